@@ -1,0 +1,296 @@
+#include "lbfp/arith.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "lbfp/bigint.h"
+
+namespace lbfp {
+namespace {
+
+int bit_length(uint64_t v) { return v == 0 ? 0 : 64 - __builtin_clzll(v); }
+
+std::string hex_code(unsigned code) {
+  static const char* digits = "0123456789abcdef";
+  std::string s = "0x";
+  s += digits[(code >> 4) & 15];
+  s += digits[code & 15];
+  return s;
+}
+
+void check_acc_range(int acc_bits, int64_t acc) {
+  const int64_t max = (int64_t{1} << (acc_bits - 1)) - 1;
+  if (acc < -max - 1 || acc > max) {
+    throw std::out_of_range("accumulator value " + std::to_string(acc) + " does not fit in " +
+                            std::to_string(acc_bits) + " bits");
+  }
+}
+
+Code saturated_lbfp_code(const LbfpFormat& format, bool negative, int64_t level) {
+  if (level <= 0) return 0;
+  if (level > format.max_magnitude()) level = format.max_magnitude();
+  return make_code(format, negative, static_cast<int>(level));
+}
+
+// The log level l = 2^F * log2|x| - 2^F * (E - 2^I) relative to block exponent E, as an integer
+// offset: code magnitude = round(l) = round(2^F log2|x|) - offset.
+int64_t level_offset(const LbfpFormat& format, int exponent) {
+  return (int64_t{exponent} - format.exponent_offset()) << format.frac_bits();
+}
+
+}  // namespace
+
+void check_code(const LbfpFormat& format, unsigned code) {
+  if (code >= static_cast<unsigned>(format.code_count())) {
+    throw std::out_of_range("code " + hex_code(code) + " does not fit in " +
+                            std::to_string(format.width()) + " bits");
+  }
+}
+
+void check_code(const BfpFormat& format, unsigned code) {
+  if (code >= static_cast<unsigned>(format.code_count())) {
+    throw std::out_of_range("code " + hex_code(code) + " does not fit in " +
+                            std::to_string(format.width()) + " bits");
+  }
+  if (code == (1u << (format.width() - 1))) {
+    throw std::out_of_range("code " + hex_code(code) + " is -2^(W-1), outside the BFP range " +
+                            "[-(2^(W-1)-1), 2^(W-1)-1]");
+  }
+}
+
+int mantissa(const BfpFormat& format, Code code) {
+  check_code(format, code);
+  const int w = format.width();
+  const int value = code;
+  return (value & (1 << (w - 1))) != 0 ? value - (1 << w) : value;
+}
+
+Code make_code(const BfpFormat& format, int mantissa_value) {
+  if (mantissa_value < -format.max_mantissa() || mantissa_value > format.max_mantissa()) {
+    throw std::out_of_range("BFP mantissa " + std::to_string(mantissa_value) + " is outside +-" +
+                            std::to_string(format.max_mantissa()));
+  }
+  return static_cast<Code>(static_cast<unsigned>(mantissa_value) &
+                           ((1u << format.width()) - 1));
+}
+
+int64_t round_log2_scaled(const LbfpFormat& format, uint64_t mantissa_value, int exp2) {
+  if (mantissa_value == 0) throw std::invalid_argument("round_log2_scaled: zero mantissa");
+  // v = r * 2^k with r in [1, 2): r in Q1.63 is exact for a mantissa of at most 64 bits, and the
+  // boundaries floor(2^((2j+1)/2^(F+1)) 2^63) are irrational multiples, so r_q63 > floor(b)
+  // exactly when r > b. The rounded level is 2^F k plus the count of boundaries below r.
+  const int lead = bit_length(mantissa_value) - 1;
+  const uint64_t r_q63 = mantissa_value << (63 - lead);
+  const auto& bounds = format.boundaries_q63();
+  const auto below = std::lower_bound(bounds.begin(), bounds.end(), r_q63) - bounds.begin();
+  return ((int64_t{lead} + exp2) << format.frac_bits()) + below;
+}
+
+Code encode(const LbfpFormat& format, double x, int exponent) {
+  check_exponent(exponent);
+  if (std::isnan(x)) throw std::domain_error("cannot encode NaN");
+  if (x == 0.0) return 0;
+  const bool negative = std::signbit(x);
+  if (std::isinf(x)) return make_code(format, negative, format.max_magnitude());
+  int e = 0;
+  const double fraction = std::frexp(std::fabs(x), &e);  // |x| = fraction * 2^e, [0.5, 1)
+  const auto mant = static_cast<uint64_t>(std::ldexp(fraction, 53));
+  const int64_t level = round_log2_scaled(format, mant, e - 53) - level_offset(format, exponent);
+  return saturated_lbfp_code(format, negative, level);
+}
+
+Code encode(const BfpFormat& format, double x, int exponent) {
+  check_exponent(exponent);
+  if (std::isnan(x)) throw std::domain_error("cannot encode NaN");
+  const double max = format.max_mantissa();
+  // Scaling by a power of two is exact; nearbyint rounds half to even in the default mode.
+  const double n = std::nearbyint(std::ldexp(x, format.width() - 1 - exponent));
+  const double clamped = std::min(max, std::max(-max, n));
+  return make_code(format, static_cast<int>(clamped));
+}
+
+double decode(const LbfpFormat& format, Code code, int exponent) {
+  check_code(format, code);
+  check_exponent(exponent);
+  const int m = magnitude(format, code);
+  if (m == 0) return 0.0;
+  const int frac_bits = format.frac_bits();
+  const int64_t level = m + level_offset(format, exponent);  // log2|x| * 2^F
+  const int64_t binade = level >> frac_bits;                  // floor
+  const int frac = static_cast<int>(level & ((1 << frac_bits) - 1));
+  const int stride = 1 << (detail::LogTables::kLog2Points - frac_bits);
+  const uint64_t point = detail::log_tables().q63[frac * stride];
+  const double value = std::ldexp(static_cast<double>(point), static_cast<int>(binade) - 63);
+  return is_negative(format, code) ? -value : value;
+}
+
+double decode(const BfpFormat& format, Code code, int exponent) {
+  check_exponent(exponent);
+  return std::ldexp(static_cast<double>(mantissa(format, code)), exponent - (format.width() - 1));
+}
+
+std::optional<int64_t> LbfpProduct::to_int64() const {
+  if (is_zero()) return int64_t{0};
+  if (bit_length(lut_value) + shift > 62) return std::nullopt;
+  const int64_t magnitude_value = static_cast<int64_t>(lut_value) << shift;
+  return negative ? -magnitude_value : magnitude_value;
+}
+
+std::string LbfpProduct::to_decimal() const {
+  if (is_zero()) return "0";
+  return (negative ? "-" : "") + BigUint(lut_value).shifted_left(shift).to_decimal();
+}
+
+LbfpProduct multiply(const LbfpFormat& format, Code a, Code b) {
+  check_code(format, a);
+  check_code(format, b);
+  const int ma = magnitude(format, a);
+  const int mb = magnitude(format, b);
+  LbfpProduct p;
+  if (ma == 0 || mb == 0) return p;
+  const int t = ma + mb;                                   // the code adder
+  const int q = t >> format.frac_bits();                   // the shift
+  const int f = t & ((1 << format.frac_bits()) - 1);       // the table index
+  p.negative = ((a ^ b) & format.sign_mask()) != 0;        // sign XOR
+  p.lut_value = format.lut(f);
+  p.shift = q;
+  return p;
+}
+
+int64_t multiply(const BfpFormat& format, Code a, Code b) {
+  return int64_t{mantissa(format, a)} * mantissa(format, b);
+}
+
+Accumulator::Accumulator(int acc_bits, int64_t initial) {
+  if (acc_bits < 2 || acc_bits > kMaxAccBits) {
+    throw std::invalid_argument("accumulator bits A=" + std::to_string(acc_bits) +
+                                " must be in 2.." + std::to_string(kMaxAccBits));
+  }
+  max_ = (int64_t{1} << (acc_bits - 1)) - 1;
+  min_ = -max_ - 1;
+  check_acc_range(acc_bits, initial);
+  value_ = initial;
+}
+
+void Accumulator::add(int64_t term) {
+  // |value| <= 2^(A-1), so any |term| >= 2^A saturates whatever the value; clamping the term to
+  // +-2^A first keeps the sum inside int64 without changing the outcome.
+  const int64_t limit = (max_ + 1) * 2;
+  const int64_t clamped = std::min(limit, std::max(-limit, term));
+  const int64_t sum = value_ + clamped;
+  if (sum > max_) {
+    value_ = max_;
+    ++overflows_;
+  } else if (sum < min_) {
+    value_ = min_;
+    ++overflows_;
+  } else {
+    value_ = sum;
+  }
+}
+
+void Accumulator::add(const LbfpProduct& product) {
+  if (product.is_zero()) return;
+  // A magnitude of 2^A or more saturates whatever the value (see add(int64_t)), so it is
+  // passed on as 2^A; a smaller one is exact in int64 because A <= 62.
+  const int acc_bits = bit_length(static_cast<uint64_t>(max_)) + 1;
+  int64_t magnitude_value = int64_t{1} << acc_bits;
+  if (bit_length(product.lut_value) + product.shift <= acc_bits) {
+    magnitude_value = static_cast<int64_t>(product.lut_value) << product.shift;
+  }
+  add(product.negative ? -magnitude_value : magnitude_value);
+}
+
+DotResult dot(const LbfpFormat& format, const Code* a, const Code* b, size_t n,
+              int64_t initial) {
+  Accumulator acc(format.acc_bits(), initial);
+  for (size_t k = 0; k < n; ++k) acc.add(multiply(format, a[k], b[k]));
+  return {acc.value(), acc.overflow_count()};
+}
+
+DotResult dot(const BfpFormat& format, const Code* a, const Code* b, size_t n, int64_t initial) {
+  Accumulator acc(format.acc_bits(), initial);
+  for (size_t k = 0; k < n; ++k) acc.add(multiply(format, a[k], b[k]));
+  return {acc.value(), acc.overflow_count()};
+}
+
+template <class Format>
+DotResult dot(const Format& format, const std::vector<Code>& a, const std::vector<Code>& b,
+              int64_t initial) {
+  if (a.size() != b.size()) {
+    throw std::invalid_argument("dot: vectors of different lengths " + std::to_string(a.size()) +
+                                " and " + std::to_string(b.size()));
+  }
+  return dot(format, a.data(), b.data(), a.size(), initial);
+}
+template DotResult dot(const LbfpFormat&, const std::vector<Code>&, const std::vector<Code>&,
+                       int64_t);
+template DotResult dot(const BfpFormat&, const std::vector<Code>&, const std::vector<Code>&,
+                       int64_t);
+
+int64_t bias_to_accumulator(int acc_bits, double bias, int scale) {
+  if (acc_bits < 2 || acc_bits > kMaxAccBits) {
+    throw std::invalid_argument("accumulator bits A=" + std::to_string(acc_bits) +
+                                " must be in 2.." + std::to_string(kMaxAccBits));
+  }
+  if (std::isnan(bias)) throw std::domain_error("bias is NaN");
+  const int64_t max = (int64_t{1} << (acc_bits - 1)) - 1;
+  const double limit = std::ldexp(1.0, acc_bits - 1);  // exact
+  // Exact scaling, then nearest with ties to even (the default rounding mode).
+  const double rounded = std::nearbyint(std::ldexp(bias, -scale));
+  if (rounded >= limit) return max;
+  if (rounded < -limit) return -max - 1;
+  return static_cast<int64_t>(rounded);
+}
+
+Code requantize(const LbfpFormat& format, int64_t acc, int scale, int out_exp, bool relu) {
+  check_acc_range(format.acc_bits(), acc);
+  check_exponent(out_exp);
+  if (acc == 0 || (relu && acc < 0)) return 0;
+  const bool negative = acc < 0;
+  const uint64_t mag = negative ? static_cast<uint64_t>(-acc) : static_cast<uint64_t>(acc);
+  // Leading one, then the magnitude normalised to [2^(A-1), 2^A) against the A-bit constants
+  // floor(2^((2j+1)/2^(F+1)) 2^(A-1)); |acc| <= 2^(A-1), so the normalising shift is >= 0.
+  const int lead = bit_length(mag) - 1;
+  const uint64_t norm = mag << (format.acc_bits() - 1 - lead);
+  int64_t above = 0;
+  for (int j = 0; j < (1 << format.frac_bits()); ++j) {
+    if (norm > format.requant_boundary(j)) ++above;
+  }
+  const int64_t level = ((int64_t{lead} + scale) << format.frac_bits()) + above -
+                        level_offset(format, out_exp);
+  return saturated_lbfp_code(format, negative, level);
+}
+
+Code requantize(const BfpFormat& format, int64_t acc, int scale, int out_exp, bool relu) {
+  check_acc_range(format.acc_bits(), acc);
+  check_exponent(out_exp);
+  if (relu && acc < 0) acc = 0;
+  const int64_t max = format.max_mantissa();
+  // n = round-half-even(acc * 2^shift), shift = scale - Eo + (W - 1).
+  const int64_t shift = int64_t{scale} - out_exp + (format.width() - 1);
+  int64_t n = 0;
+  if (acc == 0) {
+    n = 0;
+  } else if (shift >= 0) {
+    const uint64_t mag = acc < 0 ? static_cast<uint64_t>(-acc) : static_cast<uint64_t>(acc);
+    const bool saturates = shift >= 62 || bit_length(mag) + shift > 62 ||
+                           static_cast<int64_t>(mag << shift) > max;
+    n = saturates ? (acc < 0 ? -max : max) : acc * (int64_t{1} << shift);
+  } else if (shift <= -63) {
+    n = 0;  // |acc| < 2^62, so |acc| * 2^shift < 1/2
+  } else {
+    const int s = static_cast<int>(-shift);
+    const int64_t floor_q = acc >> s;  // arithmetic shift: floor division by 2^s
+    const int64_t rem = acc - floor_q * (int64_t{1} << s);
+    const int64_t half = int64_t{1} << (s - 1);
+    n = floor_q + ((rem > half || (rem == half && (floor_q & 1) != 0)) ? 1 : 0);
+  }
+  n = std::min(max, std::max(-max, n));
+  return make_code(format, static_cast<int>(n));
+}
+
+}  // namespace lbfp

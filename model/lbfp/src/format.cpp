@@ -1,0 +1,117 @@
+#include "lbfp/format.h"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "lbfp/bigint.h"
+
+namespace lbfp {
+
+void check_exponent(int exponent) {
+  if (exponent < kMinExponent || exponent > kMaxExponent) {
+    throw std::out_of_range("exponent " + std::to_string(exponent) + " is outside [" +
+                            std::to_string(kMinExponent) + ", " + std::to_string(kMaxExponent) +
+                            "]");
+  }
+}
+
+namespace detail {
+namespace {
+
+// floor(2^63 * 2^(k/N)), N = 2^G, decided exactly: the unique K with K^N <= 2^(63N + k) <
+// (K+1)^N (equality is impossible for 0 < k < N: the value is irrational). A long double exp2 gives
+// a candidate within a few units; big-integer powers settle it.
+uint64_t exact_q63_power(int k, int log2_n) {
+  const int n = 1 << log2_n;
+  if (k == 0) return uint64_t{1} << 63;
+  const BigUint target = BigUint::power_of_two(63 * n + k);
+  const long double estimate =
+      std::ldexp(std::exp2(static_cast<long double>(k) / static_cast<long double>(n)), 63);
+  uint64_t candidate = static_cast<uint64_t>(estimate);
+  auto power = [&](uint64_t base) { return BigUint(base).squared_times(log2_n); };
+  while (target < power(candidate)) --candidate;
+  while (power(candidate + 1) <= target) ++candidate;
+  return candidate;
+}
+
+}  // namespace
+
+const LogTables& log_tables() {
+  static const LogTables tables = [] {
+    LogTables t{};
+    for (int k = 0; k < LogTables::kPoints; ++k) {
+      t.q63[k] = exact_q63_power(k, LogTables::kLog2Points);
+    }
+    return t;
+  }();
+  return tables;
+}
+
+}  // namespace detail
+
+LbfpFormat::LbfpFormat(int width, int frac_bits, int lut_bits, int acc_bits)
+    : width_(width), frac_bits_(frac_bits), lut_bits_(lut_bits), acc_bits_(acc_bits) {
+  if (width < 2 || width > 8) {
+    throw std::invalid_argument("LBFP width W=" + std::to_string(width) +
+                                " is not supported (2..8)");
+  }
+  if (frac_bits < 0 || frac_bits > width - 2) {
+    throw std::invalid_argument("LBFP fraction bits F=" + std::to_string(frac_bits) +
+                                " must be in 0..W-2 = 0.." + std::to_string(width - 2));
+  }
+  if (lut_bits < 0 || lut_bits > 30) {
+    throw std::invalid_argument("LBFP LUT bits P=" + std::to_string(lut_bits) +
+                                " must be in 0..30");
+  }
+  if (acc_bits < 2 || acc_bits > kMaxAccBits) {
+    throw std::invalid_argument("accumulator bits A=" + std::to_string(acc_bits) +
+                                " must be in 2.." + std::to_string(kMaxAccBits));
+  }
+  const detail::LogTables& tables = detail::log_tables();
+  // Entry k of the 128-point table is 2^(k/128); F fraction bits use every 2^(6-F)-th point.
+  const int stride = 1 << (detail::LogTables::kLog2Points - 1 - frac_bits);
+  const int entries = 1 << frac_bits;
+  lut_.resize(static_cast<size_t>(entries));
+  boundaries_q63_.resize(static_cast<size_t>(entries));
+  for (int j = 0; j < entries; ++j) {
+    // floor(2^P * 2^(f/2^F) + 1/2) = (floor(2^(P+1) * c) + 1) >> 1 with c = 2^(f/2^F), and
+    // floor(2^(P+1) c) = floor(2^63 c) >> (62 - P) because flooring commutes with the shift.
+    const uint64_t point = tables.q63[2 * j * stride];
+    lut_[static_cast<size_t>(j)] = static_cast<uint32_t>(((point >> (62 - lut_bits)) + 1) >> 1);
+    boundaries_q63_[static_cast<size_t>(j)] = tables.q63[(2 * j + 1) * stride];
+  }
+}
+
+uint64_t LbfpFormat::requant_boundary(int j) const {
+  if (j < 0 || j >= (1 << frac_bits_)) {
+    throw std::out_of_range("requant boundary index " + std::to_string(j) + " is outside 0.." +
+                            std::to_string((1 << frac_bits_) - 1));
+  }
+  // floor(c * 2^(A-1)) = floor(c * 2^63) >> (64 - A).
+  return boundaries_q63_[static_cast<size_t>(j)] >> (64 - acc_bits_);
+}
+
+std::string LbfpFormat::name() const {
+  if (*this == LbfpFormat()) return "lbfp8";
+  return "lbfp(W=" + std::to_string(width_) + ",F=" + std::to_string(frac_bits_) +
+         ",P=" + std::to_string(lut_bits_) + ",A=" + std::to_string(acc_bits_) + ")";
+}
+
+BfpFormat::BfpFormat(int width, int acc_bits) : width_(width), acc_bits_(acc_bits) {
+  if (width < 2 || width > 8) {
+    throw std::invalid_argument("BFP width W=" + std::to_string(width) +
+                                " is not supported (2..8)");
+  }
+  if (acc_bits < 2 || acc_bits > kMaxAccBits) {
+    throw std::invalid_argument("accumulator bits A=" + std::to_string(acc_bits) +
+                                " must be in 2.." + std::to_string(kMaxAccBits));
+  }
+}
+
+std::string BfpFormat::name() const {
+  if (*this == BfpFormat()) return "bfp8";
+  return "bfp(W=" + std::to_string(width_) + ",A=" + std::to_string(acc_bits_) + ")";
+}
+
+}  // namespace lbfp
