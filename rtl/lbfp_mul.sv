@@ -1,0 +1,41 @@
+// LBFP multiplier front end (spec "Multiplication: add, look up, shift", steps 1-4): sign XOR,
+// zero detect, the W-bit code adder t = ma + mb, and the 2^F-entry antilog LUT indexed by
+// f = t mod 2^F. The shift q = t >> F is handed to lbfp_shifter; no multiplier array anywhere.
+module lbfp_mul #(
+  parameter int DataWidth = 8,  // W
+  parameter int FracBits  = 4,  // F, 1..6
+  parameter int LutBits   = 8,  // P
+  localparam int LutWidth   = lbfp_pkg::lut_width(FracBits, LutBits),
+  localparam int ShiftWidth = lbfp_pkg::shift_width(DataWidth, FracBits)
+) (
+  input  logic [DataWidth-1:0]  a_i,
+  input  logic [DataWidth-1:0]  b_i,
+  output logic                  neg_o,    // sign of the product (0 for a zero product)
+  output logic                  zero_o,   // either magnitude code is 0
+  output logic [LutWidth-1:0]   lut_o,    // LUT[f], 0 for a zero product
+  output logic [ShiftWidth-1:0] shift_o   // q, 0 for a zero product
+);
+  localparam int MagWidth = DataWidth - 1;
+  localparam int LutEntries = 1 << FracBits;
+
+  // The LUT as one flat constant vector, entry f at [f*LutWidth +: LutWidth].
+  logic [LutEntries*LutWidth-1:0] lut_rom;
+  for (genvar f = 0; f < LutEntries; f++) begin : gen_lut
+    localparam logic [31:0] Entry = lbfp_pkg::lut_value(f, FracBits, LutBits);
+    assign lut_rom[f*LutWidth +: LutWidth] = Entry[LutWidth-1:0];
+  end
+
+  logic [MagWidth-1:0]  mag_a, mag_b;
+  logic [DataWidth-1:0] code_sum;  // t = ma + mb <= 2^W - 2: never overflows W bits
+  logic [FracBits-1:0]  lut_idx;
+
+  assign mag_a    = a_i[MagWidth-1:0];
+  assign mag_b    = b_i[MagWidth-1:0];
+  assign zero_o   = (mag_a == '0) || (mag_b == '0);
+  assign code_sum = {1'b0, mag_a} + {1'b0, mag_b};
+  assign lut_idx  = code_sum[FracBits-1:0];
+
+  assign neg_o   = !zero_o && (a_i[DataWidth-1] ^ b_i[DataWidth-1]);
+  assign lut_o   = zero_o ? '0 : lut_rom[lut_idx*LutWidth +: LutWidth];
+  assign shift_o = zero_o ? '0 : code_sum[DataWidth-1:FracBits];
+endmodule

@@ -1,0 +1,13 @@
+// The product magnitude p = LUT[f] << q (spec step 5): a barrel shifter, the only wide part of
+// the LBFP multiplier.
+module lbfp_shifter #(
+  parameter int LutWidth   = 9,
+  parameter int ShiftWidth = 4,
+  parameter int OutWidth   = 24  // LutWidth + the largest q the caller can present
+) (
+  input  logic [LutWidth-1:0]   lut_i,
+  input  logic [ShiftWidth-1:0] shift_i,
+  output logic [OutWidth-1:0]   mag_o
+);
+  assign mag_o = OutWidth'(lut_i) << shift_i;
+endmodule

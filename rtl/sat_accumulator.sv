@@ -1,0 +1,57 @@
+// The A-bit two's-complement accumulator of the spec ("Accumulation"): each step adds one signed
+// product; a step whose exact sum falls outside [-2^(A-1), 2^(A-1) - 1] is clamped to that limit
+// and raises the sticky overflow flag. first_i starts a new reduction from zero (the product is
+// added to 0, not to the previous result). The sum is formed one bit wider than both operands,
+// so the clamp decision is made on the exact value even when a single product exceeds A bits.
+module sat_accumulator #(
+  parameter int AccWidth  = 32,  // A
+  parameter int ProdWidth = 25   // signed product width
+) (
+  input  logic                 clk_i,
+  input  logic                 rst_ni,
+  input  logic                 valid_i,
+  input  logic                 first_i,
+  input  logic [ProdWidth-1:0] prod_i,  // signed
+  output logic [AccWidth-1:0]  acc_o,   // signed
+  output logic                 ovf_o    // some step since the last first_i saturated
+);
+  localparam int SumWidth = ((AccWidth > ProdWidth) ? AccWidth : ProdWidth) + 1;
+  localparam logic [SumWidth-1:0] AccMax = SumWidth'({1'b0, {(AccWidth - 1){1'b1}}});
+  localparam logic [SumWidth-1:0] AccMin = ~AccMax;
+
+  logic [AccWidth-1:0] acc_d, acc_q;
+  logic                ovf_d, ovf_q;
+  logic [SumWidth-1:0] base, sum;
+
+  always_comb begin
+    base  = first_i ? '0 : {{(SumWidth - AccWidth){acc_q[AccWidth-1]}}, acc_q};
+    sum   = base + {{(SumWidth - ProdWidth){prod_i[ProdWidth-1]}}, prod_i};
+    acc_d = acc_q;
+    ovf_d = ovf_q;
+    if (valid_i) begin
+      ovf_d = first_i ? 1'b0 : ovf_q;
+      if ($signed(sum) > $signed(AccMax)) begin
+        acc_d = AccMax[AccWidth-1:0];
+        ovf_d = 1'b1;
+      end else if ($signed(sum) < $signed(AccMin)) begin
+        acc_d = AccMin[AccWidth-1:0];
+        ovf_d = 1'b1;
+      end else begin
+        acc_d = sum[AccWidth-1:0];
+      end
+    end
+  end
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      acc_q <= '0;
+      ovf_q <= 1'b0;
+    end else begin
+      acc_q <= acc_d;
+      ovf_q <= ovf_d;
+    end
+  end
+
+  assign acc_o = acc_q;
+  assign ovf_o = ovf_q;
+endmodule
