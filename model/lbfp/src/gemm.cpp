@@ -1,0 +1,515 @@
+// GEMM driver: argument checks, bias, kernel choice, threads, the per-output overflow proof, the
+// sequential fallback and the epilogue (raw accumulators or requantized codes).
+//
+// Why reordering is exact where it is used. The spec adds the products in k order into an A-bit
+// saturating accumulator. If |bias| + sum_k |p_k| <= 2^(A-1) - 1, no partial sum in any order
+// leaves the A-bit range, so no step saturates and the result is the plain integer sum. If that
+// bound is also <= 2^31 - 1, the sum and every partial sum fit int32, so the kernels' wrapping
+// int32 lanes give it exactly. Each output gets three upper bounds of sum_k |p_k|, all computed
+// from the codes in O(MK + KN):
+//   row bound    R_m = sum_k |p(a_mk, bmax_k)|,   bmax_k = the largest magnitude in row k of B
+//   column bound C_n = sum_k |p(amax_k, b_kn)|,   amax_k = the largest magnitude in column k of A
+//   Cauchy-Schwarz    ||U_m||_2 ||V_n||_2, with |p(a, b)| <= U(a) V(b) for all codes (U, V >= 0
+//                     in double, checked over every code pair with a relative margin)
+// (|p| grows with each magnitude, so the first two hold). An output is cleared when the least of
+// them plus |bias| is within the limit; every other output is recomputed by lbfp::dot in k order.
+#include "lbfp/gemm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "gemm_kernels.h"
+#include "lbfp/arith.h"
+
+namespace lbfp {
+namespace {
+
+using detail::BfpKernelTables;
+using detail::LbfpKernelTables;
+using detail::SumBlock;
+
+// ---- tables, built once per format from the golden arithmetic ----------------------------------
+
+// Exact |product| of two magnitude codes, in accumulator units, when it fits int64.
+template <class Format>
+int64_t abs_product(const Format& format, Code a, Code b);
+template <>
+int64_t abs_product(const LbfpFormat& format, Code a, Code b) {
+  const auto value = multiply(format, a, b).to_int64();
+  if (!value) throw std::logic_error("abs_product: product beyond int64");
+  return *value < 0 ? -*value : *value;
+}
+template <>
+int64_t abs_product(const BfpFormat& format, Code a, Code b) {
+  const int64_t v = multiply(format, a, b);
+  return v < 0 ? -v : v;
+}
+
+// Per format: which codes are valid, each code's magnitude class, |p| per magnitude pair, the
+// Cauchy-Schwarz factors, and the kernels' tables.
+template <class Format>
+struct FormatTables {
+  bool valid[256] = {};
+  int magnitude[256] = {};              // index into the |p| table (LBFP: m; BFP: |n|)
+  int max_magnitude = 0;
+  std::vector<int64_t> abs_products;    // (max_magnitude + 1)^2, or empty if some |p| > int64
+  double cs_factor[256] = {};           // U(code) = V(code)
+  bool products_fit_int32 = false;      // every |p| <= 2^24: the kernels' per-product range
+  LbfpKernelTables lbfp;                // LBFP only
+  BfpKernelTables bfp;                  // BFP only
+};
+
+void build_kernel_tables(const LbfpFormat& format, FormatTables<LbfpFormat>& t) {
+  LbfpKernelTables& k = t.lbfp;
+  k.usable = false;
+  if (format.width() != 8 || format.frac_bits() != 4 || 2 * int64_t{format.lut(15)} > 32767) {
+    return;
+  }
+  for (int code = 0; code < 256; ++code) {
+    const auto c = static_cast<Code>(code);
+    const int m = magnitude(format, c);
+    const bool neg = is_negative(format, c);
+    // V_a[fb] = p(a, +(16 + fb)) / 2: that weight has qb = 1, fb = fb.
+    for (int fb = 0; fb < 16; ++fb) {
+      int64_t v = 0;
+      if (m != 0) {
+        v = *multiply(format, c, make_code(format, false, 16 + fb)).to_int64() / 2;
+      }
+      k.a_values[code][fb] = static_cast<int32_t>(v);
+      k.a_pairs[code][2 * fb] = static_cast<int16_t>(v & 127);
+      k.a_pairs[code][2 * fb + 1] = static_cast<int16_t>(v >> 7);
+    }
+    const int qb = m >> 4;
+    const int fb = m & 15;
+    const int y = m == 0 ? 0 : (neg ? -(1 << qb) : (1 << qb));
+    k.b_scale[code] = y;
+    k.b_index8[code] = static_cast<int32_t>(static_cast<uint32_t>(fb) |
+                                            (static_cast<uint32_t>(fb >> 3) << 31));
+    k.b_pair_index[code] = static_cast<uint32_t>(2 * fb) | (static_cast<uint32_t>(2 * fb + 1) << 16);
+    k.b_pair_scale[code] = (static_cast<uint32_t>(y) & 0xffffu) |
+                           ((static_cast<uint32_t>(y * 128) & 0xffffu) << 16);
+  }
+  // The factorisation is proven by exhaustion, against the golden multiply, in both forms the
+  // kernels use.
+  for (int a = 0; a < 256; ++a) {
+    for (int b = 0; b < 256; ++b) {
+      const int64_t p = *multiply(format, static_cast<Code>(a), static_cast<Code>(b)).to_int64();
+      const int fb = k.b_index8[b] & 15;
+      const int64_t y = k.b_scale[b];
+      const int64_t via_values = int64_t{k.a_values[a][fb]} * y;
+      const int64_t via_pairs =
+          int64_t{k.a_pairs[a][2 * fb]} * y + int64_t{k.a_pairs[a][2 * fb + 1]} * (y * 128);
+      if (via_values != p || via_pairs != p || k.a_pairs[a][2 * fb] < 0) return;
+    }
+  }
+  k.usable = true;
+}
+
+void build_kernel_tables(const BfpFormat& format, FormatTables<BfpFormat>& t) {
+  for (int code = 0; code < 256; ++code) {
+    t.bfp.mantissa[code] =
+        t.valid[code] ? static_cast<int8_t>(mantissa(format, static_cast<Code>(code))) : int8_t{0};
+  }
+}
+
+template <class Format>
+int magnitude_class(const Format& format, Code code);
+template <>
+int magnitude_class(const LbfpFormat& format, Code code) { return magnitude(format, code); }
+template <>
+int magnitude_class(const BfpFormat& format, Code code) {
+  const int m = mantissa(format, code);
+  return m < 0 ? -m : m;
+}
+
+template <class Format>
+std::unique_ptr<FormatTables<Format>> build_tables(const Format& format) {
+  auto t = std::make_unique<FormatTables<Format>>();
+  const int codes = format.code_count();
+  Code representative[256] = {};  // a code of each magnitude class
+  for (int code = 0; code < 256; ++code) {
+    if (code >= codes) continue;
+    try {
+      check_code(format, static_cast<unsigned>(code));
+    } catch (const std::out_of_range&) {
+      continue;
+    }
+    t->valid[code] = true;
+    const int m = magnitude_class(format, static_cast<Code>(code));
+    t->magnitude[code] = m;
+    representative[m] = static_cast<Code>(code);
+    t->max_magnitude = std::max(t->max_magnitude, m);
+  }
+  const int classes = t->max_magnitude + 1;
+  bool fits_int64 = true;
+  try {
+    t->abs_products.assign(static_cast<size_t>(classes * classes), 0);
+    for (int x = 0; x < classes; ++x) {
+      for (int y = 0; y < classes; ++y) {
+        t->abs_products[static_cast<size_t>(x * classes + y)] =
+            abs_product(format, representative[x], representative[y]);
+      }
+    }
+  } catch (const std::logic_error&) {
+    fits_int64 = false;
+    t->abs_products.clear();
+  }
+  if (fits_int64) {
+    // U(x) = sqrt(c) w(x) with w(x) = sqrt(|p(x, x_max)|) / ... : any positive w works; take
+    // w(x) = sqrt(|p(x, top)|) and c = max |p(x, y)| / (w(x) w(y)), enlarged by a margin.
+    const int top = t->max_magnitude;
+    std::vector<double> w(static_cast<size_t>(classes), 0.0);
+    for (int x = 1; x < classes; ++x) {
+      w[static_cast<size_t>(x)] =
+          std::sqrt(static_cast<double>(t->abs_products[static_cast<size_t>(x * classes + top)]));
+    }
+    double c = 0.0;
+    int64_t largest = 0;
+    for (int x = 1; x < classes; ++x) {
+      for (int y = 1; y < classes; ++y) {
+        const int64_t p = t->abs_products[static_cast<size_t>(x * classes + y)];
+        largest = std::max(largest, p);
+        const double ww = w[static_cast<size_t>(x)] * w[static_cast<size_t>(y)];
+        if (ww > 0.0) c = std::max(c, static_cast<double>(p) / ww);
+      }
+    }
+    const double root_c = std::sqrt(c * (1.0 + 1e-9));
+    for (int code = 0; code < 256; ++code) {
+      if (t->valid[code]) t->cs_factor[code] = root_c * w[static_cast<size_t>(t->magnitude[code])];
+    }
+    t->products_fit_int32 = largest <= (int64_t{1} << 24);
+  }
+  build_kernel_tables(format, *t);
+  return t;
+}
+
+template <class Format>
+auto format_key(const Format& f);
+template <>
+auto format_key(const LbfpFormat& f) {
+  return std::make_tuple(f.width(), f.frac_bits(), f.lut_bits(), f.acc_bits());
+}
+template <>
+auto format_key(const BfpFormat& f) { return std::make_tuple(f.width(), f.acc_bits(), 0, 0); }
+
+template <class Format>
+const FormatTables<Format>& tables_for(const Format& format) {
+  static std::mutex mutex;
+  static std::map<std::tuple<int, int, int, int>, std::unique_ptr<FormatTables<Format>>> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto& slot = cache[format_key(format)];
+  if (!slot) slot = build_tables(format);
+  return *slot;
+}
+
+// ---- kernel choice -----------------------------------------------------------------------------
+
+template <class Format>
+bool fast_format(const FormatTables<Format>& t);
+template <>
+bool fast_format(const FormatTables<LbfpFormat>& t) {
+  return t.lbfp.usable && t.products_fit_int32;
+}
+template <>
+bool fast_format(const FormatTables<BfpFormat>& t) { return t.products_fit_int32; }
+
+template <class Format>
+bool available(KernelPath path, const Format& format) {
+  switch (path) {
+    case KernelPath::kAuto:
+    case KernelPath::kReference:
+      return true;
+    case KernelPath::kPortable:
+      return fast_format(tables_for(format));
+    case KernelPath::kAvx2:
+      return fast_format(tables_for(format)) && detail::cpu_has_avx2();
+    case KernelPath::kAvx512:
+      return fast_format(tables_for(format)) && detail::cpu_has_avx512();
+  }
+  return false;
+}
+
+template <class Format>
+KernelPath choose_path(const Format& format, KernelPath requested) {
+  if (requested != KernelPath::kAuto) {
+    if (!available(requested, format)) {
+      throw std::invalid_argument("gemm: kernel path " + to_string(requested) +
+                                  " is not available for " + format.name() + " on this CPU");
+    }
+    return requested;
+  }
+  for (KernelPath p : {KernelPath::kAvx512, KernelPath::kAvx2, KernelPath::kPortable}) {
+    if (available(p, format)) return p;
+  }
+  return KernelPath::kReference;
+}
+
+void run_sums(const FormatTables<LbfpFormat>& t, KernelPath path, const SumBlock& blk) {
+  switch (path) {
+    case KernelPath::kAvx512: detail::lbfp_sums_avx512(t.lbfp, blk); break;
+    case KernelPath::kAvx2: detail::lbfp_sums_avx2(t.lbfp, blk); break;
+    default: detail::lbfp_sums_portable(t.lbfp, blk); break;
+  }
+}
+void run_sums(const FormatTables<BfpFormat>& t, KernelPath path, const SumBlock& blk) {
+  switch (path) {
+    case KernelPath::kAvx512: detail::bfp_sums_avx512(t.bfp, blk); break;
+    case KernelPath::kAvx2: detail::bfp_sums_avx2(t.bfp, blk); break;
+    default: detail::bfp_sums_portable(t.bfp, blk); break;
+  }
+}
+
+// Splits the block over `threads` workers: by columns (64-aligned) when N is wide, else by rows.
+template <class Tables>
+void run_sums_threaded(const Tables& t, KernelPath path, const SumBlock& blk, int threads) {
+  const size_t workers = static_cast<size_t>(std::max(1, threads));
+  std::vector<SumBlock> parts;
+  if (workers > 1 && blk.n >= 128 * workers) {
+    size_t start = 0;
+    for (size_t w = 0; w < workers; ++w) {
+      size_t end = w + 1 == workers ? blk.n : (blk.n * (w + 1) / workers + 63) / 64 * 64;
+      end = std::min(end, blk.n);
+      if (end <= start) continue;
+      SumBlock part = blk;
+      part.n = end - start;
+      part.b = blk.b + start;
+      part.c = blk.c + start;
+      parts.push_back(part);
+      start = end;
+    }
+  } else if (workers > 1 && blk.m >= 8 * workers && blk.m * blk.n * blk.k >= (size_t{1} << 18)) {
+    size_t start = 0;
+    for (size_t w = 0; w < workers; ++w) {
+      const size_t end = w + 1 == workers ? blk.m : (blk.m * (w + 1) / workers + 7) / 8 * 8;
+      if (end <= start) continue;
+      SumBlock part = blk;
+      part.m = std::min(end, blk.m) - start;
+      part.a = blk.a + start * blk.lda;
+      part.c = blk.c + start * blk.ldc;
+      parts.push_back(part);
+      start = std::min(end, blk.m);
+    }
+  } else {
+    parts.push_back(blk);
+  }
+  std::vector<std::thread> pool;
+  for (size_t i = 1; i < parts.size(); ++i) {
+    pool.emplace_back([&t, path, part = parts[i]] { run_sums(t, path, part); });
+  }
+  run_sums(t, path, parts[0]);
+  for (auto& th : pool) th.join();
+}
+
+// ---- the driver ----------------------------------------------------------------------------------
+
+template <class Format>
+void check_problem(const Format& format, const GemmProblem& p, size_t ldc, const void* out,
+                   const GemmOptions& options) {
+  auto fail = [](const std::string& what) { throw std::invalid_argument("gemm: " + what); };
+  if (options.threads < 1) fail("threads must be >= 1, got " + std::to_string(options.threads));
+  if (p.m == 0 || p.n == 0) return;
+  if (out == nullptr) fail("null output");
+  if (ldc < p.n) fail("ldc " + std::to_string(ldc) + " < n " + std::to_string(p.n));
+  if (p.b_exponents == nullptr) fail("null b_exponents");
+  if (p.k > 0) {
+    if (p.a == nullptr || p.b == nullptr) fail("null A or B with k > 0");
+    if (p.lda < p.k) fail("lda " + std::to_string(p.lda) + " < k " + std::to_string(p.k));
+    if (p.ldb < p.n) fail("ldb " + std::to_string(p.ldb) + " < n " + std::to_string(p.n));
+  }
+  check_exponent(p.a_exponent);
+  for (size_t j = 0; j < p.n; ++j) check_exponent(p.b_exponents[j]);
+  (void)format;
+}
+
+template <class Format>
+void check_codes(const Format& format, const FormatTables<Format>& t, const Code* data,
+                 size_t rows, size_t cols, size_t ld) {
+  for (size_t i = 0; i < rows; ++i) {
+    for (size_t j = 0; j < cols; ++j) {
+      const Code c = data[i * ld + j];
+      if (!t.valid[c]) check_code(format, c);  // throws with the format's message
+    }
+  }
+}
+
+template <class Format>
+GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, size_t ldc,
+                    uint32_t* overflows, const GemmOptions& options) {
+  check_problem(format, p, ldc, acc, options);
+  GemmStats stats;
+  stats.path = choose_path(format, options.path);
+  if (p.m == 0 || p.n == 0) return stats;
+
+  std::vector<int64_t> initial(p.n, 0);
+  if (p.bias != nullptr) {
+    for (size_t j = 0; j < p.n; ++j) {
+      initial[j] = bias_to_accumulator(format.acc_bits(), static_cast<double>(p.bias[j]),
+                                       format.product_scale(p.a_exponent, p.b_exponents[j]));
+    }
+  }
+
+  std::vector<Code> column(p.k);
+  auto sequential = [&](size_t i, size_t j) {
+    const DotResult r = dot(format, p.a + i * p.lda, column.data(), p.k, initial[j]);
+    acc[i * ldc + j] = r.acc;
+    if (overflows) overflows[i * ldc + j] = static_cast<uint32_t>(r.overflows);
+    stats.overflows += r.overflows;
+  };
+  auto load_column = [&](size_t j) {
+    for (size_t k = 0; k < p.k; ++k) column[k] = p.b[k * p.ldb + j];
+  };
+
+  if (stats.path == KernelPath::kReference || p.k == 0) {
+    for (size_t j = 0; j < p.n; ++j) {
+      load_column(j);
+      for (size_t i = 0; i < p.m; ++i) sequential(i, j);
+    }
+    return stats;
+  }
+
+  const FormatTables<Format>& t = tables_for(format);
+  check_codes(format, t, p.a, p.m, p.k, p.lda);
+  check_codes(format, t, p.b, p.k, p.n, p.ldb);
+
+  // The three bounds of the header comment.
+  const auto classes = static_cast<size_t>(t.max_magnitude + 1);
+  std::vector<int> amax(p.k, 0);
+  std::vector<int> bmax(p.k, 0);
+  std::vector<double> a_norm(p.m, 0.0);
+  std::vector<double> b_norm(p.n, 0.0);
+  std::vector<uint64_t> row_bound(p.m, 0);
+  std::vector<uint64_t> col_bound(p.n, 0);
+  for (size_t i = 0; i < p.m; ++i) {
+    const Code* arow = p.a + i * p.lda;
+    double sq = 0.0;
+    for (size_t k = 0; k < p.k; ++k) {
+      amax[k] = std::max(amax[k], t.magnitude[arow[k]]);
+      sq += t.cs_factor[arow[k]] * t.cs_factor[arow[k]];
+    }
+    a_norm[i] = std::sqrt(sq);
+  }
+  for (size_t k = 0; k < p.k; ++k) {
+    const Code* brow = p.b + k * p.ldb;
+    int mx = 0;
+    const int64_t* by_a = t.abs_products.data() + static_cast<size_t>(amax[k]) * classes;
+    for (size_t j = 0; j < p.n; ++j) {
+      const int m = t.magnitude[brow[j]];
+      mx = std::max(mx, m);
+      col_bound[j] += static_cast<uint64_t>(by_a[m]);
+      b_norm[j] += t.cs_factor[brow[j]] * t.cs_factor[brow[j]];
+    }
+    bmax[k] = mx;
+  }
+  for (size_t j = 0; j < p.n; ++j) b_norm[j] = std::sqrt(b_norm[j]);
+  for (size_t i = 0; i < p.m; ++i) {
+    const Code* arow = p.a + i * p.lda;
+    uint64_t s = 0;
+    for (size_t k = 0; k < p.k; ++k) {
+      s += static_cast<uint64_t>(
+          t.abs_products[static_cast<size_t>(t.magnitude[arow[k]]) * classes +
+                         static_cast<size_t>(bmax[k])]);
+    }
+    row_bound[i] = s;
+  }
+  const int64_t limit = std::min<int64_t>((int64_t{1} << (format.acc_bits() - 1)) - 1,
+                                          int64_t{2147483647});
+  // Relative error of the double norms is below k * 2^-52 per factor; 1e-6 covers k < 2^30.
+  constexpr double kMargin = 1.0 + 1e-6;
+
+  std::vector<int32_t> sums(p.m * p.n);
+  SumBlock blk;
+  blk.m = p.m;
+  blk.n = p.n;
+  blk.k = p.k;
+  blk.a = p.a;
+  blk.lda = p.lda;
+  blk.b = p.b;
+  blk.ldb = p.ldb;
+  blk.c = sums.data();
+  blk.ldc = p.n;
+  run_sums_threaded(t, stats.path, blk, options.threads);
+
+  for (size_t j = 0; j < p.n; ++j) {
+    const int64_t room = limit - (initial[j] < 0 ? -initial[j] : initial[j]);
+    bool column_loaded = false;
+    for (size_t i = 0; i < p.m; ++i) {
+      const uint64_t exact_bound = std::min(row_bound[i], col_bound[j]);
+      const bool cleared =
+          room >= 0 && (exact_bound <= static_cast<uint64_t>(room) ||
+                        a_norm[i] * b_norm[j] * kMargin <= static_cast<double>(room));
+      if (cleared) {
+        acc[i * ldc + j] = initial[j] + sums[i * p.n + j];
+        if (overflows) overflows[i * ldc + j] = 0;
+      } else {
+        if (!column_loaded) load_column(j);
+        column_loaded = true;
+        sequential(i, j);
+        ++stats.sequential_outputs;
+      }
+    }
+  }
+  return stats;
+}
+
+template <class Format>
+GemmStats gemm_requantize_impl(const Format& format, const GemmProblem& p, int out_exponent,
+                               bool relu, Code* out, size_t ldc, const GemmOptions& options) {
+  check_exponent(out_exponent);
+  check_problem(format, p, ldc, out, options);
+  std::vector<int64_t> acc(p.m * p.n);
+  const GemmStats stats = gemm_accumulate(format, p, acc.data(), p.n, nullptr, options);
+  for (size_t j = 0; j < p.n; ++j) {
+    const int scale = format.product_scale(p.a_exponent, p.b_exponents[j]);
+    for (size_t i = 0; i < p.m; ++i) {
+      out[i * ldc + j] = requantize(format, acc[i * p.n + j], scale, out_exponent, relu);
+    }
+  }
+  return stats;
+}
+
+}  // namespace
+
+std::string to_string(KernelPath path) {
+  switch (path) {
+    case KernelPath::kAuto: return "auto";
+    case KernelPath::kReference: return "reference";
+    case KernelPath::kPortable: return "portable";
+    case KernelPath::kAvx2: return "avx2";
+    case KernelPath::kAvx512: return "avx512";
+  }
+  return "unknown";
+}
+
+bool kernel_path_available(KernelPath path, const LbfpFormat& format) {
+  return available(path, format);
+}
+bool kernel_path_available(KernelPath path, const BfpFormat& format) {
+  return available(path, format);
+}
+
+GemmStats gemm_accumulate(const LbfpFormat& format, const GemmProblem& problem, int64_t* acc,
+                          size_t ldc, uint32_t* overflows, const GemmOptions& options) {
+  return gemm_impl(format, problem, acc, ldc, overflows, options);
+}
+GemmStats gemm_accumulate(const BfpFormat& format, const GemmProblem& problem, int64_t* acc,
+                          size_t ldc, uint32_t* overflows, const GemmOptions& options) {
+  return gemm_impl(format, problem, acc, ldc, overflows, options);
+}
+GemmStats gemm_requantize(const LbfpFormat& format, const GemmProblem& problem, int out_exponent,
+                          bool relu, Code* out, size_t ldc, const GemmOptions& options) {
+  return gemm_requantize_impl(format, problem, out_exponent, relu, out, ldc, options);
+}
+GemmStats gemm_requantize(const BfpFormat& format, const GemmProblem& problem, int out_exponent,
+                          bool relu, Code* out, size_t ldc, const GemmOptions& options) {
+  return gemm_requantize_impl(format, problem, out_exponent, relu, out, ldc, options);
+}
+
+}  // namespace lbfp

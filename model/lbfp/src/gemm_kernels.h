@@ -1,0 +1,66 @@
+// Internal to the GEMM: the factorised product tables and the sum kernels. Not installed.
+//
+// Every kernel computes, for a block of outputs, the plain sum over k of the exact products,
+// modulo 2^32 (int32 lanes that wrap). The caller only keeps a sum where its overflow bound
+// proves that the true sum, and every partial sum in any order, fits the accumulator (and int32),
+// so the wrapped value is the exact one and the order does not matter.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "lbfp/format.h"
+
+namespace lbfp::detail {
+
+// LBFP8 factorisation. For a = (sa, ma = 16 qa + fa) and b = (sb, mb = 16 qb + fb), ma, mb >= 1:
+//   t = ma + mb = 16 (qa + qb) + (fa + fb), so q = qa + qb + [fa + fb >= 16], f = (fa + fb) & 15,
+//   p = (-1)^(sa^sb) LUT[f] << q = V_a[fb] * Y_b,
+//   V_a[fb] = (-1)^sa LUT[(fa + fb) & 15] << (qa + [fa + fb >= 16])   (|V| <= 2 LUT[15] 2^7 < 2^17)
+//   Y_b     = (-1)^sb 2^qb                                              (|Y| <= 2^7)
+// with V_a = 0 when ma == 0 and Y_b = 0 when mb == 0. V_a depends on the activation code only, so
+// it is a 16-entry table per code that a vector permute indexes with fb; Y_b is per weight code.
+// V does not fit int16, so the AVX-512 kernel splits it, V = 128 hi + lo with lo = V & 127 in
+// [0, 127] and hi = V >> 7 (arithmetic) in [-2 LUT[15], 2 LUT[15]], and multiplies the pair
+// (lo, hi) by (Y, 128 Y) with one vpdpwssd lane: lo Y + hi 128 Y = V Y, every factor in int16.
+// The tables are built from lbfp::multiply and checked against it for all 65536 code pairs.
+struct LbfpKernelTables {
+  bool usable = false;  // the factorisation holds for this format (W = 8, F = 4, fits int16)
+  alignas(64) int16_t a_pairs[256][32];  // (lo, hi) of V_a[fb] at words 2 fb, 2 fb + 1
+  alignas(64) int32_t a_values[256][16];  // V_a[fb]
+  uint32_t b_pair_index[256];             // words (2 fb, 2 fb + 1)
+  uint32_t b_pair_scale[256];             // int16 words (Y, 128 Y)
+  int32_t b_index8[256];                  // fb | (bit 3 of fb) << 31: vpermd index + blend mask
+  int32_t b_scale[256];                   // Y
+};
+
+// BFP: the signed mantissa of every code (codes are W-bit two's complement, W <= 8).
+struct BfpKernelTables {
+  int8_t mantissa[256];
+};
+
+// A block of the product: C[i * ldc + j] = sum_k A[i, k] B[k, j] mod 2^32, i < m, j < n.
+struct SumBlock {
+  size_t m = 0;
+  size_t n = 0;
+  size_t k = 0;
+  const Code* a = nullptr;
+  size_t lda = 0;
+  const Code* b = nullptr;
+  size_t ldb = 0;
+  int32_t* c = nullptr;
+  size_t ldc = 0;
+};
+
+void lbfp_sums_portable(const LbfpKernelTables& tables, const SumBlock& block);
+void lbfp_sums_avx2(const LbfpKernelTables& tables, const SumBlock& block);
+void lbfp_sums_avx512(const LbfpKernelTables& tables, const SumBlock& block);
+
+void bfp_sums_portable(const BfpKernelTables& tables, const SumBlock& block);
+void bfp_sums_avx2(const BfpKernelTables& tables, const SumBlock& block);
+void bfp_sums_avx512(const BfpKernelTables& tables, const SumBlock& block);
+
+bool cpu_has_avx2();
+bool cpu_has_avx512();  // F, BW, VL and VNNI
+
+}  // namespace lbfp::detail

@@ -1,0 +1,156 @@
+// Convolution against a naive direct convolution built from lbfp::dot: for every output, the
+// (c, kh, kw) patch (zero codes in the padding) dotted with the weight row, bias first.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "lbfp/arith.h"
+#include "lbfp/conv.h"
+
+namespace lbfp {
+namespace {
+
+template <class Format>
+std::vector<int64_t> direct_conv(const Format& format, const Conv2dShape& s,
+                                 const Conv2dOperands& op, std::vector<uint32_t>& overflows) {
+  const size_t oh = s.out_height(), ow = s.out_width();
+  const size_t cg = s.in_channels / s.groups, og = s.out_channels / s.groups;
+  const size_t kg = cg * s.kernel_height * s.kernel_width;
+  const bool nhwc = s.layout == TensorLayout::kNhwc;
+  std::vector<int64_t> out(s.output_elements());
+  overflows.assign(out.size(), 0);
+  std::vector<Code> patch(kg);
+  for (size_t n = 0; n < s.batch; ++n) {
+    for (size_t oc = 0; oc < s.out_channels; ++oc) {
+      const size_t g = oc / og;
+      for (size_t y = 0; y < oh; ++y) {
+        for (size_t x = 0; x < ow; ++x) {
+          size_t idx = 0;
+          for (size_t ci = 0; ci < cg; ++ci) {
+            for (size_t kh = 0; kh < s.kernel_height; ++kh) {
+              for (size_t kw = 0; kw < s.kernel_width; ++kw) {
+                const auto iy = static_cast<long>(y * s.stride_height + kh) -
+                                static_cast<long>(s.pad_height);
+                const auto ix = static_cast<long>(x * s.stride_width + kw) -
+                                static_cast<long>(s.pad_width);
+                Code code = 0;
+                if (iy >= 0 && ix >= 0 && iy < static_cast<long>(s.in_height) &&
+                    ix < static_cast<long>(s.in_width)) {
+                  const size_t c = g * cg + ci;
+                  const auto yy = static_cast<size_t>(iy), xx = static_cast<size_t>(ix);
+                  code = nhwc ? op.input[((n * s.in_height + yy) * s.in_width + xx) *
+                                             s.in_channels + c]
+                              : op.input[((n * s.in_channels + c) * s.in_height + yy) *
+                                             s.in_width + xx];
+                }
+                patch[idx++] = code;
+              }
+            }
+          }
+          const int64_t init =
+              op.bias ? bias_to_accumulator(format.acc_bits(), static_cast<double>(op.bias[oc]),
+                                            format.product_scale(op.input_exponent,
+                                                                 op.weight_exponents[oc]))
+                      : 0;
+          const DotResult r = dot(format, patch.data(), op.weights + oc * kg, kg, init);
+          const size_t dst = nhwc ? ((n * oh + y) * ow + x) * s.out_channels + oc
+                                  : ((n * s.out_channels + oc) * oh + y) * ow + x;
+          out[dst] = r.acc;
+          overflows[dst] = static_cast<uint32_t>(r.overflows);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+Conv2dShape shape(size_t batch, size_t cin, size_t h, size_t w, size_t cout, size_t k,
+                  size_t stride, size_t pad, size_t groups) {
+  Conv2dShape s;
+  s.batch = batch;
+  s.in_channels = cin;
+  s.in_height = h;
+  s.in_width = w;
+  s.out_channels = cout;
+  s.kernel_height = k;
+  s.kernel_width = k;
+  s.stride_height = stride;
+  s.stride_width = stride;
+  s.pad_height = pad;
+  s.pad_width = pad;
+  s.groups = groups;
+  return s;
+}
+
+const Conv2dShape kShapes[] = {
+    shape(1, 3, 9, 9, 8, 3, 1, 1, 1),     // first layer, padding
+    shape(2, 8, 7, 6, 16, 3, 2, 1, 1),    // stride 2, batch 2, non-square
+    shape(1, 16, 5, 5, 70, 1, 1, 0, 1),   // 1x1, N beyond one micro-tile
+    shape(1, 8, 6, 6, 8, 3, 1, 1, 4),     // grouped
+    shape(2, 12, 8, 8, 12, 3, 1, 1, 12),  // depthwise
+    shape(1, 6, 10, 7, 12, 5, 3, 2, 3),   // 5x5, stride 3, groups
+};
+
+template <class Format>
+void expect_conv_matches(const Format& format, double scale) {
+  std::mt19937 rng(7);
+  std::normal_distribution<double> normal(0.0, scale);
+  for (TensorLayout layout : {TensorLayout::kNchw, TensorLayout::kNhwc}) {
+    for (Conv2dShape s : kShapes) {
+      s.layout = layout;
+      std::vector<Code> input(s.input_elements()), weights(s.weight_elements());
+      for (auto& c : input) c = encode(format, normal(rng), 1);
+      for (auto& c : weights) c = encode(format, normal(rng), 0);
+      std::vector<int> wexp(s.out_channels);
+      std::vector<float> bias(s.out_channels);
+      for (size_t o = 0; o < s.out_channels; ++o) {
+        wexp[o] = static_cast<int>(o % 3) - 1;
+        bias[o] = static_cast<float>(normal(rng));
+      }
+      Conv2dOperands op{input.data(), 1, weights.data(), wexp.data(), bias.data()};
+      std::vector<uint32_t> ref_over;
+      const auto ref = direct_conv(format, s, op, ref_over);
+      std::vector<int64_t> out(s.output_elements(), -7);
+      std::vector<uint32_t> over(s.output_elements(), 99);
+      conv2d_accumulate(format, s, op, out.data(), over.data());
+      const std::string where = format.name() + (layout == TensorLayout::kNhwc ? " nhwc" : " nchw") +
+                                " cin " + std::to_string(s.in_channels) + " groups " +
+                                std::to_string(s.groups);
+      for (size_t i = 0; i < out.size(); ++i) {
+        ASSERT_EQ(out[i], ref[i]) << where << " output " << i;
+        ASSERT_EQ(over[i], ref_over[i]) << where << " output " << i;
+      }
+      std::vector<Code> codes(s.output_elements());
+      conv2d_requantize(format, s, op, 2, true, codes.data());
+      for (size_t i = 0; i < out.size(); ++i) {
+        const size_t plane = s.out_height() * s.out_width();
+        const size_t oc = layout == TensorLayout::kNhwc ? i % s.out_channels
+                                                        : (i / plane) % s.out_channels;
+        ASSERT_EQ(codes[i], requantize(format, ref[i], format.product_scale(1, wexp[oc]), 2, true))
+            << where << " output " << i;
+      }
+    }
+  }
+}
+
+TEST(ConvTest, Lbfp8MatchesDirectConvolution) { expect_conv_matches(lbfp8(), 1.0); }
+TEST(ConvTest, Lbfp8SaturatingMatchesDirectConvolution) {
+  expect_conv_matches(LbfpFormat(8, 4, 8, 16), 1.0);
+}
+TEST(ConvTest, Bfp8MatchesDirectConvolution) { expect_conv_matches(bfp8(), 0.5); }
+TEST(ConvTest, Bfp8SaturatingMatchesDirectConvolution) {
+  expect_conv_matches(BfpFormat(8, 14), 0.5);
+}
+
+TEST(ConvTest, RejectsInconsistentShapes) {
+  Conv2dShape s = shape(1, 6, 5, 5, 4, 3, 1, 0, 4);  // groups do not divide in_channels
+  EXPECT_THROW(s.validate(), std::invalid_argument);
+  s = shape(1, 4, 2, 2, 4, 3, 1, 0, 1);  // kernel larger than the input
+  EXPECT_THROW(s.validate(), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace lbfp

@@ -1,0 +1,232 @@
+// Every GEMM kernel path this CPU supports, forced one at a time, against the scalar reference
+// (lbfp::dot per output in k order): accumulators and overflow counts identical to the bit.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <iostream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "lbfp/arith.h"
+#include "lbfp/gemm.h"
+
+namespace lbfp {
+namespace {
+
+const KernelPath kFastPaths[] = {KernelPath::kPortable, KernelPath::kAvx2, KernelPath::kAvx512};
+
+struct Shape {
+  size_t m, n, k;
+};
+// K not a multiple of any vector width, M or N of 1, edges of every micro-tile.
+const Shape kShapes[] = {{1, 1, 1},    {1, 77, 33},  {37, 1, 100}, {5, 130, 67},
+                         {67, 65, 129}, {13, 200, 3}, {9, 64, 513}, {130, 129, 70}};
+
+// How codes are drawn: the full range (large products, saturating small accumulators) or the
+// values of calibrated Gaussian data (mostly mid-range magnitudes, some zeros).
+// kTop: only the largest magnitudes, so that even a 32-bit accumulator saturates.
+enum class Codes { kUniform, kRealistic, kTop };
+
+template <class Format>
+Code random_code(const Format& format, Codes kind, std::mt19937& rng);
+template <>
+Code random_code(const LbfpFormat& format, Codes kind, std::mt19937& rng) {
+  if (kind == Codes::kUniform) return static_cast<Code>(rng() % format.code_count());
+  if (kind == Codes::kTop) {
+    return make_code(format, rng() % 8 == 0, format.max_magnitude() - static_cast<int>(rng() % 4));
+  }
+  std::normal_distribution<double> normal(0.0, 1.0);
+  return encode(format, normal(rng), 2);  // |x| < 4 mostly
+}
+template <>
+Code random_code(const BfpFormat& format, Codes kind, std::mt19937& rng) {
+  if (kind == Codes::kUniform) return make_code(format, static_cast<int>(rng() % 255) - 127);
+  if (kind == Codes::kTop) return make_code(format, rng() % 8 == 0 ? -127 : 127);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  return encode(format, normal(rng), 2);
+}
+
+template <class Format>
+struct Case {
+  Shape shape;
+  size_t lda, ldb;
+  std::vector<Code> a, b;
+  std::vector<int> b_exponents;
+  std::vector<float> bias;
+  GemmProblem problem(bool with_bias) const {
+    GemmProblem p;
+    p.m = shape.m;
+    p.n = shape.n;
+    p.k = shape.k;
+    p.a = a.data();
+    p.lda = lda;
+    p.a_exponent = 1;
+    p.b = b.data();
+    p.ldb = ldb;
+    p.b_exponents = b_exponents.data();
+    p.bias = with_bias ? bias.data() : nullptr;
+    return p;
+  }
+};
+
+template <class Format>
+Case<Format> make_case(const Format& format, Shape s, Codes kind, unsigned seed) {
+  std::mt19937 rng(seed);
+  Case<Format> c;
+  c.shape = s;
+  c.lda = s.k + seed % 3;  // strided views too
+  c.ldb = s.n + seed % 5;
+  c.a.resize(s.m * c.lda);
+  c.b.resize(s.k * c.ldb);
+  for (auto& x : c.a) x = random_code(format, kind, rng);
+  for (auto& x : c.b) x = random_code(format, kind, rng);
+  std::uniform_int_distribution<int> exp(-3, 3);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  for (size_t j = 0; j < s.n; ++j) {
+    c.b_exponents.push_back(exp(rng));
+    c.bias.push_back(static_cast<float>(normal(rng) * 8.0));
+  }
+  return c;
+}
+
+template <class Format>
+void expect_paths_match(const Format& format, Codes kind, bool expect_saturation) {
+  uint64_t saturated = 0;
+  unsigned seed = 1;
+  for (const Shape& s : kShapes) {
+    const auto c = make_case(format, s, kind, seed++);
+    for (bool with_bias : {false, true}) {
+      const GemmProblem p = c.problem(with_bias);
+      std::vector<int64_t> ref(s.m * s.n);
+      std::vector<uint32_t> ref_over(s.m * s.n);
+      GemmOptions ref_options;
+      ref_options.path = KernelPath::kReference;
+      const GemmStats ref_stats =
+          gemm_accumulate(format, p, ref.data(), s.n, ref_over.data(), ref_options);
+      saturated += ref_stats.overflows;
+      for (KernelPath path : kFastPaths) {
+        if (!kernel_path_available(path, format)) continue;
+        for (int threads : {1, 2}) {
+          GemmOptions options;
+          options.path = path;
+          options.threads = threads;
+          std::vector<int64_t> acc(s.m * s.n, -1);
+          std::vector<uint32_t> over(s.m * s.n, 99);
+          const GemmStats st = gemm_accumulate(format, p, acc.data(), s.n, over.data(), options);
+          const std::string where = format.name() + " path " + to_string(path) + " threads " +
+                                    std::to_string(threads) + " m,n,k " + std::to_string(s.m) +
+                                    "," + std::to_string(s.n) + "," + std::to_string(s.k) +
+                                    (with_bias ? " bias" : "");
+          ASSERT_EQ(st.path, path) << where;
+          ASSERT_EQ(st.overflows, ref_stats.overflows) << where;
+          for (size_t i = 0; i < acc.size(); ++i) {
+            ASSERT_EQ(acc[i], ref[i]) << where << " output " << i;
+            ASSERT_EQ(over[i], ref_over[i]) << where << " output " << i;
+          }
+        }
+      }
+    }
+  }
+  if (expect_saturation) {
+    EXPECT_GT(saturated, 0u) << "the case set never saturated";
+  }
+}
+
+TEST(GemmTest, ThisMachineHasTheFastPaths) {
+  // Not a requirement of the library; it documents which paths the other tests covered here.
+  for (KernelPath path : kFastPaths) {
+    std::cout << to_string(path) << ": lbfp8 " << kernel_path_available(path, lbfp8())
+              << ", bfp8 " << kernel_path_available(path, bfp8()) << "\n";
+  }
+  EXPECT_TRUE(kernel_path_available(KernelPath::kPortable, lbfp8()));
+  EXPECT_TRUE(kernel_path_available(KernelPath::kPortable, bfp8()));
+}
+
+TEST(GemmTest, Lbfp8RealisticCodesMatchReference) {
+  expect_paths_match(lbfp8(), Codes::kRealistic, false);
+}
+TEST(GemmTest, Lbfp8LargeCodesMatchReference) {
+  expect_paths_match(lbfp8(), Codes::kUniform, false);
+  expect_paths_match(lbfp8(), Codes::kTop, true);  // saturates A = 32
+}
+TEST(GemmTest, Lbfp8SaturatingAccumulatorsMatchReference) {
+  expect_paths_match(LbfpFormat(8, 4, 8, 16), Codes::kRealistic, true);
+  expect_paths_match(LbfpFormat(8, 4, 8, 20), Codes::kUniform, true);
+}
+TEST(GemmTest, Lbfp8WideAccumulatorMatchesReference) {
+  expect_paths_match(LbfpFormat(8, 4, 8, 40), Codes::kUniform, false);
+}
+TEST(GemmTest, Bfp8MatchesReference) {
+  expect_paths_match(bfp8(), Codes::kUniform, false);
+  expect_paths_match(bfp8(), Codes::kRealistic, false);
+}
+TEST(GemmTest, Bfp8SaturatingAccumulatorsMatchReference) {
+  expect_paths_match(BfpFormat(8, 16), Codes::kUniform, true);
+  expect_paths_match(BfpFormat(8, 20), Codes::kUniform, true);
+}
+TEST(GemmTest, OtherFormatsFallBackToReference) {
+  const LbfpFormat narrow(6, 3, 8, 24);
+  EXPECT_FALSE(kernel_path_available(KernelPath::kAvx512, narrow));
+  const auto c = make_case(narrow, {7, 9, 11}, Codes::kUniform, 5);
+  std::vector<int64_t> acc(63);
+  const GemmStats st = gemm_accumulate(narrow, c.problem(true), acc.data(), 9);
+  EXPECT_EQ(st.path, KernelPath::kReference);
+  GemmOptions forced;
+  forced.path = KernelPath::kAvx512;
+  EXPECT_THROW(gemm_accumulate(narrow, c.problem(true), acc.data(), 9, nullptr, forced),
+               std::invalid_argument);
+}
+
+TEST(GemmTest, RequantizeMatchesReferenceRequantize) {
+  for (bool relu : {false, true}) {
+    const auto c = make_case(lbfp8(), {33, 70, 45}, Codes::kRealistic, 11);
+    const GemmProblem p = c.problem(true);
+    std::vector<int64_t> acc(33 * 70);
+    GemmOptions ref;
+    ref.path = KernelPath::kReference;
+    gemm_accumulate(lbfp8(), p, acc.data(), 70, nullptr, ref);
+    std::vector<Code> out(33 * 70);
+    gemm_requantize(lbfp8(), p, 4, relu, out.data(), 70);
+    for (size_t i = 0; i < 33; ++i) {
+      for (size_t j = 0; j < 70; ++j) {
+        ASSERT_EQ(out[i * 70 + j],
+                  requantize(lbfp8(), acc[i * 70 + j],
+                             lbfp8().product_scale(1, c.b_exponents[j]), 4, relu));
+      }
+    }
+    const auto cb = make_case(bfp8(), {20, 9, 31}, Codes::kRealistic, 12);
+    const GemmProblem pb = cb.problem(true);
+    std::vector<int64_t> accb(20 * 9);
+    gemm_accumulate(bfp8(), pb, accb.data(), 9, nullptr, ref);
+    std::vector<Code> outb(20 * 9);
+    gemm_requantize(bfp8(), pb, 3, relu, outb.data(), 9);
+    for (size_t i = 0; i < 20 * 9; ++i) {
+      ASSERT_EQ(outb[i], requantize(bfp8(), accb[i],
+                                    bfp8().product_scale(1, cb.b_exponents[i % 9]), 3, relu));
+    }
+  }
+}
+
+TEST(GemmTest, RejectsBadArguments) {
+  const auto c = make_case(bfp8(), {4, 4, 4}, Codes::kUniform, 3);
+  std::vector<int64_t> acc(16);
+  GemmProblem p = c.problem(false);
+  GemmOptions zero_threads;
+  zero_threads.threads = 0;
+  EXPECT_THROW(gemm_accumulate(bfp8(), p, acc.data(), 4, nullptr, zero_threads),
+               std::invalid_argument);
+  EXPECT_THROW(gemm_accumulate(bfp8(), p, acc.data(), 3), std::invalid_argument);
+  std::vector<Code> bad = c.a;
+  bad[5] = 0x80;  // the unused BFP8 pattern
+  p.a = bad.data();
+  EXPECT_THROW(gemm_accumulate(bfp8(), p, acc.data(), 4), std::out_of_range);
+  std::vector<float> nan_bias(4, std::nanf(""));
+  p = c.problem(false);
+  p.bias = nan_bias.data();
+  EXPECT_THROW(gemm_accumulate(bfp8(), p, acc.data(), 4), std::domain_error);
+}
+
+}  // namespace
+}  // namespace lbfp
