@@ -8,7 +8,8 @@
 // at cycle k + r + c. When the last PE finishes, the results drain south one row per cycle,
 // bottom row first: out_valid_o is high for R cycles, out_row_o names the row, out_acc_o the C
 // accumulators, out_ovf_o their saturation flags and out_code_o their requantized codes.
-// relu_i and exp_shift_i (scale - Eo) must be steady while results drain.
+// relu_i and exp_shift_i (per column: scale - Eo, where the scale carries the column's weight
+// exponent) must be steady while results drain.
 // With contiguous input, the last result leaves K + 2R + C + PipeStages cycles after the first
 // operand enters, counting both cycles (lbfp::arch::array_tile_cycles).
 module systolic_array #(
@@ -32,7 +33,7 @@ module systolic_array #(
   input  logic [NumRows*DataWidth-1:0]  a_i,   // row r at [r*DataWidth +: DataWidth]
   input  logic [NumCols*DataWidth-1:0]  b_i,   // column c at [c*DataWidth +: DataWidth]
   input  logic                          relu_i,
-  input  logic [ExpWidth-1:0]           exp_shift_i,
+  input  logic [NumCols*ExpWidth-1:0]   exp_shift_i,  // per column: scale - Eo
   output logic                          out_valid_o,
   output logic [RowIdxWidth-1:0]        out_row_o,
   output logic [NumCols*AccWidth-1:0]   out_acc_o,   // column c at [c*AccWidth +: AccWidth]
@@ -215,7 +216,7 @@ module systolic_array #(
         .ExpWidth (ExpWidth)
       ) u_requant (
         .acc_i      (res_q[BottomAcc + c*AccWidth +: AccWidth]),
-        .exp_shift_i(exp_shift_i),
+        .exp_shift_i(exp_shift_i[c*ExpWidth +: ExpWidth]),
         .relu_i     (relu_i),
         .code_o     (code[c*W +: W])
       );

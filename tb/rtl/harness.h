@@ -1,0 +1,100 @@
+// Co-simulation of the Verilated RTL (rtl/) against the golden reference (model/lbfp). Each
+// function drives one Verilated design, computes the expected result with the golden C++ API and
+// returns a report; the GoogleTest testbenches (tb/rtl) and `lbfp cosim` are two front ends of
+// the same runs. No Verilator type appears in this header.
+//
+// Waveforms: when the environment variable LBFP_RTL_FST names a directory, every run writes an
+// FST trace there (<run name>.fst). Off by default.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lbfp/format.h"
+
+namespace lbfp::rtl {
+
+struct CosimReport {
+  std::string name;
+  uint64_t cases = 0;
+  uint64_t mismatches = 0;
+  // The first few mismatches, each naming the inputs that reproduce it.
+  std::vector<std::string> details;
+  // Array runs: measured cycles (first operand in to last result out, per tile, summed over the
+  // tiles) and the closed-form lbfp::arch::array_tile_cycles for the same tiles.
+  int64_t cycles = 0;
+  int64_t expected_cycles = 0;
+  uint64_t tiles = 0;
+  uint64_t saturated_outputs = 0;  // outputs whose golden dot product saturated
+
+  bool ok() const { return mismatches == 0 && cycles == expected_cycles; }
+  void add_mismatch(const std::string& detail);
+};
+
+inline constexpr size_t kMaxDetails = 10;
+
+// Every one of the 65,536 LBFP8 code pairs through lbfp_mul + lbfp_shifter (lbfp_product):
+// sign, LUT value, shift and signed product against lbfp::multiply.
+CosimReport cosim_lbfp_mul();
+// Every one of the 65,536 BFP8 code pairs through bfp_mul against lbfp::multiply; the unused code
+// -128 (outside the BFP range, rejected by the golden model) is checked against the plain
+// integer product.
+CosimReport cosim_bfp_mul();
+// lbfp_requant (LBFP8, A = 32 or 16) against lbfp::requantize: every boundary constant at every
+// leading-one position (values just below, at and above it), the range limits, and
+// `random_cases` random accumulators, exponent offsets and ReLU settings.
+CosimReport cosim_requant(int acc_bits, uint64_t seed, int random_cases);
+
+// The Verilated array configurations (each verilated once, see tb/rtl/models.cmake).
+enum class ArrayKind { kLbfp8, kBfp8, kLbfp8Narrow };
+
+struct ArrayConfig {
+  ArrayKind kind;
+  const char* name;  // "lbfp8", "bfp8", "lbfp8-a16"
+  int rows;
+  int cols;
+  int pipe_stages;
+  int acc_bits;
+  bool bfp;
+};
+
+ArrayConfig array_config(ArrayKind kind);
+std::vector<ArrayConfig> array_configs();
+std::optional<ArrayKind> parse_array_kind(const std::string& name);
+
+// C = A x B, A is m x k and B is k x n (row-major codes), with the exponents that set the
+// requantization (LBFP only): scales[j] is the exponent of one accumulator LSB of column j
+// (weights are blocked per output channel), out_exp the output block exponent.
+struct Gemm {
+  int m = 0;
+  int n = 0;
+  int k = 0;
+  std::vector<Code> a;
+  std::vector<Code> b;
+  std::vector<int> scales;
+  int out_exp = 0;
+  bool relu = false;
+};
+
+enum class GemmFill {
+  kRandom,    // uniform random codes (every LBFP code, every BFP code but -128)
+  kSaturate,  // large magnitudes, a positive and b of one sign per column: the sums saturate
+};
+
+// A random GEMM for the array `kind`: codes from `fill`, operand exponents in [-8, 8], the output
+// exponent chosen from the golden results as max calibration would (so that codes span the
+// range), ReLU on for odd seeds.
+Gemm make_gemm(ArrayKind kind, int m, int n, int k, uint64_t seed, GemmFill fill);
+
+// The output exponent max calibration would choose for the golden results of g (ignoring
+// g.out_exp): E = floor(log2 max |C|) + 1, clamped to [-127, 127].
+int output_exponent(const ArrayConfig& config, const Gemm& g);
+
+// Runs the GEMM through the array tile by tile (R x C output tiles, the full K each, edges padded
+// with zero codes) and compares every accumulator, overflow flag and (LBFP) requantized code with
+// lbfp::dot and lbfp::requantize, and every tile's cycle count with array_tile_cycles.
+CosimReport cosim_gemm(ArrayKind kind, const Gemm& gemm, const std::string& run_name);
+
+}  // namespace lbfp::rtl

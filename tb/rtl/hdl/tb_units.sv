@@ -1,0 +1,69 @@
+// Testbench top for the combinational units, verilated once for all unit testbenches: the LBFP8
+// product (multiplier + shifter), the BFP8 multiplier, and the LBFP8 requantizer at two
+// accumulator widths (A = 32 and A = 16, whose boundary constants differ).
+module tb_units (
+  input  logic [7:0]  lbfp_a_i,
+  input  logic [7:0]  lbfp_b_i,
+  output logic        lbfp_neg_o,
+  output logic        lbfp_zero_o,
+  output logic [8:0]  lbfp_lut_o,
+  output logic [3:0]  lbfp_shift_o,
+  output logic [23:0] lbfp_mag_o,
+  output logic [24:0] lbfp_prod_o,
+  input  logic [7:0]  bfp_a_i,
+  input  logic [7:0]  bfp_b_i,
+  output logic [15:0] bfp_prod_o,
+  input  logic [31:0] rq32_acc_i,
+  input  logic [15:0] rq16_acc_i,
+  input  logic [11:0] rq_exp_shift_i,
+  input  logic        rq_relu_i,
+  output logic [7:0]  rq32_code_o,
+  output logic [7:0]  rq16_code_o
+);
+  lbfp_product #(
+    .DataWidth(8),
+    .FracBits (4),
+    .LutBits  (8)
+  ) u_lbfp_product (
+    .a_i    (lbfp_a_i),
+    .b_i    (lbfp_b_i),
+    .neg_o  (lbfp_neg_o),
+    .zero_o (lbfp_zero_o),
+    .lut_o  (lbfp_lut_o),
+    .shift_o(lbfp_shift_o),
+    .mag_o  (lbfp_mag_o),
+    .prod_o (lbfp_prod_o)
+  );
+
+  bfp_mul #(
+    .DataWidth(8)
+  ) u_bfp_mul (
+    .a_i   (bfp_a_i),
+    .b_i   (bfp_b_i),
+    .prod_o(bfp_prod_o)
+  );
+
+  lbfp_requant #(
+    .DataWidth(8),
+    .FracBits (4),
+    .AccWidth (32),
+    .ExpWidth (12)
+  ) u_requant32 (
+    .acc_i      (rq32_acc_i),
+    .exp_shift_i(rq_exp_shift_i),
+    .relu_i     (rq_relu_i),
+    .code_o     (rq32_code_o)
+  );
+
+  lbfp_requant #(
+    .DataWidth(8),
+    .FracBits (4),
+    .AccWidth (16),
+    .ExpWidth (12)
+  ) u_requant16 (
+    .acc_i      (rq16_acc_i),
+    .exp_shift_i(rq_exp_shift_i),
+    .relu_i     (rq_relu_i),
+    .code_o     (rq16_code_o)
+  );
+endmodule
