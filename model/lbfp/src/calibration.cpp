@@ -107,6 +107,8 @@ double Histogram::percentile_value(double percentile) const {
 
 namespace {
 
+constexpr size_t kMinKeptBins = 128;
+
 // Magnitude level of a value's code: the LBFP magnitude code or the BFP |mantissa|.
 int level_of(const LbfpFormat& format, double v, int e) {
   return magnitude(format, encode(format, v, e));
@@ -176,15 +178,24 @@ CalibrationResult kl_impl(const Format& format, const Histogram& h, int span) {
   const auto& counts = h.counts();
   const double width = h.bin_width();
   std::vector<std::pair<int, double>> scores;
-  for (int e : candidates(h, span)) {
+  const std::vector<int> candidate_list = candidates(h, span);
+  for (int e : candidate_list) {
     // Bins below the top code's magnitude are kept; the mass above goes into the last kept bin.
     const double top = top_magnitude(format, e);
     const auto kept = static_cast<size_t>(
         std::clamp(std::ceil(top / width), 1.0, static_cast<double>(counts.size())));
-    std::vector<double> p(counts.begin(), counts.begin() + static_cast<std::ptrdiff_t>(kept));
+    // Too few bins cannot show what the codes do to the distribution (a single kept bin has
+    // KL = 0): such candidates are not scored, as TensorRT starts at 128 bins.
+    if (kept < kMinKeptBins && e != candidate_list.front()) continue;
+    // P: the kept bins with the clipped mass folded into the last one. Q is quantized from the
+    // kept bins *before* that fold, as in TensorRT's reference implementation; quantizing P
+    // itself would make clipping free (see docs/format.md, "Choosing E").
+    const std::vector<double> sliced(counts.begin(),
+                                     counts.begin() + static_cast<std::ptrdiff_t>(kept));
+    std::vector<double> p = sliced;
     for (size_t i = kept; i < counts.size(); ++i) p[kept - 1] += static_cast<double>(counts[i]);
-    // Q: P quantized to the codes of E (bins grouped by the code of their centre; codes are
-    // monotone in the value, so groups are runs), each group's mass spread over its non-zero bins.
+    // Bins are grouped by the code of their centre (codes are monotone in the value, so groups
+    // are runs); each group's mass is spread evenly over its non-zero bins.
     std::vector<double> q(kept, 0.0);
     size_t start = 0;
     while (start < kept) {
@@ -196,11 +207,11 @@ CalibrationResult kl_impl(const Format& format, const Histogram& h, int span) {
       double mass = 0.0;
       size_t nonzero = 0;
       for (size_t i = start; i < end; ++i) {
-        mass += p[i];
-        nonzero += p[i] > 0.0 ? 1 : 0;
+        mass += sliced[i];
+        nonzero += sliced[i] > 0.0 ? 1 : 0;
       }
       for (size_t i = start; i < end; ++i) {
-        q[i] = p[i] > 0.0 ? mass / static_cast<double>(nonzero) : 0.0;
+        q[i] = sliced[i] > 0.0 ? mass / static_cast<double>(nonzero) : 0.0;
       }
       start = end;
     }

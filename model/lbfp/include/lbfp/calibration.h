@@ -25,7 +25,7 @@ int max_exponent(double amax);
 // be streamed in. Zeros are counted in bin 0 like any other value.
 class Histogram {
  public:
-  explicit Histogram(size_t bins = 8192);
+  explicit Histogram(size_t bins = 65536);
 
   // Throws std::domain_error for NaN; +-Inf are counted in the last bin and in `infinities()`.
   void add(const float* data, size_t n);
@@ -58,10 +58,12 @@ struct CalibrationResult {
 
 // KL: for each candidate E in [Emax - span, Emax] (Emax from max_exponent; span = 2 * 2^I for LBFP,
 // W - 1 for BFP by default), P is the histogram clipped at the top code's magnitude with the
-// clipped mass added to the last kept bin, Q is P quantized to that E's codes (bins grouped by the
-// code their centre encodes to, each group's mass spread evenly over its non-zero bins), both
-// smoothed (eps = 1e-4 moved onto zero bins), and the E of least KL(P||Q) wins; ties go to the
-// larger E.
+// clipped mass added to the last kept bin; Q is the kept bins (before that addition, as in
+// TensorRT) quantized to E's codes: bins grouped by the code of their centre, each group's mass
+// spread evenly over its non-zero bins. Both are smoothed (eps = 1e-4 moved onto zero bins) and
+// the E of least KL(P||Q) wins; ties go to the larger E. A candidate that keeps fewer than 128
+// bins is not scored (too coarse to judge), so the histogram's bin count sets how far below Emax
+// KL can look: 65536 bins reach Emax - 9.
 CalibrationResult calibrate_kl(const LbfpFormat& format, const Histogram& histogram,
                                int span = -1);
 CalibrationResult calibrate_kl(const BfpFormat& format, const Histogram& histogram,

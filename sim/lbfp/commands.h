@@ -1,0 +1,12 @@
+// Each `lbfp` subcommand registers itself on the CLI11 application.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace lbfp::cli {
+
+void add_golden_command(CLI::App& app);
+
+}  // namespace lbfp::cli

@@ -1,0 +1,263 @@
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "commands.h"
+#include "golden.h"
+#include "lbfp/arith.h"
+
+namespace lbfp::cli {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  while (true) {
+    const size_t pos = s.find(sep, start);
+    out.push_back(s.substr(start, pos == std::string_view::npos ? s.npos : pos - start));
+    if (pos == std::string_view::npos) return out;
+    start = pos + 1;
+  }
+}
+
+std::vector<std::string_view> split_whitespace(std::string_view s) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+    const size_t start = i;
+    while (i < s.size() && s[i] != ' ' && s[i] != '\t') ++i;
+    if (i > start) out.push_back(s.substr(start, i - start));
+  }
+  return out;
+}
+
+// A decimal number as Python's repr writes it (incl. inf, -inf, -0.0), parsed as double.
+double parse_real(std::string_view token) {
+  double value = 0.0;
+  const char* first = token.data();
+  const char* last = token.data() + token.size();
+  const auto [ptr, ec] = std::from_chars(first, last, value);
+  if (token.empty() || ptr != last) {
+    throw std::invalid_argument(fmt::format("'{}' is not a decimal number", token));
+  }
+  if (ec == std::errc::result_out_of_range) {
+    // from_chars leaves the value unset on overflow or underflow; strtod (C locale) rounds
+    // those to +-HUGE_VAL or to zero / a subnormal with the right sign.
+    value = std::strtod(std::string(token).c_str(), nullptr);
+  } else if (ec != std::errc()) {
+    throw std::invalid_argument(fmt::format("'{}' is not a decimal number", token));
+  }
+  if (std::isnan(value)) throw std::invalid_argument("NaN cannot be encoded");
+  return value;
+}
+
+int64_t parse_integer(std::string_view token, const char* what) {
+  int64_t value = 0;
+  const auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), value);
+  if (token.empty() || ec != std::errc() || ptr != token.data() + token.size()) {
+    throw std::invalid_argument(fmt::format("'{}' is not a decimal {}", token, what));
+  }
+  return value;
+}
+
+template <class Format>
+Code parse_code(const Format& format, std::string_view token) {
+  std::string_view digits = token;
+  if (digits.size() > 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X')) {
+    digits.remove_prefix(2);
+  }
+  unsigned value = 0;
+  const auto [ptr, ec] =
+      std::from_chars(digits.data(), digits.data() + digits.size(), value, 16);
+  if (digits.empty() || ec != std::errc() || ptr != digits.data() + digits.size()) {
+    throw std::invalid_argument(fmt::format("'{}' is not a hexadecimal code", token));
+  }
+  check_code(format, value);  // names the code when it does not fit the format
+  return static_cast<Code>(value);
+}
+
+template <class Format>
+std::vector<Code> parse_code_list(const Format& format, std::string_view token) {
+  std::vector<Code> codes;
+  for (std::string_view item : split(token, ',')) codes.push_back(parse_code(format, item));
+  return codes;
+}
+
+std::string product_text(const LbfpFormat& format, Code a, Code b) {
+  return multiply(format, a, b).to_decimal();
+}
+std::string product_text(const BfpFormat& format, Code a, Code b) {
+  return std::to_string(multiply(format, a, b));
+}
+
+int required(const std::optional<int>& value, const char* option, const std::string& op) {
+  if (!value) throw std::invalid_argument(fmt::format("golden {} needs {}", op, option));
+  return *value;
+}
+
+template <class Format>
+std::string run_line(const Format& format, const GoldenOptions& options, std::string_view line) {
+  const std::string& op = options.operation;
+  if (op == "encode") {
+    // Python repr of a double, rounded to FP32 as the contract says.
+    const auto x = static_cast<float>(parse_real(line));
+    return fmt::format("0x{:02x}", encode(format, x, *options.exponent));
+  }
+  if (op == "decode") {
+    return fmt::format("{:.17g}", decode(format, parse_code(format, line), *options.exponent));
+  }
+  if (op == "mul") {
+    const auto tokens = split_whitespace(line);
+    if (tokens.size() != 2) throw std::invalid_argument("expected two codes '0xAA 0xBB'");
+    return product_text(format, parse_code(format, tokens[0]), parse_code(format, tokens[1]));
+  }
+  if (op == "dot") {
+    const auto tokens = split_whitespace(line);
+    if (tokens.size() != 2) {
+      throw std::invalid_argument("expected two comma-separated code vectors 'a0,a1 b0,b1'");
+    }
+    const auto a = parse_code_list(format, tokens[0]);
+    const auto b = parse_code_list(format, tokens[1]);
+    if (a.size() != b.size()) {
+      throw std::invalid_argument(
+          fmt::format("vectors have different lengths {} and {}", a.size(), b.size()));
+    }
+    const DotResult r = dot(format, a, b);
+    return fmt::format("{} {}", r.acc, r.overflows);
+  }
+  if (op == "requant") {
+    const int64_t acc = parse_integer(line, "accumulator");
+    return fmt::format("0x{:02x}",
+                       requantize(format, acc, *options.scale, *options.exponent, options.relu));
+  }
+  throw std::invalid_argument(fmt::format("unknown golden operation '{}'", op));
+}
+
+}  // namespace
+
+AnyFormat parse_format(const std::string& name, std::optional<int> frac_bits,
+                       std::optional<int> lut_bits, std::optional<int> acc_bits) {
+  const bool is_lbfp = name.rfind("lbfp", 0) == 0;
+  const bool is_bfp = !is_lbfp && name.rfind("bfp", 0) == 0;
+  const std::string digits = name.substr(is_lbfp ? 4 : 3);
+  int width = 0;
+  const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), width);
+  if ((!is_lbfp && !is_bfp) || digits.empty() || ec != std::errc() ||
+      ptr != digits.data() + digits.size()) {
+    throw std::invalid_argument(fmt::format(
+        "unknown format '{}' (expected lbfp8, bfp8, or lbfpW / bfpW with W in 2..8)", name));
+  }
+  const int acc = acc_bits.value_or(32);
+  if (is_bfp) {
+    if (frac_bits || lut_bits) {
+      throw std::invalid_argument("--frac-bits and --lut-bits apply to LBFP formats only");
+    }
+    return BfpFormat(width, acc);
+  }
+  return LbfpFormat(width, frac_bits.value_or(width / 2), lut_bits.value_or(8), acc);
+}
+
+int run_golden(const GoldenOptions& options, std::istream& in, std::ostream& out,
+               std::ostream& err) {
+  AnyFormat format;
+  try {
+    format = parse_format(options.format, options.frac_bits, options.lut_bits, options.acc_bits);
+    const std::string& op = options.operation;
+    if (op == "encode" || op == "decode") {
+      check_exponent(required(options.exponent, "--exp", op));
+    } else if (op == "requant") {
+      check_exponent(required(options.exponent, "--exp", op));
+      required(options.scale, "--scale", op);
+    } else if (op != "mul" && op != "dot") {
+      throw std::invalid_argument(fmt::format("unknown golden operation '{}'", op));
+    }
+  } catch (const std::exception& e) {
+    err << "lbfp golden: " << e.what() << "\n";
+    return kExitBadInput;
+  }
+
+  std::string results;
+  std::string line;
+  size_t line_number = 0;
+  while (std::getline(in, line)) {
+    ++line_number;
+    const std::string_view text = trim(line);
+    try {
+      if (text.empty()) throw std::invalid_argument("empty line");
+      results += std::visit([&](const auto& f) { return run_line(f, options, text); }, format);
+      results += '\n';
+    } catch (const std::exception& e) {
+      err << fmt::format("lbfp golden {}: line {}: {} (input: '{}')\n", options.operation,
+                         line_number, e.what(), text);
+      return kExitBadInput;
+    }
+  }
+  out << results;
+  out.flush();
+  return 0;
+}
+
+void add_golden_command(CLI::App& app) {
+  auto options = std::make_shared<GoldenOptions>();
+  CLI::App* golden = app.add_subcommand(
+      "golden", "The golden reference: conformance operations on stdin, and a worked example");
+  golden->require_subcommand(1);
+
+  auto add_format_options = [options](CLI::App* cmd) {
+    cmd->add_option("--format", options->format, "lbfp8 (default), bfp8, lbfpW or bfpW");
+    cmd->add_option("--frac-bits", options->frac_bits, "F, fraction bits of the log magnitude");
+    cmd->add_option("--lut-bits", options->lut_bits, "P, fraction bits of the antilog LUT");
+    cmd->add_option("--acc-bits", options->acc_bits, "A, accumulator width (default 32)");
+  };
+  struct Spec {
+    const char* name;
+    const char* help;
+  };
+  const Spec specs[] = {
+      {"encode", "decimal value per line -> code 0x%02x (exact log-domain rounding of the FP32)"},
+      {"decode", "code per line -> its real value (nearest double)"},
+      {"mul", "'0xAA 0xBB' per line -> signed decimal product in accumulator units"},
+      {"dot", "'a0,a1,.. b0,b1,..' per line -> 'acc overflow_count' (sequential, saturating)"},
+      {"requant", "decimal accumulator per line -> output code 0x%02x"},
+  };
+  for (const Spec& spec : specs) {
+    CLI::App* cmd = golden->add_subcommand(spec.name, spec.help);
+    add_format_options(cmd);
+    const std::string name = spec.name;
+    if (name == "encode" || name == "decode" || name == "requant") {
+      cmd->add_option("--exp", options->exponent, "shared block exponent E in [-127, 127]")
+          ->required();
+    }
+    if (name == "requant") {
+      cmd->add_option("--scale", options->scale, "exponent of the accumulator's LSB")->required();
+      cmd->add_flag("--relu", options->relu, "zero non-positive accumulators first");
+    }
+    cmd->callback([options, name] {
+      options->operation = name;
+      const int rc = run_golden(*options, std::cin, std::cout, std::cerr);
+      if (rc != 0) throw CLI::RuntimeError(rc);
+    });
+  }
+  golden->add_subcommand("example", "Walk through the golden arithmetic on a built-in layer")
+      ->callback([] { run_golden_example(std::cout); });
+}
+
+}  // namespace lbfp::cli

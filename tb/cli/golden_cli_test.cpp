@@ -1,0 +1,148 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+#include <string>
+
+#include "golden.h"
+#include "lbfp/arith.h"
+
+namespace lbfp::cli {
+namespace {
+
+struct GoldenRun {
+  int rc;
+  std::string out;
+  std::string err;
+};
+
+GoldenRun run(GoldenOptions options, const std::string& input) {
+  std::istringstream in(input);
+  std::ostringstream out;
+  std::ostringstream err;
+  const int rc = run_golden(options, in, out, err);
+  return {rc, out.str(), err.str()};
+}
+
+GoldenOptions op(const std::string& name) {
+  GoldenOptions o;
+  o.operation = name;
+  return o;
+}
+
+TEST(GoldenCli, EncodeParsesPythonReprAndRoundsToFp32) {
+  GoldenOptions o = op("encode");
+  o.exponent = 1;
+  const GoldenRun r = run(o, "1.0\n-0.5\ninf\n-inf\n-0.0\n0.0\n1e-300\n1e+300\n5e-324\n3.0000000000000004\n");
+  EXPECT_EQ(r.rc, 0) << r.err;
+  std::ostringstream want;
+  const double inputs[] = {1.0, -0.5, HUGE_VAL, -HUGE_VAL, -0.0, 0.0, 1e-300, 1e300, 5e-324,
+                           3.0000000000000004};
+  for (double x : inputs) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "0x%02x", encode(lbfp8(), static_cast<float>(x), 1));
+    want << buf << "\n";
+  }
+  EXPECT_EQ(r.out, want.str());
+  EXPECT_EQ(r.out.substr(0, 10), "0x70\n0xe0\n");  // by hand: levels 112 and 96
+}
+
+TEST(GoldenCli, EncodeAcceptsValuesBeyondDoubleRange) {
+  GoldenOptions o = op("encode");
+  o.exponent = 0;
+  const GoldenRun r = run(o, "1e400\n-1e400\n1e-400\n");
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out, "0x7f\n0xff\n0x00\n");
+}
+
+TEST(GoldenCli, MulDotRequant) {
+  GoldenRun r = run(op("mul"), "0x10 0x10\n0x81 0x01\n0x80 0x7f\n0x7f 0x7f\n");
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out, "1024\n-279\n0\n15400960\n");
+
+  GoldenOptions d = op("dot");
+  d.acc_bits = 25;
+  r = run(d, "0x7f,0x7f,0xff 0x7f,0x7f,0x7f\n0x10 0x10\n");
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out,
+            std::to_string((int64_t{1} << 24) - 1 - (int64_t{470} << 15)) + " 1\n1024 0\n");
+
+  GoldenOptions q = op("requant");
+  q.scale = -24;
+  q.exponent = 0;
+  r = run(q, "16777216\n-16777216\n0\n");
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out, "0x7f\n0xff\n0x00\n");
+  q.relu = true;
+  r = run(q, "-16777216\n");
+  EXPECT_EQ(r.out, "0x00\n");
+}
+
+TEST(GoldenCli, BfpFormat) {
+  GoldenOptions o = op("mul");
+  o.format = "bfp8";
+  const GoldenRun r = run(o, "0x7f 0x81\n0xff 0xff\n");
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out, "-16129\n1\n");
+}
+
+TEST(GoldenCli, BadInputNamesTheLineAndWritesNothing) {
+  struct Case {
+    std::string operation;
+    std::string input;
+    std::string needle;
+  };
+  const Case cases[] = {
+      {"encode", "1.0\nnan\n", "line 2"},
+      {"encode", "1.0\n2.0\nabc\n", "line 3"},
+      {"encode", "1.0\n\n", "line 2: empty line"},
+      {"mul", "0x10 0x100\n", "0x100"},
+      {"mul", "0x10\n", "line 1"},
+      {"mul", "0xzz 0x01\n", "'0xzz'"},
+      {"dot", "0x01,0x02 0x03\n", "different lengths"},
+      {"dot", "0x01,,0x02 0x03,0x04,0x05\n", "line 1"},
+      {"requant", "12x\n", "line 1"},
+      {"requant", "4294967296\n", "does not fit in 32 bits"},
+  };
+  for (const Case& c : cases) {
+    GoldenOptions o = op(c.operation);
+    o.exponent = 0;
+    o.scale = 0;
+    const GoldenRun r = run(o, c.input);
+    EXPECT_EQ(r.rc, kExitBadInput) << c.input;
+    EXPECT_EQ(r.out, "") << c.input;
+    EXPECT_NE(r.err.find(c.needle), std::string::npos) << r.err;
+  }
+}
+
+TEST(GoldenCli, BadOptionsAreRejectedBeforeReading) {
+  GoldenOptions o = op("encode");
+  o.exponent = 200;
+  EXPECT_EQ(run(o, "1.0\n").rc, kExitBadInput);
+  o = op("encode");
+  EXPECT_NE(run(o, "1.0\n").err.find("--exp"), std::string::npos);
+  o = op("mul");
+  o.format = "lbfp9";
+  EXPECT_EQ(run(o, "0x01 0x01\n").rc, kExitBadInput);
+  o.format = "fp8";
+  EXPECT_NE(run(o, "0x01 0x01\n").err.find("unknown format 'fp8'"), std::string::npos);
+}
+
+TEST(GoldenCli, FormatNames) {
+  EXPECT_EQ(std::get<LbfpFormat>(parse_format("lbfp8", {}, {}, {})), lbfp8());
+  EXPECT_EQ(std::get<BfpFormat>(parse_format("bfp8", {}, {}, {})), bfp8());
+  EXPECT_EQ(std::get<LbfpFormat>(parse_format("lbfp6", {}, {}, 24)), LbfpFormat(6, 3, 8, 24));
+  EXPECT_THROW(parse_format("lbfp", {}, {}, {}), std::invalid_argument);
+  EXPECT_THROW(parse_format("bfp8", 2, {}, {}), std::invalid_argument);
+}
+
+TEST(GoldenCli, ExamplePrintsTheLayer) {
+  std::ostringstream out;
+  run_golden_example(out);
+  EXPECT_NE(out.str().find("LUT[f] = round(2^8 * 2^(f/16)): 256 267"), std::string::npos);
+  EXPECT_NE(out.str().find("all outputs"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lbfp::cli

@@ -1,0 +1,122 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <stdexcept>
+
+#include "exact_reference.h"
+#include "lbfp/arith.h"
+
+namespace lbfp {
+namespace {
+
+// The spec's requantization, decided by the independent big-integer comparison on acc * 2^scale.
+Code exact_requant(const LbfpFormat& f, int64_t acc, int scale, int out_exp, bool relu) {
+  if (acc == 0 || (relu && acc < 0)) return 0;
+  const bool negative = acc < 0;
+  const uint64_t mag = negative ? static_cast<uint64_t>(-acc) : static_cast<uint64_t>(acc);
+  const int m = testing::exact_magnitude_code(f.width(), f.frac_bits(), mag, scale, out_exp);
+  return make_code(f, negative, m);
+}
+
+TEST(Requantize, EqualsEncodeOfTheExactValueWhenItIsAnFp32) {
+  const LbfpFormat& f = lbfp8();
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int64_t> acc_dist(-(int64_t{1} << 24), int64_t{1} << 24);
+  std::uniform_int_distribution<int> scale_dist(-40, 10);
+  std::uniform_int_distribution<int> exp_dist(-20, 20);
+  for (int i = 0; i < 200000; ++i) {
+    const int64_t acc = acc_dist(rng);
+    const int scale = scale_dist(rng);
+    const int eo = exp_dist(rng);
+    const auto x = static_cast<float>(std::ldexp(static_cast<double>(acc), scale));  // exact
+    ASSERT_EQ(requantize(f, acc, scale, eo, false), encode(f, x, eo))
+        << "acc=" << acc << " scale=" << scale << " Eo=" << eo;
+  }
+}
+
+TEST(Requantize, BoundaryAccumulatorsAgreeWithTheExactComparison) {
+  // Accumulators right at the integer boundary constants, and their neighbours, at every
+  // normalising shift of a 32-bit accumulator.
+  const LbfpFormat& f = lbfp8();
+  for (int j = 0; j < 16; ++j) {
+    const uint64_t k = f.requant_boundary(j);  // in [2^31, 2^32)
+    for (int shift = 0; shift < 31; ++shift) {
+      for (int64_t delta = -2; delta <= 2; ++delta) {
+        const int64_t acc = static_cast<int64_t>(k >> shift) + delta;
+        if (acc <= 0 || acc > (int64_t{1} << 31) - 1) continue;
+        for (int eo : {-3, 0, 5}) {
+          for (int scale : {-31, -20, 0}) {
+            ASSERT_EQ(requantize(f, acc, scale, eo, false), exact_requant(f, acc, scale, eo, false))
+                << "acc=" << acc << " scale=" << scale << " Eo=" << eo;
+            ASSERT_EQ(requantize(f, -acc, scale, eo, false),
+                      exact_requant(f, -acc, scale, eo, false));
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Requantize, WideAccumulatorsOfEveryFormatAgreeWithTheExactComparison) {
+  std::mt19937_64 rng(99);
+  for (int w = 4; w <= 8; ++w) {
+    for (int fb = 0; fb <= w - 2; ++fb) {
+      for (int a : {16, 32, 48, 62}) {
+        const LbfpFormat f(w, fb, 8, a);
+        const int64_t max = (int64_t{1} << (a - 1)) - 1;
+        std::uniform_int_distribution<int64_t> acc_dist(-max - 1, max);
+        std::uniform_int_distribution<int> bits(0, a - 1);
+        for (int i = 0; i < 300; ++i) {
+          int64_t acc = acc_dist(rng) >> bits(rng);  // spread over magnitudes
+          if (i == 0) acc = -max - 1;
+          if (i == 1) acc = max;
+          const int scale = -a + (i % 7) - 3;
+          const int eo = (i % 5) - 2;
+          const bool relu = i % 4 == 0;
+          ASSERT_EQ(requantize(f, acc, scale, eo, relu), exact_requant(f, acc, scale, eo, relu))
+              << f.name() << " acc=" << acc << " scale=" << scale << " Eo=" << eo;
+        }
+      }
+    }
+  }
+}
+
+TEST(Requantize, ReluSaturationAndErrors) {
+  const LbfpFormat& f = lbfp8();
+  EXPECT_EQ(requantize(f, -1000, 0, 10, true), 0x00);
+  EXPECT_EQ(requantize(f, 0, 0, 10, true), 0x00);
+  EXPECT_EQ(requantize(f, -1000, 0, 10, false), encode(f, -1000.0, 10));
+  EXPECT_EQ(requantize(f, (int64_t{1} << 31) - 1, 0, -10, false), 0x7f);
+  EXPECT_EQ(requantize(f, -(int64_t{1} << 31), 0, -10, false), 0xff);
+  EXPECT_EQ(requantize(f, 1, -40, 10, false), 0x00);  // flushed
+  EXPECT_THROW(requantize(f, int64_t{1} << 31, 0, 0, false), std::out_of_range);
+  EXPECT_THROW(requantize(f, 1, 0, 128, false), std::out_of_range);
+}
+
+TEST(RequantizeBfp, RoundsHalfToEvenFromTheExactValue) {
+  const BfpFormat& f = bfp8();
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int64_t> acc_dist(-(int64_t{1} << 20), int64_t{1} << 20);
+  std::uniform_int_distribution<int> scale_dist(-30, 5);
+  std::uniform_int_distribution<int> exp_dist(-10, 10);
+  for (int i = 0; i < 100000; ++i) {
+    const int64_t acc = acc_dist(rng);
+    const int scale = scale_dist(rng);
+    const int eo = exp_dist(rng);
+    // acc * 2^scale is exact in a double; BFP encode of it is the independent path.
+    const double x = std::ldexp(static_cast<double>(acc), scale);
+    ASSERT_EQ(requantize(f, acc, scale, eo, false), encode(f, x, eo))
+        << "acc=" << acc << " scale=" << scale << " Eo=" << eo;
+    ASSERT_EQ(requantize(f, acc, scale, eo, true), encode(f, std::max(0.0, x), eo));
+  }
+  EXPECT_EQ(mantissa(f, requantize(f, 5, -1, 7, false)), 2);  // 2.5 -> 2
+  EXPECT_EQ(mantissa(f, requantize(f, 7, -1, 7, false)), 4);  // 3.5 -> 4
+  EXPECT_EQ(mantissa(f, requantize(f, -7, -1, 7, false)), -4);
+  EXPECT_EQ(mantissa(f, requantize(f, 1 << 20, 10, 7, false)), 127);
+  EXPECT_EQ(mantissa(f, requantize(f, -(1 << 20), 10, 7, false)), -127);
+}
+
+}  // namespace
+}  // namespace lbfp
