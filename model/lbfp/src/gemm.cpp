@@ -17,6 +17,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <condition_variable>
+#include <exception>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -24,6 +27,7 @@
 #include <string>
 #include <thread>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "gemm_kernels.h"
@@ -61,7 +65,7 @@ struct FormatTables {
   int magnitude[256] = {};              // index into the |p| table (LBFP: m; BFP: |n|)
   int max_magnitude = 0;
   std::vector<int64_t> abs_products;    // (max_magnitude + 1)^2, or empty if some |p| > int64
-  double cs_factor[256] = {};           // U(code) = V(code)
+  double cs_square[256] = {};           // U(code)^2 = V(code)^2
   bool products_fit_int32 = false;      // every |p| <= 2^24: the kernels' per-product range
   LbfpKernelTables lbfp;                // LBFP only
   BfpKernelTables bfp;                  // BFP only
@@ -97,7 +101,33 @@ void build_kernel_tables(const LbfpFormat& format, FormatTables<LbfpFormat>& t) 
     k.b_pair_scale[code] = (static_cast<uint32_t>(y) & 0xffffu) |
                            ((static_cast<uint32_t>(y * 128) & 0xffffu) << 16);
   }
-  // The factorisation is proven by exhaustion, against the golden multiply, in both forms the
+  int h[16][16];
+  for (int fa = 0; fa < 16; ++fa) {
+    for (int fb = 0; fb < 16; ++fb) {
+      // ma = 16 + fa, mb = 16 + fb: qa = qb = 1, so the product is H[fa][fb] << 2.
+      h[fa][fb] = static_cast<int>(*multiply(format, make_code(format, false, 16 + fa),
+                                             make_code(format, false, 16 + fb))
+                                        .to_int64() >>
+                                   2);
+      if (h[fa][fb] > 32767) return;
+    }
+  }
+  for (int pair = 0; pair < 256; ++pair) {
+    for (int fb = 0; fb < 16; ++fb) {
+      k.pair_h[pair][fb] = static_cast<int16_t>(h[pair & 15][fb]);
+      k.pair_h[pair][16 + fb] = static_cast<int16_t>(h[pair >> 4][fb]);
+    }
+  }
+  for (int code = 0; code < 256; ++code) {
+    const auto c = static_cast<Code>(code);
+    const int m = magnitude(format, c);
+    const int y = m == 0 ? 0 : (is_negative(format, c) ? -(1 << (m >> 4)) : (1 << (m >> 4)));
+    k.a_frac[code] = static_cast<uint8_t>(m & 15);
+    k.a_sign_pow[code] = static_cast<int16_t>(y);
+    k.b_frac[code] = static_cast<int16_t>(m & 15);
+    k.b_sign_pow[code] = static_cast<int16_t>(y);
+  }
+  // The factorisations are proven by exhaustion, against the golden multiply, in both forms the
   // kernels use.
   for (int a = 0; a < 256; ++a) {
     for (int b = 0; b < 256; ++b) {
@@ -107,7 +137,12 @@ void build_kernel_tables(const LbfpFormat& format, FormatTables<LbfpFormat>& t) 
       const int64_t via_values = int64_t{k.a_values[a][fb]} * y;
       const int64_t via_pairs =
           int64_t{k.a_pairs[a][2 * fb]} * y + int64_t{k.a_pairs[a][2 * fb + 1]} * (y * 128);
-      if (via_values != p || via_pairs != p || k.a_pairs[a][2 * fb] < 0) return;
+      const int64_t y16 = int64_t{k.a_sign_pow[a]} * k.b_sign_pow[b];
+      const int64_t via_h = int64_t{h[k.a_frac[a]][k.b_frac[b]]} * y16;
+      if (via_values != p || via_pairs != p || k.a_pairs[a][2 * fb] < 0 || via_h != p ||
+          y16 > 32767 || y16 < -32768) {
+        return;
+      }
     }
   }
   k.usable = true;
@@ -183,7 +218,8 @@ std::unique_ptr<FormatTables<Format>> build_tables(const Format& format) {
     }
     const double root_c = std::sqrt(c * (1.0 + 1e-9));
     for (int code = 0; code < 256; ++code) {
-      if (t->valid[code]) t->cs_factor[code] = root_c * w[static_cast<size_t>(t->magnitude[code])];
+      const double u = root_c * w[static_cast<size_t>(t->magnitude[code])];
+      if (t->valid[code]) t->cs_square[code] = u * u * (1.0 + 1e-9);
     }
     t->products_fit_int32 = largest <= (int64_t{1} << 24);
   }
@@ -267,9 +303,90 @@ void run_sums(const FormatTables<BfpFormat>& t, KernelPath path, const SumBlock&
   }
 }
 
+// Worker threads that live for the process: a thread per call would cost its start-up and lose
+// its thread-local packing buffers every time. One parallel region runs at a time.
+class WorkerPool {
+ public:
+  static WorkerPool& instance() {
+    static WorkerPool pool;
+    return pool;
+  }
+  // Runs tasks[0] on the calling thread and the others on workers; returns when all are done.
+  void run(const std::vector<std::function<void()>>& tasks) {
+    std::lock_guard<std::mutex> region(region_mutex_);
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      while (workers_.size() + 1 < tasks.size()) {
+        workers_.emplace_back([this, id = workers_.size()] { loop(id); });
+      }
+      tasks_ = &tasks;
+      pending_ = tasks.size() - 1;
+      ++generation_;
+    }
+    wake_.notify_all();
+    std::exception_ptr error;
+    try {
+      tasks[0]();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [this] { return pending_ == 0; });
+    tasks_ = nullptr;
+    if (!error) error = worker_error_;
+    worker_error_ = nullptr;
+    if (error) std::rethrow_exception(error);
+  }
+  ~WorkerPool() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+
+ private:
+  void loop(size_t id) {
+    uint64_t seen = 0;
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (true) {
+      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      const auto* tasks = tasks_;
+      if (tasks == nullptr || id + 1 >= tasks->size()) continue;
+      lock.unlock();
+      std::exception_ptr error;
+      try {
+        (*tasks)[id + 1]();
+      } catch (...) {
+        error = std::current_exception();
+      }
+      lock.lock();
+      if (error && !worker_error_) worker_error_ = error;
+      if (--pending_ == 0) done_.notify_all();
+    }
+  }
+
+  std::mutex region_mutex_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  std::vector<std::thread> workers_;
+  const std::vector<std::function<void()>>* tasks_ = nullptr;
+  size_t pending_ = 0;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+  std::exception_ptr worker_error_;
+};
+
 // Splits the block over `threads` workers: by columns (64-aligned) when N is wide, else by rows.
+// `first` runs on the calling thread before its share of the sums (the overflow bounds, which
+// then overlap the other workers' sums).
 template <class Tables>
-void run_sums_threaded(const Tables& t, KernelPath path, const SumBlock& blk, int threads) {
+void run_sums_threaded(const Tables& t, KernelPath path, const SumBlock& blk, int threads,
+                       const std::function<void()>& first) {
   const size_t workers = static_cast<size_t>(std::max(1, threads));
   std::vector<SumBlock> parts;
   if (workers > 1 && blk.n >= 128 * workers) {
@@ -300,12 +417,20 @@ void run_sums_threaded(const Tables& t, KernelPath path, const SumBlock& blk, in
   } else {
     parts.push_back(blk);
   }
-  std::vector<std::thread> pool;
-  for (size_t i = 1; i < parts.size(); ++i) {
-    pool.emplace_back([&t, path, part = parts[i]] { run_sums(t, path, part); });
+  if (parts.size() == 1) {
+    first();
+    run_sums(t, path, parts[0]);
+    return;
   }
-  run_sums(t, path, parts[0]);
-  for (auto& th : pool) th.join();
+  std::vector<std::function<void()>> tasks;
+  tasks.emplace_back([&] {
+    first();
+    run_sums(t, path, parts[0]);
+  });
+  for (size_t i = 1; i < parts.size(); ++i) {
+    tasks.emplace_back([&t, path, part = parts[i]] { run_sums(t, path, part); });
+  }
+  WorkerPool::instance().run(tasks);
 }
 
 // ---- the driver ----------------------------------------------------------------------------------
@@ -379,52 +504,11 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
   check_codes(format, t, p.a, p.m, p.k, p.lda);
   check_codes(format, t, p.b, p.k, p.n, p.ldb);
 
-  // The three bounds of the header comment.
-  const auto classes = static_cast<size_t>(t.max_magnitude + 1);
-  std::vector<int> amax(p.k, 0);
-  std::vector<int> bmax(p.k, 0);
-  std::vector<double> a_norm(p.m, 0.0);
-  std::vector<double> b_norm(p.n, 0.0);
-  std::vector<uint64_t> row_bound(p.m, 0);
-  std::vector<uint64_t> col_bound(p.n, 0);
-  for (size_t i = 0; i < p.m; ++i) {
-    const Code* arow = p.a + i * p.lda;
-    double sq = 0.0;
-    for (size_t k = 0; k < p.k; ++k) {
-      amax[k] = std::max(amax[k], t.magnitude[arow[k]]);
-      sq += t.cs_factor[arow[k]] * t.cs_factor[arow[k]];
-    }
-    a_norm[i] = std::sqrt(sq);
-  }
-  for (size_t k = 0; k < p.k; ++k) {
-    const Code* brow = p.b + k * p.ldb;
-    int mx = 0;
-    const int64_t* by_a = t.abs_products.data() + static_cast<size_t>(amax[k]) * classes;
-    for (size_t j = 0; j < p.n; ++j) {
-      const int m = t.magnitude[brow[j]];
-      mx = std::max(mx, m);
-      col_bound[j] += static_cast<uint64_t>(by_a[m]);
-      b_norm[j] += t.cs_factor[brow[j]] * t.cs_factor[brow[j]];
-    }
-    bmax[k] = mx;
-  }
-  for (size_t j = 0; j < p.n; ++j) b_norm[j] = std::sqrt(b_norm[j]);
-  for (size_t i = 0; i < p.m; ++i) {
-    const Code* arow = p.a + i * p.lda;
-    uint64_t s = 0;
-    for (size_t k = 0; k < p.k; ++k) {
-      s += static_cast<uint64_t>(
-          t.abs_products[static_cast<size_t>(t.magnitude[arow[k]]) * classes +
-                         static_cast<size_t>(bmax[k])]);
-    }
-    row_bound[i] = s;
-  }
-  const int64_t limit = std::min<int64_t>((int64_t{1} << (format.acc_bits() - 1)) - 1,
-                                          int64_t{2147483647});
-  // Relative error of the double norms is below k * 2^-52 per factor; 1e-6 covers k < 2^30.
-  constexpr double kMargin = 1.0 + 1e-6;
-
-  std::vector<int32_t> sums(p.m * p.n);
+  // The sums, with the cheap bounds of the header comment (the Cauchy-Schwarz norms and the
+  // per-k maxima the exact bounds need) computed meanwhile on this thread.
+  thread_local std::vector<int32_t> sums_buffer;
+  if (sums_buffer.size() < p.m * p.n) sums_buffer.resize(p.m * p.n);
+  int32_t* sums = sums_buffer.data();
   SumBlock blk;
   blk.m = p.m;
   blk.n = p.n;
@@ -433,28 +517,104 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
   blk.lda = p.lda;
   blk.b = p.b;
   blk.ldb = p.ldb;
-  blk.c = sums.data();
+  blk.c = sums;
   blk.ldc = p.n;
-  run_sums_threaded(t, stats.path, blk, options.threads);
-
-  for (size_t j = 0; j < p.n; ++j) {
-    const int64_t room = limit - (initial[j] < 0 ? -initial[j] : initial[j]);
-    bool column_loaded = false;
+  std::vector<int> amax(p.k, 0);
+  std::vector<int> bmax(p.k, 0);
+  std::vector<double> a_norm(p.m, 0.0);
+  std::vector<double> b_norm(p.n, 0.0);
+  auto norms = [&] {
     for (size_t i = 0; i < p.m; ++i) {
-      const uint64_t exact_bound = std::min(row_bound[i], col_bound[j]);
-      const bool cleared =
-          room >= 0 && (exact_bound <= static_cast<uint64_t>(room) ||
-                        a_norm[i] * b_norm[j] * kMargin <= static_cast<double>(room));
-      if (cleared) {
-        acc[i * ldc + j] = initial[j] + sums[i * p.n + j];
-        if (overflows) overflows[i * ldc + j] = 0;
-      } else {
-        if (!column_loaded) load_column(j);
-        column_loaded = true;
-        sequential(i, j);
-        ++stats.sequential_outputs;
+      const Code* arow = p.a + i * p.lda;
+      double sq[4] = {0.0, 0.0, 0.0, 0.0};  // four chains: the adds are latency-bound
+      size_t k = 0;
+      for (; k + 4 <= p.k; k += 4) {
+        for (size_t u = 0; u < 4; ++u) {
+          amax[k + u] = std::max(amax[k + u], t.magnitude[arow[k + u]]);
+          sq[u] += t.cs_square[arow[k + u]];
+        }
+      }
+      for (; k < p.k; ++k) {
+        amax[k] = std::max(amax[k], t.magnitude[arow[k]]);
+        sq[0] += t.cs_square[arow[k]];
+      }
+      a_norm[i] = std::sqrt((sq[0] + sq[1]) + (sq[2] + sq[3]));
+    }
+    for (size_t k = 0; k < p.k; ++k) {
+      const Code* brow = p.b + k * p.ldb;
+      int mx = 0;
+      for (size_t j = 0; j < p.n; ++j) {
+        mx = std::max(mx, t.magnitude[brow[j]]);
+        b_norm[j] += t.cs_square[brow[j]];
+      }
+      bmax[k] = mx;
+    }
+    for (size_t j = 0; j < p.n; ++j) b_norm[j] = std::sqrt(b_norm[j]);
+  };
+  run_sums_threaded(t, stats.path, blk, options.threads, norms);
+
+  const int64_t limit = std::min<int64_t>((int64_t{1} << (format.acc_bits() - 1)) - 1,
+                                          int64_t{2147483647});
+  // Relative error of the double norms is below k * 2^-52 per factor; 1e-6 covers k < 2^30.
+  constexpr double kMargin = 1.0 + 1e-6;
+  std::vector<int64_t> room(p.n);
+  int64_t least_room = limit;
+  for (size_t j = 0; j < p.n; ++j) {
+    room[j] = limit - (initial[j] < 0 ? -initial[j] : initial[j]);
+    least_room = std::min(least_room, room[j]);
+  }
+  const double largest_a = *std::max_element(a_norm.begin(), a_norm.end());
+  const double largest_b = *std::max_element(b_norm.begin(), b_norm.end());
+  const bool all_cleared =
+      least_room >= 0 && largest_a * largest_b * kMargin <= static_cast<double>(least_room);
+
+  // The epilogue, row by row: bias + sum for every output; uncleared ones are redone below.
+  std::vector<std::pair<size_t, size_t>> uncleared;  // (column, row)
+  for (size_t i = 0; i < p.m; ++i) {
+    const int32_t* srow = sums + i * p.n;
+    int64_t* arow = acc + i * ldc;
+    for (size_t j = 0; j < p.n; ++j) arow[j] = initial[j] + srow[j];
+    if (overflows) std::fill(overflows + i * ldc, overflows + i * ldc + p.n, 0u);
+    if (all_cleared) continue;
+    for (size_t j = 0; j < p.n; ++j) {
+      if (room[j] < 0 || a_norm[i] * b_norm[j] * kMargin > static_cast<double>(room[j])) {
+        uncleared.emplace_back(j, i);
       }
     }
+  }
+  if (uncleared.empty()) return stats;
+
+  // The exact row and column bounds, only when the norms left some output uncleared.
+  const auto classes = static_cast<size_t>(t.max_magnitude + 1);
+  std::vector<uint64_t> row_bound(p.m, 0);
+  std::vector<uint64_t> col_bound(p.n, 0);
+  for (size_t i = 0; i < p.m; ++i) {
+    const Code* arow = p.a + i * p.lda;
+    uint64_t sum = 0;
+    for (size_t k = 0; k < p.k; ++k) {
+      sum += static_cast<uint64_t>(
+          t.abs_products[static_cast<size_t>(t.magnitude[arow[k]]) * classes +
+                         static_cast<size_t>(bmax[k])]);
+    }
+    row_bound[i] = sum;
+  }
+  for (size_t k = 0; k < p.k; ++k) {
+    const Code* brow = p.b + k * p.ldb;
+    const int64_t* by_a = t.abs_products.data() + static_cast<size_t>(amax[k]) * classes;
+    for (size_t j = 0; j < p.n; ++j) {
+      col_bound[j] += static_cast<uint64_t>(by_a[t.magnitude[brow[j]]]);
+    }
+  }
+  std::sort(uncleared.begin(), uncleared.end());
+  size_t loaded = p.n;
+  for (const auto& [j, i] : uncleared) {
+    if (room[j] >= 0 && std::min(row_bound[i], col_bound[j]) <= static_cast<uint64_t>(room[j])) {
+      continue;
+    }
+    if (loaded != j) load_column(j);
+    loaded = j;
+    sequential(i, j);
+    ++stats.sequential_outputs;
   }
   return stats;
 }

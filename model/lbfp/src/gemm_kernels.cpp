@@ -13,8 +13,8 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
-#include <memory>
 #include <vector>
 
 namespace lbfp::detail {
@@ -40,13 +40,16 @@ void merge_tile(const int32_t* tile, size_t tile_cols, size_t rows, size_t cols,
   }
 }
 
-// 64-byte aligned scratch that lives for one kernel call.
+// 64-byte aligned scratch, reused across calls on the same thread (a fresh allocation per call
+// costs page faults comparable to a small GEMM). `slot` keeps the buffers of one call apart.
 struct Scratch {
-  explicit Scratch(size_t bytes) : storage(new unsigned char[bytes + 64]) {
-    auto address = reinterpret_cast<uintptr_t>(storage.get());
-    data = storage.get() + ((64 - address % 64) % 64);
+  Scratch(size_t bytes, int slot) {
+    thread_local std::vector<unsigned char> buffers[4];
+    auto& buffer = buffers[slot];
+    if (buffer.size() < bytes + 64) buffer.resize(bytes + 64);
+    auto address = reinterpret_cast<uintptr_t>(buffer.data());
+    data = buffer.data() + ((64 - address % 64) % 64);
   }
-  std::unique_ptr<unsigned char[]> storage;
   unsigned char* data;
 };
 
@@ -167,8 +170,8 @@ __attribute__((target("avx2"))) void bfp_micro_avx2(size_t kpairs, const int32_t
 void lbfp_sums_avx2(const LbfpKernelTables& tables, const SumBlock& blk) {
   const size_t panels = round_up(blk.n, kAvx2Nr) / kAvx2Nr;
   const size_t blocks = round_up(blk.m, kAvx2Mr) / kAvx2Mr;
-  Scratch bpack(kAvx2LbfpKc * panels * 2 * kAvx2Nr * sizeof(int32_t));
-  Scratch apack(kAvx2LbfpKc * blocks * kAvx2Mr);
+  Scratch bpack(kAvx2LbfpKc * panels * 2 * kAvx2Nr * sizeof(int32_t), 0);
+  Scratch apack(kAvx2LbfpKc * blocks * kAvx2Mr, 1);
   alignas(64) int32_t tile[kAvx2Mr * kAvx2Nr];
   for (size_t p0 = 0; p0 < blk.k; p0 += kAvx2LbfpKc) {
     const size_t kc = std::min(kAvx2LbfpKc, blk.k - p0);
@@ -209,8 +212,8 @@ void bfp_sums_avx2(const BfpKernelTables& tables, const SumBlock& blk) {
   const size_t panels = round_up(blk.n, kAvx2Nr) / kAvx2Nr;
   const size_t blocks = round_up(blk.m, kAvx2Mr) / kAvx2Mr;
   const size_t max_pairs = kAvx2BfpKc / 2;
-  Scratch bpack(max_pairs * panels * kAvx2Nr * sizeof(int32_t));
-  Scratch apack(max_pairs * blocks * kAvx2Mr * sizeof(int32_t));
+  Scratch bpack(max_pairs * panels * kAvx2Nr * sizeof(int32_t), 0);
+  Scratch apack(max_pairs * blocks * kAvx2Mr * sizeof(int32_t), 1);
   alignas(64) int32_t tile[kAvx2Mr * kAvx2Nr];
   auto pair = [](int lo, int hi) {
     return static_cast<int32_t>((static_cast<uint32_t>(hi) << 16) |
@@ -273,29 +276,71 @@ constexpr size_t kBfpKc = 512;  // k quads: 128
 
 #define LBFP_AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 
-LBFP_AVX512_TARGET void lbfp_micro_avx512(size_t kc, const uint16_t* ap, const int32_t* bp,
-                                          const int16_t* pairs, int32_t* tile) {
-  __m512i acc[kLbfpMr][4];
-  for (auto& r : acc) r[0] = r[1] = r[2] = r[3] = _mm512_setzero_si512();
-  for (size_t kk = 0; kk < kc; ++kk) {
-    const int32_t* bk = bp + kk * 2 * kLbfpNr;
-    __m512i idx[4];
-    __m512i scale[4];
-    for (size_t j = 0; j < 4; ++j) {
-      idx[j] = _mm512_load_si512(bk + 16 * j);
-      scale[j] = _mm512_load_si512(bk + kLbfpNr + 16 * j);
-    }
-    for (size_t r = 0; r < kLbfpMr; ++r) {
-      const __m512i table = _mm512_load_si512(pairs + ap[kk * kLbfpMr + r]);
-      for (size_t j = 0; j < 4; ++j) {
-        acc[r][j] =
-            _mm512_dpwssd_epi32(acc[r][j], _mm512_permutexvar_epi16(idx[j], table), scale[j]);
-      }
-    }
+// Per k pair: 4 zmm of vpermw indices (fb_k, 16 + fb_k+1) and 4 zmm of (Yb_k, Yb_k+1) for 64
+// columns; per row and k pair: the offset of its H pair table and the (Ya_k, Ya_k+1) pair.
+struct LbfpPackedA {
+  uint32_t table_offset;  // in int16 units
+  int32_t ya_pair;
+};
+
+// Written out with named accumulators: with arrays GCC keeps them on the stack.
+#define LBFP_ACC4(r) __m512i c##r##0, c##r##1, c##r##2, c##r##3
+#define LBFP_LOAD4(r)                                                                  \
+  c##r##0 = accumulate ? _mm512_loadu_si512(out + r * ldo) : _mm512_setzero_si512();      \
+  c##r##1 = accumulate ? _mm512_loadu_si512(out + r * ldo + 16) : _mm512_setzero_si512(); \
+  c##r##2 = accumulate ? _mm512_loadu_si512(out + r * ldo + 32) : _mm512_setzero_si512(); \
+  c##r##3 = accumulate ? _mm512_loadu_si512(out + r * ldo + 48) : _mm512_setzero_si512()
+#define LBFP_STORE4(r)                             \
+  _mm512_storeu_si512(out + r * ldo, c##r##0);      \
+  _mm512_storeu_si512(out + r * ldo + 16, c##r##1); \
+  _mm512_storeu_si512(out + r * ldo + 32, c##r##2); \
+  _mm512_storeu_si512(out + r * ldo + 48, c##r##3)
+#define LBFP_ROW(r)                                                                             \
+  {                                                                                             \
+    const __m512i table = _mm512_load_si512(pair_h + ak[r].table_offset);                      \
+    const __m512i ya = _mm512_set1_epi32(ak[r].ya_pair);                                        \
+    c##r##0 = _mm512_dpwssd_epi32(c##r##0, _mm512_permutexvar_epi16(i0, table),                \
+                                  _mm512_mullo_epi16(ya, y0));                                  \
+    c##r##1 = _mm512_dpwssd_epi32(c##r##1, _mm512_permutexvar_epi16(i1, table),                \
+                                  _mm512_mullo_epi16(ya, y1));                                  \
+    c##r##2 = _mm512_dpwssd_epi32(c##r##2, _mm512_permutexvar_epi16(i2, table),                \
+                                  _mm512_mullo_epi16(ya, y2));                                  \
+    c##r##3 = _mm512_dpwssd_epi32(c##r##3, _mm512_permutexvar_epi16(i3, table),                \
+                                  _mm512_mullo_epi16(ya, y3));                                  \
   }
-  for (size_t r = 0; r < kLbfpMr; ++r) {
-    for (size_t j = 0; j < 4; ++j) _mm512_store_si512(tile + r * kLbfpNr + 16 * j, acc[r][j]);
+
+LBFP_AVX512_TARGET void lbfp_micro_avx512(size_t kpairs, const LbfpPackedA* ap,
+                                          const uint32_t* bp, const int16_t* pair_h,
+                                          int32_t* out, size_t ldo, bool accumulate) {
+  static_assert(kLbfpMr == 4 && kLbfpNr == 64, "the micro-kernel is written out for 4 x 64");
+  LBFP_ACC4(0);
+  LBFP_ACC4(1);
+  LBFP_ACC4(2);
+  LBFP_ACC4(3);
+  LBFP_LOAD4(0);
+  LBFP_LOAD4(1);
+  LBFP_LOAD4(2);
+  LBFP_LOAD4(3);
+  for (size_t kk = 0; kk < kpairs; ++kk) {
+    const uint32_t* bk = bp + kk * 2 * kLbfpNr;
+    const __m512i i0 = _mm512_load_si512(bk);
+    const __m512i i1 = _mm512_load_si512(bk + 16);
+    const __m512i i2 = _mm512_load_si512(bk + 32);
+    const __m512i i3 = _mm512_load_si512(bk + 48);
+    const __m512i y0 = _mm512_load_si512(bk + 64);
+    const __m512i y1 = _mm512_load_si512(bk + 80);
+    const __m512i y2 = _mm512_load_si512(bk + 96);
+    const __m512i y3 = _mm512_load_si512(bk + 112);
+    const LbfpPackedA* ak = ap + kk * kLbfpMr;
+    LBFP_ROW(0)
+    LBFP_ROW(1)
+    LBFP_ROW(2)
+    LBFP_ROW(3)
   }
+  LBFP_STORE4(0);
+  LBFP_STORE4(1);
+  LBFP_STORE4(2);
+  LBFP_STORE4(3);
 }
 
 LBFP_AVX512_TARGET void bfp_micro_avx512(size_t kquads, const int32_t* ap, const int32_t* bp,
@@ -320,44 +365,67 @@ LBFP_AVX512_TARGET void bfp_micro_avx512(size_t kquads, const int32_t* ap, const
 void lbfp_sums_avx512(const LbfpKernelTables& tables, const SumBlock& blk) {
   const size_t panels = round_up(blk.n, kLbfpNr) / kLbfpNr;
   const size_t blocks = round_up(blk.m, kLbfpMr) / kLbfpMr;
-  Scratch bpack(kLbfpKc * panels * 2 * kLbfpNr * sizeof(int32_t));
-  Scratch apack(kLbfpKc * blocks * kLbfpMr * sizeof(uint16_t));
-  Scratch tile_store(kLbfpMr * kLbfpNr * sizeof(int32_t));
+  const size_t max_pairs = kLbfpKc / 2;
+  Scratch bpack(max_pairs * panels * 2 * kLbfpNr * sizeof(uint32_t), 0);
+  Scratch apack(max_pairs * blocks * kLbfpMr * sizeof(LbfpPackedA), 1);
+  Scratch tile_store(kLbfpMr * kLbfpNr * sizeof(int32_t), 2);
   auto* tile = reinterpret_cast<int32_t*>(tile_store.data);
-  const int16_t* pairs = &tables.a_pairs[0][0];
+  auto pack_pair = [](int lo, int hi) {
+    return (static_cast<uint32_t>(lo) & 0xffffu) | (static_cast<uint32_t>(hi) << 16);
+  };
   for (size_t p0 = 0; p0 < blk.k; p0 += kLbfpKc) {
     const size_t kc = std::min(kLbfpKc, blk.k - p0);
-    auto* bp = reinterpret_cast<int32_t*>(bpack.data);
+    const size_t kp = (kc + 1) / 2;
+    auto* bp = reinterpret_cast<uint32_t*>(bpack.data);
     for (size_t jp = 0; jp < panels; ++jp) {
-      for (size_t kk = 0; kk < kc; ++kk) {
-        auto* dst = reinterpret_cast<uint32_t*>(bp + (jp * kc + kk) * 2 * kLbfpNr);
-        const Code* brow = blk.b + (p0 + kk) * blk.ldb;
-        for (size_t c = 0; c < kLbfpNr; ++c) {
-          const size_t j = jp * kLbfpNr + c;
-          const Code code = j < blk.n ? brow[j] : Code{0};
-          dst[c] = tables.b_pair_index[code];
-          dst[kLbfpNr + c] = tables.b_pair_scale[code];
+      const size_t j0 = jp * kLbfpNr;
+      const size_t cols = std::min(kLbfpNr, blk.n - j0);
+      for (size_t kk = 0; kk < kp; ++kk) {
+        uint32_t* dst = bp + (jp * kp + kk) * 2 * kLbfpNr;
+        const Code* row0 = blk.b + (p0 + 2 * kk) * blk.ldb + j0;
+        const bool has_odd = 2 * kk + 1 < kc;
+        const Code* row1 = has_odd ? row0 + blk.ldb : row0;
+        for (size_t c = 0; c < cols; ++c) {
+          const Code b0 = row0[c];
+          const Code b1 = has_odd ? row1[c] : Code{0};
+          dst[c] = pack_pair(tables.b_frac[b0], 16 + tables.b_frac[b1]);
+          dst[kLbfpNr + c] = pack_pair(tables.b_sign_pow[b0], tables.b_sign_pow[b1]);
+        }
+        for (size_t c = cols; c < kLbfpNr; ++c) {
+          dst[c] = pack_pair(0, 16);
+          dst[kLbfpNr + c] = 0;
         }
       }
     }
-    // A: the offset of the code's table in int16 units (code * 32), so the micro-kernel adds it.
-    auto* ap = reinterpret_cast<uint16_t*>(apack.data);
+    auto* ap = reinterpret_cast<LbfpPackedA*>(apack.data);
     for (size_t ib = 0; ib < blocks; ++ib) {
-      for (size_t kk = 0; kk < kc; ++kk) {
-        for (size_t r = 0; r < kLbfpMr; ++r) {
-          const size_t i = ib * kLbfpMr + r;
-          const unsigned code = i < blk.m ? blk.a[i * blk.lda + p0 + kk] : 0u;
-          ap[(ib * kc + kk) * kLbfpMr + r] = static_cast<uint16_t>(code * 32u);
+      for (size_t r = 0; r < kLbfpMr; ++r) {
+        const size_t i = ib * kLbfpMr + r;
+        LbfpPackedA* dst = ap + ib * kp * kLbfpMr + r;
+        const Code* arow = blk.a + i * blk.lda + p0;
+        for (size_t kk = 0; kk < kp; ++kk) {
+          const Code a0 = i < blk.m ? arow[2 * kk] : Code{0};
+          const Code a1 = (i < blk.m && 2 * kk + 1 < kc) ? arow[2 * kk + 1] : Code{0};
+          const unsigned pair = tables.a_frac[a0] | (unsigned{tables.a_frac[a1]} << 4);
+          dst[kk * kLbfpMr].table_offset = pair * 32u;
+          dst[kk * kLbfpMr].ya_pair = static_cast<int32_t>(
+              pack_pair(tables.a_sign_pow[a0], tables.a_sign_pow[a1]));
         }
       }
     }
     for (size_t jp = 0; jp < panels; ++jp) {
       for (size_t ib = 0; ib < blocks; ++ib) {
-        lbfp_micro_avx512(kc, ap + ib * kc * kLbfpMr, bp + jp * kc * 2 * kLbfpNr, pairs, tile);
         const size_t rows = std::min(kLbfpMr, blk.m - ib * kLbfpMr);
         const size_t cols = std::min(kLbfpNr, blk.n - jp * kLbfpNr);
-        merge_tile(tile, kLbfpNr, rows, cols, p0 == 0,
-                   blk.c + ib * kLbfpMr * blk.ldc + jp * kLbfpNr, blk.ldc);
+        int32_t* c = blk.c + ib * kLbfpMr * blk.ldc + jp * kLbfpNr;
+        const LbfpPackedA* a_block = ap + ib * kp * kLbfpMr;
+        const uint32_t* b_panel = bp + jp * kp * 2 * kLbfpNr;
+        if (rows == kLbfpMr && cols == kLbfpNr) {
+          lbfp_micro_avx512(kp, a_block, b_panel, &tables.pair_h[0][0], c, blk.ldc, p0 != 0);
+        } else {
+          lbfp_micro_avx512(kp, a_block, b_panel, &tables.pair_h[0][0], tile, kLbfpNr, false);
+          merge_tile(tile, kLbfpNr, rows, cols, p0 == 0, c, blk.ldc);
+        }
       }
     }
   }
@@ -367,9 +435,9 @@ void bfp_sums_avx512(const BfpKernelTables& tables, const SumBlock& blk) {
   const size_t panels = round_up(blk.n, kBfpNr) / kBfpNr;
   const size_t blocks = round_up(blk.m, kBfpMr) / kBfpMr;
   const size_t max_quads = kBfpKc / 4;
-  Scratch bpack(max_quads * panels * kBfpNr * sizeof(int32_t));
-  Scratch apack(max_quads * blocks * kBfpMr * sizeof(int32_t));
-  Scratch tile_store(kBfpMr * kBfpNr * sizeof(int32_t));
+  Scratch bpack(max_quads * panels * kBfpNr * sizeof(int32_t), 0);
+  Scratch apack(max_quads * blocks * kBfpMr * sizeof(int32_t), 1);
+  Scratch tile_store(kBfpMr * kBfpNr * sizeof(int32_t), 2);
   auto* tile = reinterpret_cast<int32_t*>(tile_store.data);
   std::vector<uint32_t> row_sums(blk.m, 0u);
   for (size_t p0 = 0; p0 < blk.k; p0 += kBfpKc) {
@@ -377,32 +445,41 @@ void bfp_sums_avx512(const BfpKernelTables& tables, const SumBlock& blk) {
     const size_t kq = (kc + 3) / 4;
     auto* bp = bpack.data;
     for (size_t jp = 0; jp < panels; ++jp) {
+      const size_t j0 = jp * kBfpNr;
+      const size_t cols = std::min(kBfpNr, blk.n - j0);
       for (size_t kk = 0; kk < kq; ++kk) {
         uint8_t* dst = bp + (jp * kq + kk) * kBfpNr * 4;
-        for (size_t c = 0; c < kBfpNr; ++c) {
-          const size_t j = jp * kBfpNr + c;
-          for (size_t s = 0; s < 4; ++s) {
-            const size_t k = 4 * kk + s;
-            const int m = (k < kc && j < blk.n) ? tables.mantissa[blk.b[(p0 + k) * blk.ldb + j]]
-                                                : 0;
-            dst[c * 4 + s] = static_cast<uint8_t>(m + 128);
+        for (size_t s = 0; s < 4; ++s) {
+          const size_t k = 4 * kk + s;
+          if (k >= kc) {
+            for (size_t c = 0; c < kBfpNr; ++c) dst[c * 4 + s] = 128;
+            continue;
           }
+          const Code* brow = blk.b + (p0 + k) * blk.ldb + j0;
+          for (size_t c = 0; c < cols; ++c) {
+            dst[c * 4 + s] = static_cast<uint8_t>(tables.mantissa[brow[c]] + 128);
+          }
+          for (size_t c = cols; c < kBfpNr; ++c) dst[c * 4 + s] = 128;
         }
       }
     }
     auto* ap = reinterpret_cast<int8_t*>(apack.data);
     for (size_t ib = 0; ib < blocks; ++ib) {
-      for (size_t kk = 0; kk < kq; ++kk) {
-        for (size_t r = 0; r < kBfpMr; ++r) {
-          const size_t i = ib * kBfpMr + r;
-          for (size_t s = 0; s < 4; ++s) {
-            const size_t k = 4 * kk + s;
-            const int8_t m = (k < kc && i < blk.m) ? tables.mantissa[blk.a[i * blk.lda + p0 + k]]
-                                                   : int8_t{0};
-            ap[((ib * kq + kk) * kBfpMr + r) * 4 + s] = m;
-            if (i < blk.m) row_sums[i] += static_cast<uint32_t>(int32_t{m});
-          }
+      for (size_t r = 0; r < kBfpMr; ++r) {
+        const size_t i = ib * kBfpMr + r;
+        int8_t* dst = ap + ib * kq * kBfpMr * 4 + r * 4;
+        if (i >= blk.m) {
+          for (size_t kk = 0; kk < kq; ++kk) std::memset(dst + kk * kBfpMr * 4, 0, 4);
+          continue;
         }
+        const Code* arow = blk.a + i * blk.lda + p0;
+        uint32_t sum = 0;
+        for (size_t k = 0; k < 4 * kq; ++k) {
+          const int8_t m = k < kc ? tables.mantissa[arow[k]] : int8_t{0};
+          dst[(k / 4) * kBfpMr * 4 + k % 4] = m;
+          sum += static_cast<uint32_t>(int32_t{m});
+        }
+        row_sums[i] += sum;
       }
     }
     for (size_t jp = 0; jp < panels; ++jp) {

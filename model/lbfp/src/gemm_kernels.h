@@ -20,10 +20,14 @@ namespace lbfp::detail {
 //   Y_b     = (-1)^sb 2^qb                                              (|Y| <= 2^7)
 // with V_a = 0 when ma == 0 and Y_b = 0 when mb == 0. V_a depends on the activation code only, so
 // it is a 16-entry table per code that a vector permute indexes with fb; Y_b is per weight code.
-// V does not fit int16, so the AVX-512 kernel splits it, V = 128 hi + lo with lo = V & 127 in
-// [0, 127] and hi = V >> 7 (arithmetic) in [-2 LUT[15], 2 LUT[15]], and multiplies the pair
-// (lo, hi) by (Y, 128 Y) with one vpdpwssd lane: lo Y + hi 128 Y = V Y, every factor in int16.
-// The tables are built from lbfp::multiply and checked against it for all 65536 code pairs.
+//
+// The AVX-512 kernel uses a second split of the same product that keeps every factor in int16
+// and handles two k at once (the word pair of one vpdpwssd lane):
+//   p = H[fa][fb] * (Ya * Yb),  H[fa][fb] = LUT[(fa + fb) & 15] << [fa + fb >= 16]  (<= 2 LUT[15])
+//   Ya = (-1)^sa 2^qa, Yb = (-1)^sb 2^qb (0 for a zero code), |Ya Yb| <= 2^14.
+// H depends on the two fractions only: per k pair of an A row, a 32-word table (H[fa_k][.],
+// H[fa_k+1][.]) of the 256 built in advance is indexed by vpermw with fb (even words) and 16 + fb
+// (odd words); vpmullw forms Ya Yb exactly in 16 bits; vpdpwssd adds the two products.
 struct LbfpKernelTables {
   bool usable = false;  // the factorisation holds for this format (W = 8, F = 4, fits int16)
   alignas(64) int16_t a_pairs[256][32];  // (lo, hi) of V_a[fb] at words 2 fb, 2 fb + 1
@@ -32,6 +36,12 @@ struct LbfpKernelTables {
   uint32_t b_pair_scale[256];             // int16 words (Y, 128 Y)
   int32_t b_index8[256];                  // fb | (bit 3 of fb) << 31: vpermd index + blend mask
   int32_t b_scale[256];                   // Y
+  // The pair form: pair_h[fa0 | fa1 << 4] = (H[fa0][0..15], H[fa1][0..15]).
+  alignas(64) int16_t pair_h[256][32];
+  uint8_t a_frac[256];   // fa
+  int16_t a_sign_pow[256];  // Ya
+  int16_t b_frac[256];   // fb
+  int16_t b_sign_pow[256];  // Yb
 };
 
 // BFP: the signed mantissa of every code (codes are W-bit two's complement, W <= 8).

@@ -1,0 +1,247 @@
+// LBFP8 and BFP8 bit-exact GEMM / convolution against OpenBLAS FP32 sgemm, in one run, with the
+// same number of threads. Counters: GMACs (giga multiply-accumulates per second) and, for the
+// LBFP/BFP rows, x_sgemm = GMAC/s divided by the sgemm row of the same shape measured earlier in
+// this run. Operands are calibrated Gaussian data (ReLU'd activations with a per-tensor max
+// exponent, weights with per-output-channel max exponents), as in inference; the fast kernels'
+// overflow proof clears every output here (the counter `sequential` says how many it did not).
+//
+// Run it as docs/performance.md says: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ...
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "lbfp/arith.h"
+#include "lbfp/calibration.h"
+#include "lbfp/conv.h"
+#include "lbfp/gemm.h"
+
+namespace {
+
+using lbfp::Code;
+constexpr int kThreads = 2;
+
+std::map<std::string, double>& sgemm_rate() {  // shape name -> GMAC/s
+  static std::map<std::string, double> rates;
+  return rates;
+}
+
+std::vector<float> gaussian(size_t n, bool relu, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) {
+    x = normal(rng);
+    if (relu && x < 0.0f) x = 0.0f;
+  }
+  return v;
+}
+
+// Activations: one max exponent. Weights (K x N, column n = output channel): one per column.
+template <class Format>
+struct Operands {
+  std::vector<Code> a, b;
+  int a_exponent = 0;
+  std::vector<int> b_exponents;
+  std::vector<float> bias;
+};
+
+template <class Format>
+Operands<Format> quantize_gemm(const Format& format, const std::vector<float>& a,
+                               const std::vector<float>& b, size_t k, size_t n) {
+  Operands<Format> q;
+  float amax = 0.0f;
+  for (float x : a) amax = std::max(amax, std::fabs(x));
+  q.a_exponent = lbfp::max_exponent(amax);
+  for (float x : a) q.a.push_back(lbfp::encode(format, x, q.a_exponent));
+  q.b.resize(k * n);
+  for (size_t j = 0; j < n; ++j) {
+    float wmax = 0.0f;
+    for (size_t i = 0; i < k; ++i) wmax = std::max(wmax, std::fabs(b[i * n + j]));
+    q.b_exponents.push_back(lbfp::max_exponent(wmax));
+    for (size_t i = 0; i < k; ++i) q.b[i * n + j] = lbfp::encode(format, b[i * n + j], q.b_exponents[j]);
+    q.bias.push_back(0.01f * static_cast<float>(j % 7));
+  }
+  return q;
+}
+
+void report(benchmark::State& state, const std::string& shape, double macs, double seconds,
+            bool is_sgemm) {
+  const double gmacs = macs * static_cast<double>(state.iterations()) / seconds * 1e-9;
+  state.counters["GMACs"] = gmacs;
+  if (is_sgemm) {
+    sgemm_rate()[shape] = gmacs;
+  } else if (sgemm_rate().count(shape) != 0) {
+    state.counters["x_sgemm"] = gmacs / sgemm_rate()[shape];
+  }
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// ---- GEMM cubes ----------------------------------------------------------------------------------
+
+void BM_SgemmCube(benchmark::State& state) {
+  const auto n = static_cast<size_t>(state.range(0));
+  const auto a = gaussian(n * n, true, 1), b = gaussian(n * n, false, 2);
+  std::vector<float> c(n * n);
+  const int dim = static_cast<int>(n);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, dim, dim, dim, 1.0f, a.data(), dim,
+                b.data(), dim, 0.0f, c.data(), dim);
+    benchmark::DoNotOptimize(c.data());
+  }
+  report(state, "cube" + std::to_string(n), static_cast<double>(n * n * n), seconds_since(t0), true);
+}
+
+template <class Format>
+void BM_CodeGemmCube(benchmark::State& state, const Format& format) {
+  const auto n = static_cast<size_t>(state.range(0));
+  const auto q = quantize_gemm(format, gaussian(n * n, true, 1), gaussian(n * n, false, 2), n, n);
+  lbfp::GemmProblem p;
+  p.m = p.n = p.k = n;
+  p.a = q.a.data();
+  p.lda = n;
+  p.a_exponent = q.a_exponent;
+  p.b = q.b.data();
+  p.ldb = n;
+  p.b_exponents = q.b_exponents.data();
+  p.bias = q.bias.data();
+  std::vector<int64_t> acc(n * n);
+  lbfp::GemmOptions options;
+  options.threads = kThreads;
+  lbfp::GemmStats stats;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    stats = lbfp::gemm_accumulate(format, p, acc.data(), n, nullptr, options);
+    benchmark::DoNotOptimize(acc.data());
+  }
+  report(state, "cube" + std::to_string(n), static_cast<double>(n * n * n), seconds_since(t0), false);
+  state.counters["sequential"] = static_cast<double>(stats.sequential_outputs);
+  state.SetLabel(lbfp::to_string(stats.path));
+}
+void BM_Lbfp8GemmCube(benchmark::State& state) { BM_CodeGemmCube(state, lbfp::lbfp8()); }
+void BM_Bfp8GemmCube(benchmark::State& state) { BM_CodeGemmCube(state, lbfp::bfp8()); }
+
+// ---- ResNet-18 convolution layers ---------------------------------------------------------------
+
+struct Layer {
+  const char* name;
+  size_t channels, size, out_channels, kernel, stride, pad;
+};
+// conv2_x, conv3_x (first, stride 2) and conv4_x 3x3 layers of ResNet-18 at batch 1.
+const Layer kLayers[] = {{"resnet18_conv2", 64, 56, 64, 3, 1, 1},
+                         {"resnet18_conv3_s2", 64, 56, 128, 3, 2, 1},
+                         {"resnet18_conv4", 256, 14, 256, 3, 1, 1}};
+
+lbfp::Conv2dShape conv_shape(const Layer& l) {
+  lbfp::Conv2dShape s;
+  s.in_channels = l.channels;
+  s.in_height = s.in_width = l.size;
+  s.out_channels = l.out_channels;
+  s.kernel_height = s.kernel_width = l.kernel;
+  s.stride_height = s.stride_width = l.stride;
+  s.pad_height = s.pad_width = l.pad;
+  return s;
+}
+
+// The FP32 baseline: the same im2col (rows: output pixels) and one sgemm per image.
+void BM_SgemmConv(benchmark::State& state) {
+  const Layer& l = kLayers[state.range(0)];
+  const auto s = conv_shape(l);
+  const size_t oh = s.out_height(), ow = s.out_width(), kg = l.channels * l.kernel * l.kernel;
+  const auto input = gaussian(s.input_elements(), true, 3);
+  const auto weights = gaussian(kg * l.out_channels, false, 4);  // K x N
+  std::vector<float> cols(oh * ow * kg), out(oh * ow * l.out_channels);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    for (size_t y = 0; y < oh; ++y) {
+      for (size_t x = 0; x < ow; ++x) {
+        float* row = cols.data() + (y * ow + x) * kg;
+        for (size_t c = 0; c < l.channels; ++c) {
+          for (size_t kh = 0; kh < l.kernel; ++kh) {
+            for (size_t kw = 0; kw < l.kernel; ++kw) {
+              const long iy = static_cast<long>(y * l.stride + kh) - static_cast<long>(l.pad);
+              const long ix = static_cast<long>(x * l.stride + kw) - static_cast<long>(l.pad);
+              const bool inside = iy >= 0 && ix >= 0 && iy < static_cast<long>(l.size) &&
+                                  ix < static_cast<long>(l.size);
+              *row++ = inside ? input[(c * l.size + static_cast<size_t>(iy)) * l.size +
+                                      static_cast<size_t>(ix)]
+                              : 0.0f;
+            }
+          }
+        }
+      }
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(oh * ow),
+                static_cast<int>(l.out_channels), static_cast<int>(kg), 1.0f, cols.data(),
+                static_cast<int>(kg), weights.data(), static_cast<int>(l.out_channels), 0.0f,
+                out.data(), static_cast<int>(l.out_channels));
+    benchmark::DoNotOptimize(out.data());
+  }
+  report(state, l.name, static_cast<double>(s.macs()), seconds_since(t0), true);
+  state.SetLabel(l.name);
+}
+
+template <class Format>
+void BM_CodeConv(benchmark::State& state, const Format& format) {
+  const Layer& l = kLayers[state.range(0)];
+  auto s = conv_shape(l);
+  s.layout = lbfp::TensorLayout::kNhwc;
+  const size_t kg = l.channels * l.kernel * l.kernel;
+  // Weights drawn as K x N for the per-channel exponents, then stored OIHW.
+  const auto q = quantize_gemm(format, gaussian(s.input_elements(), true, 3),
+                               gaussian(kg * l.out_channels, false, 4), kg, l.out_channels);
+  std::vector<Code> oihw(kg * l.out_channels);
+  for (size_t o = 0; o < l.out_channels; ++o) {
+    for (size_t k = 0; k < kg; ++k) oihw[o * kg + k] = q.b[k * l.out_channels + o];
+  }
+  lbfp::Conv2dOperands op{q.a.data(), q.a_exponent, oihw.data(), q.b_exponents.data(),
+                          q.bias.data()};
+  std::vector<int64_t> out(s.output_elements());
+  lbfp::GemmOptions options;
+  options.threads = kThreads;
+  lbfp::GemmStats stats;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    stats = lbfp::conv2d_accumulate(format, s, op, out.data(), nullptr, options);
+    benchmark::DoNotOptimize(out.data());
+  }
+  report(state, l.name, static_cast<double>(s.macs()), seconds_since(t0), false);
+  state.counters["sequential"] = static_cast<double>(stats.sequential_outputs);
+  state.SetLabel(std::string(l.name) + " " + lbfp::to_string(stats.path));
+}
+void BM_Lbfp8Conv(benchmark::State& state) { BM_CodeConv(state, lbfp::lbfp8()); }
+void BM_Bfp8Conv(benchmark::State& state) { BM_CodeConv(state, lbfp::bfp8()); }
+
+// sgemm rows first: the code rows divide by them.
+BENCHMARK(BM_SgemmCube)->Arg(64)->Arg(256)->Arg(512)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Lbfp8GemmCube)->Arg(64)->Arg(256)->Arg(512)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Bfp8GemmCube)->Arg(64)->Arg(256)->Arg(512)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_SgemmConv)->DenseRange(0, 2)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Lbfp8Conv)->DenseRange(0, 2)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Bfp8Conv)->DenseRange(0, 2)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  openblas_set_num_threads(kThreads);
+  std::printf("OpenBLAS core: %s, config: %s, threads: %d (LBFP/BFP threads: %d)\n",
+              openblas_get_corename(), openblas_get_config(), kThreads, kThreads);
+  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+  std::printf("OPENBLAS_CORETYPE=%s\n", coretype ? coretype : "(unset)");
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
