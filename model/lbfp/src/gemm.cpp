@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <condition_variable>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <map>
@@ -67,6 +68,8 @@ struct FormatTables {
   std::vector<int64_t> abs_products;    // (max_magnitude + 1)^2, or empty if some |p| > int64
   double cs_square[256] = {};           // U(code)^2 = V(code)^2
   bool products_fit_int32 = false;      // every |p| <= 2^24: the kernels' per-product range
+  int invalid_codes = 0;                // how many of the 256 byte values are not codes
+  int only_invalid = -1;                // the invalid byte when there is exactly one
   LbfpKernelTables lbfp;                // LBFP only
   BfpKernelTables bfp;                  // BFP only
 };
@@ -149,10 +152,13 @@ void build_kernel_tables(const LbfpFormat& format, FormatTables<LbfpFormat>& t) 
 }
 
 void build_kernel_tables(const BfpFormat& format, FormatTables<BfpFormat>& t) {
+  bool identity = true;
   for (int code = 0; code < 256; ++code) {
     t.bfp.mantissa[code] =
         t.valid[code] ? static_cast<int8_t>(mantissa(format, static_cast<Code>(code))) : int8_t{0};
+    identity = identity && (!t.valid[code] || t.bfp.mantissa[code] == static_cast<int8_t>(code));
   }
+  t.bfp.identity = identity && t.valid[0x7f];
 }
 
 template <class Format>
@@ -182,6 +188,12 @@ std::unique_ptr<FormatTables<Format>> build_tables(const Format& format) {
     t->magnitude[code] = m;
     representative[m] = static_cast<Code>(code);
     t->max_magnitude = std::max(t->max_magnitude, m);
+  }
+  for (int code = 0; code < 256; ++code) {
+    if (!t->valid[code]) {
+      ++t->invalid_codes;
+      t->only_invalid = code;
+    }
   }
   const int classes = t->max_magnitude + 1;
   bool fits_int64 = true;
@@ -457,10 +469,15 @@ void check_problem(const Format& format, const GemmProblem& p, size_t ldc, const
 template <class Format>
 void check_codes(const Format& format, const FormatTables<Format>& t, const Code* data,
                  size_t rows, size_t cols, size_t ld) {
+  if (t.invalid_codes == 0) return;
   for (size_t i = 0; i < rows; ++i) {
+    const Code* row = data + i * ld;
+    if (t.invalid_codes == 1) {  // one compare per byte, vectorised
+      const auto bad = static_cast<Code>(t.only_invalid);
+      if (std::memchr(row, bad, cols) == nullptr) continue;
+    }
     for (size_t j = 0; j < cols; ++j) {
-      const Code c = data[i * ld + j];
-      if (!t.valid[c]) check_code(format, c);  // throws with the format's message
+      if (!t.valid[row[j]]) check_code(format, row[j]);  // throws with the format's message
     }
   }
 }
@@ -523,7 +540,17 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
   std::vector<int> bmax(p.k, 0);
   std::vector<double> a_norm(p.m, 0.0);
   std::vector<double> b_norm(p.n, 0.0);
+  // A first bound needs no pass over the data: k times the largest product.
+  int64_t largest_initial = 0;
+  for (int64_t v : initial) largest_initial = std::max(largest_initial, v < 0 ? -v : v);
+  const int64_t limit = std::min<int64_t>((int64_t{1} << (format.acc_bits() - 1)) - 1,
+                                          int64_t{2147483647});
+  const auto largest_product = static_cast<uint64_t>(t.abs_products.back());
+  const bool trivially_cleared =
+      largest_initial <= limit &&
+      (p.k == 0 || largest_product <= static_cast<uint64_t>(limit - largest_initial) / p.k);
   auto norms = [&] {
+    if (trivially_cleared) return;
     for (size_t i = 0; i < p.m; ++i) {
       const Code* arow = p.a + i * p.lda;
       double sq[4] = {0.0, 0.0, 0.0, 0.0};  // four chains: the adds are latency-bound
@@ -553,8 +580,6 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
   };
   run_sums_threaded(t, stats.path, blk, options.threads, norms);
 
-  const int64_t limit = std::min<int64_t>((int64_t{1} << (format.acc_bits() - 1)) - 1,
-                                          int64_t{2147483647});
   // Relative error of the double norms is below k * 2^-52 per factor; 1e-6 covers k < 2^30.
   constexpr double kMargin = 1.0 + 1e-6;
   std::vector<int64_t> room(p.n);
@@ -566,14 +591,17 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
   const double largest_a = *std::max_element(a_norm.begin(), a_norm.end());
   const double largest_b = *std::max_element(b_norm.begin(), b_norm.end());
   const bool all_cleared =
-      least_room >= 0 && largest_a * largest_b * kMargin <= static_cast<double>(least_room);
+      trivially_cleared ||
+      (least_room >= 0 && largest_a * largest_b * kMargin <= static_cast<double>(least_room));
 
   // The epilogue, row by row: bias + sum for every output; uncleared ones are redone below.
   std::vector<std::pair<size_t, size_t>> uncleared;  // (column, row)
   for (size_t i = 0; i < p.m; ++i) {
     const int32_t* srow = sums + i * p.n;
     int64_t* arow = acc + i * ldc;
-    for (size_t j = 0; j < p.n; ++j) arow[j] = initial[j] + srow[j];
+    const int64_t* init = initial.data();
+    const size_t n = p.n;  // a local: the stores through arow could alias p
+    for (size_t j = 0; j < n; ++j) arow[j] = init[j] + srow[j];
     if (overflows) std::fill(overflows + i * ldc, overflows + i * ldc + p.n, 0u);
     if (all_cleared) continue;
     for (size_t j = 0; j < p.n; ++j) {

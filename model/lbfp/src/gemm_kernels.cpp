@@ -343,26 +343,54 @@ LBFP_AVX512_TARGET void lbfp_micro_avx512(size_t kpairs, const LbfpPackedA* ap,
   LBFP_STORE4(3);
 }
 
+#define BFP_ROW(r)                                          \
+  {                                                         \
+    const __m512i a = _mm512_set1_epi32(ak[r]);             \
+    c##r##0 = _mm512_dpbusd_epi32(c##r##0, b0, a);          \
+    c##r##1 = _mm512_dpbusd_epi32(c##r##1, b1, a);          \
+    c##r##2 = _mm512_dpbusd_epi32(c##r##2, b2, a);          \
+    c##r##3 = _mm512_dpbusd_epi32(c##r##3, b3, a);          \
+  }
+
 LBFP_AVX512_TARGET void bfp_micro_avx512(size_t kquads, const int32_t* ap, const int32_t* bp,
-                                         int32_t* tile) {
-  __m512i acc[kBfpMr][4];
-  for (auto& r : acc) r[0] = r[1] = r[2] = r[3] = _mm512_setzero_si512();
+                                         int32_t* out, size_t ldo, bool accumulate) {
+  static_assert(kBfpMr == 6 && kBfpNr == 64, "the micro-kernel is written out for 6 x 64");
+  LBFP_ACC4(0);
+  LBFP_ACC4(1);
+  LBFP_ACC4(2);
+  LBFP_ACC4(3);
+  LBFP_ACC4(4);
+  LBFP_ACC4(5);
+  LBFP_LOAD4(0);
+  LBFP_LOAD4(1);
+  LBFP_LOAD4(2);
+  LBFP_LOAD4(3);
+  LBFP_LOAD4(4);
+  LBFP_LOAD4(5);
   for (size_t kk = 0; kk < kquads; ++kk) {
     const int32_t* bk = bp + kk * kBfpNr;
-    __m512i b[4];
-    for (size_t j = 0; j < 4; ++j) b[j] = _mm512_load_si512(bk + 16 * j);
-    for (size_t r = 0; r < kBfpMr; ++r) {
-      const __m512i a = _mm512_set1_epi32(ap[kk * kBfpMr + r]);
-      for (size_t j = 0; j < 4; ++j) acc[r][j] = _mm512_dpbusd_epi32(acc[r][j], b[j], a);
-    }
+    const __m512i b0 = _mm512_load_si512(bk);
+    const __m512i b1 = _mm512_load_si512(bk + 16);
+    const __m512i b2 = _mm512_load_si512(bk + 32);
+    const __m512i b3 = _mm512_load_si512(bk + 48);
+    const int32_t* ak = ap + kk * kBfpMr;
+    BFP_ROW(0)
+    BFP_ROW(1)
+    BFP_ROW(2)
+    BFP_ROW(3)
+    BFP_ROW(4)
+    BFP_ROW(5)
   }
-  for (size_t r = 0; r < kBfpMr; ++r) {
-    for (size_t j = 0; j < 4; ++j) _mm512_store_si512(tile + r * kBfpNr + 16 * j, acc[r][j]);
-  }
+  LBFP_STORE4(0);
+  LBFP_STORE4(1);
+  LBFP_STORE4(2);
+  LBFP_STORE4(3);
+  LBFP_STORE4(4);
+  LBFP_STORE4(5);
 }
 }  // namespace
 
-void lbfp_sums_avx512(const LbfpKernelTables& tables, const SumBlock& blk) {
+LBFP_AVX512_TARGET void lbfp_sums_avx512(const LbfpKernelTables& tables, const SumBlock& blk) {
   const size_t panels = round_up(blk.n, kLbfpNr) / kLbfpNr;
   const size_t blocks = round_up(blk.m, kLbfpMr) / kLbfpMr;
   const size_t max_pairs = kLbfpKc / 2;
@@ -431,7 +459,7 @@ void lbfp_sums_avx512(const LbfpKernelTables& tables, const SumBlock& blk) {
   }
 }
 
-void bfp_sums_avx512(const BfpKernelTables& tables, const SumBlock& blk) {
+LBFP_AVX512_TARGET void bfp_sums_avx512(const BfpKernelTables& tables, const SumBlock& blk) {
   const size_t panels = round_up(blk.n, kBfpNr) / kBfpNr;
   const size_t blocks = round_up(blk.m, kBfpMr) / kBfpMr;
   const size_t max_quads = kBfpKc / 4;
@@ -443,26 +471,46 @@ void bfp_sums_avx512(const BfpKernelTables& tables, const SumBlock& blk) {
   for (size_t p0 = 0; p0 < blk.k; p0 += kBfpKc) {
     const size_t kc = std::min(kBfpKc, blk.k - p0);
     const size_t kq = (kc + 3) / 4;
+    // B: per k quad and column, the 4 bytes mantissa + 128 (k fastest); zero padding = 128.
     auto* bp = bpack.data;
     for (size_t jp = 0; jp < panels; ++jp) {
       const size_t j0 = jp * kBfpNr;
       const size_t cols = std::min(kBfpNr, blk.n - j0);
       for (size_t kk = 0; kk < kq; ++kk) {
-        uint8_t* dst = bp + (jp * kq + kk) * kBfpNr * 4;
-        for (size_t s = 0; s < 4; ++s) {
-          const size_t k = 4 * kk + s;
-          if (k >= kc) {
-            for (size_t c = 0; c < kBfpNr; ++c) dst[c * 4 + s] = 128;
+        auto* dst = reinterpret_cast<uint32_t*>(bp + (jp * kq + kk) * kBfpNr * 4);
+        if (4 * kk + 4 <= kc && cols == kBfpNr) {
+          const Code* r0 = blk.b + (p0 + 4 * kk) * blk.ldb + j0;
+          const Code* r1 = r0 + blk.ldb;
+          const Code* r2 = r1 + blk.ldb;
+          const Code* r3 = r2 + blk.ldb;
+          if (tables.identity) {  // mantissa + 128 = code ^ 0x80
+            for (size_t c = 0; c < kBfpNr; ++c) {
+              dst[c] = (uint32_t{r0[c]} | (uint32_t{r1[c]} << 8) | (uint32_t{r2[c]} << 16) |
+                        (uint32_t{r3[c]} << 24)) ^
+                       0x80808080u;
+            }
             continue;
           }
-          const Code* brow = blk.b + (p0 + k) * blk.ldb + j0;
-          for (size_t c = 0; c < cols; ++c) {
-            dst[c * 4 + s] = static_cast<uint8_t>(tables.mantissa[brow[c]] + 128);
+          for (size_t c = 0; c < kBfpNr; ++c) {
+            dst[c] = (uint32_t{uint8_t(tables.mantissa[r0[c]] + 128)}) |
+                     (uint32_t{uint8_t(tables.mantissa[r1[c]] + 128)} << 8) |
+                     (uint32_t{uint8_t(tables.mantissa[r2[c]] + 128)} << 16) |
+                     (uint32_t{uint8_t(tables.mantissa[r3[c]] + 128)} << 24);
           }
-          for (size_t c = cols; c < kBfpNr; ++c) dst[c * 4 + s] = 128;
+          continue;
+        }
+        auto* bytes = reinterpret_cast<uint8_t*>(dst);
+        for (size_t s = 0; s < 4; ++s) {
+          const size_t k = 4 * kk + s;
+          const Code* brow = blk.b + (p0 + k) * blk.ldb + j0;
+          for (size_t c = 0; c < kBfpNr; ++c) {
+            bytes[c * 4 + s] =
+                (k < kc && c < cols) ? static_cast<uint8_t>(tables.mantissa[brow[c]] + 128) : 128;
+          }
         }
       }
     }
+    // A: per row block and k quad, the 4 signed mantissas of each row.
     auto* ap = reinterpret_cast<int8_t*>(apack.data);
     for (size_t ib = 0; ib < blocks; ++ib) {
       for (size_t r = 0; r < kBfpMr; ++r) {
@@ -473,23 +521,48 @@ void bfp_sums_avx512(const BfpKernelTables& tables, const SumBlock& blk) {
           continue;
         }
         const Code* arow = blk.a + i * blk.lda + p0;
-        uint32_t sum = 0;
-        for (size_t k = 0; k < 4 * kq; ++k) {
-          const int8_t m = k < kc ? tables.mantissa[arow[k]] : int8_t{0};
-          dst[(k / 4) * kBfpMr * 4 + k % 4] = m;
-          sum += static_cast<uint32_t>(int32_t{m});
+        int32_t sum = 0;
+        const size_t full = kc / 4;
+        if (tables.identity) {
+          for (size_t kk = 0; kk < full; ++kk) {
+            uint32_t quad;
+            std::memcpy(&quad, arow + 4 * kk, 4);
+            std::memcpy(dst + kk * kBfpMr * 4, &quad, 4);
+          }
+          for (size_t k = 0; k < 4 * full; ++k) sum += static_cast<int8_t>(arow[k]);
+        } else {
+          for (size_t kk = 0; kk < full; ++kk) {
+            int8_t* d = dst + kk * kBfpMr * 4;
+            for (size_t s = 0; s < 4; ++s) {
+              d[s] = tables.mantissa[arow[4 * kk + s]];
+              sum += d[s];
+            }
+          }
         }
-        row_sums[i] += sum;
+        for (size_t kk = full; kk < kq; ++kk) {
+          int8_t* d = dst + kk * kBfpMr * 4;
+          for (size_t s = 0; s < 4; ++s) {
+            const size_t k = 4 * kk + s;
+            d[s] = k < kc ? tables.mantissa[arow[k]] : int8_t{0};
+            sum += d[s];
+          }
+        }
+        row_sums[i] += static_cast<uint32_t>(sum);
       }
     }
     for (size_t jp = 0; jp < panels; ++jp) {
       for (size_t ib = 0; ib < blocks; ++ib) {
-        bfp_micro_avx512(kq, reinterpret_cast<const int32_t*>(ap) + ib * kq * kBfpMr,
-                         reinterpret_cast<const int32_t*>(bp) + jp * kq * kBfpNr, tile);
+        const auto* a_block = reinterpret_cast<const int32_t*>(ap) + ib * kq * kBfpMr;
+        const auto* b_panel = reinterpret_cast<const int32_t*>(bp) + jp * kq * kBfpNr;
         const size_t rows = std::min(kBfpMr, blk.m - ib * kBfpMr);
         const size_t cols = std::min(kBfpNr, blk.n - jp * kBfpNr);
-        merge_tile(tile, kBfpNr, rows, cols, p0 == 0,
-                   blk.c + ib * kBfpMr * blk.ldc + jp * kBfpNr, blk.ldc);
+        int32_t* c = blk.c + ib * kBfpMr * blk.ldc + jp * kBfpNr;
+        if (rows == kBfpMr && cols == kBfpNr) {
+          bfp_micro_avx512(kq, a_block, b_panel, c, blk.ldc, p0 != 0);
+        } else {
+          bfp_micro_avx512(kq, a_block, b_panel, tile, kBfpNr, false);
+          merge_tile(tile, kBfpNr, rows, cols, p0 == 0, c, blk.ldc);
+        }
       }
     }
   }

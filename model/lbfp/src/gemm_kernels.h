@@ -47,6 +47,7 @@ struct LbfpKernelTables {
 // BFP: the signed mantissa of every code (codes are W-bit two's complement, W <= 8).
 struct BfpKernelTables {
   int8_t mantissa[256];
+  bool identity = false;  // W = 8: the code byte is the mantissa (packing without look-ups)
 };
 
 // A block of the product: C[i * ldc + j] = sum_k A[i, k] B[k, j] mod 2^32, i < m, j < n.
