@@ -82,6 +82,18 @@ TEST(Accumulator, ProductsBeyondTheAccumulatorStillSaturateExactly) {
   EXPECT_EQ(big.overflow_count(), 1u);
 }
 
+TEST(Accumulator, AccumulatorTermIsExactBelow2ToTheAAndClampedAbove) {
+  const LbfpFormat f(8, 4, 8, 32);
+  const LbfpProduct p = multiply(f, 0x7f, 0xff);  // -(470 << 15)
+  EXPECT_EQ(accumulator_term(p, 32), -(int64_t{470} << 15));
+  EXPECT_EQ(accumulator_term(p, 24), -(int64_t{470} << 15));  // 15400960 < 2^24: exact
+  EXPECT_EQ(accumulator_term(p, 23), -(int64_t{1} << 23));    // >= 2^23: clamped to -2^23
+  EXPECT_EQ(accumulator_term(multiply(f, 0x00, 0x7f), 8), 0);
+  EXPECT_EQ(accumulator_term(multiply(LbfpFormat(8, 0, 8, 32), 0x7f, 0x7f), 62),
+            int64_t{1} << 62);
+  EXPECT_THROW(accumulator_term(p, 63), std::invalid_argument);
+}
+
 TEST(Dot, RandomVectorsMatchTheSequentialReference) {
   std::mt19937 rng(7);
   std::uniform_int_distribution<int> code(0, 255);

@@ -175,33 +175,22 @@ Accumulator::Accumulator(int acc_bits, int64_t initial) {
   value_ = initial;
 }
 
-void Accumulator::add(int64_t term) {
-  // |value| <= 2^(A-1), so any |term| >= 2^A saturates whatever the value; clamping the term to
-  // +-2^A first keeps the sum inside int64 without changing the outcome.
-  const int64_t limit = (max_ + 1) * 2;
-  const int64_t clamped = std::min(limit, std::max(-limit, term));
-  const int64_t sum = value_ + clamped;
-  if (sum > max_) {
-    value_ = max_;
-    ++overflows_;
-  } else if (sum < min_) {
-    value_ = min_;
-    ++overflows_;
-  } else {
-    value_ = sum;
+int64_t accumulator_term(const LbfpProduct& product, int acc_bits) {
+  if (acc_bits < 2 || acc_bits > kMaxAccBits) {
+    throw std::invalid_argument("accumulator bits A=" + std::to_string(acc_bits) +
+                                " must be in 2.." + std::to_string(kMaxAccBits));
   }
-}
-
-void Accumulator::add(const LbfpProduct& product) {
-  if (product.is_zero()) return;
-  // A magnitude of 2^A or more saturates whatever the value (see add(int64_t)), so it is
-  // passed on as 2^A; a smaller one is exact in int64 because A <= 62.
-  const int acc_bits = bit_length(static_cast<uint64_t>(max_)) + 1;
+  if (product.is_zero()) return 0;
   int64_t magnitude_value = int64_t{1} << acc_bits;
   if (bit_length(product.lut_value) + product.shift <= acc_bits) {
     magnitude_value = static_cast<int64_t>(product.lut_value) << product.shift;
   }
-  add(product.negative ? -magnitude_value : magnitude_value);
+  return product.negative ? -magnitude_value : magnitude_value;
+}
+
+void Accumulator::add(const LbfpProduct& product) {
+  if (product.is_zero()) return;
+  add(accumulator_term(product, bit_length(static_cast<uint64_t>(max_)) + 1));
 }
 
 DotResult dot(const LbfpFormat& format, const Code* a, const Code* b, size_t n,

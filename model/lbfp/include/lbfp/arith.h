@@ -89,7 +89,23 @@ class Accumulator {
   // outside the A-bit range.
   explicit Accumulator(int acc_bits, int64_t initial = 0);
 
-  void add(int64_t term);
+  // Inline: the SystemC array model calls it once per simulated MAC.
+  void add(int64_t term) {
+    // |value| <= 2^(A-1), so any |term| >= 2^A saturates whatever the value; clamping the term
+    // to +-2^A first keeps the sum inside int64 without changing the outcome.
+    const int64_t limit = (max_ + 1) * 2;
+    const int64_t clamped = term > limit ? limit : (term < -limit ? -limit : term);
+    const int64_t sum = value_ + clamped;
+    if (sum > max_) {
+      value_ = max_;
+      ++overflows_;
+    } else if (sum < min_) {
+      value_ = min_;
+      ++overflows_;
+    } else {
+      value_ = sum;
+    }
+  }
   void add(const LbfpProduct& product);
 
   int64_t value() const { return value_; }
@@ -103,6 +119,10 @@ class Accumulator {
   int64_t value_;
   uint64_t overflows_ = 0;
 };
+
+// A product as an accumulator term for an A-bit accumulator: exact when |p| < 2^A, else +-2^A,
+// which saturates the accumulator exactly as the true product would (|acc| <= 2^(A-1)).
+int64_t accumulator_term(const LbfpProduct& product, int acc_bits);
 
 struct DotResult {
   int64_t acc = 0;
