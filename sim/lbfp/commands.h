@@ -8,5 +8,6 @@ class App;
 namespace lbfp::cli {
 
 void add_golden_command(CLI::App& app);
+void add_cosim_command(CLI::App& app);
 
 }  // namespace lbfp::cli

@@ -490,7 +490,7 @@ Gemm make_gemm(ArrayKind kind, int m, int n, int k, uint64_t seed, GemmFill fill
   const ArrayConfig config = array_config(kind);
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<int> any_code(0, 255);
-  std::uniform_int_distribution<int> large(100, 127);
+  std::uniform_int_distribution<int> large(116, 127);
   auto random_code = [&] {
     while (true) {
       const int code = any_code(rng);

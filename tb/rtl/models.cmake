@@ -1,8 +1,8 @@
 # The Verilated RTL designs and the co-simulation harness, shared by the RTL testbenches
 # (tb/rtl/CMakeLists.txt) and `lbfp cosim` (sim/CMakeLists.txt). Each design is verilated once,
 # into its own static library; the array configurations are fixed here and passed to the harness
-# as compile definitions, so the -G parameters and the C++ side cannot disagree.
-include_guard(GLOBAL)
+# as compile definitions, so the -G parameters and the C++ side cannot disagree. Included from
+# both places: the variables are set each time, the targets defined once.
 
 set(LBFP_RTL_DIR ${PROJECT_SOURCE_DIR}/rtl)
 set(LBFP_RTL_SOURCES
@@ -37,6 +37,10 @@ set(LBFP_RTL_NARROW_PIPE 2)
 set(LBFP_RTL_NARROW_ACC 16)
 
 set(LBFP_VERILATOR_ARGS -O3 --x-assign fast --x-initial fast -Wno-fatal)
+
+if(TARGET lbfp_rtl_harness)
+  return()
+endif()
 
 # lbfp_rtl_verilate(<library> <top> <prefix> [-G...]): one Verilated design as a static library.
 # Its include directories are marked SYSTEM so that the project's warning flags do not apply to
