@@ -2,6 +2,7 @@
 // (lbfp::dot per output in k order): accumulators and overflow counts identical to the bit.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <iostream>
@@ -177,6 +178,36 @@ TEST(GemmTest, OtherFormatsFallBackToReference) {
   forced.path = KernelPath::kAvx512;
   EXPECT_THROW(gemm_accumulate(narrow, c.problem(true), acc.data(), 9, nullptr, forced),
                std::invalid_argument);
+}
+
+// The per-call overflow proof must clear calibrated data with a long reduction (a 3x3x256
+// convolution), or the fast kernels would fall back to the sequential path where they matter.
+TEST(GemmTest, OverflowProofClearsCalibratedData) {
+  const size_t m = 16, n = 64, k = 2304;
+  std::mt19937 rng(9);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::vector<Code> a(m * k), b(k * n);
+  for (auto& x : a) x = encode(lbfp8(), std::max(0.0, normal(rng)), 3);  // ReLU'd, amax < 8
+  for (auto& x : b) x = encode(lbfp8(), normal(rng), 3);
+  std::vector<int> b_exponents(n, 3);
+  GemmProblem p;
+  p.m = m;
+  p.n = n;
+  p.k = k;
+  p.a = a.data();
+  p.lda = k;
+  p.a_exponent = 3;
+  p.b = b.data();
+  p.ldb = n;
+  p.b_exponents = b_exponents.data();
+  std::vector<int64_t> acc(m * n);
+  const GemmStats st = gemm_accumulate(lbfp8(), p, acc.data(), n);
+  EXPECT_EQ(st.sequential_outputs, 0u);
+  std::vector<int64_t> ref(m * n);
+  GemmOptions options;
+  options.path = KernelPath::kReference;
+  gemm_accumulate(lbfp8(), p, ref.data(), n, nullptr, options);
+  EXPECT_EQ(acc, ref);
 }
 
 TEST(GemmTest, RequantizeMatchesReferenceRequantize) {

@@ -210,13 +210,17 @@ std::unique_ptr<FormatTables<Format>> build_tables(const Format& format) {
     t->abs_products.clear();
   }
   if (fits_int64) {
-    // U(x) = sqrt(c) w(x) with w(x) = sqrt(|p(x, x_max)|) / ... : any positive w works; take
-    // w(x) = sqrt(|p(x, top)|) and c = max |p(x, y)| / (w(x) w(y)), enlarged by a margin.
+    // U(x) = sqrt(c) w(x), w(x) = |p(x, top)| / sqrt(|p(top, top)|): products are nearly
+    // multiplicative (|p(x, y)| ~ w(x) w(y)), and c = max |p(x, y)| / (w(x) w(y)) over all pairs,
+    // enlarged by a margin, makes |p(x, y)| <= U(x) U(y) hold for every pair.
     const int top = t->max_magnitude;
+    const double top_square =
+        std::sqrt(static_cast<double>(t->abs_products[static_cast<size_t>(top * classes + top)]));
     std::vector<double> w(static_cast<size_t>(classes), 0.0);
     for (int x = 1; x < classes; ++x) {
       w[static_cast<size_t>(x)] =
-          std::sqrt(static_cast<double>(t->abs_products[static_cast<size_t>(x * classes + top)]));
+          static_cast<double>(t->abs_products[static_cast<size_t>(x * classes + top)]) /
+          top_square;
     }
     double c = 0.0;
     int64_t largest = 0;
@@ -394,11 +398,11 @@ class WorkerPool {
 };
 
 // Splits the block over `threads` workers: by columns (64-aligned) when N is wide, else by rows.
-// `first` runs on the calling thread before its share of the sums (the overflow bounds, which
-// then overlap the other workers' sums).
+// `first` and `second` run before the sums on the calling thread and on the first worker (the
+// two halves of the overflow bounds, which so overlap with the other thread's sums).
 template <class Tables>
 void run_sums_threaded(const Tables& t, KernelPath path, const SumBlock& blk, int threads,
-                       const std::function<void()>& first) {
+                       const std::function<void()>& first, const std::function<void()>& second) {
   const size_t workers = static_cast<size_t>(std::max(1, threads));
   std::vector<SumBlock> parts;
   if (workers > 1 && blk.n >= 128 * workers) {
@@ -431,6 +435,7 @@ void run_sums_threaded(const Tables& t, KernelPath path, const SumBlock& blk, in
   }
   if (parts.size() == 1) {
     first();
+    second();
     run_sums(t, path, parts[0]);
     return;
   }
@@ -440,7 +445,10 @@ void run_sums_threaded(const Tables& t, KernelPath path, const SumBlock& blk, in
     run_sums(t, path, parts[0]);
   });
   for (size_t i = 1; i < parts.size(); ++i) {
-    tasks.emplace_back([&t, path, part = parts[i]] { run_sums(t, path, part); });
+    tasks.emplace_back([&t, &second, path, part = parts[i], i] {
+      if (i == 1) second();
+      run_sums(t, path, part);
+    });
   }
   WorkerPool::instance().run(tasks);
 }
@@ -567,6 +575,9 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
       }
       a_norm[i] = std::sqrt((sq[0] + sq[1]) + (sq[2] + sq[3]));
     }
+  };
+  auto b_norms = [&] {
+    if (trivially_cleared) return;
     for (size_t k = 0; k < p.k; ++k) {
       const Code* brow = p.b + k * p.ldb;
       int mx = 0;
@@ -578,7 +589,7 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
     }
     for (size_t j = 0; j < p.n; ++j) b_norm[j] = std::sqrt(b_norm[j]);
   };
-  run_sums_threaded(t, stats.path, blk, options.threads, norms);
+  run_sums_threaded(t, stats.path, blk, options.threads, norms, b_norms);
 
   // Relative error of the double norms is below k * 2^-52 per factor; 1e-6 covers k < 2^30.
   constexpr double kMargin = 1.0 + 1e-6;
