@@ -1,0 +1,100 @@
+// The R x C output-stationary systolic array as plain C++ state advanced once per clock: the
+// cycle-by-cycle model the SystemC AccumulatorArray runs, held to the RTL's documented timing
+// (rtl/systolic_array.sv, docs/microarchitecture.md).
+//
+// Operand movement is implicit: with the edge skew, A[r][k] and B[k][c] meet in PE(r,c) at cycle
+// k + r + c of the tile, so each clock advances the anti-diagonal band of PEs whose operands
+// arrive in that cycle, in reduction order, through the golden accumulator. The array's outputs
+// follow the RTL's drain: row R-1 first, one row per cycle, the last in cycle
+// array_tile_cycles(K) - 1; the next tile may start in the cycle after.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "arch/array_timing.h"
+#include "arch/number_format.h"
+
+namespace lbfp::arch {
+
+// One tile: rows x k codes of A (row stride lda), k x cols codes of B (row stride ldb); rows and
+// cols at most the array's, the rest of the array computes on zero codes (as the RTL pads).
+struct TileJob {
+  int rows = 0;
+  int cols = 0;
+  int64_t k = 0;
+  const Code* a = nullptr;
+  size_t lda = 0;
+  const Code* b = nullptr;
+  size_t ldb = 0;
+  // Exponents: A's block exponent, each column's weight exponent (cols values); a real bias per
+  // column (or nullptr) entering the accumulator first, as in the golden GEMM (the RTL array has
+  // no bias input: its tiles start from zero); then ReLU and requantization to out_exponent.
+  int a_exponent = 0;
+  const int* b_exponents = nullptr;
+  const float* bias = nullptr;
+  int out_exponent = 0;
+  bool relu = false;
+};
+
+struct TileResult {
+  int rows = 0;
+  int cols = 0;
+  std::vector<int64_t> acc;       // rows x cols
+  std::vector<uint8_t> overflow;  // rows x cols: 1 when any step saturated (the RTL's flag)
+  std::vector<uint64_t> overflow_steps;
+  std::vector<Code> codes;        // rows x cols, requantized
+};
+
+struct ArrayActivity {
+  uint64_t macs = 0;           // multiply-accumulate steps on real (non-padding) outputs
+  uint64_t zero_macs = 0;      // of those, steps with a zero operand (gateable)
+  uint64_t requantizations = 0;
+};
+
+class ArrayModel {
+ public:
+  ArrayModel(const ArrayGeometry& geometry, const NumberFormat& format);
+
+  const ArrayGeometry& geometry() const { return geometry_; }
+  // Cycles of one tile with K reduction steps, first operand in to last result out.
+  int64_t tile_cycles(int64_t k) const { return array_tile_cycles(geometry_, k); }
+
+  // Starts a tile; the array must be idle. Throws std::invalid_argument for a tile larger than
+  // the array or an empty reduction.
+  void start(const TileJob& job);
+  // Advances one clock cycle. Returns true while the tile is in flight.
+  bool clock();
+  bool busy() const { return busy_; }
+  // The current cycle's output port: which row drained (or -1).
+  int output_row() const { return output_row_; }
+
+  // Runs a started tile to completion, cycle by cycle; returns the cycles it took.
+  int64_t run_to_completion();
+  // The same outputs without stepping cycles, from the fast GEMM kernel (the tile-level mode);
+  // returns tile_cycles(K).
+  int64_t compute_whole_tile();
+
+  const TileResult& result() const { return result_; }
+  const ArrayActivity& activity() const { return activity_; }
+
+ private:
+  void mac(int r, int c, int64_t k);
+  void drain_row(int r);
+
+  ArrayGeometry geometry_;
+  NumberFormat format_;
+  std::vector<int64_t> product_;  // exact products of every code pair, clamped to +-2^A
+  TileJob job_;
+  std::vector<int> scales_;  // per column: exponent of one accumulator LSB
+  bool busy_ = false;
+  int64_t cycle_ = 0;
+  int64_t total_cycles_ = 0;
+  int output_row_ = -1;
+  std::vector<Accumulator> acc_;  // R x C, the golden saturating accumulators
+  TileResult result_;
+  ArrayActivity activity_;
+};
+
+}  // namespace lbfp::arch

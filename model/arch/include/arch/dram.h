@@ -1,0 +1,64 @@
+// A TLM-2.0 DRAM target: a byte array behind a simple_target_socket, with an access latency and
+// a bandwidth in bytes per cycle. Transfers share one channel: a transaction waits for the
+// channel and occupies it for ceil(bytes / bandwidth) cycles; a read completes `latency` cycles
+// after its transfer (latencies of back-to-back requests overlap, transfers do not), a write is
+// posted and completes with its transfer. Loosely timed: the cost is returned as annotated delay
+// from b_transport. Addresses outside the memory get TLM_ADDRESS_ERROR_RESPONSE.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/simple_target_socket.h>
+
+namespace lbfp::arch {
+
+struct DramConfig {
+  uint64_t size_bytes = uint64_t{1} << 28;
+  uint64_t latency_cycles = 100;
+  double bytes_per_cycle = 16.0;
+  sc_core::sc_time clock_period = sc_core::sc_time(1, sc_core::SC_NS);
+  bool allow_dmi = true;  // DMI is for debuggers and loaders; timed traffic uses b_transport
+
+  // Throws std::invalid_argument naming the field.
+  void validate() const;
+};
+
+struct DramStats {
+  uint64_t bytes_read = 0;
+  uint64_t bytes_written = 0;
+  uint64_t reads = 0;
+  uint64_t writes = 0;
+  uint64_t errors = 0;  // transactions answered with an error response
+};
+
+class Dram : public sc_core::sc_module {
+ public:
+  tlm_utils::simple_target_socket<Dram> socket;
+
+  Dram(sc_core::sc_module_name name, const DramConfig& config);
+
+  const DramConfig& config() const { return config_; }
+  const DramStats& stats() const { return stats_; }
+  void reset_stats() { stats_ = DramStats{}; }
+
+  // Untimed back door for loading workloads and reading results (not counted as traffic).
+  void write_backdoor(uint64_t address, const void* data, uint64_t length);
+  void read_backdoor(uint64_t address, void* data, uint64_t length) const;
+
+ private:
+  void b_transport(tlm::tlm_generic_payload& payload, sc_core::sc_time& delay);
+  bool get_direct_mem_ptr(tlm::tlm_generic_payload& payload, tlm::tlm_dmi& dmi);
+  unsigned int transport_dbg(tlm::tlm_generic_payload& payload);
+  bool in_range(uint64_t address, uint64_t length) const;
+
+  DramConfig config_;
+  std::vector<unsigned char> memory_;
+  DramStats stats_;
+  sc_core::sc_time channel_free_;  // absolute time the transfer channel becomes free
+};
+
+}  // namespace lbfp::arch

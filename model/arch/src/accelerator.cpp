@@ -1,0 +1,404 @@
+#include "arch/accelerator.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+namespace lbfp::arch {
+namespace {
+
+using sc_core::sc_time;
+
+uint64_t align64(uint64_t v) { return (v + 63) / 64 * 64; }
+
+std::string bytes_text(uint64_t b) { return std::to_string(b) + " bytes"; }
+
+// The C++ array behind the ArrayBackend interface.
+class CppArray : public ArrayBackend {
+ public:
+  CppArray(const ArrayGeometry& geometry, const NumberFormat& format, SimMode mode)
+      : model_(geometry, format), mode_(mode) {}
+  std::string name() const override { return mode_ == SimMode::kCycle ? "c++ cycle" : "c++ tile"; }
+  const ArrayGeometry& geometry() const override { return model_.geometry(); }
+  int64_t run_tile(const TileJob& job, const std::function<void(int64_t)>& tick) override {
+    model_.start(job);
+    if (mode_ == SimMode::kTile) {
+      const int64_t cycles = model_.compute_whole_tile();
+      tick(cycles);
+      return cycles;
+    }
+    int64_t cycles = 0;
+    bool busy = true;
+    while (busy) {
+      busy = model_.clock();
+      ++cycles;
+      tick(1);
+    }
+    return cycles;
+  }
+  const TileResult& result() const override { return model_.result(); }
+  ArrayActivity activity() const override { return model_.activity(); }
+
+ private:
+  ArrayModel model_;
+  SimMode mode_;
+};
+
+}  // namespace
+
+std::unique_ptr<ArrayBackend> make_cpp_array(const ArrayGeometry& geometry,
+                                             const NumberFormat& format, SimMode mode) {
+  return std::make_unique<CppArray>(geometry, format, mode);
+}
+
+void AcceleratorConfig::validate() const {
+  if (array.rows < 1 || array.cols < 1) {
+    throw std::invalid_argument("array rows and cols must be positive (got " +
+                                std::to_string(array.rows) + "x" + std::to_string(array.cols) +
+                                ")");
+  }
+  if (array.rows > 4096 || array.cols > 4096) {
+    throw std::invalid_argument("array of " + std::to_string(array.rows) + "x" +
+                                std::to_string(array.cols) + " PEs is larger than 4096x4096");
+  }
+  if (array.pipe_stages < 0 || array.pipe_stages > 16) {
+    throw std::invalid_argument("array pipe_stages must be in 0..16");
+  }
+  if (buffers.activation_bytes == 0 || buffers.weight_bytes == 0 || buffers.output_bytes == 0) {
+    throw std::invalid_argument("buffer sizes must be positive");
+  }
+  dram.validate();
+}
+
+void GemmLayer::validate() const {
+  const std::string who = "layer '" + name + "': ";
+  if (m == 0 || n == 0 || k == 0) {
+    throw std::invalid_argument(who + "M, N and K must be positive (got " + std::to_string(m) +
+                                ", " + std::to_string(n) + ", " + std::to_string(k) + ")");
+  }
+  if (a.size() != m * k) throw std::invalid_argument(who + "A must hold M*K codes");
+  if (w.size() != n * k) throw std::invalid_argument(who + "W must hold N*K codes");
+  if (w_exponents.size() != n) throw std::invalid_argument(who + "W needs N exponents");
+  if (!bias.empty() && bias.size() != n) throw std::invalid_argument(who + "bias needs N values");
+  check_exponent(a_exponent);
+  check_exponent(out_exponent);
+  for (int e : w_exponents) check_exponent(e);
+}
+
+struct Accelerator::Plan {
+  const GemmLayer* layer = nullptr;
+  size_t index = 0;
+  uint64_t a_addr = 0;
+  uint64_t w_addr = 0;
+  uint64_t out_addr = 0;
+  std::vector<Tile> tiles;
+  std::vector<size_t> loads_wait_for;  // tile i's loads need this many tiles computed first
+  int a_slots = 1;
+  int w_slots = 1;
+  int out_slots = 1;
+  bool weights_resident = false;
+  std::vector<std::vector<Code>> a_buf;    // a_slots x (R K), row-major rows x K
+  std::vector<std::vector<Code>> w_buf;    // w_slots x (K C) or one K x N when resident
+  std::vector<std::vector<Code>> out_buf;  // out_slots x (R C)
+  std::vector<int> tile_rows_written;
+  size_t loaded = 0;
+  size_t computed = 0;
+  size_t written = 0;
+  sc_time start;
+  LayerStats stats;
+  ArrayActivity activity_before;
+};
+
+Accelerator::Accelerator(sc_core::sc_module_name name, const AcceleratorConfig& config,
+                         std::unique_ptr<ArrayBackend> backend)
+    : sc_module(name), dma_socket("dma_socket"), config_(config) {
+  config_.validate();
+  dram_ = std::make_unique<Dram>("dram", config_.dram);
+  dma_socket.bind(dram_->socket);
+  backend_ = backend ? std::move(backend)
+                     : make_cpp_array(config_.array, config_.format, config_.mode);
+  SC_THREAD(controller_thread);
+  SC_THREAD(loader_thread);
+  SC_THREAD(compute_thread);
+  SC_THREAD(writer_thread);
+}
+
+Accelerator::~Accelerator() = default;
+
+void Accelerator::add_layer(GemmLayer layer) {
+  layer.validate();
+  const auto rows = static_cast<uint64_t>(config_.array.rows);
+  const auto cols = static_cast<uint64_t>(config_.array.cols);
+  const BufferConfig& b = config_.buffers;
+  const std::string who = "layer '" + layer.name + "': ";
+  // One tile must fit; bytes are codes (W <= 8 bits, one byte each).
+  if (b.activation_bytes < rows * layer.k) {
+    throw std::invalid_argument(who + "the activation buffer (" + bytes_text(b.activation_bytes) +
+                                ") cannot hold one " + std::to_string(rows) + " x K=" +
+                                std::to_string(layer.k) + " tile (" +
+                                bytes_text(rows * layer.k) + ")");
+  }
+  if (b.weight_bytes < cols * layer.k) {
+    throw std::invalid_argument(who + "the weight buffer (" + bytes_text(b.weight_bytes) +
+                                ") cannot hold one K=" + std::to_string(layer.k) + " x " +
+                                std::to_string(cols) + " tile (" + bytes_text(cols * layer.k) +
+                                ")");
+  }
+  if (b.output_bytes < rows * cols) {
+    throw std::invalid_argument(who + "the output buffer (" + bytes_text(b.output_bytes) +
+                                ") cannot hold one " + std::to_string(rows) + " x " +
+                                std::to_string(cols) + " tile");
+  }
+  const uint64_t footprint =
+      align64(layer.m * layer.k) + align64(layer.n * layer.k) + align64(layer.m * layer.n);
+  if (footprint > config_.dram.size_bytes) {
+    throw std::invalid_argument(who + "needs " + bytes_text(footprint) + " of DRAM, the DRAM has " +
+                                bytes_text(config_.dram.size_bytes));
+  }
+  layers_.push_back(std::move(layer));
+}
+
+uint64_t Accelerator::cycles(const sc_time& t) const {
+  return static_cast<uint64_t>(t / config_.dram.clock_period + 0.5);
+}
+
+bool Accelerator::dma(tlm::tlm_command command, uint64_t address, unsigned char* data,
+                      uint64_t length) {
+  tlm::tlm_generic_payload payload;
+  payload.set_command(command);
+  payload.set_address(address);
+  payload.set_data_ptr(data);
+  payload.set_data_length(static_cast<unsigned int>(length));
+  payload.set_streaming_width(static_cast<unsigned int>(length));
+  payload.set_byte_enable_ptr(nullptr);
+  payload.set_dmi_allowed(false);
+  payload.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  sc_time delay = sc_core::SC_ZERO_TIME;
+  dma_socket->b_transport(payload, delay);
+  if (payload.is_response_error()) {
+    fail(std::string("DMA ") + (command == tlm::TLM_READ_COMMAND ? "read" : "write") + " of " +
+         bytes_text(length) + " at DRAM address " + std::to_string(address) +
+         " failed: " + payload.get_response_string());
+    return false;
+  }
+  wait(delay);
+  return true;
+}
+
+void Accelerator::controller_thread() {
+  for (size_t li = 0; li < layers_.size(); ++li) {
+    const GemmLayer& layer = layers_[li];
+    auto plan = std::make_unique<Plan>();
+    Plan& p = *plan;
+    p.layer = &layer;
+    p.index = li;
+    const auto R = static_cast<uint64_t>(config_.array.rows);
+    const auto C = static_cast<uint64_t>(config_.array.cols);
+    const BufferConfig& b = config_.buffers;
+    p.a_addr = 0;
+    p.w_addr = align64(layer.m * layer.k);
+    p.out_addr = p.w_addr + align64(layer.n * layer.k);
+    p.weights_resident = layer.n * layer.k <= b.weight_bytes;
+    p.a_slots = b.activation_bytes >= 2 * R * layer.k ? 2 : 1;
+    p.w_slots = p.weights_resident ? 1 : (b.weight_bytes >= 2 * C * layer.k ? 2 : 1);
+    p.out_slots = b.output_bytes >= 2 * R * C ? 2 : 1;
+    p.a_buf.assign(static_cast<size_t>(p.a_slots), std::vector<Code>(R * layer.k));
+    p.w_buf.assign(static_cast<size_t>(p.w_slots),
+                   std::vector<Code>((p.weights_resident ? layer.n : C) * layer.k));
+    p.out_buf.assign(static_cast<size_t>(p.out_slots), std::vector<Code>(R * C));
+
+    // Tiles, M-major so that an activation tile serves a whole row of output tiles.
+    std::vector<size_t> last_tile_of_mrow;
+    size_t mrow = 0;
+    for (uint64_t m0 = 0; m0 < layer.m; m0 += R, ++mrow) {
+      for (uint64_t n0 = 0; n0 < layer.n; n0 += C) {
+        Tile t;
+        t.m0 = m0;
+        t.n0 = n0;
+        t.rows = static_cast<int>(std::min(R, layer.m - m0));
+        t.cols = static_cast<int>(std::min(C, layer.n - n0));
+        t.load_a = n0 == 0;
+        t.load_w = !p.weights_resident || m0 == 0;
+        t.a_slot = static_cast<int>(mrow % static_cast<size_t>(p.a_slots));
+        t.w_slot = p.weights_resident ? 0 : static_cast<int>(p.tiles.size() %
+                                                             static_cast<size_t>(p.w_slots));
+        // A slot reuse: the m-row a_slots back must be computed; W slot reuse likewise.
+        size_t need = 0;
+        if (t.load_a && mrow >= static_cast<size_t>(p.a_slots)) {
+          need = last_tile_of_mrow[mrow - static_cast<size_t>(p.a_slots)] + 1;
+        }
+        if (!p.weights_resident && p.tiles.size() >= static_cast<size_t>(p.w_slots)) {
+          need = std::max(need, p.tiles.size() - static_cast<size_t>(p.w_slots) + 1);
+        }
+        p.loads_wait_for.push_back(need);
+        p.tiles.push_back(t);
+      }
+      last_tile_of_mrow.push_back(p.tiles.size() - 1);
+    }
+
+    // The layer's operands are in DRAM when it starts (written by the host or the previous
+    // layer): placed through the back door, untimed and uncounted.
+    dram_->write_backdoor(p.a_addr, layer.a.data(), layer.a.size());
+    dram_->write_backdoor(p.w_addr, layer.w.data(), layer.w.size());
+
+    LayerStats& s = p.stats;
+    s.name = layer.name;
+    s.m = layer.m;
+    s.n = layer.n;
+    s.k = layer.k;
+    s.tiles = p.tiles.size();
+    s.double_buffered = p.a_slots == 2 && (p.weights_resident || p.w_slots == 2);
+    s.weights_resident = p.weights_resident;
+    p.activity_before = backend_->activity();
+    const DramStats dram_before = dram_->stats();
+    p.start = sc_core::sc_time_stamp();
+    plan_ = std::move(plan);
+    layer_start_.notify(sc_core::SC_ZERO_TIME);
+
+    while (plan_->written < plan_->tiles.size() && error_.empty()) wait(written_);
+    if (!error_.empty()) {
+      sc_core::sc_stop();
+      return;
+    }
+
+    s.total_cycles = cycles(sc_core::sc_time_stamp() - p.start);
+    s.macs = layer.m * layer.n * layer.k;
+    s.utilization = static_cast<double>(s.macs) /
+                    (static_cast<double>(R * C) * static_cast<double>(s.total_cycles));
+    s.array_pe_cycles = R * C * s.compute_cycles;
+    const ArrayActivity after = backend_->activity();
+    s.zero_macs = after.zero_macs - p.activity_before.zero_macs;
+    s.multiplies = s.macs - s.zero_macs;
+    s.shifts = is_lbfp(config_.format) ? s.multiplies : 0;
+    s.accumulates = s.macs - s.zero_macs;
+    s.requantizations = layer.m * layer.n;
+    s.dram_bytes_read = dram_->stats().bytes_read - dram_before.bytes_read;
+    s.dram_bytes_written = dram_->stats().bytes_written - dram_before.bytes_written;
+
+    std::vector<Code> out(layer.m * layer.n);
+    dram_->read_backdoor(p.out_addr, out.data(), out.size());
+    outputs_.push_back(std::move(out));
+    stats_.push_back(s);
+  }
+  finished_ = true;
+}
+
+void Accelerator::loader_thread() {
+  std::vector<Code> staging;
+  for (size_t next = 0;; ++next) {
+    while (!plan_ || plan_->index != next) wait(layer_start_);
+    Plan& p = *plan_;
+    const GemmLayer& layer = *p.layer;
+    const uint64_t k = layer.k;
+    for (size_t i = 0; i < p.tiles.size(); ++i) {
+      const Tile& t = p.tiles[i];
+      while (p.computed < p.loads_wait_for[i]) wait(computed_);  // the slot is free again
+      if (t.load_a) {
+        const uint64_t bytes = static_cast<uint64_t>(t.rows) * k;
+        auto& buf = p.a_buf[static_cast<size_t>(t.a_slot)];
+        if (!dma(tlm::TLM_READ_COMMAND, p.a_addr + t.m0 * k, buf.data(), bytes)) return;
+        p.stats.sram_bytes_written += bytes;
+      }
+      if (t.load_w) {
+        // Weight rows are contiguous in DRAM (one per output channel); the DMA stores them
+        // transposed, K x C (or K x N when all weights stay resident), as the array reads them.
+        const uint64_t bytes = static_cast<uint64_t>(t.cols) * k;
+        staging.resize(bytes);
+        if (!dma(tlm::TLM_READ_COMMAND, p.w_addr + t.n0 * k, staging.data(), bytes)) return;
+        auto& buf = p.w_buf[static_cast<size_t>(t.w_slot)];
+        const uint64_t ldb = p.weights_resident ? layer.n : static_cast<uint64_t>(config_.array.cols);
+        const uint64_t col0 = p.weights_resident ? t.n0 : 0;
+        for (uint64_t c = 0; c < static_cast<uint64_t>(t.cols); ++c) {
+          for (uint64_t kk = 0; kk < k; ++kk) buf[kk * ldb + col0 + c] = staging[c * k + kk];
+        }
+        p.stats.sram_bytes_written += bytes;
+      }
+      p.loaded = i + 1;
+      loaded_.notify(sc_core::SC_ZERO_TIME);
+    }
+  }
+}
+
+void Accelerator::compute_thread() {
+  const sc_time period = config_.dram.clock_period;
+  const auto tick = [&](int64_t n) { wait(period * static_cast<double>(n)); };
+  for (size_t next = 0;; ++next) {
+    while (!plan_ || plan_->index != next) wait(layer_start_);
+    Plan& p = *plan_;
+    const GemmLayer& layer = *p.layer;
+    LayerStats& s = p.stats;
+    const auto out_slots = static_cast<size_t>(p.out_slots);
+    for (size_t i = 0; i < p.tiles.size(); ++i) {
+      const Tile& t = p.tiles[i];
+      const sc_time waiting = sc_core::sc_time_stamp();
+      while (p.loaded <= i) wait(loaded_);
+      while (i >= p.written + out_slots) wait(written_);
+      s.stall_cycles += cycles(sc_core::sc_time_stamp() - waiting);
+
+      TileJob job;
+      job.rows = t.rows;
+      job.cols = t.cols;
+      job.k = static_cast<int64_t>(layer.k);
+      job.a = p.a_buf[static_cast<size_t>(t.a_slot)].data();
+      job.lda = layer.k;
+      if (p.weights_resident) {
+        job.b = p.w_buf[0].data() + t.n0;
+        job.ldb = layer.n;
+      } else {
+        job.b = p.w_buf[static_cast<size_t>(t.w_slot)].data();
+        job.ldb = static_cast<size_t>(config_.array.cols);
+      }
+      job.a_exponent = layer.a_exponent;
+      job.b_exponents = layer.w_exponents.data() + t.n0;
+      job.bias = layer.bias.empty() ? nullptr : layer.bias.data() + t.n0;
+      job.out_exponent = layer.out_exponent;
+      job.relu = layer.relu;
+      try {
+        s.compute_cycles += static_cast<uint64_t>(backend_->run_tile(job, tick));
+      } catch (const std::exception& e) {
+        fail("layer '" + layer.name + "': " + e.what());
+        return;
+      }
+      const TileResult& r = backend_->result();
+      const auto rows = static_cast<uint64_t>(t.rows);
+      const auto cols = static_cast<uint64_t>(t.cols);
+      s.sram_bytes_read += rows * layer.k + layer.k * cols;
+      std::copy(r.codes.begin(), r.codes.end(), p.out_buf[i % out_slots].begin());
+      s.sram_bytes_written += rows * cols;
+      for (size_t j = 0; j < r.overflow.size(); ++j) {
+        s.outputs_saturated += r.overflow[j];
+        s.overflow_steps += r.overflow_steps[j];
+      }
+      p.computed = i + 1;
+      computed_.notify(sc_core::SC_ZERO_TIME);
+    }
+  }
+}
+
+void Accelerator::writer_thread() {
+  for (size_t next = 0;; ++next) {
+    while (!plan_ || plan_->index != next) wait(layer_start_);
+    Plan& p = *plan_;
+    const GemmLayer& layer = *p.layer;
+    for (size_t i = 0; i < p.tiles.size(); ++i) {
+      const Tile& t = p.tiles[i];
+      while (p.computed <= i) wait(computed_);
+      auto& buf = p.out_buf[i % static_cast<size_t>(p.out_slots)];
+      const auto cols = static_cast<uint64_t>(t.cols);
+      for (uint64_t r = 0; r < static_cast<uint64_t>(t.rows); ++r) {
+        const uint64_t address = p.out_addr + (t.m0 + r) * layer.n + t.n0;
+        if (!dma(tlm::TLM_WRITE_COMMAND, address, buf.data() + r * cols, cols)) return;
+      }
+      p.stats.sram_bytes_read += static_cast<uint64_t>(t.rows) * cols;
+      p.written = i + 1;
+      written_.notify(sc_core::SC_ZERO_TIME);
+    }
+  }
+}
+
+void Accelerator::fail(const std::string& what) {
+  if (error_.empty()) error_ = what;
+  written_.notify(sc_core::SC_ZERO_TIME);  // wakes the controller, which stops
+}
+
+}  // namespace lbfp::arch

@@ -1,0 +1,202 @@
+#include "arch/array_model.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "lbfp/gemm.h"
+
+namespace lbfp::arch {
+
+ArrayModel::ArrayModel(const ArrayGeometry& geometry, const NumberFormat& format)
+    : geometry_(geometry), format_(format) {
+  if (geometry.rows < 1 || geometry.cols < 1 || geometry.pipe_stages < 0) {
+    throw std::invalid_argument("array geometry " + std::to_string(geometry.rows) + "x" +
+                                std::to_string(geometry.cols) + " with " +
+                                std::to_string(geometry.pipe_stages) +
+                                " pipeline stages is not valid");
+  }
+  // Every product of two codes, from the golden multiply, as an accumulator term.
+  const int bits = code_bits(format);
+  const int count = 1 << bits;
+  const int acc = acc_bits(format);
+  product_.resize(static_cast<size_t>(count) * static_cast<size_t>(count));
+  for (int a = 0; a < count; ++a) {
+    for (int b = 0; b < count; ++b) {
+      int64_t term = 0;
+      if (const auto* l = std::get_if<LbfpFormat>(&format)) {
+        term = accumulator_term(multiply(*l, static_cast<Code>(a), static_cast<Code>(b)), acc);
+      } else {
+        const auto& bf = std::get<BfpFormat>(format);
+        const bool valid = a != (1 << (bits - 1)) && b != (1 << (bits - 1));
+        term = valid ? multiply(bf, static_cast<Code>(a), static_cast<Code>(b)) : 0;
+      }
+      product_[static_cast<size_t>(a) * static_cast<size_t>(count) + static_cast<size_t>(b)] =
+          term;
+    }
+  }
+  acc_.assign(static_cast<size_t>(geometry.rows) * static_cast<size_t>(geometry.cols),
+              Accumulator(acc));
+}
+
+void ArrayModel::start(const TileJob& job) {
+  if (busy_) throw std::logic_error("ArrayModel::start: the array is busy");
+  if (job.rows < 1 || job.rows > geometry_.rows || job.cols < 1 || job.cols > geometry_.cols) {
+    throw std::invalid_argument("tile of " + std::to_string(job.rows) + "x" +
+                                std::to_string(job.cols) + " does not fit a " +
+                                std::to_string(geometry_.rows) + "x" +
+                                std::to_string(geometry_.cols) + " array");
+  }
+  if (job.k < 1) throw std::invalid_argument("a tile needs at least one reduction step");
+  if (job.b_exponents == nullptr) throw std::invalid_argument("a tile needs its weight exponents");
+  job_ = job;
+  const int acc = acc_bits(format_);
+  scales_.resize(static_cast<size_t>(job.cols));
+  std::vector<int64_t> initial(static_cast<size_t>(job.cols), 0);
+  for (int c = 0; c < job.cols; ++c) {
+    scales_[static_cast<size_t>(c)] = product_scale(format_, job.a_exponent, job.b_exponents[c]);
+    if (job.bias != nullptr) {
+      initial[static_cast<size_t>(c)] =
+          bias_to_accumulator(acc, job.bias[c], scales_[static_cast<size_t>(c)]);
+    }
+  }
+  for (int r = 0; r < geometry_.rows; ++r) {
+    for (int c = 0; c < geometry_.cols; ++c) {
+      const bool real = r < job.rows && c < job.cols;
+      const int64_t init = real ? initial[static_cast<size_t>(c)] : 0;
+      acc_[static_cast<size_t>(r * geometry_.cols + c)] = Accumulator(acc, init);
+    }
+  }
+  result_.rows = job.rows;
+  result_.cols = job.cols;
+  const auto n = static_cast<size_t>(job.rows) * static_cast<size_t>(job.cols);
+  result_.acc.assign(n, 0);
+  result_.overflow.assign(n, 0);
+  result_.overflow_steps.assign(n, 0);
+  result_.codes.assign(n, 0);
+  busy_ = true;
+  cycle_ = 0;
+  total_cycles_ = tile_cycles(job.k);
+  output_row_ = -1;
+}
+
+inline void ArrayModel::mac(int r, int c, int64_t k) {
+  // Padding rows and columns multiply zero codes: their accumulators never change.
+  if (r >= job_.rows || c >= job_.cols) return;
+  const Code a = job_.a[static_cast<size_t>(r) * job_.lda + static_cast<size_t>(k)];
+  const Code b = job_.b[static_cast<size_t>(k) * job_.ldb + static_cast<size_t>(c)];
+  const size_t count = size_t{1} << code_bits(format_);
+  const int64_t term = product_[static_cast<size_t>(a) * count + b];
+  ++activity_.macs;
+  if (is_zero_code(format_, a) || is_zero_code(format_, b)) ++activity_.zero_macs;
+  acc_[static_cast<size_t>(r * geometry_.cols + c)].add(term);
+}
+
+void ArrayModel::drain_row(int r) {
+  output_row_ = r;
+  if (r >= job_.rows) return;
+  for (int c = 0; c < job_.cols; ++c) {
+    const Accumulator& a = acc_[static_cast<size_t>(r * geometry_.cols + c)];
+    const auto i = static_cast<size_t>(r * job_.cols + c);
+    result_.acc[i] = a.value();
+    result_.overflow_steps[i] = a.overflow_count();
+    result_.overflow[i] = a.overflow_count() > 0 ? 1 : 0;
+    result_.codes[i] = std::visit(
+        [&](const auto& f) {
+          return requantize(f, a.value(), scales_[static_cast<size_t>(c)], job_.out_exponent,
+                            job_.relu);
+        },
+        format_);
+    ++activity_.requantizations;
+  }
+}
+
+bool ArrayModel::clock() {
+  if (!busy_) return false;
+  const int rows = geometry_.rows;
+  const int cols = geometry_.cols;
+  // The anti-diagonal band of PEs whose operands meet in this cycle: k = t - r - c.
+  for (int r = 0; r < rows; ++r) {
+    const int64_t base = cycle_ - r;  // k + c
+    if (base < 0) break;
+    const int64_t c_lo = std::max<int64_t>(0, base - (job_.k - 1));
+    const int64_t c_hi = std::min<int64_t>(cols - 1, base);
+    for (int64_t c = c_lo; c <= c_hi; ++c) mac(r, static_cast<int>(c), base - c);
+  }
+  // The drain: rows leave bottom first in the last R cycles of the tile.
+  const int64_t drain_start = total_cycles_ - rows;
+  output_row_ = -1;
+  if (cycle_ >= drain_start) drain_row(static_cast<int>(rows - 1 - (cycle_ - drain_start)));
+  ++cycle_;
+  if (cycle_ == total_cycles_) busy_ = false;
+  return busy_;
+}
+
+int64_t ArrayModel::run_to_completion() {
+  const int64_t begin = cycle_;
+  while (clock()) {
+  }
+  return cycle_ - begin;
+}
+
+int64_t ArrayModel::compute_whole_tile() {
+  if (!busy_) throw std::logic_error("ArrayModel::compute_whole_tile: no tile started");
+  // The fast kernel forms the same saturated sums as the PEs (it proves per call where it may
+  // reorder and recomputes the rest in order), bias first.
+  GemmProblem problem;
+  problem.m = static_cast<size_t>(job_.rows);
+  problem.n = static_cast<size_t>(job_.cols);
+  problem.k = static_cast<size_t>(job_.k);
+  problem.a = job_.a;
+  problem.lda = job_.lda;
+  problem.a_exponent = job_.a_exponent;
+  problem.b = job_.b;
+  problem.ldb = job_.ldb;
+  problem.b_exponents = job_.b_exponents;
+  problem.bias = job_.bias;
+  std::vector<uint32_t> overflows(result_.acc.size());
+  GemmOptions options;
+  options.threads = 1;
+  std::visit(
+      [&](const auto& f) {
+        gemm_accumulate(f, problem, result_.acc.data(), problem.n, overflows.data(), options);
+      },
+      format_);
+  for (int r = 0; r < job_.rows; ++r) {
+    for (int c = 0; c < job_.cols; ++c) {
+      const auto i = static_cast<size_t>(r * job_.cols + c);
+      result_.overflow_steps[i] = overflows[i];
+      result_.overflow[i] = overflows[i] > 0 ? 1 : 0;
+      result_.codes[i] = std::visit(
+          [&](const auto& f) {
+            return requantize(f, result_.acc[i], scales_[static_cast<size_t>(c)],
+                              job_.out_exponent, job_.relu);
+          },
+          format_);
+    }
+  }
+  // Activity: every real output takes K steps; a step is gateable when either code is zero.
+  const auto rows = static_cast<uint64_t>(job_.rows);
+  const auto cols = static_cast<uint64_t>(job_.cols);
+  for (int64_t k = 0; k < job_.k; ++k) {
+    uint64_t zero_a = 0;
+    uint64_t zero_b = 0;
+    for (int r = 0; r < job_.rows; ++r) {
+      zero_a += is_zero_code(format_, job_.a[static_cast<size_t>(r) * job_.lda +
+                                             static_cast<size_t>(k)]) ? 1 : 0;
+    }
+    for (int c = 0; c < job_.cols; ++c) {
+      zero_b += is_zero_code(format_, job_.b[static_cast<size_t>(k) * job_.ldb +
+                                             static_cast<size_t>(c)]) ? 1 : 0;
+    }
+    activity_.zero_macs += zero_a * cols + zero_b * rows - zero_a * zero_b;
+  }
+  activity_.macs += rows * cols * static_cast<uint64_t>(job_.k);
+  activity_.requantizations += rows * cols;
+  output_row_ = -1;
+  busy_ = false;
+  cycle_ = total_cycles_;
+  return total_cycles_;
+}
+
+}  // namespace lbfp::arch

@@ -1,0 +1,122 @@
+#include "arch/dram.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+namespace lbfp::arch {
+
+void DramConfig::validate() const {
+  if (size_bytes == 0) throw std::invalid_argument("dram.size_bytes must be positive");
+  if (size_bytes > (uint64_t{1} << 40)) {
+    throw std::invalid_argument("dram.size_bytes " + std::to_string(size_bytes) +
+                                " exceeds the 1 TiB the model will allocate");
+  }
+  if (!(bytes_per_cycle > 0.0) || !std::isfinite(bytes_per_cycle)) {
+    throw std::invalid_argument("dram.bytes_per_cycle must be a positive number");
+  }
+  if (clock_period == sc_core::SC_ZERO_TIME) {
+    throw std::invalid_argument("the clock period must be positive");
+  }
+}
+
+Dram::Dram(sc_core::sc_module_name name, const DramConfig& config)
+    : sc_module(name), socket("socket"), config_(config) {
+  config_.validate();
+  memory_.assign(config_.size_bytes, 0);
+  socket.register_b_transport(this, &Dram::b_transport);
+  socket.register_get_direct_mem_ptr(this, &Dram::get_direct_mem_ptr);
+  socket.register_transport_dbg(this, &Dram::transport_dbg);
+}
+
+bool Dram::in_range(uint64_t address, uint64_t length) const {
+  return address < memory_.size() && length <= memory_.size() - address;
+}
+
+void Dram::write_backdoor(uint64_t address, const void* data, uint64_t length) {
+  if (!in_range(address, length)) {
+    throw std::out_of_range("DRAM back-door write of " + std::to_string(length) +
+                            " bytes at " + std::to_string(address) + " is outside the " +
+                            std::to_string(memory_.size()) + "-byte memory");
+  }
+  if (length != 0) std::memcpy(memory_.data() + address, data, length);
+}
+
+void Dram::read_backdoor(uint64_t address, void* data, uint64_t length) const {
+  if (!in_range(address, length)) {
+    throw std::out_of_range("DRAM back-door read of " + std::to_string(length) + " bytes at " +
+                            std::to_string(address) + " is outside the " +
+                            std::to_string(memory_.size()) + "-byte memory");
+  }
+  if (length != 0) std::memcpy(data, memory_.data() + address, length);
+}
+
+void Dram::b_transport(tlm::tlm_generic_payload& payload, sc_core::sc_time& delay) {
+  const uint64_t address = payload.get_address();
+  const uint64_t length = payload.get_data_length();
+  const tlm::tlm_command command = payload.get_command();
+  if (!in_range(address, length)) {
+    payload.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    ++stats_.errors;
+    return;
+  }
+  if (payload.get_byte_enable_ptr() != nullptr) {
+    payload.set_response_status(tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE);
+    ++stats_.errors;
+    return;
+  }
+  if (payload.get_streaming_width() < length) {
+    payload.set_response_status(tlm::TLM_BURST_ERROR_RESPONSE);
+    ++stats_.errors;
+    return;
+  }
+  if (command == tlm::TLM_READ_COMMAND) {
+    std::memcpy(payload.get_data_ptr(), memory_.data() + address, length);
+    stats_.bytes_read += length;
+    ++stats_.reads;
+  } else if (command == tlm::TLM_WRITE_COMMAND) {
+    std::memcpy(memory_.data() + address, payload.get_data_ptr(), length);
+    stats_.bytes_written += length;
+    ++stats_.writes;
+  }
+  // Timing: wait for the channel, transfer, then the access latency.
+  const sc_core::sc_time period = config_.clock_period;
+  const sc_core::sc_time issue = sc_core::sc_time_stamp() + delay;
+  const sc_core::sc_time start = std::max(issue, channel_free_);
+  const double transfer_cycles = std::ceil(static_cast<double>(length) / config_.bytes_per_cycle);
+  channel_free_ = start + period * transfer_cycles;
+  // Reads return their data `latency` cycles after the transfer; writes are posted.
+  const sc_core::sc_time done =
+      command == tlm::TLM_READ_COMMAND
+          ? channel_free_ + period * static_cast<double>(config_.latency_cycles)
+          : channel_free_;
+  delay = done - sc_core::sc_time_stamp();
+  payload.set_dmi_allowed(config_.allow_dmi);
+  payload.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+bool Dram::get_direct_mem_ptr(tlm::tlm_generic_payload& payload, tlm::tlm_dmi& dmi) {
+  if (!config_.allow_dmi || !in_range(payload.get_address(), 1)) return false;
+  dmi.allow_read_write();
+  dmi.set_dmi_ptr(memory_.data());
+  dmi.set_start_address(0);
+  dmi.set_end_address(memory_.size() - 1);
+  dmi.set_read_latency(config_.clock_period * static_cast<double>(config_.latency_cycles));
+  dmi.set_write_latency(config_.clock_period * static_cast<double>(config_.latency_cycles));
+  return true;
+}
+
+unsigned int Dram::transport_dbg(tlm::tlm_generic_payload& payload) {
+  const uint64_t address = payload.get_address();
+  if (address >= memory_.size()) return 0;
+  const uint64_t length = std::min<uint64_t>(payload.get_data_length(), memory_.size() - address);
+  if (payload.get_command() == tlm::TLM_READ_COMMAND) {
+    std::memcpy(payload.get_data_ptr(), memory_.data() + address, length);
+  } else if (payload.get_command() == tlm::TLM_WRITE_COMMAND) {
+    std::memcpy(memory_.data() + address, payload.get_data_ptr(), length);
+  }
+  return static_cast<unsigned int>(length);
+}
+
+}  // namespace lbfp::arch
