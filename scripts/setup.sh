@@ -11,6 +11,19 @@ packages=(
   libopenblas-dev
 )
 
+# The OSU 0.18 um standard cells for `lbfp synth` (docs/hardware-cost.md): the liberty of the Debian
+# package qflow-tech-osu018, downloaded and unpacked into build/tech/osu018 (installing it would
+# pull in qflow). A no-op when it is there.
+osu018_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/tech/osu018"
+if [[ ! -s "$osu018_dir/osu018_stdcells.lib" ]]; then
+  echo "setup: unpacking qflow-tech-osu018 into $osu018_dir"
+  osu018_tmp=$(mktemp -d) && chmod 755 "$osu018_tmp"  # readable by apt's _apt user
+  (cd "$osu018_tmp" && apt-get download -qq qflow-tech-osu018 && dpkg-deb -x qflow-tech-osu018_*.deb x)
+  mkdir -p "$osu018_dir"
+  cp "$osu018_tmp"/x/usr/share/qflow/tech/osu018/* "$osu018_dir"/
+  rm -rf "$osu018_tmp"
+fi
+
 missing=()
 for pkg in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)

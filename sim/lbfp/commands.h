@@ -9,5 +9,6 @@ namespace lbfp::cli {
 
 void add_golden_command(CLI::App& app);
 void add_cosim_command(CLI::App& app);
+void add_synth_command(CLI::App& app);
 
 }  // namespace lbfp::cli

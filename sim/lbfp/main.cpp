@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "lbfp 0.1.0");
   lbfp::cli::add_golden_command(app);
   lbfp::cli::add_cosim_command(app);
+  lbfp::cli::add_synth_command(app);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,160 @@
+// `lbfp synth`: area, transistor count and energy per operation of the LBFP8 and BFP8
+// multipliers, MAC units and PEs on the OSU 0.18 um library (synth/, docs/hardware-cost.md).
+// Writes report.md, report.svg and energy.yaml to --out. Exit 2 on bad input or a missing
+// liberty file, 1 when a tool fails.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "golden.h"
+#include "lbfp_synth/flow.h"
+#include "lbfp_synth/liberty.h"
+#include "lbfp_synth/power.h"
+#include "lbfp_synth/report.h"
+#include "lbfp_synth/streams.h"
+
+namespace lbfp::cli {
+namespace {
+
+constexpr int kExitToolFailed = 1;
+
+struct SynthOptions {
+  std::string liberty;
+  std::string out = "synth-report";
+  std::string work;
+  size_t ops = 16384;
+  uint64_t seed = 1;
+  double voltage = 1.8;
+  double frequency_mhz = 100.0;
+  double slew_ns = 0.1;
+  std::vector<std::string> kinds = {"mul", "mac", "pe"};
+  int jobs = 2;
+};
+
+void write_file(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+int run_synth(const SynthOptions& o) {
+  namespace fs = std::filesystem;
+  synth::Tools tools = synth::default_tools();
+  if (!o.liberty.empty()) tools.liberty = o.liberty;
+  if (!o.work.empty()) tools.work_dir = o.work;
+  tools.build_jobs = o.jobs;
+  if (!fs::exists(tools.liberty)) {
+    std::cerr << "lbfp synth: liberty file " << tools.liberty
+              << " not found. Run scripts/setup.sh (it unpacks the OSU 0.18 um library of the "
+                 "Debian package qflow-tech-osu018 to build/tech/osu018/), or pass --liberty.\n";
+    return kExitBadInput;
+  }
+  const synth::LibertyLibrary library = synth::read_liberty(tools.liberty);
+  synth::EnergyOptions energy;
+  energy.voltage = o.voltage;
+  energy.frequency_mhz = o.frequency_mhz;
+  energy.input_slew_ns = o.slew_ns;
+  energy.output_load_pf = library.cell("INVX1").pin("A")->capacitance_pf;
+
+  std::vector<synth::UnitCost> costs;
+  for (const std::string& kind : o.kinds) {
+    for (const char* format : {"lbfp8", "bfp8"}) {
+      const synth::Unit& unit = synth::unit(kind, format);
+      std::cerr << fmt::format("lbfp synth: {} ({})...\n", unit.top, format);
+      const synth::SynthResult s = synth::synthesize(tools, unit);
+      const std::string sim = synth::build_activity_model(tools, unit, s, library);
+      synth::UnitCost c;
+      c.kind = kind;
+      c.format = format;
+      c.top = unit.top;
+      c.area_um2 = s.area_um2;
+      c.transistors = s.transistors;
+      c.cells = s.cell_count;
+      for (const bool layer : {true, false}) {
+        const std::vector<synth::Op> stream = layer
+                                                  ? synth::layer_stream(format, o.ops, o.seed)
+                                                  : synth::uniform_stream(format, o.ops, o.seed);
+        const synth::Activity a =
+            synth::run_activity(sim, s.dir, layer ? "layer" : "uniform", stream, false);
+        const synth::Energy e = synth::estimate_energy(library, s.netlist_json, a, energy);
+        if (e.nets_missing > 0) {
+          throw std::runtime_error(fmt::format("{}: {} driven nets have no toggle count",
+                                               unit.top, e.nets_missing));
+        }
+        (layer ? c.layer_pj : c.uniform_pj) = e.per_op_pj;
+        c.leakage_nw = e.leakage_nw;
+      }
+      costs.push_back(c);
+    }
+  }
+
+  synth::ReportContext ctx;
+  ctx.liberty = tools.liberty;
+  ctx.energy = energy;
+  ctx.ops = o.ops;
+  ctx.seed = o.seed;
+  ctx.command = fmt::format("lbfp synth --ops {} --seed {} --voltage {} --frequency-mhz {}",
+                            o.ops, o.seed, o.voltage, o.frequency_mhz);
+  fs::create_directories(o.out);
+  const std::string table = synth::report_markdown(costs, ctx);
+  write_file(fs::path(o.out) / "report.md", table);
+  write_file(fs::path(o.out) / "report.svg", synth::report_svg(costs));
+  write_file(fs::path(o.out) / "energy.yaml", synth::energy_yaml(costs, ctx));
+  std::cout << table << "\nWrote " << (fs::path(o.out) / "report.md").string() << ", report.svg, "
+            << "energy.yaml\n";
+  return 0;
+}
+
+}  // namespace
+
+void add_synth_command(CLI::App& app) {
+  auto options = std::make_shared<SynthOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "synth", "Area, transistor count and energy/op of the LBFP8 vs BFP8 multiplier, MAC and PE "
+               "(Yosys onto OSU 0.18 um, Verilator activity)");
+  cmd->add_option("--liberty", options->liberty,
+                  "Liberty file (default: build/tech/osu018/osu018_stdcells.lib from "
+                  "scripts/setup.sh)");
+  cmd->add_option("--out", options->out, "Folder for report.md, report.svg, energy.yaml")
+      ->capture_default_str();
+  cmd->add_option("--work", options->work, "Folder for netlists and simulations (default: a "
+                                           "temporary folder)");
+  cmd->add_option("--ops", options->ops, "Operations per operand stream")
+      ->capture_default_str()
+      ->check(CLI::Range(64, 10000000));
+  cmd->add_option("--seed", options->seed, "Seed of the operand streams")->capture_default_str();
+  cmd->add_option("--voltage", options->voltage, "Supply voltage (V)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.5, 5.0));
+  cmd->add_option("--frequency-mhz", options->frequency_mhz, "Clock, for power = energy x f")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 5000.0));
+  cmd->add_option("--slew-ns", options->slew_ns, "Input transition time for the power tables")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 5.0));
+  cmd->add_option("--units", options->kinds, "Units: mul, mac, pe")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"mul", "mac", "pe"}));
+  cmd->add_option("--jobs", options->jobs, "Parallel compile jobs for Verilator")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  cmd->callback([options]() {
+    int status = 0;
+    try {
+      status = run_synth(*options);
+    } catch (const std::exception& e) {
+      std::cerr << "lbfp synth: error: " << e.what() << "\n";
+      status = kExitToolFailed;
+    }
+    if (status != 0) throw CLI::RuntimeError(status);
+  });
+}
+
+}  // namespace lbfp::cli

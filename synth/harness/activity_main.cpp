@@ -1,0 +1,252 @@
+// Activity harness for one Verilated gate-level netlist (built at run time by lbfp synth with
+// `verilator --cc --exe --build --trace --prefix Vnetlist`). It plays an operand stream into the
+// unit and counts, for every net of the netlist's top module, its rising and falling transitions
+// (zero-delay: one settled value per half clock cycle, glitches are not seen).
+//
+//   activity <stream> <toggles-out> [<outputs-out>]
+// stream: one operation per line, "a b valid first last" (decimal). toggles-out: "net rises
+// falls" per net bit. outputs-out: "a b" and the unit's outputs (hex) after each operation.
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "Vnetlist.h"
+#include "verilated.h"
+#include "verilated_vcd_c.h"
+
+namespace {
+
+// Ports are optional: a combinational multiplier has no clock, a MAC no last_i.
+#define LBFP_HAS_MEMBER(name)                                                       \
+  template <class T, class = void>                                                  \
+  struct has_##name : std::false_type {};                                           \
+  template <class T>                                                                \
+  struct has_##name<T, std::void_t<decltype(std::declval<T&>().name)>> : std::true_type {};
+LBFP_HAS_MEMBER(clk_i)
+LBFP_HAS_MEMBER(rst_ni)
+LBFP_HAS_MEMBER(valid_i)
+LBFP_HAS_MEMBER(first_i)
+LBFP_HAS_MEMBER(last_i)
+LBFP_HAS_MEMBER(neg_o)
+LBFP_HAS_MEMBER(mag_o)
+LBFP_HAS_MEMBER(prod_o)
+LBFP_HAS_MEMBER(acc_o)
+LBFP_HAS_MEMBER(ovf_o)
+#undef LBFP_HAS_MEMBER
+
+struct Op {
+  unsigned a, b, valid, first, last;
+};
+
+// Parses the VCD text as Verilator writes it and counts transitions per identifier code.
+class ToggleCounter : public VerilatedVcdFile {
+ public:
+  bool open(const std::string&) override { return true; }
+  void close() override {}
+  ssize_t write(const char* bufp, ssize_t len) override {
+    if (copy_) copy_.write(bufp, len);
+    for (ssize_t i = 0; i < len; ++i) {
+      if (bufp[i] == '\n') {
+        line(pending_);
+        pending_.clear();
+      } else {
+        pending_ += bufp[i];
+      }
+    }
+    return len;
+  }
+
+  void write_counts(std::ostream& out) const {
+    for (const auto& [code, var] : vars_) {
+      for (const std::string& name : var.names) {
+        for (int bit = 0; bit < var.width; ++bit) {
+          const auto& c = counts_.at(code);
+          out << name;
+          if (var.vector) out << '[' << (var.lsb + bit) << ']';
+          out << ' ' << c.rises[static_cast<size_t>(bit)] << ' '
+              << c.falls[static_cast<size_t>(bit)] << '\n';
+        }
+      }
+    }
+  }
+
+ private:
+  struct Var {
+    int width = 1;
+    bool vector = false;
+    int lsb = 0;
+    std::vector<std::string> names;
+  };
+  struct Count {
+    std::string value;  // current bits, msb first; empty before the first value
+    std::vector<uint64_t> rises, falls;
+  };
+
+  void line(const std::string& raw) {
+    const size_t first = raw.find_first_not_of(" \t");
+    if (first == std::string::npos) return;
+    const std::string text = raw.substr(first);
+    if (text.rfind("$scope", 0) == 0) {
+      ++depth_;
+      return;
+    }
+    if (text.rfind("$upscope", 0) == 0) {
+      --depth_;
+      return;
+    }
+    if (text.rfind("$var", 0) == 0) {
+      // $var wire 8 # a_i [7:0] $end  -- only the netlist's own nets (TOP.<module>)
+      if (depth_ != 2) return;
+      std::istringstream in(text);
+      std::string kw, type, code, name, range;
+      int width = 1;
+      in >> kw >> type >> width >> code >> name >> range;
+      Var& var = vars_[code];
+      var.width = width;
+      if (range.size() > 2 && range[0] == '[') {
+        var.vector = true;
+        var.lsb = std::stoi(range.substr(range.find(':') + 1));
+      }
+      var.names.push_back(name);
+      Count& c = counts_[code];
+      c.rises.assign(static_cast<size_t>(width), 0);
+      c.falls.assign(static_cast<size_t>(width), 0);
+      return;
+    }
+    if (text[0] == '$' || text[0] == '#') return;
+    std::string value, code;
+    if (text[0] == 'b') {
+      const size_t space = text.find(' ');
+      value = text.substr(1, space - 1);
+      code = text.substr(space + 1);
+    } else {
+      value = text.substr(0, 1);
+      code = text.substr(1);
+    }
+    auto it = counts_.find(code);
+    if (it == counts_.end()) return;
+    Count& c = it->second;
+    const size_t width = c.rises.size();
+    if (value.size() < width) value.insert(0, width - value.size(), '0');
+    if (!c.value.empty()) {
+      for (size_t i = 0; i < width; ++i) {
+        const size_t bit = width - 1 - i;  // value is msb first
+        if (c.value[i] == '0' && value[i] == '1') ++c.rises[bit];
+        if (c.value[i] == '1' && value[i] == '0') ++c.falls[bit];
+      }
+    }
+    c.value = value;
+  }
+
+  std::string pending_;
+  // LBFP_ACTIVITY_VCD=<file> also writes the VCD text there, for debugging.
+  std::ofstream copy_{std::getenv("LBFP_ACTIVITY_VCD") ? std::getenv("LBFP_ACTIVITY_VCD") : ""};
+  int depth_ = 0;
+  std::map<std::string, Var> vars_;
+  std::map<std::string, Count> counts_;
+};
+
+template <class Top>
+void set_inputs(Top& top, const Op& op) {
+  top.a_i = static_cast<uint8_t>(op.a);
+  top.b_i = static_cast<uint8_t>(op.b);
+  if constexpr (has_valid_i<Top>::value) top.valid_i = static_cast<uint8_t>(op.valid);
+  if constexpr (has_first_i<Top>::value) top.first_i = static_cast<uint8_t>(op.first);
+  if constexpr (has_last_i<Top>::value) top.last_i = static_cast<uint8_t>(op.last);
+}
+
+template <class Top>
+void write_outputs(Top& top, const Op& op, std::ostream& out) {
+  out << std::hex << op.a << ' ' << op.b;
+  if constexpr (has_neg_o<Top>::value) out << ' ' << static_cast<uint64_t>(top.neg_o);
+  if constexpr (has_mag_o<Top>::value) out << ' ' << static_cast<uint64_t>(top.mag_o);
+  if constexpr (has_prod_o<Top>::value) out << ' ' << static_cast<uint64_t>(top.prod_o);
+  if constexpr (has_acc_o<Top>::value) out << ' ' << static_cast<uint64_t>(top.acc_o);
+  if constexpr (has_ovf_o<Top>::value) out << ' ' << static_cast<uint64_t>(top.ovf_o);
+  out << std::dec << '\n';
+}
+
+// Resets the unit (not counted), then plays the stream with the trace on.
+template <class Top>
+void play(Top& top, const std::vector<Op>& ops, ToggleCounter& counter, std::ofstream& outputs) {
+  if constexpr (has_clk_i<Top>::value) {
+    top.clk_i = 0;
+    if constexpr (has_rst_ni<Top>::value) top.rst_ni = 0;
+    set_inputs(top, Op{0, 0, 0, 0, 0});
+    top.eval();
+    top.clk_i = 1;
+    top.eval();
+    top.clk_i = 0;
+    if constexpr (has_rst_ni<Top>::value) top.rst_ni = 1;
+    top.eval();
+  } else {
+    set_inputs(top, Op{0, 0, 0, 0, 0});
+    top.eval();
+  }
+  auto trace = std::make_unique<VerilatedVcdC>(&counter);
+  top.trace(trace.get(), 99);
+  trace->open("activity.vcd");
+  uint64_t time = 0;
+  trace->dump(time++);
+
+  for (const Op& op : ops) {
+    if constexpr (has_clk_i<Top>::value) {
+      // Inputs change after the falling edge; the rising edge samples them.
+      top.clk_i = 0;
+      set_inputs(top, op);
+      top.eval();
+      trace->dump(time++);
+      top.clk_i = 1;
+      top.eval();
+      trace->dump(time++);
+    } else {
+      set_inputs(top, op);
+      top.eval();
+      trace->dump(time++);
+    }
+    if (outputs.is_open()) write_outputs(top, op, outputs);
+  }
+  trace->close();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::cerr << "usage: activity <stream> <toggles-out> [<outputs-out>]\n";
+    return 2;
+  }
+  std::vector<Op> ops;
+  {
+    std::ifstream in(argv[1]);
+    if (!in) {
+      std::cerr << "activity: cannot read " << argv[1] << "\n";
+      return 2;
+    }
+    Op op{};
+    while (in >> op.a >> op.b >> op.valid >> op.first >> op.last) ops.push_back(op);
+  }
+  std::ofstream outputs;
+  if (argc > 3) outputs.open(argv[3]);
+
+  auto ctx = std::make_unique<VerilatedContext>();
+  ctx->traceEverOn(true);
+  auto top = std::make_unique<Vnetlist>(ctx.get());
+  ToggleCounter counter;
+  play(*top, ops, counter, outputs);
+  top->final();
+
+  std::ofstream toggles(argv[2]);
+  toggles << "# ops " << ops.size() << "\n";
+  counter.write_counts(toggles);
+  return toggles ? 0 : 1;
+}

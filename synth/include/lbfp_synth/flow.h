@@ -1,0 +1,78 @@
+// The hardware-cost flow of `lbfp synth` (docs/hardware-cost.md): each unit through Yosys onto
+// the OSU 0.18 um cells (synth/flow.tcl), its gate-level netlist through Verilator with an operand
+// stream, and the toggles priced with the liberty's internal-power tables and pin capacitances.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "lbfp_synth/liberty.h"
+
+namespace lbfp::synth {
+
+// One synthesized unit. `kind` is mul, mac or pe; `format` lbfp8 or bfp8.
+struct Unit {
+  std::string kind;
+  std::string format;
+  std::string top;
+  bool sequential = false;
+};
+const std::vector<Unit>& units();  // mul, mac, pe; LBFP8 first in each pair
+const Unit& unit(const std::string& kind, const std::string& format);
+
+struct Tools {
+  std::string yosys;
+  std::string verilator;
+  std::string liberty;
+  std::string source_dir;  // the repository: rtl/ and synth/ below it
+  std::string work_dir;    // per-unit folders are made here
+  int build_jobs = 2;
+};
+// The tools this binary was configured with (CMake's YOSYS_EXECUTABLE etc.) and the default
+// liberty location that scripts/setup.sh unpacks to.
+Tools default_tools();
+
+struct SynthResult {
+  std::string dir;
+  double area_um2 = 0.0;
+  int64_t transistors = 0;
+  int64_t cell_count = 0;
+  std::map<std::string, int64_t> cells;
+  std::string netlist_verilog;
+  std::string netlist_json;
+};
+
+// Runs yosys -c synth/flow.tcl for the unit; throws std::runtime_error with the log's tail.
+SynthResult synthesize(const Tools& tools, const Unit& unit);
+
+// One operation of an operand stream.
+struct Op {
+  uint8_t a = 0;
+  uint8_t b = 0;
+  bool valid = true;
+  bool first = false;
+  bool last = false;
+};
+
+// Verilates the netlist with the generated cell models and synth/harness/activity_main.cpp.
+// Returns the path of the built simulator.
+std::string build_activity_model(const Tools& tools, const Unit& unit, const SynthResult& synth,
+                                 const LibertyLibrary& library);
+
+struct NetToggles {
+  uint64_t rises = 0;
+  uint64_t falls = 0;
+};
+struct Activity {
+  uint64_t ops = 0;
+  std::map<std::string, NetToggles> nets;  // "n12", "a_i[3]"
+  std::vector<std::vector<uint64_t>> outputs;  // per op: a, b, then the unit's outputs
+};
+// Plays the stream into the simulator; `name` labels its files in the unit's folder.
+Activity run_activity(const std::string& simulator, const std::string& dir,
+                      const std::string& name, const std::vector<Op>& stream,
+                      bool record_outputs);
+
+}  // namespace lbfp::synth

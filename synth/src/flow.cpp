@@ -1,0 +1,197 @@
+#include "lbfp_synth/flow.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+
+namespace lbfp::synth {
+namespace fs = std::filesystem;
+namespace {
+
+std::string quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string tail(const std::string& text, size_t chars = 3000) {
+  return text.size() <= chars ? text : "..." + text.substr(text.size() - chars);
+}
+
+// Runs a shell command with its output in `log`; throws naming the command and the log's tail.
+void run_logged(const std::string& command, const std::string& log, const std::string& what) {
+  const std::string full = command + " > " + quote(log) + " 2>&1";
+  const int status = std::system(full.c_str());
+  if (status != 0) {
+    std::string text;
+    try {
+      text = read_text(log);
+    } catch (const std::exception&) {
+    }
+    throw std::runtime_error(what + " failed (" + log + "):\n" + tail(text));
+  }
+}
+
+}  // namespace
+
+const std::vector<Unit>& units() {
+  static const std::vector<Unit> all = {
+      {"mul", "lbfp8", "lbfp_mul_unit", false}, {"mul", "bfp8", "bfp_mul", false},
+      {"mac", "lbfp8", "lbfp_mac", true},       {"mac", "bfp8", "bfp_mac", true},
+      {"pe", "lbfp8", "lbfp_pe", true},         {"pe", "bfp8", "bfp_pe", true},
+  };
+  return all;
+}
+
+const Unit& unit(const std::string& kind, const std::string& format) {
+  for (const Unit& u : units()) {
+    if (u.kind == kind && u.format == format) return u;
+  }
+  throw std::invalid_argument("no unit " + kind + " for " + format);
+}
+
+Tools default_tools() {
+  Tools t;
+  t.yosys = LBFP_YOSYS_EXECUTABLE;
+  t.verilator = LBFP_VERILATOR_EXECUTABLE;
+  t.liberty = LBFP_DEFAULT_LIBERTY;
+  t.source_dir = LBFP_SOURCE_DIR;
+  t.work_dir = (fs::temp_directory_path() / "lbfp-synth").string();
+  return t;
+}
+
+SynthResult synthesize(const Tools& tools, const Unit& unit) {
+  if (!fs::exists(tools.liberty)) {
+    throw std::runtime_error("liberty file " + tools.liberty + " not found");
+  }
+  SynthResult r;
+  r.dir = (fs::path(tools.work_dir) / unit.top).string();
+  fs::create_directories(r.dir);
+  const fs::path rtl = fs::path(tools.source_dir) / "rtl";
+  const fs::path wrappers = fs::path(tools.source_dir) / "synth" / "rtl";
+  std::string sources;
+  for (const char* f : {"lbfp_pkg.sv", "lbfp_mul.sv", "lbfp_shifter.sv", "lbfp_product.sv",
+                        "bfp_mul.sv", "sat_accumulator.sv", "delay_line.sv", "lbfp_pe.sv",
+                        "bfp_pe.sv"}) {
+    sources += (rtl / f).string() + " ";
+  }
+  for (const char* f : {"lbfp_mul_unit.sv", "lbfp_mac.sv", "bfp_mac.sv"}) {
+    sources += (wrappers / f).string() + " ";
+  }
+  const std::string command =
+      "LBFP_SYNTH_TOP=" + quote(unit.top) + " LBFP_SYNTH_SOURCES=" + quote(sources) +
+      " LBFP_SYNTH_LIBERTY=" + quote(tools.liberty) + " LBFP_SYNTH_OUT=" + quote(r.dir) + " " +
+      quote(tools.yosys) + " -q -c " + quote((fs::path(tools.source_dir) / "synth" / "flow.tcl").string());
+  run_logged(command, (fs::path(r.dir) / "yosys.log").string(), "yosys synthesis of " + unit.top);
+
+  // stat -liberty: "     AND2X1     8" rows and "Chip area for module '\top': 5160.000000".
+  const std::string area = read_text((fs::path(r.dir) / "area.txt").string());
+  std::smatch m;
+  if (!std::regex_search(area, m, std::regex(R"(Chip area for module '[^']*': ([0-9.]+))"))) {
+    throw std::runtime_error("no chip area in " + r.dir + "/area.txt");
+  }
+  r.area_um2 = std::stod(m[1]);
+  const std::regex cell_row(R"(\n\s+([A-Z][A-Z0-9_]*)\s+([0-9]+))");
+  for (auto it = std::sregex_iterator(area.begin(), area.end(), cell_row);
+       it != std::sregex_iterator(); ++it) {
+    r.cells[(*it)[1]] = std::stoll((*it)[2]);
+    r.cell_count += std::stoll((*it)[2]);
+  }
+  const std::string cmos = read_text((fs::path(r.dir) / "cmos.txt").string());
+  if (!std::regex_search(cmos, m, std::regex(R"(Estimated number of transistors:\s+([0-9]+)(\+?))"))) {
+    throw std::runtime_error("no transistor count in " + r.dir + "/cmos.txt");
+  }
+  if (m[2] == "+") {
+    throw std::runtime_error("stat -tech cmos met cells it cannot price in " + r.dir);
+  }
+  r.transistors = std::stoll(m[1]);
+  r.netlist_verilog = (fs::path(r.dir) / "netlist.v").string();
+  r.netlist_json = (fs::path(r.dir) / "netlist.json").string();
+  return r;
+}
+
+std::string build_activity_model(const Tools& tools, const Unit& unit, const SynthResult& synth,
+                                 const LibertyLibrary& library) {
+  const fs::path dir(synth.dir);
+  const fs::path cells = dir / "cells.v";
+  {
+    std::ofstream out(cells);
+    out << cell_models_verilog(library);
+    if (!out) throw std::runtime_error("cannot write " + cells.string());
+  }
+  const fs::path obj = dir / "obj";
+  const std::string command =
+      quote(tools.verilator) + " --cc --exe --build -j " + std::to_string(tools.build_jobs) +
+      " -O3 --x-assign fast --x-initial fast -Wno-fatal -Wno-lint -Wno-style --trace"
+      " --prefix Vnetlist --top-module " + quote(unit.top) + " -Mdir " + quote(obj.string()) +
+      " -CFLAGS -O1 -o activity " + quote(cells.string()) + " " + quote(synth.netlist_verilog) +
+      " " + quote((fs::path(tools.source_dir) / "synth" / "harness" / "activity_main.cpp").string());
+  run_logged(command, (dir / "verilator.log").string(), "verilator build of " + unit.top);
+  return (obj / "activity").string();
+}
+
+Activity run_activity(const std::string& simulator, const std::string& dir,
+                      const std::string& name, const std::vector<Op>& stream,
+                      bool record_outputs) {
+  const fs::path base(dir);
+  const std::string stream_path = (base / (name + ".ops")).string();
+  const std::string toggles_path = (base / (name + ".toggles")).string();
+  const std::string outputs_path = (base / (name + ".outputs")).string();
+  {
+    std::ofstream out(stream_path);
+    for (const Op& op : stream) {
+      out << unsigned{op.a} << ' ' << unsigned{op.b} << ' ' << op.valid << ' ' << op.first << ' '
+          << op.last << '\n';
+    }
+    if (!out) throw std::runtime_error("cannot write " + stream_path);
+  }
+  std::string command = quote(simulator) + " " + quote(stream_path) + " " + quote(toggles_path);
+  if (record_outputs) command += " " + quote(outputs_path);
+  run_logged(command, (base / (name + ".log")).string(), "simulation " + name);
+
+  Activity a;
+  std::ifstream toggles(toggles_path);
+  std::string line;
+  while (std::getline(toggles, line)) {
+    std::istringstream in(line);
+    if (line.rfind("# ops", 0) == 0) {
+      std::string hash, word;
+      in >> hash >> word >> a.ops;
+      continue;
+    }
+    std::string net;
+    NetToggles t;
+    if (in >> net >> t.rises >> t.falls) a.nets[net] = t;
+  }
+  if (record_outputs) {
+    std::ifstream outputs(outputs_path);
+    while (std::getline(outputs, line)) {
+      std::istringstream in(line);
+      in >> std::hex;
+      std::vector<uint64_t> row;
+      uint64_t v = 0;
+      while (in >> v) row.push_back(v);
+      a.outputs.push_back(std::move(row));
+    }
+  }
+  return a;
+}
+
+}  // namespace lbfp::synth

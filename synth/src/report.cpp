@@ -1,0 +1,186 @@
+#include "lbfp_synth/report.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <sstream>
+
+namespace lbfp::synth {
+namespace {
+
+const UnitCost* find(const std::vector<UnitCost>& costs, const std::string& kind,
+                     const std::string& format) {
+  for (const UnitCost& c : costs) {
+    if (c.kind == kind && c.format == format) return &c;
+  }
+  return nullptr;
+}
+
+double safe_ratio(double a, double b) { return b > 0.0 ? a / b : 0.0; }
+
+std::string kind_name(const std::string& kind) {
+  if (kind == "mul") return "multiplier";
+  if (kind == "mac") return "MAC (multiplier + accumulator)";
+  if (kind == "pe") return "PE";
+  return kind;
+}
+
+}  // namespace
+
+std::vector<CostRatio> cost_ratios(const std::vector<UnitCost>& costs) {
+  std::vector<CostRatio> out;
+  for (const UnitCost& c : costs) {
+    if (std::any_of(out.begin(), out.end(), [&](const CostRatio& r) { return r.kind == c.kind; })) {
+      continue;
+    }
+    const UnitCost* l = find(costs, c.kind, "lbfp8");
+    const UnitCost* b = find(costs, c.kind, "bfp8");
+    if (!l || !b) continue;
+    CostRatio r;
+    r.kind = c.kind;
+    r.area = safe_ratio(l->area_um2, b->area_um2);
+    r.transistors =
+        safe_ratio(static_cast<double>(l->transistors), static_cast<double>(b->transistors));
+    r.layer_energy = safe_ratio(l->layer_pj, b->layer_pj);
+    r.uniform_energy = safe_ratio(l->uniform_pj, b->uniform_pj);
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::string report_markdown(const std::vector<UnitCost>& costs, const ReportContext& ctx) {
+  std::ostringstream o;
+  o << "# LBFP8 vs BFP8 hardware cost (OSU 0.18 um, Yosys 0.23)\n\n";
+  o << fmt::format(
+      "Liberty: {}. Dynamic energy at {:.2f} V from zero-delay toggle counts over {} operations "
+      "per stream (seed {}), input slew {:.2f} ns, {:.4f} pF on each output port; power at "
+      "{:.0f} MHz.\n\n",
+      ctx.liberty, ctx.energy.voltage, ctx.ops, ctx.seed, ctx.energy.input_slew_ns,
+      ctx.energy.output_load_pf, ctx.energy.frequency_mhz);
+  o << "| unit | format | top | cells | area (um^2) | transistors (cmos) | energy/op, layer (pJ) "
+       "| energy/op, uniform (pJ) | power, layer (mW) | leakage (nW) |\n";
+  o << "|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n";
+  for (const UnitCost& c : costs) {
+    o << fmt::format("| {} | {} | {} | {} | {:.0f} | {} | {:.4f} | {:.4f} | {:.4f} | {:.1f} |\n",
+                     c.kind, c.format, c.top, c.cells, c.area_um2, c.transistors, c.layer_pj,
+                     c.uniform_pj, c.layer_pj * ctx.energy.frequency_mhz * 1e-3, c.leakage_nw);
+  }
+  o << "\n## LBFP8 / BFP8\n\n";
+  o << "| unit | area | transistors | energy/op, layer | energy/op, uniform | paper (multiplier) |\n";
+  o << "|---|---:|---:|---:|---:|---|\n";
+  for (const CostRatio& r : cost_ratios(costs)) {
+    const std::string paper =
+        r.kind == "mul" ? fmt::format("area {:.2f}x (-45 %), power {:.2f}x (-53 %)",
+                                      kPaperAreaRatio, kPaperPowerRatio)
+                        : "not reported";
+    o << fmt::format("| {} | {:.3f}x ({:+.1f} %) | {:.3f}x | {:.3f}x ({:+.1f} %) | {:.3f}x | {} |\n",
+                     kind_name(r.kind), r.area, (r.area - 1.0) * 100.0, r.transistors,
+                     r.layer_energy, (r.layer_energy - 1.0) * 100.0, r.uniform_energy, paper);
+  }
+  if (!ctx.command.empty()) o << "\nReproduce: `" << ctx.command << "`\n";
+  return o.str();
+}
+
+std::string report_svg(const std::vector<UnitCost>& costs) {
+  // Three panels (area, transistors, energy/op on layer operands), one pair of bars per kind,
+  // each panel scaled to its own largest value.
+  struct Metric {
+    const char* title;
+    double (*value)(const UnitCost&);
+  };
+  const std::array<Metric, 3> metrics = {{
+      {"area (um^2)", [](const UnitCost& c) { return c.area_um2; }},
+      {"transistors", [](const UnitCost& c) { return static_cast<double>(c.transistors); }},
+      {"energy/op, layer (pJ)", [](const UnitCost& c) { return c.layer_pj; }},
+  }};
+  std::vector<std::string> kinds;
+  for (const UnitCost& c : costs) {
+    if (std::find(kinds.begin(), kinds.end(), c.kind) == kinds.end()) kinds.push_back(c.kind);
+  }
+  const int panel_w = 300;
+  const int panel_h = 260;
+  const int bar_w = 28;
+  std::ostringstream s;
+  s << fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
+      "font-family=\"sans-serif\" font-size=\"12\">\n",
+      panel_w * 3 + 40, panel_h + 80);
+  s << "<text x=\"10\" y=\"18\" font-size=\"14\">LBFP8 (blue) vs BFP8 (grey), OSU 0.18 um; "
+       "ratio LBFP8/BFP8 above each pair</text>\n";
+  for (size_t m = 0; m < metrics.size(); ++m) {
+    const int x0 = 20 + static_cast<int>(m) * panel_w;
+    const int y0 = 40;
+    const int base = y0 + panel_h - 30;
+    double top = 0.0;
+    for (const UnitCost& c : costs) top = std::max(top, metrics[m].value(c));
+    if (top <= 0.0) top = 1.0;
+    s << fmt::format("<text x=\"{}\" y=\"{}\" font-weight=\"bold\">{}</text>\n", x0, y0 + 12,
+                     metrics[m].title);
+    s << fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/>\n", x0, base,
+                     x0 + panel_w - 30, base);
+    for (size_t k = 0; k < kinds.size(); ++k) {
+      const int gx = x0 + 10 + static_cast<int>(k) * 85;
+      const UnitCost* l = find(costs, kinds[k], "lbfp8");
+      const UnitCost* b = find(costs, kinds[k], "bfp8");
+      int bx = gx;
+      for (const UnitCost* c : {l, b}) {
+        if (c) {
+          const double v = metrics[m].value(*c);
+          const int h = static_cast<int>(v / top * (panel_h - 80));
+          s << fmt::format(
+              "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"><title>{} {}: "
+              "{:.4g}</title></rect>\n",
+              bx, base - h, bar_w, h, c->format == "lbfp8" ? "#3366cc" : "#999999", c->top,
+              metrics[m].title, v);
+        }
+        bx += bar_w + 2;
+      }
+      if (l && b && metrics[m].value(*b) > 0.0) {
+        s << fmt::format("<text x=\"{}\" y=\"{}\">{:.2f}x</text>\n", gx, y0 + 32,
+                         metrics[m].value(*l) / metrics[m].value(*b));
+      }
+      s << fmt::format("<text x=\"{}\" y=\"{}\">{}</text>\n", gx + 10, base + 16, kinds[k]);
+    }
+  }
+  s << fmt::format("<text x=\"10\" y=\"{}\">paper (multiplier): area {:.2f}x, power {:.2f}x"
+                   "</text>\n", panel_h + 60, kPaperAreaRatio, kPaperPowerRatio);
+  s << "</svg>\n";
+  return s.str();
+}
+
+std::string energy_yaml(const std::vector<UnitCost>& costs, const ReportContext& ctx) {
+  std::ostringstream y;
+  y << "# Energy per action for the LBFP8 and BFP8 datapaths, measured by `lbfp synth`\n"
+       "# (docs/hardware-cost.md): Yosys 0.23 onto the OSU 0.18 um cells, zero-delay toggle\n"
+       "# counts from Verilator runs of the gate-level netlists, priced with the liberty's\n"
+       "# internal-power tables and pin capacitances. Dynamic energy only; no wires, no glitches.\n";
+  y << "technology: osu018\n";
+  y << fmt::format("voltage_v: {:.2f}      # liberty nom_voltage\n", ctx.energy.voltage);
+  y << fmt::format("frequency_mhz: {:.0f}  # only for power = energy x frequency\n",
+                   ctx.energy.frequency_mhz);
+  y << fmt::format("operations_per_stream: {}\n", ctx.ops);
+  y << "operands: layer      # synthetic ReLU/Gaussian layer; uniform figures in comments\n";
+  for (const char* format : {"lbfp8", "bfp8"}) {
+    y << format << ":\n";
+    for (const UnitCost& c : costs) {
+      if (c.format != format) continue;
+      y << fmt::format(
+          "  {}_pj: {:.5f}   # {} netlist, layer stream; uniform operands {:.5f} pJ\n", c.kind,
+          c.layer_pj, c.top, c.uniform_pj);
+    }
+    for (const UnitCost& c : costs) {
+      if (c.format != format) continue;
+      y << fmt::format("  {}_area_um2: {:.0f}   # stat -liberty of {}\n", c.kind, c.area_um2,
+                       c.top);
+    }
+    for (const UnitCost& c : costs) {
+      if (c.format != format) continue;
+      y << fmt::format("  {}_leakage_nw: {:.2f}   # sum of cell_leakage_power of {}\n", c.kind,
+                       c.leakage_nw, c.top);
+    }
+  }
+  return y.str();
+}
+
+}  // namespace lbfp::synth
