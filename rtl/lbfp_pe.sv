@@ -15,10 +15,11 @@ module lbfp_pe #(
   input  logic                 clk_i,
   input  logic                 rst_ni,
   input  logic                 valid_i,
-  input  logic                 first_i,  // first term of a reduction: restart from zero
+  input  logic                 first_i,  // first term of a reduction: restart from bias_i
   input  logic                 last_i,   // last term of a reduction
   input  logic [DataWidth-1:0] a_i,
   input  logic [DataWidth-1:0] b_i,
+  input  logic [AccWidth-1:0]  bias_i,   // signed start value of a reduction, steady per tile
   output logic                 valid_o,
   output logic                 first_o,
   output logic                 last_o,
@@ -95,6 +96,7 @@ module lbfp_pe #(
     .rst_ni (rst_ni),
     .valid_i(acc_valid),
     .first_i(acc_first),
+    .init_i (bias_i),
     .prod_i (acc_prod),
     .acc_o  (acc_o),
     .ovf_o  (ovf_o)

@@ -1,8 +1,9 @@
 // The A-bit two's-complement accumulator of the spec ("Accumulation"): each step adds one signed
 // product; a step whose exact sum falls outside [-2^(A-1), 2^(A-1) - 1] is clamped to that limit
-// and raises the sticky overflow flag. first_i starts a new reduction from zero (the product is
-// added to 0, not to the previous result). The sum is formed one bit wider than both operands,
-// so the clamp decision is made on the exact value even when a single product exceeds A bits.
+// and raises the sticky overflow flag. first_i starts a new reduction from init_i (a bias in
+// accumulator units: "a bias enters first"; 0 without one) instead of the previous result, and
+// clears the flag. The sum is formed one bit wider than both operands, so the clamp decision is
+// made on the exact value even when a single product exceeds A bits.
 module sat_accumulator #(
   parameter int AccWidth  = 32,  // A
   parameter int ProdWidth = 25   // signed product width
@@ -11,6 +12,7 @@ module sat_accumulator #(
   input  logic                 rst_ni,
   input  logic                 valid_i,
   input  logic                 first_i,
+  input  logic [AccWidth-1:0]  init_i,  // signed
   input  logic [ProdWidth-1:0] prod_i,  // signed
   output logic [AccWidth-1:0]  acc_o,   // signed
   output logic                 ovf_o    // some step since the last first_i saturated
@@ -24,7 +26,8 @@ module sat_accumulator #(
   logic [SumWidth-1:0] base, sum;
 
   always_comb begin
-    base  = first_i ? '0 : {{(SumWidth - AccWidth){acc_q[AccWidth-1]}}, acc_q};
+    base  = first_i ? {{(SumWidth - AccWidth){init_i[AccWidth-1]}}, init_i}
+                    : {{(SumWidth - AccWidth){acc_q[AccWidth-1]}}, acc_q};
     sum   = base + {{(SumWidth - ProdWidth){prod_i[ProdWidth-1]}}, prod_i};
     acc_d = acc_q;
     ovf_d = ovf_q;

@@ -8,8 +8,9 @@
 // at cycle k + r + c. When the last PE finishes, the results drain south one row per cycle,
 // bottom row first: out_valid_o is high for R cycles, out_row_o names the row, out_acc_o the C
 // accumulators, out_ovf_o their saturation flags and out_code_o their requantized codes.
-// relu_i and exp_shift_i (per column: scale - Eo, where the scale carries the column's weight
-// exponent) must be steady while results drain.
+// bias_i (per column, in accumulator units: the reduction starts from it), relu_i and exp_shift_i
+// (per column: scale - Eo, where the scale carries the column's weight exponent) must be steady
+// from the first operand until the results have drained.
 // With contiguous input, the last result leaves K + 2R + C + PipeStages cycles after the first
 // operand enters, counting both cycles (lbfp::arch::array_tile_cycles).
 module systolic_array #(
@@ -32,6 +33,7 @@ module systolic_array #(
   output logic                          in_ready_o,
   input  logic [NumRows*DataWidth-1:0]  a_i,   // row r at [r*DataWidth +: DataWidth]
   input  logic [NumCols*DataWidth-1:0]  b_i,   // column c at [c*DataWidth +: DataWidth]
+  input  logic [NumCols*AccWidth-1:0]   bias_i,  // per column, accumulator units, signed
   input  logic                          relu_i,
   input  logic [NumCols*ExpWidth-1:0]   exp_shift_i,  // per column: scale - Eo
   output logic                          out_valid_o,
@@ -102,6 +104,7 @@ module systolic_array #(
           .last_i (h_flags[Hin*3]),
           .a_i    (h_a[Hin*W +: W]),
           .b_i    (v_b[Vin*W +: W]),
+          .bias_i (bias_i[c*AccWidth +: AccWidth]),
           .valid_o(h_flags[Hout*3 + 2]),
           .first_o(h_flags[Hout*3 + 1]),
           .last_o (h_flags[Hout*3]),
@@ -126,6 +129,7 @@ module systolic_array #(
           .last_i (h_flags[Hin*3]),
           .a_i    (h_a[Hin*W +: W]),
           .b_i    (v_b[Vin*W +: W]),
+          .bias_i (bias_i[c*AccWidth +: AccWidth]),
           .valid_o(h_flags[Hout*3 + 2]),
           .first_o(h_flags[Hout*3 + 1]),
           .last_o (h_flags[Hout*3]),

@@ -313,11 +313,12 @@ std::vector<Expected> golden_gemm(const ArrayConfig& config, const Gemm& g) {
         col[static_cast<size_t>(kk)] = g.b[static_cast<size_t>(kk * g.n + j)];
       }
       Expected& e = out[static_cast<size_t>(i * g.n + j)];
+      const int64_t bias = g.bias.empty() ? 0 : g.bias[static_cast<size_t>(j)];
       if (config.bfp) {
-        e.dot = dot(BfpFormat(8, config.acc_bits), row.data(), col.data(), row.size());
+        e.dot = dot(BfpFormat(8, config.acc_bits), row.data(), col.data(), row.size(), bias);
       } else {
         const LbfpFormat format(8, 4, 8, config.acc_bits);
-        e.dot = dot(format, row.data(), col.data(), row.size());
+        e.dot = dot(format, row.data(), col.data(), row.size(), bias);
         e.code = requantize(format, e.dot.acc, g.scales[static_cast<size_t>(j)], g.out_exp, g.relu);
       }
     }
@@ -329,6 +330,12 @@ template <class Model>
 void run_array(const ArrayConfig& config, const Gemm& g, const std::string& run_name,
                CosimReport& report) {
   const std::vector<Expected> expected = golden_gemm(config, g);
+  // The golden outputs of a row of zero codes, per column, plus an all-zero padding column.
+  Gemm zero_row = g;
+  zero_row.m = 1;
+  zero_row.a.assign(static_cast<size_t>(g.k), Code{0});
+  std::vector<Expected> padding_row = golden_gemm(config, zero_row);
+  padding_row.push_back(Expected{});
   const int rows = config.rows;
   const int cols = config.cols;
   const arch::ArrayGeometry geometry{rows, cols, config.pipe_stages};
@@ -364,6 +371,8 @@ void run_array(const ArrayConfig& config, const Gemm& g, const std::string& run_
         const int j = tj + c;
         const int exp_shift = j < g.n ? g.scales[static_cast<size_t>(j)] - g.out_exp : 0;
         put_bits(top.exp_shift_i, c * 12, 12, static_cast<uint64_t>(exp_shift));
+        const int64_t bias = j < g.n && !g.bias.empty() ? g.bias[static_cast<size_t>(j)] : 0;
+        put_bits(top.bias_i, c * config.acc_bits, config.acc_bits, static_cast<uint64_t>(bias));
       }
       std::vector<bool> seen(static_cast<size_t>(rows), false);
       int rows_seen = 0;
@@ -410,7 +419,9 @@ void run_array(const ArrayConfig& config, const Gemm& g, const std::string& run_
                                             config.acc_bits);
             const bool ovf = get_bits(top.out_ovf_o, c, 1) != 0;
             const Code code = static_cast<Code>(get_bits(top.out_code_o, c * 8, 8));
-            Expected want;  // padding outside the GEMM: a dot product of zero codes
+            // Padding outside the GEMM: a dot product of zero codes, from the column's bias in
+            // a padding row of a real column.
+            Expected want = padding_row[static_cast<size_t>(std::min(j, g.n))];
             if (i < g.m && j < g.n) want = expected[static_cast<size_t>(i * g.n + j)];
             ++report.cases;
             if (want.dot.overflows > 0 && i < g.m && j < g.n) ++report.saturated_outputs;
@@ -423,7 +434,8 @@ void run_array(const ArrayConfig& config, const Gemm& g, const std::string& run_
                 << "} golden {acc=" << want.dot.acc << " overflows=" << want.dot.overflows
                 << " code=" << hex(want.code) << "}; scale="
                 << (j < g.n ? g.scales[static_cast<size_t>(j)] : 0)
-                << " out_exp=" << g.out_exp << " relu=" << g.relu;
+                << " out_exp=" << g.out_exp << " relu=" << g.relu << " bias="
+                << (j < g.n && !g.bias.empty() ? g.bias[static_cast<size_t>(j)] : 0);
               if (i < g.m && j < g.n) {
                 std::vector<Code> row(g.a.begin() + i * g.k, g.a.begin() + (i + 1) * g.k);
                 std::vector<Code> col;
@@ -533,6 +545,11 @@ Gemm make_gemm(ArrayKind kind, int m, int n, int k, uint64_t seed, GemmFill fill
     scale = config.bfp ? BfpFormat(8, config.acc_bits).product_scale(ea, eb)
                        : format.product_scale(ea, eb);
   }
+  if (seed % 3 == 0) {
+    const int64_t limit = int64_t{1} << (config.acc_bits - 2);
+    std::uniform_int_distribution<int64_t> bias_dist(-limit, limit);
+    for (int j = 0; j < n; ++j) g.bias.push_back(bias_dist(rng));
+  }
   if (config.bfp) return g;
   g.out_exp = output_exponent(config, g);
   std::uniform_int_distribution<int> nudge(-1, 1);
@@ -542,6 +559,7 @@ Gemm make_gemm(ArrayKind kind, int m, int n, int k, uint64_t seed, GemmFill fill
 
 CosimReport cosim_gemm(ArrayKind kind, const Gemm& gemm, const std::string& run_name) {
   if (gemm.m < 1 || gemm.n < 1 || gemm.k < 1 || gemm.scales.size() != static_cast<size_t>(gemm.n) ||
+      !(gemm.bias.empty() || gemm.bias.size() == static_cast<size_t>(gemm.n)) ||
       gemm.a.size() != static_cast<size_t>(gemm.m) * static_cast<size_t>(gemm.k) ||
       gemm.b.size() != static_cast<size_t>(gemm.k) * static_cast<size_t>(gemm.n)) {
     throw std::invalid_argument("GEMM operands do not match m=" + std::to_string(gemm.m) +

@@ -74,6 +74,8 @@ struct Gemm {
   std::vector<Code> a;
   std::vector<Code> b;
   std::vector<int> scales;
+  // Per output column, in accumulator units (lbfp::bias_to_accumulator); empty: no bias.
+  std::vector<int64_t> bias;
   int out_exp = 0;
   bool relu = false;
 };
@@ -85,7 +87,7 @@ enum class GemmFill {
 
 // A random GEMM for the array `kind`: codes from `fill`, operand exponents in [-8, 8], the output
 // exponent chosen from the golden results as max calibration would (so that codes span the
-// range), ReLU on for odd seeds.
+// range), ReLU on for odd seeds, random biases for seeds divisible by 3.
 Gemm make_gemm(ArrayKind kind, int m, int n, int k, uint64_t seed, GemmFill fill);
 
 // The output exponent max calibration would choose for the golden results of g (ignoring

@@ -2,9 +2,12 @@
 // and its cycle count against the closed-form latency lbfp::arch::array_tile_cycles.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
 #include <ostream>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -80,67 +83,119 @@ INSTANTIATE_TEST_SUITE_P(
         Shape{ArrayKind::kLbfp8Narrow, 3, 4, 257, GemmFill::kSaturate, 13}),
     [](const ::testing::TestParamInfo<Shape>& param_info) { return shape_name(param_info.param); });
 
-// One tile of a fully-connected layer as the toolkit quantizes it: FP32 activations (post-ReLU,
-// half zeros) and weights (Gaussian), activations per tensor and weights per output channel with
-// max calibration, encoded by the golden lbfp::encode; ReLU and the output exponent as the next
-// layer would use them. The requantized outputs must also stay close to the FP32 result.
-TEST(RtlArrayLayer, FullyConnectedTileMatchesGolden) {
+// A real layer: fc1 of LeNet-5 (sim/models/lenet5.onnx, 400 -> 120) on the FP32 activations of
+// MNIST test images, as tb/rtl/data/make_lenet5_tile.py extracted them (6 images x 10 output
+// channels: 2 x 3 tiles of the 4x4 array, K = 400). Quantized as the toolkit does it: activations
+// per tensor and weights per output channel with max calibration, encoded by the golden
+// lbfp::encode, the bias in accumulator units, ReLU, and the output exponent the next layer
+// would use. The requantized outputs must also stay close to the FP32 layer.
+struct LayerTile {
+  int m = 0;
+  int k = 0;
+  int n = 0;
+  std::vector<float> x;     // m x k
+  std::vector<float> w;     // k x n
+  std::vector<float> bias;  // n
+};
+
+// "<tag> <dims...>" followed by the values; '#' lines are comments.
+std::vector<float> read_block(std::istream& in, const std::string& tag, int dims,
+                              std::vector<int>& shape) {
+  std::string word;
+  in >> word;
+  if (word != tag) throw std::runtime_error("expected '" + tag + "', found '" + word + "'");
+  shape.assign(static_cast<size_t>(dims), 0);
+  size_t count = 1;
+  for (int& d : shape) {
+    in >> d;
+    count *= static_cast<size_t>(d);
+  }
+  std::vector<float> values(count);
+  for (float& v : values) in >> v;
+  if (!in) throw std::runtime_error("truncated block '" + tag + "'");
+  return values;
+}
+
+LayerTile read_layer_tile(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) throw std::runtime_error("cannot open " + path);
+  std::stringstream text;
+  std::string line;
+  while (std::getline(file, line)) {
+    if (!line.empty() && line[0] != '#') text << line << "\n";
+  }
+  LayerTile t;
+  std::vector<int> shape;
+  t.x = read_block(text, "activations", 2, shape);
+  t.m = shape[0];
+  t.k = shape[1];
+  t.w = read_block(text, "weights", 2, shape);
+  if (shape[0] != t.k) throw std::runtime_error("weights do not match the activations");
+  t.n = shape[1];
+  t.bias = read_block(text, "bias", 1, shape);
+  if (shape[0] != t.n) throw std::runtime_error("bias does not match the weights");
+  return t;
+}
+
+TEST(RtlArrayLayer, LeNet5Fc1TileMatchesGolden) {
+  const LayerTile layer = read_layer_tile(std::string(LBFP_RTL_DATA_DIR) + "/lenet5_fc1_tile.txt");
+  ASSERT_EQ(layer.k, 400);
   const ArrayConfig config = array_config(ArrayKind::kLbfp8);
   const LbfpFormat format(8, 4, 8, config.acc_bits);
-  const int m = 2 * config.rows;
-  const int n = 2 * config.cols;
-  const int k = 96;
-  std::mt19937_64 rng(2020);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> x(static_cast<size_t>(m * k));
-  std::vector<float> w(static_cast<size_t>(k * n));
-  for (float& v : x) v = std::max(0.0f, normal(rng));
-  for (float& v : w) v = 0.1f * normal(rng);
+  const int m = layer.m;
+  const int n = layer.n;
+  const int k = layer.k;
 
   float x_max = 0.0f;
-  for (float v : x) x_max = std::max(x_max, std::fabs(v));
+  for (float v : layer.x) x_max = std::max(x_max, std::fabs(v));
   const int ex = max_exponent(x_max);
   Gemm gemm;
   gemm.m = m;
   gemm.n = n;
   gemm.k = k;
   gemm.relu = true;
-  for (float v : x) gemm.a.push_back(encode(format, v, ex));
+  for (float v : layer.x) gemm.a.push_back(encode(format, v, ex));
   std::vector<int> ew(static_cast<size_t>(n));
+  gemm.b.resize(static_cast<size_t>(k * n));
   for (int j = 0; j < n; ++j) {
     float w_max = 0.0f;
-    for (int kk = 0; kk < k; ++kk) w_max = std::max(w_max, std::fabs(w[static_cast<size_t>(kk * n + j)]));
-    ew[static_cast<size_t>(j)] = max_exponent(w_max);
-    gemm.scales.push_back(format.product_scale(ex, ew[static_cast<size_t>(j)]));
-  }
-  gemm.b.resize(static_cast<size_t>(k * n));
-  for (int kk = 0; kk < k; ++kk) {
-    for (int j = 0; j < n; ++j) {
+    for (int kk = 0; kk < k; ++kk) {
+      w_max = std::max(w_max, std::fabs(layer.w[static_cast<size_t>(kk * n + j)]));
+    }
+    const int e = max_exponent(w_max);
+    ew[static_cast<size_t>(j)] = e;
+    const int scale = format.product_scale(ex, e);
+    gemm.scales.push_back(scale);
+    gemm.bias.push_back(bias_to_accumulator(format.acc_bits(), layer.bias[static_cast<size_t>(j)],
+                                            scale));
+    for (int kk = 0; kk < k; ++kk) {
       const size_t idx = static_cast<size_t>(kk * n + j);
-      gemm.b[idx] = encode(format, w[idx], ew[static_cast<size_t>(j)]);
+      gemm.b[idx] = encode(format, layer.w[idx], e);
     }
   }
   gemm.out_exp = output_exponent(config, gemm);
 
-  const CosimReport report = cosim_gemm(ArrayKind::kLbfp8, gemm, "layer_fc_tile");
-  EXPECT_EQ(report.cases, static_cast<uint64_t>(m * n));
+  const CosimReport report = cosim_gemm(ArrayKind::kLbfp8, gemm, "lenet5_fc1_tile");
+  EXPECT_EQ(report.tiles, 6u);
+  EXPECT_EQ(report.cases, 6u * 16u);
   EXPECT_EQ(report.mismatches, 0u) << describe(report);
   EXPECT_EQ(report.cycles, report.expected_cycles) << describe(report);
 
-  // The quantized layer tracks the FP32 layer: relative error of the whole output tile.
+  // The quantized layer tracks the FP32 layer: relative error over the whole output tile.
   double err = 0.0;
   double ref = 0.0;
   for (int i = 0; i < m; ++i) {
     for (int j = 0; j < n; ++j) {
-      double y = 0.0;
+      double y = layer.bias[static_cast<size_t>(j)];
       std::vector<Code> row(gemm.a.begin() + i * k, gemm.a.begin() + (i + 1) * k);
       std::vector<Code> col;
       for (int kk = 0; kk < k; ++kk) {
-        y += double{x[static_cast<size_t>(i * k + kk)]} * w[static_cast<size_t>(kk * n + j)];
+        y += double{layer.x[static_cast<size_t>(i * k + kk)]} *
+             layer.w[static_cast<size_t>(kk * n + j)];
         col.push_back(gemm.b[static_cast<size_t>(kk * n + j)]);
       }
       y = std::max(0.0, y);
-      const DotResult acc = dot(format, row, col);
+      const DotResult acc = dot(format, row, col, gemm.bias[static_cast<size_t>(j)]);
       const Code code = requantize(format, acc.acc, gemm.scales[static_cast<size_t>(j)],
                                    gemm.out_exp, true);
       const double q = decode(format, code, gemm.out_exp);
@@ -148,6 +203,7 @@ TEST(RtlArrayLayer, FullyConnectedTileMatchesGolden) {
       ref += y * y;
     }
   }
+  ASSERT_GT(ref, 0.0);
   EXPECT_LT(std::sqrt(err / ref), 0.1);
 }
 
