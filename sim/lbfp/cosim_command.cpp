@@ -36,7 +36,8 @@ struct CosimOptions {
 
 // Prints one report; returns whether it passed.
 bool print_report(const rtl::CosimReport& report, std::ostream& out) {
-  out << fmt::format("{}: {} cases, {} mismatches", report.name, report.cases,
+  out << fmt::format("{}: {} {}, {} mismatches", report.name, report.cases,
+                     report.tiles > 0 ? "outputs (tile padding included)" : "cases",
                      report.mismatches);
   if (report.tiles > 0) {
     out << fmt::format(", {} saturated; {} tiles, {} cycles measured, {} by the formula ({})",
