@@ -8,6 +8,29 @@
 
 namespace lbfp::arch {
 
+ArrayActivity tile_activity(const NumberFormat& format, const TileJob& job) {
+  // Every real output takes K steps; a step is gateable when either code is zero.
+  ArrayActivity activity;
+  const auto rows = static_cast<uint64_t>(job.rows);
+  const auto cols = static_cast<uint64_t>(job.cols);
+  for (int64_t k = 0; k < job.k; ++k) {
+    uint64_t zero_a = 0;
+    uint64_t zero_b = 0;
+    for (int r = 0; r < job.rows; ++r) {
+      zero_a += is_zero_code(format, job.a[static_cast<size_t>(r) * job.lda +
+                                           static_cast<size_t>(k)]) ? 1 : 0;
+    }
+    for (int c = 0; c < job.cols; ++c) {
+      zero_b += is_zero_code(format, job.b[static_cast<size_t>(k) * job.ldb +
+                                           static_cast<size_t>(c)]) ? 1 : 0;
+    }
+    activity.zero_macs += zero_a * cols + zero_b * rows - zero_a * zero_b;
+  }
+  activity.macs = rows * cols * static_cast<uint64_t>(job.k);
+  activity.requantizations = rows * cols;
+  return activity;
+}
+
 ArrayModel::ArrayModel(const ArrayGeometry& geometry, const NumberFormat& format)
     : geometry_(geometry), format_(format) {
   if (geometry.rows < 1 || geometry.cols < 1 || geometry.pipe_stages < 0) {
@@ -175,24 +198,10 @@ int64_t ArrayModel::compute_whole_tile() {
           format_);
     }
   }
-  // Activity: every real output takes K steps; a step is gateable when either code is zero.
-  const auto rows = static_cast<uint64_t>(job_.rows);
-  const auto cols = static_cast<uint64_t>(job_.cols);
-  for (int64_t k = 0; k < job_.k; ++k) {
-    uint64_t zero_a = 0;
-    uint64_t zero_b = 0;
-    for (int r = 0; r < job_.rows; ++r) {
-      zero_a += is_zero_code(format_, job_.a[static_cast<size_t>(r) * job_.lda +
-                                             static_cast<size_t>(k)]) ? 1 : 0;
-    }
-    for (int c = 0; c < job_.cols; ++c) {
-      zero_b += is_zero_code(format_, job_.b[static_cast<size_t>(k) * job_.ldb +
-                                             static_cast<size_t>(c)]) ? 1 : 0;
-    }
-    activity_.zero_macs += zero_a * cols + zero_b * rows - zero_a * zero_b;
-  }
-  activity_.macs += rows * cols * static_cast<uint64_t>(job_.k);
-  activity_.requantizations += rows * cols;
+  const ArrayActivity a = tile_activity(format_, job_);
+  activity_.macs += a.macs;
+  activity_.zero_macs += a.zero_macs;
+  activity_.requantizations += a.requantizations;
   output_row_ = -1;
   busy_ = false;
   cycle_ = total_cycles_;

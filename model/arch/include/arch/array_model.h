@@ -53,6 +53,10 @@ struct ArrayActivity {
   uint64_t requantizations = 0;
 };
 
+// Multiply-accumulate steps of a tile on real outputs (rows x cols x K) and how many of them
+// have a zero operand, counted from the operand codes.
+ArrayActivity tile_activity(const NumberFormat& format, const TileJob& job);
+
 class ArrayModel {
  public:
   ArrayModel(const ArrayGeometry& geometry, const NumberFormat& format);
