@@ -306,14 +306,12 @@ KernelPath choose_path(const Format& format, KernelPath requested) {
 
 void run_sums(const FormatTables<LbfpFormat>& t, KernelPath path, const SumBlock& blk) {
   switch (path) {
-    case KernelPath::kAvx512: detail::lbfp_sums_avx512(t.lbfp, blk); break;
     case KernelPath::kAvx2: detail::lbfp_sums_avx2(t.lbfp, blk); break;
     default: detail::lbfp_sums_portable(t.lbfp, blk); break;
   }
 }
 void run_sums(const FormatTables<BfpFormat>& t, KernelPath path, const SumBlock& blk) {
   switch (path) {
-    case KernelPath::kAvx512: detail::bfp_sums_avx512(t.bfp, blk); break;
     case KernelPath::kAvx2: detail::bfp_sums_avx2(t.bfp, blk); break;
     default: detail::bfp_sums_portable(t.bfp, blk); break;
   }
@@ -453,6 +451,21 @@ void run_sums_threaded(const Tables& t, KernelPath path, const SumBlock& blk, in
   WorkerPool::instance().run(tasks);
 }
 
+// The AVX-512 kernels schedule a whole call themselves over the worker pool.
+void parallel_for(size_t count, const std::function<void(size_t)>& body) {
+  std::vector<std::function<void()>> tasks;
+  for (size_t i = 0; i < count; ++i) tasks.emplace_back([&body, i] { body(i); });
+  WorkerPool::instance().run(tasks);
+}
+void run_gemm_avx512(const FormatTables<LbfpFormat>& t, const detail::GemmCall& call,
+                     size_t threads) {
+  detail::lbfp_gemm_avx512(t.lbfp, call, threads, parallel_for);
+}
+void run_gemm_avx512(const FormatTables<BfpFormat>& t, const detail::GemmCall& call,
+                     size_t threads) {
+  detail::bfp_gemm_avx512(t.bfp, call, threads, parallel_for);
+}
+
 // ---- the driver ----------------------------------------------------------------------------------
 
 template <class Format>
@@ -529,25 +542,6 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
   check_codes(format, t, p.a, p.m, p.k, p.lda);
   check_codes(format, t, p.b, p.k, p.n, p.ldb);
 
-  // The sums, with the cheap bounds of the header comment (the Cauchy-Schwarz norms and the
-  // per-k maxima the exact bounds need) computed meanwhile on this thread.
-  thread_local std::vector<int32_t> sums_buffer;
-  if (sums_buffer.size() < p.m * p.n) sums_buffer.resize(p.m * p.n);
-  int32_t* sums = sums_buffer.data();
-  SumBlock blk;
-  blk.m = p.m;
-  blk.n = p.n;
-  blk.k = p.k;
-  blk.a = p.a;
-  blk.lda = p.lda;
-  blk.b = p.b;
-  blk.ldb = p.ldb;
-  blk.c = sums;
-  blk.ldc = p.n;
-  std::vector<int> amax(p.k, 0);
-  std::vector<int> bmax(p.k, 0);
-  std::vector<double> a_norm(p.m, 0.0);
-  std::vector<double> b_norm(p.n, 0.0);
   // A first bound needs no pass over the data: k times the largest product.
   int64_t largest_initial = 0;
   for (int64_t v : initial) largest_initial = std::max(largest_initial, v < 0 ? -v : v);
@@ -557,41 +551,79 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
   const bool trivially_cleared =
       largest_initial <= limit &&
       (p.k == 0 || largest_product <= static_cast<uint64_t>(limit - largest_initial) / p.k);
-  auto norms = [&] {
-    if (trivially_cleared) return;
-    for (size_t i = 0; i < p.m; ++i) {
-      const Code* arow = p.a + i * p.lda;
-      double sq[4] = {0.0, 0.0, 0.0, 0.0};  // four chains: the adds are latency-bound
-      size_t k = 0;
-      for (; k + 4 <= p.k; k += 4) {
-        for (size_t u = 0; u < 4; ++u) {
-          amax[k + u] = std::max(amax[k + u], t.magnitude[arow[k + u]]);
-          sq[u] += t.cs_square[arow[k + u]];
-        }
-      }
-      for (; k < p.k; ++k) {
-        amax[k] = std::max(amax[k], t.magnitude[arow[k]]);
-        sq[0] += t.cs_square[arow[k]];
-      }
-      a_norm[i] = std::sqrt((sq[0] + sq[1]) + (sq[2] + sq[3]));
-    }
-  };
-  auto b_norms = [&] {
-    if (trivially_cleared) return;
-    for (size_t k = 0; k < p.k; ++k) {
-      const Code* brow = p.b + k * p.ldb;
-      int mx = 0;
-      for (size_t j = 0; j < p.n; ++j) {
-        mx = std::max(mx, t.magnitude[brow[j]]);
-        b_norm[j] += t.cs_square[brow[j]];
-      }
-      bmax[k] = mx;
-    }
-    for (size_t j = 0; j < p.n; ++j) b_norm[j] = std::sqrt(b_norm[j]);
-  };
-  run_sums_threaded(t, stats.path, blk, options.threads, norms, b_norms);
 
-  // Relative error of the double norms is below k * 2^-52 per factor; 1e-6 covers k < 2^30.
+  // The sums, and the Cauchy-Schwarz sums of squares of the header comment (computed while
+  // the AVX-512 kernels pack the operands, or meanwhile on the other paths).
+  std::vector<double> a_norm(p.m, 0.0);
+  std::vector<double> b_norm(p.n, 0.0);
+  if (stats.path == KernelPath::kAvx512) {
+    detail::GemmCall call;
+    call.m = p.m;
+    call.n = p.n;
+    call.k = p.k;
+    call.a = p.a;
+    call.lda = p.lda;
+    call.b = p.b;
+    call.ldb = p.ldb;
+    call.out = acc;
+    call.ldo = ldc;
+    call.initial = initial.data();
+    call.cs_square = trivially_cleared ? nullptr : t.cs_square;
+    call.a_sq = a_norm.data();
+    call.b_sq = b_norm.data();
+    run_gemm_avx512(t, call, static_cast<size_t>(options.threads));
+  } else {
+    thread_local std::vector<int32_t> sums_buffer;
+    if (sums_buffer.size() < p.m * p.n) sums_buffer.resize(p.m * p.n);
+    int32_t* sums = sums_buffer.data();
+    SumBlock blk;
+    blk.m = p.m;
+    blk.n = p.n;
+    blk.k = p.k;
+    blk.a = p.a;
+    blk.lda = p.lda;
+    blk.b = p.b;
+    blk.ldb = p.ldb;
+    blk.c = sums;
+    blk.ldc = p.n;
+    auto a_squares = [&] {
+      if (trivially_cleared) return;
+      for (size_t i = 0; i < p.m; ++i) {
+        const Code* arow = p.a + i * p.lda;
+        double sq[4] = {0.0, 0.0, 0.0, 0.0};  // four chains: the adds are latency-bound
+        size_t k = 0;
+        for (; k + 4 <= p.k; k += 4) {
+          for (size_t u = 0; u < 4; ++u) sq[u] += t.cs_square[arow[k + u]];
+        }
+        for (; k < p.k; ++k) sq[0] += t.cs_square[arow[k]];
+        a_norm[i] = (sq[0] + sq[1]) + (sq[2] + sq[3]);
+      }
+    };
+    auto b_squares = [&] {
+      if (trivially_cleared) return;
+      for (size_t k = 0; k < p.k; ++k) {
+        const Code* brow = p.b + k * p.ldb;
+        for (size_t j = 0; j < p.n; ++j) b_norm[j] += t.cs_square[brow[j]];
+      }
+    };
+    run_sums_threaded(t, stats.path, blk, options.threads, a_squares, b_squares);
+    for (size_t i = 0; i < p.m; ++i) {
+      const int32_t* srow = sums + i * p.n;
+      int64_t* arow = acc + i * ldc;
+      const int64_t* init = initial.data();
+      const size_t n = p.n;  // a local: the stores through arow could alias p
+      for (size_t j = 0; j < n; ++j) arow[j] = init[j] + srow[j];
+    }
+  }
+  if (overflows) {
+    for (size_t i = 0; i < p.m; ++i) std::fill(overflows + i * ldc, overflows + i * ldc + p.n, 0u);
+  }
+  if (trivially_cleared) return stats;
+
+  // Relative error of the double norms is below k * 2^-52 per factor (in any summation order,
+  // the terms being non-negative); 1e-6 covers k < 2^30.
+  for (double& x : a_norm) x = std::sqrt(x);
+  for (double& x : b_norm) x = std::sqrt(x);
   constexpr double kMargin = 1.0 + 1e-6;
   std::vector<int64_t> room(p.n);
   int64_t least_room = limit;
@@ -601,20 +633,13 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
   }
   const double largest_a = *std::max_element(a_norm.begin(), a_norm.end());
   const double largest_b = *std::max_element(b_norm.begin(), b_norm.end());
-  const bool all_cleared =
-      trivially_cleared ||
-      (least_room >= 0 && largest_a * largest_b * kMargin <= static_cast<double>(least_room));
+  if (least_room >= 0 && largest_a * largest_b * kMargin <= static_cast<double>(least_room)) {
+    return stats;
+  }
 
-  // The epilogue, row by row: bias + sum for every output; uncleared ones are redone below.
+  // Every output got bias + sum above; the uncleared ones are redone below.
   std::vector<std::pair<size_t, size_t>> uncleared;  // (column, row)
   for (size_t i = 0; i < p.m; ++i) {
-    const int32_t* srow = sums + i * p.n;
-    int64_t* arow = acc + i * ldc;
-    const int64_t* init = initial.data();
-    const size_t n = p.n;  // a local: the stores through arow could alias p
-    for (size_t j = 0; j < n; ++j) arow[j] = init[j] + srow[j];
-    if (overflows) std::fill(overflows + i * ldc, overflows + i * ldc + p.n, 0u);
-    if (all_cleared) continue;
     for (size_t j = 0; j < p.n; ++j) {
       if (room[j] < 0 || a_norm[i] * b_norm[j] * kMargin > static_cast<double>(room[j])) {
         uncleared.emplace_back(j, i);
@@ -624,6 +649,18 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
   if (uncleared.empty()) return stats;
 
   // The exact row and column bounds, only when the norms left some output uncleared.
+  std::vector<int> amax(p.k, 0);
+  std::vector<int> bmax(p.k, 0);
+  for (size_t i = 0; i < p.m; ++i) {
+    const Code* arow = p.a + i * p.lda;
+    for (size_t k = 0; k < p.k; ++k) amax[k] = std::max(amax[k], t.magnitude[arow[k]]);
+  }
+  for (size_t k = 0; k < p.k; ++k) {
+    const Code* brow = p.b + k * p.ldb;
+    int mx = 0;
+    for (size_t j = 0; j < p.n; ++j) mx = std::max(mx, t.magnitude[brow[j]]);
+    bmax[k] = mx;
+  }
   const auto classes = static_cast<size_t>(t.max_magnitude + 1);
   std::vector<uint64_t> row_bound(p.m, 0);
   std::vector<uint64_t> col_bound(p.n, 0);

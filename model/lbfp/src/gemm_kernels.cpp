@@ -14,7 +14,10 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <memory>
+#include <thread>
 #include <vector>
 
 namespace lbfp::detail {
@@ -258,60 +261,146 @@ void bfp_sums_avx2(const BfpKernelTables& tables, const SumBlock& blk) {
   }
 }
 
-// ---- AVX-512 ------------------------------------------------------------------------------------
-// LBFP: per k, the B panel holds 4 zmm of word-pair indices (2 fb, 2 fb + 1) and 4 zmm of word
-// pairs (Y, 128 Y) for 64 columns; per row, one 64-byte table a_pairs[code] is loaded, vpermw
-// picks (lo, hi) of V_a[fb] for 32 words = 16 columns, and vpdpwssd adds lo Y + hi 128 Y = V Y.
+// ---- AVX-512: whole calls -------------------------------------------------------------------
+// LBFP: per k pair, the B panel holds 4 zmm of vpermw indices (fb_k, 16 + fb_k+1) and 4 zmm of
+// (Yb_k, Yb_k+1) for 64 columns; per row and k pair, packed A holds the offset of its H pair table
+// and the (Ya_k, Ya_k+1) pair: vpermw picks H, vpmullw forms Ya Yb, vpdpwssd adds both products.
 // BFP: vpdpbusd multiplies 4 unsigned bytes of B (mantissa + 128) by 4 signed bytes of A
-// (broadcast) per int32 lane: sum a (b + 128) = sum a b + 128 sum a; the caller's row correction
-// removes 128 sum a (all mod 2^32).
+// (broadcast) per int32 lane: sum a (b + 128) = sum a b + 128 sum a; the epilogue removes
+// 128 sum a per row (all mod 2^32).
+//
+// Work of one call: A is packed once (row chunks) and B once (64-column panels), each by
+// whichever thread claims the piece; then the threads claim compute units (one panel x one row
+// chunk), each waiting only for the pieces it reads. The unit keeps its int32 partial sums in a
+// small scratch while k is sliced (the slice of the B panel stays in L1 across the row blocks)
+// and the last slice writes int64 = initial[j] + sum straight to the output. Packing also adds
+// up the Cauchy-Schwarz terms of every row of A and column of B for the caller's overflow proof.
 
 namespace {
 constexpr size_t kLbfpMr = 4;
 constexpr size_t kLbfpNr = 64;
-constexpr size_t kLbfpKc = 64;
+constexpr size_t kLbfpSlicePairs = 32;  // a 64-column B slice: 16 KiB
 constexpr size_t kBfpMr = 6;
 constexpr size_t kBfpNr = 64;
-constexpr size_t kBfpKc = 512;  // k quads: 128
+constexpr size_t kBfpSliceQuads = 128;  // a 64-column B slice: 32 KiB
+constexpr size_t kChunkRows = 128;      // rows of A per packing piece and per compute unit
 
 #define LBFP_AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 
-// Per k pair: 4 zmm of vpermw indices (fb_k, 16 + fb_k+1) and 4 zmm of (Yb_k, Yb_k+1) for 64
-// columns; per row and k pair: the offset of its H pair table and the (Ya_k, Ya_k+1) pair.
+// c += pairwise products (vpdpwssd / vpdpbusd), in place. Through asm: GCC 12 does not tie the
+// intrinsics' accumulator to the output register and copies every accumulator around each one.
+#define LBFP_DPWSSD(c, a, b) __asm__("vpdpwssd %2, %1, %0" : "+v"(c) : "v"(a), "v"(b))
+#define LBFP_DPBUSD(c, a, b) __asm__("vpdpbusd %2, %1, %0" : "+v"(c) : "v"(a), "v"(b))
+
 struct LbfpPackedA {
-  uint32_t table_offset;  // in int16 units
-  int32_t ya_pair;
+  uint32_t table_offset;  // in int16 units: pair_h[fa_k | fa_k+1 << 4]
+  int32_t ya_pair;        // (Ya_k, Ya_k+1) as two int16
 };
+
+// Waits for a piece another thread is packing: spins briefly, then yields the core (the machine
+// may have fewer free cores than threads).
+void wait_for(const std::atomic<int>& flag) {
+  for (int spin = 0; flag.load(std::memory_order_acquire) == 0; ++spin) {
+    if (spin < 256) {
+      __builtin_ia32_pause();
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
+
+// The schedule of one call: `pieces` packing pieces, then `units` compute units; unit u reads the
+// pieces that deps(u, f) passes to f.
+template <class Pack, class Deps, class Compute>
+void run_call(size_t threads, const ParallelFor& parallel, size_t pieces, const Pack& pack,
+              size_t units, const Deps& deps, const Compute& compute) {
+  std::atomic<size_t> next_piece{0};
+  std::atomic<size_t> next_unit{0};
+  std::unique_ptr<std::atomic<int>[]> done(new std::atomic<int>[pieces]);
+  for (size_t p = 0; p < pieces; ++p) done[p].store(0, std::memory_order_relaxed);
+  auto body = [&](size_t) {
+    for (size_t p; (p = next_piece.fetch_add(1, std::memory_order_relaxed)) < pieces;) {
+      pack(p);
+      done[p].store(1, std::memory_order_release);
+    }
+    for (size_t u; (u = next_unit.fetch_add(1, std::memory_order_relaxed)) < units;) {
+      deps(u, [&](size_t p) { wait_for(done[p]); });
+      compute(u);
+    }
+  };
+  const size_t workers = std::max<size_t>(1, std::min(threads, units));
+  if (workers == 1) {
+    body(0);
+  } else {
+    parallel(workers, body);
+  }
+}
+
+// Adds the int32 sums of a tile (row stride `tile_cols`) to the initial values into int64.
+void finish_tile(const int32_t* tile, size_t tile_cols, size_t rows, size_t cols,
+                 const uint32_t* row_corrections, const int64_t* initial, int64_t* out,
+                 size_t ldo) {
+  for (size_t i = 0; i < rows; ++i) {
+    const uint32_t corr = row_corrections ? row_corrections[i] : 0u;
+    for (size_t j = 0; j < cols; ++j) {
+      const auto sum = static_cast<int32_t>(static_cast<uint32_t>(tile[i * tile_cols + j]) - corr);
+      out[i * ldo + j] = initial[j] + sum;
+    }
+  }
+}
+
+// int64 out[0..63] = init[0..63] + the 64 int32 sums in four registers (minus a correction).
+// (The zero-masked forms: the plain ones trip GCC 12's -Wmaybe-uninitialized in its headers.)
+LBFP_AVX512_TARGET inline void store_row64(__m512i s0, __m512i s1, __m512i s2, __m512i s3,
+                                           const int64_t* init, int64_t* out) {
+  const __m512i v[4] = {s0, s1, s2, s3};
+  for (int q = 0; q < 4; ++q) {
+    const __m512i lo =
+        _mm512_maskz_cvtepi32_epi64(0xff, _mm512_maskz_extracti64x4_epi64(0xf, v[q], 0));
+    const __m512i hi =
+        _mm512_maskz_cvtepi32_epi64(0xff, _mm512_maskz_extracti64x4_epi64(0xf, v[q], 1));
+    _mm512_storeu_si512(out + 16 * q, _mm512_add_epi64(lo, _mm512_loadu_si512(init + 16 * q)));
+    _mm512_storeu_si512(out + 16 * q + 8,
+                        _mm512_add_epi64(hi, _mm512_loadu_si512(init + 16 * q + 8)));
+  }
+}
 
 // Written out with named accumulators: with arrays GCC keeps them on the stack.
 #define LBFP_ACC4(r) __m512i c##r##0, c##r##1, c##r##2, c##r##3
-#define LBFP_LOAD4(r)                                                                  \
-  c##r##0 = accumulate ? _mm512_loadu_si512(out + r * ldo) : _mm512_setzero_si512();      \
-  c##r##1 = accumulate ? _mm512_loadu_si512(out + r * ldo + 16) : _mm512_setzero_si512(); \
-  c##r##2 = accumulate ? _mm512_loadu_si512(out + r * ldo + 32) : _mm512_setzero_si512(); \
-  c##r##3 = accumulate ? _mm512_loadu_si512(out + r * ldo + 48) : _mm512_setzero_si512()
-#define LBFP_STORE4(r)                             \
-  _mm512_storeu_si512(out + r * ldo, c##r##0);      \
-  _mm512_storeu_si512(out + r * ldo + 16, c##r##1); \
-  _mm512_storeu_si512(out + r * ldo + 32, c##r##2); \
-  _mm512_storeu_si512(out + r * ldo + 48, c##r##3)
-#define LBFP_ROW(r)                                                                             \
-  {                                                                                             \
-    const __m512i table = _mm512_load_si512(pair_h + ak[r].table_offset);                      \
-    const __m512i ya = _mm512_set1_epi32(ak[r].ya_pair);                                        \
-    c##r##0 = _mm512_dpwssd_epi32(c##r##0, _mm512_permutexvar_epi16(i0, table),                \
-                                  _mm512_mullo_epi16(ya, y0));                                  \
-    c##r##1 = _mm512_dpwssd_epi32(c##r##1, _mm512_permutexvar_epi16(i1, table),                \
-                                  _mm512_mullo_epi16(ya, y1));                                  \
-    c##r##2 = _mm512_dpwssd_epi32(c##r##2, _mm512_permutexvar_epi16(i2, table),                \
-                                  _mm512_mullo_epi16(ya, y2));                                  \
-    c##r##3 = _mm512_dpwssd_epi32(c##r##3, _mm512_permutexvar_epi16(i3, table),                \
-                                  _mm512_mullo_epi16(ya, y3));                                  \
+#define LBFP_LOAD4(r)                                                                   \
+  c##r##0 = load ? _mm512_load_si512(c + r * 64) : _mm512_setzero_si512();              \
+  c##r##1 = load ? _mm512_load_si512(c + r * 64 + 16) : _mm512_setzero_si512();         \
+  c##r##2 = load ? _mm512_load_si512(c + r * 64 + 32) : _mm512_setzero_si512();         \
+  c##r##3 = load ? _mm512_load_si512(c + r * 64 + 48) : _mm512_setzero_si512()
+#define LBFP_STORE4(r)                              \
+  _mm512_store_si512(c + r * 64, c##r##0);           \
+  _mm512_store_si512(c + r * 64 + 16, c##r##1);      \
+  _mm512_store_si512(c + r * 64 + 32, c##r##2);      \
+  _mm512_store_si512(c + r * 64 + 48, c##r##3)
+#define LBFP_FINISH4(r)                                                                     \
+  {                                                                                         \
+    const __m512i corr = _mm512_set1_epi32(static_cast<int32_t>(corrections[r]));           \
+    store_row64(_mm512_sub_epi32(c##r##0, corr), _mm512_sub_epi32(c##r##1, corr),           \
+                _mm512_sub_epi32(c##r##2, corr), _mm512_sub_epi32(c##r##3, corr), init,     \
+                out + r * ldo);                                                             \
+  }
+#define LBFP_ROW(r)                                                                           \
+  {                                                                                           \
+    const __m512i table = _mm512_load_si512(pair_h + ak[r].table_offset);                    \
+    const __m512i ya = _mm512_set1_epi32(ak[r].ya_pair);                                      \
+    LBFP_DPWSSD(c##r##0, _mm512_permutexvar_epi16(i0, table), _mm512_mullo_epi16(ya, y0));    \
+    LBFP_DPWSSD(c##r##1, _mm512_permutexvar_epi16(i1, table), _mm512_mullo_epi16(ya, y1));    \
+    LBFP_DPWSSD(c##r##2, _mm512_permutexvar_epi16(i2, table), _mm512_mullo_epi16(ya, y2));    \
+    LBFP_DPWSSD(c##r##3, _mm512_permutexvar_epi16(i3, table), _mm512_mullo_epi16(ya, y3));    \
   }
 
+// A 4 x 64 tile over `kpairs` k pairs. `c` (64-byte aligned, row stride 64) holds the partial
+// sums: loaded first when `load`; the result goes back to `c`, or, when `out` is set, to int64
+// out[r * ldo + j] = init[j] + sum - corrections[r].
 LBFP_AVX512_TARGET void lbfp_micro_avx512(size_t kpairs, const LbfpPackedA* ap,
-                                          const uint32_t* bp, const int16_t* pair_h,
-                                          int32_t* out, size_t ldo, bool accumulate) {
+                                          const uint32_t* bp, const int16_t* pair_h, int32_t* c,
+                                          bool load, int64_t* out, size_t ldo,
+                                          const int64_t* init) {
   static_assert(kLbfpMr == 4 && kLbfpNr == 64, "the micro-kernel is written out for 4 x 64");
   LBFP_ACC4(0);
   LBFP_ACC4(1);
@@ -337,23 +426,34 @@ LBFP_AVX512_TARGET void lbfp_micro_avx512(size_t kpairs, const LbfpPackedA* ap,
     LBFP_ROW(2)
     LBFP_ROW(3)
   }
+  if (out != nullptr) {
+    static constexpr uint32_t corrections[4] = {0, 0, 0, 0};
+    LBFP_FINISH4(0);
+    LBFP_FINISH4(1);
+    LBFP_FINISH4(2);
+    LBFP_FINISH4(3);
+    return;
+  }
   LBFP_STORE4(0);
   LBFP_STORE4(1);
   LBFP_STORE4(2);
   LBFP_STORE4(3);
 }
 
-#define BFP_ROW(r)                                          \
-  {                                                         \
-    const __m512i a = _mm512_set1_epi32(ak[r]);             \
-    c##r##0 = _mm512_dpbusd_epi32(c##r##0, b0, a);          \
-    c##r##1 = _mm512_dpbusd_epi32(c##r##1, b1, a);          \
-    c##r##2 = _mm512_dpbusd_epi32(c##r##2, b2, a);          \
-    c##r##3 = _mm512_dpbusd_epi32(c##r##3, b3, a);          \
+#define BFP_ROW(r)                               \
+  {                                              \
+    const __m512i a = _mm512_set1_epi32(ak[r]);  \
+    LBFP_DPBUSD(c##r##0, b0, a);                 \
+    LBFP_DPBUSD(c##r##1, b1, a);                 \
+    LBFP_DPBUSD(c##r##2, b2, a);                 \
+    LBFP_DPBUSD(c##r##3, b3, a);                 \
   }
 
+// A 6 x 64 tile over `kquads` k quads, with `c`, `load` and `out` as above; `corrections[r]` is
+// 128 sum_k a_rk (mod 2^32).
 LBFP_AVX512_TARGET void bfp_micro_avx512(size_t kquads, const int32_t* ap, const int32_t* bp,
-                                         int32_t* out, size_t ldo, bool accumulate) {
+                                         int32_t* c, bool load, int64_t* out, size_t ldo,
+                                         const int64_t* init, const uint32_t* corrections) {
   static_assert(kBfpMr == 6 && kBfpNr == 64, "the micro-kernel is written out for 6 x 64");
   LBFP_ACC4(0);
   LBFP_ACC4(1);
@@ -381,6 +481,15 @@ LBFP_AVX512_TARGET void bfp_micro_avx512(size_t kquads, const int32_t* ap, const
     BFP_ROW(4)
     BFP_ROW(5)
   }
+  if (out != nullptr) {
+    LBFP_FINISH4(0);
+    LBFP_FINISH4(1);
+    LBFP_FINISH4(2);
+    LBFP_FINISH4(3);
+    LBFP_FINISH4(4);
+    LBFP_FINISH4(5);
+    return;
+  }
   LBFP_STORE4(0);
   LBFP_STORE4(1);
   LBFP_STORE4(2);
@@ -388,146 +497,201 @@ LBFP_AVX512_TARGET void bfp_micro_avx512(size_t kquads, const int32_t* ap, const
   LBFP_STORE4(4);
   LBFP_STORE4(5);
 }
+
+uint32_t pack_pair(int lo, int hi) {
+  return (static_cast<uint32_t>(lo) & 0xffffu) | (static_cast<uint32_t>(hi) << 16);
+}
+
+// Shared scratch of one call, owned by the calling thread (the workers write into it).
+struct CallBuffers {
+  unsigned char* a;
+  unsigned char* b;
+  unsigned char* extra;
+};
+CallBuffers call_buffers(size_t a_bytes, size_t b_bytes, size_t extra_bytes) {
+  return {Scratch(a_bytes, 0).data, Scratch(b_bytes, 1).data, Scratch(extra_bytes, 3).data};
+}
+
 }  // namespace
 
-LBFP_AVX512_TARGET void lbfp_sums_avx512(const LbfpKernelTables& tables, const SumBlock& blk) {
-  const size_t panels = round_up(blk.n, kLbfpNr) / kLbfpNr;
-  const size_t blocks = round_up(blk.m, kLbfpMr) / kLbfpMr;
-  const size_t max_pairs = kLbfpKc / 2;
-  Scratch bpack(max_pairs * panels * 2 * kLbfpNr * sizeof(uint32_t), 0);
-  Scratch apack(max_pairs * blocks * kLbfpMr * sizeof(LbfpPackedA), 1);
-  Scratch tile_store(kLbfpMr * kLbfpNr * sizeof(int32_t), 2);
-  auto* tile = reinterpret_cast<int32_t*>(tile_store.data);
-  auto pack_pair = [](int lo, int hi) {
-    return (static_cast<uint32_t>(lo) & 0xffffu) | (static_cast<uint32_t>(hi) << 16);
+LBFP_AVX512_TARGET void lbfp_gemm_avx512(const LbfpKernelTables& tables, const GemmCall& call,
+                                         size_t threads, const ParallelFor& parallel) {
+  const size_t kp_total = (call.k + 1) / 2;
+  const size_t blocks = round_up(call.m, kLbfpMr) / kLbfpMr;
+  const size_t panels = round_up(call.n, kLbfpNr) / kLbfpNr;
+  // Row chunks: kChunkRows, or fewer so that every thread gets a few units.
+  const size_t want_units = 4 * threads;
+  size_t chunk_blocks = kChunkRows / kLbfpMr;
+  while (chunk_blocks > 4 && panels * ((blocks + chunk_blocks - 1) / chunk_blocks) < want_units) {
+    chunk_blocks /= 2;
+  }
+  const size_t chunks = (blocks + chunk_blocks - 1) / chunk_blocks;
+  const size_t a_block = kp_total * kLbfpMr;    // LbfpPackedA per row block
+  const size_t b_panel = kp_total * 2 * kLbfpNr;  // uint32 per panel
+  const CallBuffers buf = call_buffers(blocks * a_block * sizeof(LbfpPackedA),
+                                       panels * b_panel * sizeof(uint32_t), 0);
+  auto* apack = reinterpret_cast<LbfpPackedA*>(buf.a);
+  auto* bpack = reinterpret_cast<uint32_t*>(buf.b);
+  const double* cs = call.cs_square;
+
+  auto pack_a = [&](size_t chunk) {
+    const size_t b0 = chunk * chunk_blocks;
+    const size_t b1 = std::min(blocks, b0 + chunk_blocks);
+    for (size_t ib = b0; ib < b1; ++ib) {
+      for (size_t r = 0; r < kLbfpMr; ++r) {
+        const size_t i = ib * kLbfpMr + r;
+        LbfpPackedA* dst = apack + ib * a_block + r;
+        if (i >= call.m) {
+          for (size_t kk = 0; kk < kp_total; ++kk) dst[kk * kLbfpMr] = {0u, 0};
+          continue;
+        }
+        const Code* arow = call.a + i * call.lda;
+        const size_t full = call.k / 2;
+        double sq0 = 0.0, sq1 = 0.0;
+        for (size_t kk = 0; kk < full; ++kk) {
+          const Code a0 = arow[2 * kk];
+          const Code a1 = arow[2 * kk + 1];
+          const unsigned pair = tables.a_frac[a0] | (unsigned{tables.a_frac[a1]} << 4);
+          dst[kk * kLbfpMr].table_offset = pair * 32u;
+          dst[kk * kLbfpMr].ya_pair =
+              static_cast<int32_t>(pack_pair(tables.a_sign_pow[a0], tables.a_sign_pow[a1]));
+          if (cs != nullptr) {
+            sq0 += cs[a0];
+            sq1 += cs[a1];
+          }
+        }
+        if (full < kp_total) {  // odd k: the second code of the last pair is zero
+          const Code a0 = arow[2 * full];
+          dst[full * kLbfpMr].table_offset = unsigned{tables.a_frac[a0]} * 32u;
+          dst[full * kLbfpMr].ya_pair = static_cast<int32_t>(pack_pair(tables.a_sign_pow[a0], 0));
+          if (cs != nullptr) sq0 += cs[a0];
+        }
+        if (cs != nullptr) call.a_sq[i] = sq0 + sq1;
+      }
+    }
   };
-  for (size_t p0 = 0; p0 < blk.k; p0 += kLbfpKc) {
-    const size_t kc = std::min(kLbfpKc, blk.k - p0);
-    const size_t kp = (kc + 1) / 2;
-    auto* bp = reinterpret_cast<uint32_t*>(bpack.data);
-    for (size_t jp = 0; jp < panels; ++jp) {
-      const size_t j0 = jp * kLbfpNr;
-      const size_t cols = std::min(kLbfpNr, blk.n - j0);
-      for (size_t kk = 0; kk < kp; ++kk) {
-        uint32_t* dst = bp + (jp * kp + kk) * 2 * kLbfpNr;
-        const Code* row0 = blk.b + (p0 + 2 * kk) * blk.ldb + j0;
-        const bool has_odd = 2 * kk + 1 < kc;
-        const Code* row1 = has_odd ? row0 + blk.ldb : row0;
+  auto pack_b = [&](size_t jp) {
+    const size_t j0 = jp * kLbfpNr;
+    const size_t cols = std::min(kLbfpNr, call.n - j0);
+    alignas(64) double sq[kLbfpNr] = {};
+    for (size_t kk = 0; kk < kp_total; ++kk) {
+      uint32_t* dst = bpack + jp * b_panel + kk * 2 * kLbfpNr;
+      const Code* row0 = call.b + 2 * kk * call.ldb + j0;
+      const bool has_odd = 2 * kk + 1 < call.k;
+      const Code* row1 = has_odd ? row0 + call.ldb : row0;
+      if (has_odd) {
         for (size_t c = 0; c < cols; ++c) {
           const Code b0 = row0[c];
-          const Code b1 = has_odd ? row1[c] : Code{0};
+          const Code b1 = row1[c];
           dst[c] = pack_pair(tables.b_frac[b0], 16 + tables.b_frac[b1]);
           dst[kLbfpNr + c] = pack_pair(tables.b_sign_pow[b0], tables.b_sign_pow[b1]);
         }
-        for (size_t c = cols; c < kLbfpNr; ++c) {
-          dst[c] = pack_pair(0, 16);
-          dst[kLbfpNr + c] = 0;
+        if (cs != nullptr) {
+          for (size_t c = 0; c < cols; ++c) sq[c] += cs[row0[c]] + cs[row1[c]];
+        }
+      } else {
+        for (size_t c = 0; c < cols; ++c) {
+          const Code b0 = row0[c];
+          dst[c] = pack_pair(tables.b_frac[b0], 16);
+          dst[kLbfpNr + c] = pack_pair(tables.b_sign_pow[b0], 0);
+        }
+        if (cs != nullptr) {
+          for (size_t c = 0; c < cols; ++c) sq[c] += cs[row0[c]];
+        }
+      }
+      for (size_t c = cols; c < kLbfpNr; ++c) {
+        dst[c] = pack_pair(0, 16);
+        dst[kLbfpNr + c] = 0;
+      }
+    }
+    if (cs != nullptr) {
+      for (size_t c = 0; c < cols; ++c) call.b_sq[j0 + c] = sq[c];
+    }
+  };
+  auto pack = [&](size_t piece) {
+    if (piece < chunks) {
+      pack_a(piece);
+    } else {
+      pack_b(piece - chunks);
+    }
+  };
+  // Unit u: panel u / chunks, row chunk u % chunks.
+  auto deps = [&](size_t u, const auto& need) {
+    need(u % chunks);
+    need(chunks + u / chunks);
+  };
+  const size_t slices = (kp_total + kLbfpSlicePairs - 1) / kLbfpSlicePairs;
+  const int16_t* pair_h = &tables.pair_h[0][0];
+  auto compute = [&](size_t u) {
+    const size_t jp = u / chunks;
+    const size_t b0 = (u % chunks) * chunk_blocks;
+    const size_t b1 = std::min(blocks, b0 + chunk_blocks);
+    const size_t j0 = jp * kLbfpNr;
+    const size_t cols = std::min(kLbfpNr, call.n - j0);
+    Scratch scratch((b1 - b0) * kLbfpMr * kLbfpNr * sizeof(int32_t), 2);
+    auto* partial = reinterpret_cast<int32_t*>(scratch.data);
+    const uint32_t* panel = bpack + jp * b_panel;
+    for (size_t s = 0; s < slices; ++s) {
+      const size_t k0 = s * kLbfpSlicePairs;
+      const size_t kn = std::min(kLbfpSlicePairs, kp_total - k0);
+      const bool last = s + 1 == slices;
+      for (size_t ib = b0; ib < b1; ++ib) {
+        const size_t i0 = ib * kLbfpMr;
+        const size_t rows = std::min(kLbfpMr, call.m - i0);
+        int32_t* c = partial + (ib - b0) * kLbfpMr * kLbfpNr;
+        const bool direct = last && rows == kLbfpMr && cols == kLbfpNr;
+        lbfp_micro_avx512(kn, apack + ib * a_block + k0 * kLbfpMr, panel + k0 * 2 * kLbfpNr,
+                          pair_h, c, s > 0, direct ? call.out + i0 * call.ldo + j0 : nullptr,
+                          call.ldo, call.initial + j0);
+        if (last && !direct) {
+          finish_tile(c, kLbfpNr, rows, cols, nullptr, call.initial + j0,
+                      call.out + i0 * call.ldo + j0, call.ldo);
         }
       }
     }
-    auto* ap = reinterpret_cast<LbfpPackedA*>(apack.data);
-    for (size_t ib = 0; ib < blocks; ++ib) {
-      for (size_t r = 0; r < kLbfpMr; ++r) {
-        const size_t i = ib * kLbfpMr + r;
-        LbfpPackedA* dst = ap + ib * kp * kLbfpMr + r;
-        const Code* arow = blk.a + i * blk.lda + p0;
-        for (size_t kk = 0; kk < kp; ++kk) {
-          const Code a0 = i < blk.m ? arow[2 * kk] : Code{0};
-          const Code a1 = (i < blk.m && 2 * kk + 1 < kc) ? arow[2 * kk + 1] : Code{0};
-          const unsigned pair = tables.a_frac[a0] | (unsigned{tables.a_frac[a1]} << 4);
-          dst[kk * kLbfpMr].table_offset = pair * 32u;
-          dst[kk * kLbfpMr].ya_pair = static_cast<int32_t>(
-              pack_pair(tables.a_sign_pow[a0], tables.a_sign_pow[a1]));
-        }
-      }
-    }
-    for (size_t jp = 0; jp < panels; ++jp) {
-      for (size_t ib = 0; ib < blocks; ++ib) {
-        const size_t rows = std::min(kLbfpMr, blk.m - ib * kLbfpMr);
-        const size_t cols = std::min(kLbfpNr, blk.n - jp * kLbfpNr);
-        int32_t* c = blk.c + ib * kLbfpMr * blk.ldc + jp * kLbfpNr;
-        const LbfpPackedA* a_block = ap + ib * kp * kLbfpMr;
-        const uint32_t* b_panel = bp + jp * kp * 2 * kLbfpNr;
-        if (rows == kLbfpMr && cols == kLbfpNr) {
-          lbfp_micro_avx512(kp, a_block, b_panel, &tables.pair_h[0][0], c, blk.ldc, p0 != 0);
-        } else {
-          lbfp_micro_avx512(kp, a_block, b_panel, &tables.pair_h[0][0], tile, kLbfpNr, false);
-          merge_tile(tile, kLbfpNr, rows, cols, p0 == 0, c, blk.ldc);
-        }
-      }
-    }
-  }
+  };
+  run_call(threads, parallel, chunks + panels, pack, panels * chunks, deps, compute);
 }
 
-LBFP_AVX512_TARGET void bfp_sums_avx512(const BfpKernelTables& tables, const SumBlock& blk) {
-  const size_t panels = round_up(blk.n, kBfpNr) / kBfpNr;
-  const size_t blocks = round_up(blk.m, kBfpMr) / kBfpMr;
-  const size_t max_quads = kBfpKc / 4;
-  Scratch bpack(max_quads * panels * kBfpNr * sizeof(int32_t), 0);
-  Scratch apack(max_quads * blocks * kBfpMr * sizeof(int32_t), 1);
-  Scratch tile_store(kBfpMr * kBfpNr * sizeof(int32_t), 2);
-  auto* tile = reinterpret_cast<int32_t*>(tile_store.data);
-  std::vector<uint32_t> row_sums(blk.m, 0u);
-  for (size_t p0 = 0; p0 < blk.k; p0 += kBfpKc) {
-    const size_t kc = std::min(kBfpKc, blk.k - p0);
-    const size_t kq = (kc + 3) / 4;
-    // B: per k quad and column, the 4 bytes mantissa + 128 (k fastest); zero padding = 128.
-    auto* bp = bpack.data;
-    for (size_t jp = 0; jp < panels; ++jp) {
-      const size_t j0 = jp * kBfpNr;
-      const size_t cols = std::min(kBfpNr, blk.n - j0);
-      for (size_t kk = 0; kk < kq; ++kk) {
-        auto* dst = reinterpret_cast<uint32_t*>(bp + (jp * kq + kk) * kBfpNr * 4);
-        if (4 * kk + 4 <= kc && cols == kBfpNr) {
-          const Code* r0 = blk.b + (p0 + 4 * kk) * blk.ldb + j0;
-          const Code* r1 = r0 + blk.ldb;
-          const Code* r2 = r1 + blk.ldb;
-          const Code* r3 = r2 + blk.ldb;
-          if (tables.identity) {  // mantissa + 128 = code ^ 0x80
-            for (size_t c = 0; c < kBfpNr; ++c) {
-              dst[c] = (uint32_t{r0[c]} | (uint32_t{r1[c]} << 8) | (uint32_t{r2[c]} << 16) |
-                        (uint32_t{r3[c]} << 24)) ^
-                       0x80808080u;
-            }
-            continue;
-          }
-          for (size_t c = 0; c < kBfpNr; ++c) {
-            dst[c] = (uint32_t{uint8_t(tables.mantissa[r0[c]] + 128)}) |
-                     (uint32_t{uint8_t(tables.mantissa[r1[c]] + 128)} << 8) |
-                     (uint32_t{uint8_t(tables.mantissa[r2[c]] + 128)} << 16) |
-                     (uint32_t{uint8_t(tables.mantissa[r3[c]] + 128)} << 24);
-          }
-          continue;
-        }
-        auto* bytes = reinterpret_cast<uint8_t*>(dst);
-        for (size_t s = 0; s < 4; ++s) {
-          const size_t k = 4 * kk + s;
-          const Code* brow = blk.b + (p0 + k) * blk.ldb + j0;
-          for (size_t c = 0; c < kBfpNr; ++c) {
-            bytes[c * 4 + s] =
-                (k < kc && c < cols) ? static_cast<uint8_t>(tables.mantissa[brow[c]] + 128) : 128;
-          }
-        }
-      }
-    }
-    // A: per row block and k quad, the 4 signed mantissas of each row.
-    auto* ap = reinterpret_cast<int8_t*>(apack.data);
-    for (size_t ib = 0; ib < blocks; ++ib) {
+LBFP_AVX512_TARGET void bfp_gemm_avx512(const BfpKernelTables& tables, const GemmCall& call,
+                                        size_t threads, const ParallelFor& parallel) {
+  const size_t kq_total = (call.k + 3) / 4;
+  const size_t blocks = round_up(call.m, kBfpMr) / kBfpMr;
+  const size_t panels = round_up(call.n, kBfpNr) / kBfpNr;
+  const size_t want_units = 4 * threads;
+  size_t chunk_blocks = (kChunkRows + kBfpMr - 1) / kBfpMr;  // 22 blocks: 132 rows
+  while (chunk_blocks > 4 && panels * ((blocks + chunk_blocks - 1) / chunk_blocks) < want_units) {
+    chunk_blocks /= 2;
+  }
+  const size_t chunks = (blocks + chunk_blocks - 1) / chunk_blocks;
+  const size_t a_block = kq_total * kBfpMr;  // int32 per row block
+  const size_t b_panel = kq_total * kBfpNr;  // uint32 per panel
+  const CallBuffers buf = call_buffers(blocks * a_block * sizeof(int32_t),
+                                       panels * b_panel * sizeof(uint32_t),
+                                       blocks * kBfpMr * sizeof(uint32_t));
+  auto* apack = reinterpret_cast<int8_t*>(buf.a);
+  auto* bpack = reinterpret_cast<uint32_t*>(buf.b);
+  auto* corrections = reinterpret_cast<uint32_t*>(buf.extra);  // 128 sum_k a_ik per row
+  const double* cs = call.cs_square;
+
+  auto pack_a = [&](size_t chunk) {
+    const size_t b0 = chunk * chunk_blocks;
+    const size_t b1 = std::min(blocks, b0 + chunk_blocks);
+    for (size_t ib = b0; ib < b1; ++ib) {
       for (size_t r = 0; r < kBfpMr; ++r) {
         const size_t i = ib * kBfpMr + r;
-        int8_t* dst = ap + ib * kq * kBfpMr * 4 + r * 4;
-        if (i >= blk.m) {
-          for (size_t kk = 0; kk < kq; ++kk) std::memset(dst + kk * kBfpMr * 4, 0, 4);
+        int8_t* dst = apack + (ib * a_block + r) * 4;
+        if (i >= call.m) {
+          for (size_t kk = 0; kk < kq_total; ++kk) std::memset(dst + kk * kBfpMr * 4, 0, 4);
+          corrections[i] = 0;
           continue;
         }
-        const Code* arow = blk.a + i * blk.lda + p0;
+        const Code* arow = call.a + i * call.lda;
+        const size_t full = call.k / 4;
         int32_t sum = 0;
-        const size_t full = kc / 4;
-        if (tables.identity) {
+        if (tables.identity) {  // W = 8: the code byte is the mantissa
           for (size_t kk = 0; kk < full; ++kk) {
-            uint32_t quad;
-            std::memcpy(&quad, arow + 4 * kk, 4);
-            std::memcpy(dst + kk * kBfpMr * 4, &quad, 4);
+            std::memcpy(dst + kk * kBfpMr * 4, arow + 4 * kk, 4);
           }
           for (size_t k = 0; k < 4 * full; ++k) sum += static_cast<int8_t>(arow[k]);
         } else {
@@ -539,41 +703,111 @@ LBFP_AVX512_TARGET void bfp_sums_avx512(const BfpKernelTables& tables, const Sum
             }
           }
         }
-        for (size_t kk = full; kk < kq; ++kk) {
+        for (size_t kk = full; kk < kq_total; ++kk) {
           int8_t* d = dst + kk * kBfpMr * 4;
           for (size_t s = 0; s < 4; ++s) {
             const size_t k = 4 * kk + s;
-            d[s] = k < kc ? tables.mantissa[arow[k]] : int8_t{0};
+            d[s] = k < call.k ? tables.mantissa[arow[k]] : int8_t{0};
             sum += d[s];
           }
         }
-        row_sums[i] += static_cast<uint32_t>(sum);
-      }
-    }
-    for (size_t jp = 0; jp < panels; ++jp) {
-      for (size_t ib = 0; ib < blocks; ++ib) {
-        const auto* a_block = reinterpret_cast<const int32_t*>(ap) + ib * kq * kBfpMr;
-        const auto* b_panel = reinterpret_cast<const int32_t*>(bp) + jp * kq * kBfpNr;
-        const size_t rows = std::min(kBfpMr, blk.m - ib * kBfpMr);
-        const size_t cols = std::min(kBfpNr, blk.n - jp * kBfpNr);
-        int32_t* c = blk.c + ib * kBfpMr * blk.ldc + jp * kBfpNr;
-        if (rows == kBfpMr && cols == kBfpNr) {
-          bfp_micro_avx512(kq, a_block, b_panel, c, blk.ldc, p0 != 0);
-        } else {
-          bfp_micro_avx512(kq, a_block, b_panel, tile, kBfpNr, false);
-          merge_tile(tile, kBfpNr, rows, cols, p0 == 0, c, blk.ldc);
+        corrections[i] = static_cast<uint32_t>(sum) * 128u;
+        if (cs != nullptr) {
+          double sq = 0.0;
+          for (size_t k = 0; k < call.k; ++k) sq += cs[arow[k]];
+          call.a_sq[i] = sq;
         }
       }
     }
-  }
-  // Remove the 128 sum_k a_ik that the unsigned offset of B added to every output of row i.
-  for (size_t i = 0; i < blk.m; ++i) {
-    const uint32_t correction = row_sums[i] * 128u;
-    int32_t* crow = blk.c + i * blk.ldc;
-    for (size_t j = 0; j < blk.n; ++j) {
-      crow[j] = static_cast<int32_t>(static_cast<uint32_t>(crow[j]) - correction);
+  };
+  auto pack_b = [&](size_t jp) {
+    const size_t j0 = jp * kBfpNr;
+    const size_t cols = std::min(kBfpNr, call.n - j0);
+    for (size_t kk = 0; kk < kq_total; ++kk) {
+      uint32_t* dst = bpack + jp * b_panel + kk * kBfpNr;
+      if (4 * kk + 4 <= call.k && cols == kBfpNr) {
+        const Code* r0 = call.b + 4 * kk * call.ldb + j0;
+        const Code* r1 = r0 + call.ldb;
+        const Code* r2 = r1 + call.ldb;
+        const Code* r3 = r2 + call.ldb;
+        if (tables.identity) {  // mantissa + 128 = code ^ 0x80
+          for (size_t c = 0; c < kBfpNr; ++c) {
+            dst[c] = (uint32_t{r0[c]} | (uint32_t{r1[c]} << 8) | (uint32_t{r2[c]} << 16) |
+                      (uint32_t{r3[c]} << 24)) ^
+                     0x80808080u;
+          }
+        } else {
+          for (size_t c = 0; c < kBfpNr; ++c) {
+            dst[c] = (uint32_t{uint8_t(tables.mantissa[r0[c]] + 128)}) |
+                     (uint32_t{uint8_t(tables.mantissa[r1[c]] + 128)} << 8) |
+                     (uint32_t{uint8_t(tables.mantissa[r2[c]] + 128)} << 16) |
+                     (uint32_t{uint8_t(tables.mantissa[r3[c]] + 128)} << 24);
+          }
+        }
+        continue;
+      }
+      auto* bytes = reinterpret_cast<uint8_t*>(dst);
+      for (size_t s = 0; s < 4; ++s) {
+        const size_t k = 4 * kk + s;
+        const Code* brow = k < call.k ? call.b + k * call.ldb + j0 : nullptr;
+        for (size_t c = 0; c < kBfpNr; ++c) {
+          bytes[c * 4 + s] = (brow != nullptr && c < cols)
+                                 ? static_cast<uint8_t>(tables.mantissa[brow[c]] + 128)
+                                 : uint8_t{128};
+        }
+      }
     }
-  }
+    if (cs != nullptr) {
+      double sq[kBfpNr] = {};
+      for (size_t k = 0; k < call.k; ++k) {
+        const Code* brow = call.b + k * call.ldb + j0;
+        for (size_t c = 0; c < cols; ++c) sq[c] += cs[brow[c]];
+      }
+      for (size_t c = 0; c < cols; ++c) call.b_sq[j0 + c] = sq[c];
+    }
+  };
+  auto pack = [&](size_t piece) {
+    if (piece < chunks) {
+      pack_a(piece);
+    } else {
+      pack_b(piece - chunks);
+    }
+  };
+  auto deps = [&](size_t u, const auto& need) {
+    need(u % chunks);
+    need(chunks + u / chunks);
+  };
+  const size_t slices = (kq_total + kBfpSliceQuads - 1) / kBfpSliceQuads;
+  auto compute = [&](size_t u) {
+    const size_t jp = u / chunks;
+    const size_t b0 = (u % chunks) * chunk_blocks;
+    const size_t b1 = std::min(blocks, b0 + chunk_blocks);
+    const size_t j0 = jp * kBfpNr;
+    const size_t cols = std::min(kBfpNr, call.n - j0);
+    Scratch scratch((b1 - b0) * kBfpMr * kBfpNr * sizeof(int32_t), 2);
+    auto* partial = reinterpret_cast<int32_t*>(scratch.data);
+    const uint32_t* panel = bpack + jp * b_panel;
+    for (size_t s = 0; s < slices; ++s) {
+      const size_t k0 = s * kBfpSliceQuads;
+      const size_t kn = std::min(kBfpSliceQuads, kq_total - k0);
+      const bool last = s + 1 == slices;
+      for (size_t ib = b0; ib < b1; ++ib) {
+        const size_t i0 = ib * kBfpMr;
+        const size_t rows = std::min(kBfpMr, call.m - i0);
+        int32_t* c = partial + (ib - b0) * kBfpMr * kBfpNr;
+        const bool direct = last && rows == kBfpMr && cols == kBfpNr;
+        bfp_micro_avx512(kn, reinterpret_cast<const int32_t*>(apack) + ib * a_block + k0 * kBfpMr,
+                         reinterpret_cast<const int32_t*>(panel) + k0 * kBfpNr, c, s > 0,
+                         direct ? call.out + i0 * call.ldo + j0 : nullptr, call.ldo,
+                         call.initial + j0, corrections + i0);
+        if (last && !direct) {
+          finish_tile(c, kBfpNr, rows, cols, corrections + i0, call.initial + j0,
+                      call.out + i0 * call.ldo + j0, call.ldo);
+        }
+      }
+    }
+  };
+  run_call(threads, parallel, chunks + panels, pack, panels * chunks, deps, compute);
 }
 
 }  // namespace lbfp::detail

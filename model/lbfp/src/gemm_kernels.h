@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 #include "lbfp/format.h"
 
@@ -65,11 +66,37 @@ struct SumBlock {
 
 void lbfp_sums_portable(const LbfpKernelTables& tables, const SumBlock& block);
 void lbfp_sums_avx2(const LbfpKernelTables& tables, const SumBlock& block);
-void lbfp_sums_avx512(const LbfpKernelTables& tables, const SumBlock& block);
 
 void bfp_sums_portable(const BfpKernelTables& tables, const SumBlock& block);
 void bfp_sums_avx2(const BfpKernelTables& tables, const SumBlock& block);
-void bfp_sums_avx512(const BfpKernelTables& tables, const SumBlock& block);
+
+// A whole product for the AVX-512 kernels: out[i * ldo + j] = initial[j] + (the int32 wrapped
+// sum over k of A[i, k] B[k, j]), sign-extended. With cs_square set, also a_sq[i] = sum_k
+// cs_square[A[i, k]] and b_sq[j] = sum_k cs_square[B[k, j]] (the Cauchy-Schwarz terms of the
+// caller's overflow proof), computed while the operands are packed.
+struct GemmCall {
+  size_t m = 0;
+  size_t n = 0;
+  size_t k = 0;
+  const Code* a = nullptr;
+  size_t lda = 0;
+  const Code* b = nullptr;
+  size_t ldb = 0;
+  int64_t* out = nullptr;
+  size_t ldo = 0;
+  const int64_t* initial = nullptr;  // n values
+  const double* cs_square = nullptr;  // 256 values, or nullptr: no sums of squares
+  double* a_sq = nullptr;             // m values
+  double* b_sq = nullptr;             // n values
+};
+
+// Runs body(0), ..., body(count - 1) at the same time, body(0) on the calling thread.
+using ParallelFor = std::function<void(size_t count, const std::function<void(size_t)>& body)>;
+
+void lbfp_gemm_avx512(const LbfpKernelTables& tables, const GemmCall& call, size_t threads,
+                      const ParallelFor& parallel);
+void bfp_gemm_avx512(const BfpKernelTables& tables, const GemmCall& call, size_t threads,
+                     const ParallelFor& parallel);
 
 bool cpu_has_avx2();
 bool cpu_has_avx512();  // F, BW, VL and VNNI
