@@ -115,23 +115,27 @@ void build_kernel_tables(const LbfpFormat& format, FormatTables<LbfpFormat>& t) 
       if (h[fa][fb] > 32767) return;
     }
   }
-  for (int pair = 0; pair < 256; ++pair) {
+  auto signed_h = [&](int table, int fb) {  // table = fa | sa << 4
+    return (table & 16) ? -h[table & 15][fb] : h[table & 15][fb];
+  };
+  for (int pair = 0; pair < 1024; ++pair) {
     for (int fb = 0; fb < 16; ++fb) {
-      k.pair_h[pair][fb] = static_cast<int16_t>(h[pair & 15][fb]);
-      k.pair_h[pair][16 + fb] = static_cast<int16_t>(h[pair >> 4][fb]);
+      k.pair_h[pair][fb] = static_cast<int16_t>(signed_h(pair & 31, fb));
+      k.pair_h[pair][16 + fb] = static_cast<int16_t>(signed_h(pair >> 5, fb));
     }
   }
   for (int code = 0; code < 256; ++code) {
     const auto c = static_cast<Code>(code);
     const int m = magnitude(format, c);
-    const int y = m == 0 ? 0 : (is_negative(format, c) ? -(1 << (m >> 4)) : (1 << (m >> 4)));
-    k.a_frac[code] = static_cast<uint8_t>(m & 15);
-    k.a_sign_pow[code] = static_cast<int16_t>(y);
+    const bool neg = is_negative(format, c);
+    const int y = m == 0 ? 0 : (neg ? -(1 << (m >> 4)) : (1 << (m >> 4)));
+    k.a_table[code] = static_cast<uint16_t>((m & 15) | (neg ? 16 : 0));
+    k.a_shift[code] = static_cast<uint16_t>(m == 0 ? 16 : m >> 4);
     k.b_frac[code] = static_cast<int16_t>(m & 15);
     k.b_sign_pow[code] = static_cast<int16_t>(y);
   }
-  // The factorisations are proven by exhaustion, against the golden multiply, in both forms the
-  // kernels use.
+  // The factorisations are proven by exhaustion, against the golden multiply, in every form the
+  // kernels use (the shift as vpsllvw does it: a count above 15 gives 0).
   for (int a = 0; a < 256; ++a) {
     for (int b = 0; b < 256; ++b) {
       const int64_t p = *multiply(format, static_cast<Code>(a), static_cast<Code>(b)).to_int64();
@@ -140,10 +144,14 @@ void build_kernel_tables(const LbfpFormat& format, FormatTables<LbfpFormat>& t) 
       const int64_t via_values = int64_t{k.a_values[a][fb]} * y;
       const int64_t via_pairs =
           int64_t{k.a_pairs[a][2 * fb]} * y + int64_t{k.a_pairs[a][2 * fb + 1]} * (y * 128);
-      const int64_t y16 = int64_t{k.a_sign_pow[a]} * k.b_sign_pow[b];
-      const int64_t via_h = int64_t{h[k.a_frac[a]][k.b_frac[b]]} * y16;
+      const unsigned shift = k.a_shift[a];
+      const auto yb16 = static_cast<uint16_t>(k.b_sign_pow[b]);
+      const auto shifted =
+          static_cast<int16_t>(shift > 15 ? 0 : static_cast<uint16_t>(yb16 << shift));
+      const int64_t exact_shifted = shift > 15 ? 0 : int64_t{k.b_sign_pow[b]} * (1 << shift);
+      const int64_t via_h = int64_t{k.pair_h[k.a_table[a]][k.b_frac[b]]} * shifted;
       if (via_values != p || via_pairs != p || k.a_pairs[a][2 * fb] < 0 || via_h != p ||
-          y16 > 32767 || y16 < -32768) {
+          exact_shifted != shifted) {
         return;
       }
     }

@@ -263,8 +263,9 @@ void bfp_sums_avx2(const BfpKernelTables& tables, const SumBlock& blk) {
 
 // ---- AVX-512: whole calls -------------------------------------------------------------------
 // LBFP: per k pair, the B panel holds 4 zmm of vpermw indices (fb_k, 16 + fb_k+1) and 4 zmm of
-// (Yb_k, Yb_k+1) for 64 columns; per row and k pair, packed A holds the offset of its H pair table
-// and the (Ya_k, Ya_k+1) pair: vpermw picks H, vpmullw forms Ya Yb, vpdpwssd adds both products.
+// (Yb_k, Yb_k+1) for 64 columns; per row and k pair, packed A holds the offset of its Ha pair table
+// and the shift pair (qa_k, qa_k+1): vpermw picks Ha, vpsllvw forms Yb << qa, vpdpwssd adds both
+// products (gemm_kernels.h).
 // BFP: vpdpbusd multiplies 4 unsigned bytes of B (mantissa + 128) by 4 signed bytes of A
 // (broadcast) per int32 lane: sum a (b + 128) = sum a b + 128 sum a; the epilogue removes
 // 128 sum a per row (all mod 2^32).
@@ -293,8 +294,8 @@ constexpr size_t kChunkRows = 128;      // rows of A per packing piece and per c
 #define LBFP_DPBUSD(c, a, b) __asm__("vpdpbusd %2, %1, %0" : "+v"(c) : "v"(a), "v"(b))
 
 struct LbfpPackedA {
-  uint32_t table_offset;  // in int16 units: pair_h[fa_k | fa_k+1 << 4]
-  int32_t ya_pair;        // (Ya_k, Ya_k+1) as two int16
+  uint32_t table_offset;  // in int16 units: pair_h[a_table_k | a_table_k+1 << 5]
+  int32_t shift_pair;     // (a_shift_k, a_shift_k+1) as two 16-bit counts
 };
 
 // Waits for a piece another thread is packing: spins briefly, then yields the core (the machine
@@ -387,11 +388,11 @@ LBFP_AVX512_TARGET inline void store_row64(__m512i s0, __m512i s1, __m512i s2, _
 #define LBFP_ROW(r)                                                                           \
   {                                                                                           \
     const __m512i table = _mm512_load_si512(pair_h + ak[r].table_offset);                    \
-    const __m512i ya = _mm512_set1_epi32(ak[r].ya_pair);                                      \
-    LBFP_DPWSSD(c##r##0, _mm512_permutexvar_epi16(i0, table), _mm512_mullo_epi16(ya, y0));    \
-    LBFP_DPWSSD(c##r##1, _mm512_permutexvar_epi16(i1, table), _mm512_mullo_epi16(ya, y1));    \
-    LBFP_DPWSSD(c##r##2, _mm512_permutexvar_epi16(i2, table), _mm512_mullo_epi16(ya, y2));    \
-    LBFP_DPWSSD(c##r##3, _mm512_permutexvar_epi16(i3, table), _mm512_mullo_epi16(ya, y3));    \
+    const __m512i qa = _mm512_set1_epi32(ak[r].shift_pair);                                   \
+    LBFP_DPWSSD(c##r##0, _mm512_permutexvar_epi16(i0, table), _mm512_sllv_epi16(y0, qa));     \
+    LBFP_DPWSSD(c##r##1, _mm512_permutexvar_epi16(i1, table), _mm512_sllv_epi16(y1, qa));     \
+    LBFP_DPWSSD(c##r##2, _mm512_permutexvar_epi16(i2, table), _mm512_sllv_epi16(y2, qa));     \
+    LBFP_DPWSSD(c##r##3, _mm512_permutexvar_epi16(i3, table), _mm512_sllv_epi16(y3, qa));     \
   }
 
 // A 4 x 64 tile over `kpairs` k pairs. `c` (64-byte aligned, row stride 64) holds the partial
@@ -542,7 +543,9 @@ LBFP_AVX512_TARGET void lbfp_gemm_avx512(const LbfpKernelTables& tables, const G
         const size_t i = ib * kLbfpMr + r;
         LbfpPackedA* dst = apack + ib * a_block + r;
         if (i >= call.m) {
-          for (size_t kk = 0; kk < kp_total; ++kk) dst[kk * kLbfpMr] = {0u, 0};
+          for (size_t kk = 0; kk < kp_total; ++kk) {
+            dst[kk * kLbfpMr] = {0u, static_cast<int32_t>(pack_pair(16, 16))};
+          }
           continue;
         }
         const Code* arow = call.a + i * call.lda;
@@ -551,10 +554,10 @@ LBFP_AVX512_TARGET void lbfp_gemm_avx512(const LbfpKernelTables& tables, const G
         for (size_t kk = 0; kk < full; ++kk) {
           const Code a0 = arow[2 * kk];
           const Code a1 = arow[2 * kk + 1];
-          const unsigned pair = tables.a_frac[a0] | (unsigned{tables.a_frac[a1]} << 4);
+          const unsigned pair = tables.a_table[a0] | (unsigned{tables.a_table[a1]} << 5);
           dst[kk * kLbfpMr].table_offset = pair * 32u;
-          dst[kk * kLbfpMr].ya_pair =
-              static_cast<int32_t>(pack_pair(tables.a_sign_pow[a0], tables.a_sign_pow[a1]));
+          dst[kk * kLbfpMr].shift_pair =
+              static_cast<int32_t>(pack_pair(tables.a_shift[a0], tables.a_shift[a1]));
           if (cs != nullptr) {
             sq0 += cs[a0];
             sq1 += cs[a1];
@@ -562,8 +565,8 @@ LBFP_AVX512_TARGET void lbfp_gemm_avx512(const LbfpKernelTables& tables, const G
         }
         if (full < kp_total) {  // odd k: the second code of the last pair is zero
           const Code a0 = arow[2 * full];
-          dst[full * kLbfpMr].table_offset = unsigned{tables.a_frac[a0]} * 32u;
-          dst[full * kLbfpMr].ya_pair = static_cast<int32_t>(pack_pair(tables.a_sign_pow[a0], 0));
+          dst[full * kLbfpMr].table_offset = unsigned{tables.a_table[a0]} * 32u;
+          dst[full * kLbfpMr].shift_pair = static_cast<int32_t>(pack_pair(tables.a_shift[a0], 16));
           if (cs != nullptr) sq0 += cs[a0];
         }
         if (cs != nullptr) call.a_sq[i] = sq0 + sq1;

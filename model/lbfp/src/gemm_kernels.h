@@ -24,11 +24,14 @@ namespace lbfp::detail {
 //
 // The AVX-512 kernel uses a second split of the same product that keeps every factor in int16
 // and handles two k at once (the word pair of one vpdpwssd lane):
-//   p = H[fa][fb] * (Ya * Yb),  H[fa][fb] = LUT[(fa + fb) & 15] << [fa + fb >= 16]  (<= 2 LUT[15])
-//   Ya = (-1)^sa 2^qa, Yb = (-1)^sb 2^qb (0 for a zero code), |Ya Yb| <= 2^14.
-// H depends on the two fractions only: per k pair of an A row, a 32-word table (H[fa_k][.],
-// H[fa_k+1][.]) of the 256 built in advance is indexed by vpermw with fb (even words) and 16 + fb
-// (odd words); vpmullw forms Ya Yb exactly in 16 bits; vpdpwssd adds the two products.
+//   p = Ha[fb] * (Yb << qa),  Ha[fb] = (-1)^sa LUT[(fa + fb) & 15] << [fa + fb >= 16]
+//   (|Ha| <= 2 LUT[15]), Yb = (-1)^sb 2^qb, |Yb << qa| <= 2^14; a zero A code shifts by 16
+//   (vpsllvw gives 0), a zero B code has Yb = 0.
+// Ha depends on sa and fa only: per k pair of an A row, a 32-word table (Ha_k[.], Ha_k+1[.]) of
+// the 1024 built in advance is indexed by vpermw with fb (even words) and 16 + fb (odd words);
+// vpsllvw shifts the weights' Yb pair by the broadcast (qa_k, qa_k+1); vpdpwssd adds the two
+// products. (vpsllvw, unlike vpmullw, does not compete with vpdpwssd for an execution port on
+// Zen 4.)
 struct LbfpKernelTables {
   bool usable = false;  // the factorisation holds for this format (W = 8, F = 4, fits int16)
   alignas(64) int16_t a_pairs[256][32];  // (lo, hi) of V_a[fb] at words 2 fb, 2 fb + 1
@@ -37,11 +40,11 @@ struct LbfpKernelTables {
   uint32_t b_pair_scale[256];             // int16 words (Y, 128 Y)
   int32_t b_index8[256];                  // fb | (bit 3 of fb) << 31: vpermd index + blend mask
   int32_t b_scale[256];                   // Y
-  // The pair form: pair_h[fa0 | fa1 << 4] = (H[fa0][0..15], H[fa1][0..15]).
-  alignas(64) int16_t pair_h[256][32];
-  uint8_t a_frac[256];   // fa
-  int16_t a_sign_pow[256];  // Ya
-  int16_t b_frac[256];   // fb
+  // The pair form: pair_h[t0 | t1 << 5] = (Ha[0..15] of t0, Ha[0..15] of t1), t = fa | sa << 4.
+  alignas(64) int16_t pair_h[1024][32];
+  uint16_t a_table[256];  // fa | sa << 4
+  uint16_t a_shift[256];  // qa, or 16 for a zero code
+  int16_t b_frac[256];    // fb
   int16_t b_sign_pow[256];  // Yb
 };
 
