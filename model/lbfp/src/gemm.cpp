@@ -157,6 +157,17 @@ void build_kernel_tables(const LbfpFormat& format, FormatTables<LbfpFormat>& t) 
     }
   }
   k.usable = true;
+  k.bit_fields = true;
+  for (int c = 0; c < 256; ++c) {
+    const int m = c & 127;
+    const int q = (m >> 4) & 7;
+    const int yb = m == 0 ? 0 : ((c & 128) ? -(1 << q) : (1 << q));
+    // (A zero code's table is never read: its shift of 16 zeroes the product.)
+    k.bit_fields = k.bit_fields &&
+                   (m == 0 || k.a_table[c] == ((c & 15) | ((c >> 7) << 4))) &&
+                   k.a_shift[c] == (m == 0 ? 16 : q) && k.b_frac[c] == (c & 15) &&
+                   k.b_sign_pow[c] == yb;
+  }
 }
 
 void build_kernel_tables(const BfpFormat& format, FormatTables<BfpFormat>& t) {

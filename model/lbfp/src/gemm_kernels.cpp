@@ -11,7 +11,13 @@
 // row block) pair, the panel's slice staying in L1/L2 while all row blocks stream past it.
 #include "gemm_kernels.h"
 
+// GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512 intrinsics (their
+// _mm512_undefined_* pass-through operands) wherever they are inlined; the diagnostic's location
+// is the header, so silencing it around the include leaves it on for this file's code.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
+#pragma GCC diagnostic pop
 
 #include <algorithm>
 #include <atomic>
@@ -503,6 +509,172 @@ uint32_t pack_pair(int lo, int hi) {
   return (static_cast<uint32_t>(lo) & 0xffffu) | (static_cast<uint32_t>(hi) << 16);
 }
 
+// ---- LBFP packing ----
+// One row of A from k pair `kk0` on (scalar, through the tables); returns the sum of
+// cs[code] over those codes (0 without cs). dst[kk * kLbfpMr] is the entry of pair kk.
+double lbfp_pack_a_row(const LbfpKernelTables& tables, const Code* arow, size_t k, size_t kk0,
+                       LbfpPackedA* dst, const double* cs) {
+  const size_t full = k / 2;
+  const size_t kp_total = (k + 1) / 2;
+  double sq0 = 0.0;
+  double sq1 = 0.0;
+  for (size_t kk = kk0; kk < full; ++kk) {
+    const Code a0 = arow[2 * kk];
+    const Code a1 = arow[2 * kk + 1];
+    const unsigned pair = tables.a_table[a0] | (unsigned{tables.a_table[a1]} << 5);
+    dst[kk * kLbfpMr].table_offset = pair * 32u;
+    dst[kk * kLbfpMr].shift_pair =
+        static_cast<int32_t>(pack_pair(tables.a_shift[a0], tables.a_shift[a1]));
+    if (cs != nullptr) {
+      sq0 += cs[a0];
+      sq1 += cs[a1];
+    }
+  }
+  if (full < kp_total && kk0 <= full) {  // odd k: the second code of the last pair is zero
+    const Code a0 = arow[2 * full];
+    dst[full * kLbfpMr].table_offset = unsigned{tables.a_table[a0]} * 32u;
+    dst[full * kLbfpMr].shift_pair = static_cast<int32_t>(pack_pair(tables.a_shift[a0], 16));
+    if (cs != nullptr) sq0 += cs[a0];
+  }
+  return sq0 + sq1;
+}
+
+// The code bit fields in 16 dword lanes (LbfpKernelTables::bit_fields).
+LBFP_AVX512_TARGET inline __m512i lanes(int v) { return _mm512_set1_epi32(v); }
+LBFP_AVX512_TARGET inline __m512i yb_of(__m512i c) {  // 0, or (-1)^s 2^q
+  const __m512i q = _mm512_and_si512(_mm512_srli_epi32(c, 4), lanes(7));
+  const __m512i p = _mm512_sllv_epi32(lanes(1), q);
+  const __mmask16 neg = _mm512_test_epi32_mask(c, lanes(128));
+  const __mmask16 nonzero = _mm512_test_epi32_mask(c, lanes(127));
+  return _mm512_maskz_mov_epi32(nonzero,
+                                _mm512_mask_sub_epi32(p, neg, _mm512_setzero_si512(), p));
+}
+LBFP_AVX512_TARGET inline __m512i table_of(__m512i c) {  // fa | sa << 4
+  return _mm512_or_si512(_mm512_and_si512(c, lanes(15)),
+                         _mm512_and_si512(_mm512_srli_epi32(c, 3), lanes(16)));
+}
+LBFP_AVX512_TARGET inline __m512i shift_of(__m512i c) {  // qa, or 16 for a zero magnitude
+  return _mm512_mask_mov_epi32(_mm512_and_si512(_mm512_srli_epi32(c, 4), lanes(7)),
+                               _mm512_testn_epi32_mask(c, lanes(127)), lanes(16));
+}
+// acc + cs[code] for the 8 codes in the low 8 bytes of `codes`.
+LBFP_AVX512_TARGET inline __m512d add_cs8(__m512d acc, __m128i codes, const double* cs) {
+  const __m256i idx = _mm256_cvtepu8_epi32(codes);
+  return _mm512_add_pd(
+      acc, _mm512_mask_i32gather_pd(_mm512_setzero_pd(), 0xff, idx, cs, 8));
+}
+LBFP_AVX512_TARGET inline void store_lane(void* dst, __m512i v, int lane) {
+  __m128i x;
+  switch (lane) {
+    case 0: x = _mm512_maskz_extracti32x4_epi32(0xf, v, 0); break;
+    case 1: x = _mm512_maskz_extracti32x4_epi32(0xf, v, 1); break;
+    case 2: x = _mm512_maskz_extracti32x4_epi32(0xf, v, 2); break;
+    default: x = _mm512_maskz_extracti32x4_epi32(0xf, v, 3); break;
+  }
+  _mm_storeu_si128(static_cast<__m128i*>(dst), x);
+}
+
+// A full block of 4 rows of A (all inside the matrix), 16 k pairs per step; a_sq[r] gets the
+// row's sum of cs (when cs is set).
+LBFP_AVX512_TARGET void lbfp_pack_a_block_avx512(const LbfpKernelTables& tables, const Code* a,
+                                                 size_t lda, size_t k, LbfpPackedA* dst,
+                                                 const double* cs, double* a_sq) {
+  const size_t vec = k / 2 / 16 * 16;
+  __m512d sq[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(),
+                   _mm512_setzero_pd()};
+  for (size_t kk = 0; kk < vec; kk += 16) {
+    __m512i v[8];
+    for (size_t r = 0; r < 4; ++r) {
+      const Code* src = a + r * lda + 2 * kk;
+      const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
+      const __m512i w = _mm512_cvtepu16_epi32(raw);
+      const __m512i a0 = _mm512_and_si512(w, lanes(255));
+      const __m512i a1 = _mm512_srli_epi32(w, 8);
+      v[2 * r] = _mm512_slli_epi32(
+          _mm512_or_si512(table_of(a0), _mm512_slli_epi32(table_of(a1), 5)), 5);
+      v[2 * r + 1] = _mm512_or_si512(shift_of(a0), _mm512_slli_epi32(shift_of(a1), 16));
+      if (cs != nullptr) {
+        const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+        const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 16));
+        sq[r] = add_cs8(add_cs8(sq[r], lo, cs), _mm_srli_si128(lo, 8), cs);
+        sq[r] = add_cs8(add_cs8(sq[r], hi, cs), _mm_srli_si128(hi, 8), cs);
+      }
+    }
+    // Transpose (offset, shift) x 4 rows x 16 pairs into 16 entries of 4 rows.
+    const __m512i t0 = _mm512_unpacklo_epi32(v[0], v[1]);
+    const __m512i t1 = _mm512_unpackhi_epi32(v[0], v[1]);
+    const __m512i t2 = _mm512_unpacklo_epi32(v[2], v[3]);
+    const __m512i t3 = _mm512_unpackhi_epi32(v[2], v[3]);
+    const __m512i t4 = _mm512_unpacklo_epi32(v[4], v[5]);
+    const __m512i t5 = _mm512_unpackhi_epi32(v[4], v[5]);
+    const __m512i t6 = _mm512_unpacklo_epi32(v[6], v[7]);
+    const __m512i t7 = _mm512_unpackhi_epi32(v[6], v[7]);
+    const __m512i u[8] = {_mm512_unpacklo_epi64(t0, t2), _mm512_unpackhi_epi64(t0, t2),
+                          _mm512_unpacklo_epi64(t1, t3), _mm512_unpackhi_epi64(t1, t3),
+                          _mm512_unpacklo_epi64(t4, t6), _mm512_unpackhi_epi64(t4, t6),
+                          _mm512_unpacklo_epi64(t5, t7), _mm512_unpackhi_epi64(t5, t7)};
+    // Pair 4 l + d: rows 0-1 in lane l of u[d], rows 2-3 in lane l of u[4 + d].
+    LbfpPackedA* out = dst + kk * kLbfpMr;
+    for (int l = 0; l < 4; ++l) {
+      for (int d = 0; d < 4; ++d) {
+        LbfpPackedA* entry = out + (4 * l + d) * kLbfpMr;
+        store_lane(entry, u[d], l);
+        store_lane(entry + 2, u[4 + d], l);
+      }
+    }
+  }
+  for (size_t r = 0; r < 4; ++r) {
+    const double rest = lbfp_pack_a_row(tables, a + r * lda, k, vec, dst + r, cs);
+    if (cs != nullptr) a_sq[r] = _mm512_reduce_add_pd(sq[r]) + rest;
+  }
+}
+
+// One 64-column panel of B (cols <= 64 valid), all k; b_sq[c] gets the column's sum of cs.
+LBFP_AVX512_TARGET void lbfp_pack_b_panel_avx512(const Code* b, size_t ldb, size_t k,
+                                                 size_t cols, uint32_t* dst, const double* cs,
+                                                 double* b_sq) {
+  const size_t kp_total = (k + 1) / 2;
+  __m512d sq[8];
+  for (auto& x : sq) x = _mm512_setzero_pd();
+  __mmask16 masks[4];
+  for (size_t g = 0; g < 4; ++g) {
+    const size_t c0 = 16 * g;
+    masks[g] = c0 >= cols ? __mmask16{0}
+                          : (cols - c0 >= 16 ? __mmask16{0xffff}
+                                             : static_cast<__mmask16>((1u << (cols - c0)) - 1));
+  }
+  for (size_t kk = 0; kk < kp_total; ++kk) {
+    const Code* row0 = b + 2 * kk * ldb;
+    const bool has_odd = 2 * kk + 1 < k;
+    uint32_t* d = dst + kk * 2 * kLbfpNr;
+    for (size_t g = 0; g < 4; ++g) {
+      const __m128i raw0 = _mm_maskz_loadu_epi8(masks[g], row0 + 16 * g);
+      const __m128i raw1 =
+          has_odd ? _mm_maskz_loadu_epi8(masks[g], row0 + ldb + 16 * g) : _mm_setzero_si128();
+      const __m512i x0 = _mm512_cvtepu8_epi32(raw0);
+      const __m512i x1 = _mm512_cvtepu8_epi32(raw1);
+      const __m512i index = _mm512_or_si512(
+          _mm512_and_si512(x0, lanes(15)),
+          _mm512_or_si512(_mm512_slli_epi32(_mm512_and_si512(x1, lanes(15)), 16),
+                          lanes(16 << 16)));
+      const __m512i y = _mm512_or_si512(_mm512_and_si512(yb_of(x0), lanes(0xffff)),
+                                        _mm512_slli_epi32(yb_of(x1), 16));
+      _mm512_store_si512(d + 16 * g, index);
+      _mm512_store_si512(d + kLbfpNr + 16 * g, y);
+      if (cs != nullptr) {
+        sq[2 * g] = add_cs8(add_cs8(sq[2 * g], raw0, cs), raw1, cs);
+        sq[2 * g + 1] =
+            add_cs8(add_cs8(sq[2 * g + 1], _mm_srli_si128(raw0, 8), cs), _mm_srli_si128(raw1, 8), cs);
+      }
+    }
+  }
+  if (cs != nullptr) {
+    alignas(64) double all[kLbfpNr];
+    for (size_t g = 0; g < 8; ++g) _mm512_store_pd(all + 8 * g, sq[g]);
+    for (size_t c = 0; c < cols; ++c) b_sq[c] = all[c];
+  }
+}
+
 // Shared scratch of one call, owned by the calling thread (the workers write into it).
 struct CallBuffers {
   unsigned char* a;
@@ -539,8 +711,14 @@ LBFP_AVX512_TARGET void lbfp_gemm_avx512(const LbfpKernelTables& tables, const G
     const size_t b0 = chunk * chunk_blocks;
     const size_t b1 = std::min(blocks, b0 + chunk_blocks);
     for (size_t ib = b0; ib < b1; ++ib) {
+      const size_t i0 = ib * kLbfpMr;
+      if (tables.bit_fields && i0 + kLbfpMr <= call.m) {
+        lbfp_pack_a_block_avx512(tables, call.a + i0 * call.lda, call.lda, call.k,
+                                 apack + ib * a_block, cs, call.a_sq + i0);
+        continue;
+      }
       for (size_t r = 0; r < kLbfpMr; ++r) {
-        const size_t i = ib * kLbfpMr + r;
+        const size_t i = i0 + r;
         LbfpPackedA* dst = apack + ib * a_block + r;
         if (i >= call.m) {
           for (size_t kk = 0; kk < kp_total; ++kk) {
@@ -548,59 +726,30 @@ LBFP_AVX512_TARGET void lbfp_gemm_avx512(const LbfpKernelTables& tables, const G
           }
           continue;
         }
-        const Code* arow = call.a + i * call.lda;
-        const size_t full = call.k / 2;
-        double sq0 = 0.0, sq1 = 0.0;
-        for (size_t kk = 0; kk < full; ++kk) {
-          const Code a0 = arow[2 * kk];
-          const Code a1 = arow[2 * kk + 1];
-          const unsigned pair = tables.a_table[a0] | (unsigned{tables.a_table[a1]} << 5);
-          dst[kk * kLbfpMr].table_offset = pair * 32u;
-          dst[kk * kLbfpMr].shift_pair =
-              static_cast<int32_t>(pack_pair(tables.a_shift[a0], tables.a_shift[a1]));
-          if (cs != nullptr) {
-            sq0 += cs[a0];
-            sq1 += cs[a1];
-          }
-        }
-        if (full < kp_total) {  // odd k: the second code of the last pair is zero
-          const Code a0 = arow[2 * full];
-          dst[full * kLbfpMr].table_offset = unsigned{tables.a_table[a0]} * 32u;
-          dst[full * kLbfpMr].shift_pair = static_cast<int32_t>(pack_pair(tables.a_shift[a0], 16));
-          if (cs != nullptr) sq0 += cs[a0];
-        }
-        if (cs != nullptr) call.a_sq[i] = sq0 + sq1;
+        const double sq = lbfp_pack_a_row(tables, call.a + i * call.lda, call.k, 0, dst, cs);
+        if (cs != nullptr) call.a_sq[i] = sq;
       }
     }
   };
   auto pack_b = [&](size_t jp) {
     const size_t j0 = jp * kLbfpNr;
     const size_t cols = std::min(kLbfpNr, call.n - j0);
+    if (tables.bit_fields) {
+      lbfp_pack_b_panel_avx512(call.b + j0, call.ldb, call.k, cols, bpack + jp * b_panel, cs,
+                               call.b_sq + j0);
+      return;
+    }
     alignas(64) double sq[kLbfpNr] = {};
     for (size_t kk = 0; kk < kp_total; ++kk) {
       uint32_t* dst = bpack + jp * b_panel + kk * 2 * kLbfpNr;
       const Code* row0 = call.b + 2 * kk * call.ldb + j0;
       const bool has_odd = 2 * kk + 1 < call.k;
-      const Code* row1 = has_odd ? row0 + call.ldb : row0;
-      if (has_odd) {
-        for (size_t c = 0; c < cols; ++c) {
-          const Code b0 = row0[c];
-          const Code b1 = row1[c];
-          dst[c] = pack_pair(tables.b_frac[b0], 16 + tables.b_frac[b1]);
-          dst[kLbfpNr + c] = pack_pair(tables.b_sign_pow[b0], tables.b_sign_pow[b1]);
-        }
-        if (cs != nullptr) {
-          for (size_t c = 0; c < cols; ++c) sq[c] += cs[row0[c]] + cs[row1[c]];
-        }
-      } else {
-        for (size_t c = 0; c < cols; ++c) {
-          const Code b0 = row0[c];
-          dst[c] = pack_pair(tables.b_frac[b0], 16);
-          dst[kLbfpNr + c] = pack_pair(tables.b_sign_pow[b0], 0);
-        }
-        if (cs != nullptr) {
-          for (size_t c = 0; c < cols; ++c) sq[c] += cs[row0[c]];
-        }
+      for (size_t c = 0; c < cols; ++c) {
+        const Code b0 = row0[c];
+        const Code b1 = has_odd ? row0[call.ldb + c] : Code{0};
+        dst[c] = pack_pair(tables.b_frac[b0], 16 + tables.b_frac[b1]);
+        dst[kLbfpNr + c] = pack_pair(tables.b_sign_pow[b0], tables.b_sign_pow[b1]);
+        if (cs != nullptr) sq[c] += cs[b0] + cs[b1];
       }
       for (size_t c = cols; c < kLbfpNr; ++c) {
         dst[c] = pack_pair(0, 16);

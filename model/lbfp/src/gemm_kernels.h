@@ -46,6 +46,9 @@ struct LbfpKernelTables {
   uint16_t a_shift[256];  // qa, or 16 for a zero code
   int16_t b_frac[256];    // fb
   int16_t b_sign_pow[256];  // Yb
+  // The tables above are the bit fields of the code (sign bit 7, magnitude m = code & 127,
+  // fa = m & 15, qa = m >> 4), checked for all 256 codes: packing may compute them in vectors.
+  bool bit_fields = false;
 };
 
 // BFP: the signed mantissa of every code (codes are W-bit two's complement, W <= 8).
