@@ -168,6 +168,22 @@ void build_kernel_tables(const LbfpFormat& format, FormatTables<LbfpFormat>& t) 
                    k.a_shift[c] == (m == 0 ? 16 : q) && k.b_frac[c] == (c & 15) &&
                    k.b_sign_pow[c] == yb;
   }
+  // The int16 Cauchy-Schwarz terms (t.cs_square is ready: build_tables computes it first).
+  double largest_cs = 0.0;
+  for (double v : t.cs_square) largest_cs = std::max(largest_cs, v);
+  if (!k.bit_fields || !(largest_cs > 0.0)) return;
+  k.cs_unit = largest_cs / 32000.0;
+  k.cs16_usable = true;
+  for (int m = 0; m < 128; ++m) {
+    const double v = std::max(t.cs_square[m], t.cs_square[m | 128]);
+    auto units = static_cast<int64_t>(std::ceil(v / k.cs_unit));
+    while (static_cast<double>(units) * k.cs_unit < v) ++units;
+    if (units > 32767) {
+      k.cs16_usable = false;
+      return;
+    }
+    k.cs16[m] = static_cast<int16_t>(units);
+  }
 }
 
 void build_kernel_tables(const BfpFormat& format, FormatTables<BfpFormat>& t) {

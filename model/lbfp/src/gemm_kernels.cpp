@@ -563,6 +563,23 @@ LBFP_AVX512_TARGET inline __m512d add_cs8(__m512d acc, __m128i codes, const doub
   return _mm512_add_pd(
       acc, _mm512_mask_i32gather_pd(_mm512_setzero_pd(), 0xff, idx, cs, 8));
 }
+// The int16 Cauchy-Schwarz terms of 32 magnitudes (words, 0..127): two 64-entry look-ups.
+struct Cs16Tables {
+  __m512i t0, t1, t2, t3;
+};
+LBFP_AVX512_TARGET inline Cs16Tables cs16_tables(const LbfpKernelTables& tables) {
+  return {_mm512_load_si512(tables.cs16), _mm512_load_si512(tables.cs16 + 32),
+          _mm512_load_si512(tables.cs16 + 64), _mm512_load_si512(tables.cs16 + 96)};
+}
+LBFP_AVX512_TARGET inline __m512i cs16_of(const Cs16Tables& t, __m512i magnitudes) {
+  const __m512i low = _mm512_permutex2var_epi16(t.t0, magnitudes, t.t1);
+  const __m512i high = _mm512_permutex2var_epi16(t.t2, magnitudes, t.t3);
+  return _mm512_mask_blend_epi16(_mm512_test_epi16_mask(magnitudes, _mm512_set1_epi16(64)), low,
+                                 high);
+}
+// Up to 2 x 32767 per lane and step: exact in int32 for k below 65536.
+constexpr size_t kCs16MaxK = 65535;
+
 LBFP_AVX512_TARGET inline void store_lane(void* dst, __m512i v, int lane) {
   __m128i x;
   switch (lane) {
@@ -582,6 +599,11 @@ LBFP_AVX512_TARGET void lbfp_pack_a_block_avx512(const LbfpKernelTables& tables,
   const size_t vec = k / 2 / 16 * 16;
   __m512d sq[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(),
                    _mm512_setzero_pd()};
+  const bool use16 = cs != nullptr && tables.cs16_usable && k <= kCs16MaxK;
+  const Cs16Tables cs_t = cs16_tables(tables);
+  __m512i sq16[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                     _mm512_setzero_si512()};
+  const __m512i ones = _mm512_set1_epi16(1);
   for (size_t kk = 0; kk < vec; kk += 16) {
     __m512i v[8];
     for (size_t r = 0; r < 4; ++r) {
@@ -593,7 +615,10 @@ LBFP_AVX512_TARGET void lbfp_pack_a_block_avx512(const LbfpKernelTables& tables,
       v[2 * r] = _mm512_slli_epi32(
           _mm512_or_si512(table_of(a0), _mm512_slli_epi32(table_of(a1), 5)), 5);
       v[2 * r + 1] = _mm512_or_si512(shift_of(a0), _mm512_slli_epi32(shift_of(a1), 16));
-      if (cs != nullptr) {
+      if (use16) {
+        const __m512i m = _mm512_and_si512(_mm512_cvtepu8_epi16(raw), _mm512_set1_epi16(127));
+        LBFP_DPWSSD(sq16[r], cs16_of(cs_t, m), ones);
+      } else if (cs != nullptr) {
         const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
         const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 16));
         sq[r] = add_cs8(add_cs8(sq[r], lo, cs), _mm_srli_si128(lo, 8), cs);
@@ -625,17 +650,26 @@ LBFP_AVX512_TARGET void lbfp_pack_a_block_avx512(const LbfpKernelTables& tables,
   }
   for (size_t r = 0; r < 4; ++r) {
     const double rest = lbfp_pack_a_row(tables, a + r * lda, k, vec, dst + r, cs);
-    if (cs != nullptr) a_sq[r] = _mm512_reduce_add_pd(sq[r]) + rest;
+    if (use16) {
+      a_sq[r] = static_cast<double>(_mm512_reduce_add_epi32(sq16[r])) * tables.cs_unit + rest;
+    } else if (cs != nullptr) {
+      a_sq[r] = _mm512_reduce_add_pd(sq[r]) + rest;
+    }
   }
 }
 
 // One 64-column panel of B (cols <= 64 valid), all k; b_sq[c] gets the column's sum of cs.
-LBFP_AVX512_TARGET void lbfp_pack_b_panel_avx512(const Code* b, size_t ldb, size_t k,
-                                                 size_t cols, uint32_t* dst, const double* cs,
-                                                 double* b_sq) {
+LBFP_AVX512_TARGET void lbfp_pack_b_panel_avx512(const LbfpKernelTables& tables, const Code* b,
+                                                 size_t ldb, size_t k, size_t cols,
+                                                 uint32_t* dst, const double* cs, double* b_sq) {
   const size_t kp_total = (k + 1) / 2;
   __m512d sq[8];
   for (auto& x : sq) x = _mm512_setzero_pd();
+  const bool use16 = cs != nullptr && tables.cs16_usable && k <= kCs16MaxK;
+  const Cs16Tables cs_t = cs16_tables(tables);
+  __m512i sq16[4];
+  for (auto& x : sq16) x = _mm512_setzero_si512();
+  const __m512i ones = _mm512_set1_epi16(1);
   __mmask16 masks[4];
   for (size_t g = 0; g < 4; ++g) {
     const size_t c0 = 16 * g;
@@ -661,14 +695,22 @@ LBFP_AVX512_TARGET void lbfp_pack_b_panel_avx512(const Code* b, size_t ldb, size
                                         _mm512_slli_epi32(yb_of(x1), 16));
       _mm512_store_si512(d + 16 * g, index);
       _mm512_store_si512(d + kLbfpNr + 16 * g, y);
-      if (cs != nullptr) {
+      if (use16) {  // words (row 0, row 1) of each column: one dword lane per column
+        const __m512i m =
+            _mm512_and_si512(_mm512_or_si512(x0, _mm512_slli_epi32(x1, 16)), lanes(0x007f007f));
+        LBFP_DPWSSD(sq16[g], cs16_of(cs_t, m), ones);
+      } else if (cs != nullptr) {
         sq[2 * g] = add_cs8(add_cs8(sq[2 * g], raw0, cs), raw1, cs);
-        sq[2 * g + 1] =
-            add_cs8(add_cs8(sq[2 * g + 1], _mm_srli_si128(raw0, 8), cs), _mm_srli_si128(raw1, 8), cs);
+        sq[2 * g + 1] = add_cs8(add_cs8(sq[2 * g + 1], _mm_srli_si128(raw0, 8), cs),
+                                _mm_srli_si128(raw1, 8), cs);
       }
     }
   }
-  if (cs != nullptr) {
+  if (use16) {
+    alignas(64) int32_t all[kLbfpNr];
+    for (size_t g = 0; g < 4; ++g) _mm512_store_si512(all + 16 * g, sq16[g]);
+    for (size_t c = 0; c < cols; ++c) b_sq[c] = static_cast<double>(all[c]) * tables.cs_unit;
+  } else if (cs != nullptr) {
     alignas(64) double all[kLbfpNr];
     for (size_t g = 0; g < 8; ++g) _mm512_store_pd(all + 8 * g, sq[g]);
     for (size_t c = 0; c < cols; ++c) b_sq[c] = all[c];
@@ -735,8 +777,8 @@ LBFP_AVX512_TARGET void lbfp_gemm_avx512(const LbfpKernelTables& tables, const G
     const size_t j0 = jp * kLbfpNr;
     const size_t cols = std::min(kLbfpNr, call.n - j0);
     if (tables.bit_fields) {
-      lbfp_pack_b_panel_avx512(call.b + j0, call.ldb, call.k, cols, bpack + jp * b_panel, cs,
-                               call.b_sq + j0);
+      lbfp_pack_b_panel_avx512(tables, call.b + j0, call.ldb, call.k, cols,
+                               bpack + jp * b_panel, cs, call.b_sq + j0);
       return;
     }
     alignas(64) double sq[kLbfpNr] = {};

@@ -49,6 +49,12 @@ struct LbfpKernelTables {
   // The tables above are the bit fields of the code (sign bit 7, magnitude m = code & 127,
   // fa = m & 15, qa = m >> 4), checked for all 256 codes: packing may compute them in vectors.
   bool bit_fields = false;
+  // The Cauchy-Schwarz terms of the caller's overflow proof (FormatTables::cs_square) rounded up
+  // to integer multiples of cs_unit, by magnitude: cs16[code & 127] * cs_unit >= cs_square[code]
+  // for every code (checked). Packing adds them up exactly in int32 lanes.
+  bool cs16_usable = false;
+  alignas(64) int16_t cs16[128];
+  double cs_unit = 0.0;
 };
 
 // BFP: the signed mantissa of every code (codes are W-bit two's complement, W <= 8).
