@@ -17,6 +17,11 @@ find_package(nlohmann_json 3 REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(GTest REQUIRED)
 find_package(benchmark REQUIRED)
+# The accuracy evaluator (model/eval): gzipped IDX data, ONNX models (Debian's ONNX config needs
+# protobuf::libprotobuf defined first).
+find_package(ZLIB REQUIRED)
+find_package(Protobuf REQUIRED)
+find_package(ONNX CONFIG REQUIRED)
 find_package(OpenBLAS CONFIG QUIET)
 if(NOT OpenBLAS_FOUND)
   pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET openblas)

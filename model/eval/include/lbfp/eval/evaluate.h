@@ -1,0 +1,101 @@
+// The accuracy evaluation of `lbfp eval`: calibrate on training images, run the test images in
+// FP32 and in each quantized configuration, compare top-1 (paired, with a confidence interval)
+// and every layer's output (SQNR against FP32).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lbfp/calibration.h"
+#include "lbfp/eval/graph.h"
+#include "lbfp/eval/idx.h"
+#include "lbfp/eval/inference.h"
+#include "lbfp/gemm.h"
+
+namespace lbfp::eval {
+
+struct EvalConfig {
+  NumberFormat format = NumberFormat::kLbfp8;
+  CalibrationMethod activations = CalibrationMethod::kKl;
+  CalibrationMethod weights = CalibrationMethod::kMax;
+  std::string label() const;  // "lbfp8 kl/max"
+};
+
+struct EvalOptions {
+  std::vector<EvalConfig> configs;  // the quantized runs (FP32 always runs)
+  size_t calib_images = 1000;       // from the training split, evenly spaced
+  size_t test_images = 0;           // 0: the whole test split
+  size_t batch = 200;
+  GemmOptions gemm;
+  std::function<void(size_t done, size_t total)> progress;  // called after every batch
+};
+
+struct LayerError {
+  int tensor = -1;
+  std::string name;
+  std::string op;
+  ActShape shape;
+  int exponent = 0;
+  bool calibrated = false;
+  double signal = 0;  // sum x^2 over the test images (FP32)
+  double noise = 0;   // sum (x - x_q)^2
+  double sqnr_db() const;
+};
+
+// Top-1 of a quantized run paired with FP32 on the same images.
+struct PairedAccuracy {
+  size_t total = 0;
+  size_t correct = 0;
+  size_t only_quantized_right = 0;  // b: FP32 wrong, quantized right
+  size_t only_fp32_right = 0;       // c: FP32 right, quantized wrong
+  double top1() const;
+  // The difference quantized - FP32 top-1 and its 95 % Wald interval for paired proportions:
+  // d = (b - c) / n, var = ((b + c) / n - d^2) / n.
+  double difference() const;
+  double ci_half_width() const;
+  // The exact two-sided McNemar p-value (binomial on the b + c discordant pairs).
+  double mcnemar_p() const;
+};
+
+struct ConfigResult {
+  EvalConfig config;
+  QuantPlan plan;
+  PairedAccuracy accuracy;
+  std::vector<LayerError> layers;
+  uint64_t overflows = 0;
+};
+
+struct EvalReport {
+  std::string model;
+  std::string dataset;
+  size_t calib_images = 0;
+  size_t fp32_correct = 0;
+  size_t total = 0;
+  std::vector<ConfigResult> results;
+  double fp32_top1() const {
+    return total ? static_cast<double>(fp32_correct) / static_cast<double>(total) : 0.0;
+  }
+};
+
+// Images as the FP32 network sees them: pixel / 255 as float.
+std::vector<float> to_float_input(const Dataset& data, size_t first, size_t count);
+std::vector<uint8_t> pixel_batch(const Dataset& data, size_t first, size_t count);
+
+// Argmax of each row (first maximum wins).
+template <class T>
+std::vector<size_t> top1(const std::vector<T>& logits, size_t classes);
+
+// Throws ModelError when the model's input is not the data set's image shape (1 x rows x cols) or
+// its output does not have 10 classes.
+EvalReport evaluate(const Graph& graph, const Dataset& train, const Dataset& test,
+                    const EvalOptions& options);
+
+// The chosen exponents of one configuration: every tensor's and every layer's weight exponents.
+nlohmann::json plan_to_json(const Graph& graph, const ConfigResult& result);
+
+}  // namespace lbfp::eval

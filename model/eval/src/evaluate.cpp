@@ -1,0 +1,195 @@
+#include "lbfp/eval/evaluate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace lbfp::eval {
+
+std::string EvalConfig::label() const {
+  return std::string(to_string(format)) + " " + to_string(activations) + "/" + to_string(weights);
+}
+
+double LayerError::sqnr_db() const {
+  if (noise == 0) return std::numeric_limits<double>::infinity();
+  if (signal == 0) return -std::numeric_limits<double>::infinity();
+  return 10.0 * std::log10(signal / noise);
+}
+
+double PairedAccuracy::top1() const {
+  return total ? static_cast<double>(correct) / static_cast<double>(total) : 0.0;
+}
+
+double PairedAccuracy::difference() const {
+  if (!total) return 0;
+  return (static_cast<double>(only_quantized_right) - static_cast<double>(only_fp32_right)) /
+         static_cast<double>(total);
+}
+
+double PairedAccuracy::ci_half_width() const {
+  if (!total) return 0;
+  const double n = static_cast<double>(total);
+  const double d = difference();
+  const double discordant = static_cast<double>(only_quantized_right + only_fp32_right) / n;
+  return 1.959963984540054 * std::sqrt(std::max(0.0, discordant - d * d) / n);
+}
+
+double PairedAccuracy::mcnemar_p() const {
+  const size_t n = only_quantized_right + only_fp32_right;
+  if (n == 0) return 1.0;
+  const size_t k = std::min(only_quantized_right, only_fp32_right);
+  // 2 * P(X <= k), X ~ Binomial(n, 1/2), summed in logs.
+  double p = 0;
+  for (size_t i = 0; i <= k; ++i) {
+    p += std::exp(std::lgamma(static_cast<double>(n) + 1) - std::lgamma(static_cast<double>(i) + 1) -
+                  std::lgamma(static_cast<double>(n - i) + 1) - static_cast<double>(n) * std::log(2.0));
+  }
+  return std::min(1.0, 2 * p);
+}
+
+std::vector<float> to_float_input(const Dataset& data, size_t first, size_t count) {
+  const size_t px = data.rows * data.cols;
+  std::vector<float> out(count * px);
+  for (size_t i = 0; i < count * px; ++i) {
+    out[i] = static_cast<float>(data.pixels[first * px + i]) / 255.0f;
+  }
+  return out;
+}
+
+std::vector<uint8_t> pixel_batch(const Dataset& data, size_t first, size_t count) {
+  const size_t px = data.rows * data.cols;
+  return {data.pixels.begin() + static_cast<std::ptrdiff_t>(first * px),
+          data.pixels.begin() + static_cast<std::ptrdiff_t>((first + count) * px)};
+}
+
+template <class T>
+std::vector<size_t> top1(const std::vector<T>& logits, size_t classes) {
+  std::vector<size_t> out(logits.size() / classes);
+  for (size_t i = 0; i < out.size(); ++i) {
+    const auto* row = logits.data() + i * classes;
+    out[i] = static_cast<size_t>(std::max_element(row, row + classes) - row);
+  }
+  return out;
+}
+template std::vector<size_t> top1(const std::vector<float>&, size_t);
+template std::vector<size_t> top1(const std::vector<double>&, size_t);
+
+EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
+                    const EvalOptions& options) {
+  const ActShape& in = g.tensor_shapes[static_cast<size_t>(g.input)];
+  for (const Dataset* d : {&train, &test}) {
+    if (in.c != 1 || in.h != d->rows || in.w != d->cols) {
+      throw ModelError(g.name + ": input " + in.str() + " does not fit the " +
+                       std::to_string(d->rows) + "x" + std::to_string(d->cols) + " images of " +
+                       d->name);
+    }
+  }
+  const size_t classes = g.tensor_shapes[static_cast<size_t>(g.output)].elements();
+  if (classes != 10) {
+    throw ModelError(g.name + ": output has " + std::to_string(classes) + " values, 10 expected");
+  }
+  EvalReport report;
+  report.model = g.name;
+  report.dataset = test.name;
+  const size_t batch = std::max<size_t>(1, options.batch);
+
+  // Calibration: evenly spaced training images, FP32 activations into per-tensor histograms.
+  const size_t ncal = std::min(options.calib_images, train.size());
+  report.calib_images = ncal;
+  ActivationStats stats(g);
+  if (!options.configs.empty() && ncal > 0) {
+    const size_t px = train.rows * train.cols;
+    const size_t stride = train.size() / ncal;
+    for (size_t first = 0; first < ncal; first += batch) {
+      const size_t count = std::min(batch, ncal - first);
+      std::vector<float> input(count * px);
+      for (size_t i = 0; i < count; ++i) {
+        const uint8_t* img = train.image((first + i) * stride);
+        for (size_t j = 0; j < px; ++j) input[i * px + j] = static_cast<float>(img[j]) / 255.0f;
+      }
+      stats.add(run_fp32(g, input, count));
+    }
+  }
+  for (const EvalConfig& c : options.configs) {
+    ConfigResult r;
+    r.config = c;
+    r.plan = make_plan(g, c.format, c.activations, c.weights, stats);
+    for (const Node& n : g.nodes) {
+      LayerError e;
+      e.tensor = n.output;
+      e.name = n.name;
+      e.op = to_string(n.kind);
+      if (n.relu) e.op += "+Relu";
+      if (n.folded_batch_norm) e.op += " (BN folded)";
+      e.shape = g.tensor_shapes[static_cast<size_t>(n.output)];
+      e.exponent = r.plan.tensor_exponents[static_cast<size_t>(n.output)];
+      e.calibrated = r.plan.tensor_calibrated[static_cast<size_t>(n.output)];
+      r.layers.push_back(e);
+    }
+    report.results.push_back(std::move(r));
+  }
+
+  const size_t total = options.test_images ? std::min(options.test_images, test.size()) : test.size();
+  report.total = total;
+  for (auto& r : report.results) r.accuracy.total = total;
+  for (size_t first = 0; first < total; first += batch) {
+    const size_t count = std::min(batch, total - first);
+    const Activations fp = run_fp32(g, to_float_input(test, first, count), count);
+    const auto fp_pred = top1(fp[static_cast<size_t>(g.output)], classes);
+    std::vector<bool> fp_right(count);
+    for (size_t i = 0; i < count; ++i) {
+      fp_right[i] = fp_pred[i] == test.labels[first + i];
+      report.fp32_correct += fp_right[i];
+    }
+    const auto pixels = pixel_batch(test, first, count);
+    for (auto& r : report.results) {
+      QuantizedResult q = run_quantized(g, r.plan, pixels, count, options.gemm);
+      r.overflows += q.overflows;
+      const auto q_pred = top1(q.logits, classes);
+      for (size_t i = 0; i < count; ++i) {
+        const bool right = q_pred[i] == test.labels[first + i];
+        r.accuracy.correct += right;
+        r.accuracy.only_quantized_right += right && !fp_right[i];
+        r.accuracy.only_fp32_right += !right && fp_right[i];
+      }
+      for (auto& e : r.layers) {
+        const auto& x = fp[static_cast<size_t>(e.tensor)];
+        std::vector<double> xq = e.tensor == g.output
+                                     ? q.logits
+                                     : dequantize(r.plan, e.tensor,
+                                                  q.codes[static_cast<size_t>(e.tensor)]);
+        for (size_t i = 0; i < x.size(); ++i) {
+          const double v = x[i];
+          e.signal += v * v;
+          e.noise += (v - xq[i]) * (v - xq[i]);
+        }
+      }
+    }
+    if (options.progress) options.progress(first + count, total);
+  }
+  return report;
+}
+
+nlohmann::json plan_to_json(const Graph& g, const ConfigResult& r) {
+  nlohmann::json j;
+  j["model"] = g.name;
+  j["format"] = to_string(r.config.format);
+  j["activation_calibration"] = to_string(r.config.activations);
+  j["weight_calibration"] = to_string(r.config.weights);
+  j["activations"] = nlohmann::json::array();
+  for (size_t t = 0; t < g.tensor_names.size(); ++t) {
+    j["activations"].push_back({{"tensor", g.tensor_names[t]},
+                                {"shape", g.tensor_shapes[t].str()},
+                                {"exponent", r.plan.tensor_exponents[t]},
+                                {"calibrated", static_cast<bool>(r.plan.tensor_calibrated[t])}});
+  }
+  j["weights"] = nlohmann::json::array();
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (r.plan.weight_exponents[i].empty()) continue;
+    j["weights"].push_back({{"layer", g.nodes[i].name},
+                            {"per_output_channel", r.plan.weight_exponents[i]}});
+  }
+  return j;
+}
+
+}  // namespace lbfp::eval

@@ -1,0 +1,470 @@
+#include "lbfp/eval/inference.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "lbfp/arith.h"
+#include "lbfp/conv.h"
+#include "lbfp/tensor.h"
+
+namespace lbfp::eval {
+
+const char* to_string(NumberFormat format) {
+  switch (format) {
+    case NumberFormat::kFp32: return "fp32";
+    case NumberFormat::kBfp8: return "bfp8";
+    case NumberFormat::kLbfp8: return "lbfp8";
+  }
+  return "?";
+}
+
+NumberFormat parse_number_format(const std::string& name) {
+  if (name == "fp32") return NumberFormat::kFp32;
+  if (name == "bfp8") return NumberFormat::kBfp8;
+  if (name == "lbfp8") return NumberFormat::kLbfp8;
+  throw std::invalid_argument("unknown number format '" + name + "' (fp32, bfp8 or lbfp8)");
+}
+
+namespace {
+
+const ActShape& shape_of(const Graph& g, int id) { return g.tensor_shapes[static_cast<size_t>(id)]; }
+
+Conv2dShape conv_shape(const Graph& g, const Node& n, size_t batch) {
+  const ActShape& in = shape_of(g, n.inputs[0]);
+  Conv2dShape s;
+  s.batch = batch;
+  s.in_channels = in.c;
+  s.in_height = in.h;
+  s.in_width = in.w;
+  s.out_channels = n.out_channels;
+  s.kernel_height = n.kernel_h;
+  s.kernel_width = n.kernel_w;
+  s.stride_height = n.stride_h;
+  s.stride_width = n.stride_w;
+  s.pad_height = n.pad_h;
+  s.pad_width = n.pad_w;
+  s.groups = n.groups;
+  return s;
+}
+
+// ---- FP32 ---------------------------------------------------------------------------------------
+
+void conv_fp32(const Graph& g, const Node& n, const float* in, float* out, size_t batch) {
+  const ActShape& is = shape_of(g, n.inputs[0]);
+  const ActShape& os = shape_of(g, n.output);
+  const size_t cg = is.c / n.groups, og = n.out_channels / n.groups;
+  const size_t kk = cg * n.kernel_h * n.kernel_w, pixels = os.h * os.w;
+  std::vector<float> col(kk * pixels);
+  for (size_t b = 0; b < batch; ++b) {
+    const float* x = in + b * is.elements();
+    float* y = out + b * os.elements();
+    for (size_t grp = 0; grp < n.groups; ++grp) {
+      // im2col of this group: rows (c, kh, kw), columns output pixels.
+      for (size_t c = 0; c < cg; ++c) {
+        for (size_t ky = 0; ky < n.kernel_h; ++ky) {
+          for (size_t kx = 0; kx < n.kernel_w; ++kx) {
+            float* row = col.data() + ((c * n.kernel_h + ky) * n.kernel_w + kx) * pixels;
+            const float* plane = x + (grp * cg + c) * is.h * is.w;
+            for (size_t oy = 0; oy < os.h; ++oy) {
+              const long iy = static_cast<long>(oy * n.stride_h + ky) - static_cast<long>(n.pad_h);
+              for (size_t ox = 0; ox < os.w; ++ox) {
+                const long ix =
+                    static_cast<long>(ox * n.stride_w + kx) - static_cast<long>(n.pad_w);
+                const bool inside = iy >= 0 && ix >= 0 && iy < static_cast<long>(is.h) &&
+                                    ix < static_cast<long>(is.w);
+                row[oy * os.w + ox] =
+                    inside ? plane[static_cast<size_t>(iy) * is.w + static_cast<size_t>(ix)] : 0.f;
+              }
+            }
+          }
+        }
+      }
+      float* yg = y + grp * og * pixels;
+      const float* wg = n.weights.data() + grp * og * kk;
+      if (og == 1) {
+        // Depthwise: one output row; a plain loop beats a 1-row GEMM call.
+        std::fill(yg, yg + pixels, 0.f);
+        for (size_t r = 0; r < kk; ++r) {
+          const float wv = wg[r];
+          const float* cr = col.data() + r * pixels;
+          for (size_t p = 0; p < pixels; ++p) yg[p] += wv * cr[p];
+        }
+      } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(og),
+                    static_cast<int>(pixels), static_cast<int>(kk), 1.f, wg, static_cast<int>(kk),
+                    col.data(), static_cast<int>(pixels), 0.f, yg, static_cast<int>(pixels));
+      }
+      for (size_t o = 0; o < og; ++o) {
+        const float bv = n.bias[grp * og + o];
+        float* yr = yg + o * pixels;
+        for (size_t p = 0; p < pixels; ++p) {
+          yr[p] += bv;
+          if (n.relu && yr[p] < 0.f) yr[p] = 0.f;
+        }
+      }
+    }
+  }
+}
+
+void gemm_fp32(const Node& n, const float* in, float* out, size_t batch, size_t k) {
+  const size_t nout = n.out_channels;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(batch),
+              static_cast<int>(nout), static_cast<int>(k), 1.f, in, static_cast<int>(k),
+              n.weights.data(), static_cast<int>(k), 0.f, out, static_cast<int>(nout));
+  for (size_t b = 0; b < batch; ++b) {
+    for (size_t o = 0; o < nout; ++o) {
+      float& v = out[b * nout + o];
+      v += n.bias[o];
+      if (n.relu && v < 0.f) v = 0.f;
+    }
+  }
+}
+
+// Pooling over one plane; `reduce` gets the window's in-bounds values and the window size.
+template <class T, class Fn>
+void pool_plane(const Node& n, const ActShape& is, const ActShape& os, const T* x, T* y, Fn reduce) {
+  std::vector<T> window;
+  window.reserve(n.kernel_h * n.kernel_w);
+  for (size_t oy = 0; oy < os.h; ++oy) {
+    for (size_t ox = 0; ox < os.w; ++ox) {
+      window.clear();
+      for (size_t ky = 0; ky < n.kernel_h; ++ky) {
+        const long iy = static_cast<long>(oy * n.stride_h + ky) - static_cast<long>(n.pad_h);
+        for (size_t kx = 0; kx < n.kernel_w; ++kx) {
+          const long ix = static_cast<long>(ox * n.stride_w + kx) - static_cast<long>(n.pad_w);
+          if (iy >= 0 && ix >= 0 && iy < static_cast<long>(is.h) && ix < static_cast<long>(is.w)) {
+            window.push_back(x[static_cast<size_t>(iy) * is.w + static_cast<size_t>(ix)]);
+          }
+        }
+      }
+      const size_t count = n.count_include_pad ? n.kernel_h * n.kernel_w : window.size();
+      y[oy * os.w + ox] = reduce(window, count);
+    }
+  }
+}
+
+template <class T, class Fn>
+void pool(const Graph& g, const Node& n, const T* in, T* out, size_t batch, Fn reduce) {
+  const ActShape& is = shape_of(g, n.inputs[0]);
+  const ActShape& os = shape_of(g, n.output);
+  Node window = n;
+  if (n.kind == OpKind::kGlobalAvgPool) {
+    window.kernel_h = is.h;
+    window.kernel_w = is.w;
+    window.stride_h = window.stride_w = 1;
+    window.pad_h = window.pad_w = 0;
+  }
+  for (size_t p = 0; p < batch * is.c; ++p) {
+    pool_plane(window, is, os, in + p * is.h * is.w, out + p * os.h * os.w, reduce);
+  }
+}
+
+}  // namespace
+
+Activations run_fp32(const Graph& g, const std::vector<float>& input, size_t batch) {
+  Activations t(g.tensor_names.size());
+  const ActShape& ins = shape_of(g, g.input);
+  if (input.size() != batch * ins.elements()) {
+    throw std::invalid_argument("run_fp32: input size does not match batch x " + ins.str());
+  }
+  t[static_cast<size_t>(g.input)] = input;
+  for (const Node& n : g.nodes) {
+    const auto& x = t[static_cast<size_t>(n.inputs[0])];
+    auto& y = t[static_cast<size_t>(n.output)];
+    y.assign(batch * shape_of(g, n.output).elements(), 0.f);
+    switch (n.kind) {
+      case OpKind::kConv: conv_fp32(g, n, x.data(), y.data(), batch); break;
+      case OpKind::kGemm: gemm_fp32(n, x.data(), y.data(), batch, shape_of(g, n.inputs[0]).c); break;
+      case OpKind::kRelu:
+        for (size_t i = 0; i < y.size(); ++i) y[i] = std::max(x[i], 0.f);
+        break;
+      case OpKind::kFlatten: y = x; break;
+      case OpKind::kAdd: {
+        const auto& x2 = t[static_cast<size_t>(n.inputs[1])];
+        for (size_t i = 0; i < y.size(); ++i) {
+          y[i] = x[i] + x2[i];
+          if (n.relu && y[i] < 0.f) y[i] = 0.f;
+        }
+        break;
+      }
+      case OpKind::kMaxPool:
+        pool(g, n, x.data(), y.data(), batch, [](const std::vector<float>& w, size_t) {
+          return *std::max_element(w.begin(), w.end());
+        });
+        break;
+      case OpKind::kAvgPool:
+      case OpKind::kGlobalAvgPool:
+        pool(g, n, x.data(), y.data(), batch, [](const std::vector<float>& w, size_t count) {
+          float s = 0.f;
+          for (float v : w) s += v;
+          return s / static_cast<float>(count);
+        });
+        break;
+    }
+  }
+  return t;
+}
+
+// ---- calibration ------------------------------------------------------------------------------
+
+ActivationStats::ActivationStats(const Graph& graph)
+    : histograms_(graph.tensor_names.size(), Histogram(65536)) {}
+
+// Exact zeros (most of every post-ReLU tensor) are left out: every exponent encodes them exactly,
+// so they carry no information about E, and in bin 0 of the histogram they swamp KL's P.
+void ActivationStats::add(const Activations& activations) {
+  std::vector<float> nonzero;
+  for (size_t i = 0; i < histograms_.size(); ++i) {
+    nonzero.clear();
+    for (float v : activations[i]) {
+      if (v != 0.0f) nonzero.push_back(v);
+    }
+    if (!nonzero.empty()) histograms_[i].add(nonzero);
+  }
+}
+
+namespace {
+
+template <class Format>
+int calibrate_histogram(const Format& format, CalibrationMethod method, const Histogram& h) {
+  switch (method) {
+    case CalibrationMethod::kMax: return max_exponent(h.abs_max());
+    case CalibrationMethod::kKl: return calibrate_kl(format, h).exponent;
+    case CalibrationMethod::kMse: return calibrate_mse(format, h).exponent;
+    case CalibrationMethod::kPercentile: return calibrate_percentile(h, 99.99).exponent;
+  }
+  return 0;
+}
+
+template <class Format>
+void plan_weights(const Format& format, const Graph& g, QuantPlan& plan) {
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    if (n.kind != OpKind::kConv && n.kind != OpKind::kGemm) continue;
+    const size_t per = n.weights.size() / n.out_channels;
+    std::vector<int> exps(n.out_channels);
+    for (size_t o = 0; o < n.out_channels; ++o) {
+      std::vector<float> w(n.weights.begin() + static_cast<std::ptrdiff_t>(o * per),
+                           n.weights.begin() + static_cast<std::ptrdiff_t>((o + 1) * per));
+      exps[o] = calibrate(format, plan.weight_method, w).exponent;
+    }
+    auto q = quantize(format, n.weights,
+                      {static_cast<int64_t>(n.out_channels), static_cast<int64_t>(per)},
+                      Blocking::per_channel(0), exps);
+    if (n.kind == OpKind::kGemm) {
+      // [N][K] to the GEMM's K x N operand.
+      std::vector<Code> kn(q.codes.size());
+      for (size_t o = 0; o < n.out_channels; ++o) {
+        for (size_t k = 0; k < per; ++k) kn[k * n.out_channels + o] = q.codes[o * per + k];
+      }
+      q.codes = std::move(kn);
+    }
+    plan.weight_exponents[i] = std::move(exps);
+    plan.weight_codes[i] = std::move(q.codes);
+  }
+}
+
+}  // namespace
+
+QuantPlan make_plan(const Graph& g, NumberFormat format, CalibrationMethod activation_method,
+                    CalibrationMethod weight_method, const ActivationStats& stats) {
+  if (format == NumberFormat::kFp32) throw std::invalid_argument("make_plan: fp32 has no plan");
+  QuantPlan plan;
+  plan.format = format;
+  plan.activation_method = activation_method;
+  plan.weight_method = weight_method;
+  const size_t tensors = g.tensor_names.size();
+  plan.tensor_exponents.assign(tensors, 0);
+  plan.tensor_calibrated.assign(tensors, false);
+  plan.weight_exponents.resize(g.nodes.size());
+  plan.weight_codes.resize(g.nodes.size());
+  auto calibrate_tensor = [&](int id) {
+    const Histogram& h = stats.histogram(id);
+    plan.tensor_exponents[static_cast<size_t>(id)] =
+        format == NumberFormat::kLbfp8 ? calibrate_histogram(lbfp8(), activation_method, h)
+                                       : calibrate_histogram(bfp8(), activation_method, h);
+    plan.tensor_calibrated[static_cast<size_t>(id)] = true;
+  };
+  calibrate_tensor(g.input);
+  for (const Node& n : g.nodes) {
+    if (n.kind == OpKind::kMaxPool || n.kind == OpKind::kRelu || n.kind == OpKind::kFlatten) {
+      plan.tensor_exponents[static_cast<size_t>(n.output)] =
+          plan.tensor_exponents[static_cast<size_t>(n.inputs[0])];
+    } else {
+      calibrate_tensor(n.output);
+    }
+  }
+  if (format == NumberFormat::kLbfp8) {
+    plan_weights(lbfp8(), g, plan);
+  } else {
+    plan_weights(bfp8(), g, plan);
+  }
+  return plan;
+}
+
+// ---- quantized inference -------------------------------------------------------------------
+
+namespace {
+
+template <class Format>
+double decode_code(const Format& f, Code c, int e) {
+  return decode(f, c, e);
+}
+
+// The order of codes by value: LBFP sign-magnitude, BFP two's complement.
+int code_order(const LbfpFormat& f, Code c) {
+  return is_negative(f, c) ? -magnitude(f, c) : magnitude(f, c);
+}
+int code_order(const BfpFormat& f, Code c) { return mantissa(f, c); }
+
+template <class Format>
+std::vector<double> decode_table(const Format& f, int e) {
+  std::vector<double> table(static_cast<size_t>(f.code_count()));
+  for (int c = 0; c < f.code_count(); ++c) {
+    const auto code = static_cast<Code>(c);
+    bool valid = true;
+    try {
+      check_code(f, code);
+    } catch (const std::out_of_range&) {
+      valid = false;
+    }
+    table[static_cast<size_t>(c)] = valid ? decode(f, code, e) : 0.0;
+  }
+  return table;
+}
+
+template <class Format>
+QuantizedResult run_format(const Format& f, const Graph& g, const QuantPlan& plan,
+                           const std::vector<uint8_t>& pixels, size_t batch,
+                           const GemmOptions& options) {
+  QuantizedResult r;
+  r.codes.resize(g.tensor_names.size());
+  auto exp_of = [&](int id) { return plan.tensor_exponents[static_cast<size_t>(id)]; };
+  // The input: pixel / 255 in FP32 (as the FP32 network sees it), encoded; 256 values, one table.
+  {
+    const int e = exp_of(g.input);
+    Code table[256];
+    for (int p = 0; p < 256; ++p) table[p] = encode(f, static_cast<float>(p) / 255.0f, e);
+    auto& codes = r.codes[static_cast<size_t>(g.input)];
+    codes.resize(pixels.size());
+    for (size_t i = 0; i < pixels.size(); ++i) codes[i] = table[pixels[i]];
+  }
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+    const Node& n = g.nodes[ni];
+    const bool last = n.output == g.output;
+    const auto& x = r.codes[static_cast<size_t>(n.inputs[0])];
+    auto& y = r.codes[static_cast<size_t>(n.output)];
+    const ActShape& is = shape_of(g, n.inputs[0]);
+    const ActShape& os = shape_of(g, n.output);
+    const int ein = exp_of(n.inputs[0]);
+    const int eout = exp_of(n.output);
+    const auto& wexp = plan.weight_exponents[ni];
+    const auto& wcodes = plan.weight_codes[ni];
+    const size_t count = batch * os.elements();
+    if ((n.kind == OpKind::kConv || n.kind == OpKind::kGemm) && last) {
+      // The logits: the accumulators' exact real values, one scale per output channel.
+      std::vector<int64_t> acc(count);
+      GemmStats stats;
+      if (n.kind == OpKind::kConv) {
+        Conv2dOperands ops{x.data(), ein, wcodes.data(), wexp.data(), n.bias.data()};
+        stats = conv2d_accumulate(f, conv_shape(g, n, batch), ops, acc.data(), nullptr, options);
+      } else {
+        GemmProblem p{batch, n.out_channels, is.c, x.data(), is.c, ein, wcodes.data(),
+                      n.out_channels, wexp.data(), n.bias.data()};
+        stats = gemm_accumulate(f, p, acc.data(), n.out_channels, nullptr, options);
+      }
+      r.overflows += stats.overflows;
+      r.logits.resize(count);
+      const size_t plane = os.h * os.w;
+      for (size_t i = 0; i < count; ++i) {
+        const size_t ch = (i / plane) % n.out_channels;
+        double v = std::ldexp(static_cast<double>(acc[i]), f.product_scale(ein, wexp[ch]));
+        if (n.relu && v < 0) v = 0;
+        r.logits[i] = v;
+      }
+      continue;
+    }
+    y.assign(count, 0);
+    switch (n.kind) {
+      case OpKind::kConv: {
+        Conv2dOperands ops{x.data(), ein, wcodes.data(), wexp.data(), n.bias.data()};
+        r.overflows += conv2d_requantize(f, conv_shape(g, n, batch), ops, eout, n.relu, y.data(),
+                                         options).overflows;
+        break;
+      }
+      case OpKind::kGemm: {
+        GemmProblem p{batch, n.out_channels, is.c, x.data(), is.c, ein, wcodes.data(),
+                      n.out_channels, wexp.data(), n.bias.data()};
+        r.overflows +=
+            gemm_requantize(f, p, eout, n.relu, y.data(), n.out_channels, options).overflows;
+        break;
+      }
+      case OpKind::kFlatten: y = x; break;
+      case OpKind::kRelu:
+        for (size_t i = 0; i < count; ++i) y[i] = code_order(f, x[i]) > 0 ? x[i] : Code{0};
+        break;
+      case OpKind::kMaxPool:
+        pool(g, n, x.data(), y.data(), batch, [&f](const std::vector<Code>& w, size_t) {
+          return *std::max_element(w.begin(), w.end(), [&f](Code a, Code b) {
+            return code_order(f, a) < code_order(f, b);
+          });
+        });
+        break;
+      case OpKind::kAvgPool:
+      case OpKind::kGlobalAvgPool: {
+        const auto table = decode_table(f, ein);
+        pool(g, n, x.data(), y.data(), batch, [&](const std::vector<Code>& w, size_t c) {
+          double s = 0;
+          for (Code v : w) s += table[v];
+          return encode(f, s / static_cast<double>(c), eout);
+        });
+        break;
+      }
+      case OpKind::kAdd: {
+        const auto& x2 = r.codes[static_cast<size_t>(n.inputs[1])];
+        const auto ta = decode_table(f, ein);
+        const auto tb = decode_table(f, exp_of(n.inputs[1]));
+        for (size_t i = 0; i < count; ++i) {
+          double s = ta[x[i]] + tb[x2[i]];
+          if (n.relu && s < 0) s = 0;
+          y[i] = encode(f, s, eout);
+        }
+        break;
+      }
+    }
+    (void)is;
+    if (last) {
+      const auto table = decode_table(f, eout);
+      r.logits.resize(count);
+      for (size_t i = 0; i < count; ++i) r.logits[i] = table[y[i]];
+    }
+  }
+  return r;
+}
+
+}  // namespace
+
+QuantizedResult run_quantized(const Graph& g, const QuantPlan& plan,
+                              const std::vector<uint8_t>& pixels, size_t batch,
+                              const GemmOptions& options) {
+  if (pixels.size() != batch * shape_of(g, g.input).elements()) {
+    throw std::invalid_argument("run_quantized: input size does not match the batch");
+  }
+  if (plan.format == NumberFormat::kLbfp8) return run_format(lbfp8(), g, plan, pixels, batch, options);
+  if (plan.format == NumberFormat::kBfp8) return run_format(bfp8(), g, plan, pixels, batch, options);
+  throw std::invalid_argument("run_quantized: fp32 is not a quantized format");
+}
+
+std::vector<double> dequantize(const QuantPlan& plan, int tensor, const std::vector<Code>& codes) {
+  const int e = plan.tensor_exponents[static_cast<size_t>(tensor)];
+  const auto table = plan.format == NumberFormat::kLbfp8 ? decode_table(lbfp8(), e)
+                                                         : decode_table(bfp8(), e);
+  std::vector<double> out(codes.size());
+  for (size_t i = 0; i < codes.size(); ++i) out[i] = table[codes[i]];
+  return out;
+}
+
+}  // namespace lbfp::eval

@@ -1,0 +1,202 @@
+// `lbfp eval`: top-1 accuracy of an ONNX model on MNIST-style data in FP32, BFP8 and LBFP8 (bit
+// exact through the golden kernels), with per-layer SQNR against FP32. docs/accuracy.md.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "lbfp/eval/evaluate.h"
+#include "lbfp/eval/graph.h"
+#include "lbfp/eval/idx.h"
+
+namespace lbfp::cli {
+namespace {
+
+struct EvalCliOptions {
+  std::string model;
+  std::string data;
+  std::string format = "all";
+  std::string calib = "kl";
+  std::string weight_calib = "max";
+  size_t calib_images = 1000;
+  size_t test_images = 0;
+  size_t batch = 200;
+  int threads = 2;
+  std::string exponents_out;
+};
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    const size_t pos = s.find(',', start);
+    out.push_back(s.substr(start, pos == std::string::npos ? std::string::npos : pos - start));
+    if (pos == std::string::npos) return out;
+    start = pos + 1;
+  }
+}
+
+CalibrationMethod parse_method(const std::string& name) {
+  if (name == "kl") return CalibrationMethod::kKl;
+  if (name == "max") return CalibrationMethod::kMax;
+  throw std::invalid_argument("unknown calibration '" + name + "' (kl or max)");
+}
+
+std::string stem_of(const std::string& path) {
+  std::string base = path.substr(path.find_last_of('/') + 1);
+  const size_t dot = base.rfind(".onnx");
+  return dot == std::string::npos ? base : base.substr(0, dot);
+}
+
+void print_progress(size_t done, size_t total) {
+  constexpr int kWidth = 40;
+  const int filled = static_cast<int>(static_cast<double>(kWidth) * static_cast<double>(done) /
+                                      static_cast<double>(total));
+  std::cout << '\r' << '[' << std::string(static_cast<size_t>(filled), '#')
+            << std::string(static_cast<size_t>(kWidth - filled), '.') << "] " << done << '/'
+            << total << " test images" << std::flush;
+  if (done == total) std::cout << '\r' << std::string(kWidth + 32, ' ') << '\r' << std::flush;
+}
+
+std::string pct(double v) { return fmt::format("{:6.2f} %", 100.0 * v); }
+
+int run_eval(const EvalCliOptions& o) {
+  std::vector<eval::EvalConfig> configs;
+  const std::vector<std::string> formats =
+      o.format == "all" ? std::vector<std::string>{"fp32", "bfp8", "lbfp8"} : split_list(o.format);
+  const std::vector<std::string> calibs =
+      o.calib == "all" ? std::vector<std::string>{"kl", "max"} : split_list(o.calib);
+  const CalibrationMethod wmethod = parse_method(o.weight_calib);
+  for (const auto& f : formats) {
+    const eval::NumberFormat nf = eval::parse_number_format(f);
+    if (nf == eval::NumberFormat::kFp32) continue;
+    for (const auto& c : calibs) configs.push_back({nf, parse_method(c), wmethod});
+  }
+  if (o.threads < 1) throw std::invalid_argument("--threads must be at least 1");
+
+  const eval::Graph graph = eval::load_onnx(o.model);
+  const eval::Dataset test = eval::load_dataset(o.data, eval::Split::kTest);
+  const eval::Dataset train =
+      configs.empty() ? eval::Dataset{} : eval::load_dataset(o.data, eval::Split::kTrain);
+
+  size_t convs = 0;
+  for (const auto& n : graph.nodes) convs += n.kind == eval::OpKind::kConv;
+  std::cout << fmt::format("model {}: {} layers ({} convolutions), input {}\n", o.model,
+                           graph.nodes.size(), convs,
+                           graph.tensor_shapes[static_cast<size_t>(graph.input)].str());
+  std::cout << fmt::format("data {}: {} test images; calibration on {} training images\n",
+                           eval::dataset_dir(o.data), test.size(),
+                           configs.empty() ? size_t{0} : std::min(o.calib_images, train.size()));
+
+  eval::EvalOptions options;
+  options.configs = configs;
+  options.calib_images = o.calib_images;
+  options.test_images = o.test_images;
+  options.batch = o.batch;
+  options.gemm.threads = o.threads;
+  if (::isatty(STDOUT_FILENO)) options.progress = print_progress;
+  const eval::Dataset& calib_set = configs.empty() ? test : train;
+  const eval::EvalReport report = eval::evaluate(graph, calib_set, test, options);
+
+  // Exponents, per layer.
+  nlohmann::json saved = nlohmann::json::array();
+  for (const auto& r : report.results) {
+    std::cout << fmt::format("\nexponents, {} (activations per tensor; weights per output "
+                             "channel, min..max):\n",
+                             r.config.label());
+    std::cout << fmt::format("  {:<28} {:>5} {:>9}  {}\n", "input", "E",
+                             "weights", graph.tensor_names[static_cast<size_t>(graph.input)]);
+    std::cout << fmt::format("  {:<28} {:>5}\n", "(graph input)",
+                             r.plan.tensor_exponents[static_cast<size_t>(graph.input)]);
+    for (size_t i = 0; i < graph.nodes.size(); ++i) {
+      const auto& l = r.layers[i];
+      const auto& w = r.plan.weight_exponents[i];
+      std::string wtext;
+      if (!w.empty()) {
+        wtext = fmt::format("{}..{}", *std::min_element(w.begin(), w.end()),
+                            *std::max_element(w.begin(), w.end()));
+      }
+      std::cout << fmt::format("  {:<28} {:>5} {:>9}  {}{}\n", l.name, l.exponent, wtext, l.op,
+                               l.calibrated ? "" : " (input's exponent)");
+    }
+    saved.push_back(eval::plan_to_json(graph, r));
+  }
+  if (!report.results.empty()) {
+    const std::string path =
+        o.exponents_out.empty() ? stem_of(o.model) + ".exponents.json" : o.exponents_out;
+    std::ofstream out(path);
+    if (!out) throw std::runtime_error("cannot write " + path);
+    out << saved.dump(1) << "\n";
+    std::cout << "exponents saved to " << path << "\n";
+  }
+
+  // Accuracy.
+  std::cout << fmt::format("\ntop-1 on {} test images (difference to FP32: paired, 95 % Wald "
+                           "interval for paired proportions; b/c = images only the quantized / "
+                           "only FP32 gets right; p = exact McNemar)\n",
+                           report.total);
+  std::cout << fmt::format("  {:<18} {:>8}  {:>28}  {:>9}  {:>7}  {}\n", "format", "top-1",
+                           "diff to fp32 [95 % CI] (pp)", "b/c", "p", "acc. overflows");
+  std::cout << fmt::format("  {:<18} {:>8}\n", "fp32", pct(report.fp32_top1()));
+  for (const auto& r : report.results) {
+    const auto& a = r.accuracy;
+    const double d = 100 * a.difference(), h = 100 * a.ci_half_width();
+    std::cout << fmt::format("  {:<18} {:>8}  {:>+12.2f} [{:+.2f}, {:+.2f}]  {:>9}  {:>7.3g}  {}\n",
+                             r.config.label(), pct(a.top1()), d, d - h, d + h,
+                             fmt::format("{}/{}", a.only_quantized_right, a.only_fp32_right),
+                             a.mcnemar_p(), r.overflows);
+  }
+
+  // Per-layer error.
+  if (!report.results.empty()) {
+    std::cout << "\nper-layer SQNR of each layer's output against FP32 (dB), test images:\n";
+    std::string header = fmt::format("  {:<28} {:<24} {:>10}", "layer", "op", "shape");
+    for (const auto& r : report.results) header += fmt::format(" {:>15}", r.config.label());
+    std::cout << header << "\n";
+    for (size_t i = 0; i < graph.nodes.size(); ++i) {
+      const auto& l0 = report.results[0].layers[i];
+      std::string row = fmt::format("  {:<28} {:<24} {:>10}", l0.name, l0.op, l0.shape.str());
+      for (const auto& r : report.results) {
+        const double s = r.layers[i].sqnr_db();
+        row += std::isinf(s) ? fmt::format(" {:>15}", "exact") : fmt::format(" {:>15.1f}", s);
+      }
+      std::cout << row << "\n";
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_eval_command(CLI::App& app) {
+  auto o = std::make_shared<EvalCliOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "eval", "Top-1 accuracy of an ONNX model in FP32, BFP8 and LBFP8 (bit-exact), per-layer SQNR");
+  cmd->add_option("--model", o->model, "ONNX file (e.g. sim/models/lenet5.onnx)")->required();
+  cmd->add_option("--data", o->data, "mnist, fashion-mnist, or a folder of IDX files")->required();
+  cmd->add_option("--format", o->format, "fp32, bfp8, lbfp8, a comma list, or all (default)");
+  cmd->add_option("--calib", o->calib, "activation calibration: kl (default), max, or all");
+  cmd->add_option("--weight-calib", o->weight_calib, "weight calibration: max (default) or kl");
+  cmd->add_option("--calib-images", o->calib_images,
+                  "training images for calibration, evenly spaced (default 1000)");
+  cmd->add_option("--test-images", o->test_images, "first N test images (default: all)");
+  cmd->add_option("--batch", o->batch, "images per batch (default 200)");
+  cmd->add_option("--threads", o->threads, "GEMM worker threads (default 2)");
+  cmd->add_option("--exponents-out", o->exponents_out,
+                  "where to save the chosen exponents (default MODEL.exponents.json)");
+  cmd->callback([o] {
+    const int rc = run_eval(*o);
+    if (rc != 0) throw CLI::RuntimeError(rc);
+  });
+}
+
+}  // namespace lbfp::cli

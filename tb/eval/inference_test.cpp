@@ -1,0 +1,206 @@
+// FP32 inference against torch's logits, the quantized inference of single layers against a direct
+// computation with lbfp::dot + requantize, the paired statistics, and an accuracy smoke test.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "lbfp/arith.h"
+#include "lbfp/eval/evaluate.h"
+#include "lbfp/eval/graph.h"
+#include "lbfp/eval/idx.h"
+#include "lbfp/eval/inference.h"
+
+namespace lbfp::eval {
+namespace {
+
+std::string model_path(const std::string& name) { return std::string(LBFP_MODELS_DIR) + "/" + name; }
+
+const Dataset& dataset(const std::string& name, Split split) {
+  static std::map<std::pair<std::string, int>, Dataset> cache;
+  auto key = std::make_pair(name, static_cast<int>(split));
+  auto it = cache.find(key);
+  if (it == cache.end()) it = cache.emplace(key, load_dataset(name, split)).first;
+  return it->second;
+}
+
+class Fp32MatchesTorch : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Fp32MatchesTorch, OnTheRecordedTestImages) {
+  const std::string name = GetParam();
+  std::ifstream in(model_path(name + ".expected.json"));
+  ASSERT_TRUE(in) << "missing " << name << ".expected.json";
+  const nlohmann::json expected = nlohmann::json::parse(in);
+  const Graph g = load_onnx(model_path(name + ".onnx"));
+  const Dataset& test = dataset(expected["dataset"].get<std::string>(), Split::kTest);
+  const auto& logits = expected["logits"];
+  const size_t n = logits.size();
+  ASSERT_EQ(expected["test_images"][0].get<size_t>(), 0u);  // images 0 .. n-1
+  const Activations act = run_fp32(g, to_float_input(test, 0, n), n);
+  const auto& out = act[static_cast<size_t>(g.output)];
+  ASSERT_EQ(out.size(), n * 10);
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t c = 0; c < 10; ++c) {
+      const double want = logits[i][c].get<double>();
+      EXPECT_NEAR(out[i * 10 + c], want, 1e-4 + 1e-4 * std::fabs(want))
+          << name << " image " << i << " class " << c;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(ShippedModels, Fp32MatchesTorch,
+                         ::testing::Values("lenet5", "resnet10", "mobilenet"));
+
+// The plan of LeNet-5 on a few calibration images (the exponents are inputs of the check).
+QuantPlan lenet_plan(const Graph& g, NumberFormat format) {
+  const Dataset& train = dataset("mnist", Split::kTrain);
+  ActivationStats stats(g);
+  stats.add(run_fp32(g, to_float_input(train, 0, 64), 64));
+  return make_plan(g, format, CalibrationMethod::kKl, CalibrationMethod::kMax, stats);
+}
+
+// Output codes of the first conv (5x5, pad 2, ReLU) of LeNet-5 for two images, recomputed from
+// scratch: input codes by encode, weight codes by encode, each output by lbfp::dot in (c, kh, kw)
+// order from the bias, then requantize.
+template <class Format>
+void check_first_conv(const Format& f, NumberFormat nf) {
+  const Graph g = load_onnx(model_path("lenet5.onnx"));
+  const QuantPlan plan = lenet_plan(g, nf);
+  const Dataset& test = dataset("mnist", Split::kTest);
+  const size_t batch = 2;
+  const QuantizedResult q = run_quantized(g, plan, pixel_batch(test, 0, batch), batch);
+  const Node& conv = g.nodes[0];
+  ASSERT_EQ(conv.kind, OpKind::kConv);
+  ASSERT_TRUE(conv.relu);
+  const int ein = plan.tensor_exponents[static_cast<size_t>(g.input)];
+  const int eout = plan.tensor_exponents[static_cast<size_t>(conv.output)];
+  const auto& wexp = plan.weight_exponents[0];
+  const auto& got = q.codes[static_cast<size_t>(conv.output)];
+  ASSERT_EQ(got.size(), batch * 6 * 28 * 28);
+  size_t nonzero = 0;
+  for (size_t b = 0; b < batch; ++b) {
+    const uint8_t* img = test.image(b);
+    for (size_t o = 0; o < 6; ++o) {
+      std::vector<Code> w(25);
+      for (size_t k = 0; k < 25; ++k) w[k] = encode(f, conv.weights[o * 25 + k], wexp[o]);
+      const int scale = f.product_scale(ein, wexp[o]);
+      const int64_t bias = bias_to_accumulator(f.acc_bits(), conv.bias[o], scale);
+      for (size_t y = 0; y < 28; ++y) {
+        for (size_t x = 0; x < 28; ++x) {
+          std::vector<Code> a(25, 0);
+          for (size_t ky = 0; ky < 5; ++ky) {
+            for (size_t kx = 0; kx < 5; ++kx) {
+              const long iy = static_cast<long>(y + ky) - 2, ix = static_cast<long>(x + kx) - 2;
+              if (iy < 0 || ix < 0 || iy >= 28 || ix >= 28) continue;  // zero padding: code 0
+              const float v = static_cast<float>(img[iy * 28 + ix]) / 255.0f;
+              a[ky * 5 + kx] = encode(f, v, ein);
+            }
+          }
+          const DotResult r = dot(f, a.data(), w.data(), 25, bias);
+          const Code want = requantize(f, r.acc, scale, eout, true);
+          const Code have = got[((b * 6 + o) * 28 + y) * 28 + x];
+          ASSERT_EQ(have, want) << "image " << b << " channel " << o << " at " << y << "," << x;
+          nonzero += want != 0;
+        }
+      }
+    }
+  }
+  EXPECT_GT(nonzero, 500u);  // the check is not vacuous
+}
+
+TEST(QuantizedInference, Lbfp8FirstConvEqualsDotAndRequantize) {
+  check_first_conv(lbfp8(), NumberFormat::kLbfp8);
+}
+TEST(QuantizedInference, Bfp8FirstConvEqualsDotAndRequantize) {
+  check_first_conv(bfp8(), NumberFormat::kBfp8);
+}
+
+// The first fully connected layer (400 -> 120, ReLU) from the codes of its input tensor, and the
+// logits of the last one read exactly from the accumulators.
+TEST(QuantizedInference, Lbfp8GemmLayersEqualDotAndRequantize) {
+  const LbfpFormat& f = lbfp8();
+  const Graph g = load_onnx(model_path("lenet5.onnx"));
+  const QuantPlan plan = lenet_plan(g, NumberFormat::kLbfp8);
+  const Dataset& test = dataset("mnist", Split::kTest);
+  const size_t batch = 3;
+  const QuantizedResult q = run_quantized(g, plan, pixel_batch(test, 0, batch), batch);
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+    const Node& n = g.nodes[ni];
+    if (n.kind != OpKind::kGemm) continue;
+    const size_t k = g.tensor_shapes[static_cast<size_t>(n.inputs[0])].elements();
+    const auto& in = q.codes[static_cast<size_t>(n.inputs[0])];
+    const int ein = plan.tensor_exponents[static_cast<size_t>(n.inputs[0])];
+    const int eout = plan.tensor_exponents[static_cast<size_t>(n.output)];
+    const auto& wexp = plan.weight_exponents[ni];
+    for (size_t b = 0; b < batch; ++b) {
+      for (size_t o = 0; o < n.out_channels; ++o) {
+        std::vector<Code> w(k);
+        for (size_t i = 0; i < k; ++i) w[i] = encode(f, n.weights[o * k + i], wexp[o]);
+        const int scale = f.product_scale(ein, wexp[o]);
+        const int64_t bias = bias_to_accumulator(f.acc_bits(), n.bias[o], scale);
+        const DotResult r = dot(f, in.data() + b * k, w.data(), k, bias);
+        if (n.output == g.output) {
+          EXPECT_EQ(q.logits[b * n.out_channels + o],
+                    std::ldexp(static_cast<double>(r.acc), scale));
+        } else {
+          ASSERT_EQ(q.codes[static_cast<size_t>(n.output)][b * n.out_channels + o],
+                    requantize(f, r.acc, scale, eout, n.relu))
+              << n.name << " image " << b << " output " << o;
+        }
+      }
+    }
+  }
+}
+
+TEST(PairedAccuracy, IntervalAndMcNemar) {
+  PairedAccuracy a;
+  a.total = 1000;
+  a.only_quantized_right = 10;
+  a.only_fp32_right = 20;
+  EXPECT_DOUBLE_EQ(a.difference(), -0.01);
+  EXPECT_NEAR(a.ci_half_width(), 0.010717257986012762, 1e-12);  // 1.96 sqrt((0.03 - 1e-4) / 1000)
+  EXPECT_NEAR(a.mcnemar_p(), 0.09873714670538902, 1e-10);       // 2 P(Bin(30, 1/2) <= 10)
+}
+
+// A loose smoke test of the whole evaluation on a few hundred test images (the full table of
+// docs/accuracy.md comes from `lbfp eval`).
+TEST(Evaluate, AccuracySmoke) {
+  struct Case {
+    const char* model;
+    const char* data;
+    double min_fp32;
+  };
+  for (const Case& c : {Case{"lenet5", "mnist", 0.95}, Case{"resnet10", "fashion-mnist", 0.85},
+                        Case{"mobilenet", "fashion-mnist", 0.80}}) {
+    const Graph g = load_onnx(model_path(std::string(c.model) + ".onnx"));
+    EvalOptions o;
+    o.configs = {{NumberFormat::kLbfp8, CalibrationMethod::kKl, CalibrationMethod::kMax},
+                 {NumberFormat::kBfp8, CalibrationMethod::kMax, CalibrationMethod::kMax}};
+    o.calib_images = 200;
+    o.test_images = 300;
+    const EvalReport r = evaluate(g, dataset(c.data, Split::kTrain), dataset(c.data, Split::kTest), o);
+    EXPECT_EQ(r.total, 300u);
+    EXPECT_GE(r.fp32_top1(), c.min_fp32) << c.model;
+    for (const auto& res : r.results) {
+      EXPECT_GE(res.accuracy.top1(), r.fp32_top1() - 0.04) << c.model << " " << res.config.label();
+      EXPECT_EQ(res.overflows, 0u) << c.model;
+      // The first layer's output is close to FP32 (8-bit formats: well above 20 dB).
+      EXPECT_GT(res.layers[0].sqnr_db(), 20.0) << c.model << " " << res.config.label();
+    }
+  }
+}
+
+TEST(Evaluate, RejectsAModelThatDoesNotFitTheData) {
+  const Graph g = load_onnx(model_path("lenet5.onnx"));
+  Dataset tiny;
+  tiny.name = "tiny";
+  tiny.rows = 8;
+  tiny.cols = 8;
+  EXPECT_THROW(evaluate(g, tiny, tiny, {}), ModelError);
+}
+
+}  // namespace
+}  // namespace lbfp::eval
