@@ -284,9 +284,9 @@ void bfp_sums_avx2(const BfpKernelTables& tables, const SumBlock& blk) {
 // up the Cauchy-Schwarz terms of every row of A and column of B for the caller's overflow proof.
 
 namespace {
-constexpr size_t kLbfpMr = 4;
+constexpr size_t kLbfpMr = 5;  // 20 accumulators + 8 B registers + 4 temporaries
 constexpr size_t kLbfpNr = 64;
-constexpr size_t kLbfpSlicePairs = 32;  // a 64-column B slice: 16 KiB
+constexpr size_t kLbfpSlicePairs = 256;  // k = 512 per slice: a 64-column B slice of 128 KiB (L2)
 constexpr size_t kBfpMr = 6;
 constexpr size_t kBfpNr = 64;
 constexpr size_t kBfpSliceQuads = 128;  // a 64-column B slice: 32 KiB
@@ -401,22 +401,24 @@ LBFP_AVX512_TARGET inline void store_row64(__m512i s0, __m512i s1, __m512i s2, _
     LBFP_DPWSSD(c##r##3, _mm512_permutexvar_epi16(i3, table), _mm512_sllv_epi16(y3, qa));     \
   }
 
-// A 4 x 64 tile over `kpairs` k pairs. `c` (64-byte aligned, row stride 64) holds the partial
+// A 5 x 64 tile over `kpairs` k pairs. `c` (64-byte aligned, row stride 64) holds the partial
 // sums: loaded first when `load`; the result goes back to `c`, or, when `out` is set, to int64
 // out[r * ldo + j] = init[j] + sum - corrections[r].
 LBFP_AVX512_TARGET void lbfp_micro_avx512(size_t kpairs, const LbfpPackedA* ap,
                                           const uint32_t* bp, const int16_t* pair_h, int32_t* c,
                                           bool load, int64_t* out, size_t ldo,
                                           const int64_t* init) {
-  static_assert(kLbfpMr == 4 && kLbfpNr == 64, "the micro-kernel is written out for 4 x 64");
+  static_assert(kLbfpMr == 5 && kLbfpNr == 64, "the micro-kernel is written out for 5 x 64");
   LBFP_ACC4(0);
   LBFP_ACC4(1);
   LBFP_ACC4(2);
   LBFP_ACC4(3);
+  LBFP_ACC4(4);
   LBFP_LOAD4(0);
   LBFP_LOAD4(1);
   LBFP_LOAD4(2);
   LBFP_LOAD4(3);
+  LBFP_LOAD4(4);
   for (size_t kk = 0; kk < kpairs; ++kk) {
     const uint32_t* bk = bp + kk * 2 * kLbfpNr;
     const __m512i i0 = _mm512_load_si512(bk);
@@ -432,19 +434,22 @@ LBFP_AVX512_TARGET void lbfp_micro_avx512(size_t kpairs, const LbfpPackedA* ap,
     LBFP_ROW(1)
     LBFP_ROW(2)
     LBFP_ROW(3)
+    LBFP_ROW(4)
   }
   if (out != nullptr) {
-    static constexpr uint32_t corrections[4] = {0, 0, 0, 0};
+    static constexpr uint32_t corrections[5] = {0, 0, 0, 0, 0};
     LBFP_FINISH4(0);
     LBFP_FINISH4(1);
     LBFP_FINISH4(2);
     LBFP_FINISH4(3);
+    LBFP_FINISH4(4);
     return;
   }
   LBFP_STORE4(0);
   LBFP_STORE4(1);
   LBFP_STORE4(2);
   LBFP_STORE4(3);
+  LBFP_STORE4(4);
 }
 
 #define BFP_ROW(r)                               \
@@ -591,22 +596,25 @@ LBFP_AVX512_TARGET inline void store_lane(void* dst, __m512i v, int lane) {
   _mm_storeu_si128(static_cast<__m128i*>(dst), x);
 }
 
-// A full block of 4 rows of A (all inside the matrix), 16 k pairs per step; a_sq[r] gets the
+// A full block of 5 rows of A (all inside the matrix), 16 k pairs per step; a_sq[r] gets the
 // row's sum of cs (when cs is set).
 LBFP_AVX512_TARGET void lbfp_pack_a_block_avx512(const LbfpKernelTables& tables, const Code* a,
                                                  size_t lda, size_t k, LbfpPackedA* dst,
                                                  const double* cs, double* a_sq) {
+  static_assert(kLbfpMr == 5, "packing is written out for 5 rows");
   const size_t vec = k / 2 / 16 * 16;
-  __m512d sq[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(),
-                   _mm512_setzero_pd()};
+  __m512d sq[kLbfpMr];
+  __m512i sq16[kLbfpMr];
+  for (size_t r = 0; r < kLbfpMr; ++r) {
+    sq[r] = _mm512_setzero_pd();
+    sq16[r] = _mm512_setzero_si512();
+  }
   const bool use16 = cs != nullptr && tables.cs16_usable && k <= kCs16MaxK;
   const Cs16Tables cs_t = cs16_tables(tables);
-  __m512i sq16[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
-                     _mm512_setzero_si512()};
   const __m512i ones = _mm512_set1_epi16(1);
   for (size_t kk = 0; kk < vec; kk += 16) {
-    __m512i v[8];
-    for (size_t r = 0; r < 4; ++r) {
+    __m512i v[2 * kLbfpMr];  // per row: table offsets and shift pairs of 16 k pairs
+    for (size_t r = 0; r < kLbfpMr; ++r) {
       const Code* src = a + r * lda + 2 * kk;
       const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
       const __m512i w = _mm512_cvtepu16_epi32(raw);
@@ -625,7 +633,7 @@ LBFP_AVX512_TARGET void lbfp_pack_a_block_avx512(const LbfpKernelTables& tables,
         sq[r] = add_cs8(add_cs8(sq[r], hi, cs), _mm_srli_si128(hi, 8), cs);
       }
     }
-    // Transpose (offset, shift) x 4 rows x 16 pairs into 16 entries of 4 rows.
+    // Rows 0-3: transpose (offset, shift) x 4 rows x 16 pairs into 16 runs of 4 entries.
     const __m512i t0 = _mm512_unpacklo_epi32(v[0], v[1]);
     const __m512i t1 = _mm512_unpackhi_epi32(v[0], v[1]);
     const __m512i t2 = _mm512_unpacklo_epi32(v[2], v[3]);
@@ -638,17 +646,24 @@ LBFP_AVX512_TARGET void lbfp_pack_a_block_avx512(const LbfpKernelTables& tables,
                           _mm512_unpacklo_epi64(t1, t3), _mm512_unpackhi_epi64(t1, t3),
                           _mm512_unpacklo_epi64(t4, t6), _mm512_unpackhi_epi64(t4, t6),
                           _mm512_unpacklo_epi64(t5, t7), _mm512_unpackhi_epi64(t5, t7)};
+    // Row 4: (offset, shift) of pairs 4 l, 4 l + 1 in lane l of e[0], 4 l + 2, 4 l + 3 of e[1].
+    const __m512i e[2] = {_mm512_unpacklo_epi32(v[8], v[9]), _mm512_unpackhi_epi32(v[8], v[9])};
+    alignas(64) uint64_t row4[16];
+    for (int h = 0; h < 2; ++h) {
+      for (int l = 0; l < 4; ++l) store_lane(row4 + 4 * l + 2 * h, e[h], l);
+    }
     // Pair 4 l + d: rows 0-1 in lane l of u[d], rows 2-3 in lane l of u[4 + d].
     LbfpPackedA* out = dst + kk * kLbfpMr;
     for (int l = 0; l < 4; ++l) {
       for (int d = 0; d < 4; ++d) {
-        LbfpPackedA* entry = out + (4 * l + d) * kLbfpMr;
+        LbfpPackedA* entry = out + static_cast<size_t>(4 * l + d) * kLbfpMr;
         store_lane(entry, u[d], l);
         store_lane(entry + 2, u[4 + d], l);
+        std::memcpy(entry + 4, &row4[4 * l + d], sizeof(LbfpPackedA));
       }
     }
   }
-  for (size_t r = 0; r < 4; ++r) {
+  for (size_t r = 0; r < kLbfpMr; ++r) {
     const double rest = lbfp_pack_a_row(tables, a + r * lda, k, vec, dst + r, cs);
     if (use16) {
       a_sq[r] = static_cast<double>(_mm512_reduce_add_epi32(sq16[r])) * tables.cs_unit + rest;
