@@ -11,5 +11,6 @@ void add_golden_command(CLI::App& app);
 void add_cosim_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_sim_command(CLI::App& app);
 
 }  // namespace lbfp::cli

@@ -1,13 +1,19 @@
 // lbfp: the single command-line program of the toolkit.
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 
 #include "commands.h"
 #include "golden.h"
 
+// libsystemc calls sc_main from a main() of its own; lbfp has its own main() and starts the
+// SystemC kernel only inside `lbfp sim`, so this is never called.
+extern "C" int sc_main(int /*argc*/, char** /*argv*/) { return 1; }
+
 int main(int argc, char** argv) {
+  ::setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);  // keep stdout to the results
   CLI::App app{"lbfp: golden reference, simulation and evaluation of LBFP accelerators"};
   app.require_subcommand(0, 1);
   app.set_version_flag("--version", "lbfp 0.1.0");
@@ -15,6 +21,7 @@ int main(int argc, char** argv) {
   lbfp::cli::add_cosim_command(app);
   lbfp::cli::add_synth_command(app);
   lbfp::cli::add_eval_command(app);
+  lbfp::cli::add_sim_command(app);
 
   try {
     app.parse(argc, argv);

@@ -279,6 +279,7 @@ void Accelerator::controller_thread() {
     dram_->read_backdoor(p.out_addr, out.data(), out.size());
     outputs_.push_back(std::move(out));
     stats_.push_back(s);
+    if (progress_) progress_(li + 1, layers_.size());
   }
   finished_ = true;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -24,32 +25,39 @@ void DramConfig::validate() const {
 Dram::Dram(sc_core::sc_module_name name, const DramConfig& config)
     : sc_module(name), socket("socket"), config_(config) {
   config_.validate();
-  memory_.assign(config_.size_bytes, 0);
+  memory_.reset(static_cast<unsigned char*>(std::calloc(config_.size_bytes, 1)));
+  if (!memory_) {
+    throw std::runtime_error("cannot allocate " + std::to_string(config_.size_bytes) +
+                             " bytes of simulated DRAM");
+  }
   socket.register_b_transport(this, &Dram::b_transport);
   socket.register_get_direct_mem_ptr(this, &Dram::get_direct_mem_ptr);
   socket.register_transport_dbg(this, &Dram::transport_dbg);
 }
 
+void Dram::FreeDeleter::operator()(unsigned char* p) const { std::free(p); }
+
 bool Dram::in_range(uint64_t address, uint64_t length) const {
-  return address < memory_.size() && length <= memory_.size() - address;
+  const uint64_t size = config_.size_bytes;
+  return address < size && length <= size - address;
 }
 
 void Dram::write_backdoor(uint64_t address, const void* data, uint64_t length) {
   if (!in_range(address, length)) {
     throw std::out_of_range("DRAM back-door write of " + std::to_string(length) +
                             " bytes at " + std::to_string(address) + " is outside the " +
-                            std::to_string(memory_.size()) + "-byte memory");
+                            std::to_string(config_.size_bytes) + "-byte memory");
   }
-  if (length != 0) std::memcpy(memory_.data() + address, data, length);
+  if (length != 0) std::memcpy(memory_.get() + address, data, length);
 }
 
 void Dram::read_backdoor(uint64_t address, void* data, uint64_t length) const {
   if (!in_range(address, length)) {
     throw std::out_of_range("DRAM back-door read of " + std::to_string(length) + " bytes at " +
                             std::to_string(address) + " is outside the " +
-                            std::to_string(memory_.size()) + "-byte memory");
+                            std::to_string(config_.size_bytes) + "-byte memory");
   }
-  if (length != 0) std::memcpy(data, memory_.data() + address, length);
+  if (length != 0) std::memcpy(data, memory_.get() + address, length);
 }
 
 void Dram::b_transport(tlm::tlm_generic_payload& payload, sc_core::sc_time& delay) {
@@ -72,11 +80,11 @@ void Dram::b_transport(tlm::tlm_generic_payload& payload, sc_core::sc_time& dela
     return;
   }
   if (command == tlm::TLM_READ_COMMAND) {
-    std::memcpy(payload.get_data_ptr(), memory_.data() + address, length);
+    std::memcpy(payload.get_data_ptr(), memory_.get() + address, length);
     stats_.bytes_read += length;
     ++stats_.reads;
   } else if (command == tlm::TLM_WRITE_COMMAND) {
-    std::memcpy(memory_.data() + address, payload.get_data_ptr(), length);
+    std::memcpy(memory_.get() + address, payload.get_data_ptr(), length);
     stats_.bytes_written += length;
     ++stats_.writes;
   }
@@ -99,9 +107,9 @@ void Dram::b_transport(tlm::tlm_generic_payload& payload, sc_core::sc_time& dela
 bool Dram::get_direct_mem_ptr(tlm::tlm_generic_payload& payload, tlm::tlm_dmi& dmi) {
   if (!config_.allow_dmi || !in_range(payload.get_address(), 1)) return false;
   dmi.allow_read_write();
-  dmi.set_dmi_ptr(memory_.data());
+  dmi.set_dmi_ptr(memory_.get());
   dmi.set_start_address(0);
-  dmi.set_end_address(memory_.size() - 1);
+  dmi.set_end_address(config_.size_bytes - 1);
   dmi.set_read_latency(config_.clock_period * static_cast<double>(config_.latency_cycles));
   dmi.set_write_latency(config_.clock_period * static_cast<double>(config_.latency_cycles));
   return true;
@@ -109,12 +117,12 @@ bool Dram::get_direct_mem_ptr(tlm::tlm_generic_payload& payload, tlm::tlm_dmi& d
 
 unsigned int Dram::transport_dbg(tlm::tlm_generic_payload& payload) {
   const uint64_t address = payload.get_address();
-  if (address >= memory_.size()) return 0;
-  const uint64_t length = std::min<uint64_t>(payload.get_data_length(), memory_.size() - address);
+  if (address >= config_.size_bytes) return 0;
+  const uint64_t length = std::min<uint64_t>(payload.get_data_length(), config_.size_bytes - address);
   if (payload.get_command() == tlm::TLM_READ_COMMAND) {
-    std::memcpy(payload.get_data_ptr(), memory_.data() + address, length);
+    std::memcpy(payload.get_data_ptr(), memory_.get() + address, length);
   } else if (payload.get_command() == tlm::TLM_WRITE_COMMAND) {
-    std::memcpy(memory_.data() + address, payload.get_data_ptr(), length);
+    std::memcpy(memory_.get() + address, payload.get_data_ptr(), length);
   }
   return static_cast<unsigned int>(length);
 }

@@ -117,6 +117,11 @@ class Accelerator : public sc_core::sc_module {
   // Before sc_start: the layers to run, in order. Checks that each fits the buffers and DRAM.
   void add_layer(GemmLayer layer);
 
+  // Called by the controller after each layer (in simulation): layers done, layers in all.
+  void set_progress(std::function<void(size_t done, size_t total)> progress) {
+    progress_ = std::move(progress);
+  }
+
   // After sc_start: per-layer statistics and outputs (M x N codes, row-major).
   const std::vector<LayerStats>& stats() const { return stats_; }
   const std::vector<Code>& output(size_t layer) const { return outputs_.at(layer); }
@@ -155,6 +160,7 @@ class Accelerator : public sc_core::sc_module {
   std::vector<std::vector<Code>> outputs_;
   std::string error_;
   bool finished_ = false;
+  std::function<void(size_t, size_t)> progress_;
 
   std::unique_ptr<Plan> plan_;  // the layer in flight
   sc_core::sc_event layer_start_, layer_done_, loaded_, computed_, written_, freed_;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -55,8 +56,13 @@ class Dram : public sc_core::sc_module {
   unsigned int transport_dbg(tlm::tlm_generic_payload& payload);
   bool in_range(uint64_t address, uint64_t length) const;
 
+  struct FreeDeleter {
+    void operator()(unsigned char* p) const;
+  };
   DramConfig config_;
-  std::vector<unsigned char> memory_;
+  // calloc'ed: the operating system maps zero pages lazily, so a large DRAM costs only what
+  // the workload touches.
+  std::unique_ptr<unsigned char[], FreeDeleter> memory_;
   DramStats stats_;
   sc_core::sc_time channel_free_;  // absolute time the transfer channel becomes free
 };

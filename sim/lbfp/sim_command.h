@@ -1,0 +1,35 @@
+// `lbfp sim`, callable in-process (tests, `lbfp sweep`).
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "arch/number_format.h"
+
+namespace lbfp::cli {
+
+using arch::NumberFormat;
+
+struct SimOptions {
+  std::string arch;      // empty: the embedded default
+  std::string workload;  // empty: the embedded default
+  std::string format = "both";
+  std::string mode;  // empty: tile (cycle with --array rtl)
+  std::string array = "cpp";
+  std::string energy;
+  uint64_t seed = 1;
+  std::string out;
+  std::vector<std::string> overrides;
+  bool quiet = false;
+  bool progress = true;
+};
+
+bool is_lbfp_format(const NumberFormat& f);
+
+// Runs one simulation; 0, kExitBadInput (bad input, message on err) or 1 (simulation failed).
+// SystemC elaborates once per process: call it once.
+int run_sim(const SimOptions& options, std::ostream& out, std::ostream& err);
+
+}  // namespace lbfp::cli

@@ -1,0 +1,284 @@
+#include "workload.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include "lbfp/calibration.h"
+#include "lbfp/tensor.h"
+
+namespace lbfp::cli {
+namespace {
+
+std::string trim(const std::string& s) {
+  const size_t b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return "";
+  const size_t e = s.find_last_not_of(" \t\r");
+  return s.substr(b, e - b + 1);
+}
+
+std::vector<std::string> split_csv(const std::string& line) {
+  std::vector<std::string> out;
+  std::stringstream ss(line);
+  for (std::string cell; std::getline(ss, cell, ',');) out.push_back(trim(cell));
+  while (!out.empty() && out.back().empty()) out.pop_back();  // SCALE-Sim's trailing comma
+  return out;
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+constexpr uint64_t kMaxDimension = uint64_t{1} << 31;
+
+uint64_t parse_dim(const std::string& cell, const std::string& where, const std::string& column) {
+  uint64_t v = 0;
+  size_t used = 0;
+  try {
+    if (cell.empty() || cell[0] == '-' || cell[0] == '+') throw std::invalid_argument(cell);
+    v = std::stoull(cell, &used);
+  } catch (const std::exception&) {
+    throw ConfigError(where + ": " + column + ": expected a positive integer, got '" + cell + "'");
+  }
+  if (used != cell.size()) {
+    throw ConfigError(where + ": " + column + ": expected a positive integer, got '" + cell + "'");
+  }
+  if (v == 0) throw ConfigError(where + ": " + column + ": must be positive, got 0");
+  if (v > kMaxDimension) {
+    throw ConfigError(where + ": " + column + ": " + cell + " is larger than 2^31");
+  }
+  return v;
+}
+
+// Refuse layers whose data could not be simulated before anything is allocated.
+void check_size(const LayerSpec& l, const std::string& where) {
+  const long double m = l.gemm_m(), n = l.gemm_n(), k = l.gemm_k();
+  const long double bytes = m * k + n * k + m * n;
+  if (bytes > static_cast<long double>(uint64_t{1} << 40)) {
+    std::ostringstream s;
+    s << where << ": layer '" << l.name << "' needs " << bytes
+      << " bytes of operands and results per group; the model refuses layers over 1 TiB";
+    throw ConfigError(s.str());
+  }
+}
+
+}  // namespace
+
+std::string LayerSpec::shape_text() const {
+  std::ostringstream s;
+  if (is_conv) {
+    s << ifmap_h << "x" << ifmap_w << "x" << channels << " * " << filter_h << "x" << filter_w
+      << "x" << filters << " /" << stride;
+    if (groups > 1) s << " g" << groups;
+  } else {
+    s << "M" << m << " N" << n << " K" << k;
+  }
+  return s.str();
+}
+
+Workload parse_topology(const std::string& text, const std::string& source) {
+  Workload w;
+  w.source = source;
+  w.name = std::filesystem::path(source).stem().string();
+  std::stringstream in(text);
+  std::string line;
+  size_t line_number = 0;
+  bool header_seen = false;
+  bool gemm_form = false;
+  bool has_groups = false;
+  size_t columns = 0;
+  while (std::getline(in, line)) {
+    ++line_number;
+    const std::string where = source + ":" + std::to_string(line_number);
+    if (trim(line).empty() || trim(line)[0] == '#') continue;
+    const std::vector<std::string> cells = split_csv(line);
+    if (!header_seen) {
+      const std::string h0 = cells.empty() ? "" : lower(cells[0]);
+      if (cells.size() >= 4 && (h0 == "layer" || h0 == "layer name") && lower(cells[1]) == "m") {
+        gemm_form = true;
+        columns = 4;
+      } else if (cells.size() >= 8 && h0 == "layer name" && lower(cells[1]) == "ifmap height") {
+        columns = 8;
+        has_groups = cells.size() >= 9 && lower(cells[8]) == "groups";
+        if (has_groups) columns = 9;
+      } else {
+        throw ConfigError(where + ": not a SCALE-Sim topology header (expected 'Layer name, IFMAP "
+                          "Height, IFMAP Width, Filter Height, Filter Width, Channels, Num "
+                          "Filter, Strides,' or 'Layer, M, N, K,')");
+      }
+      header_seen = true;
+      continue;
+    }
+    if (cells.size() < columns) {
+      throw ConfigError(where + ": expected " + std::to_string(columns) + " columns, got " +
+                        std::to_string(cells.size()));
+    }
+    LayerSpec l;
+    l.name = cells[0].empty() ? "layer" + std::to_string(w.layers.size()) : cells[0];
+    if (gemm_form) {
+      l.m = parse_dim(cells[1], where, "M");
+      l.n = parse_dim(cells[2], where, "N");
+      l.k = parse_dim(cells[3], where, "K");
+    } else {
+      l.is_conv = true;
+      l.ifmap_h = parse_dim(cells[1], where, "IFMAP Height");
+      l.ifmap_w = parse_dim(cells[2], where, "IFMAP Width");
+      l.filter_h = parse_dim(cells[3], where, "Filter Height");
+      l.filter_w = parse_dim(cells[4], where, "Filter Width");
+      l.channels = parse_dim(cells[5], where, "Channels");
+      l.filters = parse_dim(cells[6], where, "Num Filter");
+      l.stride = parse_dim(cells[7], where, "Strides");
+      if (has_groups) l.groups = parse_dim(cells[8], where, "Groups");
+      if (l.filter_h > l.ifmap_h || l.filter_w > l.ifmap_w) {
+        throw ConfigError(where + ": the " + cells[3] + "x" + cells[4] + " filter is larger than the " +
+                          cells[1] + "x" + cells[2] + " IFMAP");
+      }
+      if (l.channels % l.groups != 0 || l.filters % l.groups != 0) {
+        throw ConfigError(where + ": Channels and Num Filter must be multiples of Groups");
+      }
+    }
+    check_size(l, where);
+    w.layers.push_back(l);
+  }
+  if (!header_seen) throw ConfigError(source + ": the topology file is empty");
+  if (w.layers.empty()) throw ConfigError(source + ": the topology has no layers");
+  return w;
+}
+
+Workload load_workload(const std::string& spec) {
+  if (spec.rfind("gemm:", 0) == 0) {
+    std::vector<std::string> cells = split_csv(spec.substr(5));
+    if (cells.size() != 3) {
+      throw ConfigError("--workload " + spec + ": expected gemm:M,N,K (e.g. gemm:512,512,512)");
+    }
+    LayerSpec l;
+    l.name = "gemm";
+    const std::string where = "--workload " + spec;
+    l.m = parse_dim(cells[0], where, "M");
+    l.n = parse_dim(cells[1], where, "N");
+    l.k = parse_dim(cells[2], where, "K");
+    check_size(l, where);
+    Workload w;
+    w.name = "gemm-" + cells[0] + "x" + cells[1] + "x" + cells[2];
+    w.source = "command line";
+    w.layers.push_back(l);
+    return w;
+  }
+  return parse_topology(read_text_file(spec), spec);
+}
+
+std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const NumberFormat& format,
+                                             uint64_t seed, uint64_t max_bytes) {
+  const uint64_t m = layer.gemm_m(), n = layer.gemm_n(), k = layer.gemm_k();
+  const long double bytes = static_cast<long double>(m) * k + static_cast<long double>(n) * k +
+                            static_cast<long double>(m) * n;
+  if (bytes > static_cast<long double>(max_bytes)) {
+    std::ostringstream s;
+    s << "layer '" << layer.name << "' needs " << static_cast<uint64_t>(bytes)
+      << " bytes of DRAM per group, more than the " << max_bytes << " the architecture has";
+    throw ConfigError(s.str());
+  }
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<arch::GemmLayer> groups;
+
+  // The input: a feature map (C x H x W) for a convolution, an M x K matrix for a GEMM.
+  std::vector<float> input;
+  if (layer.is_conv) {
+    input.resize(layer.channels * layer.ifmap_h * layer.ifmap_w);
+  } else {
+    input.resize(m * k);
+  }
+  for (float& v : input) v = std::max(0.0f, normal(rng));
+  float input_max = 0.0f;
+  for (float v : input) input_max = std::max(input_max, v);
+  const int a_exp = max_exponent(input_max);
+  std::vector<Code> input_codes(input.size());
+  for (size_t i = 0; i < input.size(); ++i) {
+    input_codes[i] = std::visit([&](const auto& f) { return encode(f, input[i], a_exp); }, format);
+  }
+
+  for (uint64_t g = 0; g < layer.group_count(); ++g) {
+    arch::GemmLayer gl;
+    gl.name = layer.group_count() > 1 ? layer.name + "/g" + std::to_string(g) : layer.name;
+    gl.m = m;
+    gl.n = n;
+    gl.k = k;
+    gl.a_exponent = a_exp;
+    if (layer.is_conv) {
+      // im2col: row (y, x), column (c, ky, kx) of this group's channels.
+      gl.a.resize(m * k);
+      const uint64_t cpg = layer.channels / layer.groups;
+      const uint64_t ow = layer.out_w();
+      for (uint64_t y = 0; y < layer.out_h(); ++y) {
+        for (uint64_t x = 0; x < ow; ++x) {
+          Code* row = gl.a.data() + (y * ow + x) * k;
+          for (uint64_t c = 0; c < cpg; ++c) {
+            const uint64_t channel = g * cpg + c;
+            for (uint64_t ky = 0; ky < layer.filter_h; ++ky) {
+              const Code* src = input_codes.data() +
+                                (channel * layer.ifmap_h + y * layer.stride + ky) * layer.ifmap_w +
+                                x * layer.stride;
+              std::copy(src, src + layer.filter_w, row + (c * layer.filter_h + ky) * layer.filter_w);
+            }
+          }
+        }
+      }
+    } else {
+      gl.a = input_codes;
+    }
+    // Weights: one row of K per output channel, He-normal, exponents per channel.
+    const float sigma = std::sqrt(2.0f / static_cast<float>(k));
+    std::vector<float> w(n * k);
+    for (float& v : w) v = sigma * normal(rng);
+    const BlockMap blocks({static_cast<int64_t>(n), static_cast<int64_t>(k)},
+                          Blocking::per_channel(0));
+    for (float amax : block_abs_max(w, blocks)) gl.w_exponents.push_back(max_exponent(amax));
+    gl.w.resize(n * k);
+    for (uint64_t i = 0; i < n * k; ++i) {
+      gl.w[i] = std::visit(
+          [&](const auto& f) { return encode(f, w[i], gl.w_exponents[i / k]); }, format);
+    }
+    // Output exponent: max calibration over the exact outputs of a sample of rows, from
+    // per-exponent tables of the code values.
+    auto value_table = [&](int e) {
+      std::vector<double> t(256, 0.0);
+      for (int c = 0; c < std::visit([](const auto& f) { return f.code_count(); }, format); ++c) {
+        t[static_cast<size_t>(c)] = std::visit(
+            [&](const auto& f) {
+              if constexpr (std::is_same_v<std::decay_t<decltype(f)>, BfpFormat>) {
+                if (c == (1 << (f.width() - 1))) return 0.0;  // not a BFP code
+              }
+              return decode(f, static_cast<Code>(c), e);
+            },
+            format);
+      }
+      return t;
+    };
+    const std::vector<double> a_values = value_table(a_exp);
+    std::map<int, std::vector<double>> w_values;
+    for (int e : gl.w_exponents) {
+      if (w_values.count(e) == 0) w_values[e] = value_table(e);
+    }
+    double amax = 0.0;
+    const uint64_t step = std::max<uint64_t>(1, m / 64);
+    for (uint64_t i = 0; i < m; i += step) {
+      for (uint64_t j = 0; j < n; ++j) {
+        const std::vector<double>& wt = w_values[gl.w_exponents[j]];
+        double s = 0.0;
+        for (uint64_t kk = 0; kk < k; ++kk) s += a_values[gl.a[i * k + kk]] * wt[gl.w[j * k + kk]];
+        amax = std::max(amax, s);
+      }
+    }
+    gl.out_exponent = max_exponent(amax);
+    gl.relu = true;
+    groups.push_back(std::move(gl));
+  }
+  return groups;
+}
+
+}  // namespace lbfp::cli
