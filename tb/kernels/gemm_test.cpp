@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <iostream>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -92,11 +93,18 @@ Case<Format> make_case(const Format& format, Shape s, Codes kind, unsigned seed)
   return c;
 }
 
+// Large enough (over 4 million multiply-adds) for the AVX-512 kernels to split the call over
+// the worker threads, with several k slices and edge tiles on every side.
+const Shape kParallelShapes[] = {{143, 261, 151}, {41, 130, 1101}};
+
 template <class Format>
-void expect_paths_match(const Format& format, Codes kind, bool expect_saturation) {
+void expect_paths_match(const Format& format, Codes kind, bool expect_saturation,
+                        const std::vector<Shape>& shapes = {std::begin(kShapes),
+                                                            std::end(kShapes)},
+                        const std::vector<int>& thread_counts = {1, 2}) {
   uint64_t saturated = 0;
   unsigned seed = 1;
-  for (const Shape& s : kShapes) {
+  for (const Shape& s : shapes) {
     const auto c = make_case(format, s, kind, seed++);
     for (bool with_bias : {false, true}) {
       const GemmProblem p = c.problem(with_bias);
@@ -109,7 +117,7 @@ void expect_paths_match(const Format& format, Codes kind, bool expect_saturation
       saturated += ref_stats.overflows;
       for (KernelPath path : kFastPaths) {
         if (!kernel_path_available(path, format)) continue;
-        for (int threads : {1, 2}) {
+        for (int threads : thread_counts) {
           GemmOptions options;
           options.path = path;
           options.threads = threads;
@@ -167,6 +175,16 @@ TEST(GemmTest, Bfp8SaturatingAccumulatorsMatchReference) {
   expect_paths_match(BfpFormat(8, 16), Codes::kUniform, true);
   expect_paths_match(BfpFormat(8, 20), Codes::kUniform, true);
 }
+TEST(GemmTest, ParallelCallsMatchReference) {
+  const std::vector<Shape> shapes(std::begin(kParallelShapes), std::end(kParallelShapes));
+  expect_paths_match(lbfp8(), Codes::kRealistic, false, shapes, {2, 3});
+  expect_paths_match(lbfp8(), Codes::kUniform, false, shapes, {2});
+  expect_paths_match(LbfpFormat(8, 4, 8, 24), Codes::kRealistic, false, shapes, {2});
+  expect_paths_match(LbfpFormat(8, 4, 8, 24), Codes::kTop, true, shapes, {2});
+  expect_paths_match(bfp8(), Codes::kUniform, false, shapes, {2, 3});
+  expect_paths_match(BfpFormat(8, 24), Codes::kTop, true, shapes, {2});
+}
+
 TEST(GemmTest, OtherFormatsFallBackToReference) {
   const LbfpFormat narrow(6, 3, 8, 24);
   EXPECT_FALSE(kernel_path_available(KernelPath::kAvx512, narrow));

@@ -291,6 +291,9 @@ constexpr size_t kBfpMr = 6;
 constexpr size_t kBfpNr = 64;
 constexpr size_t kBfpSliceQuads = 128;  // a 64-column B slice: 32 KiB
 constexpr size_t kChunkRows = 128;      // rows of A per packing piece and per compute unit
+// Below this many multiply-adds a call runs on the calling thread alone: waking a worker costs
+// more than it saves (tens of microseconds when the cores are busy).
+constexpr double kParallelMacs = 4e6;
 
 #define LBFP_AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 
@@ -319,8 +322,8 @@ void wait_for(const std::atomic<int>& flag) {
 // The schedule of one call: `pieces` packing pieces, then `units` compute units; unit u reads the
 // pieces that deps(u, f) passes to f.
 template <class Pack, class Deps, class Compute>
-void run_call(size_t threads, const ParallelFor& parallel, size_t pieces, const Pack& pack,
-              size_t units, const Deps& deps, const Compute& compute) {
+void run_call(const GemmCall& call, size_t threads, const ParallelFor& parallel, size_t pieces,
+              const Pack& pack, size_t units, const Deps& deps, const Compute& compute) {
   std::atomic<size_t> next_piece{0};
   std::atomic<size_t> next_unit{0};
   std::unique_ptr<std::atomic<int>[]> done(new std::atomic<int>[pieces]);
@@ -335,7 +338,9 @@ void run_call(size_t threads, const ParallelFor& parallel, size_t pieces, const 
       compute(u);
     }
   };
-  const size_t workers = std::max<size_t>(1, std::min(threads, units));
+  const double macs =
+      static_cast<double>(call.m) * static_cast<double>(call.n) * static_cast<double>(call.k);
+  const size_t workers = macs < kParallelMacs ? 1 : std::max<size_t>(1, std::min(threads, units));
   if (workers == 1) {
     body(0);
   } else {
@@ -859,7 +864,7 @@ LBFP_AVX512_TARGET void lbfp_gemm_avx512(const LbfpKernelTables& tables, const G
       }
     }
   };
-  run_call(threads, parallel, chunks + panels, pack, panels * chunks, deps, compute);
+  run_call(call, threads, parallel, chunks + panels, pack, panels * chunks, deps, compute);
 }
 
 LBFP_AVX512_TARGET void bfp_gemm_avx512(const BfpKernelTables& tables, const GemmCall& call,
@@ -1016,7 +1021,7 @@ LBFP_AVX512_TARGET void bfp_gemm_avx512(const BfpKernelTables& tables, const Gem
       }
     }
   };
-  run_call(threads, parallel, chunks + panels, pack, panels * chunks, deps, compute);
+  run_call(call, threads, parallel, chunks + panels, pack, panels * chunks, deps, compute);
 }
 
 }  // namespace lbfp::detail
