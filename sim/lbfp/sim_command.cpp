@@ -202,7 +202,7 @@ void add_sim_command(CLI::App& app) {
   cmd->add_option("--energy", o->energy, "energy table YAML (default: the arch file's)");
   cmd->add_option("--seed", o->seed, "seed of the generated weights and activations");
   cmd->add_option("--out", o->out, "folder for layers.csv, summary.json and plot.svg");
-  cmd->add_option("--set", o->overrides, "override an arch key, e.g. --set array.rows=32");
+  cmd->add_option("--set", o->overrides, "override an arch key, e.g. --set array.rows=32 (key= removes it)");
   cmd->add_flag("--quiet", o->quiet, "print nothing on success");
   cmd->add_flag("!--no-progress", o->progress, "no progress bar");
   cmd->callback([o] {

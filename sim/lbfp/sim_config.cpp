@@ -112,7 +112,7 @@ YAML::Node parse_yaml(const std::string& text, const std::string& source) {
   }
 }
 
-// "a.b.c=value": sets root[a][b][c] to the YAML scalar value.
+// "a.b.c=value": sets root[a][b][c] to the YAML scalar value; "a.b.c=" removes the key.
 void apply_override(YAML::Node root, const std::string& assignment) {
   const size_t eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0) {
@@ -136,7 +136,11 @@ void apply_override(YAML::Node root, const std::string& assignment) {
     if (!next.IsMap()) throw ConfigError("--set " + assignment + ": '" + keys[i] + "' is not a mapping");
     chain.push_back(next);
   }
-  chain.back()[keys.back()] = value;
+  if (value.empty()) {
+    chain.back().remove(keys.back());  // "key=" removes the key
+  } else {
+    chain.back()[keys.back()] = value;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,238 @@
+// The `lbfp sim` readers: architecture files, energy tables and topologies, good and bad.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "sim_config.h"
+#include "workload.h"
+
+namespace lbfp::cli {
+namespace {
+
+const char* kGood = R"(name: test
+array:
+  rows: 8
+  cols: 4
+  pipe_stages: 2
+  dataflow: output-stationary
+format:
+  type: lbfp
+  width: 6
+  frac_bits: 3
+  lut_bits: 10
+  acc_bits: 24
+clock_mhz: 500
+buffers:
+  activation_kib: 8
+  weight_kib: 16
+  output_kib: 4
+dram:
+  size_mib: 64
+  latency_cycles: 50
+  bandwidth_bytes_per_cycle: 8.5
+energy: ../energy/e.yaml
+)";
+
+ArchSpec parse(const std::string& text, std::vector<std::string> overrides = {}) {
+  return parse_arch(text, "a.yaml", "configs/arch", overrides);
+}
+
+std::string error_of(const std::string& text, std::vector<std::string> overrides = {}) {
+  try {
+    parse(text, overrides);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+  const size_t at = s.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return s.replace(at, from.size(), to);
+}
+
+TEST(ArchConfig, ReadsEveryField) {
+  const ArchSpec a = parse(kGood);
+  EXPECT_EQ(a.name, "test");
+  EXPECT_EQ(a.accel.array.rows, 8);
+  EXPECT_EQ(a.accel.array.cols, 4);
+  EXPECT_EQ(a.accel.array.pipe_stages, 2);
+  EXPECT_EQ(std::get<LbfpFormat>(a.accel.format), LbfpFormat(6, 3, 10, 24));
+  EXPECT_EQ(a.clock_mhz, 500.0);
+  EXPECT_EQ(a.accel.dram.clock_period, sc_core::sc_time(2, sc_core::SC_NS));
+  EXPECT_EQ(a.accel.buffers.activation_bytes, 8u * 1024);
+  EXPECT_EQ(a.accel.buffers.weight_bytes, 16u * 1024);
+  EXPECT_EQ(a.accel.dram.size_bytes, 64u << 20);
+  EXPECT_EQ(a.accel.dram.latency_cycles, 50u);
+  EXPECT_EQ(a.accel.dram.bytes_per_cycle, 8.5);
+  EXPECT_EQ(a.energy_path, "configs/arch/../energy/e.yaml");
+}
+
+TEST(ArchConfig, OverridesApplyBeforeChecking) {
+  const ArchSpec a = parse(kGood, {"array.rows=32", "format.type=bfp", "format.frac_bits=", "format.lut_bits=",
+                                   "dram.latency_cycles=7"});
+  EXPECT_EQ(a.accel.array.rows, 32);
+  EXPECT_EQ(a.accel.dram.latency_cycles, 7u);
+  EXPECT_EQ(std::get<BfpFormat>(a.accel.format), BfpFormat(6, 24));
+  EXPECT_NE(error_of(kGood, {"array.rowz=3"}).find("array.rowz: unknown key"), std::string::npos);
+  EXPECT_NE(error_of(kGood, {"array.rows"}).find("expected key=value"), std::string::npos);
+}
+
+TEST(ArchConfig, ErrorsNameFileLineAndKey) {
+  struct Case {
+    std::string from, to, needle;
+  };
+  const Case cases[] = {
+      {"rows: 8", "rows: eight", "a.yaml:3: array.rows: expected an integer, got 'eight'"},
+      {"rows: 8", "rows: 0", "a.yaml:3: array.rows: 0 is outside 1..1024"},
+      {"cols: 4", "cols: -4", "a.yaml:4: array.cols: -4 is outside 1..1024"},
+      {"cols: 4", "columns: 4", "a.yaml:4: array.columns: unknown key"},
+      {"dataflow: output-stationary", "dataflow: weight-stationary",
+       "array.dataflow: 'weight-stationary' is not modelled"},
+      {"type: lbfp", "type: float", "format.type: 'float' is not lbfp or bfp"},
+      {"frac_bits: 3", "frac_bits: 5", "F=5 must be in 0..W-2"},
+      {"acc_bits: 24", "acc_bits: 64", "format.acc_bits: 64 is outside 2..62"},
+      {"clock_mhz: 500", "clock_mhz: fast", "clock_mhz: expected a number, got 'fast'"},
+      {"activation_kib: 8", "activation_kib: 0", "buffers.activation_kib: 0 is outside"},
+      {"bandwidth_bytes_per_cycle: 8.5", "bandwidth_bytes_per_cycle: -1",
+       "dram.bandwidth_bytes_per_cycle: -1 is outside"},
+      {"name: test", "name: test\nextra: 1", "a.yaml:2: extra: unknown key"},
+      {"  rows: 8\n", "  rows: [8, 9]\n", "array.rows: expected an integer"},
+  };
+  for (const Case& c : cases) {
+    const std::string e = error_of(replace(kGood, c.from, c.to));
+    EXPECT_NE(e.find(c.needle), std::string::npos) << c.to << " -> " << e;
+  }
+  EXPECT_NE(error_of("").find("the file is empty"), std::string::npos);
+  EXPECT_NE(error_of("array: [1, 2").find("not valid YAML"), std::string::npos);
+  EXPECT_NE(error_of("name: x\n").find("array: missing"), std::string::npos);
+  EXPECT_THROW(load_arch("/nonexistent/arch.yaml", {}), ConfigError);
+}
+
+TEST(ArchConfig, ShippedPresetsLoad) {
+  for (const char* name : {"lbfp8_16x16", "lbfp8_32x32", "bfp8_16x16", "bfp8_32x32"}) {
+    const ArchSpec a = load_arch(std::string(LBFP_SOURCE_DIR "/configs/arch/") + name + ".yaml", {});
+    EXPECT_EQ(a.accel.array.rows, std::string(name).find("32") != std::string::npos ? 32 : 16);
+    EXPECT_EQ(arch::is_lbfp(a.accel.format), std::string(name).rfind("lbfp", 0) == 0);
+    const EnergyTable e = load_energy(a.energy_path);
+    for (const auto& action : energy_actions()) EXPECT_GE(e.at(action), 0.0) << action;
+    EXPECT_FALSE(e.sources.at("dram_read_byte").empty());
+  }
+}
+
+TEST(EnergyTable, SynthesisScalesTheDatapathFromTheBase) {
+  const EnergyTable base = load_energy(LBFP_SOURCE_DIR "/configs/energy/horowitz45.yaml");
+  const EnergyTable t = load_energy(LBFP_SOURCE_DIR "/configs/energy/horowitz45-synth.yaml");
+  EXPECT_EQ(t.at("bfp_multiply"), base.at("bfp_multiply"));
+  EXPECT_EQ(t.at("dram_read_byte"), base.at("dram_read_byte"));
+  EXPECT_LT(t.at("lbfp_multiply"), t.at("bfp_multiply"));  // the measured ratio is below 1
+  EXPECT_NE(t.sources.at("lbfp_multiply").find("osu018_synth.yaml"), std::string::npos);
+}
+
+TEST(EnergyTable, MissingAndBadFiguresAreErrors) {
+  try {
+    parse_energy("name: x\nenergy_pj:\n  bfp_multiply: 0.2\n", "e.yaml", "");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("missing"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(parse_energy("energy_pj:\n  bogus: 1\n", "e.yaml", ""), ConfigError);
+  EXPECT_THROW(parse_energy("energy_pj:\n  bfp_multiply: -1\n", "e.yaml", ""), ConfigError);
+}
+
+TEST(Topology, ReadsBothScaleSimForms) {
+  const Workload w = parse_topology(
+      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+      "Strides,\nconv1, 230, 230, 7, 7, 3, 64, 2,\n\nfc, 1, 1, 1, 1, 512, 1000, 1,\n",
+      "t.csv");
+  ASSERT_EQ(w.layers.size(), 2u);
+  const LayerSpec& c = w.layers[0];
+  EXPECT_TRUE(c.is_conv);
+  EXPECT_EQ(c.out_h(), 112u);
+  EXPECT_EQ(c.gemm_m(), 112u * 112u);
+  EXPECT_EQ(c.gemm_n(), 64u);
+  EXPECT_EQ(c.gemm_k(), 3u * 7u * 7u);
+  EXPECT_EQ(c.macs(), 112u * 112u * 64u * 147u);
+  const Workload g = parse_topology("Layer, M, N, K,\nqkv, 512, 2304, 768,\n", "g.csv");
+  EXPECT_FALSE(g.layers[0].is_conv);
+  EXPECT_EQ(g.layers[0].macs(), 512u * 2304u * 768u);
+  const Workload d = parse_topology(
+      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+      "Strides, Groups,\ndw, 114, 114, 3, 3, 32, 32, 1, 32,\n",
+      "d.csv");
+  EXPECT_EQ(d.layers[0].groups, 32u);
+  EXPECT_EQ(d.layers[0].gemm_n(), 1u);
+  EXPECT_EQ(d.layers[0].gemm_k(), 9u);
+}
+
+TEST(Topology, ShippedWorkloadsMatchThePublishedMacCounts) {
+  auto macs = [](const char* file) {
+    uint64_t total = 0;
+    for (const auto& l : load_workload(std::string(LBFP_SOURCE_DIR "/sim/workloads/") + file).layers) {
+      total += l.macs();
+    }
+    return total;
+  };
+  // Published multiply-accumulates: ResNet-18 1.82 G, MobileNet-v1 569 M (Howard et al.,
+  // Table 1: 569 million mult-adds), AlexNet 1.135 G as one tower (the two-tower original with
+  // grouped conv2/4/5 has 0.72 G), LeNet-5 0.42 M (C1 117,600 + C3 240,000 + C5 48,000 + F6
+  // 10,080 + output 840).
+  EXPECT_NEAR(static_cast<double>(macs("resnet18.csv")), 1.814e9, 0.01e9);
+  EXPECT_NEAR(static_cast<double>(macs("mobilenet_v1.csv")), 569e6, 6e6);
+  EXPECT_NEAR(static_cast<double>(macs("alexnet.csv")), 1.135e9, 0.02e9);
+  EXPECT_NEAR(static_cast<double>(macs("lenet5.csv")), 416520, 1);
+}
+
+TEST(Topology, BadFilesNameTheLineAndColumn) {
+  const std::string header =
+      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+      "Strides,\n";
+  struct Case {
+    std::string text, needle;
+  };
+  const Case cases[] = {
+      {"", "empty"},
+      {"hello, world\n", "t.csv:1: not a SCALE-Sim topology header"},
+      {header, "has no layers"},
+      {header + "c, 10, 10, 3, 3, 4\n", "t.csv:2: expected 8 columns, got 6"},
+      {header + "c, 10, ten, 3, 3, 4, 8, 1,\n", "t.csv:2: IFMAP Width: expected a positive integer, got 'ten'"},
+      {header + "c, 10, 10, 3, 3, 4, 8, 0,\n", "t.csv:2: Strides: must be positive"},
+      {header + "c, 10, 10, 3, 3, -4, 8, 1,\n", "Channels: expected a positive integer, got '-4'"},
+      {header + "c, 10, 10, 11, 3, 4, 8, 1,\n", "filter is larger than"},
+      {header + "c, 10, 10, 3, 3, 4, 8, 1.5,\n", "Strides: expected a positive integer, got '1.5'"},
+      {"Layer, M, N, K,\nbig, 1000000, 1000000, 1000000,\n", "refuses layers over 1 TiB"},
+      {"Layer, M, N, K,\nhuge, 99999999999, 1, 1,\n", "larger than 2^31"},
+  };
+  for (const Case& c : cases) {
+    try {
+      parse_topology(c.text, "t.csv");
+      ADD_FAILURE() << "accepted: " << c.text;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(c.needle), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_THROW(load_workload("gemm:1,2"), ConfigError);
+  EXPECT_THROW(load_workload("gemm:1,2,0"), ConfigError);
+  EXPECT_EQ(load_workload("gemm:3,4,5").layers[0].macs(), 60u);
+}
+
+TEST(LayerData, IsDeterministicAndSizedByTheShape) {
+  const Workload w = parse_topology(
+      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+      "Strides, Groups,\nc, 9, 9, 3, 3, 4, 6, 2, 2,\n",
+      "t.csv");
+  const auto a = make_layer_data(w.layers[0], lbfp8(), 7, 1 << 20);
+  const auto b = make_layer_data(w.layers[0], lbfp8(), 7, 1 << 20);
+  ASSERT_EQ(a.size(), 2u);  // one GEMM per group
+  EXPECT_EQ(a[0].m, 16u);   // 4 x 4 outputs
+  EXPECT_EQ(a[0].n, 3u);
+  EXPECT_EQ(a[0].k, 2u * 9u);
+  EXPECT_EQ(a[1].a, b[1].a);
+  EXPECT_EQ(a[1].w, b[1].w);
+  EXPECT_NE(make_layer_data(w.layers[0], lbfp8(), 8, 1 << 20)[0].w, a[0].w);
+  EXPECT_THROW(make_layer_data(w.layers[0], lbfp8(), 7, 100), ConfigError);
+}
+
+}  // namespace
+}  // namespace lbfp::cli
