@@ -1,14 +1,16 @@
 // LBFP8 and BFP8 bit-exact GEMM / convolution against OpenBLAS FP32 sgemm, in one run, with the
 // same number of threads. Counters: GMACs (giga multiply-accumulates per second) and, for the
-// LBFP/BFP rows, x_sgemm = GMAC/s divided by the sgemm row of the same shape measured earlier in
-// this run. Operands are calibrated Gaussian data (ReLU'd activations with a per-tensor max
-// exponent, weights with per-output-channel max exponents), as in inference; the fast kernels'
-// overflow proof clears every output here (the counter `sequential` says how many it did not).
+// LBFP/BFP rows, x_sgemm = GMAC/s divided by the sgemm rate of the same shape measured earlier in
+// this run (the median of its repetitions). Operands are calibrated Gaussian data (ReLU'd
+// activations with a per-tensor max exponent, weights with per-output-channel max exponents), as
+// in inference; the fast kernels' overflow proof clears every output here (the counter
+// `sequential` says how many it did not).
 //
 // Run it as docs/performance.md says: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ...
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -28,9 +30,15 @@ namespace {
 using lbfp::Code;
 constexpr int kThreads = 2;
 
-std::map<std::string, double>& sgemm_rate() {  // shape name -> GMAC/s
-  static std::map<std::string, double> rates;
+// Shape name -> GMAC/s of every sgemm repetition so far (all of them run before the code rows).
+std::map<std::string, std::vector<double>>& sgemm_rates() {
+  static std::map<std::string, std::vector<double>> rates;
   return rates;
+}
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t h = v.size() / 2;
+  return v.size() % 2 == 1 ? v[h] : 0.5 * (v[h - 1] + v[h]);
 }
 
 std::vector<float> gaussian(size_t n, bool relu, unsigned seed) {
@@ -77,9 +85,9 @@ void report(benchmark::State& state, const std::string& shape, double macs, doub
   const double gmacs = macs * static_cast<double>(state.iterations()) / seconds * 1e-9;
   state.counters["GMACs"] = gmacs;
   if (is_sgemm) {
-    sgemm_rate()[shape] = gmacs;
-  } else if (sgemm_rate().count(shape) != 0) {
-    state.counters["x_sgemm"] = gmacs / sgemm_rate()[shape];
+    sgemm_rates()[shape].push_back(gmacs);
+  } else if (sgemm_rates().count(shape) != 0) {
+    state.counters["x_sgemm"] = gmacs / median(sgemm_rates()[shape]);
   }
 }
 
