@@ -162,8 +162,8 @@ uint64_t Accelerator::cycles(const sc_time& t) const {
   return static_cast<uint64_t>(t / config_.dram.clock_period + 0.5);
 }
 
-bool Accelerator::dma(tlm::tlm_command command, uint64_t address, unsigned char* data,
-                      uint64_t length) {
+bool Accelerator::transfer(tlm::tlm_command command, uint64_t address, unsigned char* data,
+                           uint64_t length, sc_time& delay) {
   tlm::tlm_generic_payload payload;
   payload.set_command(command);
   payload.set_address(address);
@@ -173,7 +173,6 @@ bool Accelerator::dma(tlm::tlm_command command, uint64_t address, unsigned char*
   payload.set_byte_enable_ptr(nullptr);
   payload.set_dmi_allowed(false);
   payload.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-  sc_time delay = sc_core::SC_ZERO_TIME;
   dma_socket->b_transport(payload, delay);
   if (payload.is_response_error()) {
     fail(std::string("DMA ") + (command == tlm::TLM_READ_COMMAND ? "read" : "write") + " of " +
@@ -181,6 +180,13 @@ bool Accelerator::dma(tlm::tlm_command command, uint64_t address, unsigned char*
          " failed: " + payload.get_response_string());
     return false;
   }
+  return true;
+}
+
+bool Accelerator::dma(tlm::tlm_command command, uint64_t address, unsigned char* data,
+                      uint64_t length) {
+  sc_time delay = sc_core::SC_ZERO_TIME;
+  if (!transfer(command, address, data, length, delay)) return false;
   wait(delay);
   return true;
 }
@@ -385,11 +391,15 @@ void Accelerator::writer_thread() {
       const Tile& t = p.tiles[i];
       while (p.computed <= i) wait(computed_);
       auto& buf = p.out_buf[i % static_cast<size_t>(p.out_slots)];
+      // One 2-D descriptor: a row per transaction, issued back to back (loosely timed: the
+      // delays accumulate and the thread waits once).
       const auto cols = static_cast<uint64_t>(t.cols);
+      sc_time delay = sc_core::SC_ZERO_TIME;
       for (uint64_t r = 0; r < static_cast<uint64_t>(t.rows); ++r) {
         const uint64_t address = p.out_addr + (t.m0 + r) * layer.n + t.n0;
-        if (!dma(tlm::TLM_WRITE_COMMAND, address, buf.data() + r * cols, cols)) return;
+        if (!transfer(tlm::TLM_WRITE_COMMAND, address, buf.data() + r * cols, cols, delay)) return;
       }
+      wait(delay);
       p.stats.sram_bytes_read += static_cast<uint64_t>(t.rows) * cols;
       p.written = i + 1;
       written_.notify(sc_core::SC_ZERO_TIME);

@@ -8,27 +8,36 @@
 
 namespace lbfp::arch {
 
-ArrayActivity tile_activity(const NumberFormat& format, const TileJob& job) {
+std::vector<uint8_t> zero_code_table(const NumberFormat& format) {
+  std::vector<uint8_t> zero(size_t{1} << code_bits(format));
+  for (size_t c = 0; c < zero.size(); ++c) zero[c] = is_zero_code(format, static_cast<Code>(c)) ? 1 : 0;
+  return zero;
+}
+
+ArrayActivity tile_activity(const std::vector<uint8_t>& zero, const TileJob& job) {
   // Every real output takes K steps; a step is gateable when either code is zero.
   ArrayActivity activity;
   const auto rows = static_cast<uint64_t>(job.rows);
   const auto cols = static_cast<uint64_t>(job.cols);
+  std::vector<uint64_t> zero_a(static_cast<size_t>(job.k), 0);
+  for (int r = 0; r < job.rows; ++r) {
+    const Code* row = job.a + static_cast<size_t>(r) * job.lda;
+    for (int64_t k = 0; k < job.k; ++k) zero_a[static_cast<size_t>(k)] += zero[row[k]];
+  }
   for (int64_t k = 0; k < job.k; ++k) {
-    uint64_t zero_a = 0;
+    const Code* brow = job.b + static_cast<size_t>(k) * job.ldb;
     uint64_t zero_b = 0;
-    for (int r = 0; r < job.rows; ++r) {
-      zero_a += is_zero_code(format, job.a[static_cast<size_t>(r) * job.lda +
-                                           static_cast<size_t>(k)]) ? 1 : 0;
-    }
-    for (int c = 0; c < job.cols; ++c) {
-      zero_b += is_zero_code(format, job.b[static_cast<size_t>(k) * job.ldb +
-                                           static_cast<size_t>(c)]) ? 1 : 0;
-    }
-    activity.zero_macs += zero_a * cols + zero_b * rows - zero_a * zero_b;
+    for (int c = 0; c < job.cols; ++c) zero_b += zero[brow[c]];
+    const uint64_t za = zero_a[static_cast<size_t>(k)];
+    activity.zero_macs += za * cols + zero_b * rows - za * zero_b;
   }
   activity.macs = rows * cols * static_cast<uint64_t>(job.k);
   activity.requantizations = rows * cols;
   return activity;
+}
+
+ArrayActivity tile_activity(const NumberFormat& format, const TileJob& job) {
+  return tile_activity(zero_code_table(format), job);
 }
 
 ArrayModel::ArrayModel(const ArrayGeometry& geometry, const NumberFormat& format)
@@ -60,6 +69,8 @@ ArrayModel::ArrayModel(const ArrayGeometry& geometry, const NumberFormat& format
   }
   acc_.assign(static_cast<size_t>(geometry.rows) * static_cast<size_t>(geometry.cols),
               Accumulator(acc));
+  zero_ = zero_code_table(format);
+  codes_ = static_cast<size_t>(count);
 }
 
 void ArrayModel::start(const TileJob& job) {
@@ -104,15 +115,11 @@ void ArrayModel::start(const TileJob& job) {
 }
 
 inline void ArrayModel::mac(int r, int c, int64_t k) {
-  // Padding rows and columns multiply zero codes: their accumulators never change.
-  if (r >= job_.rows || c >= job_.cols) return;
   const Code a = job_.a[static_cast<size_t>(r) * job_.lda + static_cast<size_t>(k)];
   const Code b = job_.b[static_cast<size_t>(k) * job_.ldb + static_cast<size_t>(c)];
-  const size_t count = size_t{1} << code_bits(format_);
-  const int64_t term = product_[static_cast<size_t>(a) * count + b];
   ++activity_.macs;
-  if (is_zero_code(format_, a) || is_zero_code(format_, b)) ++activity_.zero_macs;
-  acc_[static_cast<size_t>(r * geometry_.cols + c)].add(term);
+  activity_.zero_macs += zero_[a] | zero_[b];
+  acc_[static_cast<size_t>(r * geometry_.cols + c)].add(product_[a * codes_ + b]);
 }
 
 void ArrayModel::drain_row(int r) {
@@ -137,13 +144,13 @@ void ArrayModel::drain_row(int r) {
 bool ArrayModel::clock() {
   if (!busy_) return false;
   const int rows = geometry_.rows;
-  const int cols = geometry_.cols;
-  // The anti-diagonal band of PEs whose operands meet in this cycle: k = t - r - c.
-  for (int r = 0; r < rows; ++r) {
+  // The anti-diagonal band of PEs whose operands meet in this cycle: k = t - r - c. Padding rows
+  // and columns multiply zero codes: their accumulators never change, so they are skipped.
+  for (int r = 0; r < job_.rows; ++r) {
     const int64_t base = cycle_ - r;  // k + c
     if (base < 0) break;
     const int64_t c_lo = std::max<int64_t>(0, base - (job_.k - 1));
-    const int64_t c_hi = std::min<int64_t>(cols - 1, base);
+    const int64_t c_hi = std::min<int64_t>(job_.cols - 1, base);
     for (int64_t c = c_lo; c <= c_hi; ++c) mac(r, static_cast<int>(c), base - c);
   }
   // The drain: rows leave bottom first in the last R cycles of the tile.
@@ -198,7 +205,7 @@ int64_t ArrayModel::compute_whole_tile() {
           format_);
     }
   }
-  const ArrayActivity a = tile_activity(format_, job_);
+  const ArrayActivity a = tile_activity(zero_, job_);
   activity_.macs += a.macs;
   activity_.zero_macs += a.zero_macs;
   activity_.requantizations += a.requantizations;

@@ -21,18 +21,39 @@ namespace {
 
 // floor(2^63 * 2^(k/N)), N = 2^G, decided exactly: the unique K with K^N <= 2^(63N + k) <
 // (K+1)^N (equality is impossible for 0 < k < N: the value is irrational). A long double exp2 gives
-// a candidate within a few units; big-integer powers settle it.
+// a candidate that is usually exact; big-integer powers confirm it, and a bisection over a
+// bracket around it settles the rare (or imprecise-long-double) case where it is not.
 uint64_t exact_q63_power(int k, int log2_n) {
   const int n = 1 << log2_n;
   if (k == 0) return uint64_t{1} << 63;
   const BigUint target = BigUint::power_of_two(63 * n + k);
   const long double estimate =
       std::ldexp(std::exp2(static_cast<long double>(k) / static_cast<long double>(n)), 63);
-  uint64_t candidate = static_cast<uint64_t>(estimate);
-  auto power = [&](uint64_t base) { return BigUint(base).squared_times(log2_n); };
-  while (target < power(candidate)) --candidate;
-  while (power(candidate + 1) <= target) ++candidate;
-  return candidate;
+  const auto candidate = static_cast<uint64_t>(estimate);
+  auto at_most = [&](uint64_t base) { return BigUint(base).squared_times(log2_n) <= target; };
+  if (at_most(candidate) && !at_most(candidate + 1)) return candidate;
+  // The answer lies in [2^63, 2^64): widen a bracket around the candidate until it holds the
+  // answer, then bisect (at most 64 steps).
+  uint64_t lo = uint64_t{1} << 63;  // lo^N <= target
+  uint64_t hi = ~uint64_t{0};       // hi^N > target (2^(k/N) < 2 - 2^-63 for k < N)
+  for (uint64_t width = 1024; width != 0 && width < (uint64_t{1} << 62); width <<= 4) {
+    const uint64_t a = candidate > lo + width ? candidate - width : lo;
+    const uint64_t b = candidate < hi - width ? candidate + width : hi;
+    if (at_most(a) && !at_most(b)) {
+      lo = a;
+      hi = b;
+      break;
+    }
+  }
+  while (hi - lo > 1) {
+    const uint64_t mid = lo + (hi - lo) / 2;
+    if (at_most(mid)) {
+      lo = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
 }
 
 }  // namespace

@@ -149,6 +149,9 @@ class Accelerator : public sc_core::sc_module {
   // One blocking DMA transaction; on an error response records it (see error()) and returns
   // false.
   bool dma(tlm::tlm_command command, uint64_t address, unsigned char* data, uint64_t length);
+  // The same without waiting: the transaction's cost is added to `delay` (loosely timed).
+  bool transfer(tlm::tlm_command command, uint64_t address, unsigned char* data, uint64_t length,
+                sc_core::sc_time& delay);
   void fail(const std::string& what);
   uint64_t cycles(const sc_core::sc_time& t) const;
 

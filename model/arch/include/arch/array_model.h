@@ -56,6 +56,9 @@ struct ArrayActivity {
 // Multiply-accumulate steps of a tile on real outputs (rows x cols x K) and how many of them
 // have a zero operand, counted from the operand codes.
 ArrayActivity tile_activity(const NumberFormat& format, const TileJob& job);
+ArrayActivity tile_activity(const std::vector<uint8_t>& zero_table, const TileJob& job);
+// Per code of the format: 1 when it is a zero.
+std::vector<uint8_t> zero_code_table(const NumberFormat& format);
 
 class ArrayModel {
  public:
@@ -90,6 +93,8 @@ class ArrayModel {
   ArrayGeometry geometry_;
   NumberFormat format_;
   std::vector<int64_t> product_;  // exact products of every code pair, clamped to +-2^A
+  std::vector<uint8_t> zero_;     // per code: 1 when it is a zero
+  size_t codes_ = 0;              // 2^W
   TileJob job_;
   std::vector<int> scales_;  // per column: exponent of one accumulator LSB
   bool busy_ = false;
