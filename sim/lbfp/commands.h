@@ -12,5 +12,6 @@ void add_cosim_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_sim_command(CLI::App& app);
+void add_sweep_command(CLI::App& app);
 
 }  // namespace lbfp::cli

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   lbfp::cli::add_synth_command(app);
   lbfp::cli::add_eval_command(app);
   lbfp::cli::add_sim_command(app);
+  lbfp::cli::add_sweep_command(app);
 
   try {
     app.parse(argc, argv);

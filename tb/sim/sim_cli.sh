@@ -29,6 +29,21 @@ for f in layers.csv summary.json plot.svg; do
   cmp -s "a/$f" "b/$f" || { echo "FAIL: $f differs between identical runs"; fail=1; }
 done
 
+# A sweep: 2 x 2 points in parallel, one CSV row per point and format; and the job list.
+if "$lbfp" sweep --workload "$src/sim/workloads/lenet5.csv" --vary array.rows=8,16 \
+     --vary dram.bandwidth_bytes_per_cycle=4,16 --out sweep > sweep.txt 2>&1; then
+  rows=$(($(wc -l < sweep/sweep.csv) - 1))
+  [[ $rows -eq 8 ]] || { echo "FAIL: sweep.csv has $rows rows, want 8 (4 points x 2 formats)"; fail=1; }
+  head -1 sweep/sweep.csv | grep -q '^point,array.rows,dram.bandwidth_bytes_per_cycle,format,total_cycles' ||
+    { echo "FAIL: sweep.csv header: $(head -1 sweep/sweep.csv)"; fail=1; }
+else
+  echo "FAIL: lbfp sweep"; cat sweep.txt; fail=1
+fi
+"$lbfp" sweep --workload gemm:32,32,32 --vary array.rows=4,8 --out jobs --emit-jobs > /dev/null || fail=1
+[[ $(wc -l < jobs/jobs.txt) -eq 2 ]] || { echo "FAIL: jobs.txt should list 2 points"; fail=1; }
+bash -c "$(head -1 jobs/jobs.txt)" && [[ -s jobs/points/0000/summary.json ]] ||
+  { echo "FAIL: a jobs.txt line does not run as it is"; fail=1; }
+
 check_bad() {  # expected message, arguments...
   local want=$1; shift
   "$lbfp" sim --quiet "$@" > out.txt 2> err.txt
@@ -46,6 +61,8 @@ check_bad "bad.csv:2: Channels: expected a positive integer, got 'x'" --workload
 check_bad "missing.yaml: cannot open the file" --arch missing.yaml
 check_bad "--format fp16: expected lbfp8, bfp8, both or arch" --format fp16 --workload gemm:4,4,4
 check_bad "--set array.rows" --set array.rows --workload gemm:4,4,4
+"$lbfp" sweep --vary array.rows --out s3 > /dev/null 2> err.txt; rc=$?
+[[ $rc -eq 2 ]] && grep -q "expected key=v1,v2" err.txt || { echo "FAIL: bad --vary: status $rc"; fail=1; }
 mkdir -p ro && chmod 500 ro
 if [[ $(id -u) -ne 0 ]]; then
   check_bad "cannot" --workload gemm:4,4,4 --out ro/sub

@@ -1,0 +1,265 @@
+// `lbfp sweep`: a design-space sweep. Each point is one `lbfp sim` call (its own process, so each
+// has its own SystemC simulation); points run in parallel on the local cores, or are written as
+// a job list that GNU parallel or a Slurm job array runs unchanged, then collected into one CSV.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "commands.h"
+#include "golden.h"
+#include "sim_config.h"
+#include "sim_report.h"
+
+extern char** environ;
+
+namespace lbfp::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Axis {
+  std::string key;
+  std::vector<std::string> values;
+};
+
+struct SweepOptions {
+  std::string arch;
+  std::string workload;
+  std::string format = "both";
+  std::string mode;
+  uint64_t seed = 1;
+  std::vector<std::string> vary;
+  std::string out = "lbfp-sweep-out";
+  int jobs = 0;
+  bool emit_jobs = false;
+  bool collect_only = false;
+};
+
+Axis parse_axis(const std::string& spec) {
+  const size_t eq = spec.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
+    throw ConfigError("--vary " + spec + ": expected key=v1,v2,... (e.g. array.rows=8,16,32)");
+  }
+  Axis a;
+  a.key = spec.substr(0, eq);
+  std::stringstream ss(spec.substr(eq + 1));
+  for (std::string v; std::getline(ss, v, ',');) {
+    if (v.empty()) throw ConfigError("--vary " + spec + ": empty value");
+    a.values.push_back(v);
+  }
+  return a;
+}
+
+std::string shell_quote(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789_-./=:,+") == std::string::npos) {
+    return s;
+  }
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+struct Point {
+  std::map<std::string, std::string> values;  // axis key -> value
+  std::vector<std::string> argv;
+  std::string dir;
+};
+
+std::vector<Point> make_points(const SweepOptions& o, const std::vector<Axis>& axes,
+                               const std::string& self) {
+  std::vector<Point> points(1);
+  for (const Axis& a : axes) {
+    std::vector<Point> next;
+    for (const Point& p : points) {
+      for (const std::string& v : a.values) {
+        Point q = p;
+        q.values[a.key] = v;
+        next.push_back(q);
+      }
+    }
+    points = std::move(next);
+  }
+  for (size_t i = 0; i < points.size(); ++i) {
+    Point& p = points[i];
+    p.dir = fs::absolute(fs::path(o.out) / "points" / fmt::format("{:04}", i)).string();
+    p.argv = {self, "sim", "--quiet", "--no-progress", "--seed", std::to_string(o.seed),
+              "--out", p.dir};
+    if (!o.arch.empty()) p.argv.insert(p.argv.end(), {"--arch", fs::absolute(o.arch).string()});
+    if (!o.workload.empty()) {
+      const bool file = o.workload.rfind("gemm:", 0) != 0;
+      p.argv.insert(p.argv.end(),
+                    {"--workload", file ? fs::absolute(o.workload).string() : o.workload});
+    }
+    if (!o.mode.empty()) p.argv.insert(p.argv.end(), {"--mode", o.mode});
+    std::string format = o.format;
+    for (const auto& [key, value] : p.values) {
+      if (key == "format") {
+        format = value;
+      } else {
+        p.argv.insert(p.argv.end(), {"--set", key + "=" + value});
+      }
+    }
+    p.argv.insert(p.argv.end(), {"--format", format});
+  }
+  return points;
+}
+
+int spawn_and_wait_all(const std::vector<Point>& points, int jobs, std::ostream& err) {
+  size_t next = 0;
+  int running = 0;
+  int failures = 0;
+  std::map<pid_t, size_t> pids;
+  while (next < points.size() || running > 0) {
+    while (running < jobs && next < points.size()) {
+      const Point& p = points[next];
+      std::vector<char*> args;
+      for (const auto& a : p.argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      pid_t pid = 0;
+      if (posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) {
+        err << "lbfp sweep: cannot start point " << next << "\n";
+        ++failures;
+      } else {
+        pids[pid] = next;
+        ++running;
+      }
+      ++next;
+    }
+    if (running == 0) continue;
+    int status = 0;
+    const pid_t done = waitpid(-1, &status, 0);
+    if (done <= 0) break;
+    --running;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      err << "lbfp sweep: point " << pids[done] << " failed (" << points[pids[done]].dir << ")\n";
+      ++failures;
+    }
+  }
+  return failures;
+}
+
+std::string collect(const std::vector<Point>& points, const std::vector<Axis>& axes) {
+  std::ostringstream csv;
+  csv << "point";
+  for (const Axis& a : axes) {
+    if (a.key != "format") csv << ',' << a.key;  // the format has a column of its own
+  }
+  csv << ",format,total_cycles,time_ms,utilization,stall_cycles,dram_bytes_read,"
+         "dram_bytes_written,energy_total_pj,energy_per_mac_pj,datapath_energy_per_mac_pj\n";
+  for (size_t i = 0; i < points.size(); ++i) {
+    const fs::path summary = fs::path(points[i].dir) / "summary.json";
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(read_text_file(summary.string()));
+    } catch (const std::exception& e) {
+      throw ConfigError(summary.string() + ": cannot read the point's summary (" + e.what() + ")");
+    }
+    for (const auto& [format, f] : j["formats"].items()) {
+      csv << i;
+      for (const Axis& a : axes) {
+        if (a.key != "format") csv << ',' << points[i].values.at(a.key);
+      }
+      csv << ',' << format << ',' << f["total_cycles"] << ',' << f["time_ms"] << ','
+          << f["utilization"] << ',' << f["stall_cycles"] << ',' << f["dram_bytes_read"] << ','
+          << f["dram_bytes_written"] << ',' << f["energy_pj"]["total"] << ','
+          << f["energy_per_mac_pj"] << ',' << f["datapath_energy_per_mac_pj"] << '\n';
+    }
+  }
+  return csv.str();
+}
+
+int run_sweep(const SweepOptions& o, std::ostream& out, std::ostream& err) {
+  try {
+    std::vector<Axis> axes;
+    for (const auto& v : o.vary) axes.push_back(parse_axis(v));
+    if (axes.empty()) throw ConfigError("lbfp sweep needs at least one --vary key=v1,v2,...");
+    std::error_code ec;
+    const std::string self = fs::read_symlink("/proc/self/exe", ec).string();
+    if (ec) throw ConfigError("cannot find the lbfp executable (/proc/self/exe)");
+    const std::vector<Point> points = make_points(o, axes, self);
+    if (points.size() > 100000) throw ConfigError("the sweep has more than 100,000 points");
+    fs::create_directories(fs::path(o.out) / "points", ec);
+    if (ec) throw ConfigError(o.out + ": cannot create the output folder (" + ec.message() + ")");
+
+    if (o.emit_jobs) {
+      std::ostringstream jobs;
+      for (const Point& p : points) {
+        for (size_t i = 0; i < p.argv.size(); ++i) jobs << (i ? " " : "") << shell_quote(p.argv[i]);
+        jobs << '\n';
+      }
+      const fs::path list = fs::absolute(fs::path(o.out) / "jobs.txt");
+      write_file_atomically(list.string(), jobs.str());
+      std::ostringstream slurm;
+      slurm << "#!/bin/bash\n"
+            << "# One lbfp sim point per array task; then: lbfp sweep --collect with the same\n"
+            << "# --vary options and --out " << shell_quote(o.out) << "\n"
+            << "#SBATCH --array=0-" << points.size() - 1 << "\n"
+            << "#SBATCH --cpus-per-task=1\n"
+            << "set -euo pipefail\n"
+            << "eval \"$(sed -n \"$((SLURM_ARRAY_TASK_ID + 1))p\" " << shell_quote(list.string())
+            << ")\"\n";
+      write_file_atomically((fs::path(o.out) / "slurm.sh").string(), slurm.str());
+      out << fmt::format("wrote {} points to {} (GNU parallel: parallel < {}; Slurm: sbatch {})\n",
+                         points.size(), list.string(), list.string(),
+                         (fs::path(o.out) / "slurm.sh").string());
+      return 0;
+    }
+    if (!o.collect_only) {
+      const int jobs =
+          o.jobs > 0 ? o.jobs : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+      const int failures = spawn_and_wait_all(points, jobs, err);
+      if (failures > 0) {
+        err << "lbfp sweep: " << failures << " of " << points.size() << " points failed\n";
+        return 1;
+      }
+    }
+    const std::string path = (fs::path(o.out) / "sweep.csv").string();
+    write_file_atomically(path, collect(points, axes));
+    out << fmt::format("{} points -> {}\n", points.size(), path);
+  } catch (const ConfigError& e) {
+    err << "lbfp sweep: " << e.what() << "\n";
+    return kExitBadInput;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_sweep_command(CLI::App& app) {
+  auto o = std::make_shared<SweepOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "sweep",
+      "Design-space sweep: every combination of the --vary values is one `lbfp sim` run; runs "
+      "them on the local cores (or writes a job list) and collects one CSV");
+  cmd->add_option("--arch", o->arch, "architecture YAML (default: the embedded preset)");
+  cmd->add_option("--workload", o->workload, "topology CSV or gemm:M,N,K (default: ResNet-18)");
+  cmd->add_option("--format", o->format, "lbfp8, bfp8, both (default) or arch");
+  cmd->add_option("--mode", o->mode, "tile (default) or cycle");
+  cmd->add_option("--seed", o->seed, "seed of the generated data (the same for every point)");
+  cmd->add_option("--vary", o->vary,
+                  "key=v1,v2,...: an arch key (array.rows, dram.bandwidth_bytes_per_cycle, ...) "
+                  "or format; repeat for more axes")
+      ->required();
+  cmd->add_option("--out", o->out, "folder for points/, sweep.csv (default lbfp-sweep-out)");
+  cmd->add_option("--jobs", o->jobs, "points run at once (default: the number of cores)");
+  cmd->add_flag("--emit-jobs", o->emit_jobs,
+                "write jobs.txt (one lbfp sim per line) and slurm.sh instead of running");
+  cmd->add_flag("--collect", o->collect_only, "only collect finished points into sweep.csv");
+  cmd->callback([o] {
+    const int rc = run_sweep(*o, std::cout, std::cerr);
+    if (rc != 0) throw CLI::RuntimeError(rc);
+  });
+}
+
+}  // namespace lbfp::cli
