@@ -84,10 +84,15 @@ int run_sim(const SimOptions& o, std::ostream& out, std::ostream& err) {
       throw ConfigError("--array rtl runs cycle by cycle: use --mode cycle");
     }
     report.mode = mode;
-    report.data_origin = fmt::format(
-        "seeded random (mt19937_64, seed {}): activations ReLU(N(0,1)) per tensor, weights "
-        "N(0, 2/fan_in) per output channel, exponents by max calibration",
-        o.seed);
+    report.data_origin =
+        report.workload.real_weights
+            ? fmt::format("weights and biases from {}; activations seeded random (mt19937_64, "
+                          "seed {}) ReLU(N(0,1)) per tensor; exponents by max calibration",
+                          report.workload.source, o.seed)
+            : fmt::format("seeded random (mt19937_64, seed {}): activations ReLU(N(0,1)) per "
+                          "tensor, weights N(0, 2/fan_in) per output channel, exponents by max "
+                          "calibration",
+                          o.seed);
 
     for (const auto& [name, format] : formats_for(o.format, report.arch.accel.format)) {
       arch::AcceleratorConfig cfg = report.arch.accel;

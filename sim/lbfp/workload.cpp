@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "lbfp/calibration.h"
+#include "lbfp/eval/graph.h"
 #include "lbfp/tensor.h"
 
 namespace lbfp::cli {
@@ -149,7 +150,60 @@ Workload parse_topology(const std::string& text, const std::string& source) {
   return w;
 }
 
+Workload load_onnx_workload(const std::string& path) {
+  eval::Graph g;
+  try {
+    g = eval::load_onnx(path);
+  } catch (const std::exception& e) {
+    throw ConfigError(std::string(e.what()));
+  }
+  Workload w;
+  w.source = path;
+  w.name = std::filesystem::path(path).stem().string();
+  w.real_weights = true;
+  for (const eval::Node& node : g.nodes) {
+    if (node.kind != eval::OpKind::kConv && node.kind != eval::OpKind::kGemm) continue;
+    const eval::ActShape in = g.tensor_shapes.at(static_cast<size_t>(node.inputs.at(0)));
+    LayerSpec l;
+    l.name = node.name;
+    if (node.kind == eval::OpKind::kConv) {
+      l.is_conv = true;
+      l.pad_h = node.pad_h;
+      l.pad_w = node.pad_w;
+      l.ifmap_h = in.h + 2 * node.pad_h;
+      l.ifmap_w = in.w + 2 * node.pad_w;
+      l.filter_h = node.kernel_h;
+      l.filter_w = node.kernel_w;
+      l.channels = in.c;
+      l.filters = node.out_channels;
+      if (node.stride_h != node.stride_w) {
+        throw ConfigError(path + ": node '" + node.name + "': unequal strides are not modelled");
+      }
+      l.stride = node.stride_h;
+      l.groups = node.groups;
+    } else {
+      l.m = 1;  // one image
+      l.n = node.out_channels;
+      l.k = in.elements();
+    }
+    l.weights = node.weights;
+    l.bias = node.bias;
+    if (l.weights.size() != l.gemm_n() * l.group_count() * l.gemm_k()) {
+      throw ConfigError(path + ": node '" + node.name + "': " +
+                        std::to_string(l.weights.size()) + " weights for a " + l.shape_text() +
+                        " layer");
+    }
+    check_size(l, path);
+    w.layers.push_back(std::move(l));
+  }
+  if (w.layers.empty()) throw ConfigError(path + ": the model has no Conv or Gemm layer");
+  return w;
+}
+
 Workload load_workload(const std::string& spec) {
+  if (spec.size() > 5 && spec.compare(spec.size() - 5, 5, ".onnx") == 0) {
+    return load_onnx_workload(spec);
+  }
   if (spec.rfind("gemm:", 0) == 0) {
     std::vector<std::string> cells = split_csv(spec.substr(5));
     if (cells.size() != 3) {
@@ -194,6 +248,17 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Numbe
     input.resize(m * k);
   }
   for (float& v : input) v = std::max(0.0f, normal(rng));
+  if (layer.is_conv && (layer.pad_h > 0 || layer.pad_w > 0)) {
+    for (uint64_t c = 0; c < layer.channels; ++c) {
+      for (uint64_t y = 0; y < layer.ifmap_h; ++y) {
+        for (uint64_t x = 0; x < layer.ifmap_w; ++x) {
+          const bool border = y < layer.pad_h || y >= layer.ifmap_h - layer.pad_h ||
+                              x < layer.pad_w || x >= layer.ifmap_w - layer.pad_w;
+          if (border) input[(c * layer.ifmap_h + y) * layer.ifmap_w + x] = 0.0f;
+        }
+      }
+    }
+  }
   float input_max = 0.0f;
   for (float v : input) input_max = std::max(input_max, v);
   const int a_exp = max_exponent(input_max);
@@ -231,10 +296,20 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Numbe
     } else {
       gl.a = input_codes;
     }
-    // Weights: one row of K per output channel, He-normal, exponents per channel.
-    const float sigma = std::sqrt(2.0f / static_cast<float>(k));
+    // Weights: one row of K per output channel, the model's or He-normal; exponents per
+    // channel by max calibration.
     std::vector<float> w(n * k);
-    for (float& v : w) v = sigma * normal(rng);
+    if (!layer.weights.empty()) {
+      std::copy(layer.weights.begin() + static_cast<std::ptrdiff_t>(g * n * k),
+                layer.weights.begin() + static_cast<std::ptrdiff_t>((g + 1) * n * k), w.begin());
+      if (!layer.bias.empty()) {
+        gl.bias.assign(layer.bias.begin() + static_cast<std::ptrdiff_t>(g * n),
+                       layer.bias.begin() + static_cast<std::ptrdiff_t>((g + 1) * n));
+      }
+    } else {
+      const float sigma = std::sqrt(2.0f / static_cast<float>(k));
+      for (float& v : w) v = sigma * normal(rng);
+    }
     const BlockMap blocks({static_cast<int64_t>(n), static_cast<int64_t>(k)},
                           Blocking::per_channel(0));
     for (float amax : block_abs_max(w, blocks)) gl.w_exponents.push_back(max_exponent(amax));
@@ -271,6 +346,7 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Numbe
         const std::vector<double>& wt = w_values[gl.w_exponents[j]];
         double s = 0.0;
         for (uint64_t kk = 0; kk < k; ++kk) s += a_values[gl.a[i * k + kk]] * wt[gl.w[j * k + kk]];
+        if (!gl.bias.empty()) s += gl.bias[j];
         amax = std::max(amax, s);
       }
     }

@@ -19,6 +19,11 @@ struct LayerSpec {
   // Convolution, SCALE-Sim semantics: the IFMAP size includes the padding; no padding is added.
   uint64_t ifmap_h = 0, ifmap_w = 0, filter_h = 0, filter_w = 0;
   uint64_t channels = 0, filters = 0, stride = 1, groups = 1;
+  uint64_t pad_h = 0, pad_w = 0;  // of an ONNX convolution: the IFMAP's zero border
+  // Real parameters (from an ONNX model): one row per output channel (OIHW for a convolution,
+  // [out][in] for a fully-connected layer) and one bias per output channel. Empty: generated.
+  std::vector<float> weights;
+  std::vector<float> bias;
   // GEMM form (and each group of a convolution): C[M,N] = A[M,K] x B[K,N].
   uint64_t m = 0, n = 0, k = 0;
 
@@ -37,9 +42,11 @@ struct Workload {
   std::string name;
   std::string source;  // the file, "command line" or "<embedded>"
   std::vector<LayerSpec> layers;
+  bool real_weights = false;  // from an ONNX model
 };
 
-// "gemm:M,N,K" or a topology CSV path. Throws ConfigError naming the file, line and column.
+// "gemm:M,N,K", a topology CSV path, or an ONNX model (*.onnx: its Conv and Gemm layers with
+// their real weights and biases). Throws ConfigError naming the file, line and column.
 Workload load_workload(const std::string& spec);
 Workload parse_topology(const std::string& text, const std::string& source);
 

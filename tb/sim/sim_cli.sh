@@ -29,6 +29,20 @@ for f in layers.csv summary.json plot.svg; do
   cmp -s "a/$f" "b/$f" || { echo "FAIL: $f differs between identical runs"; fail=1; }
 done
 
+# An ONNX model's Conv and Gemm layers with their real weights: LeNet-5 has the shapes of the
+# LeNet-5 topology file, so the cycles must be the same.
+if [[ -f "$src/sim/models/lenet5.onnx" ]]; then
+  "$lbfp" sim --workload "$src/sim/models/lenet5.onnx" --format lbfp8 --out onnx --quiet || {
+    echo "FAIL: lbfp sim on lenet5.onnx"; fail=1; }
+  "$lbfp" sim --workload "$src/sim/workloads/lenet5.csv" --format lbfp8 --out csv --quiet || fail=1
+  c1=$(grep -m1 '"total_cycles"' onnx/summary.json)
+  c2=$(grep -m1 '"total_cycles"' csv/summary.json)
+  [[ -n "$c1" && "$c1" == "$c2" ]] || { echo "FAIL: ONNX LeNet-5 $c1 vs topology $c2"; fail=1; }
+  grep -q 'weights and biases from' onnx/summary.json || { echo "FAIL: ONNX origin not stated"; fail=1; }
+else
+  echo "FAIL: sim/models/lenet5.onnx is missing"; fail=1
+fi
+
 # A sweep: 2 x 2 points in parallel, one CSV row per point and format; and the job list.
 if "$lbfp" sweep --workload "$src/sim/workloads/lenet5.csv" --vary array.rows=8,16 \
      --vary dram.bandwidth_bytes_per_cycle=4,16 --out sweep > sweep.txt 2>&1; then
