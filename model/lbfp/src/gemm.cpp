@@ -10,7 +10,9 @@
 //   row bound    R_m = sum_k |p(a_mk, bmax_k)|,   bmax_k = the largest magnitude in row k of B
 //   column bound C_n = sum_k |p(amax_k, b_kn)|,   amax_k = the largest magnitude in column k of A
 //   Cauchy-Schwarz    ||U_m||_2 ||V_n||_2, with |p(a, b)| <= U(a) V(b) for all codes (U, V >= 0
-//                     in double, checked over every code pair with a relative margin)
+//                     in double, checked over every code pair with a relative margin; the
+//                     AVX-512 LBFP8 path sums U^2 rounded up to int16 multiples of a unit,
+//                     exactly, which only enlarges the bound)
 // (|p| grows with each magnitude, so the first two hold). An output is cleared when the least of
 // them plus |bias| is within the limit; every other output is recomputed by lbfp::dot in k order.
 #include "lbfp/gemm.h"

@@ -5,10 +5,11 @@
 // AVX-512 instructions and picked by the linker for code that runs on any CPU. Each is called only
 // after the run-time CPU check in cpu_has_avx2 / cpu_has_avx512.
 //
-// Blocking (GotoBLAS order): the k range is cut into slices of kKc; per slice, the B panel of
-// the caller's column range is packed once (8 bytes per LBFP element, 1 byte per BFP element), the
-// A slice is packed into row blocks of kMr, and the micro-kernel runs over every (column panel,
-// row block) pair, the panel's slice staying in L1/L2 while all row blocks stream past it.
+// AVX2 blocking (GotoBLAS order): the k range is cut into slices; per slice, the B panel of the
+// caller's column range is packed once, the A slice is packed into row blocks, and the
+// micro-kernel runs over every (column panel, row block) pair, the panel's slice staying in L1/L2
+// while all row blocks stream past it. The AVX-512 kernels take a whole call and schedule it over
+// the threads themselves (see "AVX-512: whole calls" below).
 #include "gemm_kernels.h"
 
 // GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512 intrinsics (their
