@@ -494,13 +494,32 @@ void parallel_for(size_t count, const std::function<void(size_t)>& body) {
   for (size_t i = 0; i < count; ++i) tasks.emplace_back([&body, i] { body(i); });
   WorkerPool::instance().run(tasks);
 }
+// The kernels pack all of A at once (4 bytes per LBFP code); a tall A goes in row ranges of about
+// 64 MiB packed, so the scratch stays bounded (B is then packed once per range).
+template <class Run>
+void in_row_ranges(const detail::GemmCall& call, const Run& run) {
+  const size_t bytes_per_row = 4 * std::max<size_t>(1, call.k);
+  const size_t rows = std::max<size_t>(64, (size_t{64} << 20) / bytes_per_row);
+  for (size_t r0 = 0; r0 < call.m; r0 += rows) {
+    detail::GemmCall part = call;
+    part.m = std::min(rows, call.m - r0);
+    part.a = call.a + r0 * call.lda;
+    part.out = call.out + r0 * call.ldo;
+    part.a_sq = call.a_sq + r0;
+    run(part);
+  }
+}
 void run_gemm_avx512(const FormatTables<LbfpFormat>& t, const detail::GemmCall& call,
                      size_t threads) {
-  detail::lbfp_gemm_avx512(t.lbfp, call, threads, parallel_for);
+  in_row_ranges(call, [&](const detail::GemmCall& part) {
+    detail::lbfp_gemm_avx512(t.lbfp, part, threads, parallel_for);
+  });
 }
 void run_gemm_avx512(const FormatTables<BfpFormat>& t, const detail::GemmCall& call,
                      size_t threads) {
-  detail::bfp_gemm_avx512(t.bfp, call, threads, parallel_for);
+  in_row_ranges(call, [&](const detail::GemmCall& part) {
+    detail::bfp_gemm_avx512(t.bfp, part, threads, parallel_for);
+  });
 }
 
 // ---- the driver ----------------------------------------------------------------------------------
