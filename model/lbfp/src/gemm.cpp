@@ -494,6 +494,7 @@ void parallel_for(size_t count, const std::function<void(size_t)>& body) {
   for (size_t i = 0; i < count; ++i) tasks.emplace_back([&body, i] { body(i); });
   WorkerPool::instance().run(tasks);
 }
+
 // The kernels pack all of A at once (4 bytes per LBFP code); a tall A goes in row ranges of about
 // 64 MiB packed, so the scratch stays bounded (B is then packed once per range).
 template <class Run>
