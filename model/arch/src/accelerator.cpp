@@ -351,6 +351,13 @@ void Accelerator::compute_thread() {
       if (p.weights_resident) {
         job.b = p.w_buf[0].data() + t.n0;
         job.ldb = layer.n;
+        // The row's later tiles use the same activations: all their weights are loaded once
+        // the first row of tiles is done.
+        if (t.m0 > 0) {
+          job.lookahead_cols = static_cast<int64_t>(layer.n - t.n0) - t.cols;
+          if (t.n0 == 0) last_reuse_tag_ = ++reuse_tags_;  // a new row of tiles
+          job.reuse_tag = last_reuse_tag_;
+        }
       } else {
         job.b = p.w_buf[static_cast<size_t>(t.w_slot)].data();
         job.ldb = static_cast<size_t>(config_.array.cols);

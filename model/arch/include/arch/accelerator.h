@@ -164,6 +164,8 @@ class Accelerator : public sc_core::sc_module {
   std::string error_;
   bool finished_ = false;
   std::function<void(size_t, size_t)> progress_;
+  uint64_t reuse_tags_ = 0;  // tile-level reuse of a row of tiles (TileJob::reuse_tag)
+  uint64_t last_reuse_tag_ = 0;
 
   std::unique_ptr<Plan> plan_;  // the layer in flight
   sc_core::sc_event layer_start_, layer_done_, loaded_, computed_, written_, freed_;

@@ -36,6 +36,13 @@ struct TileJob {
   const float* bias = nullptr;
   int out_exponent = 0;
   bool relu = false;
+  // The B view (with its exponents and bias) continues `lookahead_cols` columns to the right
+  // with the same layout, and the same A will be used for them next (resident weights): the
+  // tile-level mode may compute those tiles in the same kernel call.
+  int64_t lookahead_cols = 0;
+  // Identifies the content of A and B for that reuse (one value per layer and row of tiles;
+  // buffers are reloaded at the same addresses, so pointers alone do not). 0: no reuse.
+  uint64_t reuse_tag = 0;
 };
 
 struct TileResult {
@@ -97,6 +104,15 @@ class ArrayModel {
   size_t codes_ = 0;              // 2^W
   TileJob job_;
   std::vector<int> scales_;  // per column: exponent of one accumulator LSB
+  // Tile mode: sums computed ahead for the columns after the current tile (see lookahead_cols).
+  struct Ahead {
+    uint64_t tag = 0;
+    const Code* b = nullptr;  // first column computed
+    int64_t cols = 0;
+    int rows = 0;
+    std::vector<int64_t> acc;  // rows x cols
+    std::vector<uint32_t> overflows;
+  } ahead_;
   bool busy_ = false;
   int64_t cycle_ = 0;
   int64_t total_cycles_ = 0;
