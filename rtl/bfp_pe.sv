@@ -4,9 +4,10 @@
 // through registers; the product passes PipeStages registers, then the saturating accumulator.
 // done_o is high for one cycle when acc_o holds the result of a reduction.
 module bfp_pe #(
-  parameter int DataWidth  = 8,   // W
-  parameter int AccWidth   = 32,  // A
-  parameter int PipeStages = 1    // registers between the multiplier and the accumulator
+  parameter int DataWidth    = 8,    // W
+  parameter int AccWidth     = 32,   // A
+  parameter int PipeStages   = 1,    // registers between the multiplier and the accumulator
+  parameter bit IsolateZeros = 1'b0  // bfp_mul's operand isolation (docs/hardware-cost.md)
 ) (
   input  logic                 clk_i,
   input  logic                 rst_ni,
@@ -43,7 +44,8 @@ module bfp_pe #(
   logic [ProdWidth-1:0] prod;
 
   bfp_mul #(
-    .DataWidth(DataWidth)
+    .DataWidth   (DataWidth),
+    .IsolateZeros(IsolateZeros)
   ) u_mul (
     .a_i   (a_i),
     .b_i   (b_i),

@@ -1,6 +1,11 @@
 // LBFP multiplier front end (spec "Multiplication: add, look up, shift", steps 1-4): sign XOR,
 // zero detect, the W-bit code adder t = ma + mb, and the 2^F-entry antilog LUT indexed by
 // f = t mod 2^F. The shift q = t >> F is handed to lbfp_shifter; no multiplier array anywhere.
+//
+// Operand isolation: a zero product needs neither the sum nor the LUT, so when either magnitude
+// code is zero both adder inputs are forced to zero. The adder, the LUT decoder and (through
+// lut_o and shift_o) the shifter then hold still on zero operands, about half the activations
+// after a ReLU, instead of switching on the other, non-zero operand. The outputs are unchanged.
 module lbfp_mul #(
   parameter int DataWidth = 8,  // W
   parameter int FracBits  = 4,  // F, 1..6
@@ -25,17 +30,23 @@ module lbfp_mul #(
     assign lut_rom[f*LutWidth +: LutWidth] = Entry[LutWidth-1:0];
   end
 
-  logic [MagWidth-1:0]  mag_a, mag_b;
-  logic [DataWidth-1:0] code_sum;  // t = ma + mb <= 2^W - 2: never overflows W bits
+  logic                 zero_a, zero_b;
+  logic [MagWidth-1:0]  mag_a, mag_b;  // isolated: both zero when either code is zero
+  logic [DataWidth-1:0] code_sum;      // t = ma + mb <= 2^W - 2: never overflows W bits
   logic [FracBits-1:0]  lut_idx;
 
-  assign mag_a    = a_i[MagWidth-1:0];
-  assign mag_b    = b_i[MagWidth-1:0];
-  assign zero_o   = (mag_a == '0) || (mag_b == '0);
-  assign code_sum = {1'b0, mag_a} + {1'b0, mag_b};
+  assign zero_a = a_i[MagWidth-1:0] == '0;
+  assign zero_b = b_i[MagWidth-1:0] == '0;
+  assign zero_o = zero_a || zero_b;
+  // A zero code is already all zeros: each side needs gating only by the other side's detect.
+  assign mag_a  = zero_b ? '0 : a_i[MagWidth-1:0];
+  assign mag_b  = zero_a ? '0 : b_i[MagWidth-1:0];
+
+  assign code_sum = {1'b0, mag_a} + {1'b0, mag_b};  // 0 for a zero product
   assign lut_idx  = code_sum[FracBits-1:0];
 
   assign neg_o   = !zero_o && (a_i[DataWidth-1] ^ b_i[DataWidth-1]);
+  // LUT[0] = 2^P is not zero: the LUT output still needs the zero gate; the shift is 0 already.
   assign lut_o   = zero_o ? '0 : lut_rom[lut_idx*LutWidth +: LutWidth];
-  assign shift_o = zero_o ? '0 : code_sum[DataWidth-1:FracBits];
+  assign shift_o = code_sum[DataWidth-1:FracBits];
 endmodule

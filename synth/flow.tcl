@@ -4,6 +4,7 @@
 #   LBFP_SYNTH_SOURCES  the SystemVerilog files, space-separated, package first
 #   LBFP_SYNTH_LIBERTY  osu018_stdcells.lib
 #   LBFP_SYNTH_OUT      output folder: netlist.v, netlist.json, area.txt, cmos.txt
+#   LBFP_SYNTH_PARAMS   optional "name value ..." overrides of the top's parameters
 set top     $::env(LBFP_SYNTH_TOP)
 set sources $::env(LBFP_SYNTH_SOURCES)
 set lib     $::env(LBFP_SYNTH_LIBERTY)
@@ -11,6 +12,11 @@ set out     $::env(LBFP_SYNTH_OUT)
 
 foreach src $sources {
   yosys read_verilog -sv $src
+}
+if {[info exists ::env(LBFP_SYNTH_PARAMS)]} {
+  foreach {name value} $::env(LBFP_SYNTH_PARAMS) {
+    yosys chparam -set $name $value $top
+  }
 }
 yosys hierarchy -check -top $top
 yosys synth -top $top -flatten

@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "golden.h"
 #include "lbfp_synth/flow.h"
+#include "lbfp_synth/layer_tile.h"
 #include "lbfp_synth/liberty.h"
 #include "lbfp_synth/power.h"
 #include "lbfp_synth/report.h"
@@ -27,6 +28,8 @@ constexpr int kExitToolFailed = 1;
 
 struct SynthOptions {
   std::string liberty;
+  std::string source_dir;
+  std::string layer_tile;
   std::string out = "synth-report";
   std::string work;
   size_t ops = 16384;
@@ -49,6 +52,7 @@ int run_synth(const SynthOptions& o) {
   synth::Tools tools = synth::default_tools();
   if (!o.liberty.empty()) tools.liberty = o.liberty;
   if (!o.work.empty()) tools.work_dir = o.work;
+  if (!o.source_dir.empty()) tools.source_dir = o.source_dir;
   tools.build_jobs = o.jobs;
   if (!fs::exists(tools.liberty)) {
     std::cerr << "lbfp synth: liberty file " << tools.liberty
@@ -63,11 +67,23 @@ int run_synth(const SynthOptions& o) {
   energy.input_slew_ns = o.slew_ns;
   energy.output_load_pf = library.cell("INVX1").pin("A")->capacitance_pf;
 
+  const std::string tile_path =
+      o.layer_tile.empty() ? synth::lenet5_fc1_tile_path(tools.source_dir) : o.layer_tile;
+  const synth::LayerTile tile = synth::read_layer_tile(tile_path);
+  const std::string layer_source = fmt::format(
+      "{} ({} x {} activations, {} x {} weights; {:.1f} % of the LBFP8 products have a zero "
+      "operand)",
+      o.layer_tile.empty() ? "LeNet-5 fc1 tile, tb/rtl/data/lenet5_fc1_tile.txt" : tile_path,
+      tile.m, tile.k, tile.k, tile.n,
+      100.0 * synth::zero_operand_fraction("lbfp8", synth::layer_stream(tile, "lbfp8", o.ops)));
+
   std::vector<synth::UnitCost> costs;
   for (const std::string& kind : o.kinds) {
-    for (const char* format : {"lbfp8", "bfp8"}) {
-      const synth::Unit& unit = synth::unit(kind, format);
-      std::cerr << fmt::format("lbfp synth: {} ({})...\n", unit.top, format);
+    for (const synth::Unit& unit : synth::units()) {
+      if (unit.kind != kind) continue;
+      const std::string& format = unit.format;
+      std::cerr << fmt::format("lbfp synth: {} ({}{})...\n", unit.top, format,
+                               unit.variant.empty() ? "" : " " + unit.variant);
       const synth::SynthResult s = synth::synthesize(tools, unit);
       const std::string sim = synth::build_activity_model(tools, unit, s, library);
       synth::UnitCost c;
@@ -77,16 +93,17 @@ int run_synth(const SynthOptions& o) {
       c.area_um2 = s.area_um2;
       c.transistors = s.transistors;
       c.cells = s.cell_count;
+      c.variant = unit.variant;
       for (const bool layer : {true, false}) {
         const std::vector<synth::Op> stream = layer
-                                                  ? synth::layer_stream(format, o.ops, o.seed)
+                                                  ? synth::layer_stream(tile, format, o.ops)
                                                   : synth::uniform_stream(format, o.ops, o.seed);
         const synth::Activity a =
             synth::run_activity(sim, s.dir, layer ? "layer" : "uniform", stream, false);
         const synth::Energy e = synth::estimate_energy(library, s.netlist_json, a, energy);
         if (e.nets_missing > 0) {
           throw std::runtime_error(fmt::format("{}: {} driven nets have no toggle count",
-                                               unit.top, e.nets_missing));
+                                               unit.name(), e.nets_missing));
         }
         (layer ? c.layer_pj : c.uniform_pj) = e.per_op_pj;
         c.leakage_nw = e.leakage_nw;
@@ -102,6 +119,7 @@ int run_synth(const SynthOptions& o) {
   ctx.seed = o.seed;
   ctx.command = fmt::format("lbfp synth --ops {} --seed {} --voltage {} --frequency-mhz {}",
                             o.ops, o.seed, o.voltage, o.frequency_mhz);
+  ctx.layer_source = layer_source;
   fs::create_directories(o.out);
   const std::string table = synth::report_markdown(costs, ctx);
   write_file(fs::path(o.out) / "report.md", table);
@@ -122,6 +140,10 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--liberty", options->liberty,
                   "Liberty file (default: build/tech/osu018/osu018_stdcells.lib from "
                   "scripts/setup.sh)");
+  cmd->add_option("--source-dir", options->source_dir,
+                  "Repository whose rtl/ and synth/ are synthesized (default: this build's)");
+  cmd->add_option("--layer-tile", options->layer_tile,
+                  "Layer operands (default: tb/rtl/data/lenet5_fc1_tile.txt, LeNet-5 fc1)");
   cmd->add_option("--out", options->out, "Folder for report.md, report.svg, energy.yaml")
       ->capture_default_str();
   cmd->add_option("--work", options->work, "Folder for netlists and simulations (default: a "
@@ -129,7 +151,8 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--ops", options->ops, "Operations per operand stream")
       ->capture_default_str()
       ->check(CLI::Range(64, 10000000));
-  cmd->add_option("--seed", options->seed, "Seed of the operand streams")->capture_default_str();
+  cmd->add_option("--seed", options->seed, "Seed of the uniform operand stream")
+      ->capture_default_str();
   cmd->add_option("--voltage", options->voltage, "Supply voltage (V)")
       ->capture_default_str()
       ->check(CLI::Range(0.5, 5.0));

@@ -1,8 +1,9 @@
 // Synthesis-only top: one BFP8 multiply-accumulate unit, bfp_mul (8x8 signed, 16-bit product)
-// feeding sat_accumulator directly; the baseline twin of lbfp_mac.
+// feeding sat_accumulator directly; the baseline twin of lbfp_mac. IsolateZeros as in bfp_mul.
 module bfp_mac #(
-  parameter int DataWidth = 8,
-  parameter int AccWidth  = 32,
+  parameter int DataWidth    = 8,
+  parameter int AccWidth     = 32,
+  parameter bit IsolateZeros = 1'b0,
   localparam int ProdWidth = 2 * DataWidth
 ) (
   input  logic                 clk_i,
@@ -17,7 +18,8 @@ module bfp_mac #(
   logic [ProdWidth-1:0] prod;
 
   bfp_mul #(
-    .DataWidth(DataWidth)
+    .DataWidth   (DataWidth),
+    .IsolateZeros(IsolateZeros)
   ) u_mul (
     .a_i   (a_i),
     .b_i   (b_i),

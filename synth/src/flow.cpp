@@ -52,19 +52,27 @@ void run_logged(const std::string& command, const std::string& log, const std::s
 }  // namespace
 
 const std::vector<Unit>& units() {
+  const std::map<std::string, int> isolate = {{"IsolateZeros", 1}};
   static const std::vector<Unit> all = {
-      {"mul", "lbfp8", "lbfp_mul_unit", false}, {"mul", "bfp8", "bfp_mul", false},
-      {"mac", "lbfp8", "lbfp_mac", true},       {"mac", "bfp8", "bfp_mac", true},
-      {"pe", "lbfp8", "lbfp_pe", true},         {"pe", "bfp8", "bfp_pe", true},
+      {"mul", "lbfp8", "lbfp_mul_unit", false, "", {}},
+      {"mul", "bfp8", "bfp_mul", false, "", {}},
+      {"mul", "bfp8", "bfp_mul", false, "iso", isolate},
+      {"mac", "lbfp8", "lbfp_mac", true, "", {}},
+      {"mac", "bfp8", "bfp_mac", true, "", {}},
+      {"mac", "bfp8", "bfp_mac", true, "iso", isolate},
+      {"pe", "lbfp8", "lbfp_pe", true, "", {}},
+      {"pe", "bfp8", "bfp_pe", true, "", {}},
+      {"pe", "bfp8", "bfp_pe", true, "iso", isolate},
   };
   return all;
 }
 
-const Unit& unit(const std::string& kind, const std::string& format) {
+const Unit& unit(const std::string& kind, const std::string& format, const std::string& variant) {
   for (const Unit& u : units()) {
-    if (u.kind == kind && u.format == format) return u;
+    if (u.kind == kind && u.format == format && u.variant == variant) return u;
   }
-  throw std::invalid_argument("no unit " + kind + " for " + format);
+  throw std::invalid_argument("no unit " + kind + " for " + format +
+                              (variant.empty() ? "" : " (" + variant + ")"));
 }
 
 Tools default_tools() {
@@ -82,7 +90,7 @@ SynthResult synthesize(const Tools& tools, const Unit& unit) {
     throw std::runtime_error("liberty file " + tools.liberty + " not found");
   }
   SynthResult r;
-  r.dir = (fs::path(tools.work_dir) / unit.top).string();
+  r.dir = (fs::path(tools.work_dir) / unit.name()).string();
   fs::create_directories(r.dir);
   const fs::path rtl = fs::path(tools.source_dir) / "rtl";
   const fs::path wrappers = fs::path(tools.source_dir) / "synth" / "rtl";
@@ -95,11 +103,17 @@ SynthResult synthesize(const Tools& tools, const Unit& unit) {
   for (const char* f : {"lbfp_mul_unit.sv", "lbfp_mac.sv", "bfp_mac.sv"}) {
     sources += (wrappers / f).string() + " ";
   }
+  std::string parameters;
+  for (const auto& [name, value] : unit.parameters) {
+    parameters += name + " " + std::to_string(value) + " ";
+  }
   const std::string command =
       "LBFP_SYNTH_TOP=" + quote(unit.top) + " LBFP_SYNTH_SOURCES=" + quote(sources) +
+      " LBFP_SYNTH_PARAMS=" + quote(parameters) +
       " LBFP_SYNTH_LIBERTY=" + quote(tools.liberty) + " LBFP_SYNTH_OUT=" + quote(r.dir) + " " +
       quote(tools.yosys) + " -q -c " + quote((fs::path(tools.source_dir) / "synth" / "flow.tcl").string());
-  run_logged(command, (fs::path(r.dir) / "yosys.log").string(), "yosys synthesis of " + unit.top);
+  run_logged(command, (fs::path(r.dir) / "yosys.log").string(),
+             "yosys synthesis of " + unit.name());
 
   // stat -liberty: "     AND2X1     8" rows and "Chip area for module '\top': 5160.000000".
   const std::string area = read_text((fs::path(r.dir) / "area.txt").string());
@@ -143,7 +157,7 @@ std::string build_activity_model(const Tools& tools, const Unit& unit, const Syn
       " --prefix Vnetlist --top-module " + quote(unit.top) + " -Mdir " + quote(obj.string()) +
       " -CFLAGS -O1 -o activity " + quote(cells.string()) + " " + quote(synth.netlist_verilog) +
       " " + quote((fs::path(tools.source_dir) / "synth" / "harness" / "activity_main.cpp").string());
-  run_logged(command, (dir / "verilator.log").string(), "verilator build of " + unit.top);
+  run_logged(command, (dir / "verilator.log").string(), "verilator build of " + unit.name());
   return (obj / "activity").string();
 }
 

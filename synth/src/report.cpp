@@ -9,16 +9,6 @@
 namespace lbfp::synth {
 namespace {
 
-const UnitCost* find(const std::vector<UnitCost>& costs, const std::string& kind,
-                     const std::string& format) {
-  for (const UnitCost& c : costs) {
-    if (c.kind == kind && c.format == format) return &c;
-  }
-  return nullptr;
-}
-
-double safe_ratio(double a, double b) { return b > 0.0 ? a / b : 0.0; }
-
 std::string kind_name(const std::string& kind) {
   if (kind == "mul") return "multiplier";
   if (kind == "mac") return "MAC (multiplier + accumulator)";
@@ -26,16 +16,48 @@ std::string kind_name(const std::string& kind) {
   return kind;
 }
 
+const UnitCost* find(const std::vector<UnitCost>& costs, const std::string& kind,
+                     const std::string& format, const std::string& variant = "") {
+  for (const UnitCost& c : costs) {
+    if (c.kind == kind && c.format == format && c.variant == variant) return &c;
+  }
+  return nullptr;
+}
+
+// "bfp8", or "bfp8 iso" for a variant.
+std::string format_name(const UnitCost& c) {
+  return c.variant.empty() ? c.format : c.format + " " + c.variant;
+}
+
+std::string ratio_table(const std::vector<CostRatio>& ratios) {
+  std::string t =
+      "| unit | area | transistors | energy/op, layer | energy/op, uniform | paper (multiplier) |\n"
+      "|---|---:|---:|---:|---:|---|\n";
+  for (const CostRatio& r : ratios) {
+    const std::string paper =
+        r.kind == "mul" ? fmt::format("area {:.2f}x (-45 %), power {:.2f}x (-53 %)",
+                                      kPaperAreaRatio, kPaperPowerRatio)
+                        : "not reported";
+    t += fmt::format("| {} | {:.3f}x ({:+.1f} %) | {:.3f}x | {:.3f}x ({:+.1f} %) | {:.3f}x | {} |\n",
+                     kind_name(r.kind), r.area, (r.area - 1.0) * 100.0, r.transistors,
+                     r.layer_energy, (r.layer_energy - 1.0) * 100.0, r.uniform_energy, paper);
+  }
+  return t;
+}
+
+double safe_ratio(double a, double b) { return b > 0.0 ? a / b : 0.0; }
+
 }  // namespace
 
-std::vector<CostRatio> cost_ratios(const std::vector<UnitCost>& costs) {
+std::vector<CostRatio> cost_ratios(const std::vector<UnitCost>& costs,
+                                   const std::string& bfp_variant) {
   std::vector<CostRatio> out;
   for (const UnitCost& c : costs) {
     if (std::any_of(out.begin(), out.end(), [&](const CostRatio& r) { return r.kind == c.kind; })) {
       continue;
     }
     const UnitCost* l = find(costs, c.kind, "lbfp8");
-    const UnitCost* b = find(costs, c.kind, "bfp8");
+    const UnitCost* b = find(costs, c.kind, "bfp8", bfp_variant);
     if (!l || !b) continue;
     CostRatio r;
     r.kind = c.kind;
@@ -58,33 +80,30 @@ std::string report_markdown(const std::vector<UnitCost>& costs, const ReportCont
       "{:.0f} MHz.\n\n",
       ctx.liberty, ctx.energy.voltage, ctx.ops, ctx.seed, ctx.energy.input_slew_ns,
       ctx.energy.output_load_pf, ctx.energy.frequency_mhz);
+  if (!ctx.layer_source.empty()) o << "Layer operands: " << ctx.layer_source << "\n\n";
+  o << "LBFP8 units isolate zero operands (lbfp_mul); \"bfp8\" is the plain 8x8 multiplier, "
+       "\"bfp8 iso\" the same with operand isolation (bfp_mul IsolateZeros = 1).\n\n";
   o << "| unit | format | top | cells | area (um^2) | transistors (cmos) | energy/op, layer (pJ) "
        "| energy/op, uniform (pJ) | power, layer (mW) | leakage (nW) |\n";
   o << "|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const UnitCost& c : costs) {
     o << fmt::format("| {} | {} | {} | {} | {:.0f} | {} | {:.4f} | {:.4f} | {:.4f} | {:.1f} |\n",
-                     c.kind, c.format, c.top, c.cells, c.area_um2, c.transistors, c.layer_pj,
+                     c.kind, format_name(c), c.top, c.cells, c.area_um2, c.transistors, c.layer_pj,
                      c.uniform_pj, c.layer_pj * ctx.energy.frequency_mhz * 1e-3, c.leakage_nw);
   }
-  o << "\n## LBFP8 / BFP8\n\n";
-  o << "| unit | area | transistors | energy/op, layer | energy/op, uniform | paper (multiplier) |\n";
-  o << "|---|---:|---:|---:|---:|---|\n";
-  for (const CostRatio& r : cost_ratios(costs)) {
-    const std::string paper =
-        r.kind == "mul" ? fmt::format("area {:.2f}x (-45 %), power {:.2f}x (-53 %)",
-                                      kPaperAreaRatio, kPaperPowerRatio)
-                        : "not reported";
-    o << fmt::format("| {} | {:.3f}x ({:+.1f} %) | {:.3f}x | {:.3f}x ({:+.1f} %) | {:.3f}x | {} |\n",
-                     kind_name(r.kind), r.area, (r.area - 1.0) * 100.0, r.transistors,
-                     r.layer_energy, (r.layer_energy - 1.0) * 100.0, r.uniform_energy, paper);
+  o << "\n## LBFP8 / BFP8 (plain multiplier)\n\n" << ratio_table(cost_ratios(costs));
+  const std::vector<CostRatio> iso = cost_ratios(costs, "iso");
+  if (!iso.empty()) {
+    o << "\n## LBFP8 / BFP8 with operand isolation\n\n" << ratio_table(iso);
   }
   if (!ctx.command.empty()) o << "\nReproduce: `" << ctx.command << "`\n";
   return o.str();
 }
 
 std::string report_svg(const std::vector<UnitCost>& costs) {
-  // Three panels (area, transistors, energy/op on layer operands), one pair of bars per kind,
-  // each panel scaled to its own largest value.
+  // Three panels (area, transistors, energy/op on layer operands), one group of bars per kind
+  // (LBFP8, BFP8, BFP8 with operand isolation where measured), each panel scaled to its own
+  // largest value.
   struct Metric {
     const char* title;
     double (*value)(const UnitCost&);
@@ -98,7 +117,7 @@ std::string report_svg(const std::vector<UnitCost>& costs) {
   for (const UnitCost& c : costs) {
     if (std::find(kinds.begin(), kinds.end(), c.kind) == kinds.end()) kinds.push_back(c.kind);
   }
-  const int panel_w = 300;
+  const int panel_w = 330;
   const int panel_h = 260;
   const int bar_w = 28;
   std::ostringstream s;
@@ -106,8 +125,8 @@ std::string report_svg(const std::vector<UnitCost>& costs) {
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
       "font-family=\"sans-serif\" font-size=\"12\">\n",
       panel_w * 3 + 40, panel_h + 80);
-  s << "<text x=\"10\" y=\"18\" font-size=\"14\">LBFP8 (blue) vs BFP8 (grey), OSU 0.18 um; "
-       "ratio LBFP8/BFP8 above each pair</text>\n";
+  s << "<text x=\"10\" y=\"18\" font-size=\"14\">LBFP8 (blue) vs BFP8 (grey) and BFP8 with "
+       "operand isolation (light grey), OSU 0.18 um; ratios LBFP8/BFP8 above each group</text>\n";
   for (size_t m = 0; m < metrics.size(); ++m) {
     const int x0 = 20 + static_cast<int>(m) * panel_w;
     const int y0 = 40;
@@ -120,25 +139,31 @@ std::string report_svg(const std::vector<UnitCost>& costs) {
     s << fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/>\n", x0, base,
                      x0 + panel_w - 30, base);
     for (size_t k = 0; k < kinds.size(); ++k) {
-      const int gx = x0 + 10 + static_cast<int>(k) * 85;
+      const int gx = x0 + 10 + static_cast<int>(k) * 100;
       const UnitCost* l = find(costs, kinds[k], "lbfp8");
       const UnitCost* b = find(costs, kinds[k], "bfp8");
+      const UnitCost* bi = find(costs, kinds[k], "bfp8", "iso");
       int bx = gx;
-      for (const UnitCost* c : {l, b}) {
+      for (const UnitCost* c : {l, b, bi}) {
         if (c) {
           const double v = metrics[m].value(*c);
           const int h = static_cast<int>(v / top * (panel_h - 80));
           s << fmt::format(
-              "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"><title>{} {}: "
-              "{:.4g}</title></rect>\n",
-              bx, base - h, bar_w, h, c->format == "lbfp8" ? "#3366cc" : "#999999", c->top,
-              metrics[m].title, v);
+              "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"><title>{} ({}) "
+              "{}: {:.4g}</title></rect>\n",
+              bx, base - h, bar_w, h,
+              c->format == "lbfp8" ? "#3366cc" : (c->variant.empty() ? "#999999" : "#cccccc"),
+              c->top, format_name(*c), metrics[m].title, v);
         }
         bx += bar_w + 2;
       }
       if (l && b && metrics[m].value(*b) > 0.0) {
         s << fmt::format("<text x=\"{}\" y=\"{}\">{:.2f}x</text>\n", gx, y0 + 32,
                          metrics[m].value(*l) / metrics[m].value(*b));
+      }
+      if (l && bi && metrics[m].value(*bi) > 0.0) {
+        s << fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\">iso {:.2f}x</text>\n", gx,
+                         y0 + 46, metrics[m].value(*l) / metrics[m].value(*bi));
       }
       s << fmt::format("<text x=\"{}\" y=\"{}\">{}</text>\n", gx + 10, base + 16, kinds[k]);
     }
@@ -160,22 +185,35 @@ std::string energy_yaml(const std::vector<UnitCost>& costs, const ReportContext&
   y << fmt::format("frequency_mhz: {:.0f}  # only for power = energy x frequency\n",
                    ctx.energy.frequency_mhz);
   y << fmt::format("operations_per_stream: {}\n", ctx.ops);
-  y << "operands: layer      # synthetic ReLU/Gaussian layer; uniform figures in comments\n";
-  for (const char* format : {"lbfp8", "bfp8"}) {
-    y << format << ":\n";
+  y << "operands: layer      # the layer stream; uniform figures in comments\n";
+  if (!ctx.layer_source.empty()) y << "# layer: " << ctx.layer_source << "\n";
+  y << "# lbfp8: zero operands isolated (lbfp_mul); bfp8: the plain 8x8 multiplier, as in the\n"
+       "# array; bfp8_iso: the same with operand isolation (bfp_mul IsolateZeros = 1).\n";
+  struct Section {
+    const char* name;
+    const char* format;
+    const char* variant;
+  };
+  for (const Section& section : {Section{"lbfp8", "lbfp8", ""}, Section{"bfp8", "bfp8", ""},
+                                 Section{"bfp8_iso", "bfp8", "iso"}}) {
+    const auto in_section = [&](const UnitCost& c) {
+      return c.format == section.format && c.variant == section.variant;
+    };
+    if (std::none_of(costs.begin(), costs.end(), in_section)) continue;
+    y << section.name << ":\n";
     for (const UnitCost& c : costs) {
-      if (c.format != format) continue;
+      if (!in_section(c)) continue;
       y << fmt::format(
           "  {}_pj: {:.5f}   # {} netlist, layer stream; uniform operands {:.5f} pJ\n", c.kind,
           c.layer_pj, c.top, c.uniform_pj);
     }
     for (const UnitCost& c : costs) {
-      if (c.format != format) continue;
+      if (!in_section(c)) continue;
       y << fmt::format("  {}_area_um2: {:.0f}   # stat -liberty of {}\n", c.kind, c.area_um2,
                        c.top);
     }
     for (const UnitCost& c : costs) {
-      if (c.format != format) continue;
+      if (!in_section(c)) continue;
       y << fmt::format("  {}_leakage_nw: {:.2f}   # sum of cell_leakage_power of {}\n", c.kind,
                        c.leakage_nw, c.top);
     }

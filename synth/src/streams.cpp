@@ -4,6 +4,7 @@
 #include <cmath>
 #include <random>
 #include <stdexcept>
+#include <string>
 
 #include "lbfp/arith.h"
 #include "lbfp/calibration.h"
@@ -28,49 +29,54 @@ void mark_reductions(std::vector<Op>& ops, int reduction) {
 
 }  // namespace
 
-std::vector<Op> layer_stream(const std::string& format, size_t ops, uint64_t seed,
-                             int reduction) {
-  const size_t k_len = static_cast<size_t>(reduction);
-  const size_t outputs = (ops + k_len - 1) / k_len;
-  // A layer of `rows` input vectors and `cols` output channels, outputs = rows * cols.
-  const size_t cols = std::min<size_t>(16, outputs);
-  const size_t rows = (outputs + cols - 1) / cols;
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal(0.0, 1.0);
-  std::vector<double> act(rows * k_len);
-  std::vector<double> weight(cols * k_len);
-  for (double& x : act) x = std::max(0.0, normal(rng));
-  for (double& w : weight) w = normal(rng) / std::sqrt(static_cast<double>(k_len));
+std::vector<Op> layer_stream(const LayerTile& tile, const std::string& format, size_t ops) {
+  const size_t m = static_cast<size_t>(tile.m);
+  const size_t n = static_cast<size_t>(tile.n);
+  const size_t k_len = static_cast<size_t>(tile.k);
+  if (m == 0 || n == 0 || k_len == 0) throw std::invalid_argument("empty layer tile");
 
   double act_max = 0.0;
-  for (double x : act) act_max = std::max(act_max, std::fabs(x));
+  for (float x : tile.x) act_max = std::max(act_max, std::fabs(double{x}));
   const int act_exp = max_exponent(act_max);
-  std::vector<Code> act_codes(act.size());
-  for (size_t i = 0; i < act.size(); ++i) act_codes[i] = quantize(format, act[i], act_exp);
-  std::vector<Code> weight_codes(weight.size());
-  for (size_t c = 0; c < cols; ++c) {
+  std::vector<Code> act_codes(tile.x.size());
+  for (size_t i = 0; i < tile.x.size(); ++i) act_codes[i] = quantize(format, tile.x[i], act_exp);
+  std::vector<Code> weight_codes(tile.w.size());  // k x n, as in the tile
+  for (size_t c = 0; c < n; ++c) {
     double w_max = 0.0;
-    for (size_t k = 0; k < k_len; ++k) w_max = std::max(w_max, std::fabs(weight[c * k_len + k]));
+    for (size_t k = 0; k < k_len; ++k) {
+      w_max = std::max(w_max, std::fabs(double{tile.w[k * n + c]}));
+    }
     const int w_exp = max_exponent(w_max);
     for (size_t k = 0; k < k_len; ++k) {
-      weight_codes[c * k_len + k] = quantize(format, weight[c * k_len + k], w_exp);
+      weight_codes[k * n + c] = quantize(format, tile.w[k * n + c], w_exp);
     }
   }
 
   std::vector<Op> stream;
   stream.reserve(ops);
-  for (size_t r = 0; r < rows && stream.size() < ops; ++r) {
-    for (size_t c = 0; c < cols && stream.size() < ops; ++c) {
-      for (size_t k = 0; k < k_len && stream.size() < ops; ++k) {
-        Op op;
-        op.a = act_codes[r * k_len + k];
-        op.b = weight_codes[c * k_len + k];
-        stream.push_back(op);
+  while (stream.size() < ops) {
+    for (size_t r = 0; r < m && stream.size() < ops; ++r) {
+      for (size_t c = 0; c < n && stream.size() < ops; ++c) {
+        for (size_t k = 0; k < k_len && stream.size() < ops; ++k) {
+          Op op;
+          op.a = act_codes[r * k_len + k];
+          op.b = weight_codes[k * n + c];
+          stream.push_back(op);
+        }
       }
     }
   }
-  mark_reductions(stream, reduction);
+  mark_reductions(stream, tile.k);
   return stream;
+}
+
+double zero_operand_fraction(const std::string& format, const std::vector<Op>& stream) {
+  const uint8_t magnitude_mask = format == "lbfp8" ? 0x7f : 0xff;
+  size_t zeros = 0;
+  for (const Op& op : stream) {
+    if ((op.a & magnitude_mask) == 0 || (op.b & magnitude_mask) == 0) ++zeros;
+  }
+  return stream.empty() ? 0.0 : static_cast<double>(zeros) / static_cast<double>(stream.size());
 }
 
 std::vector<Op> uniform_stream(const std::string& format, size_t ops, uint64_t seed,

@@ -148,7 +148,7 @@ CosimReport cosim_lbfp_mul() {
       const int rtl_shift = top.lbfp_shift_o;
       const int64_t rtl_value = sign_extend(top.lbfp_prod_o, 25);
       const bool same = rtl_zero == golden.is_zero() && rtl_value == golden_value &&
-                        (golden.is_zero() ? (rtl_lut == 0 && !rtl_neg)
+                        (golden.is_zero() ? (rtl_lut == 0 && rtl_shift == 0 && !rtl_neg)
                                           : (rtl_neg == golden.negative &&
                                              rtl_lut == golden.lut_value &&
                                              rtl_shift == golden.shift));
@@ -169,7 +169,7 @@ CosimReport cosim_lbfp_mul() {
 CosimReport cosim_bfp_mul() {
   const BfpFormat& format = bfp8();
   CosimReport report;
-  report.name = "bfp8 multiplier, exhaustive";
+  report.name = "bfp8 multiplier (plain and isolated), exhaustive";
   Bench<Vtb_units> bench("bfp_mul");
   auto& top = bench.top();
   for (unsigned a = 0; a < 256; ++a) {
@@ -183,9 +183,11 @@ CosimReport cosim_bfp_mul() {
           in_format ? multiply(format, static_cast<Code>(a), static_cast<Code>(b))
                     : int64_t{static_cast<int8_t>(a)} * static_cast<int8_t>(b);
       const int64_t rtl = sign_extend(top.bfp_prod_o, 16);
-      if (rtl != expected) {
+      const int64_t rtl_iso = sign_extend(top.bfp_iso_prod_o, 16);
+      if (rtl != expected || rtl_iso != expected) {
         std::ostringstream s;
-        s << "a=" << hex(a) << " b=" << hex(b) << ": rtl " << rtl << ", expected " << expected
+        s << "a=" << hex(a) << " b=" << hex(b) << ": rtl " << rtl << ", with operand isolation "
+          << rtl_iso << ", expected " << expected
           << (in_format ? " (golden)" : " (integer product of the unused code)");
         report.add_mismatch(s.str());
       }

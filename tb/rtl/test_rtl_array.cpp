@@ -4,9 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <sstream>
-#include <stdexcept>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -14,6 +11,7 @@
 #include "harness.h"
 #include "lbfp/arith.h"
 #include "lbfp/calibration.h"
+#include "lbfp_synth/layer_tile.h"
 
 namespace lbfp::rtl {
 namespace {
@@ -88,54 +86,10 @@ INSTANTIATE_TEST_SUITE_P(
 // channels: 2 x 3 tiles of the 4x4 array, K = 400). Quantized as the toolkit does it: activations
 // per tensor and weights per output channel with max calibration, encoded by the golden
 // lbfp::encode, the bias in accumulator units, ReLU, and the output exponent the next layer
-// would use. The requantized outputs must also stay close to the FP32 layer.
-struct LayerTile {
-  int m = 0;
-  int k = 0;
-  int n = 0;
-  std::vector<float> x;     // m x k
-  std::vector<float> w;     // k x n
-  std::vector<float> bias;  // n
-};
-
-// "<tag> <dims...>" followed by the values; '#' lines are comments.
-std::vector<float> read_block(std::istream& in, const std::string& tag, int dims,
-                              std::vector<int>& shape) {
-  std::string word;
-  in >> word;
-  if (word != tag) throw std::runtime_error("expected '" + tag + "', found '" + word + "'");
-  shape.assign(static_cast<size_t>(dims), 0);
-  size_t count = 1;
-  for (int& d : shape) {
-    in >> d;
-    count *= static_cast<size_t>(d);
-  }
-  std::vector<float> values(count);
-  for (float& v : values) in >> v;
-  if (!in) throw std::runtime_error("truncated block '" + tag + "'");
-  return values;
-}
-
-LayerTile read_layer_tile(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) throw std::runtime_error("cannot open " + path);
-  std::stringstream text;
-  std::string line;
-  while (std::getline(file, line)) {
-    if (!line.empty() && line[0] != '#') text << line << "\n";
-  }
-  LayerTile t;
-  std::vector<int> shape;
-  t.x = read_block(text, "activations", 2, shape);
-  t.m = shape[0];
-  t.k = shape[1];
-  t.w = read_block(text, "weights", 2, shape);
-  if (shape[0] != t.k) throw std::runtime_error("weights do not match the activations");
-  t.n = shape[1];
-  t.bias = read_block(text, "bias", 1, shape);
-  if (shape[0] != t.n) throw std::runtime_error("bias does not match the weights");
-  return t;
-}
+// would use. The requantized outputs must also stay close to the FP32 layer. The tile's reader
+// is shared with `lbfp synth`, which plays the same tile as its layer operand stream.
+using synth::LayerTile;
+using synth::read_layer_tile;
 
 TEST(RtlArrayLayer, LeNet5Fc1TileMatchesGolden) {
   const LayerTile layer = read_layer_tile(std::string(LBFP_RTL_DATA_DIR) + "/lenet5_fc1_tile.txt");

@@ -12,13 +12,22 @@ namespace {
 std::vector<UnitCost> sample_costs() {
   // Round numbers chosen so that every ratio is known exactly.
   return {
-      {"mul", "lbfp8", "lbfp_mul_unit", 5000.0, 1500, 150, 0.20, 0.40, 10.0},
-      {"mul", "bfp8", "bfp_mul", 12500.0, 3000, 370, 0.80, 1.60, 20.0},
-      {"mac", "lbfp8", "lbfp_mac", 24000.0, 6000, 500, 1.50, 2.00, 30.0},
-      {"mac", "bfp8", "bfp_mac", 30000.0, 7500, 600, 2.00, 2.50, 40.0},
-      {"pe", "lbfp8", "lbfp_pe", 32000.0, 6400, 700, 3.00, 3.00, 50.0},
-      {"pe", "bfp8", "bfp_pe", 40000.0, 8000, 800, 4.00, 6.00, 60.0},
+      {"mul", "lbfp8", "lbfp_mul_unit", 5000.0, 1500, 150, 0.20, 0.40, 10.0, ""},
+      {"mul", "bfp8", "bfp_mul", 12500.0, 3000, 370, 0.80, 1.60, 20.0, ""},
+      {"mac", "lbfp8", "lbfp_mac", 24000.0, 6000, 500, 1.50, 2.00, 30.0, ""},
+      {"mac", "bfp8", "bfp_mac", 30000.0, 7500, 600, 2.00, 2.50, 40.0, ""},
+      {"pe", "lbfp8", "lbfp_pe", 32000.0, 6400, 700, 3.00, 3.00, 50.0, ""},
+      {"pe", "bfp8", "bfp_pe", 40000.0, 8000, 800, 4.00, 6.00, 60.0, ""},
   };
+}
+
+// sample_costs() plus the BFP8 units with operand isolation.
+std::vector<UnitCost> sample_costs_with_isolation() {
+  std::vector<UnitCost> costs = sample_costs();
+  costs.push_back({"mul", "bfp8", "bfp_mul", 12800.0, 3300, 400, 0.50, 1.70, 21.0, "iso"});
+  costs.push_back({"mac", "bfp8", "bfp_mac", 30400.0, 7700, 630, 1.875, 2.60, 41.0, "iso"});
+  costs.push_back({"pe", "bfp8", "bfp_pe", 40400.0, 8200, 830, 3.75, 6.10, 61.0, "iso"});
+  return costs;
 }
 
 TEST(SynthReport, RatiosComeFromTheMeasuredNumbers) {
@@ -35,6 +44,43 @@ TEST(SynthReport, RatiosComeFromTheMeasuredNumbers) {
   EXPECT_EQ(r[2].kind, "pe");
   EXPECT_DOUBLE_EQ(r[2].area, 0.8);
   EXPECT_DOUBLE_EQ(r[2].uniform_energy, 0.5);
+}
+
+TEST(SynthReport, RatiosAgainstEitherBaseline) {
+  const std::vector<UnitCost> costs = sample_costs_with_isolation();
+  const std::vector<CostRatio> plain = cost_ratios(costs);
+  ASSERT_EQ(plain.size(), 3u);
+  EXPECT_DOUBLE_EQ(plain[0].layer_energy, 0.25);  // unchanged by the extra units
+  const std::vector<CostRatio> iso = cost_ratios(costs, "iso");
+  ASSERT_EQ(iso.size(), 3u);
+  EXPECT_DOUBLE_EQ(iso[0].area, 5000.0 / 12800.0);
+  EXPECT_DOUBLE_EQ(iso[0].layer_energy, 0.4);
+  EXPECT_DOUBLE_EQ(iso[1].layer_energy, 0.8);
+  EXPECT_DOUBLE_EQ(iso[2].layer_energy, 0.8);
+  EXPECT_TRUE(cost_ratios(sample_costs(), "iso").empty());
+}
+
+TEST(SynthReport, TableShowsBothBaselines) {
+  ReportContext ctx;
+  ctx.ops = 1024;
+  ctx.layer_source = "lenet5_fc1_tile.txt";
+  const std::string md = report_markdown(sample_costs_with_isolation(), ctx);
+  EXPECT_NE(md.find("Layer operands: lenet5_fc1_tile.txt"), std::string::npos) << md;
+  EXPECT_NE(md.find("| mul | bfp8 iso | bfp_mul | 400 | 12800 |"), std::string::npos) << md;
+  const size_t iso_table = md.find("## LBFP8 / BFP8 with operand isolation");
+  ASSERT_NE(iso_table, std::string::npos) << md;
+  EXPECT_NE(md.find("| multiplier | 0.391x (-60.9 %) | 0.455x | 0.400x (-60.0 %) | 0.235x |",
+                    iso_table),
+            std::string::npos)
+      << md;
+  const std::string svg = report_svg(sample_costs_with_isolation());
+  EXPECT_NE(svg.find("iso 0.40x"), std::string::npos);  // multiplier energy, isolated baseline
+  const std::string yaml = energy_yaml(sample_costs_with_isolation(), ctx);
+  const size_t section = yaml.find("bfp8_iso:\n");
+  ASSERT_NE(section, std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("  mul_pj: 0.50000   # bfp_mul netlist", section), std::string::npos);
+  // The plain BFP8 section, which lbfp sim reads, keeps the plain multiplier.
+  EXPECT_LT(yaml.find("  mul_pj: 0.80000   # bfp_mul netlist"), section);
 }
 
 TEST(SynthReport, AKindWithoutItsBaselineHasNoRatio) {

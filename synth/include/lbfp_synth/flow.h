@@ -12,15 +12,24 @@
 
 namespace lbfp::synth {
 
-// One synthesized unit. `kind` is mul, mac or pe; `format` lbfp8 or bfp8.
+// One synthesized unit. `kind` is mul, mac or pe; `format` lbfp8 or bfp8. `variant` is empty
+// for the design as the array builds it, or "iso" for the BFP8 baseline with operand isolation
+// (top parameter IsolateZeros = 1, set by chparam before synthesis).
 struct Unit {
   std::string kind;
   std::string format;
   std::string top;
   bool sequential = false;
+  std::string variant;
+  std::map<std::string, int> parameters;  // top-level parameter overrides
+
+  // The unit's folder name: the top, with the variant appended.
+  std::string name() const { return variant.empty() ? top : top + "_" + variant; }
 };
-const std::vector<Unit>& units();  // mul, mac, pe; LBFP8 first in each pair
-const Unit& unit(const std::string& kind, const std::string& format);
+// mul, mac, pe; per kind LBFP8, BFP8, then BFP8 with operand isolation.
+const std::vector<Unit>& units();
+const Unit& unit(const std::string& kind, const std::string& format,
+                 const std::string& variant = "");
 
 struct Tools {
   std::string yosys;

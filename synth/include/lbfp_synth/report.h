@@ -24,6 +24,7 @@ struct UnitCost {
   double layer_pj = 0.0;    // dynamic energy per operation, layer operands
   double uniform_pj = 0.0;  // dynamic energy per operation, uniform random operands
   double leakage_nw = 0.0;
+  std::string variant;  // "" or "iso" (BFP8 with operand isolation), as in Unit
 };
 
 struct CostRatio {
@@ -34,8 +35,10 @@ struct CostRatio {
   double uniform_energy = 0.0;
 };
 
-// One ratio per kind that has both an lbfp8 and a bfp8 entry, in the order of first appearance.
-std::vector<CostRatio> cost_ratios(const std::vector<UnitCost>& costs);
+// One ratio per kind that has both an lbfp8 entry and a bfp8 entry of the given variant ("" the
+// plain multiplier, "iso" with operand isolation), in the order of first appearance.
+std::vector<CostRatio> cost_ratios(const std::vector<UnitCost>& costs,
+                                   const std::string& bfp_variant = "");
 
 struct ReportContext {
   std::string liberty;
@@ -43,6 +46,7 @@ struct ReportContext {
   size_t ops = 0;
   uint64_t seed = 0;
   std::string command;
+  std::string layer_source;  // where the layer operands come from, one line
 };
 
 std::string report_markdown(const std::vector<UnitCost>& costs, const ReportContext& context);

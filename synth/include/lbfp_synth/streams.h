@@ -7,15 +7,18 @@
 #include <vector>
 
 #include "lbfp_synth/flow.h"
+#include "lbfp_synth/layer_tile.h"
 
 namespace lbfp::synth {
 
-// A synthetic fully-connected layer (no trained model ships with the repository yet):
-// activations ReLU(N(0, 1)) (about half are zero), weights N(0, 1/sqrt(K)) per output channel,
-// each block's exponent chosen by max calibration, quantized with lbfp::encode. The stream is the
-// output-stationary order of the GEMM: for each output, its K products (first / last marked).
-std::vector<Op> layer_stream(const std::string& format, size_t ops, uint64_t seed,
-                             int reduction = 64);
+// A real layer: the tile's FP32 activations and weights (the LeNet-5 fc1 tile, see
+// layer_tile.h), quantized as the RTL array testbench quantizes them: activations per tensor and
+// weights per output channel with max calibration, each format with its own golden encoder. The
+// stream is the output-stationary order of the GEMM: for each output (row, column), its K
+// products, first / last marked; the tile repeats when `ops` exceeds m * n * k.
+std::vector<Op> layer_stream(const LayerTile& tile, const std::string& format, size_t ops);
+// The fraction of operations with a zero operand (LBFP8: zero magnitude; BFP8: zero code).
+double zero_operand_fraction(const std::string& format, const std::vector<Op>& stream);
 // Uniformly random codes: every LBFP8 code, every BFP8 code but the unused -128.
 std::vector<Op> uniform_stream(const std::string& format, size_t ops, uint64_t seed,
                                int reduction = 64);

@@ -1,6 +1,7 @@
 // Testbench top for the combinational units, verilated once for all unit testbenches: the LBFP8
-// product (multiplier + shifter), the BFP8 multiplier, and the LBFP8 requantizer at two
-// accumulator widths (A = 32 and A = 16, whose boundary constants differ).
+// product (multiplier + shifter), the BFP8 multiplier (plain and with operand isolation), and the
+// LBFP8 requantizer at two accumulator widths (A = 32 and A = 16, whose boundary constants
+// differ).
 module tb_units (
   input  logic [7:0]  lbfp_a_i,
   input  logic [7:0]  lbfp_b_i,
@@ -13,6 +14,7 @@ module tb_units (
   input  logic [7:0]  bfp_a_i,
   input  logic [7:0]  bfp_b_i,
   output logic [15:0] bfp_prod_o,
+  output logic [15:0] bfp_iso_prod_o,  // the same multiplier with operand isolation
   input  logic [31:0] rq32_acc_i,
   input  logic [15:0] rq16_acc_i,
   input  logic [11:0] rq_exp_shift_i,
@@ -41,6 +43,15 @@ module tb_units (
     .a_i   (bfp_a_i),
     .b_i   (bfp_b_i),
     .prod_o(bfp_prod_o)
+  );
+
+  bfp_mul #(
+    .DataWidth   (8),
+    .IsolateZeros(1'b1)
+  ) u_bfp_mul_iso (
+    .a_i   (bfp_a_i),
+    .b_i   (bfp_b_i),
+    .prod_o(bfp_iso_prod_o)
   );
 
   lbfp_requant #(

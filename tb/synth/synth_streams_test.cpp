@@ -1,0 +1,86 @@
+// The operand streams of `lbfp synth`: the layer stream comes from the committed LeNet-5 fc1 tile,
+// quantized the same way for both formats, in output-stationary order.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "lbfp/arith.h"
+#include "lbfp/calibration.h"
+#include "lbfp_synth/flow.h"
+#include "lbfp_synth/layer_tile.h"
+#include "lbfp_synth/streams.h"
+
+namespace lbfp::synth {
+namespace {
+
+LayerTile lenet5_tile() {
+  return read_layer_tile(lenet5_fc1_tile_path(default_tools().source_dir));
+}
+
+TEST(SynthStreams, LayerStreamIsTheLeNet5TileInOutputStationaryOrder) {
+  const LayerTile tile = lenet5_tile();
+  ASSERT_EQ(tile.m, 6);
+  ASSERT_EQ(tile.k, 400);
+  ASSERT_EQ(tile.n, 10);
+  const size_t products = 6u * 10u * 400u;
+  const std::vector<Op> stream = layer_stream(tile, "lbfp8", products + 400);
+  ASSERT_EQ(stream.size(), products + 400);
+
+  double x_max = 0.0;
+  for (float x : tile.x) x_max = std::max(x_max, std::fabs(double{x}));
+  const int ex = max_exponent(x_max);
+  // Output (image 1, channel 3), step k = 17: activation x[1][17], weight w[17][3].
+  const size_t i = (1 * 10 + 3) * 400 + 17;
+  EXPECT_EQ(stream[i].a, encode(lbfp8(), tile.x[1 * 400 + 17], ex));
+  EXPECT_TRUE(stream[(1 * 10 + 3) * 400].first);
+  EXPECT_TRUE(stream[(1 * 10 + 3) * 400 + 399].last);
+  EXPECT_FALSE(stream[i].first || stream[i].last);
+  // Past the tile the stream starts over.
+  EXPECT_EQ(stream[products + 5].a, stream[5].a);
+  EXPECT_EQ(stream[products + 5].b, stream[5].b);
+  EXPECT_TRUE(stream[products].first);
+}
+
+TEST(SynthStreams, BothFormatsSeeTheSameZeros) {
+  const LayerTile tile = lenet5_tile();
+  const std::vector<Op> lbfp = layer_stream(tile, "lbfp8", 24000);
+  const std::vector<Op> bfp = layer_stream(tile, "bfp8", 24000);
+  // ReLU and max-pooling leave many exact zeros; LBFP8 flushes a few more tiny values.
+  const double lbfp_zero = zero_operand_fraction("lbfp8", lbfp);
+  const double bfp_zero = zero_operand_fraction("bfp8", bfp);
+  EXPECT_GT(bfp_zero, 0.3);
+  EXPECT_LT(lbfp_zero, 0.9);
+  EXPECT_GE(lbfp_zero, bfp_zero - 0.02);
+  EXPECT_LE(lbfp_zero, bfp_zero + 0.1);
+}
+
+TEST(SynthStreams, ZeroOperandFractionCountsEitherSide) {
+  std::vector<Op> ops(4);
+  ops[0].a = 0x80;  // LBFP8 negative zero; BFP8's unused -128
+  ops[0].b = 0x11;
+  ops[1].a = 0x11;
+  ops[1].b = 0x00;
+  ops[2].a = 0x11;
+  ops[2].b = 0x22;
+  ops[3].a = 0x00;
+  ops[3].b = 0x00;
+  EXPECT_DOUBLE_EQ(zero_operand_fraction("lbfp8", ops), 0.75);
+  EXPECT_DOUBLE_EQ(zero_operand_fraction("bfp8", ops), 0.5);
+}
+
+TEST(SynthStreams, MissingTileNamesTheFile) {
+  try {
+    read_layer_tile("/nonexistent/tile.txt");
+    FAIL() << "no exception";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/tile.txt"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace lbfp::synth
