@@ -45,7 +45,13 @@ endif()
 # lbfp_rtl_verilate(<library> <top> <prefix> [-G...]): one Verilated design as a static library.
 # Its include directories are marked SYSTEM so that the project's warning flags do not apply to
 # Verilator's headers in the code that uses it.
+# With LBFP_RTL_NO_TRACE set by the caller, the design is built without FST tracing (faster to
+# compile; for designs only simulated for speed).
 function(lbfp_rtl_verilate library top prefix)
+  set(trace TRACE_FST)
+  if(LBFP_RTL_NO_TRACE)
+    set(trace "")
+  endif()
   add_library(${library} STATIC)
   set(sources ${LBFP_RTL_SOURCES})
   if(top STREQUAL "tb_units")
@@ -56,7 +62,7 @@ function(lbfp_rtl_verilate library top prefix)
     TOP_MODULE ${top}
     PREFIX ${prefix}
     DIRECTORY ${PROJECT_BINARY_DIR}/verilated/${prefix}
-    TRACE_FST
+    ${trace}
     VERILATOR_ARGS ${LBFP_VERILATOR_ARGS} ${ARGN})
   target_link_libraries(${library} PUBLIC Threads::Threads)
   get_target_property(dirs ${library} INTERFACE_INCLUDE_DIRECTORIES)
@@ -77,8 +83,10 @@ lbfp_rtl_verilate(lbfp_vl_array_a16 systolic_array Vlbfp_array_a16
 add_library(lbfp_rtl_harness STATIC ${CMAKE_CURRENT_LIST_DIR}/harness.cpp)
 target_include_directories(lbfp_rtl_harness
   PUBLIC ${CMAKE_CURRENT_LIST_DIR}
-  PRIVATE ${PROJECT_SOURCE_DIR}/model/arch/include)
-target_compile_definitions(lbfp_rtl_harness PRIVATE
+  PRIVATE ${PROJECT_SOURCE_DIR}/model/arch/include ${PROJECT_SOURCE_DIR}/model/arch/rtl)
+# The verilated array configurations as compile definitions, for every C++ file that names them.
+add_library(lbfp_rtl_configs INTERFACE)
+target_compile_definitions(lbfp_rtl_configs INTERFACE
   LBFP_RTL_LBFP8_ROWS=${LBFP_RTL_LBFP8_ROWS} LBFP_RTL_LBFP8_COLS=${LBFP_RTL_LBFP8_COLS}
   LBFP_RTL_LBFP8_PIPE=${LBFP_RTL_LBFP8_PIPE} LBFP_RTL_LBFP8_ACC=${LBFP_RTL_LBFP8_ACC}
   LBFP_RTL_BFP8_ROWS=${LBFP_RTL_BFP8_ROWS} LBFP_RTL_BFP8_COLS=${LBFP_RTL_BFP8_COLS}
@@ -87,4 +95,5 @@ target_compile_definitions(lbfp_rtl_harness PRIVATE
   LBFP_RTL_NARROW_PIPE=${LBFP_RTL_NARROW_PIPE} LBFP_RTL_NARROW_ACC=${LBFP_RTL_NARROW_ACC})
 target_link_libraries(lbfp_rtl_harness
   PUBLIC lbfp_golden
-  PRIVATE lbfp_vl_units lbfp_vl_array lbfp_vl_array_bfp lbfp_vl_array_a16 lbfp_warnings)
+  PRIVATE lbfp_vl_units lbfp_vl_array lbfp_vl_array_bfp lbfp_vl_array_a16 lbfp_rtl_configs
+          lbfp_warnings)
