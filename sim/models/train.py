@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Trains the networks of docs/accuracy.md and exports them to ONNX (a one-off, not part of CI).
 
-    nice /usr/bin/python3 sim/models/train.py lenet5|resnet10|mobilenet|all [--epochs N]
+    OMP_WAIT_POLICY=PASSIVE nice /usr/bin/python3 sim/models/train.py \
+        lenet5|resnet10|mobilenet|all [--epochs N] [--threads N]
 
 Needs Debian's python3-torch and python3-onnx (apt-get install python3-torch python3-onnx) and the
 data that scripts/setup.sh installs: MNIST under $LBFP_DATA_DIR/mnist (default ~/.cache/lbfp/mnist)
@@ -136,8 +137,8 @@ class MobileNet(nn.Module):
 
 MODELS = {
     "lenet5": (LeNet5, "mnist", 4),
-    "resnet10": (ResNet10, "fashion-mnist", 5),
-    "mobilenet": (MobileNet, "fashion-mnist", 5),
+    "resnet10": (ResNet10, "fashion-mnist", 2),
+    "mobilenet": (MobileNet, "fashion-mnist", 2),
 }
 
 
@@ -150,11 +151,11 @@ def evaluate(model, x, y):
     return correct / len(x)
 
 
-def train(name, epochs):
+def train(name, epochs, threads):
     random.seed(SEED)
     np.random.seed(SEED)
     torch.manual_seed(SEED)
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     cls, dataset, default_epochs = MODELS[name]
     epochs = epochs or default_epochs
     xtr, ytr = load(dataset, "train")
@@ -208,9 +209,10 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("model", choices=list(MODELS) + ["all"])
     parser.add_argument("--epochs", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     for name in (MODELS if args.model == "all" else [args.model]):
-        train(name, args.epochs)
+        train(name, args.epochs, args.threads)
 
 
 if __name__ == "__main__":

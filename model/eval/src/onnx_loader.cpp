@@ -338,7 +338,13 @@ class Loader {
     const std::string& out = n.output(0);
     auto in_shape = [&](int i) { return graph_.tensor_shapes[static_cast<size_t>(tensor(n.input(i)))]; };
     if (op == "Identity" || op == "Dropout") {
-      alias(out, tensor(n.input(0)));
+      // torch's exporter shares equal parameters through Identity nodes on initializers.
+      auto it = inits_.find(n.input(0));
+      if (it != inits_.end()) {
+        inits_[out] = it->second;
+      } else {
+        alias(out, tensor(n.input(0)));
+      }
     } else if (op == "Conv") {
       node.kind = OpKind::kConv;
       node.inputs = {tensor(n.input(0))};
