@@ -16,8 +16,8 @@ struct ArrayGeometry {
 // Cycles of one tile with a K-step reduction fed without gaps, counted from the cycle the first
 // operand is presented at the array's edge to the cycle the last result is on its outputs, both
 // included: K + 2R + C + pipe_stages. Of these, K are input, R - 1 + C - 1 the skew, pipe_stages
-// + 1 the PE's multiplier pipeline and accumulator, 1 the result capture, R the drain (one row per
-// cycle) and 1 the output register.
+// + 1 the PE's multiplier pipeline and accumulator, R the drain (one row per cycle; its first
+// cycle is the one that captures the last PE's result) and 1 the output register.
 constexpr int64_t array_tile_cycles(const ArrayGeometry& g, int64_t k) {
   return k + 2 * int64_t{g.rows} + g.cols + g.pipe_stages;
 }
