@@ -113,8 +113,7 @@ int run_eval(const EvalCliOptions& o) {
     std::cout << fmt::format("\nexponents, {} (activations per tensor; weights per output "
                              "channel, min..max):\n",
                              r.config.label());
-    std::cout << fmt::format("  {:<28} {:>5} {:>9}  {}\n", "input", "E",
-                             "weights", graph.tensor_names[static_cast<size_t>(graph.input)]);
+    std::cout << fmt::format("  {:<28} {:>5} {:>9}  {}\n", "layer", "E", "weight E", "op");
     std::cout << fmt::format("  {:<28} {:>5}\n", "(graph input)",
                              r.plan.tensor_exponents[static_cast<size_t>(graph.input)]);
     for (size_t i = 0; i < graph.nodes.size(); ++i) {
