@@ -15,20 +15,33 @@ std::vector<uint8_t> zero_code_table(const NumberFormat& format) {
 }
 
 ArrayActivity tile_activity(const std::vector<uint8_t>& zero, const TileJob& job) {
-  // Every real output takes K steps; a step is gateable when either code is zero.
+  // Every real output takes K steps; a step is gateable when either code is zero. A code is zero
+  // exactly when its bits under a mask are (LBFP: the magnitude bits; BFP: all of them), which
+  // the loops below test branch-free so that they vectorize; the table pins the mask down.
+  unsigned varying = 0;  // bits that differ among the zero codes (LBFP: the sign)
+  for (size_t c = 0; c < zero.size(); ++c) {
+    if (zero[c]) varying |= static_cast<unsigned>(c);
+  }
+  const auto mask = static_cast<Code>((zero.size() - 1) & ~varying);
+  for (size_t c = 0; c < zero.size(); ++c) {
+    if ((zero[c] != 0) != ((c & mask) == 0)) {
+      throw std::logic_error("tile_activity: the zero codes are not a mask pattern");
+    }
+  }
   ArrayActivity activity;
   const auto rows = static_cast<uint64_t>(job.rows);
   const auto cols = static_cast<uint64_t>(job.cols);
-  std::vector<uint64_t> zero_a(static_cast<size_t>(job.k), 0);
+  const auto k_steps = static_cast<size_t>(job.k);
+  std::vector<uint32_t> zero_a(k_steps, 0);
   for (int r = 0; r < job.rows; ++r) {
     const Code* row = job.a + static_cast<size_t>(r) * job.lda;
-    for (int64_t k = 0; k < job.k; ++k) zero_a[static_cast<size_t>(k)] += zero[row[k]];
+    for (size_t k = 0; k < k_steps; ++k) zero_a[k] += (row[k] & mask) == 0 ? 1u : 0u;
   }
-  for (int64_t k = 0; k < job.k; ++k) {
-    const Code* brow = job.b + static_cast<size_t>(k) * job.ldb;
-    uint64_t zero_b = 0;
-    for (int c = 0; c < job.cols; ++c) zero_b += zero[brow[c]];
-    const uint64_t za = zero_a[static_cast<size_t>(k)];
+  for (size_t k = 0; k < k_steps; ++k) {
+    const Code* brow = job.b + k * job.ldb;
+    uint32_t zero_b = 0;
+    for (int c = 0; c < job.cols; ++c) zero_b += (brow[c] & mask) == 0 ? 1u : 0u;
+    const uint64_t za = zero_a[k];
     activity.zero_macs += za * cols + zero_b * rows - za * zero_b;
   }
   activity.macs = rows * cols * static_cast<uint64_t>(job.k);
@@ -84,23 +97,11 @@ void ArrayModel::start(const TileJob& job) {
   if (job.k < 1) throw std::invalid_argument("a tile needs at least one reduction step");
   if (job.b_exponents == nullptr) throw std::invalid_argument("a tile needs its weight exponents");
   job_ = job;
-  const int acc = acc_bits(format_);
   scales_.resize(static_cast<size_t>(job.cols));
-  std::vector<int64_t> initial(static_cast<size_t>(job.cols), 0);
   for (int c = 0; c < job.cols; ++c) {
     scales_[static_cast<size_t>(c)] = product_scale(format_, job.a_exponent, job.b_exponents[c]);
-    if (job.bias != nullptr) {
-      initial[static_cast<size_t>(c)] =
-          bias_to_accumulator(acc, job.bias[c], scales_[static_cast<size_t>(c)]);
-    }
   }
-  for (int r = 0; r < geometry_.rows; ++r) {
-    for (int c = 0; c < geometry_.cols; ++c) {
-      const bool real = r < job.rows && c < job.cols;
-      const int64_t init = real ? initial[static_cast<size_t>(c)] : 0;
-      acc_[static_cast<size_t>(r * geometry_.cols + c)] = Accumulator(acc, init);
-    }
-  }
+  accumulators_ready_ = false;  // set up by the first clock(): the tile mode needs none
   result_.rows = job.rows;
   result_.cols = job.cols;
   const auto n = static_cast<size_t>(job.rows) * static_cast<size_t>(job.cols);
@@ -141,8 +142,29 @@ void ArrayModel::drain_row(int r) {
   }
 }
 
+void ArrayModel::reset_accumulators() {
+  // Each real PE starts from its column's bias in accumulator units (0 without a bias).
+  const int acc = acc_bits(format_);
+  std::vector<int64_t> initial(static_cast<size_t>(job_.cols), 0);
+  if (job_.bias != nullptr) {
+    for (int c = 0; c < job_.cols; ++c) {
+      initial[static_cast<size_t>(c)] =
+          bias_to_accumulator(acc, job_.bias[c], scales_[static_cast<size_t>(c)]);
+    }
+  }
+  for (int r = 0; r < geometry_.rows; ++r) {
+    for (int c = 0; c < geometry_.cols; ++c) {
+      const bool real = r < job_.rows && c < job_.cols;
+      const int64_t init = real ? initial[static_cast<size_t>(c)] : 0;
+      acc_[static_cast<size_t>(r * geometry_.cols + c)] = Accumulator(acc, init);
+    }
+  }
+  accumulators_ready_ = true;
+}
+
 bool ArrayModel::clock() {
   if (!busy_) return false;
+  if (!accumulators_ready_) reset_accumulators();
   const int rows = geometry_.rows;
   // The anti-diagonal band of PEs whose operands meet in this cycle: k = t - r - c. Padding rows
   // and columns multiply zero codes: their accumulators never change, so they are skipped.

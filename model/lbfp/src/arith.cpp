@@ -246,9 +246,7 @@ Code requantize(const LbfpFormat& format, int64_t acc, int scale, int out_exp, b
   const int lead = bit_length(mag) - 1;
   const uint64_t norm = mag << (format.acc_bits() - 1 - lead);
   int64_t above = 0;
-  for (int j = 0; j < (1 << format.frac_bits()); ++j) {
-    if (norm > format.requant_boundary(j)) ++above;
-  }
+  for (uint64_t boundary : format.requant_boundaries()) above += norm > boundary ? 1 : 0;
   const int64_t level = ((int64_t{lead} + scale) << format.frac_bits()) + above -
                         level_offset(format, out_exp);
   return saturated_lbfp_code(format, negative, level);

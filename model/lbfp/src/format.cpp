@@ -102,6 +102,8 @@ LbfpFormat::LbfpFormat(int width, int frac_bits, int lut_bits, int acc_bits)
     lut_[static_cast<size_t>(j)] = static_cast<uint32_t>(((point >> (62 - lut_bits)) + 1) >> 1);
     boundaries_q63_[static_cast<size_t>(j)] = tables.q63[(2 * j + 1) * stride];
   }
+  // floor(c * 2^(A-1)) = floor(c * 2^63) >> (64 - A).
+  for (uint64_t b : boundaries_q63_) requant_boundaries_.push_back(b >> (64 - acc_bits_));
 }
 
 uint64_t LbfpFormat::requant_boundary(int j) const {
@@ -109,8 +111,7 @@ uint64_t LbfpFormat::requant_boundary(int j) const {
     throw std::out_of_range("requant boundary index " + std::to_string(j) + " is outside 0.." +
                             std::to_string((1 << frac_bits_) - 1));
   }
-  // floor(c * 2^(A-1)) = floor(c * 2^63) >> (64 - A).
-  return boundaries_q63_[static_cast<size_t>(j)] >> (64 - acc_bits_);
+  return requant_boundaries_[static_cast<size_t>(j)];
 }
 
 std::string LbfpFormat::name() const {

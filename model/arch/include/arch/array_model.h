@@ -95,6 +95,7 @@ class ArrayModel {
 
  private:
   void mac(int r, int c, int64_t k);
+  void reset_accumulators();
   void drain_row(int r);
 
   ArrayGeometry geometry_;
@@ -114,6 +115,7 @@ class ArrayModel {
     std::vector<uint32_t> overflows;
   } ahead_;
   bool busy_ = false;
+  bool accumulators_ready_ = false;
   int64_t cycle_ = 0;
   int64_t total_cycles_ = 0;
   int output_row_ = -1;

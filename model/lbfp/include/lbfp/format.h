@@ -48,6 +48,8 @@ class LbfpFormat {
 
   // floor(2^((2j+1) / 2^(F+1)) * 2^(A-1)), j in [0, 2^F): the requantizer's boundary constants.
   uint64_t requant_boundary(int j) const;
+  // All 2^F of them, ascending.
+  const std::vector<uint64_t>& requant_boundaries() const { return requant_boundaries_; }
 
   // Exponent of one accumulator LSB for operand blocks with exponents ea and eb:
   // Ea + Eb - 2 * 2^I - P.
@@ -75,6 +77,7 @@ class LbfpFormat {
   int acc_bits_;
   std::vector<uint32_t> lut_;
   std::vector<uint64_t> boundaries_q63_;
+  std::vector<uint64_t> requant_boundaries_;
 };
 
 // BFP (block fixed point): x = n * 2^(E - (W-1)), n in [-(2^(W-1)-1), 2^(W-1)-1], two's
