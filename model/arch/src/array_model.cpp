@@ -237,19 +237,19 @@ int64_t ArrayModel::compute_whole_tile() {
       overflows[static_cast<size_t>(r * job_.cols + c)] = ahead_.overflows[from];
     }
   }
-  for (int r = 0; r < job_.rows; ++r) {
-    for (int c = 0; c < job_.cols; ++c) {
-      const auto i = static_cast<size_t>(r * job_.cols + c);
-      result_.overflow_steps[i] = overflows[i];
-      result_.overflow[i] = overflows[i] > 0 ? 1 : 0;
-      result_.codes[i] = std::visit(
-          [&](const auto& f) {
-            return requantize(f, result_.acc[i], scales_[static_cast<size_t>(c)],
-                              job_.out_exponent, job_.relu);
-          },
-          format_);
-    }
-  }
+  std::visit(  // one dispatch on the format for the whole tile
+      [&](const auto& f) {
+        for (int r = 0; r < job_.rows; ++r) {
+          for (int c = 0; c < job_.cols; ++c) {
+            const auto i = static_cast<size_t>(r * job_.cols + c);
+            result_.overflow_steps[i] = overflows[i];
+            result_.overflow[i] = overflows[i] > 0 ? 1 : 0;
+            result_.codes[i] = requantize(f, result_.acc[i], scales_[static_cast<size_t>(c)],
+                                          job_.out_exponent, job_.relu);
+          }
+        }
+      },
+      format_);
   const ArrayActivity a = tile_activity(zero_, job_);
   activity_.macs += a.macs;
   activity_.zero_macs += a.zero_macs;
