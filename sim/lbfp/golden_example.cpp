@@ -80,7 +80,7 @@ void run_golden_example(std::ostream& out) {
     const bool zero = p.is_zero();
     fmt::print(out, "  {:>3}   0x{:02x}   0x{:02x} {:>5} {:>3} {:>3} {:>5} {:>10} {:>12}\n", k, a,
                b, zero ? "-" : std::to_string(t), zero ? "-" : std::to_string(p.shift),
-               zero ? "-" : std::to_string(t & 15), zero ? "-" : std::to_string(p.lut_value),
+               zero ? "-" : std::to_string(t & ((1 << format.frac_bits()) - 1)), zero ? "-" : std::to_string(p.lut_value),
                p.to_decimal(), acc0.value());
   }
 
