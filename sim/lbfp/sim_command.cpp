@@ -27,8 +27,9 @@ namespace fs = std::filesystem;
 std::vector<std::pair<std::string, NumberFormat>> formats_for(const std::string& choice,
                                                               const NumberFormat& arch_format) {
   const int acc = arch::acc_bits(arch_format);
-  const NumberFormat lbfp = is_lbfp_format(arch_format) ? arch_format : NumberFormat(LbfpFormat(8, 4, 8, acc));
-  const NumberFormat bfp = is_lbfp_format(arch_format) ? NumberFormat(BfpFormat(8, acc)) : arch_format;
+  const bool arch_lbfp = arch::is_lbfp(arch_format);
+  const NumberFormat lbfp = arch_lbfp ? arch_format : NumberFormat(LbfpFormat(8, 4, 8, acc));
+  const NumberFormat bfp = arch_lbfp ? NumberFormat(BfpFormat(8, acc)) : arch_format;
   if (choice == "arch") return {{arch::format_name(arch_format), arch_format}};
   if (choice == "lbfp8") return {{arch::format_name(lbfp), lbfp}};
   if (choice == "bfp8") return {{arch::format_name(bfp), bfp}};
@@ -56,8 +57,6 @@ class Progress {
 };
 
 }  // namespace
-
-bool is_lbfp_format(const NumberFormat& f) { return arch::is_lbfp(f); }
 
 int run_sim(const SimOptions& o, std::ostream& out, std::ostream& err) {
   const auto started = std::chrono::steady_clock::now();

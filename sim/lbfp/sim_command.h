@@ -26,8 +26,6 @@ struct SimOptions {
   bool progress = true;
 };
 
-bool is_lbfp_format(const NumberFormat& f);
-
 // Runs one simulation; 0, kExitBadInput (bad input, message on err) or 1 (simulation failed).
 // SystemC elaborates once per process: call it once.
 int run_sim(const SimOptions& options, std::ostream& out, std::ostream& err);

@@ -100,7 +100,6 @@ struct Accelerator::Plan {
   std::vector<std::vector<Code>> a_buf;    // a_slots x (R K), row-major rows x K
   std::vector<std::vector<Code>> w_buf;    // w_slots x (K C) or one K x N when resident
   std::vector<std::vector<Code>> out_buf;  // out_slots x (R C)
-  std::vector<int> tile_rows_written;
   size_t loaded = 0;
   size_t computed = 0;
   size_t written = 0;

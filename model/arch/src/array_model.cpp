@@ -49,10 +49,6 @@ ArrayActivity tile_activity(const std::vector<uint8_t>& zero, const TileJob& job
   return activity;
 }
 
-ArrayActivity tile_activity(const NumberFormat& format, const TileJob& job) {
-  return tile_activity(zero_code_table(format), job);
-}
-
 ArrayModel::ArrayModel(const ArrayGeometry& geometry, const NumberFormat& format)
     : geometry_(geometry), format_(format) {
   if (geometry.rows < 1 || geometry.cols < 1 || geometry.pipe_stages < 0) {

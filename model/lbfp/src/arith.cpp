@@ -165,10 +165,7 @@ int64_t multiply(const BfpFormat& format, Code a, Code b) {
 }
 
 Accumulator::Accumulator(int acc_bits, int64_t initial) {
-  if (acc_bits < 2 || acc_bits > kMaxAccBits) {
-    throw std::invalid_argument("accumulator bits A=" + std::to_string(acc_bits) +
-                                " must be in 2.." + std::to_string(kMaxAccBits));
-  }
+  check_acc_bits(acc_bits);
   max_ = (int64_t{1} << (acc_bits - 1)) - 1;
   min_ = -max_ - 1;
   check_acc_range(acc_bits, initial);
@@ -176,10 +173,7 @@ Accumulator::Accumulator(int acc_bits, int64_t initial) {
 }
 
 int64_t accumulator_term(const LbfpProduct& product, int acc_bits) {
-  if (acc_bits < 2 || acc_bits > kMaxAccBits) {
-    throw std::invalid_argument("accumulator bits A=" + std::to_string(acc_bits) +
-                                " must be in 2.." + std::to_string(kMaxAccBits));
-  }
+  check_acc_bits(acc_bits);
   if (product.is_zero()) return 0;
   int64_t magnitude_value = int64_t{1} << acc_bits;
   if (bit_length(product.lut_value) + product.shift <= acc_bits) {
@@ -221,10 +215,7 @@ template DotResult dot(const BfpFormat&, const std::vector<Code>&, const std::ve
                        int64_t);
 
 int64_t bias_to_accumulator(int acc_bits, double bias, int scale) {
-  if (acc_bits < 2 || acc_bits > kMaxAccBits) {
-    throw std::invalid_argument("accumulator bits A=" + std::to_string(acc_bits) +
-                                " must be in 2.." + std::to_string(kMaxAccBits));
-  }
+  check_acc_bits(acc_bits);
   if (std::isnan(bias)) throw std::domain_error("bias is NaN");
   const int64_t max = (int64_t{1} << (acc_bits - 1)) - 1;
   const double limit = std::ldexp(1.0, acc_bits - 1);  // exact

@@ -16,6 +16,13 @@ void check_exponent(int exponent) {
   }
 }
 
+void check_acc_bits(int acc_bits) {
+  if (acc_bits < 2 || acc_bits > kMaxAccBits) {
+    throw std::invalid_argument("accumulator bits A=" + std::to_string(acc_bits) +
+                                " must be in 2.." + std::to_string(kMaxAccBits));
+  }
+}
+
 namespace detail {
 namespace {
 
@@ -85,10 +92,7 @@ LbfpFormat::LbfpFormat(int width, int frac_bits, int lut_bits, int acc_bits)
     throw std::invalid_argument("LBFP LUT bits P=" + std::to_string(lut_bits) +
                                 " must be in 0..30");
   }
-  if (acc_bits < 2 || acc_bits > kMaxAccBits) {
-    throw std::invalid_argument("accumulator bits A=" + std::to_string(acc_bits) +
-                                " must be in 2.." + std::to_string(kMaxAccBits));
-  }
+  check_acc_bits(acc_bits);
   const detail::LogTables& tables = detail::log_tables();
   // Entry k of the 128-point table is 2^(k/128); F fraction bits use every 2^(6-F)-th point.
   const int stride = 1 << (detail::LogTables::kLog2Points - 1 - frac_bits);
@@ -125,10 +129,7 @@ BfpFormat::BfpFormat(int width, int acc_bits) : width_(width), acc_bits_(acc_bit
     throw std::invalid_argument("BFP width W=" + std::to_string(width) +
                                 " is not supported (2..8)");
   }
-  if (acc_bits < 2 || acc_bits > kMaxAccBits) {
-    throw std::invalid_argument("accumulator bits A=" + std::to_string(acc_bits) +
-                                " must be in 2.." + std::to_string(kMaxAccBits));
-  }
+  check_acc_bits(acc_bits);
 }
 
 std::string BfpFormat::name() const {

@@ -62,7 +62,6 @@ struct ArrayActivity {
 
 // Multiply-accumulate steps of a tile on real outputs (rows x cols x K) and how many of them
 // have a zero operand, counted from the operand codes.
-ArrayActivity tile_activity(const NumberFormat& format, const TileJob& job);
 ArrayActivity tile_activity(const std::vector<uint8_t>& zero_table, const TileJob& job);
 // Per code of the format: 1 when it is a zero.
 std::vector<uint8_t> zero_code_table(const NumberFormat& format);

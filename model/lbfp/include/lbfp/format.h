@@ -18,6 +18,8 @@ inline constexpr int kMaxAccBits = 62;  // accumulators are held in int64_t with
 
 // Throws std::out_of_range naming the value when E is outside [-127, 127].
 void check_exponent(int exponent);
+// Throws std::invalid_argument naming the value when A is outside [2, kMaxAccBits].
+void check_acc_bits(int acc_bits);
 
 // LBFP: sign bit + (W-1)-bit magnitude code m, x = (-1)^s 2^(E - 2^I + m / 2^F), I = W-1-F.
 class LbfpFormat {
