@@ -35,10 +35,16 @@ Code saturated_lbfp_code(const LbfpFormat& format, bool negative, int64_t level)
   return make_code(format, negative, static_cast<int>(level));
 }
 
+// A whole number of binades in log levels: binades * 2^F. A multiplication, since a left shift of
+// a negative value is undefined behaviour in C++17 (UBSan, tb/fuzz/fuzz_arith.cpp).
+int64_t binades_to_levels(const LbfpFormat& format, int64_t binades) {
+  return binades * (int64_t{1} << format.frac_bits());
+}
+
 // The log level l = 2^F * log2|x| - 2^F * (E - 2^I) relative to block exponent E, as an integer
 // offset: code magnitude = round(l) = round(2^F log2|x|) - offset.
 int64_t level_offset(const LbfpFormat& format, int exponent) {
-  return (int64_t{exponent} - format.exponent_offset()) << format.frac_bits();
+  return binades_to_levels(format, int64_t{exponent} - format.exponent_offset());
 }
 
 }  // namespace
@@ -86,7 +92,7 @@ int64_t round_log2_scaled(const LbfpFormat& format, uint64_t mantissa_value, int
   const uint64_t r_q63 = mantissa_value << (63 - lead);
   const auto& bounds = format.boundaries_q63();
   const auto below = std::lower_bound(bounds.begin(), bounds.end(), r_q63) - bounds.begin();
-  return ((int64_t{lead} + exp2) << format.frac_bits()) + below;
+  return binades_to_levels(format, int64_t{lead} + exp2) + below;
 }
 
 Code encode(const LbfpFormat& format, double x, int exponent) {
@@ -238,7 +244,7 @@ Code requantize(const LbfpFormat& format, int64_t acc, int scale, int out_exp, b
   const uint64_t norm = mag << (format.acc_bits() - 1 - lead);
   int64_t above = 0;
   for (uint64_t boundary : format.requant_boundaries()) above += norm > boundary ? 1 : 0;
-  const int64_t level = ((int64_t{lead} + scale) << format.frac_bits()) + above -
+  const int64_t level = binades_to_levels(format, int64_t{lead} + scale) + above -
                         level_offset(format, out_exp);
   return saturated_lbfp_code(format, negative, level);
 }
