@@ -10,6 +10,9 @@ packages=(
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev
   libopenblas-dev
   zlib1g-dev libonnx-dev libprotobuf-dev protobuf-compiler dataset-fashion-mnist
+  # The sanitizer stage (docs/fuzzing.md): clang 14, its ASan / UBSan / libFuzzer runtimes
+  # (libclang_rt.*.a) and llvm-symbolizer for the stack traces.
+  clang-14 libclang-rt-14-dev llvm-14
 )
 
 missing=()

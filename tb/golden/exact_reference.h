@@ -16,8 +16,9 @@ inline bool exceeds_power(uint64_t M, int e, int64_t c, int64_t o, int g) {
   const int64_t n = int64_t{1} << g;
   // M^n 2^(e n) > 2^(c n + o)  <=>  M^n > 2^(c n + o - e n)
   const int64_t r = c * n + o - int64_t{e} * n;
+  if (r < 0) return true;        // M^n >= 1 > 2^r
+  if (r >= 64 * n) return false;  // M^n < 2^(64 n) <= 2^r, without a 2^r of any size
   const BigUint lhs = BigUint(M).squared_times(g);
-  if (r < 0) return true;  // M^n >= 1 > 2^r
   return BigUint::power_of_two(static_cast<int>(r)) < lhs;
 }
 
