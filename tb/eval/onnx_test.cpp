@@ -145,6 +145,17 @@ TEST(OnnxLoader, CycleIsAnError) {
   EXPECT_NE(msg.find("Add 'Add_a'"), std::string::npos) << msg;
 }
 
+TEST(OnnxLoader, NodeWithoutInputIsNamed) {
+  // Found by tb/fuzz/fuzz_onnx (tb/fuzz/regressions/onnx/node_without_input).
+  GraphBuilder b;
+  b.node("Relu", {"x"}, "r");
+  b.node("MaxPool", {}, "y");
+  b.output("y");
+  const std::string msg = load_error(b);
+  EXPECT_NE(msg.find("MaxPool 'MaxPool_y': no input"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("test.onnx"), std::string::npos) << msg;
+}
+
 TEST(OnnxLoader, BatchNormWithoutConvIsAnError) {
   GraphBuilder b;
   for (const char* p : {"s", "bb", "m", "v"}) b.init(p, {1}, 1.0f);

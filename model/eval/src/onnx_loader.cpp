@@ -333,6 +333,9 @@ class Loader {
   void translate(const onnx::NodeProto& n) {
     const std::string& op = n.op_type();
     if (n.output_size() < 1) throw ModelError(node_label(n) + ": no output");
+    // Every operator below reads input 0 (found by tb/fuzz/fuzz_onnx: protobuf's bounds check
+    // threw a CHECK failure that named nothing).
+    if (n.input_size() < 1) throw ModelError(node_label(n) + ": no input");
     Node node;
     node.name = n.name().empty() ? n.output(0) : n.name();
     const std::string& out = n.output(0);
