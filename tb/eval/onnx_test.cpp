@@ -156,6 +156,19 @@ TEST(OnnxLoader, NodeWithoutInputIsNamed) {
   EXPECT_NE(msg.find("test.onnx"), std::string::npos) << msg;
 }
 
+TEST(OnnxLoader, ZeroChannelConvIsRefused) {
+  // Found by tb/fuzz (regressions/onnx/zero_channel_conv_then_batchnorm): folding a
+  // BatchNormalization into it divided by its zero channel count.
+  GraphBuilder b;
+  b.init("w", {0, 1, 3, 3}, 1.0f);
+  for (const char* p : {"s", "bb", "m", "v"}) b.init(p, {0}, 1.0f);
+  b.node("Conv", {"x", "w"}, "c");
+  b.node("BatchNormalization", {"c", "s", "bb", "m", "v"}, "y");
+  b.output("y");
+  const std::string msg = load_error(b);
+  EXPECT_NE(msg.find("Conv 'Conv_c': weights have a zero dimension"), std::string::npos) << msg;
+}
+
 TEST(OnnxLoader, BatchNormWithoutConvIsAnError) {
   GraphBuilder b;
   for (const char* p : {"s", "bb", "m", "v"}) b.init(p, {1}, 1.0f);

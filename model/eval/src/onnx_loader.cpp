@@ -353,6 +353,10 @@ class Loader {
       node.inputs = {tensor(n.input(0))};
       const Initializer& w = init(n, 1, "weight");
       if (w.dims.size() != 4) throw ModelError(node_label(n) + ": weights must be OIHW");
+      // A zero-sized layer would divide by its channel count later (BatchNormalization folding).
+      if (std::count(w.dims.begin(), w.dims.end(), 0) != 0) {
+        throw ModelError(node_label(n) + ": weights have a zero dimension");
+      }
       ActShape in = in_shape(0);
       node.groups = static_cast<size_t>(attr_int(n, "group", 1));
       node.out_channels = static_cast<size_t>(w.dims[0]);
@@ -471,6 +475,7 @@ class Loader {
         throw ModelError(node_label(n) + ": only transA = 0, alpha = beta = 1 are supported");
       }
       const size_t rows = static_cast<size_t>(b.dims[0]), cols = static_cast<size_t>(b.dims[1]);
+      if (rows == 0 || cols == 0) throw ModelError(node_label(n) + ": weight has a zero dimension");
       const size_t k = trans_b ? cols : rows, nout = trans_b ? rows : cols;
       if (k != in.c) {
         throw ModelError(node_label(n) + ": weight " + std::to_string(rows) + "x" +
