@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <random>
 #include <stdexcept>
 #include <vector>
 
@@ -68,6 +69,39 @@ TEST(Format, RequantBoundariesAreExact) {
   }
   // The first LBFP8 boundary, floor(2^(1/32) 2^31), by hand: 2^(1/32) = 1.0218971486541166...
   EXPECT_EQ(lbfp8().requant_boundary(0), 2194507416u);
+}
+
+TEST(Format, RequantRankCountsTheBoundariesBelowANormalisedMagnitude) {
+  // The rank of every A-bit magnitude m << (64 - A) (leading one at bit 63) against a plain count
+  // of the A-bit boundaries below m: at each boundary and its neighbours, at every bucket edge of
+  // the index, and at random magnitudes.
+  std::mt19937_64 rng(7);
+  for (int f = 0; f <= 6; ++f) {
+    for (int a : {2, 3, 5, 8, 9, 12, 16, 24, 32, 48, 62}) {
+      const LbfpFormat format(f + 2, f, 8, a);
+      const int shift = 64 - a;
+      std::vector<uint64_t> mags;  // A-bit magnitudes in [2^(A-1), 2^A)
+      const uint64_t lo = uint64_t{1} << (a - 1);
+      const uint64_t hi = (uint64_t{1} << a) - 1;
+      auto add = [&](uint64_t m) {
+        if (m >= lo && m <= hi) mags.push_back(m);
+      };
+      for (int j = 0; j < (1 << f); ++j) {
+        for (int d = -2; d <= 2; ++d) add(format.requant_boundary(j) + static_cast<uint64_t>(d));
+      }
+      for (uint64_t t = 0; t <= 256; ++t) {
+        const uint64_t edge = ((uint64_t{1} << 63) + (t << 55)) >> shift;
+        for (int d = -1; d <= 1; ++d) add(edge + static_cast<uint64_t>(d));
+      }
+      std::uniform_int_distribution<uint64_t> any(lo, hi);
+      for (int i = 0; i < 2000; ++i) add(any(rng));
+      for (uint64_t m : mags) {
+        int below = 0;
+        for (int j = 0; j < (1 << f); ++j) below += format.requant_boundary(j) < m ? 1 : 0;
+        ASSERT_EQ(format.requant_rank(m << shift), below) << "F=" << f << " A=" << a << " m=" << m;
+      }
+    }
+  }
 }
 
 TEST(Format, RejectsOutOfRangeParameters) {

@@ -83,6 +83,47 @@ TEST(Requantize, WideAccumulatorsOfEveryFormatAgreeWithTheExactComparison) {
   }
 }
 
+TEST(Requantize, RowEqualsTheExactComparisonElementByElement) {
+  // requantize_row against the big-integer reference, per element scales, both formats, and its
+  // errors: an accumulator outside A bits and an output exponent outside [-127, 127].
+  std::mt19937_64 rng(5);
+  const LbfpFormat narrow(6, 3, 7, 20);
+  for (int round = 0; round < 40; ++round) {
+    const bool relu = round % 3 == 0;
+    const int eo = round % 11 - 5;
+    for (const LbfpFormat* f : {&lbfp8(), &narrow}) {
+      const int64_t max = (int64_t{1} << (f->acc_bits() - 1)) - 1;
+      std::uniform_int_distribution<int64_t> acc_dist(-max - 1, max);
+      std::vector<int64_t> acc(37);
+      std::vector<int> scales(acc.size());
+      for (size_t i = 0; i < acc.size(); ++i) {
+        acc[i] = acc_dist(rng) >> (i % 23);
+        scales[i] = -f->acc_bits() + static_cast<int>(i % 9);
+      }
+      std::vector<Code> out(acc.size());
+      requantize_row(*f, acc.data(), scales.data(), acc.size(), eo, relu, out.data());
+      for (size_t i = 0; i < acc.size(); ++i) {
+        ASSERT_EQ(out[i], exact_requant(*f, acc[i], scales[i], eo, relu))
+            << f->name() << " acc=" << acc[i] << " scale=" << scales[i] << " Eo=" << eo;
+      }
+    }
+    std::vector<int64_t> acc = {0, 1, -1, 127 << 10, -(int64_t{1} << 31), (int64_t{1} << 31) - 1};
+    std::vector<int> scales(acc.size(), -8 - round);
+    std::vector<Code> out(acc.size());
+    requantize_row(bfp8(), acc.data(), scales.data(), acc.size(), eo, relu, out.data());
+    for (size_t i = 0; i < acc.size(); ++i) {
+      ASSERT_EQ(out[i], requantize(bfp8(), acc[i], scales[i], eo, relu)) << "acc=" << acc[i];
+    }
+  }
+  std::vector<int64_t> bad = {1, int64_t{1} << 31};
+  std::vector<int> scales = {0, 0};
+  std::vector<Code> out(2);
+  EXPECT_THROW(requantize_row(lbfp8(), bad.data(), scales.data(), 2, 0, false, out.data()),
+               std::out_of_range);
+  EXPECT_THROW(requantize_row(lbfp8(), bad.data(), scales.data(), 1, 128, false, out.data()),
+               std::out_of_range);
+}
+
 TEST(Requantize, ReluSaturationAndErrors) {
   const LbfpFormat& f = lbfp8();
   EXPECT_EQ(requantize(f, -1000, 0, 10, true), 0x00);

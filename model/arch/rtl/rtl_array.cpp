@@ -139,7 +139,7 @@ class RtlArray : public sc_core::sc_module, public ArrayBackend {
       top_->clk_i = 0;
       tick(1);
     }
-    const ArrayActivity a = tile_activity(zero_, job);
+    const ArrayActivity a = tile_activity(zero_mask_, job);
     activity_.macs += a.macs;
     activity_.zero_macs += a.zero_macs;
     activity_.requantizations += a.requantizations;
@@ -152,7 +152,7 @@ class RtlArray : public sc_core::sc_module, public ArrayBackend {
   std::unique_ptr<Model> top_;
   TileResult result_;
   ArrayActivity activity_;
-  std::vector<uint8_t> zero_ = zero_code_table(config_.format);
+  Code zero_mask_ = zero_code_mask(config_.format);
 };
 
 bool same_format(const NumberFormat& a, const NumberFormat& b) {

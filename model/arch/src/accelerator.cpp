@@ -97,6 +97,7 @@ struct Accelerator::Plan {
   int w_slots = 1;
   int out_slots = 1;
   bool weights_resident = false;
+  uint64_t weight_tag = 0;  // TileJob::weight_tag once all resident weights are loaded
   std::vector<std::vector<Code>> a_buf;    // a_slots x (R K), row-major rows x K
   std::vector<std::vector<Code>> w_buf;    // w_slots x (K C) or one K x N when resident
   std::vector<std::vector<Code>> out_buf;  // out_slots x (R C)
@@ -356,6 +357,8 @@ void Accelerator::compute_thread() {
           job.lookahead_cols = static_cast<int64_t>(layer.n - t.n0) - t.cols;
           if (t.n0 == 0) last_reuse_tag_ = ++reuse_tags_;  // a new row of tiles
           job.reuse_tag = last_reuse_tag_;
+          if (p.weight_tag == 0) p.weight_tag = ++reuse_tags_;
+          job.weight_tag = p.weight_tag;
         }
       } else {
         job.b = p.w_buf[static_cast<size_t>(t.w_slot)].data();

@@ -1,6 +1,7 @@
 #include "arch/array_model.h"
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -14,10 +15,10 @@ std::vector<uint8_t> zero_code_table(const NumberFormat& format) {
   return zero;
 }
 
-ArrayActivity tile_activity(const std::vector<uint8_t>& zero, const TileJob& job) {
-  // Every real output takes K steps; a step is gateable when either code is zero. A code is zero
-  // exactly when its bits under a mask are (LBFP: the magnitude bits; BFP: all of them), which
-  // the loops below test branch-free so that they vectorize; the table pins the mask down.
+Code zero_code_mask(const NumberFormat& format) {
+  // A code is zero exactly when its bits under a mask are (LBFP: the magnitude bits; BFP: all of
+  // them): the mask is every bit on which the zero codes agree, checked against each code.
+  const std::vector<uint8_t> zero = zero_code_table(format);
   unsigned varying = 0;  // bits that differ among the zero codes (LBFP: the sign)
   for (size_t c = 0; c < zero.size(); ++c) {
     if (zero[c]) varying |= static_cast<unsigned>(c);
@@ -25,28 +26,70 @@ ArrayActivity tile_activity(const std::vector<uint8_t>& zero, const TileJob& job
   const auto mask = static_cast<Code>((zero.size() - 1) & ~varying);
   for (size_t c = 0; c < zero.size(); ++c) {
     if ((zero[c] != 0) != ((c & mask) == 0)) {
-      throw std::logic_error("tile_activity: the zero codes are not a mask pattern");
+      throw std::logic_error("zero_code_mask: the zero codes are not a mask pattern");
     }
   }
-  ArrayActivity activity;
-  const auto rows = static_cast<uint64_t>(job.rows);
-  const auto cols = static_cast<uint64_t>(job.cols);
-  const auto k_steps = static_cast<size_t>(job.k);
-  std::vector<uint32_t> zero_a(k_steps, 0);
+  return mask;
+}
+
+namespace {
+
+// Codes among n consecutive ones with a bit under the mask set, eight at a time: a byte of
+// (x & 0x7f) + 0x7f reaches bit 7 exactly when its low seven bits are not all zero.
+uint32_t count_nonzero(const Code* p, size_t n, Code mask) {
+  constexpr uint64_t kLow7 = 0x7f7f7f7f7f7f7f7full;
+  constexpr uint64_t kHigh = 0x8080808080808080ull;
+  const uint64_t masks = 0x0101010101010101ull * mask;
+  uint32_t count = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w = 0;
+    std::memcpy(&w, p + i, 8);
+    w &= masks;
+    const uint64_t flags = ((((w & kLow7) + kLow7) | w) & kHigh) >> 7;  // 0 or 1 per byte
+    count += static_cast<uint32_t>((flags * 0x0101010101010101ull) >> 56);  // their sum
+  }
+  for (; i < n; ++i) count += (p[i] & mask) != 0 ? 1u : 0u;
+  return count;
+}
+
+}  // namespace
+
+std::vector<uint32_t> nonzero_a_counts(Code mask, const TileJob& job) {
+  std::vector<uint32_t> counts(static_cast<size_t>(job.k), 0);
   for (int r = 0; r < job.rows; ++r) {
     const Code* row = job.a + static_cast<size_t>(r) * job.lda;
-    for (size_t k = 0; k < k_steps; ++k) zero_a[k] += (row[k] & mask) == 0 ? 1u : 0u;
+    for (size_t k = 0; k < counts.size(); ++k) counts[k] += (row[k] & mask) != 0 ? 1u : 0u;
   }
-  for (size_t k = 0; k < k_steps; ++k) {
-    const Code* brow = job.b + k * job.ldb;
-    uint32_t zero_b = 0;
-    for (int c = 0; c < job.cols; ++c) zero_b += (brow[c] & mask) == 0 ? 1u : 0u;
-    const uint64_t za = zero_a[k];
-    activity.zero_macs += za * cols + zero_b * rows - za * zero_b;
+  return counts;
+}
+
+std::vector<uint32_t> nonzero_b_counts(Code mask, const TileJob& job) {
+  std::vector<uint32_t> counts(static_cast<size_t>(job.k));
+  for (size_t k = 0; k < counts.size(); ++k) {
+    counts[k] = count_nonzero(job.b + k * job.ldb, static_cast<size_t>(job.cols), mask);
   }
-  activity.macs = rows * cols * static_cast<uint64_t>(job.k);
-  activity.requantizations = rows * cols;
+  return counts;
+}
+
+ArrayActivity tile_activity(const TileJob& job, const std::vector<uint32_t>& nonzero_a,
+                            const std::vector<uint32_t>& nonzero_b) {
+  // Every real output takes K steps; a step is gateable when either code is zero, so the
+  // ungateable ones in step k are (non-zero A codes in column k) x (non-zero B codes in row k).
+  ArrayActivity activity;
+  activity.macs = static_cast<uint64_t>(job.rows) * static_cast<uint64_t>(job.cols) *
+                  static_cast<uint64_t>(job.k);
+  uint64_t busy = 0;
+  for (size_t k = 0; k < static_cast<size_t>(job.k); ++k) {
+    busy += uint64_t{nonzero_a[k]} * nonzero_b[k];
+  }
+  activity.zero_macs = activity.macs - busy;
+  activity.requantizations = static_cast<uint64_t>(job.rows) * static_cast<uint64_t>(job.cols);
   return activity;
+}
+
+ArrayActivity tile_activity(Code mask, const TileJob& job) {
+  return tile_activity(job, nonzero_a_counts(mask, job), nonzero_b_counts(mask, job));
 }
 
 ArrayModel::ArrayModel(const ArrayGeometry& geometry, const NumberFormat& format)
@@ -79,6 +122,7 @@ ArrayModel::ArrayModel(const ArrayGeometry& geometry, const NumberFormat& format
   acc_.assign(static_cast<size_t>(geometry.rows) * static_cast<size_t>(geometry.cols),
               Accumulator(acc));
   zero_ = zero_code_table(format);
+  zero_mask_ = zero_code_mask(format);
   codes_ = static_cast<size_t>(count);
 }
 
@@ -225,28 +269,48 @@ int64_t ArrayModel::compute_whole_tile() {
   }
   const auto offset = static_cast<size_t>(job_.b - ahead_.b);
   const auto stride = static_cast<size_t>(ahead_.cols);
-  std::vector<uint32_t> overflows(result_.acc.size());
   for (int r = 0; r < job_.rows; ++r) {
+    const size_t from = static_cast<size_t>(r) * stride + offset;
+    const auto to = static_cast<size_t>(r * job_.cols);
     for (int c = 0; c < job_.cols; ++c) {
-      const size_t from = static_cast<size_t>(r) * stride + offset + static_cast<size_t>(c);
-      result_.acc[static_cast<size_t>(r * job_.cols + c)] = ahead_.acc[from];
-      overflows[static_cast<size_t>(r * job_.cols + c)] = ahead_.overflows[from];
+      const uint32_t overflows = ahead_.overflows[from + static_cast<size_t>(c)];
+      result_.acc[to + static_cast<size_t>(c)] = ahead_.acc[from + static_cast<size_t>(c)];
+      result_.overflow_steps[to + static_cast<size_t>(c)] = overflows;
+      result_.overflow[to + static_cast<size_t>(c)] = overflows > 0 ? 1 : 0;
     }
+    std::visit(
+        [&](const auto& f) {
+          requantize_row(f, &result_.acc[to], scales_.data(), static_cast<size_t>(job_.cols),
+                         job_.out_exponent, job_.relu, &result_.codes[to]);
+        },
+        format_);
   }
-  std::visit(  // one dispatch on the format for the whole tile
-      [&](const auto& f) {
-        for (int r = 0; r < job_.rows; ++r) {
-          for (int c = 0; c < job_.cols; ++c) {
-            const auto i = static_cast<size_t>(r * job_.cols + c);
-            result_.overflow_steps[i] = overflows[i];
-            result_.overflow[i] = overflows[i] > 0 ? 1 : 0;
-            result_.codes[i] = requantize(f, result_.acc[i], scales_[static_cast<size_t>(c)],
-                                          job_.out_exponent, job_.relu);
-          }
-        }
-      },
-      format_);
-  const ArrayActivity a = tile_activity(zero_, job_);
+  // The tiles of one row share A, and with resident weights every row shares B: their non-zero
+  // counts are taken once per row of tiles and once per column of tiles.
+  const bool same_a = job_.reuse_tag != 0 && nonzero_a_.tag == job_.reuse_tag &&
+                      nonzero_a_.a == job_.a && nonzero_a_.rows == job_.rows &&
+                      nonzero_a_.counts.size() == static_cast<size_t>(job_.k);
+  if (!same_a) {
+    nonzero_a_.counts = nonzero_a_counts(zero_mask_, job_);
+    nonzero_a_.tag = job_.reuse_tag;
+    nonzero_a_.a = job_.a;
+    nonzero_a_.rows = job_.rows;
+  }
+  const std::vector<uint32_t>* nonzero_b = nullptr;
+  std::vector<uint32_t> fresh_b;
+  if (job_.weight_tag != 0) {
+    if (nonzero_b_.tag != job_.weight_tag) {
+      nonzero_b_.counts.clear();
+      nonzero_b_.tag = job_.weight_tag;
+    }
+    auto [it, added] = nonzero_b_.counts.try_emplace({job_.b, job_.cols});
+    if (added) it->second = nonzero_b_counts(zero_mask_, job_);
+    nonzero_b = &it->second;
+  } else {
+    fresh_b = nonzero_b_counts(zero_mask_, job_);
+    nonzero_b = &fresh_b;
+  }
+  const ArrayActivity a = tile_activity(job_, nonzero_a_.counts, *nonzero_b);
   activity_.macs += a.macs;
   activity_.zero_macs += a.zero_macs;
   activity_.requantizations += a.requantizations;

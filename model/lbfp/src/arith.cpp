@@ -232,26 +232,28 @@ int64_t bias_to_accumulator(int acc_bits, double bias, int scale) {
   return static_cast<int64_t>(rounded);
 }
 
-Code requantize(const LbfpFormat& format, int64_t acc, int scale, int out_exp, bool relu) {
+namespace {
+
+// The requantizers with out_exp already checked: one body for the single and the row entry.
+inline Code requantize_checked(const LbfpFormat& format, int64_t acc, int scale, int out_exp,
+                               bool relu) {
   check_acc_range(format.acc_bits(), acc);
-  check_exponent(out_exp);
   if (acc == 0 || (relu && acc < 0)) return 0;
   const bool negative = acc < 0;
   const uint64_t mag = negative ? static_cast<uint64_t>(-acc) : static_cast<uint64_t>(acc);
   // Leading one, then the magnitude normalised to [2^(A-1), 2^A) against the A-bit constants
   // floor(2^((2j+1)/2^(F+1)) 2^(A-1)); |acc| <= 2^(A-1), so the normalising shift is >= 0.
+  // (requant_rank compares mag << (63 - lead), the same value shifted by another 64 - A bits.)
   const int lead = bit_length(mag) - 1;
-  const uint64_t norm = mag << (format.acc_bits() - 1 - lead);
-  int64_t above = 0;
-  for (uint64_t boundary : format.requant_boundaries()) above += norm > boundary ? 1 : 0;
+  const int64_t above = format.requant_rank(mag << (63 - lead));
   const int64_t level = binades_to_levels(format, int64_t{lead} + scale) + above -
                         level_offset(format, out_exp);
   return saturated_lbfp_code(format, negative, level);
 }
 
-Code requantize(const BfpFormat& format, int64_t acc, int scale, int out_exp, bool relu) {
+inline Code requantize_checked(const BfpFormat& format, int64_t acc, int scale, int out_exp,
+                               bool relu) {
   check_acc_range(format.acc_bits(), acc);
-  check_exponent(out_exp);
   if (relu && acc < 0) acc = 0;
   const int64_t max = format.max_mantissa();
   // n = round-half-even(acc * 2^shift), shift = scale - Eo + (W - 1).
@@ -275,6 +277,36 @@ Code requantize(const BfpFormat& format, int64_t acc, int scale, int out_exp, bo
   }
   n = std::min(max, std::max(-max, n));
   return make_code(format, static_cast<int>(n));
+}
+
+}  // namespace
+
+template <class Format>
+Code requantize_one(const Format& format, int64_t acc, int scale, int out_exp, bool relu) {
+  check_exponent(out_exp);
+  return requantize_checked(format, acc, scale, out_exp, relu);
+}
+
+template <class Format>
+void requantize_n(const Format& format, const int64_t* acc, const int* scales, size_t n,
+                  int out_exp, bool relu, Code* out) {
+  check_exponent(out_exp);
+  for (size_t i = 0; i < n; ++i) out[i] = requantize_checked(format, acc[i], scales[i], out_exp, relu);
+}
+
+Code requantize(const LbfpFormat& format, int64_t acc, int scale, int out_exp, bool relu) {
+  return requantize_one(format, acc, scale, out_exp, relu);
+}
+Code requantize(const BfpFormat& format, int64_t acc, int scale, int out_exp, bool relu) {
+  return requantize_one(format, acc, scale, out_exp, relu);
+}
+void requantize_row(const LbfpFormat& format, const int64_t* acc, const int* scales, size_t n,
+                    int out_exp, bool relu, Code* out) {
+  requantize_n(format, acc, scales, n, out_exp, relu, out);
+}
+void requantize_row(const BfpFormat& format, const int64_t* acc, const int* scales, size_t n,
+                    int out_exp, bool relu, Code* out) {
+  requantize_n(format, acc, scales, n, out_exp, relu, out);
 }
 
 }  // namespace lbfp

@@ -8,13 +8,13 @@
 
 namespace lbfp {
 
-void check_exponent(int exponent) {
-  if (exponent < kMinExponent || exponent > kMaxExponent) {
-    throw std::out_of_range("exponent " + std::to_string(exponent) + " is outside [" +
-                            std::to_string(kMinExponent) + ", " + std::to_string(kMaxExponent) +
-                            "]");
-  }
+namespace detail {
+void throw_exponent_out_of_range(int exponent) {
+  throw std::out_of_range("exponent " + std::to_string(exponent) + " is outside [" +
+                          std::to_string(kMinExponent) + ", " + std::to_string(kMaxExponent) +
+                          "]");
 }
+}  // namespace detail
 
 void check_acc_bits(int acc_bits) {
   if (acc_bits < 2 || acc_bits > kMaxAccBits) {
@@ -108,6 +108,27 @@ LbfpFormat::LbfpFormat(int width, int frac_bits, int lut_bits, int acc_bits)
   }
   // floor(c * 2^(A-1)) = floor(c * 2^63) >> (64 - A).
   for (uint64_t b : boundaries_q63_) requant_boundaries_.push_back(b >> (64 - acc_bits_));
+  for (uint64_t b : requant_boundaries_) rank_boundaries_.push_back(b << (64 - acc_bits_));
+  // Bucket t covers [2^63 + t 2^55, 2^63 + (t+1) 2^55). Boundaries are at least a factor
+  // 2^(1/64) (1.09 %) apart before truncation to A bits, wider than a bucket (1/256 of 2^63),
+  // but a small A truncates several to one value: then the linear scan stays.
+  constexpr int kBuckets = 256;
+  rank_count_.assign(kBuckets, 0);
+  rank_next_.assign(kBuckets, ~uint64_t{0});
+  rank_bucketed_ = true;
+  for (int t = 0; t < kBuckets; ++t) {
+    const uint64_t start = (uint64_t{1} << 63) + (static_cast<uint64_t>(t) << 55);
+    const uint64_t last = start + ((uint64_t{1} << 55) - 1);
+    int below = 0;
+    int inside = 0;
+    for (uint64_t b : rank_boundaries_) {
+      below += b < start ? 1 : 0;
+      inside += b >= start && b <= last ? 1 : 0;
+    }
+    rank_count_[static_cast<size_t>(t)] = static_cast<uint8_t>(below);
+    if (below < entries) rank_next_[static_cast<size_t>(t)] = rank_boundaries_[static_cast<size_t>(below)];
+    if (inside > 1) rank_bucketed_ = false;
+  }
 }
 
 uint64_t LbfpFormat::requant_boundary(int j) const {

@@ -11,6 +11,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <utility>
 #include <vector>
 
 #include "arch/array_timing.h"
@@ -43,6 +45,10 @@ struct TileJob {
   // Identifies the content of A and B for that reuse (one value per layer and row of tiles;
   // buffers are reloaded at the same addresses, so pointers alone do not). 0: no reuse.
   uint64_t reuse_tag = 0;
+  // Identifies the content of the whole B buffer while it stays the same (resident weights of
+  // one layer, all loaded): tiles with the same b, cols and weight_tag read the same codes.
+  // 0: no reuse.
+  uint64_t weight_tag = 0;
 };
 
 struct TileResult {
@@ -60,11 +66,21 @@ struct ArrayActivity {
   uint64_t requantizations = 0;
 };
 
-// Multiply-accumulate steps of a tile on real outputs (rows x cols x K) and how many of them
-// have a zero operand, counted from the operand codes.
-ArrayActivity tile_activity(const std::vector<uint8_t>& zero_table, const TileJob& job);
 // Per code of the format: 1 when it is a zero.
 std::vector<uint8_t> zero_code_table(const NumberFormat& format);
+// The bits that decide zero: a code is zero exactly when (code & mask) == 0 (LBFP: the
+// magnitude bits, BFP: all bits). Checked against zero_code_table; throws std::logic_error if
+// a format ever breaks the pattern.
+Code zero_code_mask(const NumberFormat& format);
+// Per reduction step k of a tile: how many of its rows have a non-zero A code, and how many of
+// its columns a non-zero B code.
+std::vector<uint32_t> nonzero_a_counts(Code zero_mask, const TileJob& job);
+std::vector<uint32_t> nonzero_b_counts(Code zero_mask, const TileJob& job);
+// Multiply-accumulate steps of a tile on real outputs (rows x cols x K) and how many of them
+// have a zero operand, counted from the operand codes (or from their counts above).
+ArrayActivity tile_activity(const TileJob& job, const std::vector<uint32_t>& nonzero_a,
+                            const std::vector<uint32_t>& nonzero_b);
+ArrayActivity tile_activity(Code zero_mask, const TileJob& job);
 
 class ArrayModel {
  public:
@@ -101,6 +117,7 @@ class ArrayModel {
   NumberFormat format_;
   std::vector<int64_t> product_;  // exact products of every code pair, clamped to +-2^A
   std::vector<uint8_t> zero_;     // per code: 1 when it is a zero
+  Code zero_mask_ = 0;            // zero_code_mask
   size_t codes_ = 0;              // 2^W
   TileJob job_;
   std::vector<int> scales_;  // per column: exponent of one accumulator LSB
@@ -113,6 +130,16 @@ class ArrayModel {
     std::vector<int64_t> acc;  // rows x cols
     std::vector<uint32_t> overflows;
   } ahead_;
+  struct NonzeroB {  // nonzero_b_counts per (b, cols) while the weight_tag holds
+    uint64_t tag = 0;
+    std::map<std::pair<const Code*, int>, std::vector<uint32_t>> counts;
+  } nonzero_b_;
+  struct NonzeroA {  // nonzero_a_counts of the last tile, reused along its row of tiles
+    uint64_t tag = 0;
+    const Code* a = nullptr;
+    int rows = 0;
+    std::vector<uint32_t> counts;
+  } nonzero_a_;
   bool busy_ = false;
   bool accumulators_ready_ = false;
   int64_t cycle_ = 0;

@@ -153,5 +153,11 @@ int64_t bias_to_accumulator(int acc_bits, double bias, int scale);
 Code requantize(const LbfpFormat& format, int64_t acc, int scale, int out_exp, bool relu);
 // BFP: n = round-half-even(acc * 2^(scale - out_exp + W - 1)), saturated.
 Code requantize(const BfpFormat& format, int64_t acc, int scale, int out_exp, bool relu);
+// out[i] = requantize(format, acc[i], scales[i], out_exp, relu) for i < n: the same function,
+// once per element, without a call per element (the tile-level array model's hot loop).
+void requantize_row(const LbfpFormat& format, const int64_t* acc, const int* scales, size_t n,
+                    int out_exp, bool relu, Code* out);
+void requantize_row(const BfpFormat& format, const int64_t* acc, const int* scales, size_t n,
+                    int out_exp, bool relu, Code* out);
 
 }  // namespace lbfp

@@ -16,8 +16,16 @@ inline constexpr int kMinExponent = -127;  // shared block exponent range of the
 inline constexpr int kMaxExponent = 127;
 inline constexpr int kMaxAccBits = 62;  // accumulators are held in int64_t with headroom
 
-// Throws std::out_of_range naming the value when E is outside [-127, 127].
-void check_exponent(int exponent);
+namespace detail {
+[[noreturn]] void throw_exponent_out_of_range(int exponent);
+}  // namespace detail
+// Throws std::out_of_range naming the value when E is outside [-127, 127]. (Inline: the
+// requantizer checks its output exponent once per element.)
+inline void check_exponent(int exponent) {
+  if (exponent < kMinExponent || exponent > kMaxExponent) {
+    detail::throw_exponent_out_of_range(exponent);
+  }
+}
 // Throws std::invalid_argument naming the value when A is outside [2, kMaxAccBits].
 void check_acc_bits(int acc_bits);
 
@@ -52,6 +60,19 @@ class LbfpFormat {
   uint64_t requant_boundary(int j) const;
   // All 2^F of them, ascending.
   const std::vector<uint64_t>& requant_boundaries() const { return requant_boundaries_; }
+  // How many of those boundaries lie below a magnitude of at most A bits that has been shifted
+  // left so that its leading one is bit 63: the rounding step of requantization. The compare
+  // is the same (the shift preserves order); a 256-bucket index on the 8 bits after the leading
+  // one replaces the linear scan when no bucket holds two boundaries (always, unless A is tiny).
+  int requant_rank(uint64_t normalized) const {
+    if (rank_bucketed_) {
+      const auto t = static_cast<size_t>((normalized >> 55) & 255);
+      return rank_count_[t] + (normalized > rank_next_[t] ? 1 : 0);
+    }
+    int above = 0;
+    for (uint64_t b : rank_boundaries_) above += normalized > b ? 1 : 0;
+    return above;
+  }
 
   // Exponent of one accumulator LSB for operand blocks with exponents ea and eb:
   // Ea + Eb - 2 * 2^I - P.
@@ -80,6 +101,12 @@ class LbfpFormat {
   std::vector<uint32_t> lut_;
   std::vector<uint64_t> boundaries_q63_;
   std::vector<uint64_t> requant_boundaries_;
+  // requant_rank's index: the boundaries shifted to bit 63, and per bucket of the 8 bits after
+  // the leading one the count of boundaries below it and the next boundary (~0 when none).
+  std::vector<uint64_t> rank_boundaries_;
+  bool rank_bucketed_ = false;
+  std::vector<uint8_t> rank_count_;
+  std::vector<uint64_t> rank_next_;
 };
 
 // BFP (block fixed point): x = n * 2^(E - (W-1)), n in [-(2^(W-1)-1), 2^(W-1)-1], two's
