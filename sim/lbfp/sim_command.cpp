@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "embedded.h"
 #include "golden.h"
+#include "host_memory.h"
 #include "sim_command.h"
 #include "sim_report.h"
 #include "workload.h"
@@ -93,7 +94,19 @@ int run_sim(const SimOptions& o, std::ostream& out, std::ostream& err) {
                           "calibration",
                           o.seed);
 
-    for (const auto& [name, format] : formats_for(o.format, report.arch.accel.format)) {
+    const auto formats = formats_for(o.format, report.arch.accel.format);
+    // Every layer's codes are made before the simulation starts, for each format.
+    long double host_bytes = 0;
+    for (const LayerSpec& spec : report.workload.layers) host_bytes += layer_data_bytes(spec);
+    host_bytes *= static_cast<long double>(formats.size());
+    if (host_bytes > static_cast<long double>(host_memory_budget_bytes())) {
+      throw ConfigError(fmt::format(
+          "{}: the workload's operands take {:.1f} GiB of memory for {} format(s), more than half "
+          "of this machine's memory ({:.1f} GiB); refused before allocating",
+          report.workload.source, static_cast<double>(host_bytes) / (1 << 30), formats.size(),
+          static_cast<double>(host_memory_budget_bytes()) / (1 << 29)));
+    }
+    for (const auto& [name, format] : formats) {
       arch::AcceleratorConfig cfg = report.arch.accel;
       cfg.format = format;
       cfg.mode = mode == "cycle" ? arch::SimMode::kCycle : arch::SimMode::kTile;
@@ -115,6 +128,8 @@ int run_sim(const SimOptions& o, std::ostream& out, std::ostream& err) {
       accelerators.push_back(std::move(acc));
       owners.push_back(std::move(owner));
     }
+    // A bad --out fails now, not after the simulation.
+    if (!o.out.empty()) make_output_folder(o.out);
   } catch (const ConfigError& e) {
     err << "lbfp sim: " << e.what() << "\n";
     return kExitBadInput;
@@ -172,15 +187,9 @@ int run_sim(const SimOptions& o, std::ostream& out, std::ostream& err) {
   if (!o.quiet) print_report(out, report);
   if (!o.out.empty()) {
     try {
-      std::error_code ec;
-      fs::create_directories(o.out, ec);
-      if (ec || !fs::is_directory(o.out)) {
-        throw ConfigError(o.out + ": cannot create the output folder" +
-                          (ec ? " (" + ec.message() + ")" : ""));
-      }
-      write_file_atomically((fs::path(o.out) / "layers.csv").string(), layers_csv(report));
-      write_file_atomically((fs::path(o.out) / "summary.json").string(), summary_json(report));
-      write_file_atomically((fs::path(o.out) / "plot.svg").string(), plot_svg(report));
+      write_files_atomically({{(fs::path(o.out) / "layers.csv").string(), layers_csv(report)},
+                              {(fs::path(o.out) / "summary.json").string(), summary_json(report)},
+                              {(fs::path(o.out) / "plot.svg").string(), plot_svg(report)}});
       if (!o.quiet) out << "wrote " << o.out << "/layers.csv, summary.json, plot.svg\n";
     } catch (const ConfigError& e) {
       err << "lbfp sim: " << e.what() << "\n";

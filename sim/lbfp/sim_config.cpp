@@ -31,8 +31,16 @@ std::string where(const std::string& source, const YAML::Node& node) {
 void check_keys(const std::string& source, const YAML::Node& map, const std::string& prefix,
                 const std::set<std::string>& allowed) {
   if (!map.IsMap()) fail(source, map, prefix.empty() ? "(top)" : prefix, "expected a mapping");
+  std::set<std::string> seen;
   for (const auto& item : map) {
-    const std::string key = item.first.as<std::string>();
+    if (!item.first.IsScalar()) {
+      fail(source, item.first, prefix.empty() ? "(top)" : prefix, "a key must be a plain name");
+    }
+    const std::string key = item.first.Scalar();
+    if (!seen.insert(key).second) {
+      // yaml-cpp keeps both entries and map[key] would silently read the first one.
+      fail(source, item.first, prefix.empty() ? key : prefix + "." + key, "duplicate key");
+    }
     if (allowed.count(key) == 0) {
       std::string list;
       for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
@@ -266,12 +274,52 @@ ArchSpec parse_arch(const std::string& text, const std::string& source,
   return spec;
 }
 
+namespace {
+
+// The `base:` files being read, outermost first: a table that includes itself, directly or
+// through others, is an error instead of a recursion without end.
+using EnergyChain = std::vector<std::string>;
+
+EnergyTable parse_energy_in(const std::string& text, const std::string& source,
+                            const std::string& base_dir, EnergyChain& chain);
+
+EnergyTable load_energy_in(const std::string& path, EnergyChain& chain) {
+  std::error_code ec;
+  const std::string key = fs::weakly_canonical(path, ec).string();
+  const std::string id = ec || key.empty() ? path : key;
+  for (const std::string& seen : chain) {
+    if (seen == id) {
+      std::string cycle;
+      for (const std::string& c : chain) cycle += c + " -> ";
+      throw ConfigError(path + ": energy tables include each other through 'base:' (" + cycle +
+                        id + ")");
+    }
+  }
+  if (chain.size() >= 16) throw ConfigError(path + ": more than 16 nested 'base:' energy tables");
+  chain.push_back(id);
+  EnergyTable table =
+      parse_energy_in(read_text_file(path), path, fs::path(path).parent_path().string(), chain);
+  chain.pop_back();
+  return table;
+}
+
+}  // namespace
+
 EnergyTable load_energy(const std::string& path) {
-  return parse_energy(read_text_file(path), path, fs::path(path).parent_path().string());
+  EnergyChain chain;
+  return load_energy_in(path, chain);
 }
 
 EnergyTable parse_energy(const std::string& text, const std::string& source,
                          const std::string& base_dir) {
+  EnergyChain chain;
+  return parse_energy_in(text, source, base_dir, chain);
+}
+
+namespace {
+
+EnergyTable parse_energy_in(const std::string& text, const std::string& source,
+                            const std::string& base_dir, EnergyChain& chain) {
   const YAML::Node root = parse_yaml(text, source);
   check_keys(source, root, "", {"name", "technology", "base", "synthesis", "energy_pj", "sources"});
   auto resolve = [&](const std::string& f) {
@@ -280,7 +328,7 @@ EnergyTable parse_energy(const std::string& text, const std::string& source,
   };
   EnergyTable table;
   const std::string base = get_string(source, root, "", "base", std::string());
-  if (!base.empty()) table = load_energy(resolve(base));
+  if (!base.empty()) table = load_energy_in(resolve(base), chain);
   table.path = source;
   table.name = get_string(source, root, "", "name", table.name.empty() ? "unnamed" : table.name);
   table.technology = get_string(source, root, "", "technology", table.technology);
@@ -297,7 +345,10 @@ EnergyTable parse_energy(const std::string& text, const std::string& source,
   if (const YAML::Node s = root["sources"]) {
     check_keys(source, s, "sources", actions);
     for (const auto& item : s) {
-      table.sources[item.first.as<std::string>()] = item.second.as<std::string>();
+      if (!item.second.IsScalar()) {
+        fail(source, item.second, "sources." + item.first.Scalar(), "expected a string");
+      }
+      table.sources[item.first.Scalar()] = item.second.Scalar();
     }
   }
 
@@ -317,6 +368,9 @@ EnergyTable parse_energy(const std::string& text, const std::string& source,
     const double lbfp_mul = figure("lbfp8", "mul_pj");
     const double bfp_acc = figure("bfp8", "mac_pj") - bfp_mul;
     const double lbfp_acc = figure("lbfp8", "mac_pj") - lbfp_mul;
+    if (bfp_acc < 0 || lbfp_acc < 0) {
+      fail(spath, s, "mac_pj", "a MAC's energy is below its multiplier's (mul_pj)");
+    }
     const double anchor = table.at("bfp_multiply");
     std::ostringstream note;
     note << " x synthesized ratio from " << spath << " (docs/hardware-cost.md)";
@@ -333,5 +387,7 @@ EnergyTable parse_energy(const std::string& text, const std::string& source,
   }
   return table;
 }
+
+}  // namespace
 
 }  // namespace lbfp::cli

@@ -8,14 +8,9 @@
 #include <vector>
 
 #include "arch/accelerator.h"
+#include "cli_error.h"
 
 namespace lbfp::cli {
-
-// A bad input file or option: the message names the file, line and key.
-class ConfigError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 struct EnergyTable {
   std::string name;

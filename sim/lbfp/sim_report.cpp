@@ -3,14 +3,9 @@
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstdio>
-#include <cstring>
-#include <fstream>
 #include <sstream>
 
 namespace lbfp::cli {
@@ -302,27 +297,6 @@ std::string plot_svg(const SimReport& r) {
   }
   s << "</svg>\n";
   return s.str();
-}
-
-void write_file_atomically(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) {
-      throw ConfigError(path + ": cannot write (" + std::string(std::strerror(errno)) + ")");
-    }
-    out << content;
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      throw ConfigError(path + ": write failed");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    std::remove(tmp.c_str());
-    throw ConfigError(path + ": cannot move the report into place (" + why + ")");
-  }
 }
 
 }  // namespace lbfp::cli

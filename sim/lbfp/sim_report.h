@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "arch/accelerator.h"
+#include "output_file.h"
 #include "sim_config.h"
 #include "workload.h"
 
@@ -65,9 +66,5 @@ void print_report(std::ostream& out, const SimReport& report);
 std::string layers_csv(const SimReport& report);
 std::string summary_json(const SimReport& report);
 std::string plot_svg(const SimReport& report);
-
-// Writes through a temporary file in the same folder and renames it into place, so a reader
-// never sees a half-written report. Throws ConfigError naming the path.
-void write_file_atomically(const std::string& path, const std::string& content);
 
 }  // namespace lbfp::cli

@@ -55,15 +55,55 @@ uint64_t parse_dim(const std::string& cell, const std::string& where, const std:
   return v;
 }
 
-// Refuse layers whose data could not be simulated before anything is allocated.
+// A layer's sizes in long double, from its dimensions themselves: products of dimensions up to
+// 2^31 wrap in 64 bits (a 2^31 x 2^31 filter's gemm_k() does), so nothing is trusted before this.
+struct LayerSize {
+  long double input = 0;        // the input feature map (convolutions), values
+  long double group_bytes = 0;  // A, B and C of one group, one byte per value
+  long double groups = 1;
+  long double macs = 0;
+};
+
+LayerSize layer_size(const LayerSpec& l) {
+  LayerSize s;
+  if (l.is_conv) {
+    if (l.stride == 0 || l.groups == 0 || l.filter_h > l.ifmap_h || l.filter_w > l.ifmap_w) {
+      throw ConfigError("layer '" + l.name + "': inconsistent dimensions " + l.shape_text());
+    }
+    const long double m = static_cast<long double>((l.ifmap_h - l.filter_h) / l.stride + 1) *
+                          static_cast<long double>((l.ifmap_w - l.filter_w) / l.stride + 1);
+    const long double n = static_cast<long double>(l.filters / l.groups);
+    const long double k = static_cast<long double>(l.channels / l.groups) *
+                          static_cast<long double>(l.filter_h) * static_cast<long double>(l.filter_w);
+    s.input = static_cast<long double>(l.channels) * static_cast<long double>(l.ifmap_h) *
+              static_cast<long double>(l.ifmap_w);
+    s.groups = static_cast<long double>(l.groups);
+    s.group_bytes = m * k + n * k + m * n;
+    s.macs = m * n * k * s.groups;
+  } else {
+    const long double m = l.m, n = l.n, k = l.k;
+    s.group_bytes = m * k + n * k + m * n;
+    s.macs = m * n * k;
+  }
+  return s;
+}
+
+// Refuse layers whose data could not be simulated before anything is allocated (and before any
+// 64-bit product of their dimensions is formed).
 void check_size(const LayerSpec& l, const std::string& where) {
-  const long double m = l.gemm_m(), n = l.gemm_n(), k = l.gemm_k();
-  const long double bytes = m * k + n * k + m * n;
-  if (bytes > static_cast<long double>(uint64_t{1} << 40)) {
-    std::ostringstream s;
-    s << where << ": layer '" << l.name << "' needs " << bytes
-      << " bytes of operands and results per group; the model refuses layers over 1 TiB";
-    throw ConfigError(s.str());
+  const LayerSize s = layer_size(l);
+  const long double limit = static_cast<long double>(uint64_t{1} << 40);
+  auto refuse = [&](const char* what, long double v) {
+    std::ostringstream m;
+    m << where << ": layer '" << l.name << "' (" << l.shape_text() << ") needs " << v << " " << what
+      << "; the model refuses layers over 1 TiB";
+    throw ConfigError(m.str());
+  };
+  if (s.input > limit) refuse("values of input feature map", s.input);
+  if (s.group_bytes > limit) refuse("bytes of operands and results per group", s.group_bytes);
+  if (s.group_bytes * s.groups > limit) refuse("bytes of operands and results", s.group_bytes * s.groups);
+  if (s.macs > static_cast<long double>(uint64_t{1} << 62)) {
+    refuse("multiply-accumulates", s.macs);
   }
 }
 
@@ -186,6 +226,7 @@ Workload load_onnx_workload(const std::string& path) {
       l.n = node.out_channels;
       l.k = in.elements();
     }
+    check_size(l, path);
     l.weights = node.weights;
     l.bias = node.bias;
     if (l.weights.size() != l.gemm_n() * l.group_count() * l.gemm_k()) {
@@ -193,7 +234,6 @@ Workload load_onnx_workload(const std::string& path) {
                         std::to_string(l.weights.size()) + " weights for a " + l.shape_text() +
                         " layer");
     }
-    check_size(l, path);
     w.layers.push_back(std::move(l));
   }
   if (w.layers.empty()) throw ConfigError(path + ": the model has no Conv or Gemm layer");
@@ -225,17 +265,31 @@ Workload load_workload(const std::string& spec) {
   return parse_topology(read_text_file(spec), spec);
 }
 
+uint64_t layer_data_bytes(const LayerSpec& layer) {
+  const LayerSize s = layer_size(layer);
+  // The input as floats and codes, then every group's codes.
+  const long double bytes = 5 * s.input + s.group_bytes * s.groups;
+  const long double cap = static_cast<long double>(uint64_t{1} << 62);
+  return bytes > cap ? uint64_t{1} << 62 : static_cast<uint64_t>(bytes);
+}
+
 std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const NumberFormat& format,
                                              uint64_t seed, uint64_t max_bytes) {
-  const uint64_t m = layer.gemm_m(), n = layer.gemm_n(), k = layer.gemm_k();
-  const long double bytes = static_cast<long double>(m) * k + static_cast<long double>(n) * k +
-                            static_cast<long double>(m) * n;
-  if (bytes > static_cast<long double>(max_bytes)) {
+  const LayerSize size = layer_size(layer);
+  if (size.group_bytes > static_cast<long double>(max_bytes)) {
     std::ostringstream s;
-    s << "layer '" << layer.name << "' needs " << static_cast<uint64_t>(bytes)
+    s << "layer '" << layer.name << "' needs " << static_cast<uint64_t>(size.group_bytes)
       << " bytes of DRAM per group, more than the " << max_bytes << " the architecture has";
     throw ConfigError(s.str());
   }
+  if (size.input > static_cast<long double>(max_bytes)) {
+    std::ostringstream s;
+    s << "layer '" << layer.name << "' has an input feature map of "
+      << static_cast<uint64_t>(size.input) << " values, more than the " << max_bytes
+      << " bytes of DRAM the architecture has";
+    throw ConfigError(s.str());
+  }
+  const uint64_t m = layer.gemm_m(), n = layer.gemm_n(), k = layer.gemm_k();
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<arch::GemmLayer> groups;

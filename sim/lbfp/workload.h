@@ -55,6 +55,10 @@ Workload parse_topology(const std::string& text, const std::string& source);
 // channel, exponents by max calibration, the output exponent by max calibration of a sample of
 // the exact outputs. Throws ConfigError when a group would not fit `max_bytes` (checked before
 // anything is allocated).
+// The host memory make_layer_data takes for the layer (its input as floats and codes, and every
+// group's operand and result codes), for refusing a workload before anything is allocated.
+uint64_t layer_data_bytes(const LayerSpec& layer);
+
 std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const NumberFormat& format,
                                              uint64_t seed, uint64_t max_bytes);
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -77,6 +78,15 @@ Initializer read_tensor(const onnx::TensorProto& t) {
       }
       init.floats.assign(t.float_data().begin(), t.float_data().end());
     }
+    // A NaN or infinite weight would run through every format and give garbage accuracy (or a
+    // NaN the encoder refuses deep inside a layer): name it here.
+    for (size_t i = 0; i < init.floats.size(); ++i) {
+      if (!std::isfinite(init.floats[i])) {
+        throw ModelError("initializer '" + t.name() + "': value " + std::to_string(i) + " is " +
+                         (std::isnan(init.floats[i]) ? "NaN" : "infinite") +
+                         " (weights must be finite)");
+      }
+    }
   } else if (t.data_type() == onnx::TensorProto::INT64) {
     if (!t.raw_data().empty()) {
       if (t.raw_data().size() != count * 8) {
@@ -122,6 +132,11 @@ std::string node_label(const onnx::NodeProto& n) {
   std::string name = n.name().empty() ? (n.output_size() ? n.output(0) : "?") : n.name();
   return n.op_type() + " '" + name + "'";
 }
+
+// Sizes the loader refuses: an activation tensor of more than 2^31 values per image, a pad
+// above 65535 (no real network has either; both keep every size product far from wrapping).
+constexpr uint64_t kMaxTensorValues = uint64_t{1} << 31;
+constexpr int64_t kMaxPad = 65535;
 
 class Loader {
  public:
@@ -298,6 +313,10 @@ class Loader {
         pads[1] < 0) {
       throw ModelError(node_label(n) + ": only symmetric 2-D pads are supported");
     }
+    if (pads[0] > kMaxPad || pads[1] > kMaxPad) {
+      throw ModelError(node_label(n) + ": pads above " + std::to_string(kMaxPad) +
+                       " are not supported");
+    }
     node.pad_h = static_cast<size_t>(pads[0]);
     node.pad_w = static_cast<size_t>(pads[1]);
     auto strides = attr_ints(n, "strides");
@@ -326,13 +345,21 @@ class Loader {
   }
 
   void push(Node node, const std::string& out_name, ActShape shape) {
+    // Checked in floating point: the product of three sizes can wrap.
+    const long double values = static_cast<long double>(shape.c) *
+                               static_cast<long double>(shape.h) * static_cast<long double>(shape.w);
+    if (values > static_cast<long double>(kMaxTensorValues)) {
+      throw ModelError(to_string(node.kind) + std::string(" '") + node.name + "': its output " +
+                       std::to_string(shape.c) + "x" + std::to_string(shape.h) + "x" +
+                       std::to_string(shape.w) + " has more than 2^31 values per image; refused");
+    }
     node.output = new_tensor(out_name, shape);
     graph_.nodes.push_back(std::move(node));
   }
 
   void translate(const onnx::NodeProto& n) {
     const std::string& op = n.op_type();
-    if (n.output_size() < 1) throw ModelError(node_label(n) + ": no output");
+    if (n.output_size() < 1 || n.output(0).empty()) throw ModelError(node_label(n) + ": no output");
     // Every operator below reads input 0 (found by tb/fuzz/fuzz_onnx: protobuf's bounds check
     // threw a CHECK failure that named nothing).
     if (n.input_size() < 1) throw ModelError(node_label(n) + ": no input");
@@ -396,12 +423,26 @@ class Loader {
       const double eps = attr_float(n, "epsilon", 1e-5f);
       const size_t per_channel = conv->weights.size() / c;
       for (size_t o = 0; o < c; ++o) {
+        if (!(static_cast<double>(var[o]) + eps > 0)) {
+          throw ModelError(node_label(n) + ": variance + epsilon of channel " + std::to_string(o) +
+                           " is not positive");
+        }
         const double k = scale[o] / std::sqrt(static_cast<double>(var[o]) + eps);
         for (size_t i = 0; i < per_channel; ++i) {
           float& wv = conv->weights[o * per_channel + i];
           wv = static_cast<float>(wv * k);
         }
         conv->bias[o] = static_cast<float>((conv->bias[o] - mean[o]) * k + beta[o]);
+      }
+      for (float v : conv->weights) {
+        if (!std::isfinite(v)) {
+          throw ModelError(node_label(n) + ": folding it into the Conv gives a non-finite weight");
+        }
+      }
+      for (float v : conv->bias) {
+        if (!std::isfinite(v)) {
+          throw ModelError(node_label(n) + ": folding it into the Conv gives a non-finite bias");
+        }
       }
       conv->folded_batch_norm = true;
       alias(out, conv->output);
@@ -547,6 +588,12 @@ Graph load_onnx_bytes(const std::string& bytes, const std::string& name) {
 }
 
 Graph load_onnx(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw ModelError(path + ": is a directory");
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size > (uint64_t{1} << 31)) {
+    throw ModelError(path + ": larger than 2 GiB, the limit of an ONNX (protobuf) file");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ModelError(path + ": cannot open");
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
