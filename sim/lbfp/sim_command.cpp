@@ -12,6 +12,7 @@
 
 #include "arch/accelerator.h"
 #include "arch/rtl_array.h"
+#include "cli_options.h"
 #include "commands.h"
 #include "embedded.h"
 #include "golden.h"
@@ -103,7 +104,8 @@ int run_sim(const SimOptions& o, std::ostream& out, std::ostream& err) {
       throw ConfigError(fmt::format(
           "{}: the workload's operands take {:.1f} GiB of memory for {} format(s), more than half "
           "of this machine's memory ({:.1f} GiB); refused before allocating",
-          report.workload.source, static_cast<double>(host_bytes) / (1 << 30), formats.size(),
+          o.workload.empty() ? report.workload.source : "--workload " + o.workload,
+          static_cast<double>(host_bytes) / (1 << 30), formats.size(),
           static_cast<double>(host_memory_budget_bytes()) / (1 << 29)));
     }
     for (const auto& [name, format] : formats) {
@@ -213,13 +215,18 @@ void add_sim_command(CLI::App& app) {
                                      "cycle (the array stepped every clock)");
   cmd->add_option("--array", o->array, "cpp (default) or rtl (the Verilated array)");
   cmd->add_option("--energy", o->energy, "energy table YAML (default: the arch file's)");
-  cmd->add_option("--seed", o->seed, "seed of the generated weights and activations");
+  cmd->add_option("--seed", o->seed, "seed of the generated weights and activations")
+      ->check(unsigned_integer());
   cmd->add_option("--out", o->out, "folder for layers.csv, summary.json and plot.svg");
   cmd->add_option("--set", o->overrides, "override an arch key, e.g. --set array.rows=32 (key= removes it)");
   cmd->add_flag("--quiet", o->quiet, "print nothing on success");
   cmd->add_flag("!--no-progress", o->progress, "no progress bar");
-  cmd->callback([o] {
+  cmd->callback([o, cmd] {
     SimOptions opts = *o;
+    if (cmd->count("--out") > 0 && opts.out.empty()) {
+      std::cerr << "lbfp sim: --out: the folder name is empty\n";
+      throw CLI::RuntimeError(kExitBadInput);
+    }
     if (opts.arch.empty() && opts.workload.empty() && opts.out.empty()) opts.out = "lbfp-sim-out";
     const int rc = run_sim(opts, std::cout, std::cerr);
     if (rc != 0) throw CLI::RuntimeError(rc);

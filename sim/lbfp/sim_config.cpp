@@ -147,6 +147,8 @@ void apply_override(YAML::Node root, const std::string& assignment) {
   if (value.empty()) {
     chain.back().remove(keys.back());  // "key=" removes the key
   } else {
+    // A new node (not the file's, re-assigned), so that an error names --set, not the file's line.
+    chain.back().remove(keys.back());
     chain.back()[keys.back()] = value;
   }
 }

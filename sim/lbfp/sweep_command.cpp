@@ -12,13 +12,17 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
+#include "cli_options.h"
 #include "commands.h"
+#include "embedded.h"
 #include "golden.h"
 #include "sim_config.h"
 #include "sim_report.h"
+#include "workload.h"
 
 extern char** environ;
 
@@ -76,8 +80,16 @@ struct Point {
   std::string dir;
 };
 
+constexpr size_t kMaxPoints = 100000;
+
 std::vector<Point> make_points(const SweepOptions& o, const std::vector<Axis>& axes,
                                const std::string& self) {
+  // Counted before anything is built: ten axes of a hundred values are 10^20 points.
+  long double count = 1;
+  for (const Axis& a : axes) count *= static_cast<long double>(a.values.size());
+  if (count > kMaxPoints) {
+    throw ConfigError(fmt::format("the sweep has {:.0f} points, more than {}", count, kMaxPoints));
+  }
   std::vector<Point> points(1);
   for (const Axis& a : axes) {
     std::vector<Point> next;
@@ -115,10 +127,16 @@ std::vector<Point> make_points(const SweepOptions& o, const std::vector<Axis>& a
   return points;
 }
 
-int spawn_and_wait_all(const std::vector<Point>& points, int jobs, std::ostream& err) {
+struct SpawnResult {
+  int failures = 0;
+  int bad_input = 0;  // points that exited with kExitBadInput
+};
+
+SpawnResult spawn_and_wait_all(const std::vector<Point>& points, int jobs, std::ostream& err) {
   size_t next = 0;
   int running = 0;
-  int failures = 0;
+  SpawnResult result;
+  int& failures = result.failures;
   std::map<pid_t, size_t> pids;
   while (next < points.size() || running > 0) {
     while (running < jobs && next < points.size()) {
@@ -144,9 +162,50 @@ int spawn_and_wait_all(const std::vector<Point>& points, int jobs, std::ostream&
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
       err << "lbfp sweep: point " << pids[done] << " failed (" << points[pids[done]].dir << ")\n";
       ++failures;
+      if (WIFEXITED(status) && WEXITSTATUS(status) == kExitBadInput) ++result.bad_input;
     }
   }
-  return failures;
+  return result;
+}
+
+std::string point_text(const Point& p) {
+  std::string text;
+  for (const auto& [key, value] : p.values) text += (text.empty() ? "" : ", ") + key + "=" + value;
+  return text;
+}
+
+// Reads what every point reads (architecture with its overrides, energy table, workload, format
+// and mode) before any point runs, so that a bad value is one message and exit status 2 at once
+// instead of a failed process per point.
+void check_points(const SweepOptions& o, const std::vector<Point>& points) {
+  const std::string mode = o.mode.empty() ? "tile" : o.mode;
+  if (mode != "tile" && mode != "cycle") throw ConfigError("--mode " + o.mode + ": expected cycle or tile");
+  load_workload(o.workload.empty() ? kDefaultWorkload : o.workload);
+  std::set<std::string> energies_read;
+  for (size_t i = 0; i < points.size(); ++i) {
+    const Point& p = points[i];
+    try {
+      std::vector<std::string> overrides;
+      std::string format = o.format;
+      for (const auto& [key, value] : p.values) {
+        if (key == "format") {
+          format = value;
+        } else {
+          overrides.push_back(key + "=" + value);
+        }
+      }
+      if (format != "lbfp8" && format != "bfp8" && format != "both" && format != "arch") {
+        throw ConfigError("--format " + format + ": expected lbfp8, bfp8, both or arch");
+      }
+      const ArchSpec arch = load_arch(o.arch.empty() ? kDefaultArch : o.arch, overrides);
+      if (arch.energy_path.empty()) {
+        throw ConfigError(arch.path + ": no energy table: add 'energy: FILE'");
+      }
+      if (energies_read.insert(arch.energy_path).second) load_energy(arch.energy_path);
+    } catch (const ConfigError& e) {
+      throw ConfigError("point " + std::to_string(i) + " (" + point_text(p) + "): " + e.what());
+    }
+  }
 }
 
 std::string collect(const std::vector<Point>& points, const std::vector<Axis>& axes) {
@@ -165,7 +224,24 @@ std::string collect(const std::vector<Point>& points, const std::vector<Axis>& a
     } catch (const std::exception& e) {
       throw ConfigError(summary.string() + ": cannot read the point's summary (" + e.what() + ")");
     }
-    for (const auto& [format, f] : j["formats"].items()) {
+    if (!j.is_object() || !j.contains("formats") || !j["formats"].is_object() ||
+        j["formats"].empty()) {
+      throw ConfigError(summary.string() + ": no 'formats' results (not an lbfp sim summary?)");
+    }
+    const nlohmann::json& formats = j["formats"];
+    static const char* const kFields[] = {"total_cycles",     "time_ms",         "utilization",
+                                          "stall_cycles",     "dram_bytes_read", "dram_bytes_written",
+                                          "energy_per_mac_pj", "datapath_energy_per_mac_pj"};
+    for (const auto& [format, f] : formats.items()) {
+      bool ok = f.is_object() && f.contains("energy_pj") && f["energy_pj"].is_object() &&
+                f["energy_pj"].contains("total") && f["energy_pj"]["total"].is_number();
+      for (const char* field : kFields) ok = ok && f.contains(field) && f[field].is_number();
+      if (!ok) {
+        throw ConfigError(summary.string() + ": format '" + format +
+                          "': a result field is missing or not a number");
+      }
+    }
+    for (const auto& [format, f] : formats.items()) {
       csv << i;
       for (const Axis& a : axes) {
         if (a.key != "format") csv << ',' << points[i].values.at(a.key);
@@ -182,15 +258,21 @@ std::string collect(const std::vector<Point>& points, const std::vector<Axis>& a
 int run_sweep(const SweepOptions& o, std::ostream& out, std::ostream& err) {
   try {
     std::vector<Axis> axes;
-    for (const auto& v : o.vary) axes.push_back(parse_axis(v));
+    for (const auto& v : o.vary) {
+      axes.push_back(parse_axis(v));
+      for (size_t i = 0; i + 1 < axes.size(); ++i) {
+        if (axes[i].key == axes.back().key) {
+          throw ConfigError("--vary " + v + ": " + axes.back().key + " is varied twice");
+        }
+      }
+    }
     if (axes.empty()) throw ConfigError("lbfp sweep needs at least one --vary key=v1,v2,...");
     std::error_code ec;
     const std::string self = fs::read_symlink("/proc/self/exe", ec).string();
     if (ec) throw ConfigError("cannot find the lbfp executable (/proc/self/exe)");
     const std::vector<Point> points = make_points(o, axes, self);
-    if (points.size() > 100000) throw ConfigError("the sweep has more than 100,000 points");
-    fs::create_directories(fs::path(o.out) / "points", ec);
-    if (ec) throw ConfigError(o.out + ": cannot create the output folder (" + ec.message() + ")");
+    if (!o.collect_only) check_points(o, points);
+    make_output_folder((fs::path(o.out) / "points").string());
 
     if (o.emit_jobs) {
       std::ostringstream jobs;
@@ -199,7 +281,6 @@ int run_sweep(const SweepOptions& o, std::ostream& out, std::ostream& err) {
         jobs << '\n';
       }
       const fs::path list = fs::absolute(fs::path(o.out) / "jobs.txt");
-      write_file_atomically(list.string(), jobs.str());
       std::ostringstream slurm;
       slurm << "#!/bin/bash\n"
             << "# One lbfp sim point per array task; then: lbfp sweep --collect with the same\n"
@@ -209,7 +290,8 @@ int run_sweep(const SweepOptions& o, std::ostream& out, std::ostream& err) {
             << "set -euo pipefail\n"
             << "eval \"$(sed -n \"$((SLURM_ARRAY_TASK_ID + 1))p\" " << shell_quote(list.string())
             << ")\"\n";
-      write_file_atomically((fs::path(o.out) / "slurm.sh").string(), slurm.str());
+      write_files_atomically(
+          {{list.string(), jobs.str()}, {(fs::path(o.out) / "slurm.sh").string(), slurm.str()}});
       out << fmt::format("wrote {} points to {} (GNU parallel: parallel < {}; Slurm: sbatch {})\n",
                          points.size(), list.string(), list.string(),
                          (fs::path(o.out) / "slurm.sh").string());
@@ -218,10 +300,11 @@ int run_sweep(const SweepOptions& o, std::ostream& out, std::ostream& err) {
     if (!o.collect_only) {
       const int jobs =
           o.jobs > 0 ? o.jobs : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-      const int failures = spawn_and_wait_all(points, jobs, err);
-      if (failures > 0) {
-        err << "lbfp sweep: " << failures << " of " << points.size() << " points failed\n";
-        return 1;
+      const SpawnResult result = spawn_and_wait_all(points, jobs, err);
+      if (result.failures > 0) {
+        err << "lbfp sweep: " << result.failures << " of " << points.size()
+            << " points failed; no sweep.csv written\n";
+        return result.bad_input > 0 ? kExitBadInput : 1;
       }
     }
     const std::string path = (fs::path(o.out) / "sweep.csv").string();
@@ -246,13 +329,15 @@ void add_sweep_command(CLI::App& app) {
   cmd->add_option("--workload", o->workload, "topology CSV or gemm:M,N,K (default: ResNet-18)");
   cmd->add_option("--format", o->format, "lbfp8, bfp8, both (default) or arch");
   cmd->add_option("--mode", o->mode, "tile (default) or cycle");
-  cmd->add_option("--seed", o->seed, "seed of the generated data (the same for every point)");
+  cmd->add_option("--seed", o->seed, "seed of the generated data (the same for every point)")
+      ->check(unsigned_integer());
   cmd->add_option("--vary", o->vary,
                   "key=v1,v2,...: an arch key (array.rows, dram.bandwidth_bytes_per_cycle, ...) "
                   "or format; repeat for more axes")
       ->required();
   cmd->add_option("--out", o->out, "folder for points/, sweep.csv (default lbfp-sweep-out)");
-  cmd->add_option("--jobs", o->jobs, "points run at once (default: the number of cores)");
+  cmd->add_option("--jobs", o->jobs, "points run at once (default: the number of cores)")
+      ->check(CLI::Range(1, 1024));
   cmd->add_flag("--emit-jobs", o->emit_jobs,
                 "write jobs.txt (one lbfp sim per line) and slurm.sh instead of running");
   cmd->add_flag("--collect", o->collect_only, "only collect finished points into sweep.csv");
