@@ -6,20 +6,27 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "cli_error.h"
+#include "cli_options.h"
 #include "commands.h"
+#include "golden.h"
+#include "host_memory.h"
 #include "lbfp/eval/evaluate.h"
 #include "lbfp/eval/graph.h"
 #include "lbfp/eval/idx.h"
+#include "output_file.h"
 
 namespace lbfp::cli {
 namespace {
+
+namespace fs = std::filesystem;
 
 struct EvalCliOptions {
   std::string model;
@@ -69,6 +76,12 @@ void print_progress(size_t done, size_t total) {
 
 std::string pct(double v) { return fmt::format("{:6.2f} %", 100.0 * v); }
 
+int bad_input(const std::exception& e) {
+  std::cout.flush();
+  std::cerr << "lbfp eval: " << e.what() << "\n";
+  return kExitBadInput;
+}
+
 int run_eval(const EvalCliOptions& o) {
   std::vector<eval::EvalConfig> configs;
   const std::vector<std::string> formats =
@@ -81,12 +94,49 @@ int run_eval(const EvalCliOptions& o) {
     if (nf == eval::NumberFormat::kFp32) continue;
     for (const auto& c : calibs) configs.push_back({nf, parse_method(c), wmethod});
   }
-  if (o.threads < 1) throw std::invalid_argument("--threads must be at least 1");
+  if (!configs.empty() && o.calib_images == 0) {
+    throw ConfigError("--calib-images 0: a quantized format needs at least one calibration image");
+  }
+  // Where the exponents go, checked before the evaluation rather than after it.
+  const std::string exponents_path =
+      o.exponents_out.empty() ? stem_of(o.model) + ".exponents.json" : o.exponents_out;
+  if (!configs.empty()) {
+    const fs::path parent = fs::path(exponents_path).parent_path();
+    std::error_code ec;
+    if (fs::is_directory(exponents_path, ec)) {
+      throw ConfigError(exponents_path + ": is a folder; --exponents-out names a file");
+    }
+    if (!parent.empty() && !fs::is_directory(parent, ec)) {
+      throw ConfigError(exponents_path + ": cannot write the exponents: " + parent.string() +
+                        " is not a folder");
+    }
+  }
 
   const eval::Graph graph = eval::load_onnx(o.model);
   const eval::Dataset test = eval::load_dataset(o.data, eval::Split::kTest);
   const eval::Dataset train =
       configs.empty() ? eval::Dataset{} : eval::load_dataset(o.data, eval::Split::kTrain);
+  if (test.size() == 0) {
+    throw ConfigError(eval::dataset_dir(o.data) + ": the test split has no images");
+  }
+  if (!configs.empty() && train.size() == 0) {
+    throw ConfigError(eval::dataset_dir(o.data) + ": the training split has no images to "
+                      "calibrate on");
+  }
+  // Every activation of a batch is held at once (FP32 values, codes, dequantized doubles):
+  // refuse a batch that cannot fit before allocating it.
+  long double values_per_image = 0;
+  for (const eval::ActShape& s : graph.tensor_shapes) {
+    values_per_image += static_cast<long double>(s.elements());
+  }
+  const long double batch_bytes = values_per_image * static_cast<long double>(o.batch) * 16;
+  if (batch_bytes > static_cast<long double>(host_memory_budget_bytes())) {
+    throw ConfigError(fmt::format(
+        "{}: --batch {} needs about {:.1f} GiB for the activations ({:.0f} values per image), more "
+        "than half of this machine's memory; use a smaller --batch",
+        o.model, o.batch, static_cast<double>(batch_bytes) / (1 << 30),
+        static_cast<double>(values_per_image)));
+  }
 
   size_t convs = 0;
   for (const auto& n : graph.nodes) convs += n.kind == eval::OpKind::kConv;
@@ -130,12 +180,8 @@ int run_eval(const EvalCliOptions& o) {
     saved.push_back(eval::plan_to_json(graph, r));
   }
   if (!report.results.empty()) {
-    const std::string path =
-        o.exponents_out.empty() ? stem_of(o.model) + ".exponents.json" : o.exponents_out;
-    std::ofstream out(path);
-    if (!out) throw std::runtime_error("cannot write " + path);
-    out << saved.dump(1) << "\n";
-    std::cout << "exponents saved to " << path << "\n";
+    write_file_atomically(exponents_path, saved.dump(1) + "\n");
+    std::cout << "exponents saved to " << exponents_path << "\n";
   }
 
   // Accuracy.
@@ -186,14 +232,29 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--calib", o->calib, "activation calibration: kl (default), max, or all");
   cmd->add_option("--weight-calib", o->weight_calib, "weight calibration: max (default) or kl");
   cmd->add_option("--calib-images", o->calib_images,
-                  "training images for calibration, evenly spaced (default 1000)");
-  cmd->add_option("--test-images", o->test_images, "first N test images (default: all)");
-  cmd->add_option("--batch", o->batch, "images per batch (default 200)");
-  cmd->add_option("--threads", o->threads, "GEMM worker threads (default 2)");
+                  "training images for calibration, evenly spaced (default 1000)")
+      ->check(unsigned_integer());
+  cmd->add_option("--test-images", o->test_images, "first N test images (default: all)")
+      ->check(unsigned_integer());
+  cmd->add_option("--batch", o->batch, "images per batch (default 200)")
+      ->check(unsigned_integer() & CLI::Range(1, 1000000));
+  cmd->add_option("--threads", o->threads, "GEMM worker threads (default 2)")
+      ->check(CLI::Range(1, 256));
   cmd->add_option("--exponents-out", o->exponents_out,
                   "where to save the chosen exponents (default MODEL.exponents.json)");
   cmd->callback([o] {
-    const int rc = run_eval(*o);
+    int rc = 0;
+    try {
+      rc = run_eval(*o);
+    } catch (const eval::ModelError& e) {
+      rc = bad_input(e);
+    } catch (const eval::IdxError& e) {
+      rc = bad_input(e);
+    } catch (const ConfigError& e) {
+      rc = bad_input(e);
+    } catch (const std::invalid_argument& e) {
+      rc = bad_input(e);
+    }
     if (rc != 0) throw CLI::RuntimeError(rc);
   });
 }

@@ -84,8 +84,9 @@ IdxArray parse_idx(const std::vector<uint8_t>& bytes, const std::string& name) {
     throw IdxError(name + ": bad magic " + magic + " (an IDX file starts with two zero bytes)");
   }
   if (bytes[2] != 0x08) {
-    throw IdxError(name + ": element type 0x" + std::to_string(bytes[2]) +
-                   " is not unsigned byte (0x08)");
+    char type[8];
+    std::snprintf(type, sizeof type, "0x%02x", bytes[2]);
+    throw IdxError(name + ": element type " + type + " is not unsigned byte (0x08)");
   }
   const size_t ndim = bytes[3];
   if (ndim == 0 || ndim > 4) {
