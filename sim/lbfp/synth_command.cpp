@@ -6,12 +6,12 @@
 #include <fmt/format.h>
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "cli_options.h"
 #include "commands.h"
 #include "golden.h"
 #include "lbfp_synth/flow.h"
@@ -20,6 +20,7 @@
 #include "lbfp_synth/power.h"
 #include "lbfp_synth/report.h"
 #include "lbfp_synth/streams.h"
+#include "output_file.h"
 
 namespace lbfp::cli {
 namespace {
@@ -41,35 +42,59 @@ struct SynthOptions {
   int jobs = 2;
 };
 
-void write_file(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream out(path);
-  out << text;
-  if (!out) throw std::runtime_error("cannot write " + path.string());
+// Everything the user gave, read before the first tool runs (minutes of synthesis would
+// otherwise end in an error about a typo): a bad value is an error with exit status 2.
+struct SynthInputs {
+  synth::Tools tools;
+  synth::LibertyLibrary library;
+  synth::LayerTile tile;
+  std::string tile_path;
+};
+
+SynthInputs read_inputs(const SynthOptions& o) {
+  namespace fs = std::filesystem;
+  SynthInputs in;
+  in.tools = synth::default_tools();
+  if (!o.liberty.empty()) in.tools.liberty = o.liberty;
+  if (!o.work.empty()) in.tools.work_dir = o.work;
+  if (!o.source_dir.empty()) in.tools.source_dir = o.source_dir;
+  in.tools.build_jobs = o.jobs;
+  in.tile_path =
+      o.layer_tile.empty() ? synth::lenet5_fc1_tile_path(in.tools.source_dir) : o.layer_tile;
+  in.tile = synth::read_layer_tile(in.tile_path);
+  if (!fs::exists(in.tools.liberty)) {
+    throw ConfigError("liberty file " + in.tools.liberty +
+                      " not found. Run scripts/setup.sh (it unpacks the OSU 0.18 um library of "
+                      "the Debian package qflow-tech-osu018 to build/tech/osu018/), or pass "
+                      "--liberty.");
+  }
+  in.library = synth::read_liberty(in.tools.liberty);
+  // The output load of the power tables is an INVX1 input.
+  if (in.library.cells.count("INVX1") == 0 || in.library.cell("INVX1").pin("A") == nullptr) {
+    throw ConfigError(in.tools.liberty + ": no cell INVX1 with an input pin A");
+  }
+  make_output_folder(o.out);
+  return in;
 }
 
 int run_synth(const SynthOptions& o) {
   namespace fs = std::filesystem;
-  synth::Tools tools = synth::default_tools();
-  if (!o.liberty.empty()) tools.liberty = o.liberty;
-  if (!o.work.empty()) tools.work_dir = o.work;
-  if (!o.source_dir.empty()) tools.source_dir = o.source_dir;
-  tools.build_jobs = o.jobs;
-  if (!fs::exists(tools.liberty)) {
-    std::cerr << "lbfp synth: liberty file " << tools.liberty
-              << " not found. Run scripts/setup.sh (it unpacks the OSU 0.18 um library of the "
-                 "Debian package qflow-tech-osu018 to build/tech/osu018/), or pass --liberty.\n";
+  SynthInputs in;
+  try {
+    in = read_inputs(o);
+  } catch (const std::exception& e) {
+    std::cerr << "lbfp synth: " << e.what() << "\n";
     return kExitBadInput;
   }
-  const synth::LibertyLibrary library = synth::read_liberty(tools.liberty);
+  const synth::Tools& tools = in.tools;
+  const synth::LibertyLibrary& library = in.library;
+  const synth::LayerTile& tile = in.tile;
+  const std::string& tile_path = in.tile_path;
   synth::EnergyOptions energy;
   energy.voltage = o.voltage;
   energy.frequency_mhz = o.frequency_mhz;
   energy.input_slew_ns = o.slew_ns;
   energy.output_load_pf = library.cell("INVX1").pin("A")->capacitance_pf;
-
-  const std::string tile_path =
-      o.layer_tile.empty() ? synth::lenet5_fc1_tile_path(tools.source_dir) : o.layer_tile;
-  const synth::LayerTile tile = synth::read_layer_tile(tile_path);
   const std::string layer_source = fmt::format(
       "{} ({} x {} activations, {} x {} weights; {:.1f} % of the LBFP8 products have a zero "
       "operand)",
@@ -120,11 +145,10 @@ int run_synth(const SynthOptions& o) {
   ctx.command = fmt::format("lbfp synth --ops {} --seed {} --voltage {} --frequency-mhz {}",
                             o.ops, o.seed, o.voltage, o.frequency_mhz);
   ctx.layer_source = layer_source;
-  fs::create_directories(o.out);
   const std::string table = synth::report_markdown(costs, ctx);
-  write_file(fs::path(o.out) / "report.md", table);
-  write_file(fs::path(o.out) / "report.svg", synth::report_svg(costs));
-  write_file(fs::path(o.out) / "energy.yaml", synth::energy_yaml(costs, ctx));
+  write_files_atomically({{(fs::path(o.out) / "report.md").string(), table},
+                          {(fs::path(o.out) / "report.svg").string(), synth::report_svg(costs)},
+                          {(fs::path(o.out) / "energy.yaml").string(), synth::energy_yaml(costs, ctx)}});
   std::cout << table << "\nWrote " << (fs::path(o.out) / "report.md").string() << ", report.svg, "
             << "energy.yaml\n";
   return 0;
@@ -150,18 +174,19 @@ void add_synth_command(CLI::App& app) {
                                            "temporary folder)");
   cmd->add_option("--ops", options->ops, "Operations per operand stream")
       ->capture_default_str()
-      ->check(CLI::Range(64, 10000000));
+      ->check(unsigned_integer() & CLI::Range(64, 10000000));
   cmd->add_option("--seed", options->seed, "Seed of the uniform operand stream")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(unsigned_integer());
   cmd->add_option("--voltage", options->voltage, "Supply voltage (V)")
       ->capture_default_str()
-      ->check(CLI::Range(0.5, 5.0));
+      ->check(finite_number() & CLI::Range(0.5, 5.0));
   cmd->add_option("--frequency-mhz", options->frequency_mhz, "Clock, for power = energy x f")
       ->capture_default_str()
-      ->check(CLI::Range(1.0, 5000.0));
+      ->check(finite_number() & CLI::Range(1.0, 5000.0));
   cmd->add_option("--slew-ns", options->slew_ns, "Input transition time for the power tables")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, 5.0));
+      ->check(finite_number() & CLI::Range(0.0, 5.0));
   cmd->add_option("--units", options->kinds, "Units: mul, mac, pe")
       ->capture_default_str()
       ->check(CLI::IsMember({"mul", "mac", "pe"}));

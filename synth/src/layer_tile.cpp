@@ -8,6 +8,8 @@
 namespace lbfp::synth {
 namespace {
 
+constexpr size_t kMaxTileValues = size_t{1} << 24;
+
 // "<tag> <dims...>" followed by the values.
 std::vector<float> read_block(std::istream& in, const std::string& tag, int dims,
                               std::vector<int>& shape) {
@@ -20,6 +22,11 @@ std::vector<float> read_block(std::istream& in, const std::string& tag, int dims
     in >> d;
     if (!in || d <= 0) throw std::runtime_error("bad dimensions of block '" + tag + "'");
     count *= static_cast<size_t>(d);
+    // A tile is a sample of a layer: refuse a header that would allocate gigabytes.
+    if (count > kMaxTileValues) {
+      throw std::runtime_error("block '" + tag + "' claims more than " +
+                               std::to_string(kMaxTileValues) + " values");
+    }
   }
   std::vector<float> values(count);
   for (float& v : values) in >> v;
