@@ -49,6 +49,21 @@ std::vector<std::string_view> split_whitespace(std::string_view s) {
   return out;
 }
 
+// The message with control bytes of the input (a NUL, an escape) written as \xNN, so that an
+// error about a binary line is one readable line on the terminal.
+std::string printable(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      out += fmt::format("\\x{:02x}", byte);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 // A decimal number as Python's repr writes it (incl. inf, -inf, -0.0), parsed as double.
 double parse_real(std::string_view token) {
   double value = 0.0;
@@ -202,11 +217,18 @@ int run_golden(const GoldenOptions& options, std::istream& in, std::ostream& out
     const std::string_view text = trim(line);
     try {
       if (text.empty()) throw std::invalid_argument("empty line");
+      for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if ((byte < 0x20 && c != '\t') || byte == 0x7f) {
+          throw std::invalid_argument(fmt::format("control character \\x{:02x} in the line", byte));
+        }
+      }
       results += std::visit([&](const auto& f) { return run_line(f, options, text); }, format);
       results += '\n';
     } catch (const std::exception& e) {
-      err << fmt::format("lbfp golden {}: line {}: {} (input: '{}')\n", options.operation,
-                         line_number, e.what(), text);
+      err << printable(fmt::format("lbfp golden {}: line {}: {} (input: '{}')", options.operation,
+                                   line_number, e.what(), text))
+          << "\n";
       return kExitBadInput;
     }
   }
