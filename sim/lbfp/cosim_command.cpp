@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "cli_options.h"
 #include "commands.h"
 #include "golden.h"
 #include "harness.h"
@@ -143,7 +144,8 @@ void add_cosim_command(CLI::App& app) {
     CLI::App* cmd = cosim->add_subcommand(spec.name, spec.help);
     const std::string name = spec.name;
     if (name == "requant" || name == "array" || name == "all") {
-      cmd->add_option("--seed", options->seed, "random seed (default 1)");
+      cmd->add_option("--seed", options->seed, "random seed (default 1)")
+          ->check(unsigned_integer());
     }
     if (name == "requant" || name == "all") {
       cmd->add_option("--cases", options->cases, "random accumulators (default 100000)")
@@ -156,9 +158,9 @@ void add_cosim_command(CLI::App& app) {
       cmd->add_option("--config", options->config,
                       "verilated array: lbfp8 (default, 4x4), bfp8 (4x4), lbfp8-a16 (3x2)");
       cmd->add_option("--rows", options->rows, "R; must be the verilated array's")
-          ->check(CLI::PositiveNumber);
+          ->check(CLI::Range(1, 1024));
       cmd->add_option("--cols", options->cols, "C; must be the verilated array's")
-          ->check(CLI::PositiveNumber);
+          ->check(CLI::Range(1, 1024));
       cmd->add_option("--m", options->m, "rows of A and C (default 8)")->check(CLI::Range(1, 4096));
       cmd->add_option("--n", options->n, "columns of B and C (default 8)")
           ->check(CLI::Range(1, 4096));
