@@ -69,10 +69,18 @@ void make_output_folder(const std::string& dir) {
 }
 
 void write_file_atomically(const std::string& path, const std::string& content) {
-  move_into_place(write_temporary(path, content), path);
+  write_files_atomically({{path, content}});
 }
 
 void write_files_atomically(const std::vector<std::pair<std::string, std::string>>& files) {
+  // The one way a rename into a folder we could write a temporary file in still fails: a folder
+  // of the report's name. Checked first, so that no report of the set is replaced.
+  for (const auto& [path, content] : files) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) {
+      throw ConfigError(path + ": is a folder; cannot replace it with a report");
+    }
+  }
   std::vector<std::string> temporaries;
   try {
     for (const auto& [path, content] : files) temporaries.push_back(write_temporary(path, content));
