@@ -119,6 +119,7 @@ int run_eval(const EvalCliOptions& o) {
   if (test.size() == 0) {
     throw ConfigError(eval::dataset_dir(o.data) + ": the test split has no images");
   }
+  eval::check_model_fits(graph, test);
   if (!configs.empty() && train.size() == 0) {
     throw ConfigError(eval::dataset_dir(o.data) + ": the training split has no images to "
                       "calibrate on");

@@ -74,20 +74,24 @@ std::vector<size_t> top1(const std::vector<T>& logits, size_t classes) {
 template std::vector<size_t> top1(const std::vector<float>&, size_t);
 template std::vector<size_t> top1(const std::vector<double>&, size_t);
 
-EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
-                    const EvalOptions& options) {
+void check_model_fits(const Graph& g, const Dataset& data) {
   const ActShape& in = g.tensor_shapes[static_cast<size_t>(g.input)];
-  for (const Dataset* d : {&train, &test}) {
-    if (in.c != 1 || in.h != d->rows || in.w != d->cols) {
-      throw ModelError(g.name + ": input " + in.str() + " does not fit the " +
-                       std::to_string(d->rows) + "x" + std::to_string(d->cols) + " images of " +
-                       d->name);
-    }
+  if (in.c != 1 || in.h != data.rows || in.w != data.cols) {
+    throw ModelError(g.name + ": input " + in.str() + " does not fit the " +
+                     std::to_string(data.rows) + "x" + std::to_string(data.cols) + " images of " +
+                     data.name);
   }
   const size_t classes = g.tensor_shapes[static_cast<size_t>(g.output)].elements();
   if (classes != 10) {
     throw ModelError(g.name + ": output has " + std::to_string(classes) + " values, 10 expected");
   }
+}
+
+EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
+                    const EvalOptions& options) {
+  check_model_fits(g, train);
+  check_model_fits(g, test);
+  const size_t classes = g.tensor_shapes[static_cast<size_t>(g.output)].elements();
   EvalReport report;
   report.model = g.name;
   report.dataset = test.name;

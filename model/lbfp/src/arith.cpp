@@ -13,12 +13,15 @@ namespace {
 
 int bit_length(uint64_t v) { return v == 0 ? 0 : 64 - __builtin_clzll(v); }
 
+// At least two digits, and all of them: an out-of-range 0x1ff must not read as 0xff.
 std::string hex_code(unsigned code) {
   static const char* digits = "0123456789abcdef";
-  std::string s = "0x";
-  s += digits[(code >> 4) & 15];
-  s += digits[code & 15];
-  return s;
+  std::string s;
+  do {
+    s.insert(s.begin(), digits[code & 15]);
+    code >>= 4;
+  } while (code != 0 || s.size() < 2);
+  return "0x" + s;
 }
 
 void check_acc_range(int acc_bits, int64_t acc) {

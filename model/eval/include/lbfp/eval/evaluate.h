@@ -92,6 +92,9 @@ std::vector<size_t> top1(const std::vector<T>& logits, size_t classes);
 
 // Throws ModelError when the model's input is not the data set's image shape (1 x rows x cols) or
 // its output does not have 10 classes.
+void check_model_fits(const Graph& graph, const Dataset& data);
+
+// Throws what check_model_fits throws for either data set.
 EvalReport evaluate(const Graph& graph, const Dataset& train, const Dataset& test,
                     const EvalOptions& options);
 
