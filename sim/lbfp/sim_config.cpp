@@ -2,6 +2,7 @@
 
 #include "embedded.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
@@ -114,6 +115,9 @@ YAML::Node parse_yaml(const std::string& text, const std::string& source) {
     YAML::Node root = YAML::Load(text);
     if (!root || root.IsNull()) throw ConfigError(source + ": the file is empty");
     return root;
+  } catch (const YAML::DeepRecursion& e) {  // its own message says "bad file"
+    throw ConfigError(source + ":" + std::to_string(e.mark.line + 1) +
+                      ": not valid YAML: nested too deeply");
   } catch (const YAML::ParserException& e) {
     throw ConfigError(source + ":" + std::to_string(e.mark.line + 1) + ": not valid YAML: " +
                       e.msg);

@@ -28,6 +28,8 @@ expect() {
   cases=$((cases + 1))
   timeout 120 "$lbfp" "$@" < "$stdin" > out.txt 2> err.txt
   local rc=$?
+  # HOSTILE_LOG=FILE: one line per case (arguments, status, message) for docs/robustness.md.
+  [[ -z ${HOSTILE_LOG:-} ]] || printf '%s\t%s\t%s\n' "$*" "$rc" "$(head -c 400 err.txt | head -1)" >> "$HOSTILE_LOG"
   if [[ $rc -ne $want_rc ]] || { [[ -n $want ]] && ! grep -qF -- "$want" err.txt; }; then
     echo "FAIL: lbfp $*: status $rc (want $want_rc), stderr: $(head -c 600 err.txt) (want '$want')"
     fail=1
@@ -96,7 +98,7 @@ bad "a.yaml:4: (top): a key must be a plain name" sim --quiet --arch a.yaml $gem
 printf '\xff\xfe\x00\x01binary' > a.yaml
 bad "a.yaml:1: (top): expected a mapping" sim --quiet --arch a.yaml $gemm
 printf '%.0s[' $(seq 3000) > a.yaml
-bad "a.yaml:1: not valid YAML" sim --quiet --arch a.yaml $gemm
+bad "a.yaml:1: not valid YAML: nested too deeply" sim --quiet --arch a.yaml $gemm
 bad "missing.yaml: cannot open the file" sim --quiet --arch missing.yaml $gemm
 mkdir -p folder
 bad "folder: is a directory, not a file" sim --quiet --arch folder $gemm
