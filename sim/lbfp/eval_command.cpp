@@ -54,8 +54,9 @@ std::vector<std::string> split_list(const std::string& s) {
 
 CalibrationMethod parse_method(const std::string& name) {
   if (name == "kl") return CalibrationMethod::kKl;
+  if (name == "kl-linear") return CalibrationMethod::kKlLinear;
   if (name == "max") return CalibrationMethod::kMax;
-  throw std::invalid_argument("unknown calibration '" + name + "' (kl or max)");
+  throw std::invalid_argument("unknown calibration '" + name + "' (kl, kl-linear or max)");
 }
 
 std::string stem_of(const std::string& path) {
@@ -230,8 +231,11 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--model", o->model, "ONNX file (e.g. sim/models/lenet5.onnx)")->required();
   cmd->add_option("--data", o->data, "mnist, fashion-mnist, or a folder of IDX files")->required();
   cmd->add_option("--format", o->format, "fp32, bfp8, lbfp8, a comma list, or all (default)");
-  cmd->add_option("--calib", o->calib, "activation calibration: kl (default), max, or all");
-  cmd->add_option("--weight-calib", o->weight_calib, "weight calibration: max (default) or kl");
+  cmd->add_option("--calib", o->calib,
+                  "activation calibration: kl (default; LBFP8 on the log grid), kl-linear (the "
+                  "spec's linear histogram), max, a comma list, or all (kl,max)");
+  cmd->add_option("--weight-calib", o->weight_calib,
+                  "weight calibration: max (default), kl or kl-linear");
   cmd->add_option("--calib-images", o->calib_images,
                   "training images for calibration, evenly spaced (default 1000)")
       ->check(unsigned_integer());

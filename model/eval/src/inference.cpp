@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <type_traits>
 
 #include "lbfp/arith.h"
 #include "lbfp/conv.h"
@@ -211,7 +212,8 @@ Activations run_fp32(const Graph& g, const std::vector<float>& input, size_t bat
 // ---- calibration ------------------------------------------------------------------------------
 
 ActivationStats::ActivationStats(const Graph& graph)
-    : histograms_(graph.tensor_names.size(), Histogram(65536)) {}
+    : histograms_(graph.tensor_names.size(), Histogram(65536)),
+      log_histograms_(graph.tensor_names.size()) {}
 
 // Exact zeros (most of every post-ReLU tensor) are left out: every exponent encodes them exactly,
 // so they carry no information about E, and in bin 0 of the histogram they swamp KL's P.
@@ -222,17 +224,25 @@ void ActivationStats::add(const Activations& activations) {
     for (float v : activations[i]) {
       if (v != 0.0f) nonzero.push_back(v);
     }
-    if (!nonzero.empty()) histograms_[i].add(nonzero);
+    if (!nonzero.empty()) {
+      histograms_[i].add(nonzero);
+      log_histograms_[i].add(nonzero);
+    }
   }
 }
 
 namespace {
 
 template <class Format>
-int calibrate_histogram(const Format& format, CalibrationMethod method, const Histogram& h) {
+int calibrate_histogram(const Format& format, CalibrationMethod method, const Histogram& h,
+                        const LogHistogram& log_h) {
   switch (method) {
     case CalibrationMethod::kMax: return max_exponent(h.abs_max());
-    case CalibrationMethod::kKl: return calibrate_kl(format, h).exponent;
+    case CalibrationMethod::kKl:
+      // LBFP's codes are uniform in log2|x|, BFP's in x: each on the grid of its codes.
+      if constexpr (std::is_same_v<Format, LbfpFormat>) return calibrate_kl(format, log_h).exponent;
+      return calibrate_kl(format, h).exponent;
+    case CalibrationMethod::kKlLinear: return calibrate_kl(format, h).exponent;
     case CalibrationMethod::kMse: return calibrate_mse(format, h).exponent;
     case CalibrationMethod::kPercentile: return calibrate_percentile(h, 99.99).exponent;
   }
@@ -283,9 +293,10 @@ QuantPlan make_plan(const Graph& g, NumberFormat format, CalibrationMethod activ
   plan.weight_codes.resize(g.nodes.size());
   auto calibrate_tensor = [&](int id) {
     const Histogram& h = stats.histogram(id);
+    const LogHistogram& log_h = stats.log_histogram(id);
     plan.tensor_exponents[static_cast<size_t>(id)] =
-        format == NumberFormat::kLbfp8 ? calibrate_histogram(lbfp8(), activation_method, h)
-                                       : calibrate_histogram(bfp8(), activation_method, h);
+        format == NumberFormat::kLbfp8 ? calibrate_histogram(lbfp8(), activation_method, h, log_h)
+                                       : calibrate_histogram(bfp8(), activation_method, h, log_h);
     plan.tensor_calibrated[static_cast<size_t>(id)] = true;
   };
   calibrate_tensor(g.input);

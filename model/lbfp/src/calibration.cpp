@@ -5,6 +5,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "lbfp/arith.h"
 
@@ -13,10 +14,11 @@ namespace lbfp {
 CalibrationMethod parse_calibration_method(const std::string& name) {
   if (name == "max") return CalibrationMethod::kMax;
   if (name == "kl") return CalibrationMethod::kKl;
+  if (name == "kl-linear") return CalibrationMethod::kKlLinear;
   if (name == "mse") return CalibrationMethod::kMse;
   if (name == "percentile") return CalibrationMethod::kPercentile;
   throw std::invalid_argument("unknown calibration method '" + name +
-                              "' (expected max, kl, mse or percentile)");
+                              "' (expected max, kl, kl-linear, mse or percentile)");
 }
 
 std::string to_string(CalibrationMethod method) {
@@ -25,6 +27,8 @@ std::string to_string(CalibrationMethod method) {
       return "max";
     case CalibrationMethod::kKl:
       return "kl";
+    case CalibrationMethod::kKlLinear:
+      return "kl-linear";
     case CalibrationMethod::kMse:
       return "mse";
     case CalibrationMethod::kPercentile:
@@ -105,6 +109,58 @@ double Histogram::percentile_value(double percentile) const {
   return amax_;
 }
 
+LogHistogram::LogHistogram() : counts_(static_cast<size_t>(kEndBin - kFirstBin), 0) {}
+
+int LogHistogram::bin_of(double magnitude) {
+  if (!(magnitude > 0.0) || std::isinf(magnitude)) {
+    throw std::domain_error("LogHistogram::bin_of needs a finite magnitude above 0");
+  }
+  // magnitude = r * 2^k, r in [1, 2), r exactly in Q1.63. For k in [1, 128) the table's
+  // floor(2^63 * 2^(k/128)) is below r_q63 exactly when 2^(k/128) < r (the power is irrational),
+  // so the count of such entries is floor(128 * log2 r).
+  int e = 0;
+  const double fraction = std::frexp(magnitude, &e);  // [0.5, 1) * 2^e
+  const uint64_t r_q63 = static_cast<uint64_t>(std::ldexp(fraction, 53)) << 11;
+  const auto& q63 = detail::log_tables().q63;
+  const auto below = std::lower_bound(q63 + 1, q63 + kBinsPerBinade, r_q63) - (q63 + 1);
+  return (e - 1) * kBinsPerBinade + static_cast<int>(below);
+}
+
+uint64_t LogHistogram::count(int bin) const {
+  if (bin < kFirstBin || bin >= kEndBin) return 0;
+  return counts_[static_cast<size_t>(bin - kFirstBin)];
+}
+
+void LogHistogram::add(const float* data, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    if (std::isnan(data[i])) {
+      throw std::domain_error("histogram input element " + std::to_string(i) + " is NaN");
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const double a = std::fabs(static_cast<double>(data[i]));
+    ++total_;
+    if (a == 0.0) {
+      ++zeros_;
+      continue;
+    }
+    if (std::isinf(a)) {
+      ++infinities_;
+      continue;
+    }
+    amax_ = std::max(amax_, a);
+    const int bin = bin_of(a);
+    ++counts_[static_cast<size_t>(bin - kFirstBin)];
+    if (lowest_ == end_) {
+      lowest_ = bin;
+      end_ = bin + 1;
+    } else {
+      lowest_ = std::min(lowest_, bin);
+      end_ = std::max(end_, bin + 1);
+    }
+  }
+}
+
 namespace {
 
 constexpr size_t kMinKeptBins = 128;
@@ -135,9 +191,34 @@ void smooth(std::vector<double>& dist) {
   for (double& d : dist) d += d == 0.0 ? kEps : -eps1;
 }
 
-double kl_divergence(std::vector<double> p, std::vector<double> q) {
-  smooth(p);
-  smooth(q);
+// The same for masses that need not be counts (the magnitude-weighted log histogram, where one
+// small value weighs far less than 1): eps relative to the mean non-zero mass, taken from the
+// non-zero bins in proportion to their mass, so none turns negative.
+void smooth_relative(std::vector<double>& dist) {
+  constexpr double kEps = 1e-4;
+  double mass = 0.0;
+  size_t zeros = 0;
+  for (double d : dist) {
+    mass += d;
+    zeros += d == 0.0 ? 1 : 0;
+  }
+  if (zeros == 0 || zeros == dist.size()) return;
+  const double eps = kEps * mass / static_cast<double>(dist.size() - zeros);
+  const double keep = 1.0 - eps * static_cast<double>(zeros) / mass;
+  for (double& d : dist) d = d == 0.0 ? eps : d * keep;
+}
+
+enum class Smoothing { kCounts, kRelative };
+
+double kl_divergence(std::vector<double> p, std::vector<double> q,
+                     Smoothing smoothing = Smoothing::kCounts) {
+  if (smoothing == Smoothing::kCounts) {
+    smooth(p);
+    smooth(q);
+  } else {
+    smooth_relative(p);
+    smooth_relative(q);
+  }
   double sp = 0.0;
   double sq = 0.0;
   for (size_t i = 0; i < p.size(); ++i) {
@@ -154,8 +235,35 @@ double kl_divergence(std::vector<double> p, std::vector<double> q) {
   return kl;
 }
 
-std::vector<int> candidates(const Histogram& h, int span) {
-  const int emax = max_exponent(h.abs_max());
+// Q of KL: the bins grouped into runs of equal group_of(i) (a code; codes are monotone in the
+// value, so a code's bins are one run), each group's mass spread evenly over its non-zero bins.
+// `support` says which bins are non-zero (by default the sliced bins themselves).
+template <class GroupOf>
+std::vector<double> expand_groups(const std::vector<double>& sliced, GroupOf group_of,
+                                  const std::vector<double>* support = nullptr) {
+  const std::vector<double>& nz = support ? *support : sliced;
+  std::vector<double> q(sliced.size(), 0.0);
+  size_t start = 0;
+  while (start < sliced.size()) {
+    const auto group = group_of(start);
+    size_t end = start + 1;
+    while (end < sliced.size() && group_of(end) == group) ++end;
+    double mass = 0.0;
+    size_t nonzero = 0;
+    for (size_t i = start; i < end; ++i) {
+      mass += sliced[i];
+      nonzero += nz[i] > 0.0 ? 1 : 0;
+    }
+    for (size_t i = start; i < end; ++i) {
+      q[i] = nz[i] > 0.0 ? mass / static_cast<double>(nonzero) : 0.0;
+    }
+    start = end;
+  }
+  return q;
+}
+
+std::vector<int> candidates(double amax, int span) {
+  const int emax = max_exponent(amax);
   std::vector<int> out;
   for (int e = emax; e >= std::max(kMinExponent, emax - span); --e) out.push_back(e);
   return out;
@@ -178,7 +286,7 @@ CalibrationResult kl_impl(const Format& format, const Histogram& h, int span) {
   const auto& counts = h.counts();
   const double width = h.bin_width();
   std::vector<std::pair<int, double>> scores;
-  const std::vector<int> candidate_list = candidates(h, span);
+  const std::vector<int> candidate_list = candidates(h.abs_max(), span);
   for (int e : candidate_list) {
     // Bins below the top code's magnitude are kept; the mass above goes into the last kept bin.
     const double top = top_magnitude(format, e);
@@ -196,26 +304,61 @@ CalibrationResult kl_impl(const Format& format, const Histogram& h, int span) {
     for (size_t i = kept; i < counts.size(); ++i) p[kept - 1] += static_cast<double>(counts[i]);
     // Bins are grouped by the code of their centre (codes are monotone in the value, so groups
     // are runs); each group's mass is spread evenly over its non-zero bins.
-    std::vector<double> q(kept, 0.0);
-    size_t start = 0;
-    while (start < kept) {
-      const int level = level_of(format, (static_cast<double>(start) + 0.5) * width, e);
-      size_t end = start + 1;
-      while (end < kept && level_of(format, (static_cast<double>(end) + 0.5) * width, e) == level) {
-        ++end;
-      }
-      double mass = 0.0;
-      size_t nonzero = 0;
-      for (size_t i = start; i < end; ++i) {
-        mass += sliced[i];
-        nonzero += sliced[i] > 0.0 ? 1 : 0;
-      }
-      for (size_t i = start; i < end; ++i) {
-        q[i] = sliced[i] > 0.0 ? mass / static_cast<double>(nonzero) : 0.0;
-      }
-      start = end;
-    }
+    std::vector<double> q = expand_groups(sliced, [&](size_t i) {
+      return level_of(format, (static_cast<double>(i) + 0.5) * width, e);
+    });
     scores.emplace_back(e, kl_divergence(std::move(p), std::move(q)));
+  }
+  return pick_least(std::move(scores));
+}
+
+// 2^(k/128) for k <= 0, from the exact table (deterministic, no libm).
+double power_of_bins(int k) {
+  const int frac = k & (LogHistogram::kBinsPerBinade - 1);
+  const int binade = (k - frac) / LogHistogram::kBinsPerBinade;
+  return std::ldexp(static_cast<double>(detail::log_tables().q63[frac]), binade - 63);
+}
+
+CalibrationResult kl_log_impl(const LbfpFormat& format, const LogHistogram& h, int span) {
+  const int per_code = LogHistogram::kBinsPerBinade >> format.frac_bits();  // bins per code
+  if (per_code < 2) {
+    throw std::invalid_argument("KL over a LogHistogram needs F <= 6 (F = " +
+                                std::to_string(format.frac_bits()) + ")");
+  }
+  if (span < 0) span = default_span(format);
+  if (h.lowest_bin() == h.end_bin()) return CalibrationResult{};
+  // Each bin's count weighted by its magnitude (relative to the largest): the mass a value brings
+  // into the sums of the next layer, so that flushing a value costs what it is worth there, not
+  // as much as clipping one 256 times larger. Infinities weigh as much as the largest bin.
+  const int ref = h.end_bin();
+  auto mass = [&](int b) { return static_cast<double>(h.count(b)) * power_of_bins(b - ref); };
+  std::vector<std::pair<int, double>> scores;
+  for (int e : candidates(h.abs_max(), span)) {
+    // In bins: 2^(E - 2^I) is `origin`; code m >= 1 rounds from origin + (2m-1) per_code / 2 up
+    // to origin + (2m+1) per_code / 2; the top code's magnitude is origin + max_magnitude per_code.
+    const int origin = LogHistogram::kBinsPerBinade * (e - format.exponent_offset());
+    const int code1 = origin + per_code / 2;
+    const int top = origin + format.max_magnitude() * per_code;
+    // Kept: from the lowest value (or code 1's boundary) up to the top code's magnitude, so the
+    // values that flush to code 0 stay in P where they are, one group of Q.
+    const int base = std::min(h.lowest_bin(), code1);
+    std::vector<double> sliced(static_cast<size_t>(top - base));
+    for (int b = base; b < top; ++b) sliced[static_cast<size_t>(b - base)] = mass(b);
+    double clipped = static_cast<double>(h.infinities()) * power_of_bins(-1);
+    for (int b = std::max(top, h.lowest_bin()); b < h.end_bin(); ++b) clipped += mass(b);
+    std::vector<double> p = sliced;
+    p.back() += clipped;
+    // Spread over P's non-zero bins, the last one included when only clipped mass is there (as
+    // MXNet's reference does): otherwise Q would have nothing where P keeps the clipped mass and
+    // the score would hang on whether the one bin below the top happens to hold a value.
+    std::vector<double> q = expand_groups(
+        sliced,
+        [&](size_t i) {
+          const int b = base + static_cast<int>(i);
+          return b < code1 ? 0 : (b - code1) / per_code + 1;
+        },
+        &p);
+    scores.emplace_back(e, kl_divergence(std::move(p), std::move(q), Smoothing::kRelative));
   }
   return pick_least(std::move(scores));
 }
@@ -226,7 +369,7 @@ CalibrationResult mse_impl(const Format& format, const Histogram& h, int span) {
   if (h.total() == 0 || h.abs_max() == 0.0) return CalibrationResult{};
   const auto& counts = h.counts();
   std::vector<std::pair<int, double>> scores;
-  for (int e : candidates(h, span)) {
+  for (int e : candidates(h.abs_max(), span)) {
     double err = 0.0;
     for (size_t i = 0; i < counts.size(); ++i) {
       if (counts[i] == 0) continue;
@@ -246,6 +389,9 @@ CalibrationResult calibrate_kl(const LbfpFormat& format, const Histogram& histog
 }
 CalibrationResult calibrate_kl(const BfpFormat& format, const Histogram& histogram, int span) {
   return kl_impl(format, histogram, span);
+}
+CalibrationResult calibrate_kl(const LbfpFormat& format, const LogHistogram& histogram, int span) {
+  return kl_log_impl(format, histogram, span);
 }
 CalibrationResult calibrate_mse(const LbfpFormat& format, const Histogram& histogram, int span) {
   return mse_impl(format, histogram, span);
@@ -275,10 +421,18 @@ CalibrationResult calibrate(const Format& format, CalibrationMethod method,
     result.exponent = max_exponent(amax);
     return result;
   }
+  if constexpr (std::is_same_v<Format, LbfpFormat>) {
+    if (method == CalibrationMethod::kKl) {
+      LogHistogram log_h;
+      log_h.add(data);
+      return calibrate_kl(format, log_h);
+    }
+  }
   Histogram h;
   h.add(data);
   switch (method) {
     case CalibrationMethod::kKl:
+    case CalibrationMethod::kKlLinear:
       return calibrate_kl(format, h);
     case CalibrationMethod::kMse:
       return calibrate_mse(format, h);

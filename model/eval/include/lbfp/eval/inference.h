@@ -51,15 +51,21 @@ struct QuantPlan {
   std::vector<std::vector<Code>> weight_codes;
 };
 
-// Histograms of |x| of every tensor (by tensor id) over calibration images run in FP32.
+// Histograms of |x| of every tensor (by tensor id) over calibration images run in FP32: linear
+// (65,536 bins) and logarithmic (LogHistogram), exact zeros left out of both.
 class ActivationStats {
  public:
   explicit ActivationStats(const Graph& graph);
   void add(const Activations& activations);
   const Histogram& histogram(int tensor) const { return histograms_[static_cast<size_t>(tensor)]; }
+  // The same values on the log grid (LBFP8's KL calibration).
+  const LogHistogram& log_histogram(int tensor) const {
+    return log_histograms_[static_cast<size_t>(tensor)];
+  }
 
  private:
   std::vector<Histogram> histograms_;
+  std::vector<LogHistogram> log_histograms_;
 };
 
 // Picks the exponents: activations per tensor by `activation_method` over `stats`; weights per
