@@ -166,6 +166,34 @@ std::string run_line(const Format& format, const GoldenOptions& options, std::st
   throw std::invalid_argument(fmt::format("unknown golden operation '{}'", op));
 }
 
+// The results are printed only once every line is valid, so they are held in memory: bounded,
+// like each line, so that `lbfp golden ... < /dev/zero` ends in an error instead of filling it.
+constexpr size_t kMaxLineBytes = size_t{16} << 20;
+constexpr size_t kMaxResultBytes = size_t{1} << 30;
+
+// std::getline with a bound: reads up to '\n' or EOF; a longer line sets `too_long` and keeps
+// only its first kMaxLineBytes + 1 bytes (the rest is not read). False at the end of the input.
+bool read_line(std::istream& in, std::string& line, bool& too_long) {
+  line.clear();
+  too_long = false;
+  std::streambuf* buf = in.rdbuf();
+  bool any = false;
+  while (true) {
+    const int c = buf->sbumpc();
+    if (c == std::char_traits<char>::eof()) {
+      in.setstate(std::ios::eofbit);
+      return any;
+    }
+    any = true;
+    if (c == '\n') return true;
+    line.push_back(static_cast<char>(c));
+    if (line.size() > kMaxLineBytes) {
+      too_long = true;
+      return true;
+    }
+  }
+}
+
 }  // namespace
 
 AnyFormat parse_format(const std::string& name, std::optional<int> frac_bits,
@@ -212,10 +240,19 @@ int run_golden(const GoldenOptions& options, std::istream& in, std::ostream& out
   std::string results;
   std::string line;
   size_t line_number = 0;
-  while (std::getline(in, line)) {
+  bool too_long = false;
+  while (read_line(in, line, too_long)) {
     ++line_number;
     const std::string_view text = trim(line);
     try {
+      if (too_long) {
+        throw std::invalid_argument(fmt::format("longer than {} bytes", kMaxLineBytes));
+      }
+      if (results.size() > kMaxResultBytes) {
+        throw std::invalid_argument(fmt::format(
+            "more than {} MiB of results are held until the last line; split the input",
+            kMaxResultBytes >> 20));
+      }
       if (text.empty()) throw std::invalid_argument("empty line");
       for (const char c : text) {
         const auto byte = static_cast<unsigned char>(c);
@@ -226,8 +263,10 @@ int run_golden(const GoldenOptions& options, std::istream& in, std::ostream& out
       results += std::visit([&](const auto& f) { return run_line(f, options, text); }, format);
       results += '\n';
     } catch (const std::exception& e) {
+      const std::string shown =
+          text.size() > 100 ? std::string(text.substr(0, 100)) + "..." : std::string(text);
       err << printable(fmt::format("lbfp golden {}: line {}: {} (input: '{}')", options.operation,
-                                   line_number, e.what(), text))
+                                   line_number, e.what(), shown))
           << "\n";
       return kExitBadInput;
     }

@@ -168,10 +168,19 @@ std::string read_text_file(const std::string& path) {
   if (fs::is_directory(path, ec)) throw ConfigError(path + ": is a directory, not a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(path + ": cannot open the file");
-  std::ostringstream s;
-  s << in.rdbuf();
+  // Read in bounded chunks: /dev/zero or a runaway pipe must end in an error, not fill memory.
+  constexpr size_t kMaxBytes = size_t{64} << 20;
+  std::string text;
+  std::vector<char> chunk(size_t{1} << 16);
+  while (in) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    text.append(chunk.data(), static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxBytes) {
+      throw ConfigError(path + ": larger than 64 MiB; not a configuration, topology or summary file");
+    }
+  }
   if (in.bad()) throw ConfigError(path + ": read error");
-  return s.str();
+  return text;
 }
 
 double EnergyTable::at(const std::string& action) const {

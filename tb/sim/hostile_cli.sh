@@ -99,6 +99,7 @@ printf '\xff\xfe\x00\x01binary' > a.yaml
 bad "a.yaml:1: (top): expected a mapping" sim --quiet --arch a.yaml $gemm
 printf '%.0s[' $(seq 3000) > a.yaml
 bad "a.yaml:1: not valid YAML: nested too deeply" sim --quiet --arch a.yaml $gemm
+bad "/dev/zero: larger than 64 MiB; not a configuration, topology or summary file" sim --quiet --arch /dev/zero $gemm
 bad "missing.yaml: cannot open the file" sim --quiet --arch missing.yaml $gemm
 mkdir -p folder
 bad "folder: is a directory, not a file" sim --quiet --arch folder $gemm
@@ -380,6 +381,8 @@ bad_lines '99999999999999999999\n' "line 1: '99999999999999999999' is not a deci
 bad_lines '4294967296\n' "accumulator value 4294967296 does not fit in 32 bits" golden requant --exp 0 --scale 0
 bad_lines '1.5\n' "line 1: '1.5' is not a decimal accumulator" golden requant --exp 0 --scale 0
 bad_lines '1\n' "A subcommand is required" golden frobnicate
+stdin=/dev/zero bad "line 1: longer than 16777216 bytes" golden encode --exp 0
+stdin=/dev/null
 
 # ---- lbfp cosim and lbfp synth (their inputs are refused before any tool runs) ------------------
 bad "--m: Value 0 not in range 1 to 4096" cosim array --m 0

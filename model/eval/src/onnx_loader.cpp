@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include "lbfp/eval/graph.h"
 
@@ -590,13 +591,20 @@ Graph load_onnx_bytes(const std::string& bytes, const std::string& name) {
 Graph load_onnx(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) throw ModelError(path + ": is a directory");
-  const auto size = std::filesystem::file_size(path, ec);
-  if (!ec && size > (uint64_t{1} << 31)) {
-    throw ModelError(path + ": larger than 2 GiB, the limit of an ONNX (protobuf) file");
-  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ModelError(path + ": cannot open");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Read in bounded chunks (a size from stat says nothing about /dev/zero or a pipe).
+  constexpr size_t kMaxBytes = size_t{1} << 31;
+  std::string bytes;
+  std::vector<char> chunk(size_t{1} << 20);
+  while (in) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    bytes.append(chunk.data(), static_cast<size_t>(in.gcount()));
+    if (bytes.size() > kMaxBytes) {
+      throw ModelError(path + ": larger than 2 GiB, the limit of an ONNX (protobuf) file");
+    }
+  }
+  if (in.bad()) throw ModelError(path + ": read error");
   return load_onnx_bytes(bytes, path);
 }
 
