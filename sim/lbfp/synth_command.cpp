@@ -61,7 +61,15 @@ SynthInputs read_inputs(const SynthOptions& o) {
   in.tools.build_jobs = o.jobs;
   in.tile_path =
       o.layer_tile.empty() ? synth::lenet5_fc1_tile_path(in.tools.source_dir) : o.layer_tile;
+  // Both readers take the whole file: a device or a pipe (/dev/zero) would never end.
+  std::error_code ec;
+  if (fs::exists(in.tile_path, ec) && !fs::is_regular_file(in.tile_path, ec)) {
+    throw ConfigError(in.tile_path + ": not a regular file (--layer-tile)");
+  }
   in.tile = synth::read_layer_tile(in.tile_path);
+  if (fs::exists(in.tools.liberty, ec) && !fs::is_regular_file(in.tools.liberty, ec)) {
+    throw ConfigError(in.tools.liberty + ": not a regular file (--liberty)");
+  }
   if (!fs::exists(in.tools.liberty)) {
     throw ConfigError("liberty file " + in.tools.liberty +
                       " not found. Run scripts/setup.sh (it unpacks the OSU 0.18 um library of "

@@ -403,7 +403,9 @@ printf 'activations 2 2\n1 2 3\n' > tile.txt
 bad "tile.txt: truncated block 'activations'" synth --layer-tile tile.txt --out sy
 printf 'activations 1 2\n1 2\nweights 3 1\n1 2 3\nbias 1\n0\n' > tile.txt
 bad "tile.txt: weights do not match the activations" synth --layer-tile tile.txt --out sy
+bad "/dev/zero: not a regular file (--layer-tile)" synth --layer-tile /dev/zero --out sy
 bad "liberty file nowhere.lib not found" synth --liberty nowhere.lib --out sy
+bad "/dev/zero: not a regular file (--liberty)" synth --liberty /dev/zero --out sy
 : > e.lib
 bad "e.lib:1: unexpected end of file" synth --liberty e.lib --out sy
 printf 'library (x) {\n cell (INVX2) { area : 1; }\n}\n' > s.lib
