@@ -74,6 +74,32 @@ std::vector<size_t> top1(const std::vector<T>& logits, size_t classes) {
 template std::vector<size_t> top1(const std::vector<float>&, size_t);
 template std::vector<size_t> top1(const std::vector<double>&, size_t);
 
+namespace {
+
+// Finite weights can still overflow float on the way (1e30 x 1e30): then FP32, the reference
+// every quantized result is compared with, is inf or NaN, and its accuracy and every SQNR would be
+// garbage printed as numbers. Named instead: the layer and the image.
+void check_finite(const Graph& g, const Activations& fp, size_t batch, const char* split,
+                  size_t first_image, size_t image_stride) {
+  for (size_t t = 0; t < fp.size(); ++t) {
+    const std::vector<float>& values = fp[t];
+    const size_t per_image = batch == 0 ? 0 : values.size() / batch;
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (std::isfinite(values[i])) continue;
+      const int p = g.producer(static_cast<int>(t));
+      const std::string layer =
+          p < 0 ? "the input" : "layer '" + g.nodes[static_cast<size_t>(p)].name + "'";
+      const size_t image = first_image + (per_image ? i / per_image : 0) * image_stride;
+      throw ModelError(g.name + ": the FP32 output of " + layer + " is " +
+                       (std::isnan(values[i]) ? "NaN" : "infinite") + " for " + split +
+                       " image " + std::to_string(image) +
+                       " (the weights overflow float); no accuracy can be measured");
+    }
+  }
+}
+
+}  // namespace
+
 void check_model_fits(const Graph& g, const Dataset& data) {
   const ActShape& in = g.tensor_shapes[static_cast<size_t>(g.input)];
   if (in.c != 1 || in.h != data.rows || in.w != data.cols) {
@@ -111,7 +137,9 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
         const uint8_t* img = train.image((first + i) * stride);
         for (size_t j = 0; j < px; ++j) input[i * px + j] = static_cast<float>(img[j]) / 255.0f;
       }
-      stats.add(run_fp32(g, input, count));
+      const Activations fp = run_fp32(g, input, count);
+      check_finite(g, fp, count, "training", first * stride, stride);
+      stats.add(fp);
     }
   }
   for (const EvalConfig& c : options.configs) {
@@ -139,6 +167,7 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
   for (size_t first = 0; first < total; first += batch) {
     const size_t count = std::min(batch, total - first);
     const Activations fp = run_fp32(g, to_float_input(test, first, count), count);
+    check_finite(g, fp, count, "test", first, 1);
     const auto fp_pred = top1(fp[static_cast<size_t>(g.output)], classes);
     std::vector<bool> fp_right(count);
     for (size_t i = 0; i < count; ++i) {
