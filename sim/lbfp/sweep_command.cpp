@@ -54,6 +54,14 @@ Axis parse_axis(const std::string& spec) {
   if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
     throw ConfigError("--vary " + spec + ": expected key=v1,v2,... (e.g. array.rows=8,16,32)");
   }
+  for (const char c : spec) {
+    // A newline would split a line of jobs.txt and a row of sweep.csv.
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f || c == '"') {
+      std::string shown = spec;
+      for (char& d : shown) d = static_cast<unsigned char>(d) < 0x20 || d == 0x7f ? '?' : d;
+      throw ConfigError("--vary " + shown + ": control characters and quotes are not allowed");
+    }
+  }
   Axis a;
   a.key = spec.substr(0, eq);
   std::stringstream ss(spec.substr(eq + 1));

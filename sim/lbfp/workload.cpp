@@ -125,7 +125,9 @@ Workload parse_topology(const std::string& text, const std::string& source) {
   Workload w;
   w.source = source;
   w.name = std::filesystem::path(source).stem().string();
-  std::stringstream in(text);
+  // A spreadsheet's UTF-8 byte order mark is not part of the header.
+  const bool bom = text.rfind("\xEF\xBB\xBF", 0) == 0;
+  std::stringstream in(bom ? text.substr(3) : text);
   std::string line;
   size_t line_number = 0;
   bool header_seen = false;

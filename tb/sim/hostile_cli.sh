@@ -149,6 +149,8 @@ w ''
 bad "w.csv: the topology has no layers" sim --quiet --workload w.csv
 printf 'conv, 8, 8\n' > w.csv
 bad "w.csv:1: not a SCALE-Sim topology header" sim --quiet --workload w.csv
+{ printf '\xef\xbb\xbf'; cat "$src/sim/workloads/lenet5.csv"; } > bom.csv
+expect 0 "" sim --quiet --workload bom.csv  # a spreadsheet's byte order mark is accepted
 w 'c1, 8, 8, 3\n'
 bad "w.csv:2: expected 8 columns, got 4" sim --quiet --workload w.csv
 w 'c1, 8, 8, 3, 3, x, 4, 1,\n'
@@ -272,6 +274,8 @@ sw="--workload gemm:8,8,8 --out sw"
 bad "--vary array.rows: expected key=v1,v2,..." sweep $sw --vary array.rows
 bad "--vary =4,8: expected key=v1,v2,..." sweep $sw --vary =4,8
 bad "--vary array.rows=4,,8: empty value" sweep $sw --vary array.rows=4,,8
+bad "--vary name=a?b: control characters and quotes are not allowed" sweep $sw --vary "name=a
+b"
 bad "--vary array.rows=16: array.rows is varied twice" sweep $sw --vary array.rows=8 --vary array.rows=16
 bad "point 1 (array.rows=0): <embedded>/configs/arch/lbfp8_16x16.yaml (--set): array.rows: 0 is outside 1..1024" \
   sweep $sw --vary array.rows=4,0
