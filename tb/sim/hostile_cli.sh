@@ -30,7 +30,8 @@ expect() {
   timeout 120 "$lbfp" "$@" < "$stdin" > out.txt 2> err.txt
   local rc=$?
   # HOSTILE_LOG=FILE: one line per case (arguments, status, message) for docs/robustness.md.
-  [[ -z ${HOSTILE_LOG:-} ]] || printf '%s\t%s\t%s\n' "$*" "$rc" "$(head -1 err.txt)" >> "$HOSTILE_LOG"
+  local args="$*"
+  [[ -z ${HOSTILE_LOG:-} ]] || printf '%s\t%s\t%s\n' "${args//$'\n'/\\n}" "$rc" "$(head -1 err.txt)" >> "$HOSTILE_LOG"
   if [[ $rc -ne $want_rc ]] || { [[ -n $want ]] && ! grep -qF -- "$want" err.txt; }; then
     echo "FAIL: lbfp $*: status $rc (want $want_rc), stderr: $(head -c 600 err.txt) (want '$want')"
     fail=1
