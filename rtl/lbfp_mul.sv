@@ -5,7 +5,8 @@
 // Operand isolation: a zero product needs neither the sum nor the LUT, so when either magnitude
 // code is zero both adder inputs are forced to zero. The adder, the LUT decoder and (through
 // lut_o and shift_o) the shifter then hold still on zero operands, about half the activations
-// after a ReLU, instead of switching on the other, non-zero operand. The outputs are unchanged.
+// after a ReLU, instead of switching on the other, non-zero operand. The outputs are unchanged:
+// lut_o and shift_o are 0 for a zero product.
 module lbfp_mul #(
   parameter int DataWidth = 8,  // W
   parameter int FracBits  = 4,  // F, 1..6
@@ -46,7 +47,10 @@ module lbfp_mul #(
   assign lut_idx  = code_sum[FracBits-1:0];
 
   assign neg_o   = !zero_o && (a_i[DataWidth-1] ^ b_i[DataWidth-1]);
-  // LUT[0] = 2^P is not zero: the LUT output still needs the zero gate; the shift is 0 already.
-  assign lut_o   = zero_o ? '0 : lut_rom[lut_idx*LutWidth +: LutWidth];
+  // Every entry lies in [2^P, 2^(P+1)): its top bit is the constant leading one, and LUT[0] = 2^P
+  // has no other bit set. A zero product reaches the LUT as t = 0, so only the leading one needs
+  // the zero gate; the fraction bits of LUT[0] are 0 already, and so is the shift. Gating just
+  // that bit saves P gates whose outputs would switch with every non-zero product.
+  assign lut_o   = {!zero_o, lut_rom[lut_idx*LutWidth +: LutWidth-1]};
   assign shift_o = code_sum[DataWidth-1:FracBits];
 endmodule
