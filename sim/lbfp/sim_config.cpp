@@ -138,6 +138,11 @@ void apply_override(YAML::Node root, const std::string& assignment) {
     if (part.empty()) throw ConfigError("--set " + assignment + ": empty key in '" + path + "'");
     keys.push_back(part);
   }
+  // Each level below is checked on the way down; the file's own top level too (a scalar document
+  // made yaml-cpp throw BadSubscript, which named neither --set nor the file: tb/fuzz).
+  if (!root.IsMap()) {
+    throw ConfigError("--set " + assignment + ": the file's top level is not a mapping");
+  }
   std::vector<YAML::Node> chain = {root};
   for (size_t i = 0; i + 1 < keys.size(); ++i) {
     YAML::Node next = chain.back()[keys[i]];

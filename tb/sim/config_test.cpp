@@ -77,6 +77,10 @@ TEST(ArchConfig, OverridesApplyBeforeChecking) {
   EXPECT_EQ(std::get<BfpFormat>(a.accel.format), BfpFormat(6, 24));
   EXPECT_NE(error_of(kGood, {"array.rowz=3"}).find("array.rowz: unknown key"), std::string::npos);
   EXPECT_NE(error_of(kGood, {"array.rows"}).find("expected key=value"), std::string::npos);
+  // A file that is one scalar (tb/fuzz/regressions/arch_config/set_on_scalar_document).
+  EXPECT_NE(error_of("just text", {"array.rows=3"}).find("--set array.rows=3: the file's top "
+                                                         "level is not a mapping"),
+            std::string::npos);
 }
 
 TEST(ArchConfig, ErrorsNameFileLineAndKey) {
