@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <stdexcept>
@@ -17,6 +18,7 @@
 #include "lbfp_synth/flow.h"
 #include "lbfp_synth/layer_tile.h"
 #include "lbfp_synth/liberty.h"
+#include "lbfp_synth/model_layers.h"
 #include "lbfp_synth/power.h"
 #include "lbfp_synth/report.h"
 #include "lbfp_synth/streams.h"
@@ -39,6 +41,8 @@ struct SynthOptions {
   double frequency_mhz = 100.0;
   double slew_ns = 0.1;
   std::vector<std::string> kinds = {"mul", "mac", "pe"};
+  std::vector<std::string> layer_kinds = {"mul"};  // units measured on every model layer
+  size_t calib_images = 1000;
   int jobs = 2;
 };
 
@@ -49,6 +53,7 @@ struct SynthInputs {
   synth::LibertyLibrary library;
   synth::LayerTile tile;
   std::string tile_path;
+  std::vector<synth::LayerOperands> model_layers;
 };
 
 SynthInputs read_inputs(const SynthOptions& o) {
@@ -77,6 +82,20 @@ SynthInputs read_inputs(const SynthOptions& o) {
                       "--liberty.");
   }
   in.library = synth::read_liberty(in.tools.liberty);
+  // The model layers' streams: calibration and quantized inference take seconds, and a missing
+  // data set is the user's to fix (scripts/setup.sh), so they come before the first tool runs.
+  if (std::find(o.layer_kinds.begin(), o.layer_kinds.end(), "none") == o.layer_kinds.end()) {
+    synth::ModelStreamOptions mo;
+    mo.calib_images = o.calib_images;
+    mo.ops = o.ops;
+    try {
+      in.model_layers =
+          synth::model_layer_streams(in.tools.source_dir, synth::default_model_layers(), mo);
+    } catch (const std::exception& e) {
+      throw ConfigError(std::string("model layer streams: ") + e.what() +
+                        " (run scripts/setup.sh for the data sets, or pass --layer-units none)");
+    }
+  }
   // The output load of the power tables is an INVX1 input.
   if (in.library.cells.count("INVX1") == 0 || in.library.cell("INVX1").pin("A") == nullptr) {
     throw ConfigError(in.tools.liberty + ": no cell INVX1 with an input pin A");
@@ -110,6 +129,46 @@ int run_synth(const SynthOptions& o) {
       tile.m, tile.k, tile.k, tile.n,
       100.0 * synth::zero_operand_fraction("lbfp8", synth::layer_stream(tile, "lbfp8", o.ops)));
 
+  // The committed tile's row first (its stream is the "layer" stream above), then the models'.
+  const std::vector<synth::Op> tile_stream_lbfp = synth::layer_stream(tile, "lbfp8", o.ops);
+  const std::vector<synth::Op> tile_stream_bfp = synth::layer_stream(tile, "bfp8", o.ops);
+  std::vector<synth::LayerEnergy> layer_rows;
+  auto layer_row = [&](const std::string& kind, size_t index) -> synth::LayerEnergy& {
+    const size_t per_kind = in.model_layers.size() + 1;
+    const auto pos = std::find(o.layer_kinds.begin(), o.layer_kinds.end(), kind);
+    const size_t at = static_cast<size_t>(pos - o.layer_kinds.begin()) * per_kind + index;
+    if (layer_rows.size() <= at) layer_rows.resize(at + 1);
+    synth::LayerEnergy& r = layer_rows[at];
+    r.kind = kind;
+    if (index == 0) {
+      r.label = "LeNet-5 fc1 tile (committed)";
+      r.source = fmt::format("{} ({} x {} x {}; max calibration over the tile)",
+                             o.layer_tile.empty() ? "tb/rtl/data/lenet5_fc1_tile.txt" : tile_path,
+                             tile.m, tile.k, tile.n);
+      r.ops = tile_stream_lbfp.size();
+      r.zero_fraction = synth::zero_operand_fraction("lbfp8", tile_stream_lbfp);
+      r.median_bfp_mantissa = synth::median_bfp_mantissa(tile_stream_bfp);
+    } else {
+      const synth::LayerOperands& l = in.model_layers[index - 1];
+      r.label = l.layer.label;
+      r.source = fmt::format("{}, {} {}: {}, K = {}, {} outputs of test images 0..3",
+                             l.layer.model, l.layer.dataset, l.layer.node, l.shape, l.reduction,
+                             l.outputs);
+      r.ops = l.lbfp8.size();
+      r.zero_fraction = synth::zero_operand_fraction("lbfp8", l.lbfp8);
+      r.median_bfp_mantissa = synth::median_bfp_mantissa(l.bfp8);
+    }
+    return r;
+  };
+  auto record = [](synth::LayerEnergy& r, const synth::UnitCost& c, double pj) {
+    if (c.format == "lbfp8") {
+      r.lbfp8_pj = pj;
+    } else {
+      (c.variant.empty() ? r.bfp8_pj : r.bfp8_iso_pj) = pj;
+    }
+  };
+  const bool layers_on = !in.model_layers.empty();
+
   std::vector<synth::UnitCost> costs;
   for (const std::string& kind : o.kinds) {
     for (const synth::Unit& unit : synth::units()) {
@@ -141,6 +200,19 @@ int run_synth(const SynthOptions& o) {
         (layer ? c.layer_pj : c.uniform_pj) = e.per_op_pj;
         c.leakage_nw = e.leakage_nw;
       }
+      const bool by_layer = layers_on && std::find(o.layer_kinds.begin(), o.layer_kinds.end(),
+                                                   kind) != o.layer_kinds.end();
+      if (by_layer) {
+        record(layer_row(kind, 0), c, c.layer_pj);
+        for (size_t i = 0; i < in.model_layers.size(); ++i) {
+          const synth::LayerOperands& l = in.model_layers[i];
+          const synth::Activity a = synth::run_activity(
+              sim, s.dir, fmt::format("model_layer_{}", i), format == "lbfp8" ? l.lbfp8 : l.bfp8,
+              false);
+          const synth::Energy e = synth::estimate_energy(library, s.netlist_json, a, energy);
+          record(layer_row(kind, i + 1), c, e.per_op_pj);
+        }
+      }
       costs.push_back(c);
     }
   }
@@ -153,7 +225,18 @@ int run_synth(const SynthOptions& o) {
   ctx.command = fmt::format("lbfp synth --ops {} --seed {} --voltage {} --frequency-mhz {}",
                             o.ops, o.seed, o.voltage, o.frequency_mhz);
   ctx.layer_source = layer_source;
-  const std::string table = synth::report_markdown(costs, ctx);
+  layer_rows.erase(std::remove_if(layer_rows.begin(), layer_rows.end(),
+                                  [](const synth::LayerEnergy& r) { return r.kind.empty(); }),
+                   layer_rows.end());
+  std::string table = synth::report_markdown(costs, ctx);
+  if (!layer_rows.empty()) {
+    table += "\nModel layers: activations and weights quantized as `lbfp eval` quantizes them "
+             "(KL activation exponents from " + std::to_string(o.calib_images) +
+             " training images, max weight exponents per output channel, activation codes from "
+             "the bit-exact quantized inference of test images 0..3); each stream is whole "
+             "outputs of the output-stationary array in reduction order.\n";
+    table += synth::layer_table_markdown(layer_rows);
+  }
   write_files_atomically({{(fs::path(o.out) / "report.md").string(), table},
                           {(fs::path(o.out) / "report.svg").string(), synth::report_svg(costs)},
                           {(fs::path(o.out) / "energy.yaml").string(), synth::energy_yaml(costs, ctx)}});
@@ -198,6 +281,15 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--units", options->kinds, "Units: mul, mac, pe")
       ->capture_default_str()
       ->check(CLI::IsMember({"mul", "mac", "pe"}));
+  cmd->add_option("--layer-units", options->layer_kinds,
+                  "Units also measured on the model layers' streams (docs/hardware-cost.md): "
+                  "mul, mac, pe, or none")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"mul", "mac", "pe", "none"}));
+  cmd->add_option("--calib-images", options->calib_images,
+                  "Training images for the model layers' KL calibration (as lbfp eval)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 60000));
   cmd->add_option("--jobs", options->jobs, "Parallel compile jobs for Verilator")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));

@@ -100,6 +100,67 @@ std::string report_markdown(const std::vector<UnitCost>& costs, const ReportCont
   return o.str();
 }
 
+LayerSummary summarize_layers(const std::vector<LayerEnergy>& rows, const std::string& kind) {
+  LayerSummary s;
+  double lbfp = 0.0, bfp = 0.0, iso = 0.0;
+  bool all_iso = true;
+  for (const LayerEnergy& r : rows) {
+    if (r.kind != kind) continue;
+    const double ops = static_cast<double>(r.ops);
+    const double ratio = safe_ratio(r.lbfp8_pj, r.bfp8_pj);
+    s.min_ratio = s.layers == 0 ? ratio : std::min(s.min_ratio, ratio);
+    s.max_ratio = s.layers == 0 ? ratio : std::max(s.max_ratio, ratio);
+    if (ratio <= kPaperPowerRatio) ++s.layers_at_target;
+    ++s.layers;
+    s.ops += r.ops;
+    lbfp += ops * r.lbfp8_pj;
+    bfp += ops * r.bfp8_pj;
+    iso += ops * r.bfp8_iso_pj;
+    all_iso = all_iso && r.bfp8_iso_pj > 0.0;
+  }
+  if (s.ops == 0) return s;
+  const double total = static_cast<double>(s.ops);
+  s.lbfp8_pj = lbfp / total;
+  s.bfp8_pj = bfp / total;
+  s.bfp8_iso_pj = all_iso ? iso / total : 0.0;
+  s.ratio = safe_ratio(s.lbfp8_pj, s.bfp8_pj);
+  s.ratio_iso = all_iso ? safe_ratio(s.lbfp8_pj, s.bfp8_iso_pj) : 0.0;
+  return s;
+}
+
+std::string layer_table_markdown(const std::vector<LayerEnergy>& rows) {
+  std::vector<std::string> kinds;
+  for (const LayerEnergy& r : rows) {
+    if (std::find(kinds.begin(), kinds.end(), r.kind) == kinds.end()) kinds.push_back(r.kind);
+  }
+  std::ostringstream o;
+  for (const std::string& kind : kinds) {
+    o << "\n## Energy per operation by layer: " << kind_name(kind) << "\n\n";
+    o << "| layer | ops | zero products | median abs BFP8 mantissa | LBFP8 (pJ/op) | BFP8 (pJ/op) "
+         "| LBFP8 / BFP8 | BFP8 iso (pJ/op) | LBFP8 / BFP8 iso | stream |\n";
+    o << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
+    for (const LayerEnergy& r : rows) {
+      if (r.kind != kind) continue;
+      const bool iso = r.bfp8_iso_pj > 0.0;
+      o << fmt::format("| {} | {} | {:.1f} % | {:g} | {:.4f} | {:.4f} | {:.3f}x | {} | {} | {} |\n",
+                       r.label, r.ops, 100.0 * r.zero_fraction, r.median_bfp_mantissa, r.lbfp8_pj,
+                       r.bfp8_pj, safe_ratio(r.lbfp8_pj, r.bfp8_pj),
+                       iso ? fmt::format("{:.4f}", r.bfp8_iso_pj) : "-",
+                       iso ? fmt::format("{:.3f}x", safe_ratio(r.lbfp8_pj, r.bfp8_iso_pj)) : "-",
+                       r.source);
+    }
+    const LayerSummary s = summarize_layers(rows, kind);
+    o << fmt::format("| **all {} layers** (operation-weighted) | {} | | | {:.4f} | {:.4f} | "
+                     "**{:.3f}x** | {} | {} | per-layer ratios {:.3f}x .. {:.3f}x; "
+                     "{} of {} at or below {:.2f}x |\n",
+                     s.layers, s.ops, s.lbfp8_pj, s.bfp8_pj, s.ratio,
+                     s.ratio_iso > 0.0 ? fmt::format("{:.4f}", s.bfp8_iso_pj) : "-",
+                     s.ratio_iso > 0.0 ? fmt::format("{:.3f}x", s.ratio_iso) : "-", s.min_ratio,
+                     s.max_ratio, s.layers_at_target, s.layers, kPaperPowerRatio);
+  }
+  return o.str();
+}
+
 std::string report_svg(const std::vector<UnitCost>& costs) {
   // Three panels (area, transistors, energy/op on layer operands), one group of bars per kind
   // (LBFP8, BFP8, BFP8 with operand isolation where measured), each panel scaled to its own

@@ -50,6 +50,39 @@ struct ReportContext {
 };
 
 std::string report_markdown(const std::vector<UnitCost>& costs, const ReportContext& context);
+
+// Energy per operation of one unit kind on one layer's operand stream.
+struct LayerEnergy {
+  std::string label;               // "LeNet-5 conv1 (first)"
+  std::string source;              // the layer's shape and where its codes come from
+  std::string kind;                // mul, mac, pe
+  size_t ops = 0;                  // operations in the stream
+  double zero_fraction = 0.0;      // products with a zero LBFP8 operand
+  double median_bfp_mantissa = 0;  // median |n| of the non-zero BFP8 operands
+  double lbfp8_pj = 0.0;
+  double bfp8_pj = 0.0;
+  double bfp8_iso_pj = 0.0;        // 0: not measured
+};
+
+// All layers of one kind together: energies weighted by each stream's operations (so the ratio
+// is total LBFP8 energy over total BFP8 energy), and the range of the per-layer ratios.
+struct LayerSummary {
+  size_t layers = 0;
+  size_t ops = 0;
+  double lbfp8_pj = 0.0;
+  double bfp8_pj = 0.0;
+  double bfp8_iso_pj = 0.0;
+  double ratio = 0.0;      // lbfp8_pj / bfp8_pj
+  double ratio_iso = 0.0;  // lbfp8_pj / bfp8_iso_pj (0 when any layer lacks bfp8 iso)
+  double min_ratio = 0.0;
+  double max_ratio = 0.0;
+  size_t layers_at_target = 0;  // ratio <= kPaperPowerRatio
+};
+LayerSummary summarize_layers(const std::vector<LayerEnergy>& rows, const std::string& kind);
+
+// One table per unit kind present in `rows` (in order of appearance): a row per layer, then the
+// summary row.
+std::string layer_table_markdown(const std::vector<LayerEnergy>& rows);
 std::string report_svg(const std::vector<UnitCost>& costs);
 // Energy per action in pJ for a future `lbfp sim`, each number with its source in a comment.
 std::string energy_yaml(const std::vector<UnitCost>& costs, const ReportContext& context);
