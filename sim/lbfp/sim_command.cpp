@@ -28,6 +28,7 @@ namespace fs = std::filesystem;
 
 std::vector<std::pair<std::string, NumberFormat>> formats_for(const std::string& choice,
                                                               const NumberFormat& arch_format) {
+  check_format_choice(choice);
   const int acc = arch::acc_bits(arch_format);
   const bool arch_lbfp = arch::is_lbfp(arch_format);
   const NumberFormat lbfp = arch_lbfp ? arch_format : NumberFormat(LbfpFormat(8, 4, 8, acc));
@@ -35,8 +36,7 @@ std::vector<std::pair<std::string, NumberFormat>> formats_for(const std::string&
   if (choice == "arch") return {{arch::format_name(arch_format), arch_format}};
   if (choice == "lbfp8") return {{arch::format_name(lbfp), lbfp}};
   if (choice == "bfp8") return {{arch::format_name(bfp), bfp}};
-  if (choice == "both") return {{arch::format_name(lbfp), lbfp}, {arch::format_name(bfp), bfp}};
-  throw ConfigError("--format " + choice + ": expected lbfp8, bfp8, both or arch");
+  return {{arch::format_name(lbfp), lbfp}, {arch::format_name(bfp), bfp}};  // both
 }
 
 class Progress {
@@ -60,6 +60,18 @@ class Progress {
 
 }  // namespace
 
+void check_format_choice(const std::string& format) {
+  if (format != "lbfp8" && format != "bfp8" && format != "both" && format != "arch") {
+    throw ConfigError("--format " + format + ": expected lbfp8, bfp8, both or arch");
+  }
+}
+
+void check_mode_choice(const std::string& mode) {
+  if (!mode.empty() && mode != "cycle" && mode != "tile") {
+    throw ConfigError("--mode " + mode + ": expected cycle or tile");
+  }
+}
+
 int run_sim(const SimOptions& o, std::ostream& out, std::ostream& err) {
   const auto started = std::chrono::steady_clock::now();
   SimReport report;
@@ -80,7 +92,7 @@ int run_sim(const SimOptions& o, std::ostream& out, std::ostream& err) {
       throw ConfigError("--array " + o.array + ": expected cpp or rtl");
     }
     std::string mode = o.mode.empty() ? (o.array == "rtl" ? "cycle" : "tile") : o.mode;
-    if (mode != "cycle" && mode != "tile") throw ConfigError("--mode " + mode + ": expected cycle or tile");
+    check_mode_choice(mode);
     if (o.array == "rtl" && mode != "cycle") {
       throw ConfigError("--array rtl runs cycle by cycle: use --mode cycle");
     }

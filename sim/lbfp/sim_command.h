@@ -26,6 +26,12 @@ struct SimOptions {
   bool progress = true;
 };
 
+// The --format and --mode values `lbfp sim` takes (lbfp8, bfp8, both, arch; tile, cycle, or
+// empty for the default); throw ConfigError naming the option otherwise. `lbfp sweep` checks its
+// points with them before running any.
+void check_format_choice(const std::string& format);
+void check_mode_choice(const std::string& mode);
+
 // Runs one simulation; 0, kExitBadInput (bad input, message on err) or 1 (simulation failed).
 // SystemC elaborates once per process: call it once.
 int run_sim(const SimOptions& options, std::ostream& out, std::ostream& err);

@@ -20,6 +20,7 @@
 #include "commands.h"
 #include "embedded.h"
 #include "golden.h"
+#include "sim_command.h"
 #include "sim_config.h"
 #include "sim_report.h"
 #include "workload.h"
@@ -186,8 +187,7 @@ std::string point_text(const Point& p) {
 // and mode) before any point runs, so that a bad value is one message and exit status 2 at once
 // instead of a failed process per point.
 void check_points(const SweepOptions& o, const std::vector<Point>& points) {
-  const std::string mode = o.mode.empty() ? "tile" : o.mode;
-  if (mode != "tile" && mode != "cycle") throw ConfigError("--mode " + o.mode + ": expected cycle or tile");
+  check_mode_choice(o.mode);
   load_workload(o.workload.empty() ? kDefaultWorkload : o.workload);
   std::set<std::string> energies_read;
   for (size_t i = 0; i < points.size(); ++i) {
@@ -202,9 +202,7 @@ void check_points(const SweepOptions& o, const std::vector<Point>& points) {
           overrides.push_back(key + "=" + value);
         }
       }
-      if (format != "lbfp8" && format != "bfp8" && format != "both" && format != "arch") {
-        throw ConfigError("--format " + format + ": expected lbfp8, bfp8, both or arch");
-      }
+      check_format_choice(format);
       const ArchSpec arch = load_arch(o.arch.empty() ? kDefaultArch : o.arch, overrides);
       if (arch.energy_path.empty()) {
         throw ConfigError(arch.path + ": no energy table: add 'energy: FILE'");
