@@ -53,6 +53,11 @@ be32() { printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 >> 24 & 255)) $((
 
 gemm='--workload gemm:4,4,4'
 
+# ---- lbfp itself ------------------------------------------------------------------------------
+bad "The following argument was not expected: bogus" bogus
+bad "The following argument was not expected: extra" sim extra
+bad "--arch: 1 required TEXT missing" sim --arch
+
 # ---- lbfp sim: the architecture file (--arch) ------------------------------------------------
 a() { printf 'name: t\narray: {rows: 4, cols: 4}\nformat: {type: lbfp}\n%b' "${1:-}" > a.yaml; }
 : > empty.yaml
