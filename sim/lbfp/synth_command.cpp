@@ -141,7 +141,7 @@ int run_synth(const SynthOptions& o) {
     synth::LayerEnergy& r = layer_rows[at];
     r.kind = kind;
     if (index == 0) {
-      r.label = "LeNet-5 fc1 tile (committed)";
+      r.label = o.layer_tile.empty() ? "LeNet-5 fc1 tile (committed)" : "--layer-tile";
       r.source = fmt::format("{} ({} x {} x {}; max calibration over the tile)",
                              o.layer_tile.empty() ? "tb/rtl/data/lenet5_fc1_tile.txt" : tile_path,
                              tile.m, tile.k, tile.n);
