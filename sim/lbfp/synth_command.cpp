@@ -43,6 +43,8 @@ struct SynthOptions {
   std::vector<std::string> kinds = {"mul", "mac", "pe"};
   std::vector<std::string> layer_kinds = {"mul"};  // units measured on every model layer
   size_t calib_images = 1000;
+  std::string layers = "sample";  // sample: 10 chosen layers; all: every Conv/Gemm layer
+  size_t layer_ops = 0;           // operations per model-layer stream; 0: --ops (sample), 8192 (all)
   int jobs = 2;
 };
 
@@ -55,6 +57,14 @@ struct SynthInputs {
   std::string tile_path;
   std::vector<synth::LayerOperands> model_layers;
 };
+
+// Operations per model-layer stream: --layer-ops, else --ops for the ten sampled layers and 8192
+// for all 29 layers (three times the streams at half the length keeps the run near five minutes).
+constexpr size_t kAllLayersOps = 8192;
+size_t layer_stream_ops(const SynthOptions& o) {
+  if (o.layer_ops > 0) return o.layer_ops;
+  return o.layers == "all" ? std::min(o.ops, kAllLayersOps) : o.ops;
+}
 
 SynthInputs read_inputs(const SynthOptions& o) {
   namespace fs = std::filesystem;
@@ -87,10 +97,12 @@ SynthInputs read_inputs(const SynthOptions& o) {
   if (std::find(o.layer_kinds.begin(), o.layer_kinds.end(), "none") == o.layer_kinds.end()) {
     synth::ModelStreamOptions mo;
     mo.calib_images = o.calib_images;
-    mo.ops = o.ops;
+    mo.ops = layer_stream_ops(o);
     try {
-      in.model_layers =
-          synth::model_layer_streams(in.tools.source_dir, synth::default_model_layers(), mo);
+      const std::vector<synth::ModelLayer> layers =
+          o.layers == "all" ? synth::all_model_layers(in.tools.source_dir)
+                            : synth::default_model_layers();
+      in.model_layers = synth::model_layer_streams(in.tools.source_dir, layers, mo);
     } catch (const std::exception& e) {
       throw ConfigError(std::string("model layer streams: ") + e.what() +
                         " (run scripts/setup.sh for the data sets, or pass --layer-units none)");
@@ -155,6 +167,8 @@ int run_synth(const SynthOptions& o) {
                              l.layer.model, l.layer.dataset, l.layer.node, l.shape, l.reduction,
                              l.outputs);
       r.ops = l.lbfp8.size();
+      r.model = synth::model_display_name(l.layer.model);
+      r.macs = l.macs;
       r.zero_fraction = synth::zero_operand_fraction("lbfp8", l.lbfp8);
       r.median_bfp_mantissa = synth::median_bfp_mantissa(l.bfp8);
     }
@@ -222,8 +236,11 @@ int run_synth(const SynthOptions& o) {
   ctx.energy = energy;
   ctx.ops = o.ops;
   ctx.seed = o.seed;
-  ctx.command = fmt::format("lbfp synth --ops {} --seed {} --voltage {} --frequency-mhz {}",
-                            o.ops, o.seed, o.voltage, o.frequency_mhz);
+  ctx.command = fmt::format("lbfp synth --ops {} --seed {} --voltage {} --frequency-mhz {}{}",
+                            o.ops, o.seed, o.voltage, o.frequency_mhz,
+                            o.layers == "all" ? fmt::format(" --layers all --layer-ops {}",
+                                                            layer_stream_ops(o))
+                                              : std::string());
   ctx.layer_source = layer_source;
   layer_rows.erase(std::remove_if(layer_rows.begin(), layer_rows.end(),
                                   [](const synth::LayerEnergy& r) { return r.kind.empty(); }),
@@ -234,7 +251,9 @@ int run_synth(const SynthOptions& o) {
              "(KL activation exponents from " + std::to_string(o.calib_images) +
              " training images, max weight exponents per output channel, activation codes from "
              "the bit-exact quantized inference of test images 0..3); each stream is whole "
-             "outputs of the output-stationary array in reduction order.\n";
+             "outputs of the output-stationary array in reduction order, " +
+             std::to_string(layer_stream_ops(o)) + " operations per model layer.\n";
+    if (o.layers == "all") table += synth::model_table_markdown(layer_rows);
     table += synth::layer_table_markdown(layer_rows);
   }
   write_files_atomically({{(fs::path(o.out) / "report.md").string(), table},
@@ -290,6 +309,15 @@ void add_synth_command(CLI::App& app) {
                   "Training images for the model layers' KL calibration (as lbfp eval)")
       ->capture_default_str()
       ->check(CLI::Range(1, 60000));
+  cmd->add_option("--layers", options->layers,
+                  "Model layers measured: sample (ten chosen layers) or all (every Conv and Gemm "
+                  "layer of the three models, with the energy of one whole inference per model)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"sample", "all"}));
+  cmd->add_option("--layer-ops", options->layer_ops,
+                  "Operations per model-layer stream (default: --ops with --layers sample, "
+                  "8192 with --layers all)")
+      ->check(unsigned_integer() & CLI::Range(64, 10000000));
   cmd->add_option("--jobs", options->jobs, "Parallel compile jobs for Verilator")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));

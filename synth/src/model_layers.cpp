@@ -101,7 +101,64 @@ std::string shape_text(const eval::Graph& g, const eval::Node& n) {
                      n.out_channels, n.stride_h, in.str());
 }
 
+// Multiply-accumulates per image of a Conv or Gemm node, from the layer shape.
+uint64_t layer_macs(const eval::Graph& g, const eval::Node& n) {
+  const eval::ActShape& in = g.tensor_shapes[static_cast<size_t>(n.inputs[0])];
+  const eval::ActShape& out = g.tensor_shapes[static_cast<size_t>(n.output)];
+  if (n.kind == eval::OpKind::kGemm) return uint64_t{in.elements()} * n.out_channels;
+  return uint64_t{out.h} * out.w * n.out_channels * (in.c / n.groups) * n.kernel_h * n.kernel_w;
+}
+
+struct ShippedModel {
+  const char* model;
+  const char* dataset;
+  const char* display;
+};
+constexpr ShippedModel kShippedModels[] = {{"lenet5", "mnist", "LeNet-5"},
+                                           {"resnet10", "fashion-mnist", "ResNet-10"},
+                                           {"mobilenet", "fashion-mnist", "MobileNet"}};
+
+// "/blocks/blocks.2/a/a.0/Conv" -> "blocks.2/a/a.0": the node's path without the leading slash
+// and the operator.
+std::string short_node_name(const std::string& node) {
+  std::string s = node.size() > 1 && node[0] == '/' ? node.substr(1) : node;
+  for (const char* suffix : {"/Conv", "/Gemm"}) {
+    const std::string x = suffix;
+    if (s.size() > x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0) {
+      s.resize(s.size() - x.size());
+    }
+  }
+  return s;
+}
+
 }  // namespace
+
+std::vector<ModelLayer> all_model_layers(const std::string& source_dir) {
+  std::vector<ModelLayer> layers;
+  for (const ShippedModel& m : kShippedModels) {
+    const std::string path =
+        (std::filesystem::path(source_dir) / "sim" / "models" / (std::string(m.model) + ".onnx"))
+            .string();
+    const eval::Graph g = eval::load_onnx(path);
+    for (const eval::Node& n : g.nodes) {
+      if (n.kind != eval::OpKind::kConv && n.kind != eval::OpKind::kGemm) continue;
+      const eval::ActShape& in = g.tensor_shapes[static_cast<size_t>(n.inputs[0])];
+      const char* what = n.kind == eval::OpKind::kGemm ? "fc"
+                         : n.groups > 1 && n.groups == in.c ? "dw"
+                         : n.kernel_h * n.kernel_w == 1 ? "pw" : "conv";
+      layers.push_back({m.model, m.dataset, n.name,
+                        fmt::format("{} {} ({})", m.display, short_node_name(n.name), what)});
+    }
+  }
+  return layers;
+}
+
+std::string model_display_name(const std::string& model) {
+  for (const ShippedModel& m : kShippedModels) {
+    if (model == m.model) return m.display;
+  }
+  return model;
+}
 
 std::vector<ModelLayer> default_model_layers() {
   return {
@@ -162,6 +219,7 @@ std::vector<LayerOperands> model_layer_streams(const std::string& source_dir,
         const eval::ActShape& in = g.tensor_shapes[static_cast<size_t>(n.inputs[0])];
         r.reduction = n.kind == eval::OpKind::kConv ? in.c / n.groups * n.kernel_h * n.kernel_w
                                                     : in.elements();
+        r.macs = layer_macs(g, n);
         (format == eval::NumberFormat::kLbfp8 ? r.lbfp8 : r.bfp8) = std::move(s);
       }
     }

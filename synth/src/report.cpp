@@ -128,6 +128,70 @@ LayerSummary summarize_layers(const std::vector<LayerEnergy>& rows, const std::s
   return s;
 }
 
+std::vector<ModelEnergy> summarize_models(const std::vector<LayerEnergy>& rows,
+                                          const std::string& kind) {
+  std::vector<ModelEnergy> out;
+  std::vector<bool> all_iso;
+  for (const LayerEnergy& r : rows) {
+    if (r.kind != kind || r.macs == 0) continue;
+    auto it = std::find_if(out.begin(), out.end(),
+                           [&](const ModelEnergy& m) { return m.model == r.model; });
+    if (it == out.end()) {
+      out.push_back(ModelEnergy{});
+      out.back().model = r.model;
+      all_iso.push_back(true);
+      it = out.end() - 1;
+    }
+    const size_t i = static_cast<size_t>(it - out.begin());
+    ModelEnergy& m = *it;
+    const double ratio = safe_ratio(r.lbfp8_pj, r.bfp8_pj);
+    m.min_ratio = m.layers == 0 ? ratio : std::min(m.min_ratio, ratio);
+    m.max_ratio = m.layers == 0 ? ratio : std::max(m.max_ratio, ratio);
+    ++m.layers;
+    m.macs += r.macs;
+    const double macs = static_cast<double>(r.macs);
+    m.lbfp8_nj += macs * r.lbfp8_pj * 1e-3;
+    m.bfp8_nj += macs * r.bfp8_pj * 1e-3;
+    m.bfp8_iso_nj += macs * r.bfp8_iso_pj * 1e-3;
+    all_iso[i] = all_iso[i] && r.bfp8_iso_pj > 0.0;
+  }
+  for (size_t i = 0; i < out.size(); ++i) {
+    ModelEnergy& m = out[i];
+    if (!all_iso[i]) m.bfp8_iso_nj = 0.0;
+    m.ratio = safe_ratio(m.lbfp8_nj, m.bfp8_nj);
+    m.ratio_iso = safe_ratio(m.lbfp8_nj, m.bfp8_iso_nj);
+  }
+  return out;
+}
+
+std::string model_table_markdown(const std::vector<LayerEnergy>& rows) {
+  std::vector<std::string> kinds;
+  for (const LayerEnergy& r : rows) {
+    if (r.macs > 0 && std::find(kinds.begin(), kinds.end(), r.kind) == kinds.end()) {
+      kinds.push_back(r.kind);
+    }
+  }
+  std::ostringstream o;
+  for (const std::string& kind : kinds) {
+    o << "\n## Energy of one inference by model: " << kind_name(kind) << "\n\n"
+      << "Each layer's energy per operation times its MACs per image, summed over every Conv "
+         "and Gemm layer of the model.\n\n";
+    o << "| model | layers | MACs per image | LBFP8 (nJ/inference) | BFP8 (nJ/inference) | "
+         "LBFP8 / BFP8 | BFP8 iso (nJ/inference) | LBFP8 / BFP8 iso | per-layer ratios |\n";
+    o << "|---|---:|---:|---:|---:|---:|---:|---:|---|\n";
+    for (const ModelEnergy& m : summarize_models(rows, kind)) {
+      const bool iso = m.bfp8_iso_nj > 0.0;
+      o << fmt::format("| {} | {} | {} | {:.2f} | {:.2f} | **{:.3f}x** | {} | {} | {:.3f}x .. "
+                       "{:.3f}x |\n",
+                       m.model, m.layers, m.macs, m.lbfp8_nj, m.bfp8_nj, m.ratio,
+                       iso ? fmt::format("{:.2f}", m.bfp8_iso_nj) : "-",
+                       iso ? fmt::format("**{:.3f}x**", m.ratio_iso) : "-", m.min_ratio,
+                       m.max_ratio);
+    }
+  }
+  return o.str();
+}
+
 std::string layer_table_markdown(const std::vector<LayerEnergy>& rows) {
   std::vector<std::string> kinds;
   for (const LayerEnergy& r : rows) {

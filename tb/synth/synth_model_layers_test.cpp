@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,9 @@ namespace {
 
 constexpr size_t kCalibImages = 20;  // few, to keep the test fast; the exponents are read back
 constexpr size_t kTestImages = 2;
+// Conv and Gemm layers of the shipped models besides LeNet-5's five.
+constexpr size_t kResnet10Layers = 12;
+constexpr size_t kMobilenetLayers = 12;
 
 std::string lenet5_path() {
   return (std::filesystem::path(default_tools().source_dir) / "sim" / "models" / "lenet5.onnx")
@@ -163,10 +167,10 @@ TEST(SynthModelLayers, MedianBfpMantissaSkipsZeros) {
 
 TEST(SynthModelLayers, SummaryIsTheOperationWeightedCombination) {
   std::vector<LayerEnergy> rows(4);
-  rows[0] = {"a", "", "mul", 1000, 0.5, 16, 2.0, 5.0, 4.0};
-  rows[1] = {"b", "", "mul", 3000, 0.1, 30, 6.0, 10.0, 12.0};
-  rows[2] = {"c", "", "mac", 10, 0.0, 1, 100.0, 1.0, 0.0};  // another kind: left out
-  rows[3] = {"d", "", "mul", 1000, 0.2, 20, 4.0, 8.0, 8.0};
+  rows[0] = {"a", "", "mul", 1000, 0.5, 16, 2.0, 5.0, 4.0, "", 0};
+  rows[1] = {"b", "", "mul", 3000, 0.1, 30, 6.0, 10.0, 12.0, "", 0};
+  rows[2] = {"c", "", "mac", 10, 0.0, 1, 100.0, 1.0, 0.0, "", 0};  // another kind: left out
+  rows[3] = {"d", "", "mul", 1000, 0.2, 20, 4.0, 8.0, 8.0, "", 0};
   const LayerSummary s = summarize_layers(rows, "mul");
   EXPECT_EQ(s.layers, 3u);
   EXPECT_EQ(s.ops, 5000u);
@@ -188,6 +192,95 @@ TEST(SynthModelLayers, SummaryIsTheOperationWeightedCombination) {
       << md;
   EXPECT_NE(md.find("multiplier"), std::string::npos);
   EXPECT_NE(md.find("| c | 10 |"), std::string::npos);  // the MAC table
+}
+
+// The MACs of a layer, computed from the ONNX tensors another way than model_layers.cpp does:
+// the output tensor's elements times the weights per output channel (a Gemm's whole weight).
+uint64_t macs_from_weights(const eval::Graph& g, const std::string& name) {
+  for (const eval::Node& n : g.nodes) {
+    if (n.name != name) continue;
+    if (n.kind == eval::OpKind::kGemm) return n.weights.size();
+    const uint64_t outputs = g.tensor_shapes[static_cast<size_t>(n.output)].elements();
+    return outputs * (n.weights.size() / n.out_channels);
+  }
+  ADD_FAILURE() << "no node " << name;
+  return 0;
+}
+
+TEST(SynthModelLayers, MacsAreTheLayersShapes) {
+  ModelStreamOptions o;
+  o.calib_images = kCalibImages;
+  o.test_images = 1;
+  o.ops = 64;
+  const std::string dw = "/features/features.2/features.2.0/Conv";  // depthwise 3x3, 16
+  const std::vector<LayerOperands> layers = model_layer_streams(
+      default_tools().source_dir,
+      {{"lenet5", "mnist", "/conv1/Conv", "conv1"},
+       {"lenet5", "mnist", "/conv2/Conv", "conv2"},
+       {"lenet5", "mnist", "/fc1/Gemm", "fc1"},
+       {"mobilenet", "fashion-mnist", dw, "dw"}},
+      o);
+  ASSERT_EQ(layers.size(), 4u);
+  EXPECT_EQ(layers[0].macs, 28u * 28 * 6 * 25);  // 5x5, pad 2, 1 -> 6 on 28 x 28
+  EXPECT_EQ(layers[2].macs, 400u * 120);
+  const eval::Graph lenet = eval::load_onnx(lenet5_path());
+  EXPECT_EQ(layers[0].macs, macs_from_weights(lenet, "/conv1/Conv"));
+  EXPECT_EQ(layers[1].macs, macs_from_weights(lenet, "/conv2/Conv"));
+  EXPECT_EQ(layers[2].macs, macs_from_weights(lenet, "/fc1/Gemm"));
+  const eval::Graph mobilenet = eval::load_onnx(
+      (std::filesystem::path(default_tools().source_dir) / "sim" / "models" / "mobilenet.onnx")
+          .string());
+  EXPECT_EQ(layers[3].macs, macs_from_weights(mobilenet, dw));
+  EXPECT_EQ(layers[3].reduction, 9u);  // one input channel per group
+}
+
+TEST(SynthModelLayers, AllLayersAreEveryConvAndGemmOfTheThreeModels) {
+  const std::vector<ModelLayer> all = all_model_layers(default_tools().source_dir);
+  std::map<std::string, size_t> per_model;
+  for (const ModelLayer& l : all) ++per_model[l.model];
+  EXPECT_EQ(per_model["lenet5"], 5u);
+  EXPECT_EQ(per_model["resnet10"], kResnet10Layers);
+  EXPECT_EQ(per_model["mobilenet"], kMobilenetLayers);
+  EXPECT_EQ(all.size(), 5u + kResnet10Layers + kMobilenetLayers);
+  EXPECT_EQ(all.front().node, "/conv1/Conv");
+  EXPECT_EQ(all.front().label, "LeNet-5 conv1 (conv)");
+  EXPECT_EQ(all.back().node, "/fc/Gemm");
+  EXPECT_EQ(all.back().dataset, "fashion-mnist");
+}
+
+TEST(SynthModelLayers, ModelEnergyIsTheMacWeightedCombinationOfItsRows) {
+  std::vector<LayerEnergy> rows(6);
+  rows[0] = {"tile", "", "mul", 1000, 0.5, 16, 9.0, 9.0, 9.0, "", 0};  // no MACs: no model
+  rows[1] = {"a1", "", "mul", 8192, 0.5, 16, 2.0, 5.0, 4.0, "A", 1000};
+  rows[2] = {"a2", "", "mul", 4096, 0.1, 30, 6.0, 10.0, 12.0, "A", 3000};
+  rows[3] = {"b1", "", "mul", 8192, 0.2, 20, 4.0, 8.0, 0.0, "B", 500};  // no iso measured
+  rows[4] = {"a1", "", "mac", 8192, 0.5, 16, 20.0, 25.0, 24.0, "A", 1000};
+  rows[5] = {"a3", "", "mul", 64, 0.0, 1, 1.0, 1.0, 1.0, "A", 6000};
+  const std::vector<ModelEnergy> m = summarize_models(rows, "mul");
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0].model, "A");
+  EXPECT_EQ(m[0].layers, 3u);
+  EXPECT_EQ(m[0].macs, 10000u);
+  // The stream lengths do not matter, only the MACs: (1000 x 2 + 3000 x 6 + 6000 x 1) pJ.
+  EXPECT_DOUBLE_EQ(m[0].lbfp8_nj, 26.0);
+  EXPECT_DOUBLE_EQ(m[0].bfp8_nj, (5000.0 + 30000.0 + 6000.0) * 1e-3);
+  EXPECT_DOUBLE_EQ(m[0].bfp8_iso_nj, (4000.0 + 36000.0 + 6000.0) * 1e-3);
+  EXPECT_DOUBLE_EQ(m[0].ratio, 26000.0 / 41000.0);
+  EXPECT_DOUBLE_EQ(m[0].ratio_iso, 26000.0 / 46000.0);
+  EXPECT_DOUBLE_EQ(m[0].min_ratio, 0.4);
+  EXPECT_DOUBLE_EQ(m[0].max_ratio, 1.0);
+  EXPECT_EQ(m[1].model, "B");
+  EXPECT_DOUBLE_EQ(m[1].lbfp8_nj, 2.0);
+  EXPECT_DOUBLE_EQ(m[1].ratio, 0.5);
+  EXPECT_DOUBLE_EQ(m[1].bfp8_iso_nj, 0.0);
+  EXPECT_DOUBLE_EQ(m[1].ratio_iso, 0.0);
+  const std::string md = model_table_markdown(rows);
+  EXPECT_NE(md.find("| A | 3 | 10000 | 26.00 | 41.00 | **0.634x** | 46.00 | **0.565x** |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| B | 1 | 500 | 2.00 | 4.00 | **0.500x** | - | - |"), std::string::npos)
+      << md;
+  EXPECT_NE(md.find("by model: MAC"), std::string::npos) << md;  // the MAC kind's own table
 }
 
 }  // namespace

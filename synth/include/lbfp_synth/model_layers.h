@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,15 @@ struct ModelLayer {
 // and pointwise convs, and each model's fully-connected layer (LeNet-5: fc1).
 std::vector<ModelLayer> default_model_layers();
 
+// Every Conv and Gemm node of the three shipped models (LeNet-5, ResNet-10, MobileNet), in graph
+// order, read from sim/models/*.onnx under `source_dir`: the layers whose MAC-weighted sum is the
+// multiplier energy of one whole inference (`lbfp synth --layers all`). Throws
+// std::runtime_error when a model is missing.
+std::vector<ModelLayer> all_model_layers(const std::string& source_dir);
+
+// "LeNet-5", "ResNet-10", "MobileNet" for the shipped models' file names; other names unchanged.
+std::string model_display_name(const std::string& model);
+
 struct ModelStreamOptions {
   size_t calib_images = 1000;  // `lbfp eval`'s default
   size_t test_images = 4;      // test images 0.. whose activations feed the streams
@@ -36,6 +46,9 @@ struct LayerOperands {
   ModelLayer layer;
   size_t reduction = 0;  // K: products per output (C/groups x kh x kw, or the Gemm's K)
   size_t outputs = 0;    // outputs the stream samples
+  // Multiply-accumulates of the whole layer for one image: out_h x out_w x O x (C / groups) x
+  // kh x kw for a Conv, K x N for a Gemm (one row per image).
+  uint64_t macs = 0;
   std::string shape;     // "Conv 16x3x3 s1 g16, in 16x28x28" and the like
   std::vector<Op> lbfp8;
   std::vector<Op> bfp8;

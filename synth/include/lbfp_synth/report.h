@@ -62,6 +62,8 @@ struct LayerEnergy {
   double lbfp8_pj = 0.0;
   double bfp8_pj = 0.0;
   double bfp8_iso_pj = 0.0;        // 0: not measured
+  std::string model;               // the model the layer belongs to ("" for the tile)
+  uint64_t macs = 0;               // the layer's multiply-accumulates per image (0: not known)
 };
 
 // All layers of one kind together: energies weighted by each stream's operations (so the ratio
@@ -79,6 +81,28 @@ struct LayerSummary {
   size_t layers_at_target = 0;  // ratio <= kPaperPowerRatio
 };
 LayerSummary summarize_layers(const std::vector<LayerEnergy>& rows, const std::string& kind);
+
+// The multiplier (or MAC, PE) energy of one whole inference of a model: each of its layers'
+// measured energy per operation times the layer's MACs per image, summed over its rows of one
+// kind. Meaningful only when the rows hold every Conv and Gemm layer of the model
+// (`lbfp synth --layers all`).
+struct ModelEnergy {
+  std::string model;
+  size_t layers = 0;
+  uint64_t macs = 0;          // per image
+  double lbfp8_nj = 0.0;      // per inference
+  double bfp8_nj = 0.0;
+  double bfp8_iso_nj = 0.0;   // 0 when any layer lacks bfp8 iso
+  double ratio = 0.0;         // lbfp8_nj / bfp8_nj
+  double ratio_iso = 0.0;     // lbfp8_nj / bfp8_iso_nj
+  double min_ratio = 0.0;     // range of the per-layer ratios
+  double max_ratio = 0.0;
+};
+// One entry per model of `kind`'s rows with macs > 0, in order of first appearance.
+std::vector<ModelEnergy> summarize_models(const std::vector<LayerEnergy>& rows,
+                                          const std::string& kind);
+// One table per unit kind: a row per model (MACs, nJ per inference, ratios).
+std::string model_table_markdown(const std::vector<LayerEnergy>& rows);
 
 // One table per unit kind present in `rows` (in order of appearance): a row per layer, then the
 // summary row.
