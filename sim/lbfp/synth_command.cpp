@@ -44,7 +44,7 @@ struct SynthOptions {
   std::vector<std::string> layer_kinds = {"mul"};  // units measured on every model layer
   size_t calib_images = 1000;
   std::string layers = "sample";  // sample: 10 chosen layers; all: every Conv/Gemm layer
-  size_t layer_ops = 0;           // operations per model-layer stream; 0: --ops (sample), 8192 (all)
+  size_t layer_ops = 0;           // ops per model-layer stream; 0: --ops (sample), 8192 (all)
   int jobs = 2;
 };
 
@@ -163,9 +163,9 @@ int run_synth(const SynthOptions& o) {
     } else {
       const synth::LayerOperands& l = in.model_layers[index - 1];
       r.label = l.layer.label;
-      r.source = fmt::format("{}, {} {}: {}, K = {}, {} outputs of test images 0..3",
-                             l.layer.model, l.layer.dataset, l.layer.node, l.shape, l.reduction,
-                             l.outputs);
+      r.source = fmt::format(
+          "{}, {} {}: {}, K = {}, {} MACs per image, {} outputs of test images 0..3",
+          l.layer.model, l.layer.dataset, l.layer.node, l.shape, l.reduction, l.macs, l.outputs);
       r.ops = l.lbfp8.size();
       r.model = synth::model_display_name(l.layer.model);
       r.macs = l.macs;

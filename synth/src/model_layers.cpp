@@ -118,15 +118,21 @@ constexpr ShippedModel kShippedModels[] = {{"lenet5", "mnist", "LeNet-5"},
                                            {"resnet10", "fashion-mnist", "ResNet-10"},
                                            {"mobilenet", "fashion-mnist", "MobileNet"}};
 
-// "/blocks/blocks.2/a/a.0/Conv" -> "blocks.2/a/a.0": the node's path without the leading slash
-// and the operator.
+// "/blocks/blocks.2/a/a.0/Conv" -> "blocks.2/a.0": the node's path without the operator, each
+// segment dropped that only repeats as the prefix of the next one (PyTorch's module names).
 std::string short_node_name(const std::string& node) {
-  std::string s = node.size() > 1 && node[0] == '/' ? node.substr(1) : node;
-  for (const char* suffix : {"/Conv", "/Gemm"}) {
-    const std::string x = suffix;
-    if (s.size() > x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0) {
-      s.resize(s.size() - x.size());
-    }
+  std::vector<std::string> parts;
+  size_t begin = 0;
+  while (begin <= node.size()) {
+    const size_t end = std::min(node.find('/', begin), node.size());
+    if (end > begin) parts.push_back(node.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  if (parts.size() > 1 && (parts.back() == "Conv" || parts.back() == "Gemm")) parts.pop_back();
+  std::string s;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i + 1 < parts.size() && parts[i + 1].rfind(parts[i] + ".", 0) == 0) continue;
+    s += (s.empty() ? "" : "/") + parts[i];
   }
   return s;
 }

@@ -246,6 +246,11 @@ TEST(SynthModelLayers, AllLayersAreEveryConvAndGemmOfTheThreeModels) {
   EXPECT_EQ(all.front().label, "LeNet-5 conv1 (conv)");
   EXPECT_EQ(all.back().node, "/fc/Gemm");
   EXPECT_EQ(all.back().dataset, "fashion-mnist");
+  const auto proj = std::find_if(all.begin(), all.end(), [](const ModelLayer& l) {
+    return l.node == "/blocks/blocks.2/proj/proj.0/Conv";
+  });
+  ASSERT_NE(proj, all.end());
+  EXPECT_EQ(proj->label, "ResNet-10 blocks.2/proj.0 (pw)");
 }
 
 TEST(SynthModelLayers, ModelEnergyIsTheMacWeightedCombinationOfItsRows) {
