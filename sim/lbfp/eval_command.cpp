@@ -34,6 +34,7 @@ struct EvalCliOptions {
   std::string format = "all";
   std::string calib = "kl";
   std::string weight_calib = "max";
+  std::string act_granularity = "tensor";
   size_t calib_images = 1000;
   size_t test_images = 0;
   size_t batch = 200;
@@ -90,6 +91,8 @@ int run_eval(const EvalCliOptions& o) {
   const std::vector<std::string> calibs =
       o.calib == "all" ? std::vector<std::string>{"kl", "max"} : split_list(o.calib);
   const CalibrationMethod wmethod = parse_method(o.weight_calib);
+  const eval::ActivationGranularity granularity =
+      eval::parse_activation_granularity(o.act_granularity);
   for (const auto& f : formats) {
     const eval::NumberFormat nf = eval::parse_number_format(f);
     if (nf == eval::NumberFormat::kFp32) continue;
@@ -152,6 +155,7 @@ int run_eval(const EvalCliOptions& o) {
   eval::EvalOptions options;
   options.configs = configs;
   options.calib_images = o.calib_images;
+  options.granularity = granularity;
   options.test_images = o.test_images;
   options.batch = o.batch;
   options.gemm.threads = o.threads;
@@ -162,7 +166,8 @@ int run_eval(const EvalCliOptions& o) {
   // Exponents, per layer.
   nlohmann::json saved = nlohmann::json::array();
   for (const auto& r : report.results) {
-    std::cout << fmt::format("\nexponents, {} (activations per tensor; weights per output "
+    std::cout << fmt::format("\nexponents, {} (activations per tensor, or per channel min..max "
+                             "where every consumer is a depthwise conv; weights per output "
                              "channel, min..max):\n",
                              r.config.label());
     std::cout << fmt::format("  {:<28} {:>5} {:>9}  {}\n", "layer", "E", "weight E", "op");
@@ -176,8 +181,18 @@ int run_eval(const EvalCliOptions& o) {
         wtext = fmt::format("{}..{}", *std::min_element(w.begin(), w.end()),
                             *std::max_element(w.begin(), w.end()));
       }
-      std::cout << fmt::format("  {:<28} {:>5} {:>9}  {}{}\n", l.name, l.exponent, wtext, l.op,
+      const auto& ce = r.plan.channel_exponents[static_cast<size_t>(l.tensor)];
+      const std::string etext =
+          ce.empty() ? std::to_string(l.exponent)
+                     : fmt::format("{}..{}", *std::min_element(ce.begin(), ce.end()),
+                                   *std::max_element(ce.begin(), ce.end()));
+      std::cout << fmt::format("  {:<28} {:>5} {:>9}  {}{}\n", l.name, etext, wtext, l.op,
                                l.calibrated ? "" : " (input's exponent)");
+      if (!ce.empty()) {
+        std::string list;
+        for (size_t c = 0; c < ce.size(); ++c) list += (c ? " " : "") + std::to_string(ce[c]);
+        std::cout << "      per channel: " << list << "\n";
+      }
     }
     saved.push_back(eval::plan_to_json(graph, r));
   }
@@ -236,6 +251,10 @@ void add_eval_command(CLI::App& app) {
                   "spec's linear histogram), max, a comma list, or all (kl,max)");
   cmd->add_option("--weight-calib", o->weight_calib,
                   "weight calibration: max (default), kl or kl-linear");
+  cmd->add_option("--act-granularity", o->act_granularity,
+                  "activation exponents: tensor (default) or channel (one per channel for the "
+                  "tensors read only by depthwise convolutions, per tensor elsewhere)")
+      ->check(CLI::IsMember({"tensor", "channel"}));
   cmd->add_option("--calib-images", o->calib_images,
                   "training images for calibration, evenly spaced (default 1000)")
       ->check(unsigned_integer());

@@ -2,6 +2,7 @@
 // computation with lbfp::dot + requantize, the paired statistics, and an accuracy smoke test.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -153,6 +154,110 @@ TEST(QuantizedInference, Lbfp8GemmLayersEqualDotAndRequantize) {
       }
     }
   }
+}
+
+// MobileNet with per-channel activation exponents: exactly the tensors read only by depthwise
+// convolutions carry them, and every convolution's output codes (stem, depthwise, pointwise) for
+// one test image equal a direct computation from the codes of its input: weights by encode, each
+// output by lbfp::dot in (c, kh, kw) order from the bias at scale Ea[c] + Eb[o] (Ea per channel
+// where the input has channel exponents), requantize to Eo[o] (per channel where the output has
+// them).
+template <class Format>
+void check_mobilenet_convs(const Format& f, NumberFormat nf) {
+  const Graph g = load_onnx(model_path("mobilenet.onnx"));
+  const std::vector<bool> per_channel = channel_exponent_tensors(g);
+  size_t depthwise = 0;
+  for (const Node& n : g.nodes) {
+    if (n.kind != OpKind::kConv || n.groups == 1) continue;
+    ++depthwise;
+    EXPECT_TRUE(per_channel[static_cast<size_t>(n.inputs[0])]) << n.name;
+  }
+  ASSERT_EQ(depthwise, 5u);
+  ASSERT_EQ(std::count(per_channel.begin(), per_channel.end(), true), 5);
+  for (const Node& n : g.nodes) {  // pointwise inputs, the pool and the fc stay per tensor
+    if (n.kind != OpKind::kConv || n.groups == 1) {
+      for (int t : n.inputs) EXPECT_FALSE(per_channel[static_cast<size_t>(t)]) << n.name;
+    }
+  }
+  const Dataset& train = dataset("fashion-mnist", Split::kTrain);
+  ActivationStats stats(g);
+  stats.add(run_fp32(g, to_float_input(train, 0, 64), 64));
+  const QuantPlan plan = make_plan(g, nf, CalibrationMethod::kKl, CalibrationMethod::kMax, stats,
+                                   ActivationGranularity::kChannel);
+  bool differ = false;  // the channels do not all get one exponent (the point of it)
+  for (size_t t = 0; t < per_channel.size(); ++t) {
+    const auto& ce = plan.channel_exponents[t];
+    ASSERT_EQ(ce.empty(), !per_channel[t]) << g.tensor_names[t];
+    if (ce.empty()) continue;
+    ASSERT_EQ(ce.size(), g.tensor_shapes[t].c);
+    EXPECT_EQ(plan.tensor_exponents[t], *std::max_element(ce.begin(), ce.end()));
+    differ = differ || *std::min_element(ce.begin(), ce.end()) != plan.tensor_exponents[t];
+  }
+  EXPECT_TRUE(differ);
+  const Dataset& test = dataset("fashion-mnist", Split::kTest);
+  const QuantizedResult q = run_quantized(g, plan, pixel_batch(test, 0, 1), 1);
+  auto exponent = [&](int tensor, size_t channel) {
+    const auto& ce = plan.channel_exponents[static_cast<size_t>(tensor)];
+    return ce.empty() ? plan.tensor_exponents[static_cast<size_t>(tensor)] : ce[channel];
+  };
+  size_t convs = 0;
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+    const Node& n = g.nodes[ni];
+    if (n.kind != OpKind::kConv) continue;
+    ++convs;
+    const ActShape& is = g.tensor_shapes[static_cast<size_t>(n.inputs[0])];
+    const ActShape& os = g.tensor_shapes[static_cast<size_t>(n.output)];
+    const size_t cg = is.c / n.groups, og = n.out_channels / n.groups;
+    const size_t kg = cg * n.kernel_h * n.kernel_w;
+    const auto& in = q.codes[static_cast<size_t>(n.inputs[0])];
+    const auto& got = q.codes[static_cast<size_t>(n.output)];
+    const auto& wexp = plan.weight_exponents[ni];
+    size_t nonzero = 0;
+    for (size_t o = 0; o < n.out_channels; ++o) {
+      const size_t group = o / og;
+      // One input exponent for all of this output's products: depthwise reads one channel.
+      const int ein = exponent(n.inputs[0], group * cg);
+      const int eout = exponent(n.output, o);
+      std::vector<Code> w(kg);
+      for (size_t k = 0; k < kg; ++k) w[k] = encode(f, n.weights[o * kg + k], wexp[o]);
+      const int scale = f.product_scale(ein, wexp[o]);
+      const int64_t bias = bias_to_accumulator(f.acc_bits(), n.bias[o], scale);
+      for (size_t y = 0; y < os.h; ++y) {
+        for (size_t x = 0; x < os.w; ++x) {
+          std::vector<Code> a(kg, 0);
+          for (size_t ci = 0; ci < cg; ++ci) {
+            for (size_t ky = 0; ky < n.kernel_h; ++ky) {
+              for (size_t kx = 0; kx < n.kernel_w; ++kx) {
+                const long iy = static_cast<long>(y * n.stride_h + ky) - static_cast<long>(n.pad_h);
+                const long ix = static_cast<long>(x * n.stride_w + kx) - static_cast<long>(n.pad_w);
+                if (iy < 0 || ix < 0 || iy >= static_cast<long>(is.h) ||
+                    ix >= static_cast<long>(is.w)) {
+                  continue;
+                }
+                a[(ci * n.kernel_h + ky) * n.kernel_w + kx] =
+                    in[((group * cg + ci) * is.h + static_cast<size_t>(iy)) * is.w +
+                       static_cast<size_t>(ix)];
+              }
+            }
+          }
+          const DotResult r = dot(f, a.data(), w.data(), kg, bias);
+          const Code want = requantize(f, r.acc, scale, eout, n.relu);
+          ASSERT_EQ(got[(o * os.h + y) * os.w + x], want)
+              << n.name << " channel " << o << " at " << y << "," << x;
+          nonzero += want != 0;
+        }
+      }
+    }
+    EXPECT_GT(nonzero, 0u) << n.name;
+  }
+  EXPECT_EQ(convs, 11u);
+}
+
+TEST(QuantizedInference, Lbfp8MobileNetChannelExponentConvsEqualDotAndRequantize) {
+  check_mobilenet_convs(lbfp8(), NumberFormat::kLbfp8);
+}
+TEST(QuantizedInference, Bfp8MobileNetChannelExponentConvsEqualDotAndRequantize) {
+  check_mobilenet_convs(bfp8(), NumberFormat::kBfp8);
 }
 
 TEST(PairedAccuracy, IntervalAndMcNemar) {

@@ -236,6 +236,23 @@ TEST(Calibration, LogGridKlStillClipsRareOutliers) {
   EXPECT_LT(static_cast<double>(flushed) / static_cast<double>(data.size()), 0.02);
 }
 
+TEST(Calibration, LogGridKlDoesNotScoreACandidateThatClipsEverything) {
+  // One channel of MobileNet's activations, in miniature: the bulk between 2^-4 and 2^2.5, and one
+  // stray value in the bin just below E = Emax - 16's top code (2^(-13 - 1/16)). At that E, P
+  // holds every value in its last bin, Q too, and KL is 0: it must not win (it chose E = -13,
+  // whose bias then overflowed the accumulator).
+  std::vector<float> data;
+  for (int i = 1; i <= 5000; ++i) data.push_back(static_cast<float>(std::exp2(-4.0 + i * 6.5 / 5000)));
+  data.push_back(static_cast<float>(std::exp2(-13.066)));
+  LogHistogram h;
+  h.add(data);
+  ASSERT_EQ(LogHistogram::bin_of(std::exp2(-13.066)), -1673);  // the last bin kept at E = -13
+  const CalibrationResult kl = calibrate_kl(lbfp8(), h);
+  EXPECT_GE(kl.exponent, 1);
+  EXPECT_LE(kl.exponent, 3);
+  for (const auto& score : kl.scores) EXPECT_NE(score.first, -13);
+}
+
 // floor(128 log2 x) decided independently: x >= 2^(b/128) and x < 2^((b+1)/128), each by raising
 // both sides to the 128th power in big integers (exact_reference.h).
 bool in_log_bin(double x, int b) {

@@ -2,6 +2,7 @@
 // (c, kh, kw) patch (zero codes in the padding) dotted with the weight row, bias first.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -50,10 +51,12 @@ std::vector<int64_t> direct_conv(const Format& format, const Conv2dShape& s,
               }
             }
           }
+          // Per-channel input exponents (depthwise only): group g reads input channel g.
+          const int ein = op.input_channel_exponents ? op.input_channel_exponents[g]
+                                                     : op.input_exponent;
           const int64_t init =
               op.bias ? bias_to_accumulator(format.acc_bits(), static_cast<double>(op.bias[oc]),
-                                            format.product_scale(op.input_exponent,
-                                                                 op.weight_exponents[oc]))
+                                            format.product_scale(ein, op.weight_exponents[oc]))
                       : 0;
           const DotResult r = dot(format, patch.data(), op.weights + oc * kg, kg, init);
           const size_t dst = nhwc ? ((n * oh + y) * ow + x) * s.out_channels + oc
@@ -143,6 +146,73 @@ TEST(ConvTest, Lbfp8SaturatingMatchesDirectConvolution) {
 TEST(ConvTest, Bfp8MatchesDirectConvolution) { expect_conv_matches(bfp8(), 0.5); }
 TEST(ConvTest, Bfp8SaturatingMatchesDirectConvolution) {
   expect_conv_matches(BfpFormat(8, 14), 0.5);
+}
+
+// A depthwise convolution whose input carries one exponent per channel and whose output is
+// requantized to one exponent per channel: every output equals lbfp::dot over its one input
+// channel from the bias (at scale Ea[c] + Eb[o]), requantized with lbfp::requantize to Eo[o].
+template <class Format>
+void expect_depthwise_channel_exponents_match(const Format& format, double scale) {
+  std::mt19937 rng(11);
+  std::normal_distribution<double> normal(0.0, scale);
+  const Conv2dShape shapes[] = {
+      shape(2, 12, 8, 8, 12, 3, 1, 1, 12),  // depthwise
+      shape(1, 6, 9, 7, 12, 3, 2, 1, 6),    // depthwise, two outputs per channel, stride 2
+  };
+  for (TensorLayout layout : {TensorLayout::kNchw, TensorLayout::kNhwc}) {
+    for (Conv2dShape s : shapes) {
+      s.layout = layout;
+      std::vector<int> ein(s.in_channels), eout(s.out_channels), wexp(s.out_channels);
+      for (size_t c = 0; c < s.in_channels; ++c) ein[c] = static_cast<int>(c % 4) - 1;
+      std::vector<Code> input(s.input_elements()), weights(s.weight_elements());
+      const size_t plane = s.in_height * s.in_width;
+      for (size_t i = 0; i < input.size(); ++i) {
+        const size_t c = layout == TensorLayout::kNhwc ? i % s.in_channels
+                                                       : (i / plane) % s.in_channels;
+        input[i] = encode(format, normal(rng) * std::ldexp(1.0, ein[c] - 1), ein[c]);
+      }
+      for (auto& c : weights) c = encode(format, normal(rng), 0);
+      std::vector<float> bias(s.out_channels);
+      for (size_t o = 0; o < s.out_channels; ++o) {
+        wexp[o] = static_cast<int>(o % 3) - 1;
+        eout[o] = static_cast<int>(o % 5) - 1;
+        bias[o] = static_cast<float>(normal(rng));
+      }
+      Conv2dOperands op{input.data(), 0, weights.data(), wexp.data(), bias.data(), ein.data()};
+      std::vector<uint32_t> ref_over;
+      const auto ref = direct_conv(format, s, op, ref_over);
+      std::vector<int64_t> out(s.output_elements(), -7);
+      conv2d_accumulate(format, s, op, out.data());
+      std::vector<Code> codes(s.output_elements());
+      conv2d_requantize_channels(format, s, op, eout.data(), true, codes.data());
+      const size_t out_plane = s.out_height() * s.out_width();
+      const size_t per_group = s.out_channels / s.groups;
+      for (size_t i = 0; i < out.size(); ++i) {
+        const size_t oc = layout == TensorLayout::kNhwc ? i % s.out_channels
+                                                        : (i / out_plane) % s.out_channels;
+        const std::string where = format.name() + " output " + std::to_string(i);
+        ASSERT_EQ(out[i], ref[i]) << where;
+        ASSERT_EQ(codes[i], requantize(format, ref[i],
+                                       format.product_scale(ein[oc / per_group], wexp[oc]),
+                                       eout[oc], true))
+            << where;
+      }
+    }
+  }
+  // Not depthwise: the products of one output would mix input exponents.
+  Conv2dShape s = shape(1, 8, 6, 6, 8, 3, 1, 1, 4);
+  std::vector<Code> input(s.input_elements()), weights(s.weight_elements());
+  std::vector<int> ein(s.in_channels), wexp(s.out_channels);
+  std::vector<int64_t> out(s.output_elements());
+  Conv2dOperands op{input.data(), 0, weights.data(), wexp.data(), nullptr, ein.data()};
+  EXPECT_THROW(conv2d_accumulate(format, s, op, out.data()), std::invalid_argument);
+}
+
+TEST(ConvTest, Lbfp8DepthwisePerChannelExponentsMatchDot) {
+  expect_depthwise_channel_exponents_match(lbfp8(), 1.0);
+}
+TEST(ConvTest, Bfp8DepthwisePerChannelExponentsMatchDot) {
+  expect_depthwise_channel_exponents_match(bfp8(), 0.5);
 }
 
 TEST(ConvTest, RejectsInconsistentShapes) {

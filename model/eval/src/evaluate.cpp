@@ -126,7 +126,7 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
   // Calibration: evenly spaced training images, FP32 activations into per-tensor histograms.
   const size_t ncal = std::min(options.calib_images, train.size());
   report.calib_images = ncal;
-  ActivationStats stats(g);
+  ActivationStats stats(g, options.granularity == ActivationGranularity::kChannel);
   if (!options.configs.empty() && ncal > 0) {
     const size_t px = train.rows * train.cols;
     const size_t stride = train.size() / ncal;
@@ -145,7 +145,7 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
   for (const EvalConfig& c : options.configs) {
     ConfigResult r;
     r.config = c;
-    r.plan = make_plan(g, c.format, c.activations, c.weights, stats);
+    r.plan = make_plan(g, c.format, c.activations, c.weights, stats, options.granularity);
     for (const Node& n : g.nodes) {
       LayerError e;
       e.tensor = n.output;
@@ -189,7 +189,7 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
         const auto& x = fp[static_cast<size_t>(e.tensor)];
         std::vector<double> xq = e.tensor == g.output
                                      ? q.logits
-                                     : dequantize(r.plan, e.tensor,
+                                     : dequantize(g, r.plan, e.tensor,
                                                   q.codes[static_cast<size_t>(e.tensor)]);
         for (size_t i = 0; i < x.size(); ++i) {
           const double v = x[i];
@@ -209,12 +209,16 @@ nlohmann::json plan_to_json(const Graph& g, const ConfigResult& r) {
   j["format"] = to_string(r.config.format);
   j["activation_calibration"] = to_string(r.config.activations);
   j["weight_calibration"] = to_string(r.config.weights);
+  j["activation_granularity"] = to_string(r.plan.granularity);
   j["activations"] = nlohmann::json::array();
   for (size_t t = 0; t < g.tensor_names.size(); ++t) {
-    j["activations"].push_back({{"tensor", g.tensor_names[t]},
-                                {"shape", g.tensor_shapes[t].str()},
-                                {"exponent", r.plan.tensor_exponents[t]},
-                                {"calibrated", static_cast<bool>(r.plan.tensor_calibrated[t])}});
+    nlohmann::json a = {{"tensor", g.tensor_names[t]},
+                        {"shape", g.tensor_shapes[t].str()},
+                        {"exponent", r.plan.tensor_exponents[t]},
+                        {"calibrated", static_cast<bool>(r.plan.tensor_calibrated[t])}};
+    // "exponent" is then the largest of them.
+    if (!r.plan.channel_exponents[t].empty()) a["per_channel"] = r.plan.channel_exponents[t];
+    j["activations"].push_back(std::move(a));
   }
   j["weights"] = nlohmann::json::array();
   for (size_t i = 0; i < g.nodes.size(); ++i) {

@@ -29,6 +29,38 @@ NumberFormat parse_number_format(const std::string& name) {
   throw std::invalid_argument("unknown number format '" + name + "' (fp32, bfp8 or lbfp8)");
 }
 
+const char* to_string(ActivationGranularity granularity) {
+  return granularity == ActivationGranularity::kChannel ? "channel" : "tensor";
+}
+
+ActivationGranularity parse_activation_granularity(const std::string& name) {
+  if (name == "tensor") return ActivationGranularity::kTensor;
+  if (name == "channel") return ActivationGranularity::kChannel;
+  throw std::invalid_argument("unknown activation granularity '" + name + "' (tensor or channel)");
+}
+
+std::vector<bool> channel_exponent_tensors(const Graph& g) {
+  const size_t tensors = g.tensor_names.size();
+  std::vector<bool> allowed(tensors, false);
+  std::vector<bool> read(tensors, false);
+  for (const Node& n : g.nodes) {
+    if (n.kind == OpKind::kConv && n.output != g.output) allowed[static_cast<size_t>(n.output)] = true;
+  }
+  for (const Node& n : g.nodes) {
+    for (size_t k = 0; k < n.inputs.size(); ++k) {
+      const auto t = static_cast<size_t>(n.inputs[k]);
+      read[t] = true;
+      const bool depthwise = n.kind == OpKind::kConv && k == 0 &&
+                             g.tensor_shapes[t].c == n.groups;
+      if (!depthwise) allowed[t] = false;
+    }
+  }
+  for (size_t t = 0; t < tensors; ++t) {
+    allowed[t] = allowed[t] && read[t] && g.tensor_shapes[t].c > 1;
+  }
+  return allowed;
+}
+
 namespace {
 
 const ActShape& shape_of(const Graph& g, int id) { return g.tensor_shapes[static_cast<size_t>(id)]; }
@@ -211,9 +243,21 @@ Activations run_fp32(const Graph& g, const std::vector<float>& input, size_t bat
 
 // ---- calibration ------------------------------------------------------------------------------
 
-ActivationStats::ActivationStats(const Graph& graph)
+ActivationStats::ActivationStats(const Graph& graph, bool per_channel)
     : histograms_(graph.tensor_names.size(), Histogram(65536)),
-      log_histograms_(graph.tensor_names.size()) {}
+      log_histograms_(graph.tensor_names.size()),
+      planes_(graph.tensor_names.size()),
+      channel_histograms_(graph.tensor_names.size()),
+      channel_log_histograms_(graph.tensor_names.size()) {
+  const std::vector<bool> allowed = channel_exponent_tensors(graph);
+  for (size_t t = 0; t < graph.tensor_names.size(); ++t) {
+    const ActShape& s = graph.tensor_shapes[t];
+    planes_[t] = s.h * s.w;
+    if (!per_channel || !allowed[t]) continue;
+    channel_histograms_[t].assign(s.c, Histogram(65536));
+    channel_log_histograms_[t].assign(s.c, LogHistogram());
+  }
+}
 
 // Exact zeros (most of every post-ReLU tensor) are left out: every exponent encodes them exactly,
 // so they carry no information about E, and in bin 0 of the histogram they swamp KL's P.
@@ -227,6 +271,24 @@ void ActivationStats::add(const Activations& activations) {
     if (!nonzero.empty()) {
       histograms_[i].add(nonzero);
       log_histograms_[i].add(nonzero);
+    }
+    // Per channel: NCHW, so channel c of image b is the plane at (b * C + c) * H * W.
+    const size_t channels = channel_histograms_[i].size();
+    if (channels == 0) continue;
+    const size_t plane = planes_[i];
+    const size_t images = activations[i].size() / (channels * plane);
+    for (size_t c = 0; c < channels; ++c) {
+      nonzero.clear();
+      for (size_t b = 0; b < images; ++b) {
+        const float* x = activations[i].data() + (b * channels + c) * plane;
+        for (size_t p = 0; p < plane; ++p) {
+          if (x[p] != 0.0f) nonzero.push_back(x[p]);
+        }
+      }
+      if (!nonzero.empty()) {
+        channel_histograms_[i][c].add(nonzero);
+        channel_log_histograms_[i][c].add(nonzero);
+      }
     }
   }
 }
@@ -280,24 +342,45 @@ void plan_weights(const Format& format, const Graph& g, QuantPlan& plan) {
 }  // namespace
 
 QuantPlan make_plan(const Graph& g, NumberFormat format, CalibrationMethod activation_method,
-                    CalibrationMethod weight_method, const ActivationStats& stats) {
+                    CalibrationMethod weight_method, const ActivationStats& stats,
+                    ActivationGranularity granularity) {
   if (format == NumberFormat::kFp32) throw std::invalid_argument("make_plan: fp32 has no plan");
   QuantPlan plan;
   plan.format = format;
   plan.activation_method = activation_method;
   plan.weight_method = weight_method;
+  plan.granularity = granularity;
   const size_t tensors = g.tensor_names.size();
   plan.tensor_exponents.assign(tensors, 0);
   plan.tensor_calibrated.assign(tensors, false);
+  plan.channel_exponents.assign(tensors, {});
   plan.weight_exponents.resize(g.nodes.size());
   plan.weight_codes.resize(g.nodes.size());
+  const std::vector<bool> allowed = channel_exponent_tensors(g);
+  auto calibrate_one = [&](const Histogram& h, const LogHistogram& log_h) {
+    return format == NumberFormat::kLbfp8
+               ? calibrate_histogram(lbfp8(), activation_method, h, log_h)
+               : calibrate_histogram(bfp8(), activation_method, h, log_h);
+  };
   auto calibrate_tensor = [&](int id) {
-    const Histogram& h = stats.histogram(id);
-    const LogHistogram& log_h = stats.log_histogram(id);
-    plan.tensor_exponents[static_cast<size_t>(id)] =
-        format == NumberFormat::kLbfp8 ? calibrate_histogram(lbfp8(), activation_method, h, log_h)
-                                       : calibrate_histogram(bfp8(), activation_method, h, log_h);
-    plan.tensor_calibrated[static_cast<size_t>(id)] = true;
+    const auto t = static_cast<size_t>(id);
+    const int tensor_exponent = calibrate_one(stats.histogram(id), stats.log_histogram(id));
+    plan.tensor_exponents[t] = tensor_exponent;
+    plan.tensor_calibrated[t] = true;
+    const auto& hs = stats.channel_histograms(id);
+    if (granularity != ActivationGranularity::kChannel || !allowed[t]) return;
+    if (hs.empty()) {
+      throw std::invalid_argument("make_plan: per-channel exponents for " + g.tensor_names[t] +
+                                  " need ActivationStats built with per_channel");
+    }
+    const auto& log_hs = stats.channel_log_histograms(id);
+    std::vector<int>& exps = plan.channel_exponents[t];
+    exps.resize(hs.size());
+    for (size_t c = 0; c < hs.size(); ++c) {
+      // A channel that was zero on every calibration image says nothing about its range.
+      exps[c] = hs[c].total() == 0 ? tensor_exponent : calibrate_one(hs[c], log_hs[c]);
+    }
+    plan.tensor_exponents[t] = *std::max_element(exps.begin(), exps.end());
   };
   calibrate_tensor(g.input);
   for (const Node& n : g.nodes) {
@@ -354,6 +437,9 @@ QuantizedResult run_format(const Format& f, const Graph& g, const QuantPlan& pla
   QuantizedResult r;
   r.codes.resize(g.tensor_names.size());
   auto exp_of = [&](int id) { return plan.tensor_exponents[static_cast<size_t>(id)]; };
+  auto channel_exps_of = [&](int id) -> const std::vector<int>& {
+    return plan.channel_exponents[static_cast<size_t>(id)];
+  };
   // The input: pixel / 255 in FP32 (as the FP32 network sees it), encoded; 256 values, one table.
   {
     const int e = exp_of(g.input);
@@ -372,6 +458,20 @@ QuantizedResult run_format(const Format& f, const Graph& g, const QuantPlan& pla
     const ActShape& os = shape_of(g, n.output);
     const int ein = exp_of(n.inputs[0]);
     const int eout = exp_of(n.output);
+    // Channel exponents reach only depthwise convolutions (channel_exponent_tensors); the
+    // conv kernel checks that, everything else must not see them.
+    const std::vector<int>& ein_channels = channel_exps_of(n.inputs[0]);
+    const std::vector<int>& eout_channels = channel_exps_of(n.output);
+    for (size_t k = (n.kind == OpKind::kConv ? 1 : 0); k < n.inputs.size(); ++k) {
+      if (!channel_exps_of(n.inputs[k]).empty()) {
+        throw std::logic_error("run_quantized: " + n.name + " reads a tensor with per-channel "
+                               "exponents");
+      }
+    }
+    if (!eout_channels.empty() && n.kind != OpKind::kConv) {
+      throw std::logic_error("run_quantized: " + n.name + " cannot write per-channel exponents");
+    }
+    const int* ein_channel_ptr = ein_channels.empty() ? nullptr : ein_channels.data();
     const auto& wexp = plan.weight_exponents[ni];
     const auto& wcodes = plan.weight_codes[ni];
     const size_t count = batch * os.elements();
@@ -380,7 +480,8 @@ QuantizedResult run_format(const Format& f, const Graph& g, const QuantPlan& pla
       std::vector<int64_t> acc(count);
       GemmStats stats;
       if (n.kind == OpKind::kConv) {
-        Conv2dOperands ops{x.data(), ein, wcodes.data(), wexp.data(), n.bias.data()};
+        Conv2dOperands ops{x.data(), ein, wcodes.data(), wexp.data(), n.bias.data(),
+                           ein_channel_ptr};
         stats = conv2d_accumulate(f, conv_shape(g, n, batch), ops, acc.data(), nullptr, options);
       } else {
         GemmProblem p{batch, n.out_channels, is.c, x.data(), is.c, ein, wcodes.data(),
@@ -390,9 +491,11 @@ QuantizedResult run_format(const Format& f, const Graph& g, const QuantPlan& pla
       r.overflows += stats.overflows;
       r.logits.resize(count);
       const size_t plane = os.h * os.w;
+      const size_t per_group = n.out_channels / n.groups;
       for (size_t i = 0; i < count; ++i) {
         const size_t ch = (i / plane) % n.out_channels;
-        double v = std::ldexp(static_cast<double>(acc[i]), f.product_scale(ein, wexp[ch]));
+        const int e = ein_channels.empty() ? ein : ein_channels[ch / per_group];
+        double v = std::ldexp(static_cast<double>(acc[i]), f.product_scale(e, wexp[ch]));
         if (n.relu && v < 0) v = 0;
         r.logits[i] = v;
       }
@@ -401,9 +504,14 @@ QuantizedResult run_format(const Format& f, const Graph& g, const QuantPlan& pla
     y.assign(count, 0);
     switch (n.kind) {
       case OpKind::kConv: {
-        Conv2dOperands ops{x.data(), ein, wcodes.data(), wexp.data(), n.bias.data()};
-        r.overflows += conv2d_requantize(f, conv_shape(g, n, batch), ops, eout, n.relu, y.data(),
-                                         options).overflows;
+        Conv2dOperands ops{x.data(), ein, wcodes.data(), wexp.data(), n.bias.data(),
+                           ein_channel_ptr};
+        r.overflows += eout_channels.empty()
+                           ? conv2d_requantize(f, conv_shape(g, n, batch), ops, eout, n.relu,
+                                               y.data(), options).overflows
+                           : conv2d_requantize_channels(f, conv_shape(g, n, batch), ops,
+                                                        eout_channels.data(), n.relu, y.data(),
+                                                        options).overflows;
         break;
       }
       case OpKind::kGemm: {
@@ -469,12 +577,24 @@ QuantizedResult run_quantized(const Graph& g, const QuantPlan& plan,
   throw std::invalid_argument("run_quantized: fp32 is not a quantized format");
 }
 
-std::vector<double> dequantize(const QuantPlan& plan, int tensor, const std::vector<Code>& codes) {
-  const int e = plan.tensor_exponents[static_cast<size_t>(tensor)];
-  const auto table = plan.format == NumberFormat::kLbfp8 ? decode_table(lbfp8(), e)
-                                                         : decode_table(bfp8(), e);
+std::vector<double> dequantize(const Graph& g, const QuantPlan& plan, int tensor,
+                               const std::vector<Code>& codes) {
+  auto table_of = [&](int e) {
+    return plan.format == NumberFormat::kLbfp8 ? decode_table(lbfp8(), e)
+                                               : decode_table(bfp8(), e);
+  };
   std::vector<double> out(codes.size());
-  for (size_t i = 0; i < codes.size(); ++i) out[i] = table[codes[i]];
+  const std::vector<int>& channels = plan.channel_exponents[static_cast<size_t>(tensor)];
+  if (channels.empty()) {
+    const auto table = table_of(plan.tensor_exponents[static_cast<size_t>(tensor)]);
+    for (size_t i = 0; i < codes.size(); ++i) out[i] = table[codes[i]];
+    return out;
+  }
+  std::vector<std::vector<double>> tables;
+  for (int e : channels) tables.push_back(table_of(e));
+  const ActShape& s = shape_of(g, tensor);
+  const size_t plane = s.h * s.w;
+  for (size_t i = 0; i < codes.size(); ++i) out[i] = tables[(i / plane) % s.c][codes[i]];
   return out;
 }
 

@@ -333,7 +333,8 @@ CalibrationResult kl_log_impl(const LbfpFormat& format, const LogHistogram& h, i
   const int ref = h.end_bin();
   auto mass = [&](int b) { return static_cast<double>(h.count(b)) * power_of_bins(b - ref); };
   std::vector<std::pair<int, double>> scores;
-  for (int e : candidates(h.abs_max(), span)) {
+  const auto candidate_list = candidates(h.abs_max(), span);
+  for (int e : candidate_list) {
     // In bins: 2^(E - 2^I) is `origin`; code m >= 1 rounds from origin + (2m-1) per_code / 2 up
     // to origin + (2m+1) per_code / 2; the top code's magnitude is origin + max_magnitude per_code.
     const int origin = LogHistogram::kBinsPerBinade * (e - format.exponent_offset());
@@ -348,6 +349,13 @@ CalibrationResult kl_log_impl(const LbfpFormat& format, const LogHistogram& h, i
     for (int b = std::max(top, h.lowest_bin()); b < h.end_bin(); ++b) clipped += mass(b);
     std::vector<double> p = sliced;
     p.back() += clipped;
+    // A P with one non-zero bin (every value clipped into the last bin, but those already in it)
+    // has KL = 0 whatever it clips: not scored, like the linear KL's candidates of too few bins.
+    // A channel's histogram can have such a candidate: one stray value just below 2^(Emax - 16).
+    if (e != candidate_list.front() &&
+        std::count_if(p.begin(), p.end(), [](double v) { return v > 0.0; }) < 2) {
+      continue;
+    }
     // Spread over P's non-zero bins, the last one included when only clipped mass is there (as
     // MXNet's reference does): otherwise Q would have nothing where P keeps the clipped mass and
     // the score would hang on whether the one bin below the top happens to hold a value.

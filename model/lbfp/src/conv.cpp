@@ -39,6 +39,17 @@ void Conv2dShape::validate() const {
   }
 }
 
+int conv2d_input_exponent(const Conv2dShape& s, const Conv2dOperands& op, size_t out_channel) {
+  if (op.input_channel_exponents == nullptr) return op.input_exponent;
+  if (s.in_channels != s.groups) {
+    throw std::invalid_argument(
+        "conv2d: per-channel input exponents need one input channel per group (depthwise); "
+        "in_channels " + std::to_string(s.in_channels) + ", groups " + std::to_string(s.groups) +
+        ": the products of one output would not share one scale");
+  }
+  return op.input_channel_exponents[out_channel / (s.out_channels / s.groups)];
+}
+
 namespace {
 
 template <class Format>
@@ -56,6 +67,10 @@ GemmStats conv_impl(const Format& format, const Conv2dShape& s, const Conv2dOper
   const size_t og = s.out_channels / s.groups;
   const size_t kg = cg * s.kernel_height * s.kernel_width;
   const bool nhwc = s.layout == TensorLayout::kNhwc;
+  if (op.input_channel_exponents != nullptr) {
+    (void)conv2d_input_exponent(s, op, 0);  // throws unless depthwise
+    for (size_t c = 0; c < s.in_channels; ++c) check_exponent(op.input_channel_exponents[c]);
+  }
 
   std::vector<Code> a(pixels * kg);
   std::vector<Code> b(kg * og);
@@ -101,7 +116,7 @@ GemmStats conv_impl(const Format& format, const Conv2dShape& s, const Conv2dOper
     p.k = kg;
     p.a = a.data();
     p.lda = kg;
-    p.a_exponent = op.input_exponent;
+    p.a_exponent = conv2d_input_exponent(s, op, g * og);
     p.b = b.data();
     p.ldb = og;
     p.b_exponents = op.weight_exponents + g * og;
@@ -133,11 +148,18 @@ GemmStats conv_impl(const Format& format, const Conv2dShape& s, const Conv2dOper
   return total;
 }
 
+// out_exponents: one per output channel, or nullptr for out_exponent everywhere.
 template <class Format>
 GemmStats conv_requantize_impl(const Format& format, const Conv2dShape& s,
-                               const Conv2dOperands& op, int out_exponent, bool relu, Code* out,
+                               const Conv2dOperands& op, int out_exponent,
+                               const int* out_exponents, bool relu, Code* out,
                                const GemmOptions& options) {
-  check_exponent(out_exponent);
+  s.validate();
+  if (out_exponents != nullptr) {
+    for (size_t o = 0; o < s.out_channels; ++o) check_exponent(out_exponents[o]);
+  } else {
+    check_exponent(out_exponent);
+  }
   if (out == nullptr) throw std::invalid_argument("conv2d: null output");
   std::vector<int64_t> acc(s.output_elements());
   const GemmStats st = conv_impl(format, s, op, acc.data(), nullptr, options);
@@ -145,8 +167,10 @@ GemmStats conv_requantize_impl(const Format& format, const Conv2dShape& s,
   for (size_t i = 0; i < acc.size(); ++i) {
     const size_t channel = s.layout == TensorLayout::kNhwc ? i % s.out_channels
                                                            : (i / plane) % s.out_channels;
-    const int scale = format.product_scale(op.input_exponent, op.weight_exponents[channel]);
-    out[i] = requantize(format, acc[i], scale, out_exponent, relu);
+    const int scale = format.product_scale(conv2d_input_exponent(s, op, channel),
+                                           op.weight_exponents[channel]);
+    out[i] = requantize(format, acc[i], scale, out_exponents ? out_exponents[channel] : out_exponent,
+                        relu);
   }
   return st;
 }
@@ -166,12 +190,24 @@ GemmStats conv2d_accumulate(const BfpFormat& format, const Conv2dShape& shape,
 GemmStats conv2d_requantize(const LbfpFormat& format, const Conv2dShape& shape,
                             const Conv2dOperands& operands, int out_exponent, bool relu, Code* out,
                             const GemmOptions& options) {
-  return conv_requantize_impl(format, shape, operands, out_exponent, relu, out, options);
+  return conv_requantize_impl(format, shape, operands, out_exponent, nullptr, relu, out, options);
 }
 GemmStats conv2d_requantize(const BfpFormat& format, const Conv2dShape& shape,
                             const Conv2dOperands& operands, int out_exponent, bool relu, Code* out,
                             const GemmOptions& options) {
-  return conv_requantize_impl(format, shape, operands, out_exponent, relu, out, options);
+  return conv_requantize_impl(format, shape, operands, out_exponent, nullptr, relu, out, options);
+}
+GemmStats conv2d_requantize_channels(const LbfpFormat& format, const Conv2dShape& shape,
+                                     const Conv2dOperands& operands, const int* out_exponents,
+                                     bool relu, Code* out, const GemmOptions& options) {
+  if (out_exponents == nullptr) throw std::invalid_argument("conv2d: null output exponents");
+  return conv_requantize_impl(format, shape, operands, 0, out_exponents, relu, out, options);
+}
+GemmStats conv2d_requantize_channels(const BfpFormat& format, const Conv2dShape& shape,
+                                     const Conv2dOperands& operands, const int* out_exponents,
+                                     bool relu, Code* out, const GemmOptions& options) {
+  if (out_exponents == nullptr) throw std::invalid_argument("conv2d: null output exponents");
+  return conv_requantize_impl(format, shape, operands, 0, out_exponents, relu, out, options);
 }
 
 }  // namespace lbfp

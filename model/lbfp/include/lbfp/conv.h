@@ -1,6 +1,9 @@
 // Bit-exact 2-D convolution on LBFP and BFP codes, through the GEMM of lbfp/gemm.h (im2col).
 //
-// Activations carry one exponent for the tensor, weights one per output channel. Weights are
+// Activations carry one exponent for the tensor, weights one per output channel. Where every group
+// has one input channel (depthwise: groups = in_channels), the input may carry one exponent per
+// channel instead: each output channel then reduces over one input channel, so its products still
+// share Ea[c] + Eb[o] (shared/spec/LBFP.md, "Accumulation"). Weights are
 // OIHW: [out_channels][in_channels / groups][kernel_height][kernel_width]. Each output sums its
 // products in the order of that weight layout, (c, kh, kw) with kw fastest, starting from the
 // bias; padding contributes zero products, which never change an A-bit accumulator.
@@ -48,7 +51,15 @@ struct Conv2dOperands {
   const Code* weights = nullptr;         // weight_elements() codes, OIHW
   const int* weight_exponents = nullptr;  // out_channels
   const float* bias = nullptr;           // out_channels, or nullptr
+  // in_channels exponents, one per input channel, replacing input_exponent; only for convolutions
+  // with one input channel per group (std::invalid_argument otherwise).
+  const int* input_channel_exponents = nullptr;
 };
+
+// The exponent of the products of output channel `out_channel`'s input: input_exponent, or the
+// per-channel exponent of its group's one input channel.
+int conv2d_input_exponent(const Conv2dShape& shape, const Conv2dOperands& operands,
+                          size_t out_channel);
 
 // Raw accumulators (and per-output overflow counts when not null), output_elements() each, in
 // shape.layout.
@@ -66,5 +77,14 @@ GemmStats conv2d_requantize(const LbfpFormat& format, const Conv2dShape& shape,
 GemmStats conv2d_requantize(const BfpFormat& format, const Conv2dShape& shape,
                             const Conv2dOperands& operands, int out_exponent, bool relu, Code* out,
                             const GemmOptions& options = {});
+
+// The same with one output exponent per output channel (out_channels of them): requantization is
+// per output element, so each channel can round to its own exponent.
+GemmStats conv2d_requantize_channels(const LbfpFormat& format, const Conv2dShape& shape,
+                                     const Conv2dOperands& operands, const int* out_exponents,
+                                     bool relu, Code* out, const GemmOptions& options = {});
+GemmStats conv2d_requantize_channels(const BfpFormat& format, const Conv2dShape& shape,
+                                     const Conv2dOperands& operands, const int* out_exponents,
+                                     bool relu, Code* out, const GemmOptions& options = {});
 
 }  // namespace lbfp

@@ -29,6 +29,9 @@ struct EvalConfig {
 struct EvalOptions {
   std::vector<EvalConfig> configs;  // the quantized runs (FP32 always runs)
   size_t calib_images = 1000;       // from the training split, evenly spaced
+  // kChannel: per-channel activation exponents where every consumer is a depthwise conv. Per tensor
+  // by default: on MobileNet per channel measured no better (docs/accuracy.md).
+  ActivationGranularity granularity = ActivationGranularity::kTensor;
   size_t test_images = 0;           // 0: the whole test split
   size_t batch = 200;
   GemmOptions gemm;

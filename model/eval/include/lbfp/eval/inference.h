@@ -6,8 +6,8 @@
 //   graph input (pixel / 255)      per tensor, calibrated          encode (exact rounding)
 //   Conv / Gemm weights            per output channel, max or KL   encode
 //   Conv / Gemm output             per tensor, calibrated          the golden kernels of conv.h /
-//                                                                  gemm.h: bias, A-bit accumulator,
-//                                                                  fused ReLU, requantize
+//                                  (kChannel: per channel where    gemm.h: bias, A-bit accumulator,
+//                                  only depthwise convs read it)   fused ReLU, requantize
 //   last layer (logits)            per output channel (Ea + Eb)    read from the accumulators:
 //                                                                  acc * 2^product_scale, exact
 //   MaxPool, Relu, Flatten         the input's                     on the codes: exact, because
@@ -33,6 +33,20 @@ enum class NumberFormat { kFp32, kBfp8, kLbfp8 };
 const char* to_string(NumberFormat format);
 NumberFormat parse_number_format(const std::string& name);  // "fp32", "bfp8", "lbfp8"
 
+// Activation exponents one per tensor (the spec's default), or one per channel for the tensors
+// that allow it exactly (channel_exponent_tensors).
+enum class ActivationGranularity { kTensor, kChannel };
+const char* to_string(ActivationGranularity granularity);
+ActivationGranularity parse_activation_granularity(const std::string& name);  // "tensor", "channel"
+
+// By tensor id: true for the tensors that may carry one exponent per channel without breaking the
+// spec's shared scale: produced by a Conv (which requantizes each output element, so each channel
+// to its own exponent), not the graph output, and consumed only by depthwise convolutions (one
+// input channel per group: each output channel reduces over one input channel, so its products
+// share Ea[c] + Eb[o]). Tensors read by any other node (a normal conv, Gemm, Add, pooling) stay
+// per tensor.
+std::vector<bool> channel_exponent_tensors(const Graph& graph);
+
 // One tensor per graph tensor id, batch x elements (NCHW), float.
 using Activations = std::vector<std::vector<float>>;
 
@@ -44,19 +58,32 @@ struct QuantPlan {
   NumberFormat format = NumberFormat::kLbfp8;
   CalibrationMethod activation_method = CalibrationMethod::kKl;
   CalibrationMethod weight_method = CalibrationMethod::kMax;
-  std::vector<int> tensor_exponents;               // by tensor id
+  ActivationGranularity granularity = ActivationGranularity::kTensor;
+  // By tensor id. For a tensor with channel exponents: the largest of them (what is printed).
+  std::vector<int> tensor_exponents;
   std::vector<bool> tensor_calibrated;             // false: inherited from the input tensor
+  // By tensor id: one exponent per channel, or empty (the tensor's exponent holds everywhere).
+  std::vector<std::vector<int>> channel_exponents;
   std::vector<std::vector<int>> weight_exponents;  // by node index, one per output channel
   // By node index: Conv OIHW codes; Gemm K x N codes (the GEMM's B operand).
   std::vector<std::vector<Code>> weight_codes;
 };
 
 // Histograms of |x| of every tensor (by tensor id) over calibration images run in FP32: linear
-// (65,536 bins) and logarithmic (LogHistogram), exact zeros left out of both.
+// (65,536 bins) and logarithmic (LogHistogram), exact zeros left out of both; and the same per
+// channel for the tensors of channel_exponent_tensors (unless per_channel is false: a per-tensor
+// plan needs none of them, and MobileNet's take about 240 MiB).
 class ActivationStats {
  public:
-  explicit ActivationStats(const Graph& graph);
+  explicit ActivationStats(const Graph& graph, bool per_channel = true);
   void add(const Activations& activations);
+  // Per channel: empty vectors for a tensor that cannot carry channel exponents.
+  const std::vector<Histogram>& channel_histograms(int tensor) const {
+    return channel_histograms_[static_cast<size_t>(tensor)];
+  }
+  const std::vector<LogHistogram>& channel_log_histograms(int tensor) const {
+    return channel_log_histograms_[static_cast<size_t>(tensor)];
+  }
   const Histogram& histogram(int tensor) const { return histograms_[static_cast<size_t>(tensor)]; }
   // The same values on the log grid (LBFP8's KL calibration).
   const LogHistogram& log_histogram(int tensor) const {
@@ -66,12 +93,18 @@ class ActivationStats {
  private:
   std::vector<Histogram> histograms_;
   std::vector<LogHistogram> log_histograms_;
+  std::vector<size_t> planes_;  // H x W of each tensor
+  std::vector<std::vector<Histogram>> channel_histograms_;
+  std::vector<std::vector<LogHistogram>> channel_log_histograms_;
 };
 
-// Picks the exponents: activations per tensor by `activation_method` over `stats`; weights per
+// Picks the exponents: activations per tensor by `activation_method` over `stats` (with kChannel,
+// per channel for the tensors of channel_exponent_tensors, each channel by the same method over
+// its own values; a channel without a non-zero calibration value keeps the tensor's); weights per
 // output channel by `weight_method`. Tensors of MaxPool, Relu and Flatten keep their input's.
 QuantPlan make_plan(const Graph& graph, NumberFormat format, CalibrationMethod activation_method,
-                    CalibrationMethod weight_method, const ActivationStats& stats);
+                    CalibrationMethod weight_method, const ActivationStats& stats,
+                    ActivationGranularity granularity = ActivationGranularity::kTensor);
 
 struct QuantizedResult {
   std::vector<std::vector<Code>> codes;  // by tensor id (the logits tensor: empty)
@@ -85,7 +118,8 @@ QuantizedResult run_quantized(const Graph& graph, const QuantPlan& plan,
                               const std::vector<uint8_t>& pixels, size_t batch,
                               const GemmOptions& options = {});
 
-// The real values of a tensor's codes (its exponent from the plan).
-std::vector<double> dequantize(const QuantPlan& plan, int tensor, const std::vector<Code>& codes);
+// The real values of a tensor's codes (batch x elements, NCHW; its exponents from the plan).
+std::vector<double> dequantize(const Graph& graph, const QuantPlan& plan, int tensor,
+                               const std::vector<Code>& codes);
 
 }  // namespace lbfp::eval
