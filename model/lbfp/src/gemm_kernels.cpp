@@ -362,6 +362,41 @@ void finish_tile(const int32_t* tile, size_t tile_cols, size_t rows, size_t cols
   }
 }
 
+// One compute unit of the AVX-512 kernels, the same for both formats: unit u is the column panel
+// u / chunks and the row chunk u % chunks. Each row block's int32 sums run slice by slice through
+// micro(kn, ib, k0, jp, partial, accumulate, direct_out); the last slice writes straight to the
+// output when the tile is whole, else finish_tile adds the partial sums (less the per-row
+// corrections, if any) to the initial values.
+template <size_t Mr, size_t Nr, class Micro>
+void compute_unit(const GemmCall& call, size_t u, size_t chunks, size_t chunk_blocks,
+                  size_t blocks, size_t slice_len, size_t k_total,
+                  const uint32_t* row_corrections, const Micro& micro) {
+  const size_t jp = u / chunks;
+  const size_t b0 = (u % chunks) * chunk_blocks;
+  const size_t b1 = std::min(blocks, b0 + chunk_blocks);
+  const size_t j0 = jp * Nr;
+  const size_t cols = std::min(Nr, call.n - j0);
+  const size_t slices = (k_total + slice_len - 1) / slice_len;
+  Scratch scratch((b1 - b0) * Mr * Nr * sizeof(int32_t), 2);
+  auto* partial = reinterpret_cast<int32_t*>(scratch.data);
+  for (size_t s = 0; s < slices; ++s) {
+    const size_t k0 = s * slice_len;
+    const size_t kn = std::min(slice_len, k_total - k0);
+    const bool last = s + 1 == slices;
+    for (size_t ib = b0; ib < b1; ++ib) {
+      const size_t i0 = ib * Mr;
+      const size_t rows = std::min(Mr, call.m - i0);
+      int32_t* c = partial + (ib - b0) * Mr * Nr;
+      const bool direct = last && rows == Mr && cols == Nr;
+      micro(kn, ib, k0, jp, c, s > 0, direct ? call.out + i0 * call.ldo + j0 : nullptr);
+      if (last && !direct) {
+        finish_tile(c, Nr, rows, cols, row_corrections ? row_corrections + i0 : nullptr,
+                    call.initial + j0, call.out + i0 * call.ldo + j0, call.ldo);
+      }
+    }
+  }
+}
+
 // int64 out[0..63] = init[0..63] + the 64 int32 sums in four registers (minus a correction).
 // (The zero-masked forms: the plain ones trip GCC 12's -Wmaybe-uninitialized in its headers.)
 LBFP_AVX512_TARGET inline void store_row64(__m512i s0, __m512i s1, __m512i s2, __m512i s3,
@@ -835,35 +870,16 @@ LBFP_AVX512_TARGET void lbfp_gemm_avx512(const LbfpKernelTables& tables, const G
     need(u % chunks);
     need(chunks + u / chunks);
   };
-  const size_t slices = (kp_total + kLbfpSlicePairs - 1) / kLbfpSlicePairs;
   const int16_t* pair_h = &tables.pair_h[0][0];
   auto compute = [&](size_t u) {
-    const size_t jp = u / chunks;
-    const size_t b0 = (u % chunks) * chunk_blocks;
-    const size_t b1 = std::min(blocks, b0 + chunk_blocks);
-    const size_t j0 = jp * kLbfpNr;
-    const size_t cols = std::min(kLbfpNr, call.n - j0);
-    Scratch scratch((b1 - b0) * kLbfpMr * kLbfpNr * sizeof(int32_t), 2);
-    auto* partial = reinterpret_cast<int32_t*>(scratch.data);
-    const uint32_t* panel = bpack + jp * b_panel;
-    for (size_t s = 0; s < slices; ++s) {
-      const size_t k0 = s * kLbfpSlicePairs;
-      const size_t kn = std::min(kLbfpSlicePairs, kp_total - k0);
-      const bool last = s + 1 == slices;
-      for (size_t ib = b0; ib < b1; ++ib) {
-        const size_t i0 = ib * kLbfpMr;
-        const size_t rows = std::min(kLbfpMr, call.m - i0);
-        int32_t* c = partial + (ib - b0) * kLbfpMr * kLbfpNr;
-        const bool direct = last && rows == kLbfpMr && cols == kLbfpNr;
-        lbfp_micro_avx512(kn, apack + ib * a_block + k0 * kLbfpMr, panel + k0 * 2 * kLbfpNr,
-                          pair_h, c, s > 0, direct ? call.out + i0 * call.ldo + j0 : nullptr,
-                          call.ldo, call.initial + j0);
-        if (last && !direct) {
-          finish_tile(c, kLbfpNr, rows, cols, nullptr, call.initial + j0,
-                      call.out + i0 * call.ldo + j0, call.ldo);
-        }
-      }
-    }
+    compute_unit<kLbfpMr, kLbfpNr>(
+        call, u, chunks, chunk_blocks, blocks, kLbfpSlicePairs, kp_total, nullptr,
+        [&](size_t kn, size_t ib, size_t k0, size_t jp, int32_t* c, bool accumulate,
+            int64_t* direct) {
+          lbfp_micro_avx512(kn, apack + ib * a_block + k0 * kLbfpMr,
+                            bpack + jp * b_panel + k0 * 2 * kLbfpNr, pair_h, c, accumulate,
+                            direct, call.ldo, call.initial + jp * kLbfpNr);
+        });
   };
   run_call(call, threads, parallel, chunks + panels, pack, panels * chunks, deps, compute);
 }
@@ -992,35 +1008,16 @@ LBFP_AVX512_TARGET void bfp_gemm_avx512(const BfpKernelTables& tables, const Gem
     need(u % chunks);
     need(chunks + u / chunks);
   };
-  const size_t slices = (kq_total + kBfpSliceQuads - 1) / kBfpSliceQuads;
   auto compute = [&](size_t u) {
-    const size_t jp = u / chunks;
-    const size_t b0 = (u % chunks) * chunk_blocks;
-    const size_t b1 = std::min(blocks, b0 + chunk_blocks);
-    const size_t j0 = jp * kBfpNr;
-    const size_t cols = std::min(kBfpNr, call.n - j0);
-    Scratch scratch((b1 - b0) * kBfpMr * kBfpNr * sizeof(int32_t), 2);
-    auto* partial = reinterpret_cast<int32_t*>(scratch.data);
-    const uint32_t* panel = bpack + jp * b_panel;
-    for (size_t s = 0; s < slices; ++s) {
-      const size_t k0 = s * kBfpSliceQuads;
-      const size_t kn = std::min(kBfpSliceQuads, kq_total - k0);
-      const bool last = s + 1 == slices;
-      for (size_t ib = b0; ib < b1; ++ib) {
-        const size_t i0 = ib * kBfpMr;
-        const size_t rows = std::min(kBfpMr, call.m - i0);
-        int32_t* c = partial + (ib - b0) * kBfpMr * kBfpNr;
-        const bool direct = last && rows == kBfpMr && cols == kBfpNr;
-        bfp_micro_avx512(kn, reinterpret_cast<const int32_t*>(apack) + ib * a_block + k0 * kBfpMr,
-                         reinterpret_cast<const int32_t*>(panel) + k0 * kBfpNr, c, s > 0,
-                         direct ? call.out + i0 * call.ldo + j0 : nullptr, call.ldo,
-                         call.initial + j0, corrections + i0);
-        if (last && !direct) {
-          finish_tile(c, kBfpNr, rows, cols, corrections + i0, call.initial + j0,
-                      call.out + i0 * call.ldo + j0, call.ldo);
-        }
-      }
-    }
+    compute_unit<kBfpMr, kBfpNr>(
+        call, u, chunks, chunk_blocks, blocks, kBfpSliceQuads, kq_total, corrections,
+        [&](size_t kn, size_t ib, size_t k0, size_t jp, int32_t* c, bool accumulate,
+            int64_t* direct) {
+          bfp_micro_avx512(kn, reinterpret_cast<const int32_t*>(apack) + ib * a_block + k0 * kBfpMr,
+                           reinterpret_cast<const int32_t*>(bpack + jp * b_panel) + k0 * kBfpNr,
+                           c, accumulate, direct, call.ldo, call.initial + jp * kBfpNr,
+                           corrections + ib * kBfpMr);
+        });
   };
   run_call(call, threads, parallel, chunks + panels, pack, panels * chunks, deps, compute);
 }
