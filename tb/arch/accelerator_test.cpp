@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <stdexcept>
 #include <systemc>
 
 #include "arch/accelerator.h"
@@ -101,6 +102,8 @@ void run_both_modes(const Format& format, const std::vector<GemmLayer>& layers,
   sc_core::sc_start();
   ASSERT_TRUE(cycle_acc.finished()) << cycle_acc.error();
   ASSERT_TRUE(tile_acc.finished()) << tile_acc.error();
+  // The workers have ended with the last layer: a layer added now would never run.
+  EXPECT_THROW(cycle_acc.add_layer(layers[0]), std::logic_error);
   for (size_t i = 0; i < layers.size(); ++i) {
     SCOPED_TRACE(layers[i].name);
     const std::vector<Code> want = golden(format, layers[i]);

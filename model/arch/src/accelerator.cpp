@@ -126,6 +126,10 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const AcceleratorConfig& 
 Accelerator::~Accelerator() = default;
 
 void Accelerator::add_layer(GemmLayer layer) {
+  // The workers size their loops by the layers there are when the simulation starts.
+  if (sc_core::sc_start_of_simulation_invoked()) {
+    throw std::logic_error("layer '" + layer.name + "': layers must be added before sc_start");
+  }
   layer.validate();
   const auto rows = static_cast<uint64_t>(config_.array.rows);
   const auto cols = static_cast<uint64_t>(config_.array.cols);
@@ -290,9 +294,13 @@ void Accelerator::controller_thread() {
   finished_ = true;
 }
 
+// The three workers end after the last layer, so that no buffer outlives the simulation on a
+// suspended thread's stack (LeakSanitizer does not scan SystemC's coroutine stacks). Their heap
+// state lives in members (plan_, staging_) for the same reason: after an error they stay
+// suspended when the controller stops the simulation.
 void Accelerator::loader_thread() {
-  std::vector<Code> staging;
-  for (size_t next = 0;; ++next) {
+  std::vector<Code>& staging = staging_;
+  for (size_t next = 0; next < layers_.size(); ++next) {
     while (!plan_ || plan_->index != next) wait(layer_start_);
     Plan& p = *plan_;
     const GemmLayer& layer = *p.layer;
@@ -329,7 +337,7 @@ void Accelerator::loader_thread() {
 void Accelerator::compute_thread() {
   const sc_time period = config_.dram.clock_period;
   const auto tick = [&](int64_t n) { wait(period * static_cast<double>(n)); };
-  for (size_t next = 0;; ++next) {
+  for (size_t next = 0; next < layers_.size(); ++next) {
     while (!plan_ || plan_->index != next) wait(layer_start_);
     Plan& p = *plan_;
     const GemmLayer& layer = *p.layer;
@@ -392,7 +400,7 @@ void Accelerator::compute_thread() {
 }
 
 void Accelerator::writer_thread() {
-  for (size_t next = 0;; ++next) {
+  for (size_t next = 0; next < layers_.size(); ++next) {
     while (!plan_ || plan_->index != next) wait(layer_start_);
     Plan& p = *plan_;
     const GemmLayer& layer = *p.layer;

@@ -168,6 +168,7 @@ class Accelerator : public sc_core::sc_module {
   uint64_t last_reuse_tag_ = 0;
 
   std::unique_ptr<Plan> plan_;  // the layer in flight
+  std::vector<Code> staging_;   // the loader's weight rows before the transpose
   sc_core::sc_event layer_start_, layer_done_, loaded_, computed_, written_, freed_;
 };
 
