@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -35,7 +36,9 @@ struct EvalCliOptions {
   std::string calib = "kl";
   std::string weight_calib = "max";
   std::string act_granularity = "tensor";
+  std::string bias_correction = "off";
   size_t calib_images = 1000;
+  std::optional<uint64_t> calib_seed;  // set when --calib-seed is given
   size_t test_images = 0;
   size_t batch = 200;
   int threads = 2;
@@ -78,6 +81,14 @@ void print_progress(size_t done, size_t total) {
 
 std::string pct(double v) { return fmt::format("{:6.2f} %", 100.0 * v); }
 
+// "diff [95 % CI]  b/c  p" of a paired comparison, against FP32 or between two calibrations.
+std::string paired_text(const eval::PairedAccuracy& a) {
+  const double d = 100 * a.difference(), h = 100 * a.ci_half_width();
+  return fmt::format("{:>+12.2f} [{:+.2f}, {:+.2f}]  {:>9}  {:>7.3g}", d, d - h, d + h,
+                     fmt::format("{}/{}", a.only_quantized_right, a.only_fp32_right),
+                     a.mcnemar_p());
+}
+
 int bad_input(const std::exception& e) {
   std::cout.flush();
   std::cerr << "lbfp eval: " << e.what() << "\n";
@@ -93,10 +104,14 @@ int run_eval(const EvalCliOptions& o) {
   const CalibrationMethod wmethod = parse_method(o.weight_calib);
   const eval::ActivationGranularity granularity =
       eval::parse_activation_granularity(o.act_granularity);
+  std::vector<bool> corrections = {o.bias_correction == "on"};
+  if (o.bias_correction == "both") corrections = {false, true};
   for (const auto& f : formats) {
     const eval::NumberFormat nf = eval::parse_number_format(f);
     if (nf == eval::NumberFormat::kFp32) continue;
-    for (const auto& c : calibs) configs.push_back({nf, parse_method(c), wmethod});
+    for (const auto& c : calibs) {
+      for (bool bc : corrections) configs.push_back({nf, parse_method(c), wmethod, bc});
+    }
   }
   if (!configs.empty() && o.calib_images == 0) {
     throw ConfigError("--calib-images 0: a quantized format needs at least one calibration image");
@@ -148,13 +163,17 @@ int run_eval(const EvalCliOptions& o) {
   std::cout << fmt::format("model {}: {} layers ({} convolutions), input {}\n", o.model,
                            graph.nodes.size(), convs,
                            graph.tensor_shapes[static_cast<size_t>(graph.input)].str());
-  std::cout << fmt::format("data {}: {} test images; calibration on {} training images\n",
+  std::cout << fmt::format("data {}: {} test images; calibration on {} training images{}\n",
                            eval::dataset_dir(o.data), test.size(),
-                           configs.empty() ? size_t{0} : std::min(o.calib_images, train.size()));
+                           configs.empty() ? size_t{0} : std::min(o.calib_images, train.size()),
+                           configs.empty() ? ""
+                           : o.calib_seed  ? fmt::format(", sampled with seed {}", *o.calib_seed)
+                                           : ", evenly spaced");
 
   eval::EvalOptions options;
   options.configs = configs;
   options.calib_images = o.calib_images;
+  options.calib_seed = o.calib_seed;
   options.granularity = granularity;
   options.test_images = o.test_images;
   options.batch = o.batch;
@@ -210,12 +229,33 @@ int run_eval(const EvalCliOptions& o) {
                            "diff to fp32 [95 % CI] (pp)", "b/c", "p", "acc. overflows");
   std::cout << fmt::format("  {:<18} {:>8}\n", "fp32", pct(report.fp32_top1()));
   for (const auto& r : report.results) {
-    const auto& a = r.accuracy;
-    const double d = 100 * a.difference(), h = 100 * a.ci_half_width();
-    std::cout << fmt::format("  {:<18} {:>8}  {:>+12.2f} [{:+.2f}, {:+.2f}]  {:>9}  {:>7.3g}  {}\n",
-                             r.config.label(), pct(a.top1()), d, d - h, d + h,
-                             fmt::format("{}/{}", a.only_quantized_right, a.only_fp32_right),
-                             a.mcnemar_p(), r.overflows);
+    std::cout << fmt::format("  {:<18} {:>8}  {}  {}\n", r.config.label(), pct(r.accuracy.top1()),
+                             paired_text(r.accuracy), r.overflows);
+  }
+  // Two configurations of one format that differ in the activation calibration or in the bias
+  // correction alone, on the same images: their own paired comparison, which their two
+  // differences to FP32 do not give (their discordant images overlap).
+  bool pairs_header = false;
+  for (size_t i = 0; i < report.results.size(); ++i) {
+    for (size_t j = i + 1; j < report.results.size(); ++j) {
+      const auto& a = report.results[i].config;
+      const auto& b = report.results[j].config;
+      const bool other_calibration = a.activations != b.activations;
+      const bool other_correction = a.bias_correction != b.bias_correction;
+      if (a.format != b.format || a.weights != b.weights || other_calibration == other_correction) {
+        continue;
+      }
+      if (!pairs_header) {
+        std::cout << "\nbetween configurations of one format (paired as above; b/c = images only "
+                     "the first / only the second gets right)\n";
+        std::cout << fmt::format("  {:<37}  {:>28}  {:>9}  {:>7}\n", "first - second",
+                                 "difference [95 % CI] (pp)", "b/c", "p");
+        pairs_header = true;
+      }
+      std::cout << fmt::format("  {:<37}  {}\n", a.label() + " - " + b.label(),
+                               paired_text(eval::paired_accuracy(report.results[i].right,
+                                                                 report.results[j].right)));
+    }
   }
 
   // Per-layer error.
@@ -255,8 +295,17 @@ void add_eval_command(CLI::App& app) {
                   "activation exponents: tensor (default) or channel (one per channel for the "
                   "tensors read only by depthwise convolutions, per tensor elsewhere)")
       ->check(CLI::IsMember({"tensor", "channel"}));
+  cmd->add_option("--bias-correction", o->bias_correction,
+                  "empirical bias correction on the calibration images: off (default), on, or "
+                  "both (every configuration without and with it)")
+      ->check(CLI::IsMember({"off", "on", "both"}));
   cmd->add_option("--calib-images", o->calib_images,
                   "training images for calibration, evenly spaced (default 1000)")
+      ->check(unsigned_integer());
+  cmd->add_option_function<uint64_t>(
+         "--calib-seed", [o](const uint64_t& seed) { o->calib_seed = seed; },
+         "draw the calibration images as a seeded sample without replacement from the training "
+         "split instead (default: evenly spaced)")
       ->check(unsigned_integer());
   cmd->add_option("--test-images", o->test_images, "first N test images (default: all)")
       ->check(unsigned_integer());

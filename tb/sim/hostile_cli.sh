@@ -366,6 +366,9 @@ stdout_ok=1 bad "overflow.onnx: the FP32 output of layer 'y' is infinite for tra
 stdout_ok=0
 bad "--calib-images 0: a quantized format needs at least one calibration image" eval --model "$model" --data data --calib-images 0
 bad "--calib-images: expected a non-negative decimal integer below 2^64, got '-1'" eval --model "$model" --data data --calib-images -1
+bad "--calib-seed: expected a non-negative decimal integer below 2^64, got '-1'" eval $ev --data data --calib-seed -1
+bad "--calib-seed: expected a non-negative decimal integer below 2^64, got '7x'" eval $ev --data data --calib-seed 7x
+bad "--calib-seed: expected a non-negative decimal integer below 2^64, got '18446744073709551616'" eval $ev --data data --calib-seed 18446744073709551616
 bad "--test-images: expected a non-negative decimal integer" eval $ev --data data --test-images -5
 bad "--batch: Value 0 not in range 1 to 1000000" eval $ev --data data --batch 0
 bad "--threads: Value 0 not in range 1 to 256" eval $ev --data data --threads 0
@@ -461,6 +464,15 @@ done
 cmp -s e1/exponents.json e2/exponents.json || { echo "FAIL: the exponent files differ between identical evals"; fail=1; }
 cmp -s e1/out.txt e2/out.txt || { echo "FAIL: eval printed different results for identical runs"; fail=1; }
 grep -q '"exponent"' e1/exponents.json || { echo "FAIL: e1/exponents.json has no exponents"; fail=1; }
+# ... and with a seeded calibration sample (--calib-seed): the same sample twice.
+for run in f1 f2; do
+  mkdir -p "$run"
+  (cd "$run" && "$lbfp" eval --model "$model" --data ../data --calib-images 10 --calib-seed 3 \
+     --calib all --threads 2 --exponents-out exponents.json > out.txt) || { echo "FAIL: eval $run"; fail=1; }
+done
+cmp -s f1/exponents.json f2/exponents.json || { echo "FAIL: the exponent files differ between identical seeded evals"; fail=1; }
+cmp -s f1/out.txt f2/out.txt || { echo "FAIL: eval printed different results for identical seeded runs"; fail=1; }
+grep -q 'sampled with seed 3' f1/out.txt || { echo "FAIL: a seeded eval does not say so"; fail=1; }
 
 echo "hostile_cli: $cases hostile inputs tried"
 exit $fail

@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <random>
+#include <stdexcept>
 
 namespace lbfp::eval {
 
 std::string EvalConfig::label() const {
-  return std::string(to_string(format)) + " " + to_string(activations) + "/" + to_string(weights);
+  return std::string(to_string(format)) + " " + to_string(activations) + "/" + to_string(weights) +
+         (bias_correction ? "+bc" : "");
 }
 
 double LayerError::sqnr_db() const {
@@ -47,6 +50,51 @@ double PairedAccuracy::mcnemar_p() const {
   return std::min(1.0, 2 * p);
 }
 
+PairedAccuracy paired_accuracy(const std::vector<bool>& right,
+                               const std::vector<bool>& reference_right) {
+  if (right.size() != reference_right.size()) {
+    throw std::invalid_argument("paired_accuracy: " + std::to_string(right.size()) + " against " +
+                                std::to_string(reference_right.size()) + " images");
+  }
+  PairedAccuracy a;
+  a.total = right.size();
+  for (size_t i = 0; i < right.size(); ++i) {
+    a.correct += right[i];
+    a.only_quantized_right += right[i] && !reference_right[i];
+    a.only_fp32_right += !right[i] && reference_right[i];
+  }
+  return a;
+}
+
+std::vector<size_t> calibration_images(size_t split_size, size_t count,
+                                       std::optional<uint64_t> seed) {
+  count = std::min(count, split_size);
+  std::vector<size_t> ids(count);
+  if (count == 0) return ids;
+  if (count == split_size || !seed) {
+    const size_t stride = split_size / count;
+    for (size_t i = 0; i < count; ++i) ids[i] = i * stride;
+    return ids;
+  }
+  // std::uniform_int_distribution and std::shuffle differ between standard libraries; the
+  // engine's output does not, so the draw below it is written out.
+  std::mt19937_64 rng(*seed);
+  auto below = [&rng](uint64_t n) {  // uniform in [0, n): reject the 2^64 mod n lowest outputs
+    const uint64_t reject = (0 - n) % n;
+    uint64_t x = rng();
+    while (x < reject) x = rng();
+    return x % n;
+  };
+  std::vector<size_t> all(split_size);
+  for (size_t i = 0; i < split_size; ++i) all[i] = i;
+  for (size_t i = 0; i < count; ++i) {
+    std::swap(all[i], all[i + below(split_size - i)]);
+  }
+  std::copy(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(count), ids.begin());
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
 std::vector<float> to_float_input(const Dataset& data, size_t first, size_t count) {
   const size_t px = data.rows * data.cols;
   std::vector<float> out(count * px);
@@ -79,8 +127,9 @@ namespace {
 // Finite weights can still overflow float on the way (1e30 x 1e30): then FP32, the reference
 // every quantized result is compared with, is inf or NaN, and its accuracy and every SQNR would be
 // garbage printed as numbers. Named instead: the layer and the image.
+// `images`: the index in the split of each image of the batch.
 void check_finite(const Graph& g, const Activations& fp, size_t batch, const char* split,
-                  size_t first_image, size_t image_stride) {
+                  const std::vector<size_t>& images) {
   for (size_t t = 0; t < fp.size(); ++t) {
     const std::vector<float>& values = fp[t];
     const size_t per_image = batch == 0 ? 0 : values.size() / batch;
@@ -89,7 +138,7 @@ void check_finite(const Graph& g, const Activations& fp, size_t batch, const cha
       const int p = g.producer(static_cast<int>(t));
       const std::string layer =
           p < 0 ? "the input" : "layer '" + g.nodes[static_cast<size_t>(p)].name + "'";
-      const size_t image = first_image + (per_image ? i / per_image : 0) * image_stride;
+      const size_t image = images[per_image ? i / per_image : 0];
       throw ModelError(g.name + ": the FP32 output of " + layer + " is " +
                        (std::isnan(values[i]) ? "NaN" : "infinite") + " for " + split +
                        " image " + std::to_string(image) +
@@ -123,22 +172,28 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
   report.dataset = test.name;
   const size_t batch = std::max<size_t>(1, options.batch);
 
-  // Calibration: evenly spaced training images, FP32 activations into per-tensor histograms.
-  const size_t ncal = std::min(options.calib_images, train.size());
+  // Calibration: training images (calibration_images), FP32 activations into histograms.
+  const std::vector<size_t> calib =
+      calibration_images(train.size(), options.calib_images, options.calib_seed);
+  const size_t ncal = calib.size();
   report.calib_images = ncal;
+  report.calib_seed = options.calib_seed;
   ActivationStats stats(g, options.granularity == ActivationGranularity::kChannel);
+  const size_t px = train.rows * train.cols;
+  std::vector<uint8_t> calib_pixels;  // for the bias correction
   if (!options.configs.empty() && ncal > 0) {
-    const size_t px = train.rows * train.cols;
-    const size_t stride = train.size() / ncal;
+    calib_pixels.reserve(ncal * px);
+    for (size_t id : calib) calib_pixels.insert(calib_pixels.end(), train.image(id), train.image(id) + px);
     for (size_t first = 0; first < ncal; first += batch) {
       const size_t count = std::min(batch, ncal - first);
+      const std::vector<size_t> ids(calib.begin() + static_cast<std::ptrdiff_t>(first),
+                                    calib.begin() + static_cast<std::ptrdiff_t>(first + count));
       std::vector<float> input(count * px);
-      for (size_t i = 0; i < count; ++i) {
-        const uint8_t* img = train.image((first + i) * stride);
-        for (size_t j = 0; j < px; ++j) input[i * px + j] = static_cast<float>(img[j]) / 255.0f;
+      for (size_t i = 0; i < count * px; ++i) {
+        input[i] = static_cast<float>(calib_pixels[first * px + i]) / 255.0f;
       }
       const Activations fp = run_fp32(g, input, count);
-      check_finite(g, fp, count, "training", first * stride, stride);
+      check_finite(g, fp, count, "training", ids);
       stats.add(fp);
     }
   }
@@ -146,6 +201,9 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
     ConfigResult r;
     r.config = c;
     r.plan = make_plan(g, c.format, c.activations, c.weights, stats, options.granularity);
+    if (c.bias_correction && ncal > 0) {
+      correct_biases(g, r.plan, calib_pixels, ncal, batch, options.gemm);
+    }
     for (const Node& n : g.nodes) {
       LayerError e;
       e.tensor = n.output;
@@ -163,28 +221,24 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
 
   const size_t total = options.test_images ? std::min(options.test_images, test.size()) : test.size();
   report.total = total;
-  for (auto& r : report.results) r.accuracy.total = total;
   for (size_t first = 0; first < total; first += batch) {
     const size_t count = std::min(batch, total - first);
     const Activations fp = run_fp32(g, to_float_input(test, first, count), count);
-    check_finite(g, fp, count, "test", first, 1);
+    std::vector<size_t> ids(count);
+    for (size_t i = 0; i < count; ++i) ids[i] = first + i;
+    check_finite(g, fp, count, "test", ids);
     const auto fp_pred = top1(fp[static_cast<size_t>(g.output)], classes);
-    std::vector<bool> fp_right(count);
     for (size_t i = 0; i < count; ++i) {
-      fp_right[i] = fp_pred[i] == test.labels[first + i];
-      report.fp32_correct += fp_right[i];
+      const bool right = fp_pred[i] == test.labels[first + i];
+      report.fp32_right.push_back(right);
+      report.fp32_correct += right;
     }
     const auto pixels = pixel_batch(test, first, count);
     for (auto& r : report.results) {
       QuantizedResult q = run_quantized(g, r.plan, pixels, count, options.gemm);
       r.overflows += q.overflows;
       const auto q_pred = top1(q.logits, classes);
-      for (size_t i = 0; i < count; ++i) {
-        const bool right = q_pred[i] == test.labels[first + i];
-        r.accuracy.correct += right;
-        r.accuracy.only_quantized_right += right && !fp_right[i];
-        r.accuracy.only_fp32_right += !right && fp_right[i];
-      }
+      for (size_t i = 0; i < count; ++i) r.right.push_back(q_pred[i] == test.labels[first + i]);
       for (auto& e : r.layers) {
         const auto& x = fp[static_cast<size_t>(e.tensor)];
         std::vector<double> xq = e.tensor == g.output
@@ -200,6 +254,7 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
     }
     if (options.progress) options.progress(first + count, total);
   }
+  for (auto& r : report.results) r.accuracy = paired_accuracy(r.right, report.fp32_right);
   return report;
 }
 
@@ -220,11 +275,15 @@ nlohmann::json plan_to_json(const Graph& g, const ConfigResult& r) {
     if (!r.plan.channel_exponents[t].empty()) a["per_channel"] = r.plan.channel_exponents[t];
     j["activations"].push_back(std::move(a));
   }
+  if (r.plan.bias_corrected) j["bias_correction"] = true;
   j["weights"] = nlohmann::json::array();
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     if (r.plan.weight_exponents[i].empty()) continue;
-    j["weights"].push_back({{"layer", g.nodes[i].name},
-                            {"per_output_channel", r.plan.weight_exponents[i]}});
+    nlohmann::json w = {{"layer", g.nodes[i].name},
+                        {"per_output_channel", r.plan.weight_exponents[i]}};
+    // The corrected biases, so that the quantized network can be rebuilt from this file.
+    if (r.plan.bias_corrected) w["bias"] = plan_bias(g, r.plan, i);
+    j["weights"].push_back(std::move(w));
   }
   return j;
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <stdexcept>
 #include <type_traits>
 
@@ -85,7 +86,8 @@ Conv2dShape conv_shape(const Graph& g, const Node& n, size_t batch) {
 
 // ---- FP32 ---------------------------------------------------------------------------------------
 
-void conv_fp32(const Graph& g, const Node& n, const float* in, float* out, size_t batch) {
+void conv_fp32(const Graph& g, const Node& n, const float* in, float* out, size_t batch,
+               bool relu) {
   const ActShape& is = shape_of(g, n.inputs[0]);
   const ActShape& os = shape_of(g, n.output);
   const size_t cg = is.c / n.groups, og = n.out_channels / n.groups;
@@ -135,14 +137,14 @@ void conv_fp32(const Graph& g, const Node& n, const float* in, float* out, size_
         float* yr = yg + o * pixels;
         for (size_t p = 0; p < pixels; ++p) {
           yr[p] += bv;
-          if (n.relu && yr[p] < 0.f) yr[p] = 0.f;
+          if (relu && yr[p] < 0.f) yr[p] = 0.f;
         }
       }
     }
   }
 }
 
-void gemm_fp32(const Node& n, const float* in, float* out, size_t batch, size_t k) {
+void gemm_fp32(const Node& n, const float* in, float* out, size_t batch, size_t k, bool relu) {
   const size_t nout = n.out_channels;
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(batch),
               static_cast<int>(nout), static_cast<int>(k), 1.f, in, static_cast<int>(k),
@@ -151,7 +153,7 @@ void gemm_fp32(const Node& n, const float* in, float* out, size_t batch, size_t 
     for (size_t o = 0; o < nout; ++o) {
       float& v = out[b * nout + o];
       v += n.bias[o];
-      if (n.relu && v < 0.f) v = 0.f;
+      if (relu && v < 0.f) v = 0.f;
     }
   }
 }
@@ -197,20 +199,28 @@ void pool(const Graph& g, const Node& n, const T* in, T* out, size_t batch, Fn r
 
 }  // namespace
 
-Activations run_fp32(const Graph& g, const std::vector<float>& input, size_t batch) {
+Activations run_fp32(const Graph& g, const std::vector<float>& input, size_t batch,
+                     Activations* pre_activations, const Fp32Hook& after_node) {
   Activations t(g.tensor_names.size());
+  if (pre_activations) pre_activations->assign(g.tensor_names.size(), {});
   const ActShape& ins = shape_of(g, g.input);
   if (input.size() != batch * ins.elements()) {
     throw std::invalid_argument("run_fp32: input size does not match batch x " + ins.str());
   }
   t[static_cast<size_t>(g.input)] = input;
+  if (after_node) after_node(g.input, t[static_cast<size_t>(g.input)]);
   for (const Node& n : g.nodes) {
     const auto& x = t[static_cast<size_t>(n.inputs[0])];
     auto& y = t[static_cast<size_t>(n.output)];
     y.assign(batch * shape_of(g, n.output).elements(), 0.f);
+    // The ReLU applied after the pre-activation is saved, where that is asked for.
+    const bool split_relu = pre_activations && n.relu &&
+                            (n.kind == OpKind::kConv || n.kind == OpKind::kGemm);
     switch (n.kind) {
-      case OpKind::kConv: conv_fp32(g, n, x.data(), y.data(), batch); break;
-      case OpKind::kGemm: gemm_fp32(n, x.data(), y.data(), batch, shape_of(g, n.inputs[0]).c); break;
+      case OpKind::kConv: conv_fp32(g, n, x.data(), y.data(), batch, n.relu && !split_relu); break;
+      case OpKind::kGemm:
+        gemm_fp32(n, x.data(), y.data(), batch, shape_of(g, n.inputs[0]).c, n.relu && !split_relu);
+        break;
       case OpKind::kRelu:
         for (size_t i = 0; i < y.size(); ++i) y[i] = std::max(x[i], 0.f);
         break;
@@ -237,6 +247,13 @@ Activations run_fp32(const Graph& g, const std::vector<float>& input, size_t bat
         });
         break;
     }
+    if (pre_activations && (n.kind == OpKind::kConv || n.kind == OpKind::kGemm)) {
+      (*pre_activations)[static_cast<size_t>(n.output)] = y;
+      if (split_relu) {
+        for (float& v : y) v = std::max(v, 0.f);
+      }
+    }
+    if (after_node) after_node(n.output, y);
   }
   return t;
 }
@@ -401,7 +418,18 @@ QuantPlan make_plan(const Graph& g, NumberFormat format, CalibrationMethod activ
 
 // ---- quantized inference -------------------------------------------------------------------
 
+const std::vector<float>& plan_bias(const Graph& g, const QuantPlan& plan, size_t node_index) {
+  if (node_index < plan.biases.size() && !plan.biases[node_index].empty()) {
+    return plan.biases[node_index];
+  }
+  return g.nodes[node_index].bias;
+}
+
 namespace {
+
+// Which Conv / Gemm pre-activations run_format keeps: none, all, or one node's.
+constexpr long kKeepNone = -1;
+constexpr long kKeepAll = -2;
 
 template <class Format>
 double decode_code(const Format& f, Code c, int e) {
@@ -430,12 +458,15 @@ std::vector<double> decode_table(const Format& f, int e) {
   return table;
 }
 
+// `stop_after`: the last node to run (the rest is not needed when only its pre-activation is).
 template <class Format>
 QuantizedResult run_format(const Format& f, const Graph& g, const QuantPlan& plan,
                            const std::vector<uint8_t>& pixels, size_t batch,
-                           const GemmOptions& options) {
+                           const GemmOptions& options, long keep_pre = kKeepNone,
+                           size_t stop_after = SIZE_MAX) {
   QuantizedResult r;
   r.codes.resize(g.tensor_names.size());
+  if (keep_pre != kKeepNone) r.pre_activations.resize(g.tensor_names.size());
   auto exp_of = [&](int id) { return plan.tensor_exponents[static_cast<size_t>(id)]; };
   auto channel_exps_of = [&](int id) -> const std::vector<int>& {
     return plan.channel_exponents[static_cast<size_t>(id)];
@@ -449,9 +480,10 @@ QuantizedResult run_format(const Format& f, const Graph& g, const QuantPlan& pla
     codes.resize(pixels.size());
     for (size_t i = 0; i < pixels.size(); ++i) codes[i] = table[pixels[i]];
   }
-  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+  for (size_t ni = 0; ni < g.nodes.size() && ni <= stop_after; ++ni) {
     const Node& n = g.nodes[ni];
     const bool last = n.output == g.output;
+    const float* bias = plan_bias(g, plan, ni).data();
     const auto& x = r.codes[static_cast<size_t>(n.inputs[0])];
     auto& y = r.codes[static_cast<size_t>(n.output)];
     const ActShape& is = shape_of(g, n.inputs[0]);
@@ -475,37 +507,49 @@ QuantizedResult run_format(const Format& f, const Graph& g, const QuantPlan& pla
     const auto& wexp = plan.weight_exponents[ni];
     const auto& wcodes = plan.weight_codes[ni];
     const size_t count = batch * os.elements();
-    if ((n.kind == OpKind::kConv || n.kind == OpKind::kGemm) && last) {
-      // The logits: the accumulators' exact real values, one scale per output channel.
+    // The accumulators' exact real values, one scale per output channel, before ReLU.
+    auto accumulate_real = [&](uint64_t* overflows) {
       std::vector<int64_t> acc(count);
       GemmStats stats;
       if (n.kind == OpKind::kConv) {
-        Conv2dOperands ops{x.data(), ein, wcodes.data(), wexp.data(), n.bias.data(),
-                           ein_channel_ptr};
+        Conv2dOperands ops{x.data(), ein, wcodes.data(), wexp.data(), bias, ein_channel_ptr};
         stats = conv2d_accumulate(f, conv_shape(g, n, batch), ops, acc.data(), nullptr, options);
       } else {
         GemmProblem p{batch, n.out_channels, is.c, x.data(), is.c, ein, wcodes.data(),
-                      n.out_channels, wexp.data(), n.bias.data()};
+                      n.out_channels, wexp.data(), bias};
         stats = gemm_accumulate(f, p, acc.data(), n.out_channels, nullptr, options);
       }
-      r.overflows += stats.overflows;
-      r.logits.resize(count);
+      if (overflows) *overflows += stats.overflows;
+      std::vector<double> out(count);
       const size_t plane = os.h * os.w;
       const size_t per_group = n.out_channels / n.groups;
       for (size_t i = 0; i < count; ++i) {
         const size_t ch = (i / plane) % n.out_channels;
         const int e = ein_channels.empty() ? ein : ein_channels[ch / per_group];
-        double v = std::ldexp(static_cast<double>(acc[i]), f.product_scale(e, wexp[ch]));
-        if (n.relu && v < 0) v = 0;
-        r.logits[i] = v;
+        out[i] = std::ldexp(static_cast<double>(acc[i]), f.product_scale(e, wexp[ch]));
+      }
+      return out;
+    };
+    const bool linear = n.kind == OpKind::kConv || n.kind == OpKind::kGemm;
+    if (linear && last) {
+      // The logits: read from the accumulators.
+      r.logits = accumulate_real(&r.overflows);
+      if (keep_pre == kKeepAll || keep_pre == static_cast<long>(ni)) {
+        r.pre_activations[static_cast<size_t>(n.output)] = r.logits;
+      }
+      if (n.relu) {
+        for (double& v : r.logits) v = std::max(v, 0.0);
       }
       continue;
+    }
+    if (linear && (keep_pre == kKeepAll || keep_pre == static_cast<long>(ni))) {
+      // The same sums again (their overflows are counted once, below).
+      r.pre_activations[static_cast<size_t>(n.output)] = accumulate_real(nullptr);
     }
     y.assign(count, 0);
     switch (n.kind) {
       case OpKind::kConv: {
-        Conv2dOperands ops{x.data(), ein, wcodes.data(), wexp.data(), n.bias.data(),
-                           ein_channel_ptr};
+        Conv2dOperands ops{x.data(), ein, wcodes.data(), wexp.data(), bias, ein_channel_ptr};
         r.overflows += eout_channels.empty()
                            ? conv2d_requantize(f, conv_shape(g, n, batch), ops, eout, n.relu,
                                                y.data(), options).overflows
@@ -516,7 +560,7 @@ QuantizedResult run_format(const Format& f, const Graph& g, const QuantPlan& pla
       }
       case OpKind::kGemm: {
         GemmProblem p{batch, n.out_channels, is.c, x.data(), is.c, ein, wcodes.data(),
-                      n.out_channels, wexp.data(), n.bias.data()};
+                      n.out_channels, wexp.data(), bias};
         r.overflows +=
             gemm_requantize(f, p, eout, n.relu, y.data(), n.out_channels, options).overflows;
         break;
@@ -566,15 +610,140 @@ QuantizedResult run_format(const Format& f, const Graph& g, const QuantPlan& pla
 
 }  // namespace
 
-QuantizedResult run_quantized(const Graph& g, const QuantPlan& plan,
-                              const std::vector<uint8_t>& pixels, size_t batch,
-                              const GemmOptions& options) {
+namespace {
+
+QuantizedResult run_quantized_until(const Graph& g, const QuantPlan& plan,
+                                    const std::vector<uint8_t>& pixels, size_t batch,
+                                    const GemmOptions& options, long keep_pre, size_t stop_after) {
   if (pixels.size() != batch * shape_of(g, g.input).elements()) {
     throw std::invalid_argument("run_quantized: input size does not match the batch");
   }
-  if (plan.format == NumberFormat::kLbfp8) return run_format(lbfp8(), g, plan, pixels, batch, options);
-  if (plan.format == NumberFormat::kBfp8) return run_format(bfp8(), g, plan, pixels, batch, options);
+  if (plan.format == NumberFormat::kLbfp8) {
+    return run_format(lbfp8(), g, plan, pixels, batch, options, keep_pre, stop_after);
+  }
+  if (plan.format == NumberFormat::kBfp8) {
+    return run_format(bfp8(), g, plan, pixels, batch, options, keep_pre, stop_after);
+  }
   throw std::invalid_argument("run_quantized: fp32 is not a quantized format");
+}
+
+bool is_linear(const Node& n) { return n.kind == OpKind::kConv || n.kind == OpKind::kGemm; }
+
+// Adds each value to its channel's sum (NCHW: channel (i / plane) % channels).
+template <class T>
+void add_channel_sums(const std::vector<T>& values, size_t channels, size_t plane,
+                      std::vector<double>& sums) {
+  for (size_t i = 0; i < values.size(); ++i) sums[(i / plane) % channels] += values[i];
+}
+
+// Per node index (Conv / Gemm only), the per-channel sums of the FP32 pre-activations.
+std::vector<std::vector<double>> fp32_channel_sums(const Graph& g,
+                                                   const std::vector<uint8_t>& pixels,
+                                                   size_t images, size_t batch) {
+  std::vector<std::vector<double>> sums(g.nodes.size());
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+    if (is_linear(g.nodes[ni])) sums[ni].assign(g.nodes[ni].out_channels, 0.0);
+  }
+  const size_t px = shape_of(g, g.input).elements();
+  for (size_t first = 0; first < images; first += batch) {
+    const size_t count = std::min(batch, images - first);
+    std::vector<float> input(count * px);
+    for (size_t i = 0; i < input.size(); ++i) {
+      input[i] = static_cast<float>(pixels[first * px + i]) / 255.0f;
+    }
+    Activations pre;
+    run_fp32(g, input, count, &pre);
+    for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+      const Node& n = g.nodes[ni];
+      if (!is_linear(n)) continue;
+      const ActShape& os = shape_of(g, n.output);
+      add_channel_sums(pre[static_cast<size_t>(n.output)], n.out_channels, os.h * os.w, sums[ni]);
+    }
+  }
+  return sums;
+}
+
+void check_images(const Graph& g, const std::vector<uint8_t>& pixels, size_t images,
+                  size_t batch) {
+  if (batch == 0 || images == 0 || pixels.size() != images * shape_of(g, g.input).elements()) {
+    throw std::invalid_argument("bias correction: " + std::to_string(pixels.size()) +
+                                " pixels are not " + std::to_string(images) +
+                                " images of the input's shape (or the batch is 0)");
+  }
+}
+
+}  // namespace
+
+QuantizedResult run_quantized(const Graph& g, const QuantPlan& plan,
+                              const std::vector<uint8_t>& pixels, size_t batch,
+                              const GemmOptions& options, bool keep_pre_activations) {
+  return run_quantized_until(g, plan, pixels, batch, options,
+                             keep_pre_activations ? kKeepAll : kKeepNone, SIZE_MAX);
+}
+
+std::vector<std::vector<double>> mean_pre_activation_error(const Graph& g, const QuantPlan& plan,
+                                                           const std::vector<uint8_t>& pixels,
+                                                           size_t images, size_t batch,
+                                                           const GemmOptions& options) {
+  check_images(g, pixels, images, batch);
+  std::vector<std::vector<double>> fp = fp32_channel_sums(g, pixels, images, batch);
+  std::vector<std::vector<double>> q(g.nodes.size());
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) q[ni].assign(fp[ni].size(), 0.0);
+  const size_t px = shape_of(g, g.input).elements();
+  for (size_t first = 0; first < images; first += batch) {
+    const size_t count = std::min(batch, images - first);
+    const std::vector<uint8_t> part(pixels.begin() + static_cast<std::ptrdiff_t>(first * px),
+                                    pixels.begin() + static_cast<std::ptrdiff_t>((first + count) * px));
+    const QuantizedResult r = run_quantized(g, plan, part, count, options, true);
+    for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+      const Node& n = g.nodes[ni];
+      if (!is_linear(n)) continue;
+      const ActShape& os = shape_of(g, n.output);
+      add_channel_sums(r.pre_activations[static_cast<size_t>(n.output)], n.out_channels,
+                       os.h * os.w, q[ni]);
+    }
+  }
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+    if (q[ni].empty()) continue;
+    const ActShape& os = shape_of(g, g.nodes[ni].output);
+    const double per_channel = static_cast<double>(images * os.h * os.w);
+    for (size_t c = 0; c < q[ni].size(); ++c) q[ni][c] = (q[ni][c] - fp[ni][c]) / per_channel;
+  }
+  return q;
+}
+
+void correct_biases(const Graph& g, QuantPlan& plan, const std::vector<uint8_t>& pixels,
+                    size_t images, size_t batch, const GemmOptions& options) {
+  check_images(g, pixels, images, batch);
+  // FP32 does not change with the corrections: its sums once; the quantized network's once per
+  // layer, since each correction changes every layer after it.
+  const std::vector<std::vector<double>> fp = fp32_channel_sums(g, pixels, images, batch);
+  plan.biases.resize(g.nodes.size());
+  const size_t px = shape_of(g, g.input).elements();
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+    const Node& n = g.nodes[ni];
+    if (!is_linear(n)) continue;
+    const ActShape& os = shape_of(g, n.output);
+    std::vector<double> q(n.out_channels, 0.0);
+    for (size_t first = 0; first < images; first += batch) {
+      const size_t count = std::min(batch, images - first);
+      const std::vector<uint8_t> part(
+          pixels.begin() + static_cast<std::ptrdiff_t>(first * px),
+          pixels.begin() + static_cast<std::ptrdiff_t>((first + count) * px));
+      const QuantizedResult r = run_quantized_until(g, plan, part, count, options,
+                                                    static_cast<long>(ni), ni);
+      add_channel_sums(r.pre_activations[static_cast<size_t>(n.output)], n.out_channels,
+                       os.h * os.w, q);
+    }
+    const double per_channel = static_cast<double>(images * os.h * os.w);
+    std::vector<float> corrected = plan_bias(g, plan, ni);
+    for (size_t c = 0; c < n.out_channels; ++c) {
+      const double mean_error = (q[c] - fp[ni][c]) / per_channel;
+      corrected[c] = static_cast<float>(static_cast<double>(corrected[c]) - mean_error);
+    }
+    plan.biases[ni] = std::move(corrected);
+  }
+  plan.bias_corrected = true;
 }
 
 std::vector<double> dequantize(const Graph& g, const QuantPlan& plan, int tensor,

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,12 +24,17 @@ struct EvalConfig {
   NumberFormat format = NumberFormat::kLbfp8;
   CalibrationMethod activations = CalibrationMethod::kKl;
   CalibrationMethod weights = CalibrationMethod::kMax;
-  std::string label() const;  // "lbfp8 kl/max"
+  // Empirical bias correction on the calibration images (correct_biases in inference.h).
+  bool bias_correction = false;
+  std::string label() const;  // "lbfp8 kl/max", "lbfp8 kl/max+bc" with bias correction
 };
 
 struct EvalOptions {
   std::vector<EvalConfig> configs;  // the quantized runs (FP32 always runs)
-  size_t calib_images = 1000;       // from the training split, evenly spaced
+  size_t calib_images = 1000;       // from the training split (calibration_images)
+  // No seed: the images evenly spaced over the training split (the default); a seed: a seeded
+  // sample without replacement, to measure how much the results depend on the sample.
+  std::optional<uint64_t> calib_seed;
   // kChannel: per-channel activation exponents where every consumer is a depthwise conv. Per tensor
   // by default: on MobileNet per channel measured no better (docs/accuracy.md).
   ActivationGranularity granularity = ActivationGranularity::kTensor;
@@ -50,25 +56,39 @@ struct LayerError {
   double sqnr_db() const;
 };
 
-// Top-1 of a quantized run paired with FP32 on the same images.
+// Top-1 of a quantized run paired with a reference on the same images: FP32, or (between two
+// calibrations, paired_accuracy) another quantized run; "fp32" in the names is then that run.
 struct PairedAccuracy {
   size_t total = 0;
   size_t correct = 0;
-  size_t only_quantized_right = 0;  // b: FP32 wrong, quantized right
-  size_t only_fp32_right = 0;       // c: FP32 right, quantized wrong
+  size_t only_quantized_right = 0;  // b: the reference (FP32) wrong, this run right
+  size_t only_fp32_right = 0;       // c: the reference (FP32) right, this run wrong
   double top1() const;
-  // The difference quantized - FP32 top-1 and its 95 % Wald interval for paired proportions:
-  // d = (b - c) / n, var = ((b + c) / n - d^2) / n.
+  // The difference this run - reference top-1 and its 95 % Wald interval for paired
+  // proportions: d = (b - c) / n, var = ((b + c) / n - d^2) / n.
   double difference() const;
   double ci_half_width() const;
   // The exact two-sided McNemar p-value (binomial on the b + c discordant pairs).
   double mcnemar_p() const;
 };
 
+// The paired comparison of two runs from whether each got each image right (the same images, in
+// the same order; std::invalid_argument when the lengths differ).
+PairedAccuracy paired_accuracy(const std::vector<bool>& right,
+                               const std::vector<bool>& reference_right);
+
+// The training images to calibrate on (ascending indices into a split of `split_size` images):
+// without a seed, `count` evenly spaced ones (i * (split_size / count)); with one, a sample of
+// `count` without replacement drawn by mt19937_64(seed) (a partial Fisher-Yates shuffle with
+// rejection sampling, so the same on every platform). All of them when count >= split_size.
+std::vector<size_t> calibration_images(size_t split_size, size_t count,
+                                       std::optional<uint64_t> seed = std::nullopt);
+
 struct ConfigResult {
   EvalConfig config;
   QuantPlan plan;
-  PairedAccuracy accuracy;
+  PairedAccuracy accuracy;        // against FP32
+  std::vector<bool> right;        // by test image: top-1 correct
   std::vector<LayerError> layers;
   uint64_t overflows = 0;
 };
@@ -77,7 +97,9 @@ struct EvalReport {
   std::string model;
   std::string dataset;
   size_t calib_images = 0;
+  std::optional<uint64_t> calib_seed;
   size_t fp32_correct = 0;
+  std::vector<bool> fp32_right;  // by test image
   size_t total = 0;
   std::vector<ConfigResult> results;
   double fp32_top1() const {

@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -50,8 +51,14 @@ std::vector<bool> channel_exponent_tensors(const Graph& graph);
 // One tensor per graph tensor id, batch x elements (NCHW), float.
 using Activations = std::vector<std::vector<float>>;
 
-// FP32 reference inference of `batch` images (batch x C x H x W in `input`).
-Activations run_fp32(const Graph& graph, const std::vector<float>& input, size_t batch);
+// FP32 reference inference of `batch` images (batch x C x H x W in `input`). With
+// `pre_activations`: by tensor id, each Conv / Gemm output before its fused ReLU (empty for the
+// other tensors). With `after_node`: called with each node's output tensor id and values before
+// the next node reads them, which it may change (the fake quantization of the ablation study in
+// tb/eval/ablation_main.cpp).
+using Fp32Hook = std::function<void(int tensor, std::vector<float>& values)>;
+Activations run_fp32(const Graph& graph, const std::vector<float>& input, size_t batch,
+                     Activations* pre_activations = nullptr, const Fp32Hook& after_node = {});
 
 // Every exponent and weight code of one quantized inference.
 struct QuantPlan {
@@ -67,7 +74,15 @@ struct QuantPlan {
   std::vector<std::vector<int>> weight_exponents;  // by node index, one per output channel
   // By node index: Conv OIHW codes; Gemm K x N codes (the GEMM's B operand).
   std::vector<std::vector<Code>> weight_codes;
+  // By node index: the real bias a Conv / Gemm adds (it enters the accumulator first, rounded to
+  // accumulator units as the spec says), or empty for the node's own bias. correct_biases fills
+  // it; make_plan leaves it empty.
+  std::vector<std::vector<float>> biases;
+  bool bias_corrected = false;
 };
+
+// The bias node `node_index` adds in `plan`: the plan's where it has one, else the node's.
+const std::vector<float>& plan_bias(const Graph& graph, const QuantPlan& plan, size_t node_index);
 
 // Histograms of |x| of every tensor (by tensor id) over calibration images run in FP32: linear
 // (65,536 bins) and logarithmic (LogHistogram), exact zeros left out of both; and the same per
@@ -110,13 +125,36 @@ struct QuantizedResult {
   std::vector<std::vector<Code>> codes;  // by tensor id (the logits tensor: empty)
   std::vector<double> logits;            // batch x classes, real values of the last accumulators
   uint64_t overflows = 0;                // saturating accumulator steps
+  // With keep_pre_activations, by tensor id: each Conv / Gemm's accumulators as real values
+  // (acc * 2^scale, exact), before the fused ReLU and the requantization; empty elsewhere.
+  std::vector<std::vector<double>> pre_activations;
 };
 
 // Bit-exact quantized inference (BFP8 or LBFP8, as the plan says) of `batch` pixel images
 // (batch x C x H x W bytes, the network's input being pixel / 255).
 QuantizedResult run_quantized(const Graph& graph, const QuantPlan& plan,
                               const std::vector<uint8_t>& pixels, size_t batch,
-                              const GemmOptions& options = {});
+                              const GemmOptions& options = {}, bool keep_pre_activations = false);
+
+// Empirical bias correction (Nagel et al. 2019, "Data-Free Quantization Through Weight
+// Equalization and Bias Correction", sec. 4.2; Banner et al. 2019): log rounding and the flush of
+// small values to zero do not err evenly around zero in the linear domain, and a sum of many
+// products keeps that mean error. For each Conv / Gemm in topological order, the mean per output
+// channel over the calibration images of (quantized - FP32) pre-activation (before the fused
+// ReLU; the quantized one with the corrections of the layers before already in place) is
+// subtracted from the layer's bias in `plan` (plan.biases). The arithmetic stays the spec's: the
+// corrected bias is a real number that enters the accumulator first like any bias. `pixels`:
+// `images` calibration images (never test images), run `batch` at a time.
+void correct_biases(const Graph& graph, QuantPlan& plan, const std::vector<uint8_t>& pixels,
+                    size_t images, size_t batch, const GemmOptions& options = {});
+
+// The mean per output channel of (quantized - FP32) pre-activation of every Conv / Gemm (by node
+// index; empty for the other nodes) over `images` pixel images: what correct_biases removes.
+std::vector<std::vector<double>> mean_pre_activation_error(const Graph& graph,
+                                                           const QuantPlan& plan,
+                                                           const std::vector<uint8_t>& pixels,
+                                                           size_t images, size_t batch,
+                                                           const GemmOptions& options = {});
 
 // The real values of a tensor's codes (batch x elements, NCHW; its exponents from the plan).
 std::vector<double> dequantize(const Graph& graph, const QuantPlan& plan, int tensor,
