@@ -17,6 +17,7 @@ struct Group {
   std::map<std::string, std::string> simple;                    // name : value ;
   std::map<std::string, std::vector<std::string>> complex_attr;  // name (a, b) ;
   std::vector<std::unique_ptr<Group>> children;
+  long line = 0;  // where the group starts
 };
 
 class Parser {
@@ -25,6 +26,8 @@ class Parser {
 
   std::unique_ptr<Group> parse_top() {
     auto group = std::make_unique<Group>();
+    skip();
+    group->line = line_at(pos_);
     std::string type = identifier();
     group->type = type;
     group->args = arguments();
@@ -34,6 +37,14 @@ class Parser {
   }
 
  private:
+  // Lines are counted incrementally: groups are met in file order.
+  long line_at(size_t pos) {
+    line_ += std::count(text_.begin() + static_cast<long>(line_pos_),
+                        text_.begin() + static_cast<long>(pos), '\n');
+    line_pos_ = pos;
+    return line_;
+  }
+
   [[noreturn]] void fail(const std::string& what) const {
     const long line = 1 + std::count(text_.begin(), text_.begin() + static_cast<long>(pos_), '\n');
     throw std::runtime_error(path_ + ":" + std::to_string(line) + ": " + what);
@@ -110,6 +121,7 @@ class Parser {
   void body(Group& group) {
     while (peek() != '}') {
       if (pos_ >= text_.size()) fail("unexpected end of file in group " + group.type);
+      const size_t name_pos = pos_;
       std::string name = identifier();
       const char c = peek();
       if (c == ':') {
@@ -134,6 +146,7 @@ class Parser {
         if (peek() == '{') {
           ++pos_;
           auto child = std::make_unique<Group>();
+          child->line = line_at(name_pos);
           child->type = name;
           child->args = std::move(args);
           body(*child);
@@ -152,31 +165,72 @@ class Parser {
   std::string text_;
   std::string path_;
   size_t pos_ = 0;
+  long line_ = 1;
+  size_t line_pos_ = 0;
 };
 
-std::vector<double> numbers(const std::string& list) {
+// `where` ("file:line") names the group in the error for an entry that is not a number.
+std::vector<double> numbers(const std::string& list, const std::string& where) {
   std::vector<double> out;
   std::string item;
   std::istringstream in(list);
   while (std::getline(in, item, ',')) {
     const size_t first = item.find_first_not_of(" \t\r\n");
     if (first == std::string::npos) continue;
-    out.push_back(std::stod(item.substr(first)));
+    try {
+      out.push_back(std::stod(item.substr(first)));
+    } catch (const std::exception&) {
+      throw std::runtime_error(where + ": not a number in a table: '" + item + "'");
+    }
   }
   return out;
 }
 
-std::optional<LibertyTable> table(const Group& g) {
+struct TemplateVariables {
+  std::string variable_1;
+  std::string variable_2;
+};
+using Templates = std::map<std::string, TemplateVariables>;
+
+std::optional<LibertyTable> table(const Group& g, const std::string& path,
+                                  const Templates* templates = nullptr) {
+  const std::string where = path + ":" + std::to_string(g.line);
   LibertyTable t;
+  t.source = where;
+  if (templates && !g.args.empty()) {
+    if (auto it = templates->find(g.args.front()); it != templates->end()) {
+      t.variable_1 = it->second.variable_1;
+      t.variable_2 = it->second.variable_2;
+    }
+  }
   auto find = [&](const char* name) -> const std::vector<std::string>* {
     auto it = g.complex_attr.find(name);
     return it == g.complex_attr.end() ? nullptr : &it->second;
   };
   const auto* values = find("values");
   if (!values) return std::nullopt;
-  if (const auto* i1 = find("index_1"); i1 && !i1->empty()) t.index_1 = numbers(i1->front());
-  if (const auto* i2 = find("index_2"); i2 && !i2->empty()) t.index_2 = numbers(i2->front());
-  for (const std::string& row : *values) t.values.push_back(numbers(row));
+  if (const auto* i1 = find("index_1"); i1 && !i1->empty()) {
+    t.index_1 = numbers(i1->front(), where);
+  }
+  if (const auto* i2 = find("index_2"); i2 && !i2->empty()) {
+    t.index_2 = numbers(i2->front(), where);
+  }
+  for (const std::string& row : *values) t.values.push_back(numbers(row, where));
+  // A two-dimensional table must be index_1 rows of index_2 values.
+  if (!t.index_2.empty() && t.values.size() > 1) {
+    if (t.values.size() != t.index_1.size()) {
+      throw std::runtime_error(where + ": " + g.type + " has " + std::to_string(t.values.size()) +
+                               " rows for " + std::to_string(t.index_1.size()) +
+                               " index_1 entries");
+    }
+    for (const auto& row : t.values) {
+      if (row.size() != t.index_2.size()) {
+        throw std::runtime_error(where + ": " + g.type + " has a row of " +
+                                 std::to_string(row.size()) + " values for " +
+                                 std::to_string(t.index_2.size()) + " index_2 entries");
+      }
+    }
+  }
   return t;
 }
 
@@ -216,6 +270,21 @@ double LibertyTable::lookup(double x1, double x2) const {
   return top + wr * (bottom - top);
 }
 
+double LibertyTable::lookup_load_slew(double load_pf, double slew_ns) const {
+  const auto value_of = [&](const std::string& variable) {
+    if (variable == "total_output_net_capacitance") return load_pf;
+    if (variable == "input_net_transition" || variable == "input_transition_time") return slew_ns;
+    throw std::runtime_error(source + ": a delay table over '" + variable +
+                             "', expected total_output_net_capacitance and input_net_transition");
+  };
+  if (variable_1.empty()) {
+    throw std::runtime_error(source + ": the table's template names no variables");
+  }
+  const double x1 = value_of(variable_1);
+  const double x2 = variable_2.empty() ? 0.0 : value_of(variable_2);
+  return lookup(x1, x2);
+}
+
 const LibertyPin* LibertyCell::pin(const std::string& pin_name) const {
   for (const LibertyPin& p : pins) {
     if (p.name == pin_name) return &p;
@@ -244,6 +313,14 @@ LibertyLibrary read_liberty(const std::string& path) {
   lib.name = top->args.empty() ? "" : top->args.front();
   if (auto it = top->simple.find("nom_voltage"); it != top->simple.end()) {
     lib.nominal_voltage = std::stod(it->second);
+  }
+  Templates templates;
+  for (const auto& g : top->children) {
+    if ((g->type == "lu_table_template" || g->type == "power_lut_template") && !g->args.empty()) {
+      TemplateVariables& v = templates[g->args.front()];
+      if (auto it = g->simple.find("variable_1"); it != g->simple.end()) v.variable_1 = it->second;
+      if (auto it = g->simple.find("variable_2"); it != g->simple.end()) v.variable_2 = it->second;
+    }
   }
   for (const auto& g : top->children) {
     if (g->type != "cell" || g->args.empty()) continue;
@@ -284,14 +361,43 @@ LibertyLibrary read_liberty(const std::string& path) {
         pin.is_clock = get("clock") == "true";
         if (!get("three_state").empty()) cell.is_latch_or_tristate = true;
         for (const auto& p : c->children) {
+          if (p->type == "timing") {
+            LibertyTiming timing;
+            timing.source = path + ":" + std::to_string(p->line);
+            const auto related = p->simple.find("related_pin");
+            if (related == p->simple.end() || related->second.empty()) {
+              throw std::runtime_error(timing.source + ": timing() of pin " + pin.name +
+                                       " of cell " + cell.name + " has no related_pin");
+            }
+            std::istringstream names(related->second);
+            for (std::string n; names >> n;) timing.related_pins.push_back(n);
+            if (auto it = p->simple.find("timing_sense"); it != p->simple.end()) {
+              timing.timing_sense = it->second;
+            }
+            if (auto it = p->simple.find("timing_type"); it != p->simple.end()) {
+              timing.timing_type = it->second;
+            }
+            for (const auto& t : p->children) {
+              if (t->type == "cell_rise") timing.cell_rise = table(*t, path, &templates);
+              if (t->type == "cell_fall") timing.cell_fall = table(*t, path, &templates);
+              if (t->type == "rise_transition") {
+                timing.rise_transition = table(*t, path, &templates);
+              }
+              if (t->type == "fall_transition") {
+                timing.fall_transition = table(*t, path, &templates);
+              }
+            }
+            pin.timing.push_back(std::move(timing));
+            continue;
+          }
           if (p->type != "internal_power") continue;
           InternalPower power;
           if (auto it = p->simple.find("related_pin"); it != p->simple.end()) {
             power.related_pin = it->second;
           }
           for (const auto& t : p->children) {
-            if (t->type == "rise_power") power.rise = table(*t);
-            if (t->type == "fall_power") power.fall = table(*t);
+            if (t->type == "rise_power") power.rise = table(*t, path, &templates);
+            if (t->type == "fall_power") power.fall = table(*t, path, &templates);
           }
           pin.internal_power.push_back(std::move(power));
         }
@@ -302,6 +408,130 @@ LibertyLibrary read_liberty(const std::string& path) {
   }
   if (lib.cells.empty()) throw std::runtime_error(path + ": no cells");
   return lib;
+}
+
+namespace {
+
+// Recursive descent over a Liberty boolean function, evaluated for one assignment of the
+// inputs. Precedence (Liberty reference): NOT (! prefix, ' postfix), XOR, AND (& * or
+// juxtaposition), OR (| +).
+class FunctionEvaluator {
+ public:
+  FunctionEvaluator(const std::string& function, const std::vector<std::string>& inputs,
+                    uint32_t assignment)
+      : text_(function), inputs_(inputs), assignment_(assignment) {}
+
+  bool evaluate() {
+    const bool value = or_expr();
+    skip();
+    if (pos_ != text_.size()) fail("unexpected '" + std::string(1, text_[pos_]) + "'");
+    return value;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) const {
+    throw std::runtime_error("liberty function \"" + text_ + "\": " + what);
+  }
+  void skip() {
+    while (pos_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[pos_]))) ++pos_;
+  }
+  char peek() {
+    skip();
+    return pos_ < text_.size() ? text_[pos_] : '\0';
+  }
+  static bool is_name_char(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '[' || c == ']' ||
+           c == '.';
+  }
+  bool starts_operand() {
+    const char c = peek();
+    return is_name_char(c) || c == '(' || c == '!';
+  }
+
+  bool or_expr() {
+    bool value = and_expr();
+    while (peek() == '+' || peek() == '|') {
+      ++pos_;
+      const bool rhs = and_expr();
+      value = value || rhs;
+    }
+    return value;
+  }
+  bool and_expr() {
+    bool value = xor_expr();
+    while (true) {
+      if (peek() == '&' || peek() == '*') {
+        ++pos_;
+      } else if (!starts_operand()) {
+        break;  // juxtaposition continues with the next operand
+      }
+      const bool rhs = xor_expr();
+      value = value && rhs;
+    }
+    return value;
+  }
+  bool xor_expr() {
+    bool value = unary();
+    while (peek() == '^') {
+      ++pos_;
+      const bool rhs = unary();
+      value = value != rhs;
+    }
+    return value;
+  }
+  bool unary() {
+    if (peek() == '!') {
+      ++pos_;
+      return !unary();
+    }
+    bool value = primary();
+    while (peek() == '\'') {
+      ++pos_;
+      value = !value;
+    }
+    return value;
+  }
+  bool primary() {
+    const char c = peek();
+    if (c == '(') {
+      ++pos_;
+      const bool value = or_expr();
+      if (peek() != ')') fail("missing ')'");
+      ++pos_;
+      return value;
+    }
+    if (!is_name_char(c)) fail(c == '\0' ? "unexpected end" : "unexpected '" + std::string(1, c) + "'");
+    const size_t start = pos_;
+    while (pos_ < text_.size() && is_name_char(text_[pos_])) ++pos_;
+    const std::string name = text_.substr(start, pos_ - start);
+    if (name == "0") return false;
+    if (name == "1") return true;
+    const auto it = std::find(inputs_.begin(), inputs_.end(), name);
+    if (it == inputs_.end()) fail("'" + name + "' is not an input pin");
+    return (assignment_ >> (it - inputs_.begin())) & 1u;
+  }
+
+  const std::string& text_;
+  const std::vector<std::string>& inputs_;
+  uint32_t assignment_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+std::vector<uint8_t> liberty_function_truth_table(const std::string& function,
+                                                  const std::vector<std::string>& inputs) {
+  if (inputs.size() > 16) {
+    throw std::runtime_error("liberty function \"" + function + "\": more than 16 inputs");
+  }
+  if (function.find_first_not_of(" \t") == std::string::npos) {
+    throw std::runtime_error("empty liberty function");
+  }
+  std::vector<uint8_t> table(size_t{1} << inputs.size());
+  for (uint32_t m = 0; m < table.size(); ++m) {
+    table[m] = FunctionEvaluator(function, inputs, m).evaluate() ? 1 : 0;
+  }
+  return table;
 }
 
 std::string liberty_function_to_verilog(const std::string& function) {

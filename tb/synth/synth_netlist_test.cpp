@@ -15,6 +15,7 @@
 #include "lbfp_synth/liberty.h"
 #include "lbfp_synth/power.h"
 #include "lbfp_synth/streams.h"
+#include "lbfp_synth/timed_activity.h"
 
 namespace lbfp::synth {
 namespace {
@@ -171,6 +172,83 @@ TEST(SynthNetlist, ZeroOperandKeepsTheLbfpMultiplierQuiet) {
   const double nonzero_pj = energy_pj("against_nonzero", against_one);
   EXPECT_GT(zero_pj, 0.0);  // the zero detect and the isolation gates still switch
   EXPECT_LT(zero_pj, 0.25 * nonzero_pj) << zero_pj << " pJ against " << nonzero_pj << " pJ";
+}
+
+// The expected outputs of a multiplier for one operand pair, in the harness's order: LBFP8
+// neg_o, mag_o; BFP8 prod_o (16-bit two's complement; -128 multiplies as the int8 it is).
+std::vector<uint64_t> golden_outputs(const Unit& unit, uint64_t a, uint64_t b) {
+  const Code ca = static_cast<Code>(a);
+  const Code cb = static_cast<Code>(b);
+  if (unit.format == "lbfp8") {
+    const LbfpProduct p = multiply(lbfp8(), ca, cb);
+    return {p.negative ? 1u : 0u, p.is_zero() ? 0 : uint64_t{p.lut_value} << p.shift};
+  }
+  const int64_t expected =
+      (ca == 0x80 || cb == 0x80 || !unit.variant.empty())
+          ? int64_t{static_cast<int8_t>(ca)} * int64_t{static_cast<int8_t>(cb)}
+          : multiply(bfp8(), ca, cb);
+  return {static_cast<uint64_t>(expected) & 0xffffu};
+}
+
+// The timed (glitch-aware) simulation of each multiplier's netlist on all 65,536 operand pairs:
+// its settled outputs are the golden products, and on every net it counts the zero-delay
+// (Verilator) transitions plus glitches, which come in pairs (a rise and a fall): per net,
+// timed - zero-delay >= 0 and even, the same excess on rises and falls.
+void expect_timed_matches(const Unit& unit) {
+  const Built& b = built(unit);
+  const Activity zero_delay =
+      run_activity(b.simulator, b.synth.dir, "exhaustive_zd", exhaustive_stream(), false);
+  const LibertyLibrary lib = read_liberty(test_tools().liberty);  // outlives the simulator
+  TimedSimulator sim(lib, b.synth.netlist_json, TimedOptions{});
+  const Activity timed = sim.run(exhaustive_stream(), true);
+  ASSERT_EQ(timed.ops, 65536u);
+  ASSERT_EQ(timed.outputs.size(), 65536u);
+  int mismatches = 0;
+  for (const std::vector<uint64_t>& row : timed.outputs) {
+    const std::vector<uint64_t> expected = golden_outputs(unit, row[0], row[1]);
+    const std::vector<uint64_t> got(row.begin() + 2, row.end());
+    if (got != expected && ++mismatches <= 10) {
+      ADD_FAILURE() << unit.name() << " a=0x" << std::hex << row[0] << " b=0x" << row[1]
+                    << ": timed netlist 0x" << got.back() << ", golden 0x" << expected.back();
+    }
+  }
+  EXPECT_EQ(mismatches, 0);
+
+  uint64_t glitch_toggles = 0;
+  size_t compared = 0;
+  for (const auto& [net, zd] : zero_delay.nets) {
+    auto it = timed.nets.find(net);
+    if (it == timed.nets.end()) {
+      ADD_FAILURE() << unit.name() << ": net " << net << " has no timed count";
+      continue;
+    }
+    ++compared;
+    const NetToggles& t = it->second;
+    EXPECT_GE(t.rises, zd.rises) << unit.name() << " " << net;
+    EXPECT_GE(t.falls, zd.falls) << unit.name() << " " << net;
+    EXPECT_EQ(t.rises - zd.rises, t.falls - zd.falls) << unit.name() << " " << net;
+    glitch_toggles += (t.rises + t.falls) - (zd.rises + zd.falls);
+  }
+  for (const auto& [net, t] : timed.nets) {
+    EXPECT_TRUE(zero_delay.nets.count(net)) << unit.name() << ": timed net " << net
+                                            << " unknown to the zero-delay run";
+  }
+  EXPECT_GT(compared, 150u);
+  // An array multiplier glitches: the comparison is not vacuous.
+  EXPECT_GT(glitch_toggles, 65536u) << unit.name();
+  // The unit settles well inside the 10 ns cycle of the 100 MHz the report assumes.
+  EXPECT_LT(sim.stats().max_settle_ns, 10.0);
+}
+
+TEST(SynthNetlist, TimedLbfpMultiplierMatchesGoldenAndZeroDelayCounts) {
+  REQUIRE_LIBERTY();
+  expect_timed_matches(unit("mul", "lbfp8"));
+}
+
+TEST(SynthNetlist, TimedBfpMultipliersMatchGoldenAndZeroDelayCounts) {
+  REQUIRE_LIBERTY();
+  expect_timed_matches(unit("mul", "bfp8"));
+  expect_timed_matches(unit("mul", "bfp8", "iso"));
 }
 
 TEST(SynthNetlist, EnergyIsZeroWithoutToggles) {
