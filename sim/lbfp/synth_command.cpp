@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "lbfp_synth/power.h"
 #include "lbfp_synth/report.h"
 #include "lbfp_synth/streams.h"
+#include "lbfp_synth/timed_activity.h"
 #include "output_file.h"
 
 namespace lbfp::cli {
@@ -46,7 +48,14 @@ struct SynthOptions {
   std::string layers = "sample";  // sample: 10 chosen layers; all: every Conv/Gemm layer
   size_t layer_ops = 0;           // ops per model-layer stream; 0: --ops (sample), 8192 (all)
   int jobs = 2;
+  // zero-delay: Verilator counts; timed: event-driven with the liberty's delays (glitches
+  // counted, combinational units only); both: zero-delay figures, with the timed ones beside
+  // them for the combinational units.
+  std::string activity = "both";
 };
+
+bool wants_timed(const SynthOptions& o) { return o.activity != "zero-delay"; }
+bool wants_zero_delay(const SynthOptions& o) { return o.activity != "timed"; }
 
 // Everything the user gave, read before the first tool runs (minutes of synthesis would
 // otherwise end in an error about a typo): a bad value is an error with exit status 2.
@@ -74,6 +83,18 @@ SynthInputs read_inputs(const SynthOptions& o) {
   if (!o.work.empty()) in.tools.work_dir = o.work;
   if (!o.source_dir.empty()) in.tools.source_dir = o.source_dir;
   in.tools.build_jobs = o.jobs;
+  if (o.activity == "timed") {
+    // The event-driven simulation has no flip-flop model: the MAC and PE are sequential.
+    for (const std::vector<std::string>* list : {&o.kinds, &o.layer_kinds}) {
+      for (const std::string& kind : *list) {
+        if (kind == "mac" || kind == "pe") {
+          throw ConfigError("--activity timed measures combinational units only (mul); the " +
+                            kind + " is sequential. Pass --units mul --layer-units mul (or none), "
+                            "or --activity both / zero-delay");
+        }
+      }
+    }
+  }
   in.tile_path =
       o.layer_tile.empty() ? synth::lenet5_fc1_tile_path(in.tools.source_dir) : o.layer_tile;
   // Both readers take the whole file: a device or a pipe (/dev/zero) would never end.
@@ -145,12 +166,14 @@ int run_synth(const SynthOptions& o) {
   const std::vector<synth::Op> tile_stream_lbfp = synth::layer_stream(tile, "lbfp8", o.ops);
   const std::vector<synth::Op> tile_stream_bfp = synth::layer_stream(tile, "bfp8", o.ops);
   std::vector<synth::LayerEnergy> layer_rows;
-  auto layer_row = [&](const std::string& kind, size_t index) -> synth::LayerEnergy& {
+  std::vector<synth::LayerEnergy> timed_layer_rows;  // --activity both: the timed figures
+  auto layer_row = [&](std::vector<synth::LayerEnergy>& rows, const std::string& kind,
+                       size_t index) -> synth::LayerEnergy& {
     const size_t per_kind = in.model_layers.size() + 1;
     const auto pos = std::find(o.layer_kinds.begin(), o.layer_kinds.end(), kind);
     const size_t at = static_cast<size_t>(pos - o.layer_kinds.begin()) * per_kind + index;
-    if (layer_rows.size() <= at) layer_rows.resize(at + 1);
-    synth::LayerEnergy& r = layer_rows[at];
+    if (rows.size() <= at) rows.resize(at + 1);
+    synth::LayerEnergy& r = rows[at];
     r.kind = kind;
     if (index == 0) {
       r.label = o.layer_tile.empty() ? "LeNet-5 fc1 tile (committed)" : "--layer-tile";
@@ -191,7 +214,34 @@ int run_synth(const SynthOptions& o) {
       std::cerr << fmt::format("lbfp synth: {} ({}{})...\n", unit.top, format,
                                unit.variant.empty() ? "" : " " + unit.variant);
       const synth::SynthResult s = synth::synthesize(tools, unit);
-      const std::string sim = synth::build_activity_model(tools, unit, s, library);
+      const bool timed = wants_timed(o) && !unit.sequential;
+      const std::string sim = wants_zero_delay(o)
+                                  ? synth::build_activity_model(tools, unit, s, library)
+                                  : std::string();
+      std::unique_ptr<synth::TimedSimulator> timed_sim;
+      if (timed) {
+        synth::TimedOptions to;
+        to.input_slew_ns = o.slew_ns;
+        to.output_load_pf = energy.output_load_pf;
+        timed_sim = std::make_unique<synth::TimedSimulator>(library, s.netlist_json, to);
+      }
+      // Energy per operation of one stream with the zero-delay or the timed activity.
+      auto measure = [&](bool use_timed, const std::string& name,
+                         const std::vector<synth::Op>& stream, double* toggles_per_op) {
+        const synth::Activity a = use_timed ? timed_sim->run(stream, false)
+                                            : synth::run_activity(sim, s.dir, name, stream, false);
+        const synth::Energy e = synth::estimate_energy(library, s.netlist_json, a, energy);
+        if (e.nets_missing > 0) {
+          throw std::runtime_error(fmt::format("{}: {} driven nets have no toggle count",
+                                               unit.name(), e.nets_missing));
+        }
+        if (toggles_per_op) {
+          uint64_t toggles = 0;
+          for (const auto& [net, t] : a.nets) toggles += t.rises + t.falls;
+          *toggles_per_op = static_cast<double>(toggles) / static_cast<double>(a.ops);
+        }
+        return e;
+      };
       synth::UnitCost c;
       c.kind = kind;
       c.format = format;
@@ -204,27 +254,35 @@ int run_synth(const SynthOptions& o) {
         const std::vector<synth::Op> stream = layer
                                                   ? synth::layer_stream(tile, format, o.ops)
                                                   : synth::uniform_stream(format, o.ops, o.seed);
-        const synth::Activity a =
-            synth::run_activity(sim, s.dir, layer ? "layer" : "uniform", stream, false);
-        const synth::Energy e = synth::estimate_energy(library, s.netlist_json, a, energy);
-        if (e.nets_missing > 0) {
-          throw std::runtime_error(fmt::format("{}: {} driven nets have no toggle count",
-                                               unit.name(), e.nets_missing));
-        }
+        const std::string name = layer ? "layer" : "uniform";
+        // The main figures: zero-delay, or timed with --activity timed.
+        const synth::Energy e = measure(!wants_zero_delay(o), name, stream,
+                                        layer ? &c.layer_toggles : nullptr);
         (layer ? c.layer_pj : c.uniform_pj) = e.per_op_pj;
         c.leakage_nw = e.leakage_nw;
+        if (timed && wants_zero_delay(o)) {
+          const synth::Energy t =
+              measure(true, name, stream, layer ? &c.timed_layer_toggles : nullptr);
+          (layer ? c.timed_layer_pj : c.timed_uniform_pj) = t.per_op_pj;
+        }
+        if (layer && timed) c.timed_settle_ns = timed_sim->stats().max_settle_ns;
       }
       const bool by_layer = layers_on && std::find(o.layer_kinds.begin(), o.layer_kinds.end(),
                                                    kind) != o.layer_kinds.end();
       if (by_layer) {
-        record(layer_row(kind, 0), c, c.layer_pj);
+        const bool both = timed && wants_zero_delay(o);
+        record(layer_row(layer_rows, kind, 0), c, c.layer_pj);
+        if (both) record(layer_row(timed_layer_rows, kind, 0), c, c.timed_layer_pj);
         for (size_t i = 0; i < in.model_layers.size(); ++i) {
           const synth::LayerOperands& l = in.model_layers[i];
-          const synth::Activity a = synth::run_activity(
-              sim, s.dir, fmt::format("model_layer_{}", i), format == "lbfp8" ? l.lbfp8 : l.bfp8,
-              false);
-          const synth::Energy e = synth::estimate_energy(library, s.netlist_json, a, energy);
-          record(layer_row(kind, i + 1), c, e.per_op_pj);
+          const std::string name = fmt::format("model_layer_{}", i);
+          const std::vector<synth::Op>& stream = format == "lbfp8" ? l.lbfp8 : l.bfp8;
+          record(layer_row(layer_rows, kind, i + 1), c,
+                 measure(!wants_zero_delay(o), name, stream, nullptr).per_op_pj);
+          if (both) {
+            record(layer_row(timed_layer_rows, kind, i + 1), c,
+                   measure(true, name, stream, nullptr).per_op_pj);
+          }
         }
       }
       costs.push_back(c);
@@ -232,19 +290,23 @@ int run_synth(const SynthOptions& o) {
   }
 
   synth::ReportContext ctx;
+  ctx.activity = o.activity;
   ctx.liberty = tools.liberty;
   ctx.energy = energy;
   ctx.ops = o.ops;
   ctx.seed = o.seed;
-  ctx.command = fmt::format("lbfp synth --ops {} --seed {} --voltage {} --frequency-mhz {}{}",
-                            o.ops, o.seed, o.voltage, o.frequency_mhz,
+  ctx.command = fmt::format("lbfp synth --activity {} --ops {} --seed {} --voltage {} "
+                            "--frequency-mhz {}{}",
+                            o.activity, o.ops, o.seed, o.voltage, o.frequency_mhz,
                             o.layers == "all" ? fmt::format(" --layers all --layer-ops {}",
                                                             layer_stream_ops(o))
                                               : std::string());
   ctx.layer_source = layer_source;
-  layer_rows.erase(std::remove_if(layer_rows.begin(), layer_rows.end(),
-                                  [](const synth::LayerEnergy& r) { return r.kind.empty(); }),
-                   layer_rows.end());
+  for (std::vector<synth::LayerEnergy>* rows : {&layer_rows, &timed_layer_rows}) {
+    rows->erase(std::remove_if(rows->begin(), rows->end(),
+                               [](const synth::LayerEnergy& r) { return r.kind.empty(); }),
+                rows->end());
+  }
   std::string table = synth::report_markdown(costs, ctx);
   if (!layer_rows.empty()) {
     table += "\nModel layers: activations and weights quantized as `lbfp eval` quantizes them "
@@ -253,8 +315,15 @@ int run_synth(const SynthOptions& o) {
              "the bit-exact quantized inference of test images 0..3); each stream is whole "
              "outputs of the output-stationary array in reduction order, " +
              std::to_string(layer_stream_ops(o)) + " operations per model layer.\n";
-    if (o.layers == "all") table += synth::model_table_markdown(layer_rows);
-    table += synth::layer_table_markdown(layer_rows);
+    const std::string label = o.activity == "timed" ? "timed" : "";
+    if (o.layers == "all") table += synth::model_table_markdown(layer_rows, label);
+    table += synth::layer_table_markdown(layer_rows, label);
+    if (!timed_layer_rows.empty()) {
+      table += "\nThe same streams with the timed (glitch-aware) activity of the combinational "
+               "units:\n";
+      if (o.layers == "all") table += synth::model_table_markdown(timed_layer_rows, "timed");
+      table += synth::layer_table_markdown(timed_layer_rows, "timed");
+    }
   }
   write_files_atomically({{(fs::path(o.out) / "report.md").string(), table},
                           {(fs::path(o.out) / "report.svg").string(), synth::report_svg(costs)},
@@ -318,6 +387,13 @@ void add_synth_command(CLI::App& app) {
                   "Operations per model-layer stream (default: --ops with --layers sample, "
                   "8192 with --layers all)")
       ->check(unsigned_integer() & CLI::Range(64, 10000000));
+  cmd->add_option("--activity", options->activity,
+                  "Switching activity: zero-delay (Verilator, settled values), timed "
+                  "(event-driven with the liberty's NLDM delays, glitches counted; "
+                  "combinational units only) or both (zero-delay figures, the timed ones beside "
+                  "them for the multipliers)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"zero-delay", "timed", "both"}));
   cmd->add_option("--jobs", options->jobs, "Parallel compile jobs for Verilator")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <array>
 #include <sstream>
 
 namespace lbfp::synth {
@@ -74,12 +73,14 @@ std::vector<CostRatio> cost_ratios(const std::vector<UnitCost>& costs,
 std::string report_markdown(const std::vector<UnitCost>& costs, const ReportContext& ctx) {
   std::ostringstream o;
   o << "# LBFP8 vs BFP8 hardware cost (OSU 0.18 um, Yosys 0.23)\n\n";
+  const bool timed = ctx.activity == "timed";
   o << fmt::format(
-      "Liberty: {}. Dynamic energy at {:.2f} V from zero-delay toggle counts over {} operations "
+      "Liberty: {}. Dynamic energy at {:.2f} V from {} toggle counts over {} operations "
       "per stream (seed {}), input slew {:.2f} ns, {:.4f} pF on each output port; power at "
       "{:.0f} MHz.\n\n",
-      ctx.liberty, ctx.energy.voltage, ctx.ops, ctx.seed, ctx.energy.input_slew_ns,
-      ctx.energy.output_load_pf, ctx.energy.frequency_mhz);
+      ctx.liberty, ctx.energy.voltage,
+      timed ? "timed (glitch-aware: event-driven, NLDM delays, inertial)" : "zero-delay", ctx.ops,
+      ctx.seed, ctx.energy.input_slew_ns, ctx.energy.output_load_pf, ctx.energy.frequency_mhz);
   if (!ctx.layer_source.empty()) o << "Layer operands: " << ctx.layer_source << "\n\n";
   o << "LBFP8 units isolate zero operands (lbfp_mul); \"bfp8\" is the plain 8x8 multiplier, "
        "\"bfp8 iso\" the same with operand isolation (bfp_mul IsolateZeros = 1).\n\n";
@@ -96,7 +97,57 @@ std::string report_markdown(const std::vector<UnitCost>& costs, const ReportCont
   if (!iso.empty()) {
     o << "\n## LBFP8 / BFP8 with operand isolation\n\n" << ratio_table(iso);
   }
+  o << timed_table_markdown(costs);
   if (!ctx.command.empty()) o << "\nReproduce: `" << ctx.command << "`\n";
+  return o.str();
+}
+
+std::string timed_table_markdown(const std::vector<UnitCost>& costs) {
+  const auto has_timed = [](const UnitCost& c) { return c.timed_layer_pj > 0.0; };
+  if (std::none_of(costs.begin(), costs.end(), has_timed)) return "";
+  std::ostringstream o;
+  o << "\n## Timed (glitch-aware) activity\n\n"
+       "Event-driven simulation of the same netlists: cell functions and NLDM delays from the "
+       "liberty (cell_rise / cell_fall at the net's load and the input net's transition time, "
+       "rise_transition / fall_transition for the output's), inertial delays, no wires, all "
+       "inputs changing together at the start of each operation. Same pricing as the zero-delay "
+       "figures. Combinational units only.\n\n";
+  o << "| unit | format | energy/op, layer, zero-delay (pJ) | energy/op, layer, timed (pJ) | "
+       "timed / zero-delay | toggles/op, zero-delay | toggles/op, timed | glitch toggles/op | "
+       "energy/op, uniform, zero-delay (pJ) | energy/op, uniform, timed (pJ) | latest settling "
+       "(ns) |\n";
+  o << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  for (const UnitCost& c : costs) {
+    if (!has_timed(c)) continue;
+    o << fmt::format(
+        "| {} | {} | {:.4f} | {:.4f} | {:.3f}x | {:.1f} | {:.1f} | {:.1f} | {:.4f} | {:.4f} | "
+        "{:.2f} |\n",
+        c.kind, format_name(c), c.layer_pj, c.timed_layer_pj, safe_ratio(c.timed_layer_pj,
+                                                                          c.layer_pj),
+        c.layer_toggles, c.timed_layer_toggles, c.timed_layer_toggles - c.layer_toggles,
+        c.uniform_pj, c.timed_uniform_pj, c.timed_settle_ns);
+  }
+  o << "\n| LBFP8 / BFP8 | baseline | energy/op, layer, zero-delay | energy/op, layer, timed | "
+       "energy/op, uniform, zero-delay | energy/op, uniform, timed |\n"
+       "|---|---|---:|---:|---:|---:|\n";
+  std::vector<std::string> kinds;
+  for (const UnitCost& c : costs) {
+    if (has_timed(c) && std::find(kinds.begin(), kinds.end(), c.kind) == kinds.end()) {
+      kinds.push_back(c.kind);
+    }
+  }
+  for (const std::string& kind : kinds) {
+    const UnitCost* l = find(costs, kind, "lbfp8");
+    for (const char* variant : {"", "iso"}) {
+      const UnitCost* b = find(costs, kind, "bfp8", variant);
+      if (!l || !b || !has_timed(*l) || !has_timed(*b)) continue;
+      o << fmt::format("| {} | {} | {:.3f}x | **{:.3f}x** | {:.3f}x | {:.3f}x |\n",
+                       kind_name(kind), format_name(*b), safe_ratio(l->layer_pj, b->layer_pj),
+                       safe_ratio(l->timed_layer_pj, b->timed_layer_pj),
+                       safe_ratio(l->uniform_pj, b->uniform_pj),
+                       safe_ratio(l->timed_uniform_pj, b->timed_uniform_pj));
+    }
+  }
   return o.str();
 }
 
@@ -164,7 +215,8 @@ std::vector<ModelEnergy> summarize_models(const std::vector<LayerEnergy>& rows,
   return out;
 }
 
-std::string model_table_markdown(const std::vector<LayerEnergy>& rows) {
+std::string model_table_markdown(const std::vector<LayerEnergy>& rows,
+                                 const std::string& activity) {
   std::vector<std::string> kinds;
   for (const LayerEnergy& r : rows) {
     if (r.macs > 0 && std::find(kinds.begin(), kinds.end(), r.kind) == kinds.end()) {
@@ -173,7 +225,8 @@ std::string model_table_markdown(const std::vector<LayerEnergy>& rows) {
   }
   std::ostringstream o;
   for (const std::string& kind : kinds) {
-    o << "\n## Energy of one inference by model: " << kind_name(kind) << "\n\n"
+    o << "\n## Energy of one inference by model: " << kind_name(kind)
+      << (activity.empty() ? "" : " (" + activity + " activity)") << "\n\n"
       << "Each layer's energy per operation times its MACs per image, summed over every Conv "
          "and Gemm layer of the model.\n\n";
     o << "| model | layers | MACs per image | LBFP8 (nJ/inference) | BFP8 (nJ/inference) | "
@@ -192,14 +245,16 @@ std::string model_table_markdown(const std::vector<LayerEnergy>& rows) {
   return o.str();
 }
 
-std::string layer_table_markdown(const std::vector<LayerEnergy>& rows) {
+std::string layer_table_markdown(const std::vector<LayerEnergy>& rows,
+                                 const std::string& activity) {
   std::vector<std::string> kinds;
   for (const LayerEnergy& r : rows) {
     if (std::find(kinds.begin(), kinds.end(), r.kind) == kinds.end()) kinds.push_back(r.kind);
   }
   std::ostringstream o;
   for (const std::string& kind : kinds) {
-    o << "\n## Energy per operation by layer: " << kind_name(kind) << "\n\n";
+    o << "\n## Energy per operation by layer: " << kind_name(kind)
+      << (activity.empty() ? "" : " (" + activity + " activity)") << "\n\n";
     o << "| layer | ops | zero products | median abs BFP8 mantissa | LBFP8 (pJ/op) | BFP8 (pJ/op) "
          "| LBFP8 / BFP8 | BFP8 iso (pJ/op) | LBFP8 / BFP8 iso | stream |\n";
     o << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
@@ -233,11 +288,17 @@ std::string report_svg(const std::vector<UnitCost>& costs) {
     const char* title;
     double (*value)(const UnitCost&);
   };
-  const std::array<Metric, 3> metrics = {{
+  std::vector<Metric> metrics = {
       {"area (um^2)", [](const UnitCost& c) { return c.area_um2; }},
       {"transistors", [](const UnitCost& c) { return static_cast<double>(c.transistors); }},
       {"energy/op, layer (pJ)", [](const UnitCost& c) { return c.layer_pj; }},
-  }};
+  };
+  // --activity both: a fourth panel with the timed (glitch-aware) energies, where measured.
+  if (std::any_of(costs.begin(), costs.end(),
+                  [](const UnitCost& c) { return c.timed_layer_pj > 0.0; })) {
+    metrics.push_back(
+        {"energy/op, layer, timed (pJ)", [](const UnitCost& c) { return c.timed_layer_pj; }});
+  }
   std::vector<std::string> kinds;
   for (const UnitCost& c : costs) {
     if (std::find(kinds.begin(), kinds.end(), c.kind) == kinds.end()) kinds.push_back(c.kind);
@@ -249,7 +310,7 @@ std::string report_svg(const std::vector<UnitCost>& costs) {
   s << fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
       "font-family=\"sans-serif\" font-size=\"12\">\n",
-      panel_w * 3 + 40, panel_h + 80);
+      panel_w * static_cast<int>(metrics.size()) + 40, panel_h + 80);
   s << "<text x=\"10\" y=\"18\" font-size=\"14\">LBFP8 (blue) vs BFP8 (grey) and BFP8 with "
        "operand isolation (light grey), OSU 0.18 um; ratios LBFP8/BFP8 above each group</text>\n";
   for (size_t m = 0; m < metrics.size(); ++m) {
@@ -270,7 +331,7 @@ std::string report_svg(const std::vector<UnitCost>& costs) {
       const UnitCost* bi = find(costs, kinds[k], "bfp8", "iso");
       int bx = gx;
       for (const UnitCost* c : {l, b, bi}) {
-        if (c) {
+        if (c && metrics[m].value(*c) > 0.0) {
           const double v = metrics[m].value(*c);
           const int h = static_cast<int>(v / top * (panel_h - 80));
           s << fmt::format(
@@ -282,11 +343,11 @@ std::string report_svg(const std::vector<UnitCost>& costs) {
         }
         bx += bar_w + 2;
       }
-      if (l && b && metrics[m].value(*b) > 0.0) {
+      if (l && b && metrics[m].value(*l) > 0.0 && metrics[m].value(*b) > 0.0) {
         s << fmt::format("<text x=\"{}\" y=\"{}\">{:.2f}x</text>\n", gx, y0 + 32,
                          metrics[m].value(*l) / metrics[m].value(*b));
       }
-      if (l && bi && metrics[m].value(*bi) > 0.0) {
+      if (l && bi && metrics[m].value(*l) > 0.0 && metrics[m].value(*bi) > 0.0) {
         s << fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\">iso {:.2f}x</text>\n", gx,
                          y0 + 46, metrics[m].value(*l) / metrics[m].value(*bi));
       }
@@ -301,10 +362,24 @@ std::string report_svg(const std::vector<UnitCost>& costs) {
 
 std::string energy_yaml(const std::vector<UnitCost>& costs, const ReportContext& ctx) {
   std::ostringstream y;
-  y << "# Energy per action for the LBFP8 and BFP8 datapaths, measured by `lbfp synth`\n"
-       "# (docs/hardware-cost.md): Yosys 0.23 onto the OSU 0.18 um cells, zero-delay toggle\n"
-       "# counts from Verilator runs of the gate-level netlists, priced with the liberty's\n"
-       "# internal-power tables and pin capacitances. Dynamic energy only; no wires, no glitches.\n";
+  if (ctx.activity == "timed") {
+    y << "# Energy per action for the LBFP8 and BFP8 datapaths, measured by `lbfp synth`\n"
+         "# (docs/hardware-cost.md): Yosys 0.23 onto the OSU 0.18 um cells, timed toggle counts\n"
+         "# (glitches included) from an event-driven simulation of the gate-level netlists with\n"
+         "# the liberty's NLDM delays (inertial), priced with the liberty's internal-power tables\n"
+         "# and pin capacitances. Dynamic energy only; no wires.\n";
+  } else {
+    y << "# Energy per action for the LBFP8 and BFP8 datapaths, measured by `lbfp synth`\n"
+         "# (docs/hardware-cost.md): Yosys 0.23 onto the OSU 0.18 um cells, zero-delay toggle\n"
+         "# counts from Verilator runs of the gate-level netlists, priced with the liberty's\n"
+         "# internal-power tables and pin capacitances. Dynamic energy only; no wires, no glitches.\n";
+  }
+  if (ctx.activity == "timed") {
+    y << "activity: timed      # glitches included\n";
+  } else {
+    y << "activity: zero-delay" << (ctx.activity == "both" ? "  # timed figures in the comments" : "")
+      << "\n";
+  }
   y << "technology: osu018\n";
   y << fmt::format("voltage_v: {:.2f}      # liberty nom_voltage\n", ctx.energy.voltage);
   y << fmt::format("frequency_mhz: {:.0f}  # only for power = energy x frequency\n",
@@ -329,8 +404,12 @@ std::string energy_yaml(const std::vector<UnitCost>& costs, const ReportContext&
     for (const UnitCost& c : costs) {
       if (!in_section(c)) continue;
       y << fmt::format(
-          "  {}_pj: {:.5f}   # {} netlist, layer stream; uniform operands {:.5f} pJ\n", c.kind,
-          c.layer_pj, c.top, c.uniform_pj);
+          "  {}_pj: {:.5f}   # {} netlist, layer stream; uniform operands {:.5f} pJ{}\n", c.kind,
+          c.layer_pj, c.top, c.uniform_pj,
+          c.timed_layer_pj > 0.0
+              ? fmt::format("; timed (glitches included): layer {:.5f} pJ, uniform {:.5f} pJ",
+                            c.timed_layer_pj, c.timed_uniform_pj)
+              : std::string());
     }
     for (const UnitCost& c : costs) {
       if (!in_section(c)) continue;

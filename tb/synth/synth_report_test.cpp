@@ -141,5 +141,69 @@ TEST(SynthReport, EnergyTableHasEveryActionWithItsSource) {
   }
 }
 
+// --activity both: the timed figures beside the zero-delay ones, for the units that have them.
+TEST(SynthReport, TimedFiguresStandBesideTheZeroDelayOnes) {
+  std::vector<UnitCost> costs = sample_costs_with_isolation();
+  for (UnitCost& c : costs) {
+    if (c.kind != "mul") continue;
+    c.timed_layer_pj = 2.0 * c.layer_pj;
+    c.timed_uniform_pj = 1.5 * c.uniform_pj;
+    c.layer_toggles = 10.0;
+    c.timed_layer_toggles = 14.5;
+    c.timed_settle_ns = 2.25;
+  }
+  costs[1].timed_layer_pj = 1.0;  // plain bfp8: 0.80 pJ zero-delay, 1.00 pJ timed
+  ReportContext ctx;
+  ctx.activity = "both";
+  ctx.ops = 1024;
+  const std::string md = report_markdown(costs, ctx);
+  EXPECT_NE(md.find("from zero-delay toggle counts"), std::string::npos) << md;
+  const size_t section = md.find("## Timed (glitch-aware) activity");
+  ASSERT_NE(section, std::string::npos) << md;
+  EXPECT_NE(md.find("| mul | lbfp8 | 0.2000 | 0.4000 | 2.000x | 10.0 | 14.5 | 4.5 | 0.4000 | "
+                    "0.6000 | 2.25 |",
+                    section),
+            std::string::npos)
+      << md;
+  // Ratios: zero-delay 0.20 / 0.80 and timed 0.40 / 1.00 against plain; 0.40 / 1.00 (iso).
+  EXPECT_NE(md.find("| multiplier | bfp8 | 0.250x | **0.400x** | 0.250x | 0.250x |", section),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| multiplier | bfp8 iso | 0.400x | **0.400x** |", section),
+            std::string::npos)
+      << md;
+  // The MAC and PE have no timed figures: no rows.
+  EXPECT_EQ(md.find("| mac | lbfp8 |", section), std::string::npos) << md;
+  EXPECT_EQ(timed_table_markdown(sample_costs()), "");
+  const std::string yaml = energy_yaml(costs, ctx);
+  EXPECT_NE(yaml.find("activity: zero-delay"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("  mul_pj: 0.20000   # lbfp_mul_unit netlist, layer stream; uniform "
+                      "operands 0.40000 pJ; timed (glitches included): layer 0.40000 pJ, "
+                      "uniform 0.60000 pJ"),
+            std::string::npos)
+      << yaml;
+  ctx.activity = "timed";
+  EXPECT_NE(report_markdown(sample_costs(), ctx).find("from timed (glitch-aware"),
+            std::string::npos);
+  EXPECT_NE(energy_yaml(sample_costs(), ctx).find("activity: timed"), std::string::npos);
+  // The chart gets a fourth panel with the multipliers' timed energies (3 bars, no MAC or PE).
+  const std::string svg = report_svg(costs);
+  EXPECT_NE(svg.find("energy/op, layer, timed (pJ)"), std::string::npos);
+  size_t bars = 0;
+  for (size_t pos = svg.find("<rect"); pos != std::string::npos; pos = svg.find("<rect", pos + 1)) {
+    ++bars;
+  }
+  EXPECT_EQ(bars, 9u * 3u + 3u);
+  // Layer tables labelled with their activity.
+  LayerEnergy row;
+  row.kind = "mul";
+  row.label = "l";
+  row.ops = 10;
+  row.lbfp8_pj = 1.0;
+  row.bfp8_pj = 2.0;
+  EXPECT_NE(layer_table_markdown({row}, "timed").find("by layer: multiplier (timed activity)"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace lbfp::synth

@@ -25,6 +25,13 @@ struct UnitCost {
   double uniform_pj = 0.0;  // dynamic energy per operation, uniform random operands
   double leakage_nw = 0.0;
   std::string variant;  // "" or "iso" (BFP8 with operand isolation), as in Unit
+  // `lbfp synth --activity both`: the timed (glitch-aware) figures next to the zero-delay ones
+  // above; 0 where not measured (sequential units, or one activity model only).
+  double timed_layer_pj = 0.0;
+  double timed_uniform_pj = 0.0;
+  double layer_toggles = 0.0;        // zero-delay transitions per operation, layer stream
+  double timed_layer_toggles = 0.0;  // timed transitions per operation (glitches included)
+  double timed_settle_ns = 0.0;      // the latest settling time of any layer operation
 };
 
 struct CostRatio {
@@ -41,6 +48,9 @@ std::vector<CostRatio> cost_ratios(const std::vector<UnitCost>& costs,
                                    const std::string& bfp_variant = "");
 
 struct ReportContext {
+  // "zero-delay" (Verilator), "timed" (event-driven with NLDM delays: the energies are timed),
+  // or "both" (zero-delay energies, with the timed ones beside them for combinational units).
+  std::string activity = "zero-delay";
   std::string liberty;
   EnergyOptions energy;
   size_t ops = 0;
@@ -50,6 +60,10 @@ struct ReportContext {
 };
 
 std::string report_markdown(const std::vector<UnitCost>& costs, const ReportContext& context);
+
+// Zero-delay and timed energies side by side, per unit and as LBFP8 / BFP8 ratios, for the units
+// with timed figures (empty when there are none).
+std::string timed_table_markdown(const std::vector<UnitCost>& costs);
 
 // Energy per operation of one unit kind on one layer's operand stream.
 struct LayerEnergy {
@@ -102,11 +116,14 @@ struct ModelEnergy {
 std::vector<ModelEnergy> summarize_models(const std::vector<LayerEnergy>& rows,
                                           const std::string& kind);
 // One table per unit kind: a row per model (MACs, nJ per inference, ratios).
-std::string model_table_markdown(const std::vector<LayerEnergy>& rows);
+// `activity` ("timed") labels the tables when they hold timed figures.
+std::string model_table_markdown(const std::vector<LayerEnergy>& rows,
+                                 const std::string& activity = "");
 
 // One table per unit kind present in `rows` (in order of appearance): a row per layer, then the
 // summary row.
-std::string layer_table_markdown(const std::vector<LayerEnergy>& rows);
+std::string layer_table_markdown(const std::vector<LayerEnergy>& rows,
+                                 const std::string& activity = "");
 std::string report_svg(const std::vector<UnitCost>& costs);
 // Energy per action in pJ for a future `lbfp sim`, each number with its source in a comment.
 std::string energy_yaml(const std::vector<UnitCost>& costs, const ReportContext& context);
