@@ -52,6 +52,7 @@ struct SynthOptions {
   // counted, combinational units only); both: zero-delay figures, with the timed ones beside
   // them for the combinational units.
   std::string activity = "both";
+  std::string timed_delays = "inertial";  // or transport: every pulse passes (an upper bound)
 };
 
 bool wants_timed(const SynthOptions& o) { return o.activity != "zero-delay"; }
@@ -223,6 +224,7 @@ int run_synth(const SynthOptions& o) {
         synth::TimedOptions to;
         to.input_slew_ns = o.slew_ns;
         to.output_load_pf = energy.output_load_pf;
+        to.transport = o.timed_delays == "transport";
         timed_sim = std::make_unique<synth::TimedSimulator>(library, s.netlist_json, to);
       }
       // Energy per operation of one stream with the zero-delay or the timed activity.
@@ -291,13 +293,16 @@ int run_synth(const SynthOptions& o) {
 
   synth::ReportContext ctx;
   ctx.activity = o.activity;
+  ctx.timed_delays = o.timed_delays;
   ctx.liberty = tools.liberty;
   ctx.energy = energy;
   ctx.ops = o.ops;
   ctx.seed = o.seed;
-  ctx.command = fmt::format("lbfp synth --activity {} --ops {} --seed {} --voltage {} "
+  ctx.command = fmt::format("lbfp synth --activity {}{} --ops {} --seed {} --voltage {} "
                             "--frequency-mhz {}{}",
-                            o.activity, o.ops, o.seed, o.voltage, o.frequency_mhz,
+                            o.activity,
+                            o.timed_delays == "transport" ? " --timed-delays transport" : "",
+                            o.ops, o.seed, o.voltage, o.frequency_mhz,
                             o.layers == "all" ? fmt::format(" --layers all --layer-ops {}",
                                                             layer_stream_ops(o))
                                               : std::string());
@@ -394,6 +399,11 @@ void add_synth_command(CLI::App& app) {
                   "them for the multipliers)")
       ->capture_default_str()
       ->check(CLI::IsMember({"zero-delay", "timed", "both"}));
+  cmd->add_option("--timed-delays", options->timed_delays,
+                  "Delays of the timed activity: inertial (a pulse shorter than a gate's delay "
+                  "is filtered) or transport (every pulse passes, an upper bound)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"inertial", "transport"}));
   cmd->add_option("--jobs", options->jobs, "Parallel compile jobs for Verilator")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));

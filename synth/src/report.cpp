@@ -79,7 +79,9 @@ std::string report_markdown(const std::vector<UnitCost>& costs, const ReportCont
       "per stream (seed {}), input slew {:.2f} ns, {:.4f} pF on each output port; power at "
       "{:.0f} MHz.\n\n",
       ctx.liberty, ctx.energy.voltage,
-      timed ? "timed (glitch-aware: event-driven, NLDM delays, inertial)" : "zero-delay", ctx.ops,
+      timed ? "timed (glitch-aware: event-driven, NLDM delays, " + ctx.timed_delays + ")"
+            : std::string("zero-delay"),
+      ctx.ops,
       ctx.seed, ctx.energy.input_slew_ns, ctx.energy.output_load_pf, ctx.energy.frequency_mhz);
   if (!ctx.layer_source.empty()) o << "Layer operands: " << ctx.layer_source << "\n\n";
   o << "LBFP8 units isolate zero operands (lbfp_mul); \"bfp8\" is the plain 8x8 multiplier, "
@@ -97,21 +99,25 @@ std::string report_markdown(const std::vector<UnitCost>& costs, const ReportCont
   if (!iso.empty()) {
     o << "\n## LBFP8 / BFP8 with operand isolation\n\n" << ratio_table(iso);
   }
-  o << timed_table_markdown(costs);
+  o << timed_table_markdown(costs, ctx.timed_delays);
   if (!ctx.command.empty()) o << "\nReproduce: `" << ctx.command << "`\n";
   return o.str();
 }
 
-std::string timed_table_markdown(const std::vector<UnitCost>& costs) {
+std::string timed_table_markdown(const std::vector<UnitCost>& costs,
+                                 const std::string& timed_delays) {
   const auto has_timed = [](const UnitCost& c) { return c.timed_layer_pj > 0.0; };
   if (std::none_of(costs.begin(), costs.end(), has_timed)) return "";
   std::ostringstream o;
   o << "\n## Timed (glitch-aware) activity\n\n"
        "Event-driven simulation of the same netlists: cell functions and NLDM delays from the "
        "liberty (cell_rise / cell_fall at the net's load and the input net's transition time, "
-       "rise_transition / fall_transition for the output's), inertial delays, no wires, all "
-       "inputs changing together at the start of each operation. Same pricing as the zero-delay "
-       "figures. Combinational units only.\n\n";
+       "rise_transition / fall_transition for the output's), "
+    << (timed_delays == "transport" ? "transport delays (every pulse passes)"
+                                    : "inertial delays (a pulse shorter than a gate's delay is "
+                                      "filtered)")
+    << ", no wires, all inputs changing together at the start of each operation. Same pricing "
+       "as the zero-delay figures. Combinational units only.\n\n";
   o << "| unit | format | energy/op, layer, zero-delay (pJ) | energy/op, layer, timed (pJ) | "
        "timed / zero-delay | toggles/op, zero-delay | toggles/op, timed | glitch toggles/op | "
        "energy/op, uniform, zero-delay (pJ) | energy/op, uniform, timed (pJ) | latest settling "

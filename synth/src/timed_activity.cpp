@@ -34,6 +34,15 @@ struct Output {
   uint64_t pending_seq = 0;
   double pending_time = 0.0;
   double pending_slew = 0.0;
+  // Transport delay: every scheduled change, in time order (each the complement of the one
+  // before it, the first the complement of the net's value).
+  struct Scheduled {
+    double time = 0.0;
+    uint64_t seq = 0;
+    uint8_t value = 0;
+    double slew = 0.0;
+  };
+  std::vector<Scheduled> scheduled;
 };
 
 struct Cell {
@@ -290,6 +299,20 @@ void TimedSimulator::Impl::evaluate(int cell_index, int slot) {
     Output& out = c.outputs[o];
     Net& net = nets[static_cast<size_t>(out.net)];
     const uint8_t v = out.truth[m];
+    if (options.transport) {
+      // VHDL transport semantics: a new change replaces those scheduled at or after it.
+      const Arc& arc = out.arcs[static_cast<size_t>(slot)];
+      const double t = now + std::max(0.0, (v ? arc.rise_delay : arc.fall_delay)
+                                               ->lookup_load_slew(net.load_pf, in_slew));
+      while (!out.scheduled.empty() && out.scheduled.back().time >= t) out.scheduled.pop_back();
+      const uint8_t projected = out.scheduled.empty() ? net.value : out.scheduled.back().value;
+      if (v == projected) continue;
+      const double slew =
+          (v ? arc.rise_slew : arc.fall_slew)->lookup_load_slew(net.load_pf, in_slew);
+      out.scheduled.push_back({t, ++seq, v, slew});
+      queue.push(Event{t, seq, cell_index, static_cast<int>(o)});
+      continue;
+    }
     if (v == net.value) {
       if (out.pending) {  // the pulse is shorter than the gate's delay: filtered
         out.pending = false;
@@ -312,11 +335,19 @@ void TimedSimulator::Impl::evaluate(int cell_index, int slot) {
 
 void TimedSimulator::Impl::fire(const Event& e) {
   Output& out = cells[static_cast<size_t>(e.cell)].outputs[static_cast<size_t>(e.output)];
-  if (!out.pending || out.pending_seq != e.seq) return;  // cancelled or superseded
-  out.pending = false;
+  double slew = 0.0;
+  if (options.transport) {
+    if (out.scheduled.empty() || out.scheduled.front().seq != e.seq) return;  // replaced
+    slew = out.scheduled.front().slew;
+    out.scheduled.erase(out.scheduled.begin());
+  } else {
+    if (!out.pending || out.pending_seq != e.seq) return;  // cancelled or superseded
+    out.pending = false;
+    slew = out.pending_slew;
+  }
   Net& net = nets[static_cast<size_t>(out.net)];
   net.value ^= 1u;
-  net.slew_ns = out.pending_slew;
+  net.slew_ns = slew;
   if (counting) {
     ++(net.value ? net.rises : net.falls);
     ++stats.events;
@@ -349,7 +380,10 @@ void TimedSimulator::Impl::settle_initial() {
     n.rises = n.falls = 0;
   }
   for (Cell& c : cells) {
-    for (Output& o : c.outputs) o.pending = false;
+    for (Output& o : c.outputs) {
+      o.pending = false;
+      o.scheduled.clear();
+    }
   }
   while (!queue.empty()) queue.pop();
   for (size_t ci = 0; ci < cells.size(); ++ci) {

@@ -238,6 +238,22 @@ void expect_timed_matches(const Unit& unit) {
   EXPECT_GT(glitch_toggles, 65536u) << unit.name();
   // The unit settles well inside the 10 ns cycle of the 100 MHz the report assumes.
   EXPECT_LT(sim.stats().max_settle_ns, 10.0);
+
+  // Transport delays (every pulse passes) settle to the same outputs and count at least as many
+  // transitions on every net, again in rise-fall pairs (the LBFP8 multiplier only: it is the
+  // quickest, and the semantics do not depend on the netlist).
+  if (unit.format != "lbfp8") return;
+  TimedOptions transport;
+  transport.transport = true;
+  TimedSimulator upper(lib, b.synth.netlist_json, transport);
+  const Activity all = upper.run(exhaustive_stream(), true);
+  EXPECT_EQ(all.outputs, timed.outputs);
+  for (const auto& [net, t] : timed.nets) {
+    const NetToggles& u = all.nets.at(net);
+    EXPECT_GE(u.rises + u.falls, t.rises + t.falls) << net;
+    EXPECT_EQ(u.rises - zero_delay.nets.at(net).rises, u.falls - zero_delay.nets.at(net).falls)
+        << net;
+  }
 }
 
 TEST(SynthNetlist, TimedLbfpMultiplierMatchesGoldenAndZeroDelayCounts) {

@@ -264,6 +264,18 @@ TEST(TimedActivity, PulseShorterThanTheGateDelayIsFiltered) {
     EXPECT_EQ(a.nets.at(n).rises + a.nets.at(n).falls, 0u) << n;
   }
   EXPECT_EQ(sim.stats().filtered_pulses, 8u);  // one cancelled change per input change
+
+  // Transport delays pass the pulse: a rise and a fall per input change, on the XOR's output and
+  // on each inverter it drives; the settled values are the same.
+  TimedOptions transport;
+  transport.transport = true;
+  TimedSimulator passing(library(), path, transport);
+  const Activity t = passing.run(toggling(8), true);
+  EXPECT_EQ(t.nets.at("prod_o").rises, 8u);
+  EXPECT_EQ(t.nets.at("prod_o").falls, 8u);
+  EXPECT_EQ(t.nets.at("n6").rises + t.nets.at("n6").falls, 16u);
+  for (const auto& row : t.outputs) EXPECT_EQ(row.back(), 0u);
+  EXPECT_EQ(passing.stats().filtered_pulses, 0u);
 }
 
 TEST(TimedActivity, RefusesFlipFlopsAndUnknownCells) {

@@ -51,6 +51,7 @@ struct ReportContext {
   // "zero-delay" (Verilator), "timed" (event-driven with NLDM delays: the energies are timed),
   // or "both" (zero-delay energies, with the timed ones beside them for combinational units).
   std::string activity = "zero-delay";
+  std::string timed_delays = "inertial";  // or "transport" (TimedOptions::transport)
   std::string liberty;
   EnergyOptions energy;
   size_t ops = 0;
@@ -63,7 +64,8 @@ std::string report_markdown(const std::vector<UnitCost>& costs, const ReportCont
 
 // Zero-delay and timed energies side by side, per unit and as LBFP8 / BFP8 ratios, for the units
 // with timed figures (empty when there are none).
-std::string timed_table_markdown(const std::vector<UnitCost>& costs);
+std::string timed_table_markdown(const std::vector<UnitCost>& costs,
+                                 const std::string& timed_delays = "inertial");
 
 // Energy per operation of one unit kind on one layer's operand stream.
 struct LayerEnergy {

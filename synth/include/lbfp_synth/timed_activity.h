@@ -8,9 +8,10 @@
 // as in power.cpp; no wires) and at the transition time of the input net that caused the
 // change. A net's transition time is the driver's rise_transition / fall_transition of its last
 // change (primary inputs: the input slew). Tables are interpolated and clamped to their range.
-// Inertial delays: a pending output change is cancelled when a re-evaluation before it fires
-// gives back the current value, so a pulse shorter than the gate's delay does not pass (transport
-// delays would pass it and count more glitches). All primary inputs change together at the start
+// Inertial delays by default: a pending output change is cancelled when a re-evaluation before it
+// fires gives back the current value, so a pulse shorter than the gate's delay does not pass.
+// TimedOptions::transport passes every pulse instead (VHDL transport semantics: a new change
+// replaces only the changes scheduled at or after it), an upper bound that counts more glitches. All primary inputs change together at the start
 // of each operation; each operation runs until no event is left.
 //
 // Sequential netlists (flip-flops, latches, tri-state cells) are refused with an error.
@@ -29,12 +30,13 @@ namespace lbfp::synth {
 struct TimedOptions {
   double input_slew_ns = 0.1;    // transition time of the primary inputs
   double output_load_pf = -1.0;  // per output-port bit; < 0: the INVX1 input capacitance
+  bool transport = false;        // transport instead of inertial delays
 };
 
 // Totals over the operations of the last run().
 struct TimedStats {
   uint64_t events = 0;            // output changes that fired
-  uint64_t filtered_pulses = 0;   // pending changes cancelled by the inertial delay
+  uint64_t filtered_pulses = 0;   // pending changes cancelled by the inertial delay (0 transport)
   double max_settle_ns = 0.0;     // the latest last change of any operation
   double mean_settle_ns = 0.0;    // mean over operations of the time of the last change
 };
