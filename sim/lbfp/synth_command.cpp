@@ -49,8 +49,7 @@ struct SynthOptions {
   size_t layer_ops = 0;           // ops per model-layer stream; 0: --ops (sample), 8192 (all)
   int jobs = 2;
   // zero-delay: Verilator counts; timed: event-driven with the liberty's delays (glitches
-  // counted, combinational units only); both: zero-delay figures, with the timed ones beside
-  // them for the combinational units.
+  // counted); both: zero-delay figures, with the timed ones beside them.
   std::string activity = "both";
   std::string timed_delays = "inertial";  // or transport: every pulse passes (an upper bound)
 };
@@ -84,18 +83,6 @@ SynthInputs read_inputs(const SynthOptions& o) {
   if (!o.work.empty()) in.tools.work_dir = o.work;
   if (!o.source_dir.empty()) in.tools.source_dir = o.source_dir;
   in.tools.build_jobs = o.jobs;
-  if (o.activity == "timed") {
-    // The event-driven simulation has no flip-flop model: the MAC and PE are sequential.
-    for (const std::vector<std::string>* list : {&o.kinds, &o.layer_kinds}) {
-      for (const std::string& kind : *list) {
-        if (kind == "mac" || kind == "pe") {
-          throw ConfigError("--activity timed measures combinational units only (mul); the " +
-                            kind + " is sequential. Pass --units mul --layer-units mul (or none), "
-                            "or --activity both / zero-delay");
-        }
-      }
-    }
-  }
   in.tile_path =
       o.layer_tile.empty() ? synth::lenet5_fc1_tile_path(in.tools.source_dir) : o.layer_tile;
   // Both readers take the whole file: a device or a pipe (/dev/zero) would never end.
@@ -215,7 +202,7 @@ int run_synth(const SynthOptions& o) {
       std::cerr << fmt::format("lbfp synth: {} ({}{})...\n", unit.top, format,
                                unit.variant.empty() ? "" : " " + unit.variant);
       const synth::SynthResult s = synth::synthesize(tools, unit);
-      const bool timed = wants_timed(o) && !unit.sequential;
+      const bool timed = wants_timed(o);
       const std::string sim = wants_zero_delay(o)
                                   ? synth::build_activity_model(tools, unit, s, library)
                                   : std::string();
@@ -324,8 +311,7 @@ int run_synth(const SynthOptions& o) {
     if (o.layers == "all") table += synth::model_table_markdown(layer_rows, label);
     table += synth::layer_table_markdown(layer_rows, label);
     if (!timed_layer_rows.empty()) {
-      table += "\nThe same streams with the timed (glitch-aware) activity of the combinational "
-               "units:\n";
+      table += "\nThe same streams with the timed (glitch-aware) activity:\n";
       if (o.layers == "all") table += synth::model_table_markdown(timed_layer_rows, "timed");
       table += synth::layer_table_markdown(timed_layer_rows, "timed");
     }
@@ -394,9 +380,8 @@ void add_synth_command(CLI::App& app) {
       ->check(unsigned_integer() & CLI::Range(64, 10000000));
   cmd->add_option("--activity", options->activity,
                   "Switching activity: zero-delay (Verilator, settled values), timed "
-                  "(event-driven with the liberty's NLDM delays, glitches counted; "
-                  "combinational units only) or both (zero-delay figures, the timed ones beside "
-                  "them for the multipliers)")
+                  "(event-driven with the liberty's NLDM delays, glitches counted) or both "
+                  "(zero-delay figures, the timed ones beside them)")
       ->capture_default_str()
       ->check(CLI::IsMember({"zero-delay", "timed", "both"}));
   cmd->add_option("--timed-delays", options->timed_delays,

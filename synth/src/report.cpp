@@ -116,12 +116,13 @@ std::string timed_table_markdown(const std::vector<UnitCost>& costs,
     << (timed_delays == "transport" ? "transport delays (every pulse passes)"
                                     : "inertial delays (a pulse shorter than a gate's delay is "
                                       "filtered)")
-    << ", no wires, all inputs changing together at the start of each operation. Same pricing "
-       "as the zero-delay figures. Combinational units only.\n\n";
+    << ", no wires, all inputs changing together at the start of each operation (sequential "
+       "units: with the falling clock edge, then the rising edge; flip-flops switch after their "
+       "clock-to-Q arc). Same pricing as the zero-delay figures.\n\n";
   o << "| unit | format | energy/op, layer, zero-delay (pJ) | energy/op, layer, timed (pJ) | "
        "timed / zero-delay | toggles/op, zero-delay | toggles/op, timed | glitch toggles/op | "
        "energy/op, uniform, zero-delay (pJ) | energy/op, uniform, timed (pJ) | latest settling "
-       "(ns) |\n";
+       "(ns; per clock phase for MAC and PE) |\n";
   o << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const UnitCost& c : costs) {
     if (!has_timed(c)) continue;

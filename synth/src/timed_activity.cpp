@@ -10,8 +10,7 @@
 namespace lbfp::synth {
 namespace {
 
-// Input ports the operand stream drives, and output ports recorded, in the harness's order.
-const char* const kInputPorts[] = {"a_i", "b_i", "valid_i", "first_i", "last_i"};
+// Output ports recorded, in the harness's order.
 const char* const kOutputPorts[] = {"neg_o", "mag_o", "prod_o", "acc_o", "ovf_o"};
 
 // A guard against a combinational loop (or zero delays around one): no operation of the units
@@ -23,6 +22,17 @@ struct Arc {
   const LibertyTable* fall_delay = nullptr;
   const LibertyTable* rise_slew = nullptr;
   const LibertyTable* fall_slew = nullptr;
+  const LibertyTiming* timing = nullptr;  // null: no arc (a flip-flop's D to Q)
+};
+
+// A flip-flop's behaviour (the liberty ff group) as truth tables over the cell's inputs.
+struct FlipFlop {
+  std::vector<uint8_t> clocked_on;  // the clock expression; its rising value is the edge
+  std::vector<uint8_t> next_state;
+  std::vector<uint8_t> clear;       // empty: none
+  std::vector<uint8_t> preset;      // empty: none
+  uint8_t clock = 0;                // the clock expression's last value
+  uint8_t state = 0;
 };
 
 struct Output {
@@ -47,8 +57,13 @@ struct Output {
 
 struct Cell {
   std::string name;
+  std::string type;
   std::vector<int> inputs;  // net per input slot
   std::vector<Output> outputs;
+  // A flip-flop: its outputs' truth tables also take the state (input bit n) and its inverse
+  // (bit n + 1), n the number of inputs.
+  bool is_ff = false;
+  FlipFlop ff;
 };
 
 struct Net {
@@ -103,6 +118,9 @@ struct TimedSimulator::Impl {
   void fire(const Event& e);
   void run_queue();
   void settle_initial();
+  double apply_inputs(const Op& op, int clock, int reset_n);
+  bool clocked = false;  // the netlist has clk_i
+  std::vector<int> changed_inputs;
 };
 
 void TimedSimulator::Impl::load(const LibertyLibrary& library, const std::string& netlist_json) {
@@ -154,12 +172,9 @@ void TimedSimulator::Impl::load(const LibertyLibrary& library, const std::string
     for (const auto& bit : port.at("bits")) p.nets.push_back(net_of(bit));
     const std::string direction = port.at("direction").get<std::string>();
     if (direction == "input") {
-      if (std::find(std::begin(kInputPorts), std::end(kInputPorts), name) ==
-          std::end(kInputPorts)) {
-        throw std::runtime_error(netlist_json + ": input port " + name +
-                                 " (a clock or reset?): the timed activity simulation plays "
-                                 "combinational units only");
-      }
+      // The stream's ports, clk_i and rst_ni are driven; any other input (a PE's bias_i) stays
+      // 0, as in the Verilator harness.
+      if (name == "clk_i") clocked = true;
       inputs.push_back(std::move(p));
     } else if (direction == "output") {
       for (int n : p.nets) nets[static_cast<size_t>(n)].load_pf += output_load;
@@ -178,13 +193,15 @@ void TimedSimulator::Impl::load(const LibertyLibrary& library, const std::string
                                ", not in library " + library.name);
     }
     const LibertyCell& lc = lc_it->second;
-    if (lc.ff || lc.is_latch_or_tristate) {
+    if (lc.is_latch_or_tristate) {
       throw std::runtime_error(netlist_json + ": cell " + cell_name + " is a " + type +
-                               " (flip-flop, latch or tri-state): the timed activity simulation "
-                               "plays combinational units only");
+                               " (latch or tri-state): the timed activity simulation does not "
+                               "model it");
     }
     Cell c;
     c.name = cell_name;
+    c.type = type;
+    c.is_ff = lc.ff.has_value();
     std::vector<std::string> input_pins;
     std::vector<const LibertyPin*> output_pins;
     std::vector<int> output_nets;
@@ -216,25 +233,50 @@ void TimedSimulator::Impl::load(const LibertyLibrary& library, const std::string
       driver[static_cast<size_t>(n)] = static_cast<int>(cells.size());
       Output out;
       out.net = n;
-      try {
-        out.truth = liberty_function_truth_table(pin.function, input_pins);
-      } catch (const std::exception& e) {
-        throw std::runtime_error(netlist_json + ": cell " + cell_name + " (" + type + ", pin " +
-                                 pin.name + "): " + e.what());
+      const auto truth_table = [&](const std::string& function,
+                                   const std::vector<std::string>& pin_names) {
+        try {
+          return liberty_function_truth_table(function, pin_names);
+        } catch (const std::exception& e) {
+          throw std::runtime_error(netlist_json + ": cell " + cell_name + " (" + type +
+                                   ", pin " + pin.name + "): " + e.what());
+        }
+      };
+      if (c.is_ff) {
+        std::vector<std::string> with_state = input_pins;
+        with_state.push_back(lc.ff->state);
+        with_state.push_back(lc.ff->state_inverted);
+        out.truth = truth_table(pin.function, with_state);
+        if (c.outputs.empty()) {
+          c.ff.clocked_on = truth_table(lc.ff->clocked_on, input_pins);
+          c.ff.next_state = truth_table(lc.ff->next_state, input_pins);
+          if (!lc.ff->clear.empty()) c.ff.clear = truth_table(lc.ff->clear, input_pins);
+          if (!lc.ff->preset.empty()) c.ff.preset = truth_table(lc.ff->preset, input_pins);
+        }
+      } else {
+        out.truth = truth_table(pin.function, input_pins);
       }
+      // Combinational cells: an arc from every input. Flip-flops: the clock edge, clear and
+      // preset arcs; the data input has none (it changes the output only through the clock).
       for (const std::string& input : input_pins) {
         Arc arc;
         for (const LibertyTiming& t : pin.timing) {
-          if (!t.timing_type.empty() && t.timing_type != "combinational") continue;
+          const bool usable =
+              c.is_ff ? (t.timing_type == "rising_edge" || t.timing_type == "falling_edge" ||
+                         t.timing_type == "clear" || t.timing_type == "preset")
+                      : (t.timing_type.empty() || t.timing_type == "combinational");
+          if (!usable) continue;
           if (std::find(t.related_pins.begin(), t.related_pins.end(), input) ==
               t.related_pins.end()) {
             continue;
           }
+          arc.timing = &t;
           arc.rise_delay = t.cell_rise ? &*t.cell_rise : nullptr;
           arc.fall_delay = t.cell_fall ? &*t.cell_fall : nullptr;
           arc.rise_slew = t.rise_transition ? &*t.rise_transition : nullptr;
           arc.fall_slew = t.fall_transition ? &*t.fall_transition : nullptr;
-          if (!arc.rise_delay || !arc.fall_delay || !arc.rise_slew || !arc.fall_slew) {
+          if (!c.is_ff &&
+              (!arc.rise_delay || !arc.fall_delay || !arc.rise_slew || !arc.fall_slew)) {
             throw std::runtime_error(t.source + ": the arc " + input + " -> " + pin.name +
                                      " of " + type +
                                      " lacks cell_rise, cell_fall, rise_transition or "
@@ -242,7 +284,7 @@ void TimedSimulator::Impl::load(const LibertyLibrary& library, const std::string
           }
           break;
         }
-        if (!arc.rise_delay) {
+        if (!arc.timing && !c.is_ff) {
           throw std::runtime_error(netlist_json + ": cell " + type + " has no timing arc from " +
                                    input + " to " + pin.name + " in the liberty");
         }
@@ -294,22 +336,55 @@ void TimedSimulator::Impl::evaluate(int cell_index, int slot) {
   for (size_t i = 0; i < c.inputs.size(); ++i) {
     m |= uint32_t{nets[static_cast<size_t>(c.inputs[i])].value} << i;
   }
+  if (c.is_ff) {
+    // Asynchronous clear, then preset, then the clock's rising edge samples next_state.
+    FlipFlop& ff = c.ff;
+    const uint8_t clock = ff.clocked_on[m];
+    const bool edge = clock && !ff.clock;
+    ff.clock = clock;
+    if (!ff.clear.empty() && ff.clear[m]) {
+      ff.state = 0;
+    } else if (!ff.preset.empty() && ff.preset[m]) {
+      ff.state = 1;
+    } else if (edge) {
+      ff.state = ff.next_state[m];
+    }
+    const uint32_t n = static_cast<uint32_t>(c.inputs.size());
+    m |= (uint32_t{ff.state} << n) | (uint32_t{ff.state ? 0u : 1u} << (n + 1));
+  }
   const double in_slew = nets[static_cast<size_t>(c.inputs[static_cast<size_t>(slot)])].slew_ns;
   for (size_t o = 0; o < c.outputs.size(); ++o) {
     Output& out = c.outputs[o];
     Net& net = nets[static_cast<size_t>(out.net)];
     const uint8_t v = out.truth[m];
+    const Arc& arc = out.arcs[static_cast<size_t>(slot)];
+    // A flip-flop's data input has no arc: it cannot change the output by itself.
+    if (!arc.timing && c.is_ff) continue;
+    const auto table = [&](const LibertyTable* t, const char* what) -> const LibertyTable& {
+      if (!t) {
+        throw std::runtime_error(arc.timing->source + ": cell " + c.type + " needs a " + what +
+                                 " table on this arc (instance " + c.name + ")");
+      }
+      return *t;
+    };
+    const auto delay_ns = [&]() {
+      return std::max(0.0, table(v ? arc.rise_delay : arc.fall_delay,
+                                 v ? "cell_rise" : "cell_fall")
+                               .lookup_load_slew(net.load_pf, in_slew));
+    };
+    const auto slew_ns = [&]() {
+      return table(v ? arc.rise_slew : arc.fall_slew, v ? "rise_transition" : "fall_transition")
+          .lookup_load_slew(net.load_pf, in_slew);
+    };
     if (options.transport) {
       // VHDL transport semantics: a new change replaces those scheduled at or after it.
-      const Arc& arc = out.arcs[static_cast<size_t>(slot)];
-      const double t = now + std::max(0.0, (v ? arc.rise_delay : arc.fall_delay)
-                                               ->lookup_load_slew(net.load_pf, in_slew));
+      const uint8_t before = out.scheduled.empty() ? net.value : out.scheduled.back().value;
+      if (v == before && out.scheduled.empty()) continue;
+      const double t = now + delay_ns();
       while (!out.scheduled.empty() && out.scheduled.back().time >= t) out.scheduled.pop_back();
       const uint8_t projected = out.scheduled.empty() ? net.value : out.scheduled.back().value;
       if (v == projected) continue;
-      const double slew =
-          (v ? arc.rise_slew : arc.fall_slew)->lookup_load_slew(net.load_pf, in_slew);
-      out.scheduled.push_back({t, ++seq, v, slew});
+      out.scheduled.push_back({t, ++seq, v, slew_ns()});
       queue.push(Event{t, seq, cell_index, static_cast<int>(o)});
       continue;
     }
@@ -320,15 +395,12 @@ void TimedSimulator::Impl::evaluate(int cell_index, int slot) {
       }
       continue;
     }
-    const Arc& arc = out.arcs[static_cast<size_t>(slot)];
-    const double delay =
-        std::max(0.0, (v ? arc.rise_delay : arc.fall_delay)->lookup_load_slew(net.load_pf, in_slew));
-    const double t = now + delay;
+    const double t = now + delay_ns();
     if (out.pending && out.pending_time <= t) continue;  // already on its way to v, sooner
     out.pending = true;
     out.pending_seq = ++seq;
     out.pending_time = t;
-    out.pending_slew = (v ? arc.rise_slew : arc.fall_slew)->lookup_load_slew(net.load_pf, in_slew);
+    out.pending_slew = slew_ns();
     queue.push(Event{t, out.pending_seq, cell_index, static_cast<int>(o)});
   }
 }
@@ -369,8 +441,8 @@ void TimedSimulator::Impl::run_queue() {
   }
 }
 
-// All inputs 0 and every cell evaluated once, then the events run out: the settled state the
-// stream starts from (the Verilator harness also starts from inputs 0). Nothing is counted.
+// All inputs 0 and every net settled by a zero-delay fixpoint (flip-flops: clear and preset
+// only, no clock edge): the state the stream starts from. Nothing is counted.
 void TimedSimulator::Impl::settle_initial() {
   counting = false;
   now = 0.0;
@@ -380,21 +452,77 @@ void TimedSimulator::Impl::settle_initial() {
     n.rises = n.falls = 0;
   }
   for (Cell& c : cells) {
+    c.ff = FlipFlop{c.ff.clocked_on, c.ff.next_state, c.ff.clear, c.ff.preset, 0, 0};
     for (Output& o : c.outputs) {
       o.pending = false;
       o.scheduled.clear();
     }
   }
   while (!queue.empty()) queue.pop();
-  for (size_t ci = 0; ci < cells.size(); ++ci) {
-    if (!cells[ci].inputs.empty()) {
-      evaluate(static_cast<int>(ci), 0);
-    } else {
-      // A tie cell: no inputs, its function is a constant.
-      for (Output& o : cells[ci].outputs) nets[static_cast<size_t>(o.net)].value = o.truth[0];
+  for (size_t iteration = 0;; ++iteration) {
+    bool changed = false;
+    for (Cell& c : cells) {
+      uint32_t m = 0;
+      for (size_t i = 0; i < c.inputs.size(); ++i) {
+        m |= uint32_t{nets[static_cast<size_t>(c.inputs[i])].value} << i;
+      }
+      if (c.is_ff) {
+        c.ff.clock = c.ff.clocked_on[m];
+        if (!c.ff.clear.empty() && c.ff.clear[m]) {
+          c.ff.state = 0;
+        } else if (!c.ff.preset.empty() && c.ff.preset[m]) {
+          c.ff.state = 1;
+        }
+        const uint32_t n = static_cast<uint32_t>(c.inputs.size());
+        m |= (uint32_t{c.ff.state} << n) | (uint32_t{c.ff.state ? 0u : 1u} << (n + 1));
+      }
+      for (const Output& o : c.outputs) {
+        Net& net = nets[static_cast<size_t>(o.net)];
+        if (net.value != o.truth[m]) {
+          net.value = o.truth[m];
+          changed = true;
+        }
+      }
+    }
+    if (!changed) break;
+    if (iteration > cells.size()) {
+      throw std::runtime_error(path + ": the netlist does not settle (a combinational loop?)");
+    }
+  }
+}
+
+// Sets the input ports (the stream's, clk_i and rst_ni; others stay 0) at time 0 and runs the
+// events out. All changed inputs are applied before any reader is evaluated, so the inputs
+// change together. Returns the time of the last change.
+double TimedSimulator::Impl::apply_inputs(const Op& op, int clock, int reset_n) {
+  now = 0.0;
+  changed_inputs.clear();
+  for (const Port& p : inputs) {
+    uint64_t value = 0;
+    if (p.name == "a_i") value = op.a;
+    if (p.name == "b_i") value = op.b;
+    if (p.name == "valid_i") value = op.valid;
+    if (p.name == "first_i") value = op.first;
+    if (p.name == "last_i") value = op.last;
+    if (p.name == "clk_i") value = static_cast<uint64_t>(clock);
+    if (p.name == "rst_ni") value = static_cast<uint64_t>(reset_n);
+    for (size_t i = 0; i < p.nets.size(); ++i) {
+      Net& n = nets[static_cast<size_t>(p.nets[i])];
+      const uint8_t v = (value >> i) & 1u;
+      if (n.constant || n.value == v) continue;
+      n.value = v;
+      n.slew_ns = options.input_slew_ns;
+      if (counting) ++(v ? n.rises : n.falls);
+      changed_inputs.push_back(p.nets[i]);
+    }
+  }
+  for (int n : changed_inputs) {
+    for (const auto& [cell_index, slot] : nets[static_cast<size_t>(n)].fanout) {
+      evaluate(cell_index, slot);
     }
   }
   run_queue();
+  return now;
 }
 
 TimedSimulator::TimedSimulator(const LibertyLibrary& library, const std::string& netlist_json,
@@ -412,40 +540,29 @@ Activity TimedSimulator::run(const std::vector<Op>& stream, bool record_outputs)
   Impl& s = *impl_;
   s.stats = TimedStats{};
   s.settle_initial();
+  if (s.clocked) {
+    // Reset as the Verilator harness does, not counted: a clock cycle with rst_ni low.
+    const Op idle{0, 0, false, false, false};
+    s.apply_inputs(idle, 0, 0);
+    s.apply_inputs(idle, 1, 0);
+    s.apply_inputs(idle, 0, 1);
+  }
   s.counting = true;
   double settle_sum = 0.0;
-  std::vector<int> changed;
   Activity a;
   a.ops = stream.size();
   for (const Op& op : stream) {
-    s.now = 0.0;
-    changed.clear();
-    for (const Port& p : s.inputs) {
-      uint64_t value = 0;
-      if (p.name == "a_i") value = op.a;
-      if (p.name == "b_i") value = op.b;
-      if (p.name == "valid_i") value = op.valid;
-      if (p.name == "first_i") value = op.first;
-      if (p.name == "last_i") value = op.last;
-      for (size_t i = 0; i < p.nets.size(); ++i) {
-        Net& n = s.nets[static_cast<size_t>(p.nets[i])];
-        const uint8_t v = (value >> i) & 1u;
-        if (n.constant || n.value == v) continue;
-        n.value = v;
-        n.slew_ns = s.options.input_slew_ns;
-        ++(v ? n.rises : n.falls);
-        changed.push_back(p.nets[i]);
-      }
+    double settle_ns = 0.0;
+    if (s.clocked) {
+      // Inputs change with the falling edge; the rising edge samples them. Each phase runs
+      // until no event is left.
+      settle_ns = s.apply_inputs(op, 0, 1);
+      settle_ns = std::max(settle_ns, s.apply_inputs(op, 1, 1));
+    } else {
+      settle_ns = s.apply_inputs(op, 0, 1);
     }
-    // The inputs change together: every reader sees all new values in its first evaluation.
-    for (int n : changed) {
-      for (const auto& [cell_index, slot] : s.nets[static_cast<size_t>(n)].fanout) {
-        s.evaluate(cell_index, slot);
-      }
-    }
-    s.run_queue();
-    settle_sum += s.now;
-    s.stats.max_settle_ns = std::max(s.stats.max_settle_ns, s.now);
+    settle_sum += settle_ns;
+    s.stats.max_settle_ns = std::max(s.stats.max_settle_ns, settle_ns);
     if (record_outputs) {
       std::vector<uint64_t> row = {op.a, op.b};
       for (const char* name : kOutputPorts) {

@@ -267,6 +267,45 @@ TEST(SynthNetlist, TimedBfpMultipliersMatchGoldenAndZeroDelayCounts) {
   expect_timed_matches(unit("mul", "bfp8", "iso"));
 }
 
+// The timed simulation of the LBFP8 MAC (flip-flops, clock, reset) against the Verilator run of
+// the same stream: the same accumulator outputs after every operation, and on every net the
+// Verilator count plus glitch pairs.
+TEST(SynthNetlist, TimedMacMatchesTheVerilatorRun) {
+  REQUIRE_LIBERTY();
+  const Unit& mac = unit("mac", "lbfp8");
+  const Built& b = built(mac);
+  const std::vector<Op> stream = uniform_stream("lbfp8", 4096, 11, 16);
+  const Activity zero_delay = run_activity(b.simulator, b.synth.dir, "timed_check", stream, true);
+  const LibertyLibrary lib = read_liberty(test_tools().liberty);
+  TimedSimulator sim(lib, b.synth.netlist_json, TimedOptions{});
+  const Activity timed = sim.run(stream, true);
+  ASSERT_EQ(timed.outputs.size(), zero_delay.outputs.size());
+  int mismatches = 0;
+  for (size_t i = 0; i < timed.outputs.size(); ++i) {
+    if (timed.outputs[i] != zero_delay.outputs[i] && ++mismatches <= 10) {
+      ADD_FAILURE() << "operation " << i << ": timed acc 0x" << std::hex
+                    << timed.outputs[i].at(2) << ", Verilator 0x" << zero_delay.outputs[i].at(2);
+    }
+  }
+  EXPECT_EQ(mismatches, 0);
+  uint64_t glitch_toggles = 0;
+  for (const auto& [net, zd] : zero_delay.nets) {
+    auto it = timed.nets.find(net);
+    if (it == timed.nets.end()) {
+      ADD_FAILURE() << "net " << net << " has no timed count";
+      continue;
+    }
+    const NetToggles& t = it->second;
+    EXPECT_GE(t.rises, zd.rises) << net;
+    EXPECT_EQ(t.rises - zd.rises, t.falls - zd.falls) << net;
+    glitch_toggles += (t.rises + t.falls) - (zd.rises + zd.falls);
+  }
+  EXPECT_EQ(timed.nets.size(), zero_delay.nets.size());
+  EXPECT_GT(glitch_toggles, stream.size());
+  // Each clock phase settles within the half cycle at 100 MHz.
+  EXPECT_LT(sim.stats().max_settle_ns, 5.0);
+}
+
 TEST(SynthNetlist, EnergyIsZeroWithoutToggles) {
   REQUIRE_LIBERTY();
   const Tools tools = test_tools();

@@ -278,16 +278,54 @@ TEST(TimedActivity, PulseShorterThanTheGateDelayIsFiltered) {
   EXPECT_EQ(passing.stats().filtered_pulses, 0u);
 }
 
-TEST(TimedActivity, RefusesFlipFlopsAndUnknownCells) {
+// A DFFSR between a_i[0] and the output: the output follows D only at the clock's rising edge,
+// after the liberty's clock-to-Q delay; the reset cycle is not counted.
+TEST(TimedActivity, FlipFlopFollowsDAtTheRisingEdge) {
   REQUIRE_LIBERTY();
-  const std::string dff =
-      write_file("dff.json", netlist_json({{"DFFPOSX1", {{"D", 2}, {"CLK", 2}, {"Q", 3}}}}, 3, 3));
+  const std::string path = write_file(
+      "dff.json",
+      "{\"modules\": {\"t\": {\"attributes\": {\"top\": 1}, \"ports\": {"
+      "\"a_i\": {\"direction\": \"input\", \"bits\": [2]}, "
+      "\"clk_i\": {\"direction\": \"input\", \"bits\": [3]}, "
+      "\"rst_ni\": {\"direction\": \"input\", \"bits\": [4]}, "
+      "\"prod_o\": {\"direction\": \"output\", \"bits\": [5]}}, \"cells\": {"
+      "\"q\": {\"type\": \"DFFSR\", \"connections\": {\"D\": [2], \"CLK\": [3], "
+      "\"R\": [4], \"S\": [\"1\"], \"Q\": [5]}}}, \"netnames\": {"
+      "\"a_i\": {\"bits\": [2]}, \"clk_i\": {\"bits\": [3]}, \"rst_ni\": {\"bits\": [4]}, "
+      "\"prod_o\": {\"bits\": [5]}}}}}");
+  TimedSimulator sim(library(), path, TimedOptions{});
+  const Activity a = sim.run(toggling(8), true);
+  ASSERT_EQ(a.outputs.size(), 8u);
+  for (size_t i = 0; i < a.outputs.size(); ++i) {
+    EXPECT_EQ(a.outputs[i].back(), (i + 1) % 2) << i;  // Q = the D of this operation's edge
+  }
+  EXPECT_EQ(a.nets.at("prod_o").rises, 4u);
+  EXPECT_EQ(a.nets.at("prod_o").falls, 4u);
+  // The clock starts low after the reset cycle: 8 rising edges, 7 falling ones.
+  EXPECT_EQ(a.nets.at("clk_i").rises, 8u);
+  EXPECT_EQ(a.nets.at("clk_i").falls, 7u);
+  EXPECT_EQ(a.nets.at("rst_ni").rises + a.nets.at("rst_ni").falls, 0u);
+  const LibertyTiming* clock_to_q = nullptr;
+  for (const LibertyTiming& t : library().cell("DFFSR").pin("Q")->timing) {
+    if (t.timing_type == "rising_edge") clock_to_q = &t;
+  }
+  ASSERT_NE(clock_to_q, nullptr);
+  const double load = library().cell("INVX1").pin("A")->capacitance_pf;
+  EXPECT_NEAR(sim.stats().max_settle_ns,
+              std::max(clock_to_q->cell_rise->lookup_load_slew(load, 0.1),
+                       clock_to_q->cell_fall->lookup_load_slew(load, 0.1)),
+              1e-12);
+}
+
+TEST(TimedActivity, RefusesLatchesAndUnknownCells) {
+  REQUIRE_LIBERTY();
+  const std::string latch =
+      write_file("latch.json", netlist_json({{"LATCH", {{"D", 2}, {"CLK", 2}, {"Q", 3}}}}, 3, 3));
   try {
-    TimedSimulator sim(library(), dff, TimedOptions{});
+    TimedSimulator sim(library(), latch, TimedOptions{});
     FAIL() << "no error";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("combinational units only"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("latch or tri-state"), std::string::npos) << e.what();
   }
   const std::string unknown =
       write_file("unknown.json", netlist_json({{"NOSUCHCELL", {{"A", 2}, {"Y", 3}}}}, 3, 3));

@@ -1,5 +1,5 @@
-// Timed, glitch-aware activity of a combinational gate-level netlist (docs/hardware-cost.md,
-// "Timed activity"): an event-driven simulation of the mapped netlist (netlist.json) with the
+// Timed, glitch-aware activity of a gate-level netlist (docs/hardware-cost.md, "Timed activity:
+// glitches included"): an event-driven simulation of the mapped netlist (netlist.json) with the
 // liberty's cell functions and NLDM delays, counting every transition of every net, glitches
 // included, in the same Activity form that estimate_energy() prices.
 //
@@ -11,10 +11,16 @@
 // Inertial delays by default: a pending output change is cancelled when a re-evaluation before it
 // fires gives back the current value, so a pulse shorter than the gate's delay does not pass.
 // TimedOptions::transport passes every pulse instead (VHDL transport semantics: a new change
-// replaces only the changes scheduled at or after it), an upper bound that counts more glitches. All primary inputs change together at the start
-// of each operation; each operation runs until no event is left.
+// replaces only the changes scheduled at or after it), an upper bound that counts more glitches.
+// All primary inputs change together at the start of each operation; each operation runs until
+// no event is left.
 //
-// Sequential netlists (flip-flops, latches, tri-state cells) are refused with an error.
+// Flip-flops (liberty ff groups): asynchronous clear, then preset, then the rising value of the
+// clocked_on expression samples next_state; the output follows after the clear, preset or
+// clock-edge arc's delay. A clocked unit (input clk_i) is reset first as the Verilator harness
+// does (one cycle with rst_ni low, not counted), then each operation is two phases, each run
+// until no event is left: the inputs change with the falling clock edge, then the rising edge.
+// No setup or hold checks. Latches and tri-state cells are refused with an error.
 #pragma once
 
 #include <cstdint>
@@ -37,7 +43,7 @@ struct TimedOptions {
 struct TimedStats {
   uint64_t events = 0;            // output changes that fired
   uint64_t filtered_pulses = 0;   // pending changes cancelled by the inertial delay (0 transport)
-  double max_settle_ns = 0.0;     // the latest last change of any operation
+  double max_settle_ns = 0.0;     // the latest last change of any operation (or clock phase)
   double mean_settle_ns = 0.0;    // mean over operations of the time of the last change
 };
 
@@ -45,18 +51,19 @@ class TimedSimulator {
  public:
   // `library` must outlive the simulator (its delay tables are used in place).
   // Throws std::runtime_error naming the netlist and the cell for a netlist that cannot be
-  // simulated: unknown cell, a flip-flop, latch or tri-state cell, a pin without a function or a
-  // timing arc, an input port other than a_i, b_i, valid_i, first_i, last_i.
+  // simulated: unknown cell, a latch or tri-state cell, a pin without a function or a
+  // combinational cell without a timing arc from one of its inputs. Input ports other than
+  // a_i, b_i, valid_i, first_i, last_i, clk_i and rst_ni stay 0 (as in the Verilator harness).
   TimedSimulator(const LibertyLibrary& library, const std::string& netlist_json,
                  const TimedOptions& options);
   ~TimedSimulator();
   TimedSimulator(const TimedSimulator&) = delete;
   TimedSimulator& operator=(const TimedSimulator&) = delete;
 
-  // Plays the stream from the settled state of all-zero inputs (not counted), as the Verilator
-  // harness does. With record_outputs, Activity::outputs holds per operation a, b and the
-  // settled output ports (neg_o, mag_o, prod_o, acc_o, ovf_o, those present), like
-  // run_activity().
+  // Plays the stream from the settled state of all-zero inputs (not counted; clocked units also
+  // reset), as the Verilator harness does. With record_outputs, Activity::outputs holds per
+  // operation a, b and the settled output ports (neg_o, mag_o, prod_o, acc_o, ovf_o, those
+  // present), like run_activity().
   Activity run(const std::vector<Op>& stream, bool record_outputs);
   const TimedStats& stats() const;
 
