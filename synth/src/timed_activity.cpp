@@ -238,7 +238,8 @@ void TimedSimulator::Impl::load(const LibertyLibrary& library, const std::string
         try {
           return liberty_function_truth_table(function, pin_names);
         } catch (const std::exception& e) {
-          throw std::runtime_error(netlist_json + ": cell " + cell_name + " (" + type +
+          // c.name, not the structured binding: clang 14 cannot capture one in a lambda.
+          throw std::runtime_error(netlist_json + ": cell " + c.name + " (" + type +
                                    ", pin " + pin.name + "): " + e.what());
         }
       };
