@@ -81,6 +81,9 @@ struct Run {
   std::set<int> fp32_tensors;     // tensor ids that are not rounded
   bool exact = false;             // the bit-exact quantized inference instead
   bool fp32 = false;              // nothing quantized
+  // The input image rounded to BFP8 codes with E = 0 (steps of 1/128, the top 127/128) instead:
+  // an 8-bit linear first-layer input, which the spec does not have (measured as a direction).
+  bool bfp8_input = false;
 };
 
 std::vector<Run> make_runs(const Graph& g) {
@@ -125,6 +128,11 @@ std::vector<Run> make_runs(const Graph& g) {
     runs.push_back({"fake: all but the output of " + g.nodes[i].name, {}, {g.nodes[i].output},
                     false, false});
   }
+  {
+    Run r{"fake: all quantized, the input image in BFP8 (E = 0)", {}, {}, false, false};
+    r.bfp8_input = true;
+    runs.push_back(r);
+  }
   return runs;
 }
 
@@ -149,8 +157,13 @@ std::vector<bool> run_one(const Format& f, const Graph& g, const QuantPlan& plan
     quantizers.emplace_back(f, plan.tensor_exponents[t]);
   }
   bool checked = false;
+  const FakeQuantizer bfp8_input(bfp8(), 0);
   Fp32Hook hook = [&](int tensor, std::vector<float>& values) {
     if (run.fp32 || tensor == g.output || run.fp32_tensors.count(tensor)) return;
+    if (run.bfp8_input && tensor == g.input) {
+      for (float& v : values) v = bfp8_input(v);
+      return;
+    }
     const FakeQuantizer& q = quantizers[static_cast<size_t>(tensor)];
     const int e = plan.tensor_exponents[static_cast<size_t>(tensor)];
     for (float& v : values) {
