@@ -369,6 +369,7 @@ bad "--calib-images: expected a non-negative decimal integer below 2^64, got '-1
 bad "--calib-seed: expected a non-negative decimal integer below 2^64, got '-1'" eval $ev --data data --calib-seed -1
 bad "--calib-seed: expected a non-negative decimal integer below 2^64, got '7x'" eval $ev --data data --calib-seed 7x
 bad "--calib-seed: expected a non-negative decimal integer below 2^64, got '18446744073709551616'" eval $ev --data data --calib-seed 18446744073709551616
+bad "--bias-correction: yes not in {off,on,both}" eval $ev --data data --bias-correction yes
 bad "--test-images: expected a non-negative decimal integer" eval $ev --data data --test-images -5
 bad "--batch: Value 0 not in range 1 to 1000000" eval $ev --data data --batch 0
 bad "--threads: Value 0 not in range 1 to 256" eval $ev --data data --threads 0
