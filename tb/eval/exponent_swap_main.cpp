@@ -5,10 +5,11 @@
 // the same in both plans (max per output channel, as `lbfp eval` picks them by default).
 //
 //   lbfp_eval_exponent_swap MODEL.onnx DATA [--format lbfp8|bfp8] [--a kl] [--b max]
-//                           [--direction a|b|both] [--threads N] [--batch N]
+//                           [--direction a|b|both|cumulative] [--threads N] [--batch N]
 //
 // --direction a: A's plan with one tensor from B (one run per tensor whose exponent differs);
-// b: B's plan with one tensor from A; both (the default): first all of the one, then the other.
+// b: B's plan with one tensor from A; both (the default): first all of the one, then the other;
+// cumulative: A's plan with the first 1, 2, ... of the differing tensors (in graph order) from B.
 // Calibration as `lbfp eval`'s default: 1000 training images evenly spaced (calibration_images).
 // docs/accuracy.md, "Against the targets", has the MobileNet result.
 #include <algorithm>
@@ -43,7 +44,7 @@ Options parse(int argc, char** argv) {
   if (argc < 3) {
     throw std::invalid_argument(
         "usage: lbfp_eval_exponent_swap MODEL.onnx DATA [--format lbfp8|bfp8] [--a kl] [--b max] "
-        "[--direction a|b|both] [--threads N] [--batch N]");
+        "[--direction a|b|both|cumulative] [--threads N] [--batch N]");
   }
   Options o;
   o.model = argv[1];
@@ -59,8 +60,8 @@ Options parse(int argc, char** argv) {
     } else if (flag == "--b") {
       o.b = parse_calibration_method(value);
     } else if (flag == "--direction") {
-      if (value != "a" && value != "b" && value != "both") {
-        throw std::invalid_argument("--direction a, b or both");
+      if (value != "a" && value != "b" && value != "both" && value != "cumulative") {
+        throw std::invalid_argument("--direction a, b, both or cumulative");
       }
       o.direction = value;
     } else if (flag == "--threads") {
@@ -173,13 +174,22 @@ int main_impl(int argc, char** argv) {
   };
   report(name_a, plan_a, &right_a);
   report(name_b, plan_b, &right_b);
-  if (o.direction != "b") {
+  if (o.direction == "cumulative") {
+    QuantPlan plan = plan_a;
+    for (size_t i = 0; i + 1 < differ.size(); ++i) {
+      const size_t t = differ[i];
+      plan = with_exponent(g, plan, t, plan_b.tensor_exponents[t]);
+      report(name_a + ", up to " + g.tensor_names[t] + " from " + name_b, plan, nullptr);
+    }
+    return 0;
+  }
+  if (o.direction == "a" || o.direction == "both") {
     for (size_t t : differ) {
       report(name_a + ", " + g.tensor_names[t] + " from " + name_b,
              with_exponent(g, plan_a, t, plan_b.tensor_exponents[t]), nullptr);
     }
   }
-  if (o.direction != "a") {
+  if (o.direction == "b" || o.direction == "both") {
     for (size_t t : differ) {
       report(name_b + ", " + g.tensor_names[t] + " from " + name_a,
              with_exponent(g, plan_b, t, plan_a.tensor_exponents[t]), nullptr);
