@@ -1,10 +1,11 @@
 #include "lbfp_synth/power.h"
 
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <vector>
+
+#include "netlist_json.h"
 
 namespace lbfp::synth {
 namespace {
@@ -47,17 +48,9 @@ double input_internal_pj(const LibertyPin& pin, bool rise, double slew_ns) {
 
 Energy estimate_energy(const LibertyLibrary& library, const std::string& netlist_json,
                        const Activity& activity, const EnergyOptions& options) {
-  std::ifstream in(netlist_json);
-  if (!in) throw std::runtime_error("cannot read netlist " + netlist_json);
-  const nlohmann::json doc = nlohmann::json::parse(in);
-  const nlohmann::json* top = nullptr;
-  for (const auto& [name, module] : doc.at("modules").items()) {
-    if (module.contains("attributes") && module["attributes"].contains("top")) top = &module;
-  }
-  if (!top) throw std::runtime_error(netlist_json + ": no top module");
-
-  double output_load = options.output_load_pf;
-  if (output_load < 0.0) output_load = library.cell("INVX1").pin("A")->capacitance_pf;
+  const nlohmann::json doc = read_netlist_json(netlist_json);
+  const nlohmann::json* top = &netlist_top_module(doc, netlist_json);
+  const double output_load = output_port_load_pf(library, options.output_load_pf);
 
   Energy e;
   std::map<int64_t, Net> nets;  // by Yosys bit id; constants ("0", "1") are not nets

@@ -1,11 +1,12 @@
 #include "lbfp_synth/timed_activity.h"
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <queue>
 #include <stdexcept>
+
+#include "netlist_json.h"
 
 namespace lbfp::synth {
 namespace {
@@ -125,22 +126,9 @@ struct TimedSimulator::Impl {
 
 void TimedSimulator::Impl::load(const LibertyLibrary& library, const std::string& netlist_json) {
   path = netlist_json;
-  std::ifstream in(netlist_json);
-  if (!in) throw std::runtime_error("cannot read netlist " + netlist_json);
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    throw std::runtime_error(netlist_json + ": " + e.what());
-  }
-  const nlohmann::json* top = nullptr;
-  for (const auto& [name, module] : doc.at("modules").items()) {
-    if (module.contains("attributes") && module["attributes"].contains("top")) top = &module;
-  }
-  if (!top) throw std::runtime_error(netlist_json + ": no top module");
-
-  double output_load = options.output_load_pf;
-  if (output_load < 0.0) output_load = library.cell("INVX1").pin("A")->capacitance_pf;
+  const nlohmann::json doc = read_netlist_json(netlist_json);
+  const nlohmann::json* top = &netlist_top_module(doc, netlist_json);
+  const double output_load = output_port_load_pf(library, options.output_load_pf);
 
   // Nets by Yosys bit id; the constants "0" and "1" become two constant nets.
   std::map<int64_t, int> by_id;
