@@ -15,10 +15,15 @@
 // GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512 intrinsics (their
 // _mm512_undefined_* pass-through operands) wherever they are inlined; the diagnostic's location
 // is the header, so silencing it around the include leaves it on for this file's code.
+// Clang has no such warning (and would warn about the unknown option).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 #include <algorithm>
 #include <atomic>
