@@ -636,6 +636,29 @@ void add_channel_sums(const std::vector<T>& values, size_t channels, size_t plan
   for (size_t i = 0; i < values.size(); ++i) sums[(i / plane) % channels] += values[i];
 }
 
+// Calls fn(count, the pixels of those images) for each batch of at most `batch` images.
+template <class Fn>
+void for_each_batch(const Graph& g, const std::vector<uint8_t>& pixels, size_t images,
+                    size_t batch, Fn fn) {
+  const size_t px = shape_of(g, g.input).elements();
+  for (size_t first = 0; first < images; first += batch) {
+    const size_t count = std::min(batch, images - first);
+    const std::vector<uint8_t> part(
+        pixels.begin() + static_cast<std::ptrdiff_t>(first * px),
+        pixels.begin() + static_cast<std::ptrdiff_t>((first + count) * px));
+    fn(count, part);
+  }
+}
+
+// Adds node ni's pre-activations (one per channel and pixel) to its per-channel sums.
+template <class T>
+void add_node_sums(const Graph& g, size_t ni, const std::vector<T>& pre,
+                   std::vector<double>& sums) {
+  const Node& n = g.nodes[ni];
+  const ActShape& os = shape_of(g, n.output);
+  add_channel_sums(pre, n.out_channels, os.h * os.w, sums);
+}
+
 // Per node index (Conv / Gemm only), the per-channel sums of the FP32 pre-activations.
 std::vector<std::vector<double>> fp32_channel_sums(const Graph& g,
                                                    const std::vector<uint8_t>& pixels,
@@ -644,23 +667,23 @@ std::vector<std::vector<double>> fp32_channel_sums(const Graph& g,
   for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
     if (is_linear(g.nodes[ni])) sums[ni].assign(g.nodes[ni].out_channels, 0.0);
   }
-  const size_t px = shape_of(g, g.input).elements();
-  for (size_t first = 0; first < images; first += batch) {
-    const size_t count = std::min(batch, images - first);
-    std::vector<float> input(count * px);
-    for (size_t i = 0; i < input.size(); ++i) {
-      input[i] = static_cast<float>(pixels[first * px + i]) / 255.0f;
-    }
+  for_each_batch(g, pixels, images, batch, [&](size_t count, const std::vector<uint8_t>& part) {
+    std::vector<float> input(part.size());
+    for (size_t i = 0; i < part.size(); ++i) input[i] = static_cast<float>(part[i]) / 255.0f;
     Activations pre;
     run_fp32(g, input, count, &pre);
     for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
       const Node& n = g.nodes[ni];
-      if (!is_linear(n)) continue;
-      const ActShape& os = shape_of(g, n.output);
-      add_channel_sums(pre[static_cast<size_t>(n.output)], n.out_channels, os.h * os.w, sums[ni]);
+      if (is_linear(n)) add_node_sums(g, ni, pre[static_cast<size_t>(n.output)], sums[ni]);
     }
-  }
+  });
   return sums;
+}
+
+// The mean over the images and pixels of each channel: sums / (images x output pixels).
+void divide_by_count(const Graph& g, size_t ni, size_t images, std::vector<double>& sums) {
+  const ActShape& os = shape_of(g, g.nodes[ni].output);
+  for (double& v : sums) v /= static_cast<double>(images * os.h * os.w);
 }
 
 void check_images(const Graph& g, const std::vector<uint8_t>& pixels, size_t images,
@@ -689,25 +712,18 @@ std::vector<std::vector<double>> mean_pre_activation_error(const Graph& g, const
   std::vector<std::vector<double>> fp = fp32_channel_sums(g, pixels, images, batch);
   std::vector<std::vector<double>> q(g.nodes.size());
   for (size_t ni = 0; ni < g.nodes.size(); ++ni) q[ni].assign(fp[ni].size(), 0.0);
-  const size_t px = shape_of(g, g.input).elements();
-  for (size_t first = 0; first < images; first += batch) {
-    const size_t count = std::min(batch, images - first);
-    const std::vector<uint8_t> part(pixels.begin() + static_cast<std::ptrdiff_t>(first * px),
-                                    pixels.begin() + static_cast<std::ptrdiff_t>((first + count) * px));
+  for_each_batch(g, pixels, images, batch, [&](size_t count, const std::vector<uint8_t>& part) {
     const QuantizedResult r = run_quantized(g, plan, part, count, options, true);
     for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
       const Node& n = g.nodes[ni];
       if (!is_linear(n)) continue;
-      const ActShape& os = shape_of(g, n.output);
-      add_channel_sums(r.pre_activations[static_cast<size_t>(n.output)], n.out_channels,
-                       os.h * os.w, q[ni]);
+      add_node_sums(g, ni, r.pre_activations[static_cast<size_t>(n.output)], q[ni]);
     }
-  }
+  });
   for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
     if (q[ni].empty()) continue;
-    const ActShape& os = shape_of(g, g.nodes[ni].output);
-    const double per_channel = static_cast<double>(images * os.h * os.w);
-    for (size_t c = 0; c < q[ni].size(); ++c) q[ni][c] = (q[ni][c] - fp[ni][c]) / per_channel;
+    for (size_t c = 0; c < q[ni].size(); ++c) q[ni][c] -= fp[ni][c];
+    divide_by_count(g, ni, images, q[ni]);
   }
   return q;
 }
@@ -719,27 +735,20 @@ void correct_biases(const Graph& g, QuantPlan& plan, const std::vector<uint8_t>&
   // layer, since each correction changes every layer after it.
   const std::vector<std::vector<double>> fp = fp32_channel_sums(g, pixels, images, batch);
   plan.biases.resize(g.nodes.size());
-  const size_t px = shape_of(g, g.input).elements();
   for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
     const Node& n = g.nodes[ni];
     if (!is_linear(n)) continue;
-    const ActShape& os = shape_of(g, n.output);
-    std::vector<double> q(n.out_channels, 0.0);
-    for (size_t first = 0; first < images; first += batch) {
-      const size_t count = std::min(batch, images - first);
-      const std::vector<uint8_t> part(
-          pixels.begin() + static_cast<std::ptrdiff_t>(first * px),
-          pixels.begin() + static_cast<std::ptrdiff_t>((first + count) * px));
+    std::vector<double> mean_error(n.out_channels, 0.0);
+    for_each_batch(g, pixels, images, batch, [&](size_t count, const std::vector<uint8_t>& part) {
       const QuantizedResult r = run_quantized_until(g, plan, part, count, options,
                                                     static_cast<long>(ni), ni);
-      add_channel_sums(r.pre_activations[static_cast<size_t>(n.output)], n.out_channels,
-                       os.h * os.w, q);
-    }
-    const double per_channel = static_cast<double>(images * os.h * os.w);
+      add_node_sums(g, ni, r.pre_activations[static_cast<size_t>(n.output)], mean_error);
+    });
+    for (size_t c = 0; c < n.out_channels; ++c) mean_error[c] -= fp[ni][c];
+    divide_by_count(g, ni, images, mean_error);
     std::vector<float> corrected = plan_bias(g, plan, ni);
     for (size_t c = 0; c < n.out_channels; ++c) {
-      const double mean_error = (q[c] - fp[ni][c]) / per_channel;
-      corrected[c] = static_cast<float>(static_cast<double>(corrected[c]) - mean_error);
+      corrected[c] = static_cast<float>(static_cast<double>(corrected[c]) - mean_error[c]);
     }
     plan.biases[ni] = std::move(corrected);
   }
