@@ -3,11 +3,17 @@
 // with either. Operands are forwarded east (a, with the valid/first/last flags) and south (b)
 // through registers; the product passes PipeStages registers, then the saturating accumulator.
 // done_o is high for one cycle when acc_o holds the result of a reduction.
+//
+// HoldZeros = 1 (needs PipeStages >= 1) is lbfp_pe's operand hold on the BFP8 multiplier: the
+// first register moves in front of the multiplier, keeps the last non-zero product's operands on
+// a zero product or an idle cycle, and a registered zero flag gates the product. The default (0)
+// is the baseline the array builds; docs/hardware-cost.md measures both.
 module bfp_pe #(
   parameter int DataWidth    = 8,    // W
   parameter int AccWidth     = 32,   // A
-  parameter int PipeStages   = 1,    // registers between the multiplier and the accumulator
-  parameter bit IsolateZeros = 1'b0  // bfp_mul's operand isolation (docs/hardware-cost.md)
+  parameter int PipeStages   = 1,    // registers between the operands and the accumulator
+  parameter bit IsolateZeros = 1'b0, // bfp_mul's operand isolation (docs/hardware-cost.md)
+  parameter bit HoldZeros    = 1'b0  // hold the operands on zero products (PipeStages >= 1)
 ) (
   input  logic                 clk_i,
   input  logic                 rst_ni,
@@ -40,27 +46,58 @@ module bfp_pe #(
   end
   assign {valid_o, first_o, last_o, a_o, b_o} = fwd_q;
 
-  // ---- multiply ----
-  logic [ProdWidth-1:0] prod;
+  // ---- multiply; then PipeStages registers ----
+  localparam bit Held = HoldZeros && PipeStages > 0;
+
+  logic [DataWidth-1:0] mul_a, mul_b;  // the multiplier's operands
+  logic [2:0]           mul_flags;     // valid, first, last of the multiplier's operands
+  logic [ProdWidth-1:0] mul_prod, prod;
 
   bfp_mul #(
     .DataWidth   (DataWidth),
     .IsolateZeros(IsolateZeros)
   ) u_mul (
-    .a_i   (a_i),
-    .b_i   (b_i),
-    .prod_o(prod)
+    .a_i   (mul_a),
+    .b_i   (mul_b),
+    .prod_o(mul_prod)
   );
 
-  // ---- PipeStages registers: product and flags ----
+  if (Held) begin : gen_hold
+    logic load;  // a valid, non-zero product: take its operands
+    logic mul_zero;
+    assign load = valid_i && a_i != '0 && b_i != '0;
+    always_ff @(posedge clk_i or negedge rst_ni) begin
+      if (!rst_ni) begin
+        mul_a     <= '0;
+        mul_b     <= '0;
+        mul_zero  <= 1'b1;
+        mul_flags <= '0;
+      end else begin
+        mul_zero  <= !load;
+        mul_flags <= {valid_i, first_i, last_i};
+        if (load) begin
+          mul_a <= a_i;
+          mul_b <= b_i;
+        end
+      end
+    end
+    assign prod = mul_zero ? '0 : mul_prod;
+  end else begin : gen_plain
+    assign mul_a     = a_i;
+    assign mul_b     = b_i;
+    assign mul_flags = {valid_i, first_i, last_i};
+    assign prod      = mul_prod;
+  end
+
+  // The remaining registers: product and flags.
   logic [ProdWidth+2:0] stage_in, stage_out;
   logic                 acc_valid, acc_first, acc_last;
   logic [ProdWidth-1:0] acc_prod;
-  assign stage_in = {valid_i, first_i, last_i, prod};
+  assign stage_in = {mul_flags, prod};
 
   delay_line #(
     .Width(ProdWidth + 3),
-    .Depth(PipeStages)
+    .Depth(Held ? PipeStages - 1 : PipeStages)
   ) u_pipe (
     .clk_i (clk_i),
     .rst_ni(rst_ni),

@@ -5,12 +5,22 @@
 // Stages: the product (lbfp_product, combinational) passes PipeStages registers, then the
 // saturating accumulator register. done_o is high for one cycle when acc_o holds the result of a
 // reduction (the cycle after its last product was added). bfp_pe has the same ports.
+//
+// HoldZeros = 1 (default; needs PipeStages >= 1) moves the first of those registers in front of
+// the multiplier: it registers the operand codes together with the product's zero flag, and on a
+// zero product (or an idle cycle) it keeps the codes of the last non-zero product. The adder, LUT
+// and shifter then see only non-zero products and hold still through runs of zeros, and the zero
+// flag reaches the product's output gate from a register, at the same time as the codes: no
+// combinational isolation racing its own zero detect (docs/hardware-cost.md). The register is
+// 2W + 4 bits instead of the product's 2^F-scaled width + 3, and the timing is the same: PipeStages
+// registers between the operands and the accumulator.
 module lbfp_pe #(
-  parameter int DataWidth  = 8,   // W
-  parameter int FracBits   = 4,   // F
-  parameter int LutBits    = 8,   // P
-  parameter int AccWidth   = 32,  // A
-  parameter int PipeStages = 1    // registers between the multiplier and the accumulator
+  parameter int DataWidth  = 8,    // W
+  parameter int FracBits   = 4,    // F
+  parameter int LutBits    = 8,    // P
+  parameter int AccWidth   = 32,   // A
+  parameter int PipeStages = 1,    // registers between the operands and the accumulator
+  parameter bit HoldZeros  = 1'b1  // hold the operands on zero products (PipeStages >= 1)
 ) (
   input  logic                 clk_i,
   input  logic                 rst_ni,
@@ -46,7 +56,39 @@ module lbfp_pe #(
   end
   assign {valid_o, first_o, last_o, a_o, b_o} = fwd_q;
 
-  // ---- multiply: add, look up, shift ----
+  // ---- multiply: add, look up, shift; then PipeStages registers ----
+  localparam bit Held = HoldZeros && PipeStages > 0;
+
+  logic [DataWidth-1:0] mul_a, mul_b;  // the multiplier's operands
+  logic                 mul_zero;      // Held: the registered zero flag
+  logic [2:0]           mul_flags;     // valid, first, last of the multiplier's operands
+
+  if (Held) begin : gen_hold
+    localparam int MagBits = DataWidth - 1;
+    logic load;  // a valid, non-zero product: take its codes
+    assign load = valid_i && a_i[MagBits-1:0] != '0 && b_i[MagBits-1:0] != '0;
+    always_ff @(posedge clk_i or negedge rst_ni) begin
+      if (!rst_ni) begin
+        mul_a     <= '0;
+        mul_b     <= '0;
+        mul_zero  <= 1'b1;
+        mul_flags <= '0;
+      end else begin
+        mul_zero  <= !load;
+        mul_flags <= {valid_i, first_i, last_i};
+        if (load) begin
+          mul_a <= a_i;
+          mul_b <= b_i;
+        end
+      end
+    end
+  end else begin : gen_isolate
+    assign mul_a     = a_i;
+    assign mul_b     = b_i;
+    assign mul_zero  = 1'b0;  // unused: lbfp_mul isolates and detects on its own
+    assign mul_flags = {valid_i, first_i, last_i};
+  end
+
   logic [ProdWidth-1:0] prod;
   /* verilator lint_off UNUSEDSIGNAL */
   logic                  prod_neg, prod_zero;
@@ -56,12 +98,14 @@ module lbfp_pe #(
   /* verilator lint_on UNUSEDSIGNAL */
 
   lbfp_product #(
-    .DataWidth(DataWidth),
-    .FracBits (FracBits),
-    .LutBits  (LutBits)
+    .DataWidth (DataWidth),
+    .FracBits  (FracBits),
+    .LutBits   (LutBits),
+    .ZeroFlagIn(Held)
   ) u_product (
-    .a_i    (a_i),
-    .b_i    (b_i),
+    .a_i    (mul_a),
+    .b_i    (mul_b),
+    .zero_i (mul_zero),
     .neg_o  (prod_neg),
     .zero_o (prod_zero),
     .lut_o  (prod_lut),
@@ -70,15 +114,15 @@ module lbfp_pe #(
     .prod_o (prod)
   );
 
-  // ---- PipeStages registers: product and flags ----
+  // The remaining registers: product and flags.
   logic [ProdWidth+2:0] stage_in, stage_out;
   logic                 acc_valid, acc_first, acc_last;
   logic [ProdWidth-1:0] acc_prod;
-  assign stage_in = {valid_i, first_i, last_i, prod};
+  assign stage_in = {mul_flags, prod};
 
   delay_line #(
     .Width(ProdWidth + 3),
-    .Depth(PipeStages)
+    .Depth(Held ? PipeStages - 1 : PipeStages)
   ) u_pipe (
     .clk_i (clk_i),
     .rst_ni(rst_ni),

@@ -1,9 +1,14 @@
 // One complete LBFP product in accumulator units: lbfp_mul (add + LUT), lbfp_shifter (shift) and
 // the sign applied as two's complement, ready for the saturating accumulator.
+//
+// ZeroFlagIn = 1 (held operands, see lbfp_mul): zero_i flags a zero product, whose shifted
+// magnitude (that of the held codes) is gated to 0 here, after the shifter, so that the shifter
+// holds still through a run of zero products. With ZeroFlagIn = 0, zero_i is unused.
 module lbfp_product #(
-  parameter int DataWidth = 8,  // W
-  parameter int FracBits  = 4,  // F
-  parameter int LutBits   = 8,  // P
+  parameter int DataWidth  = 8,     // W
+  parameter int FracBits   = 4,     // F
+  parameter int LutBits    = 8,     // P
+  parameter bit ZeroFlagIn = 1'b0,
   localparam int LutWidth   = lbfp_pkg::lut_width(FracBits, LutBits),
   localparam int ShiftWidth = lbfp_pkg::shift_width(DataWidth, FracBits),
   localparam int MagWidth   = lbfp_pkg::product_width(DataWidth, FracBits, LutBits),
@@ -11,6 +16,7 @@ module lbfp_product #(
 ) (
   input  logic [DataWidth-1:0]  a_i,
   input  logic [DataWidth-1:0]  b_i,
+  input  logic                  zero_i,  // ZeroFlagIn: the product is zero
   output logic                  neg_o,
   output logic                  zero_o,
   output logic [LutWidth-1:0]   lut_o,
@@ -18,13 +24,17 @@ module lbfp_product #(
   output logic [MagWidth-1:0]   mag_o,
   output logic [ProdWidth-1:0]  prod_o  // signed
 );
+  logic [MagWidth-1:0] shifted;
+
   lbfp_mul #(
-    .DataWidth(DataWidth),
-    .FracBits (FracBits),
-    .LutBits  (LutBits)
+    .DataWidth (DataWidth),
+    .FracBits  (FracBits),
+    .LutBits   (LutBits),
+    .ZeroFlagIn(ZeroFlagIn)
   ) u_mul (
     .a_i    (a_i),
     .b_i    (b_i),
+    .zero_i (zero_i),
     .neg_o  (neg_o),
     .zero_o (zero_o),
     .lut_o  (lut_o),
@@ -38,8 +48,14 @@ module lbfp_product #(
   ) u_shifter (
     .lut_i  (lut_o),
     .shift_i(shift_o),
-    .mag_o  (mag_o)
+    .mag_o  (shifted)
   );
+
+  if (ZeroFlagIn) begin : gen_gate
+    assign mag_o = zero_o ? '0 : shifted;
+  end else begin : gen_pass
+    assign mag_o = shifted;  // 0 already for a zero product
+  end
 
   assign prod_o = neg_o ? -{1'b0, mag_o} : {1'b0, mag_o};
 endmodule

@@ -20,7 +20,8 @@ module systolic_array #(
   parameter int FracBits   = 4,     // F (LBFP only)
   parameter int LutBits    = 8,     // P (LBFP only)
   parameter int AccWidth   = 32,    // A
-  parameter int PipeStages = 1,     // registers between multiplier and accumulator in each PE
+  parameter int PipeStages = 1,     // registers between operands and accumulator in each PE
+  parameter bit HoldZeros  = 1'b1,  // PEs hold their operands on zero products (PipeStages >= 1)
   parameter int UseBfp     = 0,     // 1: BFP8 baseline PEs, no requantizer (out_code_o = 0)
   parameter int ExpWidth   = 12,
   localparam int RowIdxWidth = lbfp_pkg::index_width(NumRows)
@@ -95,7 +96,8 @@ module systolic_array #(
         bfp_pe #(
           .DataWidth (W),
           .AccWidth  (AccWidth),
-          .PipeStages(PipeStages)
+          .PipeStages(PipeStages),
+          .HoldZeros (HoldZeros)
         ) u_pe (
           .clk_i  (clk_i),
           .rst_ni (rst_ni),
@@ -120,7 +122,8 @@ module systolic_array #(
           .FracBits  (FracBits),
           .LutBits   (LutBits),
           .AccWidth  (AccWidth),
-          .PipeStages(PipeStages)
+          .PipeStages(PipeStages),
+          .HoldZeros (HoldZeros)
         ) u_pe (
           .clk_i  (clk_i),
           .rst_ni (rst_ni),

@@ -35,6 +35,7 @@ module lbfp_mac #(
   ) u_product (
     .a_i    (a_i),
     .b_i    (b_i),
+    .zero_i (1'b0),
     .neg_o  (prod_neg),
     .zero_o (prod_zero),
     .lut_o  (prod_lut),

@@ -28,6 +28,7 @@ module lbfp_mul_unit #(
   ) u_mul (
     .a_i    (a_i),
     .b_i    (b_i),
+    .zero_i (1'b0),
     .neg_o  (neg_o),
     .zero_o (zero),
     .lut_o  (lut),

@@ -53,6 +53,8 @@ void run_logged(const std::string& command, const std::string& log, const std::s
 
 const std::vector<Unit>& units() {
   const std::map<std::string, int> isolate = {{"IsolateZeros", 1}};
+  // The PE's like-for-like BFP8 twin holds its operands on zero products, as lbfp_pe does.
+  const std::map<std::string, int> hold = {{"HoldZeros", 1}};
   static const std::vector<Unit> all = {
       {"mul", "lbfp8", "lbfp_mul_unit", false, "", {}},
       {"mul", "bfp8", "bfp_mul", false, "", {}},
@@ -62,7 +64,7 @@ const std::vector<Unit>& units() {
       {"mac", "bfp8", "bfp_mac", true, "iso", isolate},
       {"pe", "lbfp8", "lbfp_pe", true, "", {}},
       {"pe", "bfp8", "bfp_pe", true, "", {}},
-      {"pe", "bfp8", "bfp_pe", true, "iso", isolate},
+      {"pe", "bfp8", "bfp_pe", true, "iso", hold},
   };
   return all;
 }

@@ -79,12 +79,12 @@ TEST(RtlInTheModel, Lbfp8LayersMatchTheCppArray) {
 
 TEST(RtlInTheModel, Bfp8LayersMatchTheCppArray) {
   const BfpFormat f(8, 32);
-  compare(f, {4, 4, 0}, {layer(f, "fc", 6, 9, 33, 4, true, false)});
+  compare(f, {4, 4, 2}, {layer(f, "fc", 6, 9, 33, 4, true, false)});
 }
 
 TEST(RtlInTheModel, NarrowAccumulatorSaturatesTheSame) {
   const LbfpFormat f(8, 4, 8, 16);
-  compare(f, {3, 2, 2}, {layer(f, "sat", 7, 5, 60, 5, false, true)});
+  compare(f, {3, 2, 0}, {layer(f, "sat", 7, 5, 60, 5, false, true)});
 }
 
 TEST(RtlInTheModel, UnverilatedConfigurationsAreRefusedByName) {

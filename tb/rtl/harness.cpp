@@ -95,16 +95,22 @@ class Bench {
 CosimReport cosim_lbfp_mul() {
   const LbfpFormat& format = lbfp8();
   CosimReport report;
-  report.name = "lbfp8 multiplier + shifter, exhaustive";
+  report.name = "lbfp8 multiplier + shifter (isolating and held-operand), exhaustive";
   Bench<Vtb_units> bench("lbfp_mul");
   auto& top = bench.top();
   for (unsigned a = 0; a < 256; ++a) {
     for (unsigned b = 0; b < 256; ++b) {
+      const LbfpProduct golden = multiply(format, static_cast<Code>(a), static_cast<Code>(b));
       top.lbfp_a_i = static_cast<CData>(a);
       top.lbfp_b_i = static_cast<CData>(b);
+      top.lbfp_held_zero_i = golden.is_zero() ? 1 : 0;
       bench.eval();
       ++report.cases;
-      const LbfpProduct golden = multiply(format, static_cast<Code>(a), static_cast<Code>(b));
+      const int64_t held_value = sign_extend(top.lbfp_held_prod_o, 25);
+      // The held-operand PE raises the flag on any codes it keeps through a zero product.
+      top.lbfp_held_zero_i = 1;
+      bench.eval();
+      const int64_t held_flagged = sign_extend(top.lbfp_held_prod_o, 25);
       const int64_t golden_value = golden.to_int64().value();
       const bool rtl_zero = top.lbfp_zero_o != 0;
       const bool rtl_neg = top.lbfp_neg_o != 0;
@@ -115,14 +121,16 @@ CosimReport cosim_lbfp_mul() {
                         (golden.is_zero() ? (rtl_lut == 0 && rtl_shift == 0 && !rtl_neg)
                                           : (rtl_neg == golden.negative &&
                                              rtl_lut == golden.lut_value &&
-                                             rtl_shift == golden.shift));
+                                             rtl_shift == golden.shift)) &&
+                        held_value == golden_value && held_flagged == 0;
       if (!same) {
         std::ostringstream s;
         s << "a=" << hex(a) << " b=" << hex(b) << ": rtl {zero=" << rtl_zero << " neg=" << rtl_neg
           << " lut=" << rtl_lut << " shift=" << rtl_shift << " product=" << rtl_value
           << "} golden {zero=" << golden.is_zero() << " neg=" << golden.negative
           << " lut=" << golden.lut_value << " shift=" << golden.shift
-          << " product=" << golden_value << "}";
+          << " product=" << golden_value << "}; held-operand product " << held_value
+          << ", with the zero flag raised " << held_flagged;
         report.add_mismatch(s.str());
       }
     }

@@ -22,18 +22,19 @@ set(LBFP_RTL_TB_UNITS ${CMAKE_CURRENT_LIST_DIR}/hdl/tb_units.sv)
 
 # Array configurations: LBFP8 (A = 32), the BFP8 baseline, and LBFP8 with a 16-bit accumulator
 # that saturates on real data. Three pipeline depths and a non-square shape keep the latency
-# formula honest.
+# formula honest. The LBFP8 (PipeStages 1) and BFP8 (2) arrays hold their operands on zero
+# products (HoldZeros, the array's default); the narrow one (0) isolates them in lbfp_mul.
 set(LBFP_RTL_LBFP8_ROWS 4)
 set(LBFP_RTL_LBFP8_COLS 4)
 set(LBFP_RTL_LBFP8_PIPE 1)
 set(LBFP_RTL_LBFP8_ACC 32)
 set(LBFP_RTL_BFP8_ROWS 4)
 set(LBFP_RTL_BFP8_COLS 4)
-set(LBFP_RTL_BFP8_PIPE 0)
+set(LBFP_RTL_BFP8_PIPE 2)
 set(LBFP_RTL_BFP8_ACC 32)
 set(LBFP_RTL_NARROW_ROWS 3)
 set(LBFP_RTL_NARROW_COLS 2)
-set(LBFP_RTL_NARROW_PIPE 2)
+set(LBFP_RTL_NARROW_PIPE 0)
 set(LBFP_RTL_NARROW_ACC 16)
 
 set(LBFP_VERILATOR_ARGS -O3 --x-assign fast --x-initial fast -Wno-fatal)
@@ -82,10 +83,10 @@ lbfp_rtl_verilate(lbfp_vl_array systolic_array Vlbfp_array
   -GPipeStages=${LBFP_RTL_LBFP8_PIPE} -GAccWidth=${LBFP_RTL_LBFP8_ACC} -GUseBfp=0)
 lbfp_rtl_verilate(lbfp_vl_array_bfp systolic_array Vbfp_array
   -GNumRows=${LBFP_RTL_BFP8_ROWS} -GNumCols=${LBFP_RTL_BFP8_COLS}
-  -GPipeStages=${LBFP_RTL_BFP8_PIPE} -GAccWidth=${LBFP_RTL_BFP8_ACC} -GUseBfp=1)
+  -GPipeStages=${LBFP_RTL_BFP8_PIPE} -GAccWidth=${LBFP_RTL_BFP8_ACC} -GUseBfp=1 -GHoldZeros=1)
 lbfp_rtl_verilate(lbfp_vl_array_a16 systolic_array Vlbfp_array_a16
   -GNumRows=${LBFP_RTL_NARROW_ROWS} -GNumCols=${LBFP_RTL_NARROW_COLS}
-  -GPipeStages=${LBFP_RTL_NARROW_PIPE} -GAccWidth=${LBFP_RTL_NARROW_ACC} -GUseBfp=0)
+  -GPipeStages=${LBFP_RTL_NARROW_PIPE} -GAccWidth=${LBFP_RTL_NARROW_ACC} -GUseBfp=0 -GHoldZeros=0)
 
 add_library(lbfp_rtl_harness STATIC ${CMAKE_CURRENT_LIST_DIR}/harness.cpp)
 target_include_directories(lbfp_rtl_harness

@@ -13,8 +13,9 @@
 namespace lbfp::synth {
 
 // One synthesized unit. `kind` is mul, mac or pe; `format` lbfp8 or bfp8. `variant` is empty
-// for the design as the array builds it, or "iso" for the BFP8 baseline with operand isolation
-// (top parameter IsolateZeros = 1, set by chparam before synthesis).
+// for the design as the array builds it, or "iso" for the BFP8 baseline with LBFP8's zero
+// handling (top parameter IsolateZeros = 1 for the multiplier and MAC, HoldZeros = 1 for the PE,
+// set by chparam before synthesis).
 struct Unit {
   std::string kind;
   std::string format;

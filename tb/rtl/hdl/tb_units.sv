@@ -1,5 +1,6 @@
 // Testbench top for the combinational units, verilated once for all unit testbenches: the LBFP8
-// product (multiplier + shifter), the BFP8 multiplier (plain and with operand isolation), and the
+// product (multiplier + shifter; also as the held-operand PE builds it, with the zero flag as an
+// input), the BFP8 multiplier (plain and with operand isolation), and the
 // LBFP8 requantizer at two accumulator widths (A = 32 and A = 16, whose boundary constants
 // differ).
 module tb_units (
@@ -11,6 +12,8 @@ module tb_units (
   output logic [3:0]  lbfp_shift_o,
   output logic [23:0] lbfp_mag_o,
   output logic [24:0] lbfp_prod_o,
+  input  logic        lbfp_held_zero_i,  // the zero flag of the held-operand product
+  output logic [24:0] lbfp_held_prod_o,  // lbfp_product ZeroFlagIn = 1 on lbfp_a_i, lbfp_b_i
   input  logic [7:0]  bfp_a_i,
   input  logic [7:0]  bfp_b_i,
   output logic [15:0] bfp_prod_o,
@@ -29,12 +32,36 @@ module tb_units (
   ) u_lbfp_product (
     .a_i    (lbfp_a_i),
     .b_i    (lbfp_b_i),
+    .zero_i (1'b0),
     .neg_o  (lbfp_neg_o),
     .zero_o (lbfp_zero_o),
     .lut_o  (lbfp_lut_o),
     .shift_o(lbfp_shift_o),
     .mag_o  (lbfp_mag_o),
     .prod_o (lbfp_prod_o)
+  );
+
+  /* verilator lint_off UNUSEDSIGNAL */
+  logic        held_neg, held_zero;
+  logic [8:0]  held_lut;
+  logic [3:0]  held_shift;
+  logic [23:0] held_mag;
+  /* verilator lint_on UNUSEDSIGNAL */
+  lbfp_product #(
+    .DataWidth (8),
+    .FracBits  (4),
+    .LutBits   (8),
+    .ZeroFlagIn(1'b1)
+  ) u_lbfp_held_product (
+    .a_i    (lbfp_a_i),
+    .b_i    (lbfp_b_i),
+    .zero_i (lbfp_held_zero_i),
+    .neg_o  (held_neg),
+    .zero_o (held_zero),
+    .lut_o  (held_lut),
+    .shift_o(held_shift),
+    .mag_o  (held_mag),
+    .prod_o (lbfp_held_prod_o)
   );
 
   bfp_mul #(
