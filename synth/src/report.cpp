@@ -84,8 +84,10 @@ std::string report_markdown(const std::vector<UnitCost>& costs, const ReportCont
       ctx.ops,
       ctx.seed, ctx.energy.input_slew_ns, ctx.energy.output_load_pf, ctx.energy.frequency_mhz);
   if (!ctx.layer_source.empty()) o << "Layer operands: " << ctx.layer_source << "\n\n";
-  o << "LBFP8 units isolate zero operands (lbfp_mul); \"bfp8\" is the plain 8x8 multiplier, "
-       "\"bfp8 iso\" the same with operand isolation (bfp_mul IsolateZeros = 1).\n\n";
+  o << "LBFP8 multipliers and MACs isolate zero operands (lbfp_mul), the LBFP8 PE holds its "
+       "operands on zero products (lbfp_pe HoldZeros = 1); \"bfp8\" is the plain 8x8 multiplier "
+       "and the PE with it, \"bfp8 iso\" the same with LBFP8's zero handling (bfp_mul "
+       "IsolateZeros = 1; bfp_pe HoldZeros = 1).\n\n";
   o << "| unit | format | top | cells | area (um^2) | transistors (cmos) | energy/op, layer (pJ) "
        "| energy/op, uniform (pJ) | power, layer (mW) | leakage (nW) |\n";
   o << "|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n";
@@ -394,8 +396,9 @@ std::string energy_yaml(const std::vector<UnitCost>& costs, const ReportContext&
   y << fmt::format("operations_per_stream: {}\n", ctx.ops);
   y << "operands: layer      # the layer stream; uniform figures in comments\n";
   if (!ctx.layer_source.empty()) y << "# layer: " << ctx.layer_source << "\n";
-  y << "# lbfp8: zero operands isolated (lbfp_mul); bfp8: the plain 8x8 multiplier, as in the\n"
-       "# array; bfp8_iso: the same with operand isolation (bfp_mul IsolateZeros = 1).\n";
+  y << "# lbfp8: zero operands isolated (lbfp_mul; the PE holds its operands on zero products,\n"
+       "# lbfp_pe HoldZeros = 1); bfp8: the plain 8x8 multiplier and the PE with it; bfp8_iso: the\n"
+       "# same with LBFP8's zero handling (bfp_mul IsolateZeros = 1, bfp_pe HoldZeros = 1).\n";
   struct Section {
     const char* name;
     const char* format;
