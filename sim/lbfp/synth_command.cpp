@@ -42,8 +42,8 @@ struct SynthOptions {
   double voltage = 1.8;
   double frequency_mhz = 100.0;
   double slew_ns = 0.1;
-  std::vector<std::string> kinds = {"mul", "mac", "pe"};
-  std::vector<std::string> layer_kinds = {"mul"};  // units measured on every model layer
+  std::vector<std::string> kinds = {"mul", "mulheld", "mac", "pe"};
+  std::vector<std::string> layer_kinds = {"mul", "mulheld"};  // also measured on model layers
   size_t calib_images = 1000;
   std::string layers = "sample";  // sample: 10 chosen layers; all: every Conv/Gemm layer
   size_t layer_ops = 0;           // ops per model-layer stream; 0: --ops (sample), 8192 (all)
@@ -239,10 +239,14 @@ int run_synth(const SynthOptions& o) {
       c.transistors = s.transistors;
       c.cells = s.cell_count;
       c.variant = unit.variant;
+      // A multiplier behind a PE's operand hold plays what that register passes it.
+      auto played = [&](std::vector<synth::Op> stream) {
+        return unit.held ? synth::held_operand_stream(format, stream) : stream;
+      };
       for (const bool layer : {true, false}) {
-        const std::vector<synth::Op> stream = layer
-                                                  ? synth::layer_stream(tile, format, o.ops)
-                                                  : synth::uniform_stream(format, o.ops, o.seed);
+        const std::vector<synth::Op> stream =
+            played(layer ? synth::layer_stream(tile, format, o.ops)
+                         : synth::uniform_stream(format, o.ops, o.seed));
         const std::string name = layer ? "layer" : "uniform";
         // The main figures: zero-delay, or timed with --activity timed.
         const synth::Energy e = measure(!wants_zero_delay(o), name, stream,
@@ -265,7 +269,7 @@ int run_synth(const SynthOptions& o) {
         for (size_t i = 0; i < in.model_layers.size(); ++i) {
           const synth::LayerOperands& l = in.model_layers[i];
           const std::string name = fmt::format("model_layer_{}", i);
-          const std::vector<synth::Op>& stream = format == "lbfp8" ? l.lbfp8 : l.bfp8;
+          const std::vector<synth::Op> stream = played(format == "lbfp8" ? l.lbfp8 : l.bfp8);
           record(layer_row(layer_rows, kind, i + 1), c,
                  measure(!wants_zero_delay(o), name, stream, nullptr).per_op_pj);
           if (both) {
@@ -357,14 +361,15 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--slew-ns", options->slew_ns, "Input transition time for the power tables")
       ->capture_default_str()
       ->check(finite_number() & CLI::Range(0.0, 5.0));
-  cmd->add_option("--units", options->kinds, "Units: mul, mac, pe")
+  cmd->add_option("--units", options->kinds,
+                  "Units: mul, mulheld (the multiplier behind the PE's operand hold), mac, pe")
       ->capture_default_str()
-      ->check(CLI::IsMember({"mul", "mac", "pe"}));
+      ->check(CLI::IsMember({"mul", "mulheld", "mac", "pe"}));
   cmd->add_option("--layer-units", options->layer_kinds,
                   "Units also measured on the model layers' streams (docs/hardware-cost.md): "
-                  "mul, mac, pe, or none")
+                  "mul, mulheld, mac, pe, or none")
       ->capture_default_str()
-      ->check(CLI::IsMember({"mul", "mac", "pe", "none"}));
+      ->check(CLI::IsMember({"mul", "mulheld", "mac", "pe", "none"}));
   cmd->add_option("--calib-images", options->calib_images,
                   "Training images for the model layers' KL calibration (as lbfp eval)")
       ->capture_default_str()

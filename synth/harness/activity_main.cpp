@@ -4,7 +4,7 @@
 // (zero-delay: one settled value per half clock cycle, glitches are not seen).
 //
 //   activity <stream> <toggles-out> [<outputs-out>]
-// stream: one operation per line, "a b valid first last" (decimal). toggles-out: "net rises
+// stream: one operation per line, "a b valid first last zero" (decimal). toggles-out: "net rises
 // falls" per net bit. outputs-out: "a b" and the unit's outputs (hex) after each operation.
 #include <cstdint>
 #include <cstdio>
@@ -36,6 +36,7 @@ LBFP_HAS_MEMBER(rst_ni)
 LBFP_HAS_MEMBER(valid_i)
 LBFP_HAS_MEMBER(first_i)
 LBFP_HAS_MEMBER(last_i)
+LBFP_HAS_MEMBER(zero_i)
 LBFP_HAS_MEMBER(neg_o)
 LBFP_HAS_MEMBER(mag_o)
 LBFP_HAS_MEMBER(prod_o)
@@ -44,7 +45,7 @@ LBFP_HAS_MEMBER(ovf_o)
 #undef LBFP_HAS_MEMBER
 
 struct Op {
-  unsigned a, b, valid, first, last;
+  unsigned a, b, valid, first, last, zero;
 };
 
 // Parses the VCD text as Verilator writes it and counts transitions per identifier code.
@@ -162,6 +163,7 @@ void set_inputs(Top& top, const Op& op) {
   if constexpr (has_valid_i<Top>::value) top.valid_i = static_cast<uint8_t>(op.valid);
   if constexpr (has_first_i<Top>::value) top.first_i = static_cast<uint8_t>(op.first);
   if constexpr (has_last_i<Top>::value) top.last_i = static_cast<uint8_t>(op.last);
+  if constexpr (has_zero_i<Top>::value) top.zero_i = static_cast<uint8_t>(op.zero);
 }
 
 template <class Top>
@@ -181,7 +183,7 @@ void play(Top& top, const std::vector<Op>& ops, ToggleCounter& counter, std::ofs
   if constexpr (has_clk_i<Top>::value) {
     top.clk_i = 0;
     if constexpr (has_rst_ni<Top>::value) top.rst_ni = 0;
-    set_inputs(top, Op{0, 0, 0, 0, 0});
+    set_inputs(top, Op{0, 0, 0, 0, 0, 0});
     top.eval();
     top.clk_i = 1;
     top.eval();
@@ -189,7 +191,7 @@ void play(Top& top, const std::vector<Op>& ops, ToggleCounter& counter, std::ofs
     if constexpr (has_rst_ni<Top>::value) top.rst_ni = 1;
     top.eval();
   } else {
-    set_inputs(top, Op{0, 0, 0, 0, 0});
+    set_inputs(top, Op{0, 0, 0, 0, 0, 0});
     top.eval();
   }
   auto trace = std::make_unique<VerilatedVcdC>(&counter);
@@ -233,7 +235,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     Op op{};
-    while (in >> op.a >> op.b >> op.valid >> op.first >> op.last) ops.push_back(op);
+    while (in >> op.a >> op.b >> op.valid >> op.first >> op.last >> op.zero) ops.push_back(op);
   }
   std::ofstream outputs;
   if (argc > 3) outputs.open(argv[3]);

@@ -59,6 +59,11 @@ const std::vector<Unit>& units() {
       {"mul", "lbfp8", "lbfp_mul_unit", false, "", {}},
       {"mul", "bfp8", "bfp_mul", false, "", {}},
       {"mul", "bfp8", "bfp_mul", false, "iso", isolate},
+      // The multipliers behind the operand hold of lbfp_pe / bfp_pe (HoldZeros), played the held
+      // operands; the plain BFP8 multiplier, as the baseline PE drives it, plays the stream as is.
+      {"mulheld", "lbfp8", "lbfp_mul_held_unit", false, "", {}, true},
+      {"mulheld", "bfp8", "bfp_mul", false, "", {}},
+      {"mulheld", "bfp8", "bfp_mul_held_unit", false, "iso", {}, true},
       {"mac", "lbfp8", "lbfp_mac", true, "", {}},
       {"mac", "bfp8", "bfp_mac", true, "", {}},
       {"mac", "bfp8", "bfp_mac", true, "iso", isolate},
@@ -102,7 +107,8 @@ SynthResult synthesize(const Tools& tools, const Unit& unit) {
                         "bfp_pe.sv"}) {
     sources += (rtl / f).string() + " ";
   }
-  for (const char* f : {"lbfp_mul_unit.sv", "lbfp_mac.sv", "bfp_mac.sv"}) {
+  for (const char* f : {"lbfp_mul_unit.sv", "lbfp_mul_held_unit.sv", "bfp_mul_held_unit.sv",
+                        "lbfp_mac.sv", "bfp_mac.sv"}) {
     sources += (wrappers / f).string() + " ";
   }
   std::string parameters;
@@ -174,7 +180,7 @@ Activity run_activity(const std::string& simulator, const std::string& dir,
     std::ofstream out(stream_path);
     for (const Op& op : stream) {
       out << unsigned{op.a} << ' ' << unsigned{op.b} << ' ' << op.valid << ' ' << op.first << ' '
-          << op.last << '\n';
+          << op.last << ' ' << op.zero << '\n';
     }
     if (!out) throw std::runtime_error("cannot write " + stream_path);
   }

@@ -10,6 +10,7 @@ namespace {
 
 std::string kind_name(const std::string& kind) {
   if (kind == "mul") return "multiplier";
+  if (kind == "mulheld") return "multiplier, operands held (as the PE drives it)";
   if (kind == "mac") return "MAC (multiplier + accumulator)";
   if (kind == "pe") return "PE";
   return kind;
@@ -34,9 +35,10 @@ std::string ratio_table(const std::vector<CostRatio>& ratios) {
       "|---|---:|---:|---:|---:|---|\n";
   for (const CostRatio& r : ratios) {
     const std::string paper =
-        r.kind == "mul" ? fmt::format("area {:.2f}x (-45 %), power {:.2f}x (-53 %)",
-                                      kPaperAreaRatio, kPaperPowerRatio)
-                        : "not reported";
+        r.kind == "mul" || r.kind == "mulheld"
+            ? fmt::format("area {:.2f}x (-45 %), power {:.2f}x (-53 %)",
+                          kPaperAreaRatio, kPaperPowerRatio)
+            : "not reported";
     t += fmt::format("| {} | {:.3f}x ({:+.1f} %) | {:.3f}x | {:.3f}x ({:+.1f} %) | {:.3f}x | {} |\n",
                      kind_name(r.kind), r.area, (r.area - 1.0) * 100.0, r.transistors,
                      r.layer_energy, (r.layer_energy - 1.0) * 100.0, r.uniform_energy, paper);

@@ -70,13 +70,31 @@ std::vector<Op> layer_stream(const LayerTile& tile, const std::string& format, s
   return stream;
 }
 
-double zero_operand_fraction(const std::string& format, const std::vector<Op>& stream) {
+bool zero_product(const std::string& format, const Op& op) {
   const uint8_t magnitude_mask = format == "lbfp8" ? 0x7f : 0xff;
-  size_t zeros = 0;
-  for (const Op& op : stream) {
-    if ((op.a & magnitude_mask) == 0 || (op.b & magnitude_mask) == 0) ++zeros;
-  }
+  return (op.a & magnitude_mask) == 0 || (op.b & magnitude_mask) == 0;
+}
+
+double zero_operand_fraction(const std::string& format, const std::vector<Op>& stream) {
+  const size_t zeros = static_cast<size_t>(std::count_if(
+      stream.begin(), stream.end(), [&](const Op& op) { return zero_product(format, op); }));
   return stream.empty() ? 0.0 : static_cast<double>(zeros) / static_cast<double>(stream.size());
+}
+
+std::vector<Op> held_operand_stream(const std::string& format, const std::vector<Op>& stream) {
+  std::vector<Op> held = stream;
+  uint8_t a = 0, b = 0;
+  for (Op& op : held) {
+    const bool load = op.valid && !zero_product(format, op);
+    if (load) {
+      a = op.a;
+      b = op.b;
+    }
+    op.a = a;
+    op.b = b;
+    op.zero = !load;
+  }
+  return held;
 }
 
 std::vector<Op> uniform_stream(const std::string& format, size_t ops, uint64_t seed,

@@ -493,6 +493,7 @@ double TimedSimulator::Impl::apply_inputs(const Op& op, int clock, int reset_n) 
     if (p.name == "valid_i") value = op.valid;
     if (p.name == "first_i") value = op.first;
     if (p.name == "last_i") value = op.last;
+    if (p.name == "zero_i") value = op.zero;
     if (p.name == "clk_i") value = static_cast<uint64_t>(clock);
     if (p.name == "rst_ni") value = static_cast<uint64_t>(reset_n);
     for (size_t i = 0; i < p.nets.size(); ++i) {

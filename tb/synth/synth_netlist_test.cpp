@@ -4,6 +4,7 @@
 // facts that do not depend on the flow.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -194,13 +195,14 @@ std::vector<uint64_t> golden_outputs(const Unit& unit, uint64_t a, uint64_t b) {
 // its settled outputs are the golden products, and on every net it counts the zero-delay
 // (Verilator) transitions plus glitches, which come in pairs (a rise and a fall): per net,
 // timed - zero-delay >= 0 and even, the same excess on rises and falls.
-void expect_timed_matches(const Unit& unit) {
+void expect_timed_matches(const Unit& unit,
+                          const std::vector<Op>& stream = exhaustive_stream()) {
   const Built& b = built(unit);
   const Activity zero_delay =
-      run_activity(b.simulator, b.synth.dir, "exhaustive_zd", exhaustive_stream(), false);
+      run_activity(b.simulator, b.synth.dir, "exhaustive_zd", stream, false);
   const LibertyLibrary lib = read_liberty(test_tools().liberty);  // outlives the simulator
   TimedSimulator sim(lib, b.synth.netlist_json, TimedOptions{});
-  const Activity timed = sim.run(exhaustive_stream(), true);
+  const Activity timed = sim.run(stream, true);
   ASSERT_EQ(timed.ops, 65536u);
   ASSERT_EQ(timed.outputs.size(), 65536u);
   int mismatches = 0;
@@ -246,7 +248,7 @@ void expect_timed_matches(const Unit& unit) {
   TimedOptions transport;
   transport.transport = true;
   TimedSimulator upper(lib, b.synth.netlist_json, transport);
-  const Activity all = upper.run(exhaustive_stream(), true);
+  const Activity all = upper.run(stream, true);
   EXPECT_EQ(all.outputs, timed.outputs);
   for (const auto& [net, t] : timed.nets) {
     const NetToggles& u = all.nets.at(net);
@@ -265,6 +267,44 @@ TEST(SynthNetlist, TimedBfpMultipliersMatchGoldenAndZeroDelayCounts) {
   REQUIRE_LIBERTY();
   expect_timed_matches(unit("mul", "bfp8"));
   expect_timed_matches(unit("mul", "bfp8", "iso"));
+}
+
+// The multipliers behind the PE's operand hold (lbfp_mul_held_unit, bfp_mul_held_unit) on all
+// 65,536 pairs: with the zero flag as the golden product says, they give the golden product;
+// with the flag raised, 0 whatever the codes (the held codes of a zero product are any earlier
+// non-zero pair). The timed simulation settles to the same products.
+TEST(SynthNetlist, HeldOperandMultipliersMatchGoldenOnAllPairs) {
+  REQUIRE_LIBERTY();
+  for (const Unit* held : {&unit("mulheld", "lbfp8"), &unit("mulheld", "bfp8", "iso")}) {
+    SCOPED_TRACE(held->name());
+    ASSERT_TRUE(held->held);
+    const Built& b = built(*held);
+    std::vector<Op> flagged = exhaustive_stream();
+    std::vector<Op> raised = flagged;
+    for (Op& op : flagged) op.zero = zero_product(held->format, op);
+    for (Op& op : raised) op.zero = true;
+    const Activity a = run_activity(b.simulator, b.synth.dir, "flagged", flagged, true);
+    const Activity z = run_activity(b.simulator, b.synth.dir, "raised", raised, true);
+    ASSERT_EQ(a.outputs.size(), 65536u);
+    ASSERT_EQ(z.outputs.size(), 65536u);
+    int mismatches = 0;
+    for (size_t i = 0; i < a.outputs.size(); ++i) {
+      const std::vector<uint64_t>& row = a.outputs[i];
+      const std::vector<uint64_t> want = golden_outputs(*held, row[0], row[1]);
+      const std::vector<uint64_t> got(row.begin() + 2, row.end());
+      const std::vector<uint64_t> got_raised(z.outputs[i].begin() + 2, z.outputs[i].end());
+      const bool ok = got == want &&
+                      std::all_of(got_raised.begin(), got_raised.end(),
+                                  [](uint64_t v) { return v == 0; });
+      if (!ok && ++mismatches <= 10) {
+        ADD_FAILURE() << "a=0x" << std::hex << row[0] << " b=0x" << row[1] << ": netlist "
+                      << got.back() << " (flag raised: " << got_raised.back() << "), golden "
+                      << want.back();
+      }
+    }
+    EXPECT_EQ(mismatches, 0);
+    expect_timed_matches(*held, flagged);
+  }
 }
 
 // The timed simulation of the LBFP8 MAC (flip-flops, clock, reset) against the Verilator run of

@@ -46,6 +46,47 @@ TEST(SynthStreams, LayerStreamIsTheLeNet5TileInOutputStationaryOrder) {
   EXPECT_TRUE(stream[products].first);
 }
 
+// The operand hold of lbfp_pe / bfp_pe, by hand: the codes of the last valid non-zero product
+// (0 before the first), the zero flag on every other operation, valid/first/last untouched.
+TEST(SynthStreams, HeldOperandsKeepTheLastNonZeroProduct) {
+  auto op = [](uint8_t a, uint8_t b, bool valid = true) {
+    Op o;
+    o.a = a;
+    o.b = b;
+    o.valid = valid;
+    return o;
+  };
+  // LBFP8: 0x80 is a zero (sign only); BFP8: only 0x00 is.
+  std::vector<Op> in = {op(0x00, 0x12), op(0x21, 0x33), op(0x80, 0x44), op(0x55, 0x00),
+                        op(0x66, 0x77, false), op(0x80, 0x81), op(0x09, 0x0a)};
+  in[1].first = true;
+  in[6].last = true;
+  const std::vector<Op> lbfp = held_operand_stream("lbfp8", in);
+  const std::vector<std::vector<int>> want_lbfp = {
+      {0x00, 0x00, 1}, {0x21, 0x33, 0}, {0x21, 0x33, 1}, {0x21, 0x33, 1},
+      {0x21, 0x33, 1}, {0x21, 0x33, 1}, {0x09, 0x0a, 0}};
+  ASSERT_EQ(lbfp.size(), in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(lbfp[i].a, want_lbfp[i][0]);
+    EXPECT_EQ(lbfp[i].b, want_lbfp[i][1]);
+    EXPECT_EQ(lbfp[i].zero, want_lbfp[i][2] != 0);
+    EXPECT_EQ(lbfp[i].valid, in[i].valid);
+    EXPECT_EQ(lbfp[i].first, in[i].first);
+    EXPECT_EQ(lbfp[i].last, in[i].last);
+  }
+  const std::vector<Op> bfp = held_operand_stream("bfp8", in);
+  const std::vector<std::vector<int>> want_bfp = {
+      {0x00, 0x00, 1}, {0x21, 0x33, 0}, {0x80, 0x44, 0}, {0x80, 0x44, 1},
+      {0x80, 0x44, 1}, {0x80, 0x81, 0}, {0x09, 0x0a, 0}};
+  for (size_t i = 0; i < in.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(bfp[i].a, want_bfp[i][0]);
+    EXPECT_EQ(bfp[i].b, want_bfp[i][1]);
+    EXPECT_EQ(bfp[i].zero, want_bfp[i][2] != 0);
+  }
+}
+
 TEST(SynthStreams, BothFormatsSeeTheSameZeros) {
   const LayerTile tile = lenet5_tile();
   const std::vector<Op> lbfp = layer_stream(tile, "lbfp8", 24000);

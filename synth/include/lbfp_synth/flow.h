@@ -12,7 +12,7 @@
 
 namespace lbfp::synth {
 
-// One synthesized unit. `kind` is mul, mac or pe; `format` lbfp8 or bfp8. `variant` is empty
+// One synthesized unit. `kind` is mul, mulheld, mac or pe; `format` lbfp8 or bfp8. `variant` is empty
 // for the design as the array builds it, or "iso" for the BFP8 baseline with LBFP8's zero
 // handling (top parameter IsolateZeros = 1 for the multiplier and MAC, HoldZeros = 1 for the PE,
 // set by chparam before synthesis).
@@ -23,11 +23,15 @@ struct Unit {
   bool sequential = false;
   std::string variant;
   std::map<std::string, int> parameters;  // top-level parameter overrides
+  // Played held_operand_stream(format, stream) (synth/streams.h) instead of the stream itself:
+  // a multiplier as a PE with HoldZeros drives it.
+  bool held = false;
 
   // The unit's folder name: the top, with the variant appended.
   std::string name() const { return variant.empty() ? top : top + "_" + variant; }
 };
-// mul, mac, pe; per kind LBFP8, BFP8, then BFP8 with operand isolation.
+// mul, mulheld (the multiplier behind a PE's operand hold), mac, pe; per kind LBFP8, BFP8, then
+// BFP8 with LBFP8's zero handling.
 const std::vector<Unit>& units();
 const Unit& unit(const std::string& kind, const std::string& format,
                  const std::string& variant = "");
@@ -64,6 +68,7 @@ struct Op {
   bool valid = true;
   bool first = false;
   bool last = false;
+  bool zero = false;  // the product's zero flag, for a unit with a zero_i port (held operands)
 };
 
 // Verilates the netlist with the generated cell models and synth/harness/activity_main.cpp.

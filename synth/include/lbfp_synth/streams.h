@@ -17,8 +17,16 @@ namespace lbfp::synth {
 // stream is the output-stationary order of the GEMM: for each output (row, column), its K
 // products, first / last marked; the tile repeats when `ops` exceeds m * n * k.
 std::vector<Op> layer_stream(const LayerTile& tile, const std::string& format, size_t ops);
-// The fraction of operations with a zero operand (LBFP8: zero magnitude; BFP8: zero code).
+// Whether an operation's product is zero: a zero operand (LBFP8: zero magnitude; BFP8: zero code).
+bool zero_product(const std::string& format, const Op& op);
+// The fraction of operations with a zero operand.
 double zero_operand_fraction(const std::string& format, const std::vector<Op>& stream);
+// What the multiplier behind a PE's operand hold sees (rtl/lbfp_pe.sv, rtl/bfp_pe.sv with
+// HoldZeros): a valid operation with a non-zero product passes with zero = false and its codes
+// become the held ones; every other operation (a zero product, or valid = false) carries the
+// held codes (0 before the first load, as after reset) with zero = true. In the PE this happens
+// through a register, one cycle later; the order of the operations is the same.
+std::vector<Op> held_operand_stream(const std::string& format, const std::vector<Op>& stream);
 // Uniformly random codes: every LBFP8 code, every BFP8 code but the unused -128.
 std::vector<Op> uniform_stream(const std::string& format, size_t ops, uint64_t seed,
                                int reduction = 64);
