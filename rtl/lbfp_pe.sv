@@ -64,24 +64,22 @@ module lbfp_pe #(
   logic [2:0]           mul_flags;     // valid, first, last of the multiplier's operands
 
   if (Held) begin : gen_hold
-    localparam int MagBits = DataWidth - 1;
-    logic load;  // a valid, non-zero product: take its codes
-    assign load = valid_i && a_i[MagBits-1:0] != '0 && b_i[MagBits-1:0] != '0;
-    always_ff @(posedge clk_i or negedge rst_ni) begin
-      if (!rst_ni) begin
-        mul_a     <= '0;
-        mul_b     <= '0;
-        mul_zero  <= 1'b1;
-        mul_flags <= '0;
-      end else begin
-        mul_zero  <= !load;
-        mul_flags <= {valid_i, first_i, last_i};
-        if (load) begin
-          mul_a <= a_i;
-          mul_b <= b_i;
-        end
-      end
-    end
+    operand_hold #(
+      .DataWidth(DataWidth),
+      .ZeroBits (DataWidth - 1)  // a zero magnitude, either sign
+    ) u_hold (
+      .clk_i  (clk_i),
+      .rst_ni (rst_ni),
+      .valid_i(valid_i),
+      .first_i(first_i),
+      .last_i (last_i),
+      .a_i    (a_i),
+      .b_i    (b_i),
+      .a_o    (mul_a),
+      .b_o    (mul_b),
+      .zero_o (mul_zero),
+      .flags_o(mul_flags)
+    );
   end else begin : gen_isolate
     assign mul_a     = a_i;
     assign mul_b     = b_i;

@@ -103,8 +103,8 @@ SynthResult synthesize(const Tools& tools, const Unit& unit) {
   const fs::path wrappers = fs::path(tools.source_dir) / "synth" / "rtl";
   std::string sources;
   for (const char* f : {"lbfp_pkg.sv", "lbfp_mul.sv", "lbfp_shifter.sv", "lbfp_product.sv",
-                        "bfp_mul.sv", "sat_accumulator.sv", "delay_line.sv", "lbfp_pe.sv",
-                        "bfp_pe.sv"}) {
+                        "bfp_mul.sv", "sat_accumulator.sv", "delay_line.sv", "operand_hold.sv",
+                        "lbfp_pe.sv", "bfp_pe.sv"}) {
     sources += (rtl / f).string() + " ";
   }
   for (const char* f : {"lbfp_mul_unit.sv", "lbfp_mul_held_unit.sv", "bfp_mul_held_unit.sv",

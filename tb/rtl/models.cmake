@@ -13,6 +13,7 @@ set(LBFP_RTL_SOURCES
   ${LBFP_RTL_DIR}/bfp_mul.sv
   ${LBFP_RTL_DIR}/sat_accumulator.sv
   ${LBFP_RTL_DIR}/delay_line.sv
+  ${LBFP_RTL_DIR}/operand_hold.sv
   ${LBFP_RTL_DIR}/lbfp_pe.sv
   ${LBFP_RTL_DIR}/bfp_pe.sv
   ${LBFP_RTL_DIR}/lbfp_requant.sv
