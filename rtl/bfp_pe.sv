@@ -6,8 +6,8 @@
 //
 // HoldZeros = 1 (needs PipeStages >= 1) is lbfp_pe's operand hold on the BFP8 multiplier: the
 // first register moves in front of the multiplier, keeps the last non-zero product's operands on
-// a zero product or an idle cycle, and a registered zero flag gates the product. The default (0)
-// is the baseline the array builds; docs/hardware-cost.md measures both.
+// a zero product or an idle cycle, and a registered zero flag gates the product. Default 0: the
+// textbook baseline (systolic_array passes its own, default 1); docs/hardware-cost.md has both.
 module bfp_pe #(
   parameter int DataWidth    = 8,    // W
   parameter int AccWidth     = 32,   // A

@@ -12,8 +12,8 @@
 // and shifter then see only non-zero products and hold still through runs of zeros, and the zero
 // flag reaches the product's output gate from a register, at the same time as the codes: no
 // combinational isolation racing its own zero detect (docs/hardware-cost.md). The register is
-// 2W + 4 bits instead of the product's 2^F-scaled width + 3, and the timing is the same: PipeStages
-// registers between the operands and the accumulator.
+// 2W + 4 bits (20 for LBFP8) instead of the product's ProdWidth + 3 (28), and the timing is the
+// same: PipeStages registers between the operands and the accumulator.
 module lbfp_pe #(
   parameter int DataWidth  = 8,    // W
   parameter int FracBits   = 4,    // F

@@ -8,9 +8,11 @@
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cli_options.h"
@@ -195,17 +197,26 @@ int run_synth(const SynthOptions& o) {
   const bool layers_on = !in.model_layers.empty();
 
   std::vector<synth::UnitCost> costs;
+  // By unit folder: the netlist and its zero-delay activity model.
+  std::map<std::string, std::pair<synth::SynthResult, std::string>> netlists;
   for (const std::string& kind : o.kinds) {
     for (const synth::Unit& unit : synth::units()) {
       if (unit.kind != kind) continue;
       const std::string& format = unit.format;
       std::cerr << fmt::format("lbfp synth: {} ({}{})...\n", unit.top, format,
                                unit.variant.empty() ? "" : " " + unit.variant);
-      const synth::SynthResult s = synth::synthesize(tools, unit);
+      // The plain BFP8 multiplier is both kinds' baseline (mul and mulheld): built once.
+      auto built = netlists.find(unit.name());
+      if (built == netlists.end()) {
+        synth::SynthResult r = synth::synthesize(tools, unit);
+        std::string model = wants_zero_delay(o)
+                                ? synth::build_activity_model(tools, unit, r, library)
+                                : std::string();
+        built = netlists.emplace(unit.name(), std::make_pair(std::move(r), std::move(model))).first;
+      }
+      const synth::SynthResult& s = built->second.first;
+      const std::string& sim = built->second.second;
       const bool timed = wants_timed(o);
-      const std::string sim = wants_zero_delay(o)
-                                  ? synth::build_activity_model(tools, unit, s, library)
-                                  : std::string();
       std::unique_ptr<synth::TimedSimulator> timed_sim;
       if (timed) {
         synth::TimedOptions to;

@@ -84,10 +84,10 @@ lbfp_rtl_verilate(lbfp_vl_array systolic_array Vlbfp_array
   -GPipeStages=${LBFP_RTL_LBFP8_PIPE} -GAccWidth=${LBFP_RTL_LBFP8_ACC} -GUseBfp=0)
 lbfp_rtl_verilate(lbfp_vl_array_bfp systolic_array Vbfp_array
   -GNumRows=${LBFP_RTL_BFP8_ROWS} -GNumCols=${LBFP_RTL_BFP8_COLS}
-  -GPipeStages=${LBFP_RTL_BFP8_PIPE} -GAccWidth=${LBFP_RTL_BFP8_ACC} -GUseBfp=1 -GHoldZeros=1)
+  -GPipeStages=${LBFP_RTL_BFP8_PIPE} -GAccWidth=${LBFP_RTL_BFP8_ACC} -GUseBfp=1 -GHoldZeros=1'b1)
 lbfp_rtl_verilate(lbfp_vl_array_a16 systolic_array Vlbfp_array_a16
   -GNumRows=${LBFP_RTL_NARROW_ROWS} -GNumCols=${LBFP_RTL_NARROW_COLS}
-  -GPipeStages=${LBFP_RTL_NARROW_PIPE} -GAccWidth=${LBFP_RTL_NARROW_ACC} -GUseBfp=0 -GHoldZeros=0)
+  -GPipeStages=${LBFP_RTL_NARROW_PIPE} -GAccWidth=${LBFP_RTL_NARROW_ACC} -GUseBfp=0 -GHoldZeros=1'b0)
 
 add_library(lbfp_rtl_harness STATIC ${CMAKE_CURRENT_LIST_DIR}/harness.cpp)
 target_include_directories(lbfp_rtl_harness
