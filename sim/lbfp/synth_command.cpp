@@ -197,50 +197,67 @@ int run_synth(const SynthOptions& o) {
   const bool layers_on = !in.model_layers.empty();
 
   std::vector<synth::UnitCost> costs;
-  // By unit folder: the netlist and its zero-delay activity model.
-  std::map<std::string, std::pair<synth::SynthResult, std::string>> netlists;
+  // One per unit folder: the plain BFP8 multiplier is the baseline of both mul and mulheld, on
+  // the same streams, so it is synthesized, built and measured once.
+  struct Measured {
+    double per_op_pj = 0.0;
+    double leakage_nw = 0.0;
+    double toggles_per_op = 0.0;
+    double max_settle_ns = 0.0;  // timed only: the stream's latest settling
+  };
+  struct Built {
+    synth::SynthResult synth;
+    std::string simulator;  // the zero-delay activity model ("" without zero-delay)
+    std::unique_ptr<synth::TimedSimulator> timed;
+    std::unique_ptr<synth::NetlistEnergy> energy;
+    std::map<std::string, Measured> measured;  // by activity model and stream name
+  };
+  std::map<std::string, Built> built_units;
   for (const std::string& kind : o.kinds) {
     for (const synth::Unit& unit : synth::units()) {
       if (unit.kind != kind) continue;
       const std::string& format = unit.format;
       std::cerr << fmt::format("lbfp synth: {} ({}{})...\n", unit.top, format,
                                unit.variant.empty() ? "" : " " + unit.variant);
-      // The plain BFP8 multiplier is both kinds' baseline (mul and mulheld): built once.
-      auto built = netlists.find(unit.name());
-      if (built == netlists.end()) {
-        synth::SynthResult r = synth::synthesize(tools, unit);
-        std::string model = wants_zero_delay(o)
-                                ? synth::build_activity_model(tools, unit, r, library)
-                                : std::string();
-        built = netlists.emplace(unit.name(), std::make_pair(std::move(r), std::move(model))).first;
-      }
-      const synth::SynthResult& s = built->second.first;
-      const std::string& sim = built->second.second;
       const bool timed = wants_timed(o);
-      std::unique_ptr<synth::TimedSimulator> timed_sim;
-      if (timed) {
-        synth::TimedOptions to;
-        to.input_slew_ns = o.slew_ns;
-        to.output_load_pf = energy.output_load_pf;
-        to.transport = o.timed_delays == "transport";
-        timed_sim = std::make_unique<synth::TimedSimulator>(library, s.netlist_json, to);
+      Built& b = built_units[unit.name()];
+      if (!b.energy) {
+        b.synth = synth::synthesize(tools, unit);
+        if (wants_zero_delay(o)) {
+          b.simulator = synth::build_activity_model(tools, unit, b.synth, library);
+        }
+        if (timed) {
+          synth::TimedOptions to;
+          to.input_slew_ns = o.slew_ns;
+          to.output_load_pf = energy.output_load_pf;
+          to.transport = o.timed_delays == "transport";
+          b.timed = std::make_unique<synth::TimedSimulator>(library, b.synth.netlist_json, to);
+        }
+        b.energy = std::make_unique<synth::NetlistEnergy>(library, b.synth.netlist_json, energy);
       }
+      const synth::SynthResult& s = b.synth;
       // Energy per operation of one stream with the zero-delay or the timed activity.
       auto measure = [&](bool use_timed, const std::string& name,
-                         const std::vector<synth::Op>& stream, double* toggles_per_op) {
-        const synth::Activity a = use_timed ? timed_sim->run(stream, false)
-                                            : synth::run_activity(sim, s.dir, name, stream, false);
-        const synth::Energy e = synth::estimate_energy(library, s.netlist_json, a, energy);
+                         const std::vector<synth::Op>& stream) -> const Measured& {
+        const std::string key = (use_timed ? "timed/" : "zero-delay/") + name;
+        auto it = b.measured.find(key);
+        if (it != b.measured.end()) return it->second;
+        const synth::Activity a =
+            use_timed ? b.timed->run(stream, false)
+                      : synth::run_activity(b.simulator, s.dir, name, stream, false);
+        const synth::Energy e = b.energy->estimate(a);
         if (e.nets_missing > 0) {
           throw std::runtime_error(fmt::format("{}: {} driven nets have no toggle count",
                                                unit.name(), e.nets_missing));
         }
-        if (toggles_per_op) {
-          uint64_t toggles = 0;
-          for (const auto& [net, t] : a.nets) toggles += t.rises + t.falls;
-          *toggles_per_op = static_cast<double>(toggles) / static_cast<double>(a.ops);
-        }
-        return e;
+        uint64_t toggles = 0;
+        for (const auto& [net, t] : a.nets) toggles += t.rises + t.falls;
+        Measured m;
+        m.per_op_pj = e.per_op_pj;
+        m.leakage_nw = e.leakage_nw;
+        m.toggles_per_op = static_cast<double>(toggles) / static_cast<double>(a.ops);
+        if (use_timed) m.max_settle_ns = b.timed->stats().max_settle_ns;
+        return b.measured.emplace(key, m).first->second;
       };
       synth::UnitCost c;
       c.kind = kind;
@@ -251,25 +268,28 @@ int run_synth(const SynthOptions& o) {
       c.cells = s.cell_count;
       c.variant = unit.variant;
       // A multiplier behind a PE's operand hold plays what that register passes it.
-      auto played = [&](std::vector<synth::Op> stream) {
-        return unit.held ? synth::held_operand_stream(format, stream) : stream;
+      std::vector<synth::Op> held;
+      auto played = [&](const std::vector<synth::Op>& stream) -> const std::vector<synth::Op>& {
+        if (!unit.held) return stream;
+        held = synth::held_operand_stream(format, stream);
+        return held;
       };
       for (const bool layer : {true, false}) {
-        const std::vector<synth::Op> stream =
-            played(layer ? synth::layer_stream(tile, format, o.ops)
-                         : synth::uniform_stream(format, o.ops, o.seed));
+        const std::vector<synth::Op> raw = layer ? synth::layer_stream(tile, format, o.ops)
+                                                 : synth::uniform_stream(format, o.ops, o.seed);
+        const std::vector<synth::Op>& stream = played(raw);
         const std::string name = layer ? "layer" : "uniform";
         // The main figures: zero-delay, or timed with --activity timed.
-        const synth::Energy e = measure(!wants_zero_delay(o), name, stream,
-                                        layer ? &c.layer_toggles : nullptr);
+        const Measured& e = measure(!wants_zero_delay(o), name, stream);
         (layer ? c.layer_pj : c.uniform_pj) = e.per_op_pj;
+        if (layer) c.layer_toggles = e.toggles_per_op;
         c.leakage_nw = e.leakage_nw;
         if (timed && wants_zero_delay(o)) {
-          const synth::Energy t =
-              measure(true, name, stream, layer ? &c.timed_layer_toggles : nullptr);
+          const Measured& t = measure(true, name, stream);
           (layer ? c.timed_layer_pj : c.timed_uniform_pj) = t.per_op_pj;
+          if (layer) c.timed_layer_toggles = t.toggles_per_op;
         }
-        if (layer && timed) c.timed_settle_ns = timed_sim->stats().max_settle_ns;
+        if (layer && timed) c.timed_settle_ns = measure(true, name, stream).max_settle_ns;
       }
       const bool by_layer = layers_on && std::find(o.layer_kinds.begin(), o.layer_kinds.end(),
                                                    kind) != o.layer_kinds.end();
@@ -280,12 +300,12 @@ int run_synth(const SynthOptions& o) {
         for (size_t i = 0; i < in.model_layers.size(); ++i) {
           const synth::LayerOperands& l = in.model_layers[i];
           const std::string name = fmt::format("model_layer_{}", i);
-          const std::vector<synth::Op> stream = played(format == "lbfp8" ? l.lbfp8 : l.bfp8);
+          const std::vector<synth::Op>& stream = played(format == "lbfp8" ? l.lbfp8 : l.bfp8);
           record(layer_row(layer_rows, kind, i + 1), c,
-                 measure(!wants_zero_delay(o), name, stream, nullptr).per_op_pj);
+                 measure(!wants_zero_delay(o), name, stream).per_op_pj);
           if (both) {
             record(layer_row(timed_layer_rows, kind, i + 1), c,
-                   measure(true, name, stream, nullptr).per_op_pj);
+                   measure(true, name, stream).per_op_pj);
           }
         }
       }

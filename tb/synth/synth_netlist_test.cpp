@@ -55,6 +55,25 @@ TEST(Liberty, FunctionsBecomeVerilog) {
   EXPECT_EQ(liberty_function_to_verilog("((A^B)^C)"), "((A ^ B) ^ C)");
 }
 
+// `lbfp synth` builds and measures each unit folder once (the plain BFP8 multiplier is the
+// baseline of two kinds): two units may share a folder name only if they are the same circuit
+// played the same way.
+TEST(SynthUnits, UnitsSharingAFolderAreTheSameUnit) {
+  int shared = 0;
+  for (const Unit& a : units()) {
+    for (const Unit& b : units()) {
+      if (&a == &b || a.name() != b.name()) continue;
+      ++shared;
+      EXPECT_EQ(a.top, b.top) << a.name();
+      EXPECT_EQ(a.format, b.format) << a.name();
+      EXPECT_EQ(a.parameters, b.parameters) << a.name();
+      EXPECT_EQ(a.held, b.held) << a.name();
+      EXPECT_EQ(a.sequential, b.sequential) << a.name();
+    }
+  }
+  EXPECT_EQ(shared, 2) << "bfp_mul of mul and of mulheld, seen from both sides";
+}
+
 // Each multiplier is synthesized and verilated once for the whole suite.
 struct Built {
   SynthResult synth;

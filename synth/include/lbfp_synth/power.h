@@ -5,6 +5,7 @@
 // transition seen by an input pin with its own (passive) internal power costs that energy.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "lbfp_synth/flow.h"
@@ -28,7 +29,25 @@ struct Energy {
   int nets_missing = 0;       // driven nets that the simulation did not report
 };
 
-// Throws std::runtime_error when the JSON netlist cannot be read or names unknown cells.
+// One netlist read and resolved against the liberty once, then priced for any number of
+// activities (`lbfp synth` prices a unit on a dozen streams or more). Throws std::runtime_error
+// when the JSON netlist cannot be read or names unknown cells or pins.
+class NetlistEnergy {
+ public:
+  NetlistEnergy(const LibertyLibrary& library, const std::string& netlist_json,
+                const EnergyOptions& options);
+  NetlistEnergy(NetlistEnergy&&) noexcept;
+  NetlistEnergy& operator=(NetlistEnergy&&) noexcept;
+  ~NetlistEnergy();
+
+  Energy estimate(const Activity& activity) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// NetlistEnergy(library, netlist_json, options).estimate(activity), for a single stream.
 Energy estimate_energy(const LibertyLibrary& library, const std::string& netlist_json,
                        const Activity& activity, const EnergyOptions& options);
 
