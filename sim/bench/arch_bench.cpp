@@ -19,8 +19,8 @@
 #include <vector>
 #include <systemc>
 
-#include "arch/accelerator.h"
-#include "arch/rtl_array.h"
+#include "lbfp/arch/accelerator.h"
+#include "lbfp/arch/rtl_array.h"
 
 namespace {
 

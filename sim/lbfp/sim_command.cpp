@@ -10,8 +10,8 @@
 #include <memory>
 #include <systemc>
 
-#include "arch/accelerator.h"
-#include "arch/rtl_array.h"
+#include "lbfp/arch/accelerator.h"
+#include "lbfp/arch/rtl_array.h"
 #include "cli_options.h"
 #include "commands.h"
 #include "embedded.h"

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "arch/number_format.h"
+#include "lbfp/arch/number_format.h"
 
 namespace lbfp::cli {
 

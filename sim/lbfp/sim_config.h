@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "arch/accelerator.h"
+#include "lbfp/arch/accelerator.h"
 #include "cli_error.h"
 
 namespace lbfp::cli {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "arch/accelerator.h"
+#include "lbfp/arch/accelerator.h"
 #include "output_file.h"
 #include "sim_config.h"
 #include "workload.h"

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "arch/accelerator.h"
+#include "lbfp/arch/accelerator.h"
 #include "sim_config.h"
 
 namespace lbfp::cli {

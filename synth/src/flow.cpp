@@ -1,4 +1,4 @@
-#include "lbfp_synth/flow.h"
+#include "lbfp/synth/flow.h"
 
 #include <cstdlib>
 #include <filesystem>

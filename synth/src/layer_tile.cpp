@@ -1,4 +1,4 @@
-#include "lbfp_synth/layer_tile.h"
+#include "lbfp/synth/layer_tile.h"
 
 #include <filesystem>
 #include <fstream>

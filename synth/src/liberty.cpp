@@ -1,4 +1,4 @@
-#include "lbfp_synth/liberty.h"
+#include "lbfp/synth/liberty.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,4 +1,4 @@
-#include "lbfp_synth/model_layers.h"
+#include "lbfp/synth/model_layers.h"
 
 #include <algorithm>
 #include <cstdlib>

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "lbfp_synth/liberty.h"
+#include "lbfp/synth/liberty.h"
 
 namespace lbfp::synth {
 

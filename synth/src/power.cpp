@@ -1,4 +1,4 @@
-#include "lbfp_synth/power.h"
+#include "lbfp/synth/power.h"
 
 #include <cstddef>
 #include <map>

@@ -1,4 +1,4 @@
-#include "lbfp_synth/report.h"
+#include "lbfp/synth/report.h"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "lbfp_synth/streams.h"
+#include "lbfp/synth/streams.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "lbfp_synth/timed_activity.h"
+#include "lbfp/synth/timed_activity.h"
 
 #include <algorithm>
 #include <map>

@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <systemc>
 
-#include "arch/accelerator.h"
+#include "lbfp/arch/accelerator.h"
 #include "lbfp/conv.h"
 #include "lbfp/gemm.h"
 

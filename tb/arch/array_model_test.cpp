@@ -5,7 +5,7 @@
 #include <random>
 #include <vector>
 
-#include "arch/array_model.h"
+#include "lbfp/arch/array_model.h"
 #include "lbfp/arith.h"
 
 namespace lbfp::arch {

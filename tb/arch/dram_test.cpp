@@ -5,7 +5,7 @@
 #include <tlm>
 #include <tlm_utils/simple_initiator_socket.h>
 
-#include "arch/dram.h"
+#include "lbfp/arch/dram.h"
 
 namespace lbfp::arch {
 namespace {

@@ -6,8 +6,8 @@
 #include <random>
 #include <systemc>
 
-#include "arch/accelerator.h"
-#include "arch/rtl_array.h"
+#include "lbfp/arch/accelerator.h"
+#include "lbfp/arch/rtl_array.h"
 #include "lbfp/gemm.h"
 
 namespace lbfp::arch {

@@ -5,7 +5,7 @@
 #include <random>
 #include <systemc>
 
-#include "arch/units.h"
+#include "lbfp/arch/units.h"
 #include "lbfp/arith.h"
 
 namespace lbfp::arch {

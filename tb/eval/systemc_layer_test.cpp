@@ -6,7 +6,7 @@
 
 #include <systemc>
 
-#include "arch/accelerator.h"
+#include "lbfp/arch/accelerator.h"
 #include "lbfp/eval/evaluate.h"
 #include "lbfp/eval/graph.h"
 #include "lbfp/eval/idx.h"

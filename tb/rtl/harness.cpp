@@ -16,7 +16,7 @@
 #include "Vlbfp_array.h"
 #include "Vlbfp_array_a16.h"
 #include "Vtb_units.h"
-#include "arch/array_timing.h"
+#include "lbfp/arch/array_timing.h"
 #include "verilated_bits.h"
 #include "lbfp/arith.h"
 #include "lbfp/calibration.h"

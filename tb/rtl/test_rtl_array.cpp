@@ -11,7 +11,7 @@
 #include "harness.h"
 #include "lbfp/arith.h"
 #include "lbfp/calibration.h"
-#include "lbfp_synth/layer_tile.h"
+#include "lbfp/synth/layer_tile.h"
 
 namespace lbfp::rtl {
 namespace {

@@ -18,9 +18,9 @@
 #include "lbfp/eval/graph.h"
 #include "lbfp/eval/idx.h"
 #include "lbfp/eval/inference.h"
-#include "lbfp_synth/flow.h"
-#include "lbfp_synth/model_layers.h"
-#include "lbfp_synth/report.h"
+#include "lbfp/synth/flow.h"
+#include "lbfp/synth/model_layers.h"
+#include "lbfp/synth/report.h"
 
 namespace lbfp::synth {
 namespace {

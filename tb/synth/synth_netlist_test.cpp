@@ -12,11 +12,11 @@
 #include <vector>
 
 #include "lbfp/arith.h"
-#include "lbfp_synth/flow.h"
-#include "lbfp_synth/liberty.h"
-#include "lbfp_synth/power.h"
-#include "lbfp_synth/streams.h"
-#include "lbfp_synth/timed_activity.h"
+#include "lbfp/synth/flow.h"
+#include "lbfp/synth/liberty.h"
+#include "lbfp/synth/power.h"
+#include "lbfp/synth/streams.h"
+#include "lbfp/synth/timed_activity.h"
 
 namespace lbfp::synth {
 namespace {

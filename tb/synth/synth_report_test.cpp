@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "lbfp_synth/report.h"
+#include "lbfp/synth/report.h"
 
 namespace lbfp::synth {
 namespace {

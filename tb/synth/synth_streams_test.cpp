@@ -11,9 +11,9 @@
 
 #include "lbfp/arith.h"
 #include "lbfp/calibration.h"
-#include "lbfp_synth/flow.h"
-#include "lbfp_synth/layer_tile.h"
-#include "lbfp_synth/streams.h"
+#include "lbfp/synth/flow.h"
+#include "lbfp/synth/layer_tile.h"
+#include "lbfp/synth/streams.h"
 
 namespace lbfp::synth {
 namespace {

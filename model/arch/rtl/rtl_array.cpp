@@ -12,7 +12,7 @@
 
 #include <systemc>
 
-#include "arch/rtl_array.h"
+#include "lbfp/arch/rtl_array.h"
 
 namespace lbfp::arch {
 namespace {

@@ -1,4 +1,4 @@
-#include "arch/accelerator.h"
+#include "lbfp/arch/accelerator.h"
 
 #include <algorithm>
 #include <stdexcept>

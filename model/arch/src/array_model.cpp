@@ -1,4 +1,4 @@
-#include "arch/array_model.h"
+#include "lbfp/arch/array_model.h"
 
 #include <algorithm>
 #include <cstring>

@@ -1,4 +1,4 @@
-#include "arch/dram.h"
+#include "lbfp/arch/dram.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "arch/units.h"
+#include "lbfp/arch/units.h"
 
 namespace lbfp::arch {
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "lbfp_synth/flow.h"
-#include "lbfp_synth/layer_tile.h"
+#include "lbfp/synth/flow.h"
+#include "lbfp/synth/layer_tile.h"
 
 namespace lbfp::synth {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "lbfp_synth/power.h"
+#include "lbfp/synth/power.h"
 
 namespace lbfp::synth {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "lbfp_synth/liberty.h"
+#include "lbfp/synth/liberty.h"
 
 namespace lbfp::synth {
 

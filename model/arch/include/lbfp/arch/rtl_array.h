@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "arch/accelerator.h"
+#include "lbfp/arch/accelerator.h"
 
 namespace lbfp::arch {
 

@@ -15,9 +15,9 @@
 #include <tlm>
 #include <tlm_utils/simple_initiator_socket.h>
 
-#include "arch/array_model.h"
-#include "arch/dram.h"
-#include "arch/number_format.h"
+#include "lbfp/arch/array_model.h"
+#include "lbfp/arch/dram.h"
+#include "lbfp/arch/number_format.h"
 
 namespace lbfp::arch {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "lbfp_synth/flow.h"
+#include "lbfp/synth/flow.h"
 
 namespace lbfp::synth {
 

@@ -8,8 +8,8 @@
 #include <memory>
 #include <string>
 
-#include "lbfp_synth/flow.h"
-#include "lbfp_synth/liberty.h"
+#include "lbfp/synth/flow.h"
+#include "lbfp/synth/liberty.h"
 
 namespace lbfp::synth {
 

@@ -28,8 +28,8 @@
 #include <string>
 #include <vector>
 
-#include "lbfp_synth/flow.h"
-#include "lbfp_synth/liberty.h"
+#include "lbfp/synth/flow.h"
+#include "lbfp/synth/liberty.h"
 
 namespace lbfp::synth {
 

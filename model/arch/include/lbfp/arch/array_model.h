@@ -15,8 +15,8 @@
 #include <utility>
 #include <vector>
 
-#include "arch/array_timing.h"
-#include "arch/number_format.h"
+#include "lbfp/arch/array_timing.h"
+#include "lbfp/arch/number_format.h"
 
 namespace lbfp::arch {
 
