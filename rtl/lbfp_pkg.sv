@@ -1,4 +1,4 @@
-// Constants and constant functions of the LBFP datapath (shared/spec/LBFP.md). Everything here is
+// Constants and constant functions of the LBFP datapath (docs/spec.md). Everything here is
 // evaluated at elaboration: the antilog LUT and the requantizer's rounding boundaries are derived
 // from one exact table of 2^(k/128), so any supported (F, P, A) gets its own constants without a
 // real-number function (Yosys 0.23 cannot evaluate $pow on reals in a constant function).

@@ -34,7 +34,7 @@ TEST(BigUint, ShiftsComparesAndPrints) {
 }
 
 TEST(Format, Lbfp8LutIsTheSpecTable) {
-  // shared/spec/LBFP.md, "Multiplication", step 4.
+  // docs/spec.md, section 5 ("Multiplication"), step 4.
   const std::vector<uint32_t> spec = {256, 267, 279, 292, 304, 318, 332, 347,
                                       362, 378, 395, 412, 431, 450, 470, 490};
   EXPECT_EQ(lbfp8().lut_table(), spec);

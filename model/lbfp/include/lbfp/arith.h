@@ -1,4 +1,4 @@
-// The LBFP and BFP arithmetic of shared/spec/LBFP.md: encode, decode, multiply, accumulate,
+// The LBFP and BFP arithmetic of docs/spec.md: encode, decode, multiply, accumulate,
 // bias, requantize. This is the golden reference: every other part of the project (kernels,
 // SystemC model, RTL testbenches, evaluator) calls these functions or is tested against them.
 #pragma once

@@ -3,7 +3,7 @@
 // Activations carry one exponent for the tensor, weights one per output channel. Where every group
 // has one input channel (depthwise: groups = in_channels), the input may carry one exponent per
 // channel instead: each output channel then reduces over one input channel, so its products still
-// share Ea[c] + Eb[o] (shared/spec/LBFP.md, "Accumulation"). Weights are
+// share Ea[c] + Eb[o] (docs/spec.md, section 6). Weights are
 // OIHW: [out_channels][in_channels / groups][kernel_height][kernel_width]. Each output sums its
 // products in the order of that weight layout, (c, kh, kw) with kw fastest, starting from the
 // bias; padding contributes zero products, which never change an A-bit accumulator.

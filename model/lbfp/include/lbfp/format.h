@@ -1,5 +1,5 @@
 // The LBFP number-format family and the 8-bit fixed-point (BFP) baseline of the spec
-// (shared/spec/LBFP.md). A format is a small value type; its irrational constants (the antilog
+// (docs/spec.md). A format is a small value type; its irrational constants (the antilog
 // LUT and the rounding boundaries) are computed exactly once and shared.
 #pragma once
 

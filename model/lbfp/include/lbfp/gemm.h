@@ -1,5 +1,5 @@
 // Bit-exact LBFP and BFP matrix multiplication: C[M,N] = A[M,K] x B[K,N] with the spec's A-bit
-// saturating accumulator (shared/spec/LBFP.md), a bias that enters first, and an optional ReLU +
+// saturating accumulator (docs/spec.md), a bias that enters first, and an optional ReLU +
 // requantization to the next layer's codes.
 //
 // A holds activation codes with one exponent for the whole tensor; B holds weight codes with one
