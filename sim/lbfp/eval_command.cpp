@@ -107,8 +107,8 @@ int run_eval(const EvalCliOptions& o) {
   std::vector<bool> corrections = {o.bias_correction == "on"};
   if (o.bias_correction == "both") corrections = {false, true};
   for (const auto& f : formats) {
-    const eval::NumberFormat nf = eval::parse_number_format(f);
-    if (nf == eval::NumberFormat::kFp32) continue;
+    const eval::Arithmetic nf = eval::parse_arithmetic(f);
+    if (nf == eval::Arithmetic::kFp32) continue;
     for (const auto& c : calibs) {
       for (bool bc : corrections) configs.push_back({nf, parse_method(c), wmethod, bc});
     }

@@ -1,321 +1,48 @@
-// `lbfp sweep`: a design-space sweep. Each point is one `lbfp sim` call (its own process, so each
-// has its own SystemC simulation); points run in parallel on the local cores, or are written as
-// a job list that GNU parallel or a Slurm job array runs unchanged, then collected into one CSV.
+// `lbfp sweep`: a design-space sweep (lbfp/arch/sweep.h). Each point is one `lbfp sim` call in
+// its own process; points run in parallel on the local cores, or are written as a job list that
+// GNU parallel or a Slurm job array runs unchanged, then collected into one CSV.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <map>
-#include <set>
-#include <sstream>
-#include <thread>
+#include <memory>
 
 #include "cli_options.h"
 #include "commands.h"
-#include "embedded.h"
 #include "golden.h"
-#include "sim_command.h"
-#include "sim_config.h"
-#include "sim_report.h"
-#include "workload.h"
-
-extern char** environ;
+#include "lbfp/arch/sweep.h"
+#include "output_file.h"
 
 namespace lbfp::cli {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Axis {
-  std::string key;
-  std::vector<std::string> values;
-};
-
-struct SweepOptions {
-  std::string arch;
-  std::string workload;
-  std::string format = "both";
-  std::string mode;
-  uint64_t seed = 1;
-  std::vector<std::string> vary;
-  std::string out = "lbfp-sweep-out";
-  int jobs = 0;
-  bool emit_jobs = false;
-  bool collect_only = false;
-};
-
-Axis parse_axis(const std::string& spec) {
-  const size_t eq = spec.find('=');
-  if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
-    throw ConfigError("--vary " + spec + ": expected key=v1,v2,... (e.g. array.rows=8,16,32)");
-  }
-  for (const char c : spec) {
-    // A newline would split a line of jobs.txt and a row of sweep.csv.
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f || c == '"') {
-      std::string shown = spec;
-      for (char& d : shown) d = static_cast<unsigned char>(d) < 0x20 || d == 0x7f ? '?' : d;
-      throw ConfigError("--vary " + shown + ": control characters and quotes are not allowed");
-    }
-  }
-  Axis a;
-  a.key = spec.substr(0, eq);
-  std::stringstream ss(spec.substr(eq + 1));
-  for (std::string v; std::getline(ss, v, ',');) {
-    if (v.empty()) throw ConfigError("--vary " + spec + ": empty value");
-    a.values.push_back(v);
-  }
-  return a;
-}
-
-std::string shell_quote(const std::string& s) {
-  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                        "0123456789_-./=:,+") == std::string::npos) {
-    return s;
-  }
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-struct Point {
-  std::map<std::string, std::string> values;  // axis key -> value
-  std::vector<std::string> argv;
-  std::string dir;
-};
-
-constexpr size_t kMaxPoints = 100000;
-
-std::vector<Point> make_points(const SweepOptions& o, const std::vector<Axis>& axes,
-                               const std::string& self) {
-  // Counted before anything is built: ten axes of a hundred values are 10^20 points.
-  long double count = 1;
-  for (const Axis& a : axes) count *= static_cast<long double>(a.values.size());
-  if (count > kMaxPoints) {
-    throw ConfigError(fmt::format("the sweep has {:.0f} points, more than {}", count, kMaxPoints));
-  }
-  std::vector<Point> points(1);
-  for (const Axis& a : axes) {
-    std::vector<Point> next;
-    for (const Point& p : points) {
-      for (const std::string& v : a.values) {
-        Point q = p;
-        q.values[a.key] = v;
-        next.push_back(q);
-      }
-    }
-    points = std::move(next);
-  }
-  for (size_t i = 0; i < points.size(); ++i) {
-    Point& p = points[i];
-    p.dir = fs::absolute(fs::path(o.out) / "points" / fmt::format("{:04}", i)).string();
-    p.argv = {self, "sim", "--quiet", "--no-progress", "--seed", std::to_string(o.seed),
-              "--out", p.dir};
-    if (!o.arch.empty()) p.argv.insert(p.argv.end(), {"--arch", fs::absolute(o.arch).string()});
-    if (!o.workload.empty()) {
-      const bool file = o.workload.rfind("gemm:", 0) != 0;
-      p.argv.insert(p.argv.end(),
-                    {"--workload", file ? fs::absolute(o.workload).string() : o.workload});
-    }
-    if (!o.mode.empty()) p.argv.insert(p.argv.end(), {"--mode", o.mode});
-    std::string format = o.format;
-    for (const auto& [key, value] : p.values) {
-      if (key == "format") {
-        format = value;
-      } else {
-        p.argv.insert(p.argv.end(), {"--set", key + "=" + value});
-      }
-    }
-    p.argv.insert(p.argv.end(), {"--format", format});
-  }
-  return points;
-}
-
-struct SpawnResult {
-  int failures = 0;
-  int bad_input = 0;  // points that exited with kExitBadInput
-};
-
-SpawnResult spawn_and_wait_all(const std::vector<Point>& points, int jobs, std::ostream& err) {
-  size_t next = 0;
-  int running = 0;
-  SpawnResult result;
-  int& failures = result.failures;
-  std::map<pid_t, size_t> pids;
-  while (next < points.size() || running > 0) {
-    while (running < jobs && next < points.size()) {
-      const Point& p = points[next];
-      std::vector<char*> args;
-      for (const auto& a : p.argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      pid_t pid = 0;
-      if (posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) {
-        err << "lbfp sweep: cannot start point " << next << "\n";
-        ++failures;
-      } else {
-        pids[pid] = next;
-        ++running;
-      }
-      ++next;
-    }
-    if (running == 0) continue;
-    int status = 0;
-    const pid_t done = waitpid(-1, &status, 0);
-    if (done <= 0) break;
-    --running;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      err << "lbfp sweep: point " << pids[done] << " failed (" << points[pids[done]].dir << ")\n";
-      ++failures;
-      if (WIFEXITED(status) && WEXITSTATUS(status) == kExitBadInput) ++result.bad_input;
-    }
-  }
-  return result;
-}
-
-std::string point_text(const Point& p) {
-  std::string text;
-  for (const auto& [key, value] : p.values) text += (text.empty() ? "" : ", ") + key + "=" + value;
-  return text;
-}
-
-// Reads what every point reads (architecture with its overrides, energy table, workload, format
-// and mode) before any point runs, so that a bad value is one message and exit status 2 at once
-// instead of a failed process per point.
-void check_points(const SweepOptions& o, const std::vector<Point>& points) {
-  check_mode_choice(o.mode);
-  load_workload(o.workload.empty() ? kDefaultWorkload : o.workload);
-  std::set<std::string> energies_read;
-  for (size_t i = 0; i < points.size(); ++i) {
-    const Point& p = points[i];
-    try {
-      std::vector<std::string> overrides;
-      std::string format = o.format;
-      for (const auto& [key, value] : p.values) {
-        if (key == "format") {
-          format = value;
-        } else {
-          overrides.push_back(key + "=" + value);
-        }
-      }
-      check_format_choice(format);
-      const ArchSpec arch = load_arch(o.arch.empty() ? kDefaultArch : o.arch, overrides);
-      if (arch.energy_path.empty()) {
-        throw ConfigError(arch.path + ": no energy table: add 'energy: FILE'");
-      }
-      if (energies_read.insert(arch.energy_path).second) load_energy(arch.energy_path);
-    } catch (const ConfigError& e) {
-      throw ConfigError("point " + std::to_string(i) + " (" + point_text(p) + "): " + e.what());
-    }
-  }
-}
-
-std::string collect(const std::vector<Point>& points, const std::vector<Axis>& axes) {
-  std::ostringstream csv;
-  csv << "point";
-  for (const Axis& a : axes) {
-    if (a.key != "format") csv << ',' << a.key;  // the format has a column of its own
-  }
-  csv << ",format,total_cycles,time_ms,utilization,stall_cycles,dram_bytes_read,"
-         "dram_bytes_written,energy_total_pj,energy_per_mac_pj,datapath_energy_per_mac_pj\n";
-  for (size_t i = 0; i < points.size(); ++i) {
-    const fs::path summary = fs::path(points[i].dir) / "summary.json";
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(read_text_file(summary.string()));
-    } catch (const std::exception& e) {
-      throw ConfigError(summary.string() + ": cannot read the point's summary (" + e.what() + ")");
-    }
-    if (!j.is_object() || !j.contains("formats") || !j["formats"].is_object() ||
-        j["formats"].empty()) {
-      throw ConfigError(summary.string() + ": no 'formats' results (not an lbfp sim summary?)");
-    }
-    const nlohmann::json& formats = j["formats"];
-    static const char* const kFields[] = {"total_cycles",     "time_ms",         "utilization",
-                                          "stall_cycles",     "dram_bytes_read", "dram_bytes_written",
-                                          "energy_per_mac_pj", "datapath_energy_per_mac_pj"};
-    for (const auto& [format, f] : formats.items()) {
-      bool ok = f.is_object() && f.contains("energy_pj") && f["energy_pj"].is_object() &&
-                f["energy_pj"].contains("total") && f["energy_pj"]["total"].is_number();
-      for (const char* field : kFields) ok = ok && f.contains(field) && f[field].is_number();
-      if (!ok) {
-        throw ConfigError(summary.string() + ": format '" + format +
-                          "': a result field is missing or not a number");
-      }
-    }
-    for (const auto& [format, f] : formats.items()) {
-      csv << i;
-      for (const Axis& a : axes) {
-        if (a.key != "format") csv << ',' << points[i].values.at(a.key);
-      }
-      csv << ',' << format << ',' << f["total_cycles"] << ',' << f["time_ms"] << ','
-          << f["utilization"] << ',' << f["stall_cycles"] << ',' << f["dram_bytes_read"] << ','
-          << f["dram_bytes_written"] << ',' << f["energy_pj"]["total"] << ','
-          << f["energy_per_mac_pj"] << ',' << f["datapath_energy_per_mac_pj"] << '\n';
-    }
-  }
-  return csv.str();
-}
-
-int run_sweep(const SweepOptions& o, std::ostream& out, std::ostream& err) {
+int run_sweep(arch::SweepRequest request, std::ostream& out, std::ostream& err) {
   try {
-    std::vector<Axis> axes;
-    for (const auto& v : o.vary) {
-      axes.push_back(parse_axis(v));
-      for (size_t i = 0; i + 1 < axes.size(); ++i) {
-        if (axes[i].key == axes.back().key) {
-          throw ConfigError("--vary " + v + ": " + axes.back().key + " is varied twice");
-        }
-      }
-    }
-    if (axes.empty()) throw ConfigError("lbfp sweep needs at least one --vary key=v1,v2,...");
     std::error_code ec;
-    const std::string self = fs::read_symlink("/proc/self/exe", ec).string();
+    request.simulator = fs::read_symlink("/proc/self/exe", ec).string();
     if (ec) throw ConfigError("cannot find the lbfp executable (/proc/self/exe)");
-    const std::vector<Point> points = make_points(o, axes, self);
-    if (!o.collect_only) check_points(o, points);
-    make_output_folder((fs::path(o.out) / "points").string());
-
-    if (o.emit_jobs) {
-      std::ostringstream jobs;
-      for (const Point& p : points) {
-        for (size_t i = 0; i < p.argv.size(); ++i) jobs << (i ? " " : "") << shell_quote(p.argv[i]);
-        jobs << '\n';
-      }
-      const fs::path list = fs::absolute(fs::path(o.out) / "jobs.txt");
-      std::ostringstream slurm;
-      slurm << "#!/bin/bash\n"
-            << "# One lbfp sim point per array task; then: lbfp sweep --collect with the same\n"
-            << "# --vary options and --out " << shell_quote(o.out) << "\n"
-            << "#SBATCH --array=0-" << points.size() - 1 << "\n"
-            << "#SBATCH --cpus-per-task=1\n"
-            << "set -euo pipefail\n"
-            << "eval \"$(sed -n \"$((SLURM_ARRAY_TASK_ID + 1))p\" " << shell_quote(list.string())
-            << ")\"\n";
-      write_files_atomically(
-          {{list.string(), jobs.str()}, {(fs::path(o.out) / "slurm.sh").string(), slurm.str()}});
+    const arch::SweepOutput output{make_output_folder, write_files_atomically};
+    const arch::SweepResult r =
+        arch::sweep(request, output, [&err](size_t point, const std::string& dir, bool started) {
+          if (started) {
+            err << "lbfp sweep: point " << point << " failed (" << dir << ")\n";
+          } else {
+            err << "lbfp sweep: cannot start point " << point << "\n";
+          }
+        });
+    if (!r.jobs_path.empty()) {
       out << fmt::format("wrote {} points to {} (GNU parallel: parallel < {}; Slurm: sbatch {})\n",
-                         points.size(), list.string(), list.string(),
-                         (fs::path(o.out) / "slurm.sh").string());
-      return 0;
+                         r.points, r.jobs_path, r.jobs_path, r.slurm_path);
+    } else if (r.failures > 0) {
+      err << "lbfp sweep: " << r.failures << " of " << r.points
+          << " points failed; no sweep.csv written\n";
+      return r.bad_input > 0 ? kExitBadInput : 1;
+    } else {
+      out << fmt::format("{} points -> {}\n", r.points, r.csv_path);
     }
-    if (!o.collect_only) {
-      const int jobs =
-          o.jobs > 0 ? o.jobs : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-      const SpawnResult result = spawn_and_wait_all(points, jobs, err);
-      if (result.failures > 0) {
-        err << "lbfp sweep: " << result.failures << " of " << points.size()
-            << " points failed; no sweep.csv written\n";
-        return result.bad_input > 0 ? kExitBadInput : 1;
-      }
-    }
-    const std::string path = (fs::path(o.out) / "sweep.csv").string();
-    write_file_atomically(path, collect(points, axes));
-    out << fmt::format("{} points -> {}\n", points.size(), path);
   } catch (const ConfigError& e) {
     err << "lbfp sweep: " << e.what() << "\n";
     return kExitBadInput;
@@ -326,7 +53,7 @@ int run_sweep(const SweepOptions& o, std::ostream& out, std::ostream& err) {
 }  // namespace
 
 void add_sweep_command(CLI::App& app) {
-  auto o = std::make_shared<SweepOptions>();
+  auto o = std::make_shared<arch::SweepRequest>();
   CLI::App* cmd = app.add_subcommand(
       "sweep",
       "Design-space sweep: every combination of the --vary values is one `lbfp sim` run; runs "

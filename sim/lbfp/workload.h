@@ -7,11 +7,11 @@
 #include <vector>
 
 #include "lbfp/arch/accelerator.h"
-#include "sim_config.h"
+#include "lbfp/arch/input.h"
 
 namespace lbfp::cli {
 
-using arch::NumberFormat;
+using arch::read_text_file;
 
 struct LayerSpec {
   std::string name;

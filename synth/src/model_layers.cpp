@@ -205,12 +205,12 @@ std::vector<LayerOperands> model_layer_streams(const std::string& source_dir,
     eval::EvalOptions eo;
     eo.calib_images = options.calib_images;
     eo.test_images = images;
-    eo.configs = {{eval::NumberFormat::kLbfp8, CalibrationMethod::kKl, CalibrationMethod::kMax},
-                  {eval::NumberFormat::kBfp8, CalibrationMethod::kKl, CalibrationMethod::kMax}};
+    eo.configs = {{eval::Arithmetic::kLbfp8, CalibrationMethod::kKl, CalibrationMethod::kMax},
+                  {eval::Arithmetic::kBfp8, CalibrationMethod::kKl, CalibrationMethod::kMax}};
     const eval::EvalReport report = eval::evaluate(g, train, test, eo);
     const std::vector<uint8_t> pixels = eval::pixel_batch(test, 0, images);
     for (const eval::ConfigResult& config : report.results) {
-      const eval::NumberFormat format = config.config.format;
+      const eval::Arithmetic format = config.config.format;
       const eval::QuantPlan& plan = config.plan;
       const eval::QuantizedResult q = eval::run_quantized(g, plan, pixels, images);
       for (const size_t i : indices) {
@@ -226,7 +226,7 @@ std::vector<LayerOperands> model_layer_streams(const std::string& source_dir,
         r.reduction = n.kind == eval::OpKind::kConv ? in.c / n.groups * n.kernel_h * n.kernel_w
                                                     : in.elements();
         r.macs = layer_macs(g, n);
-        (format == eval::NumberFormat::kLbfp8 ? r.lbfp8 : r.bfp8) = std::move(s);
+        (format == eval::Arithmetic::kLbfp8 ? r.lbfp8 : r.bfp8) = std::move(s);
       }
     }
   }

@@ -199,7 +199,7 @@ int main_impl(int argc, char** argv) {
     return 2;
   }
   const Graph g = load_onnx(argv[1]);
-  const NumberFormat format = parse_number_format(argv[3]);
+  const Arithmetic format = parse_arithmetic(argv[3]);
   const std::string calib = argv[4];
   const CalibrationMethod method = calib == "max" ? CalibrationMethod::kMax : CalibrationMethod::kKl;
   const std::vector<Run> runs = make_runs(g);
@@ -226,7 +226,7 @@ int main_impl(int argc, char** argv) {
   }
   const QuantPlan plan = make_plan(g, format, method, CalibrationMethod::kMax, stats);
   const Run& run = runs.at(index);
-  const std::vector<bool> right = format == NumberFormat::kLbfp8
+  const std::vector<bool> right = format == Arithmetic::kLbfp8
                                       ? run_one(lbfp8(), g, plan, run, test)
                                       : run_one(bfp8(), g, plan, run, test);
   Run fp32_run;

@@ -32,7 +32,7 @@ namespace {
 struct Options {
   std::string model;
   std::string data;
-  NumberFormat format = NumberFormat::kLbfp8;
+  Arithmetic format = Arithmetic::kLbfp8;
   CalibrationMethod a = CalibrationMethod::kKl;
   CalibrationMethod b = CalibrationMethod::kMax;
   std::string direction = "both";
@@ -54,7 +54,7 @@ Options parse(int argc, char** argv) {
     if (i + 1 >= argc) throw std::invalid_argument(flag + " needs a value");
     const std::string value = argv[i + 1];
     if (flag == "--format") {
-      o.format = parse_number_format(value);
+      o.format = parse_arithmetic(value);
     } else if (flag == "--a") {
       o.a = parse_calibration_method(value);
     } else if (flag == "--b") {
@@ -72,7 +72,7 @@ Options parse(int argc, char** argv) {
       throw std::invalid_argument("unknown option " + flag);
     }
   }
-  if (o.format == NumberFormat::kFp32) throw std::invalid_argument("--format lbfp8 or bfp8");
+  if (o.format == Arithmetic::kFp32) throw std::invalid_argument("--format lbfp8 or bfp8");
   return o;
 }
 

@@ -57,7 +57,7 @@ INSTANTIATE_TEST_SUITE_P(ShippedModels, Fp32MatchesTorch,
 
 // The plan of LeNet-5 on a few calibration images (the exponents are inputs of the check), with
 // its biases corrected on them when asked.
-QuantPlan lenet_plan(const Graph& g, NumberFormat format, bool bias_correction = false) {
+QuantPlan lenet_plan(const Graph& g, Arithmetic format, bool bias_correction = false) {
   const Dataset& train = dataset("mnist", Split::kTrain);
   ActivationStats stats(g);
   stats.add(run_fp32(g, to_float_input(train, 0, 64), 64));
@@ -70,7 +70,7 @@ QuantPlan lenet_plan(const Graph& g, NumberFormat format, bool bias_correction =
 // scratch: input codes by encode, weight codes by encode, each output by lbfp::dot in (c, kh, kw)
 // order from the bias, then requantize.
 template <class Format>
-void check_first_conv(const Format& f, NumberFormat nf, bool bias_correction = false) {
+void check_first_conv(const Format& f, Arithmetic nf, bool bias_correction = false) {
   const Graph g = load_onnx(model_path("lenet5.onnx"));
   const QuantPlan plan = lenet_plan(g, nf, bias_correction);
   const std::vector<float>& biases = plan_bias(g, plan, 0);
@@ -119,17 +119,17 @@ void check_first_conv(const Format& f, NumberFormat nf, bool bias_correction = f
 }
 
 TEST(QuantizedInference, Lbfp8FirstConvEqualsDotAndRequantize) {
-  check_first_conv(lbfp8(), NumberFormat::kLbfp8);
+  check_first_conv(lbfp8(), Arithmetic::kLbfp8);
 }
 TEST(QuantizedInference, Bfp8FirstConvEqualsDotAndRequantize) {
-  check_first_conv(bfp8(), NumberFormat::kBfp8);
+  check_first_conv(bfp8(), Arithmetic::kBfp8);
 }
 // A corrected bias is still a bias: the same golden arithmetic from it.
 TEST(BiasCorrection, Lbfp8FirstConvStillEqualsDotAndRequantize) {
-  check_first_conv(lbfp8(), NumberFormat::kLbfp8, true);
+  check_first_conv(lbfp8(), Arithmetic::kLbfp8, true);
 }
 TEST(BiasCorrection, Bfp8FirstConvStillEqualsDotAndRequantize) {
-  check_first_conv(bfp8(), NumberFormat::kBfp8, true);
+  check_first_conv(bfp8(), Arithmetic::kBfp8, true);
 }
 
 // On the calibration images it was computed from, the correction leaves every Conv / Gemm output
@@ -143,7 +143,7 @@ TEST(BiasCorrection, RemovesTheMeanErrorOfEveryLayerOnCalibrationImages) {
   const size_t images = 48;
   ActivationStats stats(g, false);
   stats.add(run_fp32(g, to_float_input(train, 0, images), images));
-  QuantPlan plan = make_plan(g, NumberFormat::kLbfp8, CalibrationMethod::kKl,
+  QuantPlan plan = make_plan(g, Arithmetic::kLbfp8, CalibrationMethod::kKl,
                              CalibrationMethod::kMax, stats);
   const std::vector<uint8_t> pixels = pixel_batch(train, 0, images);
   const auto before = mean_pre_activation_error(g, plan, pixels, images, 16);
@@ -179,7 +179,7 @@ TEST(BiasCorrection, RemovesTheMeanErrorOfEveryLayerOnCalibrationImages) {
 TEST(QuantizedInference, Lbfp8GemmLayersEqualDotAndRequantize) {
   const LbfpFormat& f = lbfp8();
   const Graph g = load_onnx(model_path("lenet5.onnx"));
-  const QuantPlan plan = lenet_plan(g, NumberFormat::kLbfp8);
+  const QuantPlan plan = lenet_plan(g, Arithmetic::kLbfp8);
   const Dataset& test = dataset("mnist", Split::kTest);
   const size_t batch = 3;
   const QuantizedResult q = run_quantized(g, plan, pixel_batch(test, 0, batch), batch);
@@ -218,7 +218,7 @@ TEST(QuantizedInference, Lbfp8GemmLayersEqualDotAndRequantize) {
 // where the input has channel exponents), requantize to Eo[o] (per channel where the output has
 // them).
 template <class Format>
-void check_mobilenet_convs(const Format& f, NumberFormat nf) {
+void check_mobilenet_convs(const Format& f, Arithmetic nf) {
   const Graph g = load_onnx(model_path("mobilenet.onnx"));
   const std::vector<bool> per_channel = channel_exponent_tensors(g);
   size_t depthwise = 0;
@@ -309,10 +309,10 @@ void check_mobilenet_convs(const Format& f, NumberFormat nf) {
 }
 
 TEST(QuantizedInference, Lbfp8MobileNetChannelExponentConvsEqualDotAndRequantize) {
-  check_mobilenet_convs(lbfp8(), NumberFormat::kLbfp8);
+  check_mobilenet_convs(lbfp8(), Arithmetic::kLbfp8);
 }
 TEST(QuantizedInference, Bfp8MobileNetChannelExponentConvsEqualDotAndRequantize) {
-  check_mobilenet_convs(bfp8(), NumberFormat::kBfp8);
+  check_mobilenet_convs(bfp8(), Arithmetic::kBfp8);
 }
 
 TEST(PairedAccuracy, IntervalAndMcNemar) {
@@ -380,8 +380,8 @@ TEST(Evaluate, AccuracySmoke) {
                         Case{"mobilenet", "fashion-mnist", 0.80}}) {
     const Graph g = load_onnx(model_path(std::string(c.model) + ".onnx"));
     EvalOptions o;
-    o.configs = {{NumberFormat::kLbfp8, CalibrationMethod::kKl, CalibrationMethod::kMax},
-                 {NumberFormat::kBfp8, CalibrationMethod::kMax, CalibrationMethod::kMax}};
+    o.configs = {{Arithmetic::kLbfp8, CalibrationMethod::kKl, CalibrationMethod::kMax},
+                 {Arithmetic::kBfp8, CalibrationMethod::kMax, CalibrationMethod::kMax}};
     o.calib_images = 200;
     o.test_images = 300;
     const EvalReport r = evaluate(g, dataset(c.data, Split::kTrain), dataset(c.data, Split::kTest), o);

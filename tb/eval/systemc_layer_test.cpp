@@ -15,7 +15,7 @@
 namespace lbfp::eval {
 namespace {
 
-void check_gemm_layers(NumberFormat nf, const arch::NumberFormat& format) {
+void check_gemm_layers(Arithmetic nf, const lbfp::NumberFormat& format) {
   const Graph g = load_onnx(std::string(LBFP_MODELS_DIR) + "/lenet5.onnx");
   const Dataset train = load_dataset("mnist", Split::kTrain);
   ActivationStats stats(g);
@@ -65,11 +65,11 @@ void check_gemm_layers(NumberFormat nf, const arch::NumberFormat& format) {
 }
 
 TEST(SystemCLayers, Lbfp8LeNetFullyConnectedLayersMatchTheEvaluator) {
-  check_gemm_layers(NumberFormat::kLbfp8, LbfpFormat());
+  check_gemm_layers(Arithmetic::kLbfp8, LbfpFormat());
 }
 
 TEST(SystemCLayers, Bfp8LeNetFullyConnectedLayersMatchTheEvaluator) {
-  check_gemm_layers(NumberFormat::kBfp8, BfpFormat());
+  check_gemm_layers(Arithmetic::kBfp8, BfpFormat());
 }
 
 }  // namespace

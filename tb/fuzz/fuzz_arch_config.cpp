@@ -1,4 +1,4 @@
-// The YAML architecture reader of `lbfp sim` (sim/lbfp/sim_config.cpp, parse_arch). Any input
+// The YAML architecture reader (model/arch/src/config.cpp, parse_arch). Any input
 // must give either a valid ArchSpec or a ConfigError that names the file; no other exception,
 // crash, leak or undefined behaviour. Lines "#set key=value" of the input (YAML comments) are
 // also applied as --set overrides, so the override path is fuzzed with the same corpus.
@@ -9,7 +9,8 @@
 #include <vector>
 
 #include "fuzz_check.h"
-#include "sim_config.h"
+#include "lbfp/arch/config.h"
+#include "lbfp/arch/limits.h"
 
 // libsystemc owns a main() that calls sc_main; libFuzzer's main() is used instead.
 extern "C" int sc_main(int /*argc*/, char** /*argv*/) { return 1; }
@@ -23,13 +24,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const std::string source = "fuzz.yaml";
   try {
-    const lbfp::cli::ArchSpec spec = lbfp::cli::parse_arch(text, source, "configs/arch", overrides);
+    const lbfp::arch::ArchSpec spec = lbfp::arch::parse_arch(text, source, "configs/arch", overrides);
     const auto& g = spec.accel.array;
-    if (g.rows < 1 || g.rows > 1024 || g.cols < 1 || g.cols > 1024 || g.pipe_stages < 0 ||
+    constexpr auto kDim = lbfp::arch::ArchLimits::kArrayDim;
+    if (!kDim.contains(g.rows) || !kDim.contains(g.cols) || g.pipe_stages < 0 ||
         !(spec.clock_mhz > 0.0)) {
       lbfp::fuzz::fail("parse_arch accepted an out-of-range array or clock");
     }
-  } catch (const lbfp::cli::ConfigError& e) {
+  } catch (const lbfp::ConfigError& e) {
     const std::string message = e.what();
     if (message.rfind("--set ", 0) != 0) lbfp::fuzz::check_names_source(message, source);
   }

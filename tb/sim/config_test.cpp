@@ -1,13 +1,23 @@
-// The `lbfp sim` readers: architecture files, energy tables and topologies, good and bad.
+// The simulation inputs: architecture files and energy tables (model/arch) and topologies, good
+// and bad.
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "sim_config.h"
+#include "lbfp/arch/config.h"
+#include "lbfp/arch/energy.h"
 #include "workload.h"
 
 namespace lbfp::cli {
 namespace {
+
+using arch::ArchSpec;
+using arch::energy_actions;
+using arch::EnergyTable;
+using arch::load_arch;
+using arch::load_energy;
+using arch::parse_arch;
+using arch::parse_energy;
 
 const char* kGood = R"(name: test
 array:
@@ -89,8 +99,8 @@ TEST(ArchConfig, ErrorsNameFileLineAndKey) {
   };
   const Case cases[] = {
       {"rows: 8", "rows: eight", "a.yaml:3: array.rows: expected an integer, got 'eight'"},
-      {"rows: 8", "rows: 0", "a.yaml:3: array.rows: 0 is outside 1..1024"},
-      {"cols: 4", "cols: -4", "a.yaml:4: array.cols: -4 is outside 1..1024"},
+      {"rows: 8", "rows: 0", "a.yaml:3: array.rows: 0 is outside 1..4096"},
+      {"cols: 4", "cols: -4", "a.yaml:4: array.cols: -4 is outside 1..4096"},
       {"cols: 4", "columns: 4", "a.yaml:4: array.columns: unknown key"},
       {"dataflow: output-stationary", "dataflow: weight-stationary",
        "array.dataflow: 'weight-stationary' is not modelled"},
@@ -118,7 +128,7 @@ TEST(ArchConfig, ShippedPresetsLoad) {
   for (const char* name : {"lbfp8_16x16", "lbfp8_32x32", "bfp8_16x16", "bfp8_32x32"}) {
     const ArchSpec a = load_arch(std::string(LBFP_SOURCE_DIR "/configs/arch/") + name + ".yaml", {});
     EXPECT_EQ(a.accel.array.rows, std::string(name).find("32") != std::string::npos ? 32 : 16);
-    EXPECT_EQ(arch::is_lbfp(a.accel.format), std::string(name).rfind("lbfp", 0) == 0);
+    EXPECT_EQ(is_lbfp(a.accel.format), std::string(name).rfind("lbfp", 0) == 0);
     const EnergyTable e = load_energy(a.energy_path);
     for (const auto& action : energy_actions()) EXPECT_GE(e.at(action), 0.0) << action;
     EXPECT_FALSE(e.sources.at("dram_read_byte").empty());

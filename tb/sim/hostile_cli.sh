@@ -77,9 +77,9 @@ bad "a.yaml:1: name: expected a string" sim --quiet --arch a.yaml $gemm
 printf 'name: t\narray: {rows: 99999999999999999999, cols: 4}\nformat: {type: lbfp}\n' > a.yaml
 bad "array.rows: expected an integer, got '99999999999999999999'" sim --quiet --arch a.yaml $gemm
 printf 'name: t\narray: {rows: 0, cols: 4}\nformat: {type: lbfp}\n' > a.yaml
-bad "a.yaml:2: array.rows: 0 is outside 1..1024" sim --quiet --arch a.yaml $gemm
+bad "a.yaml:2: array.rows: 0 is outside 1..4096" sim --quiet --arch a.yaml $gemm
 printf 'name: t\narray: {rows: 4, cols: -4}\nformat: {type: lbfp}\n' > a.yaml
-bad "a.yaml:2: array.cols: -4 is outside 1..1024" sim --quiet --arch a.yaml $gemm
+bad "a.yaml:2: array.cols: -4 is outside 1..4096" sim --quiet --arch a.yaml $gemm
 a 'buffers: {weight_kib: 0}\n'
 bad "a.yaml:4: buffers.weight_kib: 0 is outside 1..4194304" sim --quiet --arch a.yaml $gemm
 a 'buffers: {output_kib: -1}\n'
@@ -141,7 +141,7 @@ bad "--set =5: expected key=value" sim --quiet $gemm --set =5
 bad "--set array..rows=5: empty key" sim --quiet $gemm --set array..rows=5
 bad "(--set): array.rows: expected an integer, got 'abc'" sim --quiet $gemm --set array.rows=abc
 bad "(--set): array.rows: expected an integer, got '[1,2]'" sim --quiet $gemm --set 'array.rows=[1,2]'
-bad "(--set): array.rows: 0 is outside 1..1024" sim --quiet $gemm --set array.rows=0
+bad "(--set): array.rows: 0 is outside 1..4096" sim --quiet $gemm --set array.rows=0
 bad "array.rows: missing" sim --quiet $gemm --set array.rows=
 bad "--set name.x=1: 'name' is not a mapping" sim --quiet $gemm --set name.x=1
 bad "(--set): bogus: unknown key" sim --quiet $gemm --set bogus=1
@@ -283,7 +283,7 @@ bad "--vary array.rows=4,,8: empty value" sweep $sw --vary array.rows=4,,8
 bad "--vary name=a?b: control characters and quotes are not allowed" sweep $sw --vary "name=a
 b"
 bad "--vary array.rows=16: array.rows is varied twice" sweep $sw --vary array.rows=8 --vary array.rows=16
-bad "point 1 (array.rows=0): <embedded>/configs/arch/lbfp8_16x16.yaml (--set): array.rows: 0 is outside 1..1024" \
+bad "point 1 (array.rows=0): <embedded>/configs/arch/lbfp8_16x16.yaml (--set): array.rows: 0 is outside 1..4096" \
   sweep $sw --vary array.rows=4,0
 bad "point 0 (array.rows=abc): " sweep $sw --vary array.rows=abc
 bad "point 0 (format=fp16): --format fp16: expected lbfp8, bfp8, both or arch" sweep $sw --vary format=fp16

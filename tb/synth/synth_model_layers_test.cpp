@@ -37,7 +37,7 @@ std::string lenet5_path() {
 }
 
 // The plan `lbfp eval` makes from kCalibImages evenly spaced training images (one batch).
-eval::QuantPlan lenet5_plan(const eval::Graph& g, eval::NumberFormat format) {
+eval::QuantPlan lenet5_plan(const eval::Graph& g, eval::Arithmetic format) {
   const eval::Dataset train = eval::load_dataset("mnist", eval::Split::kTrain);
   const size_t stride = train.size() / kCalibImages;
   const size_t px = train.rows * train.cols;
@@ -52,8 +52,8 @@ eval::QuantPlan lenet5_plan(const eval::Graph& g, eval::NumberFormat format) {
   return eval::make_plan(g, format, CalibrationMethod::kKl, CalibrationMethod::kMax, stats);
 }
 
-Code golden(eval::NumberFormat format, double x, int exponent) {
-  return format == eval::NumberFormat::kLbfp8 ? encode(lbfp8(), x, exponent)
+Code golden(eval::Arithmetic format, double x, int exponent) {
+  return format == eval::Arithmetic::kLbfp8 ? encode(lbfp8(), x, exponent)
                                               : encode(bfp8(), x, exponent);
 }
 
@@ -89,8 +89,8 @@ TEST(SynthModelLayers, Conv1CodesAreTheGoldenCodesOfPixelsAndWeights) {
   ASSERT_EQ(node->kernel_h, 5u);
   ASSERT_EQ(node->pad_h, 2u);  // 28 x 28 in, 28 x 28 out
   const eval::Dataset test = eval::load_dataset("mnist", eval::Split::kTest);
-  for (const eval::NumberFormat format : {eval::NumberFormat::kLbfp8, eval::NumberFormat::kBfp8}) {
-    const std::vector<Op>& s = format == eval::NumberFormat::kLbfp8 ? conv1.lbfp8 : conv1.bfp8;
+  for (const eval::Arithmetic format : {eval::Arithmetic::kLbfp8, eval::Arithmetic::kBfp8}) {
+    const std::vector<Op>& s = format == eval::Arithmetic::kLbfp8 ? conv1.lbfp8 : conv1.bfp8;
     ASSERT_EQ(s.size(), ops);
     const int e_in = lenet5_plan(g, format).tensor_exponents[static_cast<size_t>(g.input)];
     size_t zeros_from_padding = 0;
@@ -125,8 +125,8 @@ TEST(SynthModelLayers, Fc1CodesAreTheQuantizedInferencesInputsAndTheGemmWeights)
   while (g.nodes[index].name != "/fc1/Gemm") ++index;
   const eval::Node& node = g.nodes[index];
   const eval::Dataset test = eval::load_dataset("mnist", eval::Split::kTest);
-  for (const eval::NumberFormat format : {eval::NumberFormat::kLbfp8, eval::NumberFormat::kBfp8}) {
-    const std::vector<Op>& s = format == eval::NumberFormat::kLbfp8 ? fc1.lbfp8 : fc1.bfp8;
+  for (const eval::Arithmetic format : {eval::Arithmetic::kLbfp8, eval::Arithmetic::kBfp8}) {
+    const std::vector<Op>& s = format == eval::Arithmetic::kLbfp8 ? fc1.lbfp8 : fc1.bfp8;
     const eval::QuantPlan plan = lenet5_plan(g, format);
     const eval::QuantizedResult q =
         eval::run_quantized(g, plan, eval::pixel_batch(test, 0, kTestImages), kTestImages);

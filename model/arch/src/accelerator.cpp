@@ -4,6 +4,9 @@
 #include <stdexcept>
 #include <string>
 
+#include "lbfp/arch/limits.h"
+#include "lbfp/arch/stats.h"
+
 namespace lbfp::arch {
 namespace {
 
@@ -52,17 +55,21 @@ std::unique_ptr<ArrayBackend> make_cpp_array(const ArrayGeometry& geometry,
 }
 
 void AcceleratorConfig::validate() const {
-  if (array.rows < 1 || array.cols < 1) {
+  constexpr auto kDim = ArchLimits::kArrayDim;
+  if (array.rows < kDim.lo || array.cols < kDim.lo) {
     throw std::invalid_argument("array rows and cols must be positive (got " +
                                 std::to_string(array.rows) + "x" + std::to_string(array.cols) +
                                 ")");
   }
-  if (array.rows > 4096 || array.cols > 4096) {
+  if (array.rows > kDim.hi || array.cols > kDim.hi) {
     throw std::invalid_argument("array of " + std::to_string(array.rows) + "x" +
-                                std::to_string(array.cols) + " PEs is larger than 4096x4096");
+                                std::to_string(array.cols) + " PEs is larger than " +
+                                std::to_string(kDim.hi) + "x" + std::to_string(kDim.hi));
   }
-  if (array.pipe_stages < 0 || array.pipe_stages > 16) {
-    throw std::invalid_argument("array pipe_stages must be in 0..16");
+  if (!ArchLimits::kPipeStages.contains(array.pipe_stages)) {
+    throw std::invalid_argument("array pipe_stages must be in " +
+                                std::to_string(ArchLimits::kPipeStages.lo) + ".." +
+                                std::to_string(ArchLimits::kPipeStages.hi));
   }
   if (buffers.activation_bytes == 0 || buffers.weight_bytes == 0 || buffers.output_bytes == 0) {
     throw std::invalid_argument("buffer sizes must be positive");
@@ -273,9 +280,7 @@ void Accelerator::controller_thread() {
 
     s.total_cycles = cycles(sc_core::sc_time_stamp() - p.start);
     s.macs = layer.m * layer.n * layer.k;
-    s.utilization = static_cast<double>(s.macs) /
-                    (static_cast<double>(R * C) * static_cast<double>(s.total_cycles));
-    s.array_pe_cycles = R * C * s.compute_cycles;
+    finish_stats(s, config_.array);
     const ArrayActivity after = backend_->activity();
     s.zero_macs = after.zero_macs - p.activity_before.zero_macs;
     s.multiplies = s.macs - s.zero_macs;

@@ -14,19 +14,19 @@
 
 namespace lbfp::eval {
 
-const char* to_string(NumberFormat format) {
+const char* to_string(Arithmetic format) {
   switch (format) {
-    case NumberFormat::kFp32: return "fp32";
-    case NumberFormat::kBfp8: return "bfp8";
-    case NumberFormat::kLbfp8: return "lbfp8";
+    case Arithmetic::kFp32: return "fp32";
+    case Arithmetic::kBfp8: return "bfp8";
+    case Arithmetic::kLbfp8: return "lbfp8";
   }
   return "?";
 }
 
-NumberFormat parse_number_format(const std::string& name) {
-  if (name == "fp32") return NumberFormat::kFp32;
-  if (name == "bfp8") return NumberFormat::kBfp8;
-  if (name == "lbfp8") return NumberFormat::kLbfp8;
+Arithmetic parse_arithmetic(const std::string& name) {
+  if (name == "fp32") return Arithmetic::kFp32;
+  if (name == "bfp8") return Arithmetic::kBfp8;
+  if (name == "lbfp8") return Arithmetic::kLbfp8;
   throw std::invalid_argument("unknown number format '" + name + "' (fp32, bfp8 or lbfp8)");
 }
 
@@ -358,10 +358,10 @@ void plan_weights(const Format& format, const Graph& g, QuantPlan& plan) {
 
 }  // namespace
 
-QuantPlan make_plan(const Graph& g, NumberFormat format, CalibrationMethod activation_method,
+QuantPlan make_plan(const Graph& g, Arithmetic format, CalibrationMethod activation_method,
                     CalibrationMethod weight_method, const ActivationStats& stats,
                     ActivationGranularity granularity) {
-  if (format == NumberFormat::kFp32) throw std::invalid_argument("make_plan: fp32 has no plan");
+  if (format == Arithmetic::kFp32) throw std::invalid_argument("make_plan: fp32 has no plan");
   QuantPlan plan;
   plan.format = format;
   plan.activation_method = activation_method;
@@ -375,7 +375,7 @@ QuantPlan make_plan(const Graph& g, NumberFormat format, CalibrationMethod activ
   plan.weight_codes.resize(g.nodes.size());
   const std::vector<bool> allowed = channel_exponent_tensors(g);
   auto calibrate_one = [&](const Histogram& h, const LogHistogram& log_h) {
-    return format == NumberFormat::kLbfp8
+    return format == Arithmetic::kLbfp8
                ? calibrate_histogram(lbfp8(), activation_method, h, log_h)
                : calibrate_histogram(bfp8(), activation_method, h, log_h);
   };
@@ -408,7 +408,7 @@ QuantPlan make_plan(const Graph& g, NumberFormat format, CalibrationMethod activ
       calibrate_tensor(n.output);
     }
   }
-  if (format == NumberFormat::kLbfp8) {
+  if (format == Arithmetic::kLbfp8) {
     plan_weights(lbfp8(), g, plan);
   } else {
     plan_weights(bfp8(), g, plan);
@@ -618,10 +618,10 @@ QuantizedResult run_quantized_until(const Graph& g, const QuantPlan& plan,
   if (pixels.size() != batch * shape_of(g, g.input).elements()) {
     throw std::invalid_argument("run_quantized: input size does not match the batch");
   }
-  if (plan.format == NumberFormat::kLbfp8) {
+  if (plan.format == Arithmetic::kLbfp8) {
     return run_format(lbfp8(), g, plan, pixels, batch, options, keep_pre, stop_after);
   }
-  if (plan.format == NumberFormat::kBfp8) {
+  if (plan.format == Arithmetic::kBfp8) {
     return run_format(bfp8(), g, plan, pixels, batch, options, keep_pre, stop_after);
   }
   throw std::invalid_argument("run_quantized: fp32 is not a quantized format");
@@ -758,7 +758,7 @@ void correct_biases(const Graph& g, QuantPlan& plan, const std::vector<uint8_t>&
 std::vector<double> dequantize(const Graph& g, const QuantPlan& plan, int tensor,
                                const std::vector<Code>& codes) {
   auto table_of = [&](int e) {
-    return plan.format == NumberFormat::kLbfp8 ? decode_table(lbfp8(), e)
+    return plan.format == Arithmetic::kLbfp8 ? decode_table(lbfp8(), e)
                                                : decode_table(bfp8(), e);
   };
   std::vector<double> out(codes.size());

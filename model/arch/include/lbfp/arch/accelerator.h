@@ -17,7 +17,7 @@
 
 #include "lbfp/arch/array_model.h"
 #include "lbfp/arch/dram.h"
-#include "lbfp/arch/number_format.h"
+#include "lbfp/number_format.h"
 
 namespace lbfp::arch {
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "lbfp/arch/array_timing.h"
-#include "lbfp/arch/number_format.h"
+#include "lbfp/number_format.h"
 
 namespace lbfp::arch {
 

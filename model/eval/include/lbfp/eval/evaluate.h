@@ -21,7 +21,7 @@
 namespace lbfp::eval {
 
 struct EvalConfig {
-  NumberFormat format = NumberFormat::kLbfp8;
+  Arithmetic format = Arithmetic::kLbfp8;
   CalibrationMethod activations = CalibrationMethod::kKl;
   CalibrationMethod weights = CalibrationMethod::kMax;
   // Empirical bias correction on the calibration images (correct_biases in inference.h).

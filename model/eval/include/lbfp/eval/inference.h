@@ -30,9 +30,10 @@
 
 namespace lbfp::eval {
 
-enum class NumberFormat { kFp32, kBfp8, kLbfp8 };
-const char* to_string(NumberFormat format);
-NumberFormat parse_number_format(const std::string& name);  // "fp32", "bfp8", "lbfp8"
+// The arithmetic an inference runs in: FP32, or the BFP8 / LBFP8 number formats.
+enum class Arithmetic { kFp32, kBfp8, kLbfp8 };
+const char* to_string(Arithmetic format);
+Arithmetic parse_arithmetic(const std::string& name);  // "fp32", "bfp8", "lbfp8"
 
 // Activation exponents one per tensor (the spec's default), or one per channel for the tensors
 // that allow it exactly (channel_exponent_tensors).
@@ -62,7 +63,7 @@ Activations run_fp32(const Graph& graph, const std::vector<float>& input, size_t
 
 // Every exponent and weight code of one quantized inference.
 struct QuantPlan {
-  NumberFormat format = NumberFormat::kLbfp8;
+  Arithmetic format = Arithmetic::kLbfp8;
   CalibrationMethod activation_method = CalibrationMethod::kKl;
   CalibrationMethod weight_method = CalibrationMethod::kMax;
   ActivationGranularity granularity = ActivationGranularity::kTensor;
@@ -117,7 +118,7 @@ class ActivationStats {
 // per channel for the tensors of channel_exponent_tensors, each channel by the same method over
 // its own values; a channel without a non-zero calibration value keeps the tensor's); weights per
 // output channel by `weight_method`. Tensors of MaxPool, Relu and Flatten keep their input's.
-QuantPlan make_plan(const Graph& graph, NumberFormat format, CalibrationMethod activation_method,
+QuantPlan make_plan(const Graph& graph, Arithmetic format, CalibrationMethod activation_method,
                     CalibrationMethod weight_method, const ActivationStats& stats,
                     ActivationGranularity granularity = ActivationGranularity::kTensor);
 

@@ -1,5 +1,5 @@
-// The number format an accelerator computes in: LBFP (the paper's) or the BFP fixed-point
-// baseline. Everything arithmetic is delegated to the golden reference (model/lbfp).
+// One number format of either family: LBFP (the paper's) or the BFP fixed-point baseline, with
+// the helpers that dispatch to it (the architecture model's arrays compute in one).
 #pragma once
 
 #include <string>
@@ -8,7 +8,7 @@
 #include "lbfp/arith.h"
 #include "lbfp/format.h"
 
-namespace lbfp::arch {
+namespace lbfp {
 
 using NumberFormat = std::variant<LbfpFormat, BfpFormat>;
 
@@ -31,4 +31,4 @@ inline bool is_zero_code(const NumberFormat& f, Code c) {
   return c == 0;
 }
 
-}  // namespace lbfp::arch
+}  // namespace lbfp

@@ -1,4 +1,4 @@
-#include "sim_report.h"
+#include "lbfp/arch/report.h"
 
 #include <fmt/format.h>
 #include <fmt/ostream.h>
@@ -8,60 +8,7 @@
 #include <cmath>
 #include <sstream>
 
-namespace lbfp::cli {
-
-EnergyBreakdown& EnergyBreakdown::operator+=(const EnergyBreakdown& o) {
-  multiply_pj += o.multiply_pj;
-  accumulate_pj += o.accumulate_pj;
-  requantize_pj += o.requantize_pj;
-  sram_pj += o.sram_pj;
-  dram_pj += o.dram_pj;
-  leakage_pj += o.leakage_pj;
-  return *this;
-}
-
-EnergyBreakdown layer_energy(const arch::LayerStats& s, bool lbfp, const EnergyTable& t) {
-  auto d = [](uint64_t v) { return static_cast<double>(v); };
-  EnergyBreakdown e;
-  e.multiply_pj = d(s.multiplies) * t.at(lbfp ? "lbfp_multiply" : "bfp_multiply");
-  e.accumulate_pj = d(s.accumulates) * t.at(lbfp ? "lbfp_accumulate" : "bfp_accumulate");
-  e.requantize_pj = d(s.requantizations) * t.at("requantize");
-  e.sram_pj = d(s.sram_bytes_read) * t.at("sram_read_byte") +
-              d(s.sram_bytes_written) * t.at("sram_write_byte");
-  e.dram_pj = d(s.dram_bytes_read) * t.at("dram_read_byte") +
-              d(s.dram_bytes_written) * t.at("dram_write_byte");
-  e.leakage_pj = d(s.total_cycles) * t.at("leakage_per_cycle");
-  return e;
-}
-
-void accumulate_stats(arch::LayerStats& into, const arch::LayerStats& g) {
-  into.tiles += g.tiles;
-  into.total_cycles += g.total_cycles;
-  into.compute_cycles += g.compute_cycles;
-  into.stall_cycles += g.stall_cycles;
-  into.macs += g.macs;
-  into.zero_macs += g.zero_macs;
-  into.outputs_saturated += g.outputs_saturated;
-  into.overflow_steps += g.overflow_steps;
-  into.dram_bytes_read += g.dram_bytes_read;
-  into.dram_bytes_written += g.dram_bytes_written;
-  into.sram_bytes_read += g.sram_bytes_read;
-  into.sram_bytes_written += g.sram_bytes_written;
-  into.multiplies += g.multiplies;
-  into.shifts += g.shifts;
-  into.accumulates += g.accumulates;
-  into.requantizations += g.requantizations;
-  into.double_buffered = g.double_buffered;
-  into.weights_resident = g.weights_resident;
-}
-
-void finish_stats(arch::LayerStats& s, const arch::ArrayGeometry& g) {
-  const double pes = static_cast<double>(g.rows) * static_cast<double>(g.cols);
-  s.array_pe_cycles = static_cast<uint64_t>(pes) * s.compute_cycles;
-  s.utilization = s.total_cycles == 0
-                      ? 0.0
-                      : static_cast<double>(s.macs) / (pes * static_cast<double>(s.total_cycles));
-}
+namespace lbfp::arch {
 
 namespace {
 
@@ -299,4 +246,4 @@ std::string plot_svg(const SimReport& r) {
   return s.str();
 }
 
-}  // namespace lbfp::cli
+}  // namespace lbfp::arch

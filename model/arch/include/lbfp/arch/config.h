@@ -1,0 +1,27 @@
+// Architecture files (configs/arch/*.yaml): the schema, its defaults and its limits (one table,
+// limits.h, shared with AcceleratorConfig::validate), with file, line and key in every error.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "lbfp/arch/accelerator.h"
+#include "lbfp/config_error.h"
+
+namespace lbfp::arch {
+
+struct ArchSpec {
+  std::string name;
+  std::string path;  // "<embedded>/..." for the built-in default
+  AcceleratorConfig accel;
+  double clock_mhz = 1000.0;
+  std::string energy_path;  // resolved against the arch file's folder
+};
+
+// Reads an architecture file; `overrides` are "dotted.key=value" pairs (`--set`; "key=" removes
+// the key) applied to the YAML before it is checked. Throws ConfigError.
+ArchSpec load_arch(const std::string& path, const std::vector<std::string>& overrides);
+ArchSpec parse_arch(const std::string& text, const std::string& source,
+                    const std::string& base_dir, const std::vector<std::string>& overrides);
+
+}  // namespace lbfp::arch

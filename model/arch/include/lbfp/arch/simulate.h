@@ -1,0 +1,51 @@
+// A whole architecture simulation: reads the architecture, the workload and the energy table,
+// builds one accelerator per number format, runs them in one SystemC simulation and returns
+// every layer's statistics and energy (report.h renders them).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "lbfp/arch/report.h"
+#include "lbfp/config_error.h"
+
+namespace lbfp::arch {
+
+struct SimulationRequest {
+  std::string arch;      // empty: the embedded default (input.h)
+  std::string workload;  // "gemm:M,N,K", a topology CSV or an ONNX model; empty: ResNet-18
+  std::string format = "both";  // lbfp8, bfp8, both or arch
+  std::string mode;             // tile, cycle, or empty: tile (cycle with the RTL array)
+  std::string array = "cpp";    // cpp or rtl
+  std::string energy;           // empty: the arch file's
+  uint64_t seed = 1;
+  std::vector<std::string> overrides;  // "dotted.key=value" applied to the arch file
+  // The most host memory the operands may take (refused before allocating); 0: no limit.
+  uint64_t max_host_bytes = 0;
+};
+
+// The simulation ran but did not finish (a failed DMA transaction, a backend error).
+class SimulationError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Per format, after each layer: the format's name, layers done, layers in all.
+using SimProgress = std::function<void(const std::string& format, size_t done, size_t total)>;
+
+// The --format and --mode values a simulation takes; throw ConfigError naming the option
+// otherwise. A sweep checks its points with them before running any.
+void check_format_choice(const std::string& format);
+void check_mode_choice(const std::string& mode);
+
+// Bad input throws ConfigError or std::invalid_argument before anything is simulated; `ready`
+// (optional) is called once the inputs are read and checked, before the simulation starts (a
+// front end checks its outputs there). A simulation that stops early throws SimulationError.
+// SystemC elaborates once per process: call it once.
+SimReport simulate(const SimulationRequest& request, const SimProgress& progress = {},
+                   const std::function<void()>& ready = {});
+
+}  // namespace lbfp::arch

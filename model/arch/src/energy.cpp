@@ -1,0 +1,167 @@
+#include "lbfp/arch/energy.h"
+
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+#include "lbfp/arch/input.h"
+#include "yaml_fields.h"
+
+namespace lbfp::arch {
+namespace {
+
+namespace fs = std::filesystem;
+using yaml::check_keys;
+using yaml::fail;
+using yaml::get_real;
+using yaml::get_string;
+
+// The `base:` files being read, outermost first: a table that includes itself, directly or
+// through others, is an error instead of a recursion without end.
+using EnergyChain = std::vector<std::string>;
+
+EnergyTable parse_energy_in(const std::string& text, const std::string& source,
+                            const std::string& base_dir, EnergyChain& chain);
+
+EnergyTable load_energy_in(const std::string& path, EnergyChain& chain) {
+  std::error_code ec;
+  const std::string key = fs::weakly_canonical(path, ec).string();
+  const std::string id = ec || key.empty() ? path : key;
+  for (const std::string& seen : chain) {
+    if (seen == id) {
+      std::string cycle;
+      for (const std::string& c : chain) cycle += c + " -> ";
+      throw ConfigError(path + ": energy tables include each other through 'base:' (" + cycle +
+                        id + ")");
+    }
+  }
+  if (chain.size() >= 16) throw ConfigError(path + ": more than 16 nested 'base:' energy tables");
+  chain.push_back(id);
+  EnergyTable table =
+      parse_energy_in(read_text_file(path), path, fs::path(path).parent_path().string(), chain);
+  chain.pop_back();
+  return table;
+}
+
+EnergyTable parse_energy_in(const std::string& text, const std::string& source,
+                            const std::string& base_dir, EnergyChain& chain) {
+  const YAML::Node root = yaml::parse(text, source);
+  check_keys(source, root, "", {"name", "technology", "base", "synthesis", "energy_pj", "sources"});
+  auto resolve = [&](const std::string& f) {
+    const fs::path p(f);
+    return p.is_absolute() || base_dir.empty() ? p.string() : (fs::path(base_dir) / p).string();
+  };
+  EnergyTable table;
+  const std::string base = get_string(source, root, "", "base", std::string());
+  if (!base.empty()) table = load_energy_in(resolve(base), chain);
+  table.path = source;
+  table.name = get_string(source, root, "", "name", table.name.empty() ? "unnamed" : table.name);
+  table.technology = get_string(source, root, "", "technology", table.technology);
+
+  const std::set<std::string> actions(energy_actions().begin(), energy_actions().end());
+  if (const YAML::Node e = root["energy_pj"]) {
+    check_keys(source, e, "energy_pj", actions);
+    for (const auto& item : e) {
+      const std::string key = item.first.as<std::string>();
+      table.pj[key] = get_real(source, e, "energy_pj", key.c_str(), {0.0, 1e9}, std::nullopt);
+      table.sources[key] = source;
+    }
+  }
+  if (const YAML::Node s = root["sources"]) {
+    check_keys(source, s, "sources", actions);
+    for (const auto& item : s) {
+      if (!item.second.IsScalar()) {
+        fail(source, item.second, "sources." + item.first.Scalar(), "expected a string");
+      }
+      table.sources[item.first.Scalar()] = item.second.Scalar();
+    }
+  }
+
+  // The project's synthesis results (an `lbfp synth` energy table): the LBFP8 multiplier and both
+  // accumulators scaled from the BFP8 multiplier by the measured ratios, in this table's
+  // technology.
+  const std::string synthesis = get_string(source, root, "", "synthesis", std::string());
+  if (!synthesis.empty()) {
+    const std::string spath = resolve(synthesis);
+    const YAML::Node s = yaml::parse(read_text_file(spath), spath);
+    auto figure = [&](const char* unit, const char* key) {
+      const YAML::Node u = s[unit];
+      if (!u || !u.IsMap()) fail(spath, s, unit, "missing");
+      return get_real(spath, u, unit, key, {1e-9, 1e9}, std::nullopt);
+    };
+    const double bfp_mul = figure("bfp8", "mul_pj");
+    const double lbfp_mul = figure("lbfp8", "mul_pj");
+    const double bfp_acc = figure("bfp8", "mac_pj") - bfp_mul;
+    const double lbfp_acc = figure("lbfp8", "mac_pj") - lbfp_mul;
+    if (bfp_acc < 0 || lbfp_acc < 0) {
+      fail(spath, s, "mac_pj", "a MAC's energy is below its multiplier's (mul_pj)");
+    }
+    const double anchor = table.at("bfp_multiply");
+    std::ostringstream note;
+    note << " x synthesized ratio from " << spath << " (docs/hardware-cost.md)";
+    table.pj["lbfp_multiply"] = anchor * lbfp_mul / bfp_mul;
+    table.sources["lbfp_multiply"] =
+        table.sources["bfp_multiply"] + note.str() + ": LBFP8 mul+shift / BFP8 mul";
+    table.pj["lbfp_accumulate"] = anchor * lbfp_acc / bfp_mul;
+    table.sources["lbfp_accumulate"] = "bfp_multiply" + note.str() + ": LBFP8 (MAC - mul) / BFP8 mul";
+    table.pj["bfp_accumulate"] = anchor * bfp_acc / bfp_mul;
+    table.sources["bfp_accumulate"] = "bfp_multiply" + note.str() + ": BFP8 (MAC - mul) / BFP8 mul";
+  }
+  for (const auto& a : energy_actions()) {
+    if (table.pj.count(a) == 0) fail(source, root, "energy_pj." + a, "missing");
+  }
+  return table;
+}
+
+}  // namespace
+
+double EnergyTable::at(const std::string& action) const {
+  const auto it = pj.find(action);
+  if (it == pj.end()) throw ConfigError(path + ": no energy for '" + action + "'");
+  return it->second;
+}
+
+const std::vector<std::string>& energy_actions() {
+  static const std::vector<std::string> actions = {
+      "bfp_multiply",    "lbfp_multiply",   "bfp_accumulate", "lbfp_accumulate",
+      "requantize",      "sram_read_byte",  "sram_write_byte", "dram_read_byte",
+      "dram_write_byte", "leakage_per_cycle"};
+  return actions;
+}
+
+EnergyTable load_energy(const std::string& path) {
+  EnergyChain chain;
+  return load_energy_in(path, chain);
+}
+
+EnergyTable parse_energy(const std::string& text, const std::string& source,
+                         const std::string& base_dir) {
+  EnergyChain chain;
+  return parse_energy_in(text, source, base_dir, chain);
+}
+
+EnergyBreakdown& EnergyBreakdown::operator+=(const EnergyBreakdown& o) {
+  multiply_pj += o.multiply_pj;
+  accumulate_pj += o.accumulate_pj;
+  requantize_pj += o.requantize_pj;
+  sram_pj += o.sram_pj;
+  dram_pj += o.dram_pj;
+  leakage_pj += o.leakage_pj;
+  return *this;
+}
+
+EnergyBreakdown layer_energy(const LayerStats& s, bool lbfp, const EnergyTable& t) {
+  auto d = [](uint64_t v) { return static_cast<double>(v); };
+  EnergyBreakdown e;
+  e.multiply_pj = d(s.multiplies) * t.at(lbfp ? "lbfp_multiply" : "bfp_multiply");
+  e.accumulate_pj = d(s.accumulates) * t.at(lbfp ? "lbfp_accumulate" : "bfp_accumulate");
+  e.requantize_pj = d(s.requantizations) * t.at("requantize");
+  e.sram_pj = d(s.sram_bytes_read) * t.at("sram_read_byte") +
+              d(s.sram_bytes_written) * t.at("sram_write_byte");
+  e.dram_pj = d(s.dram_bytes_read) * t.at("dram_read_byte") +
+              d(s.dram_bytes_written) * t.at("dram_write_byte");
+  e.leakage_pj = d(s.total_cycles) * t.at("leakage_per_cycle");
+  return e;
+}
+
+}  // namespace lbfp::arch

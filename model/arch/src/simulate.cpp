@@ -1,0 +1,170 @@
+#include "lbfp/arch/simulate.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <memory>
+#include <systemc>
+#include <utility>
+
+#include "lbfp/arch/input.h"
+#include "lbfp/arch/rtl_array.h"
+#include "lbfp/arch/stats.h"
+
+namespace lbfp::arch {
+namespace {
+
+std::vector<std::pair<std::string, NumberFormat>> formats_for(const std::string& choice,
+                                                              const NumberFormat& arch_format) {
+  check_format_choice(choice);
+  const int acc = acc_bits(arch_format);
+  const bool arch_lbfp = is_lbfp(arch_format);
+  const NumberFormat lbfp = arch_lbfp ? arch_format : NumberFormat(LbfpFormat(8, 4, 8, acc));
+  const NumberFormat bfp = arch_lbfp ? NumberFormat(BfpFormat(8, acc)) : arch_format;
+  if (choice == "arch") return {{format_name(arch_format), arch_format}};
+  if (choice == "lbfp8") return {{format_name(lbfp), lbfp}};
+  if (choice == "bfp8") return {{format_name(bfp), bfp}};
+  return {{format_name(lbfp), lbfp}, {format_name(bfp), bfp}};  // both
+}
+
+std::string data_origin(const cli::Workload& w, uint64_t seed) {
+  return w.real_weights
+             ? fmt::format("weights and biases from {}; activations seeded random (mt19937_64, "
+                           "seed {}) ReLU(N(0,1)) per tensor; exponents by max calibration",
+                           w.source, seed)
+             : fmt::format("seeded random (mt19937_64, seed {}): activations ReLU(N(0,1)) per "
+                           "tensor, weights N(0, 2/fan_in) per output channel, exponents by max "
+                           "calibration",
+                           seed);
+}
+
+// Every layer's codes are made before the simulation starts, for each format: refused when
+// they would not fit the host memory budget.
+void check_host_memory(const SimulationRequest& r, const cli::Workload& w, size_t formats) {
+  if (r.max_host_bytes == 0) return;
+  long double host_bytes = 0;
+  for (const cli::LayerSpec& spec : w.layers) host_bytes += cli::layer_data_bytes(spec);
+  host_bytes *= static_cast<long double>(formats);
+  if (host_bytes > static_cast<long double>(r.max_host_bytes)) {
+    throw ConfigError(fmt::format(
+        "{}: the workload's operands take {:.1f} GiB of memory for {} format(s), more than half "
+        "of this machine's memory ({:.1f} GiB); refused before allocating",
+        r.workload.empty() ? w.source : "--workload " + r.workload,
+        static_cast<double>(host_bytes) / (1 << 30), formats,
+        static_cast<double>(r.max_host_bytes) / (1 << 29)));
+  }
+}
+
+// The per-group statistics of one accelerator summed into its workload's layers and the total.
+void collect(FormatRun& run, const cli::Workload& w, const std::vector<LayerStats>& stats,
+             const std::vector<size_t>& owner, const ArchSpec& arch, const EnergyTable& energy) {
+  run.layers.resize(w.layers.size());
+  for (size_t li = 0; li < w.layers.size(); ++li) {
+    const cli::LayerSpec& spec = w.layers[li];
+    LayerResult& l = run.layers[li];
+    l.name = spec.name;
+    l.shape = spec.shape_text();
+    l.groups = spec.group_count();
+    l.stats.name = spec.name;
+    l.stats.m = spec.gemm_m();
+    l.stats.n = spec.gemm_n() * spec.group_count();
+    l.stats.k = spec.gemm_k();
+  }
+  for (size_t i = 0; i < stats.size(); ++i) accumulate_stats(run.layers[owner[i]].stats, stats[i]);
+  for (LayerResult& l : run.layers) {
+    finish_stats(l.stats, arch.accel.array);
+    l.energy = layer_energy(l.stats, run.lbfp, energy);
+    accumulate_stats(run.total, l.stats);
+    run.energy += l.energy;
+  }
+  finish_stats(run.total, arch.accel.array);
+}
+
+}  // namespace
+
+void check_format_choice(const std::string& format) {
+  if (format != "lbfp8" && format != "bfp8" && format != "both" && format != "arch") {
+    throw ConfigError("--format " + format + ": expected lbfp8, bfp8, both or arch");
+  }
+}
+
+void check_mode_choice(const std::string& mode) {
+  if (!mode.empty() && mode != "cycle" && mode != "tile") {
+    throw ConfigError("--mode " + mode + ": expected cycle or tile");
+  }
+}
+
+SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
+                   const std::function<void()>& ready) {
+  const auto started = std::chrono::steady_clock::now();
+  SimReport report;
+  report.arch = load_arch(r.arch.empty() ? kDefaultArch : r.arch, r.overrides);
+  report.workload = cli::load_workload(r.workload.empty() ? kDefaultWorkload : r.workload);
+  if (r.workload.empty()) report.workload.source = "<embedded> ResNet-18 (sim/workloads/resnet18.csv)";
+  const std::string energy_path = !r.energy.empty() ? r.energy : report.arch.energy_path;
+  if (energy_path.empty()) {
+    throw ConfigError(report.arch.path + ": no energy table: add 'energy: FILE' or pass --energy");
+  }
+  report.energy = load_energy(energy_path);
+  report.seed = r.seed;
+  report.array = r.array;
+  if (r.array != "cpp" && r.array != "rtl") {
+    throw ConfigError("--array " + r.array + ": expected cpp or rtl");
+  }
+  const std::string mode = r.mode.empty() ? (r.array == "rtl" ? "cycle" : "tile") : r.mode;
+  check_mode_choice(mode);
+  if (r.array == "rtl" && mode != "cycle") {
+    throw ConfigError("--array rtl runs cycle by cycle: use --mode cycle");
+  }
+  report.mode = mode;
+  report.data_origin = data_origin(report.workload, r.seed);
+
+  const auto formats = formats_for(r.format, report.arch.accel.format);
+  check_host_memory(r, report.workload, formats.size());
+  std::vector<std::unique_ptr<Accelerator>> accelerators;
+  std::vector<std::vector<size_t>> owners;  // per format: workload layer of each group
+  for (const auto& [name, format] : formats) {
+    AcceleratorConfig cfg = report.arch.accel;
+    cfg.format = format;
+    cfg.mode = mode == "cycle" ? SimMode::kCycle : SimMode::kTile;
+    std::unique_ptr<ArrayBackend> backend;
+    if (r.array == "rtl") backend = make_rtl_array(cfg.array, format);
+    auto acc = std::make_unique<Accelerator>(name.c_str(), cfg, std::move(backend));
+    std::vector<size_t> owner;
+    for (size_t li = 0; li < report.workload.layers.size(); ++li) {
+      const cli::LayerSpec& spec = report.workload.layers[li];
+      for (auto& g : cli::make_layer_data(spec, format, r.seed * 1000003u + li, cfg.dram.size_bytes)) {
+        acc->add_layer(std::move(g));
+        owner.push_back(li);
+      }
+    }
+    if (progress) {
+      acc->set_progress([&progress, name = name](size_t done, size_t total) {
+        progress(name, done, total);
+      });
+    }
+    FormatRun run;
+    run.format = name;
+    run.lbfp = is_lbfp(format);
+    report.runs.push_back(run);
+    accelerators.push_back(std::move(acc));
+    owners.push_back(std::move(owner));
+  }
+  if (ready) ready();
+
+  sc_core::sc_start();
+  for (const auto& acc : accelerators) {
+    if (!acc->finished()) {
+      throw SimulationError(acc->error().empty() ? "the model stopped early" : acc->error());
+    }
+  }
+  for (size_t f = 0; f < accelerators.size(); ++f) {
+    collect(report.runs[f], report.workload, accelerators[f]->stats(), owners[f], report.arch,
+            report.energy);
+  }
+  report.wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return report;
+}
+
+}  // namespace lbfp::arch
