@@ -1,3 +1,5 @@
+`include "lbfp_registers.svh"
+
 // The A-bit two's-complement accumulator of the spec ("Accumulation"): each step adds one signed
 // product; a step whose exact sum falls outside [-2^(A-1), 2^(A-1) - 1] is clamped to that limit
 // and raises the sticky overflow flag. first_i starts a new reduction from init_i (a bias in
@@ -45,16 +47,16 @@ module sat_accumulator #(
     end
   end
 
-  always_ff @(posedge clk_i or negedge rst_ni) begin
-    if (!rst_ni) begin
-      acc_q <= '0;
-      ovf_q <= 1'b0;
-    end else begin
-      acc_q <= acc_d;
-      ovf_q <= ovf_d;
-    end
-  end
+  `LBFP_FF(acc_q, acc_d, '0)
+  `LBFP_FF(ovf_q, ovf_d, 1'b0)
 
   assign acc_o = acc_q;
   assign ovf_o = ovf_q;
+
+`ifndef SYNTHESIS
+  initial begin
+    assert (AccWidth >= 2) else $fatal(1, "sat_accumulator: AccWidth %0d < 2", AccWidth);
+    assert (ProdWidth >= 1) else $fatal(1, "sat_accumulator: ProdWidth %0d < 1", ProdWidth);
+  end
+`endif
 endmodule
