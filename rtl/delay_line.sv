@@ -4,7 +4,7 @@
 // and for the pipeline stages between a PE's multiplier and its accumulator.
 module delay_line #(
   parameter int Width = 8,
-  parameter int Depth = 1
+  parameter int unsigned Depth = 1
 ) (
   input  logic             clk_i,
   input  logic             rst_ni,
@@ -33,8 +33,7 @@ module delay_line #(
 
 `ifndef SYNTHESIS
   initial begin
-    assert (Width >= 1) else $fatal(1, "delay_line: Width %0d < 1", Width);
-    assert (Depth >= 0) else $fatal(1, "delay_line: Depth %0d < 0", Depth);
+    assert (Width >= 1) else $fatal(1, "delay_line: Width %0d < 1 (Depth %0d)", Width, Depth);
   end
 `endif
 endmodule

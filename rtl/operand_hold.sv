@@ -24,28 +24,24 @@ module operand_hold #(
   output logic                 zero_o,  // the product of this cycle is zero
   output logic [2:0]           flags_o  // valid, first, last of this cycle
 );
+  // The outputs are the registers themselves.
   logic                 load;
-  logic [DataWidth-1:0] a_d, a_q, b_d, b_q;
-  logic                 zero_d, zero_q;
-  logic [2:0]           flags_d, flags_q;
+  logic [DataWidth-1:0] a_d, b_d;
+  logic                 zero_d;
+  logic [2:0]           flags_d;
 
   always_comb begin
     load    = valid_i && a_i[ZeroBits-1:0] != '0 && b_i[ZeroBits-1:0] != '0;
-    a_d     = load ? a_i : a_q;
-    b_d     = load ? b_i : b_q;
+    a_d     = load ? a_i : a_o;
+    b_d     = load ? b_i : b_o;
     zero_d  = !load;
     flags_d = {valid_i, first_i, last_i};
   end
 
-  `LBFP_FF(a_q, a_d, '0)
-  `LBFP_FF(b_q, b_d, '0)
-  `LBFP_FF(zero_q, zero_d, 1'b1)
-  `LBFP_FF(flags_q, flags_d, '0)
-
-  assign a_o     = a_q;
-  assign b_o     = b_q;
-  assign zero_o  = zero_q;
-  assign flags_o = flags_q;
+  `LBFP_FF(a_o, a_d, '0)
+  `LBFP_FF(b_o, b_d, '0)
+  `LBFP_FF(zero_o, zero_d, 1'b1)
+  `LBFP_FF(flags_o, flags_d, '0)
 
 `ifndef SYNTHESIS
   initial begin

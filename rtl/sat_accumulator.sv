@@ -23,18 +23,19 @@ module sat_accumulator #(
   localparam logic [SumWidth-1:0] AccMax = SumWidth'({1'b0, {(AccWidth - 1){1'b1}}});
   localparam logic [SumWidth-1:0] AccMin = ~AccMax;
 
-  logic [AccWidth-1:0] acc_d, acc_q;
-  logic                ovf_d, ovf_q;
+  // acc_o and ovf_o are the registers themselves.
+  logic [AccWidth-1:0] acc_d;
+  logic                ovf_d;
   logic [SumWidth-1:0] base, sum;
 
   always_comb begin
     base  = first_i ? {{(SumWidth - AccWidth){init_i[AccWidth-1]}}, init_i}
-                    : {{(SumWidth - AccWidth){acc_q[AccWidth-1]}}, acc_q};
+                    : {{(SumWidth - AccWidth){acc_o[AccWidth-1]}}, acc_o};
     sum   = base + {{(SumWidth - ProdWidth){prod_i[ProdWidth-1]}}, prod_i};
-    acc_d = acc_q;
-    ovf_d = ovf_q;
+    acc_d = acc_o;
+    ovf_d = ovf_o;
     if (valid_i) begin
-      ovf_d = first_i ? 1'b0 : ovf_q;
+      ovf_d = first_i ? 1'b0 : ovf_o;
       if ($signed(sum) > $signed(AccMax)) begin
         acc_d = AccMax[AccWidth-1:0];
         ovf_d = 1'b1;
@@ -47,16 +48,14 @@ module sat_accumulator #(
     end
   end
 
-  `LBFP_FF(acc_q, acc_d, '0)
-  `LBFP_FF(ovf_q, ovf_d, 1'b0)
-
-  assign acc_o = acc_q;
-  assign ovf_o = ovf_q;
+  `LBFP_FF(acc_o, acc_d, '0)
+  `LBFP_FF(ovf_o, ovf_d, 1'b0)
 
 `ifndef SYNTHESIS
   initial begin
-    assert (AccWidth >= 2) else $fatal(1, "sat_accumulator: AccWidth %0d < 2", AccWidth);
-    assert (ProdWidth >= 1) else $fatal(1, "sat_accumulator: ProdWidth %0d < 1", ProdWidth);
+    // A product may be wider than the accumulator (the sum is formed wide enough).
+    assert (AccWidth >= 2 && ProdWidth >= 1)
+      else $fatal(1, "sat_accumulator: AccWidth %0d, ProdWidth %0d", AccWidth, ProdWidth);
   end
 `endif
 endmodule

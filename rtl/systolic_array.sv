@@ -111,14 +111,14 @@ module systolic_array #(
         .a_i    (h_a[Hin*W +: W]),
         .b_i    (v_b[Vin*W +: W]),
         .bias_i (bias_i[c*AccWidth +: AccWidth]),
+        .acc_o  (pe_acc[Pe*AccWidth +: AccWidth]),
+        .ovf_o  (pe_ovf[Pe]),
+        .done_o (pe_done[Pe]),
         .valid_o(h_flags[Hout*3 + 2]),
         .first_o(h_flags[Hout*3 + 1]),
         .last_o (h_flags[Hout*3]),
         .a_o    (h_a[Hout*W +: W]),
-        .b_o    (v_b[Vout*W +: W]),
-        .acc_o  (pe_acc[Pe*AccWidth +: AccWidth]),
-        .ovf_o  (pe_ovf[Pe]),
-        .done_o (pe_done[Pe])
+        .b_o    (v_b[Vout*W +: W])
       );
     end
   end

@@ -37,7 +37,7 @@ set(LBFP_RTL_NARROW_COLS 2)
 set(LBFP_RTL_NARROW_PIPE 0)
 set(LBFP_RTL_NARROW_ACC 16)
 
-set(LBFP_VERILATOR_ARGS -O3 --x-assign fast --x-initial fast --assert -I${LBFP_RTL_DIR} -Wno-fatal)
+set(LBFP_VERILATOR_ARGS -O3 --x-assign fast --x-initial fast --assert -I${LBFP_RTL_DIR})
 
 if(TARGET lbfp_rtl_harness)
   return()
