@@ -25,4 +25,10 @@ module bfp_mul #(
   end
 
   assign prod_o = $signed(mul_a) * $signed(mul_b);
+
+`ifndef SYNTHESIS
+  initial begin
+    assert (DataWidth >= 1) else $fatal(1, "bfp_mul: DataWidth %0d < 1", DataWidth);
+  end
+`endif
 endmodule

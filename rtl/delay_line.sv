@@ -1,8 +1,10 @@
+`include "lbfp_registers.svh"
+
 // Depth registers in a row (Depth = 0: a wire). Used for the operand skew at the array's edges
 // and for the pipeline stages between a PE's multiplier and its accumulator.
 module delay_line #(
   parameter int Width = 8,
-  parameter int Depth = 1
+  parameter int unsigned Depth = 1
 ) (
   input  logic             clk_i,
   input  logic             rst_ni,
@@ -24,14 +26,14 @@ module delay_line #(
       assign stage_d = {stage_q[(Depth-1)*Width-1:0], data_i};
     end
 
-    always_ff @(posedge clk_i or negedge rst_ni) begin
-      if (!rst_ni) begin
-        stage_q <= '0;
-      end else begin
-        stage_q <= stage_d;
-      end
-    end
+    `LBFP_FF(stage_q, stage_d, '0)
 
     assign data_o = stage_q[(Depth-1)*Width +: Width];
   end
+
+`ifndef SYNTHESIS
+  initial begin
+    assert (Width >= 1) else $fatal(1, "delay_line: Width %0d < 1 (Depth %0d)", Width, Depth);
+  end
+`endif
 endmodule

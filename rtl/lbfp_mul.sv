@@ -8,7 +8,7 @@
 // after a ReLU, instead of switching on the other, non-zero operand. The outputs are unchanged:
 // lut_o and shift_o are 0 for a zero product.
 //
-// ZeroFlagIn = 1 is the front end of a PE that holds its operands (lbfp_pe HoldZeros): the
+// ZeroFlagIn = 1 is the front end of a PE that holds its operands (pe HoldZeros): the
 // caller registers the zero flag with the operands and, on a zero product, keeps the codes of the
 // last non-zero one, so nothing here moves. zero_i is then the product's zero flag; no detect and
 // no isolation are built, and lut_o and shift_o are those of the held codes: the caller must zero
@@ -75,4 +75,13 @@ module lbfp_mul #(
     assign lut_o = {!zero_o, lut_rom[lut_idx*LutWidth +: LutWidth-1]};
   end
   assign shift_o = code_sum[DataWidth-1:FracBits];
+
+`ifndef SYNTHESIS
+  // lbfp_pkg's exact table serves F <= 6; LUT entries are 32-bit constants (P + 1 <= 32).
+  initial begin
+    assert (FracBits >= 1 && FracBits <= 6 && FracBits < DataWidth)
+      else $fatal(1, "lbfp_mul: FracBits %0d outside 1..min(6, DataWidth - 1)", FracBits);
+    assert (LutBits >= 1 && LutBits <= 31) else $fatal(1, "lbfp_mul: LutBits %0d", LutBits);
+  end
+`endif
 endmodule

@@ -58,4 +58,11 @@ module lbfp_product #(
   end
 
   assign prod_o = neg_o ? -{1'b0, mag_o} : {1'b0, mag_o};
+
+`ifndef SYNTHESIS
+  // F and P are checked in lbfp_mul; the sign needs a code of at least two bits.
+  initial begin
+    assert (DataWidth >= 2) else $fatal(1, "lbfp_product: DataWidth %0d < 2", DataWidth);
+  end
+`endif
 endmodule

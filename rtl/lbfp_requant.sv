@@ -71,4 +71,18 @@ module lbfp_requant #(
       code_o = {neg, log_code[DataWidth-2:0]};
     end
   end
+
+`ifndef SYNTHESIS
+  // The boundary constants come from lbfp_pkg's 64-bit table of 2^(k/128) (F <= 6, A <= 64).
+  initial begin
+    assert (DataWidth >= 2 && DataWidth <= 31)
+      else $fatal(1, "lbfp_requant: DataWidth %0d outside 2..31", DataWidth);
+    assert (FracBits >= 1 && FracBits <= 6 && IntBits >= 0)
+      else $fatal(1, "lbfp_requant: FracBits %0d with DataWidth %0d", FracBits, DataWidth);
+    assert (AccWidth >= 2 && AccWidth <= 64)
+      else $fatal(1, "lbfp_requant: AccWidth %0d outside 2..64", AccWidth);
+    assert (ExpWidth >= 1 && ExpWidth <= 32)
+      else $fatal(1, "lbfp_requant: ExpWidth %0d outside 1..32", ExpWidth);
+  end
+`endif
 endmodule

@@ -10,4 +10,13 @@ module lbfp_shifter #(
   output logic [OutWidth-1:0]   mag_o
 );
   assign mag_o = OutWidth'(lut_i) << shift_i;
+
+`ifndef SYNTHESIS
+  initial begin
+    assert (LutWidth >= 1 && ShiftWidth >= 1)
+      else $fatal(1, "lbfp_shifter: LutWidth %0d, ShiftWidth %0d", LutWidth, ShiftWidth);
+    assert (OutWidth >= LutWidth)
+      else $fatal(1, "lbfp_shifter: OutWidth %0d < LutWidth %0d", OutWidth, LutWidth);
+  end
+`endif
 endmodule

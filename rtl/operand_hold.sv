@@ -1,4 +1,6 @@
-// The operand hold of a PE (lbfp_pe, bfp_pe with HoldZeros): the pipeline register in front of
+`include "lbfp_registers.svh"
+
+// The operand hold of a PE (pe with HoldZeros): the pipeline register in front of
 // the multiplier. A valid operation whose product is not zero loads its two codes; any other (a
 // zero product, or valid_i low) keeps the codes of the last one that loaded, and raises the
 // registered zero flag instead, which the multiplier's output gate uses. So the multiplier sees
@@ -22,22 +24,30 @@ module operand_hold #(
   output logic                 zero_o,  // the product of this cycle is zero
   output logic [2:0]           flags_o  // valid, first, last of this cycle
 );
-  logic load;
-  assign load = valid_i && a_i[ZeroBits-1:0] != '0 && b_i[ZeroBits-1:0] != '0;
+  // The outputs are the registers themselves.
+  logic                 load;
+  logic [DataWidth-1:0] a_d, b_d;
+  logic                 zero_d;
+  logic [2:0]           flags_d;
 
-  always_ff @(posedge clk_i or negedge rst_ni) begin
-    if (!rst_ni) begin
-      a_o     <= '0;
-      b_o     <= '0;
-      zero_o  <= 1'b1;
-      flags_o <= '0;
-    end else begin
-      zero_o  <= !load;
-      flags_o <= {valid_i, first_i, last_i};
-      if (load) begin
-        a_o <= a_i;
-        b_o <= b_i;
-      end
-    end
+  always_comb begin
+    load    = valid_i && a_i[ZeroBits-1:0] != '0 && b_i[ZeroBits-1:0] != '0;
+    a_d     = load ? a_i : a_o;
+    b_d     = load ? b_i : b_o;
+    zero_d  = !load;
+    flags_d = {valid_i, first_i, last_i};
   end
+
+  `LBFP_FF(a_o, a_d, '0)
+  `LBFP_FF(b_o, b_d, '0)
+  `LBFP_FF(zero_o, zero_d, 1'b1)
+  `LBFP_FF(flags_o, flags_d, '0)
+
+`ifndef SYNTHESIS
+  initial begin
+    assert (DataWidth >= 1) else $fatal(1, "operand_hold: DataWidth %0d < 1", DataWidth);
+    assert (ZeroBits >= 1 && ZeroBits <= DataWidth)
+      else $fatal(1, "operand_hold: ZeroBits %0d outside 1..%0d", ZeroBits, DataWidth);
+  end
+`endif
 endmodule

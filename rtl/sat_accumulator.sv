@@ -1,3 +1,5 @@
+`include "lbfp_registers.svh"
+
 // The A-bit two's-complement accumulator of the spec ("Accumulation"): each step adds one signed
 // product; a step whose exact sum falls outside [-2^(A-1), 2^(A-1) - 1] is clamped to that limit
 // and raises the sticky overflow flag. first_i starts a new reduction from init_i (a bias in
@@ -21,18 +23,19 @@ module sat_accumulator #(
   localparam logic [SumWidth-1:0] AccMax = SumWidth'({1'b0, {(AccWidth - 1){1'b1}}});
   localparam logic [SumWidth-1:0] AccMin = ~AccMax;
 
-  logic [AccWidth-1:0] acc_d, acc_q;
-  logic                ovf_d, ovf_q;
+  // acc_o and ovf_o are the registers themselves.
+  logic [AccWidth-1:0] acc_d;
+  logic                ovf_d;
   logic [SumWidth-1:0] base, sum;
 
   always_comb begin
     base  = first_i ? {{(SumWidth - AccWidth){init_i[AccWidth-1]}}, init_i}
-                    : {{(SumWidth - AccWidth){acc_q[AccWidth-1]}}, acc_q};
+                    : {{(SumWidth - AccWidth){acc_o[AccWidth-1]}}, acc_o};
     sum   = base + {{(SumWidth - ProdWidth){prod_i[ProdWidth-1]}}, prod_i};
-    acc_d = acc_q;
-    ovf_d = ovf_q;
+    acc_d = acc_o;
+    ovf_d = ovf_o;
     if (valid_i) begin
-      ovf_d = first_i ? 1'b0 : ovf_q;
+      ovf_d = first_i ? 1'b0 : ovf_o;
       if ($signed(sum) > $signed(AccMax)) begin
         acc_d = AccMax[AccWidth-1:0];
         ovf_d = 1'b1;
@@ -45,16 +48,14 @@ module sat_accumulator #(
     end
   end
 
-  always_ff @(posedge clk_i or negedge rst_ni) begin
-    if (!rst_ni) begin
-      acc_q <= '0;
-      ovf_q <= 1'b0;
-    end else begin
-      acc_q <= acc_d;
-      ovf_q <= ovf_d;
-    end
-  end
+  `LBFP_FF(acc_o, acc_d, '0)
+  `LBFP_FF(ovf_o, ovf_d, 1'b0)
 
-  assign acc_o = acc_q;
-  assign ovf_o = ovf_q;
+`ifndef SYNTHESIS
+  initial begin
+    // A product may be wider than the accumulator (the sum is formed wide enough).
+    assert (AccWidth >= 2 && ProdWidth >= 1)
+      else $fatal(1, "sat_accumulator: AccWidth %0d, ProdWidth %0d", AccWidth, ProdWidth);
+  end
+`endif
 endmodule

@@ -1,3 +1,5 @@
+`include "lbfp_registers.svh"
+
 // An R x C output-stationary systolic array of LBFP (or, with UseBfp, BFP8 baseline) PEs with
 // requantizers at its output. See docs/microarchitecture.md for the block diagram and timing.
 //
@@ -92,57 +94,32 @@ module systolic_array #(
       localparam int Vin  = r * NumCols + c;
       localparam int Vout = Vin + NumCols;
       localparam int Pe   = r * NumCols + c;
-      if (UseBfp != 0) begin : gen_bfp
-        bfp_pe #(
-          .DataWidth (W),
-          .AccWidth  (AccWidth),
-          .PipeStages(PipeStages),
-          .HoldZeros (HoldZeros)
-        ) u_pe (
-          .clk_i  (clk_i),
-          .rst_ni (rst_ni),
-          .valid_i(h_flags[Hin*3 + 2]),
-          .first_i(h_flags[Hin*3 + 1]),
-          .last_i (h_flags[Hin*3]),
-          .a_i    (h_a[Hin*W +: W]),
-          .b_i    (v_b[Vin*W +: W]),
-          .bias_i (bias_i[c*AccWidth +: AccWidth]),
-          .valid_o(h_flags[Hout*3 + 2]),
-          .first_o(h_flags[Hout*3 + 1]),
-          .last_o (h_flags[Hout*3]),
-          .a_o    (h_a[Hout*W +: W]),
-          .b_o    (v_b[Vout*W +: W]),
-          .acc_o  (pe_acc[Pe*AccWidth +: AccWidth]),
-          .ovf_o  (pe_ovf[Pe]),
-          .done_o (pe_done[Pe])
-        );
-      end else begin : gen_lbfp
-        lbfp_pe #(
-          .DataWidth (W),
-          .FracBits  (FracBits),
-          .LutBits   (LutBits),
-          .AccWidth  (AccWidth),
-          .PipeStages(PipeStages),
-          .HoldZeros (HoldZeros)
-        ) u_pe (
-          .clk_i  (clk_i),
-          .rst_ni (rst_ni),
-          .valid_i(h_flags[Hin*3 + 2]),
-          .first_i(h_flags[Hin*3 + 1]),
-          .last_i (h_flags[Hin*3]),
-          .a_i    (h_a[Hin*W +: W]),
-          .b_i    (v_b[Vin*W +: W]),
-          .bias_i (bias_i[c*AccWidth +: AccWidth]),
-          .valid_o(h_flags[Hout*3 + 2]),
-          .first_o(h_flags[Hout*3 + 1]),
-          .last_o (h_flags[Hout*3]),
-          .a_o    (h_a[Hout*W +: W]),
-          .b_o    (v_b[Vout*W +: W]),
-          .acc_o  (pe_acc[Pe*AccWidth +: AccWidth]),
-          .ovf_o  (pe_ovf[Pe]),
-          .done_o (pe_done[Pe])
-        );
-      end
+      pe #(
+        .UseBfp    (UseBfp != 0),
+        .DataWidth (W),
+        .FracBits  (FracBits),
+        .LutBits   (LutBits),
+        .AccWidth  (AccWidth),
+        .PipeStages(PipeStages),
+        .HoldZeros (HoldZeros)
+      ) u_pe (
+        .clk_i  (clk_i),
+        .rst_ni (rst_ni),
+        .valid_i(h_flags[Hin*3 + 2]),
+        .first_i(h_flags[Hin*3 + 1]),
+        .last_i (h_flags[Hin*3]),
+        .a_i    (h_a[Hin*W +: W]),
+        .b_i    (v_b[Vin*W +: W]),
+        .bias_i (bias_i[c*AccWidth +: AccWidth]),
+        .acc_o  (pe_acc[Pe*AccWidth +: AccWidth]),
+        .ovf_o  (pe_ovf[Pe]),
+        .done_o (pe_done[Pe]),
+        .valid_o(h_flags[Hout*3 + 2]),
+        .first_o(h_flags[Hout*3 + 1]),
+        .last_o (h_flags[Hout*3]),
+        .a_o    (h_a[Hout*W +: W]),
+        .b_o    (v_b[Vout*W +: W])
+      );
     end
   end
 
@@ -188,21 +165,11 @@ module systolic_array #(
     busy_d      = (busy_q || (accept && in_last_i)) && !drain_end;
   end
 
-  always_ff @(posedge clk_i or negedge rst_ni) begin
-    if (!rst_ni) begin
-      res_q       <= '0;
-      res_ovf_q   <= '0;
-      drain_q     <= 1'b0;
-      drain_cnt_q <= '0;
-      busy_q      <= 1'b0;
-    end else begin
-      res_q       <= res_d;
-      res_ovf_q   <= res_ovf_d;
-      drain_q     <= drain_d;
-      drain_cnt_q <= drain_cnt_d;
-      busy_q      <= busy_d;
-    end
-  end
+  `LBFP_FF(res_q, res_d, '0)
+  `LBFP_FF(res_ovf_q, res_ovf_d, '0)
+  `LBFP_FF(drain_q, drain_d, 1'b0)
+  `LBFP_FF(drain_cnt_q, drain_cnt_d, '0)
+  `LBFP_FF(busy_q, busy_d, 1'b0)
 
   assign in_ready_o = !busy_q;
 
@@ -242,25 +209,38 @@ module systolic_array #(
   assign out_ovf_d   = res_ovf_q[(NumRows-1)*NumCols +: NumCols];
   assign out_code_d  = code;
 
-  always_ff @(posedge clk_i or negedge rst_ni) begin
-    if (!rst_ni) begin
-      out_valid_q <= 1'b0;
-      out_row_q   <= '0;
-      out_acc_q   <= '0;
-      out_ovf_q   <= '0;
-      out_code_q  <= '0;
-    end else begin
-      out_valid_q <= out_valid_d;
-      out_row_q   <= out_row_d;
-      out_acc_q   <= out_acc_d;
-      out_ovf_q   <= out_ovf_d;
-      out_code_q  <= out_code_d;
-    end
-  end
+  `LBFP_FF(out_valid_q, out_valid_d, 1'b0)
+  `LBFP_FF(out_row_q, out_row_d, '0)
+  `LBFP_FF(out_acc_q, out_acc_d, '0)
+  `LBFP_FF(out_ovf_q, out_ovf_d, '0)
+  `LBFP_FF(out_code_q, out_code_d, '0)
 
   assign out_valid_o = out_valid_q;
   assign out_row_o   = out_row_q;
   assign out_acc_o   = out_acc_q;
   assign out_ovf_o   = out_ovf_q;
   assign out_code_o  = out_code_q;
+
+`ifndef SYNTHESIS
+  initial begin
+    assert (NumRows >= 1 && NumCols >= 1)
+      else $fatal(1, "systolic_array: %0d x %0d PEs", NumRows, NumCols);
+    assert (DataWidth >= 2) else $fatal(1, "systolic_array: DataWidth %0d < 2", DataWidth);
+    assert (AccWidth >= 2 && AccWidth <= 64)
+      else $fatal(1, "systolic_array: AccWidth %0d outside 2..64", AccWidth);
+    assert (PipeStages >= 0) else $fatal(1, "systolic_array: PipeStages %0d < 0", PipeStages);
+    assert (UseBfp == 0 || UseBfp == 1) else $fatal(1, "systolic_array: UseBfp %0d", UseBfp);
+    assert (ExpWidth >= 1) else $fatal(1, "systolic_array: ExpWidth %0d < 1", ExpWidth);
+  end
+
+  // The tile protocol: the order of in_first_i and in_last_i is checked where the steps arrive
+  // unskewed, in PE (0, 0). The tile's bias, ReLU and requantization offsets hold still on every
+  // accepted step after the first and until the results have drained.
+  assert property (@(posedge clk_i) disable iff (!rst_ni)
+                   busy_q || (accept && !in_first_i)
+                   |-> $stable(bias_i) && $stable(relu_i) && $stable(exp_shift_i))
+    else $error("systolic_array: bias_i, relu_i or exp_shift_i changed during a tile");
+  assert property (@(posedge clk_i) disable iff (!rst_ni) !in_valid_i |-> !in_first_i && !in_last_i)
+    else $error("systolic_array: in_first_i or in_last_i without in_valid_i");
+`endif
 endmodule

@@ -1,5 +1,6 @@
 // Synthesis-only top: one BFP8 multiply-accumulate unit, bfp_mul (8x8 signed, 16-bit product)
 // feeding sat_accumulator directly; the baseline twin of lbfp_mac. IsolateZeros as in bfp_mul.
+// A MAC without a bias: first_i restarts the accumulator from zero.
 module bfp_mac #(
   parameter int DataWidth    = 8,
   parameter int AccWidth     = 32,
@@ -34,6 +35,7 @@ module bfp_mac #(
     .rst_ni (rst_ni),
     .valid_i(valid_i),
     .first_i(first_i),
+    .init_i ('0),  // no bias: a reduction starts from zero
     .prod_i (prod),
     .acc_o  (acc_o),
     .ovf_o  (ovf_o)

@@ -1,4 +1,4 @@
-// Synthesis-only top: the BFP8 multiplier as bfp_pe with HoldZeros drives it (rtl/bfp_pe.sv), the
+// Synthesis-only top: the BFP8 multiplier as bfp_pe with HoldZeros drives it (rtl/pe.sv), the
 // like-for-like twin of lbfp_mul_held_unit: the plain bfp_mul on held operands, its product gated
 // by the registered zero flag.
 module bfp_mul_held_unit #(

@@ -1,6 +1,8 @@
 // Synthesis-only top: one LBFP8 multiply-accumulate unit, lbfp_product (multiplier, shifter and
-// the two's-complement sign) feeding sat_accumulator directly (no pipeline register, unlike
-// lbfp_pe), so that it differs from bfp_mac only in the multiplier and the product width.
+// the two's-complement sign) feeding sat_accumulator directly (no pipeline register, unlike the
+// PE), so that it differs from bfp_mac only in the multiplier and the product width. A MAC
+// without a bias: first_i restarts the accumulator from zero (the PE's bias_i is counted in the
+// PE).
 module lbfp_mac #(
   parameter int DataWidth = 8,
   parameter int FracBits  = 4,
@@ -52,6 +54,7 @@ module lbfp_mac #(
     .rst_ni (rst_ni),
     .valid_i(valid_i),
     .first_i(first_i),
+    .init_i ('0),  // no bias: a reduction starts from zero
     .prod_i (prod),
     .acc_o  (acc_o),
     .ovf_o  (ovf_o)

@@ -1,4 +1,4 @@
-// Synthesis-only top: the LBFP8 multiplier as a PE with HoldZeros drives it (rtl/lbfp_pe.sv).
+// Synthesis-only top: the LBFP8 multiplier as a PE with HoldZeros drives it (rtl/pe.sv).
 // The PE's register in front of the multiplier keeps the codes of the last non-zero product and
 // registers the product's zero flag; this unit is what lies behind that register: lbfp_mul with
 // ZeroFlagIn (no zero detect, no isolation), lbfp_shifter, and the zero flag's gate on the shifted

@@ -104,11 +104,11 @@ SynthResult synthesize(const Tools& tools, const Unit& unit) {
   std::string sources;
   for (const char* f : {"lbfp_pkg.sv", "lbfp_mul.sv", "lbfp_shifter.sv", "lbfp_product.sv",
                         "bfp_mul.sv", "sat_accumulator.sv", "delay_line.sv", "operand_hold.sv",
-                        "lbfp_pe.sv", "bfp_pe.sv"}) {
+                        "pe.sv"}) {
     sources += (rtl / f).string() + " ";
   }
   for (const char* f : {"lbfp_mul_unit.sv", "lbfp_mul_held_unit.sv", "bfp_mul_held_unit.sv",
-                        "lbfp_mac.sv", "bfp_mac.sv"}) {
+                        "lbfp_mac.sv", "bfp_mac.sv", "lbfp_pe.sv", "bfp_pe.sv"}) {
     sources += (wrappers / f).string() + " ";
   }
   std::string parameters;

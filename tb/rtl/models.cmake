@@ -14,8 +14,7 @@ set(LBFP_RTL_SOURCES
   ${LBFP_RTL_DIR}/sat_accumulator.sv
   ${LBFP_RTL_DIR}/delay_line.sv
   ${LBFP_RTL_DIR}/operand_hold.sv
-  ${LBFP_RTL_DIR}/lbfp_pe.sv
-  ${LBFP_RTL_DIR}/bfp_pe.sv
+  ${LBFP_RTL_DIR}/pe.sv
   ${LBFP_RTL_DIR}/lbfp_requant.sv
   ${LBFP_RTL_DIR}/systolic_array.sv
 )
@@ -38,7 +37,7 @@ set(LBFP_RTL_NARROW_COLS 2)
 set(LBFP_RTL_NARROW_PIPE 0)
 set(LBFP_RTL_NARROW_ACC 16)
 
-set(LBFP_VERILATOR_ARGS -O3 --x-assign fast --x-initial fast -Wno-fatal)
+set(LBFP_VERILATOR_ARGS -O3 --x-assign fast --x-initial fast --assert -I${LBFP_RTL_DIR})
 
 if(TARGET lbfp_rtl_harness)
   return()
