@@ -11,6 +11,7 @@
 
 #include "cli_options.h"
 #include "commands.h"
+#include "golden.h"  // kExitBadInput
 #include "lbfp/rtl/cosim.h"
 
 namespace lbfp::cli {

@@ -50,7 +50,7 @@ std::optional<ArrayKind> parse_array_kind(const std::string& name);
 struct TileInput {
   int rows = 0;
   int cols = 0;
-  int k = 0;
+  int64_t k = 0;
   const Code* a = nullptr;  // a[r * lda + t]: row r of A, step t
   size_t lda = 0;
   const Code* b = nullptr;  // b[t * ldb + c]: step t, column c of B
