@@ -221,7 +221,9 @@ CosimReport cosim_gemm(ArrayKind kind, const Gemm& g, const std::string& run_nam
             if (i < g.m && j < g.n) {
               std::vector<Code> row(g.a.begin() + i * g.k, g.a.begin() + (i + 1) * g.k);
               std::vector<Code> col;
-              for (int kk = 0; kk < g.k; ++kk) col.push_back(g.b[static_cast<size_t>(kk * g.n + j)]);
+              for (int kk = 0; kk < g.k; ++kk) {
+                col.push_back(g.b[static_cast<size_t>(kk * g.n + j)]);
+              }
               s << "; A row " << codes_text(row) << "; B column " << codes_text(col);
             }
             report.add_mismatch(s.str());

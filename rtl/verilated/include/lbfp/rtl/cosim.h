@@ -40,7 +40,7 @@ inline constexpr size_t kMaxDetails = 10;
 // then the first mismatches.
 std::string report_text(const CosimReport& report);
 
-// ---- the units (rtl/verilated/hdl/tb_units.sv) ----------------------------------------------------
+// ---- the units (rtl/verilated/hdl/tb_units.sv) --------------------------------------------------
 
 // Every one of the 65,536 LBFP8 code pairs through lbfp_mul + lbfp_shifter (lbfp_product):
 // sign, LUT value, shift and signed product against lbfp::multiply.
@@ -54,7 +54,7 @@ CosimReport cosim_bfp_mul();
 // `random_cases` random accumulators, exponent offsets and ReLU settings.
 CosimReport cosim_requant(int acc_bits, uint64_t seed, int random_cases);
 
-// ---- the array ------------------------------------------------------------------------------------
+// ---- the array ----------------------------------------------------------------------------------
 
 // C = A x B, A is m x k and B is k x n (row-major codes), with the exponents that set the
 // requantization (LBFP only): scales[j] is the exponent of one accumulator LSB of column j
@@ -91,7 +91,7 @@ int output_exponent(const ArrayConfig& config, const Gemm& g);
 // lbfp::dot and lbfp::requantize, and every tile's cycle count with array_tile_cycles.
 CosimReport cosim_gemm(ArrayKind kind, const Gemm& gemm, const std::string& run_name);
 
-// ---- the runs of `lbfp cosim` ---------------------------------------------------------------------
+// ---- the runs of `lbfp cosim` -------------------------------------------------------------------
 
 struct CosimRequest {
   std::string config = "lbfp8";  // array: a test configuration's name
