@@ -1,118 +1,30 @@
 // `lbfp cosim`: runs the Verilated RTL of rtl/ against the golden reference on a chosen shape and
-// seed (the same runs as the tb/rtl testbenches) and prints cases, mismatches and cycles. A
-// mismatch prints the inputs that reproduce it; any mismatch or cycle difference exits 1, bad
-// arguments exit 2.
+// seed (the runs of rtl/verilated's lbfp/rtl/cosim.h, as the testbenches run them) and prints
+// cases, mismatches and cycles. A mismatch prints the inputs that reproduce it; any mismatch or
+// cycle difference exits 1, bad arguments exit 2.
 #include <CLI/CLI.hpp>
-#include <fmt/format.h>
 
-#include <cstdint>
 #include <iostream>
 #include <memory>
-#include <optional>
 #include <stdexcept>
 #include <string>
 
 #include "cli_options.h"
 #include "commands.h"
-#include "golden.h"
-#include "harness.h"
+#include "golden.h"  // kExitBadInput
+#include "lbfp/rtl/cosim.h"
 
 namespace lbfp::cli {
 namespace {
 
 constexpr int kExitMismatch = 1;
 
-struct CosimOptions {
-  std::string config = "lbfp8";
-  std::optional<int> rows;
-  std::optional<int> cols;
-  int m = 8;
-  int n = 8;
-  int k = 64;
-  uint64_t seed = 1;
-  std::string fill = "random";
-  int acc_bits = 32;
-  int cases = 100000;
-};
-
-// Prints one report; returns whether it passed.
-bool print_report(const rtl::CosimReport& report, std::ostream& out) {
-  out << fmt::format("{}: {} {}, {} mismatches", report.name, report.cases,
-                     report.tiles > 0 ? "outputs (tile padding included)" : "cases",
-                     report.mismatches);
-  if (report.tiles > 0) {
-    out << fmt::format(", {} saturated; {} tiles, {} cycles measured, {} by the formula ({})",
-                       report.saturated_outputs, report.tiles, report.cycles,
-                       report.expected_cycles,
-                       report.cycles == report.expected_cycles ? "equal" : "DIFFERENT");
-  }
-  out << (report.ok() ? "  PASS\n" : "  FAIL\n");
-  for (const std::string& detail : report.details) out << "  mismatch: " << detail << "\n";
-  if (report.mismatches > report.details.size()) {
-    out << fmt::format("  ... and {} more\n", report.mismatches - report.details.size());
-  }
-  return report.ok();
-}
-
-rtl::CosimReport run_array(const CosimOptions& o, std::ostream& out) {
-  const std::optional<rtl::ArrayKind> kind = rtl::parse_array_kind(o.config);
-  std::string names;
-  for (const rtl::ArrayConfig& c : rtl::array_configs()) {
-    names += fmt::format("{}{} ({}x{}, A={}, {} pipeline stage(s))", names.empty() ? "" : ", ",
-                         c.name, c.rows, c.cols, c.acc_bits, c.pipe_stages);
-  }
-  if (!kind) {
-    throw std::invalid_argument(fmt::format("unknown --config '{}'; the verilated arrays are: {}",
-                                   o.config, names));
-  }
-  const rtl::ArrayConfig config = rtl::array_config(*kind);
-  if ((o.rows && *o.rows != config.rows) || (o.cols && *o.cols != config.cols)) {
-    throw std::invalid_argument(fmt::format(
-        "the {} array was verilated as {}x{}; --rows/--cols must match (the verilated arrays "
-        "are: {}). Larger GEMMs are tiled: use --m/--n.",
-        config.name, config.rows, config.cols, names));
-  }
-  rtl::GemmFill fill = rtl::GemmFill::kRandom;
-  if (o.fill == "saturate") {
-    fill = rtl::GemmFill::kSaturate;
-  } else if (o.fill != "random") {
-    throw std::invalid_argument(fmt::format("unknown --fill '{}' (random or saturate)", o.fill));
-  }
-  const rtl::Gemm gemm = rtl::make_gemm(*kind, o.m, o.n, o.k, o.seed, fill);
-  out << fmt::format("array {} {}x{}, {} pipeline stage(s), A={}: GEMM m={} n={} k={} seed={}"
-                     " fill={} relu={} out_exp={}\n",
-                     config.name, config.rows, config.cols, config.pipe_stages, config.acc_bits,
-                     o.m, o.n, o.k, o.seed, o.fill, gemm.relu, gemm.out_exp);
-  return rtl::cosim_gemm(*kind, gemm,
-                         fmt::format("cosim_{}_m{}n{}k{}_seed{}", config.name, o.m, o.n, o.k,
-                                     o.seed));
-}
-
-int run(const std::string& what, const CosimOptions& o, std::ostream& out, std::ostream& err) {
+int run_cosim(const std::string& what, const rtl::CosimRequest& request, std::ostream& out,
+              std::ostream& err) {
   try {
-    bool ok = true;
-    auto report = [&](const rtl::CosimReport& r) { ok = print_report(r, out) && ok; };
-    if (what == "mul" || what == "all") report(rtl::cosim_lbfp_mul());
-    if (what == "bfp-mul" || what == "all") report(rtl::cosim_bfp_mul());
-    if (what == "requant") {
-      if (o.acc_bits != 32 && o.acc_bits != 16) {
-        throw std::invalid_argument(fmt::format(
-            "--acc-bits {}: the requantizer is verilated for A = 32 and A = 16", o.acc_bits));
-      }
-      report(rtl::cosim_requant(o.acc_bits, o.seed, o.cases));
-    }
-    if (what == "all") {
-      report(rtl::cosim_requant(32, o.seed, o.cases));
-      report(rtl::cosim_requant(16, o.seed, o.cases));
-      for (const rtl::ArrayConfig& c : rtl::array_configs()) {
-        CosimOptions array_options = o;
-        array_options.config = c.name;
-        array_options.rows.reset();
-        array_options.cols.reset();
-        report(run_array(array_options, out));
-      }
-    }
-    if (what == "array") report(run_array(o, out));
+    const bool ok = rtl::run_cosim(what, request, [&](const rtl::CosimReport& report) {
+      out << rtl::report_text(report);
+    });
     out.flush();
     return ok ? 0 : kExitMismatch;
   } catch (const std::invalid_argument& e) {  // bad arguments, named in the message
@@ -124,7 +36,7 @@ int run(const std::string& what, const CosimOptions& o, std::ostream& out, std::
 }  // namespace
 
 void add_cosim_command(CLI::App& app) {
-  auto options = std::make_shared<CosimOptions>();
+  auto options = std::make_shared<rtl::CosimRequest>();
   CLI::App* cosim = app.add_subcommand(
       "cosim", "Co-simulate the Verilated RTL against the golden reference");
   cosim->require_subcommand(1);
@@ -169,7 +81,7 @@ void add_cosim_command(CLI::App& app) {
       cmd->add_option("--fill", options->fill, "random (default) or saturate");
     }
     cmd->callback([options, name] {
-      const int rc = run(name, *options, std::cout, std::cerr);
+      const int rc = run_cosim(name, *options, std::cout, std::cerr);
       if (rc != 0) throw CLI::RuntimeError(rc);
     });
   }

@@ -148,7 +148,7 @@ int run_synth(const SynthOptions& o) {
   const std::string layer_source = fmt::format(
       "{} ({} x {} activations, {} x {} weights; {:.1f} % of the LBFP8 products have a zero "
       "operand)",
-      o.layer_tile.empty() ? "LeNet-5 fc1 tile, tb/rtl/data/lenet5_fc1_tile.txt" : tile_path,
+      o.layer_tile.empty() ? "LeNet-5 fc1 tile, data/lenet5_fc1_tile.txt" : tile_path,
       tile.m, tile.k, tile.k, tile.n,
       100.0 * synth::zero_operand_fraction("lbfp8", synth::layer_stream(tile, "lbfp8", o.ops)));
 
@@ -168,7 +168,7 @@ int run_synth(const SynthOptions& o) {
     if (index == 0) {
       r.label = o.layer_tile.empty() ? "LeNet-5 fc1 tile (committed)" : "--layer-tile";
       r.source = fmt::format("{} ({} x {} x {}; max calibration over the tile)",
-                             o.layer_tile.empty() ? "tb/rtl/data/lenet5_fc1_tile.txt" : tile_path,
+                             o.layer_tile.empty() ? "data/lenet5_fc1_tile.txt" : tile_path,
                              tile.m, tile.k, tile.n);
       r.ops = tile_stream_lbfp.size();
       r.zero_fraction = synth::zero_operand_fraction("lbfp8", tile_stream_lbfp);
@@ -372,7 +372,7 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--source-dir", options->source_dir,
                   "Repository whose rtl/ and synth/ are synthesized (default: this build's)");
   cmd->add_option("--layer-tile", options->layer_tile,
-                  "Layer operands (default: tb/rtl/data/lenet5_fc1_tile.txt, LeNet-5 fc1)");
+                  "Layer operands (default: data/lenet5_fc1_tile.txt, LeNet-5 fc1)");
   cmd->add_option("--out", options->out, "Folder for report.md, report.svg, energy.yaml")
       ->capture_default_str();
   cmd->add_option("--work", options->work, "Folder for netlists and simulations (default: a "

@@ -62,7 +62,7 @@ LayerTile read_layer_tile(const std::string& path) {
 }
 
 std::string lenet5_fc1_tile_path(const std::string& source_dir) {
-  return (std::filesystem::path(source_dir) / "tb" / "rtl" / "data" / "lenet5_fc1_tile.txt")
+  return (std::filesystem::path(source_dir) / "data" / "lenet5_fc1_tile.txt")
       .string();
 }
 

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "harness.h"
 #include "lbfp/arith.h"
 #include "lbfp/calibration.h"
+#include "lbfp/rtl/cosim.h"
 #include "lbfp/synth/layer_tile.h"
 
 namespace lbfp::rtl {
@@ -82,7 +82,7 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<Shape>& param_info) { return shape_name(param_info.param); });
 
 // A real layer: fc1 of LeNet-5 (sim/models/lenet5.onnx, 400 -> 120) on the FP32 activations of
-// MNIST test images, as tb/rtl/data/make_lenet5_tile.py extracted them (6 images x 10 output
+// MNIST test images, as data/make_lenet5_tile.py extracted them (6 images x 10 output
 // channels: 2 x 3 tiles of the 4x4 array, K = 400). Quantized as the toolkit does it: activations
 // per tensor and weights per output channel with max calibration, encoded by the golden
 // lbfp::encode, the bias in accumulator units, ReLU, and the output exponent the next layer
@@ -92,7 +92,7 @@ using synth::LayerTile;
 using synth::read_layer_tile;
 
 TEST(RtlArrayLayer, LeNet5Fc1TileMatchesGolden) {
-  const LayerTile layer = read_layer_tile(std::string(LBFP_RTL_DATA_DIR) + "/lenet5_fc1_tile.txt");
+  const LayerTile layer = read_layer_tile(std::string(LBFP_DATA_DIR) + "/lenet5_fc1_tile.txt");
   ASSERT_EQ(layer.k, 400);
   const ArrayConfig config = array_config(ArrayKind::kLbfp8);
   const LbfpFormat format(8, 4, 8, config.acc_bits);

@@ -2,7 +2,7 @@
 // pair through the multipliers, and the requantizer on every boundary constant and at random.
 #include <gtest/gtest.h>
 
-#include "harness.h"
+#include "lbfp/rtl/cosim.h"
 
 namespace lbfp::rtl {
 namespace {

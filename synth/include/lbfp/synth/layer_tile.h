@@ -1,5 +1,5 @@
 // One tile of a real layer as text: FP32 activations (m x k), weights (k x n) and bias (n), as
-// tb/rtl/data/make_lenet5_tile.py writes them from sim/models/lenet5.onnx. Read by the RTL array
+// data/make_lenet5_tile.py writes them from sim/models/lenet5.onnx. Read by the RTL array
 // testbench and by `lbfp synth` (the layer operand stream).
 #pragma once
 
@@ -21,7 +21,7 @@ struct LayerTile {
 // comments. Throws std::runtime_error naming the file on a missing, truncated or mismatched block.
 LayerTile read_layer_tile(const std::string& path);
 
-// The committed LeNet-5 fc1 tile of a source tree: tb/rtl/data/lenet5_fc1_tile.txt.
+// The committed LeNet-5 fc1 tile of a source tree: data/lenet5_fc1_tile.txt.
 std::string lenet5_fc1_tile_path(const std::string& source_dir);
 
 }  // namespace lbfp::synth

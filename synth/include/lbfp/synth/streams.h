@@ -21,7 +21,7 @@ std::vector<Op> layer_stream(const LayerTile& tile, const std::string& format, s
 bool zero_product(const std::string& format, const Op& op);
 // The fraction of operations with a zero operand.
 double zero_operand_fraction(const std::string& format, const std::vector<Op>& stream);
-// What the multiplier behind a PE's operand hold sees (rtl/lbfp_pe.sv, rtl/bfp_pe.sv with
+// What the multiplier behind a PE's operand hold sees (rtl/pe.sv, LBFP8 and BFP8, with
 // HoldZeros): a valid operation with a non-zero product passes with zero = false and its codes
 // become the held ones; every other operation (a zero product, or valid = false) carries the
 // held codes (0 before the first load, as after reset) with zero = true. In the PE this happens

@@ -2,7 +2,7 @@
 // clocks the RTL once per simulated cycle, so whole layers stream from the TLM memory through
 // the real RTL (`lbfp sim --array rtl`). The RTL keeps one saturation flag per output, not a
 // count of saturating steps. Only the verilated configurations exist; each is
-// built once (model/arch/rtl/CMakeLists.txt).
+// built once (rtl/verilated/models.cmake).
 #pragma once
 
 #include <memory>

@@ -7,7 +7,7 @@
 
 #include <verilated.h>
 
-namespace lbfp::arch::vl {
+namespace lbfp::rtl::vl {
 
 inline uint64_t low_mask(int width) {
   return width >= 64 ? ~uint64_t{0} : (uint64_t{1} << width) - 1;
@@ -52,4 +52,4 @@ uint64_t get_bits(const VlWide<N>& port, int lsb, int width) {
   return value;
 }
 
-}  // namespace lbfp::arch::vl
+}  // namespace lbfp::rtl::vl

@@ -1,23 +1,24 @@
 // Co-simulation of the Verilated RTL (rtl/) against the golden reference (model/lbfp). Each
 // function drives one Verilated design, computes the expected result with the golden C++ API and
-// returns a report; the GoogleTest testbenches (tb/rtl) and `lbfp cosim` are two front ends of
-// the same runs. No Verilator type appears in this header.
-//
-// Waveforms: when the environment variable LBFP_RTL_FST names a directory, every run writes an
-// FST trace there (<run name>.fst). Off by default.
+// returns a report; `lbfp cosim` (run_cosim) and the GoogleTest testbenches (tb/rtl) are two front
+// ends of the same runs. Waveforms: see array_driver.h (LBFP_RTL_FST).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "lbfp/format.h"
+#include "lbfp/rtl/array_driver.h"
 
 namespace lbfp::rtl {
 
 struct CosimReport {
   std::string name;
+  // Array runs: the GEMM that was run (shape, seed, exponents), printed before the result.
+  std::string setup;
   uint64_t cases = 0;
   uint64_t mismatches = 0;
   // The first few mismatches, each naming the inputs that reproduce it.
@@ -35,6 +36,12 @@ struct CosimReport {
 
 inline constexpr size_t kMaxDetails = 10;
 
+// The report as `lbfp cosim` prints it: the setup line, cases, mismatches, cycles, PASS or FAIL,
+// then the first mismatches.
+std::string report_text(const CosimReport& report);
+
+// ---- the units (rtl/verilated/hdl/tb_units.sv) --------------------------------------------------
+
 // Every one of the 65,536 LBFP8 code pairs through lbfp_mul + lbfp_shifter (lbfp_product):
 // sign, LUT value, shift and signed product against lbfp::multiply.
 CosimReport cosim_lbfp_mul();
@@ -47,22 +54,7 @@ CosimReport cosim_bfp_mul();
 // `random_cases` random accumulators, exponent offsets and ReLU settings.
 CosimReport cosim_requant(int acc_bits, uint64_t seed, int random_cases);
 
-// The Verilated array configurations (each verilated once, see tb/rtl/models.cmake).
-enum class ArrayKind { kLbfp8, kBfp8, kLbfp8Narrow };
-
-struct ArrayConfig {
-  ArrayKind kind;
-  const char* name;  // "lbfp8", "bfp8", "lbfp8-a16"
-  int rows;
-  int cols;
-  int pipe_stages;
-  int acc_bits;
-  bool bfp;
-};
-
-ArrayConfig array_config(ArrayKind kind);
-std::vector<ArrayConfig> array_configs();
-std::optional<ArrayKind> parse_array_kind(const std::string& name);
+// ---- the array ----------------------------------------------------------------------------------
 
 // C = A x B, A is m x k and B is k x n (row-major codes), with the exponents that set the
 // requantization (LBFP only): scales[j] is the exponent of one accumulator LSB of column j
@@ -98,5 +90,26 @@ int output_exponent(const ArrayConfig& config, const Gemm& g);
 // with zero codes) and compares every accumulator, overflow flag and (LBFP) requantized code with
 // lbfp::dot and lbfp::requantize, and every tile's cycle count with array_tile_cycles.
 CosimReport cosim_gemm(ArrayKind kind, const Gemm& gemm, const std::string& run_name);
+
+// ---- the runs of `lbfp cosim` -------------------------------------------------------------------
+
+struct CosimRequest {
+  std::string config = "lbfp8";  // array: a test configuration's name
+  std::optional<int> rows;       // array: must be the configuration's, if given
+  std::optional<int> cols;
+  int m = 8;
+  int n = 8;
+  int k = 64;
+  uint64_t seed = 1;
+  std::string fill = "random";  // array: random or saturate
+  int acc_bits = 32;            // requant: 32 or 16
+  int cases = 100000;           // requant, all: random accumulators
+};
+
+// Runs `what` (mul, bfp-mul, requant, array, or all of them with their defaults on every test
+// array) and hands each finished report to `on_report`, in order; returns whether all passed.
+// Throws std::invalid_argument, naming the `lbfp cosim` option, on a bad request.
+bool run_cosim(const std::string& what, const CosimRequest& request,
+               const std::function<void(const CosimReport&)>& on_report);
 
 }  // namespace lbfp::rtl

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""Extracts one tile of a real layer for the RTL array testbench: fc1 of LeNet-5
+"""Extracts one tile of a real layer for the RTL array testbench and `lbfp synth`: fc1 of LeNet-5
 (sim/models/lenet5.onnx, 400 -> 120), its FP32 input activations for the first MNIST test images
 and the weights of its first output channels, written as text to lenet5_fc1_tile.txt.
 
-    /usr/bin/python3 tb/rtl/data/make_lenet5_tile.py [--images 6] [--channels 10]
+    /usr/bin/python3 data/make_lenet5_tile.py [--images 6] [--channels 10]
 
 Needs only numpy: the ONNX initializers are read with a minimal protobuf decoder, and the layers
 before fc1 (conv1, ReLU, max-pool, conv2, ReLU, max-pool, flatten) are evaluated in numpy. The
@@ -16,7 +16,7 @@ import struct
 
 import numpy as np
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 
 
 def varint(buf, pos):
@@ -134,7 +134,7 @@ def main():
     with open(out, "w") as f:
         f.write("# LeNet-5 fc1 (sim/models/lenet5.onnx): FP32 input activations of MNIST test "
                 f"images 0..{m - 1} and the weights of output channels 0..{n - 1}.\n")
-        f.write(f"# Written by tb/rtl/data/make_lenet5_tile.py (logits checked, max error {err:.2e}).\n")
+        f.write(f"# Written by data/make_lenet5_tile.py (logits checked, max error {err:.2e}).\n")
         f.write(f"activations {m} {fc1_in.shape[1]}\n")
         for row in fc1_in[:m]:
             f.write(" ".join(f"{v:.9g}" for v in row) + "\n")

@@ -1,0 +1,99 @@
+// The one driver of the systolic array's tile protocol (rtl/systolic_array.sv) over its Verilated
+// configurations: set a tile's column parameters, stream its operands, collect its result rows
+// and count its cycles. The co-simulation (cosim.h), the architecture model's RTL backend
+// (`lbfp sim --array rtl`) and the testbenches all run the array through it. No Verilator type
+// appears in this header.
+//
+// Waveforms: when the environment variable LBFP_RTL_FST names a directory, every driver of a
+// traced configuration writes an FST trace there (<trace name>.fst). Off by default.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lbfp/format.h"
+
+namespace lbfp::rtl {
+
+// The verilated array configurations (each verilated once, rtl/verilated/models.cmake).
+enum class ArrayKind {
+  kLbfp8,        // 4x4 LBFP8, A = 32, 1 pipeline stage
+  kBfp8,         // 4x4 BFP8, A = 32, 2 pipeline stages
+  kLbfp8Narrow,  // 3x2 LBFP8, A = 16, no pipeline stage
+  kLbfp8Preset,  // 16x16 LBFP8 of the shipped presets, built without tracing
+};
+
+struct ArrayConfig {
+  ArrayKind kind;
+  const char* name;  // "lbfp8", "bfp8", "lbfp8-a16"; the preset is "lbfp8" too
+  int rows;
+  int cols;
+  int pipe_stages;
+  int acc_bits;
+  bool bfp;
+};
+
+ArrayConfig array_config(ArrayKind kind);
+// The test configurations, which `lbfp cosim` and the testbenches run (not the preset).
+std::vector<ArrayConfig> array_configs();
+// Every verilated configuration: the test ones, then the preset.
+std::vector<ArrayConfig> verilated_array_configs();
+// A test configuration by name.
+std::optional<ArrayKind> parse_array_kind(const std::string& name);
+
+// One tile: the used rows x cols of the array (the rest is padded with zero codes) and K steps.
+struct TileInput {
+  int rows = 0;
+  int cols = 0;
+  int64_t k = 0;
+  const Code* a = nullptr;  // a[r * lda + t]: row r of A, step t
+  size_t lda = 0;
+  const Code* b = nullptr;  // b[t * ldb + c]: step t, column c of B
+  size_t ldb = 0;
+  // Per used column (nullptr: all zero): the requantization offset scale - Eo, and the bias in
+  // accumulator units, which enters the accumulators first.
+  const int* exp_shift = nullptr;
+  const int64_t* bias = nullptr;
+  bool relu = false;
+};
+
+// The whole array's results, padding included: R x C, row-major.
+struct TileOutput {
+  std::vector<int64_t> acc;
+  std::vector<uint8_t> overflow;
+  std::vector<Code> codes;        // the requantizer's codes (the BFP8 array has none)
+  std::vector<uint8_t> row_seen;  // 1 for each row the array put out
+  // First operand in to last result out, both included.
+  int64_t cycles = 0;
+  // Broken protocol: not ready for a tile, not ready while fed, rows out of order or missing.
+  std::vector<std::string> errors;
+};
+
+class ArrayDriver {
+ public:
+  // Creates and resets the array; `trace_name` names its FST trace (see above).
+  ArrayDriver(ArrayKind kind, const std::string& trace_name);
+  ~ArrayDriver();
+  ArrayDriver(const ArrayDriver&) = delete;
+  ArrayDriver& operator=(const ArrayDriver&) = delete;
+
+  const ArrayConfig& config() const;
+
+  // Runs one tile; `on_cycle` (optional) is called after every rising clock edge: `cycles`
+  // times, after as many as the array took to become ready (none after a drained tile).
+  // Throws std::invalid_argument when the tile does not fit the array.
+  void run_tile(const TileInput& tile, TileOutput& out,
+                const std::function<void()>& on_cycle = nullptr);
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lbfp::rtl

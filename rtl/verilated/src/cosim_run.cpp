@@ -1,0 +1,106 @@
+#include <fmt/format.h>
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "lbfp/rtl/cosim.h"
+
+namespace lbfp::rtl {
+
+void CosimReport::add_mismatch(const std::string& detail) {
+  ++mismatches;
+  if (details.size() < kMaxDetails) details.push_back(detail);
+}
+
+std::string report_text(const CosimReport& report) {
+  std::string text = report.setup.empty() ? "" : report.setup + "\n";
+  text += fmt::format("{}: {} {}, {} mismatches", report.name, report.cases,
+                      report.tiles > 0 ? "outputs (tile padding included)" : "cases",
+                      report.mismatches);
+  if (report.tiles > 0) {
+    text += fmt::format(", {} saturated; {} tiles, {} cycles measured, {} by the formula ({})",
+                        report.saturated_outputs, report.tiles, report.cycles,
+                        report.expected_cycles,
+                        report.cycles == report.expected_cycles ? "equal" : "DIFFERENT");
+  }
+  text += report.ok() ? "  PASS\n" : "  FAIL\n";
+  for (const std::string& detail : report.details) text += "  mismatch: " + detail + "\n";
+  if (report.mismatches > report.details.size()) {
+    text += fmt::format("  ... and {} more\n", report.mismatches - report.details.size());
+  }
+  return text;
+}
+
+namespace {
+
+// One random GEMM through a test array, as `lbfp cosim array` asks for it.
+CosimReport cosim_array(const CosimRequest& r) {
+  std::string names;
+  for (const ArrayConfig& c : array_configs()) {
+    names += fmt::format("{}{} ({}x{}, A={}, {} pipeline stage(s))", names.empty() ? "" : ", ",
+                         c.name, c.rows, c.cols, c.acc_bits, c.pipe_stages);
+  }
+  const std::optional<ArrayKind> kind = parse_array_kind(r.config);
+  if (!kind) {
+    throw std::invalid_argument(
+        fmt::format("unknown --config '{}'; the verilated arrays are: {}", r.config, names));
+  }
+  const ArrayConfig config = array_config(*kind);
+  if ((r.rows && *r.rows != config.rows) || (r.cols && *r.cols != config.cols)) {
+    throw std::invalid_argument(fmt::format(
+        "the {} array was verilated as {}x{}; --rows/--cols must match (the verilated arrays "
+        "are: {}). Larger GEMMs are tiled: use --m/--n.",
+        config.name, config.rows, config.cols, names));
+  }
+  GemmFill fill = GemmFill::kRandom;
+  if (r.fill == "saturate") {
+    fill = GemmFill::kSaturate;
+  } else if (r.fill != "random") {
+    throw std::invalid_argument(fmt::format("unknown --fill '{}' (random or saturate)", r.fill));
+  }
+  const Gemm gemm = make_gemm(*kind, r.m, r.n, r.k, r.seed, fill);
+  CosimReport report = cosim_gemm(
+      *kind, gemm, fmt::format("cosim_{}_m{}n{}k{}_seed{}", config.name, r.m, r.n, r.k, r.seed));
+  report.setup = fmt::format(
+      "array {} {}x{}, {} pipeline stage(s), A={}: GEMM m={} n={} k={} seed={} fill={} relu={} "
+      "out_exp={}",
+      config.name, config.rows, config.cols, config.pipe_stages, config.acc_bits, r.m, r.n, r.k,
+      r.seed, r.fill, gemm.relu, gemm.out_exp);
+  return report;
+}
+
+}  // namespace
+
+bool run_cosim(const std::string& what, const CosimRequest& request,
+               const std::function<void(const CosimReport&)>& on_report) {
+  bool ok = true;
+  auto report = [&](const CosimReport& r) {
+    ok = r.ok() && ok;
+    on_report(r);
+  };
+  if (what == "mul" || what == "all") report(cosim_lbfp_mul());
+  if (what == "bfp-mul" || what == "all") report(cosim_bfp_mul());
+  if (what == "requant") {
+    if (request.acc_bits != 32 && request.acc_bits != 16) {
+      throw std::invalid_argument(fmt::format(
+          "--acc-bits {}: the requantizer is verilated for A = 32 and A = 16", request.acc_bits));
+    }
+    report(cosim_requant(request.acc_bits, request.seed, request.cases));
+  }
+  if (what == "all") {
+    report(cosim_requant(32, request.seed, request.cases));
+    report(cosim_requant(16, request.seed, request.cases));
+    for (const ArrayConfig& c : array_configs()) {
+      CosimRequest array_request = request;
+      array_request.config = c.name;
+      array_request.rows.reset();
+      array_request.cols.reset();
+      report(cosim_array(array_request));
+    }
+  }
+  if (what == "array") report(cosim_array(request));
+  return ok;
+}
+
+}  // namespace lbfp::rtl

@@ -1,0 +1,195 @@
+#include "Vtb_units.h"
+#include "bench.h"
+#include "verilated_bits.h"
+
+#include <cstdlib>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+#include "lbfp/arith.h"
+#include "lbfp/rtl/cosim.h"
+
+namespace lbfp::rtl {
+namespace {
+
+using vl::low_mask;
+using vl::sign_extend;
+
+std::string hex(unsigned code) {
+  std::ostringstream s;
+  s << "0x" << std::hex << code;
+  return s.str();
+}
+
+}  // namespace
+
+// ---- multipliers --------------------------------------------------------------------------------
+
+CosimReport cosim_lbfp_mul() {
+  const LbfpFormat& format = lbfp8();
+  CosimReport report;
+  report.name = "lbfp8 multiplier + shifter (isolating and held-operand), exhaustive";
+  Bench<Vtb_units> bench("lbfp_mul");
+  auto& top = bench.top();
+  for (unsigned a = 0; a < 256; ++a) {
+    for (unsigned b = 0; b < 256; ++b) {
+      const LbfpProduct golden = multiply(format, static_cast<Code>(a), static_cast<Code>(b));
+      top.lbfp_a_i = static_cast<CData>(a);
+      top.lbfp_b_i = static_cast<CData>(b);
+      top.lbfp_held_zero_i = golden.is_zero() ? 1 : 0;
+      bench.eval();
+      ++report.cases;
+      const int64_t held_value = sign_extend(top.lbfp_held_prod_o, 25);
+      // The held-operand PE raises the flag on any codes it keeps through a zero product.
+      top.lbfp_held_zero_i = 1;
+      bench.eval();
+      const int64_t held_flagged = sign_extend(top.lbfp_held_prod_o, 25);
+      const int64_t golden_value = golden.to_int64().value();
+      const bool rtl_zero = top.lbfp_zero_o != 0;
+      const bool rtl_neg = top.lbfp_neg_o != 0;
+      const uint32_t rtl_lut = top.lbfp_lut_o;
+      const int rtl_shift = top.lbfp_shift_o;
+      const int64_t rtl_value = sign_extend(top.lbfp_prod_o, 25);
+      const bool same = rtl_zero == golden.is_zero() && rtl_value == golden_value &&
+                        (golden.is_zero() ? (rtl_lut == 0 && rtl_shift == 0 && !rtl_neg)
+                                          : (rtl_neg == golden.negative &&
+                                             rtl_lut == golden.lut_value &&
+                                             rtl_shift == golden.shift)) &&
+                        held_value == golden_value && held_flagged == 0;
+      if (!same) {
+        std::ostringstream s;
+        s << "a=" << hex(a) << " b=" << hex(b) << ": rtl {zero=" << rtl_zero << " neg=" << rtl_neg
+          << " lut=" << rtl_lut << " shift=" << rtl_shift << " product=" << rtl_value
+          << "} golden {zero=" << golden.is_zero() << " neg=" << golden.negative
+          << " lut=" << golden.lut_value << " shift=" << golden.shift
+          << " product=" << golden_value << "}; held-operand product " << held_value
+          << ", with the zero flag raised " << held_flagged;
+        report.add_mismatch(s.str());
+      }
+    }
+  }
+  return report;
+}
+
+CosimReport cosim_bfp_mul() {
+  const BfpFormat& format = bfp8();
+  CosimReport report;
+  report.name = "bfp8 multiplier (plain and isolated), exhaustive";
+  Bench<Vtb_units> bench("bfp_mul");
+  auto& top = bench.top();
+  for (unsigned a = 0; a < 256; ++a) {
+    for (unsigned b = 0; b < 256; ++b) {
+      top.bfp_a_i = static_cast<CData>(a);
+      top.bfp_b_i = static_cast<CData>(b);
+      bench.eval();
+      ++report.cases;
+      const bool in_format = a != 0x80 && b != 0x80;
+      const int64_t expected =
+          in_format ? multiply(format, static_cast<Code>(a), static_cast<Code>(b))
+                    : int64_t{static_cast<int8_t>(a)} * static_cast<int8_t>(b);
+      const int64_t rtl = sign_extend(top.bfp_prod_o, 16);
+      const int64_t rtl_iso = sign_extend(top.bfp_iso_prod_o, 16);
+      if (rtl != expected || rtl_iso != expected) {
+        std::ostringstream s;
+        s << "a=" << hex(a) << " b=" << hex(b) << ": rtl " << rtl << ", with operand isolation "
+          << rtl_iso << ", expected " << expected
+          << (in_format ? " (golden)" : " (integer product of the unused code)");
+        report.add_mismatch(s.str());
+      }
+    }
+  }
+  return report;
+}
+
+// ---- requantizer --------------------------------------------------------------------------------
+
+CosimReport cosim_requant(int acc_bits, uint64_t seed, int random_cases) {
+  if (acc_bits != 32 && acc_bits != 16) {
+    throw std::invalid_argument("the requantizer is verilated for A = 32 and A = 16, not A = " +
+                                std::to_string(acc_bits));
+  }
+  const LbfpFormat format(8, 4, 8, acc_bits);
+  CosimReport report;
+  report.name = "lbfp8 requantizer, A=" + std::to_string(acc_bits);
+  Bench<Vtb_units> bench("requant_a" + std::to_string(acc_bits));
+  auto& top = bench.top();
+  std::mt19937_64 rng(seed);
+  const int64_t acc_max = (int64_t{1} << (acc_bits - 1)) - 1;
+  const int64_t acc_min = -acc_max - 1;
+
+  // exp_shift = scale - out_exp; the golden model takes the two apart, the RTL their difference.
+  auto check = [&](int64_t acc, int exp_shift, bool relu) {
+    std::uniform_int_distribution<int> out_exp_dist(-20, 20);
+    const int out_exp = out_exp_dist(rng);
+    const int scale = exp_shift + out_exp;
+    top.rq_exp_shift_i = static_cast<SData>(static_cast<unsigned>(exp_shift) & 0xfffu);
+    top.rq_relu_i = relu ? 1 : 0;
+    if (acc_bits == 32) {
+      top.rq32_acc_i = static_cast<IData>(static_cast<uint64_t>(acc) & low_mask(32));
+    } else {
+      top.rq16_acc_i = static_cast<SData>(static_cast<uint64_t>(acc) & low_mask(16));
+    }
+    bench.eval();
+    ++report.cases;
+    const unsigned rtl = acc_bits == 32 ? top.rq32_code_o : top.rq16_code_o;
+    const unsigned golden = requantize(format, acc, scale, out_exp, relu);
+    if (rtl != golden) {
+      std::ostringstream s;
+      s << "acc=" << acc << " scale=" << scale << " out_exp=" << out_exp << " (exp_shift "
+        << exp_shift << ") relu=" << relu << ": rtl " << hex(rtl) << ", golden " << hex(golden);
+      report.add_mismatch(s.str());
+    }
+  };
+
+  // Every boundary constant, scaled to every leading-one position: the magnitudes just below, at
+  // and just above the rounding threshold, with exponent offsets that put the code in range, at
+  // the saturation limit and at the flush-to-zero limit.
+  std::bernoulli_distribution coin(0.5);
+  for (int j = 0; j < (1 << format.frac_bits()); ++j) {
+    const uint64_t boundary = format.requant_boundary(j);
+    for (int lead = 0; lead < acc_bits; ++lead) {
+      const int64_t at = static_cast<int64_t>(boundary >> (acc_bits - 1 - lead));
+      for (int64_t d = -1; d <= 2; ++d) {
+        const int64_t mag = at + d;
+        if (mag < 1 || mag > acc_max + 1) continue;
+        // code = 2^F (lead + exp_shift + 2^I) + r: these offsets give codes around 0 (flush),
+        // mid-range, and around 2^(W-1) - 1 (saturation).
+        for (const int offset : {-9, -8, -4, -1, 0}) {
+          const int exp_shift = -lead + offset;
+          if (mag <= acc_max) check(mag, exp_shift, coin(rng));
+          check(-mag, exp_shift, coin(rng));
+        }
+      }
+    }
+  }
+  // The range limits and zero.
+  for (const int64_t acc : {int64_t{0}, int64_t{1}, int64_t{-1}, acc_max, acc_min}) {
+    for (int exp_shift = -acc_bits - 12; exp_shift <= 4; ++exp_shift) {
+      check(acc, exp_shift, false);
+      check(acc, exp_shift, true);
+    }
+  }
+  // Random accumulators, uniform over the range and log-uniform in magnitude.
+  std::uniform_int_distribution<int64_t> uniform_acc(acc_min, acc_max);
+  std::uniform_int_distribution<int> lead_dist(0, acc_bits - 2);  // |acc| < 2^(A-1)
+  std::uniform_int_distribution<int> near_shift(-14, 6);
+  std::uniform_int_distribution<int> any_shift(-2048, 2047);
+  for (int i = 0; i < random_cases; ++i) {
+    int64_t acc = 0;
+    if (i % 2 == 0) {
+      acc = uniform_acc(rng);
+    } else {
+      const int lead = lead_dist(rng);
+      acc = static_cast<int64_t>((uint64_t{1} << lead) | (rng() & low_mask(lead)));
+      if (coin(rng)) acc = -acc;
+    }
+    const int lead = acc == 0 ? 0 : 63 - __builtin_clzll(static_cast<uint64_t>(std::llabs(acc)));
+    const int exp_shift = i % 8 == 7 ? any_shift(rng) : -lead - 4 + near_shift(rng);
+    check(acc, exp_shift, coin(rng));
+  }
+  return report;
+}
+
+}  // namespace lbfp::rtl
