@@ -1,15 +1,11 @@
-// The error a user can act on: a bad input file, option or value, or an output that cannot be
-// written. The message names the file, line and key (or the option and value); `lbfp` prints it
-// and exits with status 2 (kExitBadInput).
+// The error a user can act on (lbfp/config_error.h): `lbfp` prints it and exits with status 2
+// (kExitBadInput).
 #pragma once
 
-#include <stdexcept>
+#include "lbfp/config_error.h"
 
 namespace lbfp::cli {
 
-class ConfigError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+using lbfp::ConfigError;
 
 }  // namespace lbfp::cli

@@ -19,7 +19,7 @@
 #include "host_memory.h"
 #include "sim_command.h"
 #include "sim_report.h"
-#include "workload.h"
+#include "lbfp/workload/workload.h"
 
 namespace lbfp::cli {
 namespace {
@@ -79,7 +79,8 @@ int run_sim(const SimOptions& o, std::ostream& out, std::ostream& err) {
   std::vector<std::vector<size_t>> owners;  // per format: workload layer of each group
   try {
     report.arch = load_arch(o.arch.empty() ? kDefaultArch : o.arch, o.overrides);
-    report.workload = load_workload(o.workload.empty() ? kDefaultWorkload : o.workload);
+    report.workload =
+        load_workload(o.workload.empty() ? kDefaultWorkload : o.workload, read_text_file);
     if (o.workload.empty()) report.workload.source = "<embedded> ResNet-18 (sim/workloads/resnet18.csv)";
     const std::string energy_path = !o.energy.empty() ? o.energy : report.arch.energy_path;
     if (energy_path.empty()) {

@@ -10,7 +10,7 @@
 #include "lbfp/arch/accelerator.h"
 #include "output_file.h"
 #include "sim_config.h"
-#include "workload.h"
+#include "lbfp/workload/workload.h"
 
 namespace lbfp::cli {
 

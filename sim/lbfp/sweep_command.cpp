@@ -23,7 +23,7 @@
 #include "sim_command.h"
 #include "sim_config.h"
 #include "sim_report.h"
-#include "workload.h"
+#include "lbfp/workload/workload.h"
 
 extern char** environ;
 
@@ -188,7 +188,7 @@ std::string point_text(const Point& p) {
 // instead of a failed process per point.
 void check_points(const SweepOptions& o, const std::vector<Point>& points) {
   check_mode_choice(o.mode);
-  load_workload(o.workload.empty() ? kDefaultWorkload : o.workload);
+  load_workload(o.workload.empty() ? kDefaultWorkload : o.workload, read_text_file);
   std::set<std::string> energies_read;
   for (size_t i = 0; i < points.size(); ++i) {
     const Point& p = points[i];
