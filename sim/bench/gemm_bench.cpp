@@ -172,24 +172,7 @@ void BM_SgemmConv(benchmark::State& state) {
   std::vector<float> cols(oh * ow * kg), out(oh * ow * l.out_channels);
   const auto t0 = std::chrono::steady_clock::now();
   for (auto _ : state) {
-    for (size_t y = 0; y < oh; ++y) {
-      for (size_t x = 0; x < ow; ++x) {
-        float* row = cols.data() + (y * ow + x) * kg;
-        for (size_t c = 0; c < l.channels; ++c) {
-          for (size_t kh = 0; kh < l.kernel; ++kh) {
-            for (size_t kw = 0; kw < l.kernel; ++kw) {
-              const long iy = static_cast<long>(y * l.stride + kh) - static_cast<long>(l.pad);
-              const long ix = static_cast<long>(x * l.stride + kw) - static_cast<long>(l.pad);
-              const bool inside = iy >= 0 && ix >= 0 && iy < static_cast<long>(l.size) &&
-                                  ix < static_cast<long>(l.size);
-              *row++ = inside ? input[(c * l.size + static_cast<size_t>(iy)) * l.size +
-                                      static_cast<size_t>(ix)]
-                              : 0.0f;
-            }
-          }
-        }
-      }
-    }
+    lbfp::im2col(s, input.data(), 0, 0, cols.data(), kg, 1);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(oh * ow),
                 static_cast<int>(l.out_channels), static_cast<int>(kg), 1.0f, cols.data(),
                 static_cast<int>(kg), weights.data(), static_cast<int>(l.out_channels), 0.0f,

@@ -1,4 +1,4 @@
-// The error a user can act on (lbfp/config_error.h); `lbfp` prints it and exits with status 2
+// The error a user can act on (lbfp/config_error.h): `lbfp` prints it and exits with status 2
 // (kExitBadInput).
 #pragma once
 
@@ -6,6 +6,6 @@
 
 namespace lbfp::cli {
 
-using ::lbfp::ConfigError;
+using lbfp::ConfigError;
 
 }  // namespace lbfp::cli

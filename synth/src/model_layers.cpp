@@ -52,6 +52,7 @@ std::vector<Op> format_stream(const eval::Graph& g, int node_index, const eval::
   const size_t group_out = conv ? channels / n.groups : channels;
   const size_t reduction = conv ? group_in * n.kernel_h * n.kernel_w : in.elements();
   const size_t positions = conv ? out.h * out.w : 1;
+  const Conv2dShape shape = conv ? eval::conv_shape(g, n, 1) : Conv2dShape{};  // one image
 
   std::vector<Op> stream;
   stream.reserve(ops);
@@ -70,12 +71,8 @@ std::vector<Op> format_stream(const eval::Graph& g, int node_index, const eval::
         const size_t ky = (k / n.kernel_w) % n.kernel_h;
         const size_t kx = k % n.kernel_w;
         const size_t c = (o / group_out) * group_in + ci;
-        const long iy = static_cast<long>(oy * n.stride_h + ky) - static_cast<long>(n.pad_h);
-        const long ix = static_cast<long>(ox * n.stride_w + kx) - static_cast<long>(n.pad_w);
-        const bool inside = iy >= 0 && ix >= 0 && iy < static_cast<long>(in.h) &&
-                            ix < static_cast<long>(in.w);
-        op.a = inside ? xi[(c * in.h + static_cast<size_t>(iy)) * in.w + static_cast<size_t>(ix)]
-                      : Code{0};
+        const size_t i = conv2d_input_index(shape, 0, c, oy, ox, ky, kx);
+        op.a = i == kConvPadding ? Code{0} : xi[i];
         op.b = w[o * reduction + k];  // OIHW: [o][ci][ky][kx]
       } else {
         op.a = xi[k];

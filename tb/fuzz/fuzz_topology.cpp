@@ -1,4 +1,4 @@
-// The SCALE-Sim topology reader of `lbfp sim` (sim/lbfp/workload.cpp, parse_topology), and the
+// The SCALE-Sim topology reader of `lbfp sim` (model/workload, parse_topology), and the
 // layer data generator behind it (make_layer_data) on a small memory budget. Any input must give
 // layers with positive dimensions inside the reader's limits, or a ConfigError naming the file;
 // make_layer_data must refuse a layer over its budget before allocating it.
@@ -7,7 +7,7 @@
 #include <string>
 
 #include "fuzz_check.h"
-#include "workload.h"
+#include "lbfp/workload/workload.h"
 
 extern "C" int sc_main(int /*argc*/, char** /*argv*/) { return 1; }
 
@@ -19,31 +19,31 @@ constexpr uint64_t kLayerBudgetBytes = 16 * 1024;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   const std::string source = "fuzz.csv";
-  lbfp::cli::Workload workload;
+  lbfp::Workload workload;
   try {
-    workload = lbfp::cli::parse_topology(text, source);
-  } catch (const lbfp::cli::ConfigError& e) {
+    workload = lbfp::parse_topology(text, source);
+  } catch (const lbfp::ConfigError& e) {
     lbfp::fuzz::check_names_source(e.what(), source);
     return 0;
   }
   if (workload.layers.empty()) lbfp::fuzz::fail("parse_topology returned no layers");
-  for (const lbfp::cli::LayerSpec& l : workload.layers) {
+  for (const lbfp::LayerSpec& l : workload.layers) {
     if (l.gemm_m() == 0 || l.gemm_n() == 0 || l.gemm_k() == 0) {
       lbfp::fuzz::fail("layer '" + l.name + "' has a zero GEMM dimension: " + l.shape_text());
     }
   }
   // The first layers through the generator: refused, or built with the promised shapes.
   for (size_t i = 0; i < workload.layers.size() && i < 2; ++i) {
-    const lbfp::cli::LayerSpec& l = workload.layers[i];
+    const lbfp::LayerSpec& l = workload.layers[i];
     try {
-      const auto groups = lbfp::cli::make_layer_data(l, lbfp::lbfp8(), 1, kLayerBudgetBytes);
+      const auto groups = lbfp::make_layer_data(l, lbfp::lbfp8(), 1, kLayerBudgetBytes);
       if (groups.size() != l.group_count()) lbfp::fuzz::fail("wrong group count");
       for (const auto& g : groups) {
         if (g.a.size() != l.gemm_m() * l.gemm_k() || g.w.size() != l.gemm_n() * l.gemm_k()) {
           lbfp::fuzz::fail("layer '" + l.name + "': operand sizes do not match the shape");
         }
       }
-    } catch (const lbfp::cli::ConfigError&) {
+    } catch (const lbfp::ConfigError&) {
       // over the budget: refused before allocating (the sanitizers' malloc limit checks that)
     }
   }

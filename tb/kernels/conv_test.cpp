@@ -215,6 +215,52 @@ TEST(ConvTest, Bfp8DepthwisePerChannelExponentsMatchDot) {
   expect_depthwise_channel_exponents_match(bfp8(), 0.5);
 }
 
+TEST(ConvTest, OutputSizeCountsWholeWindows) {
+  EXPECT_EQ(conv_output_size(28, 5, 1), 24u);
+  EXPECT_EQ(conv_output_size(28, 3, 1, 1), 28u);
+  EXPECT_EQ(conv_output_size(56, 3, 2, 1), 28u);
+  EXPECT_EQ(conv_output_size(7, 7, 3), 1u);
+  EXPECT_EQ(conv_output_size(8, 3, 2), 3u);  // the last partial window is dropped
+}
+
+TEST(ConvTest, Im2colRowsAreWindowsAndStridesTranspose) {
+  // 2 groups of 2 channels, 5x4 NCHW input, 3x2 kernel, stride (2, 1), padding (1, 0).
+  Conv2dShape s;
+  s.in_channels = 4;
+  s.in_height = 5;
+  s.in_width = 4;
+  s.out_channels = 2;
+  s.kernel_height = 3;
+  s.kernel_width = 2;
+  s.stride_height = 2;
+  s.pad_height = 1;
+  s.groups = 2;
+  std::vector<int> input(s.input_elements());
+  for (size_t i = 0; i < input.size(); ++i) input[i] = static_cast<int>(i) + 1;
+  const size_t pixels = s.out_height() * s.out_width(), k = 2 * 3 * 2;
+  ASSERT_EQ(s.out_height(), 3u);
+  ASSERT_EQ(s.out_width(), 3u);
+  std::vector<int> rows(pixels * k), cols(pixels * k);
+  im2col(s, input.data(), 0, 1, rows.data(), k, 1);
+  im2col(s, input.data(), 0, 1, cols.data(), 1, pixels);
+  for (size_t p = 0; p < pixels; ++p) {
+    const size_t oy = p / 3, ox = p % 3;
+    for (size_t c = 0; c < 2; ++c) {
+      for (size_t kh = 0; kh < 3; ++kh) {
+        for (size_t kw = 0; kw < 2; ++kw) {
+          const size_t col = (c * 3 + kh) * 2 + kw;
+          const long y = static_cast<long>(oy * 2 + kh) - 1;
+          const size_t x = ox + kw;
+          const int want =
+              y < 0 || y >= 5 ? 0 : input[((2 + c) * 5 + static_cast<size_t>(y)) * 4 + x];
+          EXPECT_EQ(rows[p * k + col], want) << p << " " << col;
+          EXPECT_EQ(cols[col * pixels + p], want) << p << " " << col;
+        }
+      }
+    }
+  }
+}
+
 TEST(ConvTest, RejectsInconsistentShapes) {
   Conv2dShape s = shape(1, 6, 5, 5, 4, 3, 1, 0, 4);  // groups do not divide in_channels
   EXPECT_THROW(s.validate(), std::invalid_argument);

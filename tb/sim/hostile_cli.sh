@@ -378,6 +378,8 @@ bad "unknown number format 'fp16'" eval $ev --data data --format fp16
 bad "unknown calibration 'bogus'" eval $ev --data data --calib bogus
 bad "file.txt/e.json: cannot write the exponents: file.txt is not a folder" eval $ev --data data --exponents-out file.txt/e.json
 bad "folder: is a folder; --exponents-out names a file" eval $ev --data data --exponents-out folder
+bad "file.txt: cannot create the output folder (a file of that name exists)" eval $ev --data data --out file.txt
+bad "file.txt/sub: cannot create the output folder (Not a directory)" eval $ev --data data --out file.txt/sub
 
 # ---- lbfp golden -----------------------------------------------------------------------------
 bad_lines '1\n' "exponent 200 is outside [-127, 127]" golden encode --exp 200

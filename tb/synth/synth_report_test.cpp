@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "lbfp/synth/measure.h"
 #include "lbfp/synth/report.h"
 
 namespace lbfp::synth {
@@ -28,6 +29,28 @@ std::vector<UnitCost> sample_costs_with_isolation() {
   costs.push_back({"mac", "bfp8", "bfp_mac", 30400.0, 7700, 630, 1.875, 2.60, 41.0, "iso"});
   costs.push_back({"pe", "bfp8", "bfp_pe", 40400.0, 8200, 830, 3.75, 6.10, 61.0, "iso"});
   return costs;
+}
+
+TEST(SynthReport, ReproduceLineNamesEveryOptionTheRunChanged) {
+  MeasureOptions o;
+  EXPECT_EQ(reproduce_command(o),
+            "lbfp synth --activity both --ops 16384 --seed 1 --voltage 1.8 --frequency-mhz 100");
+  o.kinds = {"mul", "pe"};
+  o.layer_kinds = {"none"};
+  o.calib_images = 50;
+  o.layer_ops = 512;
+  o.slew_ns = 0.2;
+  o.layer_tile = "my tile.txt";
+  o.source_dir = "/src";
+  o.liberty = "cells.lib";
+  o.out = "r";
+  EXPECT_EQ(reproduce_command(o),
+            "lbfp synth --activity both --ops 16384 --seed 1 --voltage 1.8 --frequency-mhz 100 "
+            "--layer-ops 512 --slew-ns 0.2 --units mul pe --layer-units none --calib-images 50 "
+            "--layer-tile 'my tile.txt' --source-dir /src --liberty cells.lib --out r");
+  o.layers = "all";
+  o.layer_ops = 0;
+  EXPECT_NE(reproduce_command(o).find("--layers all --layer-ops 8192"), std::string::npos);
 }
 
 TEST(SynthReport, RatiosComeFromTheMeasuredNumbers) {

@@ -27,7 +27,7 @@ std::vector<std::pair<std::string, NumberFormat>> formats_for(const std::string&
   return {{format_name(lbfp), lbfp}, {format_name(bfp), bfp}};  // both
 }
 
-std::string data_origin(const cli::Workload& w, uint64_t seed) {
+std::string data_origin(const Workload& w, uint64_t seed) {
   return w.real_weights
              ? fmt::format("weights and biases from {}; activations seeded random (mt19937_64, "
                            "seed {}) ReLU(N(0,1)) per tensor; exponents by max calibration",
@@ -40,10 +40,10 @@ std::string data_origin(const cli::Workload& w, uint64_t seed) {
 
 // Every layer's codes are made before the simulation starts, for each format: refused when
 // they would not fit the host memory budget.
-void check_host_memory(const SimulationRequest& r, const cli::Workload& w, size_t formats) {
+void check_host_memory(const SimulationRequest& r, const Workload& w, size_t formats) {
   if (r.max_host_bytes == 0) return;
   long double host_bytes = 0;
-  for (const cli::LayerSpec& spec : w.layers) host_bytes += cli::layer_data_bytes(spec);
+  for (const LayerSpec& spec : w.layers) host_bytes += layer_data_bytes(spec);
   host_bytes *= static_cast<long double>(formats);
   if (host_bytes > static_cast<long double>(r.max_host_bytes)) {
     throw ConfigError(fmt::format(
@@ -56,11 +56,11 @@ void check_host_memory(const SimulationRequest& r, const cli::Workload& w, size_
 }
 
 // The per-group statistics of one accelerator summed into its workload's layers and the total.
-void collect(FormatRun& run, const cli::Workload& w, const std::vector<LayerStats>& stats,
+void collect(FormatRun& run, const Workload& w, const std::vector<LayerStats>& stats,
              const std::vector<size_t>& owner, const ArchSpec& arch, const EnergyTable& energy) {
   run.layers.resize(w.layers.size());
   for (size_t li = 0; li < w.layers.size(); ++li) {
-    const cli::LayerSpec& spec = w.layers[li];
+    const LayerSpec& spec = w.layers[li];
     LayerResult& l = run.layers[li];
     l.name = spec.name;
     l.shape = spec.shape_text();
@@ -99,7 +99,8 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
   const auto started = std::chrono::steady_clock::now();
   SimReport report;
   report.arch = load_arch(r.arch.empty() ? kDefaultArch : r.arch, r.overrides);
-  report.workload = cli::load_workload(r.workload.empty() ? kDefaultWorkload : r.workload);
+  report.workload =
+      load_workload(r.workload.empty() ? kDefaultWorkload : r.workload, read_text_file);
   if (r.workload.empty()) report.workload.source = "<embedded> ResNet-18 (sim/workloads/resnet18.csv)";
   const std::string energy_path = !r.energy.empty() ? r.energy : report.arch.energy_path;
   if (energy_path.empty()) {
@@ -132,8 +133,8 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
     auto acc = std::make_unique<Accelerator>(name.c_str(), cfg, std::move(backend));
     std::vector<size_t> owner;
     for (size_t li = 0; li < report.workload.layers.size(); ++li) {
-      const cli::LayerSpec& spec = report.workload.layers[li];
-      for (auto& g : cli::make_layer_data(spec, format, r.seed * 1000003u + li, cfg.dram.size_bytes)) {
+      const LayerSpec& spec = report.workload.layers[li];
+      for (auto& g : make_layer_data(spec, format, r.seed * 1000003u + li, cfg.dram.size_bytes)) {
         acc->add_layer(std::move(g));
         owner.push_back(li);
       }

@@ -17,7 +17,7 @@
 #include "lbfp/arch/energy.h"
 #include "lbfp/arch/input.h"
 #include "lbfp/arch/simulate.h"
-#include "workload.h"
+#include "lbfp/workload/workload.h"
 
 extern char** environ;
 
@@ -165,7 +165,7 @@ std::string point_text(const Point& p) {
 // instead of a failed process per point.
 void check_points(const SweepRequest& o, const std::vector<Point>& points) {
   check_mode_choice(o.mode);
-  cli::load_workload(o.workload.empty() ? kDefaultWorkload : o.workload);
+  load_workload(o.workload.empty() ? kDefaultWorkload : o.workload, read_text_file);
   std::set<std::string> energies_read;
   for (size_t i = 0; i < points.size(); ++i) {
     const Point& p = points[i];

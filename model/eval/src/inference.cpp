@@ -62,12 +62,8 @@ std::vector<bool> channel_exponent_tensors(const Graph& g) {
   return allowed;
 }
 
-namespace {
-
-const ActShape& shape_of(const Graph& g, int id) { return g.tensor_shapes[static_cast<size_t>(id)]; }
-
 Conv2dShape conv_shape(const Graph& g, const Node& n, size_t batch) {
-  const ActShape& in = shape_of(g, n.inputs[0]);
+  const ActShape& in = g.tensor_shapes[static_cast<size_t>(n.inputs[0])];
   Conv2dShape s;
   s.batch = batch;
   s.in_channels = in.c;
@@ -84,6 +80,10 @@ Conv2dShape conv_shape(const Graph& g, const Node& n, size_t batch) {
   return s;
 }
 
+namespace {
+
+const ActShape& shape_of(const Graph& g, int id) { return g.tensor_shapes[static_cast<size_t>(id)]; }
+
 // ---- FP32 ---------------------------------------------------------------------------------------
 
 void conv_fp32(const Graph& g, const Node& n, const float* in, float* out, size_t batch,
@@ -92,31 +92,14 @@ void conv_fp32(const Graph& g, const Node& n, const float* in, float* out, size_
   const ActShape& os = shape_of(g, n.output);
   const size_t cg = is.c / n.groups, og = n.out_channels / n.groups;
   const size_t kk = cg * n.kernel_h * n.kernel_w, pixels = os.h * os.w;
+  const Conv2dShape shape = conv_shape(g, n, 1);  // one image at a time
   std::vector<float> col(kk * pixels);
   for (size_t b = 0; b < batch; ++b) {
     const float* x = in + b * is.elements();
     float* y = out + b * os.elements();
     for (size_t grp = 0; grp < n.groups; ++grp) {
       // im2col of this group: rows (c, kh, kw), columns output pixels.
-      for (size_t c = 0; c < cg; ++c) {
-        for (size_t ky = 0; ky < n.kernel_h; ++ky) {
-          for (size_t kx = 0; kx < n.kernel_w; ++kx) {
-            float* row = col.data() + ((c * n.kernel_h + ky) * n.kernel_w + kx) * pixels;
-            const float* plane = x + (grp * cg + c) * is.h * is.w;
-            for (size_t oy = 0; oy < os.h; ++oy) {
-              const long iy = static_cast<long>(oy * n.stride_h + ky) - static_cast<long>(n.pad_h);
-              for (size_t ox = 0; ox < os.w; ++ox) {
-                const long ix =
-                    static_cast<long>(ox * n.stride_w + kx) - static_cast<long>(n.pad_w);
-                const bool inside = iy >= 0 && ix >= 0 && iy < static_cast<long>(is.h) &&
-                                    ix < static_cast<long>(is.w);
-                row[oy * os.w + ox] =
-                    inside ? plane[static_cast<size_t>(iy) * is.w + static_cast<size_t>(ix)] : 0.f;
-              }
-            }
-          }
-        }
-      }
+      im2col(shape, x, 0, grp, col.data(), 1, pixels);
       float* yg = y + grp * og * pixels;
       const float* wg = n.weights.data() + grp * og * kk;
       if (og == 1) {

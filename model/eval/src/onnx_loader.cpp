@@ -12,6 +12,7 @@
 #include <sstream>
 #include <vector>
 
+#include "lbfp/conv.h"
 #include "lbfp/eval/graph.h"
 
 namespace lbfp::eval {
@@ -341,8 +342,8 @@ class Loader {
     if (in.h + 2 * node.pad_h < node.kernel_h || in.w + 2 * node.pad_w < node.kernel_w) {
       throw ModelError(node_label(n) + ": kernel larger than the padded input " + in.str());
     }
-    return {channels, (in.h + 2 * node.pad_h - node.kernel_h) / node.stride_h + 1,
-            (in.w + 2 * node.pad_w - node.kernel_w) / node.stride_w + 1};
+    return {channels, conv_output_size(in.h, node.kernel_h, node.stride_h, node.pad_h),
+            conv_output_size(in.w, node.kernel_w, node.stride_w, node.pad_w)};
   }
 
   void push(Node node, const std::string& out_name, ActShape shape) {

@@ -11,10 +11,10 @@
 namespace lbfp {
 
 size_t Conv2dShape::out_height() const {
-  return (in_height + 2 * pad_height - kernel_height) / stride_height + 1;
+  return conv_output_size(in_height, kernel_height, stride_height, pad_height);
 }
 size_t Conv2dShape::out_width() const {
-  return (in_width + 2 * pad_width - kernel_width) / stride_width + 1;
+  return conv_output_size(in_width, kernel_width, stride_width, pad_width);
 }
 size_t Conv2dShape::weight_elements() const {
   return out_channels * (in_channels / groups) * kernel_height * kernel_width;
@@ -80,31 +80,7 @@ GemmStats conv_impl(const Format& format, const Conv2dShape& s, const Conv2dOper
   for (size_t g = 0; g < s.groups; ++g) {
     // im2col: row = (n, y, x), column = (c, kh, kw); padding is the zero code.
     for (size_t n = 0; n < s.batch; ++n) {
-      for (size_t y = 0; y < oh; ++y) {
-        for (size_t x = 0; x < ow; ++x) {
-          Code* row = a.data() + ((n * oh + y) * ow + x) * kg;
-          for (size_t ci = 0; ci < cg; ++ci) {
-            const size_t channel = g * cg + ci;
-            for (size_t kh = 0; kh < s.kernel_height; ++kh) {
-              const size_t iy = y * s.stride_height + kh;  // in padded coordinates
-              for (size_t kw = 0; kw < s.kernel_width; ++kw) {
-                const size_t ix = x * s.stride_width + kw;
-                Code code = 0;
-                if (iy >= s.pad_height && iy - s.pad_height < s.in_height &&
-                    ix >= s.pad_width && ix - s.pad_width < s.in_width) {
-                  const size_t yy = iy - s.pad_height;
-                  const size_t xx = ix - s.pad_width;
-                  code = nhwc ? op.input[((n * s.in_height + yy) * s.in_width + xx) *
-                                             s.in_channels + channel]
-                              : op.input[((n * s.in_channels + channel) * s.in_height + yy) *
-                                             s.in_width + xx];
-                }
-                *row++ = code;
-              }
-            }
-          }
-        }
-      }
+      im2col(s, op.input, n, g, a.data() + n * oh * ow * kg, kg, 1);
     }
     for (size_t o = 0; o < og; ++o) {
       const Code* w = op.weights + (g * og + o) * kg;

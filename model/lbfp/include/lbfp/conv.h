@@ -11,11 +11,19 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 
 #include "lbfp/format.h"
 #include "lbfp/gemm.h"
 
 namespace lbfp {
+
+// The output size along one axis of a window (convolution or pooling) of `kernel` values moved by
+// `stride` over `in` values with `pad` zeros on either side. The window must fit:
+// in + 2 * pad >= kernel. The one place this formula is written.
+constexpr size_t conv_output_size(size_t in, size_t kernel, size_t stride, size_t pad = 0) {
+  return (in + 2 * pad - kernel) / stride + 1;
+}
 
 enum class TensorLayout { kNchw, kNhwc };
 
@@ -43,6 +51,53 @@ struct Conv2dShape {
   // Throws std::invalid_argument naming the first inconsistent field.
   void validate() const;
 };
+
+// The input position under kernel tap (kh, kw) of output pixel (oy, ox), channel `channel` of image
+// `image`: an index into the input in shape.layout, or kConvPadding where the tap falls on the
+// zero border.
+inline constexpr size_t kConvPadding = std::numeric_limits<size_t>::max();
+inline size_t conv2d_input_index(const Conv2dShape& s, size_t image, size_t channel, size_t oy,
+                                 size_t ox, size_t kh, size_t kw) {
+  const size_t iy = oy * s.stride_height + kh;  // in padded coordinates
+  const size_t ix = ox * s.stride_width + kw;
+  if (iy < s.pad_height || iy - s.pad_height >= s.in_height || ix < s.pad_width ||
+      ix - s.pad_width >= s.in_width) {
+    return kConvPadding;
+  }
+  const size_t y = iy - s.pad_height;
+  const size_t x = ix - s.pad_width;
+  return s.layout == TensorLayout::kNhwc
+             ? ((image * s.in_height + y) * s.in_width + x) * s.in_channels + channel
+             : ((image * s.in_channels + channel) * s.in_height + y) * s.in_width + x;
+}
+
+// im2col of group `group` of image `image`: the GEMM operand whose row p = oy * out_width() + ox
+// is an output pixel and whose column k = (c, kh, kw), kw fastest, runs over the group's
+// in_channels / groups channels (the order of an OIHW weight row). Element (p, k) is written to
+// out[p * row_stride + k * col_stride]: (K, 1) for pixels x K, (1, pixels) for K x pixels.
+// Padding is T{} (the zero code, 0.0f). The one im2col of the project: the kernels, the
+// evaluator's FP32 path and the simulator's workloads all lower convolutions through it.
+template <class T>
+void im2col(const Conv2dShape& s, const T* input, size_t image, size_t group, T* out,
+            size_t row_stride, size_t col_stride) {
+  const size_t oh = s.out_height();
+  const size_t ow = s.out_width();
+  const size_t cg = s.in_channels / s.groups;
+  for (size_t oy = 0; oy < oh; ++oy) {
+    for (size_t ox = 0; ox < ow; ++ox) {
+      T* row = out + (oy * ow + ox) * row_stride;
+      size_t k = 0;
+      for (size_t c = 0; c < cg; ++c) {
+        for (size_t kh = 0; kh < s.kernel_height; ++kh) {
+          for (size_t kw = 0; kw < s.kernel_width; ++kw, ++k) {
+            const size_t i = conv2d_input_index(s, image, group * cg + c, oy, ox, kh, kw);
+            row[k * col_stride] = i == kConvPadding ? T{} : input[i];
+          }
+        }
+      }
+    }
+  }
+}
 
 // The operands of one convolution (non-owning).
 struct Conv2dOperands {

@@ -10,7 +10,7 @@
 #include "lbfp/arch/accelerator.h"
 #include "lbfp/arch/config.h"
 #include "lbfp/arch/energy.h"
-#include "workload.h"
+#include "lbfp/workload/workload.h"
 
 namespace lbfp::arch {
 
@@ -32,7 +32,7 @@ struct FormatRun {
 
 struct SimReport {
   ArchSpec arch;
-  cli::Workload workload;
+  Workload workload;
   EnergyTable energy;
   std::string mode;   // "cycle" or "tile"
   std::string array;  // "cpp" or "rtl"

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "lbfp/calibration.h"
+#include "lbfp/conv.h"
 #include "lbfp/eval/graph.h"
 #include "lbfp/format.h"
 #include "lbfp/gemm.h"
@@ -48,6 +49,9 @@ ActivationGranularity parse_activation_granularity(const std::string& name);  //
 // share Ea[c] + Eb[o]). Tensors read by any other node (a normal conv, Gemm, Add, pooling) stay
 // per tensor.
 std::vector<bool> channel_exponent_tensors(const Graph& graph);
+
+// The kernels' shape of Conv node `n` over `batch` images (NCHW).
+Conv2dShape conv_shape(const Graph& graph, const Node& n, size_t batch);
 
 // One tensor per graph tensor id, batch x elements (NCHW), float.
 using Activations = std::vector<std::vector<float>>;

@@ -1,4 +1,4 @@
-#include "workload.h"
+#include "lbfp/workload/workload.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,7 +11,7 @@
 #include "lbfp/eval/graph.h"
 #include "lbfp/tensor.h"
 
-namespace lbfp::cli {
+namespace lbfp {
 namespace {
 
 std::string trim(const std::string& s) {
@@ -70,8 +70,8 @@ LayerSize layer_size(const LayerSpec& l) {
     if (l.stride == 0 || l.groups == 0 || l.filter_h > l.ifmap_h || l.filter_w > l.ifmap_w) {
       throw ConfigError("layer '" + l.name + "': inconsistent dimensions " + l.shape_text());
     }
-    const long double m = static_cast<long double>((l.ifmap_h - l.filter_h) / l.stride + 1) *
-                          static_cast<long double>((l.ifmap_w - l.filter_w) / l.stride + 1);
+    const long double m =
+        static_cast<long double>(l.out_h()) * static_cast<long double>(l.out_w());
     const long double n = static_cast<long double>(l.filters / l.groups);
     const long double k = static_cast<long double>(l.channels / l.groups) *
                           static_cast<long double>(l.filter_h) * static_cast<long double>(l.filter_w);
@@ -119,6 +119,19 @@ std::string LayerSpec::shape_text() const {
     s << "M" << m << " N" << n << " K" << k;
   }
   return s.str();
+}
+
+Conv2dShape LayerSpec::conv_shape() const {
+  Conv2dShape s;
+  s.in_channels = channels;
+  s.in_height = ifmap_h;
+  s.in_width = ifmap_w;
+  s.out_channels = filters;
+  s.kernel_height = filter_h;
+  s.kernel_width = filter_w;
+  s.stride_height = s.stride_width = stride;
+  s.groups = groups;
+  return s;
 }
 
 Workload parse_topology(const std::string& text, const std::string& source) {
@@ -242,7 +255,7 @@ Workload load_onnx_workload(const std::string& path) {
   return w;
 }
 
-Workload load_workload(const std::string& spec) {
+Workload load_workload(const std::string& spec, const TextReader& read_text) {
   if (spec.size() > 5 && spec.compare(spec.size() - 5, 5, ".onnx") == 0) {
     return load_onnx_workload(spec);
   }
@@ -264,7 +277,7 @@ Workload load_workload(const std::string& spec) {
     w.layers.push_back(l);
     return w;
   }
-  return parse_topology(read_text_file(spec), spec);
+  return parse_topology(read_text(spec), spec);
 }
 
 uint64_t layer_data_bytes(const LayerSpec& layer) {
@@ -275,8 +288,9 @@ uint64_t layer_data_bytes(const LayerSpec& layer) {
   return bytes > cap ? uint64_t{1} << 62 : static_cast<uint64_t>(bytes);
 }
 
-std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const NumberFormat& format,
-                                             uint64_t seed, uint64_t max_bytes) {
+std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer,
+                                             const arch::NumberFormat& format, uint64_t seed,
+                                             uint64_t max_bytes) {
   const LayerSize size = layer_size(layer);
   if (size.group_bytes > static_cast<long double>(max_bytes)) {
     std::ostringstream s;
@@ -333,22 +347,7 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Numbe
     if (layer.is_conv) {
       // im2col: row (y, x), column (c, ky, kx) of this group's channels.
       gl.a.resize(m * k);
-      const uint64_t cpg = layer.channels / layer.groups;
-      const uint64_t ow = layer.out_w();
-      for (uint64_t y = 0; y < layer.out_h(); ++y) {
-        for (uint64_t x = 0; x < ow; ++x) {
-          Code* row = gl.a.data() + (y * ow + x) * k;
-          for (uint64_t c = 0; c < cpg; ++c) {
-            const uint64_t channel = g * cpg + c;
-            for (uint64_t ky = 0; ky < layer.filter_h; ++ky) {
-              const Code* src = input_codes.data() +
-                                (channel * layer.ifmap_h + y * layer.stride + ky) * layer.ifmap_w +
-                                x * layer.stride;
-              std::copy(src, src + layer.filter_w, row + (c * layer.filter_h + ky) * layer.filter_w);
-            }
-          }
-        }
-      }
+      im2col(layer.conv_shape(), input_codes.data(), 0, g, gl.a.data(), k, 1);
     } else {
       gl.a = input_codes;
     }
@@ -413,4 +412,4 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Numbe
   return groups;
 }
 
-}  // namespace lbfp::cli
+}  // namespace lbfp

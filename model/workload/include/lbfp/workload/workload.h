@@ -1,17 +1,18 @@
-// `lbfp sim` workloads: a GEMM on the command line (gemm:M,N,K), SCALE-Sim topology CSV files
-// (convolution form and GEMM form), and the codes each layer runs on.
+// Workloads of the architecture model: a GEMM on the command line (gemm:M,N,K), SCALE-Sim
+// topology CSV files (convolution form and GEMM form), ONNX models, and the codes each layer runs
+// on. Bad input throws lbfp::ConfigError naming the file, line and column.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "lbfp/arch/accelerator.h"
-#include "lbfp/arch/input.h"
+#include "lbfp/config_error.h"
+#include "lbfp/conv.h"
 
-namespace lbfp::cli {
-
-using arch::read_text_file;
+namespace lbfp {
 
 struct LayerSpec {
   std::string name;
@@ -27,8 +28,8 @@ struct LayerSpec {
   // GEMM form (and each group of a convolution): C[M,N] = A[M,K] x B[K,N].
   uint64_t m = 0, n = 0, k = 0;
 
-  uint64_t out_h() const { return (ifmap_h - filter_h) / stride + 1; }
-  uint64_t out_w() const { return (ifmap_w - filter_w) / stride + 1; }
+  uint64_t out_h() const { return conv_output_size(ifmap_h, filter_h, stride); }
+  uint64_t out_w() const { return conv_output_size(ifmap_w, filter_w, stride); }
   // The GEMM of one group (all of it for a plain GEMM layer).
   uint64_t gemm_m() const { return is_conv ? out_h() * out_w() : m; }
   uint64_t gemm_n() const { return is_conv ? filters / groups : n; }
@@ -36,6 +37,8 @@ struct LayerSpec {
   uint64_t group_count() const { return is_conv ? groups : 1; }
   uint64_t macs() const { return gemm_m() * gemm_n() * gemm_k() * group_count(); }
   std::string shape_text() const;
+  // The kernels' shape of a convolution layer: one image, the IFMAP as given (padding included).
+  Conv2dShape conv_shape() const;
 };
 
 struct Workload {
@@ -45,9 +48,14 @@ struct Workload {
   bool real_weights = false;  // from an ONNX model
 };
 
-// "gemm:M,N,K", a topology CSV path, or an ONNX model (*.onnx: its Conv and Gemm layers with
-// their real weights and biases). Throws ConfigError naming the file, line and column.
-Workload load_workload(const std::string& spec);
+// Reads a topology file whole; throws ConfigError naming it when it cannot (the caller's reader
+// may serve built-in files too).
+using TextReader = std::function<std::string(const std::string& path)>;
+
+// "gemm:M,N,K", a topology CSV path (read with `read_text`), or an ONNX model (*.onnx: its Conv
+// and Gemm layers with their real weights and biases). Throws ConfigError naming the file, line
+// and column.
+Workload load_workload(const std::string& spec, const TextReader& read_text);
 Workload parse_topology(const std::string& text, const std::string& source);
 
 // The codes of each group of a layer from a seeded generator: activations ReLU'd N(0,1) per
@@ -59,7 +67,8 @@ Workload parse_topology(const std::string& text, const std::string& source);
 // group's operand and result codes), for refusing a workload before anything is allocated.
 uint64_t layer_data_bytes(const LayerSpec& layer);
 
-std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const NumberFormat& format,
-                                             uint64_t seed, uint64_t max_bytes);
+std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer,
+                                             const arch::NumberFormat& format, uint64_t seed,
+                                             uint64_t max_bytes);
 
-}  // namespace lbfp::cli
+}  // namespace lbfp

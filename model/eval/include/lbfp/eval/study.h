@@ -1,0 +1,61 @@
+// What `lbfp eval` runs, as one library call: the configurations its options name, the model and
+// data loaded and checked, the evaluation (evaluate.h), and the report text (exponents per layer,
+// top-1 with paired comparisons, per-layer SQNR). docs/accuracy.md.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "lbfp/eval/evaluate.h"
+#include "lbfp/eval/graph.h"
+
+namespace lbfp::eval {
+
+// The options as `lbfp eval` names them.
+struct StudyOptions {
+  std::string model;             // ONNX file
+  std::string data;              // mnist, fashion-mnist or a folder of IDX files
+  std::string formats = "all";   // fp32, bfp8, lbfp8, a comma list, or all
+  std::string calib = "kl";      // activation calibration: kl, kl-linear, max, a comma list, all
+  std::string weight_calib = "max";
+  std::string act_granularity = "tensor";  // or channel
+  std::string bias_correction = "off";     // on, off or both
+  size_t calib_images = 1000;
+  std::optional<uint64_t> calib_seed;
+  size_t test_images = 0;  // 0: all
+  size_t batch = 200;
+  int threads = 2;
+  // A batch whose activations would need more host memory is refused before it is allocated.
+  uint64_t memory_budget_bytes = UINT64_MAX;
+  std::function<void(size_t done, size_t total)> progress;  // after every batch, or empty
+};
+
+// The quantized configurations the options name (FP32 always runs). Throws
+// std::invalid_argument for an unknown name and lbfp::ConfigError for --calib-images 0 with a
+// quantized configuration.
+std::vector<EvalConfig> study_configs(const StudyOptions& options);
+
+struct Study {
+  Graph graph;
+  EvalReport report;
+};
+
+// Loads the model and the data, checks that they fit each other and the memory budget (ModelError,
+// IdxError, lbfp::ConfigError), writes the model and data lines to `out`, and evaluates `configs`.
+Study run_study(const StudyOptions& options, const std::vector<EvalConfig>& configs,
+                std::ostream& out);
+
+// The chosen exponents per layer of every configuration, as text and as the saved JSON.
+void print_exponents(const Study& study, std::ostream& out);
+std::string exponents_json(const Study& study);
+
+// Top-1 of every configuration against FP32, the paired comparisons between configurations of one
+// format, and every layer's SQNR against FP32.
+void print_accuracy(const Study& study, std::ostream& out);
+
+}  // namespace lbfp::eval

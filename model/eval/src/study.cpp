@@ -1,0 +1,222 @@
+#include "lbfp/eval/study.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "lbfp/config_error.h"
+#include "lbfp/eval/idx.h"
+
+namespace lbfp::eval {
+namespace {
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    const size_t pos = s.find(',', start);
+    out.push_back(s.substr(start, pos == std::string::npos ? std::string::npos : pos - start));
+    if (pos == std::string::npos) return out;
+    start = pos + 1;
+  }
+}
+
+CalibrationMethod parse_method(const std::string& name) {
+  if (name == "kl") return CalibrationMethod::kKl;
+  if (name == "kl-linear") return CalibrationMethod::kKlLinear;
+  if (name == "max") return CalibrationMethod::kMax;
+  throw std::invalid_argument("unknown calibration '" + name + "' (kl, kl-linear or max)");
+}
+
+std::string pct(double v) { return fmt::format("{:6.2f} %", 100.0 * v); }
+
+// "diff [95 % CI]  b/c  p" of a paired comparison, against FP32 or between two calibrations.
+std::string paired_text(const PairedAccuracy& a) {
+  const double d = 100 * a.difference(), h = 100 * a.ci_half_width();
+  return fmt::format("{:>+12.2f} [{:+.2f}, {:+.2f}]  {:>9}  {:>7.3g}", d, d - h, d + h,
+                     fmt::format("{}/{}", a.only_quantized_right, a.only_fp32_right),
+                     a.mcnemar_p());
+}
+
+}  // namespace
+
+std::vector<EvalConfig> study_configs(const StudyOptions& o) {
+  std::vector<EvalConfig> configs;
+  const std::vector<std::string> formats =
+      o.formats == "all" ? std::vector<std::string>{"fp32", "bfp8", "lbfp8"}
+                         : split_list(o.formats);
+  const std::vector<std::string> calibs =
+      o.calib == "all" ? std::vector<std::string>{"kl", "max"} : split_list(o.calib);
+  const CalibrationMethod wmethod = parse_method(o.weight_calib);
+  std::vector<bool> corrections = {o.bias_correction == "on"};
+  if (o.bias_correction == "both") corrections = {false, true};
+  for (const auto& f : formats) {
+    const Arithmetic nf = parse_arithmetic(f);
+    if (nf == Arithmetic::kFp32) continue;
+    for (const auto& c : calibs) {
+      for (bool bc : corrections) configs.push_back({nf, parse_method(c), wmethod, bc});
+    }
+  }
+  if (!configs.empty() && o.calib_images == 0) {
+    throw ConfigError("--calib-images 0: a quantized format needs at least one calibration image");
+  }
+  return configs;
+}
+
+Study run_study(const StudyOptions& o, const std::vector<EvalConfig>& configs, std::ostream& out) {
+  const ActivationGranularity granularity = parse_activation_granularity(o.act_granularity);
+  Study study;
+  study.graph = load_onnx(o.model);
+  const Graph& graph = study.graph;
+  const Dataset test = load_dataset(o.data, Split::kTest);
+  const Dataset train = configs.empty() ? Dataset{} : load_dataset(o.data, Split::kTrain);
+  if (test.size() == 0) {
+    throw ConfigError(dataset_dir(o.data) + ": the test split has no images");
+  }
+  check_model_fits(graph, test);
+  if (!configs.empty() && train.size() == 0) {
+    throw ConfigError(dataset_dir(o.data) + ": the training split has no images to "
+                      "calibrate on");
+  }
+  // Every activation of a batch is held at once (FP32 values, codes, dequantized doubles):
+  // refuse a batch that cannot fit before allocating it.
+  long double values_per_image = 0;
+  for (const ActShape& s : graph.tensor_shapes) {
+    values_per_image += static_cast<long double>(s.elements());
+  }
+  const long double batch_bytes = values_per_image * static_cast<long double>(o.batch) * 16;
+  if (batch_bytes > static_cast<long double>(o.memory_budget_bytes)) {
+    throw ConfigError(fmt::format(
+        "{}: --batch {} needs about {:.1f} GiB for the activations ({:.0f} values per image), more "
+        "than half of this machine's memory; use a smaller --batch",
+        o.model, o.batch, static_cast<double>(batch_bytes) / (1 << 30),
+        static_cast<double>(values_per_image)));
+  }
+
+  size_t convs = 0;
+  for (const auto& n : graph.nodes) convs += n.kind == OpKind::kConv;
+  out << fmt::format("model {}: {} layers ({} convolutions), input {}\n", o.model,
+                     graph.nodes.size(), convs,
+                     graph.tensor_shapes[static_cast<size_t>(graph.input)].str());
+  out << fmt::format("data {}: {} test images; calibration on {} training images{}\n",
+                     dataset_dir(o.data), test.size(),
+                     configs.empty() ? size_t{0} : std::min(o.calib_images, train.size()),
+                     configs.empty() ? ""
+                     : o.calib_seed  ? fmt::format(", sampled with seed {}", *o.calib_seed)
+                                     : ", evenly spaced");
+
+  EvalOptions options;
+  options.configs = configs;
+  options.calib_images = o.calib_images;
+  options.calib_seed = o.calib_seed;
+  options.granularity = granularity;
+  options.test_images = o.test_images;
+  options.batch = o.batch;
+  options.gemm.threads = o.threads;
+  options.progress = o.progress;
+  const Dataset& calib_set = configs.empty() ? test : train;
+  study.report = evaluate(graph, calib_set, test, options);
+  return study;
+}
+
+void print_exponents(const Study& study, std::ostream& out) {
+  const Graph& graph = study.graph;
+  for (const auto& r : study.report.results) {
+    out << fmt::format("\nexponents, {} (activations per tensor, or per channel min..max "
+                       "where every consumer is a depthwise conv; weights per output "
+                       "channel, min..max):\n",
+                       r.config.label());
+    out << fmt::format("  {:<28} {:>5} {:>9}  {}\n", "layer", "E", "weight E", "op");
+    out << fmt::format("  {:<28} {:>5}\n", "(graph input)",
+                       r.plan.tensor_exponents[static_cast<size_t>(graph.input)]);
+    for (size_t i = 0; i < graph.nodes.size(); ++i) {
+      const auto& l = r.layers[i];
+      const auto& w = r.plan.weight_exponents[i];
+      std::string wtext;
+      if (!w.empty()) {
+        wtext = fmt::format("{}..{}", *std::min_element(w.begin(), w.end()),
+                            *std::max_element(w.begin(), w.end()));
+      }
+      const auto& ce = r.plan.channel_exponents[static_cast<size_t>(l.tensor)];
+      const std::string etext =
+          ce.empty() ? std::to_string(l.exponent)
+                     : fmt::format("{}..{}", *std::min_element(ce.begin(), ce.end()),
+                                   *std::max_element(ce.begin(), ce.end()));
+      out << fmt::format("  {:<28} {:>5} {:>9}  {}{}\n", l.name, etext, wtext, l.op,
+                         l.calibrated ? "" : " (input's exponent)");
+      if (!ce.empty()) {
+        std::string list;
+        for (size_t c = 0; c < ce.size(); ++c) list += (c ? " " : "") + std::to_string(ce[c]);
+        out << "      per channel: " << list << "\n";
+      }
+    }
+  }
+}
+
+std::string exponents_json(const Study& study) {
+  nlohmann::json saved = nlohmann::json::array();
+  for (const auto& r : study.report.results) saved.push_back(plan_to_json(study.graph, r));
+  return saved.dump(1) + "\n";
+}
+
+void print_accuracy(const Study& study, std::ostream& out) {
+  const Graph& graph = study.graph;
+  const EvalReport& report = study.report;
+  out << fmt::format("\ntop-1 on {} test images (difference to FP32: paired, 95 % Wald "
+                     "interval for paired proportions; b/c = images only the quantized / "
+                     "only FP32 gets right; p = exact McNemar)\n",
+                     report.total);
+  out << fmt::format("  {:<18} {:>8}  {:>28}  {:>9}  {:>7}  {}\n", "format", "top-1",
+                     "diff to fp32 [95 % CI] (pp)", "b/c", "p", "acc. overflows");
+  out << fmt::format("  {:<18} {:>8}\n", "fp32", pct(report.fp32_top1()));
+  for (const auto& r : report.results) {
+    out << fmt::format("  {:<18} {:>8}  {}  {}\n", r.config.label(), pct(r.accuracy.top1()),
+                       paired_text(r.accuracy), r.overflows);
+  }
+  // Two configurations of one format that differ in the activation calibration or in the bias
+  // correction alone, on the same images: their own paired comparison, which their two
+  // differences to FP32 do not give (their discordant images overlap).
+  bool pairs_header = false;
+  for (size_t i = 0; i < report.results.size(); ++i) {
+    for (size_t j = i + 1; j < report.results.size(); ++j) {
+      const auto& a = report.results[i].config;
+      const auto& b = report.results[j].config;
+      const bool other_calibration = a.activations != b.activations;
+      const bool other_correction = a.bias_correction != b.bias_correction;
+      if (a.format != b.format || a.weights != b.weights || other_calibration == other_correction) {
+        continue;
+      }
+      if (!pairs_header) {
+        out << "\nbetween configurations of one format (paired as above; b/c = images only "
+               "the first / only the second gets right)\n";
+        out << fmt::format("  {:<37}  {:>28}  {:>9}  {:>7}\n", "first - second",
+                           "difference [95 % CI] (pp)", "b/c", "p");
+        pairs_header = true;
+      }
+      out << fmt::format("  {:<37}  {}\n", a.label() + " - " + b.label(),
+                         paired_text(paired_accuracy(report.results[i].right,
+                                                     report.results[j].right)));
+    }
+  }
+
+  // Per-layer error.
+  if (!report.results.empty()) {
+    out << "\nper-layer SQNR of each layer's output against FP32 (dB), test images:\n";
+    std::string header = fmt::format("  {:<28} {:<24} {:>10}", "layer", "op", "shape");
+    for (const auto& r : report.results) header += fmt::format(" {:>15}", r.config.label());
+    out << header << "\n";
+    for (size_t i = 0; i < graph.nodes.size(); ++i) {
+      const auto& l0 = report.results[0].layers[i];
+      std::string row = fmt::format("  {:<28} {:<24} {:>10}", l0.name, l0.op, l0.shape.str());
+      for (const auto& r : report.results) {
+        const double s = r.layers[i].sqnr_db();
+        row += std::isinf(s) ? fmt::format(" {:>15}", "exact") : fmt::format(" {:>15.1f}", s);
+      }
+      out << row << "\n";
+    }
+  }
+}
+
+}  // namespace lbfp::eval

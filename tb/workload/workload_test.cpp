@@ -1,0 +1,136 @@
+// The workload readers (topologies, gemm:M,N,K) and the seeded layer data, good and bad.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "lbfp/workload/workload.h"
+
+namespace lbfp {
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path + ": cannot open the file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(Topology, ReadsBothScaleSimForms) {
+  const Workload w = parse_topology(
+      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+      "Strides,\nconv1, 230, 230, 7, 7, 3, 64, 2,\n\nfc, 1, 1, 1, 1, 512, 1000, 1,\n",
+      "t.csv");
+  ASSERT_EQ(w.layers.size(), 2u);
+  const LayerSpec& c = w.layers[0];
+  EXPECT_TRUE(c.is_conv);
+  EXPECT_EQ(c.out_h(), 112u);
+  EXPECT_EQ(c.gemm_m(), 112u * 112u);
+  EXPECT_EQ(c.gemm_n(), 64u);
+  EXPECT_EQ(c.gemm_k(), 3u * 7u * 7u);
+  EXPECT_EQ(c.macs(), 112u * 112u * 64u * 147u);
+  const Workload g = parse_topology("Layer, M, N, K,\nqkv, 512, 2304, 768,\n", "g.csv");
+  EXPECT_FALSE(g.layers[0].is_conv);
+  EXPECT_EQ(g.layers[0].macs(), 512u * 2304u * 768u);
+  const Workload d = parse_topology(
+      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+      "Strides, Groups,\ndw, 114, 114, 3, 3, 32, 32, 1, 32,\n",
+      "d.csv");
+  EXPECT_EQ(d.layers[0].groups, 32u);
+  EXPECT_EQ(d.layers[0].gemm_n(), 1u);
+  EXPECT_EQ(d.layers[0].gemm_k(), 9u);
+}
+
+TEST(Topology, ShippedWorkloadsMatchThePublishedMacCounts) {
+  auto macs = [](const char* file) {
+    uint64_t total = 0;
+    for (const auto& l : load_workload(std::string(LBFP_SOURCE_DIR "/sim/workloads/") + file, read_file).layers) {
+      total += l.macs();
+    }
+    return total;
+  };
+  // Published multiply-accumulates: ResNet-18 1.82 G, MobileNet-v1 569 M (Howard et al.,
+  // Table 1: 569 million mult-adds), AlexNet 1.135 G as one tower (the two-tower original with
+  // grouped conv2/4/5 has 0.72 G), LeNet-5 0.42 M (C1 117,600 + C3 240,000 + C5 48,000 + F6
+  // 10,080 + output 840).
+  EXPECT_NEAR(static_cast<double>(macs("resnet18.csv")), 1.814e9, 0.01e9);
+  EXPECT_NEAR(static_cast<double>(macs("mobilenet_v1.csv")), 569e6, 6e6);
+  EXPECT_NEAR(static_cast<double>(macs("alexnet.csv")), 1.135e9, 0.02e9);
+  EXPECT_NEAR(static_cast<double>(macs("lenet5.csv")), 416520, 1);
+}
+
+TEST(Topology, BadFilesNameTheLineAndColumn) {
+  const std::string header =
+      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+      "Strides,\n";
+  struct Case {
+    std::string text, needle;
+  };
+  const Case cases[] = {
+      {"", "empty"},
+      {"hello, world\n", "t.csv:1: not a SCALE-Sim topology header"},
+      {header, "has no layers"},
+      {header + "c, 10, 10, 3, 3, 4\n", "t.csv:2: expected 8 columns, got 6"},
+      {header + "c, 10, ten, 3, 3, 4, 8, 1,\n", "t.csv:2: IFMAP Width: expected a positive integer, got 'ten'"},
+      {header + "c, 10, 10, 3, 3, 4, 8, 0,\n", "t.csv:2: Strides: must be positive"},
+      {header + "c, 10, 10, 3, 3, -4, 8, 1,\n", "Channels: expected a positive integer, got '-4'"},
+      {header + "c, 10, 10, 11, 3, 4, 8, 1,\n", "filter is larger than"},
+      {header + "c, 10, 10, 3, 3, 4, 8, 1.5,\n", "Strides: expected a positive integer, got '1.5'"},
+      {"Layer, M, N, K,\nbig, 1000000, 1000000, 1000000,\n", "refuses layers over 1 TiB"},
+      {"Layer, M, N, K,\nhuge, 99999999999, 1, 1,\n", "larger than 2^31"},
+  };
+  for (const Case& c : cases) {
+    try {
+      parse_topology(c.text, "t.csv");
+      ADD_FAILURE() << "accepted: " << c.text;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(c.needle), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_THROW(load_workload("gemm:1,2", read_file), ConfigError);
+  EXPECT_THROW(load_workload("gemm:1,2,0", read_file), ConfigError);
+  EXPECT_EQ(load_workload("gemm:3,4,5", read_file).layers[0].macs(), 60u);
+}
+
+TEST(LayerData, IsDeterministicAndSizedByTheShape) {
+  const Workload w = parse_topology(
+      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+      "Strides, Groups,\nc, 9, 9, 3, 3, 4, 6, 2, 2,\n",
+      "t.csv");
+  const auto a = make_layer_data(w.layers[0], lbfp8(), 7, 1 << 20);
+  const auto b = make_layer_data(w.layers[0], lbfp8(), 7, 1 << 20);
+  ASSERT_EQ(a.size(), 2u);  // one GEMM per group
+  EXPECT_EQ(a[0].m, 16u);   // 4 x 4 outputs
+  EXPECT_EQ(a[0].n, 3u);
+  EXPECT_EQ(a[0].k, 2u * 9u);
+  EXPECT_EQ(a[1].a, b[1].a);
+  EXPECT_EQ(a[1].w, b[1].w);
+  EXPECT_NE(make_layer_data(w.layers[0], lbfp8(), 8, 1 << 20)[0].w, a[0].w);
+  EXPECT_THROW(make_layer_data(w.layers[0], lbfp8(), 7, 100), ConfigError);
+}
+
+TEST(LayerData, LowersAConvolutionThroughIm2col) {
+  // 1 channel, 4x4 IFMAP, 3x3 filter, stride 1: row (y, x) of A is the 3x3 window at (y, x).
+  const Workload w = parse_topology(
+      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+      "Strides,\nc, 4, 4, 3, 3, 1, 2, 1,\n",
+      "t.csv");
+  const LayerSpec& l = w.layers[0];
+  const auto groups = make_layer_data(l, lbfp8(), 3, 1 << 20);
+  ASSERT_EQ(groups.size(), 1u);
+  const arch::GemmLayer& g = groups[0];
+  ASSERT_EQ(g.m, 4u);
+  ASSERT_EQ(g.k, 9u);
+  // Output pixel (1, 0) sees the IFMAP one row below (0, 0): tap (ky - 1, kx) is (0, 0)'s (ky, kx).
+  for (size_t ky = 1; ky < 3; ++ky) {
+    for (size_t kx = 0; kx < 3; ++kx) {
+      EXPECT_EQ(g.a[0 * 9 + ky * 3 + kx], g.a[2 * 9 + (ky - 1) * 3 + kx]);
+    }
+  }
+  EXPECT_EQ(g.a[1 * 9 + 0], g.a[0 * 9 + 1]);  // (0, 1)'s first tap is (0, 0)'s second
+}
+
+}  // namespace
+}  // namespace lbfp
