@@ -10,7 +10,7 @@
 #include <memory>
 #include <systemc>
 
-#include "lbfp/arch/accelerator.h"
+#include "lbfp/arch/accelerator_top.h"
 #include "lbfp/arch/rtl_array.h"
 #include "cli_options.h"
 #include "commands.h"
@@ -75,7 +75,7 @@ void check_mode_choice(const std::string& mode) {
 int run_sim(const SimOptions& o, std::ostream& out, std::ostream& err) {
   const auto started = std::chrono::steady_clock::now();
   SimReport report;
-  std::vector<std::unique_ptr<arch::Accelerator>> accelerators;
+  std::vector<std::unique_ptr<arch::AcceleratorTop>> accelerators;
   std::vector<std::vector<size_t>> owners;  // per format: workload layer of each group
   try {
     report.arch = load_arch(o.arch.empty() ? kDefaultArch : o.arch, o.overrides);
@@ -126,7 +126,7 @@ int run_sim(const SimOptions& o, std::ostream& out, std::ostream& err) {
       cfg.mode = mode == "cycle" ? arch::SimMode::kCycle : arch::SimMode::kTile;
       std::unique_ptr<arch::ArrayBackend> backend;
       if (o.array == "rtl") backend = arch::make_rtl_array(cfg.array, format);
-      auto acc = std::make_unique<arch::Accelerator>(name.c_str(), cfg, std::move(backend));
+      auto acc = std::make_unique<arch::AcceleratorTop>(name.c_str(), cfg, std::move(backend));
       std::vector<size_t> owner;
       for (size_t li = 0; li < report.workload.layers.size(); ++li) {
         const LayerSpec& spec = report.workload.layers[li];
