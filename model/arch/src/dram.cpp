@@ -97,10 +97,13 @@ bool Dram::get_direct_mem_ptr(tlm::tlm_generic_payload& payload, tlm::tlm_dmi& d
   return true;
 }
 
+// Untimed and uncounted (loaders and debuggers): moves the bytes inside the memory and returns
+// how many.
 unsigned int Dram::transport_dbg(tlm::tlm_generic_payload& payload) {
   const uint64_t address = payload.get_address();
   if (address >= config_.size_bytes) return 0;
-  const uint64_t length = std::min<uint64_t>(payload.get_data_length(), config_.size_bytes - address);
+  const uint64_t length =
+      std::min<uint64_t>(payload.get_data_length(), config_.size_bytes - address);
   if (payload.get_command() == tlm::TLM_READ_COMMAND) {
     std::memcpy(payload.get_data_ptr(), memory_.get() + address, length);
   } else if (payload.get_command() == tlm::TLM_WRITE_COMMAND) {

@@ -25,10 +25,11 @@ Code* Sram::locate(const SramBlock& block, const char* access) {
   const bool empty = block.rows == 0 || block.row_bytes == 0;
   // The last row ends at offset + (rows - 1) pitch + row_bytes; checked without overflow.
   const bool fits =
-      empty || (block.offset <= capacity && block.row_bytes <= capacity - block.offset &&
-                (block.rows == 1 || (block.pitch >= block.row_bytes &&
-                                     block.pitch <= (capacity - block.offset - block.row_bytes) /
-                                                        (block.rows - 1))));
+      block.offset <= capacity &&
+      (empty || (block.row_bytes <= capacity - block.offset &&
+                 (block.rows == 1 || (block.pitch >= block.row_bytes &&
+                                      block.pitch <= (capacity - block.offset - block.row_bytes) /
+                                                         (block.rows - 1)))));
   if (!fits) {
     throw std::out_of_range(std::string(name()) + ": " + access + " of " +
                             std::to_string(block.rows) + " x " + std::to_string(block.row_bytes) +
@@ -36,7 +37,7 @@ Code* Sram::locate(const SramBlock& block, const char* access) {
                             std::to_string(block.offset) + " is outside its " +
                             std::to_string(capacity) + " bytes");
   }
-  return storage_.get() + (empty ? 0 : block.offset);
+  return storage_.get() + block.offset;
 }
 
 Code* Sram::write(const SramBlock& block) {
