@@ -131,8 +131,8 @@ class Accelerator : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(Accelerator);
   tlm_utils::simple_initiator_socket<Accelerator> dma_socket;  // to memory
-  sc_core::sc_fifo_in<const GemmJob*> job_in;    // the next layer; nullptr: no more work
-  sc_core::sc_fifo_out<const GemmJob*> done_out; // each layer once its outputs are in memory
+  sc_core::sc_fifo_in<const GemmJob*> job_in;     // the next layer; nullptr: no more work
+  sc_core::sc_fifo_out<const GemmJob*> done_out;  // each layer once its outputs are in memory
 
   // With no backend, the C++ array in config.mode.
   Accelerator(sc_core::sc_module_name name, const AcceleratorConfig& config,

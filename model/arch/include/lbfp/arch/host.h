@@ -21,8 +21,8 @@ class Host : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(Host);
   tlm_utils::simple_initiator_socket<Host> memory_socket;  // debug transactions only
-  sc_core::sc_fifo_out<const GemmJob*> job_out;   // to the accelerator
-  sc_core::sc_fifo_in<const GemmJob*> done_in;    // from the accelerator
+  sc_core::sc_fifo_out<const GemmJob*> job_out;  // to the accelerator
+  sc_core::sc_fifo_in<const GemmJob*> done_in;   // from the accelerator
 
   explicit Host(sc_core::sc_module_name name);
 
