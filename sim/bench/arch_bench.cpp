@@ -19,7 +19,7 @@
 #include <vector>
 #include <systemc>
 
-#include "lbfp/arch/accelerator.h"
+#include "lbfp/arch/accelerator_top.h"
 #include "lbfp/arch/rtl_array.h"
 
 namespace {
@@ -59,7 +59,7 @@ Measurement run(const std::string& mode, uint64_t m, uint64_t n, uint64_t k) {
   cfg.dram.size_bytes = uint64_t{1} << 28;
   std::unique_ptr<ArrayBackend> backend;
   if (mode == "rtl") backend = make_rtl_array(cfg.array, cfg.format);
-  Accelerator acc("acc", cfg, std::move(backend));
+  AcceleratorTop acc("acc", cfg, std::move(backend));
   acc.add_layer(workload(m, n, k));
   const auto start = std::chrono::steady_clock::now();
   sc_core::sc_start();

@@ -1,4 +1,4 @@
-// Whole layers through the SystemC model (DRAM -> buffers -> array -> buffers -> DRAM): outputs
+// Whole layers through the SystemC model (memory -> buffers -> array -> buffers -> memory): outputs
 // bit-exact against the golden GEMM and convolution, the tile-level mode against the cycle
 // mode (same outputs, same cycles), and the accounting of traffic, stalls and errors.
 #include <gtest/gtest.h>
@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <systemc>
 
-#include "lbfp/arch/accelerator.h"
+#include "lbfp/arch/accelerator_top.h"
 #include "lbfp/conv.h"
 #include "lbfp/gemm.h"
 
@@ -93,8 +93,8 @@ void run_both_modes(const Format& format, const std::vector<GemmLayer>& layers,
   cycle_cfg.buffers = buffers;
   AcceleratorConfig tile_cfg = config(format, SimMode::kTile);
   tile_cfg.buffers = buffers;
-  Accelerator cycle_acc("cycle", cycle_cfg);
-  Accelerator tile_acc("tile", tile_cfg);
+  AcceleratorTop cycle_acc("cycle", cycle_cfg);
+  AcceleratorTop tile_acc("tile", tile_cfg);
   for (const auto& l : layers) {
     cycle_acc.add_layer(l);
     tile_acc.add_layer(l);
@@ -151,8 +151,8 @@ TEST(Accelerator, SmallBuffersStreamWeightsWithoutDoubleBuffering) {
   cycle_cfg.buffers = tight;
   AcceleratorConfig tile_cfg = config(lbfp8(), SimMode::kTile);
   tile_cfg.buffers = tight;
-  Accelerator cycle_acc("cycle", cycle_cfg);
-  Accelerator tile_acc("tile", tile_cfg);
+  AcceleratorTop cycle_acc("cycle", cycle_cfg);
+  AcceleratorTop tile_acc("tile", tile_cfg);
   cycle_acc.add_layer(layer);
   tile_acc.add_layer(layer);
   sc_core::sc_start();
@@ -166,6 +166,19 @@ TEST(Accelerator, SmallBuffersStreamWeightsWithoutDoubleBuffering) {
   EXPECT_EQ(s.dram_bytes_read, 12 * k + 9 * 4 * k);
   // Nothing overlaps: every tile waits for its loads.
   EXPECT_GT(s.stall_cycles, 9 * 30u);
+  // The buffers' own counts: activations are written once per row of tiles and read by every
+  // tile, weights written and read once per tile, outputs written and drained once.
+  const Accelerator& a = tile_acc.accelerator();
+  EXPECT_EQ(a.activation_buffer().bytes_written(), 3 * 4 * k);
+  EXPECT_EQ(a.activation_buffer().bytes_read(), 9 * 4 * k);
+  EXPECT_EQ(a.weight_buffer().bytes_written(), 9 * 4 * k);
+  EXPECT_EQ(a.weight_buffer().bytes_read(), 9 * 4 * k);
+  EXPECT_EQ(a.output_buffer().bytes_written(), 12 * 12u);
+  EXPECT_EQ(a.output_buffer().bytes_read(), 12 * 12u);
+  EXPECT_EQ(s.sram_bytes_written, 3 * 4 * k + 9 * 4 * k + 12 * 12);
+  EXPECT_EQ(s.sram_bytes_read, 2 * 9 * 4 * k + 12 * 12);
+  EXPECT_EQ(cycle_acc.stats()[0].sram_bytes_read, s.sram_bytes_read);
+  EXPECT_EQ(cycle_acc.stats()[0].sram_bytes_written, s.sram_bytes_written);
 }
 
 TEST(Accelerator, DoubleBufferingHidesLoadsBehindCompute) {
@@ -175,8 +188,8 @@ TEST(Accelerator, DoubleBufferingHidesLoadsBehindCompute) {
   single.buffers = {4 * 256, 4 * 256, 16};
   AcceleratorConfig dbl = config(lbfp8(), SimMode::kTile);
   dbl.buffers = {2 * 4 * 256, 2 * 4 * 256, 32};
-  Accelerator a1("single", single);
-  Accelerator a2("double", dbl);
+  AcceleratorTop a1("single", single);
+  AcceleratorTop a2("double", dbl);
   a1.add_layer(layers[0]);
   a2.add_layer(layers[0]);
   sc_core::sc_start();
@@ -246,7 +259,7 @@ TEST(Accelerator, ConvolutionThroughIm2colIsBitExact) {
   l.relu = true;
 
   AcceleratorConfig cfg = config(lbfp8(), SimMode::kCycle);
-  Accelerator acc("acc", cfg);
+  AcceleratorTop acc("acc", cfg);
   acc.add_layer(l);
   sc_core::sc_start();
   ASSERT_TRUE(acc.finished()) << acc.error();
@@ -264,7 +277,7 @@ TEST(Accelerator, ConvolutionThroughIm2colIsBitExact) {
 TEST(Accelerator, RejectsLayersThatDoNotFit) {
   AcceleratorConfig cfg = config(lbfp8(), SimMode::kTile);
   cfg.buffers = {100, 100, 16};
-  Accelerator acc("acc", cfg);
+  AcceleratorTop acc("acc", cfg);
   try {
     acc.add_layer(random_layer(lbfp8(), "wide", 4, 4, 26, 1, false));  // 4 x 26 > 100 bytes
     FAIL() << "accepted a tile larger than the activation buffer";
@@ -274,7 +287,7 @@ TEST(Accelerator, RejectsLayersThatDoNotFit) {
   }
   AcceleratorConfig small = config(lbfp8(), SimMode::kTile);
   small.dram.size_bytes = 256;
-  Accelerator acc2("acc2", small);
+  AcceleratorTop acc2("acc2", small);
   EXPECT_THROW(acc2.add_layer(random_layer(lbfp8(), "big", 16, 16, 16, 1, false)),
                std::invalid_argument);
   GemmLayer bad = random_layer(lbfp8(), "bad", 4, 4, 4, 1, false);

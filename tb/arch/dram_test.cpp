@@ -1,4 +1,4 @@
-// The TLM-2.0 DRAM target: data, timing (latency and bandwidth), errors and DMI.
+// The TLM-2.0 DRAM target: data, timing (latency and bandwidth), errors, debug transport and DMI.
 #include <gtest/gtest.h>
 
 #include <systemc>
@@ -28,6 +28,15 @@ struct Initiator : sc_core::sc_module {
     p.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
     socket->b_transport(p, delay);
     return p.get_response_status();
+  }
+
+  unsigned debug(tlm::tlm_command cmd, uint64_t address, unsigned char* data, unsigned length) {
+    tlm::tlm_generic_payload p;
+    p.set_command(cmd);
+    p.set_address(address);
+    p.set_data_ptr(data);
+    p.set_data_length(length);
+    return socket->transport_dbg(p);
   }
 };
 
@@ -79,7 +88,26 @@ TEST(Dram, OutOfRangeAccessesGetTheAddressError) {
             tlm::TLM_ADDRESS_ERROR_RESPONSE);
   EXPECT_EQ(dram.stats().errors, 3u);
   EXPECT_EQ(dram.stats().bytes_read, 0u);
-  EXPECT_THROW(dram.write_backdoor(4095, data, 2), std::out_of_range);
+}
+
+TEST(Dram, DebugTransportIsUntimedUncountedAndStopsAtTheEnd) {
+  Dram dram("dram", small_dram());
+  Initiator init("init");
+  init.socket.bind(dram.socket);
+  unsigned char data[16];
+  for (int i = 0; i < 16; ++i) data[i] = static_cast<unsigned char>(200 - i);
+  EXPECT_EQ(init.debug(tlm::TLM_WRITE_COMMAND, 1000, data, 16), 16u);
+  // A timed read sees what the debug write placed.
+  unsigned char back[16] = {};
+  sc_time delay = sc_core::SC_ZERO_TIME;
+  ASSERT_EQ(init.transfer(tlm::TLM_READ_COMMAND, 1000, back, 16, delay), tlm::TLM_OK_RESPONSE);
+  for (int i = 0; i < 16; ++i) ASSERT_EQ(back[i], data[i]);
+  EXPECT_EQ(dram.stats().bytes_written, 0u);
+  EXPECT_EQ(dram.stats().bytes_read, 16u);
+  // Debug transactions move what lies inside the memory, and say how much.
+  EXPECT_EQ(init.debug(tlm::TLM_WRITE_COMMAND, 4095, data, 2), 1u);
+  EXPECT_EQ(init.debug(tlm::TLM_READ_COMMAND, 4096, back, 2), 0u);
+  EXPECT_EQ(dram.stats().errors, 0u);
 }
 
 TEST(Dram, GrantsDmiAndRejectsBadConfigs) {
@@ -94,13 +122,16 @@ TEST(Dram, GrantsDmiAndRejectsBadConfigs) {
   EXPECT_TRUE(dmi.is_read_write_allowed());
   dmi.get_dmi_ptr()[7] = 42;
   unsigned char v = 0;
-  dram.read_backdoor(7, &v, 1);
+  EXPECT_EQ(init.debug(tlm::TLM_READ_COMMAND, 7, &v, 1), 1u);
   EXPECT_EQ(v, 42);
   DramConfig bad = small_dram();
   bad.size_bytes = 0;
   EXPECT_THROW(bad.validate(), std::invalid_argument);
   bad = small_dram();
   bad.bytes_per_cycle = 0;
+  EXPECT_THROW(bad.validate(), std::invalid_argument);
+  bad = small_dram();
+  bad.clock_period = sc_core::SC_ZERO_TIME;
   EXPECT_THROW(bad.validate(), std::invalid_argument);
 }
 

@@ -6,7 +6,7 @@
 #include <random>
 #include <systemc>
 
-#include "lbfp/arch/accelerator.h"
+#include "lbfp/arch/accelerator_top.h"
 #include "lbfp/arch/rtl_array.h"
 #include "lbfp/gemm.h"
 
@@ -47,8 +47,8 @@ void compare(const NumberFormat& format, const ArrayGeometry& g,
   cfg.mode = SimMode::kCycle;
   cfg.dram.size_bytes = 1 << 20;
   cfg.dram.latency_cycles = 25;
-  Accelerator cpp("cpp", cfg);
-  Accelerator rtl("rtl", cfg, make_rtl_array(g, format));
+  AcceleratorTop cpp("cpp", cfg);
+  AcceleratorTop rtl("rtl", cfg, make_rtl_array(g, format));
   for (const auto& l : layers) {
     cpp.add_layer(l);
     rtl.add_layer(l);

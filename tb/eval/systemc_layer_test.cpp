@@ -6,7 +6,7 @@
 
 #include <systemc>
 
-#include "lbfp/arch/accelerator.h"
+#include "lbfp/arch/accelerator_top.h"
 #include "lbfp/eval/evaluate.h"
 #include "lbfp/eval/graph.h"
 #include "lbfp/eval/idx.h"
@@ -30,7 +30,7 @@ void check_gemm_layers(Arithmetic nf, const lbfp::NumberFormat& format) {
   cfg.format = format;
   cfg.mode = arch::SimMode::kCycle;
   cfg.dram.size_bytes = 1 << 22;
-  arch::Accelerator acc("acc", cfg);
+  arch::AcceleratorTop acc("acc", cfg);
   std::vector<int> outputs;  // tensor id of each simulated layer
   for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
     const Node& n = g.nodes[ni];

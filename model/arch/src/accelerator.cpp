@@ -12,9 +12,13 @@ namespace {
 
 using sc_core::sc_time;
 
-uint64_t align64(uint64_t v) { return (v + 63) / 64 * 64; }
-
 std::string bytes_text(uint64_t b) { return std::to_string(b) + " bytes"; }
+
+// Checked before the members it sizes (the buffers) are built.
+const AcceleratorConfig& validated(const AcceleratorConfig& config) {
+  config.validate();
+  return config;
+}
 
 // The C++ array behind the ArrayBackend interface.
 class CppArray : public ArrayBackend {
@@ -74,6 +78,9 @@ void AcceleratorConfig::validate() const {
   if (buffers.activation_bytes == 0 || buffers.weight_bytes == 0 || buffers.output_bytes == 0) {
     throw std::invalid_argument("buffer sizes must be positive");
   }
+  if (clock_period == sc_core::SC_ZERO_TIME) {
+    throw std::invalid_argument("the accelerator's clock_period must be positive");
+  }
   dram.validate();
 }
 
@@ -93,11 +100,8 @@ void GemmLayer::validate() const {
 }
 
 struct Accelerator::Plan {
-  const GemmLayer* layer = nullptr;
+  const GemmJob* job = nullptr;
   size_t index = 0;
-  uint64_t a_addr = 0;
-  uint64_t w_addr = 0;
-  uint64_t out_addr = 0;
   std::vector<Tile> tiles;
   std::vector<size_t> loads_wait_for;  // tile i's loads need this many tiles computed first
   int a_slots = 1;
@@ -105,25 +109,32 @@ struct Accelerator::Plan {
   int out_slots = 1;
   bool weights_resident = false;
   uint64_t weight_tag = 0;  // TileJob::weight_tag once all resident weights are loaded
-  std::vector<std::vector<Code>> a_buf;    // a_slots x (R K), row-major rows x K
-  std::vector<std::vector<Code>> w_buf;    // w_slots x (K C) or one K x N when resident
-  std::vector<std::vector<Code>> out_buf;  // out_slots x (R C)
+  // Buffer layout: activation slot s holds R x K codes from s R K; weight slot s holds K x C
+  // codes (row pitch C) from s K C, or all K x N (pitch N) when resident; output slot s holds
+  // R x C codes from s R C.
+  uint64_t a_slot_bytes = 0;
+  uint64_t w_slot_bytes = 0;
+  uint64_t w_pitch = 0;
+  uint64_t out_slot_bytes = 0;
   size_t loaded = 0;
   size_t computed = 0;
   size_t written = 0;
   sc_time start;
   LayerStats stats;
-  ArrayActivity activity_before;
 };
 
 Accelerator::Accelerator(sc_core::sc_module_name name, const AcceleratorConfig& config,
                          std::unique_ptr<ArrayBackend> backend)
-    : sc_module(name), dma_socket("dma_socket"), config_(config) {
-  config_.validate();
-  dram_ = std::make_unique<Dram>("dram", config_.dram);
-  dma_socket.bind(dram_->socket);
-  backend_ = backend ? std::move(backend)
-                     : make_cpp_array(config_.array, config_.format, config_.mode);
+    : sc_module(name),
+      dma_socket("dma_socket"),
+      job_in("job_in"),
+      done_out("done_out"),
+      config_(validated(config)),
+      backend_(backend ? std::move(backend)
+                       : make_cpp_array(config_.array, config_.format, config_.mode)),
+      activation_buffer_("activation_buffer", config_.buffers.activation_bytes),
+      weight_buffer_("weight_buffer", config_.buffers.weight_bytes),
+      output_buffer_("output_buffer", config_.buffers.output_bytes) {
   SC_THREAD(controller_thread);
   SC_THREAD(loader_thread);
   SC_THREAD(compute_thread);
@@ -132,27 +143,22 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const AcceleratorConfig& 
 
 Accelerator::~Accelerator() = default;
 
-void Accelerator::add_layer(GemmLayer layer) {
-  // The workers size their loops by the layers there are when the simulation starts.
-  if (sc_core::sc_start_of_simulation_invoked()) {
-    throw std::logic_error("layer '" + layer.name + "': layers must be added before sc_start");
-  }
-  layer.validate();
+void Accelerator::check_fits(const GemmJob& job) const {
   const auto rows = static_cast<uint64_t>(config_.array.rows);
   const auto cols = static_cast<uint64_t>(config_.array.cols);
   const BufferConfig& b = config_.buffers;
-  const std::string who = "layer '" + layer.name + "': ";
+  const std::string who = "layer '" + job.name + "': ";
   // One tile must fit; bytes are codes (W <= 8 bits, one byte each).
-  if (b.activation_bytes < rows * layer.k) {
+  if (b.activation_bytes < rows * job.k) {
     throw std::invalid_argument(who + "the activation buffer (" + bytes_text(b.activation_bytes) +
                                 ") cannot hold one " + std::to_string(rows) + " x K=" +
-                                std::to_string(layer.k) + " tile (" +
-                                bytes_text(rows * layer.k) + ")");
+                                std::to_string(job.k) + " tile (" + bytes_text(rows * job.k) +
+                                ")");
   }
-  if (b.weight_bytes < cols * layer.k) {
+  if (b.weight_bytes < cols * job.k) {
     throw std::invalid_argument(who + "the weight buffer (" + bytes_text(b.weight_bytes) +
-                                ") cannot hold one K=" + std::to_string(layer.k) + " x " +
-                                std::to_string(cols) + " tile (" + bytes_text(cols * layer.k) +
+                                ") cannot hold one K=" + std::to_string(job.k) + " x " +
+                                std::to_string(cols) + " tile (" + bytes_text(cols * job.k) +
                                 ")");
   }
   if (b.output_bytes < rows * cols) {
@@ -160,17 +166,10 @@ void Accelerator::add_layer(GemmLayer layer) {
                                 ") cannot hold one " + std::to_string(rows) + " x " +
                                 std::to_string(cols) + " tile");
   }
-  const uint64_t footprint =
-      align64(layer.m * layer.k) + align64(layer.n * layer.k) + align64(layer.m * layer.n);
-  if (footprint > config_.dram.size_bytes) {
-    throw std::invalid_argument(who + "needs " + bytes_text(footprint) + " of DRAM, the DRAM has " +
-                                bytes_text(config_.dram.size_bytes));
-  }
-  layers_.push_back(std::move(layer));
 }
 
 uint64_t Accelerator::cycles(const sc_time& t) const {
-  return static_cast<uint64_t>(t / config_.dram.clock_period + 0.5);
+  return static_cast<uint64_t>(t / config_.clock_period + 0.5);
 }
 
 bool Accelerator::transfer(tlm::tlm_command command, uint64_t address, unsigned char* data,
@@ -191,6 +190,7 @@ bool Accelerator::transfer(tlm::tlm_command command, uint64_t address, unsigned 
          " failed: " + payload.get_response_string());
     return false;
   }
+  (command == tlm::TLM_READ_COMMAND ? dma_bytes_read_ : dma_bytes_written_) += length;
   return true;
 }
 
@@ -203,26 +203,30 @@ bool Accelerator::dma(tlm::tlm_command command, uint64_t address, unsigned char*
 }
 
 void Accelerator::controller_thread() {
-  for (size_t li = 0; li < layers_.size(); ++li) {
-    const GemmLayer& layer = layers_[li];
+  for (size_t li = 0;; ++li) {
+    const GemmJob* job = job_in.read();
+    if (job == nullptr) {
+      // The host has no more work: the workers end (see loader_thread).
+      no_more_work_ = true;
+      layer_start_.notify(sc_core::SC_ZERO_TIME);
+      return;
+    }
+    const GemmJob& layer = *job;
     auto plan = std::make_unique<Plan>();
     Plan& p = *plan;
-    p.layer = &layer;
+    p.job = job;
     p.index = li;
     const auto R = static_cast<uint64_t>(config_.array.rows);
     const auto C = static_cast<uint64_t>(config_.array.cols);
     const BufferConfig& b = config_.buffers;
-    p.a_addr = 0;
-    p.w_addr = align64(layer.m * layer.k);
-    p.out_addr = p.w_addr + align64(layer.n * layer.k);
     p.weights_resident = layer.n * layer.k <= b.weight_bytes;
     p.a_slots = b.activation_bytes >= 2 * R * layer.k ? 2 : 1;
     p.w_slots = p.weights_resident ? 1 : (b.weight_bytes >= 2 * C * layer.k ? 2 : 1);
     p.out_slots = b.output_bytes >= 2 * R * C ? 2 : 1;
-    p.a_buf.assign(static_cast<size_t>(p.a_slots), std::vector<Code>(R * layer.k));
-    p.w_buf.assign(static_cast<size_t>(p.w_slots),
-                   std::vector<Code>((p.weights_resident ? layer.n : C) * layer.k));
-    p.out_buf.assign(static_cast<size_t>(p.out_slots), std::vector<Code>(R * C));
+    p.a_slot_bytes = R * layer.k;
+    p.w_pitch = p.weights_resident ? layer.n : C;
+    p.w_slot_bytes = p.w_pitch * layer.k;
+    p.out_slot_bytes = R * C;
 
     // Tiles, M-major so that an activation tile serves a whole row of output tiles.
     std::vector<size_t> last_tile_of_mrow;
@@ -253,11 +257,6 @@ void Accelerator::controller_thread() {
       last_tile_of_mrow.push_back(p.tiles.size() - 1);
     }
 
-    // The layer's operands are in DRAM when it starts (written by the host or the previous
-    // layer): placed through the back door, untimed and uncounted.
-    dram_->write_backdoor(p.a_addr, layer.a.data(), layer.a.size());
-    dram_->write_backdoor(p.w_addr, layer.w.data(), layer.w.size());
-
     LayerStats& s = p.stats;
     s.name = layer.name;
     s.m = layer.m;
@@ -266,8 +265,16 @@ void Accelerator::controller_thread() {
     s.tiles = p.tiles.size();
     s.double_buffered = p.a_slots == 2 && (p.weights_resident || p.w_slots == 2);
     s.weights_resident = p.weights_resident;
-    p.activity_before = backend_->activity();
-    const DramStats dram_before = dram_->stats();
+    const ArrayActivity activity_before = backend_->activity();
+    const uint64_t dma_read_before = dma_bytes_read_;
+    const uint64_t dma_written_before = dma_bytes_written_;
+    const Sram* buffers[] = {&activation_buffer_, &weight_buffer_, &output_buffer_};
+    uint64_t sram_read_before = 0;
+    uint64_t sram_written_before = 0;
+    for (const Sram* buffer : buffers) {
+      sram_read_before += buffer->bytes_read();
+      sram_written_before += buffer->bytes_written();
+    }
     p.start = sc_core::sc_time_stamp();
     plan_ = std::move(plan);
     layer_start_.notify(sc_core::SC_ZERO_TIME);
@@ -282,56 +289,68 @@ void Accelerator::controller_thread() {
     s.macs = layer.m * layer.n * layer.k;
     finish_stats(s, config_.array);
     const ArrayActivity after = backend_->activity();
-    s.zero_macs = after.zero_macs - p.activity_before.zero_macs;
+    s.zero_macs = after.zero_macs - activity_before.zero_macs;
     s.multiplies = s.macs - s.zero_macs;
     s.shifts = is_lbfp(config_.format) ? s.multiplies : 0;
     s.accumulates = s.macs - s.zero_macs;
     s.requantizations = layer.m * layer.n;
-    s.dram_bytes_read = dram_->stats().bytes_read - dram_before.bytes_read;
-    s.dram_bytes_written = dram_->stats().bytes_written - dram_before.bytes_written;
-
-    std::vector<Code> out(layer.m * layer.n);
-    dram_->read_backdoor(p.out_addr, out.data(), out.size());
-    outputs_.push_back(std::move(out));
+    s.dram_bytes_read = dma_bytes_read_ - dma_read_before;
+    s.dram_bytes_written = dma_bytes_written_ - dma_written_before;
+    uint64_t sram_read = 0;
+    uint64_t sram_written = 0;
+    for (const Sram* buffer : buffers) {
+      sram_read += buffer->bytes_read();
+      sram_written += buffer->bytes_written();
+    }
+    s.sram_bytes_read = sram_read - sram_read_before;
+    s.sram_bytes_written = sram_written - sram_written_before;
     stats_.push_back(s);
-    if (progress_) progress_(li + 1, layers_.size());
+    done_out.write(job);
   }
-  finished_ = true;
 }
 
-// The three workers end after the last layer, so that no buffer outlives the simulation on a
-// suspended thread's stack (LeakSanitizer does not scan SystemC's coroutine stacks). Their heap
-// state lives in members (plan_, staging_) for the same reason: after an error they stay
-// suspended when the controller stops the simulation.
+Accelerator::Plan* Accelerator::wait_for_layer(size_t next) {
+  while (!no_more_work_ && (!plan_ || plan_->index != next)) wait(layer_start_);
+  return no_more_work_ ? nullptr : plan_.get();
+}
+
+// The three workers end when the host has no more work, so that no buffer outlives the
+// simulation on a suspended thread's stack (LeakSanitizer does not scan SystemC's coroutine
+// stacks). Their heap state lives in members (plan_, staging_) for the same reason: after an
+// error they stay suspended when the controller stops the simulation.
 void Accelerator::loader_thread() {
   std::vector<Code>& staging = staging_;
-  for (size_t next = 0; next < layers_.size(); ++next) {
-    while (!plan_ || plan_->index != next) wait(layer_start_);
-    Plan& p = *plan_;
-    const GemmLayer& layer = *p.layer;
+  for (size_t next = 0;; ++next) {
+    Plan* plan = wait_for_layer(next);
+    if (plan == nullptr) return;
+    Plan& p = *plan;
+    const GemmJob& layer = *p.job;
     const uint64_t k = layer.k;
     for (size_t i = 0; i < p.tiles.size(); ++i) {
       const Tile& t = p.tiles[i];
       while (p.computed < p.loads_wait_for[i]) wait(computed_);  // the slot is free again
       if (t.load_a) {
         const uint64_t bytes = static_cast<uint64_t>(t.rows) * k;
-        auto& buf = p.a_buf[static_cast<size_t>(t.a_slot)];
-        if (!dma(tlm::TLM_READ_COMMAND, p.a_addr + t.m0 * k, buf.data(), bytes)) return;
-        p.stats.sram_bytes_written += bytes;
+        Code* slot = activation_buffer_.write(
+            {static_cast<uint64_t>(t.a_slot) * p.a_slot_bytes, 1, bytes, bytes});
+        if (!dma(tlm::TLM_READ_COMMAND, layer.a_address + t.m0 * k, slot, bytes)) return;
       }
       if (t.load_w) {
-        // Weight rows are contiguous in DRAM (one per output channel); the DMA stores them
+        // Weight rows are contiguous in memory (one per output channel); the DMA stores them
         // transposed, K x C (or K x N when all weights stay resident), as the array reads them.
         const uint64_t bytes = static_cast<uint64_t>(t.cols) * k;
         staging.resize(bytes);
-        if (!dma(tlm::TLM_READ_COMMAND, p.w_addr + t.n0 * k, staging.data(), bytes)) return;
-        auto& buf = p.w_buf[static_cast<size_t>(t.w_slot)];
-        const uint64_t ldb = p.weights_resident ? layer.n : static_cast<uint64_t>(config_.array.cols);
-        const uint64_t col0 = p.weights_resident ? t.n0 : 0;
-        for (uint64_t c = 0; c < static_cast<uint64_t>(t.cols); ++c) {
-          for (uint64_t kk = 0; kk < k; ++kk) buf[kk * ldb + col0 + c] = staging[c * k + kk];
+        if (!dma(tlm::TLM_READ_COMMAND, layer.w_address + t.n0 * k, staging.data(), bytes)) {
+          return;
         }
-        p.stats.sram_bytes_written += bytes;
+        const uint64_t offset = p.weights_resident
+                                    ? t.n0
+                                    : static_cast<uint64_t>(t.w_slot) * p.w_slot_bytes;
+        const uint64_t ldb = p.w_pitch;
+        Code* block = weight_buffer_.write({offset, k, static_cast<uint64_t>(t.cols), ldb});
+        for (uint64_t c = 0; c < static_cast<uint64_t>(t.cols); ++c) {
+          for (uint64_t kk = 0; kk < k; ++kk) block[kk * ldb + c] = staging[c * k + kk];
+        }
       }
       p.loaded = i + 1;
       loaded_.notify(sc_core::SC_ZERO_TIME);
@@ -340,12 +359,13 @@ void Accelerator::loader_thread() {
 }
 
 void Accelerator::compute_thread() {
-  const sc_time period = config_.dram.clock_period;
+  const sc_time period = config_.clock_period;
   const auto tick = [&](int64_t n) { wait(period * static_cast<double>(n)); };
-  for (size_t next = 0; next < layers_.size(); ++next) {
-    while (!plan_ || plan_->index != next) wait(layer_start_);
-    Plan& p = *plan_;
-    const GemmLayer& layer = *p.layer;
+  for (size_t next = 0;; ++next) {
+    Plan* plan = wait_for_layer(next);
+    if (plan == nullptr) return;
+    Plan& p = *plan;
+    const GemmJob& layer = *p.job;
     LayerStats& s = p.stats;
     const auto out_slots = static_cast<size_t>(p.out_slots);
     for (size_t i = 0; i < p.tiles.size(); ++i) {
@@ -355,14 +375,18 @@ void Accelerator::compute_thread() {
       while (i >= p.written + out_slots) wait(written_);
       s.stall_cycles += cycles(sc_core::sc_time_stamp() - waiting);
 
+      const auto rows = static_cast<uint64_t>(t.rows);
+      const auto cols = static_cast<uint64_t>(t.cols);
       TileJob job;
       job.rows = t.rows;
       job.cols = t.cols;
       job.k = static_cast<int64_t>(layer.k);
-      job.a = p.a_buf[static_cast<size_t>(t.a_slot)].data();
+      // The array streams the tile's rows x K activations and K x cols weights.
+      job.a = activation_buffer_.read(
+          {static_cast<uint64_t>(t.a_slot) * p.a_slot_bytes, 1, rows * layer.k, rows * layer.k});
       job.lda = layer.k;
       if (p.weights_resident) {
-        job.b = p.w_buf[0].data() + t.n0;
+        job.b = weight_buffer_.read({t.n0, layer.k, cols, layer.n});
         job.ldb = layer.n;
         // The row's later tiles use the same activations: all their weights are loaded once
         // the first row of tiles is done.
@@ -374,8 +398,9 @@ void Accelerator::compute_thread() {
           job.weight_tag = p.weight_tag;
         }
       } else {
-        job.b = p.w_buf[static_cast<size_t>(t.w_slot)].data();
-        job.ldb = static_cast<size_t>(config_.array.cols);
+        job.b = weight_buffer_.read(
+            {static_cast<uint64_t>(t.w_slot) * p.w_slot_bytes, layer.k, cols, p.w_pitch});
+        job.ldb = static_cast<size_t>(p.w_pitch);
       }
       job.a_exponent = layer.a_exponent;
       job.b_exponents = layer.w_exponents.data() + t.n0;
@@ -389,11 +414,8 @@ void Accelerator::compute_thread() {
         return;
       }
       const TileResult& r = backend_->result();
-      const auto rows = static_cast<uint64_t>(t.rows);
-      const auto cols = static_cast<uint64_t>(t.cols);
-      s.sram_bytes_read += rows * layer.k + layer.k * cols;
-      std::copy(r.codes.begin(), r.codes.end(), p.out_buf[i % out_slots].begin());
-      s.sram_bytes_written += rows * cols;
+      Code* out = output_buffer_.write({(i % out_slots) * p.out_slot_bytes, rows, cols, cols});
+      std::copy(r.codes.begin(), r.codes.end(), out);
       for (size_t j = 0; j < r.overflow.size(); ++j) {
         s.outputs_saturated += r.overflow[j];
         s.overflow_steps += r.overflow_steps[j];
@@ -405,24 +427,30 @@ void Accelerator::compute_thread() {
 }
 
 void Accelerator::writer_thread() {
-  for (size_t next = 0; next < layers_.size(); ++next) {
-    while (!plan_ || plan_->index != next) wait(layer_start_);
-    Plan& p = *plan_;
-    const GemmLayer& layer = *p.layer;
+  for (size_t next = 0;; ++next) {
+    Plan* plan = wait_for_layer(next);
+    if (plan == nullptr) return;
+    Plan& p = *plan;
+    const GemmJob& layer = *p.job;
     for (size_t i = 0; i < p.tiles.size(); ++i) {
       const Tile& t = p.tiles[i];
       while (p.computed <= i) wait(computed_);
-      auto& buf = p.out_buf[i % static_cast<size_t>(p.out_slots)];
+      const auto rows = static_cast<uint64_t>(t.rows);
+      const auto cols = static_cast<uint64_t>(t.cols);
+      const Code* tile = output_buffer_.read(
+          {(i % static_cast<size_t>(p.out_slots)) * p.out_slot_bytes, rows, cols, cols});
       // One 2-D descriptor: a row per transaction, issued back to back (loosely timed: the
       // delays accumulate and the thread waits once).
-      const auto cols = static_cast<uint64_t>(t.cols);
       sc_time delay = sc_core::SC_ZERO_TIME;
-      for (uint64_t r = 0; r < static_cast<uint64_t>(t.rows); ++r) {
-        const uint64_t address = p.out_addr + (t.m0 + r) * layer.n + t.n0;
-        if (!transfer(tlm::TLM_WRITE_COMMAND, address, buf.data() + r * cols, cols, delay)) return;
+      for (uint64_t r = 0; r < rows; ++r) {
+        const uint64_t address = layer.out_address + (t.m0 + r) * layer.n + t.n0;
+        // The payload's data pointer is not const; a write only reads through it.
+        if (!transfer(tlm::TLM_WRITE_COMMAND, address, const_cast<Code*>(tile) + r * cols, cols,
+                      delay)) {
+          return;
+        }
       }
       wait(delay);
-      p.stats.sram_bytes_read += static_cast<uint64_t>(t.rows) * cols;
       p.written = i + 1;
       written_.notify(sc_core::SC_ZERO_TIME);
     }

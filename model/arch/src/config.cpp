@@ -113,7 +113,8 @@ ArchSpec parse_arch(const std::string& text, const std::string& source,
   }
 
   spec.clock_mhz = get_real(source, root, "", "clock_mhz", L::kClockMhz, 1000.0);
-  spec.accel.dram.clock_period = sc_core::sc_time(1e3 / spec.clock_mhz, sc_core::SC_NS);
+  spec.accel.clock_period = sc_core::sc_time(1e3 / spec.clock_mhz, sc_core::SC_NS);
+  spec.accel.dram.clock_period = spec.accel.clock_period;  // dram: cycles are the accelerator's
 
   const YAML::Node buffers = root["buffers"];
   if (buffers) {

@@ -18,7 +18,7 @@ void DramConfig::validate() const {
     throw std::invalid_argument("dram.bytes_per_cycle must be a positive number");
   }
   if (clock_period == sc_core::SC_ZERO_TIME) {
-    throw std::invalid_argument("the clock period must be positive");
+    throw std::invalid_argument("dram.clock_period must be positive");
   }
 }
 
@@ -40,24 +40,6 @@ void Dram::FreeDeleter::operator()(unsigned char* p) const { std::free(p); }
 bool Dram::in_range(uint64_t address, uint64_t length) const {
   const uint64_t size = config_.size_bytes;
   return address < size && length <= size - address;
-}
-
-void Dram::write_backdoor(uint64_t address, const void* data, uint64_t length) {
-  if (!in_range(address, length)) {
-    throw std::out_of_range("DRAM back-door write of " + std::to_string(length) +
-                            " bytes at " + std::to_string(address) + " is outside the " +
-                            std::to_string(config_.size_bytes) + "-byte memory");
-  }
-  if (length != 0) std::memcpy(memory_.get() + address, data, length);
-}
-
-void Dram::read_backdoor(uint64_t address, void* data, uint64_t length) const {
-  if (!in_range(address, length)) {
-    throw std::out_of_range("DRAM back-door read of " + std::to_string(length) + " bytes at " +
-                            std::to_string(address) + " is outside the " +
-                            std::to_string(config_.size_bytes) + "-byte memory");
-  }
-  if (length != 0) std::memcpy(data, memory_.get() + address, length);
 }
 
 void Dram::b_transport(tlm::tlm_generic_payload& payload, sc_core::sc_time& delay) {
@@ -115,10 +97,13 @@ bool Dram::get_direct_mem_ptr(tlm::tlm_generic_payload& payload, tlm::tlm_dmi& d
   return true;
 }
 
+// Untimed and uncounted (loaders and debuggers): moves the bytes inside the memory and returns
+// how many.
 unsigned int Dram::transport_dbg(tlm::tlm_generic_payload& payload) {
   const uint64_t address = payload.get_address();
   if (address >= config_.size_bytes) return 0;
-  const uint64_t length = std::min<uint64_t>(payload.get_data_length(), config_.size_bytes - address);
+  const uint64_t length =
+      std::min<uint64_t>(payload.get_data_length(), config_.size_bytes - address);
   if (payload.get_command() == tlm::TLM_READ_COMMAND) {
     std::memcpy(payload.get_data_ptr(), memory_.get() + address, length);
   } else if (payload.get_command() == tlm::TLM_WRITE_COMMAND) {

@@ -7,6 +7,7 @@
 #include <systemc>
 #include <utility>
 
+#include "lbfp/arch/accelerator_top.h"
 #include "lbfp/arch/input.h"
 #include "lbfp/arch/rtl_array.h"
 #include "lbfp/arch/stats.h"
@@ -122,7 +123,7 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
 
   const auto formats = formats_for(r.format, report.arch.accel.format);
   check_host_memory(r, report.workload, formats.size());
-  std::vector<std::unique_ptr<Accelerator>> accelerators;
+  std::vector<std::unique_ptr<AcceleratorTop>> accelerators;
   std::vector<std::vector<size_t>> owners;  // per format: workload layer of each group
   for (const auto& [name, format] : formats) {
     AcceleratorConfig cfg = report.arch.accel;
@@ -130,7 +131,7 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
     cfg.mode = mode == "cycle" ? SimMode::kCycle : SimMode::kTile;
     std::unique_ptr<ArrayBackend> backend;
     if (r.array == "rtl") backend = make_rtl_array(cfg.array, format);
-    auto acc = std::make_unique<Accelerator>(name.c_str(), cfg, std::move(backend));
+    auto acc = std::make_unique<AcceleratorTop>(name.c_str(), cfg, std::move(backend));
     std::vector<size_t> owner;
     for (size_t li = 0; li < report.workload.layers.size(); ++li) {
       const LayerSpec& spec = report.workload.layers[li];

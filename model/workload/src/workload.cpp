@@ -289,7 +289,7 @@ uint64_t layer_data_bytes(const LayerSpec& layer) {
 }
 
 std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer,
-                                             const arch::NumberFormat& format, uint64_t seed,
+                                             const NumberFormat& format, uint64_t seed,
                                              uint64_t max_bytes) {
   const LayerSize size = layer_size(layer);
   if (size.group_bytes > static_cast<long double>(max_bytes)) {

@@ -1,8 +1,11 @@
-// The accelerator as a SystemC/TLM-2.0 model: a DRAM target, on-chip activation, weight and
-// output buffers, a DMA/controller that tiles each GEMM onto the R x C array with double
+// The accelerator as a SystemC/TLM-2.0 module: on-chip activation, weight and output buffers
+// (Sram objects), a controller/DMA that tiles each GEMM onto the R x C array with double
 // buffering, and the array itself (the C++ cycle model, its tile-level fast mode, or the
-// Verilated RTL). Data really flows DRAM -> buffers -> array -> buffers -> DRAM, so outputs are
-// checked bit for bit against the golden GEMM, and every byte and cycle is counted.
+// Verilated RTL). Its only way to memory is its DMA initiator socket; a host hands it one layer
+// at a time (a GemmJob: the shape, the operands' addresses, the per-layer constants) and is told
+// when the layer's outputs are in memory. Data really flows memory -> buffers -> array ->
+// buffers -> memory, so outputs are checked bit for bit against the golden GEMM, and every byte
+// and cycle is counted. AcceleratorTop (accelerator_top.h) builds the whole system.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +20,7 @@
 
 #include "lbfp/arch/array_model.h"
 #include "lbfp/arch/dram.h"
+#include "lbfp/arch/sram.h"
 #include "lbfp/number_format.h"
 
 namespace lbfp::arch {
@@ -32,7 +36,8 @@ struct BufferConfig {
 struct AcceleratorConfig {
   ArrayGeometry array{16, 16, 1};
   NumberFormat format = LbfpFormat();
-  DramConfig dram;
+  sc_core::sc_time clock_period = sc_core::sc_time(1, sc_core::SC_NS);  // the accelerator's clock
+  DramConfig dram;  // the memory AcceleratorTop attaches, with its own clock
   BufferConfig buffers;
   SimMode mode = SimMode::kCycle;
   // Throws std::invalid_argument naming the field.
@@ -56,6 +61,24 @@ struct GemmLayer {
   void validate() const;  // throws std::invalid_argument naming the layer and the field
 };
 
+// What the host hands the accelerator to run one layer: the GEMM's shape, where its operands
+// are in memory (A row-major M x K, W one row of K per output channel, outputs row-major M x N)
+// and the layer's constants. The operand codes themselves are in memory.
+struct GemmJob {
+  std::string name;
+  uint64_t m = 0;
+  uint64_t n = 0;
+  uint64_t k = 0;
+  uint64_t a_address = 0;
+  uint64_t w_address = 0;
+  uint64_t out_address = 0;
+  int a_exponent = 0;
+  std::vector<int> w_exponents;
+  std::vector<float> bias;  // N values, or empty
+  int out_exponent = 0;
+  bool relu = true;
+};
+
 struct LayerStats {
   std::string name;
   uint64_t m = 0;
@@ -71,9 +94,9 @@ struct LayerStats {
   double utilization = 0.0;     // macs / (R C total_cycles)
   uint64_t outputs_saturated = 0;   // outputs whose accumulator saturated at least once
   uint64_t overflow_steps = 0;      // saturating accumulator steps (C++ array; RTL reports flags)
-  uint64_t dram_bytes_read = 0;
+  uint64_t dram_bytes_read = 0;     // the DMA's TLM traffic
   uint64_t dram_bytes_written = 0;
-  uint64_t sram_bytes_read = 0;
+  uint64_t sram_bytes_read = 0;     // the three buffers' own counts
   uint64_t sram_bytes_written = 0;
   bool double_buffered = false;
   bool weights_resident = false;
@@ -107,31 +130,30 @@ std::unique_ptr<ArrayBackend> make_cpp_array(const ArrayGeometry& geometry,
 class Accelerator : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(Accelerator);
-  tlm_utils::simple_initiator_socket<Accelerator> dma_socket;
+  tlm_utils::simple_initiator_socket<Accelerator> dma_socket;  // to memory
+  sc_core::sc_fifo_in<const GemmJob*> job_in;     // the next layer; nullptr: no more work
+  sc_core::sc_fifo_out<const GemmJob*> done_out;  // each layer once its outputs are in memory
 
-  // With no backend, the C++ array in config.mode. The accelerator owns its DRAM.
+  // With no backend, the C++ array in config.mode.
   Accelerator(sc_core::sc_module_name name, const AcceleratorConfig& config,
               std::unique_ptr<ArrayBackend> backend = nullptr);
   ~Accelerator() override;
 
-  // Before sc_start: the layers to run, in order. Checks that each fits the buffers and DRAM.
-  void add_layer(GemmLayer layer);
+  // Throws std::invalid_argument naming the layer and the buffer when one tile of the job does
+  // not fit the buffers (K is never split).
+  void check_fits(const GemmJob& job) const;
 
-  // Called by the controller after each layer (in simulation): layers done, layers in all.
-  void set_progress(std::function<void(size_t done, size_t total)> progress) {
-    progress_ = std::move(progress);
-  }
-
-  // After sc_start: per-layer statistics and outputs (M x N codes, row-major).
+  // Per-layer statistics, in the order the layers ran.
   const std::vector<LayerStats>& stats() const { return stats_; }
-  const std::vector<Code>& output(size_t layer) const { return outputs_.at(layer); }
-  bool finished() const { return finished_; }
-  // The first error met in simulation (a failed DMA transaction), or empty.
+  // The first error met in simulation (a failed DMA transaction, a tile the array refused), or
+  // empty.
   const std::string& error() const { return error_; }
 
   const AcceleratorConfig& config() const { return config_; }
-  Dram& dram() { return *dram_; }
   const ArrayBackend& array() const { return *backend_; }
+  const Sram& activation_buffer() const { return activation_buffer_; }
+  const Sram& weight_buffer() const { return weight_buffer_; }
+  const Sram& output_buffer() const { return output_buffer_; }
 
  private:
   struct Tile {
@@ -146,6 +168,9 @@ class Accelerator : public sc_core::sc_module {
   void loader_thread();
   void compute_thread();
   void writer_thread();
+  // The layer in flight, once the controller has planned the `next`-th; nullptr when the host
+  // has no more work.
+  Plan* wait_for_layer(size_t next);
   // One blocking DMA transaction; on an error response records it (see error()) and returns
   // false.
   bool dma(tlm::tlm_command command, uint64_t address, unsigned char* data, uint64_t length);
@@ -156,20 +181,21 @@ class Accelerator : public sc_core::sc_module {
   uint64_t cycles(const sc_core::sc_time& t) const;
 
   AcceleratorConfig config_;
-  std::unique_ptr<Dram> dram_;
   std::unique_ptr<ArrayBackend> backend_;
-  std::vector<GemmLayer> layers_;
+  Sram activation_buffer_;
+  Sram weight_buffer_;
+  Sram output_buffer_;
   std::vector<LayerStats> stats_;
-  std::vector<std::vector<Code>> outputs_;
   std::string error_;
-  bool finished_ = false;
-  std::function<void(size_t, size_t)> progress_;
+  uint64_t dma_bytes_read_ = 0;
+  uint64_t dma_bytes_written_ = 0;
   uint64_t reuse_tags_ = 0;  // tile-level reuse of a row of tiles (TileJob::reuse_tag)
   uint64_t last_reuse_tag_ = 0;
+  bool no_more_work_ = false;
 
   std::unique_ptr<Plan> plan_;  // the layer in flight
   std::vector<Code> staging_;   // the loader's weight rows before the transpose
-  sc_core::sc_event layer_start_, layer_done_, loaded_, computed_, written_, freed_;
+  sc_core::sc_event layer_start_, loaded_, computed_, written_;
 };
 
 }  // namespace lbfp::arch

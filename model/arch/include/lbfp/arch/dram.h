@@ -1,9 +1,10 @@
 // A TLM-2.0 DRAM target: a byte array behind a simple_target_socket, with an access latency and
-// a bandwidth in bytes per cycle. Transfers share one channel: a transaction waits for the
-// channel and occupies it for ceil(bytes / bandwidth) cycles; a read completes `latency` cycles
-// after its transfer (latencies of back-to-back requests overlap, transfers do not), a write is
-// posted and completes with its transfer. Loosely timed: the cost is returned as annotated delay
-// from b_transport. Addresses outside the memory get TLM_ADDRESS_ERROR_RESPONSE.
+// a bandwidth in bytes per cycle of its own clock. Transfers share one channel: a transaction
+// waits for the channel and occupies it for ceil(bytes / bandwidth) cycles; a read completes
+// `latency` cycles after its transfer (latencies of back-to-back requests overlap, transfers do
+// not), a write is posted and completes with its transfer. Loosely timed: the cost is returned as
+// annotated delay from b_transport. Addresses outside the memory get TLM_ADDRESS_ERROR_RESPONSE.
+// Loaders and debuggers fill and read it untimed and uncounted through transport_dbg (or DMI).
 #pragma once
 
 #include <cstdint>
@@ -19,9 +20,9 @@ namespace lbfp::arch {
 
 struct DramConfig {
   uint64_t size_bytes = uint64_t{1} << 28;
-  uint64_t latency_cycles = 100;
-  double bytes_per_cycle = 16.0;
-  sc_core::sc_time clock_period = sc_core::sc_time(1, sc_core::SC_NS);
+  uint64_t latency_cycles = 100;   // in cycles of clock_period
+  double bytes_per_cycle = 16.0;   // likewise
+  sc_core::sc_time clock_period = sc_core::sc_time(1, sc_core::SC_NS);  // the memory's clock
   bool allow_dmi = true;  // DMI is for debuggers and loaders; timed traffic uses b_transport
 
   // Throws std::invalid_argument naming the field.
@@ -45,10 +46,6 @@ class Dram : public sc_core::sc_module {
   const DramConfig& config() const { return config_; }
   const DramStats& stats() const { return stats_; }
   void reset_stats() { stats_ = DramStats{}; }
-
-  // Untimed back door for loading workloads and reading results (not counted as traffic).
-  void write_backdoor(uint64_t address, const void* data, uint64_t length);
-  void read_backdoor(uint64_t address, void* data, uint64_t length) const;
 
  private:
   void b_transport(tlm::tlm_generic_payload& payload, sc_core::sc_time& delay);

@@ -68,7 +68,7 @@ Workload parse_topology(const std::string& text, const std::string& source);
 uint64_t layer_data_bytes(const LayerSpec& layer);
 
 std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer,
-                                             const arch::NumberFormat& format, uint64_t seed,
+                                             const NumberFormat& format, uint64_t seed,
                                              uint64_t max_bytes);
 
 }  // namespace lbfp

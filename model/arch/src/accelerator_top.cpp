@@ -1,0 +1,61 @@
+#include "lbfp/arch/accelerator_top.h"
+
+#include <stdexcept>
+
+namespace lbfp::arch {
+namespace {
+
+uint64_t align64(uint64_t v) { return (v + 63) / 64 * 64; }
+
+std::string bytes_text(uint64_t b) { return std::to_string(b) + " bytes"; }
+
+}  // namespace
+
+AcceleratorTop::AcceleratorTop(sc_core::sc_module_name name, const AcceleratorConfig& config,
+                               std::unique_ptr<ArrayBackend> backend)
+    : sc_module(name),
+      host_("host"),
+      accelerator_("accelerator", config, std::move(backend)),
+      bus_("bus"),
+      memory_("memory", config.dram),
+      jobs_("jobs"),
+      done_("done") {
+  host_.memory_socket.bind(bus_.target_socket);
+  accelerator_.dma_socket.bind(bus_.target_socket);
+  bus_.initiator_socket.bind(memory_.socket);
+  host_.job_out(jobs_);
+  accelerator_.job_in(jobs_);
+  accelerator_.done_out(done_);
+  host_.done_in(done_);
+}
+
+void AcceleratorTop::add_layer(GemmLayer layer) {
+  // The threads take the layers there are when the simulation starts.
+  if (sc_core::sc_start_of_simulation_invoked()) {
+    throw std::logic_error("layer '" + layer.name + "': layers must be added before sc_start");
+  }
+  layer.validate();
+  GemmJob job;
+  job.name = layer.name;
+  job.m = layer.m;
+  job.n = layer.n;
+  job.k = layer.k;
+  job.a_address = 0;
+  job.w_address = align64(layer.m * layer.k);
+  job.out_address = job.w_address + align64(layer.n * layer.k);
+  job.a_exponent = layer.a_exponent;
+  job.w_exponents = layer.w_exponents;
+  job.bias = layer.bias;
+  job.out_exponent = layer.out_exponent;
+  job.relu = layer.relu;
+  accelerator_.check_fits(job);
+  const uint64_t footprint = job.out_address + align64(layer.m * layer.n);
+  const uint64_t memory = memory_.config().size_bytes;
+  if (footprint > memory) {
+    throw std::invalid_argument("layer '" + layer.name + "': needs " + bytes_text(footprint) +
+                                " of DRAM, the DRAM has " + bytes_text(memory));
+  }
+  host_.add_layer(std::move(layer), std::move(job));
+}
+
+}  // namespace lbfp::arch
