@@ -5,18 +5,15 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
-#include <variant>
 
-#include "lbfp/format.h"
+#include "lbfp/number_format.h"
 
 namespace lbfp::cli {
 
-using AnyFormat = std::variant<LbfpFormat, BfpFormat>;
-
 // "lbfp8", "bfp8", "lbfpW" / "bfpW" (W in 2..8). Unset options take the family defaults:
 // F = W / 2, P = 8, A = 32. Throws std::invalid_argument with a message naming the value.
-AnyFormat parse_format(const std::string& name, std::optional<int> frac_bits,
-                       std::optional<int> lut_bits, std::optional<int> acc_bits);
+NumberFormat parse_format(const std::string& name, std::optional<int> frac_bits,
+                          std::optional<int> lut_bits, std::optional<int> acc_bits);
 
 struct GoldenOptions {
   std::string operation;  // encode, decode, mul, dot, requant

@@ -196,8 +196,8 @@ bool read_line(std::istream& in, std::string& line, bool& too_long) {
 
 }  // namespace
 
-AnyFormat parse_format(const std::string& name, std::optional<int> frac_bits,
-                       std::optional<int> lut_bits, std::optional<int> acc_bits) {
+NumberFormat parse_format(const std::string& name, std::optional<int> frac_bits,
+                          std::optional<int> lut_bits, std::optional<int> acc_bits) {
   const bool is_lbfp = name.rfind("lbfp", 0) == 0;
   const bool is_bfp = !is_lbfp && name.rfind("bfp", 0) == 0;
   const std::string digits = name.substr(is_lbfp ? 4 : 3);
@@ -220,7 +220,7 @@ AnyFormat parse_format(const std::string& name, std::optional<int> frac_bits,
 
 int run_golden(const GoldenOptions& options, std::istream& in, std::ostream& out,
                std::ostream& err) {
-  AnyFormat format;
+  NumberFormat format;
   try {
     format = parse_format(options.format, options.frac_bits, options.lut_bits, options.acc_bits);
     const std::string& op = options.operation;

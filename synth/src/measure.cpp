@@ -104,6 +104,10 @@ MeasureInputs read_measure_inputs(const MeasureOptions& o) {
                       "--liberty.");
   }
   in.library = read_liberty(in.tools.liberty);
+  // The output load of the power tables is an INVX1 input.
+  if (in.library.cells.count("INVX1") == 0 || in.library.cell("INVX1").pin("A") == nullptr) {
+    throw ConfigError(in.tools.liberty + ": no cell INVX1 with an input pin A");
+  }
   // The model layers' streams: calibration and quantized inference take seconds, and a missing
   // data set is the user's to fix (scripts/setup.sh), so they come before the first tool runs.
   if (std::find(o.layer_kinds.begin(), o.layer_kinds.end(), "none") == o.layer_kinds.end()) {
@@ -119,10 +123,6 @@ MeasureInputs read_measure_inputs(const MeasureOptions& o) {
       throw ConfigError(std::string("model layer streams: ") + e.what() +
                         " (run scripts/setup.sh for the data sets, or pass --layer-units none)");
     }
-  }
-  // The output load of the power tables is an INVX1 input.
-  if (in.library.cells.count("INVX1") == 0 || in.library.cell("INVX1").pin("A") == nullptr) {
-    throw ConfigError(in.tools.liberty + ": no cell INVX1 with an input pin A");
   }
   return in;
 }
