@@ -217,7 +217,8 @@ std::string si(double value, const std::string& unit, int digits) {
   if (value == 0) return "0" + sep + unit;
   static const char* const kPrefixes[] = {"p", "n", "µ", "m", "", "k", "M", "G", "T"};
   int exp3 = static_cast<int>(std::floor(std::log10(std::abs(value)) / 3.0));
-  exp3 = std::clamp(exp3, -4, 4);
+  // A plain number (a ratio) reads better as 0.95 than as 950 m.
+  exp3 = std::clamp(exp3, unit.empty() ? 0 : -4, 4);
   for (;;) {
     const double scaled = value / std::pow(10.0, 3 * exp3);
     std::string text = fmt::format("{:.{}g}", scaled, digits);
@@ -236,7 +237,7 @@ std::string bar_svg(const BarChart& c) {
   const size_t bars = std::max<size_t>(1, c.bars.size());
   bool single = true;  // every bar one segment: colour by bar
   for (const Bar& b : c.bars) single = single && b.segments.size() == 1;
-  const double bar_w = std::clamp(360.0 / static_cast<double>(std::max<size_t>(1, cats * bars)),
+  const double bar_w = std::clamp(600.0 / static_cast<double>(std::max<size_t>(1, cats * bars)),
                                   9.0, 26.0);
   const double slot = bar_w * static_cast<double>(bars) + std::max(6.0, bar_w * 0.6);
   const double plot_w = std::max(200.0, slot * static_cast<double>(cats));
@@ -324,7 +325,8 @@ std::string line_svg(const LineChart& c) {
   const size_t cats = c.categories.size();
   double longest = 0;
   for (const auto& cat : c.categories) longest = std::max(longest, text_width(cat));
-  const double slot = std::clamp(longest + 10, 28.0, 90.0);
+  // Few categories: wide enough for their labels; many: narrow, with the labels rotated.
+  const double slot = cats > 8 ? 36.0 : std::clamp(longest + 10, 28.0, 90.0);
   const double plot_w = std::max(200.0, slot * static_cast<double>(cats));
   std::vector<LegendEntry> entries;
   for (size_t l = 0; l < c.lines.size(); ++l) {

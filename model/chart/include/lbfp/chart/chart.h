@@ -45,8 +45,8 @@ struct Line {
   std::vector<double> values;
   std::string color;
   bool connect = true;        // false: markers only (categories that are not a sequence)
-  std::vector<double> low;    // optional whiskers per point (an interval), same length as values
-  std::vector<double> high;
+  std::vector<double> low{};  // optional whiskers per point (an interval), same length as values
+  std::vector<double> high{};
 };
 
 struct LineChart {
