@@ -49,5 +49,18 @@ if grep -Eq '[0-9]\.[0-9]{7,}' sweep/sweep.csv; then
   echo "FAIL: sweep.csv has numbers with more than six decimals"; fail=1
 fi
 
+# eval: on MNIST (scripts/setup.sh fetches it); the page twice, byte-identical.
+evalrun() {
+  "$lbfp" eval --model "$src/sim/models/lenet5.onnx" --data mnist --test-images 200 \
+    --calib-images 100 --out "$1" > /dev/null 2> "$1.err"
+}
+if evalrun ev && mv ev eval1 && evalrun ev; then
+  python3 "$here/check_report.py" eval1/report.html --name /conv1/Conv --name /fc3/Gemm \
+    --name "lbfp8 kl/max" || fail=1
+  diff -r eval1 ev > /dev/null || { echo "FAIL: eval report.html differs on a rerun"; fail=1; }
+else
+  echo "NOT RUN: the eval report (lbfp eval on mnist failed: $(head -1 ev.err))"
+fi
+
 [[ $fail == 0 ]] && echo "report_test: ok"
 exit $fail
