@@ -15,6 +15,9 @@ packages=(
   # The sanitizer stage (docs/fuzzing.md): clang 14, its ASan / UBSan / libFuzzer runtimes
   # (libclang_rt.*.a) and llvm-symbolizer for the stack traces.
   clang-14 libclang-rt-14-dev llvm-14
+  # The report tests (tb/report): python3's XML parser reads every report.html, and headless
+  # Chromium renders the sim and sweep reports to a screenshot.
+  python3 chromium
 )
 
 missing=()

@@ -95,6 +95,16 @@ int run_eval(EvalCliOptions o) {
     std::cout << "exponents saved to " << exponents << "\n";
   }
   eval::print_accuracy(study, std::cout);
+  if (!study.report.results.empty() && o.exponents_out.empty()) {
+    // report.html and its charts beside the exponents in --out.
+    std::vector<std::pair<std::string, std::string>> files = {
+        {(fs::path(o.out) / "report.html").string(), eval::report_html(study, o.study, command_line())}};
+    for (const auto& [name, svg] : eval::report_charts(study)) {
+      files.emplace_back((fs::path(o.out) / "charts" / name).string(), svg);
+    }
+    make_output_folder((fs::path(o.out) / "charts").string());
+    write_files_atomically(files);
+  }
   return 0;
 }
 
@@ -136,8 +146,8 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--threads", o->threads, "GEMM worker threads (default 2)")
       ->check(CLI::Range(1, 256));
   cmd->add_option("--out", options->out,
-                  "folder for MODEL.exponents.json, the chosen exponents (default lbfp-eval-out, "
-                  "created when missing)");
+                  "folder for MODEL.exponents.json (the chosen exponents), report.html and charts/ "
+                  "(default lbfp-eval-out, created when missing)");
   cmd->add_option("--exponents-out", options->exponents_out,
                   "save the chosen exponents to this file instead (overrides --out)");
   cmd->callback([options] {

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "golden.h"
+#include "output_file.h"
 
 // libsystemc calls sc_main from a main() of its own; lbfp has its own main() and starts the
 // SystemC kernel only inside `lbfp sim`, so this is never called.
@@ -14,6 +15,7 @@ extern "C" int sc_main(int /*argc*/, char** /*argv*/) { return 1; }
 
 int main(int argc, char** argv) {
   ::setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);  // keep stdout to the results
+  lbfp::cli::set_command_line(argc, argv);
   CLI::App app{"lbfp: golden reference, simulation and evaluation of LBFP accelerators"};
   app.require_subcommand(0, 1);
   app.set_version_flag("--version", "lbfp 0.1.0");

@@ -98,4 +98,30 @@ void write_files_atomically(const std::vector<std::pair<std::string, std::string
   }
 }
 
+namespace {
+std::string& recorded_command_line() {
+  static std::string line;
+  return line;
+}
+}  // namespace
+
+void set_command_line(int argc, const char* const* argv) {
+  std::string line = "lbfp";
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    line += ' ';
+    if (!a.empty() && a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                          "0123456789_-./=:,+@%") == std::string::npos) {
+      line += a;
+      continue;
+    }
+    line += '\'';
+    for (const char c : a) line += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    line += '\'';
+  }
+  recorded_command_line() = line;
+}
+
+std::string command_line() { return recorded_command_line(); }
+
 }  // namespace lbfp::cli

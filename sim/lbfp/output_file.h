@@ -23,4 +23,9 @@ void write_file_atomically(const std::string& path, const std::string& content);
 // with an old summary.json because the disk filled up between the two.
 void write_files_atomically(const std::vector<std::pair<std::string, std::string>>& files);
 
+// The command line of this process (main records it), shell-quoted, with the program named
+// `lbfp`: report.html shows it as the command that reproduces the run.
+void set_command_line(int argc, const char* const* argv);
+std::string command_line();
+
 }  // namespace lbfp::cli

@@ -67,18 +67,26 @@ int run_sim(const SimOptions& o, std::ostream& out, std::ostream& err) {
     return kExitBadInput;
   }
   progress.done();
+  report.command = command_line();
 
   if (!o.quiet) arch::print_report(out, report);
   if (o.out.empty()) return 0;
   try {
-    write_files_atomically({{(fs::path(o.out) / "layers.csv").string(), arch::layers_csv(report)},
-                            {(fs::path(o.out) / "summary.json").string(), arch::summary_json(report)},
-                            {(fs::path(o.out) / "plot.svg").string(), arch::plot_svg(report)}});
+    std::vector<std::pair<std::string, std::string>> files = {
+        {(fs::path(o.out) / "layers.csv").string(), arch::layers_csv(report)},
+        {(fs::path(o.out) / "summary.json").string(), arch::summary_json(report)},
+        {(fs::path(o.out) / "plot.svg").string(), arch::plot_svg(report)},
+        {(fs::path(o.out) / "report.html").string(), arch::report_html(report)}};
+    for (const auto& [name, svg] : arch::report_charts(report)) {
+      files.emplace_back((fs::path(o.out) / "charts" / name).string(), svg);
+    }
+    make_output_folder((fs::path(o.out) / "charts").string());
+    write_files_atomically(files);
   } catch (const ConfigError& e) {
     err << "lbfp sim: " << e.what() << "\n";
     return kExitBadInput;
   }
-  if (!o.quiet) out << "wrote " << o.out << "/layers.csv, summary.json, plot.svg\n";
+  if (!o.quiet) out << "wrote " << o.out << "/report.html (open it first), layers.csv, summary.json, plot.svg, charts/\n";
   return 0;
 }
 
@@ -98,7 +106,7 @@ void add_sim_command(CLI::App& app) {
   cmd->add_option("--energy", o->energy, "energy table YAML (default: the arch file's)");
   cmd->add_option("--seed", o->seed, "seed of the generated weights and activations")
       ->check(unsigned_integer());
-  cmd->add_option("--out", o->out, "folder for layers.csv, summary.json and plot.svg");
+  cmd->add_option("--out", o->out, "folder for report.html, layers.csv, summary.json, plot.svg and charts/");
   cmd->add_option("--set", o->overrides, "override an arch key, e.g. --set array.rows=32 (key= removes it)");
   cmd->add_flag("--quiet", o->quiet, "print nothing on success");
   cmd->add_flag("!--no-progress", o->progress, "no progress bar");

@@ -24,6 +24,7 @@ int run_sweep(arch::SweepRequest request, std::ostream& out, std::ostream& err) 
     std::error_code ec;
     request.simulator = fs::read_symlink("/proc/self/exe", ec).string();
     if (ec) throw ConfigError("cannot find the lbfp executable (/proc/self/exe)");
+    request.command = command_line();
     const arch::SweepOutput output{make_output_folder, write_files_atomically};
     const arch::SweepResult r =
         arch::sweep(request, output, [&err](size_t point, const std::string& dir, bool started) {

@@ -8,6 +8,9 @@
 #include <cmath>
 #include <sstream>
 
+#include "lbfp/chart/chart.h"
+#include "lbfp/chart/page.h"
+
 namespace lbfp::arch {
 
 namespace {
@@ -177,73 +180,248 @@ std::string summary_json(const SimReport& r) {
   return j.dump(2) + "\n";
 }
 
-std::string plot_svg(const SimReport& r) {
-  // Two panels of grouped bars: cycles and energy per layer, one colour per format.
-  const size_t layers = r.workload.layers.size();
-  const double bar_group = std::max(12.0, std::min(60.0, 900.0 / static_cast<double>(std::max<size_t>(1, layers))));
-  const double left = 80, top = 40, panel_h = 220, gap = 110;
-  const double width = left + bar_group * static_cast<double>(layers) + 40;
-  const double height = top + 2 * panel_h + gap + 120;
-  const char* colors[] = {"#3b6fb6", "#e08a2c", "#5aa05a"};
-  std::ostringstream s;
-  s << fmt::format(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{:.0f}\" height=\"{:.0f}\" "
-      "font-family=\"sans-serif\" font-size=\"11\">\n",
-      width, height);
-  s << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  s << fmt::format("<text x=\"{}\" y=\"20\" font-size=\"14\">{} on {}: cycles and energy per layer</text>\n",
-                   left, r.arch.name, r.workload.name);
-  for (int panel = 0; panel < 2; ++panel) {
-    const double y0 = top + panel * (panel_h + gap);
-    double vmax = 0;
-    for (const FormatRun& run : r.runs) {
-      for (const LayerResult& l : run.layers) {
-        vmax = std::max(vmax, panel == 0 ? static_cast<double>(l.stats.total_cycles)
-                                         : l.energy.total_pj() * 1e-6);
-      }
-    }
-    if (vmax <= 0) vmax = 1;
-    s << fmt::format("<text x=\"10\" y=\"{:.0f}\">{}</text>\n", y0 + 12,
-                     panel == 0 ? "cycles" : "energy (uJ)");
-    s << fmt::format("<line x1=\"{}\" y1=\"{:.0f}\" x2=\"{:.0f}\" y2=\"{:.0f}\" stroke=\"black\"/>\n",
-                     left, y0 + panel_h, width - 30, y0 + panel_h);
-    for (int tick = 0; tick <= 4; ++tick) {
-      const double v = vmax * tick / 4.0;
-      const double y = y0 + panel_h - panel_h * tick / 4.0;
-      s << fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{:.3g}</text>\n", left - 4,
-                       y + 4, v);
-      s << fmt::format("<line x1=\"{}\" y1=\"{:.1f}\" x2=\"{:.0f}\" y2=\"{:.1f}\" stroke=\"#ddd\"/>\n",
-                       left, y, width - 30, y);
-    }
-    const double bar_w = bar_group * 0.8 / static_cast<double>(std::max<size_t>(1, r.runs.size()));
-    for (size_t f = 0; f < r.runs.size(); ++f) {
-      for (size_t i = 0; i < r.runs[f].layers.size(); ++i) {
-        const LayerResult& l = r.runs[f].layers[i];
-        const double v = panel == 0 ? static_cast<double>(l.stats.total_cycles) : l.energy.total_pj() * 1e-6;
-        const double h = panel_h * v / vmax;
-        const double x = left + bar_group * static_cast<double>(i) + bar_group * 0.1 + bar_w * static_cast<double>(f);
-        s << fmt::format(
-            "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\"><title>{} {}: {:.4g}</title></rect>\n",
-            x, y0 + panel_h - h, bar_w, h, colors[f % 3], r.runs[f].format, l.name, v);
-      }
-    }
+namespace {
+
+constexpr double kJoulePerPicojoule = 1e-12;
+
+std::vector<std::string> layer_names(const SimReport& r) {
+  std::vector<std::string> names;
+  if (!r.runs.empty()) {
+    for (const LayerResult& l : r.runs[0].layers) names.push_back(l.name);
   }
-  const double label_y = top + 2 * panel_h + gap + 8;
-  for (size_t i = 0; i < layers; ++i) {
-    const double x = left + bar_group * (static_cast<double>(i) + 0.5);
-    s << fmt::format(
-        "<text x=\"{:.1f}\" y=\"{:.1f}\" transform=\"rotate(60 {:.1f} {:.1f})\">{}</text>\n", x,
-        label_y, x, label_y, r.workload.layers[i].name);
+  return names;
+}
+
+// One value per layer of a run.
+template <typename F>
+std::vector<double> per_layer(const FormatRun& run, F value) {
+  std::vector<double> v;
+  for (const LayerResult& l : run.layers) v.push_back(value(l));
+  return v;
+}
+
+double ratio_of(double x, double y) { return y == 0 ? std::nan("") : x / y; }
+
+chart::BarChart energy_chart(const SimReport& r) {
+  chart::BarChart c;
+  c.title = fmt::format("{} on {}: energy per layer by component", r.arch.name, r.workload.name);
+  c.categories = layer_names(r);
+  c.y = {"energy", "J"};
+  for (const FormatRun& run : r.runs) {
+    auto part = [&run](const char* name, double EnergyBreakdown::*field) {
+      return chart::Segment{name, per_layer(run, [field](const LayerResult& l) {
+                              return l.energy.*field * kJoulePerPicojoule;
+                            }), ""};
+    };
+    c.bars.push_back({run.format,
+                      {part("multipliers", &EnergyBreakdown::multiply_pj),
+                       part("accumulators", &EnergyBreakdown::accumulate_pj),
+                       part("requantizers", &EnergyBreakdown::requantize_pj),
+                       part("SRAM", &EnergyBreakdown::sram_pj),
+                       part("DRAM", &EnergyBreakdown::dram_pj),
+                       part("leakage", &EnergyBreakdown::leakage_pj)}});
   }
-  for (size_t f = 0; f < r.runs.size(); ++f) {
-    const double x = width - 160;
-    const double y = 12 + 14 * static_cast<double>(f);
-    s << fmt::format("<rect x=\"{:.0f}\" y=\"{:.0f}\" width=\"10\" height=\"10\" fill=\"{}\"/>"
-                     "<text x=\"{:.0f}\" y=\"{:.0f}\">{}</text>\n",
-                     x, y, colors[f % 3], x + 14, y + 9, r.runs[f].format);
+  return c;
+}
+
+chart::LineChart ratio_chart(const SimReport& r) {
+  const FormatRun& a = r.runs[0];
+  const FormatRun& b = r.runs[1];
+  chart::LineChart c;
+  c.title = fmt::format("{} / {} per layer (below 1: {} is better)", a.format, b.format, a.format);
+  c.categories = layer_names(r);
+  c.y = {"ratio", "", false};
+  c.reference = 1.0;
+  auto line = [&](const char* name, auto value) {
+    chart::Line l{name, {}, ""};
+    for (size_t i = 0; i < a.layers.size() && i < b.layers.size(); ++i) {
+      l.values.push_back(ratio_of(value(a.layers[i]), value(b.layers[i])));
+    }
+    c.lines.push_back(l);
+  };
+  line("cycles", [](const LayerResult& l) { return static_cast<double>(l.stats.total_cycles); });
+  line("datapath energy", [](const LayerResult& l) { return l.energy.datapath_pj(); });
+  line("total energy", [](const LayerResult& l) { return l.energy.total_pj(); });
+  line("DRAM traffic", [](const LayerResult& l) {
+    return static_cast<double>(l.stats.dram_bytes_read + l.stats.dram_bytes_written);
+  });
+  return c;
+}
+
+chart::BarChart cycles_chart(const SimReport& r) {
+  chart::BarChart c;
+  c.title = "Cycles per layer: computing, stalled (waiting for operands or output space), other";
+  c.categories = layer_names(r);
+  c.y = {"cycles", ""};
+  for (const FormatRun& run : r.runs) {
+    c.bars.push_back(
+        {run.format,
+         {{"compute",
+           per_layer(run, [](const LayerResult& l) { return static_cast<double>(l.stats.compute_cycles); }),
+           "#3b6fb6"},
+          {"stall",
+           per_layer(run, [](const LayerResult& l) { return static_cast<double>(l.stats.stall_cycles); }),
+           "#c8423c"},
+          {"other (fill, drain, write-back)",
+           per_layer(run,
+                     [](const LayerResult& l) {
+                       const auto& s = l.stats;
+                       const uint64_t busy = s.compute_cycles + s.stall_cycles;
+                       return s.total_cycles > busy ? static_cast<double>(s.total_cycles - busy) : 0.0;
+                     }),
+           "#bbbbbb"}}});
   }
-  s << "</svg>\n";
-  return s.str();
+  return c;
+}
+
+chart::LineChart utilization_chart(const SimReport& r) {
+  chart::LineChart c;
+  c.title = "Utilization and stalls per layer";
+  c.categories = layer_names(r);
+  c.y = {"share of the layer's cycles", "%"};
+  for (const FormatRun& run : r.runs) {
+    c.lines.push_back({run.format + " utilization",
+                       per_layer(run, [](const LayerResult& l) { return 100.0 * l.stats.utilization; }),
+                       ""});
+    c.lines.push_back({run.format + " stalls", per_layer(run, [](const LayerResult& l) {
+                         return pct(l.stats.stall_cycles, l.stats.total_cycles);
+                       }), ""});
+  }
+  return c;
+}
+
+chart::BarChart dram_chart(const SimReport& r) {
+  chart::BarChart c;
+  c.title = "DRAM traffic per layer";
+  c.categories = layer_names(r);
+  c.y = {"DRAM traffic", "B"};
+  for (const FormatRun& run : r.runs) {
+    c.bars.push_back(
+        {run.format,
+         {{"read", per_layer(run, [](const LayerResult& l) { return static_cast<double>(l.stats.dram_bytes_read); }), "#5aa05a"},
+          {"written", per_layer(run, [](const LayerResult& l) { return static_cast<double>(l.stats.dram_bytes_written); }), "#8a63b8"}}});
+  }
+  return c;
+}
+
+std::string mib(uint64_t bytes) { return fmt::format("{:.3f}", static_cast<double>(bytes) / 1048576.0); }
+
+chart::Table totals_table(const SimReport& r) {
+  chart::Table t;
+  t.header = {"quantity"};
+  for (const FormatRun& run : r.runs) t.header.push_back(run.format);
+  if (r.runs.size() == 2) t.header.push_back(r.runs[0].format + " / " + r.runs[1].format);
+  auto row = [&](const std::string& name, auto value, auto text) {
+    std::vector<std::string> cells{name};
+    for (const FormatRun& run : r.runs) cells.push_back(text(value(run)));
+    if (r.runs.size() == 2) {
+      const double q = ratio_of(static_cast<double>(value(r.runs[0])), static_cast<double>(value(r.runs[1])));
+      cells.push_back(std::isfinite(q) ? fmt::format("{:.4f}", q) : "-");
+    }
+    t.rows.push_back(cells);
+  };
+  auto integer = [](uint64_t v) { return std::to_string(v); };
+  auto uj = [](double pj) { return fmt::format("{:.3f}", pj * 1e-6); };
+  auto fixed3 = [](double v) { return fmt::format("{:.3f}", v); };
+  row("cycles", [](const FormatRun& f) { return f.total.total_cycles; }, integer);
+  row("time (ms)", [&](const FormatRun& f) { return ms_at(f.total.total_cycles, r.arch.clock_mhz); },
+      [](double v) { return fmt::format("{:.6f}", v); });
+  row("compute cycles", [](const FormatRun& f) { return f.total.compute_cycles; }, integer);
+  row("stall cycles", [](const FormatRun& f) { return f.total.stall_cycles; }, integer);
+  row("utilization (%)", [](const FormatRun& f) { return 100.0 * f.total.utilization; },
+      [](double v) { return fmt::format("{:.2f}", v); });
+  row("MACs", [](const FormatRun& f) { return f.total.macs; }, integer);
+  row("MACs with a zero operand", [](const FormatRun& f) { return f.total.zero_macs; }, integer);
+  row("outputs saturated", [](const FormatRun& f) { return f.total.outputs_saturated; }, integer);
+  row("DRAM read (MiB)", [](const FormatRun& f) { return f.total.dram_bytes_read; }, mib);
+  row("DRAM written (MiB)", [](const FormatRun& f) { return f.total.dram_bytes_written; }, mib);
+  row("SRAM read (MiB)", [](const FormatRun& f) { return f.total.sram_bytes_read; }, mib);
+  row("SRAM written (MiB)", [](const FormatRun& f) { return f.total.sram_bytes_written; }, mib);
+  row("energy, multipliers (µJ)", [](const FormatRun& f) { return f.energy.multiply_pj; }, uj);
+  row("energy, accumulators (µJ)", [](const FormatRun& f) { return f.energy.accumulate_pj; }, uj);
+  row("energy, requantizers (µJ)", [](const FormatRun& f) { return f.energy.requantize_pj; }, uj);
+  row("energy, SRAM (µJ)", [](const FormatRun& f) { return f.energy.sram_pj; }, uj);
+  row("energy, DRAM (µJ)", [](const FormatRun& f) { return f.energy.dram_pj; }, uj);
+  row("energy, leakage (µJ)", [](const FormatRun& f) { return f.energy.leakage_pj; }, uj);
+  row("energy, datapath (µJ)", [](const FormatRun& f) { return f.energy.datapath_pj(); }, uj);
+  row("energy, total (µJ)", [](const FormatRun& f) { return f.energy.total_pj(); }, uj);
+  row("energy per MAC (pJ)", [](const FormatRun& f) { return per_mac(f.energy.total_pj(), f.total.macs); }, fixed3);
+  row("datapath energy per MAC (pJ)",
+      [](const FormatRun& f) { return per_mac(f.energy.datapath_pj(), f.total.macs); }, fixed3);
+  return t;
+}
+
+}  // namespace
+
+std::string plot_svg(const SimReport& r) { return chart::bar_svg(energy_chart(r)); }
+
+std::vector<std::pair<std::string, std::string>> report_charts(const SimReport& r) {
+  std::vector<std::pair<std::string, std::string>> charts;
+  charts.emplace_back("energy.svg", chart::bar_svg(energy_chart(r)));
+  if (r.runs.size() == 2) charts.emplace_back("ratios.svg", chart::line_svg(ratio_chart(r)));
+  charts.emplace_back("cycles.svg", chart::bar_svg(cycles_chart(r)));
+  charts.emplace_back("utilization.svg", chart::line_svg(utilization_chart(r)));
+  charts.emplace_back("dram.svg", chart::bar_svg(dram_chart(r)));
+  return charts;
+}
+
+std::string report_html(const SimReport& r) {
+  const auto& g = r.arch.accel.array;
+  const auto& b = r.arch.accel.buffers;
+  std::string formats;
+  for (const FormatRun& run : r.runs) formats += (formats.empty() ? "" : ", ") + run.format;
+  chart::Page page(
+      fmt::format("lbfp sim: {} on {}", r.arch.name, r.workload.name),
+      r.command.empty() ? "(not recorded)" : r.command,
+      {{"architecture", fmt::format("{} ({})", r.arch.name, r.arch.path)},
+       {"array", fmt::format("{}x{} output-stationary, {} pipeline stages, {} MHz", g.rows, g.cols,
+                             g.pipe_stages, r.arch.clock_mhz)},
+       {"buffers (bytes)", fmt::format("activations {}, weights {}, outputs {}", b.activation_bytes,
+                                       b.weight_bytes, b.output_bytes)},
+       {"DRAM", fmt::format("latency {} cycles, {} bytes per cycle", r.arch.accel.dram.latency_cycles,
+                            r.arch.accel.dram.bytes_per_cycle)},
+       {"workload", fmt::format("{} ({}), {} layers", r.workload.name, r.workload.source,
+                                r.workload.layers.size())},
+       {"energy table", fmt::format("{} ({})", r.energy.path, r.energy.technology)},
+       {"formats", formats},
+       {"simulation", fmt::format("{} mode, {} array, seed {}", r.mode, r.array, r.seed)},
+       {"data", r.data_origin}});
+  const auto charts = report_charts(r);
+  auto svg = [&charts](const std::string& name) {
+    for (const auto& [n, s] : charts) {
+      if (n == name) return s;
+    }
+    return std::string();
+  };
+  page.section("Totals", "What does the whole network cost in each format, and by how much do "
+                         "they differ?");
+  page.table(totals_table(r));
+  page.section("Energy per layer by component (energy.svg)",
+               "Where does the energy go, layer by layer: the datapath (multipliers, "
+               "accumulators, requantizers), on-chip SRAM, DRAM, or leakage?");
+  page.svg(svg("energy.svg"));
+  if (r.runs.size() == 2) {
+    page.section("Per-layer ratios (ratios.svg)",
+                 fmt::format("Where does {} gain or lose against {}: cycles, datapath energy, "
+                             "total energy and DRAM traffic as ratios, 1 meaning equal.",
+                             r.runs[0].format, r.runs[1].format));
+    page.svg(svg("ratios.svg"));
+  }
+  page.section("Cycles per layer (cycles.svg)",
+               "Which layers take the time, and how much of it does the array wait?");
+  page.svg(svg("cycles.svg"));
+  page.section("Utilization and stalls (utilization.svg)",
+               "How busy is the array in each layer (useful MACs over what the array could do), "
+               "and what share of the layer's cycles are stalls?");
+  page.svg(svg("utilization.svg"));
+  page.section("DRAM traffic per layer (dram.svg)",
+               "How many bytes does each layer move to and from DRAM?");
+  page.svg(svg("dram.svg"));
+  // Per-operand DRAM traffic against its lower bound: rendered here once LayerResult reports
+  // the per-operand bytes and the bound (a panel of bars per operand with the bound marked).
+  page.section("Per-layer data (layers.csv)", "Every number of layers.csv.");
+  page.details("layers.csv, one row per format and layer", chart::csv_table(layers_csv(r)));
+  return page.html();
 }
 
 }  // namespace lbfp::arch

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -14,6 +16,8 @@
 #include <thread>
 
 #include "lbfp/arch/config.h"
+#include "lbfp/chart/chart.h"
+#include "lbfp/chart/page.h"
 #include "lbfp/arch/energy.h"
 #include "lbfp/arch/input.h"
 #include "lbfp/arch/simulate.h"
@@ -191,14 +195,17 @@ void check_points(const SweepRequest& o, const std::vector<Point>& points) {
   }
 }
 
-std::string collect(const std::vector<Point>& points, const std::vector<Axis>& axes) {
-  std::ostringstream csv;
-  csv << "point";
-  for (const Axis& a : axes) {
-    if (a.key != "format") csv << ',' << a.key;  // the format has a column of its own
-  }
-  csv << ",format,total_cycles,time_ms,utilization,stall_cycles,dram_bytes_read,"
-         "dram_bytes_written,energy_total_pj,energy_per_mac_pj,datapath_energy_per_mac_pj\n";
+// One row of sweep.csv: a point's result in one format.
+struct Row {
+  size_t point = 0;
+  std::string format;
+  double total_cycles = 0, time_ms = 0, utilization = 0, stall_cycles = 0;
+  double dram_bytes_read = 0, dram_bytes_written = 0, energy_total_pj = 0;
+  double energy_per_mac_pj = 0, datapath_energy_per_mac_pj = 0;
+};
+
+std::vector<Row> read_rows(const std::vector<Point>& points) {
+  std::vector<Row> rows;
   for (size_t i = 0; i < points.size(); ++i) {
     const fs::path summary = fs::path(points[i].dir) / "summary.json";
     nlohmann::json j;
@@ -225,17 +232,156 @@ std::string collect(const std::vector<Point>& points, const std::vector<Axis>& a
       }
     }
     for (const auto& [format, f] : formats.items()) {
-      csv << i;
-      for (const Axis& a : axes) {
-        if (a.key != "format") csv << ',' << points[i].values.at(a.key);
-      }
-      csv << ',' << format << ',' << f["total_cycles"] << ',' << f["time_ms"] << ','
-          << f["utilization"] << ',' << f["stall_cycles"] << ',' << f["dram_bytes_read"] << ','
-          << f["dram_bytes_written"] << ',' << f["energy_pj"]["total"] << ','
-          << f["energy_per_mac_pj"] << ',' << f["datapath_energy_per_mac_pj"] << '\n';
+      Row r;
+      r.point = i;
+      r.format = format;
+      r.total_cycles = f["total_cycles"].get<double>();
+      r.time_ms = f["time_ms"].get<double>();
+      r.utilization = f["utilization"].get<double>();
+      r.stall_cycles = f["stall_cycles"].get<double>();
+      r.dram_bytes_read = f["dram_bytes_read"].get<double>();
+      r.dram_bytes_written = f["dram_bytes_written"].get<double>();
+      r.energy_total_pj = f["energy_pj"]["total"].get<double>();
+      r.energy_per_mac_pj = f["energy_per_mac_pj"].get<double>();
+      r.datapath_energy_per_mac_pj = f["datapath_energy_per_mac_pj"].get<double>();
+      rows.push_back(r);
     }
   }
+  return rows;
+}
+
+// The numbers with the precision they carry (as layers.csv): counts as integers, energies to
+// the femtojoule, ratios and per-MAC energies to six decimals, times to the nanosecond.
+std::string collect(const std::vector<Point>& points, const std::vector<Axis>& axes,
+                    const std::vector<Row>& rows) {
+  std::ostringstream csv;
+  csv << "point";
+  for (const Axis& a : axes) {
+    if (a.key != "format") csv << ',' << a.key;  // the format has a column of its own
+  }
+  csv << ",format,total_cycles,time_ms,utilization,stall_cycles,dram_bytes_read,"
+         "dram_bytes_written,energy_total_pj,energy_per_mac_pj,datapath_energy_per_mac_pj\n";
+  for (const Row& r : rows) {
+    csv << r.point;
+    for (const Axis& a : axes) {
+      if (a.key != "format") csv << ',' << points[r.point].values.at(a.key);
+    }
+    csv << fmt::format(",{},{:.0f},{:.6f},{:.6f},{:.0f},{:.0f},{:.0f},{:.3f},{:.6f},{:.6f}\n",
+                       r.format, r.total_cycles, r.time_ms, r.utilization, r.stall_cycles,
+                       r.dram_bytes_read, r.dram_bytes_written, r.energy_total_pj,
+                       r.energy_per_mac_pj, r.datapath_energy_per_mac_pj);
+  }
   return csv.str();
+}
+
+// A row's configuration: the varied values and the format ("array.rows=8, lbfp8").
+std::string row_label(const Row& r, const std::vector<Point>& points, const std::string& skip) {
+  std::string text;
+  for (const auto& [key, value] : points[r.point].values) {
+    if (key != "format" && key != skip) text += (text.empty() ? "" : ", ") + key + "=" + value;
+  }
+  if (skip != "format") text += (text.empty() ? "" : ", ") + r.format;
+  return text;
+}
+
+std::vector<std::pair<std::string, std::string>> sweep_charts(const std::vector<Point>& points,
+                                                              const std::vector<Axis>& axes,
+                                                              const std::vector<Row>& rows) {
+  struct Metric {
+    const char* file;
+    const char* name;
+    const char* unit;
+    double (*value)(const Row&);
+  };
+  static const Metric kMetrics[] = {
+      {"cycles", "cycles", "", [](const Row& r) { return r.total_cycles; }},
+      {"energy", "energy", "J", [](const Row& r) { return r.energy_total_pj * 1e-12; }},
+      {"dram", "DRAM traffic", "B",
+       [](const Row& r) { return r.dram_bytes_read + r.dram_bytes_written; }},
+  };
+  std::vector<std::pair<std::string, std::string>> charts;
+  for (const Axis& a : axes) {
+    for (const Metric& m : kMetrics) {
+      chart::LineChart c;
+      c.title = fmt::format("{} against {}", m.name, a.key);
+      c.x_title = a.key;
+      c.categories = a.values;
+      c.y = {m.name, m.unit};
+      // One line per configuration of everything else.
+      std::map<std::string, size_t> line_of;
+      for (const Row& r : rows) {
+        const std::string label = row_label(r, points, a.key);
+        auto [it, added] = line_of.emplace(label, c.lines.size());
+        if (added) {
+          c.lines.push_back({label.empty() ? m.name : label,
+                             std::vector<double>(a.values.size(), std::nan("")), ""});
+        }
+        const std::string& v = a.key == "format" ? r.format : points[r.point].values.at(a.key);
+        const auto pos = std::find(a.values.begin(), a.values.end(), v);
+        if (pos != a.values.end()) {
+          c.lines[it->second].values[static_cast<size_t>(pos - a.values.begin())] = m.value(r);
+        }
+      }
+      std::string file = a.key + "-" + m.file + ".svg";
+      for (char& ch : file) ch = std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' ? ch : '_';
+      charts.emplace_back(file, chart::line_svg(c));
+    }
+  }
+  chart::ScatterChart pareto;
+  pareto.title = "energy against cycles; the Pareto front (fewest cycles for the energy) joined";
+  pareto.x = {"cycles", ""};
+  pareto.y = {"energy", "J"};
+  pareto.highlight_name = "Pareto optimal (no point has both fewer cycles and less energy)";
+  for (const Row& r : rows) {
+    bool dominated = false;
+    for (const Row& o : rows) {
+      dominated = dominated || (o.total_cycles <= r.total_cycles &&
+                                o.energy_total_pj <= r.energy_total_pj &&
+                                (o.total_cycles < r.total_cycles || o.energy_total_pj < r.energy_total_pj));
+    }
+    pareto.points.push_back({r.total_cycles, r.energy_total_pj * 1e-12,
+                             fmt::format("{}: {}", r.point, row_label(r, points, "")), !dominated});
+  }
+  charts.emplace_back("pareto.svg", chart::scatter_svg(pareto));
+  return charts;
+}
+
+std::string sweep_html(const SweepRequest& o, const std::vector<Axis>& axes,
+                       const std::string& csv,
+                       const std::vector<std::pair<std::string, std::string>>& charts,
+                       size_t points) {
+  std::string varied;
+  for (const Axis& a : axes) {
+    std::string values;
+    for (const auto& v : a.values) values += (values.empty() ? "" : ",") + v;
+    varied += (varied.empty() ? "" : "; ") + a.key + "=" + values;
+  }
+  chart::Page page(
+      "lbfp sweep: " + varied, o.command.empty() ? "(not recorded)" : o.command,
+      {{"architecture", o.arch.empty() ? std::string(kDefaultArch) : o.arch},
+       {"workload", o.workload.empty() ? std::string(kDefaultWorkload) : o.workload},
+       {"format", o.format},
+       {"mode", o.mode.empty() ? "tile" : o.mode},
+       {"seed", std::to_string(o.seed)},
+       {"varied", varied},
+       {"points", std::to_string(points)}});
+  page.section("Pareto front (pareto.svg)",
+               "Which configurations are worth having: for each, is there another with both fewer "
+               "cycles and less energy? The joined points have none.");
+  for (const auto& [name, svg] : charts) {
+    if (name == "pareto.svg") page.svg(svg);
+  }
+  for (const Axis& a : axes) {
+    page.section("Against " + a.key,
+                 "How do cycles, energy and DRAM traffic move as " + a.key +
+                     " changes, with everything else held (one line per configuration of the rest)?");
+    for (const auto& [name, svg] : charts) {
+      if (name != "pareto.svg" && name.rfind(a.key, 0) == 0) page.svg(svg);
+    }
+  }
+  page.section("Data (sweep.csv)", "Every number of sweep.csv.");
+  page.table(chart::csv_table(csv));
+  return page.html();
 }
 
 }  // namespace
@@ -285,7 +431,17 @@ SweepResult sweep(const SweepRequest& o, const SweepOutput& output, const SweepF
     if (result.failures > 0) return result;
   }
   result.csv_path = (fs::path(o.out) / "sweep.csv").string();
-  output.write_files({{result.csv_path, collect(points, axes)}});
+  const std::vector<Row> rows = read_rows(points);
+  const std::string csv = collect(points, axes, rows);
+  const auto charts = sweep_charts(points, axes, rows);
+  std::vector<std::pair<std::string, std::string>> files = {
+      {result.csv_path, csv},
+      {(fs::path(o.out) / "report.html").string(), sweep_html(o, axes, csv, charts, points.size())}};
+  for (const auto& [name, svg] : charts) {
+    files.emplace_back((fs::path(o.out) / "charts" / name).string(), svg);
+  }
+  output.make_folder((fs::path(o.out) / "charts").string());
+  output.write_files(files);
   return result;
 }
 

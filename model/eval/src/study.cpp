@@ -6,6 +6,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "lbfp/chart/chart.h"
+#include "lbfp/chart/page.h"
 #include "lbfp/config_error.h"
 #include "lbfp/eval/idx.h"
 
@@ -217,6 +219,150 @@ void print_accuracy(const Study& study, std::ostream& out) {
       out << row << "\n";
     }
   }
+}
+
+namespace {
+
+std::string exponent_text(const ConfigResult& r, size_t i) {
+  const auto& l = r.layers[i];
+  const auto& ce = r.plan.channel_exponents[static_cast<size_t>(l.tensor)];
+  return ce.empty() ? std::to_string(l.exponent)
+                    : fmt::format("{}..{}", *std::min_element(ce.begin(), ce.end()),
+                                  *std::max_element(ce.begin(), ce.end()));
+}
+
+std::string weight_text(const ConfigResult& r, size_t i) {
+  const auto& w = r.plan.weight_exponents[i];
+  return w.empty() ? std::string()
+                   : fmt::format("{}..{}", *std::min_element(w.begin(), w.end()),
+                                 *std::max_element(w.begin(), w.end()));
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> report_charts(const Study& study) {
+  const EvalReport& report = study.report;
+  std::vector<std::pair<std::string, std::string>> charts;
+  chart::LineChart top1;
+  top1.title = fmt::format("top-1 difference to FP32 on {} test images, paired 95 % interval",
+                           report.total);
+  top1.y = {"difference to FP32 (percentage points)", ""};
+  top1.reference = 0.0;
+  chart::Line diff{"difference to FP32", {}, "", false, {}, {}};
+  for (const auto& r : report.results) {
+    top1.categories.push_back(r.config.label());
+    const double d = 100.0 * r.accuracy.difference();
+    const double h = 100.0 * r.accuracy.ci_half_width();
+    diff.values.push_back(d);
+    diff.low.push_back(d - h);
+    diff.high.push_back(d + h);
+  }
+  top1.lines.push_back(diff);
+  charts.emplace_back("top1.svg", chart::line_svg(top1));
+  if (!report.results.empty()) {
+    chart::LineChart sqnr;
+    sqnr.title = "per-layer SQNR of each layer's output against FP32 (exact: not drawn)";
+    sqnr.y = {"SQNR", "dB"};
+    for (const auto& l : report.results[0].layers) sqnr.categories.push_back(l.name);
+    for (const auto& r : report.results) {
+      chart::Line line{r.config.label(), {}, "", true, {}, {}};
+      for (const auto& l : r.layers) {
+        const double v = l.sqnr_db();
+        line.values.push_back(std::isfinite(v) ? v : std::nan(""));
+      }
+      sqnr.lines.push_back(line);
+    }
+    charts.emplace_back("sqnr.svg", chart::line_svg(sqnr));
+  }
+  return charts;
+}
+
+std::string report_html(const Study& study, const StudyOptions& o, const std::string& command) {
+  const Graph& graph = study.graph;
+  const EvalReport& report = study.report;
+  chart::Page page(
+      "lbfp eval: " + o.model, command.empty() ? "(not recorded)" : command,
+      {{"model", fmt::format("{}: {} layers, input {}", o.model, graph.nodes.size(),
+                             graph.tensor_shapes[static_cast<size_t>(graph.input)].str())},
+       {"data", o.data},
+       {"test images", std::to_string(report.total)},
+       {"calibration", fmt::format("activations {}, weights {}, {} granularity, bias correction {}, "
+                                   "{} images{}",
+                                   o.calib, o.weight_calib, o.act_granularity, o.bias_correction,
+                                   o.calib_images,
+                                   o.calib_seed ? fmt::format(" sampled with seed {}", *o.calib_seed)
+                                                : std::string(", evenly spaced"))},
+       {"formats", o.formats}});
+  const auto charts = report_charts(study);
+  page.section("Top-1 (top1.svg)",
+               "Does quantization cost accuracy? Each configuration's top-1 and its paired "
+               "difference to FP32 with the 95 % Wald interval; b/c are the images only the "
+               "quantized / only FP32 gets right, p the exact McNemar test.");
+  chart::Table top;
+  top.header = {"format", "top-1 (%)", "difference to FP32 (pp)", "95 % interval (pp)", "b", "c",
+                "p", "accumulator overflows"};
+  top.rows.push_back({"fp32", fmt::format("{:.2f}", 100.0 * report.fp32_top1()), "", "", "", "",
+                      "", ""});
+  for (const auto& r : report.results) {
+    const auto& a = r.accuracy;
+    const double d = 100.0 * a.difference();
+    const double h = 100.0 * a.ci_half_width();
+    top.rows.push_back({r.config.label(), fmt::format("{:.2f}", 100.0 * a.top1()),
+                        fmt::format("{:+.2f}", d), fmt::format("[{:+.2f}, {:+.2f}]", d - h, d + h),
+                        std::to_string(a.only_quantized_right), std::to_string(a.only_fp32_right),
+                        fmt::format("{:.3g}", a.mcnemar_p()), std::to_string(r.overflows)});
+  }
+  page.table(top);
+  for (const auto& [name, svg] : charts) {
+    if (name == "top1.svg") page.svg(svg);
+  }
+  if (!report.results.empty()) {
+    page.section("Per-layer SQNR (sqnr.svg)",
+                 "Where does the quantization error come from: the signal-to-quantization-noise "
+                 "ratio of each layer's output against FP32, higher is better.");
+    for (const auto& [name, svg] : charts) {
+      if (name == "sqnr.svg") page.svg(svg);
+    }
+    chart::Table sq;
+    sq.header = {"layer", "op", "shape"};
+    for (const auto& r : report.results) sq.header.push_back(r.config.label() + " (dB)");
+    for (size_t i = 0; i < graph.nodes.size(); ++i) {
+      const auto& l0 = report.results[0].layers[i];
+      std::vector<std::string> row{l0.name, l0.op, l0.shape.str()};
+      for (const auto& r : report.results) {
+        const double v = r.layers[i].sqnr_db();
+        row.push_back(std::isinf(v) ? "exact" : fmt::format("{:.1f}", v));
+      }
+      sq.rows.push_back(row);
+    }
+    page.table(sq);
+    page.section("Chosen exponents",
+                 "Which power-of-two scale did calibration choose per layer: the activation "
+                 "exponent E (per channel min..max where used) and the weights' per-channel range.");
+    chart::Table ex;
+    ex.header = {"layer", "op"};
+    for (const auto& r : report.results) {
+      ex.header.push_back(r.config.label() + " E");
+      ex.header.push_back(r.config.label() + " weight E");
+    }
+    std::vector<std::string> input_row{"(graph input)", ""};
+    for (const auto& r : report.results) {
+      input_row.push_back(std::to_string(r.plan.tensor_exponents[static_cast<size_t>(graph.input)]));
+      input_row.push_back("");
+    }
+    ex.rows.push_back(input_row);
+    for (size_t i = 0; i < graph.nodes.size(); ++i) {
+      const auto& l0 = report.results[0].layers[i];
+      std::vector<std::string> row{l0.name, l0.op + (l0.calibrated ? "" : " (input's exponent)")};
+      for (const auto& r : report.results) {
+        row.push_back(exponent_text(r, i));
+        row.push_back(weight_text(r, i));
+      }
+      ex.rows.push_back(row);
+    }
+    page.table(ex);
+  }
+  return page.html();
 }
 
 }  // namespace lbfp::eval

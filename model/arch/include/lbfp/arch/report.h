@@ -1,10 +1,12 @@
 // A simulation's results: per-layer statistics and energy for each number format, rendered as a
-// table, layers.csv, summary.json and a plot (SVG).
+// table, layers.csv, summary.json, charts (SVG, lbfp/chart) and report.html, the page that shows
+// them all with the run's configuration.
 #pragma once
 
 #include <cstdint>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lbfp/arch/accelerator.h"
@@ -40,11 +42,20 @@ struct SimReport {
   std::string data_origin;
   std::vector<FormatRun> runs;
   double wall_seconds = 0;
+  std::string command;  // the command line that reproduced this run (report.html); may be empty
 };
 
 void print_report(std::ostream& out, const SimReport& report);
 std::string layers_csv(const SimReport& report);
 std::string summary_json(const SimReport& report);
+// The per-layer energy by component, each format side by side (plot.svg).
 std::string plot_svg(const SimReport& report);
+
+// Every chart of report.html on its own, as (file name, SVG): energy.svg, ratios.svg (two
+// formats), cycles.svg, utilization.svg, dram.svg.
+std::vector<std::pair<std::string, std::string>> report_charts(const SimReport& report);
+
+// One self-contained XHTML page: configuration, command, charts, totals and layers.csv's data.
+std::string report_html(const SimReport& report);
 
 }  // namespace lbfp::arch

@@ -27,13 +27,14 @@ struct SweepRequest {
   int jobs = 0;  // points run at once; 0: the number of cores
   bool emit_jobs = false;     // write jobs.txt and slurm.sh instead of running
   bool collect_only = false;  // only collect finished points into sweep.csv
+  std::string command;        // the command line shown in report.html; may be empty
 };
 
 struct SweepResult {
   size_t points = 0;
   std::string jobs_path;   // with emit_jobs: jobs.txt and slurm.sh
   std::string slurm_path;
-  std::string csv_path;    // when collected: sweep.csv
+  std::string csv_path;    // when collected: sweep.csv, with report.html and charts/ beside it
   int failures = 0;        // points that could not start or did not exit with 0 (no CSV then)
   int bad_input = 0;       // of those, points that exited with status 2 (bad input)
 };
@@ -49,8 +50,8 @@ struct SweepOutput {
 using SweepFailure = std::function<void(size_t point, const std::string& dir, bool started)>;
 
 // Checks every point's inputs before any runs (bad ones throw ConfigError), then writes the job
-// list, or runs the points and collects their summaries into sweep.csv (none when a point
-// failed), or only collects.
+// list, or runs the points and collects their summaries into sweep.csv and report.html (none
+// when a point failed), or only collects.
 SweepResult sweep(const SweepRequest& request, const SweepOutput& output,
                   const SweepFailure& failed = {});
 

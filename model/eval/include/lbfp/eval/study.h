@@ -9,6 +9,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lbfp/eval/evaluate.h"
@@ -57,5 +58,14 @@ std::string exponents_json(const Study& study);
 // Top-1 of every configuration against FP32, the paired comparisons between configurations of one
 // format, and every layer's SQNR against FP32.
 void print_accuracy(const Study& study, std::ostream& out);
+
+// The charts of report.html on their own, as (file name, SVG): top1.svg (each configuration's
+// difference to FP32 with its paired 95 % interval) and sqnr.svg (per-layer SQNR).
+std::vector<std::pair<std::string, std::string>> report_charts(const Study& study);
+
+// One self-contained XHTML page (lbfp/chart): the options and `command`, top-1 with the paired
+// intervals, per-layer SQNR and the chosen exponents.
+std::string report_html(const Study& study, const StudyOptions& options,
+                        const std::string& command);
 
 }  // namespace lbfp::eval
