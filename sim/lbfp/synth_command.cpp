@@ -32,6 +32,7 @@ int run_synth(const synth::MeasureOptions& o) {
     return kExitBadInput;
   }
   const synth::MeasureReport report = synth::measure_units(o, in, std::cerr);
+  synth::remove_temporary_work_dir(in);
   const std::filesystem::path out(o.out);
   write_files_atomically({{(out / "report.md").string(), report.markdown},
                           {(out / "report.svg").string(), report.svg},

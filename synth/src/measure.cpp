@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -83,7 +84,17 @@ MeasureInputs read_measure_inputs(const MeasureOptions& o) {
   MeasureInputs in;
   in.tools = default_tools();
   if (!o.liberty.empty()) in.tools.liberty = o.liberty;
-  if (!o.work.empty()) in.tools.work_dir = o.work;
+  if (!o.work.empty()) {
+    in.tools.work_dir = o.work;
+  } else {
+    std::string pattern = (fs::temp_directory_path() / "lbfp-synth-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw ConfigError("cannot create a work folder under " +
+                        fs::temp_directory_path().string() + " (pass --work DIR)");
+    }
+    in.tools.work_dir = pattern;
+    in.temporary_work_dir = true;
+  }
   if (!o.source_dir.empty()) in.tools.source_dir = o.source_dir;
   in.tools.build_jobs = o.jobs;
   in.tile_path =
@@ -125,6 +136,12 @@ MeasureInputs read_measure_inputs(const MeasureOptions& o) {
     }
   }
   return in;
+}
+
+void remove_temporary_work_dir(const MeasureInputs& in) {
+  if (!in.temporary_work_dir) return;
+  std::error_code ec;
+  std::filesystem::remove_all(in.tools.work_dir, ec);
 }
 
 MeasureReport measure_units(const MeasureOptions& o, const MeasureInputs& in, std::ostream& log) {

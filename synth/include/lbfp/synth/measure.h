@@ -48,7 +48,14 @@ struct MeasureInputs {
   LayerTile tile;
   std::string tile_path;
   std::vector<LayerOperands> model_layers;
+  // Without --work: a fresh folder of this run's own under the temporary directory (so that two
+  // runs at once never share netlists), removed after a successful run and kept after a failure
+  // for the logs the error names.
+  bool temporary_work_dir = false;
 };
+
+// Removes the run's own work folder (MeasureInputs::temporary_work_dir); no-op otherwise.
+void remove_temporary_work_dir(const MeasureInputs& inputs);
 
 // Reads and checks the liberty file, the layer tile and the model layers' streams. Throws
 // lbfp::ConfigError (or the readers' errors) naming the file or option.
