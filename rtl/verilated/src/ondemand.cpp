@@ -146,7 +146,7 @@ Toolchain find_toolchain() {
                           "`verilator` is not on PATH; " + std::string(kSetupHint));
   }
   const char* cxx = std::getenv("CXX");
-  for (const std::string name : {std::string(cxx != nullptr ? cxx : ""), std::string("c++"),
+  for (const std::string& name : {std::string(cxx != nullptr ? cxx : ""), std::string("c++"),
                                  std::string("g++"), std::string("clang++")}) {
     if (!name.empty() && !(t.compiler = find_program(name)).empty()) break;
   }
