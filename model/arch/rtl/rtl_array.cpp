@@ -110,7 +110,6 @@ class RtlArray : public sc_core::sc_module, public ArrayBackend {
       }
     }
     check_golden(job);
-    ++tiles_;
     const ArrayActivity a = tile_activity(zero_mask_, job);
     activity_.macs += a.macs;
     activity_.zero_macs += a.zero_macs;
@@ -148,9 +147,9 @@ class RtlArray : public sc_core::sc_module, public ArrayBackend {
         }
         const int64_t cycle = out_.row_cycle[static_cast<size_t>(r)];
         std::string what = "the RTL array " + config_.name + " (A=" + std::to_string(acc) +
-                           ") differs from the golden reference at its tile " +
-                           std::to_string(tiles_) + ", row " + std::to_string(r) +
-                           ", column " + std::to_string(c) + ", RTL cycle " +
+                           ") differs from the golden reference at row " +
+                           std::to_string(r) + ", column " + std::to_string(c) +
+                           " of the tile, RTL cycle " +
                            std::to_string(cycle) + ": rtl {acc=" +
                            std::to_string(result_.acc[i]) + " ovf=" +
                            std::to_string(result_.overflow[i]) + " code=" +
@@ -173,7 +172,6 @@ class RtlArray : public sc_core::sc_module, public ArrayBackend {
   RtlArrayConfig config_;
   rtl::ArrayDriver driver_;
   std::string reproduce_;
-  uint64_t tiles_ = 0;
   rtl::TileOutput out_;
   std::vector<int> exp_shift_;
   std::vector<int64_t> bias_;
