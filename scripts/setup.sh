@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libsystemc-dev verilator yosys
+  # fst2vcd reads back the RTL's FST waveforms (lbfp sim --array rtl --trace; docs/cosim.md).
+  gtkwave
   libfmt-dev libgtest-dev libbenchmark-dev
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev
   libopenblas-dev

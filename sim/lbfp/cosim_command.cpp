@@ -1,7 +1,8 @@
 // `lbfp cosim`: runs the Verilated RTL of rtl/ against the golden reference on a chosen shape and
 // seed (the runs of rtl/verilated's lbfp/rtl/cosim.h, as the testbenches run them) and prints
 // cases, mismatches and cycles. A mismatch prints the inputs that reproduce it; any mismatch or
-// cycle difference exits 1, bad arguments exit 2.
+// cycle difference exits 1, an RTL model that cannot be built 1, bad arguments exit 2. An array
+// configuration that is not prebuilt (--arch, --rows, --format, ...) is verilated on first use.
 #include <CLI/CLI.hpp>
 
 #include <iostream>
@@ -12,16 +13,38 @@
 #include "cli_options.h"
 #include "commands.h"
 #include "golden.h"  // kExitBadInput
+#include "lbfp/arch/config.h"
+#include "lbfp/config_error.h"
 #include "lbfp/rtl/cosim.h"
+#include "lbfp/rtl/ondemand.h"
 
 namespace lbfp::cli {
 namespace {
 
 constexpr int kExitMismatch = 1;
 
-int run_cosim(const std::string& what, const rtl::CosimRequest& request, std::ostream& out,
-              std::ostream& err) {
+// --arch: the array of an architecture file sets the configuration's rows, columns, pipeline
+// depth, format and A (flags given as well win).
+void apply_arch(const std::string& path, rtl::CosimRequest& r) {
+  const arch::ArchSpec spec = arch::load_arch(path, {});
+  const arch::AcceleratorConfig& a = spec.accel;
+  if (!r.rows) r.rows = a.array.rows;
+  if (!r.cols) r.cols = a.array.cols;
+  if (!r.pipe_stages) r.pipe_stages = a.array.pipe_stages;
+  if (!r.array_acc_bits) r.array_acc_bits = acc_bits(a.format);
+  if (!r.format) r.format = is_lbfp(a.format) ? "lbfp8" : "bfp8";
+  const NumberFormat rtl_format = is_lbfp(a.format) ? NumberFormat(LbfpFormat(8, 4, 8, acc_bits(a.format)))
+                                                    : NumberFormat(BfpFormat(8, acc_bits(a.format)));
+  if (format_name(rtl_format) != format_name(a.format)) {
+    throw std::invalid_argument(path + ": the RTL array is LBFP8 (W=8, F=4, P=8) or BFP8 (W=8), "
+                                "not " + format_name(a.format));
+  }
+}
+
+int run_cosim(const std::string& what, rtl::CosimRequest request, const std::string& arch_path,
+              std::ostream& out, std::ostream& err) {
   try {
+    if (!arch_path.empty()) apply_arch(arch_path, request);
     const bool ok = rtl::run_cosim(what, request, [&](const rtl::CosimReport& report) {
       out << rtl::report_text(report);
     });
@@ -30,6 +53,12 @@ int run_cosim(const std::string& what, const rtl::CosimRequest& request, std::os
   } catch (const std::invalid_argument& e) {  // bad arguments, named in the message
     err << "lbfp cosim " << what << ": " << e.what() << "\n";
     return kExitBadInput;
+  } catch (const ConfigError& e) {  // a bad --arch file
+    err << "lbfp cosim " << what << ": " << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const rtl::ModelBuildError& e) {
+    err << "lbfp cosim " << what << ": " << e.what() << "\n";
+    return 1;
   }
 }
 
@@ -37,6 +66,7 @@ int run_cosim(const std::string& what, const rtl::CosimRequest& request, std::os
 
 void add_cosim_command(CLI::App& app) {
   auto options = std::make_shared<rtl::CosimRequest>();
+  auto arch_path = std::make_shared<std::string>();
   CLI::App* cosim = app.add_subcommand(
       "cosim", "Co-simulate the Verilated RTL against the golden reference");
   cosim->require_subcommand(1);
@@ -68,11 +98,24 @@ void add_cosim_command(CLI::App& app) {
     }
     if (name == "array") {
       cmd->add_option("--config", options->config,
-                      "verilated array: lbfp8 (default, 4x4), bfp8 (4x4), lbfp8-a16 (3x2)");
-      cmd->add_option("--rows", options->rows, "R; must be the verilated array's")
+                      "prebuilt array: lbfp8 (default, 4x4), bfp8 (4x4), lbfp8-a16 (3x2); the "
+                      "options below change it (verilated on first use when not prebuilt)");
+      cmd->add_option("--arch", *arch_path,
+                      "architecture YAML: its array's rows, columns, pipeline depth, format and A");
+      cmd->add_option("--rows", options->rows, "R (1..64)")->check(CLI::Range(1, 1024));
+      cmd->add_option("--cols", options->cols, "C (1..64)")->check(CLI::Range(1, 1024));
+      cmd->add_option("--pipe-stages", options->pipe_stages, "pipeline stages in each PE (0..16)")
+          ->check(CLI::Range(0, 1024));
+      cmd->add_option("--array-acc-bits", options->array_acc_bits, "A of the array (16..62)")
           ->check(CLI::Range(1, 1024));
-      cmd->add_option("--cols", options->cols, "C; must be the verilated array's")
-          ->check(CLI::Range(1, 1024));
+      cmd->add_option("--format", options->format, "lbfp8 or bfp8");
+      cmd->add_option("--rtl-cache", options->rtl_cache,
+                      "folder of the on-demand RTL models (default $XDG_CACHE_HOME/lbfp/rtl or "
+                      "~/.cache/lbfp/rtl)");
+      cmd->add_option("--trace", options->trace,
+                      "write an FST waveform of the RTL (ports, PE registers, requantizers)");
+      cmd->add_option("--trace-window", options->trace_window,
+                      "trace only cycles FIRST:LAST (either may be left out)");
       cmd->add_option("--m", options->m, "rows of A and C (default 8)")->check(CLI::Range(1, 4096));
       cmd->add_option("--n", options->n, "columns of B and C (default 8)")
           ->check(CLI::Range(1, 4096));
@@ -80,8 +123,8 @@ void add_cosim_command(CLI::App& app) {
           ->check(CLI::Range(1, 65536));
       cmd->add_option("--fill", options->fill, "random (default) or saturate");
     }
-    cmd->callback([options, name] {
-      const int rc = run_cosim(name, *options, std::cout, std::cerr);
+    cmd->callback([options, arch_path, name] {
+      const int rc = run_cosim(name, *options, *arch_path, std::cout, std::cerr);
       if (rc != 0) throw CLI::RuntimeError(rc);
     });
   }

@@ -65,6 +65,10 @@ int run_sim(const SimOptions& o, std::ostream& out, std::ostream& err) {
   } catch (const std::invalid_argument& e) {
     err << "lbfp sim: " << e.what() << "\n";
     return kExitBadInput;
+  } catch (const std::runtime_error& e) {  // an on-demand RTL model that cannot be built
+    progress.done();
+    err << "lbfp sim: " << e.what() << "\n";
+    return 1;
   }
   progress.done();
   report.command = command_line();
@@ -102,7 +106,17 @@ void add_sim_command(CLI::App& app) {
   cmd->add_option("--format", o->format, "lbfp8, bfp8, both (default) or arch");
   cmd->add_option("--mode", o->mode, "tile (default: whole tiles through the fast kernel) or "
                                      "cycle (the array stepped every clock)");
-  cmd->add_option("--array", o->array, "cpp (default) or rtl (the Verilated array)");
+  cmd->add_option("--array", o->array,
+                  "cpp (default) or rtl (the Verilated array; a configuration that is not prebuilt "
+                  "is verilated on first use into --rtl-cache)");
+  cmd->add_option("--rtl-cache", o->rtl_cache,
+                  "folder of the on-demand RTL models (default $XDG_CACHE_HOME/lbfp/rtl or "
+                  "~/.cache/lbfp/rtl)");
+  cmd->add_option("--trace", o->trace,
+                  "write a waveform: with --array rtl an FST of the RTL, else a VCD of the "
+                  "SystemC model (docs/cosim.md)");
+  cmd->add_option("--trace-window", o->trace_window,
+                  "with --array rtl: trace only RTL cycles FIRST:LAST (either may be left out)");
   cmd->add_option("--energy", o->energy, "energy table YAML (default: the arch file's)");
   cmd->add_option("--seed", o->seed, "seed of the generated weights and activations")
       ->check(unsigned_integer());

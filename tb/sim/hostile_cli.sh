@@ -261,7 +261,7 @@ bad "--format fp16: expected lbfp8, bfp8, both or arch" sim --quiet $gemm --form
 bad "--mode fast: expected cycle or tile" sim --quiet $gemm --mode fast
 bad "--array gpu: expected cpp or rtl" sim --quiet $gemm --array gpu
 bad "--array rtl runs cycle by cycle: use --mode cycle" sim --quiet $gemm --array rtl --mode tile
-bad "no verilated RTL array for 5x16" sim --quiet $gemm --array rtl --set array.rows=5
+bad "the RTL array is built for rows in 1..64, not 100" sim --quiet $gemm --array rtl --set array.rows=100
 bad "--seed: expected a non-negative decimal integer below 2^64, got '-1'" sim --quiet $gemm --seed -1
 bad "--seed: expected a non-negative decimal integer below 2^64, got '99999999999999999999'" \
   sim --quiet $gemm --seed 99999999999999999999
@@ -411,7 +411,7 @@ stdin=/dev/null
 bad "--m: Value 0 not in range 1 to 4096" cosim array --m 0
 bad "--k: Value 100000 not in range 1 to 65536" cosim array --k 100000
 bad "--rows: Value 0 not in range 1 to 1024" cosim array --rows 0
-bad "the lbfp8 array was verilated as 4x4; --rows/--cols must match" cosim array --rows 8
+bad "the RTL array is built for rows in 1..64, not 65" cosim array --rows 65
 bad "unknown --config 'foo'" cosim array --config foo
 bad "unknown --fill 'x' (random or saturate)" cosim array --fill x
 bad "--seed: expected a non-negative decimal integer" cosim array --seed -1

@@ -1,12 +1,17 @@
 // The Verilated array as an ArrayBackend: a thin adapter over the one driver of its tile protocol
 // (rtl/verilated, lbfp/rtl/array_driver.h), clocked by the calling SystemC thread.
+#include <algorithm>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <variant>
+#include <vector>
 
 #include <systemc>
 
 #include "lbfp/arch/rtl_array.h"
+#include "lbfp/arith.h"
 #include "lbfp/rtl/array_driver.h"
 
 namespace lbfp::arch {
@@ -26,8 +31,13 @@ std::string config_name(const rtl::ArrayConfig& c) {
 
 class RtlArray : public sc_core::sc_module, public ArrayBackend {
  public:
-  RtlArray(sc_core::sc_module_name name, rtl::ArrayKind kind, const RtlArrayConfig& config)
-      : sc_module(name), config_(config), driver_(kind, sc_core::sc_module::name()) {}
+  RtlArray(sc_core::sc_module_name name, const rtl::ArrayConfig& rtl_config,
+           const RtlArrayConfig& config, const rtl::DriverOptions& driver_options,
+           std::string reproduce)
+      : sc_module(name),
+        config_(config),
+        driver_(rtl_config, driver_options),
+        reproduce_(std::move(reproduce)) {}
 
   std::string name() const override { return "rtl " + config_.name; }
   const ArrayGeometry& geometry() const override { return config_.geometry; }
@@ -99,6 +109,7 @@ class RtlArray : public sc_core::sc_module, public ArrayBackend {
         }
       }
     }
+    check_golden(job);
     const ArrayActivity a = tile_activity(zero_mask_, job);
     activity_.macs += a.macs;
     activity_.zero_macs += a.zero_macs;
@@ -107,8 +118,60 @@ class RtlArray : public sc_core::sc_module, public ArrayBackend {
   }
 
  private:
+  // The tile's outputs against lbfp::dot and lbfp::requantize; throws at the first difference.
+  void check_golden(const TileJob& job) {
+    std::vector<Code> row(static_cast<size_t>(job.k));
+    std::vector<Code> col(static_cast<size_t>(job.k));
+    const int acc = acc_bits(config_.format);
+    for (int r = 0; r < job.rows; ++r) {
+      for (int c = 0; c < job.cols; ++c) {
+        for (int64_t t = 0; t < job.k; ++t) {
+          row[static_cast<size_t>(t)] = job.a[static_cast<size_t>(r) * job.lda + t];
+          col[static_cast<size_t>(t)] = job.b[static_cast<size_t>(t) * job.ldb + c];
+        }
+        const int64_t bias = bias_[static_cast<size_t>(c)];
+        const DotResult want = std::visit(
+            [&](const auto& f) { return dot(f, row.data(), col.data(), row.size(), bias); },
+            config_.format);
+        const int scale = product_scale(config_.format, job.a_exponent, job.b_exponents[c]);
+        const Code want_code = std::visit(
+            [&](const auto& f) {
+              return requantize(f, want.acc, scale, job.out_exponent, job.relu);
+            },
+            config_.format);
+        const auto i = static_cast<size_t>(r * job.cols + c);
+        const bool ovf = want.overflows > 0;
+        if (result_.acc[i] == want.acc && (result_.overflow[i] != 0) == ovf &&
+            result_.codes[i] == want_code) {
+          continue;
+        }
+        const int64_t cycle = out_.row_cycle[static_cast<size_t>(r)];
+        std::string what = "the RTL array " + config_.name + " (A=" + std::to_string(acc) +
+                           ") differs from the golden reference at row " +
+                           std::to_string(r) + ", column " + std::to_string(c) +
+                           " of the tile, RTL cycle " +
+                           std::to_string(cycle) + ": rtl {acc=" +
+                           std::to_string(result_.acc[i]) + " ovf=" +
+                           std::to_string(result_.overflow[i]) + " code=" +
+                           std::to_string(result_.codes[i]) + "} golden {acc=" +
+                           std::to_string(want.acc) + " ovf=" + std::to_string(ovf) +
+                           " code=" + std::to_string(want_code) + "}";
+        if (!reproduce_.empty()) {
+          const int64_t first =
+              std::max<int64_t>(0, cycle - job.k - 2 * (config_.geometry.rows +
+                                                        config_.geometry.cols) - 20);
+          what += "\nreproduce it with a trace around that cycle: " + reproduce_ +
+                  " --trace mismatch.fst --trace-window " + std::to_string(first) + ":" +
+                  std::to_string(cycle + 4);
+        }
+        throw std::runtime_error(what);
+      }
+    }
+  }
+
   RtlArrayConfig config_;
   rtl::ArrayDriver driver_;
+  std::string reproduce_;
   rtl::TileOutput out_;
   std::vector<int> exp_shift_;
   std::vector<int64_t> bias_;
@@ -134,22 +197,29 @@ std::vector<RtlArrayConfig> rtl_array_configs() {
 }
 
 std::unique_ptr<ArrayBackend> make_rtl_array(const ArrayGeometry& geometry,
-                                             const NumberFormat& format) {
-  std::string available;
-  for (const rtl::ArrayConfig& vc : rtl::verilated_array_configs()) {
-    const RtlArrayConfig c{{vc.rows, vc.cols, vc.pipe_stages}, config_format(vc), config_name(vc)};
-    if (c.geometry.rows == geometry.rows && c.geometry.cols == geometry.cols &&
-        c.geometry.pipe_stages == geometry.pipe_stages && same_format(c.format, format)) {
-      const std::string name = "rtl_array_" + c.name;
-      return std::make_unique<RtlArray>(name.c_str(), vc.kind, c);
-    }
-    available += (available.empty() ? "" : ", ") + c.name + " (pipe " +
-                 std::to_string(c.geometry.pipe_stages) + ")";
+                                             const NumberFormat& format,
+                                             const RtlArrayOptions& options) {
+  const int acc = acc_bits(format);
+  const bool bfp = !is_lbfp(format);
+  if (!same_format(format, bfp ? NumberFormat(BfpFormat(8, acc))
+                               : NumberFormat(LbfpFormat(8, 4, 8, acc)))) {
+    throw std::invalid_argument("the RTL array is LBFP8 (W=8, F=4, P=8) or BFP8 (W=8), not " +
+                                format_name(format));
   }
-  throw std::invalid_argument("no verilated RTL array for " + std::to_string(geometry.rows) +
-                              "x" + std::to_string(geometry.cols) + " pipe " +
-                              std::to_string(geometry.pipe_stages) + " " + format_name(format) +
-                              "; verilated: " + available);
+  const rtl::ArrayConfig vc = rtl::array_config_for(geometry.rows, geometry.cols,
+                                                    geometry.pipe_stages, acc, bfp,
+                                                    !options.trace.empty());
+  const RtlArrayConfig c{{vc.rows, vc.cols, vc.pipe_stages}, config_format(vc),
+                         config_name(vc)};
+  rtl::DriverOptions driver;
+  driver.rtl_cache = options.rtl_cache;
+  driver.trace = options.trace;
+  if (!options.trace_window.empty()) {
+    driver.trace_window = rtl::parse_trace_window(options.trace_window, "--trace-window");
+  }
+  const std::string name = "rtl_array_" + c.name;
+  driver.trace_name = name;
+  return std::make_unique<RtlArray>(name.c_str(), vc, c, driver, options.reproduce);
 }
 
 }  // namespace lbfp::arch

@@ -183,6 +183,7 @@ bool Accelerator::transfer(tlm::tlm_command command, uint64_t address, unsigned 
   payload.set_byte_enable_ptr(nullptr);
   payload.set_dmi_allowed(false);
   payload.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  ++trace_.dma_in_flight;  // until the caller has waited the delay
   dma_socket->b_transport(payload, delay);
   if (payload.is_response_error()) {
     fail(std::string("DMA ") + (command == tlm::TLM_READ_COMMAND ? "read" : "write") + " of " +
@@ -199,6 +200,7 @@ bool Accelerator::dma(tlm::tlm_command command, uint64_t address, unsigned char*
   sc_time delay = sc_core::SC_ZERO_TIME;
   if (!transfer(command, address, data, length, delay)) return false;
   wait(delay);
+  --trace_.dma_in_flight;
   return true;
 }
 
@@ -353,6 +355,7 @@ void Accelerator::loader_thread() {
         }
       }
       p.loaded = i + 1;
+      trace_.input_tiles = p.loaded - p.computed;
       loaded_.notify(sc_core::SC_ZERO_TIME);
     }
   }
@@ -371,8 +374,13 @@ void Accelerator::compute_thread() {
     for (size_t i = 0; i < p.tiles.size(); ++i) {
       const Tile& t = p.tiles[i];
       const sc_time waiting = sc_core::sc_time_stamp();
+      trace_.layer = next;
+      trace_.tile = i;
+      if (p.loaded <= i) trace_.stall = kWaitOperands;
       while (p.loaded <= i) wait(loaded_);
+      if (i >= p.written + out_slots) trace_.stall = kWaitOutputSpace;
       while (i >= p.written + out_slots) wait(written_);
+      trace_.stall = kNoStall;
       s.stall_cycles += cycles(sc_core::sc_time_stamp() - waiting);
 
       const auto rows = static_cast<uint64_t>(t.rows);
@@ -407,12 +415,16 @@ void Accelerator::compute_thread() {
       job.bias = layer.bias.empty() ? nullptr : layer.bias.data() + t.n0;
       job.out_exponent = layer.out_exponent;
       job.relu = layer.relu;
+      trace_.array_busy = true;
       try {
         s.compute_cycles += static_cast<uint64_t>(backend_->run_tile(job, tick));
       } catch (const std::exception& e) {
-        fail("layer '" + layer.name + "': " + e.what());
+        fail("layer '" + layer.name + "' (" + std::to_string(next) + "), tile " +
+             std::to_string(i) + " (outputs from row " + std::to_string(t.m0) + ", column " +
+             std::to_string(t.n0) + "): " + e.what());
         return;
       }
+      trace_.array_busy = false;
       const TileResult& r = backend_->result();
       Code* out = output_buffer_.write({(i % out_slots) * p.out_slot_bytes, rows, cols, cols});
       std::copy(r.codes.begin(), r.codes.end(), out);
@@ -421,6 +433,8 @@ void Accelerator::compute_thread() {
         s.overflow_steps += r.overflow_steps[j];
       }
       p.computed = i + 1;
+      trace_.input_tiles = p.loaded - p.computed;
+      trace_.output_tiles = p.computed - p.written;
       computed_.notify(sc_core::SC_ZERO_TIME);
     }
   }
@@ -451,7 +465,9 @@ void Accelerator::writer_thread() {
         }
       }
       wait(delay);
+      trace_.dma_in_flight -= rows;
       p.written = i + 1;
+      trace_.output_tiles = p.computed - p.written;
       written_.notify(sc_core::SC_ZERO_TIME);
     }
   }

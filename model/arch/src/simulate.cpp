@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "lbfp/arch/accelerator_top.h"
+#include "lbfp/arch/accelerator_trace.h"
 #include "lbfp/arch/input.h"
 #include "lbfp/arch/rtl_array.h"
 #include "lbfp/arch/stats.h"
@@ -81,6 +82,18 @@ void collect(FormatRun& run, const Workload& w, const std::vector<LayerStats>& s
   finish_stats(run.total, arch.accel.array);
 }
 
+// The `lbfp sim` command that reruns this simulation for one format (a mismatch report's).
+std::string reproduce_command(const SimulationRequest& r, const std::string& format) {
+  std::string command = "lbfp sim --array rtl --format " + format;
+  if (!r.arch.empty()) command += " --arch " + r.arch;
+  if (!r.workload.empty()) command += " --workload " + r.workload;
+  if (!r.energy.empty()) command += " --energy " + r.energy;
+  for (const std::string& o : r.overrides) command += " --set " + o;
+  command += " --seed " + std::to_string(r.seed);
+  if (!r.rtl_cache.empty()) command += " --rtl-cache " + r.rtl_cache;
+  return command;
+}
+
 }  // namespace
 
 void check_format_choice(const std::string& format) {
@@ -119,19 +132,39 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
     throw ConfigError("--array rtl runs cycle by cycle: use --mode cycle");
   }
   report.mode = mode;
+  if (!r.trace_window.empty() && (r.array != "rtl" || r.trace.empty())) {
+    throw ConfigError("--trace-window " + r.trace_window +
+                      ": a window of RTL cycles needs --array rtl and --trace");
+  }
+  if (r.array == "rtl" && !r.trace.empty() && formats_for(r.format, report.arch.accel.format).size() > 1) {
+    throw ConfigError("--trace " + r.trace + " with --array rtl traces one array: add --format "
+                      "lbfp8, bfp8 or arch");
+  }
   report.data_origin = data_origin(report.workload, r.seed);
 
   const auto formats = formats_for(r.format, report.arch.accel.format);
   check_host_memory(r, report.workload, formats.size());
   std::vector<std::unique_ptr<AcceleratorTop>> accelerators;
   std::vector<std::vector<size_t>> owners;  // per format: workload layer of each group
+  std::unique_ptr<AcceleratorTrace> trace;
+  if (r.array != "rtl" && !r.trace.empty()) trace = std::make_unique<AcceleratorTrace>(r.trace);
   for (const auto& [name, format] : formats) {
     AcceleratorConfig cfg = report.arch.accel;
     cfg.format = format;
     cfg.mode = mode == "cycle" ? SimMode::kCycle : SimMode::kTile;
     std::unique_ptr<ArrayBackend> backend;
-    if (r.array == "rtl") backend = make_rtl_array(cfg.array, format);
+    if (r.array == "rtl") {
+      RtlArrayOptions rtl_options;
+      rtl_options.rtl_cache = r.rtl_cache;
+      rtl_options.trace = r.trace;
+      rtl_options.trace_window = r.trace_window;
+      rtl_options.reproduce = reproduce_command(r, name == format_name(report.arch.accel.format)
+                                                       ? "arch"
+                                                       : (is_lbfp(format) ? "lbfp8" : "bfp8"));
+      backend = make_rtl_array(cfg.array, format, rtl_options);
+    }
     auto acc = std::make_unique<AcceleratorTop>(name.c_str(), cfg, std::move(backend));
+    if (trace) trace->add(acc->accelerator(), name);
     std::vector<size_t> owner;
     for (size_t li = 0; li < report.workload.layers.size(); ++li) {
       const LayerSpec& spec = report.workload.layers[li];

@@ -4,27 +4,31 @@
 #include "Vlbfp_array.h"
 #include "Vlbfp_array16.h"
 #include "Vlbfp_array_a16.h"
-#include "bench.h"
-#include "verilated_bits.h"
+#include "array_model.h"
+#include "dynamic_model.h"
+#include "static_model.h"
 
+#include <cstdlib>
+#include <iostream>
 #include <iterator>
 #include <stdexcept>
 #include <string>
 
 #include "lbfp/arch/array_timing.h"
+#include "lbfp/rtl/ondemand.h"
 
 namespace lbfp::rtl {
 namespace {
 
-constexpr ArrayConfig kConfigs[] = {
+const ArrayConfig kConfigs[] = {
     {ArrayKind::kLbfp8, "lbfp8", LBFP_RTL_LBFP8_ROWS, LBFP_RTL_LBFP8_COLS, LBFP_RTL_LBFP8_PIPE,
-     LBFP_RTL_LBFP8_ACC, false},
+     LBFP_RTL_LBFP8_ACC, false, true},
     {ArrayKind::kBfp8, "bfp8", LBFP_RTL_BFP8_ROWS, LBFP_RTL_BFP8_COLS, LBFP_RTL_BFP8_PIPE,
-     LBFP_RTL_BFP8_ACC, true},
+     LBFP_RTL_BFP8_ACC, true, true},
     {ArrayKind::kLbfp8Narrow, "lbfp8-a16", LBFP_RTL_NARROW_ROWS, LBFP_RTL_NARROW_COLS,
-     LBFP_RTL_NARROW_PIPE, LBFP_RTL_NARROW_ACC, false},
+     LBFP_RTL_NARROW_PIPE, LBFP_RTL_NARROW_ACC, false, false},
     {ArrayKind::kLbfp8Preset, "lbfp8", LBFP_RTL_PRESET_ROWS, LBFP_RTL_PRESET_COLS,
-     LBFP_RTL_PRESET_PIPE, LBFP_RTL_PRESET_ACC, false},
+     LBFP_RTL_PRESET_PIPE, LBFP_RTL_PRESET_ACC, false, true},
 };
 constexpr size_t kTestConfigs = 3;  // the first three; the preset is last
 
@@ -32,7 +36,75 @@ constexpr int kCodeBits = 8;       // systolic_array's DataWidth
 constexpr int kExpShiftBits = 12;  // systolic_array's ExpWidth
 constexpr int kReadyGuard = 1000;  // cycles to wait for in_ready_o before a tile
 
+// The limits of on-demand configurations (docs/cosim.md).
+constexpr int kMaxOnDemandDim = 64;
+constexpr int kMinAccBits = 16;
+constexpr int kMaxAccBits = 62;
+constexpr int kMaxPipeStages = 16;
+
 }  // namespace
+
+ArrayConfig array_config_for(int rows, int cols, int pipe_stages, int acc_bits, bool bfp,
+                             bool traced) {
+  for (const ArrayConfig& c : kConfigs) {
+    if (c.rows == rows && c.cols == cols && c.pipe_stages == pipe_stages &&
+        c.acc_bits == acc_bits && c.bfp == bfp && c.hold_zeros == (pipe_stages > 0) &&
+        !(traced && c.kind == ArrayKind::kLbfp8Preset)) {
+      return c;
+    }
+  }
+  const auto out_of = [](const std::string& what, int value, int lo, int hi) {
+    if (value < lo || value > hi) {
+      throw std::invalid_argument("the RTL array is built for " + what + " in " +
+                                  std::to_string(lo) + ".." + std::to_string(hi) + ", not " +
+                                  std::to_string(value));
+    }
+  };
+  out_of("rows", rows, 1, kMaxOnDemandDim);
+  out_of("columns", cols, 1, kMaxOnDemandDim);
+  out_of("pipeline stages", pipe_stages, 0, kMaxPipeStages);
+  out_of("accumulator bits A", acc_bits, kMinAccBits, kMaxAccBits);
+  ArrayConfig c;
+  c.kind = ArrayKind::kOnDemand;
+  c.name = bfp ? "bfp8" : "lbfp8";
+  c.rows = rows;
+  c.cols = cols;
+  c.pipe_stages = pipe_stages;
+  c.acc_bits = acc_bits;
+  c.bfp = bfp;
+  c.hold_zeros = pipe_stages > 0;
+  return c;
+}
+
+TraceWindow parse_trace_window(const std::string& text, const std::string& option) {
+  const size_t colon = text.find(':');
+  const auto number = [&](const std::string& part, int64_t fallback) {
+    if (part.empty()) return fallback;
+    size_t used = 0;
+    int64_t v = -1;
+    try {
+      v = std::stoll(part, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != part.size() || v < 0) {
+      throw std::invalid_argument(option + " " + text +
+                                  ": expected FIRST:LAST cycles (non-negative; either may be "
+                                  "left out)");
+    }
+    return v;
+  };
+  if (colon == std::string::npos) {
+    throw std::invalid_argument(option + " " + text + ": expected FIRST:LAST cycles");
+  }
+  TraceWindow w;
+  w.first = number(text.substr(0, colon), 0);
+  w.last = number(text.substr(colon + 1), INT64_MAX);
+  if (w.last < w.first) {
+    throw std::invalid_argument(option + " " + text + ": the last cycle is before the first");
+  }
+  return w;
+}
 
 ArrayConfig array_config(ArrayKind kind) {
   for (const ArrayConfig& c : kConfigs) {
@@ -58,34 +130,33 @@ std::optional<ArrayKind> parse_array_kind(const std::string& name) {
 
 class ArrayDriver::Impl {
  public:
-  explicit Impl(const ArrayConfig& config) : config_(config) {}
-  virtual ~Impl() = default;
-  const ArrayConfig& config() const { return config_; }
-  virtual void run_tile(const TileInput& tile, TileOutput& out,
-                        const std::function<void()>& on_cycle) = 0;
-
- protected:
-  ArrayConfig config_;
-};
-
-namespace {
-
-template <class Model>
-class ArrayBench : public ArrayDriver::Impl {
- public:
-  ArrayBench(const ArrayConfig& config, const std::string& trace_name)
-      : Impl(config), bench_(trace_name) {
-    Model& top = bench_.top();
+  Impl(const ArrayConfig& config, std::unique_ptr<ArrayModel> model, const DriverOptions& options)
+      : config_(config), model_(std::move(model)), window_(options.trace_window) {
+    std::string trace = options.trace;
+    const char* dir = std::getenv("LBFP_RTL_FST");
+    if (trace.empty() && dir != nullptr && *dir != '\0' && config_.kind != ArrayKind::kLbfp8Preset) {
+      trace = std::string(dir) + "/" + options.trace_name + ".fst";
+    }
+    if (!trace.empty() && !model_->open_trace(trace)) {
+      throw std::invalid_argument("the RTL array " + config_.name + " " +
+                                  std::to_string(config_.rows) + "x" +
+                                  std::to_string(config_.cols) +
+                                  " was built without tracing: cannot write " + trace);
+    }
+    ArrayTop top(*model_);
+    model_->set_dumping(window_.contains(0));
     top.clk_i = 0;
     top.rst_ni = 0;
     top.in_valid_i = 0;
-    bench_.eval();
+    model_->eval();
     top.rst_ni = 1;
-    bench_.eval();
+    model_->eval();
   }
+  const ArrayConfig& config() const { return config_; }
+  int64_t cycle() const { return cycle_; }
 
   void run_tile(const TileInput& tile, TileOutput& out,
-                const std::function<void()>& on_cycle) override {
+                const std::function<void()>& on_cycle) {
     const int rows = config_.rows;
     const int cols = config_.cols;
     const int acc_bits = config_.acc_bits;
@@ -95,11 +166,13 @@ class ArrayBench : public ArrayDriver::Impl {
           std::to_string(tile.k) + " does not fit the " + std::to_string(rows) + "x" +
           std::to_string(cols) + " array");
     }
-    Model& top = bench_.top();
+    ArrayTop top(*model_);
     const auto clock = [&] {  // the rising edge; inputs for the next cycle are set after it
       top.clk_i = 1;
-      bench_.eval();
+      model_->eval();
       top.clk_i = 0;
+      ++cycle_;
+      model_->set_dumping(window_.contains(cycle_));
       if (on_cycle) on_cycle();
     };
     const auto n = static_cast<size_t>(rows) * static_cast<size_t>(cols);
@@ -107,13 +180,14 @@ class ArrayBench : public ArrayDriver::Impl {
     out.overflow.assign(n, 0);
     out.codes.assign(n, 0);
     out.row_seen.assign(static_cast<size_t>(rows), 0);
+    out.row_cycle.assign(static_cast<size_t>(rows), -1);
     out.cycles = 0;
     out.errors.clear();
 
     // A tile starts in a cycle where the array is ready (after a drain it is at once).
     for (int waited = 0;; ++waited) {
       top.in_valid_i = 0;
-      bench_.eval();
+      model_->eval();
       if (top.in_ready_o) break;
       if (waited == kReadyGuard) {
         out.errors.push_back("in_ready_o low for " + std::to_string(kReadyGuard) +
@@ -132,6 +206,7 @@ class ArrayBench : public ArrayDriver::Impl {
     }
     top.relu_i = tile.relu ? 1 : 0;
 
+    out.start_cycle = cycle_;
     const arch::ArrayGeometry geometry{rows, cols, config_.pipe_stages};
     const int64_t limit = 2 * arch::array_tile_cycles(geometry, tile.k) + 64;
     int rows_seen = 0;
@@ -153,7 +228,7 @@ class ArrayBench : public ArrayDriver::Impl {
                            : Code{0};
         vl::put_bits(top.b_i, c * kCodeBits, kCodeBits, b);
       }
-      bench_.eval();
+      model_->eval();
       if (feeding && !top.in_ready_o) {
         out.errors.push_back("in_ready_o low while fed at k=" + std::to_string(t));
       }
@@ -169,6 +244,7 @@ class ArrayBench : public ArrayDriver::Impl {
         out.cycles = t + 1;
         if (r < rows) {
           out.row_seen[static_cast<size_t>(r)] = 1;
+          out.row_cycle[static_cast<size_t>(r)] = cycle_;
           for (int c = 0; c < cols; ++c) {
             const auto i = static_cast<size_t>(r) * static_cast<size_t>(cols) +
                            static_cast<size_t>(c);
@@ -190,32 +266,59 @@ class ArrayBench : public ArrayDriver::Impl {
   }
 
  private:
-  Bench<Model> bench_;
+  ArrayConfig config_;
+  std::unique_ptr<ArrayModel> model_;
+  TraceWindow window_;
+  int64_t cycle_ = 0;
 };
+
+namespace {
+
+std::unique_ptr<ArrayModel> make_model(const ArrayConfig& config, const DriverOptions& options) {
+  switch (config.kind) {
+    case ArrayKind::kLbfp8:
+      return std::make_unique<StaticArrayModel<Vlbfp_array>>();
+    case ArrayKind::kBfp8:
+      return std::make_unique<StaticArrayModel<Vbfp_array>>();
+    case ArrayKind::kLbfp8Narrow:
+      return std::make_unique<StaticArrayModel<Vlbfp_array_a16>>();
+    case ArrayKind::kLbfp8Preset:
+      return std::make_unique<StaticArrayModel<Vlbfp_array16>>();
+    case ArrayKind::kOnDemand:
+      break;
+  }
+  const std::vector<std::string> parameters = {
+      "NumRows=" + std::to_string(config.rows),
+      "NumCols=" + std::to_string(config.cols),
+      "PipeStages=" + std::to_string(config.pipe_stages),
+      "AccWidth=" + std::to_string(config.acc_bits),
+      "UseBfp=" + std::string(config.bfp ? "1" : "0"),
+      "HoldZeros=1'b" + std::string(config.hold_zeros ? "1" : "0"),
+  };
+  const auto progress = options.progress ? options.progress : [](const std::string& line) {
+    std::cerr << "lbfp: rtl: " << line << std::endl;
+  };
+  const OnDemandModel model = ensure_array_model(parameters, options.rtl_cache, progress);
+  return load_dynamic_model(model.library);
+}
 
 }  // namespace
 
 ArrayDriver::ArrayDriver(ArrayKind kind, const std::string& trace_name) {
+  DriverOptions options;
+  options.trace_name = trace_name;
   const ArrayConfig config = array_config(kind);
-  switch (kind) {
-    case ArrayKind::kLbfp8:
-      impl_ = std::make_unique<ArrayBench<Vlbfp_array>>(config, trace_name);
-      break;
-    case ArrayKind::kBfp8:
-      impl_ = std::make_unique<ArrayBench<Vbfp_array>>(config, trace_name);
-      break;
-    case ArrayKind::kLbfp8Narrow:
-      impl_ = std::make_unique<ArrayBench<Vlbfp_array_a16>>(config, trace_name);
-      break;
-    case ArrayKind::kLbfp8Preset:
-      impl_ = std::make_unique<ArrayBench<Vlbfp_array16>>(config, trace_name);
-      break;
-  }
+  impl_ = std::make_unique<Impl>(config, make_model(config, options), options);
 }
+
+ArrayDriver::ArrayDriver(const ArrayConfig& config, const DriverOptions& options)
+    : impl_(std::make_unique<Impl>(config, make_model(config, options), options)) {}
 
 ArrayDriver::~ArrayDriver() = default;
 
 const ArrayConfig& ArrayDriver::config() const { return impl_->config(); }
+
+int64_t ArrayDriver::cycle() const { return impl_->cycle(); }
 
 void ArrayDriver::run_tile(const TileInput& tile, TileOutput& out,
                            const std::function<void()>& on_cycle) {

@@ -77,11 +77,14 @@ int output_exponent(const ArrayConfig& config, const Gemm& g) {
 }
 
 Gemm make_gemm(ArrayKind kind, int m, int n, int k, uint64_t seed, GemmFill fill) {
+  return make_gemm(array_config(kind), m, n, k, seed, fill);
+}
+
+Gemm make_gemm(const ArrayConfig& config, int m, int n, int k, uint64_t seed, GemmFill fill) {
   if (m < 1 || n < 1 || k < 1) {
     throw std::invalid_argument("GEMM dimensions must be positive (m=" + std::to_string(m) +
                                 ", n=" + std::to_string(n) + ", k=" + std::to_string(k) + ")");
   }
-  const ArrayConfig config = array_config(kind);
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<int> any_code(0, 255);
   std::uniform_int_distribution<int> large(116, 127);
@@ -140,6 +143,13 @@ Gemm make_gemm(ArrayKind kind, int m, int n, int k, uint64_t seed, GemmFill fill
 }
 
 CosimReport cosim_gemm(ArrayKind kind, const Gemm& g, const std::string& run_name) {
+  DriverOptions options;
+  options.trace_name = run_name;
+  return cosim_gemm(array_config(kind), g, run_name, options);
+}
+
+CosimReport cosim_gemm(const ArrayConfig& config, const Gemm& g, const std::string& run_name,
+                       const DriverOptions& options) {
   if (g.m < 1 || g.n < 1 || g.k < 1 || g.scales.size() != static_cast<size_t>(g.n) ||
       !(g.bias.empty() || g.bias.size() == static_cast<size_t>(g.n)) ||
       g.a.size() != static_cast<size_t>(g.m) * static_cast<size_t>(g.k) ||
@@ -147,7 +157,6 @@ CosimReport cosim_gemm(ArrayKind kind, const Gemm& g, const std::string& run_nam
     throw std::invalid_argument("GEMM operands do not match m=" + std::to_string(g.m) +
                                 ", n=" + std::to_string(g.n) + ", k=" + std::to_string(g.k));
   }
-  const ArrayConfig config = array_config(kind);
   CosimReport report;
   report.name = std::string(config.name) + " array " + std::to_string(config.rows) + "x" +
                 std::to_string(config.cols) + ", GEMM " + std::to_string(g.m) + "x" +
@@ -163,7 +172,7 @@ CosimReport cosim_gemm(ArrayKind kind, const Gemm& g, const std::string& run_nam
   const int cols = config.cols;
   const arch::ArrayGeometry geometry{rows, cols, config.pipe_stages};
 
-  ArrayDriver driver(kind, run_name);
+  ArrayDriver driver(config, options);
   std::vector<int> exp_shift(static_cast<size_t>(cols));
   std::vector<int64_t> bias(static_cast<size_t>(cols));
   TileOutput out;
@@ -211,8 +220,9 @@ CosimReport cosim_gemm(ArrayKind kind, const Gemm& g, const std::string& run_nam
                             (config.bfp || code == want.code);
           if (!same) {
             std::ostringstream s;
-            s << run_name << ": C[" << i << "][" << j << "] (tile row " << r << ", col " << c
-              << "): rtl {acc=" << acc << " ovf=" << ovf << " code=" << hex(code)
+            s << run_name << ": C[" << i << "][" << j << "] (tile " << report.tiles - 1
+              << " at (" << ti << ", " << tj << "), row " << r << ", col " << c << ", cycle "
+              << out.row_cycle[static_cast<size_t>(r)] << "): rtl {acc=" << acc << " ovf=" << ovf << " code=" << hex(code)
               << "} golden {acc=" << want.dot.acc << " overflows=" << want.dot.overflows
               << " code=" << hex(want.code) << "}; scale="
               << (j < g.n ? g.scales[static_cast<size_t>(j)] : 0) << " out_exp=" << g.out_exp
@@ -225,6 +235,9 @@ CosimReport cosim_gemm(ArrayKind kind, const Gemm& g, const std::string& run_nam
                 col.push_back(g.b[static_cast<size_t>(kk * g.n + j)]);
               }
               s << "; A row " << codes_text(row) << "; B column " << codes_text(col);
+            }
+            if (report.mismatches == 0) {
+              report.first_mismatch_cycle = out.row_cycle[static_cast<size_t>(r)];
             }
             report.add_mismatch(s.str());
           }

@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -26,6 +27,9 @@ std::string report_text(const CosimReport& report) {
   }
   text += report.ok() ? "  PASS\n" : "  FAIL\n";
   for (const std::string& detail : report.details) text += "  mismatch: " + detail + "\n";
+  if (!report.reproduce.empty()) {
+    text += "  reproduce the first with a trace around it: " + report.reproduce + "\n";
+  }
   if (report.mismatches > report.details.size()) {
     text += fmt::format("  ... and {} more\n", report.mismatches - report.details.size());
   }
@@ -34,7 +38,8 @@ std::string report_text(const CosimReport& report) {
 
 namespace {
 
-// One random GEMM through a test array, as `lbfp cosim array` asks for it.
+// One random GEMM through an array, as `lbfp cosim array` asks for it: a test configuration, or
+// any other built on demand.
 CosimReport cosim_array(const CosimRequest& r) {
   std::string names;
   for (const ArrayConfig& c : array_configs()) {
@@ -46,12 +51,15 @@ CosimReport cosim_array(const CosimRequest& r) {
     throw std::invalid_argument(
         fmt::format("unknown --config '{}'; the verilated arrays are: {}", r.config, names));
   }
-  const ArrayConfig config = array_config(*kind);
-  if ((r.rows && *r.rows != config.rows) || (r.cols && *r.cols != config.cols)) {
-    throw std::invalid_argument(fmt::format(
-        "the {} array was verilated as {}x{}; --rows/--cols must match (the verilated arrays "
-        "are: {}). Larger GEMMs are tiled: use --m/--n.",
-        config.name, config.rows, config.cols, names));
+  ArrayConfig config = array_config(*kind);
+  if (r.format && *r.format != "lbfp8" && *r.format != "bfp8") {
+    throw std::invalid_argument(fmt::format("--format {}: expected lbfp8 or bfp8", *r.format));
+  }
+  if (r.rows || r.cols || r.pipe_stages || r.array_acc_bits || r.format) {
+    config = array_config_for(r.rows.value_or(config.rows), r.cols.value_or(config.cols),
+                              r.pipe_stages.value_or(config.pipe_stages),
+                              r.array_acc_bits.value_or(config.acc_bits),
+                              r.format ? *r.format == "bfp8" : config.bfp, !r.trace.empty());
   }
   GemmFill fill = GemmFill::kRandom;
   if (r.fill == "saturate") {
@@ -59,14 +67,32 @@ CosimReport cosim_array(const CosimRequest& r) {
   } else if (r.fill != "random") {
     throw std::invalid_argument(fmt::format("unknown --fill '{}' (random or saturate)", r.fill));
   }
-  const Gemm gemm = make_gemm(*kind, r.m, r.n, r.k, r.seed, fill);
-  CosimReport report = cosim_gemm(
-      *kind, gemm, fmt::format("cosim_{}_m{}n{}k{}_seed{}", config.name, r.m, r.n, r.k, r.seed));
+  DriverOptions options;
+  options.trace_name =
+      fmt::format("cosim_{}_m{}n{}k{}_seed{}", config.name, r.m, r.n, r.k, r.seed);
+  options.trace = r.trace;
+  if (!r.trace_window.empty()) {
+    options.trace_window = parse_trace_window(r.trace_window, "--trace-window");
+  }
+  options.rtl_cache = r.rtl_cache;
+  const Gemm gemm = make_gemm(config, r.m, r.n, r.k, r.seed, fill);
+  CosimReport report = cosim_gemm(config, gemm, options.trace_name, options);
   report.setup = fmt::format(
-      "array {} {}x{}, {} pipeline stage(s), A={}: GEMM m={} n={} k={} seed={} fill={} relu={} "
+      "array {} {}x{}, {} pipeline stage(s), A={}{}: GEMM m={} n={} k={} seed={} fill={} relu={} "
       "out_exp={}",
-      config.name, config.rows, config.cols, config.pipe_stages, config.acc_bits, r.m, r.n, r.k,
-      r.seed, r.fill, gemm.relu, gemm.out_exp);
+      config.name, config.rows, config.cols, config.pipe_stages, config.acc_bits,
+      config.kind == ArrayKind::kOnDemand ? " (built on demand)" : "", r.m, r.n, r.k, r.seed,
+      r.fill, gemm.relu, gemm.out_exp);
+  if (report.first_mismatch_cycle >= 0) {
+    const int64_t cycle = report.first_mismatch_cycle;
+    report.reproduce = fmt::format(
+        "lbfp cosim array --rows {} --cols {} --pipe-stages {} --array-acc-bits {} --format {} "
+        "--m {} --n {} --k {} --seed {} --fill {}{} --trace mismatch.fst --trace-window {}:{}",
+        config.rows, config.cols, config.pipe_stages, config.acc_bits, config.bfp ? "bfp8" : "lbfp8",
+        r.m, r.n, r.k, r.seed, r.fill,
+        r.rtl_cache.empty() ? "" : " --rtl-cache " + r.rtl_cache,
+        std::max<int64_t>(0, cycle - 2 * (config.rows + config.cols) - 20), cycle + 4);
+  }
   return report;
 }
 

@@ -155,6 +155,20 @@ class Accelerator : public sc_core::sc_module {
   const Sram& weight_buffer() const { return weight_buffer_; }
   const Sram& output_buffer() const { return output_buffer_; }
 
+  // The controller's state as a waveform shows it (accelerator_trace.h); kept up to date by the
+  // threads, read by sc_trace at the end of each time step.
+  enum StallCause : int { kNoStall = 0, kWaitOperands = 1, kWaitOutputSpace = 2 };
+  struct TraceState {
+    uint64_t layer = 0;          // the layer in flight, from 0
+    uint64_t tile = 0;           // the tile of that layer the array works on (or waits for)
+    bool array_busy = false;     // the array runs a tile
+    int stall = kNoStall;        // why the array waits (StallCause)
+    uint64_t input_tiles = 0;    // tiles loaded into the input buffers, not yet computed
+    uint64_t output_tiles = 0;   // tiles computed into the output buffer, not yet written
+    uint64_t dma_in_flight = 0;  // DMA transactions issued and not yet complete
+  };
+  const TraceState& trace_state() const { return trace_; }
+
  private:
   struct Tile {
     uint64_t m0, n0;
@@ -192,6 +206,7 @@ class Accelerator : public sc_core::sc_module {
   uint64_t reuse_tags_ = 0;  // tile-level reuse of a row of tiles (TileJob::reuse_tag)
   uint64_t last_reuse_tag_ = 0;
   bool no_more_work_ = false;
+  TraceState trace_;
 
   std::unique_ptr<Plan> plan_;  // the layer in flight
   std::vector<Code> staging_;   // the loader's weight rows before the transpose

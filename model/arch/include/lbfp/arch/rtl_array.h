@@ -1,8 +1,11 @@
 // The Verilated RTL array (rtl/systolic_array.sv) as an ArrayBackend: a SystemC module that
 // clocks the RTL once per simulated cycle, so whole layers stream from the TLM memory through
 // the real RTL (`lbfp sim --array rtl`). The RTL keeps one saturation flag per output, not a
-// count of saturating steps. Only the verilated configurations exist; each is
-// built once (rtl/verilated/models.cmake).
+// count of saturating steps. The prebuilt configurations (rtl/verilated/models.cmake) are linked
+// in; any other is verilated on first use into a per-user cache (lbfp/rtl/ondemand.h).
+// Every tile's outputs are checked against the golden reference as they come out: the first
+// difference stops the simulation with the tile, row, column, cycle, both values and a command
+// that reproduces it with a trace around that cycle.
 #pragma once
 
 #include <memory>
@@ -19,12 +22,24 @@ struct RtlArrayConfig {
   std::string name;
 };
 
-// The verilated array configurations.
+// The prebuilt array configurations.
 std::vector<RtlArrayConfig> rtl_array_configs();
 
-// An RTL array for this geometry and format; throws std::invalid_argument naming the verilated
-// configurations when there is none. Must be created before sc_start (it is an sc_module).
+struct RtlArrayOptions {
+  std::string rtl_cache;     // on-demand models' cache; empty: the default (ondemand.h)
+  std::string trace;         // an FST of the RTL; empty: none
+  std::string trace_window;  // "FIRST:LAST" cycles of the RTL; empty: the whole run
+  // The command that reran this simulation (for the mismatch report); the report appends
+  // --trace and --trace-window.
+  std::string reproduce;
+};
+
+// An RTL array for this geometry and format, prebuilt or on demand (built now when not cached);
+// throws std::invalid_argument outside what the RTL supports (LBFP8 W=8 F=4 P=8 or BFP8 W=8,
+// the limits of rtl::array_config_for), rtl::ModelBuildError when it cannot be built. Must be
+// created before sc_start (it is an sc_module).
 std::unique_ptr<ArrayBackend> make_rtl_array(const ArrayGeometry& geometry,
-                                             const NumberFormat& format);
+                                             const NumberFormat& format,
+                                             const RtlArrayOptions& options = {});
 
 }  // namespace lbfp::arch

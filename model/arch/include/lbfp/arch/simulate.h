@@ -20,6 +20,11 @@ struct SimulationRequest {
   std::string format = "both";  // lbfp8, bfp8, both or arch
   std::string mode;             // tile, cycle, or empty: tile (cycle with the RTL array)
   std::string array = "cpp";    // cpp or rtl
+  // A waveform: with the RTL array an FST of the RTL (for `trace_window`, "FIRST:LAST" RTL
+  // cycles, or the whole run), else a VCD of the SystemC model (accelerator_trace.h).
+  std::string trace;
+  std::string trace_window;
+  std::string rtl_cache;  // on-demand RTL models (lbfp/rtl/ondemand.h); empty: the default
   std::string energy;           // empty: the arch file's
   uint64_t seed = 1;
   std::vector<std::string> overrides;  // "dotted.key=value" applied to the arch file

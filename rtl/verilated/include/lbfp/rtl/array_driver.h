@@ -4,11 +4,18 @@
 // (`lbfp sim --array rtl`) and the testbenches all run the array through it. No Verilator type
 // appears in this header.
 //
-// Waveforms: when the environment variable LBFP_RTL_FST names a directory, every driver of a
-// traced configuration writes an FST trace there (<trace name>.fst). Off by default.
+// Any other configuration (rows, columns, LBFP8 or BFP8, A, pipeline depth) is verilated on
+// demand into a per-user cache (ondemand.h) and loaded as a shared object; the driver talks to
+// both kinds through one port interface.
+//
+// Waveforms: DriverOptions::trace writes an FST of the RTL (every signal: ports, PE registers,
+// requantizers), for the whole run or a window of cycles. When the environment variable
+// LBFP_RTL_FST names a directory, every driver without a trace file writes one there
+// (<trace name>.fst).
 #pragma once
 
 #include <cstddef>
+#include <climits>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -26,17 +33,26 @@ enum class ArrayKind {
   kBfp8,         // 4x4 BFP8, A = 32, 2 pipeline stages
   kLbfp8Narrow,  // 3x2 LBFP8, A = 16, no pipeline stage
   kLbfp8Preset,  // 16x16 LBFP8 of the shipped presets, built without tracing
+  kOnDemand,     // any other configuration, verilated on first use (ondemand.h)
 };
 
 struct ArrayConfig {
-  ArrayKind kind;
-  const char* name;  // "lbfp8", "bfp8", "lbfp8-a16"; the preset is "lbfp8" too
-  int rows;
-  int cols;
-  int pipe_stages;
-  int acc_bits;
-  bool bfp;
+  ArrayKind kind = ArrayKind::kOnDemand;
+  std::string name;  // "lbfp8", "bfp8", "lbfp8-a16"; the preset and on-demand ones: the format
+  int rows = 4;
+  int cols = 4;
+  int pipe_stages = 1;
+  int acc_bits = 32;
+  bool bfp = false;
+  // The PEs hold their operands on zero products (systolic_array's HoldZeros; PipeStages >= 1).
+  bool hold_zeros = true;
 };
+
+// A configuration of any shape: the prebuilt one when it is one (and `traced` is not asked of the
+// untraced preset), else an on-demand one. Throws std::invalid_argument outside the limits the
+// RTL supports (1..256 rows and columns, A in 8..62, 0..16 pipeline stages).
+ArrayConfig array_config_for(int rows, int cols, int pipe_stages, int acc_bits, bool bfp,
+                             bool traced = false);
 
 ArrayConfig array_config(ArrayKind kind);
 // The test configurations, which `lbfp cosim` and the testbenches run (not the preset).
@@ -68,21 +84,47 @@ struct TileOutput {
   std::vector<uint8_t> overflow;
   std::vector<Code> codes;        // the requantizer's codes (the BFP8 array has none)
   std::vector<uint8_t> row_seen;  // 1 for each row the array put out
+  std::vector<int64_t> row_cycle;  // per row: the driver's cycle (since reset) it came out in
+  int64_t start_cycle = 0;         // the driver's cycle of the tile's first operand
   // First operand in to last result out, both included.
   int64_t cycles = 0;
   // Broken protocol: not ready for a tile, not ready while fed, rows out of order or missing.
   std::vector<std::string> errors;
 };
 
+// Cycles [first, last] of a driver (rising clock edges since reset, from 0).
+struct TraceWindow {
+  int64_t first = 0;
+  int64_t last = INT64_MAX;
+  bool contains(int64_t cycle) const { return cycle >= first && cycle <= last; }
+};
+// "FIRST:LAST", "FIRST:" or ":LAST"; throws std::invalid_argument naming `option`.
+TraceWindow parse_trace_window(const std::string& text, const std::string& option);
+
+struct DriverOptions {
+  std::string trace_name;  // the LBFP_RTL_FST file's name (see above)
+  std::string trace;       // an FST file to write; empty: none
+  TraceWindow trace_window;
+  std::string rtl_cache;   // on-demand models: the cache folder; empty: default_rtl_cache()
+  // On-demand models: a line per build step (the first use of a configuration); empty: stderr.
+  std::function<void(const std::string&)> progress;
+};
+
 class ArrayDriver {
  public:
   // Creates and resets the array; `trace_name` names its FST trace (see above).
   ArrayDriver(ArrayKind kind, const std::string& trace_name);
+  // Any configuration; an on-demand one is built (or found in the cache) first. Throws
+  // ModelBuildError (ondemand.h) when it cannot be built, std::invalid_argument when a trace is
+  // asked of a model built without tracing.
+  ArrayDriver(const ArrayConfig& config, const DriverOptions& options);
   ~ArrayDriver();
   ArrayDriver(const ArrayDriver&) = delete;
   ArrayDriver& operator=(const ArrayDriver&) = delete;
 
   const ArrayConfig& config() const;
+  // Rising clock edges since reset.
+  int64_t cycle() const;
 
   // Runs one tile; `on_cycle` (optional) is called after every rising clock edge: `cycles`
   // times, after as many as the array took to become ready (none after a drained tile).

@@ -1,7 +1,7 @@
 // Co-simulation of the Verilated RTL (rtl/) against the golden reference (model/lbfp). Each
 // function drives one Verilated design, computes the expected result with the golden C++ API and
 // returns a report; `lbfp cosim` (run_cosim) and the GoogleTest testbenches (tb/rtl) are two front
-// ends of the same runs. Waveforms: see array_driver.h (LBFP_RTL_FST).
+// ends of the same runs. Waveforms: see array_driver.h (DriverOptions, LBFP_RTL_FST).
 #pragma once
 
 #include <cstdint>
@@ -29,6 +29,10 @@ struct CosimReport {
   int64_t expected_cycles = 0;
   uint64_t tiles = 0;
   uint64_t saturated_outputs = 0;  // outputs whose golden dot product saturated
+
+  int64_t first_mismatch_cycle = -1;  // the driver's cycle of the first mismatching output
+  // The first mismatch: the `lbfp cosim` command that reproduces it with a trace around it.
+  std::string reproduce;
 
   bool ok() const { return mismatches == 0 && cycles == expected_cycles; }
   void add_mismatch(const std::string& detail);
@@ -81,6 +85,7 @@ enum class GemmFill {
 // exponent chosen from the golden results as max calibration would (so that codes span the
 // range), ReLU on for odd seeds, random biases for seeds divisible by 3.
 Gemm make_gemm(ArrayKind kind, int m, int n, int k, uint64_t seed, GemmFill fill);
+Gemm make_gemm(const ArrayConfig& config, int m, int n, int k, uint64_t seed, GemmFill fill);
 
 // The output exponent max calibration would choose for the golden results of g (ignoring
 // g.out_exp): E = floor(log2 max |C|) + 1, clamped to [-127, 127].
@@ -90,13 +95,25 @@ int output_exponent(const ArrayConfig& config, const Gemm& g);
 // with zero codes) and compares every accumulator, overflow flag and (LBFP) requantized code with
 // lbfp::dot and lbfp::requantize, and every tile's cycle count with array_tile_cycles.
 CosimReport cosim_gemm(ArrayKind kind, const Gemm& gemm, const std::string& run_name);
+// The same on any configuration (an on-demand one is built first), with a trace if asked for.
+// Each mismatch names the output, its tile, row, column and the cycle it came out in.
+CosimReport cosim_gemm(const ArrayConfig& config, const Gemm& gemm, const std::string& run_name,
+                       const DriverOptions& options);
 
 // ---- the runs of `lbfp cosim` -------------------------------------------------------------------
 
 struct CosimRequest {
   std::string config = "lbfp8";  // array: a test configuration's name
-  std::optional<int> rows;       // array: must be the configuration's, if given
+  // array: any of these given changes the configuration's; one that is not prebuilt is
+  // verilated on demand into `rtl_cache`.
+  std::optional<int> rows;
   std::optional<int> cols;
+  std::optional<int> pipe_stages;
+  std::optional<int> array_acc_bits;
+  std::optional<std::string> format;  // lbfp8 or bfp8
+  std::string rtl_cache;              // empty: default_rtl_cache()
+  std::string trace;                  // array: an FST of the run; empty: none
+  std::string trace_window;           // array: "FIRST:LAST" cycles; empty: the whole run
   int m = 8;
   int n = 8;
   int k = 64;
