@@ -95,6 +95,9 @@ void add_sim_command(CLI::App& app) {
   cmd->add_option("--mode", o->mode, "tile (default: whole tiles through the fast kernel) or "
                                      "cycle (the array stepped every clock)");
   cmd->add_option("--array", o->array, "cpp (default) or rtl (the Verilated array)");
+  cmd->add_option("--im2col", o->im2col,
+                  "chip (default: the accelerator forms a convolution's windows from the input "
+                  "feature map) or host (it gets the im2col'ed GEMM)");
   cmd->add_option("--energy", o->energy, "energy table YAML (default: the arch file's)");
   cmd->add_option("--seed", o->seed, "seed of the generated weights and activations")
       ->check(unsigned_integer());

@@ -21,6 +21,7 @@ struct SimulationRequest {
   std::string mode;             // tile, cycle, or empty: tile (cycle with the RTL array)
   std::string array = "cpp";    // cpp or rtl
   std::string energy;           // empty: the arch file's
+  std::string im2col = "chip";  // convolutions lowered on chip or on the host (workload.h)
   uint64_t seed = 1;
   std::vector<std::string> overrides;  // "dotted.key=value" applied to the arch file
   // The most host memory the operands may take (refused before allocating); 0: no limit.
