@@ -198,7 +198,8 @@ std::string collect(const std::vector<Point>& points, const std::vector<Axis>& a
     if (a.key != "format") csv << ',' << a.key;  // the format has a column of its own
   }
   csv << ",format,total_cycles,time_ms,utilization,stall_cycles,dram_bytes_read,"
-         "dram_bytes_written,energy_total_pj,energy_per_mac_pj,datapath_energy_per_mac_pj\n";
+         "dram_bytes_written,dram_lower_bound_bytes,energy_total_pj,energy_per_mac_pj,"
+         "datapath_energy_per_mac_pj\n";
   for (size_t i = 0; i < points.size(); ++i) {
     const fs::path summary = fs::path(points[i].dir) / "summary.json";
     nlohmann::json j;
@@ -214,7 +215,8 @@ std::string collect(const std::vector<Point>& points, const std::vector<Axis>& a
     const nlohmann::json& formats = j["formats"];
     static const char* const kFields[] = {"total_cycles",     "time_ms",         "utilization",
                                           "stall_cycles",     "dram_bytes_read", "dram_bytes_written",
-                                          "energy_per_mac_pj", "datapath_energy_per_mac_pj"};
+                                          "dram_lower_bound_bytes", "energy_per_mac_pj",
+                                          "datapath_energy_per_mac_pj"};
     for (const auto& [format, f] : formats.items()) {
       bool ok = f.is_object() && f.contains("energy_pj") && f["energy_pj"].is_object() &&
                 f["energy_pj"].contains("total") && f["energy_pj"]["total"].is_number();
@@ -231,7 +233,8 @@ std::string collect(const std::vector<Point>& points, const std::vector<Axis>& a
       }
       csv << ',' << format << ',' << f["total_cycles"] << ',' << f["time_ms"] << ','
           << f["utilization"] << ',' << f["stall_cycles"] << ',' << f["dram_bytes_read"] << ','
-          << f["dram_bytes_written"] << ',' << f["energy_pj"]["total"] << ','
+          << f["dram_bytes_written"] << ',' << f["dram_lower_bound_bytes"] << ','
+          << f["energy_pj"]["total"] << ','
           << f["energy_per_mac_pj"] << ',' << f["datapath_energy_per_mac_pj"] << '\n';
     }
   }
