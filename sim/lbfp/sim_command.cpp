@@ -117,6 +117,9 @@ void add_sim_command(CLI::App& app) {
                   "SystemC model (docs/cosim.md)");
   cmd->add_option("--trace-window", o->trace_window,
                   "with --array rtl: trace only RTL cycles FIRST:LAST (either may be left out)");
+  cmd->add_option("--im2col", o->im2col,
+                  "chip (default: the accelerator forms a convolution's windows from the input "
+                  "feature map) or host (it gets the im2col'ed GEMM)");
   cmd->add_option("--energy", o->energy, "energy table YAML (default: the arch file's)");
   cmd->add_option("--seed", o->seed, "seed of the generated weights and activations")
       ->check(unsigned_integer());

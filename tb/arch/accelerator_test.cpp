@@ -3,6 +3,8 @@
 // mode (same outputs, same cycles), and the accounting of traffic, stalls and errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <memory>
 #include <random>
 #include <stdexcept>
 #include <systemc>
@@ -86,6 +88,15 @@ AcceleratorConfig config(const NumberFormat& f, SimMode mode) {
   return c;
 }
 
+GemmJob job(const std::string& name, uint64_t m, uint64_t n, uint64_t k) {
+  GemmJob j;
+  j.name = name;
+  j.m = m;
+  j.n = n;
+  j.k = k;
+  return j;
+}
+
 template <class Format>
 void run_both_modes(const Format& format, const std::vector<GemmLayer>& layers,
                     const BufferConfig& buffers) {
@@ -117,11 +128,18 @@ void run_both_modes(const Format& format, const std::vector<GemmLayer>& layers,
     EXPECT_EQ(c.zero_macs, t.zero_macs);
     EXPECT_EQ(c.overflow_steps, t.overflow_steps);
     EXPECT_EQ(c.dram_bytes_read, t.dram_bytes_read);
-    // Compute cycles are the documented tile latency summed over the tiles.
+    // Compute cycles are the documented tile latency summed over the tiles and their K chunks.
     const uint64_t tiles = ((layers[i].m + 3) / 4) * ((layers[i].n + 3) / 4);
-    EXPECT_EQ(c.tiles, tiles);
-    EXPECT_EQ(c.compute_cycles,
-              tiles * static_cast<uint64_t>(array_tile_cycles({4, 4, 1}, static_cast<int64_t>(layers[i].k))));
+    const LayerPlan plan =
+        plan_layer(job(layers[i].name, layers[i].m, layers[i].n, layers[i].k), tile_cfg);
+    EXPECT_EQ(c.k_chunks, plan.k_chunks);
+    EXPECT_EQ(c.tiles, tiles * plan.k_chunks);
+    uint64_t chunk_cycles = 0;
+    for (uint64_t k0 = 0; k0 < layers[i].k; k0 += plan.chunk_k) {
+      const uint64_t kc = std::min(plan.chunk_k, layers[i].k - k0);
+      chunk_cycles += static_cast<uint64_t>(array_tile_cycles({4, 4, 1}, static_cast<int64_t>(kc)));
+    }
+    EXPECT_EQ(c.compute_cycles, tiles * chunk_cycles);
     EXPECT_EQ(c.macs, layers[i].m * layers[i].n * layers[i].k);
     EXPECT_EQ(c.dram_bytes_written, layers[i].m * layers[i].n);
     EXPECT_GE(c.total_cycles, c.compute_cycles);
@@ -143,9 +161,10 @@ TEST(Accelerator, GemmLayersAreBitExactInCycleAndTileModeBfp8) {
 }
 
 TEST(Accelerator, SmallBuffersStreamWeightsWithoutDoubleBuffering) {
-  // Buffers for exactly one tile: weights cannot stay resident and nothing overlaps.
+  // Buffers for exactly one tile and no room for partial sums (K cannot be split): weights
+  // cannot stay resident and nothing overlaps.
   const uint64_t k = 40;
-  BufferConfig tight{4 * k, 4 * k, 16};
+  BufferConfig tight{4 * k, 4 * k, 16, 16};
   const GemmLayer layer = random_layer(lbfp8(), "tight", 12, 12, k, 6, false);
   AcceleratorConfig cycle_cfg = config(lbfp8(), SimMode::kCycle);
   cycle_cfg.buffers = tight;
@@ -182,12 +201,13 @@ TEST(Accelerator, SmallBuffersStreamWeightsWithoutDoubleBuffering) {
 }
 
 TEST(Accelerator, DoubleBufferingHidesLoadsBehindCompute) {
-  // Long reductions on a fast DRAM: with two slots, loads overlap compute.
+  // Long reductions on a fast DRAM, all weights resident: with two activation slots, loads
+  // overlap compute (no partial sums: K is not split).
   std::vector<GemmLayer> layers = {random_layer(lbfp8(), "overlap", 16, 16, 256, 8, false)};
   AcceleratorConfig single = config(lbfp8(), SimMode::kTile);
-  single.buffers = {4 * 256, 4 * 256, 16};
+  single.buffers = {4 * 256, 16 * 256, 16, 16};
   AcceleratorConfig dbl = config(lbfp8(), SimMode::kTile);
-  dbl.buffers = {2 * 4 * 256, 2 * 4 * 256, 32};
+  dbl.buffers = {2 * 4 * 256, 16 * 256, 32, 16};
   AcceleratorTop a1("single", single);
   AcceleratorTop a2("double", dbl);
   a1.add_layer(layers[0]);
@@ -274,17 +294,152 @@ TEST(Accelerator, ConvolutionThroughIm2colIsBitExact) {
   EXPECT_EQ(acc.output(0), want);
 }
 
-TEST(Accelerator, RejectsLayersThatDoNotFit) {
-  AcceleratorConfig cfg = config(lbfp8(), SimMode::kTile);
-  cfg.buffers = {100, 100, 16};
+TEST(Accelerator, KSplitResumesPartialSumsBitExactlyEvenWhenTheySaturate) {
+  // A 12-bit accumulator saturates on these operands; buffers of 4 x 16 bytes hold a third of
+  // K = 48 at most, so K is cut into chunks whose partial sums (and sticky flags) go through the
+  // partial-sum store: the outputs must still be the golden sequential, saturating sums.
+  const LbfpFormat narrow(8, 4, 8, 12);
+  std::vector<GemmLayer> layers = {random_layer(narrow, "split", 9, 6, 48, 3, true),
+                                   random_layer(narrow, "split_relu", 5, 7, 37, 4, true)};
+  run_both_modes(narrow, layers, BufferConfig{4 * 16, 4 * 16, 16, 4 * 4 * 2 * 2});
+}
+
+TEST(Accelerator, KSplitKeepsPartialSumsOnChip) {
+  const LbfpFormat narrow(8, 4, 8, 12);
+  std::vector<GemmLayer> layers = {random_layer(narrow, "split", 9, 6, 48, 3, true)};
+  AcceleratorConfig cfg = config(narrow, SimMode::kTile);
+  cfg.buffers = {4 * 16, 4 * 16, 16, 4 * 4 * 2 * 2};
+  const LayerPlan plan = plan_layer(job("split", 9, 6, 48), cfg);
+  EXPECT_GE(plan.k_chunks, 3u);
   AcceleratorTop acc("acc", cfg);
-  try {
-    acc.add_layer(random_layer(lbfp8(), "wide", 4, 4, 26, 1, false));  // 4 x 26 > 100 bytes
-    FAIL() << "accepted a tile larger than the activation buffer";
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("activation buffer"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("'wide'"), std::string::npos) << e.what();
+  acc.add_layer(layers[0]);
+  sc_core::sc_start();
+  ASSERT_TRUE(acc.finished()) << acc.error();
+  const LayerStats& s = acc.stats()[0];
+  EXPECT_EQ(s.k_chunks, plan.k_chunks);
+  EXPECT_GT(s.outputs_saturated, 0u);
+  // Every output but the last chunk's leaves a partial sum (2 bytes at 12 + 1 bits) and every
+  // chunk but the first reads one back; none crosses DRAM.
+  EXPECT_EQ(s.psum.sram_write, 9 * 6 * 2 * (plan.k_chunks - 1));
+  EXPECT_EQ(s.psum.sram_read, 9 * 6 * 2 * (plan.k_chunks - 1));
+  EXPECT_EQ(s.psum.dram_read + s.psum.dram_write, 0u);
+  EXPECT_EQ(s.ofmap.dram_write, 9 * 6u);
+}
+
+TEST(Accelerator, OnChipIm2colReadsEachInputBandOnce) {
+  // A 6 x 6 x 2 feature map (NHWC), 3x3 filter, stride 1, 4 filters: 4 x 4 outputs, K = 18, on a
+  // 4 x 4 array. The activation buffer (48 bytes) holds the band of two output rows (4 input rows
+  // x 6 x 2 = 48 bytes) but not two of them, nor all 6 rows (72): by hand, the input crosses DRAM
+  // as two bands, rows 0-3 and rows 2-5 (96 bytes), the weights once (4 x 18 = 72) and the
+  // outputs once (16 x 4 = 64). The host's im2col would read 16 x 18 = 288 bytes of activations.
+  Conv2dShape shape;
+  shape.in_channels = 2;
+  shape.in_height = 6;
+  shape.in_width = 6;
+  shape.out_channels = 4;
+  shape.kernel_height = 3;
+  shape.kernel_width = 3;
+  shape.layout = TensorLayout::kNhwc;
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> code(0, 255);
+  GemmLayer l;
+  l.name = "conv";
+  l.m = 16;
+  l.n = 4;
+  l.k = 18;
+  l.a.resize(shape.input_elements());
+  l.w.resize(shape.weight_elements());
+  for (auto& x : l.a) x = static_cast<Code>(code(rng) & 0x7f);
+  for (auto& x : l.w) x = static_cast<Code>(code(rng));
+  l.a_exponent = 1;
+  l.w_exponents = {0, 1, -1, 2};
+  l.bias = {0.5f, -1.0f, 0.0f, 2.0f};
+  l.out_exponent = 8;
+  l.relu = false;
+  ConvGeometry g;
+  g.in_h = 6;
+  g.in_w = 6;
+  g.channels = 2;
+  g.filter_h = 3;
+  g.filter_w = 3;
+  l.conv = g;
+
+  // With room for partial sums the controller does better: one channel's band of all 6 rows
+  // (36 bytes) fits, so K is split by channel and each input byte crosses DRAM once (72 bytes).
+  std::vector<std::unique_ptr<AcceleratorTop>> tops;
+  for (uint64_t psum : {16, 1024}) {
+    for (SimMode mode : {SimMode::kCycle, SimMode::kTile}) {
+      AcceleratorConfig cfg = config(lbfp8(), mode);
+      cfg.buffers = {48, 1024, 64, psum};
+      tops.push_back(std::make_unique<AcceleratorTop>(
+          ("top" + std::to_string(tops.size())).c_str(), cfg));
+      tops.back()->add_layer(l);
+    }
   }
+  sc_core::sc_start();
+  Conv2dOperands ops;
+  ops.input = l.a.data();
+  ops.input_exponent = l.a_exponent;
+  ops.weights = l.w.data();
+  ops.weight_exponents = l.w_exponents.data();
+  ops.bias = l.bias.data();
+  std::vector<Code> want(shape.output_elements());
+  conv2d_requantize(lbfp8(), shape, ops, l.out_exponent, l.relu, want.data());
+  for (size_t i = 0; i < tops.size(); ++i) {
+    SCOPED_TRACE(i);
+    ASSERT_TRUE(tops[i]->finished()) << tops[i]->error();
+    EXPECT_EQ(tops[i]->output(0), want);
+    const LayerStats& s = tops[i]->stats()[0];
+    const uint64_t ifmap = i < 2 ? 96 : 72;
+    EXPECT_EQ(s.k_chunks, i < 2 ? 1u : 2u);
+    EXPECT_EQ(s.ifmap.dram_read, ifmap);
+    EXPECT_EQ(s.filter.dram_read, 72u);
+    EXPECT_EQ(s.dram_bytes_read, ifmap + 72);
+    EXPECT_EQ(s.dram_bytes_written, 64u);
+    EXPECT_EQ(s.ofmap.dram_write, 64u);
+    EXPECT_EQ(s.dram_lower_bound, 72u + 72u + 64u);
+    // The address generator reads every window element once per tile: 16 x 18 bytes.
+    EXPECT_EQ(s.ifmap.sram_read, 16u * 18u);
+    EXPECT_EQ(s.ifmap.sram_write, ifmap);
+  }
+  EXPECT_EQ(tops[0]->stats()[0].total_cycles, tops[1]->stats()[0].total_cycles);
+  EXPECT_EQ(tops[2]->stats()[0].total_cycles, tops[3]->stats()[0].total_cycles);
+}
+
+TEST(Accelerator, RejectsLayersThatDoNotFit) {
+  // The smallest buffers, by hand, for a 4 x 4 array: one row of 4 outputs of one K step (4
+  // bytes of activations), 4 columns of one K step (4 bytes of weights), one 4 x 4 output tile
+  // (16 bytes) and, to split K at all, the 16 partial sums of a tile at 32 + 1 bits: 5 bytes
+  // each, 80 bytes.
+  auto error = [](const BufferConfig& buffers) {
+    AcceleratorConfig cfg = config(lbfp8(), SimMode::kTile);
+    cfg.buffers = buffers;
+    try {
+      plan_layer(job("wide", 4, 4, 26), cfg);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(error({3, 100, 16, 100}),
+            "layer 'wide': the activation buffer (3 bytes) is too small: the smallest that works "
+            "is 4 bytes (the activations of 4 output rows for one K chunk of 1)");
+  EXPECT_NE(error({4, 3, 16, 100}).find("the weight buffer (3 bytes) is too small: the smallest "
+                                        "that works is 4 bytes"),
+            std::string::npos);
+  EXPECT_NE(error({4, 4, 15, 100}).find("the output buffer (15 bytes) is too small: the smallest "
+                                        "that works is 16 bytes"),
+            std::string::npos);
+  // 4 x 26 does not fit 100 bytes whole, so K must be split: the partial-sum store decides.
+  EXPECT_NE(error({100, 100, 16, 79}).find("the partial-sum buffer (79 bytes) is too small: the "
+                                           "smallest that works is 80 bytes"),
+            std::string::npos);
+  EXPECT_EQ(error({4, 4, 16, 80}), "accepted");
+  AcceleratorConfig cfg = config(lbfp8(), SimMode::kTile);
+  cfg.buffers = {100, 100, 16, 16};
+  AcceleratorTop acc("acc", cfg);
+  EXPECT_THROW(acc.add_layer(random_layer(lbfp8(), "wide", 4, 4, 26, 1, false)),
+               std::invalid_argument);
   AcceleratorConfig small = config(lbfp8(), SimMode::kTile);
   small.dram.size_bytes = 256;
   AcceleratorTop acc2("acc2", small);

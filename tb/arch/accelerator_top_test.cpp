@@ -147,8 +147,9 @@ TEST(AcceleratorTop, BuffersCountTheTrafficOfAHandDerivedGemm) {
 }
 
 TEST(AcceleratorTop, TheClocksDriveTheCycleCounts) {
-  // One 4 x 4 x K=8 tile, by hand: the DMA reads A (32 bytes: 4 transfer cycles + 30 latency)
-  // then W (the same), all in memory cycles; the array computes array_tile_cycles(8)
+  // One 4 x 4 x K=8 tile, by hand: the DMA issues the reads of A and W (32 bytes each) together:
+  // 4 + 4 transfer cycles on the one channel, then W's 30 cycles of latency: 38, all in memory
+  // cycles; the array computes array_tile_cycles(8)
   // accelerator cycles; the writer posts 4 rows of 4 bytes (one transfer cycle each). Cycle
   // counts are in accelerator cycles, so memory time scales by dram_period / accelerator_period.
   const int64_t tile = array_tile_cycles({4, 4, 1}, 8);
@@ -177,12 +178,12 @@ TEST(AcceleratorTop, TheClocksDriveTheCycleCounts) {
     const LayerStats& s = tops[i]->stats().at(0);
     const double scale = c.dram_ns / c.accelerator_ns;
     EXPECT_EQ(s.compute_cycles, static_cast<uint64_t>(tile));
-    EXPECT_EQ(s.stall_cycles, static_cast<uint64_t>((34 + 34) * scale));
-    EXPECT_EQ(s.total_cycles, static_cast<uint64_t>((34 + 34 + 4) * scale) + tile);
+    EXPECT_EQ(s.stall_cycles, static_cast<uint64_t>((4 + 4 + 30) * scale));
+    EXPECT_EQ(s.total_cycles, static_cast<uint64_t>((4 + 4 + 30 + 4) * scale) + tile);
   }
-  // The accelerator's clock alone: 72 memory cycles of 1 ns are 36 accelerator cycles of 2 ns.
-  EXPECT_EQ(tops[2]->stats()[0].total_cycles, 36 + static_cast<uint64_t>(tile));
-  EXPECT_EQ(tops[1]->stats()[0].total_cycles, 144 + static_cast<uint64_t>(tile));
+  // The accelerator's clock alone: 42 memory cycles of 1 ns are 21 accelerator cycles of 2 ns.
+  EXPECT_EQ(tops[2]->stats()[0].total_cycles, 21 + static_cast<uint64_t>(tile));
+  EXPECT_EQ(tops[1]->stats()[0].total_cycles, 84 + static_cast<uint64_t>(tile));
 }
 
 TEST(Sram, CountsTheBlocksItHandsOutAndRefusesBlocksOutsideIt) {

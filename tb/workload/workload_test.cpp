@@ -118,9 +118,10 @@ TEST(LayerData, LowersAConvolutionThroughIm2col) {
       "Strides,\nc, 4, 4, 3, 3, 1, 2, 1,\n",
       "t.csv");
   const LayerSpec& l = w.layers[0];
-  const auto groups = make_layer_data(l, lbfp8(), 3, 1 << 20);
+  const auto groups = make_layer_data(l, lbfp8(), 3, 1 << 20, Im2col::kHost);
   ASSERT_EQ(groups.size(), 1u);
   const arch::GemmLayer& g = groups[0];
+  ASSERT_FALSE(g.conv.has_value());
   ASSERT_EQ(g.m, 4u);
   ASSERT_EQ(g.k, 9u);
   // Output pixel (1, 0) sees the IFMAP one row below (0, 0): tap (ky - 1, kx) is (0, 0)'s (ky, kx).
@@ -130,6 +131,28 @@ TEST(LayerData, LowersAConvolutionThroughIm2col) {
     }
   }
   EXPECT_EQ(g.a[1 * 9 + 0], g.a[0 * 9 + 1]);  // (0, 1)'s first tap is (0, 0)'s second
+
+  // On chip: the accelerator gets the feature map (NHWC) and the geometry instead, with the
+  // same weights and exponents; the host's rows are its windows.
+  const auto chip = make_layer_data(l, lbfp8(), 3, 1 << 20, Im2col::kChip);
+  ASSERT_EQ(chip.size(), 1u);
+  const arch::GemmLayer& c = chip[0];
+  ASSERT_TRUE(c.conv.has_value());
+  EXPECT_EQ(c.a.size(), 16u);
+  EXPECT_EQ(c.m, 4u);
+  EXPECT_EQ(c.k, 9u);
+  EXPECT_EQ(c.w, g.w);
+  EXPECT_EQ(c.out_exponent, g.out_exponent);
+  for (size_t y = 0; y < 2; ++y) {
+    for (size_t x = 0; x < 2; ++x) {
+      for (size_t ky = 0; ky < 3; ++ky) {
+        for (size_t kx = 0; kx < 3; ++kx) {
+          EXPECT_EQ(g.a[(y * 2 + x) * 9 + ky * 3 + kx], c.a[(y + ky) * 4 + (x + kx)]);
+        }
+      }
+    }
+  }
+  EXPECT_THROW(parse_im2col("gpu"), ConfigError);
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 #include "lbfp/arch/accelerator.h"
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -13,6 +16,85 @@ namespace {
 using sc_core::sc_time;
 
 std::string bytes_text(uint64_t b) { return std::to_string(b) + " bytes"; }
+
+uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
+// A convolution's feature-map band in the activation buffer: the input rows (and columns) the
+// output rows of a block need, NHWC with the chunk's channels. Where the stride exceeds the
+// filter, the rows (columns) between windows are skipped, so the band holds filter_h rows per
+// output row.
+uint64_t band_rows(const ConvGeometry& g, uint64_t out_rows) {
+  return g.stride <= g.filter_h ? (out_rows - 1) * g.stride + g.filter_h : out_rows * g.filter_h;
+}
+uint64_t band_cols(const ConvGeometry& g) {
+  return g.stride <= g.filter_w ? g.in_w : g.out_w() * g.filter_w;
+}
+uint64_t band_input_row(const ConvGeometry& g, uint64_t oy0, uint64_t j) {
+  return g.stride <= g.filter_h ? oy0 * g.stride + j
+                                : (oy0 + j / g.filter_h) * g.stride + j % g.filter_h;
+}
+uint64_t band_input_col(const ConvGeometry& g, uint64_t b) {
+  return g.stride <= g.filter_w ? b : (b / g.filter_w) * g.stride + b % g.filter_w;
+}
+// The band as a convolution input of its own (lbfp/conv.h): output row oy - oy0 of the block
+// reads band rows from (oy - oy0) min(stride, filter_h).
+Conv2dShape band_shape(const ConvGeometry& g, uint64_t rows, uint64_t channels) {
+  Conv2dShape s;
+  s.in_channels = channels;
+  s.in_height = rows;
+  s.in_width = band_cols(g);
+  s.kernel_height = g.filter_h;
+  s.kernel_width = g.filter_w;
+  s.stride_height = std::min(g.stride, g.filter_h);
+  s.stride_width = std::min(g.stride, g.filter_w);
+  s.layout = TensorLayout::kNhwc;
+  return s;
+}
+// Output rows spanned by the output pixels [p0, p0 + count).
+uint64_t out_rows_spanned(const ConvGeometry& g, uint64_t p0, uint64_t count) {
+  return (p0 + count - 1) / g.out_w() - p0 / g.out_w() + 1;
+}
+
+// The A side of a layer for the planner: block bytes and DRAM bytes per block row count.
+struct ASide {
+  const GemmJob& job;
+  // Largest A block of `block_m` rows and `kc` of K.
+  uint64_t block_bytes(uint64_t block_m, uint64_t kc) const {
+    if (!job.conv) return std::min(block_m, job.m) * kc;
+    const ConvGeometry& g = *job.conv;
+    uint64_t rows = 0;
+    for (uint64_t p0 = 0; p0 < job.m; p0 += block_m) {
+      rows = std::max(rows, band_rows(g, out_rows_spanned(g, p0, std::min(block_m, job.m - p0))));
+    }
+    return rows * band_cols(g) * (kc / g.taps());
+  }
+  // DRAM bytes of loading every block of A once (all of K).
+  uint64_t once(uint64_t block_m) const {
+    if (!job.conv) return job.m * job.k;
+    const ConvGeometry& g = *job.conv;
+    uint64_t bytes = 0;
+    for (uint64_t p0 = 0; p0 < job.m; p0 += block_m) {
+      bytes += band_rows(g, out_rows_spanned(g, p0, std::min(block_m, job.m - p0))) *
+               band_cols(g) * g.channels;
+    }
+    return bytes;
+  }
+};
+
+void put_psum(Code* to, int64_t value, uint8_t flag, int acc, uint64_t bytes) {
+  const uint64_t mask = (uint64_t{1} << acc) - 1;
+  const uint64_t word = (static_cast<uint64_t>(value) & mask) | (uint64_t{flag} << acc);
+  for (uint64_t i = 0; i < bytes; ++i) to[i] = static_cast<Code>(word >> (8 * i));
+}
+void get_psum(const Code* from, int acc, uint64_t bytes, int64_t& value, uint8_t& flag) {
+  uint64_t word = 0;
+  for (uint64_t i = 0; i < bytes; ++i) word |= uint64_t{from[i]} << (8 * i);
+  flag = static_cast<uint8_t>((word >> acc) & 1);
+  const uint64_t mask = (uint64_t{1} << acc) - 1;
+  const uint64_t sign = uint64_t{1} << (acc - 1);
+  const uint64_t v = word & mask;
+  value = static_cast<int64_t>((v ^ sign) - sign);  // sign-extends the A-bit value
+}
 
 // Checked before the members it sizes (the buffers) are built.
 const AcceleratorConfig& validated(const AcceleratorConfig& config) {
@@ -75,7 +157,8 @@ void AcceleratorConfig::validate() const {
                                 std::to_string(ArchLimits::kPipeStages.lo) + ".." +
                                 std::to_string(ArchLimits::kPipeStages.hi));
   }
-  if (buffers.activation_bytes == 0 || buffers.weight_bytes == 0 || buffers.output_bytes == 0) {
+  if (buffers.activation_bytes == 0 || buffers.weight_bytes == 0 || buffers.output_bytes == 0 ||
+      buffers.psum_bytes == 0) {
     throw std::invalid_argument("buffer sizes must be positive");
   }
   if (clock_period == sc_core::SC_ZERO_TIME) {
@@ -90,35 +173,255 @@ void GemmLayer::validate() const {
     throw std::invalid_argument(who + "M, N and K must be positive (got " + std::to_string(m) +
                                 ", " + std::to_string(n) + ", " + std::to_string(k) + ")");
   }
-  if (a.size() != m * k) throw std::invalid_argument(who + "A must hold M*K codes");
   if (w.size() != n * k) throw std::invalid_argument(who + "W must hold N*K codes");
   if (w_exponents.size() != n) throw std::invalid_argument(who + "W needs N exponents");
   if (!bias.empty() && bias.size() != n) throw std::invalid_argument(who + "bias needs N values");
+  if (conv) {
+    const ConvGeometry& g = *conv;
+    if (g.filter_h > g.in_h || g.filter_w > g.in_w || g.stride == 0 || g.channels == 0) {
+      throw std::invalid_argument(who + "inconsistent convolution geometry");
+    }
+    if (m != g.out_h() * g.out_w() || k != g.channels * g.taps()) {
+      throw std::invalid_argument(who + "M must be the output pixels and K channels x taps");
+    }
+    if (a.size() != g.ifmap_bytes()) {
+      throw std::invalid_argument(who + "the input feature map must hold H*W*C codes");
+    }
+  } else if (a.size() != m * k) {
+    throw std::invalid_argument(who + "A must hold M*K codes");
+  }
   check_exponent(a_exponent);
   check_exponent(out_exponent);
   for (int e : w_exponents) check_exponent(e);
 }
 
+OperandTraffic& OperandTraffic::operator+=(const OperandTraffic& o) {
+  dram_read += o.dram_read;
+  dram_write += o.dram_write;
+  sram_read += o.sram_read;
+  sram_write += o.sram_write;
+  return *this;
+}
+
+Conv2dShape ConvGeometry::shape(uint64_t out_channels) const {
+  Conv2dShape s;
+  s.in_channels = channels;
+  s.in_height = in_h;
+  s.in_width = in_w;
+  s.out_channels = out_channels;
+  s.kernel_height = filter_h;
+  s.kernel_width = filter_w;
+  s.stride_height = s.stride_width = stride;
+  s.layout = TensorLayout::kNhwc;
+  return s;
+}
+
+bool LayerPlan::weights_resident() const {
+  return k_chunks == 1 && dram_w != 0 && w_slot_bytes == dram_w &&
+         (order == Order::kMNK || order == Order::kMKN);
+}
+
+std::string LayerPlan::order_name() const {
+  if (weights_resident()) return "weights-resident";
+  switch (order) {
+    case Order::kMNK: return "m>n>k";
+    case Order::kMKN: return "m>k>n";
+    case Order::kNMK: return "n>m>k";
+    case Order::kNKM: return "n>k>m";
+  }
+  return "?";
+}
+
+uint64_t dram_lower_bound(const GemmJob& job) {
+  // Of a convolution's input feature map, the positions some window reads (a stride longer than
+  // the filter skips rows and columns; SCALE-Sim's padded IFMAP may have unread edges).
+  const uint64_t input =
+      job.conv ? band_rows(*job.conv, job.conv->out_h()) * band_cols(*job.conv) * job.conv->channels
+               : job.m * job.k;
+  return input + job.n * job.k + job.m * job.n;
+}
+
+LayerPlan plan_layer(const GemmJob& job, const AcceleratorConfig& config) {
+  using Order = LayerPlan::Order;
+  const auto R = static_cast<uint64_t>(config.array.rows);
+  const auto C = static_cast<uint64_t>(config.array.cols);
+  const BufferConfig& b = config.buffers;
+  const uint64_t unit = job.conv ? job.conv->taps() : 1;  // K chunks are whole channels
+  const uint64_t units = job.k / unit;
+  const uint64_t entry = psum_entry_bytes(acc_bits(config.format));
+  const uint64_t tile_psum = R * C * entry;
+  const uint64_t all_m = ceil_div(job.m, R) * R;
+  const uint64_t all_n = ceil_div(job.n, C) * C;
+  const ASide a{job};
+
+  // The smallest buffers: one row of tiles (R outputs) of one chunk of one unit of K.
+  const std::string who = "layer '" + job.name + "': ";
+  auto too_small = [&](const char* buffer, uint64_t have, uint64_t need, const std::string& what) {
+    throw std::invalid_argument(who + "the " + buffer + " buffer (" + bytes_text(have) +
+                                ") is too small: the smallest that works is " +
+                                bytes_text(need) + " (" + what + ")");
+  };
+  const uint64_t a_min = a.block_bytes(R, unit);
+  if (b.activation_bytes < a_min) {
+    too_small("activation", b.activation_bytes, a_min,
+              "the activations of " + std::to_string(R) + " output rows for one K chunk of " +
+                  std::to_string(unit));
+  }
+  if (b.weight_bytes < std::min(C, job.n) * unit) {
+    too_small("weight", b.weight_bytes, std::min(C, job.n) * unit,
+              std::to_string(std::min(C, job.n)) + " columns of one K chunk of " +
+                  std::to_string(unit));
+  }
+  if (b.output_bytes < R * C) {
+    too_small("output", b.output_bytes, R * C,
+              "one " + std::to_string(R) + " x " + std::to_string(C) + " tile");
+  }
+
+  // Candidate chunk counts: every K chunk length from all of K down to one unit, thinned
+  // geometrically.
+  std::vector<uint64_t> chunk_units;
+  for (uint64_t nk = 1; nk <= units; nk = std::max(nk + 1, nk * 5 / 4)) {
+    const uint64_t cu = ceil_div(units, nk);
+    if (chunk_units.empty() || chunk_units.back() != cu) chunk_units.push_back(cu);
+  }
+  if (chunk_units.back() != 1) chunk_units.push_back(1);
+
+  std::optional<LayerPlan> best;
+  double best_cost = 0;
+  for (uint64_t cu : chunk_units) {
+    const uint64_t kc = cu * unit;
+    const uint64_t nk = ceil_div(units, cu);
+    for (int a_slots : {2, 1}) {
+      // The largest block of rows that fits the slot.
+      uint64_t mb = 0;
+      for (uint64_t t = all_m; t >= R; t -= R) {
+        if (a.block_bytes(t, kc) * static_cast<uint64_t>(a_slots) <= b.activation_bytes) {
+          mb = t;
+          break;
+        }
+        if (t > 64 * R) t = std::max(R, t - t / 8 / R * R) + R;  // coarse steps far up
+      }
+      if (mb == 0) continue;
+      for (int w_slots : {2, 1}) {
+        const uint64_t nb_fit = b.weight_bytes / (kc * static_cast<uint64_t>(w_slots)) / C * C;
+        uint64_t nb = std::min(all_n, nb_fit);
+        if (nb == 0) {
+          if (job.n < C && job.n * kc * static_cast<uint64_t>(w_slots) <= b.weight_bytes) {
+            nb = C;
+          } else {
+            continue;
+          }
+        }
+        for (Order order : {Order::kMNK, Order::kMKN, Order::kNMK, Order::kNKM}) {
+          uint64_t bm = mb;
+          uint64_t bn = nb;
+          if (nk > 1) {  // the partial sums of a block (region) stay in the store
+            const uint64_t allowed = b.psum_bytes / tile_psum;
+            uint64_t tm = ceil_div(std::min(bm, job.m), R);
+            uint64_t tn = ceil_div(std::min(bn, job.n), C);
+            const uint64_t all_tm = ceil_div(job.m, R);
+            const uint64_t all_tn = ceil_div(job.n, C);
+            if (allowed == 0) continue;
+            if (order == Order::kMKN) {
+              tm = std::min(tm, allowed / all_tn);
+            } else if (order == Order::kNKM) {
+              tn = std::min(tn, allowed / all_tm);
+            } else if (tm * tn > allowed) {
+              tm = std::min(tm, std::max<uint64_t>(1, allowed / tn));
+              if (tm * tn > allowed) tn = std::min(tn, allowed / tm);
+            }
+            if (tm == 0 || tn == 0) continue;
+            bm = tm * R;
+            bn = tn * C;
+            // A convolution's band is not monotone in the block (it depends on where the block
+            // starts in an output row): a smaller block is checked again.
+            while (bm > R && a.block_bytes(bm, kc) * static_cast<uint64_t>(a_slots) >
+                                 b.activation_bytes) {
+              bm -= R;
+            }
+            if (a.block_bytes(bm, kc) * static_cast<uint64_t>(a_slots) > b.activation_bytes) {
+              continue;
+            }
+          }
+          const uint64_t nm = ceil_div(job.m, bm);
+          const uint64_t nn = ceil_div(job.n, bn);
+          uint64_t fa = 1;
+          uint64_t fw = 1;
+          switch (order) {
+            case Order::kMNK:
+              fa = nk > 1 ? nn : 1;
+              fw = nn * nk == 1 ? 1 : nm;
+              break;
+            case Order::kMKN:
+              fw = nn * nk == 1 ? 1 : nm;
+              break;
+            case Order::kNMK:
+              fa = nm * nk == 1 ? 1 : nn;
+              fw = nk == 1 ? 1 : nm;
+              break;
+            case Order::kNKM:
+              fa = nm * nk == 1 ? 1 : nn;
+              break;
+          }
+          LayerPlan p;
+          p.order = order;
+          p.block_m = bm;
+          p.block_n = bn;
+          p.chunk_k = kc;
+          p.k_chunks = nk;
+          p.a_slots = nm * nk * fa > 1 ? a_slots : 1;
+          p.w_slots = nn * nk * fw > 1 ? w_slots : 1;
+          p.a_slot_bytes = a.block_bytes(bm, kc);
+          p.w_slot_bytes = std::min(bn, job.n) * kc;
+          if (nk > 1) {
+            const uint64_t tm = ceil_div(std::min(bm, job.m), R);
+            const uint64_t tn = ceil_div(std::min(bn, job.n), C);
+            p.psum_bytes = (order == Order::kMKN   ? tm * ceil_div(job.n, C)
+                            : order == Order::kNKM ? ceil_div(job.m, R) * tn
+                                                   : tm * tn) *
+                           tile_psum;
+          }
+          p.dram_a = a.once(bm) * fa;
+          p.dram_w = job.n * job.k * fw;
+          p.dram_out = job.m * job.n;
+          // Traffic decides; an operand reloaded into a single slot stalls the array on every
+          // load, so it must save more than a tenth of the traffic to be chosen.
+          double cost = static_cast<double>(p.dram_a + p.dram_w + p.dram_out);
+          if (nm * nk * fa > 1 && p.a_slots == 1) cost *= 1.1;
+          if (nn * nk * fw > 1 && p.w_slots == 1) cost *= 1.1;
+          if (!best || cost < best_cost) {
+            best = p;
+            best_cost = cost;
+          }
+        }
+      }
+    }
+  }
+  if (!best) {
+    too_small("partial-sum", b.psum_bytes, tile_psum,
+              "the partial sums of one " + std::to_string(R) + " x " + std::to_string(C) +
+                  " tile, " + std::to_string(entry) + " bytes each");
+  }
+  return *best;
+}
+
 struct Accelerator::Plan {
   const GemmJob* job = nullptr;
   size_t index = 0;
+  LayerPlan layout;
+  std::vector<Block> a_blocks;
+  std::vector<Block> w_blocks;
   std::vector<Tile> tiles;
   std::vector<size_t> loads_wait_for;  // tile i's loads need this many tiles computed first
-  int a_slots = 1;
-  int w_slots = 1;
+  size_t out_tiles = 0;                // tiles of the last K chunk (written to DRAM)
   int out_slots = 1;
-  bool weights_resident = false;
-  uint64_t weight_tag = 0;  // TileJob::weight_tag once all resident weights are loaded
-  // Buffer layout: activation slot s holds R x K codes from s R K; weight slot s holds K x C
-  // codes (row pitch C) from s K C, or all K x N (pitch N) when resident; output slot s holds
-  // R x C codes from s R C.
-  uint64_t a_slot_bytes = 0;
-  uint64_t w_slot_bytes = 0;
-  uint64_t w_pitch = 0;
   uint64_t out_slot_bytes = 0;
+  uint64_t weight_tag = 0;  // TileJob::weight_tag once all resident weights are loaded
   size_t loaded = 0;
   size_t computed = 0;
-  size_t written = 0;
+  size_t written = 0;  // output tiles
+  size_t outputs_computed = 0;  // output tiles in the output buffer or written
+  uint64_t w_bytes_read = 0;  // the loader's weight traffic (the rest it reads is the input)
   sc_time start;
   LayerStats stats;
 };
@@ -134,7 +437,8 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const AcceleratorConfig& 
                        : make_cpp_array(config_.array, config_.format, config_.mode)),
       activation_buffer_("activation_buffer", config_.buffers.activation_bytes),
       weight_buffer_("weight_buffer", config_.buffers.weight_bytes),
-      output_buffer_("output_buffer", config_.buffers.output_bytes) {
+      output_buffer_("output_buffer", config_.buffers.output_bytes),
+      psum_buffer_("psum_buffer", config_.buffers.psum_bytes) {
   SC_THREAD(controller_thread);
   SC_THREAD(loader_thread);
   SC_THREAD(compute_thread);
@@ -143,30 +447,7 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const AcceleratorConfig& 
 
 Accelerator::~Accelerator() = default;
 
-void Accelerator::check_fits(const GemmJob& job) const {
-  const auto rows = static_cast<uint64_t>(config_.array.rows);
-  const auto cols = static_cast<uint64_t>(config_.array.cols);
-  const BufferConfig& b = config_.buffers;
-  const std::string who = "layer '" + job.name + "': ";
-  // One tile must fit; bytes are codes (W <= 8 bits, one byte each).
-  if (b.activation_bytes < rows * job.k) {
-    throw std::invalid_argument(who + "the activation buffer (" + bytes_text(b.activation_bytes) +
-                                ") cannot hold one " + std::to_string(rows) + " x K=" +
-                                std::to_string(job.k) + " tile (" + bytes_text(rows * job.k) +
-                                ")");
-  }
-  if (b.weight_bytes < cols * job.k) {
-    throw std::invalid_argument(who + "the weight buffer (" + bytes_text(b.weight_bytes) +
-                                ") cannot hold one K=" + std::to_string(job.k) + " x " +
-                                std::to_string(cols) + " tile (" + bytes_text(cols * job.k) +
-                                ")");
-  }
-  if (b.output_bytes < rows * cols) {
-    throw std::invalid_argument(who + "the output buffer (" + bytes_text(b.output_bytes) +
-                                ") cannot hold one " + std::to_string(rows) + " x " +
-                                std::to_string(cols) + " tile");
-  }
-}
+void Accelerator::check_fits(const GemmJob& job) const { plan_layer(job, config_); }
 
 uint64_t Accelerator::cycles(const sc_time& t) const {
   return static_cast<uint64_t>(t / config_.clock_period + 0.5);
@@ -205,6 +486,7 @@ bool Accelerator::dma(tlm::tlm_command command, uint64_t address, unsigned char*
 }
 
 void Accelerator::controller_thread() {
+  using Order = LayerPlan::Order;
   for (size_t li = 0;; ++li) {
     const GemmJob* job = job_in.read();
     if (job == nullptr) {
@@ -220,43 +502,110 @@ void Accelerator::controller_thread() {
     p.index = li;
     const auto R = static_cast<uint64_t>(config_.array.rows);
     const auto C = static_cast<uint64_t>(config_.array.cols);
-    const BufferConfig& b = config_.buffers;
-    p.weights_resident = layer.n * layer.k <= b.weight_bytes;
-    p.a_slots = b.activation_bytes >= 2 * R * layer.k ? 2 : 1;
-    p.w_slots = p.weights_resident ? 1 : (b.weight_bytes >= 2 * C * layer.k ? 2 : 1);
-    p.out_slots = b.output_bytes >= 2 * R * C ? 2 : 1;
-    p.a_slot_bytes = R * layer.k;
-    p.w_pitch = p.weights_resident ? layer.n : C;
-    p.w_slot_bytes = p.w_pitch * layer.k;
+    p.layout = plan_layer(layer, config_);  // checked when the layer was added
+    const LayerPlan& lp = p.layout;
+    p.out_slots = config_.buffers.output_bytes >= 2 * R * C ? 2 : 1;
     p.out_slot_bytes = R * C;
+    const uint64_t entry = psum_entry_bytes(acc_bits(config_.format));
+    const uint64_t nm = ceil_div(layer.m, lp.block_m);
+    const uint64_t nn = ceil_div(layer.n, lp.block_n);
+    const uint64_t nk = lp.k_chunks;
+    const uint64_t all_tn = ceil_div(layer.n, C);
 
-    // Tiles, M-major so that an activation tile serves a whole row of output tiles.
-    std::vector<size_t> last_tile_of_mrow;
-    size_t mrow = 0;
-    for (uint64_t m0 = 0; m0 < layer.m; m0 += R, ++mrow) {
-      for (uint64_t n0 = 0; n0 < layer.n; n0 += C) {
-        Tile t;
-        t.m0 = m0;
-        t.n0 = n0;
-        t.rows = static_cast<int>(std::min(R, layer.m - m0));
-        t.cols = static_cast<int>(std::min(C, layer.n - n0));
-        t.load_a = n0 == 0;
-        t.load_w = !p.weights_resident || m0 == 0;
-        t.a_slot = static_cast<int>(mrow % static_cast<size_t>(p.a_slots));
-        t.w_slot = p.weights_resident ? 0 : static_cast<int>(p.tiles.size() %
-                                                             static_cast<size_t>(p.w_slots));
-        // A slot reuse: the m-row a_slots back must be computed; W slot reuse likewise.
-        size_t need = 0;
-        if (t.load_a && mrow >= static_cast<size_t>(p.a_slots)) {
-          need = last_tile_of_mrow[mrow - static_cast<size_t>(p.a_slots)] + 1;
+    // The block loops in the plan's order; within a block, tiles M-major so that the tiles of
+    // a row share their activations. A block is loaded when it differs from the last one
+    // loaded, into the next slot once the tiles using that slot's content are computed.
+    std::vector<size_t> slot_last_use_a(2, 0), slot_last_use_w(2, 0);
+    std::vector<bool> slot_used_a(2, false), slot_used_w(2, false);
+    size_t last_a = SIZE_MAX, last_w = SIZE_MAX;
+    uint64_t last_a_key = UINT64_MAX, last_w_key = UINT64_MAX;
+    auto emit = [&](uint64_t mi, uint64_t ni, uint64_t ki) {
+      const uint64_t m_first = mi * lp.block_m;
+      const uint64_t m_count = std::min(lp.block_m, layer.m - m_first);
+      const uint64_t n_first = ni * lp.block_n;
+      const uint64_t n_count = std::min(lp.block_n, layer.n - n_first);
+      const uint64_t k0 = ki * lp.chunk_k;
+      const uint64_t kc = std::min(lp.chunk_k, layer.k - k0);
+      bool new_a = false, new_w = false;
+      if (mi * nk + ki != last_a_key) {
+        Block blk{m_first, m_count, k0, kc, 0};
+        blk.slot = static_cast<int>(p.a_blocks.size() % static_cast<size_t>(lp.a_slots));
+        if (layer.conv) {
+          blk.band_oy0 = m_first / layer.conv->out_w();
+          blk.band_rows = band_rows(*layer.conv, out_rows_spanned(*layer.conv, m_first, m_count));
         }
-        if (!p.weights_resident && p.tiles.size() >= static_cast<size_t>(p.w_slots)) {
-          need = std::max(need, p.tiles.size() - static_cast<size_t>(p.w_slots) + 1);
-        }
-        p.loads_wait_for.push_back(need);
-        p.tiles.push_back(t);
+        p.a_blocks.push_back(blk);
+        last_a = p.a_blocks.size() - 1;
+        last_a_key = mi * nk + ki;
+        new_a = true;
       }
-      last_tile_of_mrow.push_back(p.tiles.size() - 1);
+      if (ni * nk + ki != last_w_key) {
+        Block blk{n_first, n_count, k0, kc, 0};
+        blk.slot = static_cast<int>(p.w_blocks.size() % static_cast<size_t>(lp.w_slots));
+        p.w_blocks.push_back(blk);
+        last_w = p.w_blocks.size() - 1;
+        last_w_key = ni * nk + ki;
+        new_w = true;
+      }
+      const auto a_slot = static_cast<size_t>(p.a_blocks[last_a].slot);
+      const auto w_slot = static_cast<size_t>(p.w_blocks[last_w].slot);
+      for (uint64_t m0 = m_first; m0 < m_first + m_count; m0 += R) {
+        for (uint64_t n0 = n_first; n0 < n_first + n_count; n0 += C) {
+          const size_t i = p.tiles.size();
+          Tile t;
+          t.m0 = m0;
+          t.n0 = n0;
+          t.rows = static_cast<int>(std::min(R, layer.m - m0));
+          t.cols = static_cast<int>(std::min(C, layer.n - n0));
+          t.a_block = last_a;
+          t.w_block = last_w;
+          t.load_a = new_a;
+          t.load_w = new_w;
+          t.first_chunk = ki == 0;
+          t.last_chunk = ki + 1 == nk;
+          // The partial sums of the region the K loop runs over.
+          uint64_t slot = 0;
+          if (lp.order == Order::kMKN) {
+            slot = (m0 - m_first) / R * all_tn + n0 / C;
+          } else if (lp.order == Order::kNKM) {
+            slot = m0 / R * ceil_div(n_count, C) + (n0 - n_first) / C;
+          } else {
+            slot = (m0 - m_first) / R * ceil_div(n_count, C) + (n0 - n_first) / C;
+          }
+          t.psum_offset = slot * R * C * entry;
+          t.out_index = t.last_chunk ? p.out_tiles++ : 0;
+          size_t need = 0;
+          if (new_a && slot_used_a[a_slot]) need = slot_last_use_a[a_slot] + 1;
+          if (new_w && slot_used_w[w_slot]) need = std::max(need, slot_last_use_w[w_slot] + 1);
+          p.loads_wait_for.push_back(need);
+          p.tiles.push_back(t);
+          new_a = new_w = false;
+          slot_last_use_a[a_slot] = slot_last_use_w[w_slot] = i;
+          slot_used_a[a_slot] = slot_used_w[w_slot] = true;
+        }
+      }
+    };
+    switch (lp.order) {
+      case Order::kMNK:
+        for (uint64_t mi = 0; mi < nm; ++mi)
+          for (uint64_t ni = 0; ni < nn; ++ni)
+            for (uint64_t ki = 0; ki < nk; ++ki) emit(mi, ni, ki);
+        break;
+      case Order::kMKN:
+        for (uint64_t mi = 0; mi < nm; ++mi)
+          for (uint64_t ki = 0; ki < nk; ++ki)
+            for (uint64_t ni = 0; ni < nn; ++ni) emit(mi, ni, ki);
+        break;
+      case Order::kNMK:
+        for (uint64_t ni = 0; ni < nn; ++ni)
+          for (uint64_t mi = 0; mi < nm; ++mi)
+            for (uint64_t ki = 0; ki < nk; ++ki) emit(mi, ni, ki);
+        break;
+      case Order::kNKM:
+        for (uint64_t ni = 0; ni < nn; ++ni)
+          for (uint64_t ki = 0; ki < nk; ++ki)
+            for (uint64_t mi = 0; mi < nm; ++mi) emit(mi, ni, ki);
+        break;
     }
 
     LayerStats& s = p.stats;
@@ -265,23 +614,27 @@ void Accelerator::controller_thread() {
     s.n = layer.n;
     s.k = layer.k;
     s.tiles = p.tiles.size();
-    s.double_buffered = p.a_slots == 2 && (p.weights_resident || p.w_slots == 2);
-    s.weights_resident = p.weights_resident;
+    s.double_buffered = (lp.a_slots == 2 || p.a_blocks.size() == 1) &&
+                        (lp.w_slots == 2 || p.w_blocks.size() == 1);
+    s.weights_resident = lp.weights_resident();
+    s.loop_order = lp.order_name();
+    s.k_chunks = lp.k_chunks;
+    s.dram_lower_bound = dram_lower_bound(layer);
     const ArrayActivity activity_before = backend_->activity();
     const uint64_t dma_read_before = dma_bytes_read_;
     const uint64_t dma_written_before = dma_bytes_written_;
-    const Sram* buffers[] = {&activation_buffer_, &weight_buffer_, &output_buffer_};
-    uint64_t sram_read_before = 0;
-    uint64_t sram_written_before = 0;
-    for (const Sram* buffer : buffers) {
-      sram_read_before += buffer->bytes_read();
-      sram_written_before += buffer->bytes_written();
+    const Sram* buffers[] = {&activation_buffer_, &weight_buffer_, &output_buffer_, &psum_buffer_};
+    OperandTraffic* operands[] = {&s.ifmap, &s.filter, &s.ofmap, &s.psum};
+    uint64_t read_before[4], written_before[4];
+    for (int b = 0; b < 4; ++b) {
+      read_before[b] = buffers[b]->bytes_read();
+      written_before[b] = buffers[b]->bytes_written();
     }
     p.start = sc_core::sc_time_stamp();
     plan_ = std::move(plan);
     layer_start_.notify(sc_core::SC_ZERO_TIME);
 
-    while (plan_->written < plan_->tiles.size() && error_.empty()) wait(written_);
+    while (plan_->written < plan_->out_tiles && error_.empty()) wait(written_);
     if (!error_.empty()) {
       sc_core::sc_stop();
       return;
@@ -298,14 +651,18 @@ void Accelerator::controller_thread() {
     s.requantizations = layer.m * layer.n;
     s.dram_bytes_read = dma_bytes_read_ - dma_read_before;
     s.dram_bytes_written = dma_bytes_written_ - dma_written_before;
-    uint64_t sram_read = 0;
-    uint64_t sram_written = 0;
-    for (const Sram* buffer : buffers) {
-      sram_read += buffer->bytes_read();
-      sram_written += buffer->bytes_written();
+    s.sram_bytes_read = s.sram_bytes_written = 0;
+    for (int b = 0; b < 4; ++b) {
+      operands[b]->sram_read = buffers[b]->bytes_read() - read_before[b];
+      operands[b]->sram_write = buffers[b]->bytes_written() - written_before[b];
+      s.sram_bytes_read += operands[b]->sram_read;
+      s.sram_bytes_written += operands[b]->sram_write;
     }
-    s.sram_bytes_read = sram_read - sram_read_before;
-    s.sram_bytes_written = sram_written - sram_written_before;
+    // DRAM per operand: the loader reads the input feature map and the weights, the writer
+    // writes the outputs; partial sums never leave the chip.
+    s.ofmap.dram_write = s.dram_bytes_written;
+    s.filter.dram_read = p.w_bytes_read;
+    s.ifmap.dram_read = s.dram_bytes_read - p.w_bytes_read;
     stats_.push_back(s);
     done_out.write(job);
   }
@@ -327,33 +684,80 @@ void Accelerator::loader_thread() {
     if (plan == nullptr) return;
     Plan& p = *plan;
     const GemmJob& layer = *p.job;
+    const LayerPlan& lp = p.layout;
     const uint64_t k = layer.k;
     for (size_t i = 0; i < p.tiles.size(); ++i) {
       const Tile& t = p.tiles[i];
       while (p.computed < p.loads_wait_for[i]) wait(computed_);  // the slot is free again
+      // One descriptor per block: its reads are all issued now (the memory's channel serializes
+      // their transfers and overlaps their latencies) and the thread waits for the last.
+      sc_time delay = sc_core::SC_ZERO_TIME;
+      const auto read = [&](uint64_t address, Code* data, uint64_t length) {
+        sc_time d = sc_core::SC_ZERO_TIME;
+        const bool ok = transfer(tlm::TLM_READ_COMMAND, address, data, length, d);
+        delay = std::max(delay, d);
+        return ok;
+      };
       if (t.load_a) {
-        const uint64_t bytes = static_cast<uint64_t>(t.rows) * k;
-        Code* slot = activation_buffer_.write(
-            {static_cast<uint64_t>(t.a_slot) * p.a_slot_bytes, 1, bytes, bytes});
-        if (!dma(tlm::TLM_READ_COMMAND, layer.a_address + t.m0 * k, slot, bytes)) return;
+        const Block& blk = p.a_blocks[t.a_block];
+        const uint64_t base = static_cast<uint64_t>(blk.slot) * lp.a_slot_bytes;
+        if (layer.conv) {
+          // The feature-map band: its rows (and columns) of the chunk's channels, NHWC.
+          const ConvGeometry& g = *layer.conv;
+          const uint64_t cc = blk.kc / g.taps();
+          const uint64_t c0 = blk.k0 / g.taps();
+          const uint64_t cols = band_cols(g);
+          const uint64_t bytes = blk.band_rows * cols * cc;
+          Code* band = activation_buffer_.write({base, 1, bytes, bytes});
+          for (uint64_t j = 0; j < blk.band_rows; ++j) {
+            const uint64_t iy = band_input_row(g, blk.band_oy0, j);
+            for (uint64_t x = 0; x < cols;) {
+              // A run of band columns contiguous in memory: whole pixels, consecutive columns.
+              uint64_t run = 1;
+              if (cc == g.channels) {
+                while (x + run < cols &&
+                       band_input_col(g, x + run) == band_input_col(g, x) + run) {
+                  ++run;
+                }
+              }
+              const uint64_t address =
+                  layer.a_address + ((iy * g.in_w + band_input_col(g, x)) * g.channels + c0);
+              if (!read(address, band + (j * cols + x) * cc, run * cc)) return;
+              x += run;
+            }
+          }
+        } else {
+          Code* slot = activation_buffer_.write({base, blk.count, blk.kc, blk.kc});
+          const bool whole = blk.kc == k;
+          for (uint64_t r = 0; r < (whole ? 1 : blk.count); ++r) {
+            const uint64_t bytes = whole ? blk.count * k : blk.kc;
+            if (!read(layer.a_address + (blk.first + r) * k + blk.k0, slot + r * blk.kc, bytes)) {
+              return;
+            }
+          }
+        }
       }
       if (t.load_w) {
-        // Weight rows are contiguous in memory (one per output channel); the DMA stores them
-        // transposed, K x C (or K x N when all weights stay resident), as the array reads them.
-        const uint64_t bytes = static_cast<uint64_t>(t.cols) * k;
+        // Weight rows are contiguous in memory (one per output channel); the DMA stores the
+        // chunk transposed, kc x columns, as the array reads it.
+        const Block& blk = p.w_blocks[t.w_block];
+        const uint64_t bytes = blk.count * blk.kc;
         staging.resize(bytes);
-        if (!dma(tlm::TLM_READ_COMMAND, layer.w_address + t.n0 * k, staging.data(), bytes)) {
-          return;
+        for (uint64_t c = 0; c < blk.count; ++c) {
+          if (!read(layer.w_address + (blk.first + c) * k + blk.k0, staging.data() + c * blk.kc,
+                    blk.kc)) {
+            return;
+          }
         }
-        const uint64_t offset = p.weights_resident
-                                    ? t.n0
-                                    : static_cast<uint64_t>(t.w_slot) * p.w_slot_bytes;
-        const uint64_t ldb = p.w_pitch;
-        Code* block = weight_buffer_.write({offset, k, static_cast<uint64_t>(t.cols), ldb});
-        for (uint64_t c = 0; c < static_cast<uint64_t>(t.cols); ++c) {
-          for (uint64_t kk = 0; kk < k; ++kk) block[kk * ldb + c] = staging[c * k + kk];
+        p.w_bytes_read += bytes;
+        const uint64_t ldb = blk.count;
+        Code* block = weight_buffer_.write(
+            {static_cast<uint64_t>(blk.slot) * lp.w_slot_bytes, blk.kc, blk.count, ldb});
+        for (uint64_t c = 0; c < blk.count; ++c) {
+          for (uint64_t kk = 0; kk < blk.kc; ++kk) block[kk * ldb + c] = staging[c * blk.kc + kk];
         }
       }
+      wait(delay);
       p.loaded = i + 1;
       trace_.input_tiles = p.loaded - p.computed;
       loaded_.notify(sc_core::SC_ZERO_TIME);
@@ -364,58 +768,102 @@ void Accelerator::loader_thread() {
 void Accelerator::compute_thread() {
   const sc_time period = config_.clock_period;
   const auto tick = [&](int64_t n) { wait(period * static_cast<double>(n)); };
+  const int acc = acc_bits(config_.format);
+  const uint64_t entry = psum_entry_bytes(acc);
   for (size_t next = 0;; ++next) {
     Plan* plan = wait_for_layer(next);
     if (plan == nullptr) return;
     Plan& p = *plan;
     const GemmJob& layer = *p.job;
+    const LayerPlan& lp = p.layout;
     LayerStats& s = p.stats;
     const auto out_slots = static_cast<size_t>(p.out_slots);
+    size_t gathered_block = SIZE_MAX;  // the windows_ the address generator last formed
+    uint64_t gathered_m0 = 0;
     for (size_t i = 0; i < p.tiles.size(); ++i) {
       const Tile& t = p.tiles[i];
+      const Block& ab = p.a_blocks[t.a_block];
+      const Block& wb = p.w_blocks[t.w_block];
       const sc_time waiting = sc_core::sc_time_stamp();
       trace_.layer = next;
       trace_.tile = i;
       if (p.loaded <= i) trace_.stall = kWaitOperands;
       while (p.loaded <= i) wait(loaded_);
-      if (i >= p.written + out_slots) trace_.stall = kWaitOutputSpace;
-      while (i >= p.written + out_slots) wait(written_);
+      if (t.last_chunk && t.out_index >= p.written + out_slots) trace_.stall = kWaitOutputSpace;
+      while (t.last_chunk && t.out_index >= p.written + out_slots) wait(written_);
       trace_.stall = kNoStall;
       s.stall_cycles += cycles(sc_core::sc_time_stamp() - waiting);
 
       const auto rows = static_cast<uint64_t>(t.rows);
       const auto cols = static_cast<uint64_t>(t.cols);
+      const uint64_t kc = ab.kc;
       TileJob job;
       job.rows = t.rows;
       job.cols = t.cols;
-      job.k = static_cast<int64_t>(layer.k);
-      // The array streams the tile's rows x K activations and K x cols weights.
-      job.a = activation_buffer_.read(
-          {static_cast<uint64_t>(t.a_slot) * p.a_slot_bytes, 1, rows * layer.k, rows * layer.k});
-      job.lda = layer.k;
-      if (p.weights_resident) {
-        job.b = weight_buffer_.read({t.n0, layer.k, cols, layer.n});
-        job.ldb = layer.n;
+      job.k = static_cast<int64_t>(kc);
+      // The array streams the tile's rows x kc activations and kc x cols weights.
+      const uint64_t a_base = static_cast<uint64_t>(ab.slot) * lp.a_slot_bytes;
+      if (layer.conv) {
+        // The address generator forms the windows of the tile's output pixels from the band.
+        const ConvGeometry& g = *layer.conv;
+        const uint64_t cc = kc / g.taps();
+        const uint64_t band_bytes = ab.band_rows * band_cols(g) * cc;
+        const Code* band = activation_buffer_.read({a_base, 1, band_bytes, band_bytes}, rows * kc);
+        if (gathered_block != t.a_block || gathered_m0 != t.m0) {
+          const Conv2dShape shape = band_shape(g, ab.band_rows, cc);
+          windows_.resize(rows * kc);
+          for (uint64_t r = 0; r < rows; ++r) {
+            const uint64_t oy = (t.m0 + r) / g.out_w() - ab.band_oy0;
+            const uint64_t ox = (t.m0 + r) % g.out_w();
+            Code* row = windows_.data() + r * kc;
+            for (uint64_t c = 0, kk = 0; c < cc; ++c) {
+              for (uint64_t kh = 0; kh < g.filter_h; ++kh) {
+                for (uint64_t kw = 0; kw < g.filter_w; ++kw) {
+                  row[kk++] = band[conv2d_input_index(shape, 0, c, oy, ox, kh, kw)];
+                }
+              }
+            }
+          }
+          gathered_block = t.a_block;
+          gathered_m0 = t.m0;
+        }
+        job.a = windows_.data();
+      } else {
+        job.a = activation_buffer_.read({a_base + (t.m0 - ab.first) * kc, rows, kc, kc});
+      }
+      job.lda = kc;
+      const uint64_t ldb = wb.count;
+      job.b = weight_buffer_.read(
+          {static_cast<uint64_t>(wb.slot) * lp.w_slot_bytes + (t.n0 - wb.first), kc, cols, ldb});
+      job.ldb = ldb;
+      if (lp.weights_resident() && t.m0 > 0) {
         // The row's later tiles use the same activations: all their weights are loaded once
         // the first row of tiles is done.
-        if (t.m0 > 0) {
-          job.lookahead_cols = static_cast<int64_t>(layer.n - t.n0) - t.cols;
-          if (t.n0 == 0) last_reuse_tag_ = ++reuse_tags_;  // a new row of tiles
-          job.reuse_tag = last_reuse_tag_;
-          if (p.weight_tag == 0) p.weight_tag = ++reuse_tags_;
-          job.weight_tag = p.weight_tag;
-        }
-      } else {
-        job.b = weight_buffer_.read(
-            {static_cast<uint64_t>(t.w_slot) * p.w_slot_bytes, layer.k, cols, p.w_pitch});
-        job.ldb = static_cast<size_t>(p.w_pitch);
+        job.lookahead_cols = static_cast<int64_t>(layer.n - t.n0) - t.cols;
+        if (t.n0 == 0) last_reuse_tag_ = ++reuse_tags_;  // a new row of tiles
+        job.reuse_tag = last_reuse_tag_;
+        if (p.weight_tag == 0) p.weight_tag = ++reuse_tags_;
+        job.weight_tag = p.weight_tag;
       }
       job.a_exponent = layer.a_exponent;
       job.b_exponents = layer.w_exponents.data() + t.n0;
-      job.bias = layer.bias.empty() ? nullptr : layer.bias.data() + t.n0;
+      job.bias = layer.bias.empty() || !t.first_chunk ? nullptr : layer.bias.data() + t.n0;
       job.out_exponent = layer.out_exponent;
       job.relu = layer.relu;
       trace_.array_busy = true;
+      // K split: resume the partial sums the previous chunk left in the store.
+      const uint64_t psum_bytes = rows * cols * entry;
+      if (!t.first_chunk) {
+        const Code* from = psum_buffer_.read({t.psum_offset, 1, psum_bytes, psum_bytes});
+        resume_acc_.resize(rows * cols);
+        resume_flags_.resize(rows * cols);
+        for (uint64_t j = 0; j < rows * cols; ++j) {
+          get_psum(from + j * entry, acc, entry, resume_acc_[j], resume_flags_[j]);
+        }
+        job.init_acc = resume_acc_.data();
+        job.init_overflow = resume_flags_.data();
+      }
+      job.requantize = t.last_chunk;
       try {
         s.compute_cycles += static_cast<uint64_t>(backend_->run_tile(job, tick));
       } catch (const std::exception& e) {
@@ -426,15 +874,22 @@ void Accelerator::compute_thread() {
       }
       trace_.array_busy = false;
       const TileResult& r = backend_->result();
-      Code* out = output_buffer_.write({(i % out_slots) * p.out_slot_bytes, rows, cols, cols});
-      std::copy(r.codes.begin(), r.codes.end(), out);
-      for (size_t j = 0; j < r.overflow.size(); ++j) {
-        s.outputs_saturated += r.overflow[j];
-        s.overflow_steps += r.overflow_steps[j];
+      for (size_t j = 0; j < r.overflow_steps.size(); ++j) s.overflow_steps += r.overflow_steps[j];
+      if (t.last_chunk) {
+        Code* out = output_buffer_.write(
+            {(t.out_index % out_slots) * p.out_slot_bytes, rows, cols, cols});
+        std::copy(r.codes.begin(), r.codes.end(), out);
+        for (size_t j = 0; j < r.overflow.size(); ++j) s.outputs_saturated += r.overflow[j];
+      } else {
+        Code* to = psum_buffer_.write({t.psum_offset, 1, psum_bytes, psum_bytes});
+        for (uint64_t j = 0; j < rows * cols; ++j) {
+          put_psum(to + j * entry, r.acc[j], r.overflow[j], acc, entry);
+        }
       }
       p.computed = i + 1;
+      if (t.last_chunk) p.outputs_computed = t.out_index + 1;
       trace_.input_tiles = p.loaded - p.computed;
-      trace_.output_tiles = p.computed - p.written;
+      trace_.output_tiles = p.outputs_computed - p.written;
       computed_.notify(sc_core::SC_ZERO_TIME);
     }
   }
@@ -448,11 +903,13 @@ void Accelerator::writer_thread() {
     const GemmJob& layer = *p.job;
     for (size_t i = 0; i < p.tiles.size(); ++i) {
       const Tile& t = p.tiles[i];
+      if (!t.last_chunk) continue;
       while (p.computed <= i) wait(computed_);
       const auto rows = static_cast<uint64_t>(t.rows);
       const auto cols = static_cast<uint64_t>(t.cols);
       const Code* tile = output_buffer_.read(
-          {(i % static_cast<size_t>(p.out_slots)) * p.out_slot_bytes, rows, cols, cols});
+          {(t.out_index % static_cast<size_t>(p.out_slots)) * p.out_slot_bytes, rows, cols,
+           cols});
       // One 2-D descriptor: a row per transaction, issued back to back (loosely timed: the
       // delays accumulate and the thread waits once).
       sc_time delay = sc_core::SC_ZERO_TIME;
@@ -466,8 +923,8 @@ void Accelerator::writer_thread() {
       }
       wait(delay);
       trace_.dma_in_flight -= rows;
-      p.written = i + 1;
-      trace_.output_tiles = p.computed - p.written;
+      p.written = t.out_index + 1;
+      trace_.output_tiles = p.outputs_computed - p.written;
       written_.notify(sc_core::SC_ZERO_TIME);
     }
   }

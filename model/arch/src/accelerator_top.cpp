@@ -41,13 +41,14 @@ void AcceleratorTop::add_layer(GemmLayer layer) {
   job.n = layer.n;
   job.k = layer.k;
   job.a_address = 0;
-  job.w_address = align64(layer.m * layer.k);
+  job.w_address = align64(layer.a.size());  // A, or the input feature map of a convolution
   job.out_address = job.w_address + align64(layer.n * layer.k);
   job.a_exponent = layer.a_exponent;
   job.w_exponents = layer.w_exponents;
   job.bias = layer.bias;
   job.out_exponent = layer.out_exponent;
   job.relu = layer.relu;
+  job.conv = layer.conv;
   accelerator_.check_fits(job);
   const uint64_t footprint = job.out_address + align64(layer.m * layer.n);
   const uint64_t memory = memory_.config().size_bytes;

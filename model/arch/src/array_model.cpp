@@ -171,7 +171,9 @@ void ArrayModel::drain_row(int r) {
     const auto i = static_cast<size_t>(r * job_.cols + c);
     result_.acc[i] = a.value();
     result_.overflow_steps[i] = a.overflow_count();
-    result_.overflow[i] = a.overflow_count() > 0 ? 1 : 0;
+    const bool before = job_.init_overflow != nullptr && job_.init_overflow[i] != 0;
+    result_.overflow[i] = before || a.overflow_count() > 0 ? 1 : 0;
+    if (!job_.requantize) continue;
     result_.codes[i] = std::visit(
         [&](const auto& f) {
           return requantize(f, a.value(), scales_[static_cast<size_t>(c)], job_.out_exponent,
@@ -195,7 +197,8 @@ void ArrayModel::reset_accumulators() {
   for (int r = 0; r < geometry_.rows; ++r) {
     for (int c = 0; c < geometry_.cols; ++c) {
       const bool real = r < job_.rows && c < job_.cols;
-      const int64_t init = real ? initial[static_cast<size_t>(c)] : 0;
+      int64_t init = real ? initial[static_cast<size_t>(c)] : 0;
+      if (real && job_.init_acc != nullptr) init = job_.init_acc[r * job_.cols + c];
       acc_[static_cast<size_t>(r * geometry_.cols + c)] = Accumulator(acc, init);
     }
   }
@@ -233,6 +236,11 @@ int64_t ArrayModel::run_to_completion() {
 
 int64_t ArrayModel::compute_whole_tile() {
   if (!busy_) throw std::logic_error("ArrayModel::compute_whole_tile: no tile started");
+  // A resumed partial sum: the fast kernel starts from the bias only, so the PEs run it.
+  if (job_.init_acc != nullptr) {
+    run_to_completion();
+    return total_cycles_;
+  }
   // The fast kernel forms the same saturated sums as the PEs (it proves per call where it may
   // reorder and recomputes the rest in order), bias first. With resident weights the tiles to the
   // right share A, so one call computes them all and later tiles take their slice.
@@ -278,6 +286,7 @@ int64_t ArrayModel::compute_whole_tile() {
       result_.overflow_steps[to + static_cast<size_t>(c)] = overflows;
       result_.overflow[to + static_cast<size_t>(c)] = overflows > 0 ? 1 : 0;
     }
+    if (!job_.requantize) continue;
     std::visit(
         [&](const auto& f) {
           requantize_row(f, &result_.acc[to], scales_.data(), static_cast<size_t>(job_.cols),

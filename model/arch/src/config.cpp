@@ -1,6 +1,7 @@
 #include "lbfp/arch/config.h"
 
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
@@ -118,13 +119,22 @@ ArchSpec parse_arch(const std::string& text, const std::string& source,
 
   const YAML::Node buffers = root["buffers"];
   if (buffers) {
-    check_keys(source, buffers, "buffers", {"activation_kib", "weight_kib", "output_kib"});
-    spec.accel.buffers.activation_bytes = static_cast<uint64_t>(
-        get_int(source, buffers, "buffers", "activation_kib", L::kBufferKib, 256) * 1024);
-    spec.accel.buffers.weight_bytes = static_cast<uint64_t>(
-        get_int(source, buffers, "buffers", "weight_kib", L::kBufferKib, 256) * 1024);
-    spec.accel.buffers.output_bytes = static_cast<uint64_t>(
-        get_int(source, buffers, "buffers", "output_kib", L::kBufferKib, 64) * 1024);
+    check_keys(source, buffers, "buffers",
+               {"kib", "activation_kib", "weight_kib", "output_kib", "psum_kib"});
+    // `kib` sizes every buffer at once, over their own keys (a buffer-size sweep:
+    // --vary buffers.kib=8,16,...).
+    const std::optional<int64_t> all =
+        buffers["kib"] ? std::optional<int64_t>(
+                             get_int(source, buffers, "buffers", "kib", L::kBufferKib, 0))
+                       : std::nullopt;
+    auto kib = [&](const char* key, int64_t fallback) {
+      return static_cast<uint64_t>(
+          (all ? *all : get_int(source, buffers, "buffers", key, L::kBufferKib, fallback)) * 1024);
+    };
+    spec.accel.buffers.activation_bytes = kib("activation_kib", 256);
+    spec.accel.buffers.weight_bytes = kib("weight_kib", 256);
+    spec.accel.buffers.output_bytes = kib("output_kib", 64);
+    spec.accel.buffers.psum_bytes = kib("psum_kib", 64);
   }
 
   const YAML::Node dram = root["dram"];

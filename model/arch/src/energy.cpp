@@ -1,6 +1,9 @@
 #include "lbfp/arch/energy.h"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <iterator>
 #include <set>
 #include <sstream>
 
@@ -46,7 +49,8 @@ EnergyTable load_energy_in(const std::string& path, EnergyChain& chain) {
 EnergyTable parse_energy_in(const std::string& text, const std::string& source,
                             const std::string& base_dir, EnergyChain& chain) {
   const YAML::Node root = yaml::parse(text, source);
-  check_keys(source, root, "", {"name", "technology", "base", "synthesis", "energy_pj", "sources"});
+  check_keys(source, root, "", {"name", "technology", "base", "synthesis", "energy_pj", "sources",
+                                "sram_read_pj_per_64bit", "sram_read_source"});
   auto resolve = [&](const std::string& f) {
     const fs::path p(f);
     return p.is_absolute() || base_dir.empty() ? p.string() : (fs::path(base_dir) / p).string();
@@ -66,6 +70,27 @@ EnergyTable parse_energy_in(const std::string& text, const std::string& source,
       table.pj[key] = get_real(source, e, "energy_pj", key.c_str(), {0.0, 1e9}, std::nullopt);
       table.sources[key] = source;
     }
+  }
+  if (const YAML::Node c = root["sram_read_pj_per_64bit"]) {
+    if (!c.IsMap() || c.size() == 0) {
+      fail(source, c, "sram_read_pj_per_64bit", "expected a mapping of KiB to picojoules");
+    }
+    table.sram_curve.clear();
+    for (const auto& item : c) {
+      const std::string key = item.first.Scalar();
+      double kib = 0;
+      try {
+        size_t used = 0;
+        kib = std::stod(key, &used);
+        if (used != key.size() || !(kib > 0)) throw std::invalid_argument(key);
+      } catch (const std::exception&) {
+        fail(source, item.first, "sram_read_pj_per_64bit." + key, "expected a positive KiB");
+      }
+      table.sram_curve[kib] =
+          get_real(source, c, "sram_read_pj_per_64bit", key.c_str(), {0.0, 1e9}, std::nullopt);
+    }
+    table.sram_curve_source =
+        get_string(source, root, "", "sram_read_source", std::string(source));
   }
   if (const YAML::Node s = root["sources"]) {
     check_keys(source, s, "sources", actions);
@@ -140,6 +165,25 @@ EnergyTable parse_energy(const std::string& text, const std::string& source,
   return parse_energy_in(text, source, base_dir, chain);
 }
 
+double EnergyTable::sram_byte_pj(uint64_t capacity_bytes, bool write) const {
+  const double ratio = write ? at("sram_write_byte") / std::max(at("sram_read_byte"), 1e-30) : 1.0;
+  if (sram_curve.empty()) return at(write ? "sram_write_byte" : "sram_read_byte");
+  const double kib = static_cast<double>(capacity_bytes) / 1024.0;
+  double word = 0;
+  if (kib <= sram_curve.begin()->first) {
+    word = sram_curve.begin()->second;
+  } else if (kib >= sram_curve.rbegin()->first) {
+    word = sram_curve.rbegin()->second;
+  } else {
+    auto hi = sram_curve.upper_bound(kib);
+    auto lo = std::prev(hi);
+    const double t = (std::log2(kib) - std::log2(lo->first)) /
+                     (std::log2(hi->first) - std::log2(lo->first));
+    word = lo->second + t * (hi->second - lo->second);
+  }
+  return word / 8.0 * ratio;
+}
+
 EnergyBreakdown& EnergyBreakdown::operator+=(const EnergyBreakdown& o) {
   multiply_pj += o.multiply_pj;
   accumulate_pj += o.accumulate_pj;
@@ -161,6 +205,19 @@ EnergyBreakdown layer_energy(const LayerStats& s, bool lbfp, const EnergyTable& 
   e.dram_pj = d(s.dram_bytes_read) * t.at("dram_read_byte") +
               d(s.dram_bytes_written) * t.at("dram_write_byte");
   e.leakage_pj = d(s.total_cycles) * t.at("leakage_per_cycle");
+  return e;
+}
+
+EnergyBreakdown layer_energy(const LayerStats& s, bool lbfp, const EnergyTable& t,
+                             const BufferConfig& buffers) {
+  EnergyBreakdown e = layer_energy(s, lbfp, t);
+  auto d = [](uint64_t v) { return static_cast<double>(v); };
+  auto charge = [&](const OperandTraffic& o, uint64_t capacity) {
+    return d(o.sram_read) * t.sram_byte_pj(capacity, false) +
+           d(o.sram_write) * t.sram_byte_pj(capacity, true);
+  };
+  e.sram_pj = charge(s.ifmap, buffers.activation_bytes) + charge(s.filter, buffers.weight_bytes) +
+              charge(s.ofmap, buffers.output_bytes) + charge(s.psum, buffers.psum_bytes);
   return e;
 }
 

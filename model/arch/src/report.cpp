@@ -30,8 +30,8 @@ void print_report(std::ostream& out, const SimReport& r) {
   fmt::print(out, "lbfp sim: {} ({}x{} output-stationary, {} MHz) on {} [{} layers]\n",
              r.arch.name, g.rows, g.cols, r.arch.clock_mhz, r.workload.name,
              r.workload.layers.size());
-  fmt::print(out, "  arch {}; workload {}; {} mode, {} array; data: {}\n", r.arch.path,
-             r.workload.source, r.mode, r.array, r.data_origin);
+  fmt::print(out, "  arch {}; workload {}; {} mode, {} array, im2col on {}; data: {}\n",
+             r.arch.path, r.workload.source, r.mode, r.array, r.im2col, r.data_origin);
   fmt::print(out, "  energy table {} ({}), picojoules per action\n\n", r.energy.path,
              r.energy.technology);
   for (const FormatRun& run : r.runs) {
@@ -59,6 +59,22 @@ void print_report(std::ostream& out, const SimReport& r) {
                static_cast<double>(t.dram_bytes_written) / 1048576.0,
                static_cast<double>(t.sram_bytes_read) / 1048576.0,
                static_cast<double>(t.sram_bytes_written) / 1048576.0, t.outputs_saturated);
+    const uint64_t dram = t.dram_bytes_read + t.dram_bytes_written;
+    fmt::print(out, "  DRAM lower bound (every input, weight and output once) {:.2f} MiB: traffic "
+               "is {:.3f}x of it; DRAM MiB read/written by operand: ifmap {:.2f}/{:.2f}, filter "
+               "{:.2f}/{:.2f}, ofmap {:.2f}/{:.2f}, psum {:.2f}/{:.2f}\n",
+               static_cast<double>(t.dram_lower_bound) / 1048576.0,
+               t.dram_lower_bound == 0 ? 0.0
+                                       : static_cast<double>(dram) /
+                                             static_cast<double>(t.dram_lower_bound),
+               static_cast<double>(t.ifmap.dram_read) / 1048576.0,
+               static_cast<double>(t.ifmap.dram_write) / 1048576.0,
+               static_cast<double>(t.filter.dram_read) / 1048576.0,
+               static_cast<double>(t.filter.dram_write) / 1048576.0,
+               static_cast<double>(t.ofmap.dram_read) / 1048576.0,
+               static_cast<double>(t.ofmap.dram_write) / 1048576.0,
+               static_cast<double>(t.psum.dram_read) / 1048576.0,
+               static_cast<double>(t.psum.dram_write) / 1048576.0);
     fmt::print(out, "  energy {:.3f} uJ: multipliers {:.3f}, accumulators {:.3f}, requantizers {:.3f}, "
                "SRAM {:.3f}, DRAM {:.3f}, leakage {:.3f} uJ; {:.3f} pJ/MAC ({:.3f} pJ/MAC datapath)\n\n",
                e.total_pj() * 1e-6, e.multiply_pj * 1e-6, e.accumulate_pj * 1e-6,
@@ -88,7 +104,14 @@ std::string layers_csv(const SimReport& r) {
        "utilization,macs,zero_macs,outputs_saturated,dram_bytes_read,dram_bytes_written,"
        "sram_bytes_read,sram_bytes_written,multiplies,shifts,accumulates,requantizations,"
        "energy_multiply_pj,energy_accumulate_pj,energy_requantize_pj,energy_sram_pj,"
-       "energy_dram_pj,energy_leakage_pj,energy_total_pj\n";
+       "energy_dram_pj,energy_leakage_pj,energy_total_pj,loop_order,k_chunks,"
+       "dram_lower_bound_bytes";
+  for (const char* op : {"ifmap", "filter", "ofmap", "psum"}) {
+    for (const char* what : {"dram_read", "dram_write", "sram_read", "sram_write"}) {
+      s << ',' << op << '_' << what << "_bytes";
+    }
+  }
+  s << '\n';
   for (const FormatRun& run : r.runs) {
     for (const LayerResult& l : run.layers) {
       const auto& t = l.stats;
@@ -103,11 +126,33 @@ std::string layers_csv(const SimReport& r) {
         << fmt::format("{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f}", e.multiply_pj,
                        e.accumulate_pj, e.requantize_pj, e.sram_pj, e.dram_pj, e.leakage_pj,
                        e.total_pj())
-        << '\n';
+        << ',' << t.loop_order << ',' << t.k_chunks << ',' << t.dram_lower_bound;
+      for (const OperandTraffic* o : {&t.ifmap, &t.filter, &t.ofmap, &t.psum}) {
+        s << ',' << o->dram_read << ',' << o->dram_write << ',' << o->sram_read << ','
+          << o->sram_write;
+      }
+      s << '\n';
     }
   }
   return s.str();
 }
+
+namespace {
+
+nlohmann::json operands(const LayerStats& t) {
+  nlohmann::json j;
+  const std::pair<const char*, const OperandTraffic*> ops[] = {
+      {"ifmap", &t.ifmap}, {"filter", &t.filter}, {"ofmap", &t.ofmap}, {"psum", &t.psum}};
+  for (const auto& [name, o] : ops) {
+    j[name] = {{"dram_read_bytes", o->dram_read},
+               {"dram_write_bytes", o->dram_write},
+               {"sram_read_bytes", o->sram_read},
+               {"sram_write_bytes", o->sram_write}};
+  }
+  return j;
+}
+
+}  // namespace
 
 std::string summary_json(const SimReport& r) {
   using nlohmann::json;
@@ -123,12 +168,13 @@ std::string summary_json(const SimReport& r) {
                {"activation_buffer_bytes", r.arch.accel.buffers.activation_bytes},
                {"weight_buffer_bytes", r.arch.accel.buffers.weight_bytes},
                {"output_buffer_bytes", r.arch.accel.buffers.output_bytes},
+               {"psum_buffer_bytes", r.arch.accel.buffers.psum_bytes},
                {"dram_latency_cycles", r.arch.accel.dram.latency_cycles},
                {"dram_bytes_per_cycle", r.arch.accel.dram.bytes_per_cycle}};
   j["workload"] = {{"name", r.workload.name},
                    {"source", r.workload.source},
                    {"layers", r.workload.layers.size()}};
-  j["simulation"] = {{"mode", r.mode}, {"array", r.array}, {"seed", r.seed},
+  j["simulation"] = {{"mode", r.mode}, {"array", r.array}, {"im2col", r.im2col}, {"seed", r.seed},
                      {"data", r.data_origin}};
   json energy = {{"file", r.energy.path}, {"name", r.energy.name},
                  {"technology", r.energy.technology}, {"units", "pJ"}};
@@ -137,6 +183,10 @@ std::string summary_json(const SimReport& r) {
     const auto src = r.energy.sources.find(k);
     energy["sources"][k] = src == r.energy.sources.end() ? r.energy.path : src->second;
   }
+  for (const auto& [kib, pj] : r.energy.sram_curve) {
+    energy["sram_read_pj_per_64bit"][fmt::format("{:g}", kib)] = pj;
+  }
+  if (!r.energy.sram_curve.empty()) energy["sram_read_source"] = r.energy.sram_curve_source;
   j["energy_table"] = energy;
   for (const FormatRun& run : r.runs) {
     const auto& t = run.total;
@@ -154,6 +204,12 @@ std::string summary_json(const SimReport& r) {
         {"dram_bytes_written", t.dram_bytes_written},
         {"sram_bytes_read", t.sram_bytes_read},
         {"sram_bytes_written", t.sram_bytes_written},
+        {"dram_lower_bound_bytes", t.dram_lower_bound},
+        {"dram_over_lower_bound",
+         t.dram_lower_bound == 0 ? 0.0
+                                 : static_cast<double>(t.dram_bytes_read + t.dram_bytes_written) /
+                                       static_cast<double>(t.dram_lower_bound)},
+        {"operands", operands(t)},
         {"energy_pj",
          {{"multiply", e.multiply_pj},
           {"accumulate", e.accumulate_pj},

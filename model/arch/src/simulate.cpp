@@ -75,7 +75,7 @@ void collect(FormatRun& run, const Workload& w, const std::vector<LayerStats>& s
   for (size_t i = 0; i < stats.size(); ++i) accumulate_stats(run.layers[owner[i]].stats, stats[i]);
   for (LayerResult& l : run.layers) {
     finish_stats(l.stats, arch.accel.array);
-    l.energy = layer_energy(l.stats, run.lbfp, energy);
+    l.energy = layer_energy(l.stats, run.lbfp, energy, arch.accel.buffers);
     accumulate_stats(run.total, l.stats);
     run.energy += l.energy;
   }
@@ -140,6 +140,8 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
     throw ConfigError("--trace " + r.trace + " with --array rtl traces one array: add --format "
                       "lbfp8, bfp8 or arch");
   }
+  const Im2col im2col = parse_im2col(r.im2col);
+  report.im2col = r.im2col;
   report.data_origin = data_origin(report.workload, r.seed);
 
   const auto formats = formats_for(r.format, report.arch.accel.format);
@@ -168,7 +170,8 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
     std::vector<size_t> owner;
     for (size_t li = 0; li < report.workload.layers.size(); ++li) {
       const LayerSpec& spec = report.workload.layers[li];
-      for (auto& g : make_layer_data(spec, format, r.seed * 1000003u + li, cfg.dram.size_bytes)) {
+      for (auto& g : make_layer_data(spec, format, r.seed * 1000003u + li, cfg.dram.size_bytes,
+                                     im2col)) {
         acc->add_layer(std::move(g));
         owner.push_back(li);
       }

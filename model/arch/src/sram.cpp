@@ -52,4 +52,10 @@ const Code* Sram::read(const SramBlock& block) {
   return where;
 }
 
+const Code* Sram::read(const SramBlock& block, uint64_t bytes) {
+  const Code* where = locate(block, "read");
+  bytes_read_ += bytes;
+  return where;
+}
+
 }  // namespace lbfp::arch

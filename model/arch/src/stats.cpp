@@ -1,5 +1,7 @@
 #include "lbfp/arch/stats.h"
 
+#include <algorithm>
+
 namespace lbfp::arch {
 
 void accumulate_stats(LayerStats& into, const LayerStats& g) {
@@ -19,6 +21,18 @@ void accumulate_stats(LayerStats& into, const LayerStats& g) {
   into.shifts += g.shifts;
   into.accumulates += g.accumulates;
   into.requantizations += g.requantizations;
+  into.ifmap += g.ifmap;
+  into.filter += g.filter;
+  into.ofmap += g.ofmap;
+  into.psum += g.psum;
+  into.dram_lower_bound += g.dram_lower_bound;
+  into.k_chunks = std::max(into.k_chunks, g.k_chunks);
+  // Groups run the same plan; a total over layers shows where the orders differ.
+  if (into.loop_order.empty()) {
+    into.loop_order = g.loop_order;
+  } else if (into.loop_order != g.loop_order) {
+    into.loop_order = "mixed";
+  }
   into.double_buffered = g.double_buffered;
   into.weights_resident = g.weights_resident;
 }

@@ -200,7 +200,8 @@ struct Row {
   size_t point = 0;
   std::string format;
   double total_cycles = 0, time_ms = 0, utilization = 0, stall_cycles = 0;
-  double dram_bytes_read = 0, dram_bytes_written = 0, energy_total_pj = 0;
+  double dram_bytes_read = 0, dram_bytes_written = 0, dram_lower_bound_bytes = 0;
+  double energy_total_pj = 0;
   double energy_per_mac_pj = 0, datapath_energy_per_mac_pj = 0;
 };
 
@@ -221,7 +222,8 @@ std::vector<Row> read_rows(const std::vector<Point>& points) {
     const nlohmann::json& formats = j["formats"];
     static const char* const kFields[] = {"total_cycles",     "time_ms",         "utilization",
                                           "stall_cycles",     "dram_bytes_read", "dram_bytes_written",
-                                          "energy_per_mac_pj", "datapath_energy_per_mac_pj"};
+                                          "dram_lower_bound_bytes", "energy_per_mac_pj",
+                                          "datapath_energy_per_mac_pj"};
     for (const auto& [format, f] : formats.items()) {
       bool ok = f.is_object() && f.contains("energy_pj") && f["energy_pj"].is_object() &&
                 f["energy_pj"].contains("total") && f["energy_pj"]["total"].is_number();
@@ -241,6 +243,7 @@ std::vector<Row> read_rows(const std::vector<Point>& points) {
       r.stall_cycles = f["stall_cycles"].get<double>();
       r.dram_bytes_read = f["dram_bytes_read"].get<double>();
       r.dram_bytes_written = f["dram_bytes_written"].get<double>();
+      r.dram_lower_bound_bytes = f["dram_lower_bound_bytes"].get<double>();
       r.energy_total_pj = f["energy_pj"]["total"].get<double>();
       r.energy_per_mac_pj = f["energy_per_mac_pj"].get<double>();
       r.datapath_energy_per_mac_pj = f["datapath_energy_per_mac_pj"].get<double>();
@@ -260,15 +263,17 @@ std::string collect(const std::vector<Point>& points, const std::vector<Axis>& a
     if (a.key != "format") csv << ',' << a.key;  // the format has a column of its own
   }
   csv << ",format,total_cycles,time_ms,utilization,stall_cycles,dram_bytes_read,"
-         "dram_bytes_written,energy_total_pj,energy_per_mac_pj,datapath_energy_per_mac_pj\n";
+         "dram_bytes_written,dram_lower_bound_bytes,energy_total_pj,energy_per_mac_pj,"
+         "datapath_energy_per_mac_pj\n";
   for (const Row& r : rows) {
     csv << r.point;
     for (const Axis& a : axes) {
       if (a.key != "format") csv << ',' << points[r.point].values.at(a.key);
     }
-    csv << fmt::format(",{},{:.0f},{:.6f},{:.6f},{:.0f},{:.0f},{:.0f},{:.3f},{:.6f},{:.6f}\n",
+    csv << fmt::format(",{},{:.0f},{:.6f},{:.6f},{:.0f},{:.0f},{:.0f},{:.0f},{:.3f},{:.6f},{:.6f}\n",
                        r.format, r.total_cycles, r.time_ms, r.utilization, r.stall_cycles,
-                       r.dram_bytes_read, r.dram_bytes_written, r.energy_total_pj,
+                       r.dram_bytes_read, r.dram_bytes_written, r.dram_lower_bound_bytes,
+                       r.energy_total_pj,
                        r.energy_per_mac_pj, r.datapath_energy_per_mac_pj);
   }
   return csv.str();

@@ -288,9 +288,15 @@ uint64_t layer_data_bytes(const LayerSpec& layer) {
   return bytes > cap ? uint64_t{1} << 62 : static_cast<uint64_t>(bytes);
 }
 
+Im2col parse_im2col(const std::string& choice) {
+  if (choice == "host") return Im2col::kHost;
+  if (choice == "chip") return Im2col::kChip;
+  throw ConfigError("--im2col " + choice + ": expected host or chip");
+}
+
 std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer,
                                              const NumberFormat& format, uint64_t seed,
-                                             uint64_t max_bytes) {
+                                             uint64_t max_bytes, Im2col lowering) {
   const LayerSize size = layer_size(layer);
   if (size.group_bytes > static_cast<long double>(max_bytes)) {
     std::ostringstream s;
@@ -407,6 +413,24 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer,
     }
     gl.out_exponent = max_exponent(amax);
     gl.relu = true;
+    if (layer.is_conv && lowering == Im2col::kChip) {
+      // The accelerator gets this group's channels of the input feature map, NHWC.
+      const uint64_t cg = layer.channels / layer.groups;
+      arch::ConvGeometry geometry;
+      geometry.in_h = layer.ifmap_h;
+      geometry.in_w = layer.ifmap_w;
+      geometry.channels = cg;
+      geometry.filter_h = layer.filter_h;
+      geometry.filter_w = layer.filter_w;
+      geometry.stride = layer.stride;
+      gl.conv = geometry;
+      gl.a.assign(geometry.ifmap_bytes(), 0);
+      const uint64_t hw = layer.ifmap_h * layer.ifmap_w;
+      for (uint64_t c = 0; c < cg; ++c) {
+        const Code* plane = input_codes.data() + (g * cg + c) * hw;
+        for (uint64_t p = 0; p < hw; ++p) gl.a[p * cg + c] = plane[p];
+      }
+    }
     groups.push_back(std::move(gl));
   }
   return groups;

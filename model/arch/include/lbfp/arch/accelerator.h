@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include "lbfp/arch/array_model.h"
 #include "lbfp/arch/dram.h"
 #include "lbfp/arch/sram.h"
+#include "lbfp/conv.h"
 #include "lbfp/number_format.h"
 
 namespace lbfp::arch {
@@ -31,6 +33,32 @@ struct BufferConfig {
   uint64_t activation_bytes = 256 * 1024;
   uint64_t weight_bytes = 256 * 1024;
   uint64_t output_bytes = 64 * 1024;
+  uint64_t psum_bytes = 64 * 1024;  // partial sums of K-split outputs (psum_entry_bytes each)
+};
+
+// Bytes of one partial sum in the partial-sum store: the A-bit accumulator and its sticky
+// overflow flag, rounded up to whole bytes.
+constexpr uint64_t psum_entry_bytes(int acc_bits) {
+  return (static_cast<uint64_t>(acc_bits) + 1 + 7) / 8;
+}
+
+// One group of a convolution that reaches the accelerator as a convolution: its input feature
+// map is in memory NHWC (in_h x in_w x channels codes, padding included, SCALE-Sim's
+// convention), and the address generator next to the activation buffer forms the GEMM rows
+// (output pixels) and columns (c, kh, kw), kw fastest, the order of an OIHW weight row.
+struct ConvGeometry {
+  uint64_t in_h = 1;
+  uint64_t in_w = 1;
+  uint64_t channels = 1;
+  uint64_t filter_h = 1;
+  uint64_t filter_w = 1;
+  uint64_t stride = 1;
+  uint64_t out_h() const { return conv_output_size(in_h, filter_h, stride); }
+  uint64_t out_w() const { return conv_output_size(in_w, filter_w, stride); }
+  uint64_t taps() const { return filter_h * filter_w; }
+  uint64_t ifmap_bytes() const { return in_h * in_w * channels; }
+  // The lbfp/conv.h shape (NHWC, one group), for its im2col and conv2d_input_index.
+  Conv2dShape shape(uint64_t out_channels) const;
 };
 
 struct AcceleratorConfig {
@@ -44,8 +72,10 @@ struct AcceleratorConfig {
   void validate() const;
 };
 
-// C[M,N] = A[M,K] x W[N,K]^T: activations row-major M x K (an im2col'ed input for a conv), one
-// weight row per output channel; requantized (with optional ReLU) to out_exponent.
+// C[M,N] = A[M,K] x W[N,K]^T: activations row-major M x K (an im2col'ed input for a conv
+// lowered on the host), one weight row per output channel; requantized (with optional ReLU) to
+// out_exponent. With `conv`, `a` is the input feature map instead (ConvGeometry), M its output
+// pixels and K = channels x taps: the accelerator forms the windows on chip.
 struct GemmLayer {
   std::string name;
   uint64_t m = 0;
@@ -58,6 +88,7 @@ struct GemmLayer {
   std::vector<float> bias;  // N values, or empty
   int out_exponent = 0;
   bool relu = true;
+  std::optional<ConvGeometry> conv;
   void validate() const;  // throws std::invalid_argument naming the layer and the field
 };
 
@@ -77,7 +108,47 @@ struct GemmJob {
   std::vector<float> bias;  // N values, or empty
   int out_exponent = 0;
   bool relu = true;
+  std::optional<ConvGeometry> conv;  // a_address holds the input feature map (NHWC)
 };
+
+// Traffic of one operand, bytes, as SCALE-Sim's DETAILED_ACCESS_REPORT splits it.
+struct OperandTraffic {
+  uint64_t dram_read = 0;
+  uint64_t dram_write = 0;
+  uint64_t sram_read = 0;
+  uint64_t sram_write = 0;
+  OperandTraffic& operator+=(const OperandTraffic& o);
+};
+
+// How the controller tiles a layer (chosen per layer to minimize DRAM traffic for the buffers).
+struct LayerPlan {
+  // Block loops, outer to inner: m (output pixels / rows), n (output channels), k (K chunks).
+  enum class Order { kMNK, kMKN, kNMK, kNKM };
+  Order order = Order::kMNK;
+  uint64_t block_m = 0;  // outputs rows per block, a multiple of the array's rows (or M)
+  uint64_t block_n = 0;  // output columns per block, a multiple of its cols (or N)
+  uint64_t chunk_k = 0;  // K per chunk (whole channels for a convolution)
+  uint64_t k_chunks = 1;
+  int a_slots = 1;  // 2: double-buffered
+  int w_slots = 1;
+  uint64_t a_slot_bytes = 0;
+  uint64_t w_slot_bytes = 0;
+  uint64_t psum_bytes = 0;  // partial-sum store the plan uses (0 without a K split)
+  // What the plan moves over DRAM (bytes).
+  uint64_t dram_a = 0;
+  uint64_t dram_w = 0;
+  uint64_t dram_out = 0;
+  bool weights_resident() const;
+  // "weights-resident", or the block loop order ("m>n>k", "n>m>k", ...).
+  std::string order_name() const;
+};
+
+// The plan the controller runs for `job` on `config`. Throws std::invalid_argument naming the
+// layer, the buffer and the smallest size that works when no tiling fits.
+LayerPlan plan_layer(const GemmJob& job, const AcceleratorConfig& config);
+// Every input, weight and output crossing DRAM exactly once: input feature map (or A), W and
+// the outputs, bytes.
+uint64_t dram_lower_bound(const GemmJob& job);
 
 struct LayerStats {
   std::string name;
@@ -100,6 +171,11 @@ struct LayerStats {
   uint64_t sram_bytes_written = 0;
   bool double_buffered = false;
   bool weights_resident = false;
+  std::string loop_order;           // LayerPlan::order_name()
+  uint64_t k_chunks = 1;
+  uint64_t dram_lower_bound = 0;    // dram_lower_bound(): bytes
+  OperandTraffic ifmap, filter, ofmap, psum;  // per operand (activation, weight, output
+                                              // buffers and the partial-sum store)
   // Action counts for the energy model.
   uint64_t multiplies = 0;   // non-gated multiplier (LBFP: adder + LUT) operations
   uint64_t shifts = 0;       // LBFP shifter operations (0 for BFP)
@@ -139,8 +215,8 @@ class Accelerator : public sc_core::sc_module {
               std::unique_ptr<ArrayBackend> backend = nullptr);
   ~Accelerator() override;
 
-  // Throws std::invalid_argument naming the layer and the buffer when one tile of the job does
-  // not fit the buffers (K is never split).
+  // Throws std::invalid_argument naming the layer, the buffer and the smallest size that works
+  // when no tiling of the job fits the buffers (plan_layer).
   void check_fits(const GemmJob& job) const;
 
   // Per-layer statistics, in the order the layers ran.
@@ -154,6 +230,7 @@ class Accelerator : public sc_core::sc_module {
   const Sram& activation_buffer() const { return activation_buffer_; }
   const Sram& weight_buffer() const { return weight_buffer_; }
   const Sram& output_buffer() const { return output_buffer_; }
+  const Sram& psum_buffer() const { return psum_buffer_; }
 
   // The controller's state as a waveform shows it (accelerator_trace.h); kept up to date by the
   // threads, read by sc_trace at the end of each time step.
@@ -170,11 +247,22 @@ class Accelerator : public sc_core::sc_module {
   const TraceState& trace_state() const { return trace_; }
 
  private:
+  // A block of A (rows m0.. of one K chunk; for a convolution the feature-map band those
+  // output pixels need) or of W (columns n0.. of one K chunk), loaded into a buffer slot.
+  struct Block {
+    uint64_t first, count;  // rows of A or columns of W
+    uint64_t k0, kc;
+    int slot;
+    uint64_t band_oy0 = 0, band_rows = 0;  // convolution: first output row, band rows held
+  };
   struct Tile {
     uint64_t m0, n0;
     int rows, cols;
-    bool load_a, load_w;
-    int a_slot, w_slot;
+    size_t a_block, w_block;  // indices into Plan::a_blocks / w_blocks
+    bool load_a, load_w;      // the tile's first use of its blocks: load them first
+    bool first_chunk, last_chunk;
+    uint64_t psum_offset;     // bytes into the partial-sum store
+    size_t out_index;         // last chunk: index among the output tiles
   };
   struct Plan;
 
@@ -199,6 +287,7 @@ class Accelerator : public sc_core::sc_module {
   Sram activation_buffer_;
   Sram weight_buffer_;
   Sram output_buffer_;
+  Sram psum_buffer_;
   std::vector<LayerStats> stats_;
   std::string error_;
   uint64_t dma_bytes_read_ = 0;
@@ -210,6 +299,9 @@ class Accelerator : public sc_core::sc_module {
 
   std::unique_ptr<Plan> plan_;  // the layer in flight
   std::vector<Code> staging_;   // the loader's weight rows before the transpose
+  std::vector<Code> windows_;   // the address generator's tile rows of a convolution
+  std::vector<int64_t> resume_acc_;  // partial sums read back from the store for one tile
+  std::vector<uint8_t> resume_flags_;
   sc_core::sc_event layer_start_, loaded_, computed_, written_;
 };
 

@@ -49,6 +49,13 @@ struct TileJob {
   // one layer, all loaded): tiles with the same b, cols and weight_tag read the same codes.
   // 0: no reuse.
   uint64_t weight_tag = 0;
+  // K split: the accumulators resume from these partial sums (rows x cols, stride cols) and their
+  // sticky overflow flags instead of starting from the bias (bias only in the first chunk).
+  const int64_t* init_acc = nullptr;
+  const uint8_t* init_overflow = nullptr;
+  // false for every K chunk but the last: TileResult::acc / overflow are the partial sums and
+  // no codes are formed.
+  bool requantize = true;
 };
 
 struct TileResult {

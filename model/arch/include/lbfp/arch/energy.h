@@ -18,7 +18,15 @@ struct EnergyTable {
   // Energy per action, picojoules.
   std::map<std::string, double> pj;
   std::map<std::string, std::string> sources;
+  // SRAM read energy per 64-bit word by capacity (KiB -> pJ), `sram_read_pj_per_64bit`; empty:
+  // every buffer costs sram_read_byte / sram_write_byte.
+  std::map<double, double> sram_curve;
+  std::string sram_curve_source;
   double at(const std::string& action) const;  // throws ConfigError when absent
+  // Energy per byte read from (or written to) an SRAM of `capacity_bytes`: the curve
+  // interpolated linearly in log2(capacity) and held at its end points beyond them, per 64-bit
+  // word / 8; a write costs what a read does times sram_write_byte / sram_read_byte.
+  double sram_byte_pj(uint64_t capacity_bytes, bool write) const;
 };
 
 // The energy actions every table must define.
@@ -43,6 +51,10 @@ struct EnergyBreakdown {
 };
 
 // The statistics' action counts priced by `table`, with the LBFP or the BFP datapath's figures.
+// SRAM at the flat sram_read_byte / sram_write_byte.
 EnergyBreakdown layer_energy(const LayerStats& s, bool lbfp, const EnergyTable& table);
+// SRAM per buffer (the operands' traffic), each at the energy of its own size.
+EnergyBreakdown layer_energy(const LayerStats& s, bool lbfp, const EnergyTable& table,
+                             const BufferConfig& buffers);
 
 }  // namespace lbfp::arch

@@ -38,6 +38,7 @@ struct SimReport {
   EnergyTable energy;
   std::string mode;   // "cycle" or "tile"
   std::string array;  // "cpp" or "rtl"
+  std::string im2col = "chip";  // where convolutions are lowered: "chip" or "host"
   uint64_t seed = 0;
   std::string data_origin;
   std::vector<FormatRun> runs;

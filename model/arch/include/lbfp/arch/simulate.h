@@ -26,6 +26,7 @@ struct SimulationRequest {
   std::string trace_window;
   std::string rtl_cache;  // on-demand RTL models (lbfp/rtl/ondemand.h); empty: the default
   std::string energy;           // empty: the arch file's
+  std::string im2col = "chip";  // convolutions lowered on chip or on the host (workload.h)
   uint64_t seed = 1;
   std::vector<std::string> overrides;  // "dotted.key=value" applied to the arch file
   // The most host memory the operands may take (refused before allocating); 0: no limit.

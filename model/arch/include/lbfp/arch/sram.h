@@ -39,6 +39,9 @@ class Sram : public sc_core::sc_object {
   Code* write(const SramBlock& block);
   // Where the block is stored, for the reader to stream; counts the block's bytes as read.
   const Code* read(const SramBlock& block);
+  // Where the block is stored, for an address generator that reads `bytes` scattered inside it
+  // (a convolution's windows); counts those bytes as read.
+  const Code* read(const SramBlock& block, uint64_t bytes);
 
  private:
   Code* locate(const SramBlock& block, const char* access);

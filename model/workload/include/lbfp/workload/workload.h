@@ -59,7 +59,7 @@ Workload load_workload(const std::string& spec, const TextReader& read_text);
 Workload parse_topology(const std::string& text, const std::string& source);
 
 // The codes of each group of a layer from a seeded generator: activations ReLU'd N(0,1) per
-// tensor (an input feature map, im2col'ed for convolutions), weights N(0, 2/fan_in) per output
+// tensor (an input feature map, im2col'ed for convolutions on the host), weights N(0, 2/fan_in) per output
 // channel, exponents by max calibration, the output exponent by max calibration of a sample of
 // the exact outputs. Throws ConfigError when a group would not fit `max_bytes` (checked before
 // anything is allocated).
@@ -67,8 +67,15 @@ Workload parse_topology(const std::string& text, const std::string& source);
 // group's operand and result codes), for refusing a workload before anything is allocated.
 uint64_t layer_data_bytes(const LayerSpec& layer);
 
+// Where a convolution is lowered to a GEMM: on the host (the accelerator gets the im2col'ed
+// M x K activations) or on chip (it gets the NHWC input feature map and the geometry, and forms
+// the windows itself: GemmLayer::conv).
+enum class Im2col { kHost, kChip };
+// "host" or "chip"; throws ConfigError naming --im2col otherwise.
+Im2col parse_im2col(const std::string& choice);
+
 std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer,
                                              const NumberFormat& format, uint64_t seed,
-                                             uint64_t max_bytes);
+                                             uint64_t max_bytes, Im2col im2col = Im2col::kChip);
 
 }  // namespace lbfp
