@@ -95,6 +95,7 @@ int run_eval(EvalCliOptions o) {
     std::cout << "exponents saved to " << exponents << "\n";
   }
   eval::print_accuracy(study, std::cout);
+  eval::print_times(study, std::cout);
   return 0;
 }
 

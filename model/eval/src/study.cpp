@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <stdexcept>
 
@@ -68,6 +69,7 @@ std::vector<EvalConfig> study_configs(const StudyOptions& o) {
 Study run_study(const StudyOptions& o, const std::vector<EvalConfig>& configs, std::ostream& out) {
   const ActivationGranularity granularity = parse_activation_granularity(o.act_granularity);
   Study study;
+  const auto load_start = std::chrono::steady_clock::now();
   study.graph = load_onnx(o.model);
   const Graph& graph = study.graph;
   const Dataset test = load_dataset(o.data, Split::kTest);
@@ -95,6 +97,8 @@ Study run_study(const StudyOptions& o, const std::vector<EvalConfig>& configs, s
         static_cast<double>(values_per_image)));
   }
 
+  study.load_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   size_t convs = 0;
   for (const auto& n : graph.nodes) convs += n.kind == OpKind::kConv;
   out << fmt::format("model {}: {} layers ({} convolutions), input {}\n", o.model,
@@ -217,6 +221,14 @@ void print_accuracy(const Study& study, std::ostream& out) {
       out << row << "\n";
     }
   }
+}
+
+void print_times(const Study& study, std::ostream& out) {
+  const EvalReport& report = study.report;
+  std::string parts;
+  for (const auto& r : report.results) parts += fmt::format(", {} {:.2f} s", r.config.label(), r.seconds);
+  out << fmt::format("\ntime (wall): load {:.2f} s, calibrate {:.2f} s, fp32 {:.2f} s{}\n",
+                     study.load_seconds, report.calibrate_seconds, report.fp32_seconds, parts);
 }
 
 }  // namespace lbfp::eval

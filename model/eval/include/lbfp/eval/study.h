@@ -43,6 +43,7 @@ std::vector<EvalConfig> study_configs(const StudyOptions& options);
 struct Study {
   Graph graph;
   EvalReport report;
+  double load_seconds = 0;  // wall time of loading the model and the data
 };
 
 // Loads the model and the data, checks that they fit each other and the memory budget (ModelError,
@@ -57,5 +58,9 @@ std::string exponents_json(const Study& study);
 // Top-1 of every configuration against FP32, the paired comparisons between configurations of one
 // format, and every layer's SQNR against FP32.
 void print_accuracy(const Study& study, std::ostream& out);
+
+// Where the time went (wall seconds): load, calibrate, the FP32 test pass, each configuration's
+// test pass (configurations that ran side by side each count their own wall time).
+void print_times(const Study& study, std::ostream& out);
 
 }  // namespace lbfp::eval
