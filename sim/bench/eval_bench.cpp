@@ -5,6 +5,8 @@
 // writes the predicted class of every image, one per line (compared with ONNX Runtime's by
 // sim/bench/eval_vs_ort.sh).
 // Usage: lbfp_eval_bench MODEL.onnx DATA THREADS [IMAGES [BATCH [PREDICTIONS]]]
+//        lbfp_eval_bench --data-dir DATA   (the folder a data set name resolves to)
+// LBFP_EVAL_BENCH_LAYERS=1 adds each layer's time.
 #include <cblas.h>
 
 #include <chrono>
@@ -22,6 +24,11 @@
 #include "lbfp/eval/graph.h"
 
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "--data-dir") {
+    // Where a data set name resolves to (eval_vs_ort.sh hands the folder to ONNX Runtime).
+    std::printf("%s\n", lbfp::eval::dataset_dir(argv[2]).c_str());
+    return 0;
+  }
   if (argc < 4) {
     std::fprintf(stderr,
                  "usage: %s MODEL.onnx DATA THREADS [IMAGES [BATCH [PREDICTIONS]]]\n", argv[0]);
