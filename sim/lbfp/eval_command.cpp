@@ -95,7 +95,7 @@ int run_eval(EvalCliOptions o) {
     std::cout << "exponents saved to " << exponents << "\n";
   }
   eval::print_accuracy(study, std::cout);
-  eval::print_times(study, std::cout);
+  eval::print_times(study, std::cerr);  // stderr: stdout stays the same from run to run
   return 0;
 }
 

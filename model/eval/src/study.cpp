@@ -226,8 +226,10 @@ void print_accuracy(const Study& study, std::ostream& out) {
 void print_times(const Study& study, std::ostream& out) {
   const EvalReport& report = study.report;
   std::string parts;
-  for (const auto& r : report.results) parts += fmt::format(", {} {:.2f} s", r.config.label(), r.seconds);
-  out << fmt::format("\ntime (wall): load {:.2f} s, calibrate {:.2f} s, fp32 {:.2f} s{}\n",
+  for (const auto& r : report.results) {
+    parts += fmt::format(", {} {:.2f} s", r.config.label(), r.seconds);
+  }
+  out << fmt::format("time (wall): load {:.2f} s, calibrate {:.2f} s, fp32 {:.2f} s{}\n",
                      study.load_seconds, report.calibrate_seconds, report.fp32_seconds, parts);
 }
 
