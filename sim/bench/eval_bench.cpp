@@ -70,7 +70,8 @@ int main(int argc, char** argv) {
       auto last = std::chrono::steady_clock::now();
       const ev::Fp32Hook hook = [&](int tensor, std::vector<float>&) {
         const auto now = std::chrono::steady_clock::now();
-        per_tensor[static_cast<size_t>(tensor)] += std::chrono::duration<double>(now - last).count();
+        per_tensor[static_cast<size_t>(tensor)] +=
+            std::chrono::duration<double>(now - last).count();
         last = now;
       };
       for (const auto& in : inputs) {
