@@ -60,8 +60,8 @@ std::string exponents_json(const Study& study);
 void print_accuracy(const Study& study, std::ostream& out);
 
 // Where the time went (wall seconds; `lbfp eval` writes it to stderr): load, calibrate, the FP32
-// test pass, each configuration's
-// test pass (configurations that ran side by side each count their own wall time).
+// test pass, each configuration's test pass (configurations that ran side by side each count
+// their own wall time).
 void print_times(const Study& study, std::ostream& out);
 
 }  // namespace lbfp::eval
