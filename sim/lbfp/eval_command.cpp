@@ -105,6 +105,7 @@ int run_eval(EvalCliOptions o) {
     make_output_folder((fs::path(o.out) / "charts").string());
     write_files_atomically(files);
   }
+  eval::print_times(study, std::cerr);  // stderr: stdout stays the same from run to run
   return 0;
 }
 

@@ -261,6 +261,63 @@ TEST(ConvTest, Im2colRowsAreWindowsAndStridesTranspose) {
   }
 }
 
+// im2col against conv2d_input_index, element by element, over strides, paddings wider than the
+// kernel's reach, groups and both layouts.
+TEST(ConvTest, Im2colEqualsInputIndexOnEveryShape) {
+  for (TensorLayout layout : {TensorLayout::kNchw, TensorLayout::kNhwc}) {
+    for (size_t stride = 1; stride <= 3; ++stride) {
+      for (size_t pad = 0; pad <= 3; ++pad) {
+        for (size_t kernel : {1, 2, 3, 5}) {
+          Conv2dShape s;
+          s.batch = 2;
+          s.in_channels = 4;
+          s.in_height = 6;
+          s.in_width = 7;
+          s.out_channels = 4;
+          s.kernel_height = kernel;
+          s.kernel_width = kernel == 1 ? 1 : kernel - 1;
+          s.stride_height = stride;
+          s.stride_width = stride == 3 ? 1 : stride + 1;
+          s.pad_height = pad;
+          s.pad_width = pad == 0 ? 0 : pad - 1;
+          s.groups = 2;
+          s.layout = layout;
+          if (s.in_height + 2 * s.pad_height < s.kernel_height ||
+              s.in_width + 2 * s.pad_width < s.kernel_width) {
+            continue;
+          }
+          std::vector<int> input(s.input_elements());
+          for (size_t i = 0; i < input.size(); ++i) input[i] = static_cast<int>(i) + 1;
+          const size_t pixels = s.out_height() * s.out_width();
+          const size_t k = 2 * s.kernel_height * s.kernel_width;
+          for (size_t image = 0; image < 2; ++image) {
+            for (size_t group = 0; group < 2; ++group) {
+              std::vector<int> rows(pixels * k, -1), cols(pixels * k, -1);
+              im2col(s, input.data(), image, group, rows.data(), k, 1);
+              im2col(s, input.data(), image, group, cols.data(), 1, pixels);
+              for (size_t p = 0; p < pixels; ++p) {
+                size_t col = 0;
+                for (size_t c = 0; c < 2; ++c) {
+                  for (size_t kh = 0; kh < s.kernel_height; ++kh) {
+                    for (size_t kw = 0; kw < s.kernel_width; ++kw, ++col) {
+                      const size_t i = conv2d_input_index(s, image, group * 2 + c,
+                                                          p / s.out_width(), p % s.out_width(),
+                                                          kh, kw);
+                      const int want = i == kConvPadding ? 0 : input[i];
+                      ASSERT_EQ(rows[p * k + col], want);
+                      ASSERT_EQ(cols[col * pixels + p], want);
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(ConvTest, RejectsInconsistentShapes) {
   Conv2dShape s = shape(1, 6, 5, 5, 4, 3, 1, 0, 4);  // groups do not divide in_channels
   EXPECT_THROW(s.validate(), std::invalid_argument);

@@ -103,8 +103,10 @@ TEST(SimRun, BadInputsExitWithStatus2AndWriteNothing) {
   o.workload = "gemm:10,10,10";
   o.out = out.string();
   o.progress = false;
-  o.overrides = {"buffers.activation_kib=1", "array.rows=64"};
-  o.workload = "gemm:64,64,4096";  // a 64 x 4096 activation tile does not fit 1 KiB
+  // K is split to fit any buffer down to one K step of the array's rows: 2048 rows of one
+  // code each do not fit 1 KiB.
+  o.overrides = {"buffers.activation_kib=1", "array.rows=2048"};
+  o.workload = "gemm:2048,8,8";
   std::ostringstream text, err;
   EXPECT_EQ(run_sim(o, text, err), kExitBadInput);
   EXPECT_NE(err.str().find("activation buffer"), std::string::npos) << err.str();

@@ -1,10 +1,13 @@
 #include "lbfp/eval/evaluate.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <exception>
 #include <limits>
 #include <random>
 #include <stdexcept>
+#include <thread>
 
 namespace lbfp::eval {
 
@@ -124,6 +127,10 @@ template std::vector<size_t> top1(const std::vector<double>&, size_t);
 
 namespace {
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 // Finite weights can still overflow float on the way (1e30 x 1e30): then FP32, the reference
 // every quantized result is compared with, is inf or NaN, and its accuracy and every SQNR would be
 // garbage printed as numbers. Named instead: the layer and the image.
@@ -178,6 +185,7 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
   const size_t ncal = calib.size();
   report.calib_images = ncal;
   report.calib_seed = options.calib_seed;
+  const auto calibration_start = std::chrono::steady_clock::now();
   ActivationStats stats(g, options.granularity == ActivationGranularity::kChannel);
   const size_t px = train.rows * train.cols;
   std::vector<uint8_t> calib_pixels;  // for the bias correction
@@ -218,11 +226,20 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
     }
     report.results.push_back(std::move(r));
   }
+  report.calibrate_seconds = seconds_since(calibration_start);
 
   const size_t total = options.test_images ? std::min(options.test_images, test.size()) : test.size();
   report.total = total;
+  // The configurations are independent of each other: with more than one GEMM thread they run
+  // side by side, each on its own thread with single-threaded kernels (every result the same as
+  // one after the other; each configuration's sums still in image order).
+  const size_t workers = std::min<size_t>(report.results.size(),
+                                          static_cast<size_t>(std::max(1, options.gemm.threads)));
+  GemmOptions config_gemm = options.gemm;
+  if (workers > 1) config_gemm.threads = 1;
   for (size_t first = 0; first < total; first += batch) {
     const size_t count = std::min(batch, total - first);
+    const auto fp32_start = std::chrono::steady_clock::now();
     const Activations fp = run_fp32(g, to_float_input(test, first, count), count);
     std::vector<size_t> ids(count);
     for (size_t i = 0; i < count; ++i) ids[i] = first + i;
@@ -233,9 +250,11 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
       report.fp32_right.push_back(right);
       report.fp32_correct += right;
     }
+    report.fp32_seconds += seconds_since(fp32_start);
     const auto pixels = pixel_batch(test, first, count);
-    for (auto& r : report.results) {
-      QuantizedResult q = run_quantized(g, r.plan, pixels, count, options.gemm);
+    auto run_config = [&](ConfigResult& r) {
+      const auto start = std::chrono::steady_clock::now();
+      QuantizedResult q = run_quantized(g, r.plan, pixels, count, config_gemm);
       r.overflows += q.overflows;
       const auto q_pred = top1(q.logits, classes);
       for (size_t i = 0; i < count; ++i) r.right.push_back(q_pred[i] == test.labels[first + i]);
@@ -250,6 +269,29 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
           e.signal += v * v;
           e.noise += (v - xq[i]) * (v - xq[i]);
         }
+      }
+      r.seconds += seconds_since(start);
+    };
+    if (workers <= 1) {
+      for (auto& r : report.results) run_config(r);
+    } else {
+      // Worker w runs configurations w, w + workers, ...; an exception ends the run after all join.
+      std::vector<std::exception_ptr> errors(workers);
+      std::vector<std::thread> threads;
+      for (size_t w = 0; w < workers; ++w) {
+        threads.emplace_back([&, w] {
+          try {
+            for (size_t i = w; i < report.results.size(); i += workers) {
+              run_config(report.results[i]);
+            }
+          } catch (...) {
+            errors[w] = std::current_exception();
+          }
+        });
+      }
+      for (auto& t : threads) t.join();
+      for (auto& e : errors) {
+        if (e) std::rethrow_exception(e);
       }
     }
     if (options.progress) options.progress(first + count, total);

@@ -24,8 +24,14 @@ bool file_exists(const std::string& path) {
 std::vector<uint8_t> read_plain(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IdxError(path + ": cannot open");
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw IdxError(path + ": read error");
+  // One read of the whole file (an istreambuf_iterator goes byte by byte: 0.5 s for MNIST).
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  in.seekg(0, std::ios::beg);
+  if (size < 0 || !in) throw IdxError(path + ": read error");
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  in.read(reinterpret_cast<char*>(bytes.data()), size);
+  if (in.gcount() != size || in.bad()) throw IdxError(path + ": read error");
   return bytes;
 }
 

@@ -86,34 +86,89 @@ const ActShape& shape_of(const Graph& g, int id) { return g.tensor_shapes[static
 
 // ---- FP32 ---------------------------------------------------------------------------------------
 
+// Depthwise (one input and one output channel per group): a direct convolution. Each output sums
+// its taps in the order of the weight row, (kh, kw), from 0, skipping the taps on the zero border:
+// the values the im2col + row loop gave (a product with a padding zero adds +-0, which leaves a sum
+// started at +0 unchanged).
+void depthwise_fp32(const Graph& g, const Node& n, const float* in, float* out, size_t batch,
+                    bool relu) {
+  const ActShape& is = shape_of(g, n.inputs[0]);
+  const ActShape& os = shape_of(g, n.output);
+  const size_t kh_n = n.kernel_h, kw_n = n.kernel_w;
+  for (size_t b = 0; b < batch; ++b) {
+    for (size_t ch = 0; ch < n.out_channels; ++ch) {
+      const float* x = in + (b * is.c + ch) * is.h * is.w;
+      float* y = out + (b * os.c + ch) * os.h * os.w;
+      const float* w = n.weights.data() + ch * kh_n * kw_n;
+      std::fill(y, y + os.h * os.w, 0.f);
+      for (size_t kh = 0; kh < kh_n; ++kh) {
+        for (size_t kw = 0; kw < kw_n; ++kw) {
+          const float wv = w[kh * kw_n + kw];
+          for (size_t oy = 0; oy < os.h; ++oy) {
+            const size_t iy = oy * n.stride_h + kh;
+            if (iy < n.pad_h || iy - n.pad_h >= is.h) continue;
+            const float* xr = x + (iy - n.pad_h) * is.w;
+            float* yr = y + oy * os.w;
+            for (size_t ox = 0; ox < os.w; ++ox) {
+              const size_t ix = ox * n.stride_w + kw;
+              if (ix < n.pad_w || ix - n.pad_w >= is.w) continue;
+              yr[ox] += wv * xr[ix - n.pad_w];
+            }
+          }
+        }
+      }
+      const float bv = n.bias[ch];
+      for (size_t p = 0; p < os.h * os.w; ++p) {
+        y[p] += bv;
+        if (relu && y[p] < 0.f) y[p] = 0.f;
+      }
+    }
+  }
+}
+
+// Every other convolution: per image and group, im2col and one sgemm. The calls keep this shape
+// (og x pixels x kk, one image) on purpose: OpenBLAS's sums depend on the shape of the call and on
+// its thread count (edge tiles, the split between threads), so batching images into one call
+// would move the FP32 reference in the last bit.
 void conv_fp32(const Graph& g, const Node& n, const float* in, float* out, size_t batch,
                bool relu) {
   const ActShape& is = shape_of(g, n.inputs[0]);
   const ActShape& os = shape_of(g, n.output);
   const size_t cg = is.c / n.groups, og = n.out_channels / n.groups;
+  if (cg == 1 && og == 1) {
+    depthwise_fp32(g, n, in, out, batch, relu);
+    return;
+  }
   const size_t kk = cg * n.kernel_h * n.kernel_w, pixels = os.h * os.w;
   const Conv2dShape shape = conv_shape(g, n, 1);  // one image at a time
-  std::vector<float> col(kk * pixels);
+  const bool pointwise = n.kernel_h == 1 && n.kernel_w == 1 && n.stride_h == 1 &&
+                         n.stride_w == 1 && n.pad_h == 0 && n.pad_w == 0;
+  std::vector<float> col(pointwise ? 0 : kk * pixels);
   for (size_t b = 0; b < batch; ++b) {
     const float* x = in + b * is.elements();
     float* y = out + b * os.elements();
     for (size_t grp = 0; grp < n.groups; ++grp) {
-      // im2col of this group: rows (c, kh, kw), columns output pixels.
-      im2col(shape, x, 0, grp, col.data(), 1, pixels);
+      // im2col of this group: rows (c, kh, kw), columns output pixels; a 1x1 convolution's input
+      // already is that matrix.
+      const float* cols = x + grp * cg * pixels;
+      if (!pointwise) {
+        im2col(shape, x, 0, grp, col.data(), 1, pixels);
+        cols = col.data();
+      }
       float* yg = y + grp * og * pixels;
       const float* wg = n.weights.data() + grp * og * kk;
       if (og == 1) {
-        // Depthwise: one output row; a plain loop beats a 1-row GEMM call.
+        // One output row; a plain loop beats a 1-row GEMM call.
         std::fill(yg, yg + pixels, 0.f);
         for (size_t r = 0; r < kk; ++r) {
           const float wv = wg[r];
-          const float* cr = col.data() + r * pixels;
+          const float* cr = cols + r * pixels;
           for (size_t p = 0; p < pixels; ++p) yg[p] += wv * cr[p];
         }
       } else {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(og),
                     static_cast<int>(pixels), static_cast<int>(kk), 1.f, wg, static_cast<int>(kk),
-                    col.data(), static_cast<int>(pixels), 0.f, yg, static_cast<int>(pixels));
+                    cols, static_cast<int>(pixels), 0.f, yg, static_cast<int>(pixels));
       }
       for (size_t o = 0; o < og; ++o) {
         const float bv = n.bias[grp * og + o];

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <stdexcept>
 
@@ -70,6 +71,7 @@ std::vector<EvalConfig> study_configs(const StudyOptions& o) {
 Study run_study(const StudyOptions& o, const std::vector<EvalConfig>& configs, std::ostream& out) {
   const ActivationGranularity granularity = parse_activation_granularity(o.act_granularity);
   Study study;
+  const auto load_start = std::chrono::steady_clock::now();
   study.graph = load_onnx(o.model);
   const Graph& graph = study.graph;
   const Dataset test = load_dataset(o.data, Split::kTest);
@@ -97,6 +99,8 @@ Study run_study(const StudyOptions& o, const std::vector<EvalConfig>& configs, s
         static_cast<double>(values_per_image)));
   }
 
+  study.load_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   size_t convs = 0;
   for (const auto& n : graph.nodes) convs += n.kind == OpKind::kConv;
   out << fmt::format("model {}: {} layers ({} convolutions), input {}\n", o.model,
@@ -363,6 +367,14 @@ std::string report_html(const Study& study, const StudyOptions& o, const std::st
     page.table(ex);
   }
   return page.html();
+void print_times(const Study& study, std::ostream& out) {
+  const EvalReport& report = study.report;
+  std::string parts;
+  for (const auto& r : report.results) {
+    parts += fmt::format(", {} {:.2f} s", r.config.label(), r.seconds);
+  }
+  out << fmt::format("time (wall): load {:.2f} s, calibrate {:.2f} s, fp32 {:.2f} s{}\n",
+                     study.load_seconds, report.calibrate_seconds, report.fp32_seconds, parts);
 }
 
 }  // namespace lbfp::eval

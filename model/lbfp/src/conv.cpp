@@ -140,13 +140,24 @@ GemmStats conv_requantize_impl(const Format& format, const Conv2dShape& s,
   std::vector<int64_t> acc(s.output_elements());
   const GemmStats st = conv_impl(format, s, op, acc.data(), nullptr, options);
   const size_t plane = s.out_height() * s.out_width();
-  for (size_t i = 0; i < acc.size(); ++i) {
-    const size_t channel = s.layout == TensorLayout::kNhwc ? i % s.out_channels
-                                                           : (i / plane) % s.out_channels;
-    const int scale = format.product_scale(conv2d_input_exponent(s, op, channel),
-                                           op.weight_exponents[channel]);
-    out[i] = requantize(format, acc[i], scale, out_exponents ? out_exponents[channel] : out_exponent,
-                        relu);
+  // The scale and the output exponent of each channel once, not per element.
+  std::vector<int> scales(s.out_channels), exps(s.out_channels);
+  for (size_t o = 0; o < s.out_channels; ++o) {
+    scales[o] = format.product_scale(conv2d_input_exponent(s, op, o), op.weight_exponents[o]);
+    exps[o] = out_exponents ? out_exponents[o] : out_exponent;
+  }
+  if (s.layout == TensorLayout::kNhwc) {
+    for (size_t i = 0; i < acc.size(); ++i) {
+      const size_t channel = i % s.out_channels;
+      out[i] = requantize(format, acc[i], scales[channel], exps[channel], relu);
+    }
+  } else {
+    for (size_t i = 0; i < acc.size(); i += plane) {
+      const size_t channel = (i / plane) % s.out_channels;
+      for (size_t p = i; p < i + plane; ++p) {
+        out[p] = requantize(format, acc[p], scales[channel], exps[channel], relu);
+      }
+    }
   }
   return st;
 }

@@ -83,16 +83,45 @@ void im2col(const Conv2dShape& s, const T* input, size_t image, size_t group, T*
   const size_t oh = s.out_height();
   const size_t ow = s.out_width();
   const size_t cg = s.in_channels / s.groups;
-  for (size_t oy = 0; oy < oh; ++oy) {
-    for (size_t ox = 0; ox < ow; ++ox) {
-      T* row = out + (oy * ow + ox) * row_stride;
-      size_t k = 0;
-      for (size_t c = 0; c < cg; ++c) {
-        for (size_t kh = 0; kh < s.kernel_height; ++kh) {
-          for (size_t kw = 0; kw < s.kernel_width; ++kw, ++k) {
-            const size_t i = conv2d_input_index(s, image, group * cg + c, oy, ox, kh, kw);
-            row[k * col_stride] = i == kConvPadding ? T{} : input[i];
+  const bool nhwc = s.layout == TensorLayout::kNhwc;
+  // Input strides of channel, row and column, so that the loops below are layout-free.
+  const size_t cs = nhwc ? 1 : s.in_height * s.in_width;
+  const size_t ys = nhwc ? s.in_width * s.in_channels : s.in_width;
+  const size_t xs = nhwc ? s.in_channels : 1;
+  const T* base = input + image * s.in_channels * s.in_height * s.in_width + group * cg * cs;
+  // One column (c, kh, kw) at a time: the valid output columns of a tap are one range per row, so
+  // no element pays for a bounds check (the same values as conv2d_input_index gives).
+  size_t k = 0;
+  for (size_t c = 0; c < cg; ++c) {
+    for (size_t kh = 0; kh < s.kernel_height; ++kh) {
+      for (size_t kw = 0; kw < s.kernel_width; ++kw, ++k) {
+        // ox is valid when pad_width <= ox * stride + kw < pad_width + in_width.
+        size_t lo = 0;
+        if (kw < s.pad_width) lo = (s.pad_width - kw + s.stride_width - 1) / s.stride_width;
+        size_t hi = 0;  // first invalid ox
+        if (s.pad_width + s.in_width > kw) {
+          hi = (s.pad_width + s.in_width - kw + s.stride_width - 1) / s.stride_width;
+        }
+        hi = hi < ow ? hi : ow;
+        lo = lo < hi ? lo : hi;
+        for (size_t oy = 0; oy < oh; ++oy) {
+          T* dst = out + oy * ow * row_stride + k * col_stride;
+          const size_t iy = oy * s.stride_height + kh;
+          if (iy < s.pad_height || iy - s.pad_height >= s.in_height) {
+            for (size_t ox = 0; ox < ow; ++ox) dst[ox * row_stride] = T{};
+            continue;
           }
+          const T* src = base + c * cs + (iy - s.pad_height) * ys;
+          for (size_t ox = 0; ox < lo; ++ox) dst[ox * row_stride] = T{};
+          const size_t x0 = lo * s.stride_width + kw - s.pad_width;
+          if (row_stride == 1 && xs == 1 && s.stride_width == 1) {
+            for (size_t ox = lo; ox < hi; ++ox) dst[ox] = src[x0 + (ox - lo)];
+          } else {
+            const size_t step = s.stride_width * xs;
+            const T* p = src + x0 * xs;
+            for (size_t ox = lo; ox < hi; ++ox, p += step) dst[ox * row_stride] = *p;
+          }
+          for (size_t ox = hi; ox < ow; ++ox) dst[ox * row_stride] = T{};
         }
       }
     }

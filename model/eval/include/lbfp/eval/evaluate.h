@@ -91,6 +91,7 @@ struct ConfigResult {
   std::vector<bool> right;        // by test image: top-1 correct
   std::vector<LayerError> layers;
   uint64_t overflows = 0;
+  double seconds = 0;  // wall time of its test pass: inference and the comparison with FP32
 };
 
 struct EvalReport {
@@ -102,6 +103,10 @@ struct EvalReport {
   std::vector<bool> fp32_right;  // by test image
   size_t total = 0;
   std::vector<ConfigResult> results;
+  // Wall time of the calibration (FP32 pass, histograms, plans, bias correction) and of the FP32
+  // test pass; each configuration's is in its result.
+  double calibrate_seconds = 0;
+  double fp32_seconds = 0;
   double fp32_top1() const {
     return total ? static_cast<double>(fp32_correct) / static_cast<double>(total) : 0.0;
   }

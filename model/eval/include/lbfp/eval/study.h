@@ -44,6 +44,7 @@ std::vector<EvalConfig> study_configs(const StudyOptions& options);
 struct Study {
   Graph graph;
   EvalReport report;
+  double load_seconds = 0;  // wall time of loading the model and the data
 };
 
 // Loads the model and the data, checks that they fit each other and the memory budget (ModelError,
@@ -67,5 +68,9 @@ std::vector<std::pair<std::string, std::string>> report_charts(const Study& stud
 // intervals, per-layer SQNR and the chosen exponents.
 std::string report_html(const Study& study, const StudyOptions& options,
                         const std::string& command);
+// Where the time went (wall seconds; `lbfp eval` writes it to stderr): load, calibrate, the FP32
+// test pass, each configuration's test pass (configurations that ran side by side each count
+// their own wall time).
+void print_times(const Study& study, std::ostream& out);
 
 }  // namespace lbfp::eval
