@@ -367,6 +367,8 @@ std::string report_html(const Study& study, const StudyOptions& o, const std::st
     page.table(ex);
   }
   return page.html();
+}
+
 void print_times(const Study& study, std::ostream& out) {
   const EvalReport& report = study.report;
   std::string parts;
