@@ -28,6 +28,7 @@ int run_synth(const synth::MeasureOptions& o) {
     in = synth::read_measure_inputs(o);
     make_output_folder(o.out);
   } catch (const std::exception& e) {
+    synth::remove_temporary_work_dir(in);  // a bad --out: the run's folder goes too
     std::cerr << "lbfp synth: " << e.what() << "\n";
     return kExitBadInput;
   }

@@ -54,7 +54,7 @@ module lbfp_mac #(
     .rst_ni (rst_ni),
     .valid_i(valid_i),
     .first_i(first_i),
-    .init_i ('0),  // no bias: a reduction starts from zero
+    .init_i ({AccWidth{1'b0}}),  // no bias: a reduction starts from zero
     .prod_i (prod),
     .acc_o  (acc_o),
     .ovf_o  (ovf_o)

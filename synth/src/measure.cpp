@@ -84,17 +84,7 @@ MeasureInputs read_measure_inputs(const MeasureOptions& o) {
   MeasureInputs in;
   in.tools = default_tools();
   if (!o.liberty.empty()) in.tools.liberty = o.liberty;
-  if (!o.work.empty()) {
-    in.tools.work_dir = o.work;
-  } else {
-    std::string pattern = (fs::temp_directory_path() / "lbfp-synth-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      throw ConfigError("cannot create a work folder under " +
-                        fs::temp_directory_path().string() + " (pass --work DIR)");
-    }
-    in.tools.work_dir = pattern;
-    in.temporary_work_dir = true;
-  }
+  if (!o.work.empty()) in.tools.work_dir = o.work;
   if (!o.source_dir.empty()) in.tools.source_dir = o.source_dir;
   in.tools.build_jobs = o.jobs;
   in.tile_path =
@@ -134,6 +124,16 @@ MeasureInputs read_measure_inputs(const MeasureOptions& o) {
       throw ConfigError(std::string("model layer streams: ") + e.what() +
                         " (run scripts/setup.sh for the data sets, or pass --layer-units none)");
     }
+  }
+  // Made last, once every input was accepted: a refused run leaves nothing behind.
+  if (o.work.empty()) {
+    std::string pattern = (fs::temp_directory_path() / "lbfp-synth-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw ConfigError("cannot create a work folder under " +
+                        fs::temp_directory_path().string() + " (pass --work DIR)");
+    }
+    in.tools.work_dir = pattern;
+    in.temporary_work_dir = true;
   }
   return in;
 }
