@@ -1,8 +1,11 @@
 // The Verilated array as an ArrayBackend: a thin adapter over the one driver of its tile protocol
 // (rtl/verilated, lbfp/rtl/array_driver.h), clocked by the calling SystemC thread.
+#include <deque>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <systemc>
 
@@ -32,86 +35,139 @@ class RtlArray : public sc_core::sc_module, public ArrayBackend {
   std::string name() const override { return "rtl " + config_.name; }
   const ArrayGeometry& geometry() const override { return config_.geometry; }
   bool counts_overflow_steps() const override { return false; }
-  const TileResult& result() const override { return result_; }
   ArrayActivity activity() const override { return activity_; }
+  bool busy() const override { return driver_.busy(); }
 
-  int64_t run_tile(const TileJob& job, const std::function<void(int64_t)>& tick) override {
+  int64_t run_tile(const TileJob& job, const Tick& tick) override {
     const ArrayGeometry& g = config_.geometry;
     if (job.rows < 1 || job.rows > g.rows || job.cols < 1 || job.cols > g.cols || job.k < 1) {
       throw std::invalid_argument("tile does not fit the RTL array " + config_.name);
     }
+    if (job.init_acc != nullptr && job.bias != nullptr) {
+      throw std::invalid_argument("a tile resumes partial sums or starts from a bias, not both");
+    }
     // The requantizer takes scale - Eo per column as a 12-bit two's-complement offset; the
-    // bias enters each column's accumulators first, in accumulator units.
-    exp_shift_.assign(static_cast<size_t>(job.cols), 0);
-    bias_.assign(static_cast<size_t>(job.cols), 0);
+    // bias is preloaded into each column's accumulators, in accumulator units.
+    Tile tile;
+    tile.rows = job.rows;
+    tile.cols = job.cols;
+    tile.requantize = job.requantize;
+    tile.relu = job.relu;
+    tile.out_exponent = job.out_exponent;
+    std::vector<int> exp_shift(static_cast<size_t>(job.cols), 0);
+    std::vector<int64_t> bias(static_cast<size_t>(job.cols), 0);
     for (int c = 0; c < job.cols; ++c) {
       const int scale = product_scale(config_.format, job.a_exponent, job.b_exponents[c]);
+      tile.scales.push_back(scale);
       const int shift = scale - job.out_exponent;
       if (shift < -(1 << (kExpShiftBits - 1)) || shift >= (1 << (kExpShiftBits - 1))) {
         throw std::invalid_argument("requantization offset " + std::to_string(shift) +
                                     " does not fit the RTL's 12-bit field");
       }
-      exp_shift_[static_cast<size_t>(c)] = shift;
+      exp_shift[static_cast<size_t>(c)] = shift;
       if (job.bias != nullptr) {
-        bias_[static_cast<size_t>(c)] =
+        bias[static_cast<size_t>(c)] =
             bias_to_accumulator(acc_bits(config_.format), job.bias[c], scale);
       }
     }
-    rtl::TileInput tile;
-    tile.rows = job.rows;
-    tile.cols = job.cols;
-    tile.k = job.k;
-    tile.a = job.a;
-    tile.lda = job.lda;
-    tile.b = job.b;
-    tile.ldb = job.ldb;
-    tile.exp_shift = exp_shift_.data();
-    tile.bias = bias_.data();
-    tile.relu = job.relu;
-    driver_.run_tile(tile, out_, [&tick] { tick(1); });
-    if (!out_.errors.empty()) {
-      throw std::runtime_error("RTL array " + config_.name + ": " + out_.errors.front());
-    }
+    rtl::TileInput input;
+    input.rows = job.rows;
+    input.cols = job.cols;
+    input.k = job.k;
+    input.a = job.a;
+    input.lda = job.lda;
+    input.b = job.b;
+    input.ldb = job.ldb;
+    input.exp_shift = exp_shift.data();
+    input.bias = bias.data();
+    input.init_acc = job.init_acc;
+    input.init_ovf = job.init_overflow;
+    input.relu = job.relu;
+    const uint64_t id = driver_.push_tile(input);
+    tiles_.push_back(std::move(tile));
 
-    const auto n = static_cast<size_t>(job.rows) * static_cast<size_t>(job.cols);
-    result_.rows = job.rows;
-    result_.cols = job.cols;
-    result_.acc.assign(n, 0);
-    result_.overflow.assign(n, 0);
-    result_.overflow_steps.assign(n, 0);
-    result_.codes.assign(n, 0);
-    for (int r = 0; r < job.rows; ++r) {
-      for (int c = 0; c < job.cols; ++c) {
-        const auto i = static_cast<size_t>(r * job.cols + c);
-        const auto o = static_cast<size_t>(r * g.cols + c);
-        result_.acc[i] = out_.acc[o];
-        result_.overflow[i] = out_.overflow[o];
-        result_.overflow_steps[i] = out_.overflow[o];  // the RTL keeps a flag only
-        if (is_lbfp(config_.format)) {
-          result_.codes[i] = out_.codes[o];
-        } else {
-          // The BFP8 array has no requantizer: requantize its accumulator with the golden
-          // reference, as a host-side requantizer would.
-          result_.codes[i] = requantize(std::get<BfpFormat>(config_.format), result_.acc[i],
-                                        product_scale(config_.format, job.a_exponent,
-                                                      job.b_exponents[c]),
-                                        job.out_exponent, job.relu);
-        }
-      }
-    }
     const ArrayActivity a = tile_activity(zero_mask_, job);
     activity_.macs += a.macs;
     activity_.zero_macs += a.zero_macs;
     activity_.requantizations += a.requantizations;
-    return out_.cycles;
+
+    // Clocked until the next tile's preload may start: max(p, 1) cycles after this one's first
+    // step (array_preload_gap).
+    int64_t cycles = 0;
+    int64_t first = 0;
+    const int64_t guard = driver_.cycle() + 2 * array_tile_cycles(g, job.k) + 1000;
+    while (!driver_.first_taken(id, &first) ||
+           driver_.cycle() < first + array_preload_gap(g)) {
+      if (driver_.cycle() > guard) {
+        throw std::runtime_error("RTL array " + config_.name + " never took a tile");
+      }
+      cycles += step(tick);
+    }
+    return cycles;
+  }
+
+  int64_t step(const Tick& tick) override {
+    if (!driver_.busy()) return 0;
+    driver_.clock([&tick] { tick(1); });
+    for (uint64_t id : driver_.released()) released(id);
+    for (auto& [id, out] : driver_.take_finished()) deliver(id, out);
+    return 1;
   }
 
  private:
+  struct Tile {
+    int rows = 0;
+    int cols = 0;
+    bool requantize = true;
+    bool relu = false;
+    int out_exponent = 0;
+    std::vector<int> scales;
+  };
+
+  void deliver(uint64_t id, const rtl::TileOutput& out) {
+    if (!out.errors.empty()) {
+      throw std::runtime_error("RTL array " + config_.name + ": " + out.errors.front());
+    }
+    if (tiles_.empty() || id != first_tile_) {
+      throw std::runtime_error("RTL array " + config_.name + ": a tile finished out of order");
+    }
+    const Tile t = std::move(tiles_.front());
+    tiles_.pop_front();
+    ++first_tile_;
+    const ArrayGeometry& g = config_.geometry;
+    const auto n = static_cast<size_t>(t.rows) * static_cast<size_t>(t.cols);
+    result_.rows = t.rows;
+    result_.cols = t.cols;
+    result_.acc.assign(n, 0);
+    result_.overflow.assign(n, 0);
+    result_.overflow_steps.assign(n, 0);
+    result_.codes.assign(n, 0);
+    for (int r = 0; r < t.rows; ++r) {
+      for (int c = 0; c < t.cols; ++c) {
+        const auto i = static_cast<size_t>(r * t.cols + c);
+        const auto o = static_cast<size_t>(r * g.cols + c);
+        result_.acc[i] = out.acc[o];
+        result_.overflow[i] = out.overflow[o];
+        result_.overflow_steps[i] = out.overflow[o];  // the RTL keeps a flag only
+        if (!t.requantize) continue;
+        if (is_lbfp(config_.format)) {
+          result_.codes[i] = out.codes[o];
+        } else {
+          // The BFP8 array has no requantizer: requantize its accumulator with the golden
+          // reference, as a host-side requantizer would.
+          result_.codes[i] = requantize(std::get<BfpFormat>(config_.format), result_.acc[i],
+                                        t.scales[static_cast<size_t>(c)], t.out_exponent,
+                                        t.relu);
+        }
+      }
+    }
+    finished(id, result_);
+  }
+
   RtlArrayConfig config_;
   rtl::ArrayDriver driver_;
-  rtl::TileOutput out_;
-  std::vector<int> exp_shift_;
-  std::vector<int64_t> bias_;
+  std::deque<Tile> tiles_;  // handed over, not finished
+  uint64_t first_tile_ = 0;  // the number of tiles_.front()
   TileResult result_;
   ArrayActivity activity_;
   Code zero_mask_ = zero_code_mask(config_.format);

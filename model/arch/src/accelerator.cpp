@@ -1,6 +1,7 @@
 #include "lbfp/arch/accelerator.h"
 
 #include <algorithm>
+#include <deque>
 #include <stdexcept>
 #include <string>
 
@@ -20,35 +21,79 @@ const AcceleratorConfig& validated(const AcceleratorConfig& config) {
   return config;
 }
 
-// The C++ array behind the ArrayBackend interface.
+// The C++ array behind the ArrayBackend interface: each tile's results from the array model (its
+// PE schedule cycle by cycle, or the fast kernel), its timing from ArrayTimeline, the events
+// released in the simulated cycle they happen.
 class CppArray : public ArrayBackend {
  public:
   CppArray(const ArrayGeometry& geometry, const NumberFormat& format, SimMode mode)
-      : model_(geometry, format), mode_(mode) {}
+      : model_(geometry, format), mode_(mode), timeline_(geometry) {}
   std::string name() const override { return mode_ == SimMode::kCycle ? "c++ cycle" : "c++ tile"; }
   const ArrayGeometry& geometry() const override { return model_.geometry(); }
-  int64_t run_tile(const TileJob& job, const std::function<void(int64_t)>& tick) override {
+  int64_t run_tile(const TileJob& job, const Tick& tick) override {
     model_.start(job);
     if (mode_ == SimMode::kTile) {
-      const int64_t cycles = model_.compute_whole_tile();
-      tick(cycles);
-      return cycles;
+      model_.compute_whole_tile();
+    } else {
+      model_.run_to_completion();
     }
-    int64_t cycles = 0;
-    bool busy = true;
-    while (busy) {
-      busy = model_.clock();
-      ++cycles;
-      tick(1);
-    }
-    return cycles;
+    const ArrayTimeline::Tile t = timeline_.add(now_, job.k);
+    pending_.push_back({next_tile_++, t.last + 1, t.end + 1, false, model_.result()});
+    return advance_to(t.next_handover, tick);
   }
-  const TileResult& result() const override { return model_.result(); }
+  bool busy() const override { return !pending_.empty(); }
+  int64_t step(const Tick& tick) override { return busy() ? advance_to(now_ + 1, tick) : 0; }
   ArrayActivity activity() const override { return model_.activity(); }
 
  private:
+  struct Pending {
+    uint64_t tile;
+    int64_t release_at;  // the cycle after its last step
+    int64_t done_at;     // the cycle after its last result row
+    bool released;
+    TileResult result;
+  };
+
+  // Advances to cycle `target`, reporting each event in its cycle.
+  int64_t advance_to(int64_t target, const Tick& tick) {
+    const int64_t from = now_;
+    fire();
+    while (now_ < target) {
+      int64_t next = target;
+      if (mode_ == SimMode::kCycle) {
+        next = now_ + 1;
+      } else {
+        for (const Pending& p : pending_) {
+          if (!p.released) next = std::min(next, p.release_at);
+          next = std::min(next, p.done_at);
+        }
+      }
+      tick(next - now_);
+      now_ = next;
+      fire();
+    }
+    return now_ - from;
+  }
+  void fire() {
+    for (Pending& p : pending_) {
+      if (!p.released && p.release_at <= now_) {
+        p.released = true;
+        released(p.tile);
+      }
+    }
+    while (!pending_.empty() && pending_.front().done_at <= now_) {
+      const Pending p = std::move(pending_.front());
+      pending_.pop_front();
+      finished(p.tile, p.result);
+    }
+  }
+
   ArrayModel model_;
   SimMode mode_;
+  ArrayTimeline timeline_;
+  int64_t now_ = 0;
+  uint64_t next_tile_ = 0;
+  std::deque<Pending> pending_;
 };
 
 }  // namespace
@@ -117,7 +162,8 @@ struct Accelerator::Plan {
   uint64_t w_pitch = 0;
   uint64_t out_slot_bytes = 0;
   size_t loaded = 0;
-  size_t computed = 0;
+  size_t consumed = 0;  // tiles whose operands the array no longer needs
+  size_t computed = 0;  // tiles whose results are in the output buffer
   size_t written = 0;
   sc_time start;
   LayerStats stats;
@@ -328,7 +374,7 @@ void Accelerator::loader_thread() {
     const uint64_t k = layer.k;
     for (size_t i = 0; i < p.tiles.size(); ++i) {
       const Tile& t = p.tiles[i];
-      while (p.computed < p.loads_wait_for[i]) wait(computed_);  // the slot is free again
+      while (p.consumed < p.loads_wait_for[i]) wait(computed_);  // the slot is free again
       if (t.load_a) {
         const uint64_t bytes = static_cast<uint64_t>(t.rows) * k;
         Code* slot = activation_buffer_.write(
@@ -361,6 +407,20 @@ void Accelerator::loader_thread() {
 void Accelerator::compute_thread() {
   const sc_time period = config_.clock_period;
   const auto tick = [&](int64_t n) { wait(period * static_cast<double>(n)); };
+  // The array reports each tile's events from inside the backend calls below, in hand-over order.
+  backend_->set_listener(
+      {[this](uint64_t tile) {
+         const auto [plan, i] = handed_[static_cast<size_t>(tile - first_handed_)];
+         plan->consumed = i + 1;  // its operand slots are free again
+         computed_.notify(sc_core::SC_ZERO_TIME);
+       },
+       [this](uint64_t tile, const TileResult& r) {
+         const auto [plan, i] = handed_.front();
+         if (tile != first_handed_) fail("the array finished tiles out of order");
+         handed_.pop_front();
+         ++first_handed_;
+         finish_tile(*plan, i, r);
+       }});
   for (size_t next = 0;; ++next) {
     Plan* plan = wait_for_layer(next);
     if (plan == nullptr) return;
@@ -368,62 +428,84 @@ void Accelerator::compute_thread() {
     const GemmJob& layer = *p.job;
     LayerStats& s = p.stats;
     const auto out_slots = static_cast<size_t>(p.out_slots);
-    for (size_t i = 0; i < p.tiles.size(); ++i) {
-      const Tile& t = p.tiles[i];
-      const sc_time waiting = sc_core::sc_time_stamp();
-      while (p.loaded <= i) wait(loaded_);
-      while (i >= p.written + out_slots) wait(written_);
-      s.stall_cycles += cycles(sc_core::sc_time_stamp() - waiting);
-
-      const auto rows = static_cast<uint64_t>(t.rows);
-      const auto cols = static_cast<uint64_t>(t.cols);
-      TileJob job;
-      job.rows = t.rows;
-      job.cols = t.cols;
-      job.k = static_cast<int64_t>(layer.k);
-      // The array streams the tile's rows x K activations and K x cols weights.
-      job.a = activation_buffer_.read(
-          {static_cast<uint64_t>(t.a_slot) * p.a_slot_bytes, 1, rows * layer.k, rows * layer.k});
-      job.lda = layer.k;
-      if (p.weights_resident) {
-        job.b = weight_buffer_.read({t.n0, layer.k, cols, layer.n});
-        job.ldb = layer.n;
-        // The row's later tiles use the same activations: all their weights are loaded once
-        // the first row of tiles is done.
-        if (t.m0 > 0) {
-          job.lookahead_cols = static_cast<int64_t>(layer.n - t.n0) - t.cols;
-          if (t.n0 == 0) last_reuse_tag_ = ++reuse_tags_;  // a new row of tiles
-          job.reuse_tag = last_reuse_tag_;
-          if (p.weight_tag == 0) p.weight_tag = ++reuse_tags_;
-          job.weight_tag = p.weight_tag;
+    try {
+      for (size_t i = 0; i < p.tiles.size(); ++i) {
+        const Tile& t = p.tiles[i];
+        // Waiting for operands or output space; the array meanwhile finishes earlier tiles.
+        // Each check follows a delta cycle: the loader and the writer, woken in the same cycle,
+        // have then made their updates, whatever order the kernel runs the processes in.
+        const sc_time waiting = sc_core::sc_time_stamp();
+        uint64_t busy = 0;
+        wait(sc_core::SC_ZERO_TIME);
+        while ((p.loaded <= i || i >= p.written + out_slots) && error_.empty()) {
+          if (backend_->busy()) {
+            busy += static_cast<uint64_t>(backend_->step(tick));
+            wait(sc_core::SC_ZERO_TIME);
+          } else {
+            wait(loaded_ | written_);
+          }
         }
-      } else {
-        job.b = weight_buffer_.read(
-            {static_cast<uint64_t>(t.w_slot) * p.w_slot_bytes, layer.k, cols, p.w_pitch});
-        job.ldb = static_cast<size_t>(p.w_pitch);
-      }
-      job.a_exponent = layer.a_exponent;
-      job.b_exponents = layer.w_exponents.data() + t.n0;
-      job.bias = layer.bias.empty() ? nullptr : layer.bias.data() + t.n0;
-      job.out_exponent = layer.out_exponent;
-      job.relu = layer.relu;
-      try {
+        if (!error_.empty()) return;
+        s.compute_cycles += busy;
+        s.stall_cycles += cycles(sc_core::sc_time_stamp() - waiting) - busy;
+
+        const auto rows = static_cast<uint64_t>(t.rows);
+        const auto cols = static_cast<uint64_t>(t.cols);
+        TileJob job;
+        job.rows = t.rows;
+        job.cols = t.cols;
+        job.k = static_cast<int64_t>(layer.k);
+        // The array streams the tile's rows x K activations and K x cols weights.
+        job.a = activation_buffer_.read({static_cast<uint64_t>(t.a_slot) * p.a_slot_bytes, 1,
+                                         rows * layer.k, rows * layer.k});
+        job.lda = layer.k;
+        if (p.weights_resident) {
+          job.b = weight_buffer_.read({t.n0, layer.k, cols, layer.n});
+          job.ldb = layer.n;
+          // The row's later tiles use the same activations: all their weights are loaded once
+          // the first row of tiles is done.
+          if (t.m0 > 0) {
+            job.lookahead_cols = static_cast<int64_t>(layer.n - t.n0) - t.cols;
+            if (t.n0 == 0) last_reuse_tag_ = ++reuse_tags_;  // a new row of tiles
+            job.reuse_tag = last_reuse_tag_;
+            if (p.weight_tag == 0) p.weight_tag = ++reuse_tags_;
+            job.weight_tag = p.weight_tag;
+          }
+        } else {
+          job.b = weight_buffer_.read(
+              {static_cast<uint64_t>(t.w_slot) * p.w_slot_bytes, layer.k, cols, p.w_pitch});
+          job.ldb = static_cast<size_t>(p.w_pitch);
+        }
+        job.a_exponent = layer.a_exponent;
+        job.b_exponents = layer.w_exponents.data() + t.n0;
+        job.bias = layer.bias.empty() ? nullptr : layer.bias.data() + t.n0;
+        job.out_exponent = layer.out_exponent;
+        job.relu = layer.relu;
+        handed_.emplace_back(&p, i);
         s.compute_cycles += static_cast<uint64_t>(backend_->run_tile(job, tick));
-      } catch (const std::exception& e) {
-        fail("layer '" + layer.name + "': " + e.what());
-        return;
       }
-      const TileResult& r = backend_->result();
-      Code* out = output_buffer_.write({(i % out_slots) * p.out_slot_bytes, rows, cols, cols});
-      std::copy(r.codes.begin(), r.codes.end(), out);
-      for (size_t j = 0; j < r.overflow.size(); ++j) {
-        s.outputs_saturated += r.overflow[j];
-        s.overflow_steps += r.overflow_steps[j];
-      }
-      p.computed = i + 1;
-      computed_.notify(sc_core::SC_ZERO_TIME);
+      // The layer's last tiles drain before the next layer starts.
+      s.compute_cycles += static_cast<uint64_t>(backend_->flush(tick));
+    } catch (const std::exception& e) {
+      fail("layer '" + layer.name + "': " + e.what());
+      return;
     }
   }
+}
+
+void Accelerator::finish_tile(Plan& p, size_t i, const TileResult& r) {
+  const Tile& t = p.tiles[i];
+  const auto rows = static_cast<uint64_t>(t.rows);
+  const auto cols = static_cast<uint64_t>(t.cols);
+  const auto out_slots = static_cast<size_t>(p.out_slots);
+  Code* out = output_buffer_.write({(i % out_slots) * p.out_slot_bytes, rows, cols, cols});
+  std::copy(r.codes.begin(), r.codes.end(), out);
+  for (size_t j = 0; j < r.overflow.size(); ++j) {
+    p.stats.outputs_saturated += r.overflow[j];
+    p.stats.overflow_steps += r.overflow_steps[j];
+  }
+  p.computed = i + 1;
+  computed_.notify(sc_core::SC_ZERO_TIME);
 }
 
 void Accelerator::writer_thread() {

@@ -9,9 +9,11 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <systemc>
@@ -107,20 +109,56 @@ struct LayerStats {
   uint64_t requantizations = 0;
 };
 
-// An array implementation: runs one tile to completion and returns the cycles it took (waiting
-// that long in simulated time is the caller's business).
+// An array implementation. Tiles overlap: the array takes the next tile (its preload, then its
+// operand steps) while earlier ones still reduce and drain, with the timing of ArrayTimeline
+// (array_timing.h). The caller hands tiles over with run_tile, which advances simulated time
+// to the earliest cycle at which the next hand-over does not delay the array; what happens to
+// a tile later is reported through the listener, in hand-over order, in the simulated cycle it
+// happens (from inside run_tile, step or flush). Tiles are numbered from 0 in hand-over order
+// over the backend's life.
 class ArrayBackend {
  public:
+  struct Listener {
+    // The tile's last operand step has been taken: its operand buffers may be reused.
+    std::function<void(uint64_t tile)> operands_released;
+    // The tile's results have left the array (valid during the call).
+    std::function<void(uint64_t tile, const TileResult& result)> results_ready;
+  };
+  // Cycle mode backends call `tick` once per simulated clock (the SystemC thread waits a clock
+  // period there); tile mode backends call it with runs of cycles between events.
+  using Tick = std::function<void(int64_t)>;
+
   virtual ~ArrayBackend() = default;
   virtual std::string name() const = 0;
   virtual const ArrayGeometry& geometry() const = 0;
-  // Cycle mode backends call `tick` once per simulated clock (the SystemC thread waits a clock
-  // period there); tile mode backends call it once with the whole tile's cycle count.
-  virtual int64_t run_tile(const TileJob& job, const std::function<void(int64_t)>& tick) = 0;
-  virtual const TileResult& result() const = 0;
+  void set_listener(Listener listener) { listener_ = std::move(listener); }
+  // Hands a tile over; returns the cycles it advanced (ticked). Throws std::invalid_argument
+  // for a tile the array cannot run.
+  virtual int64_t run_tile(const TileJob& job, const Tick& tick) = 0;
+  // Whether a tile handed over has not yet left the array.
+  virtual bool busy() const = 0;
+  // Advances one cycle (when busy); returns the cycles advanced (0 or 1).
+  virtual int64_t step(const Tick& tick) = 0;
+  // Advances until every tile handed over has left the array; returns the cycles advanced.
+  int64_t flush(const Tick& tick) {
+    int64_t cycles = 0;
+    while (busy()) cycles += step(tick);
+    return cycles;
+  }
   virtual ArrayActivity activity() const = 0;
   // Whether the backend counts saturating steps (the RTL only raises a flag per output).
   virtual bool counts_overflow_steps() const { return true; }
+
+ protected:
+  void released(uint64_t tile) const {
+    if (listener_.operands_released) listener_.operands_released(tile);
+  }
+  void finished(uint64_t tile, const TileResult& result) const {
+    if (listener_.results_ready) listener_.results_ready(tile, result);
+  }
+
+ private:
+  Listener listener_;
 };
 
 // The C++ array: cycle by cycle (mode kCycle) or whole tiles with the fast kernel (kTile).
@@ -167,6 +205,8 @@ class Accelerator : public sc_core::sc_module {
   void controller_thread();
   void loader_thread();
   void compute_thread();
+  // A tile's results have left the array: into the output buffer, counted.
+  void finish_tile(Plan& p, size_t i, const TileResult& result);
   void writer_thread();
   // The layer in flight, once the controller has planned the `next`-th; nullptr when the host
   // has no more work.
@@ -194,6 +234,8 @@ class Accelerator : public sc_core::sc_module {
   bool no_more_work_ = false;
 
   std::unique_ptr<Plan> plan_;  // the layer in flight
+  std::deque<std::pair<Plan*, size_t>> handed_;  // tiles in the array, in hand-over order
+  uint64_t first_handed_ = 0;                    // the backend's number of handed_.front()
   std::vector<Code> staging_;   // the loader's weight rows before the transpose
   sc_core::sc_event layer_start_, loaded_, computed_, written_;
 };
