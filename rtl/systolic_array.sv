@@ -269,25 +269,30 @@ module systolic_array #(
     // dropped when its last row (R-1) leaves.
     localparam int PtrWidth = $clog2(ParamDepth) + 1;
     logic [ParamDepth*(NumCols*ExpWidth+1)-1:0] params_d, params_q;
-    logic [PtrWidth-1:0] head_d, head_q, count_d, count_q, tail;
+    logic [PtrWidth-1:0] head_d, head_q, count_d, count_q, tail;  // count_q <= ParamDepth
     logic [NumCols*ExpWidth-1:0] head_shift;
     logic                        head_relu;
 
+    // Indices kept inside the queue even for register values no reset produced (a simulator's
+    // state before reset): an out-of-range part select would read or write past the vector.
+    logic [PtrWidth-1:0] head;
     always_comb begin
       params_d = params_q;
-      tail     = (32'(head_q) + 32'(count_q)) >= ParamDepth
-               ? PtrWidth'(32'(head_q) + 32'(count_q) - ParamDepth)
-               : head_q + count_q;
+      head     = (32'(head_q) < ParamDepth) ? head_q : '0;
+      tail     = (32'(head) + 32'(count_q)) >= ParamDepth
+               ? PtrWidth'(32'(head) + 32'(count_q) - ParamDepth)
+               : head + count_q;
+      if (32'(tail) >= ParamDepth) tail = '0;
       if (accept_first) begin
         params_d[32'(tail)*(NumCols*ExpWidth+1) +: NumCols*ExpWidth+1] = {relu_i, exp_shift_i};
       end
       head_d  = head_q;
       count_d = count_q + PtrWidth'(accept_first);
       if (row_done[NumRows-1]) begin
-        head_d  = (32'(head_q) + 1 == ParamDepth) ? '0 : head_q + 1'b1;
+        head_d  = (32'(head) + 1 == ParamDepth) ? '0 : head + 1'b1;
         count_d = count_d - 1'b1;
       end
-      {head_relu, head_shift} = params_q[32'(head_q)*(NumCols*ExpWidth+1) +: NumCols*ExpWidth+1];
+      {head_relu, head_shift} = params_q[32'(head)*(NumCols*ExpWidth+1) +: NumCols*ExpWidth+1];
     end
 
     `LBFP_FF(params_q, params_d, '0)
