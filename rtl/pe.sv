@@ -37,7 +37,8 @@ module pe #(
   input  logic                 last_i,   // last term of a reduction
   input  logic [DataWidth-1:0] a_i,
   input  logic [DataWidth-1:0] b_i,
-  input  logic [AccWidth-1:0]  bias_i,   // signed start value of a reduction, steady per tile
+  input  logic [AccWidth-1:0]  bias_i,   // signed start value of a reduction (bias or partial sum)
+  input  logic                 init_ovf_i,  // the start value's sticky overflow flag
   output logic                 valid_o,
   output logic                 first_o,
   output logic                 last_o,
@@ -149,14 +150,15 @@ module pe #(
     .AccWidth (AccWidth),
     .ProdWidth(ProdWidth)
   ) u_acc (
-    .clk_i  (clk_i),
-    .rst_ni (rst_ni),
-    .valid_i(acc_valid),
-    .first_i(acc_first),
-    .init_i (bias_i),
-    .prod_i (acc_prod),
-    .acc_o  (acc_o),
-    .ovf_o  (ovf_o)
+    .clk_i     (clk_i),
+    .rst_ni    (rst_ni),
+    .valid_i   (acc_valid),
+    .first_i   (acc_first),
+    .init_i    (bias_i),
+    .init_ovf_i(init_ovf_i),
+    .prod_i    (acc_prod),
+    .acc_o     (acc_o),
+    .ovf_o     (ovf_o)
   );
 
   logic done_d, done_q;

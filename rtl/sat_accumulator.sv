@@ -2,9 +2,10 @@
 
 // The A-bit two's-complement accumulator of the spec ("Accumulation"): each step adds one signed
 // product; a step whose exact sum falls outside [-2^(A-1), 2^(A-1) - 1] is clamped to that limit
-// and raises the sticky overflow flag. first_i starts a new reduction from init_i (a bias in
-// accumulator units: "a bias enters first"; 0 without one) instead of the previous result, and
-// clears the flag. The sum is formed one bit wider than both operands, so the clamp decision is
+// and raises the sticky overflow flag. first_i starts a new reduction from init_i and init_ovf_i
+// instead of the previous result and flag: a bias in accumulator units ("a bias enters first"; 0
+// without one) with a clear flag, or the partial sum and flag of the reduction's earlier part
+// (a K split), which the steps then continue exactly as if it had never stopped. The sum is formed one bit wider than both operands, so the clamp decision is
 // made on the exact value even when a single product exceeds A bits.
 module sat_accumulator #(
   parameter int AccWidth  = 32,  // A
@@ -15,6 +16,7 @@ module sat_accumulator #(
   input  logic                 valid_i,
   input  logic                 first_i,
   input  logic [AccWidth-1:0]  init_i,  // signed
+  input  logic                 init_ovf_i,
   input  logic [ProdWidth-1:0] prod_i,  // signed
   output logic [AccWidth-1:0]  acc_o,   // signed
   output logic                 ovf_o    // some step since the last first_i saturated
@@ -35,7 +37,7 @@ module sat_accumulator #(
     acc_d = acc_o;
     ovf_d = ovf_o;
     if (valid_i) begin
-      ovf_d = first_i ? 1'b0 : ovf_o;
+      ovf_d = first_i ? init_ovf_i : ovf_o;
       if ($signed(sum) > $signed(AccMax)) begin
         acc_d = AccMax[AccWidth-1:0];
         ovf_d = 1'b1;

@@ -41,6 +41,7 @@ module bfp_pe #(
     .a_i    (a_i),
     .b_i    (b_i),
     .bias_i (bias_i),
+    .init_ovf_i(1'b0),  // a reduction always starts with a clear flag here
     .valid_o(valid_o),
     .first_o(first_o),
     .last_o (last_o),

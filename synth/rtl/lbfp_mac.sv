@@ -55,6 +55,7 @@ module lbfp_mac #(
     .valid_i(valid_i),
     .first_i(first_i),
     .init_i ({AccWidth{1'b0}}),  // no bias: a reduction starts from zero
+    .init_ovf_i(1'b0),
     .prod_i (prod),
     .acc_o  (acc_o),
     .ovf_o  (ovf_o)

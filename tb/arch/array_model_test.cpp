@@ -69,9 +69,9 @@ void check(const Format& format, const ArrayGeometry& g, const Case& c, uint32_t
     if (cycle_model.output_row() >= 0) drained.push_back(cycle_model.output_row());
   }
   EXPECT_EQ(cycles, array_tile_cycles(g, c.k));
-  // The drain: every array row, bottom first, in the last R cycles.
+  // The rows leave top first, one per cycle, in the last R cycles.
   ASSERT_EQ(drained.size(), static_cast<size_t>(g.rows));
-  for (int i = 0; i < g.rows; ++i) EXPECT_EQ(drained[static_cast<size_t>(i)], g.rows - 1 - i);
+  for (int i = 0; i < g.rows; ++i) EXPECT_EQ(drained[static_cast<size_t>(i)], i);
 
   ArrayModel tile_model(g, format);
   tile_model.start(job);
@@ -136,6 +136,209 @@ TEST(ArrayModel, TimingFollowsTheFormulaForEveryGeometry) {
       for (int pipe : {0, 1, 3}) {
         const ArrayGeometry g{rows, cols, pipe};
         check(lbfp8(), g, {rows, cols, 9, false, false}, 3);
+      }
+    }
+  }
+}
+
+// A reduction cut into K chunks, each chunk one tile that resumes the previous one's partial
+// sums and flags (TileJob::init_acc / init_overflow), requantized only at the end: in both
+// modes, bit for bit the unsplit golden reduction (value, sticky flag, the steps' saturation
+// count summed over the chunks), including data that saturates mid-way.
+template <class Format>
+void check_split(const Format& format, const ArrayGeometry& g, int rows, int cols, int64_t k,
+                 const std::vector<int64_t>& cuts, bool saturate, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> any(0, 255);
+  std::uniform_int_distribution<int> big(0x70, 0x7f);
+  std::bernoulli_distribution negative(0.3);
+  auto draw = [&]() {
+    auto x = static_cast<Code>(saturate ? big(rng) | (negative(rng) ? 0x80 : 0) : any(rng));
+    if constexpr (std::is_same_v<Format, BfpFormat>) {
+      if (x == 0x80) x = 0x81;
+      if (saturate) x = static_cast<Code>(negative(rng) ? 0x81 : 0x7f);
+    }
+    return x;
+  };
+  const auto ku = static_cast<size_t>(k);
+  std::vector<Code> a(static_cast<size_t>(rows) * ku);
+  std::vector<Code> b(ku * static_cast<size_t>(cols));
+  for (auto& x : a) x = draw();
+  for (auto& x : b) x = draw();
+  std::vector<int> exps(static_cast<size_t>(cols));
+  std::vector<float> bias(static_cast<size_t>(cols));
+  for (int j = 0; j < cols; ++j) {
+    exps[static_cast<size_t>(j)] = j % 3 - 1;
+    bias[static_cast<size_t>(j)] = static_cast<float>(j) * 0.37f - 1.0f;
+  }
+  const auto n = static_cast<size_t>(rows * cols);
+  for (bool cycle_mode : {true, false}) {
+    ArrayModel model(g, format);
+    std::vector<int64_t> acc(n, 0);
+    std::vector<uint8_t> flag(n, 0);
+    std::vector<uint64_t> steps(n, 0);
+    std::vector<Code> codes(n, 0);
+    for (size_t j = 0; j + 1 < cuts.size(); ++j) {
+      TileJob job;
+      job.rows = rows;
+      job.cols = cols;
+      job.k = cuts[j + 1] - cuts[j];
+      job.a = a.data() + cuts[j];
+      job.lda = ku;
+      job.b = b.data() + static_cast<size_t>(cuts[j]) * static_cast<size_t>(cols);
+      job.ldb = static_cast<size_t>(cols);
+      job.a_exponent = 1;
+      job.b_exponents = exps.data();
+      job.out_exponent = 6;
+      job.relu = false;
+      const std::vector<int64_t> prev_acc = acc;
+      const std::vector<uint8_t> prev_flag = flag;
+      if (j == 0) {
+        job.bias = bias.data();
+      } else {
+        job.init_acc = prev_acc.data();
+        job.init_overflow = prev_flag.data();
+      }
+      job.requantize = j + 2 == cuts.size();
+      model.start(job);
+      if (cycle_mode) {
+        EXPECT_EQ(model.run_to_completion(), array_tile_cycles(g, job.k));
+      } else {
+        model.compute_whole_tile();
+      }
+      const TileResult& r = model.result();
+      acc = r.acc;
+      flag = r.overflow;
+      for (size_t i = 0; i < n; ++i) steps[i] += r.overflow_steps[i];
+      if (job.requantize) codes = r.codes;
+    }
+    bool saw_saturation = false;
+    for (int i = 0; i < rows; ++i) {
+      for (int j = 0; j < cols; ++j) {
+        const int scale = format.product_scale(1, exps[static_cast<size_t>(j)]);
+        const int64_t init =
+            bias_to_accumulator(format.acc_bits(), bias[static_cast<size_t>(j)], scale);
+        std::vector<Code> row(a.begin() + static_cast<long>(static_cast<size_t>(i) * ku),
+                              a.begin() + static_cast<long>(static_cast<size_t>(i + 1) * ku));
+        std::vector<Code> col;
+        for (size_t kk = 0; kk < ku; ++kk) {
+          col.push_back(b[kk * static_cast<size_t>(cols) + static_cast<size_t>(j)]);
+        }
+        const DotResult want = dot(format, row, col, init);
+        const auto idx = static_cast<size_t>(i * cols + j);
+        const char* m = cycle_mode ? "cycle" : "tile";
+        ASSERT_EQ(acc[idx], want.acc) << m << " C[" << i << "][" << j << "]";
+        ASSERT_EQ(flag[idx], want.overflows > 0 ? 1 : 0) << m << " C[" << i << "][" << j << "]";
+        ASSERT_EQ(steps[idx], want.overflows) << m << " C[" << i << "][" << j << "]";
+        ASSERT_EQ(codes[idx], requantize(format, want.acc, scale, 6, false)) << m;
+        saw_saturation |= want.overflows > 0;
+      }
+    }
+    if (saturate) {
+      EXPECT_TRUE(saw_saturation);
+    }
+  }
+}
+
+TEST(ArrayModel, SplitReductionsResumeExactlyInBothModes) {
+  const ArrayGeometry g{4, 4, 1};
+  check_split(lbfp8(), g, 4, 4, 37, {0, 1, 12, 37}, false, 1);
+  check_split(lbfp8(), g, 3, 2, 200, {0, 100, 101, 200}, false, 2);
+  check_split(bfp8(), g, 4, 3, 64, {0, 32, 64}, false, 3);
+  // A 16-bit accumulator on large codes saturates within the first chunk, and later chunks
+  // pull it back from the clamp: the flag stays set and the value follows the k-order sum.
+  const ArrayGeometry narrow{3, 2, 0};
+  check_split(LbfpFormat(8, 4, 8, 16), narrow, 3, 2, 60, {0, 7, 8, 30, 60}, true, 4);
+  check_split(BfpFormat(8, 16), narrow, 3, 2, 60, {0, 20, 21, 60}, true, 5);
+}
+
+TEST(ArrayModel, SplitReductionsExhaustivelyOverCutPoints) {
+  // Every way to cut a 9-step reduction once or twice, on saturating data.
+  const ArrayGeometry g{2, 2, 1};
+  const LbfpFormat narrow(8, 4, 8, 16);
+  uint32_t seed = 20;
+  for (int64_t c1 = 1; c1 < 9; ++c1) {
+    check_split(narrow, g, 2, 2, 9, {0, c1, 9}, true, seed++);
+    for (int64_t c2 = c1 + 1; c2 < 9; ++c2) {
+      check_split(narrow, g, 2, 2, 9, {0, c1, c2, 9}, true, seed++);
+    }
+  }
+}
+
+TEST(ArrayModel, RejectsBadPartialSums) {
+  ArrayModel m({2, 2, 1}, LbfpFormat(8, 4, 8, 16));
+  std::vector<Code> z(16, 0);
+  std::vector<int> e(2, 0);
+  std::vector<float> bias(2, 0.0f);
+  std::vector<int64_t> init(4, 0);
+  TileJob job;
+  job.rows = 2;
+  job.cols = 2;
+  job.k = 2;
+  job.a = z.data();
+  job.lda = 2;
+  job.b = z.data();
+  job.ldb = 2;
+  job.b_exponents = e.data();
+  job.bias = bias.data();
+  job.init_acc = init.data();
+  EXPECT_THROW(m.start(job), std::invalid_argument);  // both a bias and partial sums
+  job.bias = nullptr;
+  init[3] = 1 << 15;  // outside A = 16
+  EXPECT_THROW(m.start(job), std::invalid_argument);
+  init[3] = -(1 << 15);
+  EXPECT_NO_THROW(m.start(job));
+}
+
+// Streams of tiles handed over as early as the array allows (ArrayTimeline::next_handover),
+// against cycle numbers derived by hand from the RTL's rules (docs/microarchitecture.md,
+// "Latency"): preload rows R from max(hand-over, previous first step + max(p, 1)); first step
+// after them and after the previous last step; last steps max(R, C) apart; the last row out
+// R + C + p cycles after the last step.
+TEST(ArrayTimeline, StreamsFollowTheHandDerivedSchedule) {
+  struct Want {
+    int64_t preload, first, last, end;
+  };
+  auto run = [](const ArrayGeometry& g, int64_t k, const std::vector<Want>& want) {
+    ArrayTimeline timeline(g);
+    int64_t handover = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      const ArrayTimeline::Tile t = timeline.add(handover, k);
+      EXPECT_EQ(t.preload, want[i].preload) << "tile " << i;
+      EXPECT_EQ(t.first, want[i].first) << "tile " << i;
+      EXPECT_EQ(t.last, want[i].last) << "tile " << i;
+      EXPECT_EQ(t.end, want[i].end) << "tile " << i;
+      handover = t.next_handover;
+    }
+  };
+  // 4x4, p = 1, K = 10: the reduction is the bottleneck, tiles start K apart.
+  run({4, 4, 1}, 10, {{0, 4, 13, 22}, {5, 14, 23, 32}, {15, 24, 33, 42}});
+  // 4x4, p = 1, K = 2: the preload is: R + max(p, 1) = 5 apart.
+  run({4, 4, 1}, 2, {{0, 4, 5, 14}, {5, 9, 10, 19}, {10, 14, 15, 24}});
+  // 2x6, p = 0, K = 3: the results are: last steps C = 6 apart.
+  run({2, 6, 0}, 3, {{0, 2, 4, 12}, {3, 5, 10, 18}, {6, 11, 16, 24}, {12, 17, 22, 30}});
+  // 1x1, p = 3, K = 1: first = last; preload 1 + 3 apart.
+  run({1, 1, 3}, 1, {{0, 1, 1, 6}, {4, 5, 5, 10}, {8, 9, 9, 14}});
+}
+
+TEST(ArrayTimeline, SteadyStreamsCostTheIntervalPerTile) {
+  for (int rows : {1, 2, 5, 16}) {
+    for (int cols : {1, 3, 16}) {
+      for (int pipe : {0, 1, 3}) {
+        for (int64_t k : {1, 2, 7, 40}) {
+          const ArrayGeometry g{rows, cols, pipe};
+          ArrayTimeline timeline(g);
+          int64_t handover = 0;
+          ArrayTimeline::Tile t{};
+          const int tiles = 6;
+          for (int i = 0; i < tiles; ++i) {
+            t = timeline.add(handover, k);
+            handover = t.next_handover;
+          }
+          // One fill (the first preload, R) and one drain, the rest one interval per tile.
+          const int64_t want = array_tile_cycles(g, k) + (tiles - 1) * array_tile_interval(g, k);
+          EXPECT_EQ(t.end + 1, want) << rows << "x" << cols << " p " << pipe << " K " << k;
+        }
       }
     }
   }

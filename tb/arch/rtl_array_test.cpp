@@ -3,11 +3,14 @@
 // cycle counts (per layer: compute, stalls, total) must be equal, and equal to the golden GEMM.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
+#include <vector>
 #include <systemc>
 
 #include "lbfp/arch/accelerator_top.h"
 #include "lbfp/arch/rtl_array.h"
+#include "lbfp/arith.h"
 #include "lbfp/gemm.h"
 
 namespace lbfp::arch {
@@ -103,6 +106,143 @@ TEST(RtlInTheModel, ConfigurationsBeyondTheRtlAreRefusedByName) {
   refused({4, 4, 17}, lbfp8(), "pipeline stages in 0..16, not 17");
   refused({4, 4, 1}, LbfpFormat(8, 4, 8, 8), "accumulator bits A in 16..62, not 8");
   refused({4, 4, 1}, LbfpFormat(8, 3, 8, 32), "LBFP8 (W=8, F=4, P=8) or BFP8 (W=8)");
+}
+
+// The backends on their own, without the SystemC kernel: a stream of tiles that splits each
+// output tile's reduction into chunks (each resuming the previous chunk's partial sums and
+// flags, requantized at the end), handed over as run_tile allows. The C++ array in both modes
+// and the Verilated array report the same events in the same cycles with the same results,
+// and the final sums equal the golden reduction.
+struct Event {
+  int64_t cycle;
+  uint64_t tile;
+  bool results;
+  std::vector<int64_t> acc;
+  std::vector<uint8_t> overflow;
+  std::vector<Code> codes;
+  bool operator==(const Event& o) const {
+    return cycle == o.cycle && tile == o.tile && results == o.results && acc == o.acc &&
+           overflow == o.overflow && codes == o.codes;
+  }
+};
+
+std::vector<Event> run_backend(ArrayBackend& backend, const NumberFormat& f, int64_t k,
+                               int64_t chunk, int outputs, uint32_t seed) {
+  const ArrayGeometry& g = backend.geometry();
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> big(0x68, 0x7f);
+  std::bernoulli_distribution negative(0.3);
+  const auto rows = static_cast<size_t>(g.rows);
+  const auto cols = static_cast<size_t>(g.cols);
+  const auto ku = static_cast<size_t>(k);
+  std::vector<std::vector<Code>> a(static_cast<size_t>(outputs)), b(a.size());
+  for (size_t o = 0; o < a.size(); ++o) {
+    a[o].resize(rows * ku);
+    b[o].resize(ku * cols);
+    for (auto& x : a[o]) x = static_cast<Code>(big(rng) | (negative(rng) ? 0x80 : 0));
+    for (auto& x : b[o]) x = static_cast<Code>(big(rng) | (negative(rng) ? 0x80 : 0));
+    if (!is_lbfp(f)) {
+      for (auto& x : a[o]) x = x == 0x80 ? Code{0x81} : x;
+      for (auto& x : b[o]) x = x == 0x80 ? Code{0x81} : x;
+    }
+  }
+  std::vector<int> exps(cols, 0);
+  std::vector<float> bias(cols);
+  for (size_t c = 0; c < cols; ++c) bias[c] = static_cast<float>(c) - 1.5f;
+
+  int64_t now = 0;
+  const auto tick = [&now](int64_t n) { now += n; };
+  std::vector<Event> events;
+  std::vector<std::vector<int64_t>> acc(a.size());
+  std::vector<std::vector<uint8_t>> ovf(a.size());
+  const uint64_t first_id = 0;
+  backend.set_listener({[&](uint64_t tile) { events.push_back({now, tile, false, {}, {}, {}}); },
+                        [&](uint64_t tile, const TileResult& r) {
+                          events.push_back({now, tile, true, r.acc, r.overflow, r.codes});
+                          const size_t o = static_cast<size_t>(tile - first_id) % a.size();
+                          acc[o] = r.acc;
+                          ovf[o] = r.overflow;
+                        }});
+  const int64_t chunks = (k + chunk - 1) / chunk;
+  for (int64_t j = 0; j < chunks; ++j) {
+    const int64_t k0 = j * chunk;
+    for (size_t o = 0; o < a.size(); ++o) {
+      TileJob job;
+      job.rows = g.rows;
+      job.cols = g.cols;
+      job.k = std::min(chunk, k - k0);
+      job.a = a[o].data() + k0;
+      job.lda = ku;
+      job.b = b[o].data() + static_cast<size_t>(k0) * cols;
+      job.ldb = cols;
+      job.b_exponents = exps.data();
+      job.out_exponent = 3;
+      job.requantize = j + 1 == chunks;
+      const std::vector<int64_t> init = acc[o];
+      const std::vector<uint8_t> init_ovf = ovf[o];
+      if (j == 0) {
+        job.bias = bias.data();
+      } else {
+        job.init_acc = init.data();
+        job.init_overflow = init_ovf.data();
+      }
+      backend.run_tile(job, tick);
+    }
+    backend.flush(tick);  // the next chunk resumes these sums
+  }
+  // The final sums against the golden reduction.
+  for (size_t o = 0; o < a.size(); ++o) {
+    for (size_t r = 0; r < rows; ++r) {
+      for (size_t c = 0; c < cols; ++c) {
+        std::vector<Code> row(a[o].begin() + static_cast<long>(r * ku),
+                              a[o].begin() + static_cast<long>((r + 1) * ku));
+        std::vector<Code> col;
+        for (size_t kk = 0; kk < ku; ++kk) col.push_back(b[o][kk * cols + c]);
+        const int scale = product_scale(f, 0, 0);
+        const int64_t init = bias_to_accumulator(acc_bits(f), bias[c], scale);
+        const DotResult want = std::visit(
+            [&](const auto& format) { return dot(format, row, col, init); }, f);
+        EXPECT_EQ(acc[o][r * cols + c], want.acc) << backend.name() << " output " << o;
+        EXPECT_EQ(ovf[o][r * cols + c], want.overflows > 0 ? 1 : 0) << backend.name();
+      }
+    }
+  }
+  return events;
+}
+
+void compare_backends(const NumberFormat& f, const ArrayGeometry& g, int64_t k, int64_t chunk,
+                      int outputs, uint32_t seed) {
+  SCOPED_TRACE(testing::Message() << "K " << k << " chunk " << chunk);
+  const auto cycle = make_cpp_array(g, f, SimMode::kCycle);
+  const auto tile = make_cpp_array(g, f, SimMode::kTile);
+  const auto rtl = make_rtl_array(g, f);
+  const std::vector<Event> want = run_backend(*cycle, f, k, chunk, outputs, seed);
+  const std::vector<Event> got_tile = run_backend(*tile, f, k, chunk, outputs, seed);
+  const std::vector<Event> got_rtl = run_backend(*rtl, f, k, chunk, outputs, seed);
+  ASSERT_EQ(got_tile.size(), want.size());
+  ASSERT_EQ(got_rtl.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(got_tile[i].cycle, want[i].cycle) << "event " << i;
+    EXPECT_EQ(got_rtl[i].cycle, want[i].cycle) << "event " << i;
+    EXPECT_EQ(got_rtl[i].tile, want[i].tile) << "event " << i;
+    EXPECT_EQ(got_tile[i], want[i]) << "event " << i;
+    EXPECT_EQ(got_rtl[i].acc, want[i].acc) << "event " << i;
+    EXPECT_EQ(got_rtl[i].overflow, want[i].overflow) << "event " << i;
+    // Codes only where the job requantized (the last chunk); elsewhere not meaningful.
+    const auto last_chunk = static_cast<uint64_t>((k + chunk - 1) / chunk - 1);
+    if (want[i].results && want[i].tile >= last_chunk * static_cast<uint64_t>(outputs)) {
+      EXPECT_EQ(got_rtl[i].codes, want[i].codes) << "event " << i;
+    }
+  }
+}
+
+TEST(RtlBackendStream, SplitAndOverlappedTilesMatchTheCppArray) {
+  compare_backends(LbfpFormat(8, 4, 8, 32), {4, 4, 1}, 40, 40, 5, 1);  // whole reductions
+  compare_backends(LbfpFormat(8, 4, 8, 32), {4, 4, 1}, 3, 3, 5, 2);    // preload-bound
+  compare_backends(LbfpFormat(8, 4, 8, 32), {4, 4, 1}, 90, 25, 3, 3);  // K split
+  compare_backends(BfpFormat(8, 32), {4, 4, 2}, 33, 10, 3, 4);
+  compare_backends(LbfpFormat(8, 4, 8, 16), {3, 2, 0}, 60, 7, 3, 5);  // saturates mid-way
+  compare_backends(LbfpFormat(8, 4, 8, 16), {3, 2, 0}, 5, 1, 2, 6);   // one step per chunk
 }
 
 }  // namespace

@@ -185,6 +185,87 @@ TEST(GemmTest, ParallelCallsMatchReference) {
   expect_paths_match(BfpFormat(8, 24), Codes::kTop, true, shapes, {2});
 }
 
+// A reduction cut into K chunks, each resumed from the previous chunk's accumulators
+// (initial_acc), on every path: the final sums equal the unsplit reference bit for bit (the
+// saturating sum runs on from the clamped value) and the chunks' overflow counts add up.
+template <class Format>
+void expect_split_matches(const Format& format, Codes kind, bool expect_saturation) {
+  uint64_t saturated = 0;
+  unsigned seed = 11;
+  for (const Shape& s : kShapes) {
+    if (s.k < 2) continue;
+    const auto c = make_case(format, s, kind, seed++);
+    const GemmProblem whole = c.problem(true);
+    std::vector<int64_t> ref(s.m * s.n);
+    std::vector<uint32_t> ref_over(s.m * s.n);
+    GemmOptions ref_options;
+    ref_options.path = KernelPath::kReference;
+    saturated += gemm_accumulate(format, whole, ref.data(), s.n, ref_over.data(), ref_options)
+                     .overflows;
+    // Chunk boundaries: one step, then a third, then the rest.
+    const size_t cuts[] = {0, 1, std::max<size_t>(2, s.k / 3), s.k};
+    for (KernelPath path : {KernelPath::kReference, KernelPath::kPortable, KernelPath::kAvx2,
+                            KernelPath::kAvx512}) {
+      if (!kernel_path_available(path, format)) continue;
+      GemmOptions options;
+      options.path = path;
+      options.threads = 2;
+      std::vector<int64_t> acc(s.m * s.n);
+      std::vector<uint32_t> total_over(s.m * s.n, 0);
+      for (size_t j = 0; j + 1 < std::size(cuts); ++j) {
+        if (cuts[j] >= cuts[j + 1]) continue;
+        GemmProblem chunk = whole;
+        chunk.k = cuts[j + 1] - cuts[j];
+        chunk.a = c.a.data() + cuts[j];
+        chunk.b = c.b.data() + cuts[j] * c.ldb;
+        const std::vector<int64_t> before = acc;
+        if (j > 0) {
+          chunk.bias = nullptr;
+          chunk.initial_acc = before.data();
+          chunk.ld_initial = s.n;
+        }
+        std::vector<uint32_t> over(s.m * s.n, 99);
+        gemm_accumulate(format, chunk, acc.data(), s.n, over.data(), options);
+        for (size_t i = 0; i < over.size(); ++i) total_over[i] += over[i];
+      }
+      const std::string where = format.name() + " path " + to_string(path) + " m,n,k " +
+                                std::to_string(s.m) + "," + std::to_string(s.n) + "," +
+                                std::to_string(s.k);
+      for (size_t i = 0; i < acc.size(); ++i) {
+        ASSERT_EQ(acc[i], ref[i]) << where << " output " << i;
+        ASSERT_EQ(total_over[i], ref_over[i]) << where << " output " << i;
+      }
+    }
+  }
+  if (expect_saturation) {
+    EXPECT_GT(saturated, 0u) << "the case set never saturated";
+  }
+}
+
+TEST(GemmTest, SplitReductionResumesExactly) {
+  expect_split_matches(lbfp8(), Codes::kRealistic, false);
+  expect_split_matches(lbfp8(), Codes::kTop, true);
+  expect_split_matches(LbfpFormat(8, 4, 8, 16), Codes::kRealistic, true);
+  expect_split_matches(bfp8(), Codes::kUniform, false);
+  expect_split_matches(BfpFormat(8, 16), Codes::kUniform, true);
+}
+
+TEST(GemmTest, InitialAccumulatorsAreChecked) {
+  const auto c = make_case(lbfp8(), {2, 3, 4}, Codes::kUniform, 3);
+  std::vector<int64_t> acc(6);
+  std::vector<int64_t> init(6, 0);
+  GemmProblem p = c.problem(true);
+  p.initial_acc = init.data();
+  p.ld_initial = 3;
+  EXPECT_THROW(gemm_accumulate(lbfp8(), p, acc.data(), 3), std::invalid_argument);  // and bias
+  p.bias = nullptr;
+  p.ld_initial = 2;
+  EXPECT_THROW(gemm_accumulate(lbfp8(), p, acc.data(), 3), std::invalid_argument);
+  p.ld_initial = 3;
+  init[4] = int64_t{1} << 31;  // outside A = 32
+  EXPECT_THROW(gemm_accumulate(lbfp8(), p, acc.data(), 3), std::invalid_argument);
+}
+
 TEST(GemmTest, OtherFormatsFallBackToReference) {
   const LbfpFormat narrow(6, 3, 8, 24);
   EXPECT_FALSE(kernel_path_available(KernelPath::kAvx512, narrow));

@@ -54,8 +54,8 @@ if [[ $mode == ci ]]; then
     echo "FAIL: fst2vcd not found (the gtkwave package; run scripts/setup.sh)"; fail=1
   else
     fst2vcd rtl.fst > rtl.vcd 2> /dev/null || { echo "FAIL: fst2vcd rtl.fst"; fail=1; }
-    for sig in clk_i in_valid_i in_ready_o a_i b_i out_valid_o out_row_o out_acc_o fwd_q done_q \
-               acc_o drain_q drain_cnt_q res_q busy_q; do
+    for sig in clk_i init_valid_i init_ready_o init_acc_i in_valid_i in_ready_o a_i b_i \
+               out_valid_o out_row_o out_acc_o fwd_q done_q acc_o start_acc_q res_q res_ovf_q; do
       grep -q "\$var .* $sig " rtl.vcd || { echo "FAIL: no signal $sig in the FST"; fail=1; }
     done
     for scope in systolic_array 'gen_row\[7\]' 'gen_col\[3\]' u_pe u_acc; do

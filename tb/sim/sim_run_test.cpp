@@ -91,8 +91,12 @@ TEST(SimRun, CycleModeAndTileModeAgree) {
   std::ostringstream text, err;
   ASSERT_EQ(run_sim(o, text, err), 0) << err.str();
   const nlohmann::json j = nlohmann::json::parse(slurp(out / "summary.json"));
-  // 10 x 13 tiles of K = 60 on a 4 x 4 array: compute cycles = tiles x (K + 2R + C + 1).
-  EXPECT_EQ(j["formats"]["lbfp8"]["compute_cycles"].get<uint64_t>(), 10u * 13u * (60 + 8 + 4 + 1));
+  // 10 x 13 tiles of K = 60 on a 4 x 4 array (N = 1): at least a perfect stream, one isolated
+  // tile (K + 2R + C + N = 73) then K = 60 per tile (the reduction sets the pace), at most every
+  // tile on its own.
+  const auto compute = j["formats"]["lbfp8"]["compute_cycles"].get<uint64_t>();
+  EXPECT_GE(compute, 73u + (10u * 13u - 1u) * 60u);
+  EXPECT_LE(compute, 10u * 13u * 73u);
   fs::remove_all(out);
 }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <climits>
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -102,35 +104,79 @@ const AcceleratorConfig& validated(const AcceleratorConfig& config) {
   return config;
 }
 
-// The C++ array behind the ArrayBackend interface.
+// The C++ array behind the ArrayBackend interface: each tile's results from the array model (its
+// PE schedule cycle by cycle, or the fast kernel), its timing from ArrayTimeline, the events
+// released in the simulated cycle they happen.
 class CppArray : public ArrayBackend {
  public:
   CppArray(const ArrayGeometry& geometry, const NumberFormat& format, SimMode mode)
-      : model_(geometry, format), mode_(mode) {}
+      : model_(geometry, format), mode_(mode), timeline_(geometry) {}
   std::string name() const override { return mode_ == SimMode::kCycle ? "c++ cycle" : "c++ tile"; }
   const ArrayGeometry& geometry() const override { return model_.geometry(); }
-  int64_t run_tile(const TileJob& job, const std::function<void(int64_t)>& tick) override {
+  int64_t run_tile(const TileJob& job, const Tick& tick) override {
     model_.start(job);
     if (mode_ == SimMode::kTile) {
-      const int64_t cycles = model_.compute_whole_tile();
-      tick(cycles);
-      return cycles;
+      model_.compute_whole_tile();
+    } else {
+      model_.run_to_completion();
     }
-    int64_t cycles = 0;
-    bool busy = true;
-    while (busy) {
-      busy = model_.clock();
-      ++cycles;
-      tick(1);
-    }
-    return cycles;
+    const ArrayTimeline::Tile t = timeline_.add(now_, job.k);
+    pending_.push_back({next_tile_++, t.last + 1, t.end + 1, false, model_.result()});
+    return advance_to(t.next_handover, tick);
   }
-  const TileResult& result() const override { return model_.result(); }
+  bool busy() const override { return !pending_.empty(); }
+  int64_t step(const Tick& tick) override { return busy() ? advance_to(now_ + 1, tick) : 0; }
   ArrayActivity activity() const override { return model_.activity(); }
 
  private:
+  struct Pending {
+    uint64_t tile;
+    int64_t release_at;  // the cycle after its last step
+    int64_t done_at;     // the cycle after its last result row
+    bool released;
+    TileResult result;
+  };
+
+  // Advances to cycle `target`, reporting each event in its cycle.
+  int64_t advance_to(int64_t target, const Tick& tick) {
+    const int64_t from = now_;
+    fire();
+    while (now_ < target) {
+      int64_t next = target;
+      if (mode_ == SimMode::kCycle) {
+        next = now_ + 1;
+      } else {
+        for (const Pending& p : pending_) {
+          if (!p.released) next = std::min(next, p.release_at);
+          next = std::min(next, p.done_at);
+        }
+      }
+      tick(next - now_);
+      now_ = next;
+      fire();
+    }
+    return now_ - from;
+  }
+  void fire() {
+    for (Pending& p : pending_) {
+      if (!p.released && p.release_at <= now_) {
+        p.released = true;
+        released(p.tile);
+      }
+    }
+    while (!pending_.empty() && pending_.front().done_at <= now_) {
+      const Pending p = std::move(pending_.front());
+      pending_.pop_front();
+      finished(p.tile, p.result);
+    }
+  }
+
   ArrayModel model_;
   SimMode mode_;
+  ArrayTimeline timeline_;
+  int64_t now_ = 0;
+  uint64_t next_tile_ = 0;
+  std::deque<Pending> pending_;
 };
 
 }  // namespace
@@ -418,7 +464,8 @@ struct Accelerator::Plan {
   uint64_t out_slot_bytes = 0;
   uint64_t weight_tag = 0;  // TileJob::weight_tag once all resident weights are loaded
   size_t loaded = 0;
-  size_t computed = 0;
+  size_t consumed = 0;  // tiles whose operands the array no longer needs
+  size_t computed = 0;  // tiles whose results have left the array
   size_t written = 0;  // output tiles
   size_t outputs_computed = 0;  // output tiles in the output buffer or written
   uint64_t w_bytes_read = 0;  // the loader's weight traffic (the rest it reads is the input)
@@ -688,7 +735,7 @@ void Accelerator::loader_thread() {
     const uint64_t k = layer.k;
     for (size_t i = 0; i < p.tiles.size(); ++i) {
       const Tile& t = p.tiles[i];
-      while (p.computed < p.loads_wait_for[i]) wait(computed_);  // the slot is free again
+      while (p.consumed < p.loads_wait_for[i]) wait(computed_);  // the slot is free again
       // One descriptor per block: its reads are all issued now (the memory's channel serializes
       // their transfers and overlaps their latencies) and the thread waits for the last.
       sc_time delay = sc_core::SC_ZERO_TIME;
@@ -759,7 +806,7 @@ void Accelerator::loader_thread() {
       }
       wait(delay);
       p.loaded = i + 1;
-      trace_.input_tiles = p.loaded - p.computed;
+      trace_.input_tiles = p.loaded - p.consumed;
       loaded_.notify(sc_core::SC_ZERO_TIME);
     }
   }
@@ -770,6 +817,21 @@ void Accelerator::compute_thread() {
   const auto tick = [&](int64_t n) { wait(period * static_cast<double>(n)); };
   const int acc = acc_bits(config_.format);
   const uint64_t entry = psum_entry_bytes(acc);
+  // The array reports each tile's events from inside the backend calls below, in hand-over order.
+  backend_->set_listener(
+      {[this](uint64_t tile) {
+         const auto [plan, i] = handed_[static_cast<size_t>(tile - first_handed_)];
+         plan->consumed = i + 1;  // its operand slots are free again
+         trace_.input_tiles = plan->loaded - plan->consumed;
+         computed_.notify(sc_core::SC_ZERO_TIME);
+       },
+       [this](uint64_t tile, const TileResult& r) {
+         const auto [plan, i] = handed_.front();
+         if (tile != first_handed_) fail("the array finished tiles out of order");
+         handed_.pop_front();
+         ++first_handed_;
+         finish_tile(*plan, i, r);
+       }});
   for (size_t next = 0;; ++next) {
     Plan* plan = wait_for_layer(next);
     if (plan == nullptr) return;
@@ -780,119 +842,175 @@ void Accelerator::compute_thread() {
     const auto out_slots = static_cast<size_t>(p.out_slots);
     size_t gathered_block = SIZE_MAX;  // the windows_ the address generator last formed
     uint64_t gathered_m0 = 0;
-    for (size_t i = 0; i < p.tiles.size(); ++i) {
-      const Tile& t = p.tiles[i];
-      const Block& ab = p.a_blocks[t.a_block];
-      const Block& wb = p.w_blocks[t.w_block];
-      const sc_time waiting = sc_core::sc_time_stamp();
-      trace_.layer = next;
-      trace_.tile = i;
-      if (p.loaded <= i) trace_.stall = kWaitOperands;
-      while (p.loaded <= i) wait(loaded_);
-      if (t.last_chunk && t.out_index >= p.written + out_slots) trace_.stall = kWaitOutputSpace;
-      while (t.last_chunk && t.out_index >= p.written + out_slots) wait(written_);
-      trace_.stall = kNoStall;
-      s.stall_cycles += cycles(sc_core::sc_time_stamp() - waiting);
+    // K split: each tile's previous chunk of the same outputs (its partial sums must have left
+    // the array and be in the store before this chunk resumes them).
+    std::vector<size_t> previous_chunk(p.tiles.size(), SIZE_MAX);
+    {
+      std::map<std::pair<uint64_t, uint64_t>, size_t> last;
+      for (size_t i = 0; i < p.tiles.size(); ++i) {
+        const auto key = std::make_pair(p.tiles[i].m0, p.tiles[i].n0);
+        const auto it = last.find(key);
+        if (!p.tiles[i].first_chunk && it != last.end()) previous_chunk[i] = it->second;
+        last[key] = i;
+      }
+    }
+    try {
+      for (size_t i = 0; i < p.tiles.size(); ++i) {
+        const Tile& t = p.tiles[i];
+        const Block& ab = p.a_blocks[t.a_block];
+        const Block& wb = p.w_blocks[t.w_block];
+        trace_.layer = next;
+        trace_.tile = i;
+        // Waiting for operands, output space or the previous chunk's partial sums; the array
+        // meanwhile finishes earlier tiles. Each check follows a delta cycle: the loader and the
+        // writer, woken in the same cycle, have then made their updates, whatever order the
+        // kernel runs the processes in.
+        const sc_time waiting = sc_core::sc_time_stamp();
+        uint64_t busy = 0;
+        wait(sc_core::SC_ZERO_TIME);
+        const auto no_output_space = [&] {
+          return t.last_chunk && t.out_index >= p.written + out_slots;
+        };
+        const auto partial_sums_pending = [&] {
+          return previous_chunk[i] != SIZE_MAX && p.computed <= previous_chunk[i];
+        };
+        while ((p.loaded <= i || no_output_space() || partial_sums_pending()) && error_.empty()) {
+          trace_.stall = p.loaded <= i ? kWaitOperands
+                         : no_output_space() ? kWaitOutputSpace
+                                             : kNoStall;
+          if (backend_->busy()) {
+            busy += static_cast<uint64_t>(backend_->step(tick));
+            trace_.array_busy = backend_->busy();
+            wait(sc_core::SC_ZERO_TIME);
+          } else if (partial_sums_pending()) {
+            fail("layer '" + layer.name + "': tile " + std::to_string(i) +
+                 " waits for partial sums the array does not hold");
+          } else {
+            wait(loaded_ | written_);
+          }
+        }
+        trace_.stall = kNoStall;
+        if (!error_.empty()) return;
+        s.compute_cycles += busy;
+        s.stall_cycles += cycles(sc_core::sc_time_stamp() - waiting) - busy;
 
-      const auto rows = static_cast<uint64_t>(t.rows);
-      const auto cols = static_cast<uint64_t>(t.cols);
-      const uint64_t kc = ab.kc;
-      TileJob job;
-      job.rows = t.rows;
-      job.cols = t.cols;
-      job.k = static_cast<int64_t>(kc);
-      // The array streams the tile's rows x kc activations and kc x cols weights.
-      const uint64_t a_base = static_cast<uint64_t>(ab.slot) * lp.a_slot_bytes;
-      if (layer.conv) {
-        // The address generator forms the windows of the tile's output pixels from the band.
-        const ConvGeometry& g = *layer.conv;
-        const uint64_t cc = kc / g.taps();
-        const uint64_t band_bytes = ab.band_rows * band_cols(g) * cc;
-        const Code* band = activation_buffer_.read({a_base, 1, band_bytes, band_bytes}, rows * kc);
-        if (gathered_block != t.a_block || gathered_m0 != t.m0) {
-          const Conv2dShape shape = band_shape(g, ab.band_rows, cc);
-          windows_.resize(rows * kc);
-          for (uint64_t r = 0; r < rows; ++r) {
-            const uint64_t oy = (t.m0 + r) / g.out_w() - ab.band_oy0;
-            const uint64_t ox = (t.m0 + r) % g.out_w();
-            Code* row = windows_.data() + r * kc;
-            for (uint64_t c = 0, kk = 0; c < cc; ++c) {
-              for (uint64_t kh = 0; kh < g.filter_h; ++kh) {
-                for (uint64_t kw = 0; kw < g.filter_w; ++kw) {
-                  row[kk++] = band[conv2d_input_index(shape, 0, c, oy, ox, kh, kw)];
+        const auto rows = static_cast<uint64_t>(t.rows);
+        const auto cols = static_cast<uint64_t>(t.cols);
+        const uint64_t kc = ab.kc;
+        TileJob job;
+        job.rows = t.rows;
+        job.cols = t.cols;
+        job.k = static_cast<int64_t>(kc);
+        // The array streams the tile's rows x kc activations and kc x cols weights.
+        const uint64_t a_base = static_cast<uint64_t>(ab.slot) * lp.a_slot_bytes;
+        if (layer.conv) {
+          // The address generator forms the windows of the tile's output pixels from the band.
+          const ConvGeometry& g = *layer.conv;
+          const uint64_t cc = kc / g.taps();
+          const uint64_t band_bytes = ab.band_rows * band_cols(g) * cc;
+          const Code* band =
+              activation_buffer_.read({a_base, 1, band_bytes, band_bytes}, rows * kc);
+          if (gathered_block != t.a_block || gathered_m0 != t.m0) {
+            const Conv2dShape shape = band_shape(g, ab.band_rows, cc);
+            windows_.resize(rows * kc);
+            for (uint64_t r = 0; r < rows; ++r) {
+              const uint64_t oy = (t.m0 + r) / g.out_w() - ab.band_oy0;
+              const uint64_t ox = (t.m0 + r) % g.out_w();
+              Code* row = windows_.data() + r * kc;
+              for (uint64_t c = 0, kk = 0; c < cc; ++c) {
+                for (uint64_t kh = 0; kh < g.filter_h; ++kh) {
+                  for (uint64_t kw = 0; kw < g.filter_w; ++kw) {
+                    row[kk++] = band[conv2d_input_index(shape, 0, c, oy, ox, kh, kw)];
+                  }
                 }
               }
             }
+            gathered_block = t.a_block;
+            gathered_m0 = t.m0;
           }
-          gathered_block = t.a_block;
-          gathered_m0 = t.m0;
+          job.a = windows_.data();
+        } else {
+          job.a = activation_buffer_.read({a_base + (t.m0 - ab.first) * kc, rows, kc, kc});
         }
-        job.a = windows_.data();
-      } else {
-        job.a = activation_buffer_.read({a_base + (t.m0 - ab.first) * kc, rows, kc, kc});
-      }
-      job.lda = kc;
-      const uint64_t ldb = wb.count;
-      job.b = weight_buffer_.read(
-          {static_cast<uint64_t>(wb.slot) * lp.w_slot_bytes + (t.n0 - wb.first), kc, cols, ldb});
-      job.ldb = ldb;
-      if (lp.weights_resident() && t.m0 > 0) {
-        // The row's later tiles use the same activations: all their weights are loaded once
-        // the first row of tiles is done.
-        job.lookahead_cols = static_cast<int64_t>(layer.n - t.n0) - t.cols;
-        if (t.n0 == 0) last_reuse_tag_ = ++reuse_tags_;  // a new row of tiles
-        job.reuse_tag = last_reuse_tag_;
-        if (p.weight_tag == 0) p.weight_tag = ++reuse_tags_;
-        job.weight_tag = p.weight_tag;
-      }
-      job.a_exponent = layer.a_exponent;
-      job.b_exponents = layer.w_exponents.data() + t.n0;
-      job.bias = layer.bias.empty() || !t.first_chunk ? nullptr : layer.bias.data() + t.n0;
-      job.out_exponent = layer.out_exponent;
-      job.relu = layer.relu;
-      trace_.array_busy = true;
-      // K split: resume the partial sums the previous chunk left in the store.
-      const uint64_t psum_bytes = rows * cols * entry;
-      if (!t.first_chunk) {
-        const Code* from = psum_buffer_.read({t.psum_offset, 1, psum_bytes, psum_bytes});
-        resume_acc_.resize(rows * cols);
-        resume_flags_.resize(rows * cols);
-        for (uint64_t j = 0; j < rows * cols; ++j) {
-          get_psum(from + j * entry, acc, entry, resume_acc_[j], resume_flags_[j]);
+        job.lda = kc;
+        const uint64_t ldb = wb.count;
+        job.b = weight_buffer_.read(
+            {static_cast<uint64_t>(wb.slot) * lp.w_slot_bytes + (t.n0 - wb.first), kc, cols, ldb});
+        job.ldb = ldb;
+        if (lp.weights_resident() && t.m0 > 0) {
+          // The row's later tiles use the same activations: all their weights are loaded once
+          // the first row of tiles is done.
+          job.lookahead_cols = static_cast<int64_t>(layer.n - t.n0) - t.cols;
+          if (t.n0 == 0) last_reuse_tag_ = ++reuse_tags_;  // a new row of tiles
+          job.reuse_tag = last_reuse_tag_;
+          if (p.weight_tag == 0) p.weight_tag = ++reuse_tags_;
+          job.weight_tag = p.weight_tag;
         }
-        job.init_acc = resume_acc_.data();
-        job.init_overflow = resume_flags_.data();
+        job.a_exponent = layer.a_exponent;
+        job.b_exponents = layer.w_exponents.data() + t.n0;
+        job.bias = layer.bias.empty() || !t.first_chunk ? nullptr : layer.bias.data() + t.n0;
+        job.out_exponent = layer.out_exponent;
+        job.relu = layer.relu;
+        trace_.array_busy = true;
+        // K split: resume the partial sums the previous chunk left in the store.
+        const uint64_t psum_bytes = rows * cols * entry;
+        if (!t.first_chunk) {
+          const Code* from = psum_buffer_.read({t.psum_offset, 1, psum_bytes, psum_bytes});
+          resume_acc_.resize(rows * cols);
+          resume_flags_.resize(rows * cols);
+          for (uint64_t j = 0; j < rows * cols; ++j) {
+            get_psum(from + j * entry, acc, entry, resume_acc_[j], resume_flags_[j]);
+          }
+          job.init_acc = resume_acc_.data();
+          job.init_overflow = resume_flags_.data();
+        }
+        job.requantize = t.last_chunk;
+        handed_.emplace_back(&p, i);
+        try {
+          s.compute_cycles += static_cast<uint64_t>(backend_->run_tile(job, tick));
+        } catch (const std::exception& e) {
+          fail("layer '" + layer.name + "' (" + std::to_string(next) + "), tile " +
+               std::to_string(i) + " (outputs from row " + std::to_string(t.m0) + ", column " +
+               std::to_string(t.n0) + "): " + e.what());
+          return;
+        }
+        trace_.array_busy = backend_->busy();
       }
-      job.requantize = t.last_chunk;
-      try {
-        s.compute_cycles += static_cast<uint64_t>(backend_->run_tile(job, tick));
-      } catch (const std::exception& e) {
-        fail("layer '" + layer.name + "' (" + std::to_string(next) + "), tile " +
-             std::to_string(i) + " (outputs from row " + std::to_string(t.m0) + ", column " +
-             std::to_string(t.n0) + "): " + e.what());
-        return;
-      }
+      // The layer's last tiles drain before the next layer starts.
+      s.compute_cycles += static_cast<uint64_t>(backend_->flush(tick));
       trace_.array_busy = false;
-      const TileResult& r = backend_->result();
-      for (size_t j = 0; j < r.overflow_steps.size(); ++j) s.overflow_steps += r.overflow_steps[j];
-      if (t.last_chunk) {
-        Code* out = output_buffer_.write(
-            {(t.out_index % out_slots) * p.out_slot_bytes, rows, cols, cols});
-        std::copy(r.codes.begin(), r.codes.end(), out);
-        for (size_t j = 0; j < r.overflow.size(); ++j) s.outputs_saturated += r.overflow[j];
-      } else {
-        Code* to = psum_buffer_.write({t.psum_offset, 1, psum_bytes, psum_bytes});
-        for (uint64_t j = 0; j < rows * cols; ++j) {
-          put_psum(to + j * entry, r.acc[j], r.overflow[j], acc, entry);
-        }
-      }
-      p.computed = i + 1;
-      if (t.last_chunk) p.outputs_computed = t.out_index + 1;
-      trace_.input_tiles = p.loaded - p.computed;
-      trace_.output_tiles = p.outputs_computed - p.written;
-      computed_.notify(sc_core::SC_ZERO_TIME);
+    } catch (const std::exception& e) {
+      fail("layer '" + layer.name + "' (" + std::to_string(next) + "): " + e.what());
+      return;
     }
   }
+}
+
+void Accelerator::finish_tile(Plan& p, size_t i, const TileResult& r) {
+  const Tile& t = p.tiles[i];
+  const auto rows = static_cast<uint64_t>(t.rows);
+  const auto cols = static_cast<uint64_t>(t.cols);
+  const auto out_slots = static_cast<size_t>(p.out_slots);
+  LayerStats& s = p.stats;
+  const int acc = acc_bits(config_.format);
+  const uint64_t entry = psum_entry_bytes(acc);
+  const uint64_t psum_bytes = rows * cols * entry;
+  for (size_t j = 0; j < r.overflow_steps.size(); ++j) s.overflow_steps += r.overflow_steps[j];
+  if (t.last_chunk) {
+    Code* out = output_buffer_.write(
+        {(t.out_index % out_slots) * p.out_slot_bytes, rows, cols, cols});
+    std::copy(r.codes.begin(), r.codes.end(), out);
+    for (size_t j = 0; j < r.overflow.size(); ++j) s.outputs_saturated += r.overflow[j];
+  } else {
+    Code* to = psum_buffer_.write({t.psum_offset, 1, psum_bytes, psum_bytes});
+    for (uint64_t j = 0; j < rows * cols; ++j) {
+      put_psum(to + j * entry, r.acc[j], r.overflow[j], acc, entry);
+    }
+  }
+  p.computed = i + 1;
+  if (t.last_chunk) p.outputs_computed = t.out_index + 1;
+  trace_.output_tiles = p.outputs_computed - p.written;
+  computed_.notify(sc_core::SC_ZERO_TIME);
 }
 
 void Accelerator::writer_thread() {

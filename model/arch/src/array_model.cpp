@@ -84,7 +84,8 @@ ArrayActivity tile_activity(const TileJob& job, const std::vector<uint32_t>& non
     busy += uint64_t{nonzero_a[k]} * nonzero_b[k];
   }
   activity.zero_macs = activity.macs - busy;
-  activity.requantizations = static_cast<uint64_t>(job.rows) * static_cast<uint64_t>(job.cols);
+  activity.requantizations =
+      job.requantize ? static_cast<uint64_t>(job.rows) * static_cast<uint64_t>(job.cols) : 0;
   return activity;
 }
 
@@ -136,6 +137,19 @@ void ArrayModel::start(const TileJob& job) {
   }
   if (job.k < 1) throw std::invalid_argument("a tile needs at least one reduction step");
   if (job.b_exponents == nullptr) throw std::invalid_argument("a tile needs its weight exponents");
+  if (job.init_acc != nullptr) {
+    if (job.bias != nullptr) {
+      throw std::invalid_argument("a tile resumes partial sums or starts from a bias, not both");
+    }
+    const Accumulator range(acc_bits(format_));
+    for (int i = 0; i < job.rows * job.cols; ++i) {
+      const int64_t v = job.init_acc[i];
+      if (v < range.min_value() || v > range.max_value()) {
+        throw std::invalid_argument("partial sum " + std::to_string(v) + " of output " +
+                                    std::to_string(i) + " is outside the accumulator's range");
+      }
+    }
+  }
   job_ = job;
   scales_.resize(static_cast<size_t>(job.cols));
   for (int c = 0; c < job.cols; ++c) {
@@ -163,6 +177,10 @@ inline void ArrayModel::mac(int r, int c, int64_t k) {
   acc_[static_cast<size_t>(r * geometry_.cols + c)].add(product_[a * codes_ + b]);
 }
 
+bool ArrayModel::resumed_overflow(size_t i) const {
+  return job_.init_acc != nullptr && job_.init_overflow != nullptr && job_.init_overflow[i] != 0;
+}
+
 void ArrayModel::drain_row(int r) {
   output_row_ = r;
   if (r >= job_.rows) return;
@@ -171,8 +189,7 @@ void ArrayModel::drain_row(int r) {
     const auto i = static_cast<size_t>(r * job_.cols + c);
     result_.acc[i] = a.value();
     result_.overflow_steps[i] = a.overflow_count();
-    const bool before = job_.init_overflow != nullptr && job_.init_overflow[i] != 0;
-    result_.overflow[i] = before || a.overflow_count() > 0 ? 1 : 0;
+    result_.overflow[i] = a.overflow_count() > 0 || resumed_overflow(i) ? 1 : 0;
     if (!job_.requantize) continue;
     result_.codes[i] = std::visit(
         [&](const auto& f) {
@@ -185,7 +202,8 @@ void ArrayModel::drain_row(int r) {
 }
 
 void ArrayModel::reset_accumulators() {
-  // Each real PE starts from its column's bias in accumulator units (0 without a bias).
+  // Each real PE starts from its partial sum (a resumed K chunk) or its column's bias in
+  // accumulator units (0 without a bias).
   const int acc = acc_bits(format_);
   std::vector<int64_t> initial(static_cast<size_t>(job_.cols), 0);
   if (job_.bias != nullptr) {
@@ -209,19 +227,20 @@ bool ArrayModel::clock() {
   if (!busy_) return false;
   if (!accumulators_ready_) reset_accumulators();
   const int rows = geometry_.rows;
-  // The anti-diagonal band of PEs whose operands meet in this cycle: k = t - r - c. Padding rows
-  // and columns multiply zero codes: their accumulators never change, so they are skipped.
+  // After the R preload cycles, the anti-diagonal band of PEs whose operands meet in this cycle:
+  // k = t - R - r - c. Padding rows and columns multiply zero codes: their accumulators never
+  // change, so they are skipped.
   for (int r = 0; r < job_.rows; ++r) {
-    const int64_t base = cycle_ - r;  // k + c
+    const int64_t base = cycle_ - rows - r;  // k + c
     if (base < 0) break;
     const int64_t c_lo = std::max<int64_t>(0, base - (job_.k - 1));
     const int64_t c_hi = std::min<int64_t>(job_.cols - 1, base);
     for (int64_t c = c_lo; c <= c_hi; ++c) mac(r, static_cast<int>(c), base - c);
   }
-  // The drain: rows leave bottom first in the last R cycles of the tile.
+  // The rows leave top first in the last R cycles of the tile.
   const int64_t drain_start = total_cycles_ - rows;
   output_row_ = -1;
-  if (cycle_ >= drain_start) drain_row(static_cast<int>(rows - 1 - (cycle_ - drain_start)));
+  if (cycle_ >= drain_start) drain_row(static_cast<int>(cycle_ - drain_start));
   ++cycle_;
   if (cycle_ == total_cycles_) busy_ = false;
   return busy_;
@@ -236,19 +255,17 @@ int64_t ArrayModel::run_to_completion() {
 
 int64_t ArrayModel::compute_whole_tile() {
   if (!busy_) throw std::logic_error("ArrayModel::compute_whole_tile: no tile started");
-  // A resumed partial sum: the fast kernel starts from the bias only, so the PEs run it.
-  if (job_.init_acc != nullptr) {
-    run_to_completion();
-    return total_cycles_;
-  }
   // The fast kernel forms the same saturated sums as the PEs (it proves per call where it may
   // reorder and recomputes the rest in order), bias first. With resident weights the tiles to the
   // right share A, so one call computes them all and later tiles take their slice.
-  const bool cached = job_.reuse_tag != 0 && ahead_.tag == job_.reuse_tag &&
+  // A resumed chunk starts each output from its own partial sum: no look-ahead (the sums to the
+  // right would need theirs).
+  const bool resumed = job_.init_acc != nullptr;
+  const bool cached = !resumed && job_.reuse_tag != 0 && ahead_.tag == job_.reuse_tag &&
                       ahead_.rows == job_.rows && job_.b >= ahead_.b &&
                       job_.b + job_.cols <= ahead_.b + ahead_.cols;
   if (!cached) {
-    const int64_t cols = job_.cols + job_.lookahead_cols;
+    const int64_t cols = job_.cols + (resumed ? 0 : job_.lookahead_cols);
     GemmProblem problem;
     problem.m = static_cast<size_t>(job_.rows);
     problem.n = static_cast<size_t>(cols);
@@ -260,6 +277,8 @@ int64_t ArrayModel::compute_whole_tile() {
     problem.ldb = job_.ldb;
     problem.b_exponents = job_.b_exponents;
     problem.bias = job_.bias;
+    problem.initial_acc = job_.init_acc;
+    problem.ld_initial = static_cast<size_t>(job_.cols);
     ahead_.acc.resize(problem.m * problem.n);
     ahead_.overflows.resize(problem.m * problem.n);
     GemmOptions options;
@@ -270,7 +289,7 @@ int64_t ArrayModel::compute_whole_tile() {
                           options);
         },
         format_);
-    ahead_.tag = job_.reuse_tag;
+    ahead_.tag = resumed ? 0 : job_.reuse_tag;
     ahead_.b = job_.b;
     ahead_.cols = cols;
     ahead_.rows = job_.rows;
@@ -284,7 +303,8 @@ int64_t ArrayModel::compute_whole_tile() {
       const uint32_t overflows = ahead_.overflows[from + static_cast<size_t>(c)];
       result_.acc[to + static_cast<size_t>(c)] = ahead_.acc[from + static_cast<size_t>(c)];
       result_.overflow_steps[to + static_cast<size_t>(c)] = overflows;
-      result_.overflow[to + static_cast<size_t>(c)] = overflows > 0 ? 1 : 0;
+      result_.overflow[to + static_cast<size_t>(c)] =
+          overflows > 0 || resumed_overflow(to + static_cast<size_t>(c)) ? 1 : 0;
     }
     if (!job_.requantize) continue;
     std::visit(

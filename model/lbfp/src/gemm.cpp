@@ -541,7 +541,23 @@ void check_problem(const Format& format, const GemmProblem& p, size_t ldc, const
   }
   check_exponent(p.a_exponent);
   for (size_t j = 0; j < p.n; ++j) check_exponent(p.b_exponents[j]);
-  (void)format;
+  if (p.initial_acc != nullptr) {
+    if (p.bias != nullptr) fail("both a bias and initial accumulators");
+    if (p.ld_initial < p.n) {
+      fail("ld_initial " + std::to_string(p.ld_initial) + " < n " + std::to_string(p.n));
+    }
+    const int64_t max = (int64_t{1} << (format.acc_bits() - 1)) - 1;
+    for (size_t i = 0; i < p.m; ++i) {
+      for (size_t j = 0; j < p.n; ++j) {
+        const int64_t v = p.initial_acc[i * p.ld_initial + j];
+        if (v > max || v < -max - 1) {
+          fail("initial accumulator " + std::to_string(v) + " at (" + std::to_string(i) + ", " +
+               std::to_string(j) + ") outside the " + std::to_string(format.acc_bits()) +
+               "-bit range");
+        }
+      }
+    }
+  }
 }
 
 template <class Format>
@@ -576,9 +592,15 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
     }
   }
 
+  // A resumed reduction starts each output from its own value: the kernels sum from zero
+  // (initial stays 0) and the value is added per output below.
+  const int64_t* resume = p.initial_acc;
+  auto start = [&](size_t i, size_t j) {
+    return resume != nullptr ? resume[i * p.ld_initial + j] : initial[j];
+  };
   std::vector<Code> column(p.k);
   auto sequential = [&](size_t i, size_t j) {
-    const DotResult r = dot(format, p.a + i * p.lda, column.data(), p.k, initial[j]);
+    const DotResult r = dot(format, p.a + i * p.lda, column.data(), p.k, start(i, j));
     acc[i * ldc + j] = r.acc;
     if (overflows) overflows[i * ldc + j] = static_cast<uint32_t>(r.overflows);
     stats.overflows += r.overflows;
@@ -602,6 +624,14 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
   // A first bound needs no pass over the data: k times the largest product.
   int64_t largest_initial = 0;
   for (int64_t v : initial) largest_initial = std::max(largest_initial, v < 0 ? -v : v);
+  if (resume != nullptr) {
+    for (size_t i = 0; i < p.m; ++i) {
+      for (size_t j = 0; j < p.n; ++j) {
+        const int64_t v = start(i, j);
+        largest_initial = std::max(largest_initial, v < 0 ? -v : v);
+      }
+    }
+  }
   const int64_t limit = std::min<int64_t>((int64_t{1} << (format.acc_bits() - 1)) - 1,
                                           int64_t{2147483647});
   const auto largest_product = static_cast<uint64_t>(t.abs_products.back());
@@ -672,6 +702,11 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
       for (size_t j = 0; j < n; ++j) arow[j] = init[j] + srow[j];
     }
   }
+  if (resume != nullptr) {
+    for (size_t i = 0; i < p.m; ++i) {
+      for (size_t j = 0; j < p.n; ++j) acc[i * ldc + j] += start(i, j);
+    }
+  }
   if (overflows) {
     for (size_t i = 0; i < p.m; ++i) std::fill(overflows + i * ldc, overflows + i * ldc + p.n, 0u);
   }
@@ -682,12 +717,19 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
   for (double& x : a_norm) x = std::sqrt(x);
   for (double& x : b_norm) x = std::sqrt(x);
   constexpr double kMargin = 1.0 + 1e-6;
+  // The room each output leaves for its products: the limit less its starting value.
   std::vector<int64_t> room(p.n);
   int64_t least_room = limit;
   for (size_t j = 0; j < p.n; ++j) {
     room[j] = limit - (initial[j] < 0 ? -initial[j] : initial[j]);
     least_room = std::min(least_room, room[j]);
   }
+  auto room_at = [&](size_t i, size_t j) {
+    if (resume == nullptr) return room[j];
+    const int64_t v = start(i, j);
+    return limit - (v < 0 ? -v : v);
+  };
+  if (resume != nullptr) least_room = limit - largest_initial;
   const double largest_a = *std::max_element(a_norm.begin(), a_norm.end());
   const double largest_b = *std::max_element(b_norm.begin(), b_norm.end());
   if (least_room >= 0 && largest_a * largest_b * kMargin <= static_cast<double>(least_room)) {
@@ -698,7 +740,8 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
   std::vector<std::pair<size_t, size_t>> uncleared;  // (column, row)
   for (size_t i = 0; i < p.m; ++i) {
     for (size_t j = 0; j < p.n; ++j) {
-      if (room[j] < 0 || a_norm[i] * b_norm[j] * kMargin > static_cast<double>(room[j])) {
+      const int64_t r = room_at(i, j);
+      if (r < 0 || a_norm[i] * b_norm[j] * kMargin > static_cast<double>(r)) {
         uncleared.emplace_back(j, i);
       }
     }
@@ -741,7 +784,8 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
   std::sort(uncleared.begin(), uncleared.end());
   size_t loaded = p.n;
   for (const auto& [j, i] : uncleared) {
-    if (room[j] >= 0 && std::min(row_bound[i], col_bound[j]) <= static_cast<uint64_t>(room[j])) {
+    const int64_t r = room_at(i, j);
+    if (r >= 0 && std::min(row_bound[i], col_bound[j]) <= static_cast<uint64_t>(r)) {
       continue;
     }
     if (loaded != j) load_column(j);

@@ -9,6 +9,7 @@
 #include "static_model.h"
 
 #include <cstdlib>
+#include <deque>
 #include <iostream>
 #include <iterator>
 #include <stdexcept>
@@ -134,7 +135,8 @@ class ArrayDriver::Impl {
       : config_(config), model_(std::move(model)), window_(options.trace_window) {
     std::string trace = options.trace;
     const char* dir = std::getenv("LBFP_RTL_FST");
-    if (trace.empty() && dir != nullptr && *dir != '\0' && config_.kind != ArrayKind::kLbfp8Preset) {
+    if (trace.empty() && dir != nullptr && *dir != '\0' &&
+        config_.kind != ArrayKind::kLbfp8Preset) {
       trace = std::string(dir) + "/" + options.trace_name + ".fst";
     }
     if (!trace.empty() && !model_->open_trace(trace)) {
@@ -145,9 +147,14 @@ class ArrayDriver::Impl {
     }
     ArrayTop top(*model_);
     model_->set_dumping(window_.contains(0));
+    // A falling edge of rst_ni (the first evaluation sees no edge), so that every register
+    // takes its reset value, not only those that reset to zero.
     top.clk_i = 0;
-    top.rst_ni = 0;
+    top.rst_ni = 1;
     top.in_valid_i = 0;
+    top.init_valid_i = 0;
+    model_->eval();
+    top.rst_ni = 0;
     model_->eval();
     top.rst_ni = 1;
     model_->eval();
@@ -155,121 +162,217 @@ class ArrayDriver::Impl {
   const ArrayConfig& config() const { return config_; }
   int64_t cycle() const { return cycle_; }
 
-  void run_tile(const TileInput& tile, TileOutput& out,
-                const std::function<void()>& on_cycle) {
+  uint64_t push_tile(const TileInput& tile) {
     const int rows = config_.rows;
     const int cols = config_.cols;
-    const int acc_bits = config_.acc_bits;
     if (tile.rows < 1 || tile.rows > rows || tile.cols < 1 || tile.cols > cols || tile.k < 1) {
       throw std::invalid_argument(
           "a " + std::to_string(tile.rows) + "x" + std::to_string(tile.cols) + " tile with K=" +
           std::to_string(tile.k) + " does not fit the " + std::to_string(rows) + "x" +
           std::to_string(cols) + " array");
     }
-    ArrayTop top(*model_);
-    const auto clock = [&] {  // the rising edge; inputs for the next cycle are set after it
-      top.clk_i = 1;
-      model_->eval();
-      top.clk_i = 0;
-      ++cycle_;
-      model_->set_dumping(window_.contains(cycle_));
-      if (on_cycle) on_cycle();
-    };
-    const auto n = static_cast<size_t>(rows) * static_cast<size_t>(cols);
-    out.acc.assign(n, 0);
-    out.overflow.assign(n, 0);
-    out.codes.assign(n, 0);
-    out.row_seen.assign(static_cast<size_t>(rows), 0);
-    out.row_cycle.assign(static_cast<size_t>(rows), -1);
-    out.cycles = 0;
-    out.errors.clear();
-
-    // A tile starts in a cycle where the array is ready (after a drain it is at once).
-    for (int waited = 0;; ++waited) {
-      top.in_valid_i = 0;
-      model_->eval();
-      if (top.in_ready_o) break;
-      if (waited == kReadyGuard) {
-        out.errors.push_back("in_ready_o low for " + std::to_string(kReadyGuard) +
-                             " cycles before the tile");
-        return;
+    Queued q;
+    q.id = next_id_++;
+    q.k = tile.k;
+    const auto r_count = static_cast<size_t>(rows);
+    const auto c_count = static_cast<size_t>(cols);
+    const auto k = static_cast<size_t>(tile.k);
+    // Operands padded to the whole array, step-major: a[t][r], b[t][c].
+    q.a.assign(k * r_count, 0);
+    q.b.assign(k * c_count, 0);
+    for (size_t t = 0; t < k; ++t) {
+      for (int r = 0; r < tile.rows; ++r) {
+        q.a[t * r_count + static_cast<size_t>(r)] = tile.a[static_cast<size_t>(r) * tile.lda + t];
       }
-      clock();
+      for (int c = 0; c < tile.cols; ++c) {
+        q.b[t * c_count + static_cast<size_t>(c)] = tile.b[t * tile.ldb + static_cast<size_t>(c)];
+      }
+    }
+    q.exp_shift.assign(c_count, 0);
+    q.init_acc.assign(r_count * c_count, 0);
+    q.init_ovf.assign(r_count * c_count, 0);
+    for (int c = 0; c < tile.cols; ++c) {
+      q.exp_shift[static_cast<size_t>(c)] = tile.exp_shift != nullptr ? tile.exp_shift[c] : 0;
+      for (int r = 0; r < rows; ++r) {
+        const auto i = static_cast<size_t>(r) * c_count + static_cast<size_t>(c);
+        if (tile.init_acc != nullptr) {
+          if (r >= tile.rows) continue;
+          const auto j = static_cast<size_t>(r * tile.cols + c);
+          q.init_acc[i] = tile.init_acc[j];
+          q.init_ovf[i] = tile.init_ovf != nullptr && tile.init_ovf[j] != 0 ? 1 : 0;
+        } else if (tile.bias != nullptr) {
+          q.init_acc[i] = tile.bias[c];
+        }
+      }
+    }
+    q.relu = tile.relu;
+    q.out.acc.assign(r_count * c_count, 0);
+    q.out.overflow.assign(r_count * c_count, 0);
+    q.out.codes.assign(r_count * c_count, 0);
+    q.out.row_seen.assign(r_count, 0);
+    q.out.row_cycle.assign(r_count, -1);
+    q.out.handed = cycle_;
+    tiles_.push_back(std::move(q));
+    return tiles_.back().id;
+  }
+
+  bool busy() const { return !tiles_.empty(); }
+  const std::vector<uint64_t>& released() const { return released_; }
+  std::vector<std::pair<uint64_t, TileOutput>> take_finished() {
+    std::vector<std::pair<uint64_t, TileOutput>> done;
+    done.swap(finished_);
+    return done;
+  }
+  bool first_taken(uint64_t id, int64_t* cycle) const {
+    for (const Queued& q : tiles_) {
+      if (q.id == id) {
+        if (q.steps == 0) return false;
+        *cycle = q.out.first;
+        return true;
+      }
+    }
+    if (id >= next_id_) return false;
+    *cycle = first_of_retired_;  // only asked for the newest tiles; see run_tile in rtl_array
+    return id < next_id_;
+  }
+
+  void clock(const std::function<void()>& on_cycle) {
+    const int rows = config_.rows;
+    const int cols = config_.cols;
+    const int acc_bits = config_.acc_bits;
+    ArrayTop top(*model_);
+    released_.clear();
+
+    // Inputs of this cycle.
+    Queued* pre = preloading();
+    top.init_valid_i = pre != nullptr ? 1 : 0;
+    for (int c = 0; c < cols; ++c) {
+      const size_t i = pre != nullptr ? static_cast<size_t>(pre->preloaded * cols + c) : 0;
+      vl::put_bits(top.init_acc_i, c * acc_bits, acc_bits,
+                   static_cast<uint64_t>(pre != nullptr ? pre->init_acc[i] : 0));
+      vl::put_bits(top.init_ovf_i, c, 1, pre != nullptr ? pre->init_ovf[i] : 0u);
+    }
+    Queued* feed = feeding();
+    const int64_t t = feed != nullptr ? feed->steps : 0;
+    top.in_valid_i = feed != nullptr ? 1 : 0;
+    top.in_first_i = feed != nullptr && t == 0 ? 1 : 0;
+    top.in_last_i = feed != nullptr && t == feed->k - 1 ? 1 : 0;
+    for (int r = 0; r < rows; ++r) {
+      const Code a = feed != nullptr ? feed->a[static_cast<size_t>(t * rows + r)] : Code{0};
+      vl::put_bits(top.a_i, r * kCodeBits, kCodeBits, a);
     }
     for (int c = 0; c < cols; ++c) {
-      const bool used = c < tile.cols;
-      const int shift = used && tile.exp_shift != nullptr ? tile.exp_shift[c] : 0;
+      const Code b = feed != nullptr ? feed->b[static_cast<size_t>(t * cols + c)] : Code{0};
+      vl::put_bits(top.b_i, c * kCodeBits, kCodeBits, b);
+      const int shift = feed != nullptr ? feed->exp_shift[static_cast<size_t>(c)] : 0;
       vl::put_bits(top.exp_shift_i, c * kExpShiftBits, kExpShiftBits,
                    static_cast<uint64_t>(shift));
-      const int64_t bias = used && tile.bias != nullptr ? tile.bias[c] : 0;
-      vl::put_bits(top.bias_i, c * acc_bits, acc_bits, static_cast<uint64_t>(bias));
     }
-    top.relu_i = tile.relu ? 1 : 0;
+    top.relu_i = feed != nullptr && feed->relu ? 1 : 0;
+    model_->eval();
+    const bool preload_taken = pre != nullptr && top.init_ready_o;
+    const bool step_taken = feed != nullptr && top.in_ready_o;
 
-    out.start_cycle = cycle_;
-    const arch::ArrayGeometry geometry{rows, cols, config_.pipe_stages};
-    const int64_t limit = 2 * arch::array_tile_cycles(geometry, tile.k) + 64;
-    int rows_seen = 0;
-    int expected_row = rows - 1;  // rows come out last first
-    for (int64_t t = 0; rows_seen < rows && t < limit; ++t) {
-      const bool feeding = t < tile.k;
-      top.in_valid_i = feeding ? 1 : 0;
-      top.in_first_i = feeding && t == 0 ? 1 : 0;
-      top.in_last_i = feeding && t == tile.k - 1 ? 1 : 0;
-      for (int r = 0; r < rows; ++r) {
-        const Code a = feeding && r < tile.rows
-                           ? tile.a[static_cast<size_t>(r) * tile.lda + static_cast<size_t>(t)]
-                           : Code{0};
-        vl::put_bits(top.a_i, r * kCodeBits, kCodeBits, a);
-      }
-      for (int c = 0; c < cols; ++c) {
-        const Code b = feeding && c < tile.cols
-                           ? tile.b[static_cast<size_t>(t) * tile.ldb + static_cast<size_t>(c)]
-                           : Code{0};
-        vl::put_bits(top.b_i, c * kCodeBits, kCodeBits, b);
-      }
-      model_->eval();
-      if (feeding && !top.in_ready_o) {
-        out.errors.push_back("in_ready_o low while fed at k=" + std::to_string(t));
-      }
-      if (top.out_valid_o) {
-        const int r = static_cast<int>(top.out_row_o);
-        if (r != expected_row || r >= rows || out.row_seen[static_cast<size_t>(r)]) {
-          out.errors.push_back("result row " + std::to_string(r) +
-                               " out of order (expected row " + std::to_string(expected_row) +
-                               ")");
+    // The outputs of this cycle: a row of the oldest unfinished tile.
+    if (top.out_valid_o) {
+      const int r = static_cast<int>(top.out_row_o);
+      if (tiles_.empty()) {
+        stray_row(r);
+      } else {
+        Queued& q = tiles_.front();
+        if (r != q.rows_out || r >= rows) {
+          q.out.errors.push_back("result row " + std::to_string(r) +
+                                 " out of order (expected row " +
+                                 std::to_string(q.rows_out) + ")");
         }
-        --expected_row;
-        ++rows_seen;
-        out.cycles = t + 1;
         if (r < rows) {
-          out.row_seen[static_cast<size_t>(r)] = 1;
-          out.row_cycle[static_cast<size_t>(r)] = cycle_;
+          q.out.row_seen[static_cast<size_t>(r)] = 1;
+          q.out.row_cycle[static_cast<size_t>(r)] = cycle_;
           for (int c = 0; c < cols; ++c) {
             const auto i = static_cast<size_t>(r) * static_cast<size_t>(cols) +
                            static_cast<size_t>(c);
-            out.acc[i] = vl::sign_extend(vl::get_bits(top.out_acc_o, c * acc_bits, acc_bits),
-                                         acc_bits);
-            out.overflow[i] = static_cast<uint8_t>(vl::get_bits(top.out_ovf_o, c, 1));
-            out.codes[i] =
+            q.out.acc[i] = vl::sign_extend(vl::get_bits(top.out_acc_o, c * acc_bits, acc_bits),
+                                           acc_bits);
+            q.out.overflow[i] = static_cast<uint8_t>(vl::get_bits(top.out_ovf_o, c, 1));
+            q.out.codes[i] =
                 static_cast<Code>(vl::get_bits(top.out_code_o, c * kCodeBits, kCodeBits));
           }
         }
+        if (++q.rows_out == rows) {
+          q.out.end = cycle_;
+          q.out.cycles = q.out.end - q.out.handed + 1;
+          if (q.steps < q.k) q.out.errors.push_back("results before the last operand step");
+          first_of_retired_ = q.out.first;
+          finished_.emplace_back(q.id, std::move(q.out));
+          tiles_.pop_front();
+        }
       }
-      clock();
     }
-    if (rows_seen < rows) {
-      out.errors.push_back("produced " + std::to_string(rows_seen) + " of " +
-                           std::to_string(rows) + " result rows within " +
-                           std::to_string(limit) + " cycles");
+    // What the array took in this cycle (the tiles are still queued: a tile's rows leave
+    // long after its steps).
+    if (preload_taken) {
+      if (pre->preloaded == 0) pre->out.preload = cycle_;
+      ++pre->preloaded;
     }
+    if (step_taken) {
+      if (feed->steps == 0) feed->out.first = cycle_;
+      if (++feed->steps == feed->k) {
+        feed->out.last = cycle_;
+        released_.push_back(feed->id);
+      }
+    }
+
+    top.clk_i = 1;
+    model_->eval();
+    top.clk_i = 0;
+    ++cycle_;
+    model_->set_dumping(window_.contains(cycle_));
+    if (on_cycle) on_cycle();
   }
 
  private:
+  struct Queued {
+    uint64_t id = 0;
+    int64_t k = 0;
+    std::vector<Code> a, b;
+    std::vector<int> exp_shift;
+    std::vector<int64_t> init_acc;
+    std::vector<uint8_t> init_ovf;
+    bool relu = false;
+    int preloaded = 0;  // rows taken
+    int64_t steps = 0;  // steps taken
+    int rows_out = 0;
+    TileOutput out;
+  };
+  // The tile whose preload rows, operand steps and result rows are due next.
+  Queued* preloading() {
+    for (Queued& q : tiles_) {
+      if (q.preloaded < config_.rows) return &q;
+    }
+    return nullptr;
+  }
+  Queued* feeding() {
+    for (Queued& q : tiles_) {
+      if (q.steps < q.k) return &q;
+    }
+    return nullptr;
+  }
+
+  void stray_row(int r) {
+    TileOutput out;
+    out.errors.push_back("result row " + std::to_string(r) + " with no tile in flight");
+    finished_.emplace_back(next_id_, std::move(out));
+  }
+
   ArrayConfig config_;
   std::unique_ptr<ArrayModel> model_;
   TraceWindow window_;
+  std::deque<Queued> tiles_;  // queued and not finished, in order
+  uint64_t next_id_ = 0;
   int64_t cycle_ = 0;
+  int64_t first_of_retired_ = 0;
+  std::vector<uint64_t> released_;
+  std::vector<std::pair<uint64_t, TileOutput>> finished_;
 };
 
 namespace {
@@ -317,12 +420,42 @@ ArrayDriver::ArrayDriver(const ArrayConfig& config, const DriverOptions& options
 ArrayDriver::~ArrayDriver() = default;
 
 const ArrayConfig& ArrayDriver::config() const { return impl_->config(); }
-
 int64_t ArrayDriver::cycle() const { return impl_->cycle(); }
+uint64_t ArrayDriver::push_tile(const TileInput& tile) { return impl_->push_tile(tile); }
+void ArrayDriver::clock(const std::function<void()>& on_cycle) { impl_->clock(on_cycle); }
+bool ArrayDriver::busy() const { return impl_->busy(); }
+const std::vector<uint64_t>& ArrayDriver::released() const { return impl_->released(); }
+std::vector<std::pair<uint64_t, TileOutput>> ArrayDriver::take_finished() {
+  return impl_->take_finished();
+}
+bool ArrayDriver::first_taken(uint64_t id, int64_t* cycle) const {
+  return impl_->first_taken(id, cycle);
+}
 
 void ArrayDriver::run_tile(const TileInput& tile, TileOutput& out,
                            const std::function<void()>& on_cycle) {
-  impl_->run_tile(tile, out, on_cycle);
+  for (int waited = 0; busy(); ++waited) {
+    if (waited == kReadyGuard) {
+      out = TileOutput();
+      out.errors.push_back("the array did not finish its earlier tiles");
+      return;
+    }
+    clock(on_cycle);
+  }
+  take_finished();
+  const uint64_t id = push_tile(tile);
+  const ArrayConfig& c = config();
+  const arch::ArrayGeometry geometry{c.rows, c.cols, c.pipe_stages};
+  const int64_t limit = 2 * arch::array_tile_cycles(geometry, tile.k) + 64;
+  for (int64_t t = 0; busy() && t < limit; ++t) clock(on_cycle);
+  for (auto& [done, result] : take_finished()) {
+    if (done == id) {
+      out = std::move(result);
+      return;
+    }
+  }
+  out = TileOutput();
+  out.errors.push_back("the tile did not finish within " + std::to_string(limit) + " cycles");
 }
 
 }  // namespace lbfp::rtl

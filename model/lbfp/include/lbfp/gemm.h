@@ -47,6 +47,12 @@ struct GemmProblem {
   size_t ldb = 0;
   const int* b_exponents = nullptr;  // N exponents, one per output column
   const float* bias = nullptr;       // N real biases, or nullptr for none
+  // Resuming a split reduction: M x N accumulator values (row stride ld_initial) the sums start
+  // from instead of a bias (bias must then be nullptr), each within the A-bit range. The
+  // result is the k-order saturating sum from that value, as if the earlier part of the
+  // reduction had run in the same call; overflow counts cover this call's steps only.
+  const int64_t* initial_acc = nullptr;
+  size_t ld_initial = 0;
 };
 
 struct GemmStats {
@@ -60,8 +66,8 @@ bool kernel_path_available(KernelPath path, const LbfpFormat& format);
 bool kernel_path_available(KernelPath path, const BfpFormat& format);
 
 // Raw accumulators: acc[m * ldc + n] gets the saturated A-bit sum (bias first, converted with
-// bias_to_accumulator at product_scale(Ea, Eb[n])), overflows[m * ldc + n] (when not null) the
-// number of saturating steps of that output. Throws std::invalid_argument for a bad view (null
+// bias_to_accumulator at product_scale(Ea, Eb[n]), or initial_acc[m * ld_initial + n]),
+// overflows[m * ldc + n] (when not null) the number of saturating steps of that output. Throws std::invalid_argument for a bad view (null
 // pointers with non-zero sizes, strides below the row length, threads < 1) or a forced path that
 // is not available, std::out_of_range for an invalid code or exponent, std::domain_error for a
 // NaN bias.

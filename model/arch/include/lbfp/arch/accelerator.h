@@ -9,10 +9,12 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <systemc>
@@ -183,20 +185,56 @@ struct LayerStats {
   uint64_t requantizations = 0;
 };
 
-// An array implementation: runs one tile to completion and returns the cycles it took (waiting
-// that long in simulated time is the caller's business).
+// An array implementation. Tiles overlap: the array takes the next tile (its preload, then its
+// operand steps) while earlier ones still reduce and drain, with the timing of ArrayTimeline
+// (array_timing.h). The caller hands tiles over with run_tile, which advances simulated time
+// to the earliest cycle at which the next hand-over does not delay the array; what happens to
+// a tile later is reported through the listener, in hand-over order, in the simulated cycle it
+// happens (from inside run_tile, step or flush). Tiles are numbered from 0 in hand-over order
+// over the backend's life.
 class ArrayBackend {
  public:
+  struct Listener {
+    // The tile's last operand step has been taken: its operand buffers may be reused.
+    std::function<void(uint64_t tile)> operands_released;
+    // The tile's results have left the array (valid during the call).
+    std::function<void(uint64_t tile, const TileResult& result)> results_ready;
+  };
+  // Cycle mode backends call `tick` once per simulated clock (the SystemC thread waits a clock
+  // period there); tile mode backends call it with runs of cycles between events.
+  using Tick = std::function<void(int64_t)>;
+
   virtual ~ArrayBackend() = default;
   virtual std::string name() const = 0;
   virtual const ArrayGeometry& geometry() const = 0;
-  // Cycle mode backends call `tick` once per simulated clock (the SystemC thread waits a clock
-  // period there); tile mode backends call it once with the whole tile's cycle count.
-  virtual int64_t run_tile(const TileJob& job, const std::function<void(int64_t)>& tick) = 0;
-  virtual const TileResult& result() const = 0;
+  void set_listener(Listener listener) { listener_ = std::move(listener); }
+  // Hands a tile over; returns the cycles it advanced (ticked). Throws std::invalid_argument
+  // for a tile the array cannot run.
+  virtual int64_t run_tile(const TileJob& job, const Tick& tick) = 0;
+  // Whether a tile handed over has not yet left the array.
+  virtual bool busy() const = 0;
+  // Advances one cycle (when busy); returns the cycles advanced (0 or 1).
+  virtual int64_t step(const Tick& tick) = 0;
+  // Advances until every tile handed over has left the array; returns the cycles advanced.
+  int64_t flush(const Tick& tick) {
+    int64_t cycles = 0;
+    while (busy()) cycles += step(tick);
+    return cycles;
+  }
   virtual ArrayActivity activity() const = 0;
   // Whether the backend counts saturating steps (the RTL only raises a flag per output).
   virtual bool counts_overflow_steps() const { return true; }
+
+ protected:
+  void released(uint64_t tile) const {
+    if (listener_.operands_released) listener_.operands_released(tile);
+  }
+  void finished(uint64_t tile, const TileResult& result) const {
+    if (listener_.results_ready) listener_.results_ready(tile, result);
+  }
+
+ private:
+  Listener listener_;
 };
 
 // The C++ array: cycle by cycle (mode kCycle) or whole tiles with the fast kernel (kTile).
@@ -240,7 +278,7 @@ class Accelerator : public sc_core::sc_module {
     uint64_t tile = 0;           // the tile of that layer the array works on (or waits for)
     bool array_busy = false;     // the array runs a tile
     int stall = kNoStall;        // why the array waits (StallCause)
-    uint64_t input_tiles = 0;    // tiles loaded into the input buffers, not yet computed
+    uint64_t input_tiles = 0;    // tiles loaded into the input buffers, operands not yet used
     uint64_t output_tiles = 0;   // tiles computed into the output buffer, not yet written
     uint64_t dma_in_flight = 0;  // DMA transactions issued and not yet complete
   };
@@ -269,6 +307,8 @@ class Accelerator : public sc_core::sc_module {
   void controller_thread();
   void loader_thread();
   void compute_thread();
+  // A tile's results have left the array: into the output buffer, counted.
+  void finish_tile(Plan& p, size_t i, const TileResult& result);
   void writer_thread();
   // The layer in flight, once the controller has planned the `next`-th; nullptr when the host
   // has no more work.
@@ -298,6 +338,8 @@ class Accelerator : public sc_core::sc_module {
   TraceState trace_;
 
   std::unique_ptr<Plan> plan_;  // the layer in flight
+  std::deque<std::pair<Plan*, size_t>> handed_;  // tiles in the array, in hand-over order
+  uint64_t first_handed_ = 0;                    // the backend's number of handed_.front()
   std::vector<Code> staging_;   // the loader's weight rows before the transpose
   std::vector<Code> windows_;   // the address generator's tile rows of a convolution
   std::vector<int64_t> resume_acc_;  // partial sums read back from the store for one tile

@@ -2,11 +2,13 @@
 // cycle-by-cycle model the SystemC AccumulatorArray runs, held to the RTL's documented timing
 // (rtl/systolic_array.sv, docs/microarchitecture.md).
 //
-// Operand movement is implicit: with the edge skew, A[r][k] and B[k][c] meet in PE(r,c) at cycle
-// k + r + c of the tile, so each clock advances the anti-diagonal band of PEs whose operands
-// arrive in that cycle, in reduction order, through the golden accumulator. The array's outputs
-// follow the RTL's drain: row R-1 first, one row per cycle, the last in cycle
-// array_tile_cycles(K) - 1; the next tile may start in the cycle after.
+// The tile's R preload cycles come first (cycles 0 .. R-1: every PE takes its start value, the
+// bias or a resumed partial sum). Operand movement is implicit: with the edge skew, A[r][k] and
+// B[k][c] meet in PE(r,c) at cycle R + k + r + c of the tile, so each clock advances the
+// anti-diagonal band of PEs whose operands arrive in that cycle, in reduction order, through the
+// golden accumulator. The array's outputs follow the RTL's: row 0 first, one row per cycle, the
+// last in cycle array_tile_cycles(K) - 1. How consecutive tiles overlap is ArrayTimeline's
+// business (array_timing.h); this model runs one tile's schedule.
 #pragma once
 
 #include <cstddef>
@@ -38,6 +40,15 @@ struct TileJob {
   const float* bias = nullptr;
   int out_exponent = 0;
   bool relu = false;
+  // K split: when init_acc is set, each real PE resumes this partial sum (rows x cols, row-major,
+  // stride cols) and its sticky overflow flag (init_overflow, 0/1; nullptr: all clear) instead
+  // of starting from the bias; the controller passes bias = nullptr for every chunk but the
+  // first.
+  const int64_t* init_acc = nullptr;
+  const uint8_t* init_overflow = nullptr;
+  // false for every chunk but the last: no requantization; TileResult::acc / overflow are the
+  // partial sums to store (TileResult::codes is not meaningful).
+  bool requantize = true;
   // The B view (with its exponents and bias) continues `lookahead_cols` columns to the right
   // with the same layout, and the same A will be used for them next (resident weights): the
   // tile-level mode may compute those tiles in the same kernel call.
@@ -49,28 +60,22 @@ struct TileJob {
   // one layer, all loaded): tiles with the same b, cols and weight_tag read the same codes.
   // 0: no reuse.
   uint64_t weight_tag = 0;
-  // K split: the accumulators resume from these partial sums (rows x cols, stride cols) and their
-  // sticky overflow flags instead of starting from the bias (bias only in the first chunk).
-  const int64_t* init_acc = nullptr;
-  const uint8_t* init_overflow = nullptr;
-  // false for every K chunk but the last: TileResult::acc / overflow are the partial sums and
-  // no codes are formed.
-  bool requantize = true;
 };
 
 struct TileResult {
   int rows = 0;
   int cols = 0;
   std::vector<int64_t> acc;       // rows x cols
-  std::vector<uint8_t> overflow;  // rows x cols: 1 when any step saturated (the RTL's flag)
-  std::vector<uint64_t> overflow_steps;
-  std::vector<Code> codes;        // rows x cols, requantized
+  // rows x cols: 1 when any step saturated (the RTL's flag), or the resumed flag was set
+  std::vector<uint8_t> overflow;
+  std::vector<uint64_t> overflow_steps;  // saturating steps of this tile (chunk) only
+  std::vector<Code> codes;        // rows x cols, requantized (when the job asked for it)
 };
 
 struct ArrayActivity {
   uint64_t macs = 0;           // multiply-accumulate steps on real (non-padding) outputs
   uint64_t zero_macs = 0;      // of those, steps with a zero operand (gateable)
-  uint64_t requantizations = 0;
+  uint64_t requantizations = 0;  // outputs requantized (tiles with requantize only)
 };
 
 // Per code of the format: 1 when it is a zero.
@@ -98,7 +103,7 @@ class ArrayModel {
   int64_t tile_cycles(int64_t k) const { return array_tile_cycles(geometry_, k); }
 
   // Starts a tile; the array must be idle. Throws std::invalid_argument for a tile larger than
-  // the array or an empty reduction.
+  // the array, an empty reduction, a bias with init_acc or an init_acc outside the A-bit range.
   void start(const TileJob& job);
   // Advances one clock cycle. Returns true while the tile is in flight.
   bool clock();
@@ -119,6 +124,7 @@ class ArrayModel {
   void mac(int r, int c, int64_t k);
   void reset_accumulators();
   void drain_row(int r);
+  bool resumed_overflow(size_t i) const;  // the job's init_overflow of output i
 
   ArrayGeometry geometry_;
   NumberFormat format_;

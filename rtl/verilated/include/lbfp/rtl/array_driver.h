@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lbfp/format.h"
@@ -72,9 +73,13 @@ struct TileInput {
   const Code* b = nullptr;  // b[t * ldb + c]: step t, column c of B
   size_t ldb = 0;
   // Per used column (nullptr: all zero): the requantization offset scale - Eo, and the bias in
-  // accumulator units, which enters the accumulators first.
+  // accumulator units, which the preload gives every row of the column as its start value.
   const int* exp_shift = nullptr;
   const int64_t* bias = nullptr;
+  // K split: the start values instead of the bias, rows x cols (stride cols), and their sticky
+  // overflow flags (nullptr: all clear).
+  const int64_t* init_acc = nullptr;
+  const uint8_t* init_ovf = nullptr;
   bool relu = false;
 };
 
@@ -85,10 +90,18 @@ struct TileOutput {
   std::vector<Code> codes;        // the requantizer's codes (the BFP8 array has none)
   std::vector<uint8_t> row_seen;  // 1 for each row the array put out
   std::vector<int64_t> row_cycle;  // per row: the driver's cycle (since reset) it came out in
-  int64_t start_cycle = 0;         // the driver's cycle of the tile's first operand
-  // First operand in to last result out, both included.
+  // The driver's cycle numbers (0 = the first cycle after reset): the tile was queued (handed
+  // over) in `handed`, its first preload row and its first and last operand steps were taken in
+  // `preload`, `first` and `last`, its last result row was on the outputs in `end`.
+  int64_t handed = 0;
+  int64_t preload = 0;
+  int64_t first = 0;
+  int64_t last = 0;
+  int64_t end = 0;
+  // Hand-over to last result row, both included (lbfp::arch::array_tile_cycles for a tile
+  // handed to an idle array).
   int64_t cycles = 0;
-  // Broken protocol: not ready for a tile, not ready while fed, rows out of order or missing.
+  // Broken protocol: rows out of order or missing.
   std::vector<std::string> errors;
 };
 
@@ -110,6 +123,9 @@ struct DriverOptions {
   std::function<void(const std::string&)> progress;
 };
 
+// Streams tiles through the array: each queued tile's preload rows and operand steps are
+// presented as soon as the array takes them (in_ready_o, init_ready_o), after those of the
+// tiles queued before it, so tiles overlap as the array allows.
 class ArrayDriver {
  public:
   // Creates and resets the array; `trace_name` names its FST trace (see above).
@@ -126,9 +142,23 @@ class ArrayDriver {
   // Rising clock edges since reset.
   int64_t cycle() const;
 
-  // Runs one tile; `on_cycle` (optional) is called after every rising clock edge: `cycles`
-  // times, after as many as the array took to become ready (none after a drained tile).
-  // Throws std::invalid_argument when the tile does not fit the array.
+  // Queues a tile from the current cycle on (its data is copied); returns its number, counting
+  // from 0. Throws std::invalid_argument when the tile does not fit the array.
+  uint64_t push_tile(const TileInput& tile);
+  // One cycle: presents the queued inputs, takes the outputs, rising clock edge, then
+  // `on_cycle` (optional).
+  void clock(const std::function<void()>& on_cycle = nullptr);
+  bool busy() const;  // a queued tile has not finished
+  // Tiles whose last operand step was taken in the last clock(), in order.
+  const std::vector<uint64_t>& released() const;
+  // Tiles whose last result row came out (in order), taken from the driver.
+  std::vector<std::pair<uint64_t, TileOutput>> take_finished();
+  // Whether tile `id`'s first step has been taken, and in which cycle.
+  bool first_taken(uint64_t id, int64_t* cycle) const;
+
+  // One tile alone: clocks until the array is idle, queues the tile and clocks until it has
+  // finished; `on_cycle` as for clock(). A tile that does not finish within a generous limit
+  // is reported in out.errors.
   void run_tile(const TileInput& tile, TileOutput& out,
                 const std::function<void()>& on_cycle = nullptr);
 
