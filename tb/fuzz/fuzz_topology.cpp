@@ -35,16 +35,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The first layers through the generator: refused, or built with the promised shapes.
   for (size_t i = 0; i < workload.layers.size() && i < 2; ++i) {
     const lbfp::LayerSpec& l = workload.layers[i];
-    try {
-      const auto groups = lbfp::make_layer_data(l, lbfp::lbfp8(), 1, kLayerBudgetBytes);
-      if (groups.size() != l.group_count()) lbfp::fuzz::fail("wrong group count");
-      for (const auto& g : groups) {
-        if (g.a.size() != l.gemm_m() * l.gemm_k() || g.w.size() != l.gemm_n() * l.gemm_k()) {
-          lbfp::fuzz::fail("layer '" + l.name + "': operand sizes do not match the shape");
+    for (const lbfp::Im2col im2col : {lbfp::Im2col::kHost, lbfp::Im2col::kChip}) {
+      try {
+        const auto groups =
+            lbfp::make_layer_data(l, lbfp::lbfp8(), 1, kLayerBudgetBytes, im2col);
+        if (groups.size() != l.group_count()) lbfp::fuzz::fail("wrong group count");
+        for (const auto& g : groups) {
+          // Host lowering: the im2col'ed M x K activations; on-chip: the group's input feature
+          // map, whose windows the accelerator forms.
+          const uint64_t a_size =
+              g.conv ? g.conv->ifmap_bytes() : l.gemm_m() * l.gemm_k();
+          if (g.a.size() != a_size || g.w.size() != l.gemm_n() * l.gemm_k()) {
+            lbfp::fuzz::fail("layer '" + l.name + "': operand sizes do not match the shape");
+          }
+          if (g.conv && (im2col == lbfp::Im2col::kHost || !l.is_conv ||
+                         g.conv->out_h() * g.conv->out_w() != l.gemm_m() ||
+                         g.conv->channels * g.conv->taps() != l.gemm_k())) {
+            lbfp::fuzz::fail("layer '" + l.name + "': the on-chip geometry does not match");
+          }
         }
+      } catch (const lbfp::ConfigError&) {
+        // over the budget: refused before allocating (the sanitizers' malloc limit checks that)
       }
-    } catch (const lbfp::ConfigError&) {
-      // over the budget: refused before allocating (the sanitizers' malloc limit checks that)
     }
   }
   return 0;
