@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -13,6 +14,7 @@
 #include "golden.h"
 #include "host_memory.h"
 #include "lbfp/arch/report.h"
+#include "lbfp/arch/scalesim_report.h"
 #include "output_file.h"
 #include "sim_command.h"
 
@@ -45,6 +47,7 @@ class Progress {
 int run_sim(const SimOptions& o, std::ostream& out, std::ostream& err) {
   arch::SimulationRequest request = o;
   request.max_host_bytes = host_memory_budget_bytes();
+  request.warn = [&err](const std::string& w) { err << "lbfp sim: warning: " << w << "\n"; };
   Progress progress(o.progress && ::isatty(STDERR_FILENO) != 0);
   arch::SimReport report;
   try {
@@ -85,6 +88,29 @@ int run_sim(const SimOptions& o, std::ostream& out, std::ostream& err) {
       files.emplace_back((fs::path(o.out) / "charts" / name).string(), svg);
     }
     make_output_folder((fs::path(o.out) / "charts").string());
+    // SCALE-Sim's reports: of the first format in the folder itself, of every format in a
+    // folder named after it when the run has more than one (docs/scalesim.md).
+    const auto scalesim = [&](const fs::path& folder, const arch::FormatRun& run) {
+      files.emplace_back((folder / "COMPUTE_REPORT.csv").string(),
+                         arch::scalesim_compute_report(report, run));
+      files.emplace_back((folder / "BANDWIDTH_REPORT.csv").string(),
+                         arch::scalesim_bandwidth_report(report, run));
+      files.emplace_back((folder / "DETAILED_ACCESS_REPORT.csv").string(),
+                         arch::scalesim_detailed_access_report(report, run));
+    };
+    if (!report.runs.empty()) scalesim(fs::path(o.out), report.runs.front());
+    if (report.runs.size() > 1) {
+      for (const arch::FormatRun& run : report.runs) {
+        // "lbfp(W=6,F=3,P=8,A=32)" -> "lbfp_W_6_F_3_P_8_A_32"
+        std::string folder;
+        for (const char c : run.format) {
+          folder += std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' ? c : '_';
+        }
+        while (!folder.empty() && folder.back() == '_') folder.pop_back();
+        make_output_folder((fs::path(o.out) / folder).string());
+        scalesim(fs::path(o.out) / folder, run);
+      }
+    }
     write_files_atomically(files);
   } catch (const ConfigError& e) {
     err << "lbfp sim: " << e.what() << "\n";
