@@ -115,8 +115,8 @@ def check_format(path, layers, rows, cols):
             # SCALE-Sim's DRAM bandwidth is the count over the window, both reports agree.
             if prefix.startswith("DRAM"):
                 window = d[prefix + " Stop Cycle"] - d[prefix + " Start Cycle"] + 1
-                check(close(bw[i]["Avg " + prefix.replace("Filter", "FILTER") + " BW"],
-                            count / window), f"{where}: {prefix} window")
+                column = "Avg " + prefix.split()[1].upper() + " DRAM BW"
+                check(close(bw[i][column], count / window), f"{where}: {prefix} window")
 
 
 def main():

@@ -5,6 +5,7 @@
 
 #include "lbfp/arch/config.h"
 #include "lbfp/arch/energy.h"
+#include "lbfp/arch/input.h"
 #include "lbfp/arch/scalesim_config.h"
 #include "lbfp/arch/scalesim_report.h"
 
@@ -226,10 +227,12 @@ TEST(ScaleSimConfig, WeightStationaryReachesArrayDataflow) {
       arch::map_scalesim_config(arch::read_text_file(path), path, "lbfp8");
   EXPECT_NE(m.yaml.find("\n  dataflow: weight-stationary\n"), std::string::npos) << m.yaml;
   bool named = false;
+  std::string origins;
   for (const auto& [line, origin] : m.origin) {
     named |= origin.key == "array.dataflow" && origin.cfg == path + ":14: Dataflow: ws";
+    origins += std::to_string(line) + " " + origin.key + " <- " + origin.cfg + "\n";
   }
-  EXPECT_TRUE(named);
+  EXPECT_TRUE(named) << origins;
   // The schema decides: accepted once the weight-stationary array is modelled, until then
   // refused at the .cfg's line with the key it was mapped to.
   try {
