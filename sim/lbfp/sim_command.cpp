@@ -127,7 +127,8 @@ void add_sim_command(CLI::App& app) {
       "Simulate a network on an accelerator (SystemC/TLM model): cycles, traffic and energy per "
       "layer. With no arguments: ResNet-18 on the LBFP8 16x16 preset, LBFP8 and BFP8.");
   cmd->add_option("--arch", o->arch,
-                  "architecture YAML (configs/arch/*.yaml) or SCALE-Sim v2 .cfg (docs/scalesim.md)");
+                  "architecture YAML (configs/arch/*.yaml) or SCALE-Sim v2 .cfg "
+                  "(docs/scalesim.md)");
   cmd->add_option("--workload", o->workload,
                   "SCALE-Sim topology CSV (sim/workloads/*.csv) or gemm:M,N,K");
   cmd->add_option("--format", o->format, "lbfp8, bfp8, both (default) or arch");
@@ -152,7 +153,8 @@ void add_sim_command(CLI::App& app) {
       ->check(unsigned_integer());
   cmd->add_option("--out", o->out,
                   "folder for report.html, layers.csv, summary.json, plot.svg, charts/ and "
-                  "SCALE-Sim's COMPUTE_REPORT.csv, BANDWIDTH_REPORT.csv, DETAILED_ACCESS_REPORT.csv");
+                  "SCALE-Sim's COMPUTE_REPORT.csv, BANDWIDTH_REPORT.csv, "
+                  "DETAILED_ACCESS_REPORT.csv");
   cmd->add_option("--set", o->overrides, "override an arch key, e.g. --set array.rows=32 (key= removes it)");
   cmd->add_flag("--quiet", o->quiet, "print nothing on success");
   cmd->add_flag("!--no-progress", o->progress, "no progress bar");

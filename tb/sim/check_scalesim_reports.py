@@ -92,7 +92,8 @@ def check_format(path, layers, rows, cols):
         eff = mapping_efficiency(g("m"), g("n") // g("groups"), g("k"), rows, cols)
         check(close(c["Mapping Efficiency %"], eff),
               f"{where}: Mapping Efficiency % {c['Mapping Efficiency %']} != {eff}")
-        check(close(c["Compute Util %"], 100.0 * macs / (pes * compute)), f"{where}: Compute Util %")
+        check(close(c["Compute Util %"], 100.0 * macs / (pes * compute)),
+              f"{where}: Compute Util %")
         b = bw[i]
         for column, key in (("Avg IFMAP SRAM BW", "ifmap_sram_read_bytes"),
                             ("Avg FILTER SRAM BW", "filter_sram_read_bytes"),

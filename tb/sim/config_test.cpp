@@ -212,7 +212,8 @@ TEST(ScaleSimConfig, TheShippedScaleCfgMapsOntoTheSchema) {
                                              "15: MemoryBanks", "18: InterfaceBandwidth"};
   ASSERT_EQ(a.warnings.size(), unmapped.size());
   for (size_t i = 0; i < unmapped.size(); ++i) {
-    EXPECT_EQ(a.warnings[i].rfind(path + ":" + unmapped[i] + ": not mapped", 0), 0u) << a.warnings[i];
+    EXPECT_EQ(a.warnings[i].rfind(path + ":" + unmapped[i] + ": not mapped", 0), 0u)
+        << a.warnings[i];
   }
   // --format bfp8 gives BFP8 codes; --set applies to the mapping.
   const ArchSpec b = load_arch(path, {"array.pipe_stages=2", "buffers.psum_kib=8"}, "bfp8");
@@ -257,7 +258,9 @@ TEST(ScaleSimConfig, UserBandwidthAndKeySpellings) {
   EXPECT_EQ(a.accel.array.rows, 8);
   EXPECT_EQ(a.accel.dram.bytes_per_cycle, 20.0);
   bool first_only = false;
-  for (const auto& w : a.warnings) first_only |= w == "s.cfg:13: Bandwidth: only the first value (20) is used, as SCALE-Sim does";
+  for (const auto& w : a.warnings) {
+    first_only |= w == "s.cfg:13: Bandwidth: only the first value (20) is used, as SCALE-Sim does";
+  }
   EXPECT_TRUE(first_only);
 }
 
@@ -272,18 +275,22 @@ TEST(ScaleSimConfig, BadFilesNameFileLineKeyAndValue) {
        "s.cfg:5: ArrayHeight: expected an integer, got '3x'"},
       {replace(g, "ArrayHeight:    32", "ArrayHeight: 1.5"),
        "s.cfg:5: ArrayHeight: expected an integer, got '1.5'"},
-      {replace(g, "ArrayHeight:    32", "ArrayHeight: 0"), "s.cfg:5: ArrayHeight: 0 is outside 1..4096"},
+      {replace(g, "ArrayHeight:    32", "ArrayHeight: 0"),
+       "s.cfg:5: ArrayHeight: 0 is outside 1..4096"},
       {replace(g, "OfmapSramSzkB:   64 ", "OfmapSramSzkB: 99999999999999999999"),
        "s.cfg:9: OfmapSramSzkB: expected an integer, got '99999999999999999999'"},
-      {replace(g, "Dataflow : os", "Dataflow : xs"), "s.cfg:14: Dataflow: 'xs' is not os, ws or is"},
+      {replace(g, "Dataflow : os", "Dataflow : xs"),
+       "s.cfg:14: Dataflow: 'xs' is not os, ws or is"},
       {replace(g, "ArrayWidth:     32", "ArrayWidth: 32\narrayheight = 8"),
        "s.cfg:7: arrayheight: duplicate key in [architecture_presets] (first at line 5)"},
       {g + "[general]\n", "s.cfg:19: [general]: duplicate section (first at line 1)"},
       {"x = 1\n" + g, "s.cfg:1: x: a key before any [section]"},
       {replace(g, "ArrayHeight:    32", "ArrayHeight 32"),
        "s.cfg:5: expected 'key = value', '[section]' or a comment, got 'ArrayHeight 32'"},
-      {replace(g, "[general]", "[general"), "s.cfg:1: expected a section header '[name]', got '[general'"},
-      {replace(g, "CALC ", "SOMETIMES"), "s.cfg:18: InterfaceBandwidth: expected CALC or USER, got 'SOMETIMES'"},
+      {replace(g, "[general]", "[general"),
+       "s.cfg:1: expected a section header '[name]', got '[general'"},
+      {replace(g, "CALC ", "SOMETIMES"),
+       "s.cfg:18: InterfaceBandwidth: expected CALC or USER, got 'SOMETIMES'"},
       {replace(replace(g, "CALC ", "USER"), "Bandwidth : 10\n", ""),
        "s.cfg: [architecture_presets] Bandwidth: missing"},
       {replace(replace(g, "CALC ", "USER"), "Bandwidth : 10", "Bandwidth : ten"),
@@ -316,7 +323,8 @@ TEST(ScaleSimReport, MappingEfficiencyIsSpatialUseOverFolds) {
                    100.0 * 64 * 40 / (64 * 64));
   EXPECT_DOUBLE_EQ(arch::scalesim_mapping_efficiency("input-stationary", 16, 40, 64, 32, 32),
                    100.0 * 64 * 16 / (64 * 32));
-  EXPECT_DOUBLE_EQ(arch::scalesim_mapping_efficiency("output-stationary", 64, 64, 1, 32, 32), 100.0);
+  EXPECT_DOUBLE_EQ(arch::scalesim_mapping_efficiency("output-stationary", 64, 64, 1, 32, 32),
+                   100.0);
 }
 
 }  // namespace

@@ -26,7 +26,8 @@ if [[ $rc -ne 0 ]]; then
   echo "FAIL: scale.cfg: status $rc: $(head -c 600 os.err)"
   fail=1
 else
-  for key in 10:\ IfmapOffset 11:\ FilterOffset 12:\ OfmapOffset 13:\ Bandwidth 15:\ MemoryBanks 18:\ InterfaceBandwidth; do
+  for key in '10: IfmapOffset' '11: FilterOffset' '12: OfmapOffset' '13: Bandwidth' \
+             '15: MemoryBanks' '18: InterfaceBandwidth'; do
     grep -qF "lbfp sim: warning: $here/scalesim/scale.cfg:$key: not mapped" os.err ||
       { echo "FAIL: no warning for scale.cfg:$key: $(cat os.err)"; fail=1; }
   done
@@ -35,7 +36,8 @@ else
 fi
 
 # 2. SCALE-Sim's GEMM topology form (-i gemm), one format: the reports in the folder only.
-run gemm --arch "$here/scalesim/scale.cfg" --format bfp8 --workload "$here/scalesim/test_mnk_input.csv" --out gemm
+run gemm --arch "$here/scalesim/scale.cfg" --format bfp8 \
+  --workload "$here/scalesim/test_mnk_input.csv" --out gemm
 if [[ $rc -ne 0 ]]; then
   echo "FAIL: test_mnk_input.csv: status $rc: $(head -c 600 gemm.err)"
   fail=1
@@ -50,7 +52,8 @@ fi
 run ws --arch "$here/scalesim/scale_ws.cfg" --workload gemm:64,48,40 --out ws
 if [[ $rc -eq 0 ]]; then
   python3 "$here/check_scalesim_reports.py" ws || fail=1
-elif [[ $rc -ne 2 ]] || ! grep -qF "lbfp sim: $here/scalesim/scale_ws.cfg:14: Dataflow: ws, mapped to array.dataflow: 'weight-stationary'" ws.err; then
+elif [[ $rc -ne 2 ]] || ! grep -qF "lbfp sim: $here/scalesim/scale_ws.cfg:14: Dataflow: ws, mapped to \
+array.dataflow: 'weight-stationary'" ws.err; then
   echo "FAIL: scale_ws.cfg: status $rc: $(head -c 600 ws.err)"
   fail=1
 else

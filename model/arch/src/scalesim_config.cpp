@@ -134,8 +134,9 @@ std::vector<IniEntry> parse_ini(const std::string& text, const std::string& sour
     }
     const size_t split = line.find_first_of("=:");
     if (split == std::string::npos || split == 0) {
-      throw ConfigError(at(source, number) + ": expected 'key = value', '[section]' or a comment, got '" +
-                        shown(line) + "'");
+      throw ConfigError(at(source, number) +
+                        ": expected 'key = value', '[section]' or a comment, got '" + shown(line) +
+                        "'");
     }
     IniEntry e;
     e.section = section;

@@ -52,7 +52,8 @@ std::string scalesim_compute_report(const SimReport& r, const FormatRun& run) {
   const auto& g = r.arch.accel.array;
   const double pes = static_cast<double>(g.rows) * static_cast<double>(g.cols);
   std::ostringstream s;
-  s << "LayerID, Total Cycles, Stall Cycles, Overall Util %, Mapping Efficiency %, Compute Util %,\n";
+  s << "LayerID, Total Cycles, Stall Cycles, Overall Util %, Mapping Efficiency %, "
+       "Compute Util %,\n";
   for (size_t i = 0; i < run.layers.size(); ++i) {
     const LayerResult& l = run.layers[i];
     const LayerStats& t = l.stats;
