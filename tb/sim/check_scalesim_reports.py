@@ -67,13 +67,15 @@ def read_report(path, name, layers):
     return out
 
 
-def mapping_efficiency(m, n, k, rows, cols):
-    # Output-stationary: M x N spatial; each fold maps min(R, rest) x min(C, rest).
-    sr, sc = m, n
+def mapping_efficiency(dataflow, m, n, k, rows, cols):
+    # The spatial dimensions of SCALE-Sim's dataflows (topology_utils.py,
+    # calc_spatio_temporal_params); each fold maps min(R, rest) x min(C, rest).
+    sr, sc = {"output-stationary": (m, n), "weight-stationary": (k, n),
+              "input-stationary": (k, m)}[dataflow]
     return 100.0 * sr * sc / (math.ceil(sr / rows) * rows * math.ceil(sc / cols) * cols)
 
 
-def check_format(path, layers, rows, cols):
+def check_format(path, layers, rows, cols, dataflow):
     comp = read_report(path, "COMPUTE_REPORT.csv", len(layers))
     bw = read_report(path, "BANDWIDTH_REPORT.csv", len(layers))
     det = read_report(path, "DETAILED_ACCESS_REPORT.csv", len(layers))
@@ -89,7 +91,7 @@ def check_format(path, layers, rows, cols):
         check(close(c["Overall Util %"] / 100.0, float(l["utilization"])) or
               abs(c["Overall Util %"] / 100.0 - float(l["utilization"])) < 1e-6,
               f"{where}: Overall Util % is not layers.csv's utilization")
-        eff = mapping_efficiency(g("m"), g("n") // g("groups"), g("k"), rows, cols)
+        eff = mapping_efficiency(dataflow, g("m"), g("n") // g("groups"), g("k"), rows, cols)
         check(close(c["Mapping Efficiency %"], eff),
               f"{where}: Mapping Efficiency % {c['Mapping Efficiency %']} != {eff}")
         check(close(c["Compute Util %"], 100.0 * macs / (pes * compute)),
@@ -129,11 +131,11 @@ def main():
     formats = list(dict.fromkeys(r["format"] for r in rows))
     check(len(formats) >= 1, "layers.csv has no rows")
     by_format = {f: [r for r in rows if r["format"] == f] for f in formats}
-    check_format(out, by_format[formats[0]], arch["rows"], arch["cols"])
+    check_format(out, by_format[formats[0]], arch["rows"], arch["cols"], arch["dataflow"])
     for f in formats:
         folder = os.path.join(out, re.sub(r"_+$", "", re.sub(r"[^A-Za-z0-9-]", "_", f)))
         if len(formats) > 1:
-            check_format(folder, by_format[f], arch["rows"], arch["cols"])
+            check_format(folder, by_format[f], arch["rows"], arch["cols"], arch["dataflow"])
         else:
             check(not os.path.exists(folder), f"{folder}: written for a run of one format")
     for message in failures:
