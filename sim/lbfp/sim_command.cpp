@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -88,28 +87,10 @@ int run_sim(const SimOptions& o, std::ostream& out, std::ostream& err) {
       files.emplace_back((fs::path(o.out) / "charts" / name).string(), svg);
     }
     make_output_folder((fs::path(o.out) / "charts").string());
-    // SCALE-Sim's reports: of the first format in the folder itself, of every format in a
-    // folder named after it when the run has more than one (docs/scalesim.md).
-    const auto scalesim = [&](const fs::path& folder, const arch::FormatRun& run) {
-      files.emplace_back((folder / "COMPUTE_REPORT.csv").string(),
-                         arch::scalesim_compute_report(report, run));
-      files.emplace_back((folder / "BANDWIDTH_REPORT.csv").string(),
-                         arch::scalesim_bandwidth_report(report, run));
-      files.emplace_back((folder / "DETAILED_ACCESS_REPORT.csv").string(),
-                         arch::scalesim_detailed_access_report(report, run));
-    };
-    if (!report.runs.empty()) scalesim(fs::path(o.out), report.runs.front());
-    if (report.runs.size() > 1) {
-      for (const arch::FormatRun& run : report.runs) {
-        // "lbfp(W=6,F=3,P=8,A=32)" -> "lbfp_W_6_F_3_P_8_A_32"
-        std::string folder;
-        for (const char c : run.format) {
-          folder += std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' ? c : '_';
-        }
-        while (!folder.empty() && folder.back() == '_') folder.pop_back();
-        make_output_folder((fs::path(o.out) / folder).string());
-        scalesim(fs::path(o.out) / folder, run);
-      }
+    for (const auto& [name, csv] : arch::scalesim_reports(report)) {  // docs/scalesim.md
+      const fs::path path = fs::path(o.out) / name;
+      make_output_folder(path.parent_path().string());
+      files.emplace_back(path.string(), csv);
     }
     write_files_atomically(files);
   } catch (const ConfigError& e) {

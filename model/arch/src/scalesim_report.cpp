@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <sstream>
 #include <stdexcept>
 
@@ -46,6 +47,29 @@ double scalesim_mapping_efficiency(const std::string& dataflow, uint64_t m, uint
   // Every fold maps min(R, rest) x min(C, rest): the mean over the folds is Sr Sc over all of them.
   return 100.0 * (static_cast<double>(sr) * static_cast<double>(sc)) /
          (static_cast<double>(ceil_div(sr, r) * r) * static_cast<double>(ceil_div(sc, c) * c));
+}
+
+std::vector<std::pair<std::string, std::string>> scalesim_reports(const SimReport& r) {
+  std::vector<std::pair<std::string, std::string>> files;
+  const auto add = [&](const std::string& folder, const FormatRun& run) {
+    files.emplace_back(folder + "COMPUTE_REPORT.csv", scalesim_compute_report(r, run));
+    files.emplace_back(folder + "BANDWIDTH_REPORT.csv", scalesim_bandwidth_report(r, run));
+    files.emplace_back(folder + "DETAILED_ACCESS_REPORT.csv",
+                       scalesim_detailed_access_report(r, run));
+  };
+  if (!r.runs.empty()) add("", r.runs.front());
+  if (r.runs.size() > 1) {
+    for (const FormatRun& run : r.runs) {
+      // "lbfp(W=6,F=3,P=8,A=32)" -> "lbfp_W_6_F_3_P_8_A_32"
+      std::string folder;
+      for (const char c : run.format) {
+        folder += std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' ? c : '_';
+      }
+      while (!folder.empty() && folder.back() == '_') folder.pop_back();
+      add(folder + "/", run);
+    }
+  }
+  return files;
 }
 
 std::string scalesim_compute_report(const SimReport& r, const FormatRun& run) {

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "lbfp/arch/report.h"
 
@@ -16,6 +18,11 @@ namespace lbfp::arch {
 // are (M, N) for output-stationary, (K, N) for weight-stationary, (K, M) for input-stationary.
 double scalesim_mapping_efficiency(const std::string& dataflow, uint64_t m, uint64_t n_per_group,
                                    uint64_t k, int rows, int cols);
+
+// Every SCALE-Sim report of a simulation as (path relative to the output folder, content): the
+// first format's three files in the folder itself and, when the run has more than one format,
+// each format's in a folder named after it ("lbfp8/COMPUTE_REPORT.csv").
+std::vector<std::pair<std::string, std::string>> scalesim_reports(const SimReport& report);
 
 // One row per layer of `run` (a run of `report`), LayerID from 0.
 std::string scalesim_compute_report(const SimReport& report, const FormatRun& run);
