@@ -13,6 +13,7 @@
 #include "golden.h"
 #include "host_memory.h"
 #include "lbfp/arch/report.h"
+#include "lbfp/arch/scalesim_report.h"
 #include "output_file.h"
 #include "sim_command.h"
 
@@ -45,6 +46,7 @@ class Progress {
 int run_sim(const SimOptions& o, std::ostream& out, std::ostream& err) {
   arch::SimulationRequest request = o;
   request.max_host_bytes = host_memory_budget_bytes();
+  request.warn = [&err](const std::string& w) { err << "lbfp sim: warning: " << w << "\n"; };
   Progress progress(o.progress && ::isatty(STDERR_FILENO) != 0);
   arch::SimReport report;
   try {
@@ -85,6 +87,11 @@ int run_sim(const SimOptions& o, std::ostream& out, std::ostream& err) {
       files.emplace_back((fs::path(o.out) / "charts" / name).string(), svg);
     }
     make_output_folder((fs::path(o.out) / "charts").string());
+    for (const auto& [name, csv] : arch::scalesim_reports(report)) {  // docs/scalesim.md
+      const fs::path path = fs::path(o.out) / name;
+      make_output_folder(path.parent_path().string());
+      files.emplace_back(path.string(), csv);
+    }
     write_files_atomically(files);
   } catch (const ConfigError& e) {
     err << "lbfp sim: " << e.what() << "\n";
@@ -100,7 +107,9 @@ void add_sim_command(CLI::App& app) {
       "sim",
       "Simulate a network on an accelerator (SystemC/TLM model): cycles, traffic and energy per "
       "layer. With no arguments: ResNet-18 on the LBFP8 16x16 preset, LBFP8 and BFP8.");
-  cmd->add_option("--arch", o->arch, "architecture YAML (configs/arch/*.yaml)");
+  cmd->add_option("--arch", o->arch,
+                  "architecture YAML (configs/arch/*.yaml) or SCALE-Sim v2 .cfg "
+                  "(docs/scalesim.md)");
   cmd->add_option("--workload", o->workload,
                   "SCALE-Sim topology CSV (sim/workloads/*.csv) or gemm:M,N,K");
   cmd->add_option("--format", o->format, "lbfp8, bfp8, both (default) or arch");
@@ -123,7 +132,10 @@ void add_sim_command(CLI::App& app) {
   cmd->add_option("--energy", o->energy, "energy table YAML (default: the arch file's)");
   cmd->add_option("--seed", o->seed, "seed of the generated weights and activations")
       ->check(unsigned_integer());
-  cmd->add_option("--out", o->out, "folder for report.html, layers.csv, summary.json, plot.svg and charts/");
+  cmd->add_option("--out", o->out,
+                  "folder for report.html, layers.csv, summary.json, plot.svg, charts/ and "
+                  "SCALE-Sim's COMPUTE_REPORT.csv, BANDWIDTH_REPORT.csv, "
+                  "DETAILED_ACCESS_REPORT.csv");
   cmd->add_option("--set", o->overrides, "override an arch key, e.g. --set array.rows=32 (key= removes it)");
   cmd->add_flag("--quiet", o->quiet, "print nothing on success");
   cmd->add_flag("!--no-progress", o->progress, "no progress bar");

@@ -5,6 +5,9 @@
 
 #include "lbfp/arch/config.h"
 #include "lbfp/arch/energy.h"
+#include "lbfp/arch/input.h"
+#include "lbfp/arch/scalesim_config.h"
+#include "lbfp/arch/scalesim_report.h"
 
 namespace lbfp::cli {
 namespace {
@@ -151,6 +154,177 @@ TEST(EnergyTable, MissingAndBadFiguresAreErrors) {
   }
   EXPECT_THROW(parse_energy("energy_pj:\n  bogus: 1\n", "e.yaml", ""), ConfigError);
   EXPECT_THROW(parse_energy("energy_pj:\n  bfp_multiply: -1\n", "e.yaml", ""), ConfigError);
+}
+
+
+// ---- SCALE-Sim v2 .cfg files (lbfp/arch/scalesim_config.h, docs/scalesim.md) ------------------
+
+const std::string kScaleSimDir = LBFP_SOURCE_DIR "/tb/sim/scalesim/";
+
+// configs/scale.cfg of SCALE-Sim v2 (tb/sim/scalesim/scale.cfg), line for line.
+const char* kScaleCfg = R"([general]
+run_name = scale_example_run_32x32_os
+
+[architecture_presets]
+ArrayHeight:    32
+ArrayWidth:     32
+IfmapSramSzkB:   64 
+FilterSramSzkB:  64 
+OfmapSramSzkB:   64 
+IfmapOffset:    0
+FilterOffset:   10000000
+OfmapOffset:    20000000
+Bandwidth : 10
+Dataflow : os
+MemoryBanks:   1
+
+[run_presets]
+InterfaceBandwidth: CALC 
+)";
+
+std::string cfg_error_of(const std::string& text, std::vector<std::string> overrides = {}) {
+  try {
+    arch::parse_scalesim_arch(text, "s.cfg", overrides, "lbfp8");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(ScaleSimConfig, TheShippedScaleCfgMapsOntoTheSchema) {
+  const std::string path = kScaleSimDir + "scale.cfg";
+  const ArchSpec a = load_arch(path, {});
+  EXPECT_EQ(a.name, "scale_example_run_32x32_os");
+  EXPECT_EQ(a.path, path);
+  EXPECT_EQ(a.accel.array.rows, 32);  // ArrayHeight
+  EXPECT_EQ(a.accel.array.cols, 32);  // ArrayWidth
+  EXPECT_EQ(a.accel.buffers.activation_bytes, 64u * 1024u);  // IfmapSramSzkB
+  EXPECT_EQ(a.accel.buffers.weight_bytes, 64u * 1024u);      // FilterSramSzkB
+  EXPECT_EQ(a.accel.buffers.output_bytes, 64u * 1024u);      // OfmapSramSzkB
+  EXPECT_EQ(a.accel.dram.bytes_per_cycle, 16.0);  // CALC: Bandwidth is not SCALE-Sim's either
+  EXPECT_TRUE(is_lbfp(a.accel.format));
+  EXPECT_EQ(format_name(a.accel.format), "lbfp8");
+  EXPECT_FALSE(a.energy_path.empty());
+  EXPECT_NO_THROW(load_energy(a.energy_path));
+  // Every key that is not mapped is named, in file order, with its line.
+  const std::vector<std::string> unmapped = {"10: IfmapOffset", "11: FilterOffset",
+                                             "12: OfmapOffset", "13: Bandwidth",
+                                             "15: MemoryBanks", "18: InterfaceBandwidth"};
+  ASSERT_EQ(a.warnings.size(), unmapped.size());
+  for (size_t i = 0; i < unmapped.size(); ++i) {
+    EXPECT_EQ(a.warnings[i].rfind(path + ":" + unmapped[i] + ": not mapped", 0), 0u)
+        << a.warnings[i];
+  }
+  // --format bfp8 gives BFP8 codes; --set applies to the mapping.
+  const ArchSpec b = load_arch(path, {"array.pipe_stages=2", "buffers.psum_kib=8"}, "bfp8");
+  EXPECT_FALSE(is_lbfp(b.accel.format));
+  EXPECT_EQ(b.accel.array.pipe_stages, 2);
+  EXPECT_EQ(b.accel.buffers.psum_bytes, 8u * 1024u);
+}
+
+TEST(ScaleSimConfig, WeightStationaryReachesArrayDataflow) {
+  const std::string path = kScaleSimDir + "scale_ws.cfg";
+  const arch::ScaleSimMapping m =
+      arch::map_scalesim_config(arch::read_text_file(path), path, "lbfp8");
+  EXPECT_NE(m.yaml.find("\n  dataflow: weight-stationary\n"), std::string::npos) << m.yaml;
+  bool named = false;
+  std::string origins;
+  for (const auto& [line, origin] : m.origin) {
+    named |= origin.key == "array.dataflow" && origin.cfg == path + ":14: Dataflow: ws";
+    origins += std::to_string(line) + " " + origin.key + " <- " + origin.cfg + "\n";
+  }
+  EXPECT_TRUE(named) << origins;
+  // The schema decides: accepted once the weight-stationary array is modelled, until then
+  // refused at the .cfg's line with the key it was mapped to.
+  try {
+    const ArchSpec a = load_arch(path, {});
+    EXPECT_EQ(a.name, "scale_example_run_32x32_ws");
+    EXPECT_EQ(a.accel.array.rows, 32);
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind(
+                  path + ":14: Dataflow: ws, mapped to array.dataflow: 'weight-stationary'", 0),
+              0u)
+        << e.what();
+  }
+}
+
+TEST(ScaleSimConfig, UserBandwidthAndKeySpellings) {
+  std::string t = replace(kScaleCfg, "InterfaceBandwidth: CALC", "InterfaceBandwidth: USER");
+  t = replace(t, "Bandwidth : 10", "Bandwidth : 20, 10");
+  t = replace(t, "ArrayHeight:    32", "arrayheight = 8");  // configparser ignores key case
+  t = replace(t, "run_name = scale_example_run_32x32_os", "run_name = a \"b\": c # d");
+  const ArchSpec a = arch::parse_scalesim_arch(t, "s.cfg", {}, "lbfp8");
+  EXPECT_EQ(a.name, "a \"b\": c # d");
+  EXPECT_EQ(a.accel.array.rows, 8);
+  EXPECT_EQ(a.accel.dram.bytes_per_cycle, 20.0);
+  bool first_only = false;
+  for (const auto& w : a.warnings) {
+    first_only |= w == "s.cfg:13: Bandwidth: only the first value (20) is used, as SCALE-Sim does";
+  }
+  EXPECT_TRUE(first_only);
+}
+
+TEST(ScaleSimConfig, BadFilesNameFileLineKeyAndValue) {
+  const std::string g = kScaleCfg;
+  const std::pair<std::string, std::string> cases[] = {
+      {replace(g, "[run_presets]\nInterfaceBandwidth: CALC \n", ""),
+       "s.cfg: [run_presets]: missing section (a SCALE-Sim v2 configuration has [general], "
+       "[architecture_presets] and [run_presets])"},
+      {replace(g, "ArrayWidth:     32\n", ""), "s.cfg: [architecture_presets] ArrayWidth: missing"},
+      {replace(g, "ArrayHeight:    32", "ArrayHeight: 3x"),
+       "s.cfg:5: ArrayHeight: expected an integer, got '3x'"},
+      {replace(g, "ArrayHeight:    32", "ArrayHeight: 1.5"),
+       "s.cfg:5: ArrayHeight: expected an integer, got '1.5'"},
+      {replace(g, "ArrayHeight:    32", "ArrayHeight: 0"),
+       "s.cfg:5: ArrayHeight: 0 is outside 1..4096"},
+      {replace(g, "OfmapSramSzkB:   64 ", "OfmapSramSzkB: 99999999999999999999"),
+       "s.cfg:9: OfmapSramSzkB: expected an integer, got '99999999999999999999'"},
+      {replace(g, "Dataflow : os", "Dataflow : xs"),
+       "s.cfg:14: Dataflow: 'xs' is not os, ws or is"},
+      {replace(g, "ArrayWidth:     32", "ArrayWidth: 32\narrayheight = 8"),
+       "s.cfg:7: arrayheight: duplicate key in [architecture_presets] (first at line 5)"},
+      {g + "[general]\n", "s.cfg:19: [general]: duplicate section (first at line 1)"},
+      {"x = 1\n" + g, "s.cfg:1: x: a key before any [section]"},
+      {replace(g, "ArrayHeight:    32", "ArrayHeight 32"),
+       "s.cfg:5: expected 'key = value', '[section]' or a comment, got 'ArrayHeight 32'"},
+      {replace(g, "[general]", "[general"),
+       "s.cfg:1: expected a section header '[name]', got '[general'"},
+      {replace(g, "CALC ", "SOMETIMES"),
+       "s.cfg:18: InterfaceBandwidth: expected CALC or USER, got 'SOMETIMES'"},
+      {replace(replace(g, "CALC ", "USER"), "Bandwidth : 10\n", ""),
+       "s.cfg: [architecture_presets] Bandwidth: missing"},
+      {replace(replace(g, "CALC ", "USER"), "Bandwidth : 10", "Bandwidth : ten"),
+       "s.cfg:13: Bandwidth: expected an integer, got 'ten'"},
+      {replace(g, "IfmapOffset:    0", "IfmapOffset: zero"),
+       "s.cfg:10: IfmapOffset: expected an integer, got 'zero'"},
+      {"# nothing\n", "s.cfg: the file is empty"},
+  };
+  for (const auto& [text, want] : cases) EXPECT_EQ(cfg_error_of(text), want) << text;
+  // An error of the schema names the .cfg key its line came from; --set errors name --set.
+  EXPECT_EQ(cfg_error_of(g, {"array.rows=0"}), "s.cfg (--set): array.rows: 0 is outside 1..4096");
+  EXPECT_EQ(cfg_error_of(g, {"array.cols="}), "s.cfg (mapped from SCALE-Sim): array.cols: missing");
+}
+
+TEST(ScaleSimConfig, DetectedByExtensionOrSectionHeader) {
+  EXPECT_TRUE(arch::is_scalesim_config("x.cfg", "name: t\n"));
+  EXPECT_TRUE(arch::is_scalesim_config("x.CFG", ""));
+  EXPECT_TRUE(arch::is_scalesim_config("x.ini", "; c\n\n[general]\nrun_name = x\n"));
+  EXPECT_FALSE(arch::is_scalesim_config("x.yaml", "[general]\n"));
+  EXPECT_FALSE(arch::is_scalesim_config("x", "name: t\narray: {rows: 4}\n"));
+  EXPECT_FALSE(arch::is_scalesim_config("x", "[4, 8]\n"));
+}
+
+TEST(ScaleSimReport, MappingEfficiencyIsSpatialUseOverFolds) {
+  // 100 x 40 outputs on 32 x 32: folds of 4 x 2, 4000 of 8192 PE slots.
+  EXPECT_DOUBLE_EQ(arch::scalesim_mapping_efficiency("output-stationary", 100, 40, 7, 32, 32),
+                   100.0 * 4000 / 8192);
+  // Weight-stationary maps K x N, input-stationary K x M.
+  EXPECT_DOUBLE_EQ(arch::scalesim_mapping_efficiency("weight-stationary", 100, 40, 64, 32, 32),
+                   100.0 * 64 * 40 / (64 * 64));
+  EXPECT_DOUBLE_EQ(arch::scalesim_mapping_efficiency("input-stationary", 16, 40, 64, 32, 32),
+                   100.0 * 64 * 16 / (64 * 32));
+  EXPECT_DOUBLE_EQ(arch::scalesim_mapping_efficiency("output-stationary", 64, 64, 1, 32, 32),
+                   100.0);
 }
 
 }  // namespace

@@ -111,6 +111,36 @@ bad "missing.yaml: cannot open the file" sim --quiet --arch missing.yaml $gemm
 mkdir -p folder
 bad "folder: is a directory, not a file" sim --quiet --arch folder $gemm
 
+# ---- lbfp sim: a SCALE-Sim .cfg as --arch (docs/scalesim.md) ---------------------------------
+# c [SED-SCRIPT]: s.cfg is SCALE-Sim v2's configs/scale.cfg, edited.
+c() { cp "$src/tb/sim/scalesim/scale.cfg" s.cfg; [[ $# -eq 0 ]] || sed -i "$1" s.cfg; }
+c '/^\[run_presets\]/,$d'
+bad "s.cfg: [run_presets]: missing section" sim --quiet --arch s.cfg $gemm
+c '/^ArrayWidth/d'
+bad "s.cfg: [architecture_presets] ArrayWidth: missing" sim --quiet --arch s.cfg $gemm
+c 's/^ArrayHeight:.*/ArrayHeight: 3x/'
+bad "s.cfg:5: ArrayHeight: expected an integer, got '3x'" sim --quiet --arch s.cfg $gemm
+c 's/^ArrayWidth:.*/ArrayWidth: 0/'
+bad "s.cfg:6: ArrayWidth: 0 is outside 1..4096" sim --quiet --arch s.cfg $gemm
+c 's/^IfmapSramSzkB:.*/IfmapSramSzkB: -64/'
+bad "s.cfg:7: IfmapSramSzkB: -64 is outside 1..4194304" sim --quiet --arch s.cfg $gemm
+c 's/^Dataflow : os/Dataflow : xs/'
+bad "s.cfg:14: Dataflow: 'xs' is not os, ws or is" sim --quiet --arch s.cfg $gemm
+c 's/^MemoryBanks:.*/MemoryBanks: 1\nDataflow: ws/'
+bad "s.cfg:16: Dataflow: duplicate key in [architecture_presets] (first at line 14)" sim --quiet --arch s.cfg $gemm
+c '$a [general]'
+bad "s.cfg:19: [general]: duplicate section (first at line 1)" sim --quiet --arch s.cfg $gemm
+c 's/^OfmapSramSzkB:.*/OfmapSramSzkB 64/'
+bad "s.cfg:9: expected 'key = value', '[section]' or a comment, got 'OfmapSramSzkB 64'" sim --quiet --arch s.cfg $gemm
+c 's/CALC/SOMETIMES/'
+bad "s.cfg:18: InterfaceBandwidth: expected CALC or USER, got 'SOMETIMES'" sim --quiet --arch s.cfg $gemm
+c 's/CALC/USER/; s/^Bandwidth.*/Bandwidth : ten/'
+bad "s.cfg:13: Bandwidth: expected an integer, got 'ten'" sim --quiet --arch s.cfg $gemm
+printf 'name: t\narray: {rows: 4, cols: 4}\n' > y.cfg
+bad "y.cfg:1: name: a key before any [section]" sim --quiet --arch y.cfg $gemm
+c
+bad "(--set): array.rows: 0 is outside 1..4096" sim --quiet --arch s.cfg $gemm --set array.rows=0
+
 # ---- lbfp sim: energy tables (--energy, base:, synthesis:) -------------------------------------
 e() { printf '%b' "$1" > e.yaml; }
 bad "empty.yaml: the file is empty" sim --quiet $gemm --energy empty.yaml

@@ -43,6 +43,43 @@ TEST(Topology, ReadsBothScaleSimForms) {
   EXPECT_EQ(d.layers[0].gemm_k(), 9u);
 }
 
+// SCALE-Sim's GEMM topology form (its `-i gemm`: "Layer, M, N, K," rows, topology_utils.py's
+// load_arrays_gemm), as its repository ships it: header spellings, spaces, the trailing comma and
+// a last row without a newline (tb/sim/scalesim/test_mnk_input.csv).
+TEST(Topology, ReadsScaleSimGemmForm) {
+  const Workload t = load_workload(LBFP_SOURCE_DIR "/tb/sim/scalesim/test_mnk_input.csv", read_file);
+  ASSERT_EQ(t.layers.size(), 1u);
+  EXPECT_EQ(t.layers[0].name, "Test 1");
+  EXPECT_FALSE(t.layers[0].is_conv);
+  EXPECT_EQ(t.layers[0].gemm_m(), 128u);
+  EXPECT_EQ(t.layers[0].gemm_n(), 64u);
+  EXPECT_EQ(t.layers[0].gemm_k(), 256u);
+  EXPECT_EQ(t.layers[0].macs(), 128u * 64u * 256u);
+  // topologies/GEMM_mnk/gpt2.csv's header and first rows; a row without the trailing comma too.
+  const Workload g = parse_topology(
+      "Layer,M,N,K,\nQKT,1024,1024,64,\nQKTV,1024,64,1024,\nLinear1,1024,4800,1600", "gpt2.csv");
+  ASSERT_EQ(g.layers.size(), 3u);
+  EXPECT_EQ(g.layers[1].name, "QKTV");
+  EXPECT_EQ(g.layers[1].gemm_m(), 1024u);
+  EXPECT_EQ(g.layers[1].gemm_n(), 64u);
+  EXPECT_EQ(g.layers[1].gemm_k(), 1024u);
+  EXPECT_EQ(g.layers[2].gemm_n(), 4800u);
+  EXPECT_EQ(g.layers[2].group_count(), 1u);
+  // Bad GEMM rows name the file, the line and the column.
+  auto error_of = [](const std::string& text) {
+    try {
+      parse_topology(text, "g.csv");
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(error_of("Layer, M, N, K,\nfc, 4, 4,\n"), "g.csv:2: expected 4 columns, got 3");
+  EXPECT_EQ(error_of("Layer, M, N, K,\nfc, 4, x, 4,\n"),
+            "g.csv:2: N: expected a positive integer, got 'x'");
+  EXPECT_EQ(error_of("Layer, M, N, K,\nfc, 4, 4, 0,\n"), "g.csv:2: K: must be positive, got 0");
+}
+
 TEST(Topology, ShippedWorkloadsMatchThePublishedMacCounts) {
   auto macs = [](const char* file) {
     uint64_t total = 0;

@@ -7,6 +7,7 @@
 
 #include "lbfp/arch/input.h"
 #include "lbfp/arch/limits.h"
+#include "lbfp/arch/scalesim_config.h"
 #include "yaml_fields.h"
 
 namespace lbfp::arch {
@@ -59,9 +60,14 @@ void apply_override(YAML::Node root, const std::string& assignment) {
 
 }  // namespace
 
-ArchSpec load_arch(const std::string& path, const std::vector<std::string>& overrides) {
+ArchSpec load_arch(const std::string& path, const std::vector<std::string>& overrides,
+                   const std::string& cfg_format) {
   const fs::path p(path);
-  return parse_arch(read_text_file(path), path, p.parent_path().string(), overrides);
+  const std::string text = read_text_file(path);
+  if (!is_scalesim_config(path, text)) {
+    return parse_arch(text, path, p.parent_path().string(), overrides);
+  }
+  return parse_scalesim_arch(text, path, overrides, cfg_format);
 }
 
 ArchSpec parse_arch(const std::string& text, const std::string& source,

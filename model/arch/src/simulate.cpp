@@ -112,7 +112,11 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
                    const std::function<void()>& ready) {
   const auto started = std::chrono::steady_clock::now();
   SimReport report;
-  report.arch = load_arch(r.arch.empty() ? kDefaultArch : r.arch, r.overrides);
+  report.arch = load_arch(r.arch.empty() ? kDefaultArch : r.arch, r.overrides,
+                          r.format == "bfp8" ? "bfp8" : "lbfp8");
+  if (r.warn) {
+    for (const std::string& w : report.arch.warnings) r.warn(w);
+  }
   report.workload =
       load_workload(r.workload.empty() ? kDefaultWorkload : r.workload, read_text_file);
   if (r.workload.empty()) report.workload.source = "<embedded> ResNet-18 (sim/workloads/resnet18.csv)";

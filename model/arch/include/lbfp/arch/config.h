@@ -16,11 +16,17 @@ struct ArchSpec {
   AcceleratorConfig accel;
   double clock_mhz = 1000.0;
   std::string energy_path;  // resolved against the arch file's folder
+  // What a front end should print before running: the keys of a SCALE-Sim .cfg that were not
+  // mapped (scalesim_config.h). Empty for a YAML file.
+  std::vector<std::string> warnings;
 };
 
 // Reads an architecture file; `overrides` are "dotted.key=value" pairs (`--set`; "key=" removes
-// the key) applied to the YAML before it is checked. Throws ConfigError.
-ArchSpec load_arch(const std::string& path, const std::vector<std::string>& overrides);
+// the key) applied to the YAML before it is checked. Throws ConfigError. A SCALE-Sim v2 .cfg
+// (scalesim_config.h) is mapped onto this schema first, its codes in `cfg_format` ("lbfp8" or
+// "bfp8"); errors then name the .cfg line and key.
+ArchSpec load_arch(const std::string& path, const std::vector<std::string>& overrides,
+                   const std::string& cfg_format = "lbfp8");
 ArchSpec parse_arch(const std::string& text, const std::string& source,
                     const std::string& base_dir, const std::vector<std::string>& overrides);
 

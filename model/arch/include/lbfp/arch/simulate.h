@@ -31,6 +31,9 @@ struct SimulationRequest {
   std::vector<std::string> overrides;  // "dotted.key=value" applied to the arch file
   // The most host memory the operands may take (refused before allocating); 0: no limit.
   uint64_t max_host_bytes = 0;
+  // Called with each warning about the inputs (a SCALE-Sim .cfg's unmapped keys) once they are
+  // read, before the simulation; optional.
+  std::function<void(const std::string&)> warn;
 };
 
 // The simulation ran but did not finish (a failed DMA transaction, a backend error).
