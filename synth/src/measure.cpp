@@ -357,6 +357,8 @@ MeasureReport measure_units(const MeasureOptions& o, const MeasureInputs& in, st
   report.markdown = table;
   report.svg = report_svg(costs);
   report.energy_yaml = energy_yaml(costs, ctx);
+  report.html = report_html(costs, layer_rows, timed_layer_rows, ctx, o.layers == "all");
+  report.charts = report_charts(costs, layer_rows, timed_layer_rows);
   return report;
 }
 

@@ -460,4 +460,30 @@ std::string scatter_svg(const ScatterChart& c) {
   return s.str();
 }
 
+std::string combine_svg(const std::string& title, const std::vector<std::string>& charts) {
+  // Each chart's size from its own width and height attributes (svg_open writes them first).
+  const auto attribute = [](const std::string& svg, const char* name) {
+    const std::string key = std::string(" ") + name + "=\"";
+    const size_t at = svg.find(key);
+    return at == std::string::npos ? 0.0 : std::stod(svg.substr(at + key.size()));
+  };
+  constexpr double kTitle = 30;
+  double width = 0;
+  double height = 0;
+  for (const std::string& c : charts) {
+    width += attribute(c, "width");
+    height = std::max(height, attribute(c, "height"));
+  }
+  width = std::max(width, text_width(title, 14) + 30);
+  std::string s = svg_open(width, height + kTitle, title);
+  double x = 0;
+  for (const std::string& c : charts) {
+    if (c.rfind("<svg ", 0) != 0) continue;
+    s += fmt::format("<svg x=\"{:.0f}\" y=\"{:.0f}\" ", x, kTitle) + c.substr(5);
+    x += attribute(c, "width");
+  }
+  s += "</svg>\n";
+  return s;
+}
+
 }  // namespace lbfp::chart
