@@ -448,30 +448,78 @@ chart::Table ratios_table(const std::vector<UnitCost>& costs) {
 chart::Table timed_table(const std::vector<UnitCost>& costs) {
   chart::Table t;
   t.header = {"unit", "format", "energy/op, layer, zero-delay (pJ)",
-              "energy/op, layer, timed (pJ)", "timed / zero-delay", "glitch toggles/op",
+              "energy/op, layer, timed (pJ)", "timed / zero-delay", "toggles/op, zero-delay",
+              "toggles/op, timed", "glitch toggles/op", "energy/op, uniform, zero-delay (pJ)",
               "energy/op, uniform, timed (pJ)", "latest settling (ns)"};
   for (const UnitCost& c : costs) {
     if (c.timed_layer_pj <= 0.0) continue;
     t.rows.push_back({c.kind, format_name(c), fixed(c.layer_pj, 4), fixed(c.timed_layer_pj, 4),
                       fixed(safe_ratio(c.timed_layer_pj, c.layer_pj), 3) + "x",
-                      fixed(c.timed_layer_toggles - c.layer_toggles, 1),
+                      fixed(c.layer_toggles, 1), fixed(c.timed_layer_toggles, 1),
+                      fixed(c.timed_layer_toggles - c.layer_toggles, 1), fixed(c.uniform_pj, 4),
                       fixed(c.timed_uniform_pj, 4), fixed(c.timed_settle_ns, 2)});
+  }
+  return t;
+}
+
+// LBFP8 / BFP8 with and without glitches, per kind with timed figures and baseline.
+chart::Table timed_ratio_table(const std::vector<UnitCost>& costs) {
+  chart::Table t;
+  t.header = {"LBFP8 / BFP8", "baseline", "energy/op, layer, zero-delay",
+              "energy/op, layer, timed", "energy/op, uniform, zero-delay",
+              "energy/op, uniform, timed"};
+  std::vector<std::string> kinds;
+  for (const UnitCost& c : costs) {
+    if (c.timed_layer_pj > 0.0 && std::find(kinds.begin(), kinds.end(), c.kind) == kinds.end()) {
+      kinds.push_back(c.kind);
+    }
+  }
+  for (const std::string& kind : kinds) {
+    const UnitCost* l = find(costs, kind, "lbfp8");
+    for (const char* variant : {"", "iso"}) {
+      const UnitCost* b = find(costs, kind, "bfp8", variant);
+      if (!l || !b || l->timed_layer_pj <= 0.0 || b->timed_layer_pj <= 0.0) continue;
+      t.rows.push_back({kind_name(kind), format_name(*b),
+                        fixed(safe_ratio(l->layer_pj, b->layer_pj), 3) + "x",
+                        fixed(safe_ratio(l->timed_layer_pj, b->timed_layer_pj), 3) + "x",
+                        fixed(safe_ratio(l->uniform_pj, b->uniform_pj), 3) + "x",
+                        fixed(safe_ratio(l->timed_uniform_pj, b->timed_uniform_pj), 3) + "x"});
+    }
   }
   return t;
 }
 
 chart::Table layer_table(const std::vector<LayerEnergy>& rows, const std::string& activity) {
   chart::Table t;
-  t.header = {"unit", "activity", "layer", "ops", "zero products", "LBFP8 (pJ/op)",
-              "BFP8 (pJ/op)", "LBFP8 / BFP8", "BFP8 iso (pJ/op)", "LBFP8 / BFP8 iso", "stream"};
+  t.header = {"unit", "activity", "layer", "ops", "zero products",
+              "median abs BFP8 mantissa", "LBFP8 (pJ/op)", "BFP8 (pJ/op)", "LBFP8 / BFP8",
+              "BFP8 iso (pJ/op)", "LBFP8 / BFP8 iso", "stream"};
+  std::vector<std::string> kinds;
   for (const LayerEnergy& r : rows) {
-    const bool iso = r.bfp8_iso_pj > 0.0;
-    t.rows.push_back({r.kind, activity, r.label, std::to_string(r.ops),
-                      fixed(100.0 * r.zero_fraction, 1) + " %", fixed(r.lbfp8_pj, 4),
-                      fixed(r.bfp8_pj, 4), fixed(safe_ratio(r.lbfp8_pj, r.bfp8_pj), 3) + "x",
-                      iso ? fixed(r.bfp8_iso_pj, 4) : "-",
-                      iso ? fixed(safe_ratio(r.lbfp8_pj, r.bfp8_iso_pj), 3) + "x" : "-",
-                      r.source});
+    if (std::find(kinds.begin(), kinds.end(), r.kind) == kinds.end()) kinds.push_back(r.kind);
+  }
+  for (const std::string& kind : kinds) {
+    for (const LayerEnergy& r : rows) {
+      if (r.kind != kind) continue;
+      const bool iso = r.bfp8_iso_pj > 0.0;
+      t.rows.push_back({r.kind, activity, r.label, std::to_string(r.ops),
+                        fixed(100.0 * r.zero_fraction, 1) + " %",
+                        fmt::format("{:g}", r.median_bfp_mantissa), fixed(r.lbfp8_pj, 4),
+                        fixed(r.bfp8_pj, 4), fixed(safe_ratio(r.lbfp8_pj, r.bfp8_pj), 3) + "x",
+                        iso ? fixed(r.bfp8_iso_pj, 4) : "-",
+                        iso ? fixed(safe_ratio(r.lbfp8_pj, r.bfp8_iso_pj), 3) + "x" : "-",
+                        r.source});
+    }
+    // The operation-weighted summary, as report.md's last row.
+    const LayerSummary s = summarize_layers(rows, kind);
+    t.rows.push_back(
+        {kind, activity, fmt::format("all {} layers (operation-weighted)", s.layers),
+         std::to_string(s.ops), "", "", fixed(s.lbfp8_pj, 4), fixed(s.bfp8_pj, 4),
+         fixed(s.ratio, 3) + "x", s.ratio_iso > 0.0 ? fixed(s.bfp8_iso_pj, 4) : "-",
+         s.ratio_iso > 0.0 ? fixed(s.ratio_iso, 3) + "x" : "-",
+         fmt::format("per-layer ratios {:.3f}x .. {:.3f}x; {} of {} at or below {:.2f}x",
+                     s.min_ratio, s.max_ratio, s.layers_at_target, s.layers,
+                     kPaperPowerRatio)});
   }
   return t;
 }
@@ -480,7 +528,7 @@ chart::Table model_table(const std::vector<LayerEnergy>& rows, const std::string
   chart::Table t;
   t.header = {"unit", "activity", "model", "layers", "MACs per image", "LBFP8 (nJ/inference)",
               "BFP8 (nJ/inference)", "LBFP8 / BFP8", "BFP8 iso (nJ/inference)",
-              "LBFP8 / BFP8 iso"};
+              "LBFP8 / BFP8 iso", "per-layer ratios"};
   std::vector<std::string> kinds;
   for (const LayerEnergy& r : rows) {
     if (r.macs > 0 && std::find(kinds.begin(), kinds.end(), r.kind) == kinds.end()) {
@@ -493,7 +541,8 @@ chart::Table model_table(const std::vector<LayerEnergy>& rows, const std::string
       t.rows.push_back({kind, activity, m.model, std::to_string(m.layers),
                         std::to_string(m.macs), fixed(m.lbfp8_nj, 2), fixed(m.bfp8_nj, 2),
                         fixed(m.ratio, 3) + "x", iso ? fixed(m.bfp8_iso_nj, 2) : "-",
-                        iso ? fixed(m.ratio_iso, 3) + "x" : "-"});
+                        iso ? fixed(m.ratio_iso, 3) + "x" : "-",
+                        fixed(m.min_ratio, 3) + "x .. " + fixed(m.max_ratio, 3) + "x"});
     }
   }
   return t;
@@ -573,6 +622,7 @@ std::string report_html(const std::vector<UnitCost>& costs,
     page.section("Timed (glitch-aware) activity",
                  "How much do glitches add to each combinational unit's energy?");
     page.table(timed_table(costs));
+    page.table(timed_ratio_table(costs));
   }
   if (!layer_rows.empty() || !timed_layer_rows.empty()) {
     page.section("Energy ratios per layer stream (layer-ratios.svg)",

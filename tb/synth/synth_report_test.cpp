@@ -226,6 +226,11 @@ TEST(SynthReport, HtmlPageHoldsTheConfigurationTheTablesAndTheCharts) {
   for (const auto& [name, svg] : report_charts(costs, sample_layers(), timed)) {
     EXPECT_NE(html.find(svg.substr(0, svg.find("</text>"))), std::string::npos) << name;
   }
+  // The operation-weighted summary row and the timed ratios, as report.md has them.
+  EXPECT_NE(html.find("all 3 layers (operation-weighted)"), std::string::npos);
+  EXPECT_NE(html.find("per-layer ratios 0.250x .. 0.562x; 2 of 3 at or below 0.47x"),
+            std::string::npos);
+  EXPECT_NE(html.find("<td class=\"num\">1.750x</td>"), std::string::npos);  // 0.35 / 0.20
   // Without layer rows: no layer panels.
   const std::string units_only = report_html(costs, {}, {}, ctx, false);
   EXPECT_EQ(units_only.find("layer-ratios.svg"), std::string::npos);
