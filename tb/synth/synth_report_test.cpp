@@ -195,6 +195,20 @@ TEST(SynthReport, LayerRatiosChartHasAPointPerLayerStream) {
   EXPECT_NE(svg.find("0.5625"), std::string::npos) << svg;
   EXPECT_NE(svg.find("0.3333"), std::string::npos) << svg;
   EXPECT_NE(svg.find("0.47x"), std::string::npos);  // the paper's ratio, dashed
+  EXPECT_EQ(svg.find("translate("), std::string::npos);  // the labels fit: nothing shifted
+
+  // Many layers (rotated labels) and a long first one: the chart is shifted right and widened
+  // by what the first label would stand out on the left.
+  std::vector<LayerEnergy> many;
+  for (int i = 0; i < 10; ++i) {
+    LayerEnergy r = sample_layers()[0];
+    r.label = i == 0 ? "LeNet-5 fc1 tile (committed)" : "layer " + std::to_string(i);
+    many.push_back(r);
+  }
+  const std::string shifted = report_charts(sample_costs(), many, {}).back().second;
+  const size_t shift = shifted.find("<g transform=\"translate(");
+  ASSERT_NE(shift, std::string::npos) << shifted;
+  EXPECT_NE(shifted.find("</g>\n</svg>"), std::string::npos);
 }
 
 TEST(SynthReport, HtmlPageHoldsTheConfigurationTheTablesAndTheCharts) {
