@@ -437,9 +437,13 @@ chart::Table ratios_table(const std::vector<UnitCost>& costs) {
               "energy/op, uniform"};
   for (const char* variant : {"", "iso"}) {
     for (const CostRatio& r : cost_ratios(costs, variant)) {
-      t.rows.push_back({kind_name(r.kind), *variant ? "BFP8 iso" : "BFP8",
-                        fixed(r.area, 3) + "x", fixed(r.transistors, 3) + "x",
-                        fixed(r.layer_energy, 3) + "x", fixed(r.uniform_energy, 3) + "x"});
+      // As report.md: the area and layer-energy ratios with their change in per cent.
+      const auto change = [](double ratio) {
+        return fmt::format("{:.3f}x ({:+.1f} %)", ratio, (ratio - 1.0) * 100.0);
+      };
+      t.rows.push_back({kind_name(r.kind), *variant ? "BFP8 iso" : "BFP8", change(r.area),
+                        fixed(r.transistors, 3) + "x", change(r.layer_energy),
+                        fixed(r.uniform_energy, 3) + "x"});
     }
   }
   return t;
@@ -628,6 +632,7 @@ std::string report_html(const std::vector<UnitCost>& costs,
     page.section("Energy ratios per layer stream (layer-ratios.svg)",
                  "Does LBFP8's advantage hold on every layer's operands, or only on some? Each "
                  "point is one layer stream's LBFP8 / BFP8 energy per operation.");
+    if (!ctx.layer_note.empty()) page.paragraph(ctx.layer_note);
     page.svg(svg("layer-ratios.svg"));
     chart::Table t = layer_table(layer_rows, layer_activity);
     const chart::Table timed = layer_table(timed_layer_rows, "timed");

@@ -218,6 +218,7 @@ TEST(SynthReport, HtmlPageHoldsTheConfigurationTheTablesAndTheCharts) {
   ctx.ops = 1024;
   ctx.command = "lbfp synth --activity both --ops 1024";
   ctx.layer_source = "lenet5_fc1_tile.txt";
+  ctx.layer_note = "Model layers: KL activation exponents from 50 training images.";
   std::vector<UnitCost> costs = sample_costs_with_isolation();
   costs[0].timed_layer_pj = 0.35;
   costs[1].timed_layer_pj = 1.05;
@@ -234,12 +235,14 @@ TEST(SynthReport, HtmlPageHoldsTheConfigurationTheTablesAndTheCharts) {
     EXPECT_NE(html.find(panel), std::string::npos) << panel;
   }
   EXPECT_NE(html.find("<td>bfp8 iso</td>"), std::string::npos);
-  EXPECT_NE(html.find("<td class=\"num\">0.391x</td>"), std::string::npos);  // iso area ratio
+  EXPECT_NE(html.find("<td>0.391x (-60.9 %)</td>"), std::string::npos);  // iso area ratio
   EXPECT_NE(html.find("<td class=\"num\">0.375x</td>"), std::string::npos);  // layer ratio
   // Every chart of charts/ is in the page.
   for (const auto& [name, svg] : report_charts(costs, sample_layers(), timed)) {
     EXPECT_NE(html.find(svg.substr(0, svg.find("</text>"))), std::string::npos) << name;
   }
+  EXPECT_NE(html.find("<p>Model layers: KL activation exponents from 50 training images.</p>"),
+            std::string::npos);
   // The operation-weighted summary row and the timed ratios, as report.md has them.
   EXPECT_NE(html.find("all 3 layers (operation-weighted)"), std::string::npos);
   EXPECT_NE(html.find("per-layer ratios 0.250x .. 0.562x; 2 of 3 at or below 0.47x"),

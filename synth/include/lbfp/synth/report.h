@@ -59,6 +59,7 @@ struct ReportContext {
   uint64_t seed = 0;
   std::string command;
   std::string layer_source;  // where the layer operands come from, one line
+  std::string layer_note;    // how the model layers' streams were made (report.html), or empty
 };
 
 std::string report_markdown(const std::vector<UnitCost>& costs, const ReportContext& context);
