@@ -1,8 +1,8 @@
 // `lbfp synth`: area, transistor count and energy per operation of the LBFP8 and BFP8
 // multipliers, MAC units and PEs on the OSU 0.18 um library (the plan: synth/, measure.h;
-// docs/hardware-cost.md). Writes report.md, report.svg and energy.yaml to --out, and prints the
-// report with the command line that reproduces the run. Exit 2 on bad input or a missing liberty
-// file, 1 when a tool fails.
+// docs/hardware-cost.md). Writes report.html (with charts/), report.md, report.svg and
+// energy.yaml to --out, and prints the report with the command line that reproduces the run.
+// Exit 2 on bad input or a missing liberty file, 1 when a tool fails.
 #include <CLI/CLI.hpp>
 
 #include <filesystem>
@@ -10,6 +10,8 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "cli_options.h"
 #include "commands.h"
@@ -27,6 +29,8 @@ int run_synth(const synth::MeasureOptions& o) {
   try {
     in = synth::read_measure_inputs(o);
     make_output_folder(o.out);
+    // Before minutes of synthesis: a file in the place of charts/ is bad input.
+    make_output_folder((std::filesystem::path(o.out) / "charts").string());
   } catch (const std::exception& e) {
     synth::remove_temporary_work_dir(in);  // a bad --out: the run's folder goes too
     std::cerr << "lbfp synth: " << e.what() << "\n";
@@ -35,11 +39,17 @@ int run_synth(const synth::MeasureOptions& o) {
   const synth::MeasureReport report = synth::measure_units(o, in, std::cerr);
   synth::remove_temporary_work_dir(in);
   const std::filesystem::path out(o.out);
-  write_files_atomically({{(out / "report.md").string(), report.markdown},
-                          {(out / "report.svg").string(), report.svg},
-                          {(out / "energy.yaml").string(), report.energy_yaml}});
-  std::cout << report.markdown << "\nWrote " << (out / "report.md").string()
-            << ", report.svg, energy.yaml\n";
+  std::vector<std::pair<std::string, std::string>> files = {
+      {(out / "report.html").string(), report.html},
+      {(out / "report.md").string(), report.markdown},
+      {(out / "report.svg").string(), report.svg},
+      {(out / "energy.yaml").string(), report.energy_yaml}};
+  for (const auto& [name, svg] : report.charts) {
+    files.emplace_back((out / "charts" / name).string(), svg);
+  }
+  write_files_atomically(files);
+  std::cout << report.markdown << "\nWrote " << (out / "report.html").string()
+            << " (open it first), report.md, report.svg, energy.yaml, charts/\n";
   return 0;
 }
 
@@ -57,7 +67,7 @@ void add_synth_command(CLI::App& app) {
                   "Repository whose rtl/ and synth/ are synthesized (default: this build's)");
   cmd->add_option("--layer-tile", options->layer_tile,
                   "Layer operands (default: data/lenet5_fc1_tile.txt, LeNet-5 fc1)");
-  cmd->add_option("--out", options->out, "Folder for report.md, report.svg, energy.yaml")
+  cmd->add_option("--out", options->out, "Folder for report.html, charts/, report.md, report.svg, energy.yaml")
       ->capture_default_str();
   cmd->add_option("--work", options->work, "Folder for netlists and simulations (default: a "
                                            "temporary folder)");

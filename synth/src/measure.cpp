@@ -338,12 +338,14 @@ MeasureReport measure_units(const MeasureOptions& o, const MeasureInputs& in, st
   }
   std::string table = report_markdown(costs, ctx);
   if (!layer_rows.empty()) {
-    table += "\nModel layers: activations and weights quantized as `lbfp eval` quantizes them "
-             "(KL activation exponents from " + std::to_string(o.calib_images) +
-             " training images, max weight exponents per output channel, activation codes from "
-             "the bit-exact quantized inference of test images 0..3); each stream is whole "
-             "outputs of the output-stationary array in reduction order, " +
-             std::to_string(layer_stream_ops(o)) + " operations per model layer.\n";
+    ctx.layer_note =
+        "Model layers: activations and weights quantized as `lbfp eval` quantizes them (KL "
+        "activation exponents from " + std::to_string(o.calib_images) +
+        " training images, max weight exponents per output channel, activation codes from the "
+        "bit-exact quantized inference of test images 0..3); each stream is whole outputs of "
+        "the output-stationary array in reduction order, " +
+        std::to_string(layer_stream_ops(o)) + " operations per model layer.";
+    table += "\n" + ctx.layer_note + "\n";
     const std::string label = o.activity == "timed" ? "timed" : "";
     if (o.layers == "all") table += model_table_markdown(layer_rows, label);
     table += layer_table_markdown(layer_rows, label);
@@ -357,6 +359,8 @@ MeasureReport measure_units(const MeasureOptions& o, const MeasureInputs& in, st
   report.markdown = table;
   report.svg = report_svg(costs);
   report.energy_yaml = energy_yaml(costs, ctx);
+  report.html = report_html(costs, layer_rows, timed_layer_rows, ctx, o.layers == "all");
+  report.charts = report_charts(costs, layer_rows, timed_layer_rows);
   return report;
 }
 

@@ -3,7 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
+#include <utility>
+
+#include "lbfp/chart/chart.h"
+#include "lbfp/chart/page.h"
 
 namespace lbfp::synth {
 namespace {
@@ -291,84 +296,359 @@ std::string layer_table_markdown(const std::vector<LayerEnergy>& rows,
   return o.str();
 }
 
-std::string report_svg(const std::vector<UnitCost>& costs) {
-  // Three panels (area, transistors, energy/op on layer operands), one group of bars per kind
-  // (LBFP8, BFP8, BFP8 with operand isolation where measured), each panel scaled to its own
-  // largest value.
-  struct Metric {
-    const char* title;
-    double (*value)(const UnitCost&);
+namespace {
+
+// One measured quantity of a unit, drawn as a chart of its own.
+struct Metric {
+  const char* file;
+  const char* title;
+  chart::Axis axis;
+  double (*value)(const UnitCost&);
+};
+
+std::vector<Metric> metrics(const std::vector<UnitCost>& costs) {
+  std::vector<Metric> m = {
+      {"area.svg", "Area", {"area (µm²)", ""}, [](const UnitCost& c) { return c.area_um2; }},
+      {"transistors.svg", "Transistors", {"transistors (CMOS)", ""},
+       [](const UnitCost& c) { return static_cast<double>(c.transistors); }},
+      {"energy.svg", "Energy per operation, layer operands", {"energy/op", "J"},
+       [](const UnitCost& c) { return c.layer_pj * 1e-12; }},
   };
-  std::vector<Metric> metrics = {
-      {"area (um^2)", [](const UnitCost& c) { return c.area_um2; }},
-      {"transistors", [](const UnitCost& c) { return static_cast<double>(c.transistors); }},
-      {"energy/op, layer (pJ)", [](const UnitCost& c) { return c.layer_pj; }},
-  };
-  // --activity both: a fourth panel with the timed (glitch-aware) energies, where measured.
+  // --activity both: the timed (glitch-aware) energies as well, where measured.
   if (std::any_of(costs.begin(), costs.end(),
                   [](const UnitCost& c) { return c.timed_layer_pj > 0.0; })) {
-    metrics.push_back(
-        {"energy/op, layer, timed (pJ)", [](const UnitCost& c) { return c.timed_layer_pj; }});
+    m.push_back({"energy-timed.svg", "Energy per operation, layer operands, timed",
+                 {"energy/op, timed", "J"},
+                 [](const UnitCost& c) { return c.timed_layer_pj * 1e-12; }});
   }
+  return m;
+}
+
+// A group of bars per kind of unit (LBFP8, BFP8, BFP8 with operand isolation where measured),
+// its label carrying the ratios LBFP8 / BFP8 (and / BFP8 iso).
+chart::BarChart metric_chart(const std::vector<UnitCost>& costs, const Metric& metric) {
   std::vector<std::string> kinds;
   for (const UnitCost& c : costs) {
     if (std::find(kinds.begin(), kinds.end(), c.kind) == kinds.end()) kinds.push_back(c.kind);
   }
-  const int panel_w = 330;
-  const int panel_h = 260;
-  const int bar_w = 28;
-  std::ostringstream s;
-  s << fmt::format(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
-      "font-family=\"sans-serif\" font-size=\"12\">\n",
-      panel_w * static_cast<int>(metrics.size()) + 40, panel_h + 80);
-  s << "<text x=\"10\" y=\"18\" font-size=\"14\">LBFP8 (blue) vs BFP8 (grey) and BFP8 with "
-       "operand isolation (light grey), OSU 0.18 um; ratios LBFP8/BFP8 above each group</text>\n";
-  for (size_t m = 0; m < metrics.size(); ++m) {
-    const int x0 = 20 + static_cast<int>(m) * panel_w;
-    const int y0 = 40;
-    const int base = y0 + panel_h - 30;
-    double top = 0.0;
-    for (const UnitCost& c : costs) top = std::max(top, metrics[m].value(c));
-    if (top <= 0.0) top = 1.0;
-    s << fmt::format("<text x=\"{}\" y=\"{}\" font-weight=\"bold\">{}</text>\n", x0, y0 + 12,
-                     metrics[m].title);
-    s << fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/>\n", x0, base,
-                     x0 + panel_w - 30, base);
-    for (size_t k = 0; k < kinds.size(); ++k) {
-      const int gx = x0 + 10 + static_cast<int>(k) * 100;
-      const UnitCost* l = find(costs, kinds[k], "lbfp8");
-      const UnitCost* b = find(costs, kinds[k], "bfp8");
-      const UnitCost* bi = find(costs, kinds[k], "bfp8", "iso");
-      int bx = gx;
-      for (const UnitCost* c : {l, b, bi}) {
-        if (c && metrics[m].value(*c) > 0.0) {
-          const double v = metrics[m].value(*c);
-          const int h = static_cast<int>(v / top * (panel_h - 80));
-          s << fmt::format(
-              "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"><title>{} ({}) "
-              "{}: {:.4g}</title></rect>\n",
-              bx, base - h, bar_w, h,
-              c->format == "lbfp8" ? "#3366cc" : (c->variant.empty() ? "#999999" : "#cccccc"),
-              c->top, format_name(*c), metrics[m].title, v);
-        }
-        bx += bar_w + 2;
-      }
-      if (l && b && metrics[m].value(*l) > 0.0 && metrics[m].value(*b) > 0.0) {
-        s << fmt::format("<text x=\"{}\" y=\"{}\">{:.2f}x</text>\n", gx, y0 + 32,
-                         metrics[m].value(*l) / metrics[m].value(*b));
-      }
-      if (l && bi && metrics[m].value(*l) > 0.0 && metrics[m].value(*bi) > 0.0) {
-        s << fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\">iso {:.2f}x</text>\n", gx,
-                         y0 + 46, metrics[m].value(*l) / metrics[m].value(*bi));
-      }
-      s << fmt::format("<text x=\"{}\" y=\"{}\">{}</text>\n", gx + 10, base + 16, kinds[k]);
+  const bool any_iso = std::any_of(costs.begin(), costs.end(),
+                                   [](const UnitCost& c) { return c.variant == "iso"; });
+  chart::BarChart chart;
+  chart.title = std::string(metric.title) + ": LBFP8 / BFP8 under each unit";
+  chart.y = metric.axis;
+  chart::Bar lbfp{"LBFP8", {{"LBFP8", {}, "#3366cc"}}};
+  chart::Bar bfp{"BFP8", {{"BFP8", {}, "#999999"}}};
+  chart::Bar iso{"BFP8 with operand isolation", {{"BFP8 iso", {}, "#cccccc"}}};
+  const auto value = [&](const UnitCost* c) {
+    return c && metric.value(*c) > 0.0 ? metric.value(*c) : std::nan("");
+  };
+  for (const std::string& kind : kinds) {
+    const UnitCost* l = find(costs, kind, "lbfp8");
+    const UnitCost* b = find(costs, kind, "bfp8");
+    const UnitCost* bi = find(costs, kind, "bfp8", "iso");
+    std::string label = kind;
+    const double vl = value(l), vb = value(b), vi = value(bi);
+    if (std::isfinite(vl) && std::isfinite(vb)) label += fmt::format(": {:.2f}x", vl / vb);
+    if (std::isfinite(vl) && std::isfinite(vi)) label += fmt::format(", iso {:.2f}x", vl / vi);
+    chart.categories.push_back(label);
+    lbfp.segments[0].values.push_back(vl);
+    bfp.segments[0].values.push_back(vb);
+    iso.segments[0].values.push_back(vi);
+  }
+  chart.bars = {lbfp, bfp};
+  if (any_iso) chart.bars.push_back(iso);
+  return chart;
+}
+
+// Layer labels in order of first appearance.
+std::vector<std::string> layer_labels(const std::vector<LayerEnergy>& rows) {
+  std::vector<std::string> labels;
+  for (const LayerEnergy& r : rows) {
+    if (std::find(labels.begin(), labels.end(), r.label) == labels.end()) {
+      labels.push_back(r.label);
     }
   }
-  s << fmt::format("<text x=\"10\" y=\"{}\">paper (multiplier): area {:.2f}x, power {:.2f}x"
-                   "</text>\n", panel_h + 60, kPaperAreaRatio, kPaperPowerRatio);
-  s << "</svg>\n";
-  return s.str();
+  return labels;
+}
+
+// LBFP8 / BFP8 energy per operation for every layer stream: a series per unit kind and baseline
+// (and activity, with timed rows).
+chart::LineChart layer_ratio_chart(const std::vector<LayerEnergy>& rows,
+                                   const std::vector<LayerEnergy>& timed_rows) {
+  chart::LineChart chart;
+  chart.title = fmt::format(
+      "LBFP8 / BFP8 energy per operation by layer stream (dashed: the paper's {:.2f}x)",
+      kPaperPowerRatio);
+  chart.x_title = "layer stream";
+  std::vector<LayerEnergy> all = rows;
+  all.insert(all.end(), timed_rows.begin(), timed_rows.end());
+  chart.categories = layer_labels(all);
+  chart.y = {"LBFP8 / BFP8", ""};
+  chart.reference = kPaperPowerRatio;
+  const auto series = [&](const std::vector<LayerEnergy>& from, const std::string& suffix) {
+    std::vector<std::string> kinds;
+    for (const LayerEnergy& r : from) {
+      if (std::find(kinds.begin(), kinds.end(), r.kind) == kinds.end()) kinds.push_back(r.kind);
+    }
+    for (const std::string& kind : kinds) {
+      for (const bool against_iso : {false, true}) {
+        chart::Line line{kind + (against_iso ? " / BFP8 iso" : " / BFP8") + suffix, {}, ""};
+        line.connect = false;
+        bool any = false;
+        for (const std::string& label : chart.categories) {
+          double v = std::nan("");
+          for (const LayerEnergy& r : from) {
+            if (r.kind != kind || r.label != label) continue;
+            const double base = against_iso ? r.bfp8_iso_pj : r.bfp8_pj;
+            if (base > 0.0) v = r.lbfp8_pj / base;
+          }
+          any = any || std::isfinite(v);
+          line.values.push_back(v);
+        }
+        if (any) chart.lines.push_back(line);
+      }
+    }
+  };
+  series(rows, "");
+  series(timed_rows, ", timed");
+  return chart;
+}
+
+std::string fixed(double v, int digits) { return fmt::format("{:.{}f}", v, digits); }
+
+chart::Table units_table(const std::vector<UnitCost>& costs, const ReportContext& ctx) {
+  chart::Table t;
+  t.header = {"unit", "format", "top", "cells", "area (µm²)", "transistors (CMOS)",
+              "energy/op, layer (pJ)", "energy/op, uniform (pJ)", "power, layer (mW)",
+              "leakage (nW)"};
+  for (const UnitCost& c : costs) {
+    t.rows.push_back({c.kind, format_name(c), c.top, std::to_string(c.cells),
+                      fixed(c.area_um2, 0), std::to_string(c.transistors), fixed(c.layer_pj, 4),
+                      fixed(c.uniform_pj, 4),
+                      fixed(c.layer_pj * ctx.energy.frequency_mhz * 1e-3, 4),
+                      fixed(c.leakage_nw, 1)});
+  }
+  return t;
+}
+
+chart::Table ratios_table(const std::vector<UnitCost>& costs) {
+  chart::Table t;
+  t.header = {"unit", "baseline", "area", "transistors", "energy/op, layer",
+              "energy/op, uniform"};
+  for (const char* variant : {"", "iso"}) {
+    for (const CostRatio& r : cost_ratios(costs, variant)) {
+      // As report.md: the area and layer-energy ratios with their change in per cent.
+      const auto change = [](double ratio) {
+        return fmt::format("{:.3f}x ({:+.1f} %)", ratio, (ratio - 1.0) * 100.0);
+      };
+      t.rows.push_back({kind_name(r.kind), *variant ? "BFP8 iso" : "BFP8", change(r.area),
+                        fixed(r.transistors, 3) + "x", change(r.layer_energy),
+                        fixed(r.uniform_energy, 3) + "x"});
+    }
+  }
+  return t;
+}
+
+chart::Table timed_table(const std::vector<UnitCost>& costs) {
+  chart::Table t;
+  t.header = {"unit", "format", "energy/op, layer, zero-delay (pJ)",
+              "energy/op, layer, timed (pJ)", "timed / zero-delay", "toggles/op, zero-delay",
+              "toggles/op, timed", "glitch toggles/op", "energy/op, uniform, zero-delay (pJ)",
+              "energy/op, uniform, timed (pJ)", "latest settling (ns)"};
+  for (const UnitCost& c : costs) {
+    if (c.timed_layer_pj <= 0.0) continue;
+    t.rows.push_back({c.kind, format_name(c), fixed(c.layer_pj, 4), fixed(c.timed_layer_pj, 4),
+                      fixed(safe_ratio(c.timed_layer_pj, c.layer_pj), 3) + "x",
+                      fixed(c.layer_toggles, 1), fixed(c.timed_layer_toggles, 1),
+                      fixed(c.timed_layer_toggles - c.layer_toggles, 1), fixed(c.uniform_pj, 4),
+                      fixed(c.timed_uniform_pj, 4), fixed(c.timed_settle_ns, 2)});
+  }
+  return t;
+}
+
+// LBFP8 / BFP8 with and without glitches, per kind with timed figures and baseline.
+chart::Table timed_ratio_table(const std::vector<UnitCost>& costs) {
+  chart::Table t;
+  t.header = {"LBFP8 / BFP8", "baseline", "energy/op, layer, zero-delay",
+              "energy/op, layer, timed", "energy/op, uniform, zero-delay",
+              "energy/op, uniform, timed"};
+  std::vector<std::string> kinds;
+  for (const UnitCost& c : costs) {
+    if (c.timed_layer_pj > 0.0 && std::find(kinds.begin(), kinds.end(), c.kind) == kinds.end()) {
+      kinds.push_back(c.kind);
+    }
+  }
+  for (const std::string& kind : kinds) {
+    const UnitCost* l = find(costs, kind, "lbfp8");
+    for (const char* variant : {"", "iso"}) {
+      const UnitCost* b = find(costs, kind, "bfp8", variant);
+      if (!l || !b || l->timed_layer_pj <= 0.0 || b->timed_layer_pj <= 0.0) continue;
+      t.rows.push_back({kind_name(kind), format_name(*b),
+                        fixed(safe_ratio(l->layer_pj, b->layer_pj), 3) + "x",
+                        fixed(safe_ratio(l->timed_layer_pj, b->timed_layer_pj), 3) + "x",
+                        fixed(safe_ratio(l->uniform_pj, b->uniform_pj), 3) + "x",
+                        fixed(safe_ratio(l->timed_uniform_pj, b->timed_uniform_pj), 3) + "x"});
+    }
+  }
+  return t;
+}
+
+chart::Table layer_table(const std::vector<LayerEnergy>& rows, const std::string& activity) {
+  chart::Table t;
+  t.header = {"unit", "activity", "layer", "ops", "zero products",
+              "median abs BFP8 mantissa", "LBFP8 (pJ/op)", "BFP8 (pJ/op)", "LBFP8 / BFP8",
+              "BFP8 iso (pJ/op)", "LBFP8 / BFP8 iso", "stream"};
+  std::vector<std::string> kinds;
+  for (const LayerEnergy& r : rows) {
+    if (std::find(kinds.begin(), kinds.end(), r.kind) == kinds.end()) kinds.push_back(r.kind);
+  }
+  for (const std::string& kind : kinds) {
+    for (const LayerEnergy& r : rows) {
+      if (r.kind != kind) continue;
+      const bool iso = r.bfp8_iso_pj > 0.0;
+      t.rows.push_back({r.kind, activity, r.label, std::to_string(r.ops),
+                        fixed(100.0 * r.zero_fraction, 1) + " %",
+                        fmt::format("{:g}", r.median_bfp_mantissa), fixed(r.lbfp8_pj, 4),
+                        fixed(r.bfp8_pj, 4), fixed(safe_ratio(r.lbfp8_pj, r.bfp8_pj), 3) + "x",
+                        iso ? fixed(r.bfp8_iso_pj, 4) : "-",
+                        iso ? fixed(safe_ratio(r.lbfp8_pj, r.bfp8_iso_pj), 3) + "x" : "-",
+                        r.source});
+    }
+    // The operation-weighted summary, as report.md's last row.
+    const LayerSummary s = summarize_layers(rows, kind);
+    t.rows.push_back(
+        {kind, activity, fmt::format("all {} layers (operation-weighted)", s.layers),
+         std::to_string(s.ops), "", "", fixed(s.lbfp8_pj, 4), fixed(s.bfp8_pj, 4),
+         fixed(s.ratio, 3) + "x", s.ratio_iso > 0.0 ? fixed(s.bfp8_iso_pj, 4) : "-",
+         s.ratio_iso > 0.0 ? fixed(s.ratio_iso, 3) + "x" : "-",
+         fmt::format("per-layer ratios {:.3f}x .. {:.3f}x; {} of {} at or below {:.2f}x",
+                     s.min_ratio, s.max_ratio, s.layers_at_target, s.layers,
+                     kPaperPowerRatio)});
+  }
+  return t;
+}
+
+chart::Table model_table(const std::vector<LayerEnergy>& rows, const std::string& activity) {
+  chart::Table t;
+  t.header = {"unit", "activity", "model", "layers", "MACs per image", "LBFP8 (nJ/inference)",
+              "BFP8 (nJ/inference)", "LBFP8 / BFP8", "BFP8 iso (nJ/inference)",
+              "LBFP8 / BFP8 iso", "per-layer ratios"};
+  std::vector<std::string> kinds;
+  for (const LayerEnergy& r : rows) {
+    if (r.macs > 0 && std::find(kinds.begin(), kinds.end(), r.kind) == kinds.end()) {
+      kinds.push_back(r.kind);
+    }
+  }
+  for (const std::string& kind : kinds) {
+    for (const ModelEnergy& m : summarize_models(rows, kind)) {
+      const bool iso = m.bfp8_iso_nj > 0.0;
+      t.rows.push_back({kind, activity, m.model, std::to_string(m.layers),
+                        std::to_string(m.macs), fixed(m.lbfp8_nj, 2), fixed(m.bfp8_nj, 2),
+                        fixed(m.ratio, 3) + "x", iso ? fixed(m.bfp8_iso_nj, 2) : "-",
+                        iso ? fixed(m.ratio_iso, 3) + "x" : "-",
+                        fixed(m.min_ratio, 3) + "x .. " + fixed(m.max_ratio, 3) + "x"});
+    }
+  }
+  return t;
+}
+
+}  // namespace
+
+std::string report_svg(const std::vector<UnitCost>& costs) {
+  std::vector<std::string> panels;
+  for (const Metric& m : metrics(costs)) panels.push_back(chart::bar_svg(metric_chart(costs, m)));
+  return chart::combine_svg(
+      fmt::format("LBFP8 vs BFP8 and BFP8 with operand isolation, OSU 0.18 um; ratios LBFP8 / "
+                  "BFP8 under each unit; paper (multiplier): area {:.2f}x, power {:.2f}x",
+                  kPaperAreaRatio, kPaperPowerRatio),
+      panels);
+}
+
+std::vector<std::pair<std::string, std::string>> report_charts(
+    const std::vector<UnitCost>& costs, const std::vector<LayerEnergy>& layer_rows,
+    const std::vector<LayerEnergy>& timed_layer_rows) {
+  std::vector<std::pair<std::string, std::string>> charts;
+  for (const Metric& m : metrics(costs)) {
+    charts.emplace_back(m.file, chart::bar_svg(metric_chart(costs, m)));
+  }
+  if (!layer_rows.empty() || !timed_layer_rows.empty()) {
+    charts.emplace_back("layer-ratios.svg",
+                        chart::line_svg(layer_ratio_chart(layer_rows, timed_layer_rows)));
+  }
+  return charts;
+}
+
+std::string report_html(const std::vector<UnitCost>& costs,
+                        const std::vector<LayerEnergy>& layer_rows,
+                        const std::vector<LayerEnergy>& timed_layer_rows,
+                        const ReportContext& ctx, bool per_model) {
+  std::string layer_activity = ctx.activity == "timed" ? "timed" : "zero-delay";
+  chart::Page page(
+      "lbfp synth: LBFP8 vs BFP8 hardware cost (OSU 0.18 um, Yosys 0.23)",
+      ctx.command.empty() ? "(not recorded)" : ctx.command,
+      {{"liberty", ctx.liberty},
+       {"activity", ctx.activity == "zero-delay" ? "zero-delay (Verilator)"
+                                                 : ctx.activity + " (timed: event-driven, NLDM "
+                                                                  "delays, " +
+                                                       ctx.timed_delays + ")"},
+       {"operations per stream", std::to_string(ctx.ops)},
+       {"seed of the uniform stream", std::to_string(ctx.seed)},
+       {"supply", fmt::format("{:.2f} V, power at {:.0f} MHz", ctx.energy.voltage,
+                              ctx.energy.frequency_mhz)},
+       {"input slew, output load", fmt::format("{:.2f} ns, {:.4f} pF", ctx.energy.input_slew_ns,
+                                               ctx.energy.output_load_pf)},
+       {"layer operands", ctx.layer_source.empty() ? "-" : ctx.layer_source}});
+  const auto charts = report_charts(costs, layer_rows, timed_layer_rows);
+  const auto svg = [&charts](const std::string& name) {
+    for (const auto& [n, s] : charts) {
+      if (n == name) return s;
+    }
+    return std::string();
+  };
+  page.section("Units (report.md)",
+               "What does each unit cost: cells, area, transistors, energy per operation on the "
+               "layer's operands and on uniform random ones, power and leakage?");
+  page.table(units_table(costs, ctx));
+  page.section("LBFP8 / BFP8",
+               fmt::format("By how much does LBFP8 undercut BFP8, against the plain BFP8 units "
+                           "and against BFP8 with operand isolation? (The paper's multiplier: "
+                           "area {:.2f}x, power {:.2f}x.)",
+                           kPaperAreaRatio, kPaperPowerRatio));
+  page.table(ratios_table(costs));
+  std::string files;
+  for (const Metric& m : metrics(costs)) files += (files.empty() ? "" : ", ") + std::string(m.file);
+  page.section("Cost per unit (" + files + "; together report.svg)",
+               "The same numbers drawn: each unit's LBFP8, BFP8 and BFP8-with-isolation bars, the "
+               "ratios under the unit's name.");
+  for (const Metric& m : metrics(costs)) page.svg(svg(m.file));
+  if (std::any_of(costs.begin(), costs.end(),
+                  [](const UnitCost& c) { return c.timed_layer_pj > 0.0; })) {
+    page.section("Timed (glitch-aware) activity",
+                 "How much do glitches add to each combinational unit's energy?");
+    page.table(timed_table(costs));
+    page.table(timed_ratio_table(costs));
+  }
+  if (!layer_rows.empty() || !timed_layer_rows.empty()) {
+    page.section("Energy ratios per layer stream (layer-ratios.svg)",
+                 "Does LBFP8's advantage hold on every layer's operands, or only on some? Each "
+                 "point is one layer stream's LBFP8 / BFP8 energy per operation.");
+    if (!ctx.layer_note.empty()) page.paragraph(ctx.layer_note);
+    page.svg(svg("layer-ratios.svg"));
+    chart::Table t = layer_table(layer_rows, layer_activity);
+    const chart::Table timed = layer_table(timed_layer_rows, "timed");
+    t.rows.insert(t.rows.end(), timed.rows.begin(), timed.rows.end());
+    page.table(t);
+    if (per_model) {
+      page.section("Energy of one inference by model",
+                   "What do the multipliers of a whole inference cost: each layer's energy per "
+                   "operation times its MACs per image, summed over the model?");
+      chart::Table m = model_table(layer_rows, layer_activity);
+      const chart::Table mt = model_table(timed_layer_rows, "timed");
+      m.rows.insert(m.rows.end(), mt.rows.begin(), mt.rows.end());
+      page.table(m);
+    }
+  }
+  return page.html();
 }
 
 std::string energy_yaml(const std::vector<UnitCost>& costs, const ReportContext& ctx) {

@@ -97,6 +97,17 @@ GemmJob job(const std::string& name, uint64_t m, uint64_t n, uint64_t k) {
   return j;
 }
 
+// The layer's cycles split by cause add up exactly: the array busy (operand steps, fill and
+// drain), idle for input data, weights or output space, and the last write-back.
+void expect_cycles_add_up(const LayerStats& s) {
+  EXPECT_EQ(s.compute_cycles + s.stall_ifmap_cycles + s.stall_filter_cycles +
+                s.stall_output_cycles + s.writeback_cycles,
+            s.total_cycles);
+  EXPECT_EQ(s.stall_ifmap_cycles + s.stall_filter_cycles + s.stall_output_cycles,
+            s.stall_cycles);
+  EXPECT_LE(s.fill_drain_cycles, s.compute_cycles);
+}
+
 template <class Format>
 void run_both_modes(const Format& format, const std::vector<GemmLayer>& layers,
                     const BufferConfig& buffers) {
@@ -125,6 +136,13 @@ void run_both_modes(const Format& format, const std::vector<GemmLayer>& layers,
     EXPECT_EQ(c.total_cycles, t.total_cycles);
     EXPECT_EQ(c.compute_cycles, t.compute_cycles);
     EXPECT_EQ(c.stall_cycles, t.stall_cycles);
+    EXPECT_EQ(c.fill_drain_cycles, t.fill_drain_cycles);
+    EXPECT_EQ(c.stall_ifmap_cycles, t.stall_ifmap_cycles);
+    EXPECT_EQ(c.stall_filter_cycles, t.stall_filter_cycles);
+    EXPECT_EQ(c.stall_output_cycles, t.stall_output_cycles);
+    EXPECT_EQ(c.writeback_cycles, t.writeback_cycles);
+    expect_cycles_add_up(c);
+    expect_cycles_add_up(t);
     EXPECT_EQ(c.zero_macs, t.zero_macs);
     EXPECT_EQ(c.overflow_steps, t.overflow_steps);
     EXPECT_EQ(c.dram_bytes_read, t.dram_bytes_read);
@@ -148,6 +166,8 @@ void run_both_modes(const Format& format, const std::vector<GemmLayer>& layers,
     const auto interval = static_cast<uint64_t>(array_tile_interval({4, 4, 1}, shortest));
     EXPECT_GE(c.compute_cycles, alone + (c.tiles - 1) * interval);
     EXPECT_LE(c.compute_cycles, tiles * chunk_cycles);
+    // One operand step per k of every output tile; the rest of the busy cycles fill and drain.
+    EXPECT_EQ(c.compute_cycles - c.fill_drain_cycles, tiles * layers[i].k);
     EXPECT_EQ(c.macs, layers[i].m * layers[i].n * layers[i].k);
     EXPECT_EQ(c.dram_bytes_written, layers[i].m * layers[i].n);
     EXPECT_GE(c.total_cycles, c.compute_cycles);
@@ -206,6 +226,63 @@ TEST(Accelerator, SmallBuffersStreamWeightsWithoutDoubleBuffering) {
   EXPECT_EQ(s.sram_bytes_read, 2 * 9 * 4 * k + 12 * 12);
   EXPECT_EQ(cycle_acc.stats()[0].sram_bytes_read, s.sram_bytes_read);
   EXPECT_EQ(cycle_acc.stats()[0].sram_bytes_written, s.sram_bytes_written);
+}
+
+TEST(Accelerator, StallCausesAddUpAndNameTheBottleneck) {
+  // Three memories for the same layers: fast, a slow channel (0.25 bytes per cycle, so loads
+  // dominate), and a memory with its own clock (1.5 ns) that makes transfers end between
+  // accelerator cycles.
+  const std::vector<GemmLayer> layers = {random_layer(lbfp8(), "fc", 24, 20, 70, 11, true),
+                                         random_layer(lbfp8(), "wide", 8, 40, 9, 12, false),
+                                         random_layer(lbfp8(), "deep", 4, 4, 500, 13, false)};
+  AcceleratorConfig fast = config(lbfp8(), SimMode::kTile);
+  fast.buffers = {512, 1024, 32, 256};
+  AcceleratorConfig slow = fast;
+  slow.dram.bytes_per_cycle = 0.25;
+  AcceleratorConfig odd = fast;
+  odd.dram.clock_period = sc_core::sc_time(1.5, sc_core::SC_NS);
+  odd.dram.bytes_per_cycle = 3;
+  AcceleratorTop a_fast("fast", fast);
+  AcceleratorTop a_slow("slow", slow);
+  AcceleratorTop a_odd("odd", odd);
+  for (const GemmLayer& l : layers) {
+    a_fast.add_layer(l);
+    a_slow.add_layer(l);
+    a_odd.add_layer(l);
+  }
+  sc_core::sc_start();
+  for (const AcceleratorTop* a : {&a_fast, &a_slow, &a_odd}) {
+    ASSERT_TRUE(a->finished()) << a->error();
+    for (const LayerStats& s : a->stats()) {
+      SCOPED_TRACE(s.name);
+      expect_cycles_add_up(s);
+      EXPECT_GT(s.stall_ifmap_cycles, 0u);  // the first tile waits for its input at least
+    }
+  }
+  for (const LayerStats& s : a_slow.stats()) {
+    SCOPED_TRACE(s.name);
+    // A slow channel: waiting for loads is most of the layer's cycles.
+    EXPECT_GT(2 * (s.stall_ifmap_cycles + s.stall_filter_cycles), s.total_cycles);
+  }
+}
+
+TEST(Accelerator, OutputBoundLayerStallsOnTheWriteBack) {
+  // K = 2, one output tile of buffer and a slow channel: each tile's 16 outputs must reach DRAM
+  // before the next tile may leave the array; the reads are small (M K + N K bytes).
+  const GemmLayer layer = random_layer(lbfp8(), "outputs", 32, 32, 2, 14, false);
+  AcceleratorConfig c = config(lbfp8(), SimMode::kCycle);
+  c.buffers = {1024, 1024, 16, 64};
+  c.dram.bytes_per_cycle = 0.25;
+  AcceleratorTop a("acc", c);
+  a.add_layer(layer);
+  sc_core::sc_start();
+  ASSERT_TRUE(a.finished()) << a.error();
+  EXPECT_EQ(a.output(0), golden(lbfp8(), layer));
+  const LayerStats& s = a.stats()[0];
+  expect_cycles_add_up(s);
+  EXPECT_GT(s.stall_output_cycles, s.stall_ifmap_cycles + s.stall_filter_cycles);
+  EXPECT_GT(s.stall_output_cycles, s.compute_cycles);
+  EXPECT_GT(s.writeback_cycles, 0u);  // the last tile's outputs leave after the array is done
 }
 
 TEST(Accelerator, DoubleBufferingHidesLoadsBehindCompute) {

@@ -67,6 +67,13 @@ void compare(const NumberFormat& format, const ArrayGeometry& g,
     EXPECT_EQ(b.compute_cycles, a.compute_cycles);
     EXPECT_EQ(b.stall_cycles, a.stall_cycles);
     EXPECT_EQ(b.total_cycles, a.total_cycles);
+    // The same split by cause, and it adds up.
+    EXPECT_EQ(b.fill_drain_cycles, a.fill_drain_cycles);
+    EXPECT_EQ(b.stall_ifmap_cycles, a.stall_ifmap_cycles);
+    EXPECT_EQ(b.stall_filter_cycles, a.stall_filter_cycles);
+    EXPECT_EQ(b.stall_output_cycles, a.stall_output_cycles);
+    EXPECT_EQ(b.writeback_cycles, a.writeback_cycles);
+    EXPECT_EQ(b.compute_cycles + b.stall_cycles + b.writeback_cycles, b.total_cycles);
     EXPECT_EQ(b.outputs_saturated, a.outputs_saturated);
     EXPECT_EQ(b.zero_macs, a.zero_macs);
     EXPECT_EQ(b.dram_bytes_read, a.dram_bytes_read);

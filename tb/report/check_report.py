@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Checks a report.html of `lbfp sim`, `lbfp sweep` or `lbfp eval` with a real XML parser.
+"""Checks a report.html of `lbfp sim`, `lbfp sweep`, `lbfp eval` or `lbfp synth` with a real XML
+parser.
 
 usage: check_report.py REPORT_HTML [CSV] [--name TEXT]...
 

@@ -19,7 +19,27 @@ sim || { echo "FAIL: lbfp sim"; exit 1; }
 names=()
 while IFS= read -r layer; do names+=(--name "$layer"); done < <(
   python3 -c 'import csv,sys; print("\n".join(dict.fromkeys(r["layer"] for r in csv.DictReader(open(sys.argv[1])))))' sim/layers.csv)
-python3 "$here/check_report.py" sim/report.html sim/layers.csv "${names[@]}" --name "lbfp sim --workload" || fail=1
+python3 "$here/check_report.py" sim/report.html sim/layers.csv "${names[@]}" --name "lbfp sim --workload" \
+  --name "Cycles per layer by cause" --name "stall: input load" \
+  --name "DRAM traffic by operand against the lower bound" --name "lower bound" || fail=1
+for f in energy.svg ratios.svg cycles.svg utilization.svg dram.svg dram-operands.svg; do
+  [[ -s sim/charts/$f ]] || { echo "FAIL: sim wrote no charts/$f"; fail=1; }
+done
+# Every layer's cycles split by cause add up to its cycles; layers.csv carries no 17-digit floats.
+python3 - sim/layers.csv <<'PY' || fail=1
+import csv, sys
+for r in csv.DictReader(open(sys.argv[1])):
+    n = {k: int(r[k]) for k in ("total_cycles", "compute_cycles", "stall_cycles", "fill_drain_cycles",
+                                "stall_ifmap_cycles", "stall_filter_cycles", "stall_output_cycles",
+                                "writeback_cycles")}
+    parts = n["stall_ifmap_cycles"] + n["stall_filter_cycles"] + n["stall_output_cycles"]
+    if parts != n["stall_cycles"] or n["compute_cycles"] + parts + n["writeback_cycles"] != n["total_cycles"] \
+            or n["fill_drain_cycles"] > n["compute_cycles"]:
+        sys.exit(f"FAIL: the cycles of {r['format']} {r['layer']} do not add up: {n}")
+PY
+if grep -Eq '[0-9]\.[0-9]{7,}' sim/layers.csv; then
+  echo "FAIL: layers.csv has numbers with more than six decimals"; fail=1
+fi
 mv sim sim.first
 sim || { echo "FAIL: lbfp sim (rerun)"; exit 1; }
 diff -r sim.first sim > /dev/null || { echo "FAIL: the sim reports differ on a rerun"; diff -r sim.first sim | head; fail=1; }

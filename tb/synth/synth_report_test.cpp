@@ -1,6 +1,9 @@
 // The report and the energy table: every unit present, ratios computed from the numbers given.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -130,17 +133,160 @@ TEST(SynthReport, TableListsEveryUnitAndThePaper) {
   EXPECT_NE(md.find("| 5000 | 1500 | 0.2000 | 0.4000 |"), std::string::npos) << md;
 }
 
+// Bars of lbfp/chart carry a tooltip: one "</title></rect>" each.
+size_t count_bars(const std::string& svg) {
+  size_t bars = 0;
+  for (size_t pos = svg.find("</title></rect>"); pos != std::string::npos;
+       pos = svg.find("</title></rect>", pos + 1)) {
+    ++bars;
+  }
+  return bars;
+}
+
 TEST(SynthReport, SvgHasABarPerUnitAndMetric) {
   const std::string svg = report_svg(sample_costs());
   EXPECT_EQ(svg.rfind("<svg", 0), 0u);
-  size_t bars = 0;
-  for (size_t pos = svg.find("<rect"); pos != std::string::npos; pos = svg.find("<rect", pos + 1)) {
-    ++bars;
+  EXPECT_EQ(count_bars(svg), 18u);  // 6 units x 3 metrics
+  EXPECT_NE(svg.find("mul: 0.40x"), std::string::npos);  // multiplier area ratio
+  EXPECT_NE(svg.find("mul: 0.25x"), std::string::npos);  // multiplier energy ratio
+  // The panels are the charts written on their own, nested.
+  const auto charts = report_charts(sample_costs(), {}, {});
+  ASSERT_EQ(charts.size(), 3u);
+  EXPECT_EQ(charts[0].first, "area.svg");
+  EXPECT_EQ(charts[2].first, "energy.svg");
+  for (const auto& [name, chart] : charts) {
+    EXPECT_NE(svg.find(chart.substr(5)), std::string::npos) << name;
+    EXPECT_EQ(count_bars(chart), 6u) << name;
   }
-  EXPECT_EQ(bars, 18u);  // 6 units x 3 metrics
-  EXPECT_NE(svg.find("0.40x"), std::string::npos);  // multiplier area ratio
-  EXPECT_NE(svg.find("0.25x"), std::string::npos);  // multiplier energy ratio
 }
+
+std::vector<LayerEnergy> sample_layers() {
+  std::vector<LayerEnergy> rows;
+  const char* labels[] = {"LeNet-5 fc1 (tile)", "LeNet-5 conv1 (first)", "MobileNet dw3"};
+  const double lbfp[] = {0.20, 0.30, 0.45};
+  for (const char* kind : {"mul", "mulheld"}) {
+    for (int i = 0; i < 3; ++i) {
+      LayerEnergy r;
+      r.label = labels[i];
+      r.kind = kind;
+      r.source = "stream " + std::to_string(i);
+      r.ops = 1024;
+      r.zero_fraction = 0.25 * i;
+      r.lbfp8_pj = lbfp[i];
+      r.bfp8_pj = 0.80;
+      r.bfp8_iso_pj = i == 1 ? 0.0 : 0.60;  // not measured for the second stream
+      r.model = i == 0 ? "" : "LeNet-5";
+      r.macs = i == 0 ? 0 : 1000;
+      rows.push_back(r);
+    }
+  }
+  return rows;
+}
+
+TEST(SynthReport, LayerRatiosChartHasAPointPerLayerStream) {
+  const auto charts = report_charts(sample_costs_with_isolation(), sample_layers(), {});
+  ASSERT_EQ(charts.back().first, "layer-ratios.svg");
+  const std::string& svg = charts.back().second;
+  for (const char* series : {"mul / BFP8", "mul / BFP8 iso", "mulheld / BFP8"}) {
+    EXPECT_NE(svg.find(series), std::string::npos) << series;
+  }
+  EXPECT_NE(svg.find("MobileNet dw3"), std::string::npos);
+  // 0.45 / 0.80 = 0.5625 at the third layer; 0.20 / 0.60 against the isolated baseline.
+  EXPECT_NE(svg.find("0.5625"), std::string::npos) << svg;
+  EXPECT_NE(svg.find("0.3333"), std::string::npos) << svg;
+  EXPECT_NE(svg.find("0.47x"), std::string::npos);  // the paper's ratio, dashed
+  EXPECT_EQ(svg.find("translate("), std::string::npos);  // the labels fit: nothing shifted
+
+  // Many layers (rotated labels) and a long first one: the chart is shifted right and widened
+  // by what the first label would stand out on the left.
+  std::vector<LayerEnergy> many;
+  for (int i = 0; i < 10; ++i) {
+    LayerEnergy r = sample_layers()[0];
+    r.label = i == 0 ? "LeNet-5 fc1 tile (committed)" : "layer " + std::to_string(i);
+    many.push_back(r);
+  }
+  const std::string shifted = report_charts(sample_costs(), many, {}).back().second;
+  const size_t shift = shifted.find("<g transform=\"translate(");
+  ASSERT_NE(shift, std::string::npos) << shifted;
+  EXPECT_NE(shifted.find("</g>\n</svg>"), std::string::npos);
+}
+
+TEST(SynthReport, HtmlPageHoldsTheConfigurationTheTablesAndTheCharts) {
+  ReportContext ctx;
+  ctx.activity = "both";
+  ctx.liberty = "osu018_stdcells.lib";
+  ctx.ops = 1024;
+  ctx.command = "lbfp synth --activity both --ops 1024";
+  ctx.layer_source = "lenet5_fc1_tile.txt";
+  ctx.layer_note = "Model layers: KL activation exponents from 50 training images.";
+  std::vector<UnitCost> costs = sample_costs_with_isolation();
+  costs[0].timed_layer_pj = 0.35;
+  costs[1].timed_layer_pj = 1.05;
+  std::vector<LayerEnergy> timed = sample_layers();
+  for (LayerEnergy& r : timed) r.lbfp8_pj *= 1.5;
+  const std::string html = report_html(costs, sample_layers(), timed, ctx, true);
+  EXPECT_EQ(html, report_html(costs, sample_layers(), timed, ctx, true));  // deterministic
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_NE(html.find("lbfp synth --activity both --ops 1024"), std::string::npos);
+  EXPECT_NE(html.find("osu018_stdcells.lib"), std::string::npos);
+  for (const char* panel :
+       {"Units (report.md)", "LBFP8 / BFP8", "energy-timed.svg", "Timed (glitch-aware) activity",
+        "Energy ratios per layer stream (layer-ratios.svg)", "Energy of one inference by model"}) {
+    EXPECT_NE(html.find(panel), std::string::npos) << panel;
+  }
+  EXPECT_NE(html.find("<td>bfp8 iso</td>"), std::string::npos);
+  EXPECT_NE(html.find("<td>0.391x (-60.9 %)</td>"), std::string::npos);  // iso area ratio
+  EXPECT_NE(html.find("<td class=\"num\">0.375x</td>"), std::string::npos);  // layer ratio
+  // Every chart of charts/ is in the page.
+  for (const auto& [name, svg] : report_charts(costs, sample_layers(), timed)) {
+    EXPECT_NE(html.find(svg.substr(0, svg.find("</text>"))), std::string::npos) << name;
+  }
+  EXPECT_NE(html.find("<p>Model layers: KL activation exponents from 50 training images.</p>"),
+            std::string::npos);
+  // The operation-weighted summary row and the timed ratios, as report.md has them.
+  EXPECT_NE(html.find("all 3 layers (operation-weighted)"), std::string::npos);
+  EXPECT_NE(html.find("per-layer ratios 0.250x .. 0.562x; 2 of 3 at or below 0.47x"),
+            std::string::npos);
+  EXPECT_NE(html.find("<td class=\"num\">1.750x</td>"), std::string::npos);  // 0.35 / 0.20
+  // Without layer rows: no layer panels.
+  const std::string units_only = report_html(costs, {}, {}, ctx, false);
+  EXPECT_EQ(units_only.find("layer-ratios.svg"), std::string::npos);
+  EXPECT_EQ(units_only.find("by model"), std::string::npos);
+}
+
+#ifdef LBFP_SYNTH_CHECK_REPORT
+// The page and its charts on disk, read by tb/report/check_report.py (python3's XML parser):
+// well-formed XHTML and SVG, self-contained, with the expected panels.
+TEST(SynthReport, HtmlPageParsesAsXhtml) {
+  if (std::system("python3 -c 'import xml.etree.ElementTree' > /dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "NOT RUN: python3 is missing (scripts/setup.sh installs it)";
+  }
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(LBFP_SYNTH_TEST_WORK_DIR) / "report_html";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "charts");
+  ReportContext ctx;
+  ctx.ops = 1024;
+  ctx.command = "lbfp synth --ops 1024 --out 'a <dir>'";
+  const std::vector<UnitCost> costs = sample_costs_with_isolation();
+  std::ofstream(dir / "report.html") << report_html(costs, sample_layers(), {}, ctx, true);
+  for (const auto& [name, svg] : report_charts(costs, sample_layers(), {})) {
+    std::ofstream(dir / "charts" / name) << svg;
+  }
+  std::ofstream(dir / "report.svg") << report_svg(costs);
+  const std::string check = std::string("python3 '") + LBFP_SYNTH_CHECK_REPORT + "' '" +
+                            (dir / "report.html").string() +
+                            "' --name 'lbfp synth --ops 1024' --name 'Units (report.md)' "
+                            "--name 'layer-ratios.svg' --name 'MobileNet dw3' "
+                            "--name 'Energy of one inference by model'";
+  EXPECT_EQ(std::system(check.c_str()), 0) << check;
+  // report.svg (nested panels) is well-formed too.
+  const std::string svg_check =
+      std::string("python3 -c 'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' '") +
+      (dir / "report.svg").string() + "'";
+  EXPECT_EQ(std::system(svg_check.c_str()), 0) << svg_check;
+}
+#endif
 
 TEST(SynthReport, EnergyTableHasEveryActionWithItsSource) {
   ReportContext ctx;
@@ -211,12 +357,8 @@ TEST(SynthReport, TimedFiguresStandBesideTheZeroDelayOnes) {
   EXPECT_NE(energy_yaml(sample_costs(), ctx).find("activity: timed"), std::string::npos);
   // The chart gets a fourth panel with the multipliers' timed energies (3 bars, no MAC or PE).
   const std::string svg = report_svg(costs);
-  EXPECT_NE(svg.find("energy/op, layer, timed (pJ)"), std::string::npos);
-  size_t bars = 0;
-  for (size_t pos = svg.find("<rect"); pos != std::string::npos; pos = svg.find("<rect", pos + 1)) {
-    ++bars;
-  }
-  EXPECT_EQ(bars, 9u * 3u + 3u);
+  EXPECT_NE(svg.find("energy/op, timed"), std::string::npos);
+  EXPECT_EQ(count_bars(svg), 9u * 3u + 3u);
   // Layer tables labelled with their activity.
   LayerEnergy row;
   row.kind = "mul";

@@ -469,6 +469,9 @@ struct Accelerator::Plan {
   size_t written = 0;  // output tiles
   size_t outputs_computed = 0;  // output tiles in the output buffer or written
   uint64_t w_bytes_read = 0;  // the loader's weight traffic (the rest it reads is the input)
+  // Per tile: when the input bytes its loads read are in the buffer (its weights follow them
+  // on the DRAM channel); splits the array's waits for operands into input and weights.
+  std::vector<sc_time> a_arrives;
   sc_time start;
   LayerStats stats;
 };
@@ -677,6 +680,7 @@ void Accelerator::controller_thread() {
       read_before[b] = buffers[b]->bytes_read();
       written_before[b] = buffers[b]->bytes_written();
     }
+    p.a_arrives.assign(p.tiles.size(), sc_core::SC_ZERO_TIME);
     p.start = sc_core::sc_time_stamp();
     plan_ = std::move(plan);
     layer_start_.notify(sc_core::SC_ZERO_TIME);
@@ -688,6 +692,8 @@ void Accelerator::controller_thread() {
     }
 
     s.total_cycles = cycles(sc_core::sc_time_stamp() - p.start);
+    const uint64_t array_done = s.compute_cycles + s.stall_cycles;
+    s.writeback_cycles = s.total_cycles > array_done ? s.total_cycles - array_done : 0;
     s.macs = layer.m * layer.n * layer.k;
     finish_stats(s, config_.array);
     const ArrayActivity after = backend_->activity();
@@ -784,6 +790,7 @@ void Accelerator::loader_thread() {
           }
         }
       }
+      p.a_arrives[i] = sc_core::sc_time_stamp() + delay;
       if (t.load_w) {
         // Weight rows are contiguous in memory (one per output channel); the DMA stores the
         // chunk transposed, kc x columns, as the array reads it.
@@ -841,6 +848,7 @@ void Accelerator::compute_thread() {
     LayerStats& s = p.stats;
     const auto out_slots = static_cast<size_t>(p.out_slots);
     size_t gathered_block = SIZE_MAX;  // the windows_ the address generator last formed
+    uint64_t streamed = 0;             // cycles in which the array takes an operand step
     uint64_t gathered_m0 = 0;
     // K split: each tile's previous chunk of the same outputs (its partial sums must have left
     // the array and be in the store before this chunk resumes them).
@@ -867,6 +875,8 @@ void Accelerator::compute_thread() {
         // kernel runs the processes in.
         const sc_time waiting = sc_core::sc_time_stamp();
         uint64_t busy = 0;
+        sc_time waiting_loads = sc_core::SC_ZERO_TIME;  // idle with operands missing
+        sc_time waiting_input = sc_core::SC_ZERO_TIME;  // of that, their input bytes missing
         wait(sc_core::SC_ZERO_TIME);
         const auto no_output_space = [&] {
           return t.last_chunk && t.out_index >= p.written + out_slots;
@@ -886,13 +896,29 @@ void Accelerator::compute_thread() {
             fail("layer '" + layer.name + "': tile " + std::to_string(i) +
                  " waits for partial sums the array does not hold");
           } else {
+            // Idle: operands missing come first, then output space.
+            const bool loads = trace_.stall == kWaitOperands;
+            const size_t loading = p.loaded;
+            const sc_time idle_from = sc_core::sc_time_stamp();
             wait(loaded_ | written_);
+            const sc_time idle_to = sc_core::sc_time_stamp();
+            if (loads) {
+              waiting_loads += idle_to - idle_from;
+              const sc_time input_to = std::min(idle_to, p.a_arrives[loading]);
+              if (input_to > idle_from) waiting_input += input_to - idle_from;
+            }
           }
         }
         trace_.stall = kNoStall;
         if (!error_.empty()) return;
         s.compute_cycles += busy;
-        s.stall_cycles += cycles(sc_core::sc_time_stamp() - waiting) - busy;
+        const uint64_t stalled = cycles(sc_core::sc_time_stamp() - waiting) - busy;
+        const uint64_t stalled_loads = std::min(stalled, cycles(waiting_loads));
+        const uint64_t stalled_input = std::min(stalled_loads, cycles(waiting_input));
+        s.stall_cycles += stalled;
+        s.stall_ifmap_cycles += stalled_input;
+        s.stall_filter_cycles += stalled_loads - stalled_input;
+        s.stall_output_cycles += stalled - stalled_loads;
 
         const auto rows = static_cast<uint64_t>(t.rows);
         const auto cols = static_cast<uint64_t>(t.cols);
@@ -966,6 +992,7 @@ void Accelerator::compute_thread() {
         }
         job.requantize = t.last_chunk;
         handed_.emplace_back(&p, i);
+        streamed += kc;  // the array takes one operand step per k of the tile
         try {
           s.compute_cycles += static_cast<uint64_t>(backend_->run_tile(job, tick));
         } catch (const std::exception& e) {
@@ -978,6 +1005,7 @@ void Accelerator::compute_thread() {
       }
       // The layer's last tiles drain before the next layer starts.
       s.compute_cycles += static_cast<uint64_t>(backend_->flush(tick));
+      s.fill_drain_cycles = s.compute_cycles > streamed ? s.compute_cycles - streamed : 0;
       trace_.array_busy = false;
     } catch (const std::exception& e) {
       fail("layer '" + layer.name + "' (" + std::to_string(next) + "): " + e.what());

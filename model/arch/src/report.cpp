@@ -111,6 +111,8 @@ std::string layers_csv(const SimReport& r) {
       s << ',' << op << '_' << what << "_bytes";
     }
   }
+  s << ",fill_drain_cycles,stall_ifmap_cycles,stall_filter_cycles,stall_output_cycles,"
+       "writeback_cycles";
   s << '\n';
   for (const FormatRun& run : r.runs) {
     for (const LayerResult& l : run.layers) {
@@ -131,6 +133,8 @@ std::string layers_csv(const SimReport& r) {
         s << ',' << o->dram_read << ',' << o->dram_write << ',' << o->sram_read << ','
           << o->sram_write;
       }
+      s << ',' << t.fill_drain_cycles << ',' << t.stall_ifmap_cycles << ','
+        << t.stall_filter_cycles << ',' << t.stall_output_cycles << ',' << t.writeback_cycles;
       s << '\n';
     }
   }
@@ -196,6 +200,11 @@ std::string summary_json(const SimReport& r) {
         {"time_ms", ms_at(t.total_cycles, r.arch.clock_mhz)},
         {"compute_cycles", t.compute_cycles},
         {"stall_cycles", t.stall_cycles},
+        {"fill_drain_cycles", t.fill_drain_cycles},
+        {"stall_ifmap_cycles", t.stall_ifmap_cycles},
+        {"stall_filter_cycles", t.stall_filter_cycles},
+        {"stall_output_cycles", t.stall_output_cycles},
+        {"writeback_cycles", t.writeback_cycles},
         {"utilization", t.utilization},
         {"macs", t.macs},
         {"zero_macs", t.zero_macs},
@@ -306,26 +315,31 @@ chart::LineChart ratio_chart(const SimReport& r) {
 
 chart::BarChart cycles_chart(const SimReport& r) {
   chart::BarChart c;
-  c.title = "Cycles per layer: computing, stalled (waiting for operands or output space), other";
+  c.title = "Cycles per layer by cause: the array computing, filling and draining, idle for "
+            "operands or output space, and the last write-back";
   c.categories = layer_names(r);
   c.y = {"cycles", ""};
+  auto part = [](const FormatRun& run, const char* name, auto value, const char* color) {
+    return chart::Segment{name, per_layer(run, [value](const LayerResult& l) {
+                            return static_cast<double>(value(l.stats));
+                          }), color};
+  };
   for (const FormatRun& run : r.runs) {
     c.bars.push_back(
         {run.format,
-         {{"compute",
-           per_layer(run, [](const LayerResult& l) { return static_cast<double>(l.stats.compute_cycles); }),
-           "#3b6fb6"},
-          {"stall",
-           per_layer(run, [](const LayerResult& l) { return static_cast<double>(l.stats.stall_cycles); }),
-           "#c8423c"},
-          {"other (fill, drain, write-back)",
-           per_layer(run,
-                     [](const LayerResult& l) {
-                       const auto& s = l.stats;
-                       const uint64_t busy = s.compute_cycles + s.stall_cycles;
-                       return s.total_cycles > busy ? static_cast<double>(s.total_cycles - busy) : 0.0;
-                     }),
-           "#bbbbbb"}}});
+         {part(run, "operand steps",
+               [](const LayerStats& s) { return s.compute_cycles - s.fill_drain_cycles; },
+               "#3b6fb6"),
+          part(run, "fill/drain", [](const LayerStats& s) { return s.fill_drain_cycles; },
+               "#9fbce3"),
+          part(run, "stall: input load", [](const LayerStats& s) { return s.stall_ifmap_cycles; },
+               "#c8423c"),
+          part(run, "stall: weight load",
+               [](const LayerStats& s) { return s.stall_filter_cycles; }, "#e08a2c"),
+          part(run, "stall: output write-back",
+               [](const LayerStats& s) { return s.stall_output_cycles; }, "#8a63b8"),
+          part(run, "last write-back", [](const LayerStats& s) { return s.writeback_cycles; },
+               "#bbbbbb")}});
   }
   return c;
 }
@@ -358,6 +372,62 @@ chart::BarChart dram_chart(const SimReport& r) {
           {"written", per_layer(run, [](const LayerResult& l) { return static_cast<double>(l.stats.dram_bytes_written); }), "#8a63b8"}}});
   }
   return c;
+}
+
+// DRAM bytes per operand, one stacked bar per format, beside the layer's lower bound (every
+// input, weight and output crossing DRAM once).
+chart::BarChart dram_operand_chart(const SimReport& r) {
+  chart::BarChart c;
+  c.title = "DRAM traffic per layer by operand, against the lower bound";
+  c.categories = layer_names(r);
+  c.y = {"DRAM traffic", "B"};
+  auto part = [](const FormatRun& run, const char* name, auto value, const char* color) {
+    return chart::Segment{name, per_layer(run, [value](const LayerResult& l) {
+                            return static_cast<double>(value(l.stats));
+                          }), color};
+  };
+  for (const FormatRun& run : r.runs) {
+    c.bars.push_back(
+        {run.format,
+         {part(run, "ifmap read", [](const LayerStats& s) { return s.ifmap.dram_read; },
+               "#5aa05a"),
+          part(run, "filter read", [](const LayerStats& s) { return s.filter.dram_read; },
+               "#3b6fb6"),
+          part(run, "ofmap written", [](const LayerStats& s) { return s.ofmap.dram_write; },
+               "#8a63b8"),
+          part(run, "psum read", [](const LayerStats& s) { return s.psum.dram_read; },
+               "#d16fb0"),
+          part(run, "psum written", [](const LayerStats& s) { return s.psum.dram_write; },
+               "#e08a2c")}});
+  }
+  if (!r.runs.empty()) {
+    c.bars.push_back({"lower bound",
+                      {part(r.runs[0], "lower bound",
+                            [](const LayerStats& s) { return s.dram_lower_bound; }, "#444444")}});
+  }
+  return c;
+}
+
+// Per layer: each operand's DRAM bytes and the traffic over the lower bound.
+chart::Table dram_operand_table(const SimReport& r) {
+  chart::Table t;
+  t.header = {"format", "layer", "ifmap read", "filter read", "ofmap written", "psum read",
+              "psum written", "lower bound", "traffic / lower bound"};
+  for (const FormatRun& run : r.runs) {
+    for (const LayerResult& l : run.layers) {
+      const auto& s = l.stats;
+      const uint64_t traffic = s.dram_bytes_read + s.dram_bytes_written;
+      t.rows.push_back({run.format, l.name, std::to_string(s.ifmap.dram_read),
+                        std::to_string(s.filter.dram_read), std::to_string(s.ofmap.dram_write),
+                        std::to_string(s.psum.dram_read), std::to_string(s.psum.dram_write),
+                        std::to_string(s.dram_lower_bound),
+                        s.dram_lower_bound == 0
+                            ? "-"
+                            : fmt::format("{:.3f}", static_cast<double>(traffic) /
+                                                        static_cast<double>(s.dram_lower_bound))});
+    }
+  }
+  return t;
 }
 
 std::string mib(uint64_t bytes) { return fmt::format("{:.3f}", static_cast<double>(bytes) / 1048576.0); }
@@ -418,6 +488,7 @@ std::vector<std::pair<std::string, std::string>> report_charts(const SimReport& 
   charts.emplace_back("cycles.svg", chart::bar_svg(cycles_chart(r)));
   charts.emplace_back("utilization.svg", chart::line_svg(utilization_chart(r)));
   charts.emplace_back("dram.svg", chart::bar_svg(dram_chart(r)));
+  charts.emplace_back("dram-operands.svg", chart::bar_svg(dram_operand_chart(r)));
   return charts;
 }
 
@@ -463,8 +534,11 @@ std::string report_html(const SimReport& r) {
                              r.runs[0].format, r.runs[1].format));
     page.svg(svg("ratios.svg"));
   }
-  page.section("Cycles per layer (cycles.svg)",
-               "Which layers take the time, and how much of it does the array wait?");
+  page.section("Cycles per layer by cause (cycles.svg)",
+               "Which layers take the time, and why: the array taking operand steps, filling "
+               "and draining its pipeline, idle while the DMA loads input data or weights, idle "
+               "because the output buffer waits for its write-back, or the layer's last outputs "
+               "going to DRAM after the array is done? The parts add up to the layer's cycles.");
   page.svg(svg("cycles.svg"));
   page.section("Utilization and stalls (utilization.svg)",
                "How busy is the array in each layer (useful MACs over what the array could do), "
@@ -473,8 +547,12 @@ std::string report_html(const SimReport& r) {
   page.section("DRAM traffic per layer (dram.svg)",
                "How many bytes does each layer move to and from DRAM?");
   page.svg(svg("dram.svg"));
-  // Per-operand DRAM traffic against its lower bound: rendered here once LayerResult reports
-  // the per-operand bytes and the bound (a panel of bars per operand with the bound marked).
+  page.section("DRAM traffic by operand against the lower bound (dram-operands.svg)",
+               "Which operand's traffic does the tiling repeat: the input feature map, the "
+               "weights, the outputs or partial sums, next to the layer's lower bound (every "
+               "input, weight and output crossing DRAM once)?");
+  page.svg(svg("dram-operands.svg"));
+  page.table(dram_operand_table(r));
   page.section("Per-layer data (layers.csv)", "Every number of layers.csv.");
   page.details("layers.csv, one row per format and layer", chart::csv_table(layers_csv(r)));
   return page.html();

@@ -21,6 +21,11 @@ void accumulate_stats(LayerStats& into, const LayerStats& g) {
   into.shifts += g.shifts;
   into.accumulates += g.accumulates;
   into.requantizations += g.requantizations;
+  into.fill_drain_cycles += g.fill_drain_cycles;
+  into.stall_ifmap_cycles += g.stall_ifmap_cycles;
+  into.stall_filter_cycles += g.stall_filter_cycles;
+  into.stall_output_cycles += g.stall_output_cycles;
+  into.writeback_cycles += g.writeback_cycles;
   into.ifmap += g.ifmap;
   into.filter += g.filter;
   into.ofmap += g.ofmap;

@@ -185,6 +185,26 @@ void category_labels(std::ostringstream& s, const std::vector<std::string>& cats
   }
 }
 
+// Rotated labels reach left of their category by 0.71 of their length: the pixels the first ones
+// would stand out of the chart on the left (0 when none does), by which the chart is shifted.
+double label_overhang(const std::vector<std::string>& cats, double x0, double slot) {
+  double longest = 0;
+  for (const auto& c : cats) longest = std::max(longest, text_width(c));
+  if (longest + 4 <= slot) return 0;
+  double over = 0;
+  for (size_t i = 0; i < cats.size(); ++i) {
+    const double x = x0 + slot * (static_cast<double>(i) + 0.5);
+    over = std::max(over, std::ceil(text_width(cats[i]) * 0.71 + 4 - x));
+  }
+  return over;
+}
+
+// Opens (and closes) a group shifting a chart right by `shift` pixels; nothing when 0.
+std::string shift_open(double shift) {
+  return shift > 0 ? fmt::format("<g transform=\"translate({:.0f} 0)\">\n", shift) : "";
+}
+std::string shift_close(double shift) { return shift > 0 ? "</g>\n" : ""; }
+
 std::string value_text(double v, const Axis& axis) {
   return std::isfinite(v) ? si(v, axis.unit, 4) : "none";
 }
@@ -264,6 +284,7 @@ std::string bar_svg(const BarChart& c) {
                          1.0 - 0.45 * static_cast<double>(b) / static_cast<double>(bars - 1)});
     }
   }
+  const double shift = label_overhang(c.categories, kLeft, slot);
   const double width =
       std::max({kLeft + plot_w + kRight, text_width(c.title, 14) + 30, 360.0});
   const double top = 30 + legend_height(entries, width) + 8;
@@ -282,7 +303,7 @@ std::string bar_svg(const BarChart& c) {
   const double height = top + y.height + label_h + 10;
 
   std::ostringstream s;
-  s << svg_open(width, height, c.title);
+  s << svg_open(width + shift, height, c.title) << shift_open(shift);
   legend(s, entries, width, 44);
   y_axis(s, y, c.y, kLeft, kLeft + plot_w);
   for (size_t i = 0; i < cats; ++i) {
@@ -317,7 +338,7 @@ std::string bar_svg(const BarChart& c) {
       "<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"black\"/>\n", kLeft,
       axis_y, kLeft + plot_w, axis_y);
   category_labels(s, c.categories, kLeft, slot, y.top + y.height);
-  s << "</svg>\n";
+  s << shift_close(shift) << "</svg>\n";
   return s.str();
 }
 
@@ -333,6 +354,7 @@ std::string line_svg(const LineChart& c) {
     entries.push_back({c.lines[l].name,
                        c.lines[l].color.empty() ? palette(l) : c.lines[l].color, 1.0, true});
   }
+  const double shift = label_overhang(c.categories, kLeft, slot);
   const double width =
       std::max({kLeft + plot_w + kRight, text_width(c.title, 14) + 30, 360.0});
   const double top = 30 + legend_height(entries, width) + 8;
@@ -347,7 +369,7 @@ std::string line_svg(const LineChart& c) {
   const double height = top + y.height + label_h + (c.x_title.empty() ? 10 : 28);
 
   std::ostringstream s;
-  s << svg_open(width, height, c.title);
+  s << svg_open(width + shift, height, c.title) << shift_open(shift);
   legend(s, entries, width, 44);
   y_axis(s, y, c.y, kLeft, kLeft + plot_w);
   reference_line(s, y, c.reference, kLeft, kLeft + plot_w);
@@ -391,7 +413,7 @@ std::string line_svg(const LineChart& c) {
     s << fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n",
                      kLeft + plot_w / 2, height - 8, escape(c.x_title));
   }
-  s << "</svg>\n";
+  s << shift_close(shift) << "</svg>\n";
   return s.str();
 }
 
@@ -458,6 +480,32 @@ std::string scatter_svg(const ScatterChart& c) {
   }
   s << "</svg>\n";
   return s.str();
+}
+
+std::string combine_svg(const std::string& title, const std::vector<std::string>& charts) {
+  // Each chart's size from its own width and height attributes (svg_open writes them first).
+  const auto attribute = [](const std::string& svg, const char* name) {
+    const std::string key = std::string(" ") + name + "=\"";
+    const size_t at = svg.find(key);
+    return at == std::string::npos ? 0.0 : std::stod(svg.substr(at + key.size()));
+  };
+  constexpr double kTitle = 30;
+  double width = 0;
+  double height = 0;
+  for (const std::string& c : charts) {
+    width += attribute(c, "width");
+    height = std::max(height, attribute(c, "height"));
+  }
+  width = std::max(width, text_width(title, 14) + 30);
+  std::string s = svg_open(width, height + kTitle, title);
+  double x = 0;
+  for (const std::string& c : charts) {
+    if (c.rfind("<svg ", 0) != 0) continue;
+    s += fmt::format("<svg x=\"{:.0f}\" y=\"{:.0f}\" ", x, kTitle) + c.substr(5);
+    x += attribute(c, "width");
+  }
+  s += "</svg>\n";
+  return s;
 }
 
 }  // namespace lbfp::chart

@@ -1,12 +1,13 @@
 // The measurement plan of `lbfp synth`: which units are synthesized, which operand streams each
 // is played (the committed layer tile, a uniform stream, the model layers), with which activity
-// model, and the report it makes (report.md, report.svg, energy.yaml). docs/hardware-cost.md.
+// model, and the report it makes (report.md, report.html with charts/, report.svg, energy.yaml). docs/hardware-cost.md.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lbfp/synth/flow.h"
@@ -65,6 +66,8 @@ struct MeasureReport {
   std::string markdown;     // report.md
   std::string svg;          // report.svg
   std::string energy_yaml;  // energy.yaml
+  std::string html;         // report.html
+  std::vector<std::pair<std::string, std::string>> charts;  // charts/NAME.svg
 };
 
 // Synthesizes and measures every unit of options.kinds (progress lines on `log`). Throws

@@ -1,9 +1,10 @@
-// The `lbfp synth` report: a Markdown table, an SVG bar chart and a YAML energy table, all from
-// measured per-unit costs. Ratios are LBFP8 / BFP8 of the same kind of unit.
+// The `lbfp synth` report: a Markdown table, report.html with its SVG charts (lbfp/chart) and a
+// YAML energy table, all from measured per-unit costs. Ratios are LBFP8 / BFP8 of the same kind of unit.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lbfp/synth/power.h"
@@ -58,6 +59,7 @@ struct ReportContext {
   uint64_t seed = 0;
   std::string command;
   std::string layer_source;  // where the layer operands come from, one line
+  std::string layer_note;    // how the model layers' streams were made (report.html), or empty
 };
 
 std::string report_markdown(const std::vector<UnitCost>& costs, const ReportContext& context);
@@ -126,7 +128,21 @@ std::string model_table_markdown(const std::vector<LayerEnergy>& rows,
 // summary row.
 std::string layer_table_markdown(const std::vector<LayerEnergy>& rows,
                                  const std::string& activity = "");
+// The unit costs as one figure (report.svg): a panel per metric (area, transistors, energy/op,
+// timed energy/op where measured), drawn by lbfp/chart.
 std::string report_svg(const std::vector<UnitCost>& costs);
+// Each chart of report.html on its own (file name, SVG): area.svg, transistors.svg, energy.svg,
+// energy-timed.svg (with timed figures), layer-ratios.svg (with layer rows).
+std::vector<std::pair<std::string, std::string>> report_charts(
+    const std::vector<UnitCost>& costs, const std::vector<LayerEnergy>& layer_rows,
+    const std::vector<LayerEnergy>& timed_layer_rows);
+// report.html: a self-contained page (lbfp/chart/page.h) with the configuration and the command,
+// the unit and ratio tables, the charts, and the per-layer energy ratios; `per_model` adds the
+// energy of one inference per model (--layers all).
+std::string report_html(const std::vector<UnitCost>& costs,
+                        const std::vector<LayerEnergy>& layer_rows,
+                        const std::vector<LayerEnergy>& timed_layer_rows,
+                        const ReportContext& context, bool per_model);
 // Energy per action in pJ for a future `lbfp sim`, each number with its source in a comment.
 std::string energy_yaml(const std::vector<UnitCost>& costs, const ReportContext& context);
 

@@ -183,6 +183,15 @@ struct LayerStats {
   uint64_t shifts = 0;       // LBFP shifter operations (0 for BFP)
   uint64_t accumulates = 0;  // accumulator updates
   uint64_t requantizations = 0;
+  // Where the layer's cycles go, in parts that add up to total_cycles exactly: compute_cycles +
+  // stall_ifmap_cycles + stall_filter_cycles + stall_output_cycles + writeback_cycles.
+  uint64_t fill_drain_cycles = 0;    // of compute_cycles: busy without taking an operand step
+                                     // (preload, skew, pipeline, drain)
+  uint64_t stall_ifmap_cycles = 0;   // of stall_cycles: idle while the DMA reads input data
+  uint64_t stall_filter_cycles = 0;  // of stall_cycles: idle while the DMA reads weights
+  uint64_t stall_output_cycles = 0;  // of stall_cycles: idle, the output buffer full until the
+                                     // DMA has written outputs to DRAM
+  uint64_t writeback_cycles = 0;     // after the array's last result: the last outputs to DRAM
 };
 
 // An array implementation. Tiles overlap: the array takes the next tile (its preload, then its

@@ -77,6 +77,10 @@ std::string bar_svg(const BarChart& chart);
 std::string line_svg(const LineChart& chart);
 std::string scatter_svg(const ScatterChart& chart);
 
+// Several charts of this module side by side in one SVG (nested <svg> elements), under a title
+// line: a figure of panels, each drawn as it is on its own.
+std::string combine_svg(const std::string& title, const std::vector<std::string>& charts);
+
 // The palette's i-th colour (it repeats after its end).
 std::string palette(size_t i);
 
