@@ -282,9 +282,9 @@ std::unique_ptr<ArrayBackend> make_rtl_array(const ArrayGeometry& geometry,
                                              const NumberFormat& format,
                                              const RtlArrayOptions& options) {
   if (geometry.dataflow != Dataflow::kOutputStationary) {
-    throw std::invalid_argument(std::string("the RTL array backend is output-stationary; a ") +
-                                dataflow_name(geometry.dataflow) +
-                                " array runs on the C++ array (--array cpp)");
+    throw std::invalid_argument(
+        std::string("the RTL array backend is output-stationary only: run the ") +
+        dataflow_name(geometry.dataflow) + " array on the C++ array (--array cpp)");
   }
   const int acc = acc_bits(format);
   const bool bfp = !is_lbfp(format);

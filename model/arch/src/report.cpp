@@ -249,8 +249,14 @@ std::string summary_json(const SimReport& r) {
     if (!run.fixed.empty()) {
       // --dataflow best: each layer's choice and what it saves against each fixed dataflow.
       json choice = {{"by", r.best_by}};
-      for (const LayerResult& l : run.layers) {
-        choice["layers"].push_back({{"layer", l.name}, {"dataflow", dataflow_name(l.dataflow)}});
+      for (size_t li = 0; li < run.layers.size(); ++li) {
+        const LayerResult& l = run.layers[li];
+        json layer = {{"layer", l.name}, {"dataflow", dataflow_name(l.dataflow)}};
+        for (const DataflowRun& f : run.fixed) {
+          layer["total_cycles"][dataflow_name(f.dataflow)] = f.layer_cycles.at(li);
+          layer["energy_pj"][dataflow_name(f.dataflow)] = f.layer_energy_pj.at(li);
+        }
+        choice["layers"].push_back(layer);
       }
       for (const DataflowRun& f : run.fixed) {
         const double cycles = static_cast<double>(f.total.total_cycles);

@@ -93,7 +93,11 @@ FormatRun choose_per_layer(const std::vector<FormatRun>& runs,
   best.format = runs.front().format;
   best.lbfp = runs.front().lbfp;
   for (size_t d = 0; d < runs.size(); ++d) {
-    best.fixed.push_back({dataflows[d], runs[d].total, runs[d].energy, 0});
+    best.fixed.push_back({dataflows[d], runs[d].total, runs[d].energy, 0, {}, {}});
+    for (const LayerResult& l : runs[d].layers) {
+      best.fixed.back().layer_cycles.push_back(l.stats.total_cycles);
+      best.fixed.back().layer_energy_pj.push_back(l.energy.total_pj());
+    }
   }
   const auto cost = [&by](const LayerResult& l) {
     return by == "energy" ? l.energy.total_pj() : static_cast<double>(l.stats.total_cycles);

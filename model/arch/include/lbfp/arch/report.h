@@ -31,6 +31,8 @@ struct DataflowRun {
   LayerStats total;
   EnergyBreakdown energy;
   size_t layers_chosen = 0;  // layers of the best run that took this dataflow
+  std::vector<uint64_t> layer_cycles;  // per layer in this dataflow: total_cycles
+  std::vector<double> layer_energy_pj;  // and total energy
 };
 
 struct FormatRun {
