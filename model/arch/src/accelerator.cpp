@@ -103,7 +103,7 @@ TileShape tile_shape(const GemmJob& job, const AcceleratorConfig& config) {
   const bool ws = d == Dataflow::kWeightStationary;
   const uint64_t dim = ws ? job.m : job.n;
   const uint64_t unit = job.conv ? job.conv->taps() : 1;
-  uint64_t s = dim;
+  uint64_t s = std::min<uint64_t>(dim, uint64_t{1} << 20);  // TileJob counts rows in an int
   s = std::min(s, std::max<uint64_t>(1, b.output_bytes / (2 * C)));
   if (job.k > R) {
     const uint64_t entry = psum_entry_bytes(acc_bits(config.format));
