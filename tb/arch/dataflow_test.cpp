@@ -210,7 +210,10 @@ void convolution_in(Dataflow d) {
   conv2d_requantize(lbfp8(), shape, ops, l.out_exponent, l.relu, want.data());
 
   std::vector<std::unique_ptr<AcceleratorTop>> tops;
-  const BufferConfig sizes[] = {BufferConfig{}, BufferConfig{64, 64, 32, 1024}};
+  // Large buffers; small ones (K split by channel, one-pixel tiles); an output buffer of 56
+  // bytes: weight-stationary tiles of two whole output rows (6 pixels).
+  const BufferConfig sizes[] = {BufferConfig{}, BufferConfig{64, 64, 32, 1024},
+                                BufferConfig{1024, 1024, 56, 1024}};
   for (const BufferConfig& b : sizes) {
     for (SimMode mode : {SimMode::kCycle, SimMode::kTile}) {
       AcceleratorConfig cfg = config(lbfp8(), mode, d);
@@ -230,6 +233,15 @@ void convolution_in(Dataflow d) {
   EXPECT_EQ(tops[2]->stats()[0].total_cycles, tops[3]->stats()[0].total_cycles);
   EXPECT_EQ(tops[2]->stats()[0].sram_bytes_read, tops[3]->stats()[0].sram_bytes_read);
   EXPECT_GT(tops[2]->stats()[0].k_chunks, 1u);
+  EXPECT_EQ(tops[4]->stats()[0].total_cycles, tops[5]->stats()[0].total_cycles);
+  AcceleratorConfig cfg = config(lbfp8(), SimMode::kTile, d);
+  cfg.buffers = sizes[2];
+  const LayerPlan plan = plan_layer(job_of(l), cfg);
+  if (d == Dataflow::kWeightStationary) {
+    EXPECT_EQ(plan.tile_m, 6u);
+  } else {
+    EXPECT_EQ(plan.tile_m, 4u);
+  }
 }
 
 TEST(Dataflow, WeightStationaryConvolutionIsBitExact) {

@@ -114,7 +114,15 @@ TileShape tile_shape(const GemmJob& job, const AcceleratorConfig& config) {
                       (ws ? b.activation_bytes : b.weight_bytes)) {
     s = (s + 1) / 2;
   }
-  s = ceil_div(dim, ceil_div(dim, s));  // equal tiles
+  const uint64_t row = job.conv && ws ? job.conv->out_w() : 1;
+  if (s >= row && row > 1) {
+    // Whole output rows of a convolution: blocks of such tiles start at a row, so their
+    // feature-map bands do not overlap (as the R-row blocks of output-stationary mostly do not).
+    const uint64_t rows = ceil_div(dim, row);
+    s = ceil_div(rows, ceil_div(rows, s / row)) * row;
+  } else {
+    s = ceil_div(dim, ceil_div(dim, s));  // equal tiles
+  }
   return ws ? TileShape{s, C, R} : TileShape{C, s, R};
 }
 
