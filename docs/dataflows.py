@@ -12,6 +12,7 @@ import csv
 import json
 import os
 import sys
+import textwrap
 
 ARCHS = ["lbfp8_16x16", "bfp8_16x16", "lbfp8_32x32", "bfp8_32x32"]
 WORKLOADS = [("resnet18", "ResNet-18"), ("mobilenet_v1", "MobileNet v1")]
@@ -37,8 +38,8 @@ def main(runs, by):
     for workload, title in WORKLOADS:
         data = {a: load(runs, a, workload) for a in ARCHS}
         print(f"#### {title}, by {by}\n")
-        print(f"Each layer's dataflow by {by}, and the {by} that choice saves against "
-              "output-stationary for that layer.\n")
+        print(textwrap.fill(f"Each layer's dataflow by {by}, and the {by} that choice saves "
+                            "against output-stationary for that layer.", 100) + "\n")
         print("| layer | " + " | ".join(label(a) for a in ARCHS) + " |")
         print("|---|" + "---|" * len(ARCHS))
         names = [r["layer"] for r in data[ARCHS[0]][0]]
@@ -58,8 +59,9 @@ def main(runs, by):
                 cells.append(cell)
             print(f"| {name} | " + " | ".join(cells) + " |")
         print()
-        print("Whole network: the per-layer choice against each dataflow throughout "
-              "(cycles saved, energy saved, layers that chose it).\n")
+        print(textwrap.fill("Whole network: the per-layer choice against each dataflow "
+                            "throughout (cycles saved, energy saved, layers that chose it).",
+                            100) + "\n")
         print("| configuration | cycles, chosen | vs OS | vs WS | vs IS | energy uJ, chosen |"
               " energy vs OS | energy vs WS | energy vs IS | layers OS / WS / IS |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")

@@ -47,9 +47,9 @@ void print_report(std::ostream& out, const SimReport& r) {
              r.energy.technology);
   for (const FormatRun& run : r.runs) {
     fmt::print(out, "{}\n", run.format);
-    fmt::print(out, "  {:<22} {:>28} {:>6} {:>12} {:>6} {:>6} {:>10} {:>11} {:>8}\n", "layer",
-               "shape", "tiles", "cycles", "util%", "stall%", "DRAM KiB", "energy uJ",
-               best ? "pJ/MAC  dataflow" : "pJ/MAC");
+    fmt::print(out, "  {:<22} {:>28} {:>6} {:>12} {:>6} {:>6} {:>10} {:>11} {:>8}{}\n", "layer",
+               "shape", "tiles", "cycles", "util%", "stall%", "DRAM KiB", "energy uJ", "pJ/MAC",
+               best ? "  dataflow" : "");
     for (const LayerResult& l : run.layers) {
       const auto& s = l.stats;
       fmt::print(out, "  {:<22} {:>28} {:>6} {:>12} {:>6.1f} {:>6.1f} {:>10.1f} {:>11.3f} {:>8.3f}",
@@ -95,11 +95,12 @@ void print_report(std::ostream& out, const SimReport& r) {
     for (const DataflowRun& f : run.fixed) {
       // The per-layer choice against one dataflow throughout.
       fmt::print(out, "  {} throughout: {} cycles, {:.3f} uJ; the choice saves {:.1f} % of the "
-                 "cycles and {:.1f} % of the energy ({} layers chose it)\n",
+                 "cycles and {:.1f} % of the energy (chosen for {} of {} layers)\n",
                  dataflow_name(f.dataflow), f.total.total_cycles, f.energy.total_pj() * 1e-6,
                  100.0 * saved_fraction(static_cast<double>(t.total_cycles),
                                         static_cast<double>(f.total.total_cycles)),
-                 100.0 * saved_fraction(e.total_pj(), f.energy.total_pj()), f.layers_chosen);
+                 100.0 * saved_fraction(e.total_pj(), f.energy.total_pj()), f.layers_chosen,
+                 run.layers.size());
     }
     if (!run.fixed.empty()) fmt::print(out, "\n");
   }
