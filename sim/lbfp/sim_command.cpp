@@ -115,6 +115,10 @@ void add_sim_command(CLI::App& app) {
   cmd->add_option("--format", o->format, "lbfp8, bfp8, both (default) or arch");
   cmd->add_option("--mode", o->mode, "tile (default: whole tiles through the fast kernel) or "
                                      "cycle (the array stepped every clock)");
+  cmd->add_option("--dataflow", o->dataflow,
+                  "os, ws or is over the arch file's array.dataflow, or best: every layer in each "
+                  "dataflow, the cheapest by --best-by chosen per layer");
+  cmd->add_option("--best-by", o->best_by, "with --dataflow best: cycles (default) or energy");
   cmd->add_option("--array", o->array,
                   "cpp (default) or rtl (the Verilated array; a configuration that is not prebuilt "
                   "is verilated on first use into --rtl-cache)");

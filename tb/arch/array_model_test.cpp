@@ -68,10 +68,13 @@ void check(const Format& format, const ArrayGeometry& g, const Case& c, uint32_t
     ++cycles;
     if (cycle_model.output_row() >= 0) drained.push_back(cycle_model.output_row());
   }
-  EXPECT_EQ(cycles, array_tile_cycles(g, c.k));
-  // The rows leave top first, one per cycle, in the last R cycles.
-  ASSERT_EQ(drained.size(), static_cast<size_t>(g.rows));
-  for (int i = 0; i < g.rows; ++i) EXPECT_EQ(drained[static_cast<size_t>(i)], i);
+  const int64_t steps = array_tile_steps(g, c.rows, c.cols, c.k);
+  EXPECT_EQ(cycles, array_tile_cycles(g, steps));
+  // Output-stationary: the rows leave top first, one per cycle, in the last R cycles; weight-/
+  // input-stationary: one output row / column per step, in step order, in the last `steps`.
+  const int64_t leaving = g.dataflow == Dataflow::kOutputStationary ? g.rows : steps;
+  ASSERT_EQ(drained.size(), static_cast<size_t>(leaving));
+  for (int i = 0; i < leaving; ++i) EXPECT_EQ(drained[static_cast<size_t>(i)], i);
 
   ArrayModel tile_model(g, format);
   tile_model.start(job);
@@ -202,7 +205,8 @@ void check_split(const Format& format, const ArrayGeometry& g, int rows, int col
       job.requantize = j + 2 == cuts.size();
       model.start(job);
       if (cycle_mode) {
-        EXPECT_EQ(model.run_to_completion(), array_tile_cycles(g, job.k));
+        EXPECT_EQ(model.run_to_completion(),
+                  array_tile_cycles(g, array_tile_steps(g, rows, cols, job.k)));
       } else {
         model.compute_whole_tile();
       }
@@ -338,6 +342,162 @@ TEST(ArrayTimeline, SteadyStreamsCostTheIntervalPerTile) {
           // One fill (the first preload, R) and one drain, the rest one interval per tile.
           const int64_t want = array_tile_cycles(g, k) + (tiles - 1) * array_tile_interval(g, k);
           EXPECT_EQ(t.end + 1, want) << rows << "x" << cols << " p " << pipe << " K " << k;
+        }
+      }
+    }
+  }
+}
+
+ArrayGeometry with_dataflow(ArrayGeometry g, Dataflow d) {
+  g.dataflow = d;
+  return g;
+}
+
+// Weight-stationary: any number of rows (steps), K <= R, cols <= C; input-stationary: any
+// number of cols (steps), K <= R, rows <= C. The same golden sums in k order, the same bits in
+// the cycle and tile modes, and the cycles of the formula with K -> M (or N).
+TEST(ArrayModel, StationaryDataflowsMatchTheGoldenGemmInBothModes) {
+  const ArrayGeometry g{4, 3, 1};
+  const ArrayGeometry ws = with_dataflow(g, Dataflow::kWeightStationary);
+  const ArrayGeometry is = with_dataflow(g, Dataflow::kInputStationary);
+  uint32_t seed = 100;
+  const Case ws_cases[] = {{1, 1, 1, false, false}, {37, 3, 4, false, true},
+                           {5, 2, 3, false, false}, {64, 3, 1, false, true},
+                           {2, 3, 4, false, true}};
+  for (const Case& c : ws_cases) {
+    SCOPED_TRACE(testing::Message() << "WS " << c.rows << "x" << c.cols << " K=" << c.k);
+    check(lbfp8(), ws, c, seed++);
+    check(bfp8(), ws, c, seed++);
+  }
+  const Case is_cases[] = {{1, 1, 1, false, false}, {3, 41, 4, false, true},
+                           {2, 5, 3, false, false}, {3, 64, 1, false, true},
+                           {3, 2, 4, false, true}};
+  for (const Case& c : is_cases) {
+    SCOPED_TRACE(testing::Message() << "IS " << c.rows << "x" << c.cols << " K=" << c.k);
+    check(lbfp8(), is, c, seed++);
+    check(bfp8(), is, c, seed++);
+  }
+  for (int pipe : {0, 3}) {
+    check(lbfp8(), with_dataflow({2, 5, pipe}, Dataflow::kWeightStationary),
+          {9, 5, 2, false, true}, seed++);
+    check(lbfp8(), with_dataflow({2, 5, pipe}, Dataflow::kInputStationary),
+          {5, 9, 2, false, true}, seed++);
+  }
+  // Saturation in k order, a narrow accumulator.
+  const LbfpFormat narrow(8, 4, 8, 16);
+  check(narrow, with_dataflow({50, 2, 2}, Dataflow::kWeightStationary), {7, 2, 50, true, false},
+        7);
+  check(narrow, with_dataflow({50, 2, 2}, Dataflow::kInputStationary), {2, 7, 50, true, true}, 8);
+  check(BfpFormat(8, 16), with_dataflow({50, 2, 2}, Dataflow::kWeightStationary),
+        {6, 2, 50, true, false}, 9);
+  check(BfpFormat(8, 16), with_dataflow({50, 2, 2}, Dataflow::kInputStationary),
+        {2, 6, 50, true, false}, 9);
+}
+
+// A reduction longer than R runs as folds of at most R that resume each other's partial sums.
+TEST(ArrayModel, StationaryDataflowsResumeFoldsExactly) {
+  const LbfpFormat narrow(8, 4, 8, 16);
+  for (Dataflow d : {Dataflow::kWeightStationary, Dataflow::kInputStationary}) {
+    const ArrayGeometry g = with_dataflow({4, 4, 1}, d);
+    const bool ws = d == Dataflow::kWeightStationary;
+    check_split(lbfp8(), g, ws ? 9 : 4, ws ? 4 : 9, 11, {0, 4, 8, 11}, false, 1);
+    check_split(bfp8(), g, ws ? 20 : 3, ws ? 3 : 20, 7, {0, 3, 4, 7}, false, 2);
+    check_split(narrow, g, ws ? 5 : 2, ws ? 2 : 5, 16, {0, 4, 8, 12, 16}, true, 3);
+    check_split(BfpFormat(8, 16), g, ws ? 5 : 2, ws ? 2 : 5, 16, {0, 1, 5, 9, 13, 16}, true, 4);
+  }
+}
+
+TEST(ArrayModel, StationaryDataflowsRejectTilesThatDoNotFit) {
+  std::vector<Code> z(64, 0);
+  std::vector<int> e(8, 0);
+  TileJob job;
+  job.a = z.data();
+  job.b = z.data();
+  job.lda = 8;
+  job.ldb = 8;
+  job.b_exponents = e.data();
+  ArrayModel ws(with_dataflow({2, 3, 1}, Dataflow::kWeightStationary), lbfp8());
+  ArrayModel is(with_dataflow({2, 3, 1}, Dataflow::kInputStationary), lbfp8());
+  job.rows = 7;  // any rows in WS
+  job.cols = 3;
+  job.k = 2;
+  EXPECT_NO_THROW(ws.start(job));
+  EXPECT_THROW(is.start(job), std::invalid_argument);  // rows > C
+  ArrayModel ws2(with_dataflow({2, 3, 1}, Dataflow::kWeightStationary), lbfp8());
+  job.k = 3;  // K > R
+  EXPECT_THROW(ws2.start(job), std::invalid_argument);
+  job.rows = 3;
+  job.cols = 7;  // any cols in IS
+  job.k = 2;
+  EXPECT_NO_THROW(is.start(job));
+  EXPECT_THROW(ws2.start(job), std::invalid_argument);  // cols > C
+}
+
+// Weight-/input-stationary folds against numbers derived by hand from the array's contract
+// (docs/dataflows.md): weight rows R from max(hand-over, previous first step + 1); the first
+// step after them and after the previous last step; steps without gaps; the last output
+// R + C + p cycles after the last step.
+TEST(ArrayTimeline, StationaryFoldsFollowTheHandDerivedSchedule) {
+  struct Want {
+    int64_t preload, first, last, end;
+  };
+  for (Dataflow d : {Dataflow::kWeightStationary, Dataflow::kInputStationary}) {
+    auto run = [d](ArrayGeometry g, int64_t steps, const std::vector<Want>& want) {
+      g.dataflow = d;
+      ArrayTimeline timeline(g);
+      int64_t handover = 0;
+      for (size_t i = 0; i < want.size(); ++i) {
+        const ArrayTimeline::Tile t = timeline.add(handover, steps);
+        EXPECT_EQ(t.preload, want[i].preload) << "fold " << i;
+        EXPECT_EQ(t.first, want[i].first) << "fold " << i;
+        EXPECT_EQ(t.last, want[i].last) << "fold " << i;
+        EXPECT_EQ(t.end, want[i].end) << "fold " << i;
+        EXPECT_EQ(t.next_handover, want[i].first + 1) << "fold " << i;
+        handover = t.next_handover;
+      }
+    };
+    // 4x4, p = 1, 10 steps: the stream is the bottleneck, folds start 10 apart.
+    run({4, 4, 1}, 10, {{0, 4, 13, 22}, {5, 14, 23, 32}, {15, 24, 33, 42}});
+    // 4x4, p = 3, 2 steps: the weight preload is, R + 1 = 5 apart (p does not widen it).
+    run({4, 4, 3}, 2, {{0, 4, 5, 16}, {5, 9, 10, 21}, {10, 14, 15, 26}});
+    // 2x6, p = 0, 1 step: R + 1 = 3 apart (no max(R, C) gap: one output row per fold).
+    run({2, 6, 0}, 1, {{0, 2, 2, 10}, {3, 5, 5, 13}, {6, 8, 8, 16}});
+  }
+  // A late hand-over delays the preload and everything after it.
+  ArrayTimeline timeline(with_dataflow({4, 4, 1}, Dataflow::kWeightStationary));
+  timeline.add(0, 3);  // preload 0, first 4, last 6
+  const ArrayTimeline::Tile t = timeline.add(20, 3);
+  EXPECT_EQ(t.preload, 20);
+  EXPECT_EQ(t.first, 24);
+  EXPECT_EQ(t.last, 26);
+  EXPECT_EQ(t.end, 35);
+}
+
+TEST(ArrayTimeline, StationaryClosedForms) {
+  // An isolated fold of M steps: M + 2R + C + p cycles; back to back, max(M, R + 1) apart.
+  const ArrayGeometry g = with_dataflow({16, 16, 1}, Dataflow::kWeightStationary);
+  EXPECT_EQ(array_tile_cycles(g, 100), 149);  // 100 + 32 + 16 + 1
+  EXPECT_EQ(array_tile_interval(g, 100), 100);
+  EXPECT_EQ(array_tile_interval(g, 3), 17);
+  EXPECT_EQ(array_first_result_cycle(g, 100), 49);  // 16 + 16 + 16 + 1: the first step at 16
+  EXPECT_EQ(array_tile_steps(g, 100, 7, 9), 100);
+  EXPECT_EQ(array_tile_steps(with_dataflow(g, Dataflow::kInputStationary), 100, 7, 9), 7);
+  EXPECT_EQ(array_tile_steps(with_dataflow(g, Dataflow::kOutputStationary), 100, 7, 9), 9);
+  for (Dataflow d : {Dataflow::kWeightStationary, Dataflow::kInputStationary}) {
+    for (int rows : {1, 3, 16}) {
+      for (int cols : {1, 5}) {
+        for (int pipe : {0, 2}) {
+          for (int64_t steps : {1, 2, 4, 30}) {
+            const ArrayGeometry h = with_dataflow({rows, cols, pipe}, d);
+            ArrayTimeline timeline(h);
+            int64_t handover = 0;
+            ArrayTimeline::Tile t{};
+            for (int i = 0; i < 5; ++i) {
+              t = timeline.add(handover, steps);
+              handover = t.next_handover;
+            }
+            EXPECT_EQ(t.end + 1, array_tile_cycles(h, steps) + 4 * array_tile_interval(h, steps));
+          }
         }
       }
     }

@@ -103,8 +103,10 @@ TEST(ArchConfig, ErrorsNameFileLineAndKey) {
       {"rows: 8", "rows: 0", "a.yaml:3: array.rows: 0 is outside 1..4096"},
       {"cols: 4", "cols: -4", "a.yaml:4: array.cols: -4 is outside 1..4096"},
       {"cols: 4", "columns: 4", "a.yaml:4: array.columns: unknown key"},
-      {"dataflow: output-stationary", "dataflow: weight-stationary",
-       "array.dataflow: 'weight-stationary' is not modelled"},
+      {"dataflow: output-stationary", "dataflow: row-stationary",
+       "a.yaml:6: array.dataflow: 'row-stationary' is not output-stationary, weight-stationary "
+       "or input-stationary (os, ws, is)"},
+      {"dataflow: output-stationary", "dataflow: WS", "a.yaml:6: array.dataflow: 'WS' is not"},
       {"type: lbfp", "type: float", "format.type: 'float' is not lbfp or bfp"},
       {"frac_bits: 3", "frac_bits: 5", "F=5 must be in 0..W-2"},
       {"acc_bits: 24", "acc_bits: 64", "format.acc_bits: 64 is outside 2..62"},
@@ -123,6 +125,27 @@ TEST(ArchConfig, ErrorsNameFileLineAndKey) {
   EXPECT_NE(error_of("array: [1, 2").find("not valid YAML"), std::string::npos);
   EXPECT_NE(error_of("name: x\n").find("array: missing"), std::string::npos);
   EXPECT_THROW(load_arch("/nonexistent/arch.yaml", {}), ConfigError);
+}
+
+TEST(ArchConfig, DataflowNamesAndAliases) {
+  using arch::Dataflow;
+  EXPECT_EQ(parse(kGood).accel.array.dataflow, Dataflow::kOutputStationary);
+  const std::pair<const char*, Dataflow> names[] = {
+      {"output-stationary", Dataflow::kOutputStationary}, {"os", Dataflow::kOutputStationary},
+      {"weight-stationary", Dataflow::kWeightStationary}, {"ws", Dataflow::kWeightStationary},
+      {"input-stationary", Dataflow::kInputStationary},   {"is", Dataflow::kInputStationary}};
+  for (const auto& [name, want] : names) {
+    EXPECT_EQ(parse(replace(kGood, "dataflow: output-stationary", std::string("dataflow: ") + name))
+                  .accel.array.dataflow,
+              want)
+        << name;
+    EXPECT_EQ(parse(kGood, {std::string("array.dataflow=") + name}).accel.array.dataflow, want);
+  }
+  // Absent: output-stationary.
+  EXPECT_EQ(parse(replace(kGood, "  dataflow: output-stationary\n", "")).accel.array.dataflow,
+            Dataflow::kOutputStationary);
+  const std::string e = error_of(kGood, {"array.dataflow=diagonal"});
+  EXPECT_NE(e.find("array.dataflow: 'diagonal' is not output-stationary"), std::string::npos) << e;
 }
 
 TEST(ArchConfig, ShippedPresetsLoad) {

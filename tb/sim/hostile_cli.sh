@@ -291,6 +291,14 @@ bad "--format fp16: expected lbfp8, bfp8, both or arch" sim --quiet $gemm --form
 bad "--mode fast: expected cycle or tile" sim --quiet $gemm --mode fast
 bad "--array gpu: expected cpp or rtl" sim --quiet $gemm --array gpu
 bad "--array rtl runs cycle by cycle: use --mode cycle" sim --quiet $gemm --array rtl --mode tile
+bad "--dataflow rs: expected os, ws, is or best" sim --quiet $gemm --dataflow rs
+bad "--best-by area: expected cycles or energy" sim --quiet $gemm --dataflow best --best-by area
+bad "--dataflow best runs every dataflow on the C++ array: use --array cpp" \
+  sim --quiet $gemm --dataflow best --array rtl
+bad "the RTL array backend is output-stationary only: run the weight-stationary array on the C++" \
+  sim --quiet $gemm --dataflow ws --array rtl
+bad "array.dataflow: 'rs' is not output-stationary, weight-stationary or input-stationary" \
+  sim --quiet $gemm --set array.dataflow=rs
 bad "the RTL array is built for rows in 1..64, not 100" sim --quiet $gemm --array rtl --set array.rows=100
 bad "--seed: expected a non-negative decimal integer below 2^64, got '-1'" sim --quiet $gemm --seed -1
 bad "--seed: expected a non-negative decimal integer below 2^64, got '99999999999999999999'" \

@@ -43,6 +43,58 @@ else
   echo "FAIL: sim/models/lenet5.onnx is missing"; fail=1
 fi
 
+# --dataflow best: every layer in each dataflow, the cheapest per layer; layers.csv names each
+# layer's choice, summary.json what it saves against each fixed dataflow, whose totals must be
+# those of the fixed runs themselves, and the choice never costs more than any of them.
+topo="$src/sim/workloads/lenet5.csv"
+"$lbfp" sim --workload "$topo" --format lbfp8 --dataflow best --out best --quiet ||
+  { echo "FAIL: lbfp sim --dataflow best"; fail=1; }
+for d in os ws is; do
+  "$lbfp" sim --workload "$topo" --format lbfp8 --dataflow $d --out fixed_$d --quiet ||
+    { echo "FAIL: lbfp sim --dataflow $d"; fail=1; }
+done
+head -1 best/layers.csv | grep -q ',dataflow$' || { echo "FAIL: best/layers.csv has no dataflow column"; fail=1; }
+python3 - best fixed_os fixed_ws fixed_is <<'PY' || fail=1
+import csv, json, sys
+best, *fixed = sys.argv[1:]
+names = {'fixed_os': 'output-stationary', 'fixed_ws': 'weight-stationary',
+         'fixed_is': 'input-stationary'}
+ok = True
+def check(cond, what):
+    global ok
+    if not cond:
+        print('FAIL:', what)
+        ok = False
+rows = list(csv.DictReader(open(best + '/layers.csv')))
+s = json.load(open(best + '/summary.json'))
+choice = s['formats']['lbfp8']['dataflow_choice']
+check(s['arch']['dataflow'] == 'best' and choice['by'] == 'cycles', 'best run not labelled')
+check([r['dataflow'] for r in rows] == [l['dataflow'] for l in choice['layers']],
+      'layers.csv and summary.json disagree on the choices')
+fixed_rows = {}
+for f in fixed:
+    name = names[f]
+    fs = json.load(open(f + '/summary.json'))
+    check(fs['arch']['dataflow'] == name, f + ' not labelled ' + name)
+    v = choice['versus'][name]
+    check(v['total_cycles'] == fs['formats']['lbfp8']['total_cycles'],
+          f'{name}: versus {v["total_cycles"]} != its own run')
+    check(v['cycles_saved'] == v['total_cycles'] - s['formats']['lbfp8']['total_cycles'],
+          name + ': cycles_saved')
+    check(v['cycles_saved'] >= 0, name + ': the choice costs more cycles')
+    fixed_rows[name] = list(csv.DictReader(open(f + '/layers.csv')))
+    check(all(r['dataflow'] == name for r in fixed_rows[name]), f + ': dataflow column')
+check(sum(v['layers_chosen'] for v in choice['versus'].values()) == len(rows), 'layers_chosen')
+for i, r in enumerate(rows):
+    cycles = {n: int(fixed_rows[n][i]['total_cycles']) for n in fixed_rows}
+    check(int(r['total_cycles']) == cycles[r['dataflow']], r['layer'] + ': not its run')
+    check(int(r['total_cycles']) == min(cycles.values()), r['layer'] + ': not the fewest cycles')
+    check(choice['layers'][i]['total_cycles'] == cycles, r['layer'] + ': summary.json per layer')
+sys.exit(0 if ok else 1)
+PY
+"$lbfp" sim --workload "$topo" --format lbfp8 --dataflow best --best-by energy --quiet > /dev/null ||
+  { echo "FAIL: --best-by energy"; fail=1; }
+
 # A sweep: 2 x 2 points in parallel, one CSV row per point and format; and the job list.
 if "$lbfp" sweep --workload "$src/sim/workloads/lenet5.csv" --vary array.rows=8,16 \
      --vary dram.bandwidth_bytes_per_cycle=4,16 --out sweep > sweep.txt 2>&1; then

@@ -281,6 +281,11 @@ std::vector<RtlArrayConfig> rtl_array_configs() {
 std::unique_ptr<ArrayBackend> make_rtl_array(const ArrayGeometry& geometry,
                                              const NumberFormat& format,
                                              const RtlArrayOptions& options) {
+  if (geometry.dataflow != Dataflow::kOutputStationary) {
+    throw std::invalid_argument(
+        std::string("the RTL array backend is output-stationary only: run the ") +
+        dataflow_name(geometry.dataflow) + " array on the C++ array (--array cpp)");
+  }
   const int acc = acc_bits(format);
   const bool bfp = !is_lbfp(format);
   if (!same_format(format, bfp ? NumberFormat(BfpFormat(8, acc))

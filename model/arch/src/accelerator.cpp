@@ -83,6 +83,49 @@ struct ASide {
   }
 };
 
+// The output tile one array pass computes and the reduction it takes at most: output-stationary
+// R x C outputs over any K; weight-stationary a stream of M rows x C columns over K <= R;
+// input-stationary C rows x a stream of N columns over K <= R. The stream is as long as the
+// output buffer holds twice (double-buffered), the partial-sum store four times when K is
+// split into folds, and the streamed operand's buffer twice; tiles of a stream are balanced.
+struct TileShape {
+  uint64_t m = 0;
+  uint64_t n = 0;
+  uint64_t fold = UINT64_MAX;  // K per array pass
+};
+
+TileShape tile_shape(const GemmJob& job, const AcceleratorConfig& config) {
+  const auto R = static_cast<uint64_t>(config.array.rows);
+  const auto C = static_cast<uint64_t>(config.array.cols);
+  const Dataflow d = config.array.dataflow;
+  if (d == Dataflow::kOutputStationary) return {R, C, UINT64_MAX};
+  const BufferConfig& b = config.buffers;
+  const bool ws = d == Dataflow::kWeightStationary;
+  const uint64_t dim = ws ? job.m : job.n;
+  const uint64_t unit = job.conv ? job.conv->taps() : 1;
+  uint64_t s = std::min<uint64_t>(dim, uint64_t{1} << 20);  // TileJob counts rows in an int
+  s = std::min(s, std::max<uint64_t>(1, b.output_bytes / (2 * C)));
+  if (job.k > R) {
+    const uint64_t entry = psum_entry_bytes(acc_bits(config.format));
+    s = std::min(s, std::max<uint64_t>(1, b.psum_bytes / (4 * C * entry)));
+  }
+  const ASide a{job};
+  while (s > 1 && (ws ? a.block_bytes(s, unit) : s * unit) * 2 >
+                      (ws ? b.activation_bytes : b.weight_bytes)) {
+    s = (s + 1) / 2;
+  }
+  const uint64_t row = job.conv && ws ? job.conv->out_w() : 1;
+  if (s >= row && row > 1) {
+    // Whole output rows of a convolution: blocks of such tiles start at a row, so their
+    // feature-map bands do not overlap (as the R-row blocks of output-stationary mostly do not).
+    const uint64_t rows = ceil_div(dim, row);
+    s = ceil_div(rows, ceil_div(rows, s / row)) * row;
+  } else {
+    s = ceil_div(dim, ceil_div(dim, s));  // equal tiles
+  }
+  return ws ? TileShape{s, C, R} : TileShape{C, s, R};
+}
+
 void put_psum(Code* to, int64_t value, uint8_t flag, int acc, uint64_t bytes) {
   const uint64_t mask = (uint64_t{1} << acc) - 1;
   const uint64_t word = (static_cast<uint64_t>(value) & mask) | (uint64_t{flag} << acc);
@@ -120,7 +163,7 @@ class CppArray : public ArrayBackend {
     } else {
       model_.run_to_completion();
     }
-    const ArrayTimeline::Tile t = timeline_.add(now_, job.k);
+    const ArrayTimeline::Tile t = timeline_.add(now_, model_.tile_steps(job));
     pending_.push_back({next_tile_++, t.last + 1, t.end + 1, false, model_.result()});
     return advance_to(t.next_handover, tick);
   }
@@ -289,38 +332,39 @@ uint64_t dram_lower_bound(const GemmJob& job) {
 
 LayerPlan plan_layer(const GemmJob& job, const AcceleratorConfig& config) {
   using Order = LayerPlan::Order;
-  const auto R = static_cast<uint64_t>(config.array.rows);
-  const auto C = static_cast<uint64_t>(config.array.cols);
+  const TileShape shape = tile_shape(job, config);
+  const uint64_t TM = shape.m;  // a tile's output rows and columns
+  const uint64_t TN = shape.n;
   const BufferConfig& b = config.buffers;
   const uint64_t unit = job.conv ? job.conv->taps() : 1;  // K chunks are whole channels
   const uint64_t units = job.k / unit;
   const uint64_t entry = psum_entry_bytes(acc_bits(config.format));
-  const uint64_t tile_psum = R * C * entry;
-  const uint64_t all_m = ceil_div(job.m, R) * R;
-  const uint64_t all_n = ceil_div(job.n, C) * C;
+  const uint64_t tile_psum = TM * TN * entry;
+  const uint64_t all_m = ceil_div(job.m, TM) * TM;
+  const uint64_t all_n = ceil_div(job.n, TN) * TN;
   const ASide a{job};
 
-  // The smallest buffers: one row of tiles (R outputs) of one chunk of one unit of K.
+  // The smallest buffers: one row of tiles (TM outputs) of one chunk of one unit of K.
   const std::string who = "layer '" + job.name + "': ";
   auto too_small = [&](const char* buffer, uint64_t have, uint64_t need, const std::string& what) {
     throw std::invalid_argument(who + "the " + buffer + " buffer (" + bytes_text(have) +
                                 ") is too small: the smallest that works is " +
                                 bytes_text(need) + " (" + what + ")");
   };
-  const uint64_t a_min = a.block_bytes(R, unit);
+  const uint64_t a_min = a.block_bytes(TM, unit);
   if (b.activation_bytes < a_min) {
     too_small("activation", b.activation_bytes, a_min,
-              "the activations of " + std::to_string(R) + " output rows for one K chunk of " +
+              "the activations of " + std::to_string(TM) + " output rows for one K chunk of " +
                   std::to_string(unit));
   }
-  if (b.weight_bytes < std::min(C, job.n) * unit) {
-    too_small("weight", b.weight_bytes, std::min(C, job.n) * unit,
-              std::to_string(std::min(C, job.n)) + " columns of one K chunk of " +
+  if (b.weight_bytes < std::min(TN, job.n) * unit) {
+    too_small("weight", b.weight_bytes, std::min(TN, job.n) * unit,
+              std::to_string(std::min(TN, job.n)) + " columns of one K chunk of " +
                   std::to_string(unit));
   }
-  if (b.output_bytes < R * C) {
-    too_small("output", b.output_bytes, R * C,
-              "one " + std::to_string(R) + " x " + std::to_string(C) + " tile");
+  if (b.output_bytes < TM * TN) {
+    too_small("output", b.output_bytes, TM * TN,
+              "one " + std::to_string(TM) + " x " + std::to_string(TN) + " tile");
   }
 
   // Candidate chunk counts: every K chunk length from all of K down to one unit, thinned
@@ -340,20 +384,20 @@ LayerPlan plan_layer(const GemmJob& job, const AcceleratorConfig& config) {
     for (int a_slots : {2, 1}) {
       // The largest block of rows that fits the slot.
       uint64_t mb = 0;
-      for (uint64_t t = all_m; t >= R; t -= R) {
+      for (uint64_t t = all_m; t >= TM; t -= TM) {
         if (a.block_bytes(t, kc) * static_cast<uint64_t>(a_slots) <= b.activation_bytes) {
           mb = t;
           break;
         }
-        if (t > 64 * R) t = std::max(R, t - t / 8 / R * R) + R;  // coarse steps far up
+        if (t > 64 * TM) t = std::max(TM, t - t / 8 / TM * TM) + TM;  // coarse steps far up
       }
       if (mb == 0) continue;
       for (int w_slots : {2, 1}) {
-        const uint64_t nb_fit = b.weight_bytes / (kc * static_cast<uint64_t>(w_slots)) / C * C;
+        const uint64_t nb_fit = b.weight_bytes / (kc * static_cast<uint64_t>(w_slots)) / TN * TN;
         uint64_t nb = std::min(all_n, nb_fit);
         if (nb == 0) {
-          if (job.n < C && job.n * kc * static_cast<uint64_t>(w_slots) <= b.weight_bytes) {
-            nb = C;
+          if (job.n < TN && job.n * kc * static_cast<uint64_t>(w_slots) <= b.weight_bytes) {
+            nb = TN;
           } else {
             continue;
           }
@@ -361,12 +405,13 @@ LayerPlan plan_layer(const GemmJob& job, const AcceleratorConfig& config) {
         for (Order order : {Order::kMNK, Order::kMKN, Order::kNMK, Order::kNKM}) {
           uint64_t bm = mb;
           uint64_t bn = nb;
-          if (nk > 1) {  // the partial sums of a block (region) stay in the store
+          const bool split = nk > 1 || kc > shape.fold;  // chunks or folds of K
+          if (split) {  // the partial sums of a block (region) stay in the store
             const uint64_t allowed = b.psum_bytes / tile_psum;
-            uint64_t tm = ceil_div(std::min(bm, job.m), R);
-            uint64_t tn = ceil_div(std::min(bn, job.n), C);
-            const uint64_t all_tm = ceil_div(job.m, R);
-            const uint64_t all_tn = ceil_div(job.n, C);
+            uint64_t tm = ceil_div(std::min(bm, job.m), TM);
+            uint64_t tn = ceil_div(std::min(bn, job.n), TN);
+            const uint64_t all_tm = ceil_div(job.m, TM);
+            const uint64_t all_tn = ceil_div(job.n, TN);
             if (allowed == 0) continue;
             if (order == Order::kMKN) {
               tm = std::min(tm, allowed / all_tn);
@@ -377,13 +422,13 @@ LayerPlan plan_layer(const GemmJob& job, const AcceleratorConfig& config) {
               if (tm * tn > allowed) tn = std::min(tn, allowed / tm);
             }
             if (tm == 0 || tn == 0) continue;
-            bm = tm * R;
-            bn = tn * C;
+            bm = tm * TM;
+            bn = tn * TN;
             // A convolution's band is not monotone in the block (it depends on where the block
             // starts in an output row): a smaller block is checked again.
-            while (bm > R && a.block_bytes(bm, kc) * static_cast<uint64_t>(a_slots) >
+            while (bm > TM && a.block_bytes(bm, kc) * static_cast<uint64_t>(a_slots) >
                                  b.activation_bytes) {
-              bm -= R;
+              bm -= TM;
             }
             if (a.block_bytes(bm, kc) * static_cast<uint64_t>(a_slots) > b.activation_bytes) {
               continue;
@@ -415,15 +460,18 @@ LayerPlan plan_layer(const GemmJob& job, const AcceleratorConfig& config) {
           p.block_n = bn;
           p.chunk_k = kc;
           p.k_chunks = nk;
+          p.tile_m = TM;
+          p.tile_n = TN;
+          p.fold_k = std::min(shape.fold, job.k);
           p.a_slots = nm * nk * fa > 1 ? a_slots : 1;
           p.w_slots = nn * nk * fw > 1 ? w_slots : 1;
           p.a_slot_bytes = a.block_bytes(bm, kc);
           p.w_slot_bytes = std::min(bn, job.n) * kc;
-          if (nk > 1) {
-            const uint64_t tm = ceil_div(std::min(bm, job.m), R);
-            const uint64_t tn = ceil_div(std::min(bn, job.n), C);
-            p.psum_bytes = (order == Order::kMKN   ? tm * ceil_div(job.n, C)
-                            : order == Order::kNKM ? ceil_div(job.m, R) * tn
+          if (split) {
+            const uint64_t tm = ceil_div(std::min(bm, job.m), TM);
+            const uint64_t tn = ceil_div(std::min(bn, job.n), TN);
+            p.psum_bytes = (order == Order::kMKN   ? tm * ceil_div(job.n, TN)
+                            : order == Order::kNKM ? ceil_div(job.m, TM) * tn
                                                    : tm * tn) *
                            tile_psum;
           }
@@ -435,6 +483,20 @@ LayerPlan plan_layer(const GemmJob& job, const AcceleratorConfig& config) {
           double cost = static_cast<double>(p.dram_a + p.dram_w + p.dram_out);
           if (nm * nk * fa > 1 && p.a_slots == 1) cost *= 1.1;
           if (nn * nk * fw > 1 && p.w_slots == 1) cost *= 1.1;
+          if (kc > shape.fold) {
+            // Weight-/input-stationary folds: a tile's next fold resumes its partial sums once
+            // they have left the array (2R + C + p cycles after its last step, counting the
+            // next fold's preload), so the block's other tiles must stream that long or the
+            // folds serialize; such a plan must save a third of the traffic to be chosen.
+            const uint64_t block_tiles =
+                ceil_div(std::min(bm, job.m), TM) * ceil_div(std::min(bn, job.n), TN);
+            const uint64_t stream = config.array.dataflow == Dataflow::kWeightStationary
+                                        ? std::min(TM, job.m)
+                                        : std::min(TN, job.n);
+            const auto gap = static_cast<uint64_t>(2 * config.array.rows + config.array.cols +
+                                                   config.array.pipe_stages);
+            if ((block_tiles - 1) * stream < gap) cost *= 1.5;
+          }
           if (!best || cost < best_cost) {
             best = p;
             best_cost = cost;
@@ -445,7 +507,7 @@ LayerPlan plan_layer(const GemmJob& job, const AcceleratorConfig& config) {
   }
   if (!best) {
     too_small("partial-sum", b.psum_bytes, tile_psum,
-              "the partial sums of one " + std::to_string(R) + " x " + std::to_string(C) +
+              "the partial sums of one " + std::to_string(TM) + " x " + std::to_string(TN) +
                   " tile, " + std::to_string(entry) + " bytes each");
   }
   return *best;
@@ -550,17 +612,17 @@ void Accelerator::controller_thread() {
     Plan& p = *plan;
     p.job = job;
     p.index = li;
-    const auto R = static_cast<uint64_t>(config_.array.rows);
-    const auto C = static_cast<uint64_t>(config_.array.cols);
     p.layout = plan_layer(layer, config_);  // checked when the layer was added
     const LayerPlan& lp = p.layout;
-    p.out_slots = config_.buffers.output_bytes >= 2 * R * C ? 2 : 1;
-    p.out_slot_bytes = R * C;
+    const uint64_t TM = lp.tile_m;  // a tile's outputs (the array's R x C when output-stationary)
+    const uint64_t TN = lp.tile_n;
+    p.out_slots = config_.buffers.output_bytes >= 2 * TM * TN ? 2 : 1;
+    p.out_slot_bytes = TM * TN;
     const uint64_t entry = psum_entry_bytes(acc_bits(config_.format));
     const uint64_t nm = ceil_div(layer.m, lp.block_m);
     const uint64_t nn = ceil_div(layer.n, lp.block_n);
     const uint64_t nk = lp.k_chunks;
-    const uint64_t all_tn = ceil_div(layer.n, C);
+    const uint64_t all_tn = ceil_div(layer.n, TN);
 
     // The block loops in the plan's order; within a block, tiles M-major so that the tiles of
     // a row share their activations. A block is loaded when it differs from the last one
@@ -599,39 +661,46 @@ void Accelerator::controller_thread() {
       }
       const auto a_slot = static_cast<size_t>(p.a_blocks[last_a].slot);
       const auto w_slot = static_cast<size_t>(p.w_blocks[last_w].slot);
-      for (uint64_t m0 = m_first; m0 < m_first + m_count; m0 += R) {
-        for (uint64_t n0 = n_first; n0 < n_first + n_count; n0 += C) {
-          const size_t i = p.tiles.size();
-          Tile t;
-          t.m0 = m0;
-          t.n0 = n0;
-          t.rows = static_cast<int>(std::min(R, layer.m - m0));
-          t.cols = static_cast<int>(std::min(C, layer.n - n0));
-          t.a_block = last_a;
-          t.w_block = last_w;
-          t.load_a = new_a;
-          t.load_w = new_w;
-          t.first_chunk = ki == 0;
-          t.last_chunk = ki + 1 == nk;
-          // The partial sums of the region the K loop runs over.
-          uint64_t slot = 0;
-          if (lp.order == Order::kMKN) {
-            slot = (m0 - m_first) / R * all_tn + n0 / C;
-          } else if (lp.order == Order::kNKM) {
-            slot = m0 / R * ceil_div(n_count, C) + (n0 - n_first) / C;
-          } else {
-            slot = (m0 - m_first) / R * ceil_div(n_count, C) + (n0 - n_first) / C;
+      // Weight-/input-stationary: the chunk in folds of at most R, each over the block's
+      // tiles before the next resumes their partial sums.
+      const uint64_t folds = ceil_div(kc, lp.fold_k);
+      for (uint64_t f = 0; f < folds; ++f) {
+        for (uint64_t m0 = m_first; m0 < m_first + m_count; m0 += TM) {
+          for (uint64_t n0 = n_first; n0 < n_first + n_count; n0 += TN) {
+            const size_t i = p.tiles.size();
+            Tile t;
+            t.m0 = m0;
+            t.n0 = n0;
+            t.k_off = f * lp.fold_k;
+            t.kf = std::min(lp.fold_k, kc - t.k_off);
+            t.rows = static_cast<int>(std::min(TM, layer.m - m0));
+            t.cols = static_cast<int>(std::min(TN, layer.n - n0));
+            t.a_block = last_a;
+            t.w_block = last_w;
+            t.load_a = new_a;
+            t.load_w = new_w;
+            t.first_chunk = ki == 0 && f == 0;
+            t.last_chunk = ki + 1 == nk && f + 1 == folds;
+            // The partial sums of the region the K loop runs over.
+            uint64_t slot = 0;
+            if (lp.order == Order::kMKN) {
+              slot = (m0 - m_first) / TM * all_tn + n0 / TN;
+            } else if (lp.order == Order::kNKM) {
+              slot = m0 / TM * ceil_div(n_count, TN) + (n0 - n_first) / TN;
+            } else {
+              slot = (m0 - m_first) / TM * ceil_div(n_count, TN) + (n0 - n_first) / TN;
+            }
+            t.psum_offset = slot * TM * TN * entry;
+            t.out_index = t.last_chunk ? p.out_tiles++ : 0;
+            size_t need = 0;
+            if (new_a && slot_used_a[a_slot]) need = slot_last_use_a[a_slot] + 1;
+            if (new_w && slot_used_w[w_slot]) need = std::max(need, slot_last_use_w[w_slot] + 1);
+            p.loads_wait_for.push_back(need);
+            p.tiles.push_back(t);
+            new_a = new_w = false;
+            slot_last_use_a[a_slot] = slot_last_use_w[w_slot] = i;
+            slot_used_a[a_slot] = slot_used_w[w_slot] = true;
           }
-          t.psum_offset = slot * R * C * entry;
-          t.out_index = t.last_chunk ? p.out_tiles++ : 0;
-          size_t need = 0;
-          if (new_a && slot_used_a[a_slot]) need = slot_last_use_a[a_slot] + 1;
-          if (new_w && slot_used_w[w_slot]) need = std::max(need, slot_last_use_w[w_slot] + 1);
-          p.loads_wait_for.push_back(need);
-          p.tiles.push_back(t);
-          new_a = new_w = false;
-          slot_last_use_a[a_slot] = slot_last_use_w[w_slot] = i;
-          slot_used_a[a_slot] = slot_used_w[w_slot] = true;
         }
       }
     };
@@ -923,11 +992,13 @@ void Accelerator::compute_thread() {
         const auto rows = static_cast<uint64_t>(t.rows);
         const auto cols = static_cast<uint64_t>(t.cols);
         const uint64_t kc = ab.kc;
+        const uint64_t kf = t.kf;  // this fold's part of the chunk, from t.k_off
         TileJob job;
         job.rows = t.rows;
         job.cols = t.cols;
-        job.k = static_cast<int64_t>(kc);
-        // The array streams the tile's rows x kc activations and kc x cols weights.
+        job.k = static_cast<int64_t>(kf);
+        // The array reads the fold's rows x kf activations and kf x cols weights (each once: the
+        // stationary operand into the PEs, the other streamed).
         const uint64_t a_base = static_cast<uint64_t>(ab.slot) * lp.a_slot_bytes;
         if (layer.conv) {
           // The address generator forms the windows of the tile's output pixels from the band.
@@ -935,7 +1006,7 @@ void Accelerator::compute_thread() {
           const uint64_t cc = kc / g.taps();
           const uint64_t band_bytes = ab.band_rows * band_cols(g) * cc;
           const Code* band =
-              activation_buffer_.read({a_base, 1, band_bytes, band_bytes}, rows * kc);
+              activation_buffer_.read({a_base, 1, band_bytes, band_bytes}, rows * kf);
           if (gathered_block != t.a_block || gathered_m0 != t.m0) {
             const Conv2dShape shape = band_shape(g, ab.band_rows, cc);
             windows_.resize(rows * kc);
@@ -954,16 +1025,19 @@ void Accelerator::compute_thread() {
             gathered_block = t.a_block;
             gathered_m0 = t.m0;
           }
-          job.a = windows_.data();
+          job.a = windows_.data() + t.k_off;
         } else {
-          job.a = activation_buffer_.read({a_base + (t.m0 - ab.first) * kc, rows, kc, kc});
+          job.a = activation_buffer_.read(
+              {a_base + (t.m0 - ab.first) * kc + t.k_off, rows, kf, kc});
         }
         job.lda = kc;
         const uint64_t ldb = wb.count;
-        job.b = weight_buffer_.read(
-            {static_cast<uint64_t>(wb.slot) * lp.w_slot_bytes + (t.n0 - wb.first), kc, cols, ldb});
+        job.b = weight_buffer_.read({static_cast<uint64_t>(wb.slot) * lp.w_slot_bytes +
+                                         t.k_off * ldb + (t.n0 - wb.first),
+                                     kf, cols, ldb});
         job.ldb = ldb;
-        if (lp.weights_resident() && t.m0 > 0) {
+        const bool os = config_.array.dataflow == Dataflow::kOutputStationary;
+        if (os && lp.weights_resident() && t.m0 > 0) {
           // The row's later tiles use the same activations: all their weights are loaded once
           // the first row of tiles is done.
           job.lookahead_cols = static_cast<int64_t>(layer.n - t.n0) - t.cols;
@@ -992,7 +1066,10 @@ void Accelerator::compute_thread() {
         }
         job.requantize = t.last_chunk;
         handed_.emplace_back(&p, i);
-        streamed += kc;  // the array takes one operand step per k of the tile
+        // The array takes one operand step per k of the tile (output-stationary), per row
+        // (weight-stationary) or per column (input-stationary).
+        streamed += static_cast<uint64_t>(
+            array_tile_steps(backend_->geometry(), job.rows, job.cols, job.k));
         try {
           s.compute_cycles += static_cast<uint64_t>(backend_->run_tile(job, tick));
         } catch (const std::exception& e) {

@@ -129,13 +129,24 @@ ArrayModel::ArrayModel(const ArrayGeometry& geometry, const NumberFormat& format
 
 void ArrayModel::start(const TileJob& job) {
   if (busy_) throw std::logic_error("ArrayModel::start: the array is busy");
-  if (job.rows < 1 || job.rows > geometry_.rows || job.cols < 1 || job.cols > geometry_.cols) {
-    throw std::invalid_argument("tile of " + std::to_string(job.rows) + "x" +
-                                std::to_string(job.cols) + " does not fit a " +
-                                std::to_string(geometry_.rows) + "x" +
-                                std::to_string(geometry_.cols) + " array");
-  }
+  const Dataflow d = geometry_.dataflow;
+  const bool fits =
+      job.rows >= 1 && job.cols >= 1 &&
+      (d == Dataflow::kOutputStationary
+           ? job.rows <= geometry_.rows && job.cols <= geometry_.cols
+       : d == Dataflow::kWeightStationary ? job.k <= geometry_.rows && job.cols <= geometry_.cols
+                                          : job.k <= geometry_.rows && job.rows <= geometry_.cols);
   if (job.k < 1) throw std::invalid_argument("a tile needs at least one reduction step");
+  if (!fits) {
+    throw std::invalid_argument(
+        "tile of " + std::to_string(job.rows) + "x" + std::to_string(job.cols) + " outputs and " +
+        std::to_string(job.k) + " reduction steps does not fit a " +
+        std::to_string(geometry_.rows) + "x" + std::to_string(geometry_.cols) + " " +
+        dataflow_name(d) + " array" +
+        (d == Dataflow::kOutputStationary   ? ""
+         : d == Dataflow::kWeightStationary ? " (K at most its rows, cols at most its cols)"
+                                            : " (K at most its rows, rows at most its cols)"));
+  }
   if (job.b_exponents == nullptr) throw std::invalid_argument("a tile needs its weight exponents");
   if (job.init_acc != nullptr) {
     if (job.bias != nullptr) {
@@ -165,7 +176,7 @@ void ArrayModel::start(const TileJob& job) {
   result_.codes.assign(n, 0);
   busy_ = true;
   cycle_ = 0;
-  total_cycles_ = tile_cycles(job.k);
+  total_cycles_ = tile_cycles(tile_steps(job));
   output_row_ = -1;
 }
 
@@ -181,23 +192,43 @@ bool ArrayModel::resumed_overflow(size_t i) const {
   return job_.init_acc != nullptr && job_.init_overflow != nullptr && job_.init_overflow[i] != 0;
 }
 
+void ArrayModel::drain_output(size_t i, int c, const Accumulator& a) {
+  result_.acc[i] = a.value();
+  result_.overflow_steps[i] = a.overflow_count();
+  result_.overflow[i] = a.overflow_count() > 0 || resumed_overflow(i) ? 1 : 0;
+  if (!job_.requantize) return;
+  result_.codes[i] = std::visit(
+      [&](const auto& f) {
+        return requantize(f, a.value(), scales_[static_cast<size_t>(c)], job_.out_exponent,
+                          job_.relu);
+      },
+      format_);
+  ++activity_.requantizations;
+}
+
 void ArrayModel::drain_row(int r) {
   output_row_ = r;
   if (r >= job_.rows) return;
   for (int c = 0; c < job_.cols; ++c) {
-    const Accumulator& a = acc_[static_cast<size_t>(r * geometry_.cols + c)];
-    const auto i = static_cast<size_t>(r * job_.cols + c);
-    result_.acc[i] = a.value();
-    result_.overflow_steps[i] = a.overflow_count();
-    result_.overflow[i] = a.overflow_count() > 0 || resumed_overflow(i) ? 1 : 0;
-    if (!job_.requantize) continue;
-    result_.codes[i] = std::visit(
-        [&](const auto& f) {
-          return requantize(f, a.value(), scales_[static_cast<size_t>(c)], job_.out_exponent,
-                            job_.relu);
-        },
-        format_);
-    ++activity_.requantizations;
+    drain_output(static_cast<size_t>(r * job_.cols + c), c,
+                 acc_[static_cast<size_t>(r * geometry_.cols + c)]);
+  }
+}
+
+void ArrayModel::drain_step(int64_t s) {
+  // Weight-stationary: output row m = s; input-stationary: output column n = s.
+  output_row_ = static_cast<int>(s);
+  const auto cols = static_cast<size_t>(job_.cols);
+  if (geometry_.dataflow == Dataflow::kWeightStationary) {
+    for (int n = 0; n < job_.cols; ++n) {
+      const size_t i = static_cast<size_t>(s) * cols + static_cast<size_t>(n);
+      drain_output(i, n, acc_[i]);
+    }
+  } else {
+    for (int m = 0; m < job_.rows; ++m) {
+      const size_t i = static_cast<size_t>(m) * cols + static_cast<size_t>(s);
+      drain_output(i, static_cast<int>(s), acc_[i]);
+    }
   }
 }
 
@@ -212,6 +243,21 @@ void ArrayModel::reset_accumulators() {
           bias_to_accumulator(acc, job_.bias[c], scales_[static_cast<size_t>(c)]);
     }
   }
+  if (geometry_.dataflow != Dataflow::kOutputStationary) {
+    // One accumulator per output: the start value fed at the north edge with its step.
+    acc_.assign(static_cast<size_t>(job_.rows) * static_cast<size_t>(job_.cols), Accumulator(acc));
+    for (int m = 0; m < job_.rows; ++m) {
+      for (int n = 0; n < job_.cols; ++n) {
+        const auto i = static_cast<size_t>(m * job_.cols + n);
+        acc_[i] = Accumulator(
+            acc, job_.init_acc != nullptr ? job_.init_acc[i] : initial[static_cast<size_t>(n)]);
+      }
+    }
+    accumulators_ready_ = true;
+    return;
+  }
+  acc_.assign(static_cast<size_t>(geometry_.rows) * static_cast<size_t>(geometry_.cols),
+              Accumulator(acc));
   for (int r = 0; r < geometry_.rows; ++r) {
     for (int c = 0; c < geometry_.cols; ++c) {
       const bool real = r < job_.rows && c < job_.cols;
@@ -223,9 +269,45 @@ void ArrayModel::reset_accumulators() {
   accumulators_ready_ = true;
 }
 
+void ArrayModel::clock_stationary() {
+  // PE(r, c) adds the product of reduction index k = r to the partial sum of step
+  // s = t - R - r - c passing through it (padding rows and columns carry zero codes and are
+  // skipped). Weight-stationary: c is the output column n, s the output row m; input-stationary:
+  // c is the output row m, s the output column n.
+  const bool ws = geometry_.dataflow == Dataflow::kWeightStationary;
+  const int64_t steps = ws ? job_.rows : job_.cols;
+  const int lanes = ws ? job_.cols : job_.rows;  // real array columns
+  for (int64_t r = 0; r < job_.k; ++r) {
+    const int64_t base = cycle_ - geometry_.rows - r;  // s + c
+    if (base < 0) break;
+    const int64_t c_lo = std::max<int64_t>(0, base - (steps - 1));
+    const int64_t c_hi = std::min<int64_t>(lanes - 1, base);
+    for (int64_t c = c_lo; c <= c_hi; ++c) {
+      const int64_t s = base - c;
+      const int m = static_cast<int>(ws ? s : c);
+      const int n = static_cast<int>(ws ? c : s);
+      const Code a = job_.a[static_cast<size_t>(m) * job_.lda + static_cast<size_t>(r)];
+      const Code b = job_.b[static_cast<size_t>(r) * job_.ldb + static_cast<size_t>(n)];
+      ++activity_.macs;
+      activity_.zero_macs += zero_[a] | zero_[b];
+      acc_[static_cast<size_t>(m * job_.cols + n)].add(product_[a * codes_ + b]);
+    }
+  }
+  // Step s leaves R + C + p cycles after it was taken (cycle R + s): the last `steps` cycles.
+  const int64_t drain_start = total_cycles_ - steps;
+  output_row_ = -1;
+  if (cycle_ >= drain_start) drain_step(cycle_ - drain_start);
+}
+
 bool ArrayModel::clock() {
   if (!busy_) return false;
   if (!accumulators_ready_) reset_accumulators();
+  if (geometry_.dataflow != Dataflow::kOutputStationary) {
+    clock_stationary();
+    ++cycle_;
+    if (cycle_ == total_cycles_) busy_ = false;
+    return busy_;
+  }
   const int rows = geometry_.rows;
   // After the R preload cycles, the anti-diagonal band of PEs whose operands meet in this cycle:
   // k = t - R - r - c. Padding rows and columns multiply zero codes: their accumulators never

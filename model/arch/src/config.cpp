@@ -60,6 +60,14 @@ void apply_override(YAML::Node root, const std::string& assignment) {
 
 }  // namespace
 
+std::optional<Dataflow> parse_dataflow(const std::string& name) {
+  for (Dataflow d : {Dataflow::kOutputStationary, Dataflow::kWeightStationary,
+                     Dataflow::kInputStationary}) {
+    if (name == dataflow_name(d) || name == dataflow_short_name(d)) return d;
+  }
+  return std::nullopt;
+}
+
 ArchSpec load_arch(const std::string& path, const std::vector<std::string>& overrides,
                    const std::string& cfg_format) {
   const fs::path p(path);
@@ -90,10 +98,13 @@ ArchSpec parse_arch(const std::string& text, const std::string& source,
   g.pipe_stages = static_cast<int>(get_int(source, array, "array", "pipe_stages", L::kPipeStages, 1));
   const std::string dataflow =
       get_string(source, array, "array", "dataflow", std::string("output-stationary"));
-  if (dataflow != "output-stationary") {
+  const std::optional<Dataflow> d = parse_dataflow(dataflow);
+  if (!d) {
     fail(source, array["dataflow"], "array.dataflow",
-         "'" + dataflow + "' is not modelled (only output-stationary)");
+         "'" + dataflow +
+             "' is not output-stationary, weight-stationary or input-stationary (os, ws, is)");
   }
+  g.dataflow = *d;
 
   const YAML::Node format = root["format"];
   if (!format) fail(source, root, "format", "missing");

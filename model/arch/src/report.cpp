@@ -23,12 +23,23 @@ double pct(uint64_t part, uint64_t whole) {
   return whole == 0 ? 0.0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole);
 }
 
+// The array's dataflow as the run used it.
+std::string dataflow_text(const SimReport& r) {
+  if (r.dataflow == "best") return "best dataflow per layer by " + r.best_by;
+  return dataflow_name(r.arch.accel.array.dataflow);
+}
+
+double saved_fraction(double chosen, double fixed) {
+  return fixed == 0 ? 0.0 : (fixed - chosen) / fixed;
+}
+
 }  // namespace
 
 void print_report(std::ostream& out, const SimReport& r) {
   const auto& g = r.arch.accel.array;
-  fmt::print(out, "lbfp sim: {} ({}x{} output-stationary, {} MHz) on {} [{} layers]\n",
-             r.arch.name, g.rows, g.cols, r.arch.clock_mhz, r.workload.name,
+  const bool best = r.dataflow == "best";
+  fmt::print(out, "lbfp sim: {} ({}x{} {}, {} MHz) on {} [{} layers]\n",
+             r.arch.name, g.rows, g.cols, dataflow_text(r), r.arch.clock_mhz, r.workload.name,
              r.workload.layers.size());
   fmt::print(out, "  arch {}; workload {}; {} mode, {} array, im2col on {}; data: {}\n",
              r.arch.path, r.workload.source, r.mode, r.array, r.im2col, r.data_origin);
@@ -36,16 +47,17 @@ void print_report(std::ostream& out, const SimReport& r) {
              r.energy.technology);
   for (const FormatRun& run : r.runs) {
     fmt::print(out, "{}\n", run.format);
-    fmt::print(out, "  {:<22} {:>28} {:>6} {:>12} {:>6} {:>6} {:>10} {:>11} {:>8}\n", "layer",
-               "shape", "tiles", "cycles", "util%", "stall%", "DRAM KiB", "energy uJ",
-               "pJ/MAC");
+    fmt::print(out, "  {:<22} {:>28} {:>6} {:>12} {:>6} {:>6} {:>10} {:>11} {:>8}{}\n", "layer",
+               "shape", "tiles", "cycles", "util%", "stall%", "DRAM KiB", "energy uJ", "pJ/MAC",
+               best ? "  dataflow" : "");
     for (const LayerResult& l : run.layers) {
       const auto& s = l.stats;
-      fmt::print(out, "  {:<22} {:>28} {:>6} {:>12} {:>6.1f} {:>6.1f} {:>10.1f} {:>11.3f} {:>8.3f}\n",
+      fmt::print(out, "  {:<22} {:>28} {:>6} {:>12} {:>6.1f} {:>6.1f} {:>10.1f} {:>11.3f} {:>8.3f}",
                  l.name.substr(0, 22), l.shape.substr(0, 28), s.tiles, s.total_cycles,
                  100.0 * s.utilization, pct(s.stall_cycles, s.total_cycles),
                  static_cast<double>(s.dram_bytes_read + s.dram_bytes_written) / 1024.0,
                  l.energy.total_pj() * 1e-6, per_mac(l.energy.total_pj(), s.macs));
+      fmt::print(out, best ? "  {}\n" : "\n", dataflow_short_name(l.dataflow));
     }
     const auto& t = run.total;
     const auto& e = run.energy;
@@ -80,6 +92,17 @@ void print_report(std::ostream& out, const SimReport& r) {
                e.total_pj() * 1e-6, e.multiply_pj * 1e-6, e.accumulate_pj * 1e-6,
                e.requantize_pj * 1e-6, e.sram_pj * 1e-6, e.dram_pj * 1e-6, e.leakage_pj * 1e-6,
                per_mac(e.total_pj(), t.macs), per_mac(e.datapath_pj(), t.macs));
+    for (const DataflowRun& f : run.fixed) {
+      // The per-layer choice against one dataflow throughout.
+      fmt::print(out, "  {} throughout: {} cycles, {:.3f} uJ; the choice saves {:.1f} % of the "
+                 "cycles and {:.1f} % of the energy (chosen for {} of {} layers)\n",
+                 dataflow_name(f.dataflow), f.total.total_cycles, f.energy.total_pj() * 1e-6,
+                 100.0 * saved_fraction(static_cast<double>(t.total_cycles),
+                                        static_cast<double>(f.total.total_cycles)),
+                 100.0 * saved_fraction(e.total_pj(), f.energy.total_pj()), f.layers_chosen,
+                 run.layers.size());
+    }
+    if (!run.fixed.empty()) fmt::print(out, "\n");
   }
   if (r.runs.size() == 2) {
     const FormatRun& a = r.runs[0];
@@ -113,6 +136,8 @@ std::string layers_csv(const SimReport& r) {
   }
   s << ",fill_drain_cycles,stall_ifmap_cycles,stall_filter_cycles,stall_output_cycles,"
        "writeback_cycles";
+  const bool dataflow_column = !r.dataflow.empty();  // --dataflow given: each layer's
+  if (dataflow_column) s << ",dataflow";
   s << '\n';
   for (const FormatRun& run : r.runs) {
     for (const LayerResult& l : run.layers) {
@@ -135,6 +160,7 @@ std::string layers_csv(const SimReport& r) {
       }
       s << ',' << t.fill_drain_cycles << ',' << t.stall_ifmap_cycles << ','
         << t.stall_filter_cycles << ',' << t.stall_output_cycles << ',' << t.writeback_cycles;
+      if (dataflow_column) s << ',' << dataflow_name(l.dataflow);
       s << '\n';
     }
   }
@@ -167,7 +193,8 @@ std::string summary_json(const SimReport& r) {
                {"rows", g.rows},
                {"cols", g.cols},
                {"pipe_stages", g.pipe_stages},
-               {"dataflow", "output-stationary"},
+               {"dataflow", r.dataflow == "best" ? std::string("best")
+                                                 : std::string(dataflow_name(g.dataflow))},
                {"clock_mhz", r.arch.clock_mhz},
                {"activation_buffer_bytes", r.arch.accel.buffers.activation_bytes},
                {"weight_buffer_bytes", r.arch.accel.buffers.weight_bytes},
@@ -229,6 +256,34 @@ std::string summary_json(const SimReport& r) {
           {"total", e.total_pj()}}},
         {"energy_per_mac_pj", per_mac(e.total_pj(), t.macs)},
         {"datapath_energy_per_mac_pj", per_mac(e.datapath_pj(), t.macs)}};
+    if (!run.fixed.empty()) {
+      // --dataflow best: each layer's choice and what it saves against each fixed dataflow.
+      json choice = {{"by", r.best_by}};
+      for (size_t li = 0; li < run.layers.size(); ++li) {
+        const LayerResult& l = run.layers[li];
+        json layer = {{"layer", l.name}, {"dataflow", dataflow_name(l.dataflow)}};
+        for (const DataflowRun& f : run.fixed) {
+          layer["total_cycles"][dataflow_name(f.dataflow)] = f.layer_cycles.at(li);
+          layer["energy_pj"][dataflow_name(f.dataflow)] = f.layer_energy_pj.at(li);
+        }
+        choice["layers"].push_back(layer);
+      }
+      for (const DataflowRun& f : run.fixed) {
+        const double cycles = static_cast<double>(f.total.total_cycles);
+        choice["versus"][dataflow_name(f.dataflow)] = {
+            {"total_cycles", f.total.total_cycles},
+            {"energy_pj", f.energy.total_pj()},
+            {"dram_bytes", f.total.dram_bytes_read + f.total.dram_bytes_written},
+            {"layers_chosen", f.layers_chosen},
+            {"cycles_saved", static_cast<int64_t>(f.total.total_cycles) -
+                                 static_cast<int64_t>(t.total_cycles)},
+            {"cycles_saved_fraction",
+             saved_fraction(static_cast<double>(t.total_cycles), cycles)},
+            {"energy_saved_pj", f.energy.total_pj() - e.total_pj()},
+            {"energy_saved_fraction", saved_fraction(e.total_pj(), f.energy.total_pj())}};
+      }
+      j["formats"][run.format]["dataflow_choice"] = choice;
+    }
   }
   if (r.runs.size() == 2) {
     const FormatRun& a = r.runs[0];
@@ -501,8 +556,8 @@ std::string report_html(const SimReport& r) {
       fmt::format("lbfp sim: {} on {}", r.arch.name, r.workload.name),
       r.command.empty() ? "(not recorded)" : r.command,
       {{"architecture", fmt::format("{} ({})", r.arch.name, r.arch.path)},
-       {"array", fmt::format("{}x{} output-stationary, {} pipeline stages, {} MHz", g.rows, g.cols,
-                             g.pipe_stages, r.arch.clock_mhz)},
+       {"array", fmt::format("{}x{} {}, {} pipeline stages, {} MHz", g.rows, g.cols,
+                             dataflow_text(r), g.pipe_stages, r.arch.clock_mhz)},
        {"buffers (bytes)", fmt::format("activations {}, weights {}, outputs {}", b.activation_bytes,
                                        b.weight_bytes, b.output_bytes)},
        {"DRAM", fmt::format("latency {} cycles, {} bytes per cycle", r.arch.accel.dram.latency_cycles,

@@ -22,8 +22,6 @@ std::string py_float(double v) {
 std::string ratio(double num, double den) { return py_float(den > 0 ? num / den : 0.0); }
 
 // The dataflow the array of `r` runs (summary.json's arch.dataflow).
-std::string dataflow_of(const SimReport& /*r*/) { return "output-stationary"; }
-
 // Cycles are counted from the layer's start (its first DMA request), as layers.csv's
 // total_cycles; the model does not time-stamp each operand's accesses, so every operand's
 // window is the layer's: cycle 0 to total_cycles - 1 (docs/scalesim.md).
@@ -85,7 +83,7 @@ std::string scalesim_compute_report(const SimReport& r, const FormatRun& run) {
     s << i << ", " << t.total_cycles << ", " << t.stall_cycles << ", "
       << ratio(100.0 * static_cast<double>(t.macs), pes * static_cast<double>(t.total_cycles))
       << ", "
-      << py_float(scalesim_mapping_efficiency(dataflow_of(r), t.m, n_per_group, t.k, g.rows,
+      << py_float(scalesim_mapping_efficiency(dataflow_name(l.dataflow), t.m, n_per_group, t.k, g.rows,
                                               g.cols))
       << ", "
       << ratio(100.0 * static_cast<double>(t.macs), pes * static_cast<double>(t.compute_cycles))

@@ -59,11 +59,13 @@ void check_host_memory(const SimulationRequest& r, const Workload& w, size_t for
 
 // The per-group statistics of one accelerator summed into its workload's layers and the total.
 void collect(FormatRun& run, const Workload& w, const std::vector<LayerStats>& stats,
-             const std::vector<size_t>& owner, const ArchSpec& arch, const EnergyTable& energy) {
+             const std::vector<size_t>& owner, const ArchSpec& arch, const EnergyTable& energy,
+             Dataflow dataflow) {
   run.layers.resize(w.layers.size());
   for (size_t li = 0; li < w.layers.size(); ++li) {
     const LayerSpec& spec = w.layers[li];
     LayerResult& l = run.layers[li];
+    l.dataflow = dataflow;
     l.name = spec.name;
     l.shape = spec.shape_text();
     l.groups = spec.group_count();
@@ -80,6 +82,38 @@ void collect(FormatRun& run, const Workload& w, const std::vector<LayerStats>& s
     run.energy += l.energy;
   }
   finish_stats(run.total, arch.accel.array);
+}
+
+// --dataflow best: per layer, the run (one per dataflow) with the fewest cycles (or the least
+// energy; a tie keeps the earlier dataflow: os, ws, is), summed into one run.
+FormatRun choose_per_layer(const std::vector<FormatRun>& runs,
+                           const std::vector<Dataflow>& dataflows, const std::string& by,
+                           const ArchSpec& arch) {
+  FormatRun best;
+  best.format = runs.front().format;
+  best.lbfp = runs.front().lbfp;
+  for (size_t d = 0; d < runs.size(); ++d) {
+    best.fixed.push_back({dataflows[d], runs[d].total, runs[d].energy, 0, {}, {}});
+    for (const LayerResult& l : runs[d].layers) {
+      best.fixed.back().layer_cycles.push_back(l.stats.total_cycles);
+      best.fixed.back().layer_energy_pj.push_back(l.energy.total_pj());
+    }
+  }
+  const auto cost = [&by](const LayerResult& l) {
+    return by == "energy" ? l.energy.total_pj() : static_cast<double>(l.stats.total_cycles);
+  };
+  for (size_t li = 0; li < runs.front().layers.size(); ++li) {
+    size_t pick = 0;
+    for (size_t d = 1; d < runs.size(); ++d) {
+      if (cost(runs[d].layers[li]) < cost(runs[pick].layers[li])) pick = d;
+    }
+    best.layers.push_back(runs[pick].layers[li]);
+    ++best.fixed[pick].layers_chosen;
+    accumulate_stats(best.total, best.layers.back().stats);
+    best.energy += best.layers.back().energy;
+  }
+  finish_stats(best.total, arch.accel.array);
+  return best;
 }
 
 // The `lbfp sim` command that reruns this simulation for one format (a mismatch report's).
@@ -99,6 +133,15 @@ std::string reproduce_command(const SimulationRequest& r, const std::string& for
 void check_format_choice(const std::string& format) {
   if (format != "lbfp8" && format != "bfp8" && format != "both" && format != "arch") {
     throw ConfigError("--format " + format + ": expected lbfp8, bfp8, both or arch");
+  }
+}
+
+void check_dataflow_choice(const std::string& dataflow, const std::string& best_by) {
+  if (!dataflow.empty() && dataflow != "best" && !parse_dataflow(dataflow)) {
+    throw ConfigError("--dataflow " + dataflow + ": expected os, ws, is or best");
+  }
+  if (best_by != "cycles" && best_by != "energy") {
+    throw ConfigError("--best-by " + best_by + ": expected cycles or energy");
   }
 }
 
@@ -144,6 +187,20 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
     throw ConfigError("--trace " + r.trace + " with --array rtl traces one array: add --format "
                       "lbfp8, bfp8 or arch");
   }
+  check_dataflow_choice(r.dataflow, r.best_by);
+  report.dataflow = r.dataflow;
+  report.best_by = r.dataflow == "best" ? r.best_by : "";
+  std::vector<Dataflow> dataflows = {report.arch.accel.array.dataflow};
+  if (r.dataflow == "best") {
+    if (r.array == "rtl") {
+      throw ConfigError("--dataflow best runs every dataflow on the C++ array: use --array cpp");
+    }
+    dataflows = {Dataflow::kOutputStationary, Dataflow::kWeightStationary,
+                 Dataflow::kInputStationary};
+  } else if (!r.dataflow.empty()) {
+    report.arch.accel.array.dataflow = *parse_dataflow(r.dataflow);
+    dataflows = {report.arch.accel.array.dataflow};
+  }
   const Im2col im2col = parse_im2col(r.im2col);
   report.im2col = r.im2col;
   report.data_origin = data_origin(report.workload, r.seed);
@@ -151,46 +208,54 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
   const auto formats = formats_for(r.format, report.arch.accel.format);
   check_host_memory(r, report.workload, formats.size());
   std::vector<std::unique_ptr<AcceleratorTop>> accelerators;
-  std::vector<std::vector<size_t>> owners;  // per format: workload layer of each group
+  std::vector<std::vector<size_t>> owners;  // per accelerator: workload layer of each group
+  std::vector<Dataflow> accelerator_dataflows;
   std::unique_ptr<AcceleratorTrace> trace;
   if (r.array != "rtl" && !r.trace.empty()) trace = std::make_unique<AcceleratorTrace>(r.trace);
-  for (const auto& [name, format] : formats) {
-    AcceleratorConfig cfg = report.arch.accel;
-    cfg.format = format;
-    cfg.mode = mode == "cycle" ? SimMode::kCycle : SimMode::kTile;
-    std::unique_ptr<ArrayBackend> backend;
-    if (r.array == "rtl") {
-      RtlArrayOptions rtl_options;
-      rtl_options.rtl_cache = r.rtl_cache;
-      rtl_options.trace = r.trace;
-      rtl_options.trace_window = r.trace_window;
-      rtl_options.reproduce = reproduce_command(r, name == format_name(report.arch.accel.format)
-                                                       ? "arch"
-                                                       : (is_lbfp(format) ? "lbfp8" : "bfp8"));
-      backend = make_rtl_array(cfg.array, format, rtl_options);
-    }
-    auto acc = std::make_unique<AcceleratorTop>(name.c_str(), cfg, std::move(backend));
-    if (trace) trace->add(acc->accelerator(), name);
-    std::vector<size_t> owner;
-    for (size_t li = 0; li < report.workload.layers.size(); ++li) {
-      const LayerSpec& spec = report.workload.layers[li];
-      for (auto& g : make_layer_data(spec, format, r.seed * 1000003u + li, cfg.dram.size_bytes,
-                                     im2col)) {
-        acc->add_layer(std::move(g));
-        owner.push_back(li);
+  for (const auto& [format_label, format] : formats) {
+    for (Dataflow dataflow : dataflows) {
+      // One accelerator per format (and per dataflow for `best`, named after it).
+      const std::string name =
+          dataflows.size() == 1 ? format_label : format_label + "_" + dataflow_short_name(dataflow);
+      AcceleratorConfig cfg = report.arch.accel;
+      cfg.array.dataflow = dataflow;
+      cfg.format = format;
+      cfg.mode = mode == "cycle" ? SimMode::kCycle : SimMode::kTile;
+      std::unique_ptr<ArrayBackend> backend;
+      if (r.array == "rtl") {
+        RtlArrayOptions rtl_options;
+        rtl_options.rtl_cache = r.rtl_cache;
+        rtl_options.trace = r.trace;
+        rtl_options.trace_window = r.trace_window;
+        rtl_options.reproduce = reproduce_command(r, name == format_name(report.arch.accel.format)
+                                                         ? "arch"
+                                                         : (is_lbfp(format) ? "lbfp8" : "bfp8"));
+        backend = make_rtl_array(cfg.array, format, rtl_options);
       }
+      auto acc = std::make_unique<AcceleratorTop>(name.c_str(), cfg, std::move(backend));
+      if (trace) trace->add(acc->accelerator(), name);
+      std::vector<size_t> owner;
+      for (size_t li = 0; li < report.workload.layers.size(); ++li) {
+        const LayerSpec& spec = report.workload.layers[li];
+        for (auto& g : make_layer_data(spec, format, r.seed * 1000003u + li, cfg.dram.size_bytes,
+                                       im2col)) {
+          acc->add_layer(std::move(g));
+          owner.push_back(li);
+        }
+      }
+      if (progress) {
+        acc->set_progress([&progress, name = name](size_t done, size_t total) {
+          progress(name, done, total);
+        });
+      }
+      FormatRun run;
+      run.format = format_label;
+      run.lbfp = is_lbfp(format);
+      report.runs.push_back(run);
+      accelerators.push_back(std::move(acc));
+      owners.push_back(std::move(owner));
+      accelerator_dataflows.push_back(dataflow);
     }
-    if (progress) {
-      acc->set_progress([&progress, name = name](size_t done, size_t total) {
-        progress(name, done, total);
-      });
-    }
-    FormatRun run;
-    run.format = name;
-    run.lbfp = is_lbfp(format);
-    report.runs.push_back(run);
-    accelerators.push_back(std::move(acc));
-    owners.push_back(std::move(owner));
   }
   if (ready) ready();
 
@@ -202,7 +267,17 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
   }
   for (size_t f = 0; f < accelerators.size(); ++f) {
     collect(report.runs[f], report.workload, accelerators[f]->stats(), owners[f], report.arch,
-            report.energy);
+            report.energy, accelerator_dataflows[f]);
+  }
+  if (dataflows.size() > 1) {
+    std::vector<FormatRun> chosen;
+    for (size_t f = 0; f < report.runs.size(); f += dataflows.size()) {
+      chosen.push_back(choose_per_layer(
+          std::vector<FormatRun>(report.runs.begin() + static_cast<long>(f),
+                                 report.runs.begin() + static_cast<long>(f + dataflows.size())),
+          dataflows, r.best_by, report.arch));
+    }
+    report.runs = std::move(chosen);
   }
   report.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

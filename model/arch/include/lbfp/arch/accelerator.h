@@ -131,6 +131,12 @@ struct LayerPlan {
   uint64_t block_n = 0;  // output columns per block, a multiple of its cols (or N)
   uint64_t chunk_k = 0;  // K per chunk (whole channels for a convolution)
   uint64_t k_chunks = 1;
+  // A tile: tile_m x tile_n outputs (output-stationary: the array's R x C; weight-stationary:
+  // a stream of rows x C; input-stationary: C x a stream of columns), its K chunk run as folds
+  // of at most fold_k (weight-/input-stationary: R; output-stationary: the whole chunk).
+  uint64_t tile_m = 0;
+  uint64_t tile_n = 0;
+  uint64_t fold_k = 0;
   int a_slots = 1;  // 2: double-buffered
   int w_slots = 1;
   uint64_t a_slot_bytes = 0;
@@ -306,8 +312,9 @@ class Accelerator : public sc_core::sc_module {
     uint64_t m0, n0;
     int rows, cols;
     size_t a_block, w_block;  // indices into Plan::a_blocks / w_blocks
+    uint64_t k_off, kf;       // the fold: K from k_off into the blocks' chunk, kf long
     bool load_a, load_w;      // the tile's first use of its blocks: load them first
-    bool first_chunk, last_chunk;
+    bool first_chunk, last_chunk;  // of the reduction (chunks and folds)
     uint64_t psum_offset;     // bytes into the partial-sum store
     size_t out_index;         // last chunk: index among the output tiles
   };

@@ -1,7 +1,8 @@
-// The R x C output-stationary systolic array as plain C++ state advanced once per clock: the
-// cycle-by-cycle model the SystemC AccumulatorArray runs, held to the RTL's documented timing
-// (rtl/systolic_array.sv, docs/microarchitecture.md).
+// The R x C systolic array as plain C++ state advanced once per clock: the cycle-by-cycle model
+// the SystemC accelerator runs, held to the RTL's documented timing (rtl/systolic_array.sv,
+// docs/microarchitecture.md; the weight-/input-stationary array in docs/dataflows.md).
 //
+// Output-stationary (the geometry's dataflow):
 // The tile's R preload cycles come first (cycles 0 .. R-1: every PE takes its start value, the
 // bias or a resumed partial sum). Operand movement is implicit: with the edge skew, A[r][k] and
 // B[k][c] meet in PE(r,c) at cycle R + k + r + c of the tile, so each clock advances the
@@ -9,6 +10,12 @@
 // golden accumulator. The array's outputs follow the RTL's: row 0 first, one row per cycle, the
 // last in cycle array_tile_cycles(K) - 1. How consecutive tiles overlap is ArrayTimeline's
 // business (array_timing.h); this model runs one tile's schedule.
+//
+// Weight-/input-stationary: the R weight rows (the stationary operand) preload in cycles 0..R-1;
+// step s (an output row m = s, or an output column n = s) is taken in cycle R + s, and its
+// product of reduction index k = r meets the partial sum flowing south in PE(r, c) in cycle
+// R + s + r + c, so every output adds its K products in k order. Output step s leaves in cycle
+// R + s + R + C + p, the last in array_tile_cycles(steps) - 1.
 #pragma once
 
 #include <cstddef>
@@ -22,8 +29,10 @@
 
 namespace lbfp::arch {
 
-// One tile: rows x k codes of A (row stride lda), k x cols codes of B (row stride ldb); rows and
-// cols at most the array's, the rest of the array computes on zero codes (as the RTL pads).
+// One tile: rows x k codes of A (row stride lda), k x cols codes of B (row stride ldb). What must
+// fit the R x C array depends on the dataflow: output-stationary rows <= R, cols <= C (any k);
+// weight-stationary k <= R, cols <= C (any rows); input-stationary k <= R, rows <= C (any
+// cols). The rest of the array computes on zero codes (as the RTL pads).
 struct TileJob {
   int rows = 0;
   int cols = 0;
@@ -99,8 +108,13 @@ class ArrayModel {
   ArrayModel(const ArrayGeometry& geometry, const NumberFormat& format);
 
   const ArrayGeometry& geometry() const { return geometry_; }
-  // Cycles of one tile with K reduction steps, first operand in to last result out.
-  int64_t tile_cycles(int64_t k) const { return array_tile_cycles(geometry_, k); }
+  // Cycles of one tile of `steps` steps (array_tile_steps), first preload row in to last result
+  // out.
+  int64_t tile_cycles(int64_t steps) const { return array_tile_cycles(geometry_, steps); }
+  // The steps of a tile in this array's dataflow: K, its rows or its cols.
+  int64_t tile_steps(const TileJob& job) const {
+    return array_tile_steps(geometry_, job.rows, job.cols, job.k);
+  }
 
   // Starts a tile; the array must be idle. Throws std::invalid_argument for a tile larger than
   // the array, an empty reduction, a bias with init_acc or an init_acc outside the A-bit range.
@@ -108,13 +122,14 @@ class ArrayModel {
   // Advances one clock cycle. Returns true while the tile is in flight.
   bool clock();
   bool busy() const { return busy_; }
-  // The current cycle's output port: which row drained (or -1).
+  // The current cycle's output port: which row drained (output-stationary), which step's outputs
+  // (weight-/input-stationary: an output row / column), or -1.
   int output_row() const { return output_row_; }
 
   // Runs a started tile to completion, cycle by cycle; returns the cycles it took.
   int64_t run_to_completion();
   // The same outputs without stepping cycles, from the fast GEMM kernel (the tile-level mode);
-  // returns tile_cycles(K).
+  // returns tile_cycles(steps).
   int64_t compute_whole_tile();
 
   const TileResult& result() const { return result_; }
@@ -124,6 +139,9 @@ class ArrayModel {
   void mac(int r, int c, int64_t k);
   void reset_accumulators();
   void drain_row(int r);
+  void drain_step(int64_t s);  // weight-/input-stationary
+  void clock_stationary();     // weight-/input-stationary: this cycle's products
+  void drain_output(size_t i, int c, const Accumulator& a);
   bool resumed_overflow(size_t i) const;  // the job's init_overflow of output i
 
   ArrayGeometry geometry_;
@@ -158,7 +176,9 @@ class ArrayModel {
   int64_t cycle_ = 0;
   int64_t total_cycles_ = 0;
   int output_row_ = -1;
-  std::vector<Accumulator> acc_;  // R x C, the golden saturating accumulators
+  // The golden saturating accumulators: output-stationary R x C (one per PE); weight-/input-
+  // stationary rows x cols (one per output, the partial sum travelling down its column).
+  std::vector<Accumulator> acc_;
   TileResult result_;
   ArrayActivity activity_;
 };

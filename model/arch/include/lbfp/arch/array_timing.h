@@ -1,6 +1,7 @@
-// Cycle timing of the output-stationary systolic array (rtl/systolic_array.sv), the one set of
-// formulas that the RTL testbenches, `lbfp cosim` and the SystemC model are all held to. The
-// derivation, stage by stage, is in docs/microarchitecture.md ("Latency").
+// Cycle timing of the systolic arrays, the one set of formulas that the RTL testbenches,
+// `lbfp cosim` and the SystemC model are all held to: the output-stationary array
+// (rtl/systolic_array.sv; the derivation, stage by stage, is in docs/microarchitecture.md,
+// "Latency") and the weight-/input-stationary one (docs/dataflows.md).
 #pragma once
 
 #include <algorithm>
@@ -8,11 +9,43 @@
 
 namespace lbfp::arch {
 
+// Which operand stays in the PEs (docs/dataflows.md):
+// - output-stationary: PE(r,c) accumulates out[m0+r][n0+c]; K streams (tile rows <= R,
+//   cols <= C, any K);
+// - weight-stationary: PE(r,c) holds B[k0+r][n0+c]; the tile's M rows stream, one output row
+//   per step (K <= R, cols <= C, any rows);
+// - input-stationary: PE(r,c) holds A[m0+c][k0+r]; the tile's N columns stream, one output
+//   column per step (K <= R, rows <= C, any cols).
+enum class Dataflow { kOutputStationary, kWeightStationary, kInputStationary };
+
 struct ArrayGeometry {
   int rows = 4;         // R
   int cols = 4;         // C
   int pipe_stages = 1;  // registers between a PE's multiplier and its accumulator
+  Dataflow dataflow = Dataflow::kOutputStationary;
 };
+
+// "output-stationary", "weight-stationary", "input-stationary".
+constexpr const char* dataflow_name(Dataflow d) {
+  return d == Dataflow::kWeightStationary  ? "weight-stationary"
+         : d == Dataflow::kInputStationary ? "input-stationary"
+                                           : "output-stationary";
+}
+// "os", "ws", "is".
+constexpr const char* dataflow_short_name(Dataflow d) {
+  return d == Dataflow::kWeightStationary  ? "ws"
+         : d == Dataflow::kInputStationary ? "is"
+                                           : "os";
+}
+
+// The steps a tile of rows x cols outputs and a k-long reduction streams through the array:
+// K (output-stationary), rows (weight-stationary) or cols (input-stationary).
+constexpr int64_t array_tile_steps(const ArrayGeometry& g, int64_t rows, int64_t cols,
+                                   int64_t k) {
+  return g.dataflow == Dataflow::kWeightStationary  ? rows
+         : g.dataflow == Dataflow::kInputStationary ? cols
+                                                    : k;
+}
 
 // Cycles between a tile's first step and the first preload row of the next: max(p, 1).
 constexpr int64_t array_preload_gap(const ArrayGeometry& g) {
@@ -23,28 +56,35 @@ constexpr int64_t array_preload_gap(const ArrayGeometry& g) {
 // and PE (r, 0) of a tile may not finish before row r of the previous one has left).
 constexpr int64_t array_last_gap(const ArrayGeometry& g) { return std::max(g.rows, g.cols); }
 
-// Cycles of one isolated tile with a K-step reduction fed without gaps, counted from the cycle
-// its first preload row is presented to the cycle its last result row is on the outputs, both
-// included: K + 2R + C + pipe_stages. Of these, R preload the start values (one row per cycle),
+// Cycles of one isolated tile of `steps` steps (array_tile_steps) fed without gaps, counted from
+// the cycle its first preload row is presented to the cycle its last result row is on the
+// outputs, both included: steps + 2R + C + pipe_stages, for every dataflow. Output-stationary
+// (steps = K): Of these, R preload the start values (one row per cycle),
 // K are input, R - 1 + C - 1 the skew, pipe_stages + 1 the PE's multiplier pipeline and
 // accumulator, then the rows leave one per cycle (R - 1 after the first) and 1 is the output
-// register.
-constexpr int64_t array_tile_cycles(const ArrayGeometry& g, int64_t k) {
-  return k + 2 * int64_t{g.rows} + g.cols + g.pipe_stages;
+// register. Weight-/input-stationary (steps = M or N): R weight rows preload, then a step accepted
+// in cycle t has its output row (column) on the outputs in cycle t + R + C + p.
+constexpr int64_t array_tile_cycles(const ArrayGeometry& g, int64_t steps) {
+  return steps + 2 * int64_t{g.rows} + g.cols + g.pipe_stages;
 }
 
 // Cycles from one tile's first step to the next tile's first step in a steady stream of tiles
 // of the same K, each handed over as soon as the array takes it: max(K, R + max(p, 1), C). The
 // next tile's preload (R rows) starts max(p, 1) cycles after the previous first step, and last
-// steps are at least max(R, C) apart (array_last_gap; R + max(p, 1) > R).
-constexpr int64_t array_tile_interval(const ArrayGeometry& g, int64_t k) {
-  return std::max({k, int64_t{g.rows} + array_preload_gap(g), int64_t{g.cols}});
+// steps are at least max(R, C) apart (array_last_gap; R + max(p, 1) > R). Weight-/input-
+// stationary folds of `steps` steps: max(steps, R + 1) (the next fold's weight rows load into the
+// shadow registers from one cycle after the previous first step).
+constexpr int64_t array_tile_interval(const ArrayGeometry& g, int64_t steps) {
+  if (g.dataflow != Dataflow::kOutputStationary) return std::max(steps, int64_t{g.rows} + 1);
+  return std::max({steps, int64_t{g.rows} + array_preload_gap(g), int64_t{g.cols}});
 }
 
 // The cycle (0 = first preload row presented) at which the first result row is on the outputs
-// of an isolated tile.
-constexpr int64_t array_first_result_cycle(const ArrayGeometry& g, int64_t k) {
-  return array_tile_cycles(g, k) - g.rows;
+// of an isolated tile (output-stationary: R rows leave, one per cycle; weight-/input-
+// stationary: one output per step).
+constexpr int64_t array_first_result_cycle(const ArrayGeometry& g, int64_t steps) {
+  return array_tile_cycles(g, steps) -
+         (g.dataflow == Dataflow::kOutputStationary ? g.rows : steps);
 }
 
 // The array's flow control as arithmetic: for tiles handed over one after another, the cycles
@@ -65,9 +105,24 @@ class ArrayTimeline {
 
   explicit ArrayTimeline(const ArrayGeometry& g) : g_(g) {}
 
-  Tile add(int64_t handed_over, int64_t k) {
+  // `steps`: array_tile_steps (K for output-stationary).
+  Tile add(int64_t handed_over, int64_t steps) {
     Tile t;
     const int64_t rows = g_.rows;
+    if (g_.dataflow != Dataflow::kOutputStationary) {
+      // Weight rows go into shadow registers from one cycle after the previous fold's first step;
+      // the fold's steps follow the previous fold's without a gap.
+      t.preload = started_ ? std::max(handed_over, first_ + 1) : handed_over;
+      t.first = std::max(t.preload + rows, started_ ? last_ + 1 : 0);
+      t.last = t.first + steps - 1;
+      t.end = t.last + rows + g_.cols + g_.pipe_stages;
+      t.next_handover = t.first + 1;
+      first_ = t.first;
+      last_ = t.last;
+      started_ = true;
+      return t;
+    }
+    const int64_t k = steps;
     t.preload = started_ ? std::max(handed_over, first_ + array_preload_gap(g_)) : handed_over;
     if (k == 1) {  // the first step is the last one
       t.first = std::max(t.preload + rows, started_ ? last_ + array_last_gap(g_) : 0);

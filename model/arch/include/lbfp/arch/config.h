@@ -2,6 +2,7 @@
 // limits.h, shared with AcceleratorConfig::validate), with file, line and key in every error.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,9 @@ struct ArchSpec {
   // mapped (scalesim_config.h). Empty for a YAML file.
   std::vector<std::string> warnings;
 };
+
+// `array.dataflow`: output-stationary, weight-stationary, input-stationary or os, ws, is.
+std::optional<Dataflow> parse_dataflow(const std::string& name);
 
 // Reads an architecture file; `overrides` are "dotted.key=value" pairs (`--set`; "key=" removes
 // the key) applied to the YAML before it is checked. Throws ConfigError. A SCALE-Sim v2 .cfg

@@ -22,6 +22,17 @@ struct LayerResult {
   uint64_t groups = 1;
   LayerStats stats;  // summed over the groups
   EnergyBreakdown energy;
+  Dataflow dataflow = Dataflow::kOutputStationary;  // the array's dataflow for this layer
+};
+
+// --dataflow best: one fixed dataflow's whole run, for what the per-layer choice saves.
+struct DataflowRun {
+  Dataflow dataflow = Dataflow::kOutputStationary;
+  LayerStats total;
+  EnergyBreakdown energy;
+  size_t layers_chosen = 0;  // layers of the best run that took this dataflow
+  std::vector<uint64_t> layer_cycles;  // per layer in this dataflow: total_cycles
+  std::vector<double> layer_energy_pj;  // and total energy
 };
 
 struct FormatRun {
@@ -30,6 +41,7 @@ struct FormatRun {
   std::vector<LayerResult> layers;
   LayerStats total;
   EnergyBreakdown energy;
+  std::vector<DataflowRun> fixed;  // --dataflow best: each dataflow on its own
 };
 
 struct SimReport {
@@ -39,6 +51,10 @@ struct SimReport {
   std::string mode;   // "cycle" or "tile"
   std::string array;  // "cpp" or "rtl"
   std::string im2col = "chip";  // where convolutions are lowered: "chip" or "host"
+  // --dataflow as given ("" when the arch file's; "best": chosen per layer by best_by); a fixed
+  // choice is in arch.accel.array.dataflow.
+  std::string dataflow;
+  std::string best_by;
   uint64_t seed = 0;
   std::string data_origin;
   std::vector<FormatRun> runs;

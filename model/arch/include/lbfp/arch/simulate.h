@@ -27,6 +27,11 @@ struct SimulationRequest {
   std::string rtl_cache;  // on-demand RTL models (lbfp/rtl/ondemand.h); empty: the default
   std::string energy;           // empty: the arch file's
   std::string im2col = "chip";  // convolutions lowered on chip or on the host (workload.h)
+  // os, ws, is (or their long names) over the arch file's array.dataflow; best: every layer in
+  // each dataflow, the cheapest by `best_by` (cycles or energy) chosen per layer; empty: the
+  // arch file's.
+  std::string dataflow;
+  std::string best_by = "cycles";
   uint64_t seed = 1;
   std::vector<std::string> overrides;  // "dotted.key=value" applied to the arch file
   // The most host memory the operands may take (refused before allocating); 0: no limit.
@@ -49,6 +54,7 @@ using SimProgress = std::function<void(const std::string& format, size_t done, s
 // otherwise. A sweep checks its points with them before running any.
 void check_format_choice(const std::string& format);
 void check_mode_choice(const std::string& mode);
+void check_dataflow_choice(const std::string& dataflow, const std::string& best_by);
 
 // Bad input throws ConfigError or std::invalid_argument before anything is simulated; `ready`
 // (optional) is called once the inputs are read and checked, before the simulation starts (a
