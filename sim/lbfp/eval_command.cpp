@@ -121,9 +121,10 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--format", o->formats, "fp32, bfp8, lbfp8, a comma list, or all (default)");
   cmd->add_option("--calib", o->calib,
                   "activation calibration: kl (default; LBFP8 on the log grid), kl-linear (the "
-                  "spec's linear histogram), max, a comma list, or all (kl,max)");
+                  "spec's linear histogram), max, mse (least squared error), percentile (99.99 % "
+                  "of |x|), a comma list, or all (kl,max)");
   cmd->add_option("--weight-calib", o->weight_calib,
-                  "weight calibration: max (default), kl or kl-linear");
+                  "weight calibration: max (default), kl, kl-linear, mse or percentile");
   cmd->add_option("--act-granularity", o->act_granularity,
                   "activation exponents: tensor (default) or channel (one per channel for the "
                   "tensors read only by depthwise convolutions, per tensor elsewhere)")

@@ -353,17 +353,7 @@ namespace {
 template <class Format>
 int calibrate_histogram(const Format& format, CalibrationMethod method, const Histogram& h,
                         const LogHistogram& log_h) {
-  switch (method) {
-    case CalibrationMethod::kMax: return max_exponent(h.abs_max());
-    case CalibrationMethod::kKl:
-      // LBFP's codes are uniform in log2|x|, BFP's in x: each on the grid of its codes.
-      if constexpr (std::is_same_v<Format, LbfpFormat>) return calibrate_kl(format, log_h).exponent;
-      return calibrate_kl(format, h).exponent;
-    case CalibrationMethod::kKlLinear: return calibrate_kl(format, h).exponent;
-    case CalibrationMethod::kMse: return calibrate_mse(format, h).exponent;
-    case CalibrationMethod::kPercentile: return calibrate_percentile(h, 99.99).exponent;
-  }
-  return 0;
+  return calibrate(format, method, h, log_h).exponent;
 }
 
 template <class Format>

@@ -30,7 +30,10 @@ CalibrationMethod parse_method(const std::string& name) {
   if (name == "kl") return CalibrationMethod::kKl;
   if (name == "kl-linear") return CalibrationMethod::kKlLinear;
   if (name == "max") return CalibrationMethod::kMax;
-  throw std::invalid_argument("unknown calibration '" + name + "' (kl, kl-linear or max)");
+  if (name == "mse") return CalibrationMethod::kMse;
+  if (name == "percentile") return CalibrationMethod::kPercentile;  // 99.99 % of |x|
+  throw std::invalid_argument("unknown calibration '" + name +
+                              "' (kl, kl-linear, max, mse or percentile)");
 }
 
 std::string pct(double v) { return fmt::format("{:6.2f} %", 100.0 * v); }
