@@ -150,6 +150,9 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--out", options->out,
                   "folder for MODEL.exponents.json (the chosen exponents), report.html and charts/ "
                   "(default lbfp-eval-out, created when missing)");
+  cmd->add_option("--exponents", o->exponents,
+                  "read the exponents from this file (the MODEL.exponents.json eval writes, or "
+                  "lbfp.torch's save_exponents) instead of calibrating them");
   cmd->add_option("--exponents-out", options->exponents_out,
                   "save the chosen exponents to this file instead (overrides --out)");
   cmd->callback([options] {

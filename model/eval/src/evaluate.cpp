@@ -1,5 +1,7 @@
 #include "lbfp/eval/evaluate.h"
 
+#include <map>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -8,6 +10,8 @@
 #include <random>
 #include <stdexcept>
 #include <thread>
+
+#include "lbfp/config_error.h"
 
 namespace lbfp::eval {
 
@@ -209,6 +213,9 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
     ConfigResult r;
     r.config = c;
     r.plan = make_plan(g, c.format, c.activations, c.weights, stats, options.granularity);
+    if (options.saved_exponents) {
+      apply_saved_exponents(g, r.plan, *options.saved_exponents, options.saved_exponents_source);
+    }
     if (c.bias_correction && ncal > 0) {
       correct_biases(g, r.plan, calib_pixels, ncal, batch, options.gemm);
     }
@@ -321,13 +328,135 @@ nlohmann::json plan_to_json(const Graph& g, const ConfigResult& r) {
   j["weights"] = nlohmann::json::array();
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     if (r.plan.weight_exponents[i].empty()) continue;
-    nlohmann::json w = {{"layer", g.nodes[i].name},
-                        {"per_output_channel", r.plan.weight_exponents[i]}};
+    const Node& n = g.nodes[i];
+    nlohmann::json w = {
+        {"layer", n.name},
+        {"per_output_channel", r.plan.weight_exponents[i]},
+        {"input", g.tensor_names[static_cast<size_t>(n.inputs[0])]},
+        {"input_exponent", r.plan.tensor_exponents[static_cast<size_t>(n.inputs[0])]},
+        {"output", g.tensor_names[static_cast<size_t>(n.output)]},
+        {"output_exponent", r.plan.tensor_exponents[static_cast<size_t>(n.output)]}};
     // The corrected biases, so that the quantized network can be rebuilt from this file.
     if (r.plan.bias_corrected) w["bias"] = plan_bias(g, r.plan, i);
     j["weights"].push_back(std::move(w));
   }
   return j;
+}
+
+void apply_saved_exponents(const Graph& g, QuantPlan& plan, const nlohmann::json& saved,
+                           const std::string& source) {
+  const std::string format = to_string(plan.format);
+  auto fail = [&](const std::string& what) { throw ConfigError(source + ": " + what); };
+  const nlohmann::json* config = nullptr;
+  if (saved.is_object() && saved.value("format", "") == format) config = &saved;
+  if (saved.is_array()) {
+    for (const auto& c : saved) {
+      if (c.is_object() && c.contains("format") && c["format"] == format) {
+        config = &c;
+        break;
+      }
+    }
+  }
+  if (config == nullptr) fail("no configuration of format " + format);
+  std::map<std::string, size_t> tensors;
+  for (size_t t = 0; t < g.tensor_names.size(); ++t) tensors[g.tensor_names[t]] = t;
+  std::map<std::string, size_t> nodes;
+  for (size_t i = 0; i < g.nodes.size(); ++i) nodes[g.nodes[i].name] = i;
+  auto exponent = [&](const nlohmann::json& v, const std::string& key) {
+    if (!v.is_number_integer() || v.get<int64_t>() < kMinExponent ||
+        v.get<int64_t>() > kMaxExponent) {
+      fail(key + " = " + v.dump() + " is not an integer in [-127, 127]");
+    }
+    return v.get<int>();
+  };
+  auto passes_on = [&](const Node& n) {
+    return n.kind == OpKind::kMaxPool || n.kind == OpKind::kRelu || n.kind == OpKind::kFlatten;
+  };
+  // The node writing each tensor (-1: the graph input).
+  std::vector<long> producer(g.tensor_names.size(), -1);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    producer[static_cast<size_t>(g.nodes[i].output)] = static_cast<long>(i);
+  }
+  try {
+    for (const auto& a : config->value("activations", nlohmann::json::array())) {
+      const std::string name = a.at("tensor").get<std::string>();
+      const auto it = tensors.find(name);
+      if (it == tensors.end()) fail("activations: unknown tensor '" + name + "'");
+      plan.tensor_exponents[it->second] = exponent(a.at("exponent"), name + ".exponent");
+      plan.tensor_calibrated[it->second] = a.value("calibrated", true);
+      if (a.contains("per_channel")) {
+        if (plan.channel_exponents[it->second].empty()) {
+          fail("activations: " + name + " cannot carry per-channel exponents in this run "
+               "(--act-granularity channel, read only by depthwise convolutions)");
+        }
+        std::vector<int> exps;
+        for (const auto& e : a["per_channel"]) exps.push_back(exponent(e, name + ".per_channel"));
+        if (exps.size() != plan.channel_exponents[it->second].size()) {
+          fail("activations: " + name + " has " + std::to_string(exps.size()) +
+               " per_channel exponents for " +
+               std::to_string(plan.channel_exponents[it->second].size()) + " channels");
+        }
+        plan.channel_exponents[it->second] = std::move(exps);
+      }
+    }
+    const nlohmann::json weights = config->value("weights", nlohmann::json::array());
+    std::vector<std::pair<size_t, int>> inputs;  // node, its saved input exponent
+    for (const auto& w : weights) {
+      const std::string name = w.at("layer").get<std::string>();
+      const auto it = nodes.find(name);
+      if (it == nodes.end()) fail("weights: unknown layer '" + name + "'");
+      const Node& n = g.nodes[it->second];
+      std::vector<int> exps;
+      for (const auto& e : w.at("per_output_channel")) {
+        exps.push_back(exponent(e, name + ".per_output_channel"));
+      }
+      try {
+        set_weight_exponents(g, plan, it->second, std::move(exps));
+      } catch (const std::invalid_argument& e) {
+        fail(std::string("weights: ") + e.what());
+      }
+      if (w.contains("output_exponent")) {
+        plan.tensor_exponents[static_cast<size_t>(n.output)] =
+            exponent(w["output_exponent"], name + ".output_exponent");
+      }
+      if (w.contains("input_exponent")) {
+        const int e = exponent(w["input_exponent"], name + ".input_exponent");
+        inputs.emplace_back(it->second, e);
+        const long p = producer[static_cast<size_t>(n.inputs[0])];
+        const bool sets = p < 0 || (!passes_on(g.nodes[static_cast<size_t>(p)]) &&
+                                    g.nodes[static_cast<size_t>(p)].kind != OpKind::kConv &&
+                                    g.nodes[static_cast<size_t>(p)].kind != OpKind::kGemm);
+        if (sets) plan.tensor_exponents[static_cast<size_t>(n.inputs[0])] = e;
+      }
+      if (w.contains("bias")) {
+        const auto bias = w["bias"].get<std::vector<float>>();
+        if (bias.size() != n.out_channels) {
+          fail("weights: " + name + " has " + std::to_string(bias.size()) + " biases for " +
+               std::to_string(n.out_channels) + " output channels");
+        }
+        plan.biases.resize(g.nodes.size());
+        plan.biases[it->second] = bias;
+        plan.bias_corrected = true;
+      }
+    }
+    for (const Node& n : g.nodes) {
+      if (passes_on(n)) {
+        plan.tensor_exponents[static_cast<size_t>(n.output)] =
+            plan.tensor_exponents[static_cast<size_t>(n.inputs[0])];
+      }
+    }
+    for (const auto& [node, e] : inputs) {
+      const Node& n = g.nodes[node];
+      const int have = plan.tensor_exponents[static_cast<size_t>(n.inputs[0])];
+      if (have != e) {
+        fail("weights: " + n.name + ".input_exponent = " + std::to_string(e) + " but its input " +
+             g.tensor_names[static_cast<size_t>(n.inputs[0])] + " has exponent " +
+             std::to_string(have) + " (the layer writing it)");
+      }
+    }
+  } catch (const nlohmann::json::exception& e) {
+    fail(e.what());
+  }
 }
 
 }  // namespace lbfp::eval

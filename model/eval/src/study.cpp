@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <cmath>
 #include <stdexcept>
 
@@ -125,6 +126,16 @@ Study run_study(const StudyOptions& o, const std::vector<EvalConfig>& configs, s
   options.batch = o.batch;
   options.gemm.threads = o.threads;
   options.progress = o.progress;
+  if (!o.exponents.empty()) {
+    std::ifstream in(o.exponents, std::ios::binary);
+    if (!in) throw ConfigError("--exponents " + o.exponents + ": cannot be read");
+    try {
+      options.saved_exponents = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+      throw ConfigError("--exponents " + o.exponents + ": " + e.what());
+    }
+    options.saved_exponents_source = o.exponents;
+  }
   const Dataset& calib_set = configs.empty() ? test : train;
   study.report = evaluate(graph, calib_set, test, options);
   return study;

@@ -42,6 +42,10 @@ struct EvalOptions {
   size_t batch = 200;
   GemmOptions gemm;
   std::function<void(size_t done, size_t total)> progress;  // called after every batch
+  // A saved exponents file (exponents_json, or lbfp.torch's save_exponents) whose exponents
+  // replace the calibrated ones (apply_saved_exponents); `saved_exponents_source` names it.
+  std::optional<nlohmann::json> saved_exponents;
+  std::string saved_exponents_source;
 };
 
 struct LayerError {
@@ -128,7 +132,19 @@ void check_model_fits(const Graph& graph, const Dataset& data);
 EvalReport evaluate(const Graph& graph, const Dataset& train, const Dataset& test,
                     const EvalOptions& options);
 
-// The chosen exponents of one configuration: every tensor's and every layer's weight exponents.
+// The chosen exponents of one configuration: every tensor's and every layer's weight exponents
+// (each layer also names its input and output tensors and gives their exponents).
 nlohmann::json plan_to_json(const Graph& graph, const ConfigResult& result);
+
+// Replaces `plan`'s exponents with those of the file's first configuration of the plan's format:
+// "activations" [{"tensor", "exponent", optional "per_channel"}] by tensor name; "weights"
+// [{"layer", "per_output_channel", optional "input_exponent", "output_exponent", "bias"}] by
+// node name (the weights are re-encoded). Tensors that MaxPool / Relu / Flatten pass on then
+// take their input's exponent again; a layer's "input_exponent" must then agree with its input
+// tensor's (unless that tensor is the graph input or an Add / pooling output, which it sets).
+// What the file leaves out keeps the calibrated value. Throws lbfp::ConfigError naming `source`
+// and the key for anything that does not fit the graph.
+void apply_saved_exponents(const Graph& graph, QuantPlan& plan, const nlohmann::json& saved,
+                           const std::string& source);
 
 }  // namespace lbfp::eval

@@ -33,6 +33,9 @@ struct StudyOptions {
   int threads = 2;
   // A batch whose activations would need more host memory is refused before it is allocated.
   uint64_t memory_budget_bytes = UINT64_MAX;
+  // A saved exponents file (the JSON this study writes, or lbfp.torch's) whose exponents replace
+  // the calibrated ones in every quantized configuration of its formats; empty for none.
+  std::string exponents;
   std::function<void(size_t done, size_t total)> progress;  // after every batch, or empty
 };
 
