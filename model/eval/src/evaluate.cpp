@@ -209,12 +209,14 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
       stats.add(fp);
     }
   }
+  bool applied_saved = false;
   for (const EvalConfig& c : options.configs) {
     ConfigResult r;
     r.config = c;
     r.plan = make_plan(g, c.format, c.activations, c.weights, stats, options.granularity);
     if (options.saved_exponents) {
-      apply_saved_exponents(g, r.plan, *options.saved_exponents, options.saved_exponents_source);
+      applied_saved |= apply_saved_exponents(g, r.plan, *options.saved_exponents,
+                                             options.saved_exponents_source);
     }
     if (c.bias_correction && ncal > 0) {
       correct_biases(g, r.plan, calib_pixels, ncal, batch, options.gemm);
@@ -232,6 +234,10 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
       r.layers.push_back(e);
     }
     report.results.push_back(std::move(r));
+  }
+  if (options.saved_exponents && !options.configs.empty() && !applied_saved) {
+    throw ConfigError(options.saved_exponents_source +
+                      ": no configuration of a format this run evaluates");
   }
   report.calibrate_seconds = seconds_since(calibration_start);
 
@@ -343,7 +349,7 @@ nlohmann::json plan_to_json(const Graph& g, const ConfigResult& r) {
   return j;
 }
 
-void apply_saved_exponents(const Graph& g, QuantPlan& plan, const nlohmann::json& saved,
+bool apply_saved_exponents(const Graph& g, QuantPlan& plan, const nlohmann::json& saved,
                            const std::string& source) {
   const std::string format = to_string(plan.format);
   auto fail = [&](const std::string& what) { throw ConfigError(source + ": " + what); };
@@ -357,7 +363,10 @@ void apply_saved_exponents(const Graph& g, QuantPlan& plan, const nlohmann::json
       }
     }
   }
-  if (config == nullptr) fail("no configuration of format " + format);
+  if (config == nullptr) {
+    if (!saved.is_array() && !saved.is_object()) fail("not a JSON array of configurations");
+    return false;
+  }
   std::map<std::string, size_t> tensors;
   for (size_t t = 0; t < g.tensor_names.size(); ++t) tensors[g.tensor_names[t]] = t;
   std::map<std::string, size_t> nodes;
@@ -457,6 +466,7 @@ void apply_saved_exponents(const Graph& g, QuantPlan& plan, const nlohmann::json
   } catch (const nlohmann::json::exception& e) {
     fail(e.what());
   }
+  return true;
 }
 
 }  // namespace lbfp::eval

@@ -73,6 +73,17 @@ std::vector<EvalConfig> study_configs(const StudyOptions& o) {
 }
 
 Study run_study(const StudyOptions& o, const std::vector<EvalConfig>& configs, std::ostream& out) {
+  // The saved exponents file is read before anything is printed or loaded.
+  std::optional<nlohmann::json> saved_exponents;
+  if (!o.exponents.empty()) {
+    std::ifstream in(o.exponents, std::ios::binary);
+    if (!in) throw ConfigError("--exponents " + o.exponents + ": cannot be read");
+    try {
+      saved_exponents = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+      throw ConfigError("--exponents " + o.exponents + ": " + e.what());
+    }
+  }
   const ActivationGranularity granularity = parse_activation_granularity(o.act_granularity);
   Study study;
   const auto load_start = std::chrono::steady_clock::now();
@@ -126,14 +137,8 @@ Study run_study(const StudyOptions& o, const std::vector<EvalConfig>& configs, s
   options.batch = o.batch;
   options.gemm.threads = o.threads;
   options.progress = o.progress;
-  if (!o.exponents.empty()) {
-    std::ifstream in(o.exponents, std::ios::binary);
-    if (!in) throw ConfigError("--exponents " + o.exponents + ": cannot be read");
-    try {
-      options.saved_exponents = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-      throw ConfigError("--exponents " + o.exponents + ": " + e.what());
-    }
+  if (saved_exponents) {
+    options.saved_exponents = std::move(saved_exponents);
     options.saved_exponents_source = o.exponents;
   }
   const Dataset& calib_set = configs.empty() ? test : train;

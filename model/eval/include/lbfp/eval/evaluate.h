@@ -136,7 +136,9 @@ EvalReport evaluate(const Graph& graph, const Dataset& train, const Dataset& tes
 // (each layer also names its input and output tensors and gives their exponents).
 nlohmann::json plan_to_json(const Graph& graph, const ConfigResult& result);
 
-// Replaces `plan`'s exponents with those of the file's first configuration of the plan's format:
+// Replaces `plan`'s exponents with those of the file's first configuration of the plan's format
+// (false, and nothing changed, when the file has none; evaluate then refuses a file that has
+// none of the run's formats):
 // "activations" [{"tensor", "exponent", optional "per_channel"}] by tensor name; "weights"
 // [{"layer", "per_output_channel", optional "input_exponent", "output_exponent", "bias"}] by
 // node name (the weights are re-encoded). Tensors that MaxPool / Relu / Flatten pass on then
@@ -144,7 +146,7 @@ nlohmann::json plan_to_json(const Graph& graph, const ConfigResult& result);
 // tensor's (unless that tensor is the graph input or an Add / pooling output, which it sets).
 // What the file leaves out keeps the calibrated value. Throws lbfp::ConfigError naming `source`
 // and the key for anything that does not fit the graph.
-void apply_saved_exponents(const Graph& graph, QuantPlan& plan, const nlohmann::json& saved,
+bool apply_saved_exponents(const Graph& graph, QuantPlan& plan, const nlohmann::json& saved,
                            const std::string& source);
 
 }  // namespace lbfp::eval
