@@ -76,17 +76,21 @@ def dot(a, b, fmt="lbfp8", initial=0):
 
 
 def gemm(a, a_exponent, b, b_exponents, fmt="lbfp8", bias=None, out_exponent=None, relu=False,
-         threads=2, path="auto"):
+         threads=2, path="auto", per_output=True, out=None):
     """C = A x B on codes with the fast kernels, bit-exact to the spec (sections 5 to 8).
 
     a: M x K codes with one exponent; b: K x N codes with one exponent per column (int or int32[N]);
     bias: float32[N] entering the accumulator first (section 7). Each output sums in k order in the
     A-bit saturating accumulator (section 6); the kernels reorder only where no step can overflow.
     out_exponent None: returns (acc int64[M, N], overflows uint32[M, N], the saturating steps of each
-    output). Otherwise requantizes (section 8, optional ReLU first) and returns
+    output; per_output=False: the total count instead, which spares the kernels the per-output
+    bookkeeping). Otherwise requantizes (section 8, optional ReLU first) and returns
     (codes uint8[M, N], total overflow count). path: auto, reference, portable, avx2, avx512.
+    The result arrays are allocated once and written by the kernels (out: an int64 M x N array
+    to write the accumulators into instead, e.g. reused across calls); inputs are read in place.
     """
-    return _core.gemm(a, a_exponent, b, b_exponents, fmt, bias, out_exponent, relu, threads, path)
+    return _core.gemm(a, a_exponent, b, b_exponents, fmt, bias, out_exponent, relu, threads, path,
+                      per_output, out)
 
 
 def conv2d(x, x_exponent, w, w_exponents, fmt="lbfp8", bias=None, stride=1, padding=0, groups=1,

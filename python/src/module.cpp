@@ -305,7 +305,8 @@ auto library_call(F&& f) {
 
 py::tuple py_gemm(const py::object& a_obj, int a_exponent, const py::object& b_obj,
                   const py::object& b_exps_obj, const py::object& fmt, const py::object& bias,
-                  const py::object& out_exponent, bool relu, int threads, const std::string& path) {
+                  const py::object& out_exponent, bool relu, int threads, const std::string& path,
+                  bool per_output, const py::object& out) {
   const auto a = checked<uint8_t>(a_obj, "a");
   const auto b = checked<uint8_t>(b_obj, "b");
   if (a.ndim() != 2 || b.ndim() != 2) fail("a and b must be 2-D (M x K and K x N)");
@@ -332,12 +333,28 @@ py::tuple py_gemm(const py::object& a_obj, int a_exponent, const py::object& b_o
   p.b_exponents = b_exps.data();
   p.bias = bias_values.empty() ? nullptr : bias_values.data();
   return visit_format(fmt, [&](const auto& format) {
-    check_codes(format, a.data(), m * k, "a");
-    check_codes(format, b.data(), k * n, "b");
+    // The kernels check every code themselves (std::out_of_range -> ValueError).
     if (out_exponent.is_none()) {
-      py::array_t<int64_t> acc({m, n});
-      py::array_t<uint32_t> overflows({m, n});
+      py::array_t<int64_t> acc;
+      if (out.is_none()) {
+        acc = py::array_t<int64_t>({m, n});
+      } else {
+        acc = checked<int64_t>(out, "out");
+        if (acc.ndim() != 2 || static_cast<size_t>(acc.shape(0)) != m ||
+            static_cast<size_t>(acc.shape(1)) != n || !acc.writeable()) {
+          fail("out must be a writeable int64 array of " + std::to_string(m) + " x " +
+               std::to_string(n));
+        }
+      }
       int64_t* acc_data = acc.mutable_data();
+      if (!per_output) {
+        const GemmStats stats = library_call([&] {
+          py::gil_scoped_release release;
+          return gemm_accumulate(format, p, acc_data, n, nullptr, options);
+        });
+        return py::make_tuple(acc, stats.overflows);
+      }
+      py::array_t<uint32_t> overflows({m, n});
       uint32_t* ovf_data = overflows.mutable_data();
       library_call([&] {
         py::gil_scoped_release release;
@@ -348,10 +365,10 @@ py::tuple py_gemm(const py::object& a_obj, int a_exponent, const py::object& b_o
     const int e = out_exponent.cast<int>();
     check_exponent_value(e, "out_exponent");
     py::array_t<uint8_t> codes({m, n});
-    Code* out = codes.mutable_data();
+    Code* code_data = codes.mutable_data();
     const GemmStats stats = library_call([&] {
       py::gil_scoped_release release;
-      return gemm_requantize(format, p, e, relu, out, n, options);
+      return gemm_requantize(format, p, e, relu, code_data, n, options);
     });
     return py::make_tuple(codes, stats.overflows);
   });
@@ -419,8 +436,7 @@ py::tuple py_conv2d(const py::object& x_obj, const py::object& x_exponent, const
       static_cast<py::ssize_t>(s.batch), static_cast<py::ssize_t>(s.out_channels),
       static_cast<py::ssize_t>(s.out_height()), static_cast<py::ssize_t>(s.out_width())};
   return visit_format(fmt, [&](const auto& format) {
-    check_codes(format, x.data(), s.input_elements(), "x");
-    check_codes(format, w.data(), s.weight_elements(), "w");
+    // The kernels check every code themselves (std::out_of_range -> ValueError).
     if (out_exponent.is_none()) {
       py::array_t<int64_t> acc(out_shape);
       py::array_t<uint32_t> overflows(out_shape);
@@ -569,7 +585,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("gemm", &py_gemm, py::arg("a"), py::arg("a_exponent"), py::arg("b"),
         py::arg("b_exponents"), py::arg("fmt") = "lbfp8", py::arg("bias") = py::none(),
         py::arg("out_exponent") = py::none(), py::arg("relu") = false, py::arg("threads") = 2,
-        py::arg("path") = "auto");
+        py::arg("path") = "auto", py::arg("per_output") = true, py::arg("out") = py::none());
   m.def("conv2d", &py_conv2d, py::arg("x"), py::arg("x_exponent"), py::arg("w"),
         py::arg("w_exponents"), py::arg("fmt") = "lbfp8", py::arg("bias") = py::none(),
         py::arg("stride") = 1, py::arg("padding") = 0, py::arg("groups") = 1,

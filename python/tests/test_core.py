@@ -151,6 +151,10 @@ def test_gemm_equals_sequential_golden(fmt, saturating):
         acc, ovf = lbfp.gemm(a, ea, b, eb, fmt, bias=bias, path=path)
         assert np.array_equal(acc, want_acc), path
         assert np.array_equal(ovf, want_ovf), path
+        buf = np.zeros((m, n), np.int64)
+        acc2, total = lbfp.gemm(a, ea, b, eb, fmt, bias=bias, path=path, per_output=False, out=buf)
+        assert acc2 is not None and np.shares_memory(acc2, buf)
+        assert np.array_equal(buf, want_acc) and total == want_ovf.sum(), path
         codes, total = lbfp.gemm(a, ea, b, eb, fmt, bias=bias, out_exponent=5, relu=True, path=path)
         scales = np.array([[lbfp.product_scale(ea, int(e), fmt) for e in eb]] * m, np.int32)
         assert np.array_equal(codes, lbfp.requantize(want_acc, scales, 5, fmt, relu=True)), path
@@ -287,6 +291,8 @@ def test_bad_input_raises_value_error_naming_the_value():
                   np.array([0, 200], np.int32))
     with pytest.raises(ValueError, match="3 exponents for 2 blocks"):
         lbfp.decode(np.zeros((2, 2), np.uint8), np.zeros(3, np.int32), block="channel")
+    with pytest.raises(ValueError, match="code 0x80 is"):  # the kernels' own check
+        lbfp.gemm(np.array([[0, 128]], np.uint8), 0, np.zeros((2, 1), np.uint8), 0, "bfp8")
     with pytest.raises(ValueError, match=r"codes\[1\] = 128 is not a code of bfp8"):
         lbfp.decode(np.array([0, 128], np.uint8), 0, "bfp8")
     with pytest.raises(ValueError, match="unknown format 'fp16'"):
