@@ -388,6 +388,8 @@ echo '[{"format": "lbfp8", "weights": [{"layer": "nope", "per_output_channel": [
 bad "e.json: weights: unknown layer 'nope'" eval $ev --data data --format lbfp8 --exponents e.json
 echo '[{"format": "lbfp8", "activations": [{"tensor": "input", "exponent": 300}]}]' > e.json
 bad "e.json: input.exponent = 300 is not an integer in [-127, 127]" eval $ev --data data --exponents e.json
+echo '[{"format": "lbfp8", "activations": [{"tensor": "input", "exponent": 18446744073709551615}]}]' > e.json
+bad "e.json: input.exponent = 18446744073709551615 is not an integer in [-127, 127]" eval $ev --data data --exponents e.json
 echo '[{"format": "lbfp8", "weights": [{"layer": "/conv1/Conv", "per_output_channel": [0]}]}]' > e.json
 bad "e.json: weights: /conv1/Conv: 1 weight exponents for 6 output channels" eval $ev --data data --exponents e.json
 bad "e.json: no configuration of a format this run evaluates" eval $ev --data data --format bfp8 --exponents e.json

@@ -354,10 +354,13 @@ bool apply_saved_exponents(const Graph& g, QuantPlan& plan, const nlohmann::json
   const std::string format = to_string(plan.format);
   auto fail = [&](const std::string& what) { throw ConfigError(source + ": " + what); };
   const nlohmann::json* config = nullptr;
-  if (saved.is_object() && saved.value("format", "") == format) config = &saved;
+  auto has_format = [&](const nlohmann::json& c) {
+    return c.is_object() && c.contains("format") && c["format"] == format;
+  };
+  if (has_format(saved)) config = &saved;
   if (saved.is_array()) {
     for (const auto& c : saved) {
-      if (c.is_object() && c.contains("format") && c["format"] == format) {
+      if (has_format(c)) {
         config = &c;
         break;
       }
@@ -372,8 +375,11 @@ bool apply_saved_exponents(const Graph& g, QuantPlan& plan, const nlohmann::json
   std::map<std::string, size_t> nodes;
   for (size_t i = 0; i < g.nodes.size(); ++i) nodes[g.nodes[i].name] = i;
   auto exponent = [&](const nlohmann::json& v, const std::string& key) {
-    if (!v.is_number_integer() || v.get<int64_t>() < kMinExponent ||
-        v.get<int64_t>() > kMaxExponent) {
+    const bool in_range = v.is_number_unsigned()
+                              ? v.get<uint64_t>() <= static_cast<uint64_t>(kMaxExponent)
+                              : v.is_number_integer() && v.get<int64_t>() >= kMinExponent &&
+                                    v.get<int64_t>() <= kMaxExponent;
+    if (!in_range) {
       fail(key + " = " + v.dump() + " is not an integer in [-127, 127]");
     }
     return v.get<int>();
@@ -438,7 +444,15 @@ bool apply_saved_exponents(const Graph& g, QuantPlan& plan, const nlohmann::json
         if (sets) plan.tensor_exponents[static_cast<size_t>(n.inputs[0])] = e;
       }
       if (w.contains("bias")) {
-        const auto bias = w["bias"].get<std::vector<float>>();
+        std::vector<float> bias;
+        for (const auto& b : w["bias"]) {
+          // A float: finite, no larger than the largest float (a cast would be undefined).
+          const double v = b.get<double>();
+          if (!std::isfinite(v) || std::fabs(v) > std::numeric_limits<float>::max()) {
+            fail("weights: " + name + ".bias = " + b.dump() + " is not a finite float");
+          }
+          bias.push_back(static_cast<float>(v));
+        }
         if (bias.size() != n.out_channels) {
           fail("weights: " + name + " has " + std::to_string(bias.size()) + " biases for " +
                std::to_string(n.out_channels) + " output channels");
