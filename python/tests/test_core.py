@@ -318,3 +318,23 @@ def test_bad_input_raises_value_error_naming_the_value():
         lbfp.dot([1, 2], [3, 4])
     with pytest.raises(ValueError, match="unknown kernel path 'gpu'"):
         lbfp.gemm(np.zeros((1, 1), np.uint8), 0, np.zeros((1, 1), np.uint8), 0, path="gpu")
+
+
+def test_calls_from_threads_give_the_same_results():
+    """The GIL is released inside the kernels: calls from several threads run side by side and
+    each still gets exactly the single-threaded result."""
+    import threading
+    a = random_codes("lbfp8", (64, 512))
+    b = random_codes("lbfp8", (512, 64))
+    want, _ = lbfp.gemm(a, 0, b, 0, threads=1)
+    got = [None] * 4
+
+    def work(i):
+        got[i] = lbfp.gemm(a, 0, b, 0, threads=1)[0]
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(np.array_equal(g, want) for g in got)

@@ -170,3 +170,16 @@ def test_bad_inputs(trained):
     bad[0, 0, 3, 4] = float("nan")
     with pytest.raises(ValueError, match="is NaN"):
         q(bad)
+
+
+def test_load_exponents_refuses_a_file_that_does_not_fit(trained, tmp_path):
+    model, _ = trained
+    q = lt.quantize(model, [torch.zeros(2, 1, 28, 28)])
+    path = tmp_path / "bad.json"
+    path.write_text('[{"format": "lbfp8", "weights": [{"layer": "/conv1/Conv", '
+                    '"per_output_channel": [0], "input_exponent": 0, "output_exponent": 0}]}]')
+    with pytest.raises(ValueError, match="no exponents for layer '/dw/Conv'|1 weight exponents"):
+        lt.load_exponents(q, str(path))
+    with pytest.raises(ValueError, match="no configuration of format 'bfp8'"):
+        lt.load_exponents(q, str(path), fmt="bfp8")
+
