@@ -1,7 +1,7 @@
 """lbfp.torch against `lbfp eval`: a small PyTorch CNN (grouped and depthwise convolutions
-included) and its ONNX export give the same LBFP8 / BFP8 results through both, with the exponents
-handed over in either direction in the JSON `lbfp eval` writes; a saved-exponents round trip
-reproduces the predictions image for image; the backward pass is straight-through."""
+included) and its ONNX export give the same LBFP8 / BFP8 predictions, image for image, through
+both, with the exponents handed over in either direction in the JSON `lbfp eval` writes; a
+saved-exponents round trip reproduces the predictions; the backward pass is straight-through."""
 
 import os
 import re
@@ -93,17 +93,23 @@ def predictions(model, x):
         return np.argmax(model(x).numpy(), axis=1)
 
 
-def run_eval(path, fmt, *args):
-    """`lbfp eval` on the first TEST_IMAGES test images: its top-1 and b/c against FP32."""
+def run_eval(path, fmt, out_dir, *args):
+    """`lbfp eval` on the first TEST_IMAGES test images into out_dir: its top-1 and b/c against
+    FP32, and its top-1 class of each image (predictions.csv)."""
     if not CLI:
         pytest.skip("NOT RUN: LBFP_CLI is not set (run through ctest)")
     out = subprocess.run([CLI, "eval", "--model", path, "--data", mnist_dir(), "--format", fmt,
-                          "--calib-images", "200", "--test-images", str(TEST_IMAGES), *args],
+                          "--calib-images", "200", "--test-images", str(TEST_IMAGES),
+                          "--out", str(out_dir), *args],
                          capture_output=True, text=True, check=True).stdout
     row = re.search(rf"^  {fmt} \S+\s+([\d.]+) %.*?(\d+)/(\d+)", out, re.M)
     fp32 = re.search(r"^  fp32\s+([\d.]+) %", out, re.M)
+    with open(os.path.join(out_dir, "predictions.csv")) as f:
+        header, *rows = [line.strip().split(",") for line in f]
+    column = header.index(next(h for h in header if h.startswith(fmt + " ")))
+    predicted = np.array([int(r[column]) for r in rows])
     return (round(float(row.group(1)) * TEST_IMAGES / 100), int(row.group(2)),
-            int(row.group(3)), round(float(fp32.group(1)) * TEST_IMAGES / 100))
+            int(row.group(3)), round(float(fp32.group(1)) * TEST_IMAGES / 100)), predicted
 
 
 def summary(q, model, x, y):
@@ -124,9 +130,10 @@ def test_torch_and_eval_agree_both_ways(mnist, trained, tmp_path, fmt):
     # lbfp.torch's exponents, read by lbfp eval: the same results.
     saved = tmp_path / "torch.json"
     lt.save_exponents(q, str(saved), "small")
-    eval_out = tmp_path / "eval.json"
-    got = run_eval(onnx_path, fmt, "--exponents", str(saved), "--exponents-out", str(eval_out))
+    got, predicted = run_eval(onnx_path, fmt, tmp_path / "a", "--exponents", str(saved))
     assert got == summary(q, model, xte, yte)
+    assert np.array_equal(predicted, predictions(q, xte))  # image for image
+    eval_out = tmp_path / "a" / "small.exponents.json"
 
     # What eval used and wrote back reproduces lbfp.torch's predictions image for image.
     q2 = lt.quantize(model, [xtr[:50]], fmt=fmt, calib="max")
@@ -137,10 +144,10 @@ def test_torch_and_eval_agree_both_ways(mnist, trained, tmp_path, fmt):
         assert (a.in_exponent, a.out_exponent) == (b.in_exponent, b.out_exponent)
 
     # lbfp eval's own calibration, loaded into lbfp.torch: the same results.
-    own = tmp_path / "own.json"
-    got = run_eval(onnx_path, fmt, "--calib", "kl", "--exponents-out", str(own))
-    lt.load_exponents(q2, str(own))
+    got, predicted = run_eval(onnx_path, fmt, tmp_path / "b", "--calib", "kl")
+    lt.load_exponents(q2, str(tmp_path / "b" / "small.exponents.json"))
     assert got == summary(q2, model, xte, yte)
+    assert np.array_equal(predicted, predictions(q2, xte))
 
 
 def test_straight_through_backward(mnist, trained):

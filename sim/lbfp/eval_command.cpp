@@ -98,7 +98,8 @@ int run_eval(EvalCliOptions o) {
   if (!study.report.results.empty() && o.exponents_out.empty()) {
     // report.html and its charts beside the exponents in --out.
     std::vector<std::pair<std::string, std::string>> files = {
-        {(fs::path(o.out) / "report.html").string(), eval::report_html(study, o.study, command_line())}};
+        {(fs::path(o.out) / "report.html").string(), eval::report_html(study, o.study, command_line())},
+        {(fs::path(o.out) / "predictions.csv").string(), eval::predictions_csv(study)}};
     for (const auto& [name, svg] : eval::report_charts(study)) {
       files.emplace_back((fs::path(o.out) / "charts" / name).string(), svg);
     }
@@ -148,7 +149,8 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--threads", o->threads, "GEMM worker threads (default 2)")
       ->check(CLI::Range(1, 256));
   cmd->add_option("--out", options->out,
-                  "folder for MODEL.exponents.json (the chosen exponents), report.html and charts/ "
+                  "folder for MODEL.exponents.json (the chosen exponents), report.html, "
+                  "predictions.csv (each test image's top-1 class per run) and charts/ "
                   "(default lbfp-eval-out, created when missing)");
   cmd->add_option("--exponents", o->exponents,
                   "read the exponents from this file (the MODEL.exponents.json eval writes, or "

@@ -261,6 +261,8 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
     for (size_t i = 0; i < count; ++i) {
       const bool right = fp_pred[i] == test.labels[first + i];
       report.fp32_right.push_back(right);
+      report.fp32_predicted.push_back(fp_pred[i]);
+      report.labels.push_back(test.labels[first + i]);
       report.fp32_correct += right;
     }
     report.fp32_seconds += seconds_since(fp32_start);
@@ -271,6 +273,7 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
       r.overflows += q.overflows;
       const auto q_pred = top1(q.logits, classes);
       for (size_t i = 0; i < count; ++i) r.right.push_back(q_pred[i] == test.labels[first + i]);
+      r.predicted.insert(r.predicted.end(), q_pred.begin(), q_pred.end());
       for (auto& e : r.layers) {
         const auto& x = fp[static_cast<size_t>(e.tensor)];
         std::vector<double> xq = e.tensor == g.output

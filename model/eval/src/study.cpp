@@ -186,6 +186,19 @@ std::string exponents_json(const Study& study) {
   return saved.dump(1) + "\n";
 }
 
+std::string predictions_csv(const Study& study) {
+  const EvalReport& report = study.report;
+  std::string csv = "image,label,fp32";
+  for (const auto& r : report.results) csv += "," + r.config.label();
+  csv += "\n";
+  for (size_t i = 0; i < report.labels.size(); ++i) {
+    csv += fmt::format("{},{},{}", i, report.labels[i], report.fp32_predicted[i]);
+    for (const auto& r : report.results) csv += fmt::format(",{}", r.predicted[i]);
+    csv += "\n";
+  }
+  return csv;
+}
+
 void print_accuracy(const Study& study, std::ostream& out) {
   const Graph& graph = study.graph;
   const EvalReport& report = study.report;

@@ -93,6 +93,7 @@ struct ConfigResult {
   QuantPlan plan;
   PairedAccuracy accuracy;        // against FP32
   std::vector<bool> right;        // by test image: top-1 correct
+  std::vector<size_t> predicted;  // by test image: the top-1 class
   std::vector<LayerError> layers;
   uint64_t overflows = 0;
   double seconds = 0;  // wall time of its test pass: inference and the comparison with FP32
@@ -105,6 +106,8 @@ struct EvalReport {
   std::optional<uint64_t> calib_seed;
   size_t fp32_correct = 0;
   std::vector<bool> fp32_right;  // by test image
+  std::vector<size_t> fp32_predicted;  // by test image: FP32's top-1 class
+  std::vector<size_t> labels;          // by test image
   size_t total = 0;
   std::vector<ConfigResult> results;
   // Wall time of the calibration (FP32 pass, histograms, plans, bias correction) and of the FP32

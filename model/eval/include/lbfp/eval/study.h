@@ -58,6 +58,8 @@ Study run_study(const StudyOptions& options, const std::vector<EvalConfig>& conf
 // The chosen exponents per layer of every configuration, as text and as the saved JSON.
 void print_exponents(const Study& study, std::ostream& out);
 std::string exponents_json(const Study& study);
+// One row per test image: "image,label,fp32,<configuration label>..." with each run's top-1 class.
+std::string predictions_csv(const Study& study);
 
 // Top-1 of every configuration against FP32, the paired comparisons between configurations of one
 // format, and every layer's SQNR against FP32.
