@@ -18,6 +18,9 @@ packages=(
   # The report tests (tb/report): python3's XML parser reads every report.html, and headless
   # Chromium renders the sim and sweep reports to a screenshot.
   python3 chromium
+  # The Python package lbfp (python/, docs/python.md): pybind11 for the extension module, NumPy,
+  # pytest for its tests (ctest label python) and PyTorch for lbfp.torch.
+  python3-dev pybind11-dev python3-numpy python3-pytest python3-torch
 )
 
 missing=()

@@ -98,7 +98,8 @@ int run_eval(EvalCliOptions o) {
   if (!study.report.results.empty() && o.exponents_out.empty()) {
     // report.html and its charts beside the exponents in --out.
     std::vector<std::pair<std::string, std::string>> files = {
-        {(fs::path(o.out) / "report.html").string(), eval::report_html(study, o.study, command_line())}};
+        {(fs::path(o.out) / "report.html").string(), eval::report_html(study, o.study, command_line())},
+        {(fs::path(o.out) / "predictions.csv").string(), eval::predictions_csv(study)}};
     for (const auto& [name, svg] : eval::report_charts(study)) {
       files.emplace_back((fs::path(o.out) / "charts" / name).string(), svg);
     }
@@ -121,9 +122,10 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--format", o->formats, "fp32, bfp8, lbfp8, a comma list, or all (default)");
   cmd->add_option("--calib", o->calib,
                   "activation calibration: kl (default; LBFP8 on the log grid), kl-linear (the "
-                  "spec's linear histogram), max, a comma list, or all (kl,max)");
+                  "spec's linear histogram), max, mse (least squared error), percentile (99.99 % "
+                  "of |x|), a comma list, or all (kl,max)");
   cmd->add_option("--weight-calib", o->weight_calib,
-                  "weight calibration: max (default), kl or kl-linear");
+                  "weight calibration: max (default), kl, kl-linear, mse or percentile");
   cmd->add_option("--act-granularity", o->act_granularity,
                   "activation exponents: tensor (default) or channel (one per channel for the "
                   "tensors read only by depthwise convolutions, per tensor elsewhere)")
@@ -147,8 +149,12 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--threads", o->threads, "GEMM worker threads (default 2)")
       ->check(CLI::Range(1, 256));
   cmd->add_option("--out", options->out,
-                  "folder for MODEL.exponents.json (the chosen exponents), report.html and charts/ "
+                  "folder for MODEL.exponents.json (the chosen exponents), report.html, "
+                  "predictions.csv (each test image's top-1 class per run) and charts/ "
                   "(default lbfp-eval-out, created when missing)");
+  cmd->add_option("--exponents", o->exponents,
+                  "read the exponents from this file (the MODEL.exponents.json eval writes, or "
+                  "lbfp.torch's save_exponents) instead of calibrating them");
   cmd->add_option("--exponents-out", options->exponents_out,
                   "save the chosen exponents to this file instead (overrides --out)");
   cmd->callback([options] {

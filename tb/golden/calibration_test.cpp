@@ -127,6 +127,32 @@ TEST(Calibration, BfpKlMsePercentile) {
   EXPECT_THROW(parse_calibration_method("entropy"), std::invalid_argument);
 }
 
+// Streamed calibration (lbfp eval, the Python package): histograms filled batch by batch give
+// what one call over all the data gives, for every method and both formats.
+TEST(Calibration, OverFilledHistogramsEqualsOneCallOverTheData) {
+  std::mt19937 rng(20);
+  std::lognormal_distribution<float> dist(0.0f, 1.5f);
+  std::vector<float> data(20000);
+  for (float& x : data) x = (rng() & 1u) ? dist(rng) : -dist(rng);
+  data[7] = 1e4f;  // an outlier for the clipping methods to look past
+  Histogram h;
+  LogHistogram log_h;
+  h.add(data);  // one batch: a first batch sets the linear range, as in calibrate()
+  log_h.add(data);
+  for (const auto method : {CalibrationMethod::kMax, CalibrationMethod::kKl,
+                            CalibrationMethod::kKlLinear, CalibrationMethod::kMse,
+                            CalibrationMethod::kPercentile}) {
+    EXPECT_EQ(calibrate(lbfp8(), method, h, log_h, 99.9).exponent,
+              calibrate(lbfp8(), method, data, 99.9).exponent)
+        << to_string(method);
+    EXPECT_EQ(calibrate(bfp8(), method, h, log_h, 99.9).exponent,
+              calibrate(bfp8(), method, data, 99.9).exponent)
+        << to_string(method);
+  }
+  EXPECT_LT(calibrate(lbfp8(), CalibrationMethod::kPercentile, h, log_h, 99.9).exponent,
+            calibrate(lbfp8(), CalibrationMethod::kMax, h, log_h).exponent);
+}
+
 TEST(Calibration, AllZeroDataGivesADefinedExponent) {
   const std::vector<float> zeros(100, 0.0f);
   EXPECT_EQ(calibrate(lbfp8(), CalibrationMethod::kKl, zeros).exponent, 0);

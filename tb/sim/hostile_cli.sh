@@ -417,6 +417,21 @@ bad "unknown calibration 'bogus'" eval $ev --data data --calib bogus
 bad "file.txt/e.json: cannot write the exponents: file.txt is not a folder" eval $ev --data data --exponents-out file.txt/e.json
 bad "folder: is a folder; --exponents-out names a file" eval $ev --data data --exponents-out folder
 bad "file.txt: cannot create the output folder (a file of that name exists)" eval $ev --data data --out file.txt
+bad "--exponents missing.json: cannot be read" eval $ev --data data --exponents missing.json
+bad "--exponents file.txt: [json.exception.parse_error.101]" eval $ev --data data --exponents file.txt
+# The file's content is checked against the graph after calibration: the model and data lines
+# are already on stdout.
+stdout_ok=1
+echo '[{"format": "lbfp8", "weights": [{"layer": "nope", "per_output_channel": [0]}]}]' > e.json
+bad "e.json: weights: unknown layer 'nope'" eval $ev --data data --format lbfp8 --exponents e.json
+echo '[{"format": "lbfp8", "activations": [{"tensor": "input", "exponent": 300}]}]' > e.json
+bad "e.json: input.exponent = 300 is not an integer in [-127, 127]" eval $ev --data data --exponents e.json
+echo '[{"format": "lbfp8", "activations": [{"tensor": "input", "exponent": 18446744073709551615}]}]' > e.json
+bad "e.json: input.exponent = 18446744073709551615 is not an integer in [-127, 127]" eval $ev --data data --exponents e.json
+echo '[{"format": "lbfp8", "weights": [{"layer": "/conv1/Conv", "per_output_channel": [0]}]}]' > e.json
+bad "e.json: weights: /conv1/Conv: 1 weight exponents for 6 output channels" eval $ev --data data --exponents e.json
+bad "e.json: no configuration of a format this run evaluates" eval $ev --data data --format bfp8 --exponents e.json
+stdout_ok=0
 bad "file.txt/sub: cannot create the output folder (Not a directory)" eval $ev --data data --out file.txt/sub
 
 # ---- lbfp golden -----------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 #include "lbfp/eval/evaluate.h"
 
+#include <map>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -8,6 +10,8 @@
 #include <random>
 #include <stdexcept>
 #include <thread>
+
+#include "lbfp/config_error.h"
 
 namespace lbfp::eval {
 
@@ -205,10 +209,15 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
       stats.add(fp);
     }
   }
+  bool applied_saved = false;
   for (const EvalConfig& c : options.configs) {
     ConfigResult r;
     r.config = c;
     r.plan = make_plan(g, c.format, c.activations, c.weights, stats, options.granularity);
+    if (options.saved_exponents) {
+      applied_saved |= apply_saved_exponents(g, r.plan, *options.saved_exponents,
+                                             options.saved_exponents_source);
+    }
     if (c.bias_correction && ncal > 0) {
       correct_biases(g, r.plan, calib_pixels, ncal, batch, options.gemm);
     }
@@ -225,6 +234,10 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
       r.layers.push_back(e);
     }
     report.results.push_back(std::move(r));
+  }
+  if (options.saved_exponents && !options.configs.empty() && !applied_saved) {
+    throw ConfigError(options.saved_exponents_source +
+                      ": no configuration of a format this run evaluates");
   }
   report.calibrate_seconds = seconds_since(calibration_start);
 
@@ -248,6 +261,8 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
     for (size_t i = 0; i < count; ++i) {
       const bool right = fp_pred[i] == test.labels[first + i];
       report.fp32_right.push_back(right);
+      report.fp32_predicted.push_back(fp_pred[i]);
+      report.labels.push_back(test.labels[first + i]);
       report.fp32_correct += right;
     }
     report.fp32_seconds += seconds_since(fp32_start);
@@ -258,6 +273,7 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
       r.overflows += q.overflows;
       const auto q_pred = top1(q.logits, classes);
       for (size_t i = 0; i < count; ++i) r.right.push_back(q_pred[i] == test.labels[first + i]);
+      r.predicted.insert(r.predicted.end(), q_pred.begin(), q_pred.end());
       for (auto& e : r.layers) {
         const auto& x = fp[static_cast<size_t>(e.tensor)];
         std::vector<double> xq = e.tensor == g.output
@@ -321,13 +337,153 @@ nlohmann::json plan_to_json(const Graph& g, const ConfigResult& r) {
   j["weights"] = nlohmann::json::array();
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     if (r.plan.weight_exponents[i].empty()) continue;
-    nlohmann::json w = {{"layer", g.nodes[i].name},
-                        {"per_output_channel", r.plan.weight_exponents[i]}};
+    const Node& n = g.nodes[i];
+    nlohmann::json w = {
+        {"layer", n.name},
+        {"per_output_channel", r.plan.weight_exponents[i]},
+        {"input", g.tensor_names[static_cast<size_t>(n.inputs[0])]},
+        {"input_exponent", r.plan.tensor_exponents[static_cast<size_t>(n.inputs[0])]},
+        {"output", g.tensor_names[static_cast<size_t>(n.output)]},
+        {"output_exponent", r.plan.tensor_exponents[static_cast<size_t>(n.output)]}};
     // The corrected biases, so that the quantized network can be rebuilt from this file.
     if (r.plan.bias_corrected) w["bias"] = plan_bias(g, r.plan, i);
     j["weights"].push_back(std::move(w));
   }
   return j;
+}
+
+bool apply_saved_exponents(const Graph& g, QuantPlan& plan, const nlohmann::json& saved,
+                           const std::string& source) {
+  const std::string format = to_string(plan.format);
+  auto fail = [&](const std::string& what) { throw ConfigError(source + ": " + what); };
+  const nlohmann::json* config = nullptr;
+  auto has_format = [&](const nlohmann::json& c) {
+    return c.is_object() && c.contains("format") && c["format"] == format;
+  };
+  if (has_format(saved)) config = &saved;
+  if (saved.is_array()) {
+    for (const auto& c : saved) {
+      if (has_format(c)) {
+        config = &c;
+        break;
+      }
+    }
+  }
+  if (config == nullptr) {
+    if (!saved.is_array() && !saved.is_object()) fail("not a JSON array of configurations");
+    return false;
+  }
+  std::map<std::string, size_t> tensors;
+  for (size_t t = 0; t < g.tensor_names.size(); ++t) tensors[g.tensor_names[t]] = t;
+  std::map<std::string, size_t> nodes;
+  for (size_t i = 0; i < g.nodes.size(); ++i) nodes[g.nodes[i].name] = i;
+  auto exponent = [&](const nlohmann::json& v, const std::string& key) {
+    const bool in_range = v.is_number_unsigned()
+                              ? v.get<uint64_t>() <= static_cast<uint64_t>(kMaxExponent)
+                              : v.is_number_integer() && v.get<int64_t>() >= kMinExponent &&
+                                    v.get<int64_t>() <= kMaxExponent;
+    if (!in_range) {
+      fail(key + " = " + v.dump() + " is not an integer in [-127, 127]");
+    }
+    return v.get<int>();
+  };
+  auto passes_on = [&](const Node& n) {
+    return n.kind == OpKind::kMaxPool || n.kind == OpKind::kRelu || n.kind == OpKind::kFlatten;
+  };
+  // The node writing each tensor (-1: the graph input).
+  std::vector<long> producer(g.tensor_names.size(), -1);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    producer[static_cast<size_t>(g.nodes[i].output)] = static_cast<long>(i);
+  }
+  try {
+    for (const auto& a : config->value("activations", nlohmann::json::array())) {
+      const std::string name = a.at("tensor").get<std::string>();
+      const auto it = tensors.find(name);
+      if (it == tensors.end()) fail("activations: unknown tensor '" + name + "'");
+      plan.tensor_exponents[it->second] = exponent(a.at("exponent"), name + ".exponent");
+      plan.tensor_calibrated[it->second] = a.value("calibrated", true);
+      if (a.contains("per_channel")) {
+        if (plan.channel_exponents[it->second].empty()) {
+          fail("activations: " + name + " cannot carry per-channel exponents in this run "
+               "(--act-granularity channel, read only by depthwise convolutions)");
+        }
+        std::vector<int> exps;
+        for (const auto& e : a["per_channel"]) exps.push_back(exponent(e, name + ".per_channel"));
+        if (exps.size() != plan.channel_exponents[it->second].size()) {
+          fail("activations: " + name + " has " + std::to_string(exps.size()) +
+               " per_channel exponents for " +
+               std::to_string(plan.channel_exponents[it->second].size()) + " channels");
+        }
+        plan.channel_exponents[it->second] = std::move(exps);
+      }
+    }
+    const nlohmann::json weights = config->value("weights", nlohmann::json::array());
+    std::vector<std::pair<size_t, int>> inputs;  // node, its saved input exponent
+    for (const auto& w : weights) {
+      const std::string name = w.at("layer").get<std::string>();
+      const auto it = nodes.find(name);
+      if (it == nodes.end()) fail("weights: unknown layer '" + name + "'");
+      const Node& n = g.nodes[it->second];
+      std::vector<int> exps;
+      for (const auto& e : w.at("per_output_channel")) {
+        exps.push_back(exponent(e, name + ".per_output_channel"));
+      }
+      try {
+        set_weight_exponents(g, plan, it->second, std::move(exps));
+      } catch (const std::invalid_argument& e) {
+        fail(std::string("weights: ") + e.what());
+      }
+      if (w.contains("output_exponent")) {
+        plan.tensor_exponents[static_cast<size_t>(n.output)] =
+            exponent(w["output_exponent"], name + ".output_exponent");
+      }
+      if (w.contains("input_exponent")) {
+        const int e = exponent(w["input_exponent"], name + ".input_exponent");
+        inputs.emplace_back(it->second, e);
+        const long p = producer[static_cast<size_t>(n.inputs[0])];
+        const bool sets = p < 0 || (!passes_on(g.nodes[static_cast<size_t>(p)]) &&
+                                    g.nodes[static_cast<size_t>(p)].kind != OpKind::kConv &&
+                                    g.nodes[static_cast<size_t>(p)].kind != OpKind::kGemm);
+        if (sets) plan.tensor_exponents[static_cast<size_t>(n.inputs[0])] = e;
+      }
+      if (w.contains("bias")) {
+        std::vector<float> bias;
+        for (const auto& b : w["bias"]) {
+          // A float: finite, no larger than the largest float (a cast would be undefined).
+          const double v = b.get<double>();
+          if (!std::isfinite(v) || std::fabs(v) > std::numeric_limits<float>::max()) {
+            fail("weights: " + name + ".bias = " + b.dump() + " is not a finite float");
+          }
+          bias.push_back(static_cast<float>(v));
+        }
+        if (bias.size() != n.out_channels) {
+          fail("weights: " + name + " has " + std::to_string(bias.size()) + " biases for " +
+               std::to_string(n.out_channels) + " output channels");
+        }
+        plan.biases.resize(g.nodes.size());
+        plan.biases[it->second] = bias;
+        plan.bias_corrected = true;
+      }
+    }
+    for (const Node& n : g.nodes) {
+      if (passes_on(n)) {
+        plan.tensor_exponents[static_cast<size_t>(n.output)] =
+            plan.tensor_exponents[static_cast<size_t>(n.inputs[0])];
+      }
+    }
+    for (const auto& [node, e] : inputs) {
+      const Node& n = g.nodes[node];
+      const int have = plan.tensor_exponents[static_cast<size_t>(n.inputs[0])];
+      if (have != e) {
+        fail("weights: " + n.name + ".input_exponent = " + std::to_string(e) + " but its input " +
+             g.tensor_names[static_cast<size_t>(n.inputs[0])] + " has exponent " +
+             std::to_string(have) + " (the layer writing it)");
+      }
+    }
+  } catch (const nlohmann::json::exception& e) {
+    fail(e.what());
+  }
+  return true;
 }
 
 }  // namespace lbfp::eval

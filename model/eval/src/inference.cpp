@@ -353,17 +353,27 @@ namespace {
 template <class Format>
 int calibrate_histogram(const Format& format, CalibrationMethod method, const Histogram& h,
                         const LogHistogram& log_h) {
-  switch (method) {
-    case CalibrationMethod::kMax: return max_exponent(h.abs_max());
-    case CalibrationMethod::kKl:
-      // LBFP's codes are uniform in log2|x|, BFP's in x: each on the grid of its codes.
-      if constexpr (std::is_same_v<Format, LbfpFormat>) return calibrate_kl(format, log_h).exponent;
-      return calibrate_kl(format, h).exponent;
-    case CalibrationMethod::kKlLinear: return calibrate_kl(format, h).exponent;
-    case CalibrationMethod::kMse: return calibrate_mse(format, h).exponent;
-    case CalibrationMethod::kPercentile: return calibrate_percentile(h, 99.99).exponent;
+  return calibrate(format, method, h, log_h).exponent;
+}
+
+template <class Format>
+void encode_weights(const Format& format, const Graph& g, QuantPlan& plan, size_t i,
+                    std::vector<int> exps) {
+  const Node& n = g.nodes[i];
+  const size_t per = n.weights.size() / n.out_channels;
+  auto q = quantize(format, n.weights,
+                    {static_cast<int64_t>(n.out_channels), static_cast<int64_t>(per)},
+                    Blocking::per_channel(0), exps);
+  if (n.kind == OpKind::kGemm) {
+    // [N][K] to the GEMM's K x N operand.
+    std::vector<Code> kn(q.codes.size());
+    for (size_t o = 0; o < n.out_channels; ++o) {
+      for (size_t k = 0; k < per; ++k) kn[k * n.out_channels + o] = q.codes[o * per + k];
+    }
+    q.codes = std::move(kn);
   }
-  return 0;
+  plan.weight_exponents[i] = std::move(exps);
+  plan.weight_codes[i] = std::move(q.codes);
 }
 
 template <class Format>
@@ -378,23 +388,30 @@ void plan_weights(const Format& format, const Graph& g, QuantPlan& plan) {
                            n.weights.begin() + static_cast<std::ptrdiff_t>((o + 1) * per));
       exps[o] = calibrate(format, plan.weight_method, w).exponent;
     }
-    auto q = quantize(format, n.weights,
-                      {static_cast<int64_t>(n.out_channels), static_cast<int64_t>(per)},
-                      Blocking::per_channel(0), exps);
-    if (n.kind == OpKind::kGemm) {
-      // [N][K] to the GEMM's K x N operand.
-      std::vector<Code> kn(q.codes.size());
-      for (size_t o = 0; o < n.out_channels; ++o) {
-        for (size_t k = 0; k < per; ++k) kn[k * n.out_channels + o] = q.codes[o * per + k];
-      }
-      q.codes = std::move(kn);
-    }
-    plan.weight_exponents[i] = std::move(exps);
-    plan.weight_codes[i] = std::move(q.codes);
+    encode_weights(format, g, plan, i, std::move(exps));
   }
 }
 
 }  // namespace
+
+void set_weight_exponents(const Graph& g, QuantPlan& plan, size_t node,
+                          std::vector<int> exponents) {
+  const Node& n = g.nodes.at(node);
+  if (n.kind != OpKind::kConv && n.kind != OpKind::kGemm) {
+    throw std::invalid_argument(n.name + " has no weights");
+  }
+  if (exponents.size() != n.out_channels) {
+    throw std::invalid_argument(n.name + ": " + std::to_string(exponents.size()) +
+                                " weight exponents for " + std::to_string(n.out_channels) +
+                                " output channels");
+  }
+  for (int e : exponents) check_exponent(e);
+  if (plan.format == Arithmetic::kLbfp8) {
+    encode_weights(lbfp8(), g, plan, node, std::move(exponents));
+  } else {
+    encode_weights(bfp8(), g, plan, node, std::move(exponents));
+  }
+}
 
 QuantPlan make_plan(const Graph& g, Arithmetic format, CalibrationMethod activation_method,
                     CalibrationMethod weight_method, const ActivationStats& stats,

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <cmath>
 #include <stdexcept>
 
@@ -30,7 +31,10 @@ CalibrationMethod parse_method(const std::string& name) {
   if (name == "kl") return CalibrationMethod::kKl;
   if (name == "kl-linear") return CalibrationMethod::kKlLinear;
   if (name == "max") return CalibrationMethod::kMax;
-  throw std::invalid_argument("unknown calibration '" + name + "' (kl, kl-linear or max)");
+  if (name == "mse") return CalibrationMethod::kMse;
+  if (name == "percentile") return CalibrationMethod::kPercentile;  // 99.99 % of |x|
+  throw std::invalid_argument("unknown calibration '" + name +
+                              "' (kl, kl-linear, max, mse or percentile)");
 }
 
 std::string pct(double v) { return fmt::format("{:6.2f} %", 100.0 * v); }
@@ -69,6 +73,17 @@ std::vector<EvalConfig> study_configs(const StudyOptions& o) {
 }
 
 Study run_study(const StudyOptions& o, const std::vector<EvalConfig>& configs, std::ostream& out) {
+  // The saved exponents file is read before anything is printed or loaded.
+  std::optional<nlohmann::json> saved_exponents;
+  if (!o.exponents.empty()) {
+    std::ifstream in(o.exponents, std::ios::binary);
+    if (!in) throw ConfigError("--exponents " + o.exponents + ": cannot be read");
+    try {
+      saved_exponents = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+      throw ConfigError("--exponents " + o.exponents + ": " + e.what());
+    }
+  }
   const ActivationGranularity granularity = parse_activation_granularity(o.act_granularity);
   Study study;
   const auto load_start = std::chrono::steady_clock::now();
@@ -122,6 +137,10 @@ Study run_study(const StudyOptions& o, const std::vector<EvalConfig>& configs, s
   options.batch = o.batch;
   options.gemm.threads = o.threads;
   options.progress = o.progress;
+  if (saved_exponents) {
+    options.saved_exponents = std::move(saved_exponents);
+    options.saved_exponents_source = o.exponents;
+  }
   const Dataset& calib_set = configs.empty() ? test : train;
   study.report = evaluate(graph, calib_set, test, options);
   return study;
@@ -165,6 +184,19 @@ std::string exponents_json(const Study& study) {
   nlohmann::json saved = nlohmann::json::array();
   for (const auto& r : study.report.results) saved.push_back(plan_to_json(study.graph, r));
   return saved.dump(1) + "\n";
+}
+
+std::string predictions_csv(const Study& study) {
+  const EvalReport& report = study.report;
+  std::string csv = "image,label,fp32";
+  for (const auto& r : report.results) csv += "," + r.config.label();
+  csv += "\n";
+  for (size_t i = 0; i < report.labels.size(); ++i) {
+    csv += fmt::format("{},{},{}", i, report.labels[i], report.fp32_predicted[i]);
+    for (const auto& r : report.results) csv += fmt::format(",{}", r.predicted[i]);
+    csv += "\n";
+  }
+  return csv;
 }
 
 void print_accuracy(const Study& study, std::ostream& out) {

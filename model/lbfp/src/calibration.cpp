@@ -451,6 +451,31 @@ CalibrationResult calibrate(const Format& format, CalibrationMethod method,
   }
   return {};
 }
+template <class Format>
+CalibrationResult calibrate(const Format& format, CalibrationMethod method,
+                            const Histogram& histogram, const LogHistogram& log_histogram,
+                            double percentile) {
+  switch (method) {
+    case CalibrationMethod::kMax: {
+      CalibrationResult result;
+      result.exponent = max_exponent(histogram.abs_max());
+      return result;
+    }
+    case CalibrationMethod::kKl:
+      // LBFP's codes are uniform in log2|x|, BFP's in x: each on the grid of its codes.
+      if constexpr (std::is_same_v<Format, LbfpFormat>) return calibrate_kl(format, log_histogram);
+      return calibrate_kl(format, histogram);
+    case CalibrationMethod::kKlLinear: return calibrate_kl(format, histogram);
+    case CalibrationMethod::kMse: return calibrate_mse(format, histogram);
+    case CalibrationMethod::kPercentile: return calibrate_percentile(histogram, percentile);
+  }
+  return {};
+}
+
+template CalibrationResult calibrate(const LbfpFormat&, CalibrationMethod, const Histogram&,
+                                     const LogHistogram&, double);
+template CalibrationResult calibrate(const BfpFormat&, CalibrationMethod, const Histogram&,
+                                     const LogHistogram&, double);
 template CalibrationResult calibrate(const LbfpFormat&, CalibrationMethod,
                                      const std::vector<float>&, double);
 template CalibrationResult calibrate(const BfpFormat&, CalibrationMethod,

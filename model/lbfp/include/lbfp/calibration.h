@@ -138,5 +138,12 @@ CalibrationResult calibrate_percentile(const Histogram& histogram, double percen
 template <class Format>
 CalibrationResult calibrate(const Format& format, CalibrationMethod method,
                             const std::vector<float>& data, double percentile = 99.99);
+// The same over histograms already filled with every batch (streamed calibration: `lbfp eval`,
+// the Python package): max from the histogram's amax, kKl for LBFP on `log_histogram`, every
+// other method on `histogram`.
+template <class Format>
+CalibrationResult calibrate(const Format& format, CalibrationMethod method,
+                            const Histogram& histogram, const LogHistogram& log_histogram,
+                            double percentile = 99.99);
 
 }  // namespace lbfp

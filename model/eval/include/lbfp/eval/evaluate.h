@@ -42,6 +42,10 @@ struct EvalOptions {
   size_t batch = 200;
   GemmOptions gemm;
   std::function<void(size_t done, size_t total)> progress;  // called after every batch
+  // A saved exponents file (exponents_json, or lbfp.torch's save_exponents) whose exponents
+  // replace the calibrated ones (apply_saved_exponents); `saved_exponents_source` names it.
+  std::optional<nlohmann::json> saved_exponents;
+  std::string saved_exponents_source;
 };
 
 struct LayerError {
@@ -89,6 +93,7 @@ struct ConfigResult {
   QuantPlan plan;
   PairedAccuracy accuracy;        // against FP32
   std::vector<bool> right;        // by test image: top-1 correct
+  std::vector<size_t> predicted;  // by test image: the top-1 class
   std::vector<LayerError> layers;
   uint64_t overflows = 0;
   double seconds = 0;  // wall time of its test pass: inference and the comparison with FP32
@@ -101,6 +106,8 @@ struct EvalReport {
   std::optional<uint64_t> calib_seed;
   size_t fp32_correct = 0;
   std::vector<bool> fp32_right;  // by test image
+  std::vector<size_t> fp32_predicted;  // by test image: FP32's top-1 class
+  std::vector<size_t> labels;          // by test image
   size_t total = 0;
   std::vector<ConfigResult> results;
   // Wall time of the calibration (FP32 pass, histograms, plans, bias correction) and of the FP32
@@ -128,7 +135,21 @@ void check_model_fits(const Graph& graph, const Dataset& data);
 EvalReport evaluate(const Graph& graph, const Dataset& train, const Dataset& test,
                     const EvalOptions& options);
 
-// The chosen exponents of one configuration: every tensor's and every layer's weight exponents.
+// The chosen exponents of one configuration: every tensor's and every layer's weight exponents
+// (each layer also names its input and output tensors and gives their exponents).
 nlohmann::json plan_to_json(const Graph& graph, const ConfigResult& result);
+
+// Replaces `plan`'s exponents with those of the file's first configuration of the plan's format
+// (false, and nothing changed, when the file has none; evaluate then refuses a file that has
+// none of the run's formats):
+// "activations" [{"tensor", "exponent", optional "per_channel"}] by tensor name; "weights"
+// [{"layer", "per_output_channel", optional "input_exponent", "output_exponent", "bias"}] by
+// node name (the weights are re-encoded). Tensors that MaxPool / Relu / Flatten pass on then
+// take their input's exponent again; a layer's "input_exponent" must then agree with its input
+// tensor's (unless that tensor is the graph input or an Add / pooling output, which it sets).
+// What the file leaves out keeps the calibrated value. Throws lbfp::ConfigError naming `source`
+// and the key for anything that does not fit the graph.
+bool apply_saved_exponents(const Graph& graph, QuantPlan& plan, const nlohmann::json& saved,
+                           const std::string& source);
 
 }  // namespace lbfp::eval

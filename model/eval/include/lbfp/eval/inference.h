@@ -126,6 +126,12 @@ QuantPlan make_plan(const Graph& graph, Arithmetic format, CalibrationMethod act
                     CalibrationMethod weight_method, const ActivationStats& stats,
                     ActivationGranularity granularity = ActivationGranularity::kTensor);
 
+// Replaces node `node`'s weight exponents (one per output channel) and re-encodes its weights
+// with them (a plan read back from a saved exponents file). Throws std::invalid_argument for a
+// node without weights or a wrong count, std::out_of_range for an exponent outside [-127, 127].
+void set_weight_exponents(const Graph& graph, QuantPlan& plan, size_t node,
+                          std::vector<int> exponents);
+
 struct QuantizedResult {
   std::vector<std::vector<Code>> codes;  // by tensor id (the logits tensor: empty)
   std::vector<double> logits;            // batch x classes, real values of the last accumulators

@@ -33,6 +33,9 @@ struct StudyOptions {
   int threads = 2;
   // A batch whose activations would need more host memory is refused before it is allocated.
   uint64_t memory_budget_bytes = UINT64_MAX;
+  // A saved exponents file (the JSON this study writes, or lbfp.torch's) whose exponents replace
+  // the calibrated ones in every quantized configuration of its formats; empty for none.
+  std::string exponents;
   std::function<void(size_t done, size_t total)> progress;  // after every batch, or empty
 };
 
@@ -55,6 +58,8 @@ Study run_study(const StudyOptions& options, const std::vector<EvalConfig>& conf
 // The chosen exponents per layer of every configuration, as text and as the saved JSON.
 void print_exponents(const Study& study, std::ostream& out);
 std::string exponents_json(const Study& study);
+// One row per test image: "image,label,fp32,<configuration label>..." with each run's top-1 class.
+std::string predictions_csv(const Study& study);
 
 // Top-1 of every configuration against FP32, the paired comparisons between configurations of one
 // format, and every layer's SQNR against FP32.
