@@ -1,6 +1,8 @@
-// Cycle timing of the output-stationary systolic array (rtl/systolic_array.sv), the one set of
-// formulas that the RTL testbenches, `lbfp cosim` and the SystemC model are all held to. The
-// derivation, stage by stage, is in docs/microarchitecture.md ("Latency").
+// Cycle timing of the systolic arrays (rtl/systolic_array.sv, output-stationary;
+// rtl/systolic_array_ws.sv, weight- and input-stationary), the one set of formulas that the RTL
+// testbenches, `lbfp cosim` and the SystemC model are all held to. The derivations, stage by
+// stage, are in docs/microarchitecture.md ("Latency", "Weight- and input-stationary array").
+// array_tile_cycles is also the weight- and input-stationary fold's closed form with K -> M (N).
 #pragma once
 
 #include <algorithm>
@@ -8,10 +10,16 @@
 
 namespace lbfp::arch {
 
+// Which operand stays in the PEs: output-stationary (rtl/systolic_array.sv: the sums stay, K
+// streams), weight-stationary (rtl/systolic_array_ws.sv: a K chunk of weights stays, M streams)
+// or input-stationary (the same array with the operands' roles swapped: N streams).
+enum class Dataflow { kOutputStationary, kWeightStationary, kInputStationary };
+
 struct ArrayGeometry {
   int rows = 4;         // R
   int cols = 4;         // C
   int pipe_stages = 1;  // registers between a PE's multiplier and its accumulator
+  Dataflow dataflow = Dataflow::kOutputStationary;
 };
 
 // Cycles between a tile's first step and the first preload row of the next: max(p, 1).
@@ -65,9 +73,24 @@ class ArrayTimeline {
 
   explicit ArrayTimeline(const ArrayGeometry& g) : g_(g) {}
 
-  Tile add(int64_t handed_over, int64_t k) {
+  // `steps`: K for output-stationary, M (tile rows) for weight-stationary, N (tile columns) for
+  // input-stationary. A weight- or input-stationary fold preloads its R weight rows from one
+  // cycle after the previous fold's first step, and its steps follow the previous fold's.
+  Tile add(int64_t handed_over, int64_t steps) {
     Tile t;
     const int64_t rows = g_.rows;
+    if (g_.dataflow != Dataflow::kOutputStationary) {
+      t.preload = started_ ? std::max(handed_over, first_ + 1) : handed_over;
+      t.first = std::max(t.preload + rows, started_ ? last_ + 1 : 0);
+      t.last = t.first + steps - 1;
+      t.end = t.last + rows + g_.cols + g_.pipe_stages;
+      t.next_handover = t.first + 1;
+      first_ = t.first;
+      last_ = t.last;
+      started_ = true;
+      return t;
+    }
+    const int64_t k = steps;
     t.preload = started_ ? std::max(handed_over, first_ + array_preload_gap(g_)) : handed_over;
     if (k == 1) {  // the first step is the last one
       t.first = std::max(t.preload + rows, started_ ? last_ + array_last_gap(g_) : 0);
