@@ -1,12 +1,12 @@
 `include "lbfp_registers.svh"
 
-// Synthesis-only top: the BFP8 baseline weight-stationary PE (rtl/pe_ws.sv, UseBfp = 1;
-// HoldZeros defaults to 0, the textbook baseline, and the "iso" unit sets it, as for bfp_pe), on
-// the ports `lbfp synth` plays its operand streams into. a_i is the streamed code; b_i is preloaded into the shadow weight register with
-// each reduction's last operation and made active by the next reduction's first one, so the
-// weight stays still for a whole reduction, as in a fold. The partial sum from the north is the
-// PE's own previous sum, restarted from 0 after a reduction's last product: the adder sees sums of
-// the same size as the output-stationary PE's accumulator.
+// Synthesis-only top: the BFP8 baseline weight-stationary PE (rtl/pe_ws.sv, UseBfp = 1; HoldZeros
+// defaults to 0, the textbook baseline, and the "iso" unit sets it, as for bfp_pe), on the ports
+// `lbfp synth` plays its operand streams into. a_i is the streamed code; b_i is preloaded into the
+// shadow weight register with each reduction's last operation and made active by the next
+// reduction's first one, so the weight stays still for a whole reduction, as in a fold. The partial
+// sum from the north is the PE's own previous sum, restarted from 0 after a reduction's last
+// product: the adder sees sums of the same size as the output-stationary PE's accumulator.
 module bfp_pe_ws #(
   parameter int DataWidth  = 8,
   parameter int AccWidth   = 32,

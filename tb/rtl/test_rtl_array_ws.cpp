@@ -67,7 +67,10 @@ TEST_P(RtlWsGemm, MatchesGoldenAndTimeline) {
   const uint64_t folds = static_cast<uint64_t>((outer + config.cols - 1) / config.cols) *
                          static_cast<uint64_t>((s.k + config.rows - 1) / config.rows);
   EXPECT_EQ(report.tiles, folds);
-  EXPECT_EQ(report.cases, static_cast<uint64_t>(s.m) * static_cast<uint64_t>(s.n));
+  // Every output of the last K chunk, padding columns included.
+  const uint64_t col_folds = static_cast<uint64_t>((outer + config.cols - 1) / config.cols);
+  EXPECT_EQ(report.cases, col_folds * static_cast<uint64_t>(config.cols) *
+                              static_cast<uint64_t>(s.input_stationary ? s.n : s.m));
   EXPECT_EQ(report.mismatches, 0u) << describe(report);
   EXPECT_EQ(report.cycles, report.expected_cycles) << describe(report);
   if (s.fill == GemmFill::kSaturate) {
@@ -116,16 +119,20 @@ TEST(RtlWsExhaustive, EveryCodePair) {
     std::uniform_int_distribution<int> exp_dist(-8, 8);
     g.scales.resize(static_cast<size_t>(g.n));
     for (int& scale : g.scales) {
-      scale = config.bfp ? BfpFormat(8, config.acc_bits).product_scale(exp_dist(rng), exp_dist(rng))
-                         : LbfpFormat(8, 4, 8, config.acc_bits)
-                               .product_scale(exp_dist(rng), exp_dist(rng));
+      scale =
+          config.bfp
+              ? BfpFormat(8, config.acc_bits).product_scale(exp_dist(rng), exp_dist(rng))
+              : LbfpFormat(8, 4, 8, config.acc_bits).product_scale(exp_dist(rng), exp_dist(rng));
     }
     if (!config.bfp) g.out_exp = output_exponent(as_os, g);
     for (const bool is : {false, true}) {
       SCOPED_TRACE(config.name + (is ? " is" : " ws"));
       DriverOptions options;
       const CosimReport report = cosim_gemm_ws(kind, is, g, config.name + "_exhaustive", options);
-      EXPECT_EQ(report.cases, static_cast<uint64_t>(g.m) * static_cast<uint64_t>(g.n));
+      const int outer = is ? g.m : g.n;
+      const int padded = (outer + config.cols - 1) / config.cols * config.cols;
+      EXPECT_EQ(report.cases,
+                static_cast<uint64_t>(padded) * static_cast<uint64_t>(is ? g.n : g.m));
       EXPECT_EQ(report.mismatches, 0u) << describe(report);
       EXPECT_EQ(report.cycles, report.expected_cycles) << describe(report);
     }
@@ -153,8 +160,8 @@ TEST(RtlWsStream, FoldsOfDifferentLengthsFollowTheTimeline) {
       }
     };
     WsArrayDriver driver(kind, DriverOptions{});
-    arch::ArrayTimeline timeline(arch::ArrayGeometry{rows, cols, config.pipe_stages,
-                                                     arch::Dataflow::kWeightStationary});
+    arch::ArrayTimeline timeline(
+        arch::ArrayGeometry{rows, cols, config.pipe_stages, arch::Dataflow::kWeightStationary});
     const arch::ArrayGeometry geometry{rows, cols, config.pipe_stages,
                                        arch::Dataflow::kWeightStationary};
     struct Fold {
@@ -229,7 +236,8 @@ TEST(RtlWsStream, FoldsOfDifferentLengthsFollowTheTimeline) {
         EXPECT_EQ(out.step_cycle[static_cast<size_t>(m)],
                   out.first + m + rows + cols + config.pipe_stages);
         for (int c = 0; c < cols; ++c) {
-          const size_t at = static_cast<size_t>(m) * static_cast<size_t>(cols) + static_cast<size_t>(c);
+          const size_t at =
+              static_cast<size_t>(m) * static_cast<size_t>(cols) + static_cast<size_t>(c);
           if (c >= fold.used_cols) {
             EXPECT_EQ(out.acc[at], 0);
             EXPECT_EQ(out.overflow[at], 0);
@@ -241,8 +249,8 @@ TEST(RtlWsStream, FoldsOfDifferentLengthsFollowTheTimeline) {
                                static_cast<size_t>(r)]);
             w.push_back(fold.w[static_cast<size_t>(r * fold.used_cols + c)]);
           }
-          const size_t init_at = static_cast<size_t>(m) * static_cast<size_t>(fold.used_cols) +
-                                 static_cast<size_t>(c);
+          const size_t init_at =
+              static_cast<size_t>(m) * static_cast<size_t>(fold.used_cols) + static_cast<size_t>(c);
           const DotResult want =
               config.bfp ? dot(BfpFormat(8, config.acc_bits), x, w, fold.init[init_at])
                          : dot(LbfpFormat(8, 4, 8, config.acc_bits), x, w, fold.init[init_at]);

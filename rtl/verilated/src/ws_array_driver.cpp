@@ -1,17 +1,16 @@
 #include "lbfp/rtl/ws_array_driver.h"
 
-#include "Vbfp_ws_array.h"
-#include "Vlbfp_ws_array.h"
-#include "Vlbfp_ws_array_a16.h"
-#include "ws_array_model.h"
-
 #include <cstdlib>
 #include <deque>
 #include <iterator>
 #include <stdexcept>
 #include <string>
 
+#include "Vbfp_ws_array.h"
+#include "Vlbfp_ws_array.h"
+#include "Vlbfp_ws_array_a16.h"
 #include "lbfp/arch/array_timing.h"
+#include "ws_array_model.h"
 
 namespace lbfp::rtl {
 namespace {
@@ -96,10 +95,10 @@ class WsArrayDriver::Impl {
     const int rows = config_.rows;
     const int cols = config_.cols;
     if (f.rows < 1 || f.rows > rows || f.cols < 1 || f.cols > cols || f.steps < 1) {
-      throw std::invalid_argument(
-          "a fold of " + std::to_string(f.rows) + "x" + std::to_string(f.cols) +
-          " stationary codes and " + std::to_string(f.steps) + " steps does not fit the " +
-          std::to_string(rows) + "x" + std::to_string(cols) + " array");
+      throw std::invalid_argument("a fold of " + std::to_string(f.rows) + "x" +
+                                  std::to_string(f.cols) + " stationary codes and " +
+                                  std::to_string(f.steps) + " steps does not fit the " +
+                                  std::to_string(rows) + "x" + std::to_string(cols) + " array");
     }
     const auto r_count = static_cast<size_t>(rows);
     const auto c_count = static_cast<size_t>(cols);
@@ -119,7 +118,8 @@ class WsArrayDriver::Impl {
     q.init_ovf.assign(steps * c_count, 0);
     q.step_shift.assign(steps, 0);
     for (size_t m = 0; m < steps; ++m) {
-      for (size_t r = 0; r < static_cast<size_t>(f.rows); ++r) q.a[m * r_count + r] = f.a[m * f.lda + r];
+      for (size_t r = 0; r < static_cast<size_t>(f.rows); ++r)
+        q.a[m * r_count + r] = f.a[m * f.lda + r];
       for (size_t c = 0; c < static_cast<size_t>(f.cols); ++c) {
         if (f.init_acc != nullptr) q.init_acc[m * c_count + c] = f.init_acc[m * f.ld_init + c];
         if (f.init_ovf != nullptr) q.init_ovf[m * c_count + c] = f.init_ovf[m * f.ld_init + c];
@@ -148,17 +148,19 @@ class WsArrayDriver::Impl {
     Queued* pre = preloading();
     set(WsPort::w_valid_i, pre != nullptr ? 1 : 0);
     for (int c = 0; c < cols; ++c) {
-      const Code w = pre != nullptr ? pre->w[static_cast<size_t>(pre->preloaded * cols + c)] : Code{0};
+      const Code w =
+          pre != nullptr ? pre->w[static_cast<size_t>(pre->preloaded * cols + c)] : Code{0};
       model_->set_bits(WsPort::w_i, c * kCodeBits, kCodeBits, w);
     }
     Queued* feed = feeding();
     const auto m = static_cast<size_t>(feed != nullptr ? feed->taken : 0);
     set(WsPort::in_valid_i, feed != nullptr ? 1 : 0);
     set(WsPort::in_first_i, feed != nullptr && m == 0 ? 1 : 0);
-    set(WsPort::in_last_i,
-        feed != nullptr && static_cast<int64_t>(m) == feed->steps - 1 ? 1 : 0);
+    set(WsPort::in_last_i, feed != nullptr && static_cast<int64_t>(m) == feed->steps - 1 ? 1 : 0);
     for (int r = 0; r < rows; ++r) {
-      const Code a = feed != nullptr ? feed->a[m * static_cast<size_t>(rows) + static_cast<size_t>(r)] : Code{0};
+      const Code a = feed != nullptr
+                         ? feed->a[m * static_cast<size_t>(rows) + static_cast<size_t>(r)]
+                         : Code{0};
       model_->set_bits(WsPort::a_i, r * kCodeBits, kCodeBits, a);
     }
     for (int c = 0; c < cols; ++c) {
@@ -170,9 +172,8 @@ class WsArrayDriver::Impl {
       model_->set_bits(WsPort::exp_shift_i, c * kExpShiftBits, kExpShiftBits,
                        static_cast<uint64_t>(shift));
     }
-    set(WsPort::step_shift_i,
-        static_cast<uint64_t>(feed != nullptr ? feed->step_shift[m] : 0) &
-            ((uint64_t{1} << kExpShiftBits) - 1));
+    set(WsPort::step_shift_i, static_cast<uint64_t>(feed != nullptr ? feed->step_shift[m] : 0) &
+                                  ((uint64_t{1} << kExpShiftBits) - 1));
     set(WsPort::relu_i, feed != nullptr && feed->relu ? 1 : 0);
     model_->eval();
     const bool weight_taken = pre != nullptr && get(WsPort::w_ready_o) != 0;
@@ -191,8 +192,8 @@ class WsArrayDriver::Impl {
         q.out.step_cycle[row] = cycle_;
         for (int c = 0; c < cols; ++c) {
           const size_t i = row * static_cast<size_t>(cols) + static_cast<size_t>(c);
-          q.out.acc[i] = vl::sign_extend(model_->get_bits(WsPort::out_acc_o, c * acc_bits, acc_bits),
-                                         acc_bits);
+          q.out.acc[i] = vl::sign_extend(
+              model_->get_bits(WsPort::out_acc_o, c * acc_bits, acc_bits), acc_bits);
           q.out.overflow[i] = static_cast<uint8_t>(model_->get_bits(WsPort::out_ovf_o, c, 1));
           q.out.codes[i] =
               static_cast<Code>(model_->get_bits(WsPort::out_code_o, c * kCodeBits, kCodeBits));
@@ -242,8 +243,8 @@ class WsArrayDriver::Impl {
     std::vector<uint8_t> init_ovf;
     std::vector<int> exp_shift, step_shift;
     bool relu = false;
-    int preloaded = 0;    // weight rows taken
-    int64_t taken = 0;    // steps taken
+    int preloaded = 0;  // weight rows taken
+    int64_t taken = 0;  // steps taken
     int64_t rows_out = 0;
     FoldOutput out;
   };

@@ -107,7 +107,8 @@ CosimReport cosim_gemm(const ArrayConfig& config, const Gemm& gemm, const std::s
 // rows and stream the N columns of B. The folds of one K chunk run back to back; the next chunk
 // starts from their sums and sticky flags (a K split through the partial sums). Every output is
 // compared with the golden GEMM (accumulator, flag, LBFP code), padding columns with zero, and
-// every fold's preload, first, last and end cycles with lbfp::arch::ArrayTimeline.
+// every fold's preload, first, last and end cycles with lbfp::arch::ArrayTimeline. `cases`
+// counts the outputs of the last K chunk, padding columns included.
 CosimReport cosim_gemm_ws(WsArrayKind kind, bool input_stationary, const Gemm& gemm,
                           const std::string& run_name, const DriverOptions& options);
 // The GEMM generator's view of a weight-stationary configuration (format, A).
