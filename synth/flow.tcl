@@ -1,7 +1,7 @@
 # One unit through the OSU 0.18 um flow (docs/hardware-cost.md). Run as
 #   yosys -c synth/flow.tcl   with the environment
 #   LBFP_SYNTH_TOP      top module (lbfp_mul_unit, bfp_mul, lbfp_mac, ...)
-#   LBFP_SYNTH_SOURCES  the SystemVerilog files, space-separated, package first
+#   LBFP_SYNTH_SOURCES  the SystemVerilog files, space-separated, rtl/lbfp_pkg.sv first
 #   LBFP_SYNTH_LIBERTY  osu018_stdcells.lib
 #   LBFP_SYNTH_OUT      output folder: netlist.v, netlist.json, area.txt, cmos.txt
 #   LBFP_SYNTH_PARAMS   optional "name value ..." overrides of the top's parameters
@@ -10,8 +10,11 @@ set sources $::env(LBFP_SYNTH_SOURCES)
 set lib     $::env(LBFP_SYNTH_LIBERTY)
 set out     $::env(LBFP_SYNTH_OUT)
 
+# rtl/ (the folder of the package, the first source) on the include path: the synthesis tops of
+# synth/rtl include lbfp_registers.svh from there.
+set rtl_dir [file dirname [lindex $sources 0]]
 foreach src $sources {
-  yosys read_verilog -sv $src
+  yosys read_verilog -sv -I$rtl_dir $src
 }
 if {[info exists ::env(LBFP_SYNTH_PARAMS)]} {
   foreach {name value} $::env(LBFP_SYNTH_PARAMS) {

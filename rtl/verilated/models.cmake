@@ -9,12 +9,15 @@ set(LBFP_RTL_SOURCES
   ${LBFP_RTL_DIR}/lbfp_shifter.sv
   ${LBFP_RTL_DIR}/lbfp_product.sv
   ${LBFP_RTL_DIR}/bfp_mul.sv
+  ${LBFP_RTL_DIR}/sat_add.sv
   ${LBFP_RTL_DIR}/sat_accumulator.sv
   ${LBFP_RTL_DIR}/delay_line.sv
   ${LBFP_RTL_DIR}/operand_hold.sv
   ${LBFP_RTL_DIR}/pe.sv
+  ${LBFP_RTL_DIR}/pe_ws.sv
   ${LBFP_RTL_DIR}/lbfp_requant.sv
   ${LBFP_RTL_DIR}/systolic_array.sv
+  ${LBFP_RTL_DIR}/systolic_array_ws.sv
 )
 # The unit wrapper that `lbfp cosim` and the unit testbenches drive (one top for all units).
 set(LBFP_RTL_TB_UNITS ${PROJECT_SOURCE_DIR}/rtl/verilated/hdl/tb_units.sv)
@@ -41,5 +44,20 @@ set(LBFP_RTL_PRESET_ROWS 16)
 set(LBFP_RTL_PRESET_COLS 16)
 set(LBFP_RTL_PRESET_PIPE 1)
 set(LBFP_RTL_PRESET_ACC 32)
+
+# Weight-stationary arrays (rtl/systolic_array_ws.sv, which also runs input-stationary): the same
+# three shapes, formats, accumulators and pipeline depths as the output-stationary test arrays.
+set(LBFP_RTL_WS_LBFP8_ROWS 4)
+set(LBFP_RTL_WS_LBFP8_COLS 4)
+set(LBFP_RTL_WS_LBFP8_PIPE 1)
+set(LBFP_RTL_WS_LBFP8_ACC 32)
+set(LBFP_RTL_WS_BFP8_ROWS 4)
+set(LBFP_RTL_WS_BFP8_COLS 4)
+set(LBFP_RTL_WS_BFP8_PIPE 2)
+set(LBFP_RTL_WS_BFP8_ACC 32)
+set(LBFP_RTL_WS_NARROW_ROWS 3)
+set(LBFP_RTL_WS_NARROW_COLS 2)
+set(LBFP_RTL_WS_NARROW_PIPE 0)
+set(LBFP_RTL_WS_NARROW_ACC 16)
 
 set(LBFP_VERILATOR_ARGS -O3 --x-assign fast --x-initial fast --assert -I${LBFP_RTL_DIR})

@@ -3,6 +3,7 @@
 // cases, mismatches and cycles. A mismatch prints the inputs that reproduce it; any mismatch or
 // cycle difference exits 1, an RTL model that cannot be built 1, bad arguments exit 2. An array
 // configuration that is not prebuilt (--arch, --rows, --format, ...) is verilated on first use.
+// --dataflow ws|is runs the weight-stationary array (rtl/systolic_array_ws.sv) instead.
 #include <CLI/CLI.hpp>
 
 #include <iostream>
@@ -100,6 +101,10 @@ void add_cosim_command(CLI::App& app) {
       cmd->add_option("--config", options->config,
                       "prebuilt array: lbfp8 (default, 4x4), bfp8 (4x4), lbfp8-a16 (3x2); the "
                       "options below change it (verilated on first use when not prebuilt)");
+      cmd->add_option("--dataflow", options->dataflow,
+                      "os (default: the output-stationary array), ws (weight-stationary) or is "
+                      "(input-stationary: the same array, operands swapped); ws and is run the "
+                      "prebuilt --config arrays only");
       cmd->add_option("--arch", *arch_path,
                       "architecture YAML: its array's rows, columns, pipeline depth, format and A");
       cmd->add_option("--rows", options->rows, "R (1..64)")->check(CLI::Range(1, 1024));

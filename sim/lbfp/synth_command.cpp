@@ -87,14 +87,15 @@ void add_synth_command(CLI::App& app) {
       ->capture_default_str()
       ->check(finite_number() & CLI::Range(0.0, 5.0));
   cmd->add_option("--units", options->kinds,
-                  "Units: mul, mulheld (the multiplier behind the PE's operand hold), mac, pe")
+                  "Units: mul, mulheld (the multiplier behind the PE's operand hold), mac, pe, "
+                  "pews (the weight-stationary PE; not in the default list)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"mul", "mulheld", "mac", "pe"}));
+      ->check(CLI::IsMember({"mul", "mulheld", "mac", "pe", "pews"}));
   cmd->add_option("--layer-units", options->layer_kinds,
                   "Units also measured on the model layers' streams (docs/hardware-cost.md): "
-                  "mul, mulheld, mac, pe, or none")
+                  "mul, mulheld, mac, pe, pews, or none")
       ->capture_default_str()
-      ->check(CLI::IsMember({"mul", "mulheld", "mac", "pe", "none"}));
+      ->check(CLI::IsMember({"mul", "mulheld", "mac", "pe", "pews", "none"}));
   cmd->add_option("--calib-images", options->calib_images,
                   "Training images for the model layers' KL calibration (as lbfp eval)")
       ->capture_default_str()

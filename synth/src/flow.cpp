@@ -70,6 +70,10 @@ const std::vector<Unit>& units() {
       {"pe", "lbfp8", "lbfp_pe", true, "", {}},
       {"pe", "bfp8", "bfp_pe", true, "", {}},
       {"pe", "bfp8", "bfp_pe", true, "iso", hold},
+      // The weight-stationary PE (rtl/pe_ws.sv), measured with `--units pews`.
+      {"pews", "lbfp8", "lbfp_pe_ws", true, "", {}},
+      {"pews", "bfp8", "bfp_pe_ws", true, "", {}},
+      {"pews", "bfp8", "bfp_pe_ws", true, "iso", hold},
   };
   return all;
 }
@@ -103,12 +107,13 @@ SynthResult synthesize(const Tools& tools, const Unit& unit) {
   const fs::path wrappers = fs::path(tools.source_dir) / "synth" / "rtl";
   std::string sources;
   for (const char* f : {"lbfp_pkg.sv", "lbfp_mul.sv", "lbfp_shifter.sv", "lbfp_product.sv",
-                        "bfp_mul.sv", "sat_accumulator.sv", "delay_line.sv", "operand_hold.sv",
-                        "pe.sv"}) {
+                        "bfp_mul.sv", "sat_add.sv", "sat_accumulator.sv", "delay_line.sv",
+                        "operand_hold.sv", "pe.sv", "pe_ws.sv"}) {
     sources += (rtl / f).string() + " ";
   }
   for (const char* f : {"lbfp_mul_unit.sv", "lbfp_mul_held_unit.sv", "bfp_mul_held_unit.sv",
-                        "lbfp_mac.sv", "bfp_mac.sv", "lbfp_pe.sv", "bfp_pe.sv"}) {
+                        "lbfp_mac.sv", "bfp_mac.sv", "lbfp_pe.sv", "bfp_pe.sv", "lbfp_pe_ws.sv",
+                        "bfp_pe_ws.sv"}) {
     sources += (wrappers / f).string() + " ";
   }
   std::string parameters;

@@ -18,6 +18,7 @@ std::string kind_name(const std::string& kind) {
   if (kind == "mulheld") return "multiplier, operands held (as the PE drives it)";
   if (kind == "mac") return "MAC (multiplier + accumulator)";
   if (kind == "pe") return "PE";
+  if (kind == "pews") return "weight-stationary PE";
   return kind;
 }
 

@@ -467,6 +467,9 @@ bad "--rows: Value 0 not in range 1 to 1024" cosim array --rows 0
 bad "the RTL array is built for rows in 1..64, not 65" cosim array --rows 65
 bad "unknown --config 'foo'" cosim array --config foo
 bad "unknown --fill 'x' (random or saturate)" cosim array --fill x
+bad "--dataflow xs: expected os, ws or is" cosim array --dataflow xs
+bad "--dataflow ws: only the prebuilt weight-stationary arrays run" cosim array --dataflow ws --rows 8
+bad "unknown --config 'foo'; the verilated weight-stationary arrays are" cosim array --dataflow is --config foo
 bad "--seed: expected a non-negative decimal integer" cosim array --seed -1
 bad "--acc-bits 100: the requantizer is verilated for A = 32 and A = 16" cosim requant --acc-bits 100
 bad "--cases: Value -1 not in range 0 to 100000000" cosim requant --cases -1
@@ -491,7 +494,7 @@ bad "--voltage: expected a finite number, got 'nan'" synth --voltage nan --out s
 bad "--frequency-mhz: Value 0 not in range 1.000000 to 5000.000000" synth --frequency-mhz 0 --out sy
 bad "--ops: Value 0 not in range 64 to 10000000" synth --ops 0 --out sy
 bad "--seed: expected a non-negative decimal integer" synth --seed -1 --out sy
-bad "--units: foo not in {mul,mulheld,mac,pe}" synth --units foo --out sy
+bad "--units: foo not in {mul,mulheld,mac,pe,pews}" synth --units foo --out sy
 bad "--activity: foo not in {zero-delay,timed,both}" synth --activity foo --out sy
 bad "--timed-delays: foo not in {inertial,transport}" synth --timed-delays foo --out sy
 

@@ -11,6 +11,7 @@
 #include "lbfp/arith.h"
 #include "lbfp/calibration.h"
 #include "lbfp/rtl/cosim.h"
+#include "lbfp/rtl/ws_array_driver.h"
 
 namespace lbfp::rtl {
 namespace {
@@ -245,6 +246,203 @@ CosimReport cosim_gemm(const ArrayConfig& config, const Gemm& g, const std::stri
       }
       report.cycles += out.cycles;
       report.expected_cycles += arch::array_tile_cycles(geometry, g.k);
+    }
+  }
+  return report;
+}
+
+}  // namespace lbfp::rtl
+
+namespace lbfp::rtl {
+
+ArrayConfig as_array_config(const WsArrayConfig& ws) {
+  ArrayConfig c;
+  c.kind = ArrayKind::kOnDemand;  // not one of the output-stationary models
+  c.name = ws.name;
+  c.rows = ws.rows;
+  c.cols = ws.cols;
+  c.pipe_stages = ws.pipe_stages;
+  c.acc_bits = ws.acc_bits;
+  c.bfp = ws.bfp;
+  c.hold_zeros = ws.hold_zeros;
+  return c;
+}
+
+CosimReport cosim_gemm_ws(WsArrayKind kind, bool input_stationary, const Gemm& g,
+                          const std::string& run_name, const DriverOptions& options) {
+  const WsArrayConfig ws = ws_array_config(kind);
+  const ArrayConfig config = as_array_config(ws);
+  if (g.m < 1 || g.n < 1 || g.k < 1 || g.scales.size() != static_cast<size_t>(g.n) ||
+      !(g.bias.empty() || g.bias.size() == static_cast<size_t>(g.n)) ||
+      g.a.size() != static_cast<size_t>(g.m) * static_cast<size_t>(g.k) ||
+      g.b.size() != static_cast<size_t>(g.k) * static_cast<size_t>(g.n)) {
+    throw std::invalid_argument("GEMM operands do not match m=" + std::to_string(g.m) +
+                                ", n=" + std::to_string(g.n) + ", k=" + std::to_string(g.k));
+  }
+  const char* flow = input_stationary ? "is" : "ws";
+  CosimReport report;
+  report.name = ws.name + " " + flow + " array " + std::to_string(ws.rows) + "x" +
+                std::to_string(ws.cols) + ", GEMM " + std::to_string(g.m) + "x" +
+                std::to_string(g.n) + "x" + std::to_string(g.k);
+  const std::vector<Expected> expected = golden_gemm(config, g);
+  const int rows = ws.rows;
+  const int cols = ws.cols;
+  const auto M = static_cast<size_t>(g.m);
+  const auto N = static_cast<size_t>(g.n);
+  const auto K = static_cast<size_t>(g.k);
+  // Weight-stationary: columns are output columns j, steps output rows i. Input-stationary:
+  // columns are output rows i, steps output columns j.
+  const int outer = input_stationary ? g.m : g.n;  // what the array's columns tile
+  const int steps = input_stationary ? g.n : g.m;
+  auto out_index = [&](int step, int col) {
+    return input_stationary ? static_cast<size_t>(col) * N + static_cast<size_t>(step)
+                            : static_cast<size_t>(step) * N + static_cast<size_t>(col);
+  };
+  // The partial sums and sticky flags of the K chunks so far (start: the bias).
+  std::vector<int64_t> part(M * N);
+  std::vector<uint8_t> part_ovf(M * N, 0);
+  for (size_t i = 0; i < M; ++i) {
+    for (size_t j = 0; j < N; ++j) part[i * N + j] = g.bias.empty() ? 0 : g.bias[j];
+  }
+  std::vector<int> step_shift(static_cast<size_t>(steps), 0);
+  if (input_stationary) {
+    for (int n = 0; n < g.n; ++n)
+      step_shift[static_cast<size_t>(n)] = g.scales[static_cast<size_t>(n)];
+  }
+
+  WsArrayDriver driver(kind, options);
+  arch::ArrayTimeline timeline(arch::ArrayGeometry{
+      rows, cols, ws.pipe_stages,
+      input_stationary ? arch::Dataflow::kInputStationary : arch::Dataflow::kWeightStationary});
+  struct Pending {
+    int k0 = 0;
+    int c0 = 0;
+    int ncols = 0;
+    bool last_chunk = false;
+  };
+  for (int k0 = 0; k0 < g.k; k0 += rows) {
+    const int nrows = std::min(rows, g.k - k0);
+    const bool last_chunk = k0 + rows >= g.k;
+    // Every fold of this K chunk back to back (they are independent); the next chunk starts
+    // from their sums.
+    std::vector<Pending> pending;
+    std::vector<std::vector<Code>> keep;  // fold operands, alive until pushed
+    for (int c0 = 0; c0 < outer; c0 += cols) {
+      const int ncols = std::min(cols, outer - c0);
+      std::vector<Code> w(static_cast<size_t>(nrows * ncols));
+      std::vector<Code> a(static_cast<size_t>(steps) * static_cast<size_t>(nrows));
+      std::vector<int64_t> init(static_cast<size_t>(steps) * static_cast<size_t>(ncols));
+      std::vector<uint8_t> init_ovf(init.size());
+      std::vector<int> exp_shift(static_cast<size_t>(ncols));
+      for (int r = 0; r < nrows; ++r) {
+        const size_t kk = static_cast<size_t>(k0 + r);
+        for (int c = 0; c < ncols; ++c) {
+          const size_t o = static_cast<size_t>(c0 + c);
+          w[static_cast<size_t>(r * ncols + c)] =
+              input_stationary ? g.a[o * K + kk] : g.b[kk * N + o];
+        }
+        for (int s = 0; s < steps; ++s) {
+          const auto ss = static_cast<size_t>(s);
+          a[ss * static_cast<size_t>(nrows) + static_cast<size_t>(r)] =
+              input_stationary ? g.b[kk * N + ss] : g.a[ss * K + kk];
+        }
+      }
+      for (int c = 0; c < ncols; ++c) {
+        // Weight-stationary: the column's scale - Eo; input-stationary: -Eo here and the
+        // column's (step's) scale as the step part.
+        exp_shift[static_cast<size_t>(c)] =
+            input_stationary ? -g.out_exp : g.scales[static_cast<size_t>(c0 + c)] - g.out_exp;
+        for (int s = 0; s < steps; ++s) {
+          const size_t at =
+              static_cast<size_t>(s) * static_cast<size_t>(ncols) + static_cast<size_t>(c);
+          init[at] = part[out_index(s, c0 + c)];
+          init_ovf[at] = part_ovf[out_index(s, c0 + c)];
+        }
+      }
+      FoldInput fold;
+      fold.rows = nrows;
+      fold.cols = ncols;
+      fold.steps = steps;
+      fold.w = w.data();
+      fold.ldw = static_cast<size_t>(ncols);
+      fold.a = a.data();
+      fold.lda = static_cast<size_t>(nrows);
+      fold.init_acc = init.data();
+      fold.init_ovf = init_ovf.data();
+      fold.ld_init = static_cast<size_t>(ncols);
+      fold.exp_shift = exp_shift.data();
+      fold.step_shift = step_shift.data();
+      fold.relu = g.relu && last_chunk;
+      driver.push_fold(fold);
+      pending.push_back({k0, c0, ncols, last_chunk});
+      ++report.tiles;
+    }
+    size_t next = 0;
+    for (int64_t guard = 0; driver.busy() && guard < 1000000; ++guard) {
+      driver.clock();
+      for (auto& [id, out] : driver.take_finished()) {
+        if (next >= pending.size()) {
+          report.add_mismatch(run_name + ": a fold finished that was not pushed");
+          continue;
+        }
+        const Pending& p = pending[next++];
+        const std::string where = run_name + ": fold " + std::to_string(id) +
+                                  " (k0=" + std::to_string(p.k0) + ", " +
+                                  (input_stationary ? "m0=" : "n0=") + std::to_string(p.c0) + ")";
+        for (const std::string& e : out.errors) report.add_mismatch(where + ": " + e);
+        const arch::ArrayTimeline::Tile want = timeline.add(out.handed, steps);
+        if (want.preload != out.preload || want.first != out.first || want.last != out.last ||
+            want.end != out.end) {
+          report.add_mismatch(where + ": cycles preload/first/last/end " +
+                              std::to_string(out.preload) + "/" + std::to_string(out.first) + "/" +
+                              std::to_string(out.last) + "/" + std::to_string(out.end) +
+                              ", the timeline's " + std::to_string(want.preload) + "/" +
+                              std::to_string(want.first) + "/" + std::to_string(want.last) + "/" +
+                              std::to_string(want.end));
+        }
+        report.cycles += out.cycles;
+        report.expected_cycles += want.end - out.handed + 1;
+        for (int s = 0; s < steps; ++s) {
+          for (int c = 0; c < cols; ++c) {
+            const size_t at =
+                static_cast<size_t>(s) * static_cast<size_t>(cols) + static_cast<size_t>(c);
+            const int64_t acc = out.acc[at];
+            const bool ovf = out.overflow[at] != 0;
+            if (c >= p.ncols) {  // a padding column: zero codes from a zero start
+              if (p.last_chunk) ++report.cases;
+              if (acc != 0 || ovf) {
+                report.add_mismatch(where + ": padding column " + std::to_string(c) + " step " +
+                                    std::to_string(s) + ": acc=" + std::to_string(acc));
+              }
+              continue;
+            }
+            const size_t o = out_index(s, p.c0 + c);
+            part[o] = acc;
+            part_ovf[o] = ovf ? 1 : 0;
+            if (!p.last_chunk) continue;
+            const Expected& e = expected[o];
+            const Code code = out.codes[at];
+            ++report.cases;
+            if (e.dot.overflows > 0) ++report.saturated_outputs;
+            if (acc != e.dot.acc || ovf != (e.dot.overflows > 0) ||
+                (!config.bfp && code != e.code)) {
+              std::ostringstream m;
+              m << where << ": C[" << o / N << "][" << o % N << "] (step " << s << ", column " << c
+                << ", cycle " << out.step_cycle[static_cast<size_t>(s)] << "): rtl {acc=" << acc
+                << " ovf=" << ovf << " code=" << hex(code) << "} golden {acc=" << e.dot.acc
+                << " overflows=" << e.dot.overflows << " code=" << hex(e.code) << "}";
+              if (report.mismatches == 0) {
+                report.first_mismatch_cycle = out.step_cycle[static_cast<size_t>(s)];
+              }
+              report.add_mismatch(m.str());
+            }
+          }
+        }
+      }
+    }
+    if (next != pending.size()) {
+      report.add_mismatch(run_name + ": " + std::to_string(pending.size() - next) +
+                          " folds did not finish");
     }
   }
   return report;

@@ -38,9 +38,67 @@ std::string report_text(const CosimReport& report) {
 
 namespace {
 
+// One random GEMM through a weight-stationary array (--dataflow ws or is): a prebuilt
+// configuration by name.
+CosimReport cosim_array_ws(const CosimRequest& r) {
+  std::string names;
+  for (const WsArrayConfig& c : ws_array_configs()) {
+    names += fmt::format("{}{} ({}x{}, A={}, {} pipeline stage(s))", names.empty() ? "" : ", ",
+                         c.name, c.rows, c.cols, c.acc_bits, c.pipe_stages);
+  }
+  const std::optional<WsArrayKind> kind = parse_ws_array_kind(r.config);
+  if (!kind) {
+    throw std::invalid_argument(fmt::format(
+        "unknown --config '{}'; the verilated weight-stationary arrays are: {}", r.config, names));
+  }
+  if (r.rows || r.cols || r.pipe_stages || r.array_acc_bits || r.format) {
+    throw std::invalid_argument(fmt::format(
+        "--dataflow {}: only the prebuilt weight-stationary arrays run (--config {}); --rows, "
+        "--cols, --pipe-stages, --array-acc-bits and --format are for --dataflow os",
+        r.dataflow, names));
+  }
+  GemmFill fill = GemmFill::kRandom;
+  if (r.fill == "saturate") {
+    fill = GemmFill::kSaturate;
+  } else if (r.fill != "random") {
+    throw std::invalid_argument(fmt::format("unknown --fill '{}' (random or saturate)", r.fill));
+  }
+  const WsArrayConfig ws = ws_array_config(*kind);
+  DriverOptions options;
+  options.trace_name =
+      fmt::format("cosim_{}_{}_m{}n{}k{}_seed{}", r.dataflow, ws.name, r.m, r.n, r.k, r.seed);
+  options.trace = r.trace;
+  if (!r.trace_window.empty()) {
+    options.trace_window = parse_trace_window(r.trace_window, "--trace-window");
+  }
+  const Gemm gemm = make_gemm(as_array_config(ws), r.m, r.n, r.k, r.seed, fill);
+  CosimReport report =
+      cosim_gemm_ws(*kind, r.dataflow == "is", gemm, options.trace_name, options);
+  report.setup = fmt::format(
+      "array {} {}x{} {}, {} pipeline stage(s), A={}: GEMM m={} n={} k={} seed={} fill={} "
+      "relu={} out_exp={}",
+      ws.name, ws.rows, ws.cols,
+      r.dataflow == "is" ? "input-stationary" : "weight-stationary", ws.pipe_stages,
+      ws.acc_bits, r.m, r.n, r.k, r.seed, r.fill, gemm.relu, gemm.out_exp);
+  if (report.first_mismatch_cycle >= 0) {
+    const int64_t cycle = report.first_mismatch_cycle;
+    report.reproduce = fmt::format(
+        "lbfp cosim array --dataflow {} --config {} --m {} --n {} --k {} --seed {} --fill {} "
+        "--trace mismatch.fst --trace-window {}:{}",
+        r.dataflow, ws.name, r.m, r.n, r.k, r.seed, r.fill,
+        std::max<int64_t>(0, cycle - 2 * (ws.rows + ws.cols) - 20), cycle + 4);
+  }
+  return report;
+}
+
 // One random GEMM through an array, as `lbfp cosim array` asks for it: a test configuration, or
 // any other built on demand.
 CosimReport cosim_array(const CosimRequest& r) {
+  if (r.dataflow == "ws" || r.dataflow == "is") return cosim_array_ws(r);
+  if (r.dataflow != "os") {
+    throw std::invalid_argument(
+        fmt::format("--dataflow {}: expected os, ws or is", r.dataflow));
+  }
   std::string names;
   for (const ArrayConfig& c : array_configs()) {
     names += fmt::format("{}{} ({}x{}, A={}, {} pipeline stage(s))", names.empty() ? "" : ", ",
@@ -120,9 +178,23 @@ bool run_cosim(const std::string& what, const CosimRequest& request,
     for (const ArrayConfig& c : array_configs()) {
       CosimRequest array_request = request;
       array_request.config = c.name;
+      array_request.dataflow = "os";
       array_request.rows.reset();
       array_request.cols.reset();
       report(cosim_array(array_request));
+    }
+    for (const char* dataflow : {"ws", "is"}) {
+      for (const WsArrayConfig& c : ws_array_configs()) {
+        CosimRequest array_request = request;
+        array_request.config = c.name;
+        array_request.dataflow = dataflow;
+        array_request.rows.reset();
+        array_request.cols.reset();
+        array_request.pipe_stages.reset();
+        array_request.array_acc_bits.reset();
+        array_request.format.reset();
+        report(cosim_array(array_request));
+      }
     }
   }
   if (what == "array") report(cosim_array(request));

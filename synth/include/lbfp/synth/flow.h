@@ -12,7 +12,8 @@
 
 namespace lbfp::synth {
 
-// One synthesized unit. `kind` is mul, mulheld, mac or pe; `format` lbfp8 or bfp8. `variant` is empty
+// One synthesized unit. `kind` is mul, mulheld, mac, pe or pews (the weight-stationary PE);
+// `format` lbfp8 or bfp8. `variant` is empty
 // for the design as the array builds it, or "iso" for the BFP8 baseline with LBFP8's zero
 // handling (top parameter IsolateZeros = 1 for the multiplier and MAC, HoldZeros = 1 for the PE,
 // set by chparam before synthesis).
@@ -30,7 +31,7 @@ struct Unit {
   // The unit's folder name: the top, with the variant appended.
   std::string name() const { return variant.empty() ? top : top + "_" + variant; }
 };
-// mul, mulheld (the multiplier behind a PE's operand hold), mac, pe; per kind LBFP8, BFP8, then
+// mul, mulheld (the multiplier behind a PE's operand hold), mac, pe, pews; per kind LBFP8, BFP8, then
 // BFP8 with LBFP8's zero handling.
 const std::vector<Unit>& units();
 const Unit& unit(const std::string& kind, const std::string& format,

@@ -1,7 +1,9 @@
 // Cycle timing of the systolic arrays, the one set of formulas that the RTL testbenches,
 // `lbfp cosim` and the SystemC model are all held to: the output-stationary array
-// (rtl/systolic_array.sv; the derivation, stage by stage, is in docs/microarchitecture.md,
-// "Latency") and the weight-/input-stationary one (docs/dataflows.md).
+// (rtl/systolic_array.sv) and the weight-/input-stationary one (rtl/systolic_array_ws.sv, one
+// module for both). The derivations, stage by stage, are in docs/microarchitecture.md
+// ("Latency", "Weight- and input-stationary array"); the model's use of them in
+// docs/dataflows.md.
 #pragma once
 
 #include <algorithm>

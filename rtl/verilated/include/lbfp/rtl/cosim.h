@@ -12,6 +12,7 @@
 
 #include "lbfp/format.h"
 #include "lbfp/rtl/array_driver.h"
+#include "lbfp/rtl/ws_array_driver.h"
 
 namespace lbfp::rtl {
 
@@ -100,10 +101,25 @@ CosimReport cosim_gemm(ArrayKind kind, const Gemm& gemm, const std::string& run_
 CosimReport cosim_gemm(const ArrayConfig& config, const Gemm& gemm, const std::string& run_name,
                        const DriverOptions& options);
 
+// The same GEMM through a weight-stationary array (input_stationary: the same array with the
+// operands' roles swapped). Weight-stationary folds hold a K chunk (R rows) of B for C output
+// columns and stream the M rows of A; input-stationary folds hold a K chunk of A for C output
+// rows and stream the N columns of B. The folds of one K chunk run back to back; the next chunk
+// starts from their sums and sticky flags (a K split through the partial sums). Every output is
+// compared with the golden GEMM (accumulator, flag, LBFP code), padding columns with zero, and
+// every fold's preload, first, last and end cycles with lbfp::arch::ArrayTimeline. `cases`
+// counts the outputs of the last K chunk, padding columns included.
+CosimReport cosim_gemm_ws(WsArrayKind kind, bool input_stationary, const Gemm& gemm,
+                          const std::string& run_name, const DriverOptions& options);
+// The GEMM generator's view of a weight-stationary configuration (format, A).
+ArrayConfig as_array_config(const WsArrayConfig& config);
+
 // ---- the runs of `lbfp cosim` -------------------------------------------------------------------
 
 struct CosimRequest {
   std::string config = "lbfp8";  // array: a test configuration's name
+  // array: os (systolic_array), ws or is (systolic_array_ws, prebuilt configurations only).
+  std::string dataflow = "os";
   // array: any of these given changes the configuration's; one that is not prebuilt is
   // verilated on demand into `rtl_cache`.
   std::optional<int> rows;
