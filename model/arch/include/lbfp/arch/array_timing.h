@@ -2,7 +2,7 @@
 // `lbfp cosim` and the SystemC model are all held to: the output-stationary array
 // (rtl/systolic_array.sv) and the weight-/input-stationary one (rtl/systolic_array_ws.sv, one
 // module for both). The derivations, stage by stage, are in docs/microarchitecture.md
-// ("Latency", "Weight- and input-stationary array"); the model's use of them in
+// ("Pipeline and latency", "Weight- and input-stationary array"); the model's use of them in
 // docs/dataflows.md.
 #pragma once
 
