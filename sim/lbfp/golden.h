@@ -5,8 +5,10 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <variant>
 
 #include "lbfp/number_format.h"
+#include "lbfp/scaled_format.h"
 
 namespace lbfp::cli {
 
@@ -14,6 +16,15 @@ namespace lbfp::cli {
 // F = W / 2, P = 8, A = 32. Throws std::invalid_argument with a message naming the value.
 NumberFormat parse_format(const std::string& name, std::optional<int> frac_bits,
                           std::optional<int> lut_bits, std::optional<int> acc_bits);
+
+// Every format `lbfp golden` speaks: the LBFP family, BFP, and the industry formats of
+// docs/spec.md section 13 (whose accumulators reach 126 bits, hence their own alternative).
+using GoldenFormat = std::variant<LbfpFormat, BfpFormat, ScaledFormat>;
+
+// parse_format's names plus mxint8, mxfp8-e4m3, mxfp8-e5m2, fp8-e4m3, fp8-e5m2 and int8 (A from
+// acc_bits, default per spec section 13.5; F and P do not apply to them).
+GoldenFormat parse_golden_format(const std::string& name, std::optional<int> frac_bits,
+                                 std::optional<int> lut_bits, std::optional<int> acc_bits);
 
 struct GoldenOptions {
   std::string operation;  // encode, decode, mul, dot, requant

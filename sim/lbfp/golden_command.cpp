@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "commands.h"
@@ -122,6 +123,33 @@ std::string product_text(const LbfpFormat& format, Code a, Code b) {
 std::string product_text(const BfpFormat& format, Code a, Code b) {
   return std::to_string(multiply(format, a, b));
 }
+std::string product_text(const ScaledFormat& format, Code a, Code b) {
+  return to_decimal(multiply(format, a, b));
+}
+
+std::string integer_text(int64_t value) { return std::to_string(value); }
+std::string integer_text(Int128 value) { return to_decimal(value); }
+
+// A decimal integer in [-2^127, 2^127 - 1] (the industry formats' accumulators), parsed in
+// unsigned arithmetic so that no step can overflow.
+Int128 parse_wide_integer(std::string_view token, const char* what) {
+  __extension__ typedef unsigned __int128 Uint128;
+  const bool negative = !token.empty() && token.front() == '-';
+  const std::string_view digits = negative ? token.substr(1) : token;
+  const auto bad = [&] {
+    return std::invalid_argument(fmt::format("'{}' is not a decimal {}", token, what));
+  };
+  if (digits.empty()) throw bad();
+  const Uint128 bound = Uint128{1} << 127;  // the largest magnitude, of -2^127
+  Uint128 value = 0;
+  for (const char c : digits) {
+    if (c < '0' || c > '9' || value > bound / 10) throw bad();
+    value = value * 10 + static_cast<unsigned>(c - '0');
+    if (value > bound) throw bad();
+  }
+  if (!negative && value == bound) throw bad();
+  return static_cast<Int128>(negative ? Uint128{0} - value : value);
+}
 
 int required(const std::optional<int>& value, const char* option, const std::string& op) {
   if (!value) throw std::invalid_argument(fmt::format("golden {} needs {}", op, option));
@@ -155,13 +183,19 @@ std::string run_line(const Format& format, const GoldenOptions& options, std::st
       throw std::invalid_argument(
           fmt::format("vectors have different lengths {} and {}", a.size(), b.size()));
     }
-    const DotResult r = dot(format, a, b);
-    return fmt::format("{} {}", r.acc, r.overflows);
+    const auto r = dot(format, a, b);
+    return fmt::format("{} {}", integer_text(r.acc), r.overflows);
   }
   if (op == "requant") {
-    const int64_t acc = parse_integer(line, "accumulator");
-    return fmt::format("0x{:02x}",
-                       requantize(format, acc, *options.scale, *options.exponent, options.relu));
+    if constexpr (std::is_same_v<Format, ScaledFormat>) {
+      const Int128 acc = parse_wide_integer(line, "accumulator");
+      return fmt::format("0x{:02x}",
+                         requantize(format, acc, *options.scale, *options.exponent, options.relu));
+    } else {
+      const int64_t acc = parse_integer(line, "accumulator");
+      return fmt::format("0x{:02x}",
+                         requantize(format, acc, *options.scale, *options.exponent, options.relu));
+    }
   }
   throw std::invalid_argument(fmt::format("unknown golden operation '{}'", op));
 }
@@ -218,11 +252,49 @@ NumberFormat parse_format(const std::string& name, std::optional<int> frac_bits,
   return LbfpFormat(width, frac_bits.value_or(width / 2), lut_bits.value_or(8), acc);
 }
 
+GoldenFormat parse_golden_format(const std::string& name, std::optional<int> frac_bits,
+                                 std::optional<int> lut_bits, std::optional<int> acc_bits) {
+  struct Named {
+    const char* name;
+    ElementKind element;
+    ScaleKind scale;
+  };
+  static const Named kScaled[] = {
+      {"mxint8", ElementKind::kInt8, ScaleKind::kMxBlock},
+      {"mxfp8-e4m3", ElementKind::kE4M3, ScaleKind::kMxBlock},
+      {"mxfp8-e5m2", ElementKind::kE5M2, ScaleKind::kMxBlock},
+      {"fp8-e4m3", ElementKind::kE4M3, ScaleKind::kTensor},
+      {"fp8-e5m2", ElementKind::kE5M2, ScaleKind::kTensor},
+      {"int8", ElementKind::kInt8, ScaleKind::kTensor},
+  };
+  for (const Named& n : kScaled) {
+    if (name != n.name) continue;
+    if (frac_bits || lut_bits) {
+      throw std::invalid_argument(
+          fmt::format("--frac-bits and --lut-bits apply to LBFP formats only, not {}", name));
+    }
+    if (acc_bits && *acc_bits == 0) {  // 0 would select the default silently
+      throw std::invalid_argument(fmt::format(
+          "accumulator bits A=0 must be in 2..{} for {}", ScaledFormat::kMaxAccBits, name));
+    }
+    return ScaledFormat(n.element, n.scale, acc_bits.value_or(0));
+  }
+  if (name.rfind("lbfp", 0) != 0 && name.rfind("bfp", 0) != 0) {
+    throw std::invalid_argument(fmt::format(
+        "unknown format '{}' (expected lbfp8, bfp8, lbfpW / bfpW with W in 2..8, mxint8, "
+        "mxfp8-e4m3, mxfp8-e5m2, fp8-e4m3, fp8-e5m2 or int8)",
+        name));
+  }
+  return std::visit([](const auto& f) -> GoldenFormat { return f; },
+                    parse_format(name, frac_bits, lut_bits, acc_bits));
+}
+
 int run_golden(const GoldenOptions& options, std::istream& in, std::ostream& out,
                std::ostream& err) {
-  NumberFormat format;
+  GoldenFormat format;
   try {
-    format = parse_format(options.format, options.frac_bits, options.lut_bits, options.acc_bits);
+    format = parse_golden_format(options.format, options.frac_bits, options.lut_bits,
+                                 options.acc_bits);
     const std::string& op = options.operation;
     if (op == "encode" || op == "decode") {
       check_exponent(required(options.exponent, "--exp", op));
@@ -283,10 +355,13 @@ void add_golden_command(CLI::App& app) {
   golden->require_subcommand(1);
 
   auto add_format_options = [options](CLI::App* cmd) {
-    cmd->add_option("--format", options->format, "lbfp8 (default), bfp8, lbfpW or bfpW");
+    cmd->add_option("--format", options->format,
+                    "lbfp8 (default), bfp8, lbfpW, bfpW, mxint8, mxfp8-e4m3, mxfp8-e5m2, "
+                    "fp8-e4m3, fp8-e5m2 or int8 (docs/spec.md sections 12, 13)");
     cmd->add_option("--frac-bits", options->frac_bits, "F, fraction bits of the log magnitude");
     cmd->add_option("--lut-bits", options->lut_bits, "P, fraction bits of the antilog LUT");
-    cmd->add_option("--acc-bits", options->acc_bits, "A, accumulator width (default 32)");
+    cmd->add_option("--acc-bits", options->acc_bits,
+                    "A, accumulator width (default 32; FP8 elements 42 (E4M3) or 70 (E5M2))");
   };
   struct Spec {
     const char* name;

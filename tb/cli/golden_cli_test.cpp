@@ -137,6 +137,82 @@ TEST(GoldenCli, FormatNames) {
   EXPECT_THROW(parse_format("bfp8", 2, {}, {}), std::invalid_argument);
 }
 
+TEST(GoldenCli, IndustryFormatNames) {
+  EXPECT_EQ(std::get<ScaledFormat>(parse_golden_format("mxint8", {}, {}, {})),
+            ScaledFormat(ElementKind::kInt8, ScaleKind::kMxBlock));
+  EXPECT_EQ(std::get<ScaledFormat>(parse_golden_format("mxfp8-e4m3", {}, {}, {})),
+            ScaledFormat(ElementKind::kE4M3, ScaleKind::kMxBlock));
+  EXPECT_EQ(std::get<ScaledFormat>(parse_golden_format("mxfp8-e5m2", {}, {}, {})),
+            ScaledFormat(ElementKind::kE5M2, ScaleKind::kMxBlock));
+  EXPECT_EQ(std::get<ScaledFormat>(parse_golden_format("fp8-e4m3", {}, {}, 48)),
+            ScaledFormat(ElementKind::kE4M3, ScaleKind::kTensor, 48));
+  EXPECT_EQ(std::get<ScaledFormat>(parse_golden_format("fp8-e5m2", {}, {}, {})),
+            ScaledFormat(ElementKind::kE5M2, ScaleKind::kTensor));
+  EXPECT_EQ(std::get<ScaledFormat>(parse_golden_format("int8", {}, {}, {})),
+            ScaledFormat(ElementKind::kInt8, ScaleKind::kTensor));
+  EXPECT_EQ(std::get<LbfpFormat>(parse_golden_format("lbfp7", 4, {}, {})),
+            LbfpFormat(7, 4, 8, 32));
+  EXPECT_EQ(std::get<BfpFormat>(parse_golden_format("bfp8", {}, {}, {})), bfp8());
+  EXPECT_THROW(parse_golden_format("int8", 3, {}, {}), std::invalid_argument);
+  EXPECT_THROW(parse_golden_format("mxfp8-e4m3", {}, 8, {}), std::invalid_argument);
+  EXPECT_THROW(parse_golden_format("mxint8", {}, {}, 0), std::invalid_argument);
+  EXPECT_THROW(parse_golden_format("mxint8", {}, {}, 127), std::invalid_argument);
+  EXPECT_THROW(parse_golden_format("MXINT8", {}, {}, {}), std::invalid_argument);
+  EXPECT_THROW(parse_golden_format("mxfp8", {}, {}, {}), std::invalid_argument);
+}
+
+TEST(GoldenCli, IndustryFormatsThroughEveryOperation) {
+  GoldenOptions o = op("encode");
+  o.format = "fp8-e4m3";
+  o.exponent = 0;
+  GoldenRun r = run(o, "1.0\n448\n1e9\n-464\n0.0009765625\n");  // 2^-10: tie to 0
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out, "0x38\n0x7e\n0x7e\n0xfe\n0x00\n");
+  o.format = "mxfp8-e5m2";
+  o.exponent = -15;  // amax in [1, 2): E = 0 - 15
+  r = run(o, "1.5\n-1.75\n");
+  EXPECT_EQ(r.out, "0x7a\n0xfb\n") << r.err;  // 1.5 * 2^15 = 6 * 2^13; 1.75 * 2^15 = 57344
+  o = op("decode");
+  o.format = "mxint8";
+  o.exponent = 1;
+  r = run(o, "0x40\n0x80\n0xff\n");
+  EXPECT_EQ(r.out, "2\n-4\n-0.03125\n") << r.err;
+  o.format = "fp8-e5m2";
+  o.exponent = 0;
+  r = run(o, "0x7c\n");
+  EXPECT_EQ(r.rc, kExitBadInput);
+  EXPECT_NE(r.err.find("code 0x7c is E5M2 infinity"), std::string::npos) << r.err;
+  o = op("mul");
+  o.format = "mxfp8-e5m2";
+  r = run(o, "0x7b 0x7b\n0x01 0x81\n");
+  EXPECT_EQ(r.out, "14123288431433875456\n-1\n") << r.err;  // 49 << 58
+  o.format = "fp8-e4m3";
+  r = run(o, "0x7f 0x01\n");
+  EXPECT_NE(r.err.find("E4M3 NaN"), std::string::npos) << r.err;
+  o = op("dot");
+  o.format = "mxfp8-e4m3";
+  const std::string block = "0x7e,0x7e,0x7e,0x7e,0x7e,0x7e,0x7e,0x7e";
+  const std::string row = block + "," + block + "," + block + "," + block;
+  r = run(o, row + " " + row + "\n");
+  EXPECT_EQ(r.out, "1683627180032 0\n") << r.err;  // 32 * 196 * 2^28
+  o.acc_bits = 41;
+  r = run(o, row + " " + row + "\n");
+  EXPECT_EQ(r.out, "1099511627775 12\n") << r.err;  // steps 21..32 saturate
+  r = run(o, row + ",0x01 " + row + ",0x01\n");
+  EXPECT_NE(r.err.find("at most 32"), std::string::npos) << r.err;
+  o = op("requant");
+  o.format = "mxfp8-e5m2";
+  o.scale = -32;
+  o.exponent = 0;
+  r = run(o, "14123288431433875456\n-590295810358705651711\n590295810358705651712\n");
+  EXPECT_EQ(r.rc, kExitBadInput);  // 2^69 is one past the 70-bit range
+  EXPECT_NE(r.err.find("line 3: accumulator value 590295810358705651712 does not fit in 70 bits"),
+            std::string::npos)
+      << r.err;
+  r = run(o, "14123288431433875456\n-590295810358705651711\n4294967296\n");
+  EXPECT_EQ(r.out, "0x7b\n0xfb\n0x3c\n") << r.err;  // saturated both ways; 2^32 * 2^-32 = 1
+}
+
 TEST(GoldenCli, ExamplePrintsTheLayer) {
   std::ostringstream out;
   run_golden_example(out);

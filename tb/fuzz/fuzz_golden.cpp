@@ -4,7 +4,8 @@
 // stderr, or status 2 with nothing on stdout and one message on stderr that names the line (or
 // the bad option).
 //
-// Header: op (mod 5: encode decode mul dot requant), family (mod 4: lbfp8 bfp8 lbfpW bfpW), W,
+// Header: op (mod 5: encode decode mul dot requant), family (mod 10: lbfp8 bfp8 lbfpW bfpW
+// mxint8 mxfp8-e4m3 mxfp8-e5m2 fp8-e4m3 fp8-e5m2 int8), W,
 // flags (bit 0..4: F, P, A, exponent, scale given; bit 5: ReLU), F, P, A, exponent (int8),
 // scale (int16, little-endian). A seed is `printf 'HEADER' ; cat lines`.
 #include <algorithm>
@@ -32,12 +33,14 @@ std::optional<int> option(uint8_t flags, int bit, int value) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < kHeaderBytes) return 0;
   static const char* const kOperations[] = {"encode", "decode", "mul", "dot", "requant"};
-  static const char* const kFormats[] = {"lbfp8", "bfp8", "lbfp", "bfp"};
+  static const char* const kFormats[] = {"lbfp8",    "bfp8",       "lbfp",       "bfp",
+                                         "mxint8",   "mxfp8-e4m3", "mxfp8-e5m2", "fp8-e4m3",
+                                         "fp8-e5m2", "int8"};
   lbfp::cli::GoldenOptions options;
   options.operation = kOperations[data[0] % 5];
-  const int family = data[1] % 4;
+  const int family = data[1] % 10;
   options.format = kFormats[family];
-  if (family >= 2) options.format += std::to_string(data[2]);
+  if (family == 2 || family == 3) options.format += std::to_string(data[2]);
   const uint8_t flags = data[3];
   options.frac_bits = option(flags, 0, data[4]);
   options.lut_bits = option(flags, 1, data[5]);
