@@ -27,13 +27,19 @@ GoldenFormat parse_golden_format(const std::string& name, std::optional<int> fra
                                  std::optional<int> lut_bits, std::optional<int> acc_bits);
 
 struct GoldenOptions {
-  std::string operation;  // encode, decode, mul, dot, requant
+  // encode, decode, mul, dot, requant; for the section 13 formats also encode-fp32, decode-fp32,
+  // requant-fp32, tensor-scale (FP8 / INT8) and mx-scale (MX).
+  std::string operation;
   std::string format = "lbfp8";
   std::optional<int> frac_bits;
   std::optional<int> lut_bits;
   std::optional<int> acc_bits;
   std::optional<int> exponent;  // encode, decode, requant (the output exponent)
   std::optional<int> scale;     // requant: exponent of the accumulator LSB
+  std::optional<double> fp32_scale;  // encode-fp32, decode-fp32: the FP32 scale s
+  std::optional<double> scale_a;     // requant-fp32: sa, sb, so (each rounded to FP32)
+  std::optional<double> scale_b;
+  std::optional<double> scale_out;
   bool relu = false;
 };
 

@@ -155,6 +155,11 @@ int required(const std::optional<int>& value, const char* option, const std::str
   if (!value) throw std::invalid_argument(fmt::format("golden {} needs {}", op, option));
   return *value;
 }
+double required_real(const std::optional<double>& value, const char* option,
+                     const std::string& op) {
+  if (!value) throw std::invalid_argument(fmt::format("golden {} needs {}", op, option));
+  return *value;
+}
 
 template <class Format>
 std::string run_line(const Format& format, const GoldenOptions& options, std::string_view line) {
@@ -195,6 +200,38 @@ std::string run_line(const Format& format, const GoldenOptions& options, std::st
       const int64_t acc = parse_integer(line, "accumulator");
       return fmt::format("0x{:02x}",
                          requantize(format, acc, *options.scale, *options.exponent, options.relu));
+    }
+  }
+  if constexpr (std::is_same_v<Format, ScaledFormat>) {
+    if (op == "encode-fp32") {
+      const auto x = static_cast<float>(parse_real(line));
+      return fmt::format("0x{:02x}", encode_scaled(format, x, static_cast<float>(*options.fp32_scale)));
+    }
+    if (op == "decode-fp32") {
+      return fmt::format("{:.17g}", decode_scaled(format, parse_code(format, line),
+                                                  static_cast<float>(*options.fp32_scale)));
+    }
+    if (op == "requant-fp32") {
+      const Int128 acc = parse_wide_integer(line, "accumulator");
+      const double m = requant_multiplier(format, static_cast<float>(*options.scale_a),
+                                          static_cast<float>(*options.scale_b),
+                                          static_cast<float>(*options.scale_out));
+      return fmt::format("0x{:02x}", requantize_scaled(format, acc, m, options.relu));
+    }
+    if (op == "tensor-scale") {
+      const float s = tensor_scale(format, static_cast<float>(parse_real(line)));
+      return fmt::format("{:.9g}", s);  // 9 digits: the FP32 value exactly
+    }
+    if (op == "mx-scale") {
+      std::vector<float> values;
+      for (std::string_view item : split(line, ',')) {
+        values.push_back(static_cast<float>(parse_real(item)));
+      }
+      if (values.size() > static_cast<size_t>(ScaledFormat::kMxBlockSize)) {
+        throw std::invalid_argument(
+            fmt::format("{} values: an MX block holds at most 32", values.size()));
+      }
+      return std::to_string(mx_shared_exponent(format, values.data(), values.size()));
     }
   }
   throw std::invalid_argument(fmt::format("unknown golden operation '{}'", op));
@@ -301,6 +338,29 @@ int run_golden(const GoldenOptions& options, std::istream& in, std::ostream& out
     } else if (op == "requant") {
       check_exponent(required(options.exponent, "--exp", op));
       required(options.scale, "--scale", op);
+    } else if (op == "encode-fp32" || op == "decode-fp32" || op == "requant-fp32" ||
+               op == "tensor-scale" || op == "mx-scale") {
+      const auto* scaled = std::get_if<ScaledFormat>(&format);
+      const bool mx_op = op == "mx-scale";
+      if (scaled == nullptr || scaled->is_mx() != mx_op) {
+        throw std::invalid_argument(fmt::format(
+            "golden {} applies to {} only, not {}", op,
+            mx_op ? "mxint8, mxfp8-e4m3 and mxfp8-e5m2" : "fp8-e4m3, fp8-e5m2 and int8",
+            options.format));
+      }
+      const auto fp32_scale = [&](const std::optional<double>& v, const char* option) {
+        const auto s = static_cast<float>(required_real(v, option, op));
+        if (!std::isfinite(s) || !(s > 0.0f)) {
+          throw std::invalid_argument(fmt::format(
+              "golden {}: {} {} is not a finite positive FP32 number", op, option, *v));
+        }
+      };
+      if (op == "encode-fp32" || op == "decode-fp32") fp32_scale(options.fp32_scale, "--fp32-scale");
+      if (op == "requant-fp32") {
+        fp32_scale(options.scale_a, "--sa");
+        fp32_scale(options.scale_b, "--sb");
+        fp32_scale(options.scale_out, "--so");
+      }
     } else if (op != "mul" && op != "dot") {
       throw std::invalid_argument(fmt::format("unknown golden operation '{}'", op));
     }
@@ -384,6 +444,34 @@ void add_golden_command(CLI::App& app) {
     }
     if (name == "requant") {
       cmd->add_option("--scale", options->scale, "exponent of the accumulator's LSB")->required();
+      cmd->add_flag("--relu", options->relu, "zero non-positive accumulators first");
+    }
+    cmd->callback([options, name] {
+      options->operation = name;
+      const int rc = run_golden(*options, std::cin, std::cout, std::cerr);
+      if (rc != 0) throw CLI::RuntimeError(rc);
+    });
+  }
+  const Spec scaled_specs[] = {
+      {"encode-fp32", "fp8-e4m3/fp8-e5m2/int8: decimal value per line -> q(fp32(x / s)), 0x%02x"},
+      {"decode-fp32", "fp8-e4m3/fp8-e5m2/int8: code per line -> its value times s"},
+      {"requant-fp32",
+       "fp8-e4m3/fp8-e5m2/int8: decimal accumulator per line -> code, M = fp32(fp32(sa sb) / so) 2^L"},
+      {"tensor-scale", "fp8-e4m3/fp8-e5m2/int8: amax per line -> the FP32 scale amax / max_elem"},
+      {"mx-scale", "MX formats: up to 32 comma-separated values per line -> the shared exponent E"},
+  };
+  for (const Spec& spec : scaled_specs) {
+    CLI::App* cmd = golden->add_subcommand(spec.name, spec.help);
+    add_format_options(cmd);
+    const std::string name = spec.name;
+    if (name == "encode-fp32" || name == "decode-fp32") {
+      cmd->add_option("--fp32-scale", options->fp32_scale, "the tensor's FP32 scale s")
+          ->required();
+    }
+    if (name == "requant-fp32") {
+      cmd->add_option("--sa", options->scale_a, "FP32 scale of the first operand")->required();
+      cmd->add_option("--sb", options->scale_b, "FP32 scale of the second operand")->required();
+      cmd->add_option("--so", options->scale_out, "FP32 scale of the output")->required();
       cmd->add_flag("--relu", options->relu, "zero non-positive accumulators first");
     }
     cmd->callback([options, name] {

@@ -25,6 +25,12 @@ GoldenRun run(GoldenOptions options, const std::string& input) {
   return {rc, out.str(), err.str()};
 }
 
+std::string fmt_double(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g\n", v);
+  return buf;
+}
+
 GoldenOptions op(const std::string& name) {
   GoldenOptions o;
   o.operation = name;
@@ -211,6 +217,51 @@ TEST(GoldenCli, IndustryFormatsThroughEveryOperation) {
       << r.err;
   r = run(o, "14123288431433875456\n-590295810358705651711\n4294967296\n");
   EXPECT_EQ(r.out, "0x7b\n0xfb\n0x3c\n") << r.err;  // saturated both ways; 2^32 * 2^-32 = 1
+}
+
+TEST(GoldenCli, Fp32ScaleAndMxScaleOperations) {
+  GoldenOptions o = op("encode-fp32");
+  o.format = "fp8-e4m3";
+  o.fp32_scale = 0.5;
+  GoldenRun r = run(o, "1.0\n2.9\n-500\n");
+  EXPECT_EQ(r.out, "0x40\n0x4c\n0xfe\n") << r.err;  // 2; 5.8 -> 6 = 1.5 * 4; saturated
+  o = op("decode-fp32");
+  o.format = "int8";
+  o.fp32_scale = 0.1;
+  r = run(o, "0x7f\n");
+  EXPECT_EQ(r.out, fmt_double(127.0 * static_cast<double>(0.1f))) << r.err;
+  o = op("requant-fp32");
+  o.format = "int8";
+  o.scale_a = 0.0123;
+  o.scale_b = 0.0456;
+  o.scale_out = 0.0789;
+  o.relu = true;
+  r = run(o, "1000\n-5\n");
+  EXPECT_EQ(r.out, "0x07\n0x00\n") << r.err;
+  o = op("tensor-scale");
+  o.format = "fp8-e4m3";
+  r = run(o, "448\n0\n");
+  EXPECT_EQ(r.out, "1\n1\n") << r.err;
+  o = op("mx-scale");
+  o.format = "mxfp8-e4m3";
+  r = run(o, "0.5,-3,1\n0\n");
+  EXPECT_EQ(r.out, "-7\n-8\n") << r.err;
+  std::string values = "1";
+  for (int i = 0; i < 32; ++i) values += ",1";
+  r = run(o, values + "\n");
+  EXPECT_NE(r.err.find("33 values: an MX block holds at most 32"), std::string::npos) << r.err;
+  o.format = "fp8-e4m3";
+  r = run(o, "1\n");
+  EXPECT_NE(r.err.find("applies to mxint8, mxfp8-e4m3 and mxfp8-e5m2 only"), std::string::npos);
+  o = op("encode-fp32");
+  o.format = "int8";
+  EXPECT_NE(run(o, "1\n").err.find("needs --fp32-scale"), std::string::npos);
+  o.fp32_scale = 1e300;  // infinite as FP32
+  EXPECT_NE(run(o, "1\n").err.find("is not a finite positive FP32 number"), std::string::npos);
+  o.format = "mxint8";
+  o.fp32_scale = 1.0;
+  EXPECT_NE(run(o, "1\n").err.find("applies to fp8-e4m3, fp8-e5m2 and int8 only, not mxint8"),
+            std::string::npos);
 }
 
 TEST(GoldenCli, ExamplePrintsTheLayer) {

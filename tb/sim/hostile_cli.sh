@@ -428,6 +428,15 @@ bad_lines '0x7c\n' "line 1: code 0x7c is E5M2 infinity, not a value" golden deco
 bad_lines '0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01 0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01\n' "line 1: mxint8 dot product of 33 elements: one MX block pair holds at most 32" golden dot --format mxint8
 bad_lines '170141183460469231731687303715884105728\n' "line 1: '170141183460469231731687303715884105728' is not a decimal accumulator" golden requant --format mxfp8-e5m2 --exp 0 --scale 0
 bad_lines '590295810358705651712\n' "line 1: accumulator value 590295810358705651712 does not fit in 70 bits" golden requant --format mxfp8-e5m2 --exp 0 --scale 0
+bad_lines '1\n' "golden mx-scale applies to mxint8, mxfp8-e4m3 and mxfp8-e5m2 only, not fp8-e4m3" golden mx-scale --format fp8-e4m3
+bad_lines '1\n' "golden encode-fp32 applies to fp8-e4m3, fp8-e5m2 and int8 only, not lbfp8" golden encode-fp32 --fp32-scale 1
+bad_lines '1\n' "golden encode-fp32: --fp32-scale 0 is not a finite positive FP32 number" golden encode-fp32 --format int8 --fp32-scale 0
+bad_lines '1\n' "golden encode-fp32: --fp32-scale 1e+300 is not a finite positive FP32 number" golden encode-fp32 --format int8 --fp32-scale 1e300
+bad_lines '1\n' "--fp32-scale is required" golden encode-fp32 --format int8
+bad_lines '1\n' "--so is required" golden requant-fp32 --format fp8-e4m3 --sa 1 --sb 1
+bad_lines '1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1\n' "line 1: 33 values: an MX block holds at most 32" golden mx-scale --format mxint8
+bad_lines '1,nan\n' "line 1: NaN cannot be encoded" golden mx-scale --format mxint8
+bad_lines '\x2d1\n' "line 1: amax -1.000000 must be finite and non-negative" golden tensor-scale --format int8
 bad_lines '1\n' "LBFP LUT bits P=40 must be in 0..30" golden encode --exp 0 --lut-bits 40
 bad_lines '0x10 0x10\n' "accumulator bits A=100 must be in 2..62" golden mul --acc-bits 100
 bad_lines '0x10 0x10\n' "--frac-bits and --lut-bits apply to LBFP formats only" golden mul --format bfp8 --frac-bits 3
