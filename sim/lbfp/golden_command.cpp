@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "commands.h"
@@ -122,8 +123,40 @@ std::string product_text(const LbfpFormat& format, Code a, Code b) {
 std::string product_text(const BfpFormat& format, Code a, Code b) {
   return std::to_string(multiply(format, a, b));
 }
+std::string product_text(const ScaledFormat& format, Code a, Code b) {
+  return to_decimal(multiply(format, a, b));
+}
+
+std::string integer_text(int64_t value) { return std::to_string(value); }
+std::string integer_text(Int128 value) { return to_decimal(value); }
+
+// A decimal integer in [-2^127, 2^127 - 1] (the industry formats' accumulators), parsed in
+// unsigned arithmetic so that no step can overflow.
+Int128 parse_wide_integer(std::string_view token, const char* what) {
+  __extension__ typedef unsigned __int128 Uint128;
+  const bool negative = !token.empty() && token.front() == '-';
+  const std::string_view digits = negative ? token.substr(1) : token;
+  const auto bad = [&] {
+    return std::invalid_argument(fmt::format("'{}' is not a decimal {}", token, what));
+  };
+  if (digits.empty()) throw bad();
+  const Uint128 bound = Uint128{1} << 127;  // the largest magnitude, of -2^127
+  Uint128 value = 0;
+  for (const char c : digits) {
+    if (c < '0' || c > '9' || value > bound / 10) throw bad();
+    value = value * 10 + static_cast<unsigned>(c - '0');
+    if (value > bound) throw bad();
+  }
+  if (!negative && value == bound) throw bad();
+  return static_cast<Int128>(negative ? Uint128{0} - value : value);
+}
 
 int required(const std::optional<int>& value, const char* option, const std::string& op) {
+  if (!value) throw std::invalid_argument(fmt::format("golden {} needs {}", op, option));
+  return *value;
+}
+double required_real(const std::optional<double>& value, const char* option,
+                     const std::string& op) {
   if (!value) throw std::invalid_argument(fmt::format("golden {} needs {}", op, option));
   return *value;
 }
@@ -155,13 +188,51 @@ std::string run_line(const Format& format, const GoldenOptions& options, std::st
       throw std::invalid_argument(
           fmt::format("vectors have different lengths {} and {}", a.size(), b.size()));
     }
-    const DotResult r = dot(format, a, b);
-    return fmt::format("{} {}", r.acc, r.overflows);
+    const auto r = dot(format, a, b);
+    return fmt::format("{} {}", integer_text(r.acc), r.overflows);
   }
   if (op == "requant") {
-    const int64_t acc = parse_integer(line, "accumulator");
-    return fmt::format("0x{:02x}",
-                       requantize(format, acc, *options.scale, *options.exponent, options.relu));
+    if constexpr (std::is_same_v<Format, ScaledFormat>) {
+      const Int128 acc = parse_wide_integer(line, "accumulator");
+      return fmt::format("0x{:02x}",
+                         requantize(format, acc, *options.scale, *options.exponent, options.relu));
+    } else {
+      const int64_t acc = parse_integer(line, "accumulator");
+      return fmt::format("0x{:02x}",
+                         requantize(format, acc, *options.scale, *options.exponent, options.relu));
+    }
+  }
+  if constexpr (std::is_same_v<Format, ScaledFormat>) {
+    if (op == "encode-fp32") {
+      const auto x = static_cast<float>(parse_real(line));
+      return fmt::format("0x{:02x}", encode_scaled(format, x, static_cast<float>(*options.fp32_scale)));
+    }
+    if (op == "decode-fp32") {
+      return fmt::format("{:.17g}", decode_scaled(format, parse_code(format, line),
+                                                  static_cast<float>(*options.fp32_scale)));
+    }
+    if (op == "requant-fp32") {
+      const Int128 acc = parse_wide_integer(line, "accumulator");
+      const double m = requant_multiplier(format, static_cast<float>(*options.scale_a),
+                                          static_cast<float>(*options.scale_b),
+                                          static_cast<float>(*options.scale_out));
+      return fmt::format("0x{:02x}", requantize_scaled(format, acc, m, options.relu));
+    }
+    if (op == "tensor-scale") {
+      const float s = tensor_scale(format, static_cast<float>(parse_real(line)));
+      return fmt::format("{:.9g}", s);  // 9 digits: the FP32 value exactly
+    }
+    if (op == "mx-scale") {
+      std::vector<float> values;
+      for (std::string_view item : split(line, ',')) {
+        values.push_back(static_cast<float>(parse_real(item)));
+      }
+      if (values.size() > static_cast<size_t>(ScaledFormat::kMxBlockSize)) {
+        throw std::invalid_argument(
+            fmt::format("{} values: an MX block holds at most 32", values.size()));
+      }
+      return std::to_string(mx_shared_exponent(format, values.data(), values.size()));
+    }
   }
   throw std::invalid_argument(fmt::format("unknown golden operation '{}'", op));
 }
@@ -218,17 +289,78 @@ NumberFormat parse_format(const std::string& name, std::optional<int> frac_bits,
   return LbfpFormat(width, frac_bits.value_or(width / 2), lut_bits.value_or(8), acc);
 }
 
+GoldenFormat parse_golden_format(const std::string& name, std::optional<int> frac_bits,
+                                 std::optional<int> lut_bits, std::optional<int> acc_bits) {
+  struct Named {
+    const char* name;
+    ElementKind element;
+    ScaleKind scale;
+  };
+  static const Named kScaled[] = {
+      {"mxint8", ElementKind::kInt8, ScaleKind::kMxBlock},
+      {"mxfp8-e4m3", ElementKind::kE4M3, ScaleKind::kMxBlock},
+      {"mxfp8-e5m2", ElementKind::kE5M2, ScaleKind::kMxBlock},
+      {"fp8-e4m3", ElementKind::kE4M3, ScaleKind::kTensor},
+      {"fp8-e5m2", ElementKind::kE5M2, ScaleKind::kTensor},
+      {"int8", ElementKind::kInt8, ScaleKind::kTensor},
+  };
+  for (const Named& n : kScaled) {
+    if (name != n.name) continue;
+    if (frac_bits || lut_bits) {
+      throw std::invalid_argument(
+          fmt::format("--frac-bits and --lut-bits apply to LBFP formats only, not {}", name));
+    }
+    if (acc_bits && *acc_bits == 0) {  // 0 would select the default silently
+      throw std::invalid_argument(fmt::format(
+          "accumulator bits A=0 must be in 2..{} for {}", ScaledFormat::kMaxAccBits, name));
+    }
+    return ScaledFormat(n.element, n.scale, acc_bits.value_or(0));
+  }
+  if (name.rfind("lbfp", 0) != 0 && name.rfind("bfp", 0) != 0) {
+    throw std::invalid_argument(fmt::format(
+        "unknown format '{}' (expected lbfp8, bfp8, lbfpW / bfpW with W in 2..8, mxint8, "
+        "mxfp8-e4m3, mxfp8-e5m2, fp8-e4m3, fp8-e5m2 or int8)",
+        name));
+  }
+  return std::visit([](const auto& f) -> GoldenFormat { return f; },
+                    parse_format(name, frac_bits, lut_bits, acc_bits));
+}
+
 int run_golden(const GoldenOptions& options, std::istream& in, std::ostream& out,
                std::ostream& err) {
-  NumberFormat format;
+  GoldenFormat format;
   try {
-    format = parse_format(options.format, options.frac_bits, options.lut_bits, options.acc_bits);
+    format = parse_golden_format(options.format, options.frac_bits, options.lut_bits,
+                                 options.acc_bits);
     const std::string& op = options.operation;
     if (op == "encode" || op == "decode") {
       check_exponent(required(options.exponent, "--exp", op));
     } else if (op == "requant") {
       check_exponent(required(options.exponent, "--exp", op));
       required(options.scale, "--scale", op);
+    } else if (op == "encode-fp32" || op == "decode-fp32" || op == "requant-fp32" ||
+               op == "tensor-scale" || op == "mx-scale") {
+      const auto* scaled = std::get_if<ScaledFormat>(&format);
+      const bool mx_op = op == "mx-scale";
+      if (scaled == nullptr || scaled->is_mx() != mx_op) {
+        throw std::invalid_argument(fmt::format(
+            "golden {} applies to {} only, not {}", op,
+            mx_op ? "mxint8, mxfp8-e4m3 and mxfp8-e5m2" : "fp8-e4m3, fp8-e5m2 and int8",
+            options.format));
+      }
+      const auto fp32_scale = [&](const std::optional<double>& v, const char* option) {
+        const auto s = static_cast<float>(required_real(v, option, op));
+        if (!std::isfinite(s) || !(s > 0.0f)) {
+          throw std::invalid_argument(fmt::format(
+              "golden {}: {} {} is not a finite positive FP32 number", op, option, *v));
+        }
+      };
+      if (op == "encode-fp32" || op == "decode-fp32") fp32_scale(options.fp32_scale, "--fp32-scale");
+      if (op == "requant-fp32") {
+        fp32_scale(options.scale_a, "--sa");
+        fp32_scale(options.scale_b, "--sb");
+        fp32_scale(options.scale_out, "--so");
+      }
     } else if (op != "mul" && op != "dot") {
       throw std::invalid_argument(fmt::format("unknown golden operation '{}'", op));
     }
@@ -283,10 +415,13 @@ void add_golden_command(CLI::App& app) {
   golden->require_subcommand(1);
 
   auto add_format_options = [options](CLI::App* cmd) {
-    cmd->add_option("--format", options->format, "lbfp8 (default), bfp8, lbfpW or bfpW");
+    cmd->add_option("--format", options->format,
+                    "lbfp8 (default), bfp8, lbfpW, bfpW, mxint8, mxfp8-e4m3, mxfp8-e5m2, "
+                    "fp8-e4m3, fp8-e5m2 or int8 (docs/spec.md sections 12, 13)");
     cmd->add_option("--frac-bits", options->frac_bits, "F, fraction bits of the log magnitude");
     cmd->add_option("--lut-bits", options->lut_bits, "P, fraction bits of the antilog LUT");
-    cmd->add_option("--acc-bits", options->acc_bits, "A, accumulator width (default 32)");
+    cmd->add_option("--acc-bits", options->acc_bits,
+                    "A, accumulator width (default 32; FP8 elements 42 (E4M3) or 70 (E5M2))");
   };
   struct Spec {
     const char* name;
@@ -309,6 +444,34 @@ void add_golden_command(CLI::App& app) {
     }
     if (name == "requant") {
       cmd->add_option("--scale", options->scale, "exponent of the accumulator's LSB")->required();
+      cmd->add_flag("--relu", options->relu, "zero non-positive accumulators first");
+    }
+    cmd->callback([options, name] {
+      options->operation = name;
+      const int rc = run_golden(*options, std::cin, std::cout, std::cerr);
+      if (rc != 0) throw CLI::RuntimeError(rc);
+    });
+  }
+  const Spec scaled_specs[] = {
+      {"encode-fp32", "fp8-e4m3/fp8-e5m2/int8: decimal value per line -> q(fp32(x / s)), 0x%02x"},
+      {"decode-fp32", "fp8-e4m3/fp8-e5m2/int8: code per line -> its value times s"},
+      {"requant-fp32",
+       "fp8-e4m3/fp8-e5m2/int8: decimal accumulator per line -> code, M = fp32(fp32(sa sb) / so) 2^L"},
+      {"tensor-scale", "fp8-e4m3/fp8-e5m2/int8: amax per line -> the FP32 scale amax / max_elem"},
+      {"mx-scale", "MX formats: up to 32 comma-separated values per line -> the shared exponent E"},
+  };
+  for (const Spec& spec : scaled_specs) {
+    CLI::App* cmd = golden->add_subcommand(spec.name, spec.help);
+    add_format_options(cmd);
+    const std::string name = spec.name;
+    if (name == "encode-fp32" || name == "decode-fp32") {
+      cmd->add_option("--fp32-scale", options->fp32_scale, "the tensor's FP32 scale s")
+          ->required();
+    }
+    if (name == "requant-fp32") {
+      cmd->add_option("--sa", options->scale_a, "FP32 scale of the first operand")->required();
+      cmd->add_option("--sb", options->scale_b, "FP32 scale of the second operand")->required();
+      cmd->add_option("--so", options->scale_out, "FP32 scale of the output")->required();
       cmd->add_flag("--relu", options->relu, "zero non-positive accumulators first");
     }
     cmd->callback([options, name] {

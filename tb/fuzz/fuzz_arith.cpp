@@ -1,5 +1,7 @@
 // encode and requantize of the golden reference (model/lbfp) on arbitrary bit patterns: any
-// double or float, any accumulator, any exponent and scale, any LBFP / BFP format. LBFP results
+// double or float, any accumulator, any exponent and scale, any LBFP / BFP format, and (on the
+// bytes left over, so that older inputs keep their meaning) the industry formats of
+// docs/spec.md section 13. LBFP results
 // are checked against the independent big-integer reference of the tests
 // (tb/golden/exact_reference.h); both families against invariants computed here: sign-symmetric,
 // monotone in the input, saturating at the top code, decode-encode round trip, NaN and
@@ -19,6 +21,7 @@
 #include "exact_reference.h"
 #include "fuzz_check.h"
 #include "lbfp/arith.h"
+#include "lbfp/scaled_format.h"
 
 namespace {
 
@@ -196,6 +199,104 @@ void check_requant(const Format& f, FuzzedDataProvider& in) {
   }
 }
 
+// The section 13 formats: valid codes, sign symmetry, monotony, round trip, saturation of what
+// lies beyond the largest element, refusals; requantize is encode of the accumulator's value
+// wherever that value is an exact double.
+void check_scaled(FuzzedDataProvider& in) {
+  using lbfp::ElementKind;
+  using lbfp::Int128;
+  using lbfp::ScaledFormat;
+  using lbfp::ScaleKind;
+  const int kind = in.ConsumeIntegralInRange(0, 5);
+  const ElementKind element = kind % 3 == 0 ? ElementKind::kInt8
+                              : kind % 3 == 1 ? ElementKind::kE4M3
+                                              : ElementKind::kE5M2;
+  const ScaledFormat f(element, kind < 3 ? ScaleKind::kMxBlock : ScaleKind::kTensor,
+                       in.ConsumeIntegralInRange(2, ScaledFormat::kMaxAccBits));
+  const auto value = [&](Code c) { return lbfp::element_value(f, c); };
+  const auto negate = [&](Code c) -> Code {
+    if (c == 0) return 0;
+    return f.is_float() ? static_cast<Code>(c ^ 0x80) : static_cast<Code>(-static_cast<int8_t>(c));
+  };
+  const int exponent = in.ConsumeIntegralInRange(-127, 127);
+  const double x = consume_real(in);
+  const double y = consume_real(in);
+  if (std::isnan(x)) {
+    try {
+      lbfp::encode(f, x, exponent);
+    } catch (const std::domain_error&) {
+      return;
+    }
+    fail(describe(f.name() + " encode accepted NaN", x, exponent));
+  }
+  const Code c = lbfp::encode(f, x, exponent);
+  lbfp::check_code(f, c);
+  if (lbfp::encode(f, -x, exponent) != negate(c)) {
+    fail(describe(f.name() + " encode is not sign-symmetric", x, exponent));
+  }
+  if (std::fabs(x) >= std::ldexp(f.max_element(), exponent) && std::fabs(value(c)) != f.max_element()) {
+    fail(describe(f.name() + " encode does not saturate", x, exponent));
+  }
+  if (!std::isnan(y)) {
+    const Code d = lbfp::encode(f, y, exponent);
+    if ((x <= y && value(c) > value(d)) || (y <= x && value(d) > value(c))) {
+      fail(describe(f.name() + " encode is not monotone", x, exponent) + describe(" and", y, exponent));
+    }
+  }
+  const auto code = static_cast<Code>(in.ConsumeIntegral<uint8_t>());
+  try {
+    lbfp::check_code(f, code);
+    const Code back = lbfp::encode(f, lbfp::decode(f, code, exponent), exponent);
+    const Code want = code == 0x80 ? (f.is_float() ? Code{0} : Code{0x81}) : code;
+    if (back != want) fail(f.name() + " decode-encode round trip of code " + std::to_string(code));
+  } catch (const std::out_of_range&) {
+    // a NaN or infinity code: multiply must refuse it as well
+    try {
+      lbfp::multiply(f, code, 0);
+    } catch (const std::out_of_range&) {
+      return;
+    }
+    fail(f.name() + " multiply accepted code " + std::to_string(code));
+  }
+  // requantize of an accumulator made of two int64 halves, cut to A bits.
+  const int a = f.acc_bits();
+  const auto consume_acc = [&] {
+    __extension__ typedef unsigned __int128 Uint128;
+    const Uint128 high = in.ConsumeIntegral<uint64_t>();
+    const auto raw = static_cast<Int128>((high << 64) | in.ConsumeIntegral<uint64_t>());
+    return (raw >> (128 - a)) >> in.ConsumeIntegralInRange(0, a - 1);
+  };
+  const Int128 acc = consume_acc();
+  const Int128 other = consume_acc();
+  const int scale = in.ConsumeIntegralInRange(-300, 300);
+  const int out_exp = in.ConsumeIntegralInRange(-127, 127);
+  const bool relu = in.ConsumeBool();
+  const std::string args = f.name() + " acc=" + lbfp::to_decimal(acc) + " scale=" +
+                           std::to_string(scale) + " Eo=" + std::to_string(out_exp);
+  const Code r = lbfp::requantize(f, acc, scale, out_exp, relu);
+  lbfp::check_code(f, r);
+  if ((acc == 0 || (relu && acc < 0)) && r != 0) fail("zero or ReLU'd acc is not code 0: " + args);
+  const Int128 acc_min = -(Int128{1} << (a - 1));
+  if (!relu && acc != acc_min && lbfp::requantize(f, -acc, scale, out_exp, false) != negate(r)) {
+    fail("requantize is not sign-symmetric: " + args);
+  }
+  const Code o = lbfp::requantize(f, other, scale, out_exp, relu);
+  if ((acc <= other && value(r) > value(o)) || (other <= acc && value(o) > value(r))) {
+    fail("requantize is not monotone: " + args + " and acc=" + lbfp::to_decimal(other));
+  }
+  const Int128 bound = Int128{1} << 53;
+  if (!relu && acc > -bound && acc < bound && scale - out_exp > -900 && scale - out_exp < 900) {
+    const double v = std::ldexp(static_cast<double>(acc), scale - out_exp);  // exact
+    if (r != lbfp::quantize_element(f, v)) fail("requantize differs from encode: " + args);
+  }
+  try {
+    lbfp::requantize(f, acc_min - 1, 0, 0, false);
+  } catch (const std::out_of_range&) {
+    return;
+  }
+  fail("requantize accepted an accumulator outside the A-bit range: " + args);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -213,5 +314,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const LbfpFormat f(width, frac_bits, lut_bits, acc_bits);
     requant ? check_requant(f, in) : check_encode(f, in);
   }
+  if (in.remaining_bytes() > 0) check_scaled(in);
   return 0;
 }

@@ -4,10 +4,13 @@
 // stderr, or status 2 with nothing on stdout and one message on stderr that names the line (or
 // the bad option).
 //
-// Header: op (mod 5: encode decode mul dot requant), family (mod 4: lbfp8 bfp8 lbfpW bfpW), W,
-// flags (bit 0..4: F, P, A, exponent, scale given; bit 5: ReLU), F, P, A, exponent (int8),
+// Header: op (mod 10: encode decode mul dot requant encode-fp32 decode-fp32 requant-fp32
+// tensor-scale mx-scale), family (mod 10: lbfp8 bfp8 lbfpW bfpW mxint8 mxfp8-e4m3 mxfp8-e5m2
+// fp8-e4m3 fp8-e5m2 int8), W, flags (bit 0..4: F, P, A, exponent, scale given; bit 5: ReLU;
+// bit 6: the FP32 scales given, each (1 + P / 256) * 2^exponent), F, P, A, exponent (int8),
 // scale (int16, little-endian). A seed is `printf 'HEADER' ; cat lines`.
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -31,13 +34,18 @@ std::optional<int> option(uint8_t flags, int bit, int value) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < kHeaderBytes) return 0;
-  static const char* const kOperations[] = {"encode", "decode", "mul", "dot", "requant"};
-  static const char* const kFormats[] = {"lbfp8", "bfp8", "lbfp", "bfp"};
+  static const char* const kOperations[] = {"encode",      "decode",       "mul",
+                                            "dot",         "requant",      "encode-fp32",
+                                            "decode-fp32", "requant-fp32", "tensor-scale",
+                                            "mx-scale"};
+  static const char* const kFormats[] = {"lbfp8",    "bfp8",       "lbfp",       "bfp",
+                                         "mxint8",   "mxfp8-e4m3", "mxfp8-e5m2", "fp8-e4m3",
+                                         "fp8-e5m2", "int8"};
   lbfp::cli::GoldenOptions options;
-  options.operation = kOperations[data[0] % 5];
-  const int family = data[1] % 4;
+  options.operation = kOperations[data[0] % 10];
+  const int family = data[1] % 10;
   options.format = kFormats[family];
-  if (family >= 2) options.format += std::to_string(data[2]);
+  if (family == 2 || family == 3) options.format += std::to_string(data[2]);
   const uint8_t flags = data[3];
   options.frac_bits = option(flags, 0, data[4]);
   options.lut_bits = option(flags, 1, data[5]);
@@ -45,6 +53,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.exponent = option(flags, 3, static_cast<int8_t>(data[7]));
   options.scale = option(flags, 4, static_cast<int16_t>(data[8] | (data[9] << 8)));
   options.relu = (flags >> 5) & 1;
+  if ((flags >> 6) & 1) {
+    const double s = std::ldexp(1.0 + data[5] / 256.0, static_cast<int8_t>(data[7]));
+    options.fp32_scale = options.scale_a = options.scale_b = options.scale_out = s;
+  }
   const std::string text(reinterpret_cast<const char*>(data) + kHeaderBytes, size - kHeaderBytes);
 
   std::istringstream input(text);

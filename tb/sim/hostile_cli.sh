@@ -441,6 +441,25 @@ bad_lines '1\n' "--exp is required" golden encode
 bad_lines '1\n' "LBFP width W=99 is not supported (2..8)" golden encode --exp 0 --format lbfp99
 bad_lines '1\n' "unknown format 'fp8'" golden encode --exp 0 --format fp8
 bad_lines '1\n' "LBFP fraction bits F=10 must be in 0..W-2 = 0..6" golden encode --exp 0 --frac-bits 10
+bad_lines '1\n' "unknown format 'mxfp8' (expected lbfp8, bfp8, lbfpW / bfpW with W in 2..8, mxint8," golden encode --exp 0 --format mxfp8
+bad_lines '1\n' "unknown format 'MXINT8'" golden encode --exp 0 --format MXINT8
+bad_lines '1\n' "--frac-bits and --lut-bits apply to LBFP formats only, not int8" golden encode --exp 0 --format int8 --frac-bits 3
+bad_lines '0x10 0x10\n' "accumulator bits A=127 must be in 2..126 for fp8-e5m2" golden mul --format fp8-e5m2 --acc-bits 127
+bad_lines '0x10 0x10\n' "accumulator bits A=0 must be in 2..126 for mxint8" golden mul --format mxint8 --acc-bits 0
+bad_lines '0x7f 0x10\n' "line 1: code 0x7f is E4M3 NaN, not a value" golden mul --format fp8-e4m3
+bad_lines '0x7c\n' "line 1: code 0x7c is E5M2 infinity, not a value" golden decode --exp 0 --format mxfp8-e5m2
+bad_lines '0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01 0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01,0x01\n' "line 1: mxint8 dot product of 33 elements: one MX block pair holds at most 32" golden dot --format mxint8
+bad_lines '170141183460469231731687303715884105728\n' "line 1: '170141183460469231731687303715884105728' is not a decimal accumulator" golden requant --format mxfp8-e5m2 --exp 0 --scale 0
+bad_lines '590295810358705651712\n' "line 1: accumulator value 590295810358705651712 does not fit in 70 bits" golden requant --format mxfp8-e5m2 --exp 0 --scale 0
+bad_lines '1\n' "golden mx-scale applies to mxint8, mxfp8-e4m3 and mxfp8-e5m2 only, not fp8-e4m3" golden mx-scale --format fp8-e4m3
+bad_lines '1\n' "golden encode-fp32 applies to fp8-e4m3, fp8-e5m2 and int8 only, not lbfp8" golden encode-fp32 --fp32-scale 1
+bad_lines '1\n' "golden encode-fp32: --fp32-scale 0 is not a finite positive FP32 number" golden encode-fp32 --format int8 --fp32-scale 0
+bad_lines '1\n' "golden encode-fp32: --fp32-scale 1e+300 is not a finite positive FP32 number" golden encode-fp32 --format int8 --fp32-scale 1e300
+bad_lines '1\n' "--fp32-scale is required" golden encode-fp32 --format int8
+bad_lines '1\n' "--so is required" golden requant-fp32 --format fp8-e4m3 --sa 1 --sb 1
+bad_lines '1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1\n' "line 1: 33 values: an MX block holds at most 32" golden mx-scale --format mxint8
+bad_lines '1,nan\n' "line 1: NaN cannot be encoded" golden mx-scale --format mxint8
+bad_lines '\x2d1\n' "line 1: amax -1.000000 must be finite and non-negative" golden tensor-scale --format int8
 bad_lines '1\n' "LBFP LUT bits P=40 must be in 0..30" golden encode --exp 0 --lut-bits 40
 bad_lines '0x10 0x10\n' "accumulator bits A=100 must be in 2..62" golden mul --acc-bits 100
 bad_lines '0x10 0x10\n' "--frac-bits and --lut-bits apply to LBFP formats only" golden mul --format bfp8 --frac-bits 3
