@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "lbfp/arch/accelerator_top.h"
-#include "lbfp/arch/rtl_array.h"
 #include "lbfp/conv.h"
 #include "test_layers.h"
 
@@ -314,18 +313,6 @@ TEST(Dataflow, FoldStreamsTakeTheHandDerivedCycles) {
     EXPECT_EQ(s.ifmap.sram_read, c.m * c.k * (ws ? tiles : 1));
     EXPECT_EQ(s.psum.sram_write, c.m * c.n * entry * (folds - 1));
     EXPECT_EQ(s.psum.sram_read, c.m * c.n * entry * (folds - 1));
-  }
-}
-
-TEST(Dataflow, TheRtlBackendRefusesStationaryDataflows) {
-  for (Dataflow d : {Dataflow::kWeightStationary, Dataflow::kInputStationary}) {
-    try {
-      make_rtl_array({4, 4, 1, d}, lbfp8(), RtlArrayOptions{});
-      ADD_FAILURE() << "no error";
-    } catch (const std::invalid_argument& e) {
-      EXPECT_NE(std::string(e.what()).find(dataflow_name(d)), std::string::npos) << e.what();
-      EXPECT_NE(std::string(e.what()).find("output-stationary"), std::string::npos) << e.what();
-    }
   }
 }
 

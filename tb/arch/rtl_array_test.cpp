@@ -5,13 +5,17 @@
 
 #include <algorithm>
 #include <random>
+#include <string>
+#include <utility>
 #include <vector>
 #include <systemc>
 
 #include "lbfp/arch/accelerator_top.h"
 #include "lbfp/arch/rtl_array.h"
 #include "lbfp/arith.h"
+#include "lbfp/conv.h"
 #include "lbfp/gemm.h"
+#include "test_layers.h"
 
 namespace lbfp::arch {
 namespace {
@@ -133,14 +137,16 @@ struct Event {
   }
 };
 
+// Tiles of tile_rows x tile_cols outputs (0: the array's R x C).
 std::vector<Event> run_backend(ArrayBackend& backend, const NumberFormat& f, int64_t k,
-                               int64_t chunk, int outputs, uint32_t seed) {
+                               int64_t chunk, int outputs, uint32_t seed, int tile_rows = 0,
+                               int tile_cols = 0) {
   const ArrayGeometry& g = backend.geometry();
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> big(0x68, 0x7f);
   std::bernoulli_distribution negative(0.3);
-  const auto rows = static_cast<size_t>(g.rows);
-  const auto cols = static_cast<size_t>(g.cols);
+  const auto rows = static_cast<size_t>(tile_rows > 0 ? tile_rows : g.rows);
+  const auto cols = static_cast<size_t>(tile_cols > 0 ? tile_cols : g.cols);
   const auto ku = static_cast<size_t>(k);
   std::vector<std::vector<Code>> a(static_cast<size_t>(outputs)), b(a.size());
   for (size_t o = 0; o < a.size(); ++o) {
@@ -154,6 +160,7 @@ std::vector<Event> run_backend(ArrayBackend& backend, const NumberFormat& f, int
     }
   }
   std::vector<int> exps(cols, 0);
+  for (size_t c = 0; c < cols; ++c) exps[c] = static_cast<int>(c % 3) - 1;
   std::vector<float> bias(cols);
   for (size_t c = 0; c < cols; ++c) bias[c] = static_cast<float>(c) - 1.5f;
 
@@ -175,8 +182,8 @@ std::vector<Event> run_backend(ArrayBackend& backend, const NumberFormat& f, int
     const int64_t k0 = j * chunk;
     for (size_t o = 0; o < a.size(); ++o) {
       TileJob job;
-      job.rows = g.rows;
-      job.cols = g.cols;
+      job.rows = static_cast<int>(rows);
+      job.cols = static_cast<int>(cols);
       job.k = std::min(chunk, k - k0);
       job.a = a[o].data() + k0;
       job.lda = ku;
@@ -205,7 +212,7 @@ std::vector<Event> run_backend(ArrayBackend& backend, const NumberFormat& f, int
                               a[o].begin() + static_cast<long>((r + 1) * ku));
         std::vector<Code> col;
         for (size_t kk = 0; kk < ku; ++kk) col.push_back(b[o][kk * cols + c]);
-        const int scale = product_scale(f, 0, 0);
+        const int scale = product_scale(f, 0, exps[c]);
         const int64_t init = bias_to_accumulator(acc_bits(f), bias[c], scale);
         const DotResult want = std::visit(
             [&](const auto& format) { return dot(format, row, col, init); }, f);
@@ -218,14 +225,18 @@ std::vector<Event> run_backend(ArrayBackend& backend, const NumberFormat& f, int
 }
 
 void compare_backends(const NumberFormat& f, const ArrayGeometry& g, int64_t k, int64_t chunk,
-                      int outputs, uint32_t seed) {
-  SCOPED_TRACE(testing::Message() << "K " << k << " chunk " << chunk);
+                      int outputs, uint32_t seed, int tile_rows = 0, int tile_cols = 0) {
+  SCOPED_TRACE(testing::Message() << dataflow_name(g.dataflow) << " K " << k << " chunk "
+                                  << chunk << " tile " << tile_rows << "x" << tile_cols);
   const auto cycle = make_cpp_array(g, f, SimMode::kCycle);
   const auto tile = make_cpp_array(g, f, SimMode::kTile);
   const auto rtl = make_rtl_array(g, f);
-  const std::vector<Event> want = run_backend(*cycle, f, k, chunk, outputs, seed);
-  const std::vector<Event> got_tile = run_backend(*tile, f, k, chunk, outputs, seed);
-  const std::vector<Event> got_rtl = run_backend(*rtl, f, k, chunk, outputs, seed);
+  const std::vector<Event> want =
+      run_backend(*cycle, f, k, chunk, outputs, seed, tile_rows, tile_cols);
+  const std::vector<Event> got_tile =
+      run_backend(*tile, f, k, chunk, outputs, seed, tile_rows, tile_cols);
+  const std::vector<Event> got_rtl =
+      run_backend(*rtl, f, k, chunk, outputs, seed, tile_rows, tile_cols);
   ASSERT_EQ(got_tile.size(), want.size());
   ASSERT_EQ(got_rtl.size(), want.size());
   for (size_t i = 0; i < want.size(); ++i) {
@@ -250,6 +261,228 @@ TEST(RtlBackendStream, SplitAndOverlappedTilesMatchTheCppArray) {
   compare_backends(BfpFormat(8, 32), {4, 4, 2}, 33, 10, 3, 4);
   compare_backends(LbfpFormat(8, 4, 8, 16), {3, 2, 0}, 60, 7, 3, 5);  // saturates mid-way
   compare_backends(LbfpFormat(8, 4, 8, 16), {3, 2, 0}, 5, 1, 2, 6);   // one step per chunk
+}
+
+// Weight- and input-stationary folds (each tile one fold of K <= R, its rows (WS) or columns (IS)
+// streamed), K split into chunks that resume the previous chunk's partial sums and flags, on the
+// three prebuilt weight-stationary arrays: the same events in the same cycles as the C++ array.
+TEST(RtlBackendStream, StationaryFoldsMatchTheCppArray) {
+  for (Dataflow d : {Dataflow::kWeightStationary, Dataflow::kInputStationary}) {
+    const bool ws = d == Dataflow::kWeightStationary;
+    // tile shape: WS streams `steps` rows over C columns, IS `steps` columns over C rows
+    const auto shape = [ws](int steps, int lanes) {
+      return ws ? std::make_pair(steps, lanes) : std::make_pair(lanes, steps);
+    };
+    auto [r1, c1] = shape(7, 4);
+    compare_backends(LbfpFormat(8, 4, 8, 32), {4, 4, 1, d}, 4, 4, 4, 11, r1, c1);
+    auto [r2, c2] = shape(2, 3);  // short folds: preload-bound, padding columns
+    compare_backends(LbfpFormat(8, 4, 8, 32), {4, 4, 1, d}, 3, 3, 5, 12, r2, c2);
+    auto [r3, c3] = shape(9, 4);  // K split into folds
+    compare_backends(LbfpFormat(8, 4, 8, 32), {4, 4, 1, d}, 22, 4, 2, 13, r3, c3);
+    auto [r4, c4] = shape(6, 4);
+    compare_backends(BfpFormat(8, 32), {4, 4, 2, d}, 11, 4, 3, 14, r4, c4);
+    auto [r5, c5] = shape(5, 2);  // saturates mid-way
+    compare_backends(LbfpFormat(8, 4, 8, 16), {3, 2, 0, d}, 40, 3, 2, 15, r5, c5);
+    auto [r6, c6] = shape(1, 1);  // one step, one lane, one k per fold
+    compare_backends(LbfpFormat(8, 4, 8, 16), {3, 2, 0, d}, 5, 1, 2, 16, r6, c6);
+  }
+}
+
+// Weight- and input-stationary layers through the whole SystemC model with the Verilated array:
+// GEMMs (K folds, K = 1, tall and wide), a K split through small buffers and a convolution, in
+// the C++ cycle mode, the C++ tile mode and on the RTL: outputs equal to the golden GEMM /
+// convolution, and the same cycles and counts in all three.
+void compare_stationary(const NumberFormat& format, const ArrayGeometry& g,
+                        const BufferConfig& buffers, const std::vector<GemmLayer>& layers,
+                        const std::vector<std::vector<Code>>& want, uint64_t min_chunks = 1) {
+  AcceleratorConfig cfg;
+  cfg.array = g;
+  cfg.format = format;
+  cfg.buffers = buffers;
+  cfg.dram.size_bytes = 1 << 20;
+  cfg.dram.latency_cycles = 25;
+  cfg.dram.bytes_per_cycle = 8;
+  cfg.mode = SimMode::kCycle;
+  AcceleratorTop cycle("cycle", cfg);
+  cfg.mode = SimMode::kTile;
+  AcceleratorTop tile("tile", cfg);
+  AcceleratorTop rtl("rtl", cfg, make_rtl_array(g, format));
+  for (const auto& l : layers) {
+    cycle.add_layer(l);
+    tile.add_layer(l);
+    rtl.add_layer(l);
+  }
+  sc_core::sc_start();
+  ASSERT_TRUE(cycle.finished()) << cycle.error();
+  ASSERT_TRUE(tile.finished()) << tile.error();
+  ASSERT_TRUE(rtl.finished()) << rtl.error();
+  uint64_t saturated = 0;
+  uint64_t most_chunks = 0;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    SCOPED_TRACE(layers[i].name);
+    saturated += rtl.stats()[i].outputs_saturated;
+    most_chunks = std::max(most_chunks, rtl.stats()[i].k_chunks);
+    EXPECT_EQ(rtl.output(i), want[i]);
+    EXPECT_EQ(cycle.output(i), want[i]);
+    EXPECT_EQ(tile.output(i), want[i]);
+    for (const AcceleratorTop* other : {&cycle, &tile}) {
+      const LayerStats& a = other->stats()[i];
+      const LayerStats& b = rtl.stats()[i];
+      EXPECT_EQ(b.tiles, a.tiles);
+      EXPECT_EQ(b.k_chunks, a.k_chunks);
+      EXPECT_EQ(b.compute_cycles, a.compute_cycles);
+      EXPECT_EQ(b.stall_cycles, a.stall_cycles);
+      EXPECT_EQ(b.total_cycles, a.total_cycles);
+      EXPECT_EQ(b.fill_drain_cycles, a.fill_drain_cycles);
+      EXPECT_EQ(b.stall_ifmap_cycles, a.stall_ifmap_cycles);
+      EXPECT_EQ(b.stall_filter_cycles, a.stall_filter_cycles);
+      EXPECT_EQ(b.stall_output_cycles, a.stall_output_cycles);
+      EXPECT_EQ(b.writeback_cycles, a.writeback_cycles);
+      EXPECT_EQ(b.outputs_saturated, a.outputs_saturated);
+      EXPECT_EQ(b.macs, a.macs);
+      EXPECT_EQ(b.zero_macs, a.zero_macs);
+      EXPECT_EQ(b.requantizations, a.requantizations);
+      EXPECT_EQ(b.dram_bytes_read, a.dram_bytes_read);
+      EXPECT_EQ(b.dram_bytes_written, a.dram_bytes_written);
+      EXPECT_EQ(b.sram_bytes_read, a.sram_bytes_read);
+      EXPECT_EQ(b.sram_bytes_written, a.sram_bytes_written);
+    }
+  }
+  EXPECT_GE(most_chunks, min_chunks);
+  if (acc_bits(format) < 32) {
+    EXPECT_GT(saturated, 0u);
+  }
+}
+
+template <class Format>
+std::vector<std::vector<Code>> golden_of(const Format& f, const std::vector<GemmLayer>& layers) {
+  std::vector<std::vector<Code>> want;
+  for (const auto& l : layers) want.push_back(golden(f, l));
+  return want;
+}
+
+// A 3x3 stride-2 convolution that reaches the accelerator as one, and its golden output.
+GemmLayer conv_layer(std::vector<Code>* want) {
+  Conv2dShape shape;
+  shape.in_channels = 3;
+  shape.in_height = 7;
+  shape.in_width = 6;
+  shape.out_channels = 5;
+  shape.kernel_height = 3;
+  shape.kernel_width = 3;
+  shape.stride_height = 2;
+  shape.stride_width = 2;
+  shape.layout = TensorLayout::kNhwc;
+  std::mt19937 rng(21);
+  std::uniform_int_distribution<int> code(0, 255);
+  GemmLayer l;
+  l.name = "conv";
+  l.m = shape.out_height() * shape.out_width();
+  l.n = 5;
+  l.k = 27;
+  l.a.resize(shape.input_elements());
+  l.w.resize(shape.weight_elements());
+  for (auto& x : l.a) x = static_cast<Code>(code(rng) & 0x7f);
+  for (auto& x : l.w) x = static_cast<Code>(code(rng));
+  l.a_exponent = 1;
+  l.w_exponents = {0, 1, -1, 2, 0};
+  l.bias = {0.5f, -1.0f, 0.0f, 2.0f, 1.0f};
+  l.out_exponent = 8;
+  l.relu = true;
+  ConvGeometry g;
+  g.in_h = 7;
+  g.in_w = 6;
+  g.channels = 3;
+  g.filter_h = 3;
+  g.filter_w = 3;
+  g.stride = 2;
+  l.conv = g;
+  Conv2dOperands ops;
+  ops.input = l.a.data();
+  ops.input_exponent = l.a_exponent;
+  ops.weights = l.w.data();
+  ops.weight_exponents = l.w_exponents.data();
+  ops.bias = l.bias.data();
+  want->resize(shape.output_elements());
+  conv2d_requantize(lbfp8(), shape, ops, l.out_exponent, l.relu, want->data());
+  return l;
+}
+
+void lbfp8_layers_in(Dataflow d, const BufferConfig& buffers, uint64_t min_chunks) {
+  const LbfpFormat f = lbfp8();
+  std::vector<GemmLayer> layers = {
+      random_layer(f, "fc", 9, 10, 37, 1, true), random_layer(f, "thin", 1, 6, 5, 3, true),
+      random_layer(f, "tall", 13, 3, 4, 4, false), random_layer(f, "k1", 6, 7, 1, 5, true)};
+  std::vector<std::vector<Code>> want = golden_of(f, layers);
+  want.emplace_back();
+  layers.push_back(conv_layer(&want.back()));
+  compare_stationary(f, {4, 4, 1, d}, buffers, layers, want, min_chunks);
+}
+
+TEST(RtlStationaryInTheModel, WeightStationaryLbfp8LayersMatchTheCppArray) {
+  lbfp8_layers_in(Dataflow::kWeightStationary, BufferConfig{}, 1);
+}
+TEST(RtlStationaryInTheModel, InputStationaryLbfp8LayersMatchTheCppArray) {
+  lbfp8_layers_in(Dataflow::kInputStationary, BufferConfig{}, 1);
+}
+// Buffers of a few dozen bytes: K split into chunks (partial sums through the store), short
+// tiles, the convolution split by channel.
+TEST(RtlStationaryInTheModel, WeightStationaryKSplitMatchesTheCppArray) {
+  lbfp8_layers_in(Dataflow::kWeightStationary, BufferConfig{64, 64, 32, 1024}, 3);
+}
+TEST(RtlStationaryInTheModel, InputStationaryKSplitMatchesTheCppArray) {
+  lbfp8_layers_in(Dataflow::kInputStationary, BufferConfig{64, 64, 32, 1024}, 3);
+}
+
+void bfp8_layers_in(Dataflow d) {
+  const BfpFormat f = bfp8();
+  const std::vector<GemmLayer> layers = {random_layer(f, "fc", 6, 9, 21, 7, true),
+                                         random_layer(f, "k2", 5, 4, 2, 8, false)};
+  compare_stationary(f, {4, 4, 2, d}, BufferConfig{}, layers, golden_of(f, layers));
+}
+
+TEST(RtlStationaryInTheModel, WeightStationaryBfp8LayersMatchTheCppArray) {
+  bfp8_layers_in(Dataflow::kWeightStationary);
+}
+TEST(RtlStationaryInTheModel, InputStationaryBfp8LayersMatchTheCppArray) {
+  bfp8_layers_in(Dataflow::kInputStationary);
+}
+
+// A 16-bit accumulator on the 3x2 array without pipeline stages: partial sums saturate, K split
+// by small buffers; the sticky flags travel through the store.
+void narrow_layers_in(Dataflow d) {
+  const LbfpFormat f(8, 4, 8, 16);
+  const std::vector<GemmLayer> layers = {layer(f, "sat", 7, 5, 60, 5, false, true),
+                                         layer(f, "bias", 4, 3, 13, 6, true, false)};
+  compare_stationary(f, {3, 2, 0, d}, BufferConfig{48, 48, 32, 512}, layers,
+                     golden_of(f, layers), 2);
+}
+
+TEST(RtlStationaryInTheModel, WeightStationaryNarrowAccumulatorSaturatesTheSame) {
+  narrow_layers_in(Dataflow::kWeightStationary);
+}
+TEST(RtlStationaryInTheModel, InputStationaryNarrowAccumulatorSaturatesTheSame) {
+  narrow_layers_in(Dataflow::kInputStationary);
+}
+
+// Only the prebuilt weight-stationary arrays exist: any other geometry is refused, naming them.
+TEST(RtlStationaryInTheModel, GeometriesWithoutAPrebuiltArrayAreRefusedByName) {
+  for (Dataflow d : {Dataflow::kWeightStationary, Dataflow::kInputStationary}) {
+    for (const ArrayGeometry& g : {ArrayGeometry{16, 16, 1, d}, ArrayGeometry{4, 4, 2, d}}) {
+      try {
+        make_rtl_array(g, lbfp8());
+        ADD_FAILURE() << "no error";
+      } catch (const std::invalid_argument& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find(dataflow_name(d)), std::string::npos) << what;
+        EXPECT_NE(what.find("4x4 LBFP8 A=32 p=1, 4x4 BFP8 A=32 p=2, 3x2 LBFP8 A=16 p=0"),
+                  std::string::npos)
+            << what;
+        EXPECT_NE(what.find("--array cpp"), std::string::npos) << what;
+      }
+    }
+  }
+  EXPECT_NO_THROW(make_rtl_array({3, 2, 0, Dataflow::kInputStationary}, LbfpFormat(8, 4, 8, 16)));
 }
 
 }  // namespace

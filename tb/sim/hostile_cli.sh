@@ -295,7 +295,7 @@ bad "--dataflow rs: expected os, ws, is or best" sim --quiet $gemm --dataflow rs
 bad "--best-by area: expected cycles or energy" sim --quiet $gemm --dataflow best --best-by area
 bad "--dataflow best runs every dataflow on the C++ array: use --array cpp" \
   sim --quiet $gemm --dataflow best --array rtl
-bad "the RTL array backend is output-stationary only: run the weight-stationary array on the C++" \
+bad "the weight-stationary RTL array is prebuilt only as 4x4 LBFP8 A=32 p=1, 4x4 BFP8 A=32 p=2, 3x2" \
   sim --quiet $gemm --dataflow ws --array rtl
 bad "array.dataflow: 'rs' is not output-stationary, weight-stationary or input-stationary" \
   sim --quiet $gemm --set array.dataflow=rs

@@ -90,6 +90,19 @@ class WsArrayDriver::Impl {
   const WsArrayConfig& config() const { return config_; }
   int64_t cycle() const { return cycle_; }
   bool busy() const { return !folds_.empty(); }
+  const std::vector<uint64_t>& released() const { return released_; }
+  bool first_taken(uint64_t id, int64_t* cycle) const {
+    for (const Queued& q : folds_) {
+      if (q.id == id) {
+        if (q.taken == 0) return false;
+        *cycle = q.out.first;
+        return true;
+      }
+    }
+    if (id >= next_id_) return false;
+    *cycle = first_of_retired_;
+    return true;
+  }
 
   uint64_t push_fold(const FoldInput& f) {
     const int rows = config_.rows;
@@ -143,6 +156,7 @@ class WsArrayDriver::Impl {
     const int rows = config_.rows;
     const int cols = config_.cols;
     const int acc_bits = config_.acc_bits;
+    released_.clear();
 
     // Inputs of this cycle: the next weight row, the next step.
     Queued* pre = preloading();
@@ -207,6 +221,7 @@ class WsArrayDriver::Impl {
         if (q.rows_out == q.steps) {
           q.out.end = cycle_;
           q.out.cycles = q.out.end - q.out.handed + 1;
+          first_of_retired_ = q.out.first;
           finished_.emplace_back(q.id, std::move(q.out));
           folds_.pop_front();
         }
@@ -218,7 +233,10 @@ class WsArrayDriver::Impl {
     }
     if (step_taken) {
       if (feed->taken == 0) feed->out.first = cycle_;
-      if (++feed->taken == feed->steps) feed->out.last = cycle_;
+      if (++feed->taken == feed->steps) {
+        feed->out.last = cycle_;
+        released_.push_back(feed->id);
+      }
     }
 
     set(WsPort::clk_i, 1);
@@ -269,6 +287,8 @@ class WsArrayDriver::Impl {
   std::deque<Queued> folds_;  // queued and not finished, in order
   uint64_t next_id_ = 0;
   int64_t cycle_ = 0;
+  int64_t first_of_retired_ = 0;  // the first step of the last fold to finish
+  std::vector<uint64_t> released_;
   std::vector<std::pair<uint64_t, FoldOutput>> finished_;
 };
 
@@ -280,6 +300,10 @@ int64_t WsArrayDriver::cycle() const { return impl_->cycle(); }
 uint64_t WsArrayDriver::push_fold(const FoldInput& fold) { return impl_->push_fold(fold); }
 void WsArrayDriver::clock() { impl_->clock(); }
 bool WsArrayDriver::busy() const { return impl_->busy(); }
+const std::vector<uint64_t>& WsArrayDriver::released() const { return impl_->released(); }
+bool WsArrayDriver::first_taken(uint64_t id, int64_t* cycle) const {
+  return impl_->first_taken(id, cycle);
+}
 std::vector<std::pair<uint64_t, FoldOutput>> WsArrayDriver::take_finished() {
   return impl_->take_finished();
 }

@@ -103,6 +103,11 @@ class WsArrayDriver {
   // One cycle: presents the queued inputs, takes the outputs, rising clock edge.
   void clock();
   bool busy() const;  // a queued fold has not finished
+  // Folds whose last step was taken in the last clock(), in order.
+  const std::vector<uint64_t>& released() const;
+  // Whether fold `id`'s first step has been taken, and in which cycle (asked of the newest
+  // folds only: a finished fold answers with the first step of the last one to finish).
+  bool first_taken(uint64_t id, int64_t* cycle) const;
   // Folds whose last output row came out (in order), taken from the driver.
   std::vector<std::pair<uint64_t, FoldOutput>> take_finished();
   // One fold alone: clocks until the array is idle, queues it and clocks until it has finished.
