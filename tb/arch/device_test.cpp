@@ -465,5 +465,40 @@ TEST(Device, InterruptRaisesOnEnabledStatusAndClearsOnWriteOne) {
   EXPECT_TRUE(failures.empty()) << ::testing::PrintToString(failures);
 }
 
+TEST(Device, SoftResetWhileBusyStopsAfterTheLayerInFlight) {
+  const DeviceConfig config = small_device(SimMode::kTile);
+  std::vector<std::string> failures;
+  DevicePlatform platform("top", config, [&](Cpu& cpu) {
+    driver::Driver drv(cpu, kRegs, 0, config.accelerator.dram.size_bytes);
+    std::vector<uint64_t> outs;
+    const driver::LayerData layer = layer_data(network()[0]);
+    const uint64_t first = drv.load_network({layer, layer, layer}, &outs);
+    auto check = [&](bool ok, const std::string& what) {
+      if (!ok) failures.push_back(what);
+    };
+    drv.write_reg(reg::kIrqEnable, driver::kIrqDone | driver::kIrqError);
+    drv.write_reg(reg::kDescLo, static_cast<uint32_t>(first));
+    drv.write_reg(reg::kCtrl, driver::kCtrlStart);
+    drv.write_reg(reg::kCtrl, driver::kCtrlSoftReset);
+    check(drv.read_reg(reg::kStatus) == driver::kStatusBusy, "busy until the layer ends");
+    check(drv.read_reg(reg::kIrqEnable) == (driver::kIrqDone | driver::kIrqError),
+          "registers kept while busy");
+    drv.write_reg(reg::kCtrl, driver::kCtrlStart);  // ignored while busy
+    while ((drv.read_reg(reg::kStatus) & driver::kStatusBusy) != 0) {
+      sc_core::wait(100, sc_core::SC_NS);
+    }
+    check(drv.read_reg(reg::kStatus) == 0, "status reset");
+    check(drv.read_reg(reg::kIrqStatus) == 0 && !cpu.irq.read(), "no interrupt");
+    check(drv.read_reg(reg::kIrqEnable) == 0 && drv.read_reg(reg::kDescLo) == 0,
+          "registers reset");
+    check(drv.read_reg64(reg::kCyclesLo) == 0 && drv.read_reg(reg::kLayersDone) == 0,
+          "counters reset");
+  });
+  sc_core::sc_start();
+  ASSERT_TRUE(platform.cpu().finished()) << platform.cpu().error();
+  EXPECT_TRUE(failures.empty()) << ::testing::PrintToString(failures);
+  EXPECT_EQ(platform.device().accelerator().stats().size(), 1u);  // the layer in flight only
+}
+
 }  // namespace
 }  // namespace lbfp::arch
