@@ -513,6 +513,9 @@ LayerPlan plan_layer(const GemmJob& job, const AcceleratorConfig& config) {
   return *best;
 }
 
+// Output tile slots at most (the ring's index is an int).
+constexpr uint64_t kMaxOutputSlots = 1 << 20;
+
 struct Accelerator::Plan {
   const GemmJob* job = nullptr;
   size_t index = 0;
@@ -616,7 +619,10 @@ void Accelerator::controller_thread() {
     const LayerPlan& lp = p.layout;
     const uint64_t TM = lp.tile_m;  // a tile's outputs (the array's R x C when output-stationary)
     const uint64_t TN = lp.tile_n;
-    p.out_slots = config_.buffers.output_bytes >= 2 * TM * TN ? 2 : 1;
+    // The output buffer is a ring of tile slots: as many as it holds, so that the writer's DRAM
+    // latency does not hold up tiles whose results leave the array meanwhile.
+    p.out_slots = static_cast<int>(
+        std::clamp<uint64_t>(config_.buffers.output_bytes / (TM * TN), 1, kMaxOutputSlots));
     p.out_slot_bytes = TM * TN;
     const uint64_t entry = psum_entry_bytes(acc_bits(config_.format));
     const uint64_t nm = ceil_div(layer.m, lp.block_m);
