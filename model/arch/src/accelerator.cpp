@@ -422,6 +422,12 @@ LayerPlan plan_layer(const GemmJob& job, const AcceleratorConfig& config) {
               if (tm * tn > allowed) tn = std::min(tn, allowed / tm);
             }
             if (tm == 0 || tn == 0) continue;
+            if (shape.fold != UINT64_MAX) {
+              // Folds: a block's tiles cover each other's partial-sum round trips, so the last
+              // block is made as large as the others (a lone tile there would serialize).
+              tm = ceil_div(all_tm, ceil_div(all_tm, tm));
+              tn = ceil_div(all_tn, ceil_div(all_tn, tn));
+            }
             bm = tm * TM;
             bn = tn * TN;
             // A convolution's band is not monotone in the block (it depends on where the block
@@ -483,19 +489,27 @@ LayerPlan plan_layer(const GemmJob& job, const AcceleratorConfig& config) {
           double cost = static_cast<double>(p.dram_a + p.dram_w + p.dram_out);
           if (nm * nk * fa > 1 && p.a_slots == 1) cost *= 1.1;
           if (nn * nk * fw > 1 && p.w_slots == 1) cost *= 1.1;
-          if (kc > shape.fold) {
+          if (split && shape.fold != UINT64_MAX) {
             // Weight-/input-stationary folds: a tile's next fold resumes its partial sums once
             // they have left the array (2R + C + p cycles after its last step, counting the
             // next fold's preload), so the block's other tiles must stream that long or the
             // folds serialize; such a plan must save a third of the traffic to be chosen.
-            const uint64_t block_tiles =
-                ceil_div(std::min(bm, job.m), TM) * ceil_div(std::min(bn, job.n), TN);
+            // The smallest block (the last one in M and in N) decides; a fold takes at least
+            // R + 1 cycles (its weight rows). Folds of a chunk that is no multiple of R are
+            // partly empty: their share of extra folds is added to the cost.
+            const uint64_t last_m = job.m - (nm - 1) * bm;
+            const uint64_t last_n = job.n - (nn - 1) * bn;
+            const uint64_t block_tiles = ceil_div(std::min(bm, last_m), TM) *
+                                         ceil_div(std::min(bn, last_n), TN);
             const uint64_t stream = config.array.dataflow == Dataflow::kWeightStationary
                                         ? std::min(TM, job.m)
                                         : std::min(TN, job.n);
+            const auto R = static_cast<uint64_t>(config.array.rows);
             const auto gap = static_cast<uint64_t>(2 * config.array.rows + config.array.cols +
                                                    config.array.pipe_stages);
-            if ((block_tiles - 1) * stream < gap) cost *= 1.5;
+            if ((block_tiles - 1) * std::max(stream, R + 1) < gap) cost *= 1.5;
+            cost *= static_cast<double>(nk * ceil_div(kc, R)) /
+                    static_cast<double>(ceil_div(job.k, R));
           }
           if (!best || cost < best_cost) {
             best = p;
