@@ -422,12 +422,10 @@ LayerPlan plan_layer(const GemmJob& job, const AcceleratorConfig& config) {
               if (tm * tn > allowed) tn = std::min(tn, allowed / tm);
             }
             if (tm == 0 || tn == 0) continue;
-            if (shape.fold != UINT64_MAX) {
-              // Folds: a block's tiles cover each other's partial-sum round trips, so the last
-              // block is made as large as the others (a lone tile there would serialize).
-              tm = ceil_div(all_tm, ceil_div(all_tm, tm));
-              tn = ceil_div(all_tn, ceil_div(all_tn, tn));
-            }
+            // A block's tiles cover each other's partial-sum round trips between chunks (folds),
+            // so the last block is made as large as the others (a lone tile there serializes).
+            tm = ceil_div(all_tm, ceil_div(all_tm, tm));
+            tn = ceil_div(all_tn, ceil_div(all_tn, tn));
             bm = tm * TM;
             bn = tn * TN;
             // A convolution's band is not monotone in the block (it depends on where the block
