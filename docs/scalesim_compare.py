@@ -14,9 +14,8 @@ the closed forms explained in docs/scalesim-comparison.md.
 
 Without --ours the "ours" column is the first form (output-stationary tiles in isolation, whatever
 --dataflow says). With --ours layers.csv (from `lbfp sim`) the model's compute_cycles and tiles
-are shown instead; with
---check-isolated (output-stationary only) they are also checked against the first form, which
-holds for tiles in isolation (no overlap). With --scalesim CSV (columns layer,cycles: SCALE-Sim's
+are shown instead; with --check-isolated (output-stationary only) they are also checked against
+the first form, which holds for tiles in isolation (no overlap). With --scalesim CSV (columns layer,cycles: SCALE-Sim's
 stall-free compute cycles) its cycles are checked against SCALE-Sim's form. Prints a markdown
 table; --over also lists the layers whose cycles exceed SCALE-Sim's (exit status 1 if any).
 Needs no SCALE-Sim.
