@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Per-layer compute cycles of an output-stationary R x C array: this project's model against
-SCALE-Sim v2's, from the two closed forms explained in docs/scalesim-comparison.md.
+"""Per-layer compute cycles of an R x C array: this project's model against SCALE-Sim v2's, from
+the closed forms explained in docs/scalesim-comparison.md.
 
   ours      = tiles * (K + 2R + C + N)   tiles = groups * ceil(M/R) * ceil(n/C)
               M = out_h * out_w, out = (ifmap - filter) // stride + 1, n = filters / groups,
@@ -9,9 +9,16 @@ SCALE-Sim v2's, from the two closed forms explained in docs/scalesim-comparison.
               Sr = ceil((ifmap - filter + stride) / stride) ** 2 (per dim), Sc = filters,
               T = filter_h * filter_w * channels (no groups: only the first 8 columns are read)
 
-With --ours layers.csv (from `lbfp sim`) the model's compute_cycles and tiles are checked against
-the first form; with --scalesim CSV (columns layer,cycles: SCALE-Sim's stall-free compute cycles)
-its cycles are checked against the second. Prints a markdown table. Needs no SCALE-Sim.
+  --dataflow ws: SCALE-Sim = folds * (2R + C + Sr - 2)   folds = ceil(T/R) * ceil(Sc/C)
+  --dataflow is: SCALE-Sim = folds * (2R + C + Sc - 2)   folds = ceil(T/R) * ceil(Sr/C)
+
+Without --ours the "ours" column is the first form (output-stationary tiles in isolation, whatever
+--dataflow says). With --ours layers.csv (from `lbfp sim`) the model's compute_cycles and tiles
+are shown instead; with --check-isolated (output-stationary only) they are also checked against
+the first form, which holds for tiles in isolation (no overlap). With --scalesim CSV (columns layer,cycles: SCALE-Sim's
+stall-free compute cycles) its cycles are checked against SCALE-Sim's form. Prints a markdown
+table; --over also lists the layers whose cycles exceed SCALE-Sim's (exit status 1 if any).
+Needs no SCALE-Sim.
 """
 import argparse
 import csv
@@ -39,10 +46,17 @@ def ours(l, R, C, N):
     return tiles, tiles * (k + 2 * R + C + N)
 
 
-def scalesim(l, R, C):
+def scalesim(l, R, C, dataflow="os"):
     sr = math.ceil((l["ih"] - l["fh"] + l["s"]) / l["s"]) * math.ceil((l["iw"] - l["fw"] + l["s"]) / l["s"])
     t = l["fh"] * l["fw"] * l["ch"]
-    folds = math.ceil(sr / R) * math.ceil(l["nf"] / C)
+    sc = l["nf"]
+    if dataflow == "ws":
+        folds = math.ceil(t / R) * math.ceil(sc / C)
+        return folds, folds * (2 * R + C + sr - 2)
+    if dataflow == "is":
+        folds = math.ceil(t / R) * math.ceil(sr / C)
+        return folds, folds * (2 * R + C + sc - 2)
+    folds = math.ceil(sr / R) * math.ceil(sc / C)
     return folds, folds * (t + R + C - 2)
 
 
@@ -60,20 +74,29 @@ def main():
     ap.add_argument("--pipe-stages", type=int, default=1)
     ap.add_argument("--ours", help="layers.csv written by lbfp sim (one format)")
     ap.add_argument("--scalesim", help="CSV with columns layer,cycles")
+    ap.add_argument("--dataflow", choices=["os", "ws", "is"], default="os",
+                    help="SCALE-Sim's dataflow (its closed form)")
+    ap.add_argument("--check-isolated", action="store_true",
+                    help="check --ours against the isolated-tile form (output-stationary)")
+    ap.add_argument("--over", action="store_true",
+                    help="list the layers above SCALE-Sim (exit status 1 if any)")
     a = ap.parse_args()
+    if a.check_isolated and a.dataflow != "os":
+        ap.error("--check-isolated is for --dataflow os")
     R, C, N = a.rows, a.cols, a.pipe_stages
     got = read_column(a.ours, "layer", None) if a.ours else {}
     ss = read_column(a.scalesim, "layer", "cycles") if a.scalesim else {}
     bad = 0
+    over = []
     tot_o = tot_s = 0
     print("| layer | tiles | ours | folds | SCALE-Sim | ours - SCALE-Sim | ratio |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for l in read_topology(a.topology):
         tiles, cyc = ours(l, R, C, N)
-        folds, scyc = scalesim(l, R, C)
+        folds, scyc = scalesim(l, R, C, a.dataflow)
         if l["name"] in got:
             g = got[l["name"]]
-            if int(g["tiles"]) != tiles or int(g["compute_cycles"]) != cyc:
+            if a.check_isolated and (int(g["tiles"]) != tiles or int(g["compute_cycles"]) != cyc):
                 print(f"{l['name']}: lbfp sim {g['tiles']} tiles / {g['compute_cycles']} cycles, "
                       f"formula {tiles} / {cyc}", file=sys.stderr)
                 bad += 1
@@ -84,9 +107,13 @@ def main():
         scyc = ss.get(l["name"], scyc)
         tot_o += cyc
         tot_s += scyc
+        if cyc > scyc:
+            over.append(f"{l['name']} ({cyc} > {scyc})")
         print(f"| {l['name']} | {tiles} | {cyc} | {folds} | {scyc} | {cyc - scyc:+d} | {cyc / scyc:.3f} |")
     print(f"| **total** | | {tot_o} | | {tot_s} | {tot_o - tot_s:+d} | {tot_o / tot_s:.3f} |")
-    return 1 if bad else 0
+    if a.over:
+        print("\nLayers above SCALE-Sim: " + (", ".join(over) if over else "none"))
+    return 1 if bad or (a.over and over) else 0
 
 
 if __name__ == "__main__":

@@ -422,6 +422,10 @@ LayerPlan plan_layer(const GemmJob& job, const AcceleratorConfig& config) {
               if (tm * tn > allowed) tn = std::min(tn, allowed / tm);
             }
             if (tm == 0 || tn == 0) continue;
+            // A block's tiles cover each other's partial-sum round trips between chunks (folds),
+            // so the last block is made as large as the others (a lone tile there serializes).
+            tm = ceil_div(all_tm, ceil_div(all_tm, tm));
+            tn = ceil_div(all_tn, ceil_div(all_tn, tn));
             bm = tm * TM;
             bn = tn * TN;
             // A convolution's band is not monotone in the block (it depends on where the block
@@ -483,19 +487,27 @@ LayerPlan plan_layer(const GemmJob& job, const AcceleratorConfig& config) {
           double cost = static_cast<double>(p.dram_a + p.dram_w + p.dram_out);
           if (nm * nk * fa > 1 && p.a_slots == 1) cost *= 1.1;
           if (nn * nk * fw > 1 && p.w_slots == 1) cost *= 1.1;
-          if (kc > shape.fold) {
+          if (split && shape.fold != UINT64_MAX) {
             // Weight-/input-stationary folds: a tile's next fold resumes its partial sums once
             // they have left the array (2R + C + p cycles after its last step, counting the
             // next fold's preload), so the block's other tiles must stream that long or the
             // folds serialize; such a plan must save a third of the traffic to be chosen.
-            const uint64_t block_tiles =
-                ceil_div(std::min(bm, job.m), TM) * ceil_div(std::min(bn, job.n), TN);
+            // The smallest block (the last one in M and in N) decides; a fold takes at least
+            // R + 1 cycles (its weight rows). Folds of a chunk that is no multiple of R are
+            // partly empty: their share of extra folds is added to the cost.
+            const uint64_t last_m = job.m - (nm - 1) * bm;
+            const uint64_t last_n = job.n - (nn - 1) * bn;
+            const uint64_t block_tiles = ceil_div(std::min(bm, last_m), TM) *
+                                         ceil_div(std::min(bn, last_n), TN);
             const uint64_t stream = config.array.dataflow == Dataflow::kWeightStationary
                                         ? std::min(TM, job.m)
                                         : std::min(TN, job.n);
+            const auto R = static_cast<uint64_t>(config.array.rows);
             const auto gap = static_cast<uint64_t>(2 * config.array.rows + config.array.cols +
                                                    config.array.pipe_stages);
-            if ((block_tiles - 1) * stream < gap) cost *= 1.5;
+            if ((block_tiles - 1) * std::max(stream, R + 1) < gap) cost *= 1.5;
+            cost *= static_cast<double>(nk * ceil_div(kc, R)) /
+                    static_cast<double>(ceil_div(job.k, R));
           }
           if (!best || cost < best_cost) {
             best = p;
@@ -512,6 +524,9 @@ LayerPlan plan_layer(const GemmJob& job, const AcceleratorConfig& config) {
   }
   return *best;
 }
+
+// Output tile slots at most (the ring's index is an int).
+constexpr uint64_t kMaxOutputSlots = 1 << 20;
 
 struct Accelerator::Plan {
   const GemmJob* job = nullptr;
@@ -616,7 +631,10 @@ void Accelerator::controller_thread() {
     const LayerPlan& lp = p.layout;
     const uint64_t TM = lp.tile_m;  // a tile's outputs (the array's R x C when output-stationary)
     const uint64_t TN = lp.tile_n;
-    p.out_slots = config_.buffers.output_bytes >= 2 * TM * TN ? 2 : 1;
+    // The output buffer is a ring of tile slots: as many as it holds, so that the writer's DRAM
+    // latency does not hold up tiles whose results leave the array meanwhile.
+    p.out_slots = static_cast<int>(
+        std::clamp<uint64_t>(config_.buffers.output_bytes / (TM * TN), 1, kMaxOutputSlots));
     p.out_slot_bytes = TM * TN;
     const uint64_t entry = psum_entry_bytes(acc_bits(config_.format));
     const uint64_t nm = ceil_div(layer.m, lp.block_m);
