@@ -69,6 +69,36 @@ struct GoldenTile {
   std::vector<Code> want_code;
 };
 
+// The array's outputs of tile `t` into `result` (rows x cols): `lane(r, c)` is output (r, c)'s
+// index in the driver's vectors. The RTL keeps an overflow flag per output, no step count; the
+// BFP8 array has no requantizer, so its codes come from the golden reference on the host, as a
+// host-side requantizer would make them.
+template <class Output, class Lane>
+void collect_outputs(const GoldenTile& t, const NumberFormat& format, const Output& out,
+                     TileResult& result, Lane lane) {
+  const auto n = static_cast<size_t>(t.rows) * static_cast<size_t>(t.cols);
+  result.rows = t.rows;
+  result.cols = t.cols;
+  result.acc.assign(n, 0);
+  result.overflow.assign(n, 0);
+  result.overflow_steps.assign(n, 0);
+  result.codes.assign(n, 0);
+  for (int r = 0; r < t.rows; ++r) {
+    for (int c = 0; c < t.cols; ++c) {
+      const auto i = static_cast<size_t>(r * t.cols + c);
+      const size_t o = lane(r, c);
+      result.acc[i] = out.acc[o];
+      result.overflow[i] = out.overflow[o];
+      result.overflow_steps[i] = out.overflow[o];
+      if (!t.requantize) continue;
+      result.codes[i] = is_lbfp(format)
+                            ? out.codes[o]
+                            : requantize(std::get<BfpFormat>(format), result.acc[i],
+                                         t.scales[static_cast<size_t>(c)], t.out_exponent, t.relu);
+    }
+  }
+}
+
 // The tile's expected outputs: each output starts from its resumed partial sum (init_acc) or
 // its column's bias, its flag is the resumed flag or any saturating step of this chunk.
 void expect_golden(const NumberFormat& format, const TileJob& job,
@@ -245,33 +275,10 @@ class RtlArray : public sc_core::sc_module, public ArrayBackend {
     const GoldenTile t = std::move(tiles_.front());
     tiles_.pop_front();
     ++first_tile_;
-    const ArrayGeometry& g = config_.geometry;
-    const auto n = static_cast<size_t>(t.rows) * static_cast<size_t>(t.cols);
-    result_.rows = t.rows;
-    result_.cols = t.cols;
-    result_.acc.assign(n, 0);
-    result_.overflow.assign(n, 0);
-    result_.overflow_steps.assign(n, 0);
-    result_.codes.assign(n, 0);
-    for (int r = 0; r < t.rows; ++r) {
-      for (int c = 0; c < t.cols; ++c) {
-        const auto i = static_cast<size_t>(r * t.cols + c);
-        const auto o = static_cast<size_t>(r * g.cols + c);
-        result_.acc[i] = out.acc[o];
-        result_.overflow[i] = out.overflow[o];
-        result_.overflow_steps[i] = out.overflow[o];  // the RTL keeps a flag only
-        if (!t.requantize) continue;
-        if (is_lbfp(config_.format)) {
-          result_.codes[i] = out.codes[o];
-        } else {
-          // The BFP8 array has no requantizer: requantize its accumulator with the golden
-          // reference, as a host-side requantizer would.
-          result_.codes[i] = requantize(std::get<BfpFormat>(config_.format), result_.acc[i],
-                                        t.scales[static_cast<size_t>(c)], t.out_exponent,
-                                        t.relu);
-        }
-      }
-    }
+    const auto array_cols = static_cast<size_t>(config_.geometry.cols);
+    collect_outputs(t, config_.format, out, result_, [array_cols](int r, int c) {
+      return static_cast<size_t>(r) * array_cols + static_cast<size_t>(c);
+    });
     check_golden(
         t, result_, config_.name, acc_bits(config_.format),
         [&out](int r, int) {
@@ -413,7 +420,7 @@ class RtlStationaryArray : public sc_core::sc_module, public ArrayBackend {
     int64_t cycles = 0;
     int64_t first = 0;
     const int64_t guard = driver_.cycle() + 2 * array_tile_cycles(g, longest_) + 1000;
-    while (!driver_.first_taken(id, &first) || driver_.cycle() < first + 1) {
+    while (!driver_.first_taken(id, &first) || driver_.cycle() < first + array_preload_gap(g)) {
       if (driver_.cycle() > guard) {
         throw std::runtime_error("RTL array " + config_.name + " never took a fold");
       }
@@ -444,33 +451,12 @@ class RtlStationaryArray : public sc_core::sc_module, public ArrayBackend {
     ++first_tile_;
     const bool ws = config_.geometry.dataflow == Dataflow::kWeightStationary;
     const auto array_cols = static_cast<size_t>(config_.geometry.cols);
-    const auto n = static_cast<size_t>(t.rows) * static_cast<size_t>(t.cols);
-    result_.rows = t.rows;
-    result_.cols = t.cols;
-    result_.acc.assign(n, 0);
-    result_.overflow.assign(n, 0);
-    result_.overflow_steps.assign(n, 0);
-    result_.codes.assign(n, 0);
-    for (int m = 0; m < t.rows; ++m) {
-      for (int c = 0; c < t.cols; ++c) {
-        const auto i = static_cast<size_t>(m * t.cols + c);
-        const auto step = static_cast<size_t>(ws ? m : c);
-        const auto lane = static_cast<size_t>(ws ? c : m);
-        const size_t o = step * array_cols + lane;
-        result_.acc[i] = out.acc[o];
-        result_.overflow[i] = out.overflow[o];
-        result_.overflow_steps[i] = out.overflow[o];  // the RTL keeps a flag only
-        if (!t.requantize) continue;
-        if (is_lbfp(config_.format)) {
-          result_.codes[i] = out.codes[o];
-        } else {
-          // The BFP8 array has no requantizer (as the output-stationary one).
-          result_.codes[i] = requantize(std::get<BfpFormat>(config_.format), result_.acc[i],
-                                        t.scales[static_cast<size_t>(c)], t.out_exponent,
-                                        t.relu);
-        }
-      }
-    }
+    // Output (m, n) leaves with step m in lane n (weight-stationary) or step n in lane m.
+    collect_outputs(t, config_.format, out, result_, [array_cols, ws](int m, int c) {
+      const auto step = static_cast<size_t>(ws ? m : c);
+      const auto lane = static_cast<size_t>(ws ? c : m);
+      return step * array_cols + lane;
+    });
     check_golden(
         t, result_, config_.name, acc_bits(config_.format),
         [&out, ws](int m, int c) {

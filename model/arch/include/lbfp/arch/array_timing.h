@@ -49,8 +49,11 @@ constexpr int64_t array_tile_steps(const ArrayGeometry& g, int64_t rows, int64_t
                                                     : k;
 }
 
-// Cycles between a tile's first step and the first preload row of the next: max(p, 1).
+// Cycles between a tile's first step and the first preload row of the next: max(p, 1) for
+// output-stationary (the start values enter behind the PE's pipeline); 1 for weight-/input-
+// stationary (the next fold's weight rows go into shadow registers, read before the pipeline).
 constexpr int64_t array_preload_gap(const ArrayGeometry& g) {
+  if (g.dataflow != Dataflow::kOutputStationary) return 1;
   return g.pipe_stages > 1 ? g.pipe_stages : 1;
 }
 
@@ -77,7 +80,9 @@ constexpr int64_t array_tile_cycles(const ArrayGeometry& g, int64_t steps) {
 // stationary folds of `steps` steps: max(steps, R + 1) (the next fold's weight rows load into the
 // shadow registers from one cycle after the previous first step).
 constexpr int64_t array_tile_interval(const ArrayGeometry& g, int64_t steps) {
-  if (g.dataflow != Dataflow::kOutputStationary) return std::max(steps, int64_t{g.rows} + 1);
+  if (g.dataflow != Dataflow::kOutputStationary) {
+    return std::max(steps, int64_t{g.rows} + array_preload_gap(g));
+  }
   return std::max({steps, int64_t{g.rows} + array_preload_gap(g), int64_t{g.cols}});
 }
 
@@ -114,11 +119,11 @@ class ArrayTimeline {
     if (g_.dataflow != Dataflow::kOutputStationary) {
       // Weight rows go into shadow registers from one cycle after the previous fold's first step;
       // the fold's steps follow the previous fold's without a gap.
-      t.preload = started_ ? std::max(handed_over, first_ + 1) : handed_over;
+      t.preload = started_ ? std::max(handed_over, first_ + array_preload_gap(g_)) : handed_over;
       t.first = std::max(t.preload + rows, started_ ? last_ + 1 : 0);
       t.last = t.first + steps - 1;
       t.end = t.last + rows + g_.cols + g_.pipe_stages;
-      t.next_handover = t.first + 1;
+      t.next_handover = t.first + array_preload_gap(g_);
       first_ = t.first;
       last_ = t.last;
       started_ = true;
