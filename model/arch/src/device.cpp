@@ -1,5 +1,6 @@
 #include "lbfp/arch/device.h"
 
+#include <algorithm>
 #include <cstring>
 #include <set>
 #include <stdexcept>
@@ -197,6 +198,7 @@ DeviceError Device::run_chain() {
   limits.memory_base = config_.memory_base;
   limits.memory_bytes = config_.memory_bytes;
   limits.max_macs = config_.max_layer_macs;
+  limits.max_dim = std::min(config_.max_dimension, uint64_t{1} << 32);
   std::set<uint64_t> visited;
   std::vector<uint8_t> bytes(driver::kDescriptorBytes);
   std::vector<uint8_t> params;

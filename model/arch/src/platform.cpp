@@ -1,5 +1,6 @@
 #include "lbfp/arch/platform.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace lbfp::arch {
@@ -96,13 +97,24 @@ void Cpu::write32(uint64_t address, uint32_t value) {
   checked(tlm::TLM_WRITE_COMMAND, address, &value, 4);
 }
 
+// A payload's length is an unsigned int: longer transfers go in pieces.
+constexpr uint64_t kMaxTransferBytes = uint64_t{1} << 30;
+
 void Cpu::read(uint64_t address, void* data, uint64_t length) {
-  if (length != 0) checked(tlm::TLM_READ_COMMAND, address, data, length);
+  auto* bytes = static_cast<unsigned char*>(data);
+  for (uint64_t done = 0; done < length; done += kMaxTransferBytes) {
+    checked(tlm::TLM_READ_COMMAND, address + done, bytes + done,
+            std::min(length - done, kMaxTransferBytes));
+  }
 }
 
 void Cpu::write(uint64_t address, const void* data, uint64_t length) {
   // A write only reads through the payload's (non-const) data pointer.
-  if (length != 0) checked(tlm::TLM_WRITE_COMMAND, address, const_cast<void*>(data), length);
+  auto* bytes = static_cast<unsigned char*>(const_cast<void*>(data));
+  for (uint64_t done = 0; done < length; done += kMaxTransferBytes) {
+    checked(tlm::TLM_WRITE_COMMAND, address + done, bytes + done,
+            std::min(length - done, kMaxTransferBytes));
+  }
 }
 
 void Cpu::wait_for_interrupt() {

@@ -9,6 +9,7 @@
 
 #include "lbfp/arch/accelerator_top.h"
 #include "lbfp/arch/accelerator_trace.h"
+#include "lbfp/arch/device_top.h"
 #include "lbfp/arch/input.h"
 #include "lbfp/arch/rtl_array.h"
 #include "lbfp/arch/stats.h"
@@ -116,6 +117,36 @@ FormatRun choose_per_layer(const std::vector<FormatRun>& runs,
   return best;
 }
 
+// One accelerator's system: the device that host software drives through the driver
+// (DeviceTop), or the direct path (AcceleratorTop).
+class System {
+ public:
+  System(const std::string& name, const AcceleratorConfig& config,
+         std::unique_ptr<ArrayBackend> backend, bool direct) {
+    if (direct) {
+      top_ = std::make_unique<AcceleratorTop>(name.c_str(), config, std::move(backend));
+    } else {
+      device_ = std::make_unique<DeviceTop>(name.c_str(), config, std::move(backend));
+    }
+  }
+  void add_layer(GemmLayer layer) {
+    device_ ? device_->add_layer(std::move(layer)) : top_->add_layer(std::move(layer));
+  }
+  void set_progress(std::function<void(size_t, size_t)> progress) {
+    device_ ? device_->set_progress(std::move(progress)) : top_->set_progress(std::move(progress));
+  }
+  const Accelerator& accelerator() const {
+    return device_ ? device_->accelerator() : top_->accelerator();
+  }
+  std::vector<LayerStats> stats() const { return device_ ? device_->stats() : top_->stats(); }
+  bool finished() const { return device_ ? device_->finished() : top_->finished(); }
+  const std::string& error() const { return device_ ? device_->error() : top_->error(); }
+
+ private:
+  std::unique_ptr<DeviceTop> device_;
+  std::unique_ptr<AcceleratorTop> top_;
+};
+
 // The `lbfp sim` command that reruns this simulation for one format (a mismatch report's).
 std::string reproduce_command(const SimulationRequest& r, const std::string& format) {
   std::string command = "lbfp sim --array rtl --format " + format;
@@ -207,7 +238,7 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
 
   const auto formats = formats_for(r.format, report.arch.accel.format);
   check_host_memory(r, report.workload, formats.size());
-  std::vector<std::unique_ptr<AcceleratorTop>> accelerators;
+  std::vector<std::unique_ptr<System>> accelerators;
   std::vector<std::vector<size_t>> owners;  // per accelerator: workload layer of each group
   std::vector<Dataflow> accelerator_dataflows;
   std::unique_ptr<AcceleratorTrace> trace;
@@ -232,7 +263,7 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
                                                          : (is_lbfp(format) ? "lbfp8" : "bfp8"));
         backend = make_rtl_array(cfg.array, format, rtl_options);
       }
-      auto acc = std::make_unique<AcceleratorTop>(name.c_str(), cfg, std::move(backend));
+      auto acc = std::make_unique<System>(name, cfg, std::move(backend), r.direct);
       if (trace) trace->add(acc->accelerator(), name);
       std::vector<size_t> owner;
       for (size_t li = 0; li < report.workload.layers.size(); ++li) {

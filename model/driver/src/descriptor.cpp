@@ -1,5 +1,6 @@
 #include "lbfp/driver/descriptor.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace lbfp::driver {
@@ -127,7 +128,8 @@ DeviceError decode_descriptor(const uint8_t* p, size_t size, const DecodeLimits&
   d.next_address = get<uint64_t>(p, off::kNext);
 
   if (d.m == 0 || d.n == 0 || d.k == 0) return DeviceError::kBadShape;
-  if (d.m > limits.max_dim || d.n > limits.max_dim || d.k > limits.max_dim) {
+  const uint64_t max_dim = std::min(limits.max_dim, uint64_t{1} << 32);
+  if (d.m > max_dim || d.n > max_dim || d.k > max_dim) {
     return DeviceError::kTooLarge;
   }
   if (d.kind == LayerKind::kGemm) {
@@ -141,15 +143,17 @@ DeviceError decode_descriptor(const uint8_t* p, size_t size, const DecodeLimits&
         d.stride == 0) {
       return DeviceError::kBadShape;
     }
-    if (d.in_h > limits.max_dim || d.in_w > limits.max_dim || d.channels > limits.max_dim ||
-        d.filter_h > limits.max_dim || d.filter_w > limits.max_dim) {
+    if (d.in_h > max_dim || d.in_w > max_dim || d.channels > max_dim ||
+        d.filter_h > max_dim || d.filter_w > max_dim) {
       return DeviceError::kTooLarge;
     }
     if (d.filter_h > d.in_h || d.filter_w > d.in_w) return DeviceError::kBadShape;
     const uint64_t out_h = (d.in_h - d.filter_h) / d.stride + 1;
     const uint64_t out_w = (d.in_w - d.filter_w) / d.stride + 1;
-    // Products of two dimensions of at most 2^24 cannot overflow.
-    if (d.m != out_h * out_w || d.k != d.channels * d.filter_h * d.filter_w) {
+    // Products of two dimensions of at most 2^32 cannot overflow; K against channels x taps
+    // by division, as a product of three could.
+    const uint64_t taps = uint64_t{d.filter_h} * d.filter_w;
+    if (d.m != out_h * out_w || d.k % taps != 0 || d.k / taps != d.channels) {
       return DeviceError::kBadShape;
     }
     if (d.in_h * d.in_w > limits.max_macs / d.channels) return DeviceError::kTooLarge;

@@ -69,6 +69,22 @@ void Driver::write_descriptor(uint64_t address, const Descriptor& d) {
   bus_.write(address, bytes.data(), bytes.size());
 }
 
+void Driver::place_parameters(const std::vector<int8_t>& w_exponents,
+                              const std::vector<float>& bias, Descriptor* d) {
+  d->w_exponents_address = place(w_exponents.data(), w_exponents.size());
+  d->has_bias = !bias.empty();
+  d->bias_address = 0;
+  if (d->has_bias) {
+    std::vector<uint8_t> bytes(bias.size() * 4);
+    for (size_t i = 0; i < bias.size(); ++i) {
+      uint32_t bits;
+      std::memcpy(&bits, &bias[i], 4);
+      for (int b = 0; b < 4; ++b) bytes[i * 4 + b] = static_cast<uint8_t>(bits >> (8 * b));
+    }
+    d->bias_address = place(bytes.data(), bytes.size());
+  }
+}
+
 uint64_t Driver::load_network(const std::vector<LayerData>& layers,
                               std::vector<uint64_t>* out_addresses) {
   std::vector<Descriptor> chain;
@@ -76,19 +92,7 @@ uint64_t Driver::load_network(const std::vector<LayerData>& layers,
     Descriptor d = layer.shape;
     d.a_address = place(layer.a.data(), layer.a.size());
     d.w_address = place(layer.w.data(), layer.w.size());
-    d.w_exponents_address = place(layer.w_exponents.data(), layer.w_exponents.size());
-    d.has_bias = !layer.bias.empty();
-    d.bias_address = 0;
-    if (d.has_bias) {
-      // float32 little-endian, the descriptor layout's bias format.
-      std::vector<uint8_t> bias(layer.bias.size() * 4);
-      for (size_t i = 0; i < layer.bias.size(); ++i) {
-        uint32_t bits;
-        std::memcpy(&bits, &layer.bias[i], 4);
-        for (int b = 0; b < 4; ++b) bias[i * 4 + b] = static_cast<uint8_t>(bits >> (8 * b));
-      }
-      d.bias_address = place(bias.data(), bias.size());
-    }
+    place_parameters(layer.w_exponents, layer.bias, &d);
     d.out_address = allocate(out_bytes(d));
     if (out_addresses != nullptr) out_addresses->push_back(d.out_address);
     chain.push_back(d);

@@ -36,6 +36,7 @@ struct DeviceConfig {
   uint64_t memory_base = 0;
   uint64_t memory_bytes = uint64_t{1} << 28;
   uint64_t max_descriptors = 4096;  // a longer chain is reported as a descriptor loop
+  uint64_t max_dimension = uint64_t{1} << 24;  // each of M, N, K, H, W, C (at most 2^32)
   uint64_t max_layer_macs = uint64_t{1} << 36;
   uint64_t register_latency_cycles = 1;  // accelerator clock cycles per register access
 };

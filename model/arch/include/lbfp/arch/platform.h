@@ -90,6 +90,7 @@ class DevicePlatform : public sc_core::sc_module {
                  std::unique_ptr<ArrayBackend> backend = nullptr);
 
   Cpu& cpu() { return cpu_; }
+  const Cpu& cpu() const { return cpu_; }
   const Device& device() const { return device_; }
   const Dram& memory() const { return memory_; }
 

@@ -36,6 +36,10 @@ struct SimulationRequest {
   std::vector<std::string> overrides;  // "dotted.key=value" applied to the arch file
   // The most host memory the operands may take (refused before allocating); 0: no limit.
   uint64_t max_host_bytes = 0;
+  // false (default): host software drives the accelerator as a device through the driver
+  // (device_top.h: descriptors, START, the interrupt); true: the host hands the accelerator
+  // GemmJobs (accelerator_top.h). Both give the same report.
+  bool direct = false;
   // Called with each warning about the inputs (a SCALE-Sim .cfg's unmapped keys) once they are
   // read, before the simulation; optional.
   std::function<void(const std::string&)> warn;

@@ -42,7 +42,7 @@ struct Descriptor {
 struct DecodeLimits {
   uint64_t memory_base = 0;
   uint64_t memory_bytes = 0;
-  uint64_t max_dim = uint64_t{1} << 24;      // each of M, N, K, H, W, C
+  uint64_t max_dim = uint64_t{1} << 24;      // each of M, N, K, H, W, C; at most 2^32
   uint64_t max_macs = uint64_t{1} << 36;     // M N K of one layer
 };
 

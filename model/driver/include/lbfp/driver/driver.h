@@ -76,6 +76,11 @@ class Driver {
   // descriptor's address. out_addresses gets each layer's output address.
   uint64_t load_network(const std::vector<LayerData>& layers, std::vector<uint64_t>* out_addresses);
   void write_descriptor(uint64_t address, const Descriptor& d);
+  // Places a layer's N weight exponents and, when `bias` is not empty, its N biases (float32
+  // little-endian, the descriptor's format); sets d's w_exponents_address, has_bias and
+  // bias_address.
+  void place_parameters(const std::vector<int8_t>& w_exponents, const std::vector<float>& bias,
+                        Descriptor* d);
 
   // Starts a run at `first_descriptor` with both interrupts enabled, waits for the interrupt,
   // clears it and reads status and counters.
