@@ -17,6 +17,7 @@
 #include <systemc>
 
 #include "lbfp/arch/accelerator_top.h"
+#include "lbfp/arch/device_top.h"
 #include "lbfp/arch/platform.h"
 #include "lbfp/driver/driver.h"
 
@@ -285,6 +286,100 @@ TEST(Device, NetworkThroughDescriptorsMatchesTheDirectPath) {
   EXPECT_GT(result.counters.cycles, sum.cycles);
 }
 
+// Every number of a layer's statistics (not its name), as text, so a difference names its
+// field.
+std::vector<std::string> stats_fields(const LayerStats& s) {
+  auto op = [](const OperandTraffic& t) {
+    return std::to_string(t.dram_read) + "/" + std::to_string(t.dram_write) + "/" +
+           std::to_string(t.sram_read) + "/" + std::to_string(t.sram_write);
+  };
+  return {"tiles " + std::to_string(s.tiles),
+          "total " + std::to_string(s.total_cycles), "compute " + std::to_string(s.compute_cycles),
+          "stall " + std::to_string(s.stall_cycles), "macs " + std::to_string(s.macs),
+          "zero " + std::to_string(s.zero_macs), "pe " + std::to_string(s.array_pe_cycles),
+          "util " + std::to_string(s.utilization), "sat " + std::to_string(s.outputs_saturated),
+          "ovf " + std::to_string(s.overflow_steps), "dram r " + std::to_string(s.dram_bytes_read),
+          "dram w " + std::to_string(s.dram_bytes_written),
+          "sram r " + std::to_string(s.sram_bytes_read),
+          "sram w " + std::to_string(s.sram_bytes_written),
+          "db " + std::to_string(s.double_buffered), "wr " + std::to_string(s.weights_resident),
+          "order " + s.loop_order, "kc " + std::to_string(s.k_chunks),
+          "lb " + std::to_string(s.dram_lower_bound), "ifmap " + op(s.ifmap),
+          "filter " + op(s.filter), "ofmap " + op(s.ofmap), "psum " + op(s.psum),
+          "mul " + std::to_string(s.multiplies), "shift " + std::to_string(s.shifts),
+          "acc " + std::to_string(s.accumulates), "rq " + std::to_string(s.requantizations),
+          "fill " + std::to_string(s.fill_drain_cycles),
+          "st if " + std::to_string(s.stall_ifmap_cycles),
+          "st f " + std::to_string(s.stall_filter_cycles),
+          "st o " + std::to_string(s.stall_output_cycles),
+          "wb " + std::to_string(s.writeback_cycles)};
+}
+
+// What `lbfp sim` runs (DeviceTop: the host driver, descriptors, START, the interrupt) against
+// the direct path (AcceleratorTop), side by side in one simulation: in tile mode output-
+// stationary, in cycle mode weight-stationary with a slower memory clock, each layer's outputs
+// and every statistic are the same.
+TEST(DeviceTop, MatchesTheDirectPathLayerForLayer) {
+  AcceleratorConfig tile = small_device(SimMode::kTile).accelerator;
+  AcceleratorConfig cycle = small_device(SimMode::kCycle).accelerator;
+  cycle.array.dataflow = Dataflow::kWeightStationary;
+  cycle.dram.clock_period = sc_core::sc_time(1.5, sc_core::SC_NS);
+  AcceleratorTop direct_tile("direct_tile", tile), direct_cycle("direct_cycle", cycle);
+  DeviceTop device_tile("device_tile", tile), device_cycle("device_cycle", cycle);
+  std::vector<GemmLayer> layers = network();
+  layers.push_back(network()[1]);  // a layer after a convolution, and again after a GEMM
+  layers.back().name = "conv_again";
+  layers.push_back(network()[0]);
+  for (const GemmLayer& l : layers) {
+    direct_tile.add_layer(l);
+    direct_cycle.add_layer(l);
+    device_tile.add_layer(l);
+    device_cycle.add_layer(l);
+  }
+  size_t progress = 0;
+  device_tile.set_progress([&](size_t done, size_t total) {
+    EXPECT_EQ(done, ++progress);
+    EXPECT_EQ(total, layers.size());
+  });
+  sc_core::sc_start();
+  const std::pair<AcceleratorTop*, DeviceTop*> pairs[] = {{&direct_tile, &device_tile},
+                                                          {&direct_cycle, &device_cycle}};
+  for (const auto& [direct, device] : pairs) {
+    ASSERT_TRUE(direct->finished()) << direct->error();
+    ASSERT_TRUE(device->finished()) << device->error();
+    const std::vector<LayerStats> device_stats = device->stats();
+    ASSERT_EQ(device_stats.size(), layers.size());
+    ASSERT_EQ(direct->stats().size(), layers.size());
+    for (size_t i = 0; i < layers.size(); ++i) {
+      EXPECT_EQ(device->output(i), direct->output(i)) << device->name() << " layer " << i;
+      EXPECT_EQ(device_stats[i].name, layers[i].name);
+      EXPECT_EQ(stats_fields(device_stats[i]), stats_fields(direct->stats()[i]))
+          << device->name() << " layer " << i;
+    }
+  }
+  EXPECT_EQ(progress, layers.size());
+}
+
+// A layer whose operands fit the memory but whose exponents, bias and descriptor do not after
+// them is refused before the simulation, naming the layer.
+TEST(DeviceTop, RefusesALayerWhoseDescriptorDoesNotFit) {
+  AcceleratorConfig config = small_device(SimMode::kTile).accelerator;
+  // A 192, W 128, outputs 64 bytes after alignment (384), exponents 64, bias 64, descriptor 192.
+  GemmLayer layer = network()[0];
+  config.dram.size_bytes = 384;
+  DeviceTop device("device", config);
+  try {
+    device.add_layer(layer);
+    FAIL() << "accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("layer 'fc1': needs 704 bytes of DRAM with its weight "
+                                         "exponents, bias and command descriptor, the DRAM has "
+                                         "384 bytes"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 // Each malformed chain, run in turn on one device: the run stops with the error code, the
 // interrupt, the descriptor it stopped at, and no layer run past it.
 TEST(Device, MalformedDescriptorsEndWithTheirErrorAndTheInterrupt) {
@@ -493,11 +588,24 @@ TEST(Device, SoftResetWhileBusyStopsAfterTheLayerInFlight) {
           "registers reset");
     check(drv.read_reg64(reg::kCyclesLo) == 0 && drv.read_reg(reg::kLayersDone) == 0,
           "counters reset");
+    check(platform.device().accelerator().stats().size() == 1, "the layer in flight only");
+    // The next START runs the whole chain as on a fresh device.
+    const driver::RunResult rerun = drv.run(first);
+    check(rerun.ok() && rerun.layers_done == 3, "the next run completes");
+    std::vector<std::vector<uint8_t>> outputs(3, std::vector<uint8_t>(layer.shape.m * layer.shape.n));
+    for (size_t i = 0; i < 3; ++i) drv.read_output(outs[i], outputs[i].data(), outputs[i].size());
+    check(outputs[0] == outputs[1] && outputs[1] == outputs[2], "the same outputs thrice");
   });
   sc_core::sc_start();
   ASSERT_TRUE(platform.cpu().finished()) << platform.cpu().error();
   EXPECT_TRUE(failures.empty()) << ::testing::PrintToString(failures);
-  EXPECT_EQ(platform.device().accelerator().stats().size(), 1u);  // the layer in flight only
+  // The layer cut short by the reset and the three of the next run: the same layer, the same
+  // statistics (no state of the interrupted run carries over).
+  const auto& stats = platform.device().accelerator().stats();
+  ASSERT_EQ(stats.size(), 4u);
+  for (size_t i = 1; i < stats.size(); ++i) {
+    EXPECT_EQ(stats_fields(stats[i]), stats_fields(stats[0])) << i;
+  }
 }
 
 }  // namespace
