@@ -213,6 +213,9 @@ bad "values of input feature map; the model refuses layers over 1 TiB" sim --qui
 bad "needs 3e+12 bytes of operands and results per group; the model refuses layers over 1 TiB" \
   sim --quiet --workload gemm:1000000,1000000,1000000
 bad "bytes of DRAM per group, more than the" sim --quiet --workload gemm:20000,20000,20000
+# Operands that fit the DRAM, but not with the exponents, bias and command descriptor after them.
+bad "layer 'gemm': needs 1048768 bytes of DRAM with its weight exponents, bias and command descriptor" \
+  sim --quiet --set dram.size_mib=1 --workload gemm:902,1,1160
 bad "--workload gemm:4,4: expected gemm:M,N,K" sim --quiet --workload gemm:4,4
 bad "--workload gemm:4,4,0: K: must be positive, got 0" sim --quiet --workload gemm:4,4,0
 bad "--workload gemm:4,-4,4: N: expected a positive integer, got '-4'" sim --quiet --workload gemm:4,-4,4
