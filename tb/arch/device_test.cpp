@@ -592,7 +592,8 @@ TEST(Device, SoftResetWhileBusyStopsAfterTheLayerInFlight) {
     // The next START runs the whole chain as on a fresh device.
     const driver::RunResult rerun = drv.run(first);
     check(rerun.ok() && rerun.layers_done == 3, "the next run completes");
-    std::vector<std::vector<uint8_t>> outputs(3, std::vector<uint8_t>(layer.shape.m * layer.shape.n));
+    const uint64_t out_bytes = layer.shape.m * layer.shape.n;
+    std::vector<std::vector<uint8_t>> outputs(3, std::vector<uint8_t>(out_bytes));
     for (size_t i = 0; i < 3; ++i) drv.read_output(outs[i], outputs[i].data(), outputs[i].size());
     check(outputs[0] == outputs[1] && outputs[1] == outputs[2], "the same outputs thrice");
   });
