@@ -74,7 +74,13 @@ TEST(SynthUnits, UnitsSharingAFolderAreTheSameUnit) {
   EXPECT_EQ(shared, 2) << "bfp_mul of mul and of mulheld, seen from both sides";
 }
 
-// Each multiplier is synthesized and verilated once for the whole suite.
+// Each unit is synthesized, and each multiplier verilated, once for the whole suite.
+const SynthResult& synthesized(const Unit& unit) {
+  static std::map<std::string, SynthResult> cache;
+  auto it = cache.find(unit.name());
+  if (it == cache.end()) it = cache.emplace(unit.name(), synthesize(test_tools(), unit)).first;
+  return it->second;
+}
 struct Built {
   SynthResult synth;
   std::string simulator;
@@ -86,7 +92,7 @@ const Built& built(const Unit& unit) {
     const Tools tools = test_tools();
     const LibertyLibrary lib = read_liberty(tools.liberty);
     Built b;
-    b.synth = synthesize(tools, unit);
+    b.synth = synthesized(unit);
     b.simulator = build_activity_model(tools, unit, b.synth, lib);
     it = cache.emplace(unit.name(), std::move(b)).first;
   }
@@ -104,11 +110,9 @@ Activity exhaustive_run(const Unit& unit, SynthResult& synth) {
 // rather than in the middle of a long run.
 TEST(SynthUnits, EveryUnitSynthesizes) {
   REQUIRE_LIBERTY();
-  Tools tools = test_tools();
-  tools.work_dir = (std::filesystem::path(tools.work_dir) / "every_unit").string();
   for (const Unit& u : units()) {
     SCOPED_TRACE(u.name());
-    const SynthResult r = synthesize(tools, u);
+    const SynthResult& r = synthesized(u);
     EXPECT_GT(r.area_um2, 0.0);
     EXPECT_GT(r.cell_count, 0);
   }
