@@ -103,8 +103,7 @@ void add_cosim_command(CLI::App& app) {
                       "options below change it (verilated on first use when not prebuilt)");
       cmd->add_option("--dataflow", options->dataflow,
                       "os (default: the output-stationary array), ws (weight-stationary) or is "
-                      "(input-stationary: the same array, operands swapped); ws and is run the "
-                      "prebuilt --config arrays only");
+                      "(input-stationary: the same array, operands swapped)");
       cmd->add_option("--arch", *arch_path,
                       "architecture YAML: its array's rows, columns, pipeline depth, format and A");
       cmd->add_option("--rows", options->rows, "R (1..64)")->check(CLI::Range(1, 1024));

@@ -4,9 +4,14 @@
 #                                    not prebuilt (8x4, A = 24, two pipeline stages, BFP8); its
 #                                    outputs and cycles equal the C++ array's; the second run
 #                                    reuses the cache (no build, and no Verilator on PATH); an FST
-#                                    from --trace read back by fst2vcd; the SystemC VCD.
+#                                    from --trace read back by fst2vcd; the SystemC VCD; a
+#                                    weight-/input-stationary shape that is not prebuilt goes to
+#                                    an on-demand build (without Verilator: the setup message).
 #   ondemand_cli.sh LBFP SRC long    two concurrent first runs of another configuration both
-#                                    succeed and build once; a damaged entry is rebuilt.
+#                                    succeed and build once; a damaged entry is rebuilt; one
+#                                    on-demand weight-stationary array (3x5, A = 20, two pipeline
+#                                    stages, LBFP8), built once, passes `lbfp cosim array` in both
+#                                    dataflows and gives the C++ array's cycles in `lbfp sim`.
 set -u
 lbfp=$1
 src=$2
@@ -83,6 +88,17 @@ if [[ $mode == ci ]]; then
     grep -q "\$var .* $sig " model.vcd || { echo "FAIL: no $sig in the SystemC VCD"; fail=1; }
   done
   grep -q '^#' model.vcd || { echo "FAIL: the SystemC VCD has no time steps"; fail=1; }
+
+  # A weight- or input-stationary shape that is not prebuilt is built on demand, not refused:
+  # with no Verilator and an empty cache, the run stops at the build (exit 1, scripts/setup.sh).
+  PATH=/nonexistent "$lbfp" cosim array --dataflow ws --rows 2 --cols 3 --rtl-cache "$work/none" \
+    > nows.txt 2>&1
+  [[ $? == 1 ]] && grep -q 'scripts/setup.sh' nows.txt ||
+    { echo "FAIL: an on-demand weight-stationary cosim"; cat nows.txt; fail=1; }
+  PATH=/nonexistent "$lbfp" sim "${a[@]}" --workload $workload --format arch --dataflow is \
+    --array rtl --rtl-cache "$work/none" --no-progress --quiet > nois.txt 2>&1
+  [[ $? == 1 ]] && grep -q 'scripts/setup.sh' nois.txt ||
+    { echo "FAIL: an on-demand input-stationary sim"; cat nois.txt; fail=1; }
 else
   sed -e 's/rows: 16/rows: 5/' -e 's/cols: 16/cols: 3/' -e 's/acc_bits: 32/acc_bits: 20/' \
       -e 's#energy: ../#energy: '"$src"'/configs/#' "$src/configs/arch/lbfp8_16x16.yaml" > b.yaml
@@ -114,6 +130,33 @@ else
   # A failed build names its log and shows its last lines; no Verilator names scripts/setup.sh.
   PATH=/nonexistent "$lbfp" cosim array --rows 2 --cols 2 --rtl-cache "$cache" > nov.txt 2>&1
   [[ $? == 1 ]] && grep -q 'scripts/setup.sh' nov.txt || { echo "FAIL: no verilator"; cat nov.txt; fail=1; }
+
+  # A weight-stationary array that is not prebuilt (3x5, A = 20, two pipeline stages, LBFP8):
+  # built once, bit-exact in both dataflows, and the C++ array's cycles through the model.
+  ws=(--rows 3 --cols 5 --pipe-stages 2 --array-acc-bits 20 --format lbfp8)
+  for flow in ws is; do
+    "$lbfp" cosim array --dataflow $flow "${ws[@]}" --rtl-cache "$cache" --m 9 --n 7 --k 11 \
+      --fill saturate > "cosim_$flow.txt" 2>&1 || { echo "FAIL: cosim --dataflow $flow"; cat "cosim_$flow.txt"; fail=1; }
+    grep -q 'built on demand' "cosim_$flow.txt" && grep -q 'PASS' "cosim_$flow.txt" ||
+      { echo "FAIL: cosim --dataflow $flow did not pass on demand"; cat "cosim_$flow.txt"; fail=1; }
+  done
+  builds=$(cat cosim_ws.txt cosim_is.txt | grep -c 'verilating this array configuration')
+  [[ $builds == 1 ]] || { echo "FAIL: $builds builds of one weight-stationary configuration"; fail=1; }
+  w=(--arch "$src/configs/arch/lbfp8_16x16.yaml" --set array.rows=3 --set array.cols=5
+     --set array.pipe_stages=2 --set format.acc_bits=20)
+  for flow in ws is; do
+    "$lbfp" sim "${w[@]}" --workload $workload --format arch --dataflow $flow --array rtl \
+      --rtl-cache "$cache" --no-progress --out "rtl_$flow" > "rtl_$flow.txt" 2> "rtl_$flow.err" ||
+      { echo "FAIL: sim --dataflow $flow --array rtl"; cat "rtl_$flow.err"; fail=1; }
+    grep -q 'verilating' "rtl_$flow.err" && { echo "FAIL: sim --dataflow $flow built again"; fail=1; }
+    "$lbfp" sim "${w[@]}" --workload $workload --format arch --dataflow $flow --mode cycle \
+      --no-progress --out "cpp_$flow" > "cpp_$flow.txt" 2>&1 || { echo "FAIL: the C++ $flow run"; fail=1; }
+    if [[ -z "$(summary "rtl_$flow/summary.json")" ||
+          "$(summary "rtl_$flow/summary.json")" != "$(summary "cpp_$flow/summary.json")" ]]; then
+      echo "FAIL: the $flow RTL's cycles differ from the C++ array's"
+      diff <(summary "rtl_$flow/summary.json") <(summary "cpp_$flow/summary.json"); fail=1
+    fi
+  done
 fi
 
 if [[ $fail == 0 ]]; then echo "PASS ($mode)"; fi

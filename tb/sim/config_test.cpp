@@ -168,6 +168,39 @@ TEST(EnergyTable, SynthesisScalesTheDatapathFromTheBase) {
   EXPECT_NE(t.sources.at("lbfp_multiply").find("osu018_synth.yaml"), std::string::npos);
 }
 
+// The weight-/input-stationary PE: both actions of a MAC scaled by the synthesized PE ratio
+// (osu018_synth.yaml: pews_pj / pews_reference_pe_pj), used for a stationary layer only.
+TEST(EnergyTable, StationaryPeFromSynthesis) {
+  const EnergyTable base = load_energy(LBFP_SOURCE_DIR "/configs/energy/horowitz45.yaml");
+  const EnergyTable t = load_energy(LBFP_SOURCE_DIR "/configs/energy/horowitz45-synth.yaml");
+  for (const auto& action : arch::stationary_energy_actions()) {
+    EXPECT_EQ(base.pj.count(action), 0u) << action;
+    EXPECT_NE(t.sources.at(action).find("pews_pj"), std::string::npos) << action;
+  }
+  const double lbfp_ratio = 28.2200 / 28.8618;
+  const double bfp_ratio = 27.6316 / 33.6356;
+  EXPECT_DOUBLE_EQ(t.at("lbfp_multiply_ws"), t.at("lbfp_multiply") * lbfp_ratio);
+  EXPECT_DOUBLE_EQ(t.at("lbfp_accumulate_ws"), t.at("lbfp_accumulate") * lbfp_ratio);
+  EXPECT_DOUBLE_EQ(t.at("bfp_multiply_ws"), t.at("bfp_multiply") * bfp_ratio);
+  EXPECT_DOUBLE_EQ(t.at("bfp_accumulate_ws"), t.at("bfp_accumulate") * bfp_ratio);
+
+  arch::LayerStats s;
+  s.multiplies = 1000;
+  s.accumulates = 1200;
+  for (const bool lbfp : {true, false}) {
+    const auto os = arch::layer_energy(s, lbfp, t, arch::Dataflow::kOutputStationary);
+    const double ratio = lbfp ? lbfp_ratio : bfp_ratio;
+    for (const auto d : {arch::Dataflow::kWeightStationary, arch::Dataflow::kInputStationary}) {
+      const auto e = arch::layer_energy(s, lbfp, t, d);
+      EXPECT_DOUBLE_EQ(e.multiply_pj, os.multiply_pj * ratio);
+      EXPECT_DOUBLE_EQ(e.accumulate_pj, os.accumulate_pj * ratio);
+      // Without the synthesized PE every dataflow takes the same figures.
+      EXPECT_EQ(arch::layer_energy(s, lbfp, base, d).datapath_pj(),
+                arch::layer_energy(s, lbfp, base).datapath_pj());
+    }
+  }
+}
+
 TEST(EnergyTable, MissingAndBadFiguresAreErrors) {
   try {
     parse_energy("name: x\nenergy_pj:\n  bfp_multiply: 0.2\n", "e.yaml", "");

@@ -298,8 +298,8 @@ bad "--dataflow rs: expected os, ws, is or best" sim --quiet $gemm --dataflow rs
 bad "--best-by area: expected cycles or energy" sim --quiet $gemm --dataflow best --best-by area
 bad "--dataflow best runs every dataflow on the C++ array: use --array cpp" \
   sim --quiet $gemm --dataflow best --array rtl
-bad "the weight-stationary RTL array is prebuilt only as 4x4 LBFP8 A=32 p=1, 4x4 BFP8 A=32 p=2, 3x2" \
-  sim --quiet $gemm --dataflow ws --array rtl
+bad "the RTL array is built for rows in 1..64, not 100" \
+  sim --quiet $gemm --dataflow ws --array rtl --set array.rows=100
 bad "array.dataflow: 'rs' is not output-stationary, weight-stationary or input-stationary" \
   sim --quiet $gemm --set array.dataflow=rs
 bad "the RTL array is built for rows in 1..64, not 100" sim --quiet $gemm --array rtl --set array.rows=100
@@ -490,7 +490,7 @@ bad "the RTL array is built for rows in 1..64, not 65" cosim array --rows 65
 bad "unknown --config 'foo'" cosim array --config foo
 bad "unknown --fill 'x' (random or saturate)" cosim array --fill x
 bad "--dataflow xs: expected os, ws or is" cosim array --dataflow xs
-bad "--dataflow ws: only the prebuilt weight-stationary arrays run" cosim array --dataflow ws --rows 8
+bad "the RTL array is built for rows in 1..64, not 65" cosim array --dataflow ws --rows 65
 bad "unknown --config 'foo'; the verilated weight-stationary arrays are" cosim array --dataflow is --config foo
 bad "--seed: expected a non-negative decimal integer" cosim array --seed -1
 bad "--acc-bits 100: the requantizer is verilated for A = 32 and A = 16" cosim requant --acc-bits 100

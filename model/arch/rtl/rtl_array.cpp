@@ -308,12 +308,12 @@ class RtlArray : public sc_core::sc_module, public ArrayBackend {
 // - Eo, the same for every column) and a step part (Eb[n]).
 class RtlStationaryArray : public sc_core::sc_module, public ArrayBackend {
  public:
-  RtlStationaryArray(sc_core::sc_module_name name, rtl::WsArrayKind kind,
+  RtlStationaryArray(sc_core::sc_module_name name, const rtl::WsArrayConfig& array,
                      const RtlArrayConfig& config, const rtl::DriverOptions& driver_options,
                      std::string reproduce)
       : sc_module(name),
         config_(config),
-        driver_(kind, driver_options),
+        driver_(array, driver_options),
         reproduce_(std::move(reproduce)) {}
 
   std::string name() const override { return "rtl " + config_.name; }
@@ -516,29 +516,13 @@ std::unique_ptr<ArrayBackend> make_rtl_array(const ArrayGeometry& geometry,
     driver.trace_window = rtl::parse_trace_window(options.trace_window, "--trace-window");
   }
   if (geometry.dataflow != Dataflow::kOutputStationary) {
-    // Only the prebuilt weight-stationary configurations exist (no on-demand builds).
-    for (const rtl::WsArrayConfig& w : rtl::ws_array_configs()) {
-      const RtlArrayConfig c = stationary_config(w, geometry.dataflow);
-      if (c.geometry.rows != geometry.rows || c.geometry.cols != geometry.cols ||
-          c.geometry.pipe_stages != geometry.pipe_stages || !same_format(c.format, format)) {
-        continue;
-      }
-      const std::string name = "rtl_array_" + c.name;
-      driver.trace_name = name;
-      return std::make_unique<RtlStationaryArray>(name.c_str(), w.kind, c, driver,
-                                                  options.reproduce);
-    }
-    std::string have;
-    for (const rtl::WsArrayConfig& c : rtl::ws_array_configs()) {
-      have += std::string(have.empty() ? "" : ", ") + std::to_string(c.rows) + "x" +
-              std::to_string(c.cols) + " " + (c.bfp ? "BFP8" : "LBFP8") + " A=" +
-              std::to_string(c.acc_bits) + " p=" + std::to_string(c.pipe_stages);
-    }
-    throw std::invalid_argument(
-        std::string("the ") + dataflow_name(geometry.dataflow) + " RTL array is prebuilt only as " +
-        have + ", not " + std::to_string(geometry.rows) + "x" + std::to_string(geometry.cols) +
-        " " + format_name(format) + " p=" + std::to_string(geometry.pipe_stages) +
-        ": run it on the C++ array (--array cpp)");
+    // A prebuilt weight-stationary configuration, or any other verilated on demand.
+    const rtl::WsArrayConfig w = rtl::ws_array_config_for(geometry.rows, geometry.cols,
+                                                          geometry.pipe_stages, acc, bfp);
+    const RtlArrayConfig c = stationary_config(w, geometry.dataflow);
+    const std::string name = "rtl_array_" + c.name;
+    driver.trace_name = name;
+    return std::make_unique<RtlStationaryArray>(name.c_str(), w, c, driver, options.reproduce);
   }
   const rtl::ArrayConfig vc = rtl::array_config_for(geometry.rows, geometry.cols,
                                                     geometry.pipe_stages, acc, bfp,

@@ -62,7 +62,8 @@ EnergyTable parse_energy_in(const std::string& text, const std::string& source,
   table.name = get_string(source, root, "", "name", table.name.empty() ? "unnamed" : table.name);
   table.technology = get_string(source, root, "", "technology", table.technology);
 
-  const std::set<std::string> actions(energy_actions().begin(), energy_actions().end());
+  std::set<std::string> actions(energy_actions().begin(), energy_actions().end());
+  actions.insert(stationary_energy_actions().begin(), stationary_energy_actions().end());
   if (const YAML::Node e = root["energy_pj"]) {
     check_keys(source, e, "energy_pj", actions);
     for (const auto& item : e) {
@@ -131,6 +132,24 @@ EnergyTable parse_energy_in(const std::string& text, const std::string& source,
     table.sources["lbfp_accumulate"] = "bfp_multiply" + note.str() + ": LBFP8 (MAC - mul) / BFP8 mul";
     table.pj["bfp_accumulate"] = anchor * bfp_acc / bfp_mul;
     table.sources["bfp_accumulate"] = "bfp_multiply" + note.str() + ": BFP8 (MAC - mul) / BFP8 mul";
+    // The weight-stationary PE (`lbfp synth --units pews`, pews_pj) against the
+    // output-stationary PE of the same run (pews_reference_pe_pj, else pe_pj): both actions of
+    // a MAC scaled by that ratio, since the PE is measured whole (multiplier, adder, registers).
+    for (const char* format : {"lbfp8", "bfp8"}) {
+      const YAML::Node u = s[format];
+      if (!u || !u.IsMap() || !u["pews_pj"]) continue;
+      const char* reference = u["pews_reference_pe_pj"] ? "pews_reference_pe_pj" : "pe_pj";
+      const double ratio = figure(format, "pews_pj") / figure(format, reference);
+      const std::string prefix = std::string(format) == "lbfp8" ? "lbfp" : "bfp";
+      std::ostringstream why;
+      why << " x " << ratio << " (" << spath << ": " << format << " pews_pj / " << reference
+          << ", the weight-stationary PE over the output-stationary PE, docs/hardware-cost.md)";
+      for (const char* action : {"_multiply", "_accumulate"}) {
+        const std::string os = prefix + action;
+        table.pj[os + "_ws"] = table.pj[os] * ratio;
+        table.sources[os + "_ws"] = os + why.str();
+      }
+    }
   }
   for (const auto& a : energy_actions()) {
     if (table.pj.count(a) == 0) fail(source, root, "energy_pj." + a, "missing");
@@ -151,6 +170,12 @@ const std::vector<std::string>& energy_actions() {
       "bfp_multiply",    "lbfp_multiply",   "bfp_accumulate", "lbfp_accumulate",
       "requantize",      "sram_read_byte",  "sram_write_byte", "dram_read_byte",
       "dram_write_byte", "leakage_per_cycle"};
+  return actions;
+}
+
+const std::vector<std::string>& stationary_energy_actions() {
+  static const std::vector<std::string> actions = {"lbfp_multiply_ws", "lbfp_accumulate_ws",
+                                                   "bfp_multiply_ws", "bfp_accumulate_ws"};
   return actions;
 }
 
@@ -194,11 +219,17 @@ EnergyBreakdown& EnergyBreakdown::operator+=(const EnergyBreakdown& o) {
   return *this;
 }
 
-EnergyBreakdown layer_energy(const LayerStats& s, bool lbfp, const EnergyTable& t) {
+EnergyBreakdown layer_energy(const LayerStats& s, bool lbfp, const EnergyTable& t,
+                             Dataflow dataflow) {
   auto d = [](uint64_t v) { return static_cast<double>(v); };
+  // A stationary array's own PE figures when the table has them, else the output-stationary's.
+  const bool stationary = dataflow != Dataflow::kOutputStationary;
+  auto datapath = [&](const std::string& action) {
+    return stationary && t.pj.count(action + "_ws") != 0 ? t.at(action + "_ws") : t.at(action);
+  };
   EnergyBreakdown e;
-  e.multiply_pj = d(s.multiplies) * t.at(lbfp ? "lbfp_multiply" : "bfp_multiply");
-  e.accumulate_pj = d(s.accumulates) * t.at(lbfp ? "lbfp_accumulate" : "bfp_accumulate");
+  e.multiply_pj = d(s.multiplies) * datapath(lbfp ? "lbfp_multiply" : "bfp_multiply");
+  e.accumulate_pj = d(s.accumulates) * datapath(lbfp ? "lbfp_accumulate" : "bfp_accumulate");
   e.requantize_pj = d(s.requantizations) * t.at("requantize");
   e.sram_pj = d(s.sram_bytes_read) * t.at("sram_read_byte") +
               d(s.sram_bytes_written) * t.at("sram_write_byte");
@@ -209,8 +240,8 @@ EnergyBreakdown layer_energy(const LayerStats& s, bool lbfp, const EnergyTable& 
 }
 
 EnergyBreakdown layer_energy(const LayerStats& s, bool lbfp, const EnergyTable& t,
-                             const BufferConfig& buffers) {
-  EnergyBreakdown e = layer_energy(s, lbfp, t);
+                             const BufferConfig& buffers, Dataflow dataflow) {
+  EnergyBreakdown e = layer_energy(s, lbfp, t, dataflow);
   auto d = [](uint64_t v) { return static_cast<double>(v); };
   auto charge = [&](const OperandTraffic& o, uint64_t capacity) {
     return d(o.sram_read) * t.sram_byte_pj(capacity, false) +

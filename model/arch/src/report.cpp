@@ -209,7 +209,14 @@ std::string summary_json(const SimReport& r) {
                      {"data", r.data_origin}};
   json energy = {{"file", r.energy.path}, {"name", r.energy.name},
                  {"technology", r.energy.technology}, {"units", "pJ"}};
+  // The stationary PE's actions only where a weight- or input-stationary array ran (an
+  // output-stationary run's summary lists what priced it).
+  const bool stationary = r.dataflow == "best" || g.dataflow != Dataflow::kOutputStationary;
+  const auto& ws_actions = stationary_energy_actions();
   for (const auto& [k, v] : r.energy.pj) {
+    if (!stationary && std::find(ws_actions.begin(), ws_actions.end(), k) != ws_actions.end()) {
+      continue;
+    }
     energy["per_action_pj"][k] = v;
     const auto src = r.energy.sources.find(k);
     energy["sources"][k] = src == r.energy.sources.end() ? r.energy.path : src->second;

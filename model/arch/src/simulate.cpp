@@ -78,7 +78,7 @@ void collect(FormatRun& run, const Workload& w, const std::vector<LayerStats>& s
   for (size_t i = 0; i < stats.size(); ++i) accumulate_stats(run.layers[owner[i]].stats, stats[i]);
   for (LayerResult& l : run.layers) {
     finish_stats(l.stats, arch.accel.array);
-    l.energy = layer_energy(l.stats, run.lbfp, energy, arch.accel.buffers);
+    l.energy = layer_energy(l.stats, run.lbfp, energy, arch.accel.buffers, dataflow);
     accumulate_stats(run.total, l.stats);
     run.energy += l.energy;
   }

@@ -270,7 +270,11 @@ ArrayConfig as_array_config(const WsArrayConfig& ws) {
 
 CosimReport cosim_gemm_ws(WsArrayKind kind, bool input_stationary, const Gemm& g,
                           const std::string& run_name, const DriverOptions& options) {
-  const WsArrayConfig ws = ws_array_config(kind);
+  return cosim_gemm_ws(ws_array_config(kind), input_stationary, g, run_name, options);
+}
+
+CosimReport cosim_gemm_ws(const WsArrayConfig& ws, bool input_stationary, const Gemm& g,
+                          const std::string& run_name, const DriverOptions& options) {
   const ArrayConfig config = as_array_config(ws);
   if (g.m < 1 || g.n < 1 || g.k < 1 || g.scales.size() != static_cast<size_t>(g.n) ||
       !(g.bias.empty() || g.bias.size() == static_cast<size_t>(g.n)) ||
@@ -310,7 +314,7 @@ CosimReport cosim_gemm_ws(WsArrayKind kind, bool input_stationary, const Gemm& g
       step_shift[static_cast<size_t>(n)] = g.scales[static_cast<size_t>(n)];
   }
 
-  WsArrayDriver driver(kind, options);
+  WsArrayDriver driver(ws, options);
   arch::ArrayTimeline timeline(arch::ArrayGeometry{
       rows, cols, ws.pipe_stages,
       input_stationary ? arch::Dataflow::kInputStationary : arch::Dataflow::kWeightStationary});

@@ -39,7 +39,7 @@ std::string report_text(const CosimReport& report) {
 namespace {
 
 // One random GEMM through a weight-stationary array (--dataflow ws or is): a prebuilt
-// configuration by name.
+// configuration by name, or any other built on demand.
 CosimReport cosim_array_ws(const CosimRequest& r) {
   std::string names;
   for (const WsArrayConfig& c : ws_array_configs()) {
@@ -51,11 +51,15 @@ CosimReport cosim_array_ws(const CosimRequest& r) {
     throw std::invalid_argument(fmt::format(
         "unknown --config '{}'; the verilated weight-stationary arrays are: {}", r.config, names));
   }
+  WsArrayConfig ws = ws_array_config(*kind);
+  if (r.format && *r.format != "lbfp8" && *r.format != "bfp8") {
+    throw std::invalid_argument(fmt::format("--format {}: expected lbfp8 or bfp8", *r.format));
+  }
   if (r.rows || r.cols || r.pipe_stages || r.array_acc_bits || r.format) {
-    throw std::invalid_argument(fmt::format(
-        "--dataflow {}: only the prebuilt weight-stationary arrays run (--config {}); --rows, "
-        "--cols, --pipe-stages, --array-acc-bits and --format are for --dataflow os",
-        r.dataflow, names));
+    ws = ws_array_config_for(r.rows.value_or(ws.rows), r.cols.value_or(ws.cols),
+                             r.pipe_stages.value_or(ws.pipe_stages),
+                             r.array_acc_bits.value_or(ws.acc_bits),
+                             r.format ? *r.format == "bfp8" : ws.bfp);
   }
   GemmFill fill = GemmFill::kRandom;
   if (r.fill == "saturate") {
@@ -63,7 +67,6 @@ CosimReport cosim_array_ws(const CosimRequest& r) {
   } else if (r.fill != "random") {
     throw std::invalid_argument(fmt::format("unknown --fill '{}' (random or saturate)", r.fill));
   }
-  const WsArrayConfig ws = ws_array_config(*kind);
   DriverOptions options;
   options.trace_name =
       fmt::format("cosim_{}_{}_m{}n{}k{}_seed{}", r.dataflow, ws.name, r.m, r.n, r.k, r.seed);
@@ -71,21 +74,25 @@ CosimReport cosim_array_ws(const CosimRequest& r) {
   if (!r.trace_window.empty()) {
     options.trace_window = parse_trace_window(r.trace_window, "--trace-window");
   }
+  options.rtl_cache = r.rtl_cache;
   const Gemm gemm = make_gemm(as_array_config(ws), r.m, r.n, r.k, r.seed, fill);
   CosimReport report =
-      cosim_gemm_ws(*kind, r.dataflow == "is", gemm, options.trace_name, options);
+      cosim_gemm_ws(ws, r.dataflow == "is", gemm, options.trace_name, options);
   report.setup = fmt::format(
-      "array {} {}x{} {}, {} pipeline stage(s), A={}: GEMM m={} n={} k={} seed={} fill={} "
+      "array {} {}x{} {}, {} pipeline stage(s), A={}{}: GEMM m={} n={} k={} seed={} fill={} "
       "relu={} out_exp={}",
       ws.name, ws.rows, ws.cols,
       r.dataflow == "is" ? "input-stationary" : "weight-stationary", ws.pipe_stages,
-      ws.acc_bits, r.m, r.n, r.k, r.seed, r.fill, gemm.relu, gemm.out_exp);
+      ws.acc_bits, ws.kind == WsArrayKind::kOnDemand ? " (built on demand)" : "", r.m, r.n, r.k,
+      r.seed, r.fill, gemm.relu, gemm.out_exp);
   if (report.first_mismatch_cycle >= 0) {
     const int64_t cycle = report.first_mismatch_cycle;
     report.reproduce = fmt::format(
-        "lbfp cosim array --dataflow {} --config {} --m {} --n {} --k {} --seed {} --fill {} "
-        "--trace mismatch.fst --trace-window {}:{}",
-        r.dataflow, ws.name, r.m, r.n, r.k, r.seed, r.fill,
+        "lbfp cosim array --dataflow {} --rows {} --cols {} --pipe-stages {} --array-acc-bits {} "
+        "--format {} --m {} --n {} --k {} --seed {} --fill {}{} --trace mismatch.fst "
+        "--trace-window {}:{}",
+        r.dataflow, ws.rows, ws.cols, ws.pipe_stages, ws.acc_bits, ws.bfp ? "bfp8" : "lbfp8", r.m,
+        r.n, r.k, r.seed, r.fill, r.rtl_cache.empty() ? "" : " --rtl-cache " + r.rtl_cache,
         std::max<int64_t>(0, cycle - 2 * (ws.rows + ws.cols) - 20), cycle + 4);
   }
   return report;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "lbfp/rtl/ondemand.h"
+#include "ws_array_model.h"
 
 namespace lbfp::rtl {
 namespace {
@@ -30,9 +31,12 @@ void bind(void* handle, const char* name, F& f, const std::string& library) {
   }
 }
 
-class DynamicArrayModel : public ArrayModel {
+// The shared object's functions behind the interface `Base` (ArrayModel or WsArrayModel), whose
+// ports are `Port`, named (in order) by `names`.
+template <class Base, class Port>
+class DynamicModel : public Base {
  public:
-  explicit DynamicArrayModel(const std::string& library) {
+  DynamicModel(const std::string& library, const std::string& expected_ports) {
     // The handle stays open for the process: models of one library may outlive each other.
     handle_ = ::dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (handle_ == nullptr) {
@@ -48,22 +52,20 @@ class DynamicArrayModel : public ArrayModel {
     bind(handle_, "lbfp_array_dumping", f_.dumping, library);
     bind(handle_, "lbfp_array_set", f_.set, library);
     bind(handle_, "lbfp_array_get", f_.get, library);
-    std::string expected;
-    for (const char* name : kArrayPortNames) expected += std::string(name) + " ";
-    if (expected != f_.ports()) {
+    if (expected_ports != f_.ports()) {
       throw ModelBuildError(library + " has other ports (" + f_.ports() + ") than this program (" +
-                            expected + ")");
+                            expected_ports + ")");
     }
     array_ = f_.create();
   }
-  DynamicArrayModel(const DynamicArrayModel&) = delete;
-  DynamicArrayModel& operator=(const DynamicArrayModel&) = delete;
-  ~DynamicArrayModel() override { f_.destroy(array_); }
+  DynamicModel(const DynamicModel&) = delete;
+  DynamicModel& operator=(const DynamicModel&) = delete;
+  ~DynamicModel() override { f_.destroy(array_); }
 
-  void set_bits(ArrayPort port, int lsb, int width, uint64_t value) override {
+  void set_bits(Port port, int lsb, int width, uint64_t value) override {
     f_.set(array_, static_cast<int>(port), lsb, width, value);
   }
-  uint64_t get_bits(ArrayPort port, int lsb, int width) override {
+  uint64_t get_bits(Port port, int lsb, int width) override {
     return f_.get(array_, static_cast<int>(port), lsb, width);
   }
   void eval() override { f_.eval(array_); }
@@ -79,7 +81,20 @@ class DynamicArrayModel : public ArrayModel {
 }  // namespace
 
 std::unique_ptr<ArrayModel> load_dynamic_model(const std::string& library) {
-  return std::make_unique<DynamicArrayModel>(library);
+  std::string ports;
+  for (const char* name : kArrayPortNames) ports += std::string(name) + " ";
+  return std::make_unique<DynamicModel<ArrayModel, ArrayPort>>(library, ports);
+}
+
+std::unique_ptr<WsArrayModel> load_dynamic_ws_model(const std::string& library) {
+  static constexpr const char* kWsPortNames[] = {
+#define LBFP_WS_ARRAY_PORT(name) #name,
+#include "ws_array_ports.def"
+#undef LBFP_WS_ARRAY_PORT
+  };
+  std::string ports;
+  for (const char* name : kWsPortNames) ports += std::string(name) + " ";
+  return std::make_unique<DynamicModel<WsArrayModel, WsPort>>(library, ports);
 }
 
 }  // namespace lbfp::rtl

@@ -29,6 +29,14 @@ constexpr const char* kLibrary = "model.so";
 constexpr const char* kManifest = "manifest.txt";
 constexpr int kLogTailLines = 20;
 
+// The Verilog module of `top`, and the shim's flag that selects its port list.
+const char* top_module(OnDemandTop top) {
+  return top == OnDemandTop::kWeightStationary ? "systolic_array_ws" : "systolic_array";
+}
+const char* shim_define(OnDemandTop top) {
+  return top == OnDemandTop::kWeightStationary ? " -DLBFP_WS_ARRAY=1" : "";
+}
+
 // FNV-1a, 64 bits: a cache key and a check of a cached file, not a defence against an attacker.
 class Hash {
  public:
@@ -166,9 +174,11 @@ Toolchain find_toolchain() {
 }
 
 // The key of a configuration: everything that goes into its shared object.
-std::string cache_key(const std::vector<std::string>& parameters, const Toolchain& t) {
+std::string cache_key(OnDemandTop top, const std::vector<std::string>& parameters,
+                      const Toolchain& t) {
   Hash h;
   h.add("lbfp on-demand array model 1");
+  h.add(top_module(top));
   for (const EmbeddedFile& f : ondemand_files()) {
     h.add(f.name);
     h.add(f.text);
@@ -212,8 +222,9 @@ void run_step(const std::string& command, const fs::path& log, const fs::path& f
   }
 }
 
-void build(const fs::path& dir, const std::vector<std::string>& parameters, const Toolchain& t,
-           const fs::path& failed_log, const std::function<void(const std::string&)>& progress) {
+void build(const fs::path& dir, OnDemandTop top, const std::vector<std::string>& parameters,
+           const Toolchain& t, const fs::path& failed_log,
+           const std::function<void(const std::string&)>& progress) {
   const auto started = std::chrono::steady_clock::now();
   const fs::path log = dir / "build.log";
   std::string sources;
@@ -229,7 +240,7 @@ void build(const fs::path& dir, const std::vector<std::string>& parameters, cons
   const fs::path obj = dir / "obj";
   progress("[1/3] verilating (" + t.verilator_version + ")");
   run_step(quote(t.verilator) + " --cc -O3 --x-assign fast --x-initial fast --assert --trace-fst" +
-               " -I" + quote((dir / "rtl").string()) + " --top-module systolic_array" +
+               " -I" + quote((dir / "rtl").string()) + " --top-module " + top_module(top) +
                " --prefix Vtop -Mdir " + quote(obj.string()) + gparams + sources,
            log, failed_log);
 
@@ -243,8 +254,8 @@ void build(const fs::path& dir, const std::vector<std::string>& parameters, cons
     units.emplace_back(fs::path(root) / runtime, "");
   }
   units.emplace_back(dir / "glue" / "ondemand_shim.cpp",
-                     " -DLBFP_TOP=Vtop '-DLBFP_TOP_HEADER=\"Vtop.h\"' -I" +
-                         quote((dir / "glue").string()));
+                     " -DLBFP_TOP=Vtop '-DLBFP_TOP_HEADER=\"Vtop.h\"'" +
+                         std::string(shim_define(top)) + " -I" + quote((dir / "glue").string()));
   const std::string flags = " -std=c++17 -fPIC -O2 -w -faligned-new -DVM_COVERAGE=0 -DVM_SC=0"
                             " -DVM_TRACE=1 -DVM_TRACE_FST=1 -DVM_TRACE_VCD=0 -I" +
                             quote(obj.string()) + " -I" + quote(root) + " -I" +
@@ -293,7 +304,7 @@ void build(const fs::path& dir, const std::vector<std::string>& parameters, cons
   Hash h;
   h.add(read_file(dir / kLibrary));
   std::string manifest = "verilator=" + t.verilator_version + "\ncompiler=" +
-                         t.compiler_version + "\n";
+                         t.compiler_version + "\ntop=" + top_module(top) + "\n";
   for (const std::string& p : parameters) manifest += "parameter=" + p + "\n";
   manifest += "library_hash=" + h.hex() + "\n";
   write_file(dir / kManifest, manifest);
@@ -317,7 +328,8 @@ std::string default_rtl_cache() {
 
 OnDemandModel ensure_array_model(const std::vector<std::string>& parameters,
                                  const std::string& cache_dir,
-                                 const std::function<void(const std::string&)>& progress) {
+                                 const std::function<void(const std::string&)>& progress,
+                                 OnDemandTop top) {
   const fs::path cache = cache_dir.empty() ? fs::path(default_rtl_cache()) : fs::path(cache_dir);
   std::error_code ec;
   fs::create_directories(cache, ec);
@@ -325,7 +337,7 @@ OnDemandModel ensure_array_model(const std::vector<std::string>& parameters,
 
   // The key needs the toolchain's versions (cheap: `--version`); without a toolchain, an index
   // of configuration -> the key last built for it finds the entry.
-  std::string config_id;
+  std::string config_id = std::string(top_module(top)) + ";";
   for (const std::string& p : parameters) config_id += p + ";";
   Hash ch;
   ch.add(config_id);
@@ -344,7 +356,7 @@ OnDemandModel ensure_array_model(const std::vector<std::string>& parameters,
     model.key = indexed_key;
   }
   if (toolchain) {
-    model.key = cache_key(parameters, *toolchain);
+    model.key = cache_key(top, parameters, *toolchain);
     const fs::path entry = cache / model.key;
     if (!entry_intact(entry)) {
       if (fs::exists(entry)) {
@@ -358,7 +370,7 @@ OnDemandModel ensure_array_model(const std::vector<std::string>& parameters,
       progress("verilating this array configuration into " + entry.string() +
                " (first use; later runs reuse it)");
       try {
-        build(tmp, parameters, *toolchain, failed / "build.log", progress);
+        build(tmp, top, parameters, *toolchain, failed / "build.log", progress);
       } catch (const ModelBuildError&) {
         fs::remove_all(failed, ec);
         fs::rename(tmp, failed, ec);

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <deque>
+#include <iostream>
 #include <iterator>
 #include <stdexcept>
 #include <string>
@@ -9,7 +10,9 @@
 #include "Vbfp_ws_array.h"
 #include "Vlbfp_ws_array.h"
 #include "Vlbfp_ws_array_a16.h"
+#include "dynamic_model.h"
 #include "lbfp/arch/array_timing.h"
+#include "lbfp/rtl/ondemand.h"
 #include "ws_array_model.h"
 
 namespace lbfp::rtl {
@@ -28,16 +31,32 @@ constexpr int kCodeBits = 8;       // systolic_array_ws's DataWidth
 constexpr int kExpShiftBits = 12;  // systolic_array_ws's ExpWidth
 constexpr int kIdleGuard = 1000;   // cycles to wait for earlier folds before run_fold's
 
-std::unique_ptr<WsArrayModel> make_ws_model(WsArrayKind kind) {
-  switch (kind) {
+std::unique_ptr<WsArrayModel> make_ws_model(const WsArrayConfig& config,
+                                            const DriverOptions& options) {
+  switch (config.kind) {
     case WsArrayKind::kLbfp8:
       return std::make_unique<StaticWsArrayModel<Vlbfp_ws_array>>();
     case WsArrayKind::kBfp8:
       return std::make_unique<StaticWsArrayModel<Vbfp_ws_array>>();
     case WsArrayKind::kLbfp8Narrow:
       return std::make_unique<StaticWsArrayModel<Vlbfp_ws_array_a16>>();
+    case WsArrayKind::kOnDemand:
+      break;
   }
-  throw std::invalid_argument("unknown weight-stationary array kind");
+  const std::vector<std::string> parameters = {
+      "NumRows=" + std::to_string(config.rows),
+      "NumCols=" + std::to_string(config.cols),
+      "PipeStages=" + std::to_string(config.pipe_stages),
+      "AccWidth=" + std::to_string(config.acc_bits),
+      "UseBfp=" + std::string(config.bfp ? "1" : "0"),
+      "HoldZeros=1'b" + std::string(config.hold_zeros ? "1" : "0"),
+  };
+  const auto progress = options.progress ? options.progress : [](const std::string& line) {
+    std::cerr << "lbfp: rtl: " << line << std::endl;
+  };
+  const OnDemandModel model = ensure_array_model(parameters, options.rtl_cache, progress,
+                                                 OnDemandTop::kWeightStationary);
+  return load_dynamic_ws_model(model.library);
 }
 
 }  // namespace
@@ -47,6 +66,27 @@ WsArrayConfig ws_array_config(WsArrayKind kind) {
     if (c.kind == kind) return c;
   }
   throw std::invalid_argument("unknown weight-stationary array kind");
+}
+
+WsArrayConfig ws_array_config_for(int rows, int cols, int pipe_stages, int acc_bits, bool bfp) {
+  for (const WsArrayConfig& c : kWsConfigs) {
+    if (c.rows == rows && c.cols == cols && c.pipe_stages == pipe_stages &&
+        c.acc_bits == acc_bits && c.bfp == bfp && c.hold_zeros == (pipe_stages > 0)) {
+      return c;
+    }
+  }
+  // The same limits as the output-stationary array's (the same PEs, parameters and builds).
+  const ArrayConfig os = array_config_for(rows, cols, pipe_stages, acc_bits, bfp);
+  WsArrayConfig c;
+  c.kind = WsArrayKind::kOnDemand;
+  c.name = os.name;
+  c.rows = rows;
+  c.cols = cols;
+  c.pipe_stages = pipe_stages;
+  c.acc_bits = acc_bits;
+  c.bfp = bfp;
+  c.hold_zeros = os.hold_zeros;
+  return c;
 }
 
 std::vector<WsArrayConfig> ws_array_configs() {
@@ -63,7 +103,9 @@ std::optional<WsArrayKind> parse_ws_array_kind(const std::string& name) {
 class WsArrayDriver::Impl {
  public:
   Impl(const WsArrayConfig& config, const DriverOptions& options)
-      : config_(config), model_(make_ws_model(config.kind)), window_(options.trace_window) {
+      : config_(config),
+        model_(make_ws_model(config, options)),
+        window_(options.trace_window) {
     std::string trace = options.trace;
     const char* dir = std::getenv("LBFP_RTL_FST");
     if (trace.empty() && dir != nullptr && *dir != '\0' && !options.trace_name.empty()) {
@@ -294,6 +336,8 @@ class WsArrayDriver::Impl {
 
 WsArrayDriver::WsArrayDriver(WsArrayKind kind, const DriverOptions& options)
     : impl_(std::make_unique<Impl>(ws_array_config(kind), options)) {}
+WsArrayDriver::WsArrayDriver(const WsArrayConfig& config, const DriverOptions& options)
+    : impl_(std::make_unique<Impl>(config, options)) {}
 WsArrayDriver::~WsArrayDriver() = default;
 const WsArrayConfig& WsArrayDriver::config() const { return impl_->config(); }
 int64_t WsArrayDriver::cycle() const { return impl_->cycle(); }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "lbfp/arch/accelerator.h"
+#include "lbfp/arch/array_timing.h"
 #include "lbfp/config_error.h"
 
 namespace lbfp::arch {
@@ -31,6 +32,11 @@ struct EnergyTable {
 
 // The energy actions every table must define.
 const std::vector<std::string>& energy_actions();
+// The optional actions of the weight-/input-stationary array's PE (rtl/pe_ws.sv): its multiply
+// and accumulate per MAC, "lbfp_multiply_ws", "lbfp_accumulate_ws", "bfp_multiply_ws",
+// "bfp_accumulate_ws". A table with `synthesis:` derives them from the synthesized PEs; without
+// them a stationary array is priced as the output-stationary one.
+const std::vector<std::string>& stationary_energy_actions();
 
 // Reads an energy table (with its `base:` and `synthesis:` files). Throws ConfigError.
 EnergyTable load_energy(const std::string& path);
@@ -50,11 +56,14 @@ struct EnergyBreakdown {
   EnergyBreakdown& operator+=(const EnergyBreakdown& o);
 };
 
-// The statistics' action counts priced by `table`, with the LBFP or the BFP datapath's figures.
-// SRAM at the flat sram_read_byte / sram_write_byte.
-EnergyBreakdown layer_energy(const LayerStats& s, bool lbfp, const EnergyTable& table);
+// The statistics' action counts priced by `table`, with the LBFP or the BFP datapath's figures
+// (a weight- or input-stationary array's multiply and accumulate: the *_ws actions when the
+// table has them). SRAM at the flat sram_read_byte / sram_write_byte.
+EnergyBreakdown layer_energy(const LayerStats& s, bool lbfp, const EnergyTable& table,
+                             Dataflow dataflow = Dataflow::kOutputStationary);
 // SRAM per buffer (the operands' traffic), each at the energy of its own size.
 EnergyBreakdown layer_energy(const LayerStats& s, bool lbfp, const EnergyTable& table,
-                             const BufferConfig& buffers);
+                             const BufferConfig& buffers,
+                             Dataflow dataflow = Dataflow::kOutputStationary);
 
 }  // namespace lbfp::arch

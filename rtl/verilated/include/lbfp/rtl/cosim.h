@@ -111,6 +111,9 @@ CosimReport cosim_gemm(const ArrayConfig& config, const Gemm& gemm, const std::s
 // counts the outputs of the last K chunk, padding columns included.
 CosimReport cosim_gemm_ws(WsArrayKind kind, bool input_stationary, const Gemm& gemm,
                           const std::string& run_name, const DriverOptions& options);
+// The same on any configuration (an on-demand one is built first).
+CosimReport cosim_gemm_ws(const WsArrayConfig& config, bool input_stationary, const Gemm& gemm,
+                          const std::string& run_name, const DriverOptions& options);
 // The GEMM generator's view of a weight-stationary configuration (format, A).
 ArrayConfig as_array_config(const WsArrayConfig& config);
 
@@ -118,7 +121,7 @@ ArrayConfig as_array_config(const WsArrayConfig& config);
 
 struct CosimRequest {
   std::string config = "lbfp8";  // array: a test configuration's name
-  // array: os (systolic_array), ws or is (systolic_array_ws, prebuilt configurations only).
+  // array: os (systolic_array), ws or is (systolic_array_ws).
   std::string dataflow = "os";
   // array: any of these given changes the configuration's; one that is not prebuilt is
   // verilated on demand into `rtl_cache`.

@@ -1,7 +1,8 @@
-// On-demand Verilation: a configuration of the array that is not prebuilt is verilated, compiled
-// into a shared object and kept in a per-user cache, keyed by the content of the RTL sources and
-// the C++ glue (both embedded in the program), the -G parameters, the Verilator version and the
-// compiler. The first use builds it (a minute or two, with a line per step), every later use
+// On-demand Verilation: a configuration of an array (the output-stationary systolic_array or the
+// weight-/input-stationary systolic_array_ws) that is not prebuilt is verilated, compiled into a
+// shared object and kept in a per-user cache, keyed by the content of the RTL sources and the C++
+// glue (both embedded in the program), the top module, the -G parameters, the Verilator version and
+// the compiler. The first use builds it (a minute or two, with a line per step), every later use
 // loads it. Builds are safe to race: one process builds under an exclusive lock, in a temporary
 // folder renamed into place when complete; the others wait and load the finished model. Each
 // entry's manifest records the hash of its shared object, so a damaged entry is rebuilt.
@@ -31,10 +32,19 @@ struct OnDemandModel {
   bool built = false;     // built by this call (else found in the cache)
 };
 
-// The cache entry for the systolic array with these -G parameters ("Name=Value"), building it
+// The array module an on-demand model is built from; each has its own port list and C interface
+// (ondemand_shim.cpp).
+enum class OnDemandTop {
+  kOutputStationary,  // rtl/systolic_array.sv (array_ports.def)
+  kWeightStationary,  // rtl/systolic_array_ws.sv, which also runs input-stationary
+                      // (ws_array_ports.def)
+};
+
+// The cache entry for the array `top` with these -G parameters ("Name=Value"), building it
 // when it is missing or damaged. `progress` gets a line per step of a build.
 OnDemandModel ensure_array_model(const std::vector<std::string>& parameters,
                                  const std::string& cache_dir,
-                                 const std::function<void(const std::string&)>& progress);
+                                 const std::function<void(const std::string&)>& progress,
+                                 OnDemandTop top = OnDemandTop::kOutputStationary);
 
 }  // namespace lbfp::rtl

@@ -1,12 +1,12 @@
 // The driver of the weight-stationary array's fold protocol (rtl/systolic_array_ws.sv) over its
-// Verilated configurations, for both dataflows the module runs: weight-stationary (weights
-// stationary, activations streamed) and input-stationary (activations stationary, weights
-// streamed; the caller swaps the roles, see fold_for_gemm in cosim.h). Streaming: push folds,
-// clock, take the finished ones; each fold's weight rows and steps are presented as soon as the
-// array takes them, so folds overlap as the array allows, and the cycles every fold's weight
-// preload, first and last steps and last output take are recorded for the checks against
-// lbfp::arch::ArrayTimeline. No Verilator type appears in this header. Waveforms: as the
-// output-stationary driver (DriverOptions, LBFP_RTL_FST).
+// Verilated configurations (the prebuilt ones, and any other verilated on demand, ondemand.h), for
+// both dataflows the module runs: weight-stationary (weights stationary, activations streamed) and
+// input-stationary (activations stationary, weights streamed; the caller swaps the roles, see
+// fold_for_gemm in cosim.h). Streaming: push folds, clock, take the finished ones; each fold's
+// weight rows and steps are presented as soon as the array takes them, so folds overlap as the
+// array allows, and the cycles every fold's weight preload, first and last steps and last output
+// take are recorded for the checks against lbfp::arch::ArrayTimeline. No Verilator type appears in
+// this header. Waveforms: as the output-stationary driver (DriverOptions, LBFP_RTL_FST).
 #pragma once
 
 #include <cstddef>
@@ -29,11 +29,13 @@ enum class WsArrayKind {
   kLbfp8,        // 4x4 LBFP8, A = 32, 1 pipeline stage
   kBfp8,         // 4x4 BFP8, A = 32, 2 pipeline stages
   kLbfp8Narrow,  // 3x2 LBFP8, A = 16, no pipeline stage (operands not held)
+  kOnDemand,     // any other configuration, verilated on first use (ondemand.h)
 };
 
 struct WsArrayConfig {
   WsArrayKind kind = WsArrayKind::kLbfp8;
-  std::string name;  // "lbfp8", "bfp8", "lbfp8-a16" (as the output-stationary ones)
+  // "lbfp8", "bfp8", "lbfp8-a16" (as the output-stationary ones); on-demand ones: the format
+  std::string name;
   int rows = 4;
   int cols = 4;
   int pipe_stages = 1;
@@ -43,6 +45,10 @@ struct WsArrayConfig {
 };
 
 WsArrayConfig ws_array_config(WsArrayKind kind);
+// A configuration of any shape: the prebuilt one when it is one, else an on-demand one. Throws
+// std::invalid_argument outside the limits of on-demand arrays (as array_config_for).
+WsArrayConfig ws_array_config_for(int rows, int cols, int pipe_stages, int acc_bits, bool bfp);
+// The prebuilt configurations.
 std::vector<WsArrayConfig> ws_array_configs();
 std::optional<WsArrayKind> parse_ws_array_kind(const std::string& name);
 
@@ -90,6 +96,9 @@ struct FoldOutput {
 class WsArrayDriver {
  public:
   WsArrayDriver(WsArrayKind kind, const DriverOptions& options);
+  // Any configuration; an on-demand one is built (or found in the cache) first. Throws
+  // ModelBuildError (ondemand.h) when it cannot be built.
+  WsArrayDriver(const WsArrayConfig& config, const DriverOptions& options);
   ~WsArrayDriver();
   WsArrayDriver(const WsArrayDriver&) = delete;
   WsArrayDriver& operator=(const WsArrayDriver&) = delete;
