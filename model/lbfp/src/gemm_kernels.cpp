@@ -321,12 +321,14 @@ constexpr unsigned kVbmiYOffset = 4 * kLbfpNr;
 constexpr unsigned kVbmiVariantBytes = 4 * kLbfpNr;
 constexpr int kVbmiVariantShift = 8;  // log2(kVbmiVariantBytes)
 static_assert(kVbmiVariantBytes == 1u << kVbmiVariantShift, "variant stride");
-constexpr size_t kVbmiSlicePairs = 64;  // a 64-column slice of 80 KiB with all variants
+constexpr size_t kVbmiSlicePairs = 256;  // a 64-column slice of 320 KiB, all variants (L2)
 
 // c += pairwise products (vpdpwssd / vpdpbusd), in place. Through asm: GCC 12 does not tie the
 // intrinsics' accumulator to the output register and copies every accumulator around each one.
 #define LBFP_DPWSSD(c, a, b) __asm__("vpdpwssd %2, %1, %0" : "+v"(c) : "v"(a), "v"(b))
 #define LBFP_DPBUSD(c, a, b) __asm__("vpdpbusd %2, %1, %0" : "+v"(c) : "v"(a), "v"(b))
+// The same with b in memory (a folded load: one fused uop less for the front end).
+#define LBFP_DPWSSD_MEM(c, a, b) __asm__("vpdpwssd %2, %1, %0" : "+v"(c) : "v"(a), "m"(b))
 
 struct LbfpPackedA {
   uint32_t table_offset;  // in int16 units: pair_h[a_table_k | a_table_k+1 << 5]
@@ -525,23 +527,34 @@ LBFP_AVX512_TARGET void lbfp_micro_avx512(size_t kpairs, const LbfpPackedA* ap,
 // Golden Cove, vpermb and vpdpwssd one, and vpdpwssd issues on two ports).
 #define LBFP_VBMI_ROW(r)                                                                  \
   {                                                                                       \
-    const uint32_t offsets = ak[r].table_offset;                                          \
     const __m512i table = _mm512_inserti64x4(                                             \
-        _mm512_castsi256_si512(_mm256_load_si256(                                         \
-            reinterpret_cast<const __m256i*>(x16 + (offsets & 0xffffu)))),                \
-        _mm256_load_si256(reinterpret_cast<const __m256i*>(x16 + (offsets >> 16))), 1);   \
+        _mm512_castsi256_si512(                                                           \
+            _mm256_load_si256(reinterpret_cast<const __m256i*>(x16 + ak[r].x0))),         \
+        _mm256_load_si256(reinterpret_cast<const __m256i*>(x16 + ak[r].x1)), 1);          \
     const auto* y = reinterpret_cast<const __m512i*>(                                     \
-        reinterpret_cast<const char*>(bk) + ak[r].shift_pair);                            \
-    LBFP_DPWSSD(c##r##0, _mm512_permutexvar_epi8(i0, table), _mm512_load_si512(y));       \
-    LBFP_DPWSSD(c##r##1, _mm512_permutexvar_epi8(i1, table), _mm512_load_si512(y + 1));   \
-    LBFP_DPWSSD(c##r##2, _mm512_permutexvar_epi8(i2, table), _mm512_load_si512(y + 2));   \
-    LBFP_DPWSSD(c##r##3, _mm512_permutexvar_epi8(i3, table), _mm512_load_si512(y + 3));   \
+        reinterpret_cast<const char*>(bk) + ak[r].y_offset);                              \
+    LBFP_DPWSSD_MEM(c##r##0, _mm512_permutexvar_epi8(i0, table), y[0]);                   \
+    LBFP_DPWSSD_MEM(c##r##1, _mm512_permutexvar_epi8(i1, table), y[1]);                   \
+    LBFP_DPWSSD_MEM(c##r##2, _mm512_permutexvar_epi8(i2, table), y[2]);                   \
+    LBFP_DPWSSD_MEM(c##r##3, _mm512_permutexvar_epi8(i3, table), y[3]);                   \
   }
 
-LBFP_VBMI_TARGET void lbfp_micro_vbmi(size_t kpairs, const LbfpPackedA* ap, const uint32_t* bp,
-                                      const int16_t* x16_table, int32_t* c, bool load,
-                                      int64_t* out, size_t ldo, const int64_t* init) {
+// The VBMI kernel's view of an LbfpPackedA (the same 8 bytes; packing writes them as bytes):
+// byte offsets of the two codes' x16 rows, and of the row's y variant in the k pair's B data.
+// (16-bit fields: the kernel loads them without scalar ALU work.)
+struct LbfpVbmiPackedA {
+  uint16_t x0;
+  uint16_t x1;
+  int32_t y_offset;
+};
+static_assert(sizeof(LbfpVbmiPackedA) == sizeof(LbfpPackedA), "one packed A layout");
+
+LBFP_VBMI_TARGET void lbfp_micro_vbmi(size_t kpairs, const LbfpPackedA* packed,
+                                      const uint32_t* bp, const int16_t* x16_table, int32_t* c,
+                                      bool load, int64_t* out, size_t ldo, const int64_t* init) {
   const char* x16 = reinterpret_cast<const char*>(x16_table);
+  // The entries were stored as little-endian (x0 | x1 << 16, y_offset) words or bytes.
+  const auto* ap = reinterpret_cast<const LbfpVbmiPackedA*>(static_cast<const void*>(packed));
   LBFP_ACC4(0);
   LBFP_ACC4(1);
   LBFP_ACC4(2);
@@ -558,7 +571,7 @@ LBFP_VBMI_TARGET void lbfp_micro_vbmi(size_t kpairs, const LbfpPackedA* ap, cons
     const __m512i i1 = _mm512_load_si512(bk + 16);
     const __m512i i2 = _mm512_load_si512(bk + 32);
     const __m512i i3 = _mm512_load_si512(bk + 48);
-    const LbfpPackedA* ak = ap + kk * kLbfpMr;
+    const LbfpVbmiPackedA* ak = ap + kk * kLbfpMr;
     LBFP_VBMI_ROW(0)
     LBFP_VBMI_ROW(1)
     LBFP_VBMI_ROW(2)
@@ -679,7 +692,9 @@ double lbfp_pack_a_row(const LbfpKernelTables& tables, const Code* arow, size_t 
   if (full < kp_total && kk0 <= full) {  // odd k: the second code of the last pair is zero
     const Code a0 = arow[2 * full];
     dst[full * kLbfpMr] = lbfp_entry<Vbmi>(tables, a0, Code{0});
-    if (!Vbmi) dst[full * kLbfpMr].shift_pair = static_cast<int32_t>(pack_pair(tables.a_shift[a0], 16));
+    if (!Vbmi) {
+      dst[full * kLbfpMr].shift_pair = static_cast<int32_t>(pack_pair(tables.a_shift[a0], 16));
+    }
     if (cs != nullptr) sq0 += cs[a0];
   }
   return sq0 + sq1;
