@@ -158,6 +158,10 @@ TEST(GemmTest, ThisMachineHasTheFastPaths) {
 // The paths the other tests skip where the CPU lacks them: each is named here, and reported as
 // NOT RUN (skipped) on such a machine rather than passing.
 class GemmPathTest : public ::testing::TestWithParam<KernelPath> {};
+}  // namespace
+// The parameter's name in test listings (found by argument-dependent lookup in lbfp).
+void PrintTo(KernelPath path, std::ostream* os) { *os << to_string(path); }
+namespace {
 TEST_P(GemmPathTest, Lbfp8PathMatchesReferenceOnThisCpu) {
   const KernelPath path = GetParam();
   if (!kernel_path_available(path, lbfp8())) {
