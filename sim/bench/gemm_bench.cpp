@@ -112,7 +112,13 @@ void BM_SgemmCube(benchmark::State& state) {
 }
 
 template <class Format>
-void BM_CodeGemmCube(benchmark::State& state, const Format& format) {
+void BM_CodeGemmCube(benchmark::State& state, const Format& format,
+                     lbfp::KernelPath path = lbfp::KernelPath::kAuto) {
+  if (!lbfp::kernel_path_available(path, format)) {
+    const std::string why = "NOT RUN: path " + lbfp::to_string(path) + " unavailable on this CPU";
+    state.SkipWithError(why.c_str());
+    return;
+  }
   const auto n = static_cast<size_t>(state.range(0));
   const auto q = quantize_gemm(format, gaussian(n * n, true, 1), gaussian(n * n, false, 2), n, n);
   lbfp::GemmProblem p;
@@ -127,6 +133,7 @@ void BM_CodeGemmCube(benchmark::State& state, const Format& format) {
   std::vector<int64_t> acc(n * n);
   lbfp::GemmOptions options;
   options.threads = kThreads;
+  options.path = path;
   lbfp::GemmStats stats;
   const auto t0 = std::chrono::steady_clock::now();
   for (auto _ : state) {
@@ -139,6 +146,13 @@ void BM_CodeGemmCube(benchmark::State& state, const Format& format) {
 }
 void BM_Lbfp8GemmCube(benchmark::State& state) { BM_CodeGemmCube(state, lbfp::lbfp8()); }
 void BM_Bfp8GemmCube(benchmark::State& state) { BM_CodeGemmCube(state, lbfp::bfp8()); }
+// Each AVX-512 LBFP8 kernel forced, so that one run compares them on its CPU (kAuto picks one).
+void BM_Lbfp8GemmCubeAvx512(benchmark::State& state) {
+  BM_CodeGemmCube(state, lbfp::lbfp8(), lbfp::KernelPath::kAvx512);
+}
+void BM_Lbfp8GemmCubeAvx512Vbmi(benchmark::State& state) {
+  BM_CodeGemmCube(state, lbfp::lbfp8(), lbfp::KernelPath::kAvx512Vbmi);
+}
 
 // ---- ResNet-18 convolution layers ---------------------------------------------------------------
 
@@ -218,14 +232,55 @@ void BM_Bfp8Conv(benchmark::State& state) { BM_CodeConv(state, lbfp::bfp8()); }
 BENCHMARK(BM_SgemmCube)->Arg(64)->Arg(256)->Arg(512)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Lbfp8GemmCube)->Arg(64)->Arg(256)->Arg(512)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Bfp8GemmCube)->Arg(64)->Arg(256)->Arg(512)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Lbfp8GemmCubeAvx512)->Arg(512)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Lbfp8GemmCubeAvx512Vbmi)->Arg(512)->UseRealTime()->Unit(
+    benchmark::kMicrosecond);
 BENCHMARK(BM_SgemmConv)->DenseRange(0, 2)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Lbfp8Conv)->DenseRange(0, 2)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Bfp8Conv)->DenseRange(0, 2)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+// The first "model name" of /proc/cpuinfo (empty where there is none).
+std::string cpu_model() {
+  std::FILE* f = std::fopen("/proc/cpuinfo", "r");
+  if (f == nullptr) return "";
+  char line[512];
+  std::string model;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    const std::string s(line);
+    if (s.rfind("model name", 0) == 0 && s.find(':') != std::string::npos) {
+      model = s.substr(s.find(':') + 2);
+      if (!model.empty() && model.back() == '\n') model.pop_back();
+      break;
+    }
+  }
+  std::fclose(f);
+  return model;
+}
+
+// The kernel path kAuto takes for a format on this CPU (a 1 x 1 x 1 product reports it).
+template <class Format>
+std::string auto_path(const Format& format) {
+  const Code one = lbfp::encode(format, 1.0, 1);
+  const int exponent = 1;
+  lbfp::GemmProblem p;
+  p.m = p.n = p.k = 1;
+  p.a = &one;
+  p.lda = 1;
+  p.a_exponent = 1;
+  p.b = &one;
+  p.ldb = 1;
+  p.b_exponents = &exponent;
+  int64_t acc = 0;
+  return lbfp::to_string(lbfp::gemm_accumulate(format, p, &acc, 1).path);
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   openblas_set_num_threads(kThreads);
+  std::printf("CPU: %s\n", cpu_model().c_str());
+  std::printf("kernel paths (auto): LBFP8 %s, BFP8 %s\n", auto_path(lbfp::lbfp8()).c_str(),
+              auto_path(lbfp::bfp8()).c_str());
   std::printf("OpenBLAS core: %s, config: %s, threads: %d (LBFP/BFP threads: %d)\n",
               openblas_get_corename(), openblas_get_config(), kThreads, kThreads);
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");

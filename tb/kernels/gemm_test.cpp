@@ -17,7 +17,8 @@
 namespace lbfp {
 namespace {
 
-const KernelPath kFastPaths[] = {KernelPath::kPortable, KernelPath::kAvx2, KernelPath::kAvx512};
+const KernelPath kFastPaths[] = {KernelPath::kPortable, KernelPath::kAvx2, KernelPath::kAvx512,
+                                 KernelPath::kAvx512Vbmi};
 
 struct Shape {
   size_t m, n, k;
@@ -151,7 +152,43 @@ TEST(GemmTest, ThisMachineHasTheFastPaths) {
   }
   EXPECT_TRUE(kernel_path_available(KernelPath::kPortable, lbfp8()));
   EXPECT_TRUE(kernel_path_available(KernelPath::kPortable, bfp8()));
+  EXPECT_FALSE(kernel_path_available(KernelPath::kAvx512Vbmi, bfp8()));  // no BFP VBMI kernel
 }
+
+// The paths the other tests skip where the CPU lacks them: each is named here, and reported as
+// NOT RUN (skipped) on such a machine rather than passing.
+class GemmPathTest : public ::testing::TestWithParam<KernelPath> {};
+}  // namespace
+// The parameter's name in test listings (found by argument-dependent lookup in lbfp).
+void PrintTo(KernelPath path, std::ostream* os) { *os << to_string(path); }
+namespace {
+TEST_P(GemmPathTest, Lbfp8PathMatchesReferenceOnThisCpu) {
+  const KernelPath path = GetParam();
+  if (!kernel_path_available(path, lbfp8())) {
+    GTEST_SKIP() << "NOT RUN: kernel path " << to_string(path)
+                 << " needs a CPU feature this machine lacks";
+  }
+  // Realistic, full-range and saturating codes, one small and one threaded shape each.
+  for (Codes kind : {Codes::kRealistic, Codes::kUniform, Codes::kTop}) {
+    const auto c = make_case(lbfp8(), {67, 65, 129}, kind, 11);
+    const GemmProblem p = c.problem(true);
+    std::vector<int64_t> ref(67 * 65), acc(67 * 65, -1);
+    std::vector<uint32_t> ref_over(67 * 65), over(67 * 65, 99);
+    GemmOptions options;
+    options.path = KernelPath::kReference;
+    gemm_accumulate(lbfp8(), p, ref.data(), 65, ref_over.data(), options);
+    options.path = path;
+    EXPECT_EQ(gemm_accumulate(lbfp8(), p, acc.data(), 65, over.data(), options).path, path);
+    EXPECT_EQ(acc, ref);
+    EXPECT_EQ(over, ref_over);
+  }
+}
+INSTANTIATE_TEST_SUITE_P(Paths, GemmPathTest,
+                         ::testing::Values(KernelPath::kAvx2, KernelPath::kAvx512,
+                                           KernelPath::kAvx512Vbmi),
+                         [](const ::testing::TestParamInfo<KernelPath>& path_info) {
+                           return to_string(path_info.param);
+                         });
 
 TEST(GemmTest, Lbfp8RealisticCodesMatchReference) {
   expect_paths_match(lbfp8(), Codes::kRealistic, false);
@@ -205,7 +242,7 @@ void expect_split_matches(const Format& format, Codes kind, bool expect_saturati
     // Chunk boundaries: one step, then a third, then the rest.
     const size_t cuts[] = {0, 1, std::max<size_t>(2, s.k / 3), s.k};
     for (KernelPath path : {KernelPath::kReference, KernelPath::kPortable, KernelPath::kAvx2,
-                            KernelPath::kAvx512}) {
+                            KernelPath::kAvx512, KernelPath::kAvx512Vbmi}) {
       if (!kernel_path_available(path, format)) continue;
       GemmOptions options;
       options.path = path;

@@ -118,6 +118,16 @@ bool cpu_has_avx512() {
          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
 }
 
+bool cpu_has_avx512_vbmi() {
+  __builtin_cpu_init();
+  return cpu_has_avx512() && __builtin_cpu_supports("avx512vbmi");
+}
+
+bool cpu_is_intel() {
+  __builtin_cpu_init();
+  return __builtin_cpu_is("intel");
+}
+
 // ---- AVX2 ---------------------------------------------------------------------------------------
 // LBFP: int32 lanes. V_a[fb] comes from two vpermd (entries 0-7 and 8-15) and a blend on bit 3
 // of fb (kept in the index's sign bit), times Y_b with vpmulld (|V Y| < 2^24), added.
@@ -302,11 +312,23 @@ constexpr size_t kChunkRows = 128;      // rows of A per packing piece and per c
 constexpr double kParallelMacs = 4e6;
 
 #define LBFP_AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+#define LBFP_VBMI_TARGET \
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")))
+// VBMI LBFP8 B panel, per k pair: 64 dwords of byte indices, then y variants 0-3 (64 dwords
+// each); an A entry's y offset is kVbmiYOffset + variant * kVbmiVariantBytes.
+constexpr size_t kVbmiPairWords = 5 * kLbfpNr;
+constexpr unsigned kVbmiYOffset = 4 * kLbfpNr;
+constexpr unsigned kVbmiVariantBytes = 4 * kLbfpNr;
+constexpr int kVbmiVariantShift = 8;  // log2(kVbmiVariantBytes)
+static_assert(kVbmiVariantBytes == 1u << kVbmiVariantShift, "variant stride");
+constexpr size_t kVbmiSlicePairs = 256;  // a 64-column slice of 320 KiB, all variants (L2)
 
 // c += pairwise products (vpdpwssd / vpdpbusd), in place. Through asm: GCC 12 does not tie the
 // intrinsics' accumulator to the output register and copies every accumulator around each one.
 #define LBFP_DPWSSD(c, a, b) __asm__("vpdpwssd %2, %1, %0" : "+v"(c) : "v"(a), "v"(b))
 #define LBFP_DPBUSD(c, a, b) __asm__("vpdpbusd %2, %1, %0" : "+v"(c) : "v"(a), "v"(b))
+// The same with b in memory (a folded load: one fused uop less for the front end).
+#define LBFP_DPWSSD_MEM(c, a, b) __asm__("vpdpwssd %2, %1, %0" : "+v"(c) : "v"(a), "m"(b))
 
 struct LbfpPackedA {
   uint32_t table_offset;  // in int16 units: pair_h[a_table_k | a_table_k+1 << 5]
@@ -498,6 +520,80 @@ LBFP_AVX512_TARGET void lbfp_micro_avx512(size_t kpairs, const LbfpPackedA* ap,
   LBFP_STORE4(4);
 }
 
+// VBMI (Intel): no shift in the loop. Per row and k pair, the 64-byte table is the two codes'
+// x16 rows (vmovdqu + vinserti64x4 from the L1-resident 8 KiB table); vpermb picks the int16
+// x of each lane with the byte indices of B, vpdpwssd multiplies by the y variant the row's
+// entry names: two ALU uops per 32 MACs instead of four (vpermw and vpsllvw are two each on
+// Golden Cove, vpermb and vpdpwssd one, and vpdpwssd issues on two ports).
+#define LBFP_VBMI_ROW(r)                                                                  \
+  {                                                                                       \
+    const __m512i table = _mm512_inserti64x4(                                             \
+        _mm512_castsi256_si512(                                                           \
+            _mm256_load_si256(reinterpret_cast<const __m256i*>(x16 + ak[r].x0))),         \
+        _mm256_load_si256(reinterpret_cast<const __m256i*>(x16 + ak[r].x1)), 1);          \
+    const auto* y = reinterpret_cast<const __m512i*>(                                     \
+        reinterpret_cast<const char*>(bk) + ak[r].y_offset);                              \
+    LBFP_DPWSSD_MEM(c##r##0, _mm512_permutexvar_epi8(i0, table), y[0]);                   \
+    LBFP_DPWSSD_MEM(c##r##1, _mm512_permutexvar_epi8(i1, table), y[1]);                   \
+    LBFP_DPWSSD_MEM(c##r##2, _mm512_permutexvar_epi8(i2, table), y[2]);                   \
+    LBFP_DPWSSD_MEM(c##r##3, _mm512_permutexvar_epi8(i3, table), y[3]);                   \
+  }
+
+// The VBMI kernel's view of an LbfpPackedA (the same 8 bytes; packing writes them as bytes):
+// byte offsets of the two codes' x16 rows, and of the row's y variant in the k pair's B data.
+// (16-bit fields: the kernel loads them without scalar ALU work.)
+struct LbfpVbmiPackedA {
+  uint16_t x0;
+  uint16_t x1;
+  int32_t y_offset;
+};
+static_assert(sizeof(LbfpVbmiPackedA) == sizeof(LbfpPackedA), "one packed A layout");
+
+LBFP_VBMI_TARGET void lbfp_micro_vbmi(size_t kpairs, const LbfpPackedA* packed,
+                                      const uint32_t* bp, const int16_t* x16_table, int32_t* c,
+                                      bool load, int64_t* out, size_t ldo, const int64_t* init) {
+  const char* x16 = reinterpret_cast<const char*>(x16_table);
+  // The entries were stored as little-endian (x0 | x1 << 16, y_offset) words or bytes.
+  const auto* ap = reinterpret_cast<const LbfpVbmiPackedA*>(static_cast<const void*>(packed));
+  LBFP_ACC4(0);
+  LBFP_ACC4(1);
+  LBFP_ACC4(2);
+  LBFP_ACC4(3);
+  LBFP_ACC4(4);
+  LBFP_LOAD4(0);
+  LBFP_LOAD4(1);
+  LBFP_LOAD4(2);
+  LBFP_LOAD4(3);
+  LBFP_LOAD4(4);
+  for (size_t kk = 0; kk < kpairs; ++kk) {
+    const uint32_t* bk = bp + kk * kVbmiPairWords;
+    const __m512i i0 = _mm512_load_si512(bk);
+    const __m512i i1 = _mm512_load_si512(bk + 16);
+    const __m512i i2 = _mm512_load_si512(bk + 32);
+    const __m512i i3 = _mm512_load_si512(bk + 48);
+    const LbfpVbmiPackedA* ak = ap + kk * kLbfpMr;
+    LBFP_VBMI_ROW(0)
+    LBFP_VBMI_ROW(1)
+    LBFP_VBMI_ROW(2)
+    LBFP_VBMI_ROW(3)
+    LBFP_VBMI_ROW(4)
+  }
+  if (out != nullptr) {
+    static constexpr uint32_t corrections[5] = {0, 0, 0, 0, 0};
+    LBFP_FINISH4(0);
+    LBFP_FINISH4(1);
+    LBFP_FINISH4(2);
+    LBFP_FINISH4(3);
+    LBFP_FINISH4(4);
+    return;
+  }
+  LBFP_STORE4(0);
+  LBFP_STORE4(1);
+  LBFP_STORE4(2);
+  LBFP_STORE4(3);
+  LBFP_STORE4(4);
+}
+
 #define BFP_ROW(r)                               \
   {                                              \
     const __m512i a = _mm512_set1_epi32(ak[r]);  \
@@ -563,6 +659,21 @@ uint32_t pack_pair(int lo, int hi) {
 // ---- LBFP packing ----
 // One row of A from k pair `kk0` on (scalar, through the tables); returns the sum of
 // cs[code] over those codes (0 without cs). dst[kk * kLbfpMr] is the entry of pair kk.
+// The entry of one k pair. Vbmi: (x16 byte offsets of both codes, y variant offset).
+template <bool Vbmi>
+LbfpPackedA lbfp_entry(const LbfpKernelTables& tables, Code a0, Code a1) {
+  if (Vbmi) {
+    return {uint32_t{a0} * 32u | (uint32_t{a1} * 32u) << 16,
+            static_cast<int32_t>(kVbmiYOffset +
+                                 kVbmiVariantBytes * (tables.e2[a0] + 2u * tables.e2[a1]))};
+  }
+  const unsigned pair = tables.a_table[a0] | (unsigned{tables.a_table[a1]} << 5);
+  return {pair * 32u, static_cast<int32_t>(pack_pair(tables.a_shift[a0], tables.a_shift[a1]))};
+}
+
+// One row of A from k pair `kk0` on (scalar, through the tables); returns the sum of
+// cs[code] over those codes (0 without cs). dst[kk * kLbfpMr] is the entry of pair kk.
+template <bool Vbmi>
 double lbfp_pack_a_row(const LbfpKernelTables& tables, const Code* arow, size_t k, size_t kk0,
                        LbfpPackedA* dst, const double* cs) {
   const size_t full = k / 2;
@@ -572,10 +683,7 @@ double lbfp_pack_a_row(const LbfpKernelTables& tables, const Code* arow, size_t 
   for (size_t kk = kk0; kk < full; ++kk) {
     const Code a0 = arow[2 * kk];
     const Code a1 = arow[2 * kk + 1];
-    const unsigned pair = tables.a_table[a0] | (unsigned{tables.a_table[a1]} << 5);
-    dst[kk * kLbfpMr].table_offset = pair * 32u;
-    dst[kk * kLbfpMr].shift_pair =
-        static_cast<int32_t>(pack_pair(tables.a_shift[a0], tables.a_shift[a1]));
+    dst[kk * kLbfpMr] = lbfp_entry<Vbmi>(tables, a0, a1);
     if (cs != nullptr) {
       sq0 += cs[a0];
       sq1 += cs[a1];
@@ -583,8 +691,10 @@ double lbfp_pack_a_row(const LbfpKernelTables& tables, const Code* arow, size_t 
   }
   if (full < kp_total && kk0 <= full) {  // odd k: the second code of the last pair is zero
     const Code a0 = arow[2 * full];
-    dst[full * kLbfpMr].table_offset = unsigned{tables.a_table[a0]} * 32u;
-    dst[full * kLbfpMr].shift_pair = static_cast<int32_t>(pack_pair(tables.a_shift[a0], 16));
+    dst[full * kLbfpMr] = lbfp_entry<Vbmi>(tables, a0, Code{0});
+    if (!Vbmi) {
+      dst[full * kLbfpMr].shift_pair = static_cast<int32_t>(pack_pair(tables.a_shift[a0], 16));
+    }
     if (cs != nullptr) sq0 += cs[a0];
   }
   return sq0 + sq1;
@@ -607,6 +717,10 @@ LBFP_AVX512_TARGET inline __m512i table_of(__m512i c) {  // fa | sa << 4
 LBFP_AVX512_TARGET inline __m512i shift_of(__m512i c) {  // qa, or 16 for a zero magnitude
   return _mm512_mask_mov_epi32(_mm512_and_si512(_mm512_srli_epi32(c, 4), lanes(7)),
                                _mm512_testn_epi32_mask(c, lanes(127)), lanes(16));
+}
+LBFP_AVX512_TARGET inline __m512i e2_of(__m512i c) {  // 1 for magnitudes >= 96 (qa >= 6)
+  return _mm512_and_si512(_mm512_and_si512(_mm512_srli_epi32(c, 5), _mm512_srli_epi32(c, 6)),
+                          lanes(1));
 }
 // acc + cs[code] for the 8 codes in the low 8 bytes of `codes`.
 LBFP_AVX512_TARGET inline __m512d add_cs8(__m512d acc, __m128i codes, const double* cs) {
@@ -644,6 +758,7 @@ LBFP_AVX512_TARGET inline void store_lane(void* dst, __m512i v, int lane) {
 
 // A full block of 5 rows of A (all inside the matrix), 16 k pairs per step; a_sq[r] gets the
 // row's sum of cs (when cs is set).
+template <bool Vbmi>
 LBFP_AVX512_TARGET void lbfp_pack_a_block_avx512(const LbfpKernelTables& tables, const Code* a,
                                                  size_t lda, size_t k, LbfpPackedA* dst,
                                                  const double* cs, double* a_sq) {
@@ -666,9 +781,17 @@ LBFP_AVX512_TARGET void lbfp_pack_a_block_avx512(const LbfpKernelTables& tables,
       const __m512i w = _mm512_cvtepu16_epi32(raw);
       const __m512i a0 = _mm512_and_si512(w, lanes(255));
       const __m512i a1 = _mm512_srli_epi32(w, 8);
-      v[2 * r] = _mm512_slli_epi32(
-          _mm512_or_si512(table_of(a0), _mm512_slli_epi32(table_of(a1), 5)), 5);
-      v[2 * r + 1] = _mm512_or_si512(shift_of(a0), _mm512_slli_epi32(shift_of(a1), 16));
+      if (Vbmi) {  // x16 offsets code * 32; y variant from the bits 5 and 6 of each magnitude
+        v[2 * r] = _mm512_or_si512(_mm512_slli_epi32(a0, 5), _mm512_slli_epi32(a1, 21));
+        v[2 * r + 1] = _mm512_add_epi32(
+            lanes(static_cast<int>(kVbmiYOffset)),
+            _mm512_slli_epi32(_mm512_add_epi32(e2_of(a0), _mm512_slli_epi32(e2_of(a1), 1)),
+                              kVbmiVariantShift));
+      } else {
+        v[2 * r] = _mm512_slli_epi32(
+            _mm512_or_si512(table_of(a0), _mm512_slli_epi32(table_of(a1), 5)), 5);
+        v[2 * r + 1] = _mm512_or_si512(shift_of(a0), _mm512_slli_epi32(shift_of(a1), 16));
+      }
       if (use16) {
         const __m512i m = _mm512_and_si512(_mm512_cvtepu8_epi16(raw), _mm512_set1_epi16(127));
         LBFP_DPWSSD(sq16[r], cs16_of(cs_t, m), ones);
@@ -710,7 +833,7 @@ LBFP_AVX512_TARGET void lbfp_pack_a_block_avx512(const LbfpKernelTables& tables,
     }
   }
   for (size_t r = 0; r < kLbfpMr; ++r) {
-    const double rest = lbfp_pack_a_row(tables, a + r * lda, k, vec, dst + r, cs);
+    const double rest = lbfp_pack_a_row<Vbmi>(tables, a + r * lda, k, vec, dst + r, cs);
     if (use16) {
       a_sq[r] = static_cast<double>(_mm512_reduce_add_epi32(sq16[r])) * tables.cs_unit + rest;
     } else if (cs != nullptr) {
@@ -720,6 +843,7 @@ LBFP_AVX512_TARGET void lbfp_pack_a_block_avx512(const LbfpKernelTables& tables,
 }
 
 // One 64-column panel of B (cols <= 64 valid), all k; b_sq[c] gets the column's sum of cs.
+template <bool Vbmi>
 LBFP_AVX512_TARGET void lbfp_pack_b_panel_avx512(const LbfpKernelTables& tables, const Code* b,
                                                  size_t ldb, size_t k, size_t cols,
                                                  uint32_t* dst, const double* cs, double* b_sq) {
@@ -741,7 +865,7 @@ LBFP_AVX512_TARGET void lbfp_pack_b_panel_avx512(const LbfpKernelTables& tables,
   for (size_t kk = 0; kk < kp_total; ++kk) {
     const Code* row0 = b + 2 * kk * ldb;
     const bool has_odd = 2 * kk + 1 < k;
-    uint32_t* d = dst + kk * 2 * kLbfpNr;
+    uint32_t* d = dst + kk * (Vbmi ? kVbmiPairWords : 2 * kLbfpNr);
     for (size_t g = 0; g < 4; ++g) {
       const __m128i raw0 = _mm_maskz_loadu_epi8(masks[g], row0 + 16 * g);
       const __m128i raw1 =
@@ -754,8 +878,25 @@ LBFP_AVX512_TARGET void lbfp_pack_b_panel_avx512(const LbfpKernelTables& tables,
                           lanes(16 << 16)));
       const __m512i y = _mm512_or_si512(_mm512_and_si512(yb_of(x0), lanes(0xffff)),
                                         _mm512_slli_epi32(yb_of(x1), 16));
-      _mm512_store_si512(d + 16 * g, index);
-      _mm512_store_si512(d + kLbfpNr + 16 * g, y);
+      if (Vbmi) {  // byte indices (2 fb, 2 fb + 1, 32 + 2 fb', 33 + 2 fb'); four y variants
+        const __m512i f0 = _mm512_slli_epi32(_mm512_and_si512(x0, lanes(15)), 1);
+        const __m512i f1 = _mm512_slli_epi32(_mm512_and_si512(x1, lanes(15)), 1);
+        const __m512i bytes = _mm512_or_si512(
+            _mm512_add_epi32(_mm512_mullo_epi32(f0, lanes(0x0101)), lanes(0x0100)),
+            _mm512_slli_epi32(
+                _mm512_add_epi32(_mm512_mullo_epi32(f1, lanes(0x0101)), lanes(0x2120)), 16));
+        _mm512_store_si512(d + 16 * g, bytes);
+        const __m512i y0 = yb_of(x0);
+        const __m512i y1 = yb_of(x1);
+        for (int var = 0; var < 4; ++var) {
+          const __m512i lo = _mm512_and_si512(_mm512_slli_epi32(y0, 2 * (var & 1)), lanes(0xffff));
+          const __m512i hi = _mm512_slli_epi32(y1, 16 + 2 * (var >> 1));
+          _mm512_store_si512(d + kLbfpNr * (1 + var) + 16 * g, _mm512_or_si512(lo, hi));
+        }
+      } else {
+        _mm512_store_si512(d + 16 * g, index);
+        _mm512_store_si512(d + kLbfpNr + 16 * g, y);
+      }
       if (use16) {  // words (row 0, row 1) of each column: one dword lane per column
         const __m512i m =
             _mm512_and_si512(_mm512_or_si512(x0, _mm512_slli_epi32(x1, 16)), lanes(0x007f007f));
@@ -790,8 +931,10 @@ CallBuffers call_buffers(size_t a_bytes, size_t b_bytes, size_t extra_bytes) {
 
 }  // namespace
 
-LBFP_AVX512_TARGET void lbfp_gemm_avx512(const LbfpKernelTables& tables, const GemmCall& call,
-                                         size_t threads, const ParallelFor& parallel) {
+namespace {
+template <bool Vbmi>
+LBFP_AVX512_TARGET void lbfp_gemm_impl(const LbfpKernelTables& tables, const GemmCall& call,
+                                       size_t threads, const ParallelFor& parallel) {
   const size_t kp_total = (call.k + 1) / 2;
   const size_t blocks = round_up(call.m, kLbfpMr) / kLbfpMr;
   const size_t panels = round_up(call.n, kLbfpNr) / kLbfpNr;
@@ -803,7 +946,8 @@ LBFP_AVX512_TARGET void lbfp_gemm_avx512(const LbfpKernelTables& tables, const G
   }
   const size_t chunks = (blocks + chunk_blocks - 1) / chunk_blocks;
   const size_t a_block = kp_total * kLbfpMr;    // LbfpPackedA per row block
-  const size_t b_panel = kp_total * 2 * kLbfpNr;  // uint32 per panel
+  const size_t pair_words = Vbmi ? kVbmiPairWords : 2 * kLbfpNr;
+  const size_t b_panel = kp_total * pair_words;  // uint32 per panel
   const CallBuffers buf = call_buffers(blocks * a_block * sizeof(LbfpPackedA),
                                        panels * b_panel * sizeof(uint32_t), 0);
   auto* apack = reinterpret_cast<LbfpPackedA*>(buf.a);
@@ -816,7 +960,7 @@ LBFP_AVX512_TARGET void lbfp_gemm_avx512(const LbfpKernelTables& tables, const G
     for (size_t ib = b0; ib < b1; ++ib) {
       const size_t i0 = ib * kLbfpMr;
       if (tables.bit_fields && i0 + kLbfpMr <= call.m) {
-        lbfp_pack_a_block_avx512(tables, call.a + i0 * call.lda, call.lda, call.k,
+        lbfp_pack_a_block_avx512<Vbmi>(tables, call.a + i0 * call.lda, call.lda, call.k,
                                  apack + ib * a_block, cs, call.a_sq + i0);
         continue;
       }
@@ -825,11 +969,14 @@ LBFP_AVX512_TARGET void lbfp_gemm_avx512(const LbfpKernelTables& tables, const G
         LbfpPackedA* dst = apack + ib * a_block + r;
         if (i >= call.m) {
           for (size_t kk = 0; kk < kp_total; ++kk) {
-            dst[kk * kLbfpMr] = {0u, static_cast<int32_t>(pack_pair(16, 16))};
+            dst[kk * kLbfpMr] =
+                Vbmi ? lbfp_entry<true>(tables, Code{0}, Code{0})
+                     : LbfpPackedA{0u, static_cast<int32_t>(pack_pair(16, 16))};
           }
           continue;
         }
-        const double sq = lbfp_pack_a_row(tables, call.a + i * call.lda, call.k, 0, dst, cs);
+        const double sq =
+            lbfp_pack_a_row<Vbmi>(tables, call.a + i * call.lda, call.k, 0, dst, cs);
         if (cs != nullptr) call.a_sq[i] = sq;
       }
     }
@@ -837,8 +984,8 @@ LBFP_AVX512_TARGET void lbfp_gemm_avx512(const LbfpKernelTables& tables, const G
   auto pack_b = [&](size_t jp) {
     const size_t j0 = jp * kLbfpNr;
     const size_t cols = std::min(kLbfpNr, call.n - j0);
-    if (tables.bit_fields) {
-      lbfp_pack_b_panel_avx512(tables, call.b + j0, call.ldb, call.k, cols,
+    if (Vbmi || tables.bit_fields) {  // (the VBMI tables require the bit fields)
+      lbfp_pack_b_panel_avx512<Vbmi>(tables, call.b + j0, call.ldb, call.k, cols,
                                bpack + jp * b_panel, cs, call.b_sq + j0);
       return;
     }
@@ -878,15 +1025,33 @@ LBFP_AVX512_TARGET void lbfp_gemm_avx512(const LbfpKernelTables& tables, const G
   const int16_t* pair_h = &tables.pair_h[0][0];
   auto compute = [&](size_t u) {
     compute_unit<kLbfpMr, kLbfpNr>(
-        call, u, chunks, chunk_blocks, blocks, kLbfpSlicePairs, kp_total, nullptr,
+        call, u, chunks, chunk_blocks, blocks, Vbmi ? kVbmiSlicePairs : kLbfpSlicePairs,
+        kp_total, nullptr,
         [&](size_t kn, size_t ib, size_t k0, size_t jp, int32_t* c, bool accumulate,
             int64_t* direct) {
-          lbfp_micro_avx512(kn, apack + ib * a_block + k0 * kLbfpMr,
-                            bpack + jp * b_panel + k0 * 2 * kLbfpNr, pair_h, c, accumulate,
-                            direct, call.ldo, call.initial + jp * kLbfpNr);
+          if (Vbmi) {
+            lbfp_micro_vbmi(kn, apack + ib * a_block + k0 * kLbfpMr,
+                            bpack + jp * b_panel + k0 * pair_words, &tables.x16[0][0], c,
+                            accumulate, direct, call.ldo, call.initial + jp * kLbfpNr);
+          } else {
+            lbfp_micro_avx512(kn, apack + ib * a_block + k0 * kLbfpMr,
+                              bpack + jp * b_panel + k0 * pair_words, pair_h, c, accumulate,
+                              direct, call.ldo, call.initial + jp * kLbfpNr);
+          }
         });
   };
   run_call(call, threads, parallel, chunks + panels, pack, panels * chunks, deps, compute);
+}
+}  // namespace
+
+void lbfp_gemm_avx512(const LbfpKernelTables& tables, const GemmCall& call, size_t threads,
+                      const ParallelFor& parallel) {
+  lbfp_gemm_impl<false>(tables, call, threads, parallel);
+}
+
+void lbfp_gemm_avx512_vbmi(const LbfpKernelTables& tables, const GemmCall& call,
+                           size_t threads, const ParallelFor& parallel) {
+  lbfp_gemm_impl<true>(tables, call, threads, parallel);
 }
 
 LBFP_AVX512_TARGET void bfp_gemm_avx512(const BfpKernelTables& tables, const GemmCall& call,

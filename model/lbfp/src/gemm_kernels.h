@@ -55,6 +55,13 @@ struct LbfpKernelTables {
   bool cs16_usable = false;
   alignas(64) int16_t cs16[128];
   double cs_unit = 0.0;
+  // The VBMI kernel's split, without a shift in the loop: p = x16[a][fb] * y, y the weight's
+  // (-1)^sb 2^(qb + 2 e2[a]), where x16[a][fb] = (-1)^sa Ha[fb] 2^(qa - 2 e2[a]) and e2[a] = 1
+  // for qa >= 6 (|x16| <= 980 * 2^5, |y| <= 2^9: both int16; checked for all code pairs).
+  // The B panel holds y for the four (e2[a_k], e2[a_k+1]) of a k pair; A names its variant.
+  bool vbmi_usable = false;  // also requires bit_fields
+  alignas(64) int16_t x16[256][16];
+  uint8_t e2[256];
 };
 
 // BFP: the signed mantissa of every code (codes are W-bit two's complement, W <= 8).
@@ -107,10 +114,15 @@ using ParallelFor = std::function<void(size_t count, const std::function<void(si
 
 void lbfp_gemm_avx512(const LbfpKernelTables& tables, const GemmCall& call, size_t threads,
                       const ParallelFor& parallel);
+// The same product through the VBMI kernel (tables.vbmi_usable, cpu_has_avx512_vbmi()).
+void lbfp_gemm_avx512_vbmi(const LbfpKernelTables& tables, const GemmCall& call,
+                           size_t threads, const ParallelFor& parallel);
 void bfp_gemm_avx512(const BfpKernelTables& tables, const GemmCall& call, size_t threads,
                      const ParallelFor& parallel);
 
 bool cpu_has_avx2();
 bool cpu_has_avx512();  // F, BW, VL and VNNI
+bool cpu_has_avx512_vbmi();  // the above and VBMI
+bool cpu_is_intel();
 
 }  // namespace lbfp::detail

@@ -27,6 +27,8 @@ enum class KernelPath {
   kPortable,   // plain C++ with an exact product table, any CPU
   kAvx2,       // AVX2 (+ FMA-era integer ops)
   kAvx512,     // AVX-512 BW + VNNI (vpermw + vpdpwssd for LBFP8, vpdpbusd for BFP8)
+  kAvx512Vbmi,  // LBFP8: AVX-512 VBMI + VNNI (vpermb + vpdpwssd, no shift); kAuto's choice on
+                // Intel. BFP8 has no VBMI kernel: this path is not available for BFP.
 };
 std::string to_string(KernelPath path);
 
