@@ -288,6 +288,7 @@ bad "nowhere.onnx: cannot open" sim --quiet --workload nowhere.onnx
 
 # ---- lbfp sim: other options and the output folder ---------------------------------------------
 bad "--format fp16: expected lbfp8, bfp8, both or arch" sim --quiet $gemm --format fp16
+bad "--format mxfp8-e4m3: the architecture model runs lbfp8 and bfp8 only; no multiplier or PE of mxfp8-e4m3 is synthesized, so its energy is not priced" sim --quiet $gemm --format mxfp8-e4m3
 bad "--mode fast: expected cycle or tile" sim --quiet $gemm --mode fast
 bad "--array gpu: expected cpp or rtl" sim --quiet $gemm --array gpu
 bad "--array rtl runs cycle by cycle: use --mode cycle" sim --quiet $gemm --array rtl --mode tile
