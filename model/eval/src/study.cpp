@@ -345,8 +345,15 @@ void print_accuracy(const Study& study, std::ostream& out) {
 
 namespace {
 
+// The section 13 formats show their FP32 scales (FP8, INT8) or "per block" (MX activations).
+std::string scale_text(const ConfigResult& r, int tensor) {
+  if (scaled_format(r.config.format).is_mx()) return "per block";
+  return fmt::format("s {:.6g}", r.plan.tensor_scales[static_cast<size_t>(tensor)]);
+}
+
 std::string exponent_text(const ConfigResult& r, size_t i) {
   const auto& l = r.layers[i];
+  if (is_scaled(r.config.format)) return scale_text(r, l.tensor);
   const auto& ce = r.plan.channel_exponents[static_cast<size_t>(l.tensor)];
   return ce.empty() ? std::to_string(l.exponent)
                     : fmt::format("{}..{}", *std::min_element(ce.begin(), ce.end()),
@@ -354,6 +361,12 @@ std::string exponent_text(const ConfigResult& r, size_t i) {
 }
 
 std::string weight_text(const ConfigResult& r, size_t i) {
+  if (is_scaled(r.config.format) && !scaled_format(r.config.format).is_mx()) {
+    const auto& ws = r.plan.weight_scales[i];
+    return ws.empty() ? std::string()
+                      : fmt::format("s {:.6g}..{:.6g}", *std::min_element(ws.begin(), ws.end()),
+                                    *std::max_element(ws.begin(), ws.end()));
+  }
   const auto& w = r.plan.weight_exponents[i];
   return w.empty() ? std::string()
                    : fmt::format("{}..{}", *std::min_element(w.begin(), w.end()),
@@ -469,7 +482,10 @@ std::string report_html(const Study& study, const StudyOptions& o, const std::st
     }
     std::vector<std::string> input_row{"(graph input)", ""};
     for (const auto& r : report.results) {
-      input_row.push_back(std::to_string(r.plan.tensor_exponents[static_cast<size_t>(graph.input)]));
+      input_row.push_back(
+          is_scaled(r.config.format)
+              ? scale_text(r, graph.input)
+              : std::to_string(r.plan.tensor_exponents[static_cast<size_t>(graph.input)]));
       input_row.push_back("");
     }
     ex.rows.push_back(input_row);
