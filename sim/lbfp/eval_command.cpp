@@ -117,7 +117,8 @@ void add_eval_command(CLI::App& app) {
   auto options = std::make_shared<EvalCliOptions>();
   eval::StudyOptions* o = &options->study;
   CLI::App* cmd = app.add_subcommand(
-      "eval", "Top-1 accuracy of an ONNX model in FP32, BFP8 and LBFP8 (bit-exact), per-layer SQNR");
+      "eval", "Top-1 accuracy of an ONNX model in FP32, BFP8, LBFP8, MX, FP8 and INT8 (bit-exact), "
+              "per-layer SQNR");
   cmd->add_option("--model", o->model, "ONNX file (e.g. sim/models/lenet5.onnx)")->required();
   cmd->add_option("--data", o->data, "mnist, fashion-mnist, or a folder of IDX files")->required();
   cmd->add_option("--format", o->formats,
