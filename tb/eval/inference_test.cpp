@@ -469,8 +469,8 @@ std::optional<T> input_at(const Graph& g, const Node& n, const std::vector<T>& x
            static_cast<size_t>(ix)];
 }
 
-// Every Conv / Gemm of LeNet-5 on two test images (MX: one) in a section 13 format, recomputed from its
-// input in the run with the golden reference alone. FP8 / INT8: weight codes by encode_scaled
+// Every Conv / Gemm of LeNet-5 on two test images (MX: one) in a section 13 format, recomputed
+// from its input in the run with the golden reference alone. FP8 / INT8: weight codes by encode_scaled
 // with the max scales, each output lbfp::dot in (c, kh, kw) order from
 // bias_to_accumulator_scaled, requantize_scaled (the logits: dequantize_accumulator). MX: each
 // tap's channels quantized in blocks of 32 (mx_shared_exponent, encode), its weights likewise,

@@ -18,7 +18,9 @@ namespace lbfp::eval {
 
 std::string EvalConfig::label() const {
   // MX chooses its scales from the values (no calibration to name).
-  if (is_scaled(format) && scaled_format(format).is_mx()) return std::string(to_string(format)) + " ocp";
+  if (is_scaled(format) && scaled_format(format).is_mx()) {
+    return std::string(to_string(format)) + " ocp";
+  }
   return std::string(to_string(format)) + " " + to_string(activations) + "/" + to_string(weights) +
          (bias_correction ? "+bc" : "");
 }

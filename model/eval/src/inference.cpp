@@ -436,7 +436,9 @@ QuantPlan make_plan(const Graph& g, Arithmetic format, CalibrationMethod activat
                     CalibrationMethod weight_method, const ActivationStats& stats,
                     ActivationGranularity granularity) {
   if (format == Arithmetic::kFp32) throw std::invalid_argument("make_plan: fp32 has no plan");
-  if (is_scaled(format)) return make_scaled_plan(g, format, activation_method, weight_method, stats);
+  if (is_scaled(format)) {
+    return make_scaled_plan(g, format, activation_method, weight_method, stats);
+  }
   QuantPlan plan;
   plan.format = format;
   plan.activation_method = activation_method;

@@ -24,7 +24,9 @@ namespace {
 
 constexpr size_t kBlock = ScaledFormat::kMxBlockSize;
 
-const ActShape& shape_of(const Graph& g, int id) { return g.tensor_shapes[static_cast<size_t>(id)]; }
+const ActShape& shape_of(const Graph& g, int id) {
+  return g.tensor_shapes[static_cast<size_t>(id)];
+}
 
 bool is_linear(const Node& n) { return n.kind == OpKind::kConv || n.kind == OpKind::kGemm; }
 
@@ -159,7 +161,8 @@ std::vector<Acc> product_table(const ScaledFormat& f) {
   for (unsigned a = 0; a < 256; ++a) {
     if (!valid(a)) continue;
     for (unsigned b = 0; b < 256; ++b) {
-      if (valid(b)) t[a * 256 + b] = static_cast<Acc>(multiply(f, static_cast<Code>(a), static_cast<Code>(b)));
+      if (!valid(b)) continue;
+      t[a * 256 + b] = static_cast<Acc>(multiply(f, static_cast<Code>(a), static_cast<Code>(b)));
     }
   }
   return t;
@@ -188,7 +191,8 @@ void pool(const Graph& g, const Node& n, const T* in, T* out, size_t batch, Fn r
           const long iy = static_cast<long>(oy * sh + ky) - static_cast<long>(ph);
           for (size_t kx = 0; kx < kw; ++kx) {
             const long ix = static_cast<long>(ox * sw + kx) - static_cast<long>(pw);
-            if (iy >= 0 && ix >= 0 && iy < static_cast<long>(is.h) && ix < static_cast<long>(is.w)) {
+            if (iy >= 0 && ix >= 0 && iy < static_cast<long>(is.h) &&
+                ix < static_cast<long>(is.w)) {
               window.push_back(x[static_cast<size_t>(iy) * is.w + static_cast<size_t>(ix)]);
             }
           }
@@ -218,7 +222,9 @@ class ScaledRun {
     const auto in = static_cast<size_t>(g_.input);
     if (f_.is_mx()) {
       floats_[in].resize(pixels.size());
-      for (size_t i = 0; i < pixels.size(); ++i) floats_[in][i] = static_cast<float>(pixels[i]) / 255.0f;
+      for (size_t i = 0; i < pixels.size(); ++i) {
+        floats_[in][i] = static_cast<float>(pixels[i]) / 255.0f;
+      }
     } else {
       Code table[256];
       for (int p = 0; p < 256; ++p) {
@@ -317,12 +323,15 @@ class ScaledRun {
             for (size_t c = 0; c < cg; ++c) {
               const Code* plane = x.data() + (b * is.c + grp * cg + c) * is.h * is.w;
               for (size_t ky = 0; ky < n.kernel_h; ++ky) {
-                const long iy = static_cast<long>(oy * n.stride_h + ky) - static_cast<long>(n.pad_h);
+                const long iy =
+                    static_cast<long>(oy * n.stride_h + ky) - static_cast<long>(n.pad_h);
                 for (size_t kx = 0; kx < n.kernel_w; ++kx, ++k) {
-                  const long ix = static_cast<long>(ox * n.stride_w + kx) - static_cast<long>(n.pad_w);
+                  const long ix =
+                      static_cast<long>(ox * n.stride_w + kx) - static_cast<long>(n.pad_w);
                   const bool inside = iy >= 0 && ix >= 0 && iy < static_cast<long>(is.h) &&
                                       ix < static_cast<long>(is.w);
-                  patch[k] = inside ? plane[static_cast<size_t>(iy) * is.w + static_cast<size_t>(ix)]
+                  patch[k] = inside ? plane[static_cast<size_t>(iy) * is.w +
+                                            static_cast<size_t>(ix)]
                                     : Code{0};
                 }
               }

@@ -478,7 +478,8 @@ Int128 bias_to_accumulator_scaled(const ScaledFormat& format, float bias, float 
   if (std::isnan(bias)) throw std::domain_error("cannot quantize a NaN bias");
   const float scale = sa * sb;      // FP32, as ONNX Runtime's bias scale
   const float quotient = bias / scale;  // FP32
-  const double units = std::nearbyint(std::ldexp(static_cast<double>(quotient), -format.product_lsb()));
+  const double units =
+      std::nearbyint(std::ldexp(static_cast<double>(quotient), -format.product_lsb()));
   const double limit = std::ldexp(1.0, format.acc_bits() - 1);
   if (units >= limit) return static_cast<Int128>(limit) - 1;
   if (units < -limit) return -static_cast<Int128>(limit);

@@ -148,7 +148,7 @@ float to_float(Int128 v);
 // largest float it is +-infinity (the IEEE overflow of round to nearest).
 float to_float_scaled(Int128 v, int exp);
 
-// ---- reductions across MX blocks (section 13.7) -------------------------------------------------
+// ---- reductions across MX blocks (section 13.7) ----------------------------------------------
 
 // One step of an MX reduction: fp32(sum + fp32(block_acc * 2^(ea + eb + L))), the block dot
 // product (exact, at product scale ea + eb + L) rounded once to FP32 and added to the FP32 sum.
@@ -166,7 +166,7 @@ struct MxDotResult {
 MxDotResult mx_dot(const ScaledFormat& format, const Code* a, const int* a_exps, const Code* b,
                    const int* b_exps, size_t n, float initial = 0.0f);
 
-// ---- FP32-scale layers (section 13.6) -------------------------------------------------------------
+// ---- FP32-scale layers (section 13.7) ------------------------------------------------------
 
 // The bias of a layer with FP32 scales as an accumulator value: round(fp32(bias / fp32(sa * sb))
 // * 2^-L), nearest with ties to even (ONNX Runtime's int32 bias at L = 0), saturated to the
