@@ -471,6 +471,8 @@ TEST(ScaledFormat, BiasToAccumulatorScaled) {
   EXPECT_EQ(bias_to_accumulator_scaled(int8, 3.5f, 1.0f, 1.0f), 4);
   EXPECT_EQ(bias_to_accumulator_scaled(int8, -1.0f, 0.5f, 0.25f), -8);
   EXPECT_EQ(bias_to_accumulator_scaled(int8, 1e30f, 1e-10f, 1e-10f), (Int128{1} << 31) - 1);
+  EXPECT_EQ(bias_to_accumulator_scaled(int8, -1.0f, 1e-30f, 1e-30f), -(Int128{1} << 31));
+  EXPECT_EQ(bias_to_accumulator_scaled(int8, 0.0f, 1e-30f, 1e-30f), 0);  // 0 / 0 is 0
   const ScaledFormat e5m2(ElementKind::kE5M2, ScaleKind::kTensor);  // L = -32
   EXPECT_EQ(bias_to_accumulator_scaled(e5m2, 1.0f, 1.0f, 1.0f), Int128{1} << 32);
   EXPECT_THROW(bias_to_accumulator_scaled(int8, std::nanf(""), 1.0f, 1.0f), std::domain_error);

@@ -476,6 +476,7 @@ MxDotResult mx_dot(const ScaledFormat& format, const Code* a, const int* a_exps,
 
 Int128 bias_to_accumulator_scaled(const ScaledFormat& format, float bias, float sa, float sb) {
   if (std::isnan(bias)) throw std::domain_error("cannot quantize a NaN bias");
+  if (bias == 0.0f) return 0;  // also where sa * sb underflows to 0 (0 / 0)
   const float scale = sa * sb;      // FP32, as ONNX Runtime's bias scale
   const float quotient = bias / scale;  // FP32
   const double units =
