@@ -1,6 +1,7 @@
-// `lbfp eval`: top-1 accuracy of an ONNX model on MNIST-style data in FP32, BFP8 and LBFP8 (bit
-// exact through the golden kernels), with per-layer SQNR against FP32 (model/eval, study.h).
-// docs/accuracy.md. The chosen exponents go to --out (default lbfp-eval-out/).
+// `lbfp eval`: top-1 accuracy of an ONNX model on MNIST-style data in FP32, BFP8, LBFP8 and the
+// industry formats of spec section 13 (bit exact through the golden reference), with per-layer
+// SQNR against FP32 (model/eval, study.h). docs/accuracy.md, docs/formats.md. The chosen
+// exponents go to --out (default lbfp-eval-out/).
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
@@ -116,10 +117,13 @@ void add_eval_command(CLI::App& app) {
   auto options = std::make_shared<EvalCliOptions>();
   eval::StudyOptions* o = &options->study;
   CLI::App* cmd = app.add_subcommand(
-      "eval", "Top-1 accuracy of an ONNX model in FP32, BFP8 and LBFP8 (bit-exact), per-layer SQNR");
+      "eval", "Top-1 accuracy of an ONNX model in FP32, BFP8, LBFP8, MX, FP8 and INT8 (bit-exact), "
+              "per-layer SQNR");
   cmd->add_option("--model", o->model, "ONNX file (e.g. sim/models/lenet5.onnx)")->required();
   cmd->add_option("--data", o->data, "mnist, fashion-mnist, or a folder of IDX files")->required();
-  cmd->add_option("--format", o->formats, "fp32, bfp8, lbfp8, a comma list, or all (default)");
+  cmd->add_option("--format", o->formats,
+                  "fp32, bfp8, lbfp8, mxint8, mxfp8-e4m3, mxfp8-e5m2, fp8-e4m3, fp8-e5m2, int8, a "
+                  "comma list, or all (default: fp32, bfp8, lbfp8; docs/formats.md)");
   cmd->add_option("--calib", o->calib,
                   "activation calibration: kl (default; LBFP8 on the log grid), kl-linear (the "
                   "spec's linear histogram), max, mse (least squared error), percentile (99.99 % "

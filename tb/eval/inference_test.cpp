@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,8 @@
 #include "lbfp/eval/graph.h"
 #include "lbfp/eval/idx.h"
 #include "lbfp/eval/inference.h"
+#include "lbfp/eval/scaled_inference.h"
+#include "lbfp/scaled_format.h"
 
 namespace lbfp::eval {
 namespace {
@@ -438,6 +441,176 @@ TEST(Evaluate, RejectsAModelThatDoesNotFitTheData) {
   tiny.rows = 8;
   tiny.cols = 8;
   EXPECT_THROW(evaluate(g, tiny, tiny, {}), ModelError);
+}
+
+}  // namespace
+}  // namespace lbfp::eval
+
+namespace lbfp::eval {
+namespace {
+
+// Each input value of Conv / Gemm node n at (image b, group grp, output pixel p, tap t, channel c
+// of the group), or nullopt on the padding; a Gemm has one pixel and one tap.
+template <class T>
+std::optional<T> input_at(const Graph& g, const Node& n, const std::vector<T>& x, size_t b,
+                          size_t grp, size_t p, size_t t, size_t c) {
+  const ActShape& is = g.tensor_shapes[static_cast<size_t>(n.inputs[0])];
+  if (n.kind == OpKind::kGemm) return x[b * is.elements() + c];
+  const ActShape& os = g.tensor_shapes[static_cast<size_t>(n.output)];
+  const size_t cg = is.c / n.groups;
+  const long iy = static_cast<long>((p / os.w) * n.stride_h + t / n.kernel_w) -
+                  static_cast<long>(n.pad_h);
+  const long ix = static_cast<long>((p % os.w) * n.stride_w + t % n.kernel_w) -
+                  static_cast<long>(n.pad_w);
+  if (iy < 0 || ix < 0 || iy >= static_cast<long>(is.h) || ix >= static_cast<long>(is.w)) {
+    return std::nullopt;
+  }
+  return x[((b * is.c + grp * cg + c) * is.h + static_cast<size_t>(iy)) * is.w +
+           static_cast<size_t>(ix)];
+}
+
+// Every Conv / Gemm of LeNet-5 on two test images (MX: one) in a section 13 format, recomputed
+// from its input in the run with the golden reference alone. FP8 / INT8: weight codes by encode_scaled
+// with the max scales, each output lbfp::dot in (c, kh, kw) order from
+// bias_to_accumulator_scaled, requantize_scaled (the logits: dequantize_accumulator). MX: each
+// tap's channels quantized in blocks of 32 (mx_shared_exponent, encode), its weights likewise,
+// each output mx_dot tap after tap from the FP32 bias, then ReLU.
+void check_scaled_layers(Arithmetic nf) {
+  const ScaledFormat f = scaled_format(nf);
+  const Graph g = load_onnx(model_path("lenet5.onnx"));
+  const Dataset& train = dataset("mnist", Split::kTrain);
+  ActivationStats stats(g, false);
+  stats.add(run_fp32(g, to_float_input(train, 0, 64), 64));
+  const QuantPlan plan =
+      make_plan(g, nf, CalibrationMethod::kMax, CalibrationMethod::kMax, stats);
+  const Dataset& test = dataset("mnist", Split::kTest);
+  const size_t batch = f.is_mx() ? 1 : 2;  // MX recomputes a scale per block and tap: one image
+  const std::vector<uint8_t> pixels = pixel_batch(test, 0, batch);
+  const QuantizedResult q = run_quantized(g, plan, pixels, batch);
+  ASSERT_EQ(q.logits.size(), batch * 10);
+  if (!f.is_mx()) {
+    const float s = plan.tensor_scales[static_cast<size_t>(g.input)];
+    EXPECT_EQ(s, tensor_scale(f, 1.0f));  // the largest pixel / 255
+    for (size_t i = 0; i < pixels.size(); ++i) {
+      ASSERT_EQ(q.codes[static_cast<size_t>(g.input)][i],
+                encode_scaled(f, static_cast<float>(pixels[i]) / 255.0f, s));
+    }
+  }
+  size_t checked = 0, nonzero = 0;
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+    const Node& n = g.nodes[ni];
+    if (n.kind != OpKind::kConv && n.kind != OpKind::kGemm) continue;
+    const bool last = n.output == g.output;
+    const ActShape& is = g.tensor_shapes[static_cast<size_t>(n.inputs[0])];
+    const ActShape& os = g.tensor_shapes[static_cast<size_t>(n.output)];
+    const size_t cg = n.kind == OpKind::kConv ? is.c / n.groups : is.elements();
+    const size_t taps = n.kind == OpKind::kConv ? n.kernel_h * n.kernel_w : 1;
+    const size_t og = n.out_channels / n.groups, pixels_out = os.h * os.w;
+    const size_t per = cg * taps;
+    const float sa = f.is_mx() ? 0.0f : plan.tensor_scales[static_cast<size_t>(n.inputs[0])];
+    float amax_all = 0.0f;
+    for (float w : n.weights) amax_all = std::max(amax_all, std::fabs(w));
+    for (size_t b = 0; b < batch; ++b) {
+      for (size_t o = 0; o < n.out_channels; ++o) {
+        const size_t grp = o / og;
+        const float* wo = n.weights.data() + o * per;
+        float sb = 0.0f;
+        std::vector<Code> w(per);
+        if (!f.is_mx()) {
+          float amax = amax_all;
+          if (f.element() == ElementKind::kInt8) {
+            amax = 0.0f;
+            for (size_t k = 0; k < per; ++k) amax = std::max(amax, std::fabs(wo[k]));
+          }
+          sb = tensor_scale(f, amax);
+          for (size_t k = 0; k < per; ++k) w[k] = encode_scaled(f, wo[k], sb);
+        }
+        for (size_t p = 0; p < pixels_out; ++p) {
+          const size_t at = (b * n.out_channels + o) * pixels_out + p;
+          double want = 0.0;
+          if (f.is_mx()) {
+            const auto& x = q.values[static_cast<size_t>(n.inputs[0])];
+            float sum = plan_bias(g, plan, ni)[o];
+            for (size_t t = 0; t < taps; ++t) {
+              if (!input_at(g, n, x, b, grp, p, t, 0)) continue;
+              std::vector<float> xv(cg), wv(cg);
+              for (size_t c = 0; c < cg; ++c) {
+                xv[c] = static_cast<float>(*input_at(g, n, x, b, grp, p, t, c));
+                wv[c] = wo[c * taps + t];
+              }
+              std::vector<Code> xc(cg), wc(cg);
+              std::vector<int> xe, we;
+              for (size_t first = 0; first < cg; first += 32) {
+                const size_t len = std::min<size_t>(32, cg - first);
+                xe.push_back(mx_shared_exponent(f, xv.data() + first, len));
+                we.push_back(mx_shared_exponent(f, wv.data() + first, len));
+                for (size_t c = first; c < first + len; ++c) {
+                  xc[c] = encode(f, xv[c], xe.back());
+                  wc[c] = encode(f, wv[c], we.back());
+                }
+              }
+              sum = mx_dot(f, xc.data(), xe.data(), wc.data(), we.data(), cg, sum).value;
+            }
+            if (n.relu && sum < 0.0f) sum = 0.0f;
+            want = sum;
+            const double have = last ? q.logits[at] : q.values[static_cast<size_t>(n.output)][at];
+            ASSERT_EQ(have, want) << n.name << " image " << b << " output " << o << " pixel " << p;
+          } else {
+            const auto& x = q.codes[static_cast<size_t>(n.inputs[0])];
+            std::vector<Code> a(per, 0);
+            for (size_t c = 0; c < cg; ++c) {
+              for (size_t t = 0; t < taps; ++t) {
+                a[c * taps + t] = input_at(g, n, x, b, grp, p, t, c).value_or(Code{0});
+              }
+            }
+            const Int128 bias = bias_to_accumulator_scaled(f, plan_bias(g, plan, ni)[o], sa, sb);
+            const WideDotResult r = dot(f, a, w, bias);
+            if (last) {
+              float v = dequantize_accumulator(r.acc, requant_multiplier(f, sa, sb, 1.0f));
+              if (n.relu && v < 0.0f) v = 0.0f;
+              want = v;
+              ASSERT_EQ(q.logits[at], want) << n.name << " image " << b << " output " << o;
+            } else {
+              const float so = plan.tensor_scales[static_cast<size_t>(n.output)];
+              const Code c = requantize_scaled(f, r.acc, requant_multiplier(f, sa, sb, so), n.relu);
+              ASSERT_EQ(q.codes[static_cast<size_t>(n.output)][at], c)
+                  << n.name << " image " << b << " output " << o << " pixel " << p;
+              want = c;
+            }
+          }
+          ++checked;
+          nonzero += want != 0.0;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(checked, batch * (6 * 28 * 28 + 16 * 10 * 10 + 120 + 84 + 10));
+  EXPECT_GT(nonzero, checked / 4);  // the check is not vacuous
+}
+
+TEST(ScaledInference, Mxint8LayersEqualGolden) { check_scaled_layers(Arithmetic::kMxint8); }
+TEST(ScaledInference, Mxfp8E4m3LayersEqualGolden) { check_scaled_layers(Arithmetic::kMxfp8E4m3); }
+TEST(ScaledInference, Mxfp8E5m2LayersEqualGolden) { check_scaled_layers(Arithmetic::kMxfp8E5m2); }
+TEST(ScaledInference, Fp8E4m3LayersEqualGolden) { check_scaled_layers(Arithmetic::kFp8E4m3); }
+TEST(ScaledInference, Fp8E5m2LayersEqualGolden) { check_scaled_layers(Arithmetic::kFp8E5m2); }
+TEST(ScaledInference, Int8LayersEqualGolden) { check_scaled_layers(Arithmetic::kInt8); }
+
+TEST(ScaledInference, NamesAndRefusals) {
+  for (const char* name : {"mxint8", "mxfp8-e4m3", "mxfp8-e5m2", "fp8-e4m3", "fp8-e5m2", "int8"}) {
+    const Arithmetic a = parse_arithmetic(name);
+    EXPECT_TRUE(is_scaled(a));
+    EXPECT_EQ(scaled_format(a).name(), name);
+  }
+  EXPECT_FALSE(is_scaled(Arithmetic::kLbfp8));
+  EXPECT_THROW(parse_arithmetic("mxint9"), std::invalid_argument);
+  const Graph g = load_onnx(model_path("lenet5.onnx"));
+  ActivationStats stats(g, false);
+  EXPECT_THROW(make_plan(g, Arithmetic::kInt8, CalibrationMethod::kKl, CalibrationMethod::kMax,
+                         stats),
+               std::invalid_argument);
+  EXPECT_THROW(make_plan(g, Arithmetic::kFp8E4m3, CalibrationMethod::kMax,
+                         CalibrationMethod::kKl, stats),
+               std::invalid_argument);
 }
 
 }  // namespace

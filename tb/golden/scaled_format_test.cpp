@@ -403,3 +403,81 @@ TEST(LbfpFamily, NamedMembersRoundTripEveryCode) {
 
 }  // namespace
 }  // namespace lbfp
+
+namespace lbfp {
+namespace {
+
+// fp32(v * 2^e) in one rounding: against the double route where the double is exact (|v| below
+// 2^53), through the subnormal range and the overflow to infinity.
+TEST(ScaledFormat, ToFloatScaledRoundsOnce) {
+  std::mt19937_64 rng(5);
+  std::uniform_int_distribution<int64_t> values(-(int64_t{1} << 52), int64_t{1} << 52);
+  for (int i = 0; i < 20000; ++i) {
+    const int64_t v = values(rng) >> (i % 50);
+    const int e = static_cast<int>(i % 400) - 240;  // results from below 2^-149 to beyond 2^128
+    ASSERT_EQ(to_float_scaled(v, e), static_cast<float>(std::ldexp(static_cast<double>(v), e)))
+        << v << " * 2^" << e;
+  }
+  EXPECT_EQ(to_float_scaled(3, -151), std::ldexp(1.0f, -149));  // 0.75 LSB: up to the smallest
+  EXPECT_EQ(to_float_scaled(1, -150), 0.0f);                   // a tie: to even, zero
+  EXPECT_EQ(to_float_scaled(-(Int128{1} << 120), 10), -std::numeric_limits<float>::infinity());
+  EXPECT_EQ(to_float_scaled((Int128{1} << 100) + (Int128{1} << 76), -100), 1.0f);  // tie, even
+  EXPECT_EQ(to_float_scaled((Int128{1} << 100) + 1, -300), 0.0f);
+}
+
+// mx_dot: each block's exact dot rounded to FP32 and added in block order from the bias.
+TEST(ScaledFormat, MxDotSumsBlocksInFp32) {
+  const ScaledFormat f(ElementKind::kE4M3, ScaleKind::kMxBlock);
+  std::mt19937_64 rng(9);
+  std::uniform_real_distribution<float> dist(-3.0f, 3.0f);
+  const size_t n = 70;  // blocks of 32, 32 and 6
+  std::vector<float> x(n), y(n);
+  for (size_t i = 0; i < n; ++i) {
+    x[i] = dist(rng) * (i < 32 ? 1e3f : 1e-3f);
+    y[i] = dist(rng);
+  }
+  std::vector<Code> a(n), b(n);
+  int ea[3], eb[3];
+  for (size_t j = 0; j < 3; ++j) {
+    const size_t first = 32 * j, len = std::min<size_t>(32, n - first);
+    ea[j] = mx_shared_exponent(f, x.data() + first, len);
+    eb[j] = mx_shared_exponent(f, y.data() + first, len);
+    for (size_t i = first; i < first + len; ++i) {
+      a[i] = encode(f, x[i], ea[j]);
+      b[i] = encode(f, y[i], eb[j]);
+    }
+  }
+  float want = 0.25f;
+  for (size_t j = 0; j < 3; ++j) {
+    const size_t first = 32 * j, len = std::min<size_t>(32, n - first);
+    double block = 0;  // E4M3 block sums are below 2^41 units: exact in a double
+    for (size_t i = first; i < first + len; ++i) {
+      block += element_value(f, a[i]) * element_value(f, b[i]);
+    }
+    want += static_cast<float>(std::ldexp(block, ea[j] + eb[j]));
+  }
+  const MxDotResult got = mx_dot(f, a.data(), ea, b.data(), eb, n, 0.25f);
+  EXPECT_EQ(got.value, want);
+  EXPECT_EQ(got.overflows, 0u);
+  EXPECT_THROW(mx_dot(ScaledFormat(ElementKind::kInt8, ScaleKind::kTensor), a.data(), ea, b.data(),
+                      eb, n),
+               std::invalid_argument);
+}
+
+// ONNX Runtime's int32 bias: round(fp32(bias / fp32(sa * sb))), ties to even; saturated to A bits.
+TEST(ScaledFormat, BiasToAccumulatorScaled) {
+  const ScaledFormat int8(ElementKind::kInt8, ScaleKind::kTensor);
+  EXPECT_EQ(bias_to_accumulator_scaled(int8, 2.5f, 1.0f, 1.0f), 2);
+  EXPECT_EQ(bias_to_accumulator_scaled(int8, 3.5f, 1.0f, 1.0f), 4);
+  EXPECT_EQ(bias_to_accumulator_scaled(int8, -1.0f, 0.5f, 0.25f), -8);
+  EXPECT_EQ(bias_to_accumulator_scaled(int8, 1e30f, 1e-10f, 1e-10f), (Int128{1} << 31) - 1);
+  EXPECT_EQ(bias_to_accumulator_scaled(int8, -1.0f, 1e-30f, 1e-30f), -(Int128{1} << 31));
+  EXPECT_EQ(bias_to_accumulator_scaled(int8, 0.0f, 1e-30f, 1e-30f), 0);  // 0 / 0 is 0
+  const ScaledFormat e5m2(ElementKind::kE5M2, ScaleKind::kTensor);  // L = -32
+  EXPECT_EQ(bias_to_accumulator_scaled(e5m2, 1.0f, 1.0f, 1.0f), Int128{1} << 32);
+  EXPECT_THROW(bias_to_accumulator_scaled(int8, std::nanf(""), 1.0f, 1.0f), std::domain_error);
+  EXPECT_EQ(dequantize_accumulator(3, requant_multiplier(int8, 0.5f, 0.25f, 1.0f)), 0.375f);
+}
+
+}  // namespace
+}  // namespace lbfp

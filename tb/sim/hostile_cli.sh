@@ -291,6 +291,7 @@ bad "nowhere.onnx: cannot open" sim --quiet --workload nowhere.onnx
 
 # ---- lbfp sim: other options and the output folder ---------------------------------------------
 bad "--format fp16: expected lbfp8, bfp8, both or arch" sim --quiet $gemm --format fp16
+bad "--format mxfp8-e4m3: the architecture model runs lbfp8 and bfp8 only; no multiplier or PE of mxfp8-e4m3 is synthesized, so its energy is not priced" sim --quiet $gemm --format mxfp8-e4m3
 bad "--mode fast: expected cycle or tile" sim --quiet $gemm --mode fast
 bad "--array gpu: expected cpp or rtl" sim --quiet $gemm --array gpu
 bad "--array rtl runs cycle by cycle: use --mode cycle" sim --quiet $gemm --array rtl --mode tile
@@ -416,6 +417,10 @@ bad "--batch: Value 0 not in range 1 to 1000000" eval $ev --data data --batch 0
 bad "--threads: Value 0 not in range 1 to 256" eval $ev --data data --threads 0
 bad "--threads: Value 100000 not in range 1 to 256" eval $ev --data data --threads 100000
 bad "unknown number format 'fp16'" eval $ev --data data --format fp16
+bad "unknown number format 'mxint9'" eval $ev --data data --format mxint9
+bad "--calib kl: int8 calibrates activations by max or percentile" eval $ev --data data --format int8 --calib kl
+bad "--bias-correction on: applies to bfp8 and lbfp8, not mxfp8-e4m3" eval $ev --data data --format mxfp8-e4m3 --bias-correction on
+bad "--weight-calib kl: fp8-e5m2 calibrates weights by max" eval $ev --data data --format fp8-e5m2 --calib max --weight-calib kl
 bad "unknown calibration 'bogus'" eval $ev --data data --calib bogus
 bad "file.txt/e.json: cannot write the exponents: file.txt is not a folder" eval $ev --data data --exponents-out file.txt/e.json
 bad "folder: is a folder; --exponents-out names a file" eval $ev --data data --exponents-out folder

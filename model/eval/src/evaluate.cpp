@@ -12,10 +12,15 @@
 #include <thread>
 
 #include "lbfp/config_error.h"
+#include "lbfp/eval/scaled_inference.h"
 
 namespace lbfp::eval {
 
 std::string EvalConfig::label() const {
+  // MX chooses its scales from the values (no calibration to name).
+  if (is_scaled(format) && scaled_format(format).is_mx()) {
+    return std::string(to_string(format)) + " ocp";
+  }
   return std::string(to_string(format)) + " " + to_string(activations) + "/" + to_string(weights) +
          (bias_correction ? "+bc" : "");
 }
@@ -276,8 +281,9 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
       r.predicted.insert(r.predicted.end(), q_pred.begin(), q_pred.end());
       for (auto& e : r.layers) {
         const auto& x = fp[static_cast<size_t>(e.tensor)];
-        std::vector<double> xq = e.tensor == g.output
-                                     ? q.logits
+        std::vector<double> xq = e.tensor == g.output ? q.logits
+                                 : !q.values.empty()
+                                     ? q.values[static_cast<size_t>(e.tensor)]
                                      : dequantize(g, r.plan, e.tensor,
                                                   q.codes[static_cast<size_t>(e.tensor)]);
         for (size_t i = 0; i < x.size(); ++i) {

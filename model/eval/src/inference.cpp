@@ -10,6 +10,7 @@
 
 #include "lbfp/arith.h"
 #include "lbfp/conv.h"
+#include "lbfp/eval/scaled_inference.h"
 #include "lbfp/tensor.h"
 
 namespace lbfp::eval {
@@ -19,15 +20,30 @@ const char* to_string(Arithmetic format) {
     case Arithmetic::kFp32: return "fp32";
     case Arithmetic::kBfp8: return "bfp8";
     case Arithmetic::kLbfp8: return "lbfp8";
+    case Arithmetic::kMxint8: return "mxint8";
+    case Arithmetic::kMxfp8E4m3: return "mxfp8-e4m3";
+    case Arithmetic::kMxfp8E5m2: return "mxfp8-e5m2";
+    case Arithmetic::kFp8E4m3: return "fp8-e4m3";
+    case Arithmetic::kFp8E5m2: return "fp8-e5m2";
+    case Arithmetic::kInt8: return "int8";
   }
   return "?";
 }
 
 Arithmetic parse_arithmetic(const std::string& name) {
-  if (name == "fp32") return Arithmetic::kFp32;
-  if (name == "bfp8") return Arithmetic::kBfp8;
-  if (name == "lbfp8") return Arithmetic::kLbfp8;
-  throw std::invalid_argument("unknown number format '" + name + "' (fp32, bfp8 or lbfp8)");
+  for (Arithmetic a : {Arithmetic::kFp32, Arithmetic::kBfp8, Arithmetic::kLbfp8,
+                       Arithmetic::kMxint8, Arithmetic::kMxfp8E4m3, Arithmetic::kMxfp8E5m2,
+                       Arithmetic::kFp8E4m3, Arithmetic::kFp8E5m2, Arithmetic::kInt8}) {
+    if (name == to_string(a)) return a;
+  }
+  throw std::invalid_argument("unknown number format '" + name +
+                              "' (fp32, bfp8, lbfp8, mxint8, mxfp8-e4m3, mxfp8-e5m2, fp8-e4m3, "
+                              "fp8-e5m2 or int8)");
+}
+
+bool is_scaled(Arithmetic format) {
+  return format != Arithmetic::kFp32 && format != Arithmetic::kBfp8 &&
+         format != Arithmetic::kLbfp8;
 }
 
 const char* to_string(ActivationGranularity granularity) {
@@ -405,6 +421,9 @@ void set_weight_exponents(const Graph& g, QuantPlan& plan, size_t node,
                                 " weight exponents for " + std::to_string(n.out_channels) +
                                 " output channels");
   }
+  if (is_scaled(plan.format)) {
+    throw std::invalid_argument(std::string(to_string(plan.format)) + " has no weight exponents");
+  }
   for (int e : exponents) check_exponent(e);
   if (plan.format == Arithmetic::kLbfp8) {
     encode_weights(lbfp8(), g, plan, node, std::move(exponents));
@@ -417,6 +436,9 @@ QuantPlan make_plan(const Graph& g, Arithmetic format, CalibrationMethod activat
                     CalibrationMethod weight_method, const ActivationStats& stats,
                     ActivationGranularity granularity) {
   if (format == Arithmetic::kFp32) throw std::invalid_argument("make_plan: fp32 has no plan");
+  if (is_scaled(format)) {
+    return make_scaled_plan(g, format, activation_method, weight_method, stats);
+  }
   QuantPlan plan;
   plan.format = format;
   plan.activation_method = activation_method;
@@ -673,6 +695,13 @@ QuantizedResult run_quantized_until(const Graph& g, const QuantPlan& plan,
   if (pixels.size() != batch * shape_of(g, g.input).elements()) {
     throw std::invalid_argument("run_quantized: input size does not match the batch");
   }
+  if (is_scaled(plan.format)) {
+    if (keep_pre != kKeepNone) {
+      throw std::invalid_argument(std::string("bias correction applies to bfp8 and lbfp8, not ") +
+                                  to_string(plan.format));
+    }
+    return run_scaled(g, plan, pixels, batch, options, stop_after);
+  }
   if (plan.format == Arithmetic::kLbfp8) {
     return run_format(lbfp8(), g, plan, pixels, batch, options, keep_pre, stop_after);
   }
@@ -812,6 +841,10 @@ void correct_biases(const Graph& g, QuantPlan& plan, const std::vector<uint8_t>&
 
 std::vector<double> dequantize(const Graph& g, const QuantPlan& plan, int tensor,
                                const std::vector<Code>& codes) {
+  if (is_scaled(plan.format)) {
+    throw std::invalid_argument("dequantize: the values of a section 13 format are in "
+                                "QuantizedResult::values");
+  }
   auto table_of = [&](int e) {
     return plan.format == Arithmetic::kLbfp8 ? decode_table(lbfp8(), e)
                                                : decode_table(bfp8(), e);

@@ -12,6 +12,7 @@
 #include "lbfp/chart/page.h"
 #include "lbfp/config_error.h"
 #include "lbfp/eval/idx.h"
+#include "lbfp/eval/scaled_inference.h"
 
 namespace lbfp::eval {
 namespace {
@@ -47,6 +48,39 @@ std::string paired_text(const PairedAccuracy& a) {
                      a.mcnemar_p());
 }
 
+// The section 13 formats (scaled_inference.h): MX runs once (its scales come from the values);
+// FP8 and INT8 once per activation calibration they know (max, percentile), the others skipped
+// unless none is left. No bias correction; weights by max.
+void add_scaled_configs(Arithmetic nf, const std::vector<std::string>& calibs,
+                        CalibrationMethod wmethod, const std::string& bias_correction,
+                        std::vector<EvalConfig>& configs) {
+  const std::string name = to_string(nf);
+  if (bias_correction == "on") {
+    throw ConfigError("--bias-correction on: applies to bfp8 and lbfp8, not " + name);
+  }
+  if (wmethod != CalibrationMethod::kMax) {
+    throw ConfigError("--weight-calib " + to_string(wmethod) + ": " + name +
+                      " calibrates weights by max");
+  }
+  if (scaled_format(nf).is_mx()) {
+    configs.push_back({nf, CalibrationMethod::kMax, wmethod, false});
+    return;
+  }
+  size_t added = 0;
+  for (const auto& c : calibs) {
+    const CalibrationMethod m = parse_method(c);
+    if (m != CalibrationMethod::kMax && m != CalibrationMethod::kPercentile) continue;
+    configs.push_back({nf, m, wmethod, false});
+    ++added;
+  }
+  if (added == 0) {
+    std::string list;
+    for (const auto& c : calibs) list += (list.empty() ? "" : ",") + c;
+    throw ConfigError("--calib " + list + ": " + name +
+                      " calibrates activations by max or percentile (--calib max,percentile)");
+  }
+}
+
 }  // namespace
 
 std::vector<EvalConfig> study_configs(const StudyOptions& o) {
@@ -59,9 +93,14 @@ std::vector<EvalConfig> study_configs(const StudyOptions& o) {
   const CalibrationMethod wmethod = parse_method(o.weight_calib);
   std::vector<bool> corrections = {o.bias_correction == "on"};
   if (o.bias_correction == "both") corrections = {false, true};
+  for (const auto& c : calibs) parse_method(c);  // every name checked, whichever format runs
   for (const auto& f : formats) {
     const Arithmetic nf = parse_arithmetic(f);
     if (nf == Arithmetic::kFp32) continue;
+    if (is_scaled(nf)) {
+      add_scaled_configs(nf, calibs, wmethod, o.bias_correction, configs);
+      continue;
+    }
     for (const auto& c : calibs) {
       for (bool bc : corrections) configs.push_back({nf, parse_method(c), wmethod, bc});
     }
@@ -146,9 +185,53 @@ Study run_study(const StudyOptions& o, const std::vector<EvalConfig>& configs, s
   return study;
 }
 
+namespace {
+
+// The section 13 formats: FP32 scales (FP8, INT8) or the weights' E8M0 block exponents (MX).
+void print_scales(const Graph& graph, const ConfigResult& r, std::ostream& out) {
+  const bool mx = scaled_format(r.config.format).is_mx();
+  out << fmt::format("\nscales, {} ({}):\n", r.config.label(),
+                     mx ? "E8M0 per block of 32, activations' chosen from the values as they are "
+                          "read; weights' E min..max"
+                        : "FP32 per tensor; weights' per tensor or per output channel, min..max");
+  out << fmt::format("  {:<28} {:>13} {:>27}  {}\n", "layer", mx ? "" : "scale",
+                     mx ? "weight E" : "weight scale", "op");
+  if (!mx) {
+    out << fmt::format("  {:<28} {:>13.6g}\n", "(graph input)",
+                       r.plan.tensor_scales[static_cast<size_t>(graph.input)]);
+  }
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const auto& l = r.layers[i];
+    std::string wtext;
+    std::string stext;
+    if (mx) {
+      const auto& w = r.plan.weight_exponents[i];
+      if (!w.empty()) {
+        wtext = fmt::format("{}..{}", *std::min_element(w.begin(), w.end()),
+                            *std::max_element(w.begin(), w.end()));
+      }
+    } else {
+      stext = fmt::format("{:.6g}", r.plan.tensor_scales[static_cast<size_t>(l.tensor)]);
+      const auto& w = r.plan.weight_scales[i];
+      if (!w.empty()) {
+        wtext = fmt::format("{:.6g}..{:.6g}", *std::min_element(w.begin(), w.end()),
+                            *std::max_element(w.begin(), w.end()));
+      }
+    }
+    out << fmt::format("  {:<28} {:>13} {:>27}  {}{}\n", l.name, stext, wtext, l.op,
+                       mx || l.calibrated ? "" : " (input's scale)");
+  }
+}
+
+}  // namespace
+
 void print_exponents(const Study& study, std::ostream& out) {
   const Graph& graph = study.graph;
   for (const auto& r : study.report.results) {
+    if (is_scaled(r.config.format)) {
+      print_scales(graph, r, out);
+      continue;
+    }
     out << fmt::format("\nexponents, {} (activations per tensor, or per channel min..max "
                        "where every consumer is a depthwise conv; weights per output "
                        "channel, min..max):\n",
@@ -182,7 +265,10 @@ void print_exponents(const Study& study, std::ostream& out) {
 
 std::string exponents_json(const Study& study) {
   nlohmann::json saved = nlohmann::json::array();
-  for (const auto& r : study.report.results) saved.push_back(plan_to_json(study.graph, r));
+  for (const auto& r : study.report.results) {
+    // The section 13 formats have scales, not exponents, and are not read back.
+    if (!is_scaled(r.config.format)) saved.push_back(plan_to_json(study.graph, r));
+  }
   return saved.dump(1) + "\n";
 }
 
@@ -259,8 +345,15 @@ void print_accuracy(const Study& study, std::ostream& out) {
 
 namespace {
 
+// The section 13 formats show their FP32 scales (FP8, INT8) or "per block" (MX activations).
+std::string scale_text(const ConfigResult& r, int tensor) {
+  if (scaled_format(r.config.format).is_mx()) return "per block";
+  return fmt::format("s {:.6g}", r.plan.tensor_scales[static_cast<size_t>(tensor)]);
+}
+
 std::string exponent_text(const ConfigResult& r, size_t i) {
   const auto& l = r.layers[i];
+  if (is_scaled(r.config.format)) return scale_text(r, l.tensor);
   const auto& ce = r.plan.channel_exponents[static_cast<size_t>(l.tensor)];
   return ce.empty() ? std::to_string(l.exponent)
                     : fmt::format("{}..{}", *std::min_element(ce.begin(), ce.end()),
@@ -268,6 +361,12 @@ std::string exponent_text(const ConfigResult& r, size_t i) {
 }
 
 std::string weight_text(const ConfigResult& r, size_t i) {
+  if (is_scaled(r.config.format) && !scaled_format(r.config.format).is_mx()) {
+    const auto& ws = r.plan.weight_scales[i];
+    return ws.empty() ? std::string()
+                      : fmt::format("s {:.6g}..{:.6g}", *std::min_element(ws.begin(), ws.end()),
+                                    *std::max_element(ws.begin(), ws.end()));
+  }
   const auto& w = r.plan.weight_exponents[i];
   return w.empty() ? std::string()
                    : fmt::format("{}..{}", *std::min_element(w.begin(), w.end()),
@@ -383,7 +482,10 @@ std::string report_html(const Study& study, const StudyOptions& o, const std::st
     }
     std::vector<std::string> input_row{"(graph input)", ""};
     for (const auto& r : report.results) {
-      input_row.push_back(std::to_string(r.plan.tensor_exponents[static_cast<size_t>(graph.input)]));
+      input_row.push_back(
+          is_scaled(r.config.format)
+              ? scale_text(r, graph.input)
+              : std::to_string(r.plan.tensor_exponents[static_cast<size_t>(graph.input)]));
       input_row.push_back("");
     }
     ex.rows.push_back(input_row);

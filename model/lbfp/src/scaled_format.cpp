@@ -415,3 +415,81 @@ Code requantize_scaled(const ScaledFormat& format, Int128 acc, double multiplier
 }
 
 }  // namespace lbfp
+
+namespace lbfp {
+namespace {
+
+int fast_bit_length(Uint128 v) {
+  const auto hi = static_cast<uint64_t>(v >> 64);
+  if (hi != 0) return 128 - __builtin_clzll(hi);
+  const auto lo = static_cast<uint64_t>(v);
+  return lo == 0 ? 0 : 64 - __builtin_clzll(lo);
+}
+
+}  // namespace
+
+float to_float_scaled(Int128 v, int exp) {
+  if (v == 0) return 0.0f;
+  const Uint128 mag = magnitude_of(v);
+  const int len = fast_bit_length(mag);
+  // The LSB the float keeps: 24 significant bits, but never below the subnormal LSB 2^-149.
+  const int lsb = std::max(len - 24 + exp, -149);
+  const int shift = lsb - exp;  // low bits of |v| that are rounded away
+  double result = 0.0;
+  if (shift <= 0) {
+    result = std::ldexp(static_cast<double>(static_cast<uint64_t>(mag)), exp);  // < 2^24: exact
+  } else if (shift > 127) {
+    result = 0.0;  // far below half the smallest subnormal
+  } else {
+    const Uint128 q = mag >> shift;
+    const Uint128 rem = mag - (q << shift);
+    const Uint128 half = Uint128{1} << (shift - 1);
+    const Uint128 rounded = q + ((rem > half || (rem == half && (q & 1) != 0)) ? 1 : 0);
+    // rounded <= 2^24: exact in a double, and so is the power of two.
+    result = std::ldexp(static_cast<double>(static_cast<uint64_t>(rounded)), lsb);
+  }
+  // Exact unless beyond the largest float, where the cast gives the infinity.
+  const float f = static_cast<float>(result);
+  return v < 0 ? -f : f;
+}
+
+float mx_accumulate(const ScaledFormat& format, float sum, Int128 block_acc, int ea, int eb) {
+  return sum + to_float_scaled(block_acc, format.product_scale(ea, eb));
+}
+
+MxDotResult mx_dot(const ScaledFormat& format, const Code* a, const int* a_exps, const Code* b,
+                   const int* b_exps, size_t n, float initial) {
+  if (!format.is_mx()) {
+    throw std::invalid_argument(format.name() + " has no MX blocks");
+  }
+  MxDotResult r;
+  r.value = initial;
+  const auto block = static_cast<size_t>(ScaledFormat::kMxBlockSize);
+  for (size_t first = 0, j = 0; first < n; first += block, ++j) {
+    const size_t len = std::min(block, n - first);
+    const WideDotResult d = dot(format, a + first, b + first, len);
+    r.overflows += d.overflows;
+    r.value = mx_accumulate(format, r.value, d.acc, a_exps[j], b_exps[j]);
+  }
+  return r;
+}
+
+Int128 bias_to_accumulator_scaled(const ScaledFormat& format, float bias, float sa, float sb) {
+  if (std::isnan(bias)) throw std::domain_error("cannot quantize a NaN bias");
+  if (bias == 0.0f) return 0;  // also where sa * sb underflows to 0 (0 / 0)
+  const float scale = sa * sb;      // FP32, as ONNX Runtime's bias scale
+  const float quotient = bias / scale;  // FP32
+  const double units =
+      std::nearbyint(std::ldexp(static_cast<double>(quotient), -format.product_lsb()));
+  const double limit = std::ldexp(1.0, format.acc_bits() - 1);
+  if (units >= limit) return static_cast<Int128>(limit) - 1;
+  if (units < -limit) return -static_cast<Int128>(limit);
+  return static_cast<Int128>(units);
+}
+
+float dequantize_accumulator(Int128 acc, double multiplier) {
+  // As requantize_scaled: fp32(acc) times M is exact in a double; the cast is the one rounding.
+  return static_cast<float>(static_cast<double>(to_float(acc)) * multiplier);
+}
+
+}  // namespace lbfp

@@ -144,5 +144,36 @@ double requant_multiplier(const ScaledFormat& format, float sa, float sb, float 
 Code requantize_scaled(const ScaledFormat& format, Int128 acc, double multiplier, bool relu);
 // fp32(v): the nearest float, ties to even (one rounding, for any 128-bit value).
 float to_float(Int128 v);
+// fp32(v * 2^exp): one rounding to nearest, ties to even, subnormal results included; beyond the
+// largest float it is +-infinity (the IEEE overflow of round to nearest).
+float to_float_scaled(Int128 v, int exp);
+
+// ---- reductions across MX blocks (section 13.7) ----------------------------------------------
+
+// One step of an MX reduction: fp32(sum + fp32(block_acc * 2^(ea + eb + L))), the block dot
+// product (exact, at product scale ea + eb + L) rounded once to FP32 and added to the FP32 sum.
+float mx_accumulate(const ScaledFormat& format, float sum, Int128 block_acc, int ea, int eb);
+
+struct MxDotResult {
+  float value = 0.0f;
+  uint64_t overflows = 0;  // saturating steps inside the blocks' accumulators
+};
+
+// sum_k a[k] * b[k] of an MX format over n elements in blocks of 32 (the last may be shorter),
+// block j with the exponents a_exps[j] and b_exps[j]: from `initial` (the bias, FP32), each
+// block's exact dot (section 13.5) added by mx_accumulate in block order. Throws
+// std::invalid_argument for a format that is not MX.
+MxDotResult mx_dot(const ScaledFormat& format, const Code* a, const int* a_exps, const Code* b,
+                   const int* b_exps, size_t n, float initial = 0.0f);
+
+// ---- FP32-scale layers (section 13.7) ------------------------------------------------------
+
+// The bias of a layer with FP32 scales as an accumulator value: round(fp32(bias / fp32(sa * sb))
+// * 2^-L), nearest with ties to even (ONNX Runtime's int32 bias at L = 0), saturated to the
+// A-bit range. Throws std::domain_error for a NaN bias.
+Int128 bias_to_accumulator_scaled(const ScaledFormat& format, float bias, float sa, float sb);
+// A last layer's real output: fp32(fp32(acc) * multiplier), multiplier from requant_multiplier
+// with so = 1 (ReLU, where the layer has it, is the caller's).
+float dequantize_accumulator(Int128 acc, double multiplier);
 
 }  // namespace lbfp

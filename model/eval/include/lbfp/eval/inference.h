@@ -31,10 +31,17 @@
 
 namespace lbfp::eval {
 
-// The arithmetic an inference runs in: FP32, or the BFP8 / LBFP8 number formats.
-enum class Arithmetic { kFp32, kBfp8, kLbfp8 };
+// The arithmetic an inference runs in: FP32, the BFP8 / LBFP8 number formats, or the industry
+// formats of spec section 13 (scaled_inference.h: MXINT8, MXFP8, FP8 per tensor, INT8).
+enum class Arithmetic {
+  kFp32, kBfp8, kLbfp8, kMxint8, kMxfp8E4m3, kMxfp8E5m2, kFp8E4m3, kFp8E5m2, kInt8
+};
 const char* to_string(Arithmetic format);
-Arithmetic parse_arithmetic(const std::string& name);  // "fp32", "bfp8", "lbfp8"
+// "fp32", "bfp8", "lbfp8", and the names of `lbfp golden --format`: "mxint8", "mxfp8-e4m3",
+// "mxfp8-e5m2", "fp8-e4m3", "fp8-e5m2", "int8".
+Arithmetic parse_arithmetic(const std::string& name);
+// True for the formats of spec section 13 (scaled_inference.h runs them).
+bool is_scaled(Arithmetic format);
 
 // Activation exponents one per tensor (the spec's default), or one per channel for the tensors
 // that allow it exactly (channel_exponent_tensors).
@@ -84,6 +91,12 @@ struct QuantPlan {
   // it; make_plan leaves it empty.
   std::vector<std::vector<float>> biases;
   bool bias_corrected = false;
+  // The section 13 formats (scaled_inference.h; tensor_exponents then all 0). FP8 and INT8: by
+  // tensor id, the FP32 scale of each tensor (calibrated, or inherited as exponents are); by node
+  // index, the weights' FP32 scales (FP8 one, INT8 one per output channel). MX: the weights' E8M0
+  // exponents per block in weight_exponents, the activations' chosen per block as they are read.
+  std::vector<float> tensor_scales;
+  std::vector<std::vector<float>> weight_scales;
 };
 
 // The bias node `node_index` adds in `plan`: the plan's where it has one, else the node's.
@@ -139,6 +152,9 @@ struct QuantizedResult {
   // With keep_pre_activations, by tensor id: each Conv / Gemm's accumulators as real values
   // (acc * 2^scale, exact), before the fused ReLU and the requantization; empty elsewhere.
   std::vector<std::vector<double>> pre_activations;
+  // The section 13 formats: by tensor id, every tensor's real values (MX tensors are FP32 between
+  // layers; FP8 / INT8 codes decoded with their scale), what dequantize gives for the others.
+  std::vector<std::vector<double>> values;
 };
 
 // Bit-exact quantized inference (BFP8 or LBFP8, as the plan says) of `batch` pixel images

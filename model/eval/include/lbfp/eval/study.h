@@ -21,7 +21,9 @@ namespace lbfp::eval {
 struct StudyOptions {
   std::string model;             // ONNX file
   std::string data;              // mnist, fashion-mnist or a folder of IDX files
-  std::string formats = "all";   // fp32, bfp8, lbfp8, a comma list, or all
+  // fp32, bfp8, lbfp8, a section 13 format (mxint8, ..., int8), a comma list, or all (the first
+  // three)
+  std::string formats = "all";
   std::string calib = "kl";      // activation calibration: kl, kl-linear, max, a comma list, all
   std::string weight_calib = "max";
   std::string act_granularity = "tensor";  // or channel
