@@ -1,4 +1,5 @@
-// The FP32 pass of `lbfp eval`'s engine (lbfp::eval::run_fp32) over the first N test images, timed
+// The FP32 pass of `lbfp eval`'s engine (lbfp::eval::run_fp32, images split over THREADS threads)
+// over the first N test images, timed
 // the way sim/bench/eval_ort.js times ONNX Runtime on the same images: inputs built before the
 // clock, one untimed warm-up batch, then every batch. Prints one line
 // "lbfp <model> images=N threads=T seconds=S images_per_s=R top1=P" and, with a fourth argument,
@@ -7,8 +8,6 @@
 // Usage: lbfp_eval_bench MODEL.onnx DATA THREADS [IMAGES [BATCH [PREDICTIONS]]]
 //        lbfp_eval_bench --data-dir DATA   (the folder a data set name resolves to)
 // LBFP_EVAL_BENCH_LAYERS=1 adds each layer's time.
-#include <cblas.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -47,18 +46,18 @@ int main(int argc, char** argv) {
       return 2;
     }
     ev::check_model_fits(g, test);
-    openblas_set_num_threads(threads);
     std::vector<std::vector<float>> inputs;
     for (size_t first = 0; first < images; first += batch) {
       inputs.push_back(ev::to_float_input(test, first, std::min(batch, images - first)));
     }
     const size_t px = test.rows * test.cols;
     const size_t classes = 10;
-    (void)ev::run_fp32(g, inputs[0], inputs[0].size() / px);  // warm-up
+    const auto nthreads = static_cast<size_t>(threads);
+    (void)ev::run_fp32(g, inputs[0], inputs[0].size() / px, nullptr, {}, nthreads);  // warm-up
     std::vector<size_t> predicted;
     const auto start = std::chrono::steady_clock::now();
     for (const auto& in : inputs) {
-      const ev::Activations a = ev::run_fp32(g, in, in.size() / px);
+      const ev::Activations a = ev::run_fp32(g, in, in.size() / px, nullptr, {}, nthreads);
       const auto p = ev::top1(a[static_cast<size_t>(g.output)], classes);
       predicted.insert(predicted.end(), p.begin(), p.end());
     }
@@ -76,7 +75,7 @@ int main(int argc, char** argv) {
       };
       for (const auto& in : inputs) {
         last = std::chrono::steady_clock::now();
-        (void)ev::run_fp32(g, in, in.size() / px, nullptr, hook);
+        (void)ev::run_fp32(g, in, in.size() / px, nullptr, hook, nthreads);
       }
       for (const auto& n : g.nodes) {
         std::printf("  %-28s %-14s %8.3f s\n", n.name.c_str(), ev::to_string(n.kind),
