@@ -1,4 +1,4 @@
-#include "fp32_gemm.h"
+#include "lbfp/eval/fp32_gemm.h"
 
 #include <immintrin.h>
 

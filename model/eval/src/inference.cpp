@@ -11,7 +11,7 @@
 #include "lbfp/arith.h"
 #include "lbfp/conv.h"
 #include "lbfp/tensor.h"
-#include "fp32_gemm.h"
+#include "lbfp/eval/fp32_gemm.h"
 
 namespace lbfp::eval {
 
