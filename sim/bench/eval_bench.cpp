@@ -2,12 +2,15 @@
 // over the first N test images, timed
 // the way sim/bench/eval_ort.js times ONNX Runtime on the same images: inputs built before the
 // clock, one untimed warm-up batch, then every batch. Prints one line
-// "lbfp <model> images=N threads=T seconds=S images_per_s=R top1=P" and, with a fourth argument,
+// "lbfp <model> images=N threads=T seconds=S images_per_s=R top1=P cpu_seconds=C" (C: user +
+// system time of the process over the timed batches; on shared cores the fairer figure) and, with a fourth argument,
 // writes the predicted class of every image, one per line (compared with ONNX Runtime's by
 // sim/bench/eval_vs_ort.sh).
 // Usage: lbfp_eval_bench MODEL.onnx DATA THREADS [IMAGES [BATCH [PREDICTIONS]]]
 //        lbfp_eval_bench --data-dir DATA   (the folder a data set name resolves to)
 // LBFP_EVAL_BENCH_LAYERS=1 adds each layer's time.
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -21,6 +24,13 @@
 #include "lbfp/eval/idx.h"
 #include "lbfp/eval/inference.h"
 #include "lbfp/eval/graph.h"
+
+static double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
 
 int main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[1]) == "--data-dir") {
@@ -56,6 +66,7 @@ int main(int argc, char** argv) {
     (void)ev::run_fp32(g, inputs[0], inputs[0].size() / px, nullptr, {}, nthreads);  // warm-up
     std::vector<size_t> predicted;
     const auto start = std::chrono::steady_clock::now();
+    const double cpu_start = cpu_seconds();
     for (const auto& in : inputs) {
       const ev::Activations a = ev::run_fp32(g, in, in.size() / px, nullptr, {}, nthreads);
       const auto p = ev::top1(a[static_cast<size_t>(g.output)], classes);
@@ -63,6 +74,7 @@ int main(int argc, char** argv) {
     }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double cpu = cpu_seconds() - cpu_start;
     if (std::getenv("LBFP_EVAL_BENCH_LAYERS")) {
       // Per layer: each node's share of one more pass, timed between the hook's calls.
       std::vector<double> per_tensor(g.tensor_names.size(), 0.0);
@@ -88,10 +100,11 @@ int main(int argc, char** argv) {
       std::ofstream out(argv[6]);
       for (size_t p : predicted) out << p << "\n";
     }
-    std::printf("lbfp %s images=%zu threads=%d seconds=%.3f images_per_s=%.0f top1=%.2f\n",
+    std::printf("lbfp %s images=%zu threads=%d seconds=%.3f images_per_s=%.0f top1=%.2f "
+                "cpu_seconds=%.3f\n",
                 std::filesystem::path(argv[1]).stem().string().c_str(), images, threads, seconds,
                 static_cast<double>(images) / seconds,
-                100.0 * static_cast<double>(right) / static_cast<double>(images));
+                100.0 * static_cast<double>(right) / static_cast<double>(images), cpu);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lbfp_eval_bench: %s\n", e.what());
