@@ -1,13 +1,15 @@
-// The FP32 pass of `lbfp eval`'s engine (lbfp::eval::run_fp32) over the first N test images, timed
+// The FP32 pass of `lbfp eval`'s engine (lbfp::eval::run_fp32, images split over THREADS threads)
+// over the first N test images, timed
 // the way sim/bench/eval_ort.js times ONNX Runtime on the same images: inputs built before the
 // clock, one untimed warm-up batch, then every batch. Prints one line
-// "lbfp <model> images=N threads=T seconds=S images_per_s=R top1=P" and, with a fourth argument,
+// "lbfp <model> images=N threads=T seconds=S images_per_s=R top1=P cpu_seconds=C" (C: user +
+// system time of the process over the timed batches; on shared cores the fairer figure) and, with a fourth argument,
 // writes the predicted class of every image, one per line (compared with ONNX Runtime's by
 // sim/bench/eval_vs_ort.sh).
 // Usage: lbfp_eval_bench MODEL.onnx DATA THREADS [IMAGES [BATCH [PREDICTIONS]]]
 //        lbfp_eval_bench --data-dir DATA   (the folder a data set name resolves to)
 // LBFP_EVAL_BENCH_LAYERS=1 adds each layer's time.
-#include <cblas.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
@@ -22,6 +24,13 @@
 #include "lbfp/eval/idx.h"
 #include "lbfp/eval/inference.h"
 #include "lbfp/eval/graph.h"
+
+static double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
 
 int main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[1]) == "--data-dir") {
@@ -47,23 +56,25 @@ int main(int argc, char** argv) {
       return 2;
     }
     ev::check_model_fits(g, test);
-    openblas_set_num_threads(threads);
     std::vector<std::vector<float>> inputs;
     for (size_t first = 0; first < images; first += batch) {
       inputs.push_back(ev::to_float_input(test, first, std::min(batch, images - first)));
     }
     const size_t px = test.rows * test.cols;
     const size_t classes = 10;
-    (void)ev::run_fp32(g, inputs[0], inputs[0].size() / px);  // warm-up
+    const auto nthreads = static_cast<size_t>(threads);
+    (void)ev::run_fp32(g, inputs[0], inputs[0].size() / px, nullptr, {}, nthreads);  // warm-up
     std::vector<size_t> predicted;
     const auto start = std::chrono::steady_clock::now();
+    const double cpu_start = cpu_seconds();
     for (const auto& in : inputs) {
-      const ev::Activations a = ev::run_fp32(g, in, in.size() / px);
+      const ev::Activations a = ev::run_fp32(g, in, in.size() / px, nullptr, {}, nthreads);
       const auto p = ev::top1(a[static_cast<size_t>(g.output)], classes);
       predicted.insert(predicted.end(), p.begin(), p.end());
     }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double cpu = cpu_seconds() - cpu_start;
     if (std::getenv("LBFP_EVAL_BENCH_LAYERS")) {
       // Per layer: each node's share of one more pass, timed between the hook's calls.
       std::vector<double> per_tensor(g.tensor_names.size(), 0.0);
@@ -76,7 +87,7 @@ int main(int argc, char** argv) {
       };
       for (const auto& in : inputs) {
         last = std::chrono::steady_clock::now();
-        (void)ev::run_fp32(g, in, in.size() / px, nullptr, hook);
+        (void)ev::run_fp32(g, in, in.size() / px, nullptr, hook, nthreads);
       }
       for (const auto& n : g.nodes) {
         std::printf("  %-28s %-14s %8.3f s\n", n.name.c_str(), ev::to_string(n.kind),
@@ -89,10 +100,11 @@ int main(int argc, char** argv) {
       std::ofstream out(argv[6]);
       for (size_t p : predicted) out << p << "\n";
     }
-    std::printf("lbfp %s images=%zu threads=%d seconds=%.3f images_per_s=%.0f top1=%.2f\n",
+    std::printf("lbfp %s images=%zu threads=%d seconds=%.3f images_per_s=%.0f top1=%.2f "
+                "cpu_seconds=%.3f\n",
                 std::filesystem::path(argv[1]).stem().string().c_str(), images, threads, seconds,
                 static_cast<double>(images) / seconds,
-                100.0 * static_cast<double>(right) / static_cast<double>(images));
+                100.0 * static_cast<double>(right) / static_cast<double>(images), cpu);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lbfp_eval_bench: %s\n", e.what());

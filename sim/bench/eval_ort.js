@@ -1,6 +1,7 @@
 // The FP32 pass of one model through ONNX Runtime (npm onnxruntime-node, CPU): the same test
 // images as lbfp_eval_bench (pixel / 255, the first N of the IDX test split), the same batch and
-// threads. Prints one line "ort <model> images=N threads=T seconds=S images_per_s=R top1=P" and
+// threads. Prints one line "ort <model> images=N threads=T seconds=S images_per_s=R top1=P
+// cpu_seconds=C" (C: user + system time of the process over the timed batches) and
 // writes the predicted class of every image, one per line, to PREDICTIONS.
 // Usage: node eval_ort.js ORT_MODULE_DIR MODEL.onnx DATA_DIR THREADS IMAGES BATCH PREDICTIONS
 'use strict';
@@ -50,6 +51,7 @@ async function main() {
   await session.run({[input]: feeds[0]});  // warm-up (not timed), as the C++ side warms up too
   const predicted = [];
   const start = process.hrtime.bigint();
+  const cpuStart = process.cpuUsage();
   for (const t of feeds) {
     const out = (await session.run({[input]: t}))[output];
     const classes = out.dims[1];
@@ -62,12 +64,14 @@ async function main() {
     }
   }
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const cpu = process.cpuUsage(cpuStart);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   let right = 0;
   for (let i = 0; i < count; ++i) right += predicted[i] === labels[8 + i] ? 1 : 0;
   fs.writeFileSync(predictions, predicted.join('\n') + '\n');
   console.log(`ort ${path.basename(model, '.onnx')} images=${count} threads=${threads} ` +
               `seconds=${seconds.toFixed(3)} images_per_s=${(count / seconds).toFixed(0)} ` +
-              `top1=${(100 * right / count).toFixed(2)}`);
+              `top1=${(100 * right / count).toFixed(2)} cpu_seconds=${cpuSeconds.toFixed(3)}`);
 }
 
 main().catch((e) => { console.error(e.message || e); process.exit(2); });

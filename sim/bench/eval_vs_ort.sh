@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The FP32 pass of each shipped model through `lbfp eval`'s engine (lbfp_eval_bench) and through
 # ONNX Runtime (npm onnxruntime-node, CPU), same images, same batch, same threads, one after the
-# other in one run; prints both lines, the throughput ratio and whether every prediction agrees.
+# other in one run; prints both lines, the throughput ratio (by wall time, and by the CPU time each
+# process spent, the fairer figure when other jobs share the cores) and whether every prediction
+# agrees.
 # ONNX Runtime is installed here, at benchmark time, into a scratch folder (never by
 # scripts/setup.sh or the tests); ONNXRUNTIME_NODE_INSTALL=skip skips its optional GPU download.
 # Usage: sim/bench/eval_vs_ort.sh [THREADS [IMAGES [BATCH]]]   (defaults 2, 10000, 200)
@@ -35,7 +37,9 @@ for m in lenet5:"$mnist_dir" resnet10:"$fashion_dir" mobilenet:"$fashion_dir"; d
   echo "$ours"
   echo "$theirs"
   rate() { sed -n 's/.*images_per_s=\([0-9]*\).*/\1/p' <<<"$1"; }
+  cpu() { sed -n 's/.*cpu_seconds=\([0-9.]*\).*/\1/p' <<<"$1"; }
   same=$(cmp -s "$tmp/lbfp.txt" "$tmp/ort.txt" && echo "every prediction the same" || echo "predictions DIFFER")
-  awk -v a="$(rate "$ours")" -v b="$(rate "$theirs")" -v n="$name" -v s="$same" \
-      'BEGIN { printf "%s: lbfp / ort throughput %.2fx; %s\n", n, a / b, s }'
+  awk -v a="$(rate "$ours")" -v b="$(rate "$theirs")" -v ca="$(cpu "$ours")" \
+      -v cb="$(cpu "$theirs")" -v n="$name" -v s="$same" \
+      'BEGIN { printf "%s: lbfp / ort throughput %.2fx (wall), %.2fx (cpu time); %s\n", n, a / b, cb / ca, s }'
 done

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <fstream>
+#include <random>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -12,6 +14,7 @@
 
 #include "lbfp/arith.h"
 #include "lbfp/eval/evaluate.h"
+#include "lbfp/eval/fp32_gemm.h"
 #include "lbfp/eval/graph.h"
 #include "lbfp/eval/idx.h"
 #include "lbfp/eval/inference.h"
@@ -57,6 +60,45 @@ TEST_P(Fp32MatchesTorch, OnTheRecordedTestImages) {
 
 INSTANTIATE_TEST_SUITE_P(ShippedModels, Fp32MatchesTorch,
                          ::testing::Values("lenet5", "resnet10", "mobilenet"));
+
+// The FP32 product: the vector path bit for bit the std::fma one (k-order chains from +0), on
+// shapes with partial row and column tiles, strided operands and k = 1.
+TEST(Fp32Gemm, VectorPathEqualsTheFmaChainBitForBit) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> dist(0.f, 1.f);
+  const size_t shapes[][3] = {{1, 1, 1}, {7, 17, 3}, {8, 32, 9}, {13, 49, 144}, {6, 196, 25},
+                              {33, 70, 1}};
+  for (const auto& s : shapes) {
+    const size_t m = s[0], n = s[1], k = s[2];
+    const size_t lda = k + 3, ldb = n + 5, ldc = n + 2;
+    std::vector<float> a(m * lda), b(k * ldb);
+    for (float& v : a) v = dist(rng);
+    for (float& v : b) v = dist(rng);
+    std::vector<float> fast(m * ldc, -1.f), slow(m * ldc, -1.f);
+    detail::fp32_gemm(m, n, k, a.data(), lda, b.data(), ldb, fast.data(), ldc);
+    detail::fp32_gemm_portable(m, n, k, a.data(), lda, b.data(), ldb, slow.data(), ldc);
+    EXPECT_EQ(std::memcmp(fast.data(), slow.data(), fast.size() * sizeof(float)), 0)
+        << m << "x" << n << "x" << k;
+  }
+}
+
+// Every FP32 tensor is the same for any thread count and for an image run alone or in a batch.
+TEST(Fp32Inference, SameValuesForAnyThreadCountAndBatch) {
+  const Graph g = load_onnx(model_path("resnet10.onnx"));
+  const Dataset& test = dataset("fashion-mnist", Split::kTest);
+  const size_t n = 5;
+  const Activations one = run_fp32(g, to_float_input(test, 0, n), n, nullptr, {}, 1);
+  const Activations three = run_fp32(g, to_float_input(test, 0, n), n, nullptr, {}, 3);
+  const Activations alone = run_fp32(g, to_float_input(test, 3, 1), 1, nullptr, {}, 2);
+  ASSERT_EQ(one.size(), three.size());
+  for (size_t t = 0; t < one.size(); ++t) {
+    EXPECT_EQ(one[t], three[t]) << g.tensor_names[t];
+    const size_t per = one[t].size() / n;
+    const std::vector<float> third(one[t].begin() + static_cast<std::ptrdiff_t>(3 * per),
+                                   one[t].begin() + static_cast<std::ptrdiff_t>(4 * per));
+    EXPECT_EQ(third, alone[t]) << g.tensor_names[t];
+  }
+}
 
 // The plan of LeNet-5 on a few calibration images (the exponents are inputs of the check), with
 // its biases corrected on them when asked.

@@ -195,6 +195,8 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
   report.calib_images = ncal;
   report.calib_seed = options.calib_seed;
   const auto calibration_start = std::chrono::steady_clock::now();
+  // The FP32 passes split each batch's images over the GEMM threads (the same values for any count).
+  const auto fp32_threads = static_cast<size_t>(std::max(1, options.gemm.threads));
   ActivationStats stats(g, options.granularity == ActivationGranularity::kChannel);
   const size_t px = train.rows * train.cols;
   std::vector<uint8_t> calib_pixels;  // for the bias correction
@@ -209,9 +211,9 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
       for (size_t i = 0; i < count * px; ++i) {
         input[i] = static_cast<float>(calib_pixels[first * px + i]) / 255.0f;
       }
-      const Activations fp = run_fp32(g, input, count);
+      const Activations fp = run_fp32(g, input, count, nullptr, {}, fp32_threads);
       check_finite(g, fp, count, "training", ids);
-      stats.add(fp);
+      stats.add(fp, fp32_threads);
     }
   }
   bool applied_saved = false;
@@ -258,7 +260,8 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
   for (size_t first = 0; first < total; first += batch) {
     const size_t count = std::min(batch, total - first);
     const auto fp32_start = std::chrono::steady_clock::now();
-    const Activations fp = run_fp32(g, to_float_input(test, first, count), count);
+    const Activations fp =
+        run_fp32(g, to_float_input(test, first, count), count, nullptr, {}, fp32_threads);
     std::vector<size_t> ids(count);
     for (size_t i = 0; i < count; ++i) ids[i] = first + i;
     check_finite(g, fp, count, "test", ids);

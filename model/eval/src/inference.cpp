@@ -1,17 +1,18 @@
 #include "lbfp/eval/inference.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <exception>
 #include <stdexcept>
+#include <thread>
 #include <type_traits>
 
 #include "lbfp/arith.h"
 #include "lbfp/conv.h"
 #include "lbfp/eval/scaled_inference.h"
 #include "lbfp/tensor.h"
+#include "lbfp/eval/fp32_gemm.h"
 
 namespace lbfp::eval {
 
@@ -100,6 +101,33 @@ namespace {
 
 const ActShape& shape_of(const Graph& g, int id) { return g.tensor_shapes[static_cast<size_t>(id)]; }
 
+// Calls fn(first, end) over contiguous image ranges of [0, batch) on up to `threads` threads
+// (the calling thread takes the first range). Images are independent in every FP32 layer, so the
+// values do not depend on the split.
+template <class Fn>
+void parallel_images(size_t batch, size_t threads, const Fn& fn) {
+  const size_t parts = std::max<size_t>(1, std::min(threads, batch));
+  if (parts == 1) {
+    fn(size_t{0}, batch);
+    return;
+  }
+  std::vector<std::exception_ptr> errors(parts);
+  std::vector<std::thread> workers;
+  auto run = [&](size_t p) {
+    try {
+      fn(batch * p / parts, batch * (p + 1) / parts);
+    } catch (...) {
+      errors[p] = std::current_exception();
+    }
+  };
+  for (size_t p = 1; p < parts; ++p) workers.emplace_back(run, p);
+  run(0);
+  for (auto& w : workers) w.join();
+  for (auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+}
+
 // ---- FP32 ---------------------------------------------------------------------------------------
 
 // Depthwise (one input and one output channel per group): a direct convolution. Each output sums
@@ -142,10 +170,9 @@ void depthwise_fp32(const Graph& g, const Node& n, const float* in, float* out, 
   }
 }
 
-// Every other convolution: per image and group, im2col and one sgemm. The calls keep this shape
-// (og x pixels x kk, one image) on purpose: OpenBLAS's sums depend on the shape of the call and on
-// its thread count (edge tiles, the split between threads), so batching images into one call
-// would move the FP32 reference in the last bit.
+// Every other convolution: per image and group, im2col and one matrix product (og x pixels x
+// (c, kh, kw)) whose outputs each sum their products in (c, kh, kw) order by fused multiply-adds
+// from +0 (fp32_gemm.h): the same floats for every batch size, thread count and CPU.
 void conv_fp32(const Graph& g, const Node& n, const float* in, float* out, size_t batch,
                bool relu) {
   const ActShape& is = shape_of(g, n.inputs[0]);
@@ -182,9 +209,7 @@ void conv_fp32(const Graph& g, const Node& n, const float* in, float* out, size_
           for (size_t p = 0; p < pixels; ++p) yg[p] += wv * cr[p];
         }
       } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(og),
-                    static_cast<int>(pixels), static_cast<int>(kk), 1.f, wg, static_cast<int>(kk),
-                    cols, static_cast<int>(pixels), 0.f, yg, static_cast<int>(pixels));
+        detail::fp32_gemm(og, pixels, kk, wg, kk, cols, pixels, yg, pixels);
       }
       for (size_t o = 0; o < og; ++o) {
         const float bv = n.bias[grp * og + o];
@@ -198,11 +223,14 @@ void conv_fp32(const Graph& g, const Node& n, const float* in, float* out, size_
   }
 }
 
+// A fully connected layer: out = in x W^T (W is nout x k), each output summed in k order as above.
 void gemm_fp32(const Node& n, const float* in, float* out, size_t batch, size_t k, bool relu) {
   const size_t nout = n.out_channels;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(batch),
-              static_cast<int>(nout), static_cast<int>(k), 1.f, in, static_cast<int>(k),
-              n.weights.data(), static_cast<int>(k), 0.f, out, static_cast<int>(nout));
+  std::vector<float> wt(k * nout);
+  for (size_t o = 0; o < nout; ++o) {
+    for (size_t i = 0; i < k; ++i) wt[i * nout + o] = n.weights[o * k + i];
+  }
+  detail::fp32_gemm(batch, nout, k, in, k, wt.data(), nout, out, nout);
   for (size_t b = 0; b < batch; ++b) {
     for (size_t o = 0; o < nout; ++o) {
       float& v = out[b * nout + o];
@@ -254,7 +282,7 @@ void pool(const Graph& g, const Node& n, const T* in, T* out, size_t batch, Fn r
 }  // namespace
 
 Activations run_fp32(const Graph& g, const std::vector<float>& input, size_t batch,
-                     Activations* pre_activations, const Fp32Hook& after_node) {
+                     Activations* pre_activations, const Fp32Hook& after_node, size_t threads) {
   Activations t(g.tensor_names.size());
   if (pre_activations) pre_activations->assign(g.tensor_names.size(), {});
   const ActShape& ins = shape_of(g, g.input);
@@ -266,14 +294,24 @@ Activations run_fp32(const Graph& g, const std::vector<float>& input, size_t bat
   for (const Node& n : g.nodes) {
     const auto& x = t[static_cast<size_t>(n.inputs[0])];
     auto& y = t[static_cast<size_t>(n.output)];
-    y.assign(batch * shape_of(g, n.output).elements(), 0.f);
+    const size_t in_size = shape_of(g, n.inputs[0]).elements();
+    const size_t out_size = shape_of(g, n.output).elements();
+    y.assign(batch * out_size, 0.f);
     // The ReLU applied after the pre-activation is saved, where that is asked for.
     const bool split_relu = pre_activations && n.relu &&
                             (n.kind == OpKind::kConv || n.kind == OpKind::kGemm);
     switch (n.kind) {
-      case OpKind::kConv: conv_fp32(g, n, x.data(), y.data(), batch, n.relu && !split_relu); break;
+      case OpKind::kConv:
+        parallel_images(batch, threads, [&](size_t first, size_t end) {
+          conv_fp32(g, n, x.data() + first * in_size, y.data() + first * out_size, end - first,
+                    n.relu && !split_relu);
+        });
+        break;
       case OpKind::kGemm:
-        gemm_fp32(n, x.data(), y.data(), batch, shape_of(g, n.inputs[0]).c, n.relu && !split_relu);
+        parallel_images(batch, threads, [&](size_t first, size_t end) {
+          gemm_fp32(n, x.data() + first * in_size, y.data() + first * out_size, end - first,
+                    in_size, n.relu && !split_relu);
+        });
         break;
       case OpKind::kRelu:
         for (size_t i = 0; i < y.size(); ++i) y[i] = std::max(x[i], 0.f);
@@ -288,16 +326,22 @@ Activations run_fp32(const Graph& g, const std::vector<float>& input, size_t bat
         break;
       }
       case OpKind::kMaxPool:
-        pool(g, n, x.data(), y.data(), batch, [](const std::vector<float>& w, size_t) {
-          return *std::max_element(w.begin(), w.end());
+        parallel_images(batch, threads, [&](size_t first, size_t end) {
+          pool(g, n, x.data() + first * in_size, y.data() + first * out_size, end - first,
+               [](const std::vector<float>& w, size_t) {
+                 return *std::max_element(w.begin(), w.end());
+               });
         });
         break;
       case OpKind::kAvgPool:
       case OpKind::kGlobalAvgPool:
-        pool(g, n, x.data(), y.data(), batch, [](const std::vector<float>& w, size_t count) {
-          float s = 0.f;
-          for (float v : w) s += v;
-          return s / static_cast<float>(count);
+        parallel_images(batch, threads, [&](size_t first, size_t end) {
+          pool(g, n, x.data() + first * in_size, y.data() + first * out_size, end - first,
+               [](const std::vector<float>& w, size_t count) {
+                 float s = 0.f;
+                 for (float v : w) s += v;
+                 return s / static_cast<float>(count);
+               });
         });
         break;
     }
@@ -332,34 +376,55 @@ ActivationStats::ActivationStats(const Graph& graph, bool per_channel)
 
 // Exact zeros (most of every post-ReLU tensor) are left out: every exponent encodes them exactly,
 // so they carry no information about E, and in bin 0 of the histogram they swamp KL's P.
-void ActivationStats::add(const Activations& activations) {
-  std::vector<float> nonzero;
-  for (size_t i = 0; i < histograms_.size(); ++i) {
+void ActivationStats::add(const Activations& activations, size_t threads) {
+  // Each tensor's histograms are its own: the tensors are split over the threads (tensor i on
+  // thread i mod threads), every count the same as one after the other.
+  const size_t tensors = histograms_.size();
+  const size_t parts = std::max<size_t>(1, std::min(threads, tensors));
+  std::vector<std::exception_ptr> errors(parts);
+  auto run = [&](size_t p) {
+    try {
+      std::vector<float> nonzero;
+      for (size_t i = p; i < tensors; i += parts) add_tensor(i, activations[i], nonzero);
+    } catch (...) {
+      errors[p] = std::current_exception();
+    }
+  };
+  std::vector<std::thread> workers;
+  for (size_t p = 1; p < parts; ++p) workers.emplace_back(run, p);
+  run(0);
+  for (auto& w : workers) w.join();
+  for (auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+}
+
+void ActivationStats::add_tensor(size_t i, const std::vector<float>& values,
+                                 std::vector<float>& nonzero) {
+  nonzero.clear();
+  for (float v : values) {
+    if (v != 0.0f) nonzero.push_back(v);
+  }
+  if (!nonzero.empty()) {
+    histograms_[i].add(nonzero);
+    log_histograms_[i].add(nonzero);
+  }
+  // Per channel: NCHW, so channel c of image b is the plane at (b * C + c) * H * W.
+  const size_t channels = channel_histograms_[i].size();
+  if (channels == 0) return;
+  const size_t plane = planes_[i];
+  const size_t images = values.size() / (channels * plane);
+  for (size_t c = 0; c < channels; ++c) {
     nonzero.clear();
-    for (float v : activations[i]) {
-      if (v != 0.0f) nonzero.push_back(v);
+    for (size_t b = 0; b < images; ++b) {
+      const float* x = values.data() + (b * channels + c) * plane;
+      for (size_t p = 0; p < plane; ++p) {
+        if (x[p] != 0.0f) nonzero.push_back(x[p]);
+      }
     }
     if (!nonzero.empty()) {
-      histograms_[i].add(nonzero);
-      log_histograms_[i].add(nonzero);
-    }
-    // Per channel: NCHW, so channel c of image b is the plane at (b * C + c) * H * W.
-    const size_t channels = channel_histograms_[i].size();
-    if (channels == 0) continue;
-    const size_t plane = planes_[i];
-    const size_t images = activations[i].size() / (channels * plane);
-    for (size_t c = 0; c < channels; ++c) {
-      nonzero.clear();
-      for (size_t b = 0; b < images; ++b) {
-        const float* x = activations[i].data() + (b * channels + c) * plane;
-        for (size_t p = 0; p < plane; ++p) {
-          if (x[p] != 0.0f) nonzero.push_back(x[p]);
-        }
-      }
-      if (!nonzero.empty()) {
-        channel_histograms_[i][c].add(nonzero);
-        channel_log_histograms_[i][c].add(nonzero);
-      }
+      channel_histograms_[i][c].add(nonzero);
+      channel_log_histograms_[i][c].add(nonzero);
     }
   }
 }

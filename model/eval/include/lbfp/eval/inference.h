@@ -67,10 +67,13 @@ using Activations = std::vector<std::vector<float>>;
 // `pre_activations`: by tensor id, each Conv / Gemm output before its fused ReLU (empty for the
 // other tensors). With `after_node`: called with each node's output tensor id and values before
 // the next node reads them, which it may change (the fake quantization of the ablation study in
-// tb/eval/ablation_main.cpp).
+// tb/eval/ablation_main.cpp). Convolutions, Gemm and pooling split the images over `threads`
+// threads; every value is the same for any thread count and batch size (each conv / Gemm output
+// is a chain of fused multiply-adds in its reduction order from +0, on every CPU).
 using Fp32Hook = std::function<void(int tensor, std::vector<float>& values)>;
 Activations run_fp32(const Graph& graph, const std::vector<float>& input, size_t batch,
-                     Activations* pre_activations = nullptr, const Fp32Hook& after_node = {});
+                     Activations* pre_activations = nullptr, const Fp32Hook& after_node = {},
+                     size_t threads = 1);
 
 // Every exponent and weight code of one quantized inference.
 struct QuantPlan {
@@ -109,7 +112,8 @@ const std::vector<float>& plan_bias(const Graph& graph, const QuantPlan& plan, s
 class ActivationStats {
  public:
   explicit ActivationStats(const Graph& graph, bool per_channel = true);
-  void add(const Activations& activations);
+  // `threads`: the tensors' histograms are filled side by side (the counts do not depend on it).
+  void add(const Activations& activations, size_t threads = 1);
   // Per channel: empty vectors for a tensor that cannot carry channel exponents.
   const std::vector<Histogram>& channel_histograms(int tensor) const {
     return channel_histograms_[static_cast<size_t>(tensor)];
@@ -129,6 +133,8 @@ class ActivationStats {
   std::vector<size_t> planes_;  // H x W of each tensor
   std::vector<std::vector<Histogram>> channel_histograms_;
   std::vector<std::vector<LogHistogram>> channel_log_histograms_;
+
+  void add_tensor(size_t tensor, const std::vector<float>& values, std::vector<float>& nonzero);
 };
 
 // Picks the exponents: activations per tensor by `activation_method` over `stats` (with kChannel,
