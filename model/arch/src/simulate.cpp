@@ -211,6 +211,7 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
   std::vector<std::vector<size_t>> owners;  // per accelerator: workload layer of each group
   std::vector<Dataflow> accelerator_dataflows;
   std::unique_ptr<AcceleratorTrace> trace;
+  std::chrono::steady_clock::duration data_time{};
   if (r.array != "rtl" && !r.trace.empty()) trace = std::make_unique<AcceleratorTrace>(r.trace);
   for (const auto& [format_label, format] : formats) {
     for (Dataflow dataflow : dataflows) {
@@ -235,6 +236,7 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
       auto acc = std::make_unique<AcceleratorTop>(name.c_str(), cfg, std::move(backend));
       if (trace) trace->add(acc->accelerator(), name);
       std::vector<size_t> owner;
+      const auto data_started = std::chrono::steady_clock::now();
       for (size_t li = 0; li < report.workload.layers.size(); ++li) {
         const LayerSpec& spec = report.workload.layers[li];
         for (auto& g : make_layer_data(spec, format, r.seed * 1000003u + li, cfg.dram.size_bytes,
@@ -243,6 +245,7 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
           owner.push_back(li);
         }
       }
+      data_time += std::chrono::steady_clock::now() - data_started;
       if (progress) {
         acc->set_progress([&progress, name = name](size_t done, size_t total) {
           progress(name, done, total);
@@ -259,7 +262,11 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
   }
   if (ready) ready();
 
+  const auto simulation_started = std::chrono::steady_clock::now();
   sc_core::sc_start();
+  report.simulation_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - simulation_started).count();
+  report.data_seconds = std::chrono::duration<double>(data_time).count();
   for (const auto& acc : accelerators) {
     if (!acc->finished()) {
       throw SimulationError(acc->error().empty() ? "the model stopped early" : acc->error());
