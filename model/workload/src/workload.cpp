@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "lbfp/calibration.h"
+#include "lbfp/float_encoder.h"
 #include "lbfp/eval/graph.h"
 #include "lbfp/tensor.h"
 
@@ -339,9 +340,12 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer,
   for (float v : input) input_max = std::max(input_max, v);
   const int a_exp = max_exponent(input_max);
   std::vector<Code> input_codes(input.size());
-  for (size_t i = 0; i < input.size(); ++i) {
-    input_codes[i] = std::visit([&](const auto& f) { return encode(f, input[i], a_exp); }, format);
-  }
+  std::visit(
+      [&](const auto& f) {
+        const FloatEncoder encoder(f, a_exp);  // lbfp::encode by table, bit for bit
+        for (size_t i = 0; i < input.size(); ++i) input_codes[i] = encoder(input[i]);
+      },
+      format);
 
   for (uint64_t g = 0; g < layer.group_count(); ++g) {
     arch::GemmLayer gl;
@@ -375,10 +379,17 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer,
                           Blocking::per_channel(0));
     for (float amax : block_abs_max(w, blocks)) gl.w_exponents.push_back(max_exponent(amax));
     gl.w.resize(n * k);
-    for (uint64_t i = 0; i < n * k; ++i) {
-      gl.w[i] = std::visit(
-          [&](const auto& f) { return encode(f, w[i], gl.w_exponents[i / k]); }, format);
-    }
+    std::visit(
+        [&](const auto& f) {
+          std::map<int, FloatEncoder<std::decay_t<decltype(f)>>> encoders;
+          for (uint64_t j = 0; j < n; ++j) {
+            const int e = gl.w_exponents[j];
+            auto it = encoders.find(e);
+            if (it == encoders.end()) it = encoders.emplace(e, FloatEncoder(f, e)).first;
+            for (uint64_t kk = 0; kk < k; ++kk) gl.w[j * k + kk] = it->second(w[j * k + kk]);
+          }
+        },
+        format);
     // Output exponent: max calibration over the exact outputs of a sample of rows, from
     // per-exponent tables of the code values.
     auto value_table = [&](int e) {
