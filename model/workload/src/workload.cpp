@@ -295,9 +295,7 @@ Im2col parse_im2col(const std::string& choice) {
   throw ConfigError("--im2col " + choice + ": expected host or chip");
 }
 
-std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer,
-                                             const NumberFormat& format, uint64_t seed,
-                                             uint64_t max_bytes, Im2col lowering) {
+LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t max_bytes) {
   const LayerSize size = layer_size(layer);
   if (size.group_bytes > static_cast<long double>(max_bytes)) {
     std::ostringstream s;
@@ -315,10 +313,10 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer,
   const uint64_t m = layer.gemm_m(), n = layer.gemm_n(), k = layer.gemm_k();
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<arch::GemmLayer> groups;
+  LayerValues values;
 
   // The input: a feature map (C x H x W) for a convolution, an M x K matrix for a GEMM.
-  std::vector<float> input;
+  std::vector<float>& input = values.input;
   if (layer.is_conv) {
     input.resize(layer.channels * layer.ifmap_h * layer.ifmap_w);
   } else {
@@ -336,6 +334,24 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer,
       }
     }
   }
+  // Then each group's weights, in this order from the one generator (the draws of one format
+  // and of the other are the same values).
+  if (layer.weights.empty()) {
+    const float sigma = std::sqrt(2.0f / static_cast<float>(k));
+    values.weights.resize(layer.group_count());
+    for (std::vector<float>& w : values.weights) {
+      w.resize(n * k);
+      for (float& v : w) v = sigma * normal(rng);
+    }
+  }
+  return values;
+}
+
+std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const LayerValues& values,
+                                             const NumberFormat& format, Im2col lowering) {
+  const uint64_t m = layer.gemm_m(), n = layer.gemm_n(), k = layer.gemm_k();
+  const std::vector<float>& input = values.input;
+  std::vector<arch::GemmLayer> groups;
   float input_max = 0.0f;
   for (float v : input) input_max = std::max(input_max, v);
   const int a_exp = max_exponent(input_max);
@@ -372,8 +388,7 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer,
                        layer.bias.begin() + static_cast<std::ptrdiff_t>((g + 1) * n));
       }
     } else {
-      const float sigma = std::sqrt(2.0f / static_cast<float>(k));
-      for (float& v : w) v = sigma * normal(rng);
+      w = values.weights[g];
     }
     const BlockMap blocks({static_cast<int64_t>(n), static_cast<int64_t>(k)},
                           Blocking::per_channel(0));
@@ -463,6 +478,12 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer,
     groups.push_back(std::move(gl));
   }
   return groups;
+}
+
+std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer,
+                                             const NumberFormat& format, uint64_t seed,
+                                             uint64_t max_bytes, Im2col lowering) {
+  return make_layer_data(layer, make_layer_values(layer, seed, max_bytes), format, lowering);
 }
 
 }  // namespace lbfp
