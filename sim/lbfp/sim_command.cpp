@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -74,9 +75,24 @@ int run_sim(const SimOptions& o, std::ostream& out, std::ostream& err) {
   }
   progress.done();
   report.command = command_line();
+  const auto reports_started = std::chrono::steady_clock::now();
+  // Where the time went, on stderr: the reports compared byte for byte stay free of it.
+  auto print_time = [&] {
+    if (o.quiet) return;
+    const double reports =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - reports_started).count();
+    err << fmt::format(
+        "lbfp sim: time (wall): data {:.2f} s, simulation {:.2f} s, other setup {:.2f} s, "
+        "reports {:.2f} s\n",
+        report.data_seconds, report.simulation_seconds,
+        report.wall_seconds - report.data_seconds - report.simulation_seconds, reports);
+  };
 
   if (!o.quiet) arch::print_report(out, report);
-  if (o.out.empty()) return 0;
+  if (o.out.empty()) {
+    print_time();
+    return 0;
+  }
   try {
     std::vector<std::pair<std::string, std::string>> files = {
         {(fs::path(o.out) / "layers.csv").string(), arch::layers_csv(report)},
@@ -98,6 +114,7 @@ int run_sim(const SimOptions& o, std::ostream& out, std::ostream& err) {
     return kExitBadInput;
   }
   if (!o.quiet) out << "wrote " << o.out << "/report.html (open it first), layers.csv, summary.json, plot.svg, charts/\n";
+  print_time();
   return 0;
 }
 

@@ -346,6 +346,65 @@ TEST(GemmTest, OverflowProofClearsCalibratedData) {
   EXPECT_EQ(acc, ref);
 }
 
+// A long reduction the proof cannot clear (a 3x3x512 convolution's k, codes near the top):
+// those outputs are summed in k order from the term table, or by lbfp::dot where a partial sum
+// saturates (rows and columns of the largest codes); both must equal the reference bit for bit.
+TEST(GemmTest, UnclearedOutputsSummedInOrderMatchReference) {
+  const size_t m = 9, n = 19, k = 4608;
+  std::mt19937 rng(11);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::vector<Code> a(m * k), b(k * n);
+  for (size_t i = 0; i < m; ++i) {
+    for (size_t kk = 0; kk < k; ++kk) {
+      a[i * k + kk] = i % 3 == 2 ? random_code(lbfp8(), Codes::kTop, rng)
+                                 : encode(lbfp8(), std::min(3.9, std::abs(normal(rng))), 2);
+    }
+  }
+  for (size_t kk = 0; kk < k; ++kk) {
+    for (size_t j = 0; j < n; ++j) {  // every fifth column positive top codes: saturates
+      const int top = lbfp8().max_magnitude() - static_cast<int>(rng() % 4);
+      b[kk * n + j] = j % 5 == 0 ? make_code(lbfp8(), false, top)
+                                 : encode(lbfp8(), std::max(-3.9, std::min(3.9, normal(rng))), 2);
+    }
+  }
+  std::vector<int> b_exponents(n, 2);
+  std::vector<float> bias(n);
+  for (auto& x : bias) x = static_cast<float>(normal(rng) * 4.0);
+  GemmProblem p;
+  p.m = m;
+  p.n = n;
+  p.k = k;
+  p.a = a.data();
+  p.lda = k;
+  p.a_exponent = 2;
+  p.b = b.data();
+  p.ldb = n;
+  p.b_exponents = b_exponents.data();
+  p.bias = bias.data();
+  std::vector<int64_t> ref(m * n);
+  std::vector<uint32_t> ref_over(m * n);
+  GemmOptions ref_options;
+  ref_options.path = KernelPath::kReference;
+  const GemmStats ref_stats =
+      gemm_accumulate(lbfp8(), p, ref.data(), n, ref_over.data(), ref_options);
+  EXPECT_GT(ref_stats.overflows, 0u);
+  size_t in_range = 0;
+  for (uint32_t o : ref_over) in_range += o == 0 ? 1 : 0;
+  for (KernelPath path : kFastPaths) {
+    if (!kernel_path_available(path, lbfp8())) continue;
+    std::vector<int64_t> acc(m * n, -1);
+    std::vector<uint32_t> over(m * n, 99);
+    GemmOptions options;
+    options.path = path;
+    const GemmStats st = gemm_accumulate(lbfp8(), p, acc.data(), n, over.data(), options);
+    EXPECT_GT(st.sequential_outputs, m * n / 2) << to_string(path);
+    EXPECT_GT(in_range, m * n / 3);
+    EXPECT_EQ(acc, ref) << to_string(path);
+    EXPECT_EQ(over, ref_over) << to_string(path);
+    EXPECT_EQ(st.overflows, ref_stats.overflows) << to_string(path);
+  }
+}
+
 TEST(GemmTest, RequantizeMatchesReferenceRequantize) {
   for (bool relu : {false, true}) {
     const auto c = make_case(lbfp8(), {33, 70, 45}, Codes::kRealistic, 11);

@@ -2,9 +2,13 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
+#include <type_traits>
+#include <vector>
 #include <sstream>
 #include <string>
 
+#include "lbfp/calibration.h"
 #include "lbfp/workload/workload.h"
 
 namespace lbfp {
@@ -146,6 +150,49 @@ TEST(LayerData, IsDeterministicAndSizedByTheShape) {
   EXPECT_EQ(a[1].w, b[1].w);
   EXPECT_NE(make_layer_data(w.layers[0], lbfp8(), 8, 1 << 20)[0].w, a[0].w);
   EXPECT_THROW(make_layer_data(w.layers[0], lbfp8(), 7, 100), ConfigError);
+}
+
+// The output exponent is max_exponent of the largest exact output (bias included) over every
+// step-th row, step = max(1, M / 64), each output summed in k order in double: written out
+// plainly here against the interleaved calibration loop.
+template <class Format>
+void expect_calibrated_output_exponent(const Format& format) {
+  const Workload w = parse_topology(
+      "Layer, M, N, K,\nfc, 200, 13, 37,\nwide, 5, 70, 300,\n", "t.csv");
+  for (const LayerSpec& l : w.layers) {
+    for (uint64_t seed = 1; seed <= 40; ++seed) {
+      const arch::GemmLayer g = make_layer_data(l, format, seed, 1 << 20)[0];
+      auto value = [&](Code c, int e) {  // decode, memoised per exponent
+        static std::map<int, std::vector<double>> tables;
+        auto& t = tables[e];
+        if (t.empty()) {
+          for (int code = 0; code < 256; ++code) {
+            const bool valid = code < format.code_count() &&
+                               !(std::is_same_v<Format, BfpFormat> && code == 128);
+            t.push_back(valid ? decode(format, static_cast<Code>(code), e) : 0.0);
+          }
+        }
+        return t[c];
+      };
+      double amax = 0.0;
+      for (uint64_t i = 0; i < g.m; i += std::max<uint64_t>(1, g.m / 64)) {
+        for (uint64_t j = 0; j < g.n; ++j) {
+          double s = 0.0;
+          for (uint64_t kk = 0; kk < g.k; ++kk) {
+            s += value(g.a[i * g.k + kk], g.a_exponent) *
+                 value(g.w[j * g.k + kk], g.w_exponents[j]);
+          }
+          amax = std::max(amax, s);
+        }
+      }
+      EXPECT_EQ(g.out_exponent, max_exponent(amax)) << l.name << " seed " << seed;
+    }
+  }
+}
+
+TEST(LayerData, OutputExponentIsTheLargestSampledOutput) {
+  expect_calibrated_output_exponent(lbfp8());
+  expect_calibrated_output_exponent(bfp8());
 }
 
 TEST(LayerData, LowersAConvolutionThroughIm2col) {

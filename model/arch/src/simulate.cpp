@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <future>
 #include <memory>
 #include <systemc>
 #include <utility>
@@ -251,6 +252,8 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
   std::vector<std::vector<size_t>> owners;  // per accelerator: workload layer of each group
   std::vector<Dataflow> accelerator_dataflows;
   std::unique_ptr<AcceleratorTrace> trace;
+  std::vector<size_t> accelerator_formats;  // per accelerator: its index in formats
+  size_t format_index = 0;
   if (r.array != "rtl" && !r.trace.empty()) trace = std::make_unique<AcceleratorTrace>(r.trace);
   for (const auto& [format_label, format] : formats) {
     for (Dataflow dataflow : dataflows) {
@@ -274,15 +277,7 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
       }
       auto acc = std::make_unique<System>(name, cfg, std::move(backend), r.direct);
       if (trace) trace->add(acc->accelerator(), name);
-      std::vector<size_t> owner;
-      for (size_t li = 0; li < report.workload.layers.size(); ++li) {
-        const LayerSpec& spec = report.workload.layers[li];
-        for (auto& g : make_layer_data(spec, format, r.seed * 1000003u + li, cfg.dram.size_bytes,
-                                       im2col)) {
-          acc->add_layer(std::move(g));
-          owner.push_back(li);
-        }
-      }
+      accelerator_formats.push_back(format_index);
       if (progress) {
         acc->set_progress([&progress, name = name](size_t done, size_t total) {
           progress(name, done, total);
@@ -293,13 +288,45 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
       run.lbfp = is_lbfp(format);
       report.runs.push_back(run);
       accelerators.push_back(std::move(acc));
-      owners.push_back(std::move(owner));
+      owners.emplace_back();
       accelerator_dataflows.push_back(dataflow);
     }
+    ++format_index;
   }
+  // The layers' data: one seeded draw per layer, shared by the formats (the same values, each
+  // format's codes), the next layer's drawn on a second thread meanwhile.
+  const auto data_started = std::chrono::steady_clock::now();
+  const auto& layers = report.workload.layers;
+  const uint64_t dram_bytes = report.arch.accel.dram.size_bytes;
+  auto draw = [&](size_t li) {
+    return std::async(std::launch::async, [&layers, li, seed = r.seed, dram_bytes] {
+      return make_layer_values(layers[li], seed * 1000003u + li, dram_bytes);
+    });
+  };
+  std::future<LayerValues> next = layers.empty() ? std::future<LayerValues>() : draw(0);
+  for (size_t li = 0; li < layers.size(); ++li) {
+    const LayerValues values = next.get();
+    if (li + 1 < layers.size()) next = draw(li + 1);
+    for (size_t f = 0; f < formats.size(); ++f) {
+      const std::vector<GemmLayer> groups =
+          make_layer_data(layers[li], values, formats[f].second, im2col);
+      for (size_t a = 0; a < accelerators.size(); ++a) {
+        if (accelerator_formats[a] != f) continue;
+        for (const GemmLayer& g : groups) {
+          accelerators[a]->add_layer(g);
+          owners[a].push_back(li);
+        }
+      }
+    }
+  }
+  report.data_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - data_started).count();
   if (ready) ready();
 
+  const auto simulation_started = std::chrono::steady_clock::now();
   sc_core::sc_start();
+  report.simulation_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - simulation_started).count();
   for (const auto& acc : accelerators) {
     if (!acc->finished()) {
       throw SimulationError(acc->error().empty() ? "the model stopped early" : acc->error());

@@ -14,7 +14,8 @@
 //                     AVX-512 LBFP8 path sums U^2 rounded up to int16 multiples of a unit,
 //                     exactly, which only enlarges the bound)
 // (|p| grows with each magnitude, so the first two hold). An output is cleared when the least of
-// them plus |bias| is within the limit; every other output is recomputed by lbfp::dot in k order.
+// them plus |bias| is within the limit; every other output is recomputed in k order: in int64
+// from a table of the golden terms, and by lbfp::dot where a partial sum leaves the A-bit range.
 #include "lbfp/gemm.h"
 
 #include <algorithm>
@@ -60,6 +61,56 @@ int64_t abs_product(const BfpFormat& format, Code a, Code b) {
   return v < 0 ? -v : v;
 }
 
+// The signed accumulator term of one product (what Accumulator::add adds before saturating).
+int64_t signed_term(const LbfpFormat& format, Code a, Code b) {
+  return accumulator_term(multiply(format, a, b), format.acc_bits());
+}
+int64_t signed_term(const BfpFormat& format, Code a, Code b) { return multiply(format, a, b); }
+
+// The in-order sums of `count` outputs that share the column `b`, each from its start value in
+// sums[], in int64 from the golden terms; ok[r] stays true where no partial sum left [lo, hi]:
+// then no step saturated and sums[r] is the accumulator's result. Blocks of 64 steps that start
+// far enough inside the range cannot leave it and skip the per-step check.
+void in_order_sums(const int32_t* terms, int64_t max_term, const Code* const* rows, size_t count,
+                   const Code* b, size_t k, int64_t lo, int64_t hi, int64_t* sums, bool* ok) {
+  constexpr size_t kBlock = 64;
+  const int64_t margin = static_cast<int64_t>(kBlock) * max_term;
+  for (size_t r = 0; r < count; ++r) ok[r] = sums[r] >= lo && sums[r] <= hi;
+  for (size_t k0 = 0; k0 < k; k0 += kBlock) {
+    const size_t k1 = std::min(k, k0 + kBlock);
+    bool safe = count == 4;
+    for (size_t r = 0; r < count; ++r) {
+      safe = safe && sums[r] >= lo + margin && sums[r] <= hi - margin;
+    }
+    if (safe) {  // four independent chains
+      int64_t s0 = sums[0], s1 = sums[1], s2 = sums[2], s3 = sums[3];
+      const Code *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];
+      for (size_t kk = k0; kk < k1; ++kk) {
+        const size_t bb = b[kk];
+        s0 += terms[size_t{r0[kk]} << 8 | bb];
+        s1 += terms[size_t{r1[kk]} << 8 | bb];
+        s2 += terms[size_t{r2[kk]} << 8 | bb];
+        s3 += terms[size_t{r3[kk]} << 8 | bb];
+      }
+      sums[0] = s0;
+      sums[1] = s1;
+      sums[2] = s2;
+      sums[3] = s3;
+      continue;
+    }
+    for (size_t r = 0; r < count; ++r) {
+      int64_t s = sums[r];
+      bool in_range = ok[r];
+      for (size_t kk = k0; kk < k1; ++kk) {
+        s += terms[size_t{rows[r][kk]} << 8 | b[kk]];
+        in_range = in_range && s >= lo && s <= hi;
+      }
+      sums[r] = s;
+      ok[r] = in_range;
+    }
+  }
+}
+
 // Per format: which codes are valid, each code's magnitude class, |p| per magnitude pair, the
 // Cauchy-Schwarz factors, and the kernels' tables.
 template <class Format>
@@ -72,6 +123,7 @@ struct FormatTables {
   bool products_fit_int32 = false;      // every |p| <= 2^24: the kernels' per-product range
   int invalid_codes = 0;                // how many of the 256 byte values are not codes
   int only_invalid = -1;                // the invalid byte when there is exactly one
+  std::vector<int32_t> terms;           // 256 x 256 signed accumulator terms, if products_fit_int32
   LbfpKernelTables lbfp;                // LBFP only
   BfpKernelTables bfp;                  // BFP only
 };
@@ -305,6 +357,16 @@ std::unique_ptr<FormatTables<Format>> build_tables(const Format& format) {
       if (t->valid[code]) t->cs_square[code] = u * u * (1.0 + 1e-9);
     }
     t->products_fit_int32 = largest <= (int64_t{1} << 24);
+  }
+  if (t->products_fit_int32) {  // the in-order fallback's terms, from the golden product
+    t->terms.assign(size_t{256} * 256, 0);
+    for (int a = 0; a < 256; ++a) {
+      for (int b = 0; b < 256; ++b) {
+        if (!t->valid[a] || !t->valid[b]) continue;
+        t->terms[static_cast<size_t>(a) * 256 + static_cast<size_t>(b)] =
+            static_cast<int32_t>(signed_term(format, static_cast<Code>(a), static_cast<Code>(b)));
+      }
+    }
   }
   build_kernel_tables(format, *t);
   return t;
@@ -829,17 +891,53 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
     }
   }
   std::sort(uncleared.begin(), uncleared.end());
+  // The rest are summed in k order: from the term table in int64, where no partial sum leaves
+  // the A-bit range (the common case), else by lbfp::dot.
+  const int64_t acc_max = (int64_t{1} << (format.acc_bits() - 1)) - 1;
+  const auto max_term = static_cast<int64_t>(t.abs_products.back());
   size_t loaded = p.n;
+  constexpr size_t kGroup = 4;
+  size_t group_rows[kGroup];
+  const Code* group_a[kGroup];
+  int64_t group_sums[kGroup];
+  bool group_ok[kGroup];
+  size_t pending = 0;
+  auto flush = [&] {
+    for (size_t r = 0; r < pending; ++r) {
+      group_a[r] = p.a + group_rows[r] * p.lda;
+      group_sums[r] = start(group_rows[r], loaded);
+    }
+    in_order_sums(t.terms.data(), max_term, group_a, pending, column.data(), p.k, -acc_max - 1,
+                  acc_max, group_sums, group_ok);
+    for (size_t r = 0; r < pending; ++r) {
+      if (group_ok[r]) {
+        acc[group_rows[r] * ldc + loaded] = group_sums[r];
+        if (overflows) overflows[group_rows[r] * ldc + loaded] = 0;
+      } else {
+        sequential(group_rows[r], loaded);
+      }
+    }
+    pending = 0;
+  };
   for (const auto& [j, i] : uncleared) {
     const int64_t r = room_at(i, j);
     if (r >= 0 && std::min(row_bound[i], col_bound[j]) <= static_cast<uint64_t>(r)) {
       continue;
     }
-    if (loaded != j) load_column(j);
+    if (loaded != j) {
+      if (pending > 0) flush();
+      load_column(j);
+    }
     loaded = j;
-    sequential(i, j);
     ++stats.sequential_outputs;
+    if (t.terms.empty()) {
+      sequential(i, j);
+      continue;
+    }
+    group_rows[pending++] = i;
+    if (pending == kGroup) flush();
   }
+  if (pending > 0) flush();
   return stats;
 }
 

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "lbfp/calibration.h"
+#include "lbfp/float_encoder.h"
 #include "lbfp/eval/graph.h"
 #include "lbfp/tensor.h"
 
@@ -294,9 +295,7 @@ Im2col parse_im2col(const std::string& choice) {
   throw ConfigError("--im2col " + choice + ": expected host or chip");
 }
 
-std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer,
-                                             const NumberFormat& format, uint64_t seed,
-                                             uint64_t max_bytes, Im2col lowering) {
+LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t max_bytes) {
   const LayerSize size = layer_size(layer);
   if (size.group_bytes > static_cast<long double>(max_bytes)) {
     std::ostringstream s;
@@ -314,10 +313,10 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer,
   const uint64_t m = layer.gemm_m(), n = layer.gemm_n(), k = layer.gemm_k();
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<arch::GemmLayer> groups;
+  LayerValues values;
 
   // The input: a feature map (C x H x W) for a convolution, an M x K matrix for a GEMM.
-  std::vector<float> input;
+  std::vector<float>& input = values.input;
   if (layer.is_conv) {
     input.resize(layer.channels * layer.ifmap_h * layer.ifmap_w);
   } else {
@@ -335,13 +334,34 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer,
       }
     }
   }
+  // Then each group's weights, in this order from the one generator (the draws of one format
+  // and of the other are the same values).
+  if (layer.weights.empty()) {
+    const float sigma = std::sqrt(2.0f / static_cast<float>(k));
+    values.weights.resize(layer.group_count());
+    for (std::vector<float>& w : values.weights) {
+      w.resize(n * k);
+      for (float& v : w) v = sigma * normal(rng);
+    }
+  }
+  return values;
+}
+
+std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const LayerValues& values,
+                                             const NumberFormat& format, Im2col lowering) {
+  const uint64_t m = layer.gemm_m(), n = layer.gemm_n(), k = layer.gemm_k();
+  const std::vector<float>& input = values.input;
+  std::vector<arch::GemmLayer> groups;
   float input_max = 0.0f;
   for (float v : input) input_max = std::max(input_max, v);
   const int a_exp = max_exponent(input_max);
   std::vector<Code> input_codes(input.size());
-  for (size_t i = 0; i < input.size(); ++i) {
-    input_codes[i] = std::visit([&](const auto& f) { return encode(f, input[i], a_exp); }, format);
-  }
+  std::visit(
+      [&](const auto& f) {
+        const FloatEncoder encoder(f, a_exp);  // lbfp::encode by table, bit for bit
+        for (size_t i = 0; i < input.size(); ++i) input_codes[i] = encoder(input[i]);
+      },
+      format);
 
   for (uint64_t g = 0; g < layer.group_count(); ++g) {
     arch::GemmLayer gl;
@@ -368,17 +388,23 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer,
                        layer.bias.begin() + static_cast<std::ptrdiff_t>((g + 1) * n));
       }
     } else {
-      const float sigma = std::sqrt(2.0f / static_cast<float>(k));
-      for (float& v : w) v = sigma * normal(rng);
+      w = values.weights[g];
     }
     const BlockMap blocks({static_cast<int64_t>(n), static_cast<int64_t>(k)},
                           Blocking::per_channel(0));
     for (float amax : block_abs_max(w, blocks)) gl.w_exponents.push_back(max_exponent(amax));
     gl.w.resize(n * k);
-    for (uint64_t i = 0; i < n * k; ++i) {
-      gl.w[i] = std::visit(
-          [&](const auto& f) { return encode(f, w[i], gl.w_exponents[i / k]); }, format);
-    }
+    std::visit(
+        [&](const auto& f) {
+          std::map<int, FloatEncoder<std::decay_t<decltype(f)>>> encoders;
+          for (uint64_t j = 0; j < n; ++j) {
+            const int e = gl.w_exponents[j];
+            auto it = encoders.find(e);
+            if (it == encoders.end()) it = encoders.emplace(e, FloatEncoder(f, e)).first;
+            for (uint64_t kk = 0; kk < k; ++kk) gl.w[j * k + kk] = it->second(w[j * k + kk]);
+          }
+        },
+        format);
     // Output exponent: max calibration over the exact outputs of a sample of rows, from
     // per-exponent tables of the code values.
     auto value_table = [&](int e) {
@@ -400,15 +426,33 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer,
     for (int e : gl.w_exponents) {
       if (w_values.count(e) == 0) w_values[e] = value_table(e);
     }
+    // Each output's sum in k order, as before; eight outputs side by side (their weights'
+    // values interleaved in a block that stays in cache) so that the additions overlap: the
+    // same doubles, the same order per output.
     double amax = 0.0;
     const uint64_t step = std::max<uint64_t>(1, m / 64);
-    for (uint64_t i = 0; i < m; i += step) {
-      for (uint64_t j = 0; j < n; ++j) {
-        const std::vector<double>& wt = w_values[gl.w_exponents[j]];
-        double s = 0.0;
-        for (uint64_t kk = 0; kk < k; ++kk) s += a_values[gl.a[i * k + kk]] * wt[gl.w[j * k + kk]];
-        if (!gl.bias.empty()) s += gl.bias[j];
-        amax = std::max(amax, s);
+    constexpr uint64_t kLanes = 8;
+    std::vector<double> block(k * kLanes);
+    for (uint64_t j0 = 0; j0 < n; j0 += kLanes) {
+      const uint64_t lanes = std::min(kLanes, n - j0);
+      std::fill(block.begin(), block.end(), 0.0);
+      for (uint64_t l = 0; l < lanes; ++l) {
+        const double* wt = w_values[gl.w_exponents[j0 + l]].data();
+        const Code* wrow = gl.w.data() + (j0 + l) * k;
+        for (uint64_t kk = 0; kk < k; ++kk) block[kk * kLanes + l] = wt[wrow[kk]];
+      }
+      for (uint64_t i = 0; i < m; i += step) {
+        const Code* arow = gl.a.data() + i * k;
+        double s[kLanes] = {};
+        const double* wv = block.data();
+        for (uint64_t kk = 0; kk < k; ++kk, wv += kLanes) {
+          const double av = a_values[arow[kk]];
+          for (uint64_t l = 0; l < kLanes; ++l) s[l] += av * wv[l];
+        }
+        for (uint64_t l = 0; l < lanes; ++l) {
+          if (!gl.bias.empty()) s[l] += gl.bias[j0 + l];
+          amax = std::max(amax, s[l]);
+        }
       }
     }
     gl.out_exponent = max_exponent(amax);
@@ -434,6 +478,12 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer,
     groups.push_back(std::move(gl));
   }
   return groups;
+}
+
+std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer,
+                                             const NumberFormat& format, uint64_t seed,
+                                             uint64_t max_bytes, Im2col lowering) {
+  return make_layer_data(layer, make_layer_values(layer, seed, max_bytes), format, lowering);
 }
 
 }  // namespace lbfp

@@ -78,4 +78,16 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer,
                                              const NumberFormat& format, uint64_t seed,
                                              uint64_t max_bytes, Im2col im2col = Im2col::kChip);
 
+// The same in two steps, so that several formats share one draw: the seeded real values (the
+// input, and each group's weights unless the layer has its own; checked against max_bytes
+// first), then their codes in one format.
+struct LayerValues {
+  std::vector<float> input;                 // C x H x W (convolution) or M x K, ReLU'd
+  std::vector<std::vector<float>> weights;  // per group, N x K; empty with the layer's weights
+};
+LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t max_bytes);
+std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const LayerValues& values,
+                                             const NumberFormat& format,
+                                             Im2col im2col = Im2col::kChip);
+
 }  // namespace lbfp

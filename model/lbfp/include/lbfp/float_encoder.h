@@ -1,0 +1,48 @@
+// encode() of FP32 values at one exponent, by table: the golden encode is monotone in x, so the
+// code of |x| is found among the points where it changes (located once, by bisection over the
+// float bit patterns with the golden encode itself) and the sign's code is the golden code of
+// the negated change point. Bit-identical to lbfp::encode for every float (checked in
+// tb/kernels on dense sweeps around every change point); NaN and +-Inf go to the golden encode.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "lbfp/arith.h"
+
+namespace lbfp {
+
+template <class Format>
+class FloatEncoder {
+ public:
+  FloatEncoder(const Format& format, int exponent);
+
+  Code operator()(float x) const {
+    uint32_t bits = 0;
+    static_assert(sizeof bits == sizeof x, "IEEE single");
+    __builtin_memcpy(&bits, &x, sizeof bits);
+    const uint32_t magnitude = bits & 0x7fffffffu;
+    if (magnitude >= 0x7f800000u) return encode(format_, static_cast<double>(x), exponent_);
+    size_t level = start_[magnitude >> kBucketShift];
+    while (magnitude >= change_[level + 1]) ++level;
+    return (bits >> 31) != 0 ? negative_[level] : positive_[level];
+  }
+
+  int exponent() const { return exponent_; }
+  // |x| bit patterns where the code changes (for the tests' sweeps), the Inf sentinel last.
+  const std::vector<uint32_t>& change_points() const { return change_; }
+
+ private:
+  static constexpr int kBucketShift = 19;  // buckets of 1/16 binade
+  Format format_;
+  int exponent_;
+  std::vector<uint32_t> change_;  // |x| bits where level L starts (change_[0] = 0), then a sentinel
+  std::vector<Code> positive_;    // the code of each level, of +|x| and of -|x|
+  std::vector<Code> negative_;
+  std::vector<uint16_t> start_;   // per bucket: the level of its smallest |x|
+};
+
+extern template class FloatEncoder<LbfpFormat>;
+extern template class FloatEncoder<BfpFormat>;
+
+}  // namespace lbfp
