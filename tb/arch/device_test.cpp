@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -380,8 +381,200 @@ TEST(DeviceTop, RefusesALayerWhoseDescriptorDoesNotFit) {
   }
 }
 
+// A convolution as the device runs it from one descriptor (its input map without the padding,
+// all groups), and as the host hands it over without padding or groups: the map padded with
+// zero codes, one layer per group with the group's channels, weights, exponents and bias.
+struct ConvCase {
+  std::string name;
+  uint64_t h, w, c, n, filter, stride, pad, groups;
+  bool bias, relu;
+  uint64_t out_h() const { return (h + 2 * pad - filter) / stride + 1; }
+  uint64_t out_w() const { return (w + 2 * pad - filter) / stride + 1; }
+  uint64_t m() const { return out_h() * out_w(); }
+  uint64_t group_k() const { return c / groups * filter * filter; }
+};
+
+struct ConvData {
+  std::vector<Code> map;  // h x w x c, NHWC
+  std::vector<Code> w;    // n x group_k
+  std::vector<int8_t> w_exponents;
+  std::vector<float> bias;
+};
+
+ConvData conv_data(const ConvCase& cc, uint64_t seed) {
+  ConvData d;
+  d.map = codes(cc.h * cc.w * cc.c, 29 + 2 * seed, 3 + seed, 0x7f);
+  d.w = codes(cc.n * cc.group_k(), 41 + 2 * seed, 7 + seed, 0xff);
+  for (uint64_t i = 0; i < cc.n; ++i) d.w_exponents.push_back(static_cast<int8_t>(i % 3) - 1);
+  if (cc.bias) {
+    for (uint64_t i = 0; i < cc.n; ++i) d.bias.push_back(0.5f * static_cast<float>(i) - 1.0f);
+  }
+  return d;
+}
+
+driver::Descriptor conv_shape(const ConvCase& cc, uint64_t in_h, uint64_t in_w, uint64_t channels,
+                              uint64_t n, uint32_t pad, uint32_t groups) {
+  driver::Descriptor d;
+  d.kind = driver::LayerKind::kConv;
+  d.m = cc.m();
+  d.n = n;
+  d.k = cc.group_k();
+  d.in_h = in_h, d.in_w = in_w, d.channels = channels;
+  d.filter_h = d.filter_w = static_cast<uint32_t>(cc.filter);
+  d.stride = static_cast<uint32_t>(cc.stride);
+  d.pad = pad;
+  d.groups = groups;
+  d.a_exponent = 1;
+  d.out_exponent = 3;
+  d.relu = cc.relu;
+  return d;
+}
+
+// The device's layer: one descriptor with pad and groups.
+driver::LayerData device_layer(const ConvCase& cc, const ConvData& data) {
+  driver::LayerData l;
+  l.shape = conv_shape(cc, cc.h, cc.w, cc.c, cc.n, static_cast<uint32_t>(cc.pad),
+                       static_cast<uint32_t>(cc.groups));
+  l.a = data.map;
+  l.w = data.w;
+  l.w_exponents = data.w_exponents;
+  l.bias = data.bias;
+  return l;
+}
+
+// The host's layers: one per group, each with its channels of the padded map.
+std::vector<driver::LayerData> host_layers(const ConvCase& cc, const ConvData& data,
+                                           Code zero) {
+  const uint64_t ph = cc.h + 2 * cc.pad, pw = cc.w + 2 * cc.pad;
+  const uint64_t cg = cc.c / cc.groups, ng = cc.n / cc.groups;
+  std::vector<driver::LayerData> layers;
+  for (uint64_t g = 0; g < cc.groups; ++g) {
+    driver::LayerData l;
+    l.shape = conv_shape(cc, ph, pw, cg, ng, 0, 1);
+    l.a.assign(ph * pw * cg, zero);
+    for (uint64_t y = 0; y < cc.h; ++y) {
+      for (uint64_t x = 0; x < cc.w; ++x) {
+        for (uint64_t c = 0; c < cg; ++c) {
+          l.a[((y + cc.pad) * pw + x + cc.pad) * cg + c] =
+              data.map[(y * cc.w + x) * cc.c + g * cg + c];
+        }
+      }
+    }
+    const uint64_t k = cc.group_k();
+    l.w.assign(data.w.begin() + static_cast<std::ptrdiff_t>(g * ng * k),
+               data.w.begin() + static_cast<std::ptrdiff_t>((g + 1) * ng * k));
+    l.w_exponents.assign(data.w_exponents.begin() + static_cast<std::ptrdiff_t>(g * ng),
+                         data.w_exponents.begin() + static_cast<std::ptrdiff_t>((g + 1) * ng));
+    if (cc.bias) {
+      l.bias.assign(data.bias.begin() + static_cast<std::ptrdiff_t>(g * ng),
+                    data.bias.begin() + static_cast<std::ptrdiff_t>((g + 1) * ng));
+    }
+    layers.push_back(std::move(l));
+  }
+  return layers;
+}
+
+// A padded convolution, a padded depthwise convolution with stride 2 and a padded grouped
+// convolution, each one descriptor run by the device, give bit for bit the outputs of the host
+// padding the map and splitting the groups; the padded border is not read from memory.
+void check_padding_and_groups(const DeviceConfig& config, bool whole_map_fits) {
+  const std::vector<ConvCase> cases = {
+      {"padded", 5, 5, 3, 4, 3, 1, 1, 1, true, true},
+      {"depthwise", 6, 6, 4, 4, 3, 2, 1, 4, false, true},
+      {"grouped", 4, 5, 6, 6, 3, 1, 2, 2, true, false},
+  };
+  const Code zero = encode(LbfpFormat(), 0.0, 1);
+  std::vector<std::vector<Code>> device_out, host_out;
+  driver::RunResult device_run, host_run;
+  DevicePlatform platform("top", config, [&](Cpu& cpu) {
+    driver::Driver drv(cpu, kRegs, 0, config.accelerator.dram.size_bytes);
+    drv.probe();
+    std::vector<driver::LayerData> device_layers, split;
+    std::vector<size_t> first_split;
+    for (size_t i = 0; i < cases.size(); ++i) {
+      const ConvData data = conv_data(cases[i], i);
+      device_layers.push_back(device_layer(cases[i], data));
+      first_split.push_back(split.size());
+      for (auto& l : host_layers(cases[i], data, zero)) split.push_back(std::move(l));
+    }
+    std::vector<uint64_t> outs;
+    device_run = drv.run(drv.load_network(device_layers, &outs));
+    for (size_t i = 0; i < cases.size(); ++i) {
+      device_out.emplace_back(cases[i].m() * cases[i].n);
+      drv.read_output(outs[i], device_out.back().data(), device_out.back().size());
+    }
+    drv.release_all();
+    outs.clear();
+    host_run = drv.run(drv.load_network(split, &outs));
+    // The groups' outputs side by side: M x N.
+    for (size_t i = 0; i < cases.size(); ++i) {
+      const ConvCase& cc = cases[i];
+      const uint64_t ng = cc.n / cc.groups;
+      host_out.emplace_back(cc.m() * cc.n);
+      for (uint64_t g = 0; g < cc.groups; ++g) {
+        std::vector<Code> part(cc.m() * ng);
+        drv.read_output(outs[first_split[i] + g], part.data(), part.size());
+        for (uint64_t r = 0; r < cc.m(); ++r) {
+          std::copy(part.begin() + static_cast<std::ptrdiff_t>(r * ng),
+                    part.begin() + static_cast<std::ptrdiff_t>((r + 1) * ng),
+                    host_out.back().begin() + static_cast<std::ptrdiff_t>(r * cc.n + g * ng));
+        }
+      }
+    }
+  });
+  sc_core::sc_start();
+  ASSERT_TRUE(platform.cpu().finished()) << platform.cpu().error();
+  ASSERT_TRUE(device_run.ok()) << driver::device_error_name(device_run.error);
+  ASSERT_TRUE(host_run.ok()) << driver::device_error_name(host_run.error);
+  EXPECT_EQ(device_run.layers_done, 3u);
+  EXPECT_EQ(host_run.layers_done, 7u);
+  ASSERT_EQ(device_out.size(), cases.size());
+  for (size_t i = 0; i < cases.size(); ++i) {
+    EXPECT_EQ(device_out[i], host_out[i]) << cases[i].name;
+    const auto nonzero = std::count_if(device_out[i].begin(), device_out[i].end(),
+                                       [](Code c) { return !is_zero_code(LbfpFormat(), c); });
+    EXPECT_GT(nonzero * 4, static_cast<std::ptrdiff_t>(device_out[i].size())) << cases[i].name;
+  }
+  EXPECT_EQ(device_run.counters.macs, host_run.counters.macs);
+
+  // The accelerator ran one job per group, the same jobs on both paths but for the input map.
+  const auto& stats = platform.device().accelerator().stats();
+  ASSERT_EQ(stats.size(), 14u);
+  for (size_t j = 0; j < 7; ++j) {
+    const LayerStats& dev = stats[j];
+    const LayerStats& host = stats[7 + j];
+    EXPECT_EQ(dev.macs, host.macs) << j;
+    EXPECT_EQ(dev.filter.dram_read, host.filter.dram_read) << j;
+    EXPECT_EQ(dev.dram_bytes_written, host.dram_bytes_written) << j;
+    EXPECT_LT(dev.ifmap.dram_read, host.ifmap.dram_read) << j;
+  }
+  if (whole_map_fits) {
+    // The padded layer's map is loaded once: the host's 7 x 7 x 3 padded codes, the device
+    // only the 5 x 5 x 3 in memory (the lower bound).
+    EXPECT_EQ(stats[7].ifmap.dram_read, 7u * 7u * 3u);
+    EXPECT_EQ(stats[0].ifmap.dram_read, 5u * 5u * 3u);
+    EXPECT_EQ(stats[0].ifmap.dram_read, stats[0].dram_lower_bound - 4u * 27u - 25u * 4u);
+  }
+}
+
+TEST(Device, PaddingAndGroupsRunOnTheDeviceAsOnTheHost) {
+  check_padding_and_groups(small_device(SimMode::kTile), true);
+}
+
+TEST(Device, PaddingAndGroupsWeightStationaryCycleMode) {
+  DeviceConfig config = small_device(SimMode::kCycle);
+  config.accelerator.array.dataflow = Dataflow::kWeightStationary;
+  check_padding_and_groups(config, false);
+}
+
 // Each malformed chain, run in turn on one device: the run stops with the error code, the
 // interrupt, the descriptor it stopped at, and no layer run past it.
+// A well-formed padded convolution with the shape of network()[0] (M 9, N 6, K 20).
+void as_conv(driver::Descriptor& d) {
+  d.kind = driver::LayerKind::kConv;
+  d.in_h = d.in_w = 2, d.channels = 5, d.filter_h = d.filter_w = 2, d.stride = 1, d.pad = 1;
+}
+
 TEST(Device, MalformedDescriptorsEndWithTheirErrorAndTheInterrupt) {
   const DeviceConfig config = small_device(SimMode::kTile);
   using Bytes = std::array<uint8_t, driver::kDescriptorBytes>;
@@ -407,8 +600,22 @@ TEST(Device, MalformedDescriptorsEndWithTheirErrorAndTheInterrupt) {
       {"next misaligned", [](auto& d) { d.next_address = 0x1008; }, none,
        DeviceError::kBadAddress},
       {"reserved flag", none, [](Bytes& b) { b[8] |= 0x80; }, DeviceError::kUnsupported},
-      {"padding", [](auto& d) { d.pad = 1; }, none, DeviceError::kUnsupported},
-      {"groups", [](auto& d) { d.groups = 2; }, none, DeviceError::kUnsupported},
+      {"GEMM padding", [](auto& d) { d.pad = 1; }, none, DeviceError::kUnsupported},
+      {"GEMM groups", [](auto& d) { d.groups = 2; }, none, DeviceError::kUnsupported},
+      // Convolutions of the GEMM's M 9, N 6, K 20: a 2 x 2 x 5 map padded by 1, 2 x 2 filters.
+      {"padding as wide as the filter", [](auto& d) { as_conv(d), d.pad = 2; }, none,
+       DeviceError::kBadPadding},
+      {"padding wider than the filter", [](auto& d) { as_conv(d), d.pad = 0xffffffff; }, none,
+       DeviceError::kBadPadding},
+      {"zero groups", [](auto& d) { as_conv(d), d.groups = 0; }, none, DeviceError::kBadGroups},
+      {"groups not dividing the channels", [](auto& d) { as_conv(d), d.groups = 2; }, none,
+       DeviceError::kBadGroups},
+      {"groups not dividing the outputs", [](auto& d) { as_conv(d), d.groups = 5; }, none,
+       DeviceError::kBadGroups},
+      {"K not a group's channels x taps", [](auto& d) { as_conv(d), d.channels = 10; }, none,
+       DeviceError::kBadShape},
+      {"M not the padded map's outputs", [](auto& d) { as_conv(d), d.pad = 0; }, none,
+       DeviceError::kBadShape},
       {"exponent", [](auto& d) { d.out_exponent = -128; }, none, DeviceError::kBadExponent},
       {"conv geometry", [](auto& d) {
          d.kind = driver::LayerKind::kConv;
@@ -438,6 +645,12 @@ TEST(Device, MalformedDescriptorsEndWithTheirErrorAndTheInterrupt) {
       driver::DecodeLimits limits;
       limits.memory_bytes = config.accelerator.dram.size_bytes;
       ASSERT_EQ(driver::decode_descriptor(b.data(), b.size(), limits, &base), DeviceError::kNone);
+      driver::Descriptor conv = base;  // the convolution cases' starting point is well formed
+      as_conv(conv);
+      conv.next_address = 0;
+      const Bytes cb = driver::encode_descriptor(conv);
+      ASSERT_EQ(driver::decode_descriptor(cb.data(), cb.size(), limits, nullptr),
+                DeviceError::kNone);
     }
     second_at = base.next_address;
     descriptor_at = drv.allocate(driver::kDescriptorBytes);

@@ -42,7 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t length = size - 16;
   Descriptor d;
   const DeviceError error = lbfp::driver::decode_descriptor(bytes, length, limits, &d);
-  if (static_cast<unsigned>(error) > static_cast<unsigned>(DeviceError::kBusError)) {
+  if (static_cast<unsigned>(error) > static_cast<unsigned>(lbfp::driver::kLastDeviceError)) {
     lbfp::fuzz::fail("undocumented error code");
   }
   if (error != DeviceError::kNone) return 0;
@@ -59,11 +59,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     lbfp::fuzz::fail("work over the limit accepted");
   }
   if (d.kind == lbfp::driver::LayerKind::kConv) {
-    if (d.stride == 0 || d.filter_h > d.in_h || d.filter_w > d.in_w ||
-        d.m != ((d.in_h - d.filter_h) / d.stride + 1) * ((d.in_w - d.filter_w) / d.stride + 1) ||
-        d.k != d.channels * d.filter_h * d.filter_w) {
+    if (d.pad >= d.filter_h || d.pad >= d.filter_w) lbfp::fuzz::fail("padding accepted");
+    if (d.groups == 0 || d.channels % d.groups != 0 || d.n % d.groups != 0) {
+      lbfp::fuzz::fail("groups accepted");
+    }
+    const uint64_t in_h = lbfp::driver::padded_h(d), in_w = lbfp::driver::padded_w(d);
+    if (d.stride == 0 || d.filter_h > in_h || d.filter_w > in_w ||
+        static_cast<unsigned __int128>(d.m) !=
+            static_cast<unsigned __int128>((in_h - d.filter_h) / d.stride + 1) *
+                ((in_w - d.filter_w) / d.stride + 1) ||
+        static_cast<unsigned __int128>(d.k) * d.groups !=
+            static_cast<unsigned __int128>(d.channels) * d.filter_h * d.filter_w) {
       lbfp::fuzz::fail("inconsistent convolution accepted");
     }
+  } else if (d.pad != 0 || d.groups != 1) {
+    lbfp::fuzz::fail("GEMM with padding or groups accepted");
   }
   if (d.a_exponent < -127 || d.out_exponent < -127) lbfp::fuzz::fail("exponent -128 accepted");
   check_inside(d.a_address, lbfp::driver::a_bytes(d), limits, "A");

@@ -52,6 +52,30 @@ Conv2dShape band_shape(const ConvGeometry& g, uint64_t rows, uint64_t channels) 
   s.layout = TensorLayout::kNhwc;
   return s;
 }
+// Of the `count` band rows from output row oy0 (of the band's columns), those inside the stored
+// map: a padded map's border is not in memory.
+uint64_t stored_rows(const ConvGeometry& g, uint64_t oy0, uint64_t count) {
+  if (g.pad == 0) return count;
+  uint64_t n = 0;
+  for (uint64_t j = 0; j < count; ++j) {
+    const uint64_t iy = band_input_row(g, oy0, j);
+    n += iy >= g.pad && iy - g.pad < g.stored_h();
+  }
+  return n;
+}
+uint64_t stored_cols(const ConvGeometry& g) {
+  if (g.pad == 0) return band_cols(g);
+  uint64_t n = 0;
+  for (uint64_t b = 0; b < band_cols(g); ++b) {
+    const uint64_t ix = band_input_col(g, b);
+    n += ix >= g.pad && ix - g.pad < g.stored_w();
+  }
+  return n;
+}
+// The code of zero the loader writes for a padded map's border.
+Code zero_code(const NumberFormat& format) {
+  return std::visit([](const auto& f) { return encode(f, 0.0, 0); }, format);
+}
 // Output rows spanned by the output pixels [p0, p0 + count).
 uint64_t out_rows_spanned(const ConvGeometry& g, uint64_t p0, uint64_t count) {
   return (p0 + count - 1) / g.out_w() - p0 / g.out_w() + 1;
@@ -76,8 +100,8 @@ struct ASide {
     const ConvGeometry& g = *job.conv;
     uint64_t bytes = 0;
     for (uint64_t p0 = 0; p0 < job.m; p0 += block_m) {
-      bytes += band_rows(g, out_rows_spanned(g, p0, std::min(block_m, job.m - p0))) *
-               band_cols(g) * g.channels;
+      const uint64_t rows = band_rows(g, out_rows_spanned(g, p0, std::min(block_m, job.m - p0)));
+      bytes += stored_rows(g, p0 / g.out_w(), rows) * stored_cols(g) * g.channels;
     }
     return bytes;
   }
@@ -267,14 +291,16 @@ void GemmLayer::validate() const {
   if (!bias.empty() && bias.size() != n) throw std::invalid_argument(who + "bias needs N values");
   if (conv) {
     const ConvGeometry& g = *conv;
-    if (g.filter_h > g.in_h || g.filter_w > g.in_w || g.stride == 0 || g.channels == 0) {
+    if (g.filter_h > g.in_h || g.filter_w > g.in_w || g.stride == 0 || g.channels == 0 ||
+        2 * g.pad >= g.in_h || 2 * g.pad >= g.in_w || g.pixel_pitch() < g.channels) {
       throw std::invalid_argument(who + "inconsistent convolution geometry");
     }
     if (m != g.out_h() * g.out_w() || k != g.channels * g.taps()) {
       throw std::invalid_argument(who + "M must be the output pixels and K channels x taps");
     }
     if (a.size() != g.ifmap_bytes()) {
-      throw std::invalid_argument(who + "the input feature map must hold H*W*C codes");
+      throw std::invalid_argument(who + "the input feature map must hold H*W*C codes (padding "
+                                        "excluded)");
     }
   } else if (a.size() != m * k) {
     throw std::invalid_argument(who + "A must hold M*K codes");
@@ -324,8 +350,10 @@ std::string LayerPlan::order_name() const {
 uint64_t dram_lower_bound(const GemmJob& job) {
   // Of a convolution's input feature map, the positions some window reads (a stride longer than
   // the filter skips rows and columns; SCALE-Sim's padded IFMAP may have unread edges).
+  // A padded map's border is not read.
   const uint64_t input =
-      job.conv ? band_rows(*job.conv, job.conv->out_h()) * band_cols(*job.conv) * job.conv->channels
+      job.conv ? stored_rows(*job.conv, 0, band_rows(*job.conv, job.conv->out_h())) *
+                     stored_cols(*job.conv) * job.conv->channels
                : job.m * job.k;
   return input + job.n * job.k + job.m * job.n;
 }
@@ -819,6 +847,7 @@ Accelerator::Plan* Accelerator::wait_for_layer(size_t next) {
 // error they stay suspended when the controller stops the simulation.
 void Accelerator::loader_thread() {
   std::vector<Code>& staging = staging_;
+  const Code zero = zero_code(config_.format);
   for (size_t next = 0;; ++next) {
     Plan* plan = wait_for_layer(next);
     if (plan == nullptr) return;
@@ -849,20 +878,37 @@ void Accelerator::loader_thread() {
           const uint64_t cols = band_cols(g);
           const uint64_t bytes = blk.band_rows * cols * cc;
           Code* band = activation_buffer_.write({base, 1, bytes, bytes});
+          // A padded map's border: the loader writes zero codes, memory holds no byte of it.
+          const auto stored_col = [&](uint64_t b) {
+            const uint64_t ix = band_input_col(g, b);
+            return ix >= g.pad && ix - g.pad < g.stored_w();
+          };
+          const uint64_t pitch = g.pixel_pitch();
           for (uint64_t j = 0; j < blk.band_rows; ++j) {
             const uint64_t iy = band_input_row(g, blk.band_oy0, j);
+            Code* row = band + j * cols * cc;
+            if (iy < g.pad || iy - g.pad >= g.stored_h()) {
+              std::fill(row, row + cols * cc, zero);
+              continue;
+            }
             for (uint64_t x = 0; x < cols;) {
+              if (!stored_col(x)) {
+                std::fill(row + x * cc, row + (x + 1) * cc, zero);
+                ++x;
+                continue;
+              }
               // A run of band columns contiguous in memory: whole pixels, consecutive columns.
               uint64_t run = 1;
-              if (cc == g.channels) {
-                while (x + run < cols &&
+              if (cc == pitch) {
+                while (x + run < cols && stored_col(x + run) &&
                        band_input_col(g, x + run) == band_input_col(g, x) + run) {
                   ++run;
                 }
               }
               const uint64_t address =
-                  layer.a_address + ((iy * g.in_w + band_input_col(g, x)) * g.channels + c0);
-              if (!read(address, band + (j * cols + x) * cc, run * cc)) return;
+                  layer.a_address +
+                  (((iy - g.pad) * g.stored_w() + band_input_col(g, x) - g.pad) * pitch + c0);
+              if (!read(address, row + x * cc, run * cc)) return;
               x += run;
             }
           }
@@ -1155,7 +1201,8 @@ void Accelerator::writer_thread() {
       // delays accumulate and the thread waits once).
       sc_time delay = sc_core::SC_ZERO_TIME;
       for (uint64_t r = 0; r < rows; ++r) {
-        const uint64_t address = layer.out_address + (t.m0 + r) * layer.n + t.n0;
+        const uint64_t pitch = layer.out_row_pitch == 0 ? layer.n : layer.out_row_pitch;
+        const uint64_t address = layer.out_address + (t.m0 + r) * pitch + t.n0;
         // The payload's data pointer is not const; a write only reads through it.
         if (!transfer(tlm::TLM_WRITE_COMMAND, address, const_cast<Code*>(tile) + r * cols, cols,
                       delay)) {

@@ -219,59 +219,77 @@ DeviceError Device::run_chain() {
     if (decoded != DeviceError::kNone) return decoded;
 
     // The per-channel exponents and the bias, then the job the accelerator runs.
-    GemmJob& job = job_;
-    job = GemmJob{};
-    job.name = "descriptor@" + std::to_string(address);
-    job.m = d.m;
-    job.n = d.n;
-    job.k = d.k;
-    job.a_address = d.a_address;
-    job.w_address = d.w_address;
-    job.out_address = d.out_address;
-    job.a_exponent = d.a_exponent;
-    job.out_exponent = d.out_exponent;
-    job.relu = d.relu;
+    std::vector<int> w_exponents(d.n);
+    std::vector<float> bias;
     params.resize(d.n);
     if (!fetch(d.w_exponents_address, params.data(), d.n)) return DeviceError::kBusError;
-    job.w_exponents.resize(d.n);
     for (uint64_t i = 0; i < d.n; ++i) {
-      job.w_exponents[i] = static_cast<int8_t>(params[i]);
-      if (job.w_exponents[i] < -127) return DeviceError::kBadExponent;
+      w_exponents[i] = static_cast<int8_t>(params[i]);
+      if (w_exponents[i] < -127) return DeviceError::kBadExponent;
     }
     if (d.has_bias) {
       params.resize(4 * d.n);
       if (!fetch(d.bias_address, params.data(), 4 * d.n)) return DeviceError::kBusError;
-      job.bias.resize(d.n);
+      bias.resize(d.n);
       for (uint64_t i = 0; i < d.n; ++i) {
         uint32_t bits = 0;
         for (int b = 0; b < 4; ++b) bits |= uint32_t{params[4 * i + b]} << (8 * b);
-        std::memcpy(&job.bias[i], &bits, 4);
+        std::memcpy(&bias[i], &bits, 4);
       }
     }
-    if (d.kind == driver::LayerKind::kConv) {
-      ConvGeometry g;
-      g.in_h = d.in_h;
-      g.in_w = d.in_w;
-      g.channels = d.channels;
-      g.filter_h = d.filter_h;
-      g.filter_w = d.filter_w;
-      g.stride = d.stride;
-      job.conv = g;
-    }
-    try {
-      accelerator_.check_fits(job);
-    } catch (const std::invalid_argument&) {
-      return DeviceError::kTooLarge;
-    }
+    // A grouped convolution runs as one job per group: group g reads channels [g C/G,
+    // (g+1) C/G) of each input pixel and output channels [g N/G, (g+1) N/G) of the weights,
+    // exponents and bias, and writes those columns of each output row.
+    const uint64_t groups = d.kind == driver::LayerKind::kConv ? d.groups : 1;
+    const uint64_t group_n = d.n / groups;
+    const uint64_t group_c = d.channels / groups;
+    for (uint64_t g = 0; g < groups; ++g) {
+      GemmJob& job = job_;
+      job = GemmJob{};
+      job.name = "descriptor@" + std::to_string(address);
+      if (groups > 1) job.name += "/g" + std::to_string(g);
+      job.m = d.m;
+      job.n = group_n;
+      job.k = d.k;
+      job.a_address = d.a_address + g * group_c;
+      job.w_address = d.w_address + g * group_n * d.k;
+      job.out_address = d.out_address + g * group_n;
+      job.out_row_pitch = d.n;
+      job.a_exponent = d.a_exponent;
+      job.out_exponent = d.out_exponent;
+      job.relu = d.relu;
+      job.w_exponents.assign(w_exponents.begin() + g * group_n,
+                             w_exponents.begin() + (g + 1) * group_n);
+      if (d.has_bias) job.bias.assign(bias.begin() + g * group_n, bias.begin() + (g + 1) * group_n);
+      if (d.kind == driver::LayerKind::kConv) {
+        ConvGeometry geometry;
+        geometry.in_h = driver::padded_h(d);
+        geometry.in_w = driver::padded_w(d);
+        geometry.channels = group_c;
+        geometry.filter_h = d.filter_h;
+        geometry.filter_w = d.filter_w;
+        geometry.stride = d.stride;
+        geometry.pad = d.pad;
+        geometry.pixel_channels = d.channels;
+        job.conv = geometry;
+      }
+      if (g == 0) {  // every group has the same shape
+        try {
+          accelerator_.check_fits(job);
+        } catch (const std::invalid_argument&) {
+          return DeviceError::kTooLarge;
+        }
+      }
 
-    jobs_.write(&job);
-    done_.read();
-    if (!accelerator_.error().empty()) return DeviceError::kBusError;
-    const LayerStats& s = accelerator_.stats().back();
-    stall_cycles_ += s.stall_cycles;
-    macs_ += s.macs;
-    dram_read_ += s.dram_bytes_read;
-    dram_written_ += s.dram_bytes_written;
+      jobs_.write(&job);
+      done_.read();
+      if (!accelerator_.error().empty()) return DeviceError::kBusError;
+      const LayerStats& s = accelerator_.stats().back();
+      stall_cycles_ += s.stall_cycles;
+      macs_ += s.macs;
+      dram_read_ += s.dram_bytes_read;
+      dram_written_ += s.dram_bytes_written;
+    }
     ++layers_done_;
     if (d.next_address == 0 || reset_pending_) return DeviceError::kNone;
     address = d.next_address;

@@ -48,6 +48,8 @@ const char* device_error_name(DeviceError error) {
     case DeviceError::kUnsupported: return "reserved or unsupported field";
     case DeviceError::kBadExponent: return "exponent out of range";
     case DeviceError::kBusError: return "bus error";
+    case DeviceError::kBadPadding: return "padding not below the filter size";
+    case DeviceError::kBadGroups: return "groups not dividing the channels";
   }
   return "unknown";
 }
@@ -57,6 +59,8 @@ uint64_t a_bytes(const Descriptor& d) {
 }
 uint64_t w_bytes(const Descriptor& d) { return d.n * d.k; }
 uint64_t out_bytes(const Descriptor& d) { return d.m * d.n; }
+uint64_t padded_h(const Descriptor& d) { return d.in_h + 2 * uint64_t{d.pad}; }
+uint64_t padded_w(const Descriptor& d) { return d.in_w + 2 * uint64_t{d.pad}; }
 
 std::array<uint8_t, kDescriptorBytes> encode_descriptor(const Descriptor& d) {
   std::array<uint8_t, kDescriptorBytes> b{};
@@ -138,7 +142,6 @@ DeviceError decode_descriptor(const uint8_t* p, size_t size, const DecodeLimits&
       return DeviceError::kUnsupported;
     }
   } else {
-    if (d.pad != 0 || d.groups != 1) return DeviceError::kUnsupported;
     if (d.in_h == 0 || d.in_w == 0 || d.channels == 0 || d.filter_h == 0 || d.filter_w == 0 ||
         d.stride == 0) {
       return DeviceError::kBadShape;
@@ -147,13 +150,21 @@ DeviceError decode_descriptor(const uint8_t* p, size_t size, const DecodeLimits&
         d.filter_h > max_dim || d.filter_w > max_dim) {
       return DeviceError::kTooLarge;
     }
-    if (d.filter_h > d.in_h || d.filter_w > d.in_w) return DeviceError::kBadShape;
-    const uint64_t out_h = (d.in_h - d.filter_h) / d.stride + 1;
-    const uint64_t out_w = (d.in_w - d.filter_w) / d.stride + 1;
-    // Products of two dimensions of at most 2^32 cannot overflow; K against channels x taps
-    // by division, as a product of three could.
+    // A border as wide as the filter would give windows of padding only.
+    if (d.pad >= d.filter_h || d.pad >= d.filter_w) return DeviceError::kBadPadding;
+    if (d.groups == 0 || d.channels % d.groups != 0 || d.n % d.groups != 0) {
+      return DeviceError::kBadGroups;
+    }
+    // in_h, in_w and pad are below 2^32 here: the padded sizes are below 3 x 2^32.
+    const uint64_t in_h = padded_h(d), in_w = padded_w(d);
+    if (d.filter_h > in_h || d.filter_w > in_w) return DeviceError::kBadShape;
+    const uint64_t out_h = (in_h - d.filter_h) / d.stride + 1;
+    const uint64_t out_w = (in_w - d.filter_w) / d.stride + 1;
+    // out_h x out_w once both are at most max_dim (2^32) wraps at worst to 0, never to M;
+    // K against a group's channels x taps by division, as a product of three could overflow.
     const uint64_t taps = uint64_t{d.filter_h} * d.filter_w;
-    if (d.m != out_h * out_w || d.k % taps != 0 || d.k / taps != d.channels) {
+    if (out_h > max_dim || out_w > max_dim || d.m != out_h * out_w || d.k % taps != 0 ||
+        d.k / taps != d.channels / d.groups) {
       return DeviceError::kBadShape;
     }
     if (d.in_h * d.in_w > limits.max_macs / d.channels) return DeviceError::kTooLarge;

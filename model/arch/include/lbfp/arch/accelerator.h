@@ -45,9 +45,13 @@ constexpr uint64_t psum_entry_bytes(int acc_bits) {
 }
 
 // One group of a convolution that reaches the accelerator as a convolution: its input feature
-// map is in memory NHWC (in_h x in_w x channels codes, padding included, SCALE-Sim's
-// convention), and the address generator next to the activation buffer forms the GEMM rows
-// (output pixels) and columns (c, kh, kw), kw fastest, the order of an OIHW weight row.
+// map is in memory NHWC, and the address generator next to the activation buffer forms the GEMM
+// rows (output pixels) and columns (c, kh, kw), kw fastest, the order of an OIHW weight row.
+// in_h x in_w is the padded map (SCALE-Sim's convention); with pad 0 it is all in memory.
+// With pad p, memory holds only the (in_h - 2p) x (in_w - 2p) interior and the loader supplies
+// the format's zero code for the border (it reads no byte of it). A group of a grouped
+// convolution reads `channels` of the pixel_channels stored per pixel (the job's a_address
+// points at the group's first channel).
 struct ConvGeometry {
   uint64_t in_h = 1;
   uint64_t in_w = 1;
@@ -55,10 +59,16 @@ struct ConvGeometry {
   uint64_t filter_h = 1;
   uint64_t filter_w = 1;
   uint64_t stride = 1;
+  uint64_t pad = 0;             // zero rows / columns on each side, not in memory
+  uint64_t pixel_channels = 0;  // codes per pixel in memory; 0: channels
   uint64_t out_h() const { return conv_output_size(in_h, filter_h, stride); }
   uint64_t out_w() const { return conv_output_size(in_w, filter_w, stride); }
   uint64_t taps() const { return filter_h * filter_w; }
-  uint64_t ifmap_bytes() const { return in_h * in_w * channels; }
+  uint64_t pixel_pitch() const { return pixel_channels == 0 ? channels : pixel_channels; }
+  uint64_t stored_h() const { return in_h - 2 * pad; }
+  uint64_t stored_w() const { return in_w - 2 * pad; }
+  // The codes of the map in memory (the whole pixel, every group's channels).
+  uint64_t ifmap_bytes() const { return stored_h() * stored_w() * pixel_pitch(); }
   // The lbfp/conv.h shape (NHWC, one group), for its im2col and conv2d_input_index.
   Conv2dShape shape(uint64_t out_channels) const;
 };
@@ -111,6 +121,7 @@ struct GemmJob {
   int out_exponent = 0;
   bool relu = true;
   std::optional<ConvGeometry> conv;  // a_address holds the input feature map (NHWC)
+  uint64_t out_row_pitch = 0;  // codes from one output row to the next in memory; 0: n
 };
 
 // Traffic of one operand, bytes, as SCALE-Sim's DETAILED_ACCESS_REPORT splits it.

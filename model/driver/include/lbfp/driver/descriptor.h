@@ -25,7 +25,10 @@ struct Descriptor {
   bool relu = false;
   bool has_bias = false;
   uint64_t m = 0, n = 0, k = 0;  // GEMM: C[M,N] = A[M,K] W[N,K]^T
-  // Convolution: the input feature map (NHWC, padding already in it) and the filter.
+  // Convolution: the input feature map as in memory (NHWC, in_h x in_w x channels, without the
+  // padding), the filter, the zero border the device adds on each side (pad < filter_h and
+  // filter_w) and the groups (each of channels / groups inputs and n / groups outputs;
+  // k = channels / groups x filter_h x filter_w).
   uint64_t in_h = 0, in_w = 0, channels = 0;
   uint32_t filter_h = 0, filter_w = 0, stride = 0, pad = 0, groups = 1;
   int a_exponent = 0;
@@ -57,5 +60,8 @@ DeviceError decode_descriptor(const uint8_t* data, size_t size, const DecodeLimi
 uint64_t a_bytes(const Descriptor& d);
 uint64_t w_bytes(const Descriptor& d);
 uint64_t out_bytes(const Descriptor& d);
+// A convolution's padded input height and width (in_h + 2 pad, in_w + 2 pad).
+uint64_t padded_h(const Descriptor& d);
+uint64_t padded_w(const Descriptor& d);
 
 }  // namespace lbfp::driver

@@ -37,7 +37,7 @@ inline constexpr uint32_t kWindowBytes = 0x100;  // the device's address window
 
 inline constexpr uint32_t kDeviceId = 0x4c424650;  // "LBFP" read as a little-endian word
 inline constexpr uint32_t kVersionMajor = 1;
-inline constexpr uint32_t kVersionMinor = 0;
+inline constexpr uint32_t kVersionMinor = 1;  // 1: the device pads and runs groups
 inline constexpr uint32_t kDescriptorVersion = 1;
 
 inline constexpr uint32_t kCtrlStart = 1u << 0;
@@ -58,10 +58,13 @@ enum class DeviceError : uint8_t {
   kTooLarge = 4,       // a dimension or the work past the device's limits, or no tiling fits
   kBadAddress = 5,     // a descriptor or tensor outside memory, or a misaligned descriptor
   kDescriptorLoop = 6, // the chain revisits a descriptor or is longer than the device allows
-  kUnsupported = 7,    // reserved bits set, padding or groups the device does not run
+  kUnsupported = 7,    // reserved bits set, or convolution fields in a GEMM
   kBadExponent = 8,    // an exponent outside [-127, 127]
   kBusError = 9,       // the memory answered a DMA transaction with an error response
+  kBadPadding = 10,    // a convolution's pad not below its filter height and width
+  kBadGroups = 11,     // groups 0, or not dividing the input or the output channels
 };
+inline constexpr DeviceError kLastDeviceError = DeviceError::kBadGroups;
 
 const char* device_error_name(DeviceError error);
 
