@@ -17,8 +17,8 @@ namespace {
 constexpr int kAccBits = 32;
 constexpr int kCodeBits = 8;
 
-DotResult dot_of(const std::string& format, const std::vector<Code>& a,
-                 const std::vector<Code>& b, int64_t initial) {
+DotResult dot_of(const std::string& format, const std::vector<Code>& a, const std::vector<Code>& b,
+                 int64_t initial) {
   return format == "lbfp8" ? dot(lbfp8(), a, b, initial) : dot(bfp8(), a, b, initial);
 }
 
@@ -33,11 +33,14 @@ int bit_length(uint64_t v) {
 ArrayStream array_stream(const std::string& format, bool weight_stationary, int rows, int cols,
                          int m, int k, int n, const std::vector<Code>& a,
                          const std::vector<Code>& b) {
-  if (format != "lbfp8" && format != "bfp8") throw std::invalid_argument("unknown format " + format);
+  if (format != "lbfp8" && format != "bfp8")
+    throw std::invalid_argument("unknown format " + format);
   if (rows < 1 || cols < 1 || m < 1 || k < 1 || n < 1 || n % cols != 0 ||
       (weight_stationary ? k % rows : m % rows) != 0) {
-    throw std::invalid_argument(fmt::format("array_stream: a {} x {} x {} GEMM does not tile a {} x {} "
-                                            "array", m, k, n, rows, cols));
+    throw std::invalid_argument(
+        fmt::format("array_stream: a {} x {} x {} GEMM does not tile a {} x {} "
+                    "array",
+                    m, k, n, rows, cols));
   }
   if (a.size() != static_cast<size_t>(m) * k || b.size() != static_cast<size_t>(k) * n) {
     throw std::invalid_argument("array_stream: operand sizes do not match the shape");
@@ -110,8 +113,10 @@ ArrayStream array_stream(const std::string& format, bool weight_stationary, int 
         for (int r = 0; r < rows; ++r) s.beats.push_back(zeros);
         for (int t = 0; t < k; ++t) {
           std::string beat = fmt::format("s {} {} 0 0", t == 0 ? 1 : 0, t == k - 1 ? 1 : 0);
-          for (int r = 0; r < rows; ++r) beat += fmt::format(" {}", a[static_cast<size_t>(i0 + r) * k + t]);
-          for (int c = 0; c < cols; ++c) beat += fmt::format(" {}", b[static_cast<size_t>(t) * n + j0 + c]);
+          for (int r = 0; r < rows; ++r)
+            beat += fmt::format(" {}", a[static_cast<size_t>(i0 + r) * k + t]);
+          for (int c = 0; c < cols; ++c)
+            beat += fmt::format(" {}", b[static_cast<size_t>(t) * n + j0 + c]);
           for (int c = 0; c < cols; ++c) beat += " 0";
           s.beats.push_back(beat + shifts_text(j0));
         }
@@ -129,7 +134,8 @@ ArrayStream array_stream(const std::string& format, bool weight_stationary, int 
       const int k0 = f * rows;
       for (int r = 0; r < rows; ++r) {
         std::string beat = "w";
-        for (int c = 0; c < cols; ++c) beat += fmt::format(" {}", b[static_cast<size_t>(k0 + r) * n + j0 + c]);
+        for (int c = 0; c < cols; ++c)
+          beat += fmt::format(" {}", b[static_cast<size_t>(k0 + r) * n + j0 + c]);
         s.beats.push_back(beat);
       }
       for (int i = 0; i < m; ++i) {
@@ -141,7 +147,8 @@ ArrayStream array_stream(const std::string& format, bool weight_stationary, int 
           starts += fmt::format(" {}", start.acc);
         }
         std::string beat = fmt::format("s {} {} 0 {}", i == 0 ? 1 : 0, i == m - 1 ? 1 : 0, ovf_in);
-        for (int r = 0; r < rows; ++r) beat += fmt::format(" {}", a[static_cast<size_t>(i) * k + k0 + r]);
+        for (int r = 0; r < rows; ++r)
+          beat += fmt::format(" {}", a[static_cast<size_t>(i) * k + k0 + r]);
         for (int c = 0; c < cols; ++c) beat += " 0";
         s.beats.push_back(beat + starts + shifts_text(j0));
         std::vector<DotResult> sums;
@@ -159,11 +166,13 @@ void array_gemm_shape(const LayerTile& tile, int rows, int cols, size_t ops, int
   k = tile.k / rows * rows;
   const int most_n = tile.n / cols * cols;
   if (m == 0 || k == 0 || most_n == 0) {
-    throw std::invalid_argument(fmt::format("a {} x {} x {} layer tile does not fill a {} x {} array",
-                                            tile.m, tile.k, tile.n, rows, cols));
+    throw std::invalid_argument(
+        fmt::format("a {} x {} x {} layer tile does not fill a {} x {} array", tile.m, tile.k,
+                    tile.n, rows, cols));
   }
   const size_t per_column = static_cast<size_t>(m) * static_cast<size_t>(k);
-  n = static_cast<int>(std::min<size_t>(ops / per_column, static_cast<size_t>(most_n))) / cols * cols;
+  n = static_cast<int>(std::min<size_t>(ops / per_column, static_cast<size_t>(most_n))) / cols *
+      cols;
   n = std::max(n, cols);
 }
 
@@ -215,7 +224,8 @@ std::vector<ArrayRow> read_array_outputs(const std::string& path, int cols) {
     ArrayRow r;
     for (int c = 0; c < cols; ++c) {
       uint64_t v = 0;
-      if (!(ls >> v)) throw std::runtime_error(fmt::format("{}:{}: short output row", path, number));
+      if (!(ls >> v))
+        throw std::runtime_error(fmt::format("{}:{}: short output row", path, number));
       // A-bit two's complement.
       const int64_t wide = static_cast<int64_t>(v << (64 - kAccBits)) >> (64 - kAccBits);
       r.acc.push_back(wide);
