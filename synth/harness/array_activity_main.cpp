@@ -42,6 +42,7 @@ LBFP_HAS_MEMBER(b_i)
 LBFP_HAS_MEMBER(step_shift_i)
 #undef LBFP_HAS_MEMBER
 
+// The array units' widths (their tops' defaults): A = 32, ExpWidth = 12, W = 8.
 constexpr int kAccBits = 32;
 constexpr int kExpBits = 12;
 constexpr int kCodeBits = 8;
