@@ -88,9 +88,11 @@ void add_synth_command(CLI::App& app) {
       ->check(finite_number() & CLI::Range(0.0, 5.0));
   cmd->add_option("--units", options->kinds,
                   "Units: mul, mulheld (the multiplier behind the PE's operand hold), mac, pe, "
-                  "pews (the weight-stationary PE; not in the default list)")
+                  "pews (the weight-stationary PE), array and arrayws (whole 4x4 output- and "
+                  "weight-stationary arrays, energy per MAC); the last three not in the default "
+                  "list")
       ->capture_default_str()
-      ->check(CLI::IsMember({"mul", "mulheld", "mac", "pe", "pews"}));
+      ->check(CLI::IsMember({"mul", "mulheld", "mac", "pe", "pews", "array", "arrayws"}));
   cmd->add_option("--layer-units", options->layer_kinds,
                   "Units also measured on the model layers' streams (docs/hardware-cost.md): "
                   "mul, mulheld, mac, pe, pews, or none")

@@ -49,12 +49,36 @@ void run_logged(const std::string& command, const std::string& log, const std::s
   }
 }
 
+Activity read_toggles(const std::string& path) {
+  Activity a;
+  std::ifstream toggles(path);
+  std::string line;
+  while (std::getline(toggles, line)) {
+    std::istringstream in(line);
+    if (line.rfind("# ops", 0) == 0) {
+      std::string hash, word;
+      in >> hash >> word >> a.ops;
+      continue;
+    }
+    std::string net;
+    NetToggles t;
+    if (in >> net >> t.rises >> t.falls) a.nets[net] = t;
+  }
+  return a;
+}
+
 }  // namespace
+
+bool is_array(const Unit& unit) { return unit.kind == "array" || unit.kind == "arrayws"; }
 
 const std::vector<Unit>& units() {
   const std::map<std::string, int> isolate = {{"IsolateZeros", 1}};
   // The PE's like-for-like BFP8 twin holds its operands on zero products, as lbfp_pe does.
   const std::map<std::string, int> hold = {{"HoldZeros", 1}};
+  const auto array = [](int use_bfp, int hold_zeros) {
+    return std::map<std::string, int>{{"NumRows", kArrayRows}, {"NumCols", kArrayCols},
+                                      {"UseBfp", use_bfp}, {"HoldZeros", hold_zeros}};
+  };
   static const std::vector<Unit> all = {
       {"mul", "lbfp8", "lbfp_mul_unit", false, "", {}},
       {"mul", "bfp8", "bfp_mul", false, "", {}},
@@ -74,6 +98,15 @@ const std::vector<Unit>& units() {
       {"pews", "lbfp8", "lbfp_pe_ws", true, "", {}},
       {"pews", "bfp8", "bfp_pe_ws", true, "", {}},
       {"pews", "bfp8", "bfp_pe_ws", true, "iso", hold},
+      // Whole arrays (`--units array arrayws`): rtl/systolic_array.sv and rtl/systolic_array_ws.sv
+      // themselves, kArrayRows x kArrayCols PEs with their edges and requantizers; the BFP8
+      // baseline without the operand hold, as bfp_pe.
+      {"array", "lbfp8", "systolic_array", true, "", array(0, 1), false, "systolic_array_lbfp8"},
+      {"array", "bfp8", "systolic_array", true, "", array(1, 0), false, "systolic_array_bfp8"},
+      {"arrayws", "lbfp8", "systolic_array_ws", true, "", array(0, 1), false,
+       "systolic_array_ws_lbfp8"},
+      {"arrayws", "bfp8", "systolic_array_ws", true, "", array(1, 0), false,
+       "systolic_array_ws_bfp8"},
   };
   return all;
 }
@@ -107,8 +140,9 @@ SynthResult synthesize(const Tools& tools, const Unit& unit) {
   const fs::path wrappers = fs::path(tools.source_dir) / "synth" / "rtl";
   // Yosys numbers its internal objects in the order it reads them, and ABC's mapping follows
   // that order: every unit reads the same files in the same order, and the weight-stationary
-  // PE's files come after them (read by the pews units only), so adding them left the other
-  // units' netlists, and the figures docs/hardware-cost.md gives for them, unchanged.
+  // PE's files come after them (read by the pews and array units only), then the arrays' (read by
+  // the array units only), so adding them left the other units' netlists, and the figures
+  // docs/hardware-cost.md gives for them, unchanged.
   std::string sources;
   for (const char* f : {"lbfp_pkg.sv", "lbfp_mul.sv", "lbfp_shifter.sv", "lbfp_product.sv",
                         "bfp_mul.sv", "sat_accumulator.sv", "delay_line.sv", "operand_hold.sv",
@@ -119,10 +153,16 @@ SynthResult synthesize(const Tools& tools, const Unit& unit) {
                         "lbfp_mac.sv", "bfp_mac.sv", "lbfp_pe.sv", "bfp_pe.sv"}) {
     sources += (wrappers / f).string() + " ";
   }
-  if (unit.kind == "pews") {
+  if (unit.kind == "pews" || is_array(unit)) {
     sources += (rtl / "sat_add.sv").string() + " " + (rtl / "pe_ws.sv").string() + " ";
     for (const char* f : {"lbfp_pe_ws.sv", "bfp_pe_ws.sv"}) {
       sources += (wrappers / f).string() + " ";
+    }
+  }
+  // The arrays' files last of all, read by the array units only (as above).
+  if (is_array(unit)) {
+    for (const char* f : {"lbfp_requant.sv", "systolic_array.sv", "systolic_array_ws.sv"}) {
+      sources += (rtl / f).string() + " ";
     }
   }
   std::string parameters;
@@ -173,12 +213,15 @@ std::string build_activity_model(const Tools& tools, const Unit& unit, const Syn
     if (!out) throw std::runtime_error("cannot write " + cells.string());
   }
   const fs::path obj = dir / "obj";
+  const fs::path harness = fs::path(tools.source_dir) / "synth" / "harness";
+  const char* main_file = is_array(unit) ? "array_activity_main.cpp" : "activity_main.cpp";
   const std::string command =
       quote(tools.verilator) + " --cc --exe --build -j " + std::to_string(tools.build_jobs) +
       " -O3 --x-assign fast --x-initial fast -Wno-fatal -Wno-lint -Wno-style --trace"
       " --prefix Vnetlist --top-module " + quote(unit.top) + " -Mdir " + quote(obj.string()) +
-      " -CFLAGS -O1 -o activity " + quote(cells.string()) + " " + quote(synth.netlist_verilog) +
-      " " + quote((fs::path(tools.source_dir) / "synth" / "harness" / "activity_main.cpp").string());
+      " -CFLAGS -O1 -CFLAGS " + quote("-I" + harness.string()) + " -o activity " +
+      quote(cells.string()) + " " + quote(synth.netlist_verilog) + " " +
+      quote((harness / main_file).string());
   run_logged(command, (dir / "verilator.log").string(), "verilator build of " + unit.name());
   return (obj / "activity").string();
 }
@@ -202,20 +245,8 @@ Activity run_activity(const std::string& simulator, const std::string& dir,
   if (record_outputs) command += " " + quote(outputs_path);
   run_logged(command, (base / (name + ".log")).string(), "simulation " + name);
 
-  Activity a;
-  std::ifstream toggles(toggles_path);
+  Activity a = read_toggles(toggles_path);
   std::string line;
-  while (std::getline(toggles, line)) {
-    std::istringstream in(line);
-    if (line.rfind("# ops", 0) == 0) {
-      std::string hash, word;
-      in >> hash >> word >> a.ops;
-      continue;
-    }
-    std::string net;
-    NetToggles t;
-    if (in >> net >> t.rises >> t.falls) a.nets[net] = t;
-  }
   if (record_outputs) {
     std::ifstream outputs(outputs_path);
     while (std::getline(outputs, line)) {
@@ -228,6 +259,25 @@ Activity run_activity(const std::string& simulator, const std::string& dir,
     }
   }
   return a;
+}
+
+Activity run_array_activity(const std::string& simulator, const std::string& dir,
+                            const std::string& name, const ArrayStream& stream) {
+  const fs::path base(dir);
+  const std::string stream_path = (base / (name + ".beats")).string();
+  const std::string toggles_path = (base / (name + ".toggles")).string();
+  const std::string outputs_path = (base / (name + ".outputs")).string();
+  write_array_stream(stream, stream_path);
+  run_logged(quote(simulator) + " " + quote(stream_path) + " " + quote(toggles_path) + " " +
+                 quote(outputs_path),
+             (base / (name + ".log")).string(), "simulation " + name);
+  const std::string mismatch =
+      compare_array_outputs(stream, read_array_outputs(outputs_path, stream.cols));
+  if (!mismatch.empty()) {
+    throw std::runtime_error("the gate-level array of " + dir + " differs from the golden "
+                             "reference on stream " + name + ": " + mismatch);
+  }
+  return read_toggles(toggles_path);
 }
 
 }  // namespace lbfp::synth

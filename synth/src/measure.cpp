@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "lbfp/config_error.h"
+#include "lbfp/synth/array_stream.h"
 #include "lbfp/synth/power.h"
 #include "lbfp/synth/report.h"
 #include "lbfp/synth/streams.h"
@@ -232,10 +233,10 @@ MeasureReport measure_units(const MeasureOptions& o, const MeasureInputs& in, st
       Built& b = built_units[unit.name()];
       if (!b.energy) {
         b.synth = synthesize(tools, unit);
-        if (wants_zero_delay(o)) {
+        if (wants_zero_delay(o) || is_array(unit)) {
           b.simulator = build_activity_model(tools, unit, b.synth, library);
         }
-        if (timed) {
+        if (timed && !is_array(unit)) {
           TimedOptions to;
           to.input_slew_ns = o.slew_ns;
           to.output_load_pf = energy.output_load_pf;
@@ -245,6 +246,41 @@ MeasureReport measure_units(const MeasureOptions& o, const MeasureInputs& in, st
         b.energy = std::make_unique<NetlistEnergy>(library, b.synth.netlist_json, energy);
       }
       const SynthResult& s = b.synth;
+      if (is_array(unit)) {
+        // A whole array plays the GEMM of the layer tile (and of uniform codes) through its own
+        // protocol, zero-delay only, every output row checked against the golden reference;
+        // energy per MAC.
+        if (b.simulator.empty()) b.simulator = build_activity_model(tools, unit, s, library);
+        UnitCost c;
+        c.kind = kind;
+        c.format = format;
+        c.top = unit.top;
+        c.area_um2 = s.area_um2;
+        c.transistors = s.transistors;
+        c.cells = s.cell_count;
+        c.variant = unit.variant;
+        const bool ws = unit.kind == "arrayws";
+        for (const bool layer : {true, false}) {
+          const ArrayStream stream =
+              layer ? layer_array_stream(tile, format, ws, kArrayRows, kArrayCols, o.ops)
+                    : uniform_array_stream(tile, format, ws, kArrayRows, kArrayCols, o.ops,
+                                           o.seed);
+          const Activity a =
+              run_array_activity(b.simulator, s.dir, layer ? "layer" : "uniform", stream);
+          const Energy e = b.energy->estimate(a);
+          if (e.nets_missing > 0) {
+            throw std::runtime_error(fmt::format("{}: {} driven nets have no toggle count",
+                                                 unit.name(), e.nets_missing));
+          }
+          uint64_t toggles = 0;
+          for (const auto& [net, t] : a.nets) toggles += t.rises + t.falls;
+          (layer ? c.layer_pj : c.uniform_pj) = e.per_op_pj;
+          if (layer) c.layer_toggles = static_cast<double>(toggles) / static_cast<double>(a.ops);
+          c.leakage_nw = e.leakage_nw;
+        }
+        costs.push_back(c);
+        continue;
+      }
       // Energy per operation of one stream with the zero-delay or the timed activity.
       auto measure = [&](bool use_timed, const std::string& name,
                          const std::vector<Op>& stream) -> const Measured& {

@@ -19,6 +19,8 @@ std::string kind_name(const std::string& kind) {
   if (kind == "mac") return "MAC (multiplier + accumulator)";
   if (kind == "pe") return "PE";
   if (kind == "pews") return "weight-stationary PE";
+  if (kind == "array") return "4x4 output-stationary array, per MAC";
+  if (kind == "arrayws") return "4x4 weight-stationary array, per MAC";
   return kind;
 }
 

@@ -29,7 +29,7 @@ void mark_reductions(std::vector<Op>& ops, int reduction) {
 
 }  // namespace
 
-std::vector<Op> layer_stream(const LayerTile& tile, const std::string& format, size_t ops) {
+QuantizedTile quantize_tile(const LayerTile& tile, const std::string& format) {
   const size_t m = static_cast<size_t>(tile.m);
   const size_t n = static_cast<size_t>(tile.n);
   const size_t k_len = static_cast<size_t>(tile.k);
@@ -38,9 +38,13 @@ std::vector<Op> layer_stream(const LayerTile& tile, const std::string& format, s
   double act_max = 0.0;
   for (float x : tile.x) act_max = std::max(act_max, std::fabs(double{x}));
   const int act_exp = max_exponent(act_max);
-  std::vector<Code> act_codes(tile.x.size());
-  for (size_t i = 0; i < tile.x.size(); ++i) act_codes[i] = quantize(format, tile.x[i], act_exp);
-  std::vector<Code> weight_codes(tile.w.size());  // k x n, as in the tile
+  QuantizedTile q;
+  q.m = tile.m;
+  q.k = tile.k;
+  q.n = tile.n;
+  q.a.resize(tile.x.size());
+  for (size_t i = 0; i < tile.x.size(); ++i) q.a[i] = quantize(format, tile.x[i], act_exp);
+  q.b.resize(tile.w.size());
   for (size_t c = 0; c < n; ++c) {
     double w_max = 0.0;
     for (size_t k = 0; k < k_len; ++k) {
@@ -48,9 +52,19 @@ std::vector<Op> layer_stream(const LayerTile& tile, const std::string& format, s
     }
     const int w_exp = max_exponent(w_max);
     for (size_t k = 0; k < k_len; ++k) {
-      weight_codes[k * n + c] = quantize(format, tile.w[k * n + c], w_exp);
+      q.b[k * n + c] = quantize(format, tile.w[k * n + c], w_exp);
     }
   }
+  return q;
+}
+
+std::vector<Op> layer_stream(const LayerTile& tile, const std::string& format, size_t ops) {
+  const size_t m = static_cast<size_t>(tile.m);
+  const size_t n = static_cast<size_t>(tile.n);
+  const size_t k_len = static_cast<size_t>(tile.k);
+  const QuantizedTile q = quantize_tile(tile, format);
+  const std::vector<Code>& act_codes = q.a;
+  const std::vector<Code>& weight_codes = q.b;  // k x n, as in the tile
 
   std::vector<Op> stream;
   stream.reserve(ops);

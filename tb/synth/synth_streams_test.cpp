@@ -11,6 +11,7 @@
 
 #include "lbfp/arith.h"
 #include "lbfp/calibration.h"
+#include "lbfp/synth/array_stream.h"
 #include "lbfp/synth/flow.h"
 #include "lbfp/synth/layer_tile.h"
 #include "lbfp/synth/streams.h"
@@ -121,6 +122,45 @@ TEST(SynthStreams, MissingTileNamesTheFile) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent/tile.txt"), std::string::npos);
   }
+}
+
+// The array units' beats: the layer tile's GEMM in each dataflow's order, and output rows equal
+// to the golden dot products (the weight-stationary folds' start values the earlier folds' sums).
+TEST(SynthStreams, ArrayStreamsFollowTheProtocolAndTheGoldenSums) {
+  const LayerTile tile = lenet5_tile();
+  const QuantizedTile q = quantize_tile(tile, "lbfp8");
+  for (const bool ws : {false, true}) {
+    SCOPED_TRACE(ws ? "ws" : "os");
+    const ArrayStream s = layer_array_stream(tile, "lbfp8", ws, 4, 4, 16384);
+    EXPECT_EQ(s.m, 4);
+    EXPECT_EQ(s.k, 400);
+    EXPECT_EQ(s.n, 8);
+    EXPECT_EQ(s.macs, 12800u);
+    const auto count = [&](char channel) {
+      return std::count_if(s.beats.begin(), s.beats.end(),
+                           [&](const std::string& b) { return b[0] == channel; });
+    };
+    // OS: 2 column tiles, each 4 preload rows and 400 steps, 4 output rows. WS: 2 x 100 folds,
+    // each 4 weight rows and 4 steps, one output row per step.
+    EXPECT_EQ(count('i'), ws ? 0 : 8);
+    EXPECT_EQ(count('w'), ws ? 800 : 0);
+    EXPECT_EQ(count('s'), ws ? 800 : 800);
+    ASSERT_EQ(s.expected.size(), ws ? 800u : 8u);
+    // Output (row 1, column 6): OS row 1 of the second tile; WS step 1 of the last fold of the
+    // second column tile.
+    const ArrayRow& r = s.expected[ws ? 799 - 2 : 5];
+    std::vector<Code> a(400), b(400);
+    for (int k = 0; k < 400; ++k) {
+      a[k] = q.a[static_cast<size_t>(1) * 400 + k];
+      b[k] = q.b[static_cast<size_t>(k) * q.n + 6];
+    }
+    const DotResult d = dot(lbfp8(), a, b);
+    EXPECT_EQ(r.acc[2], d.acc);
+    EXPECT_EQ((r.ovf >> 2) & 1u, d.overflows > 0 ? 1u : 0u);
+  }
+  EXPECT_THROW(array_stream("lbfp8", false, 4, 4, 3, 4, 4, std::vector<Code>(12),
+                            std::vector<Code>(16)),
+               std::invalid_argument);
 }
 
 }  // namespace

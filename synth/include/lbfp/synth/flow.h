@@ -8,11 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "lbfp/synth/array_stream.h"
 #include "lbfp/synth/liberty.h"
 
 namespace lbfp::synth {
 
-// One synthesized unit. `kind` is mul, mulheld, mac, pe or pews (the weight-stationary PE);
+// One synthesized unit. `kind` is mul, mulheld, mac, pe, pews (the weight-stationary PE), array
+// or arrayws (a whole output- or weight-stationary array of kArrayRows x kArrayCols PEs);
 // `format` lbfp8 or bfp8. `variant` is empty
 // for the design as the array builds it, or "iso" for the BFP8 baseline with LBFP8's zero
 // handling (top parameter IsolateZeros = 1 for the multiplier and MAC, HoldZeros = 1 for the PE,
@@ -28,9 +30,21 @@ struct Unit {
   // a multiplier as a PE with HoldZeros drives it.
   bool held = false;
 
-  // The unit's folder name: the top, with the variant appended.
-  std::string name() const { return variant.empty() ? top : top + "_" + variant; }
+  // The folder name when the top and variant do not tell two units apart (the arrays, whose
+  // format is a parameter).
+  std::string folder = {};
+  // The unit's folder name: `folder`, else the top, with the variant appended.
+  std::string name() const {
+    if (!folder.empty()) return folder;
+    return variant.empty() ? top : top + "_" + variant;
+  }
 };
+// The shape of the array units.
+constexpr int kArrayRows = 4;
+constexpr int kArrayCols = 4;
+// Whether the unit is a whole array (kind array or arrayws), played ArrayStream beats.
+bool is_array(const Unit& unit);
+
 // mul, mulheld (the multiplier behind a PE's operand hold), mac, pe, pews; per kind LBFP8, BFP8, then
 // BFP8 with LBFP8's zero handling.
 const std::vector<Unit>& units();
@@ -90,5 +104,10 @@ struct Activity {
 Activity run_activity(const std::string& simulator, const std::string& dir,
                       const std::string& name, const std::vector<Op>& stream,
                       bool record_outputs);
+// Plays an array unit's beats (synth/harness/array_activity_main.cpp) and checks every output row
+// against the golden one the stream carries: throws std::runtime_error on the first difference.
+// Activity::ops is the stream's MAC count, so the energy per operation is per MAC.
+Activity run_array_activity(const std::string& simulator, const std::string& dir,
+                            const std::string& name, const ArrayStream& stream);
 
 }  // namespace lbfp::synth

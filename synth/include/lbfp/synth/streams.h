@@ -6,11 +6,22 @@
 #include <string>
 #include <vector>
 
+#include "lbfp/format.h"
 #include "lbfp/synth/flow.h"
 #include "lbfp/synth/layer_tile.h"
 
 namespace lbfp::synth {
 
+// The tile's activations (m x k) and weights (k x n, row-major) as codes of `format`, quantized
+// as layer_stream quantizes them.
+struct QuantizedTile {
+  int m = 0;
+  int k = 0;
+  int n = 0;
+  std::vector<Code> a;
+  std::vector<Code> b;
+};
+QuantizedTile quantize_tile(const LayerTile& tile, const std::string& format);
 // A real layer: the tile's FP32 activations and weights (the LeNet-5 fc1 tile, see
 // layer_tile.h), quantized as the RTL array testbench quantizes them: activations per tensor and
 // weights per output channel with max calibration, each format with its own golden encoder. The
