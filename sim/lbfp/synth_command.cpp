@@ -88,9 +88,10 @@ void add_synth_command(CLI::App& app) {
       ->check(finite_number() & CLI::Range(0.0, 5.0));
   cmd->add_option("--units", options->kinds,
                   "Units: mul, mulheld (the multiplier behind the PE's operand hold), mac, pe, "
-                  "pews (the weight-stationary PE; not in the default list)")
+                  "pews (the weight-stationary PE), fmtmul (the INT8, FP8 E4M3 and E5M2 "
+                  "multipliers); the last two not in the default list")
       ->capture_default_str()
-      ->check(CLI::IsMember({"mul", "mulheld", "mac", "pe", "pews"}));
+      ->check(CLI::IsMember({"mul", "mulheld", "mac", "pe", "pews", "fmtmul"}));
   cmd->add_option("--layer-units", options->layer_kinds,
                   "Units also measured on the model layers' streams (docs/hardware-cost.md): "
                   "mul, mulheld, mac, pe, pews, or none")
