@@ -26,12 +26,14 @@ module fp8_mul #(
   output logic [ProdWidth-1:0] prod_o      // signed, units of 2^L
 );
   logic [ExpBits-1:0]    exp_a, exp_b;
+  logic [ExpBits-1:0]    k_a, k_b;       // k: the exponent field, 1 for a subnormal
   logic [MantBits-1:0]   man_a, man_b;
   logic [MantBits:0]     sig_a, sig_b;   // M: the hidden one unless subnormal
   logic [ShiftBits-1:0]  shift;          // ka + kb - 2 (k = 1 for a subnormal)
   logic [SigWidth-1:0]   sig_prod;
   logic [MagWidth-1:0]   mag;
   logic                  neg;
+  logic                  nan_a, nan_b;   // NaN or infinity codes
 
   assign exp_a = a_i[6 -: ExpBits];
   assign exp_b = b_i[6 -: ExpBits];
@@ -39,7 +41,6 @@ module fp8_mul #(
   assign man_b = b_i[MantBits-1:0];
 
   // A subnormal's k is 1: with e' = max(e, 1), ka + kb - 2 = e'a + e'b - 2.
-  logic [ExpBits-1:0] k_a, k_b;
   assign k_a   = (exp_a == '0) ? ExpBits'(1) : exp_a;
   assign k_b   = (exp_b == '0) ? ExpBits'(1) : exp_b;
   assign sig_a = {exp_a != '0, man_a};
@@ -51,7 +52,6 @@ module fp8_mul #(
   assign neg      = a_i[7] ^ b_i[7];
   assign prod_o   = neg ? -{1'b0, mag} : {1'b0, mag};  // -0 is 0
 
-  logic nan_a, nan_b;
   if (HasInf) begin : gen_ieee
     assign nan_a = exp_a == '1;
     assign nan_b = exp_b == '1;

@@ -1,5 +1,6 @@
 // The combinational units of rtl/ against the golden reference: every LBFP8, BFP8, INT8 and
-// FP8 operand pair through the multipliers, and the requantizer on every boundary constant and at random.
+// FP8 operand pair through the multipliers, and the requantizer on every boundary constant and
+// at random.
 #include <gtest/gtest.h>
 
 #include "lbfp/rtl/cosim.h"
