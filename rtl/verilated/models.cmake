@@ -19,6 +19,9 @@ set(LBFP_RTL_SOURCES
   ${LBFP_RTL_DIR}/systolic_array.sv
   ${LBFP_RTL_DIR}/systolic_array_ws.sv
 )
+# The multipliers of the industry formats (spec section 13), outside LBFP_RTL_SOURCES: the arrays,
+# the on-demand models and the synthesis units of LBFP8 and BFP8 do not read them.
+set(LBFP_RTL_FORMAT_SOURCES ${LBFP_RTL_DIR}/fp8_mul.sv)
 # The unit wrapper that `lbfp cosim` and the unit testbenches drive (one top for all units).
 set(LBFP_RTL_TB_UNITS ${PROJECT_SOURCE_DIR}/rtl/verilated/hdl/tb_units.sv)
 

@@ -79,6 +79,8 @@ void add_cosim_command(CLI::App& app) {
   const Spec specs[] = {
       {"mul", "every LBFP8 operand pair through the RTL multiplier + shifter"},
       {"bfp-mul", "every BFP8 operand pair through the RTL baseline multiplier"},
+      {"int8-mul", "every INT8 / MXINT8 operand pair through the RTL baseline multiplier"},
+      {"fp8-mul", "every FP8 E4M3 and E5M2 operand pair through the RTL FP8 multipliers"},
       {"requant", "the RTL requantizer on every boundary constant and random accumulators"},
       {"array", "a random GEMM through the systolic array, tile by tile, outputs and cycles"},
       {"all", "all of the above with their defaults (every verilated array)"},

@@ -62,12 +62,24 @@ void set_inputs(Top& top, const Op& op) {
   if constexpr (has_zero_i<Top>::value) top.zero_i = static_cast<uint8_t>(op.zero);
 }
 
+// One output port: an integer, or a port wider than 64 bits (VlWide) as its 32-bit words, least
+// significant first (the FP8 E5M2 multiplier's 65-bit product).
+template <class Port>
+void write_port(const Port& port, std::ostream& out) {
+  if constexpr (std::is_integral_v<Port>) {
+    out << ' ' << static_cast<uint64_t>(port);
+  } else {
+    constexpr size_t kWords = sizeof(Port) / sizeof(uint32_t);  // VlWide holds only its words
+    for (size_t w = 0; w < kWords; ++w) out << ' ' << static_cast<uint64_t>(port.at(w));
+  }
+}
+
 template <class Top>
 void write_outputs(Top& top, const Op& op, std::ostream& out) {
   out << std::hex << op.a << ' ' << op.b;
   if constexpr (has_neg_o<Top>::value) out << ' ' << static_cast<uint64_t>(top.neg_o);
   if constexpr (has_mag_o<Top>::value) out << ' ' << static_cast<uint64_t>(top.mag_o);
-  if constexpr (has_prod_o<Top>::value) out << ' ' << static_cast<uint64_t>(top.prod_o);
+  if constexpr (has_prod_o<Top>::value) write_port(top.prod_o, out);
   if constexpr (has_acc_o<Top>::value) out << ' ' << static_cast<uint64_t>(top.acc_o);
   if constexpr (has_ovf_o<Top>::value) out << ' ' << static_cast<uint64_t>(top.ovf_o);
   out << std::dec << '\n';

@@ -107,6 +107,12 @@ const std::vector<Unit>& units() {
        "systolic_array_ws_lbfp8"},
       {"arrayws", "bfp8", "systolic_array_ws", true, "", array(1, 0), false,
        "systolic_array_ws_bfp8"},
+      // The multipliers of the spec's section 13 formats, measured with `--units fmtmul`: INT8
+      // (and MXINT8) is the BFP8 multiplier bfp_mul itself, played INT8 codes; FP8 E4M3 and E5M2
+      // (and MXFP8) are rtl/fp8_mul.sv.
+      {"fmtmul", "int8", "bfp_mul", false, "", {}},
+      {"fmtmul", "fp8-e4m3", "fp8e4m3_mul", false, "", {}},
+      {"fmtmul", "fp8-e5m2", "fp8e5m2_mul", false, "", {}},
   };
   return all;
 }
@@ -152,6 +158,11 @@ SynthResult synthesize(const Tools& tools, const Unit& unit) {
   for (const char* f : {"lbfp_mul_unit.sv", "lbfp_mul_held_unit.sv", "bfp_mul_held_unit.sv",
                         "lbfp_mac.sv", "bfp_mac.sv", "lbfp_pe.sv", "bfp_pe.sv"}) {
     sources += (wrappers / f).string() + " ";
+  }
+  // The FP8 multipliers' files come last, read by their units only (INT8's bfp_mul reads the list
+  // above, so its netlist is the mul unit's).
+  if (unit.top == "fp8e4m3_mul" || unit.top == "fp8e5m2_mul") {
+    sources += (rtl / "fp8_mul.sv").string() + " " + (wrappers / (unit.top + ".sv")).string() + " ";
   }
   if (unit.kind == "pews" || is_array(unit)) {
     sources += (rtl / "sat_add.sv").string() + " " + (rtl / "pe_ws.sv").string() + " ";

@@ -284,7 +284,8 @@ MeasureReport measure_units(const MeasureOptions& o, const MeasureInputs& in, st
       // Energy per operation of one stream with the zero-delay or the timed activity.
       auto measure = [&](bool use_timed, const std::string& name,
                          const std::vector<Op>& stream) -> const Measured& {
-        const std::string key = (use_timed ? "timed/" : "zero-delay/") + name;
+        // The format too: INT8's unit is the BFP8 multiplier's netlist, played other codes.
+        const std::string key = (use_timed ? "timed/" : "zero-delay/") + format + "/" + name;
         auto it = b.measured.find(key);
         if (it != b.measured.end()) return it->second;
         const Activity a =

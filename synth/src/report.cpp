@@ -21,6 +21,7 @@ std::string kind_name(const std::string& kind) {
   if (kind == "pews") return "weight-stationary PE";
   if (kind == "array") return "4x4 output-stationary array, per MAC";
   if (kind == "arrayws") return "4x4 weight-stationary array, per MAC";
+  if (kind == "fmtmul") return "multiplier of an industry 8-bit format";
   return kind;
 }
 
@@ -106,10 +107,29 @@ std::string report_markdown(const std::vector<UnitCost>& costs, const ReportCont
                      c.kind, format_name(c), c.top, c.cells, c.area_um2, c.transistors, c.layer_pj,
                      c.uniform_pj, c.layer_pj * ctx.energy.frequency_mhz * 1e-3, c.leakage_nw);
   }
-  o << "\n## LBFP8 / BFP8 (plain multiplier)\n\n" << ratio_table(cost_ratios(costs));
+  const std::vector<CostRatio> plain = cost_ratios(costs);
+  if (!plain.empty()) o << "\n## LBFP8 / BFP8 (plain multiplier)\n\n" << ratio_table(plain);
   const std::vector<CostRatio> iso = cost_ratios(costs, "iso");
   if (!iso.empty()) {
     o << "\n## LBFP8 / BFP8 with operand isolation\n\n" << ratio_table(iso);
+  }
+  // `--units mul fmtmul`: the LBFP8 multiplier against each section 13 format's.
+  const UnitCost* lbfp_mul = find(costs, "mul", "lbfp8");
+  std::string formats;
+  for (const UnitCost& c : costs) {
+    if (c.kind != "fmtmul" || !lbfp_mul) continue;
+    formats += fmt::format("| {} | {:.3f}x | {:.3f}x | {:.3f}x | {:.3f}x |\n", c.format,
+                           safe_ratio(lbfp_mul->area_um2, c.area_um2),
+                           safe_ratio(static_cast<double>(lbfp_mul->transistors),
+                                      static_cast<double>(c.transistors)),
+                           safe_ratio(lbfp_mul->layer_pj, c.layer_pj),
+                           safe_ratio(lbfp_mul->uniform_pj, c.uniform_pj));
+  }
+  if (!formats.empty()) {
+    o << "\n## LBFP8 multiplier / the section 13 formats' multipliers\n\n"
+         "| format | area | transistors | energy/op, layer | energy/op, uniform |\n"
+         "|---|---:|---:|---:|---:|\n"
+      << formats;
   }
   o << timed_table_markdown(costs, ctx.timed_delays);
   if (!ctx.command.empty()) o << "\nReproduce: `" << ctx.command << "`\n";
@@ -146,9 +166,7 @@ std::string timed_table_markdown(const std::vector<UnitCost>& costs,
         c.layer_toggles, c.timed_layer_toggles, c.timed_layer_toggles - c.layer_toggles,
         c.uniform_pj, c.timed_uniform_pj, c.timed_settle_ns);
   }
-  o << "\n| LBFP8 / BFP8 | baseline | energy/op, layer, zero-delay | energy/op, layer, timed | "
-       "energy/op, uniform, zero-delay | energy/op, uniform, timed |\n"
-       "|---|---|---:|---:|---:|---:|\n";
+  std::string ratios;  // only with an LBFP8 and a BFP8 unit of one kind (not with fmtmul alone)
   std::vector<std::string> kinds;
   for (const UnitCost& c : costs) {
     if (has_timed(c) && std::find(kinds.begin(), kinds.end(), c.kind) == kinds.end()) {
@@ -160,12 +178,18 @@ std::string timed_table_markdown(const std::vector<UnitCost>& costs,
     for (const char* variant : {"", "iso"}) {
       const UnitCost* b = find(costs, kind, "bfp8", variant);
       if (!l || !b || !has_timed(*l) || !has_timed(*b)) continue;
-      o << fmt::format("| {} | {} | {:.3f}x | **{:.3f}x** | {:.3f}x | {:.3f}x |\n",
-                       kind_name(kind), format_name(*b), safe_ratio(l->layer_pj, b->layer_pj),
-                       safe_ratio(l->timed_layer_pj, b->timed_layer_pj),
-                       safe_ratio(l->uniform_pj, b->uniform_pj),
-                       safe_ratio(l->timed_uniform_pj, b->timed_uniform_pj));
+      ratios += fmt::format("| {} | {} | {:.3f}x | **{:.3f}x** | {:.3f}x | {:.3f}x |\n",
+                            kind_name(kind), format_name(*b), safe_ratio(l->layer_pj, b->layer_pj),
+                            safe_ratio(l->timed_layer_pj, b->timed_layer_pj),
+                            safe_ratio(l->uniform_pj, b->uniform_pj),
+                            safe_ratio(l->timed_uniform_pj, b->timed_uniform_pj));
     }
+  }
+  if (!ratios.empty()) {
+    o << "\n| LBFP8 / BFP8 | baseline | energy/op, layer, zero-delay | energy/op, layer, timed | "
+         "energy/op, uniform, zero-delay | energy/op, uniform, timed |\n"
+         "|---|---|---:|---:|---:|---:|\n"
+      << ratios;
   }
   return o.str();
 }

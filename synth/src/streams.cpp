@@ -8,6 +8,7 @@
 
 #include "lbfp/arith.h"
 #include "lbfp/calibration.h"
+#include "lbfp/scaled_format.h"
 
 namespace lbfp::synth {
 namespace {
@@ -16,6 +17,30 @@ Code quantize(const std::string& format, double x, int exponent) {
   if (format == "lbfp8") return encode(lbfp8(), x, exponent);
   if (format == "bfp8") return encode(bfp8(), x, exponent);
   throw std::invalid_argument("unknown format " + format);
+}
+
+// The section 13 formats that have a multiplier unit (flow.cpp, kind fmtmul), with the per-tensor
+// scales of section 13.3 (INT8 weights: per output channel).
+bool is_scaled(const std::string& format) {
+  return format == "int8" || format == "fp8-e4m3" || format == "fp8-e5m2";
+}
+
+ScaledFormat scaled_format(const std::string& format) {
+  const ElementKind element = format == "int8"       ? ElementKind::kInt8
+                              : format == "fp8-e4m3" ? ElementKind::kE4M3
+                                                     : ElementKind::kE5M2;
+  return ScaledFormat(element, ScaleKind::kTensor);
+}
+
+// Codes of `values` with one FP32 scale from their largest magnitude, as the golden encoder
+// quantizes a tensor (s = fp32(amax / max_element); section 13.3).
+std::vector<Code> encode_tensor(const ScaledFormat& format, const std::vector<float>& values) {
+  float amax = 0.0f;
+  for (float x : values) amax = std::max(amax, std::fabs(x));
+  const float scale = tensor_scale(format, amax);
+  std::vector<Code> codes(values.size());
+  for (size_t i = 0; i < values.size(); ++i) codes[i] = encode_scaled(format, values[i], scale);
+  return codes;
 }
 
 void mark_reductions(std::vector<Op>& ops, int reduction) {
@@ -35,16 +60,29 @@ QuantizedTile quantize_tile(const LayerTile& tile, const std::string& format) {
   const size_t k_len = static_cast<size_t>(tile.k);
   if (m == 0 || n == 0 || k_len == 0) throw std::invalid_argument("empty layer tile");
 
-  double act_max = 0.0;
-  for (float x : tile.x) act_max = std::max(act_max, std::fabs(double{x}));
-  const int act_exp = max_exponent(act_max);
   QuantizedTile q;
   q.m = tile.m;
   q.k = tile.k;
   q.n = tile.n;
   q.a.resize(tile.x.size());
+  q.b.resize(tile.w.size());  // k x n, as in the tile
+  if (is_scaled(format)) {
+    // Activations per tensor; FP8 weights per tensor, INT8 weights per output channel.
+    const ScaledFormat f = scaled_format(format);
+    q.a = encode_tensor(f, tile.x);
+    if (format != "int8") q.b = encode_tensor(f, tile.w);
+    for (size_t c = 0; c < n && format == "int8"; ++c) {
+      std::vector<float> column(k_len);
+      for (size_t k = 0; k < k_len; ++k) column[k] = tile.w[k * n + c];
+      const std::vector<Code> codes = encode_tensor(f, column);
+      for (size_t k = 0; k < k_len; ++k) q.b[k * n + c] = codes[k];
+    }
+    return q;
+  }
+  double act_max = 0.0;
+  for (float x : tile.x) act_max = std::max(act_max, std::fabs(double{x}));
+  const int act_exp = max_exponent(act_max);
   for (size_t i = 0; i < tile.x.size(); ++i) q.a[i] = quantize(format, tile.x[i], act_exp);
-  q.b.resize(tile.w.size());
   for (size_t c = 0; c < n; ++c) {
     double w_max = 0.0;
     for (size_t k = 0; k < k_len; ++k) {
@@ -85,7 +123,8 @@ std::vector<Op> layer_stream(const LayerTile& tile, const std::string& format, s
 }
 
 bool zero_product(const std::string& format, const Op& op) {
-  const uint8_t magnitude_mask = format == "lbfp8" ? 0x7f : 0xff;
+  // Sign-magnitude codes (LBFP8, FP8: 0x80 is zero too) or two's complement (BFP8, INT8).
+  const uint8_t magnitude_mask = format == "bfp8" || format == "int8" ? 0xff : 0x7f;
   return (op.a & magnitude_mask) == 0 || (op.b & magnitude_mask) == 0;
 }
 
@@ -119,6 +158,15 @@ std::vector<Op> uniform_stream(const std::string& format, size_t ops, uint64_t s
   auto draw = [&]() -> Code {
     if (format == "lbfp8") return static_cast<Code>(lbfp_code(rng));
     if (format == "bfp8") return make_code(bfp8(), bfp_mantissa(rng));
+    if (format == "int8") return static_cast<Code>(static_cast<uint8_t>(bfp_mantissa(rng)));
+    if (format == "fp8-e4m3" || format == "fp8-e5m2") {
+      // Every value code: NaN (E4M3 S.1111.111; E5M2 S.11111.xx, infinities too) is drawn again.
+      const unsigned special = format == "fp8-e4m3" ? 0x7f : 0x7c;
+      for (;;) {
+        const unsigned c = static_cast<unsigned>(lbfp_code(rng));
+        if ((c & special) != special) return static_cast<Code>(c);
+      }
+    }
     throw std::invalid_argument("unknown format " + format);
   };
   std::vector<Op> stream(ops);

@@ -1,5 +1,6 @@
-// The combinational units of rtl/ against the golden reference: every LBFP8 and BFP8 operand
-// pair through the multipliers, and the requantizer on every boundary constant and at random.
+// The combinational units of rtl/ against the golden reference: every LBFP8, BFP8, INT8 and
+// FP8 operand pair through the multipliers, and the requantizer on every boundary constant and
+// at random.
 #include <gtest/gtest.h>
 
 #include "lbfp/rtl/cosim.h"
@@ -22,6 +23,18 @@ TEST(RtlMultiplier, LbfpExhaustiveMatchesGolden) {
 TEST(RtlMultiplier, BfpExhaustiveMatchesGolden) {
   const CosimReport report = cosim_bfp_mul();
   EXPECT_EQ(report.cases, 65536u);
+  EXPECT_EQ(report.mismatches, 0u) << describe(report);
+}
+
+TEST(RtlMultiplier, Int8ExhaustiveMatchesGolden) {
+  const CosimReport report = cosim_int8_mul();
+  EXPECT_EQ(report.cases, 65536u);
+  EXPECT_EQ(report.mismatches, 0u) << describe(report);
+}
+
+TEST(RtlMultiplier, Fp8ExhaustiveMatchesGolden) {
+  const CosimReport report = cosim_fp8_mul();
+  EXPECT_EQ(report.cases, 2u * 65536u);
   EXPECT_EQ(report.mismatches, 0u) << describe(report);
 }
 

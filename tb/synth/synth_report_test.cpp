@@ -117,6 +117,25 @@ TEST(SynthReport, AKindWithoutItsBaselineHasNoRatio) {
   EXPECT_EQ(r[0].kind, "mac");
 }
 
+// `--units mul fmtmul`: the LBFP8 multiplier against each section 13 format's; `--units fmtmul`
+// alone has no LBFP8 / BFP8 pair, so no ratio table.
+TEST(SynthReport, FormatMultipliersAreComparedWithTheLbfpMultiplier) {
+  ReportContext ctx;
+  const std::vector<UnitCost> formats = {
+      {"fmtmul", "int8", "bfp_mul", 12500.0, 3000, 370, 0.80, 1.60, 20.0, ""},
+      {"fmtmul", "fp8-e4m3", "fp8e4m3_mul", 10000.0, 3000, 300, 0.50, 0.80, 20.0, ""}};
+  const std::string alone = report_markdown(formats, ctx);
+  EXPECT_NE(alone.find("| fmtmul | fp8-e4m3 | fp8e4m3_mul | 300 | 10000 |"), std::string::npos)
+      << alone;
+  EXPECT_EQ(alone.find("LBFP8 / BFP8"), std::string::npos) << alone;
+  EXPECT_EQ(alone.find("section 13 formats' multipliers"), std::string::npos) << alone;
+  std::vector<UnitCost> with_mul = sample_costs();
+  with_mul.insert(with_mul.end(), formats.begin(), formats.end());
+  const std::string md = report_markdown(with_mul, ctx);
+  EXPECT_NE(md.find("| int8 | 0.400x | 0.500x | 0.250x | 0.250x |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| fp8-e4m3 | 0.500x | 0.500x | 0.400x | 0.500x |"), std::string::npos) << md;
+}
+
 TEST(SynthReport, TableListsEveryUnitAndThePaper) {
   ReportContext ctx;
   ctx.liberty = "osu018_stdcells.lib";

@@ -12,6 +12,7 @@
 #include "lbfp/arith.h"
 #include "lbfp/calibration.h"
 #include "lbfp/synth/array_stream.h"
+#include "lbfp/scaled_format.h"
 #include "lbfp/synth/flow.h"
 #include "lbfp/synth/layer_tile.h"
 #include "lbfp/synth/streams.h"
@@ -101,6 +102,38 @@ TEST(SynthStreams, BothFormatsSeeTheSameZeros) {
   EXPECT_LE(lbfp_zero, bfp_zero + 0.1);
 }
 
+// The section 13 formats' streams (`lbfp synth --units fmtmul`): the same tile through each
+// format's golden encoder (FP32 scales), codes the encoders produce, the tile's zeros.
+TEST(SynthStreams, ScaledFormatsQuantizeTheSameTile) {
+  const LayerTile tile = lenet5_tile();
+  const double bfp_zero = zero_operand_fraction("bfp8", layer_stream(tile, "bfp8", 24000));
+  for (const char* format : {"int8", "fp8-e4m3", "fp8-e5m2"}) {
+    SCOPED_TRACE(format);
+    const ScaledFormat f(std::string(format) == "int8"       ? ElementKind::kInt8
+                         : std::string(format) == "fp8-e4m3" ? ElementKind::kE4M3
+                                                              : ElementKind::kE5M2,
+                         ScaleKind::kTensor);
+    const std::vector<Op> layer = layer_stream(tile, format, 24000);
+    ASSERT_EQ(layer.size(), 24000u);
+    const double zero = zero_operand_fraction(format, layer);
+    // ReLU's exact zeros in every format; FP8's subnormals keep a few tiny values BFP8 flushes.
+    EXPECT_GT(zero, 0.3);
+    EXPECT_LE(zero, bfp_zero + 0.1);
+    // Every code is a value of the format, and -128 never appears (the encoders saturate at 127).
+    for (const std::vector<Op>& stream : {layer, uniform_stream(format, 20000, 3)}) {
+      for (const Op& op : stream) {
+        EXPECT_NO_THROW(check_code(f, op.a));
+        EXPECT_NO_THROW(check_code(f, op.b));
+        if (std::string(format) == "int8") {
+          EXPECT_NE(op.a, 0x80);
+          EXPECT_NE(op.b, 0x80);
+        }
+      }
+    }
+  }
+  EXPECT_THROW(uniform_stream("fp8", 4, 1), std::invalid_argument);
+}
+
 TEST(SynthStreams, ZeroOperandFractionCountsEitherSide) {
   std::vector<Op> ops(4);
   ops[0].a = 0x80;  // LBFP8 negative zero; BFP8's unused -128
@@ -113,6 +146,8 @@ TEST(SynthStreams, ZeroOperandFractionCountsEitherSide) {
   ops[3].b = 0x00;
   EXPECT_DOUBLE_EQ(zero_operand_fraction("lbfp8", ops), 0.75);
   EXPECT_DOUBLE_EQ(zero_operand_fraction("bfp8", ops), 0.5);
+  EXPECT_DOUBLE_EQ(zero_operand_fraction("fp8-e4m3", ops), 0.75);  // FP8 0x80 is zero too
+  EXPECT_DOUBLE_EQ(zero_operand_fraction("int8", ops), 0.5);
 }
 
 TEST(SynthStreams, MissingTileNamesTheFile) {

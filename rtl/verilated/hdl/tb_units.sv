@@ -1,6 +1,7 @@
 // Testbench top for the combinational units, verilated once for all unit testbenches: the LBFP8
 // product (multiplier + shifter; also as the held-operand PE builds it, with the zero flag as an
-// input), the BFP8 multiplier (plain and with operand isolation), and the
+// input), the BFP8 multiplier (plain and with operand isolation; also the INT8 and MXINT8
+// multiplier), the FP8 E4M3 and E5M2 multipliers (also those of MXFP8), and the
 // LBFP8 requantizer at two accumulator widths (A = 32 and A = 16, whose boundary constants
 // differ).
 module tb_units (
@@ -18,6 +19,12 @@ module tb_units (
   input  logic [7:0]  bfp_b_i,
   output logic [15:0] bfp_prod_o,
   output logic [15:0] bfp_iso_prod_o,  // the same multiplier with operand isolation
+  input  logic [7:0]  fp8_a_i,
+  input  logic [7:0]  fp8_b_i,
+  output logic        e4m3_invalid_o,
+  output logic [36:0] e4m3_prod_o,
+  output logic        e5m2_invalid_o,
+  output logic [64:0] e5m2_prod_o,
   input  logic [31:0] rq32_acc_i,
   input  logic [15:0] rq16_acc_i,
   input  logic [11:0] rq_exp_shift_i,
@@ -79,6 +86,28 @@ module tb_units (
     .a_i   (bfp_a_i),
     .b_i   (bfp_b_i),
     .prod_o(bfp_iso_prod_o)
+  );
+
+  fp8_mul #(
+    .ExpBits (4),
+    .MantBits(3),
+    .HasInf  (1'b0)
+  ) u_e4m3_mul (
+    .a_i      (fp8_a_i),
+    .b_i      (fp8_b_i),
+    .invalid_o(e4m3_invalid_o),
+    .prod_o   (e4m3_prod_o)
+  );
+
+  fp8_mul #(
+    .ExpBits (5),
+    .MantBits(2),
+    .HasInf  (1'b1)
+  ) u_e5m2_mul (
+    .a_i      (fp8_a_i),
+    .b_i      (fp8_b_i),
+    .invalid_o(e5m2_invalid_o),
+    .prod_o   (e5m2_prod_o)
   );
 
   lbfp_requant #(

@@ -27,8 +27,11 @@ QuantizedTile quantize_tile(const LayerTile& tile, const std::string& format);
 // weights per output channel with max calibration, each format with its own golden encoder. The
 // stream is the output-stationary order of the GEMM: for each output (row, column), its K
 // products, first / last marked; the tile repeats when `ops` exceeds m * n * k.
+// The section 13 formats int8, fp8-e4m3 and fp8-e5m2 take FP32 scales (section 13.3): activations
+// and FP8 weights per tensor, INT8 weights per output channel.
 std::vector<Op> layer_stream(const LayerTile& tile, const std::string& format, size_t ops);
-// Whether an operation's product is zero: a zero operand (LBFP8: zero magnitude; BFP8: zero code).
+// Whether an operation's product is zero: a zero operand (LBFP8, FP8: zero magnitude; BFP8, INT8:
+// zero code).
 bool zero_product(const std::string& format, const Op& op);
 // The fraction of operations with a zero operand.
 double zero_operand_fraction(const std::string& format, const std::vector<Op>& stream);
@@ -38,7 +41,8 @@ double zero_operand_fraction(const std::string& format, const std::vector<Op>& s
 // held codes (0 before the first load, as after reset) with zero = true. In the PE this happens
 // through a register, one cycle later; the order of the operations is the same.
 std::vector<Op> held_operand_stream(const std::string& format, const std::vector<Op>& stream);
-// Uniformly random codes: every LBFP8 code, every BFP8 code but the unused -128.
+// Uniformly random codes: every LBFP8 code, every BFP8 and INT8 code but -128 (which the encoders
+// never produce), every FP8 code but NaN and infinity.
 std::vector<Op> uniform_stream(const std::string& format, size_t ops, uint64_t seed,
                                int reduction = 64);
 // All 65,536 (a, b) pairs, a major.

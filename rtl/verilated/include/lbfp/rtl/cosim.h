@@ -54,6 +54,13 @@ CosimReport cosim_lbfp_mul();
 // -128 (outside the BFP range, rejected by the golden model) is checked against the plain
 // integer product.
 CosimReport cosim_bfp_mul();
+// Every one of the 65,536 INT8 code pairs, -128 included, through bfp_mul (the INT8 and MXINT8
+// multiplier) against the ScaledFormat product of INT8 and of MXINT8.
+CosimReport cosim_int8_mul();
+// Every one of the 65,536 FP8 code pairs through fp8_mul (E4M3 and E5M2, also the MXFP8
+// elements) against the ScaledFormat product; a pair the golden model rejects (NaN, infinity)
+// must raise invalid_o.
+CosimReport cosim_fp8_mul();
 // lbfp_requant (LBFP8, A = 32 or 16) against lbfp::requantize: every boundary constant at every
 // leading-one position (values just below, at and above it), the range limits, and
 // `random_cases` random accumulators, exponent offsets and ReLU settings.
@@ -142,8 +149,9 @@ struct CosimRequest {
   int cases = 100000;           // requant, all: random accumulators
 };
 
-// Runs `what` (mul, bfp-mul, requant, array, or all of them with their defaults on every test
-// array) and hands each finished report to `on_report`, in order; returns whether all passed.
+// Runs `what` (mul, bfp-mul, int8-mul, fp8-mul, requant, array, or all of them with their
+// defaults on every test array) and hands each finished report to `on_report`, in order;
+// returns whether all passed.
 // Throws std::invalid_argument, naming the `lbfp cosim` option, on a bad request.
 bool run_cosim(const std::string& what, const CosimRequest& request,
                const std::function<void(const CosimReport&)>& on_report);
