@@ -25,10 +25,11 @@ namespace {
 constexpr int kExitMismatch = 1;
 
 // --arch: the array of an architecture file sets the configuration's rows, columns, pipeline
-// depth, format and A (flags given as well win).
-void apply_arch(const std::string& path, rtl::CosimRequest& r) {
+// depth, dataflow, format and A (flags given as well win).
+void apply_arch(const std::string& path, bool dataflow_given, rtl::CosimRequest& r) {
   const arch::ArchSpec spec = arch::load_arch(path, {});
   const arch::AcceleratorConfig& a = spec.accel;
+  if (!dataflow_given) r.dataflow = arch::dataflow_short_name(a.array.dataflow);
   if (!r.rows) r.rows = a.array.rows;
   if (!r.cols) r.cols = a.array.cols;
   if (!r.pipe_stages) r.pipe_stages = a.array.pipe_stages;
@@ -43,9 +44,9 @@ void apply_arch(const std::string& path, rtl::CosimRequest& r) {
 }
 
 int run_cosim(const std::string& what, rtl::CosimRequest request, const std::string& arch_path,
-              std::ostream& out, std::ostream& err) {
+              bool dataflow_given, std::ostream& out, std::ostream& err) {
   try {
-    if (!arch_path.empty()) apply_arch(arch_path, request);
+    if (!arch_path.empty()) apply_arch(arch_path, dataflow_given, request);
     const bool ok = rtl::run_cosim(what, request, [&](const rtl::CosimReport& report) {
       out << rtl::report_text(report);
     });
@@ -68,6 +69,7 @@ int run_cosim(const std::string& what, rtl::CosimRequest request, const std::str
 void add_cosim_command(CLI::App& app) {
   auto options = std::make_shared<rtl::CosimRequest>();
   auto arch_path = std::make_shared<std::string>();
+  auto dataflow_option = std::make_shared<CLI::Option*>(nullptr);
   CLI::App* cosim = app.add_subcommand(
       "cosim", "Co-simulate the Verilated RTL against the golden reference");
   cosim->require_subcommand(1);
@@ -103,11 +105,13 @@ void add_cosim_command(CLI::App& app) {
       cmd->add_option("--config", options->config,
                       "prebuilt array: lbfp8 (default, 4x4), bfp8 (4x4), lbfp8-a16 (3x2); the "
                       "options below change it (verilated on first use when not prebuilt)");
-      cmd->add_option("--dataflow", options->dataflow,
-                      "os (default: the output-stationary array), ws (weight-stationary) or is "
-                      "(input-stationary: the same array, operands swapped)");
+      *dataflow_option = cmd->add_option(
+          "--dataflow", options->dataflow,
+          "os (default, or the --arch file's array.dataflow: the output-stationary array), ws "
+          "(weight-stationary) or is (input-stationary: the same array, operands swapped)");
       cmd->add_option("--arch", *arch_path,
-                      "architecture YAML: its array's rows, columns, pipeline depth, format and A");
+                      "architecture YAML: its array's rows, columns, pipeline depth, dataflow, "
+                      "format and A");
       cmd->add_option("--rows", options->rows, "R (1..64)")->check(CLI::Range(1, 1024));
       cmd->add_option("--cols", options->cols, "C (1..64)")->check(CLI::Range(1, 1024));
       cmd->add_option("--pipe-stages", options->pipe_stages, "pipeline stages in each PE (0..16)")
@@ -129,8 +133,9 @@ void add_cosim_command(CLI::App& app) {
           ->check(CLI::Range(1, 65536));
       cmd->add_option("--fill", options->fill, "random (default) or saturate");
     }
-    cmd->callback([options, arch_path, name] {
-      const int rc = run_cosim(name, *options, *arch_path, std::cout, std::cerr);
+    cmd->callback([options, arch_path, dataflow_option, name] {
+      const bool dataflow_given = *dataflow_option && (*dataflow_option)->count() > 0;
+      const int rc = run_cosim(name, *options, *arch_path, dataflow_given, std::cout, std::cerr);
       if (rc != 0) throw CLI::RuntimeError(rc);
     });
   }

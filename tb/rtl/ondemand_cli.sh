@@ -4,7 +4,8 @@
 #                                    not prebuilt (8x4, A = 24, two pipeline stages, BFP8); its
 #                                    outputs and cycles equal the C++ array's; the second run
 #                                    reuses the cache (no build, and no Verilator on PATH); an FST
-#                                    from --trace read back by fst2vcd; the SystemC VCD; a
+#                                    from --trace read back by fst2vcd; the SystemC VCD;
+#                                    `cosim array --arch` runs the file's dataflow; a
 #                                    weight-/input-stationary shape that is not prebuilt goes to
 #                                    an on-demand build (without Verilator: the setup message).
 #   ondemand_cli.sh LBFP SRC long    two concurrent first runs of another configuration both
@@ -88,6 +89,19 @@ if [[ $mode == ci ]]; then
     grep -q "\$var .* $sig " model.vcd || { echo "FAIL: no $sig in the SystemC VCD"; fail=1; }
   done
   grep -q '^#' model.vcd || { echo "FAIL: the SystemC VCD has no time steps"; fail=1; }
+
+  # `lbfp cosim array --arch` takes the file's array.dataflow (here the prebuilt 4x4 LBFP8
+  # weight-stationary array: no build); --dataflow given as well wins.
+  sed -e 's/rows: 16/rows: 4/' -e 's/cols: 16/cols: 4/' -e 's/output-stationary/weight-stationary/' \
+      -e 's#energy: ../#energy: '"$src"'/configs/#' "$src/configs/arch/lbfp8_16x16.yaml" > ws.yaml
+  PATH=/nonexistent "$lbfp" cosim array --arch ws.yaml --rtl-cache "$work/none" --m 5 --n 6 \
+    --k 9 > wsarch.txt 2>&1 || { echo "FAIL: cosim --arch (ws)"; cat wsarch.txt; fail=1; }
+  grep -q 'weight-stationary' wsarch.txt && grep -q 'PASS' wsarch.txt ||
+    { echo "FAIL: cosim --arch did not run the file's dataflow"; cat wsarch.txt; fail=1; }
+  PATH=/nonexistent "$lbfp" cosim array --arch ws.yaml --dataflow is --rtl-cache "$work/none" \
+    --m 5 --n 6 --k 9 > isarch.txt 2>&1 || { echo "FAIL: cosim --arch --dataflow is"; fail=1; }
+  grep -q 'input-stationary' isarch.txt ||
+    { echo "FAIL: --dataflow did not win over the file"; cat isarch.txt; fail=1; }
 
   # A weight- or input-stationary shape that is not prebuilt is built on demand, not refused:
   # with no Verilator and an empty cache, the run stops at the build (exit 1, scripts/setup.sh).
