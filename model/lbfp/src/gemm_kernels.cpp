@@ -594,21 +594,55 @@ LBFP_VBMI_TARGET void lbfp_micro_vbmi(size_t kpairs, const LbfpPackedA* packed,
   LBFP_STORE4(4);
 }
 
-#define BFP_ROW(r)                               \
-  {                                              \
-    const __m512i a = _mm512_set1_epi32(ak[r]);  \
-    LBFP_DPBUSD(c##r##0, b0, a);                 \
-    LBFP_DPBUSD(c##r##1, b1, a);                 \
-    LBFP_DPBUSD(c##r##2, b2, a);                 \
-    LBFP_DPBUSD(c##r##3, b3, a);                 \
+// The sum of the n signed bytes at row, mod 2^32: vpsadbw adds the bytes biased by 128.
+LBFP_AVX512_TARGET uint32_t signed_byte_sum(const Code* row, size_t n) {
+  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+  const __m512i zero = _mm512_setzero_si512();
+  __m512i acc = zero;
+  size_t k = 0;
+  for (; k + 64 <= n; k += 64) {
+    const __m512i x = _mm512_xor_si512(_mm512_loadu_si512(row + k), bias);
+    acc = _mm512_add_epi64(acc, _mm512_sad_epu8(x, zero));
+  }
+  if (k < n) {
+    const __mmask64 mask = (~uint64_t{0}) >> (64 - (n - k));
+    const __m512i x = _mm512_maskz_mov_epi8(
+        mask, _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, row + k), bias));
+    acc = _mm512_add_epi64(acc, _mm512_sad_epu8(x, zero));
+  }
+  alignas(64) uint64_t lanes8[8];
+  _mm512_store_si512(lanes8, acc);
+  uint64_t biased = 0;
+  for (uint64_t v : lanes8) biased += v;
+  return static_cast<uint32_t>(biased - 128u * static_cast<uint64_t>(n));
+}
+
+#define BFP_ROW(r)                                                  \
+  {                                                                 \
+    int32_t word;                                                   \
+    std::memcpy(&word, a##r + kk * a_k_bytes, sizeof(word));        \
+    const __m512i a = _mm512_set1_epi32(word);                      \
+    LBFP_DPBUSD(c##r##0, b0, a);                                    \
+    LBFP_DPBUSD(c##r##1, b1, a);                                    \
+    LBFP_DPBUSD(c##r##2, b2, a);                                    \
+    LBFP_DPBUSD(c##r##3, b3, a);                                    \
   }
 
 // A 6 x 64 tile over `kquads` k quads, with `c`, `load` and `out` as above; `corrections[r]` is
-// 128 sum_k a_rk (mod 2^32).
-LBFP_AVX512_TARGET void bfp_micro_avx512(size_t kquads, const int32_t* ap, const int32_t* bp,
+// 128 sum_k a_rk (mod 2^32). The 4 signed bytes of row r, quad kk are at
+// ap + r * a_row_bytes + kk * a_k_bytes: packed A (4, 4 kBfpMr) or, for W = 8 codes, the rows
+// of A themselves (lda, 4), which saves packing them.
+LBFP_AVX512_TARGET void bfp_micro_avx512(size_t kquads, const unsigned char* ap,
+                                         size_t a_row_bytes, size_t a_k_bytes, const int32_t* bp,
                                          int32_t* c, bool load, int64_t* out, size_t ldo,
                                          const int64_t* init, const uint32_t* corrections) {
   static_assert(kBfpMr == 6 && kBfpNr == 64, "the micro-kernel is written out for 6 x 64");
+  const unsigned char* a0 = ap;
+  const unsigned char* a1 = a0 + a_row_bytes;
+  const unsigned char* a2 = a1 + a_row_bytes;
+  const unsigned char* a3 = a2 + a_row_bytes;
+  const unsigned char* a4 = a3 + a_row_bytes;
+  const unsigned char* a5 = a4 + a_row_bytes;
   LBFP_ACC4(0);
   LBFP_ACC4(1);
   LBFP_ACC4(2);
@@ -627,7 +661,6 @@ LBFP_AVX512_TARGET void bfp_micro_avx512(size_t kquads, const int32_t* ap, const
     const __m512i b1 = _mm512_load_si512(bk + 16);
     const __m512i b2 = _mm512_load_si512(bk + 32);
     const __m512i b3 = _mm512_load_si512(bk + 48);
-    const int32_t* ak = ap + kk * kBfpMr;
     BFP_ROW(0)
     BFP_ROW(1)
     BFP_ROW(2)
@@ -1075,6 +1108,10 @@ LBFP_AVX512_TARGET void bfp_gemm_avx512(const BfpKernelTables& tables, const Gem
   auto* corrections = reinterpret_cast<uint32_t*>(buf.extra);  // 128 sum_k a_ik per row
   const double* cs = call.cs_square;
 
+  // W = 8 codes with k a multiple of 4: the micro-kernel reads whole row blocks of A in place
+  // (the code byte is the mantissa), so only the last, partial block is packed.
+  const bool a_in_place = tables.identity && call.k % 4 == 0;
+  auto in_place = [&](size_t ib) { return a_in_place && (ib + 1) * kBfpMr <= call.m; };
   auto pack_a = [&](size_t chunk) {
     const size_t b0 = chunk * chunk_blocks;
     const size_t b1 = std::min(blocks, b0 + chunk_blocks);
@@ -1089,18 +1126,20 @@ LBFP_AVX512_TARGET void bfp_gemm_avx512(const BfpKernelTables& tables, const Gem
         }
         const Code* arow = call.a + i * call.lda;
         const size_t full = call.k / 4;
-        int32_t sum = 0;
+        uint32_t sum = 0;  // mod 2^32, as the corrections
         if (tables.identity) {  // W = 8: the code byte is the mantissa
-          for (size_t kk = 0; kk < full; ++kk) {
-            std::memcpy(dst + kk * kBfpMr * 4, arow + 4 * kk, 4);
+          if (!in_place(ib)) {
+            for (size_t kk = 0; kk < full; ++kk) {
+              std::memcpy(dst + kk * kBfpMr * 4, arow + 4 * kk, 4);
+            }
           }
-          for (size_t k = 0; k < 4 * full; ++k) sum += static_cast<int8_t>(arow[k]);
+          sum = signed_byte_sum(arow, 4 * full);
         } else {
           for (size_t kk = 0; kk < full; ++kk) {
             int8_t* d = dst + kk * kBfpMr * 4;
             for (size_t s = 0; s < 4; ++s) {
               d[s] = tables.mantissa[arow[4 * kk + s]];
-              sum += d[s];
+              sum += static_cast<uint32_t>(d[s]);
             }
           }
         }
@@ -1109,10 +1148,10 @@ LBFP_AVX512_TARGET void bfp_gemm_avx512(const BfpKernelTables& tables, const Gem
           for (size_t s = 0; s < 4; ++s) {
             const size_t k = 4 * kk + s;
             d[s] = k < call.k ? tables.mantissa[arow[k]] : int8_t{0};
-            sum += d[s];
+            sum += static_cast<uint32_t>(d[s]);
           }
         }
-        corrections[i] = static_cast<uint32_t>(sum) * 128u;
+        corrections[i] = sum * 128u;
         if (cs != nullptr) {
           double sq = 0.0;
           for (size_t k = 0; k < call.k; ++k) sq += cs[arow[k]];
@@ -1183,10 +1222,17 @@ LBFP_AVX512_TARGET void bfp_gemm_avx512(const BfpKernelTables& tables, const Gem
         call, u, chunks, chunk_blocks, blocks, kBfpSliceQuads, kq_total, corrections,
         [&](size_t kn, size_t ib, size_t k0, size_t jp, int32_t* c, bool accumulate,
             int64_t* direct) {
-          bfp_micro_avx512(kn, reinterpret_cast<const int32_t*>(apack) + ib * a_block + k0 * kBfpMr,
-                           reinterpret_cast<const int32_t*>(bpack + jp * b_panel) + k0 * kBfpNr,
-                           c, accumulate, direct, call.ldo, call.initial + jp * kBfpNr,
-                           corrections + ib * kBfpMr);
+          const auto* bk = reinterpret_cast<const int32_t*>(bpack + jp * b_panel) + k0 * kBfpNr;
+          if (in_place(ib)) {
+            bfp_micro_avx512(kn, call.a + ib * kBfpMr * call.lda + 4 * k0, call.lda, 4, bk, c,
+                             accumulate, direct, call.ldo, call.initial + jp * kBfpNr,
+                             corrections + ib * kBfpMr);
+          } else {
+            const auto* ak = reinterpret_cast<const unsigned char*>(apack) +
+                             4 * (ib * a_block + k0 * kBfpMr);
+            bfp_micro_avx512(kn, ak, 4, 4 * kBfpMr, bk, c, accumulate, direct, call.ldo,
+                             call.initial + jp * kBfpNr, corrections + ib * kBfpMr);
+          }
         });
   };
   run_call(call, threads, parallel, chunks + panels, pack, panels * chunks, deps, compute);
