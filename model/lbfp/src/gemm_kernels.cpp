@@ -875,6 +875,8 @@ LBFP_AVX512_TARGET void lbfp_pack_a_block_avx512(const LbfpKernelTables& tables,
   }
 }
 
+constexpr size_t kPackAhead = 8;  // k pairs
+
 // One 64-column panel of B (cols <= 64 valid), all k; b_sq[c] gets the column's sum of cs.
 template <bool Vbmi>
 LBFP_AVX512_TARGET void lbfp_pack_b_panel_avx512(const LbfpKernelTables& tables, const Code* b,
@@ -898,11 +900,24 @@ LBFP_AVX512_TARGET void lbfp_pack_b_panel_avx512(const LbfpKernelTables& tables,
   for (size_t kk = 0; kk < kp_total; ++kk) {
     const Code* row0 = b + 2 * kk * ldb;
     const bool has_odd = 2 * kk + 1 < k;
+    // A panel reads 64 bytes of each row of B, rows ldb apart: the rows a few pairs ahead are
+    // fetched now (the hardware prefetchers miss this pattern when B has left the L2).
+    if (2 * kk + 2 * kPackAhead + 1 < k) {
+      _mm_prefetch(reinterpret_cast<const char*>(row0 + 2 * kPackAhead * ldb), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(row0 + (2 * kPackAhead + 1) * ldb),
+                   _MM_HINT_T0);
+    }
     uint32_t* d = dst + kk * (Vbmi ? kVbmiPairWords : 2 * kLbfpNr);
     for (size_t g = 0; g < 4; ++g) {
-      const __m128i raw0 = _mm_maskz_loadu_epi8(masks[g], row0 + 16 * g);
+      // (Plain loads for whole groups: masked byte loads were the slowest step of packing on
+      // Zen 5.)
+      const bool whole = masks[g] == 0xffff;
+      const __m128i raw0 = whole ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(row0 + 16 * g))
+                                 : _mm_maskz_loadu_epi8(masks[g], row0 + 16 * g);
       const __m128i raw1 =
-          has_odd ? _mm_maskz_loadu_epi8(masks[g], row0 + ldb + 16 * g) : _mm_setzero_si128();
+          !has_odd ? _mm_setzero_si128()
+          : whole  ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(row0 + ldb + 16 * g))
+                   : _mm_maskz_loadu_epi8(masks[g], row0 + ldb + 16 * g);
       const __m512i x0 = _mm512_cvtepu8_epi32(raw0);
       const __m512i x1 = _mm512_cvtepu8_epi32(raw1);
       const __m512i index = _mm512_or_si512(
