@@ -901,7 +901,7 @@ LBFP_AVX512_TARGET void lbfp_pack_b_panel_avx512(const LbfpKernelTables& tables,
     const Code* row0 = b + 2 * kk * ldb;
     const bool has_odd = 2 * kk + 1 < k;
     // A panel reads 64 bytes of each row of B, rows ldb apart: the rows a few pairs ahead are
-    // fetched now (the hardware prefetchers miss this pattern when B has left the L2).
+    // requested now.
     if (2 * kk + 2 * kPackAhead + 1 < k) {
       _mm_prefetch(reinterpret_cast<const char*>(row0 + 2 * kPackAhead * ldb), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(row0 + (2 * kPackAhead + 1) * ldb),
