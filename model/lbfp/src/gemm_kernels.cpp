@@ -794,7 +794,8 @@ LBFP_AVX512_TARGET inline void store_lane(void* dst, __m512i v, int lane) {
 template <bool Vbmi>
 LBFP_AVX512_TARGET void lbfp_pack_a_block_avx512(const LbfpKernelTables& tables, const Code* a,
                                                  size_t lda, size_t k, LbfpPackedA* dst,
-                                                 const double* cs, double* a_sq) {
+                                                 const double* cs, double* a_sq,
+                                                 const Code* next) {
   static_assert(kLbfpMr == 5, "packing is written out for 5 rows");
   const size_t vec = k / 2 / 16 * 16;
   __m512d sq[kLbfpMr];
@@ -807,6 +808,13 @@ LBFP_AVX512_TARGET void lbfp_pack_a_block_avx512(const LbfpKernelTables& tables,
   const Cs16Tables cs_t = cs16_tables(tables);
   const __m512i ones = _mm512_set1_epi16(1);
   for (size_t kk = 0; kk < vec; kk += 16) {
+    // Rows of a few hundred bytes are too short for the hardware prefetchers to follow: the
+    // next block's rows (`next`, when there is one) are requested while this one is packed.
+    if (next != nullptr && kk % 32 == 0) {
+      for (size_t r = 0; r < kLbfpMr; ++r) {
+        _mm_prefetch(reinterpret_cast<const char*>(next + r * lda + 2 * kk), _MM_HINT_T0);
+      }
+    }
     __m512i v[2 * kLbfpMr];  // per row: table offsets and shift pairs of 16 k pairs
     for (size_t r = 0; r < kLbfpMr; ++r) {
       const Code* src = a + r * lda + 2 * kk;
@@ -1008,8 +1016,10 @@ LBFP_AVX512_TARGET void lbfp_gemm_impl(const LbfpKernelTables& tables, const Gem
     for (size_t ib = b0; ib < b1; ++ib) {
       const size_t i0 = ib * kLbfpMr;
       if (tables.bit_fields && i0 + kLbfpMr <= call.m) {
-        lbfp_pack_a_block_avx512<Vbmi>(tables, call.a + i0 * call.lda, call.lda, call.k,
-                                 apack + ib * a_block, cs, call.a_sq + i0);
+        const bool has_next = ib + 1 < b1 && i0 + 2 * kLbfpMr <= call.m;
+        lbfp_pack_a_block_avx512<Vbmi>(
+            tables, call.a + i0 * call.lda, call.lda, call.k, apack + ib * a_block, cs,
+            call.a_sq + i0, has_next ? call.a + (i0 + kLbfpMr) * call.lda : nullptr);
         continue;
       }
       for (size_t r = 0; r < kLbfpMr; ++r) {
