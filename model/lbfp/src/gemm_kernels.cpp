@@ -617,6 +617,36 @@ LBFP_AVX512_TARGET uint32_t signed_byte_sum(const Code* row, size_t n) {
   return static_cast<uint32_t>(biased - 128u * static_cast<uint64_t>(n));
 }
 
+// dst[c] = (r0[c] | r1[c] << 8 | r2[c] << 16 | r3[c] << 24) ^ 0x80808080 for c < 64: bytes
+// interleaved within 128-bit lanes by the unpacks, then the lanes put in column order (the
+// zero-masked shuffles: GCC 12 warns inside the plain ones).
+LBFP_AVX512_TARGET void bfp_interleave4_avx512(const Code* r0, const Code* r1, const Code* r2,
+                                               const Code* r3, uint32_t* dst) {
+  const __m512i x0 = _mm512_loadu_si512(r0);
+  const __m512i x1 = _mm512_loadu_si512(r1);
+  const __m512i x2 = _mm512_loadu_si512(r2);
+  const __m512i x3 = _mm512_loadu_si512(r3);
+  const __m512i lo01 = _mm512_unpacklo_epi8(x0, x1);  // columns 0-7 of each lane, as words
+  const __m512i hi01 = _mm512_unpackhi_epi8(x0, x1);  // columns 8-15
+  const __m512i lo23 = _mm512_unpacklo_epi8(x2, x3);
+  const __m512i hi23 = _mm512_unpackhi_epi8(x2, x3);
+  // q[t], lane L: columns 16 L + 4 t .. 16 L + 4 t + 3 as dwords.
+  const __m512i q0 = _mm512_unpacklo_epi16(lo01, lo23);
+  const __m512i q1 = _mm512_unpackhi_epi16(lo01, lo23);
+  const __m512i q2 = _mm512_unpacklo_epi16(hi01, hi23);
+  const __m512i q3 = _mm512_unpackhi_epi16(hi01, hi23);
+  const __mmask16 all = 0xffff;
+  const __m512i a = _mm512_maskz_shuffle_i32x4(all, q0, q1, 0x44);  // q0.L0 q0.L1 q1.L0 q1.L1
+  const __m512i b = _mm512_maskz_shuffle_i32x4(all, q0, q1, 0xee);  // q0.L2 q0.L3 q1.L2 q1.L3
+  const __m512i c = _mm512_maskz_shuffle_i32x4(all, q2, q3, 0x44);
+  const __m512i d = _mm512_maskz_shuffle_i32x4(all, q2, q3, 0xee);
+  const __m512i bias = _mm512_set1_epi32(static_cast<int>(0x80808080u));
+  const __m512i out[4] = {
+      _mm512_maskz_shuffle_i32x4(all, a, c, 0x88), _mm512_maskz_shuffle_i32x4(all, a, c, 0xdd),
+      _mm512_maskz_shuffle_i32x4(all, b, d, 0x88), _mm512_maskz_shuffle_i32x4(all, b, d, 0xdd)};
+  for (int g = 0; g < 4; ++g) _mm512_storeu_si512(dst + 16 * g, _mm512_xor_si512(out[g], bias));
+}
+
 #define BFP_ROW(r)                                                  \
   {                                                                 \
     int32_t word;                                                   \
@@ -1196,11 +1226,7 @@ LBFP_AVX512_TARGET void bfp_gemm_avx512(const BfpKernelTables& tables, const Gem
         const Code* r2 = r1 + call.ldb;
         const Code* r3 = r2 + call.ldb;
         if (tables.identity) {  // mantissa + 128 = code ^ 0x80
-          for (size_t c = 0; c < kBfpNr; ++c) {
-            dst[c] = (uint32_t{r0[c]} | (uint32_t{r1[c]} << 8) | (uint32_t{r2[c]} << 16) |
-                      (uint32_t{r3[c]} << 24)) ^
-                     0x80808080u;
-          }
+          bfp_interleave4_avx512(r0, r1, r2, r3, dst);
         } else {
           for (size_t c = 0; c < kBfpNr; ++c) {
             dst[c] = (uint32_t{uint8_t(tables.mantissa[r0[c]] + 128)}) |
