@@ -28,7 +28,8 @@
 namespace {
 
 using lbfp::Code;
-constexpr int kThreads = 2;
+// Threads on both sides: 2, or LBFP_BENCH_THREADS (1-64) for other comparisons.
+int kThreads = 2;
 
 // Shape name -> GMAC/s of every sgemm repetition so far (all of them run before the code rows).
 std::map<std::string, std::vector<double>>& sgemm_rates() {
@@ -277,6 +278,16 @@ std::string auto_path(const Format& format) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (const char* threads = std::getenv("LBFP_BENCH_THREADS")) {
+    char* end = nullptr;
+    const long value = std::strtol(threads, &end, 10);
+    if (end == threads || *end != '\0' || value < 1 || value > 64) {
+      std::fprintf(stderr, "lbfp_gemm_bench: LBFP_BENCH_THREADS='%s' is not a thread count 1-64\n",
+                   threads);
+      return 2;
+    }
+    kThreads = static_cast<int>(value);
+  }
   openblas_set_num_threads(kThreads);
   std::printf("CPU: %s\n", cpu_model().c_str());
   std::printf("kernel paths (auto): LBFP8 %s, BFP8 %s\n", auto_path(lbfp::lbfp8()).c_str(),

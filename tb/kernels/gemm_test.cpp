@@ -212,6 +212,16 @@ TEST(GemmTest, Bfp8SaturatingAccumulatorsMatchReference) {
   expect_paths_match(BfpFormat(8, 16), Codes::kUniform, true);
   expect_paths_match(BfpFormat(8, 20), Codes::kUniform, true);
 }
+// W = 8 BFP with k a multiple of 4: the AVX-512 kernel reads full row blocks of A in place
+// (strided rows, lda not a multiple of 4) and packs only the last partial block; one k slice
+// and several, one thread and two (the last shape has over 4 million multiply-adds).
+TEST(GemmTest, Bfp8InPlaceRowsMatchReference) {
+  const std::vector<Shape> shapes = {{6, 64, 4}, {37, 130, 100}, {13, 65, 516}};
+  expect_paths_match(bfp8(), Codes::kUniform, false, shapes);
+  expect_paths_match(bfp8(), Codes::kRealistic, false, shapes);
+  expect_paths_match(BfpFormat(8, 16), Codes::kTop, true, shapes);
+  expect_paths_match(bfp8(), Codes::kUniform, false, {{70, 64, 1028}}, {2});
+}
 TEST(GemmTest, ParallelCallsMatchReference) {
   const std::vector<Shape> shapes(std::begin(kParallelShapes), std::end(kParallelShapes));
   expect_paths_match(lbfp8(), Codes::kRealistic, false, shapes, {2, 3});

@@ -594,21 +594,85 @@ LBFP_VBMI_TARGET void lbfp_micro_vbmi(size_t kpairs, const LbfpPackedA* packed,
   LBFP_STORE4(4);
 }
 
-#define BFP_ROW(r)                               \
-  {                                              \
-    const __m512i a = _mm512_set1_epi32(ak[r]);  \
-    LBFP_DPBUSD(c##r##0, b0, a);                 \
-    LBFP_DPBUSD(c##r##1, b1, a);                 \
-    LBFP_DPBUSD(c##r##2, b2, a);                 \
-    LBFP_DPBUSD(c##r##3, b3, a);                 \
+// The sum of the n signed bytes at row, mod 2^32: vpsadbw adds the bytes biased by 128.
+LBFP_AVX512_TARGET uint32_t signed_byte_sum(const Code* row, size_t n) {
+  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+  const __m512i zero = _mm512_setzero_si512();
+  __m512i acc = zero;
+  size_t k = 0;
+  for (; k + 64 <= n; k += 64) {
+    const __m512i x = _mm512_xor_si512(_mm512_loadu_si512(row + k), bias);
+    acc = _mm512_add_epi64(acc, _mm512_sad_epu8(x, zero));
+  }
+  if (k < n) {
+    const __mmask64 mask = (~uint64_t{0}) >> (64 - (n - k));
+    const __m512i x = _mm512_maskz_mov_epi8(
+        mask, _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, row + k), bias));
+    acc = _mm512_add_epi64(acc, _mm512_sad_epu8(x, zero));
+  }
+  alignas(64) uint64_t lanes8[8];
+  _mm512_store_si512(lanes8, acc);
+  uint64_t biased = 0;
+  for (uint64_t v : lanes8) biased += v;
+  return static_cast<uint32_t>(biased - 128u * static_cast<uint64_t>(n));
+}
+
+// dst[c] = (r0[c] | r1[c] << 8 | r2[c] << 16 | r3[c] << 24) ^ 0x80808080 for c < 64: bytes
+// interleaved within 128-bit lanes by the unpacks, then the lanes put in column order (the
+// zero-masked shuffles: GCC 12 warns inside the plain ones).
+LBFP_AVX512_TARGET void bfp_interleave4_avx512(const Code* r0, const Code* r1, const Code* r2,
+                                               const Code* r3, uint32_t* dst) {
+  const __m512i x0 = _mm512_loadu_si512(r0);
+  const __m512i x1 = _mm512_loadu_si512(r1);
+  const __m512i x2 = _mm512_loadu_si512(r2);
+  const __m512i x3 = _mm512_loadu_si512(r3);
+  const __m512i lo01 = _mm512_unpacklo_epi8(x0, x1);  // columns 0-7 of each lane, as words
+  const __m512i hi01 = _mm512_unpackhi_epi8(x0, x1);  // columns 8-15
+  const __m512i lo23 = _mm512_unpacklo_epi8(x2, x3);
+  const __m512i hi23 = _mm512_unpackhi_epi8(x2, x3);
+  // q[t], lane L: columns 16 L + 4 t .. 16 L + 4 t + 3 as dwords.
+  const __m512i q0 = _mm512_unpacklo_epi16(lo01, lo23);
+  const __m512i q1 = _mm512_unpackhi_epi16(lo01, lo23);
+  const __m512i q2 = _mm512_unpacklo_epi16(hi01, hi23);
+  const __m512i q3 = _mm512_unpackhi_epi16(hi01, hi23);
+  const __mmask16 all = 0xffff;
+  const __m512i a = _mm512_maskz_shuffle_i32x4(all, q0, q1, 0x44);  // q0.L0 q0.L1 q1.L0 q1.L1
+  const __m512i b = _mm512_maskz_shuffle_i32x4(all, q0, q1, 0xee);  // q0.L2 q0.L3 q1.L2 q1.L3
+  const __m512i c = _mm512_maskz_shuffle_i32x4(all, q2, q3, 0x44);
+  const __m512i d = _mm512_maskz_shuffle_i32x4(all, q2, q3, 0xee);
+  const __m512i bias = _mm512_set1_epi32(static_cast<int>(0x80808080u));
+  const __m512i out[4] = {
+      _mm512_maskz_shuffle_i32x4(all, a, c, 0x88), _mm512_maskz_shuffle_i32x4(all, a, c, 0xdd),
+      _mm512_maskz_shuffle_i32x4(all, b, d, 0x88), _mm512_maskz_shuffle_i32x4(all, b, d, 0xdd)};
+  for (int g = 0; g < 4; ++g) _mm512_storeu_si512(dst + 16 * g, _mm512_xor_si512(out[g], bias));
+}
+
+#define BFP_ROW(r)                                                  \
+  {                                                                 \
+    int32_t word;                                                   \
+    std::memcpy(&word, a##r + kk * a_k_bytes, sizeof(word));        \
+    const __m512i a = _mm512_set1_epi32(word);                      \
+    LBFP_DPBUSD(c##r##0, b0, a);                                    \
+    LBFP_DPBUSD(c##r##1, b1, a);                                    \
+    LBFP_DPBUSD(c##r##2, b2, a);                                    \
+    LBFP_DPBUSD(c##r##3, b3, a);                                    \
   }
 
 // A 6 x 64 tile over `kquads` k quads, with `c`, `load` and `out` as above; `corrections[r]` is
-// 128 sum_k a_rk (mod 2^32).
-LBFP_AVX512_TARGET void bfp_micro_avx512(size_t kquads, const int32_t* ap, const int32_t* bp,
+// 128 sum_k a_rk (mod 2^32). The 4 signed bytes of row r, quad kk are at
+// ap + r * a_row_bytes + kk * a_k_bytes: packed A (4, 4 kBfpMr) or, for W = 8 codes, the rows
+// of A themselves (lda, 4), which saves packing them.
+LBFP_AVX512_TARGET void bfp_micro_avx512(size_t kquads, const unsigned char* ap,
+                                         size_t a_row_bytes, size_t a_k_bytes, const int32_t* bp,
                                          int32_t* c, bool load, int64_t* out, size_t ldo,
                                          const int64_t* init, const uint32_t* corrections) {
   static_assert(kBfpMr == 6 && kBfpNr == 64, "the micro-kernel is written out for 6 x 64");
+  const unsigned char* a0 = ap;
+  const unsigned char* a1 = a0 + a_row_bytes;
+  const unsigned char* a2 = a1 + a_row_bytes;
+  const unsigned char* a3 = a2 + a_row_bytes;
+  const unsigned char* a4 = a3 + a_row_bytes;
+  const unsigned char* a5 = a4 + a_row_bytes;
   LBFP_ACC4(0);
   LBFP_ACC4(1);
   LBFP_ACC4(2);
@@ -627,7 +691,6 @@ LBFP_AVX512_TARGET void bfp_micro_avx512(size_t kquads, const int32_t* ap, const
     const __m512i b1 = _mm512_load_si512(bk + 16);
     const __m512i b2 = _mm512_load_si512(bk + 32);
     const __m512i b3 = _mm512_load_si512(bk + 48);
-    const int32_t* ak = ap + kk * kBfpMr;
     BFP_ROW(0)
     BFP_ROW(1)
     BFP_ROW(2)
@@ -761,7 +824,8 @@ LBFP_AVX512_TARGET inline void store_lane(void* dst, __m512i v, int lane) {
 template <bool Vbmi>
 LBFP_AVX512_TARGET void lbfp_pack_a_block_avx512(const LbfpKernelTables& tables, const Code* a,
                                                  size_t lda, size_t k, LbfpPackedA* dst,
-                                                 const double* cs, double* a_sq) {
+                                                 const double* cs, double* a_sq,
+                                                 const Code* next) {
   static_assert(kLbfpMr == 5, "packing is written out for 5 rows");
   const size_t vec = k / 2 / 16 * 16;
   __m512d sq[kLbfpMr];
@@ -774,6 +838,13 @@ LBFP_AVX512_TARGET void lbfp_pack_a_block_avx512(const LbfpKernelTables& tables,
   const Cs16Tables cs_t = cs16_tables(tables);
   const __m512i ones = _mm512_set1_epi16(1);
   for (size_t kk = 0; kk < vec; kk += 16) {
+    // Rows of a few hundred bytes are too short for the hardware prefetchers to follow: the
+    // next block's rows (`next`, when there is one) are requested while this one is packed.
+    if (next != nullptr && kk % 32 == 0) {
+      for (size_t r = 0; r < kLbfpMr; ++r) {
+        _mm_prefetch(reinterpret_cast<const char*>(next + r * lda + 2 * kk), _MM_HINT_T0);
+      }
+    }
     __m512i v[2 * kLbfpMr];  // per row: table offsets and shift pairs of 16 k pairs
     for (size_t r = 0; r < kLbfpMr; ++r) {
       const Code* src = a + r * lda + 2 * kk;
@@ -842,6 +913,8 @@ LBFP_AVX512_TARGET void lbfp_pack_a_block_avx512(const LbfpKernelTables& tables,
   }
 }
 
+constexpr size_t kPackAhead = 8;  // k pairs
+
 // One 64-column panel of B (cols <= 64 valid), all k; b_sq[c] gets the column's sum of cs.
 template <bool Vbmi>
 LBFP_AVX512_TARGET void lbfp_pack_b_panel_avx512(const LbfpKernelTables& tables, const Code* b,
@@ -865,11 +938,24 @@ LBFP_AVX512_TARGET void lbfp_pack_b_panel_avx512(const LbfpKernelTables& tables,
   for (size_t kk = 0; kk < kp_total; ++kk) {
     const Code* row0 = b + 2 * kk * ldb;
     const bool has_odd = 2 * kk + 1 < k;
+    // A panel reads 64 bytes of each row of B, rows ldb apart: the rows a few pairs ahead are
+    // requested now.
+    if (2 * kk + 2 * kPackAhead + 1 < k) {
+      _mm_prefetch(reinterpret_cast<const char*>(row0 + 2 * kPackAhead * ldb), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(row0 + (2 * kPackAhead + 1) * ldb),
+                   _MM_HINT_T0);
+    }
     uint32_t* d = dst + kk * (Vbmi ? kVbmiPairWords : 2 * kLbfpNr);
     for (size_t g = 0; g < 4; ++g) {
-      const __m128i raw0 = _mm_maskz_loadu_epi8(masks[g], row0 + 16 * g);
+      // (Plain loads for whole groups: masked byte loads were the slowest step of packing on
+      // Zen 5.)
+      const bool whole = masks[g] == 0xffff;
+      const __m128i raw0 = whole ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(row0 + 16 * g))
+                                 : _mm_maskz_loadu_epi8(masks[g], row0 + 16 * g);
       const __m128i raw1 =
-          has_odd ? _mm_maskz_loadu_epi8(masks[g], row0 + ldb + 16 * g) : _mm_setzero_si128();
+          !has_odd ? _mm_setzero_si128()
+          : whole  ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(row0 + ldb + 16 * g))
+                   : _mm_maskz_loadu_epi8(masks[g], row0 + ldb + 16 * g);
       const __m512i x0 = _mm512_cvtepu8_epi32(raw0);
       const __m512i x1 = _mm512_cvtepu8_epi32(raw1);
       const __m512i index = _mm512_or_si512(
@@ -960,8 +1046,10 @@ LBFP_AVX512_TARGET void lbfp_gemm_impl(const LbfpKernelTables& tables, const Gem
     for (size_t ib = b0; ib < b1; ++ib) {
       const size_t i0 = ib * kLbfpMr;
       if (tables.bit_fields && i0 + kLbfpMr <= call.m) {
-        lbfp_pack_a_block_avx512<Vbmi>(tables, call.a + i0 * call.lda, call.lda, call.k,
-                                 apack + ib * a_block, cs, call.a_sq + i0);
+        const bool has_next = ib + 1 < b1 && i0 + 2 * kLbfpMr <= call.m;
+        lbfp_pack_a_block_avx512<Vbmi>(
+            tables, call.a + i0 * call.lda, call.lda, call.k, apack + ib * a_block, cs,
+            call.a_sq + i0, has_next ? call.a + (i0 + kLbfpMr) * call.lda : nullptr);
         continue;
       }
       for (size_t r = 0; r < kLbfpMr; ++r) {
@@ -1075,6 +1163,10 @@ LBFP_AVX512_TARGET void bfp_gemm_avx512(const BfpKernelTables& tables, const Gem
   auto* corrections = reinterpret_cast<uint32_t*>(buf.extra);  // 128 sum_k a_ik per row
   const double* cs = call.cs_square;
 
+  // W = 8 codes with k a multiple of 4: the micro-kernel reads whole row blocks of A in place
+  // (the code byte is the mantissa), so only the last, partial block is packed.
+  const bool a_in_place = tables.identity && call.k % 4 == 0;
+  auto in_place = [&](size_t ib) { return a_in_place && (ib + 1) * kBfpMr <= call.m; };
   auto pack_a = [&](size_t chunk) {
     const size_t b0 = chunk * chunk_blocks;
     const size_t b1 = std::min(blocks, b0 + chunk_blocks);
@@ -1089,18 +1181,20 @@ LBFP_AVX512_TARGET void bfp_gemm_avx512(const BfpKernelTables& tables, const Gem
         }
         const Code* arow = call.a + i * call.lda;
         const size_t full = call.k / 4;
-        int32_t sum = 0;
+        uint32_t sum = 0;  // mod 2^32, as the corrections
         if (tables.identity) {  // W = 8: the code byte is the mantissa
-          for (size_t kk = 0; kk < full; ++kk) {
-            std::memcpy(dst + kk * kBfpMr * 4, arow + 4 * kk, 4);
+          if (!in_place(ib)) {
+            for (size_t kk = 0; kk < full; ++kk) {
+              std::memcpy(dst + kk * kBfpMr * 4, arow + 4 * kk, 4);
+            }
           }
-          for (size_t k = 0; k < 4 * full; ++k) sum += static_cast<int8_t>(arow[k]);
+          sum = signed_byte_sum(arow, 4 * full);
         } else {
           for (size_t kk = 0; kk < full; ++kk) {
             int8_t* d = dst + kk * kBfpMr * 4;
             for (size_t s = 0; s < 4; ++s) {
               d[s] = tables.mantissa[arow[4 * kk + s]];
-              sum += d[s];
+              sum += static_cast<uint32_t>(d[s]);
             }
           }
         }
@@ -1109,10 +1203,10 @@ LBFP_AVX512_TARGET void bfp_gemm_avx512(const BfpKernelTables& tables, const Gem
           for (size_t s = 0; s < 4; ++s) {
             const size_t k = 4 * kk + s;
             d[s] = k < call.k ? tables.mantissa[arow[k]] : int8_t{0};
-            sum += d[s];
+            sum += static_cast<uint32_t>(d[s]);
           }
         }
-        corrections[i] = static_cast<uint32_t>(sum) * 128u;
+        corrections[i] = sum * 128u;
         if (cs != nullptr) {
           double sq = 0.0;
           for (size_t k = 0; k < call.k; ++k) sq += cs[arow[k]];
@@ -1132,11 +1226,7 @@ LBFP_AVX512_TARGET void bfp_gemm_avx512(const BfpKernelTables& tables, const Gem
         const Code* r2 = r1 + call.ldb;
         const Code* r3 = r2 + call.ldb;
         if (tables.identity) {  // mantissa + 128 = code ^ 0x80
-          for (size_t c = 0; c < kBfpNr; ++c) {
-            dst[c] = (uint32_t{r0[c]} | (uint32_t{r1[c]} << 8) | (uint32_t{r2[c]} << 16) |
-                      (uint32_t{r3[c]} << 24)) ^
-                     0x80808080u;
-          }
+          bfp_interleave4_avx512(r0, r1, r2, r3, dst);
         } else {
           for (size_t c = 0; c < kBfpNr; ++c) {
             dst[c] = (uint32_t{uint8_t(tables.mantissa[r0[c]] + 128)}) |
@@ -1183,10 +1273,17 @@ LBFP_AVX512_TARGET void bfp_gemm_avx512(const BfpKernelTables& tables, const Gem
         call, u, chunks, chunk_blocks, blocks, kBfpSliceQuads, kq_total, corrections,
         [&](size_t kn, size_t ib, size_t k0, size_t jp, int32_t* c, bool accumulate,
             int64_t* direct) {
-          bfp_micro_avx512(kn, reinterpret_cast<const int32_t*>(apack) + ib * a_block + k0 * kBfpMr,
-                           reinterpret_cast<const int32_t*>(bpack + jp * b_panel) + k0 * kBfpNr,
-                           c, accumulate, direct, call.ldo, call.initial + jp * kBfpNr,
-                           corrections + ib * kBfpMr);
+          const auto* bk = reinterpret_cast<const int32_t*>(bpack + jp * b_panel) + k0 * kBfpNr;
+          if (in_place(ib)) {
+            bfp_micro_avx512(kn, call.a + ib * kBfpMr * call.lda + 4 * k0, call.lda, 4, bk, c,
+                             accumulate, direct, call.ldo, call.initial + jp * kBfpNr,
+                             corrections + ib * kBfpMr);
+          } else {
+            const auto* ak = reinterpret_cast<const unsigned char*>(apack) +
+                             4 * (ib * a_block + k0 * kBfpMr);
+            bfp_micro_avx512(kn, ak, 4, 4 * kBfpMr, bk, c, accumulate, direct, call.ldo,
+                             call.initial + jp * kBfpNr, corrections + ib * kBfpMr);
+          }
         });
   };
   run_call(call, threads, parallel, chunks + panels, pack, panels * chunks, deps, compute);
