@@ -47,7 +47,7 @@ constexpr int kArrayCols = 4;
 bool is_array(const Unit& unit);
 
 // mul, mulheld (the multiplier behind a PE's operand hold), mac, pe, pews; per kind LBFP8, BFP8, then
-// BFP8 with LBFP8's zero handling. Then fmtmul: INT8, FP8 E4M3, FP8 E5M2.
+// BFP8 with LBFP8's zero handling. Then fmtmul and fmtmac: INT8, FP8 E4M3, FP8 E5M2.
 const std::vector<Unit>& units();
 const Unit& unit(const std::string& kind, const std::string& format,
                  const std::string& variant = "");
