@@ -19,11 +19,13 @@ set(LBFP_RTL_SOURCES
   ${LBFP_RTL_DIR}/systolic_array.sv
   ${LBFP_RTL_DIR}/systolic_array_ws.sv
 )
-# The multipliers of the industry formats (spec section 13), outside LBFP_RTL_SOURCES: the arrays,
-# the on-demand models and the synthesis units of LBFP8 and BFP8 do not read them.
-set(LBFP_RTL_FORMAT_SOURCES ${LBFP_RTL_DIR}/fp8_mul.sv)
-# The unit wrapper that `lbfp cosim` and the unit testbenches drive (one top for all units).
-set(LBFP_RTL_TB_UNITS ${PROJECT_SOURCE_DIR}/rtl/verilated/hdl/tb_units.sv)
+# The multipliers and MACs of the industry formats (spec section 13), outside LBFP_RTL_SOURCES: the
+# arrays, the on-demand models and the synthesis units of LBFP8 and BFP8 do not read them.
+set(LBFP_RTL_FORMAT_SOURCES ${LBFP_RTL_DIR}/fp8_mul.sv ${LBFP_RTL_DIR}/fp8_mac.sv)
+# The unit wrapper that `lbfp cosim` and the unit testbenches drive (one top for all units), and
+# the BFP8 MAC's synthesis top, which it co-simulates as the INT8 / MXINT8 MAC.
+set(LBFP_RTL_TB_UNITS ${PROJECT_SOURCE_DIR}/synth/rtl/bfp_mac.sv
+  ${PROJECT_SOURCE_DIR}/rtl/verilated/hdl/tb_units.sv)
 
 # Array configurations: LBFP8 (A = 32), the BFP8 baseline, and LBFP8 with a 16-bit accumulator
 # that saturates on real data. Three pipeline depths and a non-square shape keep the latency

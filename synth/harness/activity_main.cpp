@@ -63,7 +63,7 @@ void set_inputs(Top& top, const Op& op) {
 }
 
 // One output port: an integer, or a port wider than 64 bits (VlWide) as its 32-bit words, least
-// significant first (the FP8 E5M2 multiplier's 65-bit product).
+// significant first (the FP8 E5M2 multiplier's 65-bit product, its MAC's 70-bit accumulator).
 template <class Port>
 void write_port(const Port& port, std::ostream& out) {
   if constexpr (std::is_integral_v<Port>) {
@@ -80,7 +80,7 @@ void write_outputs(Top& top, const Op& op, std::ostream& out) {
   if constexpr (has_neg_o<Top>::value) out << ' ' << static_cast<uint64_t>(top.neg_o);
   if constexpr (has_mag_o<Top>::value) out << ' ' << static_cast<uint64_t>(top.mag_o);
   if constexpr (has_prod_o<Top>::value) write_port(top.prod_o, out);
-  if constexpr (has_acc_o<Top>::value) out << ' ' << static_cast<uint64_t>(top.acc_o);
+  if constexpr (has_acc_o<Top>::value) write_port(top.acc_o, out);
   if constexpr (has_ovf_o<Top>::value) out << ' ' << static_cast<uint64_t>(top.ovf_o);
   out << std::dec << '\n';
 }

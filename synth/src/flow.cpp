@@ -113,6 +113,12 @@ const std::vector<Unit>& units() {
       {"fmtmul", "int8", "bfp_mul", false, "", {}},
       {"fmtmul", "fp8-e4m3", "fp8e4m3_mul", false, "", {}},
       {"fmtmul", "fp8-e5m2", "fp8e5m2_mul", false, "", {}},
+      // Their MACs (`--units fmtmac`), the multipliers into the saturating accumulators of spec
+      // section 13.5: INT8 (and MXINT8) is the BFP8 MAC bfp_mac itself (A = 32), played INT8
+      // codes; FP8 E4M3 (A = 42) and E5M2 (A = 70) are rtl/fp8_mac.sv.
+      {"fmtmac", "int8", "bfp_mac", true, "", {}},
+      {"fmtmac", "fp8-e4m3", "fp8e4m3_mac", true, "", {}},
+      {"fmtmac", "fp8-e5m2", "fp8e5m2_mac", true, "", {}},
   };
   return all;
 }
@@ -159,10 +165,14 @@ SynthResult synthesize(const Tools& tools, const Unit& unit) {
                         "lbfp_mac.sv", "bfp_mac.sv", "lbfp_pe.sv", "bfp_pe.sv"}) {
     sources += (wrappers / f).string() + " ";
   }
-  // The FP8 multipliers' files come last, read by their units only (INT8's bfp_mul reads the list
-  // above, so its netlist is the mul unit's).
+  // The FP8 multipliers' and MACs' files come last, read by their units only (INT8's bfp_mul and
+  // bfp_mac read the list above, so their netlists are the mul and mac units').
   if (unit.top == "fp8e4m3_mul" || unit.top == "fp8e5m2_mul") {
     sources += (rtl / "fp8_mul.sv").string() + " " + (wrappers / (unit.top + ".sv")).string() + " ";
+  }
+  if (unit.top == "fp8e4m3_mac" || unit.top == "fp8e5m2_mac") {
+    sources += (rtl / "fp8_mul.sv").string() + " " + (rtl / "fp8_mac.sv").string() + " " +
+               (wrappers / (unit.top + ".sv")).string() + " ";
   }
   if (unit.kind == "pews" || is_array(unit)) {
     sources += (rtl / "sat_add.sv").string() + " " + (rtl / "pe_ws.sv").string() + " ";

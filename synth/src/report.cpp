@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <tuple>
 #include <utility>
 
 #include "lbfp/chart/chart.h"
@@ -22,6 +23,7 @@ std::string kind_name(const std::string& kind) {
   if (kind == "array") return "4x4 output-stationary array, per MAC";
   if (kind == "arrayws") return "4x4 weight-stationary array, per MAC";
   if (kind == "fmtmul") return "multiplier of an industry 8-bit format";
+  if (kind == "fmtmac") return "MAC of an industry 8-bit format";
   return kind;
 }
 
@@ -113,23 +115,28 @@ std::string report_markdown(const std::vector<UnitCost>& costs, const ReportCont
   if (!iso.empty()) {
     o << "\n## LBFP8 / BFP8 with operand isolation\n\n" << ratio_table(iso);
   }
-  // `--units mul fmtmul`: the LBFP8 multiplier against each section 13 format's.
-  const UnitCost* lbfp_mul = find(costs, "mul", "lbfp8");
-  std::string formats;
-  for (const UnitCost& c : costs) {
-    if (c.kind != "fmtmul" || !lbfp_mul) continue;
-    formats += fmt::format("| {} | {:.3f}x | {:.3f}x | {:.3f}x | {:.3f}x |\n", c.format,
-                           safe_ratio(lbfp_mul->area_um2, c.area_um2),
-                           safe_ratio(static_cast<double>(lbfp_mul->transistors),
-                                      static_cast<double>(c.transistors)),
-                           safe_ratio(lbfp_mul->layer_pj, c.layer_pj),
-                           safe_ratio(lbfp_mul->uniform_pj, c.uniform_pj));
-  }
-  if (!formats.empty()) {
-    o << "\n## LBFP8 multiplier / the section 13 formats' multipliers\n\n"
-         "| format | area | transistors | energy/op, layer | energy/op, uniform |\n"
-         "|---|---:|---:|---:|---:|\n"
-      << formats;
+  // `--units mul fmtmul` and `--units mac fmtmac`: the LBFP8 multiplier and MAC against each
+  // section 13 format's.
+  for (const auto& [lbfp_kind, kind, title] :
+       {std::make_tuple("mul", "fmtmul", "multiplier / the section 13 formats' multipliers"),
+        std::make_tuple("mac", "fmtmac", "MAC / the section 13 formats' MACs")}) {
+    const UnitCost* lbfp = find(costs, lbfp_kind, "lbfp8");
+    std::string formats;
+    for (const UnitCost& c : costs) {
+      if (c.kind != kind || !lbfp) continue;
+      formats += fmt::format("| {} | {:.3f}x | {:.3f}x | {:.3f}x | {:.3f}x |\n", c.format,
+                             safe_ratio(lbfp->area_um2, c.area_um2),
+                             safe_ratio(static_cast<double>(lbfp->transistors),
+                                        static_cast<double>(c.transistors)),
+                             safe_ratio(lbfp->layer_pj, c.layer_pj),
+                             safe_ratio(lbfp->uniform_pj, c.uniform_pj));
+    }
+    if (!formats.empty()) {
+      o << "\n## LBFP8 " << title << "\n\n"
+        << "| format | area | transistors | energy/op, layer | energy/op, uniform |\n"
+           "|---|---:|---:|---:|---:|\n"
+        << formats;
+    }
   }
   o << timed_table_markdown(costs, ctx.timed_delays);
   if (!ctx.command.empty()) o << "\nReproduce: `" << ctx.command << "`\n";
@@ -708,22 +715,38 @@ std::string energy_yaml(const std::vector<UnitCost>& costs, const ReportContext&
   y << "# lbfp8: zero operands isolated (lbfp_mul; the PE holds its operands on zero products,\n"
        "# lbfp_pe HoldZeros = 1); bfp8: the plain 8x8 multiplier and the PE with it; bfp8_iso: the\n"
        "# same with LBFP8's zero handling (bfp_mul IsolateZeros = 1, bfp_pe HoldZeros = 1).\n";
+  // `--units fmtmul fmtmac`: the section 13 formats' multipliers and MACs, each format's own
+  // section with the same keys (mul_pj, mac_pj, ...).
+  const bool formats = std::any_of(costs.begin(), costs.end(), [](const UnitCost& c) {
+    return c.kind == "fmtmul" || c.kind == "fmtmac";
+  });
+  if (formats) {
+    y << "# int8, fp8_e4m3, fp8_e5m2: the multipliers (fmtmul) and MACs (fmtmac) of the spec's\n"
+         "# section 13 formats, as mul_* and mac_*; MXINT8 and MXFP8 use the same units (their\n"
+         "# E8M0 scale is outside). INT8's are bfp_mul and bfp_mac, played INT8 codes.\n";
+  }
   struct Section {
     const char* name;
     const char* format;
     const char* variant;
   };
-  for (const Section& section : {Section{"lbfp8", "lbfp8", ""}, Section{"bfp8", "bfp8", ""},
-                                 Section{"bfp8_iso", "bfp8", "iso"}}) {
+  for (const Section& section :
+       {Section{"lbfp8", "lbfp8", ""}, Section{"bfp8", "bfp8", ""},
+        Section{"bfp8_iso", "bfp8", "iso"}, Section{"int8", "int8", ""},
+        Section{"fp8_e4m3", "fp8-e4m3", ""}, Section{"fp8_e5m2", "fp8-e5m2", ""}}) {
     const auto in_section = [&](const UnitCost& c) {
       return c.format == section.format && c.variant == section.variant;
     };
     if (std::none_of(costs.begin(), costs.end(), in_section)) continue;
     y << section.name << ":\n";
+    // fmtmul, fmtmac: the format's mul and mac.
+    const auto key = [](const UnitCost& c) {
+      return c.kind.rfind("fmt", 0) == 0 ? c.kind.substr(3) : c.kind;
+    };
     for (const UnitCost& c : costs) {
       if (!in_section(c)) continue;
       y << fmt::format(
-          "  {}_pj: {:.5f}   # {} netlist, layer stream; uniform operands {:.5f} pJ{}\n", c.kind,
+          "  {}_pj: {:.5f}   # {} netlist, layer stream; uniform operands {:.5f} pJ{}\n", key(c),
           c.layer_pj, c.top, c.uniform_pj,
           c.timed_layer_pj > 0.0
               ? fmt::format("; timed (glitches included): layer {:.5f} pJ, uniform {:.5f} pJ",
@@ -732,12 +755,12 @@ std::string energy_yaml(const std::vector<UnitCost>& costs, const ReportContext&
     }
     for (const UnitCost& c : costs) {
       if (!in_section(c)) continue;
-      y << fmt::format("  {}_area_um2: {:.0f}   # stat -liberty of {}\n", c.kind, c.area_um2,
+      y << fmt::format("  {}_area_um2: {:.0f}   # stat -liberty of {}\n", key(c), c.area_um2,
                        c.top);
     }
     for (const UnitCost& c : costs) {
       if (!in_section(c)) continue;
-      y << fmt::format("  {}_leakage_nw: {:.2f}   # sum of cell_leakage_power of {}\n", c.kind,
+      y << fmt::format("  {}_leakage_nw: {:.2f}   # sum of cell_leakage_power of {}\n", key(c),
                        c.leakage_nw, c.top);
     }
   }

@@ -38,6 +38,16 @@ TEST(RtlMultiplier, Fp8ExhaustiveMatchesGolden) {
   EXPECT_EQ(report.mismatches, 0u) << describe(report);
 }
 
+// The INT8 / MXINT8 (bfp_mac), FP8 E4M3 and E5M2 (fp8_mac) MACs after every cycle: every code
+// pair's product as a one-term reduction, random reductions, and each accumulator driven exactly
+// onto its limits, one LSB past them and back, and far past them.
+TEST(RtlFormatMac, EveryPairRandomAndSaturatingMatchGolden) {
+  const CosimReport report = cosim_fmt_mac(1, 20000);
+  EXPECT_GT(report.cases, 3u * (65536u + 20000u));
+  EXPECT_EQ(report.mismatches, 0u) << describe(report);
+  EXPECT_GT(report.saturated_outputs, 0u);  // the saturating streams did saturate
+}
+
 TEST(RtlRequant, Acc32BoundariesAndRandomMatchGolden) {
   const CosimReport report = cosim_requant(32, 1, 50000);
   EXPECT_GT(report.cases, 50000u);

@@ -59,7 +59,7 @@ TEST(Liberty, FunctionsBecomeVerilog) {
 }
 
 // `lbfp synth` builds each unit folder once (the plain BFP8 multiplier is the baseline of two
-// kinds and the INT8 multiplier): two units may share a folder name only if they are the same
+// kinds and the INT8 multiplier, the BFP8 MAC the INT8 MAC): two units may share a folder name only if they are the same
 // circuit played the same way; the format may differ (BFP8 and INT8 codes: the measurements are
 // kept per format).
 TEST(SynthUnits, UnitsSharingAFolderAreTheSameUnit) {
@@ -77,7 +77,8 @@ TEST(SynthUnits, UnitsSharingAFolderAreTheSameUnit) {
       EXPECT_EQ(a.sequential, b.sequential) << a.name();
     }
   }
-  EXPECT_EQ(shared, 6) << "bfp_mul of mul, mulheld and fmtmul (INT8), seen from every side";
+  EXPECT_EQ(shared, 8) << "bfp_mul of mul, mulheld and fmtmul (INT8), bfp_mac of mac and fmtmac "
+                          "(INT8), seen from every side";
 }
 
 // Each unit is synthesized, and each multiplier verilated, once for the whole suite.
@@ -119,7 +120,8 @@ TEST(SynthUnits, EveryUnitSynthesizes) {
   for (const Unit& u : units()) {
     // The 4x4 arrays take minutes each; SynthArray checks the same tops at 2x2.
     if (is_array(u)) continue;
-    if (u.kind == "fmtmul") continue;  // SynthFormats.UnitsSynthesize (label long)
+    // SynthFormats.UnitsSynthesize (label long); the INT8 MAC is bfp_mac, synthesized here.
+    if (u.kind == "fmtmul" || u.kind == "fmtmac") continue;
     SCOPED_TRACE(u.name());
     const SynthResult& r = synthesized(u);
     EXPECT_GT(r.area_um2, 0.0);
@@ -204,7 +206,7 @@ TEST(SynthNetlist, IsolatedBfpMultiplierMatchesGoldenOnAllPairs) {
 TEST(SynthFormats, UnitsSynthesize) {
   REQUIRE_LIBERTY();
   for (const Unit& u : units()) {
-    if (u.kind != "fmtmul") continue;
+    if (u.kind != "fmtmul" && u.kind != "fmtmac") continue;
     SCOPED_TRACE(u.name());
     const SynthResult& r = synthesized(u);
     EXPECT_GT(r.area_um2, 0.0);
@@ -245,6 +247,90 @@ TEST(SynthFormats, Fp8MultipliersMatchGoldenOnAllPairs) {
     }
     EXPECT_EQ(checked, e4m3 ? 254 * 254 : 248 * 248);
     EXPECT_EQ(mismatches, 0);
+  }
+}
+
+// The MACs' netlists (`--units fmtmac`: bfp_mac as INT8's, fp8e4m3_mac, fp8e5m2_mac) against the
+// golden MAC, multiply and WideAccumulator's saturating step in k order, after every operation:
+// every value code pair as a one-term reduction, the layer tile's and the uniform stream as
+// `lbfp synth` plays them, and reductions of the largest positive, then negative product far past
+// both limits of the accumulator.
+TEST(SynthFormats, MacsMatchGoldenOnPairsStreamsAndSaturation) {
+  REQUIRE_LIBERTY();
+  __extension__ typedef unsigned __int128 UInt128;
+  const LayerTile tile = read_layer_tile(lenet5_fc1_tile_path(test_tools().source_dir));
+  for (const char* name : {"int8", "fp8-e4m3", "fp8-e5m2"}) {
+    SCOPED_TRACE(name);
+    const ElementKind element = std::string(name) == "int8"       ? ElementKind::kInt8
+                                : std::string(name) == "fp8-e4m3" ? ElementKind::kE4M3
+                                                                  : ElementKind::kE5M2;
+    const ScaledFormat format(element, ScaleKind::kTensor);
+    const int bits = format.acc_bits();
+    const auto valid = [&](const Op& op) {
+      try {
+        multiply(format, op.a, op.b);
+        return true;
+      } catch (const std::out_of_range&) {
+        return false;
+      }
+    };
+    std::vector<Op> stream;
+    for (Op op : exhaustive_stream()) {
+      if (!valid(op)) continue;
+      op.first = true;
+      stream.push_back(op);
+    }
+    const size_t pairs = stream.size();
+    for (const std::vector<Op>& s : {layer_stream(tile, name, 4096), uniform_stream(name, 4096, 3)}) {
+      stream.insert(stream.end(), s.begin(), s.end());
+    }
+    // The largest product (INT8: (-128)^2; FP8: the largest magnitude squared), then its negative.
+    const Op big = element == ElementKind::kInt8 ? Op{0x80, 0x80}
+                   : element == ElementKind::kE4M3 ? Op{0x7e, 0x7e}
+                                                   : Op{0x7b, 0x7b};
+    const Int128 big_product = multiply(format, big.a, big.b);
+    const size_t run = static_cast<size_t>(((static_cast<Int128>(1) << (bits - 1)) / big_product) +
+                                           8);
+    // Down: INT8 -128 * 127; FP8 the same magnitude with the sign bit flipped.
+    const Op down = element == ElementKind::kInt8 ? Op{0x80, 0x7f}
+                                                  : Op{big.a, static_cast<uint8_t>(big.b ^ 0x80)};
+    for (size_t k = 0; k < 3 * run; ++k) {
+      Op op = k < run ? big : down;
+      op.first = k == 0;
+      stream.push_back(op);
+    }
+    const Built& b = built(unit("fmtmac", name));
+    const Activity a = run_activity(b.simulator, b.synth.dir, "golden_check", stream, true);
+    ASSERT_EQ(a.outputs.size(), stream.size());
+    WideAccumulator acc(bits);
+    int mismatches = 0;
+    uint64_t saturated = 0;
+    for (size_t i = 0; i < stream.size(); ++i) {
+      const Op& op = stream[i];
+      if (op.first) acc = WideAccumulator(bits);
+      acc.add(multiply(format, op.a, op.b));
+      // a, b, acc_o (one column, or three 32-bit words for A = 70), ovf_o.
+      const std::vector<uint64_t>& row = a.outputs[i];
+      ASSERT_EQ(row.size(), bits > 64 ? 6u : 4u);
+      UInt128 got = 0;
+      for (size_t w = row.size() - 2; w >= 2; --w) got = (got << (bits > 64 ? 32 : 0)) | row[w];
+      const UInt128 mask = (static_cast<UInt128>(1) << bits) - 1;
+      const bool ovf = acc.overflow_count() > 0;
+      saturated += ovf ? 1 : 0;
+      if (((got & mask) != (static_cast<UInt128>(acc.value()) & mask) ||
+           row.back() != (ovf ? 1u : 0u)) &&
+          ++mismatches <= 10) {
+        ADD_FAILURE() << "operation " << i << " a=0x" << std::hex << unsigned{op.a} << " b=0x"
+                      << unsigned{op.b} << std::dec << ": netlist "
+                      << to_decimal(static_cast<Int128>(got & mask)) << " ovf " << row.back()
+                      << ", golden " << to_decimal(acc.value()) << " ovf " << ovf;
+      }
+    }
+    EXPECT_EQ(mismatches, 0);
+    EXPECT_EQ(pairs, element == ElementKind::kInt8   ? 65536u
+                     : element == ElementKind::kE4M3 ? 254u * 254u
+                                                     : 248u * 248u);
+    EXPECT_GT(saturated, run);  // the saturating reductions did saturate
   }
 }
 

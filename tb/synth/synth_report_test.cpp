@@ -136,6 +136,44 @@ TEST(SynthReport, FormatMultipliersAreComparedWithTheLbfpMultiplier) {
   EXPECT_NE(md.find("| fp8-e4m3 | 0.500x | 0.500x | 0.400x | 0.500x |"), std::string::npos) << md;
 }
 
+// `--units mac fmtmac`: the LBFP8 MAC against each section 13 format's; the energy table gets a
+// section per format with the same keys as LBFP8's (mul_pj from fmtmul, mac_pj from fmtmac), and
+// none without them.
+TEST(SynthReport, FormatMacsAreComparedWithTheLbfpMacAndTabled) {
+  ReportContext ctx;
+  ctx.ops = 1024;
+  std::vector<UnitCost> costs = sample_costs();
+  costs.push_back({"fmtmul", "fp8-e5m2", "fp8e5m2_mul", 10000.0, 3000, 300, 0.50, 0.80, 20.0, ""});
+  costs.push_back({"fmtmac", "int8", "bfp_mac", 30000.0, 7500, 600, 2.50, 2.50, 40.0, ""});
+  costs.push_back({"fmtmac", "fp8-e5m2", "fp8e5m2_mac", 48000.0, 12000, 900, 3.00, 8.00, 80.0,
+                   ""});
+  const std::string md = report_markdown(costs, ctx);
+  const size_t section = md.find("## LBFP8 MAC / the section 13 formats' MACs");
+  ASSERT_NE(section, std::string::npos) << md;
+  // lbfp_mac: 24000 um^2, 6000 transistors, 1.50 / 2.00 pJ.
+  EXPECT_NE(md.find("| int8 | 0.800x | 0.800x | 0.600x | 0.800x |", section), std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| fp8-e5m2 | 0.500x | 0.500x | 0.500x | 0.250x |", section),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| fmtmac | fp8-e5m2 | fp8e5m2_mac | 900 | 48000 |"), std::string::npos) << md;
+
+  const std::string yaml = energy_yaml(costs, ctx);
+  EXPECT_NE(yaml.find("int8:\n  mac_pj: 2.50000   # bfp_mac netlist"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("fp8_e5m2:\n  mul_pj: 0.50000   # fp8e5m2_mul netlist"), std::string::npos)
+      << yaml;
+  EXPECT_NE(yaml.find("  mac_pj: 3.00000   # fp8e5m2_mac netlist, layer stream; uniform "
+                      "operands 8.00000 pJ"),
+            std::string::npos)
+      << yaml;
+  EXPECT_NE(yaml.find("  mac_area_um2: 48000   # stat -liberty of fp8e5m2_mac"), std::string::npos)
+      << yaml;
+  EXPECT_EQ(yaml.find("fp8_e4m3:"), std::string::npos) << yaml;  // no unit of that format
+  // Without the format units, the table is as before: no format section, no comment.
+  const std::string plain = energy_yaml(sample_costs(), ctx);
+  EXPECT_EQ(plain.find("int8"), std::string::npos) << plain;
+}
+
 TEST(SynthReport, TableListsEveryUnitAndThePaper) {
   ReportContext ctx;
   ctx.liberty = "osu018_stdcells.lib";

@@ -1,9 +1,11 @@
-// Testbench top for the combinational units, verilated once for all unit testbenches: the LBFP8
+// Testbench top for the units, verilated once for all unit testbenches: the LBFP8
 // product (multiplier + shifter; also as the held-operand PE builds it, with the zero flag as an
 // input), the BFP8 multiplier (plain and with operand isolation; also the INT8 and MXINT8
-// multiplier), the FP8 E4M3 and E5M2 multipliers (also those of MXFP8), and the
+// multiplier), the FP8 E4M3 and E5M2 multipliers (also those of MXFP8), the
 // LBFP8 requantizer at two accumulator widths (A = 32 and A = 16, whose boundary constants
-// differ).
+// differ), and the MACs of the section 13 formats on one operand stream: INT8 / MXINT8 (the BFP8
+// MAC top of synth/rtl, bfp_mac, A = 32), FP8 E4M3 (fp8_mac, A = 42) and E5M2 (A = 70). The
+// combinational units do not use the clock.
 module tb_units (
   input  logic [7:0]  lbfp_a_i,
   input  logic [7:0]  lbfp_b_i,
@@ -30,7 +32,21 @@ module tb_units (
   input  logic [11:0] rq_exp_shift_i,
   input  logic        rq_relu_i,
   output logic [7:0]  rq32_code_o,
-  output logic [7:0]  rq16_code_o
+  output logic [7:0]  rq16_code_o,
+  input  logic        clk_i,
+  input  logic        rst_ni,
+  input  logic        mac_valid_i,
+  input  logic        mac_first_i,
+  input  logic [7:0]  mac_a_i,
+  input  logic [7:0]  mac_b_i,
+  output logic [31:0] int8_acc_o,
+  output logic        int8_ovf_o,
+  output logic [41:0] e4m3_acc_o,
+  output logic        e4m3_ovf_o,
+  output logic        e4m3_mac_invalid_o,
+  output logic [69:0] e5m2_acc_o,
+  output logic        e5m2_ovf_o,
+  output logic        e5m2_mac_invalid_o
 );
   lbfp_product #(
     .DataWidth(8),
@@ -132,5 +148,53 @@ module tb_units (
     .exp_shift_i(rq_exp_shift_i),
     .relu_i     (rq_relu_i),
     .code_o     (rq16_code_o)
+  );
+
+  bfp_mac #(
+    .DataWidth(8),
+    .AccWidth (32)
+  ) u_int8_mac (
+    .clk_i  (clk_i),
+    .rst_ni (rst_ni),
+    .valid_i(mac_valid_i),
+    .first_i(mac_first_i),
+    .a_i    (mac_a_i),
+    .b_i    (mac_b_i),
+    .acc_o  (int8_acc_o),
+    .ovf_o  (int8_ovf_o)
+  );
+
+  fp8_mac #(
+    .ExpBits (4),
+    .MantBits(3),
+    .HasInf  (1'b0),
+    .AccWidth(42)
+  ) u_e4m3_mac (
+    .clk_i    (clk_i),
+    .rst_ni   (rst_ni),
+    .valid_i  (mac_valid_i),
+    .first_i  (mac_first_i),
+    .a_i      (mac_a_i),
+    .b_i      (mac_b_i),
+    .acc_o    (e4m3_acc_o),
+    .ovf_o    (e4m3_ovf_o),
+    .invalid_o(e4m3_mac_invalid_o)
+  );
+
+  fp8_mac #(
+    .ExpBits (5),
+    .MantBits(2),
+    .HasInf  (1'b1),
+    .AccWidth(70)
+  ) u_e5m2_mac (
+    .clk_i    (clk_i),
+    .rst_ni   (rst_ni),
+    .valid_i  (mac_valid_i),
+    .first_i  (mac_first_i),
+    .a_i      (mac_a_i),
+    .b_i      (mac_b_i),
+    .acc_o    (e5m2_acc_o),
+    .ovf_o    (e5m2_ovf_o),
+    .invalid_o(e5m2_mac_invalid_o)
   );
 endmodule

@@ -3,12 +3,16 @@
 #include "verilated_bits.h"
 
 #include <cstdlib>
+#include <functional>
+#include <map>
 #include <optional>
 #include <random>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "lbfp/arith.h"
 #include "lbfp/rtl/cosim.h"
@@ -205,6 +209,201 @@ CosimReport cosim_fp8_mul() {
       }
     }
   }
+  return report;
+}
+
+// ---- MACs of the section 13 formats -------------------------------------------------------------
+
+namespace {
+
+// One operation of a MAC stream: the codes and flags of one clock cycle.
+struct MacOp {
+  unsigned a = 0;
+  unsigned b = 0;
+  bool valid = true;
+  bool first = false;
+};
+
+// The golden MAC of one format: lbfp::multiply and WideAccumulator's saturating step in k order,
+// restarted from zero by `first`. A code the format rejects (NaN, infinity) ends the reduction
+// without a result (`invalid`) until the next `first`.
+class GoldenMac {
+ public:
+  explicit GoldenMac(const ScaledFormat& format) : format_(format), acc_(format.acc_bits()) {}
+  void step(const MacOp& op) {
+    if (!op.valid) return;
+    if (op.first) {
+      acc_ = WideAccumulator(format_.acc_bits());
+      invalid_ = false;
+    }
+    if (invalid_) return;
+    try {
+      acc_.add(multiply(format_, static_cast<Code>(op.a), static_cast<Code>(op.b)));
+    } catch (const std::out_of_range&) {
+      invalid_ = true;
+    }
+  }
+  const ScaledFormat& format() const { return format_; }
+  Int128 value() const { return acc_.value(); }
+  bool overflowed() const { return acc_.overflow_count() > 0; }
+  bool invalid() const { return invalid_; }
+
+ private:
+  ScaledFormat format_;
+  WideAccumulator acc_;
+  bool invalid_ = false;
+};
+
+// A positive (or negative) product of `format` of every magnitude it has, one code pair each,
+// largest magnitude first: the steps of a reduction that lands exactly on a value.
+struct ProductStep {
+  Int128 magnitude;
+  unsigned a, b;
+};
+std::vector<ProductStep> product_steps(const ScaledFormat& format, bool negative) {
+  std::map<Int128, std::pair<unsigned, unsigned>, std::greater<Int128>> by_magnitude;
+  for (unsigned a = 0; a < 256; ++a) {
+    for (unsigned b = 0; b < 256; ++b) {
+      std::optional<Int128> p = golden_scaled(format, a, b);
+      if (!p || *p == 0 || (*p < 0) != negative) continue;
+      by_magnitude.emplace(negative ? -*p : *p, std::make_pair(a, b));
+    }
+  }
+  std::vector<ProductStep> steps;
+  for (const auto& [m, codes] : by_magnitude) steps.push_back({m, codes.first, codes.second});
+  return steps;
+}
+
+// Appends a reduction of `format`'s products whose exact sum is `target` (same sign as the steps,
+// |target| reachable since 1 is a product of every format): largest steps first.
+void append_exact_sum(const std::vector<ProductStep>& steps, Int128 target, bool first,
+                      std::vector<MacOp>& ops) {
+  Int128 left = target < 0 ? -target : target;
+  for (const ProductStep& s : steps) {
+    while (left >= s.magnitude) {
+      ops.push_back({s.a, s.b, true, first});
+      first = false;
+      left -= s.magnitude;
+    }
+  }
+}
+
+// The saturating and boundary reductions of one format: exactly onto the accumulator's largest
+// value, one LSB beyond it (saturates), one LSB back (the flag stays); the same at the smallest
+// value; then a run far past each limit, and back.
+void append_boundary_streams(const ScaledFormat& format, std::vector<MacOp>& ops) {
+  const std::vector<ProductStep> up = product_steps(format, false);
+  const std::vector<ProductStep> down = product_steps(format, true);
+  const Int128 max = (static_cast<Int128>(1) << (format.acc_bits() - 1)) - 1;
+  const ProductStep& one_up = up.back();  // magnitude 1
+  const ProductStep& one_down = down.back();
+  // Exactly the largest value, no overflow; then +1 (saturates), -1.
+  append_exact_sum(up, max, true, ops);
+  ops.push_back({one_up.a, one_up.b, false, false});  // an idle cycle at the limit
+  ops.push_back({one_up.a, one_up.b, true, false});
+  ops.push_back({one_down.a, one_down.b, true, false});
+  // Exactly the smallest value -2^(A-1): -(max) then -1; then -1 more (saturates), +1.
+  append_exact_sum(down, -max, true, ops);
+  ops.push_back({one_down.a, one_down.b, true, false});
+  ops.push_back({one_down.a, one_down.b, true, false});
+  ops.push_back({one_up.a, one_up.b, true, false});
+  // Far past the largest value with the largest product, then down past the smallest.
+  for (int i = 0; i < 2; ++i) {
+    const ProductStep& big = i == 0 ? up.front() : down.front();
+    const Int128 steps = (max / big.magnitude) * 5 / 4 + 2;
+    for (Int128 k = 0; k < steps; ++k) ops.push_back({big.a, big.b, true, k == 0});
+    const ProductStep& back = i == 0 ? down.front() : up.front();
+    for (Int128 k = 0; k < 2 * steps; ++k) ops.push_back({back.a, back.b, true, false});
+  }
+}
+
+}  // namespace
+
+CosimReport cosim_fmt_mac(uint64_t seed, int random_ops) {
+  // The INT8 MAC is also MXINT8's, the FP8 MACs also MXFP8's (the E8M0 scale is outside); one
+  // product and accumulator step each, so the per-tensor formats are the golden models.
+  GoldenMac golden[] = {GoldenMac(ScaledFormat(ElementKind::kInt8, ScaleKind::kTensor)),
+                        GoldenMac(ScaledFormat(ElementKind::kE4M3, ScaleKind::kTensor)),
+                        GoldenMac(ScaledFormat(ElementKind::kE5M2, ScaleKind::kTensor))};
+  // 1. Every code pair as a one-term reduction: the product, exhaustively.
+  std::vector<MacOp> ops;
+  ops.reserve(65536 * 2);
+  for (unsigned a = 0; a < 256; ++a) {
+    for (unsigned b = 0; b < 256; ++b) ops.push_back({a, b, true, true});
+  }
+  // 2. Random reductions of 1..96 terms with idle cycles, codes drawn from the values of every
+  // format (no E5M2 NaN / infinity code, which also leaves out E4M3's NaN), one in 256 a NaN or
+  // infinity code instead.
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<unsigned> code(0, 255);
+  std::uniform_int_distribution<int> length(1, 96);
+  auto draw = [&]() {
+    for (;;) {
+      const unsigned c = code(rng);
+      if ((c & 0x7c) != 0x7c || code(rng) == 0) return c;
+    }
+  };
+  while (static_cast<int>(ops.size()) < 65536 + random_ops) {
+    const int n = length(rng);
+    for (int k = 0; k < n; ++k) {
+      if (code(rng) < 24) ops.push_back({draw(), draw(), false, k == 0});  // idle
+      ops.push_back({draw(), draw(), true, k == 0});
+    }
+  }
+  // 3. Each format's boundary and saturating reductions (all three MACs see each stream).
+  for (const GoldenMac& g : golden) append_boundary_streams(g.format(), ops);
+
+  CosimReport report;
+  report.name = "int8 / mxint8 (bfp_mac, A=32), fp8 e4m3 (A=42) and e5m2 (A=70) MACs: every "
+                "pair, random, boundary and saturating reductions";
+  Bench<Vtb_units> bench("fmt_mac");
+  auto& top = bench.top();
+  auto clock = [&]() {
+    top.clk_i = 0;
+    bench.eval();
+    top.clk_i = 1;
+    bench.eval();
+  };
+  top.rst_ni = 0;
+  top.mac_valid_i = 0;
+  clock();
+  top.rst_ni = 1;
+  uint64_t saturated = 0;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const MacOp& op = ops[i];
+    top.mac_a_i = static_cast<CData>(op.a);
+    top.mac_b_i = static_cast<CData>(op.b);
+    top.mac_valid_i = op.valid ? 1 : 0;
+    top.mac_first_i = op.first ? 1 : 0;
+    clock();
+    struct Rtl {
+      Int128 acc;
+      bool ovf, invalid;
+    };
+    const Rtl rtl[] = {
+        {signed_port(top.int8_acc_o, 32), top.int8_ovf_o != 0, false},
+        {signed_port(top.e4m3_acc_o, 42), top.e4m3_ovf_o != 0, top.e4m3_mac_invalid_o != 0},
+        {signed_port(top.e5m2_acc_o, 70), top.e5m2_ovf_o != 0, top.e5m2_mac_invalid_o != 0}};
+    for (size_t f = 0; f < 3; ++f) {
+      GoldenMac& g = golden[f];
+      g.step(op);
+      ++report.cases;
+      // After a NaN or infinity the reduction has no value: only the flag is checked.
+      const bool same = rtl[f].invalid == g.invalid() &&
+                        (g.invalid() || (rtl[f].acc == g.value() && rtl[f].ovf == g.overflowed()));
+      if (op.valid && g.overflowed() && !g.invalid()) ++saturated;
+      if (!same) {
+        std::ostringstream s;
+        s << g.format().name() << " operation " << i << " (a=" << hex(op.a) << " b=" << hex(op.b)
+          << " valid=" << op.valid << " first=" << op.first << "): rtl {acc=" << to_decimal(rtl[f].acc)
+          << " ovf=" << rtl[f].ovf << " invalid=" << rtl[f].invalid << "} golden {acc="
+          << to_decimal(g.value()) << " ovf=" << g.overflowed() << " invalid=" << g.invalid()
+          << "}";
+        report.add_mismatch(s.str());
+      }
+    }
+  }
+  report.saturated_outputs = saturated;
   return report;
 }
 

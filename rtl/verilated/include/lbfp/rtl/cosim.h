@@ -61,6 +61,14 @@ CosimReport cosim_int8_mul();
 // elements) against the ScaledFormat product; a pair the golden model rejects (NaN, infinity)
 // must raise invalid_o.
 CosimReport cosim_fp8_mul();
+// The MACs of the section 13 formats (bfp_mac as the INT8 / MXINT8 MAC, A = 32; fp8_mac for
+// E4M3, A = 42, and E5M2, A = 70) against the golden MAC, lbfp::multiply and WideAccumulator's
+// saturating step in k order, after every clock cycle: accumulator, sticky overflow flag and
+// (FP8) the sticky NaN / infinity flag. All three play one stream: every code pair as a one-term
+// reduction, `random_ops` operations of random reductions with idle cycles and rare NaN codes,
+// and for each format reductions that land exactly on the accumulator's limits, step one LSB
+// past them and back, and run far past them.
+CosimReport cosim_fmt_mac(uint64_t seed, int random_ops);
 // lbfp_requant (LBFP8, A = 32 or 16) against lbfp::requantize: every boundary constant at every
 // leading-one position (values just below, at and above it), the range limits, and
 // `random_cases` random accumulators, exponent offsets and ReLU settings.
@@ -149,8 +157,8 @@ struct CosimRequest {
   int cases = 100000;           // requant, all: random accumulators
 };
 
-// Runs `what` (mul, bfp-mul, int8-mul, fp8-mul, requant, array, or all of them with their
-// defaults on every test array) and hands each finished report to `on_report`, in order;
+// Runs `what` (mul, bfp-mul, int8-mul, fp8-mul, fmt-mac, requant, array, or all of them with
+// their defaults on every test array) and hands each finished report to `on_report`, in order;
 // returns whether all passed.
 // Throws std::invalid_argument, naming the `lbfp cosim` option, on a bad request.
 bool run_cosim(const std::string& what, const CosimRequest& request,
