@@ -63,6 +63,21 @@ def test_simulations_follow_each_other_in_one_process(tmp_path):
     assert ws.layers_csv == layers and ws.summary_json == summary
 
 
+def test_the_rtl_array_in_process(tmp_path):
+    # The Verilated input-stationary 4 x 4 array (prebuilt), twice, and as `lbfp sim` runs it.
+    options = ["--format", "lbfp8", "--workload", "gemm:20,9,13", "--set", "array.rows=4",
+               "--set", "array.cols=4", "--dataflow", "is", "--array", "rtl"]
+
+    def sim():
+        return lbfp.sim.run(workload="gemm:20,9,13", fmt="lbfp8", dataflow="is", array="rtl",
+                            overrides=["array.rows=4", "array.cols=4"])
+    first, second = sim(), sim()
+    assert first.summary["simulation"]["array"] == "rtl"
+    assert second.layers_csv == first.layers_csv
+    layers, summary = lbfp_sim_files(tmp_path, *options)
+    assert first.layers_csv == layers and first.summary_json == summary
+
+
 def test_threads_take_turns():
     results = [None] * 4
 
