@@ -19,8 +19,9 @@ packages=(
   # Chromium renders the sim and sweep reports to a screenshot.
   python3 chromium
   # The Python package lbfp (python/, docs/python.md): pybind11 for the extension module, NumPy,
-  # pytest for its tests (ctest label python) and PyTorch for lbfp.torch.
-  python3-dev pybind11-dev python3-numpy python3-pytest python3-torch
+  # pytest for its tests (ctest label python), PyTorch for lbfp.torch and pandas for the
+  # DataFrames of lbfp.sim.
+  python3-dev pybind11-dev python3-numpy python3-pytest python3-torch python3-pandas
 )
 
 missing=()

@@ -10,6 +10,8 @@ ValueError naming the value. The GIL is released while the C++ code runs.
 Submodules: lbfp.torch (PyTorch models on the exact kernels), lbfp.sim (architecture simulation).
 """
 
+import numpy as np
+
 from . import _core
 from ._core import BfpFormat, Calibrator, LbfpFormat
 
@@ -95,17 +97,41 @@ def gemm(a, a_exponent, b, b_exponents, fmt="lbfp8", bias=None, out_exponent=Non
 
 
 def conv2d(x, x_exponent, w, w_exponents, fmt="lbfp8", bias=None, stride=1, padding=0, groups=1,
-           out_exponent=None, relu=False, threads=2, path="auto"):
+           out_exponent=None, relu=False, threads=2, path="auto", dilation=1):
     """2-D convolution on NCHW codes with OIHW weights, bit-exact (spec sections 5 to 8).
 
     Each output sums over (c, kh, kw), kw fastest, from the bias, in the saturating accumulator;
     padding adds zero products. x_exponent: int, or int32[C] per input channel for depthwise
-    convolutions (groups == C; section 6). w_exponents: int or int32[O]. stride, padding: int or
-    (h, w). out_exponent None: (acc int64, overflows uint32), NCHW. Otherwise an int or int32[O]
-    (per output channel): (codes uint8, total overflow count).
+    convolutions (groups == C; section 6). w_exponents: int or int32[O]. stride, padding,
+    dilation: int or (h, w). out_exponent None: (acc int64, overflows uint32), NCHW. Otherwise an
+    int or int32[O] (per output channel): (codes uint8, total overflow count).
+
+    dilation d spaces the kernel's taps d apart. The kernels run it as the undilated convolution
+    with the (k - 1) * d + 1 kernel whose taps between the weights are the zero code: a zero
+    product leaves the saturating accumulator as it is, so each output is the same sequential sum
+    of the same products in the same (c, kh, kw) order. That kernel is a new array (the only copy
+    made), and the zero taps cost multiply-accumulates: (((k - 1) * d + 1) / k)^2 times the MACs
+    of a k x k kernel.
     """
+    dh, dw = _pair(dilation, "dilation")
+    if (dh, dw) != (1, 1) and isinstance(w, np.ndarray) and w.ndim == 4:
+        if w.dtype != np.uint8:
+            raise ValueError(f"w must have dtype uint8, not {w.dtype}")
+        o, cg, kh, kw = w.shape
+        spread = np.zeros((o, cg, (kh - 1) * dh + 1, (kw - 1) * dw + 1), np.uint8)
+        spread[:, :, ::dh, ::dw] = w
+        w = spread
     return _core.conv2d(x, x_exponent, w, w_exponents, fmt, bias, stride, padding, groups,
                         out_exponent, relu, threads, path)
+
+
+def _pair(value, what):
+    """An int or a pair of ints, each >= 1, as (h, w)."""
+    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer))
+                             or v < 1 for v in pair):
+        raise ValueError(f"{what} must be a positive int or a pair of them, not {value!r}")
+    return int(pair[0]), int(pair[1])
 
 
 def requantize(acc, scale, out_exponent, fmt="lbfp8", relu=False):

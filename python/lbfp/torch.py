@@ -76,13 +76,12 @@ class QuantizedLayer(nn.Module):
         w = self._weight_codes()
         out_e = self.out_exponent
         if isinstance(self.layer, nn.Conv2d):
-            if self.layer.padding_mode != "zeros" or self.layer.dilation != (1, 1):
-                raise ValueError(f"{self.name}: only zero padding without dilation is supported")
+            codes, padding = _pad_codes(self.layer, self.name, codes)
             result, ovf = lbfp.conv2d(codes, self.in_exponent, w, self.weight_exponents, self.fmt,
                                       bias=self._bias(), stride=tuple(self.layer.stride),
-                                      padding=tuple(self.layer.padding),
-                                      groups=self.layer.groups, out_exponent=out_e,
-                                      threads=self.threads)
+                                      padding=padding, groups=self.layer.groups,
+                                      out_exponent=out_e, threads=self.threads,
+                                      dilation=tuple(self.layer.dilation))
             channel_axis_shape = (1, -1, 1, 1)
         else:
             lead = codes.shape[:-1]
@@ -112,6 +111,49 @@ class QuantizedLayer(nn.Module):
         if y is None:
             return q
         return y + (q - y).detach()  # straight-through: the value is q, the gradient y's
+
+
+_NUMPY_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def _pad_codes(conv, name, codes):
+    """The codes and the padding lbfp.conv2d gets for an nn.Conv2d's padding and padding_mode.
+
+    Zero padding of equal sides goes to the kernels (the zero code, no copy). Otherwise the codes
+    are padded here as PyTorch pads the float input (F.pad before the convolution): 'reflect',
+    'replicate' and 'circular' copy codes, which is exact because the input has one exponent, so
+    a copied value's code is the copied code; 'zeros' with unequal sides (padding='same' with an
+    even span) adds zero codes.
+    """
+    kh, kw = conv.kernel_size
+    dh, dw = conv.dilation
+    if isinstance(conv.padding, str):  # 'valid' or 'same' (stride 1), as PyTorch splits it
+        if conv.padding == "valid":
+            sides = [(0, 0), (0, 0)]
+        else:
+            sides = [(d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2)
+                     for d, k in ((dh, kh), (dw, kw))]
+    else:
+        sides = [(p, p) for p in conv.padding]
+    mode = conv.padding_mode
+    if mode == "zeros" and all(a == b for a, b in sides):
+        return codes, (sides[0][0], sides[1][0])
+    if mode != "zeros" and mode not in _NUMPY_PAD_MODES:
+        raise ValueError(f"{name}: padding_mode {mode!r} is not supported "
+                         "(zeros, reflect, replicate, circular)")
+    h, w = codes.shape[2:]
+    if mode == "reflect" and any(max(s) >= n for s, n in zip(sides, (h, w))):
+        raise ValueError(f"{name}: padding {sides} with padding_mode 'reflect' needs an input "
+                         f"larger than the padding, not {h} x {w}")
+    if mode == "circular" and any(max(s) > n for s, n in zip(sides, (h, w))):
+        raise ValueError(f"{name}: padding {sides} with padding_mode 'circular' needs an input at "
+                         f"least as large as the padding, not {h} x {w}")
+    pad = [(0, 0), (0, 0)] + sides
+    if mode == "zeros":
+        padded = np.pad(codes, pad)
+    else:
+        padded = np.pad(codes, pad, mode=_NUMPY_PAD_MODES[mode])
+    return np.ascontiguousarray(padded), (0, 0)
 
 
 def _nonzero(t):

@@ -161,13 +161,15 @@ def test_gemm_equals_sequential_golden(fmt, saturating):
         assert total == want_ovf.sum()
 
 
-def im2col_reference(fmt, x, ex, w, ew, stride, pad, groups):
-    """Convolution through numpy im2col and the golden dot product, (c, kh, kw) order."""
+def im2col_reference(fmt, x, ex, w, ew, stride, pad, groups, dilation=(1, 1)):
+    """Convolution through numpy gathers and the golden dot product, (c, kh, kw) order."""
     nb, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
+    dh, dw = dilation
     xp = np.zeros((nb, c, h + 2 * pad, wd + 2 * pad), np.uint8)  # the zero code pads
     xp[:, :, pad:pad + h, pad:pad + wd] = x
-    oh, ow = (h + 2 * pad - kh) // stride + 1, (wd + 2 * pad - kw) // stride + 1
+    span_h, span_w = (kh - 1) * dh + 1, (kw - 1) * dw + 1
+    oh, ow = (h + 2 * pad - span_h) // stride + 1, (wd + 2 * pad - span_w) // stride + 1
     acc = np.zeros((nb, o, oh, ow), np.int64)
     ovf = np.zeros((nb, o, oh, ow), np.uint32)
     og = o // groups
@@ -177,8 +179,8 @@ def im2col_reference(fmt, x, ex, w, ew, stride, pad, groups):
             wrow = np.ascontiguousarray(w[oc].reshape(-1))
             for y in range(oh):
                 for xx in range(ow):
-                    patch = xp[b, g * cg:(g + 1) * cg, y * stride:y * stride + kh,
-                               xx * stride:xx * stride + kw]
+                    patch = xp[b, g * cg:(g + 1) * cg, y * stride:y * stride + span_h:dh,
+                               xx * stride:xx * stride + span_w:dw]
                     acc[b, oc, y, xx], ovf[b, oc, y, xx] = lbfp.dot(
                         np.ascontiguousarray(patch.reshape(-1)), wrow, fmt)
     return acc, ovf
@@ -200,6 +202,30 @@ def test_conv2d_equals_sequential_golden(fmt, c, o, groups, stride, pad):
     scales = np.broadcast_to(np.array([lbfp.product_scale(1, int(e), fmt) for e in ew],
                                       np.int32)[None, :, None, None], acc.shape)
     assert np.array_equal(codes, lbfp.requantize(acc, np.ascontiguousarray(scales), 3, fmt))
+
+
+@pytest.mark.parametrize("fmt", ["lbfp8", "bfp8"])
+@pytest.mark.parametrize("c,o,groups,stride,pad,dilation", [
+    (3, 4, 1, 1, 2, (2, 2)), (4, 6, 2, 2, 1, (2, 3)), (5, 5, 5, 1, 3, (3, 3)),
+    (2, 3, 1, 1, 0, (1, 2))])
+@pytest.mark.parametrize("saturating", [False, True])
+def test_conv2d_dilation_equals_sequential_golden(fmt, c, o, groups, stride, pad, dilation,
+                                                  saturating):
+    x = random_codes(fmt, (2, c, 9, 8), saturating)
+    w = random_codes(fmt, (o, c // groups, 3, 3), saturating)
+    ew = RNG.integers(-2, 3, o).astype(np.int32)
+    if saturating:  # narrow accumulators, so that a few taps saturate
+        fmt = lbfp.LbfpFormat(8, 4, 8, 24) if fmt == "lbfp8" else lbfp.BfpFormat(8, 16)
+    want_acc, want_ovf = im2col_reference(fmt, x, 1, w, ew, stride, pad, groups, dilation)
+    acc, ovf = lbfp.conv2d(x, 1, w, ew, fmt, stride=stride, padding=pad, groups=groups,
+                           dilation=dilation)
+    assert np.array_equal(acc, want_acc)
+    assert np.array_equal(ovf, want_ovf)
+    assert (want_ovf.sum() > 0) == saturating
+    with pytest.raises(ValueError, match="dilation must be a positive int"):
+        lbfp.conv2d(x, 1, w, ew, fmt, dilation=0)
+    with pytest.raises(ValueError, match="dilation must be a positive int"):
+        lbfp.conv2d(x, 1, w, ew, fmt, dilation=(2, 2, 2))
 
 
 def test_conv2d_depthwise_channel_exponents():

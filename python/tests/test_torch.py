@@ -190,3 +190,72 @@ def test_load_exponents_refuses_a_file_that_does_not_fit(trained, tmp_path):
     with pytest.raises(ValueError, match="no configuration of format 'bfp8'"):
         lt.load_exponents(q, str(path), fmt="bfp8")
 
+
+
+def exact_conv_reference(fmt, codes, ex, w_codes, ew, bias, stride, dilation, groups):
+    """The exact real outputs of a convolution of already padded input codes: per output, the
+    golden sequential dot product over the (c, kh, kw) taps, gathered here with numpy, from
+    the bias, times 2^scale."""
+    nb, c, h, wd = codes.shape
+    o, cg, kh, kw = w_codes.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    oh, ow = (h - (kh - 1) * dh - 1) // sh + 1, (wd - (kw - 1) * dw - 1) // sw + 1
+    out = np.zeros((nb, o, oh, ow), np.float64)
+    og = o // groups
+    for oc in range(o):
+        g = oc // og
+        scale = lbfp.product_scale(ex, int(ew[oc]), fmt)
+        init = 0 if bias is None else lbfp.bias_to_accumulator(float(bias[oc]), scale, fmt)
+        wrow = np.ascontiguousarray(w_codes[oc].reshape(-1))
+        for b in range(nb):
+            for y in range(oh):
+                for x in range(ow):
+                    patch = codes[b, g * cg:(g + 1) * cg, y * sh:y * sh + (kh - 1) * dh + 1:dh,
+                                  x * sw:x * sw + (kw - 1) * dw + 1:dw]
+                    acc, _ = lbfp.dot(np.ascontiguousarray(patch.reshape(-1)), wrow, fmt, init)
+                    out[b, oc, y, x] = np.ldexp(float(acc), scale)
+    return out
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths")
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("kernel,padding,dilation,stride", [
+    (3, 1, 1, 1), (3, 2, 2, 1), (3, (1, 2), (2, 3), 2), ((3, 4), "same", 1, 1),
+    ((2, 3), "same", 2, 1), (3, "valid", 2, 1)])
+def test_conv_padding_modes_and_dilation_are_exact(mode, kernel, padding, dilation, stride):
+    # PyTorch pads the float input (F.pad), then convolves: the reference pads the float input
+    # with F.pad too, encodes it with the layer's input exponent and sums the products in order.
+    torch.manual_seed(3)
+    conv = nn.Conv2d(4, 6, kernel, padding=padding, dilation=dilation, stride=stride, groups=2,
+                     padding_mode=mode)
+    model = nn.Sequential(conv)
+    x = torch.randn(2, 4, 7, 9)
+    q = lt.quantize(model, [x], fmt="lbfp8", calib="max")
+    layer = lt.layers(q)["0"]
+    with torch.no_grad():
+        got = q(x).numpy()
+        want_float = conv(x).numpy()
+    torch_mode = "constant" if mode == "zeros" else mode
+    padded = F.pad(x, conv._reversed_padding_repeated_twice, mode=torch_mode).numpy()
+    codes, _ = lbfp.encode(np.ascontiguousarray(padded), layer.in_exponent, "lbfp8")
+    w_codes, _ = lbfp.encode(conv.weight.detach().numpy(), layer.weight_exponents, "lbfp8",
+                             block="channel", axis=0)
+    want = exact_conv_reference("lbfp8", codes, layer.in_exponent, w_codes,
+                                layer.weight_exponents, conv.bias.detach().numpy(),
+                                conv.stride, conv.dilation, 2)
+    assert got.shape == want.shape == want_float.shape
+    assert np.array_equal(got, want.astype(np.float32))
+    # and it is PyTorch's convolution, to LBFP8's precision
+    assert np.corrcoef(got.reshape(-1), want_float.reshape(-1))[0, 1] > 0.99
+
+
+def test_conv_padding_larger_than_the_input_is_refused():
+    conv = nn.Conv2d(1, 1, 3, padding=3, padding_mode="reflect")
+    q = lt.quantize(nn.Sequential(conv), [torch.randn(1, 1, 8, 8)])
+    with torch.no_grad(), pytest.raises(
+            ValueError, match="0: padding .* 'reflect' needs an input larger than the padding, "
+                              "not 2 x 2"):
+        q(torch.randn(1, 1, 2, 2))
+    lt.layers(q)["0"].layer.padding_mode = "mirror"  # not one PyTorch makes; refused by name
+    with torch.no_grad(), pytest.raises(ValueError, match="0: padding_mode 'mirror'"):
+        q(torch.randn(1, 1, 8, 8))

@@ -16,7 +16,7 @@ struct SimOptions : arch::SimulationRequest {
 };
 
 // Runs one simulation; 0, kExitBadInput (bad input, message on err) or 1 (simulation failed).
-// SystemC elaborates once per process: call it once.
+// Callable again in the same process (arch::simulate); not from two threads at once.
 int run_sim(const SimOptions& options, std::ostream& out, std::ostream& err);
 
 }  // namespace lbfp::cli

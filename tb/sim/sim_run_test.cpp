@@ -1,12 +1,16 @@
-// Whole `lbfp sim` runs, in-process (one per test process: SystemC elaborates once).
+// Whole `lbfp sim` runs, in-process (ctest runs each test in a process of its own).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
+#include <string>
 
 #include "golden.h"
+#include "lbfp/arch/report.h"
+#include "lbfp/arch/simulate.h"
 #include "sim_command.h"
 
 namespace lbfp::cli {
@@ -74,6 +78,39 @@ TEST(SimRun, Lbfp8AndBfp8TakeTheSameCyclesAndDifferentEnergy) {
   EXPECT_NE(svg.find("</svg>"), std::string::npos);
   EXPECT_NE(svg.find("C3"), std::string::npos);
   fs::remove_all(out);
+}
+
+// simulate() again in one process (lbfp.sim.run in Python does this): each call after the first
+// gets a fresh SystemC context. Another array in cycle mode, a layer refused once its
+// accelerator is built, then the first inputs again, which report byte for byte what they did.
+TEST(SimRun, SimulationsFollowEachOtherInOneProcess) {
+  arch::SimulationRequest r;
+  r.workload = "gemm:40,24,56";
+  r.format = "lbfp8";
+  r.overrides = {"array.rows=4", "array.cols=4"};
+  const arch::SimReport first = arch::simulate(r);
+  arch::SimulationRequest other = r;
+  other.overrides = {"array.rows=8", "array.cols=8"};
+  other.mode = "cycle";
+  other.dataflow = "ws";
+  const arch::SimReport second = arch::simulate(other);
+  arch::SimulationRequest refused = r;
+  refused.workload = "gemm:902,1,1160";
+  refused.overrides = {"dram.size_mib=1"};
+  try {
+    arch::simulate(refused);
+    ADD_FAILURE() << "a layer larger than the DRAM was simulated";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("the DRAM has"), std::string::npos) << e.what();
+  }
+  const arch::SimReport again = arch::simulate(r);
+  EXPECT_EQ(arch::layers_csv(again), arch::layers_csv(first));
+  EXPECT_EQ(arch::summary_json(again), arch::summary_json(first));
+  ASSERT_EQ(first.runs.size(), 1u);
+  ASSERT_EQ(second.runs.size(), 1u);
+  EXPECT_GT(first.runs[0].total.total_cycles, 0u);
+  EXPECT_NE(second.runs[0].total.total_cycles, first.runs[0].total.total_cycles);
+  EXPECT_EQ(second.runs[0].total.macs, first.runs[0].total.macs);
 }
 
 TEST(SimRun, CycleModeAndTileModeAgree) {

@@ -160,6 +160,20 @@ std::string reproduce_command(const SimulationRequest& r, const std::string& for
   return command;
 }
 
+// A SystemC context elaborates once: after sc_start(), making a module in it fails (SystemC
+// 2.3.4: "(E529) insert module failed: simulation running"). A simulation after another in the
+// same process (the Python package's lbfp.sim.run, tests) gets a fresh context, as
+// sc_get_curr_simcontext() makes the first one. The used context is left allocated: after
+// sc_start() returns, its thread processes are suspended coroutines of modules already
+// destroyed, which its destructor would touch; what stays allocated is measured in
+// docs/python.md.
+void fresh_simcontext() {
+  sc_core::sc_simcontext* used = sc_core::sc_get_curr_simcontext();
+  if (!used->elaboration_done() && sc_core::sc_get_top_level_objects(used).empty()) return;
+  sc_core::sc_curr_simcontext = new sc_core::sc_simcontext;
+  sc_core::sc_default_global_context = sc_core::sc_curr_simcontext;
+}
+
 }  // namespace
 
 void check_format_choice(const std::string& format) {
@@ -195,6 +209,7 @@ void check_mode_choice(const std::string& mode) {
 SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
                    const std::function<void()>& ready) {
   const auto started = std::chrono::steady_clock::now();
+  fresh_simcontext();
   SimReport report;
   report.arch = load_arch(r.arch.empty() ? kDefaultArch : r.arch, r.overrides,
                           r.format == "bfp8" ? "bfp8" : "lbfp8");

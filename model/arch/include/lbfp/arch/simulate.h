@@ -63,7 +63,8 @@ void check_dataflow_choice(const std::string& dataflow, const std::string& best_
 // Bad input throws ConfigError or std::invalid_argument before anything is simulated; `ready`
 // (optional) is called once the inputs are read and checked, before the simulation starts (a
 // front end checks its outputs there). A simulation that stops early throws SimulationError.
-// SystemC elaborates once per process: call it once.
+// Callable again in the same process (each call after the first gets a fresh SystemC context);
+// not from two threads at once.
 SimReport simulate(const SimulationRequest& request, const SimProgress& progress = {},
                    const std::function<void()>& ready = {});
 
