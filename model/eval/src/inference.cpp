@@ -130,94 +130,108 @@ void parallel_images(size_t batch, size_t threads, const Fn& fn) {
 
 // ---- FP32 ---------------------------------------------------------------------------------------
 
-// Depthwise (one input and one output channel per group): a direct convolution. Each output sums
-// its taps in the order of the weight row, (kh, kw), from 0, skipping the taps on the zero border:
-// the values the im2col + row loop gave (a product with a padding zero adds +-0, which leaves a sum
-// started at +0 unchanged).
-void depthwise_fp32(const Graph& g, const Node& n, const float* in, float* out, size_t batch,
-                    bool relu) {
-  const ActShape& is = shape_of(g, n.inputs[0]);
-  const ActShape& os = shape_of(g, n.output);
-  const size_t kh_n = n.kernel_h, kw_n = n.kernel_w;
-  for (size_t b = 0; b < batch; ++b) {
-    for (size_t ch = 0; ch < n.out_channels; ++ch) {
-      const float* x = in + (b * is.c + ch) * is.h * is.w;
-      float* y = out + (b * os.c + ch) * os.h * os.w;
-      const float* w = n.weights.data() + ch * kh_n * kw_n;
-      std::fill(y, y + os.h * os.w, 0.f);
-      for (size_t kh = 0; kh < kh_n; ++kh) {
-        for (size_t kw = 0; kw < kw_n; ++kw) {
-          const float wv = w[kh * kw_n + kw];
-          for (size_t oy = 0; oy < os.h; ++oy) {
-            const size_t iy = oy * n.stride_h + kh;
-            if (iy < n.pad_h || iy - n.pad_h >= is.h) continue;
-            const float* xr = x + (iy - n.pad_h) * is.w;
-            float* yr = y + oy * os.w;
-            for (size_t ox = 0; ox < os.w; ++ox) {
-              const size_t ix = ox * n.stride_w + kw;
-              if (ix < n.pad_w || ix - n.pad_w >= is.w) continue;
-              yr[ox] += wv * xr[ix - n.pad_w];
-            }
-          }
-        }
+// The input of a convolution laid out for a direct convolution: each channel zero-padded and, for
+// strides sh x sw, split into sh x sw phase planes (phase (py, px) holds the padded rows py, py +
+// sh, ... and columns px, px + sw, ...). Output pixel (oy, ox) is then q = oy * wq + ox and its tap
+// (c, kh, kw) is x[offset of the tap + q] for every output: one row offset per tap instead of an
+// im2col copy. Columns ox >= the output width are computed and dropped.
+struct PhaseLayout {
+  size_t sh = 1, sw = 1;
+  size_t hq = 0, wq = 0;    // rows and columns of a phase plane
+  size_t plane = 0;         // hq x wq
+  size_t channel = 0;       // floats per channel: sh x sw planes
+  size_t floats = 0;        // the whole buffer, with slack for the dropped columns' reads
+};
+
+PhaseLayout phase_layout(const Node& n, const ActShape& is) {
+  PhaseLayout l;
+  l.sh = n.stride_h;
+  l.sw = n.stride_w;
+  l.hq = (is.h + 2 * n.pad_h + l.sh - 1) / l.sh;
+  l.wq = (is.w + 2 * n.pad_w + l.sw - 1) / l.sw;
+  l.plane = l.hq * l.wq;
+  l.channel = l.sh * l.sw * l.plane;
+  // A dropped column of the last row reads at most kernel_w past the last plane.
+  l.floats = is.c * l.channel + n.kernel_w + 16;
+  return l;
+}
+
+int32_t tap_offset(const PhaseLayout& l, size_t c, size_t kh, size_t kw) {
+  return static_cast<int32_t>(c * l.channel + ((kh % l.sh) * l.sw + kw % l.sw) * l.plane +
+                              (kh / l.sh) * l.wq + kw / l.sw);
+}
+
+// One image's channels into the layout (buf holds l.floats floats).
+void fill_phases(const PhaseLayout& l, const Node& n, const ActShape& is, const float* x,
+                 float* buf) {
+  std::fill(buf, buf + l.floats, 0.f);
+  for (size_t c = 0; c < is.c; ++c) {
+    for (size_t iy = 0; iy < is.h; ++iy) {
+      const size_t py = (iy + n.pad_h) % l.sh, ry = (iy + n.pad_h) / l.sh;
+      const float* xr = x + (c * is.h + iy) * is.w;
+      float* row = buf + c * l.channel + py * l.sw * l.plane + ry * l.wq;
+      if (l.sw == 1) {
+        std::copy(xr, xr + is.w, row + n.pad_w);
+        continue;
       }
-      const float bv = n.bias[ch];
-      for (size_t p = 0; p < os.h * os.w; ++p) {
-        y[p] += bv;
-        if (relu && y[p] < 0.f) y[p] = 0.f;
+      for (size_t ix = 0; ix < is.w; ++ix) {
+        const size_t px = (ix + n.pad_w) % l.sw, rx = (ix + n.pad_w) / l.sw;
+        row[px * l.plane + rx] = xr[ix];
       }
     }
   }
 }
 
-// Every other convolution: per image and group, im2col and one matrix product (og x pixels x
-// (c, kh, kw)) whose outputs each sum their products in (c, kh, kw) order by fused multiply-adds
-// from +0 (fp32_gemm.h): the same floats for every batch size, thread count and CPU.
+// out = acc + bias (and the ReLU) for the output's columns (q = oy * wq + ox, ox < width).
+void store_plane(const float* acc, size_t wq, const ActShape& os, float bias, bool relu,
+                 float* y) {
+  for (size_t oy = 0; oy < os.h; ++oy) {
+    for (size_t ox = 0; ox < os.w; ++ox) {
+      float v = acc[oy * wq + ox] + bias;
+      if (relu && v < 0.f) v = 0.f;
+      y[oy * os.w + ox] = v;
+    }
+  }
+}
+
+// A convolution, per image and group, directly over the phase layout (no im2col copy). With more
+// than one output channel per group: one product og x output pixels x (c, kh, kw), each output a
+// chain of fused multiply-adds in (c, kh, kw) order from +0 (fp32_gemm.h); with one (depthwise
+// convolutions): each output sums its taps in (c, kh, kw) order from +0, w * x rounded, then
+// added, as the row loop always did. The same floats for every batch size, thread count and CPU.
+// Taps on the zero border add w * 0 = +-0 (or fma(w, 0, s)) to a sum that is never -0 (it starts
+// at +0 and rounds to nearest): the values the im2col copy with its zeros gave.
 void conv_fp32(const Graph& g, const Node& n, const float* in, float* out, size_t batch,
-               bool relu) {
+                      bool relu) {
   const ActShape& is = shape_of(g, n.inputs[0]);
   const ActShape& os = shape_of(g, n.output);
   const size_t cg = is.c / n.groups, og = n.out_channels / n.groups;
-  if (cg == 1 && og == 1) {
-    depthwise_fp32(g, n, in, out, batch, relu);
-    return;
-  }
-  const size_t kk = cg * n.kernel_h * n.kernel_w, pixels = os.h * os.w;
-  const Conv2dShape shape = conv_shape(g, n, 1);  // one image at a time
-  const bool pointwise = n.kernel_h == 1 && n.kernel_w == 1 && n.stride_h == 1 &&
-                         n.stride_w == 1 && n.pad_h == 0 && n.pad_w == 0;
-  std::vector<float> col(pointwise ? 0 : kk * pixels);
-  for (size_t b = 0; b < batch; ++b) {
-    const float* x = in + b * is.elements();
-    float* y = out + b * os.elements();
-    for (size_t grp = 0; grp < n.groups; ++grp) {
-      // im2col of this group: rows (c, kh, kw), columns output pixels; a 1x1 convolution's input
-      // already is that matrix.
-      const float* cols = x + grp * cg * pixels;
-      if (!pointwise) {
-        im2col(shape, x, 0, grp, col.data(), 1, pixels);
-        cols = col.data();
+  const size_t kk = cg * n.kernel_h * n.kernel_w;
+  const PhaseLayout l = phase_layout(n, is);
+  std::vector<int32_t> off(kk);
+  for (size_t c = 0; c < cg; ++c) {
+    for (size_t kh = 0; kh < n.kernel_h; ++kh) {
+      for (size_t kw = 0; kw < n.kernel_w; ++kw) {
+        off[(c * n.kernel_h + kh) * n.kernel_w + kw] = tap_offset(l, c, kh, kw);
       }
-      float* yg = y + grp * og * pixels;
-      const float* wg = n.weights.data() + grp * og * kk;
+    }
+  }
+  const size_t q = os.h * l.wq;
+  std::vector<float> buf(l.floats), acc(og * q);
+  for (size_t b = 0; b < batch; ++b) {
+    fill_phases(l, n, is, in + b * is.elements(), buf.data());
+    for (size_t grp = 0; grp < n.groups; ++grp) {
+      const float* w = n.weights.data() + grp * og * kk;
+      const float* x = buf.data() + grp * cg * l.channel;
       if (og == 1) {
-        // One output row; a plain loop beats a 1-row GEMM call.
-        std::fill(yg, yg + pixels, 0.f);
-        for (size_t r = 0; r < kk; ++r) {
-          const float wv = wg[r];
-          const float* cr = cols + r * pixels;
-          for (size_t p = 0; p < pixels; ++p) yg[p] += wv * cr[p];
-        }
+        detail::fp32_taps(q, kk, w, x, off.data(), acc.data());
       } else {
-        detail::fp32_gemm(og, pixels, kk, wg, kk, cols, pixels, yg, pixels);
+        detail::fp32_gemm_offsets(og, q, kk, w, kk, x, off.data(), acc.data(), q);
       }
       for (size_t o = 0; o < og; ++o) {
-        const float bv = n.bias[grp * og + o];
-        float* yr = yg + o * pixels;
-        for (size_t p = 0; p < pixels; ++p) {
-          yr[p] += bv;
-          if (relu && yr[p] < 0.f) yr[p] = 0.f;
-        }
+        const size_t ch = grp * og + o;
+        store_plane(acc.data() + o * q, l.wq, os, n.bias[ch], relu,
+                    out + (b * os.c + ch) * os.h * os.w);
       }
     }
   }
@@ -281,9 +295,11 @@ void pool(const Graph& g, const Node& n, const T* in, T* out, size_t batch, Fn r
 
 }  // namespace
 
-Activations run_fp32(const Graph& g, const std::vector<float>& input, size_t batch,
-                     Activations* pre_activations, const Fp32Hook& after_node, size_t threads) {
-  Activations t(g.tensor_names.size());
+namespace {
+
+void fp32_pass(const Graph& g, const std::vector<float>& input, size_t batch, Activations& t,
+               Activations* pre_activations, const Fp32Hook& after_node, size_t threads) {
+  t.resize(g.tensor_names.size());
   if (pre_activations) pre_activations->assign(g.tensor_names.size(), {});
   const ActShape& ins = shape_of(g, g.input);
   if (input.size() != batch * ins.elements()) {
@@ -353,7 +369,20 @@ Activations run_fp32(const Graph& g, const std::vector<float>& input, size_t bat
     }
     if (after_node) after_node(n.output, y);
   }
+}
+
+}  // namespace
+
+Activations run_fp32(const Graph& g, const std::vector<float>& input, size_t batch,
+                     Activations* pre_activations, const Fp32Hook& after_node, size_t threads) {
+  Activations t;
+  fp32_pass(g, input, batch, t, pre_activations, after_node, threads);
   return t;
+}
+
+void run_fp32_into(const Graph& g, const std::vector<float>& input, size_t batch,
+                   Activations& out, size_t threads) {
+  fp32_pass(g, input, batch, out, nullptr, {}, threads);
 }
 
 // ---- calibration ------------------------------------------------------------------------------
