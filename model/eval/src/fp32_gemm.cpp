@@ -66,10 +66,10 @@ struct OffsetRows {
 #if defined(__x86_64__) && defined(__GNUC__)
 #define LBFP_FP32_AVX512 1
 
-// One tile of R rows x 32 columns (two vectors, masked at the right edge when Masked), k
-// innermost: R x 2 accumulators stay in registers for the whole reduction. The R values of A for
-// step kk are ap[kk * R ... kk * R + R - 1] (packed by gemm_avx512).
-template <int R, bool Masked, class Rows>
+// One tile of R rows x 16 V columns (V vectors, masked at the right edge when Masked), k
+// innermost: R x V accumulators stay in registers for the whole reduction. The R values of A for
+// step kk are ap[kk * R ... kk * R + R - 1] (packed by pack_block).
+template <int R, int V, bool Masked, class Rows>
 __attribute__((target("avx512f"))) void tile_avx512(size_t k, const float* ap, const Rows& b,
                                                     float* c, size_t ldc, __mmask16 m0,
                                                     __mmask16 m1) {
@@ -81,46 +81,76 @@ __attribute__((target("avx512f"))) void tile_avx512(size_t k, const float* ap, c
   }
   for (size_t kk = 0; kk < k; ++kk) {
     const float* bk = b(kk);
-    __m512 b0, b1;
+    __m512 b0, b1 = _mm512_setzero_ps();
     if (Masked) {
       b0 = _mm512_maskz_loadu_ps(m0, bk);
-      b1 = _mm512_maskz_loadu_ps(m1, bk + 16);
+      if (V == 2) b1 = _mm512_maskz_loadu_ps(m1, bk + 16);
     } else {
       b0 = _mm512_loadu_ps(bk);
-      b1 = _mm512_loadu_ps(bk + 16);
+      if (V == 2) b1 = _mm512_loadu_ps(bk + 16);
     }
     const float* ak = ap + kk * R;
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
       const __m512 av = _mm512_set1_ps(ak[r]);
       acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
-      acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
+      if (V == 2) acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
     }
   }
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
+    float* cr = c + static_cast<size_t>(r) * ldc;
     if (Masked) {
-      _mm512_mask_storeu_ps(c + static_cast<size_t>(r) * ldc, m0, acc0[r]);
-      _mm512_mask_storeu_ps(c + static_cast<size_t>(r) * ldc + 16, m1, acc1[r]);
+      _mm512_mask_storeu_ps(cr, m0, acc0[r]);
+      if (V == 2) _mm512_mask_storeu_ps(cr + 16, m1, acc1[r]);
     } else {
-      _mm512_storeu_ps(c + static_cast<size_t>(r) * ldc, acc0[r]);
-      _mm512_storeu_ps(c + static_cast<size_t>(r) * ldc + 16, acc1[r]);
+      _mm512_storeu_ps(cr, acc0[r]);
+      if (V == 2) _mm512_storeu_ps(cr + 16, acc1[r]);
     }
   }
 }
 
-// Rows i0 .. i0 + R - 1 of C over every column.
+// Rows i0 .. i0 + R - 1 of C over every column: 32-column tiles, the rest in one tile of one or
+// two masked vectors.
 template <int R, class Rows>
 __attribute__((target("avx512f"))) void row_block_avx512(size_t n, size_t k, const float* ap,
                                                          const Rows& b, float* c, size_t ldc) {
   constexpr size_t kCols = 32;
   size_t j = 0;
-  for (; j + kCols <= n; j += kCols) tile_avx512<R, false>(k, ap, b.at(j), c + j, ldc, 0, 0);
-  if (j < n) {
-    const size_t w = n - j;
-    const auto m0 = static_cast<__mmask16>(w >= 16 ? 0xFFFFu : (1u << w) - 1);
-    const auto m1 = static_cast<__mmask16>(w > 16 ? (1u << (w - 16)) - 1 : 0);
-    tile_avx512<R, true>(k, ap, b.at(j), c + j, ldc, m0, m1);
+  for (; j + kCols <= n; j += kCols) tile_avx512<R, 2, false>(k, ap, b.at(j), c + j, ldc, 0, 0);
+  if (j == n) return;
+  const size_t w = n - j;
+  const auto m0 = static_cast<__mmask16>(w >= 16 ? 0xFFFFu : (1u << w) - 1);
+  if (w <= 16) {
+    tile_avx512<R, 1, true>(k, ap, b.at(j), c + j, ldc, m0, 0);
+  } else {
+    const auto m1 = static_cast<__mmask16>((1u << (w - 16)) - 1);
+    tile_avx512<R, 2, true>(k, ap, b.at(j), c + j, ldc, m0, m1);
+  }
+}
+
+constexpr size_t kRows = 8;
+
+// A's rows i .. i + rows - 1, interleaved: step kk's values side by side.
+void pack_block(size_t i, size_t rows, size_t k, const float* a, size_t lda, float* ap) {
+  for (size_t kk = 0; kk < k; ++kk) {
+    for (size_t r = 0; r < rows; ++r) ap[kk * rows + r] = a[(i + r) * lda + kk];
+  }
+}
+
+template <class Rows>
+__attribute__((target("avx512f"))) void row_block_any(size_t rows, size_t n, size_t k,
+                                                      const float* ap, const Rows& b, float* c,
+                                                      size_t ldc) {
+  switch (rows) {
+    case 8: row_block_avx512<8>(n, k, ap, b, c, ldc); break;
+    case 7: row_block_avx512<7>(n, k, ap, b, c, ldc); break;
+    case 6: row_block_avx512<6>(n, k, ap, b, c, ldc); break;
+    case 5: row_block_avx512<5>(n, k, ap, b, c, ldc); break;
+    case 4: row_block_avx512<4>(n, k, ap, b, c, ldc); break;
+    case 3: row_block_avx512<3>(n, k, ap, b, c, ldc); break;
+    case 2: row_block_avx512<2>(n, k, ap, b, c, ldc); break;
+    default: row_block_avx512<1>(n, k, ap, b, c, ldc); break;
   }
 }
 
@@ -128,24 +158,25 @@ template <class Rows>
 __attribute__((target("avx512f"))) void gemm_avx512(size_t m, size_t n, size_t k, const float* a,
                                                     size_t lda, const Rows& b, float* c,
                                                     size_t ldc) {
-  constexpr size_t kRows = 8;
   std::vector<float> ap(kRows * k);
   for (size_t i = 0; i < m; i += kRows) {
     const size_t rows = std::min(kRows, m - i);
-    // A's rows of this block, interleaved: step kk's values side by side.
-    for (size_t kk = 0; kk < k; ++kk) {
-      for (size_t r = 0; r < rows; ++r) ap[kk * rows + r] = a[(i + r) * lda + kk];
-    }
-    float* ci = c + i * ldc;
-    switch (rows) {
-      case 8: row_block_avx512<8>(n, k, ap.data(), b, ci, ldc); break;
-      case 7: row_block_avx512<7>(n, k, ap.data(), b, ci, ldc); break;
-      case 6: row_block_avx512<6>(n, k, ap.data(), b, ci, ldc); break;
-      case 5: row_block_avx512<5>(n, k, ap.data(), b, ci, ldc); break;
-      case 4: row_block_avx512<4>(n, k, ap.data(), b, ci, ldc); break;
-      case 3: row_block_avx512<3>(n, k, ap.data(), b, ci, ldc); break;
-      case 2: row_block_avx512<2>(n, k, ap.data(), b, ci, ldc); break;
-      default: row_block_avx512<1>(n, k, ap.data(), b, ci, ldc); break;
+    pack_block(i, rows, k, a, lda, ap.data());
+    row_block_any(rows, n, k, ap.data(), b, c + i * ldc, ldc);
+  }
+}
+
+// The offset product for `images` operands x + i x_stride into c + i c_stride, A packed once.
+__attribute__((target("avx512f"))) void gemm_offsets_images_avx512(
+    size_t m, size_t n, size_t k, const float* a, size_t lda, const float* x, size_t x_stride,
+    const int32_t* off, float* c, size_t c_stride, size_t ldc, size_t images) {
+  std::vector<float> ap(kRows * k);
+  for (size_t i = 0; i < m; i += kRows) {
+    const size_t rows = std::min(kRows, m - i);
+    pack_block(i, rows, k, a, lda, ap.data());
+    for (size_t img = 0; img < images; ++img) {
+      row_block_any(rows, n, k, ap.data(), OffsetRows{x + img * x_stride, off},
+                    c + img * c_stride + i * ldc, ldc);
     }
   }
 }
@@ -193,6 +224,20 @@ void fp32_gemm_offsets(size_t m, size_t n, size_t k, const float* a, size_t lda,
   }
 #endif
   fp32_gemm_offsets_portable(m, n, k, a, lda, x, off, c, ldc);
+}
+
+void fp32_gemm_offsets_images(size_t m, size_t n, size_t k, const float* a, size_t lda,
+                              const float* x, size_t x_stride, const int32_t* off, float* c,
+                              size_t c_stride, size_t ldc, size_t images) {
+#ifdef LBFP_FP32_AVX512
+  if (has_avx512()) {
+    gemm_offsets_images_avx512(m, n, k, a, lda, x, x_stride, off, c, c_stride, ldc, images);
+    return;
+  }
+#endif
+  for (size_t img = 0; img < images; ++img) {
+    fp32_gemm_offsets_portable(m, n, k, a, lda, x + img * x_stride, off, c + img * c_stride, ldc);
+  }
 }
 
 void fp32_taps(size_t n, size_t taps, const float* w, const float* x, const int32_t* off,

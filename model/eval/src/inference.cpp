@@ -175,12 +175,12 @@ void fill_phases(const PhaseLayout& l, const Node& n, const ActShape& is, const 
         continue;
       }
       for (size_t px = 0; px < l.sw; ++px) {
-        // Column rx of phase px is padded column rx * sw + px, input column that - pad_w.
+        // Column rx of phase px is padded column rx * sw + px, input column that - pad_w: the
+        // columns rx in [first, end) are inside the input.
         float* dst = row + px * l.plane;
-        for (size_t rx = 0; rx < l.wq; ++rx) {
-          const size_t ix = rx * l.sw + px;
-          if (ix >= n.pad_w && ix - n.pad_w < is.w) dst[rx] = xr[ix - n.pad_w];
-        }
+        const size_t first = px >= n.pad_w ? 0 : (n.pad_w - px + l.sw - 1) / l.sw;
+        const size_t end = std::min(l.wq, (is.w + n.pad_w - px + l.sw - 1) / l.sw);
+        for (size_t rx = first; rx < end; ++rx) dst[rx] = xr[rx * l.sw + px - n.pad_w];
       }
     }
   }
@@ -221,21 +221,40 @@ void conv_fp32(const Graph& g, const Node& n, const float* in, float* out, size_
     }
   }
   const size_t q = os.h * l.wq;
-  std::vector<float> buf(l.floats), acc(og * q);
-  for (size_t b = 0; b < batch; ++b) {
-    fill_phases(l, n, is, in + b * is.elements(), buf.data());
+  // A 1x1 convolution of stride 1 without padding reads its input as it is.
+  const bool as_is = n.kernel_h == 1 && n.kernel_w == 1 && l.sh == 1 && l.sw == 1 &&
+                     n.pad_h == 0 && n.pad_w == 0;
+  // Images in chunks: the weights are rearranged once per chunk, whose inputs stay in cache.
+  constexpr size_t kChunk = 8;
+  std::vector<float> buf(as_is ? 0 : kChunk * l.floats), acc(kChunk * og * q);
+  for (size_t b0 = 0; b0 < batch; b0 += kChunk) {
+    const size_t count = std::min(kChunk, batch - b0);
+    const float* xs = in + b0 * is.elements();
+    size_t x_stride = is.elements();
+    if (!as_is) {
+      for (size_t i = 0; i < count; ++i) {
+        fill_phases(l, n, is, in + (b0 + i) * is.elements(), buf.data() + i * l.floats);
+      }
+      xs = buf.data();
+      x_stride = l.floats;
+    }
     for (size_t grp = 0; grp < n.groups; ++grp) {
       const float* w = n.weights.data() + grp * og * kk;
-      const float* x = buf.data() + grp * cg * l.channel;
+      const float* x = xs + grp * cg * l.channel;
       if (og == 1) {
-        detail::fp32_taps(q, kk, w, x, off.data(), acc.data());
+        for (size_t i = 0; i < count; ++i) {
+          detail::fp32_taps(q, kk, w, x + i * x_stride, off.data(), acc.data() + i * q);
+        }
       } else {
-        detail::fp32_gemm_offsets(og, q, kk, w, kk, x, off.data(), acc.data(), q);
+        detail::fp32_gemm_offsets_images(og, q, kk, w, kk, x, x_stride, off.data(), acc.data(),
+                                         og * q, q, count);
       }
-      for (size_t o = 0; o < og; ++o) {
-        const size_t ch = grp * og + o;
-        store_plane(acc.data() + o * q, l.wq, os, n.bias[ch], relu,
-                    out + (b * os.c + ch) * os.h * os.w);
+      for (size_t i = 0; i < count; ++i) {
+        for (size_t o = 0; o < og; ++o) {
+          const size_t ch = grp * og + o;
+          store_plane(acc.data() + (i * og + o) * q, l.wq, os, n.bias[ch], relu,
+                      out + ((b0 + i) * os.c + ch) * os.h * os.w);
+        }
       }
     }
   }

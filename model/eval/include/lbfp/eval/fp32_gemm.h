@@ -25,6 +25,12 @@ void fp32_gemm_offsets(size_t m, size_t n, size_t k, const float* a, size_t lda,
 void fp32_gemm_offsets_portable(size_t m, size_t n, size_t k, const float* a, size_t lda,
                                 const float* x, const int32_t* off, float* c, size_t ldc);
 
+// fp32_gemm_offsets for `images` operands at once, x + i x_stride into c + i c_stride (the same
+// values; A is rearranged once for all of them).
+void fp32_gemm_offsets_images(size_t m, size_t n, size_t k, const float* a, size_t lda,
+                              const float* x, size_t x_stride, const int32_t* off, float* c,
+                              size_t c_stride, size_t ldc, size_t images);
+
 // One depthwise output row: c[j] = sum_t w[t] * x[off[t] + j] in t order from +0, each product
 // rounded, then added (no fused multiply-add: the depthwise sums always were w * x, then +).
 void fp32_taps(size_t n, size_t taps, const float* w, const float* x, const int32_t* off,
