@@ -212,14 +212,17 @@ TEST(Fp32Inference, DirectConvolutionEqualsTheDefinitionBitForBit) {
   }
 }
 
-// run_fp32_into reuses its tensors: a smaller batch after a larger one gives run_fp32's values.
+// run_fp32_into reuses its tensors: a smaller batch after a larger one gives the values of a
+// fresh pass, and the network run a few images at a time (no hook) gives the values of the pass
+// layer by layer (with a hook).
 TEST(Fp32Inference, ReusedActivationsGiveTheSameValues) {
   const Graph g = load_onnx(model_path("mobilenet.onnx"));
   const Dataset& test = dataset("fashion-mnist", Split::kTest);
   Activations reused;
   run_fp32_into(g, to_float_input(test, 0, 4), 4, reused, 2);
   run_fp32_into(g, to_float_input(test, 4, 2), 2, reused, 2);
-  const Activations fresh = run_fp32(g, to_float_input(test, 4, 2), 2);
+  const Activations fresh =
+      run_fp32(g, to_float_input(test, 4, 2), 2, nullptr, [](int, std::vector<float>&) {}, 1);
   ASSERT_EQ(reused.size(), fresh.size());
   for (size_t t = 0; t < fresh.size(); ++t) EXPECT_EQ(reused[t], fresh[t]) << g.tensor_names[t];
 }

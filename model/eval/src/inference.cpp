@@ -320,6 +320,48 @@ void pool(const Graph& g, const Node& n, const T* in, T* out, size_t batch, Fn r
 
 namespace {
 
+// Node n over images [first, end) of the tensors in t (sized for the batch): every operator
+// works image by image, so any split of the images gives the same values.
+void run_node(const Graph& g, const Node& n, Activations& t, size_t first, size_t end,
+              bool relu) {
+  const auto& xv = t[static_cast<size_t>(n.inputs[0])];
+  auto& yv = t[static_cast<size_t>(n.output)];
+  const size_t in_size = shape_of(g, n.inputs[0]).elements();
+  const size_t out_size = shape_of(g, n.output).elements();
+  const float* x = xv.data() + first * in_size;
+  float* y = yv.data() + first * out_size;
+  const size_t count = end - first, values = count * out_size;
+  switch (n.kind) {
+    case OpKind::kConv: conv_fp32(g, n, x, y, count, relu); break;
+    case OpKind::kGemm: gemm_fp32(n, x, y, count, in_size, relu); break;
+    case OpKind::kRelu:
+      for (size_t i = 0; i < values; ++i) y[i] = std::max(x[i], 0.f);
+      break;
+    case OpKind::kFlatten: std::copy(x, x + values, y); break;
+    case OpKind::kAdd: {
+      const float* x2 = t[static_cast<size_t>(n.inputs[1])].data() + first * out_size;
+      for (size_t i = 0; i < values; ++i) {
+        y[i] = x[i] + x2[i];
+        if (n.relu && y[i] < 0.f) y[i] = 0.f;
+      }
+      break;
+    }
+    case OpKind::kMaxPool:
+      pool(g, n, x, y, count, [](const std::vector<float>& w, size_t) {
+        return *std::max_element(w.begin(), w.end());
+      });
+      break;
+    case OpKind::kAvgPool:
+    case OpKind::kGlobalAvgPool:
+      pool(g, n, x, y, count, [](const std::vector<float>& w, size_t c) {
+        float sum = 0.f;
+        for (float v : w) sum += v;
+        return sum / static_cast<float>(c);
+      });
+      break;
+  }
+}
+
 void fp32_pass(const Graph& g, const std::vector<float>& input, size_t batch, Activations& t,
                Activations* pre_activations, const Fp32Hook& after_node, size_t threads) {
   t.resize(g.tensor_names.size());
@@ -329,63 +371,30 @@ void fp32_pass(const Graph& g, const std::vector<float>& input, size_t batch, Ac
     throw std::invalid_argument("run_fp32: input size does not match batch x " + ins.str());
   }
   t[static_cast<size_t>(g.input)] = input;
+  // Every operator writes each of its outputs: no zero fill where the memory is reused.
+  for (const Node& n : g.nodes) {
+    t[static_cast<size_t>(n.output)].resize(batch * shape_of(g, n.output).elements());
+  }
+  if (!pre_activations && !after_node) {
+    // The whole network for a few images at a time: each layer's input is still in cache.
+    constexpr size_t kChunk = 8;
+    parallel_images(batch, threads, [&](size_t first, size_t end) {
+      for (size_t c = first; c < end; c += kChunk) {
+        for (const Node& n : g.nodes) run_node(g, n, t, c, std::min(end, c + kChunk), n.relu);
+      }
+    });
+    return;
+  }
   if (after_node) after_node(g.input, t[static_cast<size_t>(g.input)]);
   for (const Node& n : g.nodes) {
-    const auto& x = t[static_cast<size_t>(n.inputs[0])];
-    auto& y = t[static_cast<size_t>(n.output)];
-    const size_t in_size = shape_of(g, n.inputs[0]).elements();
-    const size_t out_size = shape_of(g, n.output).elements();
-    // Every operator writes each of its outputs: no zero fill where the memory is reused.
-    y.resize(batch * out_size);
     // The ReLU applied after the pre-activation is saved, where that is asked for.
-    const bool split_relu = pre_activations && n.relu &&
-                            (n.kind == OpKind::kConv || n.kind == OpKind::kGemm);
-    switch (n.kind) {
-      case OpKind::kConv:
-        parallel_images(batch, threads, [&](size_t first, size_t end) {
-          conv_fp32(g, n, x.data() + first * in_size, y.data() + first * out_size, end - first,
-                    n.relu && !split_relu);
-        });
-        break;
-      case OpKind::kGemm:
-        parallel_images(batch, threads, [&](size_t first, size_t end) {
-          gemm_fp32(n, x.data() + first * in_size, y.data() + first * out_size, end - first,
-                    in_size, n.relu && !split_relu);
-        });
-        break;
-      case OpKind::kRelu:
-        for (size_t i = 0; i < y.size(); ++i) y[i] = std::max(x[i], 0.f);
-        break;
-      case OpKind::kFlatten: y = x; break;
-      case OpKind::kAdd: {
-        const auto& x2 = t[static_cast<size_t>(n.inputs[1])];
-        for (size_t i = 0; i < y.size(); ++i) {
-          y[i] = x[i] + x2[i];
-          if (n.relu && y[i] < 0.f) y[i] = 0.f;
-        }
-        break;
-      }
-      case OpKind::kMaxPool:
-        parallel_images(batch, threads, [&](size_t first, size_t end) {
-          pool(g, n, x.data() + first * in_size, y.data() + first * out_size, end - first,
-               [](const std::vector<float>& w, size_t) {
-                 return *std::max_element(w.begin(), w.end());
-               });
-        });
-        break;
-      case OpKind::kAvgPool:
-      case OpKind::kGlobalAvgPool:
-        parallel_images(batch, threads, [&](size_t first, size_t end) {
-          pool(g, n, x.data() + first * in_size, y.data() + first * out_size, end - first,
-               [](const std::vector<float>& w, size_t count) {
-                 float s = 0.f;
-                 for (float v : w) s += v;
-                 return s / static_cast<float>(count);
-               });
-        });
-        break;
-    }
-    if (pre_activations && (n.kind == OpKind::kConv || n.kind == OpKind::kGemm)) {
+    const bool linear = n.kind == OpKind::kConv || n.kind == OpKind::kGemm;
+    const bool split_relu = pre_activations && n.relu && linear;
+    parallel_images(batch, threads, [&](size_t first, size_t end) {
+      run_node(g, n, t, first, end, n.relu && !split_relu);
+    });
+    auto& y = t[static_cast<size_t>(n.output)];
+    if (pre_activations && linear) {
       (*pre_activations)[static_cast<size_t>(n.output)] = y;
       if (split_relu) {
         for (float& v : y) v = std::max(v, 0.f);

@@ -75,7 +75,8 @@ Activations run_fp32(const Graph& graph, const std::vector<float>& input, size_t
                      Activations* pre_activations = nullptr, const Fp32Hook& after_node = {},
                      size_t threads = 1);
 // The same into `out`, whose tensors keep their memory from one batch to the next (a loop over
-// batches then allocates, and the kernel zero-fills, its activations once).
+// batches then allocates, and the kernel zero-fills, its activations once). Without a hook or
+// pre-activations the pass runs the whole network on a few images at a time (the same values).
 void run_fp32_into(const Graph& graph, const std::vector<float>& input, size_t batch,
                    Activations& out, size_t threads = 1);
 
