@@ -103,6 +103,11 @@ TEST(Fp32Gemm, OffsetRowsAndTapsEqualTheScalarPathsBitForBit) {
                                        ldc);
     EXPECT_EQ(std::memcmp(fast.data(), slow.data(), fast.size() * sizeof(float)), 0)
         << m << "x" << n << "x" << k;
+    std::vector<float> packed(m * ldc, -1.f);
+    detail::fp32_gemm_offsets_packed(detail::fp32_pack_a(m, k, a.data(), lda), n, x.data(),
+                                     off.data(), packed.data(), ldc);
+    EXPECT_EQ(std::memcmp(packed.data(), slow.data(), packed.size() * sizeof(float)), 0)
+        << "packed " << m << "x" << n << "x" << k;
     std::vector<float> tf(n, -1.f), ts(n, -1.f);
     detail::fp32_taps(n, k, a.data(), x.data(), off.data(), tf.data());
     detail::fp32_taps_portable(n, k, a.data(), x.data(), off.data(), ts.data());

@@ -166,18 +166,14 @@ __attribute__((target("avx512f"))) void gemm_avx512(size_t m, size_t n, size_t k
   }
 }
 
-// The offset product for `images` operands x + i x_stride into c + i c_stride, A packed once.
-__attribute__((target("avx512f"))) void gemm_offsets_images_avx512(
-    size_t m, size_t n, size_t k, const float* a, size_t lda, const float* x, size_t x_stride,
-    const int32_t* off, float* c, size_t c_stride, size_t ldc, size_t images) {
-  std::vector<float> ap(kRows * k);
-  for (size_t i = 0; i < m; i += kRows) {
-    const size_t rows = std::min(kRows, m - i);
-    pack_block(i, rows, k, a, lda, ap.data());
-    for (size_t img = 0; img < images; ++img) {
-      row_block_any(rows, n, k, ap.data(), OffsetRows{x + img * x_stride, off},
-                    c + img * c_stride + i * ldc, ldc);
-    }
+// The offset product over A packed by fp32_pack_a.
+__attribute__((target("avx512f"))) void gemm_offsets_packed_avx512(const PackedA& a, size_t n,
+                                                                   const float* x,
+                                                                   const int32_t* off, float* c,
+                                                                   size_t ldc) {
+  for (size_t i = 0; i < a.m; i += kRows) {
+    const size_t rows = std::min(kRows, a.m - i);
+    row_block_any(rows, n, a.k, a.blocks.data() + i * a.k, OffsetRows{x, off}, c + i * ldc, ldc);
   }
 }
 
@@ -226,18 +222,32 @@ void fp32_gemm_offsets(size_t m, size_t n, size_t k, const float* a, size_t lda,
   fp32_gemm_offsets_portable(m, n, k, a, lda, x, off, c, ldc);
 }
 
-void fp32_gemm_offsets_images(size_t m, size_t n, size_t k, const float* a, size_t lda,
-                              const float* x, size_t x_stride, const int32_t* off, float* c,
-                              size_t c_stride, size_t ldc, size_t images) {
+PackedA fp32_pack_a(size_t m, size_t k, const float* a, size_t lda) {
+  PackedA p;
+  p.m = m;
+  p.k = k;
+  p.a = a;
+  p.lda = lda;
 #ifdef LBFP_FP32_AVX512
   if (has_avx512()) {
-    gemm_offsets_images_avx512(m, n, k, a, lda, x, x_stride, off, c, c_stride, ldc, images);
+    p.blocks.resize(m * k);
+    for (size_t i = 0; i < m; i += kRows) {
+      pack_block(i, std::min(kRows, m - i), k, a, lda, p.blocks.data() + i * k);
+    }
+  }
+#endif
+  return p;
+}
+
+void fp32_gemm_offsets_packed(const PackedA& a, size_t n, const float* x, const int32_t* off,
+                              float* c, size_t ldc) {
+#ifdef LBFP_FP32_AVX512
+  if (has_avx512()) {
+    gemm_offsets_packed_avx512(a, n, x, off, c, ldc);
     return;
   }
 #endif
-  for (size_t img = 0; img < images; ++img) {
-    fp32_gemm_offsets_portable(m, n, k, a, lda, x + img * x_stride, off, c + img * c_stride, ldc);
-  }
+  fp32_gemm_offsets_portable(a.m, n, a.k, a.a, a.lda, x, off, c, ldc);
 }
 
 void fp32_taps(size_t n, size_t taps, const float* w, const float* x, const int32_t* off,

@@ -224,37 +224,31 @@ void conv_fp32(const Graph& g, const Node& n, const float* in, float* out, size_
   // A 1x1 convolution of stride 1 without padding reads its input as it is.
   const bool as_is = n.kernel_h == 1 && n.kernel_w == 1 && l.sh == 1 && l.sw == 1 &&
                      n.pad_h == 0 && n.pad_w == 0;
-  // Images in chunks: the weights are rearranged once per chunk, whose inputs stay in cache.
-  constexpr size_t kChunk = 8;
-  std::vector<float> buf(as_is ? 0 : kChunk * l.floats), acc(kChunk * og * q);
-  for (size_t b0 = 0; b0 < batch; b0 += kChunk) {
-    const size_t count = std::min(kChunk, batch - b0);
-    const float* xs = in + b0 * is.elements();
-    size_t x_stride = is.elements();
+  // The weights rearranged once for all the images; one image's input and sums stay in cache.
+  std::vector<detail::PackedA> packed;
+  if (og > 1) {
+    for (size_t grp = 0; grp < n.groups; ++grp) {
+      packed.push_back(detail::fp32_pack_a(og, kk, n.weights.data() + grp * og * kk, kk));
+    }
+  }
+  std::vector<float> buf(as_is ? 0 : l.floats), acc(og * q);
+  for (size_t b = 0; b < batch; ++b) {
+    const float* xs = in + b * is.elements();
     if (!as_is) {
-      for (size_t i = 0; i < count; ++i) {
-        fill_phases(l, n, is, in + (b0 + i) * is.elements(), buf.data() + i * l.floats);
-      }
+      fill_phases(l, n, is, xs, buf.data());
       xs = buf.data();
-      x_stride = l.floats;
     }
     for (size_t grp = 0; grp < n.groups; ++grp) {
-      const float* w = n.weights.data() + grp * og * kk;
       const float* x = xs + grp * cg * l.channel;
       if (og == 1) {
-        for (size_t i = 0; i < count; ++i) {
-          detail::fp32_taps(q, kk, w, x + i * x_stride, off.data(), acc.data() + i * q);
-        }
+        detail::fp32_taps(q, kk, n.weights.data() + grp * kk, x, off.data(), acc.data());
       } else {
-        detail::fp32_gemm_offsets_images(og, q, kk, w, kk, x, x_stride, off.data(), acc.data(),
-                                         og * q, q, count);
+        detail::fp32_gemm_offsets_packed(packed[grp], q, x, off.data(), acc.data(), q);
       }
-      for (size_t i = 0; i < count; ++i) {
-        for (size_t o = 0; o < og; ++o) {
-          const size_t ch = grp * og + o;
-          store_plane(acc.data() + (i * og + o) * q, l.wq, os, n.bias[ch], relu,
-                      out + ((b0 + i) * os.c + ch) * os.h * os.w);
-        }
+      for (size_t o = 0; o < og; ++o) {
+        const size_t ch = grp * og + o;
+        store_plane(acc.data() + o * q, l.wq, os, n.bias[ch], relu,
+                    out + (b * os.c + ch) * os.h * os.w);
       }
     }
   }

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace lbfp::eval::detail {
 
@@ -25,11 +26,18 @@ void fp32_gemm_offsets(size_t m, size_t n, size_t k, const float* a, size_t lda,
 void fp32_gemm_offsets_portable(size_t m, size_t n, size_t k, const float* a, size_t lda,
                                 const float* x, const int32_t* off, float* c, size_t ldc);
 
-// fp32_gemm_offsets for `images` operands at once, x + i x_stride into c + i c_stride (the same
-// values; A is rearranged once for all of them).
-void fp32_gemm_offsets_images(size_t m, size_t n, size_t k, const float* a, size_t lda,
-                              const float* x, size_t x_stride, const int32_t* off, float* c,
-                              size_t c_stride, size_t ldc, size_t images);
+// A rearranged once for fp32_gemm_offsets_packed (blocks of 8 rows, each step's values side by
+// side), for products that reuse the same A (a convolution's weights over many images).
+struct PackedA {
+  size_t m = 0, k = 0;
+  const float* a = nullptr;  // the original (the path without AVX-512 reads it)
+  size_t lda = 0;
+  std::vector<float> blocks;
+};
+PackedA fp32_pack_a(size_t m, size_t k, const float* a, size_t lda);
+// fp32_gemm_offsets(a.m, n, a.k, a.a, a.lda, x, off, c, ldc): the same values.
+void fp32_gemm_offsets_packed(const PackedA& a, size_t n, const float* x, const int32_t* off,
+                              float* c, size_t ldc);
 
 // One depthwise output row: c[j] = sum_t w[t] * x[off[t] + j] in t order from +0, each product
 // rounded, then added (no fused multiply-add: the depthwise sums always were w * x, then +).
