@@ -1,6 +1,7 @@
 #include "lbfp/eval/inference.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdint>
 #include <exception>
@@ -206,12 +207,17 @@ void store_plane(const float* acc, size_t wq, const ActShape& os, float bias, bo
 // Taps on the zero border add w * 0 = +-0 (or fma(w, 0, s)) to a sum that is never -0 (it starts
 // at +0 and rounds to nearest): the values the im2col copy with its zeros gave.
 void conv_fp32(const Graph& g, const Node& n, const float* in, float* out, size_t batch,
-                      bool relu) {
+               bool relu) {
   const ActShape& is = shape_of(g, n.inputs[0]);
   const ActShape& os = shape_of(g, n.output);
   const size_t cg = is.c / n.groups, og = n.out_channels / n.groups;
   const size_t kk = cg * n.kernel_h * n.kernel_w;
   const PhaseLayout l = phase_layout(n, is);
+  if (l.floats > static_cast<size_t>(INT32_MAX)) {
+    // The tap offsets are 32-bit.
+    throw std::length_error("run_fp32: the input of " + n.name + " (" + is.str() +
+                            ") is too large for the direct convolution");
+  }
   std::vector<int32_t> off(kk);
   for (size_t c = 0; c < cg; ++c) {
     for (size_t kh = 0; kh < n.kernel_h; ++kh) {
