@@ -3,6 +3,9 @@
 // SQNR against FP32 (model/eval, study.h). docs/accuracy.md, docs/formats.md. The chosen
 // exponents go to --out (default lbfp-eval-out/).
 #include <CLI/CLI.hpp>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <unistd.h>
 
 #include <filesystem>
@@ -84,6 +87,13 @@ std::string exponents_path(const EvalCliOptions& o) {
 }
 
 int run_eval(EvalCliOptions o) {
+#if defined(__GLIBC__)
+  // Every batch allocates and frees the same large buffers (activations, codes, im2col): keep
+  // them in the heap instead of handing them back to the kernel, which costs a page fault and a
+  // zeroed page per 4 KiB the next batch touches.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
   const std::vector<eval::EvalConfig> configs = eval::study_configs(o.study);
   const std::string exponents = configs.empty() ? std::string() : exponents_path(o);
   o.study.memory_budget_bytes = host_memory_budget_bytes();

@@ -82,6 +82,156 @@ TEST(Fp32Gemm, VectorPathEqualsTheFmaChainBitForBit) {
   }
 }
 
+// The product over row offsets and the depthwise taps: the vector paths bit for bit the scalar
+// ones (fma chains; w * x then + for the taps), on partial tiles and offsets in any order.
+TEST(Fp32Gemm, OffsetRowsAndTapsEqualTheScalarPathsBitForBit) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> dist(0.f, 1.f);
+  const size_t shapes[][3] = {{1, 1, 1}, {7, 17, 3}, {8, 32, 9}, {13, 49, 144}, {16, 63, 25},
+                              {9, 100, 2}};
+  for (const auto& s : shapes) {
+    const size_t m = s[0], n = s[1], k = s[2], lda = k + 1, ldc = n + 3;
+    std::vector<float> a(m * lda), x(4 * n + 3 * k + 64);
+    for (float& v : a) v = dist(rng);
+    for (float& v : x) v = dist(rng);
+    std::vector<int32_t> off(k);
+    std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(x.size() - n));
+    for (int32_t& o : off) o = pick(rng);
+    std::vector<float> fast(m * ldc, -1.f), slow(m * ldc, -1.f);
+    detail::fp32_gemm_offsets(m, n, k, a.data(), lda, x.data(), off.data(), fast.data(), ldc);
+    detail::fp32_gemm_offsets_portable(m, n, k, a.data(), lda, x.data(), off.data(), slow.data(),
+                                       ldc);
+    EXPECT_EQ(std::memcmp(fast.data(), slow.data(), fast.size() * sizeof(float)), 0)
+        << m << "x" << n << "x" << k;
+    std::vector<float> packed(m * ldc, -1.f);
+    detail::fp32_gemm_offsets_packed(detail::fp32_pack_a(m, k, a.data(), lda), n, x.data(),
+                                     off.data(), packed.data(), ldc);
+    EXPECT_EQ(std::memcmp(packed.data(), slow.data(), packed.size() * sizeof(float)), 0)
+        << "packed " << m << "x" << n << "x" << k;
+    std::vector<float> tf(n, -1.f), ts(n, -1.f);
+    detail::fp32_taps(n, k, a.data(), x.data(), off.data(), tf.data());
+    detail::fp32_taps_portable(n, k, a.data(), x.data(), off.data(), ts.data());
+    EXPECT_EQ(std::memcmp(tf.data(), ts.data(), n * sizeof(float)), 0) << n << " x " << k;
+  }
+}
+
+// A one-convolution graph (input tensor 0, output tensor 1).
+Graph one_conv(const ActShape& in, size_t out_c, size_t kh, size_t kw, size_t sh, size_t sw,
+               size_t ph, size_t pw, size_t groups, bool relu, std::mt19937& rng) {
+  std::normal_distribution<float> dist(0.f, 1.f);
+  Node n;
+  n.kind = OpKind::kConv;
+  n.name = "conv";
+  n.inputs = {0};
+  n.output = 1;
+  n.relu = relu;
+  n.out_channels = out_c;
+  n.kernel_h = kh;
+  n.kernel_w = kw;
+  n.stride_h = sh;
+  n.stride_w = sw;
+  n.pad_h = ph;
+  n.pad_w = pw;
+  n.groups = groups;
+  n.weights.resize(out_c * in.c / groups * kh * kw);
+  for (float& v : n.weights) v = dist(rng);
+  n.bias.resize(out_c);
+  for (float& v : n.bias) v = dist(rng);
+  Graph g;
+  g.tensor_names = {"x", "y"};
+  const ActShape out{out_c, (in.h + 2 * ph - kh) / sh + 1, (in.w + 2 * pw - kw) / sw + 1};
+  g.tensor_shapes = {in, out};
+  g.nodes = {n};
+  g.input = 0;
+  g.output = 1;
+  return g;
+}
+
+// The direct convolution against the definition: each output sums its in-bounds taps in
+// (c, kh, kw) order from +0 (fused multiply-adds; w * x then + with one output channel per
+// group), adds the bias, then the ReLU. Strides, pads, groups, depthwise, non-square kernels.
+TEST(Fp32Inference, DirectConvolutionEqualsTheDefinitionBitForBit) {
+  std::mt19937 rng(5);
+  struct Case {
+    ActShape in;
+    size_t out_c, kh, kw, sh, sw, ph, pw, groups;
+    bool relu;
+  };
+  const Case cases[] = {
+      {{3, 9, 7}, 5, 3, 3, 2, 2, 1, 1, 1, true},   {{4, 8, 8}, 4, 3, 3, 1, 1, 1, 1, 4, true},
+      {{4, 7, 7}, 4, 3, 3, 2, 2, 1, 1, 4, false},  {{6, 6, 5}, 2, 3, 3, 1, 1, 1, 1, 2, true},
+      {{4, 10, 9}, 6, 5, 3, 1, 2, 2, 1, 2, false}, {{8, 7, 7}, 17, 1, 1, 2, 2, 0, 0, 1, true},
+      {{1, 28, 28}, 6, 5, 5, 1, 1, 0, 0, 1, true}, {{16, 4, 4}, 33, 3, 3, 1, 1, 1, 1, 1, false},
+  };
+  for (const Case& k : cases) {
+    const Graph g = one_conv(k.in, k.out_c, k.kh, k.kw, k.sh, k.sw, k.ph, k.pw, k.groups, k.relu,
+                             rng);
+    const Node& n = g.nodes[0];
+    const ActShape& os = g.tensor_shapes[1];
+    const size_t batch = 3;
+    std::normal_distribution<float> dist(0.f, 1.f);
+    std::vector<float> input(batch * k.in.elements());
+    for (float& v : input) v = dist(rng);
+    const Activations got = run_fp32(g, input, batch, nullptr, {}, 2);
+    const size_t cg = k.in.c / k.groups, og = k.out_c / k.groups;
+    std::vector<float> want(batch * os.elements());
+    for (size_t b = 0; b < batch; ++b) {
+      for (size_t o = 0; o < k.out_c; ++o) {
+        const size_t grp = o / og;
+        for (size_t oy = 0; oy < os.h; ++oy) {
+          for (size_t ox = 0; ox < os.w; ++ox) {
+            float acc = 0.f;
+            for (size_t c = 0; c < cg; ++c) {
+              for (size_t y = 0; y < k.kh; ++y) {
+                for (size_t xk = 0; xk < k.kw; ++xk) {
+                  const long iy = static_cast<long>(oy * k.sh + y) - static_cast<long>(k.ph);
+                  const long ix = static_cast<long>(ox * k.sw + xk) - static_cast<long>(k.pw);
+                  if (iy < 0 || ix < 0 || iy >= static_cast<long>(k.in.h) ||
+                      ix >= static_cast<long>(k.in.w)) {
+                    continue;
+                  }
+                  const float w = n.weights[((o * cg + c) * k.kh + y) * k.kw + xk];
+                  const float xv = input[((b * k.in.c + grp * cg + c) * k.in.h +
+                                          static_cast<size_t>(iy)) * k.in.w +
+                                         static_cast<size_t>(ix)];
+                  if (og == 1) {
+                    const float product = w * xv;
+                    acc = acc + product;
+                  } else {
+                    acc = std::fma(w, xv, acc);
+                  }
+                }
+              }
+            }
+            float v = acc + n.bias[o];
+            if (k.relu && v < 0.f) v = 0.f;
+            want[((b * k.out_c + o) * os.h + oy) * os.w + ox] = v;
+          }
+        }
+      }
+    }
+    ASSERT_EQ(got[1].size(), want.size());
+    EXPECT_EQ(std::memcmp(got[1].data(), want.data(), want.size() * sizeof(float)), 0)
+        << k.in.str() << " -> " << k.out_c << " k" << k.kh << "x" << k.kw << " s" << k.sh << "x"
+        << k.sw << " p" << k.ph << "x" << k.pw << " g" << k.groups;
+  }
+}
+
+// run_fp32_into reuses its tensors: a smaller batch after a larger one gives the values of a
+// fresh pass, and the network run a few images at a time (no hook) gives the values of the pass
+// layer by layer (with a hook).
+TEST(Fp32Inference, ReusedActivationsGiveTheSameValues) {
+  const Graph g = load_onnx(model_path("mobilenet.onnx"));
+  const Dataset& test = dataset("fashion-mnist", Split::kTest);
+  Activations reused;
+  run_fp32_into(g, to_float_input(test, 0, 4), 4, reused, 2);
+  run_fp32_into(g, to_float_input(test, 4, 2), 2, reused, 2);
+  const Activations fresh =
+      run_fp32(g, to_float_input(test, 4, 2), 2, nullptr, [](int, std::vector<float>&) {}, 1);
+  ASSERT_EQ(reused.size(), fresh.size());
+  for (size_t t = 0; t < fresh.size(); ++t) EXPECT_EQ(reused[t], fresh[t]) << g.tensor_names[t];
+}
+
 // Every FP32 tensor is the same for any thread count and for an image run alone or in a batch.
 TEST(Fp32Inference, SameValuesForAnyThreadCountAndBatch) {
   const Graph g = load_onnx(model_path("resnet10.onnx"));

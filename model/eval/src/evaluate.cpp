@@ -202,6 +202,7 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
   std::vector<uint8_t> calib_pixels;  // for the bias correction
   if (!options.configs.empty() && ncal > 0) {
     calib_pixels.reserve(ncal * px);
+    Activations fp;  // reused by every batch
     for (size_t id : calib) calib_pixels.insert(calib_pixels.end(), train.image(id), train.image(id) + px);
     for (size_t first = 0; first < ncal; first += batch) {
       const size_t count = std::min(batch, ncal - first);
@@ -211,7 +212,7 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
       for (size_t i = 0; i < count * px; ++i) {
         input[i] = static_cast<float>(calib_pixels[first * px + i]) / 255.0f;
       }
-      const Activations fp = run_fp32(g, input, count, nullptr, {}, fp32_threads);
+      run_fp32_into(g, input, count, fp, fp32_threads);
       check_finite(g, fp, count, "training", ids);
       stats.add(fp, fp32_threads);
     }
@@ -257,11 +258,11 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
                                           static_cast<size_t>(std::max(1, options.gemm.threads)));
   GemmOptions config_gemm = options.gemm;
   if (workers > 1) config_gemm.threads = 1;
+  Activations fp;  // the FP32 activations of the batch, reused by every batch
   for (size_t first = 0; first < total; first += batch) {
     const size_t count = std::min(batch, total - first);
     const auto fp32_start = std::chrono::steady_clock::now();
-    const Activations fp =
-        run_fp32(g, to_float_input(test, first, count), count, nullptr, {}, fp32_threads);
+    run_fp32_into(g, to_float_input(test, first, count), count, fp, fp32_threads);
     std::vector<size_t> ids(count);
     for (size_t i = 0; i < count; ++i) ids[i] = first + i;
     check_finite(g, fp, count, "test", ids);

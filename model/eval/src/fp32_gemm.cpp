@@ -4,6 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
+
+// This file is compiled with -ffp-contract=off (CMakeLists.txt): the taps' w * x, then + must not
+// be fused into one rounding by the compiler.
 
 namespace lbfp::eval::detail {
 
@@ -20,61 +24,171 @@ void fp32_gemm_portable(size_t m, size_t n, size_t k, const float* a, size_t lda
   }
 }
 
+void fp32_gemm_offsets_portable(size_t m, size_t n, size_t k, const float* a, size_t lda,
+                                const float* x, const int32_t* off, float* c, size_t ldc) {
+  for (size_t i = 0; i < m; ++i) {
+    float* ci = c + i * ldc;
+    std::fill(ci, ci + n, 0.f);
+    for (size_t kk = 0; kk < k; ++kk) {
+      const float av = a[i * lda + kk];
+      const float* xk = x + off[kk];
+      for (size_t j = 0; j < n; ++j) ci[j] = std::fma(av, xk[j], ci[j]);
+    }
+  }
+}
+
+void fp32_taps_portable(size_t n, size_t taps, const float* w, const float* x,
+                        const int32_t* off, float* c) {
+  std::fill(c, c + n, 0.f);
+  for (size_t t = 0; t < taps; ++t) {
+    const float wv = w[t];
+    const float* xt = x + off[t];
+    for (size_t j = 0; j < n; ++j) c[j] += wv * xt[j];
+  }
+}
+
 namespace {
+
+// The rows of B: a matrix with a leading dimension, or a base and one offset per row.
+struct StridedRows {
+  const float* b;
+  size_t ldb;
+  const float* operator()(size_t kk) const { return b + kk * ldb; }
+  StridedRows at(size_t j) const { return {b + j, ldb}; }
+};
+struct OffsetRows {
+  const float* x;
+  const int32_t* off;
+  const float* operator()(size_t kk) const { return x + off[kk]; }
+  OffsetRows at(size_t j) const { return {x + j, off}; }
+};
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define LBFP_FP32_AVX512 1
 
-// One tile of R rows x 32 columns (two vectors, masked at the right edge), k innermost: R x 2
-// accumulators stay in registers for the whole reduction.
-template <int R>
-__attribute__((target("avx512f"))) void tile_avx512(size_t k, const float* a, size_t lda,
-                                                    const float* b, size_t ldb, float* c,
-                                                    size_t ldc, __mmask16 m0, __mmask16 m1) {
+// One tile of R rows x 16 V columns (V vectors, masked at the right edge when Masked), k
+// innermost: R x V accumulators stay in registers for the whole reduction. The R values of A for
+// step kk are ap[kk * R ... kk * R + R - 1] (packed by pack_block).
+template <int R, int V, bool Masked, class Rows>
+__attribute__((target("avx512f"))) void tile_avx512(size_t k, const float* ap, const Rows& b,
+                                                    float* c, size_t ldc, __mmask16 m0,
+                                                    __mmask16 m1) {
   __m512 acc0[R], acc1[R];
+#pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
     acc0[r] = _mm512_setzero_ps();
     acc1[r] = _mm512_setzero_ps();
   }
   for (size_t kk = 0; kk < k; ++kk) {
-    const __m512 b0 = _mm512_maskz_loadu_ps(m0, b + kk * ldb);
-    const __m512 b1 = _mm512_maskz_loadu_ps(m1, b + kk * ldb + 16);
+    const float* bk = b(kk);
+    __m512 b0, b1 = _mm512_setzero_ps();
+    if (Masked) {
+      b0 = _mm512_maskz_loadu_ps(m0, bk);
+      if (V == 2) b1 = _mm512_maskz_loadu_ps(m1, bk + 16);
+    } else {
+      b0 = _mm512_loadu_ps(bk);
+      if (V == 2) b1 = _mm512_loadu_ps(bk + 16);
+    }
+    const float* ak = ap + kk * R;
+#pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
-      const __m512 av = _mm512_set1_ps(a[static_cast<size_t>(r) * lda + kk]);
+      const __m512 av = _mm512_set1_ps(ak[r]);
       acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
-      acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
+      if (V == 2) acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
     }
   }
+#pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
-    _mm512_mask_storeu_ps(c + static_cast<size_t>(r) * ldc, m0, acc0[r]);
-    _mm512_mask_storeu_ps(c + static_cast<size_t>(r) * ldc + 16, m1, acc1[r]);
+    float* cr = c + static_cast<size_t>(r) * ldc;
+    if (Masked) {
+      _mm512_mask_storeu_ps(cr, m0, acc0[r]);
+      if (V == 2) _mm512_mask_storeu_ps(cr + 16, m1, acc1[r]);
+    } else {
+      _mm512_storeu_ps(cr, acc0[r]);
+      if (V == 2) _mm512_storeu_ps(cr + 16, acc1[r]);
+    }
   }
 }
 
+// Rows i0 .. i0 + R - 1 of C over every column: 32-column tiles, the rest in one tile of one or
+// two masked vectors.
+template <int R, class Rows>
+__attribute__((target("avx512f"))) void row_block_avx512(size_t n, size_t k, const float* ap,
+                                                         const Rows& b, float* c, size_t ldc) {
+  constexpr size_t kCols = 32;
+  size_t j = 0;
+  for (; j + kCols <= n; j += kCols) tile_avx512<R, 2, false>(k, ap, b.at(j), c + j, ldc, 0, 0);
+  if (j == n) return;
+  const size_t w = n - j;
+  const auto m0 = static_cast<__mmask16>(w >= 16 ? 0xFFFFu : (1u << w) - 1);
+  if (w <= 16) {
+    tile_avx512<R, 1, true>(k, ap, b.at(j), c + j, ldc, m0, 0);
+  } else {
+    const auto m1 = static_cast<__mmask16>((1u << (w - 16)) - 1);
+    tile_avx512<R, 2, true>(k, ap, b.at(j), c + j, ldc, m0, m1);
+  }
+}
+
+constexpr size_t kRows = 8;
+
+// A's rows i .. i + rows - 1, interleaved: step kk's values side by side.
+void pack_block(size_t i, size_t rows, size_t k, const float* a, size_t lda, float* ap) {
+  for (size_t kk = 0; kk < k; ++kk) {
+    for (size_t r = 0; r < rows; ++r) ap[kk * rows + r] = a[(i + r) * lda + kk];
+  }
+}
+
+template <class Rows>
+__attribute__((target("avx512f"))) void row_block_any(size_t rows, size_t n, size_t k,
+                                                      const float* ap, const Rows& b, float* c,
+                                                      size_t ldc) {
+  switch (rows) {
+    case 8: row_block_avx512<8>(n, k, ap, b, c, ldc); break;
+    case 7: row_block_avx512<7>(n, k, ap, b, c, ldc); break;
+    case 6: row_block_avx512<6>(n, k, ap, b, c, ldc); break;
+    case 5: row_block_avx512<5>(n, k, ap, b, c, ldc); break;
+    case 4: row_block_avx512<4>(n, k, ap, b, c, ldc); break;
+    case 3: row_block_avx512<3>(n, k, ap, b, c, ldc); break;
+    case 2: row_block_avx512<2>(n, k, ap, b, c, ldc); break;
+    default: row_block_avx512<1>(n, k, ap, b, c, ldc); break;
+  }
+}
+
+template <class Rows>
 __attribute__((target("avx512f"))) void gemm_avx512(size_t m, size_t n, size_t k, const float* a,
-                                                    size_t lda, const float* b, size_t ldb,
-                                                    float* c, size_t ldc) {
-  constexpr size_t kRows = 8, kCols = 32;
-  for (size_t j = 0; j < n; j += kCols) {
-    const size_t w = std::min(kCols, n - j);
-    const auto m0 = static_cast<__mmask16>(w >= 16 ? 0xFFFFu : (1u << w) - 1);
-    const auto m1 = static_cast<__mmask16>(w >= 32 ? 0xFFFFu : w > 16 ? (1u << (w - 16)) - 1 : 0);
-    size_t i = 0;
-    for (; i + kRows <= m; i += kRows) {
-      tile_avx512<8>(k, a + i * lda, lda, b + j, ldb, c + i * ldc + j, ldc, m0, m1);
+                                                    size_t lda, const Rows& b, float* c,
+                                                    size_t ldc) {
+  std::vector<float> ap(kRows * k);
+  for (size_t i = 0; i < m; i += kRows) {
+    const size_t rows = std::min(kRows, m - i);
+    pack_block(i, rows, k, a, lda, ap.data());
+    row_block_any(rows, n, k, ap.data(), b, c + i * ldc, ldc);
+  }
+}
+
+// The offset product over A packed by fp32_pack_a.
+__attribute__((target("avx512f"))) void gemm_offsets_packed_avx512(const PackedA& a, size_t n,
+                                                                   const float* x,
+                                                                   const int32_t* off, float* c,
+                                                                   size_t ldc) {
+  for (size_t i = 0; i < a.m; i += kRows) {
+    const size_t rows = std::min(kRows, a.m - i);
+    row_block_any(rows, n, a.k, a.blocks.data() + i * a.k, OffsetRows{x, off}, c + i * ldc, ldc);
+  }
+}
+
+// Depthwise taps, 16 outputs per vector: a product, rounded, then a sum, as the scalar loop does.
+__attribute__((target("avx512f"))) void taps_avx512(size_t n, size_t taps, const float* w,
+                                                    const float* x, const int32_t* off,
+                                                    float* c) {
+  for (size_t j = 0; j < n; j += 16) {
+    const auto m = static_cast<__mmask16>(n - j >= 16 ? 0xFFFFu : (1u << (n - j)) - 1);
+    __m512 acc = _mm512_setzero_ps();
+    for (size_t t = 0; t < taps; ++t) {
+      const __m512 xv = _mm512_maskz_loadu_ps(m, x + off[t] + j);
+      acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(w[t]), xv));
     }
-    const float* ai = a + i * lda;
-    float* ci = c + i * ldc + j;
-    switch (m - i) {
-      case 7: tile_avx512<7>(k, ai, lda, b + j, ldb, ci, ldc, m0, m1); break;
-      case 6: tile_avx512<6>(k, ai, lda, b + j, ldb, ci, ldc, m0, m1); break;
-      case 5: tile_avx512<5>(k, ai, lda, b + j, ldb, ci, ldc, m0, m1); break;
-      case 4: tile_avx512<4>(k, ai, lda, b + j, ldb, ci, ldc, m0, m1); break;
-      case 3: tile_avx512<3>(k, ai, lda, b + j, ldb, ci, ldc, m0, m1); break;
-      case 2: tile_avx512<2>(k, ai, lda, b + j, ldb, ci, ldc, m0, m1); break;
-      case 1: tile_avx512<1>(k, ai, lda, b + j, ldb, ci, ldc, m0, m1); break;
-      default: break;
-    }
+    _mm512_mask_storeu_ps(c + j, m, acc);
   }
 }
 
@@ -90,11 +204,61 @@ void fp32_gemm(size_t m, size_t n, size_t k, const float* a, size_t lda, const f
                size_t ldb, float* c, size_t ldc) {
 #ifdef LBFP_FP32_AVX512
   if (has_avx512()) {
-    gemm_avx512(m, n, k, a, lda, b, ldb, c, ldc);
+    gemm_avx512(m, n, k, a, lda, StridedRows{b, ldb}, c, ldc);
     return;
   }
 #endif
   fp32_gemm_portable(m, n, k, a, lda, b, ldb, c, ldc);
+}
+
+void fp32_gemm_offsets(size_t m, size_t n, size_t k, const float* a, size_t lda, const float* x,
+                       const int32_t* off, float* c, size_t ldc) {
+#ifdef LBFP_FP32_AVX512
+  if (has_avx512()) {
+    gemm_avx512(m, n, k, a, lda, OffsetRows{x, off}, c, ldc);
+    return;
+  }
+#endif
+  fp32_gemm_offsets_portable(m, n, k, a, lda, x, off, c, ldc);
+}
+
+PackedA fp32_pack_a(size_t m, size_t k, const float* a, size_t lda) {
+  PackedA p;
+  p.m = m;
+  p.k = k;
+  p.a = a;
+  p.lda = lda;
+#ifdef LBFP_FP32_AVX512
+  if (has_avx512()) {
+    p.blocks.resize(m * k);
+    for (size_t i = 0; i < m; i += kRows) {
+      pack_block(i, std::min(kRows, m - i), k, a, lda, p.blocks.data() + i * k);
+    }
+  }
+#endif
+  return p;
+}
+
+void fp32_gemm_offsets_packed(const PackedA& a, size_t n, const float* x, const int32_t* off,
+                              float* c, size_t ldc) {
+#ifdef LBFP_FP32_AVX512
+  if (has_avx512()) {
+    gemm_offsets_packed_avx512(a, n, x, off, c, ldc);
+    return;
+  }
+#endif
+  fp32_gemm_offsets_portable(a.m, n, a.k, a.a, a.lda, x, off, c, ldc);
+}
+
+void fp32_taps(size_t n, size_t taps, const float* w, const float* x, const int32_t* off,
+               float* c) {
+#ifdef LBFP_FP32_AVX512
+  if (has_avx512()) {
+    taps_avx512(n, taps, w, x, off, c);
+    return;
+  }
+#endif
+  fp32_taps_portable(n, taps, w, x, off, c);
 }
 
 }  // namespace lbfp::eval::detail

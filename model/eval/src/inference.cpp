@@ -1,6 +1,7 @@
 #include "lbfp/eval/inference.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdint>
 #include <exception>
@@ -130,94 +131,130 @@ void parallel_images(size_t batch, size_t threads, const Fn& fn) {
 
 // ---- FP32 ---------------------------------------------------------------------------------------
 
-// Depthwise (one input and one output channel per group): a direct convolution. Each output sums
-// its taps in the order of the weight row, (kh, kw), from 0, skipping the taps on the zero border:
-// the values the im2col + row loop gave (a product with a padding zero adds +-0, which leaves a sum
-// started at +0 unchanged).
-void depthwise_fp32(const Graph& g, const Node& n, const float* in, float* out, size_t batch,
-                    bool relu) {
-  const ActShape& is = shape_of(g, n.inputs[0]);
-  const ActShape& os = shape_of(g, n.output);
-  const size_t kh_n = n.kernel_h, kw_n = n.kernel_w;
-  for (size_t b = 0; b < batch; ++b) {
-    for (size_t ch = 0; ch < n.out_channels; ++ch) {
-      const float* x = in + (b * is.c + ch) * is.h * is.w;
-      float* y = out + (b * os.c + ch) * os.h * os.w;
-      const float* w = n.weights.data() + ch * kh_n * kw_n;
-      std::fill(y, y + os.h * os.w, 0.f);
-      for (size_t kh = 0; kh < kh_n; ++kh) {
-        for (size_t kw = 0; kw < kw_n; ++kw) {
-          const float wv = w[kh * kw_n + kw];
-          for (size_t oy = 0; oy < os.h; ++oy) {
-            const size_t iy = oy * n.stride_h + kh;
-            if (iy < n.pad_h || iy - n.pad_h >= is.h) continue;
-            const float* xr = x + (iy - n.pad_h) * is.w;
-            float* yr = y + oy * os.w;
-            for (size_t ox = 0; ox < os.w; ++ox) {
-              const size_t ix = ox * n.stride_w + kw;
-              if (ix < n.pad_w || ix - n.pad_w >= is.w) continue;
-              yr[ox] += wv * xr[ix - n.pad_w];
-            }
-          }
-        }
+// The input of a convolution laid out for a direct convolution: each channel zero-padded and, for
+// strides sh x sw, split into sh x sw phase planes (phase (py, px) holds the padded rows py, py +
+// sh, ... and columns px, px + sw, ...). Output pixel (oy, ox) is then q = oy * wq + ox and its tap
+// (c, kh, kw) is x[offset of the tap + q] for every output: one row offset per tap instead of an
+// im2col copy. Columns ox >= the output width are computed and dropped.
+struct PhaseLayout {
+  size_t sh = 1, sw = 1;
+  size_t hq = 0, wq = 0;    // rows and columns of a phase plane
+  size_t plane = 0;         // hq x wq
+  size_t channel = 0;       // floats per channel: sh x sw planes
+  size_t floats = 0;        // the whole buffer, with slack for the dropped columns' reads
+};
+
+PhaseLayout phase_layout(const Node& n, const ActShape& is) {
+  PhaseLayout l;
+  l.sh = n.stride_h;
+  l.sw = n.stride_w;
+  l.hq = (is.h + 2 * n.pad_h + l.sh - 1) / l.sh;
+  l.wq = (is.w + 2 * n.pad_w + l.sw - 1) / l.sw;
+  l.plane = l.hq * l.wq;
+  l.channel = l.sh * l.sw * l.plane;
+  // A dropped column of the last row reads at most kernel_w past the last plane.
+  l.floats = is.c * l.channel + n.kernel_w + 16;
+  return l;
+}
+
+int32_t tap_offset(const PhaseLayout& l, size_t c, size_t kh, size_t kw) {
+  return static_cast<int32_t>(c * l.channel + ((kh % l.sh) * l.sw + kw % l.sw) * l.plane +
+                              (kh / l.sh) * l.wq + kw / l.sw);
+}
+
+// One image's channels into the layout (buf holds l.floats floats). Every image writes the same
+// positions, so the zero border of a buffer zeroed once stays zero.
+void fill_phases(const PhaseLayout& l, const Node& n, const ActShape& is, const float* x,
+                 float* buf) {
+  for (size_t c = 0; c < is.c; ++c) {
+    for (size_t iy = 0; iy < is.h; ++iy) {
+      const size_t py = (iy + n.pad_h) % l.sh, ry = (iy + n.pad_h) / l.sh;
+      const float* xr = x + (c * is.h + iy) * is.w;
+      float* row = buf + c * l.channel + py * l.sw * l.plane + ry * l.wq;
+      if (l.sw == 1) {
+        std::copy(xr, xr + is.w, row + n.pad_w);
+        continue;
       }
-      const float bv = n.bias[ch];
-      for (size_t p = 0; p < os.h * os.w; ++p) {
-        y[p] += bv;
-        if (relu && y[p] < 0.f) y[p] = 0.f;
+      for (size_t px = 0; px < l.sw; ++px) {
+        // Column rx of phase px is padded column rx * sw + px, input column that - pad_w: the
+        // columns rx in [first, end) are inside the input.
+        float* dst = row + px * l.plane;
+        const size_t first = px >= n.pad_w ? 0 : (n.pad_w - px + l.sw - 1) / l.sw;
+        const size_t end = std::min(l.wq, (is.w + n.pad_w - px + l.sw - 1) / l.sw);
+        for (size_t rx = first; rx < end; ++rx) dst[rx] = xr[rx * l.sw + px - n.pad_w];
       }
     }
   }
 }
 
-// Every other convolution: per image and group, im2col and one matrix product (og x pixels x
-// (c, kh, kw)) whose outputs each sum their products in (c, kh, kw) order by fused multiply-adds
-// from +0 (fp32_gemm.h): the same floats for every batch size, thread count and CPU.
+// out = acc + bias (and the ReLU) for the output's columns (q = oy * wq + ox, ox < width).
+void store_plane(const float* acc, size_t wq, const ActShape& os, float bias, bool relu,
+                 float* y) {
+  for (size_t oy = 0; oy < os.h; ++oy) {
+    for (size_t ox = 0; ox < os.w; ++ox) {
+      float v = acc[oy * wq + ox] + bias;
+      if (relu && v < 0.f) v = 0.f;
+      y[oy * os.w + ox] = v;
+    }
+  }
+}
+
+// A convolution, per image and group, directly over the phase layout (no im2col copy). With more
+// than one output channel per group: one product og x output pixels x (c, kh, kw), each output a
+// chain of fused multiply-adds in (c, kh, kw) order from +0 (fp32_gemm.h); with one (depthwise
+// convolutions): each output sums its taps in (c, kh, kw) order from +0, w * x rounded, then
+// added, as the row loop always did. The same floats for every batch size, thread count and CPU.
+// Taps on the zero border add w * 0 = +-0 (or fma(w, 0, s)) to a sum that is never -0 (it starts
+// at +0 and rounds to nearest): the values the im2col copy with its zeros gave.
 void conv_fp32(const Graph& g, const Node& n, const float* in, float* out, size_t batch,
                bool relu) {
   const ActShape& is = shape_of(g, n.inputs[0]);
   const ActShape& os = shape_of(g, n.output);
   const size_t cg = is.c / n.groups, og = n.out_channels / n.groups;
-  if (cg == 1 && og == 1) {
-    depthwise_fp32(g, n, in, out, batch, relu);
-    return;
+  const size_t kk = cg * n.kernel_h * n.kernel_w;
+  const PhaseLayout l = phase_layout(n, is);
+  if (l.floats > static_cast<size_t>(INT32_MAX)) {
+    // The tap offsets are 32-bit.
+    throw std::length_error("run_fp32: the input of " + n.name + " (" + is.str() +
+                            ") is too large for the direct convolution");
   }
-  const size_t kk = cg * n.kernel_h * n.kernel_w, pixels = os.h * os.w;
-  const Conv2dShape shape = conv_shape(g, n, 1);  // one image at a time
-  const bool pointwise = n.kernel_h == 1 && n.kernel_w == 1 && n.stride_h == 1 &&
-                         n.stride_w == 1 && n.pad_h == 0 && n.pad_w == 0;
-  std::vector<float> col(pointwise ? 0 : kk * pixels);
-  for (size_t b = 0; b < batch; ++b) {
-    const float* x = in + b * is.elements();
-    float* y = out + b * os.elements();
-    for (size_t grp = 0; grp < n.groups; ++grp) {
-      // im2col of this group: rows (c, kh, kw), columns output pixels; a 1x1 convolution's input
-      // already is that matrix.
-      const float* cols = x + grp * cg * pixels;
-      if (!pointwise) {
-        im2col(shape, x, 0, grp, col.data(), 1, pixels);
-        cols = col.data();
+  std::vector<int32_t> off(kk);
+  for (size_t c = 0; c < cg; ++c) {
+    for (size_t kh = 0; kh < n.kernel_h; ++kh) {
+      for (size_t kw = 0; kw < n.kernel_w; ++kw) {
+        off[(c * n.kernel_h + kh) * n.kernel_w + kw] = tap_offset(l, c, kh, kw);
       }
-      float* yg = y + grp * og * pixels;
-      const float* wg = n.weights.data() + grp * og * kk;
+    }
+  }
+  const size_t q = os.h * l.wq;
+  // A 1x1 convolution of stride 1 without padding reads its input as it is.
+  const bool as_is = n.kernel_h == 1 && n.kernel_w == 1 && l.sh == 1 && l.sw == 1 &&
+                     n.pad_h == 0 && n.pad_w == 0;
+  // The weights rearranged once for all the images; one image's input and sums stay in cache.
+  std::vector<detail::PackedA> packed;
+  if (og > 1) {
+    for (size_t grp = 0; grp < n.groups; ++grp) {
+      packed.push_back(detail::fp32_pack_a(og, kk, n.weights.data() + grp * og * kk, kk));
+    }
+  }
+  std::vector<float> buf(as_is ? 0 : l.floats), acc(og * q);
+  for (size_t b = 0; b < batch; ++b) {
+    const float* xs = in + b * is.elements();
+    if (!as_is) {
+      fill_phases(l, n, is, xs, buf.data());
+      xs = buf.data();
+    }
+    for (size_t grp = 0; grp < n.groups; ++grp) {
+      const float* x = xs + grp * cg * l.channel;
       if (og == 1) {
-        // One output row; a plain loop beats a 1-row GEMM call.
-        std::fill(yg, yg + pixels, 0.f);
-        for (size_t r = 0; r < kk; ++r) {
-          const float wv = wg[r];
-          const float* cr = cols + r * pixels;
-          for (size_t p = 0; p < pixels; ++p) yg[p] += wv * cr[p];
-        }
+        detail::fp32_taps(q, kk, n.weights.data() + grp * kk, x, off.data(), acc.data());
       } else {
-        detail::fp32_gemm(og, pixels, kk, wg, kk, cols, pixels, yg, pixels);
+        detail::fp32_gemm_offsets_packed(packed[grp], q, x, off.data(), acc.data(), q);
       }
       for (size_t o = 0; o < og; ++o) {
-        const float bv = n.bias[grp * og + o];
-        float* yr = yg + o * pixels;
-        for (size_t p = 0; p < pixels; ++p) {
-          yr[p] += bv;
-          if (relu && yr[p] < 0.f) yr[p] = 0.f;
-        }
+        const size_t ch = grp * og + o;
+        store_plane(acc.data() + o * q, l.wq, os, n.bias[ch], relu,
+                    out + (b * os.c + ch) * os.h * os.w);
       }
     }
   }
@@ -281,71 +318,83 @@ void pool(const Graph& g, const Node& n, const T* in, T* out, size_t batch, Fn r
 
 }  // namespace
 
-Activations run_fp32(const Graph& g, const std::vector<float>& input, size_t batch,
-                     Activations* pre_activations, const Fp32Hook& after_node, size_t threads) {
-  Activations t(g.tensor_names.size());
+namespace {
+
+// Node n over images [first, end) of the tensors in t (sized for the batch): every operator
+// works image by image, so any split of the images gives the same values.
+void run_node(const Graph& g, const Node& n, Activations& t, size_t first, size_t end,
+              bool relu) {
+  const auto& xv = t[static_cast<size_t>(n.inputs[0])];
+  auto& yv = t[static_cast<size_t>(n.output)];
+  const size_t in_size = shape_of(g, n.inputs[0]).elements();
+  const size_t out_size = shape_of(g, n.output).elements();
+  const float* x = xv.data() + first * in_size;
+  float* y = yv.data() + first * out_size;
+  const size_t count = end - first, values = count * out_size;
+  switch (n.kind) {
+    case OpKind::kConv: conv_fp32(g, n, x, y, count, relu); break;
+    case OpKind::kGemm: gemm_fp32(n, x, y, count, in_size, relu); break;
+    case OpKind::kRelu:
+      for (size_t i = 0; i < values; ++i) y[i] = std::max(x[i], 0.f);
+      break;
+    case OpKind::kFlatten: std::copy(x, x + values, y); break;
+    case OpKind::kAdd: {
+      const float* x2 = t[static_cast<size_t>(n.inputs[1])].data() + first * out_size;
+      for (size_t i = 0; i < values; ++i) {
+        y[i] = x[i] + x2[i];
+        if (n.relu && y[i] < 0.f) y[i] = 0.f;
+      }
+      break;
+    }
+    case OpKind::kMaxPool:
+      pool(g, n, x, y, count, [](const std::vector<float>& w, size_t) {
+        return *std::max_element(w.begin(), w.end());
+      });
+      break;
+    case OpKind::kAvgPool:
+    case OpKind::kGlobalAvgPool:
+      pool(g, n, x, y, count, [](const std::vector<float>& w, size_t c) {
+        float sum = 0.f;
+        for (float v : w) sum += v;
+        return sum / static_cast<float>(c);
+      });
+      break;
+  }
+}
+
+void fp32_pass(const Graph& g, const std::vector<float>& input, size_t batch, Activations& t,
+               Activations* pre_activations, const Fp32Hook& after_node, size_t threads) {
+  t.resize(g.tensor_names.size());
   if (pre_activations) pre_activations->assign(g.tensor_names.size(), {});
   const ActShape& ins = shape_of(g, g.input);
   if (input.size() != batch * ins.elements()) {
     throw std::invalid_argument("run_fp32: input size does not match batch x " + ins.str());
   }
   t[static_cast<size_t>(g.input)] = input;
+  // Every operator writes each of its outputs: no zero fill where the memory is reused.
+  for (const Node& n : g.nodes) {
+    t[static_cast<size_t>(n.output)].resize(batch * shape_of(g, n.output).elements());
+  }
+  if (!pre_activations && !after_node) {
+    // The whole network for a few images at a time: each layer's input is still in cache.
+    constexpr size_t kChunk = 8;
+    parallel_images(batch, threads, [&](size_t first, size_t end) {
+      for (size_t c = first; c < end; c += kChunk) {
+        for (const Node& n : g.nodes) run_node(g, n, t, c, std::min(end, c + kChunk), n.relu);
+      }
+    });
+    return;
+  }
   if (after_node) after_node(g.input, t[static_cast<size_t>(g.input)]);
   for (const Node& n : g.nodes) {
-    const auto& x = t[static_cast<size_t>(n.inputs[0])];
-    auto& y = t[static_cast<size_t>(n.output)];
-    const size_t in_size = shape_of(g, n.inputs[0]).elements();
-    const size_t out_size = shape_of(g, n.output).elements();
-    y.assign(batch * out_size, 0.f);
     // The ReLU applied after the pre-activation is saved, where that is asked for.
-    const bool split_relu = pre_activations && n.relu &&
-                            (n.kind == OpKind::kConv || n.kind == OpKind::kGemm);
-    switch (n.kind) {
-      case OpKind::kConv:
-        parallel_images(batch, threads, [&](size_t first, size_t end) {
-          conv_fp32(g, n, x.data() + first * in_size, y.data() + first * out_size, end - first,
-                    n.relu && !split_relu);
-        });
-        break;
-      case OpKind::kGemm:
-        parallel_images(batch, threads, [&](size_t first, size_t end) {
-          gemm_fp32(n, x.data() + first * in_size, y.data() + first * out_size, end - first,
-                    in_size, n.relu && !split_relu);
-        });
-        break;
-      case OpKind::kRelu:
-        for (size_t i = 0; i < y.size(); ++i) y[i] = std::max(x[i], 0.f);
-        break;
-      case OpKind::kFlatten: y = x; break;
-      case OpKind::kAdd: {
-        const auto& x2 = t[static_cast<size_t>(n.inputs[1])];
-        for (size_t i = 0; i < y.size(); ++i) {
-          y[i] = x[i] + x2[i];
-          if (n.relu && y[i] < 0.f) y[i] = 0.f;
-        }
-        break;
-      }
-      case OpKind::kMaxPool:
-        parallel_images(batch, threads, [&](size_t first, size_t end) {
-          pool(g, n, x.data() + first * in_size, y.data() + first * out_size, end - first,
-               [](const std::vector<float>& w, size_t) {
-                 return *std::max_element(w.begin(), w.end());
-               });
-        });
-        break;
-      case OpKind::kAvgPool:
-      case OpKind::kGlobalAvgPool:
-        parallel_images(batch, threads, [&](size_t first, size_t end) {
-          pool(g, n, x.data() + first * in_size, y.data() + first * out_size, end - first,
-               [](const std::vector<float>& w, size_t count) {
-                 float s = 0.f;
-                 for (float v : w) s += v;
-                 return s / static_cast<float>(count);
-               });
-        });
-        break;
-    }
-    if (pre_activations && (n.kind == OpKind::kConv || n.kind == OpKind::kGemm)) {
+    const bool linear = n.kind == OpKind::kConv || n.kind == OpKind::kGemm;
+    const bool split_relu = pre_activations && n.relu && linear;
+    parallel_images(batch, threads, [&](size_t first, size_t end) {
+      run_node(g, n, t, first, end, n.relu && !split_relu);
+    });
+    auto& y = t[static_cast<size_t>(n.output)];
+    if (pre_activations && linear) {
       (*pre_activations)[static_cast<size_t>(n.output)] = y;
       if (split_relu) {
         for (float& v : y) v = std::max(v, 0.f);
@@ -353,7 +402,20 @@ Activations run_fp32(const Graph& g, const std::vector<float>& input, size_t bat
     }
     if (after_node) after_node(n.output, y);
   }
+}
+
+}  // namespace
+
+Activations run_fp32(const Graph& g, const std::vector<float>& input, size_t batch,
+                     Activations* pre_activations, const Fp32Hook& after_node, size_t threads) {
+  Activations t;
+  fp32_pass(g, input, batch, t, pre_activations, after_node, threads);
   return t;
+}
+
+void run_fp32_into(const Graph& g, const std::vector<float>& input, size_t batch,
+                   Activations& out, size_t threads) {
+  fp32_pass(g, input, batch, out, nullptr, {}, threads);
 }
 
 // ---- calibration ------------------------------------------------------------------------------

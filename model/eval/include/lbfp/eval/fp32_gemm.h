@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <vector>
 
 namespace lbfp::eval::detail {
 
@@ -15,5 +17,33 @@ void fp32_gemm(size_t m, size_t n, size_t k, const float* a, size_t lda, const f
 // The same with std::fma only (the reference the vector path is tested against).
 void fp32_gemm_portable(size_t m, size_t n, size_t k, const float* a, size_t lda, const float* b,
                         size_t ldb, float* c, size_t ldc);
+
+// The product with B given by row offsets: C[i][j] = sum_k A[i][k] * x[off[k] + j], the same
+// fma chain in k order from +0. A direct convolution over a zero-padded input plane whose rows are
+// `off` apart (x[off[k] + j] is tap k of output j) needs no im2col copy.
+void fp32_gemm_offsets(size_t m, size_t n, size_t k, const float* a, size_t lda, const float* x,
+                       const int32_t* off, float* c, size_t ldc);
+void fp32_gemm_offsets_portable(size_t m, size_t n, size_t k, const float* a, size_t lda,
+                                const float* x, const int32_t* off, float* c, size_t ldc);
+
+// A rearranged once for fp32_gemm_offsets_packed (blocks of 8 rows, each step's values side by
+// side), for products that reuse the same A (a convolution's weights over many images).
+struct PackedA {
+  size_t m = 0, k = 0;
+  const float* a = nullptr;  // the original (the path without AVX-512 reads it)
+  size_t lda = 0;
+  std::vector<float> blocks;
+};
+PackedA fp32_pack_a(size_t m, size_t k, const float* a, size_t lda);
+// fp32_gemm_offsets(a.m, n, a.k, a.a, a.lda, x, off, c, ldc): the same values.
+void fp32_gemm_offsets_packed(const PackedA& a, size_t n, const float* x, const int32_t* off,
+                              float* c, size_t ldc);
+
+// One depthwise output row: c[j] = sum_t w[t] * x[off[t] + j] in t order from +0, each product
+// rounded, then added (no fused multiply-add: the depthwise sums always were w * x, then +).
+void fp32_taps(size_t n, size_t taps, const float* w, const float* x, const int32_t* off,
+               float* c);
+void fp32_taps_portable(size_t n, size_t taps, const float* w, const float* x,
+                        const int32_t* off, float* c);
 
 }  // namespace lbfp::eval::detail

@@ -74,6 +74,11 @@ using Fp32Hook = std::function<void(int tensor, std::vector<float>& values)>;
 Activations run_fp32(const Graph& graph, const std::vector<float>& input, size_t batch,
                      Activations* pre_activations = nullptr, const Fp32Hook& after_node = {},
                      size_t threads = 1);
+// The same into `out`, whose tensors keep their memory from one batch to the next (a loop over
+// batches then allocates, and the kernel zero-fills, its activations once). Without a hook or
+// pre-activations the pass runs the whole network on a few images at a time (the same values).
+void run_fp32_into(const Graph& graph, const std::vector<float>& input, size_t batch,
+                   Activations& out, size_t threads = 1);
 
 // Every exponent and weight code of one quantized inference.
 struct QuantPlan {
