@@ -7,6 +7,10 @@
 #include <random>
 #include <sstream>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include "lbfp/calibration.h"
 #include "lbfp/float_encoder.h"
 #include "lbfp/eval/graph.h"
@@ -106,6 +110,101 @@ void check_size(const LayerSpec& l, const std::string& where) {
   if (s.macs > static_cast<long double>(uint64_t{1} << 62)) {
     refuse("multiply-accumulates", s.macs);
   }
+}
+
+// The largest of the outputs of the sampled A rows: each output's decoded products added in
+// k order from 0.0, then its bias, in doubles (one multiplication and one addition per term,
+// never fused: this file is compiled with -ffp-contract=off). Every output's sum is the same
+// double whichever way the outputs are grouped, so the result does not depend on the path.
+// Portable path: eight outputs side by side (their weights' values interleaved in a block that
+// stays in cache), so that the additions overlap.
+double largest_sampled_output_portable(const double* a_values, const double* const* w_tables,
+                                       const Code* w, uint64_t n, uint64_t k,
+                                       const std::vector<const Code*>& rows, const float* bias) {
+  double amax = 0.0;
+  constexpr uint64_t kLanes = 8;
+  std::vector<double> block(k * kLanes);
+  for (uint64_t j0 = 0; j0 < n; j0 += kLanes) {
+    const uint64_t lanes = std::min(kLanes, n - j0);
+    std::fill(block.begin(), block.end(), 0.0);
+    for (uint64_t l = 0; l < lanes; ++l) {
+      const double* wt = w_tables[j0 + l];
+      const Code* wrow = w + (j0 + l) * k;
+      for (uint64_t kk = 0; kk < k; ++kk) block[kk * kLanes + l] = wt[wrow[kk]];
+    }
+    for (const Code* arow : rows) {
+      double s[kLanes] = {};
+      const double* wv = block.data();
+      for (uint64_t kk = 0; kk < k; ++kk, wv += kLanes) {
+        const double av = a_values[arow[kk]];
+        for (uint64_t l = 0; l < kLanes; ++l) s[l] += av * wv[l];
+      }
+      for (uint64_t l = 0; l < lanes; ++l) {
+        if (bias != nullptr) s[l] += bias[j0 + l];
+        amax = std::max(amax, s[l]);
+      }
+    }
+  }
+  return amax;
+}
+
+#if defined(__x86_64__)
+// AVX-512 path: four rows x sixteen outputs (eight independent vector sums) per pass over a
+// block of sixteen outputs' weight values, separate vmulpd and vaddpd, the same doubles.
+__attribute__((target("avx512f"))) double largest_sampled_output_avx512(
+    const double* a_values, const double* const* w_tables, const Code* w, uint64_t n, uint64_t k,
+    const std::vector<const Code*>& rows, const float* bias) {
+  double amax = 0.0;
+  constexpr uint64_t kLanes = 16;
+  constexpr size_t kRows = 4;
+  std::vector<double> block(k * kLanes);
+  for (uint64_t j0 = 0; j0 < n; j0 += kLanes) {
+    const uint64_t lanes = std::min(kLanes, n - j0);
+    std::fill(block.begin(), block.end(), 0.0);
+    for (uint64_t l = 0; l < lanes; ++l) {
+      const double* wt = w_tables[j0 + l];
+      const Code* wrow = w + (j0 + l) * k;
+      for (uint64_t kk = 0; kk < k; ++kk) block[kk * kLanes + l] = wt[wrow[kk]];
+    }
+    for (size_t r0 = 0; r0 < rows.size(); r0 += kRows) {
+      const size_t count = std::min(kRows, rows.size() - r0);
+      const Code* a[kRows];
+      for (size_t r = 0; r < kRows; ++r) a[r] = rows[r0 + std::min(r, count - 1)];
+      __m512d s[kRows][2];
+      for (auto& row : s) row[0] = row[1] = _mm512_setzero_pd();
+      const double* wv = block.data();
+      for (uint64_t kk = 0; kk < k; ++kk, wv += kLanes) {
+        const __m512d w0 = _mm512_loadu_pd(wv);
+        const __m512d w1 = _mm512_loadu_pd(wv + 8);
+        for (size_t r = 0; r < kRows; ++r) {
+          const __m512d av = _mm512_set1_pd(a_values[a[r][kk]]);
+          s[r][0] = _mm512_add_pd(s[r][0], _mm512_mul_pd(av, w0));
+          s[r][1] = _mm512_add_pd(s[r][1], _mm512_mul_pd(av, w1));
+        }
+      }
+      for (size_t r = 0; r < count; ++r) {
+        alignas(64) double out[kLanes];
+        _mm512_store_pd(out, s[r][0]);
+        _mm512_store_pd(out + 8, s[r][1]);
+        for (uint64_t l = 0; l < lanes; ++l) {
+          if (bias != nullptr) out[l] += bias[j0 + l];
+          amax = std::max(amax, out[l]);
+        }
+      }
+    }
+  }
+  return amax;
+}
+#endif
+
+double largest_sampled_output(const double* a_values, const double* const* w_tables,
+                              const Code* w, uint64_t n, uint64_t k,
+                              const std::vector<const Code*>& rows, const float* bias) {
+#if defined(__x86_64__)
+  static const bool avx512 = __builtin_cpu_supports("avx512f") != 0;
+  if (avx512) return largest_sampled_output_avx512(a_values, w_tables, w, n, k, rows, bias);
+#endif
+  return largest_sampled_output_portable(a_values, w_tables, w, n, k, rows, bias);
 }
 
 }  // namespace
@@ -390,9 +489,22 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Layer
     } else {
       w = values.weights[g];
     }
-    const BlockMap blocks({static_cast<int64_t>(n), static_cast<int64_t>(k)},
-                          Blocking::per_channel(0));
-    for (float amax : block_abs_max(w, blocks)) gl.w_exponents.push_back(max_exponent(amax));
+    // block_abs_max per output channel (row of K), a row at a time; a NaN goes to
+    // block_abs_max itself for its error naming the element.
+    bool nan = false;
+    for (uint64_t j = 0; j < n; ++j) {
+      float amax = 0.0f;
+      for (uint64_t kk = 0; kk < k; ++kk) {
+        const float v = w[j * k + kk];
+        nan = nan || std::isnan(v);
+        amax = std::max(amax, std::fabs(v));
+      }
+      gl.w_exponents.push_back(max_exponent(amax));
+    }
+    if (nan) {
+      block_abs_max(w, BlockMap({static_cast<int64_t>(n), static_cast<int64_t>(k)},
+                                Blocking::per_channel(0)));
+    }
     gl.w.resize(n * k);
     std::visit(
         [&](const auto& f) {
@@ -426,35 +538,16 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Layer
     for (int e : gl.w_exponents) {
       if (w_values.count(e) == 0) w_values[e] = value_table(e);
     }
-    // Each output's sum in k order, as before; eight outputs side by side (their weights'
-    // values interleaved in a block that stays in cache) so that the additions overlap: the
-    // same doubles, the same order per output.
-    double amax = 0.0;
-    const uint64_t step = std::max<uint64_t>(1, m / 64);
-    constexpr uint64_t kLanes = 8;
-    std::vector<double> block(k * kLanes);
-    for (uint64_t j0 = 0; j0 < n; j0 += kLanes) {
-      const uint64_t lanes = std::min(kLanes, n - j0);
-      std::fill(block.begin(), block.end(), 0.0);
-      for (uint64_t l = 0; l < lanes; ++l) {
-        const double* wt = w_values[gl.w_exponents[j0 + l]].data();
-        const Code* wrow = gl.w.data() + (j0 + l) * k;
-        for (uint64_t kk = 0; kk < k; ++kk) block[kk * kLanes + l] = wt[wrow[kk]];
-      }
-      for (uint64_t i = 0; i < m; i += step) {
-        const Code* arow = gl.a.data() + i * k;
-        double s[kLanes] = {};
-        const double* wv = block.data();
-        for (uint64_t kk = 0; kk < k; ++kk, wv += kLanes) {
-          const double av = a_values[arow[kk]];
-          for (uint64_t l = 0; l < kLanes; ++l) s[l] += av * wv[l];
-        }
-        for (uint64_t l = 0; l < lanes; ++l) {
-          if (!gl.bias.empty()) s[l] += gl.bias[j0 + l];
-          amax = std::max(amax, s[l]);
-        }
-      }
+    // Each output's sum in k order, then its bias (the largest of these picks the exponent).
+    std::vector<const double*> w_tables(n);
+    for (uint64_t j = 0; j < n; ++j) w_tables[j] = w_values[gl.w_exponents[j]].data();
+    std::vector<const Code*> rows;
+    for (uint64_t i = 0; i < m; i += std::max<uint64_t>(1, m / 64)) {
+      rows.push_back(gl.a.data() + i * k);
     }
+    const double amax =
+        largest_sampled_output(a_values.data(), w_tables.data(), gl.w.data(), n, k, rows,
+                               gl.bias.empty() ? nullptr : gl.bias.data());
     gl.out_exponent = max_exponent(amax);
     gl.relu = true;
     if (layer.is_conv && lowering == Im2col::kChip) {
