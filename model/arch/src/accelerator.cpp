@@ -985,6 +985,7 @@ void Accelerator::compute_thread() {
     // The (A block, W block) pair whose tiles the tile mode may compute in one kernel call.
     size_t pair_a = SIZE_MAX, pair_w = SIZE_MAX;
     uint64_t pair_tag = 0;
+    size_t resident_a = SIZE_MAX;  // the activation block of last_reuse_tag_ (resident weights)
     // K split: each tile's previous chunk of the same outputs (its partial sums must have left
     // the array and be in the store before this chunk resumes them).
     std::vector<size_t> previous_chunk(p.tiles.size(), SIZE_MAX);
@@ -1105,10 +1106,15 @@ void Accelerator::compute_thread() {
         job.ldb = ldb;
         const bool os = config_.array.dataflow == Dataflow::kOutputStationary;
         if (os && lp.weights_resident() && t.m0 > 0) {
-          // The row's later tiles use the same activations: all their weights are loaded once
-          // the first row of tiles is done.
+          // The later tiles of the activation block use the same activations (the block stays
+          // whole in its slot until they are computed) and the weights, all loaded once the
+          // first row of tiles is done: the rest of the row and the rows below.
           job.lookahead_cols = static_cast<int64_t>(layer.n - t.n0) - t.cols;
-          if (t.n0 == 0) last_reuse_tag_ = ++reuse_tags_;  // a new row of tiles
+          job.lookahead_rows = static_cast<int64_t>(ab.first + ab.count - t.m0) - t.rows;
+          if (t.a_block != resident_a) {  // a new activation block
+            resident_a = t.a_block;
+            last_reuse_tag_ = ++reuse_tags_;
+          }
           job.reuse_tag = last_reuse_tag_;
           if (p.weight_tag == 0) p.weight_tag = ++reuse_tags_;
           job.weight_tag = p.weight_tag;
@@ -1122,7 +1128,10 @@ void Accelerator::compute_thread() {
             pair_tag = ++reuse_tags_;
           }
           job.lookahead_cols = static_cast<int64_t>(wb.first + wb.count - t.n0) - t.cols;
-          job.lookahead_rows = static_cast<int64_t>(ab.first + ab.count - t.m0) - t.rows;
+          // With resident weights the rows below take the branch above (all weights loaded).
+          job.lookahead_rows = lp.weights_resident()
+                                   ? 0
+                                   : static_cast<int64_t>(ab.first + ab.count - t.m0) - t.rows;
           job.reuse_tag = pair_tag;
         }
         job.a_exponent = layer.a_exponent;
