@@ -142,7 +142,8 @@ double time_kernels(const KernelWork& work,
   std::vector<int64_t> acc;
   const auto start = std::chrono::steady_clock::now();
   for (size_t i = 0; i < work.groups.size(); ++i) {
-    const auto& [format, g] = work.groups[i];
+    const NumberFormat& format = work.groups[i].first;
+    const GemmLayer& g = work.groups[i].second;
     GemmProblem p;
     p.m = g.m;
     p.n = g.n;
