@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <cstring>
 #include <map>
+#include <random>
 #include <type_traits>
 #include <vector>
 #include <sstream>
@@ -186,6 +188,27 @@ void expect_calibrated_output_exponent(const Format& format) {
         }
       }
       EXPECT_EQ(g.out_exponent, max_exponent(amax)) << l.name << " seed " << seed;
+    }
+  }
+}
+
+TEST(LayerData, StandardNormalsAreTheStandardLibrarysDraws) {
+  // Odd and even counts (an accepted pair's second value left unused), one value, none, and
+  // long runs; the reference is std::normal_distribution itself on a generator with the seed.
+  for (uint64_t seed : {uint64_t{1}, uint64_t{42}, uint64_t{1000003}}) {
+    for (size_t count : {size_t{0}, size_t{1}, size_t{2}, size_t{3}, size_t{31}, size_t{513},
+                         size_t{200001}}) {
+      std::mt19937_64 reference_rng(seed);
+      std::normal_distribution<float> normal(0.0f, 1.0f);
+      std::mt19937_64 rng(seed);
+      const std::vector<float> got = standard_normals(rng, count);
+      ASSERT_EQ(got.size(), count);
+      for (size_t i = 0; i < count; ++i) {
+        const float want = normal(reference_rng);
+        ASSERT_EQ(std::memcmp(&got[i], &want, sizeof want), 0)
+            << "seed " << seed << " count " << count << " value " << i << ": " << got[i]
+            << " != " << want;
+      }
     }
   }
 }

@@ -982,7 +982,10 @@ void Accelerator::compute_thread() {
     const auto out_slots = static_cast<size_t>(p.out_slots);
     size_t gathered_block = SIZE_MAX;  // the windows_ the address generator last formed
     uint64_t streamed = 0;             // cycles in which the array takes an operand step
-    uint64_t gathered_m0 = 0;
+    // The (A block, W block) pair whose tiles the tile mode may compute in one kernel call.
+    size_t pair_a = SIZE_MAX, pair_w = SIZE_MAX;
+    uint64_t pair_tag = 0;
+    size_t resident_a = SIZE_MAX;  // the activation block of last_reuse_tag_ (resident weights)
     // K split: each tile's previous chunk of the same outputs (its partial sums must have left
     // the array and be in the store before this chunk resumes them).
     std::vector<size_t> previous_chunk(p.tiles.size(), SIZE_MAX);
@@ -1071,12 +1074,14 @@ void Accelerator::compute_thread() {
           const uint64_t band_bytes = ab.band_rows * band_cols(g) * cc;
           const Code* band =
               activation_buffer_.read({a_base, 1, band_bytes, band_bytes}, rows * kf);
-          if (gathered_block != t.a_block || gathered_m0 != t.m0) {
+          // The windows of all the block's output pixels at once (the tile mode may compute
+          // the block's later tiles ahead from them); each tile still reads its own bytes.
+          if (gathered_block != t.a_block) {
             const Conv2dShape shape = band_shape(g, ab.band_rows, cc);
-            windows_.resize(rows * kc);
-            for (uint64_t r = 0; r < rows; ++r) {
-              const uint64_t oy = (t.m0 + r) / g.out_w() - ab.band_oy0;
-              const uint64_t ox = (t.m0 + r) % g.out_w();
+            windows_.resize(ab.count * kc);
+            for (uint64_t r = 0; r < ab.count; ++r) {
+              const uint64_t oy = (ab.first + r) / g.out_w() - ab.band_oy0;
+              const uint64_t ox = (ab.first + r) % g.out_w();
               Code* row = windows_.data() + r * kc;
               for (uint64_t c = 0, kk = 0; c < cc; ++c) {
                 for (uint64_t kh = 0; kh < g.filter_h; ++kh) {
@@ -1087,9 +1092,8 @@ void Accelerator::compute_thread() {
               }
             }
             gathered_block = t.a_block;
-            gathered_m0 = t.m0;
           }
-          job.a = windows_.data() + t.k_off;
+          job.a = windows_.data() + (t.m0 - ab.first) * kc + t.k_off;
         } else {
           job.a = activation_buffer_.read(
               {a_base + (t.m0 - ab.first) * kc + t.k_off, rows, kf, kc});
@@ -1102,13 +1106,33 @@ void Accelerator::compute_thread() {
         job.ldb = ldb;
         const bool os = config_.array.dataflow == Dataflow::kOutputStationary;
         if (os && lp.weights_resident() && t.m0 > 0) {
-          // The row's later tiles use the same activations: all their weights are loaded once
-          // the first row of tiles is done.
+          // The later tiles of the activation block use the same activations (the block stays
+          // whole in its slot until they are computed) and the weights, all loaded once the
+          // first row of tiles is done: the rest of the row and the rows below.
           job.lookahead_cols = static_cast<int64_t>(layer.n - t.n0) - t.cols;
-          if (t.n0 == 0) last_reuse_tag_ = ++reuse_tags_;  // a new row of tiles
+          job.lookahead_rows = static_cast<int64_t>(ab.first + ab.count - t.m0) - t.rows;
+          if (t.a_block != resident_a) {  // a new activation block
+            resident_a = t.a_block;
+            last_reuse_tag_ = ++reuse_tags_;
+          }
           job.reuse_tag = last_reuse_tag_;
           if (p.weight_tag == 0) p.weight_tag = ++reuse_tags_;
           job.weight_tag = p.weight_tag;
+        } else if (os && t.first_chunk) {
+          // Both blocks are whole in their slots from the pair's first tile until its last
+          // tile is computed, and the pair's tiles follow one another (rows of tiles, M-major):
+          // the tiles below and to the right, up to the blocks' ends, read the same codes.
+          if (t.a_block != pair_a || t.w_block != pair_w) {
+            pair_a = t.a_block;
+            pair_w = t.w_block;
+            pair_tag = ++reuse_tags_;
+          }
+          job.lookahead_cols = static_cast<int64_t>(wb.first + wb.count - t.n0) - t.cols;
+          // With resident weights the rows below take the branch above (all weights loaded).
+          job.lookahead_rows = lp.weights_resident()
+                                   ? 0
+                                   : static_cast<int64_t>(ab.first + ab.count - t.m0) - t.rows;
+          job.reuse_tag = pair_tag;
         }
         job.a_exponent = layer.a_exponent;
         job.b_exponents = layer.w_exponents.data() + t.n0;

@@ -1,6 +1,7 @@
 #include "lbfp/arch/array_model.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -343,13 +344,20 @@ int64_t ArrayModel::compute_whole_tile() {
   // A resumed chunk starts each output from its own partial sum: no look-ahead (the sums to the
   // right would need theirs).
   const bool resumed = job_.init_acc != nullptr;
+  // The rows computed ahead start at ahead_.a, lda apart: this tile's first row among them.
+  const auto a_at = reinterpret_cast<uintptr_t>(job_.a);
+  const auto ahead_a_at = reinterpret_cast<uintptr_t>(ahead_.a);
+  const size_t a_offset = a_at >= ahead_a_at ? a_at - ahead_a_at : 0;
   const bool cached = !resumed && job_.reuse_tag != 0 && ahead_.tag == job_.reuse_tag &&
-                      ahead_.rows == job_.rows && job_.b >= ahead_.b &&
-                      job_.b + job_.cols <= ahead_.b + ahead_.cols;
+                      job_.lda > 0 && job_.lda == ahead_.lda && a_at >= ahead_a_at &&
+                      a_offset % job_.lda == 0 &&
+                      static_cast<int64_t>(a_offset / job_.lda) + job_.rows <= ahead_.rows &&
+                      job_.b >= ahead_.b && job_.b + job_.cols <= ahead_.b + ahead_.cols;
   if (!cached) {
     const int64_t cols = job_.cols + (resumed ? 0 : job_.lookahead_cols);
+    const int64_t rows = job_.rows + (resumed ? 0 : job_.lookahead_rows);
     GemmProblem problem;
-    problem.m = static_cast<size_t>(job_.rows);
+    problem.m = static_cast<size_t>(rows);
     problem.n = static_cast<size_t>(cols);
     problem.k = static_cast<size_t>(job_.k);
     problem.a = job_.a;
@@ -363,8 +371,10 @@ int64_t ArrayModel::compute_whole_tile() {
     problem.ld_initial = static_cast<size_t>(job_.cols);
     ahead_.acc.resize(problem.m * problem.n);
     ahead_.overflows.resize(problem.m * problem.n);
+    // Both cores for a large call (the kernel keeps a small one on this thread); the sums do
+    // not depend on the thread count.
     GemmOptions options;
-    options.threads = 1;
+    options.threads = 2;
     std::visit(
         [&](const auto& f) {
           gemm_accumulate(f, problem, ahead_.acc.data(), problem.n, ahead_.overflows.data(),
@@ -372,14 +382,17 @@ int64_t ArrayModel::compute_whole_tile() {
         },
         format_);
     ahead_.tag = resumed ? 0 : job_.reuse_tag;
+    ahead_.a = job_.a;
+    ahead_.lda = job_.lda;
     ahead_.b = job_.b;
     ahead_.cols = cols;
-    ahead_.rows = job_.rows;
+    ahead_.rows = rows;
   }
+  const size_t first_row = cached ? a_offset / job_.lda : 0;
   const auto offset = static_cast<size_t>(job_.b - ahead_.b);
   const auto stride = static_cast<size_t>(ahead_.cols);
   for (int r = 0; r < job_.rows; ++r) {
-    const size_t from = static_cast<size_t>(r) * stride + offset;
+    const size_t from = (first_row + static_cast<size_t>(r)) * stride + offset;
     const auto to = static_cast<size_t>(r * job_.cols);
     for (int c = 0; c < job_.cols; ++c) {
       const uint32_t overflows = ahead_.overflows[from + static_cast<size_t>(c)];

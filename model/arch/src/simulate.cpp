@@ -314,7 +314,7 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
     ++format_index;
   }
   // The layers' data: one seeded draw per layer, shared by the formats (the same values, each
-  // format's codes), the next layer's drawn on a second thread meanwhile.
+  // format's codes, made side by side), the next layer's drawn on another thread meanwhile.
   const auto data_started = std::chrono::steady_clock::now();
   const auto& layers = report.workload.layers;
   const uint64_t dram_bytes = report.arch.accel.dram.size_bytes;
@@ -327,9 +327,17 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
   for (size_t li = 0; li < layers.size(); ++li) {
     const LayerValues values = next.get();
     if (li + 1 < layers.size()) next = draw(li + 1);
+    // Each format's codes from the shared values: the later formats on their own threads.
+    std::vector<std::future<std::vector<GemmLayer>>> later;
+    for (size_t f = 1; f < formats.size(); ++f) {
+      later.push_back(std::async(std::launch::async, [&, f] {
+        return make_layer_data(layers[li], values, formats[f].second, im2col);
+      }));
+    }
     for (size_t f = 0; f < formats.size(); ++f) {
       const std::vector<GemmLayer> groups =
-          make_layer_data(layers[li], values, formats[f].second, im2col);
+          f == 0 ? make_layer_data(layers[li], values, formats[f].second, im2col)
+                 : later[f - 1].get();
       for (size_t a = 0; a < accelerators.size(); ++a) {
         if (accelerator_formats[a] != f) continue;
         for (const GemmLayer& g : groups) {

@@ -7,6 +7,19 @@
 #include <random>
 #include <sstream>
 
+#if defined(__x86_64__)
+// GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512 intrinsics (their
+// _mm512_undefined_* operands) at the header's lines: silenced around the include only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#endif
+
 #include "lbfp/calibration.h"
 #include "lbfp/float_encoder.h"
 #include "lbfp/eval/graph.h"
@@ -106,6 +119,101 @@ void check_size(const LayerSpec& l, const std::string& where) {
   if (s.macs > static_cast<long double>(uint64_t{1} << 62)) {
     refuse("multiply-accumulates", s.macs);
   }
+}
+
+// The largest of the outputs of the sampled A rows: each output's decoded products added in
+// k order from 0.0, then its bias, in doubles (one multiplication and one addition per term,
+// never fused: this file is compiled with -ffp-contract=off). Every output's sum is the same
+// double whichever way the outputs are grouped, so the result does not depend on the path.
+// Portable path: eight outputs side by side (their weights' values interleaved in a block that
+// stays in cache), so that the additions overlap.
+double largest_sampled_output_portable(const double* a_values, const double* const* w_tables,
+                                       const Code* w, uint64_t n, uint64_t k,
+                                       const std::vector<const Code*>& rows, const float* bias) {
+  double amax = 0.0;
+  constexpr uint64_t kLanes = 8;
+  std::vector<double> block(k * kLanes);
+  for (uint64_t j0 = 0; j0 < n; j0 += kLanes) {
+    const uint64_t lanes = std::min(kLanes, n - j0);
+    std::fill(block.begin(), block.end(), 0.0);
+    for (uint64_t l = 0; l < lanes; ++l) {
+      const double* wt = w_tables[j0 + l];
+      const Code* wrow = w + (j0 + l) * k;
+      for (uint64_t kk = 0; kk < k; ++kk) block[kk * kLanes + l] = wt[wrow[kk]];
+    }
+    for (const Code* arow : rows) {
+      double s[kLanes] = {};
+      const double* wv = block.data();
+      for (uint64_t kk = 0; kk < k; ++kk, wv += kLanes) {
+        const double av = a_values[arow[kk]];
+        for (uint64_t l = 0; l < kLanes; ++l) s[l] += av * wv[l];
+      }
+      for (uint64_t l = 0; l < lanes; ++l) {
+        if (bias != nullptr) s[l] += bias[j0 + l];
+        amax = std::max(amax, s[l]);
+      }
+    }
+  }
+  return amax;
+}
+
+#if defined(__x86_64__)
+// AVX-512 path: four rows x sixteen outputs (eight independent vector sums) per pass over a
+// block of sixteen outputs' weight values, separate vmulpd and vaddpd, the same doubles.
+__attribute__((target("avx512f"))) double largest_sampled_output_avx512(
+    const double* a_values, const double* const* w_tables, const Code* w, uint64_t n, uint64_t k,
+    const std::vector<const Code*>& rows, const float* bias) {
+  double amax = 0.0;
+  constexpr uint64_t kLanes = 16;
+  constexpr size_t kRows = 4;
+  std::vector<double> block(k * kLanes);
+  for (uint64_t j0 = 0; j0 < n; j0 += kLanes) {
+    const uint64_t lanes = std::min(kLanes, n - j0);
+    std::fill(block.begin(), block.end(), 0.0);
+    for (uint64_t l = 0; l < lanes; ++l) {
+      const double* wt = w_tables[j0 + l];
+      const Code* wrow = w + (j0 + l) * k;
+      for (uint64_t kk = 0; kk < k; ++kk) block[kk * kLanes + l] = wt[wrow[kk]];
+    }
+    for (size_t r0 = 0; r0 < rows.size(); r0 += kRows) {
+      const size_t count = std::min(kRows, rows.size() - r0);
+      const Code* a[kRows];
+      for (size_t r = 0; r < kRows; ++r) a[r] = rows[r0 + std::min(r, count - 1)];
+      __m512d s[kRows][2];
+      for (auto& row : s) row[0] = row[1] = _mm512_setzero_pd();
+      const double* wv = block.data();
+      for (uint64_t kk = 0; kk < k; ++kk, wv += kLanes) {
+        const __m512d w0 = _mm512_loadu_pd(wv);
+        const __m512d w1 = _mm512_loadu_pd(wv + 8);
+        for (size_t r = 0; r < kRows; ++r) {
+          const __m512d av = _mm512_set1_pd(a_values[a[r][kk]]);
+          s[r][0] = _mm512_add_pd(s[r][0], _mm512_mul_pd(av, w0));
+          s[r][1] = _mm512_add_pd(s[r][1], _mm512_mul_pd(av, w1));
+        }
+      }
+      for (size_t r = 0; r < count; ++r) {
+        alignas(64) double out[kLanes];
+        _mm512_store_pd(out, s[r][0]);
+        _mm512_store_pd(out + 8, s[r][1]);
+        for (uint64_t l = 0; l < lanes; ++l) {
+          if (bias != nullptr) out[l] += bias[j0 + l];
+          amax = std::max(amax, out[l]);
+        }
+      }
+    }
+  }
+  return amax;
+}
+#endif
+
+double largest_sampled_output(const double* a_values, const double* const* w_tables,
+                              const Code* w, uint64_t n, uint64_t k,
+                              const std::vector<const Code*>& rows, const float* bias) {
+#if defined(__x86_64__)
+  static const bool avx512 = __builtin_cpu_supports("avx512f") != 0;
+  if (avx512) return largest_sampled_output_avx512(a_values, w_tables, w, n, k, rows, bias);
+#endif
+  return largest_sampled_output_portable(a_values, w_tables, w, n, k, rows, bias);
 }
 
 }  // namespace
@@ -295,6 +403,119 @@ Im2col parse_im2col(const std::string& choice) {
   throw ConfigError("--im2col " + choice + ": expected host or chip");
 }
 
+namespace {
+
+#if defined(__x86_64__)
+// libstdc++'s normal_distribution<float>::operator() in blocks: each attempt takes two draws,
+// u = generate_canonical<float>(rng) = float(draw) / 2^64 (at most the float below 1), x and y
+// = float(2.0f * u - 1.0), r2 = x * x + y * y in float, accepted when 0 < r2 <= 1; an accepted
+// pair gives y * mult, then x * mult, with mult = sqrt(-2 * logf(r2) / r2); every value then
+// times 1 plus 0 (stddev and mean). Separate multiplications and additions (this file is
+// compiled with -ffp-contract=off), the conversions rounded to nearest like the scalar ones.
+// float(2.0f * v - 1.0): the subtraction in double, rounded to float once.
+__attribute__((target("avx512f,avx512dq"), always_inline)) inline __m512 twice_minus_one(
+    __m512 v) {
+  const __m512 t = _mm512_mul_ps(_mm512_set1_ps(2.0f), v);
+  const __m512d one = _mm512_set1_pd(1.0);
+  const __m256 lo =
+      _mm512_cvtpd_ps(_mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(t)), one));
+  const __m256 hi =
+      _mm512_cvtpd_ps(_mm512_sub_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(t, 1)), one));
+  return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+}
+
+__attribute__((target("avx512f,avx512dq"))) void standard_normals_avx512(std::mt19937_64& rng,
+                                                                         float* out,
+                                                                         size_t count) {
+  constexpr size_t kPairs = 256;  // attempts per block
+  alignas(64) uint64_t draws[2 * kPairs];
+  alignas(64) float xs[kPairs + 16], ys[kPairs + 16], r2s[kPairs + 16], logs[kPairs + 16];
+  size_t done = 0;
+  const __m512 scale = _mm512_set1_ps(0x1p-64f);
+  const __m512 one_below = _mm512_set1_ps(0x1.fffffep-1f);  // nextafter(1, 0)
+  // x and y of 8 attempts from 16 draws (x from the even draws, y from the odd ones).
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28,
+                                         30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29,
+                                        31);
+  while (done < count) {
+    // Enough attempts for the values still needed (about 0.785 of them are accepted), one at
+    // least; the draws they do not use are never taken from the generator.
+    const size_t wanted = std::min(kPairs, std::max<size_t>(16, (count - done) / 2 * 4 / 3 + 16));
+    const size_t pairs = wanted / 16 * 16;
+    for (size_t i = 0; i < 2 * pairs; ++i) draws[i] = rng();
+    size_t accepted = 0;
+    for (size_t p0 = 0; p0 < pairs; p0 += 16) {
+      __m512 u[2];
+      for (int h = 0; h < 2; ++h) {
+        const __m256 lo = _mm512_cvtepu64_ps(_mm512_load_si512(draws + 2 * p0 + 16 * h));
+        const __m256 hi = _mm512_cvtepu64_ps(_mm512_load_si512(draws + 2 * p0 + 16 * h + 8));
+        __m512 v = _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+        v = _mm512_mul_ps(v, scale);
+        u[h] = _mm512_min_ps(v, one_below);  // a canonical value of 1 becomes the float below
+      }
+      // 16 attempts: draws 2 p0 .. 2 p0 + 31, in u[0] (first 16) and u[1] (next 16).
+      const __m512 ux = _mm512_permutex2var_ps(u[0], even, u[1]);
+      const __m512 uy = _mm512_permutex2var_ps(u[0], odd, u[1]);
+      const __m512 x = twice_minus_one(ux);
+      const __m512 y = twice_minus_one(uy);
+      const __m512 r2 = _mm512_add_ps(_mm512_mul_ps(x, x), _mm512_mul_ps(y, y));
+      const __mmask16 ok = _mm512_cmp_ps_mask(r2, _mm512_set1_ps(1.0f), _CMP_LE_OQ) &
+                           _mm512_cmp_ps_mask(r2, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+      const size_t taken = static_cast<size_t>(__builtin_popcount(ok));
+      // Stop at the attempt that yields the last value needed: later draws stay unused.
+      const size_t need = (count - done + 1) / 2 - accepted;  // accepted pairs still needed
+      if (taken >= need) {
+        __mmask16 keep = ok;
+        size_t seen = 0;
+        for (int lane = 0; lane < 16; ++lane) {
+          if ((ok >> lane) & 1) {
+            if (++seen == need) {
+              keep = static_cast<__mmask16>(ok & ((2u << lane) - 1));
+              break;
+            }
+          }
+        }
+        _mm512_mask_compressstoreu_ps(xs + accepted, keep, x);
+        _mm512_mask_compressstoreu_ps(ys + accepted, keep, y);
+        _mm512_mask_compressstoreu_ps(r2s + accepted, keep, r2);
+        accepted += need;
+        break;
+      }
+      _mm512_mask_compressstoreu_ps(xs + accepted, ok, x);
+      _mm512_mask_compressstoreu_ps(ys + accepted, ok, y);
+      _mm512_mask_compressstoreu_ps(r2s + accepted, ok, r2);
+      accepted += taken;
+    }
+    for (size_t i = 0; i < accepted; ++i) logs[i] = std::log(r2s[i]);
+    for (size_t i = 0; i < accepted; ++i) {
+      const float mult = std::sqrt(-2 * logs[i] / r2s[i]);
+      const float first = ys[i] * mult * 1.0f + 0.0f;
+      out[done++] = first;
+      if (done == count) break;
+      out[done++] = xs[i] * mult * 1.0f + 0.0f;
+    }
+  }
+}
+#endif
+
+}  // namespace
+
+std::vector<float> standard_normals(std::mt19937_64& rng, size_t count) {
+  std::vector<float> out(count);
+#if defined(__x86_64__) && defined(__GLIBCXX__)
+  static const bool avx512 =
+      __builtin_cpu_supports("avx512f") != 0 && __builtin_cpu_supports("avx512dq") != 0;
+  if (avx512) {
+    standard_normals_avx512(rng, out.data(), count);
+    return out;
+  }
+#endif
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (float& v : out) v = normal(rng);
+  return out;
+}
+
 LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t max_bytes) {
   const LayerSize size = layer_size(layer);
   if (size.group_bytes > static_cast<long double>(max_bytes)) {
@@ -312,7 +533,6 @@ LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t ma
   }
   const uint64_t m = layer.gemm_m(), n = layer.gemm_n(), k = layer.gemm_k();
   std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
   LayerValues values;
 
   // The input: a feature map (C x H x W) for a convolution, an M x K matrix for a GEMM.
@@ -322,7 +542,10 @@ LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t ma
   } else {
     input.resize(m * k);
   }
-  for (float& v : input) v = std::max(0.0f, normal(rng));
+  // One stream of N(0, 1) draws: the input's values, then each group's weights.
+  const size_t weight_count = layer.weights.empty() ? layer.group_count() * n * k : 0;
+  const std::vector<float> normals = standard_normals(rng, input.size() + weight_count);
+  for (size_t i = 0; i < input.size(); ++i) input[i] = std::max(0.0f, normals[i]);
   if (layer.is_conv && (layer.pad_h > 0 || layer.pad_w > 0)) {
     for (uint64_t c = 0; c < layer.channels; ++c) {
       for (uint64_t y = 0; y < layer.ifmap_h; ++y) {
@@ -339,9 +562,10 @@ LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t ma
   if (layer.weights.empty()) {
     const float sigma = std::sqrt(2.0f / static_cast<float>(k));
     values.weights.resize(layer.group_count());
+    size_t next = input.size();
     for (std::vector<float>& w : values.weights) {
       w.resize(n * k);
-      for (float& v : w) v = sigma * normal(rng);
+      for (float& v : w) v = sigma * normals[next++];
     }
   }
   return values;
@@ -390,9 +614,22 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Layer
     } else {
       w = values.weights[g];
     }
-    const BlockMap blocks({static_cast<int64_t>(n), static_cast<int64_t>(k)},
-                          Blocking::per_channel(0));
-    for (float amax : block_abs_max(w, blocks)) gl.w_exponents.push_back(max_exponent(amax));
+    // block_abs_max per output channel (row of K), a row at a time; a NaN goes to
+    // block_abs_max itself for its error naming the element.
+    bool nan = false;
+    for (uint64_t j = 0; j < n; ++j) {
+      float amax = 0.0f;
+      for (uint64_t kk = 0; kk < k; ++kk) {
+        const float v = w[j * k + kk];
+        nan = nan || std::isnan(v);
+        amax = std::max(amax, std::fabs(v));
+      }
+      gl.w_exponents.push_back(max_exponent(amax));
+    }
+    if (nan) {
+      block_abs_max(w, BlockMap({static_cast<int64_t>(n), static_cast<int64_t>(k)},
+                                Blocking::per_channel(0)));
+    }
     gl.w.resize(n * k);
     std::visit(
         [&](const auto& f) {
@@ -426,35 +663,16 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Layer
     for (int e : gl.w_exponents) {
       if (w_values.count(e) == 0) w_values[e] = value_table(e);
     }
-    // Each output's sum in k order, as before; eight outputs side by side (their weights'
-    // values interleaved in a block that stays in cache) so that the additions overlap: the
-    // same doubles, the same order per output.
-    double amax = 0.0;
-    const uint64_t step = std::max<uint64_t>(1, m / 64);
-    constexpr uint64_t kLanes = 8;
-    std::vector<double> block(k * kLanes);
-    for (uint64_t j0 = 0; j0 < n; j0 += kLanes) {
-      const uint64_t lanes = std::min(kLanes, n - j0);
-      std::fill(block.begin(), block.end(), 0.0);
-      for (uint64_t l = 0; l < lanes; ++l) {
-        const double* wt = w_values[gl.w_exponents[j0 + l]].data();
-        const Code* wrow = gl.w.data() + (j0 + l) * k;
-        for (uint64_t kk = 0; kk < k; ++kk) block[kk * kLanes + l] = wt[wrow[kk]];
-      }
-      for (uint64_t i = 0; i < m; i += step) {
-        const Code* arow = gl.a.data() + i * k;
-        double s[kLanes] = {};
-        const double* wv = block.data();
-        for (uint64_t kk = 0; kk < k; ++kk, wv += kLanes) {
-          const double av = a_values[arow[kk]];
-          for (uint64_t l = 0; l < kLanes; ++l) s[l] += av * wv[l];
-        }
-        for (uint64_t l = 0; l < lanes; ++l) {
-          if (!gl.bias.empty()) s[l] += gl.bias[j0 + l];
-          amax = std::max(amax, s[l]);
-        }
-      }
+    // Each output's sum in k order, then its bias (the largest of these picks the exponent).
+    std::vector<const double*> w_tables(n);
+    for (uint64_t j = 0; j < n; ++j) w_tables[j] = w_values[gl.w_exponents[j]].data();
+    std::vector<const Code*> rows;
+    for (uint64_t i = 0; i < m; i += std::max<uint64_t>(1, m / 64)) {
+      rows.push_back(gl.a.data() + i * k);
     }
+    const double amax =
+        largest_sampled_output(a_values.data(), w_tables.data(), gl.w.data(), n, k, rows,
+                               gl.bias.empty() ? nullptr : gl.bias.data());
     gl.out_exponent = max_exponent(amax);
     gl.relu = true;
     if (layer.is_conv && lowering == Im2col::kChip) {

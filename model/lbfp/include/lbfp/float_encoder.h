@@ -24,6 +24,9 @@ class FloatEncoder {
     const uint32_t magnitude = bits & 0x7fffffffu;
     if (magnitude >= 0x7f800000u) return encode(format_, static_cast<double>(x), exponent_);
     size_t level = start_[magnitude >> kBucketShift];
+    // A bucket holds at most one change point of an 8-bit format (LBFP8's and BFP8's levels
+    // are at least 2^16 patterns apart): one step without a branch, the loop for wider ones.
+    level += magnitude >= change_[level + 1] ? 1 : 0;
     while (magnitude >= change_[level + 1]) ++level;
     return (bits >> 31) != 0 ? negative_[level] : positive_[level];
   }
@@ -33,7 +36,7 @@ class FloatEncoder {
   const std::vector<uint32_t>& change_points() const { return change_; }
 
  private:
-  static constexpr int kBucketShift = 19;  // buckets of 1/16 binade
+  static constexpr int kBucketShift = 16;  // buckets of 1/128 binade
   Format format_;
   int exponent_;
   std::vector<uint32_t> change_;  // |x| bits where level L starts (change_[0] = 0), then a sentinel

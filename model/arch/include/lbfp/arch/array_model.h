@@ -62,6 +62,9 @@ struct TileJob {
   // with the same layout, and the same A will be used for them next (resident weights): the
   // tile-level mode may compute those tiles in the same kernel call.
   int64_t lookahead_cols = 0;
+  // Likewise the A view continues `lookahead_rows` rows below (stride lda) and those rows will
+  // be used next with the same B: the tile-level mode may compute them in the same call too.
+  int64_t lookahead_rows = 0;
   // Identifies the content of A and B for that reuse (one value per layer and row of tiles;
   // buffers are reloaded at the same addresses, so pointers alone do not). 0: no reuse.
   uint64_t reuse_tag = 0;
@@ -152,12 +155,15 @@ class ArrayModel {
   size_t codes_ = 0;              // 2^W
   TileJob job_;
   std::vector<int> scales_;  // per column: exponent of one accumulator LSB
-  // Tile mode: sums computed ahead for the columns after the current tile (see lookahead_cols).
+  // Tile mode: sums computed ahead for the tiles after the current one (see lookahead_cols and
+  // lookahead_rows).
   struct Ahead {
     uint64_t tag = 0;
+    const Code* a = nullptr;  // first row computed
+    size_t lda = 0;
     const Code* b = nullptr;  // first column computed
     int64_t cols = 0;
-    int rows = 0;
+    int64_t rows = 0;
     std::vector<int64_t> acc;  // rows x cols
     std::vector<uint32_t> overflows;
   } ahead_;

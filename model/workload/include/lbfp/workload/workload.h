@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,11 @@ struct LayerValues {
   std::vector<std::vector<float>> weights;  // per group, N x K; empty with the layer's weights
 };
 LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t max_bytes);
+
+// What `count` successive calls of one std::normal_distribution<float>(0, 1) on `rng` return,
+// bit for bit (libstdc++'s polar method on the same draws; the generator may be left further
+// on), computed in vectors where the CPU has AVX-512 (the logarithms one glibc logf each).
+std::vector<float> standard_normals(std::mt19937_64& rng, size_t count);
 std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const LayerValues& values,
                                              const NumberFormat& format,
                                              Im2col im2col = Im2col::kChip);
