@@ -121,7 +121,9 @@ bool available(KernelPath path, const ScaledFormat& f) {
 
 // v(a) v(b) summed as plane sums: s0 + s1 2^16 + s2 2^32.
 Int128 combine(int64_t s0, int64_t s1, int64_t s2) {
-  return Int128{s0} + (Int128{s1} << kPlaneShift) + (Int128{s2} << (2 * kPlaneShift));
+  // Products, not shifts: a left shift of a negative value is undefined in C++17.
+  return Int128{s0} + Int128{s1} * (Int128{1} << kPlaneShift) +
+         Int128{s2} * (Int128{1} << (2 * kPlaneShift));
 }
 
 // ---- portable kernel ------------------------------------------------------------------------
