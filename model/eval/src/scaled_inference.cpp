@@ -8,6 +8,7 @@
 
 #include "lbfp/float_encoder.h"
 #include "lbfp/scaled_gemm.h"
+#include "pooling.h"
 
 namespace lbfp::eval {
 
@@ -149,41 +150,7 @@ QuantPlan make_scaled_plan(const Graph& g, Arithmetic format, CalibrationMethod 
 
 namespace {
 
-template <class T, class Fn>
-void pool(const Graph& g, const Node& n, const T* in, T* out, size_t batch, Fn reduce) {
-  const ActShape& is = shape_of(g, n.inputs[0]);
-  const ActShape& os = shape_of(g, n.output);
-  size_t kh = n.kernel_h, kw = n.kernel_w, sh = n.stride_h, sw = n.stride_w, ph = n.pad_h,
-         pw = n.pad_w;
-  if (n.kind == OpKind::kGlobalAvgPool) {
-    kh = is.h;
-    kw = is.w;
-    sh = sw = 1;
-    ph = pw = 0;
-  }
-  std::vector<T> window;
-  for (size_t p = 0; p < batch * is.c; ++p) {
-    const T* x = in + p * is.h * is.w;
-    T* y = out + p * os.h * os.w;
-    for (size_t oy = 0; oy < os.h; ++oy) {
-      for (size_t ox = 0; ox < os.w; ++ox) {
-        window.clear();
-        for (size_t ky = 0; ky < kh; ++ky) {
-          const long iy = static_cast<long>(oy * sh + ky) - static_cast<long>(ph);
-          for (size_t kx = 0; kx < kw; ++kx) {
-            const long ix = static_cast<long>(ox * sw + kx) - static_cast<long>(pw);
-            if (iy >= 0 && ix >= 0 && iy < static_cast<long>(is.h) &&
-                ix < static_cast<long>(is.w)) {
-              window.push_back(x[static_cast<size_t>(iy) * is.w + static_cast<size_t>(ix)]);
-            }
-          }
-        }
-        const size_t count = n.count_include_pad ? kh * kw : window.size();
-        y[oy * os.w + ox] = reduce(window, count);
-      }
-    }
-  }
-}
+using detail::pool;
 
 // Rows of A per kernel call: enough to amortise packing B, few enough that the sums stay in
 // cache (MX keeps one sum per block pair).
