@@ -6,6 +6,7 @@ add_library(lbfp_kernels
   ${CMAKE_CURRENT_LIST_DIR}/src/gemm_kernels.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/conv.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/float_encoder.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/scaled_gemm.cpp
 )
 add_library(lbfp::kernels ALIAS lbfp_kernels)
 target_include_directories(lbfp_kernels PUBLIC ${CMAKE_CURRENT_LIST_DIR}/include)

@@ -425,6 +425,28 @@ TEST(ScaledFormat, ToFloatScaledRoundsOnce) {
   EXPECT_EQ(to_float_scaled((Int128{1} << 100) + 1, -300), 0.0f);
 }
 
+// The short route of to_float and to_float_scaled (|v| < 2^53, -1000 <= e <= 900: one double
+// product, one conversion) against their 128-bit rounding, which the same value takes when it is
+// shifted left by 64 bits: the two must agree everywhere, subnormals and overflow included.
+TEST(ScaledFormat, ToFloatShortRouteEqualsTheWideRounding) {
+  std::mt19937_64 rng(11);
+  std::uniform_int_distribution<int64_t> values(-(int64_t{1} << 53) + 1, (int64_t{1} << 53) - 1);
+  for (int i = 0; i < 40000; ++i) {
+    const int64_t v = values(rng) >> (i % 54);
+    const int e = i % 3 == 0 ? static_cast<int>(i % 2001) - 1001 : static_cast<int>(i % 320) - 220;
+    const Int128 wide = Int128{v} * (Int128{1} << 64);
+    ASSERT_EQ(to_float_scaled(v, e), to_float_scaled(wide, e - 64)) << v << " * 2^" << e;
+    ASSERT_EQ(to_float(v), std::ldexp(to_float(wide), -64)) << v;
+  }
+  for (int e : {-1001, -1000, -999, 899, 900, 901}) {
+    for (int64_t v : {int64_t{1}, int64_t{-3}, (int64_t{1} << 53) - 1}) {
+      ASSERT_EQ(to_float_scaled(v, e), to_float_scaled(Int128{v} * (Int128{1} << 64), e - 64));
+    }
+  }
+  EXPECT_EQ(to_float((Int128{1} << 53) - 1), 9007199254740992.0f);  // the route's last value
+  EXPECT_EQ(to_float(-(Int128{1} << 53) + 1), -9007199254740992.0f);
+}
+
 // mx_dot: each block's exact dot rounded to FP32 and added in block order from the bias.
 TEST(ScaledFormat, MxDotSumsBlocksInFp32) {
   const ScaledFormat f(ElementKind::kE4M3, ScaleKind::kMxBlock);

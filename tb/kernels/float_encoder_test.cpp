@@ -46,6 +46,19 @@ void expect_same_as_golden(const Format& format) {
 
 TEST(FloatEncoderTest, Lbfp8MatchesGoldenEncode) { expect_same_as_golden(lbfp8()); }
 TEST(FloatEncoderTest, Bfp8MatchesGoldenEncode) { expect_same_as_golden(bfp8()); }
+// The section 13 elements (E4M3 and E5M2 encode alike with either scale kind; INT8 does not).
+TEST(FloatEncoderTest, MxInt8MatchesGoldenEncode) {
+  expect_same_as_golden(ScaledFormat(ElementKind::kInt8, ScaleKind::kMxBlock));
+}
+TEST(FloatEncoderTest, Int8MatchesGoldenEncode) {
+  expect_same_as_golden(ScaledFormat(ElementKind::kInt8, ScaleKind::kTensor));
+}
+TEST(FloatEncoderTest, E4m3MatchesGoldenEncode) {
+  expect_same_as_golden(ScaledFormat(ElementKind::kE4M3, ScaleKind::kMxBlock));
+}
+TEST(FloatEncoderTest, E5m2MatchesGoldenEncode) {
+  expect_same_as_golden(ScaledFormat(ElementKind::kE5M2, ScaleKind::kMxBlock));
+}
 
 }  // namespace
 }  // namespace lbfp

@@ -2,8 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <stdexcept>
 #include <string>
+
+#include "lbfp/float_encoder.h"
+#include "lbfp/scaled_gemm.h"
+#include "pooling.h"
 
 namespace lbfp::eval {
 
@@ -145,72 +150,17 @@ QuantPlan make_scaled_plan(const Graph& g, Arithmetic format, CalibrationMethod 
 
 namespace {
 
-// The exact products of every code pair (lbfp::multiply), in the narrowest type that holds them
-// and a block's or a layer's running sum: int64 for INT8 and E4M3, 128 bits for E5M2.
-template <class Acc>
-std::vector<Acc> product_table(const ScaledFormat& f) {
-  std::vector<Acc> t(256 * 256, 0);
-  auto valid = [&](unsigned c) {
-    try {
-      check_code(f, c);
-      return true;
-    } catch (const std::out_of_range&) {
-      return false;
-    }
-  };
-  for (unsigned a = 0; a < 256; ++a) {
-    if (!valid(a)) continue;
-    for (unsigned b = 0; b < 256; ++b) {
-      if (!valid(b)) continue;
-      t[a * 256 + b] = static_cast<Acc>(multiply(f, static_cast<Code>(a), static_cast<Code>(b)));
-    }
-  }
-  return t;
-}
+using detail::pool;
 
-template <class T, class Fn>
-void pool(const Graph& g, const Node& n, const T* in, T* out, size_t batch, Fn reduce) {
-  const ActShape& is = shape_of(g, n.inputs[0]);
-  const ActShape& os = shape_of(g, n.output);
-  size_t kh = n.kernel_h, kw = n.kernel_w, sh = n.stride_h, sw = n.stride_w, ph = n.pad_h,
-         pw = n.pad_w;
-  if (n.kind == OpKind::kGlobalAvgPool) {
-    kh = is.h;
-    kw = is.w;
-    sh = sw = 1;
-    ph = pw = 0;
-  }
-  std::vector<T> window;
-  for (size_t p = 0; p < batch * is.c; ++p) {
-    const T* x = in + p * is.h * is.w;
-    T* y = out + p * os.h * os.w;
-    for (size_t oy = 0; oy < os.h; ++oy) {
-      for (size_t ox = 0; ox < os.w; ++ox) {
-        window.clear();
-        for (size_t ky = 0; ky < kh; ++ky) {
-          const long iy = static_cast<long>(oy * sh + ky) - static_cast<long>(ph);
-          for (size_t kx = 0; kx < kw; ++kx) {
-            const long ix = static_cast<long>(ox * sw + kx) - static_cast<long>(pw);
-            if (iy >= 0 && ix >= 0 && iy < static_cast<long>(is.h) &&
-                ix < static_cast<long>(is.w)) {
-              window.push_back(x[static_cast<size_t>(iy) * is.w + static_cast<size_t>(ix)]);
-            }
-          }
-        }
-        const size_t count = n.count_include_pad ? kh * kw : window.size();
-        y[oy * os.w + ox] = reduce(window, count);
-      }
-    }
-  }
-}
+// Rows of A per kernel call: enough to amortise packing B, few enough that the sums stay in
+// cache (MX keeps one sum per block pair).
+constexpr size_t kCallBytes = size_t{2} << 20;
 
-// One batch through the graph in a section 13 format; Acc holds the products (product_table).
-template <class Acc>
+// One batch through the graph in a section 13 format; the sums by lbfp's scaled GEMM.
 class ScaledRun {
  public:
-  ScaledRun(const Graph& g, const QuantPlan& plan)
-      : g_(g), plan_(plan), f_(scaled_format(plan.format)), table_(product_table<Acc>(f_)),
-        hi_((Acc{1} << (f_.acc_bits() - 1)) - 1), lo_(-hi_ - 1) {}
+  ScaledRun(const Graph& g, const QuantPlan& plan, const GemmOptions& options)
+      : g_(g), plan_(plan), f_(scaled_format(plan.format)), options_(options) {}
 
   QuantizedResult run(const std::vector<uint8_t>& pixels, size_t batch, size_t stop_after) {
     batch_ = batch;
@@ -277,16 +227,22 @@ class ScaledRun {
     for (size_t i = 0; i < v.size(); ++i) v[i] = decode_scaled(f_, codes_[t][i], s);
   }
 
-  // The saturating step of section 6 (a product never exceeds 2^(A+1), so no clamp first).
-  void add(Acc& acc, Acc term, uint64_t& overflows) const {
-    acc += term;
-    if (acc > hi_) {
-      acc = hi_;
-      ++overflows;
-    } else if (acc < lo_) {
-      acc = lo_;
-      ++overflows;
+  // quantize_blocks with lbfp::FloatEncoder, one per shared exponent (bit-identical to encode).
+  void quantize_blocks_fast(const float* v, size_t n, Code* codes, int* exps) {
+    for (size_t first = 0, j = 0; first < n; first += kBlock, ++j) {
+      const size_t len = std::min(kBlock, n - first);
+      const int e = mx_shared_exponent(f_, v + first, len);
+      exps[j] = e;
+      auto& slot = encoders_[static_cast<size_t>(e + 127)];
+      if (!slot) slot = std::make_unique<FloatEncoder<ScaledFormat>>(f_, e);
+      for (size_t i = 0; i < len; ++i) codes[first + i] = (*slot)(v[first + i]);
     }
+  }
+
+  // How many rows one kernel call takes.
+  static size_t rows_per_call(size_t row_codes, size_t row_sums) {
+    const size_t bytes = row_codes + row_sums * sizeof(Int128);
+    return std::max<size_t>(16, kCallBytes / std::max<size_t>(1, bytes));
   }
 
   // FP8 / INT8 Conv or Gemm: codes in, codes (or, last, the logits in `out`) out.
@@ -300,25 +256,40 @@ class ScaledRun {
     const std::vector<float>& bias = plan_bias(g_, plan_, ni);
     const ActShape& is = shape_of(g_, n.inputs[0]);
     const ActShape& os = shape_of(g_, n.output);
+    const bool conv = n.kind == OpKind::kConv;
     const size_t cg = group_channels(g_, n);
     const size_t og = n.out_channels / n.groups;
     const size_t kk = n.weights.size() / n.out_channels;
     const size_t pixels = os.h * os.w;
-    std::vector<Acc> bias_acc(n.out_channels);
+    std::vector<Int128> bias_acc(n.out_channels);
     std::vector<double> multiplier(n.out_channels);
     for (size_t o = 0; o < n.out_channels; ++o) {
       const float sb = ws.size() == 1 ? ws[0] : ws[o];
-      bias_acc[o] = static_cast<Acc>(bias_to_accumulator_scaled(f_, bias[o], sa, sb));
+      bias_acc[o] = bias_to_accumulator_scaled(f_, bias[o], sa, sb);
       multiplier[o] = requant_multiplier(f_, sa, sb, so);
     }
     std::vector<Code> y(last ? 0 : out.size());
-    std::vector<Code> patch(kk);
-    for (size_t b = 0; b < batch_; ++b) {
-      for (size_t grp = 0; grp < n.groups; ++grp) {
-        for (size_t p = 0; p < pixels; ++p) {
-          // The patch in (c, kh, kw) order; padding is code 0, whose products are 0.
-          if (n.kind == OpKind::kConv) {
-            const size_t oy = p / os.w, ox = p % os.w;
+    const size_t rows = batch_ * pixels;
+    const size_t step = rows_per_call(kk, og);
+    std::vector<Code> a(conv ? std::min(rows, step) * kk : 0);
+    std::vector<Int128> acc(std::min(rows, step) * og);
+    for (size_t grp = 0; grp < n.groups; ++grp) {
+      for (size_t first = 0; first < rows; first += step) {
+        const size_t count = std::min(step, rows - first);
+        ScaledGemmProblem p;
+        p.m = count;
+        p.n = og;
+        p.k = kk;
+        p.lda = kk;
+        p.b = w.data() + grp * og * kk;
+        p.ldb = kk;
+        p.initial = bias_acc.data() + grp * og;
+        if (conv) {
+          // Each row the patch in (c, kh, kw) order; padding is code 0, whose products are 0.
+          for (size_t r = 0; r < count; ++r) {
+            const size_t b = (first + r) / pixels, px = (first + r) % pixels;
+            const size_t oy = px / os.w, ox = px % os.w;
+            Code* patch = a.data() + r * kk;
             size_t k = 0;
             for (size_t c = 0; c < cg; ++c) {
               const Code* plane = x.data() + (b * is.c + grp * cg + c) * is.h * is.w;
@@ -336,24 +307,24 @@ class ScaledRun {
                 }
               }
             }
-          } else {
-            std::copy(x.begin() + static_cast<std::ptrdiff_t>(b * kk),
-                      x.begin() + static_cast<std::ptrdiff_t>((b + 1) * kk), patch.begin());
           }
+          p.a = a.data();
+        } else {
+          p.a = x.data() + first * kk;  // Gemm: one row per image, pixels = 1
+        }
+        overflows += gemm_accumulate(f_, p, acc.data(), og, options_).overflows;
+        for (size_t r = 0; r < count; ++r) {
+          const size_t b = (first + r) / pixels, px = (first + r) % pixels;
           for (size_t oi = 0; oi < og; ++oi) {
             const size_t o = grp * og + oi;
-            const Code* wr = w.data() + o * kk;
-            Acc acc = bias_acc[o];
-            for (size_t k = 0; k < kk; ++k) {
-              add(acc, table_[static_cast<size_t>(patch[k]) << 8 | wr[k]], overflows);
-            }
-            const size_t at = (b * n.out_channels + o) * pixels + p;
+            const Int128 sum = acc[r * og + oi];
+            const size_t at = (b * n.out_channels + o) * pixels + px;
             if (last) {
-              float v = dequantize_accumulator(static_cast<Int128>(acc), multiplier[o]);
+              float v = dequantize_accumulator(sum, multiplier[o]);
               if (n.relu && v < 0.0f) v = 0.0f;
               out[at] = v;
             } else {
-              y[at] = requantize_scaled(f_, static_cast<Int128>(acc), multiplier[o], n.relu);
+              y[at] = requantize_scaled(f_, sum, multiplier[o], n.relu);
             }
           }
         }
@@ -390,50 +361,93 @@ class ScaledRun {
             v[c] = x[(b * channels + grp * cg + c) * in_pixels + ip];
           }
           const size_t at = (b * in_pixels + ip) * n.groups + grp;
-          quantize_blocks(f_, v.data(), cg, xq.data() + at * cg, xe.data() + at * nb);
+          quantize_blocks_fast(v.data(), cg, xq.data() + at * cg, xe.data() + at * nb);
         }
       }
     }
-    std::vector<size_t> tap_at(taps);  // the input pixel of each tap, or SIZE_MAX (padding)
-    for (size_t b = 0; b < batch_; ++b) {
-      for (size_t p = 0; p < pixels; ++p) {
-        if (conv) {
-          const size_t oy = p / os.w, ox = p % os.w;
-          for (size_t ky = 0, t = 0; ky < n.kernel_h; ++ky) {
-            const long iy = static_cast<long>(oy * n.stride_h + ky) - static_cast<long>(n.pad_h);
-            for (size_t kx = 0; kx < n.kernel_w; ++kx, ++t) {
-              const long ix = static_cast<long>(ox * n.stride_w + kx) - static_cast<long>(n.pad_w);
-              const bool inside = iy >= 0 && ix >= 0 && iy < static_cast<long>(is.h) &&
-                                  ix < static_cast<long>(is.w);
-              tap_at[t] = inside ? static_cast<size_t>(iy) * is.w + static_cast<size_t>(ix)
-                                 : SIZE_MAX;
-            }
-          }
-        } else {
-          tap_at[0] = 0;
+    // The kernel's K runs over taps, each tap's channels padded to whole blocks of 32 when a
+    // tap has more than one block (a padded code 0 adds a product 0): every block pair of the
+    // spec is one of the kernel's blocks, tap t's block j the sum t * nb + j.
+    const size_t block = cg <= kBlock ? cg : kBlock;
+    const size_t cgp = nb * block;
+    const size_t kk = taps * cgp;
+    const size_t sums = taps * nb;
+    std::vector<Code> wp;  // the weights with that padding, when there is some
+    if (cgp != cg) {
+      wp.assign(n.out_channels * kk, Code{0});
+      for (size_t o = 0; o < n.out_channels; ++o) {
+        for (size_t t = 0; t < taps; ++t) {
+          std::copy(w.begin() + static_cast<std::ptrdiff_t>((o * taps + t) * cg),
+                    w.begin() + static_cast<std::ptrdiff_t>((o * taps + t + 1) * cg),
+                    wp.begin() + static_cast<std::ptrdiff_t>(o * kk + t * cgp));
         }
-        for (size_t o = 0; o < n.out_channels; ++o) {
-          const size_t grp = o / og;
-          float sum = bias[o];
-          for (size_t t = 0; t < taps; ++t) {
-            if (tap_at[t] == SIZE_MAX) continue;
-            const size_t at = (b * in_pixels + tap_at[t]) * n.groups + grp;
-            const Code* xc = xq.data() + at * cg;
-            const int* xb = xe.data() + at * nb;
-            const Code* wc = w.data() + (o * taps + t) * cg;
-            const int* wb = we.data() + (o * taps + t) * nb;
-            for (size_t j = 0; j < nb; ++j) {
-              // One block pair: at most 32 products, which the default A holds exactly.
-              Acc acc = 0;
-              const size_t end = std::min(cg, (j + 1) * kBlock);
-              for (size_t c = j * kBlock; c < end; ++c) {
-                add(acc, table_[static_cast<size_t>(xc[c]) << 8 | wc[c]], overflows);
+      }
+    }
+    const Code* wk = cgp != cg ? wp.data() : w.data();
+    const size_t rows = batch_ * pixels;
+    const size_t step = rows_per_call(kk, og * sums);
+    std::vector<Code> a(std::min(rows, step) * kk);
+    std::vector<Int128> acc(std::min(rows, step) * og * sums);
+    std::vector<size_t> tap_at(std::min(rows, step) * taps);  // input pixel, or SIZE_MAX
+    for (size_t grp = 0; grp < n.groups; ++grp) {
+      for (size_t first = 0; first < rows; first += step) {
+        const size_t count = std::min(step, rows - first);
+        for (size_t r = 0; r < count; ++r) {
+          const size_t b = (first + r) / pixels, px = (first + r) % pixels;
+          size_t* at = tap_at.data() + r * taps;
+          if (conv) {
+            const size_t oy = px / os.w, ox = px % os.w;
+            for (size_t ky = 0, t = 0; ky < n.kernel_h; ++ky) {
+              const long iy =
+                  static_cast<long>(oy * n.stride_h + ky) - static_cast<long>(n.pad_h);
+              for (size_t kx = 0; kx < n.kernel_w; ++kx, ++t) {
+                const long ix =
+                    static_cast<long>(ox * n.stride_w + kx) - static_cast<long>(n.pad_w);
+                const bool inside = iy >= 0 && ix >= 0 && iy < static_cast<long>(is.h) &&
+                                    ix < static_cast<long>(is.w);
+                at[t] = inside ? static_cast<size_t>(iy) * is.w + static_cast<size_t>(ix)
+                               : SIZE_MAX;
               }
-              sum = mx_accumulate(f_, sum, static_cast<Int128>(acc), xb[j], wb[j]);
             }
+          } else {
+            at[0] = 0;
           }
-          if (n.relu && sum < 0.0f) sum = 0.0f;
-          out[(b * n.out_channels + o) * pixels + p] = sum;
+          Code* row = a.data() + r * kk;
+          std::fill(row, row + kk, Code{0});
+          for (size_t t = 0; t < taps; ++t) {
+            if (at[t] == SIZE_MAX) continue;
+            const Code* xc = xq.data() + ((b * in_pixels + at[t]) * n.groups + grp) * cg;
+            std::copy(xc, xc + cg, row + t * cgp);
+          }
+        }
+        ScaledGemmProblem p;
+        p.m = count;
+        p.n = og;
+        p.k = kk;
+        p.a = a.data();
+        p.lda = kk;
+        p.b = wk + grp * og * kk;
+        p.ldb = kk;
+        p.block = block;
+        overflows += gemm_accumulate(f_, p, acc.data(), og * sums, options_).overflows;
+        for (size_t r = 0; r < count; ++r) {
+          const size_t b = (first + r) / pixels, px = (first + r) % pixels;
+          const size_t* at = tap_at.data() + r * taps;
+          for (size_t oi = 0; oi < og; ++oi) {
+            const size_t o = grp * og + oi;
+            const Int128* s = acc.data() + (r * og + oi) * sums;
+            float sum = bias[o];
+            for (size_t t = 0; t < taps; ++t) {
+              if (at[t] == SIZE_MAX) continue;  // padding: no block pair
+              const int* xb = xe.data() + ((b * in_pixels + at[t]) * n.groups + grp) * nb;
+              const int* wb = we.data() + (o * taps + t) * nb;
+              for (size_t j = 0; j < nb; ++j) {
+                sum = mx_accumulate(f_, sum, s[t * nb + j], xb[j], wb[j]);
+              }
+            }
+            if (n.relu && sum < 0.0f) sum = 0.0f;
+            out[(b * n.out_channels + o) * pixels + px] = sum;
+          }
         }
       }
     }
@@ -534,9 +548,9 @@ class ScaledRun {
   const Graph& g_;
   const QuantPlan& plan_;
   ScaledFormat f_;
-  std::vector<Acc> table_;
-  Acc hi_;
-  Acc lo_;
+  GemmOptions options_;
+  std::vector<std::unique_ptr<FloatEncoder<ScaledFormat>>> encoders_ =
+      std::vector<std::unique_ptr<FloatEncoder<ScaledFormat>>>(255);  // by E + 127
   size_t batch_ = 0;
   std::vector<std::vector<Code>> codes_;
   std::vector<std::vector<float>> floats_;
@@ -546,15 +560,11 @@ class ScaledRun {
 
 QuantizedResult run_scaled(const Graph& g, const QuantPlan& plan,
                            const std::vector<uint8_t>& pixels, size_t batch,
-                           const GemmOptions& /*options*/, size_t stop_after) {
+                           const GemmOptions& options, size_t stop_after) {
   if (pixels.size() != batch * shape_of(g, g.input).elements()) {
     throw std::invalid_argument("run_quantized: input size does not match the batch");
   }
-  const ScaledFormat f = scaled_format(plan.format);
-  if (f.element() == ElementKind::kE5M2) {
-    return ScaledRun<Int128>(g, plan).run(pixels, batch, stop_after);
-  }
-  return ScaledRun<int64_t>(g, plan).run(pixels, batch, stop_after);
+  return ScaledRun(g, plan, options).run(pixels, batch, stop_after);
 }
 
 }  // namespace lbfp::eval

@@ -58,5 +58,6 @@ FloatEncoder<Format>::FloatEncoder(const Format& format, int exponent)
 
 template class FloatEncoder<LbfpFormat>;
 template class FloatEncoder<BfpFormat>;
+template class FloatEncoder<ScaledFormat>;
 
 }  // namespace lbfp

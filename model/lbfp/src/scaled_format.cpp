@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -385,7 +386,10 @@ double requant_multiplier(const ScaledFormat& format, float sa, float sb, float 
 }
 
 float to_float(Int128 v) {
-  if (v == 0) return 0.0f;
+  // Below 2^53 the double is exact and its conversion is the one rounding (the common case).
+  if (v > -(Int128{1} << 53) && v < (Int128{1} << 53)) {
+    return static_cast<float>(static_cast<double>(static_cast<int64_t>(v)));
+  }
   Uint128 mag = magnitude_of(v);
   const int len = bit_length(mag);
   int exp2 = 0;
@@ -429,6 +433,15 @@ int fast_bit_length(Uint128 v) {
 }  // namespace
 
 float to_float_scaled(Int128 v, int exp) {
+  // |v| < 2^53 with -1000 <= exp <= 900: v 2^exp is an exact normal double (2^exp built from
+  // its bits, no ldexp), and the conversion to float rounds it once, to nearest with ties to
+  // even, subnormal results and the overflow to infinity included: the rule below, faster.
+  if (v > -(Int128{1} << 53) && v < (Int128{1} << 53) && exp >= -1000 && exp <= 900) {
+    const uint64_t bits = static_cast<uint64_t>(exp + 1023) << 52;
+    double scale = 0.0;
+    std::memcpy(&scale, &bits, sizeof scale);
+    return static_cast<float>(static_cast<double>(static_cast<int64_t>(v)) * scale);
+  }
   if (v == 0) return 0.0f;
   const Uint128 mag = magnitude_of(v);
   const int len = fast_bit_length(mag);

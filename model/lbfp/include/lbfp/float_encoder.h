@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "lbfp/arith.h"
+#include "lbfp/scaled_format.h"
 
 namespace lbfp {
 
@@ -47,5 +48,6 @@ class FloatEncoder {
 
 extern template class FloatEncoder<LbfpFormat>;
 extern template class FloatEncoder<BfpFormat>;
+extern template class FloatEncoder<ScaledFormat>;  // a power-of-two scale 2^E (MX blocks)
 
 }  // namespace lbfp

@@ -1,8 +1,8 @@
 // Bit-exact inference in the industry 8-bit formats of docs/spec.md section 13 (MXINT8, MXFP8
 // E4M3 / E5M2, FP8 with per-tensor scales, INT8 with per-channel weight scales), with the
 // calibration each format's users expect. The golden reference (lbfp/scaled_format.h) decides the
-// arithmetic; the kernels here compute the same integers faster (a product table built by
-// lbfp::multiply, the accumulator's saturation step by step) and call it for every conversion.
+// arithmetic; every sum goes through its exact GEMM (lbfp/scaled_gemm.h), MX activations through
+// lbfp::FloatEncoder, and every other conversion through its functions.
 // docs/formats.md, "Accuracy", states the quantization of every tensor; in short:
 //
 //   FP8, INT8 (ONNX Runtime's QOperator form): every tensor carries codes and one FP32 scale per
