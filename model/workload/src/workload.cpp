@@ -121,6 +121,18 @@ void check_size(const LayerSpec& l, const std::string& where) {
   }
 }
 
+// The decoded weights of outputs j0 .. j0 + lanes - 1, interleaved: block[kk * stride + l] is
+// output j0 + l's value at k index kk; the lanes past the last output stay 0.
+void fill_weight_block(const double* const* w_tables, const Code* w, uint64_t k, uint64_t j0,
+                       uint64_t lanes, uint64_t stride, std::vector<double>& block) {
+  std::fill(block.begin(), block.end(), 0.0);
+  for (uint64_t l = 0; l < lanes; ++l) {
+    const double* wt = w_tables[j0 + l];
+    const Code* wrow = w + (j0 + l) * k;
+    for (uint64_t kk = 0; kk < k; ++kk) block[kk * stride + l] = wt[wrow[kk]];
+  }
+}
+
 // The largest of the outputs of the sampled A rows: each output's decoded products added in
 // k order from 0.0, then its bias, in doubles (one multiplication and one addition per term,
 // never fused: this file is compiled with -ffp-contract=off). Every output's sum is the same
@@ -135,12 +147,7 @@ double largest_sampled_output_portable(const double* a_values, const double* con
   std::vector<double> block(k * kLanes);
   for (uint64_t j0 = 0; j0 < n; j0 += kLanes) {
     const uint64_t lanes = std::min(kLanes, n - j0);
-    std::fill(block.begin(), block.end(), 0.0);
-    for (uint64_t l = 0; l < lanes; ++l) {
-      const double* wt = w_tables[j0 + l];
-      const Code* wrow = w + (j0 + l) * k;
-      for (uint64_t kk = 0; kk < k; ++kk) block[kk * kLanes + l] = wt[wrow[kk]];
-    }
+    fill_weight_block(w_tables, w, k, j0, lanes, kLanes, block);
     for (const Code* arow : rows) {
       double s[kLanes] = {};
       const double* wv = block.data();
@@ -169,12 +176,7 @@ __attribute__((target("avx512f"))) double largest_sampled_output_avx512(
   std::vector<double> block(k * kLanes);
   for (uint64_t j0 = 0; j0 < n; j0 += kLanes) {
     const uint64_t lanes = std::min(kLanes, n - j0);
-    std::fill(block.begin(), block.end(), 0.0);
-    for (uint64_t l = 0; l < lanes; ++l) {
-      const double* wt = w_tables[j0 + l];
-      const Code* wrow = w + (j0 + l) * k;
-      for (uint64_t kk = 0; kk < k; ++kk) block[kk * kLanes + l] = wt[wrow[kk]];
-    }
+    fill_weight_block(w_tables, w, k, j0, lanes, kLanes, block);
     for (size_t r0 = 0; r0 < rows.size(); r0 += kRows) {
       const size_t count = std::min(kRows, rows.size() - r0);
       const Code* a[kRows];
