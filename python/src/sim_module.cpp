@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "host_memory.h"
+#include "lbfp/host_memory.h"
 #include "lbfp/arch/report.h"
 #include "lbfp/arch/simulate.h"
 #include "lbfp/config_error.h"
@@ -35,7 +35,7 @@ std::mutex simulation_mutex;
 
 py::dict simulate(const arch::SimulationRequest& base) {
   arch::SimulationRequest request = base;
-  request.max_host_bytes = cli::host_memory_budget_bytes();  // as `lbfp sim` refuses
+  request.max_host_bytes = host_memory_budget_bytes();  // as `lbfp sim` refuses
   std::vector<std::string> warnings;
   request.warn = [&warnings](const std::string& w) { warnings.push_back(w); };
   std::string layers, summary;

@@ -19,7 +19,7 @@
 #include "cli_options.h"
 #include "commands.h"
 #include "golden.h"
-#include "host_memory.h"
+#include "lbfp/host_memory.h"
 #include "lbfp/eval/graph.h"
 #include "lbfp/eval/idx.h"
 #include "lbfp/eval/study.h"

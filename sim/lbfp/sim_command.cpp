@@ -12,7 +12,7 @@
 #include "cli_options.h"
 #include "commands.h"
 #include "golden.h"
-#include "host_memory.h"
+#include "lbfp/host_memory.h"
 #include "lbfp/arch/report.h"
 #include "lbfp/arch/scalesim_report.h"
 #include "output_file.h"

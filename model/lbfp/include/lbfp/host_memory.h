@@ -1,12 +1,13 @@
-// How much data a command may hold in memory: it refuses work above this before allocating, with
-// a message, instead of being killed by the kernel half-way.
+// How much data a run (`lbfp sim`, `lbfp eval`, the Python module) may hold in memory: it
+// refuses work above this before allocating, with a message, instead of being killed by the
+// kernel half-way.
 #pragma once
 
 #include <unistd.h>
 
 #include <cstdint>
 
-namespace lbfp::cli {
+namespace lbfp {
 
 // Half the machine's physical memory (4 GiB when the system does not say).
 inline uint64_t host_memory_budget_bytes() {
@@ -16,4 +17,4 @@ inline uint64_t host_memory_budget_bytes() {
   return static_cast<uint64_t>(pages) / 2 * static_cast<uint64_t>(page_size);
 }
 
-}  // namespace lbfp::cli
+}  // namespace lbfp
