@@ -280,7 +280,7 @@ def pareto_svg(points_by_model):
     """One panel per model: accuracy loss (FP32 minus top-1, points, with the paired interval)
     against the zero-delay energy per MAC; the Pareto front (no other format both cheaper and
     more accurate) joined by a dashed line. points_by_model: [(title, [(format, pj, loss, lo,
-    hi)])]."""
+    hi, top-1 as the table prints it)])]."""
     colors = ["#3b6fb6", "#e08a2c", "#4a9a4a", "#c0392b", "#8e44ad", "#7f6a4d", "#d35fa8",
               "#555555"]
     names = list(dict.fromkeys(p[0] for _, pts in points_by_model for p in pts))
@@ -342,13 +342,12 @@ def pareto_svg(points_by_model):
             out.append('<polyline points="' + " ".join(f"{px(p[1]):.1f},{py(p[2]):.1f}"
                                                        for p in front) +
                        '" fill="none" stroke="#999999" stroke-dasharray="5,3"/>')
-        for name, pj, loss, lo, hi in pts:
+        for name, pj, loss, lo, hi, top1 in pts:
             c = color[name]
             out.append(f'<line x1="{px(pj):.1f}" y1="{py(lo):.1f}" x2="{px(pj):.1f}" '
                        f'y2="{py(hi):.1f}" stroke="{c}"/>')
             out.append(f'<circle cx="{px(pj):.1f}" cy="{py(loss):.1f}" r="4" fill="{c}">'
-                       f'<title>{name}: {pj:.2f} pJ, loss {tick_label(loss)} '
-                       f'[{tick_label(lo)}, {tick_label(hi)}] points</title></circle>')
+                       f'<title>{name}: {pj:.2f} pJ, top-1 {top1}</title></circle>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
@@ -453,9 +452,10 @@ def render(runs, models, chart):
                 cells.append("not measured (no eval run)")
                 continue
             cells.append(accuracy_cell(m))
-            if mac_pj is not None:
-                points[model[0]].append((title, mac_pj, -float(m["diff"]), -float(m["hi"]),
-                                         -float(m["lo"])))
+            if mac_pj is not None:  # 0.0 - x: a loss of +0.00 is 0, not -0
+                points[model[0]].append((title, mac_pj, 0.0 - float(m["diff"]),
+                                         0.0 - float(m["hi"]), 0.0 - float(m["lo"]),
+                                         accuracy_cell(m)))
         sim = sims.get(sim_fmt)
         if sim is None:
             miss("ResNet-18 energy", "no `lbfp sim` run (sim-F/summary.json)", title)
@@ -506,7 +506,7 @@ def render(runs, models, chart):
             r = results[model[0]]
             m = None if r is None else r[2].get(f"{fmt} {calib}")
             if m is None:
-                cells.append("\u2014")
+                cells.append("not measured (no eval run)")
                 continue
             cells.append(accuracy_cell(m)[:-1] + f", {m['b']}/{m['c']})")
             if int(m["overflows"]):
