@@ -214,7 +214,7 @@ def read_synth(runs):
         if not reproduce:
             raise InputError(f"{path}: no 'Reproduce: `lbfp synth ...`' line")
         # The command without the folders it wrote to.
-        commands_seen.append(re.sub(r" --(out|work) \S+", "", reproduce[1]))
+        commands_seen.append(re.sub(r" --(out|work|source-dir) \S+", "", reproduce[1]))
         timed = {(r["unit"], r["format"]): r for r in
                  table_rows(path, text, "| unit | format | energy/op, layer, zero-delay (pJ) |")}
         main_rows = table_rows(path, text, "| unit | format | top |")
@@ -392,8 +392,12 @@ def main(argv):
             have = {unit for unit, _ in read_synth(runs)[0]}
             offered = subprocess.run([lbfp, "synth", "--help"], capture_output=True,
                                      text=True).stdout
-            missing = [u for u in SYNTH_UNITS if u not in have and re.search(rf"\b{u}\b",
-                                                                              offered)]
+            missing = [u for u in SYNTH_UNITS if u not in have]
+            for u in missing:
+                if not re.search(rf"\b{u}\b", offered):
+                    print(f"formats_table.py: MISSING INPUT: {lbfp} synth does not offer "
+                          f"--units {u}; its cells stay 'not measured'", file=sys.stderr)
+            missing = [u for u in missing if re.search(rf"\b{u}\b", offered)]
             if missing:
                 subprocess.run([lbfp, "synth", "--units", *missing, *SYNTH_ARGS, "--out",
                                 os.path.join(runs, "synth-" + "-".join(missing))], check=True)

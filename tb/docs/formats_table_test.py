@@ -39,11 +39,12 @@ EVALS = {
     "lenet5-fp8-e4m3": [
         "fp8-e4m3 max/max    95.00 %         -3.00 [-4.00, -2.00]        0/3    0.100  0"],
 }
-UNIT_HEADER = ("| unit | format | top | cells | area (um^2) | transistors (cmos) | energy/op, layer "
-               "(pJ) | energy/op, uniform (pJ) | power, layer (mW) | leakage (nW) |\n"
+UNIT_HEADER = ("| unit | format | top | cells | area (um^2) | transistors (cmos) | "
+               "energy/op, layer (pJ) | energy/op, uniform (pJ) | power, layer (mW) | "
+               "leakage (nW) |\n"
                "|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
-TIMED_HEADER = ("| unit | format | energy/op, layer, zero-delay (pJ) | energy/op, layer, timed (pJ) "
-                "| timed / zero-delay |\n|---|---|---:|---:|---:|\n")
+TIMED_HEADER = ("| unit | format | energy/op, layer, zero-delay (pJ) | "
+                "energy/op, layer, timed (pJ) | timed / zero-delay |\n|---|---|---:|---:|---:|\n")
 SYNTH_A = ("# hardware cost\n\n" + UNIT_HEADER +
            "| mul | lbfp8 | lbfp_mul_unit | 1 | 5084 | 1 | 5.1681 | 7.0 | 0.5 | 9.6 |\n"
            "| mac | lbfp8 | lbfp_mac | 1 | 25078 | 1 | 23.6034 | 1 | 1 | 1 |\n"
@@ -63,7 +64,7 @@ SYNTH_B = ("# hardware cost\n\n" + UNIT_HEADER +
            "| mul | lbfp8 | lbfp_mul_unit | 1 | 5084 | 1 | 5.1681 | 7.0 | 0.5 | 9.6 |\n"
            "| pe | lbfp8 | lbfp_pe | 1 | 31088 | 1 | 28.8 | 1 | 1 | 1 |\n"
            "| pe | bfp8 | bfp_pe | 1 | 37591 | 1 | 33.2 | 1 | 1 | 1 |\n"
-           "\nReproduce: `lbfp synth --units mul pe --out /x/synth-b`\n")
+           "\nReproduce: `lbfp synth --units mul pe --source-dir /s --out /x/synth-b`\n")
 
 
 def summary(fmt, total_pj, per_mac_pj):
@@ -92,7 +93,8 @@ def fixture(runs):
 
 EXPECTED = """\
 | format | multiplier area (um^2) | energy per MAC, zero-delay (pJ) | energy per MAC, timed (pJ) \
-| PE area (um^2) | top-1, lenet5 (FP32 98.00 %; diff [95 % CI]) | ResNet-18, `lbfp sim` (uJ; pJ/MAC) |
+| PE area (um^2) | top-1, lenet5 (FP32 98.00 %; diff [95 % CI]) \
+| ResNet-18, `lbfp sim` (uJ; pJ/MAC) |
 |---|---:|---:|---:|---:|---|---|
 | LBFP8 | 5084 | 23.60 | 46.31 | 31088 | 97.00 % (−1.00 [−2.50, +0.50]) | 5159.5; 2.844 |
 | BFP8 | 13241 | 26.04 | 43.46 | 37591 | 98.00 % (+0.00 [−1.00, +1.00]) | 5200.8; 2.867 |
