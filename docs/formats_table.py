@@ -297,7 +297,7 @@ def pareto_svg(points_by_model):
     for n in names:  # legend
         out.append(f'<circle cx="{x:.1f}" cy="40.0" r="4" fill="{color[n]}"/>'
                    f'<text x="{x + 8:.1f}" y="44.0">{n}</text>')
-        x += 16 + 7.2 * len(n)
+        x += 24 + 7.5 * len(n)
     for k, (title, pts) in enumerate(points_by_model):
         x0 = left + k * (pw + gap + left)
         out.append(f'<text x="{x0}" y="{top - 14}" font-weight="bold">{title}</text>')
@@ -379,15 +379,15 @@ def main(argv):
         sys.exit(__doc__)
     runs = argv[0]
     os.makedirs(runs, exist_ok=True)
-    if "eval" in what:
-        todo = [(cmd, os.path.join(runs, name + ".txt"))
-                for name, cmd in commands(lbfp, runs, models)]
-        with ThreadPoolExecutor(max_workers=jobs) as pool:  # the longest (last models) first
-            for done in [pool.submit(run, cmd, path) for cmd, path in reversed(todo)]:
-                done.result()
-    if "sim" in what:
-        run_sims(lbfp, runs)
     try:
+        if "eval" in what:
+            todo = [(cmd, os.path.join(runs, name + ".txt"))
+                    for name, cmd in commands(lbfp, runs, models)]
+            with ThreadPoolExecutor(max_workers=jobs) as pool:  # the longest (last models) first
+                for done in [pool.submit(run, cmd, path) for cmd, path in reversed(todo)]:
+                    done.result()
+        if "sim" in what:
+            run_sims(lbfp, runs)
         if "synth" in what:
             have = {unit for unit, _ in read_synth(runs)[0]}
             offered = subprocess.run([lbfp, "synth", "--help"], capture_output=True,
@@ -404,6 +404,11 @@ def main(argv):
         out, missing = render(runs, models, chart)
     except InputError as e:
         sys.exit(f"formats_table.py: {e}")
+    except subprocess.CalledProcessError as e:
+        sys.exit(f"formats_table.py: `{' '.join(e.cmd)}` failed (exit status {e.returncode}); "
+                 "the runs before it are kept")
+    except FileNotFoundError as e:
+        sys.exit(f"formats_table.py: {e.filename}: no such program (--lbfp)")
     sys.stdout.write(out)
     for line in missing:
         print(f"formats_table.py: MISSING INPUT: {line}", file=sys.stderr)
