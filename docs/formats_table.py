@@ -358,6 +358,15 @@ def pareto_svg(points_by_model):
     return "\n".join(out) + "\n"
 
 
+def marked(path):
+    """(text of the Markdown file, offset of BEGIN, offset of END)."""
+    page = open(path).read()
+    begin, end = page.find(BEGIN), page.find(END)
+    if begin < 0 or end < begin:
+        raise InputError(f"{path}: no {BEGIN.strip()} ... {END.strip()} lines")
+    return page, begin, end
+
+
 def main(argv):
     lbfp, jobs, what, chart, update = "build/default/sim/lbfp", 1, {"eval", "sim"}, None, None
     models = [m + (None,) for m in MODELS]
@@ -389,6 +398,8 @@ def main(argv):
     runs = argv[0]
     os.makedirs(runs, exist_ok=True)
     try:
+        if update:  # before anything runs: a file without the markers is an error
+            marked(update)
         if "eval" in what:
             todo = [(cmd, os.path.join(runs, name + ".txt"))
                     for name, cmd in commands(lbfp, runs, models)]
@@ -410,13 +421,9 @@ def main(argv):
             if missing:
                 subprocess.run([lbfp, "synth", "--units", *missing, *SYNTH_ARGS, "--out",
                                 os.path.join(runs, "synth-" + "-".join(missing))], check=True)
-        if update:  # before anything is written: a file without the markers is an error
-            page = open(update).read()
-            begin, end = page.find(BEGIN), page.find(END)
-            if begin < 0 or end < begin:
-                raise InputError(f"{update}: no {BEGIN.strip()} ... {END.strip()} lines")
         out, missing = render(runs, models, chart)
-        if update:
+        if update:  # the page as it is now: a run may have taken hours
+            page, begin, end = marked(update)
             page = page[:begin + len(BEGIN)] + out + page[end:]
             with open(update + ".part", "w") as f:
                 f.write(page)
