@@ -352,6 +352,11 @@ py::tuple py_dot(const py::object& a_obj, const py::object& b_obj, const py::obj
   check_codes(f, a.data(), n, "a");
   check_codes(f, b.data(), n, "b");
   const Int128 start = int128_of(initial, "initial");
+  const Int128 limit = Int128{1} << (f.acc_bits() - 1);
+  if (start < -limit || start >= limit) {
+    fail("initial " + to_decimal(start) + " is outside the " + std::to_string(f.acc_bits()) +
+         "-bit accumulator of " + f.name());
+  }
   const WideDotResult r = library_call([&] { return dot(f, a.data(), b.data(), n, start); });
   return py::make_tuple(int128_object(r.acc), r.overflows);
 }
