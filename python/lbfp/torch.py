@@ -1,4 +1,5 @@
-"""Hardware-true LBFP8 / BFP8 inference for PyTorch models on the exact kernels.
+"""Hardware-true LBFP8 / BFP8 inference for PyTorch models on the exact kernels, and the formats
+of spec section 13 (MXINT8, MXFP8, FP8, INT8) as `lbfp eval --format` runs them (ScaledLayer).
 
 quantize(model, calibration_batches) returns a copy of the model whose nn.Conv2d and nn.Linear
 layers (grouped and depthwise included) run lbfp.conv2d / lbfp.gemm: the layer's input is encoded
@@ -27,7 +28,8 @@ import torch.nn.functional as F
 
 import lbfp
 
-__all__ = ["quantize", "QuantizedLayer", "layers", "save_exponents", "load_exponents"]
+__all__ = ["quantize", "QuantizedLayer", "ScaledLayer", "layers", "save_exponents",
+           "load_exponents"]
 
 
 def onnx_node_name(module_name, module):

@@ -250,3 +250,17 @@ def test_errors_name_the_argument():
         lbfp.dot(c, c, "int8", 2 ** 40)  # beyond the 32-bit accumulator
     with pytest.raises(ValueError, match="scaled_gemm"):
         lbfp.gemm(np.zeros((1, 1), np.uint8), 0, np.zeros((1, 1), np.uint8), 0, "int8")
+
+
+@pytest.mark.parametrize("width", [4, 6, 7])
+def test_the_lbfp_family_by_name(width):
+    """"lbfpW" / "bfpW" are LBFP(W, W / 2) and BFP(W), as `lbfp golden --format` names them."""
+    x = RNG.standard_normal(200).astype(np.float32)
+    for name, fmt in ((f"lbfp{width}", lbfp.LbfpFormat(width, width // 2)),
+                      (f"bfp{width}", lbfp.BfpFormat(width))):
+        got, e = lbfp.encode(x, None, name)
+        want, e2 = lbfp.encode(x, None, fmt)
+        assert np.array_equal(got, want) and e.tolist() == e2.tolist()
+        golden_codes = golden("encode", [repr(float(t)) for t in x], "--format", name, "--exp",
+                              str(int(e[0])))
+        assert [int(c, 16) for c in golden_codes] == got.tolist()

@@ -196,3 +196,14 @@ def test_lenet5_like_eval(fmt, lenet, mnist, cli_eval):
             assert b.in_scale == a.out_scale
         w = layers[0].weight_scales
         assert len(w) == (6 if fmt == "int8" else 1)  # INT8 per output channel, FP8 per tensor
+
+
+def test_calibration_choices_are_checked(lenet):
+    x = torch.zeros(2, 1, 28, 28)
+    with pytest.raises(ValueError, match="calib: fp8-e4m3 calibrates activations by max or "
+                                         "percentile"):
+        lt.quantize(lenet, [x], fmt="fp8-e4m3", calib="kl")
+    with pytest.raises(ValueError, match="weight_calib"):
+        lt.quantize(lenet, [x], fmt="int8", weight_calib="mse")
+    q = lt.quantize(lenet, [x], fmt="mxint8")  # MX: no calibration, any batch
+    assert all(isinstance(m, lt.ScaledLayer) for m in lt.layers(q).values())
