@@ -336,7 +336,8 @@ def mx_dot(a, a_exponents, b, b_exponents, fmt="mxfp8-e4m3", initial=0.0):
     return _core.mx_dot(a, a_exponents, b, b_exponents, fmt, initial)
 
 
-def scaled_gemm(a, b, fmt, initial=None, block=None, path="auto"):
+def scaled_gemm(a, b, fmt, initial=None, block=None, path="auto", multiplier=None, output="acc",
+                relu=False):
     """The exact sums of a section 13 format (spec 13.5) through lbfp::gemm_accumulate.
 
     a: M x K codes, b: N x K codes (output j's codes in row j, as nn.Linear stores weights).
@@ -345,8 +346,14 @@ def scaled_gemm(a, b, fmt, initial=None, block=None, path="auto"):
     `block` codes (default 32; the last may be shorter), each its own sum from 0:
     acc[i, j, q]. Returns (acc, total saturating steps); acc int64, or Python ints when
     fmt.wide. path: auto, reference, portable, avx512.
+
+    FP8 / INT8 layers without the accumulators in Python: output "codes" requantizes each sum
+    (requantize_scaled with multiplier[j], relu first where asked: uint8 M x N), output "float"
+    dequantizes it (dequantize, then relu: float32 M x N, a last layer's logits). multiplier:
+    float64[N] from requant_multiplier, or one number.
     """
-    return _core.scaled_gemm(a, b, fmt, initial, 0 if block is None else block, path)
+    return _core.scaled_gemm(a, b, fmt, initial, 0 if block is None else block, path,
+                             multiplier, output, relu)
 
 
 def mx_gemm(a, a_exponents, b, b_exponents, fmt, bias=None, relu=False, block=None, a_skip=None,

@@ -410,23 +410,24 @@ class ScaledLayer(nn.Module):
         codes, _ = lbfp.encode_scaled(xin, self.in_scale, self.fmt)
         if isinstance(self.layer, nn.Conv2d):
             codes, padding = _pad_codes(self.layer, self.name, codes)
-            acc = self._conv_sums(codes, padding, w, initial)
+            out = self._conv_sums(codes, padding, w, initial, mult)
         else:
             lead = codes.shape[:-1]
-            acc, ovf = lbfp.scaled_gemm(np.ascontiguousarray(codes.reshape(-1, codes.shape[-1])),
-                                        w, self.fmt, initial)
-            self.overflows += int(ovf)
-            acc = acc.reshape(*lead, -1)
-        channel = (1, -1, 1, 1) if isinstance(self.layer, nn.Conv2d) else (-1,)
-        m = mult.reshape(channel)
-        if self.out_scale is None:
-            values = lbfp.dequantize(acc, m)
-        else:
-            out = lbfp.requantize_scaled(acc, m, self.fmt)
-            values = lbfp.decode_scaled(out, self.out_scale, self.fmt).astype(np.float32)
-        return torch.from_numpy(np.ascontiguousarray(values)).to(x.device)
+            out = self._sums(np.ascontiguousarray(codes.reshape(-1, codes.shape[-1])), w, initial,
+                             mult).reshape(*lead, -1)
+        if self.out_scale is not None:
+            out = lbfp.decode_scaled(out, self.out_scale, self.fmt).astype(np.float32)
+        return torch.from_numpy(np.ascontiguousarray(out)).to(x.device)
 
-    def _conv_sums(self, codes, padding, w, initial):
+    def _sums(self, a, w, initial, mult):
+        """The outputs of rows a against weight rows w: the next layer's codes, or (last layer)
+        the dequantized sums."""
+        out, ovf = lbfp.scaled_gemm(a, w, self.fmt, initial, multiplier=mult,
+                                    output="float" if self.out_scale is None else "codes")
+        self.overflows += int(ovf)
+        return out
+
+    def _conv_sums(self, codes, padding, w, initial, mult):
         """Each output's sum over its patch in (c, kh, kw) order, per group (scaled_gemm)."""
         conv = self.layer
         (ph, pw), (sh, sw), (kh, kw) = padding, conv.stride, conv.kernel_size
@@ -437,14 +438,16 @@ class ScaledLayer(nn.Module):
         oh, ow = windows.shape[2:4]
         groups = conv.groups
         cg, og = c // groups, conv.out_channels // groups
-        out = np.empty((n, oh, ow, conv.out_channels), initial.dtype)
+        out = None
         for g in range(groups):
             patches = windows[:, g * cg:(g + 1) * cg].transpose(0, 2, 3, 1, 4, 5)
             a = np.ascontiguousarray(patches.reshape(n * oh * ow, cg * kh * kw))
-            acc, ovf = lbfp.scaled_gemm(a, np.ascontiguousarray(w[g * og:(g + 1) * og]), self.fmt,
-                                        np.ascontiguousarray(initial[g * og:(g + 1) * og]))
-            self.overflows += int(ovf)
-            out[..., g * og:(g + 1) * og] = acc.reshape(n, oh, ow, og)
+            part = self._sums(a, np.ascontiguousarray(w[g * og:(g + 1) * og]),
+                              np.ascontiguousarray(initial[g * og:(g + 1) * og]),
+                              np.ascontiguousarray(mult[g * og:(g + 1) * og]))
+            if out is None:
+                out = np.empty((n, oh, ow, conv.out_channels), part.dtype)
+            out[..., g * og:(g + 1) * og] = part.reshape(n, oh, ow, og)
         return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
 
     # -- MX --

@@ -187,8 +187,15 @@ void check_exponent(int e, const std::string& what) {
 // One value per block: an int / float applied to every block, or an array with one per block.
 template <class T>
 std::vector<T> per_block(const py::object& v, size_t blocks, const std::string& what) {
-  if (py::isinstance<py::int_>(v) || py::isinstance<py::float_>(v)) {
-    return std::vector<T>(blocks, v.cast<T>());
+  if (!py::isinstance<py::array>(v)) {  // one number (a Python or NumPy scalar) for every block
+    T one{};
+    try {
+      one = v.cast<T>();
+    } catch (const py::cast_error&) {
+      fail(what + " must be a number or a numpy array, not " +
+           py::repr(py::type::of(v)).cast<std::string>());
+    }
+    return std::vector<T>(blocks, one);
   }
   const auto a = checked<T>(v, what);
   if (static_cast<size_t>(a.size()) != blocks) {
@@ -433,8 +440,29 @@ GemmOptions options_of(const std::string& path) {
   return o;
 }
 
+// The N per-output multipliers of requant_multiplier: a float64 array of N values, or one number.
+std::vector<double> column_multipliers(const py::object& m, size_t n) {
+  if (m.is_none()) fail("multiplier: output 'codes' and 'float' need the requant multipliers");
+  std::vector<double> out;
+  if (py::isinstance<py::array>(m)) {
+    const auto a = checked<double>(m, "multiplier");
+    if (a.ndim() != 1 || static_cast<size_t>(a.size()) != n) {
+      fail("multiplier must hold " + std::to_string(n) + " values (one per output), not " +
+           std::to_string(a.size()));
+    }
+    out.assign(a.data(), a.data() + n);
+  } else {
+    out.assign(n, m.cast<double>());
+  }
+  for (size_t j = 0; j < n; ++j) {
+    if (!std::isfinite(out[j])) fail("multiplier[" + std::to_string(j) + "] is not finite");
+  }
+  return out;
+}
+
 py::tuple py_gemm(const py::object& a_obj, const py::object& b_obj, const py::object& fmt,
-                  const py::object& initial, int64_t block, const std::string& path) {
+                  const py::object& initial, int64_t block, const std::string& path,
+                  const py::object& multiplier, const std::string& output, bool relu) {
   const ScaledFormat f = to_scaled(fmt);
   const auto a = checked<uint8_t>(a_obj, "a");
   const auto b = checked<uint8_t>(b_obj, "b");
@@ -449,6 +477,15 @@ py::tuple py_gemm(const py::object& a_obj, const py::object& b_obj, const py::ob
     }
     pr.p.initial = pr.initial.data();
   }
+  if (output != "acc" && output != "codes" && output != "float") {
+    fail("output must be 'acc', 'codes' or 'float', not '" + output + "'");
+  }
+  if (output != "acc" && f.is_mx()) fail("output: MX block sums are reduced by mx_gemm");
+  if (output == "acc" && (relu || !multiplier.is_none())) {
+    fail("multiplier and relu apply to output 'codes' or 'float'");
+  }
+  const std::vector<double> m = output == "acc" ? std::vector<double>()
+                                                : column_multipliers(multiplier, pr.p.n);
   const GemmOptions options = options_of(path);
   std::vector<Int128> acc(pr.p.m * pr.p.n * pr.blocks);
   const ScaledGemmStats stats = library_call([&] {
@@ -458,7 +495,28 @@ py::tuple py_gemm(const py::object& a_obj, const py::object& b_obj, const py::ob
   std::vector<py::ssize_t> shape = {static_cast<py::ssize_t>(pr.p.m),
                                     static_cast<py::ssize_t>(pr.p.n)};
   if (f.is_mx()) shape.push_back(static_cast<py::ssize_t>(pr.blocks));
-  return py::make_tuple(int128_array(f, acc.data(), acc.size(), shape), stats.overflows);
+  if (output == "acc") {
+    return py::make_tuple(int128_array(f, acc.data(), acc.size(), shape), stats.overflows);
+  }
+  // requantize_scaled (the next layer's codes) or dequantize_accumulator (a last layer's real
+  // outputs, then the ReLU) per output column j with its multiplier.
+  const size_t n = pr.p.n;
+  if (output == "codes") {
+    py::array_t<uint8_t> codes(shape);
+    Code* o = codes.mutable_data();
+    library_call([&] {
+      for (size_t i = 0; i < acc.size(); ++i) o[i] = requantize_scaled(f, acc[i], m[i % n], relu);
+      return 0;
+    });
+    return py::make_tuple(codes, stats.overflows);
+  }
+  py::array_t<float> values(shape);
+  float* o = values.mutable_data();
+  for (size_t i = 0; i < acc.size(); ++i) {
+    const float v = dequantize_accumulator(acc[i], m[i % n]);
+    o[i] = relu && v < 0.0f ? 0.0f : v;
+  }
+  return py::make_tuple(values, stats.overflows);
 }
 
 // MX: the exact block sums (gemm_accumulate), each added to the FP32 sum from the bias by
@@ -634,7 +692,8 @@ void add_scaled_bindings(py::module_& m) {
   m.def("mx_dot", &py_mx_dot, py::arg("a"), py::arg("a_exponents"), py::arg("b"),
         py::arg("b_exponents"), py::arg("fmt"), py::arg("initial") = 0.0f);
   m.def("scaled_gemm", &py_gemm, py::arg("a"), py::arg("b"), py::arg("fmt"),
-        py::arg("initial") = py::none(), py::arg("block") = 0, py::arg("path") = "auto");
+        py::arg("initial") = py::none(), py::arg("block") = 0, py::arg("path") = "auto",
+        py::arg("multiplier") = py::none(), py::arg("output") = "acc", py::arg("relu") = false);
   m.def("mx_gemm", &py_mx_gemm, py::arg("a"), py::arg("a_exponents"), py::arg("b"),
         py::arg("b_exponents"), py::arg("fmt"), py::arg("bias") = py::none(),
         py::arg("relu") = false, py::arg("block") = 0, py::arg("a_skip") = py::none(),

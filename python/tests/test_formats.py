@@ -148,6 +148,12 @@ def test_gemm_equals_dot(fmt):
         want = [[lbfp.dot(a[i], b[j], fmt, int(initial[j])) for j in range(7)] for i in range(5)]
         assert [[int(v) for v in row] for row in acc] == [[w[0] for w in r] for r in want]
         assert overflows == sum(w[1] for r in want for w in r)
+    # Requantized or dequantized in the call: the same as from the accumulators.
+    m = RNG.uniform(1e-6, 1e-3, 7)
+    codes, _ = lbfp.scaled_gemm(a, b, fmt, initial, multiplier=m, output="codes", relu=True)
+    assert np.array_equal(codes, lbfp.requantize_scaled(acc, m, fmt, relu=True))
+    values, _ = lbfp.scaled_gemm(a, b, fmt, initial, multiplier=m, output="float")
+    assert np.array_equal(values, lbfp.dequantize(acc, m))
 
 
 @pytest.mark.parametrize("fmt", ["mxint8", "mxfp8-e4m3", "mxfp8-e5m2"])
@@ -244,6 +250,12 @@ def test_errors_name_the_argument():
                      np.zeros((2, 3), np.uint8), np.zeros((2, 1), np.int32), "mxint8")
     with pytest.raises(ValueError, match="dtype float32"):
         lbfp.encode(np.ones(3), None, "mxint8")
+    with pytest.raises(ValueError, match="multiplier must hold 2 values"):
+        lbfp.scaled_gemm(np.zeros((2, 3), np.uint8), np.zeros((2, 3), np.uint8), "int8",
+                         multiplier=np.ones(3), output="codes")
+    with pytest.raises(ValueError, match="scale must be a number or a numpy array"):
+        lbfp.encode_scaled(x, "big", "int8")
+    assert lbfp.encode_scaled(x, np.float32(0.5), "int8")[0].tolist() == [2, 2, 2, 2]
     with pytest.raises(ValueError, match="amax is NaN"):
         lbfp.tensor_scale(float("nan"), "int8")
     with pytest.raises(ValueError, match="initial 1099511627776 is outside"):
