@@ -207,3 +207,136 @@ def test_calibration_choices_are_checked(lenet):
         lt.quantize(lenet, [x], fmt="int8", weight_calib="mse")
     q = lt.quantize(lenet, [x], fmt="mxint8")  # MX: no calibration, any batch
     assert all(isinstance(m, lt.ScaledLayer) for m in lt.layers(q).values())
+
+
+# ---- every layer's outputs against the spec, written out here with NumPy -------------------------
+# Element values from the bit layout of spec 13.1, q of 13.2 as nearest-on-the-grid, and the sums
+# in float64, exact for these formats on LeNet-5 (INT8, MXINT8 and E4M3 products and their sums
+# stay far inside 53 bits; E5M2's do not, so those two formats are left to the eval comparison).
+
+def element_value(fmt, code):
+    kind = lbfp.ScaledFormat(fmt).element
+    if kind == "int8":
+        n = code - 256 if code >= 128 else code
+        return n / 64 if fmt == "mxint8" else float(n)
+    e, m = (code >> 3) & 15, code & 7  # E4M3
+    if e == 15 and m == 7:
+        return None
+    v = m * 2.0 ** -9 if e == 0 else (8 + m) * 2.0 ** (e - 10)
+    return -v if code & 0x80 else v
+
+
+def q(v, fmt):
+    """Spec 13.2 on float64 values: nearest grid value, ties to the even code, saturated."""
+    grid = sorted((element_value(fmt, c), c) for c in range(128)
+                  if element_value(fmt, c) is not None)
+    if lbfp.ScaledFormat(fmt).element == "int8":
+        grid = grid[:128]  # 0 .. 127 steps
+    vals = np.array([g for g, _ in grid])
+    even = np.array([c % 2 == 0 for _, c in grid])
+    a = np.abs(v)
+    i = np.clip(np.searchsorted(vals, a), 1, len(vals) - 1)
+    lo, hi = vals[i - 1], vals[i]
+    up = (a - lo > hi - a) | ((a - lo == hi - a) & even[i])
+    r = np.where(a >= vals[-1], vals[-1], np.where(up, hi, lo))
+    return np.where(v < 0, -r, r)
+
+
+def reference_tensor_layer(layer, x, fmt):
+    """FP8 / INT8 (spec 13.3, 13.6, 13.7): codes' values out, or the logits of the last layer."""
+    lsb = lbfp.ScaledFormat(fmt).product_lsb
+    conv = isinstance(layer.layer, nn.Conv2d)
+    sa = np.float32(layer.in_scale)
+    xq = q((x.numpy().astype(np.float32) / sa).astype(np.float64), fmt)
+    w = layer.layer.weight.detach().numpy()
+    o = w.shape[0]
+    sb = np.broadcast_to(np.asarray(layer.weight_scales, np.float32), (o,))
+    wq = q((w.reshape(o, -1) / sb[:, None]).astype(np.float64), fmt).reshape(w.shape)
+    if conv:
+        sums = F.conv2d(torch.from_numpy(xq), torch.from_numpy(wq), stride=layer.layer.stride,
+                        padding=layer.layer.padding).numpy()
+    else:
+        sums = xq @ wq.T
+    shape = (1, -1, 1, 1) if conv else (1, -1)
+    sab = (sa * sb).astype(np.float32)
+    bias = layer.layer.bias.detach().numpy().astype(np.float32)
+    acc = sums * 2.0 ** -lsb + np.round((bias / sab).astype(np.float64) * 2.0 ** -lsb).reshape(shape)
+    so = np.float32(1 if layer.out_scale is None else layer.out_scale)
+    m = (sab / so).astype(np.float32).astype(np.float64) * 2.0 ** lsb
+    y = (acc.astype(np.float32).astype(np.float64) * m.reshape(shape)).astype(np.float32)
+    if layer.out_scale is None:
+        return y
+    return (q(y.astype(np.float64), fmt) * np.float64(so)).astype(np.float32)
+
+
+def mx_quantize(v, fmt):
+    """Blocks of 32 along the last axis (spec 13.3): (element values, E per block)."""
+    emax = lbfp.ScaledFormat(fmt).emax_elem
+    k = v.shape[-1]
+    nb = (k + 31) // 32
+    padded = np.zeros(v.shape[:-1] + (nb * 32,))
+    padded[..., :k] = v
+    blocks = padded.reshape(v.shape[:-1] + (nb, 32))
+    amax = np.abs(blocks).max(axis=-1)
+    e = np.where(amax == 0, -emax, np.frexp(amax)[1] - 1 - emax).clip(-127, 127)
+    values = q(blocks / 2.0 ** e[..., None], fmt).reshape(padded.shape)[..., :k]
+    return values, e
+
+
+def reference_mx_layer(layer, x, fmt):
+    """MX (spec 13.7): each block pair's exact sum, fp32(sum + fp32(acc * 2^(Ea + Eb + L))) from
+    the bias in block order; taps in (kh, kw) order, skipped on the padding."""
+    w = layer.layer.weight.detach().numpy().astype(np.float64)
+    bias = layer.layer.bias.detach().numpy().astype(np.float32)
+    xv = x.numpy().astype(np.float64)
+    if not isinstance(layer.layer, nn.Conv2d):
+        xq, xe = mx_quantize(xv, fmt)
+        wq, we = mx_quantize(w, fmt)
+        total = np.broadcast_to(bias, (len(xv), len(bias))).copy()
+        for j in range(xe.shape[1]):
+            s = slice(32 * j, 32 * j + 32)
+            block = xq[:, s] @ wq[:, s].T
+            term = (block * 2.0 ** (xe[:, j:j + 1] + we[None, :, j])).astype(np.float32)
+            total = (total + term).astype(np.float32)
+        return total
+    n, c, h, wd = xv.shape
+    assert c <= 32  # LeNet-5: one block per pixel and tap
+    ph, pw = layer.layer.padding
+    kh, kw = layer.layer.kernel_size
+    xq, xe = mx_quantize(xv.transpose(0, 2, 3, 1), fmt)  # N, H, W, C: blocks over channels
+    wq, we = mx_quantize(w.transpose(0, 2, 3, 1), fmt)   # O, kh, kw, C
+    xp = np.zeros((n, h + 2 * ph, wd + 2 * pw, c))
+    xp[:, ph:ph + h, pw:pw + wd] = xq
+    ep = np.zeros((n, h + 2 * ph, wd + 2 * pw), np.int64)
+    ep[:, ph:ph + h, pw:pw + wd] = xe[..., 0]
+    inside = np.zeros((n, h + 2 * ph, wd + 2 * pw), bool)
+    inside[:, ph:ph + h, pw:pw + wd] = True
+    oh, ow = h + 2 * ph - kh + 1, wd + 2 * pw - kw + 1
+    total = np.broadcast_to(bias[None, :, None, None], (n, len(bias), oh, ow)).copy()
+    for ky in range(kh):
+        for kx in range(kw):
+            xs = xp[:, ky:ky + oh, kx:kx + ow]  # N, OH, OW, C
+            block = np.einsum("nyxc,oc->noyx", xs, wq[:, ky, kx])
+            scale = ep[:, None, ky:ky + oh, kx:kx + ow] + we[None, :, ky, kx, 0, None, None]
+            term = (block * 2.0 ** scale).astype(np.float32)
+            total = np.where(inside[:, None, ky:ky + oh, kx:kx + ow],
+                             (total + term).astype(np.float32), total)
+    return total
+
+
+@pytest.mark.parametrize("fmt", ["int8", "fp8-e4m3", "mxint8", "mxfp8-e4m3"])
+def test_lenet5_layers_equal_the_spec_written_here(fmt, lenet, mnist):
+    calib, test = mnist
+    q_model = lt.quantize(lenet, [calib], fmt=fmt)
+    seen = []
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append((m, i[0], o)))
+             for m in lt.layers(q_model).values()]
+    with torch.no_grad():
+        q_model(test[:4])
+    for h in hooks:
+        h.remove()
+    assert len(seen) == 5
+    reference = reference_mx_layer if lbfp.ScaledFormat(fmt).is_mx else reference_tensor_layer
+    for layer, x, y in seen:
+        want = reference(layer, x, fmt)
+        assert np.array_equal(y.numpy(), want), layer.name  # bit for bit, the logits included
