@@ -254,7 +254,7 @@ def reference_tensor_layer(layer, x, fmt):
     wq = q((w.reshape(o, -1) / sb[:, None]).astype(np.float64), fmt).reshape(w.shape)
     if conv:
         sums = F.conv2d(torch.from_numpy(xq), torch.from_numpy(wq), stride=layer.layer.stride,
-                        padding=layer.layer.padding).numpy()
+                        padding=layer.layer.padding, groups=layer.layer.groups).numpy()
     else:
         sums = xq @ wq.T
     shape = (1, -1, 1, 1) if conv else (1, -1)
@@ -299,28 +299,37 @@ def reference_mx_layer(layer, x, fmt):
             term = (block * 2.0 ** (xe[:, j:j + 1] + we[None, :, j])).astype(np.float32)
             total = (total + term).astype(np.float32)
         return total
+    conv = layer.layer
     n, c, h, wd = xv.shape
-    assert c <= 32  # LeNet-5: one block per pixel and tap
-    ph, pw = layer.layer.padding
-    kh, kw = layer.layer.kernel_size
-    xq, xe = mx_quantize(xv.transpose(0, 2, 3, 1), fmt)  # N, H, W, C: blocks over channels
-    wq, we = mx_quantize(w.transpose(0, 2, 3, 1), fmt)   # O, kh, kw, C
-    xp = np.zeros((n, h + 2 * ph, wd + 2 * pw, c))
-    xp[:, ph:ph + h, pw:pw + wd] = xq
-    ep = np.zeros((n, h + 2 * ph, wd + 2 * pw), np.int64)
-    ep[:, ph:ph + h, pw:pw + wd] = xe[..., 0]
-    inside = np.zeros((n, h + 2 * ph, wd + 2 * pw), bool)
-    inside[:, ph:ph + h, pw:pw + wd] = True
-    oh, ow = h + 2 * ph - kh + 1, wd + 2 * pw - kw + 1
+    (ph, pw), (sh, sw), (kh, kw) = conv.padding, conv.stride, conv.kernel_size
+    groups = conv.groups
+    cg, og = c // groups, conv.out_channels // groups
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (wd + 2 * pw - kw) // sw + 1
     total = np.broadcast_to(bias[None, :, None, None], (n, len(bias), oh, ow)).copy()
-    for ky in range(kh):
-        for kx in range(kw):
-            xs = xp[:, ky:ky + oh, kx:kx + ow]  # N, OH, OW, C
-            block = np.einsum("nyxc,oc->noyx", xs, wq[:, ky, kx])
-            scale = ep[:, None, ky:ky + oh, kx:kx + ow] + we[None, :, ky, kx, 0, None, None]
-            term = (block * 2.0 ** scale).astype(np.float32)
-            total = np.where(inside[:, None, ky:ky + oh, kx:kx + ow],
-                             (total + term).astype(np.float32), total)
+    for g in range(groups):
+        # Blocks over the group's channels at each pixel (input) and each tap (weights).
+        xq, xe = mx_quantize(xv[:, g * cg:(g + 1) * cg].transpose(0, 2, 3, 1), fmt)
+        wq, we = mx_quantize(w[g * og:(g + 1) * og].transpose(0, 2, 3, 1), fmt)  # O, kh, kw, C
+        nb = xe.shape[-1]
+        xp = np.zeros((n, h + 2 * ph, wd + 2 * pw, cg))
+        xp[:, ph:ph + h, pw:pw + wd] = xq
+        ep = np.zeros((n, h + 2 * ph, wd + 2 * pw, nb), np.int64)
+        ep[:, ph:ph + h, pw:pw + wd] = xe
+        inside = np.zeros((n, h + 2 * ph, wd + 2 * pw), bool)
+        inside[:, ph:ph + h, pw:pw + wd] = True
+        part = total[:, g * og:(g + 1) * og]
+        for ky in range(kh):
+            for kx in range(kw):
+                rows = slice(ky, ky + sh * (oh - 1) + 1, sh)
+                cols = slice(kx, kx + sw * (ow - 1) + 1, sw)
+                for j in range(nb):
+                    ch = slice(32 * j, 32 * j + 32)
+                    block = np.einsum("nyxc,oc->noyx", xp[:, rows, cols, ch], wq[:, ky, kx, ch])
+                    scale = ep[:, None, rows, cols, j] + we[None, :, ky, kx, j, None, None]
+                    term = (block * 2.0 ** scale).astype(np.float32)
+                    part = np.where(inside[:, None, rows, cols], (part + term).astype(np.float32),
+                                    part)
+        total[:, g * og:(g + 1) * og] = part
     return total
 
 
@@ -340,3 +349,44 @@ def test_lenet5_layers_equal_the_spec_written_here(fmt, lenet, mnist):
     for layer, x, y in seen:
         want = reference(layer, x, fmt)
         assert np.array_equal(y.numpy(), want), layer.name  # bit for bit, the logits included
+
+
+class Blocks(nn.Module):
+    """Random weights through every blocking case of an MX convolution: one input channel, a
+    depthwise strided layer (single-channel blocks), 40 channels per group (two blocks per tap,
+    the second padded), a grouped layer; then a Linear over 784 features (25 blocks)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 40, 3, padding=1)
+        self.dw = nn.Conv2d(40, 40, 3, stride=2, padding=1, groups=40)
+        self.conv3 = nn.Conv2d(40, 16, 3, padding=1)
+        self.conv4 = nn.Conv2d(16, 16, 3, padding=1, groups=2)
+        self.fc = nn.Linear(16 * 7 * 7, 10)
+
+    def forward(self, x):
+        x = F.relu(self.dw(F.relu(self.conv1(x))))
+        x = F.max_pool2d(F.relu(self.conv4(F.relu(self.conv3(x)))), 2)
+        return self.fc(torch.flatten(x, 1))
+
+
+@pytest.fixture(scope="module")
+def blocks_model():
+    torch.manual_seed(21)
+    return Blocks().eval()
+
+
+@pytest.mark.parametrize("fmt", ["int8", "fp8-e4m3", "mxint8", "mxfp8-e4m3"])
+def test_grouped_and_wide_layers_equal_the_spec_written_here(fmt, blocks_model):
+    x = torch.rand(2, 1, 28, 28)
+    q_model = lt.quantize(blocks_model, [torch.rand(8, 1, 28, 28)], fmt=fmt)
+    seen = []
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append((m, i[0], o)))
+             for m in lt.layers(q_model).values()]
+    with torch.no_grad():
+        q_model(x)
+    for h in hooks:
+        h.remove()
+    reference = reference_mx_layer if lbfp.ScaledFormat(fmt).is_mx else reference_tensor_layer
+    for layer, xin, y in seen:
+        assert np.array_equal(y.numpy(), reference(layer, xin, fmt)), layer.name
