@@ -7,6 +7,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -253,10 +254,16 @@ py::tuple encode_pow2(const py::object& x_obj, const py::object& exponent, const
       fail("exponent: " + f.name() + " has an FP32 scale (encode_scaled); give a power-of-two "
            "exponent to encode with 2^E");
     }
-    std::vector<std::vector<float>> values(b.count);
-    for (size_t i = 0; i < n; ++i) values[b.of(i)].push_back(d[i]);
-    for (const auto& v : values) {
-      exps.push_back(library_call([&] { return mx_shared_exponent(f, v.data(), v.size()); }));
+    // Every block is a contiguous range: [r * row + j * block, ...) of row r, or all of x.
+    exps.reserve(b.count);
+    if (b.block == 0) {
+      exps.push_back(library_call([&] { return mx_shared_exponent(f, d, n); }));
+    }
+    for (size_t first = 0; b.block != 0 && first < n; first += b.row) {
+      for (size_t j = 0; j < b.row; j += b.block) {
+        const size_t len = std::min(b.block, b.row - j);
+        exps.push_back(library_call([&] { return mx_shared_exponent(f, d + first + j, len); }));
+      }
     }
   } else {
     exps = per_block<int>(exponent, b.count, "exponent");
@@ -400,6 +407,14 @@ KernelPath path_of(const std::string& name) {
   fail("path: unknown kernel path '" + name + "' (auto, reference, portable, avx512)");
 }
 
+// Rows of A per kernel call: enough to amortise packing B, few enough that the 128-bit sums stay
+// in cache (lbfp eval's choice).
+size_t rows_per_call(size_t row_codes, size_t row_sums) {
+  constexpr size_t kCallBytes = size_t{2} << 20;
+  const size_t bytes = row_codes + row_sums * sizeof(Int128);
+  return std::max<size_t>(16, kCallBytes / std::max<size_t>(1, bytes));
+}
+
 struct Product {
   ScaledGemmProblem p;
   std::vector<Int128> initial;
@@ -487,36 +502,47 @@ py::tuple py_gemm(const py::object& a_obj, const py::object& b_obj, const py::ob
   const std::vector<double> m = output == "acc" ? std::vector<double>()
                                                 : column_multipliers(multiplier, pr.p.n);
   const GemmOptions options = options_of(path);
-  std::vector<Int128> acc(pr.p.m * pr.p.n * pr.blocks);
-  const ScaledGemmStats stats = library_call([&] {
-    py::gil_scoped_release release;
-    return gemm_accumulate(f, pr.p, acc.data(), pr.p.n * pr.blocks, options);
-  });
   std::vector<py::ssize_t> shape = {static_cast<py::ssize_t>(pr.p.m),
                                     static_cast<py::ssize_t>(pr.p.n)};
   if (f.is_mx()) shape.push_back(static_cast<py::ssize_t>(pr.blocks));
   if (output == "acc") {
+    std::vector<Int128> acc(pr.p.m * pr.p.n * pr.blocks);
+    const ScaledGemmStats stats = library_call([&] {
+      py::gil_scoped_release release;
+      return gemm_accumulate(f, pr.p, acc.data(), pr.p.n * pr.blocks, options);
+    });
     return py::make_tuple(int128_array(f, acc.data(), acc.size(), shape), stats.overflows);
   }
   // requantize_scaled (the next layer's codes) or dequantize_accumulator (a last layer's real
-  // outputs, then the ReLU) per output column j with its multiplier.
+  // outputs, then the ReLU) per output column j with its multiplier, a cache-sized run of rows
+  // at a time.
   const size_t n = pr.p.n;
-  if (output == "codes") {
-    py::array_t<uint8_t> codes(shape);
-    Code* o = codes.mutable_data();
-    library_call([&] {
-      for (size_t i = 0; i < acc.size(); ++i) o[i] = requantize_scaled(f, acc[i], m[i % n], relu);
-      return 0;
-    });
-    return py::make_tuple(codes, stats.overflows);
-  }
-  py::array_t<float> values(shape);
-  float* o = values.mutable_data();
-  for (size_t i = 0; i < acc.size(); ++i) {
-    const float v = dequantize_accumulator(acc[i], m[i % n]);
-    o[i] = relu && v < 0.0f ? 0.0f : v;
-  }
-  return py::make_tuple(values, stats.overflows);
+  const size_t step = rows_per_call(pr.p.k, n);
+  std::vector<Int128> acc(std::min(pr.p.m, step) * n);
+  py::array result = output == "codes" ? py::array(py::array_t<uint8_t>(shape))
+                                       : py::array(py::array_t<float>(shape));
+  void* data = result.mutable_data();
+  const uint64_t overflows = library_call([&] {
+    py::gil_scoped_release release;
+    uint64_t total = 0;
+    for (size_t first = 0; first < pr.p.m; first += step) {
+      ScaledGemmProblem p = pr.p;
+      p.m = std::min(step, pr.p.m - first);
+      p.a = pr.p.a + first * pr.p.lda;
+      total += gemm_accumulate(f, p, acc.data(), n, options).overflows;
+      for (size_t i = 0; i < p.m * n; ++i) {
+        const size_t at = first * n + i;
+        if (output == "codes") {
+          static_cast<Code*>(data)[at] = requantize_scaled(f, acc[i], m[i % n], relu);
+        } else {
+          const float v = dequantize_accumulator(acc[i], m[i % n]);
+          static_cast<float*>(data)[at] = relu && v < 0.0f ? 0.0f : v;
+        }
+      }
+    }
+    return total;
+  });
+  return py::make_tuple(result, overflows);
 }
 
 // MX: the exact block sums (gemm_accumulate), each added to the FP32 sum from the bias by
@@ -564,27 +590,36 @@ py::tuple py_mx_gemm(const py::object& a_obj, const py::object& a_exps_obj,
     skip = skip_array.data();
   }
   const GemmOptions options = options_of(path);
-  std::vector<Int128> acc(m * n * nb);
+  // Rows per kernel call: their block sums stay in cache (about 2 MiB), as lbfp eval calls it.
+  const size_t step = rows_per_call(pr.p.k, n * nb);
+  std::vector<Int128> acc(std::min(m, step) * n * nb);
   py::array_t<float> out(std::vector<py::ssize_t>{static_cast<py::ssize_t>(m),
                                                   static_cast<py::ssize_t>(n)});
   float* o = out.mutable_data();
-  const ScaledGemmStats stats = library_call([&] {
+  const uint64_t overflows = library_call([&] {
     py::gil_scoped_release release;
-    const ScaledGemmStats s = gemm_accumulate(f, pr.p, acc.data(), n * nb, options);
-    for (size_t i = 0; i < m; ++i) {
-      for (size_t j = 0; j < n; ++j) {
-        float sum = bias[j];
-        for (size_t q = 0; q < nb; ++q) {
-          if (skip && skip[i * nb + q]) continue;
-          sum = mx_accumulate(f, sum, acc[(i * n + j) * nb + q], ae.data()[i * nb + q],
-                              be.data()[j * nb + q]);
+    uint64_t total = 0;
+    for (size_t first = 0; first < m; first += step) {
+      ScaledGemmProblem p = pr.p;
+      p.m = std::min(step, m - first);
+      p.a = pr.p.a + first * pr.p.lda;
+      total += gemm_accumulate(f, p, acc.data(), n * nb, options).overflows;
+      for (size_t r = 0; r < p.m; ++r) {
+        const size_t i = first + r;
+        for (size_t j = 0; j < n; ++j) {
+          float sum = bias[j];
+          for (size_t q = 0; q < nb; ++q) {
+            if (skip && skip[i * nb + q]) continue;
+            sum = mx_accumulate(f, sum, acc[(r * n + j) * nb + q], ae.data()[i * nb + q],
+                                be.data()[j * nb + q]);
+          }
+          o[i * n + j] = relu && sum < 0.0f ? 0.0f : sum;
         }
-        o[i * n + j] = relu && sum < 0.0f ? 0.0f : sum;
       }
     }
-    return s;
+    return total;
   });
-  return py::make_tuple(out, stats.overflows);
+  return py::make_tuple(out, overflows);
 }
 
 // ---- requantize / dequantize --------------------------------------------------------------
