@@ -7,9 +7,9 @@ accumulators int64 arrays. Formats are "lbfp8", "bfp8", "lbfpW" / "bfpW" (W in 2
 LbfpFormat(W, F, P, A) / BfpFormat(W, A) objects, or a section 13 format: its name or a
 ScaledFormat(name, acc_bits). The section 13 formats' accumulators are int64 arrays when their
 accumulator has at most 64 bits and E5M2 is not involved (ScaledFormat.wide is False), else
-object arrays of Python ints, exact (E5M2 products need 65 bits). Input arrays must be C-contiguous with the documented dtype (they are
-read in place, never copied); anything else, NaN, codes or exponents out of range raise
-ValueError naming the value. The GIL is released while the C++ code runs.
+object arrays of Python ints, exact (E5M2 products need 65 bits). Input arrays must be
+C-contiguous with the documented dtype (they are read in place, never copied); anything else,
+NaN, codes or exponents out of range raise ValueError naming the value. The GIL is released while the C++ code runs.
 
 Submodules: lbfp.torch (PyTorch models on the exact kernels), lbfp.sim (architecture simulation).
 """

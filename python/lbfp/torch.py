@@ -464,8 +464,9 @@ class ScaledLayer(nn.Module):
             codes, exps = lbfp.encode(wt, None, self.fmt, block=32)
             padded = np.zeros((o, kh, kw, cgp), np.uint8)
             padded[..., :cg] = codes
+            exps = exps.reshape(o, kh * kw * nb)
             self._weights = [(np.ascontiguousarray(padded[g * og:(g + 1) * og].reshape(og, -1)),
-                              np.ascontiguousarray(exps.reshape(o, kh * kw * nb)[g * og:(g + 1) * og]))
+                              np.ascontiguousarray(exps[g * og:(g + 1) * og]))
                              for g in range(groups)]
         else:
             codes, exps = lbfp.encode(np.ascontiguousarray(w), None, self.fmt, block=32)

@@ -1,9 +1,10 @@
 // lbfp._core's bindings of the industry 8-bit formats of docs/spec.md section 13 (MXINT8, MXFP8
-// E4M3 / E5M2, FP8 with an FP32 scale per tensor, INT8 with FP32 scales per channel) over the golden
-// reference (lbfp/scaled_format.h) and its exact GEMM (lbfp/scaled_gemm.h). As in module.cpp,
-// nothing is computed here: arrays are checked, handed to the library and wrapped. Accumulators
-// are 128-bit integers in C++; they come back as int64 arrays when the format's accumulator has at
-// most 64 bits and E5M2 is not involved, else as object arrays of Python ints (exact).
+// E4M3 / E5M2, FP8 with an FP32 scale per tensor, INT8 with FP32 scales per channel) over the
+// golden reference (lbfp/scaled_format.h) and its exact GEMM (lbfp/scaled_gemm.h). As in
+// module.cpp, nothing is computed here: arrays are checked, handed to the library and wrapped.
+// Accumulators are 128-bit integers in C++; they come back as int64 arrays when the format's
+// accumulator has at most 64 bits and E5M2 is not involved, else as object arrays of Python ints
+// (exact).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 

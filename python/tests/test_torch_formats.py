@@ -260,7 +260,8 @@ def reference_tensor_layer(layer, x, fmt):
     shape = (1, -1, 1, 1) if conv else (1, -1)
     sab = (sa * sb).astype(np.float32)
     bias = layer.layer.bias.detach().numpy().astype(np.float32)
-    acc = sums * 2.0 ** -lsb + np.round((bias / sab).astype(np.float64) * 2.0 ** -lsb).reshape(shape)
+    bias_acc = np.round((bias / sab).astype(np.float64) * 2.0 ** -lsb)  # ties to even
+    acc = sums * 2.0 ** -lsb + bias_acc.reshape(shape)
     so = np.float32(1 if layer.out_scale is None else layer.out_scale)
     m = (sab / so).astype(np.float32).astype(np.float64) * 2.0 ** lsb
     y = (acc.astype(np.float32).astype(np.float64) * m.reshape(shape)).astype(np.float32)
