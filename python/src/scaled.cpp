@@ -523,6 +523,7 @@ py::tuple py_gemm(const py::object& a_obj, const py::object& b_obj, const py::ob
   py::array result = output == "codes" ? py::array(py::array_t<uint8_t>(shape))
                                        : py::array(py::array_t<float>(shape));
   void* data = result.mutable_data();
+  const bool codes = output == "codes";
   const uint64_t overflows = library_call([&] {
     py::gil_scoped_release release;
     uint64_t total = 0;
@@ -531,13 +532,17 @@ py::tuple py_gemm(const py::object& a_obj, const py::object& b_obj, const py::ob
       p.m = std::min(step, pr.p.m - first);
       p.a = pr.p.a + first * pr.p.lda;
       total += gemm_accumulate(f, p, acc.data(), n, options).overflows;
-      for (size_t i = 0; i < p.m * n; ++i) {
-        const size_t at = first * n + i;
-        if (output == "codes") {
-          static_cast<Code*>(data)[at] = requantize_scaled(f, acc[i], m[i % n], relu);
+      for (size_t r = 0; r < p.m; ++r) {
+        const Int128* row = acc.data() + r * n;
+        if (codes) {
+          Code* o = static_cast<Code*>(data) + (first + r) * n;
+          for (size_t j = 0; j < n; ++j) o[j] = requantize_scaled(f, row[j], m[j], relu);
         } else {
-          const float v = dequantize_accumulator(acc[i], m[i % n]);
-          static_cast<float*>(data)[at] = relu && v < 0.0f ? 0.0f : v;
+          float* o = static_cast<float*>(data) + (first + r) * n;
+          for (size_t j = 0; j < n; ++j) {
+            const float v = dequantize_accumulator(row[j], m[j]);
+            o[j] = relu && v < 0.0f ? 0.0f : v;
+          }
         }
       }
     }
