@@ -276,3 +276,20 @@ def test_the_lbfp_family_by_name(width):
         golden_codes = golden("encode", [repr(float(t)) for t in x], "--format", name, "--exp",
                               str(int(e[0])))
         assert [int(c, 16) for c in golden_codes] == got.tolist()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("relu", [False, True])
+def test_requantize_equals_golden(fmt, relu):
+    """Power-of-two requantization (spec 13.6) against `lbfp golden requant`, int64 and Python
+    int accumulators alike."""
+    f = lbfp.ScaledFormat(fmt)
+    bits = min(f.acc_bits - 1, 62)
+    acc = np.concatenate([RNG.integers(-(2 ** bits), 2 ** bits, 300),
+                          RNG.integers(-5000, 5000, 200), [0, 1, -1]]).astype(np.int64)
+    args = ["--format", fmt, "--exp", "3", "--scale", str(f.product_lsb + 10)]
+    want = golden("requant", [str(int(v)) for v in acc], *args, *(["--relu"] if relu else []))
+    got = lbfp.requantize(acc, f.product_lsb + 10, 3, fmt, relu=relu)
+    assert [f"0x{c:02x}" for c in got] == want
+    as_ints = np.array([int(v) for v in acc], object)
+    assert np.array_equal(lbfp.requantize(as_ints, f.product_lsb + 10, 3, fmt, relu=relu), got)
