@@ -153,7 +153,8 @@ def cli_eval(tmp_path_factory):
         pytest.skip(f"NOT RUN: MNIST is not in {mnist_dir()} (scripts/setup.sh fetches it)")
     out_dir = tmp_path_factory.mktemp("eval")
     out = subprocess.run([CLI, "eval", "--model", LENET, "--data", mnist_dir(), "--format",
-                          ",".join(lbfp.SCALED_FORMATS), "--calib", "max", "--calib-images",
+                          ",".join(lbfp.SCALED_FORMATS), "--calib", "max,percentile",
+                          "--calib-images",
                           str(CALIB_IMAGES), "--test-images", str(TEST_IMAGES), "--out",
                           str(out_dir)], capture_output=True, text=True, check=True).stdout
     with open(out_dir / "predictions.csv") as f:
@@ -161,35 +162,45 @@ def cli_eval(tmp_path_factory):
     return out, header, rows
 
 
-def eval_scales(out, fmt):
-    """The FP32 scales eval prints for fmt (%.6g): graph input, then each Conv / Gemm output."""
-    section = out.split(f"scales, {fmt} max/max")[1].split("\n\n")[0]
+def label(fmt, calib="max"):
+    """The name of a configuration in eval's output: "int8 max/max", "mxint8 ocp"."""
+    return f"{fmt} ocp" if lbfp.ScaledFormat(fmt).is_mx else f"{fmt} {calib}/max"
+
+
+def eval_scales(out, fmt, calib="max"):
+    """The FP32 scales eval prints (%.6g): graph input, then each Conv / Gemm output."""
+    section = out.split(f"scales, {label(fmt, calib)} ")[1].split("\n\n")[0]
     scales = re.findall(r"^  (\(graph input\)|/\S+/(?:Conv|Gemm))\s+(\S+)", section, re.M)
     return [float(s) for _, s in scales]
 
 
-def eval_column(header, rows, fmt):
-    column = header.index(next(h for h in header if h.split(" ")[0] == fmt))
+def eval_column(header, rows, fmt, calib="max"):
+    column = header.index(label(fmt, calib))
     return np.array([int(r[column]) for r in rows])
 
 
-def eval_overflows(out, fmt):
-    return int(re.search(rf"^  {re.escape(fmt)} \S+ .*\s(\d+)$", out, re.M).group(1))
+def eval_overflows(out, fmt, calib="max"):
+    name = re.escape(label(fmt, calib))
+    return int(re.search(rf"^  {name} +\d.*\s(\d+)$", out, re.M).group(1))
 
 
-@pytest.mark.parametrize("fmt", lbfp.SCALED_FORMATS)
-def test_lenet5_like_eval(fmt, lenet, mnist, cli_eval):
+CONFIGS = [(f, "max") for f in lbfp.SCALED_FORMATS] + \
+    [(f, "percentile") for f in lbfp.SCALED_FORMATS if not lbfp.ScaledFormat(f).is_mx]
+
+
+@pytest.mark.parametrize("fmt,calib_method", CONFIGS)
+def test_lenet5_like_eval(fmt, calib_method, lenet, mnist, cli_eval):
     calib, test = mnist
     out, header, rows = cli_eval
-    q = lt.quantize(lenet, [calib[:100], calib[100:]], fmt=fmt)
+    q = lt.quantize(lenet, [calib[:100], calib[100:]], fmt=fmt, calib=calib_method)
     with torch.no_grad():
         logits = q(test).numpy()
-    assert np.array_equal(np.argmax(logits, axis=1), eval_column(header, rows, fmt))
+    assert np.array_equal(np.argmax(logits, axis=1), eval_column(header, rows, fmt, calib_method))
     layers = list(lt.layers(q).values())
-    assert sum(layer.overflows for layer in layers) == eval_overflows(out, fmt)
+    assert sum(layer.overflows for layer in layers) == eval_overflows(out, fmt, calib_method)
     if not lbfp.ScaledFormat(fmt).is_mx:
         ours = [layers[0].in_scale] + [layer.out_scale for layer in layers[:-1]]
-        printed = eval_scales(out, fmt)[:-1]  # the last layer's output scale is not used
+        printed = eval_scales(out, fmt, calib_method)[:-1]  # the last output's is not used
         assert [float(f"{s:.6g}") for s in ours] == printed
         # Each layer reads its producer's codes (ReLU and pooling in between pass codes on).
         for a, b in zip(layers, layers[1:]):
