@@ -1,11 +1,15 @@
-"""The exact LBFP and BFP arithmetic of docs/spec.md on NumPy arrays.
+"""The exact LBFP and BFP arithmetic of docs/spec.md on NumPy arrays, and the industry 8-bit
+formats of its section 13 (mxint8, mxfp8-e4m3, mxfp8-e5m2, fp8-e4m3, fp8-e5m2, int8).
 
 Every function calls the project's C++ golden model or its fast kernels (model/lbfp); nothing is
 computed in Python. Codes are uint8 arrays, exponents int (or int32 arrays, one per block),
-accumulators int64 arrays. Formats are "lbfp8", "bfp8", or LbfpFormat(W, F, P, A) /
-BfpFormat(W, A) objects. Input arrays must be C-contiguous with the documented dtype (they are
-read in place, never copied); anything else, NaN, codes or exponents out of range raise
-ValueError naming the value. The GIL is released while the C++ code runs.
+accumulators int64 arrays. Formats are "lbfp8", "bfp8", "lbfpW" / "bfpW" (W in 2..8, F = W / 2),
+LbfpFormat(W, F, P, A) / BfpFormat(W, A) objects, or a section 13 format: its name or a
+ScaledFormat(name, acc_bits). The section 13 formats' accumulators are int64 arrays when their
+accumulator has at most 64 bits and E5M2 is not involved (ScaledFormat.wide is False), else
+object arrays of Python ints, exact (E5M2 products need 65 bits). Input arrays must be
+C-contiguous with the documented dtype (they are read in place, never copied); anything else,
+NaN, codes or exponents out of range raise ValueError naming the value. The GIL is released while the C++ code runs.
 
 Submodules: lbfp.torch (PyTorch models on the exact kernels), lbfp.sim (architecture simulation).
 """
@@ -13,28 +17,83 @@ Submodules: lbfp.torch (PyTorch models on the exact kernels), lbfp.sim (architec
 import numpy as np
 
 from . import _core
-from ._core import BfpFormat, Calibrator, LbfpFormat
+from ._core import BfpFormat, Calibrator, LbfpFormat, ScaledFormat
 
 __all__ = [
-    "LbfpFormat", "BfpFormat", "Calibrator", "encode", "decode", "multiply", "dot", "gemm",
-    "conv2d", "requantize", "calibrate", "max_exponent", "bias_to_accumulator", "product_scale",
+    "LbfpFormat", "BfpFormat", "ScaledFormat", "Calibrator", "encode", "decode", "multiply", "dot",
+    "gemm", "conv2d", "requantize", "calibrate", "max_exponent", "bias_to_accumulator",
+    "product_scale", "SCALED_FORMATS", "is_scaled", "encode_scaled", "decode_scaled", "mx_dot",
+    "scaled_gemm", "mx_gemm", "requantize_scaled", "dequantize", "requant_multiplier",
+    "bias_to_accumulator_scaled", "tensor_scale", "mx_shared_exponent", "element_value",
+    "calibrate_scale",
 ]
+
+# The formats of docs/spec.md section 13, named as `lbfp golden --format` and `lbfp eval --format`.
+SCALED_FORMATS = ("mxint8", "mxfp8-e4m3", "mxfp8-e5m2", "fp8-e4m3", "fp8-e5m2", "int8")
 
 CALIBRATION_METHODS = ("max", "kl", "kl-linear", "mse", "percentile")
 
 
+def is_scaled(fmt):
+    """Whether fmt is a section 13 format (a name of SCALED_FORMATS or a ScaledFormat)."""
+    return isinstance(fmt, ScaledFormat) or (isinstance(fmt, str) and fmt in SCALED_FORMATS)
+
+
+def _scaled(fmt):
+    return fmt if isinstance(fmt, ScaledFormat) else ScaledFormat(fmt)
+
+
 def _format(fmt):
-    if isinstance(fmt, (LbfpFormat, BfpFormat)):
+    if isinstance(fmt, (LbfpFormat, BfpFormat, ScaledFormat)):
         return fmt
+    if is_scaled(fmt):
+        return ScaledFormat(fmt)
     if fmt == "lbfp8":
         return LbfpFormat()
     if fmt == "bfp8":
         return BfpFormat()
-    raise ValueError(f"unknown format {fmt!r} (lbfp8, bfp8, or an LbfpFormat / BfpFormat)")
+    if isinstance(fmt, str) and len(fmt) in (4, 5) and fmt[:-1] in ("lbfp", "bfp") \
+            and fmt[-1] in "2345678":
+        w = int(fmt[-1])
+        return LbfpFormat(w, w // 2) if fmt.startswith("l") else BfpFormat(w)
+    raise ValueError(f"fmt: unknown format {fmt!r} (lbfp8, bfp8, lbfpW / bfpW with W in 2..8, "
+                     "an LbfpFormat / BfpFormat, or a section 13 format: "
+                     + ", ".join(SCALED_FORMATS) + ")")
 
 
-def encode(x, exponent=None, fmt="lbfp8", block="tensor", axis=0):
+def _scaled_block(x, block, fmt, axis):
+    """The section 13 bindings' blocking: 0 (one block) or k consecutive elements along the last
+    axis, and the array to hand them (a view of x for "channel": one row per index of axis 0)."""
+    if axis not in (None, -1) and not (hasattr(x, "ndim") and axis == x.ndim - 1) \
+            and not (block == "channel" and axis == 0):
+        raise ValueError(f"axis {axis}: the section 13 formats block along the last axis "
+                         "(np.moveaxis, then np.ascontiguousarray), per channel along axis 0")
+    if block is None:
+        block = _scaled(fmt).block_size or "tensor"
+    if block == "tensor":
+        return x, 0
+    if block == "channel":
+        if not hasattr(x, "ndim") or x.ndim == 0:
+            raise ValueError("x: block='channel' needs an array of at least one dimension")
+        return (x.reshape(x.shape[0], -1) if x.flags.c_contiguous else x), \
+            int(np.prod(x.shape[1:], dtype=np.int64)) or 1
+    if isinstance(block, (int, np.integer)) and not isinstance(block, bool) and block > 0:
+        return x, int(block)
+    raise ValueError(f"block must be 'tensor', 'channel' or a positive int, not {block!r}")
+
+
+def _reshaped(result, x):
+    """Codes / values computed on a view of x, shaped back as x."""
+    return result.reshape(x.shape) if hasattr(x, "shape") and result.shape != x.shape else result
+
+
+def encode(x, exponent=None, fmt="lbfp8", block=None, axis=None):
     """Encode a float32/float64 array into codes (spec section 4, BFP: section 10).
+
+    Section 13 formats with a power-of-two scale 2^E (spec 13.2): x float32, q(x / 2^E). Blocks
+    run along the last axis (default: 32 for MX, one per tensor otherwise; "channel": one per
+    index of axis 0); exponent None takes the OCP shared-scale choice of each block (MX only,
+    spec 13.3: floor(log2 amax) - emax_elem). FP8 / INT8 with FP32 scales: encode_scaled.
 
     LBFP: exact round-to-nearest in the log domain; values below the smallest code's rounding
     boundary flush to 0, large values and +-inf saturate to the top code. BFP: round half to even,
@@ -45,16 +104,26 @@ def encode(x, exponent=None, fmt="lbfp8", block="tensor", axis=0):
 
     Returns (codes: uint8 array shaped as x, exponents: int32 array, one per block in block order).
     """
-    return _core.encode(x, exponent, fmt, block, axis)
+    if is_scaled(fmt):
+        view, k = _scaled_block(x, block, fmt, axis)
+        codes, exps = _core.scaled_encode(view, exponent, fmt, k)
+        return _reshaped(codes, x), exps
+    return _core.encode(x, exponent, _format(fmt) if isinstance(fmt, str) else fmt,
+                        "tensor" if block is None else block, 0 if axis is None else axis)
 
 
-def decode(codes, exponent, fmt="lbfp8", block="tensor", axis=0):
+def decode(codes, exponent, fmt="lbfp8", block=None, axis=None):
     """The real values of codes as float64 (spec section 3; BFP: section 10).
 
     LBFP: (-1)^s 2^(E - 2^I + m / 2^F), the nearest double to within one ulp; BFP: n 2^(E-(W-1)),
-    exact. Blocks and exponents as in encode.
+    exact. Section 13: element value times 2^E (spec 13.1), exact. Blocks and exponents as in
+    encode.
     """
-    return _core.decode(codes, exponent, fmt, block, axis)
+    if is_scaled(fmt):
+        view, k = _scaled_block(codes, block, fmt, axis)
+        return _reshaped(_core.scaled_decode(view, exponent, fmt, k), codes)
+    return _core.decode(codes, exponent, _format(fmt) if isinstance(fmt, str) else fmt,
+                        "tensor" if block is None else block, 0 if axis is None else axis)
 
 
 def multiply(a, b, fmt="lbfp8"):
@@ -62,9 +131,12 @@ def multiply(a, b, fmt="lbfp8"):
 
     LBFP: sign xor, t = ma + mb, LUT[t mod 2^F] << (t >> F); the real product is the result times
     2^fmt.product_scale(Ea, Eb) = 2^(Ea + Eb - 2 * 2^I - P). BFP: the integer product n_a n_b
-    (scale Ea + Eb - 2(W-1)).
+    (scale Ea + Eb - 2(W-1)). Section 13: the exact product in units of 2^L (spec 13.4,
+    L = fmt.product_lsb), int64 or, for E5M2, Python ints (object array).
     """
-    return _core.multiply(a, b, fmt)
+    if is_scaled(fmt):
+        return _core.scaled_multiply(a, b, fmt)
+    return _core.multiply(a, b, _format(fmt) if isinstance(fmt, str) else fmt)
 
 
 def dot(a, b, fmt="lbfp8", initial=0):
@@ -72,9 +144,12 @@ def dot(a, b, fmt="lbfp8", initial=0):
     section 6), starting from `initial` (a bias in accumulator units, section 7).
 
     Returns (acc, overflow_count): every step whose exact sum leaves the A-bit range is clamped and
-    counted.
+    counted. Section 13 (spec 13.5): acc is a Python int (up to 126 bits); MX takes one block
+    pair (at most 32 codes; mx_dot sums across blocks).
     """
-    return _core.dot(a, b, fmt, initial)
+    if is_scaled(fmt):
+        return _core.scaled_dot(a, b, fmt, initial)
+    return _core.dot(a, b, _format(fmt) if isinstance(fmt, str) else fmt, initial)
 
 
 def gemm(a, a_exponent, b, b_exponents, fmt="lbfp8", bias=None, out_exponent=None, relu=False,
@@ -91,7 +166,12 @@ def gemm(a, a_exponent, b, b_exponents, fmt="lbfp8", bias=None, out_exponent=Non
     avx512_vbmi.
     The result arrays are allocated once and written by the kernels (out: an int64 M x N array
     to write the accumulators into instead, e.g. reused across calls); inputs are read in place.
+    Section 13 formats: scaled_gemm and mx_gemm.
     """
+    if is_scaled(fmt):
+        raise ValueError(f"fmt: {fmt} has no LBFP exponents; use lbfp.scaled_gemm / lbfp.mx_gemm")
+    if isinstance(fmt, str):
+        fmt = _format(fmt)
     return _core.gemm(a, a_exponent, b, b_exponents, fmt, bias, out_exponent, relu, threads, path,
                       per_output, out)
 
@@ -113,6 +193,10 @@ def conv2d(x, x_exponent, w, w_exponents, fmt="lbfp8", bias=None, stride=1, padd
     made), and the zero taps cost multiply-accumulates: (((k - 1) * d + 1) / k)^2 times the MACs
     of a k x k kernel.
     """
+    if is_scaled(fmt):
+        raise ValueError(f"fmt: conv2d runs LBFP / BFP; {fmt} runs through lbfp.torch")
+    if isinstance(fmt, str):
+        fmt = _format(fmt)
     dh, dw = _pair(dilation, "dilation")
     if (dh, dw) != (1, 1) and isinstance(w, np.ndarray) and w.ndim == 4:
         if w.dtype != np.uint8:
@@ -139,8 +223,13 @@ def requantize(acc, scale, out_exponent, fmt="lbfp8", relu=False):
 
     The value acc * 2^scale is encoded with exponent out_exponent exactly as encode would, in
     integers; relu zeroes acc <= 0 first. scale: int, or an int32 array shaped as acc.
+    Section 13 (spec 13.6, power-of-two scales): q(acc * 2^(scale - out_exponent)), exact; acc
+    int64 or an object array of Python ints. FP32 scales: requantize_scaled.
     """
-    return _core.requantize(acc, scale, out_exponent, fmt, relu)
+    if is_scaled(fmt):
+        return _core.scaled_requantize(acc, scale, out_exponent, fmt, relu)
+    return _core.requantize(acc, scale, out_exponent, _format(fmt) if isinstance(fmt, str) else fmt,
+                            relu)
 
 
 def max_exponent(amax):
@@ -151,11 +240,14 @@ def max_exponent(amax):
 def bias_to_accumulator(bias, scale, fmt="lbfp8"):
     """A real bias in accumulator units of 2^scale (spec section 7): nearest, ties to even,
     saturated to the A-bit range."""
-    return _core.bias_to_accumulator(bias, scale, fmt)
+    if is_scaled(fmt):
+        raise ValueError(f"fmt: {fmt}: use bias_to_accumulator_scaled")
+    return _core.bias_to_accumulator(bias, scale, _format(fmt) if isinstance(fmt, str) else fmt)
 
 
 def product_scale(ea, eb, fmt="lbfp8"):
-    """The exponent of one accumulator LSB for operand exponents ea, eb (spec sections 5, 10)."""
+    """The exponent of one accumulator LSB for operand exponents ea, eb (spec sections 5, 10;
+    section 13: ea + eb + L)."""
     return _format(fmt).product_scale(ea, eb)
 
 
@@ -174,5 +266,135 @@ def calibrate(batches, method="kl", fmt="lbfp8", percentile=99.99, scores=False)
         batches = [batches]
     for batch in batches:
         cal.add(batch)
-    exponent, candidates = cal.exponent(method, fmt, percentile)
+    if is_scaled(fmt):
+        raise ValueError(f"fmt: {fmt} takes calibrate_scale (FP32 scales) or its MX block rule")
+    exponent, candidates = cal.exponent(method, _format(fmt) if isinstance(fmt, str) else fmt,
+                                        percentile)
     return (exponent, candidates) if scores else exponent
+
+
+# ---- the formats of spec section 13 ---------------------------------------------------------
+
+def encode_scaled(x, scale=None, fmt="fp8-e4m3", block="tensor"):
+    """float32 x into codes with FP32 scales s (spec 13.2): q(fp32(x / s)), round to nearest
+    even, saturating; NaN is a ValueError. block: "tensor" (one scale), "channel" (one per index
+    of axis 0, INT8 weights) or k along the last axis. scale: None takes each block's
+    tensor_scale(amax) (spec 13.3), a float (rounded to FP32) or a float32 array, one per block.
+
+    Returns (codes uint8 shaped as x, scales float32, one per block).
+    """
+    view, k = _scaled_block(x, block, fmt, None)
+    codes, scales = _core.scaled_encode_fp32(view, scale, fmt, k)
+    return _reshaped(codes, x), scales
+
+
+def decode_scaled(codes, scale, fmt="fp8-e4m3", block="tensor"):
+    """The values element * s of codes with FP32 scales, exact, as float64 (blocks as
+    encode_scaled)."""
+    view, k = _scaled_block(codes, block, fmt, None)
+    return _reshaped(_core.scaled_decode_fp32(view, scale, fmt, k), codes)
+
+
+def element_value(code, fmt):
+    """The exact value of one element code without its scale (spec 13.1)."""
+    return _core.element_value(code, fmt)
+
+
+def tensor_scale(amax, fmt):
+    """FP8 / INT8 scale choice (spec 13.3): fp32(amax / max_element), 1 for amax 0."""
+    return _core.tensor_scale(amax, fmt)
+
+
+def mx_shared_exponent(x, fmt):
+    """The OCP shared-scale choice of one MX block (float32 values, spec 13.3):
+    floor(log2 amax) - emax_elem, clamped to [-127, 127]."""
+    return _core.mx_shared_exponent(x, fmt)
+
+
+def calibrate_scale(batches, method="max", fmt="fp8-e4m3", percentile=99.99):
+    """One FP32 tensor scale from float32 data as `lbfp eval` calibrates an FP8 / INT8 tensor:
+    tensor_scale of the largest |x| (method "max") or of the percentile of |x| ("percentile").
+    Zeros count as `lbfp eval` counts them: not at all (pass the non-zero values for
+    percentile)."""
+    if method not in ("max", "percentile"):
+        raise ValueError(f"method: {fmt} calibrates by max or percentile, not {method!r}")
+    cal = Calibrator()
+    if hasattr(batches, "dtype"):
+        batches = [batches]
+    for batch in batches:
+        cal.add(batch)
+    if cal.count == 0:
+        return tensor_scale(0.0, fmt)
+    amax = cal.abs_max if method == "max" else cal.percentile_value(percentile)
+    return tensor_scale(float(np.float32(amax)), fmt)
+
+
+def mx_dot(a, a_exponents, b, b_exponents, fmt="mxfp8-e4m3", initial=0.0):
+    """sum a[k] b[k] of an MX format across blocks of 32 (spec 13.7): each block pair's exact dot
+    (spec 13.5) rounded once to FP32 and added to the FP32 sum from `initial`, in block order.
+    a_exponents, b_exponents: int32, one per block. Returns (float, overflow count)."""
+    return _core.mx_dot(a, a_exponents, b, b_exponents, fmt, initial)
+
+
+def scaled_gemm(a, b, fmt, initial=None, block=None, path="auto", multiplier=None, output="acc",
+                relu=False):
+    """The exact sums of a section 13 format (spec 13.5) through lbfp::gemm_accumulate.
+
+    a: M x K codes, b: N x K codes (output j's codes in row j, as nn.Linear stores weights).
+    FP8 / INT8: acc[i, j] = dot(a[i], b[j]) from initial[j] (int64 or Python ints, N of them:
+    the bias as an accumulator value, bias_to_accumulator_scaled). MX: K splits into blocks of
+    `block` codes (default 32; the last may be shorter), each its own sum from 0:
+    acc[i, j, q]. Returns (acc, total saturating steps); acc int64, or Python ints when
+    fmt.wide. path: auto, reference, portable, avx512.
+
+    FP8 / INT8 layers without the accumulators in Python: output "codes" requantizes each sum
+    (requantize_scaled with multiplier[j], relu first where asked: uint8 M x N), output "float"
+    dequantizes it (dequantize, then relu: float32 M x N, a last layer's logits). multiplier:
+    float64[N] from requant_multiplier, or one number.
+    """
+    return _core.scaled_gemm(a, b, fmt, initial, 0 if block is None else block, path,
+                             multiplier, output, relu)
+
+
+def mx_gemm(a, a_exponents, b, b_exponents, fmt, bias=None, relu=False, block=None, a_skip=None,
+            path="auto"):
+    """An MX layer's outputs (spec 13.7): each block pair's exact sum (scaled_gemm) added to the
+    FP32 sum from bias[j] by mx_accumulate, blocks in order; relu after.
+
+    a: M x K, b: N x K codes; a_exponents M x nb, b_exponents N x nb int32 (nb = blocks of
+    `block` codes, default 32); bias float32[N]; a_skip: uint8 M x nb, non-zero where a block
+    has no pair (a convolution's taps on the padding, which `lbfp eval` skips). Returns
+    (float32 M x N, total saturating steps).
+    """
+    return _core.mx_gemm(a, a_exponents, b, b_exponents, fmt, bias, relu,
+                         0 if block is None else block, a_skip, path)
+
+
+def _multipliers(multiplier, acc):
+    if isinstance(multiplier, (float, int, np.floating, np.integer)):
+        return float(multiplier)
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(multiplier, np.float64), acc.shape))
+
+
+def requantize_scaled(acc, multiplier, fmt, relu=False):
+    """FP32-scale requantization (spec 13.6): q(fp32(fp32(acc) * M)) with M from
+    requant_multiplier; relu zeroes acc <= 0 first. multiplier: a float or an array that
+    broadcasts to acc's shape (e.g. one per output channel along the last axis)."""
+    return _core.requantize_scaled(acc, _multipliers(multiplier, acc), fmt, relu)
+
+
+def dequantize(acc, multiplier):
+    """A last layer's real outputs (spec 13.7): fp32(fp32(acc) * M), M = requant_multiplier(sa,
+    sb, 1); float32 shaped as acc."""
+    return _core.dequantize(acc, _multipliers(multiplier, acc))
+
+
+def requant_multiplier(sa, sb, so, fmt):
+    """M = fp32(fp32(sa * sb) / so) * 2^L as the exact double (spec 13.6)."""
+    return _core.requant_multiplier(sa, sb, so, fmt)
+
+
+def bias_to_accumulator_scaled(bias, sa, sb, fmt):
+    """A bias as an accumulator value (spec 13.7): round(fp32(bias / fp32(sa * sb)) * 2^-L),
+    nearest even, saturated to the A-bit range; a Python int."""
+    return _core.bias_to_accumulator_scaled(bias, sa, sb, fmt)

@@ -23,6 +23,9 @@
 namespace py = pybind11;
 
 namespace lbfp::python {
+
+void add_scaled_bindings(py::module_& m);  // scaled.cpp: the formats of spec section 13
+
 namespace {
 
 using AnyFormat = std::variant<LbfpFormat, BfpFormat>;
@@ -37,7 +40,19 @@ AnyFormat to_format(const py::object& fmt) {
     const auto name = fmt.cast<std::string>();
     if (name == "lbfp8") return lbfp8();
     if (name == "bfp8") return bfp8();
-    fail("unknown format '" + name + "' (lbfp8, bfp8, or an LbfpFormat / BfpFormat)");
+    // The family of `lbfp golden`: lbfpW (F = W / 2, P = 8, A = 32) and bfpW, W in 2..8.
+    for (const char* family : {"lbfp", "bfp"}) {
+      const std::string prefix = family;
+      if (name.size() == prefix.size() + 1 && name.compare(0, prefix.size(), prefix) == 0 &&
+          name.back() >= '2' && name.back() <= '8') {
+        const int width = name.back() - '0';
+        if (prefix == "bfp") return BfpFormat(width, 32);
+        return LbfpFormat(width, width / 2, 8, 32);
+      }
+    }
+    fail("unknown format '" + name + "' (lbfp8, bfp8, lbfpW / bfpW with W in 2..8, an "
+         "LbfpFormat / BfpFormat, or a section 13 format: mxint8, mxfp8-e4m3, mxfp8-e5m2, "
+         "fp8-e4m3, fp8-e5m2, int8)");
   }
   fail("fmt must be 'lbfp8', 'bfp8', an LbfpFormat or a BfpFormat, not " +
        py::repr(fmt).cast<std::string>());
@@ -537,6 +552,13 @@ class Calibrator {
     return py::make_tuple(r.exponent, r.scores);
   }
   double abs_max() const { return histogram_.abs_max(); }
+  double percentile_value(double percentile) const {
+    if (!(percentile > 0.0 && percentile <= 100.0)) {
+      fail("percentile " + std::to_string(percentile) + " is outside (0, 100]");
+    }
+    if (histogram_.total() == 0) fail("no calibration data was added");
+    return histogram_.percentile_value(percentile);
+  }
   uint64_t count() const { return histogram_.total(); }
 
  private:
@@ -603,11 +625,14 @@ PYBIND11_MODULE(_core, m) {
     return visit_format(fmt, [&](const auto& f) { return bias_to_accumulator(f.acc_bits(), bias, scale); });
   }, py::arg("bias"), py::arg("scale"), py::arg("fmt") = "lbfp8");
 
+  add_scaled_bindings(m);
+
   py::class_<Calibrator>(m, "Calibrator")
       .def(py::init<>())
       .def("add", &Calibrator::add, py::arg("x"))
       .def("exponent", &Calibrator::exponent, py::arg("method") = "kl", py::arg("fmt") = "lbfp8",
            py::arg("percentile") = 99.99)
       .def_property_readonly("abs_max", &Calibrator::abs_max)
+      .def("percentile_value", &Calibrator::percentile_value, py::arg("percentile") = 99.99)
       .def_property_readonly("count", &Calibrator::count);
 }
