@@ -626,14 +626,87 @@ std::vector<double> decode_table(const Format& f, int e) {
   return table;
 }
 
-// `stop_after`: the last node to run (the rest is not needed when only its pre-activation is).
+// conv2d_requantize / conv2d_requantize_channels (lbfp/conv.h) with the buffers kept in
+// `ws`: the same im2col, the same GemmProblem per group through gemm_accumulate, the same
+// requantize of every accumulator (requantize_row, one output plane at a time), so the same codes
+// and overflow count; the accumulators go from the GEMM's pixel-major rows to the NCHW planes one
+// plane at a time instead of through a whole NCHW copy. `out_exponents`: one per output channel,
+// or nullptr for `out_exponent` everywhere.
 template <class Format>
-QuantizedResult run_format(const Format& f, const Graph& g, const QuantPlan& plan,
-                           const std::vector<uint8_t>& pixels, size_t batch,
-                           const GemmOptions& options, long keep_pre = kKeepNone,
-                           size_t stop_after = SIZE_MAX) {
-  QuantizedResult r;
+uint64_t conv_requantize_kept(const Format& f, const Conv2dShape& s, const Conv2dOperands& op,
+                              int out_exponent, const int* out_exponents, bool relu, Code* out,
+                              const GemmOptions& options, QuantScratch& ws) {
+  s.validate();
+  if (out_exponents != nullptr) {
+    for (size_t o = 0; o < s.out_channels; ++o) check_exponent(out_exponents[o]);
+  } else {
+    check_exponent(out_exponent);
+  }
+  if (op.input_channel_exponents != nullptr) {
+    (void)conv2d_input_exponent(s, op, 0);  // throws unless depthwise
+    for (size_t c = 0; c < s.in_channels; ++c) check_exponent(op.input_channel_exponents[c]);
+  }
+  const size_t oh = s.out_height(), ow = s.out_width(), plane = oh * ow;
+  const size_t pixels = s.batch * plane;
+  const size_t cg = s.in_channels / s.groups, og = s.out_channels / s.groups;
+  const size_t kg = cg * s.kernel_height * s.kernel_width;
+  // Every element of each buffer is written before it is read: no fill.
+  ws.columns.resize(pixels * kg);
+  ws.weights.resize(kg * og);
+  ws.acc.resize(pixels * og);
+  ws.plane_acc.resize(plane);
+  ws.scales.resize(plane);
+  uint64_t overflows = 0;
+  for (size_t g = 0; g < s.groups; ++g) {
+    for (size_t n = 0; n < s.batch; ++n) {
+      im2col(s, op.input, n, g, ws.columns.data() + n * plane * kg, kg, 1);
+    }
+    for (size_t o = 0; o < og; ++o) {
+      const Code* w = op.weights + (g * og + o) * kg;
+      for (size_t k = 0; k < kg; ++k) ws.weights[k * og + o] = w[k];
+    }
+    GemmProblem p;
+    p.m = pixels;
+    p.n = og;
+    p.k = kg;
+    p.a = ws.columns.data();
+    p.lda = kg;
+    p.a_exponent = conv2d_input_exponent(s, op, g * og);
+    p.b = ws.weights.data();
+    p.ldb = og;
+    p.b_exponents = op.weight_exponents + g * og;
+    p.bias = op.bias ? op.bias + g * og : nullptr;
+    overflows += gemm_accumulate(f, p, ws.acc.data(), og, nullptr, options).overflows;
+    for (size_t o = 0; o < og; ++o) {
+      const size_t channel = g * og + o;
+      const int scale =
+          f.product_scale(conv2d_input_exponent(s, op, channel), op.weight_exponents[channel]);
+      std::fill(ws.scales.begin(), ws.scales.end(), scale);
+      const int e = out_exponents ? out_exponents[channel] : out_exponent;
+      for (size_t n = 0; n < s.batch; ++n) {
+        const int64_t* src = ws.acc.data() + n * plane * og + o;
+        for (size_t q = 0; q < plane; ++q) ws.plane_acc[q] = src[q * og];
+        requantize_row(f, ws.plane_acc.data(), ws.scales.data(), plane, e, relu,
+                       out + (n * s.out_channels + channel) * plane);
+      }
+    }
+  }
+  return overflows;
+}
+
+// `stop_after`: the last node to run (the rest is not needed when only its pre-activation is).
+// `r`'s tensors keep their memory (each is written in full); `ws`: the convolutions' buffers, or
+// nullptr for conv2d_requantize's own.
+template <class Format>
+void run_format(const Format& f, const Graph& g, const QuantPlan& plan,
+                const std::vector<uint8_t>& pixels, size_t batch, const GemmOptions& options,
+                QuantizedResult& r, QuantScratch* ws, long keep_pre = kKeepNone,
+                size_t stop_after = SIZE_MAX) {
   r.codes.resize(g.tensor_names.size());
+  r.logits.clear();
+  r.overflows = 0;
+  r.pre_activations.clear();
+  r.values.clear();
   if (keep_pre != kKeepNone) r.pre_activations.resize(g.tensor_names.size());
   auto exp_of = [&](int id) { return plan.tensor_exponents[static_cast<size_t>(id)]; };
   auto channel_exps_of = [&](int id) -> const std::vector<int>& {
@@ -708,16 +781,25 @@ QuantizedResult run_format(const Format& f, const Graph& g, const QuantPlan& pla
       if (n.relu) {
         for (double& v : r.logits) v = std::max(v, 0.0);
       }
+      r.codes[static_cast<size_t>(n.output)].clear();
       continue;
     }
     if (linear && (keep_pre == kKeepAll || keep_pre == static_cast<long>(ni))) {
       // The same sums again (their overflows are counted once, below).
       r.pre_activations[static_cast<size_t>(n.output)] = accumulate_real(nullptr);
     }
-    y.assign(count, 0);
+    // Every operator below writes all of y.
+    y.resize(count);
     switch (n.kind) {
       case OpKind::kConv: {
         Conv2dOperands ops{x.data(), ein, wcodes.data(), wexp.data(), bias, ein_channel_ptr};
+        if (ws != nullptr) {
+          r.overflows += conv_requantize_kept(
+              f, conv_shape(g, n, batch), ops, eout,
+              eout_channels.empty() ? nullptr : eout_channels.data(), n.relu, y.data(), options,
+              *ws);
+          break;
+        }
         r.overflows += eout_channels.empty()
                            ? conv2d_requantize(f, conv_shape(g, n, batch), ops, eout, n.relu,
                                                y.data(), options).overflows
@@ -758,10 +840,24 @@ QuantizedResult run_format(const Format& f, const Graph& g, const QuantPlan& pla
         const auto& x2 = r.codes[static_cast<size_t>(n.inputs[1])];
         const auto ta = decode_table(f, ein);
         const auto tb = decode_table(f, exp_of(n.inputs[1]));
-        for (size_t i = 0; i < count; ++i) {
-          double s = ta[x[i]] + tb[x2[i]];
+        auto add = [&](Code a, Code b) {
+          double s = ta[a] + tb[b];
           if (n.relu && s < 0) s = 0;
-          y[i] = encode(f, s, eout);
+          return encode(f, s, eout);
+        };
+        // The sum's code depends on the two codes only: with more elements than code pairs,
+        // each pair is encoded once into a table (the same function of the same values).
+        const auto codes = static_cast<size_t>(f.code_count());
+        if (count > 2 * codes * codes) {
+          std::vector<Code> table(codes * codes);
+          for (size_t a = 0; a < codes; ++a) {
+            for (size_t b = 0; b < codes; ++b) {
+              table[a * codes + b] = add(static_cast<Code>(a), static_cast<Code>(b));
+            }
+          }
+          for (size_t i = 0; i < count; ++i) y[i] = table[x[i] * codes + x2[i]];
+        } else {
+          for (size_t i = 0; i < count; ++i) y[i] = add(x[i], x2[i]);
         }
         break;
       }
@@ -773,16 +869,16 @@ QuantizedResult run_format(const Format& f, const Graph& g, const QuantPlan& pla
       for (size_t i = 0; i < count; ++i) r.logits[i] = table[y[i]];
     }
   }
-  return r;
 }
 
 }  // namespace
 
 namespace {
 
-QuantizedResult run_quantized_until(const Graph& g, const QuantPlan& plan,
-                                    const std::vector<uint8_t>& pixels, size_t batch,
-                                    const GemmOptions& options, long keep_pre, size_t stop_after) {
+void run_quantized_until(const Graph& g, const QuantPlan& plan,
+                         const std::vector<uint8_t>& pixels, size_t batch,
+                         const GemmOptions& options, long keep_pre, size_t stop_after,
+                         QuantizedResult& r, QuantScratch* ws) {
   if (pixels.size() != batch * shape_of(g, g.input).elements()) {
     throw std::invalid_argument("run_quantized: input size does not match the batch");
   }
@@ -791,15 +887,26 @@ QuantizedResult run_quantized_until(const Graph& g, const QuantPlan& plan,
       throw std::invalid_argument(std::string("bias correction applies to bfp8 and lbfp8, not ") +
                                   to_string(plan.format));
     }
-    return run_scaled(g, plan, pixels, batch, options, stop_after);
+    r = run_scaled(g, plan, pixels, batch, options, stop_after);
+    return;
   }
   if (plan.format == Arithmetic::kLbfp8) {
-    return run_format(lbfp8(), g, plan, pixels, batch, options, keep_pre, stop_after);
+    run_format(lbfp8(), g, plan, pixels, batch, options, r, ws, keep_pre, stop_after);
+    return;
   }
   if (plan.format == Arithmetic::kBfp8) {
-    return run_format(bfp8(), g, plan, pixels, batch, options, keep_pre, stop_after);
+    run_format(bfp8(), g, plan, pixels, batch, options, r, ws, keep_pre, stop_after);
+    return;
   }
   throw std::invalid_argument("run_quantized: fp32 is not a quantized format");
+}
+
+QuantizedResult run_quantized_until(const Graph& g, const QuantPlan& plan,
+                                    const std::vector<uint8_t>& pixels, size_t batch,
+                                    const GemmOptions& options, long keep_pre, size_t stop_after) {
+  QuantizedResult r;
+  run_quantized_until(g, plan, pixels, batch, options, keep_pre, stop_after, r, nullptr);
+  return r;
 }
 
 bool is_linear(const Node& n) { return n.kind == OpKind::kConv || n.kind == OpKind::kGemm; }
@@ -879,6 +986,12 @@ QuantizedResult run_quantized(const Graph& g, const QuantPlan& plan,
                              keep_pre_activations ? kKeepAll : kKeepNone, SIZE_MAX);
 }
 
+void run_quantized_into(const Graph& g, const QuantPlan& plan, const std::vector<uint8_t>& pixels,
+                        size_t batch, const GemmOptions& options, QuantizedResult& result,
+                        QuantScratch& scratch) {
+  run_quantized_until(g, plan, pixels, batch, options, kKeepNone, SIZE_MAX, result, &scratch);
+}
+
 std::vector<std::vector<double>> mean_pre_activation_error(const Graph& g, const QuantPlan& plan,
                                                            const std::vector<uint8_t>& pixels,
                                                            size_t images, size_t batch,
@@ -928,6 +1041,38 @@ void correct_biases(const Graph& g, QuantPlan& plan, const std::vector<uint8_t>&
     plan.biases[ni] = std::move(corrected);
   }
   plan.bias_corrected = true;
+}
+
+void add_squared_error(const Graph& g, const QuantPlan& plan, int tensor,
+                       const std::vector<Code>& codes, const std::vector<float>& reference,
+                       double& signal, double& noise) {
+  if (is_scaled(plan.format)) {
+    throw std::invalid_argument("add_squared_error: the values of a section 13 format are in "
+                                "QuantizedResult::values");
+  }
+  if (codes.size() != reference.size()) {
+    throw std::invalid_argument("add_squared_error: " + std::to_string(codes.size()) +
+                                " codes against " + std::to_string(reference.size()) + " values");
+  }
+  auto table_of = [&](int e) {
+    return plan.format == Arithmetic::kLbfp8 ? decode_table(lbfp8(), e)
+                                               : decode_table(bfp8(), e);
+  };
+  auto add = [&](double v, double xq) {
+    signal += v * v;
+    noise += (v - xq) * (v - xq);
+  };
+  const std::vector<int>& channels = plan.channel_exponents[static_cast<size_t>(tensor)];
+  if (channels.empty()) {
+    const auto table = table_of(plan.tensor_exponents[static_cast<size_t>(tensor)]);
+    for (size_t i = 0; i < codes.size(); ++i) add(reference[i], table[codes[i]]);
+    return;
+  }
+  std::vector<std::vector<double>> tables;
+  for (int e : channels) tables.push_back(table_of(e));
+  const ActShape& s = shape_of(g, tensor);
+  const size_t plane = s.h * s.w;
+  for (size_t i = 0; i < codes.size(); ++i) add(reference[i], tables[(i / plane) % s.c][codes[i]]);
 }
 
 std::vector<double> dequantize(const Graph& g, const QuantPlan& plan, int tensor,
