@@ -288,12 +288,21 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
       const auto q_pred = top1(q.logits, classes);
       for (size_t i = 0; i < count; ++i) r.right.push_back(q_pred[i] == test.labels[first + i]);
       r.predicted.insert(r.predicted.end(), q_pred.begin(), q_pred.end());
+      // The layers with codes: their sums side by side (each in element order).
+      std::vector<ErrorTerm> terms;
+      for (auto& e : r.layers) {
+        if (e.tensor == g.output || !q.values.empty()) continue;
+        const auto t = static_cast<size_t>(e.tensor);
+        terms.push_back({e.tensor, &q.codes[t], &fp[t], e.signal, e.noise});
+      }
+      if (!terms.empty()) add_squared_errors(g, r.plan, terms);
+      size_t term = 0;
       for (auto& e : r.layers) {
         const auto& x = fp[static_cast<size_t>(e.tensor)];
         if (e.tensor != g.output && q.values.empty()) {
-          // The codes' real values, summed as the loop below does, without a copy.
-          add_squared_error(g, r.plan, e.tensor, q.codes[static_cast<size_t>(e.tensor)], x,
-                            e.signal, e.noise);
+          e.signal = terms[term].signal;
+          e.noise = terms[term].noise;
+          ++term;
           continue;
         }
         const std::vector<double>& xq =

@@ -654,8 +654,8 @@ uint64_t conv_requantize_kept(const Format& f, const Conv2dShape& s, const Conv2
   ws.columns.resize(pixels * kg);
   ws.weights.resize(kg * og);
   ws.acc.resize(pixels * og);
-  ws.plane_acc.resize(plane);
-  ws.scales.resize(plane);
+  ws.plane_acc.resize(og * plane);
+  ws.scales.resize(og * plane);
   uint64_t overflows = 0;
   for (size_t g = 0; g < s.groups; ++g) {
     for (size_t n = 0; n < s.batch; ++n) {
@@ -677,17 +677,35 @@ uint64_t conv_requantize_kept(const Format& f, const Conv2dShape& s, const Conv2
     p.b_exponents = op.weight_exponents + g * og;
     p.bias = op.bias ? op.bias + g * og : nullptr;
     overflows += gemm_accumulate(f, p, ws.acc.data(), og, nullptr, options).overflows;
+    // The scale of each accumulator of one image's planes of this group (og x plane).
     for (size_t o = 0; o < og; ++o) {
       const size_t channel = g * og + o;
       const int scale =
           f.product_scale(conv2d_input_exponent(s, op, channel), op.weight_exponents[channel]);
-      std::fill(ws.scales.begin(), ws.scales.end(), scale);
-      const int e = out_exponents ? out_exponents[channel] : out_exponent;
-      for (size_t n = 0; n < s.batch; ++n) {
-        const int64_t* src = ws.acc.data() + n * plane * og + o;
-        for (size_t q = 0; q < plane; ++q) ws.plane_acc[q] = src[q * og];
-        requantize_row(f, ws.plane_acc.data(), ws.scales.data(), plane, e, relu,
-                       out + (n * s.out_channels + channel) * plane);
+      std::fill(ws.scales.begin() + static_cast<std::ptrdiff_t>(o * plane),
+                ws.scales.begin() + static_cast<std::ptrdiff_t>((o + 1) * plane), scale);
+    }
+    for (size_t n = 0; n < s.batch; ++n) {
+      // The image's accumulators, pixel-major (plane x og), to its NCHW planes (og x plane), a
+      // block of pixels at a time so that the reads stay in cache.
+      const int64_t* src = ws.acc.data() + n * plane * og;
+      constexpr size_t kBlock = 16;
+      for (size_t q0 = 0; q0 < plane; q0 += kBlock) {
+        const size_t q1 = std::min(plane, q0 + kBlock);
+        for (size_t o = 0; o < og; ++o) {
+          int64_t* dst = ws.plane_acc.data() + o * plane;
+          for (size_t q = q0; q < q1; ++q) dst[q] = src[q * og + o];
+        }
+      }
+      Code* y = out + (n * s.out_channels + g * og) * plane;
+      if (out_exponents == nullptr) {
+        requantize_row(f, ws.plane_acc.data(), ws.scales.data(), og * plane, out_exponent, relu,
+                       y);
+        continue;
+      }
+      for (size_t o = 0; o < og; ++o) {
+        requantize_row(f, ws.plane_acc.data() + o * plane, ws.scales.data() + o * plane, plane,
+                       out_exponents[g * og + o], relu, y + o * plane);
       }
     }
   }
@@ -1043,36 +1061,123 @@ void correct_biases(const Graph& g, QuantPlan& plan, const std::vector<uint8_t>&
   plan.bias_corrected = true;
 }
 
-void add_squared_error(const Graph& g, const QuantPlan& plan, int tensor,
-                       const std::vector<Code>& codes, const std::vector<float>& reference,
-                       double& signal, double& noise) {
-  if (is_scaled(plan.format)) {
-    throw std::invalid_argument("add_squared_error: the values of a section 13 format are in "
-                                "QuantizedResult::values");
+namespace {
+
+// One tensor's running sums: signal += x^2, noise += (x - table[code])^2, element by element.
+struct ErrorStream {
+  const float* x;
+  const Code* codes;
+  const double* table;
+  size_t left;
+  double signal, noise;
+  ErrorTerm* term;
+
+  void step(size_t i) {
+    const double v = x[i];
+    signal += v * v;
+    const double d = v - table[codes[i]];
+    noise += d * d;
   }
-  if (codes.size() != reference.size()) {
-    throw std::invalid_argument("add_squared_error: " + std::to_string(codes.size()) +
-                                " codes against " + std::to_string(reference.size()) + " values");
+  void advance(size_t n) {
+    x += n;
+    codes += n;
+    left -= n;
+  }
+};
+
+}  // namespace
+
+void add_squared_errors(const Graph& g, const QuantPlan& plan, std::vector<ErrorTerm>& terms) {
+  if (is_scaled(plan.format)) {
+    throw std::invalid_argument("add_squared_errors: the values of a section 13 format are in "
+                                "QuantizedResult::values");
   }
   auto table_of = [&](int e) {
     return plan.format == Arithmetic::kLbfp8 ? decode_table(lbfp8(), e)
                                                : decode_table(bfp8(), e);
   };
-  auto add = [&](double v, double xq) {
-    signal += v * v;
-    noise += (v - xq) * (v - xq);
-  };
-  const std::vector<int>& channels = plan.channel_exponents[static_cast<size_t>(tensor)];
-  if (channels.empty()) {
-    const auto table = table_of(plan.tensor_exponents[static_cast<size_t>(tensor)]);
-    for (size_t i = 0; i < codes.size(); ++i) add(reference[i], table[codes[i]]);
-    return;
-  }
   std::vector<std::vector<double>> tables;
-  for (int e : channels) tables.push_back(table_of(e));
-  const ActShape& s = shape_of(g, tensor);
-  const size_t plane = s.h * s.w;
-  for (size_t i = 0; i < codes.size(); ++i) add(reference[i], tables[(i / plane) % s.c][codes[i]]);
+  std::vector<ErrorStream> streams;
+  tables.reserve(terms.size());
+  for (ErrorTerm& t : terms) {
+    const std::vector<Code>& codes = *t.codes;
+    const std::vector<float>& x = *t.reference;
+    if (codes.size() != x.size()) {
+      throw std::invalid_argument("add_squared_errors: " + std::to_string(codes.size()) +
+                                  " codes against " + std::to_string(x.size()) + " values");
+    }
+    const std::vector<int>& channels = plan.channel_exponents[static_cast<size_t>(t.tensor)];
+    if (channels.empty()) {
+      tables.push_back(table_of(plan.tensor_exponents[static_cast<size_t>(t.tensor)]));
+      streams.push_back({x.data(), codes.data(), tables.back().data(), x.size(), t.signal,
+                         t.noise, &t});
+      continue;
+    }
+    // Channel exponents: one table per channel, the sums in element order.
+    std::vector<std::vector<double>> channel_tables;
+    for (int e : channels) channel_tables.push_back(table_of(e));
+    const ActShape& s = shape_of(g, t.tensor);
+    const size_t plane = s.h * s.w;
+    double signal = t.signal, noise = t.noise;
+    for (size_t i = 0; i < codes.size(); ++i) {
+      const double v = x[i];
+      signal += v * v;
+      const double d = v - channel_tables[(i / plane) % s.c][codes[i]];
+      noise += d * d;
+    }
+    t.signal = signal;
+    t.noise = noise;
+  }
+  // Each sum is a chain of dependent additions in element order (the figures must not change):
+  // four tensors' chains advance side by side so that their additions overlap.
+  constexpr size_t kLanes = 4;
+  size_t next = 0;
+  ErrorStream* lanes[kLanes] = {};
+  auto finish = [](ErrorStream& st) {
+    st.term->signal = st.signal;
+    st.term->noise = st.noise;
+  };
+  for (;;) {
+    size_t active = 0;
+    for (size_t l = 0; l < kLanes; ++l) {
+      while (lanes[l] == nullptr && next < streams.size()) {
+        ErrorStream* st = &streams[next++];
+        if (st->left == 0) {
+          finish(*st);
+        } else {
+          lanes[l] = st;
+        }
+      }
+      active += lanes[l] != nullptr;
+    }
+    if (active < kLanes) break;
+    size_t n = SIZE_MAX;
+    for (ErrorStream* st : lanes) n = std::min(n, st->left);
+    ErrorStream a = *lanes[0], b = *lanes[1], c = *lanes[2], d = *lanes[3];
+    for (size_t i = 0; i < n; ++i) {
+      a.step(i);
+      b.step(i);
+      c.step(i);
+      d.step(i);
+    }
+    *lanes[0] = a;
+    *lanes[1] = b;
+    *lanes[2] = c;
+    *lanes[3] = d;
+    for (ErrorStream*& st : lanes) {
+      st->advance(n);
+      if (st->left == 0) {
+        finish(*st);
+        st = nullptr;
+      }
+    }
+  }
+  for (ErrorStream* st : lanes) {
+    if (st == nullptr) continue;
+    ErrorStream one = *st;
+    for (size_t i = 0; i < one.left; ++i) one.step(i);
+    finish(one);
+  }
 }
 
 std::vector<double> dequantize(const Graph& g, const QuantPlan& plan, int tensor,

@@ -191,11 +191,16 @@ void run_quantized_into(const Graph& graph, const QuantPlan& plan,
                         const GemmOptions& options, QuantizedResult& result,
                         QuantScratch& scratch);
 
-// signal += x^2 and noise += (x - xq)^2 over a tensor's FP32 values x and its codes' real values
-// xq (dequantize's, in the same order, without the copy).
-void add_squared_error(const Graph& graph, const QuantPlan& plan, int tensor,
-                       const std::vector<Code>& codes, const std::vector<float>& reference,
-                       double& signal, double& noise);
+// For each term: signal += x^2 and noise += (x - xq)^2 over a tensor's FP32 values x and its
+// codes' real values xq (dequantize's), element after element, without the copy.
+struct ErrorTerm {
+  int tensor = 0;
+  const std::vector<Code>* codes = nullptr;
+  const std::vector<float>* reference = nullptr;
+  double signal = 0;
+  double noise = 0;
+};
+void add_squared_errors(const Graph& graph, const QuantPlan& plan, std::vector<ErrorTerm>& terms);
 
 // Empirical bias correction (Nagel et al. 2019, "Data-Free Quantization Through Weight
 // Equalization and Bias Correction", sec. 4.2; Banner et al. 2019): log rounding and the flush of
