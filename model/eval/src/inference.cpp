@@ -647,36 +647,24 @@ uint64_t conv_requantize_kept(const Format& f, const Conv2dShape& s, const Conv2
     for (size_t c = 0; c < s.in_channels; ++c) check_exponent(op.input_channel_exponents[c]);
   }
   const size_t oh = s.out_height(), ow = s.out_width(), plane = oh * ow;
-  const size_t pixels = s.batch * plane;
   const size_t cg = s.in_channels / s.groups, og = s.out_channels / s.groups;
   const size_t kg = cg * s.kernel_height * s.kernel_width;
+  // The images go through im2col and the GEMM a few at a time, so that the column matrix (written
+  // one column at a time) stays in cache; each output's sum does not depend on the rows around it.
+  constexpr size_t kColumnBytes = size_t{512} << 10;
+  const size_t chunk = std::min(s.batch, std::max<size_t>(1, kColumnBytes / (plane * kg)));
   // Every element of each buffer is written before it is read: no fill.
-  ws.columns.resize(pixels * kg);
+  ws.columns.resize(chunk * plane * kg);
   ws.weights.resize(kg * og);
-  ws.acc.resize(pixels * og);
+  ws.acc.resize(chunk * plane * og);
   ws.plane_acc.resize(og * plane);
   ws.scales.resize(og * plane);
   uint64_t overflows = 0;
   for (size_t g = 0; g < s.groups; ++g) {
-    for (size_t n = 0; n < s.batch; ++n) {
-      im2col(s, op.input, n, g, ws.columns.data() + n * plane * kg, kg, 1);
-    }
     for (size_t o = 0; o < og; ++o) {
       const Code* w = op.weights + (g * og + o) * kg;
       for (size_t k = 0; k < kg; ++k) ws.weights[k * og + o] = w[k];
     }
-    GemmProblem p;
-    p.m = pixels;
-    p.n = og;
-    p.k = kg;
-    p.a = ws.columns.data();
-    p.lda = kg;
-    p.a_exponent = conv2d_input_exponent(s, op, g * og);
-    p.b = ws.weights.data();
-    p.ldb = og;
-    p.b_exponents = op.weight_exponents + g * og;
-    p.bias = op.bias ? op.bias + g * og : nullptr;
-    overflows += gemm_accumulate(f, p, ws.acc.data(), og, nullptr, options).overflows;
     // The scale of each accumulator of one image's planes of this group (og x plane).
     for (size_t o = 0; o < og; ++o) {
       const size_t channel = g * og + o;
@@ -685,27 +673,45 @@ uint64_t conv_requantize_kept(const Format& f, const Conv2dShape& s, const Conv2
       std::fill(ws.scales.begin() + static_cast<std::ptrdiff_t>(o * plane),
                 ws.scales.begin() + static_cast<std::ptrdiff_t>((o + 1) * plane), scale);
     }
-    for (size_t n = 0; n < s.batch; ++n) {
-      // The image's accumulators, pixel-major (plane x og), to its NCHW planes (og x plane), a
-      // block of pixels at a time so that the reads stay in cache.
-      const int64_t* src = ws.acc.data() + n * plane * og;
-      constexpr size_t kBlock = 16;
-      for (size_t q0 = 0; q0 < plane; q0 += kBlock) {
-        const size_t q1 = std::min(plane, q0 + kBlock);
-        for (size_t o = 0; o < og; ++o) {
-          int64_t* dst = ws.plane_acc.data() + o * plane;
-          for (size_t q = q0; q < q1; ++q) dst[q] = src[q * og + o];
+    for (size_t first = 0; first < s.batch; first += chunk) {
+      const size_t images = std::min(chunk, s.batch - first);
+      for (size_t n = 0; n < images; ++n) {
+        im2col(s, op.input, first + n, g, ws.columns.data() + n * plane * kg, kg, 1);
+      }
+      GemmProblem p;
+      p.m = images * plane;
+      p.n = og;
+      p.k = kg;
+      p.a = ws.columns.data();
+      p.lda = kg;
+      p.a_exponent = conv2d_input_exponent(s, op, g * og);
+      p.b = ws.weights.data();
+      p.ldb = og;
+      p.b_exponents = op.weight_exponents + g * og;
+      p.bias = op.bias ? op.bias + g * og : nullptr;
+      overflows += gemm_accumulate(f, p, ws.acc.data(), og, nullptr, options).overflows;
+      for (size_t n = 0; n < images; ++n) {
+        // The image's accumulators, pixel-major (plane x og), to its NCHW planes (og x plane), a
+        // block of pixels at a time so that the reads stay in cache.
+        const int64_t* src = ws.acc.data() + n * plane * og;
+        constexpr size_t kBlock = 16;
+        for (size_t q0 = 0; q0 < plane; q0 += kBlock) {
+          const size_t q1 = std::min(plane, q0 + kBlock);
+          for (size_t o = 0; o < og; ++o) {
+            int64_t* dst = ws.plane_acc.data() + o * plane;
+            for (size_t q = q0; q < q1; ++q) dst[q] = src[q * og + o];
+          }
         }
-      }
-      Code* y = out + (n * s.out_channels + g * og) * plane;
-      if (out_exponents == nullptr) {
-        requantize_row(f, ws.plane_acc.data(), ws.scales.data(), og * plane, out_exponent, relu,
-                       y);
-        continue;
-      }
-      for (size_t o = 0; o < og; ++o) {
-        requantize_row(f, ws.plane_acc.data() + o * plane, ws.scales.data() + o * plane, plane,
-                       out_exponents[g * og + o], relu, y + o * plane);
+        Code* y = out + ((first + n) * s.out_channels + g * og) * plane;
+        if (out_exponents == nullptr) {
+          requantize_row(f, ws.plane_acc.data(), ws.scales.data(), og * plane, out_exponent, relu,
+                         y);
+          continue;
+        }
+        for (size_t o = 0; o < og; ++o) {
+          requantize_row(f, ws.plane_acc.data() + o * plane, ws.scales.data() + o * plane, plane,
+                         out_exponents[g * og + o], relu, y + o * plane);
+        }
       }
     }
   }
