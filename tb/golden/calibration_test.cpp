@@ -344,6 +344,30 @@ TEST(LogHistogram, FloatBinIsBinOfOnEveryMantissa) {
   EXPECT_THROW(LogHistogram::bin_of_float(INFINITY), std::domain_error);
 }
 
+TEST(LogHistogram, AddCountsEachValueInItsBinOf) {
+  // add's table path against bin_of, value by value: normal floats over the whole exponent range,
+  // denormals, both signs.
+  std::mt19937 rng(3);
+  std::vector<float> values;
+  for (int i = 0; i < 3000; ++i) {
+    uint32_t bits = static_cast<uint32_t>(rng()) & 0xff7fffffu;  // no infinity, no NaN
+    if ((bits & 0x7f800000u) == 0x7f800000u) bits ^= 0x00800000u;
+    float x = 0.0f;
+    std::memcpy(&x, &bits, sizeof x);
+    values.push_back(x);
+  }
+  values.push_back(std::numeric_limits<float>::denorm_min());
+  values.push_back(-std::numeric_limits<float>::min());
+  for (float x : values) {
+    LogHistogram h;
+    h.add(&x, 1);
+    if (x == 0.0f) continue;
+    const int b = LogHistogram::bin_of(std::fabs(static_cast<double>(x)));
+    ASSERT_EQ(h.count(b), 1u) << x;
+    ASSERT_EQ(h.lowest_bin(), b) << x;
+  }
+}
+
 TEST(LogHistogram, CountsValuesZerosAndInfinitiesApart) {
   LogHistogram h;
   EXPECT_EQ(h.lowest_bin(), h.end_bin());

@@ -203,6 +203,7 @@ void LogHistogram::add(const float* data, size_t n) {
       throw std::domain_error("histogram input element " + std::to_string(i) + " is NaN");
     }
   }
+  const FloatLogBins& bins = float_log_bins();
   for (size_t i = 0; i < n; ++i) {
     const double a = std::fabs(static_cast<double>(data[i]));
     ++total_;
@@ -215,7 +216,11 @@ void LogHistogram::add(const float* data, size_t n) {
       continue;
     }
     amax_ = std::max(amax_, a);
-    const int bin = bin_of_float(data[i]);
+    uint32_t bits = 0;
+    std::memcpy(&bits, &data[i], sizeof bits);
+    bits &= 0x7fffffffu;
+    // Normal floats by the table, denormals by bin_of (zeros and infinities are out above).
+    const int bin = (bits >> 23) != 0 ? bins.bin(bits) : bin_of(a);
     ++counts_[static_cast<size_t>(bin - kFirstBin)];
     if (lowest_ == end_) {
       lowest_ = bin;
