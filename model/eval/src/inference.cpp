@@ -189,13 +189,31 @@ void fill_phases(const PhaseLayout& l, const Node& n, const ActShape& is, const 
 }
 
 // out = acc + bias (and the ReLU) for the output's columns (q = oy * wq + ox, ox < width).
+// v < 0 ? 0 : v keeps -0 and NaN as the branch did, and lets the compiler vectorize the rows.
 void store_plane(const float* acc, size_t wq, const ActShape& os, float bias, bool relu,
                  float* y) {
+  if (wq == os.w) {
+    const size_t n = os.h * os.w;
+    if (relu) {
+      for (size_t i = 0; i < n; ++i) {
+        const float v = acc[i] + bias;
+        y[i] = v < 0.f ? 0.f : v;
+      }
+    } else {
+      for (size_t i = 0; i < n; ++i) y[i] = acc[i] + bias;
+    }
+    return;
+  }
   for (size_t oy = 0; oy < os.h; ++oy) {
-    for (size_t ox = 0; ox < os.w; ++ox) {
-      float v = acc[oy * wq + ox] + bias;
-      if (relu && v < 0.f) v = 0.f;
-      y[oy * os.w + ox] = v;
+    const float* a = acc + oy * wq;
+    float* out = y + oy * os.w;
+    if (relu) {
+      for (size_t ox = 0; ox < os.w; ++ox) {
+        const float v = a[ox] + bias;
+        out[ox] = v < 0.f ? 0.f : v;
+      }
+    } else {
+      for (size_t ox = 0; ox < os.w; ++ox) out[ox] = a[ox] + bias;
     }
   }
 }
@@ -315,8 +333,19 @@ void run_node(const Graph& g, const Node& n, Activations& t, size_t first, size_
         return *std::max_element(w.begin(), w.end());
       });
       break;
+    case OpKind::kGlobalAvgPool: {
+      // pool's window over the whole plane, without the copy: the sum in row-major order from
+      // +0, then divided by the plane's size.
+      const size_t plane = shape_of(g, n.inputs[0]).h * shape_of(g, n.inputs[0]).w;
+      for (size_t p = 0; p < values; ++p) {
+        const float* w = x + p * plane;
+        float sum = 0.f;
+        for (size_t i = 0; i < plane; ++i) sum += w[i];
+        y[p] = sum / static_cast<float>(plane);
+      }
+      break;
+    }
     case OpKind::kAvgPool:
-    case OpKind::kGlobalAvgPool:
       pool(g, n, x, y, count, [](const std::vector<float>& w, size_t c) {
         float sum = 0.f;
         for (float v : w) sum += v;
