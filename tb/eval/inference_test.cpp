@@ -510,6 +510,59 @@ TEST(QuantizedInference, Bfp8MobileNetChannelExponentConvsEqualDotAndRequantize)
   check_mobilenet_convs(bfp8(), Arithmetic::kBfp8);
 }
 
+// The evaluator's path (run_quantized_into: its own im2col chunks, requantize by planes, the Add
+// table, buffers kept from batch to batch) against run_quantized (conv2d_requantize, checked
+// against lbfp::dot above): every tensor's codes, the logits and the overflow count, over batches
+// of different sizes through one result and one scratch. ResNet-10 has the Adds, MobileNet the
+// depthwise convolutions and (kChannel) the per-channel exponents.
+void check_kept_buffers(const char* model, const char* data, Arithmetic nf,
+                        ActivationGranularity granularity) {
+  const Graph g = load_onnx(model_path(model));
+  const Dataset& train = dataset(data, Split::kTrain);
+  ActivationStats stats(g, false);
+  stats.add(run_fp32(g, to_float_input(train, 0, 16), 16));
+  // max calibration: the paths compared do not depend on how the exponents were chosen. The
+  // channel exponents are set by hand (per-channel histograms would cost 240 MiB): the tensor's
+  // exponent minus 0, 1 or 2, the largest kept as the tensor's.
+  QuantPlan plan = make_plan(g, nf, CalibrationMethod::kMax, CalibrationMethod::kMax, stats);
+  if (granularity == ActivationGranularity::kChannel) {
+    const std::vector<bool> allowed = channel_exponent_tensors(g);
+    size_t tensors = 0;
+    for (size_t t = 0; t < allowed.size(); ++t) {
+      if (!allowed[t]) continue;
+      ++tensors;
+      std::vector<int>& ce = plan.channel_exponents[t];
+      for (size_t c = 0; c < g.tensor_shapes[t].c; ++c) {
+        ce.push_back(plan.tensor_exponents[t] - static_cast<int>(c % 3));
+      }
+    }
+    ASSERT_GT(tensors, 0u);
+  }
+  const Dataset& test = dataset(data, Split::kTest);
+  QuantizedResult kept;
+  QuantScratch scratch;
+  size_t first = 0;
+  for (size_t batch : {3, 1, 4}) {
+    const auto pixels = pixel_batch(test, first, batch);
+    first += batch;
+    const QuantizedResult want = run_quantized(g, plan, pixels, batch);
+    run_quantized_into(g, plan, pixels, batch, {}, kept, scratch);
+    ASSERT_EQ(kept.codes.size(), want.codes.size());
+    for (size_t t = 0; t < want.codes.size(); ++t) {
+      ASSERT_EQ(kept.codes[t], want.codes[t]) << model << " " << g.tensor_names[t];
+    }
+    ASSERT_EQ(kept.logits, want.logits) << model;
+    ASSERT_EQ(kept.overflows, want.overflows) << model;
+  }
+}
+
+TEST(QuantizedInference, KeptBuffersGiveRunQuantizedsCodes) {
+  for (Arithmetic nf : {Arithmetic::kLbfp8, Arithmetic::kBfp8}) {
+    check_kept_buffers("resnet10.onnx", "fashion-mnist", nf, ActivationGranularity::kTensor);
+    check_kept_buffers("mobilenet.onnx", "fashion-mnist", nf, ActivationGranularity::kChannel);
+  }
+}
+
 TEST(PairedAccuracy, IntervalAndMcNemar) {
   PairedAccuracy a;
   a.total = 1000;
