@@ -217,6 +217,90 @@ TEST(Fp32Inference, DirectConvolutionEqualsTheDefinitionBitForBit) {
   }
 }
 
+// FP32 pooling against its definition: the in-bounds values of each window in (ky, kx) order;
+// MaxPool keeps the first of equal values (+0 / -0 ties tell), AveragePool sums from +0 in that
+// order and divides by the window's size (or the in-bounds count), GlobalAveragePool the plane.
+TEST(Fp32Inference, PoolingEqualsTheDefinitionBitForBit) {
+  std::mt19937 rng(9);
+  struct Case {
+    OpKind kind;
+    ActShape in;
+    size_t kh, kw, sh, sw, ph, pw;
+    bool include_pad;
+  };
+  const Case cases[] = {
+      {OpKind::kMaxPool, {3, 8, 8}, 2, 2, 2, 2, 0, 0, false},
+      {OpKind::kMaxPool, {2, 9, 7}, 3, 3, 2, 2, 1, 1, false},
+      {OpKind::kMaxPool, {2, 6, 5}, 3, 2, 1, 2, 1, 0, false},
+      {OpKind::kAvgPool, {2, 9, 7}, 3, 3, 2, 2, 1, 1, false},
+      {OpKind::kAvgPool, {2, 9, 7}, 3, 3, 2, 2, 1, 1, true},
+      {OpKind::kAvgPool, {3, 8, 8}, 2, 2, 2, 2, 0, 0, false},
+      {OpKind::kGlobalAvgPool, {4, 7, 7}, 7, 7, 1, 1, 0, 0, false},
+  };
+  for (const Case& k : cases) {
+    Node n;
+    n.kind = k.kind;
+    n.name = "pool";
+    n.inputs = {0};
+    n.output = 1;
+    n.kernel_h = k.kh;
+    n.kernel_w = k.kw;
+    n.stride_h = k.sh;
+    n.stride_w = k.sw;
+    n.pad_h = k.ph;
+    n.pad_w = k.pw;
+    n.count_include_pad = k.include_pad;
+    Graph g;
+    g.tensor_names = {"x", "y"};
+    const ActShape out = k.kind == OpKind::kGlobalAvgPool
+                             ? ActShape{k.in.c, 1, 1}
+                             : ActShape{k.in.c, (k.in.h + 2 * k.ph - k.kh) / k.sh + 1,
+                                        (k.in.w + 2 * k.pw - k.kw) / k.sw + 1};
+    g.tensor_shapes = {k.in, out};
+    g.nodes = {n};
+    g.input = 0;
+    g.output = 1;
+    const size_t batch = 2;
+    // Few distinct values, signed zeros among them: ties decide which one MaxPool keeps.
+    const float pick[] = {0.f, -0.f, 1.f, -1.f, 0.3f, 2.5f, -0.f};
+    std::vector<float> input(batch * k.in.elements());
+    for (float& v : input) v = pick[rng() % 7];
+    const Activations got = run_fp32(g, input, batch, nullptr, {}, 2);
+    std::vector<float> want(batch * out.elements());
+    for (size_t p = 0; p < batch * k.in.c; ++p) {
+      for (size_t oy = 0; oy < out.h; ++oy) {
+        for (size_t ox = 0; ox < out.w; ++ox) {
+          std::vector<float> window;
+          for (size_t y = 0; y < k.kh; ++y) {
+            for (size_t x = 0; x < k.kw; ++x) {
+              const long iy = static_cast<long>(oy * k.sh + y) - static_cast<long>(k.ph);
+              const long ix = static_cast<long>(ox * k.sw + x) - static_cast<long>(k.pw);
+              if (iy < 0 || ix < 0 || iy >= static_cast<long>(k.in.h) ||
+                  ix >= static_cast<long>(k.in.w)) {
+                continue;
+              }
+              window.push_back(input[(p * k.in.h + static_cast<size_t>(iy)) * k.in.w +
+                                     static_cast<size_t>(ix)]);
+            }
+          }
+          float v = 0.f;
+          if (k.kind == OpKind::kMaxPool) {
+            v = *std::max_element(window.begin(), window.end());
+          } else {
+            for (float w : window) v += w;
+            v /= static_cast<float>(k.include_pad ? k.kh * k.kw : window.size());
+          }
+          want[(p * out.h + oy) * out.w + ox] = v;
+        }
+      }
+    }
+    ASSERT_EQ(got[1].size(), want.size());
+    EXPECT_EQ(std::memcmp(got[1].data(), want.data(), want.size() * sizeof(float)), 0)
+        << to_string(k.kind) << " " << k.in.str() << " k" << k.kh << "x" << k.kw << " s" << k.sh
+        << "x" << k.sw << " p" << k.ph << "x" << k.pw;
+  }
+}
+
 // run_fp32_into reuses its tensors: a smaller batch after a larger one gives the values of a
 // fresh pass, and the network run a few images at a time (no hook) gives the values of the pass
 // layer by layer (with a hook).

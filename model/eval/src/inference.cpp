@@ -298,6 +298,66 @@ void gemm_fp32(const Node& n, const float* in, float* out, size_t batch, size_t 
 
 using detail::pool;
 
+// MaxPool (max) or AveragePool of FP32 planes: pool's windows without the copy. Each output
+// reads its window's in-bounds values in (ky, kx) order as pool does, and reduces them as pool's
+// reducers do: the max keeps the first of equal values (std::max_element's `<`), the average
+// sums from +0 in that order and divides by the same count. False (nothing written) where some
+// window has no value in bounds: pool handles that case.
+bool pool_fp32(const Graph& g, const Node& n, const float* in, float* out, size_t images,
+               bool max) {
+  const ActShape& is = shape_of(g, n.inputs[0]);
+  const ActShape& os = shape_of(g, n.output);
+  auto range = [](size_t o, size_t stride, size_t pad, size_t kernel, size_t size,
+                  size_t& first, size_t& end) {
+    // Kernel taps k with 0 <= o * stride + k - pad < size.
+    const long origin = static_cast<long>(o * stride) - static_cast<long>(pad);
+    first = static_cast<size_t>(std::max<long>(0, -origin));
+    end = static_cast<size_t>(
+        std::max<long>(0, std::min<long>(static_cast<long>(kernel),
+                                         static_cast<long>(size) - origin)));
+    return first < end;
+  };
+  size_t a = 0, b = 0;
+  for (size_t oy = 0; oy < os.h; ++oy) {
+    if (!range(oy, n.stride_h, n.pad_h, n.kernel_h, is.h, a, b)) return false;
+  }
+  for (size_t ox = 0; ox < os.w; ++ox) {
+    if (!range(ox, n.stride_w, n.pad_w, n.kernel_w, is.w, a, b)) return false;
+  }
+  for (size_t p = 0; p < images * is.c; ++p) {
+    const float* x = in + p * is.h * is.w;
+    float* y = out + p * os.h * os.w;
+    for (size_t oy = 0; oy < os.h; ++oy) {
+      size_t ky0 = 0, ky1 = 0;
+      range(oy, n.stride_h, n.pad_h, n.kernel_h, is.h, ky0, ky1);
+      const size_t row0 = oy * n.stride_h + ky0 - n.pad_h;
+      for (size_t ox = 0; ox < os.w; ++ox) {
+        size_t kx0 = 0, kx1 = 0;
+        range(ox, n.stride_w, n.pad_w, n.kernel_w, is.w, kx0, kx1);
+        const float* w = x + row0 * is.w + (ox * n.stride_w + kx0 - n.pad_w);
+        const size_t rows = ky1 - ky0, cols = kx1 - kx0;
+        float v = 0.f;
+        if (max) {
+          v = w[0];
+          for (size_t r = 0; r < rows; ++r) {
+            for (size_t c = 0; c < cols; ++c) {
+              if (v < w[r * is.w + c]) v = w[r * is.w + c];
+            }
+          }
+        } else {
+          for (size_t r = 0; r < rows; ++r) {
+            for (size_t c = 0; c < cols; ++c) v += w[r * is.w + c];
+          }
+          const size_t count = n.count_include_pad ? n.kernel_h * n.kernel_w : rows * cols;
+          v /= static_cast<float>(count);
+        }
+        y[oy * os.w + ox] = v;
+      }
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 namespace {
@@ -329,6 +389,7 @@ void run_node(const Graph& g, const Node& n, Activations& t, size_t first, size_
       break;
     }
     case OpKind::kMaxPool:
+      if (pool_fp32(g, n, x, y, count, true)) break;
       pool(g, n, x, y, count, [](const std::vector<float>& w, size_t) {
         return *std::max_element(w.begin(), w.end());
       });
@@ -346,6 +407,7 @@ void run_node(const Graph& g, const Node& n, Activations& t, size_t first, size_
       break;
     }
     case OpKind::kAvgPool:
+      if (pool_fp32(g, n, x, y, count, false)) break;
       pool(g, n, x, y, count, [](const std::vector<float>& w, size_t c) {
         float sum = 0.f;
         for (float v : w) sum += v;
