@@ -298,13 +298,13 @@ void gemm_fp32(const Node& n, const float* in, float* out, size_t batch, size_t 
 
 using detail::pool;
 
-// MaxPool (max) or AveragePool of FP32 planes: pool's windows without the copy. Each output
-// reads its window's in-bounds values in (ky, kx) order as pool does, and reduces them as pool's
-// reducers do: the max keeps the first of equal values (std::max_element's `<`), the average
-// sums from +0 in that order and divides by the same count. False (nothing written) where some
-// window has no value in bounds: pool handles that case.
-bool pool_fp32(const Graph& g, const Node& n, const float* in, float* out, size_t images,
-               bool max) {
+// Pooling of NCHW planes with pool's windows, without the copy: reduce(w, rows, cols, row
+// stride, count) gets each window's in-bounds block (read in (ky, kx) order, as pool fills its
+// window) and pool's count. False (nothing written) where some window has no value in bounds:
+// pool handles that case.
+template <class T, class Reduce>
+bool pool_direct(const Graph& g, const Node& n, const T* in, T* out, size_t images,
+                 const Reduce& reduce) {
   const ActShape& is = shape_of(g, n.inputs[0]);
   const ActShape& os = shape_of(g, n.output);
   auto range = [](size_t o, size_t stride, size_t pad, size_t kernel, size_t size,
@@ -325,8 +325,8 @@ bool pool_fp32(const Graph& g, const Node& n, const float* in, float* out, size_
     if (!range(ox, n.stride_w, n.pad_w, n.kernel_w, is.w, a, b)) return false;
   }
   for (size_t p = 0; p < images * is.c; ++p) {
-    const float* x = in + p * is.h * is.w;
-    float* y = out + p * os.h * os.w;
+    const T* x = in + p * is.h * is.w;
+    T* y = out + p * os.h * os.w;
     for (size_t oy = 0; oy < os.h; ++oy) {
       size_t ky0 = 0, ky1 = 0;
       range(oy, n.stride_h, n.pad_h, n.kernel_h, is.h, ky0, ky1);
@@ -334,28 +334,37 @@ bool pool_fp32(const Graph& g, const Node& n, const float* in, float* out, size_
       for (size_t ox = 0; ox < os.w; ++ox) {
         size_t kx0 = 0, kx1 = 0;
         range(ox, n.stride_w, n.pad_w, n.kernel_w, is.w, kx0, kx1);
-        const float* w = x + row0 * is.w + (ox * n.stride_w + kx0 - n.pad_w);
+        const T* w = x + row0 * is.w + (ox * n.stride_w + kx0 - n.pad_w);
         const size_t rows = ky1 - ky0, cols = kx1 - kx0;
-        float v = 0.f;
-        if (max) {
-          v = w[0];
-          for (size_t r = 0; r < rows; ++r) {
-            for (size_t c = 0; c < cols; ++c) {
-              if (v < w[r * is.w + c]) v = w[r * is.w + c];
-            }
-          }
-        } else {
-          for (size_t r = 0; r < rows; ++r) {
-            for (size_t c = 0; c < cols; ++c) v += w[r * is.w + c];
-          }
-          const size_t count = n.count_include_pad ? n.kernel_h * n.kernel_w : rows * cols;
-          v /= static_cast<float>(count);
-        }
-        y[oy * os.w + ox] = v;
+        const size_t count = n.count_include_pad ? n.kernel_h * n.kernel_w : rows * cols;
+        y[oy * os.w + ox] = reduce(w, rows, cols, is.w, count);
       }
     }
   }
   return true;
+}
+
+// The window's largest value by `less`, the first of equal ones (std::max_element's rule).
+template <class T, class Less>
+auto window_max(const Less& less) {
+  return [less](const T* w, size_t rows, size_t cols, size_t stride, size_t) {
+    T v = w[0];
+    for (size_t r = 0; r < rows; ++r) {
+      for (size_t c = 0; c < cols; ++c) {
+        if (less(v, w[r * stride + c])) v = w[r * stride + c];
+      }
+    }
+    return v;
+  };
+}
+
+// The FP32 average: the sum from +0 in window order, divided by the count.
+float window_average(const float* w, size_t rows, size_t cols, size_t stride, size_t count) {
+  float sum = 0.f;
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t c = 0; c < cols; ++c) sum += w[r * stride + c];
+  }
+  return sum / static_cast<float>(count);
 }
 
 }  // namespace
@@ -389,7 +398,10 @@ void run_node(const Graph& g, const Node& n, Activations& t, size_t first, size_
       break;
     }
     case OpKind::kMaxPool:
-      if (pool_fp32(g, n, x, y, count, true)) break;
+      if (pool_direct(g, n, x, y, count,
+                      window_max<float>([](float a, float b) { return a < b; }))) {
+        break;
+      }
       pool(g, n, x, y, count, [](const std::vector<float>& w, size_t) {
         return *std::max_element(w.begin(), w.end());
       });
@@ -407,7 +419,7 @@ void run_node(const Graph& g, const Node& n, Activations& t, size_t first, size_
       break;
     }
     case OpKind::kAvgPool:
-      if (pool_fp32(g, n, x, y, count, false)) break;
+      if (pool_direct(g, n, x, y, count, window_average)) break;
       pool(g, n, x, y, count, [](const std::vector<float>& w, size_t c) {
         float sum = 0.f;
         for (float v : w) sum += v;
@@ -935,6 +947,11 @@ void run_format(const Format& f, const Graph& g, const QuantPlan& plan,
         for (size_t i = 0; i < count; ++i) y[i] = code_order(f, x[i]) > 0 ? x[i] : Code{0};
         break;
       case OpKind::kMaxPool:
+        if (pool_direct(g, n, x.data(), y.data(), batch, window_max<Code>([&f](Code a, Code b) {
+                          return code_order(f, a) < code_order(f, b);
+                        }))) {
+          break;
+        }
         pool(g, n, x.data(), y.data(), batch, [&f](const std::vector<Code>& w, size_t) {
           return *std::max_element(w.begin(), w.end(), [&f](Code a, Code b) {
             return code_order(f, a) < code_order(f, b);
