@@ -217,6 +217,90 @@ TEST(Fp32Inference, DirectConvolutionEqualsTheDefinitionBitForBit) {
   }
 }
 
+// FP32 pooling against its definition: the in-bounds values of each window in (ky, kx) order;
+// MaxPool keeps the first of equal values (+0 / -0 ties tell), AveragePool sums from +0 in that
+// order and divides by the window's size (or the in-bounds count), GlobalAveragePool the plane.
+TEST(Fp32Inference, PoolingEqualsTheDefinitionBitForBit) {
+  std::mt19937 rng(9);
+  struct Case {
+    OpKind kind;
+    ActShape in;
+    size_t kh, kw, sh, sw, ph, pw;
+    bool include_pad;
+  };
+  const Case cases[] = {
+      {OpKind::kMaxPool, {3, 8, 8}, 2, 2, 2, 2, 0, 0, false},
+      {OpKind::kMaxPool, {2, 9, 7}, 3, 3, 2, 2, 1, 1, false},
+      {OpKind::kMaxPool, {2, 6, 5}, 3, 2, 1, 2, 1, 0, false},
+      {OpKind::kAvgPool, {2, 9, 7}, 3, 3, 2, 2, 1, 1, false},
+      {OpKind::kAvgPool, {2, 9, 7}, 3, 3, 2, 2, 1, 1, true},
+      {OpKind::kAvgPool, {3, 8, 8}, 2, 2, 2, 2, 0, 0, false},
+      {OpKind::kGlobalAvgPool, {4, 7, 7}, 7, 7, 1, 1, 0, 0, false},
+  };
+  for (const Case& k : cases) {
+    Node n;
+    n.kind = k.kind;
+    n.name = "pool";
+    n.inputs = {0};
+    n.output = 1;
+    n.kernel_h = k.kh;
+    n.kernel_w = k.kw;
+    n.stride_h = k.sh;
+    n.stride_w = k.sw;
+    n.pad_h = k.ph;
+    n.pad_w = k.pw;
+    n.count_include_pad = k.include_pad;
+    Graph g;
+    g.tensor_names = {"x", "y"};
+    const ActShape out = k.kind == OpKind::kGlobalAvgPool
+                             ? ActShape{k.in.c, 1, 1}
+                             : ActShape{k.in.c, (k.in.h + 2 * k.ph - k.kh) / k.sh + 1,
+                                        (k.in.w + 2 * k.pw - k.kw) / k.sw + 1};
+    g.tensor_shapes = {k.in, out};
+    g.nodes = {n};
+    g.input = 0;
+    g.output = 1;
+    const size_t batch = 2;
+    // Few distinct values, signed zeros among them: ties decide which one MaxPool keeps.
+    const float pick[] = {0.f, -0.f, 1.f, -1.f, 0.3f, 2.5f, -0.f};
+    std::vector<float> input(batch * k.in.elements());
+    for (float& v : input) v = pick[rng() % 7];
+    const Activations got = run_fp32(g, input, batch, nullptr, {}, 2);
+    std::vector<float> want(batch * out.elements());
+    for (size_t p = 0; p < batch * k.in.c; ++p) {
+      for (size_t oy = 0; oy < out.h; ++oy) {
+        for (size_t ox = 0; ox < out.w; ++ox) {
+          std::vector<float> window;
+          for (size_t y = 0; y < k.kh; ++y) {
+            for (size_t x = 0; x < k.kw; ++x) {
+              const long iy = static_cast<long>(oy * k.sh + y) - static_cast<long>(k.ph);
+              const long ix = static_cast<long>(ox * k.sw + x) - static_cast<long>(k.pw);
+              if (iy < 0 || ix < 0 || iy >= static_cast<long>(k.in.h) ||
+                  ix >= static_cast<long>(k.in.w)) {
+                continue;
+              }
+              window.push_back(input[(p * k.in.h + static_cast<size_t>(iy)) * k.in.w +
+                                     static_cast<size_t>(ix)]);
+            }
+          }
+          float v = 0.f;
+          if (k.kind == OpKind::kMaxPool) {
+            v = *std::max_element(window.begin(), window.end());
+          } else {
+            for (float w : window) v += w;
+            v /= static_cast<float>(k.include_pad ? k.kh * k.kw : window.size());
+          }
+          want[(p * out.h + oy) * out.w + ox] = v;
+        }
+      }
+    }
+    ASSERT_EQ(got[1].size(), want.size());
+    EXPECT_EQ(std::memcmp(got[1].data(), want.data(), want.size() * sizeof(float)), 0)
+        << to_string(k.kind) << " " << k.in.str() << " k" << k.kh << "x" << k.kw << " s" << k.sh
+        << "x" << k.sw << " p" << k.ph << "x" << k.pw;
+  }
+}
+
 // run_fp32_into reuses its tensors: a smaller batch after a larger one gives the values of a
 // fresh pass, and the network run a few images at a time (no hook) gives the values of the pass
 // layer by layer (with a hook).
@@ -508,6 +592,87 @@ TEST(QuantizedInference, Lbfp8MobileNetChannelExponentConvsEqualDotAndRequantize
 }
 TEST(QuantizedInference, Bfp8MobileNetChannelExponentConvsEqualDotAndRequantize) {
   check_mobilenet_convs(bfp8(), Arithmetic::kBfp8);
+}
+
+// The evaluator's path (run_quantized_into: its own im2col chunks, requantize by planes, the Add
+// table, buffers kept from batch to batch) against run_quantized (conv2d_requantize, checked
+// against lbfp::dot above): every tensor's codes, the logits and the overflow count, over batches
+// of different sizes through one result and one scratch. ResNet-10 has the Adds, MobileNet the
+// depthwise convolutions and (kChannel) the per-channel exponents.
+void check_kept_buffers(const char* model, const char* data, Arithmetic nf,
+                        ActivationGranularity granularity) {
+  const Graph g = load_onnx(model_path(model));
+  const Dataset& train = dataset(data, Split::kTrain);
+  ActivationStats stats(g, false);
+  stats.add(run_fp32(g, to_float_input(train, 0, 16), 16));
+  // max calibration: the paths compared do not depend on how the exponents were chosen. The
+  // channel exponents are set by hand (per-channel histograms would cost 240 MiB): the tensor's
+  // exponent minus 0, 1 or 2, the largest kept as the tensor's.
+  QuantPlan plan = make_plan(g, nf, CalibrationMethod::kMax, CalibrationMethod::kMax, stats);
+  if (granularity == ActivationGranularity::kChannel) {
+    const std::vector<bool> allowed = channel_exponent_tensors(g);
+    size_t tensors = 0;
+    for (size_t t = 0; t < allowed.size(); ++t) {
+      if (!allowed[t]) continue;
+      ++tensors;
+      std::vector<int>& ce = plan.channel_exponents[t];
+      for (size_t c = 0; c < g.tensor_shapes[t].c; ++c) {
+        ce.push_back(plan.tensor_exponents[t] - static_cast<int>(c % 3));
+      }
+    }
+    ASSERT_GT(tensors, 0u);
+  }
+  const Dataset& test = dataset(data, Split::kTest);
+  QuantizedResult kept;
+  QuantScratch scratch;
+  // The last batch large enough that some Add (if any) takes the code-pair table (more than
+  // 2 x 256^2 elements).
+  size_t add_elements = 0;
+  for (const Node& n : g.nodes) {
+    if (n.kind == OpKind::kAdd) {
+      add_elements = std::max(add_elements,
+                              g.tensor_shapes[static_cast<size_t>(n.output)].elements());
+    }
+  }
+  const size_t large = add_elements ? 2 * 65536 / add_elements + 1 : 4;
+  size_t first = 0;
+  for (size_t batch : {size_t{3}, size_t{1}, large}) {
+    const auto pixels = pixel_batch(test, first, batch);
+    first += batch;
+    const QuantizedResult want = run_quantized(g, plan, pixels, batch);
+    run_quantized_into(g, plan, pixels, batch, {}, kept, scratch);
+    ASSERT_EQ(kept.codes.size(), want.codes.size());
+    for (size_t t = 0; t < want.codes.size(); ++t) {
+      ASSERT_EQ(kept.codes[t], want.codes[t]) << model << " " << g.tensor_names[t];
+    }
+    ASSERT_EQ(kept.logits, want.logits) << model;
+    ASSERT_EQ(kept.overflows, want.overflows) << model;
+    // Both paths share the Add (a table of code pairs on the large batch): against its
+    // definition, the two inputs' real values added, the ReLU, encode.
+    for (const Node& n : g.nodes) {
+      if (n.kind != OpKind::kAdd) continue;
+      const auto t = [](int id) { return static_cast<size_t>(id); };
+      const std::vector<double> a = dequantize(g, plan, n.inputs[0], kept.codes[t(n.inputs[0])]);
+      const std::vector<double> b = dequantize(g, plan, n.inputs[1], kept.codes[t(n.inputs[1])]);
+      const int e = plan.tensor_exponents[t(n.output)];
+      const auto& got = kept.codes[t(n.output)];
+      ASSERT_EQ(got.size(), a.size());
+      for (size_t i = 0; i < a.size(); ++i) {
+        double v = a[i] + b[i];
+        if (n.relu && v < 0) v = 0;
+        const Code code = nf == Arithmetic::kLbfp8 ? encode(lbfp8(), v, e) : encode(bfp8(), v, e);
+        ASSERT_EQ(got[i], code) << n.name << " element " << i;
+      }
+    }
+  }
+}
+
+TEST(QuantizedInference, KeptBuffersGiveRunQuantizedsCodes) {
+  // Each format once, on the model whose paths it shares the least with the other.
+  check_kept_buffers("resnet10.onnx", "fashion-mnist", Arithmetic::kLbfp8,
+                     ActivationGranularity::kTensor);
+  check_kept_buffers("mobilenet.onnx", "fashion-mnist", Arithmetic::kBfp8,
+                     ActivationGranularity::kChannel);
 }
 
 TEST(PairedAccuracy, IntervalAndMcNemar) {

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <stdexcept>
@@ -320,6 +321,51 @@ TEST(LogHistogram, BinIsFloorOf128Log2Exactly) {
   EXPECT_EQ(LogHistogram::bin_of(std::nextafter(1.0, 0.0)), -1);
   EXPECT_THROW(LogHistogram::bin_of(0.0), std::domain_error);
   EXPECT_THROW(LogHistogram::bin_of(INFINITY), std::domain_error);
+}
+
+// The table path of add: every mantissa of one binade (all 2^23), every binade (normal and
+// denormal) at a spread of mantissas, both signs, against bin_of (itself checked above).
+TEST(LogHistogram, FloatBinIsBinOfOnEveryMantissa) {
+  auto check = [](uint32_t bits) {
+    float x = 0.0f;
+    std::memcpy(&x, &bits, sizeof x);
+    const int want = LogHistogram::bin_of(std::fabs(static_cast<double>(x)));
+    ASSERT_EQ(LogHistogram::bin_of_float(x), want) << "bits 0x" << std::hex << bits;
+    ASSERT_EQ(LogHistogram::bin_of_float(-x), want) << "bits 0x" << std::hex << bits;
+  };
+  for (uint32_t m = 0; m < (uint32_t{1} << 23); ++m) check((uint32_t{127} << 23) | m);
+  for (uint32_t biased = 0; biased < 255; ++biased) {
+    for (uint32_t m = biased == 0 ? 1 : 0; m < (uint32_t{1} << 23); m += 4099) {
+      check((biased << 23) | m);
+    }
+    check((biased << 23) | ((uint32_t{1} << 23) - 1));
+  }
+  EXPECT_THROW(LogHistogram::bin_of_float(0.0f), std::domain_error);
+  EXPECT_THROW(LogHistogram::bin_of_float(INFINITY), std::domain_error);
+}
+
+TEST(LogHistogram, AddCountsEachValueInItsBinOf) {
+  // add's table path against bin_of, value by value: normal floats over the whole exponent range,
+  // denormals, both signs.
+  std::mt19937 rng(3);
+  std::vector<float> values;
+  for (int i = 0; i < 3000; ++i) {
+    uint32_t bits = static_cast<uint32_t>(rng()) & 0xff7fffffu;  // no infinity, no NaN
+    if ((bits & 0x7f800000u) == 0x7f800000u) bits ^= 0x00800000u;
+    float x = 0.0f;
+    std::memcpy(&x, &bits, sizeof x);
+    values.push_back(x);
+  }
+  values.push_back(std::numeric_limits<float>::denorm_min());
+  values.push_back(-std::numeric_limits<float>::min());
+  for (float x : values) {
+    LogHistogram h;
+    h.add(&x, 1);
+    if (x == 0.0f) continue;
+    const int b = LogHistogram::bin_of(std::fabs(static_cast<double>(x)));
+    ASSERT_EQ(h.count(b), 1u) << x;
+    ASSERT_EQ(h.lowest_bin(), b) << x;
+  }
 }
 
 TEST(LogHistogram, CountsValuesZerosAndInfinitiesApart) {

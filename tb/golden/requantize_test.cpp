@@ -1,9 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <random>
 #include <stdexcept>
+#include <vector>
 
 #include "exact_reference.h"
 #include "lbfp/arith.h"
@@ -122,6 +124,41 @@ TEST(Requantize, RowEqualsTheExactComparisonElementByElement) {
                std::out_of_range);
   EXPECT_THROW(requantize_row(lbfp8(), bad.data(), scales.data(), 1, 128, false, out.data()),
                std::out_of_range);
+}
+
+TEST(Requantize, RowEqualsTheSingleRequantizeOnEveryShift) {
+  // The row path's selects against requantize: zeros, signs, ReLU, every shift from far below
+  // (all rounds to zero) to far above (all saturates), accumulators at every magnitude.
+  std::mt19937_64 rng(11);
+  std::vector<int64_t> acc;
+  for (int bits = 0; bits <= 31; ++bits) {
+    const int64_t top = (int64_t{1} << bits) - 1;
+    for (int64_t v : {top, top + 1, -top, -top - 1, top / 2 + 1}) {
+      if (v <= (int64_t{1} << 31) - 1 && v >= -(int64_t{1} << 31)) acc.push_back(v);
+    }
+    for (int r = 0; r < 8; ++r) {
+      const int64_t v = static_cast<int64_t>(rng() >> (64 - std::max(bits, 1)));
+      acc.push_back(r % 2 ? v : -v);
+    }
+  }
+  std::vector<Code> out(acc.size());
+  for (int scale = -100; scale <= 100; scale += 3) {
+    const std::vector<int> scales(acc.size(), scale);
+    for (int eo : {-127, -20, -3, 0, 5, 30, 127}) {
+      for (bool relu : {false, true}) {
+        requantize_row(lbfp8(), acc.data(), scales.data(), acc.size(), eo, relu, out.data());
+        for (size_t i = 0; i < acc.size(); ++i) {
+          ASSERT_EQ(out[i], requantize(lbfp8(), acc[i], scale, eo, relu))
+              << "lbfp8 acc=" << acc[i] << " scale=" << scale << " Eo=" << eo;
+        }
+        requantize_row(bfp8(), acc.data(), scales.data(), acc.size(), eo, relu, out.data());
+        for (size_t i = 0; i < acc.size(); ++i) {
+          ASSERT_EQ(out[i], requantize(bfp8(), acc[i], scale, eo, relu))
+              << "bfp8 acc=" << acc[i] << " scale=" << scale << " Eo=" << eo;
+        }
+      }
+    }
+  }
 }
 
 TEST(Requantize, ReluSaturationAndErrors) {

@@ -259,6 +259,9 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
   GemmOptions config_gemm = options.gemm;
   if (workers > 1) config_gemm.threads = 1;
   Activations fp;  // the FP32 activations of the batch, reused by every batch
+  // Each configuration's codes and convolution buffers, reused by every batch.
+  std::vector<QuantizedResult> kept(report.results.size());
+  std::vector<QuantScratch> scratch(report.results.size());
   for (size_t first = 0; first < total; first += batch) {
     const size_t count = std::min(batch, total - first);
     const auto fp32_start = std::chrono::steady_clock::now();
@@ -276,20 +279,34 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
     }
     report.fp32_seconds += seconds_since(fp32_start);
     const auto pixels = pixel_batch(test, first, count);
-    auto run_config = [&](ConfigResult& r) {
+    auto run_config = [&](size_t index) {
+      ConfigResult& r = report.results[index];
       const auto start = std::chrono::steady_clock::now();
-      QuantizedResult q = run_quantized(g, r.plan, pixels, count, config_gemm);
+      QuantizedResult& q = kept[index];
+      run_quantized_into(g, r.plan, pixels, count, config_gemm, q, scratch[index]);
       r.overflows += q.overflows;
       const auto q_pred = top1(q.logits, classes);
       for (size_t i = 0; i < count; ++i) r.right.push_back(q_pred[i] == test.labels[first + i]);
       r.predicted.insert(r.predicted.end(), q_pred.begin(), q_pred.end());
+      // The layers with codes: their sums side by side (each in element order).
+      std::vector<ErrorTerm> terms;
+      for (auto& e : r.layers) {
+        if (e.tensor == g.output || !q.values.empty()) continue;
+        const auto t = static_cast<size_t>(e.tensor);
+        terms.push_back({e.tensor, &q.codes[t], &fp[t], e.signal, e.noise});
+      }
+      if (!terms.empty()) add_squared_errors(g, r.plan, terms);
+      size_t term = 0;
       for (auto& e : r.layers) {
         const auto& x = fp[static_cast<size_t>(e.tensor)];
-        std::vector<double> xq = e.tensor == g.output ? q.logits
-                                 : !q.values.empty()
-                                     ? q.values[static_cast<size_t>(e.tensor)]
-                                     : dequantize(g, r.plan, e.tensor,
-                                                  q.codes[static_cast<size_t>(e.tensor)]);
+        if (e.tensor != g.output && q.values.empty()) {
+          e.signal = terms[term].signal;
+          e.noise = terms[term].noise;
+          ++term;
+          continue;
+        }
+        const std::vector<double>& xq =
+            e.tensor == g.output ? q.logits : q.values[static_cast<size_t>(e.tensor)];
         for (size_t i = 0; i < x.size(); ++i) {
           const double v = x[i];
           e.signal += v * v;
@@ -299,7 +316,7 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
       r.seconds += seconds_since(start);
     };
     if (workers <= 1) {
-      for (auto& r : report.results) run_config(r);
+      for (size_t i = 0; i < report.results.size(); ++i) run_config(i);
     } else {
       // Worker w runs configurations w, w + workers, ...; an exception ends the run after all join.
       std::vector<std::exception_ptr> errors(workers);
@@ -308,7 +325,7 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
         threads.emplace_back([&, w] {
           try {
             for (size_t i = w; i < report.results.size(); i += workers) {
-              run_config(report.results[i]);
+              run_config(i);
             }
           } catch (...) {
             errors[w] = std::current_exception();

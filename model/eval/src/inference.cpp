@@ -189,13 +189,31 @@ void fill_phases(const PhaseLayout& l, const Node& n, const ActShape& is, const 
 }
 
 // out = acc + bias (and the ReLU) for the output's columns (q = oy * wq + ox, ox < width).
+// v < 0 ? 0 : v keeps -0 and NaN as the branch did, and lets the compiler vectorize the rows.
 void store_plane(const float* acc, size_t wq, const ActShape& os, float bias, bool relu,
                  float* y) {
+  if (wq == os.w) {
+    const size_t n = os.h * os.w;
+    if (relu) {
+      for (size_t i = 0; i < n; ++i) {
+        const float v = acc[i] + bias;
+        y[i] = v < 0.f ? 0.f : v;
+      }
+    } else {
+      for (size_t i = 0; i < n; ++i) y[i] = acc[i] + bias;
+    }
+    return;
+  }
   for (size_t oy = 0; oy < os.h; ++oy) {
-    for (size_t ox = 0; ox < os.w; ++ox) {
-      float v = acc[oy * wq + ox] + bias;
-      if (relu && v < 0.f) v = 0.f;
-      y[oy * os.w + ox] = v;
+    const float* a = acc + oy * wq;
+    float* out = y + oy * os.w;
+    if (relu) {
+      for (size_t ox = 0; ox < os.w; ++ox) {
+        const float v = a[ox] + bias;
+        out[ox] = v < 0.f ? 0.f : v;
+      }
+    } else {
+      for (size_t ox = 0; ox < os.w; ++ox) out[ox] = a[ox] + bias;
     }
   }
 }
@@ -280,6 +298,75 @@ void gemm_fp32(const Node& n, const float* in, float* out, size_t batch, size_t 
 
 using detail::pool;
 
+// Pooling of NCHW planes with pool's windows, without the copy: reduce(w, rows, cols, row
+// stride, count) gets each window's in-bounds block (read in (ky, kx) order, as pool fills its
+// window) and pool's count. False (nothing written) where some window has no value in bounds:
+// pool handles that case.
+template <class T, class Reduce>
+bool pool_direct(const Graph& g, const Node& n, const T* in, T* out, size_t images,
+                 const Reduce& reduce) {
+  const ActShape& is = shape_of(g, n.inputs[0]);
+  const ActShape& os = shape_of(g, n.output);
+  auto range = [](size_t o, size_t stride, size_t pad, size_t kernel, size_t size,
+                  size_t& first, size_t& end) {
+    // Kernel taps k with 0 <= o * stride + k - pad < size.
+    const long origin = static_cast<long>(o * stride) - static_cast<long>(pad);
+    first = static_cast<size_t>(std::max<long>(0, -origin));
+    end = static_cast<size_t>(
+        std::max<long>(0, std::min<long>(static_cast<long>(kernel),
+                                         static_cast<long>(size) - origin)));
+    return first < end;
+  };
+  size_t a = 0, b = 0;
+  for (size_t oy = 0; oy < os.h; ++oy) {
+    if (!range(oy, n.stride_h, n.pad_h, n.kernel_h, is.h, a, b)) return false;
+  }
+  for (size_t ox = 0; ox < os.w; ++ox) {
+    if (!range(ox, n.stride_w, n.pad_w, n.kernel_w, is.w, a, b)) return false;
+  }
+  for (size_t p = 0; p < images * is.c; ++p) {
+    const T* x = in + p * is.h * is.w;
+    T* y = out + p * os.h * os.w;
+    for (size_t oy = 0; oy < os.h; ++oy) {
+      size_t ky0 = 0, ky1 = 0;
+      range(oy, n.stride_h, n.pad_h, n.kernel_h, is.h, ky0, ky1);
+      const size_t row0 = oy * n.stride_h + ky0 - n.pad_h;
+      for (size_t ox = 0; ox < os.w; ++ox) {
+        size_t kx0 = 0, kx1 = 0;
+        range(ox, n.stride_w, n.pad_w, n.kernel_w, is.w, kx0, kx1);
+        const T* w = x + row0 * is.w + (ox * n.stride_w + kx0 - n.pad_w);
+        const size_t rows = ky1 - ky0, cols = kx1 - kx0;
+        const size_t count = n.count_include_pad ? n.kernel_h * n.kernel_w : rows * cols;
+        y[oy * os.w + ox] = reduce(w, rows, cols, is.w, count);
+      }
+    }
+  }
+  return true;
+}
+
+// The window's largest value by `less`, the first of equal ones (std::max_element's rule).
+template <class T, class Less>
+auto window_max(const Less& less) {
+  return [less](const T* w, size_t rows, size_t cols, size_t stride, size_t) {
+    T v = w[0];
+    for (size_t r = 0; r < rows; ++r) {
+      for (size_t c = 0; c < cols; ++c) {
+        if (less(v, w[r * stride + c])) v = w[r * stride + c];
+      }
+    }
+    return v;
+  };
+}
+
+// The FP32 average: the sum from +0 in window order, divided by the count.
+float window_average(const float* w, size_t rows, size_t cols, size_t stride, size_t count) {
+  float sum = 0.f;
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t c = 0; c < cols; ++c) sum += w[r * stride + c];
+  }
+  return sum / static_cast<float>(count);
+}
+
 }  // namespace
 
 namespace {
@@ -311,12 +398,28 @@ void run_node(const Graph& g, const Node& n, Activations& t, size_t first, size_
       break;
     }
     case OpKind::kMaxPool:
+      if (pool_direct(g, n, x, y, count,
+                      window_max<float>([](float a, float b) { return a < b; }))) {
+        break;
+      }
       pool(g, n, x, y, count, [](const std::vector<float>& w, size_t) {
         return *std::max_element(w.begin(), w.end());
       });
       break;
+    case OpKind::kGlobalAvgPool: {
+      // pool's window over the whole plane, without the copy: the sum in row-major order from
+      // +0, then divided by the plane's size.
+      const size_t plane = shape_of(g, n.inputs[0]).h * shape_of(g, n.inputs[0]).w;
+      for (size_t p = 0; p < values; ++p) {
+        const float* w = x + p * plane;
+        float sum = 0.f;
+        for (size_t i = 0; i < plane; ++i) sum += w[i];
+        y[p] = sum / static_cast<float>(plane);
+      }
+      break;
+    }
     case OpKind::kAvgPool:
-    case OpKind::kGlobalAvgPool:
+      if (pool_direct(g, n, x, y, count, window_average)) break;
       pool(g, n, x, y, count, [](const std::vector<float>& w, size_t c) {
         float sum = 0.f;
         for (float v : w) sum += v;
@@ -626,14 +729,111 @@ std::vector<double> decode_table(const Format& f, int e) {
   return table;
 }
 
-// `stop_after`: the last node to run (the rest is not needed when only its pre-activation is).
+// conv2d_requantize / conv2d_requantize_channels (lbfp/conv.h) with the buffers kept in
+// `ws`: the same im2col, the same GemmProblem per group through gemm_accumulate, the same
+// requantize of every accumulator (requantize_row, one output plane at a time), so the same codes
+// and overflow count; the accumulators go from the GEMM's pixel-major rows to the NCHW planes one
+// plane at a time instead of through a whole NCHW copy. `out_exponents`: one per output channel,
+// or nullptr for `out_exponent` everywhere.
 template <class Format>
-QuantizedResult run_format(const Format& f, const Graph& g, const QuantPlan& plan,
-                           const std::vector<uint8_t>& pixels, size_t batch,
-                           const GemmOptions& options, long keep_pre = kKeepNone,
-                           size_t stop_after = SIZE_MAX) {
-  QuantizedResult r;
+uint64_t conv_requantize_kept(const Format& f, const Conv2dShape& s, const Conv2dOperands& op,
+                              int out_exponent, const int* out_exponents, bool relu, Code* out,
+                              const GemmOptions& options, QuantScratch& ws) {
+  s.validate();
+  if (out_exponents != nullptr) {
+    for (size_t o = 0; o < s.out_channels; ++o) check_exponent(out_exponents[o]);
+  } else {
+    check_exponent(out_exponent);
+  }
+  if (op.input_channel_exponents != nullptr) {
+    (void)conv2d_input_exponent(s, op, 0);  // throws unless depthwise
+    for (size_t c = 0; c < s.in_channels; ++c) check_exponent(op.input_channel_exponents[c]);
+  }
+  const size_t oh = s.out_height(), ow = s.out_width(), plane = oh * ow;
+  const size_t cg = s.in_channels / s.groups, og = s.out_channels / s.groups;
+  const size_t kg = cg * s.kernel_height * s.kernel_width;
+  // The images go through im2col and the GEMM a few at a time, so that the column matrix (written
+  // one column at a time) stays in cache; each output's sum does not depend on the rows around it.
+  constexpr size_t kColumnBytes = size_t{512} << 10;
+  const size_t chunk = std::min(s.batch, std::max<size_t>(1, kColumnBytes / (plane * kg)));
+  // Every element of each buffer is written before it is read: no fill.
+  ws.columns.resize(chunk * plane * kg);
+  ws.weights.resize(kg * og);
+  ws.acc.resize(chunk * plane * og);
+  ws.plane_acc.resize(og * plane);
+  ws.scales.resize(og * plane);
+  uint64_t overflows = 0;
+  for (size_t g = 0; g < s.groups; ++g) {
+    for (size_t o = 0; o < og; ++o) {
+      const Code* w = op.weights + (g * og + o) * kg;
+      for (size_t k = 0; k < kg; ++k) ws.weights[k * og + o] = w[k];
+    }
+    // The scale of each accumulator of one image's planes of this group (og x plane).
+    for (size_t o = 0; o < og; ++o) {
+      const size_t channel = g * og + o;
+      const int scale =
+          f.product_scale(conv2d_input_exponent(s, op, channel), op.weight_exponents[channel]);
+      std::fill(ws.scales.begin() + static_cast<std::ptrdiff_t>(o * plane),
+                ws.scales.begin() + static_cast<std::ptrdiff_t>((o + 1) * plane), scale);
+    }
+    for (size_t first = 0; first < s.batch; first += chunk) {
+      const size_t images = std::min(chunk, s.batch - first);
+      for (size_t n = 0; n < images; ++n) {
+        im2col(s, op.input, first + n, g, ws.columns.data() + n * plane * kg, kg, 1);
+      }
+      GemmProblem p;
+      p.m = images * plane;
+      p.n = og;
+      p.k = kg;
+      p.a = ws.columns.data();
+      p.lda = kg;
+      p.a_exponent = conv2d_input_exponent(s, op, g * og);
+      p.b = ws.weights.data();
+      p.ldb = og;
+      p.b_exponents = op.weight_exponents + g * og;
+      p.bias = op.bias ? op.bias + g * og : nullptr;
+      overflows += gemm_accumulate(f, p, ws.acc.data(), og, nullptr, options).overflows;
+      for (size_t n = 0; n < images; ++n) {
+        // The image's accumulators, pixel-major (plane x og), to its NCHW planes (og x plane), a
+        // block of pixels at a time so that the reads stay in cache.
+        const int64_t* src = ws.acc.data() + n * plane * og;
+        constexpr size_t kBlock = 16;
+        for (size_t q0 = 0; q0 < plane; q0 += kBlock) {
+          const size_t q1 = std::min(plane, q0 + kBlock);
+          for (size_t o = 0; o < og; ++o) {
+            int64_t* dst = ws.plane_acc.data() + o * plane;
+            for (size_t q = q0; q < q1; ++q) dst[q] = src[q * og + o];
+          }
+        }
+        Code* y = out + ((first + n) * s.out_channels + g * og) * plane;
+        if (out_exponents == nullptr) {
+          requantize_row(f, ws.plane_acc.data(), ws.scales.data(), og * plane, out_exponent, relu,
+                         y);
+          continue;
+        }
+        for (size_t o = 0; o < og; ++o) {
+          requantize_row(f, ws.plane_acc.data() + o * plane, ws.scales.data() + o * plane, plane,
+                         out_exponents[g * og + o], relu, y + o * plane);
+        }
+      }
+    }
+  }
+  return overflows;
+}
+
+// `stop_after`: the last node to run (the rest is not needed when only its pre-activation is).
+// `r`'s tensors keep their memory (each is written in full); `ws`: the convolutions' buffers, or
+// nullptr for conv2d_requantize's own.
+template <class Format>
+void run_format(const Format& f, const Graph& g, const QuantPlan& plan,
+                const std::vector<uint8_t>& pixels, size_t batch, const GemmOptions& options,
+                QuantizedResult& r, QuantScratch* ws, long keep_pre = kKeepNone,
+                size_t stop_after = SIZE_MAX) {
   r.codes.resize(g.tensor_names.size());
+  r.logits.clear();
+  r.overflows = 0;
+  r.pre_activations.clear();
+  r.values.clear();
   if (keep_pre != kKeepNone) r.pre_activations.resize(g.tensor_names.size());
   auto exp_of = [&](int id) { return plan.tensor_exponents[static_cast<size_t>(id)]; };
   auto channel_exps_of = [&](int id) -> const std::vector<int>& {
@@ -708,16 +908,25 @@ QuantizedResult run_format(const Format& f, const Graph& g, const QuantPlan& pla
       if (n.relu) {
         for (double& v : r.logits) v = std::max(v, 0.0);
       }
+      r.codes[static_cast<size_t>(n.output)].clear();
       continue;
     }
     if (linear && (keep_pre == kKeepAll || keep_pre == static_cast<long>(ni))) {
       // The same sums again (their overflows are counted once, below).
       r.pre_activations[static_cast<size_t>(n.output)] = accumulate_real(nullptr);
     }
-    y.assign(count, 0);
+    // Every operator below writes all of y.
+    y.resize(count);
     switch (n.kind) {
       case OpKind::kConv: {
         Conv2dOperands ops{x.data(), ein, wcodes.data(), wexp.data(), bias, ein_channel_ptr};
+        if (ws != nullptr) {
+          r.overflows += conv_requantize_kept(
+              f, conv_shape(g, n, batch), ops, eout,
+              eout_channels.empty() ? nullptr : eout_channels.data(), n.relu, y.data(), options,
+              *ws);
+          break;
+        }
         r.overflows += eout_channels.empty()
                            ? conv2d_requantize(f, conv_shape(g, n, batch), ops, eout, n.relu,
                                                y.data(), options).overflows
@@ -738,6 +947,11 @@ QuantizedResult run_format(const Format& f, const Graph& g, const QuantPlan& pla
         for (size_t i = 0; i < count; ++i) y[i] = code_order(f, x[i]) > 0 ? x[i] : Code{0};
         break;
       case OpKind::kMaxPool:
+        if (pool_direct(g, n, x.data(), y.data(), batch, window_max<Code>([&f](Code a, Code b) {
+                          return code_order(f, a) < code_order(f, b);
+                        }))) {
+          break;
+        }
         pool(g, n, x.data(), y.data(), batch, [&f](const std::vector<Code>& w, size_t) {
           return *std::max_element(w.begin(), w.end(), [&f](Code a, Code b) {
             return code_order(f, a) < code_order(f, b);
@@ -758,10 +972,24 @@ QuantizedResult run_format(const Format& f, const Graph& g, const QuantPlan& pla
         const auto& x2 = r.codes[static_cast<size_t>(n.inputs[1])];
         const auto ta = decode_table(f, ein);
         const auto tb = decode_table(f, exp_of(n.inputs[1]));
-        for (size_t i = 0; i < count; ++i) {
-          double s = ta[x[i]] + tb[x2[i]];
+        auto add = [&](Code a, Code b) {
+          double s = ta[a] + tb[b];
           if (n.relu && s < 0) s = 0;
-          y[i] = encode(f, s, eout);
+          return encode(f, s, eout);
+        };
+        // The sum's code depends on the two codes only: with more elements than code pairs,
+        // each pair is encoded once into a table (the same function of the same values).
+        const auto codes = static_cast<size_t>(f.code_count());
+        if (count > 2 * codes * codes) {
+          std::vector<Code> table(codes * codes);
+          for (size_t a = 0; a < codes; ++a) {
+            for (size_t b = 0; b < codes; ++b) {
+              table[a * codes + b] = add(static_cast<Code>(a), static_cast<Code>(b));
+            }
+          }
+          for (size_t i = 0; i < count; ++i) y[i] = table[x[i] * codes + x2[i]];
+        } else {
+          for (size_t i = 0; i < count; ++i) y[i] = add(x[i], x2[i]);
         }
         break;
       }
@@ -773,16 +1001,16 @@ QuantizedResult run_format(const Format& f, const Graph& g, const QuantPlan& pla
       for (size_t i = 0; i < count; ++i) r.logits[i] = table[y[i]];
     }
   }
-  return r;
 }
 
 }  // namespace
 
 namespace {
 
-QuantizedResult run_quantized_until(const Graph& g, const QuantPlan& plan,
-                                    const std::vector<uint8_t>& pixels, size_t batch,
-                                    const GemmOptions& options, long keep_pre, size_t stop_after) {
+void run_quantized_until(const Graph& g, const QuantPlan& plan,
+                         const std::vector<uint8_t>& pixels, size_t batch,
+                         const GemmOptions& options, long keep_pre, size_t stop_after,
+                         QuantizedResult& r, QuantScratch* ws) {
   if (pixels.size() != batch * shape_of(g, g.input).elements()) {
     throw std::invalid_argument("run_quantized: input size does not match the batch");
   }
@@ -791,15 +1019,26 @@ QuantizedResult run_quantized_until(const Graph& g, const QuantPlan& plan,
       throw std::invalid_argument(std::string("bias correction applies to bfp8 and lbfp8, not ") +
                                   to_string(plan.format));
     }
-    return run_scaled(g, plan, pixels, batch, options, stop_after);
+    r = run_scaled(g, plan, pixels, batch, options, stop_after);
+    return;
   }
   if (plan.format == Arithmetic::kLbfp8) {
-    return run_format(lbfp8(), g, plan, pixels, batch, options, keep_pre, stop_after);
+    run_format(lbfp8(), g, plan, pixels, batch, options, r, ws, keep_pre, stop_after);
+    return;
   }
   if (plan.format == Arithmetic::kBfp8) {
-    return run_format(bfp8(), g, plan, pixels, batch, options, keep_pre, stop_after);
+    run_format(bfp8(), g, plan, pixels, batch, options, r, ws, keep_pre, stop_after);
+    return;
   }
   throw std::invalid_argument("run_quantized: fp32 is not a quantized format");
+}
+
+QuantizedResult run_quantized_until(const Graph& g, const QuantPlan& plan,
+                                    const std::vector<uint8_t>& pixels, size_t batch,
+                                    const GemmOptions& options, long keep_pre, size_t stop_after) {
+  QuantizedResult r;
+  run_quantized_until(g, plan, pixels, batch, options, keep_pre, stop_after, r, nullptr);
+  return r;
 }
 
 bool is_linear(const Node& n) { return n.kind == OpKind::kConv || n.kind == OpKind::kGemm; }
@@ -879,6 +1118,12 @@ QuantizedResult run_quantized(const Graph& g, const QuantPlan& plan,
                              keep_pre_activations ? kKeepAll : kKeepNone, SIZE_MAX);
 }
 
+void run_quantized_into(const Graph& g, const QuantPlan& plan, const std::vector<uint8_t>& pixels,
+                        size_t batch, const GemmOptions& options, QuantizedResult& result,
+                        QuantScratch& scratch) {
+  run_quantized_until(g, plan, pixels, batch, options, kKeepNone, SIZE_MAX, result, &scratch);
+}
+
 std::vector<std::vector<double>> mean_pre_activation_error(const Graph& g, const QuantPlan& plan,
                                                            const std::vector<uint8_t>& pixels,
                                                            size_t images, size_t batch,
@@ -928,6 +1173,125 @@ void correct_biases(const Graph& g, QuantPlan& plan, const std::vector<uint8_t>&
     plan.biases[ni] = std::move(corrected);
   }
   plan.bias_corrected = true;
+}
+
+namespace {
+
+// One tensor's running sums: signal += x^2, noise += (x - table[code])^2, element by element.
+struct ErrorStream {
+  const float* x;
+  const Code* codes;
+  const double* table;
+  size_t left;
+  double signal, noise;
+  ErrorTerm* term;
+
+  void step(size_t i) {
+    const double v = x[i];
+    signal += v * v;
+    const double d = v - table[codes[i]];
+    noise += d * d;
+  }
+  void advance(size_t n) {
+    x += n;
+    codes += n;
+    left -= n;
+  }
+};
+
+}  // namespace
+
+void add_squared_errors(const Graph& g, const QuantPlan& plan, std::vector<ErrorTerm>& terms) {
+  if (is_scaled(plan.format)) {
+    throw std::invalid_argument("add_squared_errors: the values of a section 13 format are in "
+                                "QuantizedResult::values");
+  }
+  auto table_of = [&](int e) {
+    return plan.format == Arithmetic::kLbfp8 ? decode_table(lbfp8(), e)
+                                               : decode_table(bfp8(), e);
+  };
+  std::vector<std::vector<double>> tables;
+  std::vector<ErrorStream> streams;
+  tables.reserve(terms.size());
+  for (ErrorTerm& t : terms) {
+    const std::vector<Code>& codes = *t.codes;
+    const std::vector<float>& x = *t.reference;
+    if (codes.size() != x.size()) {
+      throw std::invalid_argument("add_squared_errors: " + std::to_string(codes.size()) +
+                                  " codes against " + std::to_string(x.size()) + " values");
+    }
+    const std::vector<int>& channels = plan.channel_exponents[static_cast<size_t>(t.tensor)];
+    if (channels.empty()) {
+      tables.push_back(table_of(plan.tensor_exponents[static_cast<size_t>(t.tensor)]));
+      streams.push_back({x.data(), codes.data(), tables.back().data(), x.size(), t.signal,
+                         t.noise, &t});
+      continue;
+    }
+    // Channel exponents: one table per channel, the sums in element order.
+    std::vector<std::vector<double>> channel_tables;
+    for (int e : channels) channel_tables.push_back(table_of(e));
+    const ActShape& s = shape_of(g, t.tensor);
+    const size_t plane = s.h * s.w;
+    double signal = t.signal, noise = t.noise;
+    for (size_t i = 0; i < codes.size(); ++i) {
+      const double v = x[i];
+      signal += v * v;
+      const double d = v - channel_tables[(i / plane) % s.c][codes[i]];
+      noise += d * d;
+    }
+    t.signal = signal;
+    t.noise = noise;
+  }
+  // Each sum is a chain of dependent additions in element order (the figures must not change):
+  // four tensors' chains advance side by side so that their additions overlap.
+  constexpr size_t kLanes = 4;
+  size_t next = 0;
+  ErrorStream* lanes[kLanes] = {};
+  auto finish = [](ErrorStream& st) {
+    st.term->signal = st.signal;
+    st.term->noise = st.noise;
+  };
+  for (;;) {
+    size_t active = 0;
+    for (size_t l = 0; l < kLanes; ++l) {
+      while (lanes[l] == nullptr && next < streams.size()) {
+        ErrorStream* st = &streams[next++];
+        if (st->left == 0) {
+          finish(*st);
+        } else {
+          lanes[l] = st;
+        }
+      }
+      active += lanes[l] != nullptr;
+    }
+    if (active < kLanes) break;
+    size_t n = SIZE_MAX;
+    for (ErrorStream* st : lanes) n = std::min(n, st->left);
+    ErrorStream a = *lanes[0], b = *lanes[1], c = *lanes[2], d = *lanes[3];
+    for (size_t i = 0; i < n; ++i) {
+      a.step(i);
+      b.step(i);
+      c.step(i);
+      d.step(i);
+    }
+    *lanes[0] = a;
+    *lanes[1] = b;
+    *lanes[2] = c;
+    *lanes[3] = d;
+    for (ErrorStream*& st : lanes) {
+      st->advance(n);
+      if (st->left == 0) {
+        finish(*st);
+        st = nullptr;
+      }
+    }
+  }
+  for (ErrorStream* st : lanes) {
+    if (st == nullptr) continue;
+    ErrorStream one = *st;
+    for (size_t i = 0; i < one.left; ++i) one.step(i);
+    finish(one);
+  }
 }
 
 std::vector<double> dequantize(const Graph& g, const QuantPlan& plan, int tensor,

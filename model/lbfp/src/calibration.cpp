@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -131,12 +132,78 @@ uint64_t LogHistogram::count(int bin) const {
   return counts_[static_cast<size_t>(bin - kFirstBin)];
 }
 
+namespace {
+
+// bin_of for a normal float, without the binary search: with |x| = (1 + m / 2^23) * 2^(b - 127),
+// bin_of's r_q63 is (2^23 + m) << 40, which exceeds q63[k] exactly when m >= T_k =
+// (q63[k] >> 40) + 1 - 2^23. The T_k are more than 2^14 apart (2^(1/128) - 1 > 2^-9), so each
+// bucket of 2^14 mantissas holds at most one: the count of T_k <= m is the count at the bucket's
+// start plus one if m reaches the bucket's next T_k. tb/lbfp checks it against bin_of on every
+// mantissa.
+struct FloatLogBins {
+  static constexpr int kBucketBits = 14;
+  static constexpr size_t kBuckets = size_t{1} << (23 - kBucketBits);
+  uint8_t base[kBuckets];
+  uint32_t next[kBuckets];  // 2^23 (above every mantissa) when none
+
+  FloatLogBins() {
+    const auto& q63 = detail::log_tables().q63;
+    uint32_t t[LogHistogram::kBinsPerBinade];
+    for (int k = 1; k < LogHistogram::kBinsPerBinade; ++k) {
+      t[k] = static_cast<uint32_t>((q63[k] >> 40) + 1 - (uint64_t{1} << 23));
+    }
+    for (size_t b = 0; b < kBuckets; ++b) {
+      const uint32_t start = static_cast<uint32_t>(b << kBucketBits);
+      const uint32_t end = start + (uint32_t{1} << kBucketBits);
+      int below = 0, inside = 0;
+      next[b] = uint32_t{1} << 23;
+      for (int k = 1; k < LogHistogram::kBinsPerBinade; ++k) {
+        if (t[k] <= start) {
+          ++below;
+        } else if (t[k] < end) {
+          ++inside;
+          next[b] = t[k];
+        }
+      }
+      if (inside > 1) throw std::logic_error("FloatLogBins: two boundaries in one bucket");
+      base[b] = static_cast<uint8_t>(below);
+    }
+  }
+
+  // floor(128 * log2 |x|) for a normal float's bits (sign cleared).
+  int bin(uint32_t bits) const {
+    const int biased = static_cast<int>(bits >> 23);
+    const uint32_t m = bits & ((uint32_t{1} << 23) - 1);
+    const size_t b = m >> kBucketBits;
+    return (biased - 127) * LogHistogram::kBinsPerBinade + base[b] + (m >= next[b] ? 1 : 0);
+  }
+};
+
+const FloatLogBins& float_log_bins() {
+  static const FloatLogBins bins;
+  return bins;
+}
+
+}  // namespace
+
+int LogHistogram::bin_of_float(float magnitude) {
+  uint32_t bits = 0;
+  static_assert(sizeof bits == sizeof magnitude, "IEEE binary32");
+  std::memcpy(&bits, &magnitude, sizeof bits);
+  bits &= 0x7fffffffu;
+  const uint32_t biased = bits >> 23;
+  // Zero, denormals, infinities and NaN: the general path (which throws for the invalid ones).
+  if (biased == 0 || biased == 255) return bin_of(static_cast<double>(std::fabs(magnitude)));
+  return float_log_bins().bin(bits);
+}
+
 void LogHistogram::add(const float* data, size_t n) {
   for (size_t i = 0; i < n; ++i) {
     if (std::isnan(data[i])) {
       throw std::domain_error("histogram input element " + std::to_string(i) + " is NaN");
     }
   }
+  const FloatLogBins& bins = float_log_bins();
   for (size_t i = 0; i < n; ++i) {
     const double a = std::fabs(static_cast<double>(data[i]));
     ++total_;
@@ -149,7 +216,11 @@ void LogHistogram::add(const float* data, size_t n) {
       continue;
     }
     amax_ = std::max(amax_, a);
-    const int bin = bin_of(a);
+    uint32_t bits = 0;
+    std::memcpy(&bits, &data[i], sizeof bits);
+    bits &= 0x7fffffffu;
+    // Normal floats by the table, denormals by bin_of (zeros and infinities are out above).
+    const int bin = (bits >> 23) != 0 ? bins.bin(bits) : bin_of(a);
     ++counts_[static_cast<size_t>(bin - kFirstBin)];
     if (lowest_ == end_) {
       lowest_ = bin;

@@ -73,6 +73,8 @@ class LogHistogram {
 
   // floor(128 * log2 magnitude) for a finite magnitude > 0 (exact).
   static int bin_of(double magnitude);
+  // bin_of(|x|) for a float x != 0, finite (the same bin, by a table for normal floats).
+  static int bin_of_float(float x);
   uint64_t count(int bin) const;  // 0 outside [kFirstBin, kEndBin)
   // The smallest and one past the largest bin holding a value (both 0 when there is none).
   int lowest_bin() const { return lowest_; }

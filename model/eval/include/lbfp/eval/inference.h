@@ -174,6 +174,34 @@ QuantizedResult run_quantized(const Graph& graph, const QuantPlan& plan,
                               const std::vector<uint8_t>& pixels, size_t batch,
                               const GemmOptions& options = {}, bool keep_pre_activations = false);
 
+// Buffers a quantized pass keeps from one batch to the next (im2col of the codes, the weights
+// transposed, the accumulators): a loop over batches allocates and faults them in once.
+struct QuantScratch {
+  std::vector<Code> columns;
+  std::vector<Code> weights;
+  std::vector<int64_t> acc;
+  std::vector<int64_t> plane_acc;
+  std::vector<int> scales;
+};
+
+// The same into `result`, whose tensors keep their memory from one batch to the next (every
+// value the same as run_quantized's).
+void run_quantized_into(const Graph& graph, const QuantPlan& plan,
+                        const std::vector<uint8_t>& pixels, size_t batch,
+                        const GemmOptions& options, QuantizedResult& result,
+                        QuantScratch& scratch);
+
+// For each term: signal += x^2 and noise += (x - xq)^2 over a tensor's FP32 values x and its
+// codes' real values xq (dequantize's), element after element, without the copy.
+struct ErrorTerm {
+  int tensor = 0;
+  const std::vector<Code>* codes = nullptr;
+  const std::vector<float>* reference = nullptr;
+  double signal = 0;
+  double noise = 0;
+};
+void add_squared_errors(const Graph& graph, const QuantPlan& plan, std::vector<ErrorTerm>& terms);
+
 // Empirical bias correction (Nagel et al. 2019, "Data-Free Quantization Through Weight
 // Equalization and Bias Correction", sec. 4.2; Banner et al. 2019): log rounding and the flush of
 // small values to zero do not err evenly around zero in the linear domain, and a sum of many
