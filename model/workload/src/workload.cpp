@@ -518,7 +518,7 @@ std::vector<float> standard_normals(std::mt19937_64& rng, size_t count) {
   return out;
 }
 
-LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t max_bytes) {
+void check_layer_values(const LayerSpec& layer, uint64_t max_bytes) {
   const LayerSize size = layer_size(layer);
   if (size.group_bytes > static_cast<long double>(max_bytes)) {
     std::ostringstream s;
@@ -533,6 +533,10 @@ LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t ma
       << " bytes of DRAM the architecture has";
     throw ConfigError(s.str());
   }
+}
+
+LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t max_bytes) {
+  check_layer_values(layer, max_bytes);
   const uint64_t m = layer.gemm_m(), n = layer.gemm_n(), k = layer.gemm_k();
   std::mt19937_64 rng(seed);
   LayerValues values;
@@ -694,6 +698,36 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Layer
         const Code* plane = input_codes.data() + (g * cg + c) * hw;
         for (uint64_t p = 0; p < hw; ++p) gl.a[p * cg + c] = plane[p];
       }
+    }
+    groups.push_back(std::move(gl));
+  }
+  return groups;
+}
+
+// The fields below are set as make_layer_data sets them (a test compares the two).
+std::vector<arch::GemmLayer> make_layer_shapes(const LayerSpec& layer, Im2col lowering) {
+  std::vector<arch::GemmLayer> groups;
+  for (uint64_t g = 0; g < layer.group_count(); ++g) {
+    arch::GemmLayer gl;
+    gl.name = layer.group_count() > 1 ? layer.name + "/g" + std::to_string(g) : layer.name;
+    gl.m = layer.gemm_m();
+    gl.n = layer.gemm_n();
+    gl.k = layer.gemm_k();
+    if (!layer.weights.empty() && !layer.bias.empty()) {
+      gl.bias.assign(layer.bias.begin() + static_cast<std::ptrdiff_t>(g * gl.n),
+                     layer.bias.begin() + static_cast<std::ptrdiff_t>((g + 1) * gl.n));
+    }
+    gl.w_exponents.assign(gl.n, 0);
+    gl.relu = true;
+    if (layer.is_conv && lowering == Im2col::kChip) {
+      arch::ConvGeometry geometry;
+      geometry.in_h = layer.ifmap_h;
+      geometry.in_w = layer.ifmap_w;
+      geometry.channels = layer.channels / layer.groups;
+      geometry.filter_h = layer.filter_h;
+      geometry.filter_w = layer.filter_w;
+      geometry.stride = layer.stride;
+      gl.conv = geometry;
     }
     groups.push_back(std::move(gl));
   }

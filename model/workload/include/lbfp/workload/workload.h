@@ -87,6 +87,8 @@ struct LayerValues {
   std::vector<std::vector<float>> weights;  // per group, N x K; empty with the layer's weights
 };
 LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t max_bytes);
+// make_layer_values' check alone: throws its ConfigError when the layer does not fit max_bytes.
+void check_layer_values(const LayerSpec& layer, uint64_t max_bytes);
 
 // What `count` successive calls of one std::normal_distribution<float>(0, 1) on `rng` return,
 // bit for bit (libstdc++'s polar method on the same draws; the generator may be left further
@@ -95,5 +97,10 @@ std::vector<float> standard_normals(std::mt19937_64& rng, size_t count);
 std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const LayerValues& values,
                                              const NumberFormat& format,
                                              Im2col im2col = Im2col::kChip);
+
+// The groups make_layer_data gives, without their codes (A and W empty, every exponent 0):
+// names, M, N, K, geometry, bias and N weight exponents, for arch::LayerSource.
+std::vector<arch::GemmLayer> make_layer_shapes(const LayerSpec& layer,
+                                               Im2col im2col = Im2col::kChip);
 
 }  // namespace lbfp
