@@ -656,7 +656,7 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Layer
   std::visit(
       [&](const auto& f) {
         const FloatEncoder encoder(f, a_exp);  // lbfp::encode by table, bit for bit
-        for (size_t i = 0; i < input.size(); ++i) input_codes[i] = encoder(input[i]);
+        encoder.encode_all(input.data(), input_codes.data(), input.size());
       },
       format);
 
@@ -734,7 +734,7 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Layer
             const int e = gl.w_exponents[j];
             auto it = encoders.find(e);
             if (it == encoders.end()) it = encoders.emplace(e, FloatEncoder(f, e)).first;
-            for (uint64_t kk = 0; kk < k; ++kk) gl.w[j * k + kk] = it->second(w[j * k + kk]);
+            it->second.encode_all(w.data() + j * k, gl.w.data() + j * k, k);
           }
         },
         format);
