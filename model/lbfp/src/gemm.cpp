@@ -34,19 +34,6 @@
 #include <utility>
 #include <vector>
 
-#if defined(__x86_64__)
-// GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512 intrinsics (their
-// _mm512_undefined_* operands) at the header's lines: silenced around the include only.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
-#endif
-
 #include "gemm_kernels.h"
 #include "lbfp/arith.h"
 
@@ -84,37 +71,18 @@ int64_t signed_term(const BfpFormat& format, Code a, Code b) { return multiply(f
 // sums[], in int64 from the golden terms; ok[r] stays true where no partial sum left [lo, hi]:
 // then no step saturated and sums[r] is the accumulator's result. Blocks of 64 steps that start
 // far enough inside the range cannot leave it and skip the per-step check.
-constexpr size_t kInOrderBlock = 64;
-
-// One block of steps k0 .. k1 of `count` outputs, each step checked against [lo, hi].
-void in_order_block_checked(const int32_t* terms, const Code* const* rows, size_t count,
-                            const Code* b, size_t k0, size_t k1, int64_t lo, int64_t hi,
-                            int64_t* sums, bool* ok) {
-  for (size_t r = 0; r < count; ++r) {
-    int64_t s = sums[r];
-    bool in_range = ok[r];
-    for (size_t kk = k0; kk < k1; ++kk) {
-      s += terms[size_t{rows[r][kk]} << 8 | b[kk]];
-      in_range = in_range && s >= lo && s <= hi;
-    }
-    sums[r] = s;
-    ok[r] = in_range;
-  }
-}
-
-bool block_is_safe(const int64_t* sums, size_t count, int64_t lo, int64_t hi, int64_t margin) {
-  bool safe = true;
-  for (size_t r = 0; r < count; ++r) safe = safe && sums[r] >= lo + margin && sums[r] <= hi - margin;
-  return safe;
-}
-
-void in_order_sums4(const int32_t* terms, int64_t max_term, const Code* const* rows, size_t count,
-                    const Code* b, size_t k, int64_t lo, int64_t hi, int64_t* sums, bool* ok) {
-  const int64_t margin = static_cast<int64_t>(kInOrderBlock) * max_term;
+void in_order_sums(const int32_t* terms, int64_t max_term, const Code* const* rows, size_t count,
+                   const Code* b, size_t k, int64_t lo, int64_t hi, int64_t* sums, bool* ok) {
+  constexpr size_t kBlock = 64;
+  const int64_t margin = static_cast<int64_t>(kBlock) * max_term;
   for (size_t r = 0; r < count; ++r) ok[r] = sums[r] >= lo && sums[r] <= hi;
-  for (size_t k0 = 0; k0 < k; k0 += kInOrderBlock) {
-    const size_t k1 = std::min(k, k0 + kInOrderBlock);
-    if (count == 4 && block_is_safe(sums, count, lo, hi, margin)) {  // four independent chains
+  for (size_t k0 = 0; k0 < k; k0 += kBlock) {
+    const size_t k1 = std::min(k, k0 + kBlock);
+    bool safe = count == 4;
+    for (size_t r = 0; r < count; ++r) {
+      safe = safe && sums[r] >= lo + margin && sums[r] <= hi - margin;
+    }
+    if (safe) {  // four independent chains
       int64_t s0 = sums[0], s1 = sums[1], s2 = sums[2], s3 = sums[3];
       const Code *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];
       for (size_t kk = k0; kk < k1; ++kk) {
@@ -130,74 +98,16 @@ void in_order_sums4(const int32_t* terms, int64_t max_term, const Code* const* r
       sums[3] = s3;
       continue;
     }
-    in_order_block_checked(terms, rows, count, b, k0, k1, lo, hi, sums, ok);
-  }
-}
-
-#if defined(__x86_64__)
-// Sixteen outputs of one column by gathers: per 4 steps one gather of each row's 4 codes (from
-// the row offsets to rows[0]) and, per step, one gather of the 16 terms. A safe block's terms
-// (at most 64 of at most 2^24 in magnitude, products_fit_int32) are added in int32 and the block
-// sum then into the int64 sums; an unsafe block is checked step by step as above.
-__attribute__((target("avx512f"))) void in_order_sums16_avx512(
-    const int32_t* terms, int64_t max_term, const Code* const* rows, const int32_t* offsets,
-    const Code* b, size_t k, int64_t lo, int64_t hi, int64_t* sums, bool* ok) {
-  constexpr size_t count = 16;
-  const int64_t margin = static_cast<int64_t>(kInOrderBlock) * max_term;
-  for (size_t r = 0; r < count; ++r) ok[r] = sums[r] >= lo && sums[r] <= hi;
-  const __m512i offset = _mm512_loadu_si512(offsets);
-  const __m512i low_byte = _mm512_set1_epi32(0xff);
-  const Code* base = rows[0];
-  for (size_t k0 = 0; k0 < k; k0 += kInOrderBlock) {
-    const size_t k1 = std::min(k, k0 + kInOrderBlock);
-    if (!block_is_safe(sums, count, lo, hi, margin)) {
-      in_order_block_checked(terms, rows, count, b, k0, k1, lo, hi, sums, ok);
-      continue;
-    }
-    __m512i block = _mm512_setzero_si512();
-    size_t kk = k0;
-    for (; kk + 4 <= k1; kk += 4) {
-      const __m512i codes = _mm512_i32gather_epi32(offset, base + kk, 1);
-      for (int step = 0; step < 4; ++step) {
-        const __m512i a = _mm512_and_si512(
-            _mm512_srli_epi32(codes, static_cast<unsigned>(8 * step)), low_byte);
-        const __m512i index = _mm512_or_si512(_mm512_slli_epi32(a, 8),
-                                              _mm512_set1_epi32(b[kk + static_cast<size_t>(step)]));
-        block = _mm512_add_epi32(block, _mm512_i32gather_epi32(index, terms, 4));
+    for (size_t r = 0; r < count; ++r) {
+      int64_t s = sums[r];
+      bool in_range = ok[r];
+      for (size_t kk = k0; kk < k1; ++kk) {
+        s += terms[size_t{rows[r][kk]} << 8 | b[kk]];
+        in_range = in_range && s >= lo && s <= hi;
       }
-    }
-    alignas(64) int32_t block_sums[count];
-    _mm512_store_si512(block_sums, block);
-    for (size_t r = 0; r < count; ++r) {
-      int64_t s = sums[r] + block_sums[r];
-      for (size_t t = kk; t < k1; ++t) s += terms[size_t{rows[r][t]} << 8 | b[t]];
       sums[r] = s;
+      ok[r] = in_range;
     }
-  }
-}
-#endif
-
-void in_order_sums(const int32_t* terms, int64_t max_term, const Code* const* rows, size_t count,
-                   const Code* b, size_t k, int64_t lo, int64_t hi, int64_t* sums, bool* ok) {
-#if defined(__x86_64__)
-  static const bool avx512 = __builtin_cpu_supports("avx512f") != 0;
-  if (avx512 && count == 16 && max_term <= (int64_t{1} << 24)) {
-    int32_t offsets[16];
-    bool near = true;  // every row within int32 of the first, for the gathers' offsets
-    for (size_t r = 0; r < count; ++r) {
-      const std::ptrdiff_t d = rows[r] - rows[0];
-      near = near && d >= -(std::ptrdiff_t{1} << 30) && d <= (std::ptrdiff_t{1} << 30);
-      offsets[r] = static_cast<int32_t>(d);
-    }
-    if (near) {
-      in_order_sums16_avx512(terms, max_term, rows, offsets, b, k, lo, hi, sums, ok);
-      return;
-    }
-  }
-#endif
-  for (size_t r0 = 0; r0 < count; r0 += 4) {
-    const size_t c = std::min<size_t>(4, count - r0);
-    in_order_sums4(terms, max_term, rows + r0, c, b, k, lo, hi, sums + r0, ok + r0);
   }
 }
 
@@ -986,7 +896,7 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
   const int64_t acc_max = (int64_t{1} << (format.acc_bits() - 1)) - 1;
   const auto max_term = static_cast<int64_t>(t.abs_products.back());
   size_t loaded = p.n;
-  constexpr size_t kGroup = 16;  // in_order_sums' vector width
+  constexpr size_t kGroup = 4;
   size_t group_rows[kGroup];
   const Code* group_a[kGroup];
   int64_t group_sums[kGroup];
