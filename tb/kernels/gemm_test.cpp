@@ -423,6 +423,49 @@ TEST(GemmTest, UnclearedOutputsSummedInOrderMatchReference) {
   expect_uncleared_outputs_summed_in_order(1037);
 }
 
+// A 20-bit accumulator: no block of 64 steps is safe (64 times the largest term exceeds the
+// range), so the block path checks every step; k = 60 takes the term table (no blocks), with
+// a few uncleared outputs among cleared ones.
+TEST(GemmTest, NarrowAccumulatorInOrderSumsMatchReference) {
+  const LbfpFormat narrow(8, 4, 8, 20);
+  std::mt19937 rng(5);
+  for (size_t k : {size_t{60}, size_t{1037}}) {
+    const size_t m = 23, n = 17;
+    std::vector<Code> a(m * k), b(k * n);
+    for (size_t i = 0; i < m * k; ++i) {
+      a[i] = i / k == 3 ? random_code(narrow, Codes::kTop, rng)
+                     : random_code(narrow, Codes::kRealistic, rng);
+    }
+    for (Code& c : b) c = random_code(narrow, Codes::kUniform, rng);
+    std::vector<int> b_exponents(n, 0);
+    GemmProblem p;
+    p.m = m;
+    p.n = n;
+    p.k = k;
+    p.a = a.data();
+    p.lda = k;
+    p.b = b.data();
+    p.ldb = n;
+    p.b_exponents = b_exponents.data();
+    std::vector<int64_t> ref(m * n);
+    std::vector<uint32_t> ref_over(m * n);
+    GemmOptions ref_options;
+    ref_options.path = KernelPath::kReference;
+    gemm_accumulate(narrow, p, ref.data(), n, ref_over.data(), ref_options);
+    for (KernelPath path : kFastPaths) {
+      if (!kernel_path_available(path, narrow)) continue;
+      std::vector<int64_t> acc(m * n, -1);
+      std::vector<uint32_t> over(m * n, 99);
+      GemmOptions options;
+      options.path = path;
+      const GemmStats st = gemm_accumulate(narrow, p, acc.data(), n, over.data(), options);
+      EXPECT_GT(st.sequential_outputs, 0u) << to_string(path) << " k " << k;
+      EXPECT_EQ(acc, ref) << to_string(path) << " k " << k;
+      EXPECT_EQ(over, ref_over) << to_string(path) << " k " << k;
+    }
+  }
+}
+
 TEST(GemmTest, RequantizeMatchesReferenceRequantize) {
   for (bool relu : {false, true}) {
     const auto c = make_case(lbfp8(), {33, 70, 45}, Codes::kRealistic, 11);

@@ -921,6 +921,28 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
     }
   }
   if (uncleared.empty()) return stats;
+  const int64_t acc_max = (int64_t{1} << (format.acc_bits() - 1)) - 1;
+  const auto max_term = static_cast<int64_t>(t.abs_products.back());
+  // Many uncleared outputs (ResNet-18's 3x3x512 layers: almost all, k = 4608): every one is
+  // summed in k order, with each block's sum from the kernels (block_sums_in_order), which
+  // costs about what one more product does; the row and column bounds are not worth their
+  // pass.
+  const bool by_blocks = !t.terms.empty() && p.k > kInOrderBlock;
+  auto keep_sum = [&](size_t i, size_t j, int64_t sum) {
+    acc[i * ldc + j] = sum;
+    if (overflows) overflows[i * ldc + j] = 0;
+  };
+  auto redo = [&](size_t i, size_t j) {
+    load_column(j);
+    sequential(i, j);
+  };
+  if (by_blocks && uncleared.size() * 16 >= p.m * p.n) {
+    std::sort(uncleared.begin(), uncleared.end());
+    stats.sequential_outputs += uncleared.size();
+    block_sums_in_order(format, p, uncleared, start, -acc_max - 1, acc_max, max_term, options,
+                        keep_sum, redo);
+    return stats;
+  }
 
   // The exact row and column bounds, only when the norms left some output uncleared.
   std::vector<int> amax(p.k, 0);
@@ -958,30 +980,6 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
   std::sort(uncleared.begin(), uncleared.end());
   // The rest are summed in k order: from the term table in int64, where no partial sum leaves
   // the A-bit range (the common case), else by lbfp::dot.
-  const int64_t acc_max = (int64_t{1} << (format.acc_bits() - 1)) - 1;
-  const auto max_term = static_cast<int64_t>(t.abs_products.back());
-  // Many in-order outputs (ResNet-18's 3x3x512 layers: almost all, k = 4608): their sums by
-  // blocks of 64 steps from the kernels instead of the table (below).
-  std::vector<std::pair<size_t, size_t>> in_order;  // (column, row)
-  for (const auto& [j, i] : uncleared) {
-    const int64_t r = room_at(i, j);
-    if (r < 0 || std::min(row_bound[i], col_bound[j]) > static_cast<uint64_t>(r)) {
-      in_order.emplace_back(j, i);
-    }
-  }
-  if (!t.terms.empty() && p.k > kInOrderBlock && in_order.size() * 16 >= p.m * p.n) {
-    stats.sequential_outputs += in_order.size();
-    block_sums_in_order(format, p, in_order, start, -acc_max - 1, acc_max, max_term, options,
-                        [&](size_t i, size_t j, int64_t sum) {
-                          acc[i * ldc + j] = sum;
-                          if (overflows) overflows[i * ldc + j] = 0;
-                        },
-                        [&](size_t i, size_t j) {
-                          load_column(j);
-                          sequential(i, j);
-                        });
-    return stats;
-  }
   size_t loaded = p.n;
   constexpr size_t kGroup = 4;
   size_t group_rows[kGroup];
