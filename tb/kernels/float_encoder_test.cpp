@@ -73,7 +73,8 @@ void expect_encode_all_same(const Format& format) {
       std::vector<Code> got(count + 1, 0xAA);
       fast.encode_all(x.data() + offset, got.data(), count);
       for (size_t i = 0; i < count; ++i) {
-        ASSERT_EQ(got[i], fast(x[offset + i])) << format.name() << " E " << e << " x " << x[offset + i];
+        ASSERT_EQ(got[i], fast(x[offset + i]))
+            << format.name() << " E " << e << " x " << x[offset + i];
       }
       ASSERT_EQ(got[count], 0xAA) << "nothing written past the end";
     }

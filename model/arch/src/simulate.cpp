@@ -275,7 +275,9 @@ class LayerFeed {
       }
       if (next.valid()) next.wait();
     } catch (...) {
-      for (; set < slots_.size(); ++set) slots_[set].promise.set_exception(std::current_exception());
+      for (; set < slots_.size(); ++set) {
+        slots_[set].promise.set_exception(std::current_exception());
+      }
       return;
     }
     // Stopped early (the simulation failed): nobody waits for the rest.
