@@ -109,6 +109,66 @@ TEST(AcceleratorTop, TheHostPlacesOperandsAndReadsOutputsThroughMemory) {
   EXPECT_EQ(s.dram_bytes_written, 36u);
 }
 
+// A layer added by its shape (A and W empty, exponents 0) for a source to fill.
+GemmLayer shape_of(GemmLayer l) {
+  l.a.clear();
+  l.w.clear();
+  l.a_exponent = 0;
+  l.out_exponent = 0;
+  l.w_exponents.assign(l.n, 0);
+  return l;
+}
+
+GemmLayer second_layer() {
+  GemmLayer l = counting_layer("second", 6, 7, 5);
+  l.out_exponent = 6;
+  l.w_exponents.assign(7, 1);
+  return l;
+}
+
+// A layer added by its shape takes its codes and exponents from its source when the host
+// reaches it: the same outputs and statistics as the layer added whole.
+TEST(AcceleratorTop, LayersFromASourceRunAsLayersAddedWhole) {
+  AcceleratorTop whole("whole", small_system(SimMode::kTile));
+  AcceleratorTop sourced("sourced", small_system(SimMode::kTile));
+  for (AcceleratorTop* top : {&whole, &sourced}) top->add_layer(counting_layer("first", 6, 6, 5));
+  whole.add_layer(second_layer());
+  int calls = 0;
+  sourced.add_layer(shape_of(second_layer()), [&] {
+    ++calls;
+    return second_layer();
+  });
+  EXPECT_THROW(whole.add_layer(shape_of(second_layer())), std::invalid_argument);  // no codes
+  sc_core::sc_start();
+  ASSERT_TRUE(whole.finished()) << whole.error();
+  ASSERT_TRUE(sourced.finished()) << sourced.error();
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(sourced.output(1), whole.output(1));
+  EXPECT_EQ(sourced.stats().at(1).total_cycles, whole.stats().at(1).total_cycles);
+  EXPECT_EQ(sourced.stats().at(1).dram_bytes_read, whole.stats().at(1).dram_bytes_read);
+}
+
+// A source that throws stops the simulation with its error.
+TEST(AcceleratorTop, ASourceThatThrowsStopsTheSimulation) {
+  AcceleratorTop top("top", small_system(SimMode::kTile));
+  top.add_layer(counting_layer("first", 6, 6, 5));
+  top.add_layer(shape_of(second_layer()), []() -> GemmLayer {
+    throw std::runtime_error("no data for 'second'");
+  });
+  sc_core::sc_start();
+  EXPECT_FALSE(top.finished());
+  EXPECT_EQ(top.error(), "no data for 'second'");
+}
+
+// A source that gives a layer of another shape than the one added is refused.
+TEST(AcceleratorTop, ASourceOfAnotherShapeIsRefused) {
+  AcceleratorTop top("top", small_system(SimMode::kTile));
+  top.add_layer(shape_of(second_layer()), [] { return counting_layer("second", 6, 6, 5); });
+  sc_core::sc_start();
+  EXPECT_FALSE(top.finished());
+  EXPECT_NE(top.error().find("another shape"), std::string::npos) << top.error();
+}
+
 TEST(AcceleratorTop, BuffersCountTheTrafficOfAHandDerivedGemm) {
   // C[6,6] = A[6,5] x W[6,5]^T on a 4 x 4 array with roomy buffers: four tiles, (4|2) rows x
   // (4|2) columns; weights resident (loaded by the first row of tiles), activations loaded once

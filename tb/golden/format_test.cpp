@@ -33,6 +33,15 @@ TEST(BigUint, ShiftsComparesAndPrints) {
   EXPECT_EQ(BigUint(0).to_decimal(), "0");
 }
 
+TEST(Format, LogTablesAreTheExactConstants) {
+  // log_tables() is written out in the source; exact_log_tables() decides each entry with big
+  // integers, as log_tables() did before.
+  const detail::LogTables exact = detail::exact_log_tables();
+  for (int k = 0; k < detail::LogTables::kPoints; ++k) {
+    EXPECT_EQ(detail::log_tables().q63[k], exact.q63[k]) << "k = " << k;
+  }
+}
+
 TEST(Format, Lbfp8LutIsTheSpecTable) {
   // docs/spec.md, section 5 ("Multiplication"), step 4.
   const std::vector<uint32_t> spec = {256, 267, 279, 292, 304, 318, 332, 347,

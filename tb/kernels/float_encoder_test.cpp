@@ -4,9 +4,11 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <vector>
 
 #include "lbfp/float_encoder.h"
 
@@ -42,6 +44,61 @@ void expect_same_as_golden(const Format& format) {
     check(0x7f7fffffu);
     EXPECT_THROW(fast(std::numeric_limits<float>::quiet_NaN()), std::domain_error);
   }
+}
+
+// encode_all (16 at a time by gathers where the CPU has AVX-512) against operator() on the same
+// values: change points and neighbours, both signs, a stride, Inf among finite values (a block
+// taken one by one), every offset into a block, and a NaN.
+template <class Format>
+void expect_encode_all_same(const Format& format) {
+  for (int e : {-127, -3, 0, 7, 127}) {
+    const FloatEncoder<Format> fast(format, e);
+    std::vector<float> x;
+    for (uint32_t p : fast.change_points()) {
+      for (int64_t d = -3; d <= 3; ++d) {
+        const int64_t b = static_cast<int64_t>(p) + d;
+        if (b < 0 || b >= 0x7f800000) continue;
+        x.push_back(from_bits(static_cast<uint32_t>(b)));
+        x.push_back(from_bits(static_cast<uint32_t>(b) | 0x80000000u));
+      }
+    }
+    for (uint64_t b = 0; b < 0x7f800000u; b += 104729) {
+      x.push_back(from_bits(static_cast<uint32_t>(b) ^ (b & 0x100 ? 0x80000000u : 0u)));
+    }
+    x.push_back(std::numeric_limits<float>::infinity());
+    x.push_back(-std::numeric_limits<float>::infinity());
+    x.push_back(from_bits(0x7f7fffffu));
+    for (size_t offset = 0; offset < 17; ++offset) {
+      const size_t count = x.size() - offset;
+      std::vector<Code> got(count + 1, 0xAA);
+      fast.encode_all(x.data() + offset, got.data(), count);
+      for (size_t i = 0; i < count; ++i) {
+        ASSERT_EQ(got[i], fast(x[offset + i]))
+            << format.name() << " E " << e << " x " << x[offset + i];
+      }
+      ASSERT_EQ(got[count], 0xAA) << "nothing written past the end";
+    }
+    std::vector<float> with_nan(40, 1.0f);
+    with_nan[21] = std::numeric_limits<float>::quiet_NaN();
+    std::vector<Code> out(40);
+    EXPECT_THROW(fast.encode_all(with_nan.data(), out.data(), out.size()), std::domain_error);
+  }
+}
+
+TEST(FloatEncoderTest, EncodeAllIsOneByOne) {
+#if defined(__x86_64__)
+  const bool vector_path = __builtin_cpu_supports("avx512f") != 0;
+#else
+  const bool vector_path = false;
+#endif
+  if (!vector_path) {
+    std::fprintf(stderr, "NOTE: no AVX-512 here: encode_all's vector path was NOT RUN, only "
+                         "its portable loop\n");
+  }
+  expect_encode_all_same(lbfp8());
+  expect_encode_all_same(bfp8());
+  expect_encode_all_same(ScaledFormat(ElementKind::kE4M3, ScaleKind::kMxBlock));
+  expect_encode_all_same(ScaledFormat(ElementKind::kInt8, ScaleKind::kTensor));
 }
 
 TEST(FloatEncoderTest, Lbfp8MatchesGoldenEncode) { expect_same_as_golden(lbfp8()); }

@@ -213,6 +213,82 @@ TEST(LayerData, StandardNormalsAreTheStandardLibrarysDraws) {
   }
 }
 
+TEST(LayerData, Mt64DrawsAreTheStandardEnginesDraws) {
+  // Across several refills of the 312-word state, from seeds with high and low bits set.
+  for (uint64_t seed : {uint64_t{0}, uint64_t{1}, uint64_t{5489}, uint64_t{1000003 * 7 + 3},
+                        ~uint64_t{0}, uint64_t{1} << 63}) {
+    std::mt19937_64 reference(seed);
+    Mt64 rng(seed);
+    for (size_t i = 0; i < 5 * Mt64::kStateWords + 7; ++i) {
+      ASSERT_EQ(rng(), reference()) << "seed " << seed << " draw " << i;
+    }
+  }
+}
+
+TEST(LayerData, StandardNormalsFromMt64AreTheStandardEnginesOnes) {
+  for (uint64_t seed : {uint64_t{3}, uint64_t{1000003}}) {
+    for (size_t count : {size_t{1}, size_t{2}, size_t{999}, size_t{20001}}) {
+      std::mt19937_64 reference(seed);
+      Mt64 rng(seed);
+      const std::vector<float> want = standard_normals(reference, count);
+      const std::vector<float> got = standard_normals(rng, count);
+      ASSERT_EQ(std::memcmp(got.data(), want.data(), count * sizeof(float)), 0)
+          << "seed " << seed << " count " << count;
+      EXPECT_EQ(rng(), reference()) << "the generators are left at the same draw";
+    }
+  }
+}
+
+TEST(LayerData, ShapesAreTheLayerDatasWithoutCodes) {
+  // Groups, a stride and both lowerings; the shape must pass validate_shape() and match every
+  // field make_layer_data sets but the codes and exponents.
+  const Workload w = parse_topology(
+      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+      "Strides, Groups,\nc, 9, 9, 3, 3, 4, 6, 2, 2,\nd, 6, 7, 1, 3, 3, 5, 1, 1,\n",
+      "t.csv");
+  const Workload g = parse_topology("Layer, M, N, K,\nfc, 20, 13, 37,\n", "g.csv");
+  std::vector<LayerSpec> layers = w.layers;
+  layers.push_back(g.layers[0]);
+  for (const LayerSpec& l : layers) {
+    for (Im2col lowering : {Im2col::kChip, Im2col::kHost}) {
+      const auto data = make_layer_data(l, lbfp8(), 5, 1 << 20, lowering);
+      const auto shapes = make_layer_shapes(l, lowering);
+      ASSERT_EQ(shapes.size(), data.size());
+      for (size_t i = 0; i < data.size(); ++i) {
+        SCOPED_TRACE(l.name + " group " + std::to_string(i));
+        shapes[i].validate_shape();
+        EXPECT_TRUE(shapes[i].a.empty());
+        EXPECT_EQ(shapes[i].a_codes(), data[i].a.size());
+        EXPECT_NO_THROW(arch::check_same_shape(data[i], shapes[i]));
+        EXPECT_EQ(shapes[i].relu, data[i].relu);
+        EXPECT_EQ(shapes[i].bias, data[i].bias);
+      }
+    }
+  }
+}
+
+TEST(LayerData, ChipAndHostLoweringsCalibrateTheSameExponents) {
+  // On chip only the sampled rows of the im2col operand are formed for the calibration; they
+  // must give what the whole operand gives (host lowering), and the same weights.
+  const Workload w = parse_topology(
+      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+      "Strides, Groups,\nc, 21, 19, 3, 3, 4, 6, 2, 2,\nd, 30, 30, 5, 5, 3, 8, 1, 1,\n",
+      "t.csv");
+  for (const LayerSpec& l : w.layers) {
+    for (uint64_t seed = 1; seed <= 20; ++seed) {
+      const auto chip = make_layer_data(l, bfp8(), seed, 1 << 20, Im2col::kChip);
+      const auto host = make_layer_data(l, bfp8(), seed, 1 << 20, Im2col::kHost);
+      ASSERT_EQ(chip.size(), host.size());
+      for (size_t i = 0; i < chip.size(); ++i) {
+        EXPECT_EQ(chip[i].out_exponent, host[i].out_exponent) << l.name << " seed " << seed;
+        EXPECT_EQ(chip[i].a_exponent, host[i].a_exponent);
+        EXPECT_EQ(chip[i].w, host[i].w);
+        EXPECT_EQ(chip[i].w_exponents, host[i].w_exponents);
+      }
+    }
+  }
+}
+
 TEST(LayerData, OutputExponentIsTheLargestSampledOutput) {
   expect_calibrated_output_exponent(lbfp8());
   expect_calibrated_output_exponent(bfp8());

@@ -280,34 +280,61 @@ void AcceleratorConfig::validate() const {
   dram.validate();
 }
 
-void GemmLayer::validate() const {
-  const std::string who = "layer '" + name + "': ";
-  if (m == 0 || n == 0 || k == 0) {
-    throw std::invalid_argument(who + "M, N and K must be positive (got " + std::to_string(m) +
-                                ", " + std::to_string(n) + ", " + std::to_string(k) + ")");
+namespace {
+
+// GemmLayer::validate (codes: also the sizes of A and W) and validate_shape.
+void validate_layer(const GemmLayer& l, bool codes) {
+  const std::string who = "layer '" + l.name + "': ";
+  if (l.m == 0 || l.n == 0 || l.k == 0) {
+    throw std::invalid_argument(who + "M, N and K must be positive (got " + std::to_string(l.m) +
+                                ", " + std::to_string(l.n) + ", " + std::to_string(l.k) + ")");
   }
-  if (w.size() != n * k) throw std::invalid_argument(who + "W must hold N*K codes");
-  if (w_exponents.size() != n) throw std::invalid_argument(who + "W needs N exponents");
-  if (!bias.empty() && bias.size() != n) throw std::invalid_argument(who + "bias needs N values");
-  if (conv) {
-    const ConvGeometry& g = *conv;
+  if (codes && l.w.size() != l.n * l.k) {
+    throw std::invalid_argument(who + "W must hold N*K codes");
+  }
+  if (l.w_exponents.size() != l.n) throw std::invalid_argument(who + "W needs N exponents");
+  if (!l.bias.empty() && l.bias.size() != l.n) {
+    throw std::invalid_argument(who + "bias needs N values");
+  }
+  if (l.conv) {
+    const ConvGeometry& g = *l.conv;
     if (g.filter_h > g.in_h || g.filter_w > g.in_w || g.stride == 0 || g.channels == 0 ||
         2 * g.pad >= g.in_h || 2 * g.pad >= g.in_w || g.pixel_pitch() < g.channels) {
       throw std::invalid_argument(who + "inconsistent convolution geometry");
     }
-    if (m != g.out_h() * g.out_w() || k != g.channels * g.taps()) {
+    if (l.m != g.out_h() * g.out_w() || l.k != g.channels * g.taps()) {
       throw std::invalid_argument(who + "M must be the output pixels and K channels x taps");
     }
-    if (a.size() != g.ifmap_bytes()) {
+    if (codes && l.a.size() != g.ifmap_bytes()) {
       throw std::invalid_argument(who + "the input feature map must hold H*W*C codes (padding "
                                         "excluded)");
     }
-  } else if (a.size() != m * k) {
+  } else if (codes && l.a.size() != l.m * l.k) {
     throw std::invalid_argument(who + "A must hold M*K codes");
   }
-  check_exponent(a_exponent);
-  check_exponent(out_exponent);
-  for (int e : w_exponents) check_exponent(e);
+  check_exponent(l.a_exponent);
+  check_exponent(l.out_exponent);
+  for (int e : l.w_exponents) check_exponent(e);
+}
+
+}  // namespace
+
+void GemmLayer::validate() const { validate_layer(*this, true); }
+
+void GemmLayer::validate_shape() const { validate_layer(*this, false); }
+
+void check_same_shape(const GemmLayer& made, const GemmLayer& shape) {
+  const auto geometry = [](const std::optional<ConvGeometry>& g) {
+    return g ? std::vector<uint64_t>{g->in_h, g->in_w, g->channels, g->filter_h, g->filter_w,
+                                     g->stride, g->pad, g->pixel_channels}
+             : std::vector<uint64_t>{};
+  };
+  if (made.name != shape.name || made.m != shape.m || made.n != shape.n || made.k != shape.k ||
+      geometry(made.conv) != geometry(shape.conv) ||
+      made.w_exponents.size() != shape.w_exponents.size() ||
+      made.bias.size() != shape.bias.size()) {
+    throw std::logic_error("layer '" + shape.name + "': its codes were made for another shape");
+  }
 }
 
 OperandTraffic& OperandTraffic::operator+=(const OperandTraffic& o) {

@@ -29,19 +29,19 @@ AcceleratorTop::AcceleratorTop(sc_core::sc_module_name name, const AcceleratorCo
   host_.done_in(done_);
 }
 
-void AcceleratorTop::add_layer(GemmLayer layer) {
+void AcceleratorTop::add_layer(GemmLayer layer, LayerSource source) {
   // The threads take the layers there are when the simulation starts.
   if (sc_core::sc_start_of_simulation_invoked()) {
     throw std::logic_error("layer '" + layer.name + "': layers must be added before sc_start");
   }
-  layer.validate();
+  source ? layer.validate_shape() : layer.validate();
   GemmJob job;
   job.name = layer.name;
   job.m = layer.m;
   job.n = layer.n;
   job.k = layer.k;
   job.a_address = 0;
-  job.w_address = align64(layer.a.size());  // A, or the input feature map of a convolution
+  job.w_address = align64(layer.a_codes());  // A, or the input feature map of a convolution
   job.out_address = job.w_address + align64(layer.n * layer.k);
   job.a_exponent = layer.a_exponent;
   job.w_exponents = layer.w_exponents;
@@ -56,7 +56,7 @@ void AcceleratorTop::add_layer(GemmLayer layer) {
     throw std::invalid_argument("layer '" + layer.name + "': needs " + bytes_text(footprint) +
                                 " of DRAM, the DRAM has " + bytes_text(memory));
   }
-  host_.add_layer(std::move(layer), std::move(job));
+  host_.add_layer(std::move(layer), std::move(job), std::move(source));
 }
 
 }  // namespace lbfp::arch

@@ -45,7 +45,7 @@ struct Placement {
 Placement placement(const GemmLayer& layer) {
   Placement p;
   p.a = 0;
-  p.w = align64(layer.a.size());
+  p.w = align64(layer.a_codes());
   p.out = p.w + align64(layer.n * layer.k);
   p.w_exponents = p.out + align64(layer.m * layer.n);
   p.bias = p.w_exponents + align64(layer.n);
@@ -71,11 +71,11 @@ DeviceTop::DeviceTop(sc_core::sc_module_name name, const AcceleratorConfig& conf
       platform_("platform", device_config(config), [this](Cpu& cpu) { program(cpu); },
                 std::move(backend)) {}
 
-void DeviceTop::add_layer(GemmLayer layer) {
+void DeviceTop::add_layer(GemmLayer layer, LayerSource source) {
   if (sc_core::sc_start_of_simulation_invoked()) {
     throw std::logic_error("layer '" + layer.name + "': layers must be added before sc_start");
   }
-  layer.validate();
+  source ? layer.validate_shape() : layer.validate();
   const Placement p = placement(layer);
   GemmJob job;  // what the device will build from the descriptor, for the buffer check
   job.name = layer.name;
@@ -117,6 +117,7 @@ void DeviceTop::add_layer(GemmLayer layer) {
                                 driver::device_error_name(error) + ")");
   }
   layers_.push_back(std::move(layer));
+  sources_.push_back(std::move(source));
 }
 
 void DeviceTop::program(Cpu& cpu) {
@@ -124,6 +125,13 @@ void DeviceTop::program(Cpu& cpu) {
   driver::Driver drv(cpu, DevicePlatform::kDeviceBase, 0, memory);
   drv.probe();
   for (size_t i = 0; i < layers_.size(); ++i) {
+    if (sources_[i]) {  // a throw here stops the program (Cpu::error)
+      GemmLayer made = sources_[i]();
+      check_same_shape(made, layers_[i]);
+      made.validate();
+      layers_[i] = std::move(made);
+      sources_[i] = nullptr;
+    }
     const GemmLayer& layer = layers_[i];
     // One layer at a time from address 0, as the direct path's host places it.
     drv.release_all();

@@ -16,9 +16,10 @@ Host::Host(sc_core::sc_module_name name)
   SC_THREAD(run_thread);
 }
 
-void Host::add_layer(GemmLayer layer, GemmJob job) {
+void Host::add_layer(GemmLayer layer, GemmJob job, LayerSource source) {
   layers_.push_back(std::move(layer));
   jobs_.push_back(std::move(job));
+  sources_.push_back(std::move(source));
 }
 
 void Host::debug(tlm::tlm_command command, uint64_t address, unsigned char* data,
@@ -52,9 +53,31 @@ void Host::read(uint64_t address, void* data, uint64_t length) {
   debug(tlm::TLM_READ_COMMAND, address, static_cast<unsigned char*>(data), length);
 }
 
+bool Host::take_from_source(size_t i) {
+  try {
+    GemmLayer made = sources_[i]();
+    check_same_shape(made, layers_[i]);
+    made.validate();
+    GemmJob& job = jobs_[i];
+    job.a_exponent = made.a_exponent;
+    job.w_exponents = made.w_exponents;
+    job.bias = made.bias;
+    job.out_exponent = made.out_exponent;
+    job.relu = made.relu;
+    layers_[i] = std::move(made);
+    sources_[i] = nullptr;
+    return true;
+  } catch (const std::exception& e) {
+    error_ = e.what();
+    sc_core::sc_stop();
+    return false;
+  }
+}
+
 void Host::run_thread() {
   try {
     for (size_t i = 0; i < layers_.size(); ++i) {
+      if (sources_[i] && !take_from_source(i)) return;
       const GemmLayer& layer = layers_[i];
       const GemmJob& job = jobs_[i];
       // The layer's operands are in memory when it starts (placed by the host, untimed).

@@ -2,9 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <chrono>
+#include <exception>
 #include <future>
 #include <memory>
+#include <stdexcept>
+#include <thread>
 #include <systemc>
 #include <utility>
 #include <vector>
@@ -131,8 +135,9 @@ class System {
       device_ = std::make_unique<DeviceTop>(name.c_str(), config, std::move(backend));
     }
   }
-  void add_layer(GemmLayer layer) {
-    device_ ? device_->add_layer(std::move(layer)) : top_->add_layer(std::move(layer));
+  void add_layer(GemmLayer layer, LayerSource source) {
+    device_ ? device_->add_layer(std::move(layer), std::move(source))
+            : top_->add_layer(std::move(layer), std::move(source));
   }
   void set_progress(std::function<void(size_t, size_t)> progress) {
     device_ ? device_->set_progress(std::move(progress)) : top_->set_progress(std::move(progress));
@@ -178,6 +183,122 @@ void fresh_simcontext() {
   sc_core::sc_curr_simcontext = new sc_core::sc_simcontext;
   sc_core::sc_default_global_context = sc_core::sc_curr_simcontext;
 }
+
+// Makes every layer's codes, in order, on threads of its own while the simulation runs, and
+// hands each group to the accelerators of its format when their hosts reach it (from the
+// SystemC thread; only that thread calls take()). The values do not depend on the threads or
+// on the timing: one seeded draw per layer, as before the simulation.
+class LayerFeed {
+ public:
+  LayerFeed(const std::vector<LayerSpec>& layers,
+            const std::vector<std::pair<std::string, NumberFormat>>& formats,
+            std::vector<size_t> consumers, uint64_t seed, uint64_t dram_bytes, Im2col im2col)
+      : layers_(layers), formats_(formats), consumers_(std::move(consumers)), seed_(seed),
+        dram_bytes_(dram_bytes), im2col_(im2col), slots_(layers.size() * formats.size()) {
+    for (Slot& slot : slots_) slot.future = slot.promise.get_future();
+  }
+  LayerFeed(const LayerFeed&) = delete;
+  LayerFeed& operator=(const LayerFeed&) = delete;
+  ~LayerFeed() {
+    stopping_ = true;
+    if (producer_.joinable()) producer_.join();
+  }
+
+  void start() { producer_ = std::thread([this] { produce(); }); }
+
+  // Group g of layer li in format f, waiting until it is made. The last accelerator of the
+  // format to take it gets the codes themselves, the others a copy. A data error stops the
+  // simulation (sc_stop) and is rethrown by stop().
+  GemmLayer take(size_t li, size_t f, size_t g) {
+    Slot& slot = slots_[li * formats_.size() + f];
+    if (!slot.taken) {
+      const auto wait_started = std::chrono::steady_clock::now();
+      try {
+        slot.groups = slot.future.get();
+      } catch (...) {
+        error_ = std::current_exception();
+        sc_core::sc_stop();
+        throw;
+      }
+      waited_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                       wait_started).count();
+      slot.taken = true;
+      slot.takers_left.assign(slot.groups.size(), consumers_[f]);
+    }
+    if (--slot.takers_left.at(g) == 0) return std::move(slot.groups[g]);
+    return slot.groups[g];
+  }
+
+  double waited_seconds() const { return waited_seconds_; }
+
+  // After the simulation: waits for the data threads; rethrows the first data error.
+  void stop() {
+    stopping_ = true;
+    if (producer_.joinable()) producer_.join();
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  struct Slot {
+    std::promise<std::vector<GemmLayer>> promise;
+    std::future<std::vector<GemmLayer>> future;
+    std::vector<GemmLayer> groups;
+    std::vector<size_t> takers_left;
+    bool taken = false;
+  };
+
+  void produce() {
+    size_t set = 0;  // slots whose promise is kept, in order
+    try {
+      auto draw = [this](size_t li) {
+        return std::async(std::launch::async, [this, li] {
+          return make_layer_values(layers_[li], seed_ * 1000003u + li, dram_bytes_);
+        });
+      };
+      std::future<LayerValues> next = layers_.empty() ? std::future<LayerValues>() : draw(0);
+      for (size_t li = 0; li < layers_.size() && !stopping_; ++li) {
+        const LayerValues values = next.get();
+        if (li + 1 < layers_.size()) next = draw(li + 1);
+        // Each format's codes from the shared values: the later formats on their own threads.
+        std::vector<std::future<std::vector<GemmLayer>>> later;
+        for (size_t f = 1; f < formats_.size(); ++f) {
+          later.push_back(std::async(std::launch::async, [this, &values, li, f] {
+            return make_layer_data(layers_[li], values, formats_[f].second, im2col_);
+          }));
+        }
+        for (size_t f = 0; f < formats_.size(); ++f) {
+          slots_[set].promise.set_value(
+              f == 0 ? make_layer_data(layers_[li], values, formats_[f].second, im2col_)
+                     : later[f - 1].get());
+          ++set;
+        }
+      }
+      if (next.valid()) next.wait();
+    } catch (...) {
+      for (; set < slots_.size(); ++set) {
+        slots_[set].promise.set_exception(std::current_exception());
+      }
+      return;
+    }
+    // Stopped early (the simulation failed): nobody waits for the rest.
+    for (; set < slots_.size(); ++set) {
+      slots_[set].promise.set_exception(std::make_exception_ptr(
+          std::runtime_error("the layers' data were not made: the simulation stopped")));
+    }
+  }
+
+  const std::vector<LayerSpec>& layers_;
+  const std::vector<std::pair<std::string, NumberFormat>>& formats_;
+  const std::vector<size_t> consumers_;
+  const uint64_t seed_;
+  const uint64_t dram_bytes_;
+  const Im2col im2col_;
+  std::vector<Slot> slots_;  // layer-major, then format
+  std::thread producer_;
+  std::atomic<bool> stopping_{false};
+  std::exception_ptr error_;
+  double waited_seconds_ = 0;
+};
 
 }  // namespace
 
@@ -314,47 +435,38 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
     ++format_index;
   }
   // The layers' data: one seeded draw per layer, shared by the formats (the same values, each
-  // format's codes, made side by side), the next layer's drawn on another thread meanwhile.
-  const auto data_started = std::chrono::steady_clock::now();
+  // format's codes, made side by side), the next layer's drawn on another thread meanwhile;
+  // all of it while the simulation runs, which waits for a layer's codes only when its host
+  // reaches the layer. Every layer is checked and added, with its shape, before the start.
   const auto& layers = report.workload.layers;
-  const uint64_t dram_bytes = report.arch.accel.dram.size_bytes;
-  auto draw = [&](size_t li) {
-    return std::async(std::launch::async, [&layers, li, seed = r.seed, dram_bytes] {
-      return make_layer_values(layers[li], seed * 1000003u + li, dram_bytes);
-    });
-  };
-  std::future<LayerValues> next = layers.empty() ? std::future<LayerValues>() : draw(0);
+  std::vector<size_t> consumers(formats.size(), 0);  // accelerators per format
+  for (size_t f : accelerator_formats) ++consumers[f];
+  LayerFeed feed(layers, formats, consumers, r.seed, report.arch.accel.dram.size_bytes, im2col);
   for (size_t li = 0; li < layers.size(); ++li) {
-    const LayerValues values = next.get();
-    if (li + 1 < layers.size()) next = draw(li + 1);
-    // Each format's codes from the shared values: the later formats on their own threads.
-    std::vector<std::future<std::vector<GemmLayer>>> later;
-    for (size_t f = 1; f < formats.size(); ++f) {
-      later.push_back(std::async(std::launch::async, [&, f] {
-        return make_layer_data(layers[li], values, formats[f].second, im2col);
-      }));
-    }
+    check_layer_values(layers[li], report.arch.accel.dram.size_bytes);
+    const std::vector<GemmLayer> shapes = make_layer_shapes(layers[li], im2col);
     for (size_t f = 0; f < formats.size(); ++f) {
-      const std::vector<GemmLayer> groups =
-          f == 0 ? make_layer_data(layers[li], values, formats[f].second, im2col)
-                 : later[f - 1].get();
       for (size_t a = 0; a < accelerators.size(); ++a) {
         if (accelerator_formats[a] != f) continue;
-        for (const GemmLayer& g : groups) {
-          accelerators[a]->add_layer(g);
+        for (size_t g = 0; g < shapes.size(); ++g) {
+          accelerators[a]->add_layer(shapes[g], [&feed, li, f, g] { return feed.take(li, f, g); });
           owners[a].push_back(li);
         }
       }
     }
   }
-  report.data_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - data_started).count();
+  feed.start();
   if (ready) ready();
 
   const auto simulation_started = std::chrono::steady_clock::now();
   sc_core::sc_start();
+  const double waited_seconds = feed.waited_seconds();
+  feed.stop();  // rethrows the error that stopped the data, if one did
+  report.data_seconds = waited_seconds;  // the rest of the data's time overlaps the simulation
   report.simulation_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - simulation_started).count();
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - simulation_started)
+          .count() -
+      waited_seconds;
   for (const auto& acc : accelerators) {
     if (!acc->finished()) {
       throw SimulationError(acc->error().empty() ? "the model stopped early" : acc->error());

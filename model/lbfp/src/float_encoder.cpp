@@ -2,6 +2,19 @@
 
 #include <cstring>
 
+#if defined(__x86_64__)
+// GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512 intrinsics (their
+// _mm512_undefined_* operands) at the header's lines: silenced around the include only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#endif
+
 namespace lbfp {
 namespace {
 
@@ -11,7 +24,55 @@ float from_bits(uint32_t bits) {
   return x;
 }
 
+#if defined(__x86_64__)
+// operator() on 16 floats: the bucket's first level (a 32-bit gather of the uint16 table, the
+// upper half masked off), one step on when |x| reaches the next change point, then the level's
+// code pair and the sign's byte of it. Returns false, storing nothing, where a lane is Inf or NaN
+// or needs a second step (never for 8-bit formats): the caller takes those 16 one by one.
+__attribute__((target("avx512f"))) bool encode16_avx512(const float* x, Code* out,
+                                                        const uint16_t* start,
+                                                        const uint32_t* change,
+                                                        const uint32_t* codes, int shift) {
+  const __m512i bits = _mm512_loadu_si512(x);
+  const __m512i magnitude = _mm512_and_si512(bits, _mm512_set1_epi32(0x7fffffff));
+  if (_mm512_cmpge_epu32_mask(magnitude, _mm512_set1_epi32(0x7f800000)) != 0) return false;
+  const __m512i bucket = _mm512_srli_epi32(magnitude, static_cast<unsigned>(shift));
+  __m512i level = _mm512_and_si512(_mm512_i32gather_epi32(bucket, start, 2),
+                                   _mm512_set1_epi32(0xffff));
+  const __m512i one = _mm512_set1_epi32(1);
+  __m512i next = _mm512_add_epi32(level, one);
+  const __mmask16 up = _mm512_cmpge_epu32_mask(magnitude, _mm512_i32gather_epi32(next, change, 4));
+  level = _mm512_mask_add_epi32(level, up, level, one);
+  next = _mm512_add_epi32(level, one);
+  if (_mm512_cmpge_epu32_mask(magnitude, _mm512_i32gather_epi32(next, change, 4)) != 0) {
+    return false;
+  }
+  const __m512i pair = _mm512_i32gather_epi32(level, codes, 4);
+  const __mmask16 negative = _mm512_cmplt_epi32_mask(bits, _mm512_setzero_si512());
+  const __m512i code = _mm512_mask_srli_epi32(pair, negative, pair, 8);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm512_cvtepi32_epi8(code));
+  return true;
+}
+#endif
+
 }  // namespace
+
+template <class Format>
+void FloatEncoder<Format>::encode_all(const float* x, Code* out, size_t count) const {
+  size_t i = 0;
+#if defined(__x86_64__)
+  static const bool avx512 = __builtin_cpu_supports("avx512f") != 0;
+  if (avx512) {
+    for (; i + 16 <= count; i += 16) {
+      if (!encode16_avx512(x + i, out + i, start_.data(), change_.data(), codes_.data(),
+                           kBucketShift)) {
+        for (size_t j = i; j < i + 16; ++j) out[j] = (*this)(x[j]);
+      }
+    }
+  }
+#endif
+  for (; i < count; ++i) out[i] = (*this)(x[i]);
+}
 
 template <class Format>
 FloatEncoder<Format>::FloatEncoder(const Format& format, int exponent)
@@ -53,6 +114,10 @@ FloatEncoder<Format>::FloatEncoder(const Format& format, int exponent)
     const auto first = static_cast<uint32_t>(b << kBucketShift);
     while (level + 1 < change_.size() - 1 && change_[level + 1] <= first) ++level;
     start_[b] = static_cast<uint16_t>(level);
+  }
+  start_.push_back(0);  // encode_all's 32-bit gathers read two entries from the last bucket
+  for (size_t l = 0; l < positive_.size(); ++l) {
+    codes_.push_back(uint32_t{positive_[l]} | uint32_t{negative_[l]} << 8);
   }
 }
 

@@ -65,14 +65,51 @@ uint64_t exact_q63_power(int k, int log2_n) {
 
 }  // namespace
 
+LogTables exact_log_tables() {
+  LogTables t{};
+  for (int k = 0; k < LogTables::kPoints; ++k) {
+    t.q63[k] = exact_q63_power(k, LogTables::kLog2Points);
+  }
+  return t;
+}
+
+// exact_log_tables(), written out: its big-integer powers took about 12 ms of every process's
+// first LBFP operation. tb/golden checks each entry against exact_log_tables().
 const LogTables& log_tables() {
-  static const LogTables tables = [] {
-    LogTables t{};
-    for (int k = 0; k < LogTables::kPoints; ++k) {
-      t.q63[k] = exact_q63_power(k, LogTables::kLog2Points);
-    }
-    return t;
-  }();
+  static const LogTables tables = {{
+      0x8000000000000000ULL, 0x80b1ed4fd999ab6cULL, 0x8164d1f3bc030773ULL, 0x8218af4373fc25ebULL,
+      0x82cd8698ac2ba1d7ULL, 0x8383594eefb6ee36ULL, 0x843a28c3acde4046ULL, 0x84f1f656379c1a29ULL,
+      0x85aac367cc487b14ULL, 0x8664915b923fba03ULL, 0x871f61969e8d1010ULL, 0x87db357ff698d791ULL,
+      0x88980e8092da8527ULL, 0x8955ee03618e5fdcULL, 0x8a14d575496efd9aULL, 0x8ad4c6452c728924ULL,
+      0x8b95c1e3ea8bd6e6ULL, 0x8c57c9c4646f4dddULL, 0x8d1adf5b7e5ba9e5ULL, 0x8ddf042022e69cd5ULL,
+      0x8ea4398b45cd53c0ULL, 0x8f6a8117e6c8e5c4ULL, 0x9031dc431466b1dcULL, 0x90fa4c8beee4b12aULL,
+      0x91c3d373ab11c336ULL, 0x928e727d9531f9acULL, 0x935a2b2f13e6e92bULL, 0x9426ff0fab1c04b6ULL,
+      0x94f4efa8fef70961ULL, 0x95c3fe86d6cc7feeULL, 0x96942d3720185a00ULL, 0x97657d49f17ab08eULL,
+      0x9837f0518db8a96fULL, 0x990b87e266c189a9ULL, 0x99e0459320b7fa64ULL, 0x9ab62afc94ff864aULL,
+      0x9b8d39b9d54e5538ULL, 0x9c6573682ec32c2dULL, 0x9d3ed9a72cffb750ULL, 0x9e196e189d472420ULL,
+      0x9ef5326091a111adULL, 0x9fd228256400dd05ULL, 0xa0b0510fb9714fc2ULL, 0xa18faeca8544b6e3ULL,
+      0xa27043030c496818ULL, 0xa3520f68e802bb92ULL, 0xa43515ae09e6809eULL, 0xa5195786be9ef339ULL,
+      0xa5fed6a9b15138eaULL, 0xa6e594cfeee86b1dULL, 0xa7cd93b4e9653569ULL, 0xa8b6d5167b320e08ULL,
+      0xa9a15ab4ea7c0ef8ULL, 0xaa8d2652ec907629ULL, 0xab7a39b5a93ed337ULL, 0xac6896a4be3fe929ULL,
+      0xad583eea42a14ac6ULL, 0xae493452ca35b80eULL, 0xaf3b78ad690a4374ULL, 0xb02f0dcbb6e04583ULL,
+      0xb123f581d2ac258fULL, 0xb21a31a66618fe3bULL, 0xb311c412a9112489ULL, 0xb40aaea2654b9840ULL,
+      0xb504f333f9de6484ULL, 0xb60093a85ed5f76bULL, 0xb6fd91e328d17791ULL, 0xb7fbefca8ca41e7cULL,
+      0xb8fbaf4762fb9ee9ULL, 0xb9fcd2452c0b9deaULL, 0xbaff5ab2133e45fbULL, 0xbc034a7ef2e9fb0cULL,
+      0xbd08a39f580c36beULL, 0xbe0f6809860993e2ULL, 0xbf1799b67a731082ULL, 0xc0213aa1f0d08db0ULL,
+      0xc12c4cca66709456ULL, 0xc238d2311e3d6672ULL, 0xc346ccda24976407ULL, 0xc4563ecc5334cb32ULL,
+      0xc5672a115506daddULL, 0xc67990b5aa245f79ULL, 0xc78d74c8abb9b15cULL, 0xc8a2d85c8ffe2c45ULL,
+      0xc9b9bd866e2f27a2ULL, 0xcad2265e4290774dULL, 0xcbec14fef2727c5cULL, 0xcd078b86503dcdd1ULL,
+      0xce248c151f8480e3ULL, 0xcf4318cf191918c1ULL, 0xd06333daef2b2594ULL, 0xd184df6251699ac6ULL,
+      0xd2a81d91f12ae45aULL, 0xd3ccf099859ac379ULL, 0xd4f35aabcfedfa1fULL, 0xd61b5dfe9f9bce06ULL,
+      0xd744fccad69d6af4ULL, 0xd870394c6db32c84ULL, 0xd99d15c278afd7b5ULL, 0xdacb946f2ac9cc71ULL,
+      0xdbfbb797daf23755ULL, 0xdd2d818508324c20ULL, 0xde60f4825e0e9123ULL, 0xdf9612deb8f04420ULL,
+      0xe0ccdeec2a94e111ULL, 0xe2055afffe83d368ULL, 0xe33f8972be8a5a51ULL, 0xe47b6ca0373da88dULL,
+      0xe5b906e77c8348a8ULL, 0xe6f85aaaee1fce22ULL, 0xe8396a503c4bdc68ULL, 0xe97c38406c4f8c56ULL,
+      0xeac0c6e7dd24392eULL, 0xec0718b64c1cbddcULL, 0xed4f301ed9942b84ULL, 0xee990f980da3025bULL,
+      0xefe4b99bdcdaf5cbULL, 0xf13230a7ad094509ULL, 0xf281773c59ffb139ULL, 0xf3d28fde3a641a5aULL,
+      0xf5257d152486cc2cULL, 0xf67a416c733f846dULL, 0xf7d0df730ad13bb8ULL, 0xf92959bb5dd4ba74ULL,
+      0xfa83b2db722a033aULL, 0xfbdfed6ce5f09c48ULL, 0xfd3e0c0cf486c174ULL, 0xfe9e115c7b8f884bULL,
+  }};
   return tables;
 }
 

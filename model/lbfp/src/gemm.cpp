@@ -684,6 +684,71 @@ void check_codes(const Format& format, const FormatTables<Format>& t, const Code
   }
 }
 
+// The block of in_order_sums: 64 steps.
+constexpr size_t kInOrderBlock = 64;
+
+template <class Format>
+GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, size_t ldc,
+                    uint32_t* overflows, const GemmOptions& options);
+
+// in_order_sums for a list of outputs (column, row) with the block sums from the kernels: the
+// product is run in slices of 64 k steps (the same blocks as in_order_sums) and each output
+// walks its blocks in k order. A block that starts at least 64 x max_term inside [lo, hi]
+// cannot leave it, and then (64 x max_term < 2^(A-1) and <= 2^30) the slice's result from 0 is
+// the exact sum of its terms, so it is added in one step; any other block is summed step by
+// step from the term table and checked, as in_order_sums does. `done(i, j, sum)` takes the
+// outputs that never left the range, `redo(i, j)` the others (the accumulator's own order).
+template <class Format, class Start, class Done, class Redo>
+void block_sums_in_order(const Format& format, const GemmProblem& p,
+                         const std::vector<std::pair<size_t, size_t>>& outputs, Start start,
+                         int64_t lo, int64_t hi, int64_t max_term, const GemmOptions& options,
+                         Done done, Redo redo) {
+  const FormatTables<Format>& t = tables_for(format);
+  const int64_t margin = static_cast<int64_t>(kInOrderBlock) * max_term;
+  std::vector<int64_t> sums(outputs.size());
+  std::vector<char> ok(outputs.size());
+  for (size_t o = 0; o < outputs.size(); ++o) {
+    sums[o] = start(outputs[o].second, outputs[o].first);
+    ok[o] = sums[o] >= lo && sums[o] <= hi;
+  }
+  std::vector<int64_t> block(p.m * p.n);
+  for (size_t k0 = 0; k0 < p.k; k0 += kInOrderBlock) {
+    const size_t k1 = std::min(p.k, k0 + kInOrderBlock);
+    GemmProblem slice = p;
+    slice.k = k1 - k0;
+    slice.a = p.a + k0;
+    slice.b = p.b + k0 * p.ldb;
+    slice.bias = nullptr;
+    slice.initial_acc = nullptr;
+    slice.ld_initial = 0;
+    gemm_impl(format, slice, block.data(), p.n, nullptr, options);
+    for (size_t o = 0; o < outputs.size(); ++o) {
+      const auto [j, i] = outputs[o];
+      int64_t s = sums[o];
+      if (s >= lo + margin && s <= hi - margin) {
+        sums[o] = s + block[i * p.n + j];
+        continue;
+      }
+      const Code* arow = p.a + i * p.lda;
+      bool in_range = ok[o] != 0;
+      for (size_t kk = k0; kk < k1; ++kk) {
+        s += t.terms[size_t{arow[kk]} << 8 | p.b[kk * p.ldb + j]];
+        in_range = in_range && s >= lo && s <= hi;
+      }
+      sums[o] = s;
+      ok[o] = in_range;
+    }
+  }
+  for (size_t o = 0; o < outputs.size(); ++o) {
+    const auto [j, i] = outputs[o];
+    if (ok[o] != 0) {
+      done(i, j, sums[o]);
+    } else {
+      redo(i, j);
+    }
+  }
+}
+
 template <class Format>
 GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, size_t ldc,
                     uint32_t* overflows, const GemmOptions& options) {
@@ -856,6 +921,28 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
     }
   }
   if (uncleared.empty()) return stats;
+  const int64_t acc_max = (int64_t{1} << (format.acc_bits() - 1)) - 1;
+  const auto max_term = static_cast<int64_t>(t.abs_products.back());
+  // Many uncleared outputs (ResNet-18's 3x3x512 layers: almost all, k = 4608): every one is
+  // summed in k order, with each block's sum from the kernels (block_sums_in_order), which
+  // costs about what one more product does; the row and column bounds are not worth their
+  // pass.
+  const bool by_blocks = !t.terms.empty() && p.k > kInOrderBlock;
+  auto keep_sum = [&](size_t i, size_t j, int64_t sum) {
+    acc[i * ldc + j] = sum;
+    if (overflows) overflows[i * ldc + j] = 0;
+  };
+  auto redo = [&](size_t i, size_t j) {
+    load_column(j);
+    sequential(i, j);
+  };
+  if (by_blocks && uncleared.size() * 16 >= p.m * p.n) {
+    std::sort(uncleared.begin(), uncleared.end());
+    stats.sequential_outputs += uncleared.size();
+    block_sums_in_order(format, p, uncleared, start, -acc_max - 1, acc_max, max_term, options,
+                        keep_sum, redo);
+    return stats;
+  }
 
   // The exact row and column bounds, only when the norms left some output uncleared.
   std::vector<int> amax(p.k, 0);
@@ -893,8 +980,6 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
   std::sort(uncleared.begin(), uncleared.end());
   // The rest are summed in k order: from the term table in int64, where no partial sum leaves
   // the A-bit range (the common case), else by lbfp::dot.
-  const int64_t acc_max = (int64_t{1} << (format.acc_bits() - 1)) - 1;
-  const auto max_term = static_cast<int64_t>(t.abs_products.back());
   size_t loaded = p.n;
   constexpr size_t kGroup = 4;
   size_t group_rows[kGroup];

@@ -426,8 +426,8 @@ __attribute__((target("avx512f,avx512dq"), always_inline)) inline __m512 twice_m
   return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
 }
 
-__attribute__((target("avx512f,avx512dq"))) void standard_normals_avx512(std::mt19937_64& rng,
-                                                                         float* out,
+template <class Engine>
+__attribute__((target("avx512f,avx512dq"))) void standard_normals_avx512(Engine& rng, float* out,
                                                                          size_t count) {
   constexpr size_t kPairs = 256;  // attempts per block
   alignas(64) uint64_t draws[2 * kPairs];
@@ -501,9 +501,45 @@ __attribute__((target("avx512f,avx512dq"))) void standard_normals_avx512(std::mt
 }
 #endif
 
-}  // namespace
+// std::mersenne_twister_engine's recurrence for mt19937_64 (libstdc++'s _M_gen_rand) in three
+// runs whose steps are independent of one another within each run (each reads words the run
+// has not written yet, or words an earlier run wrote), so that they vectorize; then the
+// tempering of every word.
+constexpr uint64_t kMtUpper = ~uint64_t{0} << 31;
+constexpr uint64_t kMtLower = ~kMtUpper;
+constexpr uint64_t kMtMatrix = 0xb5026f5aa96619e9ULL;
+constexpr size_t kMtShift = 156;
 
-std::vector<float> standard_normals(std::mt19937_64& rng, size_t count) {
+__attribute__((always_inline)) inline uint64_t mt_step(uint64_t far, uint64_t here,
+                                                       uint64_t next) {
+  const uint64_t y = (here & kMtUpper) | (next & kMtLower);
+  return far ^ (y >> 1) ^ ((0 - (y & 1)) & kMtMatrix);
+}
+
+__attribute__((always_inline)) inline void mt_refill(uint64_t* x, uint64_t* out) {
+  constexpr size_t n = Mt64::kStateWords, m = kMtShift;
+  for (size_t k = 0; k < n - m; ++k) x[k] = mt_step(x[k + m], x[k], x[k + 1]);
+  for (size_t k = n - m; k < n - 1; ++k) x[k] = mt_step(x[k - (n - m)], x[k], x[k + 1]);
+  x[n - 1] = mt_step(x[m - 1], x[n - 1], x[0]);
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t z = x[i];
+    z ^= (z >> 29) & 0x5555555555555555ULL;
+    z ^= (z << 17) & 0x71d67fffeda60000ULL;
+    z ^= (z << 37) & 0xfff7eee000000000ULL;
+    z ^= z >> 43;
+    out[i] = z;
+  }
+}
+
+void mt_refill_portable(uint64_t* x, uint64_t* out) { mt_refill(x, out); }
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) void mt_refill_avx512(uint64_t* x, uint64_t* out) {
+  mt_refill(x, out);
+}
+#endif
+
+template <class Engine>
+std::vector<float> standard_normals_of(Engine& rng, size_t count) {
   std::vector<float> out(count);
 #if defined(__x86_64__) && defined(__GLIBCXX__)
   static const bool avx512 =
@@ -518,7 +554,38 @@ std::vector<float> standard_normals(std::mt19937_64& rng, size_t count) {
   return out;
 }
 
-LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t max_bytes) {
+}  // namespace
+
+Mt64::Mt64(uint64_t seed) {
+  // std::mersenne_twister_engine::seed(value), mt19937_64's constants.
+  state_[0] = seed;
+  for (size_t i = 1; i < kStateWords; ++i) {
+    state_[i] = 6364136223846793005ULL * (state_[i - 1] ^ (state_[i - 1] >> 62)) + i;
+  }
+}
+
+void Mt64::refill() {
+#if defined(__x86_64__)
+  static const bool avx512 = __builtin_cpu_supports("avx512f") != 0;
+  if (avx512) {
+    mt_refill_avx512(state_, out_);
+    next_ = 0;
+    return;
+  }
+#endif
+  mt_refill_portable(state_, out_);
+  next_ = 0;
+}
+
+std::vector<float> standard_normals(std::mt19937_64& rng, size_t count) {
+  return standard_normals_of(rng, count);
+}
+
+std::vector<float> standard_normals(Mt64& rng, size_t count) {
+  return standard_normals_of(rng, count);
+}
+
+void check_layer_values(const LayerSpec& layer, uint64_t max_bytes) {
   const LayerSize size = layer_size(layer);
   if (size.group_bytes > static_cast<long double>(max_bytes)) {
     std::ostringstream s;
@@ -533,8 +600,12 @@ LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t ma
       << " bytes of DRAM the architecture has";
     throw ConfigError(s.str());
   }
+}
+
+LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t max_bytes) {
+  check_layer_values(layer, max_bytes);
   const uint64_t m = layer.gemm_m(), n = layer.gemm_n(), k = layer.gemm_k();
-  std::mt19937_64 rng(seed);
+  Mt64 rng(seed);  // std::mt19937_64's draws, made faster
   LayerValues values;
 
   // The input: a feature map (C x H x W) for a convolution, an M x K matrix for a GEMM.
@@ -585,7 +656,7 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Layer
   std::visit(
       [&](const auto& f) {
         const FloatEncoder encoder(f, a_exp);  // lbfp::encode by table, bit for bit
-        for (size_t i = 0; i < input.size(); ++i) input_codes[i] = encoder(input[i]);
+        encoder.encode_all(input.data(), input_codes.data(), input.size());
       },
       format);
 
@@ -596,7 +667,30 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Layer
     gl.n = n;
     gl.k = k;
     gl.a_exponent = a_exp;
-    if (layer.is_conv) {
+    // The rows whose exact outputs calibrate the output exponent (below).
+    std::vector<uint64_t> sampled;
+    for (uint64_t i = 0; i < m; i += std::max<uint64_t>(1, m / 64)) sampled.push_back(i);
+    const bool on_chip = layer.is_conv && lowering == Im2col::kChip;
+    std::vector<Code> sampled_rows;  // on chip: only the sampled rows of the im2col operand
+    if (on_chip) {
+      // im2col's rows (y, x), columns (c, ky, kx) of this group's channels, as im2col makes them.
+      const Conv2dShape shape = layer.conv_shape();
+      const uint64_t cg = layer.channels / layer.groups;
+      const uint64_t ow = layer.out_w();
+      sampled_rows.resize(sampled.size() * k);
+      Code* out = sampled_rows.data();
+      for (uint64_t i : sampled) {
+        for (uint64_t c = 0; c < cg; ++c) {
+          for (uint64_t ky = 0; ky < layer.filter_h; ++ky) {
+            for (uint64_t kx = 0; kx < layer.filter_w; ++kx) {
+              const size_t at =
+                  conv2d_input_index(shape, 0, g * cg + c, i / ow, i % ow, ky, kx);
+              *out++ = at == kConvPadding ? Code{} : input_codes[at];
+            }
+          }
+        }
+      }
+    } else if (layer.is_conv) {
       // im2col: row (y, x), column (c, ky, kx) of this group's channels.
       gl.a.resize(m * k);
       im2col(layer.conv_shape(), input_codes.data(), 0, g, gl.a.data(), k, 1);
@@ -640,7 +734,7 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Layer
             const int e = gl.w_exponents[j];
             auto it = encoders.find(e);
             if (it == encoders.end()) it = encoders.emplace(e, FloatEncoder(f, e)).first;
-            for (uint64_t kk = 0; kk < k; ++kk) gl.w[j * k + kk] = it->second(w[j * k + kk]);
+            it->second.encode_all(w.data() + j * k, gl.w.data() + j * k, k);
           }
         },
         format);
@@ -669,15 +763,15 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Layer
     std::vector<const double*> w_tables(n);
     for (uint64_t j = 0; j < n; ++j) w_tables[j] = w_values[gl.w_exponents[j]].data();
     std::vector<const Code*> rows;
-    for (uint64_t i = 0; i < m; i += std::max<uint64_t>(1, m / 64)) {
-      rows.push_back(gl.a.data() + i * k);
+    for (size_t r = 0; r < sampled.size(); ++r) {
+      rows.push_back(on_chip ? sampled_rows.data() + r * k : gl.a.data() + sampled[r] * k);
     }
     const double amax =
         largest_sampled_output(a_values.data(), w_tables.data(), gl.w.data(), n, k, rows,
                                gl.bias.empty() ? nullptr : gl.bias.data());
     gl.out_exponent = max_exponent(amax);
     gl.relu = true;
-    if (layer.is_conv && lowering == Im2col::kChip) {
+    if (on_chip) {
       // The accelerator gets this group's channels of the input feature map, NHWC.
       const uint64_t cg = layer.channels / layer.groups;
       arch::ConvGeometry geometry;
@@ -694,6 +788,36 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Layer
         const Code* plane = input_codes.data() + (g * cg + c) * hw;
         for (uint64_t p = 0; p < hw; ++p) gl.a[p * cg + c] = plane[p];
       }
+    }
+    groups.push_back(std::move(gl));
+  }
+  return groups;
+}
+
+// The fields below are set as make_layer_data sets them (a test compares the two).
+std::vector<arch::GemmLayer> make_layer_shapes(const LayerSpec& layer, Im2col lowering) {
+  std::vector<arch::GemmLayer> groups;
+  for (uint64_t g = 0; g < layer.group_count(); ++g) {
+    arch::GemmLayer gl;
+    gl.name = layer.group_count() > 1 ? layer.name + "/g" + std::to_string(g) : layer.name;
+    gl.m = layer.gemm_m();
+    gl.n = layer.gemm_n();
+    gl.k = layer.gemm_k();
+    if (!layer.weights.empty() && !layer.bias.empty()) {
+      gl.bias.assign(layer.bias.begin() + static_cast<std::ptrdiff_t>(g * gl.n),
+                     layer.bias.begin() + static_cast<std::ptrdiff_t>((g + 1) * gl.n));
+    }
+    gl.w_exponents.assign(gl.n, 0);
+    gl.relu = true;
+    if (layer.is_conv && lowering == Im2col::kChip) {
+      arch::ConvGeometry geometry;
+      geometry.in_h = layer.ifmap_h;
+      geometry.in_w = layer.ifmap_w;
+      geometry.channels = layer.channels / layer.groups;
+      geometry.filter_h = layer.filter_h;
+      geometry.filter_w = layer.filter_w;
+      geometry.stride = layer.stride;
+      gl.conv = geometry;
     }
     groups.push_back(std::move(gl));
   }

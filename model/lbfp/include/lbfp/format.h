@@ -154,6 +154,7 @@ struct LogTables {
   uint64_t q63[kPoints];
 };
 const LogTables& log_tables();
+LogTables exact_log_tables();  // the same, computed (for the test that checks log_tables())
 }  // namespace detail
 
 }  // namespace lbfp

@@ -102,7 +102,20 @@ struct GemmLayer {
   bool relu = true;
   std::optional<ConvGeometry> conv;
   void validate() const;  // throws std::invalid_argument naming the layer and the field
+  // The same checks except that A and W hold their codes (a layer whose codes come from a
+  // LayerSource: they are checked with validate() when they arrive).
+  void validate_shape() const;
+  // The codes A holds: the input feature map of a convolution, else M x K.
+  uint64_t a_codes() const { return conv ? conv->ifmap_bytes() : m * k; }
 };
+
+// A layer's codes made while the simulation runs: called (from the simulation's thread, which
+// waits meanwhile; simulated time does not depend on it) when the host reaches a layer added
+// with its shape only, and returns the whole layer, of that shape.
+using LayerSource = std::function<GemmLayer()>;
+// Throws std::logic_error naming the layer unless `made` has the shape a layer was added with
+// (name, M, N, K, geometry, the number of exponents and bias values).
+void check_same_shape(const GemmLayer& made, const GemmLayer& shape);
 
 // What the host hands the accelerator to run one layer: the GEMM's shape, where its operands
 // are in memory (A row-major M x K, W one row of K per output channel, outputs row-major M x N)

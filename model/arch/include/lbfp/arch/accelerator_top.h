@@ -33,7 +33,9 @@ class AcceleratorTop : public sc_core::sc_module {
   // Before sc_start: the layers to run, in order. Checks that each is well formed and fits the
   // buffers and the memory (throws std::invalid_argument naming the layer); the host places its
   // operands from address 0: A, then W, then the outputs, each 64-byte aligned.
-  void add_layer(GemmLayer layer);
+  // With a source, `layer` is the shape (its A and W may be empty; validate_shape()) and the
+  // source gives the layer, codes and exponents, when the host reaches it.
+  void add_layer(GemmLayer layer, LayerSource source = {});
   void set_progress(std::function<void(size_t done, size_t total)> progress) {
     host_.set_progress(std::move(progress));
   }

@@ -30,7 +30,9 @@ class DeviceTop : public sc_core::sc_module {
   // Before sc_start: the layers to run, in order. Throws std::invalid_argument naming the layer
   // as AcceleratorTop::add_layer does (its operands must fit from address 0: A, W, outputs),
   // and when its exponents, bias and descriptor do not fit after them.
-  void add_layer(GemmLayer layer);
+  // With a source, `layer` is the shape (its A and W may be empty; validate_shape()) and the
+  // source gives the layer, codes and exponents, when the host reaches it.
+  void add_layer(GemmLayer layer, LayerSource source = {});
   void set_progress(std::function<void(size_t done, size_t total)> progress) {
     progress_ = std::move(progress);
   }
@@ -53,6 +55,7 @@ class DeviceTop : public sc_core::sc_module {
 
   DevicePlatform platform_;
   std::vector<GemmLayer> layers_;
+  std::vector<LayerSource> sources_;
   std::vector<std::vector<Code>> outputs_;
   std::function<void(size_t, size_t)> progress_;
   std::string error_;

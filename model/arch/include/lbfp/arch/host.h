@@ -27,7 +27,9 @@ class Host : public sc_core::sc_module {
   explicit Host(sc_core::sc_module_name name);
 
   // Before sc_start: a layer and the job that runs it (its operands go to the job's addresses).
-  void add_layer(GemmLayer layer, GemmJob job);
+  // With a source, `layer` is its shape and the source gives the layer when the host reaches it
+  // (the job's exponents and bias are then the source's).
+  void add_layer(GemmLayer layer, GemmJob job, LayerSource source = {});
   // Called after each layer's outputs are read back: layers done, layers in all.
   void set_progress(std::function<void(size_t done, size_t total)> progress) {
     progress_ = std::move(progress);
@@ -47,10 +49,14 @@ class Host : public sc_core::sc_module {
 
  private:
   void run_thread();
+  // Replaces layer i's shape with its source's layer; false (error_ set, simulation stopped)
+  // when the source throws or gives another shape.
+  bool take_from_source(size_t i);
   void debug(tlm::tlm_command command, uint64_t address, unsigned char* data, uint64_t length);
 
   std::vector<GemmLayer> layers_;
   std::vector<GemmJob> jobs_;
+  std::vector<LayerSource> sources_;
   std::vector<std::vector<Code>> outputs_;
   std::function<void(size_t, size_t)> progress_;
   std::string error_;

@@ -59,8 +59,9 @@ struct SimReport {
   std::string data_origin;
   std::vector<FormatRun> runs;
   double wall_seconds = 0;
-  // Wall time of the workload data (generation, encoding, calibration) and of the simulation
-  // proper, both inside wall_seconds (lbfp sim prints them on stderr; no report file holds them).
+  // Wall time the simulation waited for the workload data (generation, encoding, calibration,
+  // made on other threads while it runs) and the simulation's own, both inside wall_seconds
+  // (lbfp sim prints them on stderr; no report file holds them).
   double data_seconds = 0;
   double simulation_seconds = 0;
   std::string command;  // the command line that reproduced this run (report.html); may be empty

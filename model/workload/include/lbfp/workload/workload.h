@@ -87,13 +87,43 @@ struct LayerValues {
   std::vector<std::vector<float>> weights;  // per group, N x K; empty with the layer's weights
 };
 LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t max_bytes);
+// make_layer_values' check alone: throws its ConfigError when the layer does not fit max_bytes.
+void check_layer_values(const LayerSpec& layer, uint64_t max_bytes);
+
+// std::mt19937_64's draws, bit for bit (the same seeding, recurrence and tempering), made 312
+// at a time by loops the compiler vectorizes (AVX-512 where the CPU has it): the library's
+// engine makes them one at a time. A uniform random bit generator, like the engine.
+class Mt64 {
+ public:
+  using result_type = uint64_t;
+  static constexpr size_t kStateWords = 312;
+  explicit Mt64(uint64_t seed);
+  static constexpr result_type min() { return 0; }
+  static constexpr result_type max() { return ~uint64_t{0}; }
+  result_type operator()() {
+    if (next_ == kStateWords) refill();
+    return out_[next_++];
+  }
+
+ private:
+  void refill();  // the next 312 states, tempered into out_
+  uint64_t state_[kStateWords];
+  uint64_t out_[kStateWords];
+  size_t next_ = kStateWords;
+};
 
 // What `count` successive calls of one std::normal_distribution<float>(0, 1) on `rng` return,
 // bit for bit (libstdc++'s polar method on the same draws; the generator may be left further
 // on), computed in vectors where the CPU has AVX-512 (the logarithms one glibc logf each).
 std::vector<float> standard_normals(std::mt19937_64& rng, size_t count);
+std::vector<float> standard_normals(Mt64& rng, size_t count);
 std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const LayerValues& values,
                                              const NumberFormat& format,
                                              Im2col im2col = Im2col::kChip);
+
+// The groups make_layer_data gives, without their codes (A and W empty, every exponent 0):
+// names, M, N, K, geometry, bias and N weight exponents, for arch::LayerSource.
+std::vector<arch::GemmLayer> make_layer_shapes(const LayerSpec& layer,
+                                               Im2col im2col = Im2col::kChip);
 
 }  // namespace lbfp
