@@ -5,6 +5,7 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <optional>
 #include <systemc>
 #include <utility>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "lbfp/arch/device_top.h"
 #include "lbfp/arch/input.h"
 #include "lbfp/arch/rtl_array.h"
+#include "lbfp/arch/scaled_layers.h"
 #include "lbfp/arch/stats.h"
 
 namespace lbfp::arch {
@@ -22,6 +24,7 @@ namespace {
 std::vector<std::pair<std::string, NumberFormat>> formats_for(const std::string& choice,
                                                               const NumberFormat& arch_format) {
   check_format_choice(choice);
+  if (scaled_format_named(choice, nullptr)) return {{choice, arch_format}};  // section 13
   const int acc = acc_bits(arch_format);
   const bool arch_lbfp = is_lbfp(arch_format);
   const NumberFormat lbfp = arch_lbfp ? arch_format : NumberFormat(LbfpFormat(8, 4, 8, acc));
@@ -80,7 +83,9 @@ void collect(FormatRun& run, const Workload& w, const std::vector<LayerStats>& s
   for (size_t i = 0; i < stats.size(); ++i) accumulate_stats(run.layers[owner[i]].stats, stats[i]);
   for (LayerResult& l : run.layers) {
     finish_stats(l.stats, arch.accel.array);
-    l.energy = layer_energy(l.stats, run.lbfp, energy, arch.accel.buffers, dataflow);
+    l.energy = layer_energy(l.stats, run.datapath.empty() ? (run.lbfp ? "lbfp" : "bfp")
+                                                          : run.datapath,
+                            energy, arch.accel.buffers, dataflow);
     accumulate_stats(run.total, l.stats);
     run.energy += l.energy;
   }
@@ -95,6 +100,7 @@ FormatRun choose_per_layer(const std::vector<FormatRun>& runs,
   FormatRun best;
   best.format = runs.front().format;
   best.lbfp = runs.front().lbfp;
+  best.datapath = runs.front().datapath;
   for (size_t d = 0; d < runs.size(); ++d) {
     best.fixed.push_back({dataflows[d], runs[d].total, runs[d].energy, 0, {}, {}});
     for (const LayerResult& l : runs[d].layers) {
@@ -182,17 +188,10 @@ void fresh_simcontext() {
 }  // namespace
 
 void check_format_choice(const std::string& format) {
-  // The formats of spec section 13 have a golden reference and an accuracy (lbfp eval) but no
-  // synthesized multiplier or PE yet: their energy is not priced, so the model does not guess it.
-  for (const char* name : {"mxint8", "mxfp8-e4m3", "mxfp8-e5m2", "fp8-e4m3", "fp8-e5m2", "int8"}) {
-    if (format == name) {
-      throw ConfigError("--format " + format + ": the architecture model runs lbfp8 and bfp8 "
-                        "only; no multiplier or PE of " + format + " is synthesized, so its "
-                        "energy is not priced (docs/formats.md)");
-    }
-  }
+  if (scaled_format_named(format, nullptr)) return;  // spec section 13 (docs/formats.md)
   if (format != "lbfp8" && format != "bfp8" && format != "both" && format != "arch") {
-    throw ConfigError("--format " + format + ": expected lbfp8, bfp8, both or arch");
+    throw ConfigError("--format " + format + ": expected lbfp8, bfp8, both, arch, mxint8, "
+                      "mxfp8-e4m3, mxfp8-e5m2, fp8-e4m3, fp8-e5m2 or int8");
   }
 }
 
@@ -266,7 +265,47 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
   report.im2col = r.im2col;
   report.data_origin = data_origin(report.workload, r.seed);
 
-  const auto formats = formats_for(r.format, report.arch.accel.format);
+  // A format of spec section 13 (docs/formats.md, "The architecture model"): its own array, the
+  // host's direct path (the driver's descriptor has no field for its scales), its datapath's
+  // energy from the table's synthesis figures.
+  std::optional<ScaledFormat> scaled;
+  std::string scaled_datapath;
+  {
+    ScaledFormat sf(ElementKind::kInt8, ScaleKind::kTensor);
+    if (scaled_format_named(r.format, &sf)) scaled = sf;
+  }
+  if (scaled) {
+    const std::string what = "--format " + r.format;
+    if (r.array == "rtl") {
+      throw ConfigError(what + ": the model has no RTL array of " + r.format +
+                        "; use --array cpp");
+    }
+    if (scaled->is_mx()) {
+      for (Dataflow d : dataflows) {
+        if (d != Dataflow::kOutputStationary) {
+          throw ConfigError(what + " runs on the output-stationary array only (the " +
+                            std::string(dataflow_name(d)) + " array's folds of R reduction "
+                            "steps would split its 32-element blocks): use --dataflow os");
+        }
+      }
+    }
+    scaled_datapath = energy_section(*scaled);
+    for (const char* action : {"_multiply", "_accumulate"}) {
+      const std::string key = scaled_datapath + action;
+      const auto it = report.energy.format_pj.find(key);
+      if (it == report.energy.format_pj.end()) {
+        throw ConfigError(report.energy.path + ": no energy for '" + key + "' (" + what +
+                          "): a table prices it from its 'synthesis:' file's " +
+                          scaled_datapath + " section (configs/energy/osu018_synth.yaml)");
+      }
+      report.energy.pj[key] = it->second;
+      report.energy.sources[key] = report.energy.format_sources.at(key);
+    }
+  }
+  const auto formats =
+      scaled ? std::vector<std::pair<std::string, NumberFormat>>{{scaled->name(),
+                                                                 report.arch.accel.format}}
+             : formats_for(r.format, report.arch.accel.format);
   check_host_memory(r, report.workload, formats.size());
   std::vector<std::unique_ptr<System>> accelerators;
   std::vector<std::vector<size_t>> owners;  // per accelerator: workload layer of each group
@@ -284,6 +323,7 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
       cfg.array.dataflow = dataflow;
       cfg.format = format;
       cfg.mode = mode == "cycle" ? SimMode::kCycle : SimMode::kTile;
+      cfg.scaled = scaled;
       std::unique_ptr<ArrayBackend> backend;
       if (r.array == "rtl") {
         RtlArrayOptions rtl_options;
@@ -295,7 +335,7 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
                                                          : (is_lbfp(format) ? "lbfp8" : "bfp8"));
         backend = make_rtl_array(cfg.array, format, rtl_options);
       }
-      auto acc = std::make_unique<System>(name, cfg, std::move(backend), r.direct);
+      auto acc = std::make_unique<System>(name, cfg, std::move(backend), r.direct || scaled);
       if (trace) trace->add(acc->accelerator(), name);
       accelerator_formats.push_back(format_index);
       if (progress) {
@@ -305,7 +345,8 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
       }
       FormatRun run;
       run.format = format_label;
-      run.lbfp = is_lbfp(format);
+      run.lbfp = !scaled && is_lbfp(format);
+      run.datapath = scaled_datapath;
       report.runs.push_back(run);
       accelerators.push_back(std::move(acc));
       owners.emplace_back();
@@ -336,8 +377,9 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
     }
     for (size_t f = 0; f < formats.size(); ++f) {
       const std::vector<GemmLayer> groups =
-          f == 0 ? make_layer_data(layers[li], values, formats[f].second, im2col)
-                 : later[f - 1].get();
+          scaled  ? make_scaled_layer_data(layers[li], values, *scaled, im2col)
+          : f == 0 ? make_layer_data(layers[li], values, formats[f].second, im2col)
+                   : later[f - 1].get();
       for (size_t a = 0; a < accelerators.size(); ++a) {
         if (accelerator_formats[a] != f) continue;
         for (const GemmLayer& g : groups) {
