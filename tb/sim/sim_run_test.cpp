@@ -137,6 +137,64 @@ TEST(SimRun, CycleModeAndTileModeAgree) {
   fs::remove_all(out);
 }
 
+// The formats of spec section 13 through simulate(): each run names its format, prices its
+// datapath with its own section of the synthesis table (MX with its element type's), writes MX
+// outputs as FP32 and keeps the summary's schema. The expected constants are the table's
+// numbers (configs/energy/osu018_synth.yaml), typed here: the 45 nm table's bfp_multiply times
+// the format's mul_pj (and mac_pj - mul_pj) over BFP8's mul_pj.
+TEST(SimRun, SectionThirteenFormatsRunPricedByTheirTableEntries) {
+  struct Case {
+    const char* format;
+    const char* section;
+    double mul_pj, mac_pj;  // the synthesis table's
+    bool mx;
+  } cases[] = {{"int8", "int8", 10.33354, 26.60796, false},
+               {"fp8-e4m3", "fp8_e4m3", 8.68889, 24.96110, false},
+               {"fp8-e5m2", "fp8_e5m2", 8.39210, 29.69223, false},
+               {"mxint8", "int8", 10.33354, 26.60796, true},
+               {"mxfp8-e4m3", "fp8_e4m3", 8.68889, 24.96110, true},
+               {"mxfp8-e5m2", "fp8_e5m2", 8.39210, 29.69223, true}};
+  constexpr double kBfp8MulPj = 10.40190;
+  arch::SimulationRequest r;
+  r.workload = LBFP_SOURCE_DIR "/sim/workloads/lenet5.csv";
+  r.format = "lbfp8";
+  const nlohmann::json lbfp = nlohmann::json::parse(arch::summary_json(arch::simulate(r)));
+  const nlohmann::json& lbfp_run = lbfp["formats"]["lbfp8"];
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.format);
+    r.format = c.format;
+    const arch::SimReport report = arch::simulate(r);
+    ASSERT_EQ(report.runs.size(), 1u);
+    const arch::FormatRun& run = report.runs[0];
+    EXPECT_EQ(run.format, c.format);
+    const double anchor = report.energy.at("bfp_multiply");
+    const double mul = report.energy.at(std::string(c.section) + "_multiply");
+    const double acc = report.energy.at(std::string(c.section) + "_accumulate");
+    EXPECT_NEAR(mul, anchor * c.mul_pj / kBfp8MulPj, 1e-12 * mul);
+    EXPECT_NEAR(acc, anchor * (c.mac_pj - c.mul_pj) / kBfp8MulPj, 1e-12 * acc);
+    EXPECT_NEAR(run.energy.multiply_pj, static_cast<double>(run.total.multiplies) * mul,
+                1e-9 * run.energy.multiply_pj);
+    EXPECT_NEAR(run.energy.accumulate_pj, static_cast<double>(run.total.accumulates) * acc,
+                1e-9 * run.energy.accumulate_pj);
+    EXPECT_EQ(run.total.macs, lbfp_run["macs"].get<uint64_t>());
+    uint64_t outputs = 0;
+    for (const arch::LayerResult& l : run.layers) outputs += l.stats.m * l.stats.n;
+    EXPECT_EQ(run.total.dram_bytes_written, outputs * (c.mx ? 4 : 1));
+    // The summary: the same fields as an LBFP8 run's, the energy entries with their source.
+    const nlohmann::json j = nlohmann::json::parse(arch::summary_json(report));
+    ASSERT_TRUE(j["formats"].contains(c.format));
+    for (const auto& [key, value] : lbfp_run.items()) {
+      EXPECT_TRUE(j["formats"][c.format].contains(key)) << key;
+    }
+    EXPECT_NE(j["energy_table"]["sources"][std::string(c.section) + "_multiply"]
+                  .get<std::string>()
+                  .find("osu018_synth.yaml"),
+              std::string::npos);
+  }
+  // LBFP8's summary lists no entry of these formats (its reports are byte for byte as before).
+  EXPECT_FALSE(lbfp["energy_table"]["per_action_pj"].contains("int8_multiply"));
+}
+
 TEST(SimRun, BadInputsExitWithStatus2AndWriteNothing) {
   const fs::path out = fresh_dir("bad");
   SimOptions o;
