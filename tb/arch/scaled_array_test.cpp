@@ -214,6 +214,43 @@ TEST(ScaledArray, E5M2SumsBeyond64BitsSurviveThePartialSumStore) {
   }
 }
 
+TEST(ScaledArray, SaturatingSumsAreCountedAsTheGoldenDotCountsThem) {
+  // INT8 with an 18-bit accumulator: sums of 45 products saturate; the outputs, the saturated
+  // outputs and the saturating steps are lbfp::dot's, with K whole, in chunks and in folds.
+  const ScaledFormat f(ElementKind::kInt8, ScaleKind::kTensor, 18);
+  GemmLayer l = tensor_layer(f, 10, 7, 300, 21);
+  auto s = std::make_shared<ScaledLayer>(*l.scaled);
+  for (Int128& b : s->bias_acc) b = 0;
+  l.scaled = s;
+  AcceleratorConfig chunked = system(f, SimMode::kTile);
+  chunked.buffers.activation_bytes = 1000;
+  AcceleratorTop os("os", system(f, SimMode::kTile));
+  AcceleratorTop split("split", chunked);
+  AcceleratorTop ws("ws", system(f, SimMode::kTile, Dataflow::kWeightStationary));
+  for (AcceleratorTop* top : {&os, &split, &ws}) top->add_layer(l);
+  sc_core::sc_start();
+  uint64_t saturated = 0, steps = 0;
+  for (uint64_t i = 0; i < l.m; ++i) {
+    for (uint64_t j = 0; j < l.n; ++j) {
+      const WideDotResult d = dot(f, l.a.data() + i * l.k, l.w.data() + j * l.k, l.k, 0);
+      saturated += d.overflows > 0 ? 1 : 0;
+      steps += d.overflows;
+    }
+  }
+  EXPECT_GT(saturated, 5u);
+  for (AcceleratorTop* top : {&os, &split, &ws}) {
+    SCOPED_TRACE(top->name());
+    ASSERT_TRUE(top->finished()) << top->error();
+    EXPECT_EQ(top->output(0), tensor_expected(f, l));
+    EXPECT_EQ(top->stats().at(0).outputs_saturated, saturated);
+    // Whole K: every step counted; split K: the chunks' steps from their own starts.
+    if (top == &os) {
+      EXPECT_EQ(top->stats().at(0).overflow_steps, steps);
+    }
+  }
+  EXPECT_GT(split.stats().at(0).k_chunks, 1u);
+}
+
 TEST(ScaledArray, MxGemmLayersEqualTheGoldenMxDotAcrossBlocks) {
   // K = 100: blocks of 32, 32, 32 and 4, each rounded once to FP32 and summed in FP32 from the
   // bias (spec 13.7); with a small activation buffer K is split into chunks of whole blocks

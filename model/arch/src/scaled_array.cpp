@@ -3,9 +3,9 @@
 // schedule: one reduction step per cycle per PE); its sums are the golden reference's, computed
 // when a tile is handed over:
 // - FP8 / INT8: each output's A-bit saturating sum in k order from the bias (an accumulator
-//   value) or the resumed partial sum (lbfp::gemm_accumulate for the tile's products, exact as
-//   long as no partial sum can leave the A-bit range; else lbfp::dot in k order), then
-//   requantize_scaled with the column's multiplier (spec 13.6, 13.7);
+//   value) or the resumed partial sum (lbfp::gemm_accumulate, which gives lbfp::dot's value;
+//   lbfp::dot itself where a sum saturated, for its step count), then requantize_scaled with
+//   the column's multiplier (spec 13.6, 13.7);
 // - MX: each block pair's exact sum (gemm_accumulate over 32-channel blocks, one call per tap;
 //   lbfp::dot where a block saturates), rounded once to FP32 and added in FP32 by
 //   lbfp::mx_accumulate, taps in (kh, kw) order, within a tap the chunk's blocks in channel
@@ -24,28 +24,12 @@
 namespace lbfp::arch {
 namespace {
 
-Int128 abs128(Int128 v) { return v < 0 ? -v : v; }
-
 class ScaledArray : public ArrayBackend {
  public:
   ScaledArray(const ArrayGeometry& geometry, const ScaledFormat& format, SimMode mode)
       : geometry_(geometry), format_(format), mode_(mode), timeline_(geometry) {
     // Zero codes (gated MACs): INT8 0x00; FP8 +-0 (0x00, 0x80). Both a mask pattern.
     zero_mask_ = format.is_float() ? Code{0x7f} : Code{0xff};
-    // The largest product magnitude, exact, from the golden multiply (the bound that clears a
-    // sum of saturation).
-    for (unsigned a = 0; a < 256; ++a) {
-      for (unsigned b = 0; b < 256; ++b) {
-        try {
-          check_code(format, a);
-          check_code(format, b);
-        } catch (const std::out_of_range&) {
-          continue;  // an FP8 NaN / infinity code: never encoded
-        }
-        max_product_ = std::max(max_product_, abs128(multiply(format, static_cast<Code>(a),
-                                                              static_cast<Code>(b))));
-      }
-    }
   }
   std::string name() const override {
     return std::string(mode_ == SimMode::kCycle ? "c++ cycle " : "c++ tile ") + format_.name();
@@ -139,7 +123,10 @@ class ScaledArray : public ArrayBackend {
     const ScaledTile& st = *job.scaled;
     const ScaledLayer& layer = *st.layer;
     transpose_b(job, 0, 1, k);
-    sums_.assign(rows * cols, 0);
+    // Each output's k-order saturating sum from its start value, as lbfp::dot gives it:
+    // gemm_accumulate from the bias (an accumulator value per column), or row by row from the
+    // resumed partial sums. Where a sum saturated, lbfp::dot again for its step count.
+    r.acc_wide.assign(rows * cols, 0);
     ScaledGemmProblem p;
     p.m = rows;
     p.n = cols;
@@ -148,25 +135,25 @@ class ScaledArray : public ArrayBackend {
     p.lda = job.lda;
     p.b = bt_.data();
     p.ldb = k;
-    gemm_accumulate(format_, p, sums_.data(), cols);
-    // The sum from 0 plus the start value is the k-order saturating sum whenever no partial
-    // sum can leave the A-bit range: |start| + K max|p| below 2^(A-1). Else lbfp::dot.
-    const Int128 limit = Int128{1} << (format_.acc_bits() - 1);
-    const Int128 reach = max_product_ * static_cast<Int128>(k);
-    r.acc_wide.assign(rows * cols, 0);
-    std::vector<Code> column;
-    for (size_t i = 0; i < rows; ++i) {
-      for (size_t j = 0; j < cols; ++j) {
-        const size_t o = i * cols + j;
-        Int128 start = 0;
-        if (st.init_acc != nullptr) {
-          start = st.init_acc[o];
-        } else if (!layer.bias_acc.empty()) {
-          start = layer.bias_acc[st.col0 + j];
-        }
-        if (abs128(start) + reach < limit) {
-          r.acc_wide[o] = start + sums_[o];
-        } else {
+    uint64_t overflows = 0;
+    if (st.init_acc == nullptr) {
+      p.initial = layer.bias_acc.empty() ? nullptr : layer.bias_acc.data() + st.col0;
+      overflows = gemm_accumulate(format_, p, r.acc_wide.data(), cols).overflows;
+    } else {
+      p.m = 1;
+      for (size_t i = 0; i < rows; ++i) {
+        p.a = job.a + i * job.lda;
+        p.initial = st.init_acc + i * cols;
+        overflows += gemm_accumulate(format_, p, r.acc_wide.data() + i * cols, cols).overflows;
+      }
+    }
+    if (overflows > 0) {
+      for (size_t i = 0; i < rows; ++i) {
+        for (size_t j = 0; j < cols; ++j) {
+          const size_t o = i * cols + j;
+          const Int128 start = st.init_acc != nullptr    ? st.init_acc[o]
+                               : layer.bias_acc.empty() ? Int128{0}
+                                                        : layer.bias_acc[st.col0 + j];
           const WideDotResult d = dot(format_, job.a + i * job.lda, bt_.data() + j * k, k, start);
           r.acc_wide[o] = d.acc;
           r.overflow_steps[o] = d.overflows;
@@ -300,13 +287,12 @@ class ScaledArray : public ArrayBackend {
   SimMode mode_;
   ArrayTimeline timeline_;
   Code zero_mask_ = 0xff;
-  Int128 max_product_ = 0;
   ArrayActivity activity_;
   int64_t now_ = 0;
   uint64_t next_tile_ = 0;
   std::deque<Pending> pending_;
   std::vector<Code> at_, bt_;
-  std::vector<Int128> sums_, block_sums_;
+  std::vector<Int128> block_sums_;
 };
 
 }  // namespace
