@@ -36,7 +36,8 @@ Code random_code(const ScaledFormat& f, std::mt19937& rng) {
   }
 }
 
-AcceleratorConfig system(const ScaledFormat& f, SimMode mode, Dataflow d = Dataflow::kOutputStationary) {
+AcceleratorConfig system(const ScaledFormat& f, SimMode mode,
+                         Dataflow d = Dataflow::kOutputStationary) {
   AcceleratorConfig c;
   c.array = {4, 4, 1, d};
   c.scaled = f;

@@ -332,7 +332,7 @@ bad "--vary array.rows=16: array.rows is varied twice" sweep $sw --vary array.ro
 bad "point 1 (array.rows=0): <embedded>/configs/arch/lbfp8_16x16.yaml (--set): array.rows: 0 is outside 1..4096" \
   sweep $sw --vary array.rows=4,0
 bad "point 0 (array.rows=abc): " sweep $sw --vary array.rows=abc
-bad "point 0 (format=fp16): --format fp16: expected lbfp8, bfp8, both or arch" sweep $sw --vary format=fp16
+bad "point 0 (format=fp16): --format fp16: expected lbfp8, bfp8, both, arch, mxint8, mxfp8-e4m3, mxfp8-e5m2, fp8-e4m3, fp8-e5m2 or int8" sweep $sw --vary format=fp16
 bad "point 0 (colour=blue): " sweep $sw --vary colour=blue
 hundred=$(seq -s, 1 100)
 bad "the sweep has 1000000 points, more than 100000" sweep $sw --vary a=$hundred --vary b=$hundred --vary c=$hundred

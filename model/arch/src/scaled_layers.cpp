@@ -130,7 +130,9 @@ std::vector<GemmLayer> make_scaled_layer_data(const LayerSpec& layer, const Laye
             for (uint64_t c = 0; c < len; ++c) block[c] = w[o * k + (c0 + c) * taps + t];
             const int e = mx_shared_exponent(f, block.data(), len);
             sl->w_exps[(o * taps + t) * nb + j] = e;
-            for (uint64_t c = 0; c < len; ++c) gl.w[o * k + (c0 + c) * taps + t] = encode(f, block[c], e);
+            for (uint64_t c = 0; c < len; ++c) {
+              gl.w[o * k + (c0 + c) * taps + t] = encode(f, block[c], e);
+            }
           }
         }
       }
@@ -154,7 +156,9 @@ std::vector<GemmLayer> make_scaled_layer_data(const LayerSpec& layer, const Laye
       std::vector<float> sw(n, sw_tensor);
       for (uint64_t o = 0; o < n; ++o) {
         if (!f.is_float()) sw[o] = tensor_scale(f, abs_max(w.data() + o * k, k));
-        for (uint64_t kk = 0; kk < k; ++kk) gl.w[o * k + kk] = encode_scaled(f, w[o * k + kk], sw[o]);
+        for (uint64_t kk = 0; kk < k; ++kk) {
+          gl.w[o * k + kk] = encode_scaled(f, w[o * k + kk], sw[o]);
+        }
       }
       if (!gl.bias.empty()) {
         sl->bias_acc.resize(n);
