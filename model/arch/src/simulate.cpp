@@ -289,6 +289,11 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
         }
       }
     }
+    report.data_origin +=
+        "; " + r.format + " codes and scales from those values: " +
+        (scaled->is_mx() ? std::string("an E8M0 scale per 32-channel block (spec 13.3)")
+                         : std::string("FP32 scales by max calibration, per tensor") +
+                               (scaled->is_float() ? "" : " (weights per output channel)"));
     scaled_datapath = energy_section(*scaled);
     for (const char* action : {"_multiply", "_accumulate"}) {
       const std::string key = scaled_datapath + action;
