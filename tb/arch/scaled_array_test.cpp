@@ -65,7 +65,7 @@ GemmLayer tensor_layer(const ScaledFormat& f, uint64_t m, uint64_t n, uint64_t k
   for (uint64_t j = 0; j < n; ++j) {
     s->multipliers.push_back(requant_multiplier(f, 0.02f, 0.001f * static_cast<float>(j + 1),
                                                 f.is_float() ? 40.0f : 0.05f));
-    s->bias_acc.push_back(static_cast<Int128>(static_cast<int>(rng() % 2001) - 1000) << 8);
+    s->bias_acc.push_back(static_cast<Int128>(static_cast<int>(rng() % 2001) - 1000) * 256);
   }
   l.scaled = s;
   return l;
