@@ -161,8 +161,16 @@ TEST(SimRun, SectionThirteenFormatsRunPricedByTheirTableEntries) {
   arch::SimulationRequest r;
   r.workload = LBFP_SOURCE_DIR "/sim/workloads/lenet5.csv";
   r.format = "lbfp8";
-  const nlohmann::json lbfp = nlohmann::json::parse(arch::summary_json(arch::simulate(r)));
+  const arch::SimReport lbfp_report = arch::simulate(r);
+  const nlohmann::json lbfp = nlohmann::json::parse(arch::summary_json(lbfp_report));
   const nlohmann::json& lbfp_run = lbfp["formats"]["lbfp8"];
+  // The datapath by name or by LBFP's flag: the same energy.
+  const arch::LayerStats& first = lbfp_report.runs.at(0).layers.at(0).stats;
+  const arch::BufferConfig& buffers = lbfp_report.arch.accel.buffers;
+  EXPECT_EQ(arch::layer_energy(first, true, lbfp_report.energy, buffers).total_pj(),
+            arch::layer_energy_for(first, "lbfp", lbfp_report.energy, buffers).total_pj());
+  EXPECT_EQ(arch::layer_energy(first, false, lbfp_report.energy, buffers).total_pj(),
+            arch::layer_energy_for(first, "bfp", lbfp_report.energy, buffers).total_pj());
   for (const Case& c : cases) {
     SCOPED_TRACE(c.format);
     r.format = c.format;

@@ -266,12 +266,12 @@ EnergyBreakdown layer_energy(const LayerStats& s, bool lbfp, const EnergyTable& 
 
 EnergyBreakdown layer_energy(const LayerStats& s, bool lbfp, const EnergyTable& t,
                              const BufferConfig& buffers, Dataflow dataflow) {
-  return layer_energy(s, lbfp ? "lbfp" : "bfp", t, buffers, dataflow);
+  return layer_energy_for(s, lbfp ? "lbfp" : "bfp", t, buffers, dataflow);
 }
 
-EnergyBreakdown layer_energy(const LayerStats& s, const std::string& datapath,
-                             const EnergyTable& t, const BufferConfig& buffers,
-                             Dataflow dataflow) {
+EnergyBreakdown layer_energy_for(const LayerStats& s, const std::string& datapath,
+                                 const EnergyTable& t, const BufferConfig& buffers,
+                                 Dataflow dataflow) {
   EnergyBreakdown e = datapath_energy(s, datapath, t, dataflow);
   auto d = [](uint64_t v) { return static_cast<double>(v); };
   auto charge = [&](const OperandTraffic& o, uint64_t capacity) {

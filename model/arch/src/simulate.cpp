@@ -83,9 +83,9 @@ void collect(FormatRun& run, const Workload& w, const std::vector<LayerStats>& s
   for (size_t i = 0; i < stats.size(); ++i) accumulate_stats(run.layers[owner[i]].stats, stats[i]);
   for (LayerResult& l : run.layers) {
     finish_stats(l.stats, arch.accel.array);
-    l.energy = layer_energy(l.stats, run.datapath.empty() ? (run.lbfp ? "lbfp" : "bfp")
-                                                          : run.datapath,
-                            energy, arch.accel.buffers, dataflow);
+    l.energy = layer_energy_for(l.stats,
+                                run.datapath.empty() ? (run.lbfp ? "lbfp" : "bfp") : run.datapath,
+                                energy, arch.accel.buffers, dataflow);
     accumulate_stats(run.total, l.stats);
     run.energy += l.energy;
   }

@@ -73,8 +73,9 @@ EnergyBreakdown layer_energy(const LayerStats& s, bool lbfp, const EnergyTable& 
                              Dataflow dataflow = Dataflow::kOutputStationary);
 // The same with the datapath named: "lbfp", "bfp", or a section 13 format's energy section
 // ("int8", "fp8_e4m3", "fp8_e5m2"): its "<datapath>_multiply" and "<datapath>_accumulate".
-EnergyBreakdown layer_energy(const LayerStats& s, const std::string& datapath,
-                             const EnergyTable& table, const BufferConfig& buffers,
-                             Dataflow dataflow = Dataflow::kOutputStationary);
+// (Its own name: a string literal would convert to layer_energy's bool.)
+EnergyBreakdown layer_energy_for(const LayerStats& s, const std::string& datapath,
+                                 const EnergyTable& table, const BufferConfig& buffers,
+                                 Dataflow dataflow = Dataflow::kOutputStationary);
 
 }  // namespace lbfp::arch
