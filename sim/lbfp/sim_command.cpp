@@ -129,7 +129,9 @@ void add_sim_command(CLI::App& app) {
                   "(docs/scalesim.md)");
   cmd->add_option("--workload", o->workload,
                   "SCALE-Sim topology CSV (sim/workloads/*.csv) or gemm:M,N,K");
-  cmd->add_option("--format", o->format, "lbfp8, bfp8, both (default) or arch");
+  cmd->add_option("--format", o->format,
+                  "lbfp8, bfp8, both (default), arch, or a format of spec section 13: mxint8, "
+                  "mxfp8-e4m3, mxfp8-e5m2, fp8-e4m3, fp8-e5m2, int8 (docs/formats.md)");
   cmd->add_option("--mode", o->mode, "tile (default: whole tiles through the fast kernel) or "
                                      "cycle (the array stepped every clock)");
   cmd->add_option("--dataflow", o->dataflow,

@@ -61,7 +61,9 @@ void add_sweep_command(CLI::App& app) {
       "them on the local cores (or writes a job list) and collects one CSV");
   cmd->add_option("--arch", o->arch, "architecture YAML (default: the embedded preset)");
   cmd->add_option("--workload", o->workload, "topology CSV or gemm:M,N,K (default: ResNet-18)");
-  cmd->add_option("--format", o->format, "lbfp8, bfp8, both (default) or arch");
+  cmd->add_option("--format", o->format,
+                  "lbfp8, bfp8, both (default), arch, or a format of spec section 13: mxint8, "
+                  "mxfp8-e4m3, mxfp8-e5m2, fp8-e4m3, fp8-e5m2, int8 (docs/formats.md)");
   cmd->add_option("--mode", o->mode, "tile (default) or cycle");
   cmd->add_option("--seed", o->seed, "seed of the generated data (the same for every point)")
       ->check(unsigned_integer());

@@ -290,8 +290,12 @@ bad "text.onnx: not an ONNX model" sim --quiet --workload text.onnx
 bad "nowhere.onnx: cannot open" sim --quiet --workload nowhere.onnx
 
 # ---- lbfp sim: other options and the output folder ---------------------------------------------
-bad "--format fp16: expected lbfp8, bfp8, both or arch" sim --quiet $gemm --format fp16
-bad "--format mxfp8-e4m3: the architecture model runs lbfp8 and bfp8 only; no multiplier or PE of mxfp8-e4m3 is synthesized, so its energy is not priced" sim --quiet $gemm --format mxfp8-e4m3
+bad "--format fp16: expected lbfp8, bfp8, both, arch, mxint8, mxfp8-e4m3, mxfp8-e5m2, fp8-e4m3, fp8-e5m2 or int8" sim --quiet $gemm --format fp16
+bad "--format MXINT8: expected lbfp8, bfp8, both, arch, mxint8," sim --quiet $gemm --format MXINT8
+bad "--format mxfp8-e4m3 runs on the output-stationary array only (the weight-stationary array's folds of R reduction steps would split its 32-element blocks): use --dataflow os" sim --quiet $gemm --format mxfp8-e4m3 --dataflow ws
+bad "--format mxint8 runs on the output-stationary array only (the weight-stationary array's" sim --quiet $gemm --format mxint8 --dataflow best
+bad "--format int8: the model has no RTL array of int8; use --array cpp" sim --quiet $gemm --format int8 --array rtl --mode cycle
+bad "horowitz45.yaml: no energy for 'fp8_e5m2_multiply' (--format fp8-e5m2): a table prices it from its 'synthesis:' file's fp8_e5m2 section" sim --quiet $gemm --format fp8-e5m2 --energy "$src/configs/energy/horowitz45.yaml"
 bad "--mode fast: expected cycle or tile" sim --quiet $gemm --mode fast
 bad "--array gpu: expected cpp or rtl" sim --quiet $gemm --array gpu
 bad "--array rtl runs cycle by cycle: use --mode cycle" sim --quiet $gemm --array rtl --mode tile
@@ -328,7 +332,7 @@ bad "--vary array.rows=16: array.rows is varied twice" sweep $sw --vary array.ro
 bad "point 1 (array.rows=0): <embedded>/configs/arch/lbfp8_16x16.yaml (--set): array.rows: 0 is outside 1..4096" \
   sweep $sw --vary array.rows=4,0
 bad "point 0 (array.rows=abc): " sweep $sw --vary array.rows=abc
-bad "point 0 (format=fp16): --format fp16: expected lbfp8, bfp8, both or arch" sweep $sw --vary format=fp16
+bad "point 0 (format=fp16): --format fp16: expected lbfp8, bfp8, both, arch, mxint8, mxfp8-e4m3, mxfp8-e5m2, fp8-e4m3, fp8-e5m2 or int8" sweep $sw --vary format=fp16
 bad "point 0 (colour=blue): " sweep $sw --vary colour=blue
 hundred=$(seq -s, 1 100)
 bad "the sweep has 1000000 points, more than 100000" sweep $sw --vary a=$hundred --vary b=$hundred --vary c=$hundred

@@ -125,7 +125,7 @@ check_bad "bad.yaml:4: array.colls: unknown key" --arch bad.yaml --workload gemm
 printf 'Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\nc1, 8, 8, 3, 3, x, 4, 1,\n' > bad.csv
 check_bad "bad.csv:2: Channels: expected a positive integer, got 'x'" --workload bad.csv
 check_bad "missing.yaml: cannot open the file" --arch missing.yaml
-check_bad "--format fp16: expected lbfp8, bfp8, both or arch" --format fp16 --workload gemm:4,4,4
+check_bad "--format fp16: expected lbfp8, bfp8, both, arch, mxint8, mxfp8-e4m3, mxfp8-e5m2, fp8-e4m3, fp8-e5m2 or int8" --format fp16 --workload gemm:4,4,4
 check_bad "--set array.rows" --set array.rows --workload gemm:4,4,4
 "$lbfp" sweep --vary array.rows --out s3 > /dev/null 2> err.txt; rc=$?
 [[ $rc -eq 2 ]] && grep -q "expected key=v1,v2" err.txt || { echo "FAIL: bad --vary: status $rc"; fail=1; }

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -10,6 +12,7 @@
 
 #include "golden.h"
 #include "lbfp/arch/report.h"
+#include "lbfp/arch/scaled_layers.h"
 #include "lbfp/arch/simulate.h"
 #include "sim_command.h"
 
@@ -135,6 +138,142 @@ TEST(SimRun, CycleModeAndTileModeAgree) {
   EXPECT_GE(compute, 73u + (10u * 13u - 1u) * 60u);
   EXPECT_LE(compute, 10u * 13u * 73u);
   fs::remove_all(out);
+}
+
+// The formats of spec section 13 through simulate(): each run names its format, prices its
+// datapath with its own section of the synthesis table (MX with its element type's), writes MX
+// outputs as FP32 and keeps the summary's schema. The expected constants are the table's
+// numbers (configs/energy/osu018_synth.yaml), typed here: the 45 nm table's bfp_multiply times
+// the format's mul_pj (and mac_pj - mul_pj) over BFP8's mul_pj.
+TEST(SimRun, SectionThirteenFormatsRunPricedByTheirTableEntries) {
+  struct Case {
+    const char* format;
+    const char* section;
+    double mul_pj, mac_pj;  // the synthesis table's
+    bool mx;
+  } cases[] = {{"int8", "int8", 10.33354, 26.60796, false},
+               {"fp8-e4m3", "fp8_e4m3", 8.68889, 24.96110, false},
+               {"fp8-e5m2", "fp8_e5m2", 8.39210, 29.69223, false},
+               {"mxint8", "int8", 10.33354, 26.60796, true},
+               {"mxfp8-e4m3", "fp8_e4m3", 8.68889, 24.96110, true},
+               {"mxfp8-e5m2", "fp8_e5m2", 8.39210, 29.69223, true}};
+  constexpr double kBfp8MulPj = 10.40190;
+  arch::SimulationRequest r;
+  r.workload = LBFP_SOURCE_DIR "/sim/workloads/lenet5.csv";
+  r.format = "lbfp8";
+  const arch::SimReport lbfp_report = arch::simulate(r);
+  const nlohmann::json lbfp = nlohmann::json::parse(arch::summary_json(lbfp_report));
+  const nlohmann::json& lbfp_run = lbfp["formats"]["lbfp8"];
+  // The datapath by name or by LBFP's flag: the same energy.
+  const arch::LayerStats& first = lbfp_report.runs.at(0).layers.at(0).stats;
+  const arch::BufferConfig& buffers = lbfp_report.arch.accel.buffers;
+  EXPECT_EQ(arch::layer_energy(first, true, lbfp_report.energy, buffers).total_pj(),
+            arch::layer_energy_for(first, "lbfp", lbfp_report.energy, buffers).total_pj());
+  EXPECT_EQ(arch::layer_energy(first, false, lbfp_report.energy, buffers).total_pj(),
+            arch::layer_energy_for(first, "bfp", lbfp_report.energy, buffers).total_pj());
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.format);
+    r.format = c.format;
+    const arch::SimReport report = arch::simulate(r);
+    ASSERT_EQ(report.runs.size(), 1u);
+    const arch::FormatRun& run = report.runs[0];
+    EXPECT_EQ(run.format, c.format);
+    const double anchor = report.energy.at("bfp_multiply");
+    const double mul = report.energy.at(std::string(c.section) + "_multiply");
+    const double acc = report.energy.at(std::string(c.section) + "_accumulate");
+    EXPECT_NEAR(mul, anchor * c.mul_pj / kBfp8MulPj, 1e-12 * mul);
+    EXPECT_NEAR(acc, anchor * (c.mac_pj - c.mul_pj) / kBfp8MulPj, 1e-12 * acc);
+    EXPECT_NEAR(run.energy.multiply_pj, static_cast<double>(run.total.multiplies) * mul,
+                1e-9 * run.energy.multiply_pj);
+    EXPECT_NEAR(run.energy.accumulate_pj, static_cast<double>(run.total.accumulates) * acc,
+                1e-9 * run.energy.accumulate_pj);
+    EXPECT_EQ(run.total.macs, lbfp_run["macs"].get<uint64_t>());
+    uint64_t outputs = 0;
+    for (const arch::LayerResult& l : run.layers) outputs += l.stats.m * l.stats.n;
+    EXPECT_EQ(run.total.dram_bytes_written, outputs * (c.mx ? 4 : 1));
+    // The summary: the same fields as an LBFP8 run's, the energy entries with their source.
+    const nlohmann::json j = nlohmann::json::parse(arch::summary_json(report));
+    ASSERT_TRUE(j["formats"].contains(c.format));
+    for (const auto& [key, value] : lbfp_run.items()) {
+      EXPECT_TRUE(j["formats"][c.format].contains(key)) << key;
+    }
+    EXPECT_NE(j["energy_table"]["sources"][std::string(c.section) + "_multiply"]
+                  .get<std::string>()
+                  .find("osu018_synth.yaml"),
+              std::string::npos);
+  }
+  // LBFP8's summary lists no entry of these formats (its reports are byte for byte as before).
+  EXPECT_FALSE(lbfp["energy_table"]["per_action_pj"].contains("int8_multiply"));
+}
+
+// The operands of a section 13 layer from the shared values, recomputed here from the golden
+// reference's scale choice and encoders: MX codes and E8M0 scales per 32-channel block of each
+// pixel (and of each weight row and tap), each output pixel's tap taking its input pixel's
+// scales; INT8's multipliers from the tensor scales of the inputs and of each weight row.
+TEST(SimRun, SectionThirteenLayerDataFollowsTheSpecScales) {
+  LayerSpec spec;
+  spec.name = "c";
+  spec.is_conv = true;
+  spec.ifmap_h = spec.ifmap_w = 6;
+  spec.filter_h = spec.filter_w = 3;
+  spec.channels = 40;
+  spec.filters = 3;
+  const LayerValues values = make_layer_values(spec, 9, 1 << 20);
+  const ScaledFormat mx(ElementKind::kE4M3, ScaleKind::kMxBlock);
+  const std::vector<arch::GemmLayer> g =
+      arch::make_scaled_layer_data(spec, values, mx, Im2col::kChip);
+  ASSERT_EQ(g.size(), 1u);
+  const arch::ScaledLayer& s = *g[0].scaled;
+  ASSERT_EQ(s.blocks, 2u);
+  ASSERT_EQ(s.taps, 9u);
+  const uint64_t hw = 36;
+  std::vector<int> pixel_exps;
+  for (uint64_t p = 0; p < hw; ++p) {
+    for (uint64_t b = 0; b < 2; ++b) {
+      std::vector<float> block;
+      for (uint64_t c = 32 * b; c < std::min<uint64_t>(40, 32 * b + 32); ++c) {
+        block.push_back(values.input[c * hw + p]);
+      }
+      const int e = mx_shared_exponent(mx, block.data(), block.size());
+      pixel_exps.push_back(e);
+      for (size_t i = 0; i < block.size(); ++i) {
+        ASSERT_EQ(g[0].a[p * 40 + 32 * b + i], encode(mx, block[i], e)) << p << " " << i;
+      }
+    }
+  }
+  // Output pixel (1, 2), tap (2, 0): input pixel (3, 2).
+  const uint64_t row = 1 * 4 + 2, tap = 2 * 3 + 0, pixel = 3 * 6 + 2;
+  EXPECT_EQ(s.a_exps[(row * 9 + tap) * 2 + 1], pixel_exps[pixel * 2 + 1]);
+  // Weight row 2, tap 4, block 1 (channels 32..39).
+  std::vector<float> wb;
+  for (uint64_t c = 32; c < 40; ++c) wb.push_back(values.weights[0][2 * 360 + c * 9 + 4]);
+  const int we = mx_shared_exponent(mx, wb.data(), wb.size());
+  EXPECT_EQ(s.w_exps[(2 * 9 + 4) * 2 + 1], we);
+  EXPECT_EQ(g[0].w[2 * 360 + 35 * 9 + 4], encode(mx, wb[3], we));
+
+  const ScaledFormat int8(ElementKind::kInt8, ScaleKind::kTensor);
+  const std::vector<arch::GemmLayer> t =
+      arch::make_scaled_layer_data(spec, values, int8, Im2col::kChip);
+  float amax = 0.0f;
+  for (float v : values.input) amax = std::max(amax, std::fabs(v));
+  const float sa = tensor_scale(int8, amax);
+  EXPECT_EQ(t[0].a[7], encode_scaled(int8, values.input[7 % 40 * hw + 7 / 40], sa));
+  float wmax = 0.0f;
+  for (uint64_t k = 0; k < 360; ++k) wmax = std::max(wmax, std::fabs(values.weights[0][360 + k]));
+  const float sw = tensor_scale(int8, wmax);
+  EXPECT_EQ(t[0].w[360 + 100], encode_scaled(int8, values.weights[0][360 + 100], sw));
+  // M_j = fp32(fp32(sa sw_j) / so) with one output scale so: M_j / fp32(sa sw_j) the same for
+  // every column (to FP32 rounding).
+  std::vector<double> ratio;
+  for (uint64_t j = 0; j < 3; ++j) {
+    float mj = 0.0f;
+    for (uint64_t k = 0; k < 360; ++k) mj = std::max(mj, std::fabs(values.weights[0][j * 360 + k]));
+    const float swj = tensor_scale(int8, mj);
+    ratio.push_back(t[0].scaled->multipliers[j] / static_cast<double>(sa * swj));
+  }
+  EXPECT_GT(ratio[0], 0.0);
+  EXPECT_NEAR(ratio[1], ratio[0], 1e-6 * ratio[0]);
+  EXPECT_NEAR(ratio[2], ratio[0], 1e-6 * ratio[0]);
 }
 
 TEST(SimRun, BadInputsExitWithStatus2AndWriteNothing) {

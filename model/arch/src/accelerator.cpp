@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstring>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -73,9 +74,11 @@ uint64_t stored_cols(const ConvGeometry& g) {
   return n;
 }
 // The code of zero the loader writes for a padded map's border.
-Code zero_code(const NumberFormat& format) {
-  return std::visit([](const auto& f) { return encode(f, 0.0, 0); }, format);
+Code zero_code(const AcceleratorConfig& config) {
+  if (config.scaled) return encode(*config.scaled, 0.0, 0);
+  return std::visit([](const auto& f) { return encode(f, 0.0, 0); }, config.format);
 }
+bool is_mx(const AcceleratorConfig& config) { return config.scaled && config.scaled->is_mx(); }
 // Output rows spanned by the output pixels [p0, p0 + count).
 uint64_t out_rows_spanned(const ConvGeometry& g, uint64_t p0, uint64_t count) {
   return (p0 + count - 1) / g.out_w() - p0 / g.out_w() + 1;
@@ -84,24 +87,30 @@ uint64_t out_rows_spanned(const ConvGeometry& g, uint64_t p0, uint64_t count) {
 // The A side of a layer for the planner: block bytes and DRAM bytes per block row count.
 struct ASide {
   const GemmJob& job;
-  // Largest A block of `block_m` rows and `kc` of K.
+  const AcceleratorConfig& config;
+  // Largest A block of `block_m` rows and `kc` of K (with its scale bytes, spec section 13).
   uint64_t block_bytes(uint64_t block_m, uint64_t kc) const {
-    if (!job.conv) return std::min(block_m, job.m) * kc;
+    if (!job.conv) {
+      const uint64_t rows = std::min(block_m, job.m);
+      return rows * kc + a_scale_bytes(config, job, rows, kc, false);
+    }
     const ConvGeometry& g = *job.conv;
     uint64_t rows = 0;
     for (uint64_t p0 = 0; p0 < job.m; p0 += block_m) {
       rows = std::max(rows, band_rows(g, out_rows_spanned(g, p0, std::min(block_m, job.m - p0))));
     }
-    return rows * band_cols(g) * (kc / g.taps());
+    const uint64_t cc = kc / g.taps();
+    return rows * band_cols(g) * cc + a_scale_bytes(config, job, rows * band_cols(g), cc, true);
   }
   // DRAM bytes of loading every block of A once (all of K).
   uint64_t once(uint64_t block_m) const {
-    if (!job.conv) return job.m * job.k;
+    if (!job.conv) return job.m * job.k + a_scale_bytes(config, job, job.m, job.k, false);
     const ConvGeometry& g = *job.conv;
     uint64_t bytes = 0;
     for (uint64_t p0 = 0; p0 < job.m; p0 += block_m) {
       const uint64_t rows = band_rows(g, out_rows_spanned(g, p0, std::min(block_m, job.m - p0)));
-      bytes += stored_rows(g, p0 / g.out_w(), rows) * stored_cols(g) * g.channels;
+      const uint64_t pixels = stored_rows(g, p0 / g.out_w(), rows) * stored_cols(g);
+      bytes += pixels * g.channels + a_scale_bytes(config, job, pixels, g.channels, true);
     }
     return bytes;
   }
@@ -130,10 +139,10 @@ TileShape tile_shape(const GemmJob& job, const AcceleratorConfig& config) {
   uint64_t s = std::min<uint64_t>(dim, uint64_t{1} << 20);  // TileJob counts rows in an int
   s = std::min(s, std::max<uint64_t>(1, b.output_bytes / (2 * C)));
   if (job.k > R) {
-    const uint64_t entry = psum_entry_bytes(acc_bits(config.format));
+    const uint64_t entry = psum_entry_bytes(config);
     s = std::min(s, std::max<uint64_t>(1, b.psum_bytes / (4 * C * entry)));
   }
-  const ASide a{job};
+  const ASide a{job, config};
   while (s > 1 && (ws ? a.block_bytes(s, unit) : s * unit) * 2 >
                       (ws ? b.activation_bytes : b.weight_bytes)) {
     s = (s + 1) / 2;
@@ -163,6 +172,23 @@ void get_psum(const Code* from, int acc, uint64_t bytes, int64_t& value, uint8_t
   const uint64_t sign = uint64_t{1} << (acc - 1);
   const uint64_t v = word & mask;
   value = static_cast<int64_t>((v ^ sign) - sign);  // sign-extends the A-bit value
+}
+
+// A partial sum of a format of spec section 13 in the store: FP8 / INT8 the A-bit sum (up to 126
+// bits), MX the FP32 sum's bits (acc 32); the sticky flag above it, little-endian.
+__extension__ typedef unsigned __int128 U128;  // GCC/Clang, as lbfp::Int128
+void put_psum_wide(Code* to, Int128 value, uint8_t flag, int acc, uint64_t bytes) {
+  const U128 mask = (U128{1} << acc) - 1;
+  const U128 word = (static_cast<U128>(value) & mask) | (U128{flag} << acc);
+  for (uint64_t i = 0; i < bytes; ++i) to[i] = static_cast<Code>(word >> (8 * i));
+}
+void get_psum_wide(const Code* from, int acc, uint64_t bytes, Int128& value, uint8_t& flag) {
+  U128 word = 0;
+  for (uint64_t i = 0; i < bytes; ++i) word |= U128{from[i]} << (8 * i);
+  flag = static_cast<uint8_t>((word >> acc) & 1);
+  const U128 mask = (U128{1} << acc) - 1;
+  const U128 sign = U128{1} << (acc - 1);
+  value = static_cast<Int128>(((word & mask) ^ sign) - sign);
 }
 
 // Checked before the members it sizes (the buffers) are built.
@@ -253,6 +279,32 @@ std::unique_ptr<ArrayBackend> make_cpp_array(const ArrayGeometry& geometry,
   return std::make_unique<CppArray>(geometry, format, mode);
 }
 
+uint64_t output_bytes(const AcceleratorConfig& config) { return is_mx(config) ? 4 : 1; }
+
+uint64_t psum_entry_bytes(const AcceleratorConfig& config) {
+  if (!config.scaled) return psum_entry_bytes(acc_bits(config.format));
+  return psum_entry_bytes(config.scaled->is_mx() ? 32 : config.scaled->acc_bits());
+}
+
+uint64_t a_scale_bytes(const AcceleratorConfig& config, const GemmJob& job, uint64_t rows,
+                       uint64_t row_codes, bool pixels) {
+  if (!is_mx(config) || !job.scaled || rows == 0) return 0;
+  // A pixel of a feature map holds channels of one tap; a row of A all its taps.
+  const uint64_t taps = pixels ? 1 : job.scaled->taps;
+  const uint64_t channels = row_codes / taps;
+  return rows * taps * ceil_div(channels, ScaledFormat::kMxBlockSize);
+}
+
+uint64_t w_scale_bytes(const AcceleratorConfig& config, const GemmJob& job, uint64_t cols,
+                       uint64_t kc) {
+  if (!config.scaled || !job.scaled || cols == 0) return 0;
+  if (config.scaled->is_mx()) {
+    const uint64_t taps = job.scaled->taps;
+    return cols * taps * ceil_div(kc / taps, ScaledFormat::kMxBlockSize);
+  }
+  return config.scaled->element() == ElementKind::kInt8 ? 4 * cols : 4;
+}
+
 void AcceleratorConfig::validate() const {
   constexpr auto kDim = ArchLimits::kArrayDim;
   if (array.rows < kDim.lo || array.cols < kDim.lo) {
@@ -278,6 +330,12 @@ void AcceleratorConfig::validate() const {
     throw std::invalid_argument("the accelerator's clock_period must be positive");
   }
   dram.validate();
+  if (scaled && scaled->is_mx() && array.dataflow != Dataflow::kOutputStationary) {
+    throw std::invalid_argument(
+        scaled->name() + " runs on the output-stationary array only: a weight- or "
+        "input-stationary fold of R reduction steps would split its 32-element blocks "
+        "(docs/formats.md)");
+  }
 }
 
 namespace {
@@ -391,13 +449,18 @@ LayerPlan plan_layer(const GemmJob& job, const AcceleratorConfig& config) {
   const uint64_t TM = shape.m;  // a tile's output rows and columns
   const uint64_t TN = shape.n;
   const BufferConfig& b = config.buffers;
-  const uint64_t unit = job.conv ? job.conv->taps() : 1;  // K chunks are whole channels
-  const uint64_t units = job.k / unit;
-  const uint64_t entry = psum_entry_bytes(acc_bits(config.format));
+  // K chunks are whole channels; an MX format's whole 32-channel blocks (of every tap).
+  const bool mx = is_mx(config) && job.scaled;
+  const uint64_t mx_channels =
+      mx ? std::min<uint64_t>(job.scaled->channels, ScaledFormat::kMxBlockSize) : 0;
+  const uint64_t unit = mx ? job.scaled->taps * mx_channels : job.conv ? job.conv->taps() : 1;
+  const uint64_t units = mx ? ceil_div(job.k, unit) : job.k / unit;
+  const uint64_t entry = psum_entry_bytes(config);
   const uint64_t tile_psum = TM * TN * entry;
   const uint64_t all_m = ceil_div(job.m, TM) * TM;
   const uint64_t all_n = ceil_div(job.n, TN) * TN;
-  const ASide a{job};
+  const ASide a{job, config};
+  const uint64_t out_bytes = output_bytes(config);
 
   // The smallest buffers: one row of tiles (TM outputs) of one chunk of one unit of K.
   const std::string who = "layer '" + job.name + "': ";
@@ -412,13 +475,15 @@ LayerPlan plan_layer(const GemmJob& job, const AcceleratorConfig& config) {
               "the activations of " + std::to_string(TM) + " output rows for one K chunk of " +
                   std::to_string(unit));
   }
-  if (b.weight_bytes < std::min(TN, job.n) * unit) {
-    too_small("weight", b.weight_bytes, std::min(TN, job.n) * unit,
+  const uint64_t w_min =
+      std::min(TN, job.n) * unit + w_scale_bytes(config, job, std::min(TN, job.n), unit);
+  if (b.weight_bytes < w_min) {
+    too_small("weight", b.weight_bytes, w_min,
               std::to_string(std::min(TN, job.n)) + " columns of one K chunk of " +
                   std::to_string(unit));
   }
-  if (b.output_bytes < TM * TN) {
-    too_small("output", b.output_bytes, TM * TN,
+  if (b.output_bytes < TM * TN * out_bytes) {
+    too_small("output", b.output_bytes, TM * TN * out_bytes,
               "one " + std::to_string(TM) + " x " + std::to_string(TN) + " tile");
   }
 
@@ -448,10 +513,16 @@ LayerPlan plan_layer(const GemmJob& job, const AcceleratorConfig& config) {
       }
       if (mb == 0) continue;
       for (int w_slots : {2, 1}) {
-        const uint64_t nb_fit = b.weight_bytes / (kc * static_cast<uint64_t>(w_slots)) / TN * TN;
+        // Weight columns per slot (an MX column's scale bytes with it; INT8 / FP8: at most 4).
+        const uint64_t col_bytes = kc + (mx ? w_scale_bytes(config, job, 1, kc) : 0);
+        const uint64_t extra = config.scaled && !mx ? 4 : 0;
+        const uint64_t w_room = b.weight_bytes / static_cast<uint64_t>(w_slots);
+        const uint64_t nb_fit = w_room > extra ? (w_room - extra) / (col_bytes + extra) / TN * TN
+                                               : 0;
         uint64_t nb = std::min(all_n, nb_fit);
         if (nb == 0) {
-          if (job.n < TN && job.n * kc * static_cast<uint64_t>(w_slots) <= b.weight_bytes) {
+          if (job.n < TN && (job.n * (col_bytes + extra) + extra) *
+                                    static_cast<uint64_t>(w_slots) <= b.weight_bytes) {
             nb = TN;
           } else {
             continue;
@@ -525,7 +596,8 @@ LayerPlan plan_layer(const GemmJob& job, const AcceleratorConfig& config) {
           p.a_slots = nm * nk * fa > 1 ? a_slots : 1;
           p.w_slots = nn * nk * fw > 1 ? w_slots : 1;
           p.a_slot_bytes = a.block_bytes(bm, kc);
-          p.w_slot_bytes = std::min(bn, job.n) * kc;
+          p.w_slot_bytes = std::min(bn, job.n) * kc +
+                           w_scale_bytes(config, job, std::min(bn, job.n), kc);
           if (split) {
             const uint64_t tm = ceil_div(std::min(bm, job.m), TM);
             const uint64_t tn = ceil_div(std::min(bn, job.n), TN);
@@ -535,8 +607,8 @@ LayerPlan plan_layer(const GemmJob& job, const AcceleratorConfig& config) {
                            tile_psum;
           }
           p.dram_a = a.once(bm) * fa;
-          p.dram_w = job.n * job.k * fw;
-          p.dram_out = job.m * job.n;
+          p.dram_w = (job.n * job.k + w_scale_bytes(config, job, job.n, job.k)) * fw;
+          p.dram_out = job.m * job.n * out_bytes;
           // Traffic decides; an operand reloaded into a single slot stalls the array on every
           // load, so it must save more than a tenth of the traffic to be chosen.
           double cost = static_cast<double>(p.dram_a + p.dram_w + p.dram_out);
@@ -615,8 +687,9 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const AcceleratorConfig& 
       job_in("job_in"),
       done_out("done_out"),
       config_(validated(config)),
-      backend_(backend ? std::move(backend)
-                       : make_cpp_array(config_.array, config_.format, config_.mode)),
+      backend_(backend             ? std::move(backend)
+               : config_.scaled ? make_scaled_array(config_.array, *config_.scaled, config_.mode)
+                                : make_cpp_array(config_.array, config_.format, config_.mode)),
       activation_buffer_("activation_buffer", config_.buffers.activation_bytes),
       weight_buffer_("weight_buffer", config_.buffers.weight_bytes),
       output_buffer_("output_buffer", config_.buffers.output_bytes),
@@ -688,10 +761,11 @@ void Accelerator::controller_thread() {
     const uint64_t TN = lp.tile_n;
     // The output buffer is a ring of tile slots: as many as it holds, so that the writer's DRAM
     // latency does not hold up tiles whose results leave the array meanwhile.
-    p.out_slots = static_cast<int>(
-        std::clamp<uint64_t>(config_.buffers.output_bytes / (TM * TN), 1, kMaxOutputSlots));
-    p.out_slot_bytes = TM * TN;
-    const uint64_t entry = psum_entry_bytes(acc_bits(config_.format));
+    const uint64_t out_bytes = output_bytes(config_);
+    p.out_slots = static_cast<int>(std::clamp<uint64_t>(
+        config_.buffers.output_bytes / (TM * TN * out_bytes), 1, kMaxOutputSlots));
+    p.out_slot_bytes = TM * TN * out_bytes;
+    const uint64_t entry = psum_entry_bytes(config_);
     const uint64_t nm = ceil_div(layer.m, lp.block_m);
     const uint64_t nn = ceil_div(layer.n, lp.block_n);
     const uint64_t nk = lp.k_chunks;
@@ -812,6 +886,14 @@ void Accelerator::controller_thread() {
     s.loop_order = lp.order_name();
     s.k_chunks = lp.k_chunks;
     s.dram_lower_bound = dram_lower_bound(layer);
+    if (config_.scaled) {  // the outputs' other bytes (MX: FP32) and every scale byte once
+      const uint64_t pixels = layer.conv ? layer.conv->stored_h() * layer.conv->stored_w() : 0;
+      s.dram_lower_bound +=
+          layer.m * layer.n * (output_bytes(config_) - 1) +
+          (layer.conv ? a_scale_bytes(config_, layer, pixels, layer.conv->channels, true)
+                      : a_scale_bytes(config_, layer, layer.m, layer.k, false)) +
+          w_scale_bytes(config_, layer, layer.n, layer.k);
+    }
     const ArrayActivity activity_before = backend_->activity();
     const uint64_t dma_read_before = dma_bytes_read_;
     const uint64_t dma_written_before = dma_bytes_written_;
@@ -841,7 +923,7 @@ void Accelerator::controller_thread() {
     const ArrayActivity after = backend_->activity();
     s.zero_macs = after.zero_macs - activity_before.zero_macs;
     s.multiplies = s.macs - s.zero_macs;
-    s.shifts = is_lbfp(config_.format) ? s.multiplies : 0;
+    s.shifts = !config_.scaled && is_lbfp(config_.format) ? s.multiplies : 0;
     s.accumulates = s.macs - s.zero_macs;
     s.requantizations = layer.m * layer.n;
     s.dram_bytes_read = dma_bytes_read_ - dma_read_before;
@@ -874,7 +956,7 @@ Accelerator::Plan* Accelerator::wait_for_layer(size_t next) {
 // error they stay suspended when the controller stops the simulation.
 void Accelerator::loader_thread() {
   std::vector<Code>& staging = staging_;
-  const Code zero = zero_code(config_.format);
+  const Code zero = zero_code(config_);
   for (size_t next = 0;; ++next) {
     Plan* plan = wait_for_layer(next);
     if (plan == nullptr) return;
@@ -894,9 +976,21 @@ void Accelerator::loader_thread() {
         delay = std::max(delay, d);
         return ok;
       };
+      // A format of spec section 13: a block's scale bytes follow its codes, in memory (one
+      // transaction) and in the buffer slot.
+      const auto load_scales = [&](Sram& buffer, uint64_t address, uint64_t offset,
+                                   uint64_t dram_bytes, uint64_t sram_bytes) {
+        if (sram_bytes == 0) return true;
+        scale_staging_.assign(sram_bytes, 0);
+        if (dram_bytes > 0 && !read(address, scale_staging_.data(), dram_bytes)) return false;
+        Code* to = buffer.write({offset, 1, sram_bytes, sram_bytes});
+        std::copy(scale_staging_.begin(), scale_staging_.end(), to);
+        return true;
+      };
       if (t.load_a) {
         const Block& blk = p.a_blocks[t.a_block];
         const uint64_t base = static_cast<uint64_t>(blk.slot) * lp.a_slot_bytes;
+        uint64_t a_read = 0;  // codes read from memory
         if (layer.conv) {
           // The feature-map band: its rows (and columns) of the chunk's channels, NHWC.
           const ConvGeometry& g = *layer.conv;
@@ -936,8 +1030,15 @@ void Accelerator::loader_thread() {
                   layer.a_address +
                   (((iy - g.pad) * g.stored_w() + band_input_col(g, x) - g.pad) * pitch + c0);
               if (!read(address, row + x * cc, run * cc)) return;
+              a_read += run * cc;
               x += run;
             }
+          }
+          if (config_.scaled &&
+              !load_scales(activation_buffer_, layer.a_scale_address, base + bytes,
+                           a_scale_bytes(config_, layer, a_read / cc, cc, true),
+                           a_scale_bytes(config_, layer, blk.band_rows * cols, cc, true))) {
+            return;
           }
         } else {
           Code* slot = activation_buffer_.write({base, blk.count, blk.kc, blk.kc});
@@ -947,6 +1048,11 @@ void Accelerator::loader_thread() {
             if (!read(layer.a_address + (blk.first + r) * k + blk.k0, slot + r * blk.kc, bytes)) {
               return;
             }
+          }
+          const uint64_t scale = a_scale_bytes(config_, layer, blk.count, blk.kc, false);
+          if (config_.scaled && !load_scales(activation_buffer_, layer.a_scale_address,
+                                             base + blk.count * blk.kc, scale, scale)) {
+            return;
           }
         }
       }
@@ -970,6 +1076,15 @@ void Accelerator::loader_thread() {
         for (uint64_t c = 0; c < blk.count; ++c) {
           for (uint64_t kk = 0; kk < blk.kc; ++kk) block[kk * ldb + c] = staging[c * blk.kc + kk];
         }
+        if (config_.scaled) {
+          const uint64_t scale = w_scale_bytes(config_, layer, blk.count, blk.kc);
+          if (!load_scales(weight_buffer_, layer.w_scale_address,
+                           static_cast<uint64_t>(blk.slot) * lp.w_slot_bytes + bytes, scale,
+                           scale)) {
+            return;
+          }
+          p.w_bytes_read += scale;
+        }
       }
       wait(delay);
       p.loaded = i + 1;
@@ -982,8 +1097,9 @@ void Accelerator::loader_thread() {
 void Accelerator::compute_thread() {
   const sc_time period = config_.clock_period;
   const auto tick = [&](int64_t n) { wait(period * static_cast<double>(n)); };
-  const int acc = acc_bits(config_.format);
-  const uint64_t entry = psum_entry_bytes(acc);
+  const int acc = config_.scaled ? (config_.scaled->is_mx() ? 32 : config_.scaled->acc_bits())
+                                 : acc_bits(config_.format);
+  const uint64_t entry = psum_entry_bytes(config_);
   // The array reports each tile's events from inside the backend calls below, in hand-over order.
   backend_->set_listener(
       {[this](uint64_t tile) {
@@ -1088,6 +1204,7 @@ void Accelerator::compute_thread() {
         const uint64_t kc = ab.kc;
         const uint64_t kf = t.kf;  // this fold's part of the chunk, from t.k_off
         TileJob job;
+        ScaledTile scaled_tile;
         job.rows = t.rows;
         job.cols = t.cols;
         job.k = static_cast<int64_t>(kf);
@@ -1126,6 +1243,32 @@ void Accelerator::compute_thread() {
               {a_base + (t.m0 - ab.first) * kc + t.k_off, rows, kf, kc});
         }
         job.lda = kc;
+        if (config_.scaled) {
+          // The tile's scale bytes, after the codes in each slot.
+          const uint64_t a_codes = layer.conv ? ab.band_rows * band_cols(*layer.conv) *
+                                                    (kc / layer.conv->taps())
+                                              : ab.count * kc;
+          const uint64_t a_slot_scales = lp.a_slot_bytes - a_codes;
+          const uint64_t a_scales = a_scale_bytes(config_, layer, rows, kf, false);
+          if (a_scales > 0) {
+            activation_buffer_.read({a_base + a_codes, 1, a_slot_scales, a_slot_scales},
+                                    a_scales);
+          }
+          const uint64_t w_codes = wb.count * kc;
+          const uint64_t w_scales =
+              is_mx(config_) || t.last_chunk ? w_scale_bytes(config_, layer, cols, kf) : 0;
+          if (w_scales > 0) {
+            const uint64_t w_slot_scales = w_scale_bytes(config_, layer, wb.count, kc);
+            weight_buffer_.read({static_cast<uint64_t>(wb.slot) * lp.w_slot_bytes + w_codes, 1,
+                                 w_slot_scales, w_slot_scales},
+                                w_scales);
+          }
+          scaled_tile.layer = layer.scaled.get();
+          scaled_tile.row0 = t.m0;
+          scaled_tile.col0 = t.n0;
+          scaled_tile.c0 = layer.scaled ? (ab.k0 + t.k_off) / layer.scaled->taps : 0;
+          job.scaled = &scaled_tile;
+        }
         const uint64_t ldb = wb.count;
         job.b = weight_buffer_.read({static_cast<uint64_t>(wb.slot) * lp.w_slot_bytes +
                                          t.k_off * ldb + (t.n0 - wb.first),
@@ -1169,7 +1312,25 @@ void Accelerator::compute_thread() {
         trace_.array_busy = true;
         // K split: resume the partial sums the previous chunk left in the store.
         const uint64_t psum_bytes = rows * cols * entry;
-        if (!t.first_chunk) {
+        if (!t.first_chunk && config_.scaled) {
+          const Code* from = psum_buffer_.read({t.psum_offset, 1, psum_bytes, psum_bytes});
+          resume_flags_.resize(rows * cols);
+          resume_wide_.resize(rows * cols);
+          for (uint64_t j = 0; j < rows * cols; ++j) {
+            get_psum_wide(from + j * entry, acc, entry, resume_wide_[j], resume_flags_[j]);
+          }
+          if (is_mx(config_)) {
+            resume_sums_.resize(rows * cols);
+            for (uint64_t j = 0; j < rows * cols; ++j) {
+              const auto bits = static_cast<uint32_t>(resume_wide_[j]);
+              std::memcpy(&resume_sums_[j], &bits, 4);
+            }
+            scaled_tile.init_sum = resume_sums_.data();
+          } else {
+            scaled_tile.init_acc = resume_wide_.data();
+          }
+          job.init_overflow = resume_flags_.data();
+        } else if (!t.first_chunk) {
           const Code* from = psum_buffer_.read({t.psum_offset, 1, psum_bytes, psum_bytes});
           resume_acc_.resize(rows * cols);
           resume_flags_.resize(rows * cols);
@@ -1212,15 +1373,30 @@ void Accelerator::finish_tile(Plan& p, size_t i, const TileResult& r) {
   const auto cols = static_cast<uint64_t>(t.cols);
   const auto out_slots = static_cast<size_t>(p.out_slots);
   LayerStats& s = p.stats;
-  const int acc = acc_bits(config_.format);
-  const uint64_t entry = psum_entry_bytes(acc);
+  const int acc = config_.scaled ? (config_.scaled->is_mx() ? 32 : config_.scaled->acc_bits())
+                                 : acc_bits(config_.format);
+  const uint64_t entry = psum_entry_bytes(config_);
   const uint64_t psum_bytes = rows * cols * entry;
+  const uint64_t out_row = cols * output_bytes(config_);
   for (size_t j = 0; j < r.overflow_steps.size(); ++j) s.overflow_steps += r.overflow_steps[j];
   if (t.last_chunk) {
     Code* out = output_buffer_.write(
-        {(t.out_index % out_slots) * p.out_slot_bytes, rows, cols, cols});
+        {(t.out_index % out_slots) * p.out_slot_bytes, rows, out_row, out_row});
     std::copy(r.codes.begin(), r.codes.end(), out);
     for (size_t j = 0; j < r.overflow.size(); ++j) s.outputs_saturated += r.overflow[j];
+  } else if (config_.scaled) {
+    Code* to = psum_buffer_.write({t.psum_offset, 1, psum_bytes, psum_bytes});
+    for (uint64_t j = 0; j < rows * cols; ++j) {
+      Int128 value = 0;
+      if (is_mx(config_)) {
+        uint32_t bits = 0;
+        std::memcpy(&bits, &r.sums[j], 4);
+        value = bits;
+      } else {
+        value = r.acc_wide[j];
+      }
+      put_psum_wide(to + j * entry, value, r.overflow[j], acc, entry);
+    }
   } else {
     Code* to = psum_buffer_.write({t.psum_offset, 1, psum_bytes, psum_bytes});
     for (uint64_t j = 0; j < rows * cols; ++j) {
@@ -1245,18 +1421,19 @@ void Accelerator::writer_thread() {
       while (p.computed <= i) wait(computed_);
       const auto rows = static_cast<uint64_t>(t.rows);
       const auto cols = static_cast<uint64_t>(t.cols);
+      const uint64_t ob = output_bytes(config_);
       const Code* tile = output_buffer_.read(
-          {(t.out_index % static_cast<size_t>(p.out_slots)) * p.out_slot_bytes, rows, cols,
-           cols});
+          {(t.out_index % static_cast<size_t>(p.out_slots)) * p.out_slot_bytes, rows, cols * ob,
+           cols * ob});
       // One 2-D descriptor: a row per transaction, issued back to back (loosely timed: the
       // delays accumulate and the thread waits once).
       sc_time delay = sc_core::SC_ZERO_TIME;
       for (uint64_t r = 0; r < rows; ++r) {
         const uint64_t pitch = layer.out_row_pitch == 0 ? layer.n : layer.out_row_pitch;
-        const uint64_t address = layer.out_address + (t.m0 + r) * pitch + t.n0;
+        const uint64_t address = layer.out_address + ((t.m0 + r) * pitch + t.n0) * ob;
         // The payload's data pointer is not const; a write only reads through it.
-        if (!transfer(tlm::TLM_WRITE_COMMAND, address, const_cast<Code*>(tile) + r * cols, cols,
-                      delay)) {
+        if (!transfer(tlm::TLM_WRITE_COMMAND, address, const_cast<Code*>(tile) + r * cols * ob,
+                      cols * ob, delay)) {
           return;
         }
       }

@@ -49,8 +49,25 @@ void AcceleratorTop::add_layer(GemmLayer layer, LayerSource source) {
   job.out_exponent = layer.out_exponent;
   job.relu = layer.relu;
   job.conv = layer.conv;
+  // A format of spec section 13: its scales, their bytes after the outputs (MX: FP32 outputs).
+  const AcceleratorConfig& config = accelerator_.config();
+  job.scaled = layer.scaled;
+  job.out_bytes = output_bytes(config);
+  uint64_t footprint = job.out_address + align64(layer.m * layer.n * job.out_bytes);
+  if (config.scaled) {
+    if (!layer.scaled) {
+      throw std::invalid_argument("layer '" + layer.name + "': " + config.scaled->name() +
+                                  " needs the layer's scales");
+    }
+    const uint64_t pixels = layer.conv ? layer.conv->stored_h() * layer.conv->stored_w() : 0;
+    job.a_scale_address = footprint;
+    footprint += align64(layer.conv ? a_scale_bytes(config, job, pixels, layer.conv->channels,
+                                                    true)
+                                    : a_scale_bytes(config, job, layer.m, layer.k, false));
+    job.w_scale_address = footprint;
+    footprint += align64(w_scale_bytes(config, job, layer.n, layer.k));
+  }
   accelerator_.check_fits(job);
-  const uint64_t footprint = job.out_address + align64(layer.m * layer.n);
   const uint64_t memory = memory_.config().size_bytes;
   if (footprint > memory) {
     throw std::invalid_argument("layer '" + layer.name + "': needs " + bytes_text(footprint) +

@@ -132,6 +132,22 @@ EnergyTable parse_energy_in(const std::string& text, const std::string& source,
     table.sources["lbfp_accumulate"] = "bfp_multiply" + note.str() + ": LBFP8 (MAC - mul) / BFP8 mul";
     table.pj["bfp_accumulate"] = anchor * bfp_acc / bfp_mul;
     table.sources["bfp_accumulate"] = "bfp_multiply" + note.str() + ": BFP8 (MAC - mul) / BFP8 mul";
+    // The formats of spec section 13 (`lbfp synth --units fmtmul fmtmac`): their multiplier and
+    // the rest of their MAC scaled the same way, kept apart (EnergyTable::format_pj).
+    for (const char* section : {"int8", "fp8_e4m3", "fp8_e5m2"}) {
+      const YAML::Node u = s[section];
+      if (!u || !u.IsMap()) continue;
+      const double mul = figure(section, "mul_pj");
+      const double acc = figure(section, "mac_pj") - mul;
+      if (acc < 0) fail(spath, u, std::string(section) + ".mac_pj", "below its mul_pj");
+      const std::string name(section);
+      table.format_pj[name + "_multiply"] = anchor * mul / bfp_mul;
+      table.format_sources[name + "_multiply"] =
+          table.sources["bfp_multiply"] + note.str() + ": " + name + " mul / BFP8 mul";
+      table.format_pj[name + "_accumulate"] = anchor * acc / bfp_mul;
+      table.format_sources[name + "_accumulate"] =
+          "bfp_multiply" + note.str() + ": " + name + " (MAC - mul) / BFP8 mul";
+    }
     // The weight-stationary PE (`lbfp synth --units pews`, pews_pj) against the
     // output-stationary PE of the same run (pews_reference_pe_pj, else pe_pj): both actions of
     // a MAC scaled by that ratio, since the PE is measured whole (multiplier, adder, registers).
@@ -219,8 +235,10 @@ EnergyBreakdown& EnergyBreakdown::operator+=(const EnergyBreakdown& o) {
   return *this;
 }
 
-EnergyBreakdown layer_energy(const LayerStats& s, bool lbfp, const EnergyTable& t,
-                             Dataflow dataflow) {
+namespace {
+
+EnergyBreakdown datapath_energy(const LayerStats& s, const std::string& prefix,
+                                const EnergyTable& t, Dataflow dataflow) {
   auto d = [](uint64_t v) { return static_cast<double>(v); };
   // A stationary array's own PE figures when the table has them, else the output-stationary's.
   const bool stationary = dataflow != Dataflow::kOutputStationary;
@@ -228,8 +246,8 @@ EnergyBreakdown layer_energy(const LayerStats& s, bool lbfp, const EnergyTable& 
     return stationary && t.pj.count(action + "_ws") != 0 ? t.at(action + "_ws") : t.at(action);
   };
   EnergyBreakdown e;
-  e.multiply_pj = d(s.multiplies) * datapath(lbfp ? "lbfp_multiply" : "bfp_multiply");
-  e.accumulate_pj = d(s.accumulates) * datapath(lbfp ? "lbfp_accumulate" : "bfp_accumulate");
+  e.multiply_pj = d(s.multiplies) * datapath(prefix + "_multiply");
+  e.accumulate_pj = d(s.accumulates) * datapath(prefix + "_accumulate");
   e.requantize_pj = d(s.requantizations) * t.at("requantize");
   e.sram_pj = d(s.sram_bytes_read) * t.at("sram_read_byte") +
               d(s.sram_bytes_written) * t.at("sram_write_byte");
@@ -239,9 +257,22 @@ EnergyBreakdown layer_energy(const LayerStats& s, bool lbfp, const EnergyTable& 
   return e;
 }
 
+}  // namespace
+
+EnergyBreakdown layer_energy(const LayerStats& s, bool lbfp, const EnergyTable& t,
+                             Dataflow dataflow) {
+  return datapath_energy(s, lbfp ? "lbfp" : "bfp", t, dataflow);
+}
+
 EnergyBreakdown layer_energy(const LayerStats& s, bool lbfp, const EnergyTable& t,
                              const BufferConfig& buffers, Dataflow dataflow) {
-  EnergyBreakdown e = layer_energy(s, lbfp, t, dataflow);
+  return layer_energy_for(s, lbfp ? "lbfp" : "bfp", t, buffers, dataflow);
+}
+
+EnergyBreakdown layer_energy_for(const LayerStats& s, const std::string& datapath,
+                                 const EnergyTable& t, const BufferConfig& buffers,
+                                 Dataflow dataflow) {
+  EnergyBreakdown e = datapath_energy(s, datapath, t, dataflow);
   auto d = [](uint64_t v) { return static_cast<double>(v); };
   auto charge = [&](const OperandTraffic& o, uint64_t capacity) {
     return d(o.sram_read) * t.sram_byte_pj(capacity, false) +

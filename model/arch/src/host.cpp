@@ -85,7 +85,7 @@ void Host::run_thread() {
       write(job.w_address, layer.w.data(), layer.w.size());
       job_out.write(&job);
       done_in.read();
-      outputs_.emplace_back(job.m * job.n);
+      outputs_.emplace_back(job.m * job.n * job.out_bytes);
       read(job.out_address, outputs_.back().data(), outputs_.back().size());
       if (progress_) progress_(i + 1, layers_.size());
     }

@@ -7,6 +7,7 @@
 #include <exception>
 #include <future>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <systemc>
@@ -18,6 +19,7 @@
 #include "lbfp/arch/device_top.h"
 #include "lbfp/arch/input.h"
 #include "lbfp/arch/rtl_array.h"
+#include "lbfp/arch/scaled_layers.h"
 #include "lbfp/arch/stats.h"
 
 namespace lbfp::arch {
@@ -26,6 +28,7 @@ namespace {
 std::vector<std::pair<std::string, NumberFormat>> formats_for(const std::string& choice,
                                                               const NumberFormat& arch_format) {
   check_format_choice(choice);
+  if (scaled_format_named(choice, nullptr)) return {{choice, arch_format}};  // section 13
   const int acc = acc_bits(arch_format);
   const bool arch_lbfp = is_lbfp(arch_format);
   const NumberFormat lbfp = arch_lbfp ? arch_format : NumberFormat(LbfpFormat(8, 4, 8, acc));
@@ -84,7 +87,9 @@ void collect(FormatRun& run, const Workload& w, const std::vector<LayerStats>& s
   for (size_t i = 0; i < stats.size(); ++i) accumulate_stats(run.layers[owner[i]].stats, stats[i]);
   for (LayerResult& l : run.layers) {
     finish_stats(l.stats, arch.accel.array);
-    l.energy = layer_energy(l.stats, run.lbfp, energy, arch.accel.buffers, dataflow);
+    l.energy = layer_energy_for(l.stats,
+                                run.datapath.empty() ? (run.lbfp ? "lbfp" : "bfp") : run.datapath,
+                                energy, arch.accel.buffers, dataflow);
     accumulate_stats(run.total, l.stats);
     run.energy += l.energy;
   }
@@ -99,6 +104,7 @@ FormatRun choose_per_layer(const std::vector<FormatRun>& runs,
   FormatRun best;
   best.format = runs.front().format;
   best.lbfp = runs.front().lbfp;
+  best.datapath = runs.front().datapath;
   for (size_t d = 0; d < runs.size(); ++d) {
     best.fixed.push_back({dataflows[d], runs[d].total, runs[d].energy, 0, {}, {}});
     for (const LayerResult& l : runs[d].layers) {
@@ -135,7 +141,7 @@ class System {
       device_ = std::make_unique<DeviceTop>(name.c_str(), config, std::move(backend));
     }
   }
-  void add_layer(GemmLayer layer, LayerSource source) {
+  void add_layer(GemmLayer layer, LayerSource source = {}) {
     device_ ? device_->add_layer(std::move(layer), std::move(source))
             : top_->add_layer(std::move(layer), std::move(source));
   }
@@ -303,17 +309,10 @@ class LayerFeed {
 }  // namespace
 
 void check_format_choice(const std::string& format) {
-  // The formats of spec section 13 have a golden reference and an accuracy (lbfp eval) but no
-  // synthesized multiplier or PE yet: their energy is not priced, so the model does not guess it.
-  for (const char* name : {"mxint8", "mxfp8-e4m3", "mxfp8-e5m2", "fp8-e4m3", "fp8-e5m2", "int8"}) {
-    if (format == name) {
-      throw ConfigError("--format " + format + ": the architecture model runs lbfp8 and bfp8 "
-                        "only; no multiplier or PE of " + format + " is synthesized, so its "
-                        "energy is not priced (docs/formats.md)");
-    }
-  }
+  if (scaled_format_named(format, nullptr)) return;  // spec section 13 (docs/formats.md)
   if (format != "lbfp8" && format != "bfp8" && format != "both" && format != "arch") {
-    throw ConfigError("--format " + format + ": expected lbfp8, bfp8, both or arch");
+    throw ConfigError("--format " + format + ": expected lbfp8, bfp8, both, arch, mxint8, "
+                      "mxfp8-e4m3, mxfp8-e5m2, fp8-e4m3, fp8-e5m2 or int8");
   }
 }
 
@@ -387,7 +386,52 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
   report.im2col = r.im2col;
   report.data_origin = data_origin(report.workload, r.seed);
 
-  const auto formats = formats_for(r.format, report.arch.accel.format);
+  // A format of spec section 13 (docs/formats.md, "The architecture model"): its own array, the
+  // host's direct path (the driver's descriptor has no field for its scales), its datapath's
+  // energy from the table's synthesis figures.
+  std::optional<ScaledFormat> scaled;
+  std::string scaled_datapath;
+  {
+    ScaledFormat sf(ElementKind::kInt8, ScaleKind::kTensor);
+    if (scaled_format_named(r.format, &sf)) scaled = sf;
+  }
+  if (scaled) {
+    const std::string what = "--format " + r.format;
+    if (r.array == "rtl") {
+      throw ConfigError(what + ": the model has no RTL array of " + r.format +
+                        "; use --array cpp");
+    }
+    if (scaled->is_mx()) {
+      for (Dataflow d : dataflows) {
+        if (d != Dataflow::kOutputStationary) {
+          throw ConfigError(what + " runs on the output-stationary array only (the " +
+                            std::string(dataflow_name(d)) + " array's folds of R reduction "
+                            "steps would split its 32-element blocks): use --dataflow os");
+        }
+      }
+    }
+    report.data_origin +=
+        "; " + r.format + " codes and scales from those values: " +
+        (scaled->is_mx() ? std::string("an E8M0 scale per 32-channel block (spec 13.3)")
+                         : std::string("FP32 scales by max calibration, per tensor") +
+                               (scaled->is_float() ? "" : " (weights per output channel)"));
+    scaled_datapath = energy_section(*scaled);
+    for (const char* action : {"_multiply", "_accumulate"}) {
+      const std::string key = scaled_datapath + action;
+      const auto it = report.energy.format_pj.find(key);
+      if (it == report.energy.format_pj.end()) {
+        throw ConfigError(report.energy.path + ": no energy for '" + key + "' (" + what +
+                          "): a table prices it from its 'synthesis:' file's " +
+                          scaled_datapath + " section (configs/energy/osu018_synth.yaml)");
+      }
+      report.energy.pj[key] = it->second;
+      report.energy.sources[key] = report.energy.format_sources.at(key);
+    }
+  }
+  const auto formats =
+      scaled ? std::vector<std::pair<std::string, NumberFormat>>{{scaled->name(),
+                                                                 report.arch.accel.format}}
+             : formats_for(r.format, report.arch.accel.format);
   check_host_memory(r, report.workload, formats.size());
   std::vector<std::unique_ptr<System>> accelerators;
   std::vector<std::vector<size_t>> owners;  // per accelerator: workload layer of each group
@@ -405,6 +449,7 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
       cfg.array.dataflow = dataflow;
       cfg.format = format;
       cfg.mode = mode == "cycle" ? SimMode::kCycle : SimMode::kTile;
+      cfg.scaled = scaled;
       std::unique_ptr<ArrayBackend> backend;
       if (r.array == "rtl") {
         RtlArrayOptions rtl_options;
@@ -416,7 +461,7 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
                                                          : (is_lbfp(format) ? "lbfp8" : "bfp8"));
         backend = make_rtl_array(cfg.array, format, rtl_options);
       }
-      auto acc = std::make_unique<System>(name, cfg, std::move(backend), r.direct);
+      auto acc = std::make_unique<System>(name, cfg, std::move(backend), r.direct || scaled);
       if (trace) trace->add(acc->accelerator(), name);
       accelerator_formats.push_back(format_index);
       if (progress) {
@@ -426,7 +471,8 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
       }
       FormatRun run;
       run.format = format_label;
-      run.lbfp = is_lbfp(format);
+      run.lbfp = !scaled && is_lbfp(format);
+      run.datapath = scaled_datapath;
       report.runs.push_back(run);
       accelerators.push_back(std::move(acc));
       owners.emplace_back();
@@ -439,11 +485,30 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
   // all of it while the simulation runs, which waits for a layer's codes only when its host
   // reaches the layer. Every layer is checked and added, with its shape, before the start.
   const auto& layers = report.workload.layers;
+  const uint64_t dram_bytes = report.arch.accel.dram.size_bytes;
   std::vector<size_t> consumers(formats.size(), 0);  // accelerators per format
   for (size_t f : accelerator_formats) ++consumers[f];
-  LayerFeed feed(layers, formats, consumers, r.seed, report.arch.accel.dram.size_bytes, im2col);
+  LayerFeed feed(layers, formats, consumers, r.seed, dram_bytes, im2col);
+  double scaled_data_seconds = 0;
   for (size_t li = 0; li < layers.size(); ++li) {
-    check_layer_values(layers[li], report.arch.accel.dram.size_bytes);
+    check_layer_values(layers[li], dram_bytes);
+    if (scaled) {
+      // A format of spec section 13 runs alone, its layers made before the start: the planner
+      // sizes their scale blocks from the layer's scales (lbfp/arch/scaled_layers.h).
+      const auto data_started = std::chrono::steady_clock::now();
+      const LayerValues values = make_layer_values(layers[li], r.seed * 1000003u + li, dram_bytes);
+      const std::vector<GemmLayer> groups =
+          make_scaled_layer_data(layers[li], values, *scaled, im2col);
+      scaled_data_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - data_started).count();
+      for (size_t a = 0; a < accelerators.size(); ++a) {
+        for (const GemmLayer& g : groups) {
+          accelerators[a]->add_layer(g);
+          owners[a].push_back(li);
+        }
+      }
+      continue;
+    }
     const std::vector<GemmLayer> shapes = make_layer_shapes(layers[li], im2col);
     for (size_t f = 0; f < formats.size(); ++f) {
       for (size_t a = 0; a < accelerators.size(); ++a) {
@@ -455,14 +520,15 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
       }
     }
   }
-  feed.start();
+  if (!scaled) feed.start();
   if (ready) ready();
 
   const auto simulation_started = std::chrono::steady_clock::now();
   sc_core::sc_start();
   const double waited_seconds = feed.waited_seconds();
   feed.stop();  // rethrows the error that stopped the data, if one did
-  report.data_seconds = waited_seconds;  // the rest of the data's time overlaps the simulation
+  // The simulation's wait for data; the rest of the data's time overlaps the simulation.
+  report.data_seconds = scaled_data_seconds + waited_seconds;
   report.simulation_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - simulation_started)
           .count() -

@@ -26,6 +26,7 @@
 #include "lbfp/arch/sram.h"
 #include "lbfp/conv.h"
 #include "lbfp/number_format.h"
+#include "lbfp/scaled_format.h"
 
 namespace lbfp::arch {
 
@@ -76,12 +77,34 @@ struct ConvGeometry {
 struct AcceleratorConfig {
   ArrayGeometry array{16, 16, 1};
   NumberFormat format = LbfpFormat();
+  // One of the formats of spec section 13 (MX, FP8, INT8) instead of `format`: the array
+  // computes through lbfp/scaled_format.h and lbfp/scaled_gemm.h, the layers carry their scales
+  // (GemmLayer::scaled). Output-stationary only for MX (validate()).
+  std::optional<ScaledFormat> scaled;
   sc_core::sc_time clock_period = sc_core::sc_time(1, sc_core::SC_NS);  // the accelerator's clock
   DramConfig dram;  // the memory AcceleratorTop attaches, with its own clock
   BufferConfig buffers;
   SimMode mode = SimMode::kCycle;
   // Throws std::invalid_argument naming the field.
   void validate() const;
+};
+
+// The scales of a layer in a format of spec section 13, beside its codes (GemmLayer::a, w). K is
+// `channels` x `taps` in (c, kh, kw) order, as the accelerator reads it (a fully connected layer:
+// taps 1).
+struct ScaledLayer {
+  uint64_t taps = 1;
+  uint64_t channels = 0;
+  // MX: E8M0 exponents of the 32-blocks of channels, `blocks` = ceil(channels / 32) per tap, in
+  // (tap, block) order: per row of A (an output pixel; each tap's block is that of the input
+  // pixel the tap reads) M x taps x blocks, per weight row N x taps x blocks.
+  uint64_t blocks = 0;
+  std::vector<int> a_exps;
+  std::vector<int> w_exps;
+  // FP8 / INT8: per output column the requantization multiplier M of section 13.6 (the FP32
+  // scales sa, sb, so folded in) and the bias as an accumulator value (empty: no bias).
+  std::vector<double> multipliers;
+  std::vector<Int128> bias_acc;
 };
 
 // C[M,N] = A[M,K] x W[N,K]^T: activations row-major M x K (an im2col'ed input for a conv
@@ -101,6 +124,7 @@ struct GemmLayer {
   int out_exponent = 0;
   bool relu = true;
   std::optional<ConvGeometry> conv;
+  std::shared_ptr<const ScaledLayer> scaled;  // a format of spec section 13, else null
   void validate() const;  // throws std::invalid_argument naming the layer and the field
   // The same checks except that A and W hold their codes (a layer whose codes come from a
   // LayerSource: they are checked with validate() when they arrive).
@@ -135,7 +159,28 @@ struct GemmJob {
   bool relu = true;
   std::optional<ConvGeometry> conv;  // a_address holds the input feature map (NHWC)
   uint64_t out_row_pitch = 0;  // codes from one output row to the next in memory; 0: n
+  // A format of spec section 13: the layer's scales, and where their bytes are in memory (the
+  // DMA reads them with the blocks they belong to; the array takes their values from `scaled`).
+  std::shared_ptr<const ScaledLayer> scaled;
+  uint64_t a_scale_address = 0;
+  uint64_t w_scale_address = 0;
+  uint64_t out_bytes = 1;  // output_bytes() of the accelerator's configuration
 };
+
+// Bytes of one output in memory and in the output buffer: 4 for an MX format (its FP32 sums,
+// spec section 13.7), else 1 (a code).
+uint64_t output_bytes(const AcceleratorConfig& config);
+// psum_entry_bytes of the configuration's accumulator: an MX partial sum is its FP32 sum.
+uint64_t psum_entry_bytes(const AcceleratorConfig& config);
+// Scale bytes that travel with operand codes of a layer in a format of spec section 13 (0 for
+// LBFP and BFP, whose exponents ride in the job): `rows` rows of A (or pixels of a feature-map
+// band, conv true) of `row_codes` codes each, an E8M0 byte per 32-block of channels per tap
+// (MX); `cols` weight columns of `kc` codes: MX likewise, INT8 an FP32 multiplier per column,
+// FP8 one FP32 multiplier.
+uint64_t a_scale_bytes(const AcceleratorConfig& config, const GemmJob& job, uint64_t rows,
+                       uint64_t row_codes, bool pixels);
+uint64_t w_scale_bytes(const AcceleratorConfig& config, const GemmJob& job, uint64_t cols,
+                       uint64_t kc);
 
 // Traffic of one operand, bytes, as SCALE-Sim's DETAILED_ACCESS_REPORT splits it.
 struct OperandTraffic {
@@ -279,6 +324,11 @@ class ArrayBackend {
 // The C++ array: cycle by cycle (mode kCycle) or whole tiles with the fast kernel (kTile).
 std::unique_ptr<ArrayBackend> make_cpp_array(const ArrayGeometry& geometry,
                                              const NumberFormat& format, SimMode mode);
+// The array of a format of spec section 13 (scaled_array.cpp): the timing of ArrayTimeline (every
+// clock ticked in kCycle, runs of cycles between events in kTile), each tile's sums from the
+// golden reference (lbfp::gemm_accumulate, lbfp::dot, lbfp::mx_accumulate, requantize_scaled).
+std::unique_ptr<ArrayBackend> make_scaled_array(const ArrayGeometry& geometry,
+                                                const ScaledFormat& format, SimMode mode);
 
 class Accelerator : public sc_core::sc_module {
  public:
@@ -384,6 +434,9 @@ class Accelerator : public sc_core::sc_module {
   std::vector<Code> windows_;   // the address generator's tile rows of a convolution
   std::vector<int64_t> resume_acc_;  // partial sums read back from the store for one tile
   std::vector<uint8_t> resume_flags_;
+  std::vector<Int128> resume_wide_;   // the same for a format of spec section 13
+  std::vector<float> resume_sums_;    // an MX format's FP32 partial sums
+  std::vector<Code> scale_staging_;   // scale bytes on their way from memory to a buffer
   sc_core::sc_event layer_start_, loaded_, computed_, written_;
 };
 

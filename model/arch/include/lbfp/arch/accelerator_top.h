@@ -40,7 +40,8 @@ class AcceleratorTop : public sc_core::sc_module {
     host_.set_progress(std::move(progress));
   }
 
-  // After sc_start: per-layer statistics and outputs (M x N codes, row-major).
+  // After sc_start: per-layer statistics and outputs (M x N codes, row-major; an MX format's
+  // M x N FP32 sums, 4 bytes each, little-endian).
   const std::vector<LayerStats>& stats() const { return accelerator_.stats(); }
   const std::vector<Code>& output(size_t layer) const { return host_.output(layer); }
   bool finished() const { return host_.finished(); }

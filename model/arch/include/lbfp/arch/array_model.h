@@ -26,6 +26,7 @@
 
 #include "lbfp/arch/array_timing.h"
 #include "lbfp/number_format.h"
+#include "lbfp/scaled_format.h"
 
 namespace lbfp::arch {
 
@@ -33,6 +34,19 @@ namespace lbfp::arch {
 // fit the R x C array depends on the dataflow: output-stationary rows <= R, cols <= C (any k);
 // weight-stationary k <= R, cols <= C (any rows); input-stationary k <= R, rows <= C (any
 // cols). The rest of the array computes on zero codes (as the RTL pads).
+struct ScaledLayer;  // accelerator.h
+
+// What a tile of a format of spec section 13 needs beside TileJob: its place in the layer (for
+// the layer's scales) and, after the first K chunk, the partial sums it resumes.
+struct ScaledTile {
+  const ScaledLayer* layer = nullptr;
+  uint64_t row0 = 0;  // the tile's first output row and column in the layer
+  uint64_t col0 = 0;
+  uint64_t c0 = 0;    // MX: the K chunk's first channel (a multiple of 32)
+  const Int128* init_acc = nullptr;  // FP8 / INT8: resumed sums (rows x cols), else the bias
+  const float* init_sum = nullptr;   // MX: resumed FP32 sums, else TileJob::bias
+};
+
 struct TileJob {
   int rows = 0;
   int cols = 0;
@@ -72,6 +86,7 @@ struct TileJob {
   // one layer, all loaded): tiles with the same b, cols and weight_tag read the same codes.
   // 0: no reuse.
   uint64_t weight_tag = 0;
+  const ScaledTile* scaled = nullptr;  // a format of spec section 13 (its own array)
 };
 
 struct TileResult {
@@ -81,7 +96,10 @@ struct TileResult {
   // rows x cols: 1 when any step saturated (the RTL's flag), or the resumed flag was set
   std::vector<uint8_t> overflow;
   std::vector<uint64_t> overflow_steps;  // saturating steps of this tile (chunk) only
-  std::vector<Code> codes;        // rows x cols, requantized (when the job asked for it)
+  std::vector<Code> codes;        // rows x cols, requantized (when the job asked for it);
+                                  // MX: 4 bytes per output, its FP32 sum little-endian
+  std::vector<Int128> acc_wide;   // FP8 / INT8 (spec section 13): the sums, acc unused
+  std::vector<float> sums;        // MX: the FP32 sums, acc unused
 };
 
 struct ArrayActivity {

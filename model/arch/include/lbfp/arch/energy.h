@@ -23,6 +23,12 @@ struct EnergyTable {
   // every buffer costs sram_read_byte / sram_write_byte.
   std::map<double, double> sram_curve;
   std::string sram_curve_source;
+  // The datapaths of spec section 13's formats from the `synthesis:` file's int8, fp8_e4m3 and
+  // fp8_e5m2 sections: "<section>_multiply" and "<section>_accumulate", picojoules, with their
+  // sources. Kept apart from `pj` (which every report lists) until a run of such a format
+  // takes them (simulate.h).
+  std::map<std::string, double> format_pj;
+  std::map<std::string, std::string> format_sources;
   double at(const std::string& action) const;  // throws ConfigError when absent
   // Energy per byte read from (or written to) an SRAM of `capacity_bytes`: the curve
   // interpolated linearly in log2(capacity) and held at its end points beyond them, per 64-bit
@@ -65,5 +71,11 @@ EnergyBreakdown layer_energy(const LayerStats& s, bool lbfp, const EnergyTable& 
 EnergyBreakdown layer_energy(const LayerStats& s, bool lbfp, const EnergyTable& table,
                              const BufferConfig& buffers,
                              Dataflow dataflow = Dataflow::kOutputStationary);
+// The same with the datapath named: "lbfp", "bfp", or a section 13 format's energy section
+// ("int8", "fp8_e4m3", "fp8_e5m2"): its "<datapath>_multiply" and "<datapath>_accumulate".
+// (Its own name: a string literal would convert to layer_energy's bool.)
+EnergyBreakdown layer_energy_for(const LayerStats& s, const std::string& datapath,
+                                 const EnergyTable& table, const BufferConfig& buffers,
+                                 Dataflow dataflow = Dataflow::kOutputStationary);
 
 }  // namespace lbfp::arch

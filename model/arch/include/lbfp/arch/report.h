@@ -38,6 +38,9 @@ struct DataflowRun {
 struct FormatRun {
   std::string format;  // "lbfp8", "bfp8", ...
   bool lbfp = true;
+  // The energy table's datapath of a format of spec section 13 ("int8", "fp8_e4m3",
+  // "fp8_e5m2"); empty: lbfp or bfp by `lbfp`.
+  std::string datapath;
   std::vector<LayerResult> layers;
   LayerStats total;
   EnergyBreakdown energy;
