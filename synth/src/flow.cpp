@@ -130,6 +130,14 @@ const std::vector<Unit>& units() {
       {"fmtpe", "int8", "bfp_pe", true, "iso", hold},
       {"fmtpe", "fp8-e4m3", "fp8e4m3_pe", true, "iso", hold},
       {"fmtpe", "fp8-e5m2", "fp8e5m2_pe", true, "iso", hold},
+      // The MX variants of the MACs and of the textbook PEs: the same netlists played the MX
+      // layer stream (an E8M0 scale per block of 32, one reduction per block; synth/streams.h).
+      {"fmtmac", "mxint8", "bfp_mac", true, "", {}},
+      {"fmtmac", "mxfp8-e4m3", "fp8e4m3_mac", true, "", {}},
+      {"fmtmac", "mxfp8-e5m2", "fp8e5m2_mac", true, "", {}},
+      {"fmtpe", "mxint8", "bfp_pe", true, "", {}},
+      {"fmtpe", "mxfp8-e4m3", "fp8e4m3_pe", true, "", {}},
+      {"fmtpe", "mxfp8-e5m2", "fp8e5m2_pe", true, "", {}},
   };
   return all;
 }

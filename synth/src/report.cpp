@@ -726,7 +726,8 @@ std::string energy_yaml(const std::vector<UnitCost>& costs, const ReportContext&
     y << "# int8, fp8_e4m3, fp8_e5m2: the multipliers (fmtmul), MACs (fmtmac) and PEs (fmtpe) of\n"
          "# the spec's section 13 formats, as mul_*, mac_* and pe_* (pe_hold_*: the PE with\n"
          "# LBFP8's operand hold); MXINT8 and MXFP8 use the same units (their E8M0 scale is\n"
-         "# outside). INT8's are bfp_mul, bfp_mac and bfp_pe, played INT8 codes.\n";
+         "# outside), mac_mx_* and pe_mx_* on the MX stream (a scale per block of 32, one\n"
+         "# reduction per block). INT8's are bfp_mul, bfp_mac and bfp_pe, played INT8 codes.\n";
   }
   struct Section {
     const char* name;
@@ -737,18 +738,22 @@ std::string energy_yaml(const std::vector<UnitCost>& costs, const ReportContext&
        {Section{"lbfp8", "lbfp8", ""}, Section{"bfp8", "bfp8", ""},
         Section{"bfp8_iso", "bfp8", "iso"}, Section{"int8", "int8", ""},
         Section{"fp8_e4m3", "fp8-e4m3", ""}, Section{"fp8_e5m2", "fp8-e5m2", ""}}) {
-    // The section 13 formats' variants (fmtpe "iso") are keys of the format's own section.
-    const bool fmt_section = std::string(section.format) != "lbfp8" &&
-                             std::string(section.format) != "bfp8";
+    // The section 13 formats' variants (fmtpe "iso") and MX streams (mxint8, ...) are keys of
+    // the element type's own section.
+    const std::string sf(section.format);
+    const bool fmt_section = sf != "lbfp8" && sf != "bfp8";
     const auto in_section = [&](const UnitCost& c) {
-      return c.format == section.format && (fmt_section || c.variant == section.variant);
+      if (fmt_section) return c.format == sf || c.format == (sf == "int8" ? "mxint8" : "mx" + sf);
+      return c.format == sf && c.variant == section.variant;
     };
     if (std::none_of(costs.begin(), costs.end(), in_section)) continue;
     y << section.name << ":\n";
-    // fmtmul, fmtmac, fmtpe: the format's mul, mac and pe; pe_hold for fmtpe's "iso" variant.
+    // fmtmul, fmtmac, fmtpe: the format's mul, mac and pe; pe_hold for fmtpe's "iso" variant,
+    // mac_mx and pe_mx on the MX stream.
     const auto key = [](const UnitCost& c) {
       if (c.kind.rfind("fmt", 0) != 0) return c.kind;
-      return c.kind.substr(3) + (c.variant == "iso" ? "_hold" : "");
+      return c.kind.substr(3) + (c.variant == "iso" ? "_hold" : "") +
+             (c.format.rfind("mx", 0) == 0 ? "_mx" : "");
     };
     for (const UnitCost& c : costs) {
       if (!in_section(c)) continue;

@@ -69,17 +69,21 @@ TEST(SynthUnits, UnitsSharingAFolderAreTheSameUnit) {
       if (&a == &b || a.name() != b.name()) continue;
       ++shared;
       EXPECT_EQ(a.top, b.top) << a.name();
-      EXPECT_TRUE(a.format == b.format || (a.format == "int8" && b.format == "bfp8") ||
-                  (a.format == "bfp8" && b.format == "int8"))
-          << a.name();
+      // BFP8, INT8 and MXINT8 codes on bfp_*; FP8 and MXFP8 on fp8*.
+      const auto element = [](const std::string& f) {
+        if (f == "bfp8" || f == "mxint8") return std::string("int8");
+        return f.rfind("mx", 0) == 0 ? f.substr(2) : f;
+      };
+      EXPECT_EQ(element(a.format), element(b.format)) << a.name();
       EXPECT_EQ(a.parameters, b.parameters) << a.name();
       EXPECT_EQ(a.held, b.held) << a.name();
       EXPECT_EQ(a.sequential, b.sequential) << a.name();
     }
   }
-  EXPECT_EQ(shared, 12) << "bfp_mul of mul, mulheld and fmtmul (INT8), bfp_mac of mac and fmtmac "
-                           "(INT8), bfp_pe and its iso twin of pe and fmtpe (INT8), seen from "
-                           "every side";
+  EXPECT_EQ(shared, 28) << "bfp_mul of mul, mulheld and fmtmul (INT8), bfp_mac of mac and fmtmac "
+                           "(INT8, MXINT8), bfp_pe of pe and fmtpe (INT8, MXINT8), its iso twin "
+                           "of pe and fmtpe (INT8), the FP8 MACs and PEs of FP8 and MXFP8, seen "
+                           "from every side";
 }
 
 // Each unit is synthesized, and each multiplier verilated, once for the whole suite.
