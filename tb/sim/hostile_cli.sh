@@ -500,6 +500,8 @@ bad "unknown --config 'foo'; the verilated weight-stationary arrays are" cosim a
 bad "--seed: expected a non-negative decimal integer" cosim array --seed -1
 bad "--acc-bits 100: the requantizer is verilated for A = 32 and A = 16" cosim requant --acc-bits 100
 bad "--cases: Value -1 not in range 0 to 100000000" cosim requant --cases -1
+bad "--cases: Value 100000001 not in range 0 to 100000000" cosim fmt-pe --cases 100000001
+bad "--seed: expected a non-negative decimal integer" cosim fmt-pe --seed -1
 bad "cannot open layer tile nowhere.txt" synth --layer-tile nowhere.txt --out sy
 : > tile.txt
 bad "tile.txt: expected 'activations', found ''" synth --layer-tile tile.txt --out sy

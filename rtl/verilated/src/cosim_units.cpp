@@ -512,10 +512,13 @@ CosimReport cosim_fmt_pe(uint64_t seed, int random_ops) {
   std::mt19937_64 rng(seed ^ 0x5045ULL);
   for (size_t i = random_begin; i < random_end; ++i) {
     if (!ops[i].valid || !ops[i].first || rng() % 4 != 0) continue;
-    start[i].raw = static_cast<Int128>((static_cast<UInt128>(rng()) << 64) | rng());
+    const uint64_t high = rng();
+    const uint64_t low = rng();
+    start[i].raw = static_cast<Int128>((static_cast<UInt128>(high) << 64) | low);
     start[i].ovf = rng() % 8 == 0;
   }
-  const int acc_bits[kFmtCount] = {32, 42, 70};
+  const int acc_bits[kFmtCount] = {fmt_format(0).acc_bits(), fmt_format(1).acc_bits(),
+                                   fmt_format(2).acc_bits()};  // 32, 42, 70: tb_fmt_pe's ports
 
   // Per format, the textbook PE and the one with the operand hold: one golden model each (both
   // must equal it).
@@ -602,8 +605,9 @@ CosimReport cosim_fmt_pe(uint64_t seed, int random_ops) {
           std::ostringstream s;
           s << g.format().name() << (h ? " (operand hold)" : "") << " cycle " << j
             << " (a=" << hex(op.a) << " b=" << hex(op.b) << " valid=" << op.valid
-            << " first=" << op.first << " last=" << last[j] << "): rtl {fwd=" << hex(
-                static_cast<unsigned>(rtl[f].fwd[h])) << " acc=" << to_decimal(rtl[f].acc[h])
+            << " first=" << op.first << " last=" << last[j]
+            << "): rtl {fwd=" << hex(static_cast<unsigned>(rtl[f].fwd[h]))
+            << " acc=" << to_decimal(rtl[f].acc[h])
             << " ovf=" << rtl[f].ovf[h] << " invalid=" << rtl[f].invalid[h]
             << " done=" << rtl[f].done[h] << "} expected {fwd=" << hex(static_cast<unsigned>(fwd))
             << " acc=" << to_decimal(g.value()) << " ovf=" << g.overflowed()
