@@ -22,6 +22,10 @@ set(LBFP_RTL_SOURCES
 # The multipliers and MACs of the industry formats (spec section 13), outside LBFP_RTL_SOURCES: the
 # arrays, the on-demand models and the synthesis units of LBFP8 and BFP8 do not read them.
 set(LBFP_RTL_FORMAT_SOURCES ${LBFP_RTL_DIR}/fp8_mul.sv ${LBFP_RTL_DIR}/fp8_mac.sv)
+# The output-stationary PE of FP8 (spec section 13; the INT8 one is pe.sv), which also reads
+# LBFP_RTL_FORMAT_SOURCES, and the testbench top that co-simulates the PEs of the three formats.
+set(LBFP_RTL_FMT_PE_SOURCES ${LBFP_RTL_DIR}/pe_fp8.sv)
+set(LBFP_RTL_TB_FMT_PE ${PROJECT_SOURCE_DIR}/rtl/verilated/hdl/tb_fmt_pe.sv)
 # The unit wrapper that `lbfp cosim` and the unit testbenches drive (one top for all units), and
 # the BFP8 MAC's synthesis top, which it co-simulates as the INT8 / MXINT8 MAC.
 set(LBFP_RTL_TB_UNITS ${PROJECT_SOURCE_DIR}/synth/rtl/bfp_mac.sv

@@ -85,6 +85,8 @@ void add_cosim_command(CLI::App& app) {
       {"fp8-mul", "every FP8 E4M3 and E5M2 operand pair through the RTL FP8 multipliers"},
       {"fmt-mac", "the INT8, FP8 E4M3 and E5M2 MACs: every pair, random, boundary and "
                   "saturating reductions"},
+      {"fmt-pe", "the INT8, FP8 E4M3 and E5M2 output-stationary PEs (plain and with the operand "
+                 "hold): every pair, random reductions with biases, boundary and saturating ones"},
       {"requant", "the RTL requantizer on every boundary constant and random accumulators"},
       {"array", "a random GEMM through the systolic array, tile by tile, outputs and cycles"},
       {"all", "all of the above with their defaults (every verilated array)"},
@@ -92,13 +94,15 @@ void add_cosim_command(CLI::App& app) {
   for (const Spec& spec : specs) {
     CLI::App* cmd = cosim->add_subcommand(spec.name, spec.help);
     const std::string name = spec.name;
-    if (name == "requant" || name == "array" || name == "fmt-mac" || name == "all") {
+    if (name == "requant" || name == "array" || name == "fmt-mac" || name == "fmt-pe" ||
+        name == "all") {
       cmd->add_option("--seed", options->seed, "random seed (default 1)")
           ->check(unsigned_integer());
     }
-    if (name == "requant" || name == "fmt-mac" || name == "all") {
+    if (name == "requant" || name == "fmt-mac" || name == "fmt-pe" || name == "all") {
       cmd->add_option("--cases", options->cases,
-                      "random accumulators (requant) or MAC operations (fmt-mac); default 100000")
+                      "random accumulators (requant) or MAC / PE operations (fmt-mac, fmt-pe); "
+                      "default 100000")
           ->check(CLI::Range(0, 100000000));
     }
     if (name == "requant") {

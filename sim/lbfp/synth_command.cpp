@@ -89,11 +89,12 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--units", options->kinds,
                   "Units: mul, mulheld (the multiplier behind the PE's operand hold), mac, pe, "
                   "pews (the weight-stationary PE), array and arrayws (whole 4x4 output- and "
-                  "weight-stationary arrays, energy per MAC), fmtmul and fmtmac (the INT8, FP8 "
-                  "E4M3 and E5M2 multipliers and MACs); the last five not in the default list")
+                  "weight-stationary arrays, energy per MAC), fmtmul, fmtmac and fmtpe (the INT8, "
+                  "FP8 E4M3 and E5M2 multipliers, MACs and output-stationary PEs); the last six "
+                  "not in the default list")
       ->capture_default_str()
-      ->check(CLI::IsMember(
-          {"mul", "mulheld", "mac", "pe", "pews", "array", "arrayws", "fmtmul", "fmtmac"}));
+      ->check(CLI::IsMember({"mul", "mulheld", "mac", "pe", "pews", "array", "arrayws", "fmtmul",
+                             "fmtmac", "fmtpe"}));
   cmd->add_option("--layer-units", options->layer_kinds,
                   "Units also measured on the model layers' streams (docs/hardware-cost.md): "
                   "mul, mulheld, mac, pe, pews, or none")

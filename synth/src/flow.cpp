@@ -119,6 +119,25 @@ const std::vector<Unit>& units() {
       {"fmtmac", "int8", "bfp_mac", true, "", {}},
       {"fmtmac", "fp8-e4m3", "fp8e4m3_mac", true, "", {}},
       {"fmtmac", "fp8-e5m2", "fp8e5m2_mac", true, "", {}},
+      // Their output-stationary PEs (`--units fmtpe`), each the format's multiplier and
+      // accumulator with the operand forwarding, pipeline register and bias input of lbfp_pe and
+      // bfp_pe: INT8 (and MXINT8) is the BFP8 PE bfp_pe itself (A = 32), played INT8 codes; FP8
+      // E4M3 (A = 42) and E5M2 (A = 70) are rtl/pe_fp8.sv. As bfp_pe, the textbook PE, and the
+      // "iso" twin with LBFP8's operand hold (HoldZeros = 1).
+      {"fmtpe", "int8", "bfp_pe", true, "", {}},
+      {"fmtpe", "fp8-e4m3", "fp8e4m3_pe", true, "", {}},
+      {"fmtpe", "fp8-e5m2", "fp8e5m2_pe", true, "", {}},
+      {"fmtpe", "int8", "bfp_pe", true, "iso", hold},
+      {"fmtpe", "fp8-e4m3", "fp8e4m3_pe", true, "iso", hold},
+      {"fmtpe", "fp8-e5m2", "fp8e5m2_pe", true, "iso", hold},
+      // The MX variants of the MACs and of the textbook PEs: the same netlists played the MX
+      // layer stream (an E8M0 scale per block of 32, one reduction per block; synth/streams.h).
+      {"fmtmac", "mxint8", "bfp_mac", true, "", {}},
+      {"fmtmac", "mxfp8-e4m3", "fp8e4m3_mac", true, "", {}},
+      {"fmtmac", "mxfp8-e5m2", "fp8e5m2_mac", true, "", {}},
+      {"fmtpe", "mxint8", "bfp_pe", true, "", {}},
+      {"fmtpe", "mxfp8-e4m3", "fp8e4m3_pe", true, "", {}},
+      {"fmtpe", "mxfp8-e5m2", "fp8e5m2_pe", true, "", {}},
   };
   return all;
 }
@@ -165,13 +184,18 @@ SynthResult synthesize(const Tools& tools, const Unit& unit) {
                         "lbfp_mac.sv", "bfp_mac.sv", "lbfp_pe.sv", "bfp_pe.sv"}) {
     sources += (wrappers / f).string() + " ";
   }
-  // The FP8 multipliers' and MACs' files come last, read by their units only (INT8's bfp_mul and
-  // bfp_mac read the list above, so their netlists are the mul and mac units').
+  // The FP8 multipliers', MACs' and PEs' files come last, read by their units only (INT8's
+  // bfp_mul, bfp_mac and bfp_pe read the list above, so their netlists are the mul, mac and pe
+  // units').
   if (unit.top == "fp8e4m3_mul" || unit.top == "fp8e5m2_mul") {
     sources += (rtl / "fp8_mul.sv").string() + " " + (wrappers / (unit.top + ".sv")).string() + " ";
   }
   if (unit.top == "fp8e4m3_mac" || unit.top == "fp8e5m2_mac") {
     sources += (rtl / "fp8_mul.sv").string() + " " + (rtl / "fp8_mac.sv").string() + " " +
+               (wrappers / (unit.top + ".sv")).string() + " ";
+  }
+  if (unit.top == "fp8e4m3_pe" || unit.top == "fp8e5m2_pe") {
+    sources += (rtl / "fp8_mul.sv").string() + " " + (rtl / "pe_fp8.sv").string() + " " +
                (wrappers / (unit.top + ".sv")).string() + " ";
   }
   if (unit.kind == "pews" || is_array(unit)) {

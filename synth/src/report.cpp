@@ -24,6 +24,7 @@ std::string kind_name(const std::string& kind) {
   if (kind == "arrayws") return "4x4 weight-stationary array, per MAC";
   if (kind == "fmtmul") return "multiplier of an industry 8-bit format";
   if (kind == "fmtmac") return "MAC of an industry 8-bit format";
+  if (kind == "fmtpe") return "PE of an industry 8-bit format";
   return kind;
 }
 
@@ -119,12 +120,13 @@ std::string report_markdown(const std::vector<UnitCost>& costs, const ReportCont
   // section 13 format's.
   for (const auto& [lbfp_kind, kind, title] :
        {std::make_tuple("mul", "fmtmul", "multiplier / the section 13 formats' multipliers"),
-        std::make_tuple("mac", "fmtmac", "MAC / the section 13 formats' MACs")}) {
+        std::make_tuple("mac", "fmtmac", "MAC / the section 13 formats' MACs"),
+        std::make_tuple("pe", "fmtpe", "PE / the section 13 formats' PEs")}) {
     const UnitCost* lbfp = find(costs, lbfp_kind, "lbfp8");
     std::string formats;
     for (const UnitCost& c : costs) {
       if (c.kind != kind || !lbfp) continue;
-      formats += fmt::format("| {} | {:.3f}x | {:.3f}x | {:.3f}x | {:.3f}x |\n", c.format,
+      formats += fmt::format("| {} | {:.3f}x | {:.3f}x | {:.3f}x | {:.3f}x |\n", format_name(c),
                              safe_ratio(lbfp->area_um2, c.area_um2),
                              safe_ratio(static_cast<double>(lbfp->transistors),
                                         static_cast<double>(c.transistors)),
@@ -718,12 +720,14 @@ std::string energy_yaml(const std::vector<UnitCost>& costs, const ReportContext&
   // `--units fmtmul fmtmac`: the section 13 formats' multipliers and MACs, each format's own
   // section with the same keys (mul_pj, mac_pj, ...).
   const bool formats = std::any_of(costs.begin(), costs.end(), [](const UnitCost& c) {
-    return c.kind == "fmtmul" || c.kind == "fmtmac";
+    return c.kind == "fmtmul" || c.kind == "fmtmac" || c.kind == "fmtpe";
   });
   if (formats) {
-    y << "# int8, fp8_e4m3, fp8_e5m2: the multipliers (fmtmul) and MACs (fmtmac) of the spec's\n"
-         "# section 13 formats, as mul_* and mac_*; MXINT8 and MXFP8 use the same units (their\n"
-         "# E8M0 scale is outside). INT8's are bfp_mul and bfp_mac, played INT8 codes.\n";
+    y << "# int8, fp8_e4m3, fp8_e5m2: the multipliers (fmtmul), MACs (fmtmac) and PEs (fmtpe) of\n"
+         "# the spec's section 13 formats, as mul_*, mac_* and pe_* (pe_hold_*: the PE with\n"
+         "# LBFP8's operand hold); MXINT8 and MXFP8 use the same units (their E8M0 scale is\n"
+         "# outside), mac_mx_* and pe_mx_* on the MX stream (a scale per block of 32, one\n"
+         "# reduction per block). INT8's are bfp_mul, bfp_mac and bfp_pe, played INT8 codes.\n";
   }
   struct Section {
     const char* name;
@@ -734,14 +738,22 @@ std::string energy_yaml(const std::vector<UnitCost>& costs, const ReportContext&
        {Section{"lbfp8", "lbfp8", ""}, Section{"bfp8", "bfp8", ""},
         Section{"bfp8_iso", "bfp8", "iso"}, Section{"int8", "int8", ""},
         Section{"fp8_e4m3", "fp8-e4m3", ""}, Section{"fp8_e5m2", "fp8-e5m2", ""}}) {
+    // The section 13 formats' variants (fmtpe "iso") and MX streams (mxint8, ...) are keys of
+    // the element type's own section.
+    const std::string sf(section.format);
+    const bool fmt_section = sf != "lbfp8" && sf != "bfp8";
     const auto in_section = [&](const UnitCost& c) {
-      return c.format == section.format && c.variant == section.variant;
+      if (fmt_section) return c.format == sf || c.format == (sf == "int8" ? "mxint8" : "mx" + sf);
+      return c.format == sf && c.variant == section.variant;
     };
     if (std::none_of(costs.begin(), costs.end(), in_section)) continue;
     y << section.name << ":\n";
-    // fmtmul, fmtmac: the format's mul and mac.
+    // fmtmul, fmtmac, fmtpe: the format's mul, mac and pe; pe_hold for fmtpe's "iso" variant,
+    // mac_mx and pe_mx on the MX stream.
     const auto key = [](const UnitCost& c) {
-      return c.kind.rfind("fmt", 0) == 0 ? c.kind.substr(3) : c.kind;
+      if (c.kind.rfind("fmt", 0) != 0) return c.kind;
+      return c.kind.substr(3) + (c.variant == "iso" ? "_hold" : "") +
+             (c.format.rfind("mx", 0) == 0 ? "_mx" : "");
     };
     for (const UnitCost& c : costs) {
       if (!in_section(c)) continue;

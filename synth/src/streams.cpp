@@ -24,12 +24,44 @@ Code quantize(const std::string& format, double x, int exponent) {
 bool is_scaled(const std::string& format) {
   return format == "int8" || format == "fp8-e4m3" || format == "fp8-e5m2";
 }
+// Their MX variants (kinds fmtmac and fmtpe): the same elements with an E8M0 scale per block of
+// 32 along the reduction.
+bool is_mx(const std::string& format) {
+  return format == "mxint8" || format == "mxfp8-e4m3" || format == "mxfp8-e5m2";
+}
+// The element type's per-tensor name: "mxfp8-e4m3" -> "fp8-e4m3", "mxint8" -> "int8".
+std::string element_name(const std::string& format) {
+  if (!is_mx(format)) return format;
+  return format == "mxint8" ? "int8" : format.substr(2);
+}
 
 ScaledFormat scaled_format(const std::string& format) {
-  const ElementKind element = format == "int8"       ? ElementKind::kInt8
-                              : format == "fp8-e4m3" ? ElementKind::kE4M3
-                                                     : ElementKind::kE5M2;
-  return ScaledFormat(element, ScaleKind::kTensor);
+  const std::string e = element_name(format);
+  const ElementKind element = e == "int8"       ? ElementKind::kInt8
+                              : e == "fp8-e4m3" ? ElementKind::kE4M3
+                                                : ElementKind::kE5M2;
+  return ScaledFormat(element, is_mx(format) ? ScaleKind::kMxBlock : ScaleKind::kTensor);
+}
+
+// MX codes of `n` values (one block of at most 32): the shared exponent of section 13.3
+// (mx_shared_exponent), then each element q(x / 2^E).
+void encode_mx_block(const ScaledFormat& format, const float* values, size_t n, Code* codes,
+                     size_t stride) {
+  const int exponent = mx_shared_exponent(format, values, n);
+  for (size_t i = 0; i < n; ++i) codes[i * stride] = encode(format, values[i], exponent);
+}
+
+// An MX format's reductions: each output's K products in blocks of 32 (the last one shorter when
+// K is not a multiple of 32), one reduction of the MAC per block, as MX hardware adds the block
+// sums outside the MAC (spec section 13.7). Operation i is element i % K of its output.
+void mark_mx_reductions(std::vector<Op>& ops, size_t k_len) {
+  const size_t block = static_cast<size_t>(ScaledFormat::kMxBlockSize);
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const size_t k = i % k_len;
+    ops[i].valid = true;
+    ops[i].first = k % block == 0;
+    ops[i].last = k % block == block - 1 || k + 1 == k_len;
+  }
 }
 
 // Codes of `values` with one FP32 scale from their largest magnitude, as the golden encoder
@@ -66,6 +98,26 @@ QuantizedTile quantize_tile(const LayerTile& tile, const std::string& format) {
   q.n = tile.n;
   q.a.resize(tile.x.size());
   q.b.resize(tile.w.size());  // k x n, as in the tile
+  if (is_mx(format)) {
+    // Activations per row and weights per output column, in blocks of 32 along K.
+    const ScaledFormat f = scaled_format(format);
+    const size_t block = static_cast<size_t>(ScaledFormat::kMxBlockSize);
+    for (size_t r = 0; r < m; ++r) {
+      for (size_t k0 = 0; k0 < k_len; k0 += block) {
+        const size_t len = std::min(block, k_len - k0);
+        encode_mx_block(f, &tile.x[r * k_len + k0], len, &q.a[r * k_len + k0], 1);
+      }
+    }
+    std::vector<float> column(k_len);
+    for (size_t c = 0; c < n; ++c) {
+      for (size_t k = 0; k < k_len; ++k) column[k] = tile.w[k * n + c];
+      for (size_t k0 = 0; k0 < k_len; k0 += block) {
+        const size_t len = std::min(block, k_len - k0);
+        encode_mx_block(f, &column[k0], len, &q.b[k0 * n + c], n);
+      }
+    }
+    return q;
+  }
   if (is_scaled(format)) {
     // Activations per tensor; FP8 weights per tensor, INT8 weights per output channel.
     const ScaledFormat f = scaled_format(format);
@@ -118,13 +170,18 @@ std::vector<Op> layer_stream(const LayerTile& tile, const std::string& format, s
       }
     }
   }
-  mark_reductions(stream, tile.k);
+  if (is_mx(format)) {
+    mark_mx_reductions(stream, k_len);
+  } else {
+    mark_reductions(stream, tile.k);
+  }
   return stream;
 }
 
 bool zero_product(const std::string& format, const Op& op) {
   // Sign-magnitude codes (LBFP8, FP8: 0x80 is zero too) or two's complement (BFP8, INT8).
-  const uint8_t magnitude_mask = format == "bfp8" || format == "int8" ? 0xff : 0x7f;
+  const uint8_t magnitude_mask =
+      format == "bfp8" || format == "int8" || format == "mxint8" ? 0xff : 0x7f;
   return (op.a & magnitude_mask) == 0 || (op.b & magnitude_mask) == 0;
 }
 
@@ -150,8 +207,11 @@ std::vector<Op> held_operand_stream(const std::string& format, const std::vector
   return held;
 }
 
-std::vector<Op> uniform_stream(const std::string& format, size_t ops, uint64_t seed,
+std::vector<Op> uniform_stream(const std::string& mx_or_format, size_t ops, uint64_t seed,
                                int reduction) {
+  // An MX format draws its element type's codes, in reductions of one block.
+  const std::string format = element_name(mx_or_format);
+  if (is_mx(mx_or_format)) reduction = ScaledFormat::kMxBlockSize;
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<int> lbfp_code(0, 255);
   std::uniform_int_distribution<int> bfp_mantissa(-127, 127);

@@ -48,6 +48,16 @@ TEST(RtlFormatMac, EveryPairRandomAndSaturatingMatchGolden) {
   EXPECT_GT(report.saturated_outputs, 0u);  // the saturating streams did saturate
 }
 
+// The INT8 / MXINT8 (pe.sv, UseBfp = 1), FP8 E4M3 and E5M2 (pe_fp8.sv) output-stationary PEs,
+// each textbook and with the operand hold, after every cycle: the MACs' stream with last_i and
+// random start values (bias, sticky flag), forwarding, accumulator, flags and done_o.
+TEST(RtlFormatPe, EveryPairRandomBiasedAndSaturatingMatchGolden) {
+  const CosimReport report = cosim_fmt_pe(1, 20000);
+  EXPECT_GT(report.cases, 6u * (65536u + 20000u));
+  EXPECT_EQ(report.mismatches, 0u) << describe(report);
+  EXPECT_GT(report.saturated_outputs, 0u);  // the saturating streams did saturate
+}
+
 TEST(RtlRequant, Acc32BoundariesAndRandomMatchGolden) {
   const CosimReport report = cosim_requant(32, 1, 50000);
   EXPECT_GT(report.cases, 50000u);

@@ -504,6 +504,8 @@ bad "unknown --config 'foo'; the verilated weight-stationary arrays are" cosim a
 bad "--seed: expected a non-negative decimal integer" cosim array --seed -1
 bad "--acc-bits 100: the requantizer is verilated for A = 32 and A = 16" cosim requant --acc-bits 100
 bad "--cases: Value -1 not in range 0 to 100000000" cosim requant --cases -1
+bad "--cases: Value 100000001 not in range 0 to 100000000" cosim fmt-pe --cases 100000001
+bad "--seed: expected a non-negative decimal integer" cosim fmt-pe --seed -1
 bad "cannot open layer tile nowhere.txt" synth --layer-tile nowhere.txt --out sy
 : > tile.txt
 bad "tile.txt: expected 'activations', found ''" synth --layer-tile tile.txt --out sy
@@ -525,7 +527,7 @@ bad "--voltage: expected a finite number, got 'nan'" synth --voltage nan --out s
 bad "--frequency-mhz: Value 0 not in range 1.000000 to 5000.000000" synth --frequency-mhz 0 --out sy
 bad "--ops: Value 0 not in range 64 to 10000000" synth --ops 0 --out sy
 bad "--seed: expected a non-negative decimal integer" synth --seed -1 --out sy
-bad "--units: foo not in {mul,mulheld,mac,pe,pews,array,arrayws,fmtmul,fmtmac}" synth --units foo --out sy
+bad "--units: foo not in {mul,mulheld,mac,pe,pews,array,arrayws,fmtmul,fmtmac,fmtpe}" synth --units foo --out sy
 bad "--activity: foo not in {zero-delay,timed,both}" synth --activity foo --out sy
 bad "--timed-delays: foo not in {inertial,transport}" synth --timed-delays foo --out sy
 

@@ -69,16 +69,21 @@ TEST(SynthUnits, UnitsSharingAFolderAreTheSameUnit) {
       if (&a == &b || a.name() != b.name()) continue;
       ++shared;
       EXPECT_EQ(a.top, b.top) << a.name();
-      EXPECT_TRUE(a.format == b.format || (a.format == "int8" && b.format == "bfp8") ||
-                  (a.format == "bfp8" && b.format == "int8"))
-          << a.name();
+      // BFP8, INT8 and MXINT8 codes on bfp_*; FP8 and MXFP8 on fp8*.
+      const auto element = [](const std::string& f) {
+        if (f == "bfp8" || f == "mxint8") return std::string("int8");
+        return f.rfind("mx", 0) == 0 ? f.substr(2) : f;
+      };
+      EXPECT_EQ(element(a.format), element(b.format)) << a.name();
       EXPECT_EQ(a.parameters, b.parameters) << a.name();
       EXPECT_EQ(a.held, b.held) << a.name();
       EXPECT_EQ(a.sequential, b.sequential) << a.name();
     }
   }
-  EXPECT_EQ(shared, 8) << "bfp_mul of mul, mulheld and fmtmul (INT8), bfp_mac of mac and fmtmac "
-                          "(INT8), seen from every side";
+  EXPECT_EQ(shared, 28) << "bfp_mul of mul, mulheld and fmtmul (INT8), bfp_mac of mac and fmtmac "
+                           "(INT8, MXINT8), bfp_pe of pe and fmtpe (INT8, MXINT8), its iso twin "
+                           "of pe and fmtpe (INT8), the FP8 MACs and PEs of FP8 and MXFP8, seen "
+                           "from every side";
 }
 
 // Each unit is synthesized, and each multiplier verilated, once for the whole suite.
@@ -121,7 +126,7 @@ TEST(SynthUnits, EveryUnitSynthesizes) {
     // The 4x4 arrays take minutes each; SynthArray checks the same tops at 2x2.
     if (is_array(u)) continue;
     // SynthFormats.UnitsSynthesize (label long); the INT8 MAC is bfp_mac, synthesized here.
-    if (u.kind == "fmtmul" || u.kind == "fmtmac") continue;
+    if (u.kind == "fmtmul" || u.kind == "fmtmac" || u.kind == "fmtpe") continue;
     SCOPED_TRACE(u.name());
     const SynthResult& r = synthesized(u);
     EXPECT_GT(r.area_um2, 0.0);
@@ -206,7 +211,7 @@ TEST(SynthNetlist, IsolatedBfpMultiplierMatchesGoldenOnAllPairs) {
 TEST(SynthFormats, UnitsSynthesize) {
   REQUIRE_LIBERTY();
   for (const Unit& u : units()) {
-    if (u.kind != "fmtmul" && u.kind != "fmtmac") continue;
+    if (u.kind != "fmtmul" && u.kind != "fmtmac" && u.kind != "fmtpe") continue;
     SCOPED_TRACE(u.name());
     const SynthResult& r = synthesized(u);
     EXPECT_GT(r.area_um2, 0.0);
@@ -331,6 +336,100 @@ TEST(SynthFormats, MacsMatchGoldenOnPairsStreamsAndSaturation) {
                      : element == ElementKind::kE4M3 ? 254u * 254u
                                                      : 248u * 248u);
     EXPECT_GT(saturated, run);  // the saturating reductions did saturate
+  }
+}
+
+// The PEs' netlists (`--units fmtpe`: bfp_pe as INT8's, fp8e4m3_pe, fp8e5m2_pe, each textbook and
+// with the operand hold) against the golden PE, multiply and WideAccumulator's saturating step in
+// k order from a zero bias: every value code pair as a one-term reduction, the layer tile's and
+// the uniform stream as `lbfp synth` plays them, and reductions of the largest positive, then
+// negative product far past both limits of the accumulator; after every clock cycle, the
+// accumulator and its flag two cycles behind the operands (PipeStages = 1).
+TEST(SynthFormats, PesMatchGoldenOnPairsStreamsAndSaturation) {
+  REQUIRE_LIBERTY();
+  __extension__ typedef unsigned __int128 UInt128;
+  const LayerTile tile = read_layer_tile(lenet5_fc1_tile_path(test_tools().source_dir));
+  for (const char* variant : {"", "iso"}) {
+    for (const char* name : {"int8", "fp8-e4m3", "fp8-e5m2"}) {
+      SCOPED_TRACE(std::string(name) + " " + variant);
+      const ElementKind element = std::string(name) == "int8"       ? ElementKind::kInt8
+                                  : std::string(name) == "fp8-e4m3" ? ElementKind::kE4M3
+                                                                    : ElementKind::kE5M2;
+      const ScaledFormat format(element, ScaleKind::kTensor);
+      const int bits = format.acc_bits();
+      const auto valid = [&](const Op& op) {
+        try {
+          multiply(format, op.a, op.b);
+          return true;
+        } catch (const std::out_of_range&) {
+          return false;
+        }
+      };
+      std::vector<Op> stream;
+      for (Op op : exhaustive_stream()) {
+        if (!valid(op)) continue;
+        op.first = true;
+        op.last = true;
+        stream.push_back(op);
+      }
+      const size_t pairs = stream.size();
+      for (const std::vector<Op>& s :
+           {layer_stream(tile, name, 4096), uniform_stream(name, 4096, 3)}) {
+        stream.insert(stream.end(), s.begin(), s.end());
+      }
+      const Op big = element == ElementKind::kInt8   ? Op{0x80, 0x80}
+                     : element == ElementKind::kE4M3 ? Op{0x7e, 0x7e}
+                                                     : Op{0x7b, 0x7b};
+      const Int128 big_product = multiply(format, big.a, big.b);
+      const size_t run =
+          static_cast<size_t>(((static_cast<Int128>(1) << (bits - 1)) / big_product) + 8);
+      const Op down = element == ElementKind::kInt8
+                          ? Op{0x80, 0x7f}
+                          : Op{big.a, static_cast<uint8_t>(big.b ^ 0x80)};
+      for (size_t k = 0; k < 3 * run; ++k) {
+        Op op = k < run ? big : down;
+        op.first = k == 0;
+        op.last = k + 1 == 3 * run;
+        stream.push_back(op);
+      }
+      Op idle;  // lets the last product through
+      idle.valid = false;
+      stream.push_back(idle);
+      const Built& b = built(unit("fmtpe", name, variant));
+      const Activity a = run_activity(b.simulator, b.synth.dir, "golden_check", stream, true);
+      ASSERT_EQ(a.outputs.size(), stream.size());
+      WideAccumulator acc(bits);
+      int mismatches = 0;
+      uint64_t saturated = 0;
+      for (size_t i = 0; i < stream.size(); ++i) {
+        // After clock edge i the accumulator holds operation i - 1.
+        if (i > 0 && stream[i - 1].valid) {
+          const Op& op = stream[i - 1];
+          if (op.first) acc = WideAccumulator(bits);
+          acc.add(multiply(format, op.a, op.b));
+        }
+        // a, b, acc_o (one column, or three 32-bit words for A = 70), ovf_o.
+        const std::vector<uint64_t>& row = a.outputs[i];
+        ASSERT_EQ(row.size(), bits > 64 ? 6u : 4u);
+        UInt128 got = 0;
+        for (size_t w = row.size() - 2; w >= 2; --w) got = (got << (bits > 64 ? 32 : 0)) | row[w];
+        const UInt128 mask = (static_cast<UInt128>(1) << bits) - 1;
+        const bool ovf = acc.overflow_count() > 0;
+        saturated += ovf ? 1 : 0;
+        if (((got & mask) != (static_cast<UInt128>(acc.value()) & mask) ||
+             row.back() != (ovf ? 1u : 0u)) &&
+            ++mismatches <= 10) {
+          ADD_FAILURE() << "cycle " << i << ": netlist "
+                        << to_decimal(static_cast<Int128>(got & mask)) << " ovf " << row.back()
+                        << ", golden " << to_decimal(acc.value()) << " ovf " << ovf;
+        }
+      }
+      EXPECT_EQ(mismatches, 0);
+      EXPECT_EQ(pairs, element == ElementKind::kInt8   ? 65536u
+                       : element == ElementKind::kE4M3 ? 254u * 254u
+                                                       : 248u * 248u);
+      EXPECT_GT(saturated, run);  // the saturating reductions did saturate
+    }
   }
 }
 

@@ -174,6 +174,45 @@ TEST(SynthReport, FormatMacsAreComparedWithTheLbfpMacAndTabled) {
   EXPECT_EQ(plain.find("int8"), std::string::npos) << plain;
 }
 
+// `--units pe fmtpe`: the LBFP8 PE against each section 13 format's PE, the hold and MX ones
+// named as such; in the energy table pe_pj, pe_hold_pj (the "iso" PE) and pe_mx_pj / mac_mx_pj
+// (the MX stream) in the element type's section.
+TEST(SynthReport, FormatPesAreComparedWithTheLbfpPeAndTabled) {
+  ReportContext ctx;
+  ctx.ops = 1024;
+  std::vector<UnitCost> costs = sample_costs();
+  costs.push_back({"fmtmac", "mxint8", "bfp_mac", 30000.0, 7500, 600, 1.25, 2.50, 40.0, ""});
+  costs.push_back({"fmtpe", "fp8-e4m3", "fp8e4m3_pe", 40000.0, 8000, 800, 6.00, 6.00, 70.0, ""});
+  costs.push_back(
+      {"fmtpe", "fp8-e4m3", "fp8e4m3_pe", 64000.0, 12800, 1000, 1.50, 3.00, 75.0, "iso"});
+  costs.push_back(
+      {"fmtpe", "mxfp8-e4m3", "fp8e4m3_pe", 40000.0, 8000, 800, 7.50, 6.00, 70.0, ""});
+  const std::string md = report_markdown(costs, ctx);
+  const size_t section = md.find("## LBFP8 PE / the section 13 formats' PEs");
+  ASSERT_NE(section, std::string::npos) << md;
+  // lbfp_pe: 32000 um^2, 6400 transistors, 3.00 / 3.00 pJ.
+  EXPECT_NE(md.find("| fp8-e4m3 | 0.800x | 0.800x | 0.500x | 0.500x |", section),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| fp8-e4m3 iso | 0.500x | 0.500x | 2.000x | 1.000x |", section),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| mxfp8-e4m3 | 0.800x | 0.800x | 0.400x | 0.500x |", section),
+            std::string::npos)
+      << md;
+  const std::string yaml = energy_yaml(costs, ctx);
+  EXPECT_NE(yaml.find("int8:\n  mac_mx_pj: 1.25000   # bfp_mac netlist"), std::string::npos)
+      << yaml;
+  EXPECT_NE(yaml.find("fp8_e4m3:\n  pe_pj: 6.00000   # fp8e4m3_pe netlist"), std::string::npos)
+      << yaml;
+  EXPECT_NE(yaml.find("  pe_hold_pj: 1.50000   # fp8e4m3_pe netlist"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("  pe_mx_pj: 7.50000   # fp8e4m3_pe netlist"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("  pe_hold_area_um2: 64000   # stat -liberty of fp8e4m3_pe"),
+            std::string::npos)
+      << yaml;
+  EXPECT_EQ(yaml.find("mxfp8"), std::string::npos) << yaml;  // no section of its own
+}
+
 TEST(SynthReport, TableListsEveryUnitAndThePaper) {
   ReportContext ctx;
   ctx.liberty = "osu018_stdcells.lib";

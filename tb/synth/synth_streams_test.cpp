@@ -134,6 +134,55 @@ TEST(SynthStreams, ScaledFormatsQuantizeTheSameTile) {
   EXPECT_THROW(uniform_stream("fp8", 4, 1), std::invalid_argument);
 }
 
+// The MX streams (`--units fmtmac fmtpe`, formats mxint8, mxfp8-e4m3, mxfp8-e5m2): each block of
+// 32 along K of an activation row and of a weight column has its own E8M0 exponent
+// (mx_shared_exponent of the block's values) and each block is one reduction; the uniform stream
+// draws the element type's codes in reductions of 32.
+TEST(SynthStreams, MxStreamsScaleAndReduceEachBlockOfThirtyTwo) {
+  const LayerTile tile = lenet5_tile();
+  const size_t k_len = static_cast<size_t>(tile.k);
+  const size_t n = static_cast<size_t>(tile.n);
+  for (const char* format : {"mxint8", "mxfp8-e4m3", "mxfp8-e5m2"}) {
+    SCOPED_TRACE(format);
+    const std::string element = std::string(format) == "mxint8" ? "int8" : format + 2;
+    const ScaledFormat f(element == "int8"       ? ElementKind::kInt8
+                         : element == "fp8-e4m3" ? ElementKind::kE4M3
+                                                 : ElementKind::kE5M2,
+                         ScaleKind::kMxBlock);
+    // Outputs (0, 0) and (0, 1), whole.
+    const std::vector<Op> layer = layer_stream(tile, format, 2 * k_len);
+    ASSERT_EQ(layer.size(), 2 * k_len);
+    int blocks = 0;
+    for (size_t i = 0; i < layer.size(); ++i) {
+      const size_t c = i / k_len;
+      const size_t k = i % k_len;
+      const size_t k0 = k - k % 32;
+      const size_t len = std::min<size_t>(32, k_len - k0);
+      std::vector<float> w(len);
+      for (size_t j = 0; j < len; ++j) w[j] = tile.w[(k0 + j) * n + c];
+      const int ea = mx_shared_exponent(f, &tile.x[k0], len);
+      const int eb = mx_shared_exponent(f, w.data(), len);
+      ASSERT_EQ(layer[i].a, encode(f, tile.x[k], ea)) << "k " << k;
+      ASSERT_EQ(layer[i].b, encode(f, tile.w[k * n + c], eb)) << "k " << k;
+      EXPECT_EQ(layer[i].first, k % 32 == 0) << "k " << k;
+      EXPECT_EQ(layer[i].last, k % 32 == 31 || k + 1 == k_len) << "k " << k;
+      blocks += layer[i].first ? 1 : 0;
+    }
+    EXPECT_EQ(blocks, 2 * 13);  // K = 400: 12 blocks of 32 and one of 16 per output
+    // A block scale gives the small values of a block more codes than one scale per tensor.
+    EXPECT_LT(zero_operand_fraction(format, layer_stream(tile, format, 24000)),
+              zero_operand_fraction(element, layer_stream(tile, element, 24000)) + 1e-12);
+    const std::vector<Op> uniform = uniform_stream(format, 4096, 3);
+    const std::vector<Op> same_codes = uniform_stream(element, 4096, 3, 32);
+    for (size_t i = 0; i < uniform.size(); ++i) {
+      ASSERT_EQ(uniform[i].a, same_codes[i].a);
+      ASSERT_EQ(uniform[i].b, same_codes[i].b);
+      ASSERT_EQ(uniform[i].first, i % 32 == 0);
+      ASSERT_EQ(uniform[i].last, i % 32 == 31);
+    }
+  }
+}
+
 TEST(SynthStreams, ZeroOperandFractionCountsEitherSide) {
   std::vector<Op> ops(4);
   ops[0].a = 0x80;  // LBFP8 negative zero; BFP8's unused -128

@@ -175,6 +175,7 @@ bool run_cosim(const std::string& what, const CosimRequest& request,
   if (what == "int8-mul" || what == "all") report(cosim_int8_mul());
   if (what == "fp8-mul" || what == "all") report(cosim_fp8_mul());
   if (what == "fmt-mac" || what == "all") report(cosim_fmt_mac(request.seed, request.cases));
+  if (what == "fmt-pe" || what == "all") report(cosim_fmt_pe(request.seed, request.cases));
   if (what == "requant") {
     if (request.acc_bits != 32 && request.acc_bits != 16) {
       throw std::invalid_argument(fmt::format(

@@ -1,3 +1,4 @@
+#include "Vtb_fmt_pe.h"
 #include "Vtb_units.h"
 #include "bench.h"
 #include "verilated_bits.h"
@@ -21,7 +22,9 @@
 namespace lbfp::rtl {
 namespace {
 
+using vl::get_bits;
 using vl::low_mask;
+using vl::put_bits;
 using vl::sign_extend;
 
 std::string hex(unsigned code) {
@@ -319,12 +322,23 @@ void append_boundary_streams(const ScaledFormat& format, std::vector<MacOp>& ops
 
 }  // namespace
 
-CosimReport cosim_fmt_mac(uint64_t seed, int random_ops) {
-  // The INT8 MAC is also MXINT8's, the FP8 MACs also MXFP8's (the E8M0 scale is outside); one
-  // product and accumulator step each, so the per-tensor formats are the golden models.
-  GoldenMac golden[] = {GoldenMac(ScaledFormat(ElementKind::kInt8, ScaleKind::kTensor)),
-                        GoldenMac(ScaledFormat(ElementKind::kE4M3, ScaleKind::kTensor)),
-                        GoldenMac(ScaledFormat(ElementKind::kE5M2, ScaleKind::kTensor))};
+namespace {
+
+// The INT8 MAC and PE are also MXINT8's, the FP8 ones also MXFP8's (the E8M0 scale is outside);
+// one product and accumulator step each, so the per-tensor formats are the golden models.
+const ScaledFormat& fmt_format(size_t f) {
+  static const ScaledFormat formats[] = {ScaledFormat(ElementKind::kInt8, ScaleKind::kTensor),
+                                         ScaledFormat(ElementKind::kE4M3, ScaleKind::kTensor),
+                                         ScaledFormat(ElementKind::kE5M2, ScaleKind::kTensor)};
+  return formats[f];
+}
+constexpr size_t kFmtCount = 3;
+
+// The stream of the section 13 MACs and PEs: every code pair as a one-term reduction, then
+// reductions of random codes (`random_ops` operations, starting at *random_begin), then each
+// format's boundary and saturating reductions.
+std::vector<MacOp> fmt_stream(uint64_t seed, int random_ops, size_t* random_begin,
+                              size_t* random_end) {
   // 1. Every code pair as a one-term reduction: the product, exhaustively.
   std::vector<MacOp> ops;
   ops.reserve(65536 * 2);
@@ -334,6 +348,7 @@ CosimReport cosim_fmt_mac(uint64_t seed, int random_ops) {
   // 2. Random reductions of 1..96 terms with idle cycles, codes drawn from the values of every
   // format (no E5M2 NaN / infinity code, which also leaves out E4M3's NaN), one in 256 a NaN or
   // infinity code instead.
+  *random_begin = ops.size();
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<unsigned> code(0, 255);
   std::uniform_int_distribution<int> length(1, 96);
@@ -350,8 +365,20 @@ CosimReport cosim_fmt_mac(uint64_t seed, int random_ops) {
       ops.push_back({draw(), draw(), true, k == 0});
     }
   }
+  *random_end = ops.size();
   // 3. Each format's boundary and saturating reductions (all three MACs see each stream).
-  for (const GoldenMac& g : golden) append_boundary_streams(g.format(), ops);
+  for (size_t f = 0; f < kFmtCount; ++f) append_boundary_streams(fmt_format(f), ops);
+  return ops;
+}
+
+}  // namespace
+
+CosimReport cosim_fmt_mac(uint64_t seed, int random_ops) {
+  GoldenMac golden[] = {GoldenMac(fmt_format(0)), GoldenMac(fmt_format(1)),
+                        GoldenMac(fmt_format(2))};
+  size_t random_begin = 0;
+  size_t random_end = 0;
+  const std::vector<MacOp> ops = fmt_stream(seed, random_ops, &random_begin, &random_end);
 
   CosimReport report;
   report.name = "int8 / mxint8 (bfp_mac, A=32), fp8 e4m3 (A=42) and e5m2 (A=70) MACs: every "
@@ -400,6 +427,193 @@ CosimReport cosim_fmt_mac(uint64_t seed, int random_ops) {
           << to_decimal(g.value()) << " ovf=" << g.overflowed() << " invalid=" << g.invalid()
           << "}";
         report.add_mismatch(s.str());
+      }
+    }
+  }
+  report.saturated_outputs = saturated;
+  return report;
+}
+
+namespace {
+
+// A signed field of `width` bits (up to 126) at `lsb` of a Verilated port.
+template <typename Port>
+Int128 signed_field(const Port& port, int lsb, int width) {
+  const int low = width < 64 ? width : 64;
+  using Raw = UInt128;
+  Raw raw = get_bits(port, lsb, low);
+  if (width > 64) raw |= static_cast<Raw>(get_bits(port, lsb + 64, width - 64)) << 64;
+  const Raw sign = static_cast<Raw>(1) << (width - 1);
+  return static_cast<Int128>(raw ^ sign) - static_cast<Int128>(sign);
+}
+
+// Writes a signed value into a `width`-bit port (two's complement).
+template <typename Port>
+void put_signed(Port& port, int width, Int128 value) {
+  const int low = width < 64 ? width : 64;
+  put_bits(port, 0, low, static_cast<uint64_t>(value));
+  if (width > 64) put_bits(port, 64, width - 64, static_cast<uint64_t>(value >> 64));
+}
+
+// The golden PE of one format: the golden MAC started from the reduction's bias and sticky
+// overflow flag (pe.sv's bias_i, init_ovf_i) instead of zero.
+class GoldenPe {
+ public:
+  explicit GoldenPe(const ScaledFormat& format) : format_(format), acc_(format.acc_bits()) {}
+  void step(const MacOp& op, Int128 bias, bool init_ovf) {
+    if (!op.valid) return;
+    if (op.first) {
+      acc_ = WideAccumulator(format_.acc_bits(), bias);
+      init_ovf_ = init_ovf;
+      invalid_ = false;
+    }
+    if (invalid_) return;
+    try {
+      acc_.add(multiply(format_, static_cast<Code>(op.a), static_cast<Code>(op.b)));
+    } catch (const std::out_of_range&) {
+      invalid_ = true;
+    }
+  }
+  const ScaledFormat& format() const { return format_; }
+  Int128 value() const { return acc_.value(); }
+  bool overflowed() const { return init_ovf_ || acc_.overflow_count() > 0; }
+  bool invalid() const { return invalid_; }
+
+ private:
+  ScaledFormat format_;
+  WideAccumulator acc_;
+  bool init_ovf_ = false;
+  bool invalid_ = false;
+};
+
+}  // namespace
+
+CosimReport cosim_fmt_pe(uint64_t seed, int random_ops) {
+  size_t random_begin = 0;
+  size_t random_end = 0;
+  std::vector<MacOp> ops = fmt_stream(seed, random_ops, &random_begin, &random_end);
+  ops.push_back({0, 0, false, false});  // an idle cycle that lets the last product through
+  // last_i: a valid operation whose next valid one opens a reduction (or that has none).
+  std::vector<bool> last(ops.size(), false);
+  bool next_first = true;
+  for (size_t i = ops.size(); i-- > 0;) {
+    if (!ops[i].valid) continue;
+    last[i] = next_first;
+    next_first = ops[i].first;
+  }
+  // Start values: a random bias over each accumulator's whole range for one random reduction in
+  // four, with the sticky overflow flag set for one in eight of those (a K split's partial sum);
+  // zero elsewhere, so that the exhaustive and boundary reductions land where the MACs' do.
+  struct Start {
+    Int128 raw = 0;  // each format takes its own A low bits, sign-extended
+    bool ovf = false;
+  };
+  std::vector<Start> start(ops.size());
+  std::mt19937_64 rng(seed ^ 0x5045ULL);
+  for (size_t i = random_begin; i < random_end; ++i) {
+    if (!ops[i].valid || !ops[i].first || rng() % 4 != 0) continue;
+    const uint64_t high = rng();
+    const uint64_t low = rng();
+    start[i].raw = static_cast<Int128>((static_cast<UInt128>(high) << 64) | low);
+    start[i].ovf = rng() % 8 == 0;
+  }
+  const int acc_bits[kFmtCount] = {fmt_format(0).acc_bits(), fmt_format(1).acc_bits(),
+                                   fmt_format(2).acc_bits()};  // 32, 42, 70: tb_fmt_pe's ports
+
+  // Per format, the textbook PE and the one with the operand hold: one golden model each (both
+  // must equal it).
+  GoldenPe golden[] = {GoldenPe(fmt_format(0)), GoldenPe(fmt_format(1)), GoldenPe(fmt_format(2))};
+  CosimReport report;
+  report.name = "int8 / mxint8 (pe, bfp_mul, A=32), fp8 e4m3 (pe_fp8, A=42) and e5m2 (A=70) PEs, "
+                "plain and with the operand hold: every pair, random reductions with biases, "
+                "boundary and saturating reductions";
+  Bench<Vtb_fmt_pe> bench("fmt_pe");
+  auto& top = bench.top();
+  auto clock = [&]() {
+    top.clk_i = 0;
+    bench.eval();
+    top.clk_i = 1;
+    bench.eval();
+  };
+  top.rst_ni = 0;
+  top.valid_i = 0;
+  clock();
+  top.rst_ni = 1;
+  uint64_t saturated = 0;
+  Int128 bias[kFmtCount] = {0, 0, 0};
+  for (size_t j = 0; j < ops.size(); ++j) {
+    const MacOp& op = ops[j];
+    top.a_i = static_cast<CData>(op.a);
+    top.b_i = static_cast<CData>(op.b);
+    top.valid_i = op.valid ? 1 : 0;
+    top.first_i = op.first ? 1 : 0;
+    top.last_i = last[j] ? 1 : 0;
+    // The accumulator takes operation j - 1 at this clock edge, with its start value.
+    const bool has_prev = j > 0;
+    const size_t p = has_prev ? j - 1 : 0;
+    for (size_t f = 0; f < kFmtCount; ++f) {
+      const Int128 raw = has_prev ? start[p].raw : 0;
+      const Int128 sign = static_cast<Int128>(1) << (acc_bits[f] - 1);
+      const Int128 low = raw & ((sign << 1) - 1);
+      bias[f] = (low ^ sign) - sign;
+    }
+    put_signed(top.int8_bias_i, 32, bias[0]);
+    put_signed(top.e4m3_bias_i, 42, bias[1]);
+    put_signed(top.e5m2_bias_i, 70, bias[2]);
+    top.init_ovf_i = has_prev && start[p].ovf ? 1 : 0;
+    clock();
+
+    struct Rtl {
+      Int128 acc[2];
+      bool ovf[2], invalid[2], done[2];
+      uint64_t fwd[2];
+    };
+    Rtl rtl[kFmtCount];
+    for (int h = 0; h < 2; ++h) {
+      rtl[0].acc[h] = signed_field(top.int8_acc_o, 32 * h, 32);
+      rtl[1].acc[h] = signed_field(top.e4m3_acc_o, 42 * h, 42);
+      rtl[2].acc[h] = signed_field(top.e5m2_acc_o, 70 * h, 70);
+      rtl[0].ovf[h] = ((top.int8_ovf_o >> h) & 1) != 0;
+      rtl[1].ovf[h] = ((top.e4m3_ovf_o >> h) & 1) != 0;
+      rtl[2].ovf[h] = ((top.e5m2_ovf_o >> h) & 1) != 0;
+      rtl[0].invalid[h] = false;
+      rtl[1].invalid[h] = ((top.e4m3_invalid_o >> h) & 1) != 0;
+      rtl[2].invalid[h] = ((top.e5m2_invalid_o >> h) & 1) != 0;
+      rtl[0].done[h] = ((top.int8_done_o >> h) & 1) != 0;
+      rtl[1].done[h] = ((top.e4m3_done_o >> h) & 1) != 0;
+      rtl[2].done[h] = ((top.e5m2_done_o >> h) & 1) != 0;
+      rtl[0].fwd[h] = get_bits(top.int8_fwd_o, 19 * h, 19);
+      rtl[1].fwd[h] = get_bits(top.e4m3_fwd_o, 19 * h, 19);
+      rtl[2].fwd[h] = get_bits(top.e5m2_fwd_o, 19 * h, 19);
+    }
+    // After the edge: a and b with their flags forwarded from operation j, the accumulator and
+    // done_o of operation j - 1.
+    const uint64_t fwd = (uint64_t{op.valid} << 18) | (uint64_t{op.first} << 17) |
+                         (uint64_t{last[j]} << 16) | (uint64_t{op.a} << 8) | op.b;
+    const bool done = has_prev && ops[p].valid && last[p];
+    for (size_t f = 0; f < kFmtCount; ++f) {
+      GoldenPe& g = golden[f];
+      if (has_prev) g.step(ops[p], bias[f], start[p].ovf);
+      if (has_prev && ops[p].valid && g.overflowed() && !g.invalid()) ++saturated;
+      for (int h = 0; h < 2; ++h) {
+        ++report.cases;
+        // After a NaN or infinity the reduction has no value: only the flag is checked.
+        const bool same =
+            rtl[f].fwd[h] == fwd && rtl[f].done[h] == done && rtl[f].invalid[h] == g.invalid() &&
+            (g.invalid() || (rtl[f].acc[h] == g.value() && rtl[f].ovf[h] == g.overflowed()));
+        if (!same) {
+          std::ostringstream s;
+          s << g.format().name() << (h ? " (operand hold)" : "") << " cycle " << j
+            << " (a=" << hex(op.a) << " b=" << hex(op.b) << " valid=" << op.valid
+            << " first=" << op.first << " last=" << last[j]
+            << "): rtl {fwd=" << hex(static_cast<unsigned>(rtl[f].fwd[h]))
+            << " acc=" << to_decimal(rtl[f].acc[h])
+            << " ovf=" << rtl[f].ovf[h] << " invalid=" << rtl[f].invalid[h]
+            << " done=" << rtl[f].done[h] << "} expected {fwd=" << hex(static_cast<unsigned>(fwd))
+            << " acc=" << to_decimal(g.value()) << " ovf=" << g.overflowed()
+            << " invalid=" << g.invalid() << " done=" << done << "}";
+          report.add_mismatch(s.str());
+        }
       }
     }
   }

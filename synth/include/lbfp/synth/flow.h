@@ -15,8 +15,9 @@ namespace lbfp::synth {
 
 // One synthesized unit. `kind` is mul, mulheld, mac, pe, pews (the weight-stationary PE), array
 // or arrayws (a whole output- or weight-stationary array of kArrayRows x kArrayCols PEs), or
-// fmtmul and fmtmac (the multipliers and MACs of the section 13 formats); `format` lbfp8 or bfp8,
-// for fmtmul and fmtmac int8, fp8-e4m3 or fp8-e5m2. `variant` is empty
+// fmtmul, fmtmac and fmtpe (the multipliers, MACs and PEs of the section 13 formats); `format`
+// lbfp8 or bfp8, for fmtmul, fmtmac and fmtpe int8, fp8-e4m3 or fp8-e5m2, for fmtmac and fmtpe also
+// mxint8, mxfp8-e4m3 or mxfp8-e5m2 (the same netlists on MX-quantized streams). `variant` is empty
 // for the design as the array builds it, or "iso" for the BFP8 baseline with LBFP8's zero
 // handling (top parameter IsolateZeros = 1 for the multiplier and MAC, HoldZeros = 1 for the PE,
 // set by chparam before synthesis).
@@ -47,7 +48,8 @@ constexpr int kArrayCols = 4;
 bool is_array(const Unit& unit);
 
 // mul, mulheld (the multiplier behind a PE's operand hold), mac, pe, pews; per kind LBFP8, BFP8, then
-// BFP8 with LBFP8's zero handling. Then fmtmul and fmtmac: INT8, FP8 E4M3, FP8 E5M2.
+// BFP8 with LBFP8's zero handling. Then fmtmul, fmtmac and fmtpe: INT8, FP8 E4M3, FP8 E5M2 (fmtpe
+// also each with the operand hold, variant "iso"); then the MX MACs and PEs.
 const std::vector<Unit>& units();
 const Unit& unit(const std::string& kind, const std::string& format,
                  const std::string& variant = "");

@@ -28,7 +28,11 @@ QuantizedTile quantize_tile(const LayerTile& tile, const std::string& format);
 // stream is the output-stationary order of the GEMM: for each output (row, column), its K
 // products, first / last marked; the tile repeats when `ops` exceeds m * n * k.
 // The section 13 formats int8, fp8-e4m3 and fp8-e5m2 take FP32 scales (section 13.3): activations
-// and FP8 weights per tensor, INT8 weights per output channel.
+// and FP8 weights per tensor, INT8 weights per output channel. Their MX variants mxint8,
+// mxfp8-e4m3 and mxfp8-e5m2 take an E8M0 scale per block of 32 along K (mx_shared_exponent; rows
+// of the activations, columns of the weights), and each block is one reduction (first / last
+// every 32 operations of an output, the last block of K = 400 16 long): MX hardware sums the
+// blocks outside the MAC (spec section 13.7).
 std::vector<Op> layer_stream(const LayerTile& tile, const std::string& format, size_t ops);
 // Whether an operation's product is zero: a zero operand (LBFP8, FP8: zero magnitude; BFP8, INT8:
 // zero code).
@@ -42,7 +46,8 @@ double zero_operand_fraction(const std::string& format, const std::vector<Op>& s
 // through a register, one cycle later; the order of the operations is the same.
 std::vector<Op> held_operand_stream(const std::string& format, const std::vector<Op>& stream);
 // Uniformly random codes: every LBFP8 code, every BFP8 and INT8 code but -128 (which the encoders
-// never produce), every FP8 code but NaN and infinity.
+// never produce), every FP8 code but NaN and infinity; an MX format draws its element type's
+// codes (the same draws) in reductions of 32.
 std::vector<Op> uniform_stream(const std::string& format, size_t ops, uint64_t seed,
                                int reduction = 64);
 // All 65,536 (a, b) pairs, a major.

@@ -69,6 +69,14 @@ CosimReport cosim_fp8_mul();
 // and for each format reductions that land exactly on the accumulator's limits, step one LSB
 // past them and back, and run far past them.
 CosimReport cosim_fmt_mac(uint64_t seed, int random_ops);
+// The output-stationary PEs of the same formats (pe.sv with UseBfp = 1 as the INT8 / MXINT8 PE,
+// A = 32; pe_fp8.sv for E4M3, A = 42, and E5M2, A = 70), each as the textbook PE and with the
+// operand hold, on cosim_fmt_mac's stream with last_i marked and, for one random reduction in
+// four, a random start value over the whole accumulator range (bias_i, sometimes with
+// init_ovf_i): after every clock cycle, the forwarded operands and flags, and the accumulator,
+// sticky overflow flag, (FP8) NaN / infinity flag and done_o against the golden PE (the golden
+// MAC started from the bias), two cycles behind the operands.
+CosimReport cosim_fmt_pe(uint64_t seed, int random_ops);
 // lbfp_requant (LBFP8, A = 32 or 16) against lbfp::requantize: every boundary constant at every
 // leading-one position (values just below, at and above it), the range limits, and
 // `random_cases` random accumulators, exponent offsets and ReLU settings.
@@ -157,7 +165,7 @@ struct CosimRequest {
   int cases = 100000;           // requant, all: random accumulators
 };
 
-// Runs `what` (mul, bfp-mul, int8-mul, fp8-mul, fmt-mac, requant, array, or all of them with
+// Runs `what` (mul, bfp-mul, int8-mul, fp8-mul, fmt-mac, fmt-pe, requant, array, or all of them with
 // their defaults on every test array) and hands each finished report to `on_report`, in order;
 // returns whether all passed.
 // Throws std::invalid_argument, naming the `lbfp cosim` option, on a bad request.
