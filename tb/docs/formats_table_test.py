@@ -54,10 +54,12 @@ SYNTH_A = ("# hardware cost\n\n" + UNIT_HEADER +
            "| fmtmac | int8 | bfp_mac | 1 | 29593 | 1 | 26.6080 | 1 | 1 | 1 |\n"
            "| fmtmul | fp8-e4m3 | fp8e4m3_mul | 1 | 10893 | 1 | 8.6889 | 1 | 1 | 1 |\n"
            "| fmtmac | fp8-e4m3 | fp8e4m3_mac | 1 | 30680 | 1 | 24.9611 | 1 | 1 | 1 |\n"
+           "| fmtmac | mxint8 | bfp_mac | 1 | 29593 | 1 | 29.0886 | 1 | 1 | 1 |\n"
            "\n## Timed\n\n" + TIMED_HEADER +
            "| mac | lbfp8 | 23.6034 | 46.3091 | 1.9x |\n"
            "| mac | bfp8 | 26.0408 | 43.4574 | 1.6x |\n"
            "| fmtmac | int8 | 26.6080 | 43.7508 | 1.6x |\n"
+           "| fmtmac | mxint8 | 29.0886 | 48.3614 | 1.7x |\n"
            "\nReproduce: `lbfp synth --units mul mac fmtmul fmtmac --out /x/synth-a --work /w`\n")
 # A second run: the PEs, and LBFP8's multiplier again (the same figures).
 SYNTH_B = ("# hardware cost\n\n" + UNIT_HEADER +
@@ -100,17 +102,18 @@ EXPECTED = """\
 | BFP8 | 13241 | 26.04 | 43.46 | 37591 | 98.00 % (+0.00 [−1.00, +1.00]) | 5200.8; 2.867 |
 | INT8 | 13241 | 26.61 | 43.75 | not measured (no `fmtpe` synthesis) \
 | 96.50 % (−1.50 [−3.00, +0.00]) | not measured (`lbfp sim` refuses int8) |
-| MXINT8 | 13241 | 26.61 | 43.75 | not measured (no `fmtpe` synthesis) \
+| MXINT8 | 13241 | 29.09 | 48.36 | not measured (no `fmtpe` synthesis) \
 | 98.00 % (+0.00 [−0.10, +0.10]) | not measured (no sim run) |
 | FP8 E4M3 | 10893 | 24.96 | not measured (no timed run) | not measured (no `fmtpe` synthesis) \
 | 95.00 % (−3.00 [−4.00, −2.00]) | not measured (no sim run) |
 | FP8 E5M2 | not measured (no `fmtmul` synthesis) | not measured (no `fmtmac` synthesis) \
 | not measured (no `fmtmac` synthesis) | not measured (no `fmtpe` synthesis) \
 | not measured (no eval run) | not measured (no sim run) |
-| MXFP8 E4M3 | 10893 | 24.96 | not measured (no timed run) | not measured (no `fmtpe` synthesis) \
+| MXFP8 E4M3 | 10893 | not measured (no MX-stream `fmtmac` synthesis) \
+| not measured (no MX-stream `fmtmac` synthesis) | not measured (no `fmtpe` synthesis) \
 | not measured (no eval run) | not measured (no sim run) |
-| MXFP8 E5M2 | not measured (no `fmtmul` synthesis) | not measured (no `fmtmac` synthesis) \
-| not measured (no `fmtmac` synthesis) | not measured (no `fmtpe` synthesis) \
+| MXFP8 E5M2 | not measured (no `fmtmul` synthesis) | not measured (no MX-stream `fmtmac` synthesis) \
+| not measured (no MX-stream `fmtmac` synthesis) | not measured (no `fmtpe` synthesis) \
 | not measured (no eval run) | not measured (no sim run) |
 
 Sources (each number is from these runs; `python3 docs/formats_table.py` runs them when missing):
@@ -119,8 +122,9 @@ Sources (each number is from these runs; `python3 docs/formats_table.py` runs th
 - area and energy per MAC: `lbfp synth --units mul pe`
 - ResNet-18: `lbfp sim --format F` (arch `a16`, energy table `e45`)
 - top-1: the `lbfp eval` runs of the accuracy table below (FP8 and INT8: max calibration)
-- the MX rows have the multiplier, MAC and PE of their element type; the E8M0 scale hardware \
-and the FP32 sum across blocks are not in them
+- the MX rows have the multiplier, MAC and PE of their element type, the MAC's energy on the \
+MX-quantized stream (an E8M0 scale per block of 32); the E8M0 scale hardware and the FP32 sum \
+across blocks are not in them
 
 Not measured:
 
@@ -130,15 +134,21 @@ Not measured:
 "lbfp sim: --format F: no such format F"
 - ResNet-18 energy of MXINT8, FP8 E4M3, FP8 E5M2, MXFP8 E4M3, MXFP8 E5M2: no `lbfp sim` run \
 (sim-F/summary.json)
-- energy per MAC, timed of FP8 E4M3, MXFP8 E4M3: the `lbfp synth` run of `fmtmac` had no timed \
-activity
+- energy per MAC, timed of FP8 E4M3: the `lbfp synth` run of `fmtmac` had no timed activity
 - multiplier area of FP8 E5M2, MXFP8 E5M2: no `fmtmul` unit in the `lbfp synth` runs \
 (synth*/report.md)
-- energy per MAC, zero-delay of FP8 E5M2, MXFP8 E5M2: no `fmtmac` unit in the `lbfp synth` runs \
+- energy per MAC, zero-delay of FP8 E5M2: no `fmtmac` unit in the `lbfp synth` runs \
 (synth*/report.md)
-- energy per MAC, timed of FP8 E5M2, MXFP8 E5M2: no `fmtmac` unit in the `lbfp synth` runs \
-(synth*/report.md)
+- energy per MAC, timed of FP8 E5M2: no `fmtmac` unit in the `lbfp synth` runs (synth*/report.md)
 - top-1 on lenet5 of FP8 E5M2, MXFP8 E4M3, MXFP8 E5M2: no finished `lbfp eval` run
+- energy per MAC, zero-delay of MXFP8 E4M3: no `fmtmac` unit on the mxfp8-e4m3 stream in the \
+`lbfp synth` runs (synth*/report.md)
+- energy per MAC, timed of MXFP8 E4M3: no `fmtmac` unit on the mxfp8-e4m3 stream in the \
+`lbfp synth` runs (synth*/report.md)
+- energy per MAC, zero-delay of MXFP8 E5M2: no `fmtmac` unit on the mxfp8-e5m2 stream in the \
+`lbfp synth` runs (synth*/report.md)
+- energy per MAC, timed of MXFP8 E5M2: no `fmtmac` unit on the mxfp8-e5m2 stream in the \
+`lbfp synth` runs (synth*/report.md)
 
 | format | lenet5 (MNIST), 100 images |
 |---|---|
@@ -201,7 +211,7 @@ class FormatsTable(unittest.TestCase):
         self.assertEqual(done.stdout, EXPECTED)
         # Each missing input is named on standard error, loudly.
         loud = [line for line in done.stderr.splitlines() if "MISSING INPUT" in line]
-        self.assertEqual(len(loud), 8, done.stderr)
+        self.assertEqual(len(loud), 12, done.stderr)
         self.assertIn("formats_table.py: MISSING INPUT: top-1 on lenet5 of FP8 E5M2, MXFP8 E4M3, "
                       "MXFP8 E5M2: no finished `lbfp eval` run", loud)
         # Again from the same runs: the same bytes, the same chart.
@@ -222,7 +232,7 @@ class FormatsTable(unittest.TestCase):
             "LBFP8: 23.60 pJ, top-1 97.00 % (−1.00 [−2.50, +0.50])",
             "BFP8: 26.04 pJ, top-1 98.00 % (+0.00 [−1.00, +1.00])",
             "INT8: 26.61 pJ, top-1 96.50 % (−1.50 [−3.00, +0.00])",
-            "MXINT8: 26.61 pJ, top-1 98.00 % (+0.00 [−0.10, +0.10])",
+            "MXINT8: 29.09 pJ, top-1 98.00 % (+0.00 [−0.10, +0.10])",
             "FP8 E4M3: 24.96 pJ, top-1 95.00 % (−3.00 [−4.00, −2.00])"])
         # The Pareto front: LBFP8 (cheapest) and BFP8 (no loss); FP8 E4M3 costs more than LBFP8
         # and loses more, INT8 and MXINT8 cost more than BFP8 and lose no less.
