@@ -68,7 +68,9 @@ def run(arch=None, workload=None, fmt=None, mode=None, seed=None, overrides=(), 
 
     arch: an architecture YAML or SCALE-Sim .cfg (None: the embedded default,
     configs/arch/lbfp8_16x16.yaml); workload: a topology CSV, an ONNX model or "gemm:M,N,K"
-    (None: ResNet-18); fmt: lbfp8, bfp8, both (default) or arch; mode: tile or cycle;
+    (None: ResNet-18); fmt: lbfp8, bfp8, both (default), arch, or a format of spec section 13
+    (mxint8, mxfp8-e4m3, mxfp8-e5m2, fp8-e4m3, fp8-e5m2, int8; docs/formats.md); mode: tile or
+    cycle;
     overrides: "key=value" strings (--set); dataflow: os, ws, is or best (best_by: cycles or
     energy); array: cpp or rtl; im2col: chip or host; energy: an energy table YAML; trace: a
     waveform file; direct: True for the host's direct path instead of the device driver.
