@@ -12,6 +12,7 @@
 
 #include "lbfp/arch/limits.h"
 #include "lbfp/arch/stats.h"
+#include "timed_array.h"
 
 namespace lbfp::arch {
 namespace {
@@ -200,76 +201,25 @@ const AcceleratorConfig& validated(const AcceleratorConfig& config) {
 // The C++ array behind the ArrayBackend interface: each tile's results from the array model (its
 // PE schedule cycle by cycle, or the fast kernel), its timing from ArrayTimeline, the events
 // released in the simulated cycle they happen.
-class CppArray : public ArrayBackend {
+class CppArray : public TimedArray {
  public:
   CppArray(const ArrayGeometry& geometry, const NumberFormat& format, SimMode mode)
-      : model_(geometry, format), mode_(mode), timeline_(geometry) {}
-  std::string name() const override { return mode_ == SimMode::kCycle ? "c++ cycle" : "c++ tile"; }
+      : TimedArray(geometry, mode), model_(geometry, format) {}
+  std::string name() const override { return mode() == SimMode::kCycle ? "c++ cycle" : "c++ tile"; }
   const ArrayGeometry& geometry() const override { return model_.geometry(); }
   int64_t run_tile(const TileJob& job, const Tick& tick) override {
     model_.start(job);
-    if (mode_ == SimMode::kTile) {
+    if (mode() == SimMode::kTile) {
       model_.compute_whole_tile();
     } else {
       model_.run_to_completion();
     }
-    const ArrayTimeline::Tile t = timeline_.add(now_, model_.tile_steps(job));
-    pending_.push_back({next_tile_++, t.last + 1, t.end + 1, false, model_.result()});
-    return advance_to(t.next_handover, tick);
+    return schedule(model_.tile_steps(job), model_.result(), tick);
   }
-  bool busy() const override { return !pending_.empty(); }
-  int64_t step(const Tick& tick) override { return busy() ? advance_to(now_ + 1, tick) : 0; }
   ArrayActivity activity() const override { return model_.activity(); }
 
  private:
-  struct Pending {
-    uint64_t tile;
-    int64_t release_at;  // the cycle after its last step
-    int64_t done_at;     // the cycle after its last result row
-    bool released;
-    TileResult result;
-  };
-
-  // Advances to cycle `target`, reporting each event in its cycle.
-  int64_t advance_to(int64_t target, const Tick& tick) {
-    const int64_t from = now_;
-    fire();
-    while (now_ < target) {
-      int64_t next = target;
-      if (mode_ == SimMode::kCycle) {
-        next = now_ + 1;
-      } else {
-        for (const Pending& p : pending_) {
-          if (!p.released) next = std::min(next, p.release_at);
-          next = std::min(next, p.done_at);
-        }
-      }
-      tick(next - now_);
-      now_ = next;
-      fire();
-    }
-    return now_ - from;
-  }
-  void fire() {
-    for (Pending& p : pending_) {
-      if (!p.released && p.release_at <= now_) {
-        p.released = true;
-        released(p.tile);
-      }
-    }
-    while (!pending_.empty() && pending_.front().done_at <= now_) {
-      const Pending p = std::move(pending_.front());
-      pending_.pop_front();
-      finished(p.tile, p.result);
-    }
-  }
-
   ArrayModel model_;
-  SimMode mode_;
-  ArrayTimeline timeline_;
-  int64_t now_ = 0;
-  uint64_t next_tile_ = 0;
-  std::deque<Pending> pending_;
 };
 
 }  // namespace

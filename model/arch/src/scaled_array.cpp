@@ -13,26 +13,26 @@
 //   (ReLU'd where the layer has it), 4 bytes little-endian.
 #include <algorithm>
 #include <cstring>
-#include <deque>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "lbfp/arch/accelerator.h"
 #include "lbfp/scaled_gemm.h"
+#include "timed_array.h"
 
 namespace lbfp::arch {
 namespace {
 
-class ScaledArray : public ArrayBackend {
+class ScaledArray : public TimedArray {
  public:
   ScaledArray(const ArrayGeometry& geometry, const ScaledFormat& format, SimMode mode)
-      : geometry_(geometry), format_(format), mode_(mode), timeline_(geometry) {
+      : TimedArray(geometry, mode), geometry_(geometry), format_(format) {
     // Zero codes (gated MACs): INT8 0x00; FP8 +-0 (0x00, 0x80). Both a mask pattern.
     zero_mask_ = format.is_float() ? Code{0x7f} : Code{0xff};
   }
   std::string name() const override {
-    return std::string(mode_ == SimMode::kCycle ? "c++ cycle " : "c++ tile ") + format_.name();
+    return std::string(mode() == SimMode::kCycle ? "c++ cycle " : "c++ tile ") + format_.name();
   }
   const ArrayGeometry& geometry() const override { return geometry_; }
   int64_t run_tile(const TileJob& job, const Tick& tick) override {
@@ -42,24 +42,12 @@ class ScaledArray : public ArrayBackend {
     activity_.macs += a.macs;
     activity_.zero_macs += a.zero_macs;
     activity_.requantizations += a.requantizations;
-    const int64_t steps = array_tile_steps(geometry_, job.rows, job.cols, job.k);
-    const ArrayTimeline::Tile t = timeline_.add(now_, steps);
-    pending_.push_back({next_tile_++, t.last + 1, t.end + 1, false, std::move(result)});
-    return advance_to(t.next_handover, tick);
+    return schedule(array_tile_steps(geometry_, job.rows, job.cols, job.k), std::move(result),
+                    tick);
   }
-  bool busy() const override { return !pending_.empty(); }
-  int64_t step(const Tick& tick) override { return busy() ? advance_to(now_ + 1, tick) : 0; }
   ArrayActivity activity() const override { return activity_; }
 
  private:
-  struct Pending {
-    uint64_t tile;
-    int64_t release_at;
-    int64_t done_at;
-    bool released;
-    TileResult result;
-  };
-
   void check(const TileJob& job) const {
     const Dataflow d = geometry_.dataflow;
     const bool fits =
@@ -249,48 +237,10 @@ class ScaledArray : public ArrayBackend {
     }
   }
 
-  int64_t advance_to(int64_t target, const Tick& tick) {
-    const int64_t from = now_;
-    fire();
-    while (now_ < target) {
-      int64_t next = target;
-      if (mode_ == SimMode::kCycle) {
-        next = now_ + 1;
-      } else {
-        for (const Pending& p : pending_) {
-          if (!p.released) next = std::min(next, p.release_at);
-          next = std::min(next, p.done_at);
-        }
-      }
-      tick(next - now_);
-      now_ = next;
-      fire();
-    }
-    return now_ - from;
-  }
-  void fire() {
-    for (Pending& p : pending_) {
-      if (!p.released && p.release_at <= now_) {
-        p.released = true;
-        released(p.tile);
-      }
-    }
-    while (!pending_.empty() && pending_.front().done_at <= now_) {
-      const Pending p = std::move(pending_.front());
-      pending_.pop_front();
-      finished(p.tile, p.result);
-    }
-  }
-
   ArrayGeometry geometry_;
   ScaledFormat format_;
-  SimMode mode_;
-  ArrayTimeline timeline_;
   Code zero_mask_ = 0xff;
   ArrayActivity activity_;
-  int64_t now_ = 0;
-  uint64_t next_tile_ = 0;
-  std::deque<Pending> pending_;
   std::vector<Code> at_, bt_;
   std::vector<Int128> block_sums_;
 };

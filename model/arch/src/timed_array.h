@@ -1,0 +1,85 @@
+// The timing the C++ arrays share (the LBFP/BFP array of accelerator.cpp and the spec section 13
+// formats' array of scaled_array.cpp): each tile's events, its operands released and its results
+// out, reported in the simulated cycle ArrayTimeline gives them; cycle mode advances one cycle at
+// a time, tile mode from event to event.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <deque>
+#include <utility>
+
+#include "lbfp/arch/accelerator.h"
+#include "lbfp/arch/array_timing.h"
+
+namespace lbfp::arch {
+
+class TimedArray : public ArrayBackend {
+ public:
+  bool busy() const override { return !pending_.empty(); }
+  int64_t step(const Tick& tick) override { return busy() ? advance_to(now_ + 1, tick) : 0; }
+
+ protected:
+  TimedArray(const ArrayGeometry& geometry, SimMode mode) : mode_(mode), timeline_(geometry) {}
+
+  SimMode mode() const { return mode_; }
+
+  // Queues a tile of `steps` reduction steps, computed as `result`, after the tiles before it,
+  // and advances to the cycle the array takes the next tile's operands.
+  int64_t schedule(int64_t steps, TileResult result, const Tick& tick) {
+    const ArrayTimeline::Tile t = timeline_.add(now_, steps);
+    pending_.push_back({next_tile_++, t.last + 1, t.end + 1, false, std::move(result)});
+    return advance_to(t.next_handover, tick);
+  }
+
+ private:
+  struct Pending {
+    uint64_t tile;
+    int64_t release_at;  // the cycle after its last step
+    int64_t done_at;     // the cycle after its last result row
+    bool released;
+    TileResult result;
+  };
+
+  // Advances to cycle `target`, reporting each event in its cycle.
+  int64_t advance_to(int64_t target, const Tick& tick) {
+    const int64_t from = now_;
+    fire();
+    while (now_ < target) {
+      int64_t next = target;
+      if (mode_ == SimMode::kCycle) {
+        next = now_ + 1;
+      } else {
+        for (const Pending& p : pending_) {
+          if (!p.released) next = std::min(next, p.release_at);
+          next = std::min(next, p.done_at);
+        }
+      }
+      tick(next - now_);
+      now_ = next;
+      fire();
+    }
+    return now_ - from;
+  }
+  void fire() {
+    for (Pending& p : pending_) {
+      if (!p.released && p.release_at <= now_) {
+        p.released = true;
+        released(p.tile);
+      }
+    }
+    while (!pending_.empty() && pending_.front().done_at <= now_) {
+      const Pending p = std::move(pending_.front());
+      pending_.pop_front();
+      finished(p.tile, p.result);
+    }
+  }
+
+  SimMode mode_;
+  ArrayTimeline timeline_;
+  int64_t now_ = 0;
+  uint64_t next_tile_ = 0;
+  std::deque<Pending> pending_;
+};
+
+}  // namespace lbfp::arch
