@@ -19,6 +19,7 @@
 #include "lbfp/format.h"
 #include "lbfp/gemm.h"
 #include "lbfp/tensor.h"
+#include "library_call.h"
 
 namespace py = pybind11;
 
@@ -303,20 +304,6 @@ std::vector<float> bias_of(const py::object& bias, size_t n) {
     if (std::isnan(b.data()[i])) fail("bias[" + std::to_string(i) + "] is NaN");
   }
   return std::vector<float>(b.data(), b.data() + b.size());
-}
-
-// Library exceptions that can still escape (a forced kernel the CPU lacks) as ValueError.
-template <class F>
-auto library_call(F&& f) {
-  try {
-    return f();
-  } catch (const std::invalid_argument& e) {
-    throw py::value_error(e.what());
-  } catch (const std::out_of_range& e) {
-    throw py::value_error(e.what());
-  } catch (const std::domain_error& e) {
-    throw py::value_error(e.what());
-  }
 }
 
 py::tuple py_gemm(const py::object& a_obj, int a_exponent, const py::object& b_obj,

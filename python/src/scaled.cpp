@@ -18,6 +18,7 @@
 
 #include "lbfp/scaled_format.h"
 #include "lbfp/scaled_gemm.h"
+#include "library_call.h"
 
 namespace py = pybind11;
 
@@ -25,20 +26,6 @@ namespace lbfp::python {
 namespace {
 
 [[noreturn]] void fail(const std::string& message) { throw py::value_error(message); }
-
-// Library exceptions as ValueError (their messages name the value).
-template <class F>
-auto library_call(F&& f) {
-  try {
-    return f();
-  } catch (const std::invalid_argument& e) {
-    throw py::value_error(e.what());
-  } catch (const std::out_of_range& e) {
-    throw py::value_error(e.what());
-  } catch (const std::domain_error& e) {
-    throw py::value_error(e.what());
-  }
-}
 
 struct NamedFormat {
   const char* name;
