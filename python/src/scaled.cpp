@@ -27,25 +27,9 @@ namespace {
 
 [[noreturn]] void fail(const std::string& message) { throw py::value_error(message); }
 
-struct NamedFormat {
-  const char* name;
-  ElementKind element;
-  ScaleKind scale;
-};
-constexpr NamedFormat kFormats[] = {
-    {"mxint8", ElementKind::kInt8, ScaleKind::kMxBlock},
-    {"mxfp8-e4m3", ElementKind::kE4M3, ScaleKind::kMxBlock},
-    {"mxfp8-e5m2", ElementKind::kE5M2, ScaleKind::kMxBlock},
-    {"fp8-e4m3", ElementKind::kE4M3, ScaleKind::kTensor},
-    {"fp8-e5m2", ElementKind::kE5M2, ScaleKind::kTensor},
-    {"int8", ElementKind::kInt8, ScaleKind::kTensor},
-};
-
 ScaledFormat format_named(const std::string& name, int acc_bits) {
-  for (const NamedFormat& f : kFormats) {
-    if (name == f.name) {
-      return library_call([&] { return ScaledFormat(f.element, f.scale, acc_bits); });
-    }
+  if (scaled_format_named(name)) {
+    return library_call([&] { return *scaled_format_named(name, acc_bits); });
   }
   fail("fmt: unknown format '" + name +
        "' (mxint8, mxfp8-e4m3, mxfp8-e5m2, fp8-e4m3, fp8-e5m2, int8)");

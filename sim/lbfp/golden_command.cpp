@@ -291,21 +291,7 @@ NumberFormat parse_format(const std::string& name, std::optional<int> frac_bits,
 
 GoldenFormat parse_golden_format(const std::string& name, std::optional<int> frac_bits,
                                  std::optional<int> lut_bits, std::optional<int> acc_bits) {
-  struct Named {
-    const char* name;
-    ElementKind element;
-    ScaleKind scale;
-  };
-  static const Named kScaled[] = {
-      {"mxint8", ElementKind::kInt8, ScaleKind::kMxBlock},
-      {"mxfp8-e4m3", ElementKind::kE4M3, ScaleKind::kMxBlock},
-      {"mxfp8-e5m2", ElementKind::kE5M2, ScaleKind::kMxBlock},
-      {"fp8-e4m3", ElementKind::kE4M3, ScaleKind::kTensor},
-      {"fp8-e5m2", ElementKind::kE5M2, ScaleKind::kTensor},
-      {"int8", ElementKind::kInt8, ScaleKind::kTensor},
-  };
-  for (const Named& n : kScaled) {
-    if (name != n.name) continue;
+  if (scaled_format_named(name)) {
     if (frac_bits || lut_bits) {
       throw std::invalid_argument(
           fmt::format("--frac-bits and --lut-bits apply to LBFP formats only, not {}", name));
@@ -314,7 +300,7 @@ GoldenFormat parse_golden_format(const std::string& name, std::optional<int> fra
       throw std::invalid_argument(fmt::format(
           "accumulator bits A=0 must be in 2..{} for {}", ScaledFormat::kMaxAccBits, name));
     }
-    return ScaledFormat(n.element, n.scale, acc_bits.value_or(0));
+    return *scaled_format_named(name, acc_bits.value_or(0));
   }
   if (name.rfind("lbfp", 0) != 0 && name.rfind("bfp", 0) != 0) {
     throw std::invalid_argument(fmt::format(

@@ -27,26 +27,6 @@ float abs_max(const float* v, size_t n) {
 
 }  // namespace
 
-bool scaled_format_named(const std::string& name, ScaledFormat* format) {
-  const struct {
-    const char* name;
-    ElementKind element;
-    ScaleKind scale;
-  } kFormats[] = {{"mxint8", ElementKind::kInt8, ScaleKind::kMxBlock},
-                  {"mxfp8-e4m3", ElementKind::kE4M3, ScaleKind::kMxBlock},
-                  {"mxfp8-e5m2", ElementKind::kE5M2, ScaleKind::kMxBlock},
-                  {"fp8-e4m3", ElementKind::kE4M3, ScaleKind::kTensor},
-                  {"fp8-e5m2", ElementKind::kE5M2, ScaleKind::kTensor},
-                  {"int8", ElementKind::kInt8, ScaleKind::kTensor}};
-  for (const auto& f : kFormats) {
-    if (name == f.name) {
-      if (format != nullptr) *format = ScaledFormat(f.element, f.scale);
-      return true;
-    }
-  }
-  return false;
-}
-
 std::string energy_section(const ScaledFormat& format) {
   switch (format.element()) {
     case ElementKind::kInt8: return "int8";

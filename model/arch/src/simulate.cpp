@@ -28,7 +28,7 @@ namespace {
 std::vector<std::pair<std::string, NumberFormat>> formats_for(const std::string& choice,
                                                               const NumberFormat& arch_format) {
   check_format_choice(choice);
-  if (scaled_format_named(choice, nullptr)) return {{choice, arch_format}};  // section 13
+  if (scaled_format_named(choice)) return {{choice, arch_format}};  // section 13
   const int acc = acc_bits(arch_format);
   const bool arch_lbfp = is_lbfp(arch_format);
   const NumberFormat lbfp = arch_lbfp ? arch_format : NumberFormat(LbfpFormat(8, 4, 8, acc));
@@ -309,7 +309,7 @@ class LayerFeed {
 }  // namespace
 
 void check_format_choice(const std::string& format) {
-  if (scaled_format_named(format, nullptr)) return;  // spec section 13 (docs/formats.md)
+  if (scaled_format_named(format)) return;  // spec section 13 (docs/formats.md)
   if (format != "lbfp8" && format != "bfp8" && format != "both" && format != "arch") {
     throw ConfigError("--format " + format + ": expected lbfp8, bfp8, both, arch, mxint8, "
                       "mxfp8-e4m3, mxfp8-e5m2, fp8-e4m3, fp8-e5m2 or int8");
@@ -389,12 +389,8 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
   // A format of spec section 13 (docs/formats.md, "The architecture model"): its own array, the
   // host's direct path (the driver's descriptor has no field for its scales), its datapath's
   // energy from the table's synthesis figures.
-  std::optional<ScaledFormat> scaled;
+  const std::optional<ScaledFormat> scaled = scaled_format_named(r.format);
   std::string scaled_datapath;
-  {
-    ScaledFormat sf(ElementKind::kInt8, ScaleKind::kTensor);
-    if (scaled_format_named(r.format, &sf)) scaled = sf;
-  }
   if (scaled) {
     const std::string what = "--format " + r.format;
     if (r.array == "rtl") {

@@ -191,6 +191,17 @@ double ScaledFormat::max_element() const {
   return is_mx() ? 127.0 / 64.0 : 127.0;
 }
 
+std::optional<ScaledFormat> scaled_format_named(const std::string& name, int acc_bits) {
+  for (const ElementKind element : {ElementKind::kInt8, ElementKind::kE4M3, ElementKind::kE5M2}) {
+    for (const ScaleKind scale : {ScaleKind::kMxBlock, ScaleKind::kTensor}) {
+      if (ScaledFormat(element, scale).name() == name) {
+        return ScaledFormat(element, scale, acc_bits);
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 std::string ScaledFormat::name() const {
   std::string n = is_mx() ? "mx" : "";
   switch (element_) {

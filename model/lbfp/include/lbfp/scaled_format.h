@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,11 @@ class ScaledFormat {
   ScaleKind scale_;
   int acc_bits_;
 };
+
+// The format a command line names: "mxint8", "mxfp8-e4m3", "mxfp8-e5m2", "fp8-e4m3", "fp8-e5m2"
+// or "int8" (name() without an accumulator), with A = acc_bits (0: the element's default;
+// ScaledFormat's constructor rejects a bad A); none for any other name.
+std::optional<ScaledFormat> scaled_format_named(const std::string& name, int acc_bits = 0);
 
 // ---- codes and element values ----------------------------------------------------------------
 

@@ -11,10 +11,6 @@
 
 namespace lbfp::arch {
 
-// The six formats by their command-line names ("mxint8", "mxfp8-e4m3", "mxfp8-e5m2",
-// "fp8-e4m3", "fp8-e5m2", "int8") at their default accumulators; false for any other name.
-bool scaled_format_named(const std::string& name, ScaledFormat* format);
-
 // The energy table's section of the format's multiplier and MAC (configs/energy/osu018_synth.yaml):
 // "int8" (INT8, MXINT8), "fp8_e4m3" (FP8 and MXFP8 E4M3), "fp8_e5m2" (E5M2).
 std::string energy_section(const ScaledFormat& format);
