@@ -88,7 +88,7 @@ TEST(Fp32Gemm, OffsetRowsAndTapsEqualTheScalarPathsBitForBit) {
   std::mt19937 rng(11);
   std::normal_distribution<float> dist(0.f, 1.f);
   const size_t shapes[][3] = {{1, 1, 1}, {7, 17, 3}, {8, 32, 9}, {13, 49, 144}, {16, 63, 25},
-                              {9, 100, 2}};
+                              {9, 100, 2}, {4, 130, 9}};
   for (const auto& s : shapes) {
     const size_t m = s[0], n = s[1], k = s[2], lda = k + 1, ldc = n + 3;
     std::vector<float> a(m * lda), x(4 * n + 3 * k + 64);
@@ -162,6 +162,8 @@ TEST(Fp32Inference, DirectConvolutionEqualsTheDefinitionBitForBit) {
       {{4, 7, 7}, 4, 3, 3, 2, 2, 1, 1, 4, false},  {{6, 6, 5}, 2, 3, 3, 1, 1, 1, 1, 2, true},
       {{4, 10, 9}, 6, 5, 3, 1, 2, 2, 1, 2, false}, {{8, 7, 7}, 17, 1, 1, 2, 2, 0, 0, 1, true},
       {{1, 28, 28}, 6, 5, 5, 1, 1, 0, 0, 1, true}, {{16, 4, 4}, 33, 3, 3, 1, 1, 1, 1, 1, false},
+      {{5, 16, 15}, 5, 3, 3, 1, 1, 1, 1, 5, true}, {{6, 17, 16}, 6, 3, 3, 2, 2, 1, 1, 6, false},
+      {{3, 14, 14}, 24, 3, 3, 1, 1, 1, 1, 1, true},
   };
   for (const Case& k : cases) {
     const Graph g = one_conv(k.in, k.out_c, k.kh, k.kw, k.sh, k.sw, k.ph, k.pw, k.groups, k.relu,

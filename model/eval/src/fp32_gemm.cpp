@@ -178,10 +178,27 @@ __attribute__((target("avx512f"))) void gemm_offsets_packed_avx512(const PackedA
 }
 
 // Depthwise taps, 16 outputs per vector: a product, rounded, then a sum, as the scalar loop does.
+// Four vectors advance side by side (independent chains: the adds' latency overlaps).
 __attribute__((target("avx512f"))) void taps_avx512(size_t n, size_t taps, const float* w,
                                                     const float* x, const int32_t* off,
                                                     float* c) {
-  for (size_t j = 0; j < n; j += 16) {
+  size_t j = 0;
+  for (; j + 64 <= n; j += 64) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t t = 0; t < taps; ++t) {
+      const __m512 wv = _mm512_set1_ps(w[t]);
+      const float* xt = x + off[t] + j;
+      a0 = _mm512_add_ps(a0, _mm512_mul_ps(wv, _mm512_loadu_ps(xt)));
+      a1 = _mm512_add_ps(a1, _mm512_mul_ps(wv, _mm512_loadu_ps(xt + 16)));
+      a2 = _mm512_add_ps(a2, _mm512_mul_ps(wv, _mm512_loadu_ps(xt + 32)));
+      a3 = _mm512_add_ps(a3, _mm512_mul_ps(wv, _mm512_loadu_ps(xt + 48)));
+    }
+    _mm512_storeu_ps(c + j, a0);
+    _mm512_storeu_ps(c + j + 16, a1);
+    _mm512_storeu_ps(c + j + 32, a2);
+    _mm512_storeu_ps(c + j + 48, a3);
+  }
+  for (; j < n; j += 16) {
     const auto m = static_cast<__mmask16>(n - j >= 16 ? 0xFFFFu : (1u << (n - j)) - 1);
     __m512 acc = _mm512_setzero_ps();
     for (size_t t = 0; t < taps; ++t) {
@@ -189,6 +206,45 @@ __attribute__((target("avx512f"))) void taps_avx512(size_t n, size_t taps, const
       acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(w[t]), xv));
     }
     _mm512_mask_storeu_ps(c + j, m, acc);
+  }
+}
+
+// Rows of acc (h rows, ldacc apart) + bias into y (h x w), ReLU'd when relu: v < 0 ? 0 : v, which
+// keeps -0 and NaN.
+__attribute__((target("avx512f"))) void bias_store_avx512(const float* acc, size_t ldacc,
+                                                          size_t h, size_t w, float bias,
+                                                          bool relu, float* y) {
+  const __m512 bv = _mm512_set1_ps(bias);
+  const __m512 zero = _mm512_setzero_ps();
+  if (ldacc == w) {
+    w *= h;
+    h = 1;
+  }
+  for (size_t r = 0; r < h; ++r) {
+    const float* a = acc + r * ldacc;
+    float* out = y + r * w;
+    for (size_t j = 0; j < w; j += 16) {
+      const auto m = static_cast<__mmask16>(w - j >= 16 ? 0xFFFFu : (1u << (w - j)) - 1);
+      __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, a + j), bv);
+      if (relu) v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), zero);
+      _mm512_mask_storeu_ps(out + j, m, v);
+    }
+  }
+}
+
+// dst[i] = src[2 i] for i < count, reading nothing past src[2 count - 2].
+__attribute__((target("avx512f"))) void gather2_avx512(const float* src, size_t count,
+                                                       float* dst) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28,
+                                         30);
+  for (size_t i = 0; i < count; i += 16) {
+    const size_t r = std::min<size_t>(16, count - i), need = 2 * r - 1;  // src floats read
+    const auto mlo = static_cast<__mmask16>(need >= 16 ? 0xFFFFu : (1u << need) - 1);
+    const auto mhi = static_cast<__mmask16>(need > 16 ? (1u << (need - 16)) - 1 : 0);
+    const __m512 lo = _mm512_maskz_loadu_ps(mlo, src + 2 * i);
+    const __m512 hi = _mm512_maskz_loadu_ps(mhi, src + 2 * i + 16);
+    const auto mout = static_cast<__mmask16>(r >= 16 ? 0xFFFFu : (1u << r) - 1);
+    _mm512_mask_storeu_ps(dst + i, mout, _mm512_permutex2var_ps(lo, even, hi));
   }
 }
 
@@ -259,6 +315,34 @@ void fp32_taps(size_t n, size_t taps, const float* w, const float* x, const int3
   }
 #endif
   fp32_taps_portable(n, taps, w, x, off, c);
+}
+
+void fp32_gather(const float* src, size_t count, size_t stride, float* dst) {
+#ifdef LBFP_FP32_AVX512
+  if (stride == 2 && has_avx512()) {
+    gather2_avx512(src, count, dst);
+    return;
+  }
+#endif
+  for (size_t i = 0; i < count; ++i) dst[i] = src[i * stride];
+}
+
+void fp32_bias_store(const float* acc, size_t ldacc, size_t h, size_t w, float bias, bool relu,
+                     float* y) {
+#ifdef LBFP_FP32_AVX512
+  if (has_avx512()) {
+    bias_store_avx512(acc, ldacc, h, w, bias, relu, y);
+    return;
+  }
+#endif
+  for (size_t r = 0; r < h; ++r) {
+    const float* a = acc + r * ldacc;
+    float* out = y + r * w;
+    for (size_t j = 0; j < w; ++j) {
+      const float v = a[j] + bias;
+      out[j] = relu && v < 0.f ? 0.f : v;
+    }
+  }
 }
 
 }  // namespace lbfp::eval::detail

@@ -46,4 +46,12 @@ void fp32_taps(size_t n, size_t taps, const float* w, const float* x, const int3
 void fp32_taps_portable(size_t n, size_t taps, const float* w, const float* x,
                         const int32_t* off, float* c);
 
+// dst[i] = src[i * stride] for i < count (nothing past src[(count - 1) * stride] is read).
+void fp32_gather(const float* src, size_t count, size_t stride, float* dst);
+
+// y[r][j] = acc[r * ldacc + j] + bias for r < h, j < w, then v < 0 ? 0 : v when relu (which
+// keeps -0 and NaN): a convolution's output plane from its sums.
+void fp32_bias_store(const float* acc, size_t ldacc, size_t h, size_t w, float bias, bool relu,
+                     float* y);
+
 }  // namespace lbfp::eval::detail
