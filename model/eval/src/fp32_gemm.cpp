@@ -66,12 +66,65 @@ struct OffsetRows {
 #if defined(__x86_64__) && defined(__GNUC__)
 #define LBFP_FP32_AVX512 1
 
+// Where a tile's sums go. PlainStore: row r of C at c + r * ldc.
+struct PlainStore {
+  float* c;
+  size_t ldc;
+  PlainStore rows(size_t i) const { return {c + i * ldc, ldc}; }
+  __attribute__((target("avx512f"))) void put(int r, size_t j, __m512 v, __mmask16 m,
+                                              bool masked) const {
+    float* p = c + static_cast<size_t>(r) * ldc + j;
+    if (masked) {
+      _mm512_mask_storeu_ps(p, m, v);
+    } else {
+      _mm512_storeu_ps(p, v);
+    }
+  }
+};
+
+// PlaneStore: row r is output channel r's plane; column q = oy * wq + ox goes to oy * w + ox when
+// ox < w (the others are dropped), + bias[r], then the ReLU (v < 0 ? 0 : v). The kept lanes of a
+// vector are consecutive outputs: compressed together, then stored at once.
+struct PlaneStore {
+  float* y;
+  size_t plane;
+  const float* bias;
+  bool relu;
+  const uint16_t* valid;  // per 16 columns: the kept lanes
+  const uint32_t* start;  // per 16 columns: the output index of the first kept lane
+  PlaneStore rows(size_t i) const {
+    PlaneStore s = *this;
+    s.y += i * plane;
+    s.bias += i;
+    return s;
+  }
+  __attribute__((target("avx512f"))) void put(int r, size_t j, __m512 v, __mmask16 m,
+                                              bool masked) const {
+    const size_t b = j / 16;
+    const auto keep = static_cast<__mmask16>(masked ? valid[b] & m : valid[b]);
+    if (keep == 0) return;
+    v = _mm512_add_ps(v, _mm512_set1_ps(bias[r]));
+    if (relu) {
+      const __m512 zero = _mm512_setzero_ps();
+      v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), zero);
+    }
+    if (keep == 0xFFFF) {
+      _mm512_storeu_ps(y + static_cast<size_t>(r) * plane + start[b], v);
+      return;
+    }
+    const int count = __builtin_popcount(keep);
+    const auto out = static_cast<__mmask16>(count >= 16 ? 0xFFFFu : (1u << count) - 1);
+    _mm512_mask_storeu_ps(y + static_cast<size_t>(r) * plane + start[b], out,
+                          _mm512_maskz_compress_ps(keep, v));
+  }
+};
+
 // One tile of R rows x 16 V columns (V vectors, masked at the right edge when Masked), k
 // innermost: R x V accumulators stay in registers for the whole reduction. The R values of A for
 // step kk are ap[kk * R ... kk * R + R - 1] (packed by pack_block).
-template <int R, int V, bool Masked, class Rows>
+template <int R, int V, bool Masked, class Rows, class Store>
 __attribute__((target("avx512f"))) void tile_avx512(size_t k, const float* ap, const Rows& b,
-                                                    float* c, size_t ldc, __mmask16 m0,
+                                                    const Store& st, size_t j, __mmask16 m0,
                                                     __mmask16 m1) {
   __m512 acc0[R], acc1[R];
 #pragma GCC unroll 16
@@ -99,33 +152,27 @@ __attribute__((target("avx512f"))) void tile_avx512(size_t k, const float* ap, c
   }
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
-    float* cr = c + static_cast<size_t>(r) * ldc;
-    if (Masked) {
-      _mm512_mask_storeu_ps(cr, m0, acc0[r]);
-      if (V == 2) _mm512_mask_storeu_ps(cr + 16, m1, acc1[r]);
-    } else {
-      _mm512_storeu_ps(cr, acc0[r]);
-      if (V == 2) _mm512_storeu_ps(cr + 16, acc1[r]);
-    }
+    st.put(r, j, acc0[r], m0, Masked);
+    if (V == 2) st.put(r, j + 16, acc1[r], m1, Masked);
   }
 }
 
 // Rows i0 .. i0 + R - 1 of C over every column: 32-column tiles, the rest in one tile of one or
 // two masked vectors.
-template <int R, class Rows>
+template <int R, class Rows, class Store>
 __attribute__((target("avx512f"))) void row_block_avx512(size_t n, size_t k, const float* ap,
-                                                         const Rows& b, float* c, size_t ldc) {
+                                                         const Rows& b, const Store& st) {
   constexpr size_t kCols = 32;
   size_t j = 0;
-  for (; j + kCols <= n; j += kCols) tile_avx512<R, 2, false>(k, ap, b.at(j), c + j, ldc, 0, 0);
+  for (; j + kCols <= n; j += kCols) tile_avx512<R, 2, false>(k, ap, b.at(j), st, j, 0, 0);
   if (j == n) return;
   const size_t w = n - j;
   const auto m0 = static_cast<__mmask16>(w >= 16 ? 0xFFFFu : (1u << w) - 1);
   if (w <= 16) {
-    tile_avx512<R, 1, true>(k, ap, b.at(j), c + j, ldc, m0, 0);
+    tile_avx512<R, 1, true>(k, ap, b.at(j), st, j, m0, 0);
   } else {
     const auto m1 = static_cast<__mmask16>((1u << (w - 16)) - 1);
-    tile_avx512<R, 2, true>(k, ap, b.at(j), c + j, ldc, m0, m1);
+    tile_avx512<R, 2, true>(k, ap, b.at(j), st, j, m0, m1);
   }
 }
 
@@ -138,19 +185,19 @@ void pack_block(size_t i, size_t rows, size_t k, const float* a, size_t lda, flo
   }
 }
 
-template <class Rows>
+template <class Rows, class Store>
 __attribute__((target("avx512f"))) void row_block_any(size_t rows, size_t n, size_t k,
-                                                      const float* ap, const Rows& b, float* c,
-                                                      size_t ldc) {
+                                                      const float* ap, const Rows& b,
+                                                      const Store& st) {
   switch (rows) {
-    case 8: row_block_avx512<8>(n, k, ap, b, c, ldc); break;
-    case 7: row_block_avx512<7>(n, k, ap, b, c, ldc); break;
-    case 6: row_block_avx512<6>(n, k, ap, b, c, ldc); break;
-    case 5: row_block_avx512<5>(n, k, ap, b, c, ldc); break;
-    case 4: row_block_avx512<4>(n, k, ap, b, c, ldc); break;
-    case 3: row_block_avx512<3>(n, k, ap, b, c, ldc); break;
-    case 2: row_block_avx512<2>(n, k, ap, b, c, ldc); break;
-    default: row_block_avx512<1>(n, k, ap, b, c, ldc); break;
+    case 8: row_block_avx512<8>(n, k, ap, b, st); break;
+    case 7: row_block_avx512<7>(n, k, ap, b, st); break;
+    case 6: row_block_avx512<6>(n, k, ap, b, st); break;
+    case 5: row_block_avx512<5>(n, k, ap, b, st); break;
+    case 4: row_block_avx512<4>(n, k, ap, b, st); break;
+    case 3: row_block_avx512<3>(n, k, ap, b, st); break;
+    case 2: row_block_avx512<2>(n, k, ap, b, st); break;
+    default: row_block_avx512<1>(n, k, ap, b, st); break;
   }
 }
 
@@ -162,26 +209,28 @@ __attribute__((target("avx512f"))) void gemm_avx512(size_t m, size_t n, size_t k
   for (size_t i = 0; i < m; i += kRows) {
     const size_t rows = std::min(kRows, m - i);
     pack_block(i, rows, k, a, lda, ap.data());
-    row_block_any(rows, n, k, ap.data(), b, c + i * ldc, ldc);
+    row_block_any(rows, n, k, ap.data(), b, PlainStore{c + i * ldc, ldc});
   }
 }
 
 // The offset product over A packed by fp32_pack_a.
+template <class Store>
 __attribute__((target("avx512f"))) void gemm_offsets_packed_avx512(const PackedA& a, size_t n,
                                                                    const float* x,
-                                                                   const int32_t* off, float* c,
-                                                                   size_t ldc) {
+                                                                   const int32_t* off,
+                                                                   const Store& st) {
   for (size_t i = 0; i < a.m; i += kRows) {
     const size_t rows = std::min(kRows, a.m - i);
-    row_block_any(rows, n, a.k, a.blocks.data() + i * a.k, OffsetRows{x, off}, c + i * ldc, ldc);
+    row_block_any(rows, n, a.k, a.blocks.data() + i * a.k, OffsetRows{x, off}, st.rows(i));
   }
 }
 
 // Depthwise taps, 16 outputs per vector: a product, rounded, then a sum, as the scalar loop does.
 // Four vectors advance side by side (independent chains: the adds' latency overlaps).
+template <class Store>
 __attribute__((target("avx512f"))) void taps_avx512(size_t n, size_t taps, const float* w,
                                                     const float* x, const int32_t* off,
-                                                    float* c) {
+                                                    const Store& st) {
   size_t j = 0;
   for (; j + 64 <= n; j += 64) {
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -193,10 +242,10 @@ __attribute__((target("avx512f"))) void taps_avx512(size_t n, size_t taps, const
       a2 = _mm512_add_ps(a2, _mm512_mul_ps(wv, _mm512_loadu_ps(xt + 32)));
       a3 = _mm512_add_ps(a3, _mm512_mul_ps(wv, _mm512_loadu_ps(xt + 48)));
     }
-    _mm512_storeu_ps(c + j, a0);
-    _mm512_storeu_ps(c + j + 16, a1);
-    _mm512_storeu_ps(c + j + 32, a2);
-    _mm512_storeu_ps(c + j + 48, a3);
+    st.put(0, j, a0, 0, false);
+    st.put(0, j + 16, a1, 0, false);
+    st.put(0, j + 32, a2, 0, false);
+    st.put(0, j + 48, a3, 0, false);
   }
   for (; j < n; j += 16) {
     const auto m = static_cast<__mmask16>(n - j >= 16 ? 0xFFFFu : (1u << (n - j)) - 1);
@@ -205,7 +254,7 @@ __attribute__((target("avx512f"))) void taps_avx512(size_t n, size_t taps, const
       const __m512 xv = _mm512_maskz_loadu_ps(m, x + off[t] + j);
       acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(w[t]), xv));
     }
-    _mm512_mask_storeu_ps(c + j, m, acc);
+    st.put(0, j, acc, m, true);
   }
 }
 
@@ -299,7 +348,7 @@ void fp32_gemm_offsets_packed(const PackedA& a, size_t n, const float* x, const 
                               float* c, size_t ldc) {
 #ifdef LBFP_FP32_AVX512
   if (has_avx512()) {
-    gemm_offsets_packed_avx512(a, n, x, off, c, ldc);
+    gemm_offsets_packed_avx512(a, n, x, off, PlainStore{c, ldc});
     return;
   }
 #endif
@@ -310,11 +359,74 @@ void fp32_taps(size_t n, size_t taps, const float* w, const float* x, const int3
                float* c) {
 #ifdef LBFP_FP32_AVX512
   if (has_avx512()) {
-    taps_avx512(n, taps, w, x, off, c);
+    taps_avx512(n, taps, w, x, off, PlainStore{c, 0});
     return;
   }
 #endif
   fp32_taps_portable(n, taps, w, x, off, c);
+}
+
+PlaneMap fp32_plane_map(size_t n, size_t wq, size_t w) {
+  PlaneMap p;
+  p.n = n;
+  p.wq = wq;
+  p.w = w;
+  const size_t blocks = (n + 15) / 16;
+  p.valid.assign(blocks, 0);
+  p.start.assign(blocks, 0);
+  for (size_t b = 0; b < blocks; ++b) {
+    bool first = true;
+    for (size_t lane = 0; lane < 16 && b * 16 + lane < n; ++lane) {
+      const size_t q = b * 16 + lane, oy = q / wq, ox = q % wq;
+      if (ox >= w) continue;
+      p.valid[b] = static_cast<uint16_t>(p.valid[b] | (1u << lane));
+      if (first) p.start[b] = static_cast<uint32_t>(oy * w + ox);
+      first = false;
+    }
+  }
+  return p;
+}
+
+namespace {
+// The paths without AVX-512: the sums into a buffer, then fp32_bias_store.
+void plane_from_sums(const std::vector<float>& sums, size_t rows, const PlaneOut& out) {
+  const size_t h = out.map->n / out.map->wq;
+  for (size_t r = 0; r < rows; ++r) {
+    fp32_bias_store(sums.data() + r * out.map->n, out.map->wq, h, out.map->w, out.bias[r],
+                    out.relu, out.y + r * out.plane);
+  }
+}
+}  // namespace
+
+void fp32_conv_packed(const PackedA& a, const float* x, const int32_t* off, const PlaneOut& out) {
+  const size_t n = out.map->n;
+#ifdef LBFP_FP32_AVX512
+  if (has_avx512()) {
+    gemm_offsets_packed_avx512(a, n, x, off,
+                               PlaneStore{out.y, out.plane, out.bias, out.relu,
+                                          out.map->valid.data(), out.map->start.data()});
+    return;
+  }
+#endif
+  std::vector<float> sums(a.m * n);
+  fp32_gemm_offsets_portable(a.m, n, a.k, a.a, a.lda, x, off, sums.data(), n);
+  plane_from_sums(sums, a.m, out);
+}
+
+void fp32_taps_plane(size_t taps, const float* w, const float* x, const int32_t* off,
+                     const PlaneOut& out) {
+  const size_t n = out.map->n;
+#ifdef LBFP_FP32_AVX512
+  if (has_avx512()) {
+    taps_avx512(n, taps, w, x, off,
+                PlaneStore{out.y, out.plane, out.bias, out.relu, out.map->valid.data(),
+                           out.map->start.data()});
+    return;
+  }
+#endif
+  std::vector<float> sums(n);
+  fp32_taps_portable(n, taps, w, x, off, sums.data());
+  plane_from_sums(sums, 1, out);
 }
 
 void fp32_gather(const float* src, size_t count, size_t stride, float* dst) {

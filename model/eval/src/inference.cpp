@@ -204,6 +204,7 @@ struct ConvPlan {
   std::vector<int32_t> off;
   std::vector<detail::PackedA> packed;  // per group, where a group has more than one output
   bool as_is = false;                   // a 1x1 convolution of stride 1 without padding
+  detail::PlaneMap map;                 // the output columns kept
 };
 
 ConvPlan conv_plan(const Graph& g, const Node& n) {
@@ -233,6 +234,8 @@ ConvPlan conv_plan(const Graph& g, const Node& n) {
       p.packed.push_back(detail::fp32_pack_a(og, kk, n.weights.data() + grp * og * kk, kk));
     }
   }
+  const ActShape& os = shape_of(g, n.output);
+  p.map = detail::fp32_plane_map(os.h * p.l.wq, p.l.wq, os.w);
   return p;
 }
 
@@ -243,15 +246,14 @@ void conv_fp32(const Graph& g, const Node& n, const ConvPlan& p, const float* in
   const size_t cg = is.c / n.groups, og = n.out_channels / n.groups;
   const size_t kk = cg * n.kernel_h * n.kernel_w;
   const PhaseLayout& l = p.l;
-  const size_t q = os.h * l.wq;
-  // Each thread's buffers, kept from one call to the next (no allocation or page fault per
-  // call); the phase buffer is zeroed once per call, so its border is zero for every image.
-  thread_local std::vector<float> buf, acc;
+  // Each thread's phase buffer, kept from one call to the next (no allocation or page fault per
+  // call), zeroed once per call, so its border is zero for every image.
+  thread_local std::vector<float> buf;
   if (!p.as_is) {
     if (buf.size() < l.floats) buf.resize(l.floats);
     std::fill(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(l.floats), 0.f);
   }
-  if (acc.size() < og * q) acc.resize(og * q);
+  const size_t plane = os.h * os.w;
   for (size_t b = 0; b < batch; ++b) {
     const float* xs = in + b * is.elements();
     if (!p.as_is) {
@@ -260,15 +262,13 @@ void conv_fp32(const Graph& g, const Node& n, const ConvPlan& p, const float* in
     }
     for (size_t grp = 0; grp < n.groups; ++grp) {
       const float* x = xs + grp * cg * l.channel;
+      const size_t ch = grp * og;
+      const detail::PlaneOut po{out + (b * os.c + ch) * plane, plane, n.bias.data() + ch, relu,
+                                &p.map};
       if (og == 1) {
-        detail::fp32_taps(q, kk, n.weights.data() + grp * kk, x, p.off.data(), acc.data());
+        detail::fp32_taps_plane(kk, n.weights.data() + grp * kk, x, p.off.data(), po);
       } else {
-        detail::fp32_gemm_offsets_packed(p.packed[grp], q, x, p.off.data(), acc.data(), q);
-      }
-      for (size_t o = 0; o < og; ++o) {
-        const size_t ch = grp * og + o;
-        detail::fp32_bias_store(acc.data() + o * q, l.wq, os.h, os.w, n.bias[ch], relu,
-                                out + (b * os.c + ch) * os.h * os.w);
+        detail::fp32_conv_packed(p.packed[grp], x, p.off.data(), po);
       }
     }
   }
