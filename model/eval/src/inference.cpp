@@ -167,24 +167,36 @@ int32_t tap_offset(const PhaseLayout& l, size_t c, size_t kh, size_t kw) {
 // positions, so the zero border of a buffer zeroed once stays zero.
 void fill_phases(const PhaseLayout& l, const Node& n, const ActShape& is, const float* x,
                  float* buf) {
+  // Column rx of phase px is padded column rx * sw + px, input column that - pad_w: the columns
+  // rx in [first[px], end[px]) are inside the input (computed once, not per row).
+  constexpr size_t kMaxPhases = 8;
+  size_t first[kMaxPhases] = {}, end[kMaxPhases] = {};
+  const bool by_phase = l.sw > 1 && l.sw <= kMaxPhases;
+  for (size_t px = 0; by_phase && px < l.sw; ++px) {
+    first[px] = px >= n.pad_w ? 0 : (n.pad_w - px + l.sw - 1) / l.sw;
+    end[px] = std::min(l.wq, (is.w + n.pad_w - px + l.sw - 1) / l.sw);
+  }
   for (size_t c = 0; c < is.c; ++c) {
+    size_t py = n.pad_h % l.sh, ry = n.pad_h / l.sh;  // of input row iy = 0
     for (size_t iy = 0; iy < is.h; ++iy) {
-      const size_t py = (iy + n.pad_h) % l.sh, ry = (iy + n.pad_h) / l.sh;
       const float* xr = x + (c * is.h + iy) * is.w;
       float* row = buf + c * l.channel + py * l.sw * l.plane + ry * l.wq;
       if (l.sw == 1) {
         std::copy(xr, xr + is.w, row + n.pad_w);
-        continue;
-      }
-      for (size_t px = 0; px < l.sw; ++px) {
-        // Column rx of phase px is padded column rx * sw + px, input column that - pad_w: the
-        // columns rx in [first, end) are inside the input.
-        float* dst = row + px * l.plane;
-        const size_t first = px >= n.pad_w ? 0 : (n.pad_w - px + l.sw - 1) / l.sw;
-        const size_t end = std::min(l.wq, (is.w + n.pad_w - px + l.sw - 1) / l.sw);
-        if (first < end) {
-          detail::fp32_gather(xr + first * l.sw + px - n.pad_w, end - first, l.sw, dst + first);
+      } else {
+        for (size_t px = 0; px < l.sw; ++px) {
+          float* dst = row + px * l.plane;
+          size_t f = first[px], e = end[px];
+          if (!by_phase) {
+            f = px >= n.pad_w ? 0 : (n.pad_w - px + l.sw - 1) / l.sw;
+            e = std::min(l.wq, (is.w + n.pad_w - px + l.sw - 1) / l.sw);
+          }
+          if (f < e) detail::fp32_gather(xr + f * l.sw + px - n.pad_w, e - f, l.sw, dst + f);
         }
+      }
+      if (++py == l.sh) {
+        py = 0;
+        ++ry;
       }
     }
   }
