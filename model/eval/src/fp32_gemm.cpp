@@ -225,28 +225,36 @@ __attribute__((target("avx512f"))) void gemm_offsets_packed_avx512(const PackedA
   }
 }
 
+// C vectors of depthwise outputs from column j: C independent chains side by side, so that the
+// adds' latency overlaps.
+template <int C, class Store>
+__attribute__((target("avx512f"))) void taps_block_avx512(size_t j, size_t taps, const float* w,
+                                                          const float* x, const int32_t* off,
+                                                          const Store& st) {
+  __m512 acc[C];
+#pragma GCC unroll 8
+  for (int v = 0; v < C; ++v) acc[v] = _mm512_setzero_ps();
+  for (size_t t = 0; t < taps; ++t) {
+    const __m512 wv = _mm512_set1_ps(w[t]);
+    const float* xt = x + off[t] + j;
+#pragma GCC unroll 8
+    for (int v = 0; v < C; ++v) {
+      acc[v] = _mm512_add_ps(acc[v], _mm512_mul_ps(wv, _mm512_loadu_ps(xt + 16 * v)));
+    }
+  }
+#pragma GCC unroll 8
+  for (int v = 0; v < C; ++v) st.put(0, j + 16 * static_cast<size_t>(v), acc[v], 0, false);
+}
+
 // Depthwise taps, 16 outputs per vector: a product, rounded, then a sum, as the scalar loop does.
-// Four vectors advance side by side (independent chains: the adds' latency overlaps).
 template <class Store>
 __attribute__((target("avx512f"))) void taps_avx512(size_t n, size_t taps, const float* w,
                                                     const float* x, const int32_t* off,
                                                     const Store& st) {
   size_t j = 0;
-  for (; j + 64 <= n; j += 64) {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (size_t t = 0; t < taps; ++t) {
-      const __m512 wv = _mm512_set1_ps(w[t]);
-      const float* xt = x + off[t] + j;
-      a0 = _mm512_add_ps(a0, _mm512_mul_ps(wv, _mm512_loadu_ps(xt)));
-      a1 = _mm512_add_ps(a1, _mm512_mul_ps(wv, _mm512_loadu_ps(xt + 16)));
-      a2 = _mm512_add_ps(a2, _mm512_mul_ps(wv, _mm512_loadu_ps(xt + 32)));
-      a3 = _mm512_add_ps(a3, _mm512_mul_ps(wv, _mm512_loadu_ps(xt + 48)));
-    }
-    st.put(0, j, a0, 0, false);
-    st.put(0, j + 16, a1, 0, false);
-    st.put(0, j + 32, a2, 0, false);
-    st.put(0, j + 48, a3, 0, false);
-  }
+  for (; j + 128 <= n; j += 128) taps_block_avx512<8>(j, taps, w, x, off, st);
+  for (; j + 64 <= n; j += 64) taps_block_avx512<4>(j, taps, w, x, off, st);
+  for (; j + 32 <= n; j += 32) taps_block_avx512<2>(j, taps, w, x, off, st);
   for (; j < n; j += 16) {
     const auto m = static_cast<__mmask16>(n - j >= 16 ? 0xFFFFu : (1u << (n - j)) - 1);
     __m512 acc = _mm512_setzero_ps();
