@@ -217,7 +217,9 @@ TEST(Fp32Inference, DirectConvolutionEqualsTheDefinitionBitForBit) {
       {{4, 10, 9}, 6, 5, 3, 1, 2, 2, 1, 2, false}, {{8, 7, 7}, 17, 1, 1, 2, 2, 0, 0, 1, true},
       {{1, 28, 28}, 6, 5, 5, 1, 1, 0, 0, 1, true}, {{16, 4, 4}, 33, 3, 3, 1, 1, 1, 1, 1, false},
       {{5, 16, 15}, 5, 3, 3, 1, 1, 1, 1, 5, true}, {{6, 17, 16}, 6, 3, 3, 2, 2, 1, 1, 6, false},
-      {{3, 14, 14}, 24, 3, 3, 1, 1, 1, 1, 1, true},
+      {{3, 14, 14}, 24, 3, 3, 1, 1, 1, 1, 1, true},  {{3, 9, 11}, 4, 5, 5, 1, 1, 2, 2, 1, true},
+      {{2, 6, 7}, 3, 3, 5, 1, 1, 1, 2, 1, false},    {{2, 5, 5}, 3, 1, 1, 1, 1, 1, 1, 1, true},
+      {{4, 7, 7}, 9, 3, 3, 1, 1, 1, 1, 1, true},     {{2, 6, 6}, 2, 3, 3, 1, 1, 2, 2, 1, false},
   };
   for (const Case& k : cases) {
     const Graph g = one_conv(k.in, k.out_c, k.kh, k.kw, k.sh, k.sw, k.ph, k.pw, k.groups, k.relu,

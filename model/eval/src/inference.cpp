@@ -151,6 +151,13 @@ PhaseLayout phase_layout(const Node& n, const ActShape& is) {
   l.sw = n.stride_w;
   l.hq = (is.h + 2 * n.pad_h + l.sh - 1) / l.sh;
   l.wq = (is.w + 2 * n.pad_w + l.sw - 1) / l.sw;
+  if (l.sh == 1 && l.sw == 1 && n.pad_w > 0 && n.pad_w < n.kernel_w) {
+    // Stride 1: the right padding of a row is the next row's left padding (the taps of output
+    // column ox read padded columns ox .. ox + kernel_w - 1 <= w + 2 pad_w - 1, at most pad_w
+    // past the row, into the next row's zeros or the bottom padding), so wq = w + pad_w: fewer
+    // columns computed and dropped. wq >= the output width because pad_w <= kernel_w - 1.
+    l.wq = is.w + n.pad_w;
+  }
   l.plane = l.hq * l.wq;
   l.channel = l.sh * l.sw * l.plane;
   // A dropped column of the last row reads at most kernel_w past the last plane.
