@@ -88,7 +88,7 @@ TEST(Fp32Gemm, OffsetRowsAndTapsEqualTheScalarPathsBitForBit) {
   std::mt19937 rng(11);
   std::normal_distribution<float> dist(0.f, 1.f);
   const size_t shapes[][3] = {{1, 1, 1}, {7, 17, 3}, {8, 32, 9}, {13, 49, 144}, {16, 63, 25},
-                              {9, 100, 2}};
+                              {9, 100, 2}, {4, 130, 9}};
   for (const auto& s : shapes) {
     const size_t m = s[0], n = s[1], k = s[2], lda = k + 1, ldc = n + 3;
     std::vector<float> a(m * lda), x(4 * n + 3 * k + 64);
@@ -112,6 +112,60 @@ TEST(Fp32Gemm, OffsetRowsAndTapsEqualTheScalarPathsBitForBit) {
     detail::fp32_taps(n, k, a.data(), x.data(), off.data(), tf.data());
     detail::fp32_taps_portable(n, k, a.data(), x.data(), off.data(), ts.data());
     EXPECT_EQ(std::memcmp(tf.data(), ts.data(), n * sizeof(float)), 0) << n << " x " << k;
+  }
+}
+
+// The planes written straight from the tiles (fp32_conv_packed, fp32_taps_plane) against the
+// scalar sums, then fp32_bias_store: kept columns, dropped columns, bias and ReLU, bit for bit.
+TEST(Fp32Gemm, PlaneStoresEqualTheSumsThenTheBiasStore) {
+  std::mt19937 rng(13);
+  std::normal_distribution<float> dist(0.f, 1.f);
+  // rows, output h, w, columns per row in the sums (wq >= w), taps
+  const size_t shapes[][5] = {{8, 7, 7, 9, 27}, {13, 4, 4, 6, 9}, {5, 28, 28, 30, 9},
+                              {16, 14, 14, 14, 16}, {3, 3, 17, 19, 5}, {1, 1, 1, 1, 1}};
+  for (const auto& s : shapes) {
+    const size_t m = s[0], h = s[1], w = s[2], wq = s[3], k = s[4], n = h * wq;
+    std::vector<float> a(m * k), x(2 * n + 4 * k + 64), bias(m);
+    for (float& v : a) v = dist(rng);
+    for (float& v : x) v = dist(rng);
+    for (float& v : bias) v = dist(rng);
+    std::vector<int32_t> off(k);
+    std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(x.size() - n));
+    for (int32_t& o : off) o = pick(rng);
+    const detail::PlaneMap map = detail::fp32_plane_map(n, wq, w);
+    for (const bool relu : {false, true}) {
+      std::vector<float> sums(m * n), want(m * h * w, -1.f), got(m * h * w, -1.f);
+      detail::fp32_gemm_offsets_portable(m, n, k, a.data(), k, x.data(), off.data(), sums.data(),
+                                         n);
+      // sum + bias, then the ReLU's v < 0 ? 0 : v, for the kept columns.
+      auto plane = [&](const float* sum, float b, float* y) {
+        for (size_t oy = 0; oy < h; ++oy) {
+          for (size_t ox = 0; ox < w; ++ox) {
+            const float v = sum[oy * wq + ox] + b;
+            y[oy * w + ox] = relu && v < 0.f ? 0.f : v;
+          }
+        }
+      };
+      for (size_t r = 0; r < m; ++r) plane(sums.data() + r * n, bias[r], want.data() + r * h * w);
+      detail::fp32_conv_packed(detail::fp32_pack_a(m, k, a.data(), k), x.data(), off.data(),
+                               {got.data(), h * w, bias.data(), relu, &map});
+      EXPECT_EQ(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)), 0)
+          << m << " x " << h << "x" << w << " wq " << wq << " relu " << relu;
+      std::vector<float> tsum(n), twant(h * w, -1.f), tgot(h * w, -1.f);
+      detail::fp32_taps_portable(n, k, a.data(), x.data(), off.data(), tsum.data());
+      plane(tsum.data(), bias[0], twant.data());
+      std::vector<float> stored(h * w, -1.f);
+      detail::fp32_bias_store(tsum.data(), wq, h, w, bias[0], relu, stored.data());
+      EXPECT_EQ(std::memcmp(stored.data(), twant.data(), twant.size() * sizeof(float)), 0);
+      detail::fp32_taps_plane(k, a.data(), x.data(), off.data(),
+                              {tgot.data(), h * w, bias.data(), relu, &map});
+      EXPECT_EQ(std::memcmp(tgot.data(), twant.data(), twant.size() * sizeof(float)), 0)
+          << "taps " << h << "x" << w << " wq " << wq << " relu " << relu;
+    }
+    // The stride-2 gather: every other value, nothing read past the last one.
+    std::vector<float> dst(n, -1.f);
+    detail::fp32_gather(x.data(), n, 2, dst.data());
+    for (size_t i = 0; i < n; ++i) ASSERT_EQ(dst[i], x[2 * i]) << i;
   }
 }
 
@@ -162,6 +216,10 @@ TEST(Fp32Inference, DirectConvolutionEqualsTheDefinitionBitForBit) {
       {{4, 7, 7}, 4, 3, 3, 2, 2, 1, 1, 4, false},  {{6, 6, 5}, 2, 3, 3, 1, 1, 1, 1, 2, true},
       {{4, 10, 9}, 6, 5, 3, 1, 2, 2, 1, 2, false}, {{8, 7, 7}, 17, 1, 1, 2, 2, 0, 0, 1, true},
       {{1, 28, 28}, 6, 5, 5, 1, 1, 0, 0, 1, true}, {{16, 4, 4}, 33, 3, 3, 1, 1, 1, 1, 1, false},
+      {{5, 16, 15}, 5, 3, 3, 1, 1, 1, 1, 5, true}, {{6, 17, 16}, 6, 3, 3, 2, 2, 1, 1, 6, false},
+      {{3, 14, 14}, 24, 3, 3, 1, 1, 1, 1, 1, true},  {{3, 9, 11}, 4, 5, 5, 1, 1, 2, 2, 1, true},
+      {{2, 6, 7}, 3, 3, 5, 1, 1, 1, 2, 1, false},    {{2, 5, 5}, 3, 1, 1, 1, 1, 1, 1, 1, true},
+      {{4, 7, 7}, 9, 3, 3, 1, 1, 1, 1, 1, true},     {{2, 6, 6}, 2, 3, 3, 1, 1, 2, 2, 1, false},
   };
   for (const Case& k : cases) {
     const Graph g = one_conv(k.in, k.out_c, k.kh, k.kw, k.sh, k.sw, k.ph, k.pw, k.groups, k.relu,

@@ -151,6 +151,13 @@ PhaseLayout phase_layout(const Node& n, const ActShape& is) {
   l.sw = n.stride_w;
   l.hq = (is.h + 2 * n.pad_h + l.sh - 1) / l.sh;
   l.wq = (is.w + 2 * n.pad_w + l.sw - 1) / l.sw;
+  if (l.sh == 1 && l.sw == 1 && n.pad_w > 0 && n.pad_w < n.kernel_w) {
+    // Stride 1: the right padding of a row is the next row's left padding (the taps of output
+    // column ox read padded columns ox .. ox + kernel_w - 1 <= w + 2 pad_w - 1, at most pad_w
+    // past the row, into the next row's zeros or the bottom padding), so wq = w + pad_w: fewer
+    // columns computed and dropped. wq >= the output width because pad_w <= kernel_w - 1.
+    l.wq = is.w + n.pad_w;
+  }
   l.plane = l.hq * l.wq;
   l.channel = l.sh * l.sw * l.plane;
   // A dropped column of the last row reads at most kernel_w past the last plane.
@@ -167,53 +174,37 @@ int32_t tap_offset(const PhaseLayout& l, size_t c, size_t kh, size_t kw) {
 // positions, so the zero border of a buffer zeroed once stays zero.
 void fill_phases(const PhaseLayout& l, const Node& n, const ActShape& is, const float* x,
                  float* buf) {
+  // Column rx of phase px is padded column rx * sw + px, input column that - pad_w: the columns
+  // rx in [first[px], end[px]) are inside the input (computed once, not per row).
+  constexpr size_t kMaxPhases = 8;
+  size_t first[kMaxPhases] = {}, end[kMaxPhases] = {};
+  const bool by_phase = l.sw > 1 && l.sw <= kMaxPhases;
+  for (size_t px = 0; by_phase && px < l.sw; ++px) {
+    first[px] = px >= n.pad_w ? 0 : (n.pad_w - px + l.sw - 1) / l.sw;
+    end[px] = std::min(l.wq, (is.w + n.pad_w - px + l.sw - 1) / l.sw);
+  }
   for (size_t c = 0; c < is.c; ++c) {
+    size_t py = n.pad_h % l.sh, ry = n.pad_h / l.sh;  // of input row iy = 0
     for (size_t iy = 0; iy < is.h; ++iy) {
-      const size_t py = (iy + n.pad_h) % l.sh, ry = (iy + n.pad_h) / l.sh;
       const float* xr = x + (c * is.h + iy) * is.w;
       float* row = buf + c * l.channel + py * l.sw * l.plane + ry * l.wq;
       if (l.sw == 1) {
         std::copy(xr, xr + is.w, row + n.pad_w);
-        continue;
+      } else {
+        for (size_t px = 0; px < l.sw; ++px) {
+          float* dst = row + px * l.plane;
+          size_t f = first[px], e = end[px];
+          if (!by_phase) {
+            f = px >= n.pad_w ? 0 : (n.pad_w - px + l.sw - 1) / l.sw;
+            e = std::min(l.wq, (is.w + n.pad_w - px + l.sw - 1) / l.sw);
+          }
+          if (f < e) detail::fp32_gather(xr + f * l.sw + px - n.pad_w, e - f, l.sw, dst + f);
+        }
       }
-      for (size_t px = 0; px < l.sw; ++px) {
-        // Column rx of phase px is padded column rx * sw + px, input column that - pad_w: the
-        // columns rx in [first, end) are inside the input.
-        float* dst = row + px * l.plane;
-        const size_t first = px >= n.pad_w ? 0 : (n.pad_w - px + l.sw - 1) / l.sw;
-        const size_t end = std::min(l.wq, (is.w + n.pad_w - px + l.sw - 1) / l.sw);
-        for (size_t rx = first; rx < end; ++rx) dst[rx] = xr[rx * l.sw + px - n.pad_w];
+      if (++py == l.sh) {
+        py = 0;
+        ++ry;
       }
-    }
-  }
-}
-
-// out = acc + bias (and the ReLU) for the output's columns (q = oy * wq + ox, ox < width).
-// v < 0 ? 0 : v keeps -0 and NaN as the branch did, and lets the compiler vectorize the rows.
-void store_plane(const float* acc, size_t wq, const ActShape& os, float bias, bool relu,
-                 float* y) {
-  if (wq == os.w) {
-    const size_t n = os.h * os.w;
-    if (relu) {
-      for (size_t i = 0; i < n; ++i) {
-        const float v = acc[i] + bias;
-        y[i] = v < 0.f ? 0.f : v;
-      }
-    } else {
-      for (size_t i = 0; i < n; ++i) y[i] = acc[i] + bias;
-    }
-    return;
-  }
-  for (size_t oy = 0; oy < os.h; ++oy) {
-    const float* a = acc + oy * wq;
-    float* out = y + oy * os.w;
-    if (relu) {
-      for (size_t ox = 0; ox < os.w; ++ox) {
-        const float v = a[ox] + bias;
-        out[ox] = v < 0.f ? 0.f : v;
-      }
-    } else {
-      for (size_t ox = 0; ox < os.w; ++ox) out[ox] = a[ox] + bias;
     }
   }
 }
@@ -225,55 +216,78 @@ void store_plane(const float* acc, size_t wq, const ActShape& os, float bias, bo
 // added, as the row loop always did. The same floats for every batch size, thread count and CPU.
 // Taps on the zero border add w * 0 = +-0 (or fma(w, 0, s)) to a sum that is never -0 (it starts
 // at +0 and rounds to nearest): the values the im2col copy with its zeros gave.
-void conv_fp32(const Graph& g, const Node& n, const float* in, float* out, size_t batch,
-               bool relu) {
+// What a convolution needs besides its input, prepared once per pass (not per chunk of images):
+// the layout, the tap offsets and the weights rearranged for the tiles.
+struct ConvPlan {
+  PhaseLayout l;
+  std::vector<int32_t> off;
+  std::vector<detail::PackedA> packed;  // per group, where a group has more than one output
+  bool as_is = false;                   // a 1x1 convolution of stride 1 without padding
+  detail::PlaneMap map;                 // the output columns kept
+};
+
+ConvPlan conv_plan(const Graph& g, const Node& n) {
   const ActShape& is = shape_of(g, n.inputs[0]);
-  const ActShape& os = shape_of(g, n.output);
   const size_t cg = is.c / n.groups, og = n.out_channels / n.groups;
   const size_t kk = cg * n.kernel_h * n.kernel_w;
-  const PhaseLayout l = phase_layout(n, is);
-  if (l.floats > static_cast<size_t>(INT32_MAX)) {
+  ConvPlan p;
+  p.l = phase_layout(n, is);
+  if (p.l.floats > static_cast<size_t>(INT32_MAX)) {
     // The tap offsets are 32-bit.
     throw std::length_error("run_fp32: the input of " + n.name + " (" + is.str() +
                             ") is too large for the direct convolution");
   }
-  std::vector<int32_t> off(kk);
+  p.off.resize(kk);
   for (size_t c = 0; c < cg; ++c) {
     for (size_t kh = 0; kh < n.kernel_h; ++kh) {
       for (size_t kw = 0; kw < n.kernel_w; ++kw) {
-        off[(c * n.kernel_h + kh) * n.kernel_w + kw] = tap_offset(l, c, kh, kw);
+        p.off[(c * n.kernel_h + kh) * n.kernel_w + kw] = tap_offset(p.l, c, kh, kw);
       }
     }
   }
-  const size_t q = os.h * l.wq;
   // A 1x1 convolution of stride 1 without padding reads its input as it is.
-  const bool as_is = n.kernel_h == 1 && n.kernel_w == 1 && l.sh == 1 && l.sw == 1 &&
-                     n.pad_h == 0 && n.pad_w == 0;
-  // The weights rearranged once for all the images; one image's input and sums stay in cache.
-  std::vector<detail::PackedA> packed;
+  p.as_is = n.kernel_h == 1 && n.kernel_w == 1 && p.l.sh == 1 && p.l.sw == 1 && n.pad_h == 0 &&
+            n.pad_w == 0;
   if (og > 1) {
     for (size_t grp = 0; grp < n.groups; ++grp) {
-      packed.push_back(detail::fp32_pack_a(og, kk, n.weights.data() + grp * og * kk, kk));
+      p.packed.push_back(detail::fp32_pack_a(og, kk, n.weights.data() + grp * og * kk, kk));
     }
   }
-  std::vector<float> buf(as_is ? 0 : l.floats), acc(og * q);
+  const ActShape& os = shape_of(g, n.output);
+  p.map = detail::fp32_plane_map(os.h * p.l.wq, p.l.wq, os.w);
+  return p;
+}
+
+void conv_fp32(const Graph& g, const Node& n, const ConvPlan& p, const float* in, float* out,
+               size_t batch, bool relu) {
+  const ActShape& is = shape_of(g, n.inputs[0]);
+  const ActShape& os = shape_of(g, n.output);
+  const size_t cg = is.c / n.groups, og = n.out_channels / n.groups;
+  const size_t kk = cg * n.kernel_h * n.kernel_w;
+  const PhaseLayout& l = p.l;
+  // Each thread's phase buffer, kept from one call to the next (no allocation or page fault per
+  // call), zeroed once per call, so its border is zero for every image.
+  thread_local std::vector<float> buf;
+  if (!p.as_is) {
+    if (buf.size() < l.floats) buf.resize(l.floats);
+    std::fill(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(l.floats), 0.f);
+  }
+  const size_t plane = os.h * os.w;
   for (size_t b = 0; b < batch; ++b) {
     const float* xs = in + b * is.elements();
-    if (!as_is) {
+    if (!p.as_is) {
       fill_phases(l, n, is, xs, buf.data());
       xs = buf.data();
     }
     for (size_t grp = 0; grp < n.groups; ++grp) {
       const float* x = xs + grp * cg * l.channel;
+      const size_t ch = grp * og;
+      const detail::PlaneOut po{out + (b * os.c + ch) * plane, plane, n.bias.data() + ch, relu,
+                                &p.map};
       if (og == 1) {
-        detail::fp32_taps(q, kk, n.weights.data() + grp * kk, x, off.data(), acc.data());
+        detail::fp32_taps_plane(kk, n.weights.data() + grp * kk, x, p.off.data(), po);
       } else {
-        detail::fp32_gemm_offsets_packed(packed[grp], q, x, off.data(), acc.data(), q);
-      }
-      for (size_t o = 0; o < og; ++o) {
-        const size_t ch = grp * og + o;
-        store_plane(acc.data() + o * q, l.wq, os, n.bias[ch], relu,
-                    out + (b * os.c + ch) * os.h * os.w);
+        detail::fp32_conv_packed(p.packed[grp], x, p.off.data(), po);
       }
     }
   }
@@ -373,8 +387,8 @@ namespace {
 
 // Node n over images [first, end) of the tensors in t (sized for the batch): every operator
 // works image by image, so any split of the images gives the same values.
-void run_node(const Graph& g, const Node& n, Activations& t, size_t first, size_t end,
-              bool relu) {
+void run_node(const Graph& g, const Node& n, const ConvPlan* plan, Activations& t, size_t first,
+              size_t end, bool relu) {
   const auto& xv = t[static_cast<size_t>(n.inputs[0])];
   auto& yv = t[static_cast<size_t>(n.output)];
   const size_t in_size = shape_of(g, n.inputs[0]).elements();
@@ -383,7 +397,7 @@ void run_node(const Graph& g, const Node& n, Activations& t, size_t first, size_
   float* y = yv.data() + first * out_size;
   const size_t count = end - first, values = count * out_size;
   switch (n.kind) {
-    case OpKind::kConv: conv_fp32(g, n, x, y, count, relu); break;
+    case OpKind::kConv: conv_fp32(g, n, *plan, x, y, count, relu); break;
     case OpKind::kGemm: gemm_fp32(n, x, y, count, in_size, relu); break;
     case OpKind::kRelu:
       for (size_t i = 0; i < values; ++i) y[i] = std::max(x[i], 0.f);
@@ -439,15 +453,21 @@ void fp32_pass(const Graph& g, const std::vector<float>& input, size_t batch, Ac
   }
   t[static_cast<size_t>(g.input)] = input;
   // Every operator writes each of its outputs: no zero fill where the memory is reused.
-  for (const Node& n : g.nodes) {
+  std::vector<ConvPlan> plans(g.nodes.size());
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
     t[static_cast<size_t>(n.output)].resize(batch * shape_of(g, n.output).elements());
+    if (n.kind == OpKind::kConv) plans[i] = conv_plan(g, n);
   }
+  auto plan = [&](const Node& n) { return &plans[static_cast<size_t>(&n - g.nodes.data())]; };
   if (!pre_activations && !after_node) {
     // The whole network for a few images at a time: each layer's input is still in cache.
     constexpr size_t kChunk = 8;
     parallel_images(batch, threads, [&](size_t first, size_t end) {
       for (size_t c = first; c < end; c += kChunk) {
-        for (const Node& n : g.nodes) run_node(g, n, t, c, std::min(end, c + kChunk), n.relu);
+        for (const Node& n : g.nodes) {
+          run_node(g, n, plan(n), t, c, std::min(end, c + kChunk), n.relu);
+        }
       }
     });
     return;
@@ -458,7 +478,7 @@ void fp32_pass(const Graph& g, const std::vector<float>& input, size_t batch, Ac
     const bool linear = n.kind == OpKind::kConv || n.kind == OpKind::kGemm;
     const bool split_relu = pre_activations && n.relu && linear;
     parallel_images(batch, threads, [&](size_t first, size_t end) {
-      run_node(g, n, t, first, end, n.relu && !split_relu);
+      run_node(g, n, plan(n), t, first, end, n.relu && !split_relu);
     });
     auto& y = t[static_cast<size_t>(n.output)];
     if (pre_activations && linear) {

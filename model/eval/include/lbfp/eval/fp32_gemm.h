@@ -46,4 +46,35 @@ void fp32_taps(size_t n, size_t taps, const float* w, const float* x, const int3
 void fp32_taps_portable(size_t n, size_t taps, const float* w, const float* x,
                         const int32_t* off, float* c);
 
+// A convolution's output planes straight from its sums (no buffer of sums in between): column
+// q = oy * wq + ox of the product (q < n = h * wq) is output oy * w + ox when ox < w (the other
+// columns are dropped); the value is sum + bias, then v < 0 ? 0 : v when relu (fp32_bias_store's
+// values). PlaneMap: which columns are kept, built once per layer.
+struct PlaneMap {
+  size_t n = 0, wq = 0, w = 0;
+  std::vector<uint16_t> valid;  // per 16 columns: the kept lanes
+  std::vector<uint32_t> start;  // per 16 columns: the output of the first kept lane
+};
+PlaneMap fp32_plane_map(size_t n, size_t wq, size_t w);
+struct PlaneOut {
+  float* y;           // row r's plane at y + r * plane
+  size_t plane;       // h * w
+  const float* bias;  // bias[r] for row r
+  bool relu;
+  const PlaneMap* map;
+};
+// fp32_gemm_offsets_packed(a, map.n, x, off, sums), then the planes of its a.m rows.
+void fp32_conv_packed(const PackedA& a, const float* x, const int32_t* off, const PlaneOut& out);
+// fp32_taps(map.n, taps, w, x, off, sums), then the one plane.
+void fp32_taps_plane(size_t taps, const float* w, const float* x, const int32_t* off,
+                     const PlaneOut& out);
+
+// dst[i] = src[i * stride] for i < count (nothing past src[(count - 1) * stride] is read).
+void fp32_gather(const float* src, size_t count, size_t stride, float* dst);
+
+// y[r][j] = acc[r * ldacc + j] + bias for r < h, j < w, then v < 0 ? 0 : v when relu (which
+// keeps -0 and NaN): a convolution's output plane from its sums.
+void fp32_bias_store(const float* acc, size_t ldacc, size_t h, size_t w, float bias, bool relu,
+                     float* y);
+
 }  // namespace lbfp::eval::detail
