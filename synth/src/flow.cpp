@@ -153,7 +153,10 @@ const Unit& unit(const std::string& kind, const std::string& format, const std::
                               (variant.empty() ? "" : " (" + variant + ")"));
 }
 
-Unit lbfp_family_unit(int width, int frac_bits) {
+Unit lbfp_family_unit(int width, int frac_bits, const std::string& kind) {
+  if (kind != "lbfpmul" && kind != "lbfpmac") {
+    throw std::invalid_argument("no LBFP family unit " + kind + " (lbfpmul or lbfpmac)");
+  }
   // The RTL's LUT generator covers F <= 6 (rtl/lbfp_pkg.sv); the model needs F <= W - 2.
   if (width < 3 || width > 8 || frac_bits < 1 || frac_bits > std::min(6, width - 2)) {
     throw std::invalid_argument("LBFP family point W = " + std::to_string(width) + ", F = " +
@@ -161,8 +164,10 @@ Unit lbfp_family_unit(int width, int frac_bits) {
                                 ": needs 3 <= W <= 8 and 1 <= F <= min(6, W - 2)");
   }
   const std::string format = lbfp_family_name(width, frac_bits);
-  return {"lbfpmul", format,  "lbfp_mul_unit", false, "", {{"DataWidth", width},
-          {"FracBits", frac_bits}}, false, "lbfp_mul_unit_" + format};
+  const bool mac = kind == "lbfpmac";
+  const std::string top = mac ? "lbfp_mac" : "lbfp_mul_unit";
+  return {kind, format, top, mac, "", {{"DataWidth", width}, {"FracBits", frac_bits}}, false,
+          top + "_" + format};
 }
 
 std::pair<int, int> parse_lbfp_point(const std::string& point) {

@@ -70,7 +70,8 @@ std::string reproduce_command(const MeasureOptions& o) {
   if (o.slew_ns != d.slew_ns) c += fmt::format(" --slew-ns {}", o.slew_ns);
   if (o.kinds != d.kinds) c += " --units" + list_text(o.kinds);
   if (o.layer_kinds != d.layer_kinds) c += " --layer-units" + list_text(o.layer_kinds);
-  if (std::find(o.kinds.begin(), o.kinds.end(), "lbfpmul") != o.kinds.end()) {
+  if (std::find(o.kinds.begin(), o.kinds.end(), "lbfpmul") != o.kinds.end() ||
+      std::find(o.kinds.begin(), o.kinds.end(), "lbfpmac") != o.kinds.end()) {
     std::string points;
     for (const std::string& p : o.lbfp_points) points += (points.empty() ? "" : ",") + p;
     c += " --lbfp-points " + shell_word(points);
@@ -238,10 +239,10 @@ MeasureReport measure_units(const MeasureOptions& o, const MeasureInputs& in, st
   for (const std::string& kind : o.kinds) {
     // The LBFP family's multipliers are made per point; every other kind is in units().
     std::vector<Unit> kind_units;
-    if (kind == "lbfpmul") {
+    if (kind == "lbfpmul" || kind == "lbfpmac") {
       for (const std::string& point : o.lbfp_points) {
         const auto [width, frac_bits] = parse_lbfp_point(point);
-        kind_units.push_back(lbfp_family_unit(width, frac_bits));
+        kind_units.push_back(lbfp_family_unit(width, frac_bits, kind));
       }
     } else {
       for (const Unit& unit : units()) {
@@ -397,6 +398,22 @@ MeasureReport measure_units(const MeasureOptions& o, const MeasureInputs& in, st
                 rows->end());
   }
   std::string table = report_markdown(costs, ctx);
+  // The family points' layer streams: a narrow format flushes more of the tile to zero, which
+  // a zero-isolating multiplier turns into energy; the fraction says how much.
+  std::string family_zeros;
+  for (const UnitCost& c : costs) {
+    if (c.kind != "lbfpmul" && c.kind != "lbfpmac") continue;
+    const std::string entry = fmt::format(
+        "{} {:.1f} %", c.format,
+        100.0 * zero_operand_fraction(c.format, layer_stream(tile, c.format, o.ops)));
+    if (family_zeros.find(c.format + " ") == std::string::npos) {
+      family_zeros += (family_zeros.empty() ? "" : ", ") + entry;
+    }
+  }
+  if (!family_zeros.empty()) {
+    table += "\nLBFP family points: the layer tile quantized by each point's own encoder "
+             "(LbfpFormat(W, F, 8, 32)); products with a zero operand: " + family_zeros + ".\n";
+  }
   if (!layer_rows.empty()) {
     ctx.layer_note =
         "Model layers: activations and weights quantized as `lbfp eval` quantizes them (KL "

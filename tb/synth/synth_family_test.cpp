@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -43,6 +44,11 @@ TEST(SynthFamilyPoints, UnitsAreTheMulTopWithParameters) {
   EXPECT_EQ(u.top, unit("mul", "lbfp8").top);
   EXPECT_EQ(u.name(), "lbfp_mul_unit_lbfp7f3");
   EXPECT_EQ(u.parameters, (std::map<std::string, int>{{"DataWidth", 7}, {"FracBits", 3}}));
+  const Unit mac = lbfp_family_unit(7, 3, "lbfpmac");
+  EXPECT_EQ(mac.top, unit("mac", "lbfp8").top);
+  EXPECT_EQ(mac.name(), "lbfp_mac_lbfp7f3");
+  EXPECT_TRUE(mac.sequential);
+  EXPECT_THROW(lbfp_family_unit(7, 3, "pe"), std::invalid_argument);
   EXPECT_FALSE(u.sequential || u.held);
   // The LBFP8 mul unit is synthesized without overrides, so its netlist stays as it was.
   EXPECT_TRUE(unit("mul", "lbfp8").parameters.empty());
@@ -100,16 +106,17 @@ TEST(SynthFamilyPoints, ReproduceCommandNamesThePoints) {
       << reproduce_command(o);
 }
 
-// Gate level: each point's netlist, as `lbfp synth` makes it, on every operand pair.
-TEST(SynthFamily, MultipliersMatchGoldenOnAllPairs) {
-  Tools tools = default_tools();
-  tools.work_dir = LBFP_SYNTH_TEST_WORK_DIR;
-  if (!std::filesystem::exists(tools.liberty)) {
-    GTEST_SKIP() << "no liberty at " << tools.liberty << ": run scripts/setup.sh";
+#define REQUIRE_FAMILY_LIBERTY(tools)                                                  \
+  Tools tools = default_tools();                                                       \
+  tools.work_dir = LBFP_SYNTH_TEST_WORK_DIR;                                           \
+  if (!std::filesystem::exists(tools.liberty)) {                                       \
+    GTEST_SKIP() << "no liberty at " << tools.liberty << ": run scripts/setup.sh";     \
   }
+
+// Gate level: each point's netlist, as `lbfp synth` makes it, on every operand pair.
+void check_multipliers(const Tools& tools, const std::vector<std::pair<int, int>>& points) {
   const LibertyLibrary lib = read_liberty(tools.liberty);
-  for (const auto& [width, frac_bits] :
-       std::vector<std::pair<int, int>>{{6, 3}, {6, 4}, {7, 3}, {7, 5}, {8, 3}, {8, 5}}) {
+  for (const auto& [width, frac_bits] : points) {
     const Unit u = lbfp_family_unit(width, frac_bits);
     SCOPED_TRACE(u.name());
     const LbfpFormat format(width, frac_bits, 8, 32);
@@ -130,6 +137,72 @@ TEST(SynthFamily, MultipliersMatchGoldenOnAllPairs) {
                         << row[2] << " mag=0x" << row[3] << ", golden neg=" << p.negative
                         << " mag=0x" << mag;
         }
+      }
+    }
+    EXPECT_EQ(mismatches, 0);
+  }
+}
+
+// Label synth (synth_flow_family): the narrowest point, the widest F and the widest product.
+TEST(SynthFamily, MultipliersMatchGoldenOnAllPairs) {
+  REQUIRE_FAMILY_LIBERTY(tools);
+  check_multipliers(tools, {{6, 3}, {7, 5}, {8, 3}});
+}
+
+// Label long (synth_flow_family_long): the other points of the committed run.
+TEST(SynthFamilyLong, MorePointsMatchGoldenOnAllPairs) {
+  REQUIRE_FAMILY_LIBERTY(tools);
+  check_multipliers(tools, {{6, 4}, {7, 3}, {7, 4}, {8, 5}});
+}
+
+// The family's MACs (lbfp_mac, A = 32): every operand pair as a one-term reduction, the layer
+// tile's and the uniform stream as `lbfp synth` plays them, and a reduction of the largest
+// product, then of its negative, against the golden multiply and saturating Accumulator.
+// Label long (synth_flow_family_long).
+TEST(SynthFamilyLong, MacsMatchGoldenOnPairsAndStreams) {
+  REQUIRE_FAMILY_LIBERTY(tools);
+  const LibertyLibrary lib = read_liberty(tools.liberty);
+  const LayerTile tile = read_layer_tile(lenet5_fc1_tile_path(tools.source_dir));
+  for (const auto& [width, frac_bits] : std::vector<std::pair<int, int>>{{6, 3}, {8, 3}}) {
+    const Unit u = lbfp_family_unit(width, frac_bits, "lbfpmac");
+    SCOPED_TRACE(u.name());
+    const LbfpFormat format(width, frac_bits, 8, 32);
+    std::vector<Op> stream;
+    for (Op op : exhaustive_stream(width)) {
+      op.first = true;
+      stream.push_back(op);
+    }
+    for (const std::vector<Op>& s :
+         {layer_stream(tile, u.format, 2048), uniform_stream(u.format, 2048, 3)}) {
+      stream.insert(stream.end(), s.begin(), s.end());
+    }
+    const uint8_t max_code = static_cast<uint8_t>(format.max_magnitude());
+    for (int k = 0; k < 3000; ++k) {
+      Op op;
+      op.a = max_code;
+      op.b = static_cast<uint8_t>(k < 1000 ? max_code : max_code | format.sign_mask());
+      op.first = k == 0;
+      stream.push_back(op);
+    }
+    const SynthResult s = synthesize(tools, u);
+    const std::string simulator = build_activity_model(tools, u, s, lib);
+    const Activity a = run_activity(simulator, s.dir, "golden_check", stream, true);
+    ASSERT_EQ(a.outputs.size(), stream.size());
+    Accumulator acc(32);
+    int mismatches = 0;
+    for (size_t i = 0; i < stream.size(); ++i) {
+      const Op& op = stream[i];
+      if (op.first) acc = Accumulator(32);
+      acc.add(accumulator_term(multiply(format, op.a, op.b), 32));
+      const std::vector<uint64_t>& row = a.outputs[i];  // a, b, acc_o, ovf_o
+      ASSERT_EQ(row.size(), 4u);
+      const uint64_t want = static_cast<uint64_t>(acc.value()) & 0xffffffffu;
+      // ovf_o: this reduction has saturated.
+      if ((row[2] != want || row[3] != (acc.overflow_count() > 0 ? 1u : 0u)) &&
+          ++mismatches <= 10) {
+        ADD_FAILURE() << "operation " << i << " a=0x" << std::hex << unsigned{op.a} << " b=0x"
+                      << unsigned{op.b} << ": netlist 0x" << row[2] << " ovf " << row[3]
+                      << ", golden 0x" << want << " ovf " << acc.overflow_count();
       }
     }
     EXPECT_EQ(mismatches, 0);

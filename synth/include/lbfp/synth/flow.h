@@ -59,8 +59,10 @@ const Unit& unit(const std::string& kind, const std::string& format,
 // --lbfp-points W:F,...`): kind lbfpmul, format lbfp_family_name(W, F) ("lbfp7f3"), the top of
 // the mul unit (lbfp_mul_unit) with DataWidth = W and FracBits = F set by chparam (P = 8), in the
 // folder lbfp_mul_unit_lbfp7f3. The LBFP8 mul unit itself is untouched (no parameter override).
-// Throws std::invalid_argument unless 3 <= W <= 8 and 1 <= F <= min(6, W - 2).
-Unit lbfp_family_unit(int width, int frac_bits);
+// With kind lbfpmac, the MAC unit's top (lbfp_mac, A = 32) the same way, in lbfp_mac_lbfp7f3.
+// Throws std::invalid_argument unless 3 <= W <= 8 and 1 <= F <= min(6, W - 2), or for another
+// kind.
+Unit lbfp_family_unit(int width, int frac_bits, const std::string& kind = "lbfpmul");
 // A point "W:F" ("7:3") as lbfp_family_unit takes it; throws std::invalid_argument naming it.
 std::pair<int, int> parse_lbfp_point(const std::string& point);
 
