@@ -90,11 +90,18 @@ void add_synth_command(CLI::App& app) {
                   "Units: mul, mulheld (the multiplier behind the PE's operand hold), mac, pe, "
                   "pews (the weight-stationary PE), array and arrayws (whole 4x4 output- and "
                   "weight-stationary arrays, energy per MAC), fmtmul, fmtmac and fmtpe (the INT8, "
-                  "FP8 E4M3 and E5M2 multipliers, MACs and output-stationary PEs); the last six "
-                  "not in the default list")
+                  "FP8 E4M3 and E5M2 multipliers, MACs and output-stationary PEs), lbfpmul and "
+                  "lbfpmac (the LBFP multiplier and MAC at the --lbfp-points of the LBFP family); "
+                  "the last eight not in the default list")
       ->capture_default_str()
       ->check(CLI::IsMember({"mul", "mulheld", "mac", "pe", "pews", "array", "arrayws", "fmtmul",
-                             "fmtmac", "fmtpe"}));
+                             "fmtmac", "fmtpe", "lbfpmul", "lbfpmac"}));
+  cmd->add_option("--lbfp-points", options->lbfp_points,
+                  "LBFP family points W:F of the lbfpmul and lbfpmac units, comma-separated "
+                  "(format lbfp{W}f{F} in the report; 3 <= W <= 8, 1 <= F <= min(6, W - 2), "
+                  "P = 8, A = 32)")
+      ->delimiter(',')
+      ->capture_default_str();
   cmd->add_option("--layer-units", options->layer_kinds,
                   "Units also measured on the model layers' streams (docs/hardware-cost.md): "
                   "mul, mulheld, mac, pe, pews, or none")

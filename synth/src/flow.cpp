@@ -1,11 +1,14 @@
 #include "lbfp/synth/flow.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
+
+#include "lbfp/synth/streams.h"
 
 namespace lbfp::synth {
 namespace fs = std::filesystem;
@@ -148,6 +151,35 @@ const Unit& unit(const std::string& kind, const std::string& format, const std::
   }
   throw std::invalid_argument("no unit " + kind + " for " + format +
                               (variant.empty() ? "" : " (" + variant + ")"));
+}
+
+Unit lbfp_family_unit(int width, int frac_bits, const std::string& kind) {
+  if (kind != "lbfpmul" && kind != "lbfpmac") {
+    throw std::invalid_argument("no LBFP family unit " + kind + " (lbfpmul or lbfpmac)");
+  }
+  // The RTL's LUT generator covers F <= 6 (rtl/lbfp_pkg.sv); the model needs F <= W - 2.
+  if (width < 3 || width > 8 || frac_bits < 1 || frac_bits > std::min(6, width - 2)) {
+    throw std::invalid_argument("LBFP family point W = " + std::to_string(width) + ", F = " +
+                                std::to_string(frac_bits) +
+                                ": needs 3 <= W <= 8 and 1 <= F <= min(6, W - 2)");
+  }
+  const std::string format = lbfp_family_name(width, frac_bits);
+  const bool mac = kind == "lbfpmac";
+  const std::string top = mac ? "lbfp_mac" : "lbfp_mul_unit";
+  return {kind, format, top, mac, "", {{"DataWidth", width}, {"FracBits", frac_bits}}, false,
+          top + "_" + format};
+}
+
+std::pair<int, int> parse_lbfp_point(const std::string& point) {
+  const std::regex form(R"(([0-9]+):([0-9]+))");
+  std::smatch m;
+  if (!std::regex_match(point, m, form) || m[1].length() > 2 || m[2].length() > 2) {
+    throw std::invalid_argument("LBFP family point '" + point + "' is not W:F (e.g. 7:3)");
+  }
+  const int width = std::stoi(m[1]);
+  const int frac_bits = std::stoi(m[2]);
+  lbfp_family_unit(width, frac_bits);  // throws outside the family
+  return {width, frac_bits};
 }
 
 Tools default_tools() {

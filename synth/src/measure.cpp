@@ -70,6 +70,12 @@ std::string reproduce_command(const MeasureOptions& o) {
   if (o.slew_ns != d.slew_ns) c += fmt::format(" --slew-ns {}", o.slew_ns);
   if (o.kinds != d.kinds) c += " --units" + list_text(o.kinds);
   if (o.layer_kinds != d.layer_kinds) c += " --layer-units" + list_text(o.layer_kinds);
+  if (std::find(o.kinds.begin(), o.kinds.end(), "lbfpmul") != o.kinds.end() ||
+      std::find(o.kinds.begin(), o.kinds.end(), "lbfpmac") != o.kinds.end()) {
+    std::string points;
+    for (const std::string& p : o.lbfp_points) points += (points.empty() ? "" : ",") + p;
+    c += " --lbfp-points " + shell_word(points);
+  }
   if (o.calib_images != d.calib_images) c += fmt::format(" --calib-images {}", o.calib_images);
   if (!o.layer_tile.empty()) c += " --layer-tile " + shell_word(o.layer_tile);
   if (!o.source_dir.empty()) c += " --source-dir " + shell_word(o.source_dir);
@@ -96,6 +102,13 @@ MeasureInputs read_measure_inputs(const MeasureOptions& o) {
     throw ConfigError(in.tile_path + ": not a regular file (--layer-tile)");
   }
   in.tile = read_layer_tile(in.tile_path);
+  for (const std::string& point : o.lbfp_points) {
+    try {
+      parse_lbfp_point(point);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(std::string(e.what()) + " (--lbfp-points)");
+    }
+  }
   if (fs::exists(in.tools.liberty, ec) && !fs::is_regular_file(in.tools.liberty, ec)) {
     throw ConfigError(in.tools.liberty + ": not a regular file (--liberty)");
   }
@@ -224,8 +237,19 @@ MeasureReport measure_units(const MeasureOptions& o, const MeasureInputs& in, st
   };
   std::map<std::string, Built> built_units;
   for (const std::string& kind : o.kinds) {
-    for (const Unit& unit : units()) {
-      if (unit.kind != kind) continue;
+    // The LBFP family's multipliers are made per point; every other kind is in units().
+    std::vector<Unit> kind_units;
+    if (kind == "lbfpmul" || kind == "lbfpmac") {
+      for (const std::string& point : o.lbfp_points) {
+        const auto [width, frac_bits] = parse_lbfp_point(point);
+        kind_units.push_back(lbfp_family_unit(width, frac_bits, kind));
+      }
+    } else {
+      for (const Unit& unit : units()) {
+        if (unit.kind == kind) kind_units.push_back(unit);
+      }
+    }
+    for (const Unit& unit : kind_units) {
       const std::string& format = unit.format;
       log << fmt::format("lbfp synth: {} ({}{})...\n", unit.top, format,
                                unit.variant.empty() ? "" : " " + unit.variant);
@@ -374,6 +398,22 @@ MeasureReport measure_units(const MeasureOptions& o, const MeasureInputs& in, st
                 rows->end());
   }
   std::string table = report_markdown(costs, ctx);
+  // The family points' layer streams: a narrow format flushes more of the tile to zero, which
+  // a zero-isolating multiplier turns into energy; the fraction says how much.
+  std::string family_zeros;
+  for (const UnitCost& c : costs) {
+    if (c.kind != "lbfpmul" && c.kind != "lbfpmac") continue;
+    const std::string entry = fmt::format(
+        "{} {:.1f} %", c.format,
+        100.0 * zero_operand_fraction(c.format, layer_stream(tile, c.format, o.ops)));
+    if (family_zeros.find(c.format + " ") == std::string::npos) {
+      family_zeros += (family_zeros.empty() ? "" : ", ") + entry;
+    }
+  }
+  if (!family_zeros.empty()) {
+    table += "\nLBFP family points: the layer tile quantized by each point's own encoder "
+             "(LbfpFormat(W, F, 8, 32)); products with a zero operand: " + family_zeros + ".\n";
+  }
   if (!layer_rows.empty()) {
     ctx.layer_note =
         "Model layers: activations and weights quantized as `lbfp eval` quantizes them (KL "

@@ -25,6 +25,8 @@ std::string kind_name(const std::string& kind) {
   if (kind == "fmtmul") return "multiplier of an industry 8-bit format";
   if (kind == "fmtmac") return "MAC of an industry 8-bit format";
   if (kind == "fmtpe") return "PE of an industry 8-bit format";
+  if (kind == "lbfpmul") return "LBFP multiplier at a point of the LBFP family";
+  if (kind == "lbfpmac") return "LBFP MAC at a point of the LBFP family";
   return kind;
 }
 

@@ -5,6 +5,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "lbfp/arith.h"
 #include "lbfp/calibration.h"
@@ -13,7 +14,9 @@
 namespace lbfp::synth {
 namespace {
 
-Code quantize(const std::string& format, double x, int exponent) {
+// `family`: the format of an LBFP family name (lbfp_family_format), else null.
+Code quantize(const std::string& format, const LbfpFormat* family, double x, int exponent) {
+  if (family != nullptr) return encode(*family, x, exponent);
   if (format == "lbfp8") return encode(lbfp8(), x, exponent);
   if (format == "bfp8") return encode(bfp8(), x, exponent);
   throw std::invalid_argument("unknown format " + format);
@@ -84,6 +87,19 @@ void mark_reductions(std::vector<Op>& ops, int reduction) {
   }
 }
 
+// (W, F) of an LBFP family name, "lbfp" W "f" F with one digit each (the names lbfp_family_name
+// makes, and nothing else); std::nullopt for any other name. Cheap: zero_product asks per op.
+std::optional<std::pair<int, int>> family_point(const std::string& format) {
+  if (format.size() != 7 || format.compare(0, 4, "lbfp") != 0 || format[5] != 'f' ||
+      format[4] < '0' || format[4] > '9' || format[6] < '0' || format[6] > '9') {
+    return std::nullopt;
+  }
+  const int width = format[4] - '0';
+  const int frac_bits = format[6] - '0';
+  if (width < 2 || width > 8 || frac_bits > width - 2) return std::nullopt;
+  return std::make_pair(width, frac_bits);
+}
+
 }  // namespace
 
 QuantizedTile quantize_tile(const LayerTile& tile, const std::string& format) {
@@ -131,10 +147,12 @@ QuantizedTile quantize_tile(const LayerTile& tile, const std::string& format) {
     }
     return q;
   }
+  const std::optional<LbfpFormat> family_format = lbfp_family_format(format);
+  const LbfpFormat* family = family_format ? &*family_format : nullptr;
   double act_max = 0.0;
   for (float x : tile.x) act_max = std::max(act_max, std::fabs(double{x}));
   const int act_exp = max_exponent(act_max);
-  for (size_t i = 0; i < tile.x.size(); ++i) q.a[i] = quantize(format, tile.x[i], act_exp);
+  for (size_t i = 0; i < tile.x.size(); ++i) q.a[i] = quantize(format, family, tile.x[i], act_exp);
   for (size_t c = 0; c < n; ++c) {
     double w_max = 0.0;
     for (size_t k = 0; k < k_len; ++k) {
@@ -142,7 +160,7 @@ QuantizedTile quantize_tile(const LayerTile& tile, const std::string& format) {
     }
     const int w_exp = max_exponent(w_max);
     for (size_t k = 0; k < k_len; ++k) {
-      q.b[k * n + c] = quantize(format, tile.w[k * n + c], w_exp);
+      q.b[k * n + c] = quantize(format, family, tile.w[k * n + c], w_exp);
     }
   }
   return q;
@@ -179,7 +197,12 @@ std::vector<Op> layer_stream(const LayerTile& tile, const std::string& format, s
 }
 
 bool zero_product(const std::string& format, const Op& op) {
-  // Sign-magnitude codes (LBFP8, FP8: 0x80 is zero too) or two's complement (BFP8, INT8).
+  // Sign-magnitude codes (LBFP8, FP8: 0x80 is zero too) or two's complement (BFP8, INT8); an
+  // LBFP family point's magnitude is its W - 1 low bits.
+  if (const std::optional<std::pair<int, int>> point = family_point(format)) {
+    const int magnitude_mask = (1 << (point->first - 1)) - 1;
+    return (op.a & magnitude_mask) == 0 || (op.b & magnitude_mask) == 0;
+  }
   const uint8_t magnitude_mask =
       format == "bfp8" || format == "int8" || format == "mxint8" ? 0xff : 0x7f;
   return (op.a & magnitude_mask) == 0 || (op.b & magnitude_mask) == 0;
@@ -215,7 +238,11 @@ std::vector<Op> uniform_stream(const std::string& mx_or_format, size_t ops, uint
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<int> lbfp_code(0, 255);
   std::uniform_int_distribution<int> bfp_mantissa(-127, 127);
+  // An LBFP family point: every W-bit code (the same draws as LBFP8's, masked to W bits).
+  const std::optional<LbfpFormat> family = lbfp_family_format(format);
+  const unsigned family_mask = family ? static_cast<unsigned>(family->code_count() - 1) : 0u;
   auto draw = [&]() -> Code {
+    if (family) return static_cast<Code>(static_cast<unsigned>(lbfp_code(rng)) & family_mask);
     if (format == "lbfp8") return static_cast<Code>(lbfp_code(rng));
     if (format == "bfp8") return make_code(bfp8(), bfp_mantissa(rng));
     if (format == "int8") return static_cast<Code>(static_cast<uint8_t>(bfp_mantissa(rng)));
@@ -238,11 +265,18 @@ std::vector<Op> uniform_stream(const std::string& mx_or_format, size_t ops, uint
   return stream;
 }
 
-std::vector<Op> exhaustive_stream() {
+std::vector<Op> exhaustive_stream() { return exhaustive_stream(8); }
+
+std::vector<Op> exhaustive_stream(int width) {
+  if (width < 1 || width > 8) {
+    throw std::invalid_argument("exhaustive_stream: width " + std::to_string(width) +
+                                " is outside 1..8");
+  }
+  const unsigned codes = 1u << width;
   std::vector<Op> stream;
-  stream.reserve(65536);
-  for (unsigned a = 0; a < 256; ++a) {
-    for (unsigned b = 0; b < 256; ++b) {
+  stream.reserve(codes * codes);
+  for (unsigned a = 0; a < codes; ++a) {
+    for (unsigned b = 0; b < codes; ++b) {
       Op op;
       op.a = static_cast<uint8_t>(a);
       op.b = static_cast<uint8_t>(b);
@@ -250,6 +284,16 @@ std::vector<Op> exhaustive_stream() {
     }
   }
   return stream;
+}
+
+std::string lbfp_family_name(int width, int frac_bits) {
+  return "lbfp" + std::to_string(width) + "f" + std::to_string(frac_bits);
+}
+
+std::optional<LbfpFormat> lbfp_family_format(const std::string& format) {
+  const std::optional<std::pair<int, int>> point = family_point(format);
+  if (!point) return std::nullopt;
+  return LbfpFormat(point->first, point->second, 8, 32);
 }
 
 }  // namespace lbfp::synth

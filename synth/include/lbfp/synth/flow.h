@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lbfp/synth/array_stream.h"
@@ -53,6 +54,17 @@ bool is_array(const Unit& unit);
 const std::vector<Unit>& units();
 const Unit& unit(const std::string& kind, const std::string& format,
                  const std::string& variant = "");
+
+// The LBFP multiplier at one point of the LBFP family (`lbfp synth --units lbfpmul
+// --lbfp-points W:F,...`): kind lbfpmul, format lbfp_family_name(W, F) ("lbfp7f3"), the top of
+// the mul unit (lbfp_mul_unit) with DataWidth = W and FracBits = F set by chparam (P = 8), in the
+// folder lbfp_mul_unit_lbfp7f3. The LBFP8 mul unit itself is untouched (no parameter override).
+// With kind lbfpmac, the MAC unit's top (lbfp_mac, A = 32) the same way, in lbfp_mac_lbfp7f3.
+// Throws std::invalid_argument unless 3 <= W <= 8 and 1 <= F <= min(6, W - 2), or for another
+// kind.
+Unit lbfp_family_unit(int width, int frac_bits, const std::string& kind = "lbfpmul");
+// A point "W:F" ("7:3") as lbfp_family_unit takes it; throws std::invalid_argument naming it.
+std::pair<int, int> parse_lbfp_point(const std::string& point);
 
 struct Tools {
   std::string yosys;

@@ -31,6 +31,8 @@ struct MeasureOptions {
   double slew_ns = 0.1;
   std::vector<std::string> kinds = {"mul", "mulheld", "mac", "pe"};
   std::vector<std::string> layer_kinds = {"mul", "mulheld"};  // also measured on model layers
+  // The LBFP family points "W:F" of the lbfpmul unit (lbfp_family_unit), in this order.
+  std::vector<std::string> lbfp_points = {"6:3", "6:4", "7:3", "7:4", "7:5", "8:3", "8:4", "8:5"};
   size_t calib_images = 1000;
   std::string layers = "sample";  // sample: 10 chosen layers; all: every Conv/Gemm layer
   size_t layer_ops = 0;           // ops per model-layer stream; 0: --ops (sample), 8192 (all)

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,5 +53,15 @@ std::vector<Op> uniform_stream(const std::string& format, size_t ops, uint64_t s
                                int reduction = 64);
 // All 65,536 (a, b) pairs, a major.
 std::vector<Op> exhaustive_stream();
+// All 2^W x 2^W pairs of W-bit codes, a major (W = 8: exhaustive_stream()).
+std::vector<Op> exhaustive_stream(int width);
+
+// The LBFP family points of `lbfp synth --units lbfpmul` (docs/hardware-cost.md): the format
+// "lbfp{W}f{F}" is LbfpFormat(W, F, 8, 32), the LUT precision and accumulator of LBFP8 (lbfp7f3:
+// W = 7, F = 3). Its streams (layer_stream, uniform_stream, zero_product) take that name.
+// The name of one point.
+std::string lbfp_family_name(int width, int frac_bits);
+// The format of a family name; std::nullopt for any other name (lbfp8 included).
+std::optional<LbfpFormat> lbfp_family_format(const std::string& format);
 
 }  // namespace lbfp::synth
