@@ -1,7 +1,7 @@
 // `lbfp eval`: top-1 accuracy of an ONNX model on MNIST-style data in FP32, BFP8, LBFP8 (and the
-// rest of the LBFP family, lbfpWfF) and the industry formats of spec section 13 (bit exact through the golden reference), with per-layer
-// SQNR against FP32 (model/eval, study.h). docs/accuracy.md, docs/formats.md. The chosen
-// exponents go to --out (default lbfp-eval-out/).
+// rest of the LBFP family, lbfpWfF) and the industry formats of spec section 13 (bit exact
+// through the golden reference), with per-layer SQNR against FP32 (model/eval, study.h).
+// docs/accuracy.md, docs/formats.md. The chosen exponents go to --out (default lbfp-eval-out/).
 #include <CLI/CLI.hpp>
 #if defined(__GLIBC__)
 #include <malloc.h>

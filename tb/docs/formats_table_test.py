@@ -120,20 +120,24 @@ EXPECTED = """\
 | MXFP8 E5M2 | not measured (no `fmtmul` synthesis) | not measured (no MX-stream `fmtmac` synthesis) \
 | not measured (no MX-stream `fmtmac` synthesis) | not measured (no `fmtpe` synthesis) \
 | not measured (no eval run) | not measured (no sim run) |
-| LBFP6 F=3 | not measured (no `mul` synthesis of lbfp6f3) | not measured (no `mac` synthesis of lbfp6f3) \
-| not measured (no `mac` synthesis of lbfp6f3) | not measured (no `pe` synthesis of lbfp6f3) \
+| LBFP6 F=3 | not measured (no `mul` synthesis of lbfp6f3) \
+| not measured (no `mac` synthesis of lbfp6f3) | not measured (no `mac` synthesis of lbfp6f3) \
+| not measured (no `pe` synthesis of lbfp6f3) \
 | not measured (no eval run) | not measured (no sim run) |
 | LBFP7 F=3 | 3000 | not measured (no `mac` synthesis of lbfp7f3) \
 | not measured (no `mac` synthesis of lbfp7f3) | not measured (no `pe` synthesis of lbfp7f3) \
 | 97.50 % (−0.50 [−1.50, +0.50]) | not measured (no sim run) |
-| LBFP7 F=4 | not measured (no `mul` synthesis of lbfp7f4) | not measured (no `mac` synthesis of lbfp7f4) \
-| not measured (no `mac` synthesis of lbfp7f4) | not measured (no `pe` synthesis of lbfp7f4) \
+| LBFP7 F=4 | not measured (no `mul` synthesis of lbfp7f4) \
+| not measured (no `mac` synthesis of lbfp7f4) | not measured (no `mac` synthesis of lbfp7f4) \
+| not measured (no `pe` synthesis of lbfp7f4) \
 | not measured (no eval run) | not measured (no sim run) |
-| LBFP8 F=3 | not measured (no `mul` synthesis of lbfp8f3) | not measured (no `mac` synthesis of lbfp8f3) \
-| not measured (no `mac` synthesis of lbfp8f3) | not measured (no `pe` synthesis of lbfp8f3) \
+| LBFP8 F=3 | not measured (no `mul` synthesis of lbfp8f3) \
+| not measured (no `mac` synthesis of lbfp8f3) | not measured (no `mac` synthesis of lbfp8f3) \
+| not measured (no `pe` synthesis of lbfp8f3) \
 | 12.00 % (−86.00 [−90.00, −82.00]) | not measured (no sim run) |
-| LBFP8 F=5 | not measured (no `mul` synthesis of lbfp8f5) | not measured (no `mac` synthesis of lbfp8f5) \
-| not measured (no `mac` synthesis of lbfp8f5) | not measured (no `pe` synthesis of lbfp8f5) \
+| LBFP8 F=5 | not measured (no `mul` synthesis of lbfp8f5) \
+| not measured (no `mac` synthesis of lbfp8f5) | not measured (no `mac` synthesis of lbfp8f5) \
+| not measured (no `pe` synthesis of lbfp8f5) \
 | not measured (no eval run) | not measured (no sim run) |
 
 Sources (each number is from these runs; `python3 docs/formats_table.py` runs them when missing):

@@ -427,6 +427,7 @@ bad "number format 'lbfp6f5': F = 5 must be in 0..4 for W = 6" eval $ev --data d
 bad "number format 'lbfp6': F = 5 must be in 0..4 for W = 6" eval $ev --data data --format lbfp6 --frac-bits 5
 bad "number format 'lbfp9': the width W must be 2..8" eval $ev --data data --format lbfp9
 bad "number format 'lbfp7fx': F = x must be in 0..5 for W = 7" eval $ev --data data --format lbfp7fx
+bad "number format 'lbfp7f': F = (none) must be in 0..5 for W = 7" eval $ev --data data --format lbfp7f
 bad "number format 'lbfp7f3' names F itself; --frac-bits 3 applies to lbfpW names only" eval $ev --data data --format lbfp7f3 --frac-bits 3
 bad "--frac-bits 3: applies to the LBFP names lbfpW only (--format bfp8)" eval $ev --data data --format bfp8 --frac-bits 3
 bad "--frac-bits: expected a non-negative decimal integer" eval $ev --data data --format lbfp7 --frac-bits -1

@@ -92,7 +92,9 @@ NamedFormat parse_named_format(const std::string& name, std::optional<int> frac_
   if (frac < 0 || frac > width - 2) {
     throw std::invalid_argument(
         "number format '" + name + "': F = " +
-        (explicit_f ? rest.substr(f_at + 1) : std::to_string(frac)) + " must be in 0.." +
+        (!explicit_f ? std::to_string(frac)
+                     : f_at + 1 < rest.size() ? rest.substr(f_at + 1) : std::string("(none)")) +
+        " must be in 0.." +
         std::to_string(width - 2) + " for W = " + std::to_string(width));
   }
   named.format = Arithmetic::kLbfp8;

@@ -319,7 +319,8 @@ void print_accuracy(const Study& study, std::ostream& out) {
       const auto& b = report.results[j].config;
       const bool other_calibration = a.activations != b.activations;
       const bool other_correction = a.bias_correction != b.bias_correction;
-      if (a.format != b.format || a.lbfp != b.lbfp || a.weights != b.weights || other_calibration == other_correction) {
+      if (a.format != b.format || a.lbfp != b.lbfp || a.weights != b.weights ||
+          other_calibration == other_correction) {
         continue;
       }
       if (!pairs_header) {
