@@ -8,7 +8,8 @@ Inputs, all in RUNS_DIR:
 - `lbfp eval` runs: per model, one evaluation on the whole test set for each section 13 format
   (FP8 and INT8 with the activation calibrations of MODELS below) and one for LBFP8 and BFP8
   with their default calibration (KL), each on one thread: `lbfp eval ... --threads 1 --out
-  RUNS_DIR/<run>`, its standard output (the same from run to run) saved as RUNS_DIR/<run>.txt.
+  RUNS_DIR/<run>`, its standard output (the same from run to run) saved as RUNS_DIR/<run>.txt;
+  on the models of FAMILY_MODELS also one for the LBFP family points of FAMILY (lbfp-family).
 - `lbfp sim --format F --out RUNS_DIR/sim-F` for every format of COMPARE (ResNet-18, the
   default architecture): summary.json. A format `lbfp sim` refuses (exit status 2) leaves its
   message in RUNS_DIR/sim-F.refused instead.
@@ -81,6 +82,18 @@ COMPARE = [
     ("MXFP8 E5M2", "mxfp8-e5m2", "ocp", ("fmtmul", "fmtmac", "fmtpe"), "fp8-e5m2", "mxfp8-e5m2",
      "mxfp8-e5m2"),
 ]
+# The LBFP family (spec section 12; `lbfp eval --format lbfpWfF`, P = 8, A = 32): (row title,
+# format). One `lbfp eval` run per model of FAMILY_MODELS, KL calibration as LBFP8; the family
+# runs through the golden reference kernels (about a minute per format on LeNet-5 on one thread),
+# so the larger models' family cells stay "not measured" until someone runs them. Their
+# synthesis: `lbfp synth` units mul, mac and pe whose report.md rows name the format lbfpWfF.
+FAMILY = [("LBFP6 F=3", "lbfp6f3"), ("LBFP7 F=3", "lbfp7f3"), ("LBFP7 F=4", "lbfp7f4"),
+          ("LBFP8 F=3", "lbfp8f3"), ("LBFP8 F=5", "lbfp8f5")]
+FAMILY_MODELS = ("lenet5",)
+ROWS += [(f"{title} KL", fmt, "kl/max") for title, fmt in FAMILY]
+# No `lbfp sim` run of the family (None).
+COMPARE += [(title, fmt, "kl/max", ("mul", "mac", "pe"), fmt, fmt, None)
+            for title, fmt in FAMILY]
 SYNTH_UNITS = ["mul", "mac", "pe", "fmtmul", "fmtmac", "fmtpe"]
 SYNTH_ARGS = ["--layer-units", "none", "--ops", "16384", "--seed", "1"]
 LINE = re.compile(r"^  (?P<label>\S+(?: \S+)?)\s+(?P<top1>\d+\.\d\d) %\s+(?P<diff>[+-]\d+\.\d\d) "
@@ -112,7 +125,9 @@ def eval_runs(model):
     # MX takes no calibration: one run, whatever --calib says.
     return [(f + suffix, ["--format", f, "--calib", calib])
             for f in SCALED.split(",") for suffix, calib in calibs
-            if not (f.startswith("mx") and suffix)] + [("lbfp", ["--format", "lbfp8,bfp8"])]
+            if not (f.startswith("mx") and suffix)] + [("lbfp", ["--format", "lbfp8,bfp8"])] + \
+        ([("lbfp-family", ["--format", ",".join(fmt for _, fmt in FAMILY)])]
+         if model[0] in FAMILY_MODELS else [])
 
 
 def commands(lbfp, runs, models):
@@ -158,7 +173,7 @@ def parse(path):
 
 
 def run_sims(lbfp, runs):
-    for fmt in dict.fromkeys(row[6] for row in COMPARE):
+    for fmt in dict.fromkeys(row[6] for row in COMPARE if row[6] is not None):
         out = os.path.join(runs, f"sim-{fmt}")
         if os.path.exists(os.path.join(out, "summary.json")):
             continue
@@ -178,7 +193,7 @@ def run_sims(lbfp, runs):
 def read_sims(runs):
     """{format: (summary of that format, arch name, energy table name) or the refusal text}."""
     sims = {}
-    for fmt in dict.fromkeys(row[6] for row in COMPARE):
+    for fmt in dict.fromkeys(row[6] for row in COMPARE if row[6] is not None):
         path = os.path.join(runs, f"sim-{fmt}", "summary.json")
         refused = os.path.join(runs, f"sim-{fmt}.refused")
         if os.path.exists(path):
@@ -465,6 +480,10 @@ def render(runs, models, chart):
 
     def cost(unit, fmt, field, what, title):
         c = synth.get((unit, fmt))
+        if c is None and fmt in dict(FAMILY).values():
+            miss(what, f"no `{unit}` unit of that W and F in the `lbfp synth` runs "
+                 "(synth*/report.md)", title)
+            return None, f"not measured (no `{unit}` synthesis of {fmt})"
         if c is None and fmt.startswith("mx"):
             miss(what, f"no `{unit}` unit on the {fmt} stream in the `lbfp synth` runs "
                  "(synth*/report.md)", title)
@@ -507,7 +526,10 @@ def render(runs, models, chart):
                                          0.0 - float(m["hi"]), 0.0 - float(m["lo"]),
                                          accuracy_cell(m)))
         sim = sims.get(sim_fmt)
-        if sim is None:
+        if sim_fmt is None:
+            miss("ResNet-18 energy", "no `lbfp sim` run of the LBFP family", title)
+            cells.append("not measured (no sim run)")
+        elif sim is None:
             miss("ResNet-18 energy", "no `lbfp sim` run (sim-F/summary.json)", title)
             cells.append("not measured (no sim run)")
         elif isinstance(sim, str):

@@ -1,7 +1,7 @@
-// `lbfp eval`: top-1 accuracy of an ONNX model on MNIST-style data in FP32, BFP8, LBFP8 and the
-// industry formats of spec section 13 (bit exact through the golden reference), with per-layer
-// SQNR against FP32 (model/eval, study.h). docs/accuracy.md, docs/formats.md. The chosen
-// exponents go to --out (default lbfp-eval-out/).
+// `lbfp eval`: top-1 accuracy of an ONNX model on MNIST-style data in FP32, BFP8, LBFP8 (and the
+// rest of the LBFP family, lbfpWfF) and the industry formats of spec section 13 (bit exact
+// through the golden reference), with per-layer SQNR against FP32 (model/eval, study.h).
+// docs/accuracy.md, docs/formats.md. The chosen exponents go to --out (default lbfp-eval-out/).
 #include <CLI/CLI.hpp>
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -132,8 +132,15 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--model", o->model, "ONNX file (e.g. sim/models/lenet5.onnx)")->required();
   cmd->add_option("--data", o->data, "mnist, fashion-mnist, or a folder of IDX files")->required();
   cmd->add_option("--format", o->formats,
-                  "fp32, bfp8, lbfp8, mxint8, mxfp8-e4m3, mxfp8-e5m2, fp8-e4m3, fp8-e5m2, int8, a "
-                  "comma list, or all (default: fp32, bfp8, lbfp8; docs/formats.md)");
+                  "fp32, bfp8, lbfp8, mxint8, mxfp8-e4m3, mxfp8-e5m2, fp8-e4m3, fp8-e5m2, int8, "
+                  "the LBFP family (spec section 12) as lbfpW (F = W/2 or --frac-bits) or "
+                  "lbfpWfF (e.g. lbfp7f3; W in 2..8, F in 0..W-2), a comma list, or all "
+                  "(default: fp32, bfp8, lbfp8; docs/formats.md)");
+  cmd->add_option_function<int>(
+         "--frac-bits", [options](const int& f) { options->study.frac_bits = f; },
+         "F, fraction bits of the log magnitude, for the lbfpW names of --format (default W/2, "
+         "as lbfp golden; lbfp8 with F = 4 is LBFP8)")
+      ->check(unsigned_integer());
   cmd->add_option("--calib", o->calib,
                   "activation calibration: kl (default; LBFP8 on the log grid), kl-linear (the "
                   "spec's linear histogram), max, mse (least squared error), percentile (99.99 % "

@@ -38,6 +38,10 @@ EVALS = {
         "mxint8 ocp          98.00 %         +0.00 [-0.10, +0.10]        0/0    1.000  0"],
     "lenet5-fp8-e4m3": [
         "fp8-e4m3 max/max    95.00 %         -3.00 [-4.00, -2.00]        0/3    0.100  0"],
+    # Two points of the LBFP family, one of them saturating.
+    "lenet5-lbfp-family": [
+        "lbfp7f3 kl/max      97.50 %         -0.50 [-1.50, +0.50]        2/3    0.500  0",
+        "lbfp8f3 kl/max      12.00 %        -86.00 [-90.00, -82.00]     1/87    0.000  123"],
 }
 UNIT_HEADER = ("| unit | format | top | cells | area (um^2) | transistors (cmos) | "
                "energy/op, layer (pJ) | energy/op, uniform (pJ) | power, layer (mW) | "
@@ -61,9 +65,10 @@ SYNTH_A = ("# hardware cost\n\n" + UNIT_HEADER +
            "| fmtmac | int8 | 26.6080 | 43.7508 | 1.6x |\n"
            "| fmtmac | mxint8 | 29.0886 | 48.3614 | 1.7x |\n"
            "\nReproduce: `lbfp synth --units mul mac fmtmul fmtmac --out /x/synth-a --work /w`\n")
-# A second run: the PEs, and LBFP8's multiplier again (the same figures).
+# A second run: the PEs, LBFP8's multiplier again (the same figures), and LBFP7 F=3's.
 SYNTH_B = ("# hardware cost\n\n" + UNIT_HEADER +
            "| mul | lbfp8 | lbfp_mul_unit | 1 | 5084 | 1 | 5.1681 | 7.0 | 0.5 | 9.6 |\n"
+           "| mul | lbfp7f3 | lbfp_mul_unit | 1 | 3000 | 1 | 3.5 | 1 | 1 | 1 |\n"
            "| pe | lbfp8 | lbfp_pe | 1 | 31088 | 1 | 28.8 | 1 | 1 | 1 |\n"
            "| pe | bfp8 | bfp_pe | 1 | 37591 | 1 | 33.2 | 1 | 1 | 1 |\n"
            "\nReproduce: `lbfp synth --units mul pe --source-dir /s --out /x/synth-b`\n")
@@ -115,6 +120,25 @@ EXPECTED = """\
 | MXFP8 E5M2 | not measured (no `fmtmul` synthesis) | not measured (no MX-stream `fmtmac` synthesis) \
 | not measured (no MX-stream `fmtmac` synthesis) | not measured (no `fmtpe` synthesis) \
 | not measured (no eval run) | not measured (no sim run) |
+| LBFP6 F=3 | not measured (no `mul` synthesis of lbfp6f3) \
+| not measured (no `mac` synthesis of lbfp6f3) | not measured (no `mac` synthesis of lbfp6f3) \
+| not measured (no `pe` synthesis of lbfp6f3) \
+| not measured (no eval run) | not measured (no sim run) |
+| LBFP7 F=3 | 3000 | not measured (no `mac` synthesis of lbfp7f3) \
+| not measured (no `mac` synthesis of lbfp7f3) | not measured (no `pe` synthesis of lbfp7f3) \
+| 97.50 % (−0.50 [−1.50, +0.50]) | not measured (no sim run) |
+| LBFP7 F=4 | not measured (no `mul` synthesis of lbfp7f4) \
+| not measured (no `mac` synthesis of lbfp7f4) | not measured (no `mac` synthesis of lbfp7f4) \
+| not measured (no `pe` synthesis of lbfp7f4) \
+| not measured (no eval run) | not measured (no sim run) |
+| LBFP8 F=3 | not measured (no `mul` synthesis of lbfp8f3) \
+| not measured (no `mac` synthesis of lbfp8f3) | not measured (no `mac` synthesis of lbfp8f3) \
+| not measured (no `pe` synthesis of lbfp8f3) \
+| 12.00 % (−86.00 [−90.00, −82.00]) | not measured (no sim run) |
+| LBFP8 F=5 | not measured (no `mul` synthesis of lbfp8f5) \
+| not measured (no `mac` synthesis of lbfp8f5) | not measured (no `mac` synthesis of lbfp8f5) \
+| not measured (no `pe` synthesis of lbfp8f5) \
+| not measured (no eval run) | not measured (no sim run) |
 
 Sources (each number is from these runs; `python3 docs/formats_table.py` runs them when missing):
 
@@ -140,7 +164,8 @@ Not measured:
 - energy per MAC, zero-delay of FP8 E5M2: no `fmtmac` unit in the `lbfp synth` runs \
 (synth*/report.md)
 - energy per MAC, timed of FP8 E5M2: no `fmtmac` unit in the `lbfp synth` runs (synth*/report.md)
-- top-1 on lenet5 of FP8 E5M2, MXFP8 E4M3, MXFP8 E5M2: no finished `lbfp eval` run
+- top-1 on lenet5 of FP8 E5M2, MXFP8 E4M3, MXFP8 E5M2, LBFP6 F=3, LBFP7 F=4, LBFP8 F=5: no \
+finished `lbfp eval` run
 - energy per MAC, zero-delay of MXFP8 E4M3: no `fmtmac` unit on the mxfp8-e4m3 stream in the \
 `lbfp synth` runs (synth*/report.md)
 - energy per MAC, timed of MXFP8 E4M3: no `fmtmac` unit on the mxfp8-e4m3 stream in the \
@@ -149,6 +174,16 @@ Not measured:
 `lbfp synth` runs (synth*/report.md)
 - energy per MAC, timed of MXFP8 E5M2: no `fmtmac` unit on the mxfp8-e5m2 stream in the \
 `lbfp synth` runs (synth*/report.md)
+- multiplier area of LBFP6 F=3, LBFP7 F=4, LBFP8 F=3, LBFP8 F=5: no `mul` unit of that W and F \
+in the `lbfp synth` runs (synth*/report.md)
+- energy per MAC, zero-delay of LBFP6 F=3, LBFP7 F=3, LBFP7 F=4, LBFP8 F=3, LBFP8 F=5: no `mac` \
+unit of that W and F in the `lbfp synth` runs (synth*/report.md)
+- energy per MAC, timed of LBFP6 F=3, LBFP7 F=3, LBFP7 F=4, LBFP8 F=3, LBFP8 F=5: no `mac` unit \
+of that W and F in the `lbfp synth` runs (synth*/report.md)
+- PE area of LBFP6 F=3, LBFP7 F=3, LBFP7 F=4, LBFP8 F=3, LBFP8 F=5: no `pe` unit of that W and F \
+in the `lbfp synth` runs (synth*/report.md)
+- ResNet-18 energy of LBFP6 F=3, LBFP7 F=3, LBFP7 F=4, LBFP8 F=3, LBFP8 F=5: no `lbfp sim` run of \
+the LBFP family
 
 | format | lenet5 (MNIST), 100 images |
 |---|---|
@@ -164,8 +199,13 @@ Not measured:
 | INT8, percentile | 97.50 % (−0.50 [−1.00, +0.00], 1/1) |
 | LBFP8 KL | 97.00 % (−1.00 [−2.50, +0.50], 1/2) |
 | BFP8 KL | 98.00 % (+0.00 [−1.00, +1.00], 3/3) |
+| LBFP6 F=3 KL | not measured (no eval run) |
+| LBFP7 F=3 KL | 97.50 % (−0.50 [−1.50, +0.50], 2/3) |
+| LBFP7 F=4 KL | not measured (no eval run) |
+| LBFP8 F=3 KL | 12.00 % (−86.00 [−90.00, −82.00], 1/87) |
+| LBFP8 F=5 KL | not measured (no eval run) |
 
-Saturating accumulator steps: BFP8 KL on lenet5: 4.
+Saturating accumulator steps: BFP8 KL on lenet5: 4; LBFP8 F=3 KL on lenet5: 123.
 """
 
 
@@ -211,9 +251,10 @@ class FormatsTable(unittest.TestCase):
         self.assertEqual(done.stdout, EXPECTED)
         # Each missing input is named on standard error, loudly.
         loud = [line for line in done.stderr.splitlines() if "MISSING INPUT" in line]
-        self.assertEqual(len(loud), 12, done.stderr)
+        self.assertEqual(len(loud), 17, done.stderr)
         self.assertIn("formats_table.py: MISSING INPUT: top-1 on lenet5 of FP8 E5M2, MXFP8 E4M3, "
-                      "MXFP8 E5M2: no finished `lbfp eval` run", loud)
+                      "MXFP8 E5M2, LBFP6 F=3, LBFP7 F=4, LBFP8 F=5: no finished `lbfp eval` run",
+                      loud)
         # Again from the same runs: the same bytes, the same chart.
         svg = read(chart)
         again = render(self.runs, "--chart", chart)

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "lbfp/arith.h"
@@ -394,11 +395,13 @@ TEST(Fp32Inference, SameValuesForAnyThreadCountAndBatch) {
 
 // The plan of LeNet-5 on a few calibration images (the exponents are inputs of the check), with
 // its biases corrected on them when asked.
-QuantPlan lenet_plan(const Graph& g, Arithmetic format, bool bias_correction = false) {
+QuantPlan lenet_plan(const Graph& g, Arithmetic format, bool bias_correction = false,
+                     const LbfpFormat& lbfp = lbfp8()) {
   const Dataset& train = dataset("mnist", Split::kTrain);
   ActivationStats stats(g);
   stats.add(run_fp32(g, to_float_input(train, 0, 64), 64));
-  QuantPlan plan = make_plan(g, format, CalibrationMethod::kKl, CalibrationMethod::kMax, stats);
+  QuantPlan plan = make_plan(g, format, CalibrationMethod::kKl, CalibrationMethod::kMax, stats,
+                             ActivationGranularity::kTensor, lbfp);
   if (bias_correction) correct_biases(g, plan, pixel_batch(train, 0, 64), 64, 32);
   return plan;
 }
@@ -409,7 +412,13 @@ QuantPlan lenet_plan(const Graph& g, Arithmetic format, bool bias_correction = f
 template <class Format>
 void check_first_conv(const Format& f, Arithmetic nf, bool bias_correction = false) {
   const Graph g = load_onnx(model_path("lenet5.onnx"));
-  const QuantPlan plan = lenet_plan(g, nf, bias_correction);
+  QuantPlan plan;
+  if constexpr (std::is_same_v<Format, LbfpFormat>) {
+    plan = lenet_plan(g, nf, bias_correction, f);
+    ASSERT_EQ(plan.lbfp, f);
+  } else {
+    plan = lenet_plan(g, nf, bias_correction);
+  }
   const std::vector<float>& biases = plan_bias(g, plan, 0);
   // With the correction, the bias the check starts from is not the model's.
   EXPECT_EQ(biases != g.nodes[0].bias, bias_correction);
@@ -457,6 +466,24 @@ void check_first_conv(const Format& f, Arithmetic nf, bool bias_correction = fal
 
 TEST(QuantizedInference, Lbfp8FirstConvEqualsDotAndRequantize) {
   check_first_conv(lbfp8(), Arithmetic::kLbfp8);
+}
+// The rest of the LBFP family (spec section 12, P = 8, A = 32): the same layer against the golden
+// arithmetic of that W and F (the kernels fall back to the reference path where their tables do
+// not fit the format).
+TEST(QuantizedInference, Lbfp6F3FirstConvEqualsDotAndRequantize) {
+  check_first_conv(LbfpFormat(6, 3, 8, 32), Arithmetic::kLbfp8);
+}
+TEST(QuantizedInference, Lbfp6F4FirstConvEqualsDotAndRequantize) {
+  check_first_conv(LbfpFormat(6, 4, 8, 32), Arithmetic::kLbfp8);
+}
+TEST(QuantizedInference, Lbfp7F3FirstConvEqualsDotAndRequantize) {
+  check_first_conv(LbfpFormat(7, 3, 8, 32), Arithmetic::kLbfp8);
+}
+TEST(QuantizedInference, Lbfp7F5FirstConvEqualsDotAndRequantize) {
+  check_first_conv(LbfpFormat(7, 5, 8, 32), Arithmetic::kLbfp8);
+}
+TEST(QuantizedInference, Lbfp8F5FirstConvEqualsDotAndRequantize) {
+  check_first_conv(LbfpFormat(8, 5, 8, 32), Arithmetic::kLbfp8);
 }
 TEST(QuantizedInference, Bfp8FirstConvEqualsDotAndRequantize) {
   check_first_conv(bfp8(), Arithmetic::kBfp8);
@@ -1009,6 +1036,45 @@ TEST(ScaledInference, Mxfp8E5m2LayersEqualGolden) { check_scaled_layers(Arithmet
 TEST(ScaledInference, Fp8E4m3LayersEqualGolden) { check_scaled_layers(Arithmetic::kFp8E4m3); }
 TEST(ScaledInference, Fp8E5m2LayersEqualGolden) { check_scaled_layers(Arithmetic::kFp8E5m2); }
 TEST(ScaledInference, Int8LayersEqualGolden) { check_scaled_layers(Arithmetic::kInt8); }
+
+// Every (W, F) of the family (W 2..8, F 0..W-2) by both names, and the refusals naming the value.
+TEST(LbfpFamily, NamesRoundTripAndRefusals) {
+  for (int w = 2; w <= 8; ++w) {
+    for (int f = 0; f <= w - 2; ++f) {
+      const std::string name = "lbfp" + std::to_string(w) + "f" + std::to_string(f);
+      const NamedFormat n = parse_named_format(name);
+      EXPECT_EQ(n.format, Arithmetic::kLbfp8);
+      EXPECT_EQ(n.lbfp, LbfpFormat(w, f, 8, 32)) << name;
+      EXPECT_EQ(format_name(n.format, n.lbfp), w == 8 && f == 4 ? "lbfp8" : name);
+      EXPECT_EQ(parse_named_format("lbfp" + std::to_string(w), f).lbfp, n.lbfp);
+    }
+    // lbfpW without --frac-bits: F = W / 2, as lbfp golden (lbfp2 then has none).
+    if (w / 2 <= w - 2) {
+      EXPECT_EQ(parse_named_format("lbfp" + std::to_string(w)).lbfp, LbfpFormat(w, w / 2, 8, 32));
+    } else {
+      EXPECT_THROW(parse_named_format("lbfp" + std::to_string(w)), std::invalid_argument);
+    }
+  }
+  EXPECT_EQ(parse_named_format("lbfp8").lbfp, lbfp8());
+  EXPECT_EQ(parse_named_format("bfp8").format, Arithmetic::kBfp8);
+  EXPECT_EQ(format_name(Arithmetic::kBfp8, LbfpFormat(6, 3, 8, 32)), "bfp8");
+  auto message = [](const std::string& name, std::optional<int> f = {}) {
+    try {
+      parse_named_format(name, f);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message("lbfp6f5").find("F = 5 must be in 0..4 for W = 6"), std::string::npos);
+  EXPECT_NE(message("lbfp6", 5).find("F = 5"), std::string::npos);
+  EXPECT_NE(message("lbfp9").find("'lbfp9'"), std::string::npos);
+  EXPECT_NE(message("lbfp1f0").find("W must be 2..8"), std::string::npos);
+  EXPECT_NE(message("lbfp7f").find("'lbfp7f'"), std::string::npos);
+  EXPECT_NE(message("lbfp7fx").find("'lbfp7fx'"), std::string::npos);
+  EXPECT_NE(message("lbfp").find("'lbfp'"), std::string::npos);
+  EXPECT_NE(message("lbfp7f3", 3).find("--frac-bits 3"), std::string::npos);
+}
 
 TEST(ScaledInference, NamesAndRefusals) {
   for (const char* name : {"mxint8", "mxfp8-e4m3", "mxfp8-e5m2", "fp8-e4m3", "fp8-e5m2", "int8"}) {

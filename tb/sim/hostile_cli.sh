@@ -422,6 +422,16 @@ bad "--threads: Value 0 not in range 1 to 256" eval $ev --data data --threads 0
 bad "--threads: Value 100000 not in range 1 to 256" eval $ev --data data --threads 100000
 bad "unknown number format 'fp16'" eval $ev --data data --format fp16
 bad "unknown number format 'mxint9'" eval $ev --data data --format mxint9
+# The LBFP family: W in 2..8, F in 0..W-2, named once.
+bad "number format 'lbfp6f5': F = 5 must be in 0..4 for W = 6" eval $ev --data data --format lbfp6f5
+bad "number format 'lbfp6': F = 5 must be in 0..4 for W = 6" eval $ev --data data --format lbfp6 --frac-bits 5
+bad "number format 'lbfp9': the width W must be 2..8" eval $ev --data data --format lbfp9
+bad "number format 'lbfp7fx': F = x must be in 0..5 for W = 7" eval $ev --data data --format lbfp7fx
+bad "number format 'lbfp7f': F = (none) must be in 0..5 for W = 7" eval $ev --data data --format lbfp7f
+bad "number format 'lbfp7f3' names F itself; --frac-bits 3 applies to lbfpW names only" eval $ev --data data --format lbfp7f3 --frac-bits 3
+bad "--frac-bits 3: applies to the LBFP names lbfpW only (--format bfp8)" eval $ev --data data --format bfp8 --frac-bits 3
+bad "--frac-bits: expected a non-negative decimal integer" eval $ev --data data --format lbfp7 --frac-bits -1
+bad "Could not convert: --frac-bits = 99999999999" eval $ev --data data --format lbfp7 --frac-bits 99999999999
 bad "--calib kl: int8 calibrates activations by max or percentile" eval $ev --data data --format int8 --calib kl
 bad "--bias-correction on: applies to bfp8 and lbfp8, not mxfp8-e4m3" eval $ev --data data --format mxfp8-e4m3 --bias-correction on
 bad "--weight-calib kl: fp8-e5m2 calibrates weights by max" eval $ev --data data --format fp8-e5m2 --calib max --weight-calib kl

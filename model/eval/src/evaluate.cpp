@@ -21,7 +21,7 @@ std::string EvalConfig::label() const {
   if (is_scaled(format) && scaled_format(format).is_mx()) {
     return std::string(to_string(format)) + " ocp";
   }
-  return std::string(to_string(format)) + " " + to_string(activations) + "/" + to_string(weights) +
+  return format_name(format, lbfp) + " " + to_string(activations) + "/" + to_string(weights) +
          (bias_correction ? "+bc" : "");
 }
 
@@ -221,7 +221,8 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
   for (const EvalConfig& c : options.configs) {
     ConfigResult r;
     r.config = c;
-    r.plan = make_plan(g, c.format, c.activations, c.weights, stats, options.granularity);
+    r.plan = make_plan(g, c.format, c.activations, c.weights, stats, options.granularity,
+                       c.lbfp);
     if (options.saved_exponents) {
       applied_saved |= apply_saved_exponents(g, r.plan, *options.saved_exponents,
                                              options.saved_exponents_source);
@@ -346,7 +347,7 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
 nlohmann::json plan_to_json(const Graph& g, const ConfigResult& r) {
   nlohmann::json j;
   j["model"] = g.name;
-  j["format"] = to_string(r.config.format);
+  j["format"] = format_name(r.config.format, r.config.lbfp);
   j["activation_calibration"] = to_string(r.config.activations);
   j["weight_calibration"] = to_string(r.config.weights);
   j["activation_granularity"] = to_string(r.plan.granularity);
@@ -381,7 +382,7 @@ nlohmann::json plan_to_json(const Graph& g, const ConfigResult& r) {
 
 bool apply_saved_exponents(const Graph& g, QuantPlan& plan, const nlohmann::json& saved,
                            const std::string& source) {
-  const std::string format = to_string(plan.format);
+  const std::string format = format_name(plan.format, plan.lbfp);
   auto fail = [&](const std::string& what) { throw ConfigError(source + ": " + what); };
   const nlohmann::json* config = nullptr;
   auto has_format = [&](const nlohmann::json& c) {

@@ -49,6 +49,59 @@ bool is_scaled(Arithmetic format) {
          format != Arithmetic::kLbfp8;
 }
 
+std::string format_name(Arithmetic format, const LbfpFormat& lbfp) {
+  if (format != Arithmetic::kLbfp8 || lbfp == lbfp8()) return to_string(format);
+  return "lbfp" + std::to_string(lbfp.width()) + "f" + std::to_string(lbfp.frac_bits());
+}
+
+namespace {
+
+// A whole non-negative decimal number of at most two digits, or -1.
+int small_number(const std::string& digits) {
+  if (digits.empty() || digits.size() > 2) return -1;
+  int v = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return -1;
+    v = 10 * v + (c - '0');
+  }
+  return v;
+}
+
+}  // namespace
+
+NamedFormat parse_named_format(const std::string& name, std::optional<int> frac_bits) {
+  NamedFormat named;
+  if (name.rfind("lbfp", 0) != 0) {
+    named.format = parse_arithmetic(name);
+    return named;
+  }
+  const std::string rest = name.substr(4);
+  const size_t f_at = rest.find('f');
+  const int width = small_number(rest.substr(0, f_at));
+  const bool explicit_f = f_at != std::string::npos;
+  const int frac = explicit_f ? small_number(rest.substr(f_at + 1))
+                              : (frac_bits ? *frac_bits : width / 2);
+  if (width < 2 || width > 8) {
+    throw std::invalid_argument("number format '" + name + "': the width W must be 2..8 (lbfpW "
+                                "or lbfpWfF, e.g. lbfp7f3)");
+  }
+  if (explicit_f && frac_bits) {
+    throw std::invalid_argument("number format '" + name + "' names F itself; --frac-bits " +
+                                std::to_string(*frac_bits) + " applies to lbfpW names only");
+  }
+  if (frac < 0 || frac > width - 2) {
+    throw std::invalid_argument(
+        "number format '" + name + "': F = " +
+        (!explicit_f ? std::to_string(frac)
+                     : f_at + 1 < rest.size() ? rest.substr(f_at + 1) : std::string("(none)")) +
+        " must be in 0.." +
+        std::to_string(width - 2) + " for W = " + std::to_string(width));
+  }
+  named.format = Arithmetic::kLbfp8;
+  named.lbfp = LbfpFormat(width, frac, lbfp8().lut_bits(), lbfp8().acc_bits());
+  return named;
+}
+
 const char* to_string(ActivationGranularity granularity) {
   return granularity == ActivationGranularity::kChannel ? "channel" : "tensor";
 }
@@ -640,7 +693,7 @@ void set_weight_exponents(const Graph& g, QuantPlan& plan, size_t node,
   }
   for (int e : exponents) check_exponent(e);
   if (plan.format == Arithmetic::kLbfp8) {
-    encode_weights(lbfp8(), g, plan, node, std::move(exponents));
+    encode_weights(plan.lbfp, g, plan, node, std::move(exponents));
   } else {
     encode_weights(bfp8(), g, plan, node, std::move(exponents));
   }
@@ -648,13 +701,14 @@ void set_weight_exponents(const Graph& g, QuantPlan& plan, size_t node,
 
 QuantPlan make_plan(const Graph& g, Arithmetic format, CalibrationMethod activation_method,
                     CalibrationMethod weight_method, const ActivationStats& stats,
-                    ActivationGranularity granularity) {
+                    ActivationGranularity granularity, const LbfpFormat& lbfp) {
   if (format == Arithmetic::kFp32) throw std::invalid_argument("make_plan: fp32 has no plan");
   if (is_scaled(format)) {
     return make_scaled_plan(g, format, activation_method, weight_method, stats);
   }
   QuantPlan plan;
   plan.format = format;
+  if (format == Arithmetic::kLbfp8) plan.lbfp = lbfp;
   plan.activation_method = activation_method;
   plan.weight_method = weight_method;
   plan.granularity = granularity;
@@ -667,7 +721,7 @@ QuantPlan make_plan(const Graph& g, Arithmetic format, CalibrationMethod activat
   const std::vector<bool> allowed = channel_exponent_tensors(g);
   auto calibrate_one = [&](const Histogram& h, const LogHistogram& log_h) {
     return format == Arithmetic::kLbfp8
-               ? calibrate_histogram(lbfp8(), activation_method, h, log_h)
+               ? calibrate_histogram(plan.lbfp, activation_method, h, log_h)
                : calibrate_histogram(bfp8(), activation_method, h, log_h);
   };
   auto calibrate_tensor = [&](int id) {
@@ -700,7 +754,7 @@ QuantPlan make_plan(const Graph& g, Arithmetic format, CalibrationMethod activat
     }
   }
   if (format == Arithmetic::kLbfp8) {
-    plan_weights(lbfp8(), g, plan);
+    plan_weights(plan.lbfp, g, plan);
   } else {
     plan_weights(bfp8(), g, plan);
   }
@@ -1043,7 +1097,7 @@ void run_quantized_until(const Graph& g, const QuantPlan& plan,
     return;
   }
   if (plan.format == Arithmetic::kLbfp8) {
-    run_format(lbfp8(), g, plan, pixels, batch, options, r, ws, keep_pre, stop_after);
+    run_format(plan.lbfp, g, plan, pixels, batch, options, r, ws, keep_pre, stop_after);
     return;
   }
   if (plan.format == Arithmetic::kBfp8) {
@@ -1227,7 +1281,7 @@ void add_squared_errors(const Graph& g, const QuantPlan& plan, std::vector<Error
                                 "QuantizedResult::values");
   }
   auto table_of = [&](int e) {
-    return plan.format == Arithmetic::kLbfp8 ? decode_table(lbfp8(), e)
+    return plan.format == Arithmetic::kLbfp8 ? decode_table(plan.lbfp, e)
                                                : decode_table(bfp8(), e);
   };
   std::vector<std::vector<double>> tables;
@@ -1321,7 +1375,7 @@ std::vector<double> dequantize(const Graph& g, const QuantPlan& plan, int tensor
                                 "QuantizedResult::values");
   }
   auto table_of = [&](int e) {
-    return plan.format == Arithmetic::kLbfp8 ? decode_table(lbfp8(), e)
+    return plan.format == Arithmetic::kLbfp8 ? decode_table(plan.lbfp, e)
                                                : decode_table(bfp8(), e);
   };
   std::vector<double> out(codes.size());

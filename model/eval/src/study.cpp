@@ -95,15 +95,25 @@ std::vector<EvalConfig> study_configs(const StudyOptions& o) {
   if (o.bias_correction == "both") corrections = {false, true};
   for (const auto& c : calibs) parse_method(c);  // every name checked, whichever format runs
   for (const auto& f : formats) {
-    const Arithmetic nf = parse_arithmetic(f);
+    const NamedFormat named = parse_named_format(f, o.frac_bits);
+    const Arithmetic nf = named.format;
     if (nf == Arithmetic::kFp32) continue;
     if (is_scaled(nf)) {
       add_scaled_configs(nf, calibs, wmethod, o.bias_correction, configs);
       continue;
     }
     for (const auto& c : calibs) {
-      for (bool bc : corrections) configs.push_back({nf, parse_method(c), wmethod, bc});
+      for (bool bc : corrections) {
+        configs.push_back({nf, parse_method(c), wmethod, bc, named.lbfp});
+      }
     }
+  }
+  if (o.frac_bits &&
+      std::none_of(formats.begin(), formats.end(), [](const std::string& f) {
+        return f.rfind("lbfp", 0) == 0 && f.find('f', 4) == std::string::npos;
+      })) {
+    throw ConfigError("--frac-bits " + std::to_string(*o.frac_bits) +
+                      ": applies to the LBFP names lbfpW only (--format " + o.formats + ")");
   }
   if (!configs.empty() && o.calib_images == 0) {
     throw ConfigError("--calib-images 0: a quantized format needs at least one calibration image");
@@ -309,7 +319,8 @@ void print_accuracy(const Study& study, std::ostream& out) {
       const auto& b = report.results[j].config;
       const bool other_calibration = a.activations != b.activations;
       const bool other_correction = a.bias_correction != b.bias_correction;
-      if (a.format != b.format || a.weights != b.weights || other_calibration == other_correction) {
+      if (a.format != b.format || a.lbfp != b.lbfp || a.weights != b.weights ||
+          other_calibration == other_correction) {
         continue;
       }
       if (!pairs_header) {

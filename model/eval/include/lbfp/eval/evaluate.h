@@ -26,7 +26,10 @@ struct EvalConfig {
   CalibrationMethod weights = CalibrationMethod::kMax;
   // Empirical bias correction on the calibration images (correct_biases in inference.h).
   bool bias_correction = false;
-  std::string label() const;  // "lbfp8 kl/max", "lbfp8 kl/max+bc" with bias correction
+  // The LBFP family member when format is kLbfp8 (LBFP8, F = 4, by default).
+  LbfpFormat lbfp = lbfp8();
+  // "lbfp8 kl/max", "lbfp8 kl/max+bc" with bias correction, "lbfp7f3 kl/max" (format_name)
+  std::string label() const;
 };
 
 struct EvalOptions {

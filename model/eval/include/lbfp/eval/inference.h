@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,19 @@ const char* to_string(Arithmetic format);
 Arithmetic parse_arithmetic(const std::string& name);
 // True for the formats of spec section 13 (scaled_inference.h runs them).
 bool is_scaled(Arithmetic format);
+
+// kLbfp8 stands for the whole LBFP family of spec section 12 (LbfpFormat(W, F, P = 8, A = 32));
+// which member a configuration or plan runs is its `lbfp` format, LBFP8 (F = 4) by default.
+// Names: "lbfp8" for LBFP8 F = 4, otherwise "lbfpWfF" ("lbfp7f3"); other formats to_string's.
+std::string format_name(Arithmetic format, const LbfpFormat& lbfp);
+struct NamedFormat {
+  Arithmetic format = Arithmetic::kFp32;
+  LbfpFormat lbfp;  // LBFP8 unless format is kLbfp8
+};
+// parse_arithmetic's names, and the LBFP family: "lbfpW" (F = `frac_bits` if given, else W / 2 as
+// `lbfp golden` takes it) and "lbfpWfF" (W in 2..8, F in 0..W-2). Throws std::invalid_argument
+// naming the value for anything else (a bad W or F, or `frac_bits` with "lbfpWfF").
+NamedFormat parse_named_format(const std::string& name, std::optional<int> frac_bits = {});
 
 // Activation exponents one per tensor (the spec's default), or one per channel for the tensors
 // that allow it exactly (channel_exponent_tensors).
@@ -83,6 +97,8 @@ void run_fp32_into(const Graph& graph, const std::vector<float>& input, size_t b
 // Every exponent and weight code of one quantized inference.
 struct QuantPlan {
   Arithmetic format = Arithmetic::kLbfp8;
+  // The LBFP family member when format is kLbfp8 (LBFP8, F = 4, by default).
+  LbfpFormat lbfp = lbfp8();
   CalibrationMethod activation_method = CalibrationMethod::kKl;
   CalibrationMethod weight_method = CalibrationMethod::kMax;
   ActivationGranularity granularity = ActivationGranularity::kTensor;
@@ -146,9 +162,11 @@ class ActivationStats {
 // per channel for the tensors of channel_exponent_tensors, each channel by the same method over
 // its own values; a channel without a non-zero calibration value keeps the tensor's); weights per
 // output channel by `weight_method`. Tensors of MaxPool, Relu and Flatten keep their input's.
+// With kLbfp8, `lbfp` is the family member (the KL on the log grid needs F <= 6).
 QuantPlan make_plan(const Graph& graph, Arithmetic format, CalibrationMethod activation_method,
                     CalibrationMethod weight_method, const ActivationStats& stats,
-                    ActivationGranularity granularity = ActivationGranularity::kTensor);
+                    ActivationGranularity granularity = ActivationGranularity::kTensor,
+                    const LbfpFormat& lbfp = lbfp8());
 
 // Replaces node `node`'s weight exponents (one per output channel) and re-encodes its weights
 // with them (a plan read back from a saved exponents file). Throws std::invalid_argument for a

@@ -24,6 +24,9 @@ struct StudyOptions {
   // fp32, bfp8, lbfp8, a section 13 format (mxint8, ..., int8), a comma list, or all (the first
   // three)
   std::string formats = "all";
+  // F of the LBFP family names "lbfpW" in `formats` (parse_named_format); unset: W / 2, the
+  // default of `lbfp golden`. "lbfp8" with F = 4 is LBFP8.
+  std::optional<int> frac_bits;
   std::string calib = "kl";      // activation calibration: kl, kl-linear, max, a comma list, all
   std::string weight_calib = "max";
   std::string act_granularity = "tensor";  // or channel
