@@ -86,15 +86,16 @@ COMPARE = [
 # format). One `lbfp eval` run per model of FAMILY_MODELS, KL calibration as LBFP8; the family
 # runs through the golden reference kernels (about a minute per format on LeNet-5 on one thread),
 # so the larger models' family cells stay "not measured" until someone runs them. Their
-# synthesis: `lbfp synth` units mul, mac and pe whose report.md rows name the format lbfpWfF.
+# synthesis: `lbfp synth` units lbfpmul and lbfpmac (`--lbfp-points`; report.md rows name the
+# format lbfpWfF); no PE of the family is synthesized (its cells read "not measured").
 FAMILY = [("LBFP6 F=3", "lbfp6f3"), ("LBFP7 F=3", "lbfp7f3"), ("LBFP7 F=4", "lbfp7f4"),
           ("LBFP8 F=3", "lbfp8f3"), ("LBFP8 F=5", "lbfp8f5")]
 FAMILY_MODELS = ("lenet5",)
 ROWS += [(f"{title} KL", fmt, "kl/max") for title, fmt in FAMILY]
 # No `lbfp sim` run of the family (None).
-COMPARE += [(title, fmt, "kl/max", ("mul", "mac", "pe"), fmt, fmt, None)
+COMPARE += [(title, fmt, "kl/max", ("lbfpmul", "lbfpmac", "pe"), fmt, fmt, None)
             for title, fmt in FAMILY]
-SYNTH_UNITS = ["mul", "mac", "pe", "fmtmul", "fmtmac", "fmtpe"]
+SYNTH_UNITS = ["mul", "mac", "pe", "fmtmul", "fmtmac", "fmtpe", "lbfpmul", "lbfpmac"]
 SYNTH_ARGS = ["--layer-units", "none", "--ops", "16384", "--seed", "1"]
 LINE = re.compile(r"^  (?P<label>\S+(?: \S+)?)\s+(?P<top1>\d+\.\d\d) %\s+(?P<diff>[+-]\d+\.\d\d) "
                   r"\[(?P<lo>[+-]\d+\.\d\d), (?P<hi>[+-]\d+\.\d\d)\]\s+(?P<b>\d+)/(?P<c>\d+)"
@@ -308,27 +309,41 @@ def tick_label(v):
     return minus(s) if v < 0 else s
 
 
+OFF_SCALE_POINTS = 20.0  # losses beyond this are named, not plotted
+
+
 def pareto_svg(points_by_model):
     """One panel per model: accuracy loss (FP32 minus top-1, points, with the paired interval)
     against the zero-delay energy per MAC; the Pareto front (no other format both cheaper and
     more accurate) joined by a dashed line. points_by_model: [(title, [(format, pj, loss, lo,
     hi, top-1 as the table prints it)])]."""
     colors = ["#3b6fb6", "#e08a2c", "#4a9a4a", "#c0392b", "#8e44ad", "#7f6a4d", "#d35fa8",
-              "#555555"]
+              "#555555", "#17becf", "#bcbd22", "#1f3f7a", "#ff7f0e", "#2ca02c", "#9467bd"]
     names = list(dict.fromkeys(p[0] for _, pts in points_by_model for p in pts))
     color = {n: colors[i % len(colors)] for i, n in enumerate(names)}
-    pw, ph, left, top, gap = 300, 240, 60, 86, 30
+    pw, ph, left, top, gap = 300, 240, 60, 104, 30
     width = left + len(points_by_model) * (pw + gap + left) - left + 10
     height = top + ph + 50
+
+    def marker(name, cx, cy, c, title=None):
+        """A circle for the formats, a square for the LBFP family's points ("F=" in the name)."""
+        inner = f"<title>{title}</title>" if title else ""
+        end = f">{inner}</rect>" if title else "/>"
+        if "F=" in name:
+            return (f'<rect x="{cx - 4:.1f}" y="{cy - 4:.1f}" width="8" height="8" fill="{c}"'
+                    + end)
+        return f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="4" fill="{c}"' + (
+            f">{inner}</circle>" if title else "/>")
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
            '<rect width="100%" height="100%" fill="white"/>',
            '<text x="10" y="20" font-size="14" font-weight="bold">accuracy loss against '
            'energy per MAC (zero-delay)</text>']
-    x = 15.0
-    for n in names:  # legend
-        out.append(f'<circle cx="{x:.1f}" cy="40.0" r="4" fill="{color[n]}"/>'
-                   f'<text x="{x + 8:.1f}" y="44.0">{n}</text>')
+    x, y = 15.0, 40.0
+    for n in names:  # legend, in rows as wide as the panels
+        if x + 24 + 7.5 * len(n) > width:
+            x, y = 15.0, y + 18
+        out.append(marker(n, x, y, color[n]) + f'<text x="{x + 8:.1f}" y="{y + 4:.1f}">{n}</text>')
         x += 24 + 7.5 * len(n)
     for k, (title, pts) in enumerate(points_by_model):
         x0 = left + k * (pw + gap + left)
@@ -336,6 +351,13 @@ def pareto_svg(points_by_model):
         if not pts:
             out.append(f'<text x="{x0 + 10}" y="{top + ph / 2:.1f}">not measured</text>')
             continue
+        # A loss beyond OFF_SCALE_POINTS would squash the others: named above the panel instead.
+        off = [p for p in pts if p[2] > OFF_SCALE_POINTS]
+        pts = [p for p in pts if p[2] <= OFF_SCALE_POINTS]
+        if off:
+            out.append(f'<text x="{x0 + pw:.1f}" y="{top - 14}" text-anchor="end" font-size="11">'
+                       "off scale: " + ", ".join(f"{p[0]} ({p[2]:.2f})" for p in off) +
+                       "</text>")
         xs = [p[1] for p in pts]
         ys = [v for p in pts for v in (p[3], p[4])]
         xt = nice_ticks(min(xs) * 0.95, max(xs) * 1.05, 4)
@@ -378,8 +400,8 @@ def pareto_svg(points_by_model):
             c = color[name]
             out.append(f'<line x1="{px(pj):.1f}" y1="{py(lo):.1f}" x2="{px(pj):.1f}" '
                        f'y2="{py(hi):.1f}" stroke="{c}"/>')
-            out.append(f'<circle cx="{px(pj):.1f}" cy="{py(loss):.1f}" r="4" fill="{c}">'
-                       f'<title>{name}: {pj:.2f} pJ, top-1 {top1}</title></circle>')
+            out.append(marker(name, px(pj), py(loss), c,
+                              f"{name}: {pj:.2f} pJ, top-1 {top1}"))
     out.append("</svg>")
     return "\n".join(out) + "\n"
 

@@ -68,7 +68,7 @@ SYNTH_A = ("# hardware cost\n\n" + UNIT_HEADER +
 # A second run: the PEs, LBFP8's multiplier again (the same figures), and LBFP7 F=3's.
 SYNTH_B = ("# hardware cost\n\n" + UNIT_HEADER +
            "| mul | lbfp8 | lbfp_mul_unit | 1 | 5084 | 1 | 5.1681 | 7.0 | 0.5 | 9.6 |\n"
-           "| mul | lbfp7f3 | lbfp_mul_unit | 1 | 3000 | 1 | 3.5 | 1 | 1 | 1 |\n"
+           "| lbfpmul | lbfp7f3 | lbfp_mul_unit | 1 | 3000 | 1 | 3.5 | 1 | 1 | 1 |\n"
            "| pe | lbfp8 | lbfp_pe | 1 | 31088 | 1 | 28.8 | 1 | 1 | 1 |\n"
            "| pe | bfp8 | bfp_pe | 1 | 37591 | 1 | 33.2 | 1 | 1 | 1 |\n"
            "\nReproduce: `lbfp synth --units mul pe --source-dir /s --out /x/synth-b`\n")
@@ -117,27 +117,27 @@ EXPECTED = """\
 | MXFP8 E4M3 | 10893 | not measured (no MX-stream `fmtmac` synthesis) \
 | not measured (no MX-stream `fmtmac` synthesis) | not measured (no `fmtpe` synthesis) \
 | not measured (no eval run) | not measured (no sim run) |
-| MXFP8 E5M2 | not measured (no `fmtmul` synthesis) | not measured (no MX-stream `fmtmac` synthesis) \
-| not measured (no MX-stream `fmtmac` synthesis) | not measured (no `fmtpe` synthesis) \
+| MXFP8 E5M2 | not measured (no `fmtmul` synthesis) | not measured (no MX-stream `fmtmac` \
+synthesis) | not measured (no MX-stream `fmtmac` synthesis) | not measured (no `fmtpe` synthesis) \
 | not measured (no eval run) | not measured (no sim run) |
-| LBFP6 F=3 | not measured (no `mul` synthesis of lbfp6f3) \
-| not measured (no `mac` synthesis of lbfp6f3) | not measured (no `mac` synthesis of lbfp6f3) \
-| not measured (no `pe` synthesis of lbfp6f3) \
+| LBFP6 F=3 | not measured (no `lbfpmul` synthesis of lbfp6f3) \
+| not measured (no `lbfpmac` synthesis of lbfp6f3) | not measured (no `lbfpmac` synthesis of \
+lbfp6f3) | not measured (no `pe` synthesis of lbfp6f3) \
 | not measured (no eval run) | not measured (no sim run) |
-| LBFP7 F=3 | 3000 | not measured (no `mac` synthesis of lbfp7f3) \
-| not measured (no `mac` synthesis of lbfp7f3) | not measured (no `pe` synthesis of lbfp7f3) \
+| LBFP7 F=3 | 3000 | not measured (no `lbfpmac` synthesis of lbfp7f3) \
+| not measured (no `lbfpmac` synthesis of lbfp7f3) | not measured (no `pe` synthesis of lbfp7f3) \
 | 97.50 % (−0.50 [−1.50, +0.50]) | not measured (no sim run) |
-| LBFP7 F=4 | not measured (no `mul` synthesis of lbfp7f4) \
-| not measured (no `mac` synthesis of lbfp7f4) | not measured (no `mac` synthesis of lbfp7f4) \
-| not measured (no `pe` synthesis of lbfp7f4) \
+| LBFP7 F=4 | not measured (no `lbfpmul` synthesis of lbfp7f4) \
+| not measured (no `lbfpmac` synthesis of lbfp7f4) | not measured (no `lbfpmac` synthesis of \
+lbfp7f4) | not measured (no `pe` synthesis of lbfp7f4) \
 | not measured (no eval run) | not measured (no sim run) |
-| LBFP8 F=3 | not measured (no `mul` synthesis of lbfp8f3) \
-| not measured (no `mac` synthesis of lbfp8f3) | not measured (no `mac` synthesis of lbfp8f3) \
-| not measured (no `pe` synthesis of lbfp8f3) \
+| LBFP8 F=3 | not measured (no `lbfpmul` synthesis of lbfp8f3) \
+| not measured (no `lbfpmac` synthesis of lbfp8f3) | not measured (no `lbfpmac` synthesis of \
+lbfp8f3) | not measured (no `pe` synthesis of lbfp8f3) \
 | 12.00 % (−86.00 [−90.00, −82.00]) | not measured (no sim run) |
-| LBFP8 F=5 | not measured (no `mul` synthesis of lbfp8f5) \
-| not measured (no `mac` synthesis of lbfp8f5) | not measured (no `mac` synthesis of lbfp8f5) \
-| not measured (no `pe` synthesis of lbfp8f5) \
+| LBFP8 F=5 | not measured (no `lbfpmul` synthesis of lbfp8f5) \
+| not measured (no `lbfpmac` synthesis of lbfp8f5) | not measured (no `lbfpmac` synthesis of \
+lbfp8f5) | not measured (no `pe` synthesis of lbfp8f5) \
 | not measured (no eval run) | not measured (no sim run) |
 
 Sources (each number is from these runs; `python3 docs/formats_table.py` runs them when missing):
@@ -174,12 +174,12 @@ finished `lbfp eval` run
 `lbfp synth` runs (synth*/report.md)
 - energy per MAC, timed of MXFP8 E5M2: no `fmtmac` unit on the mxfp8-e5m2 stream in the \
 `lbfp synth` runs (synth*/report.md)
-- multiplier area of LBFP6 F=3, LBFP7 F=4, LBFP8 F=3, LBFP8 F=5: no `mul` unit of that W and F \
+- multiplier area of LBFP6 F=3, LBFP7 F=4, LBFP8 F=3, LBFP8 F=5: no `lbfpmul` unit of that W and F \
 in the `lbfp synth` runs (synth*/report.md)
-- energy per MAC, zero-delay of LBFP6 F=3, LBFP7 F=3, LBFP7 F=4, LBFP8 F=3, LBFP8 F=5: no `mac` \
+- energy per MAC, zero-delay of LBFP6 F=3, LBFP7 F=3, LBFP7 F=4, LBFP8 F=3, LBFP8 F=5: no \
+`lbfpmac` unit of that W and F in the `lbfp synth` runs (synth*/report.md)
+- energy per MAC, timed of LBFP6 F=3, LBFP7 F=3, LBFP7 F=4, LBFP8 F=3, LBFP8 F=5: no `lbfpmac` \
 unit of that W and F in the `lbfp synth` runs (synth*/report.md)
-- energy per MAC, timed of LBFP6 F=3, LBFP7 F=3, LBFP7 F=4, LBFP8 F=3, LBFP8 F=5: no `mac` unit \
-of that W and F in the `lbfp synth` runs (synth*/report.md)
 - PE area of LBFP6 F=3, LBFP7 F=3, LBFP7 F=4, LBFP8 F=3, LBFP8 F=5: no `pe` unit of that W and F \
 in the `lbfp synth` runs (synth*/report.md)
 - ResNet-18 energy of LBFP6 F=3, LBFP7 F=3, LBFP7 F=4, LBFP8 F=3, LBFP8 F=5: no `lbfp sim` run of \
