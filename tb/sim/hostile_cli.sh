@@ -537,9 +537,11 @@ bad "--voltage: expected a finite number, got 'nan'" synth --voltage nan --out s
 bad "--frequency-mhz: Value 0 not in range 1.000000 to 5000.000000" synth --frequency-mhz 0 --out sy
 bad "--ops: Value 0 not in range 64 to 10000000" synth --ops 0 --out sy
 bad "--seed: expected a non-negative decimal integer" synth --seed -1 --out sy
-bad "--units: foo not in {mul,mulheld,mac,pe,pews,array,arrayws,fmtmul,fmtmac,fmtpe}" synth --units foo --out sy
+bad "--units: foo not in {mul,mulheld,mac,pe,pews,array,arrayws,fmtmul,fmtmac,fmtpe,lbfpmul,lbfpmac}" synth --units foo --out sy
 bad "--activity: foo not in {zero-delay,timed,both}" synth --activity foo --out sy
 bad "--timed-delays: foo not in {inertial,transport}" synth --timed-delays foo --out sy
+bad "LBFP family point W = 9, F = 3: needs 3 <= W <= 8" synth --units lbfpmul --lbfp-points 9:3 --out sy
+bad "LBFP family point '7' is not W:F (e.g. 7:3) (--lbfp-points)" synth --units lbfpmul --lbfp-points 7 --out sy
 
 # ---- reports: nothing half-written, byte-identical reruns --------------------------------------
 [[ -z $(find . -name '*.tmp.*') ]] || { echo "FAIL: temporary report files left: $(find . -name '*.tmp.*')"; fail=1; }
