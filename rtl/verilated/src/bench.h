@@ -52,6 +52,14 @@ class Bench {
     ctx_->timeInc(1);
   }
 
+  // One clock cycle of a model clocked by `clk_i`: the low phase, then the rising edge.
+  void cycle() {
+    top_->clk_i = 0;
+    eval();
+    top_->clk_i = 1;
+    eval();
+  }
+
  private:
   std::unique_ptr<VerilatedContext> ctx_;
   std::unique_ptr<Model> top_;

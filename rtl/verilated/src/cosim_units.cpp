@@ -385,15 +385,9 @@ CosimReport cosim_fmt_mac(uint64_t seed, int random_ops) {
                 "pair, random, boundary and saturating reductions";
   Bench<Vtb_units> bench("fmt_mac");
   auto& top = bench.top();
-  auto clock = [&]() {
-    top.clk_i = 0;
-    bench.eval();
-    top.clk_i = 1;
-    bench.eval();
-  };
   top.rst_ni = 0;
   top.mac_valid_i = 0;
-  clock();
+  bench.cycle();
   top.rst_ni = 1;
   uint64_t saturated = 0;
   for (size_t i = 0; i < ops.size(); ++i) {
@@ -402,7 +396,7 @@ CosimReport cosim_fmt_mac(uint64_t seed, int random_ops) {
     top.mac_b_i = static_cast<CData>(op.b);
     top.mac_valid_i = op.valid ? 1 : 0;
     top.mac_first_i = op.first ? 1 : 0;
-    clock();
+    bench.cycle();
     struct Rtl {
       Int128 acc;
       bool ovf, invalid;
@@ -529,15 +523,9 @@ CosimReport cosim_fmt_pe(uint64_t seed, int random_ops) {
                 "boundary and saturating reductions";
   Bench<Vtb_fmt_pe> bench("fmt_pe");
   auto& top = bench.top();
-  auto clock = [&]() {
-    top.clk_i = 0;
-    bench.eval();
-    top.clk_i = 1;
-    bench.eval();
-  };
   top.rst_ni = 0;
   top.valid_i = 0;
-  clock();
+  bench.cycle();
   top.rst_ni = 1;
   uint64_t saturated = 0;
   Int128 bias[kFmtCount] = {0, 0, 0};
@@ -561,7 +549,7 @@ CosimReport cosim_fmt_pe(uint64_t seed, int random_ops) {
     put_signed(top.e4m3_bias_i, 42, bias[1]);
     put_signed(top.e5m2_bias_i, 70, bias[2]);
     top.init_ovf_i = has_prev && start[p].ovf ? 1 : 0;
-    clock();
+    bench.cycle();
 
     struct Rtl {
       Int128 acc[2];
