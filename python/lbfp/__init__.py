@@ -163,7 +163,7 @@ def gemm(a, a_exponent, b, b_exponents, fmt="lbfp8", bias=None, out_exponent=Non
     output; per_output=False: the total count instead, which spares the kernels the per-output
     bookkeeping). Otherwise requantizes (section 8, optional ReLU first) and returns
     (codes uint8[M, N], total overflow count). path: auto, reference, portable, avx2, avx512,
-    avx512_vbmi.
+    avx512_vbmi (LBFP8), amx (BFP).
     The result arrays are allocated once and written by the kernels (out: an int64 M x N array
     to write the accumulators into instead, e.g. reused across calls); inputs are read in place.
     Section 13 formats: scaled_gemm and mx_gemm.

@@ -283,7 +283,9 @@ KernelPath path_of(const std::string& name) {
   if (name == "avx2") return KernelPath::kAvx2;
   if (name == "avx512") return KernelPath::kAvx512;
   if (name == "avx512_vbmi") return KernelPath::kAvx512Vbmi;
-  fail("unknown kernel path '" + name + "' (auto, reference, portable, avx2, avx512, avx512_vbmi)");
+  if (name == "amx") return KernelPath::kAmx;
+  fail("unknown kernel path '" + name +
+       "' (auto, reference, portable, avx2, avx512, avx512_vbmi, amx)");
 }
 
 GemmOptions options_of(int threads, const std::string& path) {

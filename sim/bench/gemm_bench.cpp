@@ -154,6 +154,13 @@ void BM_Lbfp8GemmCubeAvx512(benchmark::State& state) {
 void BM_Lbfp8GemmCubeAvx512Vbmi(benchmark::State& state) {
   BM_CodeGemmCube(state, lbfp::lbfp8(), lbfp::KernelPath::kAvx512Vbmi);
 }
+// Both BFP8 kernels of an AMX CPU (kAuto takes AMX there).
+void BM_Bfp8GemmCubeAvx512(benchmark::State& state) {
+  BM_CodeGemmCube(state, lbfp::bfp8(), lbfp::KernelPath::kAvx512);
+}
+void BM_Bfp8GemmCubeAmx(benchmark::State& state) {
+  BM_CodeGemmCube(state, lbfp::bfp8(), lbfp::KernelPath::kAmx);
+}
 
 // ---- ResNet-18 convolution layers ---------------------------------------------------------------
 
@@ -236,6 +243,8 @@ BENCHMARK(BM_Bfp8GemmCube)->Arg(64)->Arg(256)->Arg(512)->Arg(1024)->UseRealTime(
 BENCHMARK(BM_Lbfp8GemmCubeAvx512)->Arg(512)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Lbfp8GemmCubeAvx512Vbmi)->Arg(512)->UseRealTime()->Unit(
     benchmark::kMicrosecond);
+BENCHMARK(BM_Bfp8GemmCubeAvx512)->Arg(512)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Bfp8GemmCubeAmx)->Arg(512)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_SgemmConv)->DenseRange(0, 2)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Lbfp8Conv)->DenseRange(0, 2)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Bfp8Conv)->DenseRange(0, 2)->UseRealTime()->Unit(benchmark::kMicrosecond);

@@ -18,7 +18,7 @@ namespace lbfp {
 namespace {
 
 const KernelPath kFastPaths[] = {KernelPath::kPortable, KernelPath::kAvx2, KernelPath::kAvx512,
-                                 KernelPath::kAvx512Vbmi};
+                                 KernelPath::kAvx512Vbmi, KernelPath::kAmx};
 
 struct Shape {
   size_t m, n, k;
@@ -45,8 +45,11 @@ Code random_code(const LbfpFormat& format, Codes kind, std::mt19937& rng) {
 }
 template <>
 Code random_code(const BfpFormat& format, Codes kind, std::mt19937& rng) {
-  if (kind == Codes::kUniform) return make_code(format, static_cast<int>(rng() % 255) - 127);
-  if (kind == Codes::kTop) return make_code(format, rng() % 8 == 0 ? -127 : 127);
+  const int top = format.max_mantissa();
+  if (kind == Codes::kUniform) {
+    return make_code(format, static_cast<int>(rng() % (2 * top + 1)) - top);
+  }
+  if (kind == Codes::kTop) return make_code(format, rng() % 8 == 0 ? -top : top);
   std::normal_distribution<double> normal(0.0, 1.0);
   return encode(format, normal(rng), 2);
 }
@@ -102,7 +105,9 @@ template <class Format>
 void expect_paths_match(const Format& format, Codes kind, bool expect_saturation,
                         const std::vector<Shape>& shapes = {std::begin(kShapes),
                                                             std::end(kShapes)},
-                        const std::vector<int>& thread_counts = {1, 2}) {
+                        const std::vector<int>& thread_counts = {1, 2},
+                        const std::vector<KernelPath>& paths = {std::begin(kFastPaths),
+                                                                std::end(kFastPaths)}) {
   uint64_t saturated = 0;
   unsigned seed = 1;
   for (const Shape& s : shapes) {
@@ -116,7 +121,7 @@ void expect_paths_match(const Format& format, Codes kind, bool expect_saturation
       const GemmStats ref_stats =
           gemm_accumulate(format, p, ref.data(), s.n, ref_over.data(), ref_options);
       saturated += ref_stats.overflows;
-      for (KernelPath path : kFastPaths) {
+      for (KernelPath path : paths) {
         if (!kernel_path_available(path, format)) continue;
         for (int threads : thread_counts) {
           GemmOptions options;
@@ -153,6 +158,7 @@ TEST(GemmTest, ThisMachineHasTheFastPaths) {
   EXPECT_TRUE(kernel_path_available(KernelPath::kPortable, lbfp8()));
   EXPECT_TRUE(kernel_path_available(KernelPath::kPortable, bfp8()));
   EXPECT_FALSE(kernel_path_available(KernelPath::kAvx512Vbmi, bfp8()));  // no BFP VBMI kernel
+  EXPECT_FALSE(kernel_path_available(KernelPath::kAmx, lbfp8()));  // no LBFP AMX kernel
 }
 
 // The paths the other tests skip where the CPU lacks them: each is named here, and reported as
@@ -166,7 +172,8 @@ TEST_P(GemmPathTest, Lbfp8PathMatchesReferenceOnThisCpu) {
   const KernelPath path = GetParam();
   if (!kernel_path_available(path, lbfp8())) {
     GTEST_SKIP() << "NOT RUN: kernel path " << to_string(path)
-                 << " needs a CPU feature this machine lacks";
+                 << (path == KernelPath::kAmx ? " has no LBFP kernel"
+                                              : " needs a CPU feature this machine lacks");
   }
   // Realistic, full-range and saturating codes, one small and one threaded shape each.
   for (Codes kind : {Codes::kRealistic, Codes::kUniform, Codes::kTop}) {
@@ -183,9 +190,28 @@ TEST_P(GemmPathTest, Lbfp8PathMatchesReferenceOnThisCpu) {
     EXPECT_EQ(over, ref_over);
   }
 }
+// BFP (W = 8, read in place where k allows, and W = 6 through the mantissa table), every shape
+// edge of the 32 x 64 AMX blocks, saturating accumulators, one thread and two.
+TEST_P(GemmPathTest, BfpPathMatchesReferenceOnThisCpu) {
+  const KernelPath path = GetParam();
+  if (!kernel_path_available(path, bfp8())) {
+    GTEST_SKIP() << "NOT RUN: kernel path " << to_string(path)
+                 << (path == KernelPath::kAvx512Vbmi ? " has no BFP kernel"
+                                                     : " needs a CPU feature this machine lacks");
+  }
+  const std::vector<Shape> shapes = {{1, 1, 1}, {31, 33, 63}, {32, 64, 64}, {33, 65, 128},
+                                     {70, 130, 200}};
+  for (const Codes kind : {Codes::kUniform, Codes::kRealistic}) {
+    expect_paths_match(bfp8(), kind, false, shapes, {1, 2}, {path});
+    expect_paths_match(BfpFormat(6, 32), kind, false, shapes, {2}, {path});
+  }
+  expect_paths_match(BfpFormat(8, 20), Codes::kTop, true, shapes, {2}, {path});
+  // Over 4 million multiply-adds: the call is split over two threads.
+  expect_paths_match(bfp8(), Codes::kUniform, false, {{48, 70, 1280}}, {2}, {path});
+}
 INSTANTIATE_TEST_SUITE_P(Paths, GemmPathTest,
                          ::testing::Values(KernelPath::kAvx2, KernelPath::kAvx512,
-                                           KernelPath::kAvx512Vbmi),
+                                           KernelPath::kAvx512Vbmi, KernelPath::kAmx),
                          [](const ::testing::TestParamInfo<KernelPath>& path_info) {
                            return to_string(path_info.param);
                          });
@@ -252,7 +278,7 @@ void expect_split_matches(const Format& format, Codes kind, bool expect_saturati
     // Chunk boundaries: one step, then a third, then the rest.
     const size_t cuts[] = {0, 1, std::max<size_t>(2, s.k / 3), s.k};
     for (KernelPath path : {KernelPath::kReference, KernelPath::kPortable, KernelPath::kAvx2,
-                            KernelPath::kAvx512, KernelPath::kAvx512Vbmi}) {
+                            KernelPath::kAvx512, KernelPath::kAvx512Vbmi, KernelPath::kAmx}) {
       if (!kernel_path_available(path, format)) continue;
       GemmOptions options;
       options.path = path;

@@ -405,6 +405,9 @@ bool fast_format(const FormatTables<BfpFormat>& t) { return t.products_fit_int32
 // Whether the format has a VBMI kernel (LBFP8 only).
 bool vbmi_format(const FormatTables<LbfpFormat>& t) { return t.lbfp.vbmi_usable; }
 bool vbmi_format(const FormatTables<BfpFormat>&) { return false; }
+// Whether the format has an AMX kernel (BFP only: its products are int8 x int8).
+bool amx_format(const FormatTables<LbfpFormat>&) { return false; }
+bool amx_format(const FormatTables<BfpFormat>&) { return true; }
 
 template <class Format>
 bool available(KernelPath path, const Format& format) {
@@ -421,6 +424,9 @@ bool available(KernelPath path, const Format& format) {
     case KernelPath::kAvx512Vbmi:
       return fast_format(tables_for(format)) && vbmi_format(tables_for(format)) &&
              detail::cpu_has_avx512_vbmi();
+    case KernelPath::kAmx:
+      return fast_format(tables_for(format)) && amx_format(tables_for(format)) &&
+             detail::cpu_has_amx_int8();
   }
   return false;
 }
@@ -439,6 +445,7 @@ KernelPath choose_path(const Format& format, KernelPath requested) {
   if (detail::cpu_is_intel() && available(KernelPath::kAvx512Vbmi, format)) {
     return KernelPath::kAvx512Vbmi;
   }
+  if (available(KernelPath::kAmx, format)) return KernelPath::kAmx;
   for (KernelPath p : {KernelPath::kAvx512, KernelPath::kAvx2, KernelPath::kPortable}) {
     if (available(p, format)) return p;
   }
@@ -615,9 +622,9 @@ void in_row_ranges(const detail::GemmCall& call, const Run& run) {
   }
 }
 void run_gemm_avx512(const FormatTables<LbfpFormat>& t, const detail::GemmCall& call,
-                     size_t threads, bool vbmi) {
+                     size_t threads, KernelPath path) {
   in_row_ranges(call, [&](const detail::GemmCall& part) {
-    if (vbmi) {
+    if (path == KernelPath::kAvx512Vbmi) {
       detail::lbfp_gemm_avx512_vbmi(t.lbfp, part, threads, parallel_for);
     } else {
       detail::lbfp_gemm_avx512(t.lbfp, part, threads, parallel_for);
@@ -625,9 +632,13 @@ void run_gemm_avx512(const FormatTables<LbfpFormat>& t, const detail::GemmCall& 
   });
 }
 void run_gemm_avx512(const FormatTables<BfpFormat>& t, const detail::GemmCall& call,
-                     size_t threads, bool /*vbmi: no BFP kernel*/) {
+                     size_t threads, KernelPath path) {
   in_row_ranges(call, [&](const detail::GemmCall& part) {
-    detail::bfp_gemm_avx512(t.bfp, part, threads, parallel_for);
+    if (path == KernelPath::kAmx) {
+      detail::bfp_gemm_amx(t.bfp, part, threads, parallel_for);
+    } else {
+      detail::bfp_gemm_avx512(t.bfp, part, threads, parallel_for);
+    }
   });
 }
 
@@ -816,7 +827,8 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
   // the AVX-512 kernels pack the operands, or meanwhile on the other paths).
   std::vector<double> a_norm(p.m, 0.0);
   std::vector<double> b_norm(p.n, 0.0);
-  if (stats.path == KernelPath::kAvx512 || stats.path == KernelPath::kAvx512Vbmi) {
+  if (stats.path == KernelPath::kAvx512 || stats.path == KernelPath::kAvx512Vbmi ||
+      stats.path == KernelPath::kAmx) {
     detail::GemmCall call;
     call.m = p.m;
     call.n = p.n;
@@ -831,8 +843,7 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
     call.cs_square = trivially_cleared ? nullptr : t.cs_square;
     call.a_sq = a_norm.data();
     call.b_sq = b_norm.data();
-    run_gemm_avx512(t, call, static_cast<size_t>(options.threads),
-                    stats.path == KernelPath::kAvx512Vbmi);
+    run_gemm_avx512(t, call, static_cast<size_t>(options.threads), stats.path);
   } else {
     thread_local std::vector<int32_t> sums_buffer;
     if (sums_buffer.size() < p.m * p.n) sums_buffer.resize(p.m * p.n);
@@ -1052,6 +1063,7 @@ std::string to_string(KernelPath path) {
     case KernelPath::kAvx2: return "avx2";
     case KernelPath::kAvx512: return "avx512";
     case KernelPath::kAvx512Vbmi: return "avx512_vbmi";
+    case KernelPath::kAmx: return "amx";
   }
   return "unknown";
 }

@@ -25,6 +25,12 @@
 #pragma GCC diagnostic pop
 #endif
 
+#include <cpuid.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -121,6 +127,30 @@ bool cpu_has_avx512() {
 bool cpu_has_avx512_vbmi() {
   __builtin_cpu_init();
   return cpu_has_avx512() && __builtin_cpu_supports("avx512vbmi");
+}
+
+// AMX-INT8 needs the CPU's AMX-TILE and AMX-INT8 (CPUID leaf 7 EDX bits 24, 25), the OS's
+// tile state in XCR0 (bits 17, 18) and, on Linux, the process's request for the tile data
+// (arch_prctl ARCH_REQ_XCOMP_PERM, Linux 5.16 on), made once here for all its threads.
+bool cpu_has_amx_int8() {
+  static const bool usable = [] {
+    if (!cpu_has_avx512()) return false;
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) return false;
+    if ((edx & (1u << 24)) == 0 || (edx & (1u << 25)) == 0) return false;
+    if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0 || (ecx & (1u << 27)) == 0) return false;
+    uint32_t xcr0_lo = 0, xcr0_hi = 0;
+    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    if ((xcr0_lo & (3u << 17)) != (3u << 17)) return false;
+#if defined(__linux__)
+    constexpr long kArchReqXcompPerm = 0x1023;
+    constexpr long kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+    return false;
+#endif
+  }();
+  return usable;
 }
 
 bool cpu_is_intel() {
@@ -617,11 +647,12 @@ LBFP_AVX512_TARGET uint32_t signed_byte_sum(const Code* row, size_t n) {
   return static_cast<uint32_t>(biased - 128u * static_cast<uint64_t>(n));
 }
 
-// dst[c] = (r0[c] | r1[c] << 8 | r2[c] << 16 | r3[c] << 24) ^ 0x80808080 for c < 64: bytes
+// dst[c] = (r0[c] | r1[c] << 8 | r2[c] << 16 | r3[c] << 24) ^ flip for c < 64: bytes
 // interleaved within 128-bit lanes by the unpacks, then the lanes put in column order (the
-// zero-masked shuffles: GCC 12 warns inside the plain ones).
+// zero-masked shuffles: GCC 12 warns inside the plain ones). flip 0x80808080 biases every
+// signed byte by 128 (vpdpbusd's unsigned operand), 0 keeps the signed bytes (AMX).
 LBFP_AVX512_TARGET void bfp_interleave4_avx512(const Code* r0, const Code* r1, const Code* r2,
-                                               const Code* r3, uint32_t* dst) {
+                                               const Code* r3, uint32_t* dst, uint32_t flip) {
   const __m512i x0 = _mm512_loadu_si512(r0);
   const __m512i x1 = _mm512_loadu_si512(r1);
   const __m512i x2 = _mm512_loadu_si512(r2);
@@ -640,7 +671,7 @@ LBFP_AVX512_TARGET void bfp_interleave4_avx512(const Code* r0, const Code* r1, c
   const __m512i b = _mm512_maskz_shuffle_i32x4(all, q0, q1, 0xee);  // q0.L2 q0.L3 q1.L2 q1.L3
   const __m512i c = _mm512_maskz_shuffle_i32x4(all, q2, q3, 0x44);
   const __m512i d = _mm512_maskz_shuffle_i32x4(all, q2, q3, 0xee);
-  const __m512i bias = _mm512_set1_epi32(static_cast<int>(0x80808080u));
+  const __m512i bias = _mm512_set1_epi32(static_cast<int>(flip));
   const __m512i out[4] = {
       _mm512_maskz_shuffle_i32x4(all, a, c, 0x88), _mm512_maskz_shuffle_i32x4(all, a, c, 0xdd),
       _mm512_maskz_shuffle_i32x4(all, b, d, 0x88), _mm512_maskz_shuffle_i32x4(all, b, d, 0xdd)};
@@ -1226,7 +1257,7 @@ LBFP_AVX512_TARGET void bfp_gemm_avx512(const BfpKernelTables& tables, const Gem
         const Code* r2 = r1 + call.ldb;
         const Code* r3 = r2 + call.ldb;
         if (tables.identity) {  // mantissa + 128 = code ^ 0x80
-          bfp_interleave4_avx512(r0, r1, r2, r3, dst);
+          bfp_interleave4_avx512(r0, r1, r2, r3, dst, 0x80808080u);
         } else {
           for (size_t c = 0; c < kBfpNr; ++c) {
             dst[c] = (uint32_t{uint8_t(tables.mantissa[r0[c]] + 128)}) |
@@ -1285,6 +1316,280 @@ LBFP_AVX512_TARGET void bfp_gemm_avx512(const BfpKernelTables& tables, const Gem
                              call.initial + jp * kBfpNr, corrections + ib * kBfpMr);
           }
         });
+  };
+  run_call(call, threads, parallel, chunks + panels, pack, panels * chunks, deps, compute);
+}
+
+// ---- AMX-INT8: BFP -----------------------------------------------------------------------------
+// tdpbssd: C (16 x 16 int32) += A (16 rows x 64 signed bytes) . B (16 k quads x 16 columns x 4
+// signed bytes), 16,384 exact int8 x int8 products per instruction, added in int32 (kept only
+// where the caller's overflow proof holds, as for the AVX-512 kernels). Eight tiles of 16 rows x
+// 64 bytes: C 0-3 hold a 32 x 32 block of sums, A 4-5 its rows 0-15 and 16-31, B 6-7 its columns
+// 0-15 and 16-31, for each 64 k. No bias: the operands are signed on both sides.
+// B is packed once per 32-column panel: k quad rows of 32 columns x 4 bytes (128 bytes, k padded
+// with zeros to a multiple of 64), so a B tile is 16 quad rows at a stride of 128 bytes and a
+// panel fills every L1 set evenly (a 64-column panel read 32 columns at a time used half of
+// them, and ran at a fifth of the speed). A rows are read in place (W = 8 codes, k a multiple of
+// 64, a whole 32-row block) or from a copy padded with zeros, packed per row chunk. k runs in
+// slices of 512, so that a panel's slice (16 KiB) stays in L1 while the chunk's row blocks pass;
+// the sums go through a small int32 scratch between slices (tile loads and stores). Measured on
+// a Sapphire Rapids class core: tdpbssd alone 2.1 T multiply-adds/s, this loop with A from L2
+// about 0.5 T (docs/performance.md). The schedule (pieces, units, Cauchy-Schwarz terms while
+// packing) is the AVX-512 kernels'.
+namespace {
+constexpr size_t kAmxMr = 32;
+constexpr size_t kAmxNr = 32;
+constexpr size_t kAmxK = 64;                  // k per tile step
+constexpr size_t kAmxQuadRow = 4 * kAmxNr;    // bytes of a packed B quad row
+constexpr size_t kAmxSlice = 512;             // k per slice
+
+#define LBFP_AMX_TARGET \
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,amx-tile,amx-int8")))
+
+// The LDTILECFG operand: palette 1, every tile used as 16 rows of 64 bytes.
+struct alignas(64) AmxTileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+static_assert(sizeof(AmxTileConfig) == 64, "LDTILECFG reads 64 bytes");
+
+// The tiles belong to the thread between configure and release.
+class AmxTiles {
+ public:
+  LBFP_AMX_TARGET AmxTiles() {
+    AmxTileConfig config;
+    for (int t = 0; t < 8; ++t) {
+      config.colsb[t] = 64;
+      config.rows[t] = 16;
+    }
+    // Not _tile_loadconfig: GCC 12's tells the compiler it reads only the first 8 bytes, so
+    // the stores of the rows and widths were dropped as dead.
+    __asm__ volatile("ldtilecfg %0" : : "m"(config));
+  }
+  LBFP_AMX_TARGET ~AmxTiles() { _tile_release(); }
+  AmxTiles(const AmxTiles&) = delete;
+  AmxTiles& operator=(const AmxTiles&) = delete;
+};
+
+// c (32 x 32 int32, row stride 32) = (c when load, else 0) + the sums over kn (a multiple of 64)
+// of rows a (stride lda) and the panel's quad rows at b.
+LBFP_AMX_TARGET void bfp_amx_block(const Code* a, size_t lda, const uint8_t* b, size_t kn,
+                                   bool load, int32_t* c) {
+  constexpr long kC = 4 * 32;
+  if (load) {
+    _tile_loadd(0, c, kC);
+    _tile_loadd(1, c + 16, kC);
+    _tile_loadd(2, c + 16 * 32, kC);
+    _tile_loadd(3, c + 16 * 32 + 16, kC);
+  } else {
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+  }
+  const Code* a16 = a + 16 * lda;
+  const auto stride = static_cast<long>(lda);
+  for (size_t k0 = 0; k0 < kn; k0 += kAmxK) {
+    const uint8_t* bk = b + (k0 / 4) * kAmxQuadRow;
+    _tile_loadd(4, a + k0, stride);
+    _tile_loadd(6, bk, kAmxQuadRow);
+    _tile_dpbssd(0, 4, 6);
+    _tile_loadd(7, bk + 64, kAmxQuadRow);
+    _tile_dpbssd(1, 4, 7);
+    _tile_loadd(5, a16 + k0, stride);
+    _tile_dpbssd(2, 5, 6);
+    _tile_dpbssd(3, 5, 7);
+  }
+  _tile_stored(0, c, kC);
+  _tile_stored(1, c + 16, kC);
+  _tile_stored(2, c + 16 * 32, kC);
+  _tile_stored(3, c + 16 * 32 + 16, kC);
+}
+
+// out[i * ldo + j] = init[j] + c[i * 32 + j] (int32 sign-extended), i < rows, j < cols.
+LBFP_AMX_TARGET void amx_finish(const int32_t* c, size_t rows, size_t cols, const int64_t* init,
+                                int64_t* out, size_t ldo) {
+  if (cols == 32) {
+    const __m512i i0 = _mm512_loadu_si512(init);
+    const __m512i i1 = _mm512_loadu_si512(init + 8);
+    const __m512i i2 = _mm512_loadu_si512(init + 16);
+    const __m512i i3 = _mm512_loadu_si512(init + 24);
+    for (size_t i = 0; i < rows; ++i) {
+      const int32_t* ci = c + i * 32;
+      int64_t* o = out + i * ldo;
+      _mm512_storeu_si512(o, _mm512_add_epi64(i0, _mm512_cvtepi32_epi64(
+                                                      _mm256_load_si256(
+                                                          reinterpret_cast<const __m256i*>(ci)))));
+      _mm512_storeu_si512(o + 8, _mm512_add_epi64(i1, _mm512_cvtepi32_epi64(_mm256_load_si256(
+                                                          reinterpret_cast<const __m256i*>(ci + 8)))));
+      _mm512_storeu_si512(o + 16, _mm512_add_epi64(i2, _mm512_cvtepi32_epi64(_mm256_load_si256(
+                                                           reinterpret_cast<const __m256i*>(ci + 16)))));
+      _mm512_storeu_si512(o + 24, _mm512_add_epi64(i3, _mm512_cvtepi32_epi64(_mm256_load_si256(
+                                                           reinterpret_cast<const __m256i*>(ci + 24)))));
+    }
+    return;
+  }
+  for (size_t i = 0; i < rows; ++i) {
+    for (size_t j = 0; j < cols; j += 8) {
+      const auto mask = static_cast<__mmask8>(cols - j >= 8 ? 0xff : (1u << (cols - j)) - 1);
+      const __m512i sums = _mm512_maskz_cvtepi32_epi64(
+          mask, _mm256_maskz_loadu_epi32(mask, c + i * 32 + j));
+      _mm512_mask_storeu_epi64(out + i * ldo + j, mask,
+                               _mm512_add_epi64(sums, _mm512_maskz_loadu_epi64(mask, init + j)));
+    }
+  }
+}
+
+// dst (32 dwords) = column c's bytes (r0[c], r1[c], r2[c], r3[c]) for c < 32, as
+// bfp_interleave4_avx512 without the bias, on 32 columns.
+LBFP_AMX_TARGET void bfp_interleave4_32(const Code* r0, const Code* r1, const Code* r2,
+                                        const Code* r3, uint8_t* dst) {
+  const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r0));
+  const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r1));
+  const __m256i x2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r2));
+  const __m256i x3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r3));
+  const __m256i lo01 = _mm256_unpacklo_epi8(x0, x1);
+  const __m256i hi01 = _mm256_unpackhi_epi8(x0, x1);
+  const __m256i lo23 = _mm256_unpacklo_epi8(x2, x3);
+  const __m256i hi23 = _mm256_unpackhi_epi8(x2, x3);
+  // q[t], lane L: columns 16 L + 4 t .. 16 L + 4 t + 3 as dwords.
+  const __m256i q0 = _mm256_unpacklo_epi16(lo01, lo23);
+  const __m256i q1 = _mm256_unpackhi_epi16(lo01, lo23);
+  const __m256i q2 = _mm256_unpacklo_epi16(hi01, hi23);
+  const __m256i q3 = _mm256_unpackhi_epi16(hi01, hi23);
+  auto* d = reinterpret_cast<__m256i*>(dst);
+  _mm256_storeu_si256(d, _mm256_permute2x128_si256(q0, q1, 0x20));
+  _mm256_storeu_si256(d + 1, _mm256_permute2x128_si256(q2, q3, 0x20));
+  _mm256_storeu_si256(d + 2, _mm256_permute2x128_si256(q0, q1, 0x31));
+  _mm256_storeu_si256(d + 3, _mm256_permute2x128_si256(q2, q3, 0x31));
+}
+}  // namespace
+
+LBFP_AMX_TARGET void bfp_gemm_amx(const BfpKernelTables& tables, const GemmCall& call,
+                                  size_t threads, const ParallelFor& parallel) {
+  const size_t kp = round_up(std::max<size_t>(call.k, 1), kAmxK);
+  const size_t blocks = round_up(call.m, kAmxMr) / kAmxMr;
+  const size_t panels = round_up(call.n, kAmxNr) / kAmxNr;
+  const size_t want_units = 4 * threads;
+  size_t chunk_blocks = 4;  // 128 rows
+  while (chunk_blocks > 1 && panels * ((blocks + chunk_blocks - 1) / chunk_blocks) < want_units) {
+    chunk_blocks /= 2;
+  }
+  const size_t chunks = (blocks + chunk_blocks - 1) / chunk_blocks;
+  const size_t a_block = kAmxMr * kp;             // bytes per packed row block
+  const size_t b_panel = (kp / 4) * kAmxQuadRow;  // bytes per packed panel
+  const CallBuffers buf = call_buffers(blocks * a_block, panels * b_panel, 0);
+  Code* apack = buf.a;
+  uint8_t* bpack = buf.b;
+  const double* cs = call.cs_square;
+
+  const bool a_in_place = tables.identity && call.k % kAmxK == 0;
+  auto in_place = [&](size_t ib) { return a_in_place && (ib + 1) * kAmxMr <= call.m; };
+  auto pack_a = [&](size_t chunk) {
+    const size_t b0 = chunk * chunk_blocks;
+    const size_t b1 = std::min(blocks, b0 + chunk_blocks);
+    for (size_t ib = b0; ib < b1; ++ib) {
+      for (size_t r = 0; r < kAmxMr; ++r) {
+        const size_t i = ib * kAmxMr + r;
+        Code* dst = apack + ib * a_block + r * kp;
+        if (i >= call.m) {
+          if (!in_place(ib)) std::memset(dst, 0, kp);
+          continue;
+        }
+        const Code* arow = call.a + i * call.lda;
+        if (!in_place(ib)) {
+          if (tables.identity) {  // W = 8: the code byte is the mantissa
+            std::memcpy(dst, arow, call.k);
+          } else {
+            for (size_t k = 0; k < call.k; ++k) {
+              dst[k] = static_cast<Code>(tables.mantissa[arow[k]]);
+            }
+          }
+          std::memset(dst + call.k, 0, kp - call.k);
+        }
+        if (cs != nullptr) {
+          double sq = 0.0;
+          for (size_t k = 0; k < call.k; ++k) sq += cs[arow[k]];
+          call.a_sq[i] = sq;
+        }
+      }
+    }
+  };
+  auto pack_b = [&](size_t jp) {
+    const size_t j0 = jp * kAmxNr;
+    const size_t cols = std::min(kAmxNr, call.n - j0);
+    for (size_t kk = 0; kk < kp / 4; ++kk) {
+      uint8_t* dst = bpack + jp * b_panel + kk * kAmxQuadRow;
+      if (4 * kk + 4 <= call.k && cols == kAmxNr && tables.identity) {
+        const Code* r0 = call.b + 4 * kk * call.ldb + j0;
+        bfp_interleave4_32(r0, r0 + call.ldb, r0 + 2 * call.ldb, r0 + 3 * call.ldb, dst);
+        continue;
+      }
+      for (size_t s = 0; s < 4; ++s) {
+        const size_t k = 4 * kk + s;
+        const Code* brow = k < call.k ? call.b + k * call.ldb + j0 : nullptr;
+        for (size_t c = 0; c < kAmxNr; ++c) {
+          dst[c * 4 + s] = (brow != nullptr && c < cols)
+                               ? static_cast<uint8_t>(tables.mantissa[brow[c]])
+                               : uint8_t{0};
+        }
+      }
+    }
+    if (cs != nullptr) {
+      double sq[kAmxNr] = {};
+      for (size_t k = 0; k < call.k; ++k) {
+        const Code* brow = call.b + k * call.ldb + j0;
+        for (size_t c = 0; c < cols; ++c) sq[c] += cs[brow[c]];
+      }
+      for (size_t c = 0; c < cols; ++c) call.b_sq[j0 + c] = sq[c];
+    }
+  };
+  auto pack = [&](size_t piece) {
+    if (piece < chunks) {
+      pack_a(piece);
+    } else {
+      pack_b(piece - chunks);
+    }
+  };
+  auto deps = [&](size_t u, const auto& need) {
+    need(u % chunks);
+    need(chunks + u / chunks);
+  };
+  auto compute = [&](size_t u) {
+    const size_t jp = u / chunks;
+    const size_t b0 = (u % chunks) * chunk_blocks;
+    const size_t b1 = std::min(blocks, b0 + chunk_blocks);
+    const size_t j0 = jp * kAmxNr;
+    const size_t cols = std::min(kAmxNr, call.n - j0);
+    Scratch scratch(chunk_blocks * kAmxMr * kAmxNr * sizeof(int32_t), 2);
+    auto* partial = reinterpret_cast<int32_t*>(scratch.data);
+    const AmxTiles tiles;
+    for (size_t k0 = 0; k0 < kp; k0 += kAmxSlice) {
+      const size_t kn = std::min(kAmxSlice, kp - k0);
+      const bool last = k0 + kn == kp;
+      for (size_t ib = b0; ib < b1; ++ib) {
+        const size_t i0 = ib * kAmxMr;
+        const Code* a = in_place(ib) ? call.a + i0 * call.lda : apack + ib * a_block;
+        const size_t lda = in_place(ib) ? call.lda : kp;
+        int32_t* c = partial + (ib - b0) * kAmxMr * kAmxNr;
+        if (last) {  // fetch the output lines for writing while the tiles compute
+          const size_t rows = std::min(kAmxMr, call.m - i0);
+          for (size_t r = 0; r < rows; ++r) {
+            const int64_t* o = call.out + (i0 + r) * call.ldo + j0;
+            for (size_t j = 0; j < cols; j += 8) _mm_prefetch(o + j, _MM_HINT_ET0);
+          }
+        }
+        bfp_amx_block(a + k0, lda, bpack + jp * b_panel + (k0 / 4) * kAmxQuadRow, kn, k0 > 0,
+                      c);
+        if (last) {
+          amx_finish(c, std::min(kAmxMr, call.m - i0), cols, call.initial + j0,
+                     call.out + i0 * call.ldo + j0, call.ldo);
+        }
+      }
+    }
   };
   run_call(call, threads, parallel, chunks + panels, pack, panels * chunks, deps, compute);
 }

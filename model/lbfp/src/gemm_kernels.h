@@ -119,10 +119,14 @@ void lbfp_gemm_avx512_vbmi(const LbfpKernelTables& tables, const GemmCall& call,
                            size_t threads, const ParallelFor& parallel);
 void bfp_gemm_avx512(const BfpKernelTables& tables, const GemmCall& call, size_t threads,
                      const ParallelFor& parallel);
+// The same BFP product through AMX-INT8 tiles (cpu_has_amx_int8()).
+void bfp_gemm_amx(const BfpKernelTables& tables, const GemmCall& call, size_t threads,
+                  const ParallelFor& parallel);
 
 bool cpu_has_avx2();
 bool cpu_has_avx512();  // F, BW, VL and VNNI
 bool cpu_has_avx512_vbmi();  // the above and VBMI
+bool cpu_has_amx_int8();  // the AVX-512 set above, AMX-TILE and AMX-INT8, enabled by the OS
 bool cpu_is_intel();
 
 }  // namespace lbfp::detail

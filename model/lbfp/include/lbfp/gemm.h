@@ -29,6 +29,8 @@ enum class KernelPath {
   kAvx512,     // AVX-512 BW + VNNI (vpermw + vpdpwssd for LBFP8, vpdpbusd for BFP8)
   kAvx512Vbmi,  // LBFP8: AVX-512 VBMI + VNNI (vpermb + vpdpwssd, no shift); kAuto's choice on
                 // Intel. BFP8 has no VBMI kernel: this path is not available for BFP.
+  kAmx,  // BFP: AMX-INT8 tiles (tdpbssd), kAuto's choice where the CPU and the OS allow them.
+         // LBFP has no AMX kernel: this path is not available for LBFP.
 };
 std::string to_string(KernelPath path);
 
