@@ -1575,13 +1575,6 @@ LBFP_AMX_TARGET void bfp_gemm_amx(const BfpKernelTables& tables, const GemmCall&
         const Code* a = in_place(ib) ? call.a + i0 * call.lda : apack + ib * a_block;
         const size_t lda = in_place(ib) ? call.lda : kp;
         int32_t* c = partial + (ib - b0) * kAmxMr * kAmxNr;
-        if (last) {  // fetch the output lines for writing while the tiles compute
-          const size_t rows = std::min(kAmxMr, call.m - i0);
-          for (size_t r = 0; r < rows; ++r) {
-            const int64_t* o = call.out + (i0 + r) * call.ldo + j0;
-            for (size_t j = 0; j < cols; j += 8) _mm_prefetch(o + j, _MM_HINT_ET0);
-          }
-        }
         bfp_amx_block(a + k0, lda, bpack + jp * b_panel + (k0 / 4) * kAmxQuadRow, kn, k0 > 0,
                       c);
         if (last) {
