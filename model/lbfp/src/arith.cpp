@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -303,9 +304,52 @@ Code requantize(const LbfpFormat& format, int64_t acc, int scale, int out_exp, b
 Code requantize(const BfpFormat& format, int64_t acc, int scale, int out_exp, bool relu) {
   return requantize_one(format, acc, scale, out_exp, relu);
 }
+// The same steps as requantize_checked without a branch on the data (signs, zeros and ReLU are
+// as unpredictable as the data; each mispredicted branch cost more than the rest of an element):
+// the range check first, over the whole row, then per element the leading one, the bucketed
+// rank, the level and the code, selected with conditional moves. A zero accumulator gives
+// level <= 0 through its mask, like a negative one under ReLU.
 void requantize_row(const LbfpFormat& format, const int64_t* acc, const int* scales, size_t n,
                     int out_exp, bool relu, Code* out) {
-  requantize_n(format, acc, scales, n, out_exp, relu, out);
+  check_exponent(out_exp);
+  const int64_t hi = (int64_t{1} << (format.acc_bits() - 1)) - 1;
+  const int64_t lo = -hi - 1;
+  bool in_range = true;
+  for (size_t i = 0; i < n; ++i) in_range &= acc[i] >= lo && acc[i] <= hi;
+  if (!in_range) {
+    for (size_t i = 0; i < n; ++i) check_acc_range(format.acc_bits(), acc[i]);
+  }
+  const int64_t offset = level_offset(format, out_exp);
+  const int64_t top = format.max_magnitude();
+  const int frac = format.frac_bits();
+  const auto sign = static_cast<unsigned>(format.sign_mask());
+  // Codes go to a local block first: a store through `out` (bytes, which may alias anything)
+  // would make the compiler reload the format's rank tables for every element.
+  constexpr size_t kBlock = 256;
+  Code block[kBlock];
+  for (size_t i0 = 0; i0 < n; i0 += kBlock) {
+    const size_t count = std::min(kBlock, n - i0);
+    for (size_t j = 0; j < count; ++j) {
+      const int64_t a = acc[i0 + j];
+      const bool negative = a < 0;
+      const uint64_t mag =
+          negative ? uint64_t{0} - static_cast<uint64_t>(a) : static_cast<uint64_t>(a);
+      const int lead = 63 - __builtin_clzll(mag | 1);
+      const int64_t above = format.requant_rank(mag << (63 - lead));
+      // (lead + scale) * 2^F as a multiplication: the sum may be negative (binades_to_levels).
+      int64_t level = (int64_t{lead} + scales[i0 + j]) * (int64_t{1} << frac) + above - offset;
+      level = std::min(level, top);
+      // Bitwise, not || and ?: (which GCC turns back into branches): the code, or 0 for a zero
+      // accumulator, a negative one under ReLU, or a level that rounds to zero.
+      const unsigned keep = static_cast<unsigned>(mag != 0) &
+                            ~(static_cast<unsigned>(relu) & static_cast<unsigned>(negative)) &
+                            static_cast<unsigned>(level > 0);
+      const unsigned code = ((static_cast<unsigned>(negative) * sign) |
+                             static_cast<unsigned>(level)) & (0u - keep);
+      block[j] = static_cast<Code>(code);
+    }
+    std::memcpy(out + i0, block, count);
+  }
 }
 void requantize_row(const BfpFormat& format, const int64_t* acc, const int* scales, size_t n,
                     int out_exp, bool relu, Code* out) {

@@ -61,11 +61,26 @@ int64_t abs_product(const BfpFormat& format, Code a, Code b) {
   return v < 0 ? -v : v;
 }
 
-// The signed accumulator term of one product (what Accumulator::add adds before saturating).
-int64_t signed_term(const LbfpFormat& format, Code a, Code b) {
-  return accumulator_term(multiply(format, a, b), format.acc_bits());
+// The golden product of every pair of valid codes, a * 256 + b (zero where either is invalid):
+// computed once per table build, read by the in-order terms and by every exhaustive proof of the
+// kernels' factorisations (each had called multiply for all 65,536 pairs itself).
+template <class Format>
+auto pair_products(const Format& format, const bool* valid) {
+  std::vector<decltype(multiply(format, Code{}, Code{}))> p(size_t{256} * 256);
+  for (int a = 0; a < 256; ++a) {
+    if (!valid[a]) continue;
+    for (int b = 0; b < 256; ++b) {
+      if (valid[b]) p[size_t{256} * a + b] = multiply(format, Code(a), Code(b));
+    }
+  }
+  return p;
 }
-int64_t signed_term(const BfpFormat& format, Code a, Code b) { return multiply(format, a, b); }
+
+// The signed accumulator term of one product (what Accumulator::add adds before saturating).
+int64_t signed_term(const LbfpFormat& format, const LbfpProduct& p) {
+  return accumulator_term(p, format.acc_bits());
+}
+int64_t signed_term(const BfpFormat&, int64_t p) { return p; }
 
 // The in-order sums of `count` outputs that share the column `b`, each from its start value in
 // sums[], in int64 from the golden terms; ok[r] stays true where no partial sum left [lo, hi]:
@@ -128,7 +143,8 @@ struct FormatTables {
   BfpKernelTables bfp;                  // BFP only
 };
 
-void build_kernel_tables(const LbfpFormat& format, FormatTables<LbfpFormat>& t) {
+void build_kernel_tables(const LbfpFormat& format, const std::vector<LbfpProduct>& pairs,
+                         FormatTables<LbfpFormat>& t) {
   LbfpKernelTables& k = t.lbfp;
   k.usable = false;
   if (format.width() != 8 || format.frac_bits() != 4 || 2 * int64_t{format.lut(15)} > 32767) {
@@ -190,9 +206,11 @@ void build_kernel_tables(const LbfpFormat& format, FormatTables<LbfpFormat>& t) 
   }
   // The factorisations are proven by exhaustion, against the golden multiply, in every form the
   // kernels use (the shift as vpsllvw does it: a count above 15 gives 0).
+  std::vector<int64_t> exact(pairs.size());
+  for (size_t i = 0; i < pairs.size(); ++i) exact[i] = *pairs[i].to_int64();
   for (int a = 0; a < 256; ++a) {
     for (int b = 0; b < 256; ++b) {
-      const int64_t p = *multiply(format, static_cast<Code>(a), static_cast<Code>(b)).to_int64();
+      const int64_t p = exact[size_t{256} * a + b];
       const int fb = k.b_index8[b] & 15;
       const int64_t y = k.b_scale[b];
       const int64_t via_values = int64_t{k.a_values[a][fb]} * y;
@@ -245,7 +263,7 @@ void build_kernel_tables(const LbfpFormat& format, FormatTables<LbfpFormat>& t) 
     }
     for (int a = 0; a < 256 && ok; ++a) {
       for (int b = 0; b < 256 && ok; ++b) {
-        const int64_t p = *multiply(format, static_cast<Code>(a), static_cast<Code>(b)).to_int64();
+        const int64_t p = exact[size_t{256} * a + b];
         const int64_t y = int64_t{k.b_sign_pow[b]} * (int64_t{1} << (2 * k.e2[a]));
         ok = y >= -32768 && y <= 32767 && int64_t{k.x16[a][b & 15]} * y == p;
       }
@@ -270,7 +288,8 @@ void build_kernel_tables(const LbfpFormat& format, FormatTables<LbfpFormat>& t) 
   }
 }
 
-void build_kernel_tables(const BfpFormat& format, FormatTables<BfpFormat>& t) {
+void build_kernel_tables(const BfpFormat& format, const std::vector<int64_t>& /*pairs*/,
+                         FormatTables<BfpFormat>& t) {
   bool identity = true;
   for (int code = 0; code < 256; ++code) {
     t.bfp.mantissa[code] =
@@ -358,17 +377,18 @@ std::unique_ptr<FormatTables<Format>> build_tables(const Format& format) {
     }
     t->products_fit_int32 = largest <= (int64_t{1} << 24);
   }
+  const auto pairs = pair_products(format, t->valid);
   if (t->products_fit_int32) {  // the in-order fallback's terms, from the golden product
     t->terms.assign(size_t{256} * 256, 0);
     for (int a = 0; a < 256; ++a) {
       for (int b = 0; b < 256; ++b) {
         if (!t->valid[a] || !t->valid[b]) continue;
-        t->terms[static_cast<size_t>(a) * 256 + static_cast<size_t>(b)] =
-            static_cast<int32_t>(signed_term(format, static_cast<Code>(a), static_cast<Code>(b)));
+        const size_t i = size_t{256} * a + b;
+        t->terms[i] = static_cast<int32_t>(signed_term(format, pairs[i]));
       }
     }
   }
-  build_kernel_tables(format, *t);
+  build_kernel_tables(format, pairs, *t);
   return t;
 }
 
