@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <random>
 #include <type_traits>
@@ -152,6 +154,39 @@ TEST(LayerData, IsDeterministicAndSizedByTheShape) {
   EXPECT_EQ(a[1].w, b[1].w);
   EXPECT_NE(make_layer_data(w.layers[0], lbfp8(), 8, 1 << 20)[0].w, a[0].w);
   EXPECT_THROW(make_layer_data(w.layers[0], lbfp8(), 7, 100), ConfigError);
+}
+
+// The weights' exponents, one per output channel: max_exponent of the row's largest |w|,
+// written out plainly here (fabs and std::max in order) against the integer maximum of the
+// sign-cleared bits; rows with zeros of both signs, an infinity, subnormals and exact powers of
+// two. A NaN anywhere is refused, naming the element.
+TEST(LayerData, WeightExponentsAreTheRowsLargestMagnitude) {
+  const Workload w = parse_topology("Layer, M, N, K,\nfc, 3, 6, 37,\n", "t.csv");
+  const LayerSpec& l = w.layers[0];
+  LayerValues values = make_layer_values(l, 5, 1 << 20);
+  std::vector<float>& wt = values.weights[0];
+  ASSERT_EQ(wt.size(), 6u * 37u);
+  for (size_t kk = 0; kk < 37; ++kk) {
+    wt[0 * 37 + kk] = kk % 2 ? -0.0f : 0.0f;         // all zeros
+    wt[2 * 37 + kk] = std::ldexp(1.0f, -140 + int(kk % 3));  // subnormals
+  }
+  wt[1 * 37 + 20] = -std::numeric_limits<float>::infinity();
+  wt[3 * 37 + 36] = -4.0f;  // an exact power of two, negative, last in its row
+  wt[4 * 37 + 0] = 3.0e38f;
+  const arch::GemmLayer g = make_layer_data(l, values, lbfp8())[0];
+  ASSERT_EQ(g.w_exponents.size(), 6u);
+  for (size_t j = 0; j < 6; ++j) {
+    float amax = 0.0f;
+    for (size_t kk = 0; kk < 37; ++kk) amax = std::max(amax, std::fabs(wt[j * 37 + kk]));
+    EXPECT_EQ(g.w_exponents[j], max_exponent(amax)) << "row " << j;
+  }
+  wt[5 * 37 + 7] = std::numeric_limits<float>::quiet_NaN();
+  try {
+    make_layer_data(l, values, lbfp8());
+    ADD_FAILURE() << "a NaN weight was accepted";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("NaN"), std::string::npos) << e.what();
+  }
 }
 
 // The output exponent is max_exponent of the largest exact output (bias included) over every
