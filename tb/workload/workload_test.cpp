@@ -196,7 +196,21 @@ template <class Format>
 void expect_calibrated_output_exponent(const Format& format) {
   const Workload w = parse_topology(
       "Layer, M, N, K,\nfc, 200, 13, 37,\nwide, 5, 70, 300,\n", "t.csv");
+  std::vector<LayerSpec> layers = w.layers;
+  // The same shapes with a model's weights and biases (a bias of either sign, some larger than
+  // the sums), as an ONNX model gives them: each output's bias is added after its sum.
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
   for (const LayerSpec& l : w.layers) {
+    LayerSpec with_bias = l;
+    with_bias.name += "+bias";
+    with_bias.weights.resize(l.gemm_n() * l.gemm_k());
+    for (float& v : with_bias.weights) v = 0.3f * normal(rng);
+    with_bias.bias.resize(l.gemm_n());
+    for (float& v : with_bias.bias) v = 4.0f * normal(rng);
+    layers.push_back(with_bias);
+  }
+  for (const LayerSpec& l : layers) {
     for (uint64_t seed = 1; seed <= 40; ++seed) {
       const arch::GemmLayer g = make_layer_data(l, format, seed, 1 << 20)[0];
       auto value = [&](Code c, int e) {  // decode, memoised per exponent
@@ -219,6 +233,7 @@ void expect_calibrated_output_exponent(const Format& format) {
             s += value(g.a[i * g.k + kk], g.a_exponent) *
                  value(g.w[j * g.k + kk], g.w_exponents[j]);
           }
+          if (!l.bias.empty()) s += l.bias[j];
           amax = std::max(amax, s);
         }
       }

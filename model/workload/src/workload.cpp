@@ -23,6 +23,7 @@
 
 #include "lbfp/calibration.h"
 #include "lbfp/float_encoder.h"
+#include "lbfp/gemm.h"
 #include "lbfp/eval/graph.h"
 #include "lbfp/tensor.h"
 
@@ -208,6 +209,48 @@ __attribute__((target("avx512f"))) double largest_sampled_output_avx512(
   return amax;
 }
 #endif
+
+// BFP: every value is its integer mantissa times a power of two, so each product above is
+// n_a n_w 2^s, s = the column's product_scale, and every partial sum an integer multiple of 2^s
+// below 2^53 in magnitude ((2^(W-1))^2 k of them, k < 2^38): the k-order double sum is exact
+// and equals the exact integer sum times 2^s. The integer sums come from the exact GEMM kernels
+// (A-bit accumulators wide enough that nothing saturates); each output is then that sum scaled
+// (exact) plus its bias (the one rounding, as above): the same doubles, the same largest one.
+double largest_sampled_output_bfp(const BfpFormat& format, const std::vector<const Code*>& rows,
+                                  const arch::GemmLayer& gl, uint64_t n, uint64_t k) {
+  const size_t m = rows.size();
+  std::vector<Code> a(m * k);
+  for (size_t r = 0; r < m; ++r) std::copy(rows[r], rows[r] + k, a.data() + r * k);
+  std::vector<Code> b(k * n);  // K x N, as the kernels take it (gl.w is N x K)
+  for (uint64_t j = 0; j < n; ++j) {
+    for (uint64_t kk = 0; kk < k; ++kk) b[kk * n + j] = gl.w[j * k + kk];
+  }
+  const BfpFormat wide(format.width(), kMaxAccBits);
+  const std::vector<int> no_exponents(n, 0);
+  GemmProblem p;
+  p.m = m;
+  p.n = n;
+  p.k = k;
+  p.a = a.data();
+  p.lda = k;
+  p.b = b.data();
+  p.ldb = n;
+  p.b_exponents = no_exponents.data();
+  std::vector<int64_t> sums(m * n);
+  GemmOptions options;
+  options.threads = 1;  // the data threads already run beside the simulation
+  gemm_accumulate(wide, p, sums.data(), n, nullptr, options);
+  double amax = 0.0;
+  for (size_t r = 0; r < m; ++r) {
+    for (uint64_t j = 0; j < n; ++j) {
+      double out = std::ldexp(static_cast<double>(sums[r * n + j]),
+                              format.product_scale(gl.a_exponent, gl.w_exponents[j]));
+      if (!gl.bias.empty()) out += gl.bias[j];
+      amax = std::max(amax, out);
+    }
+  }
+  return amax;
+}
 
 double largest_sampled_output(const double* a_values, const double* const* w_tables,
                               const Code* w, uint64_t n, uint64_t k,
@@ -773,9 +816,12 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Layer
     for (size_t r = 0; r < sampled.size(); ++r) {
       rows.push_back(on_chip ? sampled_rows.data() + r * k : gl.a.data() + sampled[r] * k);
     }
+    const auto* bfp = std::get_if<BfpFormat>(&format);
     const double amax =
-        largest_sampled_output(a_values.data(), w_tables.data(), gl.w.data(), n, k, rows,
-                               gl.bias.empty() ? nullptr : gl.bias.data());
+        bfp != nullptr && k < (uint64_t{1} << 38)
+            ? largest_sampled_output_bfp(*bfp, rows, gl, n, k)
+            : largest_sampled_output(a_values.data(), w_tables.data(), gl.w.data(), n, k, rows,
+                                     gl.bias.empty() ? nullptr : gl.bias.data());
     gl.out_exponent = max_exponent(amax);
     gl.relu = true;
     if (on_chip) {
