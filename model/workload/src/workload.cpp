@@ -218,34 +218,35 @@ __attribute__((target("avx512f"))) double largest_sampled_output_avx512(
 // (exact) plus its bias (the one rounding, as above): the same doubles, the same largest one.
 double largest_sampled_output_bfp(const BfpFormat& format, const std::vector<const Code*>& rows,
                                   const arch::GemmLayer& gl, uint64_t n, uint64_t k) {
+  // The transposed product, W (N x K, read in place) times the sampled rows as K x rows: only
+  // the small sample is copied.
   const size_t m = rows.size();
-  std::vector<Code> a(m * k);
-  for (size_t r = 0; r < m; ++r) std::copy(rows[r], rows[r] + k, a.data() + r * k);
-  std::vector<Code> b(k * n);  // K x N, as the kernels take it (gl.w is N x K)
-  for (uint64_t j = 0; j < n; ++j) {
-    for (uint64_t kk = 0; kk < k; ++kk) b[kk * n + j] = gl.w[j * k + kk];
+  std::vector<Code> sample(k * m);
+  for (size_t r = 0; r < m; ++r) {
+    for (uint64_t kk = 0; kk < k; ++kk) sample[kk * m + r] = rows[r][kk];
   }
   const BfpFormat wide(format.width(), kMaxAccBits);
-  const std::vector<int> no_exponents(n, 0);
+  const std::vector<int> no_exponents(m, 0);
   GemmProblem p;
-  p.m = m;
-  p.n = n;
+  p.m = n;
+  p.n = m;
   p.k = k;
-  p.a = a.data();
+  p.a = gl.w.data();
   p.lda = k;
-  p.b = b.data();
-  p.ldb = n;
+  p.b = sample.data();
+  p.ldb = m;
   p.b_exponents = no_exponents.data();
-  std::vector<int64_t> sums(m * n);
+  std::vector<int64_t> sums(n * m);
   GemmOptions options;
   options.threads = 1;  // the data threads already run beside the simulation
-  gemm_accumulate(wide, p, sums.data(), n, nullptr, options);
+  gemm_accumulate(wide, p, sums.data(), m, nullptr, options);
   double amax = 0.0;
-  for (size_t r = 0; r < m; ++r) {
-    for (uint64_t j = 0; j < n; ++j) {
-      double out = std::ldexp(static_cast<double>(sums[r * n + j]),
-                              format.product_scale(gl.a_exponent, gl.w_exponents[j]));
-      if (!gl.bias.empty()) out += gl.bias[j];
+  for (uint64_t j = 0; j < n; ++j) {
+    const int scale = format.product_scale(gl.a_exponent, gl.w_exponents[j]);
+    const double bias = gl.bias.empty() ? 0.0 : static_cast<double>(gl.bias[j]);
+    for (size_t r = 0; r < m; ++r) {
+      double out = std::ldexp(static_cast<double>(sums[j * m + r]), scale);
+      if (!gl.bias.empty()) out += bias;
       amax = std::max(amax, out);
     }
   }
