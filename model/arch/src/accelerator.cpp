@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <climits>
-#include <cstring>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <optional>
@@ -1171,16 +1171,28 @@ void Accelerator::compute_thread() {
           // The windows of all the block's output pixels at once (the tile mode may compute
           // the block's later tiles ahead from them); each tile still reads its own bytes.
           if (gathered_block != t.a_block) {
+            // Window element (c, kh, kw) of output pixel (oy, ox) is the band's NHWC element
+            // (oy sh + kh, ox sw + kw, c) (conv2d_input_index on band_shape, which has no
+            // padding: the band holds its zeros): per tap, the pixel's cc channels are
+            // contiguous in the band and go to every taps-th byte of the window.
             const Conv2dShape shape = band_shape(g, ab.band_rows, cc);
+            const uint64_t taps = g.filter_h * g.filter_w;
+            const uint64_t width = shape.in_width;
             windows_.resize(ab.count * kc);
             for (uint64_t r = 0; r < ab.count; ++r) {
               const uint64_t oy = (ab.first + r) / g.out_w() - ab.band_oy0;
               const uint64_t ox = (ab.first + r) % g.out_w();
               Code* row = windows_.data() + r * kc;
-              for (uint64_t c = 0, kk = 0; c < cc; ++c) {
-                for (uint64_t kh = 0; kh < g.filter_h; ++kh) {
-                  for (uint64_t kw = 0; kw < g.filter_w; ++kw) {
-                    row[kk++] = band[conv2d_input_index(shape, 0, c, oy, ox, kh, kw)];
+              for (uint64_t kh = 0; kh < g.filter_h; ++kh) {
+                for (uint64_t kw = 0; kw < g.filter_w; ++kw) {
+                  const Code* pixel =
+                      band + ((oy * shape.stride_height + kh) * width +
+                              ox * shape.stride_width + kw) * cc;
+                  Code* out = row + kh * g.filter_w + kw;
+                  if (taps == 1) {
+                    std::memcpy(out, pixel, cc);
+                  } else {
+                    for (uint64_t c = 0; c < cc; ++c) out[c * taps] = pixel[c];
                   }
                 }
               }
