@@ -406,6 +406,29 @@ void run_call(const GemmCall& call, size_t threads, const ParallelFor& parallel,
   }
 }
 
+// run_call with the pieces the kernels use: the `chunks` row chunks of A, then the `panels`
+// column panels of B; unit u is panel u / chunks with row chunk u % chunks, and reads those two.
+template <class PackA, class PackB, class Compute>
+void run_by_panels(const GemmCall& call, size_t threads, const ParallelFor& parallel,
+                   size_t chunks, size_t panels, const PackA& pack_a, const PackB& pack_b,
+                   const Compute& compute) {
+  run_call(
+      call, threads, parallel, chunks + panels,
+      [&](size_t piece) {
+        if (piece < chunks) {
+          pack_a(piece);
+        } else {
+          pack_b(piece - chunks);
+        }
+      },
+      panels * chunks,
+      [&](size_t u, const auto& need) {
+        need(u % chunks);
+        need(chunks + u / chunks);
+      },
+      compute);
+}
+
 // Adds the int32 sums of a tile (row stride `tile_cols`) to the initial values into int64.
 void finish_tile(const int32_t* tile, size_t tile_cols, size_t rows, size_t cols,
                  const uint32_t* row_corrections, const int64_t* initial, int64_t* out,
@@ -1046,6 +1069,33 @@ CallBuffers call_buffers(size_t a_bytes, size_t b_bytes, size_t extra_bytes) {
   return {Scratch(a_bytes, 0).data, Scratch(b_bytes, 1).data, Scratch(extra_bytes, 3).data};
 }
 
+// The Cauchy-Schwarz terms of the columns j0 .. j0 + cols - 1 of B (cols <= 64):
+// b_sq[j] = sum_k cs[B[k, j]].
+void column_squares(const GemmCall& call, const double* cs, size_t j0, size_t cols) {
+  double sq[64] = {};
+  for (size_t k = 0; k < call.k; ++k) {
+    const Code* brow = call.b + k * call.ldb + j0;
+    for (size_t c = 0; c < cols; ++c) sq[c] += cs[brow[c]];
+  }
+  for (size_t c = 0; c < cols; ++c) call.b_sq[j0 + c] = sq[c];
+}
+
+// One k quad row of a BFP B panel `width` columns wide, scalar (edges, W < 8):
+// bytes[c * 4 + s] = mantissa(B[4 kk + s, j0 + c]) + bias, or the bias alone (a zero mantissa)
+// past the last column or the last k.
+void bfp_quad_row(const BfpKernelTables& tables, const GemmCall& call, size_t j0, size_t cols,
+                  size_t width, size_t kk, uint8_t bias, uint8_t* bytes) {
+  for (size_t s = 0; s < 4; ++s) {
+    const size_t k = 4 * kk + s;
+    const Code* brow = k < call.k ? call.b + k * call.ldb + j0 : nullptr;
+    for (size_t c = 0; c < width; ++c) {
+      bytes[c * 4 + s] = (brow != nullptr && c < cols)
+                             ? static_cast<uint8_t>(tables.mantissa[brow[c]] + bias)
+                             : bias;
+    }
+  }
+}
+
 }  // namespace
 
 namespace {
@@ -1268,36 +1318,9 @@ LBFP_AVX512_TARGET void bfp_gemm_avx512(const BfpKernelTables& tables, const Gem
         }
         continue;
       }
-      auto* bytes = reinterpret_cast<uint8_t*>(dst);
-      for (size_t s = 0; s < 4; ++s) {
-        const size_t k = 4 * kk + s;
-        const Code* brow = k < call.k ? call.b + k * call.ldb + j0 : nullptr;
-        for (size_t c = 0; c < kBfpNr; ++c) {
-          bytes[c * 4 + s] = (brow != nullptr && c < cols)
-                                 ? static_cast<uint8_t>(tables.mantissa[brow[c]] + 128)
-                                 : uint8_t{128};
-        }
-      }
+      bfp_quad_row(tables, call, j0, cols, kBfpNr, kk, 128, reinterpret_cast<uint8_t*>(dst));
     }
-    if (cs != nullptr) {
-      double sq[kBfpNr] = {};
-      for (size_t k = 0; k < call.k; ++k) {
-        const Code* brow = call.b + k * call.ldb + j0;
-        for (size_t c = 0; c < cols; ++c) sq[c] += cs[brow[c]];
-      }
-      for (size_t c = 0; c < cols; ++c) call.b_sq[j0 + c] = sq[c];
-    }
-  };
-  auto pack = [&](size_t piece) {
-    if (piece < chunks) {
-      pack_a(piece);
-    } else {
-      pack_b(piece - chunks);
-    }
-  };
-  auto deps = [&](size_t u, const auto& need) {
-    need(u % chunks);
-    need(chunks + u / chunks);
+    if (cs != nullptr) column_squares(call, cs, j0, cols);
   };
   auto compute = [&](size_t u) {
     compute_unit<kBfpMr, kBfpNr>(
@@ -1317,7 +1340,7 @@ LBFP_AVX512_TARGET void bfp_gemm_avx512(const BfpKernelTables& tables, const Gem
           }
         });
   };
-  run_call(call, threads, parallel, chunks + panels, pack, panels * chunks, deps, compute);
+  run_by_panels(call, threads, parallel, chunks, panels, pack_a, pack_b, compute);
 }
 
 // ---- AMX-INT8: BFP -----------------------------------------------------------------------------
@@ -1528,35 +1551,9 @@ LBFP_AMX_TARGET void bfp_gemm_amx(const BfpKernelTables& tables, const GemmCall&
         bfp_interleave4_32(r0, r0 + call.ldb, r0 + 2 * call.ldb, r0 + 3 * call.ldb, dst);
         continue;
       }
-      for (size_t s = 0; s < 4; ++s) {
-        const size_t k = 4 * kk + s;
-        const Code* brow = k < call.k ? call.b + k * call.ldb + j0 : nullptr;
-        for (size_t c = 0; c < kAmxNr; ++c) {
-          dst[c * 4 + s] = (brow != nullptr && c < cols)
-                               ? static_cast<uint8_t>(tables.mantissa[brow[c]])
-                               : uint8_t{0};
-        }
-      }
+      bfp_quad_row(tables, call, j0, cols, kAmxNr, kk, 0, dst);
     }
-    if (cs != nullptr) {
-      double sq[kAmxNr] = {};
-      for (size_t k = 0; k < call.k; ++k) {
-        const Code* brow = call.b + k * call.ldb + j0;
-        for (size_t c = 0; c < cols; ++c) sq[c] += cs[brow[c]];
-      }
-      for (size_t c = 0; c < cols; ++c) call.b_sq[j0 + c] = sq[c];
-    }
-  };
-  auto pack = [&](size_t piece) {
-    if (piece < chunks) {
-      pack_a(piece);
-    } else {
-      pack_b(piece - chunks);
-    }
-  };
-  auto deps = [&](size_t u, const auto& need) {
-    need(u % chunks);
-    need(chunks + u / chunks);
+    if (cs != nullptr) column_squares(call, cs, j0, cols);
   };
   auto compute = [&](size_t u) {
     const size_t jp = u / chunks;
@@ -1584,7 +1581,7 @@ LBFP_AMX_TARGET void bfp_gemm_amx(const BfpKernelTables& tables, const GemmCall&
       }
     }
   };
-  run_call(call, threads, parallel, chunks + panels, pack, panels * chunks, deps, compute);
+  run_by_panels(call, threads, parallel, chunks, panels, pack_a, pack_b, compute);
 }
 
 }  // namespace lbfp::detail
