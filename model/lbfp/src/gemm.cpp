@@ -703,6 +703,10 @@ template <class Format>
 void check_codes(const Format& format, const FormatTables<Format>& t, const Code* data,
                  size_t rows, size_t cols, size_t ld) {
   if (t.invalid_codes == 0) return;
+  if (ld == cols && rows > 1) {  // contiguous rows: one row as long as all of them
+    check_codes(format, t, data, 1, rows * cols, rows * cols);
+    return;
+  }
   for (size_t i = 0; i < rows; ++i) {
     const Code* row = data + i * ld;
     if (t.invalid_codes == 1) {  // one compare per byte, vectorised

@@ -1352,8 +1352,9 @@ LBFP_AVX512_TARGET void bfp_gemm_avx512(const BfpKernelTables& tables, const Gem
 // B is packed once per 32-column panel: k quad rows of 32 columns x 4 bytes (128 bytes, k padded
 // with zeros to a multiple of 64), so a B tile is 16 quad rows at a stride of 128 bytes and a
 // panel fills every L1 set evenly (a 64-column panel read 32 columns at a time used half of
-// them, and ran at a fifth of the speed). A rows are read in place (W = 8 codes, k a multiple of
-// 64, a whole 32-row block) or from a copy padded with zeros, packed per row chunk. k runs in
+// them, and ran at a fifth of the speed). A rows are read in place (W = 8 codes, a whole 32-row
+// block far enough from the end of A: past k, a row's tile loads read the next row's bytes,
+// which B's zero rows cancel) or from a copy padded with zeros, packed per row chunk. k runs in
 // slices of 512, so that a panel's slice (16 KiB) stays in L1 while the chunk's row blocks pass;
 // the sums go through a small int32 scratch between slices (tile loads and stores). Measured on
 // a Sapphire Rapids class core: tdpbssd alone 2.1 T multiply-adds/s, this loop with A from L2
@@ -1398,9 +1399,10 @@ class AmxTiles {
 };
 
 // c (32 x 32 int32, row stride 32) = (c when load, else 0) + the sums over kn (a multiple of 64)
-// of rows a (stride lda) and the panel's quad rows at b.
+// of rows a (stride lda) and the panel's quad rows at b; columns 16-31 only when `wide` (a
+// panel of at most 16 columns leaves them out: half the tile products).
 LBFP_AMX_TARGET void bfp_amx_block(const Code* a, size_t lda, const uint8_t* b, size_t kn,
-                                   bool load, int32_t* c) {
+                                   bool load, bool wide, int32_t* c) {
   constexpr long kC = 4 * 32;
   if (load) {
     _tile_loadd(0, c, kC);
@@ -1415,16 +1417,27 @@ LBFP_AMX_TARGET void bfp_amx_block(const Code* a, size_t lda, const uint8_t* b, 
   }
   const Code* a16 = a + 16 * lda;
   const auto stride = static_cast<long>(lda);
-  for (size_t k0 = 0; k0 < kn; k0 += kAmxK) {
-    const uint8_t* bk = b + (k0 / 4) * kAmxQuadRow;
-    _tile_loadd(4, a + k0, stride);
-    _tile_loadd(6, bk, kAmxQuadRow);
-    _tile_dpbssd(0, 4, 6);
-    _tile_loadd(7, bk + 64, kAmxQuadRow);
-    _tile_dpbssd(1, 4, 7);
-    _tile_loadd(5, a16 + k0, stride);
-    _tile_dpbssd(2, 5, 6);
-    _tile_dpbssd(3, 5, 7);
+  if (wide) {
+    for (size_t k0 = 0; k0 < kn; k0 += kAmxK) {
+      const uint8_t* bk = b + (k0 / 4) * kAmxQuadRow;
+      _tile_loadd(4, a + k0, stride);
+      _tile_loadd(6, bk, kAmxQuadRow);
+      _tile_dpbssd(0, 4, 6);
+      _tile_loadd(7, bk + 64, kAmxQuadRow);
+      _tile_dpbssd(1, 4, 7);
+      _tile_loadd(5, a16 + k0, stride);
+      _tile_dpbssd(2, 5, 6);
+      _tile_dpbssd(3, 5, 7);
+    }
+  } else {
+    for (size_t k0 = 0; k0 < kn; k0 += kAmxK) {
+      const uint8_t* bk = b + (k0 / 4) * kAmxQuadRow;
+      _tile_loadd(4, a + k0, stride);
+      _tile_loadd(6, bk, kAmxQuadRow);
+      _tile_dpbssd(0, 4, 6);
+      _tile_loadd(5, a16 + k0, stride);
+      _tile_dpbssd(2, 5, 6);
+    }
   }
   _tile_stored(0, c, kC);
   _tile_stored(1, c + 16, kC);
@@ -1509,8 +1522,14 @@ LBFP_AMX_TARGET void bfp_gemm_amx(const BfpKernelTables& tables, const GemmCall&
   uint8_t* bpack = buf.b;
   const double* cs = call.cs_square;
 
-  const bool a_in_place = tables.identity && call.k % kAmxK == 0;
-  auto in_place = [&](size_t ib) { return a_in_place && (ib + 1) * kAmxMr <= call.m; };
+  // In place, the tile loads of a block read kp - k bytes past the end of its last row (up to
+  // 63): the zero rows of the packed B multiply them, so they add nothing, but they must lie
+  // inside A, in the rows below. Blocks that the end of A leaves too close are packed.
+  auto in_place = [&](size_t ib) {
+    const size_t last = ib * kAmxMr + kAmxMr - 1;  // the block's last row
+    return tables.identity && last < call.m &&
+           kp - call.k <= (call.m - 1 - last) * call.lda;
+  };
   auto pack_a = [&](size_t chunk) {
     const size_t b0 = chunk * chunk_blocks;
     const size_t b1 = std::min(blocks, b0 + chunk_blocks);
@@ -1573,7 +1592,7 @@ LBFP_AMX_TARGET void bfp_gemm_amx(const BfpKernelTables& tables, const GemmCall&
         const size_t lda = in_place(ib) ? call.lda : kp;
         int32_t* c = partial + (ib - b0) * kAmxMr * kAmxNr;
         bfp_amx_block(a + k0, lda, bpack + jp * b_panel + (k0 / 4) * kAmxQuadRow, kn, k0 > 0,
-                      c);
+                      cols > 16, c);
         if (last) {
           amx_finish(c, std::min(kAmxMr, call.m - i0), cols, call.initial + j0,
                      call.out + i0 * call.ldo + j0, call.ldo);
