@@ -9,6 +9,19 @@
 
 #include "lbfp/bigint.h"
 
+#if defined(__x86_64__)
+// GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512 intrinsics wherever they are
+// inlined, at the header's location (as in gemm_kernels.cpp).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#endif
+
 namespace lbfp {
 namespace {
 
@@ -351,9 +364,85 @@ void requantize_row(const LbfpFormat& format, const int64_t* acc, const int* sca
     std::memcpy(out + i0, block, count);
   }
 }
+#if defined(__x86_64__)
+namespace {
+// The BFP loop below, eight outputs per step in AVX-512 int64 lanes (vpsravq, vpandq, compares,
+// vpminsq / vpmaxsq, vpmovqb), for the steps whose eight shifts are all in [-62, -1]; returns
+// how many leading outputs it wrote (a step it cannot take stops it).
+__attribute__((target("avx512f"))) size_t bfp_requantize_avx512(
+    const int64_t* acc, const int* scales, size_t n, int64_t shift0, bool relu, int64_t top,
+    int64_t low_bits, Code* out) {
+  const __m512i one = _mm512_set1_epi64(1);
+  const __m512i zero = _mm512_setzero_si512();
+  const __m512i hi = _mm512_set1_epi64(top);
+  const __m512i lo = _mm512_set1_epi64(-top);
+  const __m512i bits = _mm512_set1_epi64(low_bits);
+  const __m512i base = _mm512_set1_epi64(shift0);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m512i shift = _mm512_add_epi64(
+        _mm512_cvtepi32_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + i))),
+        base);
+    const __mmask8 ok = _mm512_cmplt_epi64_mask(shift, zero) &
+                        _mm512_cmpgt_epi64_mask(shift, _mm512_set1_epi64(-63));
+    if (ok != 0xff) break;
+    __m512i a = _mm512_loadu_si512(acc + i);
+    if (relu) a = _mm512_max_epi64(a, zero);
+    const __m512i s = _mm512_sub_epi64(zero, shift);
+    const __m512i floor_q = _mm512_srav_epi64(a, s);
+    const __m512i rem = _mm512_and_si512(a, _mm512_sub_epi64(_mm512_sllv_epi64(one, s), one));
+    const __m512i half = _mm512_sllv_epi64(one, _mm512_sub_epi64(s, one));
+    const __mmask8 odd = _mm512_test_epi64_mask(floor_q, one);
+    const __mmask8 up = _mm512_cmpgt_epi64_mask(rem, half) |
+                        (_mm512_cmpeq_epi64_mask(rem, half) & odd);
+    __m512i q = _mm512_mask_add_epi64(floor_q, up, floor_q, one);
+    q = _mm512_min_epi64(hi, _mm512_max_epi64(lo, q));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i),
+                     _mm512_cvtepi64_epi8(_mm512_and_si512(q, bits)));
+  }
+  return i;
+}
+}  // namespace
+#endif
+
+// BFP rows as requantize_checked, with the range check over the whole row first and, where the
+// shift is negative (the usual case: the accumulator holds more bits than the output), the
+// round-half-even division without a branch on the data: floor by an arithmetic shift, the
+// remainder as the low bits (two's complement), the rounding increment as a comparison. Other
+// shifts go through requantize_checked. The code is the clamped mantissa's low W bits.
 void requantize_row(const BfpFormat& format, const int64_t* acc, const int* scales, size_t n,
                     int out_exp, bool relu, Code* out) {
-  requantize_n(format, acc, scales, n, out_exp, relu, out);
+  check_exponent(out_exp);
+  const int64_t hi = (int64_t{1} << (format.acc_bits() - 1)) - 1;
+  const int64_t lo = -hi - 1;
+  bool in_range = true;
+  for (size_t i = 0; i < n; ++i) in_range &= acc[i] >= lo && acc[i] <= hi;
+  if (!in_range) {
+    for (size_t i = 0; i < n; ++i) check_acc_range(format.acc_bits(), acc[i]);
+  }
+  const int64_t top = format.max_mantissa();
+  const int64_t low_bits = (int64_t{1} << format.width()) - 1;
+  const int64_t shift0 = int64_t{format.width() - 1} - out_exp;
+  size_t i = 0;
+#if defined(__x86_64__)
+  static const bool avx512 = __builtin_cpu_supports("avx512f") != 0;
+  if (avx512) i = bfp_requantize_avx512(acc, scales, n, shift0, relu, top, low_bits, out);
+#endif
+  for (; i < n; ++i) {
+    const int64_t shift = scales[i] + shift0;
+    if (shift >= 0 || shift <= -63) {
+      out[i] = requantize_checked(format, acc[i], scales[i], out_exp, relu);
+      continue;
+    }
+    const int64_t a = relu ? std::max<int64_t>(acc[i], 0) : acc[i];
+    const int s = static_cast<int>(-shift);
+    const int64_t floor_q = a >> s;  // arithmetic shift: floor division by 2^s
+    const int64_t rem = a & ((int64_t{1} << s) - 1);
+    const int64_t half = int64_t{1} << (s - 1);
+    const int64_t up = static_cast<int64_t>((rem > half) | ((rem == half) & ((floor_q & 1) != 0)));
+    const int64_t q = std::min(top, std::max(-top, floor_q + up));
+    out[i] = static_cast<Code>(q & low_bits);
+  }
 }
 
 }  // namespace lbfp
