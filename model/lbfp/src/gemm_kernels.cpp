@@ -551,16 +551,19 @@ LBFP_AVX512_TARGET void lbfp_micro_avx512(size_t kpairs, const LbfpPackedA* ap,
 }
 
 // VBMI (Intel): no shift in the loop. Per row and k pair, the 64-byte table is the two codes'
-// x16 rows (vmovdqu + vinserti64x4 from the L1-resident 8 KiB table); vpermb picks the int16
-// x of each lane with the byte indices of B, vpdpwssd multiplies by the y variant the row's
-// entry names: two ALU uops per 32 MACs instead of four (vpermw and vpsllvw are two each on
-// Golden Cove, vpermb and vpdpwssd one, and vpdpwssd issues on two ports).
+// x16 rows from the L1-resident 8 KiB table; vpermb picks the int16 x of each lane with the
+// byte indices of B, vpdpwssd multiplies by the y variant the row's entry names: two ALU uops
+// per 32 MACs instead of four (vpermw and vpsllvw are two each on Golden Cove, vpermb and
+// vpdpwssd one, and vpdpwssd issues on two ports). vpermb runs on port 5 only, so the table is
+// assembled off it: a zero-extending 32-byte load, a zero-masked vbroadcasti64x4 load (both
+// load-port only) and a vpor (port 0 or 5); vinserti64x4 was a fifth port-5 uop per 4 vpermb.
 #define LBFP_VBMI_ROW(r)                                                                  \
   {                                                                                       \
-    const __m512i table = _mm512_inserti64x4(                                             \
-        _mm512_castsi256_si512(                                                           \
+    const __m512i table = _mm512_or_si512(                                                \
+        _mm512_zextsi256_si512(                                                           \
             _mm256_load_si256(reinterpret_cast<const __m256i*>(x16 + ak[r].x0))),         \
-        _mm256_load_si256(reinterpret_cast<const __m256i*>(x16 + ak[r].x1)), 1);          \
+        _mm512_maskz_broadcast_i64x4(                                                     \
+            0xf0, _mm256_load_si256(reinterpret_cast<const __m256i*>(x16 + ak[r].x1))));  \
     const auto* y = reinterpret_cast<const __m512i*>(                                     \
         reinterpret_cast<const char*>(bk) + ak[r].y_offset);                              \
     LBFP_DPWSSD_MEM(c##r##0, _mm512_permutexvar_epi8(i0, table), y[0]);                   \
