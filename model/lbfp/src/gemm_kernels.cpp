@@ -574,16 +574,19 @@ LBFP_AVX512_TARGET void lbfp_micro_avx512(size_t kpairs, const LbfpPackedA* ap,
 }
 
 // VBMI (Intel): no shift in the loop. Per row and k pair, the 64-byte table is the two codes'
-// x16 rows (vmovdqu + vinserti64x4 from the L1-resident 8 KiB table); vpermb picks the int16
-// x of each lane with the byte indices of B, vpdpwssd multiplies by the y variant the row's
-// entry names: two ALU uops per 32 MACs instead of four (vpermw and vpsllvw are two each on
-// Golden Cove, vpermb and vpdpwssd one, and vpdpwssd issues on two ports).
+// x16 rows from the L1-resident 8 KiB table; vpermb picks the int16 x of each lane with the
+// byte indices of B, vpdpwssd multiplies by the y variant the row's entry names: two ALU uops
+// per 32 MACs instead of four (vpermw and vpsllvw are two each on Golden Cove, vpermb and
+// vpdpwssd one, and vpdpwssd issues on two ports). vpermb runs on port 5 only, so the table is
+// assembled off it: a zero-extending 32-byte load, a zero-masked vbroadcasti64x4 load (both
+// load-port only) and a vpor (port 0 or 5); vinserti64x4 was a fifth port-5 uop per 4 vpermb.
 #define LBFP_VBMI_ROW(r)                                                                  \
   {                                                                                       \
-    const __m512i table = _mm512_inserti64x4(                                             \
-        _mm512_castsi256_si512(                                                           \
+    const __m512i table = _mm512_or_si512(                                                \
+        _mm512_zextsi256_si512(                                                           \
             _mm256_load_si256(reinterpret_cast<const __m256i*>(x16 + ak[r].x0))),         \
-        _mm256_load_si256(reinterpret_cast<const __m256i*>(x16 + ak[r].x1)), 1);          \
+        _mm512_maskz_broadcast_i64x4(                                                     \
+            0xf0, _mm256_load_si256(reinterpret_cast<const __m256i*>(x16 + ak[r].x1))));  \
     const auto* y = reinterpret_cast<const __m512i*>(                                     \
         reinterpret_cast<const char*>(bk) + ak[r].y_offset);                              \
     LBFP_DPWSSD_MEM(c##r##0, _mm512_permutexvar_epi8(i0, table), y[0]);                   \
@@ -957,8 +960,12 @@ LBFP_AVX512_TARGET void lbfp_pack_a_block_avx512(const LbfpKernelTables& tables,
       }
     }
   }
+  // The scalar rest only where pairs are left (called for nothing, it cost about 1-2 % of a
+  // 512^3 product on Sapphire Rapids).
+  const bool rest_left = vec < (k + 1) / 2;
   for (size_t r = 0; r < kLbfpMr; ++r) {
-    const double rest = lbfp_pack_a_row<Vbmi>(tables, a + r * lda, k, vec, dst + r, cs);
+    const double rest =
+        rest_left ? lbfp_pack_a_row<Vbmi>(tables, a + r * lda, k, vec, dst + r, cs) : 0.0;
     if (use16) {
       a_sq[r] = static_cast<double>(_mm512_reduce_add_epi32(sq16[r])) * tables.cs_unit + rest;
     } else if (cs != nullptr) {
@@ -1018,21 +1025,30 @@ LBFP_AVX512_TARGET void lbfp_pack_b_panel_avx512(const LbfpKernelTables& tables,
                           lanes(16 << 16)));
       const __m512i y = _mm512_or_si512(_mm512_and_si512(yb_of(x0), lanes(0xffff)),
                                         _mm512_slli_epi32(yb_of(x1), 16));
-      if (Vbmi) {  // byte indices (2 fb, 2 fb + 1, 32 + 2 fb', 33 + 2 fb'); four y variants
-        const __m512i f0 = _mm512_slli_epi32(_mm512_and_si512(x0, lanes(15)), 1);
-        const __m512i f1 = _mm512_slli_epi32(_mm512_and_si512(x1, lanes(15)), 1);
-        const __m512i bytes = _mm512_or_si512(
-            _mm512_add_epi32(_mm512_mullo_epi32(f0, lanes(0x0101)), lanes(0x0100)),
-            _mm512_slli_epi32(
-                _mm512_add_epi32(_mm512_mullo_epi32(f1, lanes(0x0101)), lanes(0x2120)), 16));
-        _mm512_store_si512(d + 16 * g, bytes);
-        const __m512i y0 = yb_of(x0);
-        const __m512i y1 = yb_of(x1);
-        for (int var = 0; var < 4; ++var) {
-          const __m512i lo = _mm512_and_si512(_mm512_slli_epi32(y0, 2 * (var & 1)), lanes(0xffff));
-          const __m512i hi = _mm512_slli_epi32(y1, 16 + 2 * (var >> 1));
-          _mm512_store_si512(d + kLbfpNr * (1 + var) + 16 * g, _mm512_or_si512(lo, hi));
-        }
+      if (Vbmi) {
+        // One dword lane per column, the k pair's codes as words: (b0, b1).
+        const __m512i x01 = _mm512_or_si512(x0, _mm512_slli_epi32(x1, 16));
+        // Byte indices (2 fb, 2 fb + 1, 32 + 2 fb', 33 + 2 fb'): 2 fb is even and below 32,
+        // so the + 1 and + 32 are bits set by the OR.
+        const __m512i f = _mm512_and_si512(x01, lanes(0x000f000f));
+        _mm512_store_si512(d + 16 * g,
+                           _mm512_ternarylogic_epi32(_mm512_slli_epi32(f, 1),
+                                                     _mm512_slli_epi32(f, 9),
+                                                     lanes(0x21200100), 0xfe));  // a | b | c
+        // y = 0 or (-1)^s 2^q per word; the variants scale the k_0 word (variants 1, 3) and
+        // the k_1 word (2, 3) by 4 (|y| <= 2^9: no word overflows).
+        const __m512i q = _mm512_and_si512(_mm512_srli_epi16(x01, 4), _mm512_set1_epi16(7));
+        const __m512i pw = _mm512_sllv_epi16(_mm512_set1_epi16(1), q);
+        const __mmask32 neg = _mm512_test_epi16_mask(x01, _mm512_set1_epi16(128));
+        const __mmask32 nonzero = _mm512_test_epi16_mask(x01, _mm512_set1_epi16(127));
+        const __m512i y01 = _mm512_maskz_mov_epi16(
+            nonzero, _mm512_mask_sub_epi16(pw, neg, _mm512_setzero_si512(), pw));
+        _mm512_store_si512(d + kLbfpNr + 16 * g, y01);
+        _mm512_store_si512(d + 2 * kLbfpNr + 16 * g,
+                           _mm512_mask_slli_epi16(y01, 0x55555555, y01, 2));
+        _mm512_store_si512(d + 3 * kLbfpNr + 16 * g,
+                           _mm512_mask_slli_epi16(y01, 0xaaaaaaaa, y01, 2));
+        _mm512_store_si512(d + 4 * kLbfpNr + 16 * g, _mm512_slli_epi16(y01, 2));
       } else {
         _mm512_store_si512(d + 16 * g, index);
         _mm512_store_si512(d + kLbfpNr + 16 * g, y);
