@@ -1195,18 +1195,6 @@ LBFP_AVX512_TARGET void lbfp_gemm_impl(const LbfpKernelTables& tables, const Gem
       for (size_t c = 0; c < cols; ++c) call.b_sq[j0 + c] = sq[c];
     }
   };
-  auto pack = [&](size_t piece) {
-    if (piece < chunks) {
-      pack_a(piece);
-    } else {
-      pack_b(piece - chunks);
-    }
-  };
-  // Unit u: panel u / chunks, row chunk u % chunks.
-  auto deps = [&](size_t u, const auto& need) {
-    need(u % chunks);
-    need(chunks + u / chunks);
-  };
   const int16_t* pair_h = &tables.pair_h[0][0];
   auto compute = [&](size_t u) {
     compute_unit<kLbfpMr, kLbfpNr>(
@@ -1225,7 +1213,7 @@ LBFP_AVX512_TARGET void lbfp_gemm_impl(const LbfpKernelTables& tables, const Gem
           }
         });
   };
-  run_call(call, threads, parallel, chunks + panels, pack, panels * chunks, deps, compute);
+  run_by_panels(call, threads, parallel, chunks, panels, pack_a, pack_b, compute);
 }
 }  // namespace
 
