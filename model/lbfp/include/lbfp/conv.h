@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "lbfp/format.h"
 #include "lbfp/gemm.h"
@@ -89,29 +90,38 @@ void im2col(const Conv2dShape& s, const T* input, size_t image, size_t group, T*
   const size_t ys = nhwc ? s.in_width * s.in_channels : s.in_width;
   const size_t xs = nhwc ? s.in_channels : 1;
   const T* base = input + image * s.in_channels * s.in_height * s.in_width + group * cg * cs;
-  // One column (c, kh, kw) at a time: the valid output columns of a tap are one range per row, so
-  // no element pays for a bounds check (the same values as conv2d_input_index gives).
-  size_t k = 0;
-  for (size_t c = 0; c < cg; ++c) {
-    for (size_t kh = 0; kh < s.kernel_height; ++kh) {
-      for (size_t kw = 0; kw < s.kernel_width; ++kw, ++k) {
-        // ox is valid when pad_width <= ox * stride + kw < pad_width + in_width.
-        size_t lo = 0;
-        if (kw < s.pad_width) lo = (s.pad_width - kw + s.stride_width - 1) / s.stride_width;
-        size_t hi = 0;  // first invalid ox
-        if (s.pad_width + s.in_width > kw) {
-          hi = (s.pad_width + s.in_width - kw + s.stride_width - 1) / s.stride_width;
-        }
-        hi = hi < ow ? hi : ow;
-        lo = lo < hi ? lo : hi;
-        for (size_t oy = 0; oy < oh; ++oy) {
+  // The valid output columns of a tap are one range per row, [lo, hi) by kw, so no element pays
+  // for a bounds check (the same values as conv2d_input_index gives). Output row by output row,
+  // every column (c, kh, kw) of it: a row's part of `out` (ow x K elements) stays in cache while
+  // all the taps write it (tap by tap over the whole image swept it K times).
+  std::vector<size_t> lo_of(s.kernel_width), hi_of(s.kernel_width);
+  for (size_t kw = 0; kw < s.kernel_width; ++kw) {
+    // ox is valid when pad_width <= ox * stride + kw < pad_width + in_width.
+    size_t lo = 0;
+    if (kw < s.pad_width) lo = (s.pad_width - kw + s.stride_width - 1) / s.stride_width;
+    size_t hi = 0;  // first invalid ox
+    if (s.pad_width + s.in_width > kw) {
+      hi = (s.pad_width + s.in_width - kw + s.stride_width - 1) / s.stride_width;
+    }
+    hi = hi < ow ? hi : ow;
+    lo_of[kw] = lo < hi ? lo : hi;
+    hi_of[kw] = hi;
+  }
+  for (size_t oy = 0; oy < oh; ++oy) {
+    size_t k = 0;
+    for (size_t c = 0; c < cg; ++c) {
+      for (size_t kh = 0; kh < s.kernel_height; ++kh) {
+        const size_t iy = oy * s.stride_height + kh;
+        const bool row_in = iy >= s.pad_height && iy - s.pad_height < s.in_height;
+        const T* src = row_in ? base + c * cs + (iy - s.pad_height) * ys : nullptr;
+        for (size_t kw = 0; kw < s.kernel_width; ++kw, ++k) {
           T* dst = out + oy * ow * row_stride + k * col_stride;
-          const size_t iy = oy * s.stride_height + kh;
-          if (iy < s.pad_height || iy - s.pad_height >= s.in_height) {
+          if (!row_in) {
             for (size_t ox = 0; ox < ow; ++ox) dst[ox * row_stride] = T{};
             continue;
           }
-          const T* src = base + c * cs + (iy - s.pad_height) * ys;
+          const size_t lo = lo_of[kw];
+          const size_t hi = hi_of[kw];
           for (size_t ox = 0; ox < lo; ++ox) dst[ox * row_stride] = T{};
           const size_t x0 = lo * s.stride_width + kw - s.pad_width;
           if (row_stride == 1 && xs == 1 && s.stride_width == 1) {
