@@ -511,7 +511,7 @@ __attribute__((target("avx512f"))) void dw_rows(const DepthwiseShape& s, size_t 
                                                 const long* col, const __mmask16* mlo,
                                                 const __mmask16* mhi, const float* w,
                                                 __m512 bias, bool relu, const float* x,
-                                                float* y) {
+                                                const float* zero, float* y) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28,
                                          30);
   __m512 acc[R];
@@ -519,14 +519,14 @@ __attribute__((target("avx512f"))) void dw_rows(const DepthwiseShape& s, size_t 
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
   const long h = static_cast<long>(s.h);
   for (size_t kh = 0; kh < s.kh; ++kh) {
+    // A row outside the plane reads a row of zeros (zero: at least s.w + 2 * kDwMaxKw + 32
+    // floats, read from kDwMaxKw on): the same w * 0 as a masked-off load, without a branch.
     const float* row[R];
-    bool in[R];
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const long iy = static_cast<long>(s.sh * (oy0 + static_cast<size_t>(r)) + kh) -
                       static_cast<long>(s.ph);
-      in[r] = iy >= 0 && iy < h;
-      row[r] = x + (in[r] ? static_cast<size_t>(iy) : 0) * s.w;
+      row[r] = iy >= 0 && iy < h ? x + static_cast<size_t>(iy) * s.w : zero + kDwMaxKw;
     }
     for (size_t kw = 0; kw < s.kw; ++kw) {
       const __m512 wv = _mm512_set1_ps(w[kh * s.kw + kw]);
@@ -535,10 +535,10 @@ __attribute__((target("avx512f"))) void dw_rows(const DepthwiseShape& s, size_t 
         const float* p = row[r] + col[kw];
         __m512 xv;
         if (S == 1) {
-          xv = _mm512_maskz_loadu_ps(in[r] ? mlo[kw] : 0, p);
+          xv = _mm512_maskz_loadu_ps(mlo[kw], p);
         } else {
-          const __m512 lo = _mm512_maskz_loadu_ps(in[r] ? mlo[kw] : 0, p);
-          const __m512 hi = _mm512_maskz_loadu_ps(in[r] ? mhi[kw] : 0, p + 16);
+          const __m512 lo = _mm512_maskz_loadu_ps(mlo[kw], p);
+          const __m512 hi = _mm512_maskz_loadu_ps(mhi[kw], p + 16);
           xv = _mm512_permutex2var_ps(lo, even, hi);
         }
         acc[r] = _mm512_add_ps(acc[r], _mm512_mul_ps(wv, xv));
@@ -553,7 +553,7 @@ __attribute__((target("avx512f"))) void dw_rows(const DepthwiseShape& s, size_t 
 template <int S>
 __attribute__((target("avx512f"))) void dw_rows_plane(const DepthwiseShape& s, const float* w,
                                                       float bias, bool relu, const float* x,
-                                                      float* y) {
+                                                      const float* zero, float* y) {
   const __m512 bv = _mm512_set1_ps(bias);
   for (size_t ox0 = 0; ox0 < s.wo; ox0 += 16) {
     long col[kDwMaxKw];
@@ -565,11 +565,11 @@ __attribute__((target("avx512f"))) void dw_rows_plane(const DepthwiseShape& s, c
       mhi[kw] = lane_range(-col[kw] - 16, wi - col[kw] - 16);
     }
     size_t oy = 0;
-    for (; oy + 4 <= s.ho; oy += 4) dw_rows<S, 4>(s, oy, ox0, col, mlo, mhi, w, bv, relu, x, y);
+    for (; oy + 4 <= s.ho; oy += 4) dw_rows<S, 4>(s, oy, ox0, col, mlo, mhi, w, bv, relu, x, zero, y);
     switch (s.ho - oy) {
-      case 3: dw_rows<S, 3>(s, oy, ox0, col, mlo, mhi, w, bv, relu, x, y); break;
-      case 2: dw_rows<S, 2>(s, oy, ox0, col, mlo, mhi, w, bv, relu, x, y); break;
-      case 1: dw_rows<S, 1>(s, oy, ox0, col, mlo, mhi, w, bv, relu, x, y); break;
+      case 3: dw_rows<S, 3>(s, oy, ox0, col, mlo, mhi, w, bv, relu, x, zero, y); break;
+      case 2: dw_rows<S, 2>(s, oy, ox0, col, mlo, mhi, w, bv, relu, x, zero, y); break;
+      case 1: dw_rows<S, 1>(s, oy, ox0, col, mlo, mhi, w, bv, relu, x, zero, y); break;
       default: break;
     }
   }
@@ -775,15 +775,17 @@ void fp32_depthwise_planes(const DepthwisePlan& p, size_t channels, const float*
 #ifdef LBFP_FP32_AVX512
   const DepthwiseShape& s = p.s;
   const size_t in = s.h * s.w, out = s.ho * s.wo, taps = s.kh * s.kw;
+  thread_local std::vector<float> zero;
+  if (zero.size() < s.w + 2 * kDwMaxKw + 32) zero.assign(s.w + 2 * kDwMaxKw + 32, 0.f);
   for (size_t c = 0; c < channels; ++c) {
     const float* xc = x + c * in;
     float* yc = y + c * out;
     if (!p.masks.empty()) {
       dw_flat_plane(p, w + c * taps, bias[c], relu, xc, yc);
     } else if (s.sw == 1) {
-      dw_rows_plane<1>(s, w + c * taps, bias[c], relu, xc, yc);
+      dw_rows_plane<1>(s, w + c * taps, bias[c], relu, xc, zero.data(), yc);
     } else {
-      dw_rows_plane<2>(s, w + c * taps, bias[c], relu, xc, yc);
+      dw_rows_plane<2>(s, w + c * taps, bias[c], relu, xc, zero.data(), yc);
     }
   }
 #else
