@@ -8,7 +8,7 @@
 // sim/bench/eval_vs_ort.sh).
 // Usage: lbfp_eval_bench MODEL.onnx DATA THREADS [IMAGES [BATCH [PREDICTIONS]]]
 //        lbfp_eval_bench --data-dir DATA   (the folder a data set name resolves to)
-// LBFP_EVAL_BENCH_LAYERS=1 adds each layer's time.
+// LBFP_EVAL_BENCH_LAYERS=1 adds each layer's time, shapes, kernel, stride and groups.
 #include <sys/resource.h>
 
 #include <chrono>
