@@ -8,7 +8,7 @@
 // sim/bench/eval_vs_ort.sh).
 // Usage: lbfp_eval_bench MODEL.onnx DATA THREADS [IMAGES [BATCH [PREDICTIONS]]]
 //        lbfp_eval_bench --data-dir DATA   (the folder a data set name resolves to)
-// LBFP_EVAL_BENCH_LAYERS=1 adds each layer's time.
+// LBFP_EVAL_BENCH_LAYERS=1 adds each layer's time, shapes, kernel, stride and groups.
 #include <sys/resource.h>
 
 #include <chrono>
@@ -91,8 +91,14 @@ int main(int argc, char** argv) {
         (void)ev::run_fp32(g, in, in.size() / px, nullptr, hook, nthreads);
       }
       for (const auto& n : g.nodes) {
-        std::printf("  %-28s %-14s %8.3f s\n", n.name.c_str(), ev::to_string(n.kind),
-                    per_tensor[static_cast<size_t>(n.output)]);
+        std::string shape = g.tensor_shapes[static_cast<size_t>(n.inputs[0])].str() + " -> " +
+                            g.tensor_shapes[static_cast<size_t>(n.output)].str();
+        if (n.kind == ev::OpKind::kConv) {
+          shape += " k" + std::to_string(n.kernel_h) + "x" + std::to_string(n.kernel_w) + " s" +
+                   std::to_string(n.stride_h) + " g" + std::to_string(n.groups);
+        }
+        std::printf("  %-28s %-14s %8.3f s  %s\n", n.name.c_str(), ev::to_string(n.kind),
+                    per_tensor[static_cast<size_t>(n.output)], shape.c_str());
       }
     }
     size_t right = 0;

@@ -221,6 +221,20 @@ TEST(Fp32Inference, DirectConvolutionEqualsTheDefinitionBitForBit) {
       {{3, 14, 14}, 24, 3, 3, 1, 1, 1, 1, 1, true},  {{3, 9, 11}, 4, 5, 5, 1, 1, 2, 2, 1, true},
       {{2, 6, 7}, 3, 3, 5, 1, 1, 1, 2, 1, false},    {{2, 5, 5}, 3, 1, 1, 1, 1, 1, 1, 1, true},
       {{4, 7, 7}, 9, 3, 3, 1, 1, 1, 1, 1, true},     {{2, 6, 6}, 2, 3, 3, 1, 1, 2, 2, 1, false},
+      // Depthwise read from the unpadded planes: flat (stride 1, output as wide as the input;
+      // planes of 49, 196, 784 and 17 x 33 outputs), by rows (stride 2, odd and even widths,
+      // rows wider than 16 outputs; stride 1 with another output width), and a kernel too wide
+      // for it (9), which keeps the phase layout.
+      {{3, 7, 7}, 3, 3, 3, 1, 1, 1, 1, 3, true},     {{3, 14, 14}, 3, 3, 3, 1, 1, 1, 1, 3, false},
+      {{2, 28, 28}, 2, 3, 3, 1, 1, 1, 1, 2, true},   {{2, 17, 33}, 2, 5, 3, 1, 1, 2, 1, 2, false},
+      {{3, 28, 28}, 3, 3, 3, 2, 2, 1, 1, 3, true},   {{2, 14, 14}, 2, 3, 3, 2, 2, 1, 1, 2, false},
+      {{2, 13, 37}, 2, 3, 5, 2, 2, 1, 2, 2, true},   {{2, 9, 40}, 2, 3, 3, 1, 1, 0, 0, 2, false},
+      {{2, 5, 21}, 2, 3, 9, 1, 1, 1, 4, 2, true},    {{2, 9, 9}, 2, 3, 3, 3, 1, 1, 1, 2, false},
+      // Small output planes with long sums: the output channels in the vector lanes (64, 32 and
+      // 16 per tile; 49 pixels in whole tiles of 7, 20 and 30 with a tail), stride 1 and 2.
+      {{32, 7, 7}, 64, 3, 3, 1, 1, 1, 1, 1, true},   {{32, 14, 13}, 64, 3, 3, 2, 2, 1, 1, 1, false},
+      {{32, 4, 5}, 32, 3, 3, 1, 1, 1, 1, 1, false},  {{30, 6, 5}, 16, 3, 3, 1, 1, 1, 1, 1, true},
+      {{64, 7, 7}, 48, 3, 3, 1, 1, 1, 1, 1, true},
   };
   for (const Case& k : cases) {
     const Graph g = one_conv(k.in, k.out_c, k.kh, k.kw, k.sh, k.sw, k.ph, k.pw, k.groups, k.relu,

@@ -305,9 +305,274 @@ __attribute__((target("avx512f"))) void gather2_avx512(const float* src, size_t 
   }
 }
 
+// fp32_fill_phases for horizontal strides 1 and 2.
+__attribute__((target("avx512f"))) void fill_phases_avx512(const PhaseFill& f, const float* x,
+                                                           float* buf) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28,
+                                         30);
+  // Column rx of phase px is padded column rx * sw + px, input column that - pw: the columns
+  // rx in [first[px], end[px]) are inside the input.
+  size_t first[2] = {}, end[2] = {};
+  for (size_t px = 0; px < f.sw; ++px) {
+    first[px] = px >= f.pw ? 0 : (f.pw - px + f.sw - 1) / f.sw;
+    end[px] = std::min(f.wq, (f.w + f.pw - px + f.sw - 1) / f.sw);
+  }
+  for (size_t ch = 0; ch < f.c; ++ch) {
+    size_t py = f.ph % f.sh, ry = f.ph / f.sh;  // of input row iy = 0
+    for (size_t iy = 0; iy < f.h; ++iy) {
+      const float* xr = x + (ch * f.h + iy) * f.w;
+      float* row = buf + ch * f.channel + py * f.sw * f.plane + ry * f.wq;
+      if (py >= f.kh) {
+        // No tap reads this phase's rows.
+      } else if (f.sw == 1) {
+        float* dst = row + f.pw;
+        for (size_t i = 0; i < f.w; i += 16) {
+          const auto m = static_cast<__mmask16>(f.w - i >= 16 ? 0xFFFFu : (1u << (f.w - i)) - 1);
+          _mm512_mask_storeu_ps(dst + i, m, _mm512_maskz_loadu_ps(m, xr + i));
+        }
+      } else {
+        for (size_t px = 0; px < 2 && px < f.kw; ++px) {
+          if (first[px] >= end[px]) continue;
+          const float* src = xr + first[px] * 2 + px - f.pw;
+          float* dst = row + px * f.plane + first[px];
+          const size_t count = end[px] - first[px];
+          for (size_t i = 0; i < count; i += 16) {
+            const size_t r = std::min<size_t>(16, count - i), need = 2 * r - 1;  // floats read
+            const auto mlo = static_cast<__mmask16>(need >= 16 ? 0xFFFFu : (1u << need) - 1);
+            const auto mhi = static_cast<__mmask16>(need > 16 ? (1u << (need - 16)) - 1 : 0);
+            const __m512 lo = _mm512_maskz_loadu_ps(mlo, src + 2 * i);
+            const __m512 hi = _mm512_maskz_loadu_ps(mhi, src + 2 * i + 16);
+            const auto mout = static_cast<__mmask16>(r >= 16 ? 0xFFFFu : (1u << r) - 1);
+            _mm512_mask_storeu_ps(dst + i, mout, _mm512_permutex2var_ps(lo, even, hi));
+          }
+        }
+      }
+      if (++py == f.sh) {
+        py = 0;
+        ++ry;
+      }
+    }
+  }
+}
+
 bool has_avx512() {
   static const bool yes = __builtin_cpu_supports("avx512f");
   return yes;
+}
+
+// Output channels ch0 .. ch0 + 16 V - 1 (the lanes) of P output pixels: pixel i is column
+// cols[i] of the product (its taps x[off[kk] + cols[i]]) and output out[i] of each plane. The
+// weights of step kk are wk[kk * m + ch0 ...], side by side.
+template <int P, int V>
+__attribute__((target("avx512f"))) void channels_tile(size_t k, size_t m, const float* wk,
+                                                      const float* x, const int32_t* off,
+                                                      const uint32_t* cols, size_t out0,
+                                                      const PlaneOut& o, size_t ch0) {
+  __m512 acc[P][V];
+#pragma GCC unroll 8
+  for (int i = 0; i < P; ++i) {
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) acc[i][v] = _mm512_setzero_ps();
+  }
+  size_t q[P];
+#pragma GCC unroll 8
+  for (int i = 0; i < P; ++i) q[i] = cols[i];
+  for (size_t kk = 0; kk < k; ++kk) {
+    const float* xk = x + off[kk];
+    const float* wr = wk + kk * m;
+    __m512 w[V];
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) w[v] = _mm512_loadu_ps(wr + 16 * v);
+#pragma GCC unroll 8
+    for (int i = 0; i < P; ++i) {
+      const __m512 xv = _mm512_set1_ps(xk[q[i]]);
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) acc[i][v] = _mm512_fmadd_ps(w[v], xv, acc[i][v]);
+    }
+  }
+  const __m512i lane = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+                                                            12, 13, 14, 15),
+                                          _mm512_set1_epi32(static_cast<int>(o.plane)));
+  const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v) {
+    const size_t ch = ch0 + 16 * static_cast<size_t>(v);
+    const __m512 bias = _mm512_loadu_ps(o.bias + ch);
+    float* yv = o.y + ch * o.plane + out0;
+#pragma GCC unroll 8
+    for (int i = 0; i < P; ++i) {
+      __m512 r = _mm512_add_ps(acc[i][v], bias);
+      if (o.relu) r = _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(r, zero, _CMP_LT_OQ), zero);
+      _mm512_i32scatter_ps(yv + i, lane, r, 4);
+    }
+  }
+}
+
+template <int P, int V>
+__attribute__((target("avx512f"))) void channels_tail(size_t rest, size_t k, size_t m,
+                                                      const float* wk, const float* x,
+                                                      const int32_t* off, const uint32_t* cols,
+                                                      size_t out0, const PlaneOut& o,
+                                                      size_t ch0) {
+  if constexpr (P > 0) {
+    if (rest == P) {
+      channels_tile<P, V>(k, m, wk, x, off, cols, out0, o, ch0);
+    } else {
+      channels_tail<P - 1, V>(rest, k, m, wk, x, off, cols, out0, o, ch0);
+    }
+  }
+}
+
+template <int P, int V>
+__attribute__((target("avx512f"))) void conv_channels_avx512(const PackedA& a, const float* x,
+                                                             const int32_t* off,
+                                                             const std::vector<uint32_t>& cols,
+                                                             const PlaneOut& o) {
+  const size_t n = cols.size();
+  for (size_t ch0 = 0; ch0 < a.m; ch0 += 16 * V) {
+    size_t i = 0;
+    for (; i + P <= n; i += P) {
+      channels_tile<P, V>(a.k, a.m, a.by_k.data() + ch0, x, off, cols.data() + i, i, o, ch0);
+    }
+    if (i < n) {
+      channels_tail<P - 1, V>(n - i, a.k, a.m, a.by_k.data() + ch0, x, off, cols.data() + i, i,
+                              o, ch0);
+    }
+  }
+}
+
+// Sum + bias, the ReLU, then the lanes of m into p.
+__attribute__((target("avx512f"))) inline void dw_store(float* p, __mmask16 m, __m512 acc,
+                                                        __m512 bias, bool relu) {
+  __m512 v = _mm512_add_ps(acc, bias);
+  if (relu) {
+    const __m512 zero = _mm512_setzero_ps();
+    v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), zero);
+  }
+  _mm512_mask_storeu_ps(p, m, v);
+}
+
+// Stride 1 with the output as wide as the input: output q of the plane (flat) reads input
+// q + off[t] for tap t in the lanes of masks[v * taps + t] (vector v), 0 in the others. C
+// vectors side by side, so that the adds' latency overlaps.
+template <int C>
+__attribute__((target("avx512f"))) void dw_flat_block(const DepthwisePlan& p, size_t v0,
+                                                      const float* w, __m512 bias, bool relu,
+                                                      const float* x, float* y) {
+  const size_t taps = p.off.size(), n = p.s.ho * p.s.wo;
+  __m512 acc[C];
+#pragma GCC unroll 8
+  for (int v = 0; v < C; ++v) acc[v] = _mm512_setzero_ps();
+  const uint16_t* masks = p.masks.data() + v0 * taps;
+  for (size_t t = 0; t < taps; ++t) {
+    const __m512 wv = _mm512_set1_ps(w[t]);
+    const float* xt = x + static_cast<std::ptrdiff_t>(16 * v0) + p.off[t];
+#pragma GCC unroll 8
+    for (int v = 0; v < C; ++v) {
+      const __m512 xv = _mm512_maskz_loadu_ps(masks[static_cast<size_t>(v) * taps + t], xt + 16 * v);
+      acc[v] = _mm512_add_ps(acc[v], _mm512_mul_ps(wv, xv));
+    }
+  }
+#pragma GCC unroll 8
+  for (int v = 0; v < C; ++v) {
+    const size_t q = 16 * (v0 + static_cast<size_t>(v));
+    const auto m = static_cast<__mmask16>(n - q >= 16 ? 0xFFFFu : (1u << (n - q)) - 1);
+    dw_store(y + q, m, acc[v], bias, relu);
+  }
+}
+
+__attribute__((target("avx512f"))) void dw_flat_plane(const DepthwisePlan& p, const float* w,
+                                                      float bias, bool relu, const float* x,
+                                                      float* y) {
+  const size_t vectors = (p.s.ho * p.s.wo + 15) / 16;
+  const __m512 bv = _mm512_set1_ps(bias);
+  size_t v = 0;
+  for (; v + 8 <= vectors; v += 8) dw_flat_block<8>(p, v, w, bv, relu, x, y);
+  for (; v + 4 <= vectors; v += 4) dw_flat_block<4>(p, v, w, bv, relu, x, y);
+  for (; v + 2 <= vectors; v += 2) dw_flat_block<2>(p, v, w, bv, relu, x, y);
+  for (; v < vectors; ++v) dw_flat_block<1>(p, v, w, bv, relu, x, y);
+}
+
+// Lanes lo .. hi - 1 of 16 (clamped to the vector).
+inline __mmask16 lane_range(long lo, long hi) {
+  lo = std::max<long>(lo, 0);
+  hi = std::min<long>(hi, 16);
+  if (hi <= lo) return 0;
+  return static_cast<__mmask16>(((1u << (hi - lo)) - 1u) << lo);
+}
+
+// R output rows from oy0, 16 outputs from column ox0, horizontal stride S (1 or 2): tap (kh, kw)
+// of lane j reads input column S (ox0 + j) + kw - pw of row sh oy + kh - ph, 0 outside the plane.
+// For S = 2 the two vectors from column 2 ox0 + kw - pw, their even lanes. col, mlo, mhi: per kw,
+// the first column and the in-plane lanes of the two vectors.
+constexpr size_t kDwMaxKw = 8;
+template <int S, int R>
+__attribute__((target("avx512f"))) void dw_rows(const DepthwiseShape& s, size_t oy0, size_t ox0,
+                                                const long* col, const __mmask16* mlo,
+                                                const __mmask16* mhi, const float* w,
+                                                __m512 bias, bool relu, const float* x,
+                                                const float* zero, float* y) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28,
+                                         30);
+  __m512 acc[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  const long h = static_cast<long>(s.h);
+  for (size_t kh = 0; kh < s.kh; ++kh) {
+    // A row outside the plane reads a row of zeros (zero: at least s.w + 2 * kDwMaxKw + 32
+    // floats, read from kDwMaxKw on): the same w * 0 as a masked-off load, without a branch.
+    const float* row[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const long iy = static_cast<long>(s.sh * (oy0 + static_cast<size_t>(r)) + kh) -
+                      static_cast<long>(s.ph);
+      row[r] = iy >= 0 && iy < h ? x + static_cast<size_t>(iy) * s.w : zero + kDwMaxKw;
+    }
+    for (size_t kw = 0; kw < s.kw; ++kw) {
+      const __m512 wv = _mm512_set1_ps(w[kh * s.kw + kw]);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        const float* p = row[r] + col[kw];
+        __m512 xv;
+        if (S == 1) {
+          xv = _mm512_maskz_loadu_ps(mlo[kw], p);
+        } else {
+          const __m512 lo = _mm512_maskz_loadu_ps(mlo[kw], p);
+          const __m512 hi = _mm512_maskz_loadu_ps(mhi[kw], p + 16);
+          xv = _mm512_permutex2var_ps(lo, even, hi);
+        }
+        acc[r] = _mm512_add_ps(acc[r], _mm512_mul_ps(wv, xv));
+      }
+    }
+  }
+  const auto m = static_cast<__mmask16>(s.wo - ox0 >= 16 ? 0xFFFFu : (1u << (s.wo - ox0)) - 1);
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) dw_store(y + (oy0 + static_cast<size_t>(r)) * s.wo + ox0, m, acc[r], bias, relu);
+}
+
+template <int S>
+__attribute__((target("avx512f"))) void dw_rows_plane(const DepthwiseShape& s, const float* w,
+                                                      float bias, bool relu, const float* x,
+                                                      const float* zero, float* y) {
+  const __m512 bv = _mm512_set1_ps(bias);
+  for (size_t ox0 = 0; ox0 < s.wo; ox0 += 16) {
+    long col[kDwMaxKw];
+    __mmask16 mlo[kDwMaxKw], mhi[kDwMaxKw];
+    const long wi = static_cast<long>(s.w);
+    for (size_t kw = 0; kw < s.kw; ++kw) {
+      col[kw] = static_cast<long>(S * ox0 + kw) - static_cast<long>(s.pw);
+      mlo[kw] = lane_range(-col[kw], wi - col[kw]);
+      mhi[kw] = lane_range(-col[kw] - 16, wi - col[kw] - 16);
+    }
+    size_t oy = 0;
+    for (; oy + 4 <= s.ho; oy += 4) dw_rows<S, 4>(s, oy, ox0, col, mlo, mhi, w, bv, relu, x, zero, y);
+    switch (s.ho - oy) {
+      case 3: dw_rows<S, 3>(s, oy, ox0, col, mlo, mhi, w, bv, relu, x, zero, y); break;
+      case 2: dw_rows<S, 2>(s, oy, ox0, col, mlo, mhi, w, bv, relu, x, zero, y); break;
+      case 1: dw_rows<S, 1>(s, oy, ox0, col, mlo, mhi, w, bv, relu, x, zero, y); break;
+      default: break;
+    }
+  }
 }
 #endif
 
@@ -346,6 +611,12 @@ PackedA fp32_pack_a(size_t m, size_t k, const float* a, size_t lda) {
     p.blocks.resize(m * k);
     for (size_t i = 0; i < m; i += kRows) {
       pack_block(i, std::min(kRows, m - i), k, a, lda, p.blocks.data() + i * k);
+    }
+    if (m % 16 == 0) {
+      p.by_k.resize(m * k);
+      for (size_t r = 0; r < m; ++r) {
+        for (size_t kk = 0; kk < k; ++kk) p.by_k[kk * m + r] = a[r * lda + kk];
+      }
     }
   }
 #endif
@@ -435,6 +706,125 @@ void fp32_taps_plane(size_t taps, const float* w, const float* x, const int32_t*
   std::vector<float> sums(n);
   fp32_taps_portable(n, taps, w, x, off, sums.data());
   plane_from_sums(sums, 1, out);
+}
+
+bool fp32_conv_channels_ok(const PackedA& a) { return !a.by_k.empty(); }
+
+std::vector<uint32_t> fp32_kept_columns(const PlaneMap& map) {
+  std::vector<uint32_t> cols;
+  for (size_t q = 0; q < map.n; ++q) {
+    if (q % map.wq < map.w) cols.push_back(static_cast<uint32_t>(q));
+  }
+  return cols;
+}
+
+void fp32_conv_channels(const PackedA& a, const float* x, const int32_t* off,
+                        const std::vector<uint32_t>& cols, const PlaneOut& out) {
+#ifdef LBFP_FP32_AVX512
+  // 7 pixels (a 7 x 7 plane in whole tiles) x up to 64 channels: 28 accumulators, each step's
+  // weights in 4 registers, the pixels broadcast from memory.
+  if (a.m % 64 == 0) {
+    conv_channels_avx512<7, 4>(a, x, off, cols, out);
+  } else if (a.m % 32 == 0) {
+    conv_channels_avx512<7, 2>(a, x, off, cols, out);
+  } else {
+    conv_channels_avx512<7, 1>(a, x, off, cols, out);
+  }
+#else
+  (void)a, (void)x, (void)off, (void)cols, (void)out;
+#endif
+}
+
+DepthwisePlan fp32_depthwise_plan(const DepthwiseShape& s) {
+  DepthwisePlan p;
+  p.s = s;
+#ifdef LBFP_FP32_AVX512
+  if (!has_avx512() || s.ho == 0 || s.wo == 0) return p;
+  if (s.sh == 1 && s.sw == 1 && s.wo == s.w) {
+    // Flat: output q = oy * w + ox, its tap (kh, kw) input q + (kh - ph) w + kw - pw.
+    const size_t taps = s.kh * s.kw, n = s.ho * s.wo, vectors = (n + 15) / 16;
+    p.off.resize(taps);
+    p.masks.assign(vectors * taps, 0);
+    for (size_t kh = 0; kh < s.kh; ++kh) {
+      for (size_t kw = 0; kw < s.kw; ++kw) {
+        const size_t t = kh * s.kw + kw;
+        p.off[t] = static_cast<int32_t>(
+            (static_cast<long>(kh) - static_cast<long>(s.ph)) * static_cast<long>(s.w) +
+            static_cast<long>(kw) - static_cast<long>(s.pw));
+        for (size_t q = 0; q < n; ++q) {
+          const long iy = static_cast<long>(q / s.wo + kh) - static_cast<long>(s.ph);
+          const long ix = static_cast<long>(q % s.wo + kw) - static_cast<long>(s.pw);
+          if (iy < 0 || ix < 0 || iy >= static_cast<long>(s.h) || ix >= static_cast<long>(s.w)) {
+            continue;
+          }
+          uint16_t& m = p.masks[(q / 16) * taps + t];
+          m = static_cast<uint16_t>(m | (1u << (q % 16)));
+        }
+      }
+    }
+    p.direct = s.h * s.w < static_cast<size_t>(INT32_MAX);
+    return p;
+  }
+  p.direct = (s.sw == 1 || s.sw == 2) && s.kw <= kDwMaxKw;
+#endif
+  return p;
+}
+
+void fp32_depthwise_planes(const DepthwisePlan& p, size_t channels, const float* w,
+                           const float* bias, bool relu, const float* x, float* y) {
+#ifdef LBFP_FP32_AVX512
+  const DepthwiseShape& s = p.s;
+  const size_t in = s.h * s.w, out = s.ho * s.wo, taps = s.kh * s.kw;
+  thread_local std::vector<float> zero;
+  if (zero.size() < s.w + 2 * kDwMaxKw + 32) zero.assign(s.w + 2 * kDwMaxKw + 32, 0.f);
+  for (size_t c = 0; c < channels; ++c) {
+    const float* xc = x + c * in;
+    float* yc = y + c * out;
+    if (!p.masks.empty()) {
+      dw_flat_plane(p, w + c * taps, bias[c], relu, xc, yc);
+    } else if (s.sw == 1) {
+      dw_rows_plane<1>(s, w + c * taps, bias[c], relu, xc, zero.data(), yc);
+    } else {
+      dw_rows_plane<2>(s, w + c * taps, bias[c], relu, xc, zero.data(), yc);
+    }
+  }
+#else
+  (void)p, (void)channels, (void)w, (void)bias, (void)relu, (void)x, (void)y;
+#endif
+}
+
+void fp32_fill_phases(const PhaseFill& f, const float* x, float* buf) {
+#ifdef LBFP_FP32_AVX512
+  if ((f.sw == 1 || f.sw == 2) && has_avx512()) {
+    fill_phases_avx512(f, x, buf);
+    return;
+  }
+#endif
+  // Column rx of phase px is padded column rx * sw + px, input column that - pw: the columns rx
+  // in [first, end) are inside the input.
+  for (size_t ch = 0; ch < f.c; ++ch) {
+    size_t py = f.ph % f.sh, ry = f.ph / f.sh;  // of input row iy = 0
+    for (size_t iy = 0; iy < f.h; ++iy) {
+      const float* xr = x + (ch * f.h + iy) * f.w;
+      float* row = buf + ch * f.channel + py * f.sw * f.plane + ry * f.wq;
+      if (f.sw == 1) {
+        std::copy(xr, xr + f.w, row + f.pw);
+      } else {
+        for (size_t px = 0; px < f.sw; ++px) {
+          const size_t first = px >= f.pw ? 0 : (f.pw - px + f.sw - 1) / f.sw;
+          const size_t end = std::min(f.wq, (f.w + f.pw - px + f.sw - 1) / f.sw);
+          if (first < end) {
+            fp32_gather(xr + first * f.sw + px - f.pw, end - first, f.sw,
+                        row + px * f.plane + first);
+          }
+        }
+      }
+      if (++py == f.sh) {
+        py = 0;
+        ++ry;
+      }
+    }
+  }
 }
 
 void fp32_gather(const float* src, size_t count, size_t stride, float* dst) {

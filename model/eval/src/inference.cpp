@@ -227,39 +227,20 @@ int32_t tap_offset(const PhaseLayout& l, size_t c, size_t kh, size_t kw) {
 // positions, so the zero border of a buffer zeroed once stays zero.
 void fill_phases(const PhaseLayout& l, const Node& n, const ActShape& is, const float* x,
                  float* buf) {
-  // Column rx of phase px is padded column rx * sw + px, input column that - pad_w: the columns
-  // rx in [first[px], end[px]) are inside the input (computed once, not per row).
-  constexpr size_t kMaxPhases = 8;
-  size_t first[kMaxPhases] = {}, end[kMaxPhases] = {};
-  const bool by_phase = l.sw > 1 && l.sw <= kMaxPhases;
-  for (size_t px = 0; by_phase && px < l.sw; ++px) {
-    first[px] = px >= n.pad_w ? 0 : (n.pad_w - px + l.sw - 1) / l.sw;
-    end[px] = std::min(l.wq, (is.w + n.pad_w - px + l.sw - 1) / l.sw);
-  }
-  for (size_t c = 0; c < is.c; ++c) {
-    size_t py = n.pad_h % l.sh, ry = n.pad_h / l.sh;  // of input row iy = 0
-    for (size_t iy = 0; iy < is.h; ++iy) {
-      const float* xr = x + (c * is.h + iy) * is.w;
-      float* row = buf + c * l.channel + py * l.sw * l.plane + ry * l.wq;
-      if (l.sw == 1) {
-        std::copy(xr, xr + is.w, row + n.pad_w);
-      } else {
-        for (size_t px = 0; px < l.sw; ++px) {
-          float* dst = row + px * l.plane;
-          size_t f = first[px], e = end[px];
-          if (!by_phase) {
-            f = px >= n.pad_w ? 0 : (n.pad_w - px + l.sw - 1) / l.sw;
-            e = std::min(l.wq, (is.w + n.pad_w - px + l.sw - 1) / l.sw);
-          }
-          if (f < e) detail::fp32_gather(xr + f * l.sw + px - n.pad_w, e - f, l.sw, dst + f);
-        }
-      }
-      if (++py == l.sh) {
-        py = 0;
-        ++ry;
-      }
-    }
-  }
+  detail::PhaseFill f;
+  f.c = is.c;
+  f.h = is.h;
+  f.w = is.w;
+  f.sh = l.sh;
+  f.sw = l.sw;
+  f.ph = n.pad_h;
+  f.pw = n.pad_w;
+  f.wq = l.wq;
+  f.plane = l.plane;
+  f.channel = l.channel;
+  f.kh = n.kernel_h;
+  f.kw = n.kernel_w;
+  detail::fp32_fill_phases(f, x, buf);
 }
 
 // A convolution, per image and group, directly over the phase layout (no im2col copy). With more
@@ -277,6 +258,8 @@ struct ConvPlan {
   std::vector<detail::PackedA> packed;  // per group, where a group has more than one output
   bool as_is = false;                   // a 1x1 convolution of stride 1 without padding
   detail::PlaneMap map;                 // the output columns kept
+  detail::DepthwisePlan dw;             // depthwise: read the input as it is where dw.direct
+  std::vector<uint32_t> cols;           // where not empty: fp32_conv_channels over these columns
 };
 
 ConvPlan conv_plan(const Graph& g, const Node& n) {
@@ -308,6 +291,26 @@ ConvPlan conv_plan(const Graph& g, const Node& n) {
   }
   const ActShape& os = shape_of(g, n.output);
   p.map = detail::fp32_plane_map(os.h * p.l.wq, p.l.wq, os.w);
+  // Output planes of at most 64 pixels (a 7 x 7 plane fills 4 vectors of pixels with 49, or
+  // 64 with the dropped columns) and sums of at least 256 products (so that the scattered store of
+  // the channel tiles weighs little): the output channels in the lanes.
+  if (og > 1 && detail::fp32_conv_channels_ok(p.packed[0]) && os.h * os.w <= 64 && kk >= 256) {
+    p.cols = detail::fp32_kept_columns(p.map);
+  }
+  if (og == 1 && cg == 1) {
+    detail::DepthwiseShape s;
+    s.h = is.h;
+    s.w = is.w;
+    s.ho = os.h;
+    s.wo = os.w;
+    s.kh = n.kernel_h;
+    s.kw = n.kernel_w;
+    s.sh = n.stride_h;
+    s.sw = n.stride_w;
+    s.ph = n.pad_h;
+    s.pw = n.pad_w;
+    p.dw = detail::fp32_depthwise_plan(s);
+  }
   return p;
 }
 
@@ -320,12 +323,20 @@ void conv_fp32(const Graph& g, const Node& n, const ConvPlan& p, const float* in
   const PhaseLayout& l = p.l;
   // Each thread's phase buffer, kept from one call to the next (no allocation or page fault per
   // call), zeroed once per call, so its border is zero for every image.
+  const size_t plane = os.h * os.w;
+  if (p.dw.direct) {
+    // Depthwise, straight from the unpadded planes (fp32_depthwise_planes: the same values).
+    for (size_t b = 0; b < batch; ++b) {
+      detail::fp32_depthwise_planes(p.dw, n.groups, n.weights.data(), n.bias.data(), relu,
+                                    in + b * is.elements(), out + b * os.c * plane);
+    }
+    return;
+  }
   thread_local std::vector<float> buf;
   if (!p.as_is) {
     if (buf.size() < l.floats) buf.resize(l.floats);
     std::fill(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(l.floats), 0.f);
   }
-  const size_t plane = os.h * os.w;
   for (size_t b = 0; b < batch; ++b) {
     const float* xs = in + b * is.elements();
     if (!p.as_is) {
@@ -339,6 +350,8 @@ void conv_fp32(const Graph& g, const Node& n, const ConvPlan& p, const float* in
                                 &p.map};
       if (og == 1) {
         detail::fp32_taps_plane(kk, n.weights.data() + grp * kk, x, p.off.data(), po);
+      } else if (!p.cols.empty()) {
+        detail::fp32_conv_channels(p.packed[grp], x, p.off.data(), p.cols, po);
       } else {
         detail::fp32_conv_packed(p.packed[grp], x, p.off.data(), po);
       }

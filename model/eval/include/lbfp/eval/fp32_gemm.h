@@ -33,6 +33,7 @@ struct PackedA {
   const float* a = nullptr;  // the original (the path without AVX-512 reads it)
   size_t lda = 0;
   std::vector<float> blocks;
+  std::vector<float> by_k;  // for fp32_conv_channels: a[r][kk] at by_k[kk * m + r]
 };
 PackedA fp32_pack_a(size_t m, size_t k, const float* a, size_t lda);
 // fp32_gemm_offsets(a.m, n, a.k, a.a, a.lda, x, off, c, ldc): the same values.
@@ -68,6 +69,56 @@ void fp32_conv_packed(const PackedA& a, const float* x, const int32_t* off, cons
 // fp32_taps(map.n, taps, w, x, off, sums), then the one plane.
 void fp32_taps_plane(size_t taps, const float* w, const float* x, const int32_t* off,
                      const PlaneOut& out);
+
+// The convolution with the output channels in the vector lanes (16 per vector) and the output
+// pixels broadcast: output (r, i) = sum_k a[r][k] * x[off[k] + cols[i]], the same fma chain in k
+// order from +0 as fp32_conv_packed, for the kept columns only (no lane spent on a dropped column
+// or a partial vector of pixels). out.map's kept columns, in order, are cols (built once per layer
+// by fp32_kept_columns). Only where fp32_conv_channels_ok(a): AVX-512 and a.m a multiple of 16.
+bool fp32_conv_channels_ok(const PackedA& a);
+std::vector<uint32_t> fp32_kept_columns(const PlaneMap& map);
+void fp32_conv_channels(const PackedA& a, const float* x, const int32_t* off,
+                        const std::vector<uint32_t>& cols, const PlaneOut& out);
+
+// A depthwise convolution (one input and one output channel per group) read straight from its
+// unpadded NCHW planes: no phase copy. Output (oy, ox) of each plane is sum over (kh, kw) of
+// w[kh][kw] * x[iy][ix] from +0 in (kh, kw) order, each product rounded, then added, where a tap
+// outside the input reads 0 (as the zero-padded plane gave: w * 0, then +), then + bias and the
+// ReLU (v < 0 ? 0 : v): fp32_taps_plane's values over the zero-padded input.
+struct DepthwiseShape {
+  size_t h = 0, w = 0;    // input plane
+  size_t ho = 0, wo = 0;  // output plane
+  size_t kh = 0, kw = 0, sh = 1, sw = 1, ph = 0, pw = 0;
+};
+// What fp32_depthwise_planes needs, built once per layer. direct: whether it has a fast path for
+// this shape on this CPU (AVX-512; stride 1, or horizontal stride 2 with a kernel at most 8 wide);
+// where not, use the phase layout and fp32_taps_plane.
+struct DepthwisePlan {
+  DepthwiseShape s;
+  bool direct = false;
+  // Stride 1: the output plane as one flat row of vectors; per vector and tap, the lanes whose
+  // input is inside the plane (the others read 0), and each tap's offset in the input plane.
+  std::vector<uint16_t> masks;
+  std::vector<int32_t> off;
+};
+DepthwisePlan fp32_depthwise_plan(const DepthwiseShape& s);
+// Planes [0, channels) of one image: x + c * h * w in, y + c * ho * wo out, weights
+// w + c * kh * kw, bias[c]. Only where plan.direct.
+void fp32_depthwise_planes(const DepthwisePlan& plan, size_t channels, const float* w,
+                           const float* bias, bool relu, const float* x, float* y);
+
+// One image's channels (c planes of h x w at x) into a direct convolution's phase layout at buf:
+// input row iy of channel ch goes to phase (py, px) = ((iy + ph) % sh, (column + pw) % sw), row
+// (iy + ph) / sh, columns px .. of the padded row taken every sw-th; phase planes of wq columns,
+// `plane` floats apart, channels `channel` floats apart. Only the in-bounds values are written
+// (the zero border of a buffer zeroed once stays zero).
+struct PhaseFill {
+  size_t c = 0, h = 0, w = 0, sh = 1, sw = 1, ph = 0, pw = 0, wq = 0, plane = 0, channel = 0;
+  // The phases a tap reads: py with some kh % sh == py, px with some kw % sw == px (a 1 x 1
+  // convolution of stride 2 reads phase (0, 0) only); the others are left as they are.
+  size_t kh = 1, kw = 1;
+};
+void fp32_fill_phases(const PhaseFill& f, const float* x, float* buf);
 
 // dst[i] = src[i * stride] for i < count (nothing past src[(count - 1) * stride] is read).
 void fp32_gather(const float* src, size_t count, size_t stride, float* dst);
