@@ -307,21 +307,26 @@ std::string cpu_model() {
   return model;
 }
 
-// The kernel path kAuto takes for a format on this CPU (a 1 x 1 x 1 product reports it).
+// The kernel path kAuto takes for a format on this CPU for the cube shapes (kAuto also looks at
+// the shape: a 1 x 64 x 128 product reports the choice for wide, deep ones).
 template <class Format>
 std::string auto_path(const Format& format) {
-  const Code one = lbfp::encode(format, 1.0, 1);
-  const int exponent = 1;
+  constexpr size_t kN = 64, kK = 128;
+  const std::vector<Code> a(kK, lbfp::encode(format, 1.0, 1));
+  const std::vector<Code> b(kK * kN, a[0]);
+  const std::vector<int> exponents(kN, 1);
   lbfp::GemmProblem p;
-  p.m = p.n = p.k = 1;
-  p.a = &one;
-  p.lda = 1;
+  p.m = 1;
+  p.n = kN;
+  p.k = kK;
+  p.a = a.data();
+  p.lda = kK;
   p.a_exponent = 1;
-  p.b = &one;
-  p.ldb = 1;
-  p.b_exponents = &exponent;
-  int64_t acc = 0;
-  return lbfp::to_string(lbfp::gemm_accumulate(format, p, &acc, 1).path);
+  p.b = b.data();
+  p.ldb = kN;
+  p.b_exponents = exponents.data();
+  std::vector<int64_t> acc(kN);
+  return lbfp::to_string(lbfp::gemm_accumulate(format, p, acc.data(), kN).path);
 }
 
 }  // namespace

@@ -223,6 +223,32 @@ INSTANTIATE_TEST_SUITE_P(Paths, BfpGemmPathTest,
                            return to_string(path_info.param);
                          });
 
+// kAuto looks at the shape: a product a few columns wide (a depthwise convolution's group) goes
+// to the portable kernel, a shallow and narrow one to AVX2, both exact like every path; wide
+// and deep products keep the format's fastest whole-call kernel.
+TEST(GemmTest, AutoTakesTheNarrowKernelsForNarrowProducts) {
+  for (const Shape s : {Shape{300, 1, 9}, Shape{300, 16, 9}, Shape{70, 130, 200}}) {
+    const auto c = make_case(lbfp8(), s, Codes::kRealistic, 5);
+    const GemmProblem p = c.problem(true);
+    std::vector<int64_t> ref(s.m * s.n), acc(s.m * s.n);
+    GemmOptions options;
+    options.path = KernelPath::kReference;
+    gemm_accumulate(lbfp8(), p, ref.data(), s.n, nullptr, options);
+    options.path = KernelPath::kAuto;
+    const KernelPath path = gemm_accumulate(lbfp8(), p, acc.data(), s.n, nullptr, options).path;
+    EXPECT_EQ(acc, ref) << to_string(path);
+    if (s.n == 1) {
+      EXPECT_EQ(path, KernelPath::kPortable);
+    } else if (s.k <= 16) {
+      EXPECT_EQ(path, kernel_path_available(KernelPath::kAvx2, lbfp8()) ? KernelPath::kAvx2
+                                                                         : KernelPath::kPortable);
+    } else {
+      EXPECT_NE(path, KernelPath::kPortable);
+      EXPECT_NE(path, KernelPath::kReference);
+    }
+  }
+}
+
 TEST(GemmTest, Lbfp8RealisticCodesMatchReference) {
   expect_paths_match(lbfp8(), Codes::kRealistic, false);
 }

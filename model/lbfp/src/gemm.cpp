@@ -451,8 +451,12 @@ bool available(KernelPath path, const Format& format) {
   return false;
 }
 
+// Whether a format is BFP (its products are int8 x int8: AMX applies).
+bool is_bfp(const LbfpFormat&) { return false; }
+bool is_bfp(const BfpFormat&) { return true; }
+
 template <class Format>
-KernelPath choose_path(const Format& format, KernelPath requested) {
+KernelPath choose_path(const Format& format, KernelPath requested, size_t n, size_t k) {
   if (requested != KernelPath::kAuto) {
     if (!available(requested, format)) {
       throw std::invalid_argument("gemm: kernel path " + to_string(requested) +
@@ -460,12 +464,22 @@ KernelPath choose_path(const Format& format, KernelPath requested) {
     }
     return requested;
   }
+  // Narrow or shallow products (depthwise and grouped convolutions: N = channels per group,
+  // K = the taps): the whole-call kernels compute 32- or 64-column panels and pack per k pair,
+  // which for N of a few columns or K of a few taps costs more than the products. Measured on
+  // an Intel Xeon (Sapphire Rapids class), M = 39,200 (docs/performance.md): LBFP8 N = 1, K = 9
+  // portable 1.8 ms, AVX2 2.2, VBMI 3.5, vpermw 12.0; N = 16, K = 9 AVX2 3.5, VBMI 4.7, vpermw
+  // 13.2; BFP8 K = 32 and 64 (N = 64, 128) the AVX-512 kernel 1.4-2x AMX, whose k steps are 64.
+  if (!is_bfp(format)) {
+    if (n <= 4 && available(KernelPath::kPortable, format)) return KernelPath::kPortable;
+    if (k <= 16 && n <= 32 && available(KernelPath::kAvx2, format)) return KernelPath::kAvx2;
+  }
   // On Intel (Golden Cove measured) the VBMI kernel is about 1.8x the vpermw one; on AMD Zen 4
   // the vpermw kernel is the one measured (docs/performance.md), so it stays first there.
   if (detail::cpu_is_intel() && available(KernelPath::kAvx512Vbmi, format)) {
     return KernelPath::kAvx512Vbmi;
   }
-  if (available(KernelPath::kAmx, format)) return KernelPath::kAmx;
+  if (available(KernelPath::kAmx, format) && (k > 64 || n <= 16)) return KernelPath::kAmx;
   for (KernelPath p : {KernelPath::kAvx512, KernelPath::kAvx2, KernelPath::kPortable}) {
     if (available(p, format)) return p;
   }
@@ -789,7 +803,7 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
                     uint32_t* overflows, const GemmOptions& options) {
   check_problem(format, p, ldc, acc, options);
   GemmStats stats;
-  stats.path = choose_path(format, options.path);
+  stats.path = choose_path(format, options.path, p.n, p.k);
   if (p.m == 0 || p.n == 0) return stats;
 
   std::vector<int64_t> initial(p.n, 0);

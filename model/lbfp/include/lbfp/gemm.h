@@ -20,7 +20,8 @@
 
 namespace lbfp {
 
-// The kernel that computes the sums. kAuto picks the fastest one the CPU and the format allow.
+// The kernel that computes the sums. kAuto picks the fastest one the CPU, the format and the
+// shape allow (a narrow or shallow product goes to the portable or AVX2 kernel).
 enum class KernelPath {
   kAuto,
   kReference,  // lbfp::dot per output: obviously the spec, slow
