@@ -240,51 +240,27 @@ void BM_Bfp8Conv(benchmark::State& state) { BM_CodeConv(state, lbfp::bfp8()); }
 // a machine shared with other jobs disturbs least.
 double least(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
 
+// The cube rows' settings: wall time in microseconds, and the least repetition as `_min`.
+void timed(benchmark::internal::Benchmark* b) {
+  b->UseRealTime()->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", least);
+}
+void all_cubes(benchmark::internal::Benchmark* b) {
+  b->Arg(64)->Arg(256)->Arg(512)->Arg(1024);
+  timed(b);
+}
+void cube512(benchmark::internal::Benchmark* b) {
+  b->Arg(512);
+  timed(b);
+}
+
 // sgemm rows first: the code rows divide by them.
-BENCHMARK(BM_SgemmCube)
-    ->Arg(64)
-    ->Arg(256)
-    ->Arg(512)
-    ->Arg(1024)
-    ->UseRealTime()
-    ->Unit(benchmark::kMicrosecond)
-    ->ComputeStatistics("min", least);
-BENCHMARK(BM_Lbfp8GemmCube)
-    ->Arg(64)
-    ->Arg(256)
-    ->Arg(512)
-    ->Arg(1024)
-    ->UseRealTime()
-    ->Unit(benchmark::kMicrosecond)
-    ->ComputeStatistics("min", least);
-BENCHMARK(BM_Bfp8GemmCube)
-    ->Arg(64)
-    ->Arg(256)
-    ->Arg(512)
-    ->Arg(1024)
-    ->UseRealTime()
-    ->Unit(benchmark::kMicrosecond)
-    ->ComputeStatistics("min", least);
-BENCHMARK(BM_Lbfp8GemmCubeAvx512)
-    ->Arg(512)
-    ->UseRealTime()
-    ->Unit(benchmark::kMicrosecond)
-    ->ComputeStatistics("min", least);
-BENCHMARK(BM_Lbfp8GemmCubeAvx512Vbmi)
-    ->Arg(512)
-    ->UseRealTime()
-    ->Unit(benchmark::kMicrosecond)
-    ->ComputeStatistics("min", least);
-BENCHMARK(BM_Bfp8GemmCubeAvx512)
-    ->Arg(512)
-    ->UseRealTime()
-    ->Unit(benchmark::kMicrosecond)
-    ->ComputeStatistics("min", least);
-BENCHMARK(BM_Bfp8GemmCubeAmx)
-    ->Arg(512)
-    ->UseRealTime()
-    ->Unit(benchmark::kMicrosecond)
-    ->ComputeStatistics("min", least);
+BENCHMARK(BM_SgemmCube)->Apply(all_cubes);
+BENCHMARK(BM_Lbfp8GemmCube)->Apply(all_cubes);
+BENCHMARK(BM_Bfp8GemmCube)->Apply(all_cubes);
+BENCHMARK(BM_Lbfp8GemmCubeAvx512)->Apply(cube512);
+BENCHMARK(BM_Lbfp8GemmCubeAvx512Vbmi)->Apply(cube512);
+BENCHMARK(BM_Bfp8GemmCubeAvx512)->Apply(cube512);
+BENCHMARK(BM_Bfp8GemmCubeAmx)->Apply(cube512);
 BENCHMARK(BM_SgemmConv)->DenseRange(0, 2)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Lbfp8Conv)->DenseRange(0, 2)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Bfp8Conv)->DenseRange(0, 2)->UseRealTime()->Unit(benchmark::kMicrosecond);

@@ -8,19 +8,7 @@
 #include <string>
 
 #include "lbfp/bigint.h"
-
-#if defined(__x86_64__)
-// GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512 intrinsics wherever they are
-// inlined, at the header's location (as in gemm_kernels.cpp).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
-#endif
+#include "lbfp/x86_intrinsics.h"
 
 namespace lbfp {
 namespace {
@@ -317,6 +305,22 @@ Code requantize(const LbfpFormat& format, int64_t acc, int scale, int out_exp, b
 Code requantize(const BfpFormat& format, int64_t acc, int scale, int out_exp, bool relu) {
   return requantize_one(format, acc, scale, out_exp, relu);
 }
+namespace {
+// The row requantizers' argument checks, once per row: the output exponent, then every
+// accumulator within A bits (one pass without a branch per element; the element's own check,
+// which names it, only when one is out of range).
+void check_row(int acc_bits, const int64_t* acc, size_t n, int out_exp) {
+  check_exponent(out_exp);
+  const int64_t hi = (int64_t{1} << (acc_bits - 1)) - 1;
+  const int64_t lo = -hi - 1;
+  bool in_range = true;
+  for (size_t i = 0; i < n; ++i) in_range &= acc[i] >= lo && acc[i] <= hi;
+  if (!in_range) {
+    for (size_t i = 0; i < n; ++i) check_acc_range(acc_bits, acc[i]);
+  }
+}
+}  // namespace
+
 // The same steps as requantize_checked without a branch on the data (signs, zeros and ReLU are
 // as unpredictable as the data; each mispredicted branch cost more than the rest of an element):
 // the range check first, over the whole row, then per element the leading one, the bucketed
@@ -324,14 +328,7 @@ Code requantize(const BfpFormat& format, int64_t acc, int scale, int out_exp, bo
 // level <= 0 through its mask, like a negative one under ReLU.
 void requantize_row(const LbfpFormat& format, const int64_t* acc, const int* scales, size_t n,
                     int out_exp, bool relu, Code* out) {
-  check_exponent(out_exp);
-  const int64_t hi = (int64_t{1} << (format.acc_bits() - 1)) - 1;
-  const int64_t lo = -hi - 1;
-  bool in_range = true;
-  for (size_t i = 0; i < n; ++i) in_range &= acc[i] >= lo && acc[i] <= hi;
-  if (!in_range) {
-    for (size_t i = 0; i < n; ++i) check_acc_range(format.acc_bits(), acc[i]);
-  }
+  check_row(format.acc_bits(), acc, n, out_exp);
   const int64_t offset = level_offset(format, out_exp);
   const int64_t top = format.max_magnitude();
   const int frac = format.frac_bits();
@@ -412,14 +409,7 @@ __attribute__((target("avx512f"))) size_t bfp_requantize_avx512(
 // shifts go through requantize_checked. The code is the clamped mantissa's low W bits.
 void requantize_row(const BfpFormat& format, const int64_t* acc, const int* scales, size_t n,
                     int out_exp, bool relu, Code* out) {
-  check_exponent(out_exp);
-  const int64_t hi = (int64_t{1} << (format.acc_bits() - 1)) - 1;
-  const int64_t lo = -hi - 1;
-  bool in_range = true;
-  for (size_t i = 0; i < n; ++i) in_range &= acc[i] >= lo && acc[i] <= hi;
-  if (!in_range) {
-    for (size_t i = 0; i < n; ++i) check_acc_range(format.acc_bits(), acc[i]);
-  }
+  check_row(format.acc_bits(), acc, n, out_exp);
   const int64_t top = format.max_mantissa();
   const int64_t low_bits = (int64_t{1} << format.width()) - 1;
   const int64_t shift0 = int64_t{format.width() - 1} - out_exp;

@@ -2,18 +2,7 @@
 
 #include <cstring>
 
-#if defined(__x86_64__)
-// GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512 intrinsics (their
-// _mm512_undefined_* operands) at the header's lines: silenced around the include only.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
-#endif
+#include "lbfp/x86_intrinsics.h"
 
 namespace lbfp {
 namespace {

@@ -12,18 +12,7 @@
 // the threads themselves (see "AVX-512: whole calls" below).
 #include "gemm_kernels.h"
 
-// GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512 intrinsics (their
-// _mm512_undefined_* pass-through operands) wherever they are inlined; the diagnostic's location
-// is the header, so silencing it around the include leaves it on for this file's code.
-// Clang has no such warning (and would warn about the unknown option).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "lbfp/x86_intrinsics.h"
 
 #include <cpuid.h>
 #if defined(__linux__)

@@ -8,22 +8,11 @@
 #include <random>
 #include <sstream>
 
-#if defined(__x86_64__)
-// GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512 intrinsics (their
-// _mm512_undefined_* operands) at the header's lines: silenced around the include only.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
-#endif
 
 #include "lbfp/calibration.h"
 #include "lbfp/float_encoder.h"
 #include "lbfp/gemm.h"
+#include "lbfp/x86_intrinsics.h"
 #include "lbfp/eval/graph.h"
 #include "lbfp/tensor.h"
 
@@ -805,24 +794,26 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Layer
       }
       return t;
     };
-    const std::vector<double> a_values = value_table(a_exp);
-    std::map<int, std::vector<double>> w_values;
-    for (int e : gl.w_exponents) {
-      if (w_values.count(e) == 0) w_values[e] = value_table(e);
-    }
     // Each output's sum in k order, then its bias (the largest of these picks the exponent).
-    std::vector<const double*> w_tables(n);
-    for (uint64_t j = 0; j < n; ++j) w_tables[j] = w_values[gl.w_exponents[j]].data();
     std::vector<const Code*> rows;
     for (size_t r = 0; r < sampled.size(); ++r) {
       rows.push_back(on_chip ? sampled_rows.data() + r * k : gl.a.data() + sampled[r] * k);
     }
     const auto* bfp = std::get_if<BfpFormat>(&format);
-    const double amax =
-        bfp != nullptr && k < (uint64_t{1} << 38)
-            ? largest_sampled_output_bfp(*bfp, rows, gl, n, k)
-            : largest_sampled_output(a_values.data(), w_tables.data(), gl.w.data(), n, k, rows,
-                                     gl.bias.empty() ? nullptr : gl.bias.data());
+    double amax = 0.0;
+    if (bfp != nullptr && k < (uint64_t{1} << 38)) {
+      amax = largest_sampled_output_bfp(*bfp, rows, gl, n, k);
+    } else {
+      const std::vector<double> a_values = value_table(a_exp);
+      std::map<int, std::vector<double>> w_values;
+      for (int e : gl.w_exponents) {
+        if (w_values.count(e) == 0) w_values[e] = value_table(e);
+      }
+      std::vector<const double*> w_tables(n);
+      for (uint64_t j = 0; j < n; ++j) w_tables[j] = w_values[gl.w_exponents[j]].data();
+      amax = largest_sampled_output(a_values.data(), w_tables.data(), gl.w.data(), n, k, rows,
+                                    gl.bias.empty() ? nullptr : gl.bias.data());
+    }
     gl.out_exponent = max_exponent(amax);
     gl.relu = true;
     if (on_chip) {
