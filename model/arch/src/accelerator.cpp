@@ -12,6 +12,7 @@
 
 #include "lbfp/arch/limits.h"
 #include "lbfp/arch/stats.h"
+#include "thread_end.h"
 #include "timed_array.h"
 
 namespace lbfp::arch {
@@ -691,6 +692,11 @@ bool Accelerator::dma(tlm::tlm_command command, uint64_t address, unsigned char*
 }
 
 void Accelerator::controller_thread() {
+  run_controller();
+  end_thread();
+}
+
+void Accelerator::run_controller() {
   using Order = LayerPlan::Order;
   for (size_t li = 0;; ++li) {
     const GemmJob* job = job_in.read();
@@ -900,11 +906,16 @@ Accelerator::Plan* Accelerator::wait_for_layer(size_t next) {
   return no_more_work_ ? nullptr : plan_.get();
 }
 
-// The three workers end when the host has no more work, so that no buffer outlives the
+// The three workers' work ends when the host has no more work, so that no buffer outlives the
 // simulation on a suspended thread's stack (LeakSanitizer does not scan SystemC's coroutine
 // stacks). Their heap state lives in members (plan_, staging_) for the same reason: after an
 // error they stay suspended when the controller stops the simulation.
 void Accelerator::loader_thread() {
+  run_loader();
+  end_thread();
+}
+
+void Accelerator::run_loader() {
   std::vector<Code>& staging = staging_;
   const Code zero = zero_code(config_);
   for (size_t next = 0;; ++next) {
@@ -1045,6 +1056,11 @@ void Accelerator::loader_thread() {
 }
 
 void Accelerator::compute_thread() {
+  run_compute();
+  end_thread();
+}
+
+void Accelerator::run_compute() {
   const sc_time period = config_.clock_period;
   const auto tick = [&](int64_t n) { wait(period * static_cast<double>(n)); };
   const int acc = config_.scaled ? (config_.scaled->is_mx() ? 32 : config_.scaled->acc_bits())
@@ -1372,6 +1388,11 @@ void Accelerator::finish_tile(Plan& p, size_t i, const TileResult& r) {
 }
 
 void Accelerator::writer_thread() {
+  run_writer();
+  end_thread();
+}
+
+void Accelerator::run_writer() {
   for (size_t next = 0;; ++next) {
     Plan* plan = wait_for_layer(next);
     if (plan == nullptr) return;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "thread_end.h"
+
 namespace lbfp::arch {
 namespace {
 
@@ -75,6 +77,11 @@ bool Host::take_from_source(size_t i) {
 }
 
 void Host::run_thread() {
+  run_layers();
+  end_thread();
+}
+
+void Host::run_layers() {
   try {
     for (size_t i = 0; i < layers_.size(); ++i) {
       if (sources_[i] && !take_from_source(i)) return;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "thread_end.h"
+
 namespace lbfp::arch {
 
 Router::Router(sc_core::sc_module_name name)
@@ -56,6 +58,7 @@ void Cpu::run_thread() {
   } catch (const std::exception& e) {
     error_ = e.what();
   }
+  end_thread();
 }
 
 tlm::tlm_response_status Cpu::transact(tlm::tlm_command command, uint64_t address, void* data,

@@ -394,12 +394,17 @@ class Accelerator : public sc_core::sc_module {
   };
   struct Plan;
 
+  // The SystemC threads, each running its run_*() and then ending (see thread_end.h).
   void controller_thread();
   void loader_thread();
   void compute_thread();
+  void writer_thread();
+  void run_controller();
+  void run_loader();
+  void run_compute();
   // A tile's results have left the array: into the output buffer, counted.
   void finish_tile(Plan& p, size_t i, const TileResult& result);
-  void writer_thread();
+  void run_writer();
   // The layer in flight, once the controller has planned the `next`-th; nullptr when the host
   // has no more work.
   Plan* wait_for_layer(size_t next);

@@ -48,7 +48,8 @@ class Host : public sc_core::sc_module {
   const std::string& error() const { return error_; }
 
  private:
-  void run_thread();
+  void run_thread();  // run_layers(), then the thread ends (see thread_end.h)
+  void run_layers();
   // Replaces layer i's shape with its source's layer; false (error_ set, simulation stopped)
   // when the source throws or gives another shape.
   bool take_from_source(size_t i);
