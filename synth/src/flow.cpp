@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
@@ -280,6 +281,57 @@ SynthResult synthesize(const Tools& tools, const Unit& unit) {
   return r;
 }
 
+namespace {
+
+// Verilator's runtime (verilated.cpp, its VCD writer and thread pool) compiles to the same
+// objects for every netlist, and --build compiles it in each model's folder: about 20
+// CPU-seconds a model. The first model built in a process (with a given verilator) lends its
+// objects to the later ones: copied into their folder before the build, newer than Verilator's
+// sources, they are up to date for make.
+const char* const kRuntimeObjects[] = {"verilated.o", "verilated_vcd_c.o", "verilated_threads.o"};
+
+struct RuntimeObjects {
+  std::mutex mutex;
+  std::string verilator;
+  fs::path dir;  // a built model's obj folder, or empty
+};
+
+RuntimeObjects& runtime_objects() {
+  static RuntimeObjects r;
+  return r;
+}
+
+// Copies the lent objects into `obj`; false (and nothing copied that could be stale) if there are
+// none or one is missing.
+bool borrow_runtime_objects(const std::string& verilator, const fs::path& obj) {
+  RuntimeObjects& r = runtime_objects();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  if (r.dir.empty() || r.verilator != verilator || r.dir == obj) return false;
+  std::error_code ec;
+  for (const char* name : kRuntimeObjects) {
+    if (!fs::is_regular_file(r.dir / name, ec)) return false;
+  }
+  fs::create_directories(obj, ec);
+  for (const char* name : kRuntimeObjects) {
+    fs::copy_file(r.dir / name, obj / name, fs::copy_options::overwrite_existing, ec);
+    if (ec) {
+      for (const char* n : kRuntimeObjects) fs::remove(obj / n, ec);
+      return false;
+    }
+  }
+  return true;
+}
+
+void lend_runtime_objects(const std::string& verilator, const fs::path& obj) {
+  RuntimeObjects& r = runtime_objects();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  if (!r.dir.empty()) return;
+  r.verilator = verilator;
+  r.dir = obj;
+}
+
+}  // namespace
+
 std::string build_activity_model(const Tools& tools, const Unit& unit, const SynthResult& synth,
                                  const LibertyLibrary& library) {
   const fs::path dir(synth.dir);
@@ -292,14 +344,19 @@ std::string build_activity_model(const Tools& tools, const Unit& unit, const Syn
   const fs::path obj = dir / "obj";
   const fs::path harness = fs::path(tools.source_dir) / "synth" / "harness";
   const char* main_file = is_array(unit) ? "array_activity_main.cpp" : "activity_main.cpp";
+  // Borrowed runtime objects are older than the makefile Verilator writes, on which verilated.mk
+  // makes them depend: make is told to take that makefile as old.
+  const bool borrowed = borrow_runtime_objects(tools.verilator, obj);
   const std::string command =
       quote(tools.verilator) + " --cc --exe --build -j " + std::to_string(tools.build_jobs) +
+      (borrowed ? " -MAKEFLAGS --old-file=Vnetlist.mk" : "") +
       " -O3 --x-assign fast --x-initial fast -Wno-fatal -Wno-lint -Wno-style --trace"
       " --prefix Vnetlist --top-module " + quote(unit.top) + " -Mdir " + quote(obj.string()) +
       " -CFLAGS -O1 -CFLAGS " + quote("-I" + harness.string()) + " -o activity " +
       quote(cells.string()) + " " + quote(synth.netlist_verilog) + " " +
       quote((harness / main_file).string());
   run_logged(command, (dir / "verilator.log").string(), "verilator build of " + unit.name());
+  if (!borrowed) lend_runtime_objects(tools.verilator, obj);
   return (obj / "activity").string();
 }
 
