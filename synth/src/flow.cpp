@@ -284,7 +284,7 @@ SynthResult synthesize(const Tools& tools, const Unit& unit) {
 namespace {
 
 // Verilator's runtime (verilated.cpp, its VCD writer and thread pool) compiles to the same
-// objects for every netlist, and --build compiles it in each model's folder: about 20
+// objects for every netlist, and --build compiles it in each model's folder: about 10
 // CPU-seconds a model. The first model built in a process (with a given verilator) lends its
 // objects to the later ones: copied into their folder before the build, newer than Verilator's
 // sources, they are up to date for make.
