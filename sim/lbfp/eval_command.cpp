@@ -168,8 +168,8 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--batch", o->batch, "images per batch (default 200)")
       ->check(unsigned_integer() & CLI::Range(1, 1000000));
   cmd->add_option("--threads", o->threads,
-                  "worker threads: the FP32 pass splits each batch's images, the quantized "
-                  "configurations run side by side (default 2; the same results for any count)")
+                  "worker threads: the FP32 pass and every quantized configuration split each "
+                  "batch's images (default 2; the same results for any count)")
       ->check(CLI::Range(1, 256));
   cmd->add_option("--out", options->out,
                   "folder for MODEL.exponents.json (the chosen exponents), report.html, "

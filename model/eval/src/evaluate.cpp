@@ -13,6 +13,7 @@
 
 #include "lbfp/config_error.h"
 #include "lbfp/eval/scaled_inference.h"
+#include "parallel.h"
 
 namespace lbfp::eval {
 
@@ -252,17 +253,21 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
 
   const size_t total = options.test_images ? std::min(options.test_images, test.size()) : test.size();
   report.total = total;
-  // The configurations are independent of each other: with more than one GEMM thread they run
-  // side by side, each on its own thread with single-threaded kernels (every result the same as
-  // one after the other; each configuration's sums still in image order).
-  const size_t workers = std::min<size_t>(report.results.size(),
-                                          static_cast<size_t>(std::max(1, options.gemm.threads)));
+  // The quantized passes: with more than one thread, each batch's images are cut into as many
+  // runs of consecutive images as there are threads, and the threads take the (configuration,
+  // run) parts in turn, with single-threaded kernels (no image's values depend on the others in
+  // its batch). Then each configuration's parts are taken in image order, the configurations side
+  // by side: overflows, predictions and the error sums (each still one chain in element order),
+  // so every result is the same as one pass over the batch.
+  const auto threads = static_cast<size_t>(std::max(1, options.gemm.threads));
   GemmOptions config_gemm = options.gemm;
-  if (workers > 1) config_gemm.threads = 1;
+  if (threads > 1) config_gemm.threads = 1;
+  const size_t configs = report.results.size();
   Activations fp;  // the FP32 activations of the batch, reused by every batch
-  // Each configuration's codes and convolution buffers, reused by every batch.
-  std::vector<QuantizedResult> kept(report.results.size());
-  std::vector<QuantScratch> scratch(report.results.size());
+  // Each (configuration, run)'s codes and convolution buffers, reused by every batch.
+  std::vector<QuantizedResult> kept(configs * threads);
+  std::vector<QuantScratch> scratch(configs * threads);
+  std::vector<double> part_seconds(configs * threads);
   for (size_t first = 0; first < total; first += batch) {
     const size_t count = std::min(batch, total - first);
     const auto fp32_start = std::chrono::steady_clock::now();
@@ -279,65 +284,61 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
       report.fp32_correct += right;
     }
     report.fp32_seconds += seconds_since(fp32_start);
-    const auto pixels = pixel_batch(test, first, count);
-    auto run_config = [&](size_t index) {
+    const size_t runs = std::min(threads, count);
+    auto run_begin = [&](size_t j) { return count * j / runs; };
+    auto run_part = [&](size_t part) {
+      const size_t index = part / runs, j = part % runs;
+      const auto start = std::chrono::steady_clock::now();
+      const size_t begin = run_begin(j), n = run_begin(j + 1) - begin;
+      run_quantized_into(g, report.results[index].plan, pixel_batch(test, first + begin, n), n,
+                         config_gemm, kept[part], scratch[part]);
+      part_seconds[part] = seconds_since(start);
+    };
+    auto merge = [&](size_t index) {
       ConfigResult& r = report.results[index];
       const auto start = std::chrono::steady_clock::now();
-      QuantizedResult& q = kept[index];
-      run_quantized_into(g, r.plan, pixels, count, config_gemm, q, scratch[index]);
-      r.overflows += q.overflows;
-      const auto q_pred = top1(q.logits, classes);
-      for (size_t i = 0; i < count; ++i) r.right.push_back(q_pred[i] == test.labels[first + i]);
-      r.predicted.insert(r.predicted.end(), q_pred.begin(), q_pred.end());
-      // The layers with codes: their sums side by side (each in element order).
-      std::vector<ErrorTerm> terms;
-      for (auto& e : r.layers) {
-        if (e.tensor == g.output || !q.values.empty()) continue;
-        const auto t = static_cast<size_t>(e.tensor);
-        terms.push_back({e.tensor, &q.codes[t], &fp[t], e.signal, e.noise});
-      }
-      if (!terms.empty()) add_squared_errors(g, r.plan, terms);
-      size_t term = 0;
-      for (auto& e : r.layers) {
-        const auto& x = fp[static_cast<size_t>(e.tensor)];
-        if (e.tensor != g.output && q.values.empty()) {
-          e.signal = terms[term].signal;
-          e.noise = terms[term].noise;
-          ++term;
-          continue;
+      for (size_t j = 0; j < runs; ++j) {
+        const QuantizedResult& q = kept[index * runs + j];
+        r.seconds += part_seconds[index * runs + j];
+        const size_t begin = run_begin(j);
+        r.overflows += q.overflows;
+        const auto q_pred = top1(q.logits, classes);
+        for (size_t i = 0; i < q_pred.size(); ++i) {
+          r.right.push_back(q_pred[i] == test.labels[first + begin + i]);
         }
-        const std::vector<double>& xq =
-            e.tensor == g.output ? q.logits : q.values[static_cast<size_t>(e.tensor)];
-        for (size_t i = 0; i < x.size(); ++i) {
-          const double v = x[i];
-          e.signal += v * v;
-          e.noise += (v - xq[i]) * (v - xq[i]);
+        r.predicted.insert(r.predicted.end(), q_pred.begin(), q_pred.end());
+        // The layers with codes: their sums side by side (each in element order).
+        std::vector<ErrorTerm> terms;
+        for (auto& e : r.layers) {
+          if (e.tensor == g.output || !q.values.empty()) continue;
+          const auto t = static_cast<size_t>(e.tensor);
+          terms.push_back({e.tensor, &q.codes[t], &fp[t], e.signal, e.noise,
+                           begin * (fp[t].size() / count)});
+        }
+        if (!terms.empty()) add_squared_errors(g, r.plan, terms);
+        size_t term = 0;
+        for (auto& e : r.layers) {
+          const auto& x = fp[static_cast<size_t>(e.tensor)];
+          if (e.tensor != g.output && q.values.empty()) {
+            e.signal = terms[term].signal;
+            e.noise = terms[term].noise;
+            ++term;
+            continue;
+          }
+          const std::vector<double>& xq =
+              e.tensor == g.output ? q.logits : q.values[static_cast<size_t>(e.tensor)];
+          const float* xs = x.data() + begin * (x.size() / count);
+          for (size_t i = 0; i < xq.size(); ++i) {
+            const double v = xs[i];
+            e.signal += v * v;
+            e.noise += (v - xq[i]) * (v - xq[i]);
+          }
         }
       }
       r.seconds += seconds_since(start);
     };
-    if (workers <= 1) {
-      for (size_t i = 0; i < report.results.size(); ++i) run_config(i);
-    } else {
-      // Worker w runs configurations w, w + workers, ...; an exception ends the run after all join.
-      std::vector<std::exception_ptr> errors(workers);
-      std::vector<std::thread> threads;
-      for (size_t w = 0; w < workers; ++w) {
-        threads.emplace_back([&, w] {
-          try {
-            for (size_t i = w; i < report.results.size(); i += workers) {
-              run_config(i);
-            }
-          } catch (...) {
-            errors[w] = std::current_exception();
-          }
-        });
-      }
-      for (auto& t : threads) t.join();
-      for (auto& e : errors) {
-        if (e) std::rethrow_exception(e);
-      }
-    }
+    detail::parallel_tasks(configs * runs, threads, run_part);
+    detail::parallel_tasks(configs, threads, merge);
     if (options.progress) options.progress(first + count, total);
   }
   for (auto& r : report.results) r.accuracy = paired_accuracy(r.right, report.fp32_right);

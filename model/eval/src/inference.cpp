@@ -14,6 +14,7 @@
 #include "lbfp/eval/scaled_inference.h"
 #include "lbfp/tensor.h"
 #include "lbfp/eval/fp32_gemm.h"
+#include "parallel.h"
 #include "pooling.h"
 
 namespace lbfp::eval {
@@ -156,31 +157,14 @@ namespace {
 
 const ActShape& shape_of(const Graph& g, int id) { return g.tensor_shapes[static_cast<size_t>(id)]; }
 
-// Calls fn(first, end) over contiguous image ranges of [0, batch) on up to `threads` threads
-// (the calling thread takes the first range). Images are independent in every FP32 layer, so the
+// Calls fn(first, end) over contiguous image ranges of [0, batch), one range per thread on up to
+// `threads` threads. Images are independent in every FP32 layer, so the
 // values do not depend on the split.
 template <class Fn>
 void parallel_images(size_t batch, size_t threads, const Fn& fn) {
   const size_t parts = std::max<size_t>(1, std::min(threads, batch));
-  if (parts == 1) {
-    fn(size_t{0}, batch);
-    return;
-  }
-  std::vector<std::exception_ptr> errors(parts);
-  std::vector<std::thread> workers;
-  auto run = [&](size_t p) {
-    try {
-      fn(batch * p / parts, batch * (p + 1) / parts);
-    } catch (...) {
-      errors[p] = std::current_exception();
-    }
-  };
-  for (size_t p = 1; p < parts; ++p) workers.emplace_back(run, p);
-  run(0);
-  for (auto& w : workers) w.join();
-  for (auto& e : errors) {
-    if (e) std::rethrow_exception(e);
-  }
+  detail::parallel_tasks(parts, parts,
+                         [&](size_t p) { fn(batch * p / parts, batch * (p + 1) / parts); });
 }
 
 // ---- FP32 ---------------------------------------------------------------------------------------
@@ -1302,16 +1286,17 @@ void add_squared_errors(const Graph& g, const QuantPlan& plan, std::vector<Error
   tables.reserve(terms.size());
   for (ErrorTerm& t : terms) {
     const std::vector<Code>& codes = *t.codes;
-    const std::vector<float>& x = *t.reference;
-    if (codes.size() != x.size()) {
+    if (t.offset > t.reference->size() || codes.size() > t.reference->size() - t.offset) {
       throw std::invalid_argument("add_squared_errors: " + std::to_string(codes.size()) +
-                                  " codes against " + std::to_string(x.size()) + " values");
+                                  " codes against " + std::to_string(t.reference->size()) +
+                                  " values from " + std::to_string(t.offset));
     }
+    const float* x = t.reference->data() + t.offset;
     const std::vector<int>& channels = plan.channel_exponents[static_cast<size_t>(t.tensor)];
     if (channels.empty()) {
       tables.push_back(table_of(plan.tensor_exponents[static_cast<size_t>(t.tensor)]));
-      streams.push_back({x.data(), codes.data(), tables.back().data(), x.size(), t.signal,
-                         t.noise, &t});
+      streams.push_back({x, codes.data(), tables.back().data(), codes.size(), t.signal, t.noise,
+                         &t});
       continue;
     }
     // Channel exponents: one table per channel, the sums in element order.

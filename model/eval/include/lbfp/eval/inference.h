@@ -210,13 +210,16 @@ void run_quantized_into(const Graph& graph, const QuantPlan& plan,
                         QuantScratch& scratch);
 
 // For each term: signal += x^2 and noise += (x - xq)^2 over a tensor's FP32 values x and its
-// codes' real values xq (dequantize's), element after element, without the copy.
+// codes' real values xq (dequantize's), element after element, without the copy. The codes may be
+// those of some of the batch's images: x is then the codes' count of values of *reference from
+// `offset` (the first of those images' values) on.
 struct ErrorTerm {
   int tensor = 0;
   const std::vector<Code>* codes = nullptr;
   const std::vector<float>* reference = nullptr;
   double signal = 0;
   double noise = 0;
+  size_t offset = 0;
 };
 void add_squared_errors(const Graph& graph, const QuantPlan& plan, std::vector<ErrorTerm>& terms);
 

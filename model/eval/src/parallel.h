@@ -1,0 +1,43 @@
+// Independent tasks over a few threads, for the evaluator's passes.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <exception>
+#include <thread>
+#include <vector>
+
+namespace lbfp::eval::detail {
+
+// Runs task(0), ..., task(count - 1) on up to `threads` threads, the calling thread one of
+// them, each thread taking the next task in turn. After all have ended, the exception of the
+// lowest-numbered task that threw is rethrown.
+template <class Task>
+void parallel_tasks(size_t count, size_t threads, const Task& task) {
+  const size_t workers = std::max<size_t>(1, std::min(threads, count));
+  if (workers == 1) {
+    for (size_t i = 0; i < count; ++i) task(i);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  std::vector<std::exception_ptr> errors(count);
+  auto run = [&] {
+    for (size_t i = next++; i < count; i = next++) {
+      try {
+        task(i);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> others;
+  for (size_t w = 1; w < workers; ++w) others.emplace_back(run);
+  run();
+  for (auto& t : others) t.join();
+  for (auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+}
+
+}  // namespace lbfp::eval::detail
