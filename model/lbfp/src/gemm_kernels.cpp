@@ -67,7 +67,56 @@ struct Scratch {
 
 // ---- portable ----------------------------------------------------------------------------------
 
+// Few columns, many rows (depthwise convolutions: one column, k = 9): the products of every A
+// code with each B[k, j] are tabulated once per block (256 k n entries, built from the same
+// per-code factors as the loop below), then each sum is k look-ups and wrapping adds.
+namespace {
+constexpr size_t kTableMaxCols = 4;
+constexpr size_t kTableMinRows = 256;
+
+bool sums_by_table(const SumBlock& blk) {
+  return blk.n <= kTableMaxCols && blk.m >= kTableMinRows && blk.k > 0;
+}
+
+template <class Product>
+void table_sums(const SumBlock& blk, Product product) {
+  thread_local std::vector<uint32_t> table;
+  const size_t kn = blk.k * blk.n;
+  if (table.size() < kn * 256) table.resize(kn * 256);
+  for (size_t k = 0; k < blk.k; ++k) {
+    for (size_t j = 0; j < blk.n; ++j) {
+      uint32_t* t = table.data() + (k * blk.n + j) * 256;
+      const Code b = blk.b[k * blk.ldb + j];
+      for (unsigned a = 0; a < 256; ++a) t[a] = product(static_cast<Code>(a), b);
+    }
+  }
+  for (size_t j = 0; j < blk.n; ++j) {
+    const uint32_t* tj = table.data() + j * 256;
+    const size_t step = blk.n * 256;
+    for (size_t i = 0; i < blk.m; ++i) {
+      const Code* arow = blk.a + i * blk.lda;
+      uint32_t s0 = 0;
+      uint32_t s1 = 0;
+      size_t k = 0;
+      for (; k + 2 <= blk.k; k += 2) {
+        s0 += tj[k * step + arow[k]];
+        s1 += tj[(k + 1) * step + arow[k + 1]];
+      }
+      if (k < blk.k) s0 += tj[k * step + arow[k]];
+      blk.c[i * blk.ldc + j] = static_cast<int32_t>(s0 + s1);
+    }
+  }
+}
+}  // namespace
+
 void lbfp_sums_portable(const LbfpKernelTables& tables, const SumBlock& blk) {
+  if (sums_by_table(blk)) {
+    table_sums(blk, [&tables](Code a, Code b) {
+      return static_cast<uint32_t>(tables.a_values[a][tables.b_index8[b] & 15] *
+                                   tables.b_scale[b]);
+    });
+    return;
+  }
   std::vector<uint32_t> row(blk.n);
   for (size_t i = 0; i < blk.m; ++i) {
     std::fill(row.begin(), row.end(), 0u);
@@ -85,6 +134,12 @@ void lbfp_sums_portable(const LbfpKernelTables& tables, const SumBlock& blk) {
 }
 
 void bfp_sums_portable(const BfpKernelTables& tables, const SumBlock& blk) {
+  if (sums_by_table(blk)) {
+    table_sums(blk, [&tables](Code a, Code b) {
+      return static_cast<uint32_t>(tables.mantissa[a] * tables.mantissa[b]);
+    });
+    return;
+  }
   std::vector<uint32_t> row(blk.n);
   for (size_t i = 0; i < blk.m; ++i) {
     std::fill(row.begin(), row.end(), 0u);
