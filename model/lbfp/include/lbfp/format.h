@@ -74,6 +74,12 @@ class LbfpFormat {
     return above;
   }
 
+  // requant_rank's bucket index for vector code: whether it is used, and per bucket (256) the
+  // count of boundaries below it and the next boundary.
+  bool rank_bucketed() const { return rank_bucketed_; }
+  const uint8_t* rank_counts() const { return rank_count_.data(); }
+  const uint64_t* rank_next() const { return rank_next_.data(); }
+
   // Exponent of one accumulator LSB for operand blocks with exponents ea and eb:
   // Ea + Eb - 2 * 2^I - P.
   int product_scale(int ea, int eb) const { return ea + eb - 2 * exponent_offset() - lut_bits_; }
