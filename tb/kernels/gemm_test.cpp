@@ -23,12 +23,14 @@ const KernelPath kFastPaths[] = {KernelPath::kPortable, KernelPath::kAvx2, Kerne
 struct Shape {
   size_t m, n, k;
 };
-// K not a multiple of any vector width, M or N of 1, edges of every micro-tile; tall products
+// K not a multiple of any vector width, M or N of 1, edges of every micro-tile, last panels of
+// 1-16 and 17-32 columns (the narrow VBMI micro-kernels), one over several k slices; tall products
 // of 1-4 columns (the portable path's product tables, split by rows over two threads when
 // m n k >= 2^18: depthwise convolutions are m = pixels, n = 1, k = 9).
 const Shape kShapes[] = {{1, 1, 1},     {1, 77, 33},   {37, 1, 100}, {5, 130, 67},
                          {67, 65, 129}, {13, 200, 3},  {9, 64, 513}, {130, 129, 70},
-                         {300, 1, 9},   {257, 4, 31},  {7000, 1, 40}};
+                         {300, 1, 9},   {257, 4, 31},  {7000, 1, 40}, {23, 27, 90},
+                         {61, 96, 131}, {12, 20, 1100}};
 
 // How codes are drawn: the full range (large products, saturating small accumulators) or the
 // values of calibrated Gaussian data (mostly mid-range magnitudes, some zeros).

@@ -694,6 +694,69 @@ LBFP_VBMI_TARGET void lbfp_micro_vbmi(size_t kpairs, const LbfpPackedA* packed,
   LBFP_STORE4(4);
 }
 
+// Panels with at most 16 G valid columns (G = 1, 2: layers with 16 or 32 output channels): the
+// same packing and 5-row tile, only the first G 16-column groups computed (per row and k pair
+// the table, then G vpermb and G vpdpwssd). The panel is never stored directly (its columns are
+// not all valid), so the sums always go back to `c`, whose other columns are never read.
+// (Named accumulators: GCC keeps an array that inline asm updates in memory.)
+#define LBFP_VBMI_NARROW_ROW(r)                                                             \
+  {                                                                                         \
+    const __m512i table = _mm512_or_si512(                                                  \
+        _mm512_zextsi256_si512(                                                             \
+            _mm256_load_si256(reinterpret_cast<const __m256i*>(x16 + ak[r].x0))),           \
+        _mm512_maskz_broadcast_i64x4(                                                       \
+            0xf0, _mm256_load_si256(reinterpret_cast<const __m256i*>(x16 + ak[r].x1))));    \
+    const auto* y = reinterpret_cast<const __m512i*>(reinterpret_cast<const char*>(bk) +   \
+                                                      ak[r].y_offset);                      \
+    LBFP_DPWSSD_MEM(c##r, _mm512_permutexvar_epi8(i0, table), y[0]);                        \
+    if (G == 2) LBFP_DPWSSD_MEM(d##r, _mm512_permutexvar_epi8(i1, table), y[1]);            \
+  }
+template <int G>
+LBFP_VBMI_TARGET void lbfp_micro_vbmi_narrow(size_t kpairs, const LbfpPackedA* packed,
+                                             const uint32_t* bp, const int16_t* x16_table,
+                                             int32_t* c, bool load) {
+  static_assert(G == 1 || G == 2, "one or two 16-column groups");
+  const char* x16 = reinterpret_cast<const char*>(x16_table);
+  const auto* ap = reinterpret_cast<const LbfpVbmiPackedA*>(static_cast<const void*>(packed));
+  const __m512i zero = _mm512_setzero_si512();
+  __m512i c0 = load ? _mm512_load_si512(c) : zero;
+  __m512i c1 = load ? _mm512_load_si512(c + 64) : zero;
+  __m512i c2 = load ? _mm512_load_si512(c + 128) : zero;
+  __m512i c3 = load ? _mm512_load_si512(c + 192) : zero;
+  __m512i c4 = load ? _mm512_load_si512(c + 256) : zero;
+  __m512i d0 = zero, d1 = zero, d2 = zero, d3 = zero, d4 = zero;
+  if (G == 2 && load) {
+    d0 = _mm512_load_si512(c + 16);
+    d1 = _mm512_load_si512(c + 80);
+    d2 = _mm512_load_si512(c + 144);
+    d3 = _mm512_load_si512(c + 208);
+    d4 = _mm512_load_si512(c + 272);
+  }
+  for (size_t kk = 0; kk < kpairs; ++kk) {
+    const uint32_t* bk = bp + kk * kVbmiPairWords;
+    const __m512i i0 = _mm512_load_si512(bk);
+    const __m512i i1 = G == 2 ? _mm512_load_si512(bk + 16) : zero;
+    const LbfpVbmiPackedA* ak = ap + kk * kLbfpMr;
+    LBFP_VBMI_NARROW_ROW(0)
+    LBFP_VBMI_NARROW_ROW(1)
+    LBFP_VBMI_NARROW_ROW(2)
+    LBFP_VBMI_NARROW_ROW(3)
+    LBFP_VBMI_NARROW_ROW(4)
+  }
+  _mm512_store_si512(c, c0);
+  _mm512_store_si512(c + 64, c1);
+  _mm512_store_si512(c + 128, c2);
+  _mm512_store_si512(c + 192, c3);
+  _mm512_store_si512(c + 256, c4);
+  if (G == 2) {
+    _mm512_store_si512(c + 16, d0);
+    _mm512_store_si512(c + 80, d1);
+    _mm512_store_si512(c + 144, d2);
+    _mm512_store_si512(c + 208, d3);
+    _mm512_store_si512(c + 272, d4);
+  }
+}
+
 // The sum of the n signed bytes at row, mod 2^32: vpsadbw adds the bytes biased by 128.
 LBFP_AVX512_TARGET uint32_t signed_byte_sum(const Code* row, size_t n) {
   const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
@@ -1246,7 +1309,16 @@ LBFP_AVX512_TARGET void lbfp_gemm_impl(const LbfpKernelTables& tables, const Gem
         kp_total, nullptr,
         [&](size_t kn, size_t ib, size_t k0, size_t jp, int32_t* c, bool accumulate,
             int64_t* direct) {
-          if (Vbmi) {
+          const size_t cols = std::min(kLbfpNr, call.n - jp * kLbfpNr);
+          if (Vbmi && direct == nullptr && cols <= 32) {
+            const LbfpPackedA* a = apack + ib * a_block + k0 * kLbfpMr;
+            const uint32_t* b = bpack + jp * b_panel + k0 * pair_words;
+            if (cols <= 16) {
+              lbfp_micro_vbmi_narrow<1>(kn, a, b, &tables.x16[0][0], c, accumulate);
+            } else {
+              lbfp_micro_vbmi_narrow<2>(kn, a, b, &tables.x16[0][0], c, accumulate);
+            }
+          } else if (Vbmi) {
             lbfp_micro_vbmi(kn, apack + ib * a_block + k0 * kLbfpMr,
                             bpack + jp * b_panel + k0 * pair_words, &tables.x16[0][0], c,
                             accumulate, direct, call.ldo, call.initial + jp * kLbfpNr);
