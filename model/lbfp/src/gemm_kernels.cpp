@@ -1001,7 +1001,17 @@ LBFP_AVX512_TARGET void lbfp_pack_a_block_avx512(const LbfpKernelTables& tables,
   const bool use16 = cs != nullptr && tables.cs16_usable && k <= kCs16MaxK;
   const Cs16Tables cs_t = cs16_tables(tables);
   const __m512i ones = _mm512_set1_epi16(1);
-  for (size_t kk = 0; kk < vec; kk += 16) {
+  // The last, partial step of 16 pairs in vectors too: codes past k load as the zero code, whose
+  // entry is the odd k's (c, 0) and whose Cauchy-Schwarz term is 0 (checked; else the scalar
+  // rest). Only the pairs below kp_total are stored.
+  const size_t kp_total = (k + 1) / 2;
+  const bool zero_terms = cs == nullptr || (use16 ? tables.cs16[0] == 0 : cs[0] == 0.0);
+  const size_t vec_end = vec < kp_total && zero_terms ? kp_total : vec;
+  for (size_t kk = 0; kk < vec_end; kk += 16) {
+    const size_t pairs = std::min<size_t>(16, kp_total - kk);
+    const bool partial = 2 * kk + 32 > k;
+    const __mmask32 load_mask =
+        partial ? static_cast<__mmask32>((uint64_t{1} << (k - 2 * kk)) - 1) : ~__mmask32{0};
     // Rows of a few hundred bytes are too short for the hardware prefetchers to follow: the
     // next block's rows (`next`, when there is one) are requested while this one is packed.
     if (next != nullptr && kk % 32 == 0) {
@@ -1012,7 +1022,9 @@ LBFP_AVX512_TARGET void lbfp_pack_a_block_avx512(const LbfpKernelTables& tables,
     __m512i v[2 * kLbfpMr];  // per row: table offsets and shift pairs of 16 k pairs
     for (size_t r = 0; r < kLbfpMr; ++r) {
       const Code* src = a + r * lda + 2 * kk;
-      const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
+      const __m256i raw =
+          partial ? _mm256_maskz_loadu_epi8(load_mask, src)
+                  : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
       const __m512i w = _mm512_cvtepu16_epi32(raw);
       const __m512i a0 = _mm512_and_si512(w, lanes(255));
       const __m512i a1 = _mm512_srli_epi32(w, 8);
@@ -1031,8 +1043,8 @@ LBFP_AVX512_TARGET void lbfp_pack_a_block_avx512(const LbfpKernelTables& tables,
         const __m512i m = _mm512_and_si512(_mm512_cvtepu8_epi16(raw), _mm512_set1_epi16(127));
         LBFP_DPWSSD(sq16[r], cs16_of(cs_t, m), ones);
       } else if (cs != nullptr) {
-        const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
-        const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 16));
+        const __m128i lo = _mm256_castsi256_si128(raw);
+        const __m128i hi = _mm256_extracti128_si256(raw, 1);
         sq[r] = add_cs8(add_cs8(sq[r], lo, cs), _mm_srli_si128(lo, 8), cs);
         sq[r] = add_cs8(add_cs8(sq[r], hi, cs), _mm_srli_si128(hi, 8), cs);
       }
@@ -1060,6 +1072,7 @@ LBFP_AVX512_TARGET void lbfp_pack_a_block_avx512(const LbfpKernelTables& tables,
     LbfpPackedA* out = dst + kk * kLbfpMr;
     for (int l = 0; l < 4; ++l) {
       for (int d = 0; d < 4; ++d) {
+        if (static_cast<size_t>(4 * l + d) >= pairs) break;
         LbfpPackedA* entry = out + static_cast<size_t>(4 * l + d) * kLbfpMr;
         store_lane(entry, u[d], l);
         store_lane(entry + 2, u[4 + d], l);
@@ -1069,7 +1082,7 @@ LBFP_AVX512_TARGET void lbfp_pack_a_block_avx512(const LbfpKernelTables& tables,
   }
   // The scalar rest only where pairs are left (called for nothing, it cost about 1-2 % of a
   // 512^3 product on Sapphire Rapids).
-  const bool rest_left = vec < (k + 1) / 2;
+  const bool rest_left = vec_end < kp_total;
   for (size_t r = 0; r < kLbfpMr; ++r) {
     const double rest =
         rest_left ? lbfp_pack_a_row<Vbmi>(tables, a + r * lda, k, vec, dst + r, cs) : 0.0;
