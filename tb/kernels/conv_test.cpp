@@ -318,6 +318,65 @@ TEST(ConvTest, Im2colEqualsInputIndexOnEveryShape) {
   }
 }
 
+// Codes (bytes) in pixel-major rows go through a buffer and a 16 x 16 transpose: against
+// conv2d_input_index over images large and small, channel counts below, at and above 16 (tap
+// blocks with and without an edge), 1x1 to 5x5 kernels, strides, paddings, depthwise groups,
+// and rows wider than K, whose extra bytes must stay untouched.
+TEST(ConvTest, Im2colOfCodesEqualsInputIndex) {
+  struct Case {
+    size_t channels, height, width, kernel, stride, pad, groups;
+  };
+  const Case cases[] = {{1, 28, 28, 3, 1, 1, 1},  {16, 14, 14, 1, 1, 0, 1}, {16, 28, 28, 3, 2, 1, 16},
+                        {20, 7, 7, 3, 1, 1, 1},   {3, 17, 9, 5, 2, 2, 1},   {33, 6, 5, 1, 2, 0, 1},
+                        {8, 4, 4, 3, 1, 1, 8},    {2, 31, 3, 2, 1, 0, 2},   {6, 9, 30, 3, 3, 1, 3}};
+  for (const Case& cs : cases) {
+    Conv2dShape s;
+    s.batch = 2;
+    s.in_channels = cs.channels;
+    s.in_height = cs.height;
+    s.in_width = cs.width;
+    s.out_channels = cs.groups;
+    s.kernel_height = cs.kernel;
+    s.kernel_width = cs.kernel;
+    s.stride_height = cs.stride;
+    s.stride_width = cs.stride;
+    s.pad_height = cs.pad;
+    s.pad_width = cs.pad;
+    s.groups = cs.groups;
+    std::vector<Code> input(s.input_elements());
+    for (size_t i = 0; i < input.size(); ++i) input[i] = static_cast<Code>(i * 7 % 251 + 1);
+    const size_t pixels = s.out_height() * s.out_width();
+    const size_t cg = cs.channels / cs.groups;
+    const size_t k = cg * cs.kernel * cs.kernel;
+    for (size_t row_stride : {k, k + 3}) {
+      for (size_t image = 0; image < 2; ++image) {
+        for (size_t group = 0; group < cs.groups; group += std::max<size_t>(1, cs.groups - 1)) {
+          std::vector<Code> rows(pixels * row_stride, 0xEE);
+          im2col(s, input.data(), image, group, rows.data(), row_stride, 1);
+          for (size_t p = 0; p < pixels; ++p) {
+            size_t col = 0;
+            for (size_t c = 0; c < cg; ++c) {
+              for (size_t kh = 0; kh < cs.kernel; ++kh) {
+                for (size_t kw = 0; kw < cs.kernel; ++kw, ++col) {
+                  const size_t i = conv2d_input_index(s, image, group * cg + c, p / s.out_width(),
+                                                      p % s.out_width(), kh, kw);
+                  const Code want = i == kConvPadding ? Code{0} : input[i];
+                  ASSERT_EQ(rows[p * row_stride + col], want)
+                      << "channels " << cs.channels << " " << cs.height << "x" << cs.width
+                      << " kernel " << cs.kernel << " pixel " << p << " column " << col;
+                }
+              }
+            }
+            for (size_t extra = k; extra < row_stride; ++extra) {
+              ASSERT_EQ(rows[p * row_stride + extra], 0xEE) << "pixel " << p;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(ConvTest, RejectsInconsistentShapes) {
   Conv2dShape s = shape(1, 6, 5, 5, 4, 3, 1, 0, 4);  // groups do not divide in_channels
   EXPECT_THROW(s.validate(), std::invalid_argument);

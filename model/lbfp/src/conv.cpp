@@ -2,11 +2,14 @@
 // columns: (c, kh, kw) of the group), B = the group's weights transposed (K x out channels).
 #include "lbfp/conv.h"
 
+#include <algorithm>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "lbfp/arith.h"
+#include "lbfp/x86_intrinsics.h"
 
 namespace lbfp {
 
@@ -49,6 +52,74 @@ int conv2d_input_exponent(const Conv2dShape& s, const Conv2dOperands& op, size_t
   }
   return op.input_channel_exponents[out_channel / (s.out_channels / s.groups)];
 }
+
+namespace detail {
+
+void transpose_bytes(const uint8_t* src, size_t src_stride, size_t rows, size_t cols,
+                     uint8_t* dst, size_t dst_stride) {
+  size_t r0 = 0;
+#if defined(__x86_64__)
+  for (; r0 < rows; r0 += 16) {
+    const size_t nr = std::min<size_t>(16, rows - r0);
+    size_t c0 = 0;
+    for (; c0 < cols; c0 += 16) {
+      const size_t nc = std::min<size_t>(16, cols - c0);
+      // Rows past `rows` are zero; columns past `cols` are read (the slack) but never stored.
+      __m128i a[16];
+      for (size_t r = 0; r < 16; ++r) {
+        a[r] = r < nr ? _mm_loadu_si128(
+                            reinterpret_cast<const __m128i*>(src + (r0 + r) * src_stride + c0))
+                      : _mm_setzero_si128();
+      }
+      __m128i b[16];
+      for (int j = 0; j < 8; ++j) {  // row pairs, columns 0-7 / 8-15
+        b[2 * j] = _mm_unpacklo_epi8(a[2 * j], a[2 * j + 1]);
+        b[2 * j + 1] = _mm_unpackhi_epi8(a[2 * j], a[2 * j + 1]);
+      }
+      __m128i c[4][4];  // row quad g: columns 4q .. 4q + 3
+      for (int g = 0; g < 4; ++g) {
+        c[g][0] = _mm_unpacklo_epi16(b[4 * g], b[4 * g + 2]);
+        c[g][1] = _mm_unpackhi_epi16(b[4 * g], b[4 * g + 2]);
+        c[g][2] = _mm_unpacklo_epi16(b[4 * g + 1], b[4 * g + 3]);
+        c[g][3] = _mm_unpackhi_epi16(b[4 * g + 1], b[4 * g + 3]);
+      }
+      for (int q = 0; q < 4; ++q) {
+        __m128i d[2][2];  // rows 0-7 / 8-15; columns (4q, 4q + 1) / (4q + 2, 4q + 3)
+        for (int h = 0; h < 2; ++h) {
+          d[h][0] = _mm_unpacklo_epi32(c[2 * h][q], c[2 * h + 1][q]);
+          d[h][1] = _mm_unpackhi_epi32(c[2 * h][q], c[2 * h + 1][q]);
+        }
+        for (int t = 0; t < 2; ++t) {
+          const __m128i col[2] = {_mm_unpacklo_epi64(d[0][t], d[1][t]),
+                                  _mm_unpackhi_epi64(d[0][t], d[1][t])};
+          for (int u = 0; u < 2; ++u) {
+            const size_t cc = static_cast<size_t>(4 * q + 2 * t + u);
+            if (cc >= nc) continue;
+            uint8_t* out = dst + (c0 + cc) * dst_stride + r0;
+            if (nr == 16) {
+              _mm_storeu_si128(reinterpret_cast<__m128i*>(out), col[u]);
+            } else {
+              alignas(16) uint8_t lane[16];
+              _mm_store_si128(reinterpret_cast<__m128i*>(lane), col[u]);
+              size_t r = 0;
+              if (nr >= 8) {
+                std::memcpy(out, lane, 8);
+                r = 8;
+              }
+              for (; r < nr; ++r) out[r] = lane[r];
+            }
+          }
+        }
+      }
+    }
+  }
+#endif
+  for (size_t r = r0; r < rows; ++r) {
+    for (size_t c = 0; c < cols; ++c) dst[c * dst_stride + r] = src[r * src_stride + c];
+  }
+}
+
+}  // namespace detail
 
 namespace {
 

@@ -9,6 +9,7 @@
 // bias; padding contributes zero products, which never change an A-bit accumulator.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -72,6 +73,14 @@ inline size_t conv2d_input_index(const Conv2dShape& s, size_t image, size_t chan
              : ((image * s.in_channels + channel) * s.in_height + y) * s.in_width + x;
 }
 
+namespace detail {
+// dst[c * dst_stride + r] = src[r * src_stride + c] for r < rows, c < cols: a byte matrix
+// transposed in 16 x 16 blocks in SSE2 registers (x86-64), edges included. src must be readable
+// 15 bytes past the end of each of its rows.
+void transpose_bytes(const uint8_t* src, size_t src_stride, size_t rows, size_t cols,
+                     uint8_t* dst, size_t dst_stride);
+}  // namespace detail
+
 // im2col of group `group` of image `image`: the GEMM operand whose row p = oy * out_width() + ox
 // is an output pixel and whose column k = (c, kh, kw), kw fastest, runs over the group's
 // in_channels / groups channels (the order of an OIHW weight row). Element (p, k) is written to
@@ -107,7 +116,8 @@ void im2col(const Conv2dShape& s, const T* input, size_t image, size_t group, T*
     lo_of[kw] = lo < hi ? lo : hi;
     hi_of[kw] = hi;
   }
-  for (size_t oy = 0; oy < oh; ++oy) {
+  // Output row oy, element (ox, k) to row_out[ox * px_stride + k * k_stride].
+  auto fill_row = [&](size_t oy, T* row_out, size_t px_stride, size_t k_stride) {
     size_t k = 0;
     for (size_t c = 0; c < cg; ++c) {
       for (size_t kh = 0; kh < s.kernel_height; ++kh) {
@@ -115,27 +125,49 @@ void im2col(const Conv2dShape& s, const T* input, size_t image, size_t group, T*
         const bool row_in = iy >= s.pad_height && iy - s.pad_height < s.in_height;
         const T* src = row_in ? base + c * cs + (iy - s.pad_height) * ys : nullptr;
         for (size_t kw = 0; kw < s.kernel_width; ++kw, ++k) {
-          T* dst = out + oy * ow * row_stride + k * col_stride;
+          T* dst = row_out + k * k_stride;
           if (!row_in) {
-            for (size_t ox = 0; ox < ow; ++ox) dst[ox * row_stride] = T{};
+            for (size_t ox = 0; ox < ow; ++ox) dst[ox * px_stride] = T{};
             continue;
           }
           const size_t lo = lo_of[kw];
           const size_t hi = hi_of[kw];
-          for (size_t ox = 0; ox < lo; ++ox) dst[ox * row_stride] = T{};
+          for (size_t ox = 0; ox < lo; ++ox) dst[ox * px_stride] = T{};
           const size_t x0 = lo * s.stride_width + kw - s.pad_width;
-          if (row_stride == 1 && xs == 1 && s.stride_width == 1) {
+          if (px_stride == 1 && xs == 1 && s.stride_width == 1) {
             for (size_t ox = lo; ox < hi; ++ox) dst[ox] = src[x0 + (ox - lo)];
           } else {
             const size_t step = s.stride_width * xs;
             const T* p = src + x0 * xs;
-            for (size_t ox = lo; ox < hi; ++ox, p += step) dst[ox * row_stride] = *p;
+            for (size_t ox = lo; ox < hi; ++ox, p += step) dst[ox * px_stride] = *p;
           }
-          for (size_t ox = hi; ox < ow; ++ox) dst[ox * row_stride] = T{};
+          for (size_t ox = hi; ox < ow; ++ox) dst[ox * px_stride] = T{};
         }
       }
     }
+  };
+  const size_t k_total = cg * s.kernel_height * s.kernel_width;
+  if constexpr (sizeof(T) == 1) {
+    // Codes in pixel-major rows: a block of output rows is first written tap-major into a buffer
+    // (each tap a contiguous run, as in the K x pixels layout), then transposed 16 x 16 at a time
+    // (a tap-by-tap write into pixel-major rows is one byte store per element).
+    if (col_stride == 1 && oh * ow >= 16) {
+      const size_t block_rows = std::min(oh, std::max<size_t>(1, 64 / ow));
+      const size_t block_pixels = block_rows * ow;
+      thread_local std::vector<uint8_t> buffer;
+      if (buffer.size() < k_total * block_pixels + 16) buffer.resize(k_total * block_pixels + 16);
+      T* tap_major = reinterpret_cast<T*>(buffer.data());
+      for (size_t oy0 = 0; oy0 < oh; oy0 += block_rows) {
+        const size_t rows = std::min(block_rows, oh - oy0);
+        for (size_t r = 0; r < rows; ++r) fill_row(oy0 + r, tap_major + r * ow, 1, block_pixels);
+        detail::transpose_bytes(buffer.data(), block_pixels, k_total, rows * ow,
+                                reinterpret_cast<uint8_t*>(out + oy0 * ow * row_stride),
+                                row_stride);
+      }
+      return;
+    }
   }
+  for (size_t oy = 0; oy < oh; ++oy) fill_row(oy, out + oy * ow * row_stride, row_stride, col_stride);
 }
 
 // The operands of one convolution (non-owning).
