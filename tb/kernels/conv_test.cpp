@@ -320,15 +320,18 @@ TEST(ConvTest, Im2colEqualsInputIndexOnEveryShape) {
 
 // Codes (bytes) in pixel-major rows go through a buffer and a 16 x 16 transpose: against
 // conv2d_input_index over images large and small, channel counts below, at and above 16 (tap
-// blocks with and without an edge), 1x1 to 5x5 kernels, strides, paddings, depthwise groups,
-// and rows wider than K, whose extra bytes must stay untouched.
+// blocks with and without an edge), 1x1 to 5x5 kernels, strides, paddings, depthwise groups
+// (3-wide windows copied per pixel, 5-wide ones by taps), and rows wider than K, whose extra
+// bytes must stay untouched.
 TEST(ConvTest, Im2colOfCodesEqualsInputIndex) {
   struct Case {
     size_t channels, height, width, kernel, stride, pad, groups;
   };
   const Case cases[] = {{1, 28, 28, 3, 1, 1, 1},  {16, 14, 14, 1, 1, 0, 1}, {16, 28, 28, 3, 2, 1, 16},
                         {20, 7, 7, 3, 1, 1, 1},   {3, 17, 9, 5, 2, 2, 1},   {33, 6, 5, 1, 2, 0, 1},
-                        {8, 4, 4, 3, 1, 1, 8},    {2, 31, 3, 2, 1, 0, 2},   {6, 9, 30, 3, 3, 1, 3}};
+                        {8, 4, 4, 3, 1, 1, 8},    {2, 31, 3, 2, 1, 0, 2},   {6, 9, 30, 3, 3, 1, 3},
+                        {4, 5, 3, 3, 1, 0, 4},    {5, 11, 16, 3, 3, 2, 5},  {3, 6, 20, 3, 2, 0, 3},
+                        {2, 16, 16, 5, 1, 2, 2}};
   for (const Case& cs : cases) {
     Conv2dShape s;
     s.batch = 2;

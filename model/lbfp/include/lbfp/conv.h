@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -135,7 +136,7 @@ void im2col(const Conv2dShape& s, const T* input, size_t image, size_t group, T*
           for (size_t ox = 0; ox < lo; ++ox) dst[ox * px_stride] = T{};
           const size_t x0 = lo * s.stride_width + kw - s.pad_width;
           if (px_stride == 1 && xs == 1 && s.stride_width == 1) {
-            for (size_t ox = lo; ox < hi; ++ox) dst[ox] = src[x0 + (ox - lo)];
+            if (hi > lo) std::memcpy(dst + lo, src + x0, (hi - lo) * sizeof(T));
           } else {
             const size_t step = s.stride_width * xs;
             const T* p = src + x0 * xs;
@@ -147,11 +148,48 @@ void im2col(const Conv2dShape& s, const T* input, size_t image, size_t group, T*
     }
   };
   const size_t k_total = cg * s.kernel_height * s.kernel_width;
+  if (cg == 1 && col_stride == 1 && xs == 1 && s.kernel_width == 3) {
+    // Depthwise 3-wide windows in pixel-major rows: per output pixel, each kernel row's three
+    // inputs are one 3-byte copy where the window is inside the row (the others element by
+    // element); a tap-major write would store 9 elements at a stride of 9.
+    const size_t in_lo = std::max(lo_of[0], std::max(lo_of[1], lo_of[2]));
+    const size_t in_hi = std::min(hi_of[0], std::min(hi_of[1], hi_of[2]));
+    for (size_t oy = 0; oy < oh; ++oy) {
+      T* row_out = out + oy * ow * row_stride;
+      for (size_t kh = 0; kh < s.kernel_height; ++kh) {
+        const size_t iy = oy * s.stride_height + kh;
+        const bool row_in = iy >= s.pad_height && iy - s.pad_height < s.in_height;
+        T* dst = row_out + 3 * kh;
+        if (!row_in) {
+          for (size_t ox = 0; ox < ow; ++ox) {
+            dst[ox * row_stride] = T{};
+            dst[ox * row_stride + 1] = T{};
+            dst[ox * row_stride + 2] = T{};
+          }
+          continue;
+        }
+        // (ox * stride + kw - pad_width is the input column of tap kw.)
+        const T* src = base + (iy - s.pad_height) * ys;
+        for (size_t ox = 0; ox < ow; ++ox) {
+          T* d = dst + ox * row_stride;
+          if (ox >= in_lo && ox < in_hi) {
+            std::memcpy(d, src + ox * s.stride_width - s.pad_width, 3 * sizeof(T));
+            continue;
+          }
+          for (size_t kw = 0; kw < 3; ++kw) {
+            d[kw] = ox >= lo_of[kw] && ox < hi_of[kw] ? src[ox * s.stride_width + kw - s.pad_width]
+                                                      : T{};
+          }
+        }
+      }
+    }
+    return;
+  }
   if constexpr (sizeof(T) == 1) {
     // Codes in pixel-major rows: a block of output rows is first written tap-major into a buffer
     // (each tap a contiguous run, as in the K x pixels layout), then transposed 16 x 16 at a time
     // (a tap-by-tap write into pixel-major rows is one byte store per element).
-    if (col_stride == 1 && oh * ow >= 16) {
+    if (col_stride == 1 && ow >= 14 && s.stride_width == 1) {
       const size_t block_rows = std::min(oh, std::max<size_t>(1, 64 / ow));
       const size_t block_pixels = block_rows * ow;
       thread_local std::vector<uint8_t> buffer;
