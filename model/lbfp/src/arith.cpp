@@ -309,12 +309,45 @@ namespace {
 // The row requantizers' argument checks, once per row: the output exponent, then every
 // accumulator within A bits (one pass without a branch per element; the element's own check,
 // which names it, only when one is out of range).
+#if defined(__x86_64__)
+// Whether every acc[i] is in [lo, hi], eight at a time (int64 compares need AVX-512 or SSE4.2;
+// the library's baseline is SSE2).
+__attribute__((target("avx512f"))) bool in_range_avx512(const int64_t* acc, size_t n, int64_t lo,
+                                                        int64_t hi) {
+  const __m512i vlo = _mm512_set1_epi64(lo);
+  const __m512i vhi = _mm512_set1_epi64(hi);
+  unsigned bad = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m512i a = _mm512_loadu_si512(acc + i);
+    bad |= static_cast<unsigned>(_mm512_cmplt_epi64_mask(a, vlo)) |
+           static_cast<unsigned>(_mm512_cmpgt_epi64_mask(a, vhi));
+  }
+  if (i < n) {
+    const auto lanes = static_cast<__mmask8>((1u << (n - i)) - 1);
+    const __m512i a = _mm512_maskz_loadu_epi64(lanes, acc + i);
+    bad |= static_cast<unsigned>(_mm512_mask_cmplt_epi64_mask(lanes, a, vlo)) |
+           static_cast<unsigned>(_mm512_mask_cmpgt_epi64_mask(lanes, a, vhi));
+  }
+  return bad == 0;
+}
+#endif
+
 void check_row(int acc_bits, const int64_t* acc, size_t n, int out_exp) {
   check_exponent(out_exp);
   const int64_t hi = (int64_t{1} << (acc_bits - 1)) - 1;
   const int64_t lo = -hi - 1;
   bool in_range = true;
+#if defined(__x86_64__)
+  static const bool avx512 = __builtin_cpu_supports("avx512f") != 0;
+  if (avx512) {
+    in_range = in_range_avx512(acc, n, lo, hi);
+  } else {
+    for (size_t i = 0; i < n; ++i) in_range &= acc[i] >= lo && acc[i] <= hi;
+  }
+#else
   for (size_t i = 0; i < n; ++i) in_range &= acc[i] >= lo && acc[i] <= hi;
+#endif
   if (!in_range) {
     for (size_t i = 0; i < n; ++i) check_acc_range(acc_bits, acc[i]);
   }
@@ -326,8 +359,8 @@ namespace {
 // The LBFP row loop below, eight outputs per step in AVX-512 int64 lanes: vplzcntq for the
 // leading one, vpsllvq to normalise, the bucket's count of boundaries below by two vpermi2b
 // look-ups (buckets 0-127 and 128-255), the bucket's next boundary by a gather, then the level
-// and the code with masks. Returns how many leading outputs it wrote (whole steps of eight).
-__attribute__((target("avx512f,avx512bw,avx512cd,avx512vbmi"))) size_t lbfp_requantize_avx512(
+// and the code with masks; the last step masked. Returns n (it writes every output).
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512cd,avx512vbmi"))) size_t lbfp_requantize_avx512(
     const LbfpFormat& format, const int64_t* acc, const int* scales, size_t n, int64_t offset,
     bool relu, Code* out) {
   const uint8_t* counts = format.rank_counts();
@@ -344,9 +377,10 @@ __attribute__((target("avx512f,avx512bw,avx512cd,avx512vbmi"))) size_t lbfp_requ
   const __m512i sign = _mm512_set1_epi64(format.sign_mask());
   const __m512i base = _mm512_set1_epi64(-offset);
   const __m128i frac = _mm_cvtsi32_si128(format.frac_bits());
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m512i a = _mm512_loadu_si512(acc + i);
+  for (size_t i = 0; i < n; i += 8) {
+    // The last step's missing lanes load as zero accumulators and are not stored.
+    const __mmask8 lanes = n - i >= 8 ? __mmask8{0xff} : static_cast<__mmask8>((1u << (n - i)) - 1);
+    const __m512i a = _mm512_maskz_loadu_epi64(lanes, acc + i);
     const __mmask8 negative = _mm512_cmplt_epi64_mask(a, zero);
     const __m512i mag = _mm512_abs_epi64(a);
     const __m512i lz = _mm512_lzcnt_epi64(_mm512_or_si512(mag, one));
@@ -358,8 +392,7 @@ __attribute__((target("avx512f,avx512bw,avx512cd,avx512vbmi"))) size_t lbfp_requ
     __m512i above = _mm512_and_si512(_mm512_mask_blend_epi64(upper, low, high), byte);
     const __m512i bound = _mm512_i64gather_epi64(t, next, 8);
     above = _mm512_mask_add_epi64(above, _mm512_cmpgt_epu64_mask(normalized, bound), above, one);
-    const __m512i scale =
-        _mm512_cvtepi32_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + i)));
+    const __m512i scale = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(lanes, scales + i));
     const __m512i lead = _mm512_sub_epi64(bit63, lz);
     __m512i level = _mm512_sll_epi64(_mm512_add_epi64(lead, scale), frac);
     level = _mm512_min_epi64(_mm512_add_epi64(_mm512_add_epi64(level, above), base), top);
@@ -367,9 +400,9 @@ __attribute__((target("avx512f,avx512bw,avx512cd,avx512vbmi"))) size_t lbfp_requ
     if (relu) keep &= static_cast<__mmask8>(~negative);
     const __m512i code = _mm512_maskz_mov_epi64(
         keep, _mm512_mask_or_epi64(level, negative, level, sign));
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), _mm512_cvtepi64_epi8(code));
+    _mm_mask_storeu_epi8(out + i, lanes, _mm512_cvtepi64_epi8(code));
   }
-  return i;
+  return n;
 }
 }  // namespace
 #endif
@@ -389,6 +422,7 @@ void requantize_row(const LbfpFormat& format, const int64_t* acc, const int* sca
   size_t start = 0;
 #if defined(__x86_64__)
   static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                             __builtin_cpu_supports("avx512vl") &&
                              __builtin_cpu_supports("avx512cd") &&
                              __builtin_cpu_supports("avx512vbmi");
   if (avx512 && format.rank_bucketed()) {
