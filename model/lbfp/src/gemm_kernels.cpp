@@ -624,15 +624,19 @@ LBFP_AVX512_TARGET void lbfp_micro_avx512(size_t kpairs, const LbfpPackedA* ap,
 // vpdpwssd one, and vpdpwssd issues on two ports). vpermb runs on port 5 only, so the table is
 // assembled off it: a zero-extending 32-byte load, a zero-masked vbroadcasti64x4 load (both
 // load-port only) and a vpor (port 0 or 5); vinserti64x4 was a fifth port-5 uop per 4 vpermb.
+// The row's 64-byte table, and its y variant in the k pair's B data.
+#define LBFP_VBMI_TABLE(r)                                                              \
+  _mm512_or_si512(                                                                      \
+      _mm512_zextsi256_si512(                                                           \
+          _mm256_load_si256(reinterpret_cast<const __m256i*>(x16 + ak[r].x0))),         \
+      _mm512_maskz_broadcast_i64x4(                                                     \
+          0xf0, _mm256_load_si256(reinterpret_cast<const __m256i*>(x16 + ak[r].x1))))
+#define LBFP_VBMI_Y(r) \
+  reinterpret_cast<const __m512i*>(reinterpret_cast<const char*>(bk) + ak[r].y_offset)
 #define LBFP_VBMI_ROW(r)                                                                  \
   {                                                                                       \
-    const __m512i table = _mm512_or_si512(                                                \
-        _mm512_zextsi256_si512(                                                           \
-            _mm256_load_si256(reinterpret_cast<const __m256i*>(x16 + ak[r].x0))),         \
-        _mm512_maskz_broadcast_i64x4(                                                     \
-            0xf0, _mm256_load_si256(reinterpret_cast<const __m256i*>(x16 + ak[r].x1))));  \
-    const auto* y = reinterpret_cast<const __m512i*>(                                     \
-        reinterpret_cast<const char*>(bk) + ak[r].y_offset);                              \
+    const __m512i table = LBFP_VBMI_TABLE(r);                                             \
+    const __m512i* y = LBFP_VBMI_Y(r);                                                    \
     LBFP_DPWSSD_MEM(c##r##0, _mm512_permutexvar_epi8(i0, table), y[0]);                   \
     LBFP_DPWSSD_MEM(c##r##1, _mm512_permutexvar_epi8(i1, table), y[1]);                   \
     LBFP_DPWSSD_MEM(c##r##2, _mm512_permutexvar_epi8(i2, table), y[2]);                   \
@@ -699,17 +703,12 @@ LBFP_VBMI_TARGET void lbfp_micro_vbmi(size_t kpairs, const LbfpPackedA* packed,
 // the table, then G vpermb and G vpdpwssd). The panel is never stored directly (its columns are
 // not all valid), so the sums always go back to `c`, whose other columns are never read.
 // (Named accumulators: GCC keeps an array that inline asm updates in memory.)
-#define LBFP_VBMI_NARROW_ROW(r)                                                             \
-  {                                                                                         \
-    const __m512i table = _mm512_or_si512(                                                  \
-        _mm512_zextsi256_si512(                                                             \
-            _mm256_load_si256(reinterpret_cast<const __m256i*>(x16 + ak[r].x0))),           \
-        _mm512_maskz_broadcast_i64x4(                                                       \
-            0xf0, _mm256_load_si256(reinterpret_cast<const __m256i*>(x16 + ak[r].x1))));    \
-    const auto* y = reinterpret_cast<const __m512i*>(reinterpret_cast<const char*>(bk) +   \
-                                                      ak[r].y_offset);                      \
-    LBFP_DPWSSD_MEM(c##r, _mm512_permutexvar_epi8(i0, table), y[0]);                        \
-    if (G == 2) LBFP_DPWSSD_MEM(d##r, _mm512_permutexvar_epi8(i1, table), y[1]);            \
+#define LBFP_VBMI_NARROW_ROW(r)                                                   \
+  {                                                                               \
+    const __m512i table = LBFP_VBMI_TABLE(r);                                     \
+    const __m512i* y = LBFP_VBMI_Y(r);                                            \
+    LBFP_DPWSSD_MEM(c##r, _mm512_permutexvar_epi8(i0, table), y[0]);              \
+    if (G == 2) LBFP_DPWSSD_MEM(d##r, _mm512_permutexvar_epi8(i1, table), y[1]);  \
   }
 template <int G>
 LBFP_VBMI_TARGET void lbfp_micro_vbmi_narrow(size_t kpairs, const LbfpPackedA* packed,
