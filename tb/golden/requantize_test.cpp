@@ -133,7 +133,7 @@ TEST(Requantize, RowsOfEveryFormatAgreeWithTheExactComparison) {
   std::mt19937_64 rng(1234);
   for (int w = 2; w <= 8; ++w) {
     for (int fb = 0; fb <= w - 2; ++fb) {
-      for (int a : {12, 24, 32, 48, 62}) {
+      for (int a : {12, 32, 62}) {
         const LbfpFormat f(w, fb, 8, a);
         const int64_t max = (int64_t{1} << (a - 1)) - 1;
         std::uniform_int_distribution<int64_t> acc_dist(-max - 1, max);
@@ -148,7 +148,7 @@ TEST(Requantize, RowsOfEveryFormatAgreeWithTheExactComparison) {
         acc[6] = max;
         acc[7] = 1;
         acc[8] = -1;
-        for (int eo : {-9, -1, 0, 3}) {
+        for (int eo : {-9, 3}) {
           for (bool relu : {false, true}) {
             std::vector<Code> out(acc.size(), 0xAA);
             requantize_row(f, acc.data(), scales.data(), acc.size(), eo, relu, out.data());

@@ -24,13 +24,13 @@ struct Shape {
   size_t m, n, k;
 };
 // K not a multiple of any vector width, M or N of 1, edges of every micro-tile, last panels of
-// 1-16 and 17-32 columns (the narrow VBMI micro-kernels), one over several k slices; tall products
-// of 1-4 columns (the portable path's product tables, split by rows over two threads when
-// m n k >= 2^18: depthwise convolutions are m = pixels, n = 1, k = 9).
-const Shape kShapes[] = {{1, 1, 1},     {1, 77, 33},   {37, 1, 100}, {5, 130, 67},
-                         {67, 65, 129}, {13, 200, 3},  {9, 64, 513}, {130, 129, 70},
-                         {300, 1, 9},   {257, 4, 31},  {7000, 1, 40}, {23, 27, 90},
-                         {61, 96, 131}, {12, 20, 1100}};
+// 1-16 and 17-32 columns (the narrow VBMI micro-kernels), one over several k slices, and tall
+// products of 1-4 columns (the portable path's product tables; depthwise convolutions are
+// m = pixels, n = 1, k = 9).
+const Shape kShapes[] = {{1, 1, 1},     {1, 77, 33},  {37, 1, 100}, {5, 130, 67},
+                         {67, 65, 129}, {13, 200, 3}, {9, 64, 513}, {130, 129, 70},
+                         {300, 1, 9},   {257, 4, 31}, {23, 27, 90}, {21, 96, 70},
+                         {6, 20, 1030}};
 
 // How codes are drawn: the full range (large products, saturating small accumulators) or the
 // values of calibrated Gaussian data (mostly mid-range magnitudes, some zeros).
@@ -257,6 +257,13 @@ TEST(GemmTest, AutoTakesTheNarrowKernelsForNarrowProducts) {
 
 TEST(GemmTest, Lbfp8RealisticCodesMatchReference) {
   expect_paths_match(lbfp8(), Codes::kRealistic, false);
+}
+TEST(GemmTest, TallNarrowProductsSplitOverThreadsMatchReference) {
+  // m n k >= 2^18 with one column: the portable path's product tables, the rows split over two
+  // threads (each with its own tables).
+  const std::vector<Shape> tall = {{7000, 1, 40}};
+  expect_paths_match(lbfp8(), Codes::kRealistic, false, tall);
+  expect_paths_match(bfp8(), Codes::kUniform, false, tall);
 }
 TEST(GemmTest, Lbfp8LargeCodesMatchReference) {
   expect_paths_match(lbfp8(), Codes::kUniform, false);
