@@ -73,9 +73,11 @@ struct Scratch {
 namespace {
 constexpr size_t kTableMaxCols = 4;
 constexpr size_t kTableMinRows = 256;
+constexpr size_t kTableMaxEntries = 1024 * 256;  // 1 MiB of products (k n <= 1024)
 
 bool sums_by_table(const SumBlock& blk) {
-  return blk.n <= kTableMaxCols && blk.m >= kTableMinRows && blk.k > 0;
+  return blk.n <= kTableMaxCols && blk.m >= kTableMinRows && blk.k > 0 &&
+         blk.k * blk.n * 256 <= kTableMaxEntries;
 }
 
 template <class Product>
