@@ -342,12 +342,11 @@ void check_row(int acc_bits, const int64_t* acc, size_t n, int out_exp) {
   static const bool avx512 = __builtin_cpu_supports("avx512f") != 0;
   if (avx512) {
     in_range = in_range_avx512(acc, n, lo, hi);
-  } else {
+  } else
+#endif
+  {
     for (size_t i = 0; i < n; ++i) in_range &= acc[i] >= lo && acc[i] <= hi;
   }
-#else
-  for (size_t i = 0; i < n; ++i) in_range &= acc[i] >= lo && acc[i] <= hi;
-#endif
   if (!in_range) {
     for (size_t i = 0; i < n; ++i) check_acc_range(acc_bits, acc[i]);
   }
