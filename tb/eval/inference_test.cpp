@@ -123,7 +123,7 @@ TEST(Fp32Gemm, PlaneStoresEqualTheSumsThenTheBiasStore) {
   std::normal_distribution<float> dist(0.f, 1.f);
   // rows, output h, w, columns per row in the sums (wq >= w), taps
   const size_t shapes[][5] = {{8, 7, 7, 9, 27}, {13, 4, 4, 6, 9}, {5, 28, 28, 30, 9},
-                              {16, 14, 14, 14, 16}, {3, 3, 17, 19, 5}, {1, 1, 1, 1, 1}};
+                              {16, 14, 14, 14, 16}, {3, 3, 17, 19, 5}, {6, 5, 9, 9, 7}, {1, 1, 1, 1, 1}};
   for (const auto& s : shapes) {
     const size_t m = s[0], h = s[1], w = s[2], wq = s[3], k = s[4], n = h * wq;
     std::vector<float> a(m * k), x(2 * n + 4 * k + 64), bias(m);

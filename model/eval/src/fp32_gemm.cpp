@@ -119,60 +119,64 @@ struct PlaneStore {
   }
 };
 
-// One tile of R rows x 16 V columns (V vectors, masked at the right edge when Masked), k
-// innermost: R x V accumulators stay in registers for the whole reduction. The R values of A for
-// step kk are ap[kk * R ... kk * R + R - 1] (packed by pack_block).
+// One tile of R rows x 16 V columns (V vectors, masked at the right edge when Masked: vector v's
+// lanes m[v]), k innermost: R x V accumulators stay in registers for the whole reduction. The R
+// values of A for step kk are ap[kk * R ... kk * R + R - 1] (packed by pack_block).
 template <int R, int V, bool Masked, class Rows, class Store>
 __attribute__((target("avx512f"))) void tile_avx512(size_t k, const float* ap, const Rows& b,
-                                                    const Store& st, size_t j, __mmask16 m0,
-                                                    __mmask16 m1) {
-  __m512 acc0[R], acc1[R];
+                                                    const Store& st, size_t j,
+                                                    const __mmask16* m) {
+  __m512 acc[R][V];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
-    acc0[r] = _mm512_setzero_ps();
-    acc1[r] = _mm512_setzero_ps();
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_ps();
   }
   for (size_t kk = 0; kk < k; ++kk) {
     const float* bk = b(kk);
-    __m512 b0, b1 = _mm512_setzero_ps();
-    if (Masked) {
-      b0 = _mm512_maskz_loadu_ps(m0, bk);
-      if (V == 2) b1 = _mm512_maskz_loadu_ps(m1, bk + 16);
-    } else {
-      b0 = _mm512_loadu_ps(bk);
-      if (V == 2) b1 = _mm512_loadu_ps(bk + 16);
+    __m512 bv[V];
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) {
+      bv[v] = Masked ? _mm512_maskz_loadu_ps(m[v], bk + 16 * v) : _mm512_loadu_ps(bk + 16 * v);
     }
     const float* ak = ap + kk * R;
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
       const __m512 av = _mm512_set1_ps(ak[r]);
-      acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
-      if (V == 2) acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
     }
   }
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
-    st.put(r, j, acc0[r], m0, Masked);
-    if (V == 2) st.put(r, j + 16, acc1[r], m1, Masked);
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) {
+      st.put(r, j + 16 * static_cast<size_t>(v), acc[r][v], Masked ? m[v] : 0xFFFF, Masked);
+    }
   }
 }
 
-// Rows i0 .. i0 + R - 1 of C over every column: 32-column tiles, the rest in one tile of one or
-// two masked vectors.
+// Rows i0 .. i0 + R - 1 of C over every column: 48-column tiles (24 accumulators for R = 8), the
+// rest in one tile of one to three masked vectors.
 template <int R, class Rows, class Store>
 __attribute__((target("avx512f"))) void row_block_avx512(size_t n, size_t k, const float* ap,
                                                          const Rows& b, const Store& st) {
-  constexpr size_t kCols = 32;
+  constexpr size_t kCols = 48;
   size_t j = 0;
-  for (; j + kCols <= n; j += kCols) tile_avx512<R, 2, false>(k, ap, b.at(j), st, j, 0, 0);
+  for (; j + kCols <= n; j += kCols) tile_avx512<R, 3, false>(k, ap, b.at(j), st, j, nullptr);
   if (j == n) return;
   const size_t w = n - j;
-  const auto m0 = static_cast<__mmask16>(w >= 16 ? 0xFFFFu : (1u << w) - 1);
+  __mmask16 m[3];
+  for (size_t v = 0; v < 3; ++v) {
+    const size_t lanes = w > 16 * v ? std::min<size_t>(16, w - 16 * v) : 0;
+    m[v] = static_cast<__mmask16>((1u << lanes) - 1);
+  }
   if (w <= 16) {
-    tile_avx512<R, 1, true>(k, ap, b.at(j), st, j, m0, 0);
+    tile_avx512<R, 1, true>(k, ap, b.at(j), st, j, m);
+  } else if (w <= 32) {
+    tile_avx512<R, 2, true>(k, ap, b.at(j), st, j, m);
   } else {
-    const auto m1 = static_cast<__mmask16>((1u << (w - 16)) - 1);
-    tile_avx512<R, 2, true>(k, ap, b.at(j), st, j, m0, m1);
+    tile_avx512<R, 3, true>(k, ap, b.at(j), st, j, m);
   }
 }
 
