@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <fstream>
 #include <random>
 #include <nlohmann/json.hpp>
@@ -305,6 +306,11 @@ TEST(Fp32Inference, PoolingEqualsTheDefinitionBitForBit) {
       {OpKind::kMaxPool, {3, 8, 8}, 2, 2, 2, 2, 0, 0, false},
       {OpKind::kMaxPool, {2, 9, 7}, 3, 3, 2, 2, 1, 1, false},
       {OpKind::kMaxPool, {2, 6, 5}, 3, 2, 1, 2, 1, 0, false},
+      // Rows of more than one vector of outputs (the vector path: no padding, strides 1 and 2).
+      {OpKind::kMaxPool, {2, 6, 40}, 2, 2, 2, 2, 0, 0, false},
+      {OpKind::kMaxPool, {2, 5, 37}, 3, 3, 1, 1, 0, 0, false},
+      {OpKind::kMaxPool, {1, 7, 71}, 3, 2, 2, 2, 0, 0, false},
+      {OpKind::kMaxPool, {1, 3, 40}, 1, 3, 1, 2, 0, 0, false},
       {OpKind::kAvgPool, {2, 9, 7}, 3, 3, 2, 2, 1, 1, false},
       {OpKind::kAvgPool, {2, 9, 7}, 3, 3, 2, 2, 1, 1, true},
       {OpKind::kAvgPool, {3, 8, 8}, 2, 2, 2, 2, 0, 0, false},
@@ -334,10 +340,12 @@ TEST(Fp32Inference, PoolingEqualsTheDefinitionBitForBit) {
     g.input = 0;
     g.output = 1;
     const size_t batch = 2;
-    // Few distinct values, signed zeros among them: ties decide which one MaxPool keeps.
-    const float pick[] = {0.f, -0.f, 1.f, -1.f, 0.3f, 2.5f, -0.f};
+    // Few distinct values, signed zeros among them: ties decide which one MaxPool keeps; and a
+    // NaN (kept by MaxPool only where it comes first in its window).
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    const float pick[] = {0.f, -0.f, 1.f, -1.f, 0.3f, 2.5f, -0.f, nan};
     std::vector<float> input(batch * k.in.elements());
-    for (float& v : input) v = pick[rng() % 7];
+    for (float& v : input) v = pick[rng() % 8];
     const Activations got = run_fp32(g, input, batch, nullptr, {}, 2);
     std::vector<float> want(batch * out.elements());
     for (size_t p = 0; p < batch * k.in.c; ++p) {

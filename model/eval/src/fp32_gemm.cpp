@@ -309,6 +309,44 @@ __attribute__((target("avx512f"))) void gather2_avx512(const float* src, size_t 
   }
 }
 
+// fp32_max_pool_planes: 16 outputs of a row per vector; for stride 2 the window column kx of
+// lane j is input column 2 (ox0 + j) + kx, the even lanes of the 32 floats from 2 ox0 + kx.
+template <int S>
+__attribute__((target("avx512f"))) void max_pool_avx512(const PoolShape& s, size_t planes,
+                                                        const float* x, float* y) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28,
+                                         30);
+  for (size_t p = 0; p < planes; ++p) {
+    const float* xp = x + p * s.h * s.w;
+    float* yp = y + p * s.ho * s.wo;
+    for (size_t oy = 0; oy < s.ho; ++oy) {
+      for (size_t ox0 = 0; ox0 < s.wo; ox0 += 16) {
+        const size_t r = std::min<size_t>(16, s.wo - ox0), need = S * (r - 1) + 1;
+        const auto mout = static_cast<__mmask16>(r >= 16 ? 0xFFFFu : (1u << r) - 1);
+        const auto mlo = static_cast<__mmask16>(need >= 16 ? 0xFFFFu : (1u << need) - 1);
+        const auto mhi = static_cast<__mmask16>(need > 16 ? (1u << (need - 16)) - 1 : 0);
+        __m512 v = _mm512_setzero_ps();
+        for (size_t ky = 0; ky < s.kh; ++ky) {
+          const float* row = xp + (oy * s.sh + ky) * s.w + S * ox0;
+          for (size_t kx = 0; kx < s.kw; ++kx) {
+            __m512 e;
+            if (S == 1) {
+              e = _mm512_maskz_loadu_ps(mout, row + kx);
+            } else {
+              e = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(mlo, row + kx), even,
+                                         _mm512_maskz_loadu_ps(mhi, row + kx + 16));
+            }
+            v = ky == 0 && kx == 0
+                    ? e
+                    : _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, e, _CMP_LT_OQ), e);
+          }
+        }
+        _mm512_mask_storeu_ps(yp + oy * s.wo + ox0, mout, v);
+      }
+    }
+  }
+}
+
 // fp32_fill_phases for horizontal strides 1 and 2.
 __attribute__((target("avx512f"))) void fill_phases_avx512(const PhaseFill& f, const float* x,
                                                            float* buf) {
@@ -829,6 +867,28 @@ void fp32_fill_phases(const PhaseFill& f, const float* x, float* buf) {
       }
     }
   }
+}
+
+bool fp32_max_pool_ok(const PoolShape& s) {
+#ifdef LBFP_FP32_AVX512
+  return has_avx512() && (s.sw == 1 || s.sw == 2) && s.ho > 0 && s.wo > 0 && s.kh > 0 &&
+         s.kw > 0 && (s.ho - 1) * s.sh + s.kh <= s.h && (s.wo - 1) * s.sw + s.kw <= s.w;
+#else
+  (void)s;
+  return false;
+#endif
+}
+
+void fp32_max_pool_planes(const PoolShape& s, size_t planes, const float* x, float* y) {
+#ifdef LBFP_FP32_AVX512
+  if (s.sw == 1) {
+    max_pool_avx512<1>(s, planes, x, y);
+  } else {
+    max_pool_avx512<2>(s, planes, x, y);
+  }
+#else
+  (void)s, (void)planes, (void)x, (void)y;
+#endif
 }
 
 void fp32_gather(const float* src, size_t count, size_t stride, float* dst) {

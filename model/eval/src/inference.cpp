@@ -234,9 +234,9 @@ void fill_phases(const PhaseLayout& l, const Node& n, const ActShape& is, const 
 // added, as the row loop always did. The same floats for every batch size, thread count and CPU.
 // Taps on the zero border add w * 0 = +-0 (or fma(w, 0, s)) to a sum that is never -0 (it starts
 // at +0 and rounds to nearest): the values the im2col copy with its zeros gave.
-// What a convolution needs besides its input, prepared once per pass (not per chunk of images):
-// the layout, the tap offsets and the weights rearranged for the tiles.
-struct ConvPlan {
+// What a convolution or a fully connected layer needs besides its input, prepared once per pass
+// (not per chunk of images): the layout, the tap offsets and the weights rearranged for the tiles.
+struct LayerPlan {
   PhaseLayout l;
   std::vector<int32_t> off;
   std::vector<detail::PackedA> packed;  // per group, where a group has more than one output
@@ -244,13 +244,14 @@ struct ConvPlan {
   detail::PlaneMap map;                 // the output columns kept
   detail::DepthwisePlan dw;             // depthwise: read the input as it is where dw.direct
   std::vector<uint32_t> cols;           // where not empty: fp32_conv_channels over these columns
+  std::vector<float> wt;                // a fully connected layer's weights, transposed (k x nout)
 };
 
-ConvPlan conv_plan(const Graph& g, const Node& n) {
+LayerPlan conv_plan(const Graph& g, const Node& n) {
   const ActShape& is = shape_of(g, n.inputs[0]);
   const size_t cg = is.c / n.groups, og = n.out_channels / n.groups;
   const size_t kk = cg * n.kernel_h * n.kernel_w;
-  ConvPlan p;
+  LayerPlan p;
   p.l = phase_layout(n, is);
   if (p.l.floats > static_cast<size_t>(INT32_MAX)) {
     // The tap offsets are 32-bit.
@@ -298,7 +299,7 @@ ConvPlan conv_plan(const Graph& g, const Node& n) {
   return p;
 }
 
-void conv_fp32(const Graph& g, const Node& n, const ConvPlan& p, const float* in, float* out,
+void conv_fp32(const Graph& g, const Node& n, const LayerPlan& p, const float* in, float* out,
                size_t batch, bool relu) {
   const ActShape& is = shape_of(g, n.inputs[0]);
   const ActShape& os = shape_of(g, n.output);
@@ -343,14 +344,22 @@ void conv_fp32(const Graph& g, const Node& n, const ConvPlan& p, const float* in
   }
 }
 
-// A fully connected layer: out = in x W^T (W is nout x k), each output summed in k order as above.
-void gemm_fp32(const Node& n, const float* in, float* out, size_t batch, size_t k, bool relu) {
+// A fully connected layer's plan: W (nout x k) transposed, once per pass.
+LayerPlan gemm_plan(const Node& n, size_t k) {
   const size_t nout = n.out_channels;
-  std::vector<float> wt(k * nout);
+  LayerPlan p;
+  p.wt.resize(k * nout);
   for (size_t o = 0; o < nout; ++o) {
-    for (size_t i = 0; i < k; ++i) wt[i * nout + o] = n.weights[o * k + i];
+    for (size_t i = 0; i < k; ++i) p.wt[i * nout + o] = n.weights[o * k + i];
   }
-  detail::fp32_gemm(batch, nout, k, in, k, wt.data(), nout, out, nout);
+  return p;
+}
+
+// A fully connected layer: out = in x W^T (W is nout x k), each output summed in k order as above.
+void gemm_fp32(const Node& n, const LayerPlan& p, const float* in, float* out, size_t batch,
+               size_t k, bool relu) {
+  const size_t nout = n.out_channels;
+  detail::fp32_gemm(batch, nout, k, in, k, p.wt.data(), nout, out, nout);
   for (size_t b = 0; b < batch; ++b) {
     for (size_t o = 0; o < nout; ++o) {
       float& v = out[b * nout + o];
@@ -437,7 +446,7 @@ namespace {
 
 // Node n over images [first, end) of the tensors in t (sized for the batch): every operator
 // works image by image, so any split of the images gives the same values.
-void run_node(const Graph& g, const Node& n, const ConvPlan* plan, Activations& t, size_t first,
+void run_node(const Graph& g, const Node& n, const LayerPlan* plan, Activations& t, size_t first,
               size_t end, bool relu) {
   const auto& xv = t[static_cast<size_t>(n.inputs[0])];
   auto& yv = t[static_cast<size_t>(n.output)];
@@ -448,7 +457,7 @@ void run_node(const Graph& g, const Node& n, const ConvPlan* plan, Activations& 
   const size_t count = end - first, values = count * out_size;
   switch (n.kind) {
     case OpKind::kConv: conv_fp32(g, n, *plan, x, y, count, relu); break;
-    case OpKind::kGemm: gemm_fp32(n, x, y, count, in_size, relu); break;
+    case OpKind::kGemm: gemm_fp32(n, *plan, x, y, count, in_size, relu); break;
     case OpKind::kRelu:
       for (size_t i = 0; i < values; ++i) y[i] = std::max(x[i], 0.f);
       break;
@@ -461,7 +470,22 @@ void run_node(const Graph& g, const Node& n, const ConvPlan* plan, Activations& 
       }
       break;
     }
-    case OpKind::kMaxPool:
+    case OpKind::kMaxPool: {
+      const ActShape& is = shape_of(g, n.inputs[0]);
+      const ActShape& os = shape_of(g, n.output);
+      detail::PoolShape ps;
+      ps.h = is.h;
+      ps.w = is.w;
+      ps.ho = os.h;
+      ps.wo = os.w;
+      ps.kh = n.kernel_h;
+      ps.kw = n.kernel_w;
+      ps.sh = n.stride_h;
+      ps.sw = n.stride_w;
+      if (n.pad_h == 0 && n.pad_w == 0 && detail::fp32_max_pool_ok(ps)) {
+        detail::fp32_max_pool_planes(ps, count * is.c, x, y);
+        break;
+      }
       if (pool_direct(g, n, x, y, count,
                       window_max<float>([](float a, float b) { return a < b; }))) {
         break;
@@ -470,6 +494,7 @@ void run_node(const Graph& g, const Node& n, const ConvPlan* plan, Activations& 
         return *std::max_element(w.begin(), w.end());
       });
       break;
+    }
     case OpKind::kGlobalAvgPool: {
       // pool's window over the whole plane, without the copy: the sum in row-major order from
       // +0, then divided by the plane's size.
@@ -503,11 +528,12 @@ void fp32_pass(const Graph& g, const std::vector<float>& input, size_t batch, Ac
   }
   t[static_cast<size_t>(g.input)] = input;
   // Every operator writes each of its outputs: no zero fill where the memory is reused.
-  std::vector<ConvPlan> plans(g.nodes.size());
+  std::vector<LayerPlan> plans(g.nodes.size());
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
     t[static_cast<size_t>(n.output)].resize(batch * shape_of(g, n.output).elements());
     if (n.kind == OpKind::kConv) plans[i] = conv_plan(g, n);
+    if (n.kind == OpKind::kGemm) plans[i] = gemm_plan(n, shape_of(g, n.inputs[0]).elements());
   }
   auto plan = [&](const Node& n) { return &plans[static_cast<size_t>(&n - g.nodes.data())]; };
   if (!pre_activations && !after_node) {

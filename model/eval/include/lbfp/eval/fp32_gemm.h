@@ -120,6 +120,17 @@ struct PhaseFill {
 };
 void fp32_fill_phases(const PhaseFill& f, const float* x, float* buf);
 
+// Max pooling of NCHW planes whose windows lie inside the input (no padding): output (oy, ox) of
+// each plane is the first element of its window, then each element e in (ky, kx) order replaces
+// v where v < e (so the first of equal values is kept, and a NaN is kept only where it comes
+// first): the row loop's values, 16 outputs per vector. Only where fp32_max_pool_ok.
+struct PoolShape {
+  size_t h = 0, w = 0, ho = 0, wo = 0, kh = 1, kw = 1, sh = 1, sw = 1;
+};
+// AVX-512, horizontal stride 1 or 2, every window inside the input.
+bool fp32_max_pool_ok(const PoolShape& s);
+void fp32_max_pool_planes(const PoolShape& s, size_t planes, const float* x, float* y);
+
 // dst[i] = src[i * stride] for i < count (nothing past src[(count - 1) * stride] is read).
 void fp32_gather(const float* src, size_t count, size_t stride, float* dst);
 
