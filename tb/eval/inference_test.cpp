@@ -315,6 +315,7 @@ TEST(Fp32Inference, PoolingEqualsTheDefinitionBitForBit) {
       {OpKind::kAvgPool, {2, 9, 7}, 3, 3, 2, 2, 1, 1, true},
       {OpKind::kAvgPool, {3, 8, 8}, 2, 2, 2, 2, 0, 0, false},
       {OpKind::kGlobalAvgPool, {4, 7, 7}, 7, 7, 1, 1, 0, 0, false},
+      {OpKind::kGlobalAvgPool, {19, 5, 6}, 5, 6, 1, 1, 0, 0, false},
   };
   for (const Case& k : cases) {
     Node n;

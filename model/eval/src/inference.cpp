@@ -498,8 +498,19 @@ void run_node(const Graph& g, const Node& n, const LayerPlan* plan, Activations&
     case OpKind::kGlobalAvgPool: {
       // pool's window over the whole plane, without the copy: the sum in row-major order from
       // +0, then divided by the plane's size.
+      // Eight planes side by side: eight independent chains of adds, each in its own order.
       const size_t plane = shape_of(g, n.inputs[0]).h * shape_of(g, n.inputs[0]).w;
-      for (size_t p = 0; p < values; ++p) {
+      constexpr size_t kPlanes = 8;
+      size_t p = 0;
+      for (; p + kPlanes <= values; p += kPlanes) {
+        const float* w = x + p * plane;
+        float sum[kPlanes] = {};
+        for (size_t i = 0; i < plane; ++i) {
+          for (size_t j = 0; j < kPlanes; ++j) sum[j] += w[j * plane + i];
+        }
+        for (size_t j = 0; j < kPlanes; ++j) y[p + j] = sum[j] / static_cast<float>(plane);
+      }
+      for (; p < values; ++p) {
         const float* w = x + p * plane;
         float sum = 0.f;
         for (size_t i = 0; i < plane; ++i) sum += w[i];
