@@ -124,7 +124,10 @@ TEST(Fp32Gemm, PlaneStoresEqualTheSumsThenTheBiasStore) {
   std::normal_distribution<float> dist(0.f, 1.f);
   // rows, output h, w, columns per row in the sums (wq >= w), taps
   const size_t shapes[][5] = {{8, 7, 7, 9, 27}, {13, 4, 4, 6, 9}, {5, 28, 28, 30, 9},
-                              {16, 14, 14, 14, 16}, {3, 3, 17, 19, 5}, {6, 5, 9, 9, 7}, {1, 1, 1, 1, 1}};
+                              {16, 14, 14, 14, 16}, {3, 3, 17, 19, 5}, {6, 5, 9, 9, 7}, {1, 1, 1, 1, 1},
+                              // 48-column tiles, then 1 to 7 pixels with the channels in the
+                              // lanes (16, 32 or 64 at a time): no dropped column, m % 16 = 0.
+                              {32, 7, 7, 7, 20}, {64, 5, 11, 11, 9}, {48, 1, 50, 50, 3}};
   for (const auto& s : shapes) {
     const size_t m = s[0], h = s[1], w = s[2], wq = s[3], k = s[4], n = h * wq;
     std::vector<float> a(m * k), x(2 * n + 4 * k + 64), bias(m);

@@ -483,6 +483,20 @@ __attribute__((target("avx512f"))) void conv_channels_avx512(const PackedA& a, c
   }
 }
 
+// Pixels cols[0 .. count - 1] (count <= 7), outputs out0 .., of every output channel, 16 V
+// channels per tile.
+template <int V>
+__attribute__((target("avx512f"))) void conv_channels_tail_avx512(const PackedA& a,
+                                                                  const float* x,
+                                                                  const int32_t* off,
+                                                                  const uint32_t* cols,
+                                                                  size_t count, size_t out0,
+                                                                  const PlaneOut& o) {
+  for (size_t ch0 = 0; ch0 < a.m; ch0 += 16 * V) {
+    channels_tail<7, V>(count, a.k, a.m, a.by_k.data() + ch0, x, off, cols, out0, o, ch0);
+  }
+}
+
 // Sum + bias, the ReLU, then the lanes of m into p.
 __attribute__((target("avx512f"))) inline void dw_store(float* p, __mmask16 m, __m512 acc,
                                                         __m512 bias, bool relu) {
@@ -722,6 +736,26 @@ void plane_from_sums(const std::vector<float>& sums, size_t rows, const PlaneOut
 void fp32_conv_packed(const PackedA& a, const float* x, const int32_t* off, const PlaneOut& out) {
   const size_t n = out.map->n;
 #ifdef LBFP_FP32_AVX512
+  if (has_avx512() && !a.by_k.empty() && out.map->wq == out.map->w && n % 48 > 0 &&
+      n % 48 <= 7) {
+    // A plane of 48 t + 1 .. 7 outputs, none dropped (a 7 x 7 plane is 48 + 1): the 48-column
+    // tiles, then the last few pixels with the output channels in the lanes, instead of a tile
+    // of one vector that would compute 16 columns for them. Each output the same fma chain.
+    const size_t n48 = n - n % 48;
+    gemm_offsets_packed_avx512(a, n48, x, off,
+                               PlaneStore{out.y, out.plane, out.bias, out.relu,
+                                          out.map->valid.data(), out.map->start.data()});
+    uint32_t cols[7];
+    for (size_t i = 0; i < n % 48; ++i) cols[i] = static_cast<uint32_t>(n48 + i);
+    if (a.m % 64 == 0) {
+      conv_channels_tail_avx512<4>(a, x, off, cols, n % 48, n48, out);
+    } else if (a.m % 32 == 0) {
+      conv_channels_tail_avx512<2>(a, x, off, cols, n % 48, n48, out);
+    } else {
+      conv_channels_tail_avx512<1>(a, x, off, cols, n % 48, n48, out);
+    }
+    return;
+  }
   if (has_avx512()) {
     gemm_offsets_packed_avx512(a, n, x, off,
                                PlaneStore{out.y, out.plane, out.bias, out.relu,
