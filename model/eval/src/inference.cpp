@@ -548,14 +548,13 @@ void fp32_pass(const Graph& g, const std::vector<float>& input, size_t batch, Ac
   }
   auto plan = [&](const Node& n) { return &plans[static_cast<size_t>(&n - g.nodes.data())]; };
   if (!pre_activations && !after_node) {
-    // The whole network for a few images at a time: each layer's input is still in cache.
+    // The whole network for a few images at a time: each layer's input is still in cache. Each
+    // thread takes the next few images in turn (a thread slowed by others on its core does
+    // fewer).
     constexpr size_t kChunk = 8;
-    parallel_images(batch, threads, [&](size_t first, size_t end) {
-      for (size_t c = first; c < end; c += kChunk) {
-        for (const Node& n : g.nodes) {
-          run_node(g, n, plan(n), t, c, std::min(end, c + kChunk), n.relu);
-        }
-      }
+    detail::parallel_tasks((batch + kChunk - 1) / kChunk, threads, [&](size_t i) {
+      const size_t first = i * kChunk, end = std::min(batch, first + kChunk);
+      for (const Node& n : g.nodes) run_node(g, n, plan(n), t, first, end, n.relu);
     });
     return;
   }
