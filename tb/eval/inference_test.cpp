@@ -174,6 +174,28 @@ TEST(Fp32Gemm, PlaneStoresEqualTheSumsThenTheBiasStore) {
   }
 }
 
+// The residual Add: a + b, then v < 0 ? 0 : v (which keeps -0 and NaN), every length's tail.
+TEST(Fp32Gemm, AddEqualsTheScalarDefinitionBitForBit) {
+  std::mt19937 rng(17);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float pick[] = {0.f, -0.f, 1.f, -1.f, 0.3f, -2.5f, 1e-40f, nan};
+  for (size_t count : {1, 15, 16, 17, 40}) {
+    std::vector<float> a(count), b(count);
+    for (float& v : a) v = pick[rng() % 8];
+    for (float& v : b) v = pick[rng() % 8];
+    for (const bool relu : {false, true}) {
+      std::vector<float> got(count + 1, 7.f), want(count + 1, 7.f);
+      detail::fp32_add(a.data(), b.data(), count, relu, got.data());
+      for (size_t i = 0; i < count; ++i) {
+        const float v = a[i] + b[i];
+        want[i] = relu && v < 0.f ? 0.f : v;
+      }
+      EXPECT_EQ(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)), 0)
+          << count << " relu " << relu;
+    }
+  }
+}
+
 // A one-convolution graph (input tensor 0, output tensor 1).
 Graph one_conv(const ActShape& in, size_t out_c, size_t kh, size_t kw, size_t sh, size_t sw,
                size_t ph, size_t pw, size_t groups, bool relu, std::mt19937& rng) {

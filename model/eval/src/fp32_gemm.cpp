@@ -309,6 +309,17 @@ __attribute__((target("avx512f"))) void gather2_avx512(const float* src, size_t 
   }
 }
 
+__attribute__((target("avx512f"))) void add_avx512(const float* a, const float* b, size_t count,
+                                                   bool relu, float* y) {
+  const __m512 zero = _mm512_setzero_ps();
+  for (size_t i = 0; i < count; i += 16) {
+    const auto m = static_cast<__mmask16>(count - i >= 16 ? 0xFFFFu : (1u << (count - i)) - 1);
+    __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i));
+    if (relu) v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), zero);
+    _mm512_mask_storeu_ps(y + i, m, v);
+  }
+}
+
 // fp32_max_pool_planes: 16 outputs of a row per vector; for stride 2 the window column kx of
 // lane j is input column 2 (ox0 + j) + kx, the even lanes of the 32 floats from 2 ox0 + kx.
 template <int S>
@@ -923,6 +934,19 @@ void fp32_max_pool_planes(const PoolShape& s, size_t planes, const float* x, flo
 #else
   (void)s, (void)planes, (void)x, (void)y;
 #endif
+}
+
+void fp32_add(const float* a, const float* b, size_t count, bool relu, float* y) {
+#ifdef LBFP_FP32_AVX512
+  if (has_avx512()) {
+    add_avx512(a, b, count, relu, y);
+    return;
+  }
+#endif
+  for (size_t i = 0; i < count; ++i) {
+    const float v = a[i] + b[i];
+    y[i] = relu && v < 0.f ? 0.f : v;
+  }
 }
 
 void fp32_gather(const float* src, size_t count, size_t stride, float* dst) {

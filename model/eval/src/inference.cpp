@@ -464,10 +464,7 @@ void run_node(const Graph& g, const Node& n, const LayerPlan* plan, Activations&
     case OpKind::kFlatten: std::copy(x, x + values, y); break;
     case OpKind::kAdd: {
       const float* x2 = t[static_cast<size_t>(n.inputs[1])].data() + first * out_size;
-      for (size_t i = 0; i < values; ++i) {
-        y[i] = x[i] + x2[i];
-        if (n.relu && y[i] < 0.f) y[i] = 0.f;
-      }
+      detail::fp32_add(x, x2, values, n.relu, y);
       break;
     }
     case OpKind::kMaxPool: {

@@ -131,6 +131,9 @@ struct PoolShape {
 bool fp32_max_pool_ok(const PoolShape& s);
 void fp32_max_pool_planes(const PoolShape& s, size_t planes, const float* x, float* y);
 
+// y[i] = a[i] + b[i], then v < 0 ? 0 : v when relu (a residual Add), for i < count.
+void fp32_add(const float* a, const float* b, size_t count, bool relu, float* y);
+
 // dst[i] = src[i * stride] for i < count (nothing past src[(count - 1) * stride] is read).
 void fp32_gather(const float* src, size_t count, size_t stride, float* dst);
 
