@@ -127,7 +127,11 @@ TEST(Fp32Gemm, PlaneStoresEqualTheSumsThenTheBiasStore) {
                               {16, 14, 14, 14, 16}, {3, 3, 17, 19, 5}, {6, 5, 9, 9, 7}, {1, 1, 1, 1, 1},
                               // 48-column tiles, then 1 to 7 pixels with the channels in the
                               // lanes (16, 32 or 64 at a time): no dropped column, m % 16 = 0.
-                              {32, 7, 7, 7, 20}, {64, 5, 11, 11, 9}, {48, 1, 50, 50, 3}};
+                              {32, 7, 7, 7, 20}, {64, 5, 11, 11, 9}, {48, 1, 50, 50, 3},
+                              // dropped columns among the last ones (the masked pixel tiles):
+                              // 16 of 18 kept, 24 of 26, 1 of 2, 18 of 22 with the first dropped
+                              {32, 14, 14, 15, 9}, {64, 2, 12, 13, 5}, {16, 5, 9, 10, 4},
+                              {32, 10, 6, 7, 5}};
   for (const auto& s : shapes) {
     const size_t m = s[0], h = s[1], w = s[2], wq = s[3], k = s[4], n = h * wq;
     std::vector<float> a(m * k), x(2 * n + 4 * k + 64), bias(m);
