@@ -124,14 +124,17 @@ TEST(Fp32Gemm, PlaneStoresEqualTheSumsThenTheBiasStore) {
   std::normal_distribution<float> dist(0.f, 1.f);
   // rows, output h, w, columns per row in the sums (wq >= w), taps
   const size_t shapes[][5] = {{8, 7, 7, 9, 27}, {13, 4, 4, 6, 9}, {5, 28, 28, 30, 9},
-                              {16, 14, 14, 14, 16}, {3, 3, 17, 19, 5}, {6, 5, 9, 9, 7}, {1, 1, 1, 1, 1},
+                              {16, 14, 14, 14, 16}, {3, 3, 17, 19, 5}, {6, 5, 9, 9, 7},
+                              {1, 1, 1, 1, 1},
                               // 48-column tiles, then 1 to 7 pixels with the channels in the
                               // lanes (16, 32 or 64 at a time): no dropped column, m % 16 = 0.
                               {32, 7, 7, 7, 20}, {64, 5, 11, 11, 9}, {48, 1, 50, 50, 3},
                               // dropped columns among the last ones (the masked pixel tiles):
                               // 16 of 18 kept, 24 of 26, 1 of 2, 18 of 22 with the first dropped
                               {32, 14, 14, 15, 9}, {64, 2, 12, 13, 5}, {16, 5, 9, 10, 4},
-                              {32, 10, 6, 7, 5}};
+                              {32, 10, 6, 7, 5},
+                              // three blocks of rows (8, 8, 4) over 500 columns
+                              {20, 20, 23, 25, 11}};
   for (const auto& s : shapes) {
     const size_t m = s[0], h = s[1], w = s[2], wq = s[3], k = s[4], n = h * wq;
     std::vector<float> a(m * k), x(2 * n + 4 * k + 64), bias(m);

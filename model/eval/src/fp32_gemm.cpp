@@ -156,8 +156,8 @@ __attribute__((target("avx512f"))) void tile_avx512(size_t k, const float* ap, c
   }
 }
 
-// Rows i0 .. i0 + R - 1 of C over every column: 48-column tiles (24 accumulators for R = 8), the
-// rest in one tile of one to three masked vectors.
+// Rows i0 .. i0 + R - 1 of C over every column: 48-column tiles (24 accumulators for R = 8),
+// the rest in one tile of one to three masked vectors.
 template <int R, class Rows, class Store>
 __attribute__((target("avx512f"))) void row_block_avx512(size_t n, size_t k, const float* ap,
                                                          const Rows& b, const Store& st) {

@@ -470,15 +470,8 @@ void run_node(const Graph& g, const Node& n, const LayerPlan* plan, Activations&
     case OpKind::kMaxPool: {
       const ActShape& is = shape_of(g, n.inputs[0]);
       const ActShape& os = shape_of(g, n.output);
-      detail::PoolShape ps;
-      ps.h = is.h;
-      ps.w = is.w;
-      ps.ho = os.h;
-      ps.wo = os.w;
-      ps.kh = n.kernel_h;
-      ps.kw = n.kernel_w;
-      ps.sh = n.stride_h;
-      ps.sw = n.stride_w;
+      const detail::PoolShape ps{is.h, is.w, os.h, os.w,
+                                 n.kernel_h, n.kernel_w, n.stride_h, n.stride_w};
       if (n.pad_h == 0 && n.pad_w == 0 && detail::fp32_max_pool_ok(ps)) {
         detail::fp32_max_pool_planes(ps, count * is.c, x, y);
         break;
