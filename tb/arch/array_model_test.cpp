@@ -522,7 +522,7 @@ TEST(ArrayModel, TileActivityCountsEveryStepWithAZeroOperand) {
       return static_cast<Code>(any(rng));
     };
     for (int rows = 1; rows <= 5; ++rows) {
-      for (int cols = 1; cols <= 19; ++cols) {
+      for (int cols = 1; cols <= 41; ++cols) {
         const int64_t k = 1 + (rows * cols) % 9;
         const size_t lda = static_cast<size_t>(k) + 3;
         const size_t ldb = static_cast<size_t>(cols) + 5;
