@@ -5,7 +5,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
-#ifdef __SSE2__
+#if defined(__SSE2__) && defined(__x86_64__)
 #include <emmintrin.h>
 #endif
 
@@ -48,7 +48,7 @@ uint32_t count_nonzero(const Code* p, size_t n, Code mask) {
   const uint64_t masks = 0x0101010101010101ull * mask;
   uint32_t count = 0;
   size_t i = 0;
-#ifdef __SSE2__
+#if defined(__SSE2__) && defined(__x86_64__)
   if (n >= 16) {
     const __m128i m = _mm_set1_epi8(static_cast<char>(mask));
     const __m128i zero = _mm_setzero_si128(), one = _mm_set1_epi8(1);
