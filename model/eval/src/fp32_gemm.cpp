@@ -476,35 +476,37 @@ __attribute__((target("avx512f"))) void channels_tail(size_t rest, size_t k, siz
   }
 }
 
+// Pixels cols[0 .. count - 1], outputs out0, out0 + 1, ... of every output channel: tiles of
+// P pixels x 16 V channels, the last pixels in a smaller tile.
 template <int P, int V>
 __attribute__((target("avx512f"))) void conv_channels_avx512(const PackedA& a, const float* x,
                                                              const int32_t* off,
-                                                             const std::vector<uint32_t>& cols,
-                                                             const PlaneOut& o) {
-  const size_t n = cols.size();
+                                                             const uint32_t* cols, size_t count,
+                                                             size_t out0, const PlaneOut& o) {
   for (size_t ch0 = 0; ch0 < a.m; ch0 += 16 * V) {
     size_t i = 0;
-    for (; i + P <= n; i += P) {
-      channels_tile<P, V>(a.k, a.m, a.by_k.data() + ch0, x, off, cols.data() + i, i, o, ch0);
+    for (; i + P <= count; i += P) {
+      channels_tile<P, V>(a.k, a.m, a.by_k.data() + ch0, x, off, cols + i, out0 + i, o, ch0);
     }
-    if (i < n) {
-      channels_tail<P - 1, V>(n - i, a.k, a.m, a.by_k.data() + ch0, x, off, cols.data() + i, i,
-                              o, ch0);
+    if (i < count) {
+      channels_tail<P - 1, V>(count - i, a.k, a.m, a.by_k.data() + ch0, x, off, cols + i,
+                              out0 + i, o, ch0);
     }
   }
 }
 
-// Pixels cols[0 .. count - 1] (count <= 7), outputs out0 .., of every output channel, 16 V
-// channels per tile.
-template <int V>
-__attribute__((target("avx512f"))) void conv_channels_tail_avx512(const PackedA& a,
-                                                                  const float* x,
-                                                                  const int32_t* off,
-                                                                  const uint32_t* cols,
-                                                                  size_t count, size_t out0,
-                                                                  const PlaneOut& o) {
-  for (size_t ch0 = 0; ch0 < a.m; ch0 += 16 * V) {
-    channels_tail<7, V>(count, a.k, a.m, a.by_k.data() + ch0, x, off, cols, out0, o, ch0);
+// 7 pixels (a 7 x 7 plane in whole tiles) x up to 64 channels: 28 accumulators, each step's
+// weights in 4 registers, the pixels broadcast from memory.
+__attribute__((target("avx512f"))) void conv_channels_any(const PackedA& a, const float* x,
+                                                          const int32_t* off,
+                                                          const uint32_t* cols, size_t count,
+                                                          size_t out0, const PlaneOut& o) {
+  if (a.m % 64 == 0) {
+    conv_channels_avx512<7, 4>(a, x, off, cols, count, out0, o);
+  } else if (a.m % 32 == 0) {
+    conv_channels_avx512<7, 2>(a, x, off, cols, count, out0, o);
+  } else {
+    conv_channels_avx512<7, 1>(a, x, off, cols, count, out0, o);
   }
 }
 
@@ -744,6 +746,15 @@ void plane_from_sums(const std::vector<float>& sums, size_t rows, const PlaneOut
 }
 }  // namespace
 
+#ifdef LBFP_FP32_AVX512
+namespace {
+// The tiles' store of out's planes.
+PlaneStore plane_store(const PlaneOut& out) {
+  return {out.y, out.plane, out.bias, out.relu, out.map->valid.data(), out.map->start.data()};
+}
+}  // namespace
+#endif
+
 void fp32_conv_packed(const PackedA& a, const float* x, const int32_t* off, const PlaneOut& out) {
   const size_t n = out.map->n;
 #ifdef LBFP_FP32_AVX512
@@ -753,24 +764,14 @@ void fp32_conv_packed(const PackedA& a, const float* x, const int32_t* off, cons
     // tiles, then the last few pixels with the output channels in the lanes, instead of a tile
     // of one vector that would compute 16 columns for them. Each output the same fma chain.
     const size_t n48 = n - n % 48;
-    gemm_offsets_packed_avx512(a, n48, x, off,
-                               PlaneStore{out.y, out.plane, out.bias, out.relu,
-                                          out.map->valid.data(), out.map->start.data()});
+    gemm_offsets_packed_avx512(a, n48, x, off, plane_store(out));
     uint32_t cols[7];
     for (size_t i = 0; i < n % 48; ++i) cols[i] = static_cast<uint32_t>(n48 + i);
-    if (a.m % 64 == 0) {
-      conv_channels_tail_avx512<4>(a, x, off, cols, n % 48, n48, out);
-    } else if (a.m % 32 == 0) {
-      conv_channels_tail_avx512<2>(a, x, off, cols, n % 48, n48, out);
-    } else {
-      conv_channels_tail_avx512<1>(a, x, off, cols, n % 48, n48, out);
-    }
+    conv_channels_any(a, x, off, cols, n % 48, n48, out);
     return;
   }
   if (has_avx512()) {
-    gemm_offsets_packed_avx512(a, n, x, off,
-                               PlaneStore{out.y, out.plane, out.bias, out.relu,
-                                          out.map->valid.data(), out.map->start.data()});
+    gemm_offsets_packed_avx512(a, n, x, off, plane_store(out));
     return;
   }
 #endif
@@ -784,9 +785,7 @@ void fp32_taps_plane(size_t taps, const float* w, const float* x, const int32_t*
   const size_t n = out.map->n;
 #ifdef LBFP_FP32_AVX512
   if (has_avx512()) {
-    taps_avx512(n, taps, w, x, off,
-                PlaneStore{out.y, out.plane, out.bias, out.relu, out.map->valid.data(),
-                           out.map->start.data()});
+    taps_avx512(n, taps, w, x, off, plane_store(out));
     return;
   }
 #endif
@@ -808,15 +807,7 @@ std::vector<uint32_t> fp32_kept_columns(const PlaneMap& map) {
 void fp32_conv_channels(const PackedA& a, const float* x, const int32_t* off,
                         const std::vector<uint32_t>& cols, const PlaneOut& out) {
 #ifdef LBFP_FP32_AVX512
-  // 7 pixels (a 7 x 7 plane in whole tiles) x up to 64 channels: 28 accumulators, each step's
-  // weights in 4 registers, the pixels broadcast from memory.
-  if (a.m % 64 == 0) {
-    conv_channels_avx512<7, 4>(a, x, off, cols, out);
-  } else if (a.m % 32 == 0) {
-    conv_channels_avx512<7, 2>(a, x, off, cols, out);
-  } else {
-    conv_channels_avx512<7, 1>(a, x, off, cols, out);
-  }
+  conv_channels_any(a, x, off, cols.data(), cols.size(), 0, out);
 #else
   (void)a, (void)x, (void)off, (void)cols, (void)out;
 #endif
