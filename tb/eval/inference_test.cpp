@@ -263,6 +263,14 @@ TEST(Fp32Inference, DirectConvolutionEqualsTheDefinitionBitForBit) {
       {{3, 28, 28}, 3, 3, 3, 2, 2, 1, 1, 3, true},   {{2, 14, 14}, 2, 3, 3, 2, 2, 1, 1, 2, false},
       {{2, 13, 37}, 2, 3, 5, 2, 2, 1, 2, 2, true},   {{2, 9, 40}, 2, 3, 3, 1, 1, 0, 0, 2, false},
       {{2, 5, 21}, 2, 3, 9, 1, 1, 1, 4, 2, true},    {{2, 9, 9}, 2, 3, 3, 3, 1, 1, 1, 2, false},
+      // Depthwise of stride 2 through the plane's four phases (kw <= pw + 2): rows of 35 and 18
+      // outputs (three and two chunks of 32 input columns, odd and even widths), padding 2
+      // (taps one phase column to the left), 2 x 2 and 2 x 4 kernels, a 1 x 1 kernel (one
+      // phase), one input row, more padding than kernel.
+      {{2, 9, 70}, 2, 3, 3, 2, 2, 1, 1, 2, true},    {{3, 11, 35}, 3, 3, 3, 2, 2, 1, 1, 3, false},
+      {{2, 10, 10}, 2, 3, 3, 2, 2, 2, 2, 2, true},   {{2, 8, 9}, 2, 2, 2, 2, 2, 0, 0, 2, false},
+      {{2, 9, 12}, 2, 4, 4, 2, 2, 2, 2, 2, true},    {{2, 9, 9}, 2, 1, 1, 2, 2, 0, 0, 2, false},
+      {{2, 1, 9}, 2, 1, 3, 2, 2, 0, 1, 2, true},     {{2, 5, 6}, 2, 3, 1, 2, 2, 3, 0, 2, false},
       // Small output planes with long sums: the output channels in the vector lanes (64, 32 and
       // 16 per tile; 49 pixels in whole tiles of 7, 20 and 30 with a tail), stride 1 and 2.
       {{32, 7, 7}, 64, 3, 3, 1, 1, 1, 1, 1, true},   {{32, 14, 13}, 64, 3, 3, 2, 2, 1, 1, 1, false},

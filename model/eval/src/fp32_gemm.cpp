@@ -813,34 +813,126 @@ void fp32_conv_channels(const PackedA& a, const float* x, const int32_t* off,
 #endif
 }
 
+#ifdef LBFP_FP32_AVX512
+namespace {
+
+// The flat plans' masks: lane q % 16 of vector q / 16, tap t = kh * kw + kw, is set where output
+// q = oy * wo + ox reads input (sh oy + kh - ph, sw ox + kw - pw) inside the plane.
+std::vector<uint16_t> dw_flat_masks(const DepthwiseShape& s) {
+  const size_t taps = s.kh * s.kw, n = s.ho * s.wo;
+  std::vector<uint16_t> masks(((n + 15) / 16) * taps, 0);
+  for (size_t q = 0; q < n; ++q) {
+    for (size_t kh = 0; kh < s.kh; ++kh) {
+      const long iy = static_cast<long>(s.sh * (q / s.wo) + kh) - static_cast<long>(s.ph);
+      if (iy < 0 || iy >= static_cast<long>(s.h)) continue;
+      for (size_t kw = 0; kw < s.kw; ++kw) {
+        const long ix = static_cast<long>(s.sw * (q % s.wo) + kw) - static_cast<long>(s.pw);
+        if (ix < 0 || ix >= static_cast<long>(s.w)) continue;
+        uint16_t& m = masks[(q / 16) * taps + kh * s.kw + kw];
+        m = static_cast<uint16_t>(m | (1u << (q % 16)));
+      }
+    }
+  }
+  return masks;
+}
+
+// Tap offset d = k - pad of a stride-2 axis as (phase, shift): d = 2 shift + phase.
+std::pair<size_t, long> phase_shift(size_t k, size_t pad) {
+  const long d = static_cast<long>(k) - static_cast<long>(pad);
+  const long ph = ((d % 2) + 2) % 2;
+  return {static_cast<size_t>(ph), (d - ph) / 2};
+}
+
+// Stride 2: the four phases of a plane into the buffer (p.phase_base, rows wo floats apart,
+// p.phase_cols columns): the even and odd lanes of 32 floats of an input row, one pass per row,
+// each chunk's masks from the plan (p.fill).
+__attribute__((target("avx512f"))) void dw_fill_phases(const DepthwisePlan& p, const float* x,
+                                                       float* buf) {
+  const DepthwiseShape& s = p.s;
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28,
+                                         30);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  for (size_t iy = 0; iy < s.h; ++iy) {
+    const float* r = x + iy * s.w;
+    float* d0 = buf + p.phase_base[2 * (iy & 1)] + (iy >> 1) * s.wo;
+    float* d1 = buf + p.phase_base[2 * (iy & 1) + 1] + (iy >> 1) * s.wo;
+    for (size_t c = 0; c < p.fill.size(); ++c) {
+      const DepthwisePlan::FillMasks& m = p.fill[c];
+      const __m512 lo = _mm512_maskz_loadu_ps(m.lo, r + 32 * c);
+      const __m512 hi = _mm512_maskz_loadu_ps(m.hi, r + 32 * c + 16);
+      _mm512_mask_storeu_ps(d0 + 16 * c, m.even, _mm512_permutex2var_ps(lo, even, hi));
+      _mm512_mask_storeu_ps(d1 + 16 * c, m.odd, _mm512_permutex2var_ps(lo, odd, hi));
+    }
+  }
+}
+
+}  // namespace
+#endif
+
 DepthwisePlan fp32_depthwise_plan(const DepthwiseShape& s) {
   DepthwisePlan p;
   p.s = s;
 #ifdef LBFP_FP32_AVX512
-  if (!has_avx512() || s.ho == 0 || s.wo == 0) return p;
+  if (!has_avx512() || s.ho == 0 || s.wo == 0 || s.kh == 0 || s.kw == 0) return p;
+  const size_t taps = s.kh * s.kw, n = s.ho * s.wo;
   if (s.sh == 1 && s.sw == 1 && s.wo == s.w) {
     // Flat: output q = oy * w + ox, its tap (kh, kw) input q + (kh - ph) w + kw - pw.
-    const size_t taps = s.kh * s.kw, n = s.ho * s.wo, vectors = (n + 15) / 16;
     p.off.resize(taps);
-    p.masks.assign(vectors * taps, 0);
     for (size_t kh = 0; kh < s.kh; ++kh) {
       for (size_t kw = 0; kw < s.kw; ++kw) {
-        const size_t t = kh * s.kw + kw;
-        p.off[t] = static_cast<int32_t>(
+        p.off[kh * s.kw + kw] = static_cast<int32_t>(
             (static_cast<long>(kh) - static_cast<long>(s.ph)) * static_cast<long>(s.w) +
             static_cast<long>(kw) - static_cast<long>(s.pw));
-        for (size_t q = 0; q < n; ++q) {
-          const long iy = static_cast<long>(q / s.wo + kh) - static_cast<long>(s.ph);
-          const long ix = static_cast<long>(q % s.wo + kw) - static_cast<long>(s.pw);
-          if (iy < 0 || ix < 0 || iy >= static_cast<long>(s.h) || ix >= static_cast<long>(s.w)) {
-            continue;
-          }
-          uint16_t& m = p.masks[(q / 16) * taps + t];
-          m = static_cast<uint16_t>(m | (1u << (q % 16)));
-        }
       }
     }
+    p.masks = dw_flat_masks(s);
     p.direct = s.h * s.w < static_cast<size_t>(INT32_MAX);
+    return p;
+  }
+  if (s.sh == 2 && s.sw == 2 && s.kw <= s.pw + 2) {
+    // Flat over the phases: tap (kh, kw) of output q = oy * wo + ox reads phase (py, px) at row
+    // oy + sy, column ox + sx (kh - ph = 2 sy + py, kw - pw = 2 sx + px), so q + sy wo + sx
+    // from the phase's start. sx <= 0 (kw <= pw + 2): a column read inside the plane is below
+    // wo, so wo floats per phase row never make two reads meet.
+    const size_t rows = (s.h + 1) / 2, vectors = (n + 15) / 16;
+    const long wo = static_cast<long>(s.wo);
+    std::vector<long> raw(taps);
+    long lo = 0, hi = 0;
+    for (size_t kh = 0; kh < s.kh; ++kh) {
+      const auto [py, sy] = phase_shift(kh, s.ph);
+      for (size_t kw = 0; kw < s.kw; ++kw) {
+        const auto [px, sx] = phase_shift(kw, s.pw);
+        const long r = static_cast<long>((2 * py + px) * rows * s.wo) + sy * wo + sx;
+        raw[kh * s.kw + kw] = r;
+        lo = std::min(lo, r);
+        hi = std::max(hi, r);
+      }
+    }
+    const size_t margin = static_cast<size_t>(-lo);  // no read before the buffer
+    p.phase_floats = margin + std::max(static_cast<size_t>(hi) + 16 * vectors, 4 * rows * s.wo);
+    if (p.phase_floats >= static_cast<size_t>(INT32_MAX)) return p;
+    for (size_t i = 0; i < 4; ++i) p.phase_base[i] = margin + i * rows * s.wo;
+    size_t cols[2];
+    for (size_t px = 0; px < 2; ++px) cols[px] = std::min((s.w - px + 1) / 2, s.wo);
+    // Chunk c: phase columns 16 c .., input columns 32 c ..; n0 / n1 even / odd columns kept.
+    for (size_t c = 0; 16 * c < std::max(cols[0], cols[1]); ++c) {
+      const size_t n0 = std::min<size_t>(16, cols[0] > 16 * c ? cols[0] - 16 * c : 0);
+      const size_t n1 = std::min<size_t>(16, cols[1] > 16 * c ? cols[1] - 16 * c : 0);
+      const size_t need = std::max(n0 > 0 ? 2 * n0 - 1 : 0, 2 * n1);  // input floats read
+      DepthwisePlan::FillMasks m;
+      m.lo = static_cast<uint16_t>(need >= 16 ? 0xFFFFu : (1u << need) - 1);
+      m.hi = static_cast<uint16_t>(need > 16 ? (1u << (need - 16)) - 1 : 0);
+      m.even = static_cast<uint16_t>((1u << n0) - 1);
+      m.odd = static_cast<uint16_t>((1u << n1) - 1);
+      p.fill.push_back(m);
+    }
+    p.off.resize(taps);
+    for (size_t t = 0; t < taps; ++t) {
+      p.off[t] = static_cast<int32_t>(raw[t] + static_cast<long>(margin));
+    }
+    p.masks = dw_flat_masks(s);
+    p.phases = true;
+    p.direct = true;
     return p;
   }
   p.direct = (s.sw == 1 || s.sw == 2) && s.kw <= kDwMaxKw;
@@ -855,10 +947,15 @@ void fp32_depthwise_planes(const DepthwisePlan& p, size_t channels, const float*
   const size_t in = s.h * s.w, out = s.ho * s.wo, taps = s.kh * s.kw;
   thread_local std::vector<float> zero;
   if (zero.size() < s.w + 2 * kDwMaxKw + 32) zero.assign(s.w + 2 * kDwMaxKw + 32, 0.f);
+  thread_local std::vector<float> phases;
+  if (phases.size() < p.phase_floats) phases.resize(p.phase_floats);
   for (size_t c = 0; c < channels; ++c) {
     const float* xc = x + c * in;
     float* yc = y + c * out;
-    if (!p.masks.empty()) {
+    if (p.phases) {
+      dw_fill_phases(p, xc, phases.data());
+      dw_flat_plane(p, w + c * taps, bias[c], relu, phases.data(), yc);
+    } else if (!p.masks.empty()) {
       dw_flat_plane(p, w + c * taps, bias[c], relu, xc, yc);
     } else if (s.sw == 1) {
       dw_rows_plane<1>(s, w + c * taps, bias[c], relu, xc, zero.data(), yc);

@@ -100,6 +100,18 @@ struct DepthwisePlan {
   // input is inside the plane (the others read 0), and each tap's offset in the input plane.
   std::vector<uint16_t> masks;
   std::vector<int32_t> off;
+  // Stride 2 (both ways) with every tap column kw <= pw + 1 (3 x 3 with padding 1): the plane's
+  // four phases (even / odd rows x even / odd columns) are copied, unpadded, into a buffer whose
+  // phase rows are wo floats apart, and the output is one flat row of vectors over it as above
+  // (off and masks relative to the buffer). phase_floats: the buffer's size; phase_base: where
+  // phase (py, px) starts (index 2 py + px); fill: per chunk of 32 input columns, the lanes of
+  // its two input vectors read and of its even and odd phase columns written.
+  bool phases = false;
+  size_t phase_floats = 0, phase_base[4] = {0, 0, 0, 0};
+  struct FillMasks {
+    uint16_t lo = 0, hi = 0, even = 0, odd = 0;
+  };
+  std::vector<FillMasks> fill;
 };
 DepthwisePlan fp32_depthwise_plan(const DepthwiseShape& s);
 // Planes [0, channels) of one image: x + c * h * w in, y + c * ho * wo out, weights
