@@ -271,6 +271,13 @@ TEST(Fp32Inference, DirectConvolutionEqualsTheDefinitionBitForBit) {
       {{2, 10, 10}, 2, 3, 3, 2, 2, 2, 2, 2, true},   {{2, 8, 9}, 2, 2, 2, 2, 2, 0, 0, 2, false},
       {{2, 9, 12}, 2, 4, 4, 2, 2, 2, 2, 2, true},    {{2, 9, 9}, 2, 1, 1, 2, 2, 0, 0, 2, false},
       {{2, 1, 9}, 2, 1, 3, 2, 2, 0, 1, 2, true},     {{2, 5, 6}, 2, 3, 1, 2, 2, 3, 0, 2, false},
+      // The phase copy of stride 2 (both column phases from one load of 32 input columns):
+      // rows of 70 and 40 columns (3 and 2 chunks), padding 0, 1, 2 and 3 (more than the
+      // kernel: phase columns past the ones read), vertical stride 1, and a row of 300 columns
+      // (more chunks than the one-load copy takes: the copy per phase).
+      {{2, 6, 70}, 3, 3, 3, 2, 2, 1, 1, 1, true},    {{2, 5, 40}, 3, 2, 4, 1, 2, 0, 0, 1, false},
+      {{2, 7, 11}, 2, 3, 5, 2, 2, 1, 2, 1, true},    {{2, 6, 33}, 2, 3, 3, 2, 2, 3, 3, 1, false},
+      {{1, 3, 300}, 2, 1, 3, 1, 2, 0, 1, 1, true},
       // Small output planes with long sums: the output channels in the vector lanes (64, 32 and
       // 16 per tile; 49 pixels in whole tiles of 7, 20 and 30 with a tail), stride 1 and 2.
       {{32, 7, 7}, 64, 3, 3, 1, 1, 1, 1, 1, true},   {{32, 14, 13}, 64, 3, 3, 2, 2, 1, 1, 1, false},

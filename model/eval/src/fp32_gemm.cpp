@@ -370,6 +370,27 @@ __attribute__((target("avx512f"))) void fill_phases_avx512(const PhaseFill& f, c
     first[px] = px >= f.pw ? 0 : (f.pw - px + f.sw - 1) / f.sw;
     end[px] = std::min(f.wq, (f.w + f.pw - px + f.sw - 1) / f.sw);
   }
+  // Stride 2 with both column phases read and rows of at most 8 chunks of 32 floats: each chunk
+  // of a row loaded once for both phases, the chunks' masks built once per call.
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  constexpr size_t kChunks = 8;
+  const size_t chunks = (f.w + 31) / 32, pe = f.pw % 2;
+  const bool both = f.sw == 2 && f.kw >= 2 && chunks <= kChunks;
+  __mmask16 clo[kChunks] = {}, chi[kChunks] = {}, me[kChunks] = {}, mo[kChunks] = {};
+  if (both) {
+    for (size_t j = 0; j < chunks; ++j) {
+      // Even lane i goes to phase column 16 j + i + pw / 2, odd lane i to 16 j + i +
+      // (pw + 1) / 2: kept below end[] (the phase columns whose input column is below w).
+      const size_t e_col = 16 * j + f.pw / 2, o_col = 16 * j + (f.pw + 1) / 2;
+      const size_t ne = std::min<size_t>(16, end[pe] > e_col ? end[pe] - e_col : 0);
+      const size_t no = std::min<size_t>(16, end[1 - pe] > o_col ? end[1 - pe] - o_col : 0);
+      const size_t need = std::max(ne > 0 ? 2 * ne - 1 : 0, 2 * no);  // floats read
+      clo[j] = static_cast<__mmask16>(need >= 16 ? 0xFFFFu : (1u << need) - 1);
+      chi[j] = static_cast<__mmask16>(need > 16 ? (1u << (need - 16)) - 1 : 0);
+      me[j] = static_cast<__mmask16>((1u << ne) - 1);
+      mo[j] = static_cast<__mmask16>((1u << no) - 1);
+    }
+  }
   for (size_t ch = 0; ch < f.c; ++ch) {
     size_t py = f.ph % f.sh, ry = f.ph / f.sh;  // of input row iy = 0
     for (size_t iy = 0; iy < f.h; ++iy) {
@@ -382,6 +403,18 @@ __attribute__((target("avx512f"))) void fill_phases_avx512(const PhaseFill& f, c
         for (size_t i = 0; i < f.w; i += 16) {
           const auto m = static_cast<__mmask16>(f.w - i >= 16 ? 0xFFFFu : (1u << (f.w - i)) - 1);
           _mm512_mask_storeu_ps(dst + i, m, _mm512_maskz_loadu_ps(m, xr + i));
+        }
+      } else if (both) {
+        // Input column ix goes to phase (ix + pw) % 2, column (ix + pw) / 2: the even lanes of
+        // chunk j (input columns 32 j ..) to phase pe from column 16 j + pw / 2, the odd lanes
+        // to phase 1 - pe from column 16 j + (pw + 1) / 2.
+        float* de = row + pe * f.plane + f.pw / 2;
+        float* dodd = row + (1 - pe) * f.plane + (f.pw + 1) / 2;
+        for (size_t j = 0; j < chunks; ++j) {
+          const __m512 lo = _mm512_maskz_loadu_ps(clo[j], xr + 32 * j);
+          const __m512 hi = _mm512_maskz_loadu_ps(chi[j], xr + 32 * j + 16);
+          _mm512_mask_storeu_ps(de + 16 * j, me[j], _mm512_permutex2var_ps(lo, even, hi));
+          _mm512_mask_storeu_ps(dodd + 16 * j, mo[j], _mm512_permutex2var_ps(lo, odd, hi));
         }
       } else {
         for (size_t px = 0; px < 2 && px < f.kw; ++px) {
