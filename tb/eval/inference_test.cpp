@@ -278,6 +278,12 @@ TEST(Fp32Inference, DirectConvolutionEqualsTheDefinitionBitForBit) {
       {{2, 6, 70}, 3, 3, 3, 2, 2, 1, 1, 1, true},    {{2, 5, 40}, 3, 2, 4, 1, 2, 0, 0, 1, false},
       {{2, 7, 11}, 2, 3, 5, 2, 2, 1, 2, 1, true},    {{2, 6, 33}, 2, 3, 3, 2, 2, 3, 3, 1, false},
       {{1, 3, 300}, 2, 1, 3, 1, 2, 0, 1, 1, true},
+      // Stride 1 with the output as wide as the input, read from the unpadded planes under
+      // masks: 28 x 28 (16 tiles of 48 columns and a masked tail), two groups of 3 outputs, no
+      // vertical padding (a shorter output), a 1 x 3 kernel on rows of 20, a 5 x 5 kernel.
+      {{16, 28, 28}, 16, 3, 3, 1, 1, 1, 1, 1, true}, {{4, 9, 9}, 6, 3, 3, 1, 1, 1, 1, 2, false},
+      {{3, 10, 12}, 10, 3, 3, 1, 1, 0, 1, 1, true},  {{4, 5, 20}, 12, 1, 3, 1, 1, 0, 1, 1, false},
+      {{2, 13, 9}, 9, 5, 5, 1, 1, 2, 2, 1, true},
       // Small output planes with long sums: the output channels in the vector lanes (64, 32 and
       // 16 per tile; 49 pixels in whole tiles of 7, 20 and 30 with a tail), stride 1 and 2.
       {{32, 7, 7}, 64, 3, 3, 1, 1, 1, 1, 1, true},   {{32, 14, 13}, 64, 3, 3, 2, 2, 1, 1, 1, false},

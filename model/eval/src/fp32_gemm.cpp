@@ -119,6 +119,34 @@ struct PlaneStore {
   }
 };
 
+// The rows of B of fp32_conv_masked: row kk at x + off[kk], vector v of a tile (16 columns from
+// a multiple of 16) masked to the lanes of masks[v * taps + tap[kk]] (at() moves masks with j).
+struct MaskedRows {
+  const float* x;
+  const int32_t* off;
+  const uint16_t* tap;
+  const uint16_t* masks;
+  size_t taps;
+  const float* operator()(size_t kk) const { return x + off[kk]; }
+  MaskedRows at(size_t j) const { return {x + j, off, tap, masks + (j / 16) * taps, taps}; }
+  __mmask16 lanes(size_t kk, int v) const {
+    return masks[static_cast<size_t>(v) * taps + tap[kk]];
+  }
+};
+
+// Vector v of row kk of B at p: all 16 lanes, or (Masked) the lanes of m; MaskedRows: the lanes
+// whose tap is inside the plane (none past the plane's last output, so none outside m either).
+template <bool Masked, class Rows>
+__attribute__((target("avx512f"))) inline __m512 load_b(const Rows&, size_t, int, const float* p,
+                                                        __mmask16 m) {
+  return Masked ? _mm512_maskz_loadu_ps(m, p) : _mm512_loadu_ps(p);
+}
+template <bool Masked>
+__attribute__((target("avx512f"))) inline __m512 load_b(const MaskedRows& b, size_t kk, int v,
+                                                        const float* p, __mmask16) {
+  return _mm512_maskz_loadu_ps(b.lanes(kk, v), p);
+}
+
 // One tile of R rows x 16 V columns (V vectors, masked at the right edge when Masked: vector v's
 // lanes m[v]), k innermost: R x V accumulators stay in registers for the whole reduction. The R
 // values of A for step kk are ap[kk * R ... kk * R + R - 1] (packed by pack_block).
@@ -137,7 +165,7 @@ __attribute__((target("avx512f"))) void tile_avx512(size_t k, const float* ap, c
     __m512 bv[V];
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) {
-      bv[v] = Masked ? _mm512_maskz_loadu_ps(m[v], bk + 16 * v) : _mm512_loadu_ps(bk + 16 * v);
+      bv[v] = load_b<Masked>(b, kk, v, bk + 16 * v, Masked ? m[v] : __mmask16{0xFFFF});
     }
     const float* ak = ap + kk * R;
 #pragma GCC unroll 16
@@ -609,7 +637,7 @@ inline __mmask16 lane_range(long lo, long hi) {
 // the first column and the in-plane lanes of the two vectors.
 constexpr size_t kDwMaxKw = 8;
 template <int S, int R>
-__attribute__((target("avx512f"))) void dw_rows(const DepthwiseShape& s, size_t oy0, size_t ox0,
+__attribute__((target("avx512f"))) void dw_rows(const TapShape& s, size_t oy0, size_t ox0,
                                                 const long* col, const __mmask16* mlo,
                                                 const __mmask16* mhi, const float* w,
                                                 __m512 bias, bool relu, const float* x,
@@ -653,7 +681,7 @@ __attribute__((target("avx512f"))) void dw_rows(const DepthwiseShape& s, size_t 
 }
 
 template <int S>
-__attribute__((target("avx512f"))) void dw_rows_plane(const DepthwiseShape& s, const float* w,
+__attribute__((target("avx512f"))) void dw_rows_plane(const TapShape& s, const float* w,
                                                       float bias, bool relu, const float* x,
                                                       const float* zero, float* y) {
   const __m512 bv = _mm512_set1_ps(bias);
@@ -779,6 +807,31 @@ void plane_from_sums(const std::vector<float>& sums, size_t rows, const PlaneOut
 }
 }  // namespace
 
+namespace {
+
+// The flat plans' masks (the depthwise planes, fp32_conv_masked): lane q % 16 of vector q / 16,
+// tap t = kh * kw_count + kw, is set where output q = oy * wo + ox reads input
+// (sh oy + kh - ph, sw ox + kw - pw) inside the plane.
+std::vector<uint16_t> flat_masks(const TapShape& s) {
+  const size_t taps = s.kh * s.kw, n = s.ho * s.wo;
+  std::vector<uint16_t> masks(((n + 15) / 16) * taps, 0);
+  for (size_t q = 0; q < n; ++q) {
+    for (size_t kh = 0; kh < s.kh; ++kh) {
+      const long iy = static_cast<long>(s.sh * (q / s.wo) + kh) - static_cast<long>(s.ph);
+      if (iy < 0 || iy >= static_cast<long>(s.h)) continue;
+      for (size_t kw = 0; kw < s.kw; ++kw) {
+        const long ix = static_cast<long>(s.sw * (q % s.wo) + kw) - static_cast<long>(s.pw);
+        if (ix < 0 || ix >= static_cast<long>(s.w)) continue;
+        uint16_t& m = masks[(q / 16) * taps + kh * s.kw + kw];
+        m = static_cast<uint16_t>(m | (1u << (q % 16)));
+      }
+    }
+  }
+  return masks;
+}
+
+}  // namespace
+
 #ifdef LBFP_FP32_AVX512
 namespace {
 // The tiles' store of out's planes.
@@ -811,6 +864,52 @@ void fp32_conv_packed(const PackedA& a, const float* x, const int32_t* off, cons
   std::vector<float> sums(a.m * n);
   fp32_gemm_offsets_portable(a.m, n, a.k, a.a, a.lda, x, off, sums.data(), n);
   plane_from_sums(sums, a.m, out);
+}
+
+bool fp32_conv_masked_ok(const TapShape& s, size_t channels) {
+#ifdef LBFP_FP32_AVX512
+  return has_avx512() && s.sh == 1 && s.sw == 1 && s.wo == s.w && s.ho > 0 && s.w > 0 &&
+         s.kh > 0 && s.kw > 0 && (channels + 1) * s.h * s.w + s.ho * s.w + 16 < INT32_MAX;
+#else
+  (void)s, (void)channels;
+  return false;
+#endif
+}
+
+MaskedTaps fp32_masked_taps(const TapShape& s, size_t channels) {
+  MaskedTaps t;
+  t.n = s.ho * s.wo;
+  t.taps = s.kh * s.kw;
+  t.off.resize(channels * t.taps);
+  t.tap.resize(channels * t.taps);
+  for (size_t c = 0; c < channels; ++c) {
+    for (size_t kh = 0; kh < s.kh; ++kh) {
+      for (size_t kw = 0; kw < s.kw; ++kw) {
+        const size_t k = (c * s.kh + kh) * s.kw + kw;
+        t.off[k] = static_cast<int32_t>(
+            static_cast<long>(c * s.h * s.w) +
+            (static_cast<long>(kh) - static_cast<long>(s.ph)) * static_cast<long>(s.w) +
+            static_cast<long>(kw) - static_cast<long>(s.pw));
+        t.tap[k] = static_cast<uint16_t>(kh * s.kw + kw);
+      }
+    }
+  }
+  t.masks = flat_masks(s);
+  return t;
+}
+
+void fp32_conv_masked(const PackedA& a, const float* x, const MaskedTaps& t,
+                      const PlaneOut& out) {
+#ifdef LBFP_FP32_AVX512
+  const MaskedRows rows{x, t.off.data(), t.tap.data(), t.masks.data(), t.taps};
+  const PlaneStore st = plane_store(out);
+  for (size_t i = 0; i < a.m; i += kRows) {
+    row_block_any(std::min(kRows, a.m - i), t.n, a.k, a.blocks.data() + i * a.k, rows,
+                  st.rows(i));
+  }
+#else
+  (void)a, (void)x, (void)t, (void)out;
+#endif
 }
 
 void fp32_taps_plane(size_t taps, const float* w, const float* x, const int32_t* off,
@@ -846,28 +945,9 @@ void fp32_conv_channels(const PackedA& a, const float* x, const int32_t* off,
 #endif
 }
 
+
 #ifdef LBFP_FP32_AVX512
 namespace {
-
-// The flat plans' masks: lane q % 16 of vector q / 16, tap t = kh * kw + kw, is set where output
-// q = oy * wo + ox reads input (sh oy + kh - ph, sw ox + kw - pw) inside the plane.
-std::vector<uint16_t> dw_flat_masks(const DepthwiseShape& s) {
-  const size_t taps = s.kh * s.kw, n = s.ho * s.wo;
-  std::vector<uint16_t> masks(((n + 15) / 16) * taps, 0);
-  for (size_t q = 0; q < n; ++q) {
-    for (size_t kh = 0; kh < s.kh; ++kh) {
-      const long iy = static_cast<long>(s.sh * (q / s.wo) + kh) - static_cast<long>(s.ph);
-      if (iy < 0 || iy >= static_cast<long>(s.h)) continue;
-      for (size_t kw = 0; kw < s.kw; ++kw) {
-        const long ix = static_cast<long>(s.sw * (q % s.wo) + kw) - static_cast<long>(s.pw);
-        if (ix < 0 || ix >= static_cast<long>(s.w)) continue;
-        uint16_t& m = masks[(q / 16) * taps + kh * s.kw + kw];
-        m = static_cast<uint16_t>(m | (1u << (q % 16)));
-      }
-    }
-  }
-  return masks;
-}
 
 // Tap offset d = k - pad of a stride-2 axis as (phase, shift): d = 2 shift + phase.
 std::pair<size_t, long> phase_shift(size_t k, size_t pad) {
@@ -881,7 +961,7 @@ std::pair<size_t, long> phase_shift(size_t k, size_t pad) {
 // each chunk's masks from the plan (p.fill).
 __attribute__((target("avx512f"))) void dw_fill_phases(const DepthwisePlan& p, const float* x,
                                                        float* buf) {
-  const DepthwiseShape& s = p.s;
+  const TapShape& s = p.s;
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28,
                                          30);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
@@ -902,7 +982,7 @@ __attribute__((target("avx512f"))) void dw_fill_phases(const DepthwisePlan& p, c
 }  // namespace
 #endif
 
-DepthwisePlan fp32_depthwise_plan(const DepthwiseShape& s) {
+DepthwisePlan fp32_depthwise_plan(const TapShape& s) {
   DepthwisePlan p;
   p.s = s;
 #ifdef LBFP_FP32_AVX512
@@ -918,7 +998,7 @@ DepthwisePlan fp32_depthwise_plan(const DepthwiseShape& s) {
             static_cast<long>(kw) - static_cast<long>(s.pw));
       }
     }
-    p.masks = dw_flat_masks(s);
+    p.masks = flat_masks(s);
     p.direct = s.h * s.w < static_cast<size_t>(INT32_MAX);
     return p;
   }
@@ -963,7 +1043,7 @@ DepthwisePlan fp32_depthwise_plan(const DepthwiseShape& s) {
     for (size_t t = 0; t < taps; ++t) {
       p.off[t] = static_cast<int32_t>(raw[t] + static_cast<long>(margin));
     }
-    p.masks = dw_flat_masks(s);
+    p.masks = flat_masks(s);
     p.phases = true;
     p.direct = true;
     return p;
@@ -976,7 +1056,7 @@ DepthwisePlan fp32_depthwise_plan(const DepthwiseShape& s) {
 void fp32_depthwise_planes(const DepthwisePlan& p, size_t channels, const float* w,
                            const float* bias, bool relu, const float* x, float* y) {
 #ifdef LBFP_FP32_AVX512
-  const DepthwiseShape& s = p.s;
+  const TapShape& s = p.s;
   const size_t in = s.h * s.w, out = s.ho * s.wo, taps = s.kh * s.kw;
   thread_local std::vector<float> zero;
   if (zero.size() < s.w + 2 * kDwMaxKw + 32) zero.assign(s.w + 2 * kDwMaxKw + 32, 0.f);

@@ -244,6 +244,8 @@ struct LayerPlan {
   detail::PlaneMap map;                 // the output columns kept
   detail::DepthwisePlan dw;             // depthwise: read the input as it is where dw.direct
   std::vector<uint32_t> cols;           // where not empty: fp32_conv_channels over these columns
+  bool masked = false;                  // fp32_conv_masked over the unpadded planes (mt)
+  detail::MaskedTaps mt;
   std::vector<float> wt;                // a fully connected layer's weights, transposed (k x nout)
 };
 
@@ -282,19 +284,24 @@ LayerPlan conv_plan(const Graph& g, const Node& n) {
   if (og > 1 && detail::fp32_conv_channels_ok(p.packed[0]) && os.h * os.w <= 64 && kk >= 256) {
     p.cols = detail::fp32_kept_columns(p.map);
   }
-  if (og == 1 && cg == 1) {
-    detail::DepthwiseShape s;
-    s.h = is.h;
-    s.w = is.w;
-    s.ho = os.h;
-    s.wo = os.w;
-    s.kh = n.kernel_h;
-    s.kw = n.kernel_w;
-    s.sh = n.stride_h;
-    s.sw = n.stride_w;
-    s.ph = n.pad_h;
-    s.pw = n.pad_w;
-    p.dw = detail::fp32_depthwise_plan(s);
+  detail::TapShape s;
+  s.h = is.h;
+  s.w = is.w;
+  s.ho = os.h;
+  s.wo = os.w;
+  s.kh = n.kernel_h;
+  s.kw = n.kernel_w;
+  s.sh = n.stride_h;
+  s.sw = n.stride_w;
+  s.ph = n.pad_h;
+  s.pw = n.pad_w;
+  if (og == 1 && cg == 1) p.dw = detail::fp32_depthwise_plan(s);
+  // Stride 1 with the output as wide as the input (a 3 x 3 with padding 1): the unpadded planes
+  // under masks, no phase copy and no dropped column (where the channel tiles do not take it).
+  if (og > 1 && p.cols.empty() && !p.as_is && detail::fp32_conv_masked_ok(s, cg)) {
+    p.masked = true;
+    p.mt = detail::fp32_masked_taps(s, cg);
+    p.map = detail::fp32_plane_map(os.h * os.w, os.w, os.w);
   }
   return p;
 }
@@ -318,18 +325,19 @@ void conv_fp32(const Graph& g, const Node& n, const LayerPlan& p, const float* i
     return;
   }
   thread_local std::vector<float> buf;
-  if (!p.as_is) {
+  const bool copy = !p.as_is && !p.masked;
+  if (copy) {
     if (buf.size() < l.floats) buf.resize(l.floats);
     std::fill(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(l.floats), 0.f);
   }
   for (size_t b = 0; b < batch; ++b) {
     const float* xs = in + b * is.elements();
-    if (!p.as_is) {
+    if (copy) {
       fill_phases(l, n, is, xs, buf.data());
       xs = buf.data();
     }
     for (size_t grp = 0; grp < n.groups; ++grp) {
-      const float* x = xs + grp * cg * l.channel;
+      const float* x = xs + grp * cg * (copy ? l.channel : is.h * is.w);
       const size_t ch = grp * og;
       const detail::PlaneOut po{out + (b * os.c + ch) * plane, plane, n.bias.data() + ch, relu,
                                 &p.map};
@@ -337,6 +345,8 @@ void conv_fp32(const Graph& g, const Node& n, const LayerPlan& p, const float* i
         detail::fp32_taps_plane(kk, n.weights.data() + grp * kk, x, p.off.data(), po);
       } else if (!p.cols.empty()) {
         detail::fp32_conv_channels(p.packed[grp], x, p.off.data(), p.cols, po);
+      } else if (p.masked) {
+        detail::fp32_conv_masked(p.packed[grp], x, p.mt, po);
       } else {
         detail::fp32_conv_packed(p.packed[grp], x, p.off.data(), po);
       }

@@ -80,21 +80,41 @@ std::vector<uint32_t> fp32_kept_columns(const PlaneMap& map);
 void fp32_conv_channels(const PackedA& a, const float* x, const int32_t* off,
                         const std::vector<uint32_t>& cols, const PlaneOut& out);
 
+// One input plane, its output plane and the kernel, strides and padding between them.
+struct TapShape {
+  size_t h = 0, w = 0;    // input plane
+  size_t ho = 0, wo = 0;  // output plane
+  size_t kh = 0, kw = 0, sh = 1, sw = 1, ph = 0, pw = 0;
+};
+
+// A convolution of stride 1 whose output is as wide as its input, read from its unpadded NCHW
+// planes (no phase copy, no dropped column): output q = oy * w + ox, tap k = (c, kh, kw) reads
+// x[off[k] + q] (off[k] = c h w + (kh - ph) w + kw - pw) in the lanes where that input is inside
+// the plane, 0 in the others (masks: per 16 outputs and per tap kh * kw_count + kw; tap: per k
+// that index). Each output is the same fma chain in (c, kh, kw) order from +0 as
+// fp32_conv_packed over the zero-padded copy, so the same value. Only where fp32_conv_masked_ok.
+struct MaskedTaps {
+  size_t n = 0, taps = 0;  // outputs per plane (ho x w), taps per channel (kh x kw)
+  std::vector<int32_t> off;
+  std::vector<uint16_t> tap;
+  std::vector<uint16_t> masks;
+};
+// AVX-512, stride 1, wo == w, and the offsets in 32 bits (channels planes of h x w).
+bool fp32_conv_masked_ok(const TapShape& s, size_t channels);
+MaskedTaps fp32_masked_taps(const TapShape& s, size_t channels);
+// The planes of out (its map: n columns, none dropped) from the a.m rows of the product.
+void fp32_conv_masked(const PackedA& a, const float* x, const MaskedTaps& t, const PlaneOut& out);
+
 // A depthwise convolution (one input and one output channel per group) read straight from its
 // unpadded NCHW planes: no phase copy. Output (oy, ox) of each plane is sum over (kh, kw) of
 // w[kh][kw] * x[iy][ix] from +0 in (kh, kw) order, each product rounded, then added, where a tap
 // outside the input reads 0 (as the zero-padded plane gave: w * 0, then +), then + bias and the
 // ReLU (v < 0 ? 0 : v): fp32_taps_plane's values over the zero-padded input.
-struct DepthwiseShape {
-  size_t h = 0, w = 0;    // input plane
-  size_t ho = 0, wo = 0;  // output plane
-  size_t kh = 0, kw = 0, sh = 1, sw = 1, ph = 0, pw = 0;
-};
 // What fp32_depthwise_planes needs, built once per layer. direct: whether it has a fast path for
 // this shape on this CPU (AVX-512; stride 1, or horizontal stride 2 with a kernel at most 8 wide);
 // where not, use the phase layout and fp32_taps_plane.
 struct DepthwisePlan {
-  DepthwiseShape s;
+  TapShape s;
   bool direct = false;
   // Stride 1: the output plane as one flat row of vectors; per vector and tap, the lanes whose
   // input is inside the plane (the others read 0), and each tap's offset in the input plane.
@@ -113,7 +133,7 @@ struct DepthwisePlan {
   };
   std::vector<FillMasks> fill;
 };
-DepthwisePlan fp32_depthwise_plan(const DepthwiseShape& s);
+DepthwisePlan fp32_depthwise_plan(const TapShape& s);
 // Planes [0, channels) of one image: x + c * h * w in, y + c * ho * wo out, weights
 // w + c * kh * kw, bias[c]. Only where plan.direct.
 void fp32_depthwise_planes(const DepthwisePlan& plan, size_t channels, const float* w,
