@@ -344,6 +344,37 @@ TEST(Fp32Inference, DirectConvolutionEqualsTheDefinitionBitForBit) {
   }
 }
 
+// A tap on the zero border still counts where a weight is not finite: fma(inf, 0, s) is NaN. The
+// channel tiles (7 x 7 outputs, 288 products per sum) leave the border rows out only where every
+// weight is finite, so an infinite weight of kernel row 0 makes the whole top row NaN (row 0's
+// tap reads the zero padding), and the other rows see it only through real pixels.
+TEST(Fp32Inference, BorderTapsOfANonFiniteWeightStillCount) {
+  std::mt19937 rng(12);
+  Graph g = one_conv({32, 7, 7}, 64, 3, 3, 1, 1, 1, 1, 1, false, rng);
+  Node& n = g.nodes[0];
+  const size_t o = 5, c = 3;
+  n.weights[((o * 32 + c) * 3 + 0) * 3 + 1] = std::numeric_limits<float>::infinity();
+  std::vector<float> input(32 * 49);
+  std::uniform_real_distribution<float> pos(0.5f, 1.5f);
+  for (float& v : input) v = pos(rng);  // every pixel positive: inf * x = +inf, never NaN
+  const Activations got = run_fp32(g, input, 1, nullptr, {}, 1);
+  for (size_t oy = 0; oy < 7; ++oy) {
+    for (size_t ox = 0; ox < 7; ++ox) {
+      const float v = got[1][(o * 7 + oy) * 7 + ox];
+      if (oy == 0) {
+        EXPECT_TRUE(std::isnan(v)) << "row 0, column " << ox << ": " << v;
+      } else {
+        EXPECT_EQ(v, std::numeric_limits<float>::infinity()) << "row " << oy << ", column " << ox;
+      }
+    }
+  }
+  // Another output channel, all of its weights finite, the same as without the infinite weight.
+  Graph h = g;
+  h.nodes[0].weights[((o * 32 + c) * 3 + 0) * 3 + 1] = 1.f;
+  const Activations ref = run_fp32(h, input, 1, nullptr, {}, 1);
+  EXPECT_EQ(std::memcmp(got[1].data(), ref[1].data(), o * 49 * sizeof(float)), 0);
+}
+
 // FP32 pooling against its definition: the in-bounds values of each window in (ky, kx) order;
 // MaxPool keeps the first of equal values (+0 / -0 ties tell), AveragePool sums from +0 in that
 // order and divides by the window's size (or the in-bounds count), GlobalAveragePool the plane.

@@ -474,12 +474,19 @@ bool has_avx512() {
   return yes;
 }
 
+// The steps of a channel tile: kk = c * taps + t for t in [t0, t1), c = 0, 1, ... while kk < k
+// (taps = k, t0 = 0, t1 = k: every step), in increasing order.
+struct TileSteps {
+  size_t k, taps, t0, t1;
+};
+
 // Output channels ch0 .. ch0 + 16 V - 1 (the lanes) of P output pixels: pixel i is column
 // cols[i] of the product (its taps x[off[kk] + cols[i]]) and output out[i] of each plane. The
 // weights of step kk are wk[kk * m + ch0 ...], side by side.
 template <int P, int V>
-__attribute__((target("avx512f"))) void channels_tile(size_t k, size_t m, const float* wk,
-                                                      const float* x, const int32_t* off,
+__attribute__((target("avx512f"))) void channels_tile(const TileSteps& s, size_t m,
+                                                      const float* wk, const float* x,
+                                                      const int32_t* off,
                                                       const uint32_t* cols, size_t out0,
                                                       const PlaneOut& o, size_t ch0) {
   __m512 acc[P][V];
@@ -491,17 +498,19 @@ __attribute__((target("avx512f"))) void channels_tile(size_t k, size_t m, const 
   size_t q[P];
 #pragma GCC unroll 8
   for (int i = 0; i < P; ++i) q[i] = cols[i];
-  for (size_t kk = 0; kk < k; ++kk) {
-    const float* xk = x + off[kk];
-    const float* wr = wk + kk * m;
-    __m512 w[V];
+  for (size_t c = 0; c < s.k; c += s.taps) {
+    for (size_t kk = c + s.t0; kk < c + s.t1; ++kk) {
+      const float* xk = x + off[kk];
+      const float* wr = wk + kk * m;
+      __m512 w[V];
 #pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) w[v] = _mm512_loadu_ps(wr + 16 * v);
+      for (int v = 0; v < V; ++v) w[v] = _mm512_loadu_ps(wr + 16 * v);
 #pragma GCC unroll 8
-    for (int i = 0; i < P; ++i) {
-      const __m512 xv = _mm512_set1_ps(xk[q[i]]);
+      for (int i = 0; i < P; ++i) {
+        const __m512 xv = _mm512_set1_ps(xk[q[i]]);
 #pragma GCC unroll 4
-      for (int v = 0; v < V; ++v) acc[i][v] = _mm512_fmadd_ps(w[v], xv, acc[i][v]);
+        for (int v = 0; v < V; ++v) acc[i][v] = _mm512_fmadd_ps(w[v], xv, acc[i][v]);
+      }
     }
   }
   const __m512i lane = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
@@ -523,7 +532,7 @@ __attribute__((target("avx512f"))) void channels_tile(size_t k, size_t m, const 
 }
 
 template <int P, int V>
-__attribute__((target("avx512f"))) void channels_tail(size_t rest, size_t k, size_t m,
+__attribute__((target("avx512f"))) void channels_tail(size_t rest, const TileSteps& k, size_t m,
                                                       const float* wk, const float* x,
                                                       const int32_t* off, const uint32_t* cols,
                                                       size_t out0, const PlaneOut& o,
@@ -539,19 +548,38 @@ __attribute__((target("avx512f"))) void channels_tail(size_t rest, size_t k, siz
 
 // Pixels cols[0 .. count - 1], outputs out0, out0 + 1, ... of every output channel: tiles of
 // P pixels x 16 V channels, the last pixels in a smaller tile.
+// With rows (the convolution's shape, where every weight is finite), a tile skips the taps
+// (kh, kw) whose row is outside the input for each of its pixels: such a step adds
+// fma(w, 0, s) = s to every sum (a tap on the zero border; s is never -0), so the values stay.
 template <int P, int V>
 __attribute__((target("avx512f"))) void conv_channels_avx512(const PackedA& a, const float* x,
                                                              const int32_t* off,
                                                              const uint32_t* cols, size_t count,
-                                                             size_t out0, const PlaneOut& o) {
+                                                             size_t out0, const PlaneOut& o,
+                                                             const TapShape* rows) {
+  auto steps = [&](size_t i, size_t n) {
+    if (!rows) return TileSteps{a.k, a.k, 0, a.k};
+    // Row oy reads kh in [ph - oy sh, h + ph - oy sh) of [0, kh): the tile's rows from
+    // oy_first to oy_last read kh in [lo(oy_last), hi(oy_first)).
+    const long sh = static_cast<long>(rows->sh), ph = static_cast<long>(rows->ph);
+    const long first = static_cast<long>((out0 + i) / o.map->w);
+    const long last = static_cast<long>((out0 + i + n - 1) / o.map->w);
+    const long kh = static_cast<long>(rows->kh), h = static_cast<long>(rows->h);
+    const long lo = std::clamp(ph - last * sh, 0L, kh);
+    const long hi = std::clamp(h + ph - first * sh, lo, kh);
+    const size_t taps = rows->kh * rows->kw;
+    return TileSteps{a.k, taps, static_cast<size_t>(lo) * rows->kw,
+                     static_cast<size_t>(hi) * rows->kw};
+  };
   for (size_t ch0 = 0; ch0 < a.m; ch0 += 16 * V) {
     size_t i = 0;
     for (; i + P <= count; i += P) {
-      channels_tile<P, V>(a.k, a.m, a.by_k.data() + ch0, x, off, cols + i, out0 + i, o, ch0);
+      channels_tile<P, V>(steps(i, P), a.m, a.by_k.data() + ch0, x, off, cols + i, out0 + i, o,
+                          ch0);
     }
     if (i < count) {
-      channels_tail<P - 1, V>(count - i, a.k, a.m, a.by_k.data() + ch0, x, off, cols + i,
-                              out0 + i, o, ch0);
+      channels_tail<P - 1, V>(count - i, steps(i, count - i), a.m, a.by_k.data() + ch0, x, off,
+                              cols + i, out0 + i, o, ch0);
     }
   }
 }
@@ -561,13 +589,14 @@ __attribute__((target("avx512f"))) void conv_channels_avx512(const PackedA& a, c
 __attribute__((target("avx512f"))) void conv_channels_any(const PackedA& a, const float* x,
                                                           const int32_t* off,
                                                           const uint32_t* cols, size_t count,
-                                                          size_t out0, const PlaneOut& o) {
+                                                          size_t out0, const PlaneOut& o,
+                                                          const TapShape* rows) {
   if (a.m % 64 == 0) {
-    conv_channels_avx512<7, 4>(a, x, off, cols, count, out0, o);
+    conv_channels_avx512<7, 4>(a, x, off, cols, count, out0, o, rows);
   } else if (a.m % 32 == 0) {
-    conv_channels_avx512<7, 2>(a, x, off, cols, count, out0, o);
+    conv_channels_avx512<7, 2>(a, x, off, cols, count, out0, o, rows);
   } else {
-    conv_channels_avx512<7, 1>(a, x, off, cols, count, out0, o);
+    conv_channels_avx512<7, 1>(a, x, off, cols, count, out0, o, rows);
   }
 }
 
@@ -853,7 +882,7 @@ void fp32_conv_packed(const PackedA& a, const float* x, const int32_t* off, cons
     gemm_offsets_packed_avx512(a, n48, x, off, plane_store(out));
     uint32_t cols[7];
     for (size_t i = 0; i < n % 48; ++i) cols[i] = static_cast<uint32_t>(n48 + i);
-    conv_channels_any(a, x, off, cols, n % 48, n48, out);
+    conv_channels_any(a, x, off, cols, n % 48, n48, out, nullptr);
     return;
   }
   if (has_avx512()) {
@@ -937,11 +966,12 @@ std::vector<uint32_t> fp32_kept_columns(const PlaneMap& map) {
 }
 
 void fp32_conv_channels(const PackedA& a, const float* x, const int32_t* off,
-                        const std::vector<uint32_t>& cols, const PlaneOut& out) {
+                        const std::vector<uint32_t>& cols, const PlaneOut& out,
+                        const TapShape* skip_rows) {
 #ifdef LBFP_FP32_AVX512
-  conv_channels_any(a, x, off, cols.data(), cols.size(), 0, out);
+  conv_channels_any(a, x, off, cols.data(), cols.size(), 0, out, skip_rows);
 #else
-  (void)a, (void)x, (void)off, (void)cols, (void)out;
+  (void)a, (void)x, (void)off, (void)cols, (void)out, (void)skip_rows;
 #endif
 }
 

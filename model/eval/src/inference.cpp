@@ -244,6 +244,8 @@ struct LayerPlan {
   detail::PlaneMap map;                 // the output columns kept
   detail::DepthwisePlan dw;             // depthwise: read the input as it is where dw.direct
   std::vector<uint32_t> cols;           // where not empty: fp32_conv_channels over these columns
+  detail::TapShape shape;               // the convolution's plane, kernel, stride and padding
+  bool skip_rows = false;               // fp32_conv_channels may leave out border rows (shape)
   bool masked = false;                  // fp32_conv_masked over the unpadded planes (mt)
   detail::MaskedTaps mt;
   std::vector<float> wt;                // a fully connected layer's weights, transposed (k x nout)
@@ -278,12 +280,6 @@ LayerPlan conv_plan(const Graph& g, const Node& n) {
   }
   const ActShape& os = shape_of(g, n.output);
   p.map = detail::fp32_plane_map(os.h * p.l.wq, p.l.wq, os.w);
-  // Output planes of at most 64 pixels (a 7 x 7 plane fills 4 vectors of pixels with 49, or
-  // 64 with the dropped columns) and sums of at least 256 products (so that the scattered store of
-  // the channel tiles weighs little): the output channels in the lanes.
-  if (og > 1 && detail::fp32_conv_channels_ok(p.packed[0]) && os.h * os.w <= 64 && kk >= 256) {
-    p.cols = detail::fp32_kept_columns(p.map);
-  }
   detail::TapShape s;
   s.h = is.h;
   s.w = is.w;
@@ -295,6 +291,16 @@ LayerPlan conv_plan(const Graph& g, const Node& n) {
   s.sw = n.stride_w;
   s.ph = n.pad_h;
   s.pw = n.pad_w;
+  p.shape = s;
+  // Output planes of at most 64 pixels (a 7 x 7 plane fills 4 vectors of pixels with 49, or
+  // 64 with the dropped columns) and sums of at least 256 products (so that the scattered store of
+  // the channel tiles weighs little): the output channels in the lanes.
+  if (og > 1 && detail::fp32_conv_channels_ok(p.packed[0]) && os.h * os.w <= 64 && kk >= 256) {
+    p.cols = detail::fp32_kept_columns(p.map);
+    // The kernel rows on the zero border are left out where every weight is finite.
+    p.skip_rows = std::all_of(n.weights.begin(), n.weights.end(),
+                              [](float v) { return std::isfinite(v); });
+  }
   if (og == 1 && cg == 1) p.dw = detail::fp32_depthwise_plan(s);
   // Stride 1 with the output as wide as the input (a 3 x 3 with padding 1): the unpadded planes
   // under masks, no phase copy and no dropped column (where the channel tiles do not take it).
@@ -344,7 +350,8 @@ void conv_fp32(const Graph& g, const Node& n, const LayerPlan& p, const float* i
       if (og == 1) {
         detail::fp32_taps_plane(kk, n.weights.data() + grp * kk, x, p.off.data(), po);
       } else if (!p.cols.empty()) {
-        detail::fp32_conv_channels(p.packed[grp], x, p.off.data(), p.cols, po);
+        detail::fp32_conv_channels(p.packed[grp], x, p.off.data(), p.cols, po,
+                                   p.skip_rows ? &p.shape : nullptr);
       } else if (p.masked) {
         detail::fp32_conv_masked(p.packed[grp], x, p.mt, po);
       } else {

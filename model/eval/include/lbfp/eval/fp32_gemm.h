@@ -70,22 +70,27 @@ void fp32_conv_packed(const PackedA& a, const float* x, const int32_t* off, cons
 void fp32_taps_plane(size_t taps, const float* w, const float* x, const int32_t* off,
                      const PlaneOut& out);
 
-// The convolution with the output channels in the vector lanes (16 per vector) and the output
-// pixels broadcast: output (r, i) = sum_k a[r][k] * x[off[k] + cols[i]], the same fma chain in k
-// order from +0 as fp32_conv_packed, for the kept columns only (no lane spent on a dropped column
-// or a partial vector of pixels). out.map's kept columns, in order, are cols (built once per layer
-// by fp32_kept_columns). Only where fp32_conv_channels_ok(a): AVX-512 and a.m a multiple of 16.
-bool fp32_conv_channels_ok(const PackedA& a);
-std::vector<uint32_t> fp32_kept_columns(const PlaneMap& map);
-void fp32_conv_channels(const PackedA& a, const float* x, const int32_t* off,
-                        const std::vector<uint32_t>& cols, const PlaneOut& out);
-
 // One input plane, its output plane and the kernel, strides and padding between them.
 struct TapShape {
   size_t h = 0, w = 0;    // input plane
   size_t ho = 0, wo = 0;  // output plane
   size_t kh = 0, kw = 0, sh = 1, sw = 1, ph = 0, pw = 0;
 };
+
+// The convolution with the output channels in the vector lanes (16 per vector) and the output
+// pixels broadcast: output (r, i) = sum_k a[r][k] * x[off[k] + cols[i]], the same fma chain in k
+// order from +0 as fp32_conv_packed, for the kept columns only (no lane spent on a dropped column
+// or a partial vector of pixels). out.map's kept columns, in order, are cols (built once per layer
+// by fp32_kept_columns). Only where fp32_conv_channels_ok(a): AVX-512 and a.m a multiple of 16.
+// skip_rows (the convolution's shape, k = (c, kh, kw)), where every weight is finite: a tile of
+// pixels leaves out the steps whose kernel row kh is on the zero border for all of its pixels
+// (each would add fma(w, 0, s) = s: s, a sum from +0 rounded to nearest, is never -0), so the
+// values are the same; nullptr: every step.
+bool fp32_conv_channels_ok(const PackedA& a);
+std::vector<uint32_t> fp32_kept_columns(const PlaneMap& map);
+void fp32_conv_channels(const PackedA& a, const float* x, const int32_t* off,
+                        const std::vector<uint32_t>& cols, const PlaneOut& out,
+                        const TapShape* skip_rows);
 
 // A convolution of stride 1 whose output is as wide as its input, read from its unpadded NCHW
 // planes (no phase copy, no dropped column): output q = oy * w + ox, tap k = (c, kh, kw) reads
