@@ -532,16 +532,16 @@ __attribute__((target("avx512f"))) void channels_tile(const TileSteps& s, size_t
 }
 
 template <int P, int V>
-__attribute__((target("avx512f"))) void channels_tail(size_t rest, const TileSteps& k, size_t m,
-                                                      const float* wk, const float* x,
+__attribute__((target("avx512f"))) void channels_tail(size_t rest, const TileSteps& steps,
+                                                      size_t m, const float* wk, const float* x,
                                                       const int32_t* off, const uint32_t* cols,
                                                       size_t out0, const PlaneOut& o,
                                                       size_t ch0) {
   if constexpr (P > 0) {
     if (rest == P) {
-      channels_tile<P, V>(k, m, wk, x, off, cols, out0, o, ch0);
+      channels_tile<P, V>(steps, m, wk, x, off, cols, out0, o, ch0);
     } else {
-      channels_tail<P - 1, V>(rest, k, m, wk, x, off, cols, out0, o, ch0);
+      channels_tail<P - 1, V>(rest, steps, m, wk, x, off, cols, out0, o, ch0);
     }
   }
 }
@@ -898,7 +898,8 @@ void fp32_conv_packed(const PackedA& a, const float* x, const int32_t* off, cons
 bool fp32_conv_masked_ok(const TapShape& s, size_t channels) {
 #ifdef LBFP_FP32_AVX512
   return has_avx512() && s.sh == 1 && s.sw == 1 && s.wo == s.w && s.ho > 0 && s.w > 0 &&
-         s.kh > 0 && s.kw > 0 && (channels + 1) * s.h * s.w + s.ho * s.w + 16 < INT32_MAX;
+         s.kh > 0 && s.kw > 0 && s.kh * s.kw <= UINT16_MAX &&
+         (channels + 1) * s.h * s.w + s.ho * s.w + 16 < INT32_MAX;
 #else
   (void)s, (void)channels;
   return false;
@@ -975,7 +976,6 @@ void fp32_conv_channels(const PackedA& a, const float* x, const int32_t* off,
 #endif
 }
 
-
 #ifdef LBFP_FP32_AVX512
 namespace {
 
@@ -986,9 +986,9 @@ std::pair<size_t, long> phase_shift(size_t k, size_t pad) {
   return {static_cast<size_t>(ph), (d - ph) / 2};
 }
 
-// Stride 2: the four phases of a plane into the buffer (p.phase_base, rows wo floats apart,
-// p.phase_cols columns): the even and odd lanes of 32 floats of an input row, one pass per row,
-// each chunk's masks from the plan (p.fill).
+// Stride 2: the four phases of a plane into the buffer (from p.phase_base, rows wo floats
+// apart): the even and odd lanes of 32 floats of an input row, one pass per row, each chunk's
+// masks from the plan (p.fill).
 __attribute__((target("avx512f"))) void dw_fill_phases(const DepthwisePlan& p, const float* x,
                                                        float* buf) {
   const TapShape& s = p.s;

@@ -104,7 +104,8 @@ struct MaskedTaps {
   std::vector<uint16_t> tap;
   std::vector<uint16_t> masks;
 };
-// AVX-512, stride 1, wo == w, and the offsets in 32 bits (channels planes of h x w).
+// AVX-512, stride 1, wo == w, at most 65,535 taps per channel and the offsets in 32 bits
+// (channels planes of h x w).
 bool fp32_conv_masked_ok(const TapShape& s, size_t channels);
 MaskedTaps fp32_masked_taps(const TapShape& s, size_t channels);
 // The planes of out (its map: n columns, none dropped) from the a.m rows of the product.
@@ -125,7 +126,7 @@ struct DepthwisePlan {
   // input is inside the plane (the others read 0), and each tap's offset in the input plane.
   std::vector<uint16_t> masks;
   std::vector<int32_t> off;
-  // Stride 2 (both ways) with every tap column kw <= pw + 1 (3 x 3 with padding 1): the plane's
+  // Stride 2 (both ways) with a kernel at most pw + 2 wide (3 x 3 with padding 1): the plane's
   // four phases (even / odd rows x even / odd columns) are copied, unpadded, into a buffer whose
   // phase rows are wo floats apart, and the output is one flat row of vectors over it as above
   // (off and masks relative to the buffer). phase_floats: the buffer's size; phase_base: where
