@@ -280,17 +280,8 @@ LayerPlan conv_plan(const Graph& g, const Node& n) {
   }
   const ActShape& os = shape_of(g, n.output);
   p.map = detail::fp32_plane_map(os.h * p.l.wq, p.l.wq, os.w);
-  detail::TapShape s;
-  s.h = is.h;
-  s.w = is.w;
-  s.ho = os.h;
-  s.wo = os.w;
-  s.kh = n.kernel_h;
-  s.kw = n.kernel_w;
-  s.sh = n.stride_h;
-  s.sw = n.stride_w;
-  s.ph = n.pad_h;
-  s.pw = n.pad_w;
+  const detail::TapShape s{is.h,       is.w,       os.h,       os.w,    n.kernel_h,
+                           n.kernel_w, n.stride_h, n.stride_w, n.pad_h, n.pad_w};
   p.shape = s;
   // Output planes of at most 64 pixels (a 7 x 7 plane fills 4 vectors of pixels with 49, or
   // 64 with the dropped columns) and sums of at least 256 products (so that the scattered store of
