@@ -386,6 +386,35 @@ __attribute__((target("avx512f"))) void max_pool_avx512(const PoolShape& s, size
   }
 }
 
+// One chunk of an even / odd split of a row (32 input floats from 32 c): ne even and no odd
+// lanes kept (at most 16 each), read from the first max(2 ne - 1, 2 no) floats.
+using SplitMasks = DepthwisePlan::FillMasks;
+SplitMasks split_masks(size_t ne, size_t no) {
+  const size_t need = std::max(ne > 0 ? 2 * ne - 1 : 0, 2 * no);
+  SplitMasks m;
+  m.lo = static_cast<uint16_t>(need >= 16 ? 0xFFFFu : (1u << need) - 1);
+  m.hi = static_cast<uint16_t>(need > 16 ? (1u << (need - 16)) - 1 : 0);
+  m.even = static_cast<uint16_t>((1u << ne) - 1);
+  m.odd = static_cast<uint16_t>((1u << no) - 1);
+  return m;
+}
+
+// The row at r split by chunks: chunk c's even lanes to de + 16 c, its odd lanes to
+// dodd + 16 c, under m[c] (one load of 32 floats, two permutations).
+__attribute__((target("avx512f"))) void split_row_avx512(const float* r, const SplitMasks* m,
+                                                         size_t chunks, float* de,
+                                                         float* dodd) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28,
+                                         30);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  for (size_t c = 0; c < chunks; ++c) {
+    const __m512 lo = _mm512_maskz_loadu_ps(m[c].lo, r + 32 * c);
+    const __m512 hi = _mm512_maskz_loadu_ps(m[c].hi, r + 32 * c + 16);
+    _mm512_mask_storeu_ps(de + 16 * c, m[c].even, _mm512_permutex2var_ps(lo, even, hi));
+    _mm512_mask_storeu_ps(dodd + 16 * c, m[c].odd, _mm512_permutex2var_ps(lo, odd, hi));
+  }
+}
+
 // fp32_fill_phases for horizontal strides 1 and 2.
 __attribute__((target("avx512f"))) void fill_phases_avx512(const PhaseFill& f, const float* x,
                                                            float* buf) {
@@ -400,23 +429,17 @@ __attribute__((target("avx512f"))) void fill_phases_avx512(const PhaseFill& f, c
   }
   // Stride 2 with both column phases read and rows of at most 8 chunks of 32 floats: each chunk
   // of a row loaded once for both phases, the chunks' masks built once per call.
-  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
   constexpr size_t kChunks = 8;
   const size_t chunks = (f.w + 31) / 32, pe = f.pw % 2;
   const bool both = f.sw == 2 && f.kw >= 2 && chunks <= kChunks;
-  __mmask16 clo[kChunks] = {}, chi[kChunks] = {}, me[kChunks] = {}, mo[kChunks] = {};
+  SplitMasks split[kChunks];
   if (both) {
     for (size_t j = 0; j < chunks; ++j) {
       // Even lane i goes to phase column 16 j + i + pw / 2, odd lane i to 16 j + i +
       // (pw + 1) / 2: kept below end[] (the phase columns whose input column is below w).
       const size_t e_col = 16 * j + f.pw / 2, o_col = 16 * j + (f.pw + 1) / 2;
-      const size_t ne = std::min<size_t>(16, end[pe] > e_col ? end[pe] - e_col : 0);
-      const size_t no = std::min<size_t>(16, end[1 - pe] > o_col ? end[1 - pe] - o_col : 0);
-      const size_t need = std::max(ne > 0 ? 2 * ne - 1 : 0, 2 * no);  // floats read
-      clo[j] = static_cast<__mmask16>(need >= 16 ? 0xFFFFu : (1u << need) - 1);
-      chi[j] = static_cast<__mmask16>(need > 16 ? (1u << (need - 16)) - 1 : 0);
-      me[j] = static_cast<__mmask16>((1u << ne) - 1);
-      mo[j] = static_cast<__mmask16>((1u << no) - 1);
+      split[j] = split_masks(std::min<size_t>(16, end[pe] > e_col ? end[pe] - e_col : 0),
+                             std::min<size_t>(16, end[1 - pe] > o_col ? end[1 - pe] - o_col : 0));
     }
   }
   for (size_t ch = 0; ch < f.c; ++ch) {
@@ -436,14 +459,8 @@ __attribute__((target("avx512f"))) void fill_phases_avx512(const PhaseFill& f, c
         // Input column ix goes to phase (ix + pw) % 2, column (ix + pw) / 2: the even lanes of
         // chunk j (input columns 32 j ..) to phase pe from column 16 j + pw / 2, the odd lanes
         // to phase 1 - pe from column 16 j + (pw + 1) / 2.
-        float* de = row + pe * f.plane + f.pw / 2;
-        float* dodd = row + (1 - pe) * f.plane + (f.pw + 1) / 2;
-        for (size_t j = 0; j < chunks; ++j) {
-          const __m512 lo = _mm512_maskz_loadu_ps(clo[j], xr + 32 * j);
-          const __m512 hi = _mm512_maskz_loadu_ps(chi[j], xr + 32 * j + 16);
-          _mm512_mask_storeu_ps(de + 16 * j, me[j], _mm512_permutex2var_ps(lo, even, hi));
-          _mm512_mask_storeu_ps(dodd + 16 * j, mo[j], _mm512_permutex2var_ps(lo, odd, hi));
-        }
+        split_row_avx512(xr, split, chunks, row + pe * f.plane + f.pw / 2,
+                         row + (1 - pe) * f.plane + (f.pw + 1) / 2);
       } else {
         for (size_t px = 0; px < 2 && px < f.kw; ++px) {
           if (first[px] >= end[px]) continue;
@@ -992,20 +1009,10 @@ std::pair<size_t, long> phase_shift(size_t k, size_t pad) {
 __attribute__((target("avx512f"))) void dw_fill_phases(const DepthwisePlan& p, const float* x,
                                                        float* buf) {
   const TapShape& s = p.s;
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28,
-                                         30);
-  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
   for (size_t iy = 0; iy < s.h; ++iy) {
-    const float* r = x + iy * s.w;
-    float* d0 = buf + p.phase_base[2 * (iy & 1)] + (iy >> 1) * s.wo;
-    float* d1 = buf + p.phase_base[2 * (iy & 1) + 1] + (iy >> 1) * s.wo;
-    for (size_t c = 0; c < p.fill.size(); ++c) {
-      const DepthwisePlan::FillMasks& m = p.fill[c];
-      const __m512 lo = _mm512_maskz_loadu_ps(m.lo, r + 32 * c);
-      const __m512 hi = _mm512_maskz_loadu_ps(m.hi, r + 32 * c + 16);
-      _mm512_mask_storeu_ps(d0 + 16 * c, m.even, _mm512_permutex2var_ps(lo, even, hi));
-      _mm512_mask_storeu_ps(d1 + 16 * c, m.odd, _mm512_permutex2var_ps(lo, odd, hi));
-    }
+    split_row_avx512(x + iy * s.w, p.fill.data(), p.fill.size(),
+                     buf + p.phase_base[2 * (iy & 1)] + (iy >> 1) * s.wo,
+                     buf + p.phase_base[2 * (iy & 1) + 1] + (iy >> 1) * s.wo);
   }
 }
 
@@ -1059,15 +1066,8 @@ DepthwisePlan fp32_depthwise_plan(const TapShape& s) {
     for (size_t px = 0; px < 2; ++px) cols[px] = std::min((s.w - px + 1) / 2, s.wo);
     // Chunk c: phase columns 16 c .., input columns 32 c ..; n0 / n1 even / odd columns kept.
     for (size_t c = 0; 16 * c < std::max(cols[0], cols[1]); ++c) {
-      const size_t n0 = std::min<size_t>(16, cols[0] > 16 * c ? cols[0] - 16 * c : 0);
-      const size_t n1 = std::min<size_t>(16, cols[1] > 16 * c ? cols[1] - 16 * c : 0);
-      const size_t need = std::max(n0 > 0 ? 2 * n0 - 1 : 0, 2 * n1);  // input floats read
-      DepthwisePlan::FillMasks m;
-      m.lo = static_cast<uint16_t>(need >= 16 ? 0xFFFFu : (1u << need) - 1);
-      m.hi = static_cast<uint16_t>(need > 16 ? (1u << (need - 16)) - 1 : 0);
-      m.even = static_cast<uint16_t>((1u << n0) - 1);
-      m.odd = static_cast<uint16_t>((1u << n1) - 1);
-      p.fill.push_back(m);
+      p.fill.push_back(split_masks(std::min<size_t>(16, cols[0] > 16 * c ? cols[0] - 16 * c : 0),
+                                   std::min<size_t>(16, cols[1] > 16 * c ? cols[1] - 16 * c : 0)));
     }
     p.off.resize(taps);
     for (size_t t = 0; t < taps; ++t) {
