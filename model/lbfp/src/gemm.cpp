@@ -46,20 +46,13 @@ using detail::SumBlock;
 
 // ---- tables, built once per format from the golden arithmetic ----------------------------------
 
-// Exact |product| of two magnitude codes, in accumulator units, when it fits int64.
-template <class Format>
-int64_t abs_product(const Format& format, Code a, Code b);
-template <>
-int64_t abs_product(const LbfpFormat& format, Code a, Code b) {
-  const auto value = multiply(format, a, b).to_int64();
-  if (!value) throw std::logic_error("abs_product: product beyond int64");
+// Exact |product| of a golden product, in accumulator units, when it fits int64.
+int64_t abs_value(const LbfpProduct& p) {
+  const auto value = p.to_int64();
+  if (!value) throw std::logic_error("golden product beyond int64");
   return *value < 0 ? -*value : *value;
 }
-template <>
-int64_t abs_product(const BfpFormat& format, Code a, Code b) {
-  const int64_t v = multiply(format, a, b);
-  return v < 0 ? -v : v;
-}
+int64_t abs_value(int64_t v) { return v < 0 ? -v : v; }
 
 // The golden product of every pair of valid codes, a * 256 + b (zero where either is invalid):
 // computed once per table build, read by the in-order terms and by every exhaustive proof of the
@@ -334,13 +327,16 @@ std::unique_ptr<FormatTables<Format>> build_tables(const Format& format) {
     }
   }
   const int classes = t->max_magnitude + 1;
+  // Every pair's golden product once: the |p| per magnitude class below, the in-order terms
+  // and the kernels' proofs read it.
+  const auto pairs = pair_products(format, t->valid);
   bool fits_int64 = true;
   try {
     t->abs_products.assign(static_cast<size_t>(classes * classes), 0);
     for (int x = 0; x < classes; ++x) {
       for (int y = 0; y < classes; ++y) {
         t->abs_products[static_cast<size_t>(x * classes + y)] =
-            abs_product(format, representative[x], representative[y]);
+            abs_value(pairs[size_t{256} * representative[x] + representative[y]]);
       }
     }
   } catch (const std::logic_error&) {
@@ -377,7 +373,6 @@ std::unique_ptr<FormatTables<Format>> build_tables(const Format& format) {
     }
     t->products_fit_int32 = largest <= (int64_t{1} << 24);
   }
-  const auto pairs = pair_products(format, t->valid);
   if (t->products_fit_int32) {  // the in-order fallback's terms, from the golden product
     t->terms.assign(size_t{256} * 256, 0);
     for (int a = 0; a < 256; ++a) {
