@@ -149,10 +149,11 @@ __attribute__((target("avx512f"))) inline __m512 load_b(const MaskedRows& b, siz
 
 // One tile of R rows x 16 V columns (V vectors, masked at the right edge when Masked: vector v's
 // lanes m[v]), k innermost: R x V accumulators stay in registers for the whole reduction. The R
-// values of A for step kk are ap[kk * R ... kk * R + R - 1] (packed by pack_block).
+// values of A for step kk are ap[kk * as ... kk * as + R - 1] (packed by pack_block, as >= R
+// rows side by side).
 template <int R, int V, bool Masked, class Rows, class Store>
-__attribute__((target("avx512f"))) void tile_avx512(size_t k, const float* ap, const Rows& b,
-                                                    const Store& st, size_t j,
+__attribute__((target("avx512f"))) void tile_avx512(size_t k, const float* ap, size_t as,
+                                                    const Rows& b, const Store& st, size_t j,
                                                     const __mmask16* m) {
   __m512 acc[R][V];
 #pragma GCC unroll 16
@@ -167,7 +168,7 @@ __attribute__((target("avx512f"))) void tile_avx512(size_t k, const float* ap, c
     for (int v = 0; v < V; ++v) {
       bv[v] = load_b<Masked>(b, kk, v, bk + 16 * v, Masked ? m[v] : __mmask16{0xFFFF});
     }
-    const float* ak = ap + kk * R;
+    const float* ak = ap + kk * (R == 8 ? 8 : as);  // a whole block of 8 is 8 rows wide
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
       const __m512 av = _mm512_set1_ps(ak[r]);
@@ -188,10 +189,13 @@ __attribute__((target("avx512f"))) void tile_avx512(size_t k, const float* ap, c
 // the rest in one tile of one to three masked vectors.
 template <int R, class Rows, class Store>
 __attribute__((target("avx512f"))) void row_block_avx512(size_t n, size_t k, const float* ap,
-                                                         const Rows& b, const Store& st) {
+                                                         size_t as, const Rows& b,
+                                                         const Store& st) {
   constexpr size_t kCols = 48;
   size_t j = 0;
-  for (; j + kCols <= n; j += kCols) tile_avx512<R, 3, false>(k, ap, b.at(j), st, j, nullptr);
+  for (; j + kCols <= n; j += kCols) {
+    tile_avx512<R, 3, false>(k, ap, as, b.at(j), st, j, nullptr);
+  }
   if (j == n) return;
   const size_t w = n - j;
   __mmask16 m[3];
@@ -200,11 +204,11 @@ __attribute__((target("avx512f"))) void row_block_avx512(size_t n, size_t k, con
     m[v] = static_cast<__mmask16>((1u << lanes) - 1);
   }
   if (w <= 16) {
-    tile_avx512<R, 1, true>(k, ap, b.at(j), st, j, m);
+    tile_avx512<R, 1, true>(k, ap, as, b.at(j), st, j, m);
   } else if (w <= 32) {
-    tile_avx512<R, 2, true>(k, ap, b.at(j), st, j, m);
+    tile_avx512<R, 2, true>(k, ap, as, b.at(j), st, j, m);
   } else {
-    tile_avx512<R, 3, true>(k, ap, b.at(j), st, j, m);
+    tile_avx512<R, 3, true>(k, ap, as, b.at(j), st, j, m);
   }
 }
 
@@ -217,20 +221,30 @@ void pack_block(size_t i, size_t rows, size_t k, const float* a, size_t lda, flo
   }
 }
 
+// A packed block of `rows` (at most 8) rows: 8 or 6 at once, or 4, 2 and 1 of them (each output
+// is the same fma chain whatever the block; fewer tile shapes keep the compile time down).
 template <class Rows, class Store>
 __attribute__((target("avx512f"))) void row_block_any(size_t rows, size_t n, size_t k,
                                                       const float* ap, const Rows& b,
                                                       const Store& st) {
-  switch (rows) {
-    case 8: row_block_avx512<8>(n, k, ap, b, st); break;
-    case 7: row_block_avx512<7>(n, k, ap, b, st); break;
-    case 6: row_block_avx512<6>(n, k, ap, b, st); break;
-    case 5: row_block_avx512<5>(n, k, ap, b, st); break;
-    case 4: row_block_avx512<4>(n, k, ap, b, st); break;
-    case 3: row_block_avx512<3>(n, k, ap, b, st); break;
-    case 2: row_block_avx512<2>(n, k, ap, b, st); break;
-    default: row_block_avx512<1>(n, k, ap, b, st); break;
+  if (rows == 8) {
+    row_block_avx512<8>(n, k, ap, 8, b, st);
+    return;
   }
+  size_t r = 0;
+  if (rows >= 6) {
+    row_block_avx512<6>(n, k, ap, rows, b, st);
+    r = 6;
+  }
+  if (rows - r >= 4) {
+    row_block_avx512<4>(n, k, ap + r, rows, b, st.rows(r));
+    r += 4;
+  }
+  if (rows - r >= 2) {
+    row_block_avx512<2>(n, k, ap + r, rows, b, st.rows(r));
+    r += 2;
+  }
+  if (rows - r >= 1) row_block_avx512<1>(n, k, ap + r, rows, b, st.rows(r));
 }
 
 template <class Rows>
