@@ -54,30 +54,42 @@ int64_t level_offset(const LbfpFormat& format, int exponent) {
 
 }  // namespace
 
-void check_code(const LbfpFormat& format, unsigned code) {
-  if (code >= static_cast<unsigned>(format.code_count())) {
-    throw std::out_of_range("code " + hex_code(code) + " does not fit in " +
-                            std::to_string(format.width()) + " bits");
-  }
+namespace {
+// The messages, out of line: the checks stay small enough to inline into multiply and dot.
+[[noreturn]] __attribute__((noinline, cold)) void throw_code_width(unsigned code, int width) {
+  throw std::out_of_range("code " + hex_code(code) + " does not fit in " + std::to_string(width) +
+                          " bits");
 }
-
-void check_code(const BfpFormat& format, unsigned code) {
-  if (code >= static_cast<unsigned>(format.code_count())) {
-    throw std::out_of_range("code " + hex_code(code) + " does not fit in " +
-                            std::to_string(format.width()) + " bits");
-  }
-  if (code == (1u << (format.width() - 1))) {
-    throw std::out_of_range("code " + hex_code(code) + " is -2^(W-1), outside the BFP range " +
-                            "[-(2^(W-1)-1), 2^(W-1)-1]");
-  }
+[[noreturn]] __attribute__((noinline, cold)) void throw_bfp_most_negative(unsigned code) {
+  throw std::out_of_range("code " + hex_code(code) + " is -2^(W-1), outside the BFP range " +
+                          "[-(2^(W-1)-1), 2^(W-1)-1]");
 }
+}  // namespace
 
-int mantissa(const BfpFormat& format, Code code) {
-  check_code(format, code);
+namespace {
+inline void check_lbfp_code(const LbfpFormat& format, unsigned code) {
+  if (code >= static_cast<unsigned>(format.code_count())) throw_code_width(code, format.width());
+}
+inline void check_bfp_code(const BfpFormat& format, unsigned code) {
+  if (code >= static_cast<unsigned>(format.code_count())) throw_code_width(code, format.width());
+  if (code == (1u << (format.width() - 1))) throw_bfp_most_negative(code);
+}
+}  // namespace
+
+void check_code(const LbfpFormat& format, unsigned code) { check_lbfp_code(format, code); }
+
+void check_code(const BfpFormat& format, unsigned code) { check_bfp_code(format, code); }
+
+namespace {
+inline int bfp_mantissa(const BfpFormat& format, Code code) {
+  check_bfp_code(format, code);
   const int w = format.width();
   const int value = code;
   return (value & (1 << (w - 1))) != 0 ? value - (1 << w) : value;
 }
+}  // namespace
+
+int mantissa(const BfpFormat& format, Code code) { return bfp_mantissa(format, code); }
 
 Code make_code(const BfpFormat& format, int mantissa_value) {
   if (mantissa_value < -format.max_mantissa() || mantissa_value > format.max_mantissa()) {
@@ -155,9 +167,12 @@ std::string LbfpProduct::to_decimal() const {
   return (negative ? "-" : "") + BigUint(lut_value).shifted_left(shift).to_decimal();
 }
 
-LbfpProduct multiply(const LbfpFormat& format, Code a, Code b) {
-  check_code(format, a);
-  check_code(format, b);
+namespace {
+// multiply, inline in this file so that dot's loop keeps each product in registers (returned
+// from a call, the struct went through the stack: a store-forwarding stall per product).
+inline LbfpProduct lbfp_product(const LbfpFormat& format, Code a, Code b) {
+  check_lbfp_code(format, a);
+  check_lbfp_code(format, b);
   const int ma = magnitude(format, a);
   const int mb = magnitude(format, b);
   LbfpProduct p;
@@ -170,9 +185,14 @@ LbfpProduct multiply(const LbfpFormat& format, Code a, Code b) {
   p.shift = q;
   return p;
 }
+}  // namespace
+
+LbfpProduct multiply(const LbfpFormat& format, Code a, Code b) {
+  return lbfp_product(format, a, b);
+}
 
 int64_t multiply(const BfpFormat& format, Code a, Code b) {
-  return int64_t{mantissa(format, a)} * mantissa(format, b);
+  return int64_t{bfp_mantissa(format, a)} * bfp_mantissa(format, b);
 }
 
 Accumulator::Accumulator(int acc_bits, int64_t initial) {
@@ -183,8 +203,9 @@ Accumulator::Accumulator(int acc_bits, int64_t initial) {
   value_ = initial;
 }
 
-int64_t accumulator_term(const LbfpProduct& product, int acc_bits) {
-  check_acc_bits(acc_bits);
+namespace {
+// accumulator_term for an A already checked (an Accumulator's own).
+int64_t term_for(const LbfpProduct& product, int acc_bits) {
   if (product.is_zero()) return 0;
   int64_t magnitude_value = int64_t{1} << acc_bits;
   if (bit_length(product.lut_value) + product.shift <= acc_bits) {
@@ -192,22 +213,35 @@ int64_t accumulator_term(const LbfpProduct& product, int acc_bits) {
   }
   return product.negative ? -magnitude_value : magnitude_value;
 }
+}  // namespace
+
+int64_t accumulator_term(const LbfpProduct& product, int acc_bits) {
+  check_acc_bits(acc_bits);
+  return term_for(product, acc_bits);
+}
 
 void Accumulator::add(const LbfpProduct& product) {
   if (product.is_zero()) return;
-  add(accumulator_term(product, bit_length(static_cast<uint64_t>(max_)) + 1));
+  add(term_for(product, bit_length(static_cast<uint64_t>(max_)) + 1));
 }
 
 DotResult dot(const LbfpFormat& format, const Code* a, const Code* b, size_t n,
               int64_t initial) {
   Accumulator acc(format.acc_bits(), initial);
-  for (size_t k = 0; k < n; ++k) acc.add(multiply(format, a[k], b[k]));
+  // acc.add(multiply(format, a[k], b[k])) with both calls inline.
+  const int acc_bits = format.acc_bits();
+  for (size_t k = 0; k < n; ++k) {
+    const LbfpProduct p = lbfp_product(format, a[k], b[k]);
+    if (!p.is_zero()) acc.add(term_for(p, acc_bits));
+  }
   return {acc.value(), acc.overflow_count()};
 }
 
 DotResult dot(const BfpFormat& format, const Code* a, const Code* b, size_t n, int64_t initial) {
   Accumulator acc(format.acc_bits(), initial);
-  for (size_t k = 0; k < n; ++k) acc.add(multiply(format, a[k], b[k]));
+  for (size_t k = 0; k < n; ++k) {
+    acc.add(int64_t{bfp_mantissa(format, a[k])} * bfp_mantissa(format, b[k]));
+  }
   return {acc.value(), acc.overflow_count()};
 }
 
