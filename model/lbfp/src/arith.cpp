@@ -67,10 +67,12 @@ namespace {
 }  // namespace
 
 namespace {
-inline void check_lbfp_code(const LbfpFormat& format, unsigned code) {
+__attribute__((always_inline)) inline void check_lbfp_code(const LbfpFormat& format,
+                                                           unsigned code) {
   if (code >= static_cast<unsigned>(format.code_count())) throw_code_width(code, format.width());
 }
-inline void check_bfp_code(const BfpFormat& format, unsigned code) {
+__attribute__((always_inline)) inline void check_bfp_code(const BfpFormat& format,
+                                                          unsigned code) {
   if (code >= static_cast<unsigned>(format.code_count())) throw_code_width(code, format.width());
   if (code == (1u << (format.width() - 1))) throw_bfp_most_negative(code);
 }
@@ -81,7 +83,7 @@ void check_code(const LbfpFormat& format, unsigned code) { check_lbfp_code(forma
 void check_code(const BfpFormat& format, unsigned code) { check_bfp_code(format, code); }
 
 namespace {
-inline int bfp_mantissa(const BfpFormat& format, Code code) {
+__attribute__((always_inline)) inline int bfp_mantissa(const BfpFormat& format, Code code) {
   check_bfp_code(format, code);
   const int w = format.width();
   const int value = code;
@@ -169,8 +171,10 @@ std::string LbfpProduct::to_decimal() const {
 
 namespace {
 // multiply, inline in this file so that dot's loop keeps each product in registers (returned
-// from a call, the struct went through the stack: a store-forwarding stall per product).
-inline LbfpProduct lbfp_product(const LbfpFormat& format, Code a, Code b) {
+// from a call, the struct went through the stack: a store-forwarding stall per product). Always
+// inline: the sanitizer build (-O1) runs the golden reference in many tests.
+__attribute__((always_inline)) inline LbfpProduct lbfp_product(const LbfpFormat& format, Code a,
+                                                                Code b) {
   check_lbfp_code(format, a);
   check_lbfp_code(format, b);
   const int ma = magnitude(format, a);
@@ -205,7 +209,8 @@ Accumulator::Accumulator(int acc_bits, int64_t initial) {
 
 namespace {
 // accumulator_term for an A already checked (an Accumulator's own).
-int64_t term_for(const LbfpProduct& product, int acc_bits) {
+__attribute__((always_inline)) inline int64_t term_for(const LbfpProduct& product,
+                                                       int acc_bits) {
   if (product.is_zero()) return 0;
   int64_t magnitude_value = int64_t{1} << acc_bits;
   if (bit_length(product.lut_value) + product.shift <= acc_bits) {

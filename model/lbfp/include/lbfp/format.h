@@ -53,7 +53,9 @@ class LbfpFormat {
   int exponent_offset() const { return 1 << int_bits(); }
 
   // LUT[f] = floor(2^P * 2^(f / 2^F) + 1/2), f in [0, 2^F).
-  uint32_t lut(int f) const { return lut_[static_cast<size_t>(f)]; }
+  __attribute__((always_inline)) uint32_t lut(int f) const {
+    return lut_[static_cast<size_t>(f)];
+  }
   const std::vector<uint32_t>& lut_table() const { return lut_; }
 
   // floor(2^((2j+1) / 2^(F+1)) * 2^(A-1)), j in [0, 2^F): the requantizer's boundary constants.
