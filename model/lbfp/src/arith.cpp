@@ -64,9 +64,7 @@ namespace {
   throw std::out_of_range("code " + hex_code(code) + " is -2^(W-1), outside the BFP range " +
                           "[-(2^(W-1)-1), 2^(W-1)-1]");
 }
-}  // namespace
 
-namespace {
 __attribute__((always_inline)) inline void check_lbfp_code(const LbfpFormat& format,
                                                            unsigned code) {
   if (code >= static_cast<unsigned>(format.code_count())) throw_code_width(code, format.width());
@@ -218,6 +216,12 @@ __attribute__((always_inline)) inline int64_t term_for(const LbfpProduct& produc
   }
   return product.negative ? -magnitude_value : magnitude_value;
 }
+
+// Accumulator::add(product) for an accumulator of A = acc_bits.
+__attribute__((always_inline)) inline void add_product(Accumulator& acc, const LbfpProduct& p,
+                                                       int acc_bits) {
+  if (!p.is_zero()) acc.add(term_for(p, acc_bits));
+}
 }  // namespace
 
 int64_t accumulator_term(const LbfpProduct& product, int acc_bits) {
@@ -226,8 +230,7 @@ int64_t accumulator_term(const LbfpProduct& product, int acc_bits) {
 }
 
 void Accumulator::add(const LbfpProduct& product) {
-  if (product.is_zero()) return;
-  add(term_for(product, bit_length(static_cast<uint64_t>(max_)) + 1));
+  add_product(*this, product, bit_length(static_cast<uint64_t>(max_)) + 1);
 }
 
 DotResult dot(const LbfpFormat& format, const Code* a, const Code* b, size_t n,
@@ -235,10 +238,7 @@ DotResult dot(const LbfpFormat& format, const Code* a, const Code* b, size_t n,
   Accumulator acc(format.acc_bits(), initial);
   // acc.add(multiply(format, a[k], b[k])) with both calls inline.
   const int acc_bits = format.acc_bits();
-  for (size_t k = 0; k < n; ++k) {
-    const LbfpProduct p = lbfp_product(format, a[k], b[k]);
-    if (!p.is_zero()) acc.add(term_for(p, acc_bits));
-  }
+  for (size_t k = 0; k < n; ++k) add_product(acc, lbfp_product(format, a[k], b[k]), acc_bits);
   return {acc.value(), acc.overflow_count()};
 }
 
