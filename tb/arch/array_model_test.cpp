@@ -2,6 +2,7 @@
 // and the timing against the documented formula. Plain C++ (no simulation kernel needed).
 #include <gtest/gtest.h>
 
+#include <array>
 #include <random>
 #include <vector>
 
@@ -505,10 +506,20 @@ TEST(ArrayTimeline, StationaryClosedForms) {
 }
 
 TEST(ArrayModel, TileActivityCountsEveryStepWithAZeroOperand) {
-  // Against a step-by-step count with the format's own zero test, for every tile width up to 19
-  // (the counter takes eight codes at a time, then the rest), strided views, and codes drawn
-  // mostly from the zero codes (LBFP's negative zero included) and their neighbours.
+  // Against a step-by-step count with the format's own zero test: every tile up to 5 x 41 with a
+  // short K, then shapes across the counters' blocks (64 codes of a row of B or of a column of
+  // A, A's per-byte sums over 255 rows): strided views, and codes drawn mostly from the zero
+  // codes (LBFP's negative zero included) and their neighbours.
   std::mt19937 rng(11);
+  std::vector<std::array<int, 3>> shapes;  // rows, cols, k
+  for (int rows = 1; rows <= 5; ++rows) {
+    for (int cols = 1; cols <= 41; ++cols) shapes.push_back({rows, cols, 1 + (rows * cols) % 9});
+  }
+  for (const std::array<int, 3>& shape : std::vector<std::array<int, 3>>{
+           {1, 64, 64}, {16, 16, 127}, {3, 63, 65}, {2, 65, 129}, {255, 2, 70},
+           {256, 1, 64}, {300, 3, 131}, {17, 129, 200}}) {
+    shapes.push_back(shape);
+  }
   for (const NumberFormat& format : {NumberFormat(LbfpFormat()), NumberFormat(BfpFormat()),
                                      NumberFormat(LbfpFormat(5, 2, 6, 20))}) {
     const Code mask = zero_code_mask(format);
@@ -521,37 +532,36 @@ TEST(ArrayModel, TileActivityCountsEveryStepWithAZeroOperand) {
       if (p == 1) return static_cast<Code>(codes / 2);  // 0x80: LBFP's -0, BFP's -128
       return static_cast<Code>(any(rng));
     };
-    for (int rows = 1; rows <= 5; ++rows) {
-      for (int cols = 1; cols <= 41; ++cols) {
-        const int64_t k = 1 + (rows * cols) % 9;
-        const size_t lda = static_cast<size_t>(k) + 3;
-        const size_t ldb = static_cast<size_t>(cols) + 5;
-        std::vector<Code> a(static_cast<size_t>(rows) * lda);
-        std::vector<Code> b(static_cast<size_t>(k) * ldb);
-        for (auto& x : a) x = draw();
-        for (auto& x : b) x = draw();
-        TileJob job;
-        job.rows = rows;
-        job.cols = cols;
-        job.k = k;
-        job.a = a.data();
-        job.lda = lda;
-        job.b = b.data();
-        job.ldb = ldb;
-        uint64_t zero_steps = 0;
-        for (int r = 0; r < rows; ++r) {
-          for (int c = 0; c < cols; ++c) {
-            for (int64_t s = 0; s < k; ++s) {
-              zero_steps += is_zero_code(format, a[static_cast<size_t>(r) * lda + static_cast<size_t>(s)]) ||
-                            is_zero_code(format, b[static_cast<size_t>(s) * ldb + static_cast<size_t>(c)]);
-            }
+    for (const auto& [rows, cols, steps] : shapes) {
+      const int64_t k = steps;
+      const size_t lda = static_cast<size_t>(k) + 3;
+      const size_t ldb = static_cast<size_t>(cols) + 5;
+      std::vector<Code> a(static_cast<size_t>(rows) * lda);
+      std::vector<Code> b(static_cast<size_t>(k) * ldb);
+      for (auto& x : a) x = draw();
+      for (auto& x : b) x = draw();
+      TileJob job;
+      job.rows = rows;
+      job.cols = cols;
+      job.k = k;
+      job.a = a.data();
+      job.lda = lda;
+      job.b = b.data();
+      job.ldb = ldb;
+      uint64_t zero_steps = 0;
+      for (int r = 0; r < rows; ++r) {
+        for (int c = 0; c < cols; ++c) {
+          for (int64_t s = 0; s < k; ++s) {
+            zero_steps += is_zero_code(format, a[static_cast<size_t>(r) * lda + static_cast<size_t>(s)]) ||
+                          is_zero_code(format, b[static_cast<size_t>(s) * ldb + static_cast<size_t>(c)]);
           }
         }
-        const ArrayActivity got = tile_activity(mask, job);
-        ASSERT_EQ(got.zero_macs, zero_steps) << rows << "x" << cols << " k=" << k;
-        ASSERT_EQ(got.macs, static_cast<uint64_t>(rows * cols * k));
-        ASSERT_EQ(got.requantizations, static_cast<uint64_t>(rows * cols));
       }
+      const ArrayActivity got = tile_activity(mask, job);
+      ASSERT_EQ(got.zero_macs, zero_steps) << rows << "x" << cols << " k=" << k;
+      ASSERT_EQ(got.macs, static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols) *
+                              static_cast<uint64_t>(k));
+      ASSERT_EQ(got.requantizations, static_cast<uint64_t>(rows * cols));
     }
   }
 }

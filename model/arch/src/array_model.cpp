@@ -5,8 +5,8 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
-#if defined(__SSE2__) && defined(__x86_64__)
-#include <emmintrin.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
 #endif
 
 #include "lbfp/gemm.h"
@@ -73,10 +73,75 @@ uint32_t count_nonzero(const Code* p, size_t n, Code mask) {
   return count;
 }
 
+#if defined(__x86_64__)
+// AVX-512: 64 codes at a time, a masked load for the last ones (its lanes past the end are
+// neither read nor counted). A's counts per column k are summed in bytes over at most 255 rows,
+// then widened and added to the 32-bit counts.
+__attribute__((target("avx512f,avx512bw"))) void nonzero_a_avx512(Code mask, const TileJob& job,
+                                                                   uint32_t* counts) {
+  const __m512i m = _mm512_set1_epi8(static_cast<char>(mask));
+  const __m512i one = _mm512_set1_epi8(1);
+  const auto k = static_cast<size_t>(job.k);
+  for (size_t k0 = 0; k0 < k; k0 += 64) {
+    const size_t lanes = std::min<size_t>(64, k - k0);
+    const __mmask64 in = lanes == 64 ? ~__mmask64{0} : (__mmask64{1} << lanes) - 1;
+    for (int r0 = 0; r0 < job.rows; r0 += 255) {
+      __m512i sum = _mm512_setzero_si512();
+      for (int r = r0; r < std::min(job.rows, r0 + 255); ++r) {
+        const __m512i v =
+            _mm512_maskz_loadu_epi8(in, job.a + static_cast<size_t>(r) * job.lda + k0);
+        sum = _mm512_mask_add_epi8(sum, _mm512_test_epi8_mask(v, m), sum, one);
+      }
+      alignas(64) uint8_t bytes[64];
+      _mm512_store_si512(bytes, sum);
+      for (size_t q = 0; q * 16 < lanes; ++q) {
+        const auto part = static_cast<__mmask16>(in >> (16 * q));
+        uint32_t* to = counts + k0 + 16 * q;
+        const __m512i added = _mm512_add_epi32(
+            _mm512_maskz_loadu_epi32(part, to),
+            _mm512_maskz_cvtepu8_epi32(
+                part, _mm_load_si128(reinterpret_cast<const __m128i*>(bytes + 16 * q))));
+        _mm512_mask_storeu_epi32(to, part, added);
+      }
+    }
+  }
+}
+
+__attribute__((target("avx512f,avx512bw,popcnt"))) void nonzero_b_avx512(Code mask,
+                                                                          const TileJob& job,
+                                                                          uint32_t* counts) {
+  const __m512i m = _mm512_set1_epi8(static_cast<char>(mask));
+  const auto cols = static_cast<size_t>(job.cols);
+  for (size_t k = 0; k < static_cast<size_t>(job.k); ++k) {
+    const Code* row = job.b + k * job.ldb;
+    uint64_t count = 0;
+    for (size_t c0 = 0; c0 < cols; c0 += 64) {
+      const size_t lanes = std::min<size_t>(64, cols - c0);
+      const __mmask64 in = lanes == 64 ? ~__mmask64{0} : (__mmask64{1} << lanes) - 1;
+      const __m512i v = _mm512_maskz_loadu_epi8(in, row + c0);
+      count += static_cast<uint64_t>(__builtin_popcountll(_mm512_test_epi8_mask(v, m)));
+    }
+    counts[k] = static_cast<uint32_t>(count);
+  }
+}
+
+bool have_avx512bw() {
+  static const bool avx512 =
+      __builtin_cpu_supports("avx512f") != 0 && __builtin_cpu_supports("avx512bw") != 0;
+  return avx512;
+}
+#endif
+
 }  // namespace
 
 std::vector<uint32_t> nonzero_a_counts(Code mask, const TileJob& job) {
   std::vector<uint32_t> counts(static_cast<size_t>(job.k), 0);
+#if defined(__x86_64__)
+  if (have_avx512bw()) {
+    nonzero_a_avx512(mask, job, counts.data());
+    return counts;
+  }
+#endif
   for (int r = 0; r < job.rows; ++r) {
     const Code* row = job.a + static_cast<size_t>(r) * job.lda;
     for (size_t k = 0; k < counts.size(); ++k) counts[k] += (row[k] & mask) != 0 ? 1u : 0u;
@@ -86,6 +151,12 @@ std::vector<uint32_t> nonzero_a_counts(Code mask, const TileJob& job) {
 
 std::vector<uint32_t> nonzero_b_counts(Code mask, const TileJob& job) {
   std::vector<uint32_t> counts(static_cast<size_t>(job.k));
+#if defined(__x86_64__)
+  if (have_avx512bw()) {
+    nonzero_b_avx512(mask, job, counts.data());
+    return counts;
+  }
+#endif
   for (size_t k = 0; k < counts.size(); ++k) {
     counts[k] = count_nonzero(job.b + k * job.ldb, static_cast<size_t>(job.cols), mask);
   }
@@ -439,14 +510,17 @@ int64_t ArrayModel::compute_whole_tile() {
     nonzero_a_.a = job_.a;
     nonzero_a_.rows = job_.rows;
   }
+  // B's counts per (b, cols, k) while the tag that vouches for its codes holds: the whole
+  // resident B's, else the tile's row of tiles' (the same A and B blocks).
   const std::vector<uint32_t>* nonzero_b = nullptr;
   std::vector<uint32_t> fresh_b;
-  if (job_.weight_tag != 0) {
-    if (nonzero_b_.tag != job_.weight_tag) {
+  const uint64_t b_tag = job_.weight_tag != 0 ? job_.weight_tag : job_.reuse_tag;
+  if (b_tag != 0) {
+    if (nonzero_b_.tag != b_tag) {
       nonzero_b_.counts.clear();
-      nonzero_b_.tag = job_.weight_tag;
+      nonzero_b_.tag = b_tag;
     }
-    auto [it, added] = nonzero_b_.counts.try_emplace({job_.b, job_.cols});
+    auto [it, added] = nonzero_b_.counts.try_emplace({job_.b, job_.cols, job_.k});
     if (added) it->second = nonzero_b_counts(zero_mask_, job_);
     nonzero_b = &it->second;
   } else {

@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -185,9 +186,9 @@ class ArrayModel {
     std::vector<int64_t> acc;  // rows x cols
     std::vector<uint32_t> overflows;
   } ahead_;
-  struct NonzeroB {  // nonzero_b_counts per (b, cols) while the weight_tag holds
+  struct NonzeroB {  // nonzero_b_counts per (b, cols, k) while the weight_tag or reuse_tag holds
     uint64_t tag = 0;
-    std::map<std::pair<const Code*, int>, std::vector<uint32_t>> counts;
+    std::map<std::tuple<const Code*, int, int64_t>, std::vector<uint32_t>> counts;
   } nonzero_b_;
   struct NonzeroA {  // nonzero_a_counts of the last tile, reused along its row of tiles
     uint64_t tag = 0;
