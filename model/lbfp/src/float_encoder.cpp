@@ -1,6 +1,7 @@
 #include "lbfp/float_encoder.h"
 
 #include <cstring>
+#include <vector>
 
 #include "lbfp/x86_intrinsics.h"
 
@@ -42,6 +43,55 @@ __attribute__((target("avx512f"))) bool encode16_avx512(const float* x, Code* ou
   _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm512_cvtepi32_epi8(code));
   return true;
 }
+
+// The same with one gather (FloatEncoder::step_): the bucket's first level and its change
+// point's offset, one step on when |x|'s low 16 bits reach it; then the codes by byte permutes
+// of the code tables (VBMI), indexed by the level less `first` (saturating at 0).
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) bool encode16_step_avx512(
+    const float* x, Code* out, const uint32_t* step, const __m512i positive[2],
+    const __m512i negative[2], __m128i first) {
+  const __m512i bits = _mm512_loadu_si512(x);
+  const __m512i magnitude = _mm512_and_si512(bits, _mm512_set1_epi32(0x7fffffff));
+  if (_mm512_cmpge_epu32_mask(magnitude, _mm512_set1_epi32(0x7f800000)) != 0) return false;
+  const __m512i entry = _mm512_i32gather_epi32(_mm512_srli_epi32(magnitude, 16), step, 4);
+  __m512i level = _mm512_and_si512(entry, _mm512_set1_epi32(0x7fff));
+  const __mmask16 up = _mm512_cmpge_epu32_mask(
+      _mm512_and_si512(magnitude, _mm512_set1_epi32(0xffff)), _mm512_srli_epi32(entry, 15));
+  level = _mm512_mask_add_epi32(level, up, level, _mm512_set1_epi32(1));
+  const __m512i index =
+      _mm512_castsi128_si512(_mm_subs_epu8(_mm512_cvtepi32_epi8(level), first));
+  const __m512i plus = _mm512_permutex2var_epi8(positive[0], index, positive[1]);
+  const __m512i minus = _mm512_permutex2var_epi8(negative[0], index, negative[1]);
+  const __mmask16 sign = _mm512_cmplt_epi32_mask(bits, _mm512_setzero_si512());
+  const __m512i code = _mm512_mask_blend_epi8(sign, plus, minus);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm512_castsi512_si128(code));
+  return true;
+}
+
+// encode_all's blocks of 16 by encode16_step_avx512, the code tables of levels `first` to
+// `first` + 127 in the permutes' registers; returns how many values it encoded (a multiple of
+// 16). A block with an Inf or NaN goes one by one (operator()).
+template <class Encoder>
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) size_t encode_by_steps(
+    const Encoder& encoder, const float* x, Code* out, size_t count, const uint32_t* step,
+    const std::vector<Code>& positive_codes, const std::vector<Code>& negative_codes,
+    size_t first) {
+  alignas(64) Code plus[128] = {}, minus[128] = {};
+  for (size_t l = first; l < positive_codes.size(); ++l) {
+    plus[l - first] = positive_codes[l];
+    minus[l - first] = negative_codes[l];
+  }
+  const __m512i positive[2] = {_mm512_load_si512(plus), _mm512_load_si512(plus + 64)};
+  const __m512i negative[2] = {_mm512_load_si512(minus), _mm512_load_si512(minus + 64)};
+  const __m128i from = _mm_set1_epi8(static_cast<char>(first));
+  size_t i = 0;
+  for (; i + 16 <= count; i += 16) {
+    if (!encode16_step_avx512(x + i, out + i, step, positive, negative, from)) {
+      for (size_t j = i; j < i + 16; ++j) out[j] = encoder(x[j]);
+    }
+  }
+  return i;
+}
 #endif
 
 }  // namespace
@@ -51,7 +101,11 @@ void FloatEncoder<Format>::encode_all(const float* x, Code* out, size_t count) c
   size_t i = 0;
 #if defined(__x86_64__)
   static const bool avx512 = __builtin_cpu_supports("avx512f") != 0;
-  if (avx512) {
+  static const bool vbmi = avx512 && __builtin_cpu_supports("avx512bw") != 0 &&
+                           __builtin_cpu_supports("avx512vbmi") != 0;
+  if (vbmi && !step_.empty()) {
+    i = encode_by_steps(*this, x, out, count, step_.data(), positive_, negative_, step_first_);
+  } else if (avx512) {
     for (; i + 16 <= count; i += 16) {
       if (!encode16_avx512(x + i, out + i, start_.data(), change_.data(), codes_.data(),
                            kBucketShift)) {
@@ -105,6 +159,24 @@ FloatEncoder<Format>::FloatEncoder(const Format& format, int exponent)
     start_[b] = static_cast<uint16_t>(level);
   }
   start_.push_back(0);  // encode_all's 32-bit gathers read two entries from the last bucket
+  // step_: the change points inside each bucket (after its first pattern), at most one each;
+  // and at most 128 levels for the permutes' tables, or 129 whose first two have the same codes.
+  static_assert(kBucketShift == 16, "step_ keeps 16 bits of a change point");
+  const size_t levels = positive_.size();
+  step_first_ = levels == 129 && positive_[0] == positive_[1] && negative_[0] == negative_[1]
+                    ? 1
+                    : 0;
+  bool one_step = levels - step_first_ <= 128;
+  std::vector<uint32_t> step(buckets, uint32_t{0x10000} << 15);
+  for (size_t b = 0; b < buckets && one_step; ++b) step[b] |= start_[b];
+  for (size_t l = 1; l + 1 < change_.size() && one_step; ++l) {
+    const uint32_t c = change_[l];
+    if ((c & 0xffffu) == 0) continue;  // a bucket's first pattern: its start level
+    uint32_t& entry = step[c >> kBucketShift];
+    if ((entry >> 15) != 0x10000) one_step = false;  // a second change point in the bucket
+    entry = (entry & 0x7fffu) | (c & 0xffffu) << 15;
+  }
+  if (one_step) step_ = std::move(step);
   for (size_t l = 0; l < positive_.size(); ++l) {
     codes_.push_back(uint32_t{positive_[l]} | uint32_t{negative_[l]} << 8);
   }

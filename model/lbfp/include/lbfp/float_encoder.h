@@ -50,6 +50,12 @@ class FloatEncoder {
   std::vector<Code> negative_;
   std::vector<uint16_t> start_;   // per bucket: the level of its smallest |x|
   std::vector<uint32_t> codes_;   // per level: positive_ | negative_ << 8 (encode_all's gathers)
+  // When no bucket holds two change points and the codes of levels step_first_ .. fill at most
+  // 128 entries (the 8-bit formats): per bucket, its first level | the low 16 bits of the change
+  // point inside it << 15 (65536 where none is), so that encode_all takes a level with one
+  // gather and its codes from two 128-entry tables. Empty otherwise.
+  std::vector<uint32_t> step_;
+  size_t step_first_ = 0;  // 1 where level 0 (+-0 alone) has level 1's codes
 };
 
 extern template class FloatEncoder<LbfpFormat>;
