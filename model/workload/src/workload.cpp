@@ -116,7 +116,7 @@ void check_size(const LayerSpec& l, const std::string& where) {
 // output j0 + l's value at k index kk; the lanes past the last output stay 0.
 void fill_weight_block(const double* const* w_tables, const Code* w, uint64_t k, uint64_t j0,
                        uint64_t lanes, uint64_t stride, std::vector<double>& block) {
-  std::fill(block.begin(), block.end(), 0.0);
+  if (lanes < stride) std::fill(block.begin(), block.end(), 0.0);
   for (uint64_t l = 0; l < lanes; ++l) {
     const double* wt = w_tables[j0 + l];
     const Code* wrow = w + (j0 + l) * k;
@@ -651,7 +651,7 @@ LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t ma
   }
   // One stream of N(0, 1) draws: the input's values, then each group's weights.
   const size_t weight_count = layer.weights.empty() ? layer.group_count() * n * k : 0;
-  const std::vector<float> normals = standard_normals(rng, input.size() + weight_count);
+  std::vector<float> normals = standard_normals(rng, input.size() + weight_count);
   for (size_t i = 0; i < input.size(); ++i) input[i] = std::max(0.0f, normals[i]);
   if (layer.is_conv && (layer.pad_h > 0 || layer.pad_w > 0)) {
     for (uint64_t c = 0; c < layer.channels; ++c) {
@@ -670,10 +670,15 @@ LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t ma
     const float sigma = std::sqrt(2.0f / static_cast<float>(k));
     values.weights.resize(layer.group_count());
     size_t next = input.size();
-    for (std::vector<float>& w : values.weights) {
+    for (size_t g = 1; g < values.weights.size(); ++g) {
+      std::vector<float>& w = values.weights[g];
       w.resize(n * k);
-      for (float& v : w) v = sigma * normals[next++];
+      for (size_t i = 0; i < n * k; ++i) w[i] = sigma * normals[next + g * n * k + i];
     }
+    // The first group's in the draws' own buffer, moved down over the input's.
+    for (size_t i = 0; i < n * k; ++i) normals[i] = sigma * normals[next + i];
+    normals.resize(n * k);
+    values.weights[0] = std::move(normals);
   }
   return values;
 }
@@ -733,16 +738,15 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Layer
     }
     // Weights: one row of K per output channel, the model's or He-normal; exponents per
     // channel by max calibration.
-    std::vector<float> w(n * k);
+    const float* w = nullptr;  // n x k, read in place
     if (!layer.weights.empty()) {
-      std::copy(layer.weights.begin() + static_cast<std::ptrdiff_t>(g * n * k),
-                layer.weights.begin() + static_cast<std::ptrdiff_t>((g + 1) * n * k), w.begin());
+      w = layer.weights.data() + g * n * k;
       if (!layer.bias.empty()) {
         gl.bias.assign(layer.bias.begin() + static_cast<std::ptrdiff_t>(g * n),
                        layer.bias.begin() + static_cast<std::ptrdiff_t>((g + 1) * n));
       }
     } else {
-      w = values.weights[g];
+      w = values.weights[g].data();
     }
     // block_abs_max per output channel (row of K), a row at a time; a NaN goes to
     // block_abs_max itself for its error naming the element.
@@ -763,8 +767,9 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Layer
       gl.w_exponents.push_back(nan ? 0 : max_exponent(amax));
     }
     if (nan) {
-      block_abs_max(w, BlockMap({static_cast<int64_t>(n), static_cast<int64_t>(k)},
-                                Blocking::per_channel(0)));
+      block_abs_max(std::vector<float>(w, w + n * k),
+                    BlockMap({static_cast<int64_t>(n), static_cast<int64_t>(k)},
+                             Blocking::per_channel(0)));
     }
     gl.w.resize(n * k);
     std::visit(
@@ -774,7 +779,7 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Layer
             const int e = gl.w_exponents[j];
             auto it = encoders.find(e);
             if (it == encoders.end()) it = encoders.emplace(e, FloatEncoder(f, e)).first;
-            it->second.encode_all(w.data() + j * k, gl.w.data() + j * k, k);
+            it->second.encode_all(w + j * k, gl.w.data() + j * k, k);
           }
         },
         format);
