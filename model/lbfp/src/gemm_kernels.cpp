@@ -1098,11 +1098,14 @@ LBFP_AVX512_TARGET void lbfp_pack_a_block_avx512(const LbfpKernelTables& tables,
 constexpr size_t kPackAhead = 8;  // k pairs
 
 // One 64-column panel of B (cols <= 64 valid), all k; b_sq[c] gets the column's sum of cs.
+// With VBMI a panel of at most 32 columns goes to the narrow kernels, which read only its
+// first one or two groups of 16 columns: the others are not written.
 template <bool Vbmi>
 LBFP_AVX512_TARGET void lbfp_pack_b_panel_avx512(const LbfpKernelTables& tables, const Code* b,
                                                  size_t ldb, size_t k, size_t cols,
                                                  uint32_t* dst, const double* cs, double* b_sq) {
   const size_t kp_total = (k + 1) / 2;
+  const size_t groups = Vbmi && cols <= 32 ? (cols + 15) / 16 : 4;
   __m512d sq[8];
   for (auto& x : sq) x = _mm512_setzero_pd();
   const bool use16 = cs != nullptr && tables.cs16_usable && k <= kCs16MaxK;
@@ -1128,7 +1131,7 @@ LBFP_AVX512_TARGET void lbfp_pack_b_panel_avx512(const LbfpKernelTables& tables,
                    _MM_HINT_T0);
     }
     uint32_t* d = dst + kk * (Vbmi ? kVbmiPairWords : 2 * kLbfpNr);
-    for (size_t g = 0; g < 4; ++g) {
+    for (size_t g = 0; g < groups; ++g) {
       // (Plain loads for whole groups: masked byte loads were the slowest step of packing on
       // Zen 5.)
       const bool whole = masks[g] == 0xffff;
