@@ -272,6 +272,16 @@ TEST(LayerData, Mt64DrawsAreTheStandardEnginesDraws) {
     for (size_t i = 0; i < 5 * Mt64::kStateWords + 7; ++i) {
       ASSERT_EQ(rng(), reference()) << "seed " << seed << " draw " << i;
     }
+    // generate(): runs of draws across the refills, after single draws and between them.
+    for (size_t n : {size_t{1}, size_t{311}, size_t{0}, size_t{313}, size_t{1000}, size_t{2}}) {
+      std::vector<uint64_t> block(n + 1, 0);
+      rng.generate(block.data(), n);
+      for (size_t i = 0; i < n; ++i) {
+        ASSERT_EQ(block[i], reference()) << "seed " << seed << " run of " << n << " draw " << i;
+      }
+      ASSERT_EQ(block[n], 0u) << "nothing past the run";
+      ASSERT_EQ(rng(), reference()) << "seed " << seed << " after a run of " << n;
+    }
   }
 }
 

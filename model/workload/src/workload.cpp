@@ -7,6 +7,7 @@
 #include <map>
 #include <random>
 #include <sstream>
+#include <type_traits>
 
 
 #include "lbfp/calibration.h"
@@ -474,12 +475,21 @@ __attribute__((target("avx512f,avx512dq"))) void standard_normals_avx512(Engine&
                                          30);
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29,
                                         31);
+  // (first[0], second[0], first[1], second[1], ...): lanes 0-7 of each, then lanes 8-15.
+  const __m512i interleave_low =
+      _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i interleave_high =
+      _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
   while (done < count) {
     // Enough attempts for the values still needed (about 0.785 of them are accepted), one at
     // least; the draws they do not use are never taken from the generator.
     const size_t wanted = std::min(kPairs, std::max<size_t>(16, (count - done) / 2 * 4 / 3 + 16));
     const size_t pairs = wanted / 16 * 16;
-    for (size_t i = 0; i < 2 * pairs; ++i) draws[i] = rng();
+    if constexpr (std::is_same_v<Engine, Mt64>) {
+      rng.generate(draws, 2 * pairs);
+    } else {
+      for (size_t i = 0; i < 2 * pairs; ++i) draws[i] = rng();
+    }
     size_t accepted = 0;
     for (size_t p0 = 0; p0 < pairs; p0 += 16) {
       __m512 u[2];
@@ -524,7 +534,23 @@ __attribute__((target("avx512f,avx512dq"))) void standard_normals_avx512(Engine&
       accepted += taken;
     }
     for (size_t i = 0; i < accepted; ++i) logs[i] = std::log(r2s[i]);
-    for (size_t i = 0; i < accepted; ++i) {
+    // Sixteen pairs at a time while their 32 values are needed: the same float operations in
+    // vectors (IEEE division and square root round as the scalar ones do), y and x interleaved.
+    size_t i = 0;
+    for (; i + 16 <= accepted && count - done >= 32; i += 16) {
+      const __m512 r2 = _mm512_loadu_ps(r2s + i);
+      const __m512 mult = _mm512_sqrt_ps(
+          _mm512_div_ps(_mm512_mul_ps(_mm512_set1_ps(-2.0f), _mm512_loadu_ps(logs + i)), r2));
+      const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+      const __m512 first = _mm512_add_ps(
+          _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(ys + i), mult), one), zero);
+      const __m512 second = _mm512_add_ps(
+          _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(xs + i), mult), one), zero);
+      _mm512_storeu_ps(out + done, _mm512_permutex2var_ps(first, interleave_low, second));
+      _mm512_storeu_ps(out + done + 16, _mm512_permutex2var_ps(first, interleave_high, second));
+      done += 32;
+    }
+    for (; i < accepted; ++i) {
       const float mult = std::sqrt(-2 * logs[i] / r2s[i]);
       const float first = ys[i] * mult * 1.0f + 0.0f;
       out[done++] = first;
@@ -595,6 +621,17 @@ Mt64::Mt64(uint64_t seed) {
   state_[0] = seed;
   for (size_t i = 1; i < kStateWords; ++i) {
     state_[i] = 6364136223846793005ULL * (state_[i - 1] ^ (state_[i - 1] >> 62)) + i;
+  }
+}
+
+void Mt64::generate(uint64_t* out, size_t n) {
+  while (n > 0) {
+    if (next_ == kStateWords) refill();
+    const size_t take = std::min(n, kStateWords - next_);
+    std::memcpy(out, out_ + next_, take * sizeof(uint64_t));
+    next_ += take;
+    out += take;
+    n -= take;
   }
 }
 

@@ -104,6 +104,8 @@ class Mt64 {
     if (next_ == kStateWords) refill();
     return out_[next_++];
   }
+  // The next n draws, as n calls of operator() return them.
+  void generate(uint64_t* out, size_t n);
 
  private:
   void refill();  // the next 312 states, tempered into out_
