@@ -9,9 +9,6 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "lbfp/arch/limits.h"
 #include "lbfp/arch/stats.h"
@@ -293,66 +290,6 @@ void AcceleratorConfig::validate() const {
 }
 
 namespace {
-
-#if defined(__SSE2__)
-// A 16 x 16 block of bytes transposed in registers: r[i] byte j becomes r[j] byte i (unpacks of
-// bytes, words, dwords and qwords: after each stage a unit holds a column's next 2, 4, 8, 16
-// rows).
-void transpose16(__m128i r[16]) {
-  __m128i t[16], u[16], v[16];
-  for (int i = 0; i < 8; ++i) {  // t[i], t[i + 8]: rows 2i, 2i + 1 of columns 0-7, 8-15
-    t[i] = _mm_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
-    t[i + 8] = _mm_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
-  }
-  for (int i = 0; i < 4; ++i) {  // u[4 g + i]: rows 4i .. 4i + 3 of columns 4g .. 4g + 3
-    u[i] = _mm_unpacklo_epi16(t[2 * i], t[2 * i + 1]);
-    u[4 + i] = _mm_unpackhi_epi16(t[2 * i], t[2 * i + 1]);
-    u[8 + i] = _mm_unpacklo_epi16(t[8 + 2 * i], t[8 + 2 * i + 1]);
-    u[12 + i] = _mm_unpackhi_epi16(t[8 + 2 * i], t[8 + 2 * i + 1]);
-  }
-  for (int g = 0; g < 4; ++g) {  // v[4 g + 2 h (+ 1)]: rows 8h .. 8h + 7 of columns 4g, 4g + 1
-    for (int h = 0; h < 2; ++h) {  // (4g + 2, 4g + 3)
-      v[4 * g + 2 * h] = _mm_unpacklo_epi32(u[4 * g + 2 * h], u[4 * g + 2 * h + 1]);
-      v[4 * g + 2 * h + 1] = _mm_unpackhi_epi32(u[4 * g + 2 * h], u[4 * g + 2 * h + 1]);
-    }
-  }
-  for (int g = 0; g < 4; ++g) {
-    r[4 * g] = _mm_unpacklo_epi64(v[4 * g], v[4 * g + 2]);
-    r[4 * g + 1] = _mm_unpackhi_epi64(v[4 * g], v[4 * g + 2]);
-    r[4 * g + 2] = _mm_unpacklo_epi64(v[4 * g + 1], v[4 * g + 3]);
-    r[4 * g + 3] = _mm_unpackhi_epi64(v[4 * g + 1], v[4 * g + 3]);
-  }
-}
-#endif
-
-// to[kk * ld + c] = from[c * rows + kk] for c < cols, kk < rows: 16 x 16 blocks in registers
-// where SSE2 is there, the edges one byte at a time.
-void transpose_codes(const Code* __restrict from, uint64_t cols, uint64_t rows,
-                     Code* __restrict to, uint64_t ld) {
-  uint64_t whole_cols = 0, whole_rows = 0;
-#if defined(__SSE2__)
-  whole_cols = cols / 16 * 16;
-  whole_rows = rows / 16 * 16;
-  for (uint64_t c0 = 0; c0 < whole_cols; c0 += 16) {
-    for (uint64_t k0 = 0; k0 < whole_rows; k0 += 16) {
-      __m128i r[16];
-      for (uint64_t i = 0; i < 16; ++i) {
-        r[i] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(from + (c0 + i) * rows + k0));
-      }
-      transpose16(r);
-      for (uint64_t j = 0; j < 16; ++j) {
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(to + (k0 + j) * ld + c0), r[j]);
-      }
-    }
-  }
-#endif
-  for (uint64_t kk = 0; kk < rows; ++kk) {
-    Code* row = to + kk * ld;
-    for (uint64_t c = kk < whole_rows ? whole_cols : 0; c < cols; ++c) {
-      row[c] = from[c * rows + kk];
-    }
-  }
-}
 
 // GemmLayer::validate (codes: also the sizes of A and W) and validate_shape.
 void validate_layer(const GemmLayer& l, bool codes) {
@@ -1086,7 +1023,7 @@ void Accelerator::run_loader() {
         // chunk transposed, kc x columns, as the array reads it.
         const Block& blk = p.w_blocks[t.w_block];
         const uint64_t bytes = blk.count * blk.kc;
-        staging.resize(bytes);
+        staging.resize(bytes + 15);  // detail::transpose_bytes reads 15 bytes past a row
         for (uint64_t c = 0; c < blk.count; ++c) {
           if (!read(layer.w_address + (blk.first + c) * k + blk.k0, staging.data() + c * blk.kc,
                     blk.kc)) {
@@ -1097,7 +1034,7 @@ void Accelerator::run_loader() {
         const uint64_t ldb = blk.count;
         Code* block = weight_buffer_.write(
             {static_cast<uint64_t>(blk.slot) * lp.w_slot_bytes, blk.kc, blk.count, ldb});
-        transpose_codes(staging.data(), blk.count, blk.kc, block, ldb);
+        detail::transpose_bytes(staging.data(), blk.kc, blk.count, blk.kc, block, ldb);
         if (config_.scaled) {
           const uint64_t scale = w_scale_bytes(config_, layer, blk.count, blk.kc);
           if (!load_scales(weight_buffer_, layer.w_scale_address,

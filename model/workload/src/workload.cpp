@@ -11,6 +11,7 @@
 
 
 #include "lbfp/calibration.h"
+#include "lbfp/conv.h"
 #include "lbfp/float_encoder.h"
 #include "lbfp/gemm.h"
 #include "lbfp/x86_intrinsics.h"
@@ -725,10 +726,24 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Layer
   const uint64_t m = layer.gemm_m(), n = layer.gemm_n(), k = layer.gemm_k();
   const std::vector<float>& input = values.input;
   std::vector<arch::GemmLayer> groups;
+  // std::max from 0: a float >= +0 orders as its bits, and a negative one (sign bit set) is
+  // below 0 as an int32, so the integer maximum is the same float (vectorized; a float max chain
+  // waits on every element), unless it is a NaN, which the chain does not take.
+  int32_t input_top = 0;
+  for (float v : input) {
+    int32_t bits = 0;
+    std::memcpy(&bits, &v, sizeof bits);
+    input_top = std::max(input_top, bits);
+  }
   float input_max = 0.0f;
-  for (float v : input) input_max = std::max(input_max, v);
+  if (input_top > 0x7f800000) {
+    for (float v : input) input_max = std::max(input_max, v);
+  } else {
+    std::memcpy(&input_max, &input_top, sizeof input_max);
+  }
   const int a_exp = max_exponent(input_max);
-  std::vector<Code> input_codes(input.size());
+  // (15 bytes more: detail::transpose_bytes reads them past the last channel's plane, below.)
+  std::vector<Code> input_codes(input.size() + 15);
   std::visit(
       [&](const auto& f) {
         const FloatEncoder encoder(f, a_exp);  // lbfp::encode by table, bit for bit
@@ -771,7 +786,7 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Layer
       gl.a.resize(m * k);
       im2col(layer.conv_shape(), input_codes.data(), 0, g, gl.a.data(), k, 1);
     } else {
-      gl.a = input_codes;
+      gl.a.assign(input_codes.begin(), input_codes.begin() + static_cast<std::ptrdiff_t>(m * k));
     }
     // Weights: one row of K per output channel, the model's or He-normal; exponents per
     // channel by max calibration.
@@ -871,10 +886,7 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Layer
       gl.conv = geometry;
       gl.a.assign(geometry.ifmap_bytes(), 0);
       const uint64_t hw = layer.ifmap_h * layer.ifmap_w;
-      for (uint64_t c = 0; c < cg; ++c) {
-        const Code* plane = input_codes.data() + (g * cg + c) * hw;
-        for (uint64_t p = 0; p < hw; ++p) gl.a[p * cg + c] = plane[p];
-      }
+      detail::transpose_bytes(input_codes.data() + g * cg * hw, hw, cg, hw, gl.a.data(), cg);
     }
     groups.push_back(std::move(gl));
   }
