@@ -12,6 +12,7 @@
 
 #include "lbfp/arch/limits.h"
 #include "lbfp/arch/stats.h"
+#include "lbfp/x86_intrinsics.h"
 #include "thread_end.h"
 #include "timed_array.h"
 
@@ -290,6 +291,64 @@ void AcceleratorConfig::validate() const {
 }
 
 namespace {
+
+#if defined(__x86_64__)
+// A 3 x 3 window's row of the im2col operand: out[c * 9 + t] = tap[t][c] for c < channels.
+// Sixteen channels at a time: the nine taps' 16 bytes (masked loads past the last channel) in
+// three registers, taps 0-3, 4-7 and 8, and each 64-byte piece of the 144 output bytes as a
+// two-register byte permute of the first two, blended with a permute of the third where the
+// byte is tap 8's (VBMI).
+struct Window9Indices {
+  alignas(64) uint8_t index[3][64] = {};  // per output piece: byte t * 16 + c of the taps, mod 128
+  uint64_t from_last[3] = {};             // per piece: the bytes that are tap 8's
+  Window9Indices() {
+    for (int j = 0; j < 144; ++j) {
+      const int source = (j % 9) * 16 + j / 9;
+      index[j / 64][j % 64] = static_cast<uint8_t>(source % 128);
+      if (source >= 128) from_last[j / 64] |= uint64_t{1} << (j % 64);
+    }
+  }
+};
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi"))) void gather_window9(
+    const Code* const tap[9], uint64_t channels, Code* out) {
+  static const Window9Indices table;
+  const __m512i index[3] = {_mm512_load_si512(table.index[0]), _mm512_load_si512(table.index[1]),
+                            _mm512_load_si512(table.index[2])};
+  for (uint64_t c0 = 0; c0 < channels; c0 += 16) {
+    const uint64_t n = std::min<uint64_t>(16, channels - c0);
+    const auto in = static_cast<__mmask16>(n == 16 ? 0xffffu : (1u << n) - 1);
+    __m128i x[9];
+    for (int t = 0; t < 9; ++t) x[t] = _mm_maskz_loadu_epi8(in, tap[t] + c0);
+    __m512i z[3];
+    for (int g = 0; g < 2; ++g) {
+      z[g] = _mm512_inserti32x4(
+          _mm512_inserti32x4(_mm512_inserti32x4(_mm512_zextsi128_si512(x[4 * g]), x[4 * g + 1], 1),
+                             x[4 * g + 2], 2),
+          x[4 * g + 3], 3);
+    }
+    z[2] = _mm512_zextsi128_si512(x[8]);
+    const uint64_t bytes = 9 * n;  // of this block's output
+    Code* to = out + 9 * c0;
+    for (uint64_t piece = 0; piece * 64 < bytes; ++piece) {
+      const __m512i code = _mm512_mask_blend_epi8(
+          table.from_last[piece], _mm512_permutex2var_epi8(z[0], index[piece], z[1]),
+          _mm512_permutexvar_epi8(index[piece], z[2]));
+      const uint64_t left = std::min<uint64_t>(64, bytes - 64 * piece);
+      const __mmask64 keep = left == 64 ? ~__mmask64{0} : (__mmask64{1} << left) - 1;
+      _mm512_mask_storeu_epi8(to + 64 * piece, keep, code);
+    }
+  }
+}
+
+bool have_vbmi() {
+  static const bool vbmi = __builtin_cpu_supports("avx512f") != 0 &&
+                           __builtin_cpu_supports("avx512bw") != 0 &&
+                           __builtin_cpu_supports("avx512vl") != 0 &&
+                           __builtin_cpu_supports("avx512vbmi") != 0;
+  return vbmi;
+}
+#endif
 
 // GemmLayer::validate (codes: also the sizes of A and W) and validate_shape.
 void validate_layer(const GemmLayer& l, bool codes) {
@@ -1193,10 +1252,27 @@ void Accelerator::run_compute() {
             const uint64_t taps = g.filter_h * g.filter_w;
             const uint64_t width = shape.in_width;
             windows_.resize(ab.count * kc);
+#if defined(__x86_64__)
+            const bool by_nine = taps == 9 && have_vbmi();
+#else
+            const bool by_nine = false;
+#endif
             for (uint64_t r = 0; r < ab.count; ++r) {
               const uint64_t oy = (ab.first + r) / g.out_w() - ab.band_oy0;
               const uint64_t ox = (ab.first + r) % g.out_w();
               Code* row = windows_.data() + r * kc;
+#if defined(__x86_64__)
+              if (by_nine) {
+                const Code* tap[9];
+                for (uint64_t w = 0; w < 9; ++w) {  // window element w = kh * filter_w + kw
+                  const uint64_t kh = w / g.filter_w, kw = w % g.filter_w;
+                  tap[w] = band + ((oy * shape.stride_height + kh) * width +
+                                   ox * shape.stride_width + kw) * cc;
+                }
+                gather_window9(tap, cc, row);
+                continue;
+              }
+#endif
               for (uint64_t kh = 0; kh < g.filter_h; ++kh) {
                 for (uint64_t kw = 0; kw < g.filter_w; ++kw) {
                   const Code* pixel =
