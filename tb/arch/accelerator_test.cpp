@@ -435,51 +435,12 @@ TEST(Accelerator, OnChipWindowsOfManyChannelsAreBitExact) {
   // The address generator's 3x3 windows (sixteen channels at a time where the CPU has VBMI, the
   // last block partial) against the golden convolution: 1, 16 and 37 channels, stride 2, a
   // 9 x 7 feature map (NHWC), 5 filters, both modes (one simulation: SystemC elaborates once).
-  const std::vector<uint64_t> channel_counts = {1, 16, 37};
-  std::vector<GemmLayer> layers;
   std::vector<std::vector<Code>> wants;
   std::vector<std::unique_ptr<AcceleratorTop>> tops;
-  for (uint64_t channels : channel_counts) {
-    Conv2dShape shape;
-    shape.in_channels = channels;
-    shape.in_height = 9;
-    shape.in_width = 7;
-    shape.out_channels = 5;
-    shape.kernel_height = 3;
-    shape.kernel_width = 3;
-    shape.stride_height = 2;
-    shape.stride_width = 2;
-    shape.layout = TensorLayout::kNhwc;
-    std::mt19937 rng(static_cast<unsigned>(20 + channels));
-    std::uniform_int_distribution<int> code(0, 255);
-    GemmLayer l;
-    l.name = "conv" + std::to_string(channels);
-    l.m = shape.out_height() * shape.out_width();
-    l.n = 5;
-    l.k = channels * 9;
-    l.a.resize(shape.input_elements());
-    l.w.resize(shape.weight_elements());
-    for (auto& x : l.a) x = static_cast<Code>(code(rng) & 0x7f);
-    for (auto& x : l.w) x = static_cast<Code>(code(rng));
-    l.a_exponent = 2;
-    l.w_exponents = {0, 1, -1, 2, 0};
-    l.out_exponent = 10;
-    l.relu = false;
-    ConvGeometry g;
-    g.in_h = 9;
-    g.in_w = 7;
-    g.channels = channels;
-    g.filter_h = 3;
-    g.filter_w = 3;
-    g.stride = 2;
-    l.conv = g;
-    Conv2dOperands ops;
-    ops.input = l.a.data();
-    ops.input_exponent = l.a_exponent;
-    ops.weights = l.w.data();
-    ops.weight_exponents = l.w_exponents.data();
-    wants.emplace_back(shape.output_elements());
-    conv2d_requantize(lbfp8(), shape, ops, l.out_exponent, l.relu, wants.back().data());
+  for (uint64_t channels : {1u, 16u, 37u}) {
+    wants.emplace_back();
+    const GemmLayer l =
+        conv_layer_3x3(9, 7, channels, 5, static_cast<uint32_t>(20 + channels), &wants.back());
     for (SimMode mode : {SimMode::kCycle, SimMode::kTile}) {
       tops.push_back(std::make_unique<AcceleratorTop>(
           ("top" + std::to_string(tops.size())).c_str(), config(lbfp8(), mode)));

@@ -180,48 +180,8 @@ TEST(Dataflow, InputStationaryKSplitWithSmallBuffersSaturatesExactly) {
 // on chip), 3x3 stride 2, in both stationary dataflows and both modes, with buffers large and
 // small (K split by channel), against the golden conv2d.
 void convolution_in(Dataflow d) {
-  Conv2dShape shape;
-  shape.in_channels = 3;
-  shape.in_height = 9;
-  shape.in_width = 8;
-  shape.out_channels = 6;
-  shape.kernel_height = 3;
-  shape.kernel_width = 3;
-  shape.stride_height = 2;
-  shape.stride_width = 2;
-  shape.layout = TensorLayout::kNhwc;
-  std::mt19937 rng(9);
-  std::uniform_int_distribution<int> code(0, 255);
-  GemmLayer l;
-  l.name = "conv";
-  l.m = shape.out_height() * shape.out_width();
-  l.n = 6;
-  l.k = 27;
-  l.a.resize(shape.input_elements());
-  l.w.resize(shape.weight_elements());
-  for (auto& x : l.a) x = static_cast<Code>(code(rng) & 0x7f);
-  for (auto& x : l.w) x = static_cast<Code>(code(rng));
-  l.a_exponent = 1;
-  l.w_exponents = {0, 1, -1, 2, 0, 1};
-  l.bias = {0.5f, -1.0f, 0.0f, 2.0f, 1.0f, -0.5f};
-  l.out_exponent = 8;
-  l.relu = true;
-  ConvGeometry g;
-  g.in_h = 9;
-  g.in_w = 8;
-  g.channels = 3;
-  g.filter_h = 3;
-  g.filter_w = 3;
-  g.stride = 2;
-  l.conv = g;
-  Conv2dOperands ops;
-  ops.input = l.a.data();
-  ops.input_exponent = l.a_exponent;
-  ops.weights = l.w.data();
-  ops.weight_exponents = l.w_exponents.data();
-  ops.bias = l.bias.data();
-  std::vector<Code> want(shape.output_elements());
-  conv2d_requantize(lbfp8(), shape, ops, l.out_exponent, l.relu, want.data());
+  std::vector<Code> want;
+  const GemmLayer l = conv_layer_3x3(9, 8, 3, 6, 9, &want);
 
   std::vector<std::unique_ptr<AcceleratorTop>> tops;
   // Large buffers; small ones (K split by channel, one-pixel tiles); an output buffer of 56

@@ -361,52 +361,6 @@ std::vector<std::vector<Code>> golden_of(const Format& f, const std::vector<Gemm
   return want;
 }
 
-// A 3x3 stride-2 convolution that reaches the accelerator as one, and its golden output.
-GemmLayer conv_layer(std::vector<Code>* want) {
-  Conv2dShape shape;
-  shape.in_channels = 3;
-  shape.in_height = 7;
-  shape.in_width = 6;
-  shape.out_channels = 5;
-  shape.kernel_height = 3;
-  shape.kernel_width = 3;
-  shape.stride_height = 2;
-  shape.stride_width = 2;
-  shape.layout = TensorLayout::kNhwc;
-  std::mt19937 rng(21);
-  std::uniform_int_distribution<int> code(0, 255);
-  GemmLayer l;
-  l.name = "conv";
-  l.m = shape.out_height() * shape.out_width();
-  l.n = 5;
-  l.k = 27;
-  l.a.resize(shape.input_elements());
-  l.w.resize(shape.weight_elements());
-  for (auto& x : l.a) x = static_cast<Code>(code(rng) & 0x7f);
-  for (auto& x : l.w) x = static_cast<Code>(code(rng));
-  l.a_exponent = 1;
-  l.w_exponents = {0, 1, -1, 2, 0};
-  l.bias = {0.5f, -1.0f, 0.0f, 2.0f, 1.0f};
-  l.out_exponent = 8;
-  l.relu = true;
-  ConvGeometry g;
-  g.in_h = 7;
-  g.in_w = 6;
-  g.channels = 3;
-  g.filter_h = 3;
-  g.filter_w = 3;
-  g.stride = 2;
-  l.conv = g;
-  Conv2dOperands ops;
-  ops.input = l.a.data();
-  ops.input_exponent = l.a_exponent;
-  ops.weights = l.w.data();
-  ops.weight_exponents = l.w_exponents.data();
-  ops.bias = l.bias.data();
-  want->resize(shape.output_elements());
-  conv2d_requantize(lbfp8(), shape, ops, l.out_exponent, l.relu, want->data());
-  return l;
-}
 
 void lbfp8_layers_in(Dataflow d, const BufferConfig& buffers, uint64_t min_chunks) {
   const LbfpFormat f = lbfp8();
@@ -415,7 +369,7 @@ void lbfp8_layers_in(Dataflow d, const BufferConfig& buffers, uint64_t min_chunk
       random_layer(f, "tall", 13, 3, 4, 4, false), random_layer(f, "k1", 6, 7, 1, 5, true)};
   std::vector<std::vector<Code>> want = golden_of(f, layers);
   want.emplace_back();
-  layers.push_back(conv_layer(&want.back()));
+  layers.push_back(conv_layer_3x3(7, 6, 3, 5, 21, &want.back()));
   compare_stationary(f, {4, 4, 1, d}, buffers, layers, want, min_chunks);
 }
 

@@ -1,4 +1,4 @@
-// Random GEMM layers and their golden outputs, shared by the accelerator tests.
+// Random GEMM and convolution layers and their golden outputs, shared by the accelerator tests.
 #pragma once
 
 #include <random>
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "lbfp/arch/accelerator.h"
+#include "lbfp/conv.h"
 #include "lbfp/gemm.h"
 
 namespace lbfp::arch {
@@ -70,6 +71,58 @@ std::vector<Code> golden(const Format& format, const GemmLayer& l) {
   o.path = KernelPath::kReference;
   gemm_requantize(format, p, l.out_exponent, l.relu, out.data(), l.n, o);
   return out;
+}
+
+// A 3x3 stride-2 LBFP8 convolution that reaches the accelerator as one (an NHWC feature map of
+// height x width x channels, the on-chip lowering), `filters` (at most 6) output channels, codes
+// drawn from `seed`; *want gets the golden conv2d's output.
+inline GemmLayer conv_layer_3x3(uint64_t height, uint64_t width, uint64_t channels,
+                                uint64_t filters, uint32_t seed, std::vector<Code>* want) {
+  Conv2dShape shape;
+  shape.in_channels = channels;
+  shape.in_height = height;
+  shape.in_width = width;
+  shape.out_channels = filters;
+  shape.kernel_height = 3;
+  shape.kernel_width = 3;
+  shape.stride_height = 2;
+  shape.stride_width = 2;
+  shape.layout = TensorLayout::kNhwc;
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> code(0, 255);
+  GemmLayer l;
+  l.name = "conv";
+  l.m = shape.out_height() * shape.out_width();
+  l.n = filters;
+  l.k = 9 * channels;
+  l.a.resize(shape.input_elements());
+  l.w.resize(shape.weight_elements());
+  for (auto& x : l.a) x = static_cast<Code>(code(rng) & 0x7f);
+  for (auto& x : l.w) x = static_cast<Code>(code(rng));
+  l.a_exponent = 1;
+  const int exponents[] = {0, 1, -1, 2, 0, 1};
+  const float biases[] = {0.5f, -1.0f, 0.0f, 2.0f, 1.0f, -0.5f};
+  l.w_exponents.assign(exponents, exponents + filters);
+  l.bias.assign(biases, biases + filters);
+  l.out_exponent = 8;
+  l.relu = true;
+  ConvGeometry g;
+  g.in_h = height;
+  g.in_w = width;
+  g.channels = channels;
+  g.filter_h = 3;
+  g.filter_w = 3;
+  g.stride = 2;
+  l.conv = g;
+  Conv2dOperands ops;
+  ops.input = l.a.data();
+  ops.input_exponent = l.a_exponent;
+  ops.weights = l.w.data();
+  ops.weight_exponents = l.w_exponents.data();
+  ops.bias = l.bias.data();
+  want->resize(shape.output_elements());
+  conv2d_requantize(LbfpFormat(), shape, ops, l.out_exponent, l.relu, want->data());
+  return l;
 }
 
 }  // namespace lbfp::arch
