@@ -19,6 +19,8 @@
 #include "lbfp/gemm.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <cstring>
@@ -496,6 +498,10 @@ void run_sums(const FormatTables<BfpFormat>& t, KernelPath path, const SumBlock&
 
 // Worker threads that live for the process: a thread per call would cost its start-up and lose
 // its thread-local packing buffers every time. One parallel region runs at a time.
+// Between regions a worker spins for a short while before it sleeps, and the calling thread
+// spins for the workers' end before it sleeps: a wake-up through the kernel takes tens of
+// microseconds on a virtual machine, a sizeable part of a 512^3 product, while calls usually
+// follow one another closely. The spins pause, and end after kSpin either way.
 class WorkerPool {
  public:
   static WorkerPool& instance() {
@@ -511,8 +517,9 @@ class WorkerPool {
         workers_.emplace_back([this, id = workers_.size()] { loop(id); });
       }
       tasks_ = &tasks;
-      pending_ = tasks.size() - 1;
-      ++generation_;
+      pending_.store(tasks.size() - 1, std::memory_order_relaxed);
+      generation_.store(generation_.load(std::memory_order_relaxed) + 1,
+                        std::memory_order_release);
     }
     wake_.notify_all();
     std::exception_ptr error;
@@ -521,8 +528,9 @@ class WorkerPool {
     } catch (...) {
       error = std::current_exception();
     }
+    spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; });
     std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [this] { return pending_ == 0; });
+    done_.wait(lock, [this] { return pending_.load(std::memory_order_relaxed) == 0; });
     tasks_ = nullptr;
     if (!error) error = worker_error_;
     worker_error_ = nullptr;
@@ -532,19 +540,39 @@ class WorkerPool {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       stop_ = true;
+      generation_.fetch_add(1, std::memory_order_release);  // ends the workers' spins
     }
     wake_.notify_all();
     for (auto& w : workers_) w.join();
   }
 
  private:
+  static constexpr auto kSpin = std::chrono::microseconds(50);
+
+  // Spins (pausing) until done() or kSpin has passed.
+  template <class Done>
+  static void spin_until(const Done& done) {
+    const auto until = std::chrono::steady_clock::now() + kSpin;
+    while (!done() && std::chrono::steady_clock::now() < until) {
+      for (int i = 0; i < 64; ++i) spin_pause();
+    }
+  }
+  static void spin_pause() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+
   void loop(size_t id) {
     uint64_t seen = 0;
-    std::unique_lock<std::mutex> lock(mutex_);
     while (true) {
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] {
+        return stop_ || generation_.load(std::memory_order_relaxed) != seen;
+      });
       if (stop_) return;
-      seen = generation_;
+      seen = generation_.load(std::memory_order_relaxed);
       const auto* tasks = tasks_;
       if (tasks == nullptr || id + 1 >= tasks->size()) continue;
       lock.unlock();
@@ -556,18 +584,18 @@ class WorkerPool {
       }
       lock.lock();
       if (error && !worker_error_) worker_error_ = error;
-      if (--pending_ == 0) done_.notify_all();
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) done_.notify_all();
     }
   }
 
   std::mutex region_mutex_;
-  std::mutex mutex_;
+  std::mutex mutex_;  // guards tasks_, stop_, worker_error_ and the changes of the atomics
   std::condition_variable wake_;
   std::condition_variable done_;
   std::vector<std::thread> workers_;
   const std::vector<std::function<void()>>* tasks_ = nullptr;
-  size_t pending_ = 0;
-  uint64_t generation_ = 0;
+  std::atomic<size_t> pending_{0};
+  std::atomic<uint64_t> generation_{0};
   bool stop_ = false;
   std::exception_ptr worker_error_;
 };
