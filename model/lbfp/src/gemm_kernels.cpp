@@ -423,56 +423,99 @@ void wait_for(const std::atomic<int>& flag) {
   }
 }
 
-// The schedule of one call: `pieces` packing pieces, then `units` compute units; unit u reads the
-// pieces that deps(u, f) passes to f.
-template <class Pack, class Deps, class Compute>
-void run_call(const GemmCall& call, size_t threads, const ParallelFor& parallel, size_t pieces,
-              const Pack& pack, size_t units, const Deps& deps, const Compute& compute) {
-  std::atomic<size_t> next_piece{0};
-  std::atomic<size_t> next_unit{0};
-  std::unique_ptr<std::atomic<int>[]> done(new std::atomic<int>[pieces]);
-  for (size_t p = 0; p < pieces; ++p) done[p].store(0, std::memory_order_relaxed);
-  auto body = [&](size_t) {
-    for (size_t p; (p = next_piece.fetch_add(1, std::memory_order_relaxed)) < pieces;) {
-      pack(p);
-      done[p].store(1, std::memory_order_release);
+// Work items [0, n) in one contiguous range per worker, worker w's from bound(w) to bound(w + 1)
+// (bound(0) = 0, bound(workers) = n). A worker takes its own range from the front; once that is
+// empty, it takes from the back of the others' ranges.
+class WorkRanges {
+ public:
+  template <class Bound>
+  WorkRanges(size_t workers, const Bound& bound) : workers_(workers), ranges_(new Range[workers]) {
+    for (size_t w = 0; w < workers; ++w) {
+      const uint64_t front = bound(w);
+      const uint64_t back = bound(w + 1);
+      ranges_[w].state.store(front | back << 32, std::memory_order_relaxed);
     }
-    for (size_t u; (u = next_unit.fetch_add(1, std::memory_order_relaxed)) < units;) {
-      deps(u, [&](size_t p) { wait_for(done[p]); });
-      compute(u);
+  }
+  // The next item for worker w, or false when none is left anywhere.
+  bool next(size_t w, size_t* item) {
+    if (take(ranges_[w].state, true, item)) return true;
+    for (size_t d = 1; d < workers_; ++d) {
+      if (take(ranges_[(w + d) % workers_].state, false, item)) return true;
     }
+    return false;
+  }
+
+ private:
+  struct alignas(64) Range {
+    std::atomic<uint64_t> state;  // front | back << 32
   };
+  static bool take(std::atomic<uint64_t>& state, bool from_front, size_t* item) {
+    uint64_t s = state.load(std::memory_order_relaxed);
+    while (true) {
+      const uint64_t front = s & 0xffffffffu;
+      const uint64_t back = s >> 32;
+      if (front >= back) return false;
+      const uint64_t next = from_front ? (front + 1) | back << 32 : front | (back - 1) << 32;
+      if (state.compare_exchange_weak(s, next, std::memory_order_relaxed)) {
+        *item = from_front ? front : back - 1;
+        return true;
+      }
+    }
+  }
+  size_t workers_;
+  std::unique_ptr<Range[]> ranges_;
+};
+
+// The schedule of one call: the `chunks` row chunks of A and the `panels` column panels of B are
+// packed, then the panels * chunks compute units run; unit u is panel u / chunks with row chunk
+// u % chunks, and waits for those two pieces. Both are split by worker with WorkRanges: worker w
+// owns about the w-th share of the panels, the units over them and a share of the row chunks, so
+// the thread that packs a B panel also reads it, and the same thread reads the same panels and
+// writes the same output lines call after call; they stay in its caches (the cores of a virtual
+// machine need not share a cache).
+template <class PackA, class PackB, class Compute>
+void run_by_panels(const GemmCall& call, size_t threads, const ParallelFor& parallel,
+                   size_t chunks, size_t panels, const PackA& pack_a, const PackB& pack_b,
+                   const Compute& compute) {
+  const size_t units = panels * chunks;
   const double macs =
       static_cast<double>(call.m) * static_cast<double>(call.n) * static_cast<double>(call.k);
   const size_t workers = macs < kParallelMacs ? 1 : std::max<size_t>(1, std::min(threads, units));
+  // Pieces in worker order: worker w's share of the row chunks, then its share of the panels.
+  std::vector<size_t> order;
+  order.reserve(chunks + panels);
+  for (size_t w = 0; w < workers; ++w) {
+    for (size_t c = chunks * w / workers; c < chunks * (w + 1) / workers; ++c) order.push_back(c);
+    for (size_t p = panels * w / workers; p < panels * (w + 1) / workers; ++p) {
+      order.push_back(chunks + p);
+    }
+  }
+  WorkRanges piece_ranges(workers,
+                          [&](size_t w) { return chunks * w / workers + panels * w / workers; });
+  WorkRanges unit_ranges(workers, [&](size_t w) { return units * w / workers; });
+  std::unique_ptr<std::atomic<int>[]> done(new std::atomic<int>[chunks + panels]);
+  for (size_t p = 0; p < chunks + panels; ++p) done[p].store(0, std::memory_order_relaxed);
+  auto body = [&](size_t w) {
+    for (size_t i; piece_ranges.next(w, &i);) {
+      const size_t piece = order[i];
+      if (piece < chunks) {
+        pack_a(piece);
+      } else {
+        pack_b(piece - chunks);
+      }
+      done[piece].store(1, std::memory_order_release);
+    }
+    for (size_t u; unit_ranges.next(w, &u);) {
+      wait_for(done[u % chunks]);
+      wait_for(done[chunks + u / chunks]);
+      compute(u);
+    }
+  };
   if (workers == 1) {
     body(0);
   } else {
     parallel(workers, body);
   }
-}
-
-// run_call with the pieces the kernels use: the `chunks` row chunks of A, then the `panels`
-// column panels of B; unit u is panel u / chunks with row chunk u % chunks, and reads those two.
-template <class PackA, class PackB, class Compute>
-void run_by_panels(const GemmCall& call, size_t threads, const ParallelFor& parallel,
-                   size_t chunks, size_t panels, const PackA& pack_a, const PackB& pack_b,
-                   const Compute& compute) {
-  run_call(
-      call, threads, parallel, chunks + panels,
-      [&](size_t piece) {
-        if (piece < chunks) {
-          pack_a(piece);
-        } else {
-          pack_b(piece - chunks);
-        }
-      },
-      panels * chunks,
-      [&](size_t u, const auto& need) {
-        need(u % chunks);
-        need(chunks + u / chunks);
-      },
-      compute);
 }
 
 // Adds the int32 sums of a tile (row stride `tile_cols`) to the initial values into int64.
