@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <exception>
 #include <future>
 #include <memory>
@@ -13,6 +15,12 @@
 #include <systemc>
 #include <utility>
 #include <vector>
+
+#if defined(__linux__)
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include "lbfp/arch/accelerator_top.h"
 #include "lbfp/arch/accelerator_trace.h"
@@ -190,6 +198,20 @@ void fresh_simcontext() {
   sc_core::sc_default_global_context = sc_core::sc_curr_simcontext;
 }
 
+// Lowers the calling thread's scheduling priority (nice 10 above its own) on Linux, where each
+// thread has its own nice value and the threads it starts inherit it; elsewhere nothing. The data threads run ahead of the
+// simulation, which is the critical path: when both want a core, the SystemC thread and the
+// kernels' worker go first, and the data threads take what is left (they get the cores whenever
+// the simulation waits for them). The values do not depend on it.
+void lower_priority() {
+#if defined(__linux__)
+  const auto tid = static_cast<id_t>(syscall(SYS_gettid));
+  errno = 0;
+  const int now = getpriority(PRIO_PROCESS, tid);
+  if (errno == 0) setpriority(PRIO_PROCESS, tid, std::min(19, now + 10));
+#endif
+}
+
 // Makes every layer's codes, in order, on threads of its own while the simulation runs, and
 // hands each group to the accelerators of its format when their hosts reach it (from the
 // SystemC thread; only that thread calls take()). The values do not depend on the threads or
@@ -254,6 +276,7 @@ class LayerFeed {
   };
 
   void produce() {
+    lower_priority();  // the threads it starts inherit it
     size_t set = 0;  // slots whose promise is kept, in order
     try {
       auto draw = [this](size_t li) {
