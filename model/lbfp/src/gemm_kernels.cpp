@@ -828,12 +828,8 @@ LBFP_AVX512_TARGET uint32_t signed_byte_sum(const Code* row, size_t n) {
 // interleaved within 128-bit lanes by the unpacks, then the lanes put in column order (the
 // zero-masked shuffles: GCC 12 warns inside the plain ones). flip 0x80808080 biases every
 // signed byte by 128 (vpdpbusd's unsigned operand), 0 keeps the signed bytes (AMX).
-LBFP_AVX512_TARGET void bfp_interleave4_avx512(const Code* r0, const Code* r1, const Code* r2,
-                                               const Code* r3, uint32_t* dst, uint32_t flip) {
-  const __m512i x0 = _mm512_loadu_si512(r0);
-  const __m512i x1 = _mm512_loadu_si512(r1);
-  const __m512i x2 = _mm512_loadu_si512(r2);
-  const __m512i x3 = _mm512_loadu_si512(r3);
+LBFP_AVX512_TARGET inline void bfp_interleave4_regs(__m512i x0, __m512i x1, __m512i x2,
+                                                    __m512i x3, uint32_t* dst, uint32_t flip) {
   const __m512i lo01 = _mm512_unpacklo_epi8(x0, x1);  // columns 0-7 of each lane, as words
   const __m512i hi01 = _mm512_unpackhi_epi8(x0, x1);  // columns 8-15
   const __m512i lo23 = _mm512_unpacklo_epi8(x2, x3);
@@ -853,6 +849,22 @@ LBFP_AVX512_TARGET void bfp_interleave4_avx512(const Code* r0, const Code* r1, c
       _mm512_maskz_shuffle_i32x4(all, a, c, 0x88), _mm512_maskz_shuffle_i32x4(all, a, c, 0xdd),
       _mm512_maskz_shuffle_i32x4(all, b, d, 0x88), _mm512_maskz_shuffle_i32x4(all, b, d, 0xdd)};
   for (int g = 0; g < 4; ++g) _mm512_storeu_si512(dst + 16 * g, _mm512_xor_si512(out[g], bias));
+}
+LBFP_AVX512_TARGET void bfp_interleave4_avx512(const Code* r0, const Code* r1, const Code* r2,
+                                               const Code* r3, uint32_t* dst, uint32_t flip) {
+  bfp_interleave4_regs(_mm512_loadu_si512(r0), _mm512_loadu_si512(r1), _mm512_loadu_si512(r2),
+                       _mm512_loadu_si512(r3), dst, flip);
+}
+// The same for the first `cols` (< 64) codes of each row, the others read as code 0; a null row
+// (past k) reads as 64 codes 0. For W = 8 codes, whose code 0 is the mantissa 0.
+LBFP_AVX512_TARGET void bfp_interleave4_masked(const Code* const rows[4], size_t cols,
+                                               uint32_t* dst, uint32_t flip) {
+  const __mmask64 mask = cols >= 64 ? ~__mmask64{0} : (__mmask64{1} << cols) - 1;
+  __m512i x[4];
+  for (int s = 0; s < 4; ++s) {
+    x[s] = rows[s] != nullptr ? _mm512_maskz_loadu_epi8(mask, rows[s]) : _mm512_setzero_si512();
+  }
+  bfp_interleave4_regs(x[0], x[1], x[2], x[3], dst, flip);
 }
 
 #define BFP_ROW(r)                                                  \
@@ -1496,6 +1508,15 @@ LBFP_AVX512_TARGET void bfp_gemm_avx512(const BfpKernelTables& tables, const Gem
                      (uint32_t{uint8_t(tables.mantissa[r3[c]] + 128)} << 24);
           }
         }
+        continue;
+      }
+      if (tables.identity) {  // a narrow panel or the last, partial k quad
+        const Code* rows[4];
+        for (size_t s = 0; s < 4; ++s) {
+          const size_t k = 4 * kk + s;
+          rows[s] = k < call.k ? call.b + k * call.ldb + j0 : nullptr;
+        }
+        bfp_interleave4_masked(rows, cols, dst, 0x80808080u);
         continue;
       }
       bfp_quad_row(tables, call, j0, cols, kBfpNr, kk, 128, reinterpret_cast<uint8_t*>(dst));
