@@ -24,13 +24,14 @@ struct Shape {
   size_t m, n, k;
 };
 // K not a multiple of any vector width, M or N of 1, edges of every micro-tile, last panels of
-// 1-16 and 17-32 columns (the narrow VBMI micro-kernels), one over several k slices, and tall
+// 1-16 and 17-32 columns (the narrow VBMI and BFP8 micro-kernels; 16, 17, 32 and 33 among
+// them), one over several k slices, and tall
 // products of 1-4 columns (the portable path's product tables; depthwise convolutions are
 // m = pixels, n = 1, k = 9).
 const Shape kShapes[] = {{1, 1, 1},     {1, 77, 33},  {37, 1, 100}, {5, 130, 67},
                          {67, 65, 129}, {13, 200, 3}, {9, 64, 513}, {130, 129, 70},
                          {300, 1, 9},   {257, 4, 31}, {23, 27, 90}, {21, 96, 70},
-                         {6, 20, 1030}};
+                         {6, 20, 1030}, {11, 17, 45},  {19, 81, 130}, {7, 33, 64}};
 
 // How codes are drawn: the full range (large products, saturating small accumulators) or the
 // values of calibrated Gaussian data (mostly mid-range magnitudes, some zeros).
@@ -231,9 +232,11 @@ INSTANTIATE_TEST_SUITE_P(Paths, BfpGemmPathTest,
 
 // kAuto looks at the shape: a product a few columns wide (a depthwise convolution's group) goes
 // to the portable kernel, a shallow and narrow one to AVX2, both exact like every path; wide
-// and deep products keep the format's fastest whole-call kernel.
+// and deep products keep the format's fastest whole-call kernel; a deep product at most 32
+// columns wide takes the VBMI kernel (its narrow micro-kernels) wherever the CPU has VBMI.
 TEST(GemmTest, AutoTakesTheNarrowKernelsForNarrowProducts) {
-  for (const Shape s : {Shape{300, 1, 9}, Shape{300, 16, 9}, Shape{70, 130, 200}}) {
+  for (const Shape s :
+       {Shape{300, 1, 9}, Shape{300, 16, 9}, Shape{70, 130, 200}, Shape{300, 24, 200}}) {
     const auto c = make_case(lbfp8(), s, Codes::kRealistic, 5);
     const GemmProblem p = c.problem(true);
     std::vector<int64_t> ref(s.m * s.n), acc(s.m * s.n);
@@ -248,6 +251,8 @@ TEST(GemmTest, AutoTakesTheNarrowKernelsForNarrowProducts) {
     } else if (s.k <= 16) {
       EXPECT_EQ(path, kernel_path_available(KernelPath::kAvx2, lbfp8()) ? KernelPath::kAvx2
                                                                          : KernelPath::kPortable);
+    } else if (s.n <= 32 && kernel_path_available(KernelPath::kAvx512Vbmi, lbfp8())) {
+      EXPECT_EQ(path, KernelPath::kAvx512Vbmi);
     } else {
       EXPECT_NE(path, KernelPath::kPortable);
       EXPECT_NE(path, KernelPath::kReference);

@@ -935,6 +935,75 @@ LBFP_AVX512_TARGET void bfp_micro_avx512(size_t kquads, const unsigned char* ap,
   LBFP_STORE4(5);
 }
 
+// Panels with at most 16 G valid columns (G = 1, 2): the same packing and 6-row tile, only the
+// first G 16-column groups computed (per row and k quad one broadcast of A and G vpdpbusd). As
+// for the LBFP8 narrow kernel, the sums always go back to `c` (row stride 64), whose other
+// columns are never read. (Named accumulators: GCC keeps an array that inline asm updates in
+// memory.)
+#define BFP_NARROW_ROW(r)                                     \
+  {                                                           \
+    int32_t word;                                             \
+    std::memcpy(&word, a##r + kk * a_k_bytes, sizeof(word));  \
+    const __m512i a = _mm512_set1_epi32(word);                \
+    LBFP_DPBUSD(c##r, b0, a);                                 \
+    if (G == 2) LBFP_DPBUSD(d##r, b1, a);                     \
+  }
+template <int G>
+LBFP_AVX512_TARGET void bfp_micro_narrow(size_t kquads, const unsigned char* ap,
+                                         size_t a_row_bytes, size_t a_k_bytes, const int32_t* bp,
+                                         int32_t* c, bool load) {
+  static_assert(G == 1 || G == 2, "one or two 16-column groups");
+  static_assert(kBfpMr == 6 && kBfpNr == 64, "the micro-kernel is written out for 6 x 64");
+  const unsigned char* a0 = ap;
+  const unsigned char* a1 = a0 + a_row_bytes;
+  const unsigned char* a2 = a1 + a_row_bytes;
+  const unsigned char* a3 = a2 + a_row_bytes;
+  const unsigned char* a4 = a3 + a_row_bytes;
+  const unsigned char* a5 = a4 + a_row_bytes;
+  const __m512i zero = _mm512_setzero_si512();
+  __m512i c0 = load ? _mm512_load_si512(c) : zero;
+  __m512i c1 = load ? _mm512_load_si512(c + 64) : zero;
+  __m512i c2 = load ? _mm512_load_si512(c + 128) : zero;
+  __m512i c3 = load ? _mm512_load_si512(c + 192) : zero;
+  __m512i c4 = load ? _mm512_load_si512(c + 256) : zero;
+  __m512i c5 = load ? _mm512_load_si512(c + 320) : zero;
+  __m512i d0 = zero, d1 = zero, d2 = zero, d3 = zero, d4 = zero, d5 = zero;
+  if (G == 2 && load) {
+    d0 = _mm512_load_si512(c + 16);
+    d1 = _mm512_load_si512(c + 80);
+    d2 = _mm512_load_si512(c + 144);
+    d3 = _mm512_load_si512(c + 208);
+    d4 = _mm512_load_si512(c + 272);
+    d5 = _mm512_load_si512(c + 336);
+  }
+  for (size_t kk = 0; kk < kquads; ++kk) {
+    const int32_t* bk = bp + kk * kBfpNr;
+    const __m512i b0 = _mm512_load_si512(bk);
+    const __m512i b1 = G == 2 ? _mm512_load_si512(bk + 16) : zero;
+    BFP_NARROW_ROW(0)
+    BFP_NARROW_ROW(1)
+    BFP_NARROW_ROW(2)
+    BFP_NARROW_ROW(3)
+    BFP_NARROW_ROW(4)
+    BFP_NARROW_ROW(5)
+  }
+  _mm512_store_si512(c, c0);
+  _mm512_store_si512(c + 64, c1);
+  _mm512_store_si512(c + 128, c2);
+  _mm512_store_si512(c + 192, c3);
+  _mm512_store_si512(c + 256, c4);
+  _mm512_store_si512(c + 320, c5);
+  if (G == 2) {
+    _mm512_store_si512(c + 16, d0);
+    _mm512_store_si512(c + 80, d1);
+    _mm512_store_si512(c + 144, d2);
+    _mm512_store_si512(c + 208, d3);
+    _mm512_store_si512(c + 272, d4);
+    _mm512_store_si512(c + 336, d5);
+  }
+}
+#undef BFP_NARROW_ROW
+
 uint32_t pack_pair(int lo, int hi) {
   return (static_cast<uint32_t>(lo) & 0xffffu) | (static_cast<uint32_t>(hi) << 16);
 }
@@ -1529,6 +1598,22 @@ LBFP_AVX512_TARGET void bfp_gemm_avx512(const BfpKernelTables& tables, const Gem
         [&](size_t kn, size_t ib, size_t k0, size_t jp, int32_t* c, bool accumulate,
             int64_t* direct) {
           const auto* bk = reinterpret_cast<const int32_t*>(bpack + jp * b_panel) + k0 * kBfpNr;
+          const size_t cols = std::min(kBfpNr, call.n - jp * kBfpNr);
+          if (cols <= 32) {  // a narrow panel: only its 16-column groups (never direct)
+            const bool rows_in_place = in_place(ib);
+            const auto* ak = rows_in_place
+                                 ? call.a + ib * kBfpMr * call.lda + 4 * k0
+                                 : reinterpret_cast<const unsigned char*>(apack) +
+                                       4 * (ib * a_block + k0 * kBfpMr);
+            const size_t row_bytes = rows_in_place ? call.lda : 4;
+            const size_t k_bytes = rows_in_place ? 4 : 4 * kBfpMr;
+            if (cols <= 16) {
+              bfp_micro_narrow<1>(kn, ak, row_bytes, k_bytes, bk, c, accumulate);
+            } else {
+              bfp_micro_narrow<2>(kn, ak, row_bytes, k_bytes, bk, c, accumulate);
+            }
+            return;
+          }
           if (in_place(ib)) {
             bfp_micro_avx512(kn, call.a + ib * kBfpMr * call.lda + 4 * k0, call.lda, 4, bk, c,
                              accumulate, direct, call.ldo, call.initial + jp * kBfpNr,
