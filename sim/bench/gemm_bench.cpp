@@ -154,6 +154,55 @@ void BM_Lbfp8GemmCubeAvx512(benchmark::State& state) {
 void BM_Lbfp8GemmCubeAvx512Vbmi(benchmark::State& state) {
   BM_CodeGemmCube(state, lbfp::lbfp8(), lbfp::KernelPath::kAvx512Vbmi);
 }
+// Narrow products as `lbfp sim` makes them when a layer's weights stream 16 columns at a time
+// (ResNet-18's last convolutions: M = pixels, N = 16 or 32, K = 9 x channels), one thread, as
+// the simulation calls them: Args M, N, K.
+template <class Format>
+void BM_CodeGemmNarrow(benchmark::State& state, const Format& format, lbfp::KernelPath path) {
+  if (!lbfp::kernel_path_available(path, format)) {
+    const std::string why = "NOT RUN: path " + lbfp::to_string(path) + " unavailable on this CPU";
+    state.SkipWithError(why.c_str());
+    return;
+  }
+  const auto m = static_cast<size_t>(state.range(0));
+  const auto n = static_cast<size_t>(state.range(1));
+  const auto k = static_cast<size_t>(state.range(2));
+  const auto q = quantize_gemm(format, gaussian(m * k, true, 1), gaussian(k * n, false, 2), k, n);
+  lbfp::GemmProblem p;
+  p.m = m;
+  p.n = n;
+  p.k = k;
+  p.a = q.a.data();
+  p.lda = k;
+  p.a_exponent = q.a_exponent;
+  p.b = q.b.data();
+  p.ldb = n;
+  p.b_exponents = q.b_exponents.data();
+  p.bias = q.bias.data();
+  std::vector<int64_t> acc(m * n);
+  lbfp::GemmOptions options;
+  options.threads = 1;
+  options.path = path;
+  lbfp::GemmStats stats;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    stats = lbfp::gemm_accumulate(format, p, acc.data(), n, nullptr, options);
+    benchmark::DoNotOptimize(acc.data());
+  }
+  state.counters["GMACs"] = static_cast<double>(m * n * k) *
+                            static_cast<double>(state.iterations()) / seconds_since(t0) * 1e-9;
+  state.counters["sequential"] = static_cast<double>(stats.sequential_outputs);
+  state.SetLabel(lbfp::to_string(stats.path));
+}
+void BM_Lbfp8NarrowAuto(benchmark::State& state) {
+  BM_CodeGemmNarrow(state, lbfp::lbfp8(), lbfp::KernelPath::kAuto);
+}
+void BM_Lbfp8NarrowAvx512(benchmark::State& state) {
+  BM_CodeGemmNarrow(state, lbfp::lbfp8(), lbfp::KernelPath::kAvx512);
+}
+void BM_Bfp8NarrowAvx512(benchmark::State& state) {
+  BM_CodeGemmNarrow(state, lbfp::bfp8(), lbfp::KernelPath::kAvx512);
+}
 // Both BFP8 kernels of an AMX CPU (kAuto takes AMX there).
 void BM_Bfp8GemmCubeAvx512(benchmark::State& state) {
   BM_CodeGemmCube(state, lbfp::bfp8(), lbfp::KernelPath::kAvx512);
@@ -261,6 +310,13 @@ BENCHMARK(BM_Lbfp8GemmCubeAvx512)->Apply(cube512);
 BENCHMARK(BM_Lbfp8GemmCubeAvx512Vbmi)->Apply(cube512);
 BENCHMARK(BM_Bfp8GemmCubeAvx512)->Apply(cube512);
 BENCHMARK(BM_Bfp8GemmCubeAmx)->Apply(cube512);
+void narrow_shapes(benchmark::internal::Benchmark* b) {
+  b->Args({49, 16, 4608})->Args({784, 16, 1152})->Args({3136, 16, 576})->Args({49, 32, 4608});
+  b->UseRealTime()->Unit(benchmark::kMicrosecond);
+}
+BENCHMARK(BM_Lbfp8NarrowAuto)->Apply(narrow_shapes);
+BENCHMARK(BM_Lbfp8NarrowAvx512)->Apply(narrow_shapes);
+BENCHMARK(BM_Bfp8NarrowAvx512)->Apply(narrow_shapes);
 BENCHMARK(BM_SgemmConv)->DenseRange(0, 2)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Lbfp8Conv)->DenseRange(0, 2)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Bfp8Conv)->DenseRange(0, 2)->UseRealTime()->Unit(benchmark::kMicrosecond);
