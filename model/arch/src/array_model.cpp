@@ -459,15 +459,20 @@ int64_t ArrayModel::compute_whole_tile() {
     problem.bias = job_.bias;
     problem.initial_acc = job_.init_acc;
     problem.ld_initial = static_cast<size_t>(job_.cols);
-    ahead_.acc.resize(problem.m * problem.n);
-    ahead_.overflows.resize(problem.m * problem.n);
+    const size_t elements = problem.m * problem.n;
+    if (elements > ahead_.capacity) {
+      const size_t grown = std::max(elements, ahead_.capacity + ahead_.capacity / 2);
+      ahead_.acc.reset(new int64_t[grown]);  // default-initialised: not zeroed
+      ahead_.overflows.reset(new uint32_t[grown]);
+      ahead_.capacity = grown;
+    }
     // Both cores for a large call (the kernel keeps a small one on this thread); the sums do
     // not depend on the thread count.
     GemmOptions options;
     options.threads = 2;
     std::visit(
         [&](const auto& f) {
-          gemm_accumulate(f, problem, ahead_.acc.data(), problem.n, ahead_.overflows.data(),
+          gemm_accumulate(f, problem, ahead_.acc.get(), problem.n, ahead_.overflows.get(),
                           options);
         },
         format_);

@@ -52,13 +52,22 @@ void merge_tile(const int32_t* tile, size_t tile_cols, size_t rows, size_t cols,
 
 // 64-byte aligned scratch, reused across calls on the same thread (a fresh allocation per call
 // costs page faults comparable to a small GEMM). `slot` keeps the buffers of one call apart.
+// A buffer grows by half again at least, without copying or zeroing its old contents (every
+// kernel writes what it reads in its scratch).
 struct Scratch {
   Scratch(size_t bytes, int slot) {
-    thread_local std::vector<unsigned char> buffers[4];
-    auto& buffer = buffers[slot];
-    if (buffer.size() < bytes + 64) buffer.resize(bytes + 64);
-    auto address = reinterpret_cast<uintptr_t>(buffer.data());
-    data = buffer.data() + ((64 - address % 64) % 64);
+    struct Buffer {
+      std::unique_ptr<unsigned char[]> data;
+      size_t size = 0;
+    };
+    thread_local Buffer buffers[4];
+    Buffer& buffer = buffers[slot];
+    if (buffer.size < bytes + 64) {
+      buffer.size = std::max(bytes + 64, buffer.size + buffer.size / 2);
+      buffer.data.reset(new unsigned char[buffer.size]);  // default-initialised: not zeroed
+    }
+    auto address = reinterpret_cast<uintptr_t>(buffer.data.get());
+    data = buffer.data.get() + ((64 - address % 64) % 64);
   }
   unsigned char* data;
 };

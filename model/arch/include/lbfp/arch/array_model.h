@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -183,8 +184,12 @@ class ArrayModel {
     const Code* b = nullptr;  // first column computed
     int64_t cols = 0;
     int64_t rows = 0;
-    std::vector<int64_t> acc;  // rows x cols
-    std::vector<uint32_t> overflows;
+    // rows x cols each, written whole by every kernel call before they are read: they grow
+    // without copying or zeroing (a grown std::vector would copy and zero the block, whose
+    // pages a first write touches anyway).
+    std::unique_ptr<int64_t[]> acc;
+    std::unique_ptr<uint32_t[]> overflows;
+    size_t capacity = 0;  // elements of each
   } ahead_;
   struct NonzeroB {  // nonzero_b_counts per (b, cols, k) while the weight_tag or reuse_tag holds
     uint64_t tag = 0;
