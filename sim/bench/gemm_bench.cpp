@@ -81,6 +81,23 @@ Operands<Format> quantize_gemm(const Format& format, const std::vector<float>& a
   return q;
 }
 
+// The M x K by K x N product of quantized operands (the bias too).
+template <class Format>
+lbfp::GemmProblem gemm_problem(const Operands<Format>& q, size_t m, size_t n, size_t k) {
+  lbfp::GemmProblem p;
+  p.m = m;
+  p.n = n;
+  p.k = k;
+  p.a = q.a.data();
+  p.lda = k;
+  p.a_exponent = q.a_exponent;
+  p.b = q.b.data();
+  p.ldb = n;
+  p.b_exponents = q.b_exponents.data();
+  p.bias = q.bias.data();
+  return p;
+}
+
 void report(benchmark::State& state, const std::string& shape, double macs, double seconds,
             bool is_sgemm) {
   const double gmacs = macs * static_cast<double>(state.iterations()) / seconds * 1e-9;
@@ -122,15 +139,7 @@ void BM_CodeGemmCube(benchmark::State& state, const Format& format,
   }
   const auto n = static_cast<size_t>(state.range(0));
   const auto q = quantize_gemm(format, gaussian(n * n, true, 1), gaussian(n * n, false, 2), n, n);
-  lbfp::GemmProblem p;
-  p.m = p.n = p.k = n;
-  p.a = q.a.data();
-  p.lda = n;
-  p.a_exponent = q.a_exponent;
-  p.b = q.b.data();
-  p.ldb = n;
-  p.b_exponents = q.b_exponents.data();
-  p.bias = q.bias.data();
+  const lbfp::GemmProblem p = gemm_problem(q, n, n, n);
   std::vector<int64_t> acc(n * n);
   lbfp::GemmOptions options;
   options.threads = kThreads;
@@ -168,17 +177,7 @@ void BM_CodeGemmNarrow(benchmark::State& state, const Format& format, lbfp::Kern
   const auto n = static_cast<size_t>(state.range(1));
   const auto k = static_cast<size_t>(state.range(2));
   const auto q = quantize_gemm(format, gaussian(m * k, true, 1), gaussian(k * n, false, 2), k, n);
-  lbfp::GemmProblem p;
-  p.m = m;
-  p.n = n;
-  p.k = k;
-  p.a = q.a.data();
-  p.lda = k;
-  p.a_exponent = q.a_exponent;
-  p.b = q.b.data();
-  p.ldb = n;
-  p.b_exponents = q.b_exponents.data();
-  p.bias = q.bias.data();
+  const lbfp::GemmProblem p = gemm_problem(q, m, n, k);
   std::vector<int64_t> acc(m * n);
   lbfp::GemmOptions options;
   options.threads = 1;

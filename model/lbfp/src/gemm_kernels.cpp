@@ -1607,30 +1607,22 @@ LBFP_AVX512_TARGET void bfp_gemm_avx512(const BfpKernelTables& tables, const Gem
         [&](size_t kn, size_t ib, size_t k0, size_t jp, int32_t* c, bool accumulate,
             int64_t* direct) {
           const auto* bk = reinterpret_cast<const int32_t*>(bpack + jp * b_panel) + k0 * kBfpNr;
+          // Row block ib of A: its rows in place (lda apart, 4 bytes per k quad) or packed.
+          const bool rows_in_place = in_place(ib);
+          const unsigned char* ak = rows_in_place
+                                        ? call.a + ib * kBfpMr * call.lda + 4 * k0
+                                        : reinterpret_cast<const unsigned char*>(apack) +
+                                              4 * (ib * a_block + k0 * kBfpMr);
+          const size_t row_bytes = rows_in_place ? call.lda : 4;
+          const size_t k_bytes = rows_in_place ? 4 : 4 * kBfpMr;
+          // A narrow panel: only its 16-column groups (never stored direct).
           const size_t cols = std::min(kBfpNr, call.n - jp * kBfpNr);
-          if (cols <= 32) {  // a narrow panel: only its 16-column groups (never direct)
-            const bool rows_in_place = in_place(ib);
-            const auto* ak = rows_in_place
-                                 ? call.a + ib * kBfpMr * call.lda + 4 * k0
-                                 : reinterpret_cast<const unsigned char*>(apack) +
-                                       4 * (ib * a_block + k0 * kBfpMr);
-            const size_t row_bytes = rows_in_place ? call.lda : 4;
-            const size_t k_bytes = rows_in_place ? 4 : 4 * kBfpMr;
-            if (cols <= 16) {
-              bfp_micro_narrow<1>(kn, ak, row_bytes, k_bytes, bk, c, accumulate);
-            } else {
-              bfp_micro_narrow<2>(kn, ak, row_bytes, k_bytes, bk, c, accumulate);
-            }
-            return;
-          }
-          if (in_place(ib)) {
-            bfp_micro_avx512(kn, call.a + ib * kBfpMr * call.lda + 4 * k0, call.lda, 4, bk, c,
-                             accumulate, direct, call.ldo, call.initial + jp * kBfpNr,
-                             corrections + ib * kBfpMr);
+          if (cols <= 16) {
+            bfp_micro_narrow<1>(kn, ak, row_bytes, k_bytes, bk, c, accumulate);
+          } else if (cols <= 32) {
+            bfp_micro_narrow<2>(kn, ak, row_bytes, k_bytes, bk, c, accumulate);
           } else {
-            const auto* ak = reinterpret_cast<const unsigned char*>(apack) +
-                             4 * (ib * a_block + k0 * kBfpMr);
-            bfp_micro_avx512(kn, ak, 4, 4 * kBfpMr, bk, c, accumulate, direct, call.ldo,
+            bfp_micro_avx512(kn, ak, row_bytes, k_bytes, bk, c, accumulate, direct, call.ldo,
                              call.initial + jp * kBfpNr, corrections + ib * kBfpMr);
           }
         });
