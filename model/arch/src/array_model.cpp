@@ -486,15 +486,23 @@ int64_t ArrayModel::compute_whole_tile() {
   const size_t first_row = cached ? a_offset / job_.lda : 0;
   const auto offset = static_cast<size_t>(job_.b - ahead_.b);
   const auto stride = static_cast<size_t>(ahead_.cols);
+  // (Through local pointers: the stores through result_'s vectors could alias the loads of
+  // the members, which kept the loop scalar with every pointer reloaded per output.)
+  const auto cols = static_cast<size_t>(job_.cols);
+  const uint8_t* resumed_flags =
+      job_.init_acc != nullptr ? job_.init_overflow : nullptr;  // as resumed_overflow()
   for (int r = 0; r < job_.rows; ++r) {
     const size_t from = (first_row + static_cast<size_t>(r)) * stride + offset;
-    const auto to = static_cast<size_t>(r * job_.cols);
-    for (int c = 0; c < job_.cols; ++c) {
-      const uint32_t overflows = ahead_.overflows[from + static_cast<size_t>(c)];
-      result_.acc[to + static_cast<size_t>(c)] = ahead_.acc[from + static_cast<size_t>(c)];
-      result_.overflow_steps[to + static_cast<size_t>(c)] = overflows;
-      result_.overflow[to + static_cast<size_t>(c)] =
-          overflows > 0 || resumed_overflow(to + static_cast<size_t>(c)) ? 1 : 0;
+    const auto to = static_cast<size_t>(r) * cols;
+    const int64_t* sums = ahead_.acc.get() + from;
+    const uint32_t* steps = ahead_.overflows.get() + from;
+    int64_t* acc = result_.acc.data() + to;
+    uint64_t* acc_steps = result_.overflow_steps.data() + to;
+    uint8_t* __restrict flags = result_.overflow.data() + to;  // (uint8_t aliases all)
+    std::copy(sums, sums + cols, acc);
+    for (size_t c = 0; c < cols; ++c) acc_steps[c] = steps[c];
+    for (size_t c = 0; c < cols; ++c) {
+      flags[c] = steps[c] > 0 || (resumed_flags != nullptr && resumed_flags[to + c] != 0) ? 1 : 0;
     }
     if (!job_.requantize) continue;
     std::visit(
