@@ -199,10 +199,10 @@ void fresh_simcontext() {
 }
 
 // Lowers the calling thread's scheduling priority (nice 10 above its own) on Linux, where each
-// thread has its own nice value and the threads it starts inherit it; elsewhere nothing. The data threads run ahead of the
-// simulation, which is the critical path: when both want a core, the SystemC thread and the
-// kernels' worker go first, and the data threads take what is left (they get the cores whenever
-// the simulation waits for them). The values do not depend on it.
+// thread has its own nice value and the threads it starts inherit it; elsewhere nothing. The
+// data threads run ahead of the simulation, which is the critical path: when both want a core,
+// the SystemC thread and the kernels' worker go first, and the data threads take what is left
+// (they get the cores whenever the simulation waits for them). The values do not depend on it.
 void lower_priority() {
 #if defined(__linux__)
   const auto tid = static_cast<id_t>(syscall(SYS_gettid));

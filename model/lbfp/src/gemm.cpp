@@ -521,8 +521,7 @@ class WorkerPool {
       }
       tasks_ = &tasks;
       pending_.store(tasks.size() - 1, std::memory_order_relaxed);
-      generation_.store(generation_.load(std::memory_order_relaxed) + 1,
-                        std::memory_order_release);
+      generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     std::exception_ptr error;
