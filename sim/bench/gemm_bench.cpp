@@ -202,6 +202,47 @@ void BM_Lbfp8NarrowAvx512(benchmark::State& state) {
 void BM_Bfp8NarrowAvx512(benchmark::State& state) {
   BM_CodeGemmNarrow(state, lbfp::bfp8(), lbfp::KernelPath::kAvx512);
 }
+// Long products whose outputs the overflow proof does not clear (ResNet-18's 3x3x512 layers in
+// `lbfp sim`): codes of magnitudes uniform in [0, top] and random signs. Top 100: every output
+// cleared (the plain product, for comparison); 112: a few uncleared; 116 and 127: all of them
+// (the bound a little over the 32-bit accumulator's range, and well over), each summed in k
+// order from chunk sums. Args M, N, K, top; two threads.
+void BM_Lbfp8Uncleared(benchmark::State& state) {
+  const auto m = static_cast<size_t>(state.range(0));
+  const auto n = static_cast<size_t>(state.range(1));
+  const auto k = static_cast<size_t>(state.range(2));
+  const auto top = static_cast<unsigned>(state.range(3));
+  std::mt19937 rng(7);
+  auto code = [&] {
+    return lbfp::make_code(lbfp::lbfp8(), rng() % 2 == 0, static_cast<int>(rng() % (top + 1)));
+  };
+  std::vector<lbfp::Code> a(m * k), b(k * n);
+  for (auto& c : a) c = code();
+  for (auto& c : b) c = code();
+  std::vector<int> b_exponents(n, 0);
+  lbfp::GemmProblem p;
+  p.m = m;
+  p.n = n;
+  p.k = k;
+  p.a = a.data();
+  p.lda = k;
+  p.b = b.data();
+  p.ldb = n;
+  p.b_exponents = b_exponents.data();
+  std::vector<int64_t> acc(m * n);
+  lbfp::GemmOptions options;
+  options.threads = 2;
+  lbfp::GemmStats stats;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    stats = lbfp::gemm_accumulate(lbfp::lbfp8(), p, acc.data(), n, nullptr, options);
+    benchmark::DoNotOptimize(acc.data());
+  }
+  state.counters["GMACs"] = static_cast<double>(m * n * k) *
+                            static_cast<double>(state.iterations()) / seconds_since(t0) * 1e-9;
+  state.counters["sequential"] = static_cast<double>(stats.sequential_outputs);
+  state.SetLabel(lbfp::to_string(stats.path));
+}
 // Both BFP8 kernels of an AMX CPU (kAuto takes AMX there).
 void BM_Bfp8GemmCubeAvx512(benchmark::State& state) {
   BM_CodeGemmCube(state, lbfp::bfp8(), lbfp::KernelPath::kAvx512);
@@ -316,6 +357,15 @@ void narrow_shapes(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_Lbfp8NarrowAuto)->Apply(narrow_shapes);
 BENCHMARK(BM_Lbfp8NarrowAvx512)->Apply(narrow_shapes);
 BENCHMARK(BM_Bfp8NarrowAvx512)->Apply(narrow_shapes);
+BENCHMARK(BM_Lbfp8Uncleared)
+    ->Args({49, 16, 4608, 100})
+    ->Args({49, 16, 4608, 112})
+    ->Args({49, 16, 4608, 116})
+    ->Args({49, 16, 4608, 127})
+    ->Args({49, 512, 4608, 100})
+    ->Args({49, 512, 4608, 116})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_SgemmConv)->DenseRange(0, 2)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Lbfp8Conv)->DenseRange(0, 2)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Bfp8Conv)->DenseRange(0, 2)->UseRealTime()->Unit(benchmark::kMicrosecond);

@@ -436,10 +436,12 @@ TEST(GemmTest, OverflowProofClearsCalibratedData) {
 }
 
 // A long reduction the proof cannot clear (a 3x3x512 convolution's k, codes near the top):
-// those outputs are summed in k order from the term table, or by lbfp::dot where a partial sum
-// saturates (rows and columns of the largest codes); both must equal the reference bit for bit.
-// k = 4608 (72 blocks of 64 steps) and 1037 (a last block of 13): the in-order sums take
-// each block's sum from the kernels where the block cannot leave the range.
+// those outputs are summed in k order from chunk sums and the term table, or by lbfp::dot where
+// a partial sum saturates (rows of the largest codes against columns of the largest positive
+// codes, or of the largest negative ones); both must equal the reference bit for bit.
+// k = 4608 and 1037 (chunks of 64-step multiples and a shorter last one): the in-order sums take
+// a chunk's sum from the kernels (the last one from the whole product's) where its bound cannot
+// leave the range, and sum it step by step where it may.
 void expect_uncleared_outputs_summed_in_order(size_t k) {
   SCOPED_TRACE("k = " + std::to_string(k));
   const size_t m = 9, n = 19;
@@ -453,10 +455,11 @@ void expect_uncleared_outputs_summed_in_order(size_t k) {
     }
   }
   for (size_t kk = 0; kk < k; ++kk) {
-    for (size_t j = 0; j < n; ++j) {  // every fifth column positive top codes: saturates
-      const int top = lbfp8().max_magnitude() - static_cast<int>(rng() % 4);
-      b[kk * n + j] = j % 5 == 0 ? make_code(lbfp8(), false, top)
-                                 : encode(lbfp8(), std::max(-3.9, std::min(3.9, normal(rng))), 2);
+    for (size_t j = 0; j < n; ++j) {  // columns 0, 5, ... positive top codes, 3, 8, ...
+      const int top = lbfp8().max_magnitude() - static_cast<int>(rng() % 4);  // negative ones
+      b[kk * n + j] = j % 5 == 0   ? make_code(lbfp8(), false, top)
+                      : j % 5 == 3 ? make_code(lbfp8(), true, top)
+                                   : encode(lbfp8(), std::max(-3.9, std::min(3.9, normal(rng))), 2);
     }
   }
   std::vector<int> b_exponents(n, 2);
@@ -500,6 +503,58 @@ void expect_uncleared_outputs_summed_in_order(size_t k) {
 TEST(GemmTest, UnclearedOutputsSummedInOrderMatchReference) {
   expect_uncleared_outputs_summed_in_order(4608);
   expect_uncleared_outputs_summed_in_order(1037);
+}
+
+// A 40-bit accumulator over large positive products: sums beyond 2^31 that never saturate. The
+// kernels' sums are exact only modulo 2^32, so no output is cleared; each is summed from chunk
+// sums within int32, the last chunk's taken from the whole product's wrapped sum less the
+// partial sum before it. Those outputs must equal the reference, as must the columns of mixed
+// signs (cleared or not).
+TEST(GemmTest, WideAccumulatorSumsBeyondInt32MatchReference) {
+  const LbfpFormat wide(8, 4, 8, 40);
+  std::mt19937 rng(23);
+  for (size_t k : {size_t{4608}, size_t{1037}}) {
+    const size_t m = 7, n = 21;
+    std::vector<Code> a(m * k), b(k * n);
+    for (Code& c : a) c = make_code(wide, false, 100 + static_cast<int>(rng() % 28));
+    for (size_t kk = 0; kk < k; ++kk) {
+      for (size_t j = 0; j < n; ++j) {  // columns 0, 3, ... large positive codes
+        b[kk * n + j] = j % 3 == 0 ? make_code(wide, false, 100 + static_cast<int>(rng() % 28))
+                                   : random_code(wide, Codes::kUniform, rng);
+      }
+    }
+    std::vector<int> b_exponents(n, 0);
+    GemmProblem p;
+    p.m = m;
+    p.n = n;
+    p.k = k;
+    p.a = a.data();
+    p.lda = k;
+    p.b = b.data();
+    p.ldb = n;
+    p.b_exponents = b_exponents.data();
+    std::vector<int64_t> ref(m * n);
+    std::vector<uint32_t> ref_over(m * n);
+    GemmOptions ref_options;
+    ref_options.path = KernelPath::kReference;
+    const GemmStats ref_stats =
+        gemm_accumulate(wide, p, ref.data(), n, ref_over.data(), ref_options);
+    EXPECT_EQ(ref_stats.overflows, 0u);
+    size_t beyond_int32 = 0;
+    for (int64_t v : ref) beyond_int32 += v > int64_t{1} << 32 ? 1 : 0;
+    EXPECT_GE(beyond_int32, m * (n / 3)) << "k " << k;
+    for (KernelPath path : kFastPaths) {
+      if (!kernel_path_available(path, wide)) continue;
+      std::vector<int64_t> acc(m * n, -1);
+      std::vector<uint32_t> over(m * n, 99);
+      GemmOptions options;
+      options.path = path;
+      const GemmStats st = gemm_accumulate(wide, p, acc.data(), n, over.data(), options);
+      EXPECT_GE(st.sequential_outputs, m * (n / 3)) << to_string(path) << " k " << k;
+      EXPECT_EQ(acc, ref) << to_string(path) << " k " << k;
+      EXPECT_EQ(over, ref_over) << to_string(path) << " k " << k;
+    }
+  }
 }
 
 // A 20-bit accumulator: no block of 64 steps is safe (64 times the largest term exceeds the

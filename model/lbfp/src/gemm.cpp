@@ -758,27 +758,110 @@ void check_codes(const Format& format, const FormatTables<Format>& t, const Code
   }
 }
 
-// The block of in_order_sums: 64 steps.
+// The finest chunk of chunk_sums_in_order: 64 k steps.
 constexpr size_t kInOrderBlock = 64;
 
+// The kernels' part of a product: acc[i * ldc + j] = initial[j] + the int32 wrapped sum over k
+// of the products (exact where the caller's proof holds), and with `squares` also a_sq[i] and
+// b_sq[j], the sums of cs_square over row i of A and column j of B (the Cauchy-Schwarz terms;
+// the AVX-512 kernels compute them while they pack the operands, the other paths on both threads
+// beside the sums).
 template <class Format>
-GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, size_t ldc,
-                    uint32_t* overflows, const GemmOptions& options);
+void kernel_sums(const FormatTables<Format>& t, KernelPath path, const GemmProblem& p,
+                 const int64_t* initial, int64_t* acc, size_t ldc, bool squares, double* a_sq,
+                 double* b_sq, int threads) {
+  if (path == KernelPath::kAvx512 || path == KernelPath::kAvx512Vbmi ||
+      path == KernelPath::kAmx) {
+    detail::GemmCall call;
+    call.m = p.m;
+    call.n = p.n;
+    call.k = p.k;
+    call.a = p.a;
+    call.lda = p.lda;
+    call.b = p.b;
+    call.ldb = p.ldb;
+    call.out = acc;
+    call.ldo = ldc;
+    call.initial = initial;
+    call.cs_square = squares ? t.cs_square : nullptr;
+    call.a_sq = a_sq;
+    call.b_sq = b_sq;
+    run_gemm_avx512(t, call, static_cast<size_t>(threads), path);
+    return;
+  }
+  thread_local std::vector<int32_t> sums_buffer;
+  if (sums_buffer.size() < p.m * p.n) sums_buffer.resize(p.m * p.n);
+  int32_t* sums = sums_buffer.data();
+  SumBlock blk;
+  blk.m = p.m;
+  blk.n = p.n;
+  blk.k = p.k;
+  blk.a = p.a;
+  blk.lda = p.lda;
+  blk.b = p.b;
+  blk.ldb = p.ldb;
+  blk.c = sums;
+  blk.ldc = p.n;
+  auto a_squares = [&] {
+    if (!squares) return;
+    for (size_t i = 0; i < p.m; ++i) {
+      const Code* arow = p.a + i * p.lda;
+      double sq[4] = {0.0, 0.0, 0.0, 0.0};  // four chains: the adds are latency-bound
+      size_t k = 0;
+      for (; k + 4 <= p.k; k += 4) {
+        for (size_t u = 0; u < 4; ++u) sq[u] += t.cs_square[arow[k + u]];
+      }
+      for (; k < p.k; ++k) sq[0] += t.cs_square[arow[k]];
+      a_sq[i] = (sq[0] + sq[1]) + (sq[2] + sq[3]);
+    }
+  };
+  auto b_squares = [&] {
+    if (!squares) return;
+    std::fill(b_sq, b_sq + p.n, 0.0);
+    for (size_t k = 0; k < p.k; ++k) {
+      const Code* brow = p.b + k * p.ldb;
+      for (size_t j = 0; j < p.n; ++j) b_sq[j] += t.cs_square[brow[j]];
+    }
+  };
+  run_sums_threaded(t, path, blk, threads, a_squares, b_squares);
+  for (size_t i = 0; i < p.m; ++i) {
+    const int32_t* srow = sums + i * p.n;
+    int64_t* arow = acc + i * ldc;
+    const size_t n = p.n;  // a local: the stores through arow could alias p
+    for (size_t j = 0; j < n; ++j) arow[j] = initial[j] + srow[j];
+  }
+}
 
-// in_order_sums for a list of outputs (column, row) with the block sums from the kernels: the
-// product is run in slices of 64 k steps (the same blocks as in_order_sums) and each output
-// walks its blocks in k order. A block that starts at least 64 x max_term inside [lo, hi]
-// cannot leave it, and then (64 x max_term < 2^(A-1) and <= 2^30) the slice's result from 0 is
-// the exact sum of its terms, so it is added in one step; any other block is summed step by
-// step from the term table and checked, as in_order_sums does. `done(i, j, sum)` takes the
-// outputs that never left the range, `redo(i, j)` the others (the accumulator's own order).
+// The whole product as the first pass left it, for chunk_sums_in_order: acc[i * ldc + j] less
+// the output's start value is the kernels' int32 sum over all of k, exact modulo 2^32, and
+// a_sq, b_sq are its sums of squares (before the square roots).
+struct WholePass {
+  const int64_t* acc = nullptr;
+  size_t ldc = 0;
+  const double* a_sq = nullptr;
+  const double* b_sq = nullptr;
+};
+
+// The sums in k order of a list of outputs (column, row), from the kernels' sums of chunks of
+// `chunk` k steps: each output walks its chunks in k order. Within a chunk every step moves the
+// partial sum by |p_k|, and those add up to at most that chunk's Cauchy-Schwarz bound
+// ||U_i|| ||V_j|| (with the relative margin of gemm_impl). Where the bound fits between the
+// output's partial sum and both ends of [lo, hi], and within int32, no step of the chunk leaves
+// the range and the chunk's int32 sum is exact: it is added in one step. Any other chunk is
+// summed step by step from the term table and checked. The last chunk is not run again: its sum
+// is the whole pass's less the partial sum before it, modulo 2^32 (exact where its bound is
+// within int32), and its sums of squares are the whole pass's less the other chunks', enlarged
+// by 1e-6 of the whole's (each computed sum of k non-negative terms, and so their difference, is
+// within (2k + chunks) 2^-53 < 2.5e-7 of it for k < 2^30). `done(i, j, sum)` takes the outputs
+// that never left the range, `redo(i, j)` the others (the accumulator's own order).
 template <class Format, class Start, class Done, class Redo>
-void block_sums_in_order(const Format& format, const GemmProblem& p,
+void chunk_sums_in_order(const FormatTables<Format>& t, KernelPath path, const GemmProblem& p,
+                         const WholePass& whole,
                          const std::vector<std::pair<size_t, size_t>>& outputs, Start start,
-                         int64_t lo, int64_t hi, int64_t max_term, const GemmOptions& options,
-                         Done done, Redo redo) {
-  const FormatTables<Format>& t = tables_for(format);
-  const int64_t margin = static_cast<int64_t>(kInOrderBlock) * max_term;
+                         int64_t lo, int64_t hi, size_t chunk, int threads, Done done,
+                         Redo redo) {
+  constexpr double kMargin = 1.0 + 1e-6;
+  constexpr double kInt32Max = 2147483647.0;
   std::vector<int64_t> sums(outputs.size());
   std::vector<char> ok(outputs.size());
   for (size_t o = 0; o < outputs.size(); ++o) {
@@ -786,25 +869,59 @@ void block_sums_in_order(const Format& format, const GemmProblem& p,
     ok[o] = sums[o] >= lo && sums[o] <= hi;
   }
   std::vector<int64_t> block(p.m * p.n);
-  for (size_t k0 = 0; k0 < p.k; k0 += kInOrderBlock) {
-    const size_t k1 = std::min(p.k, k0 + kInOrderBlock);
-    GemmProblem slice = p;
-    slice.k = k1 - k0;
-    slice.a = p.a + k0;
-    slice.b = p.b + k0 * p.ldb;
-    slice.bias = nullptr;
-    slice.initial_acc = nullptr;
-    slice.ld_initial = 0;
-    gemm_impl(format, slice, block.data(), p.n, nullptr, options);
+  const std::vector<int64_t> zero(p.n, 0);
+  std::vector<double> a_sq(p.m);
+  std::vector<double> b_sq(p.n);
+  std::vector<double> a_before(p.m, 0.0);  // the sums of squares of the chunks so far
+  std::vector<double> b_before(p.n, 0.0);
+  std::vector<double> a_bound(p.m);
+  std::vector<double> b_bound(p.n);
+  for (size_t k0 = 0; k0 < p.k; k0 += chunk) {
+    const size_t k1 = std::min(p.k, k0 + chunk);
+    const bool last = k1 == p.k;
+    if (!last) {
+      GemmProblem slice = p;
+      slice.k = k1 - k0;
+      slice.a = p.a + k0;
+      slice.b = p.b + k0 * p.ldb;
+      kernel_sums(t, path, slice, zero.data(), block.data(), p.n, true, a_sq.data(),
+                  b_sq.data(), threads);
+      for (size_t i = 0; i < p.m; ++i) {
+        a_before[i] += a_sq[i];
+        a_bound[i] = std::sqrt(a_sq[i]);
+      }
+      for (size_t j = 0; j < p.n; ++j) {
+        b_before[j] += b_sq[j];
+        b_bound[j] = std::sqrt(b_sq[j]);
+      }
+    } else {
+      for (size_t i = 0; i < p.m; ++i) {
+        a_bound[i] =
+            std::sqrt(std::max(0.0, whole.a_sq[i] - a_before[i]) + 1e-6 * whole.a_sq[i]);
+      }
+      for (size_t j = 0; j < p.n; ++j) {
+        b_bound[j] =
+            std::sqrt(std::max(0.0, whole.b_sq[j] - b_before[j]) + 1e-6 * whole.b_sq[j]);
+      }
+    }
     for (size_t o = 0; o < outputs.size(); ++o) {
+      if (ok[o] == 0) continue;  // redone from the start below
       const auto [j, i] = outputs[o];
       int64_t s = sums[o];
-      if (s >= lo + margin && s <= hi - margin) {
-        sums[o] = s + block[i * p.n + j];
+      const double bound = a_bound[i] * b_bound[j] * kMargin;
+      if (bound <= kInt32Max && bound <= static_cast<double>(hi - s) &&
+          bound <= static_cast<double>(s - lo)) {
+        if (!last) {
+          sums[o] = s + block[i * p.n + j];
+        } else {  // s less the start is the exact sum of the steps before: the rest mod 2^32
+          const auto at = static_cast<uint64_t>(whole.acc[i * whole.ldc + j]);
+          const auto rest = static_cast<uint32_t>(at - static_cast<uint64_t>(s));
+          sums[o] = s + static_cast<int32_t>(rest);
+        }
         continue;
       }
       const Code* arow = p.a + i * p.lda;
-      bool in_range = ok[o] != 0;
+      bool in_range = true;
       for (size_t kk = k0; kk < k1; ++kk) {
         s += t.terms[size_t{arow[kk]} << 8 | p.b[kk * p.ldb + j]];
         in_range = in_range && s >= lo && s <= hi;
@@ -888,68 +1005,10 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
 
   // The sums, and the Cauchy-Schwarz sums of squares of the header comment (computed while
   // the AVX-512 kernels pack the operands, or meanwhile on the other paths).
-  std::vector<double> a_norm(p.m, 0.0);
-  std::vector<double> b_norm(p.n, 0.0);
-  if (stats.path == KernelPath::kAvx512 || stats.path == KernelPath::kAvx512Vbmi ||
-      stats.path == KernelPath::kAmx) {
-    detail::GemmCall call;
-    call.m = p.m;
-    call.n = p.n;
-    call.k = p.k;
-    call.a = p.a;
-    call.lda = p.lda;
-    call.b = p.b;
-    call.ldb = p.ldb;
-    call.out = acc;
-    call.ldo = ldc;
-    call.initial = initial.data();
-    call.cs_square = trivially_cleared ? nullptr : t.cs_square;
-    call.a_sq = a_norm.data();
-    call.b_sq = b_norm.data();
-    run_gemm_avx512(t, call, static_cast<size_t>(options.threads), stats.path);
-  } else {
-    thread_local std::vector<int32_t> sums_buffer;
-    if (sums_buffer.size() < p.m * p.n) sums_buffer.resize(p.m * p.n);
-    int32_t* sums = sums_buffer.data();
-    SumBlock blk;
-    blk.m = p.m;
-    blk.n = p.n;
-    blk.k = p.k;
-    blk.a = p.a;
-    blk.lda = p.lda;
-    blk.b = p.b;
-    blk.ldb = p.ldb;
-    blk.c = sums;
-    blk.ldc = p.n;
-    auto a_squares = [&] {
-      if (trivially_cleared) return;
-      for (size_t i = 0; i < p.m; ++i) {
-        const Code* arow = p.a + i * p.lda;
-        double sq[4] = {0.0, 0.0, 0.0, 0.0};  // four chains: the adds are latency-bound
-        size_t k = 0;
-        for (; k + 4 <= p.k; k += 4) {
-          for (size_t u = 0; u < 4; ++u) sq[u] += t.cs_square[arow[k + u]];
-        }
-        for (; k < p.k; ++k) sq[0] += t.cs_square[arow[k]];
-        a_norm[i] = (sq[0] + sq[1]) + (sq[2] + sq[3]);
-      }
-    };
-    auto b_squares = [&] {
-      if (trivially_cleared) return;
-      for (size_t k = 0; k < p.k; ++k) {
-        const Code* brow = p.b + k * p.ldb;
-        for (size_t j = 0; j < p.n; ++j) b_norm[j] += t.cs_square[brow[j]];
-      }
-    };
-    run_sums_threaded(t, stats.path, blk, options.threads, a_squares, b_squares);
-    for (size_t i = 0; i < p.m; ++i) {
-      const int32_t* srow = sums + i * p.n;
-      int64_t* arow = acc + i * ldc;
-      const int64_t* init = initial.data();
-      const size_t n = p.n;  // a local: the stores through arow could alias p
-      for (size_t j = 0; j < n; ++j) arow[j] = init[j] + srow[j];
-    }
-  }
+  std::vector<double> a_sq(p.m, 0.0);
+  std::vector<double> b_sq(p.n, 0.0);
+  kernel_sums(t, stats.path, p, initial.data(), acc, ldc, !trivially_cleared, a_sq.data(),
+              b_sq.data(), options.threads);
   if (resume != nullptr) {
     for (size_t i = 0; i < p.m; ++i) {
       for (size_t j = 0; j < p.n; ++j) acc[i * ldc + j] += start(i, j);
@@ -962,8 +1021,10 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
 
   // Relative error of the double norms is below k * 2^-52 per factor (in any summation order,
   // the terms being non-negative); 1e-6 covers k < 2^30.
-  for (double& x : a_norm) x = std::sqrt(x);
-  for (double& x : b_norm) x = std::sqrt(x);
+  std::vector<double> a_norm(p.m);
+  std::vector<double> b_norm(p.n);
+  for (size_t i = 0; i < p.m; ++i) a_norm[i] = std::sqrt(a_sq[i]);
+  for (size_t j = 0; j < p.n; ++j) b_norm[j] = std::sqrt(b_sq[j]);
   constexpr double kMargin = 1.0 + 1e-6;
   // The room each output leaves for its products: the limit less its starting value.
   std::vector<int64_t> room(p.n);
@@ -997,11 +1058,13 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
   if (uncleared.empty()) return stats;
   const int64_t acc_max = (int64_t{1} << (format.acc_bits() - 1)) - 1;
   const auto max_term = static_cast<int64_t>(t.abs_products.back());
-  // Many uncleared outputs (ResNet-18's 3x3x512 layers: almost all, k = 4608): every one is
-  // summed in k order, with each block's sum from the kernels (block_sums_in_order), which
-  // costs about what one more product does; the row and column bounds are not worth their
-  // pass.
-  const bool by_blocks = !t.terms.empty() && p.k > kInOrderBlock;
+  // Many uncleared outputs (ResNet-18's 3x3x512 layers: almost all, k = 4608), or a product
+  // whose kernel pass costs about what the row and column bounds' pass over A and B would
+  // (m n <= 64 (m + n)): every uncleared output is summed in k order from the kernels' sums of
+  // chunks of k (chunk_sums_in_order). A bound grows about in proportion to the steps it covers,
+  // so chunks of 1 / c of k, c the whole product's largest bound over half the limit, leave most
+  // partial sums room for their chunk's bound.
+  const bool by_chunks = !t.terms.empty() && p.k > kInOrderBlock;
   auto keep_sum = [&](size_t i, size_t j, int64_t sum) {
     acc[i * ldc + j] = sum;
     if (overflows) overflows[i * ldc + j] = 0;
@@ -1010,11 +1073,24 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
     load_column(j);
     sequential(i, j);
   };
-  if (by_blocks && uncleared.size() * 16 >= p.m * p.n) {
-    std::sort(uncleared.begin(), uncleared.end());
+  if (by_chunks && (uncleared.size() * 16 >= p.m * p.n || p.m * p.n <= 64 * (p.m + p.n))) {
+    const double wanted = std::ceil(2.0 * largest_a * largest_b * kMargin /
+                                    static_cast<double>(limit));
+    const size_t most = (p.k + kInOrderBlock - 1) / kInOrderBlock;  // chunks of 64 steps (>= 2)
+    const size_t chunks = wanted >= static_cast<double>(most)
+                              ? most
+                              : std::max<size_t>(2, static_cast<size_t>(wanted));
+    const size_t chunk =
+        ((p.k + chunks - 1) / chunks + kInOrderBlock - 1) / kInOrderBlock * kInOrderBlock;
+    // In row order, as listed: each chunk's sums are read along its rows.
     stats.sequential_outputs += uncleared.size();
-    block_sums_in_order(format, p, uncleared, start, -acc_max - 1, acc_max, max_term, options,
-                        keep_sum, redo);
+    WholePass whole;
+    whole.acc = acc;
+    whole.ldc = ldc;
+    whole.a_sq = a_sq.data();
+    whole.b_sq = b_sq.data();
+    chunk_sums_in_order(t, stats.path, p, whole, uncleared, start, -acc_max - 1, acc_max, chunk,
+                        options.threads, keep_sum, redo);
     return stats;
   }
 
