@@ -109,7 +109,7 @@ int sc_main(int argc, char** argv) {
              "wall s", "Mcycles/s", "MMAC/s", "x RTL");
   if (!only.empty()) {
     const Measurement r = run(only, m, n, k);
-    fmt::print("{}: {} cycles in {:.3f} s\n", only, r.cycles, r.seconds);
+    fmt::print("{}: {} cycles in {:.4f} s\n", only, r.cycles, r.seconds);
     return r.ok ? 0 : 1;
   }
   // The RTL runs once (seconds); the C++ modes take milliseconds, so each runs in several

@@ -467,13 +467,20 @@ int64_t ArrayModel::compute_whole_tile() {
       ahead_.capacity = grown;
     }
     // Both cores for a large call (the kernel keeps a small one on this thread); the sums do
-    // not depend on the thread count.
+    // not depend on the thread count. The per-output counts of saturating steps only where a
+    // step saturated (rare: the call again, with them), so that the usual call neither writes
+    // nor reads them.
     GemmOptions options;
     options.threads = 2;
     std::visit(
         [&](const auto& f) {
-          gemm_accumulate(f, problem, ahead_.acc.get(), problem.n, ahead_.overflows.get(),
-                          options);
+          const GemmStats stats =
+              gemm_accumulate(f, problem, ahead_.acc.get(), problem.n, nullptr, options);
+          ahead_.saturated = stats.overflows > 0;
+          if (ahead_.saturated) {
+            gemm_accumulate(f, problem, ahead_.acc.get(), problem.n, ahead_.overflows.get(),
+                            options);
+          }
         },
         format_);
     ahead_.tag = resumed ? 0 : job_.reuse_tag;
@@ -495,14 +502,22 @@ int64_t ArrayModel::compute_whole_tile() {
     const size_t from = (first_row + static_cast<size_t>(r)) * stride + offset;
     const auto to = static_cast<size_t>(r) * cols;
     const int64_t* sums = ahead_.acc.get() + from;
-    const uint32_t* steps = ahead_.overflows.get() + from;
     int64_t* acc = result_.acc.data() + to;
     uint64_t* acc_steps = result_.overflow_steps.data() + to;
     uint8_t* __restrict flags = result_.overflow.data() + to;  // (uint8_t aliases all)
     std::copy(sums, sums + cols, acc);
-    for (size_t c = 0; c < cols; ++c) acc_steps[c] = steps[c];
-    for (size_t c = 0; c < cols; ++c) {
-      flags[c] = steps[c] > 0 || (resumed_flags != nullptr && resumed_flags[to + c] != 0) ? 1 : 0;
+    if (ahead_.saturated) {
+      const uint32_t* steps = ahead_.overflows.get() + from;
+      for (size_t c = 0; c < cols; ++c) acc_steps[c] = steps[c];
+      for (size_t c = 0; c < cols; ++c) {
+        flags[c] =
+            steps[c] > 0 || (resumed_flags != nullptr && resumed_flags[to + c] != 0) ? 1 : 0;
+      }
+    } else {
+      std::fill(acc_steps, acc_steps + cols, uint64_t{0});
+      for (size_t c = 0; c < cols; ++c) {
+        flags[c] = resumed_flags != nullptr && resumed_flags[to + c] != 0 ? 1 : 0;
+      }
     }
     if (!job_.requantize) continue;
     std::visit(

@@ -186,10 +186,12 @@ class ArrayModel {
     int64_t rows = 0;
     // rows x cols each, written whole by every kernel call before they are read: they grow
     // without copying or zeroing (a grown std::vector would copy and zero the block, whose
-    // pages a first write touches anyway).
+    // pages a first write touches anyway). `overflows` only where `saturated` (some step of
+    // the call saturated); else every output's count is 0 and it is not written.
     std::unique_ptr<int64_t[]> acc;
     std::unique_ptr<uint32_t[]> overflows;
     size_t capacity = 0;  // elements of each
+    bool saturated = false;
   } ahead_;
   struct NonzeroB {  // nonzero_b_counts per (b, cols, k) while the weight_tag or reuse_tag holds
     uint64_t tag = 0;
