@@ -13,7 +13,7 @@
 namespace lbfp {
 namespace {
 
-int bit_length(uint64_t v) { return v == 0 ? 0 : 64 - __builtin_clzll(v); }
+using detail::bit_length;
 
 // At least two digits, and all of them: an out-of-range 0x1ff must not read as 0xff.
 std::string hex_code(unsigned code) {
@@ -54,21 +54,22 @@ int64_t level_offset(const LbfpFormat& format, int exponent) {
 
 }  // namespace
 
-namespace {
 // The messages, out of line: the checks stay small enough to inline into multiply and dot.
+namespace detail {
 [[noreturn]] __attribute__((noinline, cold)) void throw_code_width(unsigned code, int width) {
   throw std::out_of_range("code " + hex_code(code) + " does not fit in " + std::to_string(width) +
                           " bits");
 }
+}  // namespace detail
+
+namespace {
+using detail::check_lbfp_code;
+using detail::throw_code_width;
 [[noreturn]] __attribute__((noinline, cold)) void throw_bfp_most_negative(unsigned code) {
   throw std::out_of_range("code " + hex_code(code) + " is -2^(W-1), outside the BFP range " +
                           "[-(2^(W-1)-1), 2^(W-1)-1]");
 }
 
-__attribute__((always_inline)) inline void check_lbfp_code(const LbfpFormat& format,
-                                                           unsigned code) {
-  if (code >= static_cast<unsigned>(format.code_count())) throw_code_width(code, format.width());
-}
 __attribute__((always_inline)) inline void check_bfp_code(const BfpFormat& format,
                                                           unsigned code) {
   if (code >= static_cast<unsigned>(format.code_count())) throw_code_width(code, format.width());
@@ -155,42 +156,9 @@ double decode(const BfpFormat& format, Code code, int exponent) {
   return std::ldexp(static_cast<double>(mantissa(format, code)), exponent - (format.width() - 1));
 }
 
-std::optional<int64_t> LbfpProduct::to_int64() const {
-  if (is_zero()) return int64_t{0};
-  if (bit_length(lut_value) + shift > 62) return std::nullopt;
-  const int64_t magnitude_value = static_cast<int64_t>(lut_value) << shift;
-  return negative ? -magnitude_value : magnitude_value;
-}
-
 std::string LbfpProduct::to_decimal() const {
   if (is_zero()) return "0";
   return (negative ? "-" : "") + BigUint(lut_value).shifted_left(shift).to_decimal();
-}
-
-namespace {
-// multiply, inline in this file so that dot's loop keeps each product in registers (returned
-// from a call, the struct went through the stack: a store-forwarding stall per product). Always
-// inline: the sanitizer build (-O1) runs the golden reference in many tests.
-__attribute__((always_inline)) inline LbfpProduct lbfp_product(const LbfpFormat& format, Code a,
-                                                                Code b) {
-  check_lbfp_code(format, a);
-  check_lbfp_code(format, b);
-  const int ma = magnitude(format, a);
-  const int mb = magnitude(format, b);
-  LbfpProduct p;
-  if (ma == 0 || mb == 0) return p;
-  const int t = ma + mb;                                   // the code adder
-  const int q = t >> format.frac_bits();                   // the shift
-  const int f = t & ((1 << format.frac_bits()) - 1);       // the table index
-  p.negative = ((a ^ b) & format.sign_mask()) != 0;        // sign XOR
-  p.lut_value = format.lut(f);
-  p.shift = q;
-  return p;
-}
-}  // namespace
-
-LbfpProduct multiply(const LbfpFormat& format, Code a, Code b) {
-  return lbfp_product(format, a, b);
 }
 
 int64_t multiply(const BfpFormat& format, Code a, Code b) {
@@ -206,16 +174,7 @@ Accumulator::Accumulator(int acc_bits, int64_t initial) {
 }
 
 namespace {
-// accumulator_term for an A already checked (an Accumulator's own).
-__attribute__((always_inline)) inline int64_t term_for(const LbfpProduct& product,
-                                                       int acc_bits) {
-  if (product.is_zero()) return 0;
-  int64_t magnitude_value = int64_t{1} << acc_bits;
-  if (bit_length(product.lut_value) + product.shift <= acc_bits) {
-    magnitude_value = static_cast<int64_t>(product.lut_value) << product.shift;
-  }
-  return product.negative ? -magnitude_value : magnitude_value;
-}
+using detail::term_for;
 
 // Accumulator::add(product) for an accumulator of A = acc_bits.
 __attribute__((always_inline)) inline void add_product(Accumulator& acc, const LbfpProduct& p,
@@ -223,11 +182,6 @@ __attribute__((always_inline)) inline void add_product(Accumulator& acc, const L
   if (!p.is_zero()) acc.add(term_for(p, acc_bits));
 }
 }  // namespace
-
-int64_t accumulator_term(const LbfpProduct& product, int acc_bits) {
-  check_acc_bits(acc_bits);
-  return term_for(product, acc_bits);
-}
 
 void Accumulator::add(const LbfpProduct& product) {
   add_product(*this, product, bit_length(static_cast<uint64_t>(max_)) + 1);
@@ -238,7 +192,7 @@ DotResult dot(const LbfpFormat& format, const Code* a, const Code* b, size_t n,
   Accumulator acc(format.acc_bits(), initial);
   // acc.add(multiply(format, a[k], b[k])) with both calls inline.
   const int acc_bits = format.acc_bits();
-  for (size_t k = 0; k < n; ++k) add_product(acc, lbfp_product(format, a[k], b[k]), acc_bits);
+  for (size_t k = 0; k < n; ++k) add_product(acc, multiply(format, a[k], b[k]), acc_bits);
   return {acc.value(), acc.overflow_count()};
 }
 

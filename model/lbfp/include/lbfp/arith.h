@@ -74,8 +74,42 @@ struct LbfpProduct {
   std::string to_decimal() const;  // exact, any shift
 };
 
+// multiply, to_int64 and accumulator_term are inline (always, the sanitizer build's -O1 too):
+// dot's loop keeps each product in registers (returned from a call, the struct went through the
+// stack), and the kernels' tables take all 65,536 products of a format at the first product.
+namespace detail {
+[[noreturn]] void throw_code_width(unsigned code, int width);  // out of line, cold
+inline int bit_length(uint64_t v) { return v == 0 ? 0 : 64 - __builtin_clzll(v); }
+__attribute__((always_inline)) inline void check_lbfp_code(const LbfpFormat& format,
+                                                           unsigned code) {
+  if (code >= static_cast<unsigned>(format.code_count())) throw_code_width(code, format.width());
+}
+}  // namespace detail
+
+inline std::optional<int64_t> LbfpProduct::to_int64() const {
+  if (is_zero()) return int64_t{0};
+  if (detail::bit_length(lut_value) + shift > 62) return std::nullopt;
+  const int64_t magnitude_value = static_cast<int64_t>(lut_value) << shift;
+  return negative ? -magnitude_value : magnitude_value;
+}
+
 // Sign XOR, zero detect, t = ma + mb, q = t >> F, f = t & (2^F - 1), p = LUT[f] << q.
-LbfpProduct multiply(const LbfpFormat& format, Code a, Code b);
+__attribute__((always_inline)) inline LbfpProduct multiply(const LbfpFormat& format, Code a,
+                                                           Code b) {
+  detail::check_lbfp_code(format, a);
+  detail::check_lbfp_code(format, b);
+  const int ma = magnitude(format, a);
+  const int mb = magnitude(format, b);
+  LbfpProduct p;
+  if (ma == 0 || mb == 0) return p;
+  const int t = ma + mb;                                   // the code adder
+  const int q = t >> format.frac_bits();                   // the shift
+  const int f = t & ((1 << format.frac_bits()) - 1);       // the table index
+  p.negative = ((a ^ b) & format.sign_mask()) != 0;        // sign XOR
+  p.lut_value = format.lut(f);
+  p.shift = q;
+  return p;
+}
 // BFP: the exact integer product n_a * n_b.
 int64_t multiply(const BfpFormat& format, Code a, Code b);
 
@@ -121,9 +155,25 @@ class Accumulator {
   uint64_t overflows_ = 0;
 };
 
+namespace detail {
+// accumulator_term for an A already checked (an Accumulator's own).
+__attribute__((always_inline)) inline int64_t term_for(const LbfpProduct& product,
+                                                       int acc_bits) {
+  if (product.is_zero()) return 0;
+  int64_t magnitude_value = int64_t{1} << acc_bits;
+  if (bit_length(product.lut_value) + product.shift <= acc_bits) {
+    magnitude_value = static_cast<int64_t>(product.lut_value) << product.shift;
+  }
+  return product.negative ? -magnitude_value : magnitude_value;
+}
+}  // namespace detail
+
 // A product as an accumulator term for an A-bit accumulator: exact when |p| < 2^A, else +-2^A,
 // which saturates the accumulator exactly as the true product would (|acc| <= 2^(A-1)).
-int64_t accumulator_term(const LbfpProduct& product, int acc_bits);
+inline int64_t accumulator_term(const LbfpProduct& product, int acc_bits) {
+  check_acc_bits(acc_bits);
+  return detail::term_for(product, acc_bits);
+}
 
 struct DotResult {
   int64_t acc = 0;
