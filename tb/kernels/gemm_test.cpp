@@ -166,6 +166,13 @@ TEST(GemmTest, ThisMachineHasTheFastPaths) {
   EXPECT_TRUE(kernel_path_available(KernelPath::kPortable, bfp8()));
   EXPECT_FALSE(kernel_path_available(KernelPath::kAvx512Vbmi, bfp8()));  // no BFP VBMI kernel
   EXPECT_FALSE(kernel_path_available(KernelPath::kAmx, lbfp8()));  // no LBFP AMX kernel
+#if defined(__x86_64__)
+  // LBFP8's tables pass their exhaustive proofs, the VBMI split's too: a CPU with VBMI gets it.
+  if (kernel_path_available(KernelPath::kAvx512, lbfp8()) &&
+      __builtin_cpu_supports("avx512vbmi")) {
+    EXPECT_TRUE(kernel_path_available(KernelPath::kAvx512Vbmi, lbfp8()));
+  }
+#endif
 }
 
 // The paths the other tests skip where the CPU lacks them: each is named here, and reported as
@@ -390,6 +397,63 @@ TEST(GemmTest, InitialAccumulatorsAreChecked) {
   p.ld_initial = 3;
   init[4] = int64_t{1} << 31;  // outside A = 32
   EXPECT_THROW(gemm_accumulate(lbfp8(), p, acc.data(), 3), std::invalid_argument);
+}
+
+// Every pair of codes on every path: row a of A all code a, column b of B all code b, so that
+// output (a, b) is k times the product of a and b (k = 1 and 5: one step, and a k loop with a
+// remainder). LBFP8 with LUTs of 0, 5 and 8 bits (the kernels' tables and their exhaustive
+// proofs are built per format), and BFP8 (its one invalid byte left out).
+template <class Format>
+void expect_every_pair_matches(const Format& format) {
+  std::vector<Code> codes;
+  for (unsigned c = 0; c < 256; ++c) {
+    try {
+      check_code(format, c);
+      codes.push_back(static_cast<Code>(c));
+    } catch (const std::out_of_range&) {
+    }
+  }
+  const size_t n = codes.size();
+  for (size_t k : {size_t{1}, size_t{5}}) {
+    std::vector<Code> a(n * k), b(k * n);
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t kk = 0; kk < k; ++kk) {
+        a[i * k + kk] = codes[i];
+        b[kk * n + i] = codes[i];
+      }
+    }
+    std::vector<int> b_exponents(n, 0);
+    GemmProblem p;
+    p.m = n;
+    p.n = n;
+    p.k = k;
+    p.a = a.data();
+    p.lda = k;
+    p.b = b.data();
+    p.ldb = n;
+    p.b_exponents = b_exponents.data();
+    std::vector<int64_t> ref(n * n);
+    GemmOptions ref_options;
+    ref_options.path = KernelPath::kReference;
+    gemm_accumulate(format, p, ref.data(), n, nullptr, ref_options);
+    for (KernelPath path : kFastPaths) {
+      if (!kernel_path_available(path, format)) continue;
+      std::vector<int64_t> acc(n * n, -1);
+      GemmOptions options;
+      options.path = path;
+      gemm_accumulate(format, p, acc.data(), n, nullptr, options);
+      EXPECT_EQ(acc, ref) << format.name() << " " << to_string(path) << " k " << k;
+    }
+  }
+}
+
+TEST(GemmTest, EveryCodePairMatchesReferenceOnEveryPath) {
+  for (int lut_bits : {0, 5, 8}) {
+    const LbfpFormat format(8, 4, lut_bits, 32);
+    EXPECT_TRUE(kernel_path_available(KernelPath::kPortable, format)) << format.name();
+    expect_every_pair_matches(format);
+  }
+  expect_every_pair_matches(bfp8());
 }
 
 TEST(GemmTest, OtherFormatsFallBackToReference) {

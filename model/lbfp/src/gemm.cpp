@@ -26,9 +26,11 @@
 #include <cstring>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -48,34 +50,14 @@ using detail::SumBlock;
 
 // ---- tables, built once per format from the golden arithmetic ----------------------------------
 
-// Exact |product| of a golden product, in accumulator units, when it fits int64.
-int64_t abs_value(const LbfpProduct& p) {
-  const auto value = p.to_int64();
-  if (!value) throw std::logic_error("golden product beyond int64");
-  return *value < 0 ? -*value : *value;
-}
-int64_t abs_value(int64_t v) { return v < 0 ? -v : v; }
-
-// The golden product of every pair of valid codes, a * 256 + b (zero where either is invalid):
-// computed once per table build, read by the in-order terms and by every exhaustive proof of the
-// kernels' factorisations (each had called multiply for all 65,536 pairs itself).
-template <class Format>
-auto pair_products(const Format& format, const bool* valid) {
-  std::vector<decltype(multiply(format, Code{}, Code{}))> p(size_t{256} * 256);
-  for (int a = 0; a < 256; ++a) {
-    if (!valid[a]) continue;
-    for (int b = 0; b < 256; ++b) {
-      if (valid[b]) p[size_t{256} * a + b] = multiply(format, Code(a), Code(b));
-    }
-  }
-  return p;
-}
-
-// The signed accumulator term of one product (what Accumulator::add adds before saturating).
+// The signed accumulator term of one product (what Accumulator::add adds before saturating),
+// and its exact value where it fits int64.
 int64_t signed_term(const LbfpFormat& format, const LbfpProduct& p) {
   return accumulator_term(p, format.acc_bits());
 }
 int64_t signed_term(const BfpFormat&, int64_t p) { return p; }
+std::optional<int64_t> exact_value(const LbfpProduct& p) { return p.to_int64(); }
+std::optional<int64_t> exact_value(int64_t p) { return p; }
 
 // The in-order sums of `count` outputs that share the column `b`, each from its start value in
 // sums[], in int64 from the golden terms; ok[r] stays true where no partial sum left [lo, hi]:
@@ -133,13 +115,37 @@ struct FormatTables {
   bool products_fit_int32 = false;      // every |p| <= 2^24: the kernels' per-product range
   int invalid_codes = 0;                // how many of the 256 byte values are not codes
   int only_invalid = -1;                // the invalid byte when there is exactly one
-  std::vector<int32_t> terms;           // 256 x 256 signed accumulator terms, if products_fit_int32
   LbfpKernelTables lbfp;                // LBFP only
   BfpKernelTables bfp;                  // BFP only
+  // The in-order fallback's 256 x 256 signed accumulator terms (each within its product's
+  // magnitude, or 2^A below it where the term saturates: within int32 when the products are),
+  // built at their first use (terms_of): most runs never need them.
+  Format format;
+  mutable std::once_flag terms_once;
+  mutable std::vector<int32_t> terms;
+  explicit FormatTables(const Format& f) : format(f) {}
 };
 
-void build_kernel_tables(const LbfpFormat& format, const std::vector<LbfpProduct>& pairs,
-                         FormatTables<LbfpFormat>& t) {
+// The terms of t, from the golden product of every pair of valid codes (zero where either is
+// invalid); t.products_fit_int32 must hold.
+template <class Format>
+const int32_t* terms_of(const FormatTables<Format>& t) {
+  std::call_once(t.terms_once, [&t] {
+    std::vector<int32_t> terms(size_t{256} * 256, 0);
+    for (int a = 0; a < 256; ++a) {
+      if (!t.valid[a]) continue;
+      for (int b = 0; b < 256; ++b) {
+        if (!t.valid[b]) continue;
+        const int64_t term = signed_term(t.format, multiply(t.format, Code(a), Code(b)));
+        terms[size_t{256} * a + b] = static_cast<int32_t>(term);
+      }
+    }
+    t.terms = std::move(terms);
+  });
+  return t.terms.data();
+}
+
+void build_kernel_tables(const LbfpFormat& format, FormatTables<LbfpFormat>& t) {
   LbfpKernelTables& k = t.lbfp;
   k.usable = false;
   if (format.width() != 8 || format.frac_bits() != 4 || 2 * int64_t{format.lut(15)} > 32767) {
@@ -199,13 +205,44 @@ void build_kernel_tables(const LbfpFormat& format, const std::vector<LbfpProduct
     k.b_frac[code] = static_cast<int16_t>(m & 15);
     k.b_sign_pow[code] = static_cast<int16_t>(y);
   }
+  // The bit-field form of the tables (the VBMI kernel's), and the VBMI split (gemm_kernels.h):
+  // x16 = Ha[fb] << (qa - 2e), the table value of a times 2^qa, as the product with a weight of
+  // qb = 0 (code 16 * 0 + fb, or its sign) divided by 2^(2e).
+  bool bit_fields = true;
+  for (int c = 0; c < 256; ++c) {
+    const int m = c & 127;
+    const int q = (m >> 4) & 7;
+    const int yb = m == 0 ? 0 : ((c & 128) ? -(1 << q) : (1 << q));
+    // (A zero code's table is never read: its shift of 16 zeroes the product.)
+    bit_fields = bit_fields && (m == 0 || k.a_table[c] == ((c & 15) | ((c >> 7) << 4))) &&
+                 k.a_shift[c] == (m == 0 ? 16 : q) && k.b_frac[c] == (c & 15) &&
+                 k.b_sign_pow[c] == yb;
+  }
+  bool vbmi = bit_fields;
+  for (int a = 0; a < 256 && vbmi; ++a) {
+    const int m = a & 127;
+    const int qa = m >> 4;
+    const int e = m != 0 && qa >= 6 ? 1 : 0;
+    k.e2[a] = static_cast<uint8_t>(e);
+    for (int fb = 0; fb < 16; ++fb) {
+      int64_t x = 0;
+      if (m != 0) {
+        const int64_t p0 = int64_t{k.pair_h[k.a_table[a]][fb]} * (int64_t{1} << qa);
+        if (p0 % (int64_t{1} << (2 * e)) != 0) vbmi = false;
+        x = p0 / (int64_t{1} << (2 * e));
+      }
+      if (x < -32768 || x > 32767) vbmi = false;
+      k.x16[a][fb] = static_cast<int16_t>(x);
+    }
+  }
   // The factorisations are proven by exhaustion, against the golden multiply, in every form the
-  // kernels use (the shift as vpsllvw does it: a count above 15 gives 0).
-  std::vector<int64_t> exact(pairs.size());
-  for (size_t i = 0; i < pairs.size(); ++i) exact[i] = *pairs[i].to_int64();
+  // kernels use (the shift as vpsllvw does it: a count above 15 gives 0), the VBMI split too
+  // where it applies.
   for (int a = 0; a < 256; ++a) {
     for (int b = 0; b < 256; ++b) {
-      const int64_t p = exact[size_t{256} * a + b];
+      const std::optional<int64_t> exact = multiply(format, Code(a), Code(b)).to_int64();
+      if (!exact) return;
+      const int64_t p = *exact;
       const int fb = k.b_index8[b] & 15;
       const int64_t y = k.b_scale[b];
       const int64_t via_values = int64_t{k.a_values[a][fb]} * y;
@@ -221,50 +258,15 @@ void build_kernel_tables(const LbfpFormat& format, const std::vector<LbfpProduct
           exact_shifted != shifted) {
         return;
       }
+      if (vbmi) {
+        const int64_t yv = int64_t{k.b_sign_pow[b]} * (int64_t{1} << (2 * k.e2[a]));
+        vbmi = yv >= -32768 && yv <= 32767 && int64_t{k.x16[a][b & 15]} * yv == p;
+      }
     }
   }
   k.usable = true;
-  k.bit_fields = true;
-  for (int c = 0; c < 256; ++c) {
-    const int m = c & 127;
-    const int q = (m >> 4) & 7;
-    const int yb = m == 0 ? 0 : ((c & 128) ? -(1 << q) : (1 << q));
-    // (A zero code's table is never read: its shift of 16 zeroes the product.)
-    k.bit_fields = k.bit_fields &&
-                   (m == 0 || k.a_table[c] == ((c & 15) | ((c >> 7) << 4))) &&
-                   k.a_shift[c] == (m == 0 ? 16 : q) && k.b_frac[c] == (c & 15) &&
-                   k.b_sign_pow[c] == yb;
-  }
-  // The VBMI split (gemm_kernels.h), proven by exhaustion like the others.
-  if (k.bit_fields) {
-    bool ok = true;
-    for (int a = 0; a < 256 && ok; ++a) {
-      const int m = a & 127;
-      const int qa = m >> 4;
-      const int e = m != 0 && qa >= 6 ? 1 : 0;
-      k.e2[a] = static_cast<uint8_t>(e);
-      for (int fb = 0; fb < 16; ++fb) {
-        // Ha[fb] << (qa - 2e): the table value of a times 2^qa, as the product with a weight of
-        // qb = 0 (code 16 * 0 + fb, or its sign) divided by 2^(2e).
-        int64_t x = 0;
-        if (m != 0) {
-          const int64_t p0 = int64_t{k.pair_h[k.a_table[a]][fb]} * (int64_t{1} << qa);
-          if (p0 % (int64_t{1} << (2 * e)) != 0) ok = false;
-          x = p0 / (int64_t{1} << (2 * e));
-        }
-        if (x < -32768 || x > 32767) ok = false;
-        k.x16[a][fb] = static_cast<int16_t>(x);
-      }
-    }
-    for (int a = 0; a < 256 && ok; ++a) {
-      for (int b = 0; b < 256 && ok; ++b) {
-        const int64_t p = exact[size_t{256} * a + b];
-        const int64_t y = int64_t{k.b_sign_pow[b]} * (int64_t{1} << (2 * k.e2[a]));
-        ok = y >= -32768 && y <= 32767 && int64_t{k.x16[a][b & 15]} * y == p;
-      }
-    }
-    k.vbmi_usable = ok;
-  }
+  k.bit_fields = bit_fields;
+  k.vbmi_usable = vbmi;
   // The int16 Cauchy-Schwarz terms (t.cs_square is ready: build_tables computes it first).
   double largest_cs = 0.0;
   for (double v : t.cs_square) largest_cs = std::max(largest_cs, v);
@@ -283,8 +285,7 @@ void build_kernel_tables(const LbfpFormat& format, const std::vector<LbfpProduct
   }
 }
 
-void build_kernel_tables(const BfpFormat& format, const std::vector<int64_t>& /*pairs*/,
-                         FormatTables<BfpFormat>& t) {
+void build_kernel_tables(const BfpFormat& format, FormatTables<BfpFormat>& t) {
   bool identity = true;
   for (int code = 0; code < 256; ++code) {
     t.bfp.mantissa[code] =
@@ -306,7 +307,7 @@ int magnitude_class(const BfpFormat& format, Code code) {
 
 template <class Format>
 std::unique_ptr<FormatTables<Format>> build_tables(const Format& format) {
-  auto t = std::make_unique<FormatTables<Format>>();
+  auto t = std::make_unique<FormatTables<Format>>(format);
   const int codes = format.code_count();
   Code representative[256] = {};  // a code of each magnitude class
   for (int code = 0; code < 256; ++code) {
@@ -329,22 +330,18 @@ std::unique_ptr<FormatTables<Format>> build_tables(const Format& format) {
     }
   }
   const int classes = t->max_magnitude + 1;
-  // Every pair's golden product once: the |p| per magnitude class below, the in-order terms
-  // and the kernels' proofs read it.
-  const auto pairs = pair_products(format, t->valid);
+  // |p| per pair of magnitude classes, from the golden product of a code of each.
   bool fits_int64 = true;
-  try {
-    t->abs_products.assign(static_cast<size_t>(classes * classes), 0);
-    for (int x = 0; x < classes; ++x) {
-      for (int y = 0; y < classes; ++y) {
-        t->abs_products[static_cast<size_t>(x * classes + y)] =
-            abs_value(pairs[size_t{256} * representative[x] + representative[y]]);
-      }
+  t->abs_products.assign(static_cast<size_t>(classes * classes), 0);
+  for (int x = 0; x < classes && fits_int64; ++x) {
+    for (int y = 0; y < classes && fits_int64; ++y) {
+      const std::optional<int64_t> p =
+          exact_value(multiply(format, representative[x], representative[y]));
+      fits_int64 = p.has_value();
+      t->abs_products[static_cast<size_t>(x * classes + y)] = p && *p < 0 ? -*p : p.value_or(0);
     }
-  } catch (const std::logic_error&) {
-    fits_int64 = false;
-    t->abs_products.clear();
   }
+  if (!fits_int64) t->abs_products.clear();
   if (fits_int64) {
     // U(x) = sqrt(c) w(x), w(x) = |p(x, top)| / sqrt(|p(top, top)|): products are nearly
     // multiplicative (|p(x, y)| ~ w(x) w(y)), and c = max |p(x, y)| / (w(x) w(y)) over all pairs,
@@ -375,17 +372,7 @@ std::unique_ptr<FormatTables<Format>> build_tables(const Format& format) {
     }
     t->products_fit_int32 = largest <= (int64_t{1} << 24);
   }
-  if (t->products_fit_int32) {  // the in-order fallback's terms, from the golden product
-    t->terms.assign(size_t{256} * 256, 0);
-    for (int a = 0; a < 256; ++a) {
-      for (int b = 0; b < 256; ++b) {
-        if (!t->valid[a] || !t->valid[b]) continue;
-        const size_t i = size_t{256} * a + b;
-        t->terms[i] = static_cast<int32_t>(signed_term(format, pairs[i]));
-      }
-    }
-  }
-  build_kernel_tables(format, pairs, *t);
+  build_kernel_tables(format, *t);
   return t;
 }
 
@@ -921,9 +908,10 @@ void chunk_sums_in_order(const FormatTables<Format>& t, KernelPath path, const G
         continue;
       }
       const Code* arow = p.a + i * p.lda;
+      const int32_t* terms = terms_of(t);
       bool in_range = true;
       for (size_t kk = k0; kk < k1; ++kk) {
-        s += t.terms[size_t{arow[kk]} << 8 | p.b[kk * p.ldb + j]];
+        s += terms[size_t{arow[kk]} << 8 | p.b[kk * p.ldb + j]];
         in_range = in_range && s >= lo && s <= hi;
       }
       sums[o] = s;
@@ -1064,7 +1052,7 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
   // chunks of k (chunk_sums_in_order). A bound grows about in proportion to the steps it covers,
   // so chunks of 1 / c of k, c the whole product's largest bound over half the limit, leave most
   // partial sums room for their chunk's bound.
-  const bool by_chunks = !t.terms.empty() && p.k > kInOrderBlock;
+  const bool by_chunks = t.products_fit_int32 && p.k > kInOrderBlock;
   auto keep_sum = [&](size_t i, size_t j, int64_t sum) {
     acc[i * ldc + j] = sum;
     if (overflows) overflows[i * ldc + j] = 0;
@@ -1142,7 +1130,7 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
       group_a[r] = p.a + group_rows[r] * p.lda;
       group_sums[r] = start(group_rows[r], loaded);
     }
-    in_order_sums(t.terms.data(), max_term, group_a, pending, column.data(), p.k, -acc_max - 1,
+    in_order_sums(terms_of(t), max_term, group_a, pending, column.data(), p.k, -acc_max - 1,
                   acc_max, group_sums, group_ok);
     for (size_t r = 0; r < pending; ++r) {
       if (group_ok[r]) {
@@ -1165,7 +1153,7 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
     }
     loaded = j;
     ++stats.sequential_outputs;
-    if (t.terms.empty()) {
+    if (!t.products_fit_int32) {
       sequential(i, j);
       continue;
     }
