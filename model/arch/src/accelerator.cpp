@@ -718,9 +718,9 @@ uint64_t Accelerator::cycles(const sc_time& t) const {
   return static_cast<uint64_t>(t / config_.clock_period + 0.5);
 }
 
-bool Accelerator::transfer(tlm::tlm_command command, uint64_t address, unsigned char* data,
-                           uint64_t length, sc_time& delay) {
-  tlm::tlm_generic_payload payload;
+bool Accelerator::transfer(tlm::tlm_generic_payload& payload, tlm::tlm_command command,
+                           uint64_t address, unsigned char* data, uint64_t length,
+                           sc_time& delay) {
   payload.set_command(command);
   payload.set_address(address);
   payload.set_data_ptr(data);
@@ -738,15 +738,6 @@ bool Accelerator::transfer(tlm::tlm_command command, uint64_t address, unsigned 
     return false;
   }
   (command == tlm::TLM_READ_COMMAND ? dma_bytes_read_ : dma_bytes_written_) += length;
-  return true;
-}
-
-bool Accelerator::dma(tlm::tlm_command command, uint64_t address, unsigned char* data,
-                      uint64_t length) {
-  sc_time delay = sc_core::SC_ZERO_TIME;
-  if (!transfer(command, address, data, length, delay)) return false;
-  wait(delay);
-  --trace_.dma_in_flight;
   return true;
 }
 
@@ -975,6 +966,7 @@ void Accelerator::loader_thread() {
 }
 
 void Accelerator::run_loader() {
+  tlm::tlm_generic_payload payload;  // this thread's, for all its transactions
   std::vector<Code>& staging = staging_;
   const Code zero = zero_code(config_);
   for (size_t next = 0;; ++next) {
@@ -992,7 +984,7 @@ void Accelerator::run_loader() {
       sc_time delay = sc_core::SC_ZERO_TIME;
       const auto read = [&](uint64_t address, Code* data, uint64_t length) {
         sc_time d = sc_core::SC_ZERO_TIME;
-        const bool ok = transfer(tlm::TLM_READ_COMMAND, address, data, length, d);
+        const bool ok = transfer(payload, tlm::TLM_READ_COMMAND, address, data, length, d);
         delay = std::max(delay, d);
         return ok;
       };
@@ -1467,6 +1459,7 @@ void Accelerator::writer_thread() {
 }
 
 void Accelerator::run_writer() {
+  tlm::tlm_generic_payload payload;  // this thread's, for all its transactions
   for (size_t next = 0;; ++next) {
     Plan* plan = wait_for_layer(next);
     if (plan == nullptr) return;
@@ -1489,8 +1482,8 @@ void Accelerator::run_writer() {
         const uint64_t pitch = layer.out_row_pitch == 0 ? layer.n : layer.out_row_pitch;
         const uint64_t address = layer.out_address + ((t.m0 + r) * pitch + t.n0) * ob;
         // The payload's data pointer is not const; a write only reads through it.
-        if (!transfer(tlm::TLM_WRITE_COMMAND, address, const_cast<Code*>(tile) + r * cols * ob,
-                      cols * ob, delay)) {
+        if (!transfer(payload, tlm::TLM_WRITE_COMMAND, address,
+                      const_cast<Code*>(tile) + r * cols * ob, cols * ob, delay)) {
           return;
         }
       }

@@ -408,12 +408,11 @@ class Accelerator : public sc_core::sc_module {
   // The layer in flight, once the controller has planned the `next`-th; nullptr when the host
   // has no more work.
   Plan* wait_for_layer(size_t next);
-  // One blocking DMA transaction; on an error response records it (see error()) and returns
-  // false.
-  bool dma(tlm::tlm_command command, uint64_t address, unsigned char* data, uint64_t length);
-  // The same without waiting: the transaction's cost is added to `delay` (loosely timed).
-  bool transfer(tlm::tlm_command command, uint64_t address, unsigned char* data, uint64_t length,
-                sc_core::sc_time& delay);
+  // One DMA transaction through `payload` (the calling thread's own, reused: constructing one
+  // allocates its extension array), without waiting: its cost is added to `delay` (loosely
+  // timed). On an error response records it (see error()) and returns false.
+  bool transfer(tlm::tlm_generic_payload& payload, tlm::tlm_command command, uint64_t address,
+                unsigned char* data, uint64_t length, sc_core::sc_time& delay);
   void fail(const std::string& what);
   uint64_t cycles(const sc_core::sc_time& t) const;
 
