@@ -569,6 +569,65 @@ TEST(GemmTest, UnclearedOutputsSummedInOrderMatchReference) {
   expect_uncleared_outputs_summed_in_order(1037);
 }
 
+// Calls of one shape in a row, as a layer whose weights stream makes them: after a call whose
+// outputs were walked in chunks, the next call's first pass runs in those chunks and the walk
+// reads them. Uncleared products (twice), a cleared one, a saturating one and an uncleared one
+// with a bias, all of the same k and n, each equal to the reference, on every path.
+TEST(GemmTest, CallsOfOneShapeInARowMatchReference) {
+  const size_t m = 11, n = 16, k = 4608;
+  std::mt19937 rng(31);
+  auto codes = [&](int top, bool positive) {
+    std::vector<Code> v(k * std::max(m, n));
+    for (Code& c : v) {
+      c = make_code(lbfp8(), !positive && rng() % 2 == 0, static_cast<int>(rng() % (top + 1)));
+    }
+    return v;
+  };
+  struct Step {
+    int top;
+    bool positive;
+    bool bias;
+  };
+  const Step steps[] = {{118, false, false}, {121, false, false}, {100, false, false},
+                        {127, true, false},  {118, false, true}};
+  std::vector<float> bias(n);
+  for (auto& x : bias) x = static_cast<float>(static_cast<int>(rng() % 2001) - 1000);
+  std::vector<int> b_exponents(n, 0);
+  for (KernelPath path : kFastPaths) {
+    if (!kernel_path_available(path, lbfp8())) continue;
+    for (const Step& step : steps) {
+      const std::vector<Code> a = codes(step.top, step.positive);
+      const std::vector<Code> b = codes(step.top, step.positive);
+      GemmProblem p;
+      p.m = m;
+      p.n = n;
+      p.k = k;
+      p.a = a.data();
+      p.lda = k;
+      p.a_exponent = 8;
+      p.b = b.data();
+      p.ldb = n;
+      p.b_exponents = b_exponents.data();
+      p.bias = step.bias ? bias.data() : nullptr;
+      std::vector<int64_t> ref(m * n);
+      std::vector<uint32_t> ref_over(m * n);
+      GemmOptions ref_options;
+      ref_options.path = KernelPath::kReference;
+      gemm_accumulate(lbfp8(), p, ref.data(), n, ref_over.data(), ref_options);
+      std::vector<int64_t> acc(m * n, -1);
+      std::vector<uint32_t> over(m * n, 99);
+      GemmOptions options;
+      options.path = path;
+      const GemmStats st = gemm_accumulate(lbfp8(), p, acc.data(), n, over.data(), options);
+      EXPECT_EQ(acc, ref) << to_string(path) << " top " << step.top;
+      EXPECT_EQ(over, ref_over) << to_string(path) << " top " << step.top;
+      if (step.top >= 118) {
+        EXPECT_GT(st.sequential_outputs, 0u) << to_string(path);
+      }
+    }
+  }
+}
+
 // A 40-bit accumulator over large positive products: sums beyond 2^31 that never saturate. The
 // kernels' sums are exact only modulo 2^32, so no output is cleared; each is summed from chunk
 // sums within int32, the last chunk's taken from the whole product's wrapped sum less the

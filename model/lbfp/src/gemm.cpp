@@ -829,8 +829,30 @@ struct WholePass {
   const double* b_sq = nullptr;
 };
 
+// A first pass run in chunks of k (gemm_impl, for a shape whose previous call on the thread
+// walked chunks): each chunk's kernel sums and sums of squares, chunk-major.
+struct ChunkPass {
+  size_t chunk = 0;           // k steps per chunk (the last one may be shorter)
+  std::vector<int64_t> sums;  // chunks x m x n, each chunk's int32 sums (sign-extended)
+  std::vector<double> a_sq;   // chunks x m
+  std::vector<double> b_sq;   // chunks x n
+};
+
+// The chunks the last walk of a shape used, per thread (gemm_impl): k, n, and the count (0: its
+// outputs were all cleared).
+struct ChunkPlan {
+  size_t k = 0;
+  size_t n = 0;
+  size_t chunks = 0;
+};
+
+// The chunk length for about `chunks` chunks of k: a multiple of 64 steps.
+size_t chunk_length(size_t k, size_t chunks) {
+  return ((k + chunks - 1) / chunks + kInOrderBlock - 1) / kInOrderBlock * kInOrderBlock;
+}
+
 // The sums in k order of a list of outputs (column, row), from the kernels' sums of chunks of
-// `chunk` k steps: each output walks its chunks in k order. Within a chunk every step moves the
+// `chunk` k steps (or of `pass`'s chunks, where given): each output walks its chunks in k order. Within a chunk every step moves the
 // partial sum by |p_k|, and those add up to at most that chunk's Cauchy-Schwarz bound
 // ||U_i|| ||V_j|| (with the relative margin of gemm_impl). Where the bound fits between the
 // output's partial sum and both ends of [lo, hi], and within int32, no step of the chunk leaves
@@ -843,10 +865,11 @@ struct WholePass {
 // that never left the range, `redo(i, j)` the others (the accumulator's own order).
 template <class Format, class Start, class Done, class Redo>
 void chunk_sums_in_order(const FormatTables<Format>& t, KernelPath path, const GemmProblem& p,
-                         const WholePass& whole,
+                         const WholePass& whole, const ChunkPass* pass,
                          const std::vector<std::pair<size_t, size_t>>& outputs, Start start,
                          int64_t lo, int64_t hi, size_t chunk, int threads, Done done,
                          Redo redo) {
+  if (pass != nullptr) chunk = pass->chunk;
   constexpr double kMargin = 1.0 + 1e-6;
   constexpr double kInt32Max = 2147483647.0;
   std::vector<int64_t> sums(outputs.size());
@@ -863,10 +886,15 @@ void chunk_sums_in_order(const FormatTables<Format>& t, KernelPath path, const G
   std::vector<double> b_before(p.n, 0.0);
   std::vector<double> a_bound(p.m);
   std::vector<double> b_bound(p.n);
-  for (size_t k0 = 0; k0 < p.k; k0 += chunk) {
+  for (size_t k0 = 0, c = 0; k0 < p.k; k0 += chunk, ++c) {
     const size_t k1 = std::min(p.k, k0 + chunk);
-    const bool last = k1 == p.k;
-    if (!last) {
+    const bool last = k1 == p.k && pass == nullptr;
+    const int64_t* chunk_sums = block.data();
+    if (pass != nullptr) {
+      chunk_sums = pass->sums.data() + c * p.m * p.n;
+      for (size_t i = 0; i < p.m; ++i) a_bound[i] = std::sqrt(pass->a_sq[c * p.m + i]);
+      for (size_t j = 0; j < p.n; ++j) b_bound[j] = std::sqrt(pass->b_sq[c * p.n + j]);
+    } else if (!last) {
       GemmProblem slice = p;
       slice.k = k1 - k0;
       slice.a = p.a + k0;
@@ -899,7 +927,7 @@ void chunk_sums_in_order(const FormatTables<Format>& t, KernelPath path, const G
       if (bound <= kInt32Max && bound <= static_cast<double>(hi - s) &&
           bound <= static_cast<double>(s - lo)) {
         if (!last) {
-          sums[o] = s + block[i * p.n + j];
+          sums[o] = s + chunk_sums[i * p.n + j];
         } else {  // s less the start is the exact sum of the steps before: the rest mod 2^32
           const auto at = static_cast<uint64_t>(whole.acc[i * whole.ldc + j]);
           const auto rest = static_cast<uint32_t>(at - static_cast<uint64_t>(s));
@@ -995,8 +1023,44 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
   // the AVX-512 kernels pack the operands, or meanwhile on the other paths).
   std::vector<double> a_sq(p.m, 0.0);
   std::vector<double> b_sq(p.n, 0.0);
-  kernel_sums(t, stats.path, p, initial.data(), acc, ldc, !trivially_cleared, a_sq.data(),
-              b_sq.data(), options.threads);
+  // Where the previous call of this k and n on this thread walked its outputs in chunks (the
+  // 16-column calls of a layer whose weights stream: dozens alike in a row), the first pass runs
+  // in that call's chunks, which the walk then reads instead of running them again; the whole
+  // product's sums and squares are the chunks' (its int32 sums modulo 2^32, as one pass leaves
+  // them). Only the speed depends on this guess.
+  thread_local ChunkPlan plan;
+  const bool chunkable = !trivially_cleared && t.products_fit_int32 && p.k > kInOrderBlock;
+  ChunkPass pass;
+  if (chunkable && plan.k == p.k && plan.n == p.n && plan.chunks >= 2) {
+    pass.chunk = chunk_length(p.k, plan.chunks);
+    const size_t count = (p.k + pass.chunk - 1) / pass.chunk;
+    pass.sums.resize(count * p.m * p.n);
+    pass.a_sq.resize(count * p.m);
+    pass.b_sq.resize(count * p.n);
+    const std::vector<int64_t> zero(p.n, 0);
+    std::vector<uint32_t> wrapped(p.m * p.n, 0);
+    for (size_t c = 0; c < count; ++c) {
+      GemmProblem slice = p;
+      slice.a = p.a + c * pass.chunk;
+      slice.b = p.b + c * pass.chunk * p.ldb;
+      slice.k = std::min(pass.chunk, p.k - c * pass.chunk);
+      const int64_t* sums = pass.sums.data() + c * p.m * p.n;
+      kernel_sums(t, stats.path, slice, zero.data(), pass.sums.data() + c * p.m * p.n, p.n, true,
+                  pass.a_sq.data() + c * p.m, pass.b_sq.data() + c * p.n, options.threads);
+      for (size_t i = 0; i < p.m * p.n; ++i) wrapped[i] += static_cast<uint32_t>(sums[i]);
+      for (size_t i = 0; i < p.m; ++i) a_sq[i] += pass.a_sq[c * p.m + i];
+      for (size_t j = 0; j < p.n; ++j) b_sq[j] += pass.b_sq[c * p.n + j];
+    }
+    for (size_t i = 0; i < p.m; ++i) {
+      for (size_t j = 0; j < p.n; ++j) {
+        acc[i * ldc + j] = initial[j] + static_cast<int32_t>(wrapped[i * p.n + j]);
+      }
+    }
+  } else {
+    kernel_sums(t, stats.path, p, initial.data(), acc, ldc, !trivially_cleared, a_sq.data(),
+                b_sq.data(), options.threads);
+  }
+  if (chunkable) plan = {p.k, p.n, 0};  // until the walk below says otherwise
   if (resume != nullptr) {
     for (size_t i = 0; i < p.m; ++i) {
       for (size_t j = 0; j < p.n; ++j) acc[i * ldc + j] += start(i, j);
@@ -1068,8 +1132,8 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
     const size_t chunks = wanted >= static_cast<double>(most)
                               ? most
                               : std::max<size_t>(2, static_cast<size_t>(wanted));
-    const size_t chunk =
-        ((p.k + chunks - 1) / chunks + kInOrderBlock - 1) / kInOrderBlock * kInOrderBlock;
+    const size_t chunk = chunk_length(p.k, chunks);
+    plan = {p.k, p.n, chunks};
     // In row order, as listed: each chunk's sums are read along its rows.
     stats.sequential_outputs += uncleared.size();
     WholePass whole;
@@ -1077,7 +1141,9 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
     whole.ldc = ldc;
     whole.a_sq = a_sq.data();
     whole.b_sq = b_sq.data();
-    chunk_sums_in_order(t, stats.path, p, whole, uncleared, start, -acc_max - 1, acc_max, chunk,
+    // The first pass's chunks where they are at least as fine as these.
+    const ChunkPass* ready = !pass.sums.empty() && pass.chunk <= chunk ? &pass : nullptr;
+    chunk_sums_in_order(t, stats.path, p, whole, ready, uncleared, start, -acc_max - 1, acc_max, chunk,
                         options.threads, keep_sum, redo);
     return stats;
   }
