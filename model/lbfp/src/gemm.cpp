@@ -852,17 +852,18 @@ size_t chunk_length(size_t k, size_t chunks) {
 }
 
 // The sums in k order of a list of outputs (column, row), from the kernels' sums of chunks of
-// `chunk` k steps (or of `pass`'s chunks, where given): each output walks its chunks in k order. Within a chunk every step moves the
+// `chunk` k steps: each output walks its chunks in k order. Within a chunk every step moves the
 // partial sum by |p_k|, and those add up to at most that chunk's Cauchy-Schwarz bound
 // ||U_i|| ||V_j|| (with the relative margin of gemm_impl). Where the bound fits between the
 // output's partial sum and both ends of [lo, hi], and within int32, no step of the chunk leaves
 // the range and the chunk's int32 sum is exact: it is added in one step. Any other chunk is
-// summed step by step from the term table and checked. The last chunk is not run again: its sum
-// is the whole pass's less the partial sum before it, modulo 2^32 (exact where its bound is
-// within int32), and its sums of squares are the whole pass's less the other chunks', enlarged
-// by 1e-6 of the whole's (each computed sum of k non-negative terms, and so their difference, is
-// within (2k + chunks) 2^-53 < 2.5e-7 of it for k < 2^30). `done(i, j, sum)` takes the outputs
-// that never left the range, `redo(i, j)` the others (the accumulator's own order).
+// summed step by step from the term table and checked. With `pass`, its chunks are read; else
+// each chunk is run, but for the last: its sum is the whole pass's less the partial sum before
+// it, modulo 2^32 (exact where its bound is within int32), and its sums of squares are the whole
+// pass's less the other chunks', enlarged by 1e-6 of the whole's (each computed sum of k
+// non-negative terms, and so their difference, is within (2k + chunks) 2^-53 < 2.5e-7 of it for
+// k < 2^30). `done(i, j, sum)` takes the outputs that never left the range, `redo(i, j)` the
+// others (the accumulator's own order).
 template <class Format, class Start, class Done, class Redo>
 void chunk_sums_in_order(const FormatTables<Format>& t, KernelPath path, const GemmProblem& p,
                          const WholePass& whole, const ChunkPass* pass,
@@ -1044,9 +1045,9 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
       slice.a = p.a + c * pass.chunk;
       slice.b = p.b + c * pass.chunk * p.ldb;
       slice.k = std::min(pass.chunk, p.k - c * pass.chunk);
-      const int64_t* sums = pass.sums.data() + c * p.m * p.n;
-      kernel_sums(t, stats.path, slice, zero.data(), pass.sums.data() + c * p.m * p.n, p.n, true,
-                  pass.a_sq.data() + c * p.m, pass.b_sq.data() + c * p.n, options.threads);
+      int64_t* sums = pass.sums.data() + c * p.m * p.n;
+      kernel_sums(t, stats.path, slice, zero.data(), sums, p.n, true, pass.a_sq.data() + c * p.m,
+                  pass.b_sq.data() + c * p.n, options.threads);
       for (size_t i = 0; i < p.m * p.n; ++i) wrapped[i] += static_cast<uint32_t>(sums[i]);
       for (size_t i = 0; i < p.m; ++i) a_sq[i] += pass.a_sq[c * p.m + i];
       for (size_t j = 0; j < p.n; ++j) b_sq[j] += pass.b_sq[c * p.n + j];
@@ -1143,8 +1144,8 @@ GemmStats gemm_impl(const Format& format, const GemmProblem& p, int64_t* acc, si
     whole.b_sq = b_sq.data();
     // The first pass's chunks where they are at least as fine as these.
     const ChunkPass* ready = !pass.sums.empty() && pass.chunk <= chunk ? &pass : nullptr;
-    chunk_sums_in_order(t, stats.path, p, whole, ready, uncleared, start, -acc_max - 1, acc_max, chunk,
-                        options.threads, keep_sum, redo);
+    chunk_sums_in_order(t, stats.path, p, whole, ready, uncleared, start, -acc_max - 1, acc_max,
+                        chunk, options.threads, keep_sum, redo);
     return stats;
   }
 
