@@ -216,7 +216,11 @@ class CppArray : public TimedArray {
     } else {
       model_.run_to_completion();
     }
-    return schedule(model_.tile_steps(job), model_.result(), tick);
+    // The result moves on with the tile; the model takes a reported tile's buffers for the
+    // next one (a copy cost four allocations per tile).
+    TileResult result = spare();
+    model_.swap_result(result);
+    return schedule(model_.tile_steps(job), std::move(result), tick);
   }
   ArrayActivity activity() const override { return model_.activity(); }
 
@@ -966,7 +970,7 @@ void Accelerator::loader_thread() {
 }
 
 void Accelerator::run_loader() {
-  tlm::tlm_generic_payload payload;  // this thread's, for all its transactions
+  tlm::tlm_generic_payload& payload = loader_payload_;
   std::vector<Code>& staging = staging_;
   const Code zero = zero_code(config_);
   for (size_t next = 0;; ++next) {
@@ -1459,7 +1463,7 @@ void Accelerator::writer_thread() {
 }
 
 void Accelerator::run_writer() {
-  tlm::tlm_generic_payload payload;  // this thread's, for all its transactions
+  tlm::tlm_generic_payload& payload = writer_payload_;
   for (size_t next = 0;; ++next) {
     Plan* plan = wait_for_layer(next);
     if (plan == nullptr) return;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <utility>
+#include <vector>
 
 #include "lbfp/arch/accelerator.h"
 #include "lbfp/arch/array_timing.h"
@@ -26,10 +27,18 @@ class TimedArray : public ArrayBackend {
 
   // Queues a tile of `steps` reduction steps, computed as `result`, after the tiles before it,
   // and advances to the cycle the array takes the next tile's operands.
-  int64_t schedule(int64_t steps, TileResult result, const Tick& tick) {
+  int64_t schedule(int64_t steps, TileResult&& result, const Tick& tick) {
     const ArrayTimeline::Tile t = timeline_.add(now_, steps);
     pending_.push_back({next_tile_++, t.last + 1, t.end + 1, false, std::move(result)});
     return advance_to(t.next_handover, tick);
+  }
+
+  // A reported tile's result, its vectors' capacity for a later tile (empty when none is left).
+  TileResult spare() {
+    if (spare_.empty()) return {};
+    TileResult r = std::move(spare_.back());
+    spare_.pop_back();
+    return r;
   }
 
  private:
@@ -69,9 +78,10 @@ class TimedArray : public ArrayBackend {
       }
     }
     while (!pending_.empty() && pending_.front().done_at <= now_) {
-      const Pending p = std::move(pending_.front());
+      Pending p = std::move(pending_.front());
       pending_.pop_front();
       finished(p.tile, p.result);
+      if (spare_.size() < 4) spare_.push_back(std::move(p.result));
     }
   }
 
@@ -80,6 +90,7 @@ class TimedArray : public ArrayBackend {
   int64_t now_ = 0;
   uint64_t next_tile_ = 0;
   std::deque<Pending> pending_;
+  std::vector<TileResult> spare_;
 };
 
 }  // namespace lbfp::arch

@@ -435,6 +435,10 @@ class Accelerator : public sc_core::sc_module {
   std::deque<std::pair<Plan*, size_t>> handed_;  // tiles in the array, in hand-over order
   uint64_t first_handed_ = 0;                    // the backend's number of handed_.front()
   std::vector<Code> staging_;   // the loader's weight rows before the transpose
+  // The loader's and the writer's DMA payloads, each reused for all its transactions (members:
+  // a thread's stack is not unwound when the simulation ends).
+  tlm::tlm_generic_payload loader_payload_;
+  tlm::tlm_generic_payload writer_payload_;
   std::vector<Code> windows_;   // the address generator's tile rows of a convolution
   std::vector<int64_t> resume_acc_;  // partial sums read back from the store for one tile
   std::vector<uint8_t> resume_flags_;

@@ -156,6 +156,9 @@ class ArrayModel {
   int64_t compute_whole_tile();
 
   const TileResult& result() const { return result_; }
+  // Exchanges the result with `other` (the next start() sets it up again): the caller keeps
+  // this tile's, the model `other`'s buffers.
+  void swap_result(TileResult& other) { std::swap(result_, other); }
   const ArrayActivity& activity() const { return activity_; }
 
  private:
