@@ -128,6 +128,19 @@ TEST(Accelerator, GemmLayersAreBitExactInCycleAndTileModeBfp8) {
   run_both_modes(bfp8(), layers, BufferConfig{});
 }
 
+// With resident weights the tile mode computes the rows below ahead in one kernel call, at
+// most 2^17 sums at a time (in whole tiles): a layer of 600 x 300 outputs takes several calls
+// per activation block. Bit for bit the golden GEMM's codes.
+TEST(Accelerator, TileModeComputesALargeLayerAheadInPartsBitExactly) {
+  const GemmLayer layer = random_layer(lbfp8(), "large", 600, 300, 8, 6, true);
+  AcceleratorTop acc("tile", config(lbfp8(), SimMode::kTile));
+  acc.add_layer(layer);
+  sc_core::sc_start();
+  ASSERT_TRUE(acc.finished()) << acc.error();
+  EXPECT_EQ(acc.output(0), golden(lbfp8(), layer));
+  EXPECT_EQ(acc.stats()[0].macs, uint64_t{600} * 300 * 8);
+}
+
 TEST(Accelerator, SmallBuffersStreamWeightsWithoutDoubleBuffering) {
   // Buffers for exactly one tile and no room for partial sums (K cannot be split): weights
   // cannot stay resident and nothing overlaps.
