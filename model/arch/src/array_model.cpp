@@ -192,18 +192,33 @@ ArrayModel::ArrayModel(const ArrayGeometry& geometry, const NumberFormat& format
                                 std::to_string(geometry.pipe_stages) +
                                 " pipeline stages is not valid");
   }
-  // Every product of two codes, from the golden multiply, as an accumulator term.
+  // The fast kernels' tables of the format (the tile mode's products), built now rather than
+  // at the first tile: once per format and process.
+  std::visit([](const auto& f) { prepare_kernels(f); }, format);
   const int bits = code_bits(format);
   const int count = 1 << bits;
   const int acc = acc_bits(format);
+  acc_.assign(static_cast<size_t>(geometry.rows) * static_cast<size_t>(geometry.cols),
+              Accumulator(acc));
+  zero_ = zero_code_table(format);
+  zero_mask_ = zero_code_mask(format);
+  codes_ = static_cast<size_t>(count);
+}
+
+void ArrayModel::build_products() {
+  // Every product of two codes, from the golden multiply, as an accumulator term (the cycle
+  // mode's PEs; built at the first cycle).
+  const int bits = code_bits(format_);
+  const int count = 1 << bits;
+  const int acc = acc_bits(format_);
   product_.resize(static_cast<size_t>(count) * static_cast<size_t>(count));
   for (int a = 0; a < count; ++a) {
     for (int b = 0; b < count; ++b) {
       int64_t term = 0;
-      if (const auto* l = std::get_if<LbfpFormat>(&format)) {
+      if (const auto* l = std::get_if<LbfpFormat>(&format_)) {
         term = accumulator_term(multiply(*l, static_cast<Code>(a), static_cast<Code>(b)), acc);
       } else {
-        const auto& bf = std::get<BfpFormat>(format);
+        const auto& bf = std::get<BfpFormat>(format_);
         const bool valid = a != (1 << (bits - 1)) && b != (1 << (bits - 1));
         term = valid ? multiply(bf, static_cast<Code>(a), static_cast<Code>(b)) : 0;
       }
@@ -211,11 +226,6 @@ ArrayModel::ArrayModel(const ArrayGeometry& geometry, const NumberFormat& format
           term;
     }
   }
-  acc_.assign(static_cast<size_t>(geometry.rows) * static_cast<size_t>(geometry.cols),
-              Accumulator(acc));
-  zero_ = zero_code_table(format);
-  zero_mask_ = zero_code_mask(format);
-  codes_ = static_cast<size_t>(count);
 }
 
 void ArrayModel::start(const TileJob& job) {
@@ -392,6 +402,7 @@ void ArrayModel::clock_stationary() {
 
 bool ArrayModel::clock() {
   if (!busy_) return false;
+  if (product_.empty()) build_products();
   if (!accumulators_ready_) reset_accumulators();
   if (geometry_.dataflow != Dataflow::kOutputStationary) {
     clock_stationary();

@@ -1268,6 +1268,8 @@ bool kernel_path_available(KernelPath path, const LbfpFormat& format) {
 bool kernel_path_available(KernelPath path, const BfpFormat& format) {
   return available(path, format);
 }
+void prepare_kernels(const LbfpFormat& format) { tables_for(format); }
+void prepare_kernels(const BfpFormat& format) { tables_for(format); }
 
 GemmStats gemm_accumulate(const LbfpFormat& format, const GemmProblem& problem, int64_t* acc,
                           size_t ldc, uint32_t* overflows, const GemmOptions& options) {

@@ -70,6 +70,11 @@ struct GemmStats {
 bool kernel_path_available(KernelPath path, const LbfpFormat& format);
 bool kernel_path_available(KernelPath path, const BfpFormat& format);
 
+// Builds the format's kernel tables now (they are built once per format and process, else at
+// its first product): a model can pay for them when it is set up rather than in its first step.
+void prepare_kernels(const LbfpFormat& format);
+void prepare_kernels(const BfpFormat& format);
+
 // Raw accumulators: acc[m * ldc + n] gets the saturated A-bit sum (bias first, converted with
 // bias_to_accumulator at product_scale(Ea, Eb[n]), or initial_acc[m * ld_initial + n]),
 // overflows[m * ldc + n] (when not null) the number of saturating steps of that output. Throws std::invalid_argument for a bad view (null

@@ -172,6 +172,7 @@ class ArrayModel {
 
   ArrayGeometry geometry_;
   NumberFormat format_;
+  void build_products();
   std::vector<int64_t> product_;  // exact products of every code pair, clamped to +-2^A
   std::vector<uint8_t> zero_;     // per code: 1 when it is a zero
   Code zero_mask_ = 0;            // zero_code_mask
