@@ -399,6 +399,38 @@ TEST(GemmTest, InitialAccumulatorsAreChecked) {
   EXPECT_THROW(gemm_accumulate(lbfp8(), p, acc.data(), 3), std::invalid_argument);
 }
 
+// A dense product: A m x k and B k x n row-major, B's exponents `b_exponents`.
+GemmProblem dense_problem(const std::vector<Code>& a, const std::vector<Code>& b,
+                          const std::vector<int>& b_exponents, size_t m, size_t n, size_t k) {
+  GemmProblem p;
+  p.m = m;
+  p.n = n;
+  p.k = k;
+  p.a = a.data();
+  p.lda = k;
+  p.b = b.data();
+  p.ldb = n;
+  p.b_exponents = b_exponents.data();
+  return p;
+}
+
+// The accumulators, overflow counts and statistics of `p` on `path`.
+struct PathSums {
+  std::vector<int64_t> acc;
+  std::vector<uint32_t> over;
+  GemmStats stats;
+};
+template <class Format>
+PathSums sums_on(const Format& format, const GemmProblem& p, KernelPath path) {
+  PathSums r;
+  r.acc.assign(p.m * p.n, -1);
+  r.over.assign(p.m * p.n, 99);
+  GemmOptions options;
+  options.path = path;
+  r.stats = gemm_accumulate(format, p, r.acc.data(), p.n, r.over.data(), options);
+  return r;
+}
+
 // Every pair of codes on every path: row a of A all code a, column b of B all code b, so that
 // output (a, b) is k times the product of a and b (k = 1 and 5: one step, and a k loop with a
 // remainder). LBFP8 with LUTs of 0, 5 and 8 bits (the kernels' tables and their exhaustive
@@ -422,27 +454,13 @@ void expect_every_pair_matches(const Format& format) {
         b[kk * n + i] = codes[i];
       }
     }
-    std::vector<int> b_exponents(n, 0);
-    GemmProblem p;
-    p.m = n;
-    p.n = n;
-    p.k = k;
-    p.a = a.data();
-    p.lda = k;
-    p.b = b.data();
-    p.ldb = n;
-    p.b_exponents = b_exponents.data();
-    std::vector<int64_t> ref(n * n);
-    GemmOptions ref_options;
-    ref_options.path = KernelPath::kReference;
-    gemm_accumulate(format, p, ref.data(), n, nullptr, ref_options);
+    const std::vector<int> b_exponents(n, 0);
+    const GemmProblem p = dense_problem(a, b, b_exponents, n, n, k);
+    const PathSums ref = sums_on(format, p, KernelPath::kReference);
     for (KernelPath path : kFastPaths) {
       if (!kernel_path_available(path, format)) continue;
-      std::vector<int64_t> acc(n * n, -1);
-      GemmOptions options;
-      options.path = path;
-      gemm_accumulate(format, p, acc.data(), n, nullptr, options);
-      EXPECT_EQ(acc, ref) << format.name() << " " << to_string(path) << " k " << k;
+      EXPECT_EQ(sums_on(format, p, path).acc, ref.acc)
+          << format.name() << " " << to_string(path) << " k " << k;
     }
   }
 }
@@ -598,31 +616,15 @@ TEST(GemmTest, CallsOfOneShapeInARowMatchReference) {
     for (const Step& step : steps) {
       const std::vector<Code> a = codes(step.top, step.positive);
       const std::vector<Code> b = codes(step.top, step.positive);
-      GemmProblem p;
-      p.m = m;
-      p.n = n;
-      p.k = k;
-      p.a = a.data();
-      p.lda = k;
+      GemmProblem p = dense_problem(a, b, b_exponents, m, n, k);
       p.a_exponent = 8;
-      p.b = b.data();
-      p.ldb = n;
-      p.b_exponents = b_exponents.data();
       p.bias = step.bias ? bias.data() : nullptr;
-      std::vector<int64_t> ref(m * n);
-      std::vector<uint32_t> ref_over(m * n);
-      GemmOptions ref_options;
-      ref_options.path = KernelPath::kReference;
-      gemm_accumulate(lbfp8(), p, ref.data(), n, ref_over.data(), ref_options);
-      std::vector<int64_t> acc(m * n, -1);
-      std::vector<uint32_t> over(m * n, 99);
-      GemmOptions options;
-      options.path = path;
-      const GemmStats st = gemm_accumulate(lbfp8(), p, acc.data(), n, over.data(), options);
-      EXPECT_EQ(acc, ref) << to_string(path) << " top " << step.top;
-      EXPECT_EQ(over, ref_over) << to_string(path) << " top " << step.top;
+      const PathSums ref = sums_on(lbfp8(), p, KernelPath::kReference);
+      const PathSums got = sums_on(lbfp8(), p, path);
+      EXPECT_EQ(got.acc, ref.acc) << to_string(path) << " top " << step.top;
+      EXPECT_EQ(got.over, ref.over) << to_string(path) << " top " << step.top;
       if (step.top >= 118) {
-        EXPECT_GT(st.sequential_outputs, 0u) << to_string(path);
+        EXPECT_GT(got.stats.sequential_outputs, 0u) << to_string(path);
       }
     }
   }
@@ -646,36 +648,19 @@ TEST(GemmTest, WideAccumulatorSumsBeyondInt32MatchReference) {
                                    : random_code(wide, Codes::kUniform, rng);
       }
     }
-    std::vector<int> b_exponents(n, 0);
-    GemmProblem p;
-    p.m = m;
-    p.n = n;
-    p.k = k;
-    p.a = a.data();
-    p.lda = k;
-    p.b = b.data();
-    p.ldb = n;
-    p.b_exponents = b_exponents.data();
-    std::vector<int64_t> ref(m * n);
-    std::vector<uint32_t> ref_over(m * n);
-    GemmOptions ref_options;
-    ref_options.path = KernelPath::kReference;
-    const GemmStats ref_stats =
-        gemm_accumulate(wide, p, ref.data(), n, ref_over.data(), ref_options);
-    EXPECT_EQ(ref_stats.overflows, 0u);
+    const std::vector<int> b_exponents(n, 0);
+    const GemmProblem p = dense_problem(a, b, b_exponents, m, n, k);
+    const PathSums ref = sums_on(wide, p, KernelPath::kReference);
+    EXPECT_EQ(ref.stats.overflows, 0u);
     size_t beyond_int32 = 0;
-    for (int64_t v : ref) beyond_int32 += v > int64_t{1} << 32 ? 1 : 0;
+    for (int64_t v : ref.acc) beyond_int32 += v > int64_t{1} << 32 ? 1 : 0;
     EXPECT_GE(beyond_int32, m * (n / 3)) << "k " << k;
     for (KernelPath path : kFastPaths) {
       if (!kernel_path_available(path, wide)) continue;
-      std::vector<int64_t> acc(m * n, -1);
-      std::vector<uint32_t> over(m * n, 99);
-      GemmOptions options;
-      options.path = path;
-      const GemmStats st = gemm_accumulate(wide, p, acc.data(), n, over.data(), options);
-      EXPECT_GE(st.sequential_outputs, m * (n / 3)) << to_string(path) << " k " << k;
-      EXPECT_EQ(acc, ref) << to_string(path) << " k " << k;
-      EXPECT_EQ(over, ref_over) << to_string(path) << " k " << k;
+      const PathSums got = sums_on(wide, p, path);
+      EXPECT_GE(got.stats.sequential_outputs, m * (n / 3)) << to_string(path) << " k " << k;
+      EXPECT_EQ(got.acc, ref.acc) << to_string(path) << " k " << k;
+      EXPECT_EQ(got.over, ref.over) << to_string(path) << " k " << k;
     }
   }
 }
@@ -694,31 +679,15 @@ TEST(GemmTest, NarrowAccumulatorInOrderSumsMatchReference) {
                      : random_code(narrow, Codes::kRealistic, rng);
     }
     for (Code& c : b) c = random_code(narrow, Codes::kUniform, rng);
-    std::vector<int> b_exponents(n, 0);
-    GemmProblem p;
-    p.m = m;
-    p.n = n;
-    p.k = k;
-    p.a = a.data();
-    p.lda = k;
-    p.b = b.data();
-    p.ldb = n;
-    p.b_exponents = b_exponents.data();
-    std::vector<int64_t> ref(m * n);
-    std::vector<uint32_t> ref_over(m * n);
-    GemmOptions ref_options;
-    ref_options.path = KernelPath::kReference;
-    gemm_accumulate(narrow, p, ref.data(), n, ref_over.data(), ref_options);
+    const std::vector<int> b_exponents(n, 0);
+    const GemmProblem p = dense_problem(a, b, b_exponents, m, n, k);
+    const PathSums ref = sums_on(narrow, p, KernelPath::kReference);
     for (KernelPath path : kFastPaths) {
       if (!kernel_path_available(path, narrow)) continue;
-      std::vector<int64_t> acc(m * n, -1);
-      std::vector<uint32_t> over(m * n, 99);
-      GemmOptions options;
-      options.path = path;
-      const GemmStats st = gemm_accumulate(narrow, p, acc.data(), n, over.data(), options);
-      EXPECT_GT(st.sequential_outputs, 0u) << to_string(path) << " k " << k;
-      EXPECT_EQ(acc, ref) << to_string(path) << " k " << k;
-      EXPECT_EQ(over, ref_over) << to_string(path) << " k " << k;
+      const PathSums got = sums_on(narrow, p, path);
+      EXPECT_GT(got.stats.sequential_outputs, 0u) << to_string(path) << " k " << k;
+      EXPECT_EQ(got.acc, ref.acc) << to_string(path) << " k " << k;
+      EXPECT_EQ(got.over, ref.over) << to_string(path) << " k " << k;
     }
   }
 }
