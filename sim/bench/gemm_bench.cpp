@@ -163,6 +163,23 @@ void BM_Lbfp8GemmCubeAvx512(benchmark::State& state) {
 void BM_Lbfp8GemmCubeAvx512Vbmi(benchmark::State& state) {
   BM_CodeGemmCube(state, lbfp::lbfp8(), lbfp::KernelPath::kAvx512Vbmi);
 }
+// Runs `p` once per iteration; reports G MAC/s, the outputs summed in order and the path.
+template <class Format>
+void time_product(benchmark::State& state, const Format& format, const lbfp::GemmProblem& p,
+                  const lbfp::GemmOptions& options) {
+  std::vector<int64_t> acc(p.m * p.n);
+  lbfp::GemmStats stats;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    stats = lbfp::gemm_accumulate(format, p, acc.data(), p.n, nullptr, options);
+    benchmark::DoNotOptimize(acc.data());
+  }
+  state.counters["GMACs"] = static_cast<double>(p.m * p.n * p.k) *
+                            static_cast<double>(state.iterations()) / seconds_since(t0) * 1e-9;
+  state.counters["sequential"] = static_cast<double>(stats.sequential_outputs);
+  state.SetLabel(lbfp::to_string(stats.path));
+}
+
 // Narrow products as `lbfp sim` makes them when a layer's weights stream 16 columns at a time
 // (ResNet-18's last convolutions: M = pixels, N = 16 or 32, K = 9 x channels), one thread, as
 // the simulation calls them: Args M, N, K.
@@ -177,21 +194,10 @@ void BM_CodeGemmNarrow(benchmark::State& state, const Format& format, lbfp::Kern
   const auto n = static_cast<size_t>(state.range(1));
   const auto k = static_cast<size_t>(state.range(2));
   const auto q = quantize_gemm(format, gaussian(m * k, true, 1), gaussian(k * n, false, 2), k, n);
-  const lbfp::GemmProblem p = gemm_problem(q, m, n, k);
-  std::vector<int64_t> acc(m * n);
   lbfp::GemmOptions options;
   options.threads = 1;
   options.path = path;
-  lbfp::GemmStats stats;
-  const auto t0 = std::chrono::steady_clock::now();
-  for (auto _ : state) {
-    stats = lbfp::gemm_accumulate(format, p, acc.data(), n, nullptr, options);
-    benchmark::DoNotOptimize(acc.data());
-  }
-  state.counters["GMACs"] = static_cast<double>(m * n * k) *
-                            static_cast<double>(state.iterations()) / seconds_since(t0) * 1e-9;
-  state.counters["sequential"] = static_cast<double>(stats.sequential_outputs);
-  state.SetLabel(lbfp::to_string(stats.path));
+  time_product(state, format, gemm_problem(q, m, n, k), options);
 }
 void BM_Lbfp8NarrowAuto(benchmark::State& state) {
   BM_CodeGemmNarrow(state, lbfp::lbfp8(), lbfp::KernelPath::kAuto);
@@ -229,19 +235,9 @@ void BM_Lbfp8Uncleared(benchmark::State& state) {
   p.b = b.data();
   p.ldb = n;
   p.b_exponents = b_exponents.data();
-  std::vector<int64_t> acc(m * n);
   lbfp::GemmOptions options;
   options.threads = 2;
-  lbfp::GemmStats stats;
-  const auto t0 = std::chrono::steady_clock::now();
-  for (auto _ : state) {
-    stats = lbfp::gemm_accumulate(lbfp::lbfp8(), p, acc.data(), n, nullptr, options);
-    benchmark::DoNotOptimize(acc.data());
-  }
-  state.counters["GMACs"] = static_cast<double>(m * n * k) *
-                            static_cast<double>(state.iterations()) / seconds_since(t0) * 1e-9;
-  state.counters["sequential"] = static_cast<double>(stats.sequential_outputs);
-  state.SetLabel(lbfp::to_string(stats.path));
+  time_product(state, lbfp::lbfp8(), p, options);
 }
 // Both BFP8 kernels of an AMX CPU (kAuto takes AMX there).
 void BM_Bfp8GemmCubeAvx512(benchmark::State& state) {
