@@ -496,17 +496,9 @@ TEST(GemmTest, OverflowProofClearsCalibratedData) {
   std::vector<Code> a(m * k), b(k * n);
   for (auto& x : a) x = encode(lbfp8(), std::max(0.0, normal(rng)), 3);  // ReLU'd, amax < 8
   for (auto& x : b) x = encode(lbfp8(), normal(rng), 3);
-  std::vector<int> b_exponents(n, 3);
-  GemmProblem p;
-  p.m = m;
-  p.n = n;
-  p.k = k;
-  p.a = a.data();
-  p.lda = k;
+  const std::vector<int> b_exponents(n, 3);
+  GemmProblem p = dense_problem(a, b, b_exponents, m, n, k);
   p.a_exponent = 3;
-  p.b = b.data();
-  p.ldb = n;
-  p.b_exponents = b_exponents.data();
   std::vector<int64_t> acc(m * n);
   const GemmStats st = gemm_accumulate(lbfp8(), p, acc.data(), n);
   EXPECT_EQ(st.sequential_outputs, 0u);
@@ -544,41 +536,25 @@ void expect_uncleared_outputs_summed_in_order(size_t k) {
                                    : encode(lbfp8(), std::max(-3.9, std::min(3.9, normal(rng))), 2);
     }
   }
-  std::vector<int> b_exponents(n, 2);
+  const std::vector<int> b_exponents(n, 2);
   std::vector<float> bias(n);
   for (auto& x : bias) x = static_cast<float>(normal(rng) * 4.0);
-  GemmProblem p;
-  p.m = m;
-  p.n = n;
-  p.k = k;
-  p.a = a.data();
-  p.lda = k;
+  GemmProblem p = dense_problem(a, b, b_exponents, m, n, k);
   p.a_exponent = 2;
-  p.b = b.data();
-  p.ldb = n;
-  p.b_exponents = b_exponents.data();
   p.bias = bias.data();
-  std::vector<int64_t> ref(m * n);
-  std::vector<uint32_t> ref_over(m * n);
-  GemmOptions ref_options;
-  ref_options.path = KernelPath::kReference;
-  const GemmStats ref_stats =
-      gemm_accumulate(lbfp8(), p, ref.data(), n, ref_over.data(), ref_options);
-  EXPECT_GT(ref_stats.overflows, 0u);
+  const PathSums ref = sums_on(lbfp8(), p, KernelPath::kReference);
+  EXPECT_GT(ref.stats.overflows, 0u);
   size_t in_range = 0;
-  for (uint32_t o : ref_over) in_range += o == 0 ? 1 : 0;
+  for (uint32_t o : ref.over) in_range += o == 0 ? 1 : 0;
   for (KernelPath path : kFastPaths) {
     if (!kernel_path_available(path, lbfp8())) continue;
-    std::vector<int64_t> acc(m * n, -1);
-    std::vector<uint32_t> over(m * n, 99);
-    GemmOptions options;
-    options.path = path;
-    const GemmStats st = gemm_accumulate(lbfp8(), p, acc.data(), n, over.data(), options);
+    const PathSums got = sums_on(lbfp8(), p, path);
+    const GemmStats& st = got.stats;
     EXPECT_GT(st.sequential_outputs, m * n / 3) << to_string(path);
     EXPECT_GT(in_range, m * n / 3);
-    EXPECT_EQ(acc, ref) << to_string(path);
-    EXPECT_EQ(over, ref_over) << to_string(path);
-    EXPECT_EQ(st.overflows, ref_stats.overflows) << to_string(path);
+    EXPECT_EQ(got.acc, ref.acc) << to_string(path);
+    EXPECT_EQ(got.over, ref.over) << to_string(path);
+    EXPECT_EQ(st.overflows, ref.stats.overflows) << to_string(path);
   }
 }
 
