@@ -242,6 +242,33 @@ void expect_calibrated_output_exponent(const Format& format) {
   }
 }
 
+// Values drawn into the memory of an earlier layer's (larger, smaller, grouped, padded, with
+// the model's weights) are the values drawn afresh, every element.
+TEST(LayerData, ValuesDrawnIntoGivenBackMemoryAreTheFreshOnes) {
+  Workload w = parse_topology(
+      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+      "Strides,\nbig, 12, 12, 3, 3, 8, 16, 1,\nsmall, 5, 5, 1, 1, 3, 2, 1,\n",
+      "t.csv");
+  LayerSpec grouped = w.layers[0];
+  grouped.name = "grouped";
+  grouped.groups = 4;
+  grouped.pad_h = grouped.pad_w = 1;
+  LayerSpec fc = parse_topology("Layer, M, N, K,\nfc, 7, 9, 33,\n", "t.csv").layers[0];
+  LayerSpec own = fc;
+  own.name = "own";
+  own.weights.assign(fc.gemm_n() * fc.gemm_k(), 0.5f);
+  const std::vector<LayerSpec> order = {w.layers[0], w.layers[1], grouped, fc, own, w.layers[0],
+                                        grouped, w.layers[1]};
+  LayerValues spare;
+  for (size_t i = 0; i < order.size(); ++i) {
+    const LayerValues want = make_layer_values(order[i], 100 + i, 1 << 20);
+    LayerValues got = make_layer_values(order[i], 100 + i, 1 << 20, std::move(spare));
+    EXPECT_EQ(got.input, want.input) << order[i].name;
+    EXPECT_EQ(got.weights, want.weights) << order[i].name;
+    spare = std::move(got);
+  }
+}
+
 TEST(LayerData, StandardNormalsAreTheStandardLibrarysDraws) {
   // Odd and even counts (an accepted pair's second value left unused), one value, none, and
   // long runs; the reference is std::normal_distribution itself on a generator with the seed.

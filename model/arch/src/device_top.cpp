@@ -132,12 +132,16 @@ void DeviceTop::program(Cpu& cpu) {
       layers_[i] = std::move(made);
       sources_[i] = nullptr;
     }
-    const GemmLayer& layer = layers_[i];
+    GemmLayer& layer = layers_[i];
     // One layer at a time from address 0, as the direct path's host places it.
     drv.release_all();
     driver::Descriptor d = shape_of(layer);
     d.a_address = drv.place(layer.a.data(), layer.a.size());
     d.w_address = drv.place(layer.w.data(), layer.w.size());
+    // The device reads its operands from memory: the host's copies go (their memory serves the
+    // layers still to be made).
+    std::vector<Code>().swap(layer.a);
+    std::vector<Code>().swap(layer.w);
     d.out_address = drv.allocate(layer.m * layer.n);
     const std::vector<int8_t> exponents(layer.w_exponents.begin(), layer.w_exponents.end());
     drv.place_parameters(exponents, layer.bias, &d);

@@ -279,15 +279,20 @@ class LayerFeed {
     lower_priority();  // the threads it starts inherit it
     size_t set = 0;  // slots whose promise is kept, in order
     try {
-      auto draw = [this](size_t li) {
-        return std::async(std::launch::async, [this, li] {
-          return make_layer_values(layers_[li], seed_ * 1000003u + li, dram_bytes_);
+      // Each layer's values are drawn into the memory of those of two layers before (`spare`),
+      // so that the draws touch no new pages.
+      auto draw = [this](size_t li, LayerValues reuse) {
+        return std::async(std::launch::async, [this, li, reuse = std::move(reuse)]() mutable {
+          return make_layer_values(layers_[li], seed_ * 1000003u + li, dram_bytes_,
+                                   std::move(reuse));
         });
       };
-      std::future<LayerValues> next = layers_.empty() ? std::future<LayerValues>() : draw(0);
+      LayerValues spare;
+      std::future<LayerValues> next =
+          layers_.empty() ? std::future<LayerValues>() : draw(0, LayerValues());
       for (size_t li = 0; li < layers_.size() && !stopping_; ++li) {
-        const LayerValues values = next.get();
-        if (li + 1 < layers_.size()) next = draw(li + 1);
+        LayerValues values = next.get();
+        if (li + 1 < layers_.size()) next = draw(li + 1, std::move(spare));
         // Each format's codes from the shared values: the later formats on their own threads.
         std::vector<std::future<std::vector<GemmLayer>>> later;
         for (size_t f = 1; f < formats_.size(); ++f) {
@@ -301,6 +306,7 @@ class LayerFeed {
                      : later[f - 1].get());
           ++set;
         }
+        spare = std::move(values);
       }
       if (next.valid()) next.wait();
     } catch (...) {

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <type_traits>
@@ -443,6 +445,29 @@ Im2col parse_im2col(const std::string& choice) {
 
 namespace {
 
+// The encoder of a format at an exponent, made once per process: its tables (about 200 KB)
+// take longer to build than most layers take to encode with them, and a network's layers share
+// a few exponents. Safe from any thread; the encoder stays alive while a caller holds it. At
+// most kMaxEncoders are kept (then the cache starts over), so sweeps over many formats stay
+// bounded in memory.
+template <class Format>
+std::shared_ptr<const FloatEncoder<Format>> shared_encoder(const Format& format, int exponent) {
+  constexpr size_t kMaxEncoders = 256;
+  static std::mutex mutex;
+  static std::map<std::pair<std::string, int>, std::shared_ptr<const FloatEncoder<Format>>>
+      encoders;
+  const std::pair<std::string, int> key(format.name(), exponent);
+  {
+    const std::lock_guard<std::mutex> lock(mutex);
+    const auto it = encoders.find(key);
+    if (it != encoders.end()) return it->second;
+  }
+  auto made = std::make_shared<const FloatEncoder<Format>>(format, exponent);
+  const std::lock_guard<std::mutex> lock(mutex);
+  if (encoders.size() >= kMaxEncoders) encoders.clear();
+  return encoders.emplace(key, std::move(made)).first->second;  // or the one made meanwhile
+}
+
 #if defined(__x86_64__)
 // libstdc++'s normal_distribution<float>::operator() in blocks: each attempt takes two draws,
 // u = generate_canonical<float>(rng) = float(draw) / 2^64 (at most the float below 1), x and y
@@ -602,19 +627,27 @@ __attribute__((target("avx512f"))) void mt_refill_avx512(uint64_t* x, uint64_t* 
 }
 #endif
 
+// `count` draws into out, which keeps its memory when it has room (its values do not matter).
 template <class Engine>
-std::vector<float> standard_normals_of(Engine& rng, size_t count) {
-  std::vector<float> out(count);
+void standard_normals_into(Engine& rng, size_t count, std::vector<float>& out) {
+  if (out.capacity() < count) out = std::vector<float>();  // not the old values copied over
+  out.resize(count);
 #if defined(__x86_64__) && defined(__GLIBCXX__)
   static const bool avx512 =
       __builtin_cpu_supports("avx512f") != 0 && __builtin_cpu_supports("avx512dq") != 0;
   if (avx512) {
     standard_normals_avx512(rng, out.data(), count);
-    return out;
+    return;
   }
 #endif
   std::normal_distribution<float> normal(0.0f, 1.0f);
   for (float& v : out) v = normal(rng);
+}
+
+template <class Engine>
+std::vector<float> standard_normals_of(Engine& rng, size_t count) {
+  std::vector<float> out;
+  standard_normals_into(rng, count, out);
   return out;
 }
 
@@ -678,10 +711,20 @@ void check_layer_values(const LayerSpec& layer, uint64_t max_bytes) {
 }
 
 LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t max_bytes) {
+  return make_layer_values(layer, seed, max_bytes, LayerValues());
+}
+
+LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t max_bytes,
+                              LayerValues reuse) {
   check_layer_values(layer, max_bytes);
   const uint64_t m = layer.gemm_m(), n = layer.gemm_n(), k = layer.gemm_k();
   Mt64 rng(seed);  // std::mt19937_64's draws, made faster
   LayerValues values;
+  // The draws' buffer (it becomes the first group's weights) and the input's take the memory
+  // of the values given back, every element written below.
+  std::vector<float> normals;
+  if (!reuse.weights.empty()) normals = std::move(reuse.weights[0]);
+  values.input = std::move(reuse.input);
 
   // The input: a feature map (C x H x W) for a convolution, an M x K matrix for a GEMM.
   std::vector<float>& input = values.input;
@@ -692,7 +735,7 @@ LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t ma
   }
   // One stream of N(0, 1) draws: the input's values, then each group's weights.
   const size_t weight_count = layer.weights.empty() ? layer.group_count() * n * k : 0;
-  std::vector<float> normals = standard_normals(rng, input.size() + weight_count);
+  standard_normals_into(rng, input.size() + weight_count, normals);
   for (size_t i = 0; i < input.size(); ++i) input[i] = std::max(0.0f, normals[i]);
   if (layer.is_conv && (layer.pad_h > 0 || layer.pad_w > 0)) {
     for (uint64_t c = 0; c < layer.channels; ++c) {
@@ -713,6 +756,7 @@ LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t ma
     size_t next = input.size();
     for (size_t g = 1; g < values.weights.size(); ++g) {
       std::vector<float>& w = values.weights[g];
+      if (g < reuse.weights.size()) w = std::move(reuse.weights[g]);
       w.resize(n * k);
       for (size_t i = 0; i < n * k; ++i) w[i] = sigma * normals[next + g * n * k + i];
     }
@@ -749,8 +793,8 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Layer
   std::vector<Code> input_codes(input.size() + 15);
   std::visit(
       [&](const auto& f) {
-        const FloatEncoder encoder(f, a_exp);  // lbfp::encode by table, bit for bit
-        encoder.encode_all(input.data(), input_codes.data(), input.size());
+        // lbfp::encode by table, bit for bit
+        shared_encoder(f, a_exp)->encode_all(input.data(), input_codes.data(), input.size());
       },
       format);
 
@@ -829,12 +873,12 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Layer
     gl.w.resize(n * k);
     std::visit(
         [&](const auto& f) {
-          std::map<int, FloatEncoder<std::decay_t<decltype(f)>>> encoders;
+          std::map<int, std::shared_ptr<const FloatEncoder<std::decay_t<decltype(f)>>>> encoders;
           for (uint64_t j = 0; j < n; ++j) {
             const int e = gl.w_exponents[j];
             auto it = encoders.find(e);
-            if (it == encoders.end()) it = encoders.emplace(e, FloatEncoder(f, e)).first;
-            it->second.encode_all(w + j * k, gl.w.data() + j * k, k);
+            if (it == encoders.end()) it = encoders.emplace(e, shared_encoder(f, e)).first;
+            it->second->encode_all(w + j * k, gl.w.data() + j * k, k);
           }
         },
         format);

@@ -87,6 +87,10 @@ struct LayerValues {
   std::vector<std::vector<float>> weights;  // per group, N x K; empty with the layer's weights
 };
 LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t max_bytes);
+// The same values in the memory of `reuse` (the values of an earlier layer, given back; their
+// contents do not matter): a loop over layers touches no new pages where the layers fit.
+LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t max_bytes,
+                              LayerValues reuse);
 // make_layer_values' check alone: throws its ConfigError when the layer does not fit max_bytes.
 void check_layer_values(const LayerSpec& layer, uint64_t max_bytes);
 
