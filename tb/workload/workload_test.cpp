@@ -381,6 +381,54 @@ TEST(LayerData, OutputExponentIsTheLargestSampledOutput) {
   expect_calibrated_output_exponent(bfp8());
 }
 
+// Outputs whose float sums misorder them: output 0 is 2^14 products of +1, one of 2^-12 and
+// 2^14 of -1 (in double exactly 2^-12; in float the small product is lost against the partial
+// sum of 2^14, so its float sum is 0), output 1 a single product near 2^-12.94 (the same in
+// float and double), the other 62 outputs clearly negative. The largest double output is
+// output 0's (exponent -11); output 1's alone would give -12. Every output's double sum is
+// written out plainly here. A second layer of 64 equal outputs (none can be ruled out).
+TEST(LayerData, OutputExponentSurvivesOutputsThatFloatSumsMisorder) {
+  constexpr uint64_t kHalf = 1 << 14, kK = 2 * kHalf + 1, kN = 64;
+  LayerSpec l =
+      parse_topology("Layer, M, N, K,\nfc, 1, 64, " + std::to_string(kK) + ",\n", "t.csv")
+          .layers[0];
+  LayerValues values;
+  values.input.assign(kK, 1.0f);
+  values.input[kHalf] = std::ldexp(1.0f, -6);  // a code value: 2^(1 - 8 + 16/16)
+  l.weights.assign(kN * kK, -1.0f);
+  for (uint64_t kk = 0; kk < kK; ++kk) {
+    l.weights[kk] = kk < kHalf ? 1.0f : -1.0f;
+    l.weights[kK + kk] = 0.0f;
+  }
+  l.weights[kHalf] = std::ldexp(1.0f, -6);
+  l.weights[kK + kHalf] = std::exp2(-6.9375f);  // output 1: one product near 2^-12.94
+  LayerSpec equal = l;
+  equal.name = "equal";
+  for (uint64_t j = 0; j < kN; ++j) {
+    std::copy(l.weights.begin(), l.weights.begin() + kK, equal.weights.begin() + j * kK);
+  }
+  for (const LayerSpec& spec : {l, equal}) {
+    const arch::GemmLayer g = make_layer_data(spec, values, lbfp8())[0];
+    ASSERT_EQ(g.m, 1u);
+    std::vector<double> outputs;
+    for (uint64_t j = 0; j < kN; ++j) {
+      double sum = 0.0;
+      for (uint64_t kk = 0; kk < kK; ++kk) {
+        sum += decode(lbfp8(), g.a[kk], g.a_exponent) *
+               decode(lbfp8(), g.w[j * kK + kk], g.w_exponents[j]);
+      }
+      outputs.push_back(sum);
+    }
+    const double amax = std::max(0.0, *std::max_element(outputs.begin(), outputs.end()));
+    EXPECT_EQ(amax, 0x1p-12) << spec.name;
+    if (spec.name == "fc") {
+      ASSERT_GT(outputs[1], 0.0);
+      ASSERT_NE(max_exponent(outputs[1]), max_exponent(amax)) << "the case decides nothing";
+    }
+    EXPECT_EQ(g.out_exponent, max_exponent(amax)) << spec.name;
+  }
+}
+
 TEST(LayerData, LowersAConvolutionThroughIm2col) {
   // 1 channel, 4x4 IFMAP, 3x3 filter, stride 1: row (y, x) of A is the 3x3 window at (y, x).
   const Workload w = parse_topology(

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <type_traits>
@@ -244,6 +245,134 @@ double largest_sampled_output_bfp(const BfpFormat& format, const std::vector<con
     }
   }
   return amax;
+}
+
+#if defined(__x86_64__)
+// The same largest output, most outputs ruled out first by float sums. In each output's own
+// units (A's values times 2^-Ea, W's times 2^-Ew, both then rounded to float: a relative error
+// below 2^-24 (1 + 2^-27) each), the sums s_f of eight rows by 32 outputs by vfmadd231ps
+// (k roundings) are within c_k sum |a w| of the double sums S_d 2^-(Ea+Ew) above, with
+//   c_k = 1.1 (k + 1) 2^-24   the float sum (gamma_(k+1), k <= 2^20),
+//       + 2^-22               the operands' rounding to float, twice, and its effect,
+//       + k 2^-51             the double sum's own error and its products' roundings,
+// and sum |a w| <= |a|_2 |w|_2 (Cauchy-Schwarz; the norms in doubles, rounded up). Every value
+// and product stays a normal float (the caller checks the tables' range), so no step underflows.
+// Rounding to nearest is monotone: an output's double value plus its bias lies between
+// lo + bias and hi + bias (each rounded), lo/hi = s_f 2^(Ea+Ew) -/+ that bound (widened for
+// their own roundings). An output whose upper end is below the largest lower end (or below 0,
+// where the search starts) cannot be the largest; the others are summed in doubles exactly as
+// the loops above do. Returns nothing (the caller sums every output) where too few outputs are
+// ruled out for it to pay.
+__attribute__((target("avx512f"))) std::optional<double> largest_sampled_output_pruned(
+    const double* a_values, const double* const* w_tables, const Code* w, uint64_t n,
+    uint64_t k, const std::vector<const Code*>& rows, const float* bias, int a_exponent,
+    const std::vector<int>& w_exponents) {
+  constexpr uint64_t kLanes = 32;
+  constexpr size_t kRows = 8;
+  const size_t m = rows.size();
+  const double ku = static_cast<double>(k);
+  const double c_k = 1.1 * (ku + 1) * 0x1p-24 + 0x1p-22 + ku * 0x1p-51;
+  const double norm_up = (1 + (ku + 8) * 0x1p-52) * (1 + 0x1p-30);
+  // The sampled rows' scaled values as floats, and their norms.
+  std::vector<float> a_rows(m * k);
+  std::vector<double> a_norm(m);
+  const double a_scale = std::ldexp(1.0, -a_exponent);
+  for (size_t r = 0; r < m; ++r) {
+    double sq = 0.0;
+    for (uint64_t kk = 0; kk < k; ++kk) {
+      const double v = a_values[rows[r][kk]] * a_scale;
+      a_rows[r * k + kk] = static_cast<float>(v);
+      sq += v * v;
+    }
+    a_norm[r] = std::sqrt(sq) * norm_up;
+  }
+  std::vector<float> block(k * kLanes);
+  std::vector<double> hi(n * m);
+  double floor = 0.0;
+  for (uint64_t j0 = 0; j0 < n; j0 += kLanes) {
+    const uint64_t lanes = std::min(kLanes, n - j0);
+    double w_norm[kLanes] = {};
+    if (lanes < kLanes) std::fill(block.begin(), block.end(), 0.0f);
+    for (uint64_t l = 0; l < lanes; ++l) {
+      const double* wt = w_tables[j0 + l];
+      const Code* wrow = w + (j0 + l) * k;
+      const double w_scale = std::ldexp(1.0, -w_exponents[j0 + l]);
+      double sq = 0.0;
+      for (uint64_t kk = 0; kk < k; ++kk) {
+        const double v = wt[wrow[kk]] * w_scale;
+        block[kk * kLanes + l] = static_cast<float>(v);
+        sq += v * v;
+      }
+      w_norm[l] = std::sqrt(sq) * norm_up;
+    }
+    for (size_t r0 = 0; r0 < m; r0 += kRows) {
+      const size_t count = std::min(kRows, m - r0);
+      const float* a[kRows];
+      for (size_t r = 0; r < kRows; ++r) a[r] = a_rows.data() + (r0 + std::min(r, count - 1)) * k;
+      __m512 s[kRows][2];
+      for (auto& row : s) row[0] = row[1] = _mm512_setzero_ps();
+      const float* wv = block.data();
+      for (uint64_t kk = 0; kk < k; ++kk, wv += kLanes) {
+        const __m512 w0 = _mm512_loadu_ps(wv);
+        const __m512 w1 = _mm512_loadu_ps(wv + 16);
+        for (size_t r = 0; r < kRows; ++r) {
+          const __m512 av = _mm512_set1_ps(a[r][kk]);
+          s[r][0] = _mm512_fmadd_ps(av, w0, s[r][0]);
+          s[r][1] = _mm512_fmadd_ps(av, w1, s[r][1]);
+        }
+      }
+      for (size_t r = 0; r < count; ++r) {
+        alignas(64) float out[kLanes];
+        _mm512_store_ps(out, s[r][0]);
+        _mm512_store_ps(out + 16, s[r][1]);
+        for (uint64_t l = 0; l < lanes; ++l) {
+          const uint64_t j = j0 + l;
+          const int scale = a_exponent + w_exponents[j];
+          const double mid = std::ldexp(static_cast<double>(out[l]), scale);
+          const double reach =
+              std::ldexp(c_k * a_norm[r0 + r] * w_norm[l], scale) * (1 + 0x1p-30) +
+              std::fabs(mid) * 0x1p-50;
+          double low = mid - reach;
+          double up = mid + reach;
+          if (bias != nullptr) {
+            low += bias[j];
+            up += bias[j];
+          }
+          floor = std::max(floor, low);  // a NaN (from a NaN bias) is never taken, as below
+          hi[j * m + r0 + r] = up;
+        }
+      }
+    }
+  }
+  std::vector<std::pair<uint64_t, size_t>> candidates;
+  for (uint64_t j = 0; j < n; ++j) {
+    for (size_t r = 0; r < m; ++r) {
+      if (hi[j * m + r] >= floor) candidates.emplace_back(j, r);
+    }
+  }
+  if (candidates.size() > n * m / 8) return std::nullopt;
+  double amax = 0.0;
+  for (const auto& [j, r] : candidates) {
+    const double* wt = w_tables[j];
+    const Code* wrow = w + j * k;
+    const Code* arow = rows[r];
+    double out = 0.0;
+    for (uint64_t kk = 0; kk < k; ++kk) out += a_values[arow[kk]] * wt[wrow[kk]];
+    if (bias != nullptr) out += bias[j];
+    amax = std::max(amax, out);
+  }
+  return amax;
+}
+#endif
+
+// Whether every nonzero value of the tables, scaled by 2^-E, lies in [2^-40, 2^40]: then their
+// products (at most k = 2^20 of them summed) stay normal floats in largest_sampled_output_pruned.
+bool scaled_values_in_float_range(const double* table, int exponent) {
+  for (int c = 0; c < 256; ++c) {
+    const double v = std::fabs(std::ldexp(table[c], -exponent));
+    if (v != 0.0 && !(v >= 0x1p-40 && v <= 0x1p40)) return false;
+  }
+  return true;
 }
 
 double largest_sampled_output(const double* a_values, const double* const* w_tables,
@@ -915,8 +1044,24 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Layer
       }
       std::vector<const double*> w_tables(n);
       for (uint64_t j = 0; j < n; ++j) w_tables[j] = w_values[gl.w_exponents[j]].data();
-      amax = largest_sampled_output(a_values.data(), w_tables.data(), gl.w.data(), n, k, rows,
-                                    gl.bias.empty() ? nullptr : gl.bias.data());
+      std::optional<double> pruned;
+#if defined(__x86_64__)
+      static const bool avx512 = __builtin_cpu_supports("avx512f") != 0;
+      bool in_range = avx512 && k <= (uint64_t{1} << 20) && !rows.empty() &&
+                      scaled_values_in_float_range(a_values.data(), a_exp);
+      for (const auto& [e, table] : w_values) {
+        in_range = in_range && scaled_values_in_float_range(table.data(), e);
+      }
+      if (in_range) {
+        pruned = largest_sampled_output_pruned(a_values.data(), w_tables.data(), gl.w.data(), n,
+                                               k, rows, gl.bias.empty() ? nullptr
+                                                                        : gl.bias.data(),
+                                               a_exp, gl.w_exponents);
+      }
+#endif
+      amax = pruned ? *pruned
+                    : largest_sampled_output(a_values.data(), w_tables.data(), gl.w.data(), n, k,
+                                             rows, gl.bias.empty() ? nullptr : gl.bias.data());
     }
     gl.out_exponent = max_exponent(amax);
     gl.relu = true;
