@@ -248,6 +248,27 @@ double largest_sampled_output_bfp(const BfpFormat& format, const std::vector<con
 }
 
 #if defined(__x86_64__)
+// out[kk * stride] = float(table[codes[kk]] * scale) for kk < k; returns the double norm of the
+// scaled values (four partial sums of squares: a single chain waits on every addition).
+double scaled_floats(const double* table, const Code* codes, uint64_t k, double scale,
+                     float* out, size_t stride) {
+  double sq[4] = {};
+  uint64_t kk = 0;
+  for (; kk + 4 <= k; kk += 4) {
+    for (int i = 0; i < 4; ++i) {
+      const double v = table[codes[kk + i]] * scale;
+      out[(kk + i) * stride] = static_cast<float>(v);
+      sq[i] += v * v;
+    }
+  }
+  for (; kk < k; ++kk) {
+    const double v = table[codes[kk]] * scale;
+    out[kk * stride] = static_cast<float>(v);
+    sq[0] += v * v;
+  }
+  return std::sqrt((sq[0] + sq[1]) + (sq[2] + sq[3]));
+}
+
 // The same largest output, most outputs ruled out first by float sums. In each output's own
 // units (A's values times 2^-Ea, W's times 2^-Ew, both then rounded to float: a relative error
 // below 2^-24 (1 + 2^-27) each), the sums s_f of eight rows by 32 outputs by vfmadd231ps
@@ -268,7 +289,7 @@ __attribute__((target("avx512f"))) std::optional<double> largest_sampled_output_
     uint64_t k, const std::vector<const Code*>& rows, const float* bias, int a_exponent,
     const std::vector<int>& w_exponents) {
   constexpr uint64_t kLanes = 32;
-  constexpr size_t kRows = 8;
+  constexpr size_t kRows = 4;
   const size_t m = rows.size();
   const double ku = static_cast<double>(k);
   const double c_k = 1.1 * (ku + 1) * 0x1p-24 + 0x1p-22 + ku * 0x1p-51;
@@ -278,13 +299,7 @@ __attribute__((target("avx512f"))) std::optional<double> largest_sampled_output_
   std::vector<double> a_norm(m);
   const double a_scale = std::ldexp(1.0, -a_exponent);
   for (size_t r = 0; r < m; ++r) {
-    double sq = 0.0;
-    for (uint64_t kk = 0; kk < k; ++kk) {
-      const double v = a_values[rows[r][kk]] * a_scale;
-      a_rows[r * k + kk] = static_cast<float>(v);
-      sq += v * v;
-    }
-    a_norm[r] = std::sqrt(sq) * norm_up;
+    a_norm[r] = scaled_floats(a_values, rows[r], k, a_scale, a_rows.data() + r * k, 1) * norm_up;
   }
   std::vector<float> block(k * kLanes);
   std::vector<double> hi(n * m);
@@ -297,34 +312,43 @@ __attribute__((target("avx512f"))) std::optional<double> largest_sampled_output_
       const double* wt = w_tables[j0 + l];
       const Code* wrow = w + (j0 + l) * k;
       const double w_scale = std::ldexp(1.0, -w_exponents[j0 + l]);
-      double sq = 0.0;
-      for (uint64_t kk = 0; kk < k; ++kk) {
-        const double v = wt[wrow[kk]] * w_scale;
-        block[kk * kLanes + l] = static_cast<float>(v);
-        sq += v * v;
-      }
-      w_norm[l] = std::sqrt(sq) * norm_up;
+      w_norm[l] = scaled_floats(wt, wrow, k, w_scale, block.data() + l, kLanes) * norm_up;
     }
     for (size_t r0 = 0; r0 < m; r0 += kRows) {
       const size_t count = std::min(kRows, m - r0);
       const float* a[kRows];
       for (size_t r = 0; r < kRows; ++r) a[r] = a_rows.data() + (r0 + std::min(r, count - 1)) * k;
-      __m512 s[kRows][2];
-      for (auto& row : s) row[0] = row[1] = _mm512_setzero_ps();
+      // Named accumulators: in an array GCC stores them to the stack at every step.
+      __m512 s00 = _mm512_setzero_ps(), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00,
+             s30 = s00, s31 = s00;
       const float* wv = block.data();
       for (uint64_t kk = 0; kk < k; ++kk, wv += kLanes) {
         const __m512 w0 = _mm512_loadu_ps(wv);
         const __m512 w1 = _mm512_loadu_ps(wv + 16);
-        for (size_t r = 0; r < kRows; ++r) {
-          const __m512 av = _mm512_set1_ps(a[r][kk]);
-          s[r][0] = _mm512_fmadd_ps(av, w0, s[r][0]);
-          s[r][1] = _mm512_fmadd_ps(av, w1, s[r][1]);
-        }
+        __m512 av = _mm512_set1_ps(a[0][kk]);
+        s00 = _mm512_fmadd_ps(av, w0, s00);
+        s01 = _mm512_fmadd_ps(av, w1, s01);
+        av = _mm512_set1_ps(a[1][kk]);
+        s10 = _mm512_fmadd_ps(av, w0, s10);
+        s11 = _mm512_fmadd_ps(av, w1, s11);
+        av = _mm512_set1_ps(a[2][kk]);
+        s20 = _mm512_fmadd_ps(av, w0, s20);
+        s21 = _mm512_fmadd_ps(av, w1, s21);
+        av = _mm512_set1_ps(a[3][kk]);
+        s30 = _mm512_fmadd_ps(av, w0, s30);
+        s31 = _mm512_fmadd_ps(av, w1, s31);
       }
+      alignas(64) float sums[kRows][kLanes];
+      _mm512_store_ps(sums[0], s00);
+      _mm512_store_ps(sums[0] + 16, s01);
+      _mm512_store_ps(sums[1], s10);
+      _mm512_store_ps(sums[1] + 16, s11);
+      _mm512_store_ps(sums[2], s20);
+      _mm512_store_ps(sums[2] + 16, s21);
+      _mm512_store_ps(sums[3], s30);
+      _mm512_store_ps(sums[3] + 16, s31);
       for (size_t r = 0; r < count; ++r) {
-        alignas(64) float out[kLanes];
-        _mm512_store_ps(out, s[r][0]);
-        _mm512_store_ps(out + 16, s[r][1]);
+        const float* out = sums[r];
         for (uint64_t l = 0; l < lanes; ++l) {
           const uint64_t j = j0 + l;
           const int scale = a_exponent + w_exponents[j];
