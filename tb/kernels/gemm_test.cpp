@@ -606,6 +606,82 @@ TEST(GemmTest, CallsOfOneShapeInARowMatchReference) {
   }
 }
 
+// Calls that vouch for A with a tag (GemmProblem::a_tag), as the tile mode's calls of one
+// activation block against successive weight blocks do: the kernels keep what they made of A
+// for the next call with the same tag and view. Each call against the reference: the same A and
+// tag with other B's (uncleared outputs too: top 121 over k = 4608, whose chunks are views of
+// A of their own), then the same tag with another view (fewer rows, a longer row stride, a later
+// start), A changed in place under a new tag, another format under the same tag, and more
+// tagged views than the kernels keep, revisited.
+TEST(GemmTest, CallsThatVouchForAMatchReference) {
+  const size_t m = 13, n = 16, k = 4608;
+  std::mt19937 rng(41);
+  auto codes = [&](const LbfpFormat& f, size_t count, int top) {
+    std::vector<Code> v(count);
+    for (Code& c : v) c = make_code(f, rng() % 2 == 0, static_cast<int>(rng() % (top + 1)));
+    return v;
+  };
+  const LbfpFormat lut5(8, 4, 5, 32);
+  std::vector<int> b_exponents(n, 0);
+  for (KernelPath path : kFastPaths) {
+    if (!kernel_path_available(path, lbfp8())) continue;
+    std::vector<Code> a = codes(lbfp8(), (m + 1) * 2 * k, 121);  // room for the longer stride
+    auto expect_same = [&](const LbfpFormat& f, GemmProblem p, uint64_t tag, const char* what) {
+      const PathSums ref = sums_on(f, p, KernelPath::kReference);
+      p.a_tag = tag;
+      const PathSums got = sums_on(f, p, path);
+      EXPECT_EQ(got.acc, ref.acc) << to_string(path) << ": " << what;
+      EXPECT_EQ(got.over, ref.over) << to_string(path) << ": " << what;
+    };
+    const uint64_t tag = 1000 + static_cast<uint64_t>(path);
+    for (int top : {121, 100, 127, 60}) {
+      const std::vector<Code> b = codes(lbfp8(), k * n, top);
+      expect_same(lbfp8(), dense_problem(a, b, b_exponents, m, n, k), tag, "same A, next B");
+    }
+    const std::vector<Code> b = codes(lbfp8(), k * n, 100);
+    GemmProblem p = dense_problem(a, b, b_exponents, m, n, k);
+    p.m = m - 3;
+    expect_same(lbfp8(), p, tag, "fewer rows");
+    p = dense_problem(a, b, b_exponents, m, n, k);
+    p.lda = 2 * k;
+    expect_same(lbfp8(), p, tag, "longer stride");
+    p = dense_problem(a, b, b_exponents, m, n, k);
+    p.a = a.data() + k;
+    expect_same(lbfp8(), p, tag, "a later start");
+    p = dense_problem(a, b, b_exponents, m, n, k);
+    p.k = k - 1;
+    expect_same(lbfp8(), p, tag, "shorter rows");
+    // A cleared product (no chunks: the kept A is the whole view's), then A changed in place.
+    std::vector<Code> small = codes(lbfp8(), m * k, 60);
+    expect_same(lbfp8(), dense_problem(small, b, b_exponents, m, n, k), tag + 50, "small A");
+    for (size_t i = 0; i < m * k; i += 3) small[i] = make_code(lbfp8(), false, 60 - small[i] % 32);
+    expect_same(lbfp8(), dense_problem(small, b, b_exponents, m, n, k), tag + 51, "A changed");
+    // Large positive A against small B (every output cleared), then against large positive B
+    // (every output saturating): the second call keeps the first's A, which must bring its
+    // Cauchy-Schwarz terms, or the outputs would be taken as cleared.
+    std::vector<Code> large(m * k), b_large(k * n);
+    for (Code& c : large) c = make_code(lbfp8(), false, 110 + static_cast<int>(rng() % 18));
+    const std::vector<Code> b_small = codes(lbfp8(), k * n, 30);
+    expect_same(lbfp8(), dense_problem(large, b_small, b_exponents, m, n, k), tag + 60,
+                "large A, small B");
+    for (Code& c : b_large) c = make_code(lbfp8(), false, 110 + static_cast<int>(rng() % 18));
+    expect_same(lbfp8(), dense_problem(large, b_large, b_exponents, m, n, k), tag + 60,
+                "large A, large B");
+    for (size_t i = 0; i < m * k; i += 3) a[i] = make_code(lbfp8(), false, 127 - a[i] % 64);
+    if (kernel_path_available(path, lut5)) {
+      expect_same(lut5, dense_problem(a, b, b_exponents, m, n, k), tag + 100, "another format");
+    }
+    for (int round = 0; round < 2; ++round) {
+      for (size_t view = 0; view < 12; ++view) {
+        GemmProblem q = dense_problem(a, b, b_exponents, m, n, k);
+        q.a = a.data() + view;
+        q.k = k - 16;
+        expect_same(lbfp8(), q, tag + 100, "one of many views");
+      }
+    }
+  }
+}
+
 // A 40-bit accumulator over large positive products: sums beyond 2^31 that never saturate. The
 // kernels' sums are exact only modulo 2^32, so no output is cleared; each is summed from chunk
 // sums within int32, the last chunk's taken from the whole product's wrapped sum less the

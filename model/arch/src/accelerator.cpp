@@ -1,6 +1,7 @@
 #include "lbfp/arch/accelerator.h"
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <cstdint>
 #include <cstring>
@@ -1148,6 +1149,20 @@ void Accelerator::run_compute() {
     size_t pair_a = SIZE_MAX, pair_w = SIZE_MAX;
     uint64_t pair_tag = 0;
     size_t resident_a = SIZE_MAX;  // the activation block of last_reuse_tag_ (resident weights)
+    // TileJob::a_tag: a new tag whenever the tiles move to another activation block, which
+    // stays whole in its slot (and its windows in windows_) while its tiles are computed,
+    // whatever weights they meet. The kernels keep what they made of A per thread, across
+    // accelerators and simulations, so the tags are unique in the process.
+    size_t tagged_a = SIZE_MAX;
+    uint64_t a_tag = 0;
+    auto a_tag_of = [&](size_t a_block) {
+      static std::atomic<uint64_t> tags{0};
+      if (a_block != tagged_a) {
+        tagged_a = a_block;
+        a_tag = ++tags;
+      }
+      return a_tag;
+    };
     // K split: each tile's previous chunk of the same outputs (its partial sums must have left
     // the array and be in the store before this chunk resumes them).
     std::vector<size_t> previous_chunk(p.tiles.size(), SIZE_MAX);
@@ -1334,6 +1349,7 @@ void Accelerator::run_compute() {
             last_reuse_tag_ = ++reuse_tags_;
           }
           job.reuse_tag = last_reuse_tag_;
+          job.a_tag = a_tag_of(t.a_block);
           if (p.weight_tag == 0) p.weight_tag = ++reuse_tags_;
           job.weight_tag = p.weight_tag;
         } else if (os && t.first_chunk) {
@@ -1351,6 +1367,7 @@ void Accelerator::run_compute() {
                                    ? 0
                                    : static_cast<int64_t>(ab.first + ab.count - t.m0) - t.rows;
           job.reuse_tag = pair_tag;
+          job.a_tag = a_tag_of(t.a_block);
         }
         job.a_exponent = layer.a_exponent;
         job.b_exponents = layer.w_exponents.data() + t.n0;

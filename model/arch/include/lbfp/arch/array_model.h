@@ -88,6 +88,11 @@ struct TileJob {
   // one layer, all loaded): tiles with the same b, cols and weight_tag read the same codes.
   // 0: no reuse.
   uint64_t weight_tag = 0;
+  // Identifies the content of the A view (a, lda, rows, k and the rows ahead below) while it
+  // stays the same: the whole activation block of the tile, whichever weights it meets. The
+  // tile-level mode passes it to the kernels (GemmProblem::a_tag), which keep what they made
+  // of A for the next call. 0: no reuse.
+  uint64_t a_tag = 0;
   const ScaledTile* scaled = nullptr;  // a format of spec section 13 (its own array)
 };
 
