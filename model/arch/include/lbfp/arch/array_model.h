@@ -206,11 +206,12 @@ class ArrayModel {
     uint64_t tag = 0;
     std::map<std::tuple<const Code*, int, int64_t>, std::vector<uint32_t>> counts;
   } nonzero_b_;
-  struct NonzeroA {  // nonzero_a_counts of the last tile, reused along its row of tiles
-    uint64_t tag = 0;
-    const Code* a = nullptr;
-    int rows = 0;
-    std::vector<uint32_t> counts;
+  // nonzero_a_counts per (a, rows, k) while the tag that vouches for A's codes holds (the
+  // activation block's a_tag, else the row of tiles' reuse_tag): reused along a row of tiles
+  // and, with weights streamed, by every weight block the activation block meets.
+  struct NonzeroA {
+    std::pair<bool, uint64_t> tag{false, 0};  // (an a_tag, the tag)
+    std::map<std::tuple<const Code*, int, int64_t>, std::vector<uint32_t>> counts;
   } nonzero_a_;
   bool busy_ = false;
   bool accumulators_ready_ = false;
