@@ -1151,8 +1151,8 @@ void Accelerator::run_compute() {
     size_t resident_a = SIZE_MAX;  // the activation block of last_reuse_tag_ (resident weights)
     // TileJob::a_tag: a new tag whenever the tiles move to another activation block, which
     // stays whole in its slot (and its windows in windows_) while its tiles are computed,
-    // whatever weights they meet. The kernels keep what they made of A per thread, across
-    // accelerators and simulations, so the tags are unique in the process.
+    // whatever weights they meet. (Unique in the process: nothing keyed by one can outlive
+    // its accelerator and meet another's.)
     size_t tagged_a = SIZE_MAX;
     uint64_t a_tag = 0;
     auto a_tag_of = [&](size_t a_block) {

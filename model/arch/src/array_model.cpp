@@ -474,7 +474,6 @@ int64_t ArrayModel::compute_whole_tile() {
     problem.bias = job_.bias;
     problem.initial_acc = job_.init_acc;
     problem.ld_initial = static_cast<size_t>(job_.cols);
-    problem.a_tag = job_.a_tag;
     const size_t elements = problem.m * problem.n;
     if (elements > ahead_.capacity) {
       const size_t grown = std::max(elements, ahead_.capacity + ahead_.capacity / 2);

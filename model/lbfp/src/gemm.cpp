@@ -773,7 +773,6 @@ void kernel_sums(const FormatTables<Format>& t, KernelPath path, const GemmProbl
     call.cs_square = squares ? t.cs_square : nullptr;
     call.a_sq = a_sq;
     call.b_sq = b_sq;
-    call.a_tag = p.a_tag;
     run_gemm_avx512(t, call, static_cast<size_t>(threads), path);
     return;
   }

@@ -72,64 +72,6 @@ struct Scratch {
   unsigned char* data;
 };
 
-// The packed A of calls that vouch for their codes (GemmCall::a_tag), kept per thread for the
-// next calls with the same tag, view and kernel: the last kPackedAEntries of them. A call that
-// finds its entry skips packing A (its Cauchy-Schwarz terms come from the entry too).
-struct PackedAEntry {
-  uint64_t tag = 0;
-  const Code* a = nullptr;
-  size_t lda = 0, m = 0, k = 0;
-  const void* kernel = nullptr;  // the tables, one per format and kernel layout
-  bool squares = false;          // a_sq was computed
-  bool valid = false;            // the packing completed
-  uint64_t used = 0;             // for the least recently used
-  std::unique_ptr<unsigned char[]> data;
-  size_t capacity = 0;
-  std::vector<double> a_sq;
-};
-constexpr size_t kPackedAEntries = 8;
-constexpr size_t kPackedAMaxBytes = size_t{16} << 20;  // larger packings are not kept
-
-// The entry of `call` (hit: valid and matching), or the least recently used one, claimed for it
-// (valid cleared, memory for `bytes`); nullptr where the call has no tag or is too large.
-PackedAEntry* packed_a_entry(const GemmCall& call, const void* kernel, size_t bytes, bool* hit) {
-  *hit = false;
-  if (call.a_tag == 0 || bytes > kPackedAMaxBytes) return nullptr;
-  thread_local PackedAEntry entries[kPackedAEntries];
-  thread_local uint64_t clock = 0;
-  const bool squares = call.cs_square != nullptr;
-  PackedAEntry* oldest = &entries[0];
-  for (PackedAEntry& e : entries) {
-    if (e.valid && e.tag == call.a_tag && e.a == call.a && e.lda == call.lda &&
-        e.m == call.m && e.k == call.k && e.kernel == kernel && (e.squares || !squares)) {
-      e.used = ++clock;
-      *hit = true;
-      return &e;
-    }
-    if (e.used < oldest->used) oldest = &e;
-  }
-  PackedAEntry& e = *oldest;
-  e.valid = false;
-  e.tag = call.a_tag;
-  e.a = call.a;
-  e.lda = call.lda;
-  e.m = call.m;
-  e.k = call.k;
-  e.kernel = kernel;
-  e.squares = squares;
-  e.used = ++clock;
-  if (e.capacity < bytes + 64) {
-    e.capacity = std::max(bytes + 64, e.capacity + e.capacity / 2);
-    e.data.reset(new unsigned char[e.capacity]);  // default-initialised: not zeroed
-  }
-  return &e;
-}
-
-unsigned char* aligned64(unsigned char* p) {
-  const auto address = reinterpret_cast<uintptr_t>(p);
-  return p + (64 - address % 64) % 64;
-}
-
 }  // namespace
 
 // ---- portable ----------------------------------------------------------------------------------
@@ -1446,22 +1388,13 @@ LBFP_AVX512_TARGET void lbfp_gemm_impl(const LbfpKernelTables& tables, const Gem
   const size_t a_block = kp_total * kLbfpMr;    // LbfpPackedA per row block
   const size_t pair_words = Vbmi ? kVbmiPairWords : 2 * kLbfpNr;
   const size_t b_panel = kp_total * pair_words;  // uint32 per panel
-  const size_t a_bytes = blocks * a_block * sizeof(LbfpPackedA);
-  bool kept = false;  // A packed by an earlier call with the same tag and view
-  PackedAEntry* const entry =
-      packed_a_entry(call, Vbmi ? static_cast<const void*>(&tables.x16)
-                                : static_cast<const void*>(&tables.pair_h),
-                     a_bytes, &kept);
-  const CallBuffers buf =
-      call_buffers(entry != nullptr ? 0 : a_bytes, panels * b_panel * sizeof(uint32_t), 0);
-  auto* apack = reinterpret_cast<LbfpPackedA*>(entry != nullptr ? aligned64(entry->data.get())
-                                                                : buf.a);
+  const CallBuffers buf = call_buffers(blocks * a_block * sizeof(LbfpPackedA),
+                                       panels * b_panel * sizeof(uint32_t), 0);
+  auto* apack = reinterpret_cast<LbfpPackedA*>(buf.a);
   auto* bpack = reinterpret_cast<uint32_t*>(buf.b);
   const double* cs = call.cs_square;
-  if (kept && cs != nullptr) std::copy(entry->a_sq.begin(), entry->a_sq.end(), call.a_sq);
 
   auto pack_a = [&](size_t chunk) {
-    if (kept) return;
     const size_t b0 = chunk * chunk_blocks;
     const size_t b1 = std::min(blocks, b0 + chunk_blocks);
     for (size_t ib = b0; ib < b1; ++ib) {
@@ -1547,10 +1480,6 @@ LBFP_AVX512_TARGET void lbfp_gemm_impl(const LbfpKernelTables& tables, const Gem
         });
   };
   run_by_panels(call, threads, parallel, chunks, panels, pack_a, pack_b, compute);
-  if (entry != nullptr && !kept) {
-    if (cs != nullptr) entry->a_sq.assign(call.a_sq, call.a_sq + call.m);
-    entry->valid = true;
-  }
 }
 }  // namespace
 

@@ -107,7 +107,6 @@ struct GemmCall {
   const double* cs_square = nullptr;  // 256 values, or nullptr: no sums of squares
   double* a_sq = nullptr;             // m values
   double* b_sq = nullptr;             // n values
-  uint64_t a_tag = 0;                 // GemmProblem::a_tag
 };
 
 // Runs body(0), ..., body(count - 1) at the same time, body(0) on the calling thread.

@@ -58,11 +58,6 @@ struct GemmProblem {
   // reduction had run in the same call; overflow counts cover this call's steps only.
   const int64_t* initial_acc = nullptr;
   size_t ld_initial = 0;
-  // Non-zero: the caller vouches that A's codes (a, lda, m, k) are the same as in every earlier
-  // call on this thread with this tag and view, so the kernels may reuse what they made of them
-  // (the LBFP AVX-512 kernels keep the packed A of the last few such calls). Only the speed
-  // depends on it while that holds; a caller that changes A's codes must change the tag.
-  uint64_t a_tag = 0;
 };
 
 struct GemmStats {

@@ -89,9 +89,8 @@ struct TileJob {
   // 0: no reuse.
   uint64_t weight_tag = 0;
   // Identifies the content of the A view (a, lda, rows, k and the rows ahead below) while it
-  // stays the same: the whole activation block of the tile, whichever weights it meets. The
-  // tile-level mode passes it to the kernels (GemmProblem::a_tag), which keep what they made
-  // of A for the next call. 0: no reuse.
+  // stays the same: the whole activation block of the tile, whichever weights it meets (the
+  // tile-level mode keeps A's activity counts per view while it holds). 0: no reuse.
   uint64_t a_tag = 0;
   const ScaledTile* scaled = nullptr;  // a format of spec section 13 (its own array)
 };
