@@ -458,6 +458,17 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
                                                                  report.arch.accel.format}}
              : formats_for(r.format, report.arch.accel.format);
   check_host_memory(r, report.workload, formats.size());
+  // The layers' data: one seeded draw per layer, shared by the formats (the same values, each
+  // format's codes, made side by side), the next layer's drawn on another thread meanwhile;
+  // all of it while the accelerators are built and the simulation runs, which waits for a
+  // layer's codes only when its host reaches the layer. Every layer is checked and added, with
+  // its shape, before the start (a layer that fails its check throws here, before the data
+  // threads could report it; they stop with the feed). One accelerator per format and dataflow.
+  const auto& layers = report.workload.layers;
+  const uint64_t dram_bytes = report.arch.accel.dram.size_bytes;
+  LayerFeed feed(layers, formats, std::vector<size_t>(formats.size(), dataflows.size()), r.seed,
+                 dram_bytes, im2col);
+  if (!scaled) feed.start();
   std::vector<std::unique_ptr<System>> accelerators;
   std::vector<std::vector<size_t>> owners;  // per accelerator: workload layer of each group
   std::vector<Dataflow> accelerator_dataflows;
@@ -505,15 +516,6 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
     }
     ++format_index;
   }
-  // The layers' data: one seeded draw per layer, shared by the formats (the same values, each
-  // format's codes, made side by side), the next layer's drawn on another thread meanwhile;
-  // all of it while the simulation runs, which waits for a layer's codes only when its host
-  // reaches the layer. Every layer is checked and added, with its shape, before the start.
-  const auto& layers = report.workload.layers;
-  const uint64_t dram_bytes = report.arch.accel.dram.size_bytes;
-  std::vector<size_t> consumers(formats.size(), 0);  // accelerators per format
-  for (size_t f : accelerator_formats) ++consumers[f];
-  LayerFeed feed(layers, formats, consumers, r.seed, dram_bytes, im2col);
   double scaled_data_seconds = 0;
   for (size_t li = 0; li < layers.size(); ++li) {
     check_layer_values(layers[li], dram_bytes);
@@ -545,7 +547,6 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
       }
     }
   }
-  if (!scaled) feed.start();
   if (ready) ready();
 
   const auto simulation_started = std::chrono::steady_clock::now();
