@@ -544,41 +544,16 @@ int64_t ArrayModel::compute_whole_tile() {
   }
   // The tiles of one row share A, and with resident weights every row shares B: their non-zero
   // counts are taken once per row of tiles and once per column of tiles.
-  const std::vector<uint32_t>* nonzero_a = nullptr;
-  std::vector<uint32_t> fresh_a;
-  // (The two kinds of tag count apart: a job may carry either.)
-  const std::pair<bool, uint64_t> a_tag(job_.a_tag != 0,
-                                        job_.a_tag != 0 ? job_.a_tag : job_.reuse_tag);
-  if (a_tag.second != 0) {
-    if (nonzero_a_.tag != a_tag) {
-      nonzero_a_.counts.clear();
-      nonzero_a_.tag = a_tag;
-    }
-    auto [it, added] = nonzero_a_.counts.try_emplace({job_.a, job_.rows, job_.k});
-    if (added) it->second = nonzero_a_counts(zero_mask_, job_);
-    nonzero_a = &it->second;
-  } else {
-    fresh_a = nonzero_a_counts(zero_mask_, job_);
-    nonzero_a = &fresh_a;
-  }
-  // B's counts per (b, cols, k) while the tag that vouches for its codes holds: the whole
-  // resident B's, else the tile's row of tiles' (the same A and B blocks).
-  const std::vector<uint32_t>* nonzero_b = nullptr;
-  std::vector<uint32_t> fresh_b;
-  const uint64_t b_tag = job_.weight_tag != 0 ? job_.weight_tag : job_.reuse_tag;
-  if (b_tag != 0) {
-    if (nonzero_b_.tag != b_tag) {
-      nonzero_b_.counts.clear();
-      nonzero_b_.tag = b_tag;
-    }
-    auto [it, added] = nonzero_b_.counts.try_emplace({job_.b, job_.cols, job_.k});
-    if (added) it->second = nonzero_b_counts(zero_mask_, job_);
-    nonzero_b = &it->second;
-  } else {
-    fresh_b = nonzero_b_counts(zero_mask_, job_);
-    nonzero_b = &fresh_b;
-  }
-  const ArrayActivity a = tile_activity(job_, *nonzero_a, *nonzero_b);
+  // (An a_tag and the other kinds of tag count apart: a job may carry either.)
+  const std::vector<uint32_t>& nonzero_a =
+      nonzero_a_.get({job_.a_tag != 0, job_.a_tag != 0 ? job_.a_tag : job_.reuse_tag},
+                     {job_.a, job_.rows, job_.k},
+                     [&] { return nonzero_a_counts(zero_mask_, job_); });
+  const std::vector<uint32_t>& nonzero_b =
+      nonzero_b_.get({false, job_.weight_tag != 0 ? job_.weight_tag : job_.reuse_tag},
+                     {job_.b, job_.cols, job_.k},
+                     [&] { return nonzero_b_counts(zero_mask_, job_); });
+  const ArrayActivity a = tile_activity(job_, nonzero_a, nonzero_b);
   activity_.macs += a.macs;
   activity_.zero_macs += a.zero_macs;
   activity_.requantizations += a.requantizations;

@@ -201,17 +201,33 @@ class ArrayModel {
     size_t capacity = 0;  // elements of each
     bool saturated = false;
   } ahead_;
-  struct NonzeroB {  // nonzero_b_counts per (b, cols, k) while the weight_tag or reuse_tag holds
-    uint64_t tag = 0;
-    std::map<std::tuple<const Code*, int, int64_t>, std::vector<uint32_t>> counts;
-  } nonzero_b_;
-  // nonzero_a_counts per (a, rows, k) while the tag that vouches for A's codes holds (the
-  // activation block's a_tag, else the row of tiles' reuse_tag): reused along a row of tiles
-  // and, with weights streamed, by every weight block the activation block meets.
-  struct NonzeroA {
-    std::pair<bool, uint64_t> tag{false, 0};  // (an a_tag, the tag)
-    std::map<std::tuple<const Code*, int, int64_t>, std::vector<uint32_t>> counts;
-  } nonzero_a_;
+  // Activity counts per (operand, rows or columns, k) while the tag that vouches for the
+  // operand's codes holds (a job without one gets them afresh): A's while the activation
+  // block's a_tag holds (else the row of tiles' reuse_tag), so that every weight block the
+  // activation block meets reuses them; B's while the resident weights' weight_tag (else the
+  // reuse_tag) holds.
+  struct KeptCounts {
+    using Key = std::tuple<const Code*, int, int64_t>;
+    std::pair<bool, uint64_t> tag{false, 0};  // (an a_tag rather than another kind, the tag)
+    std::map<Key, std::vector<uint32_t>> counts;
+    std::vector<uint32_t> fresh;
+    template <class Count>
+    const std::vector<uint32_t>& get(std::pair<bool, uint64_t> t, const Key& key,
+                                     const Count& count) {
+      if (t.second == 0) {
+        fresh = count();
+        return fresh;
+      }
+      if (tag != t) {
+        counts.clear();
+        tag = t;
+      }
+      auto [it, added] = counts.try_emplace(key);
+      if (added) it->second = count();
+      return it->second;
+    }
+  };
+  KeptCounts nonzero_a_, nonzero_b_;
   bool busy_ = false;
   bool accumulators_ready_ = false;
   int64_t cycle_ = 0;
