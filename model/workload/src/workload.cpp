@@ -271,7 +271,7 @@ double scaled_floats(const double* table, const Code* codes, uint64_t k, double 
 
 // The same largest output, most outputs ruled out first by float sums. In each output's own
 // units (A's values times 2^-Ea, W's times 2^-Ew, both then rounded to float: a relative error
-// below 2^-24 (1 + 2^-27) each), the sums s_f of eight rows by 32 outputs by vfmadd231ps
+// below 2^-24 (1 + 2^-27) each), the sums s_f of four rows by 32 outputs by vfmadd231ps
 // (k roundings) are within c_k sum |a w| of the double sums S_d 2^-(Ea+Ew) above, with
 //   c_k = 1.1 (k + 1) 2^-24   the float sum (gamma_(k+1), k <= 2^20),
 //       + 2^-22               the operands' rounding to float, twice, and its effect,
@@ -387,7 +387,6 @@ __attribute__((target("avx512f"))) std::optional<double> largest_sampled_output_
   }
   return amax;
 }
-#endif
 
 // Whether every nonzero value of the tables, scaled by 2^-E, lies in [2^-40, 2^40]: then their
 // products (at most k = 2^20 of them summed) stay normal floats in largest_sampled_output_pruned.
@@ -398,6 +397,7 @@ bool scaled_values_in_float_range(const double* table, int exponent) {
   }
   return true;
 }
+#endif
 
 double largest_sampled_output(const double* a_values, const double* const* w_tables,
                               const Code* w, uint64_t n, uint64_t k,
