@@ -548,7 +548,7 @@ bad "LBFP family point '7' is not W:F (e.g. 7:3) (--lbfp-points)" synth --units 
 # A run killed in the middle leaves the previous reports as they were.
 "$lbfp" sim --quiet --workload gemm:64,64,64 --seed 1 --out killed || fail=1
 cp -r killed killed.before
-"$lbfp" sim --quiet --workload gemm:2048,2048,2048 --seed 2 --out killed &
+"$lbfp" sim --quiet --workload gemm:4096,4096,4096 --seed 2 --out killed &  # several seconds
 sleep 0.5
 kill -9 $! 2> /dev/null
 wait $! 2> /dev/null
