@@ -63,14 +63,23 @@ int main(int argc, char** argv) {
     const size_t px = test.rows * test.cols;
     const size_t classes = 10;
     const auto nthreads = static_cast<size_t>(threads);
-    ev::Activations a;  // reused by every batch, as lbfp eval does
-    ev::run_fp32_into(g, inputs[0], inputs[0].size() / px, a, nthreads);  // warm-up
+    // lbfp eval's FP32 pass where only the predictions are wanted (--format fp32): the output
+    // and the scratch tensors reused by every batch, every tensor checked for values that are
+    // not finite.
+    std::vector<float> output;
+    ev::Fp32Scratch scratch;
+    size_t not_finite = 0;
+    auto pass = [&](const std::vector<float>& in) {
+      not_finite += ev::run_fp32_output_into(g, in, in.size() / px, output, scratch, nthreads)
+                        .tensor >= 0;
+    };
+    pass(inputs[0]);  // warm-up
     std::vector<size_t> predicted;
     const auto start = std::chrono::steady_clock::now();
     const double cpu_start = cpu_seconds();
     for (const auto& in : inputs) {
-      ev::run_fp32_into(g, in, in.size() / px, a, nthreads);
-      const auto p = ev::top1(a[static_cast<size_t>(g.output)], classes);
+      pass(in);
+      const auto p = ev::top1(output, classes);
       predicted.insert(predicted.end(), p.begin(), p.end());
     }
     const double seconds =
@@ -100,6 +109,11 @@ int main(int argc, char** argv) {
         std::printf("  %-28s %-14s %8.3f s  %s\n", n.name.c_str(), ev::to_string(n.kind),
                     per_tensor[static_cast<size_t>(n.output)], shape.c_str());
       }
+    }
+    if (not_finite) {
+      std::fprintf(stderr, "lbfp_eval_bench: %zu batches with FP32 values that are not finite\n",
+                   not_finite);
+      return 1;
     }
     size_t right = 0;
     for (size_t i = 0; i < images; ++i) right += predicted[i] == test.labels[i];

@@ -203,6 +203,32 @@ TEST(Fp32Gemm, AddEqualsTheScalarDefinitionBitForBit) {
   }
 }
 
+// fp32_any_not_finite against std::isfinite: every length up to 150 (whole steps of 64 values
+// and tails), one infinity, NaN or finite extreme at every position.
+TEST(Fp32Gemm, AnyNotFiniteFindsEveryInfinityAndNaN) {
+  const float odd[] = {std::numeric_limits<float>::infinity(),
+                       -std::numeric_limits<float>::infinity(),
+                       std::numeric_limits<float>::quiet_NaN(),
+                       -std::numeric_limits<float>::quiet_NaN(),
+                       std::numeric_limits<float>::max(),
+                       -std::numeric_limits<float>::max(),
+                       std::numeric_limits<float>::denorm_min(),
+                       -0.f};
+  for (size_t n = 0; n <= 150; ++n) {
+    std::vector<float> v(n + 1, 1.5f);
+    v[n] = std::numeric_limits<float>::infinity();  // past the end: never read as part of v[0, n)
+    EXPECT_FALSE(detail::fp32_any_not_finite(v.data(), n)) << n;
+    for (size_t i = 0; i < n; ++i) {
+      for (float x : odd) {
+        std::vector<float> w(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n));
+        w[i] = x;
+        EXPECT_EQ(detail::fp32_any_not_finite(w.data(), n), !std::isfinite(x))
+            << n << " " << i << " " << x;
+      }
+    }
+  }
+}
+
 // A one-convolution graph (input tensor 0, output tensor 1).
 Graph one_conv(const ActShape& in, size_t out_c, size_t kh, size_t kw, size_t sh, size_t sw,
                size_t ph, size_t pw, size_t groups, bool relu, std::mt19937& rng) {
@@ -497,6 +523,98 @@ TEST(Fp32Inference, SameValuesForAnyThreadCountAndBatch) {
     const std::vector<float> third(one[t].begin() + static_cast<std::ptrdiff_t>(3 * per),
                                    one[t].begin() + static_cast<std::ptrdiff_t>(4 * per));
     EXPECT_EQ(third, alone[t]) << g.tensor_names[t];
+  }
+}
+
+// The pass that keeps only the output gives run_fp32's output, bit for bit, for any thread
+// count, with a batch of a whole chunk of 8 and a tail (13) and, through the same scratch, a
+// smaller one (5).
+TEST(Fp32Inference, OutputPassGivesRunFp32sOutput) {
+  for (const auto& [model, data] : {std::pair<const char*, const char*>{"lenet5", "mnist"},
+                                    {"resnet10", "fashion-mnist"},
+                                    {"mobilenet", "fashion-mnist"}}) {
+    const Graph g = load_onnx(model_path(std::string(model) + ".onnx"));
+    const Dataset& test = dataset(data, Split::kTest);
+    for (size_t threads : {1, 2, 3}) {
+      Fp32Scratch scratch;
+      std::vector<float> output;
+      for (const auto& [first, n] : {std::pair<size_t, size_t>{0, 13}, {20, 5}}) {
+        const std::vector<float> input = to_float_input(test, first, n);
+        const NotFinite f = run_fp32_output_into(g, input, n, output, scratch, threads);
+        const Activations want = run_fp32(g, input, n, nullptr, {}, 1);
+        const std::vector<float>& y = want[static_cast<size_t>(g.output)];
+        ASSERT_EQ(output.size(), y.size()) << model;
+        EXPECT_EQ(std::memcmp(output.data(), y.data(), y.size() * sizeof(float)), 0)
+            << model << " threads " << threads << " batch " << n;
+        EXPECT_EQ(f.tensor, -1) << model;
+      }
+    }
+  }
+}
+
+// The first value that is not finite of every tensor of `a` in tensor, then element order,
+// element by element.
+NotFinite first_not_finite_by_element(const Activations& a, size_t batch) {
+  for (size_t t = 0; t < a.size(); ++t) {
+    for (size_t i = 0; i < a[t].size(); ++i) {
+      if (!std::isfinite(a[t][i])) {
+        return {static_cast<int>(t), i / (a[t].size() / batch), std::isnan(a[t][i])};
+      }
+    }
+  }
+  return {};
+}
+
+// Where values are not finite in some images, the output pass and find_not_finite report the
+// first one of the lowest tensor, as a search of run_fp32's tensors finds it: a value too large
+// for the first convolution (its output infinite, later NaN) in a late chunk, below it the
+// input's infinity or NaN of a later or an earlier chunk, for 1 to 3 threads.
+TEST(Fp32Inference, OutputPassFindsTheFirstValueThatIsNotFinite) {
+  const Graph g = load_onnx(model_path("mobilenet.onnx"));
+  const Dataset& test = dataset("fashion-mnist", Split::kTest);
+  const size_t n = 21, px = 28 * 28;
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  struct Case {
+    std::vector<std::pair<size_t, float>> images;  // (image, value of all its pixels / one pixel)
+    int tensor;
+    size_t image;
+    bool is_nan;
+  };
+  const float big = std::numeric_limits<float>::max();
+  const std::vector<Case> cases = {
+      {{{13, big}}, 1, 13, false},
+      {{{13, big}, {19, inf}}, 0, 19, false},
+      {{{11, big}, {17, nan}, {4, nan}}, 0, 4, true},
+  };
+  for (const Case& c : cases) {
+    std::vector<float> input = to_float_input(test, 0, n);
+    for (const auto& [image, v] : c.images) {
+      if (std::isfinite(v)) {
+        std::fill(input.begin() + static_cast<std::ptrdiff_t>(image * px),
+                  input.begin() + static_cast<std::ptrdiff_t>((image + 1) * px), v);
+      } else {
+        input[image * px + 300] = v;
+      }
+    }
+    const Activations all = run_fp32(g, input, n, nullptr, {}, 1);
+    const NotFinite want = first_not_finite_by_element(all, n);
+    // The cases are what they are meant to be: the element search finds the expected value.
+    ASSERT_EQ(want.tensor, c.tensor);
+    ASSERT_EQ(want.image, c.image);
+    ASSERT_EQ(want.nan, c.is_nan);
+    const NotFinite found = find_not_finite(all, n);
+    EXPECT_EQ(found.tensor, want.tensor);
+    EXPECT_EQ(found.image, want.image);
+    EXPECT_EQ(found.nan, want.nan);
+    for (size_t threads : {1, 2, 3}) {
+      Fp32Scratch scratch;
+      std::vector<float> output;
+      const NotFinite got = run_fp32_output_into(g, input, n, output, scratch, threads);
+      EXPECT_EQ(got.tensor, want.tensor) << "threads " << threads;
+      EXPECT_EQ(got.image, want.image) << "threads " << threads;
+      EXPECT_EQ(got.nan, want.nan) << "threads " << threads;
+    }
   }
 }
 

@@ -409,6 +409,9 @@ bad "folder: is a directory" eval --model folder --data data
 onnx overflow "$conv $rest" "$(init w '1 1 1 1' 1e30) $(init g '784 10' "$(printf '1e30 %.0s' $(seq 7840))")" 28
 stdout_ok=1 bad "overflow.onnx: the FP32 output of layer 'y' is infinite for training image 0 (the weights overflow float)" \
   eval --model overflow.onnx --data data --calib-images 5
+# FP32 alone: the pass that keeps only the predictions checks every tensor of the test images.
+stdout_ok=1 bad "overflow.onnx: the FP32 output of layer 'y' is infinite for test image 0 (the weights overflow float)" \
+  eval --model overflow.onnx --data data --format fp32
 stdout_ok=0
 bad "--calib-images 0: a quantized format needs at least one calibration image" eval --model "$model" --data data --calib-images 0
 bad "--calib-images: expected a non-negative decimal integer below 2^64, got '-1'" eval --model "$model" --data data --calib-images -1

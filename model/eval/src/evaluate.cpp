@@ -146,32 +146,17 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 // every quantized result is compared with, is inf or NaN, and its accuracy and every SQNR would be
 // garbage printed as numbers. Named instead: the layer and the image.
 // `images`: the index in the split of each image of the batch.
-void check_finite(const Graph& g, const Activations& fp, size_t batch, const char* split,
+// The error of an FP32 value that is not finite: `images` maps the batch's image to its id.
+void check_finite(const Graph& g, const NotFinite& f, const char* split,
                   const std::vector<size_t>& images) {
-  for (size_t t = 0; t < fp.size(); ++t) {
-    const std::vector<float>& values = fp[t];
-    // A pass over the exponent bits without a branch per element (it vectorises); the element
-    // by element search below only where something is not finite.
-    uint32_t not_finite = 0;
-    for (float v : values) {
-      uint32_t bits;
-      std::memcpy(&bits, &v, sizeof(bits));
-      not_finite |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
-    }
-    if (not_finite == 0) continue;
-    const size_t per_image = batch == 0 ? 0 : values.size() / batch;
-    for (size_t i = 0; i < values.size(); ++i) {
-      if (std::isfinite(values[i])) continue;
-      const int p = g.producer(static_cast<int>(t));
-      const std::string layer =
-          p < 0 ? "the input" : "layer '" + g.nodes[static_cast<size_t>(p)].name + "'";
-      const size_t image = images[per_image ? i / per_image : 0];
-      throw ModelError(g.name + ": the FP32 output of " + layer + " is " +
-                       (std::isnan(values[i]) ? "NaN" : "infinite") + " for " + split +
-                       " image " + std::to_string(image) +
-                       " (the weights overflow float); no accuracy can be measured");
-    }
-  }
+  if (f.tensor < 0) return;
+  const int p = g.producer(f.tensor);
+  const std::string layer =
+      p < 0 ? "the input" : "layer '" + g.nodes[static_cast<size_t>(p)].name + "'";
+  throw ModelError(g.name + ": the FP32 output of " + layer + " is " +
+                   (f.nan ? "NaN" : "infinite") + " for " + split + " image " +
+                   std::to_string(images[f.image]) +
+                   " (the weights overflow float); no accuracy can be measured");
 }
 
 }  // namespace
@@ -224,7 +209,7 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
         input[i] = static_cast<float>(calib_pixels[first * px + i]) / 255.0f;
       }
       run_fp32_into(g, input, count, fp, fp32_threads);
-      check_finite(g, fp, count, "training", ids);
+      check_finite(g, find_not_finite(fp, count), "training", ids);
       stats.add(fp, fp32_threads);
     }
   }
@@ -274,6 +259,8 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
   if (threads > 1) config_gemm.threads = 1;
   const size_t configs = report.results.size();
   Activations fp;  // the FP32 activations of the batch, reused by every batch
+  std::vector<float> fp_output;  // without configurations: the FP32 output of the batch
+  Fp32Scratch fp_scratch;
   // Each (configuration, run)'s codes and convolution buffers, reused by every batch.
   std::vector<QuantizedResult> kept(configs * threads);
   std::vector<QuantScratch> scratch(configs * threads);
@@ -281,11 +268,19 @@ EvalReport evaluate(const Graph& g, const Dataset& train, const Dataset& test,
   for (size_t first = 0; first < total; first += batch) {
     const size_t count = std::min(batch, total - first);
     const auto fp32_start = std::chrono::steady_clock::now();
-    run_fp32_into(g, to_float_input(test, first, count), count, fp, fp32_threads);
     std::vector<size_t> ids(count);
     for (size_t i = 0; i < count; ++i) ids[i] = first + i;
-    check_finite(g, fp, count, "test", ids);
-    const auto fp_pred = top1(fp[static_cast<size_t>(g.output)], classes);
+    if (configs == 0) {
+      // Only the predictions are wanted: the pass keeps no other activation of the batch.
+      check_finite(g, run_fp32_output_into(g, to_float_input(test, first, count), count,
+                                           fp_output, fp_scratch, fp32_threads),
+                   "test", ids);
+    } else {
+      run_fp32_into(g, to_float_input(test, first, count), count, fp, fp32_threads);
+      check_finite(g, find_not_finite(fp, count), "test", ids);
+    }
+    const auto fp_pred = top1(configs == 0 ? fp_output : fp[static_cast<size_t>(g.output)],
+                              classes);
     for (size_t i = 0; i < count; ++i) {
       const bool right = fp_pred[i] == test.labels[first + i];
       report.fp32_right.push_back(right);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 // This file is compiled with -ffp-contract=off (CMakeLists.txt): the taps' w * x, then + must not
@@ -349,6 +350,34 @@ __attribute__((target("avx512f"))) void gather2_avx512(const float* src, size_t 
     const auto mout = static_cast<__mmask16>(r >= 16 ? 0xFFFFu : (1u << r) - 1);
     _mm512_mask_storeu_ps(dst + i, mout, _mm512_permutex2var_ps(lo, even, hi));
   }
+}
+
+// m = the lanewise largest of m and the exponent fields of the lanes of k at p (0 elsewhere).
+__attribute__((target("avx512f"))) inline void largest_exponent(__m512i& m, const float* p,
+                                                                 __mmask16 k) {
+  const __m512i e = _mm512_and_si512(_mm512_maskz_loadu_epi32(k, p),
+                                     _mm512_set1_epi32(0x7f800000));
+  m = _mm512_mask_max_epu32(m, 0xFFFF, m, e);  // (the unmasked form warns in GCC 12)
+}
+
+// Not finite where the largest exponent field is all ones. Four vectors per step.
+__attribute__((target("avx512f"))) bool any_not_finite_avx512(const float* v, size_t count) {
+  __m512i m0 = _mm512_set1_epi32(0), m1 = m0, m2 = m0, m3 = m0;
+  size_t i = 0;
+  for (; i + 64 <= count; i += 64) {
+    largest_exponent(m0, v + i, 0xFFFF);
+    largest_exponent(m1, v + i + 16, 0xFFFF);
+    largest_exponent(m2, v + i + 32, 0xFFFF);
+    largest_exponent(m3, v + i + 48, 0xFFFF);
+  }
+  for (; i < count; i += 16) {
+    largest_exponent(m0, v + i,
+                     static_cast<__mmask16>(count - i >= 16 ? 0xFFFFu : (1u << (count - i)) - 1));
+  }
+  m0 = _mm512_mask_max_epu32(m0, 0xFFFF, m0, m1);
+  m2 = _mm512_mask_max_epu32(m2, 0xFFFF, m2, m3);
+  m0 = _mm512_mask_max_epu32(m0, 0xFFFF, m0, m2);
+  return _mm512_cmpeq_epi32_mask(m0, _mm512_set1_epi32(0x7f800000)) != 0;
 }
 
 __attribute__((target("avx512f"))) void add_avx512(const float* a, const float* b, size_t count,
@@ -1192,6 +1221,20 @@ void fp32_add(const float* a, const float* b, size_t count, bool relu, float* y)
     const float v = a[i] + b[i];
     y[i] = relu && v < 0.f ? 0.f : v;
   }
+}
+
+bool fp32_any_not_finite(const float* v, size_t count) {
+#ifdef LBFP_FP32_AVX512
+  if (has_avx512()) return any_not_finite_avx512(v, count);
+#endif
+  // The exponent bits all ones, OR-ed without a branch per element.
+  uint32_t not_finite = 0;
+  for (size_t i = 0; i < count; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, v + i, sizeof(bits));
+    not_finite |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+  }
+  return not_finite != 0;
 }
 
 void fp32_gather(const float* src, size_t count, size_t stride, float* dst) {

@@ -527,29 +527,59 @@ void run_node(const Graph& g, const Node& n, const LayerPlan* plan, Activations&
   }
 }
 
+// Each Conv's and Gemm's plan, by node.
+std::vector<LayerPlan> fp32_plans(const Graph& g) {
+  std::vector<LayerPlan> plans(g.nodes.size());
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    if (n.kind == OpKind::kConv) plans[i] = conv_plan(g, n);
+    if (n.kind == OpKind::kGemm) plans[i] = gemm_plan(n, shape_of(g, n.inputs[0]).elements());
+  }
+  return plans;
+}
+
+void check_input_size(const Graph& g, const std::vector<float>& input, size_t batch,
+                      const char* caller) {
+  const ActShape& ins = shape_of(g, g.input);
+  if (input.size() != batch * ins.elements()) {
+    throw std::invalid_argument(std::string(caller) + ": input size does not match batch x " +
+                                ins.str());
+  }
+}
+
+// Images per task of the passes that run the whole network on a few images at a time.
+constexpr size_t kFp32Chunk = 8;
+
+// The first value of v[0 .. n) that is not finite, as a NotFinite of `tensor` (the images
+// per_image values each, numbered from `first`); tensor -1 where there is none.
+NotFinite first_not_finite(int tensor, const float* v, size_t n, size_t per_image, size_t first) {
+  NotFinite f;
+  if (!detail::fp32_any_not_finite(v, n)) return f;
+  size_t i = 0;
+  while (std::isfinite(v[i])) ++i;
+  f.tensor = tensor;
+  f.image = first + (per_image ? i / per_image : 0);
+  f.nan = std::isnan(v[i]);
+  return f;
+}
+
 void fp32_pass(const Graph& g, const std::vector<float>& input, size_t batch, Activations& t,
                Activations* pre_activations, const Fp32Hook& after_node, size_t threads) {
   t.resize(g.tensor_names.size());
   if (pre_activations) pre_activations->assign(g.tensor_names.size(), {});
-  const ActShape& ins = shape_of(g, g.input);
-  if (input.size() != batch * ins.elements()) {
-    throw std::invalid_argument("run_fp32: input size does not match batch x " + ins.str());
-  }
+  check_input_size(g, input, batch, "run_fp32");
   t[static_cast<size_t>(g.input)] = input;
   // Every operator writes each of its outputs: no zero fill where the memory is reused.
-  std::vector<LayerPlan> plans(g.nodes.size());
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    const Node& n = g.nodes[i];
+  for (const Node& n : g.nodes) {
     t[static_cast<size_t>(n.output)].resize(batch * shape_of(g, n.output).elements());
-    if (n.kind == OpKind::kConv) plans[i] = conv_plan(g, n);
-    if (n.kind == OpKind::kGemm) plans[i] = gemm_plan(n, shape_of(g, n.inputs[0]).elements());
   }
+  const std::vector<LayerPlan> plans = fp32_plans(g);
   auto plan = [&](const Node& n) { return &plans[static_cast<size_t>(&n - g.nodes.data())]; };
   if (!pre_activations && !after_node) {
     // The whole network for a few images at a time: each layer's input is still in cache. Each
     // thread takes the next few images in turn (a thread slowed by others on its core does
     // fewer).
-    constexpr size_t kChunk = 8;
+    constexpr size_t kChunk = kFp32Chunk;
     detail::parallel_tasks((batch + kChunk - 1) / kChunk, threads, [&](size_t i) {
       const size_t first = i * kChunk, end = std::min(batch, first + kChunk);
       for (const Node& n : g.nodes) run_node(g, n, plan(n), t, first, end, n.relu);
@@ -587,6 +617,67 @@ Activations run_fp32(const Graph& g, const std::vector<float>& input, size_t bat
 void run_fp32_into(const Graph& g, const std::vector<float>& input, size_t batch,
                    Activations& out, size_t threads) {
   fp32_pass(g, input, batch, out, nullptr, {}, threads);
+}
+
+NotFinite find_not_finite(const Activations& a, size_t batch) {
+  for (size_t t = 0; t < a.size(); ++t) {
+    const std::vector<float>& v = a[t];
+    const NotFinite f = first_not_finite(static_cast<int>(t), v.data(), v.size(),
+                                         batch == 0 ? 0 : v.size() / batch, 0);
+    if (f.tensor >= 0) return f;
+  }
+  return {};
+}
+
+NotFinite run_fp32_output_into(const Graph& g, const std::vector<float>& input, size_t batch,
+                               std::vector<float>& output, Fp32Scratch& scratch,
+                               size_t threads) {
+  check_input_size(g, input, batch, "run_fp32_output_into");
+  const std::vector<LayerPlan> plans = fp32_plans(g);
+  const size_t chunks = (batch + kFp32Chunk - 1) / kFp32Chunk;
+  const size_t workers = std::max<size_t>(1, std::min(threads, chunks));
+  auto elements = [&](int tensor) { return shape_of(g, tensor).elements(); };
+  // Each worker's tensors of kFp32Chunk images (grown, never shrunk: the next call reuses them).
+  if (scratch.workers.size() < workers) scratch.workers.resize(workers);
+  for (size_t w = 0; w < workers; ++w) {
+    Activations& t = scratch.workers[w];
+    t.resize(g.tensor_names.size());
+    auto fit = [&](int tensor) {
+      std::vector<float>& v = t[static_cast<size_t>(tensor)];
+      if (v.size() < kFp32Chunk * elements(tensor)) v.resize(kFp32Chunk * elements(tensor));
+    };
+    fit(g.input);
+    for (const Node& n : g.nodes) fit(n.output);
+  }
+  const size_t in_size = elements(g.input), out_size = elements(g.output);
+  output.resize(batch * out_size);
+  std::vector<NotFinite> found(chunks);  // per chunk: its first value that is not finite
+  detail::parallel_worker_tasks(chunks, workers, [&](size_t w, size_t i) {
+    Activations& t = scratch.workers[w];
+    const size_t first = i * kFp32Chunk, count = std::min(batch, first + kFp32Chunk) - first;
+    std::copy(input.data() + first * in_size, input.data() + (first + count) * in_size,
+              t[static_cast<size_t>(g.input)].data());
+    NotFinite& f = found[i];
+    auto check = [&](int tensor) {
+      if (f.tensor >= 0 && f.tensor < tensor) return;  // a lower tensor has one already
+      const NotFinite here = first_not_finite(tensor, t[static_cast<size_t>(tensor)].data(),
+                                              count * elements(tensor), elements(tensor), first);
+      if (here.tensor >= 0) f = here;
+    };
+    check(g.input);
+    for (const Node& n : g.nodes) {
+      run_node(g, n, &plans[static_cast<size_t>(&n - g.nodes.data())], t, 0, count, n.relu);
+      check(n.output);
+    }
+    const float* y = t[static_cast<size_t>(g.output)].data();
+    std::copy(y, y + count * out_size, output.data() + first * out_size);
+  });
+  // The lowest tensor; for a tensor, the first chunk (the lowest images).
+  NotFinite first;
+  for (const NotFinite& f : found) {
+    if (f.tensor >= 0 && (first.tensor < 0 || f.tensor < first.tensor)) first = f;
+  }
+  return first;
 }
 
 // ---- calibration ------------------------------------------------------------------------------

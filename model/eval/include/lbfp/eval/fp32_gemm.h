@@ -172,6 +172,9 @@ void fp32_max_pool_planes(const PoolShape& s, size_t planes, const float* x, flo
 // y[i] = a[i] + b[i], then v < 0 ? 0 : v when relu (a residual Add), for i < count.
 void fp32_add(const float* a, const float* b, size_t count, bool relu, float* y);
 
+// Whether any of v[0 .. count) is not finite (NaN or infinite).
+bool fp32_any_not_finite(const float* v, size_t count);
+
 // dst[i] = src[i * stride] for i < count (nothing past src[(count - 1) * stride] is read).
 void fp32_gather(const float* src, size_t count, size_t stride, float* dst);
 

@@ -94,6 +94,32 @@ Activations run_fp32(const Graph& graph, const std::vector<float>& input, size_t
 void run_fp32_into(const Graph& graph, const std::vector<float>& input, size_t batch,
                    Activations& out, size_t threads = 1);
 
+// Where an FP32 pass met a value that is not finite: the lowest tensor id holding one (the
+// input included) and that tensor's first such value in element order (its image, NaN or
+// infinite). tensor is -1 where every value is finite.
+struct NotFinite {
+  int tensor = -1;
+  size_t image = 0;
+  bool nan = false;
+};
+
+// The first value of `activations` (batch images per tensor) that is not finite.
+NotFinite find_not_finite(const Activations& activations, size_t batch);
+
+// Each thread's tensors for a few images, kept from one run_fp32_output_into call to the next.
+struct Fp32Scratch {
+  std::vector<Activations> workers;
+};
+
+// The FP32 pass when only the graph's output is wanted (`output`: batch x its elements, the
+// values of run_fp32's output tensor): each thread runs the whole network on a few images at a
+// time in its own tensors (in `scratch`, reused by the next call), so they stay in cache and
+// no other activation of the batch is written to memory. Every tensor of each few images is
+// checked for values that are not finite while it is in cache; the first is returned.
+NotFinite run_fp32_output_into(const Graph& graph, const std::vector<float>& input, size_t batch,
+                               std::vector<float>& output, Fp32Scratch& scratch,
+                               size_t threads = 1);
+
 // Every exponent and weight code of one quantized inference.
 struct QuantPlan {
   Arithmetic format = Arithmetic::kLbfp8;
