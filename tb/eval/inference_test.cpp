@@ -289,6 +289,15 @@ TEST(Fp32Inference, DirectConvolutionEqualsTheDefinitionBitForBit) {
       {{3, 28, 28}, 3, 3, 3, 2, 2, 1, 1, 3, true},   {{2, 14, 14}, 2, 3, 3, 2, 2, 1, 1, 2, false},
       {{2, 13, 37}, 2, 3, 5, 2, 2, 1, 2, 2, true},   {{2, 9, 40}, 2, 3, 3, 1, 1, 0, 0, 2, false},
       {{2, 5, 21}, 2, 3, 9, 1, 1, 1, 4, 2, true},    {{2, 9, 9}, 2, 3, 3, 3, 1, 1, 1, 2, false},
+      // Depthwise 3 x 3, stride 1, padding 1 through the padded rows (planes up to 31 wide but
+      // 16): two channels per vector up to 7 wide (an odd count: the last alone), one vector
+      // per row up to 15, two up to 31; heights in blocks of 7 rows (one vector) or 4 (two)
+      // and tails of 4, 2 and 1 rows; a 16-wide plane stays flat.
+      {{5, 7, 7}, 5, 3, 3, 1, 1, 1, 1, 5, true},     {{4, 1, 1}, 4, 3, 3, 1, 1, 1, 1, 4, false},
+      {{3, 2, 5}, 3, 3, 3, 1, 1, 1, 1, 3, true},     {{4, 8, 6}, 4, 3, 3, 1, 1, 1, 1, 4, false},
+      {{2, 11, 14}, 2, 3, 3, 1, 1, 1, 1, 2, true},   {{2, 13, 15}, 2, 3, 3, 1, 1, 1, 1, 2, false},
+      {{2, 3, 17}, 2, 3, 3, 1, 1, 1, 1, 2, true},    {{3, 9, 31}, 3, 3, 3, 1, 1, 1, 1, 3, false},
+      {{2, 6, 16}, 2, 3, 3, 1, 1, 1, 1, 2, true},
       // Depthwise of stride 2 through the plane's four phases (kw <= pw + 2): rows of 35 and 18
       // outputs (three and two chunks of 32 input columns, odd and even widths), padding 2
       // (taps one phase column to the left), 2 x 2 and 2 x 4 kernels, a 1 x 1 kernel (one
@@ -399,6 +408,32 @@ TEST(Fp32Inference, BorderTapsOfANonFiniteWeightStillCount) {
   h.nodes[0].weights[((o * 32 + c) * 3 + 0) * 3 + 1] = 1.f;
   const Activations ref = run_fp32(h, input, 1, nullptr, {}, 1);
   EXPECT_EQ(std::memcmp(got[1].data(), ref[1].data(), o * 49 * sizeof(float)), 0);
+}
+
+// The same for a depthwise convolution through the padded rows: an infinite weight of channel 1's
+// kernel row 0 makes its top row NaN (inf x the zero row above) and its other rows +inf, and the
+// channel beside it in the same vectors (planes up to 7 wide: lanes 0-7) stays finite.
+TEST(Fp32Inference, DepthwiseBorderTapsOfANonFiniteWeightStillCount) {
+  std::mt19937 rng(13);
+  for (size_t w : {7, 14, 28}) {
+    Graph g = one_conv({2, 7, w}, 2, 3, 3, 1, 1, 1, 1, 2, false, rng);
+    g.nodes[0].weights[9 + 1] = std::numeric_limits<float>::infinity();  // channel 1, (0, 1)
+    std::vector<float> input(2 * 7 * w);
+    std::uniform_real_distribution<float> pos(0.5f, 1.5f);
+    for (float& v : input) v = pos(rng);
+    const Activations got = run_fp32(g, input, 1, nullptr, {}, 1);
+    for (size_t oy = 0; oy < 7; ++oy) {
+      for (size_t ox = 0; ox < w; ++ox) {
+        EXPECT_TRUE(std::isfinite(got[1][oy * w + ox])) << w << ": channel 0";
+        const float v = got[1][(7 + oy) * w + ox];
+        if (oy == 0) {
+          EXPECT_TRUE(std::isnan(v)) << w << ": row 0, column " << ox << ": " << v;
+        } else {
+          EXPECT_EQ(v, std::numeric_limits<float>::infinity()) << w << ": row " << oy;
+        }
+      }
+    }
+  }
 }
 
 // FP32 pooling against its definition: the in-bounds values of each window in (ky, kx) order;

@@ -712,6 +712,166 @@ __attribute__((target("avx512f"))) void dw_flat_plane(const DepthwisePlan& p, co
   for (; v < vectors; ++v) dw_flat_block<1>(p, v, w, bv, relu, x, y);
 }
 
+// DepthwisePlan::rows_vectors: output rows oy0 .. oy0 + R - 1 of J vectors each from the padded
+// rows of buf (row r of the plane at buf + (r + 1) S, S = 16 J; rows 0 and h + 1 zero, one zero
+// vector before and after). Input row oy0 + i - 1 (buffer row oy0 + i) is tap row kh = i - r of
+// output row oy0 + r: the rows in increasing order give each output its taps in (kh, kw) order.
+// wt[kh * 3 + kw]: the tap's weight in every lane (two channels: one per half).
+template <int J, int R>
+__attribute__((target("avx512f"))) inline void dw3_rows_block(const float* buf, size_t oy0,
+                                                              const __m512* wt, __m512 acc[R][J]) {
+  constexpr size_t S = 16 * J;
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 2
+    for (int j = 0; j < J; ++j) acc[r][j] = _mm512_setzero_ps();
+  }
+#pragma GCC unroll 10
+  for (int i = 0; i < R + 2; ++i) {
+    const float* row = buf + (oy0 + static_cast<size_t>(i)) * S;
+#pragma GCC unroll 2
+    for (int j = 0; j < J; ++j) {
+      const __m512 cur = _mm512_load_ps(row + 16 * j);
+      const __m512 prev = _mm512_load_ps(row + 16 * j - 16);
+      const __m512 next = _mm512_load_ps(row + 16 * j + 16);
+      // Lane l: column l - 1 (kw = 0) and l + 1 (kw = 2) of the same row.
+      // (The masked form: the plain one warns in GCC 12.)
+      const __m512i ci = _mm512_castps_si512(cur);
+      const __m512 left = _mm512_castsi512_ps(
+          _mm512_mask_alignr_epi32(ci, 0xFFFF, ci, _mm512_castps_si512(prev), 15));
+      const __m512 right = _mm512_castsi512_ps(
+          _mm512_mask_alignr_epi32(ci, 0xFFFF, _mm512_castps_si512(next), ci, 1));
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        const int kh = i - r;
+        if (kh < 0 || kh > 2) continue;
+        acc[r][j] = _mm512_add_ps(acc[r][j], _mm512_mul_ps(wt[3 * kh], left));
+        acc[r][j] = _mm512_add_ps(acc[r][j], _mm512_mul_ps(wt[3 * kh + 1], cur));
+        acc[r][j] = _mm512_add_ps(acc[r][j], _mm512_mul_ps(wt[3 * kh + 2], right));
+      }
+    }
+  }
+}
+
+// The rows of one plane (or pair of planes) of `rows_vectors` J, in blocks of 4 rows: each
+// output vector + bias, the ReLU, then its lanes inside the plane stored (pair: lanes 0 .. w - 1
+// to y0's row, 8 .. 8 + w - 1 to y1's).
+__attribute__((target("avx512f"))) inline void dw3_store(size_t w, size_t oy, int j,
+                                                          __m512 acc, __m512 bias, bool relu,
+                                                          float* y0, float* y1) {
+  if (y1) {
+    const auto lo = static_cast<__mmask16>((1u << w) - 1);
+    dw_store(y0 + oy * w, lo, acc, bias, relu);
+    dw_store(y1 + oy * w - 8, static_cast<__mmask16>(lo << 8), acc, bias, relu);
+  } else {
+    const size_t c = 16 * static_cast<size_t>(j), n = std::min<size_t>(16, w - c);
+    dw_store(y0 + oy * w + c, static_cast<__mmask16>((1u << n) - 1), acc, bias, relu);
+  }
+}
+
+template <int J>
+__attribute__((target("avx512f"))) void dw3_rows_plane(const TapShape& s, const float* buf,
+                                                       const __m512* wt, __m512 bias, bool relu,
+                                                       float* y0, float* y1) {
+  const size_t w = s.w;
+  // Blocks of 7 rows of one vector (a 7, 14 or 28 row plane in whole blocks) or 4 of two: 7 or
+  // 8 accumulators, each input row's three shifts serving up to three output rows.
+  constexpr int R = J == 1 ? 7 : 4;
+  size_t oy = 0;
+  for (; oy + R <= s.h; oy += R) {
+    __m512 acc[R][J];
+    dw3_rows_block<J, R>(buf, oy, wt, acc);
+    for (int r = 0; r < R; ++r) {
+      for (int j = 0; j < J; ++j) {
+        dw3_store(w, oy + static_cast<size_t>(r), j, acc[r][j], bias, relu, y0, y1);
+      }
+    }
+  }
+  if (s.h - oy >= 4) {
+    __m512 acc[4][J];
+    dw3_rows_block<J, 4>(buf, oy, wt, acc);
+    for (int r = 0; r < 4; ++r) {
+      for (int j = 0; j < J; ++j) {
+        dw3_store(w, oy + static_cast<size_t>(r), j, acc[r][j], bias, relu, y0, y1);
+      }
+    }
+    oy += 4;
+  }
+  const size_t rest = s.h - oy;
+  if (rest >= 2) {
+    __m512 acc[2][J];
+    dw3_rows_block<J, 2>(buf, oy, wt, acc);
+    for (int r = 0; r < 2; ++r) {
+      for (int j = 0; j < J; ++j) {
+        dw3_store(w, oy + static_cast<size_t>(r), j, acc[r][j], bias, relu, y0, y1);
+      }
+    }
+    oy += 2;
+  }
+  if (oy < s.h) {
+    __m512 acc[1][J];
+    dw3_rows_block<J, 1>(buf, oy, wt, acc);
+    for (int j = 0; j < J; ++j) dw3_store(w, oy, j, acc[0][j], bias, relu, y0, y1);
+  }
+}
+
+// Channels [0, channels) through the padded rows (DepthwisePlan::rows_vectors), two at a time
+// where rows_pair (an odd last channel in the low half, its high half zero and not stored).
+__attribute__((target("avx512f"))) void dw3_rows_planes(const DepthwisePlan& p, size_t channels,
+                                                        const float* w, const float* bias,
+                                                        bool relu, const float* x, float* y) {
+  const TapShape& s = p.s;
+  const size_t J = p.rows_vectors, S = 16 * J, in = s.h * s.w;
+  // A zero vector, the zero row, h rows, the zero row, a zero vector; 64-byte aligned.
+  const size_t floats = 16 + (s.h + 2) * S + 16;
+  thread_local std::vector<float> storage;
+  if (storage.size() < floats + 16) storage.assign(floats + 16, 0.f);
+  float* buf = storage.data() + (16 - (reinterpret_cast<uintptr_t>(storage.data()) / 4) % 16) % 16;
+  float* rows = buf + 16;  // buffer row 0: the zero row above the plane
+  // The zero rows and vectors stay zero: only rows 1 .. h are written.
+  std::fill(buf, buf + 16 + S, 0.f);
+  std::fill(rows + (s.h + 1) * S, rows + (s.h + 2) * S + 16, 0.f);
+  const size_t step = p.rows_pair ? 2 : 1;
+  // The lanes of a row's vectors inside the plane (pair: the low half's).
+  const auto m0 = static_cast<__mmask16>(s.w >= 16 ? 0xFFFFu : (1u << s.w) - 1);
+  const auto m1 = static_cast<__mmask16>(s.w > 16 ? (1u << (s.w - 16)) - 1 : 0);
+  for (size_t c = 0; c < channels; c += step) {
+    const bool two = p.rows_pair && c + 1 < channels;
+    const float* xr = x + c * in;
+    float* dst = rows + S;
+    if (p.rows_pair) {
+      const auto hi = static_cast<__mmask16>(two ? m0 << 8 : 0);
+      for (size_t r = 0; r < s.h; ++r, xr += s.w, dst += S) {
+        const __m512 v = _mm512_mask_loadu_ps(_mm512_maskz_loadu_ps(m0, xr), hi, xr + in - 8);
+        _mm512_store_ps(dst, v);
+      }
+    } else if (J == 1) {
+      for (size_t r = 0; r < s.h; ++r, xr += s.w, dst += S) {
+        _mm512_store_ps(dst, _mm512_maskz_loadu_ps(m0, xr));
+      }
+    } else {
+      for (size_t r = 0; r < s.h; ++r, xr += s.w, dst += S) {
+        _mm512_store_ps(dst, _mm512_loadu_ps(xr));
+        _mm512_store_ps(dst + 16, _mm512_maskz_loadu_ps(m1, xr + 16));
+      }
+    }
+    __m512 wt[9];
+    for (size_t t = 0; t < 9; ++t) {
+      wt[t] = _mm512_set1_ps(w[c * 9 + t]);
+      if (two) wt[t] = _mm512_mask_mov_ps(wt[t], 0xFF00, _mm512_set1_ps(w[(c + 1) * 9 + t]));
+    }
+    __m512 bv = _mm512_set1_ps(bias[c]);
+    if (two) bv = _mm512_mask_mov_ps(bv, 0xFF00, _mm512_set1_ps(bias[c + 1]));
+    float* y0 = y + c * s.h * s.w;
+    float* y1 = two ? y0 + s.h * s.w : nullptr;
+    if (J == 1) {
+      dw3_rows_plane<1>(s, rows, wt, bv, relu, y0, y1);
+    } else {
+      dw3_rows_plane<2>(s, rows, wt, bv, relu, y0, y1);
+    }
+  }
+}
+
 // Lanes lo .. hi - 1 of 16 (clamped to the vector).
 inline __mmask16 lane_range(long lo, long hi) {
   lo = std::max<long>(lo, 0);
@@ -1068,6 +1228,13 @@ DepthwisePlan fp32_depthwise_plan(const TapShape& s) {
 #ifdef LBFP_FP32_AVX512
   if (!has_avx512() || s.ho == 0 || s.wo == 0 || s.kh == 0 || s.kw == 0) return p;
   const size_t taps = s.kh * s.kw, n = s.ho * s.wo;
+  if (s.kh == 3 && s.kw == 3 && s.sh == 1 && s.sw == 1 && s.ph == 1 && s.pw == 1 &&
+      s.ho == s.h && s.wo == s.w && s.w <= 31 && s.w != 16) {
+    p.rows_vectors = s.w <= 16 ? 1 : 2;
+    p.rows_pair = s.w <= 7;
+    p.direct = true;
+    return p;
+  }
   if (s.sh == 1 && s.sw == 1 && s.wo == s.w) {
     // Flat: output q = oy * w + ox, its tap (kh, kw) input q + (kh - ph) w + kw - pw.
     p.off.resize(taps);
@@ -1133,6 +1300,10 @@ void fp32_depthwise_planes(const DepthwisePlan& p, size_t channels, const float*
   const size_t in = s.h * s.w, out = s.ho * s.wo, taps = s.kh * s.kw;
   thread_local std::vector<float> zero;
   if (zero.size() < s.w + 2 * kDwMaxKw + 32) zero.assign(s.w + 2 * kDwMaxKw + 32, 0.f);
+  if (p.rows_vectors) {
+    dw3_rows_planes(p, channels, w, bias, relu, x, y);
+    return;
+  }
   thread_local std::vector<float> phases;
   if (phases.size() < p.phase_floats) phases.resize(p.phase_floats);
   for (size_t c = 0; c < channels; ++c) {

@@ -138,6 +138,14 @@ struct DepthwisePlan {
     uint16_t lo = 0, hi = 0, even = 0, odd = 0;
   };
   std::vector<FillMasks> fill;
+  // 3 x 3, stride 1, padding 1, planes at most 31 wide but not 16: each plane row copied into
+  // rows_vectors whole 64-byte-aligned vectors with zero lanes after it, between a zero row
+  // above the plane and one below. Tap column kw = 1 is a row's vector as it is, kw = 0 and 2
+  // the vector shifted by one lane (valignd with its neighbour, whose lane is a zero lane at
+  // the plane's edges): no load crosses a cache line and no mask is needed. rows_pair: planes at
+  // most 7 wide, two channels per vector (lanes 0-7 and 8-15).
+  size_t rows_vectors = 0;
+  bool rows_pair = false;
 };
 DepthwisePlan fp32_depthwise_plan(const TapShape& s);
 // Planes [0, channels) of one image: x + c * h * w in, y + c * ho * wo out, weights
