@@ -298,6 +298,12 @@ TEST(Fp32Inference, DirectConvolutionEqualsTheDefinitionBitForBit) {
       {{2, 11, 14}, 2, 3, 3, 1, 1, 1, 1, 2, true},   {{2, 13, 15}, 2, 3, 3, 1, 1, 1, 1, 2, false},
       {{2, 3, 17}, 2, 3, 3, 1, 1, 1, 1, 2, true},    {{3, 9, 31}, 3, 3, 3, 1, 1, 1, 1, 3, false},
       {{2, 6, 16}, 2, 3, 3, 1, 1, 1, 1, 2, true},
+      // And of stride 2 (each row split into its even and odd columns): two channels per vector
+      // up to 14 wide (an odd count), one up to 32; odd and even widths and heights, one row.
+      {{3, 9, 13}, 3, 3, 3, 2, 2, 1, 1, 3, true},    {{2, 5, 32}, 2, 3, 3, 2, 2, 1, 1, 2, false},
+      {{2, 9, 31}, 2, 3, 3, 2, 2, 1, 1, 2, true},    {{2, 3, 1}, 2, 3, 3, 2, 2, 1, 1, 2, false},
+      {{2, 6, 15}, 2, 3, 3, 2, 2, 1, 1, 2, true},    {{3, 1, 5}, 3, 3, 3, 2, 2, 1, 1, 3, false},
+      {{2, 30, 12}, 2, 3, 3, 2, 2, 1, 1, 2, true},
       // Depthwise of stride 2 through the plane's four phases (kw <= pw + 2): rows of 35 and 18
       // outputs (three and two chunks of 32 input columns, odd and even widths), padding 2
       // (taps one phase column to the left), 2 x 2 and 2 x 4 kernels, a 1 x 1 kernel (one

@@ -815,13 +815,72 @@ __attribute__((target("avx512f"))) void dw3_rows_plane(const TapShape& s, const 
   }
 }
 
+// Stride 2: output rows oy0 .. oy0 + R - 1 from the split rows of buf (input row r's even
+// columns at buf + 32 (r + 1), its odd ones 16 floats further; rows -1 and h zero). Input row
+// 2 oy0 - 1 + i is tap row kh = i - 2 r of output row oy0 + r: increasing i gives each output
+// its taps in (kh, kw) order.
+template <int R>
+__attribute__((target("avx512f"))) inline void dw3s2_rows_block(const float* buf, size_t oy0,
+                                                                const __m512* wt,
+                                                                __m512 acc[R]) {
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  const __m512i zero = _mm512_set1_epi32(0);
+#pragma GCC unroll 16
+  for (int i = 0; i < 2 * R + 1; ++i) {
+    const float* row = buf + 32 * (2 * oy0 + static_cast<size_t>(i));
+    const __m512 even = _mm512_load_ps(row);
+    const __m512 odd = _mm512_load_ps(row + 16);
+    // Lane l: odd column l - 1 (kw = 0), a zero in lane 0 (and lane 8: lane 7 is a zero lane).
+    const __m512i oi = _mm512_castps_si512(odd);
+    const __m512 left = _mm512_castsi512_ps(_mm512_mask_alignr_epi32(oi, 0xFFFF, oi, zero, 15));
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const int kh = i - 2 * r;
+      if (kh < 0 || kh > 2) continue;
+      acc[r] = _mm512_add_ps(acc[r], _mm512_mul_ps(wt[3 * kh], left));
+      acc[r] = _mm512_add_ps(acc[r], _mm512_mul_ps(wt[3 * kh + 1], even));
+      acc[r] = _mm512_add_ps(acc[r], _mm512_mul_ps(wt[3 * kh + 2], odd));
+    }
+  }
+}
+
+template <int R>
+__attribute__((target("avx512f"))) inline void dw3s2_rows_store(const TapShape& s,
+                                                                const float* buf, size_t oy,
+                                                                const __m512* wt, __m512 bias,
+                                                                bool relu, float* y0,
+                                                                float* y1) {
+  __m512 acc[R];
+  dw3s2_rows_block<R>(buf, oy, wt, acc);
+  for (int r = 0; r < R; ++r) {
+    dw3_store(s.wo, oy + static_cast<size_t>(r), 0, acc[r], bias, relu, y0, y1);
+  }
+}
+
+__attribute__((target("avx512f"))) void dw3s2_rows_plane(const TapShape& s, const float* buf,
+                                                         const __m512* wt, __m512 bias,
+                                                         bool relu, float* y0, float* y1) {
+  size_t oy = 0;
+  for (; oy + 7 <= s.ho; oy += 7) dw3s2_rows_store<7>(s, buf, oy, wt, bias, relu, y0, y1);
+  if (s.ho - oy >= 4) {
+    dw3s2_rows_store<4>(s, buf, oy, wt, bias, relu, y0, y1);
+    oy += 4;
+  }
+  if (s.ho - oy >= 2) {
+    dw3s2_rows_store<2>(s, buf, oy, wt, bias, relu, y0, y1);
+    oy += 2;
+  }
+  if (oy < s.ho) dw3s2_rows_store<1>(s, buf, oy, wt, bias, relu, y0, y1);
+}
+
 // Channels [0, channels) through the padded rows (DepthwisePlan::rows_vectors), two at a time
 // where rows_pair (an odd last channel in the low half, its high half zero and not stored).
 __attribute__((target("avx512f"))) void dw3_rows_planes(const DepthwisePlan& p, size_t channels,
                                                         const float* w, const float* bias,
                                                         bool relu, const float* x, float* y) {
   const TapShape& s = p.s;
-  const size_t J = p.rows_vectors, S = 16 * J, in = s.h * s.w;
+  const size_t J = p.rows_stride2 ? 2 : p.rows_vectors, S = 16 * J, in = s.h * s.w;
   // A zero vector, the zero row, h rows, the zero row, a zero vector; 64-byte aligned.
   const size_t floats = 16 + (s.h + 2) * S + 16;
   thread_local std::vector<float> storage;
@@ -835,11 +894,41 @@ __attribute__((target("avx512f"))) void dw3_rows_planes(const DepthwisePlan& p, 
   // The lanes of a row's vectors inside the plane (pair: the low half's).
   const auto m0 = static_cast<__mmask16>(s.w >= 16 ? 0xFFFFu : (1u << s.w) - 1);
   const auto m1 = static_cast<__mmask16>(s.w > 16 ? (1u << (s.w - 16)) - 1 : 0);
+  // Stride 2: a row's even columns (lanes 0 .. ne - 1, or 0-7 and 8-15 for two channels) and
+  // its odd ones, from its two vectors (or one per channel).
+  const size_t ne = (s.w + 1) / 2, no = s.w / 2;
+  __m512i even_index = _mm512_set1_epi32(0), odd_index = even_index;
+  __mmask16 even_lanes = 0, odd_lanes = 0;
+  if (p.rows_stride2) {
+    alignas(64) int32_t ei[16], oi[16];
+    for (int l = 0; l < 16; ++l) {
+      const int c = p.rows_pair ? (l < 8 ? 2 * l : 16 + 2 * (l - 8)) : 2 * l;
+      ei[l] = c;
+      oi[l] = c + 1;
+      const size_t k = p.rows_pair ? static_cast<size_t>(l % 8) : static_cast<size_t>(l);
+      even_lanes = static_cast<__mmask16>(even_lanes | (k < ne ? 1u << l : 0u));
+      odd_lanes = static_cast<__mmask16>(odd_lanes | (k < no ? 1u << l : 0u));
+    }
+    even_index = _mm512_load_si512(ei);
+    odd_index = _mm512_load_si512(oi);
+  }
   for (size_t c = 0; c < channels; c += step) {
     const bool two = p.rows_pair && c + 1 < channels;
     const float* xr = x + c * in;
     float* dst = rows + S;
-    if (p.rows_pair) {
+    if (p.rows_stride2) {
+      // Two channels: the second one's row in the second vector (all zero when there is none:
+      // lanes 8-15 then hold zeros and are not stored).
+      const auto lo = static_cast<__mmask16>(s.w >= 16 ? 0xFFFFu : (1u << s.w) - 1);
+      const auto hi = static_cast<__mmask16>(
+          p.rows_pair ? (two ? lo : 0) : (s.w > 16 ? (1u << (s.w - 16)) - 1 : 0));
+      const size_t second = p.rows_pair ? in : 16;
+      for (size_t r = 0; r < s.h; ++r, xr += s.w, dst += S) {
+        const __m512 a = _mm512_maskz_loadu_ps(lo, xr), b = _mm512_maskz_loadu_ps(hi, xr + second);
+        _mm512_store_ps(dst, _mm512_maskz_permutex2var_ps(even_lanes, a, even_index, b));
+        _mm512_store_ps(dst + 16, _mm512_maskz_permutex2var_ps(odd_lanes, a, odd_index, b));
+      }
+    } else if (p.rows_pair) {
       const auto hi = static_cast<__mmask16>(two ? m0 << 8 : 0);
       for (size_t r = 0; r < s.h; ++r, xr += s.w, dst += S) {
         const __m512 v = _mm512_mask_loadu_ps(_mm512_maskz_loadu_ps(m0, xr), hi, xr + in - 8);
@@ -862,9 +951,12 @@ __attribute__((target("avx512f"))) void dw3_rows_planes(const DepthwisePlan& p, 
     }
     __m512 bv = _mm512_set1_ps(bias[c]);
     if (two) bv = _mm512_mask_mov_ps(bv, 0xFF00, _mm512_set1_ps(bias[c + 1]));
-    float* y0 = y + c * s.h * s.w;
-    float* y1 = two ? y0 + s.h * s.w : nullptr;
-    if (J == 1) {
+    const size_t out = s.ho * s.wo;
+    float* y0 = y + c * out;
+    float* y1 = two ? y0 + out : nullptr;
+    if (p.rows_stride2) {
+      dw3s2_rows_plane(s, rows, wt, bv, relu, y0, y1);
+    } else if (J == 1) {
       dw3_rows_plane<1>(s, rows, wt, bv, relu, y0, y1);
     } else {
       dw3_rows_plane<2>(s, rows, wt, bv, relu, y0, y1);
@@ -1232,6 +1324,14 @@ DepthwisePlan fp32_depthwise_plan(const TapShape& s) {
       s.ho == s.h && s.wo == s.w && s.w <= 31 && s.w != 16) {
     p.rows_vectors = s.w <= 16 ? 1 : 2;
     p.rows_pair = s.w <= 7;
+    p.direct = true;
+    return p;
+  }
+  if (s.kh == 3 && s.kw == 3 && s.sh == 2 && s.sw == 2 && s.ph == 1 && s.pw == 1 &&
+      s.ho == (s.h - 1) / 2 + 1 && s.wo == (s.w - 1) / 2 + 1 && s.w <= 32) {
+    p.rows_vectors = 1;
+    p.rows_pair = s.w <= 14;
+    p.rows_stride2 = true;
     p.direct = true;
     return p;
   }

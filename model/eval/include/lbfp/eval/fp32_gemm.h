@@ -144,8 +144,13 @@ struct DepthwisePlan {
   // the vector shifted by one lane (valignd with its neighbour, whose lane is a zero lane at
   // the plane's edges): no load crosses a cache line and no mask is needed. rows_pair: planes at
   // most 7 wide, two channels per vector (lanes 0-7 and 8-15).
+  // Stride 2 (3 x 3, padding 1, planes at most 32 wide, rows_stride2): each row is copied as
+  // its even and its odd columns, a vector each; output column ox's taps are odd column ox - 1
+  // (the odd vector shifted one lane, a zero entering), even column ox and odd column ox.
+  // rows_pair: planes at most 14 wide, two channels per vector.
   size_t rows_vectors = 0;
   bool rows_pair = false;
+  bool rows_stride2 = false;
 };
 DepthwisePlan fp32_depthwise_plan(const TapShape& s);
 // Planes [0, channels) of one image: x + c * h * w in, y + c * ho * wo out, weights
