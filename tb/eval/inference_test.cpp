@@ -330,6 +330,15 @@ TEST(Fp32Inference, DirectConvolutionEqualsTheDefinitionBitForBit) {
       {{32, 7, 7}, 64, 3, 3, 1, 1, 1, 1, 1, true},   {{32, 14, 13}, 64, 3, 3, 2, 2, 1, 1, 1, false},
       {{32, 4, 5}, 32, 3, 3, 1, 1, 1, 1, 1, false},  {{30, 6, 5}, 16, 3, 3, 1, 1, 1, 1, 1, true},
       {{64, 7, 7}, 48, 3, 3, 1, 1, 1, 1, 1, true},
+      // Row tiles (one output row of 7 or 14 pixels x 64 or 32 channels, kernels three columns
+      // wide): both border columns (stride 1), the left one only (stride 2 from 14 columns),
+      // both again (stride 2 from 13), none (no padding), a 5 x 3 kernel (two border rows),
+      // 128 channels (two tiles of 64), 14 pixels with 32 and 64 channels, stride 2 to 14.
+      {{8, 7, 7}, 64, 3, 3, 1, 1, 1, 1, 1, false},   {{8, 14, 14}, 64, 3, 3, 2, 2, 1, 1, 1, true},
+      {{8, 13, 13}, 64, 3, 3, 2, 2, 1, 1, 1, false}, {{8, 9, 9}, 64, 3, 3, 1, 1, 0, 0, 1, true},
+      {{5, 7, 7}, 64, 5, 3, 1, 1, 2, 1, 1, false},   {{8, 7, 7}, 128, 3, 3, 1, 1, 1, 1, 1, true},
+      {{8, 14, 14}, 32, 3, 3, 1, 1, 1, 1, 1, false}, {{8, 14, 14}, 64, 3, 3, 1, 1, 1, 1, 1, true},
+      {{8, 28, 27}, 32, 3, 3, 2, 2, 1, 1, 1, true},
   };
   for (const Case& k : cases) {
     const Graph g = one_conv(k.in, k.out_c, k.kh, k.kw, k.sh, k.sw, k.ph, k.pw, k.groups, k.relu,
@@ -406,6 +415,23 @@ TEST(Fp32Inference, BorderTapsOfANonFiniteWeightStillCount) {
         EXPECT_TRUE(std::isnan(v)) << "row 0, column " << ox << ": " << v;
       } else {
         EXPECT_EQ(v, std::numeric_limits<float>::infinity()) << "row " << oy << ", column " << ox;
+      }
+    }
+  }
+  // The same through the row tiles' border columns: an infinite weight of kernel column 0 makes
+  // every row's first pixel NaN (inf x the zero column left of it), the others +inf.
+  {
+    Graph k = one_conv({32, 7, 7}, 64, 3, 3, 1, 1, 1, 1, 1, false, rng);
+    k.nodes[0].weights[((o * 32 + c) * 3 + 1) * 3 + 0] = std::numeric_limits<float>::infinity();
+    const Activations col = run_fp32(k, input, 1, nullptr, {}, 1);
+    for (size_t oy = 0; oy < 7; ++oy) {
+      for (size_t ox = 0; ox < 7; ++ox) {
+        const float v = col[1][(o * 7 + oy) * 7 + ox];
+        if (ox == 0) {
+          EXPECT_TRUE(std::isnan(v)) << "column 0, row " << oy << ": " << v;
+        } else {
+          EXPECT_EQ(v, std::numeric_limits<float>::infinity()) << "row " << oy << ", col " << ox;
+        }
       }
     }
   }

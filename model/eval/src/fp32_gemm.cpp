@@ -660,6 +660,121 @@ __attribute__((target("avx512f"))) void conv_channels_any(const PackedA& a, cons
   }
 }
 
+// One step kk of a row tile: pixels I0 .. I1 - 1 (columns q0 + i of the product, tap
+// x[off[kk] + q0 + i]) x the V vectors of output channels (weights wk[kk * m ...]).
+template <int P, int V, int I0, int I1>
+__attribute__((target("avx512f"))) inline void row_step(size_t kk, size_t m, const float* wk,
+                                                        const float* xq, const int32_t* off,
+                                                        __m512 (&acc)[P][V]) {
+  const float* xk = xq + off[kk];
+  const float* wr = wk + kk * m;
+  __m512 w[V];
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v) w[v] = _mm512_loadu_ps(wr + 16 * v);
+#pragma GCC unroll 28
+  for (int i = I0; i < I1; ++i) {
+    if constexpr (P * V + V >= 32) {
+      // Every register holds an accumulator or a weight: the pixel broadcast from memory by
+      // each fused multiply-add (w x x + acc, the same rounding).
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) {
+        asm("vfmadd231ps %[x]%{1to16%}, %[w], %[a]"
+            : [a] "+v"(acc[i][v])
+            : [w] "v"(w[v]), [x] "m"(xk[i]));
+      }
+    } else {
+      const __m512 xv = _mm512_set1_ps(xk[i]);
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) acc[i][v] = _mm512_fmadd_ps(w[v], xv, acc[i][v]);
+    }
+  }
+}
+
+// A row tile: output row oy (P pixels, columns q0 .. q0 + P - 1 of the product) x output
+// channels ch0 .. ch0 + 16 V - 1, for kernels three columns wide: steps kk = (c kh_n + kh) 3 + kw
+// for every input channel c, kh in [kh0, kh1), kw = 0, 1, 2, in increasing kk. With L, pixel 0
+// leaves out kw = 0 and with Rt, pixel P - 1 leaves out kw = 2: their input column is on the
+// zero border (fma(w, 0, s) = s, every weight finite, s never -0), so the values stay.
+template <int P, int V, bool L, bool Rt>
+__attribute__((target("avx512f"))) void rows_tile(size_t cg, size_t kh_n, size_t kh0,
+                                                  size_t kh1, size_t m, const float* wk,
+                                                  const float* xq, const int32_t* off,
+                                                  size_t out0, const PlaneOut& o, size_t ch0) {
+  __m512 acc[P][V];
+#pragma GCC unroll 28
+  for (int i = 0; i < P; ++i) {
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) acc[i][v] = _mm512_setzero_ps();
+  }
+  for (size_t c = 0; c < cg; ++c) {
+    for (size_t kh = kh0; kh < kh1; ++kh) {
+      const size_t kk = (c * kh_n + kh) * 3;
+      row_step<P, V, L ? 1 : 0, P>(kk, m, wk, xq, off, acc);
+      row_step<P, V, 0, P>(kk + 1, m, wk, xq, off, acc);
+      row_step<P, V, 0, Rt ? P - 1 : P>(kk + 2, m, wk, xq, off, acc);
+    }
+  }
+  const __m512i lane = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+                                                            12, 13, 14, 15),
+                                          _mm512_set1_epi32(static_cast<int>(o.plane)));
+  const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v) {
+    const size_t ch = ch0 + 16 * static_cast<size_t>(v);
+    const __m512 bias = _mm512_loadu_ps(o.bias + ch);
+    float* yv = o.y + ch * o.plane + out0;
+#pragma GCC unroll 28
+    for (int i = 0; i < P; ++i) {
+      __m512 r = _mm512_add_ps(acc[i][v], bias);
+      if (o.relu) r = _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(r, zero, _CMP_LT_OQ), zero);
+      _mm512_i32scatter_ps(yv + i, lane, r, 4);
+    }
+  }
+}
+
+// Every output row through rows_tile<P, V, L, Rt>: the kernel rows on the zero border left out
+// for each row where skip (every weight finite).
+template <int P, int V, bool L, bool Rt>
+__attribute__((target("avx512f"))) void conv_rows_lr(const PackedA& a, const float* x,
+                                                     const int32_t* off, const PlaneOut& o,
+                                                     const TapShape& s, size_t wq, bool skip) {
+  const size_t cg = a.k / (s.kh * 3);
+  for (size_t ch0 = 0; ch0 < a.m; ch0 += 16 * V) {
+    for (size_t oy = 0; oy < s.ho; ++oy) {
+      size_t kh0 = 0, kh1 = s.kh;
+      if (skip) {
+        // Row oy reads kernel rows kh with 0 <= oy sh + kh - ph < h.
+        const long base = static_cast<long>(oy * s.sh) - static_cast<long>(s.ph);
+        kh0 = static_cast<size_t>(std::clamp(-base, 0L, static_cast<long>(s.kh)));
+        kh1 = static_cast<size_t>(
+            std::clamp(static_cast<long>(s.h) - base, static_cast<long>(kh0),
+                       static_cast<long>(s.kh)));
+      }
+      rows_tile<P, V, L, Rt>(cg, s.kh, kh0, kh1, a.m, a.by_k.data() + ch0, x + oy * wq, off,
+                             oy * s.wo, o, ch0);
+    }
+  }
+}
+
+template <int P, int V>
+__attribute__((target("avx512f"))) void conv_rows_pv(const PackedA& a, const float* x,
+                                                     const int32_t* off, const PlaneOut& o,
+                                                     const TapShape& s, size_t wq, bool skip) {
+  // Only pixel 0's kw = 0 column and pixel wo - 1's kw = 2 column may be on the border
+  // (fp32_conv_rows_ok).
+  const bool l = skip && s.pw > 0;
+  const bool r = skip && (s.wo - 1) * s.sw + 2 >= s.w + s.pw;
+  if (l && r) {
+    conv_rows_lr<P, V, true, true>(a, x, off, o, s, wq, skip);
+  } else if (l) {
+    conv_rows_lr<P, V, true, false>(a, x, off, o, s, wq, skip);
+  } else if (r) {
+    conv_rows_lr<P, V, false, true>(a, x, off, o, s, wq, skip);
+  } else {
+    conv_rows_lr<P, V, false, false>(a, x, off, o, s, wq, skip);
+  }
+}
+
 // Sum + bias, the ReLU, then the lanes of m into p.
 __attribute__((target("avx512f"))) inline void dw_store(float* p, __mmask16 m, __m512 acc,
                                                         __m512 bias, bool relu) {
@@ -1276,6 +1391,32 @@ std::vector<uint32_t> fp32_kept_columns(const PlaneMap& map) {
     if (q % map.wq < map.w) cols.push_back(static_cast<uint32_t>(q));
   }
   return cols;
+}
+
+bool fp32_conv_rows_ok(const PackedA& a, const TapShape& s) {
+#ifdef LBFP_FP32_AVX512
+  if (!has_avx512() || s.kw != 3 || s.kh == 0 || a.k % (s.kh * 3) != 0) return false;
+  const size_t v = s.wo == 7 ? 4 : s.wo == 14 ? 2 : 0;
+  if (v == 0 || a.m % (16 * v) != 0) return false;
+  // Pixel 1's kw = 0 column and pixel wo - 2's kw = 2 column inside the input.
+  return s.pw <= s.sw && (s.wo - 2) * s.sw + 2 < s.w + s.pw;
+#else
+  (void)a, (void)s;
+  return false;
+#endif
+}
+
+void fp32_conv_rows(const PackedA& a, const float* x, const int32_t* off, const PlaneOut& out,
+                    const TapShape& s, size_t wq, bool skip) {
+#ifdef LBFP_FP32_AVX512
+  if (s.wo == 7) {
+    conv_rows_pv<7, 4>(a, x, off, out, s, wq, skip);
+  } else {
+    conv_rows_pv<14, 2>(a, x, off, out, s, wq, skip);
+  }
+#else
+  (void)a, (void)x, (void)off, (void)out, (void)s, (void)wq, (void)skip;
+#endif
 }
 
 void fp32_conv_channels(const PackedA& a, const float* x, const int32_t* off,

@@ -246,6 +246,7 @@ struct LayerPlan {
   std::vector<uint32_t> cols;           // where not empty: fp32_conv_channels over these columns
   detail::TapShape shape;               // the convolution's plane, kernel, stride and padding
   bool skip_rows = false;               // fp32_conv_channels may leave out border rows (shape)
+  bool rows = false;                    // fp32_conv_rows over the phase layout
   bool masked = false;                  // fp32_conv_masked over the unpadded planes (mt)
   detail::MaskedTaps mt;
   std::vector<float> wt;                // a fully connected layer's weights, transposed (k x nout)
@@ -292,10 +293,18 @@ LayerPlan conv_plan(const Graph& g, const Node& n) {
     p.skip_rows = std::all_of(n.weights.begin(), n.weights.end(),
                               [](float v) { return std::isfinite(v); });
   }
+  // Rows of 7 or 14 outputs with sums of at least 64 products: the row tiles (instead of the
+  // channel tiles and the masked pixel tiles).
+  p.rows = og > 1 && kk >= 64 && detail::fp32_conv_rows_ok(p.packed[0], s);
+  if (p.rows) {
+    p.cols.clear();
+    p.skip_rows = std::all_of(n.weights.begin(), n.weights.end(),
+                              [](float v) { return std::isfinite(v); });
+  }
   if (og == 1 && cg == 1) p.dw = detail::fp32_depthwise_plan(s);
   // Stride 1 with the output as wide as the input (a 3 x 3 with padding 1): the unpadded planes
   // under masks, no phase copy and no dropped column (where the channel tiles do not take it).
-  if (og > 1 && p.cols.empty() && !p.as_is && detail::fp32_conv_masked_ok(s, cg)) {
+  if (og > 1 && p.cols.empty() && !p.rows && !p.as_is && detail::fp32_conv_masked_ok(s, cg)) {
     p.masked = true;
     p.mt = detail::fp32_masked_taps(s, cg);
     p.map = detail::fp32_plane_map(os.h * os.w, os.w, os.w);
@@ -340,6 +349,8 @@ void conv_fp32(const Graph& g, const Node& n, const LayerPlan& p, const float* i
                                 &p.map};
       if (og == 1) {
         detail::fp32_taps_plane(kk, n.weights.data() + grp * kk, x, p.off.data(), po);
+      } else if (p.rows) {
+        detail::fp32_conv_rows(p.packed[grp], x, p.off.data(), po, p.shape, l.wq, p.skip_rows);
       } else if (!p.cols.empty()) {
         detail::fp32_conv_channels(p.packed[grp], x, p.off.data(), p.cols, po,
                                    p.skip_rows ? &p.shape : nullptr);

@@ -92,6 +92,18 @@ void fp32_conv_channels(const PackedA& a, const float* x, const int32_t* off,
                         const std::vector<uint32_t>& cols, const PlaneOut& out,
                         const TapShape* skip_rows);
 
+// The output channels in the lanes, one output row per tile: rows of 7, 14 or 28 pixels with 64,
+// 32 or 16 channels (28 accumulators), kernels three columns wide, over the phase layout (pixel
+// (oy, ox) is column oy wq + ox of the product, tap k = (c, kh, kw) at x[off[k] + column]). Each
+// output is the same fma chain in k order from +0. With skip (every weight finite), a row leaves
+// out the kernel rows on the zero border and pixel 0 / wo - 1 their kw = 0 / 2 column where it
+// is on the border (fma(w, 0, s) = s). Only where fp32_conv_rows_ok(a, s): AVX-512, wo 7, 14 or
+// 28 with a.m a multiple of 64, 32 or 16, and only the first and last pixel's outer column on
+// the border.
+bool fp32_conv_rows_ok(const PackedA& a, const TapShape& s);
+void fp32_conv_rows(const PackedA& a, const float* x, const int32_t* off, const PlaneOut& out,
+                    const TapShape& s, size_t wq, bool skip);
+
 // A convolution of stride 1 whose output is as wide as its input, read from its unpadded NCHW
 // planes (no phase copy, no dropped column): output q = oy * w + ox, tap k = (c, kh, kw) reads
 // x[off[k] + q] (off[k] = c h w + (kh - ph) w + kw - pw) in the lanes where that input is inside
