@@ -330,15 +330,18 @@ TEST(Fp32Inference, DirectConvolutionEqualsTheDefinitionBitForBit) {
       {{32, 7, 7}, 64, 3, 3, 1, 1, 1, 1, 1, true},   {{32, 14, 13}, 64, 3, 3, 2, 2, 1, 1, 1, false},
       {{32, 4, 5}, 32, 3, 3, 1, 1, 1, 1, 1, false},  {{30, 6, 5}, 16, 3, 3, 1, 1, 1, 1, 1, true},
       {{64, 7, 7}, 48, 3, 3, 1, 1, 1, 1, 1, true},
-      // Row tiles (one output row of 7 or 14 pixels x 64 or 32 channels, kernels three columns
-      // wide): both border columns (stride 1), the left one only (stride 2 from 14 columns),
-      // both again (stride 2 from 13), none (no padding), a 5 x 3 kernel (two border rows),
-      // 128 channels (two tiles of 64), 14 pixels with 32 and 64 channels, stride 2 to 14.
+      // Row tiles (one output row of 7, 14 or 28 pixels x 64, 32 or 16 channels, kernels three
+      // columns wide): both border columns (stride 1), the left one only (stride 2 from 14
+      // columns), both again (stride 2 from 13), none (no padding), a 5 x 3 kernel (two border
+      // rows), 128 channels (two tiles of 64), 14 pixels with 32 and 64 channels, stride 2 to 14.
       {{8, 7, 7}, 64, 3, 3, 1, 1, 1, 1, 1, false},   {{8, 14, 14}, 64, 3, 3, 2, 2, 1, 1, 1, true},
       {{8, 13, 13}, 64, 3, 3, 2, 2, 1, 1, 1, false}, {{8, 9, 9}, 64, 3, 3, 1, 1, 0, 0, 1, true},
       {{5, 7, 7}, 64, 5, 3, 1, 1, 2, 1, 1, false},   {{8, 7, 7}, 128, 3, 3, 1, 1, 1, 1, 1, true},
       {{8, 14, 14}, 32, 3, 3, 1, 1, 1, 1, 1, false}, {{8, 14, 14}, 64, 3, 3, 1, 1, 1, 1, 1, true},
       {{8, 28, 27}, 32, 3, 3, 2, 2, 1, 1, 1, true},
+      // 28 pixels x 16 channels (stored through 16 x 16 transposes, the second one partly):
+      // two channel tiles, and stride 2 from 56 columns.
+      {{8, 28, 28}, 32, 3, 3, 1, 1, 1, 1, 1, false}, {{8, 9, 56}, 16, 3, 3, 2, 2, 1, 1, 1, true},
   };
   for (const Case& k : cases) {
     const Graph g = one_conv(k.in, k.out_c, k.kh, k.kw, k.sh, k.sw, k.ph, k.pw, k.groups, k.relu,

@@ -660,6 +660,38 @@ __attribute__((target("avx512f"))) void conv_channels_any(const PackedA& a, cons
   }
 }
 
+// r[0 .. 15] transposed: lane j of r[i] goes to lane i of r[j].
+__attribute__((target("avx512f"))) inline void transpose16(__m512 r[16]) {
+  // (The masked forms: the plain ones warn in GCC 12.)
+  __m512 t[16];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_mask_unpacklo_ps(r[2 * i], 0xFFFF, r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_mask_unpackhi_ps(r[2 * i], 0xFFFF, r[2 * i], r[2 * i + 1]);
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    r[4 * i] = _mm512_mask_shuffle_ps(t[4 * i], 0xFFFF, t[4 * i], t[4 * i + 2], 0x44);
+    r[4 * i + 1] = _mm512_mask_shuffle_ps(t[4 * i], 0xFFFF, t[4 * i], t[4 * i + 2], 0xEE);
+    r[4 * i + 2] = _mm512_mask_shuffle_ps(t[4 * i + 1], 0xFFFF, t[4 * i + 1], t[4 * i + 3], 0x44);
+    r[4 * i + 3] = _mm512_mask_shuffle_ps(t[4 * i + 1], 0xFFFF, t[4 * i + 1], t[4 * i + 3], 0xEE);
+  }
+#pragma GCC unroll 2
+  for (int i = 0; i < 2; ++i) {
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      const __m512 a = r[8 * i + j], b = r[8 * i + 4 + j];
+      t[8 * i + j] = _mm512_mask_shuffle_f32x4(a, 0xFFFF, a, b, 0x88);
+      t[8 * i + 4 + j] = _mm512_mask_shuffle_f32x4(a, 0xFFFF, a, b, 0xDD);
+    }
+  }
+#pragma GCC unroll 8
+  for (int j = 0; j < 8; ++j) {
+    r[j] = _mm512_mask_shuffle_f32x4(t[j], 0xFFFF, t[j], t[8 + j], 0x88);
+    r[8 + j] = _mm512_mask_shuffle_f32x4(t[j], 0xFFFF, t[j], t[8 + j], 0xDD);
+  }
+}
+
 // One step kk of a row tile: pixels I0 .. I1 - 1 (columns q0 + i of the product, tap
 // x[off[kk] + q0 + i]) x the V vectors of output channels (weights wk[kk * m ...]).
 template <int P, int V, int I0, int I1>
@@ -714,10 +746,42 @@ __attribute__((target("avx512f"))) void rows_tile(size_t cg, size_t kh_n, size_t
       row_step<P, V, 0, Rt ? P - 1 : P>(kk + 2, m, wk, xq, off, acc);
     }
   }
+  const __m512 zero = _mm512_setzero_ps();
+  if constexpr (P >= 14) {
+    // 16 pixels at a time: their vectors of channels transposed into each channel's run of
+    // pixels, stored whole (the last run masked).
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) {
+      const size_t ch = ch0 + 16 * static_cast<size_t>(v);
+      const __m512 bias = _mm512_loadu_ps(o.bias + ch);
+      float* yv = o.y + ch * o.plane + out0;
+#pragma GCC unroll 2
+      for (int b = 0; b < P; b += 16) {
+        __m512 r[16];
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; ++i) {
+          if (b + i < P) {
+            r[i] = _mm512_add_ps(acc[b + i][v], bias);
+            if (o.relu) {
+              r[i] = _mm512_mask_mov_ps(r[i], _mm512_cmp_ps_mask(r[i], zero, _CMP_LT_OQ), zero);
+            }
+          } else {
+            r[i] = zero;
+          }
+        }
+        transpose16(r);
+        const auto run = static_cast<__mmask16>(P - b >= 16 ? 0xFFFFu : (1u << (P - b)) - 1);
+#pragma GCC unroll 16
+        for (int c = 0; c < 16; ++c) {
+          _mm512_mask_storeu_ps(yv + static_cast<size_t>(c) * o.plane + b, run, r[c]);
+        }
+      }
+    }
+    return;
+  }
   const __m512i lane = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
                                                             12, 13, 14, 15),
                                           _mm512_set1_epi32(static_cast<int>(o.plane)));
-  const __m512 zero = _mm512_setzero_ps();
 #pragma GCC unroll 4
   for (int v = 0; v < V; ++v) {
     const size_t ch = ch0 + 16 * static_cast<size_t>(v);
@@ -1396,7 +1460,7 @@ std::vector<uint32_t> fp32_kept_columns(const PlaneMap& map) {
 bool fp32_conv_rows_ok(const PackedA& a, const TapShape& s) {
 #ifdef LBFP_FP32_AVX512
   if (!has_avx512() || s.kw != 3 || s.kh == 0 || a.k % (s.kh * 3) != 0) return false;
-  const size_t v = s.wo == 7 ? 4 : s.wo == 14 ? 2 : 0;
+  const size_t v = s.wo == 7 ? 4 : s.wo == 14 ? 2 : s.wo == 28 ? 1 : 0;
   if (v == 0 || a.m % (16 * v) != 0) return false;
   // Pixel 1's kw = 0 column and pixel wo - 2's kw = 2 column inside the input.
   return s.pw <= s.sw && (s.wo - 2) * s.sw + 2 < s.w + s.pw;
@@ -1411,8 +1475,10 @@ void fp32_conv_rows(const PackedA& a, const float* x, const int32_t* off, const 
 #ifdef LBFP_FP32_AVX512
   if (s.wo == 7) {
     conv_rows_pv<7, 4>(a, x, off, out, s, wq, skip);
-  } else {
+  } else if (s.wo == 14) {
     conv_rows_pv<14, 2>(a, x, off, out, s, wq, skip);
+  } else {
+    conv_rows_pv<28, 1>(a, x, off, out, s, wq, skip);
   }
 #else
   (void)a, (void)x, (void)off, (void)out, (void)s, (void)wq, (void)skip;
