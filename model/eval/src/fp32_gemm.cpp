@@ -1471,17 +1471,17 @@ bool fp32_conv_rows_ok(const PackedA& a, const TapShape& s) {
 }
 
 void fp32_conv_rows(const PackedA& a, const float* x, const int32_t* off, const PlaneOut& out,
-                    const TapShape& s, size_t wq, bool skip) {
+                    const TapShape& s, size_t pitch, bool skip) {
 #ifdef LBFP_FP32_AVX512
   if (s.wo == 7) {
-    conv_rows_pv<7, 4>(a, x, off, out, s, wq, skip);
+    conv_rows_pv<7, 4>(a, x, off, out, s, pitch, skip);
   } else if (s.wo == 14) {
-    conv_rows_pv<14, 2>(a, x, off, out, s, wq, skip);
+    conv_rows_pv<14, 2>(a, x, off, out, s, pitch, skip);
   } else {
-    conv_rows_pv<28, 1>(a, x, off, out, s, wq, skip);
+    conv_rows_pv<28, 1>(a, x, off, out, s, pitch, skip);
   }
 #else
-  (void)a, (void)x, (void)off, (void)out, (void)s, (void)wq, (void)skip;
+  (void)a, (void)x, (void)off, (void)out, (void)s, (void)pitch, (void)skip;
 #endif
 }
 

@@ -247,6 +247,8 @@ struct LayerPlan {
   detail::TapShape shape;               // the convolution's plane, kernel, stride and padding
   bool skip_rows = false;               // fp32_conv_channels may leave out border rows (shape)
   bool rows = false;                    // fp32_conv_rows over the phase layout
+  bool rows_direct = false;             // ... or over the unpadded planes (rows_off)
+  std::vector<int32_t> rows_off;
   bool masked = false;                  // fp32_conv_masked over the unpadded planes (mt)
   detail::MaskedTaps mt;
   std::vector<float> wt;                // a fully connected layer's weights, transposed (k x nout)
@@ -300,6 +302,22 @@ LayerPlan conv_plan(const Graph& g, const Node& n) {
     p.cols.clear();
     p.skip_rows = std::all_of(n.weights.begin(), n.weights.end(),
                               [](float v) { return std::isfinite(v); });
+    if (p.skip_rows && n.stride_h == 1 && n.stride_w == 1) {
+      // Every tap left is inside the input: read the unpadded planes (row oy at oy w, tap
+      // (c, kh, kw) at c h w + (kh - ph) w + kw - pw from the row's pixel), no phase copy.
+      p.rows_direct = true;
+      p.rows_off.resize(kk);
+      for (size_t c = 0; c < cg; ++c) {
+        for (size_t kh = 0; kh < n.kernel_h; ++kh) {
+          for (size_t kw = 0; kw < n.kernel_w; ++kw) {
+            p.rows_off[(c * n.kernel_h + kh) * n.kernel_w + kw] = static_cast<int32_t>(
+                static_cast<long>(c * is.h * is.w) +
+                (static_cast<long>(kh) - static_cast<long>(n.pad_h)) * static_cast<long>(is.w) +
+                static_cast<long>(kw) - static_cast<long>(n.pad_w));
+          }
+        }
+      }
+    }
   }
   if (og == 1 && cg == 1) p.dw = detail::fp32_depthwise_plan(s);
   // Stride 1 with the output as wide as the input (a 3 x 3 with padding 1): the unpadded planes
@@ -331,7 +349,7 @@ void conv_fp32(const Graph& g, const Node& n, const LayerPlan& p, const float* i
     return;
   }
   thread_local std::vector<float> buf;
-  const bool copy = !p.as_is && !p.masked;
+  const bool copy = !p.as_is && !p.masked && !p.rows_direct;
   if (copy) {
     if (buf.size() < l.floats) buf.resize(l.floats);
     std::fill(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(l.floats), 0.f);
@@ -350,7 +368,8 @@ void conv_fp32(const Graph& g, const Node& n, const LayerPlan& p, const float* i
       if (og == 1) {
         detail::fp32_taps_plane(kk, n.weights.data() + grp * kk, x, p.off.data(), po);
       } else if (p.rows) {
-        detail::fp32_conv_rows(p.packed[grp], x, p.off.data(), po, p.shape, l.wq, p.skip_rows);
+        detail::fp32_conv_rows(p.packed[grp], x, p.rows_direct ? p.rows_off.data() : p.off.data(),
+                               po, p.shape, p.rows_direct ? is.w : l.wq, p.skip_rows);
       } else if (!p.cols.empty()) {
         detail::fp32_conv_channels(p.packed[grp], x, p.off.data(), p.cols, po,
                                    p.skip_rows ? &p.shape : nullptr);

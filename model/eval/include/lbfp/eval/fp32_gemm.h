@@ -93,8 +93,9 @@ void fp32_conv_channels(const PackedA& a, const float* x, const int32_t* off,
                         const TapShape* skip_rows);
 
 // The output channels in the lanes, one output row per tile: rows of 7, 14 or 28 pixels with 64,
-// 32 or 16 channels (28 accumulators), kernels three columns wide, over the phase layout (pixel
-// (oy, ox) is column oy wq + ox of the product, tap k = (c, kh, kw) at x[off[k] + column]). Each
+// 32 or 16 channels (28 accumulators), kernels three columns wide, pixel (oy, ox) at column
+// oy pitch + ox, its tap k = (c, kh, kw) at x[off[k] + column] (the phase layout: pitch wq; or,
+// where skip leaves no tap outside the input, stride 1 over the unpadded planes). Each
 // output is the same fma chain in k order from +0. With skip (every weight finite), a row leaves
 // out the kernel rows on the zero border and pixel 0 / wo - 1 their kw = 0 / 2 column where it
 // is on the border (fma(w, 0, s) = s). Only where fp32_conv_rows_ok(a, s): AVX-512, wo 7, 14 or
@@ -102,7 +103,7 @@ void fp32_conv_channels(const PackedA& a, const float* x, const int32_t* off,
 // the border.
 bool fp32_conv_rows_ok(const PackedA& a, const TapShape& s);
 void fp32_conv_rows(const PackedA& a, const float* x, const int32_t* off, const PlaneOut& out,
-                    const TapShape& s, size_t wq, bool skip);
+                    const TapShape& s, size_t pitch, bool skip);
 
 // A convolution of stride 1 whose output is as wide as its input, read from its unpadded NCHW
 // planes (no phase copy, no dropped column): output q = oy * w + ox, tap k = (c, kh, kw) reads
