@@ -597,7 +597,7 @@ TEST(Fp32Inference, SameValuesForAnyThreadCountAndBatch) {
 }
 
 // The pass that keeps only the output gives run_fp32's output, bit for bit, for any thread
-// count, with a batch of a whole chunk of 8 and a tail (13) and, through the same scratch, a
+// count, with a batch of whole chunks of images and a tail (13) and, through the same scratch, a
 // smaller one (5).
 TEST(Fp32Inference, OutputPassGivesRunFp32sOutput) {
   for (const auto& [model, data] : {std::pair<const char*, const char*>{"lenet5", "mnist"},
