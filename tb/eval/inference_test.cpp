@@ -688,6 +688,36 @@ TEST(Fp32Inference, OutputPassFindsTheFirstValueThatIsNotFinite) {
   }
 }
 
+// Values that are not finite first met deep in the network, in every kind of tile and depthwise
+// path the two models use: each convolution of MobileNet and ResNet-10 in turn with
+// its weights scaled to a largest magnitude of 1e38 (finite), so that its sums overflow where it
+// sees enough signal; the output pass reports what a search of run_fp32's tensors finds.
+TEST(Fp32Inference, OutputPassFindsValuesThatOverflowInAnyLayer) {
+  const Dataset& test = dataset("fashion-mnist", Split::kTest);
+  const size_t n = 9;
+  const std::vector<float> input = to_float_input(test, 0, n);
+  for (const char* model : {"mobilenet", "resnet10"}) {
+    const Graph base = load_onnx(model_path(std::string(model) + ".onnx"));
+    size_t overflowed = 0;
+    for (size_t k = 0; k < base.nodes.size(); ++k) {
+      if (base.nodes[k].kind != OpKind::kConv) continue;
+      Graph g = base;
+      float largest = 0.f;
+      for (float w : g.nodes[k].weights) largest = std::max(largest, std::abs(w));
+      for (float& w : g.nodes[k].weights) w *= 1e38f / largest;
+      const NotFinite want = first_not_finite_by_element(run_fp32(g, input, n), n);
+      overflowed += want.tensor >= 0;
+      Fp32Scratch scratch;
+      std::vector<float> output;
+      const NotFinite got = run_fp32_output_into(g, input, n, output, scratch, 2);
+      EXPECT_EQ(got.tensor, want.tensor) << model << " " << g.nodes[k].name;
+      EXPECT_EQ(got.image, want.image) << model << " " << g.nodes[k].name;
+      EXPECT_EQ(got.nan, want.nan) << model << " " << g.nodes[k].name;
+    }
+    EXPECT_GT(overflowed, 5u) << model << ": too few layers overflow for the test to tell";
+  }
+}
+
 // The plan of LeNet-5 on a few calibration images (the exponents are inputs of the check), with
 // its biases corrected on them when asked.
 QuantPlan lenet_plan(const Graph& g, Arithmetic format, bool bias_correction = false,
