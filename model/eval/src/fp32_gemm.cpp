@@ -694,7 +694,7 @@ __attribute__((target("avx512f"))) inline void transpose16(__m512 r[16]) {
 
 // One step kk of a row tile: pixels I0 .. I1 - 1 (columns q0 + i of the product, tap
 // x[off[kk] + q0 + i]) x the V vectors of output channels (weights wk[kk * m ...]).
-template <int P, int V, int I0, int I1>
+template <int P, int V, int I0, int I1, int S>
 __attribute__((target("avx512f"))) inline void row_step(size_t kk, size_t m, const float* wk,
                                                         const float* xq, const int32_t* off,
                                                         __m512 (&acc)[P][V]) {
@@ -712,10 +712,10 @@ __attribute__((target("avx512f"))) inline void row_step(size_t kk, size_t m, con
       for (int v = 0; v < V; ++v) {
         asm("vfmadd231ps %[x]%{1to16%}, %[w], %[a]"
             : [a] "+v"(acc[i][v])
-            : [w] "v"(w[v]), [x] "m"(xk[i]));
+            : [w] "v"(w[v]), [x] "m"(xk[S * i]));
       }
     } else {
-      const __m512 xv = _mm512_set1_ps(xk[i]);
+      const __m512 xv = _mm512_set1_ps(xk[S * i]);
 #pragma GCC unroll 4
       for (int v = 0; v < V; ++v) acc[i][v] = _mm512_fmadd_ps(w[v], xv, acc[i][v]);
     }
@@ -726,8 +726,9 @@ __attribute__((target("avx512f"))) inline void row_step(size_t kk, size_t m, con
 // channels ch0 .. ch0 + 16 V - 1, for kernels three columns wide: steps kk = (c kh_n + kh) 3 + kw
 // for every input channel c, kh in [kh0, kh1), kw = 0, 1, 2, in increasing kk. With L, pixel 0
 // leaves out kw = 0 and with Rt, pixel P - 1 leaves out kw = 2: their input column is on the
-// zero border (fma(w, 0, s) = s, every weight finite, s never -0), so the values stay.
-template <int P, int V, bool L, bool Rt>
+// zero border (fma(w, 0, s) = s, every weight finite, s never -0), so the values stay. Pixel
+// i's taps are S i floats from pixel 0's (S: 2 for stride 2 over the unpadded planes).
+template <int P, int V, bool L, bool Rt, int S>
 __attribute__((target("avx512f"))) void rows_tile(size_t cg, size_t kh_n, size_t kh0,
                                                   size_t kh1, size_t m, const float* wk,
                                                   const float* xq, const int32_t* off,
@@ -741,9 +742,9 @@ __attribute__((target("avx512f"))) void rows_tile(size_t cg, size_t kh_n, size_t
   for (size_t c = 0; c < cg; ++c) {
     for (size_t kh = kh0; kh < kh1; ++kh) {
       const size_t kk = (c * kh_n + kh) * 3;
-      row_step<P, V, L ? 1 : 0, P>(kk, m, wk, xq, off, acc);
-      row_step<P, V, 0, P>(kk + 1, m, wk, xq, off, acc);
-      row_step<P, V, 0, Rt ? P - 1 : P>(kk + 2, m, wk, xq, off, acc);
+      row_step<P, V, L ? 1 : 0, P, S>(kk, m, wk, xq, off, acc);
+      row_step<P, V, 0, P, S>(kk + 1, m, wk, xq, off, acc);
+      row_step<P, V, 0, Rt ? P - 1 : P, S>(kk + 2, m, wk, xq, off, acc);
     }
   }
   const __m512 zero = _mm512_setzero_ps();
@@ -796,12 +797,12 @@ __attribute__((target("avx512f"))) void rows_tile(size_t cg, size_t kh_n, size_t
   }
 }
 
-// Every output row through rows_tile<P, V, L, Rt>: the kernel rows on the zero border left out
-// for each row where skip (every weight finite).
-template <int P, int V, bool L, bool Rt>
+// Every output row (pitch floats apart) through rows_tile<P, V, L, Rt, S>: the kernel rows on
+// the zero border left out for each row where skip (every weight finite).
+template <int P, int V, bool L, bool Rt, int S>
 __attribute__((target("avx512f"))) void conv_rows_lr(const PackedA& a, const float* x,
                                                      const int32_t* off, const PlaneOut& o,
-                                                     const TapShape& s, size_t wq, bool skip) {
+                                                     const TapShape& s, size_t pitch, bool skip) {
   const size_t cg = a.k / (s.kh * 3);
   for (size_t ch0 = 0; ch0 < a.m; ch0 += 16 * V) {
     for (size_t oy = 0; oy < s.ho; ++oy) {
@@ -814,28 +815,28 @@ __attribute__((target("avx512f"))) void conv_rows_lr(const PackedA& a, const flo
             std::clamp(static_cast<long>(s.h) - base, static_cast<long>(kh0),
                        static_cast<long>(s.kh)));
       }
-      rows_tile<P, V, L, Rt>(cg, s.kh, kh0, kh1, a.m, a.by_k.data() + ch0, x + oy * wq, off,
-                             oy * s.wo, o, ch0);
+      rows_tile<P, V, L, Rt, S>(cg, s.kh, kh0, kh1, a.m, a.by_k.data() + ch0, x + oy * pitch,
+                                off, oy * s.wo, o, ch0);
     }
   }
 }
 
-template <int P, int V>
+template <int P, int V, int S>
 __attribute__((target("avx512f"))) void conv_rows_pv(const PackedA& a, const float* x,
                                                      const int32_t* off, const PlaneOut& o,
-                                                     const TapShape& s, size_t wq, bool skip) {
+                                                     const TapShape& s, size_t pitch, bool skip) {
   // Only pixel 0's kw = 0 column and pixel wo - 1's kw = 2 column may be on the border
   // (fp32_conv_rows_ok).
   const bool l = skip && s.pw > 0;
   const bool r = skip && (s.wo - 1) * s.sw + 2 >= s.w + s.pw;
   if (l && r) {
-    conv_rows_lr<P, V, true, true>(a, x, off, o, s, wq, skip);
+    conv_rows_lr<P, V, true, true, S>(a, x, off, o, s, pitch, skip);
   } else if (l) {
-    conv_rows_lr<P, V, true, false>(a, x, off, o, s, wq, skip);
+    conv_rows_lr<P, V, true, false, S>(a, x, off, o, s, pitch, skip);
   } else if (r) {
-    conv_rows_lr<P, V, false, true>(a, x, off, o, s, wq, skip);
+    conv_rows_lr<P, V, false, true, S>(a, x, off, o, s, pitch, skip);
   } else {
-    conv_rows_lr<P, V, false, false>(a, x, off, o, s, wq, skip);
+    conv_rows_lr<P, V, false, false, S>(a, x, off, o, s, pitch, skip);
   }
 }
 
@@ -1471,17 +1472,25 @@ bool fp32_conv_rows_ok(const PackedA& a, const TapShape& s) {
 }
 
 void fp32_conv_rows(const PackedA& a, const float* x, const int32_t* off, const PlaneOut& out,
-                    const TapShape& s, size_t pitch, bool skip) {
+                    const TapShape& s, size_t pitch, size_t step, bool skip) {
 #ifdef LBFP_FP32_AVX512
   if (s.wo == 7) {
-    conv_rows_pv<7, 4>(a, x, off, out, s, pitch, skip);
+    if (step == 2) {
+      conv_rows_pv<7, 4, 2>(a, x, off, out, s, pitch, skip);
+    } else {
+      conv_rows_pv<7, 4, 1>(a, x, off, out, s, pitch, skip);
+    }
   } else if (s.wo == 14) {
-    conv_rows_pv<14, 2>(a, x, off, out, s, pitch, skip);
+    if (step == 2) {
+      conv_rows_pv<14, 2, 2>(a, x, off, out, s, pitch, skip);
+    } else {
+      conv_rows_pv<14, 2, 1>(a, x, off, out, s, pitch, skip);
+    }
   } else {
-    conv_rows_pv<28, 1>(a, x, off, out, s, pitch, skip);
+    conv_rows_pv<28, 1, 1>(a, x, off, out, s, pitch, skip);
   }
 #else
-  (void)a, (void)x, (void)off, (void)out, (void)s, (void)pitch, (void)skip;
+  (void)a, (void)x, (void)off, (void)out, (void)s, (void)pitch, (void)step, (void)skip;
 #endif
 }
 

@@ -302,9 +302,11 @@ LayerPlan conv_plan(const Graph& g, const Node& n) {
     p.cols.clear();
     p.skip_rows = std::all_of(n.weights.begin(), n.weights.end(),
                               [](float v) { return std::isfinite(v); });
-    if (p.skip_rows && n.stride_h == 1 && n.stride_w == 1) {
-      // Every tap left is inside the input: read the unpadded planes (row oy at oy w, tap
-      // (c, kh, kw) at c h w + (kh - ph) w + kw - pw from the row's pixel), no phase copy.
+    if (p.skip_rows && ((n.stride_h == 1 && n.stride_w == 1) ||
+                        (n.stride_h == 2 && n.stride_w == 2 && os.w != 28))) {
+      // Every tap left is inside the input: read the unpadded planes (row oy at oy sh w, pixel
+      // ox sw further, tap (c, kh, kw) at c h w + (kh - ph) w + kw - pw from the pixel), no
+      // phase copy.
       p.rows_direct = true;
       p.rows_off.resize(kk);
       for (size_t c = 0; c < cg; ++c) {
@@ -368,8 +370,13 @@ void conv_fp32(const Graph& g, const Node& n, const LayerPlan& p, const float* i
       if (og == 1) {
         detail::fp32_taps_plane(kk, n.weights.data() + grp * kk, x, p.off.data(), po);
       } else if (p.rows) {
-        detail::fp32_conv_rows(p.packed[grp], x, p.rows_direct ? p.rows_off.data() : p.off.data(),
-                               po, p.shape, p.rows_direct ? is.w : l.wq, p.skip_rows);
+        if (p.rows_direct) {
+          detail::fp32_conv_rows(p.packed[grp], x, p.rows_off.data(), po, p.shape,
+                                 n.stride_h * is.w, n.stride_w, p.skip_rows);
+        } else {
+          detail::fp32_conv_rows(p.packed[grp], x, p.off.data(), po, p.shape, l.wq, 1,
+                                 p.skip_rows);
+        }
       } else if (!p.cols.empty()) {
         detail::fp32_conv_channels(p.packed[grp], x, p.off.data(), p.cols, po,
                                    p.skip_rows ? &p.shape : nullptr);
