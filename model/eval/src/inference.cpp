@@ -286,27 +286,27 @@ LayerPlan conv_plan(const Graph& g, const Node& n) {
   const detail::TapShape s{is.h,       is.w,       os.h,       os.w,    n.kernel_h,
                            n.kernel_w, n.stride_h, n.stride_w, n.pad_h, n.pad_w};
   p.shape = s;
-  // Output planes of at most 64 pixels (a 7 x 7 plane fills 4 vectors of pixels with 49, or
-  // 64 with the dropped columns) and sums of at least 256 products (so that the scattered store of
-  // the channel tiles weighs little): the output channels in the lanes.
-  if (og > 1 && detail::fp32_conv_channels_ok(p.packed[0]) && os.h * os.w <= 64 && kk >= 256) {
-    p.cols = detail::fp32_kept_columns(p.map);
-    // The kernel rows on the zero border are left out where every weight is finite.
-    p.skip_rows = std::all_of(n.weights.begin(), n.weights.end(),
-                              [](float v) { return std::isfinite(v); });
-  }
-  // Rows of 7 or 14 outputs with sums of at least 64 products: the row tiles (instead of the
+  // The taps on the zero border may be left out where every weight is finite.
+  const bool finite = std::all_of(n.weights.begin(), n.weights.end(),
+                                  [](float v) { return std::isfinite(v); });
+  // Rows of 7, 14 or 28 outputs with sums of at least 64 products: the row tiles (instead of the
   // channel tiles and the masked pixel tiles).
   p.rows = og > 1 && kk >= 64 && detail::fp32_conv_rows_ok(p.packed[0], s);
+  // Else output planes of at most 64 pixels (a 7 x 7 plane fills 4 vectors of pixels with 49, or
+  // 64 with the dropped columns) and sums of at least 256 products (so that the scattered store
+  // of the channel tiles weighs little): the output channels in the lanes.
+  if (!p.rows && og > 1 && detail::fp32_conv_channels_ok(p.packed[0]) && os.h * os.w <= 64 &&
+      kk >= 256) {
+    p.cols = detail::fp32_kept_columns(p.map);
+    p.skip_rows = finite;
+  }
   if (p.rows) {
-    p.cols.clear();
-    p.skip_rows = std::all_of(n.weights.begin(), n.weights.end(),
-                              [](float v) { return std::isfinite(v); });
-    if (p.skip_rows && ((n.stride_h == 1 && n.stride_w == 1) ||
-                        (n.stride_h == 2 && n.stride_w == 2 && os.w != 28))) {
+    p.skip_rows = finite;
+    if (finite && ((n.stride_h == 1 && n.stride_w == 1) ||
+                   (n.stride_h == 2 && n.stride_w == 2 && os.w != 28))) {
       // Every tap left is inside the input: read the unpadded planes (row oy at oy sh w, pixel
       // ox sw further, tap (c, kh, kw) at c h w + (kh - ph) w + kw - pw from the pixel), no
-      // phase copy.
+      // phase copy (rows of 28 pixels: stride 1 only, the tiles have no stride-2 variant).
       p.rows_direct = true;
       p.rows_off.resize(kk);
       for (size_t c = 0; c < cg; ++c) {
@@ -323,7 +323,8 @@ LayerPlan conv_plan(const Graph& g, const Node& n) {
   }
   if (og == 1 && cg == 1) p.dw = detail::fp32_depthwise_plan(s);
   // Stride 1 with the output as wide as the input (a 3 x 3 with padding 1): the unpadded planes
-  // under masks, no phase copy and no dropped column (where the channel tiles do not take it).
+  // under masks, no phase copy and no dropped column (where the row or channel tiles do not take
+  // it).
   if (og > 1 && p.cols.empty() && !p.rows && !p.as_is && detail::fp32_conv_masked_ok(s, cg)) {
     p.masked = true;
     p.mt = detail::fp32_masked_taps(s, cg);

@@ -96,12 +96,11 @@ void fp32_conv_channels(const PackedA& a, const float* x, const int32_t* off,
 // 32 or 16 channels (28 accumulators), kernels three columns wide, pixel (oy, ox) at column
 // oy pitch + ox step, its tap k = (c, kh, kw) at x[off[k] + column] (the phase layout: pitch wq,
 // step 1; or, where skip leaves no tap outside the input, the unpadded planes: pitch sh w, step
-// sw, 1 or 2, 1 for 28-pixel rows). Each
-// output is the same fma chain in k order from +0. With skip (every weight finite), a row leaves
-// out the kernel rows on the zero border and pixel 0 / wo - 1 their kw = 0 / 2 column where it
-// is on the border (fma(w, 0, s) = s). Only where fp32_conv_rows_ok(a, s): AVX-512, wo 7, 14 or
-// 28 with a.m a multiple of 64, 32 or 16, and only the first and last pixel's outer column on
-// the border.
+// sw, 1 or 2, 1 for 28-pixel rows). Each output is the same fma chain in k order from +0. With
+// skip (every weight finite), a row leaves out the kernel rows on the zero border and pixel 0 /
+// wo - 1 their kw = 0 / 2 column where it is on the border (fma(w, 0, s) = s). Only where
+// fp32_conv_rows_ok(a, s): AVX-512, wo 7, 14 or 28 with a.m a multiple of 64, 32 or 16, and only
+// the first and last pixel's outer column on the border.
 bool fp32_conv_rows_ok(const PackedA& a, const TapShape& s);
 void fp32_conv_rows(const PackedA& a, const float* x, const int32_t* off, const PlaneOut& out,
                     const TapShape& s, size_t pitch, size_t step, bool skip);
