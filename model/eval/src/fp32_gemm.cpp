@@ -671,10 +671,11 @@ __attribute__((target("avx512f"))) inline void transpose16(__m512 r[16]) {
   }
 #pragma GCC unroll 4
   for (int i = 0; i < 4; ++i) {
-    r[4 * i] = _mm512_mask_shuffle_ps(t[4 * i], 0xFFFF, t[4 * i], t[4 * i + 2], 0x44);
-    r[4 * i + 1] = _mm512_mask_shuffle_ps(t[4 * i], 0xFFFF, t[4 * i], t[4 * i + 2], 0xEE);
-    r[4 * i + 2] = _mm512_mask_shuffle_ps(t[4 * i + 1], 0xFFFF, t[4 * i + 1], t[4 * i + 3], 0x44);
-    r[4 * i + 3] = _mm512_mask_shuffle_ps(t[4 * i + 1], 0xFFFF, t[4 * i + 1], t[4 * i + 3], 0xEE);
+    const __m512 a = t[4 * i], b = t[4 * i + 1], c = t[4 * i + 2], d = t[4 * i + 3];
+    r[4 * i] = _mm512_mask_shuffle_ps(a, 0xFFFF, a, c, 0x44);
+    r[4 * i + 1] = _mm512_mask_shuffle_ps(a, 0xFFFF, a, c, 0xEE);
+    r[4 * i + 2] = _mm512_mask_shuffle_ps(b, 0xFFFF, b, d, 0x44);
+    r[4 * i + 3] = _mm512_mask_shuffle_ps(b, 0xFFFF, b, d, 0xEE);
   }
 #pragma GCC unroll 2
   for (int i = 0; i < 2; ++i) {
@@ -692,8 +693,8 @@ __attribute__((target("avx512f"))) inline void transpose16(__m512 r[16]) {
   }
 }
 
-// One step kk of a row tile: pixels I0 .. I1 - 1 (columns q0 + i of the product, tap
-// x[off[kk] + q0 + i]) x the V vectors of output channels (weights wk[kk * m ...]).
+// One step kk of a row tile: pixels I0 .. I1 - 1 (tap x[off[kk] + S i] from the row's first
+// pixel at xq) x the V vectors of output channels (weights wk[kk * m ...]).
 template <int P, int V, int I0, int I1, int S>
 __attribute__((target("avx512f"))) inline void row_step(size_t kk, size_t m, const float* wk,
                                                         const float* xq, const int32_t* off,
@@ -933,9 +934,8 @@ __attribute__((target("avx512f"))) inline void dw3_rows_block(const float* buf, 
   }
 }
 
-// The rows of one plane (or pair of planes) of `rows_vectors` J, in blocks of 4 rows: each
-// output vector + bias, the ReLU, then its lanes inside the plane stored (pair: lanes 0 .. w - 1
-// to y0's row, 8 .. 8 + w - 1 to y1's).
+// Output vector j of row oy (planes w wide) + bias, the ReLU, then its lanes inside the plane
+// stored (two planes, y1 not null: lanes 0 .. w - 1 to y0's row, 8 .. 8 + w - 1 to y1's).
 __attribute__((target("avx512f"))) inline void dw3_store(size_t w, size_t oy, int j,
                                                           __m512 acc, __m512 bias, bool relu,
                                                           float* y0, float* y1) {
@@ -949,6 +949,7 @@ __attribute__((target("avx512f"))) inline void dw3_store(size_t w, size_t oy, in
   }
 }
 
+// The rows of one plane (or pair of planes) of `rows_vectors` J from the padded rows at buf.
 template <int J>
 __attribute__((target("avx512f"))) void dw3_rows_plane(const TapShape& s, const float* buf,
                                                        const __m512* wt, __m512 bias, bool relu,
@@ -1038,6 +1039,7 @@ __attribute__((target("avx512f"))) inline void dw3s2_rows_store(const TapShape& 
   }
 }
 
+// The rows of one stride-2 output plane (or pair of planes) in blocks of 7, 4, 2 and 1.
 __attribute__((target("avx512f"))) void dw3s2_rows_plane(const TapShape& s, const float* buf,
                                                          const __m512* wt, __m512 bias,
                                                          bool relu, float* y0, float* y1) {
