@@ -534,6 +534,30 @@ bool has_avx512() {
   return yes;
 }
 
+// The sums of P pixels (outputs out0 .. out0 + P - 1 of each plane) x 16 V output channels from
+// ch0: + bias, the ReLU, then one scatter per pixel and vector into the channels' planes.
+template <int P, int V>
+__attribute__((target("avx512f"))) inline void store_scattered(const __m512 (&acc)[P][V],
+                                                               const PlaneOut& o, size_t ch0,
+                                                               size_t out0) {
+  const __m512i lane = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+                                                            12, 13, 14, 15),
+                                          _mm512_set1_epi32(static_cast<int>(o.plane)));
+  const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v) {
+    const size_t ch = ch0 + 16 * static_cast<size_t>(v);
+    const __m512 bias = _mm512_loadu_ps(o.bias + ch);
+    float* yv = o.y + ch * o.plane + out0;
+#pragma GCC unroll 28
+    for (int i = 0; i < P; ++i) {
+      __m512 r = _mm512_add_ps(acc[i][v], bias);
+      if (o.relu) r = _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(r, zero, _CMP_LT_OQ), zero);
+      _mm512_i32scatter_ps(yv + i, lane, r, 4);
+    }
+  }
+}
+
 // The steps of a channel tile: kk = c * taps + t for t in [t0, t1), c = 0, 1, ... while kk < k
 // (taps = k, t0 = 0, t1 = k: every step), in increasing order.
 struct TileSteps {
@@ -573,22 +597,7 @@ __attribute__((target("avx512f"))) void channels_tile(const TileSteps& s, size_t
       }
     }
   }
-  const __m512i lane = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-                                                            12, 13, 14, 15),
-                                          _mm512_set1_epi32(static_cast<int>(o.plane)));
-  const __m512 zero = _mm512_setzero_ps();
-#pragma GCC unroll 4
-  for (int v = 0; v < V; ++v) {
-    const size_t ch = ch0 + 16 * static_cast<size_t>(v);
-    const __m512 bias = _mm512_loadu_ps(o.bias + ch);
-    float* yv = o.y + ch * o.plane + out0;
-#pragma GCC unroll 8
-    for (int i = 0; i < P; ++i) {
-      __m512 r = _mm512_add_ps(acc[i][v], bias);
-      if (o.relu) r = _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(r, zero, _CMP_LT_OQ), zero);
-      _mm512_i32scatter_ps(yv + i, lane, r, 4);
-    }
-  }
+  store_scattered<P, V>(acc, o, ch0, out0);
 }
 
 template <int P, int V>
@@ -748,10 +757,10 @@ __attribute__((target("avx512f"))) void rows_tile(size_t cg, size_t kh_n, size_t
       row_step<P, V, 0, Rt ? P - 1 : P, S>(kk + 2, m, wk, xq, off, acc);
     }
   }
-  const __m512 zero = _mm512_setzero_ps();
   if constexpr (P >= 14) {
     // 16 pixels at a time: their vectors of channels transposed into each channel's run of
     // pixels, stored whole (the last run masked).
+    const __m512 zero = _mm512_setzero_ps();
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) {
       const size_t ch = ch0 + 16 * static_cast<size_t>(v);
@@ -781,21 +790,7 @@ __attribute__((target("avx512f"))) void rows_tile(size_t cg, size_t kh_n, size_t
     }
     return;
   }
-  const __m512i lane = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-                                                            12, 13, 14, 15),
-                                          _mm512_set1_epi32(static_cast<int>(o.plane)));
-#pragma GCC unroll 4
-  for (int v = 0; v < V; ++v) {
-    const size_t ch = ch0 + 16 * static_cast<size_t>(v);
-    const __m512 bias = _mm512_loadu_ps(o.bias + ch);
-    float* yv = o.y + ch * o.plane + out0;
-#pragma GCC unroll 28
-    for (int i = 0; i < P; ++i) {
-      __m512 r = _mm512_add_ps(acc[i][v], bias);
-      if (o.relu) r = _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(r, zero, _CMP_LT_OQ), zero);
-      _mm512_i32scatter_ps(yv + i, lane, r, 4);
-    }
-  }
+  store_scattered<P, V>(acc, o, ch0, out0);
 }
 
 // Every output row (pitch floats apart) through rows_tile<P, V, L, Rt, S>: the kernel rows on
