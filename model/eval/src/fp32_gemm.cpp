@@ -944,51 +944,40 @@ __attribute__((target("avx512f"))) inline void dw3_store(size_t w, size_t oy, in
   }
 }
 
-// The rows of one plane (or pair of planes) of `rows_vectors` J from the padded rows at buf.
+// Output rows oy .. oy + R - 1 of one plane (or pair of planes) of `rows_vectors` J, stored.
+template <int J, int R>
+__attribute__((target("avx512f"))) inline void dw3_rows_store(const TapShape& s,
+                                                              const float* buf, size_t oy,
+                                                              const __m512* wt, __m512 bias,
+                                                              bool relu, float* y0, float* y1) {
+  __m512 acc[R][J];
+  dw3_rows_block<J, R>(buf, oy, wt, acc);
+  for (int r = 0; r < R; ++r) {
+    for (int j = 0; j < J; ++j) {
+      dw3_store(s.w, oy + static_cast<size_t>(r), j, acc[r][j], bias, relu, y0, y1);
+    }
+  }
+}
+
+// The rows of one plane (or pair of planes) of `rows_vectors` J from the padded rows at buf:
+// blocks of 7 rows of one vector (a 7, 14 or 28 row plane in whole blocks) or 4 of two (7 or 8
+// accumulators, each input row's three shifts serving up to three output rows), then 4, 2, 1.
 template <int J>
 __attribute__((target("avx512f"))) void dw3_rows_plane(const TapShape& s, const float* buf,
                                                        const __m512* wt, __m512 bias, bool relu,
                                                        float* y0, float* y1) {
-  const size_t w = s.w;
-  // Blocks of 7 rows of one vector (a 7, 14 or 28 row plane in whole blocks) or 4 of two: 7 or
-  // 8 accumulators, each input row's three shifts serving up to three output rows.
   constexpr int R = J == 1 ? 7 : 4;
   size_t oy = 0;
-  for (; oy + R <= s.h; oy += R) {
-    __m512 acc[R][J];
-    dw3_rows_block<J, R>(buf, oy, wt, acc);
-    for (int r = 0; r < R; ++r) {
-      for (int j = 0; j < J; ++j) {
-        dw3_store(w, oy + static_cast<size_t>(r), j, acc[r][j], bias, relu, y0, y1);
-      }
-    }
-  }
+  for (; oy + R <= s.h; oy += R) dw3_rows_store<J, R>(s, buf, oy, wt, bias, relu, y0, y1);
   if (s.h - oy >= 4) {
-    __m512 acc[4][J];
-    dw3_rows_block<J, 4>(buf, oy, wt, acc);
-    for (int r = 0; r < 4; ++r) {
-      for (int j = 0; j < J; ++j) {
-        dw3_store(w, oy + static_cast<size_t>(r), j, acc[r][j], bias, relu, y0, y1);
-      }
-    }
+    dw3_rows_store<J, 4>(s, buf, oy, wt, bias, relu, y0, y1);
     oy += 4;
   }
-  const size_t rest = s.h - oy;
-  if (rest >= 2) {
-    __m512 acc[2][J];
-    dw3_rows_block<J, 2>(buf, oy, wt, acc);
-    for (int r = 0; r < 2; ++r) {
-      for (int j = 0; j < J; ++j) {
-        dw3_store(w, oy + static_cast<size_t>(r), j, acc[r][j], bias, relu, y0, y1);
-      }
-    }
+  if (s.h - oy >= 2) {
+    dw3_rows_store<J, 2>(s, buf, oy, wt, bias, relu, y0, y1);
     oy += 2;
   }
-  if (oy < s.h) {
-    __m512 acc[1][J];
-    dw3_rows_block<J, 1>(buf, oy, wt, acc);
-    for (int j = 0; j < J; ++j) dw3_store(w, oy, j, acc[0][j], bias, relu, y0, y1);
-  }
+  if (oy < s.h) dw3_rows_store<J, 1>(s, buf, oy, wt, bias, relu, y0, y1);
 }
 
 // Stride 2: output rows oy0 .. oy0 + R - 1 from the split rows of buf (input row r's even
