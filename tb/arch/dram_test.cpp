@@ -1,11 +1,19 @@
-// The TLM-2.0 DRAM target: data, timing (latency and bandwidth), errors, debug transport and DMI.
+// The TLM-2.0 DRAM target: data, timing (latency and bandwidth), errors, debug transport and DMI;
+// the RowBurst extension through the DRAM, the router and a target that ignores it.
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
 
 #include <systemc>
 #include <tlm>
 #include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/simple_target_socket.h>
 
 #include "lbfp/arch/dram.h"
+#include "lbfp/arch/platform.h"
+#include "lbfp/arch/row_burst.h"
 
 namespace lbfp::arch {
 namespace {
@@ -28,6 +36,24 @@ struct Initiator : sc_core::sc_module {
     p.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
     socket->b_transport(p, delay);
     return p.get_response_status();
+  }
+
+  // rows rows through row_burst.h's transfer_rows on one payload (as the accelerator's writer
+  // issues a tile); returns what it returns.
+  uint64_t transfer_rows(tlm::tlm_command cmd, uint64_t address, uint64_t pitch,
+                         unsigned char* data, unsigned length, uint64_t rows, sc_time& delay) {
+    tlm::tlm_generic_payload p;
+    return lbfp::arch::transfer_rows(p, address, pitch, data, length, rows,
+                                     [&](uint64_t at, unsigned char* bytes) {
+                                       p.set_command(cmd);
+                                       p.set_address(at);
+                                       p.set_data_ptr(bytes);
+                                       p.set_data_length(length);
+                                       p.set_streaming_width(length);
+                                       p.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+                                       socket->b_transport(p, delay);
+                                       return p.get_response_status() == tlm::TLM_OK_RESPONSE;
+                                     });
   }
 
   unsigned debug(tlm::tlm_command cmd, uint64_t address, unsigned char* data, unsigned length) {
@@ -133,6 +159,145 @@ TEST(Dram, GrantsDmiAndRejectsBadConfigs) {
   bad = small_dram();
   bad.clock_period = sc_core::SC_ZERO_TIME;
   EXPECT_THROW(bad.validate(), std::invalid_argument);
+}
+
+// The memory after a RowBurst is the memory after its rows issued one by one, each with the
+// delay the one before returned: the same bytes, counts, delays and channel (a read issued
+// after both sees the same wait), for writes and reads, rows apart or overlapping.
+TEST(Dram, RowBurstMovesTimesAndCountsEachRowAsItsOwnTransaction) {
+  struct Shape {
+    uint64_t rows, pitch;
+    unsigned length;
+  };
+  for (const Shape& shape : {Shape{5, 100, 9}, Shape{16, 64, 16}, Shape{3, 4, 8}, Shape{2, 0, 5}}) {
+    for (tlm::tlm_command cmd : {tlm::TLM_WRITE_COMMAND, tlm::TLM_READ_COMMAND}) {
+      SCOPED_TRACE(std::to_string(shape.rows) + " rows, pitch " + std::to_string(shape.pitch) +
+                   (cmd == tlm::TLM_WRITE_COMMAND ? ", writes" : ", reads"));
+      Dram burst_dram("burst_dram", small_dram()), rows_dram("rows_dram", small_dram());
+      Initiator burst_init("burst_init"), rows_init("rows_init");
+      burst_init.socket.bind(burst_dram.socket);
+      rows_init.socket.bind(rows_dram.socket);
+      std::vector<unsigned char> memory(4096);
+      for (size_t i = 0; i < memory.size(); ++i) memory[i] = static_cast<unsigned char>(i * 7 + 1);
+      burst_init.debug(tlm::TLM_WRITE_COMMAND, 0, memory.data(), 4096);
+      rows_init.debug(tlm::TLM_WRITE_COMMAND, 0, memory.data(), 4096);
+      // The channel busy for a while first, so that issue times and channel waits both count.
+      unsigned char first[40] = {};
+      sc_time burst_delay = sc_time(3, SC_NS), rows_delay = sc_time(3, SC_NS);
+      burst_init.transfer(tlm::TLM_WRITE_COMMAND, 3000, first, 40, burst_delay);
+      rows_init.transfer(tlm::TLM_WRITE_COMMAND, 3000, first, 40, rows_delay);
+      std::vector<unsigned char> burst_data(shape.rows * shape.length), rows_data(burst_data.size());
+      for (size_t i = 0; i < burst_data.size(); ++i) {
+        burst_data[i] = rows_data[i] = static_cast<unsigned char>(250 - i);
+      }
+      EXPECT_EQ(burst_init.transfer_rows(cmd, 40, shape.pitch, burst_data.data(), shape.length,
+                                         shape.rows, burst_delay),
+                shape.rows);
+      for (uint64_t r = 0; r < shape.rows; ++r) {
+        ASSERT_EQ(rows_init.transfer(cmd, 40 + r * shape.pitch, rows_data.data() + r * shape.length,
+                                     shape.length, rows_delay),
+                  tlm::TLM_OK_RESPONSE);
+      }
+      EXPECT_EQ(burst_delay, rows_delay);
+      EXPECT_EQ(burst_data, rows_data);
+      std::vector<unsigned char> burst_memory(4096), rows_memory(4096);
+      burst_init.debug(tlm::TLM_READ_COMMAND, 0, burst_memory.data(), 4096);
+      rows_init.debug(tlm::TLM_READ_COMMAND, 0, rows_memory.data(), 4096);
+      EXPECT_EQ(burst_memory, rows_memory);
+      EXPECT_EQ(burst_dram.stats().reads, rows_dram.stats().reads);
+      EXPECT_EQ(burst_dram.stats().writes, rows_dram.stats().writes);
+      EXPECT_EQ(burst_dram.stats().writes + burst_dram.stats().reads, shape.rows + 1);
+      EXPECT_EQ(burst_dram.stats().bytes_read, rows_dram.stats().bytes_read);
+      EXPECT_EQ(burst_dram.stats().bytes_written, rows_dram.stats().bytes_written);
+      unsigned char back[8];
+      sc_time burst_after = sc_core::SC_ZERO_TIME, rows_after = sc_core::SC_ZERO_TIME;
+      burst_init.transfer(tlm::TLM_READ_COMMAND, 0, back, 8, burst_after);
+      rows_init.transfer(tlm::TLM_READ_COMMAND, 0, back, 8, rows_after);
+      EXPECT_EQ(burst_after, rows_after);
+    }
+  }
+}
+
+// A burst whose last row is past the memory: the DRAM moves the first row alone, as a plain
+// transaction, and the initiator's next rows get the address error, row by row.
+TEST(Dram, RowBurstPastTheEndFallsBackToRowsAndFailsAtTheRowOutside) {
+  Dram dram("dram", small_dram());
+  Initiator init("init");
+  init.socket.bind(dram.socket);
+  unsigned char data[48];
+  for (int i = 0; i < 48; ++i) data[i] = static_cast<unsigned char>(i + 1);
+  sc_time delay = sc_core::SC_ZERO_TIME;
+  // Rows at 4000, 4048 (4048 + 16 = 4064 <= 4096) and 4096 (past the end).
+  EXPECT_EQ(init.transfer_rows(tlm::TLM_WRITE_COMMAND, 4000, 48, data, 16, 3, delay), 0u);
+  EXPECT_EQ(dram.stats().writes, 2u);
+  EXPECT_EQ(dram.stats().errors, 1u);
+  unsigned char back[16];
+  init.debug(tlm::TLM_READ_COMMAND, 4048, back, 16);
+  EXPECT_EQ(std::memcmp(back, data + 16, 16), 0);
+  // A span that wraps 64 bits is no burst either.
+  RowBurst wraps;
+  wraps.rows = 3;
+  wraps.pitch = ~uint64_t{0} / 2;
+  EXPECT_EQ(wraps.span(16), 0u);
+}
+
+// A target that does not know the extension: a register file that takes every write as one
+// plain transaction of its length.
+struct PlainTarget : sc_core::sc_module {
+  tlm_utils::simple_target_socket<PlainTarget> socket{"socket"};
+  std::vector<std::pair<uint64_t, unsigned>> writes;
+  explicit PlainTarget(sc_core::sc_module_name n) : sc_module(n) {
+    socket.register_b_transport(this, &PlainTarget::b_transport);
+  }
+  void b_transport(tlm::tlm_generic_payload& p, sc_time& delay) {
+    writes.emplace_back(p.get_address(), p.get_data_length());
+    delay += sc_time(1, SC_NS);
+    p.set_response_status(tlm::TLM_OK_RESPONSE);
+  }
+};
+
+TEST(Router, PassesARowBurstOnlyWhereEveryRowIsInTheFirstRowsTarget) {
+  Router router("router");
+  Dram dram("dram", small_dram());
+  PlainTarget plain("plain");
+  Initiator init("init");
+  init.socket.bind(router.target_socket);
+  router.initiator_socket.bind(dram.socket);
+  router.initiator_socket.bind(plain.socket);
+  // The router gives the memory only its first half: a burst the memory itself could take
+  // whole may still have rows the router sends elsewhere.
+  router.add_range(0, 2048);
+  router.add_range(2048, 256);
+  unsigned char data[64];
+  for (int i = 0; i < 64; ++i) data[i] = static_cast<unsigned char>(i);
+  // (The router's multi-sockets are bound at the end of elaboration: the transactions run in
+  // a process of the simulation.)
+  bool ran = false;
+  sc_core::sc_spawn([&] {
+    sc_time delay = sc_core::SC_ZERO_TIME;
+    // In the memory: one transaction moves all four rows.
+    EXPECT_EQ(init.transfer_rows(tlm::TLM_WRITE_COMMAND, 100, 32, data, 16, 4, delay), 4u);
+    EXPECT_EQ(dram.stats().writes, 4u);
+    unsigned char back[16];
+    init.debug(tlm::TLM_READ_COMMAND, 196, back, 16);
+    EXPECT_EQ(std::memcmp(back, data + 48, 16), 0);
+    // Rows running from the memory's range into the other target's: the memory sees the first
+    // row alone, the other target the second.
+    EXPECT_EQ(init.transfer_rows(tlm::TLM_WRITE_COMMAND, 2032, 32, data, 16, 2, delay), 1u);
+    EXPECT_EQ(dram.stats().writes, 5u);
+    init.debug(tlm::TLM_READ_COMMAND, 2032, back, 16);
+    EXPECT_EQ(std::memcmp(back, data, 16), 0);
+    EXPECT_EQ(dram.stats().bytes_written, 5u * 16);
+    // In the target that ignores the extension: each row its own transaction, in order.
+    EXPECT_EQ(init.transfer_rows(tlm::TLM_WRITE_COMMAND, 2048 + 64, 16, data, 8, 3, delay), 1u);
+    EXPECT_EQ(dram.stats().writes, 5u);
+    const std::vector<std::pair<uint64_t, unsigned>> expected = {
+        {16, 16}, {64, 8}, {80, 8}, {96, 8}};  // relative to the range
+    EXPECT_EQ(plain.writes, expected);
+    ran = true;
+  });
+  sc_core::sc_start();
+  EXPECT_TRUE(ran);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "lbfp/arch/limits.h"
+#include "lbfp/arch/row_burst.h"
 #include "lbfp/arch/stats.h"
 #include "lbfp/x86_intrinsics.h"
 #include "thread_end.h"
@@ -1496,18 +1497,20 @@ void Accelerator::run_writer() {
       const Code* tile = output_buffer_.read(
           {(t.out_index % static_cast<size_t>(p.out_slots)) * p.out_slot_bytes, rows, cols * ob,
            cols * ob});
-      // One 2-D descriptor: a row per transaction, issued back to back (loosely timed: the
-      // delays accumulate and the thread waits once).
+      // One 2-D descriptor: its rows issued back to back (loosely timed: the delays accumulate
+      // and the thread waits once).
       sc_time delay = sc_core::SC_ZERO_TIME;
-      for (uint64_t r = 0; r < rows; ++r) {
-        const uint64_t pitch = layer.out_row_pitch == 0 ? layer.n : layer.out_row_pitch;
-        const uint64_t address = layer.out_address + ((t.m0 + r) * pitch + t.n0) * ob;
-        // The payload's data pointer is not const; a write only reads through it.
-        if (!transfer(payload, tlm::TLM_WRITE_COMMAND, address,
-                      const_cast<Code*>(tile) + r * cols * ob, cols * ob, delay)) {
-          return;
-        }
-      }
+      const uint64_t pitch = layer.out_row_pitch == 0 ? layer.n : layer.out_row_pitch;
+      // The payload's data pointer is not const; a write only reads through it.
+      const uint64_t burst = transfer_rows(
+          payload, layer.out_address + (t.m0 * pitch + t.n0) * ob, pitch * ob,
+          const_cast<Code*>(tile), cols * ob, rows, [&](uint64_t address, Code* data) {
+            return transfer(payload, tlm::TLM_WRITE_COMMAND, address, data, cols * ob, delay);
+          });
+      if (burst == 0) return;
+      // The rows the burst moved were one transaction; each counts as its own.
+      trace_.dma_in_flight += burst - 1;
+      dma_bytes_written_ += (burst - 1) * cols * ob;
       wait(delay);
       trace_.dma_in_flight -= rows;
       p.written = t.out_index + 1;

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "lbfp/arch/row_burst.h"
+
 namespace lbfp::arch {
 
 void DramConfig::validate() const {
@@ -61,12 +63,32 @@ void Dram::b_transport(tlm::tlm_generic_payload& payload, sc_core::sc_time& dela
     ++stats_.errors;
     return;
   }
+  // Rows of a RowBurst (row_burst.h), all of them in the memory: each as a transaction of its
+  // own, issued when the one before has completed.
+  RowBurst* burst = payload.get_extension<RowBurst>();
+  const uint64_t span = burst != nullptr ? burst->span(length) : length;
+  const uint64_t rows = burst != nullptr && burst->rows > 1 && span != 0 &&
+                                in_range(address, span)
+                            ? burst->rows
+                            : 1;
+  unsigned char* data = payload.get_data_ptr();
+  for (uint64_t r = 0; r < rows; ++r) {
+    move(command, address + r * (rows > 1 ? burst->pitch : 0), data + r * length, length,
+         delay);
+  }
+  if (rows > 1) burst->rows_done = rows;
+  payload.set_dmi_allowed(config_.allow_dmi);
+  payload.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+void Dram::move(tlm::tlm_command command, uint64_t address, unsigned char* data,
+                uint64_t length, sc_core::sc_time& delay) {
   if (command == tlm::TLM_READ_COMMAND) {
-    std::memcpy(payload.get_data_ptr(), memory_.get() + address, length);
+    std::memcpy(data, memory_.get() + address, length);
     stats_.bytes_read += length;
     ++stats_.reads;
   } else if (command == tlm::TLM_WRITE_COMMAND) {
-    std::memcpy(memory_.get() + address, payload.get_data_ptr(), length);
+    std::memcpy(memory_.get() + address, data, length);
     stats_.bytes_written += length;
     ++stats_.writes;
   }
@@ -82,8 +104,6 @@ void Dram::b_transport(tlm::tlm_generic_payload& payload, sc_core::sc_time& dela
           ? channel_free_ + period * static_cast<double>(config_.latency_cycles)
           : channel_free_;
   delay = done - sc_core::sc_time_stamp();
-  payload.set_dmi_allowed(config_.allow_dmi);
-  payload.set_response_status(tlm::TLM_OK_RESPONSE);
 }
 
 bool Dram::get_direct_mem_ptr(tlm::tlm_generic_payload& payload, tlm::tlm_dmi& dmi) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "lbfp/arch/row_burst.h"
 #include "thread_end.h"
 
 namespace lbfp::arch {
@@ -26,14 +27,27 @@ int Router::decode(uint64_t address, uint64_t length) const {
 void Router::b_transport(int /*id*/, tlm::tlm_generic_payload& payload,
                          sc_core::sc_time& delay) {
   const uint64_t address = payload.get_address();
-  const int target = decode(address, payload.get_data_length());
+  const uint64_t length = payload.get_data_length();
+  const int target = decode(address, length);
   if (target < 0) {
     payload.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
     return;
   }
+  // The rows of a RowBurst go on together only where they all are in the first row's target;
+  // else it sees the plain first row (the initiator issues the others).
+  RowBurst* burst = payload.get_extension<RowBurst>();
+  if (burst != nullptr) {
+    const uint64_t span = burst->span(length);
+    if (span == 0 || decode(address, span) != target) {
+      payload.clear_extension(burst);
+    } else {
+      burst = nullptr;  // passed on as it is
+    }
+  }
   payload.set_address(address - ranges_[static_cast<size_t>(target)].base);
   initiator_socket[target]->b_transport(payload, delay);
   payload.set_address(address);
+  if (burst != nullptr) payload.set_extension(burst);
 }
 
 unsigned int Router::transport_dbg(int /*id*/, tlm::tlm_generic_payload& payload) {
