@@ -718,7 +718,20 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const AcceleratorConfig& 
 
 Accelerator::~Accelerator() = default;
 
-void Accelerator::check_fits(const GemmJob& job) const { plan_layer(job, config_); }
+void Accelerator::check_fits(const GemmJob& job) const { plan_of(job); }
+
+const LayerPlan& Accelerator::plan_of(const GemmJob& job) const {
+  std::vector<uint64_t> key = {job.m, job.n, job.k, job.conv.has_value(), job.scaled != nullptr};
+  if (job.conv) {
+    const ConvGeometry& g = *job.conv;
+    key.insert(key.end(), {g.in_h, g.in_w, g.channels, g.filter_h, g.filter_w, g.stride, g.pad,
+                           g.pixel_channels});
+  }
+  if (job.scaled) key.insert(key.end(), {job.scaled->taps, job.scaled->channels});
+  const auto it = plans_.find(key);
+  if (it != plans_.end()) return it->second;
+  return plans_.emplace(std::move(key), plan_layer(job, config_)).first->second;
+}
 
 uint64_t Accelerator::cycles(const sc_time& t) const {
   return static_cast<uint64_t>(t / config_.clock_period + 0.5);
@@ -767,7 +780,7 @@ void Accelerator::run_controller() {
     Plan& p = *plan;
     p.job = job;
     p.index = li;
-    p.layout = plan_layer(layer, config_);  // checked when the layer was added
+    p.layout = plan_of(layer);  // checked when the layer was added
     const LayerPlan& lp = p.layout;
     const uint64_t TM = lp.tile_m;  // a tile's outputs (the array's R x C when output-stationary)
     const uint64_t TN = lp.tile_n;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -415,6 +416,10 @@ class Accelerator : public sc_core::sc_module {
                 unsigned char* data, uint64_t length, sc_core::sc_time& delay);
   void fail(const std::string& what);
   uint64_t cycles(const sc_core::sc_time& t) const;
+  // plan_layer(job, config_), made once per shape: a layer is checked when it is added, by the
+  // device when it decodes its descriptor and planned by the controller, and a network repeats
+  // its shapes.
+  const LayerPlan& plan_of(const GemmJob& job) const;
 
   AcceleratorConfig config_;
   std::unique_ptr<ArrayBackend> backend_;
@@ -445,6 +450,10 @@ class Accelerator : public sc_core::sc_module {
   std::vector<Int128> resume_wide_;   // the same for a format of spec section 13
   std::vector<float> resume_sums_;    // an MX format's FP32 partial sums
   std::vector<Code> scale_staging_;   // scale bytes on their way from memory to a buffer
+  // plan_of's plans, by what plan_layer reads of a job: M, N, K, the convolution's geometry and
+  // the scales' taps and channels (spec section 13); the name only names a failure, which is
+  // not kept.
+  mutable std::map<std::vector<uint64_t>, LayerPlan> plans_;
   sc_core::sc_event layer_start_, loaded_, computed_, written_;
 };
 
