@@ -743,6 +743,53 @@ __attribute__((target("avx512f,avx512dq"))) void standard_normals_avx512(Engine&
 }
 #endif
 
+// The largest bit pattern of n floats read as int32 (0 at least), and of their magnitudes'
+// (sign bit cleared) read as uint32: integer maxima, which the compiler vectorizes; built for
+// SSE2 (no packed 32-bit maximum: compares and blends) and for AVX2 (vpmaxsd / vpmaxud),
+// chosen at run time. The same values either way.
+__attribute__((always_inline)) inline int32_t top_bits(const float* v, size_t n) {
+  int32_t top = 0;
+  for (size_t i = 0; i < n; ++i) {
+    int32_t bits = 0;
+    std::memcpy(&bits, v + i, sizeof bits);
+    top = std::max(top, bits);
+  }
+  return top;
+}
+__attribute__((always_inline)) inline uint32_t top_magnitude_bits(const float* v, size_t n) {
+  uint32_t top = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t bits = 0;
+    std::memcpy(&bits, v + i, sizeof bits);
+    top = std::max(top, bits & 0x7fffffffu);
+  }
+  return top;
+}
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) int32_t top_bits_avx2(const float* v, size_t n) {
+  return top_bits(v, n);
+}
+__attribute__((target("avx2"))) uint32_t top_magnitude_bits_avx2(const float* v, size_t n) {
+  return top_magnitude_bits(v, n);
+}
+bool have_avx2() {
+  static const bool avx2 = __builtin_cpu_supports("avx2") != 0;
+  return avx2;
+}
+#endif
+int32_t largest_bits(const float* v, size_t n) {
+#if defined(__x86_64__)
+  if (have_avx2()) return top_bits_avx2(v, n);
+#endif
+  return top_bits(v, n);
+}
+uint32_t largest_magnitude_bits(const float* v, size_t n) {
+#if defined(__x86_64__)
+  if (have_avx2()) return top_magnitude_bits_avx2(v, n);
+#endif
+  return top_magnitude_bits(v, n);
+}
+
 // std::mersenne_twister_engine's recurrence for mt19937_64 (libstdc++'s _M_gen_rand) in three
 // runs whose steps are independent of one another within each run (each reads words the run
 // has not written yet, or words an earlier run wrote), so that they vectorize; then the
@@ -929,12 +976,7 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Layer
   // std::max from 0: a float >= +0 orders as its bits, and a negative one (sign bit set) is
   // below 0 as an int32, so the integer maximum is the same float (vectorized; a float max chain
   // waits on every element), unless it is a NaN, which the chain does not take.
-  int32_t input_top = 0;
-  for (float v : input) {
-    int32_t bits = 0;
-    std::memcpy(&bits, &v, sizeof bits);
-    input_top = std::max(input_top, bits);
-  }
+  const int32_t input_top = largest_bits(input.data(), input.size());
   float input_max = 0.0f;
   if (input_top > 0x7f800000) {
     for (float v : input) input_max = std::max(input_max, v);
@@ -1007,12 +1049,7 @@ std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const Layer
     // waited on every element): the same float as std::max over fabs when no v is NaN.
     bool nan = false;
     for (uint64_t j = 0; j < n; ++j) {
-      uint32_t top = 0;
-      for (uint64_t kk = 0; kk < k; ++kk) {
-        uint32_t bits = 0;
-        std::memcpy(&bits, &w[j * k + kk], sizeof bits);
-        top = std::max(top, bits & 0x7fffffffu);
-      }
+      const uint32_t top = largest_magnitude_bits(w + j * k, k);
       nan = nan || top > 0x7f800000u;
       float amax = 0.0f;
       std::memcpy(&amax, &top, sizeof amax);
