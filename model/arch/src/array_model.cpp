@@ -534,11 +534,18 @@ int64_t ArrayModel::compute_whole_tile() {
         flags[c] = resumed_flags != nullptr && resumed_flags[to + c] != 0 ? 1 : 0;
       }
     }
-    if (!job_.requantize) continue;
+  }
+  if (job_.requantize) {
+    // The whole tile in one call (its rows are contiguous): each output with its column's scale.
+    const auto outputs = static_cast<size_t>(job_.rows) * cols;
+    tile_scales_.resize(outputs);
+    for (size_t i = 0; i < outputs; i += cols) {
+      std::copy(scales_.begin(), scales_.end(), tile_scales_.begin() + static_cast<ptrdiff_t>(i));
+    }
     std::visit(
         [&](const auto& f) {
-          requantize_row(f, &result_.acc[to], scales_.data(), static_cast<size_t>(job_.cols),
-                         job_.out_exponent, job_.relu, &result_.codes[to]);
+          requantize_row(f, result_.acc.data(), tile_scales_.data(), outputs, job_.out_exponent,
+                         job_.relu, result_.codes.data());
         },
         format_);
   }

@@ -183,6 +183,7 @@ class ArrayModel {
   size_t codes_ = 0;              // 2^W
   TileJob job_;
   std::vector<int> scales_;  // per column: exponent of one accumulator LSB
+  std::vector<int> tile_scales_;  // scales_ for each output of a tile, row after row
   // Tile mode: sums computed ahead for the tiles after the current one (see lookahead_cols and
   // lookahead_rows).
   struct Ahead {
