@@ -1457,12 +1457,17 @@ void Accelerator::finish_tile(Plan& p, size_t i, const TileResult& r) {
   const uint64_t entry = psum_entry_bytes(config_);
   const uint64_t psum_bytes = rows * cols * entry;
   const uint64_t out_row = cols * output_bytes(config_);
-  for (size_t j = 0; j < r.overflow_steps.size(); ++j) s.overflow_steps += r.overflow_steps[j];
+  // (Summed in locals: through the stats the loops would not vectorize.)
+  uint64_t steps = 0;
+  for (const uint64_t n : r.overflow_steps) steps += n;
+  s.overflow_steps += steps;
   if (t.last_chunk) {
     Code* out = output_buffer_.write(
         {(t.out_index % out_slots) * p.out_slot_bytes, rows, out_row, out_row});
     std::copy(r.codes.begin(), r.codes.end(), out);
-    for (size_t j = 0; j < r.overflow.size(); ++j) s.outputs_saturated += r.overflow[j];
+    uint64_t saturated = 0;
+    for (const uint8_t flag : r.overflow) saturated += flag;
+    s.outputs_saturated += saturated;
   } else if (config_.scaled) {
     Code* to = psum_buffer_.write({t.psum_offset, 1, psum_bytes, psum_bytes});
     for (uint64_t j = 0; j < rows * cols; ++j) {
