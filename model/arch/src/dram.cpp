@@ -72,38 +72,33 @@ void Dram::b_transport(tlm::tlm_generic_payload& payload, sc_core::sc_time& dela
                             ? burst->rows
                             : 1;
   unsigned char* data = payload.get_data_ptr();
+  // Timing: wait for the channel, transfer, then the access latency. Reads return their data
+  // `latency` cycles after the transfer; writes are posted.
+  const sc_core::sc_time now = sc_core::sc_time_stamp();
+  const sc_core::sc_time transfer =
+      config_.clock_period *
+      std::ceil(static_cast<double>(length) / config_.bytes_per_cycle);
+  const sc_core::sc_time latency =
+      command == tlm::TLM_READ_COMMAND
+          ? config_.clock_period * static_cast<double>(config_.latency_cycles)
+          : sc_core::SC_ZERO_TIME;
   for (uint64_t r = 0; r < rows; ++r) {
-    move(command, address + r * (rows > 1 ? burst->pitch : 0), data + r * length, length,
-         delay);
+    const uint64_t at = address + r * (rows > 1 ? burst->pitch : 0);
+    if (command == tlm::TLM_READ_COMMAND) {
+      std::memcpy(data + r * length, memory_.get() + at, length);
+      stats_.bytes_read += length;
+      ++stats_.reads;
+    } else if (command == tlm::TLM_WRITE_COMMAND) {
+      std::memcpy(memory_.get() + at, data + r * length, length);
+      stats_.bytes_written += length;
+      ++stats_.writes;
+    }
+    channel_free_ = std::max(now + delay, channel_free_) + transfer;
+    delay = channel_free_ + latency - now;
   }
   if (rows > 1) burst->rows_done = rows;
   payload.set_dmi_allowed(config_.allow_dmi);
   payload.set_response_status(tlm::TLM_OK_RESPONSE);
-}
-
-void Dram::move(tlm::tlm_command command, uint64_t address, unsigned char* data,
-                uint64_t length, sc_core::sc_time& delay) {
-  if (command == tlm::TLM_READ_COMMAND) {
-    std::memcpy(data, memory_.get() + address, length);
-    stats_.bytes_read += length;
-    ++stats_.reads;
-  } else if (command == tlm::TLM_WRITE_COMMAND) {
-    std::memcpy(memory_.get() + address, data, length);
-    stats_.bytes_written += length;
-    ++stats_.writes;
-  }
-  // Timing: wait for the channel, transfer, then the access latency.
-  const sc_core::sc_time period = config_.clock_period;
-  const sc_core::sc_time issue = sc_core::sc_time_stamp() + delay;
-  const sc_core::sc_time start = std::max(issue, channel_free_);
-  const double transfer_cycles = std::ceil(static_cast<double>(length) / config_.bytes_per_cycle);
-  channel_free_ = start + period * transfer_cycles;
-  // Reads return their data `latency` cycles after the transfer; writes are posted.
-  const sc_core::sc_time done =
-      command == tlm::TLM_READ_COMMAND
-          ? channel_free_ + period * static_cast<double>(config_.latency_cycles)
-          : channel_free_;
-  delay = done - sc_core::sc_time_stamp();
 }
 
 bool Dram::get_direct_mem_ptr(tlm::tlm_generic_payload& payload, tlm::tlm_dmi& dmi) {

@@ -53,9 +53,6 @@ class Dram : public sc_core::sc_module {
   bool get_direct_mem_ptr(tlm::tlm_generic_payload& payload, tlm::tlm_dmi& dmi);
   unsigned int transport_dbg(tlm::tlm_generic_payload& payload);
   bool in_range(uint64_t address, uint64_t length) const;
-  // One row's bytes moved, counted and timed (b_transport's checks passed).
-  void move(tlm::tlm_command command, uint64_t address, unsigned char* data, uint64_t length,
-            sc_core::sc_time& delay);
 
   struct FreeDeleter {
     void operator()(unsigned char* p) const;
