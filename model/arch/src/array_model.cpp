@@ -267,14 +267,16 @@ void ArrayModel::start(const TileJob& job) {
   for (int c = 0; c < job.cols; ++c) {
     scales_[static_cast<size_t>(c)] = product_scale(format_, job.a_exponent, job.b_exponents[c]);
   }
-  accumulators_ready_ = false;  // set up by the first clock(): the tile mode needs none
+  // The accumulators and the results are set up by the first clock(); compute_whole_tile
+  // writes every result itself.
+  accumulators_ready_ = false;
   result_.rows = job.rows;
   result_.cols = job.cols;
   const auto n = static_cast<size_t>(job.rows) * static_cast<size_t>(job.cols);
-  result_.acc.assign(n, 0);
-  result_.overflow.assign(n, 0);
-  result_.overflow_steps.assign(n, 0);
-  result_.codes.assign(n, 0);
+  result_.acc.resize(n);
+  result_.overflow.resize(n);
+  result_.overflow_steps.resize(n);
+  result_.codes.resize(n);
   busy_ = true;
   cycle_ = 0;
   total_cycles_ = tile_cycles(tile_steps(job));
@@ -403,7 +405,13 @@ void ArrayModel::clock_stationary() {
 bool ArrayModel::clock() {
   if (!busy_) return false;
   if (product_.empty()) build_products();
-  if (!accumulators_ready_) reset_accumulators();
+  if (!accumulators_ready_) {
+    reset_accumulators();
+    std::fill(result_.acc.begin(), result_.acc.end(), 0);
+    std::fill(result_.overflow.begin(), result_.overflow.end(), 0);
+    std::fill(result_.overflow_steps.begin(), result_.overflow_steps.end(), 0);
+    std::fill(result_.codes.begin(), result_.codes.end(), 0);
+  }
   if (geometry_.dataflow != Dataflow::kOutputStationary) {
     clock_stationary();
     ++cycle_;
@@ -535,7 +543,9 @@ int64_t ArrayModel::compute_whole_tile() {
       }
     }
   }
-  if (job_.requantize) {
+  if (!job_.requantize) {
+    std::fill(result_.codes.begin(), result_.codes.end(), 0);
+  } else {
     // The whole tile in one call (its rows are contiguous): each output with its column's scale.
     const auto outputs = static_cast<size_t>(job_.rows) * cols;
     tile_scales_.resize(outputs);
