@@ -1282,6 +1282,19 @@ void Accelerator::run_compute() {
 #else
             const bool by_nine = false;
 #endif
+            if (taps > 1 && !by_nine) {
+              // Window element (c, kh, kw) is the band byte (kh * width + kw) * cc + c after
+              // the window's top-left pixel.
+              window_offsets_.resize(kc);
+              for (uint64_t c = 0; c < cc; ++c) {
+                for (uint64_t kh = 0; kh < g.filter_h; ++kh) {
+                  for (uint64_t kw = 0; kw < g.filter_w; ++kw) {
+                    window_offsets_[c * taps + kh * g.filter_w + kw] =
+                        static_cast<uint32_t>((kh * width + kw) * cc + c);
+                  }
+                }
+              }
+            }
             for (uint64_t r = 0; r < ab.count; ++r) {
               const uint64_t oy = (ab.first + r) / g.out_w() - ab.band_oy0;
               const uint64_t ox = (ab.first + r) % g.out_w();
@@ -1298,19 +1311,15 @@ void Accelerator::run_compute() {
                 continue;
               }
 #endif
-              for (uint64_t kh = 0; kh < g.filter_h; ++kh) {
-                for (uint64_t kw = 0; kw < g.filter_w; ++kw) {
-                  const Code* pixel =
-                      band + ((oy * shape.stride_height + kh) * width +
-                              ox * shape.stride_width + kw) * cc;
-                  Code* out = row + kh * g.filter_w + kw;
-                  if (taps == 1) {
-                    std::memcpy(out, pixel, cc);
-                  } else {
-                    for (uint64_t c = 0; c < cc; ++c) out[c * taps] = pixel[c];
-                  }
-                }
+              const Code* origin =
+                  band + (oy * shape.stride_height * width + ox * shape.stride_width) * cc;
+              if (taps == 1) {
+                std::memcpy(row, origin, cc);
+                continue;
               }
+              // Every window's bytes lie at the same offsets from its top-left pixel.
+              const uint32_t* offsets = window_offsets_.data();
+              for (uint64_t e = 0; e < kc; ++e) row[e] = origin[offsets[e]];
             }
             gathered_block = t.a_block;
           }

@@ -445,6 +445,7 @@ class Accelerator : public sc_core::sc_module {
   tlm::tlm_generic_payload loader_payload_;
   tlm::tlm_generic_payload writer_payload_;
   std::vector<Code> windows_;   // the address generator's tile rows of a convolution
+  std::vector<uint32_t> window_offsets_;  // a window's bytes from its top-left pixel in the band
   std::vector<int64_t> resume_acc_;  // partial sums read back from the store for one tile
   std::vector<uint8_t> resume_flags_;
   std::vector<Int128> resume_wide_;   // the same for a format of spec section 13
