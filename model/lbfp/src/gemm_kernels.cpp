@@ -1406,6 +1406,22 @@ LBFP_AVX512_TARGET void lbfp_gemm_impl(const LbfpKernelTables& tables, const Gem
             call.a_sq + i0, has_next ? call.a + (i0 + kLbfpMr) * call.lda : nullptr);
         continue;
       }
+      if (tables.bit_fields && call.k >= 64) {
+        // The last rows, fewer than a block: copied under rows of zero codes (whose entries
+        // are those of the rows past M below) and packed as a block.
+        thread_local std::vector<Code> rows;
+        rows.assign(kLbfpMr * call.k, Code{0});
+        const size_t valid = call.m - i0;
+        for (size_t r = 0; r < valid; ++r) {
+          std::copy(call.a + (i0 + r) * call.lda, call.a + (i0 + r) * call.lda + call.k,
+                    rows.begin() + static_cast<std::ptrdiff_t>(r * call.k));
+        }
+        double sq[kLbfpMr];
+        lbfp_pack_a_block_avx512<Vbmi>(tables, rows.data(), call.k, call.k,
+                                       apack + ib * a_block, cs, sq, nullptr);
+        if (cs != nullptr) std::copy(sq, sq + valid, call.a_sq + i0);
+        continue;
+      }
       for (size_t r = 0; r < kLbfpMr; ++r) {
         const size_t i = i0 + r;
         LbfpPackedA* dst = apack + ib * a_block + r;
