@@ -46,10 +46,12 @@ void expect_same_as_golden(const Format& format) {
   }
 }
 
-// encode_all (16 at a time by gathers where the CPU has AVX-512: one gather and permuted code
-// tables for the 8-bit formats where it has VBMI, except at exponents whose buckets hold several
-// change points such as -127) against operator() on the same values: change points and neighbours, both signs, a stride, Inf among finite values (a block
-// taken one by one), every offset into a block, and a NaN.
+// encode_all (16 at a time where the CPU has AVX-512: BFP by lbfp::encode's arithmetic in
+// doubles; the others by gathers, one gather and permuted code tables for the 8-bit formats where
+// it has VBMI, except at exponents whose buckets hold several change points such as -127) against
+// operator() on the same values: change points and neighbours (for BFP the rounding ties), both
+// signs, a stride, Inf among finite values (a block taken one by one), every offset into a block,
+// and a NaN.
 template <class Format>
 void expect_encode_all_same(const Format& format) {
   for (int e : {-127, -3, 0, 7, 127}) {

@@ -1,6 +1,8 @@
 #include "lbfp/float_encoder.h"
 
+#include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "lbfp/x86_intrinsics.h"
@@ -68,6 +70,49 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi"))) bool encode16_step_avx512
   return true;
 }
 
+// BFP: lbfp::encode's own arithmetic on 8 floats, in doubles: x * 2^(W - 1 - E) (exact: a
+// float times a power of two from 2^-120 to 2^134 is a normal double), rounded half to even
+// (nearbyint in the default mode), clamped to +-max; the integers.
+__attribute__((target("avx512f"), always_inline)) inline __m256i bfp_mantissas8(__m256 x,
+                                                                               __m512d scale,
+                                                                               __m512d max) {
+  const __m512d n = _mm512_roundscale_pd(_mm512_mul_pd(_mm512_cvtps_pd(x), scale),
+                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  return _mm512_cvtpd_epi32(
+      _mm512_min_pd(max, _mm512_max_pd(_mm512_sub_pd(_mm512_setzero_pd(), max), n)));
+}
+
+// encode_all for BFP by that arithmetic, 16 floats at a time, each code the width's low bits of
+// its integer: no table and no gather. Returns how many values it encoded (a multiple of 16); a
+// block with an Inf or NaN goes one by one (operator()).
+template <class Encoder>
+__attribute__((target("avx512f"))) size_t encode_bfp_by_arithmetic(const Encoder& encoder,
+                                                                    const float* x, Code* out,
+                                                                    size_t count, int width,
+                                                                    int exponent) {
+  const __m512d scale = _mm512_set1_pd(std::ldexp(1.0, width - 1 - exponent));
+  const __m512d max = _mm512_set1_pd(static_cast<double>((1 << (width - 1)) - 1));
+  const __m512i low_bits = _mm512_set1_epi32((1 << width) - 1);
+  size_t i = 0;
+  for (; i + 16 <= count; i += 16) {
+    const __m512i bits = _mm512_loadu_si512(x + i);
+    const __m512i magnitude = _mm512_and_si512(bits, _mm512_set1_epi32(0x7fffffff));
+    if (_mm512_cmpge_epu32_mask(magnitude, _mm512_set1_epi32(0x7f800000)) != 0) {
+      for (size_t j = i; j < i + 16; ++j) out[j] = encoder(x[j]);
+      continue;
+    }
+    const __m512 v = _mm512_castsi512_ps(bits);
+    const __m256 high = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    const __m512i n =
+        _mm512_inserti64x4(_mm512_castsi256_si512(bfp_mantissas8(_mm512_castps512_ps256(v),
+                                                                 scale, max)),
+                           bfp_mantissas8(high, scale, max), 1);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i),
+                     _mm512_cvtepi32_epi8(_mm512_and_si512(n, low_bits)));
+  }
+  return i;
+}
+
 // encode_all's blocks of 16 by encode16_step_avx512, the code tables of levels `first` to
 // `first` + 127 in the permutes' registers; returns how many values it encoded (a multiple of
 // 16). A block with an Inf or NaN goes one by one (operator()).
@@ -103,7 +148,11 @@ void FloatEncoder<Format>::encode_all(const float* x, Code* out, size_t count) c
   static const bool avx512 = __builtin_cpu_supports("avx512f") != 0;
   static const bool vbmi = avx512 && __builtin_cpu_supports("avx512bw") != 0 &&
                            __builtin_cpu_supports("avx512vbmi") != 0;
-  if (vbmi && !step_.empty()) {
+  if constexpr (std::is_same_v<Format, BfpFormat>) {
+    if (avx512) {
+      i = encode_bfp_by_arithmetic(*this, x, out, count, format_.width(), exponent_);
+    }
+  } else if (vbmi && !step_.empty()) {
     i = encode_by_steps(*this, x, out, count, step_.data(), positive_, negative_, step_first_);
   } else if (avx512) {
     for (; i + 16 <= count; i += 16) {
