@@ -400,12 +400,26 @@ constexpr double kParallelMacs = 4e6;
 #define LBFP_VBMI_TARGET \
   __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")))
 // VBMI LBFP8 B panel, per k pair: 64 dwords of byte indices, then y variants 0-3 (64 dwords
-// each); an A entry's y offset is kVbmiYOffset + variant * kVbmiVariantBytes.
-constexpr size_t kVbmiPairWords = 5 * kLbfpNr;
-constexpr unsigned kVbmiYOffset = 4 * kLbfpNr;
-constexpr unsigned kVbmiVariantBytes = 4 * kLbfpNr;
-constexpr int kVbmiVariantShift = 8;  // log2(kVbmiVariantBytes)
-static_assert(kVbmiVariantBytes == 1u << kVbmiVariantShift, "variant stride");
+// each); an A entry's y offset is y_offset + variant << variant_shift (bytes from the pair's
+// start). A call of at most 32 columns (G = 1 or 2 groups of 16, the narrow kernels) packs its
+// panel compactly: per k pair 16 G dwords of indices, then the 4 variants of 16 G dwords each,
+// so that the pairs follow one another in memory (the wide layout's pair of 1,280 bytes, of
+// which a narrow kernel reads 320 or 640, streamed from L3 at a data-dependent line per row).
+struct VbmiLayout {
+  size_t pair_words;    // uint32 per k pair
+  size_t group_words;   // from one variant block (or the indices) to the next
+  uint32_t y_offset;    // bytes from the pair's start to variant 0
+  int variant_shift;    // log2 of the bytes from one variant to the next
+};
+constexpr VbmiLayout kVbmiWide = {5 * kLbfpNr, kLbfpNr, 4 * kLbfpNr, 8};
+constexpr VbmiLayout vbmi_narrow(size_t groups) {  // 16 * groups columns
+  return {5 * 16 * groups, 16 * groups, static_cast<uint32_t>(64 * groups),
+          groups == 1 ? 6 : 7};
+}
+constexpr size_t kVbmiPairWords = kVbmiWide.pair_words;
+static_assert(4u * kVbmiWide.group_words == 1u << kVbmiWide.variant_shift, "variant stride");
+static_assert(4u * vbmi_narrow(1).group_words == 1u << vbmi_narrow(1).variant_shift, "G = 1");
+static_assert(4u * vbmi_narrow(2).group_words == 1u << vbmi_narrow(2).variant_shift, "G = 2");
 constexpr size_t kVbmiSlicePairs = 256;  // a 64-column slice of 320 KiB, all variants (L2)
 
 // c += pairwise products (vpdpwssd / vpdpbusd), in place. Through asm: GCC 12 does not tie the
@@ -766,8 +780,8 @@ LBFP_VBMI_TARGET void lbfp_micro_vbmi(size_t kpairs, const LbfpPackedA* packed,
   }
 template <int G>
 LBFP_VBMI_TARGET void lbfp_micro_vbmi_narrow(size_t kpairs, const LbfpPackedA* packed,
-                                             const uint32_t* bp, const int16_t* x16_table,
-                                             int32_t* c, bool load) {
+                                             const uint32_t* bp, size_t pair_words,
+                                             const int16_t* x16_table, int32_t* c, bool load) {
   static_assert(G == 1 || G == 2, "one or two 16-column groups");
   const char* x16 = reinterpret_cast<const char*>(x16_table);
   const auto* ap = reinterpret_cast<const LbfpVbmiPackedA*>(static_cast<const void*>(packed));
@@ -786,7 +800,7 @@ LBFP_VBMI_TARGET void lbfp_micro_vbmi_narrow(size_t kpairs, const LbfpPackedA* p
     d4 = _mm512_load_si512(c + 272);
   }
   for (size_t kk = 0; kk < kpairs; ++kk) {
-    const uint32_t* bk = bp + kk * kVbmiPairWords;
+    const uint32_t* bk = bp + kk * pair_words;
     const __m512i i0 = _mm512_load_si512(bk);
     const __m512i i1 = G == 2 ? _mm512_load_si512(bk + 16) : zero;
     const LbfpVbmiPackedA* ak = ap + kk * kLbfpMr;
@@ -1022,11 +1036,12 @@ uint32_t pack_pair(int lo, int hi) {
 // cs[code] over those codes (0 without cs). dst[kk * kLbfpMr] is the entry of pair kk.
 // The entry of one k pair. Vbmi: (x16 byte offsets of both codes, y variant offset).
 template <bool Vbmi>
-LbfpPackedA lbfp_entry(const LbfpKernelTables& tables, Code a0, Code a1) {
+LbfpPackedA lbfp_entry(const LbfpKernelTables& tables, Code a0, Code a1,
+                       const VbmiLayout& layout) {
   if (Vbmi) {
     return {uint32_t{a0} * 32u | (uint32_t{a1} * 32u) << 16,
-            static_cast<int32_t>(kVbmiYOffset +
-                                 kVbmiVariantBytes * (tables.e2[a0] + 2u * tables.e2[a1]))};
+            static_cast<int32_t>(layout.y_offset +
+                                 ((tables.e2[a0] + 2u * tables.e2[a1]) << layout.variant_shift))};
   }
   const unsigned pair = tables.a_table[a0] | (unsigned{tables.a_table[a1]} << 5);
   return {pair * 32u, static_cast<int32_t>(pack_pair(tables.a_shift[a0], tables.a_shift[a1]))};
@@ -1036,7 +1051,7 @@ LbfpPackedA lbfp_entry(const LbfpKernelTables& tables, Code a0, Code a1) {
 // cs[code] over those codes (0 without cs). dst[kk * kLbfpMr] is the entry of pair kk.
 template <bool Vbmi>
 double lbfp_pack_a_row(const LbfpKernelTables& tables, const Code* arow, size_t k, size_t kk0,
-                       LbfpPackedA* dst, const double* cs) {
+                       LbfpPackedA* dst, const double* cs, const VbmiLayout& layout) {
   const size_t full = k / 2;
   const size_t kp_total = (k + 1) / 2;
   double sq0 = 0.0;
@@ -1044,7 +1059,7 @@ double lbfp_pack_a_row(const LbfpKernelTables& tables, const Code* arow, size_t 
   for (size_t kk = kk0; kk < full; ++kk) {
     const Code a0 = arow[2 * kk];
     const Code a1 = arow[2 * kk + 1];
-    dst[kk * kLbfpMr] = lbfp_entry<Vbmi>(tables, a0, a1);
+    dst[kk * kLbfpMr] = lbfp_entry<Vbmi>(tables, a0, a1, layout);
     if (cs != nullptr) {
       sq0 += cs[a0];
       sq1 += cs[a1];
@@ -1052,7 +1067,7 @@ double lbfp_pack_a_row(const LbfpKernelTables& tables, const Code* arow, size_t 
   }
   if (full < kp_total && kk0 <= full) {  // odd k: the second code of the last pair is zero
     const Code a0 = arow[2 * full];
-    dst[full * kLbfpMr] = lbfp_entry<Vbmi>(tables, a0, Code{0});
+    dst[full * kLbfpMr] = lbfp_entry<Vbmi>(tables, a0, Code{0}, layout);
     if (!Vbmi) {
       dst[full * kLbfpMr].shift_pair = static_cast<int32_t>(pack_pair(tables.a_shift[a0], 16));
     }
@@ -1123,8 +1138,10 @@ template <bool Vbmi>
 LBFP_AVX512_TARGET void lbfp_pack_a_block_avx512(const LbfpKernelTables& tables, const Code* a,
                                                  size_t lda, size_t k, LbfpPackedA* dst,
                                                  const double* cs, double* a_sq,
-                                                 const Code* next) {
+                                                 const Code* next, const VbmiLayout& layout) {
   static_assert(kLbfpMr == 5, "packing is written out for 5 rows");
+  const __m512i y_offset = lanes(static_cast<int>(layout.y_offset));
+  const __m128i variant_shift = _mm_cvtsi32_si128(layout.variant_shift);
   const size_t vec = k / 2 / 16 * 16;
   __m512d sq[kLbfpMr];
   __m512i sq16[kLbfpMr];
@@ -1165,9 +1182,9 @@ LBFP_AVX512_TARGET void lbfp_pack_a_block_avx512(const LbfpKernelTables& tables,
       if (Vbmi) {  // x16 offsets code * 32; y variant from the bits 5 and 6 of each magnitude
         v[2 * r] = _mm512_or_si512(_mm512_slli_epi32(a0, 5), _mm512_slli_epi32(a1, 21));
         v[2 * r + 1] = _mm512_add_epi32(
-            lanes(static_cast<int>(kVbmiYOffset)),
-            _mm512_slli_epi32(_mm512_add_epi32(e2_of(a0), _mm512_slli_epi32(e2_of(a1), 1)),
-                              kVbmiVariantShift));
+            y_offset,
+            _mm512_sll_epi32(_mm512_add_epi32(e2_of(a0), _mm512_slli_epi32(e2_of(a1), 1)),
+                             variant_shift));
       } else {
         v[2 * r] = _mm512_slli_epi32(
             _mm512_or_si512(table_of(a0), _mm512_slli_epi32(table_of(a1), 5)), 5);
@@ -1219,7 +1236,8 @@ LBFP_AVX512_TARGET void lbfp_pack_a_block_avx512(const LbfpKernelTables& tables,
   const bool rest_left = vec_end < kp_total;
   for (size_t r = 0; r < kLbfpMr; ++r) {
     const double rest =
-        rest_left ? lbfp_pack_a_row<Vbmi>(tables, a + r * lda, k, vec, dst + r, cs) : 0.0;
+        rest_left ? lbfp_pack_a_row<Vbmi>(tables, a + r * lda, k, vec, dst + r, cs, layout)
+                  : 0.0;
     if (use16) {
       a_sq[r] = static_cast<double>(_mm512_reduce_add_epi32(sq16[r])) * tables.cs_unit + rest;
     } else if (cs != nullptr) {
@@ -1236,7 +1254,8 @@ constexpr size_t kPackAhead = 8;  // k pairs
 template <bool Vbmi>
 LBFP_AVX512_TARGET void lbfp_pack_b_panel_avx512(const LbfpKernelTables& tables, const Code* b,
                                                  size_t ldb, size_t k, size_t cols,
-                                                 uint32_t* dst, const double* cs, double* b_sq) {
+                                                 uint32_t* dst, const double* cs, double* b_sq,
+                                                 const VbmiLayout& layout) {
   const size_t kp_total = (k + 1) / 2;
   const size_t groups = Vbmi && cols <= 32 ? (cols + 15) / 16 : 4;
   __m512d sq[8];
@@ -1263,7 +1282,7 @@ LBFP_AVX512_TARGET void lbfp_pack_b_panel_avx512(const LbfpKernelTables& tables,
       _mm_prefetch(reinterpret_cast<const char*>(row0 + (2 * kPackAhead + 1) * ldb),
                    _MM_HINT_T0);
     }
-    uint32_t* d = dst + kk * (Vbmi ? kVbmiPairWords : 2 * kLbfpNr);
+    uint32_t* d = dst + kk * (Vbmi ? layout.pair_words : 2 * kLbfpNr);
     for (size_t g = 0; g < groups; ++g) {
       // (Plain loads for whole groups: masked byte loads were the slowest step of packing on
       // Zen 5.)
@@ -1300,12 +1319,11 @@ LBFP_AVX512_TARGET void lbfp_pack_b_panel_avx512(const LbfpKernelTables& tables,
         const __mmask32 nonzero = _mm512_test_epi16_mask(x01, _mm512_set1_epi16(127));
         const __m512i y01 = _mm512_maskz_mov_epi16(
             nonzero, _mm512_mask_sub_epi16(pw, neg, _mm512_setzero_si512(), pw));
-        _mm512_store_si512(d + kLbfpNr + 16 * g, y01);
-        _mm512_store_si512(d + 2 * kLbfpNr + 16 * g,
-                           _mm512_mask_slli_epi16(y01, 0x55555555, y01, 2));
-        _mm512_store_si512(d + 3 * kLbfpNr + 16 * g,
-                           _mm512_mask_slli_epi16(y01, 0xaaaaaaaa, y01, 2));
-        _mm512_store_si512(d + 4 * kLbfpNr + 16 * g, _mm512_slli_epi16(y01, 2));
+        const size_t gw = layout.group_words;
+        _mm512_store_si512(d + gw + 16 * g, y01);
+        _mm512_store_si512(d + 2 * gw + 16 * g, _mm512_mask_slli_epi16(y01, 0x55555555, y01, 2));
+        _mm512_store_si512(d + 3 * gw + 16 * g, _mm512_mask_slli_epi16(y01, 0xaaaaaaaa, y01, 2));
+        _mm512_store_si512(d + 4 * gw + 16 * g, _mm512_slli_epi16(y01, 2));
       } else {
         _mm512_store_si512(d + 16 * g, index);
         _mm512_store_si512(d + kLbfpNr + 16 * g, y);
@@ -1386,7 +1404,9 @@ LBFP_AVX512_TARGET void lbfp_gemm_impl(const LbfpKernelTables& tables, const Gem
   }
   const size_t chunks = (blocks + chunk_blocks - 1) / chunk_blocks;
   const size_t a_block = kp_total * kLbfpMr;    // LbfpPackedA per row block
-  const size_t pair_words = Vbmi ? kVbmiPairWords : 2 * kLbfpNr;
+  // A call of at most 32 columns in the compact narrow layout (VbmiLayout).
+  const VbmiLayout layout = Vbmi && call.n <= 32 ? vbmi_narrow((call.n + 15) / 16) : kVbmiWide;
+  const size_t pair_words = Vbmi ? layout.pair_words : 2 * kLbfpNr;
   const size_t b_panel = kp_total * pair_words;  // uint32 per panel
   const CallBuffers buf = call_buffers(blocks * a_block * sizeof(LbfpPackedA),
                                        panels * b_panel * sizeof(uint32_t), 0);
@@ -1403,7 +1423,7 @@ LBFP_AVX512_TARGET void lbfp_gemm_impl(const LbfpKernelTables& tables, const Gem
         const bool has_next = ib + 1 < b1 && i0 + 2 * kLbfpMr <= call.m;
         lbfp_pack_a_block_avx512<Vbmi>(
             tables, call.a + i0 * call.lda, call.lda, call.k, apack + ib * a_block, cs,
-            call.a_sq + i0, has_next ? call.a + (i0 + kLbfpMr) * call.lda : nullptr);
+            call.a_sq + i0, has_next ? call.a + (i0 + kLbfpMr) * call.lda : nullptr, layout);
         continue;
       }
       if (tables.bit_fields && call.k >= 64) {
@@ -1418,7 +1438,7 @@ LBFP_AVX512_TARGET void lbfp_gemm_impl(const LbfpKernelTables& tables, const Gem
         }
         double sq[kLbfpMr];
         lbfp_pack_a_block_avx512<Vbmi>(tables, rows.data(), call.k, call.k,
-                                       apack + ib * a_block, cs, sq, nullptr);
+                                       apack + ib * a_block, cs, sq, nullptr, layout);
         if (cs != nullptr) std::copy(sq, sq + valid, call.a_sq + i0);
         continue;
       }
@@ -1428,13 +1448,13 @@ LBFP_AVX512_TARGET void lbfp_gemm_impl(const LbfpKernelTables& tables, const Gem
         if (i >= call.m) {
           for (size_t kk = 0; kk < kp_total; ++kk) {
             dst[kk * kLbfpMr] =
-                Vbmi ? lbfp_entry<true>(tables, Code{0}, Code{0})
+                Vbmi ? lbfp_entry<true>(tables, Code{0}, Code{0}, layout)
                      : LbfpPackedA{0u, static_cast<int32_t>(pack_pair(16, 16))};
           }
           continue;
         }
         const double sq =
-            lbfp_pack_a_row<Vbmi>(tables, call.a + i * call.lda, call.k, 0, dst, cs);
+            lbfp_pack_a_row<Vbmi>(tables, call.a + i * call.lda, call.k, 0, dst, cs, layout);
         if (cs != nullptr) call.a_sq[i] = sq;
       }
     }
@@ -1444,7 +1464,7 @@ LBFP_AVX512_TARGET void lbfp_gemm_impl(const LbfpKernelTables& tables, const Gem
     const size_t cols = std::min(kLbfpNr, call.n - j0);
     if (Vbmi || tables.bit_fields) {  // (the VBMI tables require the bit fields)
       lbfp_pack_b_panel_avx512<Vbmi>(tables, call.b + j0, call.ldb, call.k, cols,
-                               bpack + jp * b_panel, cs, call.b_sq + j0);
+                                     bpack + jp * b_panel, cs, call.b_sq + j0, layout);
       return;
     }
     alignas(64) double sq[kLbfpNr] = {};
@@ -1480,9 +1500,9 @@ LBFP_AVX512_TARGET void lbfp_gemm_impl(const LbfpKernelTables& tables, const Gem
             const LbfpPackedA* a = apack + ib * a_block + k0 * kLbfpMr;
             const uint32_t* b = bpack + jp * b_panel + k0 * pair_words;
             if (cols <= 16) {
-              lbfp_micro_vbmi_narrow<1>(kn, a, b, &tables.x16[0][0], c, accumulate);
+              lbfp_micro_vbmi_narrow<1>(kn, a, b, pair_words, &tables.x16[0][0], c, accumulate);
             } else {
-              lbfp_micro_vbmi_narrow<2>(kn, a, b, &tables.x16[0][0], c, accumulate);
+              lbfp_micro_vbmi_narrow<2>(kn, a, b, pair_words, &tables.x16[0][0], c, accumulate);
             }
           } else if (Vbmi) {
             lbfp_micro_vbmi(kn, apack + ib * a_block + k0 * kLbfpMr,
