@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <algorithm>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "lbfp/arch/array_model.h"
@@ -132,6 +134,94 @@ TEST(ArrayModel, SaturatesExactlyWithANarrowAccumulator) {
   check(narrow, g, {3, 2, 50, true, false}, 7);
   check(narrow, g, {3, 2, 50, true, true}, 8);
   check(BfpFormat(8, 16), g, {3, 2, 50, true, false}, 9);
+}
+
+// A block of tiles computed ahead in one kernel call, each tile asking only for its codes
+// (keep_sums false, as the accelerator's last K chunks do) against the same tiles keeping their
+// sums: the same codes, flags and saturating steps, and the codes those of the golden dot
+// product; the output exponent changes halfway (the block's codes are made again), and a
+// narrow accumulator saturates.
+template <class Format>
+void check_codes_only(const Format& format, bool saturate, uint32_t seed) {
+  const ArrayGeometry g{4, 4, 1};
+  constexpr int kRows = 10, kCols = 12;
+  constexpr int64_t kK = 40;
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> code(saturate ? 0x70 : 0, saturate ? 0x7f : 255);
+  std::vector<Code> a(kRows * kK), b(kK * kCols);
+  for (auto* v : {&a, &b}) {
+    for (auto& x : *v) {
+      x = static_cast<Code>(code(rng));
+      if (std::is_same_v<Format, BfpFormat> && x == 0x80) x = 0x81;
+    }
+  }
+  std::vector<int> exps(kCols);
+  std::vector<float> bias(kCols);
+  for (int j = 0; j < kCols; ++j) {
+    exps[static_cast<size_t>(j)] = j % 3 - 1;
+    bias[static_cast<size_t>(j)] = static_cast<float>(j % 4) * 0.5f - 0.75f;
+  }
+  ArrayModel keeping(g, format), coding(g, format);
+  int tiles = 0;
+  bool saw_saturation = false;
+  for (int m0 = 0; m0 < kRows; m0 += 4) {
+    for (int n0 = 0; n0 < kCols; n0 += 4) {
+      TileJob job;
+      job.rows = std::min(4, kRows - m0);
+      job.cols = std::min(4, kCols - n0);
+      job.k = kK;
+      job.a = a.data() + static_cast<size_t>(m0) * kK;
+      job.lda = kK;
+      job.b = b.data() + n0;
+      job.ldb = kCols;
+      job.a_exponent = 1;
+      job.b_exponents = exps.data() + n0;
+      job.bias = bias.data() + n0;
+      job.out_exponent = tiles < 5 ? 6 : 4;
+      job.relu = seed % 2 == 0;
+      job.lookahead_cols = kCols - n0 - job.cols;
+      job.lookahead_rows = kRows - m0 - job.rows;
+      job.reuse_tag = 1;
+      ++tiles;
+      SCOPED_TRACE(testing::Message() << "tile at " << m0 << ", " << n0);
+      keeping.start(job);
+      keeping.compute_whole_tile();
+      job.keep_sums = false;
+      coding.start(job);
+      coding.compute_whole_tile();
+      const TileResult& want = keeping.result();
+      const TileResult& got = coding.result();
+      ASSERT_EQ(got.codes, want.codes);
+      ASSERT_EQ(got.overflow, want.overflow);
+      uint64_t want_steps = 0, got_steps = 0;
+      for (uint64_t n : want.overflow_steps) want_steps += n;
+      for (uint64_t n : got.overflow_steps) got_steps += n;
+      EXPECT_EQ(got_steps, want_steps);
+      saw_saturation |= want_steps > 0;
+      for (int i = 0; i < job.rows; ++i) {
+        for (int j = 0; j < job.cols; ++j) {
+          const int scale = format.product_scale(1, exps[static_cast<size_t>(n0 + j)]);
+          std::vector<Code> row(a.begin() + (m0 + i) * kK, a.begin() + (m0 + i + 1) * kK), col;
+          for (int64_t kk = 0; kk < kK; ++kk) col.push_back(b[static_cast<size_t>(kk * kCols + n0 + j)]);
+          const DotResult d = dot(format, row, col,
+                                  bias_to_accumulator(format.acc_bits(),
+                                                      bias[static_cast<size_t>(n0 + j)], scale));
+          ASSERT_EQ(got.codes[static_cast<size_t>(i * job.cols + j)],
+                    requantize(format, d.acc, scale, job.out_exponent, job.relu))
+              << "C[" << m0 + i << "][" << n0 + j << "]";
+        }
+      }
+    }
+  }
+  EXPECT_EQ(saw_saturation, saturate);
+}
+
+TEST(ArrayModel, CodesOnlyTilesTakeTheirSliceOfTheBlockComputedAhead) {
+  check_codes_only(lbfp8(), false, 1);
+  check_codes_only(lbfp8(), false, 2);
+  check_codes_only(bfp8(), false, 3);
+  check_codes_only(LbfpFormat(8, 4, 8, 16), true, 4);
+  check_codes_only(BfpFormat(8, 16), true, 5);
 }
 
 TEST(ArrayModel, TimingFollowsTheFormulaForEveryGeometry) {

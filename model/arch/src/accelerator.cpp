@@ -1429,6 +1429,7 @@ void Accelerator::run_compute() {
           job.init_overflow = resume_flags_.data();
         }
         job.requantize = t.last_chunk;
+        job.keep_sums = !t.last_chunk;  // finish_tile stores only a last chunk's codes
         handed_.emplace_back(&p, i);
         // The array takes one operand step per k of the tile (output-stationary), per row
         // (weight-stationary) or per column (input-stationary).

@@ -507,6 +507,12 @@ int64_t ArrayModel::compute_whole_tile() {
         },
         format_);
     ahead_.tag = resumed ? 0 : job_.reuse_tag;
+    ahead_.coded = false;
+    ahead_.scales.resize(static_cast<size_t>(cols));
+    for (int64_t c = 0; c < cols; ++c) {
+      ahead_.scales[static_cast<size_t>(c)] =
+          product_scale(format_, job_.a_exponent, job_.b_exponents[c]);
+    }
     ahead_.a = job_.a;
     ahead_.lda = job_.lda;
     ahead_.b = job_.b;
@@ -521,31 +527,68 @@ int64_t ArrayModel::compute_whole_tile() {
   const auto cols = static_cast<size_t>(job_.cols);
   const uint8_t* resumed_flags =
       job_.init_acc != nullptr ? job_.init_overflow : nullptr;  // as resumed_overflow()
+  // Only the codes wanted: the whole block computed ahead is requantized once (its rows are
+  // contiguous, each output with its column's scale), and each tile takes its slice of codes.
+  const bool codes_only = !job_.keep_sums && job_.requantize;
+  if (codes_only && !(ahead_.coded && ahead_.codes_exponent == job_.out_exponent &&
+                      ahead_.codes_relu == job_.relu)) {
+    const auto outputs = static_cast<size_t>(ahead_.rows) * stride;
+    ahead_.codes.resize(outputs);
+    // Row groups of about 4,096 outputs per call, with the scales repeated for each row.
+    const size_t group = std::max<size_t>(1, 4096 / stride);
+    tile_scales_.resize(std::min(group, static_cast<size_t>(ahead_.rows)) * stride);
+    for (size_t i = 0; i < tile_scales_.size(); i += stride) {
+      std::copy(ahead_.scales.begin(), ahead_.scales.end(),
+                tile_scales_.begin() + static_cast<ptrdiff_t>(i));
+    }
+    for (size_t r0 = 0; r0 < static_cast<size_t>(ahead_.rows); r0 += group) {
+      const size_t n = std::min(group, static_cast<size_t>(ahead_.rows) - r0) * stride;
+      std::visit(
+          [&](const auto& f) {
+            requantize_row(f, ahead_.acc.get() + r0 * stride, tile_scales_.data(), n,
+                           job_.out_exponent, job_.relu, ahead_.codes.data() + r0 * stride);
+          },
+          format_);
+    }
+    ahead_.coded = true;
+    ahead_.codes_exponent = job_.out_exponent;
+    ahead_.codes_relu = job_.relu;
+  }
+  if (codes_only) {
+    result_.acc.clear();
+    if (!ahead_.saturated) result_.overflow_steps.clear();
+  }
   for (int r = 0; r < job_.rows; ++r) {
     const size_t from = (first_row + static_cast<size_t>(r)) * stride + offset;
     const auto to = static_cast<size_t>(r) * cols;
     const int64_t* sums = ahead_.acc.get() + from;
-    int64_t* acc = result_.acc.data() + to;
-    uint64_t* acc_steps = result_.overflow_steps.data() + to;
     uint8_t* __restrict flags = result_.overflow.data() + to;  // (uint8_t aliases all)
-    std::copy(sums, sums + cols, acc);
+    if (!codes_only) std::copy(sums, sums + cols, result_.acc.data() + to);
     if (ahead_.saturated) {
       const uint32_t* steps = ahead_.overflows.get() + from;
+      uint64_t* acc_steps = result_.overflow_steps.data() + to;
       for (size_t c = 0; c < cols; ++c) acc_steps[c] = steps[c];
       for (size_t c = 0; c < cols; ++c) {
         flags[c] =
             steps[c] > 0 || (resumed_flags != nullptr && resumed_flags[to + c] != 0) ? 1 : 0;
       }
     } else {
-      std::fill(acc_steps, acc_steps + cols, uint64_t{0});
+      if (!codes_only) {
+        std::fill(result_.overflow_steps.data() + to, result_.overflow_steps.data() + to + cols,
+                  uint64_t{0});
+      }
       for (size_t c = 0; c < cols; ++c) {
         flags[c] = resumed_flags != nullptr && resumed_flags[to + c] != 0 ? 1 : 0;
       }
     }
+    if (codes_only) {
+      const Code* codes = ahead_.codes.data() + from;
+      std::copy(codes, codes + cols, result_.codes.data() + to);
+    }
   }
   if (!job_.requantize) {
     std::fill(result_.codes.begin(), result_.codes.end(), 0);
-  } else {
+  } else if (!codes_only) {
     // The whole tile in one call (its rows are contiguous): each output with its column's scale.
     const auto outputs = static_cast<size_t>(job_.rows) * cols;
     tile_scales_.resize(outputs);

@@ -74,6 +74,10 @@ struct TileJob {
   // false for every chunk but the last: no requantization; TileResult::acc / overflow are the
   // partial sums to store (TileResult::codes is not meaningful).
   bool requantize = true;
+  // false when only the codes are wanted (a requantized tile whose sums nobody stores): a
+  // backend may then leave TileResult::acc empty, and overflow_steps empty where no step
+  // saturated. The codes, flags and cycles are the same either way.
+  bool keep_sums = true;
   // The B view (with its exponents and bias) continues `lookahead_cols` columns to the right
   // with the same layout, and the same A will be used for them next (resident weights): the
   // tile-level mode may compute those tiles in the same kernel call.
@@ -201,6 +205,14 @@ class ArrayModel {
     std::unique_ptr<uint32_t[]> overflows;
     size_t capacity = 0;  // elements of each
     bool saturated = false;
+    // Each column's scale (from the exponents of the call that computed the block), and the
+    // whole block's codes once a tile wants only its codes (rows x cols, requantized at once
+    // for codes_exponent and codes_relu).
+    std::vector<int> scales;
+    std::vector<Code> codes;
+    bool coded = false;
+    int codes_exponent = 0;
+    bool codes_relu = false;
   } ahead_;
   // Activity counts per (operand, rows or columns, k) while the tag that vouches for the
   // operand's codes holds (a job without one gets them afresh): A's while the activation
