@@ -357,6 +357,15 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512cd,avx512vbmi"))) size_t 
     bool relu, Code* out) {
   const uint8_t* counts = format.rank_counts();
   const auto* next = reinterpret_cast<const long long*>(format.rank_next());
+  // Up to 16 boundaries (F <= 4) sit in two registers: the bucket's next boundary is then the
+  // one its count indexes (a permute, where a count of 16 has none), not a gather.
+  const std::vector<uint64_t>& boundaries = format.rank_boundaries();
+  const bool in_registers = boundaries.size() <= 16;
+  alignas(64) uint64_t table[16];
+  for (size_t j = 0; j < 16; ++j) table[j] = j < boundaries.size() ? boundaries[j] : ~uint64_t{0};
+  const __m512i bounds0 = _mm512_load_si512(table);
+  const __m512i bounds1 = _mm512_load_si512(table + 8);
+  const __m512i sixteen = _mm512_set1_epi64(16);
   const __m512i counts0 = _mm512_loadu_si512(counts);
   const __m512i counts1 = _mm512_loadu_si512(counts + 64);
   const __m512i counts2 = _mm512_loadu_si512(counts + 128);
@@ -382,8 +391,16 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512cd,avx512vbmi"))) size_t 
     const __m512i high = _mm512_permutex2var_epi8(counts2, t, counts3);
     const __mmask8 upper = _mm512_test_epi64_mask(t, _mm512_set1_epi64(128));
     __m512i above = _mm512_and_si512(_mm512_mask_blend_epi64(upper, low, high), byte);
-    const __m512i bound = _mm512_i64gather_epi64(t, next, 8);
-    above = _mm512_mask_add_epi64(above, _mm512_cmpgt_epu64_mask(normalized, bound), above, one);
+    if (in_registers) {
+      const __m512i bound = _mm512_permutex2var_epi64(bounds0, above, bounds1);
+      const __mmask8 has_next = _mm512_cmplt_epu64_mask(above, sixteen);
+      above = _mm512_mask_add_epi64(
+          above, has_next & _mm512_cmpgt_epu64_mask(normalized, bound), above, one);
+    } else {
+      const __m512i bound = _mm512_i64gather_epi64(t, next, 8);
+      above =
+          _mm512_mask_add_epi64(above, _mm512_cmpgt_epu64_mask(normalized, bound), above, one);
+    }
     const __m512i scale = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(lanes, scales + i));
     const __m512i lead = _mm512_sub_epi64(bit63, lz);
     __m512i level = _mm512_sll_epi64(_mm512_add_epi64(lead, scale), frac);

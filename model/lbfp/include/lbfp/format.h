@@ -81,6 +81,9 @@ class LbfpFormat {
   bool rank_bucketed() const { return rank_bucketed_; }
   const uint8_t* rank_counts() const { return rank_count_.data(); }
   const uint64_t* rank_next() const { return rank_next_.data(); }
+  // The boundaries the ranks count (2^F of them, ascending): a bucket's next boundary is
+  // rank_boundaries()[rank_counts()[t]], or none when the count is all of them.
+  const std::vector<uint64_t>& rank_boundaries() const { return rank_boundaries_; }
 
   // Exponent of one accumulator LSB for operand blocks with exponents ea and eb:
   // Ea + Eb - 2 * 2^I - P.
