@@ -125,6 +125,28 @@ __attribute__((target("avx512f,avx512bw,popcnt"))) void nonzero_b_avx512(Code ma
   }
 }
 
+// The sum of a[k] * b[k] over k < n in 64 bits: eight products at a time (vpmuludq on the
+// zero-extended counts).
+__attribute__((target("avx512f"))) uint64_t dot_counts_avx512(const uint32_t* a,
+                                                              const uint32_t* b, size_t n) {
+  __m512i sum = _mm512_setzero_si512();
+  size_t k = 0;
+  for (; k + 8 <= n; k += 8) {
+    // (The zero-masked forms: GCC 12 warns that the plain ones read an undefined register.)
+    const __m512i x = _mm512_maskz_cvtepu32_epi64(
+        0xff, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + k)));
+    const __m512i y = _mm512_maskz_cvtepu32_epi64(
+        0xff, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + k)));
+    sum = _mm512_add_epi64(sum, _mm512_maskz_mul_epu32(0xff, x, y));
+  }
+  alignas(64) uint64_t lanes[8];
+  _mm512_store_si512(lanes, sum);
+  uint64_t total = 0;
+  for (uint64_t v : lanes) total += v;
+  for (; k < n; ++k) total += uint64_t{a[k]} * b[k];
+  return total;
+}
+
 bool have_avx512bw() {
   static const bool avx512 =
       __builtin_cpu_supports("avx512f") != 0 && __builtin_cpu_supports("avx512bw") != 0;
@@ -171,8 +193,14 @@ ArrayActivity tile_activity(const TileJob& job, const std::vector<uint32_t>& non
   activity.macs = static_cast<uint64_t>(job.rows) * static_cast<uint64_t>(job.cols) *
                   static_cast<uint64_t>(job.k);
   uint64_t busy = 0;
-  for (size_t k = 0; k < static_cast<size_t>(job.k); ++k) {
-    busy += uint64_t{nonzero_a[k]} * nonzero_b[k];
+  const auto k_steps = static_cast<size_t>(job.k);
+#if defined(__x86_64__)
+  if (have_avx512bw()) {
+    busy = dot_counts_avx512(nonzero_a.data(), nonzero_b.data(), k_steps);
+  } else
+#endif
+  {
+    for (size_t k = 0; k < k_steps; ++k) busy += uint64_t{nonzero_a[k]} * nonzero_b[k];
   }
   activity.zero_macs = activity.macs - busy;
   activity.requantizations =

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -222,8 +223,20 @@ class ArrayModel {
   struct KeptCounts {
     using Key = std::tuple<const Code*, int, int64_t>;
     std::pair<bool, uint64_t> tag{false, 0};  // (an a_tag rather than another kind, the tag)
-    std::map<Key, std::vector<uint32_t>> counts;
+    struct KeyHash {
+      size_t operator()(const Key& k) const {
+        uint64_t h = reinterpret_cast<uintptr_t>(std::get<0>(k));
+        h = (h ^ static_cast<uint64_t>(std::get<1>(k))) * 0x9e3779b97f4a7c15ull;
+        h = (h ^ static_cast<uint64_t>(std::get<2>(k))) * 0x9e3779b97f4a7c15ull;
+        return static_cast<size_t>(h ^ (h >> 29));
+      }
+    };
+    std::unordered_map<Key, std::vector<uint32_t>, KeyHash> counts;
     std::vector<uint32_t> fresh;
+    // The last key asked for and its counts (the tiles of a row share their A view): no lookup.
+    // (Elements of an unordered_map stay where they are while it grows.)
+    const Key* last_key = nullptr;
+    const std::vector<uint32_t>* last = nullptr;
     template <class Count>
     const std::vector<uint32_t>& get(std::pair<bool, uint64_t> t, const Key& key,
                                      const Count& count) {
@@ -233,10 +246,15 @@ class ArrayModel {
       }
       if (tag != t) {
         counts.clear();
+        last_key = nullptr;
         tag = t;
+      } else if (last_key != nullptr && *last_key == key) {
+        return *last;
       }
       auto [it, added] = counts.try_emplace(key);
       if (added) it->second = count();
+      last_key = &it->first;
+      last = &it->second;
       return it->second;
     }
   };
