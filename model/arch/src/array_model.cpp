@@ -296,15 +296,20 @@ void ArrayModel::start(const TileJob& job) {
     scales_[static_cast<size_t>(c)] = product_scale(format_, job.a_exponent, job.b_exponents[c]);
   }
   // The accumulators and the results are set up by the first clock(); compute_whole_tile
-  // writes every result itself.
+  // writes every result itself, and leaves the sums out where only the codes are wanted.
   accumulators_ready_ = false;
   result_.rows = job.rows;
   result_.cols = job.cols;
   const auto n = static_cast<size_t>(job.rows) * static_cast<size_t>(job.cols);
-  result_.acc.resize(n);
   result_.overflow.resize(n);
-  result_.overflow_steps.resize(n);
   result_.codes.resize(n);
+  if (job.keep_sums || !job.requantize) {
+    result_.acc.resize(n);
+    result_.overflow_steps.resize(n);
+  } else {  // (a vector grown from empty would be zeroed first)
+    result_.acc.clear();
+    result_.overflow_steps.clear();
+  }
   busy_ = true;
   cycle_ = 0;
   total_cycles_ = tile_cycles(tile_steps(job));
@@ -435,10 +440,11 @@ bool ArrayModel::clock() {
   if (product_.empty()) build_products();
   if (!accumulators_ready_) {
     reset_accumulators();
-    std::fill(result_.acc.begin(), result_.acc.end(), 0);
-    std::fill(result_.overflow.begin(), result_.overflow.end(), 0);
-    std::fill(result_.overflow_steps.begin(), result_.overflow_steps.end(), 0);
-    std::fill(result_.codes.begin(), result_.codes.end(), 0);
+    const auto n = static_cast<size_t>(job_.rows) * static_cast<size_t>(job_.cols);
+    result_.acc.assign(n, 0);
+    result_.overflow.assign(n, 0);
+    result_.overflow_steps.assign(n, 0);
+    result_.codes.assign(n, 0);
   }
   if (geometry_.dataflow != Dataflow::kOutputStationary) {
     clock_stationary();
@@ -582,9 +588,9 @@ int64_t ArrayModel::compute_whole_tile() {
     ahead_.codes_exponent = job_.out_exponent;
     ahead_.codes_relu = job_.relu;
   }
-  if (codes_only) {
+  if (codes_only) {  // start() left the sums out
     result_.acc.clear();
-    if (!ahead_.saturated) result_.overflow_steps.clear();
+    result_.overflow_steps.resize(ahead_.saturated ? static_cast<size_t>(job_.rows) * cols : 0);
   }
   for (int r = 0; r < job_.rows; ++r) {
     const size_t from = (first_row + static_cast<size_t>(r)) * stride + offset;

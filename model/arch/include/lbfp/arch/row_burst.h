@@ -45,12 +45,11 @@ struct RowBurst : tlm::tlm_extension<RowBurst> {
 // data + r * length, through `transport(address, data)` (one transaction on `payload` with its
 // delay passed on; false on an error response): the first with a RowBurst for all of them, then
 // one transaction for each row the target did not take. Returns how many rows the first
-// transaction moved (rows, or 1), or 0 where a transaction failed.
+// transaction moved (rows, or 1), or 0 where a transaction failed. rows >= 1.
 template <class Transport>
 uint64_t transfer_rows(tlm::tlm_generic_payload& payload, uint64_t address, uint64_t pitch,
                        unsigned char* data, uint64_t length, uint64_t rows,
                        const Transport& transport) {
-  if (rows == 0) return 1;
   RowBurst burst;
   burst.rows = rows;
   burst.pitch = pitch;
