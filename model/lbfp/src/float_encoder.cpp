@@ -71,7 +71,7 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi"))) bool encode16_step_avx512
 }
 
 // BFP: lbfp::encode's own arithmetic on 8 floats, in doubles: x * 2^(W - 1 - E) (exact: a
-// float times a power of two from 2^-120 to 2^134 is a normal double), rounded half to even
+// float times a power of two from 2^-126 to 2^134 is a normal double), rounded half to even
 // (nearbyint in the default mode), clamped to +-max; the integers.
 __attribute__((target("avx512f"), always_inline)) inline __m256i bfp_mantissas8(__m256 x,
                                                                                __m512d scale,
