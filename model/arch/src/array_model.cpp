@@ -561,11 +561,12 @@ int64_t ArrayModel::compute_whole_tile() {
   const auto cols = static_cast<size_t>(job_.cols);
   const uint8_t* resumed_flags =
       job_.init_acc != nullptr ? job_.init_overflow : nullptr;  // as resumed_overflow()
-  // Only the codes wanted: the whole block computed ahead is requantized once (its rows are
-  // contiguous, each output with its column's scale), and each tile takes its slice of codes.
+  // The codes: the whole block computed ahead is requantized once (its rows are contiguous,
+  // each output with its column's scale), and each tile takes its slice. Where only the codes
+  // are wanted, the tile's sums are left out.
   const bool codes_only = !job_.keep_sums && job_.requantize;
-  if (codes_only && !(ahead_.coded && ahead_.codes_exponent == job_.out_exponent &&
-                      ahead_.codes_relu == job_.relu)) {
+  if (job_.requantize && !(ahead_.coded && ahead_.codes_exponent == job_.out_exponent &&
+                           ahead_.codes_relu == job_.relu)) {
     const auto outputs = static_cast<size_t>(ahead_.rows) * stride;
     ahead_.codes.resize(outputs);
     // Row groups of about 4,096 outputs per call, with the scales repeated for each row.
@@ -615,27 +616,12 @@ int64_t ArrayModel::compute_whole_tile() {
         flags[c] = resumed_flags != nullptr && resumed_flags[to + c] != 0 ? 1 : 0;
       }
     }
-    if (codes_only) {
+    if (job_.requantize) {
       const Code* codes = ahead_.codes.data() + from;
       std::copy(codes, codes + cols, result_.codes.data() + to);
     }
   }
-  if (!job_.requantize) {
-    std::fill(result_.codes.begin(), result_.codes.end(), 0);
-  } else if (!codes_only) {
-    // The whole tile in one call (its rows are contiguous): each output with its column's scale.
-    const auto outputs = static_cast<size_t>(job_.rows) * cols;
-    tile_scales_.resize(outputs);
-    for (size_t i = 0; i < outputs; i += cols) {
-      std::copy(scales_.begin(), scales_.end(), tile_scales_.begin() + static_cast<ptrdiff_t>(i));
-    }
-    std::visit(
-        [&](const auto& f) {
-          requantize_row(f, result_.acc.data(), tile_scales_.data(), outputs, job_.out_exponent,
-                         job_.relu, result_.codes.data());
-        },
-        format_);
-  }
+  if (!job_.requantize) std::fill(result_.codes.begin(), result_.codes.end(), 0);
   // The tiles of one row share A, and with resident weights every row shares B: their non-zero
   // counts are taken once per row of tiles and once per column of tiles.
   // (An a_tag and the other kinds of tag count apart: a job may carry either.)

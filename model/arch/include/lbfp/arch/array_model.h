@@ -188,7 +188,7 @@ class ArrayModel {
   size_t codes_ = 0;              // 2^W
   TileJob job_;
   std::vector<int> scales_;  // per column: exponent of one accumulator LSB
-  std::vector<int> tile_scales_;  // scales_ for each output of a tile, row after row
+  std::vector<int> tile_scales_;  // the block's column scales, repeated for a group of its rows
   // Tile mode: sums computed ahead for the tiles after the current one (see lookahead_cols and
   // lookahead_rows).
   struct Ahead {
@@ -207,8 +207,8 @@ class ArrayModel {
     size_t capacity = 0;  // elements of each
     bool saturated = false;
     // Each column's scale (from the exponents of the call that computed the block), and the
-    // whole block's codes once a tile wants only its codes (rows x cols, requantized at once
-    // for codes_exponent and codes_relu).
+    // whole block's codes once a tile is requantized (rows x cols, requantized at once for
+    // codes_exponent and codes_relu).
     std::vector<int> scales;
     std::vector<Code> codes;
     bool coded = false;
