@@ -41,7 +41,8 @@ class SimReport:
     """One simulation: `layers` (a list of objects with the columns of layers.csv as attributes,
     one per format and layer), `rows` (the same as dicts), `summary` (summary.json as a dict),
     `layers_csv` and `summary_json` (the texts `lbfp sim --out` writes, byte for byte), and the
-    wall time of the data, of the simulation proper and of the whole call (`seconds`)."""
+    wall time of the data, of the simulation proper and of the whole call, and the CPU time the
+    data's threads took (`seconds`: "data", "simulation", "wall", "data_cpu")."""
 
     def __init__(self, layers_csv, summary_json, seconds=None):
         self.layers_csv = layers_csv
@@ -96,4 +97,5 @@ def run(arch=None, workload=None, fmt=None, mode=None, seed=None, overrides=(), 
     for w in done["warnings"]:
         warnings.warn(w, stacklevel=2)
     return SimReport(done["layers_csv"], done["summary_json"],
-                     {k: done[k + "_seconds"] for k in ("data", "simulation", "wall")})
+                     {k: done[k + "_seconds"]
+                      for k in ("data", "simulation", "wall", "data_cpu")})

@@ -39,7 +39,7 @@ py::dict simulate(const arch::SimulationRequest& base) {
   std::vector<std::string> warnings;
   request.warn = [&warnings](const std::string& w) { warnings.push_back(w); };
   std::string layers, summary;
-  double data_seconds = 0, simulation_seconds = 0, wall_seconds = 0;
+  double data_seconds = 0, simulation_seconds = 0, wall_seconds = 0, data_cpu_seconds = 0;
   {
     py::gil_scoped_release release;
     const std::lock_guard<std::mutex> lock(simulation_mutex);
@@ -50,6 +50,7 @@ py::dict simulate(const arch::SimulationRequest& base) {
       data_seconds = report.data_seconds;
       simulation_seconds = report.simulation_seconds;
       wall_seconds = report.wall_seconds;
+      data_cpu_seconds = report.data_cpu_seconds;
     } catch (const arch::SimulationError& e) {
       throw std::runtime_error(std::string("simulation failed: ") + e.what());
     } catch (const ConfigError& e) {
@@ -65,6 +66,7 @@ py::dict simulate(const arch::SimulationRequest& base) {
   out["data_seconds"] = data_seconds;
   out["simulation_seconds"] = simulation_seconds;
   out["wall_seconds"] = wall_seconds;
+  out["data_cpu_seconds"] = data_cpu_seconds;
   return out;
 }
 

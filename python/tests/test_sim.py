@@ -40,6 +40,7 @@ def test_run_equals_the_lbfp_sim_files(tmp_path):
     assert report.summary["arch"]["rows"] == 16
     assert set(report.summary["formats"]) == {"lbfp8", "bfp8"}
     assert report.seconds["wall"] >= report.seconds["simulation"] >= 0
+    assert report.seconds["data_cpu"] > 0  # the data were made, on threads of their own
 
 
 def test_simulations_follow_each_other_in_one_process(tmp_path):

@@ -83,9 +83,10 @@ int run_sim(const SimOptions& o, std::ostream& out, std::ostream& err) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - reports_started).count();
     err << fmt::format(
         "lbfp sim: time (wall): data {:.2f} s, simulation {:.2f} s, other setup {:.2f} s, "
-        "reports {:.2f} s\n",
+        "reports {:.2f} s; the data's CPU time {:.2f} s\n",
         report.data_seconds, report.simulation_seconds,
-        report.wall_seconds - report.data_seconds - report.simulation_seconds, reports);
+        report.wall_seconds - report.data_seconds - report.simulation_seconds, reports,
+        report.data_cpu_seconds);
   };
 
   if (!o.quiet) arch::print_report(out, report);

@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <sys/resource.h>
+
 #include "golden.h"
 #include "lbfp/arch/report.h"
 #include "lbfp/arch/scaled_layers.h"
@@ -114,6 +116,40 @@ TEST(SimRun, SimulationsFollowEachOtherInOneProcess) {
   EXPECT_GT(first.runs[0].total.total_cycles, 0u);
   EXPECT_NE(second.runs[0].total.total_cycles, first.runs[0].total.total_cycles);
   EXPECT_EQ(second.runs[0].total.macs, first.runs[0].total.macs);
+}
+
+// The CPU time of the threads that made the data: more than none, and no more than the whole
+// process took during the call (every thread's time, the data threads' included). A format of
+// spec section 13 makes its data on the calling thread, counted the same way. `lbfp sim`
+// prints it at the end of its time split.
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+TEST(SimRun, TheTimeSplitCountsTheDataThreadsCpuTime) {
+  // The default run (ResNet-18, both formats: data threads busy through the simulation), and
+  // LeNet-5 in MXINT8.
+  for (const char* format : {"both", "mxint8"}) {
+    SCOPED_TRACE(format);
+    arch::SimulationRequest r;
+    r.format = format;
+    if (r.format == "mxint8") r.workload = LBFP_SOURCE_DIR "/sim/workloads/lenet5.csv";
+    const double before = process_cpu_seconds();
+    const arch::SimReport report = arch::simulate(r);
+    const double used = process_cpu_seconds() - before;
+    EXPECT_GT(report.data_cpu_seconds, 0.0);
+    EXPECT_LE(report.data_cpu_seconds, used + 1e-3);  // (getrusage counts microseconds)
+  }
+  SimOptions o;
+  o.workload = "gemm:40,50,60";
+  o.format = "lbfp8";
+  o.progress = false;
+  std::ostringstream text, err;
+  ASSERT_EQ(run_sim(o, text, err), 0) << err.str();
+  EXPECT_NE(err.str().find("; the data's CPU time "), std::string::npos) << err.str();
 }
 
 TEST(SimRun, CycleModeAndTileModeAgree) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <cerrno>
 #include <exception>
 #include <future>
@@ -212,6 +213,31 @@ void lower_priority() {
 #endif
 }
 
+// The calling thread's CPU time so far, in nanoseconds (0 where there is no such clock).
+int64_t thread_cpu_ns() {
+#if defined(CLOCK_THREAD_CPUTIME_ID)
+  timespec t{};
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t) == 0) {
+    return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
+  }
+#endif
+  return 0;
+}
+
+// Adds the CPU time the calling thread takes from its construction to its destruction to a
+// total.
+class ThreadCpuTime {
+ public:
+  explicit ThreadCpuTime(std::atomic<int64_t>& total) : total_(total), start_(thread_cpu_ns()) {}
+  ThreadCpuTime(const ThreadCpuTime&) = delete;
+  ThreadCpuTime& operator=(const ThreadCpuTime&) = delete;
+  ~ThreadCpuTime() { total_.fetch_add(thread_cpu_ns() - start_, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t>& total_;
+  const int64_t start_;
+};
+
 // Makes every layer's codes, in order, on threads of its own while the simulation runs, and
 // hands each group to the accelerators of its format when their hosts reach it (from the
 // SystemC thread; only that thread calls take()). The values do not depend on the threads or
@@ -258,6 +284,8 @@ class LayerFeed {
   }
 
   double waited_seconds() const { return waited_seconds_; }
+  // The data threads' CPU time (complete after stop()).
+  double cpu_seconds() const { return 1e-9 * static_cast<double>(cpu_ns_.load()); }
 
   // After the simulation: waits for the data threads; rethrows the first data error.
   void stop() {
@@ -276,6 +304,7 @@ class LayerFeed {
   };
 
   void produce() {
+    const ThreadCpuTime cpu(cpu_ns_);
     lower_priority();  // the threads it starts inherit it
     size_t set = 0;  // slots whose promise is kept, in order
     try {
@@ -283,6 +312,7 @@ class LayerFeed {
       // so that the draws touch no new pages.
       auto draw = [this](size_t li, LayerValues reuse) {
         return std::async(std::launch::async, [this, li, reuse = std::move(reuse)]() mutable {
+          const ThreadCpuTime draw_cpu(cpu_ns_);
           return make_layer_values(layers_[li], seed_ * 1000003u + li, dram_bytes_,
                                    std::move(reuse));
         });
@@ -297,6 +327,7 @@ class LayerFeed {
         std::vector<std::future<std::vector<GemmLayer>>> later;
         for (size_t f = 1; f < formats_.size(); ++f) {
           later.push_back(std::async(std::launch::async, [this, &values, li, f] {
+            const ThreadCpuTime format_cpu(cpu_ns_);
             return make_layer_data(layers_[li], values, formats_[f].second, im2col_);
           }));
         }
@@ -333,6 +364,7 @@ class LayerFeed {
   std::atomic<bool> stopping_{false};
   std::exception_ptr error_;
   double waited_seconds_ = 0;
+  std::atomic<int64_t> cpu_ns_{0};
 };
 
 }  // namespace
@@ -517,12 +549,14 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
     ++format_index;
   }
   double scaled_data_seconds = 0;
+  std::atomic<int64_t> scaled_data_cpu_ns{0};
   for (size_t li = 0; li < layers.size(); ++li) {
     check_layer_values(layers[li], dram_bytes);
     if (scaled) {
       // A format of spec section 13 runs alone, its layers made before the start: the planner
       // sizes their scale blocks from the layer's scales (lbfp/arch/scaled_layers.h).
       const auto data_started = std::chrono::steady_clock::now();
+      const ThreadCpuTime cpu(scaled_data_cpu_ns);
       const LayerValues values = make_layer_values(layers[li], r.seed * 1000003u + li, dram_bytes);
       const std::vector<GemmLayer> groups =
           make_scaled_layer_data(layers[li], values, *scaled, im2col);
@@ -555,6 +589,8 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
   feed.stop();  // rethrows the error that stopped the data, if one did
   // The simulation's wait for data; the rest of the data's time overlaps the simulation.
   report.data_seconds = scaled_data_seconds + waited_seconds;
+  report.data_cpu_seconds =
+      1e-9 * static_cast<double>(scaled_data_cpu_ns.load()) + feed.cpu_seconds();
   report.simulation_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - simulation_started)
           .count() -

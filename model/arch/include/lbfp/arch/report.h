@@ -67,6 +67,10 @@ struct SimReport {
   // (lbfp sim prints them on stderr; no report file holds them).
   double data_seconds = 0;
   double simulation_seconds = 0;
+  // CPU time the threads that made the workload data took (all of it, the part beside the
+  // simulation too; 0 where the platform has no per-thread CPU clock): what the data cost the
+  // machine, where data_seconds is only what the simulation waited for it.
+  double data_cpu_seconds = 0;
   std::string command;  // the command line that reproduced this run (report.html); may be empty
 };
 
