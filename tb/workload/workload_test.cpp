@@ -1,8 +1,10 @@
 // The workload readers (topologies, gemm:M,N,K) and the seeded layer data, good and bad.
 #include <gtest/gtest.h>
 
-#include <fstream>
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <fstream>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -269,24 +271,148 @@ TEST(LayerData, ValuesDrawnIntoGivenBackMemoryAreTheFreshOnes) {
   }
 }
 
-TEST(LayerData, StandardNormalsAreTheStandardLibrarysDraws) {
-  // Odd and even counts (an accepted pair's second value left unused), one value, none, and
-  // long runs; the reference is std::normal_distribution itself on a generator with the seed.
+// The definition's u and theta, and the octant's signs and swap, then the exact radius,
+// cosine and sine of them in long double (the C library's logl, cosl, sinl).
+void exact_normal_pair(uint64_t draw, long double* x, long double* y) {
+  const uint32_t hi = static_cast<uint32_t>(draw >> 32), lo = static_cast<uint32_t>(draw);
+  const float u = static_cast<float>(hi) * 0x1p-32f + 0x1p-33f;
+  const float theta = static_cast<float>(lo & 0xffffffu) * 0x1p-24f * 0x1.921fb6p-1f;
+  const long double r = std::sqrt(-2.0L * std::log(static_cast<long double>(u)));
+  long double c = std::cos(static_cast<long double>(theta));
+  long double s = std::sin(static_cast<long double>(theta));
+  if (lo & (1u << 29)) std::swap(c, s);
+  if (lo & (1u << 30)) c = -c;
+  if (lo & (1u << 31)) s = -s;
+  *x = r * c;
+  *y = r * s;
+}
+
+TEST(LayerData, StandardNormalPairIsTheExactPairToAFewUlps) {
+  // Every octant at the ends of both fields (u = 2^-33, 1 and the float steps near them; theta
+  // = 0 and just below pi / 4), then a million random draws.
+  std::vector<uint64_t> draws;
+  for (uint64_t hi : {uint64_t{0}, uint64_t{1}, uint64_t{2}, uint64_t{0x7fffffff},
+                      uint64_t{0x80000000}, uint64_t{0xb504f333}, uint64_t{0xffffff00},
+                      uint64_t{0xffffff7f}, uint64_t{0xffffff80}, uint64_t{0xffffffff}}) {
+    for (uint64_t octant = 0; octant < 8; ++octant) {
+      for (uint64_t angle : {uint64_t{0}, uint64_t{1}, uint64_t{0x800000}, uint64_t{0xffffff}}) {
+        draws.push_back(hi << 32 | octant << 29 | angle);
+      }
+    }
+  }
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 1 << 20; ++i) draws.push_back(rng());
+  double worst = 0.0;
+  for (uint64_t d : draws) {
+    float got[2];
+    standard_normal_pair(d, got);
+    long double want[2];
+    exact_normal_pair(d, &want[0], &want[1]);
+    const long double r = std::hypot(want[0], want[1]);
+    for (int v = 0; v < 2; ++v) {
+      ASSERT_TRUE(std::isfinite(got[v])) << std::hex << d;
+      const long double error = std::fabs(static_cast<long double>(got[v]) - want[v]);
+      if (r == 0.0L) {
+        ASSERT_EQ(got[v], 0.0f) << std::hex << d;
+        continue;
+      }
+      // Errors in units of r 2^-24 (a float's spacing at r, give or take a factor of 2).
+      const double units = static_cast<double>(error / (r * 0x1p-24L));
+      worst = std::max(worst, units);
+      ASSERT_LE(units, 6.0) << std::hex << "draw 0x" << d << std::dec << " value " << v
+                             << ": " << got[v] << " against " << static_cast<double>(want[v]);
+    }
+  }
+  RecordProperty("worst_error_in_r_2^-24", std::to_string(worst));
+  std::printf("standard_normal_pair: worst error %.2f x r 2^-24 over %zu draws\n", worst,
+              draws.size());
+}
+
+bool cpu_has_avx512f() {
+#if defined(__x86_64__)
+  return __builtin_cpu_supports("avx512f") != 0;
+#else
+  return false;
+#endif
+}
+
+TEST(LayerData, StandardNormalsArePairsOfSuccessiveDraws) {
+  // Odd and even counts (the last pair's y left out), none, the 16-pair steps and the blocks
+  // of 512 draws, both engines; on an AVX-512 CPU the vector path against the scalar pair.
   for (uint64_t seed : {uint64_t{1}, uint64_t{42}, uint64_t{1000003}}) {
-    for (size_t count : {size_t{0}, size_t{1}, size_t{2}, size_t{3}, size_t{31}, size_t{513},
-                         size_t{200001}}) {
-      std::mt19937_64 reference_rng(seed);
-      std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (size_t count : {size_t{0}, size_t{1}, size_t{2}, size_t{3}, size_t{31}, size_t{32},
+                         size_t{33}, size_t{63}, size_t{1023}, size_t{1024}, size_t{1025},
+                         size_t{2049}, size_t{200001}}) {
+      std::mt19937_64 reference(seed);
       std::mt19937_64 rng(seed);
       const std::vector<float> got = standard_normals(rng, count);
       ASSERT_EQ(got.size(), count);
-      for (size_t i = 0; i < count; ++i) {
-        const float want = normal(reference_rng);
-        ASSERT_EQ(std::memcmp(&got[i], &want, sizeof want), 0)
-            << "seed " << seed << " count " << count << " value " << i << ": " << got[i]
-            << " != " << want;
+      for (size_t i = 0; i < count; i += 2) {
+        float want[2];
+        standard_normal_pair(reference(), want);
+        for (size_t v = 0; v < 2 && i + v < count; ++v) {
+          ASSERT_EQ(std::memcmp(&got[i + v], &want[v], sizeof(float)), 0)
+              << "seed " << seed << " count " << count << " value " << i + v << ": "
+              << got[i + v] << " != " << want[v];
+        }
       }
+      ASSERT_EQ(rng(), reference()) << "one draw per pair, none more";
     }
+  }
+  if (!cpu_has_avx512f()) {
+    GTEST_SKIP() << "NOT RUN: the AVX-512 path of standard_normals (this CPU lacks AVX-512F; "
+                    "only the portable path was checked)";
+  }
+}
+
+// The Kolmogorov-Smirnov distance of sorted values from a distribution function.
+template <class Cdf>
+double ks_distance(std::vector<double> values, Cdf cdf) {
+  std::sort(values.begin(), values.end());
+  const double n = static_cast<double>(values.size());
+  double d = 0.0;
+  for (size_t i = 0; i < values.size(); ++i) {
+    const double f = cdf(values[i]);
+    d = std::max({d, f - static_cast<double>(i) / n, static_cast<double>(i + 1) / n - f});
+  }
+  return d;
+}
+
+TEST(LayerData, StandardNormalsAreStandardNormal) {
+  // 2^20 values of three seeds: the x and the y values each against the standard normal
+  // distribution (Kolmogorov-Smirnov at the 0.1 % level: 1.95 / sqrt(n)), the angles
+  // atan2(y, x) against the uniform one, mean, variance, the x-y correlation, and the tails.
+  constexpr size_t kPairs = size_t{1} << 19;
+  for (uint64_t seed : {uint64_t{1}, uint64_t{2}, uint64_t{3}}) {
+    Mt64 rng(seed);
+    const std::vector<float> v = standard_normals(rng, 2 * kPairs);
+    std::vector<double> xs, ys, angles;
+    double sum = 0.0, squares = 0.0, products = 0.0;
+    size_t beyond3 = 0;
+    for (size_t i = 0; i < kPairs; ++i) {
+      const double x = v[2 * i], y = v[2 * i + 1];
+      xs.push_back(x);
+      ys.push_back(y);
+      angles.push_back(std::atan2(y, x));
+      sum += x + y;
+      squares += x * x + y * y;
+      products += x * y;
+      beyond3 += (std::fabs(x) > 3.0) + (std::fabs(y) > 3.0);
+    }
+    const double n = 2.0 * kPairs;
+    auto normal_cdf = [](double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); };
+    const double pi = std::acos(-1.0);
+    const double limit = 1.95 / std::sqrt(static_cast<double>(kPairs));
+    EXPECT_LT(ks_distance(xs, normal_cdf), limit) << "seed " << seed;
+    EXPECT_LT(ks_distance(ys, normal_cdf), limit) << "seed " << seed;
+    EXPECT_LT(ks_distance(angles, [&](double a) { return (a + pi) / (2 * pi); }), limit)
+        << "seed " << seed;
+    EXPECT_LT(std::fabs(sum / n), 4.0 / std::sqrt(n)) << "seed " << seed;
+    EXPECT_LT(std::fabs(squares / n - 1.0), 4.0 * std::sqrt(2.0 / n)) << "seed " << seed;
+    EXPECT_LT(std::fabs(products / kPairs), 4.0 / std::sqrt(static_cast<double>(kPairs)))
+        << "seed " << seed;
+    // P(|z| > 3) = 0.0026998; the count's standard deviation is about 52.
+    EXPECT_NEAR(static_cast<double>(beyond3), 0.0026998 * n, 4 * 52.0) << "seed " << seed;
   }
 }
 

@@ -621,124 +621,106 @@ std::shared_ptr<const FloatEncoder<Format>> shared_encoder(const Format& format,
   return encoders.emplace(key, std::move(made)).first->second;  // or the one made meanwhile
 }
 
+// The constants of standard_normal_pair (workload.h), shared by its scalar and vector forms.
+namespace normal_pair {
+constexpr float kLn2High = 0x1.62e4p-1f;     // ln 2's first 15 bits: e * kLn2High is exact
+constexpr float kLn2Low = 0x1.7f7d1cp-20f;   // ln 2 - kLn2High, rounded
+constexpr float kQuarterPi = 0x1.921fb6p-1f;  // pi / 4, rounded
+constexpr uint32_t kSqrt2Bits = 0x3fb504f3;  // sqrt(2), rounded up
+// 2 atanh(s) / (2 s) = 1 + z / 3 + z^2 / 5 + ..., z = s^2, |s| <= 3 - 2 sqrt(2)
+constexpr float kLog3 = 1.0f / 3.0f, kLog5 = 1.0f / 5.0f, kLog7 = 1.0f / 7.0f,
+                kLog9 = 1.0f / 9.0f;
+// Taylor's coefficients of cos and sin in w = theta^2 (theta <= pi / 4)
+constexpr float kCos2 = -1.0f / 2.0f, kCos4 = 1.0f / 24.0f, kCos6 = -1.0f / 720.0f,
+                kCos8 = 1.0f / 40320.0f, kCos10 = -1.0f / 3628800.0f;
+constexpr float kSin3 = -1.0f / 6.0f, kSin5 = 1.0f / 120.0f, kSin7 = -1.0f / 5040.0f,
+                kSin9 = 1.0f / 362880.0f;
+}  // namespace normal_pair
+
 #if defined(__x86_64__)
-// libstdc++'s normal_distribution<float>::operator() in blocks: each attempt takes two draws,
-// u = generate_canonical<float>(rng) = float(draw) / 2^64 (at most the float below 1), x and y
-// = float(2.0f * u - 1.0), r2 = x * x + y * y in float, accepted when 0 < r2 <= 1; an accepted
-// pair gives y * mult, then x * mult, with mult = sqrt(-2 * logf(r2) / r2); every value then
-// times 1 plus 0 (stddev and mean). Separate multiplications and additions (this file is
-// compiled with -ffp-contract=off), the conversions rounded to nearest like the scalar ones.
-// float(2.0f * v - 1.0): the subtraction in double, rounded to float once.
-__attribute__((target("avx512f,avx512dq"), always_inline)) inline __m512 twice_minus_one(
-    __m512 v) {
-  const __m512 t = _mm512_mul_ps(_mm512_set1_ps(2.0f), v);
-  const __m512d one = _mm512_set1_pd(1.0);
-  const __m256 lo =
-      _mm512_cvtpd_ps(_mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(t)), one));
-  const __m256 hi =
-      _mm512_cvtpd_ps(_mm512_sub_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(t, 1)), one));
-  return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+// standard_normal_pair on 16 draws' halves (hi: the radius's 32 bits, lo: the angle's), the
+// same float operations in the same order (this file is compiled with -ffp-contract=off; IEEE
+// division and square root round as the scalar ones do), so the same bits.
+__attribute__((target("avx512f"))) void normal_pairs_avx512(__m512i hi, __m512i lo,
+                                                             __m512* x, __m512* y) {
+  using namespace normal_pair;
+  const __m512 u = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepu32_ps(hi), _mm512_set1_ps(0x1p-32f)),
+                                 _mm512_set1_ps(0x1p-33f));
+  const __m512i bits = _mm512_castps_si512(u);
+  __m512i e = _mm512_sub_epi32(_mm512_srli_epi32(bits, 23), _mm512_set1_epi32(127));
+  __m512i mbits = _mm512_or_si512(_mm512_and_si512(bits, _mm512_set1_epi32(0x7fffff)),
+                                  _mm512_set1_epi32(0x3f800000));
+  const __mmask16 above = _mm512_cmpgt_epi32_mask(mbits, _mm512_set1_epi32(kSqrt2Bits));
+  mbits = _mm512_mask_sub_epi32(mbits, above, mbits, _mm512_set1_epi32(0x00800000));
+  e = _mm512_mask_add_epi32(e, above, e, _mm512_set1_epi32(1));
+  const __m512 m = _mm512_castsi512_ps(mbits);
+  const __m512 s = _mm512_div_ps(_mm512_sub_ps(m, _mm512_set1_ps(1.0f)), _mm512_add_ps(m, _mm512_set1_ps(1.0f)));
+  const __m512 z = _mm512_mul_ps(s, s);
+  __m512 q = _mm512_add_ps(_mm512_set1_ps(kLog7), _mm512_mul_ps(z, _mm512_set1_ps(kLog9)));
+  q = _mm512_add_ps(_mm512_set1_ps(kLog5), _mm512_mul_ps(z, q));
+  q = _mm512_add_ps(_mm512_set1_ps(kLog3), _mm512_mul_ps(z, q));
+  q = _mm512_mul_ps(z, q);
+  const __m512 ln_m = _mm512_mul_ps(_mm512_add_ps(s, _mm512_mul_ps(s, q)), _mm512_set1_ps(2.0f));
+  const __m512 fe = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_setzero_si512(), e));
+  const __m512 neg_ln = _mm512_add_ps(
+      _mm512_mul_ps(fe, _mm512_set1_ps(kLn2High)),
+      _mm512_sub_ps(_mm512_mul_ps(fe, _mm512_set1_ps(kLn2Low)), ln_m));
+  const __m512 r = _mm512_sqrt_ps(_mm512_mul_ps(neg_ln, _mm512_set1_ps(2.0f)));
+
+  const __m512 t = _mm512_mul_ps(
+      _mm512_cvtepi32_ps(_mm512_and_si512(lo, _mm512_set1_epi32(0xffffff))), _mm512_set1_ps(0x1p-24f));
+  const __m512 th = _mm512_mul_ps(t, _mm512_set1_ps(kQuarterPi));
+  const __m512 w = _mm512_mul_ps(th, th);
+  __m512 c = _mm512_add_ps(_mm512_set1_ps(kCos8), _mm512_mul_ps(w, _mm512_set1_ps(kCos10)));
+  c = _mm512_add_ps(_mm512_set1_ps(kCos6), _mm512_mul_ps(w, c));
+  c = _mm512_add_ps(_mm512_set1_ps(kCos4), _mm512_mul_ps(w, c));
+  c = _mm512_add_ps(_mm512_set1_ps(kCos2), _mm512_mul_ps(w, c));
+  c = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_mul_ps(w, c));
+  __m512 sn = _mm512_add_ps(_mm512_set1_ps(kSin7), _mm512_mul_ps(w, _mm512_set1_ps(kSin9)));
+  sn = _mm512_add_ps(_mm512_set1_ps(kSin5), _mm512_mul_ps(w, sn));
+  sn = _mm512_add_ps(_mm512_set1_ps(kSin3), _mm512_mul_ps(w, sn));
+  sn = _mm512_add_ps(th, _mm512_mul_ps(th, _mm512_mul_ps(w, sn)));
+  const __mmask16 swap = _mm512_test_epi32_mask(lo, _mm512_set1_epi32(1 << 29));
+  const __m512 cs = _mm512_mask_blend_ps(swap, c, sn);
+  const __m512 sc = _mm512_mask_blend_ps(swap, sn, c);
+  const __m512i sign = _mm512_set1_epi32(static_cast<int>(0x80000000u));
+  // Bit 30 flips the cosine's sign, bit 31 the sine's: moved to bit 31 and masked.
+  const __m512i flip_c = _mm512_and_si512(_mm512_slli_epi32(lo, 1), sign);
+  const __m512i flip_s = _mm512_and_si512(lo, sign);
+  const __m512 cf = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(cs), flip_c));
+  const __m512 sf = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(sc), flip_s));
+  *x = _mm512_mul_ps(r, cf);
+  *y = _mm512_mul_ps(r, sf);
 }
 
-template <class Engine>
-__attribute__((target("avx512f,avx512dq"))) void standard_normals_avx512(Engine& rng, float* out,
-                                                                         size_t count) {
-  constexpr size_t kPairs = 256;  // attempts per block
-  alignas(64) uint64_t draws[2 * kPairs];
-  alignas(64) float xs[kPairs + 16], ys[kPairs + 16], r2s[kPairs + 16], logs[kPairs + 16];
-  size_t done = 0;
-  const __m512 scale = _mm512_set1_ps(0x1p-64f);
-  const __m512 one_below = _mm512_set1_ps(0x1.fffffep-1f);  // nextafter(1, 0)
-  // x and y of 8 attempts from 16 draws (x from the even draws, y from the odd ones).
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28,
-                                         30);
-  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29,
-                                        31);
+// count values (count / 2 rounded up draws) into out: 16 pairs at a time, the values
+// interleaved (x, y of each draw), the last pairs one by one.
+__attribute__((target("avx512f"))) void normal_values_avx512(const uint64_t* draws,
+                                                              float* out, size_t count) {
   // (first[0], second[0], first[1], second[1], ...): lanes 0-7 of each, then lanes 8-15.
   const __m512i interleave_low =
       _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const __m512i interleave_high =
       _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-  while (done < count) {
-    // Enough attempts for the values still needed (about 0.785 of them are accepted), one at
-    // least; the draws they do not use are never taken from the generator.
-    const size_t wanted = std::min(kPairs, std::max<size_t>(16, (count - done) / 2 * 4 / 3 + 16));
-    const size_t pairs = wanted / 16 * 16;
-    if constexpr (std::is_same_v<Engine, Mt64>) {
-      rng.generate(draws, 2 * pairs);
-    } else {
-      for (size_t i = 0; i < 2 * pairs; ++i) draws[i] = rng();
-    }
-    size_t accepted = 0;
-    for (size_t p0 = 0; p0 < pairs; p0 += 16) {
-      __m512 u[2];
-      for (int h = 0; h < 2; ++h) {
-        const __m256 lo = _mm512_cvtepu64_ps(_mm512_load_si512(draws + 2 * p0 + 16 * h));
-        const __m256 hi = _mm512_cvtepu64_ps(_mm512_load_si512(draws + 2 * p0 + 16 * h + 8));
-        __m512 v = _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
-        v = _mm512_mul_ps(v, scale);
-        u[h] = _mm512_min_ps(v, one_below);  // a canonical value of 1 becomes the float below
-      }
-      // 16 attempts: draws 2 p0 .. 2 p0 + 31, in u[0] (first 16) and u[1] (next 16).
-      const __m512 ux = _mm512_permutex2var_ps(u[0], even, u[1]);
-      const __m512 uy = _mm512_permutex2var_ps(u[0], odd, u[1]);
-      const __m512 x = twice_minus_one(ux);
-      const __m512 y = twice_minus_one(uy);
-      const __m512 r2 = _mm512_add_ps(_mm512_mul_ps(x, x), _mm512_mul_ps(y, y));
-      const __mmask16 ok = _mm512_cmp_ps_mask(r2, _mm512_set1_ps(1.0f), _CMP_LE_OQ) &
-                           _mm512_cmp_ps_mask(r2, _mm512_setzero_ps(), _CMP_NEQ_UQ);
-      const size_t taken = static_cast<size_t>(__builtin_popcount(ok));
-      // Stop at the attempt that yields the last value needed: later draws stay unused.
-      const size_t need = (count - done + 1) / 2 - accepted;  // accepted pairs still needed
-      if (taken >= need) {
-        __mmask16 keep = ok;
-        size_t seen = 0;
-        for (int lane = 0; lane < 16; ++lane) {
-          if ((ok >> lane) & 1) {
-            if (++seen == need) {
-              keep = static_cast<__mmask16>(ok & ((2u << lane) - 1));
-              break;
-            }
-          }
-        }
-        _mm512_storeu_ps(xs + accepted, _mm512_maskz_compress_ps(keep, x));
-        _mm512_storeu_ps(ys + accepted, _mm512_maskz_compress_ps(keep, y));
-        _mm512_storeu_ps(r2s + accepted, _mm512_maskz_compress_ps(keep, r2));
-        accepted += need;
-        break;
-      }
-      // Compressed in a register, then stored whole (the lanes past the accepted ones are
-      // overwritten or never read; the arrays have 16 floats of room): a compressing store to
-      // memory is microcoded on Zen 4, about a hundred cycles each.
-      _mm512_storeu_ps(xs + accepted, _mm512_maskz_compress_ps(ok, x));
-      _mm512_storeu_ps(ys + accepted, _mm512_maskz_compress_ps(ok, y));
-      _mm512_storeu_ps(r2s + accepted, _mm512_maskz_compress_ps(ok, r2));
-      accepted += taken;
-    }
-    for (size_t i = 0; i < accepted; ++i) logs[i] = std::log(r2s[i]);
-    // Sixteen pairs at a time while their 32 values are needed: the same float operations in
-    // vectors (IEEE division and square root round as the scalar ones do), y and x interleaved.
-    size_t i = 0;
-    for (; i + 16 <= accepted && count - done >= 32; i += 16) {
-      const __m512 r2 = _mm512_loadu_ps(r2s + i);
-      const __m512 mult = _mm512_sqrt_ps(
-          _mm512_div_ps(_mm512_mul_ps(_mm512_set1_ps(-2.0f), _mm512_loadu_ps(logs + i)), r2));
-      const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
-      const __m512 first = _mm512_add_ps(
-          _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(ys + i), mult), one), zero);
-      const __m512 second = _mm512_add_ps(
-          _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(xs + i), mult), one), zero);
-      _mm512_storeu_ps(out + done, _mm512_permutex2var_ps(first, interleave_low, second));
-      _mm512_storeu_ps(out + done + 16, _mm512_permutex2var_ps(first, interleave_high, second));
-      done += 32;
-    }
-    for (; i < accepted; ++i) {
-      const float mult = std::sqrt(-2 * logs[i] / r2s[i]);
-      const float first = ys[i] * mult * 1.0f + 0.0f;
-      out[done++] = first;
-      if (done == count) break;
-      out[done++] = xs[i] * mult * 1.0f + 0.0f;
-    }
+  size_t i = 0;
+  for (; i + 32 <= count; i += 32) {
+    const __m512i d0 = _mm512_loadu_si512(draws + i / 2);
+    const __m512i d1 = _mm512_loadu_si512(draws + i / 2 + 8);
+    const __m512i lo = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(d0)),
+                                          _mm512_cvtepi64_epi32(d1), 1);
+    const __m512i hi = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm512_cvtepi64_epi32(_mm512_srli_epi64(d0, 32))),
+        _mm512_cvtepi64_epi32(_mm512_srli_epi64(d1, 32)), 1);
+    __m512 x, y;
+    normal_pairs_avx512(hi, lo, &x, &y);
+    _mm512_storeu_ps(out + i, _mm512_permutex2var_ps(x, interleave_low, y));
+    _mm512_storeu_ps(out + i + 16, _mm512_permutex2var_ps(x, interleave_high, y));
+  }
+  for (; i < count; i += 2) {
+    float pair[2];
+    standard_normal_pair(draws[i / 2], pair);
+    out[i] = pair[0];
+    if (i + 1 < count) out[i + 1] = pair[1];
   }
 }
 #endif
@@ -827,21 +809,39 @@ __attribute__((target("avx512f"))) void mt_refill_avx512(uint64_t* x, uint64_t* 
 }
 #endif
 
-// `count` draws into out, which keeps its memory when it has room (its values do not matter).
+// `count` values into out, which keeps its memory when it has room (its values do not matter).
 template <class Engine>
 void standard_normals_into(Engine& rng, size_t count, std::vector<float>& out) {
   if (out.capacity() < count) out = std::vector<float>();  // not the old values copied over
   out.resize(count);
-#if defined(__x86_64__) && defined(__GLIBCXX__)
-  static const bool avx512 =
-      __builtin_cpu_supports("avx512f") != 0 && __builtin_cpu_supports("avx512dq") != 0;
-  if (avx512) {
-    standard_normals_avx512(rng, out.data(), count);
-    return;
-  }
+  constexpr size_t kBlock = 512;  // draws per step
+  alignas(64) uint64_t draws[kBlock];
+#if defined(__x86_64__)
+  static const bool avx512 = __builtin_cpu_supports("avx512f") != 0;
 #endif
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (float& v : out) v = normal(rng);
+  for (size_t done = 0; done < count;) {
+    const size_t values = std::min(count - done, 2 * kBlock);
+    const size_t pairs = (values + 1) / 2;
+    if constexpr (std::is_same_v<Engine, Mt64>) {
+      rng.generate(draws, pairs);
+    } else {
+      for (size_t i = 0; i < pairs; ++i) draws[i] = rng();
+    }
+#if defined(__x86_64__)
+    if (avx512) {
+      normal_values_avx512(draws, out.data() + done, values);
+      done += values;
+      continue;
+    }
+#endif
+    for (size_t i = 0; i < values; i += 2) {
+      float pair[2];
+      standard_normal_pair(draws[i / 2], pair);
+      out[done + i] = pair[0];
+      if (i + 1 < values) out[done + i + 1] = pair[1];
+    }
+    done += values;
+  }
 }
 
 template <class Engine>
@@ -883,6 +883,53 @@ void Mt64::refill() {
 #endif
   mt_refill_portable(state_, out_);
   next_ = 0;
+}
+
+void standard_normal_pair(uint64_t draw, float* pair) {
+  using namespace normal_pair;
+  const uint32_t hi = static_cast<uint32_t>(draw >> 32), lo = static_cast<uint32_t>(draw);
+  // The radius: sqrt(-2 ln u), u = hi 2^-32 + 2^-33 in (0, 1]; ln u = e ln 2 + ln m with m in
+  // (sqrt(1/2), sqrt(2)], ln m = 2 atanh(s), s = (m - 1) / (m + 1).
+  const float u = static_cast<float>(hi) * 0x1p-32f + 0x1p-33f;
+  uint32_t bits = 0;
+  std::memcpy(&bits, &u, sizeof bits);
+  int32_t e = static_cast<int32_t>(bits >> 23) - 127;
+  uint32_t mbits = (bits & 0x7fffffu) | 0x3f800000u;
+  if (mbits > kSqrt2Bits) {
+    mbits -= 0x00800000u;
+    e += 1;
+  }
+  float m = 0.0f;
+  std::memcpy(&m, &mbits, sizeof m);
+  const float s = (m - 1.0f) / (m + 1.0f);
+  const float z = s * s;
+  float q = kLog7 + z * kLog9;
+  q = kLog5 + z * q;
+  q = kLog3 + z * q;
+  q = z * q;
+  const float ln_m = (s + s * q) * 2.0f;
+  const float fe = static_cast<float>(-e);
+  const float neg_ln = fe * kLn2High + (fe * kLn2Low - ln_m);
+  const float r = std::sqrt(neg_ln * 2.0f);
+  // The angle: theta = t pi / 4 with t the low 24 bits 2^-24, then (cos, sin) swapped by bit
+  // 29, the cosine's sign flipped by bit 30, the sine's by bit 31.
+  const float t = static_cast<float>(static_cast<int32_t>(lo & 0xffffffu)) * 0x1p-24f;
+  const float th = t * kQuarterPi;
+  const float w = th * th;
+  float c = kCos8 + w * kCos10;
+  c = kCos6 + w * c;
+  c = kCos4 + w * c;
+  c = kCos2 + w * c;
+  c = 1.0f + w * c;
+  float sn = kSin7 + w * kSin9;
+  sn = kSin5 + w * sn;
+  sn = kSin3 + w * sn;
+  sn = th + th * (w * sn);
+  if (lo & (1u << 29)) std::swap(c, sn);
+  if (lo & (1u << 30)) c = -c;
+  if (lo & (1u << 31)) sn = -sn;
+  pair[0] = r * c;
+  pair[1] = r * sn;
 }
 
 std::vector<float> standard_normals(std::mt19937_64& rng, size_t count) {

@@ -118,9 +118,23 @@ class Mt64 {
   size_t next_ = kStateWords;
 };
 
-// What `count` successive calls of one std::normal_distribution<float>(0, 1) on `rng` return,
-// bit for bit (libstdc++'s polar method on the same draws; the generator may be left further
-// on), computed in vectors where the CPU has AVX-512 (the logarithms one glibc logf each).
+// The two standard normal values of one 64-bit draw, in float arithmetic defined here so that
+// they are the same bits on every CPU and with every compiler and library (Box-Muller):
+// x = r cos(phi), y = r sin(phi) with
+// - r = sqrt(-2 ln u), u = float(draw >> 32) 2^-32 + 2^-33, in (0, 1] (so r <= 6.77);
+//   ln u = e ln 2 + 2 atanh(s): u = m 2^e with m in (sqrt(1/2), sqrt(2)], s = (m - 1) / (m + 1),
+//   atanh's series to s^9, ln 2 in two parts;
+// - phi from the low 32 bits: theta = (bits 0-23) 2^-24 pi / 4, cos and sin of theta by their
+//   Taylor series (to theta^10 and theta^9); bit 29 swaps the two, bit 30 negates the cosine,
+//   bit 31 the sine (the eight octants).
+// Each operation rounded to nearest in float, in the order the definition in workload.cpp
+// writes them, without fused multiply-adds. Within 2^-20 r of the exact values of that u and
+// theta (tb/workload).
+void standard_normal_pair(uint64_t draw, float* pair);
+
+// `count` values: the pairs of `count / 2` (rounded up) successive draws of `rng`, x then y of
+// each (the last y left out for an odd count), computed 16 pairs at a time where the CPU has
+// AVX-512 (the same bits as standard_normal_pair).
 std::vector<float> standard_normals(std::mt19937_64& rng, size_t count);
 std::vector<float> standard_normals(Mt64& rng, size_t count);
 std::vector<arch::GemmLayer> make_layer_data(const LayerSpec& layer, const LayerValues& values,
