@@ -654,7 +654,8 @@ __attribute__((target("avx512f"))) void normal_pairs_avx512(__m512i hi, __m512i 
   mbits = _mm512_mask_sub_epi32(mbits, above, mbits, _mm512_set1_epi32(0x00800000));
   e = _mm512_mask_add_epi32(e, above, e, _mm512_set1_epi32(1));
   const __m512 m = _mm512_castsi512_ps(mbits);
-  const __m512 s = _mm512_div_ps(_mm512_sub_ps(m, _mm512_set1_ps(1.0f)), _mm512_add_ps(m, _mm512_set1_ps(1.0f)));
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512 s = _mm512_div_ps(_mm512_sub_ps(m, one), _mm512_add_ps(m, one));
   const __m512 z = _mm512_mul_ps(s, s);
   __m512 q = _mm512_add_ps(_mm512_set1_ps(kLog7), _mm512_mul_ps(z, _mm512_set1_ps(kLog9)));
   q = _mm512_add_ps(_mm512_set1_ps(kLog5), _mm512_mul_ps(z, q));
@@ -667,15 +668,15 @@ __attribute__((target("avx512f"))) void normal_pairs_avx512(__m512i hi, __m512i 
       _mm512_sub_ps(_mm512_mul_ps(fe, _mm512_set1_ps(kLn2Low)), ln_m));
   const __m512 r = _mm512_sqrt_ps(_mm512_mul_ps(neg_ln, _mm512_set1_ps(2.0f)));
 
-  const __m512 t = _mm512_mul_ps(
-      _mm512_cvtepi32_ps(_mm512_and_si512(lo, _mm512_set1_epi32(0xffffff))), _mm512_set1_ps(0x1p-24f));
+  const __m512i angle = _mm512_and_si512(lo, _mm512_set1_epi32(0xffffff));
+  const __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(angle), _mm512_set1_ps(0x1p-24f));
   const __m512 th = _mm512_mul_ps(t, _mm512_set1_ps(kQuarterPi));
   const __m512 w = _mm512_mul_ps(th, th);
   __m512 c = _mm512_add_ps(_mm512_set1_ps(kCos8), _mm512_mul_ps(w, _mm512_set1_ps(kCos10)));
   c = _mm512_add_ps(_mm512_set1_ps(kCos6), _mm512_mul_ps(w, c));
   c = _mm512_add_ps(_mm512_set1_ps(kCos4), _mm512_mul_ps(w, c));
   c = _mm512_add_ps(_mm512_set1_ps(kCos2), _mm512_mul_ps(w, c));
-  c = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_mul_ps(w, c));
+  c = _mm512_add_ps(one, _mm512_mul_ps(w, c));
   __m512 sn = _mm512_add_ps(_mm512_set1_ps(kSin7), _mm512_mul_ps(w, _mm512_set1_ps(kSin9)));
   sn = _mm512_add_ps(_mm512_set1_ps(kSin5), _mm512_mul_ps(w, sn));
   sn = _mm512_add_ps(_mm512_set1_ps(kSin3), _mm512_mul_ps(w, sn));
