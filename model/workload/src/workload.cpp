@@ -637,6 +637,16 @@ constexpr float kSin3 = -1.0f / 6.0f, kSin5 = 1.0f / 120.0f, kSin7 = -1.0f / 504
                 kSin9 = 1.0f / 362880.0f;
 }  // namespace normal_pair
 
+// count values (count / 2 rounded up draws) into out, x then y of each draw.
+void normal_values(const uint64_t* draws, float* out, size_t count) {
+  for (size_t i = 0; i < count; i += 2) {
+    float pair[2];
+    standard_normal_pair(draws[i / 2], pair);
+    out[i] = pair[0];
+    if (i + 1 < count) out[i + 1] = pair[1];
+  }
+}
+
 #if defined(__x86_64__)
 // standard_normal_pair on 16 draws' halves (hi: the radius's 32 bits, lo: the angle's), the
 // same float operations in the same order (this file is compiled with -ffp-contract=off; IEEE
@@ -694,8 +704,8 @@ __attribute__((target("avx512f"))) void normal_pairs_avx512(__m512i hi, __m512i 
   *y = _mm512_mul_ps(r, sf);
 }
 
-// count values (count / 2 rounded up draws) into out: 16 pairs at a time, the values
-// interleaved (x, y of each draw), the last pairs one by one.
+// normal_values 16 pairs at a time, the values interleaved (x, y of each draw), the last pairs
+// one by one.
 __attribute__((target("avx512f"))) void normal_values_avx512(const uint64_t* draws,
                                                               float* out, size_t count) {
   // (first[0], second[0], first[1], second[1], ...): lanes 0-7 of each, then lanes 8-15.
@@ -717,12 +727,7 @@ __attribute__((target("avx512f"))) void normal_values_avx512(const uint64_t* dra
     _mm512_storeu_ps(out + i, _mm512_permutex2var_ps(x, interleave_low, y));
     _mm512_storeu_ps(out + i + 16, _mm512_permutex2var_ps(x, interleave_high, y));
   }
-  for (; i < count; i += 2) {
-    float pair[2];
-    standard_normal_pair(draws[i / 2], pair);
-    out[i] = pair[0];
-    if (i + 1 < count) out[i + 1] = pair[1];
-  }
+  normal_values(draws + i / 2, out + i, count - i);
 }
 #endif
 
@@ -831,16 +836,12 @@ void standard_normals_into(Engine& rng, size_t count, std::vector<float>& out) {
 #if defined(__x86_64__)
     if (avx512) {
       normal_values_avx512(draws, out.data() + done, values);
-      done += values;
-      continue;
+    } else {
+      normal_values(draws, out.data() + done, values);
     }
+#else
+    normal_values(draws, out.data() + done, values);
 #endif
-    for (size_t i = 0; i < values; i += 2) {
-      float pair[2];
-      standard_normal_pair(draws[i / 2], pair);
-      out[done + i] = pair[0];
-      if (i + 1 < values) out[done + i + 1] = pair[1];
-    }
     done += values;
   }
 }
