@@ -1,5 +1,9 @@
 #include "lbfp/arch/dram.h"
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -24,10 +28,30 @@ void DramConfig::validate() const {
   }
 }
 
+std::unique_ptr<unsigned char[], Dram::Release> Dram::allocate(size_t bytes) {
+#if defined(__linux__)
+  constexpr size_t kHuge = size_t{2} << 20;
+  if (bytes <= SIZE_MAX - kHuge) {
+    const size_t mapped = bytes + kHuge;
+    void* base =
+        ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) return {nullptr, Release{0, 0}};
+    const auto at = reinterpret_cast<uintptr_t>(base);
+    const size_t offset = ((at + kHuge - 1) & ~uintptr_t{kHuge - 1}) - at;
+    auto* p = static_cast<unsigned char*>(base) + offset;
+#if defined(MADV_HUGEPAGE)
+    ::madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    return {p, Release{offset, mapped}};
+  }
+#endif
+  return {static_cast<unsigned char*>(std::calloc(bytes, 1)), Release{0, 0}};
+}
+
 Dram::Dram(sc_core::sc_module_name name, const DramConfig& config)
     : sc_module(name), socket("socket"), config_(config) {
   config_.validate();
-  memory_.reset(static_cast<unsigned char*>(std::calloc(config_.size_bytes, 1)));
+  memory_ = allocate(config_.size_bytes);
   if (!memory_) {
     throw std::runtime_error("cannot allocate " + std::to_string(config_.size_bytes) +
                              " bytes of simulated DRAM");
@@ -37,7 +61,15 @@ Dram::Dram(sc_core::sc_module_name name, const DramConfig& config)
   socket.register_transport_dbg(this, &Dram::transport_dbg);
 }
 
-void Dram::FreeDeleter::operator()(unsigned char* p) const { std::free(p); }
+void Dram::Release::operator()(unsigned char* p) const {
+#if defined(__linux__)
+  if (mapped != 0) {
+    ::munmap(p - offset, mapped);
+    return;
+  }
+#endif
+  std::free(p);
+}
 
 bool Dram::in_range(uint64_t address, uint64_t length) const {
   const uint64_t size = config_.size_bytes;

@@ -54,13 +54,20 @@ class Dram : public sc_core::sc_module {
   unsigned int transport_dbg(tlm::tlm_generic_payload& payload);
   bool in_range(uint64_t address, uint64_t length) const;
 
-  struct FreeDeleter {
+  // Gives back the memory below: the mapping it starts `offset` bytes into (Linux), or calloc's.
+  struct Release {
+    size_t offset;
+    size_t mapped;  // 0: calloc'ed
     void operator()(unsigned char* p) const;
   };
+  // `bytes` of it, zeroed (see memory_); null when there is not that much.
+  static std::unique_ptr<unsigned char[], Release> allocate(size_t bytes);
+
   DramConfig config_;
-  // calloc'ed: the operating system maps zero pages lazily, so a large DRAM costs only what
-  // the workload touches.
-  std::unique_ptr<unsigned char[], FreeDeleter> memory_;
+  // Zero pages mapped lazily by the operating system, so a large DRAM costs only what the
+  // workload touches; on Linux from a 2 MiB boundary, in 2 MiB pages where the kernel has them
+  // (the layers fill it from address 0: a 512th of the page faults, the same bytes zeroed).
+  std::unique_ptr<unsigned char[], Release> memory_;
   DramStats stats_;
   sc_core::sc_time channel_free_;  // absolute time the transfer channel becomes free
 };
