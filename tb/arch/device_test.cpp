@@ -319,7 +319,8 @@ std::vector<std::string> stats_fields(const LayerStats& s) {
 // What `lbfp sim` runs (DeviceTop: the host driver, descriptors, START, the interrupt) against
 // the direct path (AcceleratorTop), side by side in one simulation: in tile mode output-
 // stationary, in cycle mode weight-stationary with a slower memory clock, each layer's outputs
-// and every statistic are the same.
+// and every statistic are the same; and the same again where the outputs are not kept (as
+// `lbfp sim` runs them), whose output() has nothing.
 TEST(DeviceTop, MatchesTheDirectPathLayerForLayer) {
   AcceleratorConfig tile = small_device(SimMode::kTile).accelerator;
   AcceleratorConfig cycle = small_device(SimMode::kCycle).accelerator;
@@ -327,6 +328,10 @@ TEST(DeviceTop, MatchesTheDirectPathLayerForLayer) {
   cycle.dram.clock_period = sc_core::sc_time(1.5, sc_core::SC_NS);
   AcceleratorTop direct_tile("direct_tile", tile), direct_cycle("direct_cycle", cycle);
   DeviceTop device_tile("device_tile", tile), device_cycle("device_cycle", cycle);
+  AcceleratorTop direct_unkept("direct_unkept", tile);
+  DeviceTop device_unkept("device_unkept", tile);
+  direct_unkept.keep_outputs(false);
+  device_unkept.keep_outputs(false);
   std::vector<GemmLayer> layers = network();
   layers.push_back(network()[1]);  // a layer after a convolution, and again after a GEMM
   layers.back().name = "conv_again";
@@ -336,6 +341,8 @@ TEST(DeviceTop, MatchesTheDirectPathLayerForLayer) {
     direct_cycle.add_layer(l);
     device_tile.add_layer(l);
     device_cycle.add_layer(l);
+    direct_unkept.add_layer(l);
+    device_unkept.add_layer(l);
   }
   size_t progress = 0;
   device_tile.set_progress([&](size_t done, size_t total) {
@@ -359,6 +366,15 @@ TEST(DeviceTop, MatchesTheDirectPathLayerForLayer) {
     }
   }
   EXPECT_EQ(progress, layers.size());
+  ASSERT_TRUE(direct_unkept.finished()) << direct_unkept.error();
+  ASSERT_TRUE(device_unkept.finished()) << device_unkept.error();
+  ASSERT_EQ(device_unkept.stats().size(), layers.size());
+  for (size_t i = 0; i < layers.size(); ++i) {
+    EXPECT_EQ(stats_fields(device_unkept.stats()[i]), stats_fields(device_tile.stats()[i]));
+    EXPECT_EQ(stats_fields(direct_unkept.stats()[i]), stats_fields(direct_tile.stats()[i]));
+  }
+  EXPECT_THROW(device_unkept.output(0), std::out_of_range);
+  EXPECT_THROW(direct_unkept.output(0), std::out_of_range);
 }
 
 // A layer whose operands fit the memory but whose exponents, bias and descriptor do not after

@@ -124,6 +124,7 @@ void DeviceTop::program(Cpu& cpu) {
   const uint64_t memory = platform_.memory().config().size_bytes;
   driver::Driver drv(cpu, DevicePlatform::kDeviceBase, 0, memory);
   drv.probe();
+  std::vector<Code> unkept;  // the outputs read back when they are not kept
   for (size_t i = 0; i < layers_.size(); ++i) {
     if (sources_[i]) {  // a throw here stops the program (Cpu::error)
       GemmLayer made = sources_[i]();
@@ -154,8 +155,9 @@ void DeviceTop::program(Cpu& cpu) {
                                std::to_string(static_cast<int>(result.error)) + " (" +
                                driver::device_error_name(result.error) + ")");
     }
-    outputs_.emplace_back(layer.m * layer.n);
-    drv.read_output(d.out_address, outputs_.back().data(), outputs_.back().size());
+    std::vector<Code>& out = keep_outputs_ ? outputs_.emplace_back() : unkept;
+    out.resize(layer.m * layer.n);
+    drv.read_output(d.out_address, out.data(), out.size());
     if (progress_) progress_(i + 1, layers_.size());
   }
   finished_ = true;

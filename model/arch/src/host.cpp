@@ -82,6 +82,7 @@ void Host::run_thread() {
 }
 
 void Host::run_layers() {
+  std::vector<Code> unkept;  // the outputs read back when they are not kept
   try {
     for (size_t i = 0; i < layers_.size(); ++i) {
       if (sources_[i] && !take_from_source(i)) return;
@@ -92,8 +93,9 @@ void Host::run_layers() {
       write(job.w_address, layer.w.data(), layer.w.size());
       job_out.write(&job);
       done_in.read();
-      outputs_.emplace_back(job.m * job.n * job.out_bytes);
-      read(job.out_address, outputs_.back().data(), outputs_.back().size());
+      std::vector<Code>& out = keep_outputs_ ? outputs_.emplace_back() : unkept;
+      out.resize(job.m * job.n * job.out_bytes);
+      read(job.out_address, out.data(), out.size());
       if (progress_) progress_(i + 1, layers_.size());
     }
   } catch (const std::out_of_range& e) {

@@ -157,6 +157,9 @@ class System {
   void set_progress(std::function<void(size_t, size_t)> progress) {
     device_ ? device_->set_progress(std::move(progress)) : top_->set_progress(std::move(progress));
   }
+  void keep_outputs(bool keep) {
+    device_ ? device_->keep_outputs(keep) : top_->keep_outputs(keep);
+  }
   const Accelerator& accelerator() const {
     return device_ ? device_->accelerator() : top_->accelerator();
   }
@@ -530,6 +533,7 @@ SimReport simulate(const SimulationRequest& r, const SimProgress& progress,
         backend = make_rtl_array(cfg.array, format, rtl_options);
       }
       auto acc = std::make_unique<System>(name, cfg, std::move(backend), r.direct || scaled);
+      acc->keep_outputs(false);  // the report is made of the statistics
       if (trace) trace->add(acc->accelerator(), name);
       accelerator_formats.push_back(format_index);
       if (progress) {

@@ -40,6 +40,9 @@ class AcceleratorTop : public sc_core::sc_module {
     host_.set_progress(std::move(progress));
   }
 
+  // As Host::keep_outputs.
+  void keep_outputs(bool keep) { host_.keep_outputs(keep); }
+
   // After sc_start: per-layer statistics and outputs (M x N codes, row-major; an MX format's
   // M x N FP32 sums, 4 bytes each, little-endian).
   const std::vector<LayerStats>& stats() const { return accelerator_.stats(); }
