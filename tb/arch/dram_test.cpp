@@ -1,9 +1,12 @@
 // The TLM-2.0 DRAM target: data, timing (latency and bandwidth), errors, debug transport and DMI;
 // the RowBurst extension through the DRAM, the router and a target that ignores it.
 #include <gtest/gtest.h>
+#include <sys/sysinfo.h>
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
+#include <stdexcept>
 #include <vector>
 
 #include <systemc>
@@ -159,6 +162,57 @@ TEST(Dram, GrantsDmiAndRejectsBadConfigs) {
   bad = small_dram();
   bad.clock_period = sc_core::SC_ZERO_TIME;
   EXPECT_THROW(bad.validate(), std::invalid_argument);
+}
+
+// The memory starts zeroed, from a 2 MiB boundary on Linux (so that its first pages can be huge
+// pages: the layers are placed from address 0), and takes bytes at both ends.
+TEST(Dram, MemoryStartsZeroedOnAHugePageBoundary) {
+  DramConfig config = small_dram();
+  config.size_bytes = (uint64_t{5} << 20) + 3;  // not a whole number of pages
+  Dram dram("dram", config);
+  Initiator init("init");
+  init.socket.bind(dram.socket);
+  tlm::tlm_generic_payload p;
+  p.set_address(0);
+  tlm::tlm_dmi dmi;
+  ASSERT_TRUE(init.socket->get_direct_mem_ptr(p, dmi));
+  ASSERT_EQ(dmi.get_end_address(), config.size_bytes - 1);
+  const unsigned char* memory = dmi.get_dmi_ptr();
+#if defined(__linux__)
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(memory) % (uintptr_t{2} << 20), 0u);
+#endif
+  for (uint64_t at = 0; at < config.size_bytes; at += 4093) EXPECT_EQ(memory[at], 0) << at;
+  EXPECT_EQ(memory[config.size_bytes - 1], 0);
+  unsigned char ends[2] = {0x5a, 0xa5};
+  EXPECT_EQ(init.debug(tlm::TLM_WRITE_COMMAND, 0, &ends[0], 1), 1u);
+  EXPECT_EQ(init.debug(tlm::TLM_WRITE_COMMAND, config.size_bytes - 1, &ends[1], 1), 1u);
+  EXPECT_EQ(memory[0], 0x5a);
+  EXPECT_EQ(memory[config.size_bytes - 1], 0xa5);
+}
+
+// A DRAM larger than the system will map is refused with the size, not a crash (`lbfp sim`
+// prints the message and exits 1). Where the system would map it (memory and swap of 1 TiB, or
+// vm.overcommit_memory 1, which maps anything) the check cannot be made and the test says so.
+TEST(Dram, ADramTheSystemCannotMapIsRefusedWithItsSize) {
+  DramConfig config = small_dram();
+  config.size_bytes = uint64_t{1} << 40;  // the largest DramConfig::validate takes
+  struct sysinfo info {};
+  ::sysinfo(&info);
+  const double memory = (static_cast<double>(info.totalram) + static_cast<double>(info.totalswap)) *
+                        static_cast<double>(info.mem_unit);
+  std::ifstream overcommit_file("/proc/sys/vm/overcommit_memory");
+  int overcommit = 0;
+  overcommit_file >> overcommit;
+  if (memory >= 0x1p40 || overcommit == 1) {
+    GTEST_SKIP() << "NOT RUN: this system may map a 1 TiB DRAM (memory and swap " << memory
+                 << " bytes, vm.overcommit_memory " << overcommit << ")";
+  }
+  try {
+    Dram dram("huge_dram", config);
+    FAIL() << "a 1 TiB DRAM was mapped";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "cannot allocate 1099511627776 bytes of simulated DRAM");
+  }
 }
 
 // The memory after a RowBurst is the memory after its rows issued one by one, each with the
