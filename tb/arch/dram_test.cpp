@@ -139,15 +139,21 @@ TEST(Dram, DebugTransportIsUntimedUncountedAndStopsAtTheEnd) {
   EXPECT_EQ(dram.stats().errors, 0u);
 }
 
+// The DMI region the DRAM grants for address 0 (an end address of 0 where it grants none).
+tlm::tlm_dmi dmi_from_zero(Initiator& init) {
+  tlm::tlm_generic_payload p;
+  p.set_address(0);
+  tlm::tlm_dmi dmi;
+  EXPECT_TRUE(init.socket->get_direct_mem_ptr(p, dmi));
+  return dmi;
+}
+
 TEST(Dram, GrantsDmiAndRejectsBadConfigs) {
   Dram dram("dram", small_dram());
   Initiator init("init");
   init.socket.bind(dram.socket);
-  tlm::tlm_generic_payload p;
-  p.set_address(0);
-  tlm::tlm_dmi dmi;
-  ASSERT_TRUE(init.socket->get_direct_mem_ptr(p, dmi));
-  EXPECT_EQ(dmi.get_end_address(), 4095u);
+  const tlm::tlm_dmi dmi = dmi_from_zero(init);
+  ASSERT_EQ(dmi.get_end_address(), 4095u);
   EXPECT_TRUE(dmi.is_read_write_allowed());
   dmi.get_dmi_ptr()[7] = 42;
   unsigned char v = 0;
@@ -172,10 +178,7 @@ TEST(Dram, MemoryStartsZeroedOnAHugePageBoundary) {
   Dram dram("dram", config);
   Initiator init("init");
   init.socket.bind(dram.socket);
-  tlm::tlm_generic_payload p;
-  p.set_address(0);
-  tlm::tlm_dmi dmi;
-  ASSERT_TRUE(init.socket->get_direct_mem_ptr(p, dmi));
+  const tlm::tlm_dmi dmi = dmi_from_zero(init);
   ASSERT_EQ(dmi.get_end_address(), config.size_bytes - 1);
   const unsigned char* memory = dmi.get_dmi_ptr();
 #if defined(__linux__)
