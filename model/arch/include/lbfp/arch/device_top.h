@@ -37,10 +37,12 @@ class DeviceTop : public sc_core::sc_module {
     progress_ = std::move(progress);
   }
 
-  // Whether output() keeps each layer's outputs after the run (the default). Without, the host
-  // still reads them back, into one buffer that each layer reuses: for runs that want only
-  // the statistics (`lbfp sim`), whose outputs would be memory touched for nothing.
+  // Before sc_start: whether output() keeps each layer's outputs (the default). Without, the
+  // host still reads them back, into one buffer that each layer reuses, and output() throws
+  // std::out_of_range: for runs that want only the statistics (`lbfp sim`), whose outputs
+  // would be memory touched for nothing.
   void keep_outputs(bool keep) { keep_outputs_ = keep; }
+
   // After sc_start: per-layer statistics (named after the layers) and outputs (M x N codes).
   std::vector<LayerStats> stats() const;
   const std::vector<Code>& output(size_t layer) const { return outputs_.at(layer); }

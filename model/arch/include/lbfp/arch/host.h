@@ -40,10 +40,12 @@ class Host : public sc_core::sc_module {
   void write(uint64_t address, const void* data, uint64_t length);
   void read(uint64_t address, void* data, uint64_t length);
 
-  // Whether output() keeps each layer's outputs after the run (the default). Without, the host
-  // still reads them back, into one buffer that each layer reuses: for runs that want only
-  // the statistics (`lbfp sim`), whose outputs would be memory touched for nothing.
+  // Before sc_start: whether output() keeps each layer's outputs (the default). Without, the
+  // host still reads them back, into one buffer that each layer reuses, and output() throws
+  // std::out_of_range: for runs that want only the statistics (`lbfp sim`), whose outputs
+  // would be memory touched for nothing.
   void keep_outputs(bool keep) { keep_outputs_ = keep; }
+
   // After sc_start: each layer's outputs (M x N codes, row-major), read back from memory.
   const std::vector<Code>& output(size_t layer) const { return outputs_.at(layer); }
   size_t layers() const { return layers_.size(); }
