@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <random>
 #include <stdexcept>
@@ -48,9 +49,11 @@ void expect_cycles_add_up(const LayerStats& s) {
   EXPECT_LE(s.fill_drain_cycles, s.compute_cycles);
 }
 
+// Returns what the tile mode computed ahead of the weights' loads.
 template <class Format>
-void run_both_modes(const Format& format, const std::vector<GemmLayer>& layers,
-                    const BufferConfig& buffers) {
+Accelerator::ComputeAhead run_both_modes(const Format& format,
+                                         const std::vector<GemmLayer>& layers,
+                                         const BufferConfig& buffers) {
   AcceleratorConfig cycle_cfg = config(format, SimMode::kCycle);
   cycle_cfg.buffers = buffers;
   AcceleratorConfig tile_cfg = config(format, SimMode::kTile);
@@ -62,8 +65,11 @@ void run_both_modes(const Format& format, const std::vector<GemmLayer>& layers,
     tile_acc.add_layer(l);
   }
   sc_core::sc_start();
-  ASSERT_TRUE(cycle_acc.finished()) << cycle_acc.error();
-  ASSERT_TRUE(tile_acc.finished()) << tile_acc.error();
+  EXPECT_TRUE(cycle_acc.finished()) << cycle_acc.error();
+  EXPECT_TRUE(tile_acc.finished()) << tile_acc.error();
+  if (!cycle_acc.finished() || !tile_acc.finished()) return {};
+  // The cycle mode reads every weight from its slot.
+  EXPECT_EQ(cycle_acc.accelerator().compute_ahead().runs, 0u);
   // The workers have ended with the last layer: a layer added now would never run.
   EXPECT_THROW(cycle_acc.add_layer(layers[0]), std::logic_error);
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -113,6 +119,7 @@ void run_both_modes(const Format& format, const std::vector<GemmLayer>& layers,
     EXPECT_GE(c.total_cycles, c.compute_cycles);
     EXPECT_LE(c.utilization, 1.0);
   }
+  return tile_acc.accelerator().compute_ahead();
 }
 
 TEST(Accelerator, GemmLayersAreBitExactInCycleAndTileModeLbfp8) {
@@ -139,6 +146,83 @@ TEST(Accelerator, TileModeComputesALargeLayerAheadInPartsBitExactly) {
   ASSERT_TRUE(acc.finished()) << acc.error();
   EXPECT_EQ(acc.output(0), golden(lbfp8(), layer));
   EXPECT_EQ(acc.stats()[0].macs, uint64_t{600} * 300 * 8);
+}
+
+// Calls `call` at simulated time `at`.
+struct TimedCall : sc_core::sc_module {
+  SC_HAS_PROCESS(TimedCall);
+  TimedCall(sc_core::sc_module_name name, sc_core::sc_time at, std::function<void()> call)
+      : sc_core::sc_module(name), at_(at), call_(std::move(call)) {
+    SC_THREAD(run);
+  }
+  void run() {
+    wait(at_);
+    call_();
+  }
+  sc_core::sc_time at_;
+  std::function<void()> call_;
+};
+
+// Weights streamed a few columns at a time while an activation block stays: the tile mode
+// reads the run of weight blocks the block meets ahead from memory and computes their tiles in
+// one call, each block checked against its slot when loaded. Outputs, cycles and traffic as the
+// cycle mode's, which reads every block from its slot.
+TEST(Accelerator, TileModeComputesStreamedWeightBlocksAheadBitExactly) {
+  // 40 x 70 weights in slots of 8 columns, all 24 x 70 activations in one block.
+  const BufferConfig buffers{24 * 70, 2 * 8 * 70, 64, 256};
+  const std::vector<GemmLayer> lbfp = {random_layer(lbfp8(), "fc", 24, 40, 70, 21, true),
+                                       random_layer(lbfp8(), "ragged", 23, 38, 70, 22, false)};
+  const Accelerator::ComputeAhead l = run_both_modes(lbfp8(), lbfp, buffers);
+  EXPECT_EQ(l.runs, 2u);     // one per layer: its activation block meets every weight block
+  EXPECT_EQ(l.blocks, 10u);  // five blocks of 8 columns per layer, each as read ahead
+  EXPECT_EQ(l.changed, 0u);
+}
+
+TEST(Accelerator, TileModeComputesStreamedWeightBlocksAheadBitExactlyBfp8) {
+  const BufferConfig buffers{24 * 70, 2 * 8 * 70, 64, 256};
+  const std::vector<GemmLayer> bfp = {random_layer(bfp8(), "fc", 24, 40, 70, 23, true)};
+  const Accelerator::ComputeAhead b = run_both_modes(bfp8(), bfp, buffers);
+  EXPECT_EQ(b.runs, 1u);
+  EXPECT_EQ(b.blocks, 5u);
+  EXPECT_EQ(b.changed, 0u);
+}
+
+// Memory written while the layer runs, after the tile mode read the weights ahead and before
+// the DMA loads the last weight block: that block differs from the read, so its tiles are
+// computed from their slot, and both modes give the outputs of the weights as loaded.
+TEST(Accelerator, WeightsWrittenAfterTheReadAheadAreComputedFromTheirSlot) {
+  const GemmLayer layer = random_layer(lbfp8(), "fc", 24, 40, 70, 24, true);
+  AcceleratorConfig cycle_cfg = config(lbfp8(), SimMode::kCycle);
+  cycle_cfg.buffers = {24 * 70, 2 * 8 * 70, 64, 256};
+  AcceleratorConfig tile_cfg = cycle_cfg;
+  tile_cfg.mode = SimMode::kTile;
+  AcceleratorTop cycle_acc("cycle", cycle_cfg);
+  AcceleratorTop tile_acc("tile", tile_cfg);
+  cycle_acc.add_layer(layer);
+  tile_acc.add_layer(layer);
+  // The last weight block's rows (output channels 32-39), each byte changed; W follows A
+  // (24 x 70 bytes, 64-byte aligned).
+  const uint64_t w_address = (24 * 70 + 63) / 64 * 64;
+  std::vector<Code> changed(layer.w.begin() + 32 * 70, layer.w.end());
+  for (Code& c : changed) c = static_cast<Code>(c ^ 0x5a);
+  // The layer runs about 4,500 cycles of 1 ns; its first tile starts after about 350, its
+  // last weight block is loaded after 2,500 (the counts below check where the write fell).
+  TimedCall writer("writer", sc_core::sc_time(1000, sc_core::SC_NS), [&] {
+    for (AcceleratorTop* a : {&cycle_acc, &tile_acc}) {
+      a->host().write(w_address + 32 * 70, changed.data(), changed.size());
+    }
+  });
+  sc_core::sc_start();
+  ASSERT_TRUE(cycle_acc.finished()) << cycle_acc.error();
+  ASSERT_TRUE(tile_acc.finished()) << tile_acc.error();
+  EXPECT_EQ(tile_acc.output(0), cycle_acc.output(0));
+  EXPECT_EQ(tile_acc.stats()[0].total_cycles, cycle_acc.stats()[0].total_cycles);
+  // The write landed between the read ahead and the last block's load.
+  EXPECT_NE(cycle_acc.output(0), golden(lbfp8(), layer));
+  const Accelerator::ComputeAhead& ahead = tile_acc.accelerator().compute_ahead();
+  EXPECT_EQ(ahead.runs, 1u);
+  EXPECT_EQ(ahead.blocks, 4u);
+  EXPECT_EQ(ahead.changed, 1u);
 }
 
 TEST(Accelerator, SmallBuffersStreamWeightsWithoutDoubleBuffering) {

@@ -225,6 +225,7 @@ class CppArray : public TimedArray {
     return schedule(model_.tile_steps(job), std::move(result), tick);
   }
   ArrayActivity activity() const override { return model_.activity(); }
+  bool computes_ahead() const override { return mode() == SimMode::kTile; }
 
  private:
   ArrayModel model_;
@@ -1162,6 +1163,7 @@ void Accelerator::run_compute() {
     // The (A block, W block) pair whose tiles the tile mode may compute in one kernel call.
     size_t pair_a = SIZE_MAX, pair_w = SIZE_MAX;
     uint64_t pair_tag = 0;
+    bool pair_ahead = false;  // the pair's tiles are computed over weights_ahead_
     size_t resident_a = SIZE_MAX;  // the activation block of last_reuse_tag_ (resident weights)
     // TileJob::a_tag: a new tag whenever the tiles move to another activation block, which
     // stays whole in its slot (and its windows in windows_) while its tiles are computed,
@@ -1383,13 +1385,23 @@ void Accelerator::run_compute() {
             pair_a = t.a_block;
             pair_w = t.w_block;
             pair_tag = ++reuse_tags_;
+            pair_ahead = !lp.weights_resident() && !config_.scaled &&
+                         backend_->computes_ahead() &&
+                         weights_ahead(p, i, job.b - (t.n0 - wb.first));
           }
-          job.lookahead_cols = static_cast<int64_t>(wb.first + wb.count - t.n0) - t.cols;
+          const uint64_t b_end = pair_ahead ? weights_ahead_.c1 : wb.first + wb.count;
+          job.lookahead_cols = static_cast<int64_t>(b_end - t.n0) - t.cols;
           // With resident weights the rows below take the branch above (all weights loaded).
           job.lookahead_rows = lp.weights_resident()
                                    ? 0
                                    : static_cast<int64_t>(ab.first + ab.count - t.m0) - t.rows;
           job.reuse_tag = pair_tag;
+          if (pair_ahead) {  // the same codes as the slot's, in the columns read ahead
+            const WeightsAhead& w = weights_ahead_;
+            job.b = w.codes.data() + (t.n0 - w.c0);
+            job.ldb = w.c1 - w.c0;
+            job.reuse_tag = w.tag;
+          }
           job.a_tag = a_tag_of(t.a_block);
         }
         job.a_exponent = layer.a_exponent;
@@ -1454,6 +1466,82 @@ void Accelerator::run_compute() {
       return;
     }
   }
+}
+
+bool Accelerator::weights_ahead(const Plan& p, size_t i, const Code* block) {
+  const Tile& t = p.tiles[i];
+  const GemmJob& layer = *p.job;
+  const Block& wb = p.w_blocks[t.w_block];
+  const uint64_t k = layer.k;
+  WeightsAhead& w = weights_ahead_;
+  if (w.layer != p.index || w.a_block != t.a_block) {
+    w.layer = p.index;
+    w.a_block = t.a_block;
+    w.valid = false;
+    // The run: the weight blocks the activation block meets next, in column order, each of
+    // the whole reduction (one chunk, one fold). Its sums within one call of the array model
+    // (every row of the activation block, in whole tiles), its codes within 4 MiB.
+    constexpr uint64_t kMaxBytes = uint64_t{4} << 20;
+    const Block& ab = p.a_blocks[t.a_block];
+    const uint64_t rows = ceil_div(ab.count, static_cast<uint64_t>(t.rows)) *
+                          static_cast<uint64_t>(t.rows);
+    const uint64_t max_cols =
+        std::min(kMaxBytes / k, static_cast<uint64_t>(ArrayModel::kAheadOutputs) / rows);
+    if (ab.kc != k) return false;
+    uint64_t c1 = wb.first;
+    size_t blocks = 0;
+    size_t last = SIZE_MAX;
+    for (size_t j = i; j < p.tiles.size() && p.tiles[j].a_block == t.a_block; ++j) {
+      const Tile& u = p.tiles[j];
+      if (!u.first_chunk || !u.last_chunk || u.k_off != 0 || u.kf != k) break;
+      if (u.w_block == last) continue;
+      const Block& b = p.w_blocks[u.w_block];
+      if (b.first != c1 || b.kc != k || b.first + b.count - wb.first > max_cols) break;
+      c1 = b.first + b.count;
+      last = u.w_block;
+      ++blocks;
+    }
+    if (blocks < 2) return false;
+    // Weight rows (one per output channel) from memory, then transposed as the DMA stores them.
+    const uint64_t cols = c1 - wb.first;
+    w.codes.resize(k * cols);
+    const uint64_t step = std::max<uint64_t>(1, (uint64_t{256} << 10) / k);
+    for (uint64_t r0 = 0; r0 < cols; r0 += step) {
+      const uint64_t n = std::min(step, cols - r0);
+      w.rows.resize(n * k + 15);  // detail::transpose_bytes reads 15 bytes past a row
+      tlm::tlm_generic_payload& payload = w.payload;
+      payload.set_command(tlm::TLM_READ_COMMAND);
+      payload.set_address(layer.w_address + (wb.first + r0) * k);
+      payload.set_data_ptr(w.rows.data());
+      payload.set_data_length(static_cast<unsigned int>(n * k));
+      payload.set_streaming_width(static_cast<unsigned int>(n * k));
+      payload.set_byte_enable_ptr(nullptr);
+      payload.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+      if (dma_socket->transport_dbg(payload) != n * k) return false;  // the loads will tell
+      detail::transpose_bytes(w.rows.data(), k, n, k, w.codes.data() + r0, cols);
+    }
+    w.c0 = wb.first;
+    w.c1 = c1;
+    w.tag = ++reuse_tags_;
+    w.valid = true;
+    ++compute_ahead_.runs;
+  }
+  if (!w.valid || wb.first < w.c0 || wb.first + wb.count > w.c1) return false;
+  // The block in its slot (k x count) against its columns read ahead.
+  const uint64_t cols = w.c1 - w.c0;
+  const Code* ahead = w.codes.data() + (wb.first - w.c0);
+  Code diff = 0;
+  for (uint64_t kk = 0; kk < k; ++kk) {
+    const Code* x = block + kk * wb.count;
+    const Code* y = ahead + kk * cols;
+    for (uint64_t c = 0; c < wb.count; ++c) diff |= static_cast<Code>(x[c] ^ y[c]);
+  }
+  if (diff != 0) {
+    ++compute_ahead_.changed;
+    return false;
+  }
+  ++compute_ahead_.blocks;
+  return true;
 }
 
 void Accelerator::finish_tile(Plan& p, size_t i, const TileResult& r) {

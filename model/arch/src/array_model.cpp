@@ -498,9 +498,7 @@ int64_t ArrayModel::compute_whole_tile() {
                       job_.b >= ahead_.b && job_.b + job_.cols <= ahead_.b + ahead_.cols;
   if (!cached) {
     const int64_t cols = job_.cols + (resumed ? 0 : job_.lookahead_cols);
-    // The rows ahead in whole tiles, their sums within 1 MiB (in L2 while the later tiles take
-    // their slices; more rows come in the call of the first tile past them).
-    constexpr int64_t kAheadOutputs = int64_t{1} << 17;
+    // The rows ahead in whole tiles, their sums within kAheadOutputs.
     const int64_t cap = std::max<int64_t>(job_.rows, kAheadOutputs / cols / job_.rows * job_.rows);
     const int64_t rows = std::min(job_.rows + (resumed ? 0 : job_.lookahead_rows), cap);
     GemmProblem problem;

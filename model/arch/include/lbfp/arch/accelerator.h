@@ -309,6 +309,10 @@ class ArrayBackend {
   virtual ArrayActivity activity() const = 0;
   // Whether the backend counts saturating steps (the RTL only raises a flag per output).
   virtual bool counts_overflow_steps() const { return true; }
+  // Whether the backend computes the tiles a job offers ahead (TileJob::lookahead_cols and
+  // lookahead_rows) in the call of the first: the accelerator then offers it weights it has
+  // not loaded yet (Accelerator::ComputeAhead).
+  virtual bool computes_ahead() const { return false; }
 
  protected:
   void released(uint64_t tile) const {
@@ -374,6 +378,22 @@ class Accelerator : public sc_core::sc_module {
   };
   const TraceState& trace_state() const { return trace_; }
 
+  // The tile mode's sums computed ahead of the weights' loads. Where the weights stream
+  // through their buffer, an activation block meets the weight blocks one after another, each
+  // in its own kernel call of a few columns. Instead, when the block meets its first weight
+  // block, the columns of the whole run of blocks it meets next are read from memory
+  // (untimed, through the debug transport: no traffic, no cycles) and the array computes all
+  // their tiles in one call. A tile takes its sums from that call only if its weight block,
+  // as the DMA loaded it into its slot, holds the same bytes as that read (checked once per
+  // block); otherwise (the memory was written meanwhile) its tiles are computed from the slot
+  // as before. The outputs, cycles and traffic are the same either way.
+  struct ComputeAhead {
+    uint64_t runs = 0;     // runs of weight blocks read ahead from memory
+    uint64_t blocks = 0;   // weight blocks whose tiles took sums computed ahead
+    uint64_t changed = 0;  // weight blocks that differed from the read ahead: computed apart
+  };
+  const ComputeAhead& compute_ahead() const { return compute_ahead_; }
+
  private:
   // A block of A (rows m0.. of one K chunk; for a convolution the feature-map band those
   // output pixels need) or of W (columns n0.. of one K chunk), loaded into a buffer slot.
@@ -406,6 +426,11 @@ class Accelerator : public sc_core::sc_module {
   // A tile's results have left the array: into the output buffer, counted.
   void finish_tile(Plan& p, size_t i, const TileResult& result);
   void run_writer();
+  // Tile mode, weights streamed (ComputeAhead): whether the tiles of tile i's block pair may
+  // take sums computed over weights_ahead_, whose columns then hold its weight block (at
+  // `block` in its slot, kc x count). At an activation block's first pair it reads the run of
+  // weight blocks that block meets next from memory first.
+  bool weights_ahead(const Plan& p, size_t i, const Code* block);
   // The layer in flight, once the controller has planned the `next`-th; nullptr when the host
   // has no more work.
   Plan* wait_for_layer(size_t next);
@@ -451,6 +476,20 @@ class Accelerator : public sc_core::sc_module {
   std::vector<Int128> resume_wide_;   // the same for a format of spec section 13
   std::vector<float> resume_sums_;    // an MX format's FP32 partial sums
   std::vector<Code> scale_staging_;   // scale bytes on their way from memory to a buffer
+  // weights_ahead(): columns [c0, c1) of the layer in flight as memory held them when
+  // activation block a_block met its first weight block, k x (c1 - c0) like a weight slot.
+  struct WeightsAhead {
+    size_t layer = SIZE_MAX;  // Plan::index
+    size_t a_block = SIZE_MAX;
+    bool valid = false;
+    uint64_t c0 = 0, c1 = 0;
+    uint64_t tag = 0;  // TileJob::reuse_tag of the tiles computed over them
+    std::vector<Code> codes;
+    std::vector<Code> rows;  // weight rows on their way from memory to codes
+    tlm::tlm_generic_payload payload;
+  };
+  WeightsAhead weights_ahead_;
+  ComputeAhead compute_ahead_;
   // plan_of's plans, by what plan_layer reads of a job: M, N, K, the convolution's geometry and
   // the scales' taps and channels (spec section 13); the name only names a failure, which is
   // not kept.

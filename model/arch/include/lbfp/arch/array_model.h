@@ -139,6 +139,11 @@ class ArrayModel {
  public:
   ArrayModel(const ArrayGeometry& geometry, const NumberFormat& format);
 
+  // Tile mode: the most sums one kernel call computes ahead (1 MiB of them, in L2 while the
+  // later tiles take their slices); more rows come in the call of the first tile past them.
+  // At least one tile's, whatever its width.
+  static constexpr int64_t kAheadOutputs = int64_t{1} << 17;
+
   const ArrayGeometry& geometry() const { return geometry_; }
   // Cycles of one tile of `steps` steps (array_tile_steps), first preload row in to last result
   // out.
