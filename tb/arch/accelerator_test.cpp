@@ -178,6 +178,17 @@ TEST(Accelerator, TileModeComputesStreamedWeightBlocksAheadBitExactly) {
   EXPECT_EQ(l.changed, 0u);
 }
 
+// An activation block of 2048 rows: one call holds the sums of 64 columns of them
+// (ArrayModel::kAheadOutputs), so the block's run of 18 weight blocks is read in three parts.
+TEST(Accelerator, TileModeComputesALongRunOfWeightBlocksAheadInParts) {
+  const BufferConfig buffers{2048 * 16, 2 * 8 * 16, 64, 256};
+  const std::vector<GemmLayer> tall = {random_layer(lbfp8(), "tall", 2048, 144, 16, 25, true)};
+  const Accelerator::ComputeAhead t = run_both_modes(lbfp8(), tall, buffers);
+  EXPECT_EQ(t.runs, 3u);  // columns 0-63, 64-127, 128-143
+  EXPECT_EQ(t.blocks, 18u);
+  EXPECT_EQ(t.changed, 0u);
+}
+
 TEST(Accelerator, TileModeComputesStreamedWeightBlocksAheadBitExactlyBfp8) {
   const BufferConfig buffers{24 * 70, 2 * 8 * 70, 64, 256};
   const std::vector<GemmLayer> bfp = {random_layer(bfp8(), "fc", 24, 40, 70, 23, true)};

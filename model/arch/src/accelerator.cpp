@@ -1398,9 +1398,10 @@ void Accelerator::run_compute() {
           job.reuse_tag = pair_tag;
           if (pair_ahead) {  // the same codes as the slot's, in the columns read ahead
             const WeightsAhead& w = weights_ahead_;
-            job.b = w.codes.data() + (t.n0 - w.c0);
-            job.ldb = w.c1 - w.c0;
+            job.ahead_b = w.codes.data() + (t.n0 - w.c0);
+            job.ahead_ldb = w.c1 - w.c0;
             job.reuse_tag = w.tag;
+            job.weight_tag = pair_tag;  // the slot's codes, the same for the pair's tiles
           }
           job.a_tag = a_tag_of(t.a_block);
         }
@@ -1474,14 +1475,17 @@ bool Accelerator::weights_ahead(const Plan& p, size_t i, const Code* block) {
   const Block& wb = p.w_blocks[t.w_block];
   const uint64_t k = layer.k;
   WeightsAhead& w = weights_ahead_;
-  if (w.layer != p.index || w.a_block != t.a_block) {
+  const bool same_block = w.layer == p.index && w.a_block == t.a_block;
+  // A new activation block, or the next run of the same (the last ended at its size limit).
+  if (!same_block || (w.valid && wb.first == w.c1)) {
     w.layer = p.index;
     w.a_block = t.a_block;
     w.valid = false;
     // The run: the weight blocks the activation block meets next, in column order, each of
     // the whole reduction (one chunk, one fold). Its sums within one call of the array model
-    // (every row of the activation block, in whole tiles), its codes within 4 MiB.
-    constexpr uint64_t kMaxBytes = uint64_t{4} << 20;
+    // (every row of the activation block, in whole tiles), its codes within 1 MiB (in L2 for
+    // the checks and the activity counts).
+    constexpr uint64_t kMaxBytes = uint64_t{1} << 20;
     const Block& ab = p.a_blocks[t.a_block];
     const uint64_t rows = ceil_div(ab.count, static_cast<uint64_t>(t.rows)) *
                           static_cast<uint64_t>(t.rows);
@@ -1504,11 +1508,12 @@ bool Accelerator::weights_ahead(const Plan& p, size_t i, const Code* block) {
     if (blocks < 2) return false;
     // Weight rows (one per output channel) from memory, then transposed as the DMA stores them.
     const uint64_t cols = c1 - wb.first;
-    w.codes.resize(k * cols);
+    if (w.codes.size() < k * cols) w.codes.resize(k * cols);  // (kept at its largest)
     const uint64_t step = std::max<uint64_t>(1, (uint64_t{256} << 10) / k);
     for (uint64_t r0 = 0; r0 < cols; r0 += step) {
       const uint64_t n = std::min(step, cols - r0);
-      w.rows.resize(n * k + 15);  // detail::transpose_bytes reads 15 bytes past a row
+      // (detail::transpose_bytes reads 15 bytes past a row)
+      if (w.rows.size() < n * k + 15) w.rows.resize(n * k + 15);
       tlm::tlm_generic_payload& payload = w.payload;
       payload.set_command(tlm::TLM_READ_COMMAND);
       payload.set_address(layer.w_address + (wb.first + r0) * k);
@@ -1530,11 +1535,20 @@ bool Accelerator::weights_ahead(const Plan& p, size_t i, const Code* block) {
   // The block in its slot (k x count) against its columns read ahead.
   const uint64_t cols = w.c1 - w.c0;
   const Code* ahead = w.codes.data() + (wb.first - w.c0);
-  Code diff = 0;
+  // (Eight bytes at a time, the differences of all rows or'ed together: a reduction per row
+  // cost more than its loads.)
+  uint64_t diff = 0;
+  const uint64_t words = wb.count / 8 * 8;
   for (uint64_t kk = 0; kk < k; ++kk) {
     const Code* x = block + kk * wb.count;
     const Code* y = ahead + kk * cols;
-    for (uint64_t c = 0; c < wb.count; ++c) diff |= static_cast<Code>(x[c] ^ y[c]);
+    for (uint64_t c = 0; c < words; c += 8) {
+      uint64_t u, v;
+      std::memcpy(&u, x + c, 8);
+      std::memcpy(&v, y + c, 8);
+      diff |= u ^ v;
+    }
+    for (uint64_t c = words; c < wb.count; ++c) diff |= static_cast<uint64_t>(x[c] ^ y[c]);
   }
   if (diff != 0) {
     ++compute_ahead_.changed;

@@ -491,11 +491,14 @@ int64_t ArrayModel::compute_whole_tile() {
   const auto a_at = reinterpret_cast<uintptr_t>(job_.a);
   const auto ahead_a_at = reinterpret_cast<uintptr_t>(ahead_.a);
   const size_t a_offset = a_at >= ahead_a_at ? a_at - ahead_a_at : 0;
+  // The B view the columns ahead continue.
+  const Code* const b = job_.ahead_b != nullptr ? job_.ahead_b : job_.b;
+  const size_t ldb = job_.ahead_b != nullptr ? job_.ahead_ldb : job_.ldb;
   const bool cached = !resumed && job_.reuse_tag != 0 && ahead_.tag == job_.reuse_tag &&
                       job_.lda > 0 && job_.lda == ahead_.lda && a_at >= ahead_a_at &&
                       a_offset % job_.lda == 0 &&
                       static_cast<int64_t>(a_offset / job_.lda) + job_.rows <= ahead_.rows &&
-                      job_.b >= ahead_.b && job_.b + job_.cols <= ahead_.b + ahead_.cols;
+                      b >= ahead_.b && b + job_.cols <= ahead_.b + ahead_.cols;
   if (!cached) {
     const int64_t cols = job_.cols + (resumed ? 0 : job_.lookahead_cols);
     // The rows ahead in whole tiles, their sums within kAheadOutputs.
@@ -508,8 +511,8 @@ int64_t ArrayModel::compute_whole_tile() {
     problem.a = job_.a;
     problem.lda = job_.lda;
     problem.a_exponent = job_.a_exponent;
-    problem.b = job_.b;
-    problem.ldb = job_.ldb;
+    problem.b = b;
+    problem.ldb = ldb;
     problem.b_exponents = job_.b_exponents;
     problem.bias = job_.bias;
     problem.initial_acc = job_.init_acc;
@@ -547,12 +550,12 @@ int64_t ArrayModel::compute_whole_tile() {
     }
     ahead_.a = job_.a;
     ahead_.lda = job_.lda;
-    ahead_.b = job_.b;
+    ahead_.b = b;
     ahead_.cols = cols;
     ahead_.rows = rows;
   }
   const size_t first_row = cached ? a_offset / job_.lda : 0;
-  const auto offset = static_cast<size_t>(job_.b - ahead_.b);
+  const auto offset = static_cast<size_t>(b - ahead_.b);
   const auto stride = static_cast<size_t>(ahead_.cols);
   // (Through local pointers: the stores through result_'s vectors could alias the loads of
   // the members, which kept the loop scalar with every pointer reloaded per output.)

@@ -86,6 +86,11 @@ struct TileJob {
   // Likewise the A view continues `lookahead_rows` rows below (stride lda) and those rows will
   // be used next with the same B: the tile-level mode may compute them in the same call too.
   int64_t lookahead_rows = 0;
+  // The same codes as the B view, in another view (row stride ahead_ldb) that continues
+  // lookahead_cols columns to the right where b's does not (weights read ahead of their loads:
+  // Accelerator::ComputeAhead); nullptr: b's own view continues.
+  const Code* ahead_b = nullptr;
+  size_t ahead_ldb = 0;
   // Identifies the content of A and B for that reuse (one value per layer and row of tiles;
   // buffers are reloaded at the same addresses, so pointers alone do not). 0: no reuse.
   uint64_t reuse_tag = 0;
