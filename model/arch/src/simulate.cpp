@@ -320,9 +320,33 @@ class LayerFeed {
                                    std::move(reuse));
         });
       };
-      LayerValues spare;
+      // The two buffers the layers take turns in, reserved at the largest layer's sizes: a
+      // larger layer would otherwise move its buffer to memory touched for the first time
+      // (page faults), as would every layer after it that outgrew the last.
+      // (A layer its check refuses is refused by the main thread; its sizes may not even be
+      // representable.)
+      size_t inputs = 0, draws = 0;
+      for (const LayerSpec& l : layers_) {
+        try {
+          check_layer_values(l, dram_bytes_);
+        } catch (const std::exception&) {
+          continue;
+        }
+        const size_t input =
+            l.is_conv ? l.channels * l.ifmap_h * l.ifmap_w : l.gemm_m() * l.gemm_k();
+        const size_t weights = l.weights.empty() ? l.group_count() * l.gemm_n() * l.gemm_k() : 0;
+        inputs = std::max(inputs, input);
+        draws = std::max(draws, input + weights);
+      }
+      auto reserved = [&] {
+        LayerValues v;
+        v.input.reserve(inputs);
+        v.weights.emplace_back().reserve(draws);
+        return v;
+      };
+      LayerValues spare = reserved();
       std::future<LayerValues> next =
-          layers_.empty() ? std::future<LayerValues>() : draw(0, LayerValues());
+          layers_.empty() ? std::future<LayerValues>() : draw(0, reserved());
       for (size_t li = 0; li < layers_.size() && !stopping_; ++li) {
         LayerValues values = next.get();
         if (li + 1 < layers_.size()) next = draw(li + 1, std::move(spare));
