@@ -10,6 +10,7 @@
 #include <exception>
 #include <future>
 #include <memory>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <thread>
@@ -340,8 +341,12 @@ class LayerFeed {
       }
       auto reserved = [&] {
         LayerValues v;
-        v.input.reserve(inputs);
-        v.weights.emplace_back().reserve(draws);
+        try {
+          v.input.reserve(inputs);
+          v.weights.emplace_back().reserve(draws);
+        } catch (const std::bad_alloc&) {  // then grown as the layers need, as before
+          v = LayerValues();
+        }
         return v;
       };
       LayerValues spare = reserved();
