@@ -563,6 +563,34 @@ TEST(Accelerator, OnChipWindowsOfManyChannelsAreBitExact) {
   }
 }
 
+// The on-chip windows of a convolution as the activation block, its weights streamed in blocks
+// of 4 columns: the tile mode computes both blocks' tiles ahead, as the cycle mode and the
+// golden convolution give them.
+TEST(Accelerator, OnChipWindowsMeetStreamedWeightsComputedAhead) {
+  std::vector<Code> want;
+  const GemmLayer l = conv_layer_3x3(15, 13, 16, 6, 31, &want);
+  std::vector<std::unique_ptr<AcceleratorTop>> tops;
+  for (SimMode mode : {SimMode::kCycle, SimMode::kTile}) {
+    AcceleratorConfig c = config(lbfp8(), mode);
+    c.buffers = {15 * 13 * 16, 2 * 4 * 9 * 16, 64, 256};  // the whole map; two weight slots
+    tops.push_back(std::make_unique<AcceleratorTop>(mode == SimMode::kCycle ? "cycle" : "tile",
+                                                    c));
+    tops.back()->add_layer(l);
+  }
+  sc_core::sc_start();
+  for (const auto& top : tops) {
+    ASSERT_TRUE(top->finished()) << top->error();
+    EXPECT_EQ(top->output(0), want);
+  }
+  EXPECT_EQ(tops[0]->stats()[0].total_cycles, tops[1]->stats()[0].total_cycles);
+  EXPECT_FALSE(tops[1]->stats()[0].weights_resident);
+  const Accelerator::ComputeAhead& ahead = tops[1]->accelerator().compute_ahead();
+  EXPECT_EQ(ahead.runs, 1u);
+  EXPECT_EQ(ahead.blocks, 2u);  // filters 0-3 and 4-5
+  EXPECT_EQ(ahead.changed, 0u);
+  EXPECT_EQ(tops[0]->accelerator().compute_ahead().runs, 0u);
+}
+
 TEST(Accelerator, RejectsLayersThatDoNotFit) {
   // The smallest buffers, by hand, for a 4 x 4 array: one row of 4 outputs of one K step (4
   // bytes of activations), 4 columns of one K step (4 bytes of weights), one 4 x 4 output tile
