@@ -90,7 +90,13 @@ Accelerator::ComputeAhead run_both_modes(const Format& format,
     expect_cycles_add_up(c);
     expect_cycles_add_up(t);
     EXPECT_EQ(c.zero_macs, t.zero_macs);
-    EXPECT_EQ(c.overflow_steps, t.overflow_steps);
+    // Saturation as the golden k-order sums have it (the sticky flags and steps carried across
+    // K chunks through the partial-sum store).
+    const GoldenSaturation saturation = golden_saturation(format, layers[i]);
+    EXPECT_EQ(c.overflow_steps, saturation.steps);
+    EXPECT_EQ(t.overflow_steps, saturation.steps);
+    EXPECT_EQ(c.outputs_saturated, saturation.outputs);
+    EXPECT_EQ(t.outputs_saturated, saturation.outputs);
     EXPECT_EQ(c.dram_bytes_read, t.dram_bytes_read);
     // Compute cycles (the array busy) lie between a perfect stream (one isolated tile, then an
     // interval per tile and K chunk) and every tile and chunk on its own (the documented tile
@@ -434,7 +440,48 @@ TEST(Accelerator, KSplitResumesPartialSumsBitExactlyEvenWhenTheySaturate) {
   const LbfpFormat narrow(8, 4, 8, 12);
   std::vector<GemmLayer> layers = {random_layer(narrow, "split", 9, 6, 48, 3, true),
                                    random_layer(narrow, "split_relu", 5, 7, 37, 4, true)};
+  for (const GemmLayer& l : layers) EXPECT_GT(golden_saturation(narrow, l).outputs, 0u);
   run_both_modes(narrow, layers, BufferConfig{4 * 16, 4 * 16, 16, 4 * 4 * 2 * 2});
+}
+
+// The same through partial-sum entries of 3 bytes (a 16-bit accumulator and its flag): the
+// store packs and unpacks a tile's entries eight bytes at a time where they lie inside it.
+// The first third of K saturates every output upward; the rest, smaller products of either
+// sign, takes some back into range for good, so their sticky flags come only from the store.
+TEST(Accelerator, KSplitResumesThreeByteEntriesEvenWhenTheySaturate) {
+  const LbfpFormat narrow(8, 4, 8, 16);
+  // Activations all 0x10; weights 0x30 for k < 100, then small codes, three in four negative
+  // (each column's from its own seed: the layer of a shorter K is a prefix of this one).
+  auto layer = [](uint64_t k) {
+    GemmLayer l = random_layer(LbfpFormat(8, 4, 8, 16), "split", 9, 6, k, 5, false);
+    std::fill(l.a.begin(), l.a.end(), Code{0x10});
+    for (uint64_t j = 0; j < l.n; ++j) {
+      std::mt19937 rng(static_cast<uint32_t>(6 + j));
+      for (uint64_t kk = 0; kk < k; ++kk) {
+        const auto sign = static_cast<Code>(rng() % 4 < 3 ? 0x80 : 0);
+        const auto small = static_cast<Code>(sign | rng() % 0x10);
+        l.w[j * k + kk] = kk < 100 ? Code{0x30} : small;
+      }
+    }
+    return l;
+  };
+  const GemmLayer l = layer(300);
+  // Every output saturates in the first two thirds (the first 200 steps are the same in the
+  // layer of K = 200); some again in the last, some never: their flags come only from the store.
+  const std::vector<uint32_t> whole = golden_overflows(narrow, l);
+  const std::vector<uint32_t> before = golden_overflows(narrow, layer(200));
+  uint64_t early_only = 0, again = 0;
+  for (size_t o = 0; o < whole.size(); ++o) {
+    EXPECT_GT(before[o], 0u);
+    (whole[o] == before[o] ? early_only : again) += 1;
+  }
+  EXPECT_GT(early_only, 0u);
+  EXPECT_GT(again, 0u);
+  const BufferConfig buffers{4 * 100, 4 * 100, 16, 4 * 4 * 3 * 2};
+  AcceleratorConfig c = config(narrow, SimMode::kTile);
+  c.buffers = buffers;
+  EXPECT_GE(plan_layer(job("split", 9, 6, 300), c).k_chunks, 3u);
+  run_both_modes(narrow, std::vector<GemmLayer>{l}, buffers);
 }
 
 TEST(Accelerator, KSplitKeepsPartialSumsOnChip) {

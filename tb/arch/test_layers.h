@@ -50,6 +50,50 @@ GemmLayer random_layer(const Format& format, const std::string& name, uint64_t m
 
 // The golden GEMM of a layer, by the scalar reference kernel.
 template <class Format>
+std::vector<Code> golden(const Format& format, const GemmLayer& l);
+
+// Its saturating steps per output (M x N), by the same kernel.
+template <class Format>
+std::vector<uint32_t> golden_overflows(const Format& format, const GemmLayer& l) {
+  std::vector<Code> b(l.k * l.n);  // K x N
+  for (uint64_t j = 0; j < l.n; ++j) {
+    for (uint64_t kk = 0; kk < l.k; ++kk) b[kk * l.n + j] = l.w[j * l.k + kk];
+  }
+  GemmProblem p;
+  p.m = l.m;
+  p.n = l.n;
+  p.k = l.k;
+  p.a = l.a.data();
+  p.lda = l.k;
+  p.a_exponent = l.a_exponent;
+  p.b = b.data();
+  p.ldb = l.n;
+  p.b_exponents = l.w_exponents.data();
+  p.bias = l.bias.empty() ? nullptr : l.bias.data();
+  std::vector<int64_t> acc(l.m * l.n);
+  std::vector<uint32_t> overflows(l.m * l.n);
+  GemmOptions o;
+  o.path = KernelPath::kReference;
+  gemm_accumulate(format, p, acc.data(), l.n, overflows.data(), o);
+  return overflows;
+}
+
+// Outputs whose accumulator saturated at least once, and saturating steps in all.
+struct GoldenSaturation {
+  uint64_t outputs = 0;
+  uint64_t steps = 0;
+};
+template <class Format>
+GoldenSaturation golden_saturation(const Format& format, const GemmLayer& l) {
+  GoldenSaturation s;
+  for (uint32_t n : golden_overflows(format, l)) {
+    s.outputs += n > 0 ? 1 : 0;
+    s.steps += n;
+  }
+  return s;
+}
+
+template <class Format>
 std::vector<Code> golden(const Format& format, const GemmLayer& l) {
   std::vector<Code> b(l.k * l.n);  // K x N
   for (uint64_t j = 0; j < l.n; ++j) {
