@@ -179,6 +179,43 @@ void get_psum(const Code* from, int acc, uint64_t bytes, int64_t& value, uint8_t
   value = static_cast<int64_t>((v ^ sign) - sign);  // sign-extends the A-bit value
 }
 
+// The same for n entries one after another (a tile's partial sums): where eight bytes from an
+// entry lie inside the n entries, one 8-byte load or store each (little-endian hosts; a store's
+// bytes past its entry are the next entry's, written after it), the rest byte by byte.
+constexpr bool kLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
+
+void put_psums(Code* to, const int64_t* values, const uint8_t* flags, uint64_t n, int acc,
+               uint64_t bytes) {
+  const uint64_t mask = (uint64_t{1} << acc) - 1;
+  uint64_t j = 0;
+  if (kLittleEndian && bytes <= 8) {
+    for (; j < n && j * bytes + 8 <= n * bytes; ++j) {
+      const uint64_t word =
+          (static_cast<uint64_t>(values[j]) & mask) | (uint64_t{flags[j]} << acc);
+      std::memcpy(to + j * bytes, &word, 8);
+    }
+  }
+  for (; j < n; ++j) put_psum(to + j * bytes, values[j], flags[j], acc, bytes);
+}
+
+void get_psums(const Code* from, uint64_t n, int acc, uint64_t bytes, int64_t* values,
+               uint8_t* flags) {
+  const uint64_t mask = (uint64_t{1} << acc) - 1;
+  const uint64_t sign = uint64_t{1} << (acc - 1);
+  uint64_t j = 0;
+  if (kLittleEndian && bytes <= 8) {
+    const uint64_t entry = bytes == 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * bytes)) - 1;
+    for (; j < n && j * bytes + 8 <= n * bytes; ++j) {
+      uint64_t word;
+      std::memcpy(&word, from + j * bytes, 8);
+      word &= entry;
+      flags[j] = static_cast<uint8_t>((word >> acc) & 1);
+      values[j] = static_cast<int64_t>(((word & mask) ^ sign) - sign);
+    }
+  }
+  for (; j < n; ++j) get_psum(from + j * bytes, acc, bytes, values[j], flags[j]);
+}
+
 // A partial sum of a format of spec section 13 in the store: FP8 / INT8 the A-bit sum (up to 126
 // bits), MX the FP32 sum's bits (acc 32); the sticky flag above it, little-endian.
 __extension__ typedef unsigned __int128 U128;  // GCC/Clang, as lbfp::Int128
@@ -1435,9 +1472,7 @@ void Accelerator::run_compute() {
           const Code* from = psum_buffer_.read({t.psum_offset, 1, psum_bytes, psum_bytes});
           resume_acc_.resize(rows * cols);
           resume_flags_.resize(rows * cols);
-          for (uint64_t j = 0; j < rows * cols; ++j) {
-            get_psum(from + j * entry, acc, entry, resume_acc_[j], resume_flags_[j]);
-          }
+          get_psums(from, rows * cols, acc, entry, resume_acc_.data(), resume_flags_.data());
           job.init_acc = resume_acc_.data();
           job.init_overflow = resume_flags_.data();
         }
@@ -1595,9 +1630,7 @@ void Accelerator::finish_tile(Plan& p, size_t i, const TileResult& r) {
     }
   } else {
     Code* to = psum_buffer_.write({t.psum_offset, 1, psum_bytes, psum_bytes});
-    for (uint64_t j = 0; j < rows * cols; ++j) {
-      put_psum(to + j * entry, r.acc[j], r.overflow[j], acc, entry);
-    }
+    put_psums(to, r.acc.data(), r.overflow.data(), rows * cols, acc, entry);
   }
   p.computed = i + 1;
   if (t.last_chunk) p.outputs_computed = t.out_index + 1;
