@@ -48,16 +48,11 @@ GemmLayer random_layer(const Format& format, const std::string& name, uint64_t m
   return l;
 }
 
-// The golden GEMM of a layer, by the scalar reference kernel.
-template <class Format>
-std::vector<Code> golden(const Format& format, const GemmLayer& l);
-
-// Its saturating steps per output (M x N), by the same kernel.
-template <class Format>
-std::vector<uint32_t> golden_overflows(const Format& format, const GemmLayer& l) {
-  std::vector<Code> b(l.k * l.n);  // K x N
+// A layer's GEMM for the scalar reference kernel: its weights transposed into *b (K x N).
+inline GemmProblem golden_problem(const GemmLayer& l, std::vector<Code>* b) {
+  b->resize(l.k * l.n);
   for (uint64_t j = 0; j < l.n; ++j) {
-    for (uint64_t kk = 0; kk < l.k; ++kk) b[kk * l.n + j] = l.w[j * l.k + kk];
+    for (uint64_t kk = 0; kk < l.k; ++kk) (*b)[kk * l.n + j] = l.w[j * l.k + kk];
   }
   GemmProblem p;
   p.m = l.m;
@@ -66,10 +61,30 @@ std::vector<uint32_t> golden_overflows(const Format& format, const GemmLayer& l)
   p.a = l.a.data();
   p.lda = l.k;
   p.a_exponent = l.a_exponent;
-  p.b = b.data();
+  p.b = b->data();
   p.ldb = l.n;
   p.b_exponents = l.w_exponents.data();
   p.bias = l.bias.empty() ? nullptr : l.bias.data();
+  return p;
+}
+
+// The golden GEMM of a layer, by the scalar reference kernel.
+template <class Format>
+std::vector<Code> golden(const Format& format, const GemmLayer& l) {
+  std::vector<Code> b;
+  const GemmProblem p = golden_problem(l, &b);
+  std::vector<Code> out(l.m * l.n);
+  GemmOptions o;
+  o.path = KernelPath::kReference;
+  gemm_requantize(format, p, l.out_exponent, l.relu, out.data(), l.n, o);
+  return out;
+}
+
+// Its saturating steps per output (M x N), by the same kernel.
+template <class Format>
+std::vector<uint32_t> golden_overflows(const Format& format, const GemmLayer& l) {
+  std::vector<Code> b;
+  const GemmProblem p = golden_problem(l, &b);
   std::vector<int64_t> acc(l.m * l.n);
   std::vector<uint32_t> overflows(l.m * l.n);
   GemmOptions o;
@@ -91,30 +106,6 @@ GoldenSaturation golden_saturation(const Format& format, const GemmLayer& l) {
     s.steps += n;
   }
   return s;
-}
-
-template <class Format>
-std::vector<Code> golden(const Format& format, const GemmLayer& l) {
-  std::vector<Code> b(l.k * l.n);  // K x N
-  for (uint64_t j = 0; j < l.n; ++j) {
-    for (uint64_t kk = 0; kk < l.k; ++kk) b[kk * l.n + j] = l.w[j * l.k + kk];
-  }
-  GemmProblem p;
-  p.m = l.m;
-  p.n = l.n;
-  p.k = l.k;
-  p.a = l.a.data();
-  p.lda = l.k;
-  p.a_exponent = l.a_exponent;
-  p.b = b.data();
-  p.ldb = l.n;
-  p.b_exponents = l.w_exponents.data();
-  p.bias = l.bias.empty() ? nullptr : l.bias.data();
-  std::vector<Code> out(l.m * l.n);
-  GemmOptions o;
-  o.path = KernelPath::kReference;
-  gemm_requantize(format, p, l.out_exponent, l.relu, out.data(), l.n, o);
-  return out;
 }
 
 // A 3x3 stride-2 LBFP8 convolution that reaches the accelerator as one (an NHWC feature map of
