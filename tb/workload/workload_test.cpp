@@ -271,6 +271,35 @@ TEST(LayerData, ValuesDrawnIntoGivenBackMemoryAreTheFreshOnes) {
   }
 }
 
+// Buffers reserved for the largest layer: every layer's values drawn into them are the fresh
+// ones, and no layer moves them (their data stays where it was reserved). A layer the check
+// refuses (here one whose input alone exceeds the memory) does not size them.
+TEST(LayerData, ReservedValuesHoldTheLargestLayerWithoutMoving) {
+  Workload w = parse_topology(
+      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+      "Strides,\nsmall, 5, 5, 1, 1, 3, 2, 1,\nbig, 12, 12, 3, 3, 8, 16, 1,\n"
+      "huge, 2000, 2000, 1, 1, 1, 1, 1,\n",
+      "t.csv");
+  const uint64_t memory = 1 << 20;
+  EXPECT_THROW(check_layer_values(w.layers[2], memory), ConfigError);
+  LayerValues spare = reserved_layer_values(w.layers, memory);
+  ASSERT_EQ(spare.weights.size(), 1u);
+  EXPECT_EQ(spare.input.capacity(), 12u * 12 * 8);              // the big layer's input
+  EXPECT_EQ(spare.weights[0].capacity(), 12u * 12 * 8 + 16 * 72);  // its input and weights
+  const float* input = spare.input.data();
+  const float* draws = spare.weights[0].data();
+  for (size_t i = 0; i < 4; ++i) {
+    const LayerSpec& l = w.layers[i % 2];  // small, big, small, big
+    const LayerValues want = make_layer_values(l, 200 + i, memory);
+    LayerValues got = make_layer_values(l, 200 + i, memory, std::move(spare));
+    EXPECT_EQ(got.input, want.input) << l.name;
+    EXPECT_EQ(got.weights, want.weights) << l.name;
+    EXPECT_EQ(got.input.data(), input) << l.name;
+    EXPECT_EQ(got.weights[0].data(), draws) << l.name;
+    spare = std::move(got);
+  }
+}
+
 // The definition's u and theta, and the octant's signs and swap, then the exact radius,
 // cosine and sine of them in long double (the C library's logl, cosl, sinl).
 void exact_normal_pair(uint64_t draw, long double* x, long double* y) {

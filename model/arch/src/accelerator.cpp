@@ -775,9 +775,10 @@ uint64_t Accelerator::cycles(const sc_time& t) const {
   return static_cast<uint64_t>(t / config_.clock_period + 0.5);
 }
 
-bool Accelerator::transfer(tlm::tlm_generic_payload& payload, tlm::tlm_command command,
-                           uint64_t address, unsigned char* data, uint64_t length,
-                           sc_time& delay) {
+namespace {
+// `payload` set up for one transaction of `length` bytes at `address`, not yet answered.
+void set_transaction(tlm::tlm_generic_payload& payload, tlm::tlm_command command,
+                     uint64_t address, unsigned char* data, uint64_t length) {
   payload.set_command(command);
   payload.set_address(address);
   payload.set_data_ptr(data);
@@ -786,6 +787,13 @@ bool Accelerator::transfer(tlm::tlm_generic_payload& payload, tlm::tlm_command c
   payload.set_byte_enable_ptr(nullptr);
   payload.set_dmi_allowed(false);
   payload.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+}
+}  // namespace
+
+bool Accelerator::transfer(tlm::tlm_generic_payload& payload, tlm::tlm_command command,
+                           uint64_t address, unsigned char* data, uint64_t length,
+                           sc_time& delay) {
+  set_transaction(payload, command, address, data, length);
   ++trace_.dma_in_flight;  // until the caller has waited the delay
   dma_socket->b_transport(payload, delay);
   if (payload.is_response_error()) {
@@ -1549,15 +1557,9 @@ bool Accelerator::weights_ahead(const Plan& p, size_t i, const Code* block) {
       const uint64_t n = std::min(step, cols - r0);
       // (detail::transpose_bytes reads 15 bytes past a row)
       if (w.rows.size() < n * k + 15) w.rows.resize(n * k + 15);
-      tlm::tlm_generic_payload& payload = w.payload;
-      payload.set_command(tlm::TLM_READ_COMMAND);
-      payload.set_address(layer.w_address + (wb.first + r0) * k);
-      payload.set_data_ptr(w.rows.data());
-      payload.set_data_length(static_cast<unsigned int>(n * k));
-      payload.set_streaming_width(static_cast<unsigned int>(n * k));
-      payload.set_byte_enable_ptr(nullptr);
-      payload.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-      if (dma_socket->transport_dbg(payload) != n * k) return false;  // the loads will tell
+      set_transaction(w.payload, tlm::TLM_READ_COMMAND, layer.w_address + (wb.first + r0) * k,
+                      w.rows.data(), n * k);
+      if (dma_socket->transport_dbg(w.payload) != n * k) return false;  // the loads will tell
       detail::transpose_bytes(w.rows.data(), k, n, k, w.codes.data() + r0, cols);
     }
     w.c0 = wb.first;

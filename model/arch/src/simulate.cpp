@@ -10,7 +10,6 @@
 #include <exception>
 #include <future>
 #include <memory>
-#include <new>
 #include <optional>
 #include <stdexcept>
 #include <thread>
@@ -321,34 +320,8 @@ class LayerFeed {
                                    std::move(reuse));
         });
       };
-      // The two buffers the layers take turns in, reserved at the largest layer's sizes: a
-      // larger layer would otherwise move its buffer to memory touched for the first time
-      // (page faults), as would every layer after it that outgrew the last.
-      // (A layer its check refuses is refused by the main thread; its sizes may not even be
-      // representable.)
-      size_t inputs = 0, draws = 0;
-      for (const LayerSpec& l : layers_) {
-        try {
-          check_layer_values(l, dram_bytes_);
-        } catch (const std::exception&) {
-          continue;
-        }
-        const size_t input =
-            l.is_conv ? l.channels * l.ifmap_h * l.ifmap_w : l.gemm_m() * l.gemm_k();
-        const size_t weights = l.weights.empty() ? l.group_count() * l.gemm_n() * l.gemm_k() : 0;
-        inputs = std::max(inputs, input);
-        draws = std::max(draws, input + weights);
-      }
-      auto reserved = [&] {
-        LayerValues v;
-        try {
-          v.input.reserve(inputs);
-          v.weights.emplace_back().reserve(draws);
-        } catch (const std::bad_alloc&) {  // then grown as the layers need, as before
-          v = LayerValues();
-        }
-        return v;
-      };
+      // The two buffers the layers take turns in, with room for the largest layer.
+      auto reserved = [this] { return reserved_layer_values(layers_, dram_bytes_); };
       LayerValues spare = reserved();
       std::future<LayerValues> next =
           layers_.empty() ? std::future<LayerValues>() : draw(0, reserved());

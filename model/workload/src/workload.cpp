@@ -5,6 +5,8 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <exception>
+#include <new>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -959,6 +961,45 @@ void check_layer_values(const LayerSpec& layer, uint64_t max_bytes) {
   }
 }
 
+namespace {
+// The values make_layer_values draws for a layer that passed its check: the input's, and in
+// all (the input, then every group's weights unless the layer has its own).
+struct ValueCounts {
+  size_t input = 0;
+  size_t draws = 0;
+};
+ValueCounts value_counts(const LayerSpec& layer) {
+  ValueCounts c;
+  c.input = layer.is_conv ? layer.channels * layer.ifmap_h * layer.ifmap_w
+                          : layer.gemm_m() * layer.gemm_k();
+  c.draws = c.input +
+            (layer.weights.empty() ? layer.group_count() * layer.gemm_n() * layer.gemm_k() : 0);
+  return c;
+}
+}  // namespace
+
+LayerValues reserved_layer_values(const std::vector<LayerSpec>& layers, uint64_t max_bytes) {
+  ValueCounts largest;
+  for (const LayerSpec& l : layers) {
+    try {
+      check_layer_values(l, max_bytes);  // a refused layer's sizes may not be representable
+    } catch (const std::exception&) {
+      continue;
+    }
+    const ValueCounts c = value_counts(l);
+    largest.input = std::max(largest.input, c.input);
+    largest.draws = std::max(largest.draws, c.draws);
+  }
+  LayerValues v;
+  try {
+    v.input.reserve(largest.input);
+    v.weights.emplace_back().reserve(largest.draws);
+  } catch (const std::bad_alloc&) {
+    return LayerValues();
+  }
+  return v;
+}
+
 LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t max_bytes) {
   return make_layer_values(layer, seed, max_bytes, LayerValues());
 }
@@ -966,7 +1007,7 @@ LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t ma
 LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t max_bytes,
                               LayerValues reuse) {
   check_layer_values(layer, max_bytes);
-  const uint64_t m = layer.gemm_m(), n = layer.gemm_n(), k = layer.gemm_k();
+  const uint64_t n = layer.gemm_n(), k = layer.gemm_k();
   Mt64 rng(seed);  // std::mt19937_64's draws, made faster
   LayerValues values;
   // The draws' buffer (it becomes the first group's weights) and the input's take the memory
@@ -976,15 +1017,11 @@ LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t ma
   values.input = std::move(reuse.input);
 
   // The input: a feature map (C x H x W) for a convolution, an M x K matrix for a GEMM.
+  const ValueCounts counts = value_counts(layer);
   std::vector<float>& input = values.input;
-  if (layer.is_conv) {
-    input.resize(layer.channels * layer.ifmap_h * layer.ifmap_w);
-  } else {
-    input.resize(m * k);
-  }
+  input.resize(counts.input);
   // One stream of N(0, 1) draws: the input's values, then each group's weights.
-  const size_t weight_count = layer.weights.empty() ? layer.group_count() * n * k : 0;
-  standard_normals_into(rng, input.size() + weight_count, normals);
+  standard_normals_into(rng, counts.draws, normals);
   for (size_t i = 0; i < input.size(); ++i) input[i] = std::max(0.0f, normals[i]);
   if (layer.is_conv && (layer.pad_h > 0 || layer.pad_w > 0)) {
     for (uint64_t c = 0; c < layer.channels; ++c) {

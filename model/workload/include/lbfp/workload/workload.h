@@ -93,6 +93,11 @@ LayerValues make_layer_values(const LayerSpec& layer, uint64_t seed, uint64_t ma
                               LayerValues reuse);
 // make_layer_values' check alone: throws its ConfigError when the layer does not fit max_bytes.
 void check_layer_values(const LayerSpec& layer, uint64_t max_bytes);
+// Values for make_layer_values' `reuse` with room for the largest of `layers` that the check
+// accepts at max_bytes (input, and the draws that become the first group's weights): a loop
+// that passes them back and forth then never moves them to new memory (page faults) when a
+// layer outgrows the last. Without room where the system will not reserve that much.
+LayerValues reserved_layer_values(const std::vector<LayerSpec>& layers, uint64_t max_bytes);
 
 // std::mt19937_64's draws, bit for bit (the same seeding, recurrence and tempering), made 312
 // at a time by loops the compiler vectorizes (AVX-512 where the CPU has it): the library's
