@@ -5,6 +5,8 @@
 #include <array>
 #include <algorithm>
 #include <random>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -496,6 +498,200 @@ TEST(ArrayModel, StationaryDataflowsResumeFoldsExactly) {
     check_split(narrow, g, ws ? 5 : 2, ws ? 2 : 5, 16, {0, 4, 8, 12, 16}, true, 3);
     check_split(BfpFormat(8, 16), g, ws ? 5 : 2, ws ? 2 : 5, 16, {0, 1, 5, 9, 13, 16}, true, 4);
   }
+}
+
+// Tile mode, weight-/input-stationary: a K chunk's folds as one fold chain (TileJob::fold_tag)
+// over a region of 2 x 2 tiles of uneven sizes. K = 20 in two chunks: 12 steps (three folds of 4,
+// from the bias, its sums kept) and 8 (two folds, resumed from the first chunk's sums and flags
+// at its first fold, requantized). The folds before a chunk's last give no sums; the last
+// folds' are the golden sequential saturating sums (value, sticky flag, steps over both
+// chunks), with a 16-bit accumulator that saturates.
+template <class Format>
+void check_fold_chain(const Format& format, Dataflow d, uint32_t seed) {
+  const ArrayGeometry g = with_dataflow({4, 4, 1}, d);
+  const bool ws = d == Dataflow::kWeightStationary;
+  const std::vector<int> row_tiles = ws ? std::vector<int>{3, 2} : std::vector<int>{4, 3};
+  const std::vector<int> col_tiles = ws ? std::vector<int>{4, 3} : std::vector<int>{3, 2};
+  const int rows = row_tiles[0] + row_tiles[1];
+  const int cols = col_tiles[0] + col_tiles[1];
+  const size_t k = 20;
+  const int64_t chunks[2][2] = {{0, 12}, {12, 20}};  // first step, end
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> big(0x70, 0x7f);
+  std::bernoulli_distribution negative(0.3);
+  auto draw = [&]() {
+    auto x = static_cast<Code>(big(rng) | (negative(rng) ? 0x80 : 0));
+    if constexpr (std::is_same_v<Format, BfpFormat>) x = negative(rng) ? Code{0x81} : Code{0x7f};
+    return x;
+  };
+  std::vector<Code> a(static_cast<size_t>(rows) * k);
+  std::vector<Code> b(k * static_cast<size_t>(cols));
+  for (auto& x : a) x = draw();
+  for (auto& x : b) x = draw();
+  std::vector<int> exps(static_cast<size_t>(cols));
+  std::vector<float> bias(static_cast<size_t>(cols));
+  for (int j = 0; j < cols; ++j) {
+    exps[static_cast<size_t>(j)] = j % 3 - 1;
+    bias[static_cast<size_t>(j)] = static_cast<float>(j) * 0.37f - 1.0f;
+  }
+  const auto n = static_cast<size_t>(rows * cols);
+  std::vector<int64_t> acc(n, 0);
+  std::vector<uint8_t> flag(n, 0);
+  std::vector<uint64_t> steps(n, 0);
+  std::vector<Code> codes(n, 0);
+  ArrayModel model(g, format);
+  for (int c = 0; c < 2; ++c) {
+    const int64_t k0 = chunks[c][0];
+    const int64_t chunk_k = chunks[c][1] - k0;
+    const std::vector<int64_t> prev_acc = acc;
+    const std::vector<uint8_t> prev_flag = flag;
+    for (int64_t f0 = 0; f0 < chunk_k; f0 += 4) {
+      const bool last_fold = f0 + 4 == chunk_k;
+      int r0 = 0;
+      for (const int tile_rows : row_tiles) {
+        int c0 = 0;
+        for (const int tile_cols : col_tiles) {
+          TileJob job;
+          job.rows = tile_rows;
+          job.cols = tile_cols;
+          job.k = 4;
+          job.a = a.data() + static_cast<size_t>(r0) * k + static_cast<size_t>(k0 + f0);
+          job.lda = k;
+          job.b = b.data() + static_cast<size_t>(k0 + f0) * static_cast<size_t>(cols) +
+                  static_cast<size_t>(c0);
+          job.ldb = static_cast<size_t>(cols);
+          job.a_exponent = 1;
+          job.b_exponents = exps.data() + c0;
+          job.out_exponent = 6;
+          job.chunk_k = chunk_k;
+          job.fold_k0 = f0;
+          job.fold_tag = static_cast<uint64_t>(c + 1);
+          job.lookahead_rows = rows - r0 - tile_rows;
+          job.lookahead_cols = cols - c0 - tile_cols;
+          // The tile's own start values (stride cols), as the partial-sum store gives them.
+          std::vector<int64_t> init;
+          std::vector<uint8_t> init_flags;
+          if (f0 == 0 && c == 0) job.bias = bias.data() + c0;
+          if (f0 == 0 && c == 1) {
+            for (int i = 0; i < tile_rows; ++i) {
+              for (int j = 0; j < tile_cols; ++j) {
+                const auto at = static_cast<size_t>((r0 + i) * cols + c0 + j);
+                init.push_back(prev_acc[at]);
+                init_flags.push_back(prev_flag[at]);
+              }
+            }
+            job.init_acc = init.data();
+            job.init_overflow = init_flags.data();
+          }
+          job.requantize = c == 1 && last_fold;
+          model.start(job);
+          EXPECT_EQ(model.compute_whole_tile(),
+                    array_tile_cycles(g, array_tile_steps(g, tile_rows, tile_cols, 4)));
+          const TileResult& r = model.result();
+          if (!last_fold) {
+            EXPECT_TRUE(r.acc.empty());
+            EXPECT_TRUE(r.overflow_steps.empty());
+          } else {
+            for (int i = 0; i < tile_rows; ++i) {
+              for (int j = 0; j < tile_cols; ++j) {
+                const auto at = static_cast<size_t>((r0 + i) * cols + c0 + j);
+                const auto from = static_cast<size_t>(i * tile_cols + j);
+                acc[at] = r.acc[from];
+                flag[at] = r.overflow[from];
+                steps[at] += r.overflow_steps[from];
+                if (job.requantize) codes[at] = r.codes[from];
+              }
+            }
+          }
+          c0 += tile_cols;
+        }
+        r0 += tile_rows;
+      }
+    }
+  }
+  bool saw_saturation = false;
+  for (int i = 0; i < rows; ++i) {
+    for (int j = 0; j < cols; ++j) {
+      const int scale = format.product_scale(1, exps[static_cast<size_t>(j)]);
+      const int64_t init =
+          bias_to_accumulator(format.acc_bits(), bias[static_cast<size_t>(j)], scale);
+      std::vector<Code> row(a.begin() + static_cast<long>(static_cast<size_t>(i) * k),
+                            a.begin() + static_cast<long>(static_cast<size_t>(i + 1) * k));
+      std::vector<Code> col;
+      for (size_t kk = 0; kk < k; ++kk) {
+        col.push_back(b[kk * static_cast<size_t>(cols) + static_cast<size_t>(j)]);
+      }
+      const DotResult want = dot(format, row, col, init);
+      const auto idx = static_cast<size_t>(i * cols + j);
+      ASSERT_EQ(acc[idx], want.acc) << "C[" << i << "][" << j << "]";
+      ASSERT_EQ(flag[idx], want.overflows > 0 ? 1 : 0) << "C[" << i << "][" << j << "]";
+      ASSERT_EQ(steps[idx], want.overflows) << "C[" << i << "][" << j << "]";
+      ASSERT_EQ(codes[idx], requantize(format, want.acc, scale, 6, false));
+      saw_saturation |= want.overflows > 0;
+    }
+  }
+  EXPECT_TRUE(saw_saturation);
+}
+
+TEST(ArrayModel, FoldChainsGiveTheChunksSumsAtTheirLastFold) {
+  for (Dataflow d : {Dataflow::kWeightStationary, Dataflow::kInputStationary}) {
+    SCOPED_TRACE(dataflow_name(d));
+    check_fold_chain(LbfpFormat(8, 4, 8, 16), d, 1);
+    check_fold_chain(BfpFormat(8, 16), d, 2);
+  }
+}
+
+// A fold chain out of order or outside its region is a caller's error.
+TEST(ArrayModel, FoldChainsRejectFoldsOutOfOrder) {
+  std::vector<Code> z(8 * 16, 0x11);
+  std::vector<int> e(8, 0);
+  std::vector<int64_t> init(8 * 4, 5);
+  const ArrayGeometry g = with_dataflow({4, 4, 1}, Dataflow::kWeightStationary);
+  // Tile (row r0, fold f0) of a chain over 4 x 4 outputs, K 8 in two folds, tiles of 2 x 4.
+  auto tile = [&](int r0, int64_t f0, uint64_t tag, bool resumed) {
+    TileJob job;
+    job.rows = 2;
+    job.cols = 4;
+    job.k = 4;
+    job.a = z.data() + static_cast<size_t>(r0) * 8 + static_cast<size_t>(f0);
+    job.lda = 8;
+    job.b = z.data() + static_cast<size_t>(f0) * 4;
+    job.ldb = 4;
+    job.b_exponents = e.data();
+    job.chunk_k = 8;
+    job.fold_k0 = f0;
+    job.fold_tag = tag;
+    job.lookahead_rows = 2 - r0;
+    job.init_acc = resumed ? init.data() : nullptr;
+    job.requantize = false;
+    return job;
+  };
+  // Runs `before` on a fresh model, then `bad`, which must fail with `what` in its message.
+  auto rejects = [&](const std::vector<TileJob>& before, const TileJob& bad, const char* what) {
+    ArrayModel m(g, lbfp8());
+    for (const TileJob& job : before) {
+      m.start(job);
+      m.compute_whole_tile();
+    }
+    m.start(bad);
+    try {
+      m.compute_whole_tile();
+      ADD_FAILURE() << "no error; wanted: " << what;
+    } catch (const std::logic_error& error) {
+      EXPECT_NE(std::string(error.what()).find(what), std::string::npos) << error.what();
+    }
+  };
+  rejects({}, tile(0, 4, 1, false), "starts a fold chain");
+  TileJob outside = tile(2, 0, 1, false);
+  outside.a += 8 * 2;  // rows 4 and 5 of a region of 4
+  rejects({tile(0, 0, 1, false)}, outside, "outside its chain's region");
+  rejects({tile(0, 0, 1, false), tile(2, 0, 1, false)}, tile(2, 4, 1, true), "resumes sums");
+  // The last fold before the region's second tile has given its start values.
+  rejects({tile(0, 0, 1, true)}, tile(0, 4, 1, false), "before its region's first fold");
+  rejects({tile(0, 0, 1, true)}, tile(2, 0, 1, false), "disagree on resuming");
+  TileJob long_fold = tile(0, 0, 2, false);
+  long_fold.fold_k0 = 6;  // 6 + 4 steps in a chunk of 8
+  rejects({}, long_fold, "not inside its chunk");
 }
 
 TEST(ArrayModel, StationaryDataflowsRejectTilesThatDoNotFit) {

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 #include <systemc>
+#include <variant>
 #include <vector>
 
 #include "lbfp/arch/accelerator_top.h"
@@ -51,9 +52,10 @@ uint64_t k_pieces(const LayerPlan& plan, uint64_t k) {
 }
 
 // Every layer in the cycle mode and the tile mode of `dataflow`: the golden outputs (want), the
-// same cycles and counts in both modes, and each output's partial sum stored and read back once
-// per K piece but the last.
-void run_both_modes(const NumberFormat& format, Dataflow dataflow,
+// same cycles and counts in both modes, the golden saturation counts, and each output's partial
+// sum stored and read back once per K piece but the last. Returns the fold chains the tile mode
+// computed (each block pair's chunks of more than one fold, counted from the plan).
+uint64_t run_both_modes(const NumberFormat& format, Dataflow dataflow,
                     const std::vector<GemmLayer>& layers,
                     const std::vector<std::vector<Code>>& want, const BufferConfig& buffers,
                     bool expect_saturation = false) {
@@ -68,10 +70,12 @@ void run_both_modes(const NumberFormat& format, Dataflow dataflow,
     tile_acc.add_layer(l);
   }
   sc_core::sc_start();
-  ASSERT_TRUE(cycle_acc.finished()) << cycle_acc.error();
-  ASSERT_TRUE(tile_acc.finished()) << tile_acc.error();
+  EXPECT_TRUE(cycle_acc.finished()) << cycle_acc.error();
+  EXPECT_TRUE(tile_acc.finished()) << tile_acc.error();
+  if (!cycle_acc.finished() || !tile_acc.finished()) return 0;
   const uint64_t entry = psum_entry_bytes(acc_bits(format));
   uint64_t saturated = 0;
+  uint64_t chains = 0;  // block pairs' chunks of more than one fold
   for (size_t i = 0; i < layers.size(); ++i) {
     SCOPED_TRACE(layers[i].name);
     EXPECT_EQ(cycle_acc.output(i), want[i]);
@@ -85,6 +89,10 @@ void run_both_modes(const NumberFormat& format, Dataflow dataflow,
     EXPECT_EQ(c.zero_macs, t.zero_macs);
     EXPECT_EQ(c.overflow_steps, t.overflow_steps);
     EXPECT_EQ(c.outputs_saturated, t.outputs_saturated);
+    const GoldenSaturation g_sat =
+        std::visit([&](const auto& f) { return golden_saturation(f, layers[i]); }, format);
+    EXPECT_EQ(t.outputs_saturated, g_sat.outputs);
+    EXPECT_EQ(t.overflow_steps, g_sat.steps);
     EXPECT_EQ(c.dram_bytes_read, t.dram_bytes_read);
     EXPECT_EQ(c.sram_bytes_read, t.sram_bytes_read);
     EXPECT_EQ(c.sram_bytes_written, t.sram_bytes_written);
@@ -93,6 +101,12 @@ void run_both_modes(const NumberFormat& format, Dataflow dataflow,
     const LayerPlan plan = plan_layer(job_of(layers[i]), tile_cfg);
     EXPECT_EQ(plan.fold_k, std::min<uint64_t>(4, layers[i].k));
     const uint64_t pieces = k_pieces(plan, layers[i].k);
+    for (uint64_t k0 = 0; k0 < layers[i].k; k0 += plan.chunk_k) {
+      if (std::min(plan.chunk_k, layers[i].k - k0) > plan.fold_k) {
+        chains += (layers[i].m + plan.block_m - 1) / plan.block_m *
+                  ((layers[i].n + plan.block_n - 1) / plan.block_n);
+      }
+    }
     EXPECT_EQ(c.psum.sram_write, layers[i].m * layers[i].n * entry * (pieces - 1));
     EXPECT_EQ(c.psum.sram_read, layers[i].m * layers[i].n * entry * (pieces - 1));
     EXPECT_EQ(c.psum.dram_read + c.psum.dram_write, 0u);
@@ -120,6 +134,10 @@ void run_both_modes(const NumberFormat& format, Dataflow dataflow,
   if (expect_saturation) {
     EXPECT_GT(saturated, 0u);
   }
+  // The tile mode computes each chunk of several folds as one fold chain.
+  EXPECT_EQ(cycle_acc.accelerator().compute_ahead().fold_chains, 0u);
+  EXPECT_EQ(tile_acc.accelerator().compute_ahead().fold_chains, chains);
+  return chains;
 }
 
 template <class Format>
@@ -174,6 +192,73 @@ TEST(Dataflow, WeightStationaryKSplitWithSmallBuffersSaturatesExactly) {
 }
 TEST(Dataflow, InputStationaryKSplitWithSmallBuffersSaturatesExactly) {
   small_buffers_in(Dataflow::kInputStationary);
+}
+
+// The tile mode takes a chunk of several folds as one fold chain (Tile::chained): the block
+// pair's sums over the whole chunk at its last fold, a resumed chunk starting from the partial
+// sums and sticky flags its first fold's tiles read. A 12-bit accumulator saturating, K cut into
+// chunks of three folds, blocks of several tiles each way: the golden outputs, saturating
+// outputs and steps, and the cycle mode's cycles and counts. Some outputs saturate only before
+// the last chunk (by the golden GEMM of the first chunks, then the last resumed from its sums):
+// their flags reach the end only through the partial-sum store.
+void fold_chains_in(Dataflow d) {
+  const LbfpFormat narrow(8, 4, 8, 12);
+  GemmLayer l = random_layer(narrow, "chains", 11, 9, 60, 6, true);
+  // Every other column's sums run up to the positive limit over the first four chunks (positive
+  // codes) and step back from it in the last (one negative weight, the rest zero).
+  for (Code& x : l.a) x &= 0x7f;
+  for (uint64_t j = 0; j < l.n; j += 2) {
+    for (uint64_t kk = 0; kk < l.k; ++kk) {
+      Code& w = l.w[j * l.k + kk];
+      w = kk < 48 ? static_cast<Code>(w & 0x7f) : kk == 50 ? Code{0xc0} : Code{0};
+    }
+  }
+  const BufferConfig buffers = d == Dataflow::kWeightStationary
+                                   ? BufferConfig{264, 192, 32, 256}
+                                   : BufferConfig{264, 264, 32, 512};
+  AcceleratorConfig cfg = config(narrow, SimMode::kTile, d);
+  cfg.buffers = buffers;
+  const LayerPlan plan = plan_layer(job_of(l), cfg);
+  EXPECT_EQ(plan.chunk_k, 12u);
+  EXPECT_EQ(plan.k_chunks, 5u);
+  EXPECT_EQ(plan.fold_k, 4u);
+  EXPECT_EQ(plan.block_m, d == Dataflow::kWeightStationary ? 8u : 12u);
+  EXPECT_EQ(plan.block_n, d == Dataflow::kWeightStationary ? 8u : 9u);
+  EXPECT_GT(plan.block_m, plan.tile_m);
+  EXPECT_GT(plan.block_n, plan.tile_n);
+
+  // The golden sums of the first four chunks, then the last resumed from them.
+  std::vector<Code> b;
+  GemmProblem p = golden_problem(l, &b);
+  GemmOptions o;
+  o.path = KernelPath::kReference;
+  const uint64_t last = 48;
+  p.k = last;
+  std::vector<int64_t> early(l.m * l.n), end(l.m * l.n);
+  std::vector<uint32_t> early_steps(l.m * l.n), end_steps(l.m * l.n);
+  gemm_accumulate(narrow, p, early.data(), l.n, early_steps.data(), o);
+  p.a += last;
+  p.b += last * p.ldb;
+  p.k = l.k - last;
+  p.bias = nullptr;
+  p.initial_acc = early.data();
+  p.ld_initial = l.n;
+  gemm_accumulate(narrow, p, end.data(), l.n, end_steps.data(), o);
+  uint64_t only_early = 0;
+  for (size_t i = 0; i < early.size(); ++i) only_early += early_steps[i] > 0 && end_steps[i] == 0;
+  EXPECT_GT(only_early, 0u);
+
+  // Five chunks of 2 x 2 block pairs (weight-stationary: blocks of 8 x 8 outputs) or of one
+  // (input-stationary: 12 x 9).
+  EXPECT_EQ(run_both_modes(narrow, d, {l}, {golden(narrow, l)}, buffers, true),
+            d == Dataflow::kWeightStationary ? 20u : 5u);
+}
+
+TEST(Dataflow, WeightStationaryFoldChainsResumeChunksAndTheirFlags) {
+  fold_chains_in(Dataflow::kWeightStationary);
+}
+TEST(Dataflow, InputStationaryFoldChainsResumeChunksAndTheirFlags) {
+  fold_chains_in(Dataflow::kInputStationary);
 }
 
 // A convolution that reaches the accelerator as one (the address generator forms the windows

@@ -708,6 +708,9 @@ LayerPlan plan_layer(const GemmJob& job, const AcceleratorConfig& config) {
 
 // Output tile slots at most (the ring's index is an int).
 constexpr uint64_t kMaxOutputSlots = 1 << 20;
+// The most outputs of a fold chain the tile mode holds the sums of (13 bytes each); a block
+// pair with more takes its folds one by one.
+constexpr uint64_t kMaxChainOutputs = uint64_t{1} << 21;
 
 struct Accelerator::Plan {
   const GemmJob* job = nullptr;
@@ -882,6 +885,10 @@ void Accelerator::run_controller() {
       // Weight-/input-stationary: the chunk in folds of at most R, each over the block's
       // tiles before the next resumes their partial sums.
       const uint64_t folds = ceil_div(kc, lp.fold_k);
+      // In the tile mode a chunk of several folds is one fold chain, whose sums are held
+      // for the pair's outputs (a partial-sum store's worth: at most kMaxChainOutputs).
+      const bool chained = folds > 1 && !config_.scaled && backend_->computes_ahead() &&
+                           m_count * n_count <= kMaxChainOutputs;
       for (uint64_t f = 0; f < folds; ++f) {
         for (uint64_t m0 = m_first; m0 < m_first + m_count; m0 += TM) {
           for (uint64_t n0 = n_first; n0 < n_first + n_count; n0 += TN) {
@@ -899,6 +906,7 @@ void Accelerator::run_controller() {
             t.load_w = new_w;
             t.first_chunk = ki == 0 && f == 0;
             t.last_chunk = ki + 1 == nk && f + 1 == folds;
+            t.chained = chained;
             // The partial sums of the region the K loop runs over.
             uint64_t slot = 0;
             if (lp.order == Order::kMKN) {
@@ -1209,6 +1217,9 @@ void Accelerator::run_compute() {
     size_t pair_a = SIZE_MAX, pair_w = SIZE_MAX;
     uint64_t pair_tag = 0;
     bool pair_ahead = false;  // the pair's tiles are computed over weights_ahead_
+    // The (A block, W block) pair of the fold chain in flight (Tile::chained).
+    size_t chain_a = SIZE_MAX, chain_w = SIZE_MAX;
+    uint64_t chain_tag = 0;
     size_t resident_a = SIZE_MAX;  // the activation block of last_reuse_tag_ (resident weights)
     // TileJob::a_tag: a new tag whenever the tiles move to another activation block, which
     // stays whole in its slot (and its windows in windows_) while its tiles are computed,
@@ -1408,7 +1419,21 @@ void Accelerator::run_compute() {
                                      kf, cols, ldb});
         job.ldb = ldb;
         const bool os = config_.array.dataflow == Dataflow::kOutputStationary;
-        if (os && lp.weights_resident() && t.m0 > 0) {
+        if (t.chained) {
+          // The pair's tiles take the chunk's folds in turn (fold-major), both blocks whole in
+          // their slots meanwhile: one fold chain over the pair's region.
+          if (t.a_block != chain_a || t.w_block != chain_w) {
+            chain_a = t.a_block;
+            chain_w = t.w_block;
+            chain_tag = ++reuse_tags_;
+            ++compute_ahead_.fold_chains;
+          }
+          job.chunk_k = static_cast<int64_t>(kc);
+          job.fold_k0 = static_cast<int64_t>(t.k_off);
+          job.fold_tag = chain_tag;
+          job.lookahead_rows = static_cast<int64_t>(ab.first + ab.count - t.m0 - rows);
+          job.lookahead_cols = static_cast<int64_t>(wb.first + wb.count - t.n0 - cols);
+        } else if (os && lp.weights_resident() && t.m0 > 0) {
           // The later tiles of the activation block use the same activations (the block stays
           // whole in its slot until they are computed) and the weights, all loaded once the
           // first row of tiles is done: the rest of the row and the rows below.
@@ -1476,6 +1501,9 @@ void Accelerator::run_compute() {
             scaled_tile.init_acc = resume_wide_.data();
           }
           job.init_overflow = resume_flags_.data();
+        } else if (t.chained && t.k_off > 0) {
+          // A later fold of a chain: the backend holds the sums; their bytes are counted.
+          psum_buffer_.read({t.psum_offset, 1, psum_bytes, psum_bytes});
         } else if (!t.first_chunk) {
           const Code* from = psum_buffer_.read({t.psum_offset, 1, psum_bytes, psum_bytes});
           resume_acc_.resize(rows * cols);
@@ -1632,7 +1660,10 @@ void Accelerator::finish_tile(Plan& p, size_t i, const TileResult& r) {
     }
   } else {
     Code* to = psum_buffer_.write({t.psum_offset, 1, psum_bytes, psum_bytes});
-    put_psums(to, r.acc.data(), r.overflow.data(), rows * cols, acc, entry);
+    // A fold before its chain's last gives no sums (the backend holds them): counted only.
+    if (!t.chained || t.k_off + t.kf == p.a_blocks[t.a_block].kc) {
+      put_psums(to, r.acc.data(), r.overflow.data(), rows * cols, acc, entry);
+    }
   }
   p.computed = i + 1;
   if (t.last_chunk) p.outputs_computed = t.out_index + 1;

@@ -479,89 +479,144 @@ int64_t ArrayModel::run_to_completion() {
   return cycle_ - begin;
 }
 
-int64_t ArrayModel::compute_whole_tile() {
-  if (!busy_) throw std::logic_error("ArrayModel::compute_whole_tile: no tile started");
-  // The fast kernel forms the same saturated sums as the PEs (it proves per call where it may
-  // reorder and recomputes the rest in order), bias first. With resident weights the tiles to the
-  // right share A, so one call computes them all and later tiles take their slice.
-  // A resumed chunk starts each output from its own partial sum: no look-ahead (the sums to the
-  // right would need theirs).
-  const bool resumed = job_.init_acc != nullptr;
-  // The rows computed ahead start at ahead_.a, lda apart: this tile's first row among them.
-  const auto a_at = reinterpret_cast<uintptr_t>(job_.a);
-  const auto ahead_a_at = reinterpret_cast<uintptr_t>(ahead_.a);
-  const size_t a_offset = a_at >= ahead_a_at ? a_at - ahead_a_at : 0;
-  // The B view the columns ahead continue.
-  const Code* const b = job_.ahead_b != nullptr ? job_.ahead_b : job_.b;
-  const size_t ldb = job_.ahead_b != nullptr ? job_.ahead_ldb : job_.ldb;
-  const bool cached = !resumed && job_.reuse_tag != 0 && ahead_.tag == job_.reuse_tag &&
-                      job_.lda > 0 && job_.lda == ahead_.lda && a_at >= ahead_a_at &&
-                      a_offset % job_.lda == 0 &&
-                      static_cast<int64_t>(a_offset / job_.lda) + job_.rows <= ahead_.rows &&
-                      b >= ahead_.b && b + job_.cols <= ahead_.b + ahead_.cols;
-  if (!cached) {
-    const int64_t cols = job_.cols + (resumed ? 0 : job_.lookahead_cols);
-    // The rows ahead in whole tiles, their sums within kAheadOutputs.
-    const int64_t cap = std::max<int64_t>(job_.rows, kAheadOutputs / cols / job_.rows * job_.rows);
-    const int64_t rows = std::min(job_.rows + (resumed ? 0 : job_.lookahead_rows), cap);
-    GemmProblem problem;
-    problem.m = static_cast<size_t>(rows);
-    problem.n = static_cast<size_t>(cols);
-    problem.k = static_cast<size_t>(job_.k);
-    problem.a = job_.a;
-    problem.lda = job_.lda;
-    problem.a_exponent = job_.a_exponent;
-    problem.b = b;
-    problem.ldb = ldb;
-    problem.b_exponents = job_.b_exponents;
-    problem.bias = job_.bias;
-    problem.initial_acc = job_.init_acc;
-    problem.ld_initial = static_cast<size_t>(job_.cols);
-    const size_t elements = problem.m * problem.n;
-    if (elements > ahead_.capacity) {
-      const size_t grown = std::max(elements, ahead_.capacity + ahead_.capacity / 2);
-      ahead_.acc.reset(new int64_t[grown]);  // default-initialised: not zeroed
-      ahead_.overflows.reset(new uint32_t[grown]);
-      ahead_.capacity = grown;
-    }
-    // Both cores for a large call (the kernel keeps a small one on this thread); the sums do
-    // not depend on the thread count. The per-output counts of saturating steps only where a
-    // step saturated (rare: the call again, with them), so that the usual call neither writes
-    // nor reads them.
-    GemmOptions options;
-    options.threads = 2;
-    std::visit(
-        [&](const auto& f) {
-          const GemmStats stats =
-              gemm_accumulate(f, problem, ahead_.acc.get(), problem.n, nullptr, options);
-          ahead_.saturated = stats.overflows > 0;
-          if (ahead_.saturated) {
-            gemm_accumulate(f, problem, ahead_.acc.get(), problem.n, ahead_.overflows.get(),
-                            options);
-          }
-        },
-        format_);
-    ahead_.tag = resumed ? 0 : job_.reuse_tag;
-    ahead_.coded = false;
-    ahead_.scales.resize(static_cast<size_t>(cols));
-    for (int64_t c = 0; c < cols; ++c) {
-      ahead_.scales[static_cast<size_t>(c)] =
-          product_scale(format_, job_.a_exponent, job_.b_exponents[c]);
-    }
-    ahead_.a = job_.a;
-    ahead_.lda = job_.lda;
-    ahead_.b = b;
-    ahead_.cols = cols;
-    ahead_.rows = rows;
+void ArrayModel::compute_ahead(const GemmProblem& problem) {
+  const size_t elements = problem.m * problem.n;
+  if (elements > ahead_.capacity) {
+    const size_t grown = std::max(elements, ahead_.capacity + ahead_.capacity / 2);
+    ahead_.acc.reset(new int64_t[grown]);  // default-initialised: not zeroed
+    ahead_.overflows.reset(new uint32_t[grown]);
+    ahead_.capacity = grown;
   }
-  const size_t first_row = cached ? a_offset / job_.lda : 0;
-  const auto offset = static_cast<size_t>(b - ahead_.b);
+  // Both cores for a large call (the kernel keeps a small one on this thread); the sums do
+  // not depend on the thread count. The per-output counts of saturating steps only where a
+  // step saturated (rare: the call again, with them), so that the usual call neither writes
+  // nor reads them.
+  GemmOptions options;
+  options.threads = 2;
+  std::visit(
+      [&](const auto& f) {
+        const GemmStats stats =
+            gemm_accumulate(f, problem, ahead_.acc.get(), problem.n, nullptr, options);
+        ahead_.saturated = stats.overflows > 0;
+        if (ahead_.saturated) {
+          gemm_accumulate(f, problem, ahead_.acc.get(), problem.n, ahead_.overflows.get(),
+                          options);
+        }
+      },
+      format_);
+  ahead_.coded = false;
+  ahead_.scales.resize(problem.n);
+  for (size_t c = 0; c < problem.n; ++c) {
+    ahead_.scales[c] = product_scale(format_, problem.a_exponent, problem.b_exponents[c]);
+  }
+  ahead_.a = problem.a;
+  ahead_.lda = problem.lda;
+  ahead_.b = problem.b;
+  ahead_.cols = static_cast<int64_t>(problem.n);
+  ahead_.rows = static_cast<int64_t>(problem.m);
+}
+
+bool ArrayModel::fold_chain(size_t& first_row, size_t& offset, const uint8_t*& resumed_flags,
+                            size_t& flags_ld) {
+  FoldChain& c = chain_;
+  const TileJob& j = job_;
+  if (j.chunk_k < 1 || j.fold_k0 < 0 || j.fold_k0 + j.k > j.chunk_k) {
+    throw std::logic_error("fold of " + std::to_string(j.k) + " steps at " +
+                           std::to_string(j.fold_k0) + " is not inside its chunk of " +
+                           std::to_string(j.chunk_k));
+  }
+  // The tile's first row and column at the chunk's first step.
+  const uintptr_t a_at =
+      reinterpret_cast<uintptr_t>(j.a) - static_cast<uintptr_t>(j.fold_k0);
+  const uintptr_t b_at =
+      reinterpret_cast<uintptr_t>(j.b) - static_cast<uintptr_t>(j.fold_k0) * j.ldb;
+  if (j.fold_tag != c.tag) {
+    if (j.fold_k0 != 0) {
+      throw std::logic_error("a fold " + std::to_string(j.fold_k0) +
+                             " steps into its chunk starts a fold chain");
+    }
+    c.tag = j.fold_tag;
+    c.a = j.a;
+    c.lda = j.lda;
+    c.b = j.b;
+    c.ldb = j.ldb;
+    c.rows = j.rows + j.lookahead_rows;
+    c.cols = j.cols + j.lookahead_cols;
+    c.k = j.chunk_k;
+    c.a_exponent = j.a_exponent;
+    c.b_exponents = j.b_exponents;
+    c.bias = j.bias;
+    c.resumed = j.init_acc != nullptr;
+    c.init_outputs = 0;
+    c.computed = false;
+    if (c.resumed) {
+      const auto outputs = static_cast<size_t>(c.rows) * static_cast<size_t>(c.cols);
+      c.init.resize(outputs);
+      c.init_flags.resize(outputs);
+    }
+  }
+  const uintptr_t a0 = reinterpret_cast<uintptr_t>(c.a);
+  const uintptr_t b0 = reinterpret_cast<uintptr_t>(c.b);
+  const bool inside = j.lda == c.lda && j.ldb == c.ldb && j.chunk_k == c.k && a_at >= a0 &&
+                      (a_at - a0) % c.lda == 0 &&
+                      static_cast<int64_t>((a_at - a0) / c.lda) + j.rows <= c.rows &&
+                      b_at >= b0 && static_cast<int64_t>(b_at - b0) + j.cols <= c.cols;
+  if (!inside) throw std::logic_error("a fold's tile lies outside its chain's region");
+  first_row = (a_at - a0) / c.lda;
+  offset = b_at - b0;
+  const auto stride = static_cast<size_t>(c.cols);
+  if (j.fold_k0 == 0 && c.resumed != (j.init_acc != nullptr)) {
+    throw std::logic_error("the first fold's tiles of a chain disagree on resuming sums");
+  }
+  if (j.fold_k0 == 0 && c.resumed) {
+    const auto cols = static_cast<size_t>(j.cols);
+    for (size_t r = 0; r < static_cast<size_t>(j.rows); ++r) {
+      const size_t to = (first_row + r) * stride + offset;
+      std::copy(j.init_acc + r * cols, j.init_acc + (r + 1) * cols, c.init.data() + to);
+      uint8_t* flags = c.init_flags.data() + to;
+      if (j.init_overflow != nullptr) {
+        std::copy(j.init_overflow + r * cols, j.init_overflow + (r + 1) * cols, flags);
+      } else {
+        std::fill(flags, flags + cols, uint8_t{0});
+      }
+    }
+    c.init_outputs += static_cast<int64_t>(j.rows) * j.cols;
+  } else if (j.init_acc != nullptr) {
+    throw std::logic_error("a fold after the first of its chain resumes sums");
+  }
+  if (j.fold_k0 + j.k < c.k) return false;  // a fold before the last: no sums
+  if (!c.computed) {
+    if (c.resumed && c.init_outputs != c.rows * c.cols) {
+      throw std::logic_error("a fold chain's last fold comes before its region's first fold");
+    }
+    GemmProblem problem;
+    problem.m = static_cast<size_t>(c.rows);
+    problem.n = stride;
+    problem.k = static_cast<size_t>(c.k);
+    problem.a = c.a;
+    problem.lda = c.lda;
+    problem.a_exponent = c.a_exponent;
+    problem.b = c.b;
+    problem.ldb = c.ldb;
+    problem.b_exponents = c.b_exponents;
+    problem.bias = c.bias;
+    problem.initial_acc = c.resumed ? c.init.data() : nullptr;
+    problem.ld_initial = stride;
+    compute_ahead(problem);
+    ahead_.tag = 0;  // no other tile's (TileJob::reuse_tag)
+    c.computed = true;
+  }
+  resumed_flags = c.resumed ? c.init_flags.data() + first_row * stride + offset : nullptr;
+  flags_ld = stride;
+  return true;
+}
+
+void ArrayModel::take_sums(size_t first_row, size_t offset, const uint8_t* resumed_flags,
+                           size_t flags_ld) {
   const auto stride = static_cast<size_t>(ahead_.cols);
   // (Through local pointers: the stores through result_'s vectors could alias the loads of
   // the members, which kept the loop scalar with every pointer reloaded per output.)
   const auto cols = static_cast<size_t>(job_.cols);
-  const uint8_t* resumed_flags =
-      job_.init_acc != nullptr ? job_.init_overflow : nullptr;  // as resumed_overflow()
   // The codes: the whole block computed ahead is requantized once (its rows are contiguous,
   // each output with its column's scale), and each tile takes its slice. Where only the codes
   // are wanted, the tile's sums are left out.
@@ -597,6 +652,8 @@ int64_t ArrayModel::compute_whole_tile() {
   for (int r = 0; r < job_.rows; ++r) {
     const size_t from = (first_row + static_cast<size_t>(r)) * stride + offset;
     const auto to = static_cast<size_t>(r) * cols;
+    const uint8_t* resumed =
+        resumed_flags != nullptr ? resumed_flags + static_cast<size_t>(r) * flags_ld : nullptr;
     const int64_t* sums = ahead_.acc.get() + from;
     uint8_t* __restrict flags = result_.overflow.data() + to;  // (uint8_t aliases all)
     if (!codes_only) std::copy(sums, sums + cols, result_.acc.data() + to);
@@ -605,8 +662,7 @@ int64_t ArrayModel::compute_whole_tile() {
       uint64_t* acc_steps = result_.overflow_steps.data() + to;
       for (size_t c = 0; c < cols; ++c) acc_steps[c] = steps[c];
       for (size_t c = 0; c < cols; ++c) {
-        flags[c] =
-            steps[c] > 0 || (resumed_flags != nullptr && resumed_flags[to + c] != 0) ? 1 : 0;
+        flags[c] = steps[c] > 0 || (resumed != nullptr && resumed[c] != 0) ? 1 : 0;
       }
     } else {
       if (!codes_only) {
@@ -614,7 +670,7 @@ int64_t ArrayModel::compute_whole_tile() {
                   uint64_t{0});
       }
       for (size_t c = 0; c < cols; ++c) {
-        flags[c] = resumed_flags != nullptr && resumed_flags[to + c] != 0 ? 1 : 0;
+        flags[c] = resumed != nullptr && resumed[c] != 0 ? 1 : 0;
       }
     }
     if (job_.requantize) {
@@ -623,6 +679,71 @@ int64_t ArrayModel::compute_whole_tile() {
     }
   }
   if (!job_.requantize) std::fill(result_.codes.begin(), result_.codes.end(), 0);
+}
+
+int64_t ArrayModel::compute_whole_tile() {
+  if (!busy_) throw std::logic_error("ArrayModel::compute_whole_tile: no tile started");
+  const auto cols = static_cast<size_t>(job_.cols);
+  size_t first_row = 0;
+  size_t offset = 0;
+  const uint8_t* resumed_flags = nullptr;  // the resumed flags of the tile's first row
+  size_t flags_ld = cols;
+  bool sums = true;  // false: a fold before its chain's last, whose sums are not given
+  if (job_.fold_tag != 0) {
+    sums = fold_chain(first_row, offset, resumed_flags, flags_ld);
+  } else {
+    // The fast kernel forms the same saturated sums as the PEs (it proves per call where it
+    // may reorder and recomputes the rest in order), bias first. With resident weights the
+    // tiles to the right share A, so one call computes them all and later tiles take their
+    // slice. A resumed chunk starts each output from its own partial sum: no look-ahead (the
+    // sums to the right would need theirs).
+    const bool resumed = job_.init_acc != nullptr;
+    // The rows computed ahead start at ahead_.a, lda apart: this tile's first row among them.
+    const auto a_at = reinterpret_cast<uintptr_t>(job_.a);
+    const auto ahead_a_at = reinterpret_cast<uintptr_t>(ahead_.a);
+    const size_t a_offset = a_at >= ahead_a_at ? a_at - ahead_a_at : 0;
+    // The B view the columns ahead continue.
+    const Code* const b = job_.ahead_b != nullptr ? job_.ahead_b : job_.b;
+    const size_t ldb = job_.ahead_b != nullptr ? job_.ahead_ldb : job_.ldb;
+    const bool cached = !resumed && job_.reuse_tag != 0 && ahead_.tag == job_.reuse_tag &&
+                        job_.lda > 0 && job_.lda == ahead_.lda && a_at >= ahead_a_at &&
+                        a_offset % job_.lda == 0 &&
+                        static_cast<int64_t>(a_offset / job_.lda) + job_.rows <= ahead_.rows &&
+                        b >= ahead_.b && b + job_.cols <= ahead_.b + ahead_.cols;
+    if (!cached) {
+      const int64_t cols_ahead = job_.cols + (resumed ? 0 : job_.lookahead_cols);
+      // The rows ahead in whole tiles, their sums within kAheadOutputs.
+      const int64_t cap =
+          std::max<int64_t>(job_.rows, kAheadOutputs / cols_ahead / job_.rows * job_.rows);
+      const int64_t rows = std::min(job_.rows + (resumed ? 0 : job_.lookahead_rows), cap);
+      GemmProblem problem;
+      problem.m = static_cast<size_t>(rows);
+      problem.n = static_cast<size_t>(cols_ahead);
+      problem.k = static_cast<size_t>(job_.k);
+      problem.a = job_.a;
+      problem.lda = job_.lda;
+      problem.a_exponent = job_.a_exponent;
+      problem.b = b;
+      problem.ldb = ldb;
+      problem.b_exponents = job_.b_exponents;
+      problem.bias = job_.bias;
+      problem.initial_acc = job_.init_acc;
+      problem.ld_initial = cols;
+      compute_ahead(problem);
+      ahead_.tag = resumed ? 0 : job_.reuse_tag;
+    }
+    first_row = cached ? a_offset / job_.lda : 0;
+    offset = static_cast<size_t>(b - ahead_.b);
+    resumed_flags = resumed ? job_.init_overflow : nullptr;  // as resumed_overflow()
+  }
+  if (sums) {
+    take_sums(first_row, offset, resumed_flags, flags_ld);
+  } else {
+    result_.acc.clear();
+    result_.overflow_steps.clear();
+    std::fill(result_.overflow.begin(), result_.overflow.end(), uint8_t{0});
+    std::fill(result_.codes.begin(), result_.codes.end(), Code{0});
+  }
   // The tiles of one row share A, and with resident weights every row shares B: their non-zero
   // counts are taken once per row of tiles and once per column of tiles.
   // (An a_tag and the other kinds of tag count apart: a job may carry either.)

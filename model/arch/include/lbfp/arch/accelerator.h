@@ -387,10 +387,13 @@ class Accelerator : public sc_core::sc_module {
   // as the DMA loaded it into its slot, holds the same bytes as that read (checked once per
   // block); otherwise (the memory was written meanwhile) its tiles are computed from the slot
   // as before. The outputs, cycles and traffic are the same either way.
+  // Weight-/input-stationary: a K chunk of several folds is one fold chain, its block pair's
+  // sums computed over the whole chunk at once (TileJob::fold_tag, Tile::chained).
   struct ComputeAhead {
     uint64_t runs = 0;     // runs of weight blocks read ahead from memory
     uint64_t blocks = 0;   // weight blocks whose tiles took sums computed ahead
     uint64_t changed = 0;  // weight blocks that differed from the read ahead: computed apart
+    uint64_t fold_chains = 0;  // block pairs' K chunks computed as one fold chain
   };
   const ComputeAhead& compute_ahead() const { return compute_ahead_; }
 
@@ -412,6 +415,10 @@ class Accelerator : public sc_core::sc_module {
     bool first_chunk, last_chunk;  // of the reduction (chunks and folds)
     uint64_t psum_offset;     // bytes into the partial-sum store
     size_t out_index;         // last chunk: index among the output tiles
+    // Weight-/input-stationary, tile mode: the folds of the tile's chunk are a fold chain the
+    // backend computes at once (TileJob::fold_tag): between them no sums are stored or
+    // reloaded, only their bytes counted.
+    bool chained;
   };
   struct Plan;
 

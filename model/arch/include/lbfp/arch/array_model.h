@@ -31,6 +31,10 @@
 #include "lbfp/number_format.h"
 #include "lbfp/scaled_format.h"
 
+namespace lbfp {
+struct GemmProblem;  // lbfp/gemm.h
+}  // namespace lbfp
+
 namespace lbfp::arch {
 
 // One tile: rows x k codes of A (row stride lda), k x cols codes of B (row stride ldb). What must
@@ -102,6 +106,21 @@ struct TileJob {
   // stays the same: the whole activation block of the tile, whichever weights it meets (the
   // tile-level mode keeps A's activity counts per view while it holds). 0: no reuse.
   uint64_t a_tag = 0;
+  // Weight-/input-stationary folds: the tile is one fold of a K chunk of chunk_k steps, fold_k0
+  // steps into it, and its A view continues over the whole chunk (fold_k0 columns to the left,
+  // the rest to the right, stride lda), as does B's (rows, stride ldb); with lookahead_rows and
+  // lookahead_cols, over the region of its block pair's tiles. The region's tiles take the
+  // chunk's folds in order, all the region's tiles of a fold before the next fold's, each
+  // resuming the fold before through the partial-sum store; fold_tag identifies the chain (the
+  // pair and the chunk; 0: none). A backend that computes ahead (ArrayBackend::computes_ahead)
+  // then computes the region's sums over the whole chunk once, at its last fold: the caller
+  // passes init_acc only at the chunk's first fold (a resumed chunk) and neither stores nor
+  // reloads the sums between folds, which such a backend does not give (TileResult::acc and
+  // overflow_steps are then empty, overflow and codes zero); the last fold's results are the
+  // whole chunk's. Other backends ignore these fields.
+  int64_t chunk_k = 0;
+  int64_t fold_k0 = 0;
+  uint64_t fold_tag = 0;
   const ScaledTile* scaled = nullptr;  // a format of spec section 13 (its own array)
 };
 
@@ -170,8 +189,9 @@ class ArrayModel {
 
   // Runs a started tile to completion, cycle by cycle; returns the cycles it took.
   int64_t run_to_completion();
-  // The same outputs without stepping cycles, from the fast GEMM kernel (the tile-level mode);
-  // returns tile_cycles(steps).
+  // The same outputs without stepping cycles, from the fast GEMM kernel (the tile-level mode;
+  // a fold chain's folds as TileJob::fold_tag describes); returns tile_cycles(steps). Throws
+  // std::logic_error for a fold outside its chain's region or out of the chain's order.
   int64_t compute_whole_tile();
 
   const TileResult& result() const { return result_; }
@@ -192,6 +212,16 @@ class ArrayModel {
   ArrayGeometry geometry_;
   NumberFormat format_;
   void build_products();
+  // Tile mode: computes the sums of `problem` into ahead_ (its scales from the exponents).
+  void compute_ahead(const GemmProblem& problem);
+  // A fold chain's tile (TileJob::fold_tag): records a resumed chunk's start values at its
+  // first fold and computes the region's sums at its last; false for a fold before the last
+  // (no sums), else the tile's first row and column in ahead_ and where its resumed flags lie.
+  bool fold_chain(size_t& first_row, size_t& offset, const uint8_t*& resumed_flags,
+                  size_t& flags_ld);
+  // The tile's results from ahead_: its sums from `first_row` and column `offset` there, its
+  // resumed flags (or nullptr) rows flags_ld apart, the codes requantized once for the block.
+  void take_sums(size_t first_row, size_t offset, const uint8_t* resumed_flags, size_t flags_ld);
   std::vector<int64_t> product_;  // exact products of every code pair, clamped to +-2^A
   std::vector<uint8_t> zero_;     // per code: 1 when it is a zero
   Code zero_mask_ = 0;            // zero_code_mask
@@ -269,6 +299,26 @@ class ArrayModel {
     }
   };
   KeptCounts nonzero_a_, nonzero_b_;
+  // The fold chain in flight (TileJob::fold_tag): its region at the chunk's first step, and a
+  // resumed chunk's start values as its first fold's tiles gave them (rows x cols each).
+  struct FoldChain {
+    uint64_t tag = 0;
+    const Code* a = nullptr;
+    size_t lda = 0;
+    const Code* b = nullptr;
+    size_t ldb = 0;
+    int64_t rows = 0;
+    int64_t cols = 0;
+    int64_t k = 0;
+    int a_exponent = 0;
+    const int* b_exponents = nullptr;
+    const float* bias = nullptr;
+    bool resumed = false;
+    std::vector<int64_t> init;
+    std::vector<uint8_t> init_flags;
+    int64_t init_outputs = 0;  // start values recorded so far
+    bool computed = false;
+  } chain_;
   bool busy_ = false;
   bool accumulators_ready_ = false;
   int64_t cycle_ = 0;
