@@ -1433,6 +1433,10 @@ void Accelerator::run_compute() {
           job.fold_tag = chain_tag;
           job.lookahead_rows = static_cast<int64_t>(ab.first + ab.count - t.m0 - rows);
           job.lookahead_cols = static_cast<int64_t>(wb.first + wb.count - t.n0 - cols);
+          // The fold's A view is the same for the pair's tiles in a row, its B view for those
+          // in a column: their activity counts are taken once.
+          job.a_tag = a_tag_of(t.a_block);
+          job.weight_tag = chain_tag;
         } else if (os && lp.weights_resident() && t.m0 > 0) {
           // The later tiles of the activation block use the same activations (the block stays
           // whole in its slot until they are computed) and the weights, all loaded once the

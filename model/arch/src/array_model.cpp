@@ -301,9 +301,12 @@ void ArrayModel::start(const TileJob& job) {
   result_.rows = job.rows;
   result_.cols = job.cols;
   const auto n = static_cast<size_t>(job.rows) * static_cast<size_t>(job.cols);
-  result_.overflow.resize(n);
-  result_.codes.resize(n);
-  if (job.keep_sums || !job.requantize) {
+  // A fold before its chain's last: compute_whole_tile gives no results (the cycle mode's
+  // first clock sizes them).
+  const bool no_results = job.fold_tag != 0 && job.fold_k0 + job.k < job.chunk_k;
+  result_.overflow.resize(no_results ? 0 : n);
+  result_.codes.resize(no_results ? 0 : n);
+  if (!no_results && (job.keep_sums || !job.requantize)) {
     result_.acc.resize(n);
     result_.overflow_steps.resize(n);
   } else {  // (a vector grown from empty would be zeroed first)
@@ -736,14 +739,7 @@ int64_t ArrayModel::compute_whole_tile() {
     offset = static_cast<size_t>(b - ahead_.b);
     resumed_flags = resumed ? job_.init_overflow : nullptr;  // as resumed_overflow()
   }
-  if (sums) {
-    take_sums(first_row, offset, resumed_flags, flags_ld);
-  } else {
-    result_.acc.clear();
-    result_.overflow_steps.clear();
-    std::fill(result_.overflow.begin(), result_.overflow.end(), uint8_t{0});
-    std::fill(result_.codes.begin(), result_.codes.end(), Code{0});
-  }
+  if (sums) take_sums(first_row, offset, resumed_flags, flags_ld);  // (else start() left none)
   // The tiles of one row share A, and with resident weights every row shares B: their non-zero
   // counts are taken once per row of tiles and once per column of tiles.
   // (An a_tag and the other kinds of tag count apart: a job may carry either.)

@@ -115,9 +115,9 @@ struct TileJob {
   // pair and the chunk; 0: none). A backend that computes ahead (ArrayBackend::computes_ahead)
   // then computes the region's sums over the whole chunk once, at its last fold: the caller
   // passes init_acc only at the chunk's first fold (a resumed chunk) and neither stores nor
-  // reloads the sums between folds, which such a backend does not give (TileResult::acc and
-  // overflow_steps are then empty, overflow and codes zero); the last fold's results are the
-  // whole chunk's. Other backends ignore these fields.
+  // reloads the sums between folds, which such a backend does not give (TileResult's vectors
+  // are then empty); the last fold's results are the whole chunk's. Other backends ignore
+  // these fields.
   int64_t chunk_k = 0;
   int64_t fold_k0 = 0;
   uint64_t fold_tag = 0;
