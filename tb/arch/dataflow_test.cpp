@@ -261,6 +261,38 @@ TEST(Dataflow, InputStationaryFoldChainsResumeChunksAndTheirFlags) {
   fold_chains_in(Dataflow::kInputStationary);
 }
 
+// A fold chain holds its block pair's sums (Tile::chained): at most 2^21 outputs, beyond which
+// the tile mode takes the pair's folds one by one, each resuming the one before from the store.
+// Two weight-stationary layers, each one block pair of two folds (resident weights, every row
+// in one tile): 2040 x 1024 outputs (just under) is one chain, 2050 x 1024 (just over) none;
+// both the golden outputs.
+TEST(Dataflow, FoldChainsBeyondTheirSizeTakeTheirFoldsOneByOne) {
+  const std::vector<GemmLayer> layers = {
+      random_layer(lbfp8(), "under", 2040, 1024, 8, 7, true),
+      random_layer(lbfp8(), "over", 2050, 1024, 8, 8, true)};
+  AcceleratorConfig cfg = config(lbfp8(), SimMode::kTile, Dataflow::kWeightStationary);
+  cfg.dram.size_bytes = 16 << 20;
+  cfg.buffers = BufferConfig{64 << 10, 32 << 10, 32 << 10, 16 << 20};
+  for (const GemmLayer& l : layers) {
+    const LayerPlan plan = plan_layer(job_of(l), cfg);
+    EXPECT_EQ(plan.block_m, l.m) << l.name;
+    EXPECT_EQ(plan.block_n, l.n) << l.name;
+    EXPECT_EQ(plan.k_chunks, 1u) << l.name;
+    EXPECT_EQ(plan.fold_k, 4u) << l.name;
+  }
+  AcceleratorTop under("under", cfg);
+  AcceleratorTop over("over", cfg);
+  under.add_layer(layers[0]);
+  over.add_layer(layers[1]);
+  sc_core::sc_start();
+  ASSERT_TRUE(under.finished()) << under.error();
+  ASSERT_TRUE(over.finished()) << over.error();
+  EXPECT_EQ(under.output(0), golden(lbfp8(), layers[0]));
+  EXPECT_EQ(over.output(0), golden(lbfp8(), layers[1]));
+  EXPECT_EQ(under.accelerator().compute_ahead().fold_chains, 1u);
+  EXPECT_EQ(over.accelerator().compute_ahead().fold_chains, 0u);
+}
+
 // A convolution that reaches the accelerator as one (the address generator forms the windows
 // on chip), 3x3 stride 2, in both stationary dataflows and both modes, with buffers large and
 // small (K split by channel), against the golden conv2d.
