@@ -237,13 +237,16 @@ TEST(ArrayModel, TimingFollowsTheFormulaForEveryGeometry) {
   }
 }
 
-// A reduction cut into K chunks, each chunk one tile that resumes the previous one's partial
-// sums and flags (TileJob::init_acc / init_overflow), requantized only at the end: in both
-// modes, bit for bit the unsplit golden reduction (value, sticky flag, the steps' saturation
-// count summed over the chunks), including data that saturates mid-way.
+// Operands of a split reduction: A (rows x k), B (k x cols), drawn from `seed` (large codes
+// that saturate a narrow accumulator, about a third negative, when `saturate`), and each
+// column's weight exponent and bias.
+struct SplitOperands {
+  std::vector<Code> a, b;
+  std::vector<int> exps;
+  std::vector<float> bias;
+};
 template <class Format>
-void check_split(const Format& format, const ArrayGeometry& g, int rows, int cols, int64_t k,
-                 const std::vector<int64_t>& cuts, bool saturate, uint32_t seed) {
+SplitOperands split_operands(int rows, int cols, size_t k, bool saturate, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> any(0, 255);
   std::uniform_int_distribution<int> big(0x70, 0x7f);
@@ -256,17 +259,62 @@ void check_split(const Format& format, const ArrayGeometry& g, int rows, int col
     }
     return x;
   };
-  const auto ku = static_cast<size_t>(k);
-  std::vector<Code> a(static_cast<size_t>(rows) * ku);
-  std::vector<Code> b(ku * static_cast<size_t>(cols));
-  for (auto& x : a) x = draw();
-  for (auto& x : b) x = draw();
-  std::vector<int> exps(static_cast<size_t>(cols));
-  std::vector<float> bias(static_cast<size_t>(cols));
+  SplitOperands o;
+  o.a.resize(static_cast<size_t>(rows) * k);
+  o.b.resize(k * static_cast<size_t>(cols));
+  for (auto& x : o.a) x = draw();
+  for (auto& x : o.b) x = draw();
   for (int j = 0; j < cols; ++j) {
-    exps[static_cast<size_t>(j)] = j % 3 - 1;
-    bias[static_cast<size_t>(j)] = static_cast<float>(j) * 0.37f - 1.0f;
+    o.exps.push_back(j % 3 - 1);
+    o.bias.push_back(static_cast<float>(j) * 0.37f - 1.0f);
   }
+  return o;
+}
+
+// Each output's sum, sticky flag, saturating steps and code (rows x cols) against lbfp::dot
+// over the whole reduction (A exponent 1, the bias first, requantized to exponent 6 without
+// ReLU); *saturated when some output saturated.
+template <class Format>
+void expect_split_sums(const Format& format, const SplitOperands& o, int rows, int cols, size_t k,
+                       const std::vector<int64_t>& acc, const std::vector<uint8_t>& flag,
+                       const std::vector<uint64_t>& steps, const std::vector<Code>& codes,
+                       const char* label, bool* saturated) {
+  *saturated = false;
+  for (int i = 0; i < rows; ++i) {
+    for (int j = 0; j < cols; ++j) {
+      const int scale = format.product_scale(1, o.exps[static_cast<size_t>(j)]);
+      const int64_t init =
+          bias_to_accumulator(format.acc_bits(), o.bias[static_cast<size_t>(j)], scale);
+      std::vector<Code> row(o.a.begin() + static_cast<long>(static_cast<size_t>(i) * k),
+                            o.a.begin() + static_cast<long>(static_cast<size_t>(i + 1) * k));
+      std::vector<Code> col;
+      for (size_t kk = 0; kk < k; ++kk) {
+        col.push_back(o.b[kk * static_cast<size_t>(cols) + static_cast<size_t>(j)]);
+      }
+      const DotResult want = dot(format, row, col, init);
+      const auto idx = static_cast<size_t>(i * cols + j);
+      ASSERT_EQ(acc[idx], want.acc) << label << " C[" << i << "][" << j << "]";
+      ASSERT_EQ(flag[idx], want.overflows > 0 ? 1 : 0) << label << " C[" << i << "][" << j << "]";
+      ASSERT_EQ(steps[idx], want.overflows) << label << " C[" << i << "][" << j << "]";
+      ASSERT_EQ(codes[idx], requantize(format, want.acc, scale, 6, false)) << label;
+      *saturated |= want.overflows > 0;
+    }
+  }
+}
+
+// A reduction cut into K chunks, each chunk one tile that resumes the previous one's partial
+// sums and flags (TileJob::init_acc / init_overflow), requantized only at the end: in both
+// modes, bit for bit the unsplit golden reduction (value, sticky flag, the steps' saturation
+// count summed over the chunks), including data that saturates mid-way.
+template <class Format>
+void check_split(const Format& format, const ArrayGeometry& g, int rows, int cols, int64_t k,
+                 const std::vector<int64_t>& cuts, bool saturate, uint32_t seed) {
+  const auto ku = static_cast<size_t>(k);
+  const SplitOperands o = split_operands<Format>(rows, cols, ku, saturate, seed);
+  const std::vector<Code>& a = o.a;
+  const std::vector<Code>& b = o.b;
+  const std::vector<int>& exps = o.exps;
+  const std::vector<float>& bias = o.bias;
   const auto n = static_cast<size_t>(rows * cols);
   for (bool cycle_mode : {true, false}) {
     ArrayModel model(g, format);
@@ -310,27 +358,8 @@ void check_split(const Format& format, const ArrayGeometry& g, int rows, int col
       if (job.requantize) codes = r.codes;
     }
     bool saw_saturation = false;
-    for (int i = 0; i < rows; ++i) {
-      for (int j = 0; j < cols; ++j) {
-        const int scale = format.product_scale(1, exps[static_cast<size_t>(j)]);
-        const int64_t init =
-            bias_to_accumulator(format.acc_bits(), bias[static_cast<size_t>(j)], scale);
-        std::vector<Code> row(a.begin() + static_cast<long>(static_cast<size_t>(i) * ku),
-                              a.begin() + static_cast<long>(static_cast<size_t>(i + 1) * ku));
-        std::vector<Code> col;
-        for (size_t kk = 0; kk < ku; ++kk) {
-          col.push_back(b[kk * static_cast<size_t>(cols) + static_cast<size_t>(j)]);
-        }
-        const DotResult want = dot(format, row, col, init);
-        const auto idx = static_cast<size_t>(i * cols + j);
-        const char* m = cycle_mode ? "cycle" : "tile";
-        ASSERT_EQ(acc[idx], want.acc) << m << " C[" << i << "][" << j << "]";
-        ASSERT_EQ(flag[idx], want.overflows > 0 ? 1 : 0) << m << " C[" << i << "][" << j << "]";
-        ASSERT_EQ(steps[idx], want.overflows) << m << " C[" << i << "][" << j << "]";
-        ASSERT_EQ(codes[idx], requantize(format, want.acc, scale, 6, false)) << m;
-        saw_saturation |= want.overflows > 0;
-      }
-    }
+    expect_split_sums(format, o, rows, cols, ku, acc, flag, steps, codes,
+                      cycle_mode ? "cycle" : "tile", &saw_saturation);
     if (saturate) {
       EXPECT_TRUE(saw_saturation);
     }
@@ -516,24 +545,11 @@ void check_fold_chain(const Format& format, Dataflow d, uint32_t seed) {
   const int cols = col_tiles[0] + col_tiles[1];
   const size_t k = 20;
   const int64_t chunks[2][2] = {{0, 12}, {12, 20}};  // first step, end
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> big(0x70, 0x7f);
-  std::bernoulli_distribution negative(0.3);
-  auto draw = [&]() {
-    auto x = static_cast<Code>(big(rng) | (negative(rng) ? 0x80 : 0));
-    if constexpr (std::is_same_v<Format, BfpFormat>) x = negative(rng) ? Code{0x81} : Code{0x7f};
-    return x;
-  };
-  std::vector<Code> a(static_cast<size_t>(rows) * k);
-  std::vector<Code> b(k * static_cast<size_t>(cols));
-  for (auto& x : a) x = draw();
-  for (auto& x : b) x = draw();
-  std::vector<int> exps(static_cast<size_t>(cols));
-  std::vector<float> bias(static_cast<size_t>(cols));
-  for (int j = 0; j < cols; ++j) {
-    exps[static_cast<size_t>(j)] = j % 3 - 1;
-    bias[static_cast<size_t>(j)] = static_cast<float>(j) * 0.37f - 1.0f;
-  }
+  const SplitOperands o = split_operands<Format>(rows, cols, k, true, seed);
+  const std::vector<Code>& a = o.a;
+  const std::vector<Code>& b = o.b;
+  const std::vector<int>& exps = o.exps;
+  const std::vector<float>& bias = o.bias;
   const auto n = static_cast<size_t>(rows * cols);
   std::vector<int64_t> acc(n, 0);
   std::vector<uint8_t> flag(n, 0);
@@ -610,26 +626,7 @@ void check_fold_chain(const Format& format, Dataflow d, uint32_t seed) {
     }
   }
   bool saw_saturation = false;
-  for (int i = 0; i < rows; ++i) {
-    for (int j = 0; j < cols; ++j) {
-      const int scale = format.product_scale(1, exps[static_cast<size_t>(j)]);
-      const int64_t init =
-          bias_to_accumulator(format.acc_bits(), bias[static_cast<size_t>(j)], scale);
-      std::vector<Code> row(a.begin() + static_cast<long>(static_cast<size_t>(i) * k),
-                            a.begin() + static_cast<long>(static_cast<size_t>(i + 1) * k));
-      std::vector<Code> col;
-      for (size_t kk = 0; kk < k; ++kk) {
-        col.push_back(b[kk * static_cast<size_t>(cols) + static_cast<size_t>(j)]);
-      }
-      const DotResult want = dot(format, row, col, init);
-      const auto idx = static_cast<size_t>(i * cols + j);
-      ASSERT_EQ(acc[idx], want.acc) << "C[" << i << "][" << j << "]";
-      ASSERT_EQ(flag[idx], want.overflows > 0 ? 1 : 0) << "C[" << i << "][" << j << "]";
-      ASSERT_EQ(steps[idx], want.overflows) << "C[" << i << "][" << j << "]";
-      ASSERT_EQ(codes[idx], requantize(format, want.acc, scale, 6, false));
-      saw_saturation |= want.overflows > 0;
-    }
-  }
+  expect_split_sums(format, o, rows, cols, k, acc, flag, steps, codes, "tile", &saw_saturation);
   EXPECT_TRUE(saw_saturation);
 }
 
