@@ -4,6 +4,7 @@
 // traffic of the folds and the cycles of hand-derived fold streams.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <memory>
 #include <random>
 #include <stdexcept>
@@ -291,6 +292,98 @@ TEST(Dataflow, FoldChainsBeyondTheirSizeTakeTheirFoldsOneByOne) {
   EXPECT_EQ(over.output(0), golden(lbfp8(), layers[1]));
   EXPECT_EQ(under.accelerator().compute_ahead().fold_chains, 1u);
   EXPECT_EQ(over.accelerator().compute_ahead().fold_chains, 0u);
+}
+
+// Random arrays (2 to 6 rows and columns, 0 to 2 pipeline stages), dataflows, formats (8-bit
+// accumulators wide and narrow), layers and buffers of a few dozen bytes to 2 KiB, the first
+// that the controller can plan of each draw: the cycle mode and the tile mode, with whatever
+// the tile mode computes ahead (rows and columns of tiles, fold chains, chunks), give the
+// golden outputs and saturation counts and the same cycles, stalls and traffic.
+TEST(Dataflow, RandomArraysBuffersAndLayersAgreeInBothModes) {
+  const NumberFormat formats[] = {lbfp8(), bfp8(), LbfpFormat(8, 4, 8, 14), BfpFormat(8, 16)};
+  const Dataflow dataflows[] = {Dataflow::kOutputStationary, Dataflow::kWeightStationary,
+                                Dataflow::kInputStationary};
+  std::mt19937 rng(2026);
+  auto between = [&](uint64_t lo, uint64_t hi) {
+    return std::uniform_int_distribution<uint64_t>(lo, hi)(rng);
+  };
+  auto bytes = [&](int lo, int hi) {  // log-uniform in [2^lo, 2^hi]
+    return static_cast<uint64_t>(
+        std::exp2(std::uniform_real_distribution<double>(lo, hi)(rng)));
+  };
+  struct Case {
+    AcceleratorConfig config;
+    GemmLayer layer;
+    std::vector<Code> want;
+    GoldenSaturation saturation;
+  };
+  std::vector<Case> cases;
+  while (cases.size() < 120) {
+    Case c;
+    const NumberFormat format = formats[between(0, 3)];
+    c.config = config(format, SimMode::kCycle, dataflows[cases.size() % 3]);
+    c.config.array.rows = static_cast<int>(between(2, 6));
+    c.config.array.cols = static_cast<int>(between(2, 6));
+    c.config.array.pipe_stages = static_cast<int>(between(0, 2));
+    c.config.buffers = BufferConfig{bytes(4, 11), bytes(4, 11), bytes(3, 9), bytes(4, 11)};
+    const auto seed = static_cast<uint32_t>(between(1, 1u << 30));
+    const uint64_t m = between(1, 40), n = between(1, 24), k = between(1, 90);
+    std::visit(
+        [&](const auto& f) {
+          c.layer = random_layer(f, "random", m, n, k, seed, seed % 3 != 0);
+          c.want = golden(f, c.layer);
+          c.saturation = golden_saturation(f, c.layer);
+        },
+        format);
+    try {
+      plan_layer(job_of(c.layer), c.config);
+    } catch (const std::exception&) {
+      continue;  // buffers too small for this layer: another draw
+    }
+    cases.push_back(std::move(c));
+  }
+  std::vector<std::unique_ptr<AcceleratorTop>> tops;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    for (SimMode mode : {SimMode::kCycle, SimMode::kTile}) {
+      AcceleratorConfig cfg = cases[i].config;
+      cfg.mode = mode;
+      tops.push_back(std::make_unique<AcceleratorTop>(
+          ("top" + std::to_string(tops.size())).c_str(), cfg));
+      tops.back()->add_layer(cases[i].layer);
+    }
+  }
+  sc_core::sc_start();
+  uint64_t chains = 0, saturated = 0;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    const AcceleratorTop& cycle = *tops[2 * i];
+    const AcceleratorTop& tile = *tops[2 * i + 1];
+    SCOPED_TRACE("case " + std::to_string(i) + ": " + dataflow_name(c.config.array.dataflow) +
+                 " " + std::to_string(c.config.array.rows) + "x" +
+                 std::to_string(c.config.array.cols) + ", layer " + std::to_string(c.layer.m) +
+                 "x" + std::to_string(c.layer.n) + "x" + std::to_string(c.layer.k));
+    ASSERT_TRUE(cycle.finished()) << cycle.error();
+    ASSERT_TRUE(tile.finished()) << tile.error();
+    EXPECT_EQ(cycle.output(0), c.want);
+    EXPECT_EQ(tile.output(0), c.want);
+    const LayerStats& a = cycle.stats()[0];
+    const LayerStats& b = tile.stats()[0];
+    EXPECT_EQ(a.total_cycles, b.total_cycles);
+    EXPECT_EQ(a.compute_cycles, b.compute_cycles);
+    EXPECT_EQ(a.stall_cycles, b.stall_cycles);
+    EXPECT_EQ(a.dram_bytes_read, b.dram_bytes_read);
+    EXPECT_EQ(a.sram_bytes_read, b.sram_bytes_read);
+    EXPECT_EQ(a.sram_bytes_written, b.sram_bytes_written);
+    EXPECT_EQ(a.zero_macs, b.zero_macs);
+    EXPECT_EQ(b.outputs_saturated, c.saturation.outputs);
+    EXPECT_EQ(b.overflow_steps, c.saturation.steps);
+    EXPECT_EQ(a.outputs_saturated, c.saturation.outputs);
+    chains += tile.accelerator().compute_ahead().fold_chains;
+    saturated += c.saturation.outputs;
+  }
+  // The draws reach fold chains and saturation.
+  EXPECT_GT(chains, 0u);
+  EXPECT_GT(saturated, 0u);
 }
 
 // A convolution that reaches the accelerator as one (the address generator forms the windows
