@@ -295,10 +295,11 @@ TEST(Dataflow, FoldChainsBeyondTheirSizeTakeTheirFoldsOneByOne) {
 }
 
 // Random arrays (2 to 6 rows and columns, 0 to 2 pipeline stages), dataflows, formats (8-bit
-// accumulators wide and narrow), layers and buffers of a few dozen bytes to 2 KiB, the first
-// that the controller can plan of each draw: the cycle mode and the tile mode, with whatever
-// the tile mode computes ahead (rows and columns of tiles, fold chains, chunks), give the
-// golden outputs and saturation counts and the same cycles, stalls and traffic.
+// codes, accumulators wide and narrow), GEMM layers and on-chip convolutions, and buffers of a
+// few dozen bytes to 2 KiB, the first that the controller can plan of each draw: the cycle
+// mode and the tile mode, with whatever the tile mode computes ahead (rows and columns of
+// tiles, fold chains, chunks), give the golden outputs (GEMMs: and saturation counts) and the
+// same cycles, stalls, traffic and counts.
 TEST(Dataflow, RandomArraysBuffersAndLayersAgreeInBothModes) {
   const NumberFormat formats[] = {lbfp8(), bfp8(), LbfpFormat(8, 4, 8, 14), BfpFormat(8, 16)};
   const Dataflow dataflows[] = {Dataflow::kOutputStationary, Dataflow::kWeightStationary,
@@ -318,8 +319,28 @@ TEST(Dataflow, RandomArraysBuffersAndLayersAgreeInBothModes) {
     GoldenSaturation saturation;
   };
   std::vector<Case> cases;
-  while (cases.size() < 120) {
+  while (cases.size() < 150) {
     Case c;
+    if (cases.size() >= 120) {
+      // Convolutions (3x3, stride 2) whose windows the address generator forms on chip,
+      // LBFP8: their outputs against the golden conv2d (their saturation is not counted here).
+      c.config = config(lbfp8(), SimMode::kCycle, dataflows[cases.size() % 3]);
+      c.config.array.rows = static_cast<int>(between(2, 6));
+      c.config.array.cols = static_cast<int>(between(2, 6));
+      c.config.array.pipe_stages = static_cast<int>(between(0, 2));
+      c.config.buffers = BufferConfig{bytes(5, 11), bytes(5, 11), bytes(3, 9), bytes(4, 11)};
+      const uint64_t h = between(3, 12), w = between(3, 12), ch = between(1, 8),
+                     filters = between(1, 6);
+      const auto seed = static_cast<uint32_t>(between(1, 1u << 30));
+      c.layer = conv_layer_3x3(h, w, ch, filters, seed, &c.want);
+      try {
+        plan_layer(job_of(c.layer), c.config);
+      } catch (const std::exception&) {
+        continue;
+      }
+      cases.push_back(std::move(c));
+      continue;
+    }
     const NumberFormat format = formats[between(0, 3)];
     c.config = config(format, SimMode::kCycle, dataflows[cases.size() % 3]);
     c.config.array.rows = static_cast<int>(between(2, 6));
@@ -353,7 +374,7 @@ TEST(Dataflow, RandomArraysBuffersAndLayersAgreeInBothModes) {
     }
   }
   sc_core::sc_start();
-  uint64_t chains = 0, saturated = 0;
+  uint64_t chains = 0, saturated = 0, convolutions = 0;
   for (size_t i = 0; i < cases.size(); ++i) {
     const Case& c = cases[i];
     const AcceleratorTop& cycle = *tops[2 * i];
@@ -375,15 +396,21 @@ TEST(Dataflow, RandomArraysBuffersAndLayersAgreeInBothModes) {
     EXPECT_EQ(a.sram_bytes_read, b.sram_bytes_read);
     EXPECT_EQ(a.sram_bytes_written, b.sram_bytes_written);
     EXPECT_EQ(a.zero_macs, b.zero_macs);
+    EXPECT_EQ(a.outputs_saturated, b.outputs_saturated);
+    EXPECT_EQ(a.overflow_steps, b.overflow_steps);
+    chains += tile.accelerator().compute_ahead().fold_chains;
+    if (c.layer.conv) {
+      convolutions += 1;
+      continue;
+    }
     EXPECT_EQ(b.outputs_saturated, c.saturation.outputs);
     EXPECT_EQ(b.overflow_steps, c.saturation.steps);
-    EXPECT_EQ(a.outputs_saturated, c.saturation.outputs);
-    chains += tile.accelerator().compute_ahead().fold_chains;
     saturated += c.saturation.outputs;
   }
   // The draws reach fold chains and saturation.
   EXPECT_GT(chains, 0u);
   EXPECT_GT(saturated, 0u);
+  EXPECT_EQ(convolutions, 30u);
 }
 
 // A convolution that reaches the accelerator as one (the address generator forms the windows
