@@ -311,10 +311,6 @@ void check_split(const Format& format, const ArrayGeometry& g, int rows, int col
                  const std::vector<int64_t>& cuts, bool saturate, uint32_t seed) {
   const auto ku = static_cast<size_t>(k);
   const SplitOperands o = split_operands<Format>(rows, cols, ku, saturate, seed);
-  const std::vector<Code>& a = o.a;
-  const std::vector<Code>& b = o.b;
-  const std::vector<int>& exps = o.exps;
-  const std::vector<float>& bias = o.bias;
   const auto n = static_cast<size_t>(rows * cols);
   for (bool cycle_mode : {true, false}) {
     ArrayModel model(g, format);
@@ -327,18 +323,18 @@ void check_split(const Format& format, const ArrayGeometry& g, int rows, int col
       job.rows = rows;
       job.cols = cols;
       job.k = cuts[j + 1] - cuts[j];
-      job.a = a.data() + cuts[j];
+      job.a = o.a.data() + cuts[j];
       job.lda = ku;
-      job.b = b.data() + static_cast<size_t>(cuts[j]) * static_cast<size_t>(cols);
+      job.b = o.b.data() + static_cast<size_t>(cuts[j]) * static_cast<size_t>(cols);
       job.ldb = static_cast<size_t>(cols);
       job.a_exponent = 1;
-      job.b_exponents = exps.data();
+      job.b_exponents = o.exps.data();
       job.out_exponent = 6;
       job.relu = false;
       const std::vector<int64_t> prev_acc = acc;
       const std::vector<uint8_t> prev_flag = flag;
       if (j == 0) {
-        job.bias = bias.data();
+        job.bias = o.bias.data();
       } else {
         job.init_acc = prev_acc.data();
         job.init_overflow = prev_flag.data();
@@ -546,10 +542,6 @@ void check_fold_chain(const Format& format, Dataflow d, uint32_t seed) {
   const size_t k = 20;
   const int64_t chunks[2][2] = {{0, 12}, {12, 20}};  // first step, end
   const SplitOperands o = split_operands<Format>(rows, cols, k, true, seed);
-  const std::vector<Code>& a = o.a;
-  const std::vector<Code>& b = o.b;
-  const std::vector<int>& exps = o.exps;
-  const std::vector<float>& bias = o.bias;
   const auto n = static_cast<size_t>(rows * cols);
   std::vector<int64_t> acc(n, 0);
   std::vector<uint8_t> flag(n, 0);
@@ -571,13 +563,13 @@ void check_fold_chain(const Format& format, Dataflow d, uint32_t seed) {
           job.rows = tile_rows;
           job.cols = tile_cols;
           job.k = 4;
-          job.a = a.data() + static_cast<size_t>(r0) * k + static_cast<size_t>(k0 + f0);
+          job.a = o.a.data() + static_cast<size_t>(r0) * k + static_cast<size_t>(k0 + f0);
           job.lda = k;
-          job.b = b.data() + static_cast<size_t>(k0 + f0) * static_cast<size_t>(cols) +
+          job.b = o.b.data() + static_cast<size_t>(k0 + f0) * static_cast<size_t>(cols) +
                   static_cast<size_t>(c0);
           job.ldb = static_cast<size_t>(cols);
           job.a_exponent = 1;
-          job.b_exponents = exps.data() + c0;
+          job.b_exponents = o.exps.data() + c0;
           job.out_exponent = 6;
           job.chunk_k = chunk_k;
           job.fold_k0 = f0;
@@ -587,7 +579,7 @@ void check_fold_chain(const Format& format, Dataflow d, uint32_t seed) {
           // The tile's own start values (stride cols), as the partial-sum store gives them.
           std::vector<int64_t> init;
           std::vector<uint8_t> init_flags;
-          if (f0 == 0 && c == 0) job.bias = bias.data() + c0;
+          if (f0 == 0 && c == 0) job.bias = o.bias.data() + c0;
           if (f0 == 0 && c == 1) {
             for (int i = 0; i < tile_rows; ++i) {
               for (int j = 0; j < tile_cols; ++j) {

@@ -533,41 +533,44 @@ bool ArrayModel::fold_chain(size_t& first_row, size_t& offset, const uint8_t*& r
       reinterpret_cast<uintptr_t>(j.a) - static_cast<uintptr_t>(j.fold_k0);
   const uintptr_t b_at =
       reinterpret_cast<uintptr_t>(j.b) - static_cast<uintptr_t>(j.fold_k0) * j.ldb;
+  GemmProblem& p = c.problem;
   if (j.fold_tag != c.tag) {
     if (j.fold_k0 != 0) {
       throw std::logic_error("a fold " + std::to_string(j.fold_k0) +
                              " steps into its chunk starts a fold chain");
     }
     c.tag = j.fold_tag;
-    c.a = j.a;
-    c.lda = j.lda;
-    c.b = j.b;
-    c.ldb = j.ldb;
-    c.rows = j.rows + j.lookahead_rows;
-    c.cols = j.cols + j.lookahead_cols;
-    c.k = j.chunk_k;
-    c.a_exponent = j.a_exponent;
-    c.b_exponents = j.b_exponents;
-    c.bias = j.bias;
+    p = GemmProblem{};
+    p.m = static_cast<size_t>(j.rows + j.lookahead_rows);
+    p.n = static_cast<size_t>(j.cols + j.lookahead_cols);
+    p.k = static_cast<size_t>(j.chunk_k);
+    p.a = j.a;
+    p.lda = j.lda;
+    p.a_exponent = j.a_exponent;
+    p.b = j.b;
+    p.ldb = j.ldb;
+    p.b_exponents = j.b_exponents;
+    p.bias = j.bias;
+    p.ld_initial = p.n;
     c.resumed = j.init_acc != nullptr;
     c.init_outputs = 0;
     c.computed = false;
     if (c.resumed) {
-      const auto outputs = static_cast<size_t>(c.rows) * static_cast<size_t>(c.cols);
-      c.init.resize(outputs);
-      c.init_flags.resize(outputs);
+      c.init.resize(p.m * p.n);
+      c.init_flags.resize(p.m * p.n);
     }
+    p.initial_acc = c.resumed ? c.init.data() : nullptr;
   }
-  const uintptr_t a0 = reinterpret_cast<uintptr_t>(c.a);
-  const uintptr_t b0 = reinterpret_cast<uintptr_t>(c.b);
-  const bool inside = j.lda == c.lda && j.ldb == c.ldb && j.chunk_k == c.k && a_at >= a0 &&
-                      (a_at - a0) % c.lda == 0 &&
-                      static_cast<int64_t>((a_at - a0) / c.lda) + j.rows <= c.rows &&
-                      b_at >= b0 && static_cast<int64_t>(b_at - b0) + j.cols <= c.cols;
+  const uintptr_t a0 = reinterpret_cast<uintptr_t>(p.a);
+  const uintptr_t b0 = reinterpret_cast<uintptr_t>(p.b);
+  const bool inside = j.lda == p.lda && j.ldb == p.ldb &&
+                      static_cast<size_t>(j.chunk_k) == p.k && a_at >= a0 &&
+                      (a_at - a0) % p.lda == 0 && (a_at - a0) / p.lda + j.rows <= p.m &&
+                      b_at >= b0 && b_at - b0 + j.cols <= p.n;
   if (!inside) throw std::logic_error("a fold's tile lies outside its chain's region");
-  first_row = (a_at - a0) / c.lda;
+  first_row = (a_at - a0) / p.lda;
   offset = b_at - b0;
-  const auto stride = static_cast<size_t>(c.cols);
+  const size_t stride = p.n;
   if (j.fold_k0 == 0 && c.resumed != (j.init_acc != nullptr)) {
     throw std::logic_error("the first fold's tiles of a chain disagree on resuming sums");
   }
@@ -583,29 +586,16 @@ bool ArrayModel::fold_chain(size_t& first_row, size_t& offset, const uint8_t*& r
         std::fill(flags, flags + cols, uint8_t{0});
       }
     }
-    c.init_outputs += static_cast<int64_t>(j.rows) * j.cols;
+    c.init_outputs += static_cast<size_t>(j.rows) * cols;
   } else if (j.init_acc != nullptr) {
     throw std::logic_error("a fold after the first of its chain resumes sums");
   }
-  if (j.fold_k0 + j.k < c.k) return false;  // a fold before the last: no sums
+  if (static_cast<size_t>(j.fold_k0 + j.k) < p.k) return false;  // before the last: no sums
   if (!c.computed) {
-    if (c.resumed && c.init_outputs != c.rows * c.cols) {
+    if (c.resumed && c.init_outputs != p.m * p.n) {
       throw std::logic_error("a fold chain's last fold comes before its region's first fold");
     }
-    GemmProblem problem;
-    problem.m = static_cast<size_t>(c.rows);
-    problem.n = stride;
-    problem.k = static_cast<size_t>(c.k);
-    problem.a = c.a;
-    problem.lda = c.lda;
-    problem.a_exponent = c.a_exponent;
-    problem.b = c.b;
-    problem.ldb = c.ldb;
-    problem.b_exponents = c.b_exponents;
-    problem.bias = c.bias;
-    problem.initial_acc = c.resumed ? c.init.data() : nullptr;
-    problem.ld_initial = stride;
-    compute_ahead(problem);
+    compute_ahead(p);
     ahead_.tag = 0;  // no other tile's (TileJob::reuse_tag)
     c.computed = true;
   }

@@ -28,12 +28,9 @@
 #include <vector>
 
 #include "lbfp/arch/array_timing.h"
+#include "lbfp/gemm.h"
 #include "lbfp/number_format.h"
 #include "lbfp/scaled_format.h"
-
-namespace lbfp {
-struct GemmProblem;  // lbfp/gemm.h
-}  // namespace lbfp
 
 namespace lbfp::arch {
 
@@ -299,24 +296,16 @@ class ArrayModel {
     }
   };
   KeptCounts nonzero_a_, nonzero_b_;
-  // The fold chain in flight (TileJob::fold_tag): its region at the chunk's first step, and a
-  // resumed chunk's start values as its first fold's tiles gave them (rows x cols each).
+  // The fold chain in flight (TileJob::fold_tag): the product over its region from the
+  // chunk's first step, and a resumed chunk's start values as its first fold's tiles gave them
+  // (m x n each, problem.initial_acc).
   struct FoldChain {
     uint64_t tag = 0;
-    const Code* a = nullptr;
-    size_t lda = 0;
-    const Code* b = nullptr;
-    size_t ldb = 0;
-    int64_t rows = 0;
-    int64_t cols = 0;
-    int64_t k = 0;
-    int a_exponent = 0;
-    const int* b_exponents = nullptr;
-    const float* bias = nullptr;
+    GemmProblem problem;
     bool resumed = false;
     std::vector<int64_t> init;
     std::vector<uint8_t> init_flags;
-    int64_t init_outputs = 0;  // start values recorded so far
+    size_t init_outputs = 0;  // start values recorded so far
     bool computed = false;
   } chain_;
   bool busy_ = false;
