@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <stdexcept>
 #include <vector>
@@ -160,6 +161,77 @@ TEST(Bias, RoundsToNearestEvenInAccumulatorUnits) {
   EXPECT_EQ(bias_to_accumulator(8, 127.5, 0), 127);
   EXPECT_EQ(bias_to_accumulator(32, 3.0, 1), 2);  // 1.5 units -> 2
   EXPECT_THROW(bias_to_accumulator(32, std::nan(""), 0), std::domain_error);
+}
+
+// Against the exact value: bias 2^-scale in long double (64-bit significand, 15-bit exponent:
+// exact for every double and these scales), rounded to nearest even by nearbyintl, saturated.
+// Biases of every binade (random bits), ties and near-ties at every scale, the scales beyond
+// where a power of two is a normal double, results that underflow or overflow a double.
+TEST(Bias, EqualsTheExactScaledValueRoundedAndSaturated) {
+  auto expected = [](int acc_bits, double bias, int scale) {
+    const long double x = std::nearbyintl(std::ldexp(static_cast<long double>(bias), -scale));
+    const long double limit = std::ldexp(1.0L, acc_bits - 1);
+    if (x >= limit) return (int64_t{1} << (acc_bits - 1)) - 1;
+    if (x < -limit) return -((int64_t{1} << (acc_bits - 1)) - 1) - 1;
+    return static_cast<int64_t>(x);
+  };
+  std::mt19937_64 rng(20261205);
+  std::uniform_int_distribution<int> acc_dist(2, kMaxAccBits);
+  std::uniform_int_distribution<int> scale_dist(-1100, 1100);
+  std::uniform_int_distribution<int> near_scale(-70, 70);
+  std::uniform_int_distribution<int64_t> units(-(int64_t{1} << 40), int64_t{1} << 40);
+  size_t checked = 0;
+  for (int i = 0; i < 400000; ++i) {
+    const int acc_bits = acc_dist(rng);
+    double bias = 0.0;
+    int scale = 0;
+    switch (i % 4) {
+      case 0: {  // any finite or infinite double, any scale
+        const uint64_t bits = rng();
+        std::memcpy(&bias, &bits, sizeof bias);
+        if (std::isnan(bias)) continue;
+        scale = scale_dist(rng);
+        break;
+      }
+      case 1: {  // a tie: (n + 1/2) units of 2^scale
+        scale = near_scale(rng);
+        bias = std::ldexp(static_cast<double>(units(rng)) + 0.5, scale);
+        break;
+      }
+      case 2: {  // one ulp either side of a tie or of an integer
+        scale = near_scale(rng);
+        const double t = std::ldexp(static_cast<double>(units(rng)) + (i % 8 == 2 ? 0.5 : 0.0),
+                                    scale);
+        bias = std::nextafter(t, (i / 4) % 2 == 0 ? HUGE_VAL : -HUGE_VAL);
+        break;
+      }
+      default: {  // near the saturation bounds and the 2^52 boundary of the rounding
+        scale = near_scale(rng);
+        const int top = (i / 4) % 2 == 0 ? acc_bits - 1 : 52;
+        const double t = std::ldexp(std::ldexp(1.0, top) + static_cast<double>(i % 5) - 2.5,
+                                    scale);
+        bias = (i / 8) % 2 == 0 ? t : -t;
+        break;
+      }
+    }
+    ASSERT_EQ(bias_to_accumulator(acc_bits, bias, scale), expected(acc_bits, bias, scale))
+        << "acc_bits " << acc_bits << " bias " << std::hexfloat << bias << " scale " << scale;
+    ++checked;
+  }
+  EXPECT_GT(checked, 390000u);
+  // Results below the smallest normal double, and the largest scales a power of two covers.
+  EXPECT_EQ(bias_to_accumulator(32, 0x1p-1000, 100), 0);
+  EXPECT_EQ(bias_to_accumulator(32, -0x1p-1074, 0), 0);
+  EXPECT_EQ(bias_to_accumulator(32, 0x1p-1060, -1060), 1);
+  EXPECT_EQ(bias_to_accumulator(32, 0x1.8p-1074, -1074), 2);  // 1.5 units -> 2
+  EXPECT_EQ(bias_to_accumulator(32, 0x1p1000, 1022), 0);      // 2^-22
+  EXPECT_EQ(bias_to_accumulator(32, 0x1p1000, -1023), 2147483647);
+  EXPECT_EQ(bias_to_accumulator(32, 0x1p-1000, -1023), 1 << 23);
+  EXPECT_EQ(bias_to_accumulator(32, 0x1.8p1023, 1023), 2);   // 1.5 units -> 2 (ldexp)
+  EXPECT_EQ(bias_to_accumulator(32, 0x1.4p1023, 1022), 2);   // 2.5 units -> 2
+  EXPECT_EQ(bias_to_accumulator(32, 0x1p-1074, -1100), 1 << 26);
+  EXPECT_EQ(bias_to_accumulator(kMaxAccBits, HUGE_VAL, 5), (int64_t{1} << 61) - 1);
+  EXPECT_EQ(bias_to_accumulator(kMaxAccBits, -HUGE_VAL, -5), -(int64_t{1} << 61));
 }
 
 }  // namespace

@@ -222,9 +222,19 @@ int64_t bias_to_accumulator(int acc_bits, double bias, int scale) {
   check_acc_bits(acc_bits);
   if (std::isnan(bias)) throw std::domain_error("bias is NaN");
   const int64_t max = (int64_t{1} << (acc_bits - 1)) - 1;
-  const double limit = std::ldexp(1.0, acc_bits - 1);  // exact
-  // Exact scaling, then nearest with ties to even (the default rounding mode).
-  const double rounded = std::nearbyint(std::ldexp(bias, -scale));
+  const auto limit = static_cast<double>(uint64_t{1} << (acc_bits - 1));  // exact
+  // bias 2^-scale rounded once (exact unless it leaves the double range), through a product
+  // where 2^-scale is a normal double (no library call: a GEMM converts a bias per column).
+  const double scaled = scale >= -1023 && scale <= 1022 ? bias * power_of_two(-scale)
+                                                        : std::ldexp(bias, -scale);
+  // Nearest with ties to even (the default rounding mode), as nearbyint: below 2^52 in
+  // magnitude the sum with 2^52 of the same sign has a unit in its last place of 1, so the
+  // addition rounds to the integer and the subtraction is exact; above, every double is one.
+  double rounded = scaled;
+  if (std::fabs(scaled) < 0x1p52) {
+    const double big = std::copysign(0x1p52, scaled);
+    rounded = (scaled + big) - big;
+  }
   if (rounded >= limit) return max;
   if (rounded < -limit) return -max - 1;
   return static_cast<int64_t>(rounded);

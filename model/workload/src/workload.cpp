@@ -15,6 +15,7 @@
 #include <type_traits>
 
 
+#include "lbfp/arith.h"
 #include "lbfp/calibration.h"
 #include "lbfp/conv.h"
 #include "lbfp/float_encoder.h"
@@ -353,11 +354,12 @@ __attribute__((target("avx512f"))) std::optional<double> largest_sampled_output_
         const float* out = sums[r];
         for (uint64_t l = 0; l < lanes; ++l) {
           const uint64_t j = j0 + l;
-          const int scale = a_exponent + w_exponents[j];
-          const double mid = std::ldexp(static_cast<double>(out[l]), scale);
-          const double reach =
-              std::ldexp(c_k * a_norm[r0 + r] * w_norm[l], scale) * (1 + 0x1p-30) +
-              std::fabs(mid) * 0x1p-50;
+          // 2^scale: exponents are within +-127, so the power is a normal double and each
+          // product rounds as ldexp would.
+          const double power = power_of_two(a_exponent + w_exponents[j]);
+          const double mid = static_cast<double>(out[l]) * power;
+          const double reach = (c_k * a_norm[r0 + r] * w_norm[l]) * power * (1 + 0x1p-30) +
+                               std::fabs(mid) * 0x1p-50;
           double low = mid - reach;
           double up = mid + reach;
           if (bias != nullptr) {

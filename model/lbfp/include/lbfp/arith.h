@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
@@ -190,6 +191,15 @@ DotResult dot(const BfpFormat& format, const Code* a, const Code* b, size_t n,
 template <class Format>
 DotResult dot(const Format& format, const std::vector<Code>& a, const std::vector<Code>& b,
               int64_t initial = 0);
+
+// 2^e for e in [-1022, 1023], the normal powers of two, from its bits (no library call). A product
+// x * power_of_two(e) rounds as std::ldexp(x, e) does: both are the exact x 2^e rounded once.
+inline double power_of_two(int e) {
+  const uint64_t bits = static_cast<uint64_t>(1023 + e) << 52;
+  double p = 0.0;
+  std::memcpy(&p, &bits, sizeof p);
+  return p;
+}
 
 // A real bias in accumulator units: round(bias / 2^scale), nearest with ties to even, saturated
 // to the A-bit range. Throws std::domain_error for NaN.
