@@ -176,6 +176,42 @@ TEST(SimRun, CycleModeAndTileModeAgree) {
   fs::remove_all(out);
 }
 
+// A waveform of the tile mode shows the controller's state as the cycle mode's does, cycle for
+// cycle: the tile mode stops for every array event while traced (where nothing waits for an
+// event in its cycle it otherwise reports it at its next stop). Each dataflow, with the K
+// split into chunks and folds (chains of folds, resumed partial sums) and buffers that make
+// the loads wait for slots.
+std::string waveform(const std::string& dataflow, const std::string& mode, const fs::path& dir) {
+  arch::SimulationRequest r;
+  r.workload = "gemm:70,45,300";
+  r.format = "lbfp8";
+  r.mode = mode;
+  r.dataflow = dataflow;
+  r.overrides = {"array.rows=4", "array.cols=4", "buffers.activation_kib=1",
+                 "buffers.weight_kib=1", "buffers.psum_kib=1"};
+  r.trace = (dir / (dataflow + "_" + mode + ".vcd")).string();
+  arch::simulate(r);
+  std::string vcd = slurp(r.trace);
+  const size_t date = vcd.find("$date");
+  const size_t end = vcd.find("$end", date);
+  if (date != std::string::npos && end != std::string::npos) vcd.erase(date, end - date);
+  return vcd;
+}
+
+TEST(SimRun, TheTileModesWaveformIsTheCycleModes) {
+  const fs::path dir = fresh_dir("waveform");
+  fs::create_directories(dir);
+  for (const std::string dataflow : {"os", "ws", "is"}) {
+    SCOPED_TRACE(dataflow);
+    const std::string tile = waveform(dataflow, "tile", dir);
+    const std::string cycle = waveform(dataflow, "cycle", dir);
+    // Not an empty trace: hundreds of time steps with changes.
+    EXPECT_GT(std::count(tile.begin(), tile.end(), '#'), 300) << tile.substr(0, 2000);
+    EXPECT_TRUE(tile == cycle) << "the waveforms differ (" << dir << ")";
+  }
+  fs::remove_all(dir);
+}
+
 // The formats of spec section 13 through simulate(): each run names its format, prices its
 // datapath with its own section of the synthesis table (MX with its element type's), writes MX
 // outputs as FP32 and keeps the summary's schema. The expected constants are the table's

@@ -259,7 +259,7 @@ class CppArray : public TimedArray {
     // next one (a copy cost four allocations per tile).
     TileResult result = spare();
     model_.swap_result(result);
-    return schedule(model_.tile_steps(job), std::move(result), tick);
+    return schedule(job, model_.tile_steps(job), std::move(result), tick);
   }
   ArrayActivity activity() const override { return model_.activity(); }
   bool computes_ahead() const override { return mode() == SimMode::kTile; }
@@ -1235,6 +1235,13 @@ void Accelerator::run_compute() {
       }
       return a_tag;
     };
+    // The tiles whose operands' release a load waits for: the loader resumes in that cycle.
+    // (The writer waits for the last chunk's results; this thread sees every event up to the
+    // cycle it resumes in. The tile mode stops for no other event: TileJob::release_watched.)
+    std::vector<bool> release_watched(p.tiles.size(), trace_every_event_);
+    for (const size_t need : p.loads_wait_for) {
+      if (need > 0) release_watched[need - 1] = true;
+    }
     // K split: each tile's previous chunk of the same outputs (its partial sums must have left
     // the array and be in the store before this chunk resumes them).
     std::vector<size_t> previous_chunk(p.tiles.size(), SIZE_MAX);
@@ -1518,6 +1525,8 @@ void Accelerator::run_compute() {
         }
         job.requantize = t.last_chunk;
         job.keep_sums = !t.last_chunk;  // finish_tile stores only a last chunk's codes
+        job.release_watched = release_watched[i];
+        job.done_watched = t.last_chunk || trace_every_event_;
         handed_.emplace_back(&p, i);
         // The array takes one operand step per k of the tile (output-stationary), per row
         // (weight-stationary) or per column (input-stationary).

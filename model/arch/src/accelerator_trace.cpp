@@ -19,6 +19,7 @@ std::vector<std::string> AcceleratorTrace::signal_names() {
 }
 
 void AcceleratorTrace::add(const Accelerator& accelerator, const std::string& prefix) {
+  accelerator.trace_every_event();
   const Accelerator::TraceState& s = accelerator.trace_state();
   const std::vector<std::string> n = signal_names();
   sc_core::sc_trace(file_, s.layer, prefix + "." + n[0], 16);

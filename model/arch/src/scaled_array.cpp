@@ -42,7 +42,7 @@ class ScaledArray : public TimedArray {
     activity_.macs += a.macs;
     activity_.zero_macs += a.zero_macs;
     activity_.requantizations += a.requantizations;
-    return schedule(array_tile_steps(geometry_, job.rows, job.cols, job.k), std::move(result),
+    return schedule(job, array_tile_steps(geometry_, job.rows, job.cols, job.k), std::move(result),
                     tick);
   }
   ArrayActivity activity() const override { return activity_; }

@@ -19,6 +19,13 @@ class TimedArray : public ArrayBackend {
  public:
   bool busy() const override { return !pending_.empty(); }
   int64_t step(const Tick& tick) override { return busy() ? advance_to(now_ + 1, tick) : 0; }
+  // Tile mode: straight to the last tile's end, stopping at the events on the way.
+  int64_t flush(const Tick& tick) override {
+    if (mode_ == SimMode::kCycle) return ArrayBackend::flush(tick);
+    int64_t end = now_;
+    for (const Pending& p : pending_) end = std::max(end, p.done_at);
+    return advance_to(end, tick);
+  }
 
  protected:
   TimedArray(const ArrayGeometry& geometry, SimMode mode) : mode_(mode), timeline_(geometry) {}
@@ -26,10 +33,12 @@ class TimedArray : public ArrayBackend {
   SimMode mode() const { return mode_; }
 
   // Queues a tile of `steps` reduction steps, computed as `result`, after the tiles before it,
-  // and advances to the cycle the array takes the next tile's operands.
-  int64_t schedule(int64_t steps, TileResult&& result, const Tick& tick) {
+  // and advances to the cycle the array takes the next tile's operands. The job's *_watched
+  // say which of its events the tile mode stops for.
+  int64_t schedule(const TileJob& job, int64_t steps, TileResult&& result, const Tick& tick) {
     const ArrayTimeline::Tile t = timeline_.add(now_, steps);
-    pending_.push_back({next_tile_++, t.last + 1, t.end + 1, false, std::move(result)});
+    pending_.push_back({next_tile_++, t.last + 1, t.end + 1, false, job.release_watched,
+                        job.done_watched, std::move(result)});
     return advance_to(t.next_handover, tick);
   }
 
@@ -47,10 +56,14 @@ class TimedArray : public ArrayBackend {
     int64_t release_at;  // the cycle after its last step
     int64_t done_at;     // the cycle after its last result row
     bool released;
+    bool release_watched;  // TileJob's: whether the tile mode stops at release_at, done_at
+    bool done_watched;
     TileResult result;
   };
 
-  // Advances to cycle `target`, reporting each event in its cycle.
+  // Advances to cycle `target`, reporting each event in its cycle: every cycle (cycle mode) or
+  // each cycle a watched event happens in (tile mode), reporting there the unwatched events
+  // before it too, in order.
   int64_t advance_to(int64_t target, const Tick& tick) {
     const int64_t from = now_;
     fire();
@@ -60,8 +73,8 @@ class TimedArray : public ArrayBackend {
         next = now_ + 1;
       } else {
         for (const Pending& p : pending_) {
-          if (!p.released) next = std::min(next, p.release_at);
-          next = std::min(next, p.done_at);
+          if (!p.released && p.release_watched) next = std::min(next, p.release_at);
+          if (p.done_watched) next = std::min(next, p.done_at);
         }
       }
       tick(next - now_);

@@ -301,7 +301,7 @@ class ArrayBackend {
   // Advances one cycle (when busy); returns the cycles advanced (0 or 1).
   virtual int64_t step(const Tick& tick) = 0;
   // Advances until every tile handed over has left the array; returns the cycles advanced.
-  int64_t flush(const Tick& tick) {
+  virtual int64_t flush(const Tick& tick) {
     int64_t cycles = 0;
     while (busy()) cycles += step(tick);
     return cycles;
@@ -377,6 +377,10 @@ class Accelerator : public sc_core::sc_module {
     uint64_t dma_in_flight = 0;  // DMA transactions issued and not yet complete
   };
   const TraceState& trace_state() const { return trace_; }
+  // A waveform samples trace_state() at the end of every time step: the array's events then
+  // each take their own cycle (TileJob::release_watched, done_watched), as the state they
+  // change shows. Called by AcceleratorTrace::add, before sc_start.
+  void trace_every_event() const { trace_every_event_ = true; }
 
   // The tile mode's sums computed ahead of the weights' loads. Where the weights stream
   // through their buffer, an activation block meets the weight blocks one after another, each
@@ -467,6 +471,7 @@ class Accelerator : public sc_core::sc_module {
   uint64_t last_reuse_tag_ = 0;
   bool no_more_work_ = false;
   TraceState trace_;
+  mutable bool trace_every_event_ = false;  // an observer's need (a waveform), not model state
 
   std::unique_ptr<Plan> plan_;  // the layer in flight
   std::deque<std::pair<Plan*, size_t>> handed_;  // tiles in the array, in hand-over order

@@ -119,6 +119,13 @@ struct TileJob {
   int64_t fold_k0 = 0;
   uint64_t fold_tag = 0;
   const ScaledTile* scaled = nullptr;  // a format of spec section 13 (its own array)
+  // Whether something waits, in the very cycle, for the tile's operands to be released (a load
+  // into the slots the tile frees, a waveform) or for its results to leave the array (the
+  // writer, a waveform). The caller sees every event up to the cycle it next resumes in either
+  // way; where nothing waits, the tile-level mode reports the event at the next cycle it stops
+  // in, instead of stopping for it (the events, their order and every cycle count the same).
+  bool release_watched = true;
+  bool done_watched = true;
 };
 
 struct TileResult {
