@@ -930,6 +930,14 @@ void Accelerator::run_controller() {
         }
       }
     };
+    // Every (block of M, block of N, chunk) once: R x C tiles over the layer per fold.
+    uint64_t folds_per_tile = 0;
+    for (uint64_t ki = 0; ki < nk; ++ki) {
+      folds_per_tile += ceil_div(std::min(lp.chunk_k, layer.k - ki * lp.chunk_k), lp.fold_k);
+    }
+    const uint64_t tiles = ceil_div(layer.m, TM) * all_tn * folds_per_tile;
+    p.tiles.reserve(tiles);
+    p.loads_wait_for.reserve(tiles);
     switch (lp.order) {
       case Order::kMNK:
         for (uint64_t mi = 0; mi < nm; ++mi)
