@@ -19,12 +19,15 @@ class TimedArray : public ArrayBackend {
  public:
   bool busy() const override { return !pending_.empty(); }
   int64_t step(const Tick& tick) override { return busy() ? advance_to(now_ + 1, tick) : 0; }
+  int64_t catch_up(const Tick& tick) override {
+    return handover_ > now_ ? advance_to(handover_, tick) : 0;
+  }
   // Tile mode: straight to the last tile's end, stopping at the events on the way.
   int64_t flush(const Tick& tick) override {
     if (mode_ == SimMode::kCycle) return ArrayBackend::flush(tick);
-    int64_t end = now_;
+    int64_t end = handover_;
     for (const Pending& p : pending_) end = std::max(end, p.done_at);
-    return advance_to(end, tick);
+    return end > now_ ? advance_to(end, tick) : 0;
   }
 
  protected:
@@ -33,12 +36,18 @@ class TimedArray : public ArrayBackend {
   SimMode mode() const { return mode_; }
 
   // Queues a tile of `steps` reduction steps, computed as `result`, after the tiles before it,
-  // and advances to the cycle the array takes the next tile's operands. The job's *_watched
-  // say which of its events the tile mode stops for.
+  // handed over now or, ahead of time, at the cycle the array can take it; then advances to
+  // the cycle the array can take the next tile's operands, unless the tile mode hands over
+  // ahead (TileJob::handover_ahead: catch_up advances later). The job's *_watched say which
+  // of its events the tile mode stops for.
   int64_t schedule(const TileJob& job, int64_t steps, TileResult&& result, const Tick& tick) {
-    const ArrayTimeline::Tile t = timeline_.add(now_, steps);
-    pending_.push_back({next_tile_++, t.last + 1, t.end + 1, false, job.release_watched,
+    const ArrayTimeline::Tile t = timeline_.add(std::max(now_, handover_), steps);
+    pending_.push_back({next_tile_++, t.last + 1, t.end + 1, job.release_watched,
                         job.done_watched, std::move(result)});
+    if (job.release_watched) watched_releases_.push_back(t.last + 1);
+    if (job.done_watched) watched_dones_.push_back(t.end + 1);
+    handover_ = t.next_handover;
+    if (mode_ == SimMode::kTile && job.handover_ahead) return 0;
     return advance_to(t.next_handover, tick);
   }
 
@@ -51,11 +60,13 @@ class TimedArray : public ArrayBackend {
   }
 
  private:
+  // A tile's events come after the previous tile's (its steps follow them, and its results
+  // theirs), so both the pending tiles' release and done cycles ascend in tile order, and the
+  // released tiles are a prefix of pending_.
   struct Pending {
     uint64_t tile;
     int64_t release_at;  // the cycle after its last step
-    int64_t done_at;     // the cycle after its last result row
-    bool released;
+    int64_t done_at;     // the cycle after its last result row (after release_at)
     bool release_watched;  // TileJob's: whether the tile mode stops at release_at, done_at
     bool done_watched;
     TileResult result;
@@ -72,10 +83,8 @@ class TimedArray : public ArrayBackend {
       if (mode_ == SimMode::kCycle) {
         next = now_ + 1;
       } else {
-        for (const Pending& p : pending_) {
-          if (!p.released && p.release_watched) next = std::min(next, p.release_at);
-          if (p.done_watched) next = std::min(next, p.done_at);
-        }
+        if (!watched_releases_.empty()) next = std::min(next, watched_releases_.front());
+        if (!watched_dones_.empty()) next = std::min(next, watched_dones_.front());
       }
       tick(next - now_);
       now_ = next;
@@ -84,15 +93,16 @@ class TimedArray : public ArrayBackend {
     return now_ - from;
   }
   void fire() {
-    for (Pending& p : pending_) {
-      if (!p.released && p.release_at <= now_) {
-        p.released = true;
-        released(p.tile);
-      }
+    while (released_ < pending_.size() && pending_[released_].release_at <= now_) {
+      const Pending& p = pending_[released_++];
+      if (p.release_watched) watched_releases_.pop_front();
+      released(p.tile);
     }
     while (!pending_.empty() && pending_.front().done_at <= now_) {
       Pending p = std::move(pending_.front());
       pending_.pop_front();
+      --released_;  // released in an earlier cycle or above
+      if (p.done_watched) watched_dones_.pop_front();
       finished(p.tile, p.result);
       if (spare_.size() < 4) spare_.push_back(std::move(p.result));
     }
@@ -101,8 +111,13 @@ class TimedArray : public ArrayBackend {
   SimMode mode_;
   ArrayTimeline timeline_;
   int64_t now_ = 0;
+  int64_t handover_ = 0;  // the cycle the array can take the next tile (ahead of now_ or not)
   uint64_t next_tile_ = 0;
   std::deque<Pending> pending_;
+  size_t released_ = 0;  // the tiles at the front of pending_ whose operands are released
+  // The cycles of the watched events not yet reported, ascending (the tile mode's stops).
+  std::deque<int64_t> watched_releases_;
+  std::deque<int64_t> watched_dones_;
   std::vector<TileResult> spare_;
 };
 

@@ -300,6 +300,10 @@ class ArrayBackend {
   virtual bool busy() const = 0;
   // Advances one cycle (when busy); returns the cycles advanced (0 or 1).
   virtual int64_t step(const Tick& tick) = 0;
+  // Advances to the cycle the array can take the next tile, where tiles handed over ahead of
+  // time (TileJob::handover_ahead) left the simulated time behind it; returns the cycles
+  // advanced.
+  virtual int64_t catch_up(const Tick& /*tick*/) { return 0; }
   // Advances until every tile handed over has left the array; returns the cycles advanced.
   virtual int64_t flush(const Tick& tick) {
     int64_t cycles = 0;

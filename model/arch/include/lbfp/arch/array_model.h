@@ -126,6 +126,12 @@ struct TileJob {
   // in, instead of stopping for it (the events, their order and every cycle count the same).
   bool release_watched = true;
   bool done_watched = true;
+  // The caller found the tile ready before the cycle the array can take it (operands, output
+  // space and the partial sums it resumes all there, each only ever growing) and nothing
+  // watches the hand-over itself (no waveform): the tile-level mode takes it at that cycle
+  // without advancing the simulated time to it first; ArrayBackend::catch_up advances later,
+  // when the caller must wait for something.
+  bool handover_ahead = false;
 };
 
 struct TileResult {
