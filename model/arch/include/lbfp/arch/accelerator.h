@@ -273,10 +273,12 @@ struct LayerStats {
 // An array implementation. Tiles overlap: the array takes the next tile (its preload, then its
 // operand steps) while earlier ones still reduce and drain, with the timing of ArrayTimeline
 // (array_timing.h). The caller hands tiles over with run_tile, which advances simulated time
-// to the earliest cycle at which the next hand-over does not delay the array; what happens to
-// a tile later is reported through the listener, in hand-over order, in the simulated cycle it
-// happens (from inside run_tile, step or flush). Tiles are numbered from 0 in hand-over order
-// over the backend's life.
+// to the earliest cycle at which the next hand-over does not delay the array (a tile-level
+// backend may leave that to catch_up: TileJob::handover_ahead); what happens to a tile later
+// is reported through the listener, in hand-over order, in the simulated cycle it happens
+// (from inside run_tile, step, catch_up or flush; a tile-level backend may report the events
+// TileJob's *_watched leave unwatched at its next stop). Tiles are numbered from 0 in
+// hand-over order over the backend's life.
 class ArrayBackend {
  public:
   struct Listener {
