@@ -10,6 +10,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "lbfp/arch/accelerator.h"
 #include "lbfp/arch/array_model.h"
 #include "lbfp/arith.h"
 
@@ -837,6 +838,147 @@ TEST(ArrayModel, TileActivityCountsEveryStepWithAZeroOperand) {
       ASSERT_EQ(got.macs, static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols) *
                               static_cast<uint64_t>(k));
       ASSERT_EQ(got.requantizations, static_cast<uint64_t>(rows * cols));
+    }
+  }
+}
+
+// The array backends' contract for the tile mode's stops (TileJob::release_watched,
+// done_watched, handover_ahead; ArrayBackend::catch_up): against the same stream of tiles with
+// every event watched and every tile handed over on time, a stream with events left unwatched
+// and tiles handed over ahead at random (the caller catching up before the others, as the
+// accelerator does) reports every event, each kind in tile order, a watched one in its very
+// cycle and an unwatched one no earlier and no later than the next watched one (or the end),
+// with the same results and the same last cycle. The cycle mode takes every cycle either way.
+struct Reported {
+  int64_t cycle;
+  std::vector<int64_t> acc;  // results only
+};
+struct StreamReport {
+  std::vector<std::pair<uint64_t, Reported>> released, done;
+  std::vector<int64_t> handed_at;  // the cycle each run_tile was called in
+  int64_t end = 0;
+};
+
+StreamReport run_stream(ArrayBackend& backend, const std::vector<TileJob>& jobs,
+                        const std::vector<bool>& ahead) {
+  StreamReport out;
+  int64_t now = 0;
+  const auto tick = [&now](int64_t n) { now += n; };
+  backend.set_listener(
+      {[&](uint64_t tile) { out.released.push_back({tile, {now, {}}}); },
+       [&](uint64_t tile, const TileResult& r) { out.done.push_back({tile, {now, r.acc}}); }});
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    TileJob job = jobs[i];
+    job.handover_ahead = !ahead.empty() && ahead[i];
+    if (!ahead.empty() && !ahead[i]) backend.catch_up(tick);
+    out.handed_at.push_back(now);
+    backend.run_tile(job, tick);
+  }
+  backend.flush(tick);
+  out.end = now;
+  return out;
+}
+
+TEST(ArrayBackend, UnwatchedEventsComeAtTheNextStopAndTilesHandedOverAheadKeepTheirCycles) {
+  const LbfpFormat f(8, 4, 8, 32);
+  for (const ArrayGeometry& g :
+       {ArrayGeometry{4, 4, 1}, ArrayGeometry{4, 3, 0, Dataflow::kWeightStationary},
+        ArrayGeometry{3, 4, 2, Dataflow::kInputStationary}}) {
+    SCOPED_TRACE(dataflow_name(g.dataflow));
+    const bool os = g.dataflow == Dataflow::kOutputStationary;
+    std::mt19937 rng(2026 + static_cast<uint32_t>(g.dataflow));
+    std::uniform_int_distribution<int> code(0, 255);
+    const int tiles = 300;
+    std::vector<std::vector<Code>> a(tiles), b(tiles);
+    std::vector<int> exps(16, 0);
+    std::vector<float> bias(16, 0.75f);
+    std::vector<TileJob> jobs(tiles);
+    std::vector<bool> ahead(tiles);
+    for (int i = 0; i < tiles; ++i) {
+      TileJob& j = jobs[static_cast<size_t>(i)];
+      // Short and long reductions, so that some tiles wait on the array and others do not.
+      j.k = 1 + static_cast<int64_t>(rng() % (os ? 40u : static_cast<uint32_t>(g.rows)));
+      j.rows = 1 + static_cast<int>(rng() % static_cast<uint32_t>(os ? g.rows : 9));
+      j.cols = 1 + static_cast<int>(rng() % static_cast<uint32_t>(g.cols));
+      if (g.dataflow == Dataflow::kInputStationary) {
+        j.rows = 1 + static_cast<int>(rng() % static_cast<uint32_t>(g.cols));
+        j.cols = 1 + static_cast<int>(rng() % 9);
+      }
+      auto& ai = a[static_cast<size_t>(i)];
+      auto& bi = b[static_cast<size_t>(i)];
+      ai.resize(static_cast<size_t>(j.rows * j.k));
+      bi.resize(static_cast<size_t>(j.k * j.cols));
+      for (auto& x : ai) x = static_cast<Code>(code(rng));
+      for (auto& x : bi) x = static_cast<Code>(code(rng));
+      j.a = ai.data();
+      j.lda = static_cast<size_t>(j.k);
+      j.b = bi.data();
+      j.ldb = static_cast<size_t>(j.cols);
+      j.b_exponents = exps.data();
+      j.bias = i % 3 == 0 ? bias.data() : nullptr;
+      j.release_watched = rng() % 4 == 0;
+      j.done_watched = rng() % 3 == 0;
+      ahead[static_cast<size_t>(i)] = rng() % 4 != 0;
+    }
+    std::vector<TileJob> every(jobs);
+    for (TileJob& j : every) j.release_watched = j.done_watched = true;
+    const auto reference = make_cpp_array(g, f, SimMode::kTile);
+    const StreamReport want = run_stream(*reference, every, {});
+    const auto tile = make_cpp_array(g, f, SimMode::kTile);
+    const StreamReport got = run_stream(*tile, jobs, ahead);
+    ASSERT_EQ(want.released.size(), static_cast<size_t>(tiles));
+    ASSERT_EQ(want.done.size(), static_cast<size_t>(tiles));
+    ASSERT_EQ(got.released.size(), static_cast<size_t>(tiles));
+    ASSERT_EQ(got.done.size(), static_cast<size_t>(tiles));
+    EXPECT_EQ(got.end, want.end);
+    std::vector<int64_t> watched;  // the cycles the tile mode stopped for an event
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      if (jobs[i].release_watched) watched.push_back(want.released[i].second.cycle);
+      if (jobs[i].done_watched) watched.push_back(want.done[i].second.cycle);
+    }
+    std::sort(watched.begin(), watched.end());
+    size_t late = 0;
+    const auto check = [&](const auto& g_events, const auto& w_events, bool is_done) {
+      for (size_t i = 0; i < jobs.size(); ++i) {
+        SCOPED_TRACE(testing::Message() << (is_done ? "results of tile " : "release of tile ")
+                                        << i);
+        ASSERT_EQ(g_events[i].first, i);  // in tile order
+        ASSERT_EQ(w_events[i].first, i);
+        const int64_t at = w_events[i].second.cycle;
+        const int64_t reported = g_events[i].second.cycle;
+        if (is_done ? jobs[i].done_watched : jobs[i].release_watched) {
+          EXPECT_EQ(reported, at);
+        } else {
+          const auto next = std::lower_bound(watched.begin(), watched.end(), at);
+          EXPECT_GE(reported, at);
+          EXPECT_LE(reported, next == watched.end() ? got.end : *next);
+          late += reported > at ? 1 : 0;
+        }
+        EXPECT_EQ(g_events[i].second.acc, w_events[i].second.acc);
+      }
+    };
+    check(got.released, want.released, false);
+    check(got.done, want.done, true);
+    // A tile handed over on time finds the clock at its cycle (catch_up went there); one
+    // handed over ahead, at or before it.
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      if (ahead[i]) {
+        EXPECT_LE(got.handed_at[i], want.handed_at[i]) << "tile " << i;
+      } else {
+        EXPECT_EQ(got.handed_at[i], want.handed_at[i]) << "tile " << i;
+      }
+    }
+    EXPECT_GT(late, 100u);  // most unwatched events are reported after their cycle
+    // The cycle mode: every event in its cycle whatever the flags.
+    const auto cycle = make_cpp_array(g, f, SimMode::kCycle);
+    const auto cycle_flags = make_cpp_array(g, f, SimMode::kCycle);
+    const StreamReport every_cycle = run_stream(*cycle, every, {});
+    const StreamReport flagged_cycle = run_stream(*cycle_flags, jobs, ahead);
+    EXPECT_EQ(flagged_cycle.end, every_cycle.end);
+    EXPECT_EQ(every_cycle.end, want.end);
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      EXPECT_EQ(flagged_cycle.released[i].second.cycle, want.released[i].second.cycle);
+      EXPECT_EQ(flagged_cycle.done[i].second.cycle, want.done[i].second.cycle);
     }
   }
 }
