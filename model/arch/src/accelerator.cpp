@@ -1300,7 +1300,11 @@ void Accelerator::run_compute() {
                          : no_output_space() ? kWaitOutputSpace
                                              : kNoStall;
           if (backend_->busy()) {
-            busy += static_cast<uint64_t>(backend_->step(tick));
+            // Waiting for partial sums alone: they come with a tile's results, and the counts
+            // already there only grow, so the tile mode goes straight to the next results.
+            const bool sums_alone = p.loaded > i && !no_output_space();
+            busy += static_cast<uint64_t>(sums_alone ? backend_->step_to_results(tick)
+                                                     : backend_->step(tick));
             trace_.array_busy = backend_->busy();
             wait(sc_core::SC_ZERO_TIME);
           } else if (partial_sums_pending()) {

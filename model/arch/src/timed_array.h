@@ -19,6 +19,11 @@ class TimedArray : public ArrayBackend {
  public:
   bool busy() const override { return !pending_.empty(); }
   int64_t step(const Tick& tick) override { return busy() ? advance_to(now_ + 1, tick) : 0; }
+  // Tile mode: the pending tiles' results leave in tile order, the first tile's first.
+  int64_t step_to_results(const Tick& tick) override {
+    if (mode_ == SimMode::kCycle || pending_.empty()) return step(tick);
+    return advance_to(std::max(now_ + 1, pending_.front().done_at), tick);
+  }
   int64_t catch_up(const Tick& tick) override {
     return handover_ > now_ ? advance_to(handover_, tick) : 0;
   }

@@ -302,6 +302,9 @@ class ArrayBackend {
   virtual bool busy() const = 0;
   // Advances one cycle (when busy); returns the cycles advanced (0 or 1).
   virtual int64_t step(const Tick& tick) = 0;
+  // Advances to the next cycle in which a tile's results leave the array, or one cycle where
+  // the backend takes every cycle; returns the cycles advanced (0 when not busy).
+  virtual int64_t step_to_results(const Tick& tick) { return step(tick); }
   // Advances to the cycle the array can take the next tile, where tiles handed over ahead of
   // time (TileJob::handover_ahead) left the simulated time behind it; returns the cycles
   // advanced.
