@@ -25,12 +25,13 @@ class TimedArray : public ArrayBackend {
     return advance_to(std::max(now_ + 1, pending_.front().done_at), tick);
   }
   int64_t catch_up(const Tick& tick) override {
-    return handover_ > now_ ? advance_to(handover_, tick) : 0;
+    const int64_t handover = timeline_.next_handover();
+    return handover > now_ ? advance_to(handover, tick) : 0;
   }
   // Tile mode: straight to the last tile's end, stopping at the events on the way.
   int64_t flush(const Tick& tick) override {
     if (mode_ == SimMode::kCycle) return ArrayBackend::flush(tick);
-    int64_t end = handover_;
+    int64_t end = timeline_.next_handover();
     for (const Pending& p : pending_) end = std::max(end, p.done_at);
     return end > now_ ? advance_to(end, tick) : 0;
   }
@@ -40,18 +41,17 @@ class TimedArray : public ArrayBackend {
 
   SimMode mode() const { return mode_; }
 
-  // Queues a tile of `steps` reduction steps, computed as `result`, after the tiles before it,
-  // handed over now or, ahead of time, at the cycle the array can take it; then advances to
-  // the cycle the array can take the next tile's operands, unless the tile mode hands over
-  // ahead (TileJob::handover_ahead: catch_up advances later). The job's *_watched say which
-  // of its events the tile mode stops for.
+  // Queues a tile of `steps` reduction steps, computed as `result`, after the tiles before it
+  // (handed over ahead of time, it is taken at the cycle the array can take it: the timeline
+  // starts it no earlier); then advances to the cycle the array can take the next tile's
+  // operands, unless the tile mode hands over ahead (TileJob::handover_ahead: catch_up
+  // advances later). The job's *_watched say which of its events the tile mode stops for.
   int64_t schedule(const TileJob& job, int64_t steps, TileResult&& result, const Tick& tick) {
-    const ArrayTimeline::Tile t = timeline_.add(std::max(now_, handover_), steps);
+    const ArrayTimeline::Tile t = timeline_.add(now_, steps);
     pending_.push_back({next_tile_++, t.last + 1, t.end + 1, job.release_watched,
                         job.done_watched, std::move(result)});
     if (job.release_watched) watched_releases_.push_back(t.last + 1);
     if (job.done_watched) watched_dones_.push_back(t.end + 1);
-    handover_ = t.next_handover;
     if (mode_ == SimMode::kTile && job.handover_ahead) return 0;
     return advance_to(t.next_handover, tick);
   }
@@ -116,7 +116,6 @@ class TimedArray : public ArrayBackend {
   SimMode mode_;
   ArrayTimeline timeline_;
   int64_t now_ = 0;
-  int64_t handover_ = 0;  // the cycle the array can take the next tile (ahead of now_ or not)
   uint64_t next_tile_ = 0;
   std::deque<Pending> pending_;
   size_t released_ = 0;  // the tiles at the front of pending_ whose operands are released

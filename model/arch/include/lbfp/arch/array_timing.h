@@ -146,6 +146,9 @@ class ArrayTimeline {
     return t;
   }
 
+  // The last tile's next_handover (0 before any): a tile handed over earlier is taken then.
+  int64_t next_handover() const { return started_ ? first_ + array_preload_gap(g_) : 0; }
+
  private:
   ArrayGeometry g_;
   bool started_ = false;
