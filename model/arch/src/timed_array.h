@@ -32,7 +32,7 @@ class TimedArray : public ArrayBackend {
   int64_t flush(const Tick& tick) override {
     if (mode_ == SimMode::kCycle) return ArrayBackend::flush(tick);
     int64_t end = timeline_.next_handover();
-    for (const Pending& p : pending_) end = std::max(end, p.done_at);
+    if (!pending_.empty()) end = std::max(end, pending_.back().done_at);  // (ascending)
     return end > now_ ? advance_to(end, tick) : 0;
   }
 
